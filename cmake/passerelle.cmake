@@ -1,0 +1,42 @@
+# Helpers shared by every library and service: warnings, tests by tier, embedded SQL migrations.
+
+# Warnings for project code only (generated protobuf code is left alone).
+function(passerelle_warnings target)
+  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  if(PASSERELLE_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+endfunction()
+
+# passerelle_test(NAME <name> TIER unit|pg|itest|e2e SOURCES ... LIBS ...)
+# Registers a GoogleTest binary with ctest, labelled with its tier so one tier can be run alone
+# (ctest -L pg). Tests that need PostgreSQL or NATS read their addresses from the environment the
+# test command sets (see libs/testing).
+function(passerelle_test)
+  cmake_parse_arguments(T "" "NAME;TIER;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
+  passerelle_warnings(${T_NAME})
+  add_test(NAME ${T_NAME} COMMAND ${T_NAME} --gtest_color=no)
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 300)
+  endif()
+  set_tests_properties(${T_NAME} PROPERTIES LABELS ${T_TIER} TIMEOUT ${T_TIMEOUT})
+endfunction()
+
+# passerelle_embed_sql(<target> <cpp-namespace> <dir>)
+# Compiles every <dir>/NNNN_name.sql into a generated source exposing
+#   std::vector<passerelle::db::Migration> <namespace>::Migrations();
+# so a binary carries its own schema history and needs no files at run time.
+function(passerelle_embed_sql target ns dir)
+  file(GLOB sql_files CONFIGURE_DEPENDS "${dir}/*.sql")
+  list(SORT sql_files)
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp")
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} "-DFILES=${sql_files}"
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
+    DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
+    COMMENT "Embedding SQL migrations for ${target}")
+  target_sources(${target} PRIVATE ${out})
+endfunction()

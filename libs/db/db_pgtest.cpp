@@ -1,0 +1,188 @@
+// Pool, migrations and transactions against the real PostgreSQL the test command started.
+#include <atomic>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/db/migrations.hpp"
+#include "libs/db/pool.hpp"
+#include "libs/db/transaction.hpp"
+#include "libs/testing/testing.hpp"
+
+namespace passerelle::db {
+namespace {
+
+using ::testing::HasSubstr;
+
+class DbTest : public testing::PgTest {};
+
+std::vector<Component> History(int up_to) {
+  std::vector<Migration> all = {
+      {1, "create_things", "CREATE TABLE things (id int PRIMARY KEY, label text NOT NULL)"},
+      {2, "add_counter", "CREATE TABLE counter (n int NOT NULL); INSERT INTO counter VALUES (0)"},
+      {3, "add_note", "ALTER TABLE things ADD COLUMN note text"},
+  };
+  all.resize(up_to);
+  return {{"things", all}};
+}
+
+int Count(Pool& pool, const std::string& sql) {
+  auto lease = pool.Acquire();
+  pqxx::work tx(**lease);
+  return tx.exec1(sql)[0].as<int>();
+}
+
+TEST_F(DbTest, MigrationsApplyOnceAndAreIdempotent) {
+  auto lease = pool().Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  ASSERT_TRUE(Migrate(**lease, schema(), History(2)).ok());
+  ASSERT_TRUE(Migrate(**lease, schema(), History(2)).ok());
+  ASSERT_TRUE(Migrate(**lease, schema(), History(3)).ok());
+  lease = Lease();
+  EXPECT_EQ(Count(pool(), "SELECT count(*) FROM schema_migrations"), 3);
+  EXPECT_EQ(Count(pool(), "SELECT count(*) FROM counter"), 1) << "migration 2 ran twice";
+  EXPECT_EQ(Count(pool(), "SELECT count(*) FROM information_schema.columns WHERE table_schema = '" +
+                              schema() + "' AND table_name = 'things' AND column_name = 'note'"),
+            1);
+}
+
+TEST_F(DbTest, ConcurrentStartersApplyEachMigrationOnce) {
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto lease = pool().Acquire();
+      if (!lease.ok() || !Migrate(**lease, schema(), History(3)).ok()) ++failures;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(Count(pool(), "SELECT count(*) FROM counter"), 1);
+}
+
+TEST_F(DbTest, RefusesADatabaseNewerThanTheBinary) {
+  auto lease = pool().Acquire();
+  ASSERT_TRUE(Migrate(**lease, schema(), History(3)).ok());
+  absl::Status s = Migrate(**lease, schema(), History(2));
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("is at version 3, newer than this binary knows (2)"));
+}
+
+TEST_F(DbTest, RefusesAnAppliedMigrationThatChanged) {
+  auto lease = pool().Acquire();
+  ASSERT_TRUE(Migrate(**lease, schema(), History(1)).ok());
+  auto edited = History(1);
+  edited[0].migrations[0].sql += " -- edited";
+  absl::Status s = Migrate(**lease, schema(), edited);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(s.message(), HasSubstr("was changed after it was applied"));
+}
+
+TEST_F(DbTest, FailedMigrationLeavesNothingHalfDone) {
+  auto lease = pool().Acquire();
+  std::vector<Component> bad = {{"things", {{1, "ok", "CREATE TABLE a (x int)"},
+                                            {2, "broken", "CREATE TABLE b (x nosuchtype)"}}}};
+  EXPECT_FALSE(Migrate(**lease, schema(), bad).ok());
+  lease = Lease();
+  EXPECT_EQ(Count(pool(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = '" +
+                              schema() + "' AND table_name = 'a'"),
+            0);
+}
+
+TEST_F(DbTest, SerializationFailuresAreRetriedUntilEveryIncrementLands) {
+  {
+    auto lease = pool().Acquire();
+    ASSERT_TRUE(Migrate(**lease, schema(), History(2)).ok());
+  }
+  // Serializable read-modify-write from several threads: PostgreSQL aborts the losers with
+  // 40001, and the helper must retry them so no increment is lost.
+  constexpr int kThreads = 4, kEach = 25;
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kEach; ++i) {
+        auto s = RunInTransaction(
+            pool(),
+            [](pqxx::work& tx) {
+              int n = tx.exec1("SELECT n FROM counter")[0].as<int>();
+              tx.exec0("UPDATE counter SET n = " + std::to_string(n + 1));
+              return absl::OkStatus();
+            },
+            {.isolation = Isolation::kSerializable, .max_attempts = 50});
+        if (!s.ok()) ++errors;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(Count(pool(), "SELECT n FROM counter"), kThreads * kEach);
+}
+
+TEST_F(DbTest, ErrorStatusRollsBack) {
+  {
+    auto lease = pool().Acquire();
+    ASSERT_TRUE(Migrate(**lease, schema(), History(1)).ok());
+  }
+  auto s = RunInTransaction(pool(), [](pqxx::work& tx) {
+    tx.exec0("INSERT INTO things VALUES (1, 'x')");
+    return absl::InvalidArgumentError("no");
+  });
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Count(pool(), "SELECT count(*) FROM things"), 0);
+}
+
+TEST_F(DbTest, StatementTimeoutBecomesDeadlineExceeded) {
+  auto s = RunInTransaction(
+      pool(), [](pqxx::work& tx) { tx.exec0("SELECT pg_sleep(2)"); return absl::OkStatus(); },
+      {.statement_timeout = std::chrono::milliseconds(50)});
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+}
+
+TEST_F(DbTest, PoolReplacesConnectionsKilledByTheServer) {
+  int backend = 0;
+  {
+    auto lease = pool().Acquire();
+    pqxx::work tx(**lease);
+    backend = tx.exec1("SELECT pg_backend_pid()")[0].as<int>();
+  }
+  {
+    pqxx::connection admin(testing::DatabaseUrl());
+    pqxx::nontransaction tx(admin);
+    tx.exec("SELECT pg_terminate_backend(" + std::to_string(backend) + ")");
+  }
+  // The idle connection is dead; the helper must notice, drop it and succeed on a fresh one.
+  auto s = RunInTransaction(pool(), [](pqxx::work& tx) {
+    tx.exec1("SELECT 1");
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST_F(DbTest, PoolExhaustionTimesOut) {
+  Pool small({.uri = testing::DatabaseUrl(), .schema = schema(), .size = 1,
+              .acquire_timeout = std::chrono::milliseconds(100)});
+  auto first = small.Acquire();
+  ASSERT_TRUE(first.ok());
+  auto second = small.Acquire();
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  first = Lease();
+  EXPECT_TRUE(small.Acquire().ok());
+}
+
+TEST_F(DbTest, UnreachableServerIsUnavailable) {
+  Pool nowhere({.uri = "postgresql://nobody@127.0.0.1:1/x?connect_timeout=1", .schema = "",
+                .size = 1});
+  EXPECT_EQ(nowhere.Acquire().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST(HexTest, RoundTrips) {
+  std::string bytes("\x00\x01\xfe\xff", 4), back;
+  EXPECT_EQ(ToHex(bytes), "0001feff");
+  ASSERT_TRUE(FromHex("\\x0001FEff", &back));
+  EXPECT_EQ(back, bytes);
+  EXPECT_FALSE(FromHex("abc", &back));
+}
+
+}  // namespace
+}  // namespace passerelle::db

@@ -1,0 +1,128 @@
+// NATS connection and JetStream helpers over nats.c.
+#include "libs/events/nats.hpp"
+
+#include "absl/strings/str_cat.h"
+#include "libs/logging/logging.hpp"
+
+namespace passerelle::events {
+namespace {
+
+constexpr int kStreamNameInUse = 10058;
+
+void OnDisconnected(natsConnection*, void*) { logging::Warn("NATS disconnected"); }
+void OnReconnected(natsConnection*, void*) { logging::Info("NATS reconnected"); }
+
+int64_t Nanos(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()) * 1000000; }
+
+}  // namespace
+
+absl::Status FromNats(natsStatus s, jsErrCode jerr, const std::string& what) {
+  if (s == NATS_OK) return absl::OkStatus();
+  std::string msg = absl::StrCat(what, ": ", natsStatus_GetText(s));
+  if (jerr != 0) absl::StrAppend(&msg, " (JetStream error ", static_cast<int>(jerr), ")");
+  const char* last = nats_GetLastError(nullptr);
+  if (last != nullptr && *last != '\0') absl::StrAppend(&msg, ": ", last);
+  switch (s) {
+    case NATS_TIMEOUT:
+      return absl::DeadlineExceededError(msg);
+    case NATS_CONNECTION_CLOSED:
+    case NATS_CONNECTION_DISCONNECTED:
+    case NATS_NO_SERVER:
+    case NATS_NO_RESPONDERS:
+    case NATS_IO_ERROR:
+    case NATS_STALE_CONNECTION:
+      return absl::UnavailableError(msg);
+    case NATS_NOT_FOUND:
+      return absl::NotFoundError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::StatusOr<std::unique_ptr<NatsClient>> NatsClient::Connect(const NatsOptions& options) {
+  auto client = std::unique_ptr<NatsClient>(new NatsClient(options));
+  natsOptions* opts = nullptr;
+  natsStatus s = natsOptions_Create(&opts);
+  if (s == NATS_OK) s = natsOptions_SetURL(opts, options.url.c_str());
+  if (s == NATS_OK) s = natsOptions_SetName(opts, options.name.c_str());
+  if (s == NATS_OK) s = natsOptions_SetMaxReconnect(opts, -1);  // forever
+  if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
+  if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, false, nullptr, nullptr);
+  if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, OnDisconnected, nullptr);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, OnReconnected, nullptr);
+  if (s == NATS_OK) s = natsConnection_Connect(&client->conn_, opts);
+  natsOptions_Destroy(opts);
+  if (s != NATS_OK) return FromNats(s, jsErrCode(0), "connecting to NATS at " + options.url);
+
+  jsOptions jo;
+  jsOptions_Init(&jo);
+  jo.Wait = options.request_timeout.count();
+  s = natsConnection_JetStream(&client->js_, client->conn_, &jo);
+  if (s != NATS_OK) return FromNats(s, jsErrCode(0), "opening JetStream");
+  return client;
+}
+
+NatsClient::~NatsClient() {
+  if (js_ != nullptr) jsCtx_Destroy(js_);
+  if (conn_ != nullptr) {
+    natsConnection_Close(conn_);
+    natsConnection_Destroy(conn_);
+  }
+}
+
+bool NatsClient::connected() const {
+  return conn_ != nullptr && natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
+}
+
+absl::Status NatsClient::EnsureStream(const StreamConfig& config) {
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = config.name.c_str();
+  std::vector<const char*> subjects;
+  for (const auto& s : config.subjects) subjects.push_back(s.c_str());
+  cfg.Subjects = subjects.data();
+  cfg.SubjectsLen = static_cast<int>(subjects.size());
+  cfg.Storage = js_FileStorage;
+  cfg.Duplicates = Nanos(config.duplicate_window);
+  cfg.MaxAge = Nanos(config.max_age);
+  jsErrCode jerr = jsErrCode(0);
+  jsStreamInfo* info = nullptr;
+  natsStatus s = js_AddStream(&info, js_, &cfg, nullptr, &jerr);
+  if (s != NATS_OK && static_cast<int>(jerr) == kStreamNameInUse) {
+    jerr = jsErrCode(0);
+    s = js_UpdateStream(&info, js_, &cfg, nullptr, &jerr);
+  }
+  if (info != nullptr) jsStreamInfo_Destroy(info);
+  return FromNats(s, jerr, "ensuring stream " + config.name);
+}
+
+absl::Status NatsClient::DeleteStream(const std::string& name) {
+  jsErrCode jerr = jsErrCode(0);
+  return FromNats(js_DeleteStream(js_, name.c_str(), nullptr, &jerr), jerr, "deleting " + name);
+}
+
+absl::Status NatsClient::Publish(const std::string& subject, const std::string& data,
+                                 const std::string& msg_id,
+                                 const std::map<std::string, std::string>& headers,
+                                 bool* duplicate) {
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
+                                static_cast<int>(data.size()));
+  for (const auto& [k, v] : headers) {
+    if (s == NATS_OK) s = natsMsgHeader_Set(msg, k.c_str(), v.c_str());
+  }
+  jsPubOptions po;
+  jsPubOptions_Init(&po);
+  po.MsgId = msg_id.c_str();
+  po.MaxWait = options_.request_timeout.count();
+  jsPubAck* ack = nullptr;
+  jsErrCode jerr = jsErrCode(0);
+  if (s == NATS_OK) s = js_PublishMsg(&ack, js_, msg, &po, &jerr);
+  if (duplicate != nullptr) *duplicate = ack != nullptr && ack->Duplicate;
+  if (ack != nullptr) jsPubAck_Destroy(ack);
+  natsMsg_Destroy(msg);
+  return FromNats(s, jerr, "publishing to " + subject);
+}
+
+}  // namespace passerelle::events

@@ -1,0 +1,72 @@
+// A NATS connection with its JetStream context: connect, ensure streams, publish with an id.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nats/nats.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace passerelle::events {
+
+struct NatsOptions {
+  /// nats://host:port
+  std::string url;
+  /// Client name shown in the server's monitor.
+  std::string name = "passerelle";
+  /// How long a JetStream request (publish ack, consumer creation) may take.
+  std::chrono::milliseconds request_timeout{5000};
+};
+
+struct StreamConfig {
+  std::string name;
+  std::vector<std::string> subjects;
+  /// Window in which a repeated Nats-Msg-Id is dropped. It must be longer than the longest
+  /// outage after which a relay republishes what it published but could not mark sent.
+  std::chrono::milliseconds duplicate_window{std::chrono::hours(2)};
+  /// How long messages are kept (0: forever).
+  std::chrono::milliseconds max_age{std::chrono::hours(24 * 30)};
+};
+
+/// Owns the connection. Reconnects forever in the background (nats.c), so a restarted server
+/// is picked up by itself; calls made while disconnected fail with UNAVAILABLE and are retried by
+/// their callers.
+class NatsClient {
+ public:
+  static absl::StatusOr<std::unique_ptr<NatsClient>> Connect(const NatsOptions& options);
+  ~NatsClient();
+  NatsClient(const NatsClient&) = delete;
+  NatsClient& operator=(const NatsClient&) = delete;
+
+  /// Creates the stream, or updates it when it exists with another configuration.
+  absl::Status EnsureStream(const StreamConfig& config);
+  /// Publishes to JetStream and waits for the stream's ack. `msg_id` becomes Nats-Msg-Id.
+  /// Returns OK for a duplicate too (the stream already holds it), with *duplicate set.
+  absl::Status Publish(const std::string& subject, const std::string& data,
+                       const std::string& msg_id,
+                       const std::map<std::string, std::string>& headers = {},
+                       bool* duplicate = nullptr);
+  /// Deletes a stream (tests).
+  absl::Status DeleteStream(const std::string& name);
+
+  natsConnection* connection() const { return conn_; }
+  jsCtx* jetstream() const { return js_; }
+  const NatsOptions& options() const { return options_; }
+  bool connected() const;
+
+ private:
+  explicit NatsClient(NatsOptions options) : options_(std::move(options)) {}
+  NatsOptions options_;
+  natsConnection* conn_ = nullptr;
+  jsCtx* js_ = nullptr;
+};
+
+/// A NATS status as an absl::Status, with the JetStream error code when there is one.
+absl::Status FromNats(natsStatus s, jsErrCode jerr, const std::string& what);
+
+}  // namespace passerelle::events
