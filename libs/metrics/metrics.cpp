@@ -1,0 +1,174 @@
+// Metrics registry, process collector and gRPC server interceptor.
+#include "libs/metrics/metrics.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+
+#include <prometheus/metric_family.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace passerelle::metrics {
+namespace {
+
+double StartTimeSeconds() {
+  static const double start = std::chrono::duration<double>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
+  return start;
+}
+
+prometheus::MetricFamily Gauge(const std::string& name, const std::string& help, double v,
+                               prometheus::MetricType type = prometheus::MetricType::Gauge) {
+  prometheus::MetricFamily f;
+  f.name = name;
+  f.help = help;
+  f.type = type;
+  prometheus::ClientMetric m;
+  if (type == prometheus::MetricType::Counter) m.counter.value = v;
+  else m.gauge.value = v;
+  f.metric.push_back(m);
+  return f;
+}
+
+class ProcessCollectorImpl : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    std::vector<prometheus::MetricFamily> out;
+    std::ifstream stat("/proc/self/stat");
+    std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    auto close = content.rfind(')');
+    if (close != std::string::npos) {
+      std::istringstream in(content.substr(close + 2));
+      std::vector<std::string> f;
+      std::string tok;
+      while (in >> tok) f.push_back(tok);
+      // f[0] is field 3 (state); utime=14, stime=15, num_threads=20, vsize=23, rss=24.
+      if (f.size() > 22) {
+        const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+        const double page = static_cast<double>(sysconf(_SC_PAGESIZE));
+        out.push_back(Gauge("process_cpu_seconds_total", "User and system CPU time spent",
+                            (std::stod(f[11]) + std::stod(f[12])) / ticks,
+                            prometheus::MetricType::Counter));
+        out.push_back(Gauge("process_threads", "Threads in the process", std::stod(f[17])));
+        out.push_back(
+            Gauge("process_virtual_memory_bytes", "Virtual memory size", std::stod(f[20])));
+        out.push_back(Gauge("process_resident_memory_bytes", "Resident memory size",
+                            std::stod(f[21]) * page));
+      }
+    }
+    int fds = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (readdir(d) != nullptr) ++fds;
+      closedir(d);
+      fds -= 3;  // ".", ".." and the directory's own descriptor
+    }
+    out.push_back(Gauge("process_open_fds", "Open file descriptors", fds));
+    out.push_back(Gauge("process_start_time_seconds", "Start time since the epoch",
+                        StartTimeSeconds()));
+    return out;
+  }
+};
+
+class MetricsInterceptor : public grpc::experimental::Interceptor {
+ public:
+  MetricsInterceptor(GrpcServerMetricsFactory* f, std::string service, std::string method)
+      : factory_(f), service_(std::move(service)), method_(std::move(method)),
+        start_(std::chrono::steady_clock::now()) {
+    factory_->started().Add({{"service", service_}, {"method", method_}}).Increment();
+  }
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const int code = methods->GetSendStatus().error_code();
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      factory_->handled()
+          .Add({{"service", service_}, {"method", method_}, {"code", CodeName(code)}})
+          .Increment();
+      factory_->seconds()
+          .Add({{"service", service_}, {"method", method_}},
+               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
+          .Observe(secs);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  GrpcServerMetricsFactory* factory_;
+  std::string service_, method_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+}  // namespace
+
+const char* CodeName(int code) {
+  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+                                 "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
+                                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  if (code < 0 || code > 16) return "UNKNOWN";
+  return kNames[code];
+}
+
+std::shared_ptr<prometheus::Collectable> ProcessCollector() {
+  StartTimeSeconds();
+  return std::make_shared<ProcessCollectorImpl>();
+}
+
+absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& address) {
+  auto m = std::unique_ptr<Metrics>(new Metrics());
+  m->registry_ = std::make_shared<prometheus::Registry>();
+  m->process_ = ProcessCollector();
+  try {
+    m->exposer_ = std::make_unique<prometheus::Exposer>(address, /*num_threads=*/2);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve metrics on ", address, ": ", e.what()));
+  }
+  m->exposer_->RegisterCollectable(m->registry_);
+  m->exposer_->RegisterCollectable(m->process_);
+  return m;
+}
+
+int Metrics::port() const {
+  auto ports = exposer_->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+GrpcServerMetricsFactory::GrpcServerMetricsFactory(prometheus::Registry& registry)
+    : started_(prometheus::BuildCounter()
+                   .Name("passerelle_grpc_server_started_total")
+                   .Help("RPCs started on the server")
+                   .Register(registry)),
+      handled_(prometheus::BuildCounter()
+                   .Name("passerelle_grpc_server_handled_total")
+                   .Help("RPCs completed on the server, by status code")
+                   .Register(registry)),
+      seconds_(prometheus::BuildHistogram()
+                   .Name("passerelle_grpc_server_handling_seconds")
+                   .Help("Time from receiving an RPC to sending its status")
+                   .Register(registry)) {}
+
+grpc::experimental::Interceptor* GrpcServerMetricsFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  // "/passerelle.venues.v1.VenueService/GetVenue" -> service, method (bounded label values).
+  std::string full = info->method() != nullptr ? info->method() : "";
+  std::string service = "unknown", method = "unknown";
+  auto slash = full.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    service = full.substr(1, slash - 1);
+    method = full.substr(slash + 1);
+  }
+  return new MetricsInterceptor(this, service, method);
+}
+
+}  // namespace passerelle::metrics

@@ -1,0 +1,65 @@
+// Prometheus metrics for every binary: registry, /metrics exposer, process metrics and the
+// gRPC server interceptor (passerelle_grpc_server_*).
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace passerelle::metrics {
+
+/// Owns the registry and the HTTP exposer serving it at /metrics.
+class Metrics {
+ public:
+  /// Binds `address` (host:port, port 0 for any) and registers process metrics.
+  static absl::StatusOr<std::unique_ptr<Metrics>> Start(const std::string& address);
+
+  prometheus::Registry& registry() { return *registry_; }
+  std::shared_ptr<prometheus::Registry> shared_registry() { return registry_; }
+  /// The port actually bound.
+  int port() const;
+
+ private:
+  Metrics() = default;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::shared_ptr<prometheus::Collectable> process_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+};
+
+/// process_cpu_seconds_total, process_resident_memory_bytes, process_virtual_memory_bytes,
+/// process_open_fds, process_start_time_seconds, process_threads: the names Prometheus' own
+/// clients use, so standard dashboards work.
+std::shared_ptr<prometheus::Collectable> ProcessCollector();
+
+/// Counts and times every RPC: passerelle_grpc_server_started_total{service,method},
+/// passerelle_grpc_server_handled_total{service,method,code},
+/// passerelle_grpc_server_handling_seconds{service,method}.
+class GrpcServerMetricsFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit GrpcServerMetricsFactory(prometheus::Registry& registry);
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override;
+
+  prometheus::Family<prometheus::Counter>& started() { return started_; }
+  prometheus::Family<prometheus::Counter>& handled() { return handled_; }
+  prometheus::Family<prometheus::Histogram>& seconds() { return seconds_; }
+
+ private:
+  prometheus::Family<prometheus::Counter>& started_;
+  prometheus::Family<prometheus::Counter>& handled_;
+  prometheus::Family<prometheus::Histogram>& seconds_;
+};
+
+/// The canonical name of a gRPC status code, e.g. "NOT_FOUND".
+const char* CodeName(int code);
+
+}  // namespace passerelle::metrics

@@ -1,0 +1,177 @@
+// The gRPC bootstrap end to end over loopback: health, reflection, metrics by code, rich
+// errors, deadlines, request ids, SO_REUSEPORT off, draining on shutdown.
+#include "libs/server/server.hpp"
+
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "gtest/gtest.h"
+#include "libs/server/errors.hpp"
+#include "libs/testing/testing.hpp"
+#include "passerelle/testing/v1/echo.grpc.pb.h"
+
+namespace passerelle::server {
+namespace {
+
+using namespace std::chrono_literals;
+using passerelle::testing::v1::EchoRequest;
+using passerelle::testing::v1::EchoResponse;
+using passerelle::testing::v1::EchoService;
+using ::testing::HasSubstr;
+
+class EchoImpl final : public EchoService::Service {
+ public:
+  grpc::Status Echo(grpc::ServerContext* context, const EchoRequest* req,
+                    EchoResponse* resp) override {
+    RequestScope scope(context);
+    last_request_id = scope.ids().request_id;
+    last_trace_id = scope.ids().trace_id;
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(req->delay_ms());
+    while (std::chrono::steady_clock::now() < until) {
+      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      std::this_thread::sleep_for(5ms);
+    }
+    if (req->fail_code() == 3) {
+      return ToGrpc(InvalidArgument("bad echo", {{"message", "must not be empty"},
+                                                 {"delay_ms", "must be positive"}}));
+    }
+    if (req->fail_code() != 0) {
+      return ToGrpc(absl::Status(static_cast<absl::StatusCode>(req->fail_code()), "asked to"));
+    }
+    resp->set_message(req->message());
+    return grpc::Status::OK;
+  }
+  std::string last_request_id, last_trace_id;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto m = metrics::Metrics::Start("127.0.0.1:0");
+    ASSERT_TRUE(m.ok()) << m.status();
+    metrics_ = std::move(m).value();
+    server_ = std::make_unique<GrpcServer>(ServerOptions{.drain_timeout = 3s}, metrics_.get());
+    server_->AddService(&echo_);
+    server_->OnShutdown([this] { hooks_ran_.push_back("first"); });
+    server_->OnShutdown([this] { hooks_ran_.push_back("second"); });
+    ASSERT_TRUE(server_->Start().ok());
+    channel_ = grpc::CreateChannel("127.0.0.1:" + std::to_string(server_->port()),
+                                   grpc::InsecureChannelCredentials());
+    stub_ = EchoService::NewStub(channel_);
+  }
+
+  grpc::Status Call(const EchoRequest& req, EchoResponse* resp,
+                    std::chrono::milliseconds deadline = 5s) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    return stub_->Echo(&ctx, req, resp);
+  }
+
+  EchoImpl echo_;
+  std::unique_ptr<metrics::Metrics> metrics_;
+  std::unique_ptr<GrpcServer> server_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<EchoService::Stub> stub_;
+  std::vector<std::string> hooks_ran_;
+};
+
+TEST_F(ServerTest, HealthIsServingUntilShutdown) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(health->Check(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+}
+
+TEST_F(ServerTest, MetricsCountCallsByMethodAndCode) {
+  EchoRequest req;
+  EchoResponse resp;
+  req.set_message("bonjour");
+  ASSERT_TRUE(Call(req, &resp).ok());
+  EXPECT_EQ(resp.message(), "bonjour");
+  req.set_fail_code(5);
+  EXPECT_EQ(Call(req, &resp).error_code(), grpc::StatusCode::NOT_FOUND);
+  auto body = testing::HttpGet(metrics_->port(), "/metrics");
+  ASSERT_TRUE(body.has_value());
+  EXPECT_THAT(*body, HasSubstr("passerelle_grpc_server_handled_total{code=\"OK\",method=\"Echo\","
+                               "service=\"passerelle.testing.v1.EchoService\"} 1"));
+  EXPECT_THAT(*body, HasSubstr("code=\"NOT_FOUND\",method=\"Echo\""));
+  EXPECT_THAT(*body, HasSubstr("passerelle_grpc_server_handling_seconds_count{method=\"Echo\""));
+  EXPECT_THAT(*body, HasSubstr("passerelle_grpc_server_started_total{method=\"Echo\""));
+  EXPECT_THAT(*body, HasSubstr("process_resident_memory_bytes "));
+}
+
+TEST_F(ServerTest, InvalidArgumentCarriesOneFieldViolationPerProblem) {
+  EchoRequest req;
+  req.set_fail_code(3);
+  EchoResponse resp;
+  grpc::Status st = Call(req, &resp);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(st.error_details()));
+  ASSERT_EQ(rpc.details_size(), 1);
+  google::rpc::BadRequest br;
+  ASSERT_TRUE(rpc.details(0).UnpackTo(&br));
+  ASSERT_EQ(br.field_violations_size(), 2);
+  EXPECT_EQ(br.field_violations(0).field(), "message");
+  EXPECT_EQ(br.field_violations(1).description(), "must be positive");
+}
+
+TEST_F(ServerTest, DeadlineIsHonouredAndCounted) {
+  EchoRequest req;
+  req.set_delay_ms(2000);
+  EchoResponse resp;
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(Call(req, &resp, 100ms).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+}
+
+TEST_F(ServerTest, RequestAndTraceIdsReachTheHandlerAndComeBack) {
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-request-id", "req-42");
+  ctx.AddMetadata("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EchoRequest req;
+  EchoResponse resp;
+  ASSERT_TRUE(stub_->Echo(&ctx, req, &resp).ok());
+  EXPECT_EQ(echo_.last_request_id, "req-42");
+  EXPECT_EQ(echo_.last_trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  auto it = ctx.GetServerInitialMetadata().find("x-request-id");
+  ASSERT_NE(it, ctx.GetServerInitialMetadata().end());
+  EXPECT_EQ(std::string(it->second.data(), it->second.size()), "req-42");
+}
+
+TEST_F(ServerTest, SecondServerCannotShareThePort) {
+  GrpcServer other(ServerOptions{.address = "127.0.0.1:" + std::to_string(server_->port())},
+                   nullptr);
+  EchoImpl echo;
+  other.AddService(&echo);
+  absl::Status st = other.Start();
+  EXPECT_EQ(st.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("cannot listen"));
+}
+
+TEST_F(ServerTest, ShutdownDrainsInFlightCallsThenRunsHooksInReverse) {
+  EchoRequest req;
+  req.set_message("slow");
+  req.set_delay_ms(500);
+  grpc::Status slow_status;
+  std::thread caller([&] {
+    EchoResponse resp;
+    slow_status = Call(req, &resp);
+  });
+  std::this_thread::sleep_for(150ms);  // the call is in flight
+  server_->Shutdown();
+  caller.join();
+  EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
+  EXPECT_EQ(hooks_ran_, (std::vector<std::string>{"second", "first"}));
+  // New calls are refused once shut down.
+  EchoResponse resp;
+  EXPECT_FALSE(Call(EchoRequest(), &resp, 500ms).ok());
+}
+
+}  // namespace
+}  // namespace passerelle::server
