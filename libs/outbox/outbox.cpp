@@ -188,6 +188,12 @@ void Relay::Loop() {
     cv_.wait_for(lock, wait, [this] { return woken_ || stop_.load(); });
     woken_ = false;
   }
+  // Graceful stop: flush what is pending now (bounded), so a service stopped right after a
+  // write does not leave its event waiting for the next start.
+  for (int i = 0; i < 10; ++i) {
+    auto n = RunOnce();
+    if (!n.ok() || *n < options_.batch_size) break;
+  }
 }
 
 }  // namespace passerelle::outbox

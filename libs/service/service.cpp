@@ -1,0 +1,158 @@
+// Service bootstrap shared by every binary.
+#include "libs/service/service.hpp"
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "libs/logging/logging.hpp"
+
+namespace passerelle::service {
+namespace {
+
+struct CommonSettings {
+  std::string database_url;
+  std::string schema;
+  int pool_size;
+  std::string nats_url;
+  std::string subject_prefix;
+  std::string grpc_address;
+  std::string metrics_address;
+  std::string log_level;
+  std::chrono::milliseconds drain_timeout;
+  bool relay;
+};
+
+CommonSettings ReadCommon(config::Reader& r, const std::string& name) {
+  CommonSettings s;
+  s.database_url = r.String("PASSERELLE_DATABASE_URL",
+                            "postgresql://passerelle@127.0.0.1:55432/passerelle",
+                            "PostgreSQL connection URI");
+  s.schema = r.String("PASSERELLE_DATABASE_SCHEMA", name, "Schema this service owns");
+  s.pool_size = static_cast<int>(
+      r.Int("PASSERELLE_DATABASE_POOL_SIZE", 8, 1, 256, "Most PostgreSQL connections open"));
+  s.nats_url = r.String("PASSERELLE_NATS_URL", "nats://127.0.0.1:54222", "NATS server URL");
+  s.subject_prefix = r.String("PASSERELLE_NATS_PREFIX", "passerelle",
+                              "Prefix of NATS subjects and streams (one per environment)");
+  s.grpc_address = r.ListenAddress("PASSERELLE_GRPC_ADDRESS", "127.0.0.1:0",
+                                   "gRPC listen address (host:port)");
+  s.metrics_address = r.ListenAddress("PASSERELLE_METRICS_ADDRESS", "127.0.0.1:0",
+                                      "Prometheus /metrics listen address (host:port)");
+  s.log_level = r.OneOf("PASSERELLE_LOG_LEVEL", "info", {"debug", "info", "warn", "error"},
+                        "Minimum log level");
+  s.drain_timeout = r.Duration("PASSERELLE_DRAIN_TIMEOUT", std::chrono::seconds(10),
+                               "Time in-flight calls get to finish on SIGTERM");
+  s.relay = r.Bool("PASSERELLE_OUTBOX_RELAY", true,
+                   "Run the outbox relay in this process (one or more replicas may)");
+  return s;
+}
+
+std::string Upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+int Run(int argc, char** argv, const ServiceSpec& spec) {
+  server::BlockShutdownSignals();
+  config::Reader reader;
+  CommonSettings common = ReadCommon(reader, spec.name);
+  if (spec.read_config) spec.read_config(reader);
+  bool migrate_only = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::cout << "passerelle-" << spec.name << ": the " << spec.name
+                << " service of Passerelle.\n\nUsage: passerelle-" << spec.name
+                << " [--migrate]\n  --migrate  apply database migrations and exit\n\n"
+                << reader.Describe();
+      return 0;
+    }
+    if (arg == "--migrate") {
+      migrate_only = true;
+    } else {
+      std::cerr << "passerelle-" << spec.name << ": unknown argument " << arg << " (try --help)\n";
+      return 2;
+    }
+  }
+  if (absl::Status s = reader.Finish(); !s.ok()) {
+    std::cerr << "passerelle-" << spec.name << ": " << s.message() << "\n";
+    return 2;
+  }
+  logging::Level level = logging::Level::kInfo;
+  logging::ParseLevel(common.log_level, &level);
+  logging::Init(spec.name, level);
+
+  Runtime rt;
+  rt.name = spec.name;
+  rt.pool = std::make_unique<db::Pool>(db::PoolOptions{.uri = common.database_url,
+                                                       .schema = common.schema,
+                                                       .size = common.pool_size});
+  {
+    auto lease = rt.pool->Acquire();
+    if (!lease.ok()) {
+      logging::Error("cannot reach PostgreSQL", {{"error", std::string(lease.status().message())}});
+      return 1;
+    }
+    if (absl::Status s = db::Migrate(**lease, common.schema, spec.components); !s.ok()) {
+      logging::Error("migrations failed", {{"error", std::string(s.message())}});
+      return 1;
+    }
+  }
+  if (migrate_only) {
+    logging::Info("migrations applied", {{"schema", common.schema}});
+    return 0;
+  }
+
+  auto nats = events::NatsClient::Connect({.url = common.nats_url, .name = spec.name});
+  if (!nats.ok()) {
+    logging::Error("cannot reach NATS", {{"error", std::string(nats.status().message())}});
+    return 1;
+  }
+  rt.nats = std::move(nats).value();
+  rt.topology = {.subject_prefix = common.subject_prefix,
+                 .events_stream = Upper(common.subject_prefix) + "_EVENTS",
+                 .dead_letter_stream = Upper(common.subject_prefix) + "_DEADLETTER"};
+  if (absl::Status s = events::EnsureStreams(*rt.nats, rt.topology); !s.ok()) {
+    logging::Error("cannot create JetStream streams", {{"error", std::string(s.message())}});
+    return 1;
+  }
+
+  auto metrics = metrics::Metrics::Start(common.metrics_address);
+  if (!metrics.ok()) {
+    logging::Error("cannot serve metrics", {{"error", std::string(metrics.status().message())}});
+    return 1;
+  }
+  rt.metrics = std::move(metrics).value();
+  rt.server = std::make_unique<server::GrpcServer>(
+      server::ServerOptions{.address = common.grpc_address, .drain_timeout = common.drain_timeout},
+      rt.metrics.get());
+  // Registered first, so it runs last: connections close after everything that uses them.
+  rt.server->OnShutdown([&rt] { rt.pool->Close(); });
+  rt.relay = std::make_unique<outbox::Relay>(*rt.pool, *rt.nats,
+                                             outbox::RelayOptions{.topology = rt.topology},
+                                             &rt.metrics->registry());
+  if (common.relay) {
+    rt.relay->Start();
+    rt.server->OnShutdown([&rt] { rt.relay->Stop(); });
+  }
+  if (spec.wire) {
+    if (absl::Status s = spec.wire(rt); !s.ok()) {
+      logging::Error("cannot start", {{"error", std::string(s.message())}});
+      rt.server->Shutdown();
+      return 1;
+    }
+  }
+  if (absl::Status s = rt.server->Start(); !s.ok()) {
+    logging::Error("cannot start", {{"error", std::string(s.message())}});
+    rt.server->Shutdown();
+    return 1;
+  }
+  logging::Info("ready", {{"grpc_port", rt.server->port()}, {"metrics_port", rt.metrics->port()}});
+  int sig = server::WaitForShutdownSignal();
+  logging::Info("stopping", {{"signal", sig}});
+  rt.server->Shutdown();
+  return 0;
+}
+
+}  // namespace passerelle::service

@@ -1,0 +1,210 @@
+// Referential domain: seed parsing and keyword search.
+#include "services/referential/catalog.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "libs/text/text.hpp"
+#include "nlohmann/json.hpp"
+
+namespace passerelle::referential {
+
+int VersionTree::ActiveItemCount() const {
+  int n = 0;
+  for (const auto& [id, item] : items) n += item.retired ? 0 : 1;
+  return n;
+}
+
+const ItemNode* VersionTree::FindByCode(const std::string& code) const {
+  for (const auto& [id, item] : items) {
+    if (item.code == code) return &item;
+  }
+  return nullptr;
+}
+
+namespace {
+
+std::vector<std::string> Strings(const nlohmann::json& j, const char* key) {
+  std::vector<std::string> out;
+  if (j.contains(key) && j[key].is_array()) {
+    for (const auto& v : j[key]) out.push_back(v.get<std::string>());
+  }
+  return out;
+}
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : "";
+}
+
+}  // namespace
+
+absl::StatusOr<VersionTree> ParseSeed(const std::string& nomenclature_json,
+                                      const std::string& enrichment_json) {
+  nlohmann::json doc, extra;
+  try {
+    doc = nlohmann::json::parse(nomenclature_json);
+    extra = enrichment_json.empty() ? nlohmann::json::object()
+                                    : nlohmann::json::parse(enrichment_json);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("seed is not valid JSON: ", e.what()));
+  }
+  VersionTree t;
+  t.nomenclature = Str(doc, "nomenclature");
+  t.version = Str(doc, "version");
+  t.title = Str(doc, "title");
+  t.source = Str(doc, "source");
+  t.state = "published";
+  if (t.nomenclature.empty() || t.version.empty()) {
+    return absl::InvalidArgumentError("seed: `nomenclature` and `version` are required");
+  }
+  const nlohmann::json& items_extra = extra.contains("items") ? extra["items"] : extra;
+  if (!doc.contains("levels") || !doc["levels"].is_array()) {
+    return absl::InvalidArgumentError("seed: `levels` must be an array");
+  }
+  for (const auto& l : doc["levels"]) {
+    LevelNode level{Str(l, "code"), Str(l, "label"), Str(l, "aptic_theme"), {}};
+    for (const auto& c : l.value("categories", nlohmann::json::array())) {
+      CategoryNode cat{Str(c, "code"), Str(c, "label"), {}};
+      for (const auto& i : c.value("items", nlohmann::json::array())) {
+        ItemNode item;
+        item.code = Str(i, "code");
+        item.label = Str(i, "label");
+        if (item.code.empty() || item.label.empty()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("seed: category ", cat.code, ": an item has no code or label"));
+        }
+        item.id = "it-" + item.code;
+        item.category_code = cat.code;
+        item.level_code = level.code;
+        if (items_extra.contains(item.code)) {
+          const auto& e = items_extra[item.code];
+          item.plain_label = Str(e, "plain_label");
+          item.description = Str(e, "description");
+          item.keywords = Strings(e, "keywords");
+          item.services = Strings(e, "services");
+          item.thematiques = Strings(e, "thematiques");
+          item.pix_competences = Strings(e, "pix");
+        }
+        if (t.items.count(item.id)) {
+          return absl::InvalidArgumentError(absl::StrCat("seed: item code ", item.code,
+                                                         " appears twice"));
+        }
+        cat.item_ids.push_back(item.id);
+        t.items.emplace(item.id, std::move(item));
+      }
+      level.categories.push_back(std::move(cat));
+    }
+    t.levels.push_back(std::move(level));
+  }
+  if (doc.contains("item_count") && doc["item_count"].get<int>() != t.ActiveItemCount()) {
+    return absl::InvalidArgumentError(absl::StrCat("seed: item_count says ",
+                                                   doc["item_count"].get<int>(), " but ",
+                                                   t.ActiveItemCount(), " items were read"));
+  }
+  return t;
+}
+
+SearchIndex::SearchIndex(const VersionTree& tree) {
+  for (const auto& [id, item] : tree.items) {
+    if (item.retired) continue;
+    Entry e{&item, {}, text::Fold(item.label), text::Fold(item.plain_label)};
+    for (const auto& w : text::Words(item.label)) e.words.emplace_back(w, 1.0);
+    for (const auto& w : text::Words(item.plain_label)) e.words.emplace_back(w, 0.9);
+    for (const auto& k : item.keywords) {
+      for (const auto& w : text::Words(k)) e.words.emplace_back(w, 1.5);
+    }
+    entries_.push_back(std::move(e));
+  }
+}
+
+std::vector<SearchHit> SearchIndex::Search(const std::string& query, bool plain_first,
+                                           size_t limit) const {
+  const std::vector<std::string> terms = text::Words(query);
+  std::vector<SearchHit> hits;
+  if (terms.empty()) return hits;
+  const std::string phrase = text::Fold(query);
+  for (const auto& e : entries_) {
+    double score = 0;
+    std::vector<std::string> matched;
+    bool all = true;
+    for (const auto& term : terms) {
+      double best = 0;
+      std::string best_word;
+      const int max_typos = term.size() >= 8 ? 2 : term.size() >= 4 ? 1 : 0;
+      for (const auto& [word, weight] : e.words) {
+        double s = 0;
+        if (word == term) {
+          s = 3;
+        } else if (term.size() >= 2 && word.starts_with(term)) {
+          s = 2 + static_cast<double>(term.size()) / static_cast<double>(word.size());
+        } else if (max_typos > 0) {
+          // A typo in the typed part: compare with the word's prefix of the same length too.
+          int d = std::min(text::EditDistance(term, word, max_typos),
+                           text::EditDistance(term, word.substr(0, term.size()), max_typos));
+          if (d <= max_typos) s = 1.5 - 0.4 * d;
+        }
+        s *= weight;
+        if (s > best) {
+          best = s;
+          best_word = word;
+        }
+      }
+      if (best == 0) {
+        all = false;
+        break;
+      }
+      score += best;
+      matched.push_back(best_word);
+    }
+    if (!all) continue;
+    if (phrase.size() > 3) {
+      if (e.label_folded.find(phrase) != std::string::npos) score += plain_first ? 1 : 2;
+      if (e.plain_folded.find(phrase) != std::string::npos) score += plain_first ? 2 : 1;
+    }
+    hits.push_back({e.item, score, std::move(matched)});
+  }
+  std::stable_sort(hits.begin(), hits.end(), [](const SearchHit& a, const SearchHit& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.item->id < b.item->id;
+  });
+  if (hits.size() > limit) hits.resize(limit);
+  return hits;
+}
+
+const VersionTree* Catalog::Snapshot::Find(const std::string& nomenclature,
+                                           const std::string& version) const {
+  for (const auto& v : versions) {
+    if (v.nomenclature == nomenclature && v.version == version) return &v;
+  }
+  return nullptr;
+}
+
+const VersionTree* Catalog::Snapshot::Current(const std::string& nomenclature) const {
+  const VersionTree* best = nullptr;
+  for (const auto& v : versions) {
+    if (v.nomenclature != nomenclature || v.state != "published") continue;
+    if (best == nullptr || v.publish_time > best->publish_time ||
+        (v.publish_time == best->publish_time && v.version > best->version)) {
+      best = &v;
+    }
+  }
+  return best;
+}
+
+void Catalog::Replace(std::vector<VersionTree> versions) {
+  auto snap = std::make_shared<Snapshot>();
+  snap->versions = std::move(versions);
+  for (const auto& v : snap->versions) {
+    snap->indexes[v.nomenclature + "/" + v.version] = std::make_unique<SearchIndex>(v);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  snapshot_ = std::move(snap);
+}
+
+std::shared_ptr<const Catalog::Snapshot> Catalog::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return snapshot_;
+}
+
+}  // namespace passerelle::referential

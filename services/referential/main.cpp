@@ -1,0 +1,39 @@
+// passerelle-referential: wires the referential service's layers and runs it.
+#include <memory>
+
+#include "libs/events/consumer.hpp"
+#include "libs/outbox/outbox.hpp"
+#include "libs/service/service.hpp"
+#include "services/referential/handler.hpp"
+#include "services/referential/referential.hpp"
+#include "services/referential/store.hpp"
+
+namespace passerelle::referential {
+std::vector<db::Migration> Migrations();
+}
+
+int main(int argc, char** argv) {
+  using namespace passerelle;
+  static std::string seed_dir;
+  static std::unique_ptr<referential::PgStore> store;
+  static std::unique_ptr<referential::Referential> domain;
+  static std::unique_ptr<referential::Handler> handler;
+  return service::Run(
+      argc, argv,
+      {.name = "referential",
+       .components = {outbox::OutboxComponent(), {"referential", referential::Migrations()}},
+       .read_config =
+           [](config::Reader& r) {
+             seed_dir = r.String("PASSERELLE_SEED_DIR", "/usr/share/passerelle/referential",
+                                 "Folder of the seed nomenclature files loaded at start");
+           },
+       .wire = [](service::Runtime& rt) -> absl::Status {
+         store = std::make_unique<referential::PgStore>(*rt.pool, rt.topology);
+         domain = std::make_unique<referential::Referential>(*store);
+         if (absl::Status s = domain->LoadSeed(seed_dir); !s.ok()) return s;
+         rt.relay->Wake();
+         handler = std::make_unique<referential::Handler>(*domain);
+         rt.server->AddService(handler.get());
+         return absl::OkStatus();
+       }});
+}

@@ -1,0 +1,142 @@
+// Referential storage in PostgreSQL.
+#include "services/referential/store.hpp"
+
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "libs/db/transaction.hpp"
+#include "libs/outbox/outbox.hpp"
+#include "nlohmann/json.hpp"
+
+namespace passerelle::referential {
+namespace {
+
+std::string JsonArray(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+std::vector<std::string> FromJsonArray(const pqxx::field& f) {
+  if (f.is_null()) return {};
+  return nlohmann::json::parse(f.c_str()).get<std::vector<std::string>>();
+}
+
+constexpr char kInsertNode[] =
+    "INSERT INTO version_nodes (nomenclature_id, version, kind, code, parent_code, position, "
+    "item_id, label, plain_label, description, aptic_theme, keywords, services, thematiques, "
+    "pix_competences, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+    "ARRAY(SELECT json_array_elements_text($12::json)), "
+    "ARRAY(SELECT json_array_elements_text($13::json)), "
+    "ARRAY(SELECT json_array_elements_text($14::json)), "
+    "ARRAY(SELECT json_array_elements_text($15::json)), $16)";
+
+}  // namespace
+
+absl::StatusOr<bool> PgStore::InsertVersion(const VersionTree& t, const events::v1::Event& event) {
+  bool inserted = false;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    inserted = false;
+    tx.exec_params(
+        "INSERT INTO nomenclatures (id, title, source) VALUES ($1, $2, $3) "
+        "ON CONFLICT (id) DO NOTHING",
+        t.nomenclature, t.title, t.source);
+    auto r = tx.exec_params(
+        "INSERT INTO versions (nomenclature_id, version, state, base_version, publish_time) "
+        "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $3 = 'published' THEN now() END) "
+        "ON CONFLICT DO NOTHING",
+        t.nomenclature, t.version, t.state, t.base_version);
+    if (r.affected_rows() == 0) return absl::OkStatus();  // already there
+    int pos = 0;
+    for (const auto& l : t.levels) {
+      tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++,
+                     nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false);
+      for (const auto& c : l.categories) {
+        tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code,
+                       pos++, nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false);
+        for (const auto& id : c.item_ids) {
+          const ItemNode& i = t.items.at(id);
+          tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
+                         "ON CONFLICT (id) DO NOTHING",
+                         i.id, t.nomenclature);
+          tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++,
+                         i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
+                         JsonArray(i.services), JsonArray(i.thematiques),
+                         JsonArray(i.pix_competences), i.retired);
+        }
+      }
+    }
+    outbox::Append(tx, topology_, event);
+    inserted = true;
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return inserted;
+}
+
+absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
+  std::vector<VersionTree> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    std::map<std::pair<std::string, std::string>, size_t> index;
+    for (const auto& row : tx.exec(
+             "SELECT v.nomenclature_id, v.version, v.state, coalesce(v.base_version, ''), "
+             "       coalesce(extract(epoch FROM v.publish_time), 0), n.title, n.source "
+             "FROM versions v JOIN nomenclatures n ON n.id = v.nomenclature_id "
+             "ORDER BY v.nomenclature_id, v.version")) {
+      VersionTree t;
+      t.nomenclature = row[0].as<std::string>();
+      t.version = row[1].as<std::string>();
+      t.state = row[2].as<std::string>();
+      t.base_version = row[3].as<std::string>();
+      const double epoch = row[4].as<double>();
+      t.publish_time = epoch > 0 ? absl::FromUnixMicros(static_cast<int64_t>(epoch * 1e6))
+                                 : absl::InfinitePast();
+      t.title = row[5].as<std::string>();
+      t.source = row[6].as<std::string>();
+      index[{t.nomenclature, t.version}] = out.size();
+      out.push_back(std::move(t));
+    }
+    for (const auto& row : tx.exec(
+             "SELECT nomenclature_id, version, kind, code, coalesce(parent_code, ''), "
+             "       coalesce(item_id, ''), label, plain_label, description, aptic_theme, "
+             "       array_to_json(keywords), array_to_json(services), "
+             "       array_to_json(thematiques), array_to_json(pix_competences), retired "
+             "FROM version_nodes ORDER BY nomenclature_id, version, position")) {
+      VersionTree& t = out[index.at({row[0].as<std::string>(), row[1].as<std::string>()})];
+      const std::string kind = row[2].as<std::string>();
+      const std::string code = row[3].as<std::string>();
+      const std::string parent = row[4].as<std::string>();
+      if (kind == "level") {
+        t.levels.push_back({code, row[6].as<std::string>(), row[9].as<std::string>(), {}});
+      } else if (kind == "category") {
+        for (auto& l : t.levels) {
+          if (l.code == parent) l.categories.push_back({code, row[6].as<std::string>(), {}});
+        }
+      } else {
+        ItemNode i;
+        i.id = row[5].as<std::string>();
+        i.code = code;
+        i.label = row[6].as<std::string>();
+        i.plain_label = row[7].as<std::string>();
+        i.description = row[8].as<std::string>();
+        i.keywords = FromJsonArray(row[10]);
+        i.services = FromJsonArray(row[11]);
+        i.thematiques = FromJsonArray(row[12]);
+        i.pix_competences = FromJsonArray(row[13]);
+        i.retired = row[14].as<bool>();
+        i.category_code = parent;
+        for (auto& l : t.levels) {
+          for (auto& c : l.categories) {
+            if (c.code == parent) {
+              i.level_code = l.code;
+              c.item_ids.push_back(i.id);
+            }
+          }
+        }
+        t.items.emplace(i.id, std::move(i));
+      }
+    }
+    return absl::OkStatus();
+  }, {.isolation = db::Isolation::kRepeatableRead});
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace passerelle::referential
