@@ -178,7 +178,7 @@ void Relay::Loop() {
     } else {
       backoff = options_.error_backoff;
       if (*n == options_.batch_size) continue;  // more waiting: no pause
-      Pending();
+      Pending().IgnoreError();  // refreshes the gauge; a failure shows in the next batch
       if (std::chrono::steady_clock::now() - last_cleanup > std::chrono::minutes(10)) {
         Cleanup();
         last_cleanup = std::chrono::steady_clock::now();

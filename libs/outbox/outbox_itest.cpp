@@ -95,7 +95,9 @@ class OutboxTest : public testing::PgTest {
       e.payload().UnpackTo(&v);
       int n = std::stoi(v.value());
       auto it = last.find(e.subject());
-      if (it != last.end()) EXPECT_GT(n, it->second) << "out of order on " << e.subject();
+      if (it != last.end()) {
+        EXPECT_GT(n, it->second) << "out of order on " << e.subject();
+      }
       last[e.subject()] = n;
     }
   }

@@ -147,7 +147,9 @@ TEST_F(ReferentialBinaryTest, SeedIsAnnouncedOnceAcrossRestarts) {
     auto p = StartReady();
     p->Signal(SIGTERM);
     ASSERT_EQ(p->Wait(15s), 0) << p->Output();
-    if (run == 1) EXPECT_THAT(p->Output(), HasSubstr("seed version already present"));
+    if (run == 1) {
+      EXPECT_THAT(p->Output(), HasSubstr("seed version already present"));
+    }
   }
   pqxx::connection c(testing::DatabaseUrl());
   pqxx::work tx(c);
