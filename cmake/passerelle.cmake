@@ -2,7 +2,8 @@
 
 # Warnings for project code only (generated protobuf code is left alone).
 function(passerelle_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra)
+  # Designated initializers that leave defaulted members out are our idiom for options structs.
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wno-missing-field-initializers)
   if(PASSERELLE_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
@@ -32,11 +33,13 @@ function(passerelle_embed_sql target ns dir)
   file(GLOB sql_files CONFIGURE_DEPENDS "${dir}/*.sql")
   list(SORT sql_files)
   set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_migrations.cpp")
+  string(REPLACE ";" "|" files_arg "${sql_files}")  # a ';' would split the shell command
   add_custom_command(
     OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} "-DFILES=${sql_files}"
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} "-DFILES=${files_arg}"
             -P ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
     DEPENDS ${sql_files} ${PROJECT_SOURCE_DIR}/cmake/embed_sql.cmake
-    COMMENT "Embedding SQL migrations for ${target}")
+    COMMENT "Embedding SQL migrations for ${target}"
+    VERBATIM)
   target_sources(${target} PRIVATE ${out})
 endfunction()

@@ -65,7 +65,7 @@ absl::StatusOr<VersionTree> ParseSeed(const std::string& nomenclature_json,
   for (const auto& l : doc["levels"]) {
     LevelNode level{Str(l, "code"), Str(l, "label"), Str(l, "aptic_theme"), {}};
     for (const auto& c : l.value("categories", nlohmann::json::array())) {
-      CategoryNode cat{Str(c, "code"), Str(c, "label"), {}};
+      CategoryNode cat{Str(c, "code"), Str(c, "label"), {}, "cat-" + Str(c, "code")};
       for (const auto& i : c.value("items", nlohmann::json::array())) {
         ItemNode item;
         item.code = Str(i, "code");

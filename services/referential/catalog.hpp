@@ -32,6 +32,9 @@ struct CategoryNode {
   std::string code;
   std::string label;
   std::vector<std::string> item_ids;  // in display order
+  /// Stable identity across versions (`cat-<first code>`, `cat-p<proposal>`), so the diff can
+  /// tell a moved item from a renumbered category.
+  std::string key;
 };
 
 struct LevelNode {

@@ -21,11 +21,11 @@ std::vector<std::string> FromJsonArray(const pqxx::field& f) {
 constexpr char kInsertNode[] =
     "INSERT INTO version_nodes (nomenclature_id, version, kind, code, parent_code, position, "
     "item_id, label, plain_label, description, aptic_theme, keywords, services, thematiques, "
-    "pix_competences, retired) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+    "pix_competences, retired, node_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
     "ARRAY(SELECT json_array_elements_text($12::json)), "
     "ARRAY(SELECT json_array_elements_text($13::json)), "
     "ARRAY(SELECT json_array_elements_text($14::json)), "
-    "ARRAY(SELECT json_array_elements_text($15::json)), $16)";
+    "ARRAY(SELECT json_array_elements_text($15::json)), $16, $17)";
 
 }  // namespace
 
@@ -46,10 +46,10 @@ absl::StatusOr<bool> PgStore::InsertVersion(const VersionTree& t, const events::
     int pos = 0;
     for (const auto& l : t.levels) {
       tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++,
-                     nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false);
+                     nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false, "");
       for (const auto& c : l.categories) {
         tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code,
-                       pos++, nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false);
+                       pos++, nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false, c.key);
         for (const auto& id : c.item_ids) {
           const ItemNode& i = t.items.at(id);
           tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
@@ -58,9 +58,17 @@ absl::StatusOr<bool> PgStore::InsertVersion(const VersionTree& t, const events::
           tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++,
                          i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
                          JsonArray(i.services), JsonArray(i.thematiques),
-                         JsonArray(i.pix_competences), i.retired);
+                         JsonArray(i.pix_competences), i.retired, "");
         }
       }
+    }
+    // Retired items stay in the version, out of the tree, so their history remains readable.
+    for (const auto& [id, i] : t.items) {
+      if (!i.retired) continue;
+      tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", "retired:" + i.id, nullptr,
+                     pos++, i.id, i.label, i.plain_label, i.description, "",
+                     JsonArray(i.keywords), JsonArray(i.services), JsonArray(i.thematiques),
+                     JsonArray(i.pix_competences), true, "");
     }
     outbox::Append(tx, topology_, event);
     inserted = true;
@@ -97,7 +105,7 @@ absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
              "SELECT nomenclature_id, version, kind, code, coalesce(parent_code, ''), "
              "       coalesce(item_id, ''), label, plain_label, description, aptic_theme, "
              "       array_to_json(keywords), array_to_json(services), "
-             "       array_to_json(thematiques), array_to_json(pix_competences), retired "
+             "       array_to_json(thematiques), array_to_json(pix_competences), retired, node_key "
              "FROM version_nodes ORDER BY nomenclature_id, version, position")) {
       VersionTree& t = out[index.at({row[0].as<std::string>(), row[1].as<std::string>()})];
       const std::string kind = row[2].as<std::string>();
@@ -107,7 +115,9 @@ absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
         t.levels.push_back({code, row[6].as<std::string>(), row[9].as<std::string>(), {}});
       } else if (kind == "category") {
         for (auto& l : t.levels) {
-          if (l.code == parent) l.categories.push_back({code, row[6].as<std::string>(), {}});
+          if (l.code == parent) {
+            l.categories.push_back({code, row[6].as<std::string>(), {}, row[15].as<std::string>()});
+          }
         }
       } else {
         ItemNode i;
@@ -121,6 +131,11 @@ absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
         i.thematiques = FromJsonArray(row[12]);
         i.pix_competences = FromJsonArray(row[13]);
         i.retired = row[14].as<bool>();
+        if (i.retired) {
+          i.code.clear();
+          t.items.emplace(i.id, std::move(i));
+          continue;
+        }
         i.category_code = parent;
         for (auto& l : t.levels) {
           for (auto& c : l.categories) {
