@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/server.hpp"
+#include "absl/strings/numbers.h"
+#include "services/referential/exports.hpp"
 
 namespace passerelle::referential {
 namespace {
@@ -68,13 +70,7 @@ grpc::Status Handler::ListNomenclatures(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionRequest* req,
-                                 v1::Version* resp) {
-  server::RequestScope scope(ctx);
-  auto snap = domain_.snapshot();
-  auto t = domain_.ResolveVersion(*snap, req->name());
-  if (!t.ok()) return server::ToGrpc(t.status());
-  const VersionTree& v = **t;
+static void VersionToProto(const VersionTree& v, v1::Version* resp) {
   resp->set_name(VersionName(v));
   resp->set_state(v.state == "published" ? v1::PUBLISHED : v1::DRAFT);
   if (!v.base_version.empty()) {
@@ -97,6 +93,15 @@ grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionR
       for (const auto& id : c.item_ids) ToProto(v.items.at(id), pc->add_items());
     }
   }
+}
+
+grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionRequest* req,
+                                 v1::Version* resp) {
+  server::RequestScope scope(ctx);
+  auto snap = domain_.snapshot();
+  auto t = domain_.ResolveVersion(*snap, req->name());
+  if (!t.ok()) return server::ToGrpc(t.status());
+  VersionToProto(**t, resp);
   return grpc::Status::OK;
 }
 
@@ -141,6 +146,234 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
     ToProto(*hit.item, r->mutable_item());
     r->set_score(hit.score);
     for (const auto& m : hit.matched_terms) r->add_matched_terms(m);
+  }
+  return grpc::Status::OK;
+}
+
+namespace {
+
+void Timestamp(absl::Time t, google::protobuf::Timestamp* out) {
+  const int64_t us = absl::ToUnixMicros(t);
+  out->set_seconds(us / 1000000);
+  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+}
+
+v1::OperationKind KindToProto(Operation::Kind k) {
+  return static_cast<v1::OperationKind>(static_cast<int>(k) + 1);
+}
+
+void ProposalToProto(const Proposal& p, v1::Proposal* out) {
+  out->set_name(ProposalName(p));
+  out->set_round_table(p.table);
+  out->set_kind(p.kind);
+  out->set_target(p.target);
+  out->set_text(p.text);
+  for (const auto& k : p.keywords) out->add_keywords(k);
+  out->set_base_version(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/",
+                                     p.base_version));
+  for (const auto& op : p.operations) {
+    auto* o = out->add_operations();
+    o->set_kind(KindToProto(op.kind));
+    o->set_target(op.target);
+    o->set_category(op.category);
+    o->set_level(op.level);
+    o->set_code(op.code);
+    o->set_label(op.label);
+    o->set_from(op.from);
+    o->set_to(op.to);
+    if (op.position >= 0) o->set_position(op.position);
+    for (const auto& k : op.keywords) o->add_keywords(k);
+  }
+  out->set_state(static_cast<v1::ProposalState>(static_cast<int>(p.state) + 1));
+  out->set_decision_reason(p.decision_reason);
+  if (!p.applied_in.empty()) {
+    out->set_applied_in(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/", p.applied_in));
+  }
+  for (const auto& c : p.comments) {
+    auto* pc = out->add_comments();
+    pc->set_author(c.author);
+    pc->set_text(c.text);
+    Timestamp(c.create_time, pc->mutable_create_time());
+  }
+  Timestamp(p.create_time, out->mutable_create_time());
+  Timestamp(p.update_time, out->mutable_update_time());
+  out->set_etag(ETag(p));
+}
+
+absl::StatusOr<std::vector<Operation>> OperationsFromProto(
+    const google::protobuf::RepeatedPtrField<v1::Operation>& ops) {
+  std::vector<Operation> out;
+  std::vector<server::FieldViolation> bad;
+  for (int i = 0; i < ops.size(); ++i) {
+    const auto& o = ops[i];
+    if (o.kind() == v1::OPERATION_KIND_UNSPECIFIED) {
+      bad.push_back({absl::StrCat("operations[", i, "].kind"), "must be set"});
+      continue;
+    }
+    Operation op{};
+    op.kind = static_cast<Operation::Kind>(static_cast<int>(o.kind()) - 1);
+    op.target = o.target();
+    op.category = o.category();
+    op.level = o.level();
+    op.code = o.code();
+    op.label = o.label();
+    op.from = o.from();
+    op.to = o.to();
+    op.position = o.has_position() ? o.position() : -1;
+    op.keywords.assign(o.keywords().begin(), o.keywords().end());
+    out.push_back(std::move(op));
+  }
+  if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
+  // Same validation as the JSON form (required fields per kind).
+  return ParseOperations(OperationsToJson(out));
+}
+
+void DiffToProto(const VersionDiff& d, const std::string& nomenclature, const std::string& from,
+                 const std::string& to, v1::VersionDiff* out) {
+  out->set_from_version(absl::StrCat("nomenclatures/", nomenclature, "/versions/", from));
+  out->set_to_version(absl::StrCat("nomenclatures/", nomenclature, "/versions/", to));
+  for (const auto& id : d.added) out->add_items_added("items/" + id);
+  for (const auto& id : d.retired) out->add_items_retired("items/" + id);
+  for (const auto& id : d.renamed) out->add_items_renamed("items/" + id);
+  for (const auto& id : d.moved) out->add_items_moved("items/" + id);
+  for (const auto& m : d.mapping) {
+    auto* c = out->add_code_changes();
+    c->set_old_code(m.old_code);
+    c->set_item("items/" + m.item_id);
+    c->set_new_code(m.new_code);
+  }
+}
+
+}  // namespace
+
+grpc::Status Handler::ListProposals(grpc::ServerContext* ctx, const v1::ListProposalsRequest* req,
+                                    v1::ListProposalsResponse* resp) {
+  server::RequestScope scope(ctx);
+  if (req->page_size() < 0) {
+    return server::ToGrpc(server::InvalidArgument("invalid page_size",
+                                                  {{"page_size", "must not be negative"}}));
+  }
+  int after = 0;
+  if (!req->page_token().empty()) {
+    std::string raw;
+    if (!absl::WebSafeBase64Unescape(req->page_token(), &raw) || !absl::SimpleAtoi(raw, &after)) {
+      return server::ToGrpc(server::InvalidArgument(
+          "invalid page_token", {{"page_token", "not a token this service issued"}}));
+    }
+  }
+  auto all = domain_.ListProposals(req->parent(), req->filter());
+  if (!all.ok()) return server::ToGrpc(all.status());
+  const int size = req->page_size() == 0 ? 50 : std::min(req->page_size(), 200);
+  for (const auto& p : *all) {
+    if (p.number <= after) continue;
+    if (resp->proposals_size() == size) {
+      resp->set_next_page_token(absl::WebSafeBase64Escape(std::to_string(after)));
+      break;
+    }
+    ProposalToProto(p, resp->add_proposals());
+    after = p.number;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::GetProposal(grpc::ServerContext* ctx, const v1::GetProposalRequest* req,
+                                  v1::Proposal* resp) {
+  server::RequestScope scope(ctx);
+  auto p = domain_.GetProposal(req->name());
+  if (!p.ok()) return server::ToGrpc(p.status());
+  ProposalToProto(*p, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::CommentProposal(grpc::ServerContext* ctx,
+                                      const v1::CommentProposalRequest* req, v1::Proposal* resp) {
+  server::RequestScope scope(ctx);
+  auto p = domain_.Comment(req->name(), req->author(), req->text());
+  if (!p.ok()) return server::ToGrpc(p.status());
+  ProposalToProto(*p, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::AmendProposal(grpc::ServerContext* ctx, const v1::AmendProposalRequest* req,
+                                    v1::Proposal* resp) {
+  server::RequestScope scope(ctx);
+  auto ops = OperationsFromProto(req->operations());
+  if (!ops.ok()) return server::ToGrpc(ops.status());
+  auto p = domain_.Amend(req->name(), *std::move(ops), req->etag());
+  if (!p.ok()) return server::ToGrpc(p.status());
+  ProposalToProto(*p, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::AcceptProposal(grpc::ServerContext* ctx,
+                                     const v1::DecideProposalRequest* req, v1::Proposal* resp) {
+  server::RequestScope scope(ctx);
+  auto p = domain_.Decide(req->name(), true, req->reason(), req->etag());
+  if (!p.ok()) return server::ToGrpc(p.status());
+  ProposalToProto(*p, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::RejectProposal(grpc::ServerContext* ctx,
+                                     const v1::DecideProposalRequest* req, v1::Proposal* resp) {
+  server::RequestScope scope(ctx);
+  auto p = domain_.Decide(req->name(), false, req->reason(), req->etag());
+  if (!p.ok()) return server::ToGrpc(p.status());
+  ProposalToProto(*p, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::PublishVersion(grpc::ServerContext* ctx,
+                                     const v1::PublishVersionRequest* req,
+                                     v1::PublishVersionResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto published = domain_.Publish(req->parent(), req->version_id());
+  if (!published.ok()) return server::ToGrpc(published.status());
+  VersionToProto(*published->version, resp->mutable_version());
+  DiffToProto(published->diff, published->version->nomenclature, published->previous,
+              published->version->version, resp->mutable_diff());
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::DiffVersions(grpc::ServerContext* ctx, const v1::DiffVersionsRequest* req,
+                                   v1::VersionDiff* resp) {
+  server::RequestScope scope(ctx);
+  auto d = domain_.DiffVersions(req->from_version(), req->to_version());
+  if (!d.ok()) return server::ToGrpc(d.status());
+  auto snap = domain_.snapshot();
+  const VersionTree* a = *domain_.ResolveVersion(*snap, req->from_version());
+  const VersionTree* b = *domain_.ResolveVersion(*snap, req->to_version());
+  DiffToProto(*d, a->nomenclature, a->version, b->version, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ExportVersion(grpc::ServerContext* ctx, const v1::ExportVersionRequest* req,
+                                    grpc::ServerWriter<v1::ExportChunk>* writer) {
+  server::RequestScope scope(ctx);
+  auto snap = domain_.snapshot();
+  auto t = domain_.ResolveVersion(*snap, req->name());
+  if (!t.ok()) return server::ToGrpc(t.status());
+  std::string doc, type;
+  switch (req->format()) {
+    case v1::CSV:
+      doc = ExportCsv(**t);
+      type = "text/csv; charset=utf-8";
+      break;
+    case v1::SKOS_TURTLE:
+      doc = ExportSkosTurtle(**t, base_uri_);
+      type = "text/turtle; charset=utf-8";
+      break;
+    default:
+      doc = ExportJson(**t);
+      type = "application/json";
+  }
+  constexpr size_t kChunk = 64 * 1024;
+  for (size_t off = 0; off < doc.size() || off == 0; off += kChunk) {
+    v1::ExportChunk chunk;
+    if (off == 0) chunk.set_content_type(type);
+    chunk.set_data(doc.substr(off, kChunk));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+    if (doc.empty()) break;
   }
   return grpc::Status::OK;
 }

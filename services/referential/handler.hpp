@@ -8,7 +8,9 @@ namespace passerelle::referential {
 
 class Handler final : public v1::ReferentialService::Service {
  public:
-  explicit Handler(Referential& domain) : domain_(domain) {}
+  /// `base_uri` prefixes the concept URIs of SKOS exports.
+  Handler(Referential& domain, std::string base_uri)
+      : domain_(domain), base_uri_(std::move(base_uri)) {}
 
   grpc::Status ListNomenclatures(grpc::ServerContext* ctx, const v1::ListNomenclaturesRequest* req,
                                  v1::ListNomenclaturesResponse* resp) override;
@@ -18,9 +20,28 @@ class Handler final : public v1::ReferentialService::Service {
                        v1::Item* resp) override;
   grpc::Status SearchItems(grpc::ServerContext* ctx, const v1::SearchItemsRequest* req,
                            v1::SearchItemsResponse* resp) override;
+  grpc::Status ListProposals(grpc::ServerContext* ctx, const v1::ListProposalsRequest* req,
+                             v1::ListProposalsResponse* resp) override;
+  grpc::Status GetProposal(grpc::ServerContext* ctx, const v1::GetProposalRequest* req,
+                           v1::Proposal* resp) override;
+  grpc::Status CommentProposal(grpc::ServerContext* ctx, const v1::CommentProposalRequest* req,
+                               v1::Proposal* resp) override;
+  grpc::Status AmendProposal(grpc::ServerContext* ctx, const v1::AmendProposalRequest* req,
+                             v1::Proposal* resp) override;
+  grpc::Status AcceptProposal(grpc::ServerContext* ctx, const v1::DecideProposalRequest* req,
+                              v1::Proposal* resp) override;
+  grpc::Status RejectProposal(grpc::ServerContext* ctx, const v1::DecideProposalRequest* req,
+                              v1::Proposal* resp) override;
+  grpc::Status PublishVersion(grpc::ServerContext* ctx, const v1::PublishVersionRequest* req,
+                              v1::PublishVersionResponse* resp) override;
+  grpc::Status DiffVersions(grpc::ServerContext* ctx, const v1::DiffVersionsRequest* req,
+                            v1::VersionDiff* resp) override;
+  grpc::Status ExportVersion(grpc::ServerContext* ctx, const v1::ExportVersionRequest* req,
+                             grpc::ServerWriter<v1::ExportChunk>* writer) override;
 
  private:
   Referential& domain_;
+  std::string base_uri_;
 };
 
 }  // namespace passerelle::referential

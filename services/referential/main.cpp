@@ -15,6 +15,7 @@ std::vector<db::Migration> Migrations();
 int main(int argc, char** argv) {
   using namespace passerelle;
   static std::string seed_dir;
+  static std::string base_uri;
   static std::unique_ptr<referential::PgStore> store;
   static std::unique_ptr<referential::Referential> domain;
   static std::unique_ptr<referential::Handler> handler;
@@ -26,13 +27,16 @@ int main(int argc, char** argv) {
            [](config::Reader& r) {
              seed_dir = r.String("PASSERELLE_SEED_DIR", "/usr/share/passerelle/referential",
                                  "Folder of the seed nomenclature files loaded at start");
+             base_uri = r.String("PASSERELLE_REFERENTIAL_BASE_URI",
+                                 "https://passerelle.roubaix.fr/referentiel/",
+                                 "Prefix of concept URIs in SKOS exports");
            },
        .wire = [](service::Runtime& rt) -> absl::Status {
          store = std::make_unique<referential::PgStore>(*rt.pool, rt.topology);
          domain = std::make_unique<referential::Referential>(*store);
          if (absl::Status s = domain->LoadSeed(seed_dir); !s.ok()) return s;
          rt.relay->Wake();
-         handler = std::make_unique<referential::Handler>(*domain);
+         handler = std::make_unique<referential::Handler>(*domain, base_uri);
          rt.server->AddService(handler.get());
          return absl::OkStatus();
        }});

@@ -173,3 +173,161 @@ TEST_F(ReferentialBinaryTest, PortAlreadyTakenIsAClearFailure) {
 
 }  // namespace
 }  // namespace passerelle::referential
+
+namespace passerelle::referential {
+namespace {
+
+// The governance workflow through the real binary: the 43 workshop proposals are listed,
+// discussed, amended with etags, all accepted, published; the new version, its diff, its event
+// and its exports are checked (SKOS parsed by rdflib, a real RDF parser).
+TEST_F(ReferentialBinaryTest, AcceptAllFortyThreeProposalsThenPublish) {
+  auto p = StartReady();
+  auto stub = Stub();
+  // List all proposals, 10 per page.
+  std::vector<v1::Proposal> proposals;
+  std::string token;
+  do {
+    grpc::ClientContext ctx;
+    v1::ListProposalsRequest req;
+    req.set_parent("nomenclatures/roubaix-aptic");
+    req.set_page_size(10);
+    req.set_page_token(token);
+    v1::ListProposalsResponse resp;
+    ASSERT_TRUE(stub->ListProposals(&ctx, req, &resp).ok());
+    for (const auto& pr : resp.proposals()) proposals.push_back(pr);
+    token = resp.next_page_token();
+  } while (!token.empty());
+  ASSERT_EQ(proposals.size(), 43u);
+  EXPECT_EQ(proposals[6].name(), "nomenclatures/roubaix-aptic/proposals/7");
+  ASSERT_EQ(proposals[6].operations_size(), 1);
+  EXPECT_EQ(proposals[6].operations(0).kind(), v1::RETIRE_ITEM);
+
+  {  // A comment bumps the proposal; the etag read before becomes stale.
+    grpc::ClientContext ctx;
+    v1::CommentProposalRequest req;
+    req.set_name(proposals[34].name());
+    req.set_author("Table ronde 4");
+    req.set_text("Doublon de la proposition 12 : même élément.");
+    v1::Proposal out;
+    ASSERT_TRUE(stub->CommentProposal(&ctx, req, &out).ok());
+    ASSERT_EQ(out.comments_size(), 1);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::AmendProposalRequest req;
+    req.set_name(proposals[0].name());
+    *req.add_operations() = proposals[0].operations(0);
+    req.set_etag("W/\"999\"");
+    v1::Proposal out;
+    grpc::Status st = stub->AmendProposal(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::ABORTED) << st.error_message();
+  }
+  {  // An amendment naming a node that does not exist is refused with the reason.
+    grpc::ClientContext ctx;
+    v1::AmendProposalRequest req;
+    req.set_name(proposals[0].name());
+    auto* op = req.add_operations();
+    op->set_kind(v1::RETIRE_ITEM);
+    op->set_target("item:999");
+    v1::Proposal out;
+    grpc::Status st = stub->AmendProposal(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(st.error_message(), HasSubstr("item:999"));
+  }
+  for (const auto& pr : proposals) {
+    grpc::ClientContext get_ctx;
+    v1::GetProposalRequest get;
+    get.set_name(pr.name());
+    v1::Proposal fresh;
+    ASSERT_TRUE(stub->GetProposal(&get_ctx, get, &fresh).ok());
+    grpc::ClientContext ctx;
+    v1::DecideProposalRequest req;
+    req.set_name(pr.name());
+    req.set_reason("Validé en comité du réseau");
+    req.set_etag(fresh.etag());
+    v1::Proposal out;
+    ASSERT_TRUE(stub->AcceptProposal(&ctx, req, &out).ok()) << pr.name();
+    EXPECT_EQ(out.state(), v1::ACCEPTED);
+  }
+  v1::PublishVersionResponse published;
+  {
+    grpc::ClientContext ctx;
+    v1::PublishVersionRequest req;
+    req.set_parent("nomenclatures/roubaix-aptic");
+    req.set_version_id("2023-03-01");
+    grpc::Status st = stub->PublishVersion(&ctx, req, &published);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_EQ(published.version().name(), "nomenclatures/roubaix-aptic/versions/2023-03-01");
+  EXPECT_EQ(published.version().item_count(), 154);
+  EXPECT_EQ(published.diff().items_added_size(), 19);
+  EXPECT_EQ(published.diff().items_retired_size(), 2);
+  EXPECT_EQ(published.diff().code_changes_size(), 137);
+  {  // The current version is the new one; item 77 kept its id and moved to 1.2.
+    grpc::ClientContext ctx;
+    v1::GetItemRequest req;
+    req.set_name("items/it-77");
+    v1::Item item;
+    ASSERT_TRUE(stub->GetItem(&ctx, req, &item).ok());
+    EXPECT_EQ(item.category_code(), "1.2");
+  }
+  {  // Publishing again with the same id answers with the same version.
+    grpc::ClientContext ctx;
+    v1::PublishVersionRequest req;
+    req.set_parent("nomenclatures/roubaix-aptic");
+    req.set_version_id("2023-03-01");
+    v1::PublishVersionResponse again;
+    ASSERT_TRUE(stub->PublishVersion(&ctx, req, &again).ok());
+    EXPECT_EQ(again.version().item_count(), 154);
+  }
+  {  // Applied proposals cannot be decided again.
+    grpc::ClientContext ctx;
+    v1::DecideProposalRequest req;
+    req.set_name(proposals[0].name());
+    v1::Proposal out;
+    EXPECT_EQ(stub->RejectProposal(&ctx, req, &out).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  auto export_doc = [&](v1::ExportFormat format) {
+    grpc::ClientContext ctx;
+    v1::ExportVersionRequest req;
+    req.set_name("nomenclatures/roubaix-aptic/versions/2023-03-01");
+    req.set_format(format);
+    auto reader = stub->ExportVersion(&ctx, req);
+    std::string doc;
+    v1::ExportChunk chunk;
+    while (reader->Read(&chunk)) doc += chunk.data();
+    EXPECT_TRUE(reader->Finish().ok());
+    return doc;
+  };
+  const std::string csv = export_doc(v1::CSV);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1 + 154 + 2);
+  const std::string ttl = export_doc(v1::SKOS_TURTLE);
+  const std::string path = "/tmp/" + testing::UniqueName("skos") + ".ttl";
+  std::ofstream(path) << ttl;
+  auto rdf = testing::Process::Start(
+      {"/usr/bin/python3", "-c",
+       "import sys, rdflib\n"
+       "g = rdflib.Graph().parse(sys.argv[1], format='turtle')\n"
+       "S = rdflib.Namespace('http://www.w3.org/2004/02/skos/core#')\n"
+       "concepts = set(g.subjects(rdflib.RDF.type, S.Concept))\n"
+       "print(len(concepts), len(set(g.subjects(S.topConceptOf, None))))\n",
+       path});
+  ASSERT_EQ(rdf->Wait(60s), 0) << rdf->Output();
+  // 4 levels + 14 categories (12 + 0.4 + Hygiène) + 154 items + 2 retired; 4 top concepts.
+  EXPECT_THAT(rdf->Output(), HasSubstr("174 4"));
+  std::remove(path.c_str());
+
+  p->Signal(SIGTERM);
+  ASSERT_EQ(p->Wait(15s), 0);
+  pqxx::connection c(testing::DatabaseUrl());
+  pqxx::work tx(c);
+  EXPECT_EQ(tx.exec1("SELECT count(*) FROM \"" + schema_ +
+                     "\".outbox WHERE event_type = 'referential.version.published' "
+                     "AND subject = 'nomenclatures/roubaix-aptic/versions/2023-03-01'")[0]
+                .as<int>(),
+            1);
+}
+
+}  // namespace
+}  // namespace passerelle::referential

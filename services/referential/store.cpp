@@ -1,11 +1,13 @@
 // Referential storage in PostgreSQL.
 #include "services/referential/store.hpp"
 
+#include <algorithm>
 #include <map>
 
 #include "absl/strings/str_cat.h"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
+#include "libs/server/errors.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::referential {
@@ -29,53 +31,223 @@ constexpr char kInsertNode[] =
 
 }  // namespace
 
+bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
+  tx.exec_params(
+      "INSERT INTO nomenclatures (id, title, source) VALUES ($1, $2, $3) "
+      "ON CONFLICT (id) DO NOTHING",
+      t.nomenclature, t.title, t.source);
+  auto r = tx.exec_params(
+      "INSERT INTO versions (nomenclature_id, version, state, base_version, publish_time) "
+      "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $3 = 'published' THEN now() END) "
+      "ON CONFLICT DO NOTHING",
+      t.nomenclature, t.version, t.state, t.base_version);
+  if (r.affected_rows() == 0) return false;  // already there
+  int pos = 0;
+  for (const auto& l : t.levels) {
+    tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++,
+                   nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false, "");
+    for (const auto& c : l.categories) {
+      tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code, pos++,
+                     nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false, c.key);
+      for (const auto& id : c.item_ids) {
+        const ItemNode& i = t.items.at(id);
+        tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
+                       "ON CONFLICT (id) DO NOTHING",
+                       i.id, t.nomenclature);
+        tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++,
+                       i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
+                       JsonArray(i.services), JsonArray(i.thematiques),
+                       JsonArray(i.pix_competences), i.retired, "");
+      }
+    }
+  }
+  // Retired items stay in the version, out of the tree, so their history remains readable.
+  for (const auto& [id, i] : t.items) {
+    if (!i.retired) continue;
+    tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", "retired:" + i.id, nullptr,
+                   pos++, i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
+                   JsonArray(i.services), JsonArray(i.thematiques), JsonArray(i.pix_competences),
+                   true, "");
+  }
+  return true;
+}
+
 absl::StatusOr<bool> PgStore::InsertVersion(const VersionTree& t, const events::v1::Event& event) {
   bool inserted = false;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    inserted = false;
-    tx.exec_params(
-        "INSERT INTO nomenclatures (id, title, source) VALUES ($1, $2, $3) "
-        "ON CONFLICT (id) DO NOTHING",
-        t.nomenclature, t.title, t.source);
-    auto r = tx.exec_params(
-        "INSERT INTO versions (nomenclature_id, version, state, base_version, publish_time) "
-        "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $3 = 'published' THEN now() END) "
-        "ON CONFLICT DO NOTHING",
-        t.nomenclature, t.version, t.state, t.base_version);
-    if (r.affected_rows() == 0) return absl::OkStatus();  // already there
-    int pos = 0;
-    for (const auto& l : t.levels) {
-      tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++,
-                     nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false, "");
-      for (const auto& c : l.categories) {
-        tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code,
-                       pos++, nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false, c.key);
-        for (const auto& id : c.item_ids) {
-          const ItemNode& i = t.items.at(id);
-          tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
-                         "ON CONFLICT (id) DO NOTHING",
-                         i.id, t.nomenclature);
-          tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++,
-                         i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
-                         JsonArray(i.services), JsonArray(i.thematiques),
-                         JsonArray(i.pix_competences), i.retired, "");
-        }
-      }
-    }
-    // Retired items stay in the version, out of the tree, so their history remains readable.
-    for (const auto& [id, i] : t.items) {
-      if (!i.retired) continue;
-      tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", "retired:" + i.id, nullptr,
-                     pos++, i.id, i.label, i.plain_label, i.description, "",
-                     JsonArray(i.keywords), JsonArray(i.services), JsonArray(i.thematiques),
-                     JsonArray(i.pix_competences), true, "");
-    }
-    outbox::Append(tx, topology_, event);
-    inserted = true;
+    inserted = WriteVersion(tx, t);
+    if (inserted) outbox::Append(tx, topology_, event);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return inserted;
+}
+
+absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::vector<int>& applied,
+                                             const events::v1::Event& event) {
+  bool inserted = false;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    // The accepted set must be the one the version was built from.
+    std::vector<int> now;
+    for (const auto& row : tx.exec_params(
+             "SELECT number FROM proposals WHERE nomenclature_id = $1 AND base_version = $2 "
+             "AND state = 'accepted' ORDER BY number FOR UPDATE",
+             t.nomenclature, t.base_version)) {
+      now.push_back(row[0].as<int>());
+    }
+    std::vector<int> want = applied;
+    std::sort(want.begin(), want.end());
+    if (now != want) {
+      return absl::AbortedError("the accepted proposals changed while publishing; publish again");
+    }
+    inserted = WriteVersion(tx, t);
+    if (!inserted) return absl::OkStatus();
+    for (int n : applied) {
+      tx.exec_params(
+          "UPDATE proposals SET state = 'applied', applied_in = $3, revision = revision + 1, "
+          "update_time = now() WHERE nomenclature_id = $1 AND number = $2",
+          t.nomenclature, n, t.version);
+    }
+    outbox::Append(tx, topology_, event);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return inserted;
+}
+
+absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    for (const auto& p : proposals) {
+      tx.exec_params(
+          "INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, text, "
+          "keywords, code_hint, base_version, operations) VALUES ($1, $2, $3, $4, $5, $6, "
+          "ARRAY(SELECT json_array_elements_text($7::json)), $8, $9, $10::jsonb) "
+          "ON CONFLICT DO NOTHING",
+          p.nomenclature, p.number, p.table, p.kind, p.target, p.text, JsonArray(p.keywords),
+          p.code_hint, p.base_version, OperationsToJson(p.operations).dump());
+    }
+    return absl::OkStatus();
+  });
+}
+
+std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& nomenclature,
+                                             int number, bool lock) {
+  std::vector<Proposal> out;
+  std::map<int, size_t> index;
+  const std::string sql = std::string(
+      "SELECT number, round_table, kind, target, text, array_to_json(keywords), code_hint, "
+      "base_version, operations::text, state, decision_reason, applied_in, revision, "
+      "extract(epoch FROM create_time), extract(epoch FROM update_time) FROM proposals "
+      "WHERE nomenclature_id = $1 AND ($2 = 0 OR number = $2) ORDER BY number") +
+      (lock ? " FOR UPDATE" : "");
+  for (const auto& row : tx.exec_params(sql, nomenclature, number)) {
+    Proposal p;
+    p.nomenclature = nomenclature;
+    p.number = row[0].as<int>();
+    p.table = row[1].as<int>();
+    p.kind = row[2].as<std::string>();
+    p.target = row[3].as<std::string>();
+    p.text = row[4].as<std::string>();
+    p.keywords = FromJsonArray(row[5]);
+    p.code_hint = row[6].as<std::string>();
+    p.base_version = row[7].as<std::string>();
+    auto ops = ParseOperations(nlohmann::json::parse(row[8].c_str()));
+    if (ops.ok()) p.operations = *std::move(ops);
+    const std::string state = row[9].as<std::string>();
+    p.state = state == "accepted"  ? ProposalState::kAccepted
+              : state == "rejected" ? ProposalState::kRejected
+              : state == "applied"  ? ProposalState::kApplied
+                                    : ProposalState::kOpen;
+    p.decision_reason = row[10].as<std::string>();
+    p.applied_in = row[11].as<std::string>();
+    p.revision = row[12].as<int>();
+    p.create_time = absl::FromUnixMicros(static_cast<int64_t>(row[13].as<double>() * 1e6));
+    p.update_time = absl::FromUnixMicros(static_cast<int64_t>(row[14].as<double>() * 1e6));
+    index[p.number] = out.size();
+    out.push_back(std::move(p));
+  }
+  for (const auto& row : tx.exec_params(
+           "SELECT number, author, text, extract(epoch FROM create_time) FROM proposal_comments "
+           "WHERE nomenclature_id = $1 AND ($2 = 0 OR number = $2) ORDER BY number, seq",
+           nomenclature, number)) {
+    auto it = index.find(row[0].as<int>());
+    if (it == index.end()) continue;
+    out[it->second].comments.push_back(
+        {row[1].as<std::string>(), row[2].as<std::string>(),
+         absl::FromUnixMicros(static_cast<int64_t>(row[3].as<double>() * 1e6))});
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Proposal>> PgStore::ListProposals(const std::string& nomenclature) {
+  std::vector<Proposal> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out = ReadProposals(tx, nomenclature, 0, false);
+    return absl::OkStatus();
+  }, {.isolation = db::Isolation::kRepeatableRead});
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<Proposal> PgStore::GetProposal(const std::string& nomenclature, int number) {
+  std::vector<Proposal> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out = ReadProposals(tx, nomenclature, number, false);
+    return absl::OkStatus();
+  }, {.isolation = db::Isolation::kRepeatableRead});
+  if (!st.ok()) return st;
+  if (out.empty()) {
+    return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/", number,
+                                            " does not exist"));
+  }
+  return out.front();
+}
+
+absl::StatusOr<Proposal> PgStore::UpdateProposal(
+    const std::string& nomenclature, int number, int expected_revision,
+    const std::function<absl::Status(Proposal&)>& change) {
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto found = ReadProposals(tx, nomenclature, number, true);
+    if (found.empty()) {
+      return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
+                                              number, " does not exist"));
+    }
+    Proposal& p = found.front();
+    if (expected_revision != 0 && p.revision != expected_revision) {
+      return server::WithReason(
+          absl::AbortedError(absl::StrCat("etag mismatch: the proposal changed since it was "
+                                          "read (now ", ETag(p), "); read it again")),
+          "ETAG_MISMATCH");
+    }
+    if (absl::Status s = change(p); !s.ok()) return s;
+    tx.exec_params(
+        "UPDATE proposals SET operations = $3::jsonb, state = $4, decision_reason = $5, "
+        "revision = revision + 1, update_time = now() "
+        "WHERE nomenclature_id = $1 AND number = $2",
+        nomenclature, number, OperationsToJson(p.operations).dump(), ProposalStateName(p.state),
+        p.decision_reason);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return GetProposal(nomenclature, number);
+}
+
+absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, int number,
+                                             const Comment& comment) {
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "INSERT INTO proposal_comments (nomenclature_id, number, author, text) "
+        "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM proposals WHERE nomenclature_id = $1 "
+        "AND number = $2)",
+        nomenclature, number, comment.author, comment.text);
+    if (r.affected_rows() == 0) {
+      return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
+                                              number, " does not exist"));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return GetProposal(nomenclature, number);
 }
 
 absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {

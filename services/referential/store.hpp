@@ -17,8 +17,23 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<VersionTree>> LoadAll() override;
   absl::StatusOr<bool> InsertVersion(const VersionTree& tree,
                                      const events::v1::Event& event) override;
+  absl::StatusOr<bool> PublishVersion(const VersionTree& tree, const std::vector<int>& applied,
+                                      const events::v1::Event& event) override;
+  absl::Status ImportProposals(const std::vector<Proposal>& proposals) override;
+  absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& nomenclature) override;
+  absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) override;
+  absl::StatusOr<Proposal> UpdateProposal(
+      const std::string& nomenclature, int number, int expected_revision,
+      const std::function<absl::Status(Proposal&)>& change) override;
+  absl::StatusOr<Proposal> AddComment(const std::string& nomenclature, int number,
+                                      const Comment& comment) override;
 
  private:
+  /// Writes the version's rows; false when it already exists.
+  bool WriteVersion(pqxx::work& tx, const VersionTree& t);
+  std::vector<Proposal> ReadProposals(pqxx::work& tx, const std::string& nomenclature,
+                                      int number, bool lock);
+
   db::Pool& pool_;
   events::Topology topology_;
 };

@@ -1,0 +1,141 @@
+// Exports of a nomenclature version.
+#include "services/referential/exports.hpp"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "nlohmann/json.hpp"
+
+namespace passerelle::referential {
+namespace {
+
+std::string Csv(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// A Turtle string literal with a language tag.
+std::string Lit(const std::string& v) {
+  std::string out = "\"";
+  for (char c : v) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      default: out += c;
+    }
+  }
+  return out + "\"@fr";
+}
+
+std::string Plain(const std::string& v) { return Lit(v).substr(0, Lit(v).size() - 3); }
+
+nlohmann::json ItemJson(const ItemNode& i) {
+  return {{"id", i.id},          {"code", i.code},
+          {"label", i.label},    {"plain_label", i.plain_label},
+          {"description", i.description},
+          {"keywords", i.keywords}, {"services", i.services},
+          {"thematiques", i.thematiques}, {"pix", i.pix_competences},
+          {"retired", i.retired}};
+}
+
+}  // namespace
+
+std::string ExportJson(const VersionTree& t) {
+  nlohmann::json doc{{"nomenclature", t.nomenclature}, {"version", t.version},
+                     {"title", t.title},               {"source", t.source},
+                     {"state", t.state},               {"base_version", t.base_version},
+                     {"item_count", t.ActiveItemCount()}};
+  nlohmann::json levels = nlohmann::json::array();
+  for (const auto& l : t.levels) {
+    nlohmann::json cats = nlohmann::json::array();
+    for (const auto& c : l.categories) {
+      nlohmann::json items = nlohmann::json::array();
+      for (const auto& id : c.item_ids) items.push_back(ItemJson(t.items.at(id)));
+      cats.push_back({{"code", c.code}, {"label", c.label}, {"items", items}});
+    }
+    levels.push_back(
+        {{"code", l.code}, {"label", l.label}, {"aptic_theme", l.aptic_theme}, {"categories", cats}});
+  }
+  doc["levels"] = levels;
+  nlohmann::json retired = nlohmann::json::array();
+  for (const auto& [id, i] : t.items) {
+    if (i.retired) retired.push_back(ItemJson(i));
+  }
+  doc["retired_items"] = retired;
+  return doc.dump(1) + "\n";
+}
+
+std::string ExportCsv(const VersionTree& t) {
+  std::string out =
+      "id,code,level_code,level_label,category_code,category_label,label,plain_label,keywords,"
+      "services,thematiques,pix_competences,retired\r\n";
+  auto row = [&](const ItemNode& i, const std::string& level_label, const std::string& cat_label) {
+    absl::StrAppend(&out, Csv(i.id), ",", Csv(i.code), ",", Csv(i.level_code), ",",
+                    Csv(level_label), ",", Csv(i.category_code), ",", Csv(cat_label), ",",
+                    Csv(i.label), ",", Csv(i.plain_label), ",",
+                    Csv(absl::StrJoin(i.keywords, "|")), ",", Csv(absl::StrJoin(i.services, "|")),
+                    ",", Csv(absl::StrJoin(i.thematiques, "|")), ",",
+                    Csv(absl::StrJoin(i.pix_competences, "|")), ",",
+                    i.retired ? "true" : "false", "\r\n");
+  };
+  for (const auto& l : t.levels) {
+    for (const auto& c : l.categories) {
+      for (const auto& id : c.item_ids) row(t.items.at(id), l.label, c.label);
+    }
+  }
+  for (const auto& [id, i] : t.items) {
+    if (i.retired) row(i, "", "");
+  }
+  return out;
+}
+
+std::string ExportSkosTurtle(const VersionTree& t, const std::string& base_uri) {
+  const std::string scheme = absl::StrCat("<", base_uri, t.nomenclature, "/", t.version, ">");
+  auto concept_uri = [&](const std::string& local) {
+    return absl::StrCat("<", base_uri, t.nomenclature, "/", local, ">");
+  };
+  std::string out = absl::StrCat(
+      "@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
+      "@prefix dct: <http://purl.org/dc/terms/> .\n"
+      "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n\n",
+      scheme, " a skos:ConceptScheme ;\n  skos:prefLabel ", Lit(t.title), " ;\n  dct:source ",
+      Lit(t.source), " ;\n  owl:versionInfo ", Plain(t.version), " .\n\n");
+  for (const auto& l : t.levels) {
+    const std::string luri = concept_uri("level-" + l.code + "-" + t.version);
+    absl::StrAppend(&out, luri, " a skos:Concept ;\n  skos:inScheme ", scheme,
+                    " ;\n  skos:topConceptOf ", scheme, " ;\n  skos:notation ", Plain(l.code),
+                    " ;\n  skos:prefLabel ", Lit(l.label));
+    if (!l.aptic_theme.empty()) absl::StrAppend(&out, " ;\n  skos:scopeNote ", Lit(l.aptic_theme));
+    absl::StrAppend(&out, " .\n\n");
+    for (const auto& c : l.categories) {
+      const std::string curi = concept_uri(c.key.empty() ? "category-" + c.code : c.key);
+      absl::StrAppend(&out, curi, " a skos:Concept ;\n  skos:inScheme ", scheme,
+                      " ;\n  skos:broader ", luri, " ;\n  skos:notation ", Plain(c.code),
+                      " ;\n  skos:prefLabel ", Lit(c.label), " .\n\n");
+      for (const auto& id : c.item_ids) {
+        const ItemNode& i = t.items.at(id);
+        absl::StrAppend(&out, concept_uri(i.id), " a skos:Concept ;\n  skos:inScheme ", scheme,
+                        " ;\n  skos:broader ", curi, " ;\n  skos:notation ", Plain(i.code),
+                        " ;\n  skos:prefLabel ", Lit(i.label));
+        if (!i.plain_label.empty()) absl::StrAppend(&out, " ;\n  skos:altLabel ", Lit(i.plain_label));
+        for (const auto& k : i.keywords) absl::StrAppend(&out, " ;\n  skos:hiddenLabel ", Lit(k));
+        if (!i.description.empty()) absl::StrAppend(&out, " ;\n  skos:definition ", Lit(i.description));
+        absl::StrAppend(&out, " .\n\n");
+      }
+    }
+  }
+  for (const auto& [id, i] : t.items) {
+    if (!i.retired) continue;
+    absl::StrAppend(&out, concept_uri(i.id), " a skos:Concept ;\n  skos:inScheme ", scheme,
+                    " ;\n  skos:prefLabel ", Lit(i.label), " ;\n  owl:deprecated true .\n\n");
+  }
+  return out;
+}
+
+}  // namespace passerelle::referential

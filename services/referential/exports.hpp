@@ -1,0 +1,19 @@
+// Exports of a nomenclature version: JSON, CSV (RFC 4180) and SKOS in Turtle.
+#pragma once
+
+#include <string>
+
+#include "services/referential/catalog.hpp"
+
+namespace passerelle::referential {
+
+/// The tree with ids and every label, in the shape of the seed files.
+std::string ExportJson(const VersionTree& t);
+/// One row per item (retired ones last, flagged), `|` between list values.
+std::string ExportCsv(const VersionTree& t);
+/// A skos:ConceptScheme: levels are top concepts, categories and items narrower concepts;
+/// prefLabel = professional label, altLabel = plain label, hiddenLabel = keywords, notation =
+/// code; retired items are owl:deprecated. Concept URIs use the stable ids under `base_uri`.
+std::string ExportSkosTurtle(const VersionTree& t, const std::string& base_uri);
+
+}  // namespace passerelle::referential
