@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <vector>
 #include <unordered_set>
 
 namespace passerelle::text {
@@ -89,7 +91,15 @@ std::vector<std::string> Words(std::string_view utf8) {
 int EditDistance(std::string_view a, std::string_view b, int max) {
   const int n = static_cast<int>(a.size()), m = static_cast<int>(b.size());
   if (std::abs(n - m) > max) return max + 1;
-  std::vector<int> prev2(m + 1), prev(m + 1), cur(m + 1);
+  // Rows on the stack for the short words search compares; the heap only for long texts.
+  constexpr int kStack = 64;
+  std::array<int, kStack + 1> s0{}, s1{}, s2{};
+  std::vector<int> h0, h1, h2;
+  int *prev2 = s0.data(), *prev = s1.data(), *cur = s2.data();
+  if (m > kStack) {
+    h0.resize(m + 1), h1.resize(m + 1), h2.resize(m + 1);
+    prev2 = h0.data(), prev = h1.data(), cur = h2.data();
+  }
   for (int j = 0; j <= m; ++j) prev[j] = j;
   for (int i = 1; i <= n; ++i) {
     cur[0] = i;
@@ -103,8 +113,8 @@ int EditDistance(std::string_view a, std::string_view b, int max) {
       row_min = std::min(row_min, cur[j]);
     }
     if (row_min > max) return max + 1;
-    prev2.swap(prev);
-    prev.swap(cur);
+    std::swap(prev2, prev);
+    std::swap(prev, cur);
   }
   return prev[m];
 }

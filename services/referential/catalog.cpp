@@ -106,15 +106,29 @@ absl::StatusOr<VersionTree> ParseSeed(const std::string& nomenclature_json,
 }
 
 SearchIndex::SearchIndex(const VersionTree& tree) {
+  std::map<std::string, size_t> word_ids;
+  auto add = [&](const std::string& text_value, float weight) {
+    for (const auto& w : text::Words(text_value)) {
+      auto [it, fresh] = word_ids.try_emplace(w, vocabulary_.size());
+      if (fresh) {
+        vocabulary_.push_back(w);
+        postings_.emplace_back();
+      }
+      auto& list = postings_[it->second];
+      const auto entry = static_cast<uint32_t>(entries_.size() - 1);
+      if (!list.empty() && list.back().entry == entry) {
+        list.back().weight = std::max(list.back().weight, weight);
+      } else {
+        list.push_back({entry, weight});
+      }
+    }
+  };
   for (const auto& [id, item] : tree.items) {
     if (item.retired) continue;
-    Entry e{&item, {}, text::Fold(item.label), text::Fold(item.plain_label)};
-    for (const auto& w : text::Words(item.label)) e.words.emplace_back(w, 1.0);
-    for (const auto& w : text::Words(item.plain_label)) e.words.emplace_back(w, 0.9);
-    for (const auto& k : item.keywords) {
-      for (const auto& w : text::Words(k)) e.words.emplace_back(w, 1.5);
-    }
-    entries_.push_back(std::move(e));
+    entries_.push_back({&item, text::Fold(item.label), text::Fold(item.plain_label)});
+    add(item.label, 1.0f);
+    add(item.plain_label, 0.9f);
+    for (const auto& k : item.keywords) add(k, 1.5f);
   }
 }
 
@@ -122,47 +136,62 @@ std::vector<SearchHit> SearchIndex::Search(const std::string& query, bool plain_
                                            size_t limit) const {
   const std::vector<std::string> terms = text::Words(query);
   std::vector<SearchHit> hits;
-  if (terms.empty()) return hits;
+  if (terms.empty() || entries_.empty()) return hits;
+  const size_t n = entries_.size();
+  std::vector<double> total(n, 0);
+  std::vector<int> matched_terms(n, 0);
+  std::vector<std::vector<std::string>> matched(n);
+  std::vector<double> best(n);
+  std::vector<int32_t> best_word(n);
+  for (const auto& term : terms) {
+    std::fill(best.begin(), best.end(), 0.0);
+    std::fill(best_word.begin(), best_word.end(), -1);
+    const int max_typos = term.size() >= 8 ? 2 : term.size() >= 4 ? 1 : 0;
+    auto credit = [&](size_t w, double s) {
+      for (const Posting& p : postings_[w]) {
+        const double v = s * p.weight;
+        if (v > best[p.entry]) {
+          best[p.entry] = v;
+          best_word[p.entry] = static_cast<int32_t>(w);
+        }
+      }
+    };
+    bool any = false;
+    for (size_t w = 0; w < vocabulary_.size(); ++w) {
+      const std::string_view word = vocabulary_[w];
+      if (word == term) {
+        credit(w, 3);
+        any = true;
+      } else if (term.size() >= 2 && word.starts_with(term)) {
+        credit(w, 2 + static_cast<double>(term.size()) / static_cast<double>(word.size()));
+        any = true;
+      }
+    }
+    // Typos only when the word as typed matches nothing: the edit distance is the costly part.
+    for (size_t w = 0; !any && max_typos > 0 && w < vocabulary_.size(); ++w) {
+      const std::string_view word = vocabulary_[w];
+      if (word.size() + static_cast<size_t>(max_typos) < term.size()) continue;
+      // Compare with the whole word and with its prefix of the typed length.
+      int d = std::min(text::EditDistance(term, word, max_typos),
+                       text::EditDistance(term, word.substr(0, term.size()), max_typos));
+      if (d <= max_typos) credit(w, 1.5 - 0.4 * d);
+    }
+    for (size_t e = 0; e < n; ++e) {
+      if (best[e] == 0) continue;
+      total[e] += best[e];
+      ++matched_terms[e];
+      matched[e].push_back(vocabulary_[best_word[e]]);
+    }
+  }
   const std::string phrase = text::Fold(query);
-  for (const auto& e : entries_) {
-    double score = 0;
-    std::vector<std::string> matched;
-    bool all = true;
-    for (const auto& term : terms) {
-      double best = 0;
-      std::string best_word;
-      const int max_typos = term.size() >= 8 ? 2 : term.size() >= 4 ? 1 : 0;
-      for (const auto& [word, weight] : e.words) {
-        double s = 0;
-        if (word == term) {
-          s = 3;
-        } else if (term.size() >= 2 && word.starts_with(term)) {
-          s = 2 + static_cast<double>(term.size()) / static_cast<double>(word.size());
-        } else if (max_typos > 0) {
-          // A typo in the typed part: compare with the word's prefix of the same length too.
-          int d = std::min(text::EditDistance(term, word, max_typos),
-                           text::EditDistance(term, word.substr(0, term.size()), max_typos));
-          if (d <= max_typos) s = 1.5 - 0.4 * d;
-        }
-        s *= weight;
-        if (s > best) {
-          best = s;
-          best_word = word;
-        }
-      }
-      if (best == 0) {
-        all = false;
-        break;
-      }
-      score += best;
-      matched.push_back(best_word);
-    }
-    if (!all) continue;
+  for (size_t e = 0; e < n; ++e) {
+    if (matched_terms[e] != static_cast<int>(terms.size())) continue;  // every word must match
+    double score = total[e];
     if (phrase.size() > 3) {
-      if (e.label_folded.find(phrase) != std::string::npos) score += plain_first ? 1 : 2;
-      if (e.plain_folded.find(phrase) != std::string::npos) score += plain_first ? 2 : 1;
+      if (entries_[e].label_folded.find(phrase) != std::string::npos) score += plain_first ? 1 : 2;
+      if (entries_[e].plain_folded.find(phrase) != std::string::npos) score += plain_first ? 2 : 1;
     }
-    hits.push_back({e.item, score, std::move(matched)});
+    hits.push_back({entries_[e].item, score, std::move(matched[e])});
   }
   std::stable_sort(hits.begin(), hits.end(), [](const SearchHit& a, const SearchHit& b) {
     if (a.score != b.score) return a.score > b.score;

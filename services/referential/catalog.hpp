@@ -84,10 +84,17 @@ class SearchIndex {
  private:
   struct Entry {
     const ItemNode* item;
-    std::vector<std::pair<std::string, double>> words;  // folded word, field weight
     std::string label_folded, plain_folded;
   };
+  struct Posting {
+    uint32_t entry;
+    float weight;  // field weight: keyword 1.5, label 1.0, plain label 0.9
+  };
   std::vector<Entry> entries_;
+  // Each distinct folded word once, with the items holding it: a query word is compared with
+  // the vocabulary (a few hundred words), not with every word of every item.
+  std::vector<std::string> vocabulary_;
+  std::vector<std::vector<Posting>> postings_;
 };
 
 /// Every version in memory, swapped atomically when the store changes.
