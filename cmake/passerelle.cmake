@@ -43,3 +43,18 @@ function(passerelle_embed_sql target ns dir)
     VERBATIM)
   target_sources(${target} PRIVATE ${out})
 endfunction()
+
+# passerelle_embed_text(<target> <cpp-namespace> <function> <file>)
+# Compiles a text file (a schema, a reference list) into the target as
+#   std::string_view <namespace>::<function>();
+function(passerelle_embed_text target ns fn file)
+  set(out "${CMAKE_CURRENT_BINARY_DIR}/${target}_${fn}.cpp")
+  add_custom_command(
+    OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -DOUT=${out} -DNS=${ns} -DFN=${fn} -DFILE=${file}
+            -P ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
+    DEPENDS ${file} ${PROJECT_SOURCE_DIR}/cmake/embed_text.cmake
+    COMMENT "Embedding ${file}"
+    VERBATIM)
+  target_sources(${target} PRIVATE ${out})
+endfunction()

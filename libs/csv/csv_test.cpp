@@ -1,0 +1,52 @@
+// Unit tests of the CSV reader and writer.
+#include "libs/csv/csv.hpp"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace passerelle::csv {
+namespace {
+
+using ::testing::ElementsAre;
+
+TEST(CsvTest, ParsesQuotesNewlinesAndBom) {
+  auto t = Parse("\xEF\xBB\xBF" "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n2,\"multi\nline\",z\n");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_THAT(t->header, ElementsAre("a", "b", "c"));
+  ASSERT_EQ(t->rows.size(), 2u);
+  EXPECT_THAT(t->rows[0].cells, ElementsAre("1", "x, y", "say \"hi\""));
+  EXPECT_EQ(t->rows[0].line, 2);
+  EXPECT_THAT(t->rows[1].cells, ElementsAre("2", "multi\nline", "z"));
+  EXPECT_EQ(t->rows[1].line, 3);
+}
+
+TEST(CsvTest, SemicolonsAndSniffing) {
+  EXPECT_EQ(SniffDelimiter("a;b;c\n"), ';');
+  EXPECT_EQ(SniffDelimiter("\"a;b\",c\n"), ',');
+  auto t = Parse("a;b\n1;2\n", ';');
+  ASSERT_TRUE(t.ok());
+  EXPECT_THAT(t->rows[0].cells, ElementsAre("1", "2"));
+}
+
+TEST(CsvTest, TruncatedQuotedFieldNamesItsLine) {
+  auto t = Parse("a,b\n1,2\n3,\"never closed\n");
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(t.status().message()), ::testing::HasSubstr("line 3"));
+}
+
+TEST(CsvTest, RaggedRowsAreKeptForTheCallerToReport) {
+  auto t = Parse("a,b,c\n1,2\n");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->rows[0].cells.size(), 2u);
+}
+
+TEST(CsvTest, WritesAndReadsBack) {
+  std::vector<std::string> fields = {"plain", "with,comma", "with \"quote\"", "multi\nline", ""};
+  auto t = Parse("h1,h2,h3,h4,h5\r\n" + Line(fields));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->rows[0].cells, fields);
+  EXPECT_EQ(Line({"a", "b"}, ',', true), "\"a\",\"b\"\r\n");
+}
+
+}  // namespace
+}  // namespace passerelle::csv

@@ -1,0 +1,272 @@
+// The national standard's rules, read from its own schema.
+#include "services/venues/standard.hpp"
+
+#include <cctype>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "libs/text/text.hpp"
+#include "nlohmann/json.hpp"
+
+namespace passerelle::venues {
+
+std::string_view StandardSchemaV102();  // embedded by CMake
+
+namespace {
+
+constexpr std::string_view kEnumPrefix = "(?:(?:^|\\|)(";
+
+// Key under which spelling variants of one enumerated value meet: folded, without spaces,
+// with straight apostrophes.
+std::string VariantKey(std::string_view v) {
+  std::string folded = text::Fold(v);
+  std::string key;
+  for (char c : folded) {
+    if (c == ' ' || c == '\t') continue;
+    key += c;
+  }
+  return key;
+}
+
+// Splits the alternatives of an enumeration pattern, unescaping `\(` `\)` `\.`.
+std::vector<std::string> Alternatives(std::string_view pattern) {
+  std::vector<std::string> out;
+  if (!pattern.starts_with(kEnumPrefix)) return out;
+  std::string_view body = pattern.substr(kEnumPrefix.size());
+  std::string cur;
+  int depth = 0;
+  for (size_t i = 0; i < body.size(); ++i) {
+    char c = body[i];
+    if (c == '\\' && i + 1 < body.size()) {
+      cur += body[++i];
+      continue;
+    }
+    if (c == '(') ++depth;
+    if (c == ')') {
+      if (depth == 0) {
+        out.push_back(cur);
+        return out;
+      }
+      --depth;
+    }
+    if (c == '|' && depth == 0) {
+      out.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  return {};
+}
+
+std::string Trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+std::string Digits(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (std::isdigit(static_cast<unsigned char>(c))) out += c;
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<Standard> Standard::FromJson(std::string_view json) {
+  nlohmann::json doc;
+  try {
+    doc = nlohmann::json::parse(json);
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("schema is not valid JSON: ", e.what()));
+  }
+  Standard s;
+  for (const auto& f : doc.value("fields", nlohmann::json::array())) {
+    FieldSpec spec;
+    spec.name = f.value("name", "");
+    const std::string type = f.value("type", "string");
+    const auto constraints = f.value("constraints", nlohmann::json::object());
+    spec.required = constraints.value("required", false);
+    spec.pattern = constraints.value("pattern", "");
+    const std::string description = f.value("description", "");
+    spec.values = Alternatives(spec.pattern);
+    if (type == "number") {
+      spec.kind = FieldKind::kNumber;
+    } else if (type == "date") {
+      spec.kind = FieldKind::kDate;
+    } else if (!spec.values.empty() || description.find("`|`") != std::string::npos ||
+               description.find("plusieurs") != std::string::npos) {
+      spec.kind = FieldKind::kList;
+    }
+    if (!spec.pattern.empty() && spec.values.empty()) {
+      try {
+        spec.regex.emplace(spec.pattern, std::regex::ECMAScript);
+      } catch (const std::regex_error& e) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("field ", spec.name, ": pattern does not compile: ", e.what()));
+      }
+    }
+    auto& variants = s.canonical_[spec.name];
+    for (const auto& v : spec.values) variants[VariantKey(v)] = v;
+    s.fields_.push_back(std::move(spec));
+  }
+  if (s.fields_.empty()) return absl::InvalidArgumentError("schema has no fields");
+  return s;
+}
+
+const Standard& Standard::V102() {
+  static const Standard* standard = [] {
+    auto s = FromJson(StandardSchemaV102());
+    if (!s.ok()) std::abort();  // the embedded schema is tested; this cannot fail at run time
+    return new Standard(*std::move(s));
+  }();
+  return *standard;
+}
+
+const FieldSpec* Standard::Find(std::string_view name) const {
+  for (const auto& f : fields_) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+std::optional<std::string> Standard::Canonical(const FieldSpec& field,
+                                               std::string_view value) const {
+  auto it = canonical_.find(field.name);
+  if (it == canonical_.end()) return std::nullopt;
+  auto v = it->second.find(VariantKey(value));
+  if (v == it->second.end()) return std::nullopt;
+  return v->second;
+}
+
+Validated ValidateRow(const Standard& standard, const std::map<std::string, std::string>& raw,
+                      char list_separator) {
+  Validated out;
+  auto violation = [&](const FieldSpec& f, const std::string& value, const std::string& rule,
+                       const std::string& message) {
+    out.violations.push_back({f.name, value, rule, message});
+  };
+  auto normalised = [&](const FieldSpec& f, const std::string& from, const std::string& to) {
+    if (from != to) {
+      out.normalisations.push_back(absl::StrCat(f.name, ": \"", from, "\" -> \"", to, "\""));
+    }
+  };
+  for (const FieldSpec& f : standard.fields()) {
+    auto it = raw.find(f.name);
+    const std::string value = it == raw.end() ? "" : Trim(it->second);
+    if (value.empty()) {
+      if (f.required) violation(f, "", "required", "champ obligatoire absent ou vide");
+      continue;
+    }
+    switch (f.kind) {
+      case FieldKind::kNumber: {
+        std::string v = value;
+        for (auto& c : v) {
+          if (c == ',') c = '.';  // "50,69": a French spreadsheet's decimal comma
+        }
+        char* end = nullptr;
+        const double d = std::strtod(v.c_str(), &end);
+        if (end == v.c_str() || *end != '\0') {
+          violation(f, value, "number", "n'est pas un nombre");
+          break;
+        }
+        const double limit = f.name == "latitude" ? 90 : f.name == "longitude" ? 180 : 1e300;
+        if (d < -limit || d > limit) {
+          violation(f, value, "range",
+                    absl::StrCat("hors de l'intervalle [-", limit, ", ", limit, "] (WGS84)"));
+          break;
+        }
+        normalised(f, value, v);
+        out.record[f.name] = {v};
+        break;
+      }
+      case FieldKind::kDate: {
+        std::string v = value.substr(0, 10);  // "2024-04-02T10:00:00Z" -> the date part
+        absl::CivilDay day;
+        if (v.size() != 10 || !absl::ParseCivilTime(v, &day)) {
+          violation(f, value, "date", "n'est pas une date AAAA-MM-JJ (ISO 8601)");
+          break;
+        }
+        normalised(f, value, v);
+        out.record[f.name] = {v};
+        break;
+      }
+      case FieldKind::kList:
+      case FieldKind::kText: {
+        std::vector<std::string> parts;
+        if (f.kind == FieldKind::kList) {
+          for (auto p : absl::StrSplit(value, list_separator)) {
+            std::string t = Trim(std::string_view(p.data(), p.size()));
+            if (!t.empty()) parts.push_back(t);
+          }
+        } else {
+          parts = {value};
+        }
+        std::vector<std::string> kept;
+        for (std::string part : parts) {
+          std::string v = part;
+          if (!f.values.empty()) {
+            auto canon = standard.Canonical(f, v);
+            if (!canon) {
+              violation(f, part, "enum",
+                        absl::StrCat("« ", part, " » n'est pas une valeur admise ; valeurs : ",
+                                     absl::StrJoin(f.values, " ; ")));
+              continue;
+            }
+            v = *canon;
+          } else if (f.name == "telephone") {
+            // "03 20 12 34 56", "0033 3 20…", "+33 (0)3 20…" -> "+33320123456"
+            std::string digits = Digits(v);
+            const bool plus = v.starts_with('+');
+            if (!plus && digits.size() == 10 && digits[0] == '0') {
+              v = "+33" + digits.substr(1);
+            } else if (!plus && digits.starts_with("0033")) {
+              v = "+" + digits.substr(2);
+            } else if (plus) {
+              if (digits.starts_with("330") && digits.size() == 12) digits.erase(2, 1);
+              v = "+" + digits;
+            }
+          } else if (f.name == "code_postal" || f.name == "code_insee") {
+            // Spreadsheets drop the leading zero of "01000".
+            if (v.size() == 4 && Digits(v).size() == 4) v = "0" + v;
+          } else if (f.name == "pivot") {
+            std::string compact;
+            for (char c : v) {
+              if (c != ' ' && c != '.') compact += c;
+            }
+            v = compact;
+          } else if (f.name == "typologie") {
+            for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          }
+          if (f.regex && !std::regex_match(v, *f.regex)) {
+            violation(f, part, "pattern",
+                      absl::StrCat("ne respecte pas le motif du standard ", f.pattern));
+            continue;
+          }
+          normalised(f, part, v);
+          kept.push_back(v);
+        }
+        if (!kept.empty()) out.record[f.name] = std::move(kept);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ToRaw(const Standard& standard, const Record& record) {
+  std::map<std::string, std::string> out;
+  for (const FieldSpec& f : standard.fields()) {
+    auto it = record.find(f.name);
+    out[f.name] = it == record.end() ? "" : absl::StrJoin(it->second, "|");
+  }
+  return out;
+}
+
+}  // namespace passerelle::venues

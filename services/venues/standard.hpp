@@ -1,0 +1,78 @@
+// The national open-data standard for digital-mediation venues (schema v1.0.2, a Frictionless
+// TableSchema): its fields, their rules as the schema states them, and the validation and
+// normalisation of one row. Pure: no I/O, no gRPC, no SQL.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace passerelle::venues {
+
+enum class FieldKind { kText, kList, kNumber, kDate };
+
+struct FieldSpec {
+  std::string name;
+  FieldKind kind = FieldKind::kText;
+  bool required = false;
+  /// The schema's pattern as written (empty when none).
+  std::string pattern;
+  /// Compiled pattern, for fields whose pattern is not an enumeration.
+  std::optional<std::regex> regex;
+  /// For enumerated fields: the allowed values, in the schema's order and spelling.
+  std::vector<std::string> values;
+};
+
+/// The standard's fields in the schema's order (which is the CSV column order).
+class Standard {
+ public:
+  /// Reads a TableSchema. Enumerations are recovered from patterns of the form
+  /// `(?:(?:^|\|)(A|B|C))+$`; a field is a list when its pattern or description uses `|`.
+  static absl::StatusOr<Standard> FromJson(std::string_view json);
+  /// Schema v1.0.2, embedded in the binary.
+  static const Standard& V102();
+
+  const std::vector<FieldSpec>& fields() const { return fields_; }
+  const FieldSpec* Find(std::string_view name) const;
+  /// The schema's spelling of an enumerated value written another way (case, accents, spaces,
+  /// typographic apostrophes, `Étapes numériques (La Poste)`), or nullopt when it is not one.
+  std::optional<std::string> Canonical(const FieldSpec& field, std::string_view value) const;
+
+ private:
+  std::vector<FieldSpec> fields_;
+  std::map<std::string, std::map<std::string, std::string>> canonical_;  // field -> key -> value
+};
+
+/// A venue as the standard sees it: field name -> values (one value for scalar fields).
+using Record = std::map<std::string, std::vector<std::string>>;
+
+/// One broken rule, precise enough to fix the source: the field, the value as received, the
+/// rule's name (required, pattern, enum, number, range, date) and a French explanation.
+struct Violation {
+  std::string field;
+  std::string value;
+  std::string rule;
+  std::string message;
+};
+
+struct Validated {
+  Record record;
+  std::vector<Violation> violations;
+  /// What was rewritten to the standard's form, e.g. `telephone: "03 20 …" -> "+3320…"`.
+  std::vector<std::string> normalisations;
+};
+
+/// Validates and normalises one row given as raw strings per field (lists joined by
+/// `list_separator`: `|` in v1.0.2, `;` in v0.1). Unknown fields are ignored by the caller.
+Validated ValidateRow(const Standard& standard, const std::map<std::string, std::string>& raw,
+                      char list_separator = '|');
+
+/// Joins a record's values back into standard strings (lists with `|`).
+std::map<std::string, std::string> ToRaw(const Standard& standard, const Record& record);
+
+}  // namespace passerelle::venues

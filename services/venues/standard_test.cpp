@@ -1,0 +1,118 @@
+// Unit tests of the standard's rules, read from schema v1.0.2.
+#include "services/venues/standard.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/csv/csv.hpp"
+
+namespace passerelle::venues {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const Standard& S() { return Standard::V102(); }
+
+std::map<std::string, std::string> ValidRow() {
+  return {{"id", "lieu-1"},          {"pivot", "43493312300029"}, {"nom", "Médiathèque"},
+          {"commune", "Roubaix"},    {"code_postal", "59100"},   {"adresse", "2 rue Pierre Motte"},
+          {"date_maj", "2024-04-02"}};
+}
+
+TEST(StandardTest, ReadsAllFieldsInOrderWithTheirRules) {
+  ASSERT_EQ(S().fields().size(), 32u);
+  EXPECT_EQ(S().fields()[0].name, "id");
+  EXPECT_EQ(S().fields()[4].name, "code_postal");
+  int required = 0;
+  for (const auto& f : S().fields()) required += f.required ? 1 : 0;
+  EXPECT_EQ(required, 7);
+  EXPECT_EQ(S().Find("services")->values.size(), 9u);
+  EXPECT_EQ(S().Find("services")->kind, FieldKind::kList);
+  EXPECT_EQ(S().Find("modalites_accompagnement")->values,
+            (std::vector<std::string>{"En autonomie", "Accompagnement individuel",
+                                      "Dans un atelier collectif", "À distance"}));
+  EXPECT_EQ(S().Find("latitude")->kind, FieldKind::kNumber);
+  EXPECT_EQ(S().Find("date_maj")->kind, FieldKind::kDate);
+  EXPECT_EQ(S().Find("courriels")->kind, FieldKind::kList);
+  EXPECT_EQ(S().Find("nom")->kind, FieldKind::kText);
+}
+
+TEST(StandardTest, TheStandardsOwnExampleIsValid) {
+  std::ifstream in(std::string(PASSERELLE_SOURCE_DIR) +
+                   "/../shared/data/standard/exemple-valide.csv");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto t = csv::Parse(ss.str());
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->rows.size(), 1u);
+  std::map<std::string, std::string> raw;
+  for (size_t i = 0; i < t->header.size(); ++i) raw[t->header[i]] = t->rows[0].cells[i];
+  Validated v = ValidateRow(S(), raw);
+  for (const auto& x : v.violations) ADD_FAILURE() << x.field << " " << x.value << " " << x.message;
+  EXPECT_THAT(v.record["typologie"], ElementsAre("TIERS_LIEUX", "ASSO"));
+}
+
+TEST(StandardTest, EachKindOfViolationNamesFieldValueAndRule) {
+  auto row = ValidRow();
+  row.erase("nom");
+  row["code_postal"] = "591";
+  row["latitude"] = "abc";
+  row["longitude"] = "200";
+  row["date_maj"] = "02/04/2024";
+  row["services"] = "Aide aux démarches administratives|Cuisine";
+  row["telephone"] = "12";
+  Validated v = ValidateRow(S(), row);
+  std::map<std::string, std::string> rules;
+  for (const auto& x : v.violations) rules[x.field] = x.rule;
+  EXPECT_EQ(rules["nom"], "required");
+  EXPECT_EQ(rules["code_postal"], "pattern");
+  EXPECT_EQ(rules["latitude"], "number");
+  EXPECT_EQ(rules["longitude"], "range");
+  EXPECT_EQ(rules["date_maj"], "date");
+  EXPECT_EQ(rules["services"], "enum");
+  EXPECT_EQ(rules["telephone"], "pattern");
+  for (const auto& x : v.violations) {
+    if (x.field == "services") {
+      EXPECT_EQ(x.value, "Cuisine");
+      EXPECT_THAT(x.message, HasSubstr("n'est pas une valeur admise"));
+    }
+  }
+  // The valid value of the list is kept.
+  EXPECT_THAT(v.record["services"], ElementsAre("Aide aux démarches administratives"));
+}
+
+TEST(StandardTest, ProducersSpellingVariantsAreNormalised) {
+  auto row = ValidRow();
+  row["formations_labels"] = "Étapes numériques (La Poste)";
+  row["modalites_acces"] = "Ce lieu n’accueille pas de public";
+  row["services"] = "aide aux demarches administratives | Comprehension du monde numérique";
+  row["telephone"] = "03 20 12 34 56";
+  row["code_postal"] = "9100";
+  row["latitude"] = "50,6942";
+  row["pivot"] = "434 933 123 00029";
+  Validated v = ValidateRow(S(), row);
+  EXPECT_TRUE(v.violations.empty()) << v.violations[0].field << ": " << v.violations[0].message;
+  EXPECT_THAT(v.record["formations_labels"], ElementsAre("Étapes numériques(La Poste)"));
+  EXPECT_THAT(v.record["modalites_acces"], ElementsAre("Ce lieu n'accueille pas de public"));
+  EXPECT_THAT(v.record["services"], ElementsAre("Aide aux démarches administratives",
+                                                "Compréhension du monde numérique"));
+  EXPECT_THAT(v.record["telephone"], ElementsAre("+33320123456"));
+  EXPECT_THAT(v.record["code_postal"], ElementsAre("09100"));
+  EXPECT_THAT(v.record["latitude"], ElementsAre("50.6942"));
+  EXPECT_THAT(v.record["pivot"], ElementsAre("43493312300029"));
+  EXPECT_GE(v.normalisations.size(), 7u);
+}
+
+TEST(StandardTest, VersionZeroPointOneListsUseSemicolons) {
+  auto row = ValidRow();
+  row["services"] = "Aide aux démarches administratives;Loisirs et créations numériques";
+  Validated v = ValidateRow(S(), row, ';');
+  EXPECT_TRUE(v.violations.empty());
+  EXPECT_EQ(v.record["services"].size(), 2u);
+}
+
+}  // namespace
+}  // namespace passerelle::venues
