@@ -184,6 +184,49 @@ void NatsServer::Kill() {
 
 std::string NatsServer::url() const { return absl::StrCat("nats://127.0.0.1:", port_); }
 
+ServiceBinary::ServiceBinary(const std::string& binary,
+                             std::map<std::string, std::string> extra_env)
+    : path_(BuildDir() + "/" + binary),
+      schema_(UniqueName("svc")),
+      prefix_(UniqueName("svc")),
+      grpc_port_(FreePort()),
+      metrics_port_(FreePort()),
+      extra_env_(std::move(extra_env)) {}
+
+ServiceBinary::~ServiceBinary() {
+  try {
+    pqxx::connection c(DatabaseUrl());
+    pqxx::nontransaction tx(c);
+    tx.exec0("DROP SCHEMA IF EXISTS " + db::QuoteIdent(schema_) + " CASCADE");
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "dropping " << schema_ << ": " << e.what();
+  }
+}
+
+std::map<std::string, std::string> ServiceBinary::Env() const {
+  std::map<std::string, std::string> env = {
+      {"PASSERELLE_DATABASE_URL", DatabaseUrl()},
+      {"PASSERELLE_DATABASE_SCHEMA", schema_},
+      {"PASSERELLE_NATS_URL", NatsUrl()},
+      {"PASSERELLE_NATS_PREFIX", prefix_},
+      {"PASSERELLE_GRPC_ADDRESS", grpc_address()},
+      {"PASSERELLE_METRICS_ADDRESS", "127.0.0.1:" + std::to_string(metrics_port_)}};
+  for (const auto& [k, v] : extra_env_) env[k] = v;
+  return env;
+}
+
+std::unique_ptr<Process> ServiceBinary::Start() const {
+  auto p = Process::Start({path_}, Env());
+  bool ready = WaitFor(
+      [&] {
+        return p->Output().find("\"message\":\"ready\"") != std::string::npos ||
+               p->Wait(std::chrono::milliseconds(0)).has_value();
+      },
+      std::chrono::seconds(20));
+  EXPECT_TRUE(ready && !p->Wait(std::chrono::milliseconds(0)).has_value()) << p->Output();
+  return p;
+}
+
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {

@@ -82,6 +82,30 @@ class NatsServer {
   std::unique_ptr<Process> process_;
 };
 
+/// A service binary under test, started for real against the test PostgreSQL and NATS with its
+/// own schema, subject prefix and ports; the schema is dropped when the object goes.
+class ServiceBinary {
+ public:
+  /// `binary` relative to the build directory, e.g. services/venues/passerelle-venues.
+  explicit ServiceBinary(const std::string& binary,
+                         std::map<std::string, std::string> extra_env = {});
+  ~ServiceBinary();
+  /// The environment the binary gets (tests may alter a copy to start it misconfigured).
+  std::map<std::string, std::string> Env() const;
+  /// Starts it and waits for its "ready" log line (fails the test otherwise).
+  std::unique_ptr<Process> Start() const;
+  const std::string& path() const { return path_; }
+  const std::string& schema() const { return schema_; }
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return metrics_port_; }
+  std::string grpc_address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
+
+ private:
+  std::string path_, schema_, prefix_;
+  int grpc_port_, metrics_port_;
+  std::map<std::string, std::string> extra_env_;
+};
+
 /// Waits until something holds, polling every 20 ms; false on time-out.
 bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds timeout);
 

@@ -21,45 +21,24 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-std::string Binary() { return testing::BuildDir() + "/services/referential/passerelle-referential"; }
-
 class ReferentialBinaryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    schema_ = testing::UniqueName("ref");
-    prefix_ = testing::UniqueName("ref");
-    grpc_port_ = testing::FreePort();
-    metrics_port_ = testing::FreePort();
-  }
-  void TearDown() override {
-    pqxx::connection c(testing::DatabaseUrl());
-    pqxx::nontransaction tx(c);
-    tx.exec0("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
-  }
-  std::map<std::string, std::string> Env() {
-    return {{"PASSERELLE_DATABASE_URL", testing::DatabaseUrl()},
-            {"PASSERELLE_DATABASE_SCHEMA", schema_},
-            {"PASSERELLE_NATS_URL", testing::NatsUrl()},
-            {"PASSERELLE_NATS_PREFIX", prefix_},
-            {"PASSERELLE_GRPC_ADDRESS", "127.0.0.1:" + std::to_string(grpc_port_)},
-            {"PASSERELLE_METRICS_ADDRESS", "127.0.0.1:" + std::to_string(metrics_port_)},
-            {"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}};
-  }
-  std::unique_ptr<testing::Process> StartReady() {
-    auto p = testing::Process::Start({Binary()}, Env());
-    bool ready = testing::WaitFor(
-        [&] { return p->Output().find("\"message\":\"ready\"") != std::string::npos ||
-                     p->Wait(0ms).has_value(); },
-        20s);
-    EXPECT_TRUE(ready && !p->Wait(0ms).has_value()) << p->Output();
-    return p;
-  }
+  ReferentialBinaryTest()
+      : binary_("services/referential/passerelle-referential",
+                {{"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}}),
+        schema_(binary_.schema()),
+        grpc_port_(binary_.grpc_port()),
+        metrics_port_(binary_.metrics_port()) {}
+  std::map<std::string, std::string> Env() { return binary_.Env(); }
+  std::unique_ptr<testing::Process> StartReady() { return binary_.Start(); }
   std::unique_ptr<v1::ReferentialService::Stub> Stub() {
-    return v1::ReferentialService::NewStub(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(grpc_port_), grpc::InsecureChannelCredentials()));
+    return v1::ReferentialService::NewStub(
+        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
   }
+  std::string Binary() { return binary_.path(); }
 
-  std::string schema_, prefix_;
+  testing::ServiceBinary binary_;
+  std::string schema_;
   int grpc_port_ = 0, metrics_port_ = 0;
 };
 

@@ -101,7 +101,9 @@ absl::StatusOr<Standard> Standard::FromJson(std::string_view json) {
     } else if (type == "date") {
       spec.kind = FieldKind::kDate;
     } else if (!spec.values.empty() || description.find("`|`") != std::string::npos ||
-               description.find("plusieurs") != std::string::npos) {
+               f.value("example", "").find('|') != std::string::npos) {
+      // The schema has no list type: a list is an enumeration, or a field whose description
+      // or example separates values with `|`.
       spec.kind = FieldKind::kList;
     }
     if (!spec.pattern.empty() && spec.values.empty()) {

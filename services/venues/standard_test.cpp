@@ -38,6 +38,8 @@ TEST(StandardTest, ReadsAllFieldsInOrderWithTheirRules) {
   EXPECT_EQ(S().Find("date_maj")->kind, FieldKind::kDate);
   EXPECT_EQ(S().Find("courriels")->kind, FieldKind::kList);
   EXPECT_EQ(S().Find("nom")->kind, FieldKind::kText);
+  EXPECT_EQ(S().Find("pivot")->kind, FieldKind::kText);
+  EXPECT_EQ(S().Find("typologie")->kind, FieldKind::kList);
 }
 
 TEST(StandardTest, TheStandardsOwnExampleIsValid) {

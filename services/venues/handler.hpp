@@ -1,0 +1,31 @@
+// gRPC handler of passerelle.venues.v1.VenueService: wire mapping only.
+#pragma once
+
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/registry.hpp"
+
+namespace passerelle::venues {
+
+class Handler final : public v1::VenueService::Service {
+ public:
+  explicit Handler(Registry& registry) : registry_(registry) {}
+
+  grpc::Status GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
+                        v1::Venue* resp) override;
+  grpc::Status ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesRequest* req,
+                          v1::ListVenuesResponse* resp) override;
+  grpc::Status CreateVenue(grpc::ServerContext* ctx, const v1::CreateVenueRequest* req,
+                           v1::Venue* resp) override;
+  grpc::Status UpdateVenue(grpc::ServerContext* ctx, const v1::UpdateVenueRequest* req,
+                           v1::Venue* resp) override;
+  grpc::Status WithdrawVenue(grpc::ServerContext* ctx, const v1::WithdrawVenueRequest* req,
+                             v1::Venue* resp) override;
+  grpc::Status BatchUpsertVenues(grpc::ServerContext* ctx,
+                                 const v1::BatchUpsertVenuesRequest* req,
+                                 v1::BatchUpsertVenuesResponse* resp) override;
+
+ private:
+  Registry& registry_;
+};
+
+}  // namespace passerelle::venues

@@ -1,0 +1,308 @@
+// Venue registry use cases.
+#include "services/venues/registry.hpp"
+
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/server/errors.hpp"
+#include "passerelle/venues/v1/events.pb.h"
+
+namespace passerelle::venues {
+namespace {
+
+absl::Status ParseName(const std::string& name, std::string* id) {
+  if (!name.starts_with("venues/") || name.size() <= 7 || name.find('/', 7) != std::string::npos) {
+    return server::InvalidArgument(
+        "invalid venue name", {{"name", absl::StrCat("must be venues/{venue}, got \"", name, "\"")}});
+  }
+  *id = name.substr(7);
+  return absl::OkStatus();
+}
+
+// Fields ListVenues can filter on, and whether they hold lists.
+const std::map<std::string, bool>& Filterable() {
+  static const auto* f = new std::map<std::string, bool>{
+      {"commune", false},  {"code_postal", false}, {"code_insee", false},
+      {"source", false},   {"state", false},       {"owner_organisation", false},
+      {"services", true},  {"typologie", true},    {"dispositif_programmes_nationaux", true},
+      {"frais_a_charge", true}, {"referential_items", true}};
+  return *f;
+}
+
+// Copies one field (by name) from `from` to `to`, replacing what `to` had.
+void CopyField(const v1::Venue& from, v1::Venue* to, const std::string& name) {
+  using google::protobuf::FieldDescriptor;
+  const FieldDescriptor* f = from.GetDescriptor()->FindFieldByName(name);
+  if (f == nullptr) return;
+  const auto* r = from.GetReflection();
+  r->ClearField(to, f);
+  if (f->is_repeated()) {
+    for (int i = 0; i < r->FieldSize(from, f); ++i) {
+      if (f->type() == FieldDescriptor::TYPE_ENUM) {
+        r->AddEnumValue(to, f, r->GetRepeatedEnumValue(from, f, i));
+      } else {
+        r->AddString(to, f, r->GetRepeatedString(from, f, i));
+      }
+    }
+    return;
+  }
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_STRING: r->SetString(to, f, r->GetString(from, f)); break;
+    case FieldDescriptor::CPPTYPE_BOOL: r->SetBool(to, f, r->GetBool(from, f)); break;
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      if (r->HasField(from, f)) r->SetDouble(to, f, r->GetDouble(from, f));
+      break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue* v) const {
+  Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
+  if (!checked.violations.empty()) {
+    std::vector<server::FieldViolation> fv;
+    for (const auto& x : checked.violations) {
+      fv.push_back({prefix + x.field,
+                    absl::StrCat("[", x.rule, "] ", x.message,
+                                 x.value.empty() ? "" : absl::StrCat(" (valeur « ", x.value, " »)"))});
+    }
+    return server::InvalidArgument(
+        absl::StrCat(checked.violations.size(), " field(s) break the national standard"), fv);
+  }
+  v->standard = std::move(checked.record);
+  v->owner_organisation = m.owner_organisation();
+  v->referential_items.assign(m.referential_items().begin(), m.referential_items().end());
+  v->accepts_aptic_pass = m.accepts_aptic_pass();
+  return absl::OkStatus();
+}
+
+events::v1::Event Registry::MakeVenueEvent(const std::string& type, const Venue& v,
+                                           const std::vector<std::string>& changed) const {
+  const std::string trace = logging::CurrentRequest().trace_id;
+  if (type == "venue.withdrawn") {
+    v1::VenueWithdrawn p;
+    p.set_name(v.Name());
+    p.set_reason(v.withdrawal_reason);
+    return events::MakeEvent(type, "venues", v.Name(), p, absl::Now(), trace);
+  }
+  if (type == "venue.created") {
+    v1::VenueCreated p;
+    ToProto(standard_, v, p.mutable_venue());
+    return events::MakeEvent(type, "venues", v.Name(), p, absl::Now(), trace);
+  }
+  v1::VenueUpdated p;
+  ToProto(standard_, v, p.mutable_venue());
+  for (const auto& c : changed) p.add_changed_fields(c);
+  return events::MakeEvent(type, "venues", v.Name(), p, absl::Now(), trace);
+}
+
+absl::StatusOr<Venue> Registry::Get(const std::string& name) {
+  std::string id;
+  if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
+  return repo_.Get(id);
+}
+
+absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& request_id) {
+  if (!request_id.empty()) {
+    auto seen = repo_.FindRequest(request_id);
+    if (!seen.ok()) return seen.status();
+    if (*seen) return repo_.Get(**seen);  // a retry: answer what the first call did
+  }
+  Venue v;
+  if (absl::Status s = Fill(m, "venue.", &v); !s.ok()) return s;
+  v.source = "passerelle";
+  v.source_id = v.standard.at("id").front();
+  return repo_.Insert(v, [this](const Venue& after, const std::vector<std::string>&) {
+    return MakeVenueEvent("venue.created", after, {});
+  }, request_id);
+}
+
+absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
+                                       const std::string& request_id) {
+  std::string id;
+  if (absl::Status s = ParseName(m.name(), &id); !s.ok()) return s;
+  auto revision = RevisionFromETag(m.etag());
+  if (!revision.ok()) return revision.status();
+  std::set<std::string> writable;
+  for (const auto& f : standard_.fields()) writable.insert(f.name);
+  for (const auto& f : LocalFields()) writable.insert(f);
+  std::vector<server::FieldViolation> bad;
+  for (const auto& path : mask) {
+    if (!writable.count(path)) {
+      bad.push_back({"update_mask", absl::StrCat("\"", path, "\" is not a writable field")});
+    }
+  }
+  if (!bad.empty()) return server::InvalidArgument("invalid update_mask", bad);
+  if (!request_id.empty()) {
+    auto seen = repo_.FindRequest(request_id);
+    if (!seen.ok()) return seen.status();
+    if (*seen) return repo_.Get(**seen);
+  }
+  return repo_.Update(
+      id, *revision,
+      [&](Venue& v) -> absl::Status {
+        if (v.withdrawn) {
+          return server::WithReason(
+              absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
+              "VENUE_WITHDRAWN");
+        }
+        // Start from the stored venue as a message, overlay the masked fields, validate all.
+        v1::Venue merged;
+        ToProto(standard_, v, &merged);
+        if (mask.empty()) {
+          merged = m;
+        } else {
+          for (const auto& path : mask) CopyField(m, &merged, path);
+        }
+        return Fill(merged, "venue.", &v);
+      },
+      [this](const Venue& after, const std::vector<std::string>& changed) {
+        return MakeVenueEvent("venue.updated", after, changed);
+      },
+      request_id);
+}
+
+absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
+                                         const std::string& etag, const std::string& request_id) {
+  std::string id;
+  if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
+  if (reason.empty()) {
+    return server::InvalidArgument("a reason is required",
+                                   {{"reason", "dites pourquoi le lieu est retiré"}});
+  }
+  auto revision = RevisionFromETag(etag);
+  if (!revision.ok()) return revision.status();
+  return repo_.Update(
+      id, *revision,
+      [&](Venue& v) -> absl::Status {
+        if (v.withdrawn) return absl::OkStatus();  // idempotent
+        v.withdrawn = true;
+        v.withdrawal_reason = reason;
+        return absl::OkStatus();
+      },
+      [this](const Venue& after, const std::vector<std::string>&) {
+        return MakeVenueEvent("venue.withdrawn", after, {});
+      },
+      request_id);
+}
+
+absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
+                                                   const std::string& order_by, int page_size,
+                                                   const std::string& page_token,
+                                                   bool show_withdrawn) const {
+  ListQuery q;
+  std::vector<server::FieldViolation> bad;
+  if (page_size < 0 || page_size > 1000) bad.push_back({"page_size", "must be between 0 and 1000"});
+  q.page_size = page_size == 0 ? 50 : page_size;
+  q.show_withdrawn = show_withdrawn;
+  if (!absl::StripAsciiWhitespace(filter).empty()) {
+    for (absl::string_view term : absl::StrSplit(filter, " AND ")) {
+      term = absl::StripAsciiWhitespace(term);
+      const bool has = term.find(':') != absl::string_view::npos &&
+                       (term.find('=') == absl::string_view::npos ||
+                        term.find(':') < term.find('='));
+      const size_t op = has ? term.find(':') : term.find('=');
+      if (op == absl::string_view::npos) {
+        bad.push_back({"filter", absl::StrCat("\"", term, "\": expected field = \"value\" or field : \"value\"")});
+        continue;
+      }
+      std::string field(absl::StripAsciiWhitespace(term.substr(0, op)));
+      std::string value(absl::StripAsciiWhitespace(term.substr(op + 1)));
+      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+        value = value.substr(1, value.size() - 2);
+      }
+      auto it = Filterable().find(field);
+      if (it == Filterable().end()) {
+        bad.push_back({"filter", absl::StrCat("cannot filter on \"", field, "\"")});
+        continue;
+      }
+      if (field == "state") value = absl::AsciiStrToLower(value);
+      if (field == "services" || field == "frais_a_charge" ||
+          field == "dispositif_programmes_nationaux") {
+        if (auto canon = standard_.Canonical(*standard_.Find(field), value)) value = *canon;
+      }
+      (has || it->second ? q.contains : q.equals).emplace_back(field, value);
+    }
+  }
+  if (!order_by.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(order_by, ' ', absl::SkipEmpty());
+    const std::set<std::string> allowed = {"name", "nom", "create_time", "update_time"};
+    if (parts.empty() || parts.size() > 2 || !allowed.count(parts[0]) ||
+        (parts.size() == 2 && parts[1] != "asc" && parts[1] != "desc")) {
+      bad.push_back({"order_by", "one of name, nom, create_time, update_time, then asc or desc"});
+    } else {
+      q.order_field = parts[0];
+      q.descending = parts.size() == 2 && parts[1] == "desc";
+    }
+  }
+  if (!page_token.empty()) {
+    // The token carries the query it belongs to, so a changed filter cannot reuse it.
+    std::string raw;
+    const std::string fingerprint = absl::StrCat(filter, "|", order_by, "|", show_withdrawn, "|");
+    if (!absl::WebSafeBase64Unescape(page_token, &raw) || !raw.starts_with(fingerprint)) {
+      bad.push_back({"page_token", "not a token for this filter and order"});
+    } else {
+      q.after = raw.substr(fingerprint.size());
+    }
+  }
+  if (!bad.empty()) return server::InvalidArgument("invalid list request", bad);
+  return q;
+}
+
+absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& source,
+                                                             const std::vector<v1::Venue>& rows) {
+  if (source.empty()) {
+    return server::InvalidArgument("source is required", {{"source", "must not be empty"}});
+  }
+  std::vector<RowResult> results(rows.size());
+  std::vector<Venue> valid;
+  std::vector<size_t> positions;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    RowResult& r = results[i];
+    r.source_id = rows[i].id();
+    Validated checked = ValidateRow(standard_, RawFromProto(standard_, rows[i]));
+    if (!checked.violations.empty()) {
+      r.outcome = RowResult::Outcome::kRejected;
+      r.violations = std::move(checked.violations);
+      continue;
+    }
+    if (!seen.insert(r.source_id).second) {
+      r.outcome = RowResult::Outcome::kRejected;
+      r.violations.push_back({"id", r.source_id, "unique",
+                              "identifiant déjà présent plus haut dans le même lot"});
+      continue;
+    }
+    Venue v;
+    v.standard = std::move(checked.record);
+    v.source = source;
+    v.source_id = r.source_id;
+    v.owner_organisation = rows[i].owner_organisation();
+    v.referential_items.assign(rows[i].referential_items().begin(),
+                               rows[i].referential_items().end());
+    v.accepts_aptic_pass = rows[i].accepts_aptic_pass();
+    valid.push_back(std::move(v));
+    positions.push_back(i);
+  }
+  auto stored = repo_.Upsert(
+      source, valid,
+      [this](const Venue& v, const std::vector<std::string>&) {
+        return MakeVenueEvent("venue.created", v, {});
+      },
+      [this](const Venue& v, const std::vector<std::string>& changed) {
+        return MakeVenueEvent("venue.updated", v, changed);
+      });
+  if (!stored.ok()) return stored.status();
+  for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = (*stored)[k];
+  return results;
+}
+
+}  // namespace passerelle::venues

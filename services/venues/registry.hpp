@@ -1,0 +1,101 @@
+// The venue registry's use cases: validate against the standard, write with the event that
+// announces the change, read and list. No gRPC and no SQL here.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "passerelle/events/v1/event.pb.h"
+#include "services/venues/standard.hpp"
+#include "services/venues/venue.hpp"
+
+namespace passerelle::venues {
+
+/// One page of a listing.
+struct ListQuery {
+  std::vector<std::pair<std::string, std::string>> equals;    // field = value
+  std::vector<std::pair<std::string, std::string>> contains;  // list field : value
+  std::string order_field = "name";  // name | nom | create_time | update_time
+  bool descending = false;
+  bool show_withdrawn = false;
+  int page_size = 50;
+  std::string after;  // cursor: the sort key and id of the last row of the previous page
+};
+
+struct ListPage {
+  std::vector<Venue> venues;
+  std::string next_cursor;  // empty on the last page
+};
+
+/// Per-row result of a batch upsert.
+struct RowResult {
+  enum class Outcome { kCreated, kUpdated, kUnchanged, kRejected };
+  Outcome outcome = Outcome::kRejected;
+  std::string source_id;
+  std::string id;
+  std::vector<Violation> violations;
+  std::vector<std::string> changed_fields;
+};
+
+/// Builds the event announcing a change (given the venue after it and its changed fields).
+using EventFactory =
+    std::function<events::v1::Event(const Venue& after, const std::vector<std::string>& changed)>;
+
+class Repository {
+ public:
+  virtual ~Repository() = default;
+  virtual absl::StatusOr<Venue> Get(const std::string& id) = 0;
+  /// The venue a previous request with this key produced, if any.
+  virtual absl::StatusOr<std::optional<std::string>> FindRequest(const std::string& request_id) = 0;
+  /// Inserts the venue (id assigned here) and its event; ALREADY_EXISTS on (source, source_id).
+  virtual absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
+                                       const std::string& request_id) = 0;
+  /// Locks, checks the revision (0: none), applies `change`, and saves with its event when
+  /// something changed.
+  virtual absl::StatusOr<Venue> Update(
+      const std::string& id, int expected_revision,
+      const std::function<absl::Status(Venue&)>& change, const EventFactory& event,
+      const std::string& request_id) = 0;
+  virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
+  /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
+  /// content is unchanged write nothing. `rows` are already validated.
+  virtual absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
+                                                        const std::vector<Venue>& rows,
+                                                        const EventFactory& created,
+                                                        const EventFactory& updated) = 0;
+};
+
+class Registry {
+ public:
+  Registry(const Standard& standard, Repository& repo) : standard_(standard), repo_(repo) {}
+
+  absl::StatusOr<Venue> Get(const std::string& name);
+  absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id);
+  absl::StatusOr<Venue> Update(const v1::Venue& message, const std::vector<std::string>& mask,
+                               const std::string& request_id);
+  absl::StatusOr<Venue> Withdraw(const std::string& name, const std::string& reason,
+                                 const std::string& etag, const std::string& request_id);
+  /// Parses the AIP-160 filter subset and the order; INVALID_ARGUMENT names what is wrong.
+  absl::StatusOr<ListQuery> ParseListQuery(const std::string& filter, const std::string& order_by,
+                                           int page_size, const std::string& page_token,
+                                           bool show_withdrawn) const;
+  absl::StatusOr<ListPage> List(const ListQuery& query) { return repo_.List(query); }
+  absl::StatusOr<std::vector<RowResult>> BatchUpsert(const std::string& source,
+                                                     const std::vector<v1::Venue>& rows);
+
+  const Standard& standard() const { return standard_; }
+
+ private:
+  /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
+  absl::Status Fill(const v1::Venue& message, const std::string& path_prefix, Venue* venue) const;
+  events::v1::Event MakeVenueEvent(const std::string& type, const Venue& v,
+                                   const std::vector<std::string>& changed) const;
+
+  const Standard& standard_;
+  Repository& repo_;
+};
+
+}  // namespace passerelle::venues

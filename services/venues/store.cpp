@@ -1,0 +1,271 @@
+// Venue storage in PostgreSQL + PostGIS.
+#include "services/venues/store.hpp"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "libs/db/transaction.hpp"
+#include "libs/outbox/outbox.hpp"
+#include "libs/server/errors.hpp"
+#include "nlohmann/json.hpp"
+
+namespace passerelle::venues {
+namespace {
+
+constexpr char kColumns[] =
+    "id::text, source, source_id, record::text, owner_organisation, "
+    "array_to_json(referential_items)::text, accepts_aptic_pass, array_to_json(areas)::text, "
+    "state, withdrawal_reason, revision, extract(epoch FROM create_time), "
+    "extract(epoch FROM update_time), extract(epoch FROM first_seen_time), "
+    "extract(epoch FROM last_seen_time)";
+
+absl::Time Epoch(const pqxx::field& f) {
+  return absl::FromUnixMicros(static_cast<int64_t>(f.as<double>() * 1e6));
+}
+
+Venue FromRow(const pqxx::row& r) {
+  Venue v;
+  v.id = r[0].as<std::string>();
+  v.source = r[1].as<std::string>();
+  v.source_id = r[2].as<std::string>();
+  v.standard = nlohmann::json::parse(r[3].c_str()).get<Record>();
+  v.owner_organisation = r[4].as<std::string>();
+  v.referential_items = nlohmann::json::parse(r[5].c_str()).get<std::vector<std::string>>();
+  v.accepts_aptic_pass = r[6].as<bool>();
+  v.areas = nlohmann::json::parse(r[7].c_str()).get<std::vector<std::string>>();
+  v.withdrawn = r[8].as<std::string>() == "withdrawn";
+  v.withdrawal_reason = r[9].as<std::string>();
+  v.revision = r[10].as<int>();
+  v.create_time = Epoch(r[11]);
+  v.update_time = Epoch(r[12]);
+  v.first_seen_time = Epoch(r[13]);
+  v.last_seen_time = Epoch(r[14]);
+  return v;
+}
+
+std::string Json(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
+
+std::optional<Venue> Select(pqxx::work& tx, const std::string& where, const std::string& a,
+                            const std::string& b, bool lock) {
+  auto rows = tx.exec_params(absl::StrCat("SELECT ", kColumns, " FROM venues WHERE ", where,
+                                          lock ? " FOR UPDATE" : ""),
+                             a, b);
+  if (rows.empty()) return std::nullopt;
+  return FromRow(rows[0]);
+}
+
+Venue InsertRow(pqxx::work& tx, const Venue& v) {
+  auto r = tx.exec_params(
+      absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
+                   "referential_items, accepts_aptic_pass) VALUES (gen_random_uuid(), $1, $2, "
+                   "$3::jsonb, $4, ARRAY(SELECT json_array_elements_text($5::json)), $6) "
+                   "ON CONFLICT (source, source_id) DO NOTHING RETURNING ",
+                   kColumns),
+      v.source, v.source_id, nlohmann::json(v.standard).dump(), v.owner_organisation,
+      Json(v.referential_items), v.accepts_aptic_pass);
+  if (r.empty()) throw std::runtime_error("conflict");
+  return FromRow(r[0]);
+}
+
+Venue SaveRow(pqxx::work& tx, const Venue& v) {
+  auto r = tx.exec_params(
+      absl::StrCat("UPDATE venues SET record = $2::jsonb, owner_organisation = $3, "
+                   "referential_items = ARRAY(SELECT json_array_elements_text($4::json)), "
+                   "accepts_aptic_pass = $5, state = $6, withdrawal_reason = $7, "
+                   "revision = revision + 1, update_time = now(), last_seen_time = now() "
+                   "WHERE id = $1::uuid RETURNING ",
+                   kColumns),
+      v.id, nlohmann::json(v.standard).dump(), v.owner_organisation, Json(v.referential_items),
+      v.accepts_aptic_pass, v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason);
+  return FromRow(r[0]);
+}
+
+void Remember(pqxx::work& tx, const std::string& request_id, const std::string& id) {
+  if (request_id.empty()) return;
+  tx.exec_params("INSERT INTO venue_requests (request_id, venue_id) VALUES ($1, $2::uuid) "
+                 "ON CONFLICT DO NOTHING",
+                 request_id, id);
+}
+
+absl::Status NotFound(const std::string& id) {
+  return absl::NotFoundError(absl::StrCat("venues/", id, " does not exist"));
+}
+
+bool IsUuid(const std::string& s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<Venue> PgStore::Get(const std::string& id) {
+  if (!IsUuid(id)) return NotFound(id);
+  std::optional<Venue> v;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    v = Select(tx, "id = $1::uuid AND $2 = ''", id, "", false);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!v) return NotFound(id);
+  return *v;
+}
+
+absl::StatusOr<std::optional<std::string>> PgStore::FindRequest(const std::string& request_id) {
+  std::optional<std::string> id;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params("SELECT venue_id::text FROM venue_requests WHERE request_id = $1",
+                            request_id);
+    if (!r.empty()) id = r[0][0].as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return id;
+}
+
+absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& event,
+                                      const std::string& request_id) {
+  Venue out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    try {
+      out = InsertRow(tx, venue);
+    } catch (const std::runtime_error&) {
+      auto existing = Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id,
+                             false);
+      return server::WithReason(
+          absl::AlreadyExistsError(absl::StrCat(
+              "a venue with id \"", venue.source_id, "\" already exists",
+              existing ? absl::StrCat(": ", existing->Name()) : "")),
+          "VENUE_EXISTS");
+    }
+    outbox::Append(tx, topology_, event(out, {}));
+    Remember(tx, request_id, out.id);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revision,
+                                      const std::function<absl::Status(Venue&)>& change,
+                                      const EventFactory& event, const std::string& request_id) {
+  if (!IsUuid(id)) return NotFound(id);
+  Venue out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto current = Select(tx, "id = $1::uuid AND $2 = ''", id, "", true);
+    if (!current) return NotFound(id);
+    if (expected_revision != 0 && current->revision != expected_revision) {
+      return server::WithReason(
+          absl::AbortedError(absl::StrCat("etag mismatch: ", current->Name(),
+                                          " changed since it was read (now ", ETag(*current),
+                                          "); read it again")),
+          "ETAG_MISMATCH");
+    }
+    Venue next = *current;
+    if (absl::Status s = change(next); !s.ok()) return s;
+    std::vector<std::string> changed = ChangedFields(*current, next);
+    if (next.withdrawn != current->withdrawn) changed.push_back("state");
+    if (changed.empty()) {
+      out = *current;  // nothing to write, no event
+      return absl::OkStatus();
+    }
+    out = SaveRow(tx, next);
+    outbox::Append(tx, topology_, event(out, changed));
+    Remember(tx, request_id, out.id);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
+  // Keyset pagination on (sort key, id): stable while rows are written, no OFFSET.
+  const std::string key = q.order_field == "name" ? "id::text"
+                          : q.order_field == "nom" ? "coalesce(nom, '')"
+                                                   : q.order_field;
+  const std::string cmp = q.descending ? "<" : ">";
+  const std::string dir = q.descending ? " DESC" : "";
+  std::vector<std::string> where;
+  std::vector<std::string> params;
+  auto param = [&](const std::string& v) {
+    params.push_back(v);
+    return absl::StrCat("$", params.size());
+  };
+  if (!q.show_withdrawn) where.push_back("state = 'active'");
+  for (const auto& [field, value] : q.equals) where.push_back(field + " = " + param(value));
+  for (const auto& [field, value] : q.contains) {
+    where.push_back(param(value) + " = ANY(" + field + ")");
+  }
+  if (!q.after.empty()) {
+    std::vector<std::string> parts = absl::StrSplit(q.after, '\x1f');
+    if (parts.size() == 2) {
+      const std::string typed = q.order_field == "create_time" || q.order_field == "update_time"
+                                    ? "::timestamptz" : "";
+      where.push_back(absl::StrCat("(", key, ", id::text) ", cmp, " (", param(parts[0]), typed,
+                                   ", ", param(parts[1]), ")"));
+    }
+  }
+  const std::string sql = absl::StrCat(
+      "SELECT ", kColumns, ", ", key, "::text FROM venues",
+      where.empty() ? "" : " WHERE " + absl::StrJoin(where, " AND "), " ORDER BY ", key, dir,
+      ", id::text", dir, " LIMIT ", q.page_size + 1);
+  ListPage page;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    page = {};
+    auto rows = tx.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+    const int n = std::min<int>(static_cast<int>(rows.size()), q.page_size);
+    for (int i = 0; i < n; ++i) page.venues.push_back(FromRow(rows[i]));
+    if (static_cast<int>(rows.size()) > q.page_size) {
+      const auto& last = rows[n - 1];
+      page.next_cursor = absl::StrCat(last[15].as<std::string>(), "\x1f", last[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return page;
+}
+
+absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source,
+                                                       const std::vector<Venue>& rows,
+                                                       const EventFactory& created,
+                                                       const EventFactory& updated) {
+  std::vector<RowResult> results;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    results.assign(rows.size(), RowResult{});
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Venue& row = rows[i];
+      RowResult& r = results[i];
+      r.source_id = row.source_id;
+      auto current = Select(tx, "source = $1 AND source_id = $2", source, row.source_id, true);
+      if (!current) {
+        Venue inserted = InsertRow(tx, row);
+        outbox::Append(tx, topology_, created(inserted, {}));
+        r.outcome = RowResult::Outcome::kCreated;
+        r.id = inserted.id;
+        continue;
+      }
+      Venue next = *current;
+      next.standard = row.standard;
+      next.owner_organisation = row.owner_organisation;
+      next.referential_items = row.referential_items;
+      next.accepts_aptic_pass = row.accepts_aptic_pass;
+      r.id = current->id;
+      r.changed_fields = ChangedFields(*current, next);
+      if (r.changed_fields.empty()) {
+        r.outcome = RowResult::Outcome::kUnchanged;  // nothing written, no event
+        continue;
+      }
+      Venue saved = SaveRow(tx, next);
+      outbox::Append(tx, topology_, updated(saved, r.changed_fields));
+      r.outcome = RowResult::Outcome::kUpdated;
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return results;
+}
+
+}  // namespace passerelle::venues

@@ -1,0 +1,53 @@
+// The venue as the domain knows it, and its mapping to and from the API message.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "passerelle/venues/v1/venues.pb.h"
+#include "services/venues/standard.hpp"
+
+namespace passerelle::venues {
+
+struct Venue {
+  std::string id;  // UUID; the resource name is venues/{id}
+  Record standard;
+  std::string source;
+  std::string source_id;
+  std::string owner_organisation;
+  std::vector<std::string> referential_items;  // items/{item}
+  bool accepts_aptic_pass = false;
+  std::vector<std::string> areas;
+  bool withdrawn = false;
+  std::string withdrawal_reason;
+  absl::Time create_time = absl::UnixEpoch();
+  absl::Time update_time = absl::UnixEpoch();
+  absl::Time first_seen_time = absl::UnixEpoch();
+  absl::Time last_seen_time = absl::UnixEpoch();
+  int revision = 0;
+
+  std::string Name() const { return "venues/" + id; }
+};
+
+/// Local (non-standard) fields a client may write.
+const std::vector<std::string>& LocalFields();
+
+/// The standard fields of a message as raw standard strings (enum values spelled as the schema
+/// spells them, lists joined with `|`), ready for ValidateRow. Uses the message's field names,
+/// which are the standard's.
+std::map<std::string, std::string> RawFromProto(const Standard& standard,
+                                                const v1::Venue& message);
+
+/// Writes a venue into the API message (standard fields by name, enums by schema position).
+void ToProto(const Standard& standard, const Venue& venue, v1::Venue* out);
+
+/// Names of the fields whose values differ (standard and local).
+std::vector<std::string> ChangedFields(const Venue& before, const Venue& after);
+
+/// Weak etag of a revision, and back (0 when absent; INVALID_ARGUMENT when malformed).
+std::string ETag(const Venue& v);
+absl::StatusOr<int> RevisionFromETag(const std::string& etag);
+
+}  // namespace passerelle::venues

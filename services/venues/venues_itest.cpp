@@ -1,0 +1,285 @@
+// The passerelle-venues binary against the real PostgreSQL + PostGIS and NATS: validation with
+// one violation per problem, etags, masks, withdrawal, idempotent writes, batch upserts that
+// keep good rows and write nothing for unchanged ones, and paging that stays exact while
+// other clients write.
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "libs/testing/testing.hpp"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+
+namespace passerelle::venues {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+v1::Venue Valid(const std::string& id, const std::string& nom = "Médiathèque Jean Lévy") {
+  v1::Venue v;
+  v.set_id(id);
+  v.set_pivot("21590512800017");
+  v.set_nom(nom);
+  v.set_commune("Roubaix");
+  v.set_code_postal("59100");
+  v.set_adresse("2 rue Pierre Motte");
+  v.set_date_maj("2024-04-02");
+  v.set_latitude(50.6909);
+  v.set_longitude(3.1746);
+  v.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  v.add_frais_a_charge(v1::FRAIS_GRATUIT);
+  v.add_typologie("BIB");
+  return v;
+}
+
+class VenuesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    process_ = binary_.Start();
+    stub_ = v1::VenueService::NewStub(
+        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    process_->Signal(SIGTERM);
+    EXPECT_EQ(process_->Wait(15s), 0) << process_->Output();
+  }
+  grpc::Status Create(const v1::Venue& v, v1::Venue* out, const std::string& request_id = "") {
+    grpc::ClientContext ctx;
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = v;
+    req.set_request_id(request_id);
+    return stub_->CreateVenue(&ctx, req, out);
+  }
+  int Events(const std::string& type) {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    return tx.exec1("SELECT count(*) FROM \"" + binary_.schema() +
+                    "\".outbox WHERE event_type = '" + type + "'")[0].as<int>();
+  }
+
+  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
+  std::unique_ptr<testing::Process> process_;
+  std::unique_ptr<v1::VenueService::Stub> stub_;
+};
+
+TEST_F(VenuesTest, CreateGetAndTheCreatedEvent) {
+  v1::Venue created;
+  ASSERT_TRUE(Create(Valid("mjl"), &created).ok());
+  EXPECT_THAT(created.name(), ::testing::StartsWith("venues/"));
+  EXPECT_EQ(created.state(), v1::ACTIVE);
+  EXPECT_EQ(created.provenance().source(), "passerelle");
+  grpc::ClientContext ctx;
+  v1::GetVenueRequest req;
+  req.set_name(created.name());
+  v1::Venue got;
+  ASSERT_TRUE(stub_->GetVenue(&ctx, req, &got).ok());
+  EXPECT_EQ(got.nom(), "Médiathèque Jean Lévy");
+  EXPECT_DOUBLE_EQ(got.latitude(), 50.6909);
+  ASSERT_EQ(got.services_size(), 1);
+  EXPECT_EQ(got.services(0), v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  EXPECT_EQ(Events("venue.created"), 1);
+  v1::Venue dup;
+  EXPECT_EQ(Create(Valid("mjl"), &dup).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(VenuesTest, InvalidVenueGetsOneFieldViolationPerProblem) {
+  v1::Venue v = Valid("bad");
+  v.set_code_postal("591");
+  v.set_telephone("12");
+  v.clear_nom();
+  v.set_latitude(123);
+  v1::Venue out;
+  grpc::Status st = Create(v, &out);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  google::rpc::Status rpc;
+  ASSERT_TRUE(rpc.ParseFromString(st.error_details()));
+  google::rpc::BadRequest br;
+  ASSERT_TRUE(rpc.details(0).UnpackTo(&br));
+  std::set<std::string> fields;
+  for (const auto& f : br.field_violations()) fields.insert(f.field());
+  EXPECT_EQ(fields, (std::set<std::string>{"venue.code_postal", "venue.telephone", "venue.nom",
+                                           "venue.latitude"}));
+  EXPECT_EQ(Events("venue.created"), 0);
+}
+
+TEST_F(VenuesTest, UpdateWithMaskAndEtagThenWithdraw) {
+  v1::Venue created;
+  ASSERT_TRUE(Create(Valid("upd"), &created).ok());
+  v1::Venue change;
+  change.set_name(created.name());
+  change.set_etag(created.etag());
+  change.set_telephone("03 20 66 45 00");
+  change.set_nom("ignored: not in the mask");
+  v1::Venue updated;
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    *req.mutable_venue() = change;
+    req.mutable_update_mask()->add_paths("telephone");
+    ASSERT_TRUE(stub_->UpdateVenue(&ctx, req, &updated).ok());
+  }
+  EXPECT_EQ(updated.telephone(), "+33320664500");
+  EXPECT_EQ(updated.nom(), "Médiathèque Jean Lévy");
+  EXPECT_NE(updated.etag(), created.etag());
+  {  // The etag read before the update is stale now.
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    *req.mutable_venue() = change;
+    req.mutable_update_mask()->add_paths("telephone");
+    v1::Venue out;
+    EXPECT_EQ(stub_->UpdateVenue(&ctx, req, &out).error_code(), grpc::StatusCode::ABORTED);
+  }
+  EXPECT_EQ(Events("venue.updated"), 1);
+  {
+    grpc::ClientContext ctx;
+    v1::WithdrawVenueRequest req;
+    req.set_name(created.name());
+    req.set_reason("Fermé définitivement");
+    req.set_etag(updated.etag());
+    v1::Venue out;
+    ASSERT_TRUE(stub_->WithdrawVenue(&ctx, req, &out).ok());
+    EXPECT_EQ(out.state(), v1::WITHDRAWN);
+  }
+  EXPECT_EQ(Events("venue.withdrawn"), 1);
+  grpc::ClientContext ctx;
+  v1::ListVenuesRequest req;
+  v1::ListVenuesResponse resp;
+  ASSERT_TRUE(stub_->ListVenues(&ctx, req, &resp).ok());
+  EXPECT_EQ(resp.venues_size(), 0) << "withdrawn venues are hidden by default";
+}
+
+TEST_F(VenuesTest, RequestIdMakesCreateIdempotent) {
+  v1::Venue a, b;
+  ASSERT_TRUE(Create(Valid("idem"), &a, "req-1").ok());
+  ASSERT_TRUE(Create(Valid("idem"), &b, "req-1").ok()) << "a retry must not fail";
+  EXPECT_EQ(a.name(), b.name());
+  EXPECT_EQ(Events("venue.created"), 1);
+}
+
+TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  *req.add_venues() = Valid("r1", "Centre social Alma");
+  v1::Venue bad = Valid("r2");
+  bad.set_code_postal("ABCDE");
+  bad.add_services(static_cast<v1::Service>(42));
+  *req.add_venues() = bad;
+  *req.add_venues() = Valid("r3", "France Services Roubaix");
+  *req.add_venues() = Valid("r1", "duplicate id in the batch");
+  v1::BatchUpsertVenuesResponse resp;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
+  }
+  ASSERT_EQ(resp.results_size(), 4);
+  EXPECT_EQ(resp.results(0).outcome(), v1::CREATED);
+  EXPECT_EQ(resp.results(1).outcome(), v1::REJECTED);
+  std::map<std::string, std::string> rules;
+  for (const auto& v : resp.results(1).violations()) rules[v.field()] = v.rule();
+  EXPECT_EQ(rules["code_postal"], "pattern");
+  EXPECT_EQ(rules["services"], "enum");
+  EXPECT_EQ(resp.results(2).outcome(), v1::CREATED);
+  EXPECT_EQ(resp.results(3).outcome(), v1::REJECTED);
+  EXPECT_EQ(Events("venue.created"), 2);
+
+  // The same rows again: nothing changes, nothing is written, no event.
+  req.mutable_venues()->DeleteSubrange(3, 1);
+  req.mutable_venues(2)->set_telephone("03 20 00 00 00");
+  v1::BatchUpsertVenuesResponse again;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &again).ok());
+  }
+  EXPECT_EQ(again.results(0).outcome(), v1::UNCHANGED);
+  EXPECT_EQ(again.results(2).outcome(), v1::UPDATED);
+  EXPECT_THAT(again.results(2).changed_fields(), ::testing::ElementsAre("telephone"));
+  EXPECT_EQ(Events("venue.created"), 2);
+  EXPECT_EQ(Events("venue.updated"), 1);
+}
+
+TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  for (int i = 0; i < 120; ++i) *req.add_venues() = Valid("p" + std::to_string(i), "Lieu " + std::to_string(i));
+  {
+    grpc::ClientContext ctx;
+    v1::BatchUpsertVenuesResponse resp;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
+  }
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {  // creates new venues and updates existing ones meanwhile
+    for (int i = 0; !stop && i < 200; ++i) {
+      v1::Venue v;
+      Create(Valid("w" + std::to_string(i)), &v);
+      v1::BatchUpsertVenuesRequest up;
+      up.set_source("siilab");
+      *up.add_venues() = Valid("p" + std::to_string(i % 120), "Renommé " + std::to_string(i));
+      grpc::ClientContext ctx;
+      v1::BatchUpsertVenuesResponse r;
+      stub_->BatchUpsertVenues(&ctx, up, &r);
+    }
+  });
+  std::map<std::string, int> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    grpc::ClientContext ctx;
+    v1::ListVenuesRequest list;
+    list.set_page_size(7);
+    list.set_page_token(token);
+    list.set_filter("source = \"siilab\"");
+    v1::ListVenuesResponse resp;
+    ASSERT_TRUE(stub_->ListVenues(&ctx, list, &resp).ok());
+    for (const auto& v : resp.venues()) ++seen[v.provenance().source_id()];
+    token = resp.next_page_token();
+    ++pages;
+    std::this_thread::sleep_for(5ms);
+  } while (!token.empty());
+  stop = true;
+  writer.join();
+  EXPECT_EQ(seen.size(), 120u);
+  for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
+  EXPECT_GE(pages, 18);
+}
+
+TEST_F(VenuesTest, ListFiltersAndRejectsUnknownOnes) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  v1::Venue a = Valid("f1");
+  a.set_commune("Tourcoing");
+  a.set_code_postal("59200");
+  *req.add_venues() = a;
+  v1::Venue b = Valid("f2");
+  b.add_services(v1::SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES);
+  *req.add_venues() = b;
+  {
+    grpc::ClientContext ctx;
+    v1::BatchUpsertVenuesResponse resp;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
+  }
+  auto list = [&](const std::string& filter, v1::ListVenuesResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::ListVenuesRequest r;
+    r.set_filter(filter);
+    return stub_->ListVenues(&ctx, r, resp);
+  };
+  v1::ListVenuesResponse resp;
+  ASSERT_TRUE(list("commune = \"Tourcoing\"", &resp).ok());
+  ASSERT_EQ(resp.venues_size(), 1);
+  EXPECT_EQ(resp.venues(0).id(), "f1");
+  resp.Clear();
+  ASSERT_TRUE(list("services : \"Loisirs et créations numériques\"", &resp).ok());
+  ASSERT_EQ(resp.venues_size(), 1);
+  EXPECT_EQ(resp.venues(0).id(), "f2");
+  resp.Clear();
+  EXPECT_EQ(list("couleur = \"bleu\"", &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace passerelle::venues
