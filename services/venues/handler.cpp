@@ -89,4 +89,74 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
+namespace {
+
+// Enum numbers of a repeated filter to the schema's spelling (unknown numbers match nothing).
+template <typename Repeated>
+std::vector<std::string> Spelled(const Standard& standard, const char* field, const Repeated& r) {
+  std::vector<std::string> out;
+  const FieldSpec* spec = standard.Find(field);
+  for (int n : r) {
+    out.push_back(n >= 1 && n <= static_cast<int>(spec->values.size()) ? spec->values[n - 1]
+                                                                       : "?");
+  }
+  return out;
+}
+
+}  // namespace
+
+grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
+                                   v1::SearchVenuesResponse* resp) {
+  server::RequestScope scope(ctx);
+  const Standard& st = registry_.standard();
+  SearchQuery q;
+  if (req->has_near()) {
+    q.has_circle = true;
+    q.lat = req->near().latitude();
+    q.lon = req->near().longitude();
+    q.radius_m = req->near().radius_meters();
+  } else if (req->has_within()) {
+    q.has_box = true;
+    q.min_lat = req->within().min_latitude();
+    q.min_lon = req->within().min_longitude();
+    q.max_lat = req->within().max_latitude();
+    q.max_lon = req->within().max_longitude();
+  }
+  q.any_of["services"] = Spelled(st, "services", req->services());
+  q.any_of["dispositif_programmes_nationaux"] =
+      Spelled(st, "dispositif_programmes_nationaux", req->dispositifs());
+  q.any_of["publics_specifiquement_adresses"] =
+      Spelled(st, "publics_specifiquement_adresses", req->publics());
+  q.any_of["prise_en_charge_specifique"] =
+      Spelled(st, "prise_en_charge_specifique", req->prises_en_charge());
+  q.any_of["frais_a_charge"] = Spelled(st, "frais_a_charge", req->frais());
+  q.any_of["modalites_acces"] = Spelled(st, "modalites_acces", req->modalites_acces());
+  q.any_of["modalites_accompagnement"] =
+      Spelled(st, "modalites_accompagnement", req->modalites_accompagnement());
+  q.any_of["typologie"].assign(req->typologie().begin(), req->typologie().end());
+  q.any_of["referential_items"].assign(req->referential_items().begin(),
+                                       req->referential_items().end());
+  q.text = req->query();
+  if (req->page_size() < 0) {
+    return server::ToGrpc(
+        server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}}));
+  }
+  q.limit = static_cast<size_t>(req->page_size());
+  // The token is only valid for the same request: its fingerprint is the request minus token.
+  v1::SearchVenuesRequest same = *req;
+  same.clear_page_token();
+  same.clear_page_size();
+  auto found = registry_.Search(q, absl::WebSafeBase64Escape(same.SerializeAsString()),
+                                req->page_token());
+  if (!found.ok()) return server::ToGrpc(found.status());
+  for (const auto& hit : found->hits) {
+    auto* m = resp->add_results();
+    ToProto(st, *hit.venue, m->mutable_venue());
+    if (hit.distance_m >= 0) m->set_distance_meters(hit.distance_m);
+  }
+  resp->set_total_size(static_cast<int32_t>(found->total));
+  resp->set_next_page_token(found->next_page_token);
+  return grpc::Status::OK;
+}
+
 }  // namespace passerelle::venues

@@ -23,6 +23,8 @@ class Handler final : public v1::VenueService::Service {
   grpc::Status BatchUpsertVenues(grpc::ServerContext* ctx,
                                  const v1::BatchUpsertVenuesRequest* req,
                                  v1::BatchUpsertVenuesResponse* resp) override;
+  grpc::Status SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
+                            v1::SearchVenuesResponse* resp) override;
 
  private:
   Registry& registry_;

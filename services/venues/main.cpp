@@ -1,5 +1,9 @@
 // passerelle-venues: wires the venue registry's layers and runs it.
+#include <atomic>
 #include <memory>
+#include <thread>
+
+#include "libs/logging/logging.hpp"
 
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
@@ -24,8 +28,24 @@ int main(int argc, char** argv) {
        .wire = [](service::Runtime& rt) -> absl::Status {
          store = std::make_unique<venues::PgStore>(*rt.pool, rt.topology);
          registry = std::make_unique<venues::Registry>(venues::Standard::V102(), *store);
+         if (absl::Status s = registry->LoadIndex(); !s.ok()) return s;
+         logging::Info("search index loaded", {{"venues", registry->index().size()}});
          handler = std::make_unique<venues::Handler>(*registry);
          rt.server->AddService(handler.get());
+         // Other replicas' writes reach this one's index within about a second.
+         static std::atomic<bool> stop{false};
+         static std::thread refresher([] {
+           while (!stop) {
+             std::this_thread::sleep_for(std::chrono::seconds(1));
+             if (absl::Status s = registry->RefreshIndex(); !s.ok()) {
+               logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
+             }
+           }
+         });
+         rt.server->OnShutdown([] {
+           stop = true;
+           if (refresher.joinable()) refresher.join();
+         });
          return absl::OkStatus();
        }});
 }

@@ -4,6 +4,8 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -120,9 +122,9 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& re
   if (absl::Status s = Fill(m, "venue.", &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
-  return repo_.Insert(v, [this](const Venue& after, const std::vector<std::string>&) {
+  return Indexed(repo_.Insert(v, [this](const Venue& after, const std::vector<std::string>&) {
     return MakeVenueEvent("venue.created", after, {});
-  }, request_id);
+  }, request_id));
 }
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
@@ -146,7 +148,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
     if (!seen.ok()) return seen.status();
     if (*seen) return repo_.Get(**seen);
   }
-  return repo_.Update(
+  return Indexed(repo_.Update(
       id, *revision,
       [&](Venue& v) -> absl::Status {
         if (v.withdrawn) {
@@ -167,7 +169,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
       [this](const Venue& after, const std::vector<std::string>& changed) {
         return MakeVenueEvent("venue.updated", after, changed);
       },
-      request_id);
+      request_id));
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
@@ -180,7 +182,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   }
   auto revision = RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
-  return repo_.Update(
+  return Indexed(repo_.Update(
       id, *revision,
       [&](Venue& v) -> absl::Status {
         if (v.withdrawn) return absl::OkStatus();  // idempotent
@@ -191,7 +193,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
       [this](const Venue& after, const std::vector<std::string>&) {
         return MakeVenueEvent("venue.withdrawn", after, {});
       },
-      request_id);
+      request_id));
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
@@ -302,7 +304,83 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
       });
   if (!stored.ok()) return stored.status();
   for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = (*stored)[k];
+  for (const auto& r : results) {
+    if (r.outcome != RowResult::Outcome::kCreated && r.outcome != RowResult::Outcome::kUpdated) {
+      continue;
+    }
+    if (auto v = repo_.Get(r.id); v.ok()) index_.Put(*v);
+  }
   return results;
+}
+
+absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
+  if (v.ok()) index_.Put(*v);
+  return v;
+}
+
+absl::Status Registry::LoadIndex() {
+  last_refresh_ = absl::InfinitePast();
+  return RefreshIndex();
+}
+
+absl::Status Registry::RefreshIndex() {
+  // A margin covers transactions that committed after a later one's poll: Put is idempotent.
+  const absl::Time since = last_refresh_ == absl::InfinitePast()
+                               ? absl::InfinitePast()
+                               : last_refresh_ - absl::Seconds(10);
+  auto changed = repo_.ChangedSince(since);
+  if (!changed.ok()) return changed.status();
+  for (const auto& v : *changed) {
+    index_.Put(v);
+    last_refresh_ = std::max(last_refresh_, v.update_time);
+  }
+  if (last_refresh_ == absl::InfinitePast()) last_refresh_ = absl::UnixEpoch();
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
+                                                        const std::string& fingerprint,
+                                                        const std::string& page_token) const {
+  std::vector<server::FieldViolation> bad;
+  if (q.has_circle) {
+    if (q.lat < -90 || q.lat > 90) bad.push_back({"near.latitude", "must be within [-90, 90]"});
+    if (q.lon < -180 || q.lon > 180) bad.push_back({"near.longitude", "must be within [-180, 180]"});
+    if (q.radius_m <= 0 || q.radius_m > 100000) {
+      bad.push_back({"near.radius_meters", "must be within ]0, 100000]"});
+    }
+  }
+  if (q.has_box && (q.min_lat > q.max_lat || q.min_lon > q.max_lon)) {
+    bad.push_back({"within", "min must not exceed max"});
+  }
+  if (q.limit > 100) bad.push_back({"page_size", "must be between 0 and 100"});
+  if (q.limit == 0) q.limit = 20;
+  if (!page_token.empty()) {
+    std::string raw;
+    if (!absl::WebSafeBase64Unescape(page_token, &raw) || !raw.starts_with(fingerprint + "\x1e")) {
+      bad.push_back({"page_token", "not a token for this search"});
+    } else {
+      std::vector<std::string> parts = absl::StrSplit(raw.substr(fingerprint.size() + 1), '\x1f');
+      if (parts.size() != 3 || !absl::SimpleAtod(parts[0], &q.after_distance)) {
+        bad.push_back({"page_token", "malformed"});
+      } else {
+        q.after_key = parts[1];
+        q.after_id = parts[2];
+      }
+    }
+  }
+  if (!bad.empty()) return server::InvalidArgument("invalid search", bad);
+  SearchResult out;
+  const size_t limit = q.limit;
+  q.limit = limit + 1;  // one more tells whether a next page exists
+  out.hits = index_.Search(q, &out.total);
+  if (out.hits.size() > limit) {
+    out.hits.resize(limit);
+    const SearchHit& last = out.hits.back();
+    out.next_page_token = absl::WebSafeBase64Escape(
+        absl::StrCat(fingerprint, "\x1e", absl::StrFormat("%.17g", last.distance_m), "\x1f",
+                     last.key, "\x1f", last.venue->id));
+  }
+  return out;
 }
 
 }  // namespace passerelle::venues

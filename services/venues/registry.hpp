@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "passerelle/events/v1/event.pb.h"
+#include "services/venues/search.hpp"
 #include "services/venues/standard.hpp"
 #include "services/venues/venue.hpp"
 
@@ -60,6 +61,8 @@ class Repository {
       const std::function<absl::Status(Venue&)>& change, const EventFactory& event,
       const std::string& request_id) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
+  /// Venues (withdrawn included) changed after `since`, oldest change first.
+  virtual absl::StatusOr<std::vector<Venue>> ChangedSince(absl::Time since) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
   /// content is unchanged write nothing. `rows` are already validated.
   virtual absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
@@ -88,14 +91,33 @@ class Registry {
 
   const Standard& standard() const { return standard_; }
 
+  /// Loads every venue into the search index (at start).
+  absl::Status LoadIndex();
+  /// Picks up changes other replicas made since the last call (run every second or so).
+  absl::Status RefreshIndex();
+  /// Searches the in-memory index; `page_token` from a previous response.
+  struct SearchResult {
+    std::vector<SearchHit> hits;
+    size_t total = 0;
+    std::string next_page_token;
+  };
+  absl::StatusOr<SearchResult> Search(SearchQuery query, const std::string& request_fingerprint,
+                                      const std::string& page_token) const;
+  const SearchIndex& index() const { return index_; }
+
  private:
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
   absl::Status Fill(const v1::Venue& message, const std::string& path_prefix, Venue* venue) const;
   events::v1::Event MakeVenueEvent(const std::string& type, const Venue& v,
                                    const std::vector<std::string>& changed) const;
 
+  /// Puts the outcome of a successful write into the index.
+  absl::StatusOr<Venue> Indexed(absl::StatusOr<Venue> v);
+
   const Standard& standard_;
   Repository& repo_;
+  SearchIndex index_;
+  absl::Time last_refresh_ = absl::InfinitePast();
 };
 
 }  // namespace passerelle::venues

@@ -228,6 +228,23 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
   return page;
 }
 
+absl::StatusOr<std::vector<Venue>> PgStore::ChangedSince(absl::Time since) {
+  std::vector<Venue> out;
+  const double epoch = since == absl::InfinitePast() ? 0 : static_cast<double>(absl::ToUnixMicros(since)) / 1e6;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT ", kColumns, " FROM venues WHERE update_time > "
+                          "to_timestamp($1) ORDER BY update_time"),
+             epoch)) {
+      out.push_back(FromRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source,
                                                        const std::vector<Venue>& rows,
                                                        const EventFactory& created,

@@ -19,6 +19,7 @@ class PgStore final : public Repository {
                                const std::function<absl::Status(Venue&)>& change,
                                const EventFactory& event, const std::string& request_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
+  absl::StatusOr<std::vector<Venue>> ChangedSince(absl::Time since) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,

@@ -281,5 +281,112 @@ TEST_F(VenuesTest, ListFiltersAndRejectsUnknownOnes) {
   EXPECT_EQ(list("couleur = \"bleu\"", &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+v1::Venue At(const std::string& id, const std::string& nom, double lat, double lon) {
+  v1::Venue v = Valid(id, nom);
+  v.set_latitude(lat);
+  v.set_longitude(lon);
+  return v;
+}
+
+TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  *req.add_venues() = At("s1", "Médiathèque La Grand-Plage", 50.6905, 3.1817);  // Roubaix centre
+  v1::Venue alma = At("s2", "Centre social de l'Alma", 50.6980, 3.1640);
+  alma.clear_services();
+  alma.add_services(v1::SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES);
+  *req.add_venues() = alma;
+  *req.add_venues() = At("s3", "France Services Tourcoing", 50.7236, 3.1609);    // ~4 km
+  *req.add_venues() = At("s4", "Maison France Services Lille", 50.6292, 3.0573);  // ~11 km
+  *req.add_venues() = At("s5", "Médiathèque de Reims", 49.2583, 4.0317);          // far away
+  {
+    grpc::ClientContext ctx;
+    v1::BatchUpsertVenuesResponse resp;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
+  }
+  auto search = [&](const v1::SearchVenuesRequest& r) {
+    grpc::ClientContext ctx;
+    v1::SearchVenuesResponse resp;
+    grpc::Status st = stub_->SearchVenues(&ctx, r, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  v1::SearchVenuesRequest near;
+  near.mutable_near()->set_latitude(50.6905);
+  near.mutable_near()->set_longitude(3.1817);
+  near.mutable_near()->set_radius_meters(5000);
+  near.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  auto r = search(near);
+  ASSERT_EQ(r.results_size(), 2);  // s1 and s3; s2 lacks the service, s4 and s5 too far
+  EXPECT_EQ(r.results(0).venue().id(), "s1");
+  EXPECT_NEAR(r.results(0).distance_meters(), 0, 1);
+  EXPECT_EQ(r.results(1).venue().id(), "s3");
+  EXPECT_NEAR(r.results(1).distance_meters(), 4000, 500);
+
+  v1::SearchVenuesRequest text;
+  text.set_query("mediatheque");
+  r = search(text);
+  ASSERT_EQ(r.results_size(), 2);
+  EXPECT_EQ(r.total_size(), 2);
+
+  v1::SearchVenuesRequest box;
+  box.mutable_within()->set_min_latitude(50.6);
+  box.mutable_within()->set_min_longitude(3.0);
+  box.mutable_within()->set_max_latitude(50.75);
+  box.mutable_within()->set_max_longitude(3.2);
+  box.set_query("france services");
+  r = search(box);
+  ASSERT_EQ(r.results_size(), 2);
+  EXPECT_EQ(r.results(0).venue().id(), "s3");  // by name: "france services tourcoing" first
+  EXPECT_EQ(r.results(1).venue().id(), "s4");
+
+  // Paging through a search: one by one, every match once.
+  v1::SearchVenuesRequest all;
+  all.mutable_near()->set_latitude(50.6905);
+  all.mutable_near()->set_longitude(3.1817);
+  all.mutable_near()->set_radius_meters(20000);
+  all.set_page_size(1);
+  std::vector<std::string> order;
+  do {
+    r = search(all);
+    for (const auto& m : r.results()) order.push_back(m.venue().id());
+    all.set_page_token(r.next_page_token());
+  } while (!all.page_token().empty());
+  EXPECT_EQ(order, (std::vector<std::string>{"s1", "s2", "s3", "s4"}));
+
+  v1::SearchVenuesRequest bad;
+  bad.mutable_near()->set_latitude(95);
+  bad.mutable_near()->set_radius_meters(-1);
+  grpc::ClientContext ctx;
+  v1::SearchVenuesResponse resp;
+  EXPECT_EQ(stub_->SearchVenues(&ctx, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(VenuesTest, AnotherReplicasWritesReachTheSearchIndex) {
+  testing::ServiceBinary other("services/venues/passerelle-venues",
+                               {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()}});
+  auto process = other.Start();
+  auto other_stub = v1::VenueService::NewStub(
+      grpc::CreateChannel(other.grpc_address(), grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = At("elsewhere", "Espace numérique de l'Épeule", 50.6880, 3.1650);
+    v1::Venue out;
+    ASSERT_TRUE(other_stub->CreateVenue(&ctx, req, &out).ok());
+  }
+  v1::SearchVenuesRequest q;
+  q.set_query("epeule");
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        v1::SearchVenuesResponse resp;
+        return stub_->SearchVenues(&ctx, q, &resp).ok() && resp.results_size() == 1;
+      },
+      5s));
+  process->Signal(SIGTERM);
+  EXPECT_EQ(process->Wait(15s), 0);
+}
+
 }  // namespace
 }  // namespace passerelle::venues

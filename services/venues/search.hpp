@@ -1,0 +1,65 @@
+// In-memory search over the registry: around a point or inside a box, with the standard's
+// filters, referential items and free text. Built from the store at start and kept current by
+// the writes of this process and a poll of the others'.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "services/venues/standard.hpp"
+#include "services/venues/venue.hpp"
+
+namespace passerelle::venues {
+
+struct SearchQuery {
+  /// Circle: center and radius (meters), results by distance.
+  bool has_circle = false;
+  double lat = 0, lon = 0, radius_m = 0;
+  /// Box: results by name.
+  bool has_box = false;
+  double min_lat = 0, min_lon = 0, max_lat = 0, max_lon = 0;
+  /// Each filter keeps venues having at least one of its values; filters combine with AND.
+  /// Keys are standard field names (services, typologie, dispositif_programmes_nationaux,
+  /// publics_specifiquement_adresses, prise_en_charge_specifique, frais_a_charge,
+  /// modalites_acces, modalites_accompagnement) and `referential_items`.
+  std::map<std::string, std::vector<std::string>> any_of;
+  /// Free text: every word must start a word of the name, address, town or presentation,
+  /// ignoring case and accents.
+  std::string text;
+  size_t limit = 20;
+  /// Cursor: results strictly after (distance or name key, id).
+  double after_distance = -1;
+  std::string after_key;
+  std::string after_id;
+};
+
+struct SearchHit {
+  std::shared_ptr<const Venue> venue;
+  double distance_m = -1;  // -1 without a circle
+  std::string key;         // sort key without a circle (folded name)
+};
+
+class SearchIndex {
+ public:
+  SearchIndex();
+  ~SearchIndex();
+  /// Adds or replaces a venue (withdrawn ones are removed).
+  void Put(const Venue& venue);
+  void Remove(const std::string& id);
+  /// Best first; `total` gets the number of matches before the limit.
+  std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
+  size_t size() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Great-circle distance in meters (WGS84 sphere, R = 6371008.8 m).
+double HaversineMeters(double lat1, double lon1, double lat2, double lon2);
+
+}  // namespace passerelle::venues
