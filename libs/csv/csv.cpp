@@ -80,7 +80,8 @@ absl::StatusOr<Table> Parse(std::string_view text, char delimiter) {
   }
   if (quoted) {
     return absl::InvalidArgumentError(
-        absl::StrCat("line ", quote_line, ": a quoted field is never closed (truncated file?)"));
+        absl::StrCat("row starting on line ", row_line, ": a quoted field opened on line ",
+                     quote_line, " is never closed (truncated file?)"));
   }
   if (row_started) end_row();
   if (t.header.empty()) return absl::InvalidArgumentError("the file is empty: no header line");

@@ -105,6 +105,68 @@ std::vector<std::string> Spelled(const Standard& standard, const char* field, co
 
 }  // namespace
 
+grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
+                                   grpc::ServerReader<v1::ImportVenuesChunk>* reader,
+                                   v1::ImportVenuesResponse* resp) {
+  server::RequestScope scope(ctx);
+  constexpr size_t kMaxBytes = 256 * 1024 * 1024;
+  std::string source, data;
+  v1::ImportVenuesChunk chunk;
+  while (reader->Read(&chunk)) {
+    if (source.empty()) source = chunk.source();
+    data += chunk.data();
+    if (data.size() > kMaxBytes) {
+      return server::ToGrpc(server::InvalidArgument(
+          "file too large", {{"data", "at most 256 MiB per import; split the file"}}));
+    }
+  }
+  auto report = registry_.Import(source, data);
+  if (!report.ok()) return server::ToGrpc(report.status());
+  resp->set_rows(report->rows);
+  resp->set_created(report->created);
+  resp->set_updated(report->updated);
+  resp->set_unchanged(report->unchanged);
+  for (const auto& r : report->rejected) {
+    auto* out = resp->add_rejected();
+    out->set_line(r.line);
+    out->set_source_id(r.source_id);
+    for (const auto& v : r.violations) {
+      auto* x = out->add_violations();
+      x->set_field(v.field);
+      x->set_value(v.value);
+      x->set_rule(v.rule);
+      x->set_description(v.message);
+    }
+  }
+  for (const auto& c : report->ignored_columns) resp->add_ignored_columns(c);
+  for (const auto& n : report->normalisations) resp->add_normalisations(n);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
+                                   grpc::ServerWriter<v1::ExportVenuesChunk>* writer) {
+  server::RequestScope scope(ctx);
+  auto all = registry_.index().All();
+  std::vector<const Venue*> venues;
+  for (const auto& v : all) venues.push_back(v.get());
+  std::string doc, type;
+  if (req->format() == v1::GEOJSON) {
+    doc = WriteGeoJson(registry_.standard(), venues);
+    type = "application/geo+json";
+  } else {
+    doc = WriteNationalCsv(registry_.standard(), venues);
+    type = "text/csv; charset=utf-8";
+  }
+  constexpr size_t kChunk = 64 * 1024;
+  for (size_t off = 0; off == 0 || off < doc.size(); off += kChunk) {
+    v1::ExportVenuesChunk chunk;
+    if (off == 0) chunk.set_content_type(type);
+    chunk.set_data(doc.substr(off, kChunk));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
                                    v1::SearchVenuesResponse* resp) {
   server::RequestScope scope(ctx);

@@ -23,6 +23,11 @@ class Handler final : public v1::VenueService::Service {
   grpc::Status BatchUpsertVenues(grpc::ServerContext* ctx,
                                  const v1::BatchUpsertVenuesRequest* req,
                                  v1::BatchUpsertVenuesResponse* resp) override;
+  grpc::Status ImportVenues(grpc::ServerContext* ctx,
+                            grpc::ServerReader<v1::ImportVenuesChunk>* reader,
+                            v1::ImportVenuesResponse* resp) override;
+  grpc::Status ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
+                            grpc::ServerWriter<v1::ExportVenuesChunk>* writer) override;
   grpc::Status SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
                             v1::SearchVenuesResponse* resp) override;
 

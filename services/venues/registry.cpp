@@ -313,6 +313,46 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
   return results;
 }
 
+absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
+                                                       std::string_view csv_text) {
+  if (source.empty()) {
+    return server::InvalidArgument("source is required", {{"source", "must not be empty"}});
+  }
+  auto parsed = ParseNationalCsv(standard_, csv_text, source);
+  if (!parsed.ok()) {
+    return server::InvalidArgument(std::string(parsed.status().message()),
+                                   {{"data", std::string(parsed.status().message())}});
+  }
+  ImportReport report;
+  report.rows = parsed->rows;
+  report.rejected = std::move(parsed->rejected);
+  report.ignored_columns = std::move(parsed->ignored_columns);
+  report.normalisations = std::move(parsed->normalisations);
+  constexpr size_t kBatch = 500;
+  for (size_t start = 0; start < parsed->valid.size(); start += kBatch) {
+    std::vector<Venue> batch;
+    for (size_t i = start; i < std::min(parsed->valid.size(), start + kBatch); ++i) {
+      batch.push_back(parsed->valid[i].venue);
+    }
+    auto stored = repo_.Upsert(
+        source, batch,
+        [this](const Venue& v, const std::vector<std::string>&) {
+          return MakeVenueEvent("venue.created", v, {});
+        },
+        [this](const Venue& v, const std::vector<std::string>& changed) {
+          return MakeVenueEvent("venue.updated", v, changed);
+        });
+    if (!stored.ok()) return stored.status();
+    for (const auto& r : *stored) {
+      if (r.outcome == RowResult::Outcome::kCreated) ++report.created;
+      if (r.outcome == RowResult::Outcome::kUpdated) ++report.updated;
+      if (r.outcome == RowResult::Outcome::kUnchanged) ++report.unchanged;
+    }
+  }
+  if (absl::Status s = RefreshIndex(); !s.ok()) return s;
+  return report;
+}
+
 absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
   if (v.ok()) index_.Put(*v);
   return v;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "passerelle/events/v1/event.pb.h"
+#include "services/venues/exchange.hpp"
 #include "services/venues/search.hpp"
 #include "services/venues/standard.hpp"
 #include "services/venues/venue.hpp"
@@ -90,6 +91,15 @@ class Registry {
                                                      const std::vector<v1::Venue>& rows);
 
   const Standard& standard() const { return standard_; }
+
+  struct ImportReport {
+    int rows = 0, created = 0, updated = 0, unchanged = 0;
+    std::vector<ParsedFile::Rejected> rejected;
+    std::vector<std::string> ignored_columns;
+    std::vector<std::string> normalisations;
+  };
+  /// Reads a national CSV and upserts its valid rows by (source, id), 500 per transaction.
+  absl::StatusOr<ImportReport> Import(const std::string& source, std::string_view csv_text);
 
   /// Loads every venue into the search index (at start).
   absl::Status LoadIndex();

@@ -82,6 +82,15 @@ size_t SearchIndex::size() const {
   return impl_->entries.size();
 }
 
+std::vector<std::shared_ptr<const Venue>> SearchIndex::All() const {
+  std::shared_lock lock(impl_->mu);
+  std::vector<std::shared_ptr<const Venue>> out;
+  out.reserve(impl_->entries.size());
+  for (const auto& [id, e] : impl_->entries) out.push_back(e.venue);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  return out;
+}
+
 void SearchIndex::Remove(const std::string& id) {
   std::unique_lock lock(impl_->mu);
   impl_->Unlink(id);

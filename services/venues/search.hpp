@@ -53,6 +53,8 @@ class SearchIndex {
   /// Best first; `total` gets the number of matches before the limit.
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
   size_t size() const;
+  /// Every indexed (active) venue, by id.
+  std::vector<std::shared_ptr<const Venue>> All() const;
 
  private:
   struct Impl;

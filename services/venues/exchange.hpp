@@ -1,0 +1,44 @@
+// The national CSV and GeoJSON: reading a file into rows for the registry, writing venues out.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "services/venues/standard.hpp"
+#include "services/venues/venue.hpp"
+
+namespace passerelle::venues {
+
+/// A file read against the standard: valid rows as venues (with their line), rejected rows with
+/// every violation, columns that are not standard fields.
+struct ParsedFile {
+  struct Row {
+    int line;
+    Venue venue;
+  };
+  struct Rejected {
+    int line;
+    std::string source_id;
+    std::vector<Violation> violations;
+  };
+  int rows = 0;
+  std::vector<Row> valid;
+  std::vector<Rejected> rejected;
+  std::vector<std::string> ignored_columns;
+  std::vector<std::string> normalisations;
+};
+
+/// Reads a national CSV: v1.0.2 (`,` between columns, `|` in lists) or v0.1 (`;` columns and
+/// lists), told apart by the header. Fails only when the file cannot be read as CSV at all
+/// (e.g. truncated inside a quoted field: the message names the line).
+absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
+                                            const std::string& source);
+
+/// The national CSV of `venues`: header, then one row each, every field quoted.
+std::string WriteNationalCsv(const Standard& standard, const std::vector<const Venue*>& venues);
+
+/// A GeoJSON FeatureCollection of the located venues.
+std::string WriteGeoJson(const Standard& standard, const std::vector<const Venue*>& venues);
+
+}  // namespace passerelle::venues
