@@ -5,6 +5,7 @@
 
 #include "libs/logging/logging.hpp"
 
+#include "libs/events/consumer.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
 #include "services/venues/handler.hpp"
@@ -23,7 +24,8 @@ int main(int argc, char** argv) {
   return service::Run(
       argc, argv,
       {.name = "venues",
-       .components = {outbox::OutboxComponent(), {"venues", venues::Migrations()}},
+       .components = {outbox::OutboxComponent(), events::InboxComponent(),
+                      {"venues", venues::Migrations()}},
        .read_config = nullptr,
        .wire = [](service::Runtime& rt) -> absl::Status {
          store = std::make_unique<venues::PgStore>(*rt.pool, rt.topology);
@@ -32,6 +34,29 @@ int main(int argc, char** argv) {
          logging::Info("search index loaded", {{"venues", registry->index().size()}});
          handler = std::make_unique<venues::Handler>(*registry);
          rt.server->AddService(handler.get());
+         // A published referential version: retired items leave the venues offering them.
+         static std::unique_ptr<events::Consumer> consumer;
+         consumer = std::make_unique<events::Consumer>(
+             *rt.nats, *rt.pool,
+             events::ConsumerOptions{
+                 .topology = rt.topology,
+                 .durable = "venues-referential",
+                 .filter_subject = rt.topology.EventSubject("referential.version.published")},
+             [](pqxx::work& tx, const events::v1::Event& e) -> absl::Status {
+               referential::v1::VersionPublished published;
+               if (!e.payload().UnpackTo(&published)) {
+                 return absl::InvalidArgumentError("payload is not a VersionPublished");
+               }
+               const int changed =
+                   store->ApplyReferentialVersion(tx, published, registry->UpdatedEvents());
+               logging::Info("referential version applied",
+                             {{"version", published.version()}, {"venues_changed", changed}});
+               return absl::OkStatus();
+             },
+             &rt.metrics->registry());
+         if (absl::Status s = consumer->Init(); !s.ok()) return s;
+         consumer->Start();
+         rt.server->OnShutdown([] { consumer->Stop(); });
          // Other replicas' writes reach this one's index within about a second.
          static std::atomic<bool> stop{false};
          static std::thread refresher([] {

@@ -115,6 +115,14 @@ class Registry {
                                       const std::string& page_token) const;
   const SearchIndex& index() const { return index_; }
 
+  /// The event factory for venue.updated (for writes made outside the registry's methods,
+  /// such as the referential consumer's).
+  EventFactory UpdatedEvents() const {
+    return [this](const Venue& v, const std::vector<std::string>& changed) {
+      return MakeVenueEvent("venue.updated", v, changed);
+    };
+  }
+
  private:
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
   absl::Status Fill(const v1::Venue& message, const std::string& path_prefix, Venue* venue) const;

@@ -228,6 +228,27 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
   return page;
 }
 
+int PgStore::ApplyReferentialVersion(pqxx::work& tx,
+                                     const referential::v1::VersionPublished& version,
+                                     const EventFactory& updated) {
+  std::vector<std::string> retired(version.items_retired().begin(), version.items_retired().end());
+  if (retired.empty()) return 0;
+  const std::string list = nlohmann::json(retired).dump();
+  int changed = 0;
+  for (const auto& row : tx.exec_params(
+           absl::StrCat("UPDATE venues SET referential_items = ARRAY(SELECT i FROM "
+                        "unnest(referential_items) AS i WHERE i <> ALL(ARRAY(SELECT "
+                        "json_array_elements_text($1::json)))), revision = revision + 1, "
+                        "update_time = now() WHERE referential_items && ARRAY(SELECT "
+                        "json_array_elements_text($1::json)) RETURNING ",
+                        kColumns),
+           list)) {
+    outbox::Append(tx, topology_, updated(FromRow(row), {"referential_items"}));
+    ++changed;
+  }
+  return changed;
+}
+
 absl::StatusOr<std::vector<Venue>> PgStore::ChangedSince(absl::Time since) {
   std::vector<Venue> out;
   const double epoch = since == absl::InfinitePast() ? 0 : static_cast<double>(absl::ToUnixMicros(since)) / 1e6;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "libs/db/pool.hpp"
+#include "passerelle/referential/v1/events.pb.h"
 #include "libs/events/event.hpp"
 #include "services/venues/registry.hpp"
 
@@ -24,6 +25,12 @@ class PgStore final : public Repository {
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,
                                                 const EventFactory& updated) override;
+
+  /// Follows a published referential version inside the consumer's transaction: retired items
+  /// leave every venue that offered them (each such venue gets venue.updated). Item ids are
+  /// stable across versions, so nothing else needs rewriting. Returns the venues changed.
+  int ApplyReferentialVersion(pqxx::work& tx, const referential::v1::VersionPublished& version,
+                              const EventFactory& updated);
 
  private:
   db::Pool& pool_;

@@ -13,6 +13,7 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "libs/testing/testing.hpp"
+#include "passerelle/referential/v1/referential.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 
 namespace passerelle::venues {
@@ -386,6 +387,73 @@ TEST_F(VenuesTest, AnotherReplicasWritesReachTheSearchIndex) {
       5s));
   process->Signal(SIGTERM);
   EXPECT_EQ(process->Wait(15s), 0);
+}
+
+// Two real services on one NATS topology: publishing a referential version that retires an item
+// removes it from the venues offering it, through the event, the consumer and the inbox.
+TEST(ReferentialToVenuesTest, RetiredItemsLeaveVenues) {
+  const std::string prefix = testing::UniqueName("x");
+  testing::ServiceBinary ref(
+      "services/referential/passerelle-referential",
+      {{"PASSERELLE_NATS_PREFIX", prefix},
+       {"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}});
+  testing::ServiceBinary ven("services/venues/passerelle-venues", {{"PASSERELLE_NATS_PREFIX", prefix}});
+  auto ven_process = ven.Start();
+  auto stub = v1::VenueService::NewStub(
+      grpc::CreateChannel(ven.grpc_address(), grpc::InsecureChannelCredentials()));
+  v1::Venue created;
+  {
+    grpc::ClientContext ctx;
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = Valid("with-items");
+    req.mutable_venue()->add_referential_items("items/it-18");
+    req.mutable_venue()->add_referential_items("items/it-77");
+    ASSERT_TRUE(stub->CreateVenue(&ctx, req, &created).ok());
+  }
+  auto ref_process = ref.Start();  // announces 2023-02-03 (nothing retired)
+  {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    // Accept proposal 7 (retire item 18) the way the committee would, then publish.
+    tx.exec0("UPDATE \"" + ref.schema() + "\".proposals SET state = 'accepted' WHERE number = 7");
+    tx.commit();
+  }
+  {
+    auto ref_stub = referential::v1::ReferentialService::NewStub(
+        grpc::CreateChannel(ref.grpc_address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    referential::v1::PublishVersionRequest req;
+    req.set_parent("nomenclatures/roubaix-aptic");
+    req.set_version_id("2023-03-01");
+    referential::v1::PublishVersionResponse resp;
+    grpc::Status st = ref_stub->PublishVersion(&ctx, req, &resp);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(resp.diff().items_retired_size(), 1);
+  }
+  // The event travels: outbox -> relay -> JetStream -> venues' durable consumer.
+  auto items = [&] {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(created.name());
+    v1::Venue v;
+    EXPECT_TRUE(stub->GetVenue(&ctx, req, &v).ok());
+    return std::vector<std::string>(v.referential_items().begin(), v.referential_items().end());
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return items().size() == 1; }, 20s)) << ven_process->Output();
+  EXPECT_EQ(items(), std::vector<std::string>{"items/it-77"});
+  {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM \"" + ven.schema() +
+                       "\".outbox WHERE event_type = 'venue.updated'")[0].as<int>(), 1);
+    EXPECT_EQ(tx.exec1("SELECT count(*) FROM \"" + ven.schema() +
+                       "\".inbox WHERE consumer = 'venues-referential'")[0].as<int>(), 2)
+        << "the seed version and the published one";
+  }
+  ref_process->Signal(SIGTERM);
+  ref_process->Wait(15s);
+  ven_process->Signal(SIGTERM);
+  ven_process->Wait(15s);
 }
 
 }  // namespace
