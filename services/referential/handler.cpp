@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
+#include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
 #include "absl/strings/numbers.h"
 #include "services/referential/exports.hpp"
@@ -152,12 +153,6 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
 
 namespace {
 
-void Timestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(t);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
-}
-
 v1::OperationKind KindToProto(Operation::Kind k) {
   return static_cast<v1::OperationKind>(static_cast<int>(k) + 1);
 }
@@ -193,10 +188,10 @@ void ProposalToProto(const Proposal& p, v1::Proposal* out) {
     auto* pc = out->add_comments();
     pc->set_author(c.author);
     pc->set_text(c.text);
-    Timestamp(c.create_time, pc->mutable_create_time());
+    server::ToTimestamp(c.create_time, pc->mutable_create_time());
   }
-  Timestamp(p.create_time, out->mutable_create_time());
-  Timestamp(p.update_time, out->mutable_update_time());
+  server::ToTimestamp(p.create_time, out->mutable_create_time());
+  server::ToTimestamp(p.update_time, out->mutable_update_time());
   out->set_etag(ETag(p));
 }
 
@@ -367,15 +362,7 @@ grpc::Status Handler::ExportVersion(grpc::ServerContext* ctx, const v1::ExportVe
       doc = ExportJson(**t);
       type = "application/json";
   }
-  constexpr size_t kChunk = 64 * 1024;
-  for (size_t off = 0; off < doc.size() || off == 0; off += kChunk) {
-    v1::ExportChunk chunk;
-    if (off == 0) chunk.set_content_type(type);
-    chunk.set_data(doc.substr(off, kChunk));
-    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
-    if (doc.empty()) break;
-  }
-  return grpc::Status::OK;
+  return server::WriteChunks(writer, doc, type);
 }
 
 }  // namespace passerelle::referential

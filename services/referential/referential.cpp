@@ -14,6 +14,7 @@
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
+#include "libs/server/resource.hpp"
 #include "passerelle/referential/v1/events.pb.h"
 
 namespace passerelle::referential {
@@ -137,27 +138,13 @@ absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> RevisionFromETag(const std::string& etag) {
-  if (etag.empty()) return 0;  // no etag: last writer wins, as AIP-154 allows
-  int revision = 0;
-  std::string digits = etag;
-  if (digits.starts_with("W/")) digits = digits.substr(2);
-  if (digits.size() >= 2 && digits.front() == '"' && digits.back() == '"') {
-    digits = digits.substr(1, digits.size() - 2);
-  }
-  if (!absl::SimpleAtoi(digits, &revision) || revision <= 0) {
-    return server::InvalidArgument("invalid etag", {{"etag", "not an etag this service issued"}});
-  }
-  return revision;
-}
-
 }  // namespace
 
 std::string ProposalName(const Proposal& p) {
   return absl::StrCat("nomenclatures/", p.nomenclature, "/proposals/", p.number);
 }
 
-std::string ETag(const Proposal& p) { return absl::StrCat("W/\"", p.revision, "\""); }
+std::string ETag(const Proposal& p) { return server::WeakETag(p.revision); }
 
 absl::StatusOr<std::vector<Proposal>> Referential::ListProposals(const std::string& parent,
                                                                  const std::string& state_filter) {
@@ -209,7 +196,7 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
-  auto revision = RevisionFromETag(etag);
+  auto revision = server::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   // Validate the operations against the base version before storing them.
   auto snap = snapshot();
@@ -242,7 +229,7 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
-  auto revision = RevisionFromETag(etag);
+  auto revision = server::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
     if (p.state == ProposalState::kApplied) {

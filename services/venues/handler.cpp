@@ -4,9 +4,24 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
+#include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
 
 namespace passerelle::venues {
+namespace {
+
+void AddViolations(const std::vector<Violation>& violations,
+                   google::protobuf::RepeatedPtrField<v1::RowViolation>* out) {
+  for (const auto& v : violations) {
+    auto* x = out->Add();
+    x->set_field(v.field);
+    x->set_value(v.value);
+    x->set_rule(v.rule);
+    x->set_description(v.message);
+  }
+}
+
+}  // namespace
 
 grpc::Status Handler::GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
                                v1::Venue* resp) {
@@ -77,13 +92,7 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
     out->set_source_id(r.source_id);
     out->set_outcome(static_cast<v1::UpsertOutcome>(static_cast<int>(r.outcome) + 1));
     if (!r.id.empty()) out->set_name("venues/" + r.id);
-    for (const auto& v : r.violations) {
-      auto* x = out->add_violations();
-      x->set_field(v.field);
-      x->set_value(v.value);
-      x->set_rule(v.rule);
-      x->set_description(v.message);
-    }
+    AddViolations(r.violations, out->mutable_violations());
     for (const auto& c : r.changed_fields) out->add_changed_fields(c);
   }
   return grpc::Status::OK;
@@ -130,13 +139,7 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
     auto* out = resp->add_rejected();
     out->set_line(r.line);
     out->set_source_id(r.source_id);
-    for (const auto& v : r.violations) {
-      auto* x = out->add_violations();
-      x->set_field(v.field);
-      x->set_value(v.value);
-      x->set_rule(v.rule);
-      x->set_description(v.message);
-    }
+    AddViolations(r.violations, out->mutable_violations());
   }
   for (const auto& c : report->ignored_columns) resp->add_ignored_columns(c);
   for (const auto& n : report->normalisations) resp->add_normalisations(n);
@@ -157,14 +160,7 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
     doc = WriteNationalCsv(registry_.standard(), venues);
     type = "text/csv; charset=utf-8";
   }
-  constexpr size_t kChunk = 64 * 1024;
-  for (size_t off = 0; off == 0 || off < doc.size(); off += kChunk) {
-    v1::ExportVenuesChunk chunk;
-    if (off == 0) chunk.set_content_type(type);
-    chunk.set_data(doc.substr(off, kChunk));
-    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
-  }
-  return grpc::Status::OK;
+  return server::WriteChunks(writer, doc, type);
 }
 
 grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,

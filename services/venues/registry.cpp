@@ -14,6 +14,7 @@
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
+#include "libs/server/resource.hpp"
 #include "passerelle/venues/v1/events.pb.h"
 
 namespace passerelle::venues {
@@ -131,7 +132,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                                        const std::string& request_id) {
   std::string id;
   if (absl::Status s = ParseName(m.name(), &id); !s.ok()) return s;
-  auto revision = RevisionFromETag(m.etag());
+  auto revision = server::RevisionFromETag(m.etag());
   if (!revision.ok()) return revision.status();
   std::set<std::string> writable;
   for (const auto& f : standard_.fields()) writable.insert(f.name);
@@ -180,7 +181,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
     return server::InvalidArgument("a reason is required",
                                    {{"reason", "dites pourquoi le lieu est retiré"}});
   }
-  auto revision = RevisionFromETag(etag);
+  auto revision = server::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   return Indexed(repo_.Update(
       id, *revision,

@@ -13,6 +13,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "libs/server/errors.hpp"
+#include "libs/server/resource.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -23,12 +24,6 @@ std::string Number(double d) {
   char buf[32];
   auto r = std::to_chars(buf, buf + sizeof(buf), d);  // shortest form that reads back exactly
   return std::string(buf, r.ptr);
-}
-
-void SetTime(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(t);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
 }
 
 }  // namespace
@@ -97,16 +92,16 @@ void ToProto(const Standard& standard, const Venue& v, v1::Venue* out) {
   auto* p = out->mutable_provenance();
   p->set_source(v.source);
   p->set_source_id(v.source_id);
-  SetTime(v.first_seen_time, p->mutable_first_seen_time());
-  SetTime(v.last_seen_time, p->mutable_last_seen_time());
+  server::ToTimestamp(v.first_seen_time, p->mutable_first_seen_time());
+  server::ToTimestamp(v.last_seen_time, p->mutable_last_seen_time());
   out->set_owner_organisation(v.owner_organisation);
   for (const auto& i : v.referential_items) out->add_referential_items(i);
   out->set_accepts_aptic_pass(v.accepts_aptic_pass);
   for (const auto& a : v.areas) out->add_areas(a);
   out->set_state(v.withdrawn ? v1::WITHDRAWN : v1::ACTIVE);
   out->set_withdrawal_reason(v.withdrawal_reason);
-  SetTime(v.create_time, out->mutable_create_time());
-  SetTime(v.update_time, out->mutable_update_time());
+  server::ToTimestamp(v.create_time, out->mutable_create_time());
+  server::ToTimestamp(v.update_time, out->mutable_update_time());
   out->set_etag(ETag(v));
 }
 
@@ -127,20 +122,6 @@ std::vector<std::string> ChangedFields(const Venue& a, const Venue& b) {
   return out;
 }
 
-std::string ETag(const Venue& v) { return absl::StrCat("W/\"", v.revision, "\""); }
-
-absl::StatusOr<int> RevisionFromETag(const std::string& etag) {
-  if (etag.empty()) return 0;
-  std::string digits = etag;
-  if (digits.starts_with("W/")) digits = digits.substr(2);
-  if (digits.size() >= 2 && digits.front() == '"' && digits.back() == '"') {
-    digits = digits.substr(1, digits.size() - 2);
-  }
-  int revision = 0;
-  if (!absl::SimpleAtoi(digits, &revision) || revision <= 0) {
-    return server::InvalidArgument("invalid etag", {{"etag", "not an etag this service issued"}});
-  }
-  return revision;
-}
+std::string ETag(const Venue& v) { return server::WeakETag(v.revision); }
 
 }  // namespace passerelle::venues

@@ -46,8 +46,7 @@ void ToProto(const Standard& standard, const Venue& venue, v1::Venue* out);
 /// Names of the fields whose values differ (standard and local).
 std::vector<std::string> ChangedFields(const Venue& before, const Venue& after);
 
-/// Weak etag of a revision, and back (0 when absent; INVALID_ARGUMENT when malformed).
+/// Weak etag of the venue's revision.
 std::string ETag(const Venue& v);
-absl::StatusOr<int> RevisionFromETag(const std::string& etag);
 
 }  // namespace passerelle::venues

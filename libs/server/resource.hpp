@@ -1,0 +1,38 @@
+// Helpers every resource-oriented handler needs: etags (AIP-154), timestamps, streamed exports.
+#pragma once
+
+#include <string>
+
+#include <google/protobuf/timestamp.pb.h>
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace passerelle::server {
+
+/// Weak etag of a revision: `W/"<revision>"`.
+std::string WeakETag(int revision);
+/// The revision in an etag this service issued; 0 when `etag` is empty (no precondition),
+/// INVALID_ARGUMENT with a field violation on `etag` when it is malformed.
+absl::StatusOr<int> RevisionFromETag(const std::string& etag);
+
+/// absl::Time to google.protobuf.Timestamp (microsecond precision).
+void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+
+/// Streams `doc` as 64 KiB chunks of a message with `content_type` (first chunk) and `data`
+/// fields; at least one chunk even for an empty document.
+template <typename Chunk>
+grpc::Status WriteChunks(grpc::ServerWriter<Chunk>* writer, const std::string& doc,
+                         const std::string& content_type) {
+  constexpr size_t kChunk = 64 * 1024;
+  for (size_t off = 0; off == 0 || off < doc.size(); off += kChunk) {
+    Chunk chunk;
+    if (off == 0) chunk.set_content_type(content_type);
+    chunk.set_data(doc.substr(off, kChunk));
+    if (!writer->Write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace passerelle::server
