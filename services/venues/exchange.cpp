@@ -58,42 +58,37 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   return out;
 }
 
-std::string WriteNationalCsv(const Standard& standard, const std::vector<const Venue*>& venues) {
+std::string WriteNationalCsv(const Standard& standard,
+                             const std::vector<const v1::Venue*>& venues) {
   std::vector<std::string> header;
   for (const auto& f : standard.fields()) header.push_back(f.name);
   std::string out = csv::Line(header, ',', true);
-  for (const Venue* v : venues) {
+  for (const v1::Venue* v : venues) {
+    auto raw = RawFromProto(standard, *v);
     std::vector<std::string> cells;
-    for (const auto& f : standard.fields()) {
-      auto it = v->standard.find(f.name);
-      cells.push_back(it == v->standard.end() ? "" : absl::StrJoin(it->second, "|"));
-    }
+    for (const auto& f : standard.fields()) cells.push_back(raw[f.name]);
     out += csv::Line(cells, ',', true);
   }
   return out;
 }
 
-std::string WriteGeoJson(const Standard& standard, const std::vector<const Venue*>& venues) {
+std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues) {
   nlohmann::json features = nlohmann::json::array();
-  for (const Venue* v : venues) {
-    auto lat = v->standard.find("latitude"), lon = v->standard.find("longitude");
-    if (lat == v->standard.end() || lon == v->standard.end()) continue;
-    nlohmann::json props{{"name", v->Name()}};
+  for (const v1::Venue* v : venues) {
+    if (!v->has_latitude() || !v->has_longitude()) continue;
+    auto raw = RawFromProto(standard, *v);
+    nlohmann::json props{{"name", v->name()}};
     for (const auto& f : standard.fields()) {
-      auto it = v->standard.find(f.name);
-      if (f.kind == FieldKind::kNumber) continue;  // in the geometry
-      props[f.name] = it == v->standard.end() ? "" : absl::StrJoin(it->second, "|");
+      if (f.kind != FieldKind::kNumber) props[f.name] = raw[f.name];  // numbers: the geometry
     }
-    props["accepts_aptic_pass"] = v->accepts_aptic_pass;
-    props["owner_organisation"] = v->owner_organisation;
-    props["referential_items"] = absl::StrJoin(v->referential_items, "|");
-    features.push_back(
-        {{"type", "Feature"},
-         {"id", v->id},
-         {"geometry",
-          {{"type", "Point"},
-           {"coordinates", {std::stod(lon->second.front()), std::stod(lat->second.front())}}}},
-         {"properties", props}});
+    props["accepts_aptic_pass"] = v->accepts_aptic_pass();
+    props["owner_organisation"] = v->owner_organisation();
+    props["referential_items"] = absl::StrJoin(v->referential_items(), "|");
+    features.push_back({{"type", "Feature"},
+                        {"id", v->name()},
+                        {"geometry",
+                         {{"type", "Point"}, {"coordinates", {v->longitude(), v->latitude()}}}},
+                        {"properties", props}});
   }
   nlohmann::json doc{{"type", "FeatureCollection"}, {"features", features}};
   return doc.dump() + "\n";

@@ -35,10 +35,11 @@ struct ParsedFile {
 absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
                                             const std::string& source);
 
-/// The national CSV of `venues`: header, then one row each, every field quoted.
-std::string WriteNationalCsv(const Standard& standard, const std::vector<const Venue*>& venues);
+/// The national CSV of `venues` (API messages): header, then one row each, every field quoted.
+std::string WriteNationalCsv(const Standard& standard,
+                             const std::vector<const v1::Venue*>& venues);
 
 /// A GeoJSON FeatureCollection of the located venues.
-std::string WriteGeoJson(const Standard& standard, const std::vector<const Venue*>& venues);
+std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues);
 
 }  // namespace passerelle::venues

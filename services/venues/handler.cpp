@@ -1,6 +1,8 @@
 // gRPC handler of the venues service.
 #include "services/venues/handler.hpp"
 
+#include <malloc.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
@@ -130,6 +132,11 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
     }
   }
   auto report = registry_.Import(source, data);
+  data.clear();
+  data.shrink_to_fit();
+  // A national file is parsed into hundreds of MB of short-lived strings: give the freed memory
+  // back to the system instead of keeping it in the allocator's free lists.
+  malloc_trim(0);
   if (!report.ok()) return server::ToGrpc(report.status());
   resp->set_rows(report->rows);
   resp->set_created(report->created);
@@ -150,7 +157,7 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
                                    grpc::ServerWriter<v1::ExportVenuesChunk>* writer) {
   server::RequestScope scope(ctx);
   auto all = registry_.index().All();
-  std::vector<const Venue*> venues;
+  std::vector<const v1::Venue*> venues;
   for (const auto& v : all) venues.push_back(v.get());
   std::string doc, type;
   if (req->format() == v1::GEOJSON) {
@@ -209,7 +216,7 @@ grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVen
   if (!found.ok()) return server::ToGrpc(found.status());
   for (const auto& hit : found->hits) {
     auto* m = resp->add_results();
-    ToProto(st, *hit.venue, m->mutable_venue());
+    *m->mutable_venue() = *hit.venue;
     if (hit.distance_m >= 0) m->set_distance_meters(hit.distance_m);
   }
   resp->set_total_size(static_cast<int32_t>(found->total));

@@ -1,4 +1,6 @@
 // passerelle-venues: wires the venue registry's layers and runs it.
+#include <malloc.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
          store = std::make_unique<venues::PgStore>(*rt.pool, rt.topology);
          registry = std::make_unique<venues::Registry>(venues::Standard::V102(), *store);
          if (absl::Status s = registry->LoadIndex(); !s.ok()) return s;
+         malloc_trim(0);  // the load's transient copies are gone: return their memory
          logging::Info("search index loaded", {{"venues", registry->index().size()}});
          handler = std::make_unique<venues::Handler>(*registry);
          rt.server->AddService(handler.get());

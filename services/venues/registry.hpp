@@ -74,7 +74,8 @@ class Repository {
 
 class Registry {
  public:
-  Registry(const Standard& standard, Repository& repo) : standard_(standard), repo_(repo) {}
+  Registry(const Standard& standard, Repository& repo)
+      : standard_(standard), repo_(repo), index_(standard) {}
 
   absl::StatusOr<Venue> Get(const std::string& name);
   absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id);

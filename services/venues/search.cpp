@@ -6,6 +6,8 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <shared_mutex>
+#include <unordered_map>
 
 #include "libs/text/text.hpp"
 
@@ -18,22 +20,31 @@ int64_t CellKey(int row, int col) { return (static_cast<int64_t>(row) << 32) ^ (
 int Row(double lat) { return static_cast<int>(std::floor(lat / kCellDeg)); }
 int Col(double lon) { return static_cast<int>(std::floor(lon / kCellDeg)); }
 
-struct Entry {
-  std::shared_ptr<const Venue> venue;
-  bool located = false;
-  double lat = 0, lon = 0;
-  std::string name_key;  // folded nom, for ordering
-  std::map<std::string, std::set<std::string>> values;  // filterable field -> values
-  std::vector<std::string> words;                        // folded words for text search
-};
-
-const std::vector<std::string>& FilterFields() {
+// Enumerated fields filtered by bit sets (bit i = the schema's i-th value).
+const std::vector<std::string>& MaskFields() {
   static const auto* f = new std::vector<std::string>{
-      "services", "typologie", "dispositif_programmes_nationaux", "publics_specifiquement_adresses",
+      "services", "dispositif_programmes_nationaux", "publics_specifiquement_adresses",
       "prise_en_charge_specifique", "frais_a_charge", "modalites_acces",
       "modalites_accompagnement"};
   return *f;
 }
+
+struct Entry {
+  std::string id;    // UUID
+  std::string name;  // venues/{id}
+  std::shared_ptr<const v1::Venue> wire;
+  bool located = false;
+  double lat = 0, lon = 0;
+  std::string name_key;  // folded nom, for ordering
+  uint64_t masks[7] = {0, 0, 0, 0, 0, 0, 0};
+  std::vector<std::string> typologie, items;
+  std::vector<std::string> words;  // sorted, distinct
+};
+
+struct Candidate {
+  const Entry* e;
+  double distance;
+};
 
 }  // namespace
 
@@ -47,34 +58,54 @@ double HaversineMeters(double lat1, double lon1, double lat2, double lon2) {
 }
 
 struct SearchIndex::Impl {
+  explicit Impl(const Standard& s) : standard(s) {}
+  const Standard& standard;
   mutable std::shared_mutex mu;
-  std::unordered_map<std::string, Entry> entries;                       // by id
-  std::unordered_map<int64_t, std::set<std::string>> grid;              // cell -> ids
-  std::map<std::string, std::set<std::string>> words;                   // word -> ids (sorted)
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;  // by id
+  std::unordered_map<int64_t, std::vector<const Entry*>> grid;       // cell -> entries
+  std::map<std::string, std::vector<const Entry*>> words;            // word -> entries
+
+  static void Erase(std::vector<const Entry*>& v, const Entry* e) {
+    auto it = std::find(v.begin(), v.end(), e);
+    if (it != v.end()) {
+      *it = v.back();
+      v.pop_back();
+    }
+  }
 
   void Unlink(const std::string& id) {
     auto it = entries.find(id);
     if (it == entries.end()) return;
-    const Entry& e = it->second;
-    if (e.located) {
-      auto g = grid.find(CellKey(Row(e.lat), Col(e.lon)));
+    const Entry* e = it->second.get();
+    if (e->located) {
+      auto g = grid.find(CellKey(Row(e->lat), Col(e->lon)));
       if (g != grid.end()) {
-        g->second.erase(id);
+        Erase(g->second, e);
         if (g->second.empty()) grid.erase(g);
       }
     }
-    for (const auto& w : e.words) {
+    for (const auto& w : e->words) {
       auto x = words.find(w);
       if (x != words.end()) {
-        x->second.erase(id);
+        Erase(x->second, e);
         if (x->second.empty()) words.erase(x);
       }
     }
     entries.erase(it);
   }
+
+  uint64_t Mask(size_t field, const std::vector<std::string>& values) const {
+    const FieldSpec* spec = standard.Find(MaskFields()[field]);
+    uint64_t m = 0;
+    for (const auto& v : values) {
+      auto pos = std::find(spec->values.begin(), spec->values.end(), v);
+      if (pos != spec->values.end()) m |= uint64_t{1} << (pos - spec->values.begin());
+    }
+    return m;
+  }
 };
 
-SearchIndex::SearchIndex() : impl_(std::make_unique<Impl>()) {}
+SearchIndex::SearchIndex(const Standard& standard) : impl_(std::make_unique<Impl>(standard)) {}
 SearchIndex::~SearchIndex() = default;
 
 size_t SearchIndex::size() const {
@@ -82,12 +113,12 @@ size_t SearchIndex::size() const {
   return impl_->entries.size();
 }
 
-std::vector<std::shared_ptr<const Venue>> SearchIndex::All() const {
+std::vector<std::shared_ptr<const v1::Venue>> SearchIndex::All() const {
   std::shared_lock lock(impl_->mu);
-  std::vector<std::shared_ptr<const Venue>> out;
+  std::vector<std::shared_ptr<const v1::Venue>> out;
   out.reserve(impl_->entries.size());
-  for (const auto& [id, e] : impl_->entries) out.push_back(e.venue);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->id < b->id; });
+  for (const auto& [id, e] : impl_->entries) out.push_back(e->wire);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->name() < b->name(); });
   return out;
 }
 
@@ -101,54 +132,70 @@ void SearchIndex::Put(const Venue& v) {
     Remove(v.id);
     return;
   }
-  Entry e;
-  e.venue = std::make_shared<const Venue>(v);
+  auto e = std::make_unique<Entry>();
+  e->id = v.id;
+  e->name = v.Name();
+  auto wire = std::make_shared<v1::Venue>();
+  ToProto(impl_->standard, v, wire.get());
+  e->wire = std::move(wire);
   auto get = [&](const char* f) -> std::string {
     auto it = v.standard.find(f);
     return it == v.standard.end() || it->second.empty() ? "" : it->second.front();
   };
   const std::string lat = get("latitude"), lon = get("longitude");
   if (!lat.empty() && !lon.empty()) {
-    e.located = true;
-    e.lat = std::strtod(lat.c_str(), nullptr);
-    e.lon = std::strtod(lon.c_str(), nullptr);
+    e->located = true;
+    e->lat = std::strtod(lat.c_str(), nullptr);
+    e->lon = std::strtod(lon.c_str(), nullptr);
   }
-  e.name_key = text::Fold(get("nom"));
-  for (const auto& f : FilterFields()) {
-    auto it = v.standard.find(f);
-    if (it != v.standard.end()) e.values[f].insert(it->second.begin(), it->second.end());
+  e->name_key = text::Fold(get("nom"));
+  for (size_t i = 0; i < MaskFields().size(); ++i) {
+    auto it = v.standard.find(MaskFields()[i]);
+    if (it != v.standard.end()) e->masks[i] = impl_->Mask(i, it->second);
   }
-  e.values["referential_items"].insert(v.referential_items.begin(), v.referential_items.end());
+  if (auto it = v.standard.find("typologie"); it != v.standard.end()) e->typologie = it->second;
+  e->items = v.referential_items;
   std::set<std::string> ws;
   for (const char* f : {"nom", "adresse", "commune", "presentation_resume",
                         "presentation_detail", "structure_parente"}) {
     for (auto& w : text::Words(get(f))) ws.insert(std::move(w));
   }
-  e.words.assign(ws.begin(), ws.end());
+  e->words.assign(ws.begin(), ws.end());
 
   std::unique_lock lock(impl_->mu);
   impl_->Unlink(v.id);
-  if (e.located) impl_->grid[CellKey(Row(e.lat), Col(e.lon))].insert(v.id);
-  for (const auto& w : e.words) impl_->words[w].insert(v.id);
+  const Entry* raw = e.get();
+  if (raw->located) impl_->grid[CellKey(Row(raw->lat), Col(raw->lon))].push_back(raw);
+  for (const auto& w : raw->words) impl_->words[w].push_back(raw);
   impl_->entries.emplace(v.id, std::move(e));
 }
 
 std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) const {
   std::shared_lock lock(impl_->mu);
   const Impl& im = *impl_;
-  // 1. Candidates from the most selective structure available.
-  std::vector<const std::string*> candidates;
-  std::vector<std::string> text_terms = text::Words(q.text);
-  std::set<std::string> text_ids;
-  bool text_first = false;
-  if (!text_terms.empty()) {
-    // Ids whose words start with the first term (prefix range of the sorted word map).
-    const std::string& t = text_terms.front();
-    for (auto it = im.words.lower_bound(t); it != im.words.end() && it->first.starts_with(t); ++it) {
-      text_ids.insert(it->second.begin(), it->second.end());
+  // Filters, compiled once per query.
+  uint64_t want[7] = {0, 0, 0, 0, 0, 0, 0};
+  std::vector<std::string> want_typologie, want_items;
+  for (const auto& [field, values] : q.any_of) {
+    if (values.empty()) continue;
+    auto mf = std::find(MaskFields().begin(), MaskFields().end(), field);
+    if (mf != MaskFields().end()) {
+      const size_t i = mf - MaskFields().begin();
+      want[i] = im.Mask(i, values);
+      if (want[i] == 0) {  // only unknown values: nothing can match
+        *total = 0;
+        return {};
+      }
+    } else if (field == "typologie") {
+      want_typologie = values;
+    } else if (field == "referential_items") {
+      want_items = values;
     }
-    text_first = !q.has_circle && !q.has_box;
   }
+  const std::vector<std::string> terms = text::Words(q.text);
+  // 1. Candidates from the most selective structure available.
+  std::vector<const Entry*> candidates;
+  size_t first_term_done = 0;
   if (q.has_circle || q.has_box) {
     double min_lat = q.min_lat, max_lat = q.max_lat, min_lon = q.min_lon, max_lon = q.max_lon;
     if (q.has_circle) {
@@ -159,64 +206,81 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     for (int r = Row(min_lat); r <= Row(max_lat); ++r) {
       for (int c = Col(min_lon); c <= Col(max_lon); ++c) {
         auto g = im.grid.find(CellKey(r, c));
-        if (g == im.grid.end()) continue;
-        for (const auto& id : g->second) candidates.push_back(&id);
+        if (g != im.grid.end()) candidates.insert(candidates.end(), g->second.begin(), g->second.end());
       }
     }
-  } else if (text_first) {
-    for (const auto& id : text_ids) candidates.push_back(&id);
+  } else if (!terms.empty()) {
+    // Entries whose words start with the first term (prefix range of the sorted word map).
+    std::set<const Entry*> ids;
+    const std::string& t = terms.front();
+    for (auto it = im.words.lower_bound(t); it != im.words.end() && it->first.starts_with(t); ++it) {
+      ids.insert(it->second.begin(), it->second.end());
+    }
+    candidates.assign(ids.begin(), ids.end());
+    first_term_done = 1;
   } else {
-    for (const auto& [id, e] : im.entries) candidates.push_back(&id);
+    for (const auto& [id, e] : im.entries) candidates.push_back(e.get());
   }
-  // 2. Exact tests.
-  std::vector<SearchHit> hits;
-  for (const std::string* id : candidates) {
-    const Entry& e = im.entries.at(*id);
+  // 2. Exact tests, cheapest first.
+  std::vector<Candidate> hits;
+  // Within a search radius (at most 100 km) the local flat-earth distance differs from the
+  // great-circle one by far less than a meter per kilometre: it filters, orders and is
+  // returned without trigonometry per candidate (HaversineMeters stays for exact needs).
+  constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
+  const double lon_scale = std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
+  const double r2 = q.radius_m * q.radius_m * 1.000001;
+  for (const Entry* e : candidates) {
+    bool ok = true;
+    for (int i = 0; i < 7 && ok; ++i) ok = want[i] == 0 || (e->masks[i] & want[i]) != 0;
+    if (!ok) continue;
     double distance = -1;
     if (q.has_circle) {
-      distance = HaversineMeters(q.lat, q.lon, e.lat, e.lon);
-      if (distance > q.radius_m) continue;
+      const double dy = (e->lat - q.lat) * kMetersPerDeg, dx = (e->lon - q.lon) * lon_scale;
+      const double d2 = dx * dx + dy * dy;
+      if (d2 > r2) continue;
+      distance = std::sqrt(d2);
     } else if (q.has_box) {
-      if (e.lat < q.min_lat || e.lat > q.max_lat || e.lon < q.min_lon || e.lon > q.max_lon) continue;
+      if (e->lat < q.min_lat || e->lat > q.max_lat || e->lon < q.min_lon || e->lon > q.max_lon) {
+        continue;
+      }
     }
-    bool ok = true;
-    for (const auto& [field, wanted] : q.any_of) {
-      if (wanted.empty()) continue;
-      auto it = e.values.find(field);
-      ok = it != e.values.end() &&
-           std::any_of(wanted.begin(), wanted.end(),
-                       [&](const std::string& w) { return it->second.count(w) > 0; });
-      if (!ok) break;
+    auto any = [](const std::vector<std::string>& have, const std::vector<std::string>& wanted) {
+      return wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) {
+               return std::find(have.begin(), have.end(), w) != have.end();
+             });
+    };
+    if (!any(e->typologie, want_typologie) || !any(e->items, want_items)) continue;
+    for (size_t k = first_term_done; k < terms.size() && ok; ++k) {
+      auto w = std::lower_bound(e->words.begin(), e->words.end(), terms[k]);
+      ok = w != e->words.end() && w->starts_with(terms[k]);
     }
     if (!ok) continue;
-    if (!text_terms.empty()) {
-      if (!text_ids.count(*id)) continue;
-      for (size_t k = 1; k < text_terms.size() && ok; ++k) {
-        const std::string& t = text_terms[k];
-        auto w = std::lower_bound(e.words.begin(), e.words.end(), t);
-        ok = w != e.words.end() && w->starts_with(t);
-      }
-      if (!ok) continue;
-    }
-    hits.push_back({e.venue, distance, e.name_key});
+    hits.push_back({e, distance});
   }
-  // 3. Order, cursor, limit.
-  auto less = [&](const SearchHit& a, const SearchHit& b) {
-    if (q.has_circle && a.distance_m != b.distance_m) return a.distance_m < b.distance_m;
-    if (!q.has_circle && a.key != b.key) return a.key < b.key;
-    return a.venue->id < b.venue->id;
-  };
-  std::sort(hits.begin(), hits.end(), less);
   *total = hits.size();
+  // 3. Cursor, then only the best `limit` are ordered.
+  auto less = [&](const Candidate& a, const Candidate& b) {
+    if (q.has_circle && a.distance != b.distance) return a.distance < b.distance;
+    if (!q.has_circle && a.e->name_key != b.e->name_key) return a.e->name_key < b.e->name_key;
+    return a.e->name < b.e->name;
+  };
   if (!q.after_id.empty()) {
-    SearchHit cursor{nullptr, q.after_distance, q.after_key};
-    auto cursor_venue = std::make_shared<Venue>();
-    cursor_venue->id = q.after_id;
-    cursor.venue = cursor_venue;
-    hits.erase(hits.begin(), std::upper_bound(hits.begin(), hits.end(), cursor, less));
+    auto after = [&](const Candidate& c) {
+      if (q.has_circle && c.distance != q.after_distance) return c.distance > q.after_distance;
+      if (!q.has_circle && c.e->name_key != q.after_key) return c.e->name_key > q.after_key;
+      return c.e->name > q.after_id;
+    };
+    hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
+               hits.end());
   }
-  if (hits.size() > q.limit) hits.resize(q.limit);
-  return hits;
+  const size_t k = std::min(q.limit, hits.size());
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), less);
+  std::vector<SearchHit> out;
+  out.reserve(k);
+  for (size_t i = 0; i < k; ++i) {
+    out.push_back({hits[i].e->wire, hits[i].distance, hits[i].e->name_key});
+  }
+  return out;
 }
 
 }  // namespace passerelle::venues

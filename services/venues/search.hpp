@@ -1,15 +1,16 @@
 // In-memory search over the registry: around a point or inside a box, with the standard's
-// filters, referential items and free text. Built from the store at start and kept current by
-// the writes of this process and a poll of the others'.
+// filters, referential items and free text. A read model in wire form: each active venue is
+// kept as its API message (compact, and copied straight into responses) next to what the
+// search needs (position, enumeration bit sets, folded words). Built from the store at start,
+// kept current by this process's writes and a poll of the others'.
 #pragma once
 
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
+#include "passerelle/venues/v1/venues.pb.h"
 #include "services/venues/standard.hpp"
 #include "services/venues/venue.hpp"
 
@@ -31,30 +32,30 @@ struct SearchQuery {
   /// ignoring case and accents.
   std::string text;
   size_t limit = 20;
-  /// Cursor: results strictly after (distance or name key, id).
+  /// Cursor: results strictly after (distance or name key, resource name).
   double after_distance = -1;
   std::string after_key;
   std::string after_id;
 };
 
 struct SearchHit {
-  std::shared_ptr<const Venue> venue;
+  std::shared_ptr<const v1::Venue> venue;
   double distance_m = -1;  // -1 without a circle
   std::string key;         // sort key without a circle (folded name)
 };
 
 class SearchIndex {
  public:
-  SearchIndex();
+  explicit SearchIndex(const Standard& standard);
   ~SearchIndex();
   /// Adds or replaces a venue (withdrawn ones are removed).
   void Put(const Venue& venue);
   void Remove(const std::string& id);
-  /// Best first; `total` gets the number of matches before the limit.
+  /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored).
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
   size_t size() const;
-  /// Every indexed (active) venue, by id.
-  std::vector<std::shared_ptr<const Venue>> All() const;
+  /// Every indexed (active) venue, by resource name.
+  std::vector<std::shared_ptr<const v1::Venue>> All() const;
 
  private:
   struct Impl;

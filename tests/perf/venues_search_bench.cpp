@@ -1,0 +1,331 @@
+// Benchmark: SearchVenues through gRPC against the same search as a PostGIS query through
+// pgbench, on one synthetic national registry, in the same run.
+//
+//   venues_search_bench [venues] [seconds per scenario] [concurrency]
+//
+// Needs the test command's servers (PASSERELLE_TEST_DATABASE_URL, PASSERELLE_TEST_NATS_URL):
+//   deploy/local/passerelle test -R venues_search_bench -V   (short run, as in every test run)
+//   PASSERELLE_BENCH_VENUES=25000 PASSERELLE_BENCH_SECONDS=10 PASSERELLE_BENCH_CLIENTS=16
+//     deploy/local/passerelle test -R venues_search_bench -V    (the full run, one line)
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/csv/csv.hpp"
+#include "libs/testing/testing.hpp"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/standard.hpp"
+
+namespace {
+
+using namespace passerelle;
+using Clock = std::chrono::steady_clock;
+
+struct City {
+  const char* name;
+  double lat, lon;
+  int weight;
+};
+// Where venues are in France: population-weighted city centres, mainland and Corsica.
+const std::vector<City> kCities = {
+    {"Paris", 48.8566, 2.3522, 30}, {"Marseille", 43.2965, 5.3698, 9}, {"Lyon", 45.7640, 4.8357, 9},
+    {"Toulouse", 43.6047, 1.4442, 7}, {"Nice", 43.7102, 7.2620, 5}, {"Nantes", 47.2184, -1.5536, 5},
+    {"Strasbourg", 48.5734, 7.7521, 5}, {"Montpellier", 43.6108, 3.8767, 5},
+    {"Bordeaux", 44.8378, -0.5792, 6}, {"Lille", 50.6292, 3.0573, 7}, {"Roubaix", 50.6942, 3.1746, 3},
+    {"Rennes", 48.1173, -1.6778, 4}, {"Reims", 49.2583, 4.0317, 3}, {"Le Havre", 49.4944, 0.1079, 3},
+    {"Saint-Étienne", 45.4397, 4.3872, 3}, {"Toulon", 43.1242, 5.9280, 3}, {"Grenoble", 45.1885, 5.7245, 3},
+    {"Dijon", 47.3220, 5.0415, 3}, {"Angers", 47.4784, -0.5632, 2}, {"Nîmes", 43.8367, 4.3601, 2},
+    {"Clermont-Ferrand", 45.7772, 3.0870, 2}, {"Limoges", 45.8336, 1.2611, 2}, {"Tours", 47.3941, 0.6848, 2},
+    {"Amiens", 49.8941, 2.2958, 2}, {"Metz", 49.1193, 6.1757, 2}, {"Besançon", 47.2378, 6.0241, 2},
+    {"Perpignan", 42.6887, 2.8948, 2}, {"Orléans", 47.9030, 1.9093, 2}, {"Rouen", 49.4432, 1.0999, 2},
+    {"Caen", 49.1829, -0.3707, 2}, {"Brest", 48.3904, -4.4861, 2}, {"Ajaccio", 41.9192, 8.7386, 1},
+};
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+// A national registry: points around the cities (most within 15 km), realistic values.
+std::string GenerateRegistry(int n, std::mt19937& rng) {
+  const auto& standard = venues::Standard::V102();
+  std::vector<std::string> header;
+  for (const auto& f : standard.fields()) header.push_back(f.name);
+  std::string out = csv::Line(header, ',', true);
+  std::vector<int> weights;
+  for (const auto& c : kCities) weights.push_back(c.weight);
+  std::discrete_distribution<int> city(weights.begin(), weights.end());
+  std::normal_distribution<double> spread(0, 0.07);
+  const char* kinds[] = {"Médiathèque", "Centre social", "France Services", "Association",
+                         "Mairie", "Tiers-lieu", "CCAS", "Maison de quartier"};
+  const auto& services = standard.Find("services")->values;
+  for (int i = 0; i < n; ++i) {
+    const City& c = kCities[city(rng)];
+    std::map<std::string, std::string> row = {
+        {"id", absl::StrCat("bench-", i)},
+        {"pivot", absl::StrCat(10000000000000LL + i)},
+        {"nom", absl::StrCat(kinds[rng() % 8], " ", c.name, " ", i)},
+        {"commune", c.name},
+        {"code_postal", absl::StrCat(10000 + rng() % 85000)},
+        {"adresse", absl::StrCat(1 + rng() % 200, " rue de la République")},
+        {"latitude", absl::StrCat(c.lat + spread(rng))},
+        {"longitude", absl::StrCat(c.lon + spread(rng) * 1.4)},
+        {"typologie", "ASSO"},
+        {"horaires", "Mo-Fr 09:00-12:00,14:00-18:00"},
+        {"presentation_resume", "Accompagnement au numérique et aux démarches en ligne."},
+        {"date_maj", "2026-10-01"},
+        {"services", absl::StrCat(services[rng() % services.size()], "|",
+                                  services[rng() % services.size()])},
+        {"frais_a_charge", "Gratuit"}};
+    std::vector<std::string> cells;
+    for (const auto& h : header) cells.push_back(row.count(h) ? row[h] : "");
+    out += csv::Line(cells, ',', true);
+  }
+  return out;
+}
+
+struct Figures {
+  double throughput = 0, p50_ms = 0, p99_ms = 0;
+  long requests = 0, errors = 0;
+};
+
+Figures Percentiles(std::vector<double>& ms, double seconds, long errors) {
+  Figures f;
+  std::sort(ms.begin(), ms.end());
+  f.requests = static_cast<long>(ms.size());
+  f.errors = errors;
+  f.throughput = ms.size() / seconds;
+  if (!ms.empty()) {
+    f.p50_ms = ms[ms.size() / 2];
+    f.p99_ms = ms[std::min(ms.size() - 1, ms.size() * 99 / 100)];
+  }
+  return f;
+}
+
+// Closed-loop load: `concurrency` threads, each a synchronous client on its own channel.
+Figures LoadGrpc(const std::string& address, int concurrency, double seconds, bool with_text,
+                 unsigned seed) {
+  std::vector<std::vector<double>> lat(concurrency);
+  std::atomic<long> errors{0};
+  std::vector<std::thread> threads;
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  for (int t = 0; t < concurrency; ++t) {
+    threads.emplace_back([&, t] {
+      grpc::ChannelArguments args;
+      args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client thread
+      auto stub = venues::v1::VenueService::NewStub(
+          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      std::mt19937 rng(seed + t);
+      std::normal_distribution<double> jitter(0, 0.03);
+      const char* words[] = {"mediatheque", "centre social", "france services", "mairie"};
+      while (Clock::now() < end) {
+        const City& c = kCities[rng() % kCities.size()];
+        venues::v1::SearchVenuesRequest req;
+        req.mutable_near()->set_latitude(c.lat + jitter(rng));
+        req.mutable_near()->set_longitude(c.lon + jitter(rng));
+        req.mutable_near()->set_radius_meters(5000);
+        if (with_text) {
+          req.set_query(words[rng() % 4]);
+        } else {
+          req.add_services(venues::v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+        }
+        grpc::ClientContext ctx;
+        venues::v1::SearchVenuesResponse resp;
+        auto t0 = Clock::now();
+        grpc::Status st = stub->SearchVenues(&ctx, req, &resp);
+        lat[t].push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (!st.ok()) ++errors;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::vector<double> all;
+  for (auto& v : lat) all.insert(all.end(), v.begin(), v.end());
+  return Percentiles(all, seconds, errors);
+}
+
+int Run(const std::string& cmd) { return std::system(cmd.c_str()); }
+
+// The same searches as SQL through pgbench: ST_DWithin on the GiST-indexed geography, the
+// service filter (or the text, accent-folded with unaccent and ILIKE), 20 nearest with the
+// full record, from 16 clients.
+Figures LoadPgbench(const std::string& url, const std::string& schema, int concurrency,
+                    double seconds, bool with_text, const std::string& dir) {
+  const std::string script = dir + (with_text ? "/text.sql" : "/service.sql");
+  {
+    std::ofstream s(script);
+    s << "\\set c random(1, " << kCities.size() << ")\n"
+      << "SELECT v.id, v.record, ST_Distance(v.geog, p.g) AS d\n"
+      << "FROM \"" << schema << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(lon + random() * 0.06 - 0.03, "
+      << "lat + random() * 0.06 - 0.03), 4326)::geography AS g FROM \"" << schema
+      << "\".bench_centers WHERE i = :c) p\n"
+      << "WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' AND "
+      << (with_text ? "unaccent(lower(v.nom)) LIKE '%mediatheque%' "
+                    : "'Aide aux démarches administratives' = ANY(v.services) ")
+      << "ORDER BY d LIMIT 20;\n";
+  }
+  const std::string log_prefix = dir + "/pgbench_log";
+  std::filesystem::remove_all(dir + "/logs");
+  std::filesystem::create_directories(dir + "/logs");
+  const std::string cmd = absl::StrCat(
+      "cd ", dir, "/logs && pgbench -n -c ", concurrency, " -j 2 -T ",
+      static_cast<int>(seconds), " -l -f ", script, " '", url, "' > ", dir, "/pgbench.out 2>&1");
+  if (Run(cmd) != 0) {
+    std::ifstream in(dir + "/pgbench.out");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::fprintf(stderr, "pgbench failed:\n%s\n", ss.str().c_str());
+    return {};
+  }
+  std::vector<double> ms;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/logs")) {
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      // client_id transaction_no time_us script_no time_epoch time_us_part
+      std::istringstream ls(line);
+      long client, tx, us;
+      if (ls >> client >> tx >> us) ms.push_back(us / 1000.0);
+    }
+  }
+  return Percentiles(ms, seconds, 0);
+}
+
+long RssKb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.starts_with("VmRSS:")) return std::atol(line.c_str() + 6);
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto arg = [&](int i, const char* env, const char* fallback) {
+    const std::string e = Env(env);
+    return !e.empty() ? e : argc > i ? std::string(argv[i]) : std::string(fallback);
+  };
+  const int n = std::atoi(arg(1, "PASSERELLE_BENCH_VENUES", "25000").c_str());
+  const double seconds = std::atof(arg(2, "PASSERELLE_BENCH_SECONDS", "10").c_str());
+  const int concurrency = std::atoi(arg(3, "PASSERELLE_BENCH_CLIENTS", "16").c_str());
+  const std::string db = Env("PASSERELLE_TEST_DATABASE_URL");
+  if (db.empty() || Env("PASSERELLE_TEST_NATS_URL").empty()) {
+    std::fprintf(stderr, "run through deploy/local/passerelle test (needs its servers)\n");
+    return 2;
+  }
+  const std::string schema = passerelle::testing::UniqueName("bench");
+  const int grpc_port = passerelle::testing::FreePort();
+  const std::string address = absl::StrCat("127.0.0.1:", grpc_port);
+  auto service = passerelle::testing::Process::Start(
+      {passerelle::testing::BuildDir() + "/services/venues/passerelle-venues"},
+      {{"PASSERELLE_DATABASE_URL", db}, {"PASSERELLE_DATABASE_SCHEMA", schema},
+       {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
+       {"PASSERELLE_NATS_PREFIX", schema}, {"PASSERELLE_GRPC_ADDRESS", address},
+       {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
+       {"PASSERELLE_LOG_LEVEL", "warn"}});
+  auto stub = venues::v1::VenueService::NewStub(
+      grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  if (!passerelle::testing::WaitFor([&] {
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+        venues::v1::ListVenuesResponse r;
+        return stub->ListVenues(&ctx, {}, &r).ok();
+      }, std::chrono::seconds(30))) {
+    std::fprintf(stderr, "venues did not start:\n%s\n", service->Output().c_str());
+    return 1;
+  }
+  // Load the registry through the API, as the sync would.
+  std::mt19937 rng(42);
+  const std::string csv_text = GenerateRegistry(n, rng);
+  auto t0 = Clock::now();
+  {
+    grpc::ClientContext ctx;
+    venues::v1::ImportVenuesResponse report;
+    auto writer = stub->ImportVenues(&ctx, &report);
+    for (size_t off = 0; off < csv_text.size(); off += 1 << 20) {
+      venues::v1::ImportVenuesChunk chunk;
+      if (off == 0) chunk.set_source("bench");
+      chunk.set_data(csv_text.substr(off, 1 << 20));
+      writer->Write(chunk);
+    }
+    writer->WritesDone();
+    grpc::Status st = writer->Finish();
+    if (!st.ok() || report.created() != n) {
+      std::fprintf(stderr, "import failed: %s (%d created)\n", st.error_message().c_str(),
+                   report.created());
+      return 1;
+    }
+  }
+  const double import_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  // Centres for pgbench, the same cities the gRPC clients use.
+  {
+    pqxx::connection c(db);
+    pqxx::work tx(c);
+    tx.exec0("CREATE TABLE \"" + schema + "\".bench_centers (i int PRIMARY KEY, lat float8, lon float8)");
+    for (size_t i = 0; i < kCities.size(); ++i) {
+      tx.exec_params("INSERT INTO \"" + schema + "\".bench_centers VALUES ($1, $2, $3)",
+                     static_cast<int>(i + 1), kCities[i].lat, kCities[i].lon);
+    }
+    tx.exec0("ANALYZE \"" + schema + "\".venues");
+    tx.commit();
+  }
+  const std::string dir = std::filesystem::temp_directory_path() / schema;
+  std::filesystem::create_directories(dir);
+
+  LoadGrpc(address, concurrency, 1, false, 7);  // warm-up
+  const Figures g1 = LoadGrpc(address, concurrency, seconds, false, 1);
+  const Figures g2 = LoadGrpc(address, concurrency, seconds, true, 2);
+  const long rss = RssKb(service->pid());
+  const Figures p1 = LoadPgbench(db, schema, concurrency, seconds, false, dir);
+  const Figures p2 = LoadPgbench(db, schema, concurrency, seconds, true, dir);
+
+  std::printf("venues SearchVenues: %d venues over France (imported in %.1f s), %d clients, %.0f s per scenario\n",
+              n, import_s, concurrency, seconds);
+  auto line = [](const char* what, const Figures& f) {
+    std::printf("  %-46s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%ld requests, %ld errors)\n",
+                what, f.throughput, f.p50_ms, f.p99_ms, f.requests, f.errors);
+  };
+  line("gRPC, 5 km + one service filter", g1);
+  line("PostGIS via pgbench, same query", p1);
+  line("gRPC, 5 km + text", g2);
+  line("PostGIS via pgbench, same query (unaccent LIKE)", p2);
+  std::printf("  service resident memory after the runs: %.1f MB\n", rss / 1024.0);
+  const double r1 = p1.throughput > 0 ? g1.throughput / p1.throughput : 0;
+  const double r2 = p2.throughput > 0 ? g2.throughput / p2.throughput : 0;
+  std::printf("  gRPC vs PostGIS throughput: %.1fx (service filter), %.1fx (text)\n", r1, r2);
+  const bool goals = g1.throughput >= 5000 && g1.p99_ms < 5 && g2.p99_ms < 5 && r1 >= 3 &&
+                     r2 >= 3 && rss < 200 * 1024;
+  std::printf("  goals (>= 5000 req/s, p99 < 5 ms, >= 3x PostGIS, < 200 MB): %s\n",
+              goals ? "met" : "NOT MET");
+
+  service->Signal(SIGTERM);
+  service->Wait(std::chrono::seconds(15));
+  {
+    pqxx::connection c(db);
+    pqxx::nontransaction tx(c);
+    tx.exec0("DROP SCHEMA IF EXISTS \"" + schema + "\" CASCADE");
+  }
+  std::filesystem::remove_all(dir);
+  // The short run in the test command checks the benchmark works; goals are judged on the
+  // full run (docs/performance.md), so errors fail it but figures do not.
+  return g1.errors + g2.errors == 0 && p1.requests > 0 ? 0 : 1;
+}
