@@ -4,6 +4,7 @@
 #include <malloc.h>
 
 #include "absl/strings/escaping.h"
+#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
@@ -202,6 +203,15 @@ grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVen
   q.any_of["referential_items"].assign(req->referential_items().begin(),
                                        req->referential_items().end());
   q.text = req->query();
+  if (req->has_open_at()) {
+    static const absl::TimeZone paris = [] {
+      absl::TimeZone tz;
+      if (!absl::LoadTimeZone("Europe/Paris", &tz)) tz = absl::FixedTimeZone(3600);
+      return tz;
+    }();
+    const absl::Time t = absl::FromUnixSeconds(req->open_at().seconds());
+    q.open_at = absl::ToCivilMinute(t, paris);
+  }
   if (req->page_size() < 0) {
     return server::ToGrpc(
         server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}}));

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "libs/text/text.hpp"
+#include "services/venues/opening_hours.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -39,6 +40,7 @@ struct Entry {
   uint64_t masks[7] = {0, 0, 0, 0, 0, 0, 0};
   std::vector<std::string> typologie, items;
   std::vector<std::string> words;  // sorted, distinct
+  std::optional<OpeningHours> hours;
 };
 
 struct Candidate {
@@ -161,6 +163,7 @@ void SearchIndex::Put(const Venue& v) {
     for (auto& w : text::Words(get(f))) ws.insert(std::move(w));
   }
   e->words.assign(ws.begin(), ws.end());
+  e->hours = OpeningHours::Parse(get("horaires"));
 
   std::unique_lock lock(impl_->mu);
   impl_->Unlink(v.id);
@@ -250,6 +253,7 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
              });
     };
     if (!any(e->typologie, want_typologie) || !any(e->items, want_items)) continue;
+    if (q.open_at && (!e->hours || !e->hours->IsOpen(*q.open_at))) continue;
     for (size_t k = first_term_done; k < terms.size() && ok; ++k) {
       auto w = std::lower_bound(e->words.begin(), e->words.end(), terms[k]);
       ok = w != e->words.end() && w->starts_with(terms[k]);

@@ -7,9 +7,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/time/civil_time.h"
 #include "passerelle/venues/v1/venues.pb.h"
 #include "services/venues/standard.hpp"
 #include "services/venues/venue.hpp"
@@ -31,6 +33,9 @@ struct SearchQuery {
   /// Free text: every word must start a word of the name, address, town or presentation,
   /// ignoring case and accents.
   std::string text;
+  /// Open at this local (Europe/Paris) minute, per the venue's `horaires`; venues whose hours
+  /// are missing or not understood are left out.
+  std::optional<absl::CivilMinute> open_at;
   size_t limit = 20;
   /// Cursor: results strictly after (distance or name key, resource name).
   double after_distance = -1;

@@ -363,6 +363,43 @@ TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
   EXPECT_EQ(stub_->SearchVenues(&ctx, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  v1::Venue week = At("h1", "Permanence en semaine", 50.69, 3.18);
+  week.set_horaires("Mo-Fr 09:00-12:00; PH off");
+  v1::Venue saturday = At("h2", "Atelier du samedi", 50.69, 3.18);
+  saturday.set_horaires("Sa 10:00-12:00");
+  v1::Venue unknown = At("h3", "Horaires libres", 50.69, 3.18);
+  unknown.set_horaires("sur rendez-vous");
+  *req.add_venues() = week;
+  *req.add_venues() = saturday;
+  *req.add_venues() = unknown;
+  {
+    grpc::ClientContext ctx;
+    v1::BatchUpsertVenuesResponse resp;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
+  }
+  auto open_at = [&](int64_t unix_seconds) {
+    v1::SearchVenuesRequest q;
+    q.mutable_open_at()->set_seconds(unix_seconds);
+    grpc::ClientContext ctx;
+    v1::SearchVenuesResponse resp;
+    EXPECT_TRUE(stub_->SearchVenues(&ctx, q, &resp).ok());
+    std::vector<std::string> ids;
+    for (const auto& m : resp.results()) ids.push_back(m.venue().id());
+    return ids;
+  };
+  // Wednesday 25 November 2026, 10:00 in Paris (09:00 UTC).
+  EXPECT_EQ(open_at(1795597200), std::vector<std::string>{"h1"});
+  // Saturday 28 November 2026, 11:00 in Paris (10:00 UTC).
+  EXPECT_EQ(open_at(1795860000), std::vector<std::string>{"h2"});
+  // Wednesday 11 November 2026, Armistice, 10:00 in Paris: a public holiday, PH off.
+  EXPECT_TRUE(open_at(1794387600).empty());
+  // Wednesday 1 July 2026, 10:00 in Paris is 08:00 UTC (summer time).
+  EXPECT_EQ(open_at(1782892800), std::vector<std::string>{"h1"});
+}
+
 TEST_F(VenuesTest, AnotherReplicasWritesReachTheSearchIndex) {
   testing::ServiceBinary other("services/venues/passerelle-venues",
                                {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()}});
