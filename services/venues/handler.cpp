@@ -171,6 +171,36 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
   return server::WriteChunks(writer, doc, type);
 }
 
+grpc::Status Handler::ImportAreaLayer(grpc::ServerContext* ctx,
+                                      const v1::ImportAreaLayerRequest* req, v1::AreaLayer* resp) {
+  server::RequestScope scope(ctx);
+  auto changed = registry_.ImportAreaLayer(req->layer(), req->title(), req->geojson(),
+                                           req->code_property(), req->name_property());
+  if (!changed.ok()) return server::ToGrpc(changed.status());
+  auto areas = registry_.ListAreas("areaLayers/" + req->layer());
+  if (!areas.ok()) return server::ToGrpc(areas.status());
+  resp->set_name("areaLayers/" + req->layer());
+  resp->set_title(req->title().empty() ? req->layer() : req->title());
+  resp->set_area_count(static_cast<int32_t>(areas->size()));
+  resp->set_venues_updated(*changed);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasRequest* req,
+                                v1::ListAreasResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto areas = registry_.ListAreas(req->parent());
+  if (!areas.ok()) return server::ToGrpc(areas.status());
+  for (const auto& a : *areas) {
+    auto* out = resp->add_areas();
+    out->set_name(req->parent() + "/areas/" + a.code);
+    out->set_code(a.code);
+    out->set_label(a.label);
+    out->set_venue_count(a.venues);
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
                                    v1::SearchVenuesResponse* resp) {
   server::RequestScope scope(ctx);
@@ -202,6 +232,7 @@ grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVen
   q.any_of["typologie"].assign(req->typologie().begin(), req->typologie().end());
   q.any_of["referential_items"].assign(req->referential_items().begin(),
                                        req->referential_items().end());
+  q.any_of["areas"].assign(req->areas().begin(), req->areas().end());
   q.text = req->query();
   if (req->has_open_at()) {
     static const absl::TimeZone paris = [] {

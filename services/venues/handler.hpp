@@ -28,6 +28,10 @@ class Handler final : public v1::VenueService::Service {
                             v1::ImportVenuesResponse* resp) override;
   grpc::Status ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
                             grpc::ServerWriter<v1::ExportVenuesChunk>* writer) override;
+  grpc::Status ImportAreaLayer(grpc::ServerContext* ctx, const v1::ImportAreaLayerRequest* req,
+                               v1::AreaLayer* resp) override;
+  grpc::Status ListAreas(grpc::ServerContext* ctx, const v1::ListAreasRequest* req,
+                         v1::ListAreasResponse* resp) override;
   grpc::Status SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
                             v1::SearchVenuesResponse* resp) override;
 

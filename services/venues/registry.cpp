@@ -354,6 +354,32 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   return report;
 }
 
+absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const std::string& title,
+                                              std::string_view geojson, std::string code_property,
+                                              std::string name_property) {
+  if (!ValidLayerId(layer)) {
+    return server::InvalidArgument(
+        "invalid layer", {{"layer", "1 to 40 lower case letters, digits or dashes, e.g. qpv"}});
+  }
+  if (code_property.empty()) code_property = "code";
+  if (name_property.empty()) name_property = "name";
+  auto areas = ParseAreaLayer(geojson, code_property, name_property);
+  if (!areas.ok()) return areas.status();
+  auto changed = repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas,
+                                        UpdatedEvents());
+  if (!changed.ok()) return changed.status();
+  if (absl::Status s = RefreshIndex(); !s.ok()) return s;
+  return changed;
+}
+
+absl::StatusOr<std::vector<Repository::AreaCount>> Registry::ListAreas(const std::string& parent) {
+  if (!parent.starts_with("areaLayers/") || !ValidLayerId(parent.substr(11))) {
+    return server::InvalidArgument(
+        "invalid parent", {{"parent", "must be areaLayers/{layer}, got \"" + parent + "\""}});
+  }
+  return repo_.ListAreas(parent.substr(11));
+}
+
 absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
   if (v.ok()) index_.Put(*v);
   return v;

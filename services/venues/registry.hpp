@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "passerelle/events/v1/event.pb.h"
+#include "services/venues/areas.hpp"
 #include "services/venues/exchange.hpp"
 #include "services/venues/search.hpp"
 #include "services/venues/standard.hpp"
@@ -64,6 +65,17 @@ class Repository {
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   /// Venues (withdrawn included) changed after `since`, oldest change first.
   virtual absl::StatusOr<std::vector<Venue>> ChangedSince(absl::Time since) = 0;
+  /// Replaces a layer's areas and recomputes every venue's `areas` in one transaction;
+  /// the number of venues changed.
+  virtual absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
+                                               const std::vector<AreaFeature>& areas,
+                                               const EventFactory& updated) = 0;
+  struct AreaCount {
+    std::string code, label;
+    int venues = 0;
+  };
+  /// NOT_FOUND when the layer does not exist.
+  virtual absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
   /// content is unchanged write nothing. `rows` are already validated.
   virtual absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
@@ -92,6 +104,13 @@ class Registry {
                                                      const std::vector<v1::Venue>& rows);
 
   const Standard& standard() const { return standard_; }
+
+  /// Creates or replaces an area layer and recomputes venues' areas; venues changed.
+  absl::StatusOr<int> ImportAreaLayer(const std::string& layer, const std::string& title,
+                                      std::string_view geojson, std::string code_property,
+                                      std::string name_property);
+  /// `areaLayers/{layer}`.
+  absl::StatusOr<std::vector<Repository::AreaCount>> ListAreas(const std::string& parent);
 
   struct ImportReport {
     int rows = 0, created = 0, updated = 0, unchanged = 0;

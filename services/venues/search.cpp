@@ -38,7 +38,7 @@ struct Entry {
   double lat = 0, lon = 0;
   std::string name_key;  // folded nom, for ordering
   uint64_t masks[7] = {0, 0, 0, 0, 0, 0, 0};
-  std::vector<std::string> typologie, items;
+  std::vector<std::string> typologie, items, areas;
   std::vector<std::string> words;  // sorted, distinct
   std::optional<OpeningHours> hours;
 };
@@ -157,6 +157,7 @@ void SearchIndex::Put(const Venue& v) {
   }
   if (auto it = v.standard.find("typologie"); it != v.standard.end()) e->typologie = it->second;
   e->items = v.referential_items;
+  e->areas = v.areas;
   std::set<std::string> ws;
   for (const char* f : {"nom", "adresse", "commune", "presentation_resume",
                         "presentation_detail", "structure_parente"}) {
@@ -178,7 +179,7 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
   const Impl& im = *impl_;
   // Filters, compiled once per query.
   uint64_t want[7] = {0, 0, 0, 0, 0, 0, 0};
-  std::vector<std::string> want_typologie, want_items;
+  std::vector<std::string> want_typologie, want_items, want_areas;
   for (const auto& [field, values] : q.any_of) {
     if (values.empty()) continue;
     auto mf = std::find(MaskFields().begin(), MaskFields().end(), field);
@@ -193,6 +194,8 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
       want_typologie = values;
     } else if (field == "referential_items") {
       want_items = values;
+    } else if (field == "areas") {
+      want_areas = values;
     }
   }
   const std::vector<std::string> terms = text::Words(q.text);
@@ -252,7 +255,10 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
                return std::find(have.begin(), have.end(), w) != have.end();
              });
     };
-    if (!any(e->typologie, want_typologie) || !any(e->items, want_items)) continue;
+    if (!any(e->typologie, want_typologie) || !any(e->items, want_items) ||
+        !any(e->areas, want_areas)) {
+      continue;
+    }
     if (q.open_at && (!e->hours || !e->hours->IsOpen(*q.open_at))) continue;
     for (size_t k = first_term_done; k < terms.size() && ok; ++k) {
       auto w = std::lower_bound(e->words.begin(), e->words.end(), terms[k]);

@@ -54,6 +54,19 @@ std::optional<Venue> Select(pqxx::work& tx, const std::string& where, const std:
   return FromRow(rows[0]);
 }
 
+// The areas a venue's point falls in, as `<layer>:<code>`, sorted.
+constexpr char kAreasOf[] =
+    "coalesce((SELECT array_agg(a.layer || ':' || a.code ORDER BY a.layer, a.code) FROM areas a "
+    "WHERE v.geog IS NOT NULL AND ST_Intersects(a.geom, v.geog::geometry)), '{}')";
+
+// Sets the areas of one venue from its (just written) position; its row as stored.
+Venue WithAreas(pqxx::work& tx, const std::string& id) {
+  auto r = tx.exec_params(absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
+                                       " WHERE v.id = $1::uuid RETURNING ", kColumns),
+                          id);
+  return FromRow(r[0]);
+}
+
 Venue InsertRow(pqxx::work& tx, const Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
@@ -64,7 +77,7 @@ Venue InsertRow(pqxx::work& tx, const Venue& v) {
       v.source, v.source_id, nlohmann::json(v.standard).dump(), v.owner_organisation,
       Json(v.referential_items), v.accepts_aptic_pass);
   if (r.empty()) throw std::runtime_error("conflict");
-  return FromRow(r[0]);
+  return WithAreas(tx, r[0][0].as<std::string>());
 }
 
 Venue SaveRow(pqxx::work& tx, const Venue& v) {
@@ -77,7 +90,7 @@ Venue SaveRow(pqxx::work& tx, const Venue& v) {
                    kColumns),
       v.id, nlohmann::json(v.standard).dump(), v.owner_organisation, Json(v.referential_items),
       v.accepts_aptic_pass, v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason);
-  return FromRow(r[0]);
+  return WithAreas(tx, v.id);
 }
 
 void Remember(pqxx::work& tx, const std::string& request_id, const std::string& id) {
@@ -247,6 +260,67 @@ int PgStore::ApplyReferentialVersion(pqxx::work& tx,
     ++changed;
   }
   return changed;
+}
+
+absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const std::string& title,
+                                              const std::vector<AreaFeature>& areas,
+                                              const EventFactory& updated) {
+  int changed = 0;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    changed = 0;
+    tx.exec_params(
+        "INSERT INTO area_layers (layer, title) VALUES ($1, $2) ON CONFLICT (layer) DO UPDATE "
+        "SET title = EXCLUDED.title, update_time = now()",
+        layer, title);
+    tx.exec_params("DELETE FROM areas WHERE layer = $1", layer);
+    for (size_t i = 0; i < areas.size(); ++i) {
+      const AreaFeature& a = areas[i];
+      try {
+        pqxx::subtransaction sub(tx);
+        sub.exec_params(
+            "INSERT INTO areas (layer, code, label, geom) VALUES ($1, $2, $3, "
+            "ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($4), "
+            "4326)), 3)))",
+            layer, a.code, a.label, a.geometry_json);
+        sub.commit();
+      } catch (const pqxx::sql_error& e) {
+        return server::InvalidArgument(
+            "invalid geometry",
+            {{absl::StrCat("features[", i, "].geometry"), absl::StrCat("PostGIS: ", e.what())}});
+      }
+    }
+    for (const auto& row : tx.exec(absl::StrCat(
+             "WITH computed (cid, careas) AS (SELECT v.id, ", kAreasOf, " FROM venues v) "
+             "UPDATE venues SET areas = careas, revision = revision + 1, update_time = now() "
+             "FROM computed WHERE id = cid AND areas IS DISTINCT FROM careas RETURNING ",
+             kColumns))) {
+      outbox::Append(tx, topology_, updated(FromRow(row), {"areas"}));
+      ++changed;
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return changed;
+}
+
+absl::StatusOr<std::vector<Repository::AreaCount>> PgStore::ListAreas(const std::string& layer) {
+  std::vector<AreaCount> out;
+  bool exists = false;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    exists = !tx.exec_params("SELECT 1 FROM area_layers WHERE layer = $1", layer).empty();
+    for (const auto& row : tx.exec_params(
+             "SELECT a.code, a.label, (SELECT count(*) FROM venues v WHERE v.state = 'active' "
+             "AND (a.layer || ':' || a.code) = ANY(v.areas)) FROM areas a WHERE a.layer = $1 "
+             "ORDER BY a.code",
+             layer)) {
+      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>()});
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!exists) return absl::NotFoundError("areaLayers/" + layer + " does not exist");
+  return out;
 }
 
 absl::StatusOr<std::vector<Venue>> PgStore::ChangedSince(absl::Time since) {

@@ -21,6 +21,10 @@ class PgStore final : public Repository {
                                const EventFactory& event, const std::string& request_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<std::vector<Venue>> ChangedSince(absl::Time since) override;
+  absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
+                                       const std::vector<AreaFeature>& areas,
+                                       const EventFactory& updated) override;
+  absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,

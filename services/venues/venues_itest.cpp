@@ -400,6 +400,87 @@ TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {
   EXPECT_EQ(open_at(1782892800), std::vector<std::string>{"h1"});
 }
 
+TEST_F(VenuesTest, AreaLayersGiveVenuesTheirAreas) {
+  v1::Venue inside, outside;
+  ASSERT_TRUE(Create(At("in", "Lieu dans le quartier", 50.695, 3.165), &inside).ok());
+  ASSERT_TRUE(Create(At("out", "Lieu hors du quartier", 50.60, 3.00), &outside).ok());
+  // A square around (50.695, 3.165), and a multipolygon far away.
+  const std::string layer = R"({"type": "FeatureCollection", "features": [
+    {"type": "Feature", "properties": {"code": "QN05912M", "name": "Alma-Gare"},
+     "geometry": {"type": "Polygon", "coordinates": [[[3.16, 50.69], [3.17, 50.69], [3.17, 50.70],
+                                                      [3.16, 50.70], [3.16, 50.69]]]}},
+    {"type": "Feature", "properties": {"code": "QN05999X", "name": "Ailleurs"},
+     "geometry": {"type": "MultiPolygon", "coordinates": [[[[4.0, 49.0], [4.1, 49.0], [4.1, 49.1],
+                                                            [4.0, 49.0]]]]}}]})";
+  v1::AreaLayer result;
+  {
+    grpc::ClientContext ctx;
+    v1::ImportAreaLayerRequest req;
+    req.set_layer("qpv");
+    req.set_title("Quartiers prioritaires (exemple)");
+    req.set_geojson(layer);
+    ASSERT_TRUE(stub_->ImportAreaLayer(&ctx, req, &result).ok());
+  }
+  EXPECT_EQ(result.area_count(), 2);
+  EXPECT_EQ(result.venues_updated(), 1);
+  auto get = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(name);
+    v1::Venue v;
+    EXPECT_TRUE(stub_->GetVenue(&ctx, req, &v).ok());
+    return v;
+  };
+  EXPECT_THAT(get(inside.name()).areas(), ::testing::ElementsAre("qpv:QN05912M"));
+  EXPECT_TRUE(get(outside.name()).areas().empty());
+  // A venue written afterwards gets its areas at once, and search filters on them.
+  v1::Venue later;
+  ASSERT_TRUE(Create(At("later", "Nouveau lieu", 50.698, 3.168), &later).ok());
+  EXPECT_THAT(later.areas(), ::testing::ElementsAre("qpv:QN05912M"));
+  {
+    grpc::ClientContext ctx;
+    v1::SearchVenuesRequest q;
+    q.add_areas("qpv:QN05912M");
+    v1::SearchVenuesResponse resp;
+    ASSERT_TRUE(stub_->SearchVenues(&ctx, q, &resp).ok());
+    EXPECT_EQ(resp.results_size(), 2);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListAreasRequest req;
+    req.set_parent("areaLayers/qpv");
+    v1::ListAreasResponse resp;
+    ASSERT_TRUE(stub_->ListAreas(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.areas_size(), 2);
+    EXPECT_EQ(resp.areas(0).label(), "Alma-Gare");
+    EXPECT_EQ(resp.areas(0).venue_count(), 2);
+  }
+  // Replacing the layer recomputes: the perimeter moved away, so nobody is inside any more.
+  {
+    grpc::ClientContext ctx;
+    v1::ImportAreaLayerRequest req;
+    req.set_layer("qpv");
+    req.set_geojson(R"({"type": "FeatureCollection", "features": [
+      {"type": "Feature", "properties": {"code": "QN05912M", "name": "Alma-Gare"},
+       "geometry": {"type": "Polygon", "coordinates": [[[2.0, 48.0], [2.1, 48.0], [2.1, 48.1],
+                                                        [2.0, 48.0]]]}}]})");
+    ASSERT_TRUE(stub_->ImportAreaLayer(&ctx, req, &result).ok());
+    EXPECT_EQ(result.venues_updated(), 2);
+  }
+  EXPECT_TRUE(get(inside.name()).areas().empty());
+  EXPECT_EQ(Events("venue.updated"), 3);
+  {  // A bad layer names each bad feature.
+    grpc::ClientContext ctx;
+    v1::ImportAreaLayerRequest req;
+    req.set_layer("quartiers");
+    req.set_geojson(R"({"type": "FeatureCollection", "features": [
+      {"type": "Feature", "properties": {}, "geometry": {"type": "Point", "coordinates": [3, 50]}}]})");
+    v1::AreaLayer out;
+    grpc::Status st = stub_->ImportAreaLayer(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+}
+
 TEST_F(VenuesTest, AnotherReplicasWritesReachTheSearchIndex) {
   testing::ServiceBinary other("services/venues/passerelle-venues",
                                {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()}});
