@@ -1,10 +1,12 @@
 // National CSV and GeoJSON exchange.
 #include "services/venues/exchange.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "libs/csv/csv.hpp"
 #include "nlohmann/json.hpp"
 
@@ -92,6 +94,173 @@ std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::V
   }
   nlohmann::json doc{{"type", "FeatureCollection"}, {"features", features}};
   return doc.dump() + "\n";
+}
+
+namespace {
+
+using Vocabulary = std::map<std::string, std::vector<std::string>>;
+
+// The standard's `services` -> data·inclusion thematiques (the mapping the national
+// cartography uses), always with the parent thematique `numerique`.
+const Vocabulary& Thematiques() {
+  static const auto* m = new Vocabulary{
+      {"Aide aux démarches administratives",
+       {"numerique--realiser-des-demarches-administratives-avec-un-accompagnement",
+        "numerique--devenir-autonome-dans-les-demarches-administratives",
+        "numerique--accompagner-les-demarches-de-sante"}},
+      {"Maîtrise des outils numériques du quotidien",
+       {"numerique--prendre-en-main-un-smartphone-ou-une-tablette",
+        "numerique--prendre-en-main-un-ordinateur", "numerique--utiliser-le-numerique-au-quotidien"}},
+      {"Insertion professionnelle via le numérique",
+       {"numerique--favoriser-mon-insertion-professionnelle",
+        "numerique--creer-et-developper-mon-entreprise"}},
+      {"Utilisation sécurisée du numérique", {"numerique--approfondir-ma-culture-numerique"}},
+      {"Parentalité et éducation avec le numérique",
+       {"numerique--soutenir-la-parentalite-et-l-education-avec-le-numerique"}},
+      {"Loisirs et créations numériques", {"numerique--creer-avec-le-numerique"}},
+      {"Compréhension du monde numérique", {"numerique--approfondir-ma-culture-numerique"}},
+      {"Accès internet et matériel informatique",
+       {"numerique--acceder-a-une-connexion-internet", "numerique--acceder-a-du-materiel"}},
+      {"Acquisition de matériel informatique à prix solidaire",
+       {"numerique--s-equiper-en-materiel-informatique"}}};
+  return *m;
+}
+
+const std::map<std::string, std::string>& LabelsNationaux() {
+  static const auto* m = new std::map<std::string, std::string>{
+      {"Aidants Connect", "aidants-connect"},
+      {"Conseillers numériques", "conseiller-numerique"},
+      {"France Services", "france-service"},
+      {"Grande école du numérique", "grandes-ecoles-du-numerique"},
+      {"Point d'accès numérique CAF", "point-numerique-caf"},
+      {"Emmaüs Connect", "emmaus"},
+      {"La Croix Rouge", "croix-rouge"}};
+  return *m;
+}
+
+const std::map<std::string, std::string>& Profils() {
+  static const auto* m = new std::map<std::string, std::string>{
+      {"Jeunes", "jeunes-16-26"},
+      {"Étudiants", "etudiants"},
+      {"Familles et/ou enfants", "familles-enfants"},
+      {"Seniors", "seniors-65"},
+      {"Femmes", "femmes"},
+      {"Surdité", "surdite"},
+      {"Handicaps moteurs", "personnes-en-situation-de-handicap"},
+      {"Handicaps mentaux", "handicaps-mentaux"},
+      {"Illettrisme", "personnes-en-situation-illettrisme"},
+      {"Langues étrangères (anglais)", "public-langues-etrangeres"},
+      {"Langues étrangères (autres)", "public-langues-etrangeres"},
+      {"Déficience visuelle", "deficience-visuelle"}};
+  return *m;
+}
+
+std::vector<std::string> Split(const std::string& joined) {
+  std::vector<std::string> out;
+  if (joined.empty()) return out;
+  for (auto p : absl::StrSplit(joined, '|')) out.emplace_back(p);
+  return out;
+}
+
+void Unique(std::vector<std::string>& v) {
+  std::vector<std::string> out;
+  for (auto& x : v) {
+    if (std::find(out.begin(), out.end(), x) == out.end()) out.push_back(std::move(x));
+  }
+  v = std::move(out);
+}
+
+std::vector<std::string> ThematiquesOf(const std::map<std::string, std::string>& raw) {
+  std::vector<std::string> out = {"numerique"};
+  for (const auto& s : Split(raw.at("services"))) {
+    auto it = Thematiques().find(s);
+    if (it != Thematiques().end()) out.insert(out.end(), it->second.begin(), it->second.end());
+  }
+  Unique(out);
+  return out;
+}
+
+void Put(nlohmann::json& j, const char* key, const std::string& value) {
+  if (!value.empty()) j[key] = value;
+}
+
+}  // namespace
+
+std::string WriteDataInclusionStructures(const Standard& standard,
+                                         const std::vector<const v1::Venue*>& venues) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const v1::Venue* v : venues) {
+    auto raw = RawFromProto(standard, *v);
+    nlohmann::json s{{"id", raw["id"]}, {"nom", raw["nom"]}, {"siret", raw["pivot"]},
+                     {"commune", raw["commune"]}, {"code_postal", raw["code_postal"]},
+                     {"adresse", raw["adresse"]}, {"date_maj", raw["date_maj"]},
+                     {"thematiques", ThematiquesOf(raw)}};
+    Put(s, "code_insee", raw["code_insee"]);
+    Put(s, "complement_adresse", raw["complement_adresse"]);
+    if (v->has_latitude()) s["latitude"] = v->latitude();
+    if (v->has_longitude()) s["longitude"] = v->longitude();
+    if (v->typologie_size() > 0) s["typologie"] = v->typologie(0);
+    Put(s, "telephone", raw["telephone"]);
+    if (v->courriels_size() > 0) s["courriel"] = v->courriels(0);
+    if (v->site_web_size() > 0) s["site_web"] = v->site_web(0);
+    std::string resume = raw["presentation_resume"];
+    if (resume.size() > 280) resume = resume.substr(0, 277) + "...";  // data·inclusion's limit
+    Put(s, "presentation_resume", resume);
+    Put(s, "presentation_detail", raw["presentation_detail"]);
+    Put(s, "source", raw["source"]);
+    Put(s, "structure_parente", raw["structure_parente"]);
+    Put(s, "horaires_ouverture", raw["horaires"]);
+    Put(s, "accessibilite", raw["fiche_acces_libre"]);
+    std::vector<std::string> nationaux, autres;
+    for (const auto& d : Split(raw["dispositif_programmes_nationaux"])) {
+      auto it = LabelsNationaux().find(d);
+      (it != LabelsNationaux().end() ? nationaux : autres).push_back(it != LabelsNationaux().end() ? it->second : d);
+    }
+    if (v->accepts_aptic_pass()) nationaux.push_back("aptic");
+    for (const auto& f : Split(raw["formations_labels"])) autres.push_back(f);
+    if (!raw["autres_formations_labels"].empty()) autres.push_back(raw["autres_formations_labels"]);
+    Unique(nationaux);
+    if (!nationaux.empty()) s["labels_nationaux"] = nationaux;
+    if (!autres.empty()) s["labels_autres"] = autres;
+    out.push_back(s);
+  }
+  return out.dump(1) + "\n";
+}
+
+std::string WriteDataInclusionServices(const Standard& standard,
+                                       const std::vector<const v1::Venue*>& venues) {
+  static const std::map<std::string, std::string> kFrais = {
+      {"Gratuit", "gratuit"}, {"Gratuit sous condition", "gratuit-sous-conditions"},
+      {"Payant", "payant"}};
+  static const std::map<std::string, std::string> kTypes = {
+      {"En autonomie", "autonomie"}, {"Accompagnement individuel", "accompagnement"},
+      {"Dans un atelier collectif", "atelier"}, {"À distance", "accompagnement"}};
+  nlohmann::json out = nlohmann::json::array();
+  for (const v1::Venue* v : venues) {
+    auto raw = RawFromProto(standard, *v);
+    nlohmann::json s{{"id", raw["id"] + "-mediation-numerique"}, {"structure_id", raw["id"]},
+                     {"nom", "Médiation numérique"}, {"source", raw["source"]},
+                     {"thematiques", ThematiquesOf(raw)}};
+    Put(s, "prise_rdv", raw["prise_rdv"]);
+    std::string resume = raw["presentation_resume"];
+    if (resume.size() > 280) resume = resume.substr(0, 277) + "...";
+    Put(s, "presentation_resume", resume);
+    std::vector<std::string> frais, types, profils;
+    for (const auto& f : Split(raw["frais_a_charge"])) frais.push_back(kFrais.at(f));
+    if (v->accepts_aptic_pass()) frais.push_back("pass-numerique");
+    for (const auto& t : Split(raw["modalites_accompagnement"])) types.push_back(kTypes.at(t));
+    for (const char* field : {"publics_specifiquement_adresses", "prise_en_charge_specifique"}) {
+      for (const auto& p : Split(raw[field])) profils.push_back(Profils().at(p));
+    }
+    Unique(frais);
+    Unique(types);
+    Unique(profils);
+    if (!frais.empty()) s["frais"] = frais;
+    if (!types.empty()) s["types"] = types;
+    if (!profils.empty()) s["profils"] = profils;
+    out.push_back(s);
+  }
+  return out.dump(1) + "\n";
 }
 
 }  // namespace passerelle::venues

@@ -42,4 +42,11 @@ std::string WriteNationalCsv(const Standard& standard,
 /// A GeoJSON FeatureCollection of the located venues.
 std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues);
 
+/// data·inclusion structures and services (JSON arrays), with the standard's values mapped to
+/// data·inclusion's vocabularies (thematiques, labels_nationaux, profils, frais, types).
+std::string WriteDataInclusionStructures(const Standard& standard,
+                                         const std::vector<const v1::Venue*>& venues);
+std::string WriteDataInclusionServices(const Standard& standard,
+                                       const std::vector<const v1::Venue*>& venues);
+
 }  // namespace passerelle::venues

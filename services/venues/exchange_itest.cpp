@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "libs/csv/csv.hpp"
 #include "libs/testing/testing.hpp"
+#include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/standard.hpp"
 
@@ -238,6 +239,25 @@ TEST_F(ExchangeTest, GeoJsonIsReadByOgrinfo) {
   EXPECT_THAT(ogr->Output(), HasSubstr("Geometry: Point"));
   EXPECT_THAT(ogr->Output(), HasSubstr("services: String"));
   std::remove(path.c_str());
+}
+
+TEST_F(ExchangeTest, DataInclusionStructuresAndServices) {
+  v1::ImportVenuesResponse r;
+  ASSERT_TRUE(Import("standard", ReadShared("standard/exemple-valide.csv"), &r).ok());
+  auto structures = nlohmann::json::parse(Export(v1::DATA_INCLUSION_STRUCTURES));
+  ASSERT_EQ(structures.size(), 1u);
+  const auto& s = structures[0];
+  EXPECT_EQ(s["id"], "structure-1");
+  EXPECT_EQ(s["siret"], "43493312300029");
+  EXPECT_EQ(s["typologie"], "TIERS_LIEUX");
+  EXPECT_EQ(s["courriel"], "contact@laquincaillerie.tl");
+  EXPECT_EQ(s["thematiques"][0], "numerique");
+  EXPECT_LE(s["presentation_resume"].get<std::string>().size(), 280u);
+  auto services = nlohmann::json::parse(Export(v1::DATA_INCLUSION_SERVICES));
+  ASSERT_EQ(services.size(), 1u);
+  EXPECT_EQ(services[0]["structure_id"], "structure-1");
+  EXPECT_EQ(services[0]["nom"], "Médiation numérique");
+  EXPECT_TRUE(services[0]["thematiques"].size() > 1);
 }
 
 }  // namespace

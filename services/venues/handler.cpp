@@ -164,6 +164,12 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
   if (req->format() == v1::GEOJSON) {
     doc = WriteGeoJson(registry_.standard(), venues);
     type = "application/geo+json";
+  } else if (req->format() == v1::DATA_INCLUSION_STRUCTURES) {
+    doc = WriteDataInclusionStructures(registry_.standard(), venues);
+    type = "application/json";
+  } else if (req->format() == v1::DATA_INCLUSION_SERVICES) {
+    doc = WriteDataInclusionServices(registry_.standard(), venues);
+    type = "application/json";
   } else {
     doc = WriteNationalCsv(registry_.standard(), venues);
     type = "text/csv; charset=utf-8";
