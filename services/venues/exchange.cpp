@@ -12,19 +12,195 @@
 
 namespace passerelle::venues {
 
+namespace {
+
+// Schema v0.1 (2022) -> v1.0.2. v0.1 separated list values with `;` (site_web with `,`), named
+// some fields differently, and used other vocabularies; each translated value is reported.
+struct V01Row {
+  std::map<std::string, std::string> raw;  // v1.0.2 names and values, lists joined with '|'
+  bool accepts_aptic_pass = false;
+  std::vector<std::string> notes;
+};
+
+bool IsV01Header(const std::vector<std::string>& header) {
+  for (const auto& h : header) {
+    if (h == "courriel" || h == "publics_accueillis" || h == "conditions_acces" ||
+        h == "labels_nationaux" || h == "accessibilite") {
+      return true;
+    }
+  }
+  return false;
+}
+
+// The words before " : " (v0.1 values carry an explanation after a colon).
+std::string Head(const std::string& v) {
+  auto colon = v.find(" :");
+  std::string head = colon == std::string::npos ? v : v.substr(0, colon);
+  while (!head.empty() && head.back() == ' ') head.pop_back();
+  return head;
+}
+
+V01Row FromV01(const std::map<std::string, std::string>& in) {
+  static const std::map<std::string, std::string> kServices = {
+      {"Devenir autonome dans les démarches administratives", "Aide aux démarches administratives"},
+      {"Réaliser des démarches administratives avec un accompagnement", "Aide aux démarches administratives"},
+      {"Accompagner les démarches de santé", "Aide aux démarches administratives"},
+      {"Prendre en main un smartphone ou une tablette", "Maîtrise des outils numériques du quotidien"},
+      {"Prendre en main un ordinateur", "Maîtrise des outils numériques du quotidien"},
+      {"Utiliser le numérique au quotidien", "Maîtrise des outils numériques du quotidien"},
+      {"Approfondir ma culture numérique", "Compréhension du monde numérique"},
+      {"Promouvoir la citoyenneté numérique", "Compréhension du monde numérique"},
+      {"Favoriser mon insertion professionnelle", "Insertion professionnelle via le numérique"},
+      {"Créer et développer mon entreprise", "Insertion professionnelle via le numérique"},
+      {"Accéder à une connexion internet", "Accès internet et matériel informatique"},
+      {"Accéder à du matériel", "Accès internet et matériel informatique"},
+      {"S’équiper en matériel informatique", "Acquisition de matériel informatique à prix solidaire"},
+      {"S'équiper en matériel informatique", "Acquisition de matériel informatique à prix solidaire"},
+      {"Créer avec le numérique", "Loisirs et créations numériques"},
+      {"Soutenir la parentalité et l'éducation avec le numérique", "Parentalité et éducation avec le numérique"}};
+  // publics_accueillis -> (field, value); "Adultes" has no counterpart.
+  static const std::map<std::string, std::pair<std::string, std::string>> kPublics = {
+      {"Seniors (+ 65 ans)", {"publics_specifiquement_adresses", "Seniors"}},
+      {"Familles/enfants", {"publics_specifiquement_adresses", "Familles et/ou enfants"}},
+      {"Jeunes (16-26 ans)", {"publics_specifiquement_adresses", "Jeunes"}},
+      {"Uniquement femmes", {"publics_specifiquement_adresses", "Femmes"}},
+      {"Public langues étrangères", {"prise_en_charge_specifique", "Langues étrangères (autres)"}},
+      {"Déficience visuelle", {"prise_en_charge_specifique", "Déficience visuelle"}},
+      {"Surdité", {"prise_en_charge_specifique", "Surdité"}},
+      {"Handicaps psychiques", {"prise_en_charge_specifique", "Handicaps mentaux"}},
+      {"Handicaps mentaux", {"prise_en_charge_specifique", "Handicaps mentaux"}},
+      {"Personnes en situation d'illettrisme", {"prise_en_charge_specifique", "Illettrisme"}}};
+  static const std::map<std::string, std::string> kFrais = {
+      {"Gratuit", "Gratuit"}, {"Gratuit sous condition", "Gratuit sous condition"},
+      {"Payant", "Payant"}, {"Adhésion", "Payant"}};
+  static const std::map<std::string, std::pair<std::string, std::string>> kLabels = {
+      {"France Services", {"dispositif_programmes_nationaux", "France Services"}},
+      {"CNFS", {"dispositif_programmes_nationaux", "Conseillers numériques"}},
+      {"Aidants Connect", {"dispositif_programmes_nationaux", "Aidants Connect"}},
+      {"Grandes écoles du numérique", {"dispositif_programmes_nationaux", "Grande école du numérique"}},
+      {"Point numérique CAF", {"dispositif_programmes_nationaux", "Point d'accès numérique CAF"}},
+      {"Fabriques de Territoire", {"formations_labels", "Fabriques de Territoire"}}};
+  static const std::map<std::string, std::string> kModalites = {
+      {"Seul", "En autonomie"}, {"Avec de l'aide", "Accompagnement individuel"},
+      {"Dans un atelier", "Dans un atelier collectif"}, {"A ma place", "Accompagnement individuel"}};
+
+  V01Row out;
+  std::map<std::string, std::vector<std::string>> lists;
+  auto note = [&](const std::string& field, const std::string& from, const std::string& to) {
+    out.notes.push_back(absl::StrCat("v0.1 ", field, ": « ", from, " » -> ", to));
+  };
+  auto items = [](const std::string& v, char sep) {
+    std::vector<std::string> parts;
+    for (auto p : absl::StrSplit(v, sep, absl::SkipWhitespace())) {
+      std::string t(p);
+      while (!t.empty() && t.front() == ' ') t.erase(t.begin());
+      while (!t.empty() && t.back() == ' ') t.pop_back();
+      parts.push_back(t);
+    }
+    return parts;
+  };
+  std::vector<std::string> other_labels;
+  for (const auto& [name, value] : in) {
+    if (value.empty()) continue;
+    if (name == "courriel") {
+      out.raw["courriels"] = value;
+    } else if (name == "accessibilite") {
+      out.raw["fiche_acces_libre"] = value;
+    } else if (name == "site_web") {
+      out.raw["site_web"] = absl::StrJoin(items(value, ','), "|");
+    } else if (name == "typologie") {
+      out.raw["typologie"] = absl::StrJoin(items(value, ';'), "|");
+    } else if (name == "services") {
+      for (const auto& v : items(value, ';')) {
+        auto it = kServices.find(v);
+        if (it == kServices.end()) {
+          lists["services"].push_back(v);  // left to the v1.0.2 validation to reject
+        } else {
+          lists["services"].push_back(it->second);
+          note("services", v, "« " + it->second + " »");
+        }
+      }
+    } else if (name == "publics_accueillis") {
+      for (const auto& v : items(value, ';')) {
+        auto it = kPublics.find(Head(v));
+        if (it == kPublics.end()) {
+          note("publics_accueillis", v, "sans équivalent en v1.0.2, ignoré");
+        } else {
+          lists[it->second.first].push_back(it->second.second);
+          note("publics_accueillis", v, it->second.first + " « " + it->second.second + " »");
+        }
+      }
+    } else if (name == "conditions_acces") {
+      for (const auto& v : items(value, ';')) {
+        const std::string head = Head(v);
+        if (head == "Accepte le Pass numérique") {
+          out.accepts_aptic_pass = true;
+          note("conditions_acces", head, "accepts_aptic_pass");
+        } else if (auto it = kFrais.find(head); it != kFrais.end()) {
+          lists["frais_a_charge"].push_back(it->second);
+          note("conditions_acces", head, "frais_a_charge « " + it->second + " »");
+        } else {
+          lists["frais_a_charge"].push_back(v);
+        }
+      }
+    } else if (name == "labels_nationaux") {
+      for (const auto& v : items(value, ';')) {
+        if (v == "APTIC") {
+          out.accepts_aptic_pass = true;
+          note("labels_nationaux", v, "accepts_aptic_pass");
+        } else if (auto it = kLabels.find(v); it != kLabels.end()) {
+          lists[it->second.first].push_back(it->second.second);
+          note("labels_nationaux", v, it->second.first + " « " + it->second.second + " »");
+        } else {
+          other_labels.push_back(v);
+          note("labels_nationaux", v, "autres_formations_labels");
+        }
+      }
+    } else if (name == "labels_autres") {
+      for (const auto& v : items(value, ';')) other_labels.push_back(v);
+    } else if (name == "modalites_accompagnement") {
+      for (const auto& v : items(value, ';')) {
+        auto it = kModalites.find(Head(v));
+        lists["modalites_accompagnement"].push_back(it == kModalites.end() ? v : it->second);
+        if (it != kModalites.end()) note("modalites_accompagnement", Head(v), "« " + it->second + " »");
+      }
+    } else if (name == "cle_ban") {
+      note("cle_ban", value, "sans équivalent en v1.0.2, ignoré");
+    } else {
+      out.raw[name] = value;  // same name, same meaning
+    }
+  }
+  for (auto& [field, values] : lists) {
+    std::vector<std::string> unique;
+    for (auto& v : values) {
+      if (std::find(unique.begin(), unique.end(), v) == unique.end()) unique.push_back(v);
+    }
+    out.raw[field] = absl::StrJoin(unique, "|");
+  }
+  if (!other_labels.empty()) out.raw["autres_formations_labels"] = absl::StrJoin(other_labels, ", ");
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
                                             const std::string& source) {
   const char delimiter = csv::SniffDelimiter(text);
   auto table = csv::Parse(text, delimiter);
   if (!table.ok()) return table.status();
   ParsedFile out;
-  std::vector<int> column_of;  // file column -> standard field index, -1 when not standard
+  const bool v01 = IsV01Header(table->header);
+  std::vector<int> column_of;  // file column -> kept (0) or not a known field (-1)
+  static const std::set<std::string> kV01Only = {"courriel", "cle_ban", "publics_accueillis",
+                                                 "conditions_acces", "labels_nationaux",
+                                                 "labels_autres", "accessibilite"};
   for (const auto& h : table->header) {
-    const FieldSpec* f = standard.Find(h);
-    if (f == nullptr) out.ignored_columns.push_back(h);
-    column_of.push_back(f == nullptr ? -1 : 0);
+    const bool known = standard.Find(h) != nullptr || (v01 && kV01Only.count(h));
+    if (!known) out.ignored_columns.push_back(h);
+    column_of.push_back(known ? 0 : -1);
   }
-  const char list_separator = delimiter == ';' ? ';' : '|';
+  // v1.0.2 lists use '|'; v0.1 files (and ';'-separated ones) are translated to '|' first.
+  const char list_separator = !v01 && delimiter == ';' ? ';' : '|';
   std::set<std::string> seen;
   for (const auto& row : table->rows) {
     ++out.rows;
@@ -38,6 +214,14 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
                        absl::StrCat(row.cells.size(), " colonnes au lieu de ",
                                     table->header.size(), " (ligne tronquée ou séparateur en trop)")});
     }
+    bool accepts_pass = false;
+    std::vector<std::string> translations;
+    if (v01) {
+      V01Row converted = FromV01(raw);
+      raw = std::move(converted.raw);
+      accepts_pass = converted.accepts_aptic_pass;
+      translations = std::move(converted.notes);
+    }
     Validated v = ValidateRow(standard, raw, list_separator);
     const std::string id = raw.count("id") ? raw["id"] : "";
     if (!id.empty() && !seen.insert(id).second) {
@@ -48,10 +232,12 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
       out.rejected.push_back({row.line, id, std::move(v.violations)});
       continue;
     }
+    for (const auto& n : translations) out.normalisations.push_back(absl::StrCat("ligne ", row.line, ", ", n));
     for (const auto& n : v.normalisations) {
       out.normalisations.push_back(absl::StrCat("ligne ", row.line, ", ", n));
     }
     Venue venue;
+    venue.accepts_aptic_pass = accepts_pass;
     venue.standard = std::move(v.record);
     venue.source = source;
     venue.source_id = id;

@@ -241,6 +241,54 @@ TEST_F(ExchangeTest, GeoJsonIsReadByOgrinfo) {
   std::remove(path.c_str());
 }
 
+TEST_F(ExchangeTest, VersionZeroPointOneFilesAreTranslated) {
+  // A v0.1 file: other field names, `;` between list values, `,` between sites, v0.1
+  // vocabularies with explanations after a colon.
+  const std::string file =
+      "id,pivot,nom,commune,code_postal,adresse,latitude,longitude,cle_ban,typologie,courriel,"
+      "site_web,date_maj,services,publics_accueillis,conditions_acces,labels_nationaux,"
+      "labels_autres,modalites_accompagnement,accessibilite\r\n"
+      "old-1,43493312300029,Espace numérique,Roubaix,59100,2 rue Pierre Motte,50.69,3.17,"
+      "59512_1234_00002,TIERS_LIEUX;ASSO,contact@exemple.fr,"
+      "\"https://exemple.fr/,https://facebook.com/exemple\",2022-06-02,"
+      "\"Prendre en main un ordinateur;Accéder à du matériel\","
+      "\"Seniors (+ 65 ans);Surdité;Adultes\","
+      "\"Gratuit : Je peux accéder gratuitement au lieu et à ses services;Accepte le Pass "
+      "numérique : Il est possible d'utiliser un Pass numérique pour accéder au lieu\","
+      "\"France Services;CNFS;French Tech\",SudLabs,"
+      "\"Seul : j'ai accès à du matériel et une connexion;Dans un atelier : j'apprends "
+      "collectivement à utiliser le numérique\",https://acceslibre.beta.gouv.fr/app/x/\r\n";
+  v1::ImportVenuesResponse r;
+  ASSERT_TRUE(Import("ancien", file, &r).ok());
+  ASSERT_EQ(r.rejected_size(), 0) << r.rejected(0).violations(0).field() << " "
+                                  << r.rejected(0).violations(0).description();
+  ASSERT_EQ(r.created(), 1);
+  EXPECT_TRUE(r.ignored_columns().empty());
+  bool noted = false;
+  for (const auto& n : r.normalisations()) noted = noted || n.find("v0.1 services") != std::string::npos;
+  EXPECT_TRUE(noted);
+  auto out = Rows(Export(v1::NATIONAL_CSV));
+  const auto& row = out["old-1"];
+  EXPECT_EQ(row.at("courriels"), "contact@exemple.fr");
+  EXPECT_EQ(row.at("site_web"), "https://exemple.fr/|https://facebook.com/exemple");
+  EXPECT_EQ(row.at("typologie"), "TIERS_LIEUX|ASSO");
+  EXPECT_EQ(row.at("services"),
+            "Maîtrise des outils numériques du quotidien|Accès internet et matériel informatique");
+  EXPECT_EQ(row.at("publics_specifiquement_adresses"), "Seniors");
+  EXPECT_EQ(row.at("prise_en_charge_specifique"), "Surdité");
+  EXPECT_EQ(row.at("frais_a_charge"), "Gratuit");
+  EXPECT_EQ(row.at("dispositif_programmes_nationaux"), "France Services|Conseillers numériques");
+  EXPECT_EQ(row.at("autres_formations_labels"), "SudLabs, French Tech");
+  EXPECT_EQ(row.at("modalites_accompagnement"), "En autonomie|Dans un atelier collectif");
+  EXPECT_EQ(row.at("fiche_acces_libre"), "https://acceslibre.beta.gouv.fr/app/x/");
+  auto structures = nlohmann::json::parse(Export(v1::DATA_INCLUSION_STRUCTURES));
+  ASSERT_EQ(structures.size(), 1u);
+  EXPECT_NE(std::find(structures[0]["labels_nationaux"].begin(),
+                      structures[0]["labels_nationaux"].end(), "aptic"),
+            structures[0]["labels_nationaux"].end())
+      << "the Pass numérique condition becomes accepts_aptic_pass";
+}
+
 TEST_F(ExchangeTest, DataInclusionStructuresAndServices) {
   v1::ImportVenuesResponse r;
   ASSERT_TRUE(Import("standard", ReadShared("standard/exemple-valide.csv"), &r).ok());
