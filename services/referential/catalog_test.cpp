@@ -52,9 +52,10 @@ TEST_F(CatalogTest, SeedHasFourLevelsTwelveCategoriesAndAllItems) {
   EXPECT_EQ(i77->level_code, "2");
 }
 
-TEST_F(CatalogTest, EveryItemHasAPlainLabelKeywordsAndAStandardService) {
+TEST_F(CatalogTest, EveryItemHasAPlainLabelDescriptionKeywordsAndAStandardService) {
   for (const auto& [id, item] : tree_->items) {
     EXPECT_FALSE(item.plain_label.empty()) << id;
+    EXPECT_GE(item.description.size(), 40u) << id;
     EXPECT_GE(item.keywords.size(), 2u) << id;
     EXPECT_FALSE(item.services.empty()) << id;
   }
