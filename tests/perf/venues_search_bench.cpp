@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include <cstdint>
+
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
@@ -208,6 +210,92 @@ Figures LoadPgbench(const std::string& url, const std::string& schema, int concu
   return Percentiles(ms, seconds, 0);
 }
 
+// Requests the service answered with grpc-status OK, from its own metrics.
+long OkSearches(int metrics_port) {
+  auto body = passerelle::testing::HttpGet(metrics_port, "/metrics");
+  if (!body) return -1;
+  const std::string key = "passerelle_grpc_server_handled_total{code=\"OK\",method=\"SearchVenues\"";
+  auto pos = body->find(key);
+  if (pos == std::string::npos) return 0;
+  pos = body->find("} ", pos);
+  return std::atol(body->c_str() + pos + 2);
+}
+
+// The same fixed search from h2load (nghttp2), a C HTTP/2 load generator that does not decode
+// the responses: the client side costs little CPU, as pgbench's does. One query for all
+// requests (h2load sends one body): 5 km around central Paris with one service filter, the
+// densest case. h2load ignores grpc-status, so the service's OK counter is checked too.
+Figures LoadH2(int grpc_port, int metrics_port, int concurrency, double seconds,
+               const std::string& dir, long* ok_delta) {
+  venues::v1::SearchVenuesRequest req;
+  req.mutable_near()->set_latitude(kCities[0].lat);
+  req.mutable_near()->set_longitude(kCities[0].lon);
+  req.mutable_near()->set_radius_meters(5000);
+  req.add_services(venues::v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  const std::string payload = req.SerializeAsString();
+  std::string framed(5, '\0');  // gRPC message frame: uncompressed flag, 4-byte big-endian length
+  const uint32_t n = static_cast<uint32_t>(payload.size());
+  framed[1] = static_cast<char>(n >> 24);
+  framed[2] = static_cast<char>(n >> 16);
+  framed[3] = static_cast<char>(n >> 8);
+  framed[4] = static_cast<char>(n);
+  framed += payload;
+  std::ofstream(dir + "/body.bin", std::ios::binary) << framed;
+  const long before = OkSearches(metrics_port);
+  const std::string log = dir + "/h2load.log";
+  const std::string cmd = absl::StrCat(
+      "h2load -c ", concurrency, " -m 1 -t 2 -D ", static_cast<int>(seconds),
+      " --log-file=", log, " -H 'content-type: application/grpc' -H 'te: trailers'",
+      " -d ", dir, "/body.bin http://127.0.0.1:", grpc_port,
+      "/passerelle.venues.v1.VenueService/SearchVenues > ", dir, "/h2load.out 2>&1");
+  if (Run(cmd) != 0) {
+    std::fprintf(stderr, "h2load failed (see %s/h2load.out)\n", dir.c_str());
+    return {};
+  }
+  *ok_delta = OkSearches(metrics_port) - before;
+  std::vector<double> ms;
+  std::ifstream in(log);
+  std::string line;
+  long errors = 0;
+  while (std::getline(in, line)) {
+    std::istringstream ls(line);
+    long start_us, status, took_us;
+    if (ls >> start_us >> status >> took_us) {
+      ms.push_back(took_us / 1000.0);
+      if (status != 200) ++errors;
+    }
+  }
+  return Percentiles(ms, seconds, errors);
+}
+
+// pgbench with the same fixed query (central Paris, no jitter).
+Figures LoadPgbenchFixed(const std::string& url, const std::string& schema, int concurrency,
+                         double seconds, const std::string& dir) {
+  const std::string script = dir + "/fixed.sql";
+  std::ofstream(script)
+      << "SELECT v.id, v.record, ST_Distance(v.geog, p.g) AS d FROM \"" << schema
+      << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(" << kCities[0].lon << ", " << kCities[0].lat
+      << "), 4326)::geography AS g) p WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' "
+      << "AND 'Aide aux démarches administratives' = ANY(v.services) ORDER BY d LIMIT 20;\n";
+  std::filesystem::remove_all(dir + "/logs");
+  std::filesystem::create_directories(dir + "/logs");
+  const std::string cmd = absl::StrCat("cd ", dir, "/logs && pgbench -n -c ", concurrency,
+                                       " -j 2 -T ", static_cast<int>(seconds), " -l -f ", script,
+                                       " '", url, "' > ", dir, "/pgbench.out 2>&1");
+  if (Run(cmd) != 0) return {};
+  std::vector<double> ms;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/logs")) {
+    std::ifstream in(e.path());
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream ls(line);
+      long client, tx, us;
+      if (ls >> client >> tx >> us) ms.push_back(us / 1000.0);
+    }
+  }
+  return Percentiles(ms, seconds, 0);
+}
+
 long RssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -234,13 +322,14 @@ int main(int argc, char** argv) {
   }
   const std::string schema = passerelle::testing::UniqueName("bench");
   const int grpc_port = passerelle::testing::FreePort();
+  const int metrics_port = passerelle::testing::FreePort();
   const std::string address = absl::StrCat("127.0.0.1:", grpc_port);
   auto service = passerelle::testing::Process::Start(
       {passerelle::testing::BuildDir() + "/services/venues/passerelle-venues"},
       {{"PASSERELLE_DATABASE_URL", db}, {"PASSERELLE_DATABASE_SCHEMA", schema},
        {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
        {"PASSERELLE_NATS_PREFIX", schema}, {"PASSERELLE_GRPC_ADDRESS", address},
-       {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
+       {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", metrics_port)},
        {"PASSERELLE_LOG_LEVEL", "warn"}});
   auto stub = venues::v1::VenueService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
@@ -297,6 +386,10 @@ int main(int argc, char** argv) {
   const long rss = RssKb(service->pid());
   const Figures p1 = LoadPgbench(db, schema, concurrency, seconds, false, dir);
   const Figures p2 = LoadPgbench(db, schema, concurrency, seconds, true, dir);
+  long h2_ok = 0;
+  const Figures h2 = LoadH2(grpc_port, metrics_port, concurrency, seconds, dir, &h2_ok);
+  const Figures p3 = LoadPgbenchFixed(db, schema, concurrency, seconds, dir);
+  const long rss_after_h2 = RssKb(service->pid());
 
   std::printf("venues SearchVenues: %d venues over France (imported in %.1f s), %d clients, %.0f s per scenario\n",
               n, import_s, concurrency, seconds);
@@ -308,7 +401,13 @@ int main(int argc, char** argv) {
   line("PostGIS via pgbench, same query", p1);
   line("gRPC, 5 km + text", g2);
   line("PostGIS via pgbench, same query (unaccent LIKE)", p2);
-  std::printf("  service resident memory after the runs: %.1f MB\n", rss / 1024.0);
+  line("h2load, fixed query (Paris, 5 km + service)", h2);
+  line("PostGIS via pgbench, same fixed query", p3);
+  std::printf("  h2load requests the service counted as OK: %ld of %ld\n", h2_ok, h2.requests);
+  std::printf("  service resident memory after the runs: %.1f MB (%.1f MB after h2load)\n",
+              rss / 1024.0, rss_after_h2 / 1024.0);
+  const double r3 = p3.throughput > 0 ? h2.throughput / p3.throughput : 0;
+  std::printf("  h2load vs pgbench on the fixed query: %.1fx\n", r3);
   const double r1 = p1.throughput > 0 ? g1.throughput / p1.throughput : 0;
   const double r2 = p2.throughput > 0 ? g2.throughput / p2.throughput : 0;
   std::printf("  gRPC vs PostGIS throughput: %.1fx (service filter), %.1fx (text)\n", r1, r2);
