@@ -114,18 +114,14 @@ absl::StatusOr<Venue> Registry::Get(const std::string& name) {
 }
 
 absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& request_id) {
-  if (!request_id.empty()) {
-    auto seen = repo_.FindRequest(request_id);
-    if (!seen.ok()) return seen.status();
-    if (*seen) return repo_.Get(**seen);  // a retry: answer what the first call did
-  }
+  auto replay = Replay(request_id);
+  if (!replay.ok()) return replay.status();
+  if (*replay) return **replay;  // a retry: answer what the first call did
   Venue v;
   if (absl::Status s = Fill(m, "venue.", &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
-  return Indexed(repo_.Insert(v, [this](const Venue& after, const std::vector<std::string>&) {
-    return MakeVenueEvent("venue.created", after, {});
-  }, request_id));
+  return Indexed(repo_.Insert(v, CreatedEvents(), request_id));
 }
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
@@ -144,11 +140,9 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
     }
   }
   if (!bad.empty()) return server::InvalidArgument("invalid update_mask", bad);
-  if (!request_id.empty()) {
-    auto seen = repo_.FindRequest(request_id);
-    if (!seen.ok()) return seen.status();
-    if (*seen) return repo_.Get(**seen);
-  }
+  auto replay = Replay(request_id);
+  if (!replay.ok()) return replay.status();
+  if (*replay) return **replay;
   return Indexed(repo_.Update(
       id, *revision,
       [&](Venue& v) -> absl::Status {
@@ -167,10 +161,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
         }
         return Fill(merged, "venue.", &v);
       },
-      [this](const Venue& after, const std::vector<std::string>& changed) {
-        return MakeVenueEvent("venue.updated", after, changed);
-      },
-      request_id));
+      UpdatedEvents(), request_id));
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
@@ -295,23 +286,27 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     valid.push_back(std::move(v));
     positions.push_back(i);
   }
-  auto stored = repo_.Upsert(
-      source, valid,
-      [this](const Venue& v, const std::vector<std::string>&) {
-        return MakeVenueEvent("venue.created", v, {});
-      },
-      [this](const Venue& v, const std::vector<std::string>& changed) {
-        return MakeVenueEvent("venue.updated", v, changed);
-      });
+  auto stored = repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents());
   if (!stored.ok()) return stored.status();
-  for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = (*stored)[k];
-  for (const auto& r : results) {
-    if (r.outcome != RowResult::Outcome::kCreated && r.outcome != RowResult::Outcome::kUpdated) {
-      continue;
-    }
-    if (auto v = repo_.Get(r.id); v.ok()) index_.Put(*v);
-  }
+  for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move((*stored)[k]);
+  IndexRows(results);
   return results;
+}
+
+absl::StatusOr<std::optional<Venue>> Registry::Replay(const std::string& request_id) {
+  if (request_id.empty()) return std::optional<Venue>();
+  auto seen = repo_.FindRequest(request_id);
+  if (!seen.ok()) return seen.status();
+  if (!*seen) return std::optional<Venue>();
+  auto v = repo_.Get(**seen);
+  if (!v.ok()) return v.status();
+  return std::optional<Venue>(*std::move(v));
+}
+
+void Registry::IndexRows(const std::vector<RowResult>& rows) {
+  for (const auto& r : rows) {
+    if (r.stored) index_.Put(*r.stored);
+  }
 }
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
@@ -335,22 +330,15 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
     for (size_t i = start; i < std::min(parsed->valid.size(), start + kBatch); ++i) {
       batch.push_back(parsed->valid[i].venue);
     }
-    auto stored = repo_.Upsert(
-        source, batch,
-        [this](const Venue& v, const std::vector<std::string>&) {
-          return MakeVenueEvent("venue.created", v, {});
-        },
-        [this](const Venue& v, const std::vector<std::string>& changed) {
-          return MakeVenueEvent("venue.updated", v, changed);
-        });
+    auto stored = repo_.Upsert(source, batch, CreatedEvents(), UpdatedEvents());
     if (!stored.ok()) return stored.status();
+    IndexRows(*stored);
     for (const auto& r : *stored) {
       if (r.outcome == RowResult::Outcome::kCreated) ++report.created;
       if (r.outcome == RowResult::Outcome::kUpdated) ++report.updated;
       if (r.outcome == RowResult::Outcome::kUnchanged) ++report.unchanged;
     }
   }
-  if (absl::Status s = RefreshIndex(); !s.ok()) return s;
   return report;
 }
 

@@ -41,6 +41,8 @@ struct RowResult {
   std::string id;
   std::vector<Violation> violations;
   std::vector<std::string> changed_fields;
+  /// The venue as stored (created or updated rows), for the search index.
+  std::optional<Venue> stored;
 };
 
 /// Builds the event announcing a change (given the venue after it and its changed fields).
@@ -137,6 +139,11 @@ class Registry {
 
   /// The event factory for venue.updated (for writes made outside the registry's methods,
   /// such as the referential consumer's).
+  EventFactory CreatedEvents() const {
+    return [this](const Venue& v, const std::vector<std::string>&) {
+      return MakeVenueEvent("venue.created", v, {});
+    };
+  }
   EventFactory UpdatedEvents() const {
     return [this](const Venue& v, const std::vector<std::string>& changed) {
       return MakeVenueEvent("venue.updated", v, changed);
@@ -149,6 +156,10 @@ class Registry {
   events::v1::Event MakeVenueEvent(const std::string& type, const Venue& v,
                                    const std::vector<std::string>& changed) const;
 
+  /// The venue an earlier write with this idempotency key produced, if any.
+  absl::StatusOr<std::optional<Venue>> Replay(const std::string& request_id);
+  /// Puts stored rows of a batch into the index.
+  void IndexRows(const std::vector<RowResult>& rows);
   /// Puts the outcome of a successful write into the index.
   absl::StatusOr<Venue> Indexed(absl::StatusOr<Venue> v);
 

@@ -50,15 +50,6 @@ struct Candidate {
 
 }  // namespace
 
-double HaversineMeters(double lat1, double lon1, double lat2, double lon2) {
-  constexpr double kR = 6371008.8, kRad = M_PI / 180;
-  const double dlat = (lat2 - lat1) * kRad, dlon = (lon2 - lon1) * kRad;
-  const double a = std::sin(dlat / 2) * std::sin(dlat / 2) +
-                   std::cos(lat1 * kRad) * std::cos(lat2 * kRad) * std::sin(dlon / 2) *
-                       std::sin(dlon / 2);
-  return 2 * kR * std::asin(std::min(1.0, std::sqrt(a)));
-}
-
 struct SearchIndex::Impl {
   explicit Impl(const Standard& s) : standard(s) {}
   const Standard& standard;
@@ -231,7 +222,7 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
   std::vector<Candidate> hits;
   // Within a search radius (at most 100 km) the local flat-earth distance differs from the
   // great-circle one by far less than a meter per kilometre: it filters, orders and is
-  // returned without trigonometry per candidate (HaversineMeters stays for exact needs).
+  // returned without trigonometry per candidate.
   constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
   const double lon_scale = std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
   const double r2 = q.radius_m * q.radius_m * 1.000001;

@@ -67,7 +67,4 @@ class SearchIndex {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Great-circle distance in meters (WGS84 sphere, R = 6371008.8 m).
-double HaversineMeters(double lat1, double lon1, double lat2, double lon2);
-
 }  // namespace passerelle::venues

@@ -357,6 +357,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         outbox::Append(tx, topology_, created(inserted, {}));
         r.outcome = RowResult::Outcome::kCreated;
         r.id = inserted.id;
+        r.stored = std::move(inserted);
         continue;
       }
       Venue next = *current;
@@ -373,6 +374,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       Venue saved = SaveRow(tx, next);
       outbox::Append(tx, topology_, updated(saved, r.changed_fields));
       r.outcome = RowResult::Outcome::kUpdated;
+      r.stored = std::move(saved);
     }
     return absl::OkStatus();
   });

@@ -165,30 +165,15 @@ Figures LoadGrpc(const std::string& address, int concurrency, double seconds, bo
 
 int Run(const std::string& cmd) { return std::system(cmd.c_str()); }
 
-// The same searches as SQL through pgbench: ST_DWithin on the GiST-indexed geography, the
-// service filter (or the text, accent-folded with unaccent and ILIKE), 20 nearest with the
-// full record, from 16 clients.
-Figures LoadPgbench(const std::string& url, const std::string& schema, int concurrency,
-                    double seconds, bool with_text, const std::string& dir) {
-  const std::string script = dir + (with_text ? "/text.sql" : "/service.sql");
-  {
-    std::ofstream s(script);
-    s << "\\set c random(1, " << kCities.size() << ")\n"
-      << "SELECT v.id, v.record, ST_Distance(v.geog, p.g) AS d\n"
-      << "FROM \"" << schema << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(lon + random() * 0.06 - 0.03, "
-      << "lat + random() * 0.06 - 0.03), 4326)::geography AS g FROM \"" << schema
-      << "\".bench_centers WHERE i = :c) p\n"
-      << "WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' AND "
-      << (with_text ? "unaccent(lower(v.nom)) LIKE '%mediatheque%' "
-                    : "'Aide aux démarches administratives' = ANY(v.services) ")
-      << "ORDER BY d LIMIT 20;\n";
-  }
-  const std::string log_prefix = dir + "/pgbench_log";
+// Runs one pgbench script from `concurrency` clients for `seconds`; latencies from its
+// per-transaction logs.
+Figures RunPgbench(const std::string& script, const std::string& url, int concurrency,
+                   double seconds, const std::string& dir) {
   std::filesystem::remove_all(dir + "/logs");
   std::filesystem::create_directories(dir + "/logs");
-  const std::string cmd = absl::StrCat(
-      "cd ", dir, "/logs && pgbench -n -c ", concurrency, " -j 2 -T ",
-      static_cast<int>(seconds), " -l -f ", script, " '", url, "' > ", dir, "/pgbench.out 2>&1");
+  const std::string cmd = absl::StrCat("cd ", dir, "/logs && pgbench -n -c ", concurrency,
+                                       " -j 2 -T ", static_cast<int>(seconds), " -l -f ", script,
+                                       " '", url, "' > ", dir, "/pgbench.out 2>&1");
   if (Run(cmd) != 0) {
     std::ifstream in(dir + "/pgbench.out");
     std::stringstream ss;
@@ -208,6 +193,27 @@ Figures LoadPgbench(const std::string& url, const std::string& schema, int concu
     }
   }
   return Percentiles(ms, seconds, 0);
+}
+
+// The same searches as SQL through pgbench: ST_DWithin on the GiST-indexed geography, the
+// service filter (or the text, accent-folded with unaccent and ILIKE), 20 nearest with the
+// full record, from 16 clients.
+Figures LoadPgbench(const std::string& url, const std::string& schema, int concurrency,
+                    double seconds, bool with_text, const std::string& dir) {
+  const std::string script = dir + (with_text ? "/text.sql" : "/service.sql");
+  {
+    std::ofstream s(script);
+    s << "\\set c random(1, " << kCities.size() << ")\n"
+      << "SELECT v.id, v.record, ST_Distance(v.geog, p.g) AS d\n"
+      << "FROM \"" << schema << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(lon + random() * 0.06 - 0.03, "
+      << "lat + random() * 0.06 - 0.03), 4326)::geography AS g FROM \"" << schema
+      << "\".bench_centers WHERE i = :c) p\n"
+      << "WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' AND "
+      << (with_text ? "unaccent(lower(v.nom)) LIKE '%mediatheque%' "
+                    : "'Aide aux démarches administratives' = ANY(v.services) ")
+      << "ORDER BY d LIMIT 20;\n";
+  }
+  return RunPgbench(script, url, concurrency, seconds, dir);
 }
 
 // Requests the service answered with grpc-status OK, from its own metrics.
@@ -277,23 +283,7 @@ Figures LoadPgbenchFixed(const std::string& url, const std::string& schema, int 
       << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(" << kCities[0].lon << ", " << kCities[0].lat
       << "), 4326)::geography AS g) p WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' "
       << "AND 'Aide aux démarches administratives' = ANY(v.services) ORDER BY d LIMIT 20;\n";
-  std::filesystem::remove_all(dir + "/logs");
-  std::filesystem::create_directories(dir + "/logs");
-  const std::string cmd = absl::StrCat("cd ", dir, "/logs && pgbench -n -c ", concurrency,
-                                       " -j 2 -T ", static_cast<int>(seconds), " -l -f ", script,
-                                       " '", url, "' > ", dir, "/pgbench.out 2>&1");
-  if (Run(cmd) != 0) return {};
-  std::vector<double> ms;
-  for (const auto& e : std::filesystem::directory_iterator(dir + "/logs")) {
-    std::ifstream in(e.path());
-    std::string line;
-    while (std::getline(in, line)) {
-      std::istringstream ls(line);
-      long client, tx, us;
-      if (ls >> client >> tx >> us) ms.push_back(us / 1000.0);
-    }
-  }
-  return Percentiles(ms, seconds, 0);
+  return RunPgbench(script, url, concurrency, seconds, dir);
 }
 
 long RssKb(pid_t pid) {
