@@ -4,10 +4,10 @@
 #include <set>
 
 #include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
@@ -23,7 +23,8 @@ namespace {
 absl::Status ParseName(const std::string& name, std::string* id) {
   if (!name.starts_with("venues/") || name.size() <= 7 || name.find('/', 7) != std::string::npos) {
     return server::InvalidArgument(
-        "invalid venue name", {{"name", absl::StrCat("must be venues/{venue}, got \"", name, "\"")}});
+        "invalid venue name",
+        {{"name", absl::StrCat("must be venues/{venue}, got \"", name, "\"")}});
   }
   *id = name.substr(7);
   return absl::OkStatus();
@@ -31,11 +32,17 @@ absl::Status ParseName(const std::string& name, std::string* id) {
 
 // Fields ListVenues can filter on, and whether they hold lists.
 const std::map<std::string, bool>& Filterable() {
-  static const auto* f = new std::map<std::string, bool>{
-      {"commune", false},  {"code_postal", false}, {"code_insee", false},
-      {"source", false},   {"state", false},       {"owner_organisation", false},
-      {"services", true},  {"typologie", true},    {"dispositif_programmes_nationaux", true},
-      {"frais_a_charge", true}, {"referential_items", true}};
+  static const auto* f = new std::map<std::string, bool>{{"commune", false},
+                                                         {"code_postal", false},
+                                                         {"code_insee", false},
+                                                         {"source", false},
+                                                         {"state", false},
+                                                         {"owner_organisation", false},
+                                                         {"services", true},
+                                                         {"typologie", true},
+                                                         {"dispositif_programmes_nationaux", true},
+                                                         {"frais_a_charge", true},
+                                                         {"referential_items", true}};
   return *f;
 }
 
@@ -57,12 +64,17 @@ void CopyField(const v1::Venue& from, v1::Venue* to, const std::string& name) {
     return;
   }
   switch (f->cpp_type()) {
-    case FieldDescriptor::CPPTYPE_STRING: r->SetString(to, f, r->GetString(from, f)); break;
-    case FieldDescriptor::CPPTYPE_BOOL: r->SetBool(to, f, r->GetBool(from, f)); break;
+    case FieldDescriptor::CPPTYPE_STRING:
+      r->SetString(to, f, r->GetString(from, f));
+      break;
+    case FieldDescriptor::CPPTYPE_BOOL:
+      r->SetBool(to, f, r->GetBool(from, f));
+      break;
     case FieldDescriptor::CPPTYPE_DOUBLE:
       if (r->HasField(from, f)) r->SetDouble(to, f, r->GetDouble(from, f));
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -73,9 +85,10 @@ absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue
   if (!checked.violations.empty()) {
     std::vector<server::FieldViolation> fv;
     for (const auto& x : checked.violations) {
-      fv.push_back({prefix + x.field,
-                    absl::StrCat("[", x.rule, "] ", x.message,
-                                 x.value.empty() ? "" : absl::StrCat(" (valeur « ", x.value, " »)"))});
+      fv.push_back(
+          {prefix + x.field,
+           absl::StrCat("[", x.rule, "] ", x.message,
+                        x.value.empty() ? "" : absl::StrCat(" (valeur « ", x.value, " »)"))});
     }
     return server::InvalidArgument(
         absl::StrCat(checked.violations.size(), " field(s) break the national standard"), fv);
@@ -200,12 +213,14 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
   if (!absl::StripAsciiWhitespace(filter).empty()) {
     for (absl::string_view term : absl::StrSplit(filter, " AND ")) {
       term = absl::StripAsciiWhitespace(term);
-      const bool has = term.find(':') != absl::string_view::npos &&
-                       (term.find('=') == absl::string_view::npos ||
-                        term.find(':') < term.find('='));
+      const bool has =
+          term.find(':') != absl::string_view::npos &&
+          (term.find('=') == absl::string_view::npos || term.find(':') < term.find('='));
       const size_t op = has ? term.find(':') : term.find('=');
       if (op == absl::string_view::npos) {
-        bad.push_back({"filter", absl::StrCat("\"", term, "\": expected field = \"value\" or field : \"value\"")});
+        bad.push_back(
+            {"filter",
+             absl::StrCat("\"", term, "\": expected field = \"value\" or field : \"value\"")});
         continue;
       }
       std::string field(absl::StripAsciiWhitespace(term.substr(0, op)));
@@ -271,8 +286,8 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     }
     if (!seen.insert(r.source_id).second) {
       r.outcome = RowResult::Outcome::kRejected;
-      r.violations.push_back({"id", r.source_id, "unique",
-                              "identifiant déjà présent plus haut dans le même lot"});
+      r.violations.push_back(
+          {"id", r.source_id, "unique", "identifiant déjà présent plus haut dans le même lot"});
       continue;
     }
     Venue v;
@@ -310,7 +325,7 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
 }
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
-                                                       std::string_view csv_text) {
+                                                        std::string_view csv_text) {
   if (source.empty()) {
     return server::InvalidArgument("source is required", {{"source", "must not be empty"}});
   }
@@ -353,8 +368,8 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
   if (name_property.empty()) name_property = "name";
   auto areas = ParseAreaLayer(geojson, code_property, name_property);
   if (!areas.ok()) return areas.status();
-  auto changed = repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas,
-                                        UpdatedEvents());
+  auto changed =
+      repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas, UpdatedEvents());
   if (!changed.ok()) return changed.status();
   if (absl::Status s = RefreshIndex(); !s.ok()) return s;
   return changed;
@@ -374,22 +389,15 @@ absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
 }
 
 absl::Status Registry::LoadIndex() {
-  last_refresh_ = absl::InfinitePast();
+  refresh_cursor_ = 0;
   return RefreshIndex();
 }
 
 absl::Status Registry::RefreshIndex() {
-  // A margin covers transactions that committed after a later one's poll: Put is idempotent.
-  const absl::Time since = last_refresh_ == absl::InfinitePast()
-                               ? absl::InfinitePast()
-                               : last_refresh_ - absl::Seconds(10);
-  auto changed = repo_.ChangedSince(since);
-  if (!changed.ok()) return changed.status();
-  for (const auto& v : *changed) {
-    index_.Put(v);
-    last_refresh_ = std::max(last_refresh_, v.update_time);
-  }
-  if (last_refresh_ == absl::InfinitePast()) last_refresh_ = absl::UnixEpoch();
+  auto changes = repo_.ChangedSince(refresh_cursor_);
+  if (!changes.ok()) return changes.status();
+  for (const auto& v : changes->venues) index_.Put(v);
+  refresh_cursor_ = changes->cursor;
   return absl::OkStatus();
 }
 
@@ -399,7 +407,8 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   std::vector<server::FieldViolation> bad;
   if (q.has_circle) {
     if (q.lat < -90 || q.lat > 90) bad.push_back({"near.latitude", "must be within [-90, 90]"});
-    if (q.lon < -180 || q.lon > 180) bad.push_back({"near.longitude", "must be within [-180, 180]"});
+    if (q.lon < -180 || q.lon > 180)
+      bad.push_back({"near.longitude", "must be within [-180, 180]"});
     if (q.radius_m <= 0 || q.radius_m > 100000) {
       bad.push_back({"near.radius_meters", "must be within ]0, 100000]"});
     }

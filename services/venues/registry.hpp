@@ -60,13 +60,19 @@ class Repository {
                                        const std::string& request_id) = 0;
   /// Locks, checks the revision (0: none), applies `change`, and saves with its event when
   /// something changed.
-  virtual absl::StatusOr<Venue> Update(
-      const std::string& id, int expected_revision,
-      const std::function<absl::Status(Venue&)>& change, const EventFactory& event,
-      const std::string& request_id) = 0;
+  virtual absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
+                                       const std::function<absl::Status(Venue&)>& change,
+                                       const EventFactory& event,
+                                       const std::string& request_id) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
-  /// Venues (withdrawn included) changed after `since`, oldest change first.
-  virtual absl::StatusOr<std::vector<Venue>> ChangedSince(absl::Time since) = 0;
+  /// Venues (withdrawn included) written by transactions that had not finished at the read
+  /// that returned `cursor` (0: every venue), and the cursor for the next read. Rows may come
+  /// again in a later read; never does a committed write go unseen.
+  struct Changes {
+    std::vector<Venue> venues;
+    uint64_t cursor = 0;
+  };
+  virtual absl::StatusOr<Changes> ChangedSince(uint64_t cursor) = 0;
   /// Replaces a layer's areas and recomputes every venue's `areas` in one transaction;
   /// the number of venues changed.
   virtual absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
@@ -166,7 +172,7 @@ class Registry {
   const Standard& standard_;
   Repository& repo_;
   SearchIndex index_;
-  absl::Time last_refresh_ = absl::InfinitePast();
+  uint64_t refresh_cursor_ = 0;
 };
 
 }  // namespace passerelle::venues

@@ -23,16 +23,20 @@ int Col(double lon) { return static_cast<int>(std::floor(lon / kCellDeg)); }
 
 // Enumerated fields filtered by bit sets (bit i = the schema's i-th value).
 const std::vector<std::string>& MaskFields() {
-  static const auto* f = new std::vector<std::string>{
-      "services", "dispositif_programmes_nationaux", "publics_specifiquement_adresses",
-      "prise_en_charge_specifique", "frais_a_charge", "modalites_acces",
-      "modalites_accompagnement"};
+  static const auto* f = new std::vector<std::string>{"services",
+                                                      "dispositif_programmes_nationaux",
+                                                      "publics_specifiquement_adresses",
+                                                      "prise_en_charge_specifique",
+                                                      "frais_a_charge",
+                                                      "modalites_acces",
+                                                      "modalites_accompagnement"};
   return *f;
 }
 
 struct Entry {
   std::string id;    // UUID
   std::string name;  // venues/{id}
+  int revision = 0;
   std::shared_ptr<const v1::Venue> wire;
   bool located = false;
   double lat = 0, lon = 0;
@@ -55,8 +59,9 @@ struct SearchIndex::Impl {
   const Standard& standard;
   mutable std::shared_mutex mu;
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries;  // by id
-  std::unordered_map<int64_t, std::vector<const Entry*>> grid;       // cell -> entries
-  std::map<std::string, std::vector<const Entry*>> words;            // word -> entries
+  std::unordered_map<std::string, int> withdrawn;                   // id -> revision
+  std::unordered_map<int64_t, std::vector<const Entry*>> grid;      // cell -> entries
+  std::map<std::string, std::vector<const Entry*>> words;           // word -> entries
 
   static void Erase(std::vector<const Entry*>& v, const Entry* e) {
     auto it = std::find(v.begin(), v.end(), e);
@@ -111,23 +116,35 @@ std::vector<std::shared_ptr<const v1::Venue>> SearchIndex::All() const {
   std::vector<std::shared_ptr<const v1::Venue>> out;
   out.reserve(impl_->entries.size());
   for (const auto& [id, e] : impl_->entries) out.push_back(e->wire);
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->name() < b->name(); });
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->name() < b->name(); });
   return out;
 }
 
-void SearchIndex::Remove(const std::string& id) {
-  std::unique_lock lock(impl_->mu);
-  impl_->Unlink(id);
-}
-
 void SearchIndex::Put(const Venue& v) {
+  // The change feed brings rows again, and this process's own writes race with it: a revision
+  // the index already has, or an older one, changes nothing.
+  auto known = [&] {
+    auto it = impl_->entries.find(v.id);
+    if (it != impl_->entries.end()) return it->second->revision >= v.revision;
+    auto w = impl_->withdrawn.find(v.id);
+    return w != impl_->withdrawn.end() && w->second >= v.revision;
+  };
+  {
+    std::shared_lock lock(impl_->mu);
+    if (known()) return;
+  }
   if (v.withdrawn) {
-    Remove(v.id);
+    std::unique_lock lock(impl_->mu);
+    if (known()) return;
+    impl_->Unlink(v.id);
+    impl_->withdrawn[v.id] = v.revision;
     return;
   }
   auto e = std::make_unique<Entry>();
   e->id = v.id;
   e->name = v.Name();
+  e->revision = v.revision;
   auto wire = std::make_shared<v1::Venue>();
   ToProto(impl_->standard, v, wire.get());
   e->wire = std::move(wire);
@@ -150,15 +167,17 @@ void SearchIndex::Put(const Venue& v) {
   e->items = v.referential_items;
   e->areas = v.areas;
   std::set<std::string> ws;
-  for (const char* f : {"nom", "adresse", "commune", "presentation_resume",
-                        "presentation_detail", "structure_parente"}) {
+  for (const char* f : {"nom", "adresse", "commune", "presentation_resume", "presentation_detail",
+                        "structure_parente"}) {
     for (auto& w : text::Words(get(f))) ws.insert(std::move(w));
   }
   e->words.assign(ws.begin(), ws.end());
   e->hours = OpeningHours::Parse(get("horaires"));
 
   std::unique_lock lock(impl_->mu);
+  if (known()) return;
   impl_->Unlink(v.id);
+  impl_->withdrawn.erase(v.id);
   const Entry* raw = e.get();
   if (raw->located) impl_->grid[CellKey(Row(raw->lat), Col(raw->lon))].push_back(raw);
   for (const auto& w : raw->words) impl_->words[w].push_back(raw);
@@ -198,19 +217,22 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     if (q.has_circle) {
       const double dlat = q.radius_m / 111320.0;
       const double dlon = q.radius_m / (111320.0 * std::max(0.01, std::cos(q.lat * M_PI / 180)));
-      min_lat = q.lat - dlat, max_lat = q.lat + dlat, min_lon = q.lon - dlon, max_lon = q.lon + dlon;
+      min_lat = q.lat - dlat, max_lat = q.lat + dlat, min_lon = q.lon - dlon,
+      max_lon = q.lon + dlon;
     }
     for (int r = Row(min_lat); r <= Row(max_lat); ++r) {
       for (int c = Col(min_lon); c <= Col(max_lon); ++c) {
         auto g = im.grid.find(CellKey(r, c));
-        if (g != im.grid.end()) candidates.insert(candidates.end(), g->second.begin(), g->second.end());
+        if (g != im.grid.end())
+          candidates.insert(candidates.end(), g->second.begin(), g->second.end());
       }
     }
   } else if (!terms.empty()) {
     // Entries whose words start with the first term (prefix range of the sorted word map).
     std::set<const Entry*> ids;
     const std::string& t = terms.front();
-    for (auto it = im.words.lower_bound(t); it != im.words.end() && it->first.starts_with(t); ++it) {
+    for (auto it = im.words.lower_bound(t); it != im.words.end() && it->first.starts_with(t);
+         ++it) {
       ids.insert(it->second.begin(), it->second.end());
     }
     candidates.assign(ids.begin(), ids.end());
@@ -271,8 +293,9 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
       if (!q.has_circle && c.e->name_key != q.after_key) return c.e->name_key > q.after_key;
       return c.e->name > q.after_id;
     };
-    hits.erase(std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
-               hits.end());
+    hits.erase(
+        std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
+        hits.end());
   }
   const size_t k = std::min(q.limit, hits.size());
   std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), less);

@@ -53,9 +53,9 @@ class SearchIndex {
  public:
   explicit SearchIndex(const Standard& standard);
   ~SearchIndex();
-  /// Adds or replaces a venue (withdrawn ones are removed).
+  /// Adds or replaces a venue (withdrawn ones are removed). A revision older than or equal to
+  /// the one indexed (or withdrawn) is ignored, so the order puts arrive in does not matter.
   void Put(const Venue& venue);
-  void Remove(const std::string& id);
   /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored).
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
   size_t size() const;

@@ -47,9 +47,9 @@ std::string Json(const std::vector<std::string>& v) { return nlohmann::json(v).d
 
 std::optional<Venue> Select(pqxx::work& tx, const std::string& where, const std::string& a,
                             const std::string& b, bool lock) {
-  auto rows = tx.exec_params(absl::StrCat("SELECT ", kColumns, " FROM venues WHERE ", where,
-                                          lock ? " FOR UPDATE" : ""),
-                             a, b);
+  auto rows = tx.exec_params(
+      absl::StrCat("SELECT ", kColumns, " FROM venues WHERE ", where, lock ? " FOR UPDATE" : ""), a,
+      b);
   if (rows.empty()) return std::nullopt;
   return FromRow(rows[0]);
 }
@@ -95,9 +95,10 @@ Venue SaveRow(pqxx::work& tx, const Venue& v) {
 
 void Remember(pqxx::work& tx, const std::string& request_id, const std::string& id) {
   if (request_id.empty()) return;
-  tx.exec_params("INSERT INTO venue_requests (request_id, venue_id) VALUES ($1, $2::uuid) "
-                 "ON CONFLICT DO NOTHING",
-                 request_id, id);
+  tx.exec_params(
+      "INSERT INTO venue_requests (request_id, venue_id) VALUES ($1, $2::uuid) "
+      "ON CONFLICT DO NOTHING",
+      request_id, id);
 }
 
 absl::Status NotFound(const std::string& id) {
@@ -146,13 +147,12 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
     try {
       out = InsertRow(tx, venue);
     } catch (const std::runtime_error&) {
-      auto existing = Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id,
-                             false);
-      return server::WithReason(
-          absl::AlreadyExistsError(absl::StrCat(
-              "a venue with id \"", venue.source_id, "\" already exists",
-              existing ? absl::StrCat(": ", existing->Name()) : "")),
-          "VENUE_EXISTS");
+      auto existing =
+          Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id, false);
+      return server::WithReason(absl::AlreadyExistsError(absl::StrCat(
+                                    "a venue with id \"", venue.source_id, "\" already exists",
+                                    existing ? absl::StrCat(": ", existing->Name()) : "")),
+                                "VENUE_EXISTS");
     }
     outbox::Append(tx, topology_, event(out, {}));
     Remember(tx, request_id, out.id);
@@ -196,7 +196,7 @@ absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revisi
 
 absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
   // Keyset pagination on (sort key, id): stable while rows are written, no OFFSET.
-  const std::string key = q.order_field == "name" ? "id::text"
+  const std::string key = q.order_field == "name"  ? "id::text"
                           : q.order_field == "nom" ? "coalesce(nom, '')"
                                                    : q.order_field;
   const std::string cmp = q.descending ? "<" : ">";
@@ -215,16 +215,16 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
   if (!q.after.empty()) {
     std::vector<std::string> parts = absl::StrSplit(q.after, '\x1f');
     if (parts.size() == 2) {
-      const std::string typed = q.order_field == "create_time" || q.order_field == "update_time"
-                                    ? "::timestamptz" : "";
+      const std::string typed =
+          q.order_field == "create_time" || q.order_field == "update_time" ? "::timestamptz" : "";
       where.push_back(absl::StrCat("(", key, ", id::text) ", cmp, " (", param(parts[0]), typed,
                                    ", ", param(parts[1]), ")"));
     }
   }
-  const std::string sql = absl::StrCat(
-      "SELECT ", kColumns, ", ", key, "::text FROM venues",
-      where.empty() ? "" : " WHERE " + absl::StrJoin(where, " AND "), " ORDER BY ", key, dir,
-      ", id::text", dir, " LIMIT ", q.page_size + 1);
+  const std::string sql =
+      absl::StrCat("SELECT ", kColumns, ", ", key, "::text FROM venues",
+                   where.empty() ? "" : " WHERE " + absl::StrJoin(where, " AND "), " ORDER BY ",
+                   key, dir, ", id::text", dir, " LIMIT ", q.page_size + 1);
   ListPage page;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     page = {};
@@ -233,7 +233,8 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
     for (int i = 0; i < n; ++i) page.venues.push_back(FromRow(rows[i]));
     if (static_cast<int>(rows.size()) > q.page_size) {
       const auto& last = rows[n - 1];
-      page.next_cursor = absl::StrCat(last[15].as<std::string>(), "\x1f", last[0].as<std::string>());
+      page.next_cursor =
+          absl::StrCat(last[15].as<std::string>(), "\x1f", last[0].as<std::string>());
     }
     return absl::OkStatus();
   });
@@ -290,7 +291,8 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
       }
     }
     for (const auto& row : tx.exec(absl::StrCat(
-             "WITH computed (cid, careas) AS (SELECT v.id, ", kAreasOf, " FROM venues v) "
+             "WITH computed (cid, careas) AS (SELECT v.id, ", kAreasOf,
+             " FROM venues v) "
              "UPDATE venues SET areas = careas, revision = revision + 1, update_time = now() "
              "FROM computed WHERE id = cid AND areas IS DISTINCT FROM careas RETURNING ",
              kColumns))) {
@@ -323,19 +325,25 @@ absl::StatusOr<std::vector<Repository::AreaCount>> PgStore::ListAreas(const std:
   return out;
 }
 
-absl::StatusOr<std::vector<Venue>> PgStore::ChangedSince(absl::Time since) {
-  std::vector<Venue> out;
-  const double epoch = since == absl::InfinitePast() ? 0 : static_cast<double>(absl::ToUnixMicros(since)) / 1e6;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out.clear();
-    for (const auto& row : tx.exec_params(
-             absl::StrCat("SELECT ", kColumns, " FROM venues WHERE update_time > "
-                          "to_timestamp($1) ORDER BY update_time"),
-             epoch)) {
-      out.push_back(FromRow(row));
-    }
-    return absl::OkStatus();
-  });
+absl::StatusOr<Repository::Changes> PgStore::ChangedSince(uint64_t cursor) {
+  Changes out;
+  // One snapshot for both reads: the rows, and the oldest transaction it still saw running.
+  absl::Status st = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        out.venues.clear();
+        out.cursor = tx.exec1("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")[0]
+                         .as<uint64_t>();
+        for (const auto& row :
+             tx.exec_params(absl::StrCat("SELECT ", kColumns,
+                                         " FROM venues WHERE change_xid >= $1::text::xid8 "
+                                         "ORDER BY change_xid"),
+                            std::to_string(cursor))) {
+          out.venues.push_back(FromRow(row));
+        }
+        return absl::OkStatus();
+      },
+      {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   return out;
 }

@@ -2,15 +2,16 @@
 #pragma once
 
 #include "libs/db/pool.hpp"
-#include "passerelle/referential/v1/events.pb.h"
 #include "libs/events/event.hpp"
+#include "passerelle/referential/v1/events.pb.h"
 #include "services/venues/registry.hpp"
 
 namespace passerelle::venues {
 
 class PgStore final : public Repository {
  public:
-  PgStore(db::Pool& pool, events::Topology topology) : pool_(pool), topology_(std::move(topology)) {}
+  PgStore(db::Pool& pool, events::Topology topology)
+      : pool_(pool), topology_(std::move(topology)) {}
 
   absl::StatusOr<Venue> Get(const std::string& id) override;
   absl::StatusOr<std::optional<std::string>> FindRequest(const std::string& request_id) override;
@@ -20,7 +21,7 @@ class PgStore final : public Repository {
                                const std::function<absl::Status(Venue&)>& change,
                                const EventFactory& event, const std::string& request_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
-  absl::StatusOr<std::vector<Venue>> ChangedSince(absl::Time since) override;
+  absl::StatusOr<Changes> ChangedSince(uint64_t cursor) override;
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                        const std::vector<AreaFeature>& areas,
                                        const EventFactory& updated) override;

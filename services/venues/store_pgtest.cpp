@@ -1,0 +1,92 @@
+// The venues store against the real PostgreSQL the test command started: the change feed that
+// keeps every replica's search index current.
+#include <algorithm>
+
+#include "gtest/gtest.h"
+#include "libs/db/migrations.hpp"
+#include "libs/outbox/outbox.hpp"
+#include "libs/testing/testing.hpp"
+#include "services/venues/store.hpp"
+
+namespace passerelle::venues {
+std::vector<db::Migration> Migrations();
+namespace {
+
+class ChangeFeedTest : public testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto lease = pool().Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    ASSERT_TRUE(
+        db::Migrate(**lease, schema(), {outbox::OutboxComponent(), {"venues", Migrations()}}).ok());
+  }
+
+  Venue Make(const std::string& source_id) {
+    Venue v;
+    v.source = "test";
+    v.source_id = source_id;
+    v.standard = {
+        {"nom", {"Médiathèque " + source_id}}, {"latitude", {"50.69"}}, {"longitude", {"3.17"}}};
+    return v;
+  }
+
+  static bool Has(const Repository::Changes& c, const std::string& id, int revision) {
+    return std::any_of(c.venues.begin(), c.venues.end(),
+                       [&](const Venue& v) { return v.id == id && v.revision == revision; });
+  }
+
+  events::Topology topology_{.subject_prefix = "feedtest"};
+  EventFactory event_ = [](const Venue& v, const std::vector<std::string>&) {
+    events::v1::Event e;
+    e.set_type("venue.test");
+    e.set_id(v.id);
+    e.set_subject(v.Name());
+    return e;
+  };
+};
+
+TEST_F(ChangeFeedTest, IdleRegistryReadsNothingAndLateCommitsAreNotMissed) {
+  PgStore store(pool(), topology_);
+  auto a = store.Insert(Make("a"), event_, "");
+  ASSERT_TRUE(a.ok()) << a.status();
+
+  auto first = store.ChangedSince(0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_TRUE(Has(*first, a->id, 1));
+  // Nothing written since: the next reads bring nothing, however often they run.
+  auto idle = store.ChangedSince(first->cursor);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_TRUE(idle->venues.empty()) << idle->venues.size() << " venues read again";
+  idle = store.ChangedSince(idle->cursor);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_TRUE(idle->venues.empty());
+
+  // A transaction that writes before a read and commits after it (so its row's update_time is
+  // older than what the read saw) is still found by the read after.
+  auto other = NewPool(1);
+  auto lease = other->Acquire();
+  ASSERT_TRUE(lease.ok());
+  pqxx::work late(**lease);
+  late.exec_params("UPDATE \"" + schema() +
+                       "\".venues SET revision = revision + 1, "
+                       "update_time = now() WHERE id = $1::uuid",
+                   a->id);
+  auto b = store.Insert(Make("b"), event_, "");  // commits while `late` is open
+  ASSERT_TRUE(b.ok());
+  auto during = store.ChangedSince(idle->cursor);
+  ASSERT_TRUE(during.ok());
+  EXPECT_TRUE(Has(*during, b->id, 1));
+  EXPECT_FALSE(Has(*during, a->id, 2)) << "an uncommitted write was read";
+  late.commit();
+  auto after = store.ChangedSince(during->cursor);
+  ASSERT_TRUE(after.ok());
+  EXPECT_TRUE(Has(*after, a->id, 2)) << "the late commit was missed";
+  auto settled = store.ChangedSince(after->cursor);
+  ASSERT_TRUE(settled.ok());
+  EXPECT_TRUE(settled->venues.empty());
+}
+
+}  // namespace
+}  // namespace passerelle::venues
