@@ -77,7 +77,7 @@ void GrpcServer::Shutdown() {
   logging::Info("shut down");
 }
 
-RequestScope::RequestScope(grpc::ServerContext* context) {
+RequestScope::RequestScope(grpc::ServerContextBase* context) {
   const auto& md = context->client_metadata();
   if (auto it = md.find("x-request-id"); it != md.end()) {
     ids_.request_id = std::string(it->second.data(), it->second.size()).substr(0, 128);

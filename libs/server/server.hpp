@@ -61,7 +61,7 @@ class GrpcServer {
 /// set as the logging context for the handler's thread; the request id is echoed back.
 class RequestScope {
  public:
-  explicit RequestScope(grpc::ServerContext* context);
+  explicit RequestScope(grpc::ServerContextBase* context);
   const logging::RequestIds& ids() const { return ids_; }
 
  private:

@@ -4,11 +4,12 @@
 #include <malloc.h>
 
 #include "absl/strings/escaping.h"
-#include "absl/time/time.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
+#include "services/venues/wire.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -45,9 +46,8 @@ grpc::Status Handler::ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesR
   if (!page.ok()) return server::ToGrpc(page.status());
   for (const auto& v : page->venues) ToProto(registry_.standard(), v, resp->add_venues());
   if (!page->next_cursor.empty()) {
-    resp->set_next_page_token(absl::WebSafeBase64Escape(
-        absl::StrCat(req->filter(), "|", req->order_by(), "|", req->show_withdrawn(), "|",
-                     page->next_cursor)));
+    resp->set_next_page_token(absl::WebSafeBase64Escape(absl::StrCat(
+        req->filter(), "|", req->order_by(), "|", req->show_withdrawn(), "|", page->next_cursor)));
   }
   return grpc::Status::OK;
 }
@@ -72,8 +72,8 @@ grpc::Status Handler::UpdateVenue(grpc::ServerContext* ctx, const v1::UpdateVenu
   return grpc::Status::OK;
 }
 
-grpc::Status Handler::WithdrawVenue(grpc::ServerContext* ctx,
-                                    const v1::WithdrawVenueRequest* req, v1::Venue* resp) {
+grpc::Status Handler::WithdrawVenue(grpc::ServerContext* ctx, const v1::WithdrawVenueRequest* req,
+                                    v1::Venue* resp) {
   server::RequestScope scope(ctx);
   auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id());
   if (!v.ok()) return server::ToGrpc(v.status());
@@ -109,8 +109,7 @@ std::vector<std::string> Spelled(const Standard& standard, const char* field, co
   std::vector<std::string> out;
   const FieldSpec* spec = standard.Find(field);
   for (int n : r) {
-    out.push_back(n >= 1 && n <= static_cast<int>(spec->values.size()) ? spec->values[n - 1]
-                                                                       : "?");
+    out.push_back(n >= 1 && n <= static_cast<int>(spec->values.size()) ? spec->values[n - 1] : "?");
   }
   return out;
 }
@@ -157,9 +156,9 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
 grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
                                    grpc::ServerWriter<v1::ExportVenuesChunk>* writer) {
   server::RequestScope scope(ctx);
-  auto all = registry_.index().All();
+  const std::vector<v1::Venue> all = registry_.index().All();
   std::vector<const v1::Venue*> venues;
-  for (const auto& v : all) venues.push_back(v.get());
+  for (const auto& v : all) venues.push_back(&v);
   std::string doc, type;
   if (req->format() == v1::GEOJSON) {
     doc = WriteGeoJson(registry_.standard(), venues);
@@ -207,9 +206,24 @@ grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasReq
   return grpc::Status::OK;
 }
 
-grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
-                                   v1::SearchVenuesResponse* resp) {
+// SearchVenues is a callback method on raw bytes: it runs on gRPC's own threads without a hop to
+// the synchronous pool, and its response is written from the venues' stored bytes.
+grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx,
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   server::RequestScope scope(ctx);
+  v1::SearchVenuesRequest req;
+  grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
+  grpc::Status status =
+      grpc::SerializationTraits<v1::SearchVenuesRequest>::Deserialize(&copy, &req);
+  if (status.ok()) status = Search(req, response);
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response) {
+  const v1::SearchVenuesRequest* req = &request;
   const Standard& st = registry_.standard();
   SearchQuery q;
   if (req->has_near()) {
@@ -258,16 +272,14 @@ grpc::Status Handler::SearchVenues(grpc::ServerContext* ctx, const v1::SearchVen
   v1::SearchVenuesRequest same = *req;
   same.clear_page_token();
   same.clear_page_size();
-  auto found = registry_.Search(q, absl::WebSafeBase64Escape(same.SerializeAsString()),
-                                req->page_token());
+  auto found =
+      registry_.Search(q, absl::WebSafeBase64Escape(same.SerializeAsString()), req->page_token());
   if (!found.ok()) return server::ToGrpc(found.status());
-  for (const auto& hit : found->hits) {
-    auto* m = resp->add_results();
-    *m->mutable_venue() = *hit.venue;
-    if (hit.distance_m >= 0) m->set_distance_meters(hit.distance_m);
-  }
-  resp->set_total_size(static_cast<int32_t>(found->total));
-  resp->set_next_page_token(found->next_page_token);
+  auto* bytes = new std::string(EncodeSearchResponse(*found));
+  grpc::Slice slice(
+      bytes->data(), bytes->size(), [](void* owned) { delete static_cast<std::string*>(owned); },
+      bytes);
+  *response = grpc::ByteBuffer(&slice, 1);
   return grpc::Status::OK;
 }
 

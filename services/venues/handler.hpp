@@ -6,7 +6,8 @@
 
 namespace passerelle::venues {
 
-class Handler final : public v1::VenueService::Service {
+class Handler final
+    : public v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service> {
  public:
   explicit Handler(Registry& registry) : registry_(registry) {}
 
@@ -20,8 +21,7 @@ class Handler final : public v1::VenueService::Service {
                            v1::Venue* resp) override;
   grpc::Status WithdrawVenue(grpc::ServerContext* ctx, const v1::WithdrawVenueRequest* req,
                              v1::Venue* resp) override;
-  grpc::Status BatchUpsertVenues(grpc::ServerContext* ctx,
-                                 const v1::BatchUpsertVenuesRequest* req,
+  grpc::Status BatchUpsertVenues(grpc::ServerContext* ctx, const v1::BatchUpsertVenuesRequest* req,
                                  v1::BatchUpsertVenuesResponse* resp) override;
   grpc::Status ImportVenues(grpc::ServerContext* ctx,
                             grpc::ServerReader<v1::ImportVenuesChunk>* reader,
@@ -32,10 +32,12 @@ class Handler final : public v1::VenueService::Service {
                                v1::AreaLayer* resp) override;
   grpc::Status ListAreas(grpc::ServerContext* ctx, const v1::ListAreasRequest* req,
                          v1::ListAreasResponse* resp) override;
-  grpc::Status SearchVenues(grpc::ServerContext* ctx, const v1::SearchVenuesRequest* req,
-                            v1::SearchVenuesResponse* resp) override;
+  grpc::ServerUnaryReactor* SearchVenues(grpc::CallbackServerContext* ctx,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
  private:
+  grpc::Status Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response);
   Registry& registry_;
 };
 

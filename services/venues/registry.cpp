@@ -442,7 +442,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
     const SearchHit& last = out.hits.back();
     out.next_page_token = absl::WebSafeBase64Escape(
         absl::StrCat(fingerprint, "\x1e", absl::StrFormat("%.17g", last.distance_m), "\x1f",
-                     last.key, "\x1f", last.venue->name()));
+                     last.key, "\x1f", last.venue->name));
   }
   return out;
 }

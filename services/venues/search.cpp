@@ -34,10 +34,9 @@ const std::vector<std::string>& MaskFields() {
 }
 
 struct Entry {
-  std::string id;    // UUID
-  std::string name;  // venues/{id}
+  std::string id;  // UUID
   int revision = 0;
-  std::shared_ptr<const v1::Venue> wire;
+  std::shared_ptr<const IndexedVenue> venue;
   bool located = false;
   double lat = 0, lon = 0;
   std::string name_key;  // folded nom, for ordering
@@ -111,13 +110,16 @@ size_t SearchIndex::size() const {
   return impl_->entries.size();
 }
 
-std::vector<std::shared_ptr<const v1::Venue>> SearchIndex::All() const {
-  std::shared_lock lock(impl_->mu);
-  std::vector<std::shared_ptr<const v1::Venue>> out;
-  out.reserve(impl_->entries.size());
-  for (const auto& [id, e] : impl_->entries) out.push_back(e->wire);
-  std::sort(out.begin(), out.end(),
-            [](const auto& a, const auto& b) { return a->name() < b->name(); });
+std::vector<v1::Venue> SearchIndex::All() const {
+  std::vector<std::shared_ptr<const IndexedVenue>> all;
+  {
+    std::shared_lock lock(impl_->mu);
+    all.reserve(impl_->entries.size());
+    for (const auto& [id, e] : impl_->entries) all.push_back(e->venue);
+  }
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
+  std::vector<v1::Venue> out(all.size());
+  for (size_t i = 0; i < all.size(); ++i) out[i].ParseFromString(all[i]->wire);
   return out;
 }
 
@@ -143,11 +145,15 @@ void SearchIndex::Put(const Venue& v) {
   }
   auto e = std::make_unique<Entry>();
   e->id = v.id;
-  e->name = v.Name();
   e->revision = v.revision;
-  auto wire = std::make_shared<v1::Venue>();
-  ToProto(impl_->standard, v, wire.get());
-  e->wire = std::move(wire);
+  {
+    v1::Venue message;
+    ToProto(impl_->standard, v, &message);
+    auto indexed = std::make_shared<IndexedVenue>();
+    indexed->name = v.Name();
+    message.SerializeToString(&indexed->wire);
+    e->venue = std::move(indexed);
+  }
   auto get = [&](const char* f) -> std::string {
     auto it = v.standard.find(f);
     return it == v.standard.end() || it->second.empty() ? "" : it->second.front();
@@ -285,13 +291,13 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
   auto less = [&](const Candidate& a, const Candidate& b) {
     if (q.has_circle && a.distance != b.distance) return a.distance < b.distance;
     if (!q.has_circle && a.e->name_key != b.e->name_key) return a.e->name_key < b.e->name_key;
-    return a.e->name < b.e->name;
+    return a.e->venue->name < b.e->venue->name;
   };
   if (!q.after_id.empty()) {
     auto after = [&](const Candidate& c) {
       if (q.has_circle && c.distance != q.after_distance) return c.distance > q.after_distance;
       if (!q.has_circle && c.e->name_key != q.after_key) return c.e->name_key > q.after_key;
-      return c.e->name > q.after_id;
+      return c.e->venue->name > q.after_id;
     };
     hits.erase(
         std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
@@ -302,7 +308,7 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
   std::vector<SearchHit> out;
   out.reserve(k);
   for (size_t i = 0; i < k; ++i) {
-    out.push_back({hits[i].e->wire, hits[i].distance, hits[i].e->name_key});
+    out.push_back({hits[i].e->venue, hits[i].distance, hits[i].e->name_key});
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // In-memory search over the registry: around a point or inside a box, with the standard's
 // filters, referential items and free text. A read model in wire form: each active venue is
-// kept as its API message (compact, and copied straight into responses) next to what the
+// kept as its serialized API message (compact, and copied straight into responses) next to what the
 // search needs (position, enumeration bit sets, folded words). Built from the store at start,
 // kept current by this process's writes and a poll of the others'.
 #pragma once
@@ -43,8 +43,15 @@ struct SearchQuery {
   std::string after_id;
 };
 
+/// A venue as the index keeps it: its resource name and its API message, serialized once when
+/// indexed (responses copy these bytes instead of building and encoding messages per request).
+struct IndexedVenue {
+  std::string name;  // venues/{id}
+  std::string wire;  // serialized v1::Venue
+};
+
 struct SearchHit {
-  std::shared_ptr<const v1::Venue> venue;
+  std::shared_ptr<const IndexedVenue> venue;
   double distance_m = -1;  // -1 without a circle
   std::string key;         // sort key without a circle (folded name)
 };
@@ -60,7 +67,7 @@ class SearchIndex {
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
   size_t size() const;
   /// Every indexed (active) venue, by resource name.
-  std::vector<std::shared_ptr<const v1::Venue>> All() const;
+  std::vector<v1::Venue> All() const;
 
  private:
   struct Impl;
