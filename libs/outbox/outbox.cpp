@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/logging/logging.hpp"
+#include "nlohmann/json.hpp"
 
 namespace passerelle::outbox {
 
@@ -39,6 +40,25 @@ void Append(pqxx::work& tx, const events::Topology& topology, const events::v1::
       db::ToHex(event.SerializeAsString()));
 }
 
+void Append(pqxx::work& tx, const events::Topology& topology,
+            const std::vector<events::v1::Event>& events) {
+  if (events.empty()) return;
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& e : events) {
+    rows.push_back({{"id", e.id()},
+                    {"type", e.type()},
+                    {"subject", e.subject()},
+                    {"nats_subject", topology.EventSubject(e.type())},
+                    {"event", db::ToHex(e.SerializeAsString())}});
+  }
+  tx.exec_params(
+      "INSERT INTO outbox (event_id, event_type, subject, nats_subject, event) "
+      "SELECT r.j->>'id', r.j->>'type', r.j->>'subject', r.j->>'nats_subject', "
+      "decode(r.j->>'event', 'hex') FROM json_array_elements($1::json) WITH ORDINALITY AS r(j, n) "
+      "ORDER BY r.n",
+      rows.dump());
+}
+
 struct Relay::Metrics {
   prometheus::Counter* published = nullptr;
   prometheus::Counter* errors = nullptr;
@@ -47,7 +67,9 @@ struct Relay::Metrics {
 
 Relay::Relay(db::Pool& pool, events::NatsClient& nats, RelayOptions options,
              prometheus::Registry* registry)
-    : pool_(pool), nats_(nats), options_(std::move(options)),
+    : pool_(pool),
+      nats_(nats),
+      options_(std::move(options)),
       metrics_(std::make_unique<Metrics>()) {
   if (registry != nullptr) {
     metrics_->published = &prometheus::BuildCounter()
@@ -103,8 +125,7 @@ absl::StatusOr<int> Relay::RunOnce() {
       sent.push_back(row[0].as<std::string>());
     }
     if (!sent.empty()) {
-      tx.exec0("UPDATE outbox SET sent_at = now() WHERE seq IN (" + absl::StrJoin(sent, ",") +
-               ")");
+      tx.exec0("UPDATE outbox SET sent_at = now() WHERE seq IN (" + absl::StrJoin(sent, ",") + ")");
     }
     tx.commit();
     published = static_cast<int>(sent.size());
@@ -171,8 +192,8 @@ void Relay::Loop() {
     auto n = RunOnce();
     std::chrono::milliseconds wait = options_.idle_wait;
     if (!n.ok()) {
-      logging::Warn("outbox relay failed, retrying",
-                    {{"error", std::string(n.status().message())}, {"retry_in_ms", backoff.count()}});
+      logging::Warn("outbox relay failed, retrying", {{"error", std::string(n.status().message())},
+                                                      {"retry_in_ms", backoff.count()}});
       wait = backoff;
       backoff = std::min(backoff * 2, options_.max_backoff);
     } else {

@@ -7,10 +7,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
-
-#include <pqxx/pqxx>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +30,9 @@ db::Component OutboxComponent();
 /// Appends `event` to the outbox inside the caller's transaction: it is published if and only
 /// if the transaction commits.
 void Append(pqxx::work& tx, const events::Topology& topology, const events::v1::Event& event);
+/// Appends `events` in one statement, in their order (a batch write's events).
+void Append(pqxx::work& tx, const events::Topology& topology,
+            const std::vector<events::v1::Event>& events);
 
 struct RelayOptions {
   events::Topology topology;

@@ -1,6 +1,8 @@
 // Venue storage in PostgreSQL + PostGIS.
 #include "services/venues/store.hpp"
 
+#include <unordered_map>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -352,38 +354,111 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
                                                        const std::vector<Venue>& rows,
                                                        const EventFactory& created,
                                                        const EventFactory& updated) {
+  // Set-based: one read of the batch's current rows, one insert, one update, one pass for the
+  // areas and one for the events, whatever the batch size.
   std::vector<RowResult> results;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     results.assign(rows.size(), RowResult{});
+    std::unordered_map<std::string, size_t> position;  // source id -> row
+    nlohmann::json source_ids = nlohmann::json::array();
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (!position.emplace(rows[i].source_id, i).second) {
+        return absl::InvalidArgumentError("source id " + rows[i].source_id + " twice in a batch");
+      }
+      source_ids.push_back(rows[i].source_id);
+    }
+    std::unordered_map<std::string, Venue> current;
+    for (const auto& row :
+         tx.exec_params(absl::StrCat("SELECT ", kColumns,
+                                     " FROM venues WHERE source = $1 AND source_id IN "
+                                     "(SELECT json_array_elements_text($2::json)) FOR UPDATE"),
+                        source, source_ids.dump())) {
+      Venue v = FromRow(row);
+      current.emplace(v.source_id, std::move(v));
+    }
+    nlohmann::json inserts = nlohmann::json::array(), saves = nlohmann::json::array();
     for (size_t i = 0; i < rows.size(); ++i) {
       const Venue& row = rows[i];
       RowResult& r = results[i];
       r.source_id = row.source_id;
-      auto current = Select(tx, "source = $1 AND source_id = $2", source, row.source_id, true);
-      if (!current) {
-        Venue inserted = InsertRow(tx, row);
-        outbox::Append(tx, topology_, created(inserted, {}));
+      nlohmann::json values = {{"source_id", row.source_id},
+                               {"record", nlohmann::json(row.standard)},
+                               {"owner_organisation", row.owner_organisation},
+                               {"referential_items", row.referential_items},
+                               {"accepts_aptic_pass", row.accepts_aptic_pass}};
+      auto it = current.find(row.source_id);
+      if (it == current.end()) {
         r.outcome = RowResult::Outcome::kCreated;
-        r.id = inserted.id;
-        r.stored = std::move(inserted);
+        inserts.push_back(std::move(values));
         continue;
       }
-      Venue next = *current;
+      Venue next = it->second;
       next.standard = row.standard;
       next.owner_organisation = row.owner_organisation;
       next.referential_items = row.referential_items;
       next.accepts_aptic_pass = row.accepts_aptic_pass;
-      r.id = current->id;
-      r.changed_fields = ChangedFields(*current, next);
+      r.id = next.id;
+      r.changed_fields = ChangedFields(it->second, next);
       if (r.changed_fields.empty()) {
         r.outcome = RowResult::Outcome::kUnchanged;  // nothing written, no event
         continue;
       }
-      Venue saved = SaveRow(tx, next);
-      outbox::Append(tx, topology_, updated(saved, r.changed_fields));
       r.outcome = RowResult::Outcome::kUpdated;
-      r.stored = std::move(saved);
+      values["id"] = next.id;
+      saves.push_back(std::move(values));
     }
+    constexpr char kValues[] =
+        "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
+        "owner_organisation text, referential_items json, accepts_aptic_pass boolean)";
+    nlohmann::json written = nlohmann::json::array();
+    if (!inserts.empty()) {
+      auto ins = tx.exec_params(
+          absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
+                       "referential_items, accepts_aptic_pass) SELECT gen_random_uuid(), $1, "
+                       "x.source_id, x.record, x.owner_organisation, ARRAY(SELECT "
+                       "json_array_elements_text(x.referential_items)), x.accepts_aptic_pass "
+                       "FROM ",
+                       kValues, " ON CONFLICT (source, source_id) DO NOTHING RETURNING id::text"),
+          source, inserts.dump());
+      if (ins.size() != inserts.size()) {
+        return absl::AbortedError("another write created venues of this batch meanwhile; retry");
+      }
+      for (const auto& row : ins) written.push_back(row[0].as<std::string>());
+    }
+    if (!saves.empty()) {
+      for (const auto& row : tx.exec_params(
+               absl::StrCat("UPDATE venues v SET record = x.record, owner_organisation = "
+                            "x.owner_organisation, referential_items = ARRAY(SELECT "
+                            "json_array_elements_text(x.referential_items)), accepts_aptic_pass "
+                            "= x.accepts_aptic_pass, revision = v.revision + 1, update_time = "
+                            "now(), last_seen_time = now() FROM ",
+                            kValues, " WHERE v.source = $1 AND v.id = x.id RETURNING v.id::text"),
+               source, saves.dump())) {
+        written.push_back(row[0].as<std::string>());
+      }
+    }
+    if (written.empty()) return absl::OkStatus();
+    // The areas of every written venue, and the rows as stored; then their events, in row order.
+    std::vector<std::optional<events::v1::Event>> events(rows.size());
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
+                          " WHERE v.id IN (SELECT json_array_elements_text($1::json)::uuid) "
+                          "RETURNING ",
+                          kColumns),
+             written.dump())) {
+      Venue stored = FromRow(row);
+      RowResult& r = results[position.at(stored.source_id)];
+      r.id = stored.id;
+      events[position.at(stored.source_id)] = r.outcome == RowResult::Outcome::kCreated
+                                                  ? created(stored, {})
+                                                  : updated(stored, r.changed_fields);
+      r.stored = std::move(stored);
+    }
+    std::vector<events::v1::Event> ordered;
+    for (auto& e : events) {
+      if (e) ordered.push_back(std::move(*e));
+    }
+    outbox::Append(tx, topology_, ordered);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
