@@ -23,6 +23,7 @@ class OutboxTest : public testing::PgTest {
  protected:
   void SetUp() override {
     PgTest::SetUp();
+    if (HasFatalFailure()) return;  // no database: the failure says why
     auto lease = pool().Acquire();
     ASSERT_TRUE(lease.ok());
     ASSERT_TRUE(db::Migrate(**lease, schema(),
@@ -126,6 +127,32 @@ TEST_F(OutboxTest, RelayPublishesEachEventOnceInOrderAndMarksItSent) {
   EXPECT_EQ(total, 250);
   EXPECT_EQ(*relay.Pending(), 0);
   ExpectExactlyOnceInOrder(ReadStream(*nats, ids.size()), ids);
+}
+
+TEST_F(OutboxTest, EventsAppendedTogetherArePublishedInTheirOrder) {
+  auto nats = Connect(testing::NatsUrl());
+  std::vector<Event> batch;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 120; ++i) {  // a batch write's events, three subjects
+    google::protobuf::StringValue payload;
+    payload.set_value(std::to_string(i));
+    batch.push_back(events::MakeEvent("thing.changed", "test", "things/" + std::to_string(i % 3),
+                                      payload, absl::Now()));
+    ids.push_back(batch.back().id());
+  }
+  ASSERT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
+                Append(tx, topology_, batch);
+                Append(tx, topology_, std::vector<Event>{});  // nothing to add: no statement
+                return absl::OkStatus();
+              }).ok());
+  Relay relay(pool(), *nats, {.topology = topology_, .batch_size = 50});
+  int total = 0;
+  for (int i = 0; i < 5; ++i) total += *relay.RunOnce();
+  EXPECT_EQ(total, 120);
+  const std::vector<Event> got = ReadStream(*nats, ids.size());
+  ExpectExactlyOnceInOrder(got, ids);
+  ASSERT_EQ(got.size(), ids.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].id(), ids[i]) << "position " << i;
 }
 
 TEST_F(OutboxTest, RolledBackChangesPublishNothing) {
