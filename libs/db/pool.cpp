@@ -36,9 +36,12 @@ Pool::~Pool() { Close(); }
 absl::StatusOr<std::unique_ptr<pqxx::connection>> Pool::Open() {
   try {
     auto conn = std::make_unique<pqxx::connection>(options_.uri);
+    pqxx::nontransaction tx(*conn);
     if (!options_.schema.empty()) {
-      pqxx::nontransaction tx(*conn);
       tx.exec0(absl::StrCat("SET search_path TO ", QuoteIdent(options_.schema), ", public"));
+    }
+    if (!options_.application_name.empty()) {
+      tx.exec0(absl::StrCat("SET application_name TO ", tx.quote(options_.application_name)));
     }
     return conn;
   } catch (const std::exception& e) {

@@ -5,10 +5,9 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <pqxx/pqxx>
 #include <string>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/status/statusor.h"
 
@@ -23,6 +22,8 @@ struct PoolOptions {
   int size = 8;
   /// How long Acquire waits for a free connection.
   std::chrono::milliseconds acquire_timeout{5000};
+  /// Shown in pg_stat_activity, so operators (and tests) tell whose connections they see.
+  std::string application_name;
 };
 
 class Pool;

@@ -26,17 +26,17 @@ struct CommonSettings {
 
 CommonSettings ReadCommon(config::Reader& r, const std::string& name) {
   CommonSettings s;
-  s.database_url = r.String("PASSERELLE_DATABASE_URL",
-                            "postgresql://passerelle@127.0.0.1:55432/passerelle",
-                            "PostgreSQL connection URI");
+  s.database_url =
+      r.String("PASSERELLE_DATABASE_URL", "postgresql://passerelle@127.0.0.1:55432/passerelle",
+               "PostgreSQL connection URI");
   s.schema = r.String("PASSERELLE_DATABASE_SCHEMA", name, "Schema this service owns");
   s.pool_size = static_cast<int>(
       r.Int("PASSERELLE_DATABASE_POOL_SIZE", 8, 1, 256, "Most PostgreSQL connections open"));
   s.nats_url = r.String("PASSERELLE_NATS_URL", "nats://127.0.0.1:54222", "NATS server URL");
   s.subject_prefix = r.String("PASSERELLE_NATS_PREFIX", "passerelle",
                               "Prefix of NATS subjects and streams (one per environment)");
-  s.grpc_address = r.ListenAddress("PASSERELLE_GRPC_ADDRESS", "127.0.0.1:0",
-                                   "gRPC listen address (host:port)");
+  s.grpc_address =
+      r.ListenAddress("PASSERELLE_GRPC_ADDRESS", "127.0.0.1:0", "gRPC listen address (host:port)");
   s.metrics_address = r.ListenAddress("PASSERELLE_METRICS_ADDRESS", "127.0.0.1:0",
                                       "Prometheus /metrics listen address (host:port)");
   s.log_level = r.OneOf("PASSERELLE_LOG_LEVEL", "info", {"debug", "info", "warn", "error"},
@@ -90,9 +90,11 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
 
   Runtime rt;
   rt.name = spec.name;
-  rt.pool = std::make_unique<db::Pool>(db::PoolOptions{.uri = common.database_url,
-                                                       .schema = common.schema,
-                                                       .size = common.pool_size});
+  rt.pool = std::make_unique<db::Pool>(db::PoolOptions{
+      .uri = common.database_url,
+      .schema = common.schema,
+      .size = common.pool_size,
+      .application_name = absl::StrCat("passerelle-", spec.name, ":", common.schema)});
   {
     auto lease = rt.pool->Acquire();
     if (!lease.ok()) {
@@ -134,9 +136,8 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
       rt.metrics.get());
   // Registered first, so it runs last: connections close after everything that uses them.
   rt.server->OnShutdown([&rt] { rt.pool->Close(); });
-  rt.relay = std::make_unique<outbox::Relay>(*rt.pool, *rt.nats,
-                                             outbox::RelayOptions{.topology = rt.topology},
-                                             &rt.metrics->registry());
+  rt.relay = std::make_unique<outbox::Relay>(
+      *rt.pool, *rt.nats, outbox::RelayOptions{.topology = rt.topology}, &rt.metrics->registry());
   if (common.relay) {
     rt.relay->Start();
     rt.server->OnShutdown([&rt] { rt.relay->Stop(); });

@@ -2,11 +2,11 @@
 // one violation per problem, etags, masks, withdrawal, idempotent writes, batch upserts that
 // keep good rows and write nothing for unchanged ones, and paging that stays exact while
 // other clients write.
+#include <grpcpp/grpcpp.h>
+
 #include <atomic>
 #include <set>
 #include <thread>
-
-#include <grpcpp/grpcpp.h>
 
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -60,8 +60,10 @@ class VenuesTest : public ::testing::Test {
   int Events(const std::string& type) {
     pqxx::connection c(testing::DatabaseUrl());
     pqxx::work tx(c);
-    return tx.exec1("SELECT count(*) FROM \"" + binary_.schema() +
-                    "\".outbox WHERE event_type = '" + type + "'")[0].as<int>();
+    return tx
+        .exec1("SELECT count(*) FROM \"" + binary_.schema() + "\".outbox WHERE event_type = '" +
+               type + "'")[0]
+        .as<int>();
   }
 
   testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
@@ -207,7 +209,8 @@ TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
 TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
-  for (int i = 0; i < 120; ++i) *req.add_venues() = Valid("p" + std::to_string(i), "Lieu " + std::to_string(i));
+  for (int i = 0; i < 120; ++i)
+    *req.add_venues() = Valid("p" + std::to_string(i), "Lieu " + std::to_string(i));
   {
     grpc::ClientContext ctx;
     v1::BatchUpsertVenuesResponse resp;
@@ -297,7 +300,7 @@ TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
   alma.clear_services();
   alma.add_services(v1::SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES);
   *req.add_venues() = alma;
-  *req.add_venues() = At("s3", "France Services Tourcoing", 50.7236, 3.1609);    // ~4 km
+  *req.add_venues() = At("s3", "France Services Tourcoing", 50.7236, 3.1609);     // ~4 km
   *req.add_venues() = At("s4", "Maison France Services Lille", 50.6292, 3.0573);  // ~11 km
   *req.add_venues() = At("s5", "Médiathèque de Reims", 49.2583, 4.0317);          // far away
   {
@@ -507,6 +510,53 @@ TEST_F(VenuesTest, AnotherReplicasWritesReachTheSearchIndex) {
   EXPECT_EQ(process->Wait(15s), 0);
 }
 
+// PostgreSQL cuts every connection of the service (as a restart or a failover does): writes,
+// the index refresh and the outbox relay carry on by themselves, and nothing is lost.
+TEST_F(VenuesTest, CutDatabaseConnectionsAreRecoveredFrom) {
+  v1::Venue first;
+  ASSERT_TRUE(Create(At("before-cut", "Médiathèque avant coupure", 50.69, 3.17), &first).ok());
+  auto cut = [&] {
+    pqxx::connection admin(testing::DatabaseUrl());
+    pqxx::nontransaction tx(admin);
+    return tx
+        .exec1(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+            "application_name = 'passerelle-venues:" +
+            binary_.schema() + "'")[0]
+        .as<int>();
+  };
+  EXPECT_GT(cut(), 0) << "the service's connections are named after it and its schema";
+  v1::Venue second;
+  grpc::Status st = Create(At("after-cut", "Médiathèque après coupure", 50.69, 3.17), &second);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  cut();
+  v1::SearchVenuesRequest q;
+  q.set_query("coupure");
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        v1::SearchVenuesResponse resp;
+        return stub_->SearchVenues(&ctx, q, &resp).ok() && resp.results_size() == 2;
+      },
+      5s));
+  // Both creations were published by the relay despite the cuts.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        pqxx::connection c(testing::DatabaseUrl());
+        pqxx::work tx(c);
+        return tx.exec1("SELECT count(*) FROM \"" + binary_.schema() +
+                        "\".outbox WHERE event_type = 'venue.created' AND sent_at IS NOT "
+                        "NULL")[0]
+                   .as<int>() == 2;
+      },
+      10s));
+  grpc::ClientContext ctx;
+  v1::GetVenueRequest get;
+  get.set_name(second.name());
+  v1::Venue got;
+  EXPECT_TRUE(stub_->GetVenue(&ctx, get, &got).ok());
+}
+
 // Two real services on one NATS topology: publishing a referential version that retires an item
 // removes it from the venues offering it, through the event, the consumer and the inbox.
 TEST(ReferentialToVenuesTest, RetiredItemsLeaveVenues) {
@@ -515,7 +565,8 @@ TEST(ReferentialToVenuesTest, RetiredItemsLeaveVenues) {
       "services/referential/passerelle-referential",
       {{"PASSERELLE_NATS_PREFIX", prefix},
        {"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}});
-  testing::ServiceBinary ven("services/venues/passerelle-venues", {{"PASSERELLE_NATS_PREFIX", prefix}});
+  testing::ServiceBinary ven("services/venues/passerelle-venues",
+                             {{"PASSERELLE_NATS_PREFIX", prefix}});
   auto ven_process = ven.Start();
   auto stub = v1::VenueService::NewStub(
       grpc::CreateChannel(ven.grpc_address(), grpc::InsecureChannelCredentials()));
@@ -563,9 +614,13 @@ TEST(ReferentialToVenuesTest, RetiredItemsLeaveVenues) {
     pqxx::connection c(testing::DatabaseUrl());
     pqxx::work tx(c);
     EXPECT_EQ(tx.exec1("SELECT count(*) FROM \"" + ven.schema() +
-                       "\".outbox WHERE event_type = 'venue.updated'")[0].as<int>(), 1);
+                       "\".outbox WHERE event_type = 'venue.updated'")[0]
+                  .as<int>(),
+              1);
     EXPECT_EQ(tx.exec1("SELECT count(*) FROM \"" + ven.schema() +
-                       "\".inbox WHERE consumer = 'venues-referential'")[0].as<int>(), 2)
+                       "\".inbox WHERE consumer = 'venues-referential'")[0]
+                  .as<int>(),
+              2)
         << "the seed version and the published one";
   }
   ref_process->Signal(SIGTERM);
