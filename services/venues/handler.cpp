@@ -88,6 +88,15 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
   std::vector<v1::Venue> rows(req->venues().begin(), req->venues().end());
   auto results = registry_.BatchUpsert(req->source(), rows);
   if (!results.ok()) return server::ToGrpc(results.status());
+  int counts[4] = {0, 0, 0, 0};
+  for (const RowResult& r : *results) {
+    ++counts[static_cast<int>(r.outcome)];
+    metrics_.CountViolations(r.violations);
+  }
+  metrics_.CountRows(counts[static_cast<int>(RowResult::Outcome::kCreated)],
+                     counts[static_cast<int>(RowResult::Outcome::kUpdated)],
+                     counts[static_cast<int>(RowResult::Outcome::kUnchanged)],
+                     counts[static_cast<int>(RowResult::Outcome::kRejected)]);
   for (size_t i = 0; i < results->size(); ++i) {
     const RowResult& r = (*results)[i];
     auto* out = resp->add_results();
@@ -138,6 +147,9 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
   // back to the system instead of keeping it in the allocator's free lists.
   malloc_trim(0);
   if (!report.ok()) return server::ToGrpc(report.status());
+  metrics_.CountRows(report->created, report->updated, report->unchanged,
+                     static_cast<int>(report->rejected.size()));
+  for (const auto& r : report->rejected) metrics_.CountViolations(r.violations);
   resp->set_rows(report->rows);
   resp->set_created(report->created);
   resp->set_updated(report->updated);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/metrics.hpp"
 #include "services/venues/registry.hpp"
 
 namespace passerelle::venues {
@@ -9,7 +10,7 @@ namespace passerelle::venues {
 class Handler final
     : public v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service> {
  public:
-  explicit Handler(Registry& registry) : registry_(registry) {}
+  Handler(Registry& registry, VenueMetrics& metrics) : registry_(registry), metrics_(metrics) {}
 
   grpc::Status GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
                         v1::Venue* resp) override;
@@ -39,6 +40,7 @@ class Handler final
  private:
   grpc::Status Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response);
   Registry& registry_;
+  VenueMetrics& metrics_;
 };
 
 }  // namespace passerelle::venues

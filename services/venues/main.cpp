@@ -5,9 +5,8 @@
 #include <memory>
 #include <thread>
 
-#include "libs/logging/logging.hpp"
-
 #include "libs/events/consumer.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
 #include "services/venues/handler.hpp"
@@ -23,10 +22,12 @@ int main(int argc, char** argv) {
   static std::unique_ptr<venues::PgStore> store;
   static std::unique_ptr<venues::Registry> registry;
   static std::unique_ptr<venues::Handler> handler;
+  static std::unique_ptr<venues::VenueMetrics> metrics;
   return service::Run(
       argc, argv,
       {.name = "venues",
-       .components = {outbox::OutboxComponent(), events::InboxComponent(),
+       .components = {outbox::OutboxComponent(),
+                      events::InboxComponent(),
                       {"venues", venues::Migrations()}},
        .read_config = nullptr,
        .wire = [](service::Runtime& rt) -> absl::Status {
@@ -35,7 +36,9 @@ int main(int argc, char** argv) {
          if (absl::Status s = registry->LoadIndex(); !s.ok()) return s;
          malloc_trim(0);  // the load's transient copies are gone: return their memory
          logging::Info("search index loaded", {{"venues", registry->index().size()}});
-         handler = std::make_unique<venues::Handler>(*registry);
+         metrics = std::make_unique<venues::VenueMetrics>(rt.metrics->registry());
+         metrics->IndexRefreshed(true, registry->index().size());
+         handler = std::make_unique<venues::Handler>(*registry, *metrics);
          rt.server->AddService(handler.get());
          // A published referential version: retired items leave the venues offering them.
          static std::unique_ptr<events::Consumer> consumer;
@@ -65,9 +68,11 @@ int main(int argc, char** argv) {
          static std::thread refresher([] {
            while (!stop) {
              std::this_thread::sleep_for(std::chrono::seconds(1));
-             if (absl::Status s = registry->RefreshIndex(); !s.ok()) {
+             absl::Status s = registry->RefreshIndex();
+             if (!s.ok()) {
                logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
              }
+             metrics->IndexRefreshed(s.ok(), registry->index().size());
            }
          });
          rt.server->OnShutdown([] {

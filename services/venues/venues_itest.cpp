@@ -204,6 +204,26 @@ TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
   EXPECT_THAT(again.results(2).changed_fields(), ::testing::ElementsAre("telephone"));
   EXPECT_EQ(Events("venue.created"), 2);
   EXPECT_EQ(Events("venue.updated"), 1);
+
+  // What an operator sees on /metrics: the rows by outcome, the rules that rejected rows, the
+  // index's size and when it last caught up.
+  auto metric = [&](const std::string& series) {
+    auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
+    if (!body) return -1.0;
+    auto at = body->find("\n" + series + " ");
+    return at == std::string::npos ? -1.0 : std::stod(body->substr(at + series.size() + 2));
+  };
+  EXPECT_EQ(metric("passerelle_venues_rows_total{outcome=\"created\"}"), 2);
+  EXPECT_EQ(metric("passerelle_venues_rows_total{outcome=\"rejected\"}"), 3);
+  EXPECT_EQ(metric("passerelle_venues_rows_total{outcome=\"unchanged\"}"), 1);
+  EXPECT_EQ(metric("passerelle_venues_rows_total{outcome=\"updated\"}"), 1);
+  EXPECT_EQ(metric("passerelle_venues_violations_total{rule=\"pattern\"}"), 2);
+  EXPECT_EQ(metric("passerelle_venues_violations_total{rule=\"unique\"}"), 1);
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return metric("passerelle_venues_search_index_venues") == 2; }, 3s));
+  const double now =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_NEAR(metric("passerelle_venues_search_index_refreshed_timestamp_seconds"), now, 5);
 }
 
 TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {

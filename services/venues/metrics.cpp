@@ -1,0 +1,58 @@
+#include "services/venues/metrics.hpp"
+
+#include <chrono>
+
+namespace passerelle::venues {
+
+VenueMetrics::VenueMetrics(prometheus::Registry& registry)
+    : rows_(prometheus::BuildCounter()
+                .Name("passerelle_venues_rows_total")
+                .Help("Rows of imports and batch upserts, by outcome")
+                .Register(registry)),
+      violations_(prometheus::BuildCounter()
+                      .Name("passerelle_venues_violations_total")
+                      .Help("Rules of the national standard broken by rejected rows, by rule")
+                      .Register(registry)),
+      created_(rows_.Add({{"outcome", "created"}})),
+      updated_(rows_.Add({{"outcome", "updated"}})),
+      unchanged_(rows_.Add({{"outcome", "unchanged"}})),
+      rejected_(rows_.Add({{"outcome", "rejected"}})),
+      indexed_(prometheus::BuildGauge()
+                   .Name("passerelle_venues_search_index_venues")
+                   .Help("Active venues in this replica's search index")
+                   .Register(registry)
+                   .Add({})),
+      refreshed_(prometheus::BuildGauge()
+                     .Name("passerelle_venues_search_index_refreshed_timestamp_seconds")
+                     .Help("When this replica's search index last caught up with the database")
+                     .Register(registry)
+                     .Add({})),
+      refresh_errors_(prometheus::BuildCounter()
+                          .Name("passerelle_venues_search_index_refresh_errors_total")
+                          .Help("Failed refreshes of this replica's search index")
+                          .Register(registry)
+                          .Add({})) {}
+
+void VenueMetrics::CountRows(int created, int updated, int unchanged, int rejected) {
+  created_.Increment(created);
+  updated_.Increment(updated);
+  unchanged_.Increment(unchanged);
+  rejected_.Increment(rejected);
+}
+
+void VenueMetrics::CountViolations(const std::vector<Violation>& violations) {
+  // Rules are the schema's few names (required, pattern, enum, ...): a bounded label.
+  for (const auto& v : violations) violations_.Add({{"rule", v.rule}}).Increment();
+}
+
+void VenueMetrics::IndexRefreshed(bool ok, size_t venues) {
+  indexed_.Set(static_cast<double>(venues));
+  if (!ok) {
+    refresh_errors_.Increment();
+    return;
+  }
+  refreshed_.Set(
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+}  // namespace passerelle::venues

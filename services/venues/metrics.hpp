@@ -1,0 +1,37 @@
+// The venues service's business figures on /metrics, next to the RED metrics every service has:
+// what imports and batch upserts did with their rows, which rules rejected them, and whether this
+// replica's search index is current.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <cstddef>
+#include <vector>
+
+#include "services/venues/standard.hpp"
+
+namespace passerelle::venues {
+
+class VenueMetrics {
+ public:
+  explicit VenueMetrics(prometheus::Registry& registry);
+  /// Rows of an import or a batch upsert, by outcome.
+  void CountRows(int created, int updated, int unchanged, int rejected);
+  /// Each broken rule of a rejected row or request.
+  void CountViolations(const std::vector<Violation>& violations);
+  /// After each refresh of the search index (ok or not), with the venues it holds.
+  void IndexRefreshed(bool ok, size_t venues);
+
+ private:
+  prometheus::Family<prometheus::Counter>& rows_;
+  prometheus::Family<prometheus::Counter>& violations_;
+  prometheus::Counter &created_, &updated_, &unchanged_, &rejected_;
+  prometheus::Gauge& indexed_;
+  prometheus::Gauge& refreshed_;
+  prometheus::Counter& refresh_errors_;
+};
+
+}  // namespace passerelle::venues
