@@ -137,6 +137,16 @@ class VenuesE2E(unittest.TestCase):
         self.assertEqual(len(found), len(set(found)))
         self.assertTrue(expected <= set(found))
 
+    def test_3_quickstart_example_runs(self):
+        """examples/venues_quickstart.py, as the docs tell partners to run it, works."""
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+                              "venues_quickstart.py")
+        done = subprocess.run([sys.executable, script, f"127.0.0.1:{self.port}"],
+                              capture_output=True, text=True, timeout=60, env=os.environ)
+        self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
+        self.assertIn("stale etag: ABORTED", done.stdout)
+        self.assertIn("code_postal:", done.stdout)
+
 
 if __name__ == "__main__":
     result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
