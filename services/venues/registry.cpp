@@ -389,7 +389,7 @@ absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
 }
 
 absl::Status Registry::LoadIndex() {
-  refresh_cursor_ = 0;
+  refresh_cursor_ = {};
   return RefreshIndex();
 }
 

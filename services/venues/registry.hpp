@@ -65,14 +65,21 @@ class Repository {
                                        const EventFactory& event,
                                        const std::string& request_id) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
-  /// Venues (withdrawn included) written by transactions that had not finished at the read
-  /// that returned `cursor` (0: every venue), and the cursor for the next read. Rows may come
-  /// again in a later read; never does a committed write go unseen.
+  /// Where a reader of the change feed stands: the transactions its last read could not see
+  /// (those that had not started, from `next_xid` on, and those still `running`).
+  /// The default cursor (next_xid 0) reads every venue.
+  struct ChangeCursor {
+    uint64_t next_xid = 0;
+    std::vector<uint64_t> running;
+  };
+  /// Venues (withdrawn included) written by the transactions `cursor` could not see, and the
+  /// cursor for the next read: a committed write is never missed, and one already read is not
+  /// read again, even while a long transaction keeps running.
   struct Changes {
     std::vector<Venue> venues;
-    uint64_t cursor = 0;
+    ChangeCursor cursor;
   };
-  virtual absl::StatusOr<Changes> ChangedSince(uint64_t cursor) = 0;
+  virtual absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) = 0;
   /// Replaces a layer's areas and recomputes every venue's `areas` in one transaction;
   /// the number of venues changed.
   virtual absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
@@ -172,7 +179,7 @@ class Registry {
   const Standard& standard_;
   Repository& repo_;
   SearchIndex index_;
-  uint64_t refresh_cursor_ = 0;
+  Repository::ChangeCursor refresh_cursor_;
 };
 
 }  // namespace passerelle::venues

@@ -327,20 +327,29 @@ absl::StatusOr<std::vector<Repository::AreaCount>> PgStore::ListAreas(const std:
   return out;
 }
 
-absl::StatusOr<Repository::Changes> PgStore::ChangedSince(uint64_t cursor) {
+absl::StatusOr<Repository::Changes> PgStore::ChangedSince(const ChangeCursor& cursor) {
   Changes out;
-  // One snapshot for both reads: the rows, and the oldest transaction it still saw running.
+  // One snapshot for both reads: the rows it sees, and which transactions it cannot see yet
+  // (not started: from xmax on; running: its xip list). Those are the next read's.
   absl::Status st = db::RunInTransaction(
       pool_,
       [&](pqxx::work& tx) {
-        out.venues.clear();
-        out.cursor = tx.exec1("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")[0]
-                         .as<uint64_t>();
-        for (const auto& row :
-             tx.exec_params(absl::StrCat("SELECT ", kColumns,
-                                         " FROM venues WHERE change_xid >= $1::text::xid8 "
-                                         "ORDER BY change_xid"),
-                            std::to_string(cursor))) {
+        out = {};
+        auto snapshot = tx.exec1(
+            "SELECT pg_snapshot_xmax(s)::text, coalesce((SELECT string_agg(x::text, ',') "
+            "FROM pg_snapshot_xip(s) x), '') FROM pg_current_snapshot() s");
+        out.cursor.next_xid = std::stoull(snapshot[0].as<std::string>());
+        for (absl::string_view x :
+             absl::StrSplit(snapshot[1].as<std::string>(), ',', absl::SkipEmpty())) {
+          out.cursor.running.push_back(std::stoull(std::string(x)));
+        }
+        const std::string running = absl::StrJoin(cursor.running, ",");
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT ", kColumns,
+                              " FROM venues WHERE change_xid >= $1::text::xid8 OR change_xid IN "
+                              "(SELECT x::xid8 FROM unnest(string_to_array($2, ',')) x) "
+                              "ORDER BY change_xid"),
+                 std::to_string(cursor.next_xid), running)) {
           out.venues.push_back(FromRow(row));
         }
         return absl::OkStatus();

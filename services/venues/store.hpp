@@ -21,7 +21,7 @@ class PgStore final : public Repository {
                                const std::function<absl::Status(Venue&)>& change,
                                const EventFactory& event, const std::string& request_id) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
-  absl::StatusOr<Changes> ChangedSince(uint64_t cursor) override;
+  absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override;
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                        const std::vector<AreaFeature>& areas,
                                        const EventFactory& updated) override;

@@ -52,7 +52,7 @@ TEST_F(ChangeFeedTest, IdleRegistryReadsNothingAndLateCommitsAreNotMissed) {
   auto a = store.Insert(Make("a"), event_, "");
   ASSERT_TRUE(a.ok()) << a.status();
 
-  auto first = store.ChangedSince(0);
+  auto first = store.ChangedSince({});
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_TRUE(Has(*first, a->id, 1));
   // Nothing written since: the next reads bring nothing, however often they run.
@@ -86,6 +86,34 @@ TEST_F(ChangeFeedTest, IdleRegistryReadsNothingAndLateCommitsAreNotMissed) {
   auto settled = store.ChangedSince(after->cursor);
   ASSERT_TRUE(settled.ok());
   EXPECT_TRUE(settled->venues.empty());
+}
+
+TEST_F(ChangeFeedTest, ALongTransactionElsewhereDoesNotMakeReadsRepeat) {
+  PgStore store(pool(), topology_);
+  // Another session holds a transaction open (a backup, a slow report): the oldest running
+  // transaction stays behind every write that follows.
+  auto other = NewPool(1);
+  auto lease = other->Acquire();
+  ASSERT_TRUE(lease.ok());
+  pqxx::work long_running(**lease);
+  long_running.exec1("SELECT pg_current_xact_id()");
+  auto start = store.ChangedSince({});
+  ASSERT_TRUE(start.ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto v = store.Insert(Make("w" + std::to_string(i)), event_, "");
+    ASSERT_TRUE(v.ok());
+    ids.push_back(v->id);
+  }
+  auto read = store.ChangedSince(start->cursor);
+  ASSERT_TRUE(read.ok());
+  for (const auto& id : ids) EXPECT_TRUE(Has(*read, id, 1));
+  for (int i = 0; i < 3; ++i) {
+    read = store.ChangedSince(read->cursor);
+    ASSERT_TRUE(read.ok());
+    EXPECT_TRUE(read->venues.empty()) << read->venues.size() << " venues read again";
+  }
+  long_running.commit();
 }
 
 }  // namespace
