@@ -1,8 +1,9 @@
 // passerelle-venues: wires the venue registry's layers and runs it.
 #include <malloc.h>
 
-#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 #include "libs/events/consumer.hpp"
@@ -64,10 +65,16 @@ int main(int argc, char** argv) {
          consumer->Start();
          rt.server->OnShutdown([] { consumer->Stop(); });
          // Other replicas' writes reach this one's index within about a second.
-         static std::atomic<bool> stop{false};
+         // The pause ends early on shutdown, which then does not wait out a second.
+         static std::mutex mu;
+         static std::condition_variable wake;
+         static bool stop = false;
          static std::thread refresher([] {
-           while (!stop) {
-             std::this_thread::sleep_for(std::chrono::seconds(1));
+           while (true) {
+             {
+               std::unique_lock lock(mu);
+               if (wake.wait_for(lock, std::chrono::seconds(1), [] { return stop; })) return;
+             }
              absl::Status s = registry->RefreshIndex();
              if (!s.ok()) {
                logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
@@ -76,7 +83,11 @@ int main(int argc, char** argv) {
            }
          });
          rt.server->OnShutdown([] {
-           stop = true;
+           {
+             std::lock_guard lock(mu);
+             stop = true;
+           }
+           wake.notify_all();
            if (refresher.joinable()) refresher.join();
          });
          return absl::OkStatus();
