@@ -1,0 +1,36 @@
+// The sync's adapters to the outside: the venue registry over gRPC, source files over HTTP.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/sync/sync.hpp"
+
+namespace passerelle::sync {
+
+class GrpcRegistry final : public Registry {
+ public:
+  /// `address`: the venues service, host:port.
+  GrpcRegistry(const std::string& address, std::chrono::milliseconds timeout);
+  absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> BatchUpsert(
+      const std::string& source, const std::vector<venues::v1::Venue>& rows) override;
+  absl::Status Withdraw(const std::string& name, const std::string& reason) override;
+
+ private:
+  std::unique_ptr<venues::v1::VenueService::Stub> stub_;
+  std::chrono::milliseconds timeout_;
+};
+
+class HttpFetcher final : public Fetcher {
+ public:
+  /// Files over `max_bytes` are refused (a source's file is a few MB).
+  HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes);
+  absl::StatusOr<std::string> Get(const std::string& url) override;
+
+ private:
+  std::chrono::milliseconds timeout_;
+  size_t max_bytes_;
+};
+
+}  // namespace passerelle::sync

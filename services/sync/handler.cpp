@@ -1,0 +1,150 @@
+// gRPC handler of the sync service.
+#include "services/sync/handler.hpp"
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "libs/server/errors.hpp"
+#include "libs/server/server.hpp"
+
+namespace passerelle::sync {
+namespace {
+
+// Page size within [1, max], `fallback` when zero; false when negative or too large.
+bool PageSize(int requested, int fallback, int max, int* out) {
+  if (requested < 0 || requested > max) return false;
+  *out = requested == 0 ? fallback : requested;
+  return true;
+}
+
+grpc::Status BadPage(int max) {
+  return server::ToGrpc(server::InvalidArgument(
+      "invalid page_size", {{"page_size", absl::StrCat("must be between 0 and ", max)}}));
+}
+
+grpc::Status BadToken() {
+  return server::ToGrpc(
+      server::InvalidArgument("invalid page_token", {{"page_token", "not from this listing"}}));
+}
+
+}  // namespace
+
+grpc::Status Handler::WithLastRun(const SourceRecord& source, v1::Source* out) {
+  ToProto(source, out);
+  auto runs = syncer_.repo().ListRuns(source.id, 0, 1);
+  if (!runs.ok()) return server::ToGrpc(runs.status());
+  if (!runs->empty()) ToProto(runs->front(), out->mutable_last_run());
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
+                                   v1::Source* resp) {
+  server::RequestScope scope(ctx);
+  SourceRecord s{.display_name = req->source().display_name(),
+                 .url = req->source().url(),
+                 .refresh_seconds = req->source().refresh_interval().seconds(),
+                 .max_withdraw_fraction = req->source().max_withdraw_fraction()};
+  auto created = syncer_.CreateSource(req->source_id(), s);
+  if (!created.ok()) return server::ToGrpc(created.status());
+  ToProto(*created, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::GetSource(grpc::ServerContext* ctx, const v1::GetSourceRequest* req,
+                                v1::Source* resp) {
+  server::RequestScope scope(ctx);
+  auto s = syncer_.GetSource(req->name());
+  if (!s.ok()) return server::ToGrpc(s.status());
+  return WithLastRun(*s, resp);
+}
+
+grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
+                                  v1::ListSourcesResponse* resp) {
+  server::RequestScope scope(ctx);
+  int size = 0;
+  if (!PageSize(req->page_size(), 50, 1000, &size)) return BadPage(1000);
+  auto sources = syncer_.repo().ListSources(req->page_token(), size + 1);
+  if (!sources.ok()) return server::ToGrpc(sources.status());
+  for (int i = 0; i < std::min<int>(size, sources->size()); ++i) {
+    if (grpc::Status st = WithLastRun((*sources)[i], resp->add_sources()); !st.ok()) return st;
+  }
+  if (static_cast<int>(sources->size()) > size) resp->set_next_page_token((*sources)[size - 1].id);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req,
+                               v1::Run* resp) {
+  server::RequestScope scope(ctx);
+  auto run = syncer_.StartRun(req->name(), "manual");
+  if (!run.ok()) return server::ToGrpc(run.status());
+  ToProto(*run, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
+                             v1::Run* resp) {
+  server::RequestScope scope(ctx);
+  std::string source;
+  int64_t id = 0;
+  if (absl::Status s = Syncer::ParseRunName(req->name(), &source, &id); !s.ok()) {
+    return server::ToGrpc(s);
+  }
+  auto run = syncer_.repo().GetRun(source, id);
+  if (!run.ok()) return server::ToGrpc(run.status());
+  ToProto(*run, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsRequest* req,
+                               v1::ListRunsResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto source = syncer_.GetSource(req->parent());
+  if (!source.ok()) return server::ToGrpc(source.status());
+  int size = 0;
+  if (!PageSize(req->page_size(), 50, 1000, &size)) return BadPage(1000);
+  int64_t before = 0;
+  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &before)) {
+    return BadToken();
+  }
+  auto runs = syncer_.repo().ListRuns(source->id, before, size + 1);
+  if (!runs.ok()) return server::ToGrpc(runs.status());
+  for (int i = 0; i < std::min<int>(size, runs->size()); ++i) ToProto((*runs)[i], resp->add_runs());
+  if (static_cast<int>(runs->size()) > size) {
+    resp->set_next_page_token(absl::StrCat((*runs)[size - 1].id));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunErrorsRequest* req,
+                                    v1::ListRunErrorsResponse* resp) {
+  server::RequestScope scope(ctx);
+  std::string source;
+  int64_t id = 0;
+  if (absl::Status s = Syncer::ParseRunName(req->parent(), &source, &id); !s.ok()) {
+    return server::ToGrpc(s);
+  }
+  if (auto run = syncer_.repo().GetRun(source, id); !run.ok()) return server::ToGrpc(run.status());
+  int size = 0;
+  if (!PageSize(req->page_size(), 100, 1000, &size)) return BadPage(1000);
+  int64_t after = 0;
+  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &after)) {
+    return BadToken();
+  }
+  auto errors = syncer_.repo().ListErrors(id, after, size + 1);
+  if (!errors.ok()) return server::ToGrpc(errors.status());
+  for (int i = 0; i < std::min<int>(size, errors->size()); ++i) {
+    const RowError& e = (*errors)[i].second;
+    auto* out = resp->add_errors();
+    out->set_line(e.line);
+    out->set_source_id(e.row_id);
+    out->set_field(e.field);
+    out->set_value(e.value);
+    out->set_rule(e.rule);
+    out->set_description(e.description);
+  }
+  if (static_cast<int>(errors->size()) > size) {
+    resp->set_next_page_token(absl::StrCat((*errors)[size - 1].first));
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace passerelle::sync

@@ -1,0 +1,33 @@
+// gRPC handler of passerelle.sync.v1.SyncService: wire mapping only.
+#pragma once
+
+#include "passerelle/sync/v1/sync.grpc.pb.h"
+#include "services/sync/sync.hpp"
+
+namespace passerelle::sync {
+
+class Handler final : public v1::SyncService::Service {
+ public:
+  explicit Handler(Syncer& syncer) : syncer_(syncer) {}
+  grpc::Status CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
+                            v1::Source* resp) override;
+  grpc::Status GetSource(grpc::ServerContext* ctx, const v1::GetSourceRequest* req,
+                         v1::Source* resp) override;
+  grpc::Status ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
+                           v1::ListSourcesResponse* resp) override;
+  grpc::Status StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req,
+                        v1::Run* resp) override;
+  grpc::Status GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
+                      v1::Run* resp) override;
+  grpc::Status ListRuns(grpc::ServerContext* ctx, const v1::ListRunsRequest* req,
+                        v1::ListRunsResponse* resp) override;
+  grpc::Status ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunErrorsRequest* req,
+                             v1::ListRunErrorsResponse* resp) override;
+
+ private:
+  /// The source with its newest run.
+  grpc::Status WithLastRun(const SourceRecord& source, v1::Source* out);
+  Syncer& syncer_;
+};
+
+}  // namespace passerelle::sync

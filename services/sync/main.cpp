@@ -1,0 +1,72 @@
+// passerelle-sync: wires the sync's layers and runs it.
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "libs/logging/logging.hpp"
+#include "libs/outbox/outbox.hpp"
+#include "libs/service/service.hpp"
+#include "services/sync/clients.hpp"
+#include "services/sync/handler.hpp"
+#include "services/sync/store.hpp"
+
+namespace passerelle::sync {
+std::vector<db::Migration> Migrations();
+}
+
+int main(int argc, char** argv) {
+  using namespace passerelle;
+  static std::string venues_address;
+  static std::chrono::milliseconds tick{0}, fetch_timeout{0};
+  static std::unique_ptr<sync::PgStore> store;
+  static std::unique_ptr<sync::GrpcRegistry> registry;
+  static std::unique_ptr<sync::HttpFetcher> fetcher;
+  static std::unique_ptr<sync::Syncer> syncer;
+  static std::unique_ptr<sync::Handler> handler;
+  return service::Run(
+      argc, argv,
+      {.name = "sync",
+       .components = {outbox::OutboxComponent(), {"sync", sync::Migrations()}},
+       .read_config =
+           [](config::Reader& r) {
+             venues_address = r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
+                                       "gRPC address of the venues service");
+             tick = r.Duration("PASSERELLE_SYNC_TICK", std::chrono::seconds(10),
+                               "How often the scheduler looks for due sources and dead runs");
+             fetch_timeout = r.Duration("PASSERELLE_SYNC_FETCH_TIMEOUT", std::chrono::seconds(60),
+                                        "Connection and read timeout when fetching a file");
+           },
+       .wire = [](service::Runtime& rt) -> absl::Status {
+         store = std::make_unique<sync::PgStore>(*rt.pool, rt.topology);
+         registry = std::make_unique<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
+         fetcher = std::make_unique<sync::HttpFetcher>(fetch_timeout, size_t{256} << 20);
+         syncer =
+             std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry, *fetcher);
+         handler = std::make_unique<sync::Handler>(*syncer);
+         rt.server->AddService(handler.get());
+         // The scheduler: due sources, and runs whose process died.
+         static std::mutex mu;
+         static std::condition_variable wake;
+         static bool stop = false;
+         static std::thread scheduler([] {
+           while (true) {
+             {
+               std::unique_lock lock(mu);
+               if (wake.wait_for(lock, tick, [] { return stop; })) return;
+             }
+             syncer->Tick();
+           }
+         });
+         rt.server->OnShutdown([] {
+           {
+             std::lock_guard lock(mu);
+             stop = true;
+           }
+           wake.notify_all();
+           if (scheduler.joinable()) scheduler.join();
+           syncer->Shutdown();
+         });
+         return absl::OkStatus();
+       }});
+}

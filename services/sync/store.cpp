@@ -1,0 +1,332 @@
+// The sync's storage in PostgreSQL.
+#include "services/sync/store.hpp"
+
+#include "absl/strings/str_cat.h"
+#include "libs/db/transaction.hpp"
+#include "libs/outbox/outbox.hpp"
+#include "nlohmann/json.hpp"
+
+namespace passerelle::sync {
+namespace {
+
+constexpr char kSourceColumns[] =
+    "source_id, display_name, url, refresh_interval_seconds, max_withdraw_fraction, "
+    "extract(epoch FROM create_time)";
+constexpr char kRunColumns[] =
+    "run_id, source_id, state, trigger, extract(epoch FROM start_time), "
+    "extract(epoch FROM end_time), error, file_bytes, rows, skipped, created, updated, unchanged, "
+    "rejected, withdrawn";
+
+absl::Time Epoch(const pqxx::field& f) {
+  return absl::FromUnixMicros(static_cast<int64_t>(f.as<double>() * 1e6));
+}
+
+SourceRecord SourceFromRow(const pqxx::row& r) {
+  return {.id = r[0].as<std::string>(),
+          .display_name = r[1].as<std::string>(),
+          .url = r[2].as<std::string>(),
+          .refresh_seconds = r[3].as<int64_t>(),
+          .max_withdraw_fraction = r[4].as<double>(),
+          .create_time = Epoch(r[5])};
+}
+
+RunRecord RunFromRow(const pqxx::row& r) {
+  RunRecord run;
+  run.id = r[0].as<int64_t>();
+  run.source_id = r[1].as<std::string>();
+  run.state = r[2].as<std::string>();
+  run.trigger = r[3].as<std::string>();
+  run.start_time = Epoch(r[4]);
+  if (!r[5].is_null()) run.end_time = Epoch(r[5]);
+  run.error = r[6].as<std::string>();
+  run.file_bytes = r[7].as<int64_t>();
+  run.rows = r[8].as<int>();
+  run.skipped = r[9].as<int>();
+  run.created = r[10].as<int>();
+  run.updated = r[11].as<int>();
+  run.unchanged = r[12].as<int>();
+  run.rejected = r[13].as<int>();
+  run.withdrawn = r[14].as<int>();
+  return run;
+}
+
+// The counts of a run as SQL parameters, in kRunColumns' order from file_bytes.
+constexpr char kSaveCounts[] =
+    "file_bytes = $2, rows = $3, skipped = $4, created = $5, updated = $6, unchanged = $7, "
+    "rejected = $8, withdrawn = $9, heartbeat_time = now()";
+
+pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run) {
+  return tx.exec_params(
+      absl::StrCat("UPDATE runs SET ", kSaveCounts, " WHERE run_id = $1 RETURNING ", kRunColumns),
+      run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
+      run.rejected, run.withdrawn);
+}
+
+// Ends a running run; no row when it had already ended.
+pqxx::result EndRun(pqxx::work& tx, const RunRecord& run) {
+  return tx.exec_params(
+      absl::StrCat("UPDATE runs SET ", kSaveCounts,
+                   ", state = $10, error = $11, end_time = now() WHERE run_id = $1 AND state = "
+                   "'running' RETURNING ",
+                   kRunColumns),
+      run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
+      run.rejected, run.withdrawn, run.state, run.error);
+}
+
+}  // namespace
+
+absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& s) {
+  std::optional<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("INSERT INTO sources (source_id, display_name, url, "
+                     "refresh_interval_seconds, max_withdraw_fraction) VALUES ($1, $2, $3, $4, $5) "
+                     "ON CONFLICT DO NOTHING RETURNING ",
+                     kSourceColumns),
+        s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction);
+    if (!r.empty()) out = SourceFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) return absl::AlreadyExistsError("sources/" + s.id + " already exists");
+  return *out;
+}
+
+absl::StatusOr<SourceRecord> PgStore::GetSource(const std::string& id) {
+  std::optional<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("SELECT ", kSourceColumns, " FROM sources WHERE source_id = $1"), id);
+    if (!r.empty()) out = SourceFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) return absl::NotFoundError("sources/" + id + " does not exist");
+  return *out;
+}
+
+absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string& after,
+                                                               int limit) {
+  std::vector<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& r : tx.exec_params(absl::StrCat("SELECT ", kSourceColumns,
+                                                     " FROM sources WHERE source_id > $1 "
+                                                     "ORDER BY source_id LIMIT $2"),
+                                        after, limit)) {
+      out.push_back(SourceFromRow(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<RunRecord> PgStore::InsertRun(const std::string& source_id,
+                                             const std::string& trigger) {
+  std::optional<RunRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("INSERT INTO runs (source_id, trigger) VALUES ($1, $2) "
+                     "ON CONFLICT (source_id) WHERE state = 'running' DO NOTHING RETURNING ",
+                     kRunColumns),
+        source_id, trigger);
+    if (!r.empty()) out = RunFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) {
+    return absl::FailedPreconditionError("sources/" + source_id +
+                                         " has a run in progress; wait for it to end");
+  }
+  return *out;
+}
+
+absl::StatusOr<RunRecord> PgStore::GetRun(const std::string& source_id, int64_t run_id) {
+  std::optional<RunRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("SELECT ", kRunColumns, " FROM runs WHERE source_id = $1 AND run_id = $2"),
+        source_id, run_id);
+    if (!r.empty()) out = RunFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) {
+    return absl::NotFoundError(
+        absl::StrCat("sources/", source_id, "/runs/", run_id, " does not exist"));
+  }
+  return *out;
+}
+
+absl::StatusOr<std::vector<RunRecord>> PgStore::ListRuns(const std::string& source_id,
+                                                         int64_t before, int limit) {
+  std::vector<RunRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& r :
+         tx.exec_params(absl::StrCat("SELECT ", kRunColumns,
+                                     " FROM runs WHERE source_id = $1 AND ($2 = 0 OR run_id < $2) "
+                                     "ORDER BY run_id DESC LIMIT $3"),
+                        source_id, before, limit)) {
+      out.push_back(RunFromRow(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status PgStore::Heartbeat(const RunRecord& run) {
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    SaveCounts(tx, run);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgStore::AddErrors(int64_t run_id, const std::vector<RowError>& errors) {
+  if (errors.empty()) return absl::OkStatus();
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& e : errors) {
+    rows.push_back({{"line", e.line},
+                    {"row_id", e.row_id},
+                    {"field", e.field},
+                    {"value", e.value},
+                    {"rule", e.rule},
+                    {"description", e.description}});
+  }
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO run_errors (run_id, line, row_id, field, value, rule, description) "
+        "SELECT $1, x.line, x.row_id, x.field, x.value, x.rule, x.description FROM "
+        "json_to_recordset($2::json) AS x(line int, row_id text, field text, value text, rule "
+        "text, description text)",
+        run_id, rows.dump());
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> PgStore::ListErrors(int64_t run_id,
+                                                                              int64_t after,
+                                                                              int limit) {
+  std::vector<std::pair<int64_t, RowError>> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    // Position = the row number in (line, error_id) order, so pages follow lines.
+    for (const auto& r : tx.exec_params(
+             "SELECT n, line, row_id, field, value, rule, description FROM ("
+             "SELECT row_number() OVER (ORDER BY line, error_id) AS n, * FROM run_errors "
+             "WHERE run_id = $1) e WHERE n > $2 ORDER BY n LIMIT $3",
+             run_id, after, limit)) {
+      out.push_back({r[0].as<int64_t>(),
+                     {.line = r[1].as<int>(),
+                      .row_id = r[2].as<std::string>(),
+                      .field = r[3].as<std::string>(),
+                      .value = r[4].as<std::string>(),
+                      .rule = r[5].as<std::string>(),
+                      .description = r[6].as<std::string>()}});
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, Sent>> PgStore::Fingerprints(const std::string& source_id) {
+  std::map<std::string, Sent> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& r :
+         tx.exec_params("SELECT row_id, fingerprint, venue FROM fingerprints WHERE source_id = $1",
+                        source_id)) {
+      out[r[0].as<std::string>()] = {r[1].as<std::string>(), r[2].as<std::string>()};
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status PgStore::SaveFingerprints(const std::string& source_id,
+                                       const std::map<std::string, Sent>& rows) {
+  if (rows.empty()) return absl::OkStatus();
+  nlohmann::json json = nlohmann::json::array();
+  for (const auto& [id, s] : rows) {
+    json.push_back({{"row_id", id}, {"fingerprint", s.fingerprint}, {"venue", s.venue}});
+  }
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    tx.exec_params(
+        "INSERT INTO fingerprints (source_id, row_id, fingerprint, venue) "
+        "SELECT $1, x.row_id, x.fingerprint, x.venue FROM json_to_recordset($2::json) "
+        "AS x(row_id text, fingerprint text, venue text) ON CONFLICT (source_id, row_id) DO "
+        "UPDATE SET fingerprint = excluded.fingerprint, venue = excluded.venue, update_time = "
+        "now()",
+        source_id, json.dump());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status PgStore::DeleteFingerprints(const std::string& source_id,
+                                         const std::vector<std::string>& row_ids) {
+  if (row_ids.empty()) return absl::OkStatus();
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    tx.exec_params(
+        "DELETE FROM fingerprints WHERE source_id = $1 AND row_id IN "
+        "(SELECT json_array_elements_text($2::json))",
+        source_id, nlohmann::json(row_ids).dump());
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<RunRecord> PgStore::FinishRun(const RunRecord& run, const RunEventFactory& event) {
+  std::optional<RunRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = EndRun(tx, run);
+    if (r.empty()) return absl::OkStatus();  // already ended (e.g. failed as silent)
+    out = RunFromRow(r[0]);
+    outbox::Append(tx, topology_, event(*out));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) return GetRun(run.source_id, run.id);
+  return *out;
+}
+
+absl::StatusOr<int> PgStore::FailSilentRuns(absl::Duration silence, const RunEventFactory& event) {
+  int n = 0;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    n = 0;
+    for (const auto& r : tx.exec_params(
+             absl::StrCat("UPDATE runs SET state = 'failed', end_time = now(), error = "
+                          "'interrompue : le processus qui la menait s''est arrêté ; relancez-la' "
+                          "WHERE state = 'running' AND heartbeat_time < now() - make_interval("
+                          "secs => $1) RETURNING ",
+                          kRunColumns),
+             absl::ToDoubleSeconds(silence))) {
+      outbox::Append(tx, topology_, event(RunFromRow(r)));
+      ++n;
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return n;
+}
+
+absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources() {
+  std::vector<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& r : tx.exec(absl::StrCat(
+             "SELECT ", kSourceColumns,
+             " FROM sources s WHERE refresh_interval_seconds > 0 AND NOT EXISTS (SELECT 1 FROM "
+             "runs r WHERE r.source_id = s.source_id AND (r.state = 'running' OR r.start_time > "
+             "now() - make_interval(secs => s.refresh_interval_seconds))) ORDER BY source_id"))) {
+      out.push_back(SourceFromRow(r));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+}  // namespace passerelle::sync

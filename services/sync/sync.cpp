@@ -1,0 +1,317 @@
+// The sync's use cases.
+#include "services/sync/sync.hpp"
+
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "libs/db/migrations.hpp"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/server/errors.hpp"
+#include "libs/server/resource.hpp"
+#include "nlohmann/json.hpp"
+#include "passerelle/sync/v1/events.pb.h"
+#include "services/venues/exchange.hpp"
+#include "services/venues/venue.hpp"
+
+namespace passerelle::sync {
+namespace {
+
+constexpr size_t kBatch = 500;
+
+bool ValidSourceId(const std::string& id) {
+  if (id.empty() || id.size() > 40) return false;
+  for (char c : id) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ParseSourceName(const std::string& name, std::string* id) {
+  if (!name.starts_with("sources/") || !ValidSourceId(name.substr(8))) {
+    return server::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
+  }
+  *id = name.substr(8);
+  return absl::OkStatus();
+}
+
+// A row's identity for "did it change since we sent it": its normalised record, serialized
+// with sorted keys (std::map), hashed.
+std::string Fingerprint(const venues::Record& record) {
+  return db::Fingerprint(nlohmann::json(record).dump());
+}
+
+}  // namespace
+
+void ToProto(const SourceRecord& s, v1::Source* out) {
+  out->set_name("sources/" + s.id);
+  out->set_display_name(s.display_name);
+  out->set_url(s.url);
+  out->mutable_refresh_interval()->set_seconds(s.refresh_seconds);
+  out->set_max_withdraw_fraction(s.max_withdraw_fraction);
+  server::ToTimestamp(s.create_time, out->mutable_create_time());
+}
+
+void ToProto(const RunRecord& run, v1::Run* out) {
+  out->set_name(Syncer::RunName(run));
+  out->set_state(run.state == "succeeded" ? v1::Run::SUCCEEDED
+                 : run.state == "failed"  ? v1::Run::FAILED
+                                          : v1::Run::RUNNING);
+  out->set_trigger(run.trigger == "scheduled" ? v1::Run::SCHEDULED : v1::Run::MANUAL);
+  server::ToTimestamp(run.start_time, out->mutable_start_time());
+  if (run.end_time) server::ToTimestamp(*run.end_time, out->mutable_end_time());
+  out->set_error(run.error);
+  out->set_file_bytes(run.file_bytes);
+  out->set_rows(run.rows);
+  out->set_skipped(run.skipped);
+  out->set_created(run.created);
+  out->set_updated(run.updated);
+  out->set_unchanged(run.unchanged);
+  out->set_rejected(run.rejected);
+  out->set_withdrawn(run.withdrawn);
+}
+
+std::string Syncer::RunName(const RunRecord& run) {
+  return absl::StrCat("sources/", run.source_id, "/runs/", run.id);
+}
+
+absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, int64_t* run) {
+  const size_t runs = name.find("/runs/");
+  if (runs == std::string::npos || !absl::SimpleAtoi(name.substr(runs + 6), run) ||
+      ParseSourceName(name.substr(0, runs), source).code() != absl::StatusCode::kOk) {
+    return server::InvalidArgument("invalid name",
+                                   {{"name", "must be sources/{source}/runs/{run}"}});
+  }
+  return absl::OkStatus();
+}
+
+events::v1::Event RunCompletedEvent(const RunRecord& run) {
+  v1::RunCompleted payload;
+  ToProto(run, payload.mutable_run());
+  return events::MakeEvent("sync.run.completed", "passerelle/sync", Syncer::RunName(run), payload,
+                           absl::Now());
+}
+
+Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
+               Fetcher& fetcher)
+    : standard_(standard), repo_(repo), registry_(registry), fetcher_(fetcher) {}
+
+Syncer::~Syncer() { Shutdown(); }
+
+absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
+  std::vector<server::FieldViolation> bad;
+  if (!ValidSourceId(id)) {
+    bad.push_back({"source_id", "1 to 40 lower case letters, digits or dashes, e.g. siilab"});
+  }
+  if (!source.url.starts_with("http://") && !source.url.starts_with("https://")) {
+    bad.push_back({"source.url", "must be an http:// or https:// address"});
+  }
+  if (source.refresh_seconds < 0 || (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
+    bad.push_back({"source.refresh_interval", "zero (manual runs) or at least one minute"});
+  }
+  if (source.max_withdraw_fraction < 0 || source.max_withdraw_fraction > 1) {
+    bad.push_back({"source.max_withdraw_fraction", "must be within [0, 1]"});
+  }
+  if (!bad.empty()) return server::InvalidArgument("invalid source", bad);
+  if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
+  source.id = id;
+  return repo_.CreateSource(source);
+}
+
+absl::StatusOr<SourceRecord> Syncer::GetSource(const std::string& name) {
+  std::string id;
+  if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
+  return repo_.GetSource(id);
+}
+
+absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name,
+                                           const std::string& trigger) {
+  std::string id;
+  if (absl::Status s = ParseSourceName(source_name, &id); !s.ok()) return s;
+  if (stopping_) return absl::UnavailableError("the sync service is stopping");
+  auto source = repo_.GetSource(id);
+  if (!source.ok()) return source.status();
+  auto run = repo_.InsertRun(id, trigger);
+  if (!run.ok()) return run.status();
+  std::lock_guard lock(mu_);
+  workers_.emplace_back([this, r = *run] { Execute(r); });
+  return run;
+}
+
+absl::StatusOr<RunRecord> Syncer::RunNow(const std::string& source_id, const std::string& trigger) {
+  auto run = repo_.InsertRun(source_id, trigger);
+  if (!run.ok()) return run.status();
+  return Execute(*run);
+}
+
+void Syncer::Tick() {
+  if (stopping_) return;
+  auto failed = repo_.FailSilentRuns(absl::Minutes(2), RunCompletedEvent);
+  if (!failed.ok()) {
+    logging::Warn("cannot check for interrupted runs",
+                  {{"error", std::string(failed.status().message())}});
+  } else if (*failed > 0) {
+    logging::Warn("runs interrupted by a stopped process marked failed", {{"runs", *failed}});
+  }
+  auto due = repo_.DueSources();
+  if (!due.ok()) return;
+  for (const auto& s : *due) {
+    auto run = StartRun("sources/" + s.id, "scheduled");
+    if (run.ok()) logging::Info("scheduled run started", {{"run", RunName(*run)}});
+  }
+}
+
+void Syncer::Shutdown() {
+  stopping_ = true;
+  std::vector<std::thread> workers;
+  {
+    std::lock_guard lock(mu_);
+    workers.swap(workers_);
+  }
+  for (auto& t : workers) {
+    if (t.joinable()) t.join();
+  }
+}
+
+RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
+  run.state = "failed";
+  run.error = error;
+  logging::Warn("run failed", {{"run", RunName(run)}, {"error", error}});
+  auto done = repo_.FinishRun(run, RunCompletedEvent);
+  return done.ok() ? *done : run;
+}
+
+RunRecord Syncer::Execute(RunRecord run) {
+  auto source = repo_.GetSource(run.source_id);
+  if (!source.ok()) return Fail(run, std::string(source.status().message()));
+  logging::Info("run started", {{"run", RunName(run)}, {"url", source->url}});
+  // 1. The file. Nothing is written before it is fully read.
+  auto file = fetcher_.Get(source->url);
+  if (!file.ok()) {
+    return Fail(run, absl::StrCat("téléchargement impossible de ", source->url, " : ",
+                                  file.status().message()));
+  }
+  run.file_bytes = static_cast<int64_t>(file->size());
+  auto parsed = venues::ParseNationalCsv(standard_, *file, run.source_id);
+  file->clear();
+  if (!parsed.ok()) {
+    return Fail(
+        run, absl::StrCat("fichier illisible, rien n'a été modifié : ", parsed.status().message()));
+  }
+  run.rows = parsed->rows;
+  std::vector<RowError> errors;
+  std::set<std::string> in_file;
+  for (const auto& r : parsed->rejected) {
+    in_file.insert(r.source_id);
+    for (const auto& v : r.violations) {
+      errors.push_back({r.line, r.source_id, v.field, v.value, v.rule, v.message});
+    }
+  }
+  run.rejected = static_cast<int>(parsed->rejected.size());
+  // 2. Rows that changed since the registry last received them, in batches.
+  auto sent = repo_.Fingerprints(run.source_id);
+  if (!sent.ok()) return Fail(run, std::string(sent.status().message()));
+  std::vector<const venues::ParsedFile::Row*> pending;
+  std::vector<std::string> prints;
+  for (const auto& row : parsed->valid) {
+    in_file.insert(row.venue.source_id);
+    std::string print = Fingerprint(row.venue.standard);
+    auto it = sent->find(row.venue.source_id);
+    if (it != sent->end() && it->second.fingerprint == print) {
+      ++run.skipped;
+      continue;
+    }
+    pending.push_back(&row);
+    prints.push_back(std::move(print));
+  }
+  for (size_t start = 0; start < pending.size(); start += kBatch) {
+    if (stopping_) return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
+    const size_t end = std::min(pending.size(), start + kBatch);
+    std::vector<venues::v1::Venue> batch(end - start);
+    for (size_t i = start; i < end; ++i) {
+      venues::ToProto(standard_, pending[i]->venue, &batch[i - start]);
+      batch[i - start].clear_name();
+      batch[i - start].set_id(pending[i]->venue.source_id);
+    }
+    auto results = registry_.BatchUpsert(run.source_id, batch);
+    if (!results.ok()) {
+      return Fail(run, absl::StrCat("le registre des lieux a refusé un lot : ",
+                                    results.status().message()));
+    }
+    std::map<std::string, Sent> accepted;
+    for (const auto& r : results->results()) {
+      const size_t i = start + static_cast<size_t>(r.index());
+      if (i >= end) continue;
+      switch (r.outcome()) {
+        case venues::v1::CREATED:
+          ++run.created;
+          break;
+        case venues::v1::UPDATED:
+          ++run.updated;
+          break;
+        case venues::v1::UNCHANGED:
+          ++run.unchanged;
+          break;
+        default:
+          ++run.rejected;
+          for (const auto& v : r.violations()) {
+            errors.push_back(
+                {pending[i]->line, r.source_id(), v.field(), v.value(), v.rule(), v.description()});
+          }
+          continue;
+      }
+      accepted[r.source_id()] = {prints[i], r.name()};
+    }
+    if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
+      return Fail(run, std::string(s.message()));
+    }
+    (void)repo_.Heartbeat(run);
+  }
+  if (absl::Status s = repo_.AddErrors(run.id, errors); !s.ok()) {
+    return Fail(run, std::string(s.message()));
+  }
+  // 3. Venues that left the file, unless so many did that the file must be wrong.
+  std::vector<std::pair<std::string, std::string>> gone;  // row id, venue
+  for (const auto& [row_id, s] : *sent) {
+    if (!in_file.contains(row_id)) gone.emplace_back(row_id, s.venue);
+  }
+  if (!gone.empty() &&
+      static_cast<double>(gone.size()) > source->max_withdraw_fraction * sent->size()) {
+    return Fail(run, absl::StrFormat(
+                         "%d lieux sur %d ont disparu du fichier (plus que le seuil de %.0f %%) : "
+                         "aucun n'a été retiré. Vérifiez le fichier de la source, puis relancez.",
+                         gone.size(), sent->size(), source->max_withdraw_fraction * 100));
+  }
+  std::vector<std::string> forgotten;
+  for (const auto& [row_id, venue] : gone) {
+    absl::Status s = registry_.Withdraw(
+        venue,
+        absl::StrCat("absent du fichier de la source ", run.source_id, " (", RunName(run), ")"));
+    if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
+      return Fail(run, absl::StrCat("retrait de ", venue, " impossible : ", s.message()));
+    }
+    if (s.ok()) ++run.withdrawn;
+    forgotten.push_back(row_id);
+  }
+  if (absl::Status s = repo_.DeleteFingerprints(run.source_id, forgotten); !s.ok()) {
+    return Fail(run, std::string(s.message()));
+  }
+  run.state = "succeeded";
+  auto done = repo_.FinishRun(run, RunCompletedEvent);
+  if (!done.ok()) return Fail(run, std::string(done.status().message()));
+  logging::Info("run succeeded", {{"run", RunName(run)},
+                                  {"rows", run.rows},
+                                  {"skipped", run.skipped},
+                                  {"created", run.created},
+                                  {"updated", run.updated},
+                                  {"rejected", run.rejected},
+                                  {"withdrawn", run.withdrawn}});
+  return *done;
+}
+
+}  // namespace passerelle::sync

@@ -1,0 +1,159 @@
+// The sync's use cases: sources, and runs that fetch a source's national-standard CSV, send the
+// rows that changed to the venue registry, withdraw the venues that left the file, and report
+// every row they could not take. No gRPC server and no SQL here.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "passerelle/events/v1/event.pb.h"
+#include "passerelle/sync/v1/sync.pb.h"
+#include "passerelle/venues/v1/venues.pb.h"
+#include "services/venues/standard.hpp"
+
+namespace passerelle::sync {
+
+struct SourceRecord {
+  std::string id;  // sources/{id}; also the venues' `source`
+  std::string display_name;
+  std::string url;
+  int64_t refresh_seconds = 0;  // 0: manual runs only
+  double max_withdraw_fraction = 0.2;
+  absl::Time create_time = absl::UnixEpoch();
+};
+
+struct RunRecord {
+  int64_t id = 0;
+  std::string source_id;
+  std::string state = "running";   // running | succeeded | failed
+  std::string trigger = "manual";  // manual | scheduled
+  absl::Time start_time = absl::UnixEpoch();
+  std::optional<absl::Time> end_time;
+  std::string error;
+  int64_t file_bytes = 0;
+  int rows = 0, skipped = 0, created = 0, updated = 0, unchanged = 0, rejected = 0, withdrawn = 0;
+};
+
+struct RowError {
+  int line = 0;
+  std::string row_id, field, value, rule, description;
+};
+
+/// What the registry last received for a row of a source.
+struct Sent {
+  std::string fingerprint;
+  std::string venue;  // venues/{id}
+};
+
+using RunEventFactory = std::function<events::v1::Event(const RunRecord& run)>;
+
+class Repository {
+ public:
+  virtual ~Repository() = default;
+  /// ALREADY_EXISTS when the id is taken.
+  virtual absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) = 0;
+  /// NOT_FOUND when unknown.
+  virtual absl::StatusOr<SourceRecord> GetSource(const std::string& id) = 0;
+  /// By id, after `after`.
+  virtual absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
+                                                                int limit) = 0;
+  /// A new running run; FAILED_PRECONDITION while the source has one running.
+  virtual absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,
+                                              const std::string& trigger) = 0;
+  /// NOT_FOUND when unknown.
+  virtual absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) = 0;
+  /// Newest first, older than `before` (0: from the newest).
+  virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id,
+                                                          int64_t before, int limit) = 0;
+  /// Saves the counts so far and proves the run alive.
+  virtual absl::Status Heartbeat(const RunRecord& run) = 0;
+  virtual absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) = 0;
+  /// By line; `after` is the position returned with the previous page (0: from the start).
+  virtual absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
+                                                                               int64_t after,
+                                                                               int limit) = 0;
+  /// Every row of the source last sent, by row id.
+  virtual absl::StatusOr<std::map<std::string, Sent>> Fingerprints(
+      const std::string& source_id) = 0;
+  virtual absl::Status SaveFingerprints(const std::string& source_id,
+                                        const std::map<std::string, Sent>& rows) = 0;
+  virtual absl::Status DeleteFingerprints(const std::string& source_id,
+                                          const std::vector<std::string>& row_ids) = 0;
+  /// Ends the run (state, error, counts, end time) with its event, in one transaction.
+  virtual absl::StatusOr<RunRecord> FinishRun(const RunRecord& run,
+                                              const RunEventFactory& event) = 0;
+  /// Fails the running runs whose heartbeat is older than `silence` (their process died),
+  /// with their events; how many.
+  virtual absl::StatusOr<int> FailSilentRuns(absl::Duration silence,
+                                             const RunEventFactory& event) = 0;
+  /// Sources with a refresh interval whose newest run started longer ago than it (or never ran).
+  virtual absl::StatusOr<std::vector<SourceRecord>> DueSources() = 0;
+};
+
+/// The venue registry, as the sync uses it (the venues service over gRPC).
+class Registry {
+ public:
+  virtual ~Registry() = default;
+  virtual absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> BatchUpsert(
+      const std::string& source, const std::vector<venues::v1::Venue>& rows) = 0;
+  /// OK when withdrawn now or already; NOT_FOUND when the venue does not exist.
+  virtual absl::Status Withdraw(const std::string& name, const std::string& reason) = 0;
+};
+
+/// Fetches a source's file.
+class Fetcher {
+ public:
+  virtual ~Fetcher() = default;
+  virtual absl::StatusOr<std::string> Get(const std::string& url) = 0;
+};
+
+class Syncer {
+ public:
+  Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher);
+  ~Syncer();
+
+  absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source);
+  absl::StatusOr<SourceRecord> GetSource(const std::string& name);
+  /// Starts a run in the background; the run as it starts.
+  absl::StatusOr<RunRecord> StartRun(const std::string& source_name, const std::string& trigger);
+  /// Runs a source now, in this thread; the run as it ended.
+  absl::StatusOr<RunRecord> RunNow(const std::string& source_id, const std::string& trigger);
+  /// One scheduler pass: fails runs whose process died, starts the runs that are due.
+  void Tick();
+  /// Stops taking runs and waits for the running ones (each fails as interrupted).
+  void Shutdown();
+
+  Repository& repo() { return repo_; }
+  static std::string RunName(const RunRecord& run);
+  /// Parses `sources/{source}/runs/{run}`.
+  static absl::Status ParseRunName(const std::string& name, std::string* source, int64_t* run);
+
+ private:
+  RunRecord Execute(RunRecord run);
+  RunRecord Fail(RunRecord run, const std::string& error);
+
+  const venues::Standard& standard_;
+  Repository& repo_;
+  Registry& registry_;
+  Fetcher& fetcher_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mu_;
+  std::vector<std::thread> workers_;
+};
+
+/// API messages of the records.
+void ToProto(const SourceRecord& source, v1::Source* out);
+void ToProto(const RunRecord& run, v1::Run* out);
+
+/// The event announcing a finished run.
+events::v1::Event RunCompletedEvent(const RunRecord& run);
+
+}  // namespace passerelle::sync
