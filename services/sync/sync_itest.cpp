@@ -1,0 +1,364 @@
+// The passerelle-sync and passerelle-venues binaries against the real PostgreSQL and NATS, with
+// the regional server played by an HTTP server in this process that serves whatever file (or
+// failure) a test sets: first import, unchanged rows skipped, changed rows sent, rows gone
+// withdrawn, refused rows explained by line, and files that are cut, missing or mostly empty
+// changing nothing.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "httplib.h"
+#include "libs/csv/csv.hpp"
+#include "libs/testing/testing.hpp"
+#include "passerelle/sync/v1/sync.grpc.pb.h"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/standard.hpp"
+
+namespace passerelle::sync {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+// The regional server: serves `body` at /lieux.csv with `status`, after `delay`.
+class RegionalServer {
+ public:
+  RegionalServer() {
+    server_.Get("/lieux.csv", [this](const httplib::Request&, httplib::Response& res) {
+      std::string body;
+      int status;
+      std::chrono::milliseconds delay;
+      {
+        std::lock_guard lock(mu_);
+        body = body_;
+        status = status_;
+        delay = delay_;
+      }
+      std::this_thread::sleep_for(delay);
+      res.status = status;
+      res.set_content(body, "text/csv; charset=utf-8");
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~RegionalServer() {
+    server_.stop();
+    thread_.join();
+  }
+  void Serve(std::string body, int status = 200, std::chrono::milliseconds delay = 0ms) {
+    std::lock_guard lock(mu_);
+    body_ = std::move(body);
+    status_ = status;
+    delay_ = delay;
+  }
+  std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/lieux.csv"); }
+
+ private:
+  httplib::Server server_;
+  int port_ = 0;
+  std::thread thread_;
+  std::mutex mu_;
+  std::string body_;
+  int status_ = 200;
+  std::chrono::milliseconds delay_{0};
+};
+
+// A file of the national standard: `rows` as field -> value, in the schema's columns.
+std::string File(const std::vector<std::map<std::string, std::string>>& rows) {
+  std::vector<std::string> header;
+  for (const auto& f : venues::Standard::V102().fields()) header.push_back(f.name);
+  std::string out = csv::Line(header, ',', true);
+  for (const auto& row : rows) {
+    std::vector<std::string> cells;
+    for (const auto& h : header) {
+      auto it = row.find(h);
+      cells.push_back(it == row.end() ? "" : it->second);
+    }
+    out += csv::Line(cells, ',', true);
+  }
+  return out;
+}
+
+std::map<std::string, std::string> Row(int i) {
+  return {{"id", absl::StrCat("reg-", i)},
+          {"pivot", absl::StrCat(21590512800000LL + i)},
+          {"nom", absl::StrCat("Espace numérique n°", i)},
+          {"commune", "Roubaix"},
+          {"code_postal", "59100"},
+          {"adresse", absl::StrCat(i + 1, " rue de l'Alma")},
+          {"latitude", absl::StrCat(50.69 + i * 0.001)},
+          {"longitude", "3.17"},
+          {"date_maj", "2026-11-02"},
+          {"services", "Aide aux démarches administratives"}};
+}
+
+std::vector<std::map<std::string, std::string>> Rows(int n) {
+  std::vector<std::map<std::string, std::string>> out;
+  for (int i = 0; i < n; ++i) out.push_back(Row(i));
+  return out;
+}
+
+class SyncTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    venues_process_ = venues_.Start();
+    sync_ = std::make_unique<testing::ServiceBinary>(
+        "services/sync/passerelle-sync",
+        std::map<std::string, std::string>{{"PASSERELLE_VENUES_ADDRESS", venues_.grpc_address()},
+                                           {"PASSERELLE_SYNC_TICK", "200ms"}});
+    sync_process_ = sync_->Start();
+    stub_ = v1::SyncService::NewStub(
+        grpc::CreateChannel(sync_->grpc_address(), grpc::InsecureChannelCredentials()));
+    venues_stub_ = venues::v1::VenueService::NewStub(
+        grpc::CreateChannel(venues_.grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    sync_process_->Signal(SIGTERM);
+    EXPECT_EQ(sync_process_->Wait(20s), 0) << sync_process_->Output();
+    venues_process_->Signal(SIGTERM);
+    EXPECT_EQ(venues_process_->Wait(20s), 0);
+  }
+
+  v1::Source CreateSource(const std::string& id, int64_t refresh_seconds = 0) {
+    grpc::ClientContext ctx;
+    v1::CreateSourceRequest req;
+    req.set_source_id(id);
+    req.mutable_source()->set_display_name("Les Assembleurs — SIILAB");
+    req.mutable_source()->set_url(regional_.url());
+    req.mutable_source()->mutable_refresh_interval()->set_seconds(refresh_seconds);
+    v1::Source out;
+    grpc::Status st = stub_->CreateSource(&ctx, req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return out;
+  }
+
+  // Starts a run and waits for its end.
+  v1::Run RunToEnd(const std::string& source) {
+    v1::Run run;
+    {
+      grpc::ClientContext ctx;
+      v1::StartRunRequest req;
+      req.set_name(source);
+      grpc::Status st = stub_->StartRun(&ctx, req, &run);
+      EXPECT_TRUE(st.ok()) << st.error_message();
+    }
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          grpc::ClientContext ctx;
+          v1::GetRunRequest req;
+          req.set_name(run.name());
+          return stub_->GetRun(&ctx, req, &run).ok() && run.state() != v1::Run::RUNNING;
+        },
+        30s))
+        << sync_process_->Output();
+    return run;
+  }
+
+  std::vector<venues::v1::Venue> Venues(const std::string& source, bool withdrawn = false) {
+    std::vector<venues::v1::Venue> out;
+    std::string token;
+    do {
+      grpc::ClientContext ctx;
+      venues::v1::ListVenuesRequest req;
+      req.set_filter(absl::StrCat("source = \"", source, "\""));
+      req.set_show_withdrawn(withdrawn);
+      req.set_page_size(100);
+      req.set_page_token(token);
+      venues::v1::ListVenuesResponse resp;
+      EXPECT_TRUE(venues_stub_->ListVenues(&ctx, req, &resp).ok());
+      out.insert(out.end(), resp.venues().begin(), resp.venues().end());
+      token = resp.next_page_token();
+    } while (!token.empty());
+    return out;
+  }
+
+  int Events(const std::string& type) {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    return tx
+        .exec1("SELECT count(*) FROM \"" + sync_->schema() + "\".outbox WHERE event_type = '" +
+               type + "'")[0]
+        .as<int>();
+  }
+
+  RegionalServer regional_;
+  testing::ServiceBinary venues_{"services/venues/passerelle-venues"};
+  std::unique_ptr<testing::Process> venues_process_;
+  std::unique_ptr<testing::ServiceBinary> sync_;
+  std::unique_ptr<testing::Process> sync_process_;
+  std::unique_ptr<v1::SyncService::Stub> stub_;
+  std::unique_ptr<venues::v1::VenueService::Stub> venues_stub_;
+};
+
+TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
+  auto rows = Rows(30);
+  auto bad_postcode = Row(100);
+  bad_postcode["code_postal"] = "591";
+  auto no_name = Row(101);
+  no_name["nom"] = "";
+  auto with_bad = rows;
+  with_bad.push_back(bad_postcode);
+  with_bad.push_back(no_name);
+  regional_.Serve(File(with_bad));
+  const v1::Source source = CreateSource("siilab");
+
+  v1::Run first = RunToEnd(source.name());
+  EXPECT_EQ(first.state(), v1::Run::SUCCEEDED) << first.error();
+  EXPECT_EQ(first.rows(), 32);
+  EXPECT_EQ(first.created(), 30);
+  EXPECT_EQ(first.rejected(), 2);
+  EXPECT_EQ(Venues("siilab").size(), 30u);
+  {
+    grpc::ClientContext ctx;
+    v1::ListRunErrorsRequest req;
+    req.set_parent(first.name());
+    v1::ListRunErrorsResponse resp;
+    ASSERT_TRUE(stub_->ListRunErrors(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.errors_size(), 2);
+    EXPECT_EQ(resp.errors(0).line(), 32);  // header is line 1, rows 2..31, then the bad ones
+    EXPECT_EQ(resp.errors(0).source_id(), "reg-100");
+    EXPECT_EQ(resp.errors(0).field(), "code_postal");
+    EXPECT_EQ(resp.errors(0).value(), "591");
+    EXPECT_EQ(resp.errors(0).rule(), "pattern");
+    EXPECT_EQ(resp.errors(1).line(), 33);
+    EXPECT_EQ(resp.errors(1).field(), "nom");
+    EXPECT_EQ(resp.errors(1).rule(), "required");
+  }
+
+  // The same file again: nothing is sent.
+  v1::Run again = RunToEnd(source.name());
+  EXPECT_EQ(again.state(), v1::Run::SUCCEEDED);
+  EXPECT_EQ(again.skipped(), 30);
+  EXPECT_EQ(again.created() + again.updated() + again.unchanged() + again.withdrawn(), 0);
+
+  // One row renamed, one gone: one update, one withdrawal, the rest skipped.
+  rows[5]["nom"] = "Médiathèque renommée";
+  const std::string gone_id = rows[7]["id"];
+  rows.erase(rows.begin() + 7);
+  regional_.Serve(File(rows));
+  v1::Run third = RunToEnd(source.name());
+  EXPECT_EQ(third.state(), v1::Run::SUCCEEDED) << third.error();
+  EXPECT_EQ(third.skipped(), 28);
+  EXPECT_EQ(third.updated(), 1);
+  EXPECT_EQ(third.withdrawn(), 1);
+  auto active = Venues("siilab");
+  EXPECT_EQ(active.size(), 29u);
+  int renamed = 0;
+  for (const auto& v : active) {
+    EXPECT_NE(v.id(), gone_id);
+    renamed += v.nom() == "Médiathèque renommée";
+  }
+  EXPECT_EQ(renamed, 1);
+  bool withdrawn = false;
+  for (const auto& v : Venues("siilab", true)) {
+    if (v.id() == gone_id) {
+      withdrawn = true;
+      EXPECT_THAT(v.withdrawal_reason(), HasSubstr("absent du fichier de la source siilab"));
+    }
+  }
+  EXPECT_TRUE(withdrawn);
+  EXPECT_TRUE(testing::WaitFor([&] { return Events("sync.run.completed") == 3; }, 5s));
+
+  // Runs newest first, and the source shows its last run.
+  grpc::ClientContext ctx;
+  v1::GetSourceRequest get;
+  get.set_name(source.name());
+  v1::Source got;
+  ASSERT_TRUE(stub_->GetSource(&ctx, get, &got).ok());
+  EXPECT_EQ(got.last_run().name(), third.name());
+}
+
+TEST_F(SyncTest, CutMissingOrMostlyEmptyFilesChangeNothing) {
+  const auto rows = Rows(20);
+  regional_.Serve(File(rows));
+  const v1::Source source = CreateSource("assembleurs");
+  ASSERT_EQ(RunToEnd(source.name()).state(), v1::Run::SUCCEEDED);
+
+  // Cut inside a quoted field (a transfer that stopped mid-file).
+  const std::string whole = File(rows);
+  regional_.Serve(whole.substr(0, whole.find("Espace numérique n°10") + 10));
+  v1::Run cut = RunToEnd(source.name());
+  EXPECT_EQ(cut.state(), v1::Run::FAILED);
+  EXPECT_THAT(cut.error(), HasSubstr("fichier illisible, rien n'a été modifié"));
+
+  regional_.Serve("Service Unavailable", 503);
+  v1::Run down = RunToEnd(source.name());
+  EXPECT_EQ(down.state(), v1::Run::FAILED);
+  EXPECT_THAT(down.error(), HasSubstr("réponse HTTP 503"));
+
+  // A valid file with 3 of the 20 venues: withdrawing 17 is over the 20 % threshold.
+  regional_.Serve(File({rows[0], rows[1], rows[2]}));
+  v1::Run few = RunToEnd(source.name());
+  EXPECT_EQ(few.state(), v1::Run::FAILED);
+  EXPECT_THAT(few.error(), HasSubstr("17 lieux sur 20 ont disparu"));
+  EXPECT_EQ(few.withdrawn(), 0);
+  EXPECT_EQ(Venues("assembleurs").size(), 20u);
+
+  // Back to the whole file: all skipped, nothing lost.
+  regional_.Serve(File(rows));
+  v1::Run back = RunToEnd(source.name());
+  EXPECT_EQ(back.state(), v1::Run::SUCCEEDED);
+  EXPECT_EQ(back.skipped(), 20);
+  EXPECT_EQ(Venues("assembleurs").size(), 20u);
+}
+
+TEST_F(SyncTest, OneRunAtATimeScheduledRunsAndDeadRunsAreFailed) {
+  regional_.Serve(File(Rows(3)), 200, 1500ms);  // a slow server keeps the run going
+  const v1::Source manual = CreateSource("slow");
+  v1::Run started;
+  {
+    grpc::ClientContext ctx;
+    v1::StartRunRequest req;
+    req.set_name(manual.name());
+    ASSERT_TRUE(stub_->StartRun(&ctx, req, &started).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::StartRunRequest req;
+    req.set_name(manual.name());
+    v1::Run second;
+    EXPECT_EQ(stub_->StartRun(&ctx, req, &second).error_code(),
+              grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  // A source with a refresh interval runs by itself (it never ran, so it is due).
+  regional_.Serve(File(Rows(3)));
+  const v1::Source scheduled = CreateSource("hourly", 3600);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        grpc::ClientContext ctx;
+        v1::GetSourceRequest req;
+        req.set_name(scheduled.name());
+        v1::Source s;
+        return stub_->GetSource(&ctx, req, &s).ok() &&
+               s.last_run().trigger() == v1::Run::SCHEDULED &&
+               s.last_run().state() == v1::Run::SUCCEEDED;
+      },
+      10s));
+  // A run left "running" by a process that died is failed by the scheduler.
+  {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    tx.exec0("INSERT INTO \"" + sync_->schema() +
+             "\".runs (source_id, trigger, heartbeat_time) VALUES ('hourly', 'manual', "
+             "now() - interval '1 hour')");
+    tx.commit();
+  }
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        pqxx::connection c(testing::DatabaseUrl());
+        pqxx::work tx(c);
+        return tx.exec1("SELECT count(*) FROM \"" + sync_->schema() +
+                        "\".runs WHERE state = 'failed' AND error LIKE 'interrompue%'")[0]
+                   .as<int>() == 1;
+      },
+      5s));
+}
+
+}  // namespace
+}  // namespace passerelle::sync
