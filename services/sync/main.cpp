@@ -1,10 +1,15 @@
 // passerelle-sync: wires the sync's layers and runs it.
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
 
 #include "libs/logging/logging.hpp"
+#include "libs/metrics/metrics.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
 #include "services/sync/clients.hpp"
@@ -43,6 +48,34 @@ int main(int argc, char** argv) {
          fetcher = std::make_unique<sync::HttpFetcher>(fetch_timeout, size_t{256} << 20);
          syncer =
              std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry, *fetcher);
+         // Per source (a handful): runs by outcome, rows by what became of them, last success.
+         auto& runs = prometheus::BuildCounter()
+                          .Name("passerelle_sync_runs_total")
+                          .Help("Sync runs ended, by source and state")
+                          .Register(rt.metrics->registry());
+         auto& rows = prometheus::BuildCounter()
+                          .Name("passerelle_sync_rows_total")
+                          .Help("Rows of sync runs, by source and outcome")
+                          .Register(rt.metrics->registry());
+         auto& success = prometheus::BuildGauge()
+                             .Name("passerelle_sync_last_success_timestamp_seconds")
+                             .Help("When a run of the source last succeeded")
+                             .Register(rt.metrics->registry());
+         syncer->OnRunEnded([&runs, &rows, &success](const sync::RunRecord& run) {
+           runs.Add({{"source", run.source_id}, {"state", run.state}}).Increment();
+           const std::pair<const char*, int> counts[] = {
+               {"skipped", run.skipped},   {"created", run.created},
+               {"updated", run.updated},   {"unchanged", run.unchanged},
+               {"rejected", run.rejected}, {"withdrawn", run.withdrawn}};
+           for (const auto& [outcome, n] : counts) {
+             rows.Add({{"source", run.source_id}, {"outcome", outcome}}).Increment(n);
+           }
+           if (run.state == "succeeded") {
+             success.Add({{"source", run.source_id}})
+                 .Set(
+                     absl::ToDoubleSeconds(run.end_time.value_or(absl::Now()) - absl::UnixEpoch()));
+           }
+         });
          handler = std::make_unique<sync::Handler>(*syncer);
          rt.server->AddService(handler.get());
          // The scheduler: due sources, and runs whose process died.

@@ -183,6 +183,7 @@ RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
   run.error = error;
   logging::Warn("run failed", {{"run", RunName(run)}, {"error", error}});
   auto done = repo_.FinishRun(run, RunCompletedEvent);
+  if (observer_) observer_(done.ok() ? *done : run);
   return done.ok() ? *done : run;
 }
 
@@ -304,6 +305,7 @@ RunRecord Syncer::Execute(RunRecord run) {
   run.state = "succeeded";
   auto done = repo_.FinishRun(run, RunCompletedEvent);
   if (!done.ok()) return Fail(run, std::string(done.status().message()));
+  if (observer_) observer_(*done);
   logging::Info("run succeeded", {{"run", RunName(run)},
                                   {"rows", run.rows},
                                   {"skipped", run.skipped},

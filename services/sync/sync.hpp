@@ -130,6 +130,10 @@ class Syncer {
   void Tick();
   /// Stops taking runs and waits for the running ones (each fails as interrupted).
   void Shutdown();
+  /// Called with each run as it ends (metrics). Set before the first run.
+  void OnRunEnded(std::function<void(const RunRecord&)> observer) {
+    observer_ = std::move(observer);
+  }
 
   Repository& repo() { return repo_; }
   static std::string RunName(const RunRecord& run);
@@ -144,6 +148,7 @@ class Syncer {
   Repository& repo_;
   Registry& registry_;
   Fetcher& fetcher_;
+  std::function<void(const RunRecord&)> observer_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
   std::vector<std::thread> workers_;

@@ -264,6 +264,17 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
   }
   EXPECT_TRUE(withdrawn);
   EXPECT_TRUE(testing::WaitFor([&] { return Events("sync.run.completed") == 3; }, 5s));
+  // What an operator sees on /metrics.
+  auto body = testing::HttpGet(sync_->metrics_port(), "/metrics");
+  ASSERT_TRUE(body.has_value());
+  EXPECT_THAT(*body,
+              HasSubstr("passerelle_sync_runs_total{source=\"siilab\",state=\"succeeded\"} 3"));
+  EXPECT_THAT(*body,
+              HasSubstr("passerelle_sync_rows_total{outcome=\"created\",source=\"siilab\"} 30"));
+  EXPECT_THAT(*body,
+              HasSubstr("passerelle_sync_rows_total{outcome=\"withdrawn\",source=\"siilab\"} 1"));
+  EXPECT_THAT(*body,
+              HasSubstr("passerelle_sync_last_success_timestamp_seconds{source=\"siilab\"}"));
 
   // Runs newest first, and the source shows its last run.
   grpc::ClientContext ctx;
