@@ -125,6 +125,10 @@ std::string ToHex(std::string_view bytes) {
   return out;
 }
 
+absl::Time FromEpoch(const pqxx::field& seconds) {
+  return absl::FromUnixMicros(static_cast<int64_t>(seconds.as<double>() * 1e6));
+}
+
 bool FromHex(std::string_view hex, std::string* out) {
   if (hex.starts_with("\\x")) hex.remove_prefix(2);  // bytea's own text form
   if (hex.size() % 2 != 0) return false;

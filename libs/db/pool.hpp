@@ -6,6 +6,8 @@
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
+
+#include "absl/time/time.h"
 #include <string>
 #include <vector>
 
@@ -88,5 +90,8 @@ std::string QuoteIdent(std::string_view ident);
 /// Lower-case hexadecimal of bytes, and back (bytea travels as hex through libpqxx 6.4).
 std::string ToHex(std::string_view bytes);
 bool FromHex(std::string_view hex, std::string* out);
+
+/// A timestamp selected as `extract(epoch FROM column)` (seconds, to the microsecond).
+absl::Time FromEpoch(const pqxx::field& seconds);
 
 }  // namespace passerelle::db

@@ -161,8 +161,8 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
     p.decision_reason = row[10].as<std::string>();
     p.applied_in = row[11].as<std::string>();
     p.revision = row[12].as<int>();
-    p.create_time = absl::FromUnixMicros(static_cast<int64_t>(row[13].as<double>() * 1e6));
-    p.update_time = absl::FromUnixMicros(static_cast<int64_t>(row[14].as<double>() * 1e6));
+    p.create_time = db::FromEpoch(row[13]);
+    p.update_time = db::FromEpoch(row[14]);
     index[p.number] = out.size();
     out.push_back(std::move(p));
   }
@@ -174,7 +174,7 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
     if (it == index.end()) continue;
     out[it->second].comments.push_back(
         {row[1].as<std::string>(), row[2].as<std::string>(),
-         absl::FromUnixMicros(static_cast<int64_t>(row[3].as<double>() * 1e6))});
+         db::FromEpoch(row[3])});
   }
   return out;
 }

@@ -17,17 +17,13 @@ constexpr char kRunColumns[] =
     "extract(epoch FROM end_time), error, file_bytes, rows, skipped, created, updated, unchanged, "
     "rejected, withdrawn";
 
-absl::Time Epoch(const pqxx::field& f) {
-  return absl::FromUnixMicros(static_cast<int64_t>(f.as<double>() * 1e6));
-}
-
 SourceRecord SourceFromRow(const pqxx::row& r) {
   return {.id = r[0].as<std::string>(),
           .display_name = r[1].as<std::string>(),
           .url = r[2].as<std::string>(),
           .refresh_seconds = r[3].as<int64_t>(),
           .max_withdraw_fraction = r[4].as<double>(),
-          .create_time = Epoch(r[5])};
+          .create_time = db::FromEpoch(r[5])};
 }
 
 RunRecord RunFromRow(const pqxx::row& r) {
@@ -36,8 +32,8 @@ RunRecord RunFromRow(const pqxx::row& r) {
   run.source_id = r[1].as<std::string>();
   run.state = r[2].as<std::string>();
   run.trigger = r[3].as<std::string>();
-  run.start_time = Epoch(r[4]);
-  if (!r[5].is_null()) run.end_time = Epoch(r[5]);
+  run.start_time = db::FromEpoch(r[4]);
+  if (!r[5].is_null()) run.end_time = db::FromEpoch(r[5]);
   run.error = r[6].as<std::string>();
   run.file_bytes = r[7].as<int64_t>();
   run.rows = r[8].as<int>();

@@ -21,10 +21,6 @@ constexpr char kColumns[] =
     "extract(epoch FROM update_time), extract(epoch FROM first_seen_time), "
     "extract(epoch FROM last_seen_time)";
 
-absl::Time Epoch(const pqxx::field& f) {
-  return absl::FromUnixMicros(static_cast<int64_t>(f.as<double>() * 1e6));
-}
-
 Venue FromRow(const pqxx::row& r) {
   Venue v;
   v.id = r[0].as<std::string>();
@@ -38,10 +34,10 @@ Venue FromRow(const pqxx::row& r) {
   v.withdrawn = r[8].as<std::string>() == "withdrawn";
   v.withdrawal_reason = r[9].as<std::string>();
   v.revision = r[10].as<int>();
-  v.create_time = Epoch(r[11]);
-  v.update_time = Epoch(r[12]);
-  v.first_seen_time = Epoch(r[13]);
-  v.last_seen_time = Epoch(r[14]);
+  v.create_time = db::FromEpoch(r[11]);
+  v.update_time = db::FromEpoch(r[12]);
+  v.first_seen_time = db::FromEpoch(r[13]);
+  v.last_seen_time = db::FromEpoch(r[14]);
   return v;
 }
 
