@@ -7,6 +7,7 @@
 //   deploy/local/passerelle test -R venues_search_bench -V   (short run, as in every test run)
 //   PASSERELLE_BENCH_VENUES=25000 PASSERELLE_BENCH_SECONDS=10 PASSERELLE_BENCH_CLIENTS=16
 //     deploy/local/passerelle test -R venues_search_bench -V    (the full run, one line)
+#include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,83 +26,25 @@
 #include <thread>
 #include <vector>
 
-#include <cstdint>
-
-#include <grpcpp/grpcpp.h>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/csv/csv.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/standard.hpp"
+#include "tests/perf/national_registry.hpp"
 
 namespace {
 
 using namespace passerelle;
+using passerelle::perf::City;
+using passerelle::perf::GenerateRegistry;
+using passerelle::perf::kCities;
 using Clock = std::chrono::steady_clock;
-
-struct City {
-  const char* name;
-  double lat, lon;
-  int weight;
-};
-// Where venues are in France: population-weighted city centres, mainland and Corsica.
-const std::vector<City> kCities = {
-    {"Paris", 48.8566, 2.3522, 30}, {"Marseille", 43.2965, 5.3698, 9}, {"Lyon", 45.7640, 4.8357, 9},
-    {"Toulouse", 43.6047, 1.4442, 7}, {"Nice", 43.7102, 7.2620, 5}, {"Nantes", 47.2184, -1.5536, 5},
-    {"Strasbourg", 48.5734, 7.7521, 5}, {"Montpellier", 43.6108, 3.8767, 5},
-    {"Bordeaux", 44.8378, -0.5792, 6}, {"Lille", 50.6292, 3.0573, 7}, {"Roubaix", 50.6942, 3.1746, 3},
-    {"Rennes", 48.1173, -1.6778, 4}, {"Reims", 49.2583, 4.0317, 3}, {"Le Havre", 49.4944, 0.1079, 3},
-    {"Saint-Étienne", 45.4397, 4.3872, 3}, {"Toulon", 43.1242, 5.9280, 3}, {"Grenoble", 45.1885, 5.7245, 3},
-    {"Dijon", 47.3220, 5.0415, 3}, {"Angers", 47.4784, -0.5632, 2}, {"Nîmes", 43.8367, 4.3601, 2},
-    {"Clermont-Ferrand", 45.7772, 3.0870, 2}, {"Limoges", 45.8336, 1.2611, 2}, {"Tours", 47.3941, 0.6848, 2},
-    {"Amiens", 49.8941, 2.2958, 2}, {"Metz", 49.1193, 6.1757, 2}, {"Besançon", 47.2378, 6.0241, 2},
-    {"Perpignan", 42.6887, 2.8948, 2}, {"Orléans", 47.9030, 1.9093, 2}, {"Rouen", 49.4432, 1.0999, 2},
-    {"Caen", 49.1829, -0.3707, 2}, {"Brest", 48.3904, -4.4861, 2}, {"Ajaccio", 41.9192, 8.7386, 1},
-};
 
 std::string Env(const char* name) {
   const char* v = std::getenv(name);
   return v ? v : "";
-}
-
-// A national registry: points around the cities (most within 15 km), realistic values.
-std::string GenerateRegistry(int n, std::mt19937& rng) {
-  const auto& standard = venues::Standard::V102();
-  std::vector<std::string> header;
-  for (const auto& f : standard.fields()) header.push_back(f.name);
-  std::string out = csv::Line(header, ',', true);
-  std::vector<int> weights;
-  for (const auto& c : kCities) weights.push_back(c.weight);
-  std::discrete_distribution<int> city(weights.begin(), weights.end());
-  std::normal_distribution<double> spread(0, 0.07);
-  const char* kinds[] = {"Médiathèque", "Centre social", "France Services", "Association",
-                         "Mairie", "Tiers-lieu", "CCAS", "Maison de quartier"};
-  const auto& services = standard.Find("services")->values;
-  for (int i = 0; i < n; ++i) {
-    const City& c = kCities[city(rng)];
-    std::map<std::string, std::string> row = {
-        {"id", absl::StrCat("bench-", i)},
-        {"pivot", absl::StrCat(10000000000000LL + i)},
-        {"nom", absl::StrCat(kinds[rng() % 8], " ", c.name, " ", i)},
-        {"commune", c.name},
-        {"code_postal", absl::StrCat(10000 + rng() % 85000)},
-        {"adresse", absl::StrCat(1 + rng() % 200, " rue de la République")},
-        {"latitude", absl::StrCat(c.lat + spread(rng))},
-        {"longitude", absl::StrCat(c.lon + spread(rng) * 1.4)},
-        {"typologie", "ASSO"},
-        {"horaires", "Mo-Fr 09:00-12:00,14:00-18:00"},
-        {"presentation_resume", "Accompagnement au numérique et aux démarches en ligne."},
-        {"date_maj", "2026-10-01"},
-        {"services", absl::StrCat(services[rng() % services.size()], "|",
-                                  services[rng() % services.size()])},
-        {"frais_a_charge", "Gratuit"}};
-    std::vector<std::string> cells;
-    for (const auto& h : header) cells.push_back(row.count(h) ? row[h] : "");
-    out += csv::Line(cells, ',', true);
-  }
-  return out;
 }
 
 struct Figures {
@@ -206,7 +150,8 @@ Figures LoadPgbench(const std::string& url, const std::string& schema, int concu
     s << "\\set c random(1, " << kCities.size() << ")\n"
       << "\\set w random(1, 4)\n"
       << "SELECT v.id, v.record, ST_Distance(v.geog, p.g) AS d\n"
-      << "FROM \"" << schema << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(lon + random() * 0.06 - 0.03, "
+      << "FROM \"" << schema
+      << "\".venues v, (SELECT ST_SetSRID(ST_MakePoint(lon + random() * 0.06 - 0.03, "
       << "lat + random() * 0.06 - 0.03), 4326)::geography AS g FROM \"" << schema
       << "\".bench_centers WHERE i = :c) p\n"
       << "WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' AND "
@@ -222,7 +167,8 @@ Figures LoadPgbench(const std::string& url, const std::string& schema, int concu
 long OkSearches(int metrics_port) {
   auto body = passerelle::testing::HttpGet(metrics_port, "/metrics");
   if (!body) return -1;
-  const std::string key = "passerelle_grpc_server_handled_total{code=\"OK\",method=\"SearchVenues\"";
+  const std::string key =
+      "passerelle_grpc_server_handled_total{code=\"OK\",method=\"SearchVenues\"";
   auto pos = body->find(key);
   if (pos == std::string::npos) return 0;
   pos = body->find("} ", pos);
@@ -251,11 +197,11 @@ Figures LoadH2(int grpc_port, int metrics_port, int concurrency, double seconds,
   std::ofstream(dir + "/body.bin", std::ios::binary) << framed;
   const long before = OkSearches(metrics_port);
   const std::string log = dir + "/h2load.log";
-  const std::string cmd = absl::StrCat(
-      "h2load -c ", concurrency, " -m 1 -t 2 -D ", static_cast<int>(seconds),
-      " --log-file=", log, " -H 'content-type: application/grpc' -H 'te: trailers'",
-      " -d ", dir, "/body.bin http://127.0.0.1:", grpc_port,
-      "/passerelle.venues.v1.VenueService/SearchVenues > ", dir, "/h2load.out 2>&1");
+  const std::string cmd =
+      absl::StrCat("h2load -c ", concurrency, " -m 1 -t 2 -D ", static_cast<int>(seconds),
+                   " --log-file=", log, " -H 'content-type: application/grpc' -H 'te: trailers'",
+                   " -d ", dir, "/body.bin http://127.0.0.1:", grpc_port,
+                   "/passerelle.venues.v1.VenueService/SearchVenues > ", dir, "/h2load.out 2>&1");
   if (Run(cmd) != 0) {
     std::fprintf(stderr, "h2load failed (see %s/h2load.out)\n", dir.c_str());
     return {};
@@ -318,19 +264,23 @@ int main(int argc, char** argv) {
   const std::string address = absl::StrCat("127.0.0.1:", grpc_port);
   auto service = passerelle::testing::Process::Start(
       {passerelle::testing::BuildDir() + "/services/venues/passerelle-venues"},
-      {{"PASSERELLE_DATABASE_URL", db}, {"PASSERELLE_DATABASE_SCHEMA", schema},
+      {{"PASSERELLE_DATABASE_URL", db},
+       {"PASSERELLE_DATABASE_SCHEMA", schema},
        {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
-       {"PASSERELLE_NATS_PREFIX", schema}, {"PASSERELLE_GRPC_ADDRESS", address},
+       {"PASSERELLE_NATS_PREFIX", schema},
+       {"PASSERELLE_GRPC_ADDRESS", address},
        {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", metrics_port)},
        {"PASSERELLE_LOG_LEVEL", "warn"}});
   auto stub = venues::v1::VenueService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-  if (!passerelle::testing::WaitFor([&] {
-        grpc::ClientContext ctx;
-        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
-        venues::v1::ListVenuesResponse r;
-        return stub->ListVenues(&ctx, {}, &r).ok();
-      }, std::chrono::seconds(30))) {
+  if (!passerelle::testing::WaitFor(
+          [&] {
+            grpc::ClientContext ctx;
+            ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+            venues::v1::ListVenuesResponse r;
+            return stub->ListVenues(&ctx, {}, &r).ok();
+          },
+          std::chrono::seconds(30))) {
     std::fprintf(stderr, "venues did not start:\n%s\n", service->Output().c_str());
     return 1;
   }
@@ -361,7 +311,8 @@ int main(int argc, char** argv) {
   {
     pqxx::connection c(db);
     pqxx::work tx(c);
-    tx.exec0("CREATE TABLE \"" + schema + "\".bench_centers (i int PRIMARY KEY, lat float8, lon float8)");
+    tx.exec0("CREATE TABLE \"" + schema +
+             "\".bench_centers (i int PRIMARY KEY, lat float8, lon float8)");
     for (size_t i = 0; i < kCities.size(); ++i) {
       tx.exec_params("INSERT INTO \"" + schema + "\".bench_centers VALUES ($1, $2, $3)",
                      static_cast<int>(i + 1), kCities[i].lat, kCities[i].lon);
@@ -383,8 +334,10 @@ int main(int argc, char** argv) {
   const Figures p3 = LoadPgbenchFixed(db, schema, concurrency, seconds, dir);
   const long rss_after_h2 = RssKb(service->pid());
 
-  std::printf("venues SearchVenues: %d venues over France (imported in %.1f s), %d clients, %.0f s per scenario\n",
-              n, import_s, concurrency, seconds);
+  std::printf(
+      "venues SearchVenues: %d venues over France (imported in %.1f s), %d clients, %.0f s per "
+      "scenario\n",
+      n, import_s, concurrency, seconds);
   auto line = [](const char* what, const Figures& f) {
     std::printf("  %-46s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  (%ld requests, %ld errors)\n",
                 what, f.throughput, f.p50_ms, f.p99_ms, f.requests, f.errors);

@@ -1,0 +1,192 @@
+// Benchmark: sync runs of a national-size source file against importing the same file straight
+// into the registry (ImportVenues), in the same run: first load, the same file again, and the
+// file with 1 % of its rows changed.
+//
+//   sync_bench [rows]        (default 25000)
+//
+// Needs the test command's servers (PASSERELLE_TEST_DATABASE_URL, PASSERELLE_TEST_NATS_URL):
+//   deploy/local/passerelle test -R sync_bench -V                          (short run)
+//   PASSERELLE_BENCH_VENUES=25000 deploy/local/passerelle test -R sync_bench -V   (full run)
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "httplib.h"
+#include "libs/testing/testing.hpp"
+#include "passerelle/sync/v1/sync.grpc.pb.h"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "tests/perf/national_registry.hpp"
+
+namespace {
+
+using namespace passerelle;
+using Clock = std::chrono::steady_clock;
+
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);
+  return v ? v : "";
+}
+
+std::unique_ptr<passerelle::testing::Process> StartService(
+    const std::string& binary, const std::string& schema, int grpc_port,
+    std::map<std::string, std::string> extra = {}) {
+  std::map<std::string, std::string> env = {
+      {"PASSERELLE_DATABASE_URL", Env("PASSERELLE_TEST_DATABASE_URL")},
+      {"PASSERELLE_DATABASE_SCHEMA", schema},
+      {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
+      {"PASSERELLE_NATS_PREFIX", schema},
+      {"PASSERELLE_GRPC_ADDRESS", absl::StrCat("127.0.0.1:", grpc_port)},
+      {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
+      {"PASSERELLE_LOG_LEVEL", "warn"}};
+  env.insert(extra.begin(), extra.end());
+  auto p =
+      passerelle::testing::Process::Start({passerelle::testing::BuildDir() + "/" + binary}, env);
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
+                                     grpc::InsecureChannelCredentials());
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
+    std::fprintf(stderr, "%s did not start:\n%s\n", binary.c_str(), p->Output().c_str());
+    std::exit(1);
+  }
+  return p;
+}
+
+// Seconds for one sync run of the source, and the run.
+double TimeRun(sync::v1::SyncService::Stub& stub, sync::v1::Run* run) {
+  const auto t0 = Clock::now();
+  {
+    grpc::ClientContext ctx;
+    sync::v1::StartRunRequest req;
+    req.set_name("sources/bench");
+    if (!stub.StartRun(&ctx, req, run).ok()) std::exit(1);
+  }
+  while (run->state() == sync::v1::Run::RUNNING) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    grpc::ClientContext ctx;
+    sync::v1::GetRunRequest req;
+    req.set_name(run->name());
+    if (!stub.GetRun(&ctx, req, run).ok()) std::exit(1);
+  }
+  if (run->state() != sync::v1::Run::SUCCEEDED) {
+    std::fprintf(stderr, "run failed: %s\n", run->error().c_str());
+    std::exit(1);
+  }
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Seconds to stream the file to ImportVenues, and its report.
+double TimeImport(venues::v1::VenueService::Stub& stub, const std::string& file,
+                  venues::v1::ImportVenuesResponse* report) {
+  const auto t0 = Clock::now();
+  grpc::ClientContext ctx;
+  auto writer = stub.ImportVenues(&ctx, report);
+  for (size_t off = 0; off < file.size(); off += 1 << 20) {
+    venues::v1::ImportVenuesChunk chunk;
+    if (off == 0) chunk.set_source("bench-import");
+    chunk.set_data(file.substr(off, 1 << 20));
+    writer->Write(chunk);
+  }
+  writer->WritesDone();
+  if (!writer->Finish().ok()) std::exit(1);
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string env_rows = Env("PASSERELLE_BENCH_VENUES");
+  const int n = std::atoi(!env_rows.empty() ? env_rows.c_str() : argc > 1 ? argv[1] : "25000");
+  if (Env("PASSERELLE_TEST_DATABASE_URL").empty() || Env("PASSERELLE_TEST_NATS_URL").empty()) {
+    std::fprintf(stderr, "run through deploy/local/passerelle test (needs its servers)\n");
+    return 2;
+  }
+  std::mt19937 rng(42);
+  const std::string file = perf::GenerateRegistry(n, rng);
+  // 1 % of the rows renamed: every hundredth venue's name gets a suffix.
+  std::string changed = file;
+  for (int i = 0; i < n; i += 100) {
+    const std::string id = absl::StrCat("\"bench-", i, "\"");
+    const size_t at = changed.find(id);
+    const size_t nom = changed.find("\",\"", changed.find("\",\"", at + 1) + 1) + 3;
+    changed.insert(changed.find('"', nom), " (renommé)");
+  }
+  std::string serving = file;
+  std::mutex mu;
+  httplib::Server regional;
+  regional.Get("/lieux.csv", [&](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(mu);
+    res.set_content(serving, "text/csv");
+  });
+  const int regional_port = regional.bind_to_any_port("127.0.0.1");
+  std::thread serve([&] { regional.listen_after_bind(); });
+
+  const std::string schema = passerelle::testing::UniqueName("syncbench");
+  const int venues_port = passerelle::testing::FreePort(),
+            sync_port = passerelle::testing::FreePort();
+  auto venues_process =
+      StartService("services/venues/passerelle-venues", schema + "_v", venues_port);
+  auto sync_process =
+      StartService("services/sync/passerelle-sync", schema + "_s", sync_port,
+                   {{"PASSERELLE_VENUES_ADDRESS", absl::StrCat("127.0.0.1:", venues_port)}});
+  auto venues_stub = venues::v1::VenueService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", venues_port), grpc::InsecureChannelCredentials()));
+  auto sync_stub = sync::v1::SyncService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", sync_port), grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    sync::v1::CreateSourceRequest req;
+    req.set_source_id("bench");
+    req.mutable_source()->set_url(absl::StrCat("http://127.0.0.1:", regional_port, "/lieux.csv"));
+    sync::v1::Source out;
+    if (!sync_stub->CreateSource(&ctx, req, &out).ok()) return 1;
+  }
+
+  sync::v1::Run r1, r2, r3;
+  venues::v1::ImportVenuesResponse i1, i2, i3;
+  const double s1 = TimeRun(*sync_stub, &r1);
+  const double t1 = TimeImport(*venues_stub, file, &i1);
+  const double s2 = TimeRun(*sync_stub, &r2);
+  const double t2 = TimeImport(*venues_stub, file, &i2);
+  {
+    std::lock_guard lock(mu);
+    serving = changed;
+  }
+  const double s3 = TimeRun(*sync_stub, &r3);
+  const double t3 = TimeImport(*venues_stub, changed, &i3);
+
+  std::printf("sync of a %d-row national file (%.1f MB) against ImportVenues of the same file\n", n,
+              file.size() / 1e6);
+  auto line = [&](const char* what, double sync_s, const sync::v1::Run& r, double import_s,
+                  const venues::v1::ImportVenuesResponse& i) {
+    std::printf(
+        "  %-24s sync %6.2f s (%6.0f rows/s; %d sent, %d skipped)   ImportVenues %6.2f s "
+        "(%d created, %d updated, %d unchanged)   sync / import: %.2fx the time\n",
+        what, sync_s, n / sync_s, r.created() + r.updated() + r.unchanged(), r.skipped(), import_s,
+        i.created(), i.updated(), i.unchanged(), sync_s / import_s);
+  };
+  line("first load", s1, r1, t1, i1);
+  line("same file again", s2, r2, t2, i2);
+  line("1 % of rows changed", s3, r3, t3, i3);
+  const bool ok = r1.created() == n && r2.skipped() == n && r3.updated() == (n + 99) / 100 &&
+                  i2.unchanged() == n && i3.updated() == (n + 99) / 100;
+  std::printf("  counts as expected: %s\n", ok ? "yes" : "NO");
+
+  sync_process->Signal(SIGTERM);
+  venues_process->Signal(SIGTERM);
+  sync_process->Wait(std::chrono::seconds(20));
+  venues_process->Wait(std::chrono::seconds(20));
+  regional.stop();
+  serve.join();
+  {
+    pqxx::connection c(Env("PASSERELLE_TEST_DATABASE_URL"));
+    pqxx::nontransaction tx(c);
+    tx.exec0("DROP SCHEMA IF EXISTS \"" + schema + "_v\" CASCADE");
+    tx.exec0("DROP SCHEMA IF EXISTS \"" + schema + "_s\" CASCADE");
+  }
+  return ok ? 0 : 1;
+}
