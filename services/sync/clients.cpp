@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "httplib.h"
 
@@ -51,10 +53,26 @@ absl::Status GrpcRegistry::Withdraw(const std::string& name, const std::string& 
   return st.ok() ? absl::OkStatus() : FromGrpc(st);
 }
 
-HttpFetcher::HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes)
-    : timeout_(timeout), max_bytes_(max_bytes) {}
+HttpFetcher::HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes, int attempts,
+                         std::chrono::milliseconds backoff)
+    : timeout_(timeout), max_bytes_(max_bytes), attempts_(attempts), backoff_(backoff) {}
 
 absl::StatusOr<std::string> HttpFetcher::Get(const std::string& url) {
+  // A server restarting or briefly overloaded (no answer, 5xx, a cut transfer) is tried again.
+  auto wait = backoff_;
+  absl::StatusOr<std::string> body = GetOnce(url);
+  for (int attempt = 1; attempt < attempts_ && !body.ok() &&
+                        (body.status().code() == absl::StatusCode::kUnavailable ||
+                         body.status().code() == absl::StatusCode::kDataLoss);
+       ++attempt) {
+    std::this_thread::sleep_for(wait);
+    wait *= 2;
+    body = GetOnce(url);
+  }
+  return body;
+}
+
+absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url) {
   // scheme://host[:port]/path
   const size_t scheme_end = url.find("://");
   if (scheme_end == std::string::npos) return absl::InvalidArgumentError("adresse invalide");
@@ -84,8 +102,9 @@ absl::StatusOr<std::string> HttpFetcher::Get(const std::string& url) {
     return absl::UnavailableError(
         absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
   }
+  if (res->status >= 500) return absl::UnavailableError(absl::StrCat("réponse HTTP ", res->status));
   if (res->status != 200) {
-    return absl::UnavailableError(absl::StrCat("réponse HTTP ", res->status));
+    return absl::FailedPreconditionError(absl::StrCat("réponse HTTP ", res->status));
   }
   // A body shorter than announced was cut in transit.
   if (res->has_header("Content-Length") &&

@@ -24,13 +24,18 @@ class GrpcRegistry final : public Registry {
 
 class HttpFetcher final : public Fetcher {
  public:
-  /// Files over `max_bytes` are refused (a source's file is a few MB).
-  HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes);
+  /// Files over `max_bytes` are refused (a source's file is a few MB). A server that cannot be
+  /// reached or answers 5xx is tried `attempts` times, waiting `backoff`, then twice as long...
+  HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes, int attempts,
+              std::chrono::milliseconds backoff);
   absl::StatusOr<std::string> Get(const std::string& url) override;
 
  private:
+  absl::StatusOr<std::string> GetOnce(const std::string& url);
   std::chrono::milliseconds timeout_;
   size_t max_bytes_;
+  int attempts_;
+  std::chrono::milliseconds backoff_;
 };
 
 }  // namespace passerelle::sync

@@ -23,7 +23,8 @@ std::vector<db::Migration> Migrations();
 int main(int argc, char** argv) {
   using namespace passerelle;
   static std::string venues_address;
-  static std::chrono::milliseconds tick{0}, fetch_timeout{0};
+  static std::chrono::milliseconds tick{0}, fetch_timeout{0}, retry_after{0}, fetch_backoff{0};
+  static int fetch_attempts = 0;
   static std::unique_ptr<sync::PgStore> store;
   static std::unique_ptr<sync::GrpcRegistry> registry;
   static std::unique_ptr<sync::HttpFetcher> fetcher;
@@ -41,13 +42,22 @@ int main(int argc, char** argv) {
                                "How often the scheduler looks for due sources and dead runs");
              fetch_timeout = r.Duration("PASSERELLE_SYNC_FETCH_TIMEOUT", std::chrono::seconds(60),
                                         "Connection and read timeout when fetching a file");
+             fetch_attempts = static_cast<int>(
+                 r.Int("PASSERELLE_SYNC_FETCH_ATTEMPTS", 4, 1, 20,
+                       "Tries to fetch a file when its server is unreachable or answers 5xx"));
+             fetch_backoff = r.Duration("PASSERELLE_SYNC_FETCH_BACKOFF", std::chrono::seconds(5),
+                                        "Wait before the second try, doubled for each next one");
+             retry_after = r.Duration("PASSERELLE_SYNC_RETRY_AFTER", std::chrono::minutes(15),
+                                      "When a scheduled run fails, how long before trying again "
+                                      "(at most the source's own interval)");
            },
        .wire = [](service::Runtime& rt) -> absl::Status {
          store = std::make_unique<sync::PgStore>(*rt.pool, rt.topology);
          registry = std::make_unique<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
-         fetcher = std::make_unique<sync::HttpFetcher>(fetch_timeout, size_t{256} << 20);
-         syncer =
-             std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry, *fetcher);
+         fetcher = std::make_unique<sync::HttpFetcher>(fetch_timeout, size_t{256} << 20,
+                                                       fetch_attempts, fetch_backoff);
+         syncer = std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry,
+                                                 *fetcher, absl::Milliseconds(retry_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()
                           .Name("passerelle_sync_runs_total")

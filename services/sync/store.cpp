@@ -308,15 +308,22 @@ absl::StatusOr<int> PgStore::FailSilentRuns(absl::Duration silence, const RunEve
   return n;
 }
 
-absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources() {
+absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources(absl::Duration retry_after) {
   std::vector<SourceRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     out.clear();
-    for (const auto& r : tx.exec(absl::StrCat(
-             "SELECT ", kSourceColumns,
-             " FROM sources s WHERE refresh_interval_seconds > 0 AND NOT EXISTS (SELECT 1 FROM "
-             "runs r WHERE r.source_id = s.source_id AND (r.state = 'running' OR r.start_time > "
-             "now() - make_interval(secs => s.refresh_interval_seconds))) ORDER BY source_id"))) {
+    // The newest run decides: none, or started longer ago than the interval (or than the retry
+    // delay when it failed), and nothing running.
+    for (const auto& r : tx.exec_params(
+             absl::StrCat(
+                 "SELECT ", kSourceColumns,
+                 " FROM sources s LEFT JOIN LATERAL (SELECT state, start_time FROM runs r WHERE "
+                 "r.source_id = s.source_id ORDER BY run_id DESC LIMIT 1) last ON true WHERE "
+                 "s.refresh_interval_seconds > 0 AND (last.state IS NULL OR (last.state <> "
+                 "'running' AND last.start_time < now() - make_interval(secs => CASE WHEN "
+                 "last.state = 'failed' THEN least($1, s.refresh_interval_seconds) ELSE "
+                 "s.refresh_interval_seconds END))) ORDER BY source_id"),
+             absl::ToDoubleSeconds(retry_after))) {
       out.push_back(SourceFromRow(r));
     }
     return absl::OkStatus();

@@ -32,7 +32,7 @@ class PgStore final : public Repository {
                                   const std::vector<std::string>& row_ids) override;
   absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const RunEventFactory& event) override;
   absl::StatusOr<int> FailSilentRuns(absl::Duration silence, const RunEventFactory& event) override;
-  absl::StatusOr<std::vector<SourceRecord>> DueSources() override;
+  absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Duration retry_after) override;
 
  private:
   db::Pool& pool_;

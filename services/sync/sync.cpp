@@ -98,8 +98,12 @@ events::v1::Event RunCompletedEvent(const RunRecord& run) {
 }
 
 Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
-               Fetcher& fetcher)
-    : standard_(standard), repo_(repo), registry_(registry), fetcher_(fetcher) {}
+               Fetcher& fetcher, absl::Duration retry_after)
+    : standard_(standard),
+      repo_(repo),
+      registry_(registry),
+      fetcher_(fetcher),
+      retry_after_(retry_after) {}
 
 Syncer::~Syncer() { Shutdown(); }
 
@@ -158,7 +162,7 @@ void Syncer::Tick() {
   } else if (*failed > 0) {
     logging::Warn("runs interrupted by a stopped process marked failed", {{"runs", *failed}});
   }
-  auto due = repo_.DueSources();
+  auto due = repo_.DueSources(retry_after_);
   if (!due.ok()) return;
   for (const auto& s : *due) {
     auto run = StartRun("sources/" + s.id, "scheduled");

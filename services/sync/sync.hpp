@@ -94,8 +94,9 @@ class Repository {
   /// with their events; how many.
   virtual absl::StatusOr<int> FailSilentRuns(absl::Duration silence,
                                              const RunEventFactory& event) = 0;
-  /// Sources with a refresh interval whose newest run started longer ago than it (or never ran).
-  virtual absl::StatusOr<std::vector<SourceRecord>> DueSources() = 0;
+  /// Sources with a refresh interval whose newest run started longer ago than it (or never
+  /// ran), or failed and started longer ago than `retry_after` (when shorter).
+  virtual absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Duration retry_after) = 0;
 };
 
 /// The venue registry, as the sync uses it (the venues service over gRPC).
@@ -117,7 +118,10 @@ class Fetcher {
 
 class Syncer {
  public:
-  Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher);
+  /// A scheduled source whose run failed is tried again after `retry_after` (or its own interval
+  /// if shorter) instead of waiting a whole interval.
+  Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher,
+         absl::Duration retry_after = absl::Minutes(15));
   ~Syncer();
 
   absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source);
@@ -148,6 +152,7 @@ class Syncer {
   Repository& repo_;
   Registry& registry_;
   Fetcher& fetcher_;
+  absl::Duration retry_after_;
   std::function<void(const RunRecord&)> observer_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

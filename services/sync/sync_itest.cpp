@@ -39,6 +39,10 @@ class RegionalServer {
         body = body_;
         status = status_;
         delay = delay_;
+        if (fail_next_ > 0) {
+          --fail_next_;
+          status = 503;
+        }
       }
       std::this_thread::sleep_for(delay);
       res.status = status;
@@ -57,6 +61,11 @@ class RegionalServer {
     status_ = status;
     delay_ = delay;
   }
+  /// The next `n` requests get 503 (a server restarting).
+  void FailNext(int n) {
+    std::lock_guard lock(mu_);
+    fail_next_ = n;
+  }
   std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/lieux.csv"); }
 
  private:
@@ -67,6 +76,7 @@ class RegionalServer {
   std::string body_;
   int status_ = 200;
   std::chrono::milliseconds delay_{0};
+  int fail_next_ = 0;
 };
 
 // A file of the national standard: `rows` as field -> value, in the schema's columns.
@@ -111,7 +121,10 @@ class SyncTest : public ::testing::Test {
     sync_ = std::make_unique<testing::ServiceBinary>(
         "services/sync/passerelle-sync",
         std::map<std::string, std::string>{{"PASSERELLE_VENUES_ADDRESS", venues_.grpc_address()},
-                                           {"PASSERELLE_SYNC_TICK", "200ms"}});
+                                           {"PASSERELLE_SYNC_TICK", "200ms"},
+                                           {"PASSERELLE_SYNC_FETCH_ATTEMPTS", "3"},
+                                           {"PASSERELLE_SYNC_FETCH_BACKOFF", "100ms"},
+                                           {"PASSERELLE_SYNC_RETRY_AFTER", "1s"}});
     sync_process_ = sync_->Start();
     stub_ = v1::SyncService::NewStub(
         grpc::CreateChannel(sync_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -369,6 +382,37 @@ TEST_F(SyncTest, OneRunAtATimeScheduledRunsAndDeadRunsAreFailed) {
                    .as<int>() == 1;
       },
       5s));
+}
+
+TEST_F(SyncTest, ServersThatFailForAWhileAreTriedAgainByThemselves) {
+  // A server restarting: two 503s, then the file. The run gets it on its third try.
+  regional_.Serve(File(Rows(5)));
+  regional_.FailNext(2);
+  const v1::Source manual = CreateSource("restarting");
+  v1::Run run = RunToEnd(manual.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(run.created(), 5);
+
+  // A scheduled source whose server is down for longer: its run fails, and the scheduler tries
+  // again after the retry delay (here 1 s) instead of a whole interval (here an hour).
+  regional_.Serve("", 503);
+  const v1::Source nightly = CreateSource("nightly", 3600);
+  auto last_run = [&] {
+    grpc::ClientContext ctx;
+    v1::GetSourceRequest req;
+    req.set_name(nightly.name());
+    v1::Source s;
+    EXPECT_TRUE(stub_->GetSource(&ctx, req, &s).ok());
+    return s.last_run();
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return last_run().state() == v1::Run::FAILED; }, 10s));
+  regional_.Serve(File(Rows(5)));
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        const v1::Run r = last_run();
+        return r.state() == v1::Run::SUCCEEDED && r.trigger() == v1::Run::SCHEDULED;
+      },
+      10s));
 }
 
 }  // namespace
