@@ -22,9 +22,10 @@ GrpcRegistry::GrpcRegistry(const std::string& address, std::chrono::milliseconds
       timeout_(timeout) {}
 
 absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> GrpcRegistry::BatchUpsert(
-    const std::string& source, const std::vector<venues::v1::Venue>& rows) {
+    const std::string& source, const std::vector<venues::v1::Venue>& rows, bool reinstate) {
   venues::v1::BatchUpsertVenuesRequest req;
   req.set_source(source);
+  req.set_reinstate_withdrawn(reinstate);
   for (const auto& v : rows) *req.add_venues() = v;
   // A batch is idempotent (unchanged rows write nothing): a lost connection is retried.
   grpc::Status st;

@@ -14,7 +14,8 @@ class GrpcRegistry final : public Registry {
   /// `address`: the venues service, host:port.
   GrpcRegistry(const std::string& address, std::chrono::milliseconds timeout);
   absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> BatchUpsert(
-      const std::string& source, const std::vector<venues::v1::Venue>& rows) override;
+      const std::string& source, const std::vector<venues::v1::Venue>& rows,
+      bool reinstate) override;
   absl::Status Withdraw(const std::string& name, const std::string& reason) override;
 
  private:

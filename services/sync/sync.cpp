@@ -221,8 +221,14 @@ RunRecord Syncer::Execute(RunRecord run) {
   // 2. Rows that changed since the registry last received them, in batches.
   auto sent = repo_.Fingerprints(run.source_id);
   if (!sent.ok()) return Fail(run, std::string(sent.status().message()));
-  std::vector<const venues::ParsedFile::Row*> pending;
-  std::vector<std::string> prints;
+  // Rows new to the registry's view of this source (first seen, or back after being withdrawn
+  // for leaving the file) go with `reinstate`: a place listed again is active again. Rows
+  // already sent keep the state the registry gave them (a mediator may have withdrawn one).
+  struct Pending {
+    const venues::ParsedFile::Row* row;
+    std::string print;
+  };
+  std::vector<Pending> groups[2];  // [0]: new rows, [1]: rows sent before that changed
   for (const auto& row : parsed->valid) {
     in_file.insert(row.venue.source_id);
     std::string print = Fingerprint(row.venue.standard);
@@ -231,51 +237,53 @@ RunRecord Syncer::Execute(RunRecord run) {
       ++run.skipped;
       continue;
     }
-    pending.push_back(&row);
-    prints.push_back(std::move(print));
+    groups[it == sent->end() ? 0 : 1].push_back({&row, std::move(print)});
   }
-  for (size_t start = 0; start < pending.size(); start += kBatch) {
-    if (stopping_) return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
-    const size_t end = std::min(pending.size(), start + kBatch);
-    std::vector<venues::v1::Venue> batch(end - start);
-    for (size_t i = start; i < end; ++i) {
-      venues::ToProto(standard_, pending[i]->venue, &batch[i - start]);
-      batch[i - start].clear_name();
-      batch[i - start].set_id(pending[i]->venue.source_id);
-    }
-    auto results = registry_.BatchUpsert(run.source_id, batch);
-    if (!results.ok()) {
-      return Fail(run, absl::StrCat("le registre des lieux a refusé un lot : ",
-                                    results.status().message()));
-    }
-    std::map<std::string, Sent> accepted;
-    for (const auto& r : results->results()) {
-      const size_t i = start + static_cast<size_t>(r.index());
-      if (i >= end) continue;
-      switch (r.outcome()) {
-        case venues::v1::CREATED:
-          ++run.created;
-          break;
-        case venues::v1::UPDATED:
-          ++run.updated;
-          break;
-        case venues::v1::UNCHANGED:
-          ++run.unchanged;
-          break;
-        default:
-          ++run.rejected;
-          for (const auto& v : r.violations()) {
-            errors.push_back(
-                {pending[i]->line, r.source_id(), v.field(), v.value(), v.rule(), v.description()});
-          }
-          continue;
+  for (int g = 0; g < 2; ++g) {
+    const std::vector<Pending>& pending = groups[g];
+    for (size_t start = 0; start < pending.size(); start += kBatch) {
+      if (stopping_) return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
+      const size_t end = std::min(pending.size(), start + kBatch);
+      std::vector<venues::v1::Venue> batch(end - start);
+      for (size_t i = start; i < end; ++i) {
+        venues::ToProto(standard_, pending[i].row->venue, &batch[i - start]);
+        batch[i - start].clear_name();
+        batch[i - start].set_id(pending[i].row->venue.source_id);
       }
-      accepted[r.source_id()] = {prints[i], r.name()};
+      auto results = registry_.BatchUpsert(run.source_id, batch, /*reinstate=*/g == 0);
+      if (!results.ok()) {
+        return Fail(run, absl::StrCat("le registre des lieux a refusé un lot : ",
+                                      results.status().message()));
+      }
+      std::map<std::string, Sent> accepted;
+      for (const auto& r : results->results()) {
+        const size_t i = start + static_cast<size_t>(r.index());
+        if (i >= end) continue;
+        switch (r.outcome()) {
+          case venues::v1::CREATED:
+            ++run.created;
+            break;
+          case venues::v1::UPDATED:
+            ++run.updated;
+            break;
+          case venues::v1::UNCHANGED:
+            ++run.unchanged;
+            break;
+          default:
+            ++run.rejected;
+            for (const auto& v : r.violations()) {
+              errors.push_back({pending[i].row->line, r.source_id(), v.field(), v.value(), v.rule(),
+                                v.description()});
+            }
+            continue;
+        }
+        accepted[r.source_id()] = {pending[i].print, r.name()};
+      }
+      if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
+        return Fail(run, std::string(s.message()));
+      }
+      (void)repo_.Heartbeat(run);
     }
-    if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
-      return Fail(run, std::string(s.message()));
-    }
-    (void)repo_.Heartbeat(run);
   }
   if (absl::Status s = repo_.AddErrors(run.id, errors); !s.ok()) {
     return Fail(run, std::string(s.message()));

@@ -103,8 +103,9 @@ class Repository {
 class Registry {
  public:
   virtual ~Registry() = default;
+  /// `reinstate`: withdrawn venues of these rows become active again.
   virtual absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> BatchUpsert(
-      const std::string& source, const std::vector<venues::v1::Venue>& rows) = 0;
+      const std::string& source, const std::vector<venues::v1::Venue>& rows, bool reinstate) = 0;
   /// OK when withdrawn now or already; NOT_FOUND when the venue does not exist.
   virtual absl::Status Withdraw(const std::string& name, const std::string& reason) = 0;
 };

@@ -276,12 +276,25 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
     }
   }
   EXPECT_TRUE(withdrawn);
-  EXPECT_TRUE(testing::WaitFor([&] { return Events("sync.run.completed") == 3; }, 5s));
+
+  // The place comes back in the file: the same venue is active again, not a new one.
+  auto back = rows;
+  back.insert(back.begin() + 7, Row(7));
+  regional_.Serve(File(back));
+  v1::Run fourth = RunToEnd(source.name());
+  EXPECT_EQ(fourth.state(), v1::Run::SUCCEEDED) << fourth.error();
+  EXPECT_EQ(fourth.created(), 0);
+  EXPECT_EQ(fourth.updated(), 1);
+  auto again_active = Venues("siilab");
+  EXPECT_EQ(again_active.size(), 30u);
+  EXPECT_EQ(Venues("siilab", true).size(), 30u) << "a second venue was created for the same place";
+
+  EXPECT_TRUE(testing::WaitFor([&] { return Events("sync.run.completed") == 4; }, 5s));
   // What an operator sees on /metrics.
   auto body = testing::HttpGet(sync_->metrics_port(), "/metrics");
   ASSERT_TRUE(body.has_value());
   EXPECT_THAT(*body,
-              HasSubstr("passerelle_sync_runs_total{source=\"siilab\",state=\"succeeded\"} 3"));
+              HasSubstr("passerelle_sync_runs_total{source=\"siilab\",state=\"succeeded\"} 4"));
   EXPECT_THAT(*body,
               HasSubstr("passerelle_sync_rows_total{outcome=\"created\",source=\"siilab\"} 30"));
   EXPECT_THAT(*body,
@@ -295,7 +308,7 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
   get.set_name(source.name());
   v1::Source got;
   ASSERT_TRUE(stub_->GetSource(&ctx, get, &got).ok());
-  EXPECT_EQ(got.last_run().name(), third.name());
+  EXPECT_EQ(got.last_run().name(), fourth.name());
 }
 
 TEST_F(SyncTest, CutMissingOrMostlyEmptyFilesChangeNothing) {

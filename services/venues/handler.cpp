@@ -86,7 +86,7 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
                                         v1::BatchUpsertVenuesResponse* resp) {
   server::RequestScope scope(ctx);
   std::vector<v1::Venue> rows(req->venues().begin(), req->venues().end());
-  auto results = registry_.BatchUpsert(req->source(), rows);
+  auto results = registry_.BatchUpsert(req->source(), rows, req->reinstate_withdrawn());
   if (!results.ok()) return server::ToGrpc(results.status());
   int counts[4] = {0, 0, 0, 0};
   for (const RowResult& r : *results) {

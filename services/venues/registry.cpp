@@ -267,7 +267,8 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
 }
 
 absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& source,
-                                                             const std::vector<v1::Venue>& rows) {
+                                                             const std::vector<v1::Venue>& rows,
+                                                             bool reinstate_withdrawn) {
   if (source.empty()) {
     return server::InvalidArgument("source is required", {{"source", "must not be empty"}});
   }
@@ -301,7 +302,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     valid.push_back(std::move(v));
     positions.push_back(i);
   }
-  auto stored = repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents());
+  auto stored = repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents(), reinstate_withdrawn);
   if (!stored.ok()) return stored.status();
   for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move((*stored)[k]);
   IndexRows(results);

@@ -92,11 +92,13 @@ class Repository {
   /// NOT_FOUND when the layer does not exist.
   virtual absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
-  /// content is unchanged write nothing. `rows` are already validated.
+  /// content is unchanged write nothing. `rows` are already validated. With `reinstate`,
+  /// withdrawn venues of these rows become active again (`state` among the changed fields).
   virtual absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                         const std::vector<Venue>& rows,
                                                         const EventFactory& created,
-                                                        const EventFactory& updated) = 0;
+                                                        const EventFactory& updated,
+                                                        bool reinstate = false) = 0;
 };
 
 class Registry {
@@ -116,7 +118,8 @@ class Registry {
                                            bool show_withdrawn) const;
   absl::StatusOr<ListPage> List(const ListQuery& query) { return repo_.List(query); }
   absl::StatusOr<std::vector<RowResult>> BatchUpsert(const std::string& source,
-                                                     const std::vector<v1::Venue>& rows);
+                                                     const std::vector<v1::Venue>& rows,
+                                                     bool reinstate_withdrawn = false);
 
   const Standard& standard() const { return standard_; }
 

@@ -358,7 +358,8 @@ absl::StatusOr<Repository::Changes> PgStore::ChangedSince(const ChangeCursor& cu
 absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source,
                                                        const std::vector<Venue>& rows,
                                                        const EventFactory& created,
-                                                       const EventFactory& updated) {
+                                                       const EventFactory& updated,
+                                                       bool reinstate) {
   // Set-based: one read of the batch's current rows, one insert, one update, one pass for the
   // areas and one for the events, whatever the batch size.
   std::vector<RowResult> results;
@@ -404,17 +405,25 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       next.accepts_aptic_pass = row.accepts_aptic_pass;
       r.id = next.id;
       r.changed_fields = ChangedFields(it->second, next);
+      if (reinstate && next.withdrawn) {
+        next.withdrawn = false;
+        next.withdrawal_reason.clear();
+        r.changed_fields.push_back("state");
+      }
       if (r.changed_fields.empty()) {
         r.outcome = RowResult::Outcome::kUnchanged;  // nothing written, no event
         continue;
       }
       r.outcome = RowResult::Outcome::kUpdated;
       values["id"] = next.id;
+      values["state"] = next.withdrawn ? "withdrawn" : "active";
+      values["withdrawal_reason"] = next.withdrawal_reason;
       saves.push_back(std::move(values));
     }
     constexpr char kValues[] =
         "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
-        "owner_organisation text, referential_items json, accepts_aptic_pass boolean)";
+        "owner_organisation text, referential_items json, accepts_aptic_pass boolean, state text, "
+        "withdrawal_reason text)";
     nlohmann::json written = nlohmann::json::array();
     if (!inserts.empty()) {
       auto ins = tx.exec_params(
@@ -435,7 +444,9 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
                absl::StrCat("UPDATE venues v SET record = x.record, owner_organisation = "
                             "x.owner_organisation, referential_items = ARRAY(SELECT "
                             "json_array_elements_text(x.referential_items)), accepts_aptic_pass "
-                            "= x.accepts_aptic_pass, revision = v.revision + 1, update_time = "
+                            "= x.accepts_aptic_pass, state = x.state, withdrawal_reason = "
+                            "x.withdrawal_reason, "
+                            "revision = v.revision + 1, update_time = "
                             "now(), last_seen_time = now() FROM ",
                             kValues, " WHERE v.source = $1 AND v.id = x.id RETURNING v.id::text"),
                source, saves.dump())) {

@@ -29,7 +29,8 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,
-                                                const EventFactory& updated) override;
+                                                const EventFactory& updated,
+                                                bool reinstate) override;
 
   /// Follows a published referential version inside the consumer's transaction: retired items
   /// leave every venue that offered them (each such venue gets venue.updated). Item ids are

@@ -226,6 +226,52 @@ TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
   EXPECT_NEAR(metric("passerelle_venues_search_index_refreshed_timestamp_seconds"), now, 5);
 }
 
+TEST_F(VenuesTest, BatchUpsertReinstatesWithdrawnVenuesOnlyWhenAsked) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  *req.add_venues() = Valid("back-1", "Centre social Pile");
+  v1::BatchUpsertVenuesResponse created;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &created).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::WithdrawVenueRequest w;
+    w.set_name(created.results(0).name());
+    w.set_reason("fermé pour travaux");
+    v1::Venue out;
+    ASSERT_TRUE(stub_->WithdrawVenue(&ctx, w, &out).ok());
+  }
+  auto state = [&] {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest get;
+    get.set_name(created.results(0).name());
+    v1::Venue v;
+    EXPECT_TRUE(stub_->GetVenue(&ctx, get, &v).ok());
+    return v.state();
+  };
+  // A changed row without reinstate: fields change, the venue stays withdrawn.
+  req.mutable_venues(0)->set_telephone("03 20 00 00 09");
+  v1::BatchUpsertVenuesResponse changed;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &changed).ok());
+  }
+  EXPECT_EQ(changed.results(0).outcome(), v1::UPDATED);
+  EXPECT_EQ(state(), v1::WITHDRAWN);
+  // The same row with reinstate: active again, `state` among the changed fields.
+  req.set_reinstate_withdrawn(true);
+  v1::BatchUpsertVenuesResponse back;
+  {
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &back).ok());
+  }
+  EXPECT_EQ(back.results(0).outcome(), v1::UPDATED);
+  EXPECT_THAT(back.results(0).changed_fields(), ::testing::ElementsAre("state"));
+  EXPECT_EQ(state(), v1::ACTIVE);
+}
+
 TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
