@@ -71,6 +71,20 @@ grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSource
   return grpc::Status::OK;
 }
 
+grpc::Status Handler::UpdateSource(grpc::ServerContext* ctx, const v1::UpdateSourceRequest* req,
+                                   v1::Source* resp) {
+  server::RequestScope scope(ctx);
+  SourceRecord values{.display_name = req->source().display_name(),
+                      .url = req->source().url(),
+                      .refresh_seconds = req->source().refresh_interval().seconds(),
+                      .max_withdraw_fraction = req->source().max_withdraw_fraction()};
+  std::vector<std::string> mask(req->update_mask().paths().begin(),
+                                req->update_mask().paths().end());
+  auto updated = syncer_.UpdateSource(req->source().name(), values, mask);
+  if (!updated.ok()) return server::ToGrpc(updated.status());
+  return WithLastRun(*updated, resp);
+}
+
 grpc::Status Handler::StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req,
                                v1::Run* resp) {
   server::RequestScope scope(ctx);

@@ -15,6 +15,8 @@ class Handler final : public v1::SyncService::Service {
                          v1::Source* resp) override;
   grpc::Status ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
                            v1::ListSourcesResponse* resp) override;
+  grpc::Status UpdateSource(grpc::ServerContext* ctx, const v1::UpdateSourceRequest* req,
+                            v1::Source* resp) override;
   grpc::Status StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req,
                         v1::Run* resp) override;
   grpc::Status GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,

@@ -101,6 +101,22 @@ absl::StatusOr<SourceRecord> PgStore::GetSource(const std::string& id) {
   return *out;
 }
 
+absl::StatusOr<SourceRecord> PgStore::SaveSource(const SourceRecord& s) {
+  std::optional<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("UPDATE sources SET display_name = $2, url = $3, refresh_interval_seconds = "
+                     "$4, max_withdraw_fraction = $5 WHERE source_id = $1 RETURNING ",
+                     kSourceColumns),
+        s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction);
+    if (!r.empty()) out = SourceFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) return absl::NotFoundError("sources/" + s.id + " does not exist");
+  return *out;
+}
+
 absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string& after,
                                                                int limit) {
   std::vector<SourceRecord> out;

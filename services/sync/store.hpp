@@ -13,6 +13,7 @@ class PgStore final : public Repository {
       : pool_(pool), topology_(std::move(topology)) {}
   absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) override;
   absl::StatusOr<SourceRecord> GetSource(const std::string& id) override;
+  absl::StatusOr<SourceRecord> SaveSource(const SourceRecord& source) override;
   absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
                                                         int limit) override;
   absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,

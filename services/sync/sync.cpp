@@ -107,20 +107,29 @@ Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& reg
 
 Syncer::~Syncer() { Shutdown(); }
 
+namespace {
+
+// The rules a source's fields follow, on create and update.
+void CheckSource(const SourceRecord& source, std::vector<server::FieldViolation>* bad) {
+  if (!source.url.starts_with("http://") && !source.url.starts_with("https://")) {
+    bad->push_back({"source.url", "must be an http:// or https:// address"});
+  }
+  if (source.refresh_seconds < 0 || (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
+    bad->push_back({"source.refresh_interval", "zero (manual runs) or at least one minute"});
+  }
+  if (source.max_withdraw_fraction < 0 || source.max_withdraw_fraction > 1) {
+    bad->push_back({"source.max_withdraw_fraction", "must be within [0, 1]"});
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
   std::vector<server::FieldViolation> bad;
   if (!ValidSourceId(id)) {
     bad.push_back({"source_id", "1 to 40 lower case letters, digits or dashes, e.g. siilab"});
   }
-  if (!source.url.starts_with("http://") && !source.url.starts_with("https://")) {
-    bad.push_back({"source.url", "must be an http:// or https:// address"});
-  }
-  if (source.refresh_seconds < 0 || (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
-    bad.push_back({"source.refresh_interval", "zero (manual runs) or at least one minute"});
-  }
-  if (source.max_withdraw_fraction < 0 || source.max_withdraw_fraction > 1) {
-    bad.push_back({"source.max_withdraw_fraction", "must be within [0, 1]"});
-  }
+  CheckSource(source, &bad);
   if (!bad.empty()) return server::InvalidArgument("invalid source", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
   source.id = id;
@@ -131,6 +140,34 @@ absl::StatusOr<SourceRecord> Syncer::GetSource(const std::string& name) {
   std::string id;
   if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
   return repo_.GetSource(id);
+}
+
+absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
+                                                  const SourceRecord& values,
+                                                  const std::vector<std::string>& mask) {
+  std::string id;
+  if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
+  std::vector<server::FieldViolation> bad;
+  if (mask.empty()) bad.push_back({"update_mask", "name the fields to change"});
+  auto source = repo_.GetSource(id);
+  if (!source.ok()) return source.status();
+  for (const auto& path : mask) {
+    if (path == "display_name") {
+      source->display_name = values.display_name;
+    } else if (path == "url") {
+      source->url = values.url;
+    } else if (path == "refresh_interval") {
+      source->refresh_seconds = values.refresh_seconds;
+    } else if (path == "max_withdraw_fraction") {
+      source->max_withdraw_fraction = values.max_withdraw_fraction;
+    } else {
+      bad.push_back({"update_mask", absl::StrCat("\"", path, "\" is not a writable field")});
+    }
+  }
+  CheckSource(*source, &bad);
+  if (!bad.empty()) return server::InvalidArgument("invalid update", bad);
+  if (source->max_withdraw_fraction == 0) source->max_withdraw_fraction = 0.2;
+  return repo_.SaveSource(*source);
 }
 
 absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name,

@@ -62,6 +62,8 @@ class Repository {
   virtual absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) = 0;
   /// NOT_FOUND when unknown.
   virtual absl::StatusOr<SourceRecord> GetSource(const std::string& id) = 0;
+  /// Saves every field of an existing source; NOT_FOUND when unknown.
+  virtual absl::StatusOr<SourceRecord> SaveSource(const SourceRecord& source) = 0;
   /// By id, after `after`.
   virtual absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
                                                                 int limit) = 0;
@@ -127,6 +129,10 @@ class Syncer {
 
   absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source);
   absl::StatusOr<SourceRecord> GetSource(const std::string& name);
+  /// Changes the fields named in `mask` (display_name, url, refresh_interval,
+  /// max_withdraw_fraction) to those of `values`.
+  absl::StatusOr<SourceRecord> UpdateSource(const std::string& name, const SourceRecord& values,
+                                            const std::vector<std::string>& mask);
   /// Starts a run in the background; the run as it starts.
   absl::StatusOr<RunRecord> StartRun(const std::string& source_name, const std::string& trigger);
   /// Runs a source now, in this thread; the run as it ended.

@@ -343,6 +343,31 @@ TEST_F(SyncTest, CutMissingOrMostlyEmptyFilesChangeNothing) {
   EXPECT_EQ(back.state(), v1::Run::SUCCEEDED);
   EXPECT_EQ(back.skipped(), 20);
   EXPECT_EQ(Venues("assembleurs").size(), 20u);
+
+  // The source moves: an address that is not HTTP is refused field by field; a new address
+  // that answers 404 fails the next run without retries and without harm.
+  auto update = [&](const std::string& url, std::vector<std::string> paths, v1::Source* out) {
+    grpc::ClientContext ctx;
+    v1::UpdateSourceRequest req;
+    req.mutable_source()->set_name(source.name());
+    req.mutable_source()->set_url(url);
+    req.mutable_source()->mutable_refresh_interval()->set_seconds(86400);
+    for (const auto& p : paths) req.mutable_update_mask()->add_paths(p);
+    return stub_->UpdateSource(&ctx, req, out);
+  };
+  v1::Source updated;
+  EXPECT_EQ(update("ftp://example.org/lieux.csv", {"url"}, &updated).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(update(regional_.url(), {"owner"}, &updated).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(update(regional_.url() + ".old", {"url", "refresh_interval"}, &updated).ok());
+  EXPECT_EQ(updated.url(), regional_.url() + ".old");
+  EXPECT_EQ(updated.refresh_interval().seconds(), 86400);
+  EXPECT_EQ(updated.last_run().name(), back.name());
+  v1::Run moved = RunToEnd(source.name());
+  EXPECT_EQ(moved.state(), v1::Run::FAILED);
+  EXPECT_THAT(moved.error(), HasSubstr("réponse HTTP 404"));
+  EXPECT_EQ(Venues("assembleurs").size(), 20u);
 }
 
 TEST_F(SyncTest, OneRunAtATimeScheduledRunsAndDeadRunsAreFailed) {
