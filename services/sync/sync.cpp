@@ -180,7 +180,20 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name,
   auto run = repo_.InsertRun(id, trigger);
   if (!run.ok()) return run.status();
   std::lock_guard lock(mu_);
-  workers_.emplace_back([this, r = *run] { Execute(r); });
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (*it->done) {
+      it->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  workers_.push_back({std::thread([this, r = *run, done] {
+                        Execute(r);
+                        *done = true;
+                      }),
+                      done});
   return run;
 }
 
@@ -209,13 +222,13 @@ void Syncer::Tick() {
 
 void Syncer::Shutdown() {
   stopping_ = true;
-  std::vector<std::thread> workers;
+  std::vector<Worker> workers;
   {
     std::lock_guard lock(mu_);
     workers.swap(workers_);
   }
-  for (auto& t : workers) {
-    if (t.joinable()) t.join();
+  for (auto& w : workers) {
+    if (w.thread.joinable()) w.thread.join();
   }
 }
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -163,7 +164,11 @@ class Syncer {
   std::function<void(const RunRecord&)> observer_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;
-  std::vector<std::thread> workers_;
+  struct Worker {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Worker> workers_;  // finished ones are joined when the next run starts
 };
 
 /// API messages of the records.
