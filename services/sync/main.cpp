@@ -23,7 +23,8 @@ std::vector<db::Migration> Migrations();
 int main(int argc, char** argv) {
   using namespace passerelle;
   static std::string venues_address;
-  static std::chrono::milliseconds tick{0}, fetch_timeout{0}, retry_after{0}, fetch_backoff{0};
+  static std::chrono::milliseconds tick{0}, fetch_timeout{0}, retry_after{0}, fetch_backoff{0},
+      dead_after{0};
   static int fetch_attempts = 0;
   static std::unique_ptr<sync::PgStore> store;
   static std::unique_ptr<sync::GrpcRegistry> registry;
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
                        "Tries to fetch a file when its server is unreachable or answers 5xx"));
              fetch_backoff = r.Duration("PASSERELLE_SYNC_FETCH_BACKOFF", std::chrono::seconds(5),
                                         "Wait before the second try, doubled for each next one");
+             dead_after = r.Duration("PASSERELLE_SYNC_DEAD_AFTER", std::chrono::minutes(2),
+                                     "A run silent this long is failed: its process died");
              retry_after = r.Duration("PASSERELLE_SYNC_RETRY_AFTER", std::chrono::minutes(15),
                                       "When a scheduled run fails, how long before trying again "
                                       "(at most the source's own interval)");
@@ -57,7 +60,8 @@ int main(int argc, char** argv) {
          fetcher = std::make_unique<sync::HttpFetcher>(fetch_timeout, size_t{256} << 20,
                                                        fetch_attempts, fetch_backoff);
          syncer = std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry,
-                                                 *fetcher, absl::Milliseconds(retry_after.count()));
+                                                 *fetcher, absl::Milliseconds(retry_after.count()),
+                                                 absl::Milliseconds(dead_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()
                           .Name("passerelle_sync_runs_total")

@@ -196,6 +196,14 @@ absl::Status PgStore::Heartbeat(const RunRecord& run) {
   });
 }
 
+absl::Status PgStore::Touch(int64_t run_id) {
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    tx.exec_params("UPDATE runs SET heartbeat_time = now() WHERE run_id = $1 AND state = 'running'",
+                   run_id);
+    return absl::OkStatus();
+  });
+}
+
 absl::Status PgStore::AddErrors(int64_t run_id, const std::vector<RowError>& errors) {
   if (errors.empty()) return absl::OkStatus();
   nlohmann::json rows = nlohmann::json::array();

@@ -22,6 +22,7 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id, int64_t before,
                                                   int limit) override;
   absl::Status Heartbeat(const RunRecord& run) override;
+  absl::Status Touch(int64_t run_id) override;
   absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) override;
   absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
                                                                        int64_t after,

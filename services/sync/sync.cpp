@@ -98,12 +98,13 @@ events::v1::Event RunCompletedEvent(const RunRecord& run) {
 }
 
 Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
-               Fetcher& fetcher, absl::Duration retry_after)
+               Fetcher& fetcher, absl::Duration retry_after, absl::Duration dead_after)
     : standard_(standard),
       repo_(repo),
       registry_(registry),
       fetcher_(fetcher),
-      retry_after_(retry_after) {}
+      retry_after_(retry_after),
+      dead_after_(dead_after) {}
 
 Syncer::~Syncer() { Shutdown(); }
 
@@ -205,7 +206,7 @@ absl::StatusOr<RunRecord> Syncer::RunNow(const std::string& source_id, const std
 
 void Syncer::Tick() {
   if (stopping_) return;
-  auto failed = repo_.FailSilentRuns(absl::Minutes(2), RunCompletedEvent);
+  auto failed = repo_.FailSilentRuns(dead_after_, RunCompletedEvent);
   if (!failed.ok()) {
     logging::Warn("cannot check for interrupted runs",
                   {{"error", std::string(failed.status().message())}});
@@ -242,6 +243,30 @@ RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
 }
 
 RunRecord Syncer::Execute(RunRecord run) {
+  // While the run works (a slow server, retries, long batches), its heartbeat says it is alive.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;
+  std::thread keepalive([&] {
+    const auto every = absl::ToChronoMilliseconds(dead_after_ / 4);
+    std::unique_lock lock(mu);
+    while (!cv.wait_for(lock, every, [&] { return finished; })) {
+      lock.unlock();
+      (void)repo_.Touch(run.id);
+      lock.lock();
+    }
+  });
+  RunRecord out = Work(std::move(run));
+  {
+    std::lock_guard lock(mu);
+    finished = true;
+  }
+  cv.notify_all();
+  keepalive.join();
+  return out;
+}
+
+RunRecord Syncer::Work(RunRecord run) {
   auto source = repo_.GetSource(run.source_id);
   if (!source.ok()) return Fail(run, std::string(source.status().message()));
   logging::Info("run started", {{"run", RunName(run)}, {"url", source->url}});

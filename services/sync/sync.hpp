@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -78,6 +79,8 @@ class Repository {
                                                           int64_t before, int limit) = 0;
   /// Saves the counts so far and proves the run alive.
   virtual absl::Status Heartbeat(const RunRecord& run) = 0;
+  /// Proves the run alive.
+  virtual absl::Status Touch(int64_t run_id) = 0;
   virtual absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) = 0;
   /// By line; `after` is the position returned with the previous page (0: from the start).
   virtual absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
@@ -124,8 +127,11 @@ class Syncer {
  public:
   /// A scheduled source whose run failed is tried again after `retry_after` (or its own interval
   /// if shorter) instead of waiting a whole interval.
+  /// A run whose heartbeat has been silent for `dead_after` is failed by any replica's
+  /// scheduler (its process died); a live run refreshes it four times as often.
   Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher,
-         absl::Duration retry_after = absl::Minutes(15));
+         absl::Duration retry_after = absl::Minutes(15),
+         absl::Duration dead_after = absl::Minutes(2));
   ~Syncer();
 
   absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source);
@@ -153,7 +159,9 @@ class Syncer {
   static absl::Status ParseRunName(const std::string& name, std::string* source, int64_t* run);
 
  private:
+  /// Runs `run` with its heartbeat kept fresh.
   RunRecord Execute(RunRecord run);
+  RunRecord Work(RunRecord run);
   RunRecord Fail(RunRecord run, const std::string& error);
 
   const venues::Standard& standard_;
@@ -161,6 +169,7 @@ class Syncer {
   Registry& registry_;
   Fetcher& fetcher_;
   absl::Duration retry_after_;
+  absl::Duration dead_after_;
   std::function<void(const RunRecord&)> observer_;
   std::atomic<bool> stopping_{false};
   std::mutex mu_;

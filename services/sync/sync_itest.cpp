@@ -124,7 +124,8 @@ class SyncTest : public ::testing::Test {
                                            {"PASSERELLE_SYNC_TICK", "200ms"},
                                            {"PASSERELLE_SYNC_FETCH_ATTEMPTS", "3"},
                                            {"PASSERELLE_SYNC_FETCH_BACKOFF", "100ms"},
-                                           {"PASSERELLE_SYNC_RETRY_AFTER", "1s"}});
+                                           {"PASSERELLE_SYNC_RETRY_AFTER", "1s"},
+                                           {"PASSERELLE_SYNC_DEAD_AFTER", "2s"}});
     sync_process_ = sync_->Start();
     stub_ = v1::SyncService::NewStub(
         grpc::CreateChannel(sync_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -451,6 +452,43 @@ TEST_F(SyncTest, ServersThatFailForAWhileAreTriedAgainByThemselves) {
         return r.state() == v1::Run::SUCCEEDED && r.trigger() == v1::Run::SCHEDULED;
       },
       10s));
+}
+
+// The sync process is killed (SIGKILL) in the middle of a run. Once restarted, the dead run is
+// failed by the scheduler when its heartbeat has been silent long enough, and the next run
+// brings every venue: nothing is lost, nothing needs a hand.
+TEST_F(SyncTest, ARunWhoseProcessWasKilledIsFailedAndTheNextRunCompletes) {
+  regional_.Serve(File(Rows(40)), 200, 3000ms);  // a slow server: the run is surely in progress
+  const v1::Source source = CreateSource("killed");
+  v1::Run started;
+  {
+    grpc::ClientContext ctx;
+    v1::StartRunRequest req;
+    req.set_name(source.name());
+    ASSERT_TRUE(stub_->StartRun(&ctx, req, &started).ok());
+  }
+  std::this_thread::sleep_for(500ms);
+  sync_process_->Signal(SIGKILL);
+  EXPECT_TRUE(sync_process_->Wait(5s).has_value());
+  regional_.Serve(File(Rows(40)));
+  sync_process_ = sync_->Start();
+  auto state = [&](const std::string& run) {
+    grpc::ClientContext ctx;
+    ctx.set_wait_for_ready(true);  // the channel reconnects to the restarted process
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    v1::GetRunRequest req;
+    req.set_name(run);
+    v1::Run r;
+    // The first call after the restart may meet the killed process's closed socket: asked again.
+    if (!stub_->GetRun(&ctx, req, &r).ok()) r.Clear();
+    return r;
+  };
+  EXPECT_TRUE(
+      testing::WaitFor([&] { return state(started.name()).state() == v1::Run::FAILED; }, 10s));
+  EXPECT_THAT(state(started.name()).error(), HasSubstr("interrompue"));
+  v1::Run next = RunToEnd(source.name());
+  EXPECT_EQ(next.state(), v1::Run::SUCCEEDED) << next.error();
+  EXPECT_EQ(Venues("killed").size(), 40u);
 }
 
 }  // namespace
