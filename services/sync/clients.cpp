@@ -108,7 +108,8 @@ absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url) {
     return absl::FailedPreconditionError(absl::StrCat("réponse HTTP ", res->status));
   }
   // A body shorter than announced was cut in transit.
-  if (res->has_header("Content-Length") &&
+  // (A compressed body is decompressed by the client: its length is not the header's.)
+  if (res->has_header("Content-Length") && !res->has_header("Content-Encoding") &&
       std::stoull(res->get_header_value("Content-Length")) != body.size()) {
     return absl::DataLossError(absl::StrCat("fichier tronqué : ", body.size(), " octets reçus sur ",
                                             res->get_header_value("Content-Length")));
