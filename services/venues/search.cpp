@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <string_view>
 #include <unordered_map>
 
 #include "libs/text/text.hpp"
@@ -16,6 +18,13 @@ namespace passerelle::venues {
 namespace {
 
 constexpr double kCellDeg = 0.05;  // ~5.5 km of latitude: a 5 km radius touches ~9 cells
+
+// One of 64 bits for the first three characters of a word (all of it when shorter). A term of
+// three or more characters can only start words whose bit it shares: a cheap first test before
+// the sorted word list is searched.
+uint64_t PrefixBit(std::string_view word) {
+  return uint64_t{1} << (std::hash<std::string_view>{}(word.substr(0, 3)) % 64);
+}
 
 int64_t CellKey(int row, int col) { return (static_cast<int64_t>(row) << 32) ^ (col & 0xffffffff); }
 int Row(double lat) { return static_cast<int>(std::floor(lat / kCellDeg)); }
@@ -43,6 +52,7 @@ struct Entry {
   uint64_t masks[7] = {0, 0, 0, 0, 0, 0, 0};
   std::vector<std::string> typologie, items, areas;
   std::vector<std::string> words;  // sorted, distinct
+  uint64_t word_starts = 0;        // PrefixBit of each word: most text misses end here
   std::optional<OpeningHours> hours;
 };
 
@@ -178,6 +188,7 @@ void SearchIndex::Put(const Venue& v) {
     for (auto& w : text::Words(get(f))) ws.insert(std::move(w));
   }
   e->words.assign(ws.begin(), ws.end());
+  for (const auto& w : e->words) e->word_starts |= PrefixBit(w);
   e->hours = OpeningHours::Parse(get("horaires"));
 
   std::unique_lock lock(impl_->mu);
@@ -215,6 +226,10 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     }
   }
   const std::vector<std::string> terms = text::Words(q.text);
+  uint64_t term_starts = 0;
+  for (const auto& t : terms) {
+    if (t.size() >= 3) term_starts |= PrefixBit(t);
+  }
   // 1. Candidates from the most selective structure available.
   std::vector<const Entry*> candidates;
   size_t first_term_done = 0;
@@ -279,6 +294,7 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
       continue;
     }
     if (q.open_at && (!e->hours || !e->hours->IsOpen(*q.open_at))) continue;
+    if ((e->word_starts & term_starts) != term_starts) continue;
     for (size_t k = first_term_done; k < terms.size() && ok; ++k) {
       auto w = std::lower_bound(e->words.begin(), e->words.end(), terms[k]);
       ok = w != e->words.end() && w->starts_with(terms[k]);
