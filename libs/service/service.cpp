@@ -3,7 +3,10 @@
 
 #include <malloc.h>
 
+#include <condition_variable>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "libs/logging/logging.hpp"
@@ -54,6 +57,33 @@ std::string Upper(std::string s) {
 }
 
 }  // namespace
+
+void RunEvery(Runtime& rt, std::chrono::milliseconds period, std::function<void()> work) {
+  struct Loop {
+    std::mutex mu;
+    std::condition_variable wake;
+    bool stop = false;
+    std::thread thread;
+  };
+  auto loop = std::make_shared<Loop>();
+  loop->thread = std::thread([loop, period, work = std::move(work)] {
+    while (true) {
+      {
+        std::unique_lock lock(loop->mu);
+        if (loop->wake.wait_for(lock, period, [&] { return loop->stop; })) return;
+      }
+      work();
+    }
+  });
+  rt.server->OnShutdown([loop] {
+    {
+      std::lock_guard lock(loop->mu);
+      loop->stop = true;
+    }
+    loop->wake.notify_all();
+    if (loop->thread.joinable()) loop->thread.join();
+  });
+}
 
 int Run(int argc, char** argv, const ServiceSpec& spec) {
   // glibc gives each busy thread its own malloc arena; with gRPC's thread pool that multiplies

@@ -2,6 +2,7 @@
 // streams, outbox relay, metrics, gRPC server, and an orderly stop on SIGTERM.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,6 +42,10 @@ struct ServiceSpec {
   /// creates must outlive the server: keep them in static storage or register OnShutdown hooks.
   std::function<absl::Status(Runtime&)> wire;
 };
+
+/// Runs `work` every `period` on a thread of its own until the server shuts down; the wait
+/// ends at once on shutdown (which then waits for a `work` in progress).
+void RunEvery(Runtime& rt, std::chrono::milliseconds period, std::function<void()> work);
 
 /// Runs the service until SIGTERM/SIGINT; the process exit code.
 /// `--help` lists the environment variables; `--migrate` applies migrations and exits.

@@ -3,10 +3,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "libs/logging/logging.hpp"
 #include "libs/metrics/metrics.hpp"
@@ -92,28 +89,10 @@ int main(int argc, char** argv) {
          });
          handler = std::make_unique<sync::Handler>(*syncer);
          rt.server->AddService(handler.get());
-         // The scheduler: due sources, and runs whose process died.
-         static std::mutex mu;
-         static std::condition_variable wake;
-         static bool stop = false;
-         static std::thread scheduler([] {
-           while (true) {
-             {
-               std::unique_lock lock(mu);
-               if (wake.wait_for(lock, tick, [] { return stop; })) return;
-             }
-             syncer->Tick();
-           }
-         });
-         rt.server->OnShutdown([] {
-           {
-             std::lock_guard lock(mu);
-             stop = true;
-           }
-           wake.notify_all();
-           if (scheduler.joinable()) scheduler.join();
-           syncer->Shutdown();
-         });
+         // The scheduler: due sources, and runs whose process died. Shutdown hooks run in reverse:
+         // the scheduler stops first, then the runs in progress end (each fails as interrupted).
+         rt.server->OnShutdown([] { syncer->Shutdown(); });
+         service::RunEvery(rt, tick, [] { syncer->Tick(); });
          return absl::OkStatus();
        }});
 }

@@ -1,10 +1,7 @@
 // passerelle-venues: wires the venue registry's layers and runs it.
 #include <malloc.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 
 #include "libs/events/consumer.hpp"
 #include "libs/logging/logging.hpp"
@@ -65,30 +62,12 @@ int main(int argc, char** argv) {
          consumer->Start();
          rt.server->OnShutdown([] { consumer->Stop(); });
          // Other replicas' writes reach this one's index within about a second.
-         // The pause ends early on shutdown, which then does not wait out a second.
-         static std::mutex mu;
-         static std::condition_variable wake;
-         static bool stop = false;
-         static std::thread refresher([] {
-           while (true) {
-             {
-               std::unique_lock lock(mu);
-               if (wake.wait_for(lock, std::chrono::seconds(1), [] { return stop; })) return;
-             }
-             absl::Status s = registry->RefreshIndex();
-             if (!s.ok()) {
-               logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
-             }
-             metrics->IndexRefreshed(s.ok(), registry->index().size());
+         service::RunEvery(rt, std::chrono::seconds(1), [] {
+           absl::Status s = registry->RefreshIndex();
+           if (!s.ok()) {
+             logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
            }
-         });
-         rt.server->OnShutdown([] {
-           {
-             std::lock_guard lock(mu);
-             stop = true;
-           }
-           wake.notify_all();
-           if (refresher.joinable()) refresher.join();
+           metrics->IndexRefreshed(s.ok(), registry->index().size());
          });
          return absl::OkStatus();
        }});
