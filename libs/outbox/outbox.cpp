@@ -33,11 +33,7 @@ db::Component OutboxComponent() {
 }
 
 void Append(pqxx::work& tx, const events::Topology& topology, const events::v1::Event& event) {
-  tx.exec_params(
-      "INSERT INTO outbox (event_id, event_type, subject, nats_subject, event) "
-      "VALUES ($1, $2, $3, $4, decode($5, 'hex'))",
-      event.id(), event.type(), event.subject(), topology.EventSubject(event.type()),
-      db::ToHex(event.SerializeAsString()));
+  Append(tx, topology, std::vector<events::v1::Event>{event});
 }
 
 void Append(pqxx::work& tx, const events::Topology& topology,

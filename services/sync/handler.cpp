@@ -3,6 +3,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/server.hpp"
 
@@ -28,11 +29,25 @@ grpc::Status BadToken() {
 
 }  // namespace
 
+grpc::Status Handler::WithLastRuns(const std::vector<SourceRecord>& sources,
+                                   google::protobuf::RepeatedPtrField<v1::Source>* out) {
+  std::vector<std::string> ids;
+  for (const auto& s : sources) ids.push_back(s.id);
+  auto last = syncer_.repo().LastRuns(ids);
+  if (!last.ok()) return server::ToGrpc(last.status());
+  for (const auto& s : sources) {
+    v1::Source* source = out->Add();
+    ToProto(s, source);
+    if (auto it = last->find(s.id); it != last->end())
+      ToProto(it->second, source->mutable_last_run());
+  }
+  return grpc::Status::OK;
+}
+
 grpc::Status Handler::WithLastRun(const SourceRecord& source, v1::Source* out) {
-  ToProto(source, out);
-  auto runs = syncer_.repo().ListRuns(source.id, 0, 1);
-  if (!runs.ok()) return server::ToGrpc(runs.status());
-  if (!runs->empty()) ToProto(runs->front(), out->mutable_last_run());
+  google::protobuf::RepeatedPtrField<v1::Source> one;
+  if (grpc::Status st = WithLastRuns({source}, &one); !st.ok()) return st;
+  out->Swap(one.Mutable(0));
   return grpc::Status::OK;
 }
 
@@ -64,10 +79,10 @@ grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSource
   if (!PageSize(req->page_size(), 50, 1000, &size)) return BadPage(1000);
   auto sources = syncer_.repo().ListSources(req->page_token(), size + 1);
   if (!sources.ok()) return server::ToGrpc(sources.status());
-  for (int i = 0; i < std::min<int>(size, sources->size()); ++i) {
-    if (grpc::Status st = WithLastRun((*sources)[i], resp->add_sources()); !st.ok()) return st;
-  }
-  if (static_cast<int>(sources->size()) > size) resp->set_next_page_token((*sources)[size - 1].id);
+  const bool more = static_cast<int>(sources->size()) > size;
+  if (more) sources->resize(size);
+  if (grpc::Status st = WithLastRuns(*sources, resp->mutable_sources()); !st.ok()) return st;
+  if (more) resp->set_next_page_token(sources->back().id);
   return grpc::Status::OK;
 }
 
@@ -139,11 +154,16 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
   if (auto run = syncer_.repo().GetRun(source, id); !run.ok()) return server::ToGrpc(run.status());
   int size = 0;
   if (!PageSize(req->page_size(), 100, 1000, &size)) return BadPage(1000);
-  int64_t after = 0;
-  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &after)) {
-    return BadToken();
+  // Token: `<line>:<error id>` of the last error of the previous page.
+  int after_line = 0;
+  int64_t after_id = 0;
+  if (!req->page_token().empty()) {
+    std::pair<std::string, std::string> parts = absl::StrSplit(req->page_token(), ':');
+    if (!absl::SimpleAtoi(parts.first, &after_line) || !absl::SimpleAtoi(parts.second, &after_id)) {
+      return BadToken();
+    }
   }
-  auto errors = syncer_.repo().ListErrors(id, after, size + 1);
+  auto errors = syncer_.repo().ListErrors(id, after_line, after_id, size + 1);
   if (!errors.ok()) return server::ToGrpc(errors.status());
   for (int i = 0; i < std::min<int>(size, errors->size()); ++i) {
     const RowError& e = (*errors)[i].second;
@@ -156,7 +176,8 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
     out->set_description(e.description);
   }
   if (static_cast<int>(errors->size()) > size) {
-    resp->set_next_page_token(absl::StrCat((*errors)[size - 1].first));
+    const auto& [last_id, last] = (*errors)[size - 1];
+    resp->set_next_page_token(absl::StrCat(last.line, ":", last_id));
   }
   return grpc::Status::OK;
 }

@@ -27,7 +27,9 @@ class Handler final : public v1::SyncService::Service {
                              v1::ListRunErrorsResponse* resp) override;
 
  private:
-  /// The source with its newest run.
+  /// The sources with their newest runs (one read for all).
+  grpc::Status WithLastRuns(const std::vector<SourceRecord>& sources,
+                            google::protobuf::RepeatedPtrField<v1::Source>* out);
   grpc::Status WithLastRun(const SourceRecord& source, v1::Source* out);
   Syncer& syncer_;
 };

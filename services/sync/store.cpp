@@ -171,6 +171,27 @@ absl::StatusOr<RunRecord> PgStore::GetRun(const std::string& source_id, int64_t 
   return *out;
 }
 
+absl::StatusOr<std::map<std::string, RunRecord>> PgStore::LastRuns(
+    const std::vector<std::string>& source_ids) {
+  std::map<std::string, RunRecord> out;
+  if (source_ids.empty()) return out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& r : tx.exec_params(
+             absl::StrCat(
+                 "SELECT DISTINCT ON (source_id) ", kRunColumns,
+                 " FROM runs WHERE source_id IN (SELECT json_array_elements_text($1::json)) "
+                 "ORDER BY source_id, run_id DESC"),
+             nlohmann::json(source_ids).dump())) {
+      RunRecord run = RunFromRow(r);
+      out.emplace(run.source_id, std::move(run));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 absl::StatusOr<std::vector<RunRecord>> PgStore::ListRuns(const std::string& source_id,
                                                          int64_t before, int limit) {
   std::vector<RunRecord> out;
@@ -227,17 +248,16 @@ absl::Status PgStore::AddErrors(int64_t run_id, const std::vector<RowError>& err
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> PgStore::ListErrors(int64_t run_id,
-                                                                              int64_t after,
+                                                                              int after_line,
+                                                                              int64_t after_id,
                                                                               int limit) {
   std::vector<std::pair<int64_t, RowError>> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     out.clear();
-    // Position = the row number in (line, error_id) order, so pages follow lines.
     for (const auto& r : tx.exec_params(
-             "SELECT n, line, row_id, field, value, rule, description FROM ("
-             "SELECT row_number() OVER (ORDER BY line, error_id) AS n, * FROM run_errors "
-             "WHERE run_id = $1) e WHERE n > $2 ORDER BY n LIMIT $3",
-             run_id, after, limit)) {
+             "SELECT error_id, line, row_id, field, value, rule, description FROM run_errors "
+             "WHERE run_id = $1 AND (line, error_id) > ($2, $3) ORDER BY line, error_id LIMIT $4",
+             run_id, after_line, after_id, limit)) {
       out.push_back({r[0].as<int64_t>(),
                      {.line = r[1].as<int>(),
                       .row_id = r[2].as<std::string>(),

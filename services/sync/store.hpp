@@ -19,13 +19,16 @@ class PgStore final : public Repository {
   absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,
                                       const std::string& trigger) override;
   absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) override;
+  absl::StatusOr<std::map<std::string, RunRecord>> LastRuns(
+      const std::vector<std::string>& source_ids) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id, int64_t before,
                                                   int limit) override;
   absl::Status Heartbeat(const RunRecord& run) override;
   absl::Status Touch(int64_t run_id) override;
   absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) override;
   absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
-                                                                       int64_t after,
+                                                                       int after_line,
+                                                                       int64_t after_id,
                                                                        int limit) override;
   absl::StatusOr<std::map<std::string, Sent>> Fingerprints(const std::string& source_id) override;
   absl::Status SaveFingerprints(const std::string& source_id,

@@ -198,12 +198,6 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name,
   return run;
 }
 
-absl::StatusOr<RunRecord> Syncer::RunNow(const std::string& source_id, const std::string& trigger) {
-  auto run = repo_.InsertRun(source_id, trigger);
-  if (!run.ok()) return run.status();
-  return Execute(*run);
-}
-
 void Syncer::Tick() {
   if (stopping_) return;
   auto failed = repo_.FailSilentRuns(dead_after_, RunCompletedEvent);

@@ -74,6 +74,9 @@ class Repository {
                                               const std::string& trigger) = 0;
   /// NOT_FOUND when unknown.
   virtual absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) = 0;
+  /// The newest run of each of these sources that has one, in one read.
+  virtual absl::StatusOr<std::map<std::string, RunRecord>> LastRuns(
+      const std::vector<std::string>& source_ids) = 0;
   /// Newest first, older than `before` (0: from the newest).
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id,
                                                           int64_t before, int limit) = 0;
@@ -82,9 +85,10 @@ class Repository {
   /// Proves the run alive.
   virtual absl::Status Touch(int64_t run_id) = 0;
   virtual absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) = 0;
-  /// By line; `after` is the position returned with the previous page (0: from the start).
+  /// By line, then id: those after (`after_line`, `after_id`), with their ids (keyset paging).
   virtual absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
-                                                                               int64_t after,
+                                                                               int after_line,
+                                                                               int64_t after_id,
                                                                                int limit) = 0;
   /// Every row of the source last sent, by row id.
   virtual absl::StatusOr<std::map<std::string, Sent>> Fingerprints(
@@ -142,8 +146,6 @@ class Syncer {
                                             const std::vector<std::string>& mask);
   /// Starts a run in the background; the run as it starts.
   absl::StatusOr<RunRecord> StartRun(const std::string& source_name, const std::string& trigger);
-  /// Runs a source now, in this thread; the run as it ended.
-  absl::StatusOr<RunRecord> RunNow(const std::string& source_id, const std::string& trigger);
   /// One scheduler pass: fails runs whose process died, starts the runs that are due.
   void Tick();
   /// Stops taking runs and waits for the running ones (each fails as interrupted).

@@ -152,16 +152,18 @@ class SyncTest : public ::testing::Test {
     return out;
   }
 
+  grpc::Status StartRun(const std::string& source, v1::Run* run) {
+    grpc::ClientContext ctx;
+    v1::StartRunRequest req;
+    req.set_name(source);
+    return stub_->StartRun(&ctx, req, run);
+  }
+
   // Starts a run and waits for its end.
   v1::Run RunToEnd(const std::string& source) {
     v1::Run run;
-    {
-      grpc::ClientContext ctx;
-      v1::StartRunRequest req;
-      req.set_name(source);
-      grpc::Status st = stub_->StartRun(&ctx, req, &run);
-      EXPECT_TRUE(st.ok()) << st.error_message();
-    }
+    grpc::Status st = StartRun(source, &run);
+    EXPECT_TRUE(st.ok()) << st.error_message();
     EXPECT_TRUE(testing::WaitFor(
         [&] {
           grpc::ClientContext ctx;
@@ -243,6 +245,22 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
     EXPECT_EQ(resp.errors(1).line(), 33);
     EXPECT_EQ(resp.errors(1).field(), "nom");
     EXPECT_EQ(resp.errors(1).rule(), "required");
+  }
+  {  // The same errors one per page.
+    std::vector<int> lines;
+    std::string token;
+    do {
+      grpc::ClientContext ctx;
+      v1::ListRunErrorsRequest req;
+      req.set_parent(first.name());
+      req.set_page_size(1);
+      req.set_page_token(token);
+      v1::ListRunErrorsResponse resp;
+      ASSERT_TRUE(stub_->ListRunErrors(&ctx, req, &resp).ok());
+      for (const auto& e : resp.errors()) lines.push_back(e.line());
+      token = resp.next_page_token();
+    } while (!token.empty());
+    EXPECT_EQ(lines, (std::vector<int>{32, 33}));
   }
 
   // The same file again: nothing is sent.
@@ -375,19 +393,10 @@ TEST_F(SyncTest, OneRunAtATimeScheduledRunsAndDeadRunsAreFailed) {
   regional_.Serve(File(Rows(3)), 200, 1500ms);  // a slow server keeps the run going
   const v1::Source manual = CreateSource("slow");
   v1::Run started;
+  ASSERT_TRUE(StartRun(manual.name(), &started).ok());
   {
-    grpc::ClientContext ctx;
-    v1::StartRunRequest req;
-    req.set_name(manual.name());
-    ASSERT_TRUE(stub_->StartRun(&ctx, req, &started).ok());
-  }
-  {
-    grpc::ClientContext ctx;
-    v1::StartRunRequest req;
-    req.set_name(manual.name());
     v1::Run second;
-    EXPECT_EQ(stub_->StartRun(&ctx, req, &second).error_code(),
-              grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_EQ(StartRun(manual.name(), &second).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
   }
   // A source with a refresh interval runs by itself (it never ran, so it is due).
   regional_.Serve(File(Rows(3)));
@@ -461,12 +470,7 @@ TEST_F(SyncTest, ARunWhoseProcessWasKilledIsFailedAndTheNextRunCompletes) {
   regional_.Serve(File(Rows(40)), 200, 3000ms);  // a slow server: the run is surely in progress
   const v1::Source source = CreateSource("killed");
   v1::Run started;
-  {
-    grpc::ClientContext ctx;
-    v1::StartRunRequest req;
-    req.set_name(source.name());
-    ASSERT_TRUE(stub_->StartRun(&ctx, req, &started).ok());
-  }
+  ASSERT_TRUE(StartRun(source.name(), &started).ok());
   std::this_thread::sleep_for(500ms);
   sync_process_->Signal(SIGKILL);
   EXPECT_TRUE(sync_process_->Wait(5s).has_value());

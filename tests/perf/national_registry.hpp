@@ -2,6 +2,8 @@
 // population (most within 15 km of the centre), with realistic values of the national standard.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <map>
 #include <random>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/csv/csv.hpp"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/standard.hpp"
 
 namespace passerelle::perf {
@@ -91,6 +94,21 @@ inline std::string GenerateRegistry(int n, std::mt19937& rng) {
     out += csv::Line(cells, ',', true);
   }
   return out;
+}
+
+/// Streams `csv` to ImportVenues as `source`, in 1 MiB chunks; the call's status.
+inline grpc::Status ImportFile(venues::v1::VenueService::Stub& stub, const std::string& source,
+                               const std::string& csv, venues::v1::ImportVenuesResponse* report) {
+  grpc::ClientContext ctx;
+  auto writer = stub.ImportVenues(&ctx, report);
+  for (size_t off = 0; off < csv.size(); off += 1 << 20) {
+    venues::v1::ImportVenuesChunk chunk;
+    if (off == 0) chunk.set_source(source);
+    chunk.set_data(csv.substr(off, 1 << 20));
+    writer->Write(chunk);
+  }
+  writer->WritesDone();
+  return writer->Finish();
 }
 
 }  // namespace passerelle::perf

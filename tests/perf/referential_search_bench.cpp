@@ -33,8 +33,8 @@ size_t NaiveSearch(const VersionTree& t, const std::string& query) {
   const auto terms = passerelle::text::Words(query);
   size_t hits = 0;
   for (const auto& [id, item] : t.items) {
-    std::string hay = passerelle::text::Fold(item.label) + " " +
-                      passerelle::text::Fold(item.plain_label);
+    std::string hay =
+        passerelle::text::Fold(item.label) + " " + passerelle::text::Fold(item.plain_label);
     for (const auto& k : item.keywords) hay += " " + passerelle::text::Fold(k);
     bool all = !terms.empty();
     for (const auto& term : terms) all = all && hay.find(term) != std::string::npos;
@@ -80,21 +80,21 @@ int main(int argc, char** argv) {
   SearchIndex index(*tree);
   // What people type at a mediation desk: names, prefixes, typos, accents, two words.
   const std::vector<std::string> queries = {
-      "whatsap", "pronote", "impots", "ecran tactile", "caf", "ameli", "franceconnect",
-      "pronoet", "Médiathèque", "imprimer", "cv", "wifi gratuit", "facebok", "retraite",
-      "scanner un document", "tablette", "mot de passe", "leboncoin", "zoom", "photos"};
-  const Figures idx = Measure(queries, iterations, [&](const std::string& q) {
-    return index.Search(q, false, 10).size();
-  });
-  const Figures ref = Measure(queries, std::max(1, iterations / 10), [&](const std::string& q) {
-    return NaiveSearch(*tree, q);
-  });
+      "whatsap",  "pronote",       "impots",    "ecran tactile", "caf",
+      "ameli",    "franceconnect", "pronoet",   "Médiathèque",   "imprimer",
+      "cv",       "wifi gratuit",  "facebok",   "retraite",      "scanner un document",
+      "tablette", "mot de passe",  "leboncoin", "zoom",          "photos"};
+  const Figures idx = Measure(
+      queries, iterations, [&](const std::string& q) { return index.Search(q, false, 10).size(); });
+  const Figures ref = Measure(queries, std::max(1, iterations / 10),
+                              [&](const std::string& q) { return NaiveSearch(*tree, q); });
   std::printf("referential SearchItems over %d items, %zu queries x %d iterations\n",
               tree->ActiveItemCount(), queries.size(), iterations);
   std::printf("  index (prefix + typo tolerant):   mean %7.1f us  p50 %7.1f us  p99 %7.1f us\n",
               idx.mean_us, idx.p50_us, idx.p99_us);
-  std::printf("  reference (fold per query, substring only): mean %7.1f us  p50 %7.1f us  p99 %7.1f us\n",
-              ref.mean_us, ref.p50_us, ref.p99_us);
+  std::printf(
+      "  reference (fold per query, substring only): mean %7.1f us  p50 %7.1f us  p99 %7.1f us\n",
+      ref.mean_us, ref.p50_us, ref.p99_us);
   std::printf("  index vs reference: %.1fx faster at p50; goal p99 < 1000 us: %s\n",
               ref.p50_us / idx.p50_us, idx.p99_us < 1000 ? "met" : "NOT MET");
   return idx.p99_us < 1000 ? 0 : 1;

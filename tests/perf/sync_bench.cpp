@@ -83,16 +83,7 @@ double TimeRun(sync::v1::SyncService::Stub& stub, sync::v1::Run* run) {
 double TimeImport(venues::v1::VenueService::Stub& stub, const std::string& file,
                   venues::v1::ImportVenuesResponse* report) {
   const auto t0 = Clock::now();
-  grpc::ClientContext ctx;
-  auto writer = stub.ImportVenues(&ctx, report);
-  for (size_t off = 0; off < file.size(); off += 1 << 20) {
-    venues::v1::ImportVenuesChunk chunk;
-    if (off == 0) chunk.set_source("bench-import");
-    chunk.set_data(file.substr(off, 1 << 20));
-    writer->Write(chunk);
-  }
-  writer->WritesDone();
-  if (!writer->Finish().ok()) std::exit(1);
+  if (!perf::ImportFile(stub, "bench-import", file, report).ok()) std::exit(1);
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 

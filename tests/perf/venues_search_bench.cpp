@@ -289,17 +289,8 @@ int main(int argc, char** argv) {
   const std::string csv_text = GenerateRegistry(n, rng);
   auto t0 = Clock::now();
   {
-    grpc::ClientContext ctx;
     venues::v1::ImportVenuesResponse report;
-    auto writer = stub->ImportVenues(&ctx, &report);
-    for (size_t off = 0; off < csv_text.size(); off += 1 << 20) {
-      venues::v1::ImportVenuesChunk chunk;
-      if (off == 0) chunk.set_source("bench");
-      chunk.set_data(csv_text.substr(off, 1 << 20));
-      writer->Write(chunk);
-    }
-    writer->WritesDone();
-    grpc::Status st = writer->Finish();
+    grpc::Status st = passerelle::perf::ImportFile(*stub, "bench", csv_text, &report);
     if (!st.ok() || report.created() != n) {
       std::fprintf(stderr, "import failed: %s (%d created)\n", st.error_message().c_str(),
                    report.created());
