@@ -1,0 +1,177 @@
+// Untrusted text helpers.
+#include "libs/text/utf8.hpp"
+
+#include <charconv>
+#include <cmath>
+
+namespace passerelle::text {
+namespace {
+
+// Length of the well-formed sequence starting at s[i] (Unicode table 3-7), 0 when ill-formed.
+size_t SequenceLength(std::string_view s, size_t i) {
+  const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;  // at most U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
+  if (b(1) < lo || b(1) > hi) return 0;
+  for (size_t k = 2; k < n; ++k) {
+    if (b(k) < 0x80 || b(k) > 0xBF) return 0;
+  }
+  return n;
+}
+
+char32_t Decode(std::string_view s, size_t i, size_t n) {
+  const auto b = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };
+  switch (n) {
+    case 1: return b(0);
+    case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    default:
+      return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
+  }
+}
+
+bool IsControl(char32_t c) {
+  return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F || (c >= 0x80 && c < 0xA0);
+}
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+constexpr std::string_view kEllipsis = "\xE2\x80\xA6";     // U+2026
+
+}  // namespace
+
+std::optional<size_t> FirstInvalidUtf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = SequenceLength(s, i);
+    if (n == 0) return i;
+    i += n;
+  }
+  return std::nullopt;
+}
+
+std::string ToValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = SequenceLength(s, i);
+    if (n == 0) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    if (!(n == 1 && s[i] == '\0')) out.append(s.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::optional<size_t> FirstControl(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = SequenceLength(s, i);
+    if (n == 0) {
+      ++i;
+      continue;
+    }
+    if (IsControl(Decode(s, i, n))) return i;
+    i += n;
+  }
+  return std::nullopt;
+}
+
+size_t CodePoints(std::string_view s) {
+  size_t count = 0;
+  for (unsigned char c : s) {
+    if ((c & 0xC0) != 0x80) ++count;
+  }
+  return count;
+}
+
+std::string_view TruncateCodePoints(std::string_view s, size_t max_code_points) {
+  size_t count = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80) {
+      if (count == max_code_points) return s.substr(0, i);
+      ++count;
+    }
+  }
+  return s;
+}
+
+std::string Ellipsize(std::string_view s, size_t max_code_points) {
+  if (CodePoints(s) <= max_code_points) return std::string(s);
+  if (max_code_points == 0) return "";
+  std::string out(TruncateCodePoints(s, max_code_points - 1));
+  out += kEllipsis;
+  return out;
+}
+
+std::string Quote(std::string_view s, size_t max_code_points) {
+  std::string out;
+  size_t count = 0;
+  for (size_t i = 0; i < s.size();) {
+    if (count == max_code_points) {
+      out += kEllipsis;
+      break;
+    }
+    const size_t n = SequenceLength(s, i);
+    if (n == 0 || IsControl(Decode(s, i, n))) {
+      out += kReplacement;
+      i += n == 0 ? 1 : n;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+    ++count;
+  }
+  return out;
+}
+
+std::optional<double> ParseDecimal(std::string_view s, bool decimal_comma) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  if (s.empty() || s.size() > 400) return std::nullopt;
+  std::string text;
+  size_t i = 0;
+  if (s[0] == '+' || s[0] == '-') {
+    if (s[0] == '-') text += '-';
+    i = 1;
+  }
+  size_t int_digits = 0, frac_digits = 0;
+  bool point = false;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c >= '0' && c <= '9') {
+      (point ? frac_digits : int_digits)++;
+      text += c;
+    } else if (!point && (c == '.' || (decimal_comma && c == ','))) {
+      point = true;
+      text += '.';
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (int_digits == 0 || (point && frac_digits == 0)) return std::nullopt;
+  double value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace passerelle::text

@@ -1,0 +1,45 @@
+// Untrusted text: UTF-8 validity, code-point truncation, short quotes for error messages and
+// strict decimal numbers. Every reader of client or file input uses these, so a NUL byte, a cut
+// multi-byte sequence or "0x10" is handled the same way everywhere.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace passerelle::text {
+
+/// Byte offset of the first byte that does not start a well-formed UTF-8 sequence (overlong
+/// forms, surrogates and code points above U+10FFFF are ill-formed), or nullopt when `s` is
+/// valid UTF-8.
+std::optional<size_t> FirstInvalidUtf8(std::string_view s);
+inline bool IsValidUtf8(std::string_view s) { return !FirstInvalidUtf8(s).has_value(); }
+
+/// `s` with every ill-formed sequence replaced by U+FFFD and NUL bytes removed.
+std::string ToValidUtf8(std::string_view s);
+
+/// Byte offset of the first control character (C0 except tab, LF and CR; DEL; C1 controls
+/// when encoded in valid UTF-8), or nullopt. NUL is a control character.
+std::optional<size_t> FirstControl(std::string_view s);
+
+/// Number of code points of valid UTF-8 text.
+size_t CodePoints(std::string_view s);
+
+/// At most `max_code_points` code points of valid UTF-8 text, cut on a code-point boundary.
+std::string_view TruncateCodePoints(std::string_view s, size_t max_code_points);
+
+/// `s` cut to `max_code_points` with "…" appended when it was longer (the ellipsis counts).
+std::string Ellipsize(std::string_view s, size_t max_code_points);
+
+/// What an error message may quote of untrusted input: valid UTF-8, control characters shown
+/// as U+FFFD, at most `max_code_points` code points with "…" when cut. Never the whole of a
+/// huge value.
+std::string Quote(std::string_view s, size_t max_code_points = 40);
+
+/// A decimal number as people and files write it: optional sign, digits, optional decimal part
+/// with '.' (or ',' when `decimal_comma`), surrounding spaces. No exponent, no hex, no
+/// "nan"/"inf", no thousands separators; at most 400 characters. nullopt otherwise.
+std::optional<double> ParseDecimal(std::string_view s, bool decimal_comma = false);
+
+}  // namespace passerelle::text

@@ -1,0 +1,63 @@
+// Unit tests of the untrusted-text helpers.
+#include "libs/text/utf8.hpp"
+
+#include <gtest/gtest.h>
+
+namespace passerelle::text {
+namespace {
+
+TEST(Utf8, FindsTheFirstIllFormedByte) {
+  EXPECT_FALSE(FirstInvalidUtf8("Médiathèque 🙂 عربى").has_value());
+  EXPECT_EQ(FirstInvalidUtf8("ab\xFF\xFE"), 2u);
+  EXPECT_EQ(FirstInvalidUtf8("caf\xC3"), 3u);              // cut 2-byte sequence
+  EXPECT_EQ(FirstInvalidUtf8("\xC0\xAF"), 0u);             // overlong '/'
+  EXPECT_EQ(FirstInvalidUtf8("x\xED\xA0\x80"), 1u);        // surrogate
+  EXPECT_EQ(FirstInvalidUtf8("\xF4\x90\x80\x80"), 0u);     // above U+10FFFF
+  EXPECT_EQ(FirstInvalidUtf8("\xE2\x82"), 0u);             // cut 3-byte sequence
+  EXPECT_FALSE(FirstInvalidUtf8(std::string_view("a\0b", 3)).has_value());  // NUL is UTF-8
+}
+
+TEST(Utf8, RepairsAndDropsNul) {
+  EXPECT_EQ(ToValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ToValidUtf8(std::string_view("a\0b", 3)), "ab");
+  EXPECT_TRUE(IsValidUtf8(ToValidUtf8("\xC3\x28\xA0\xA1\xE2\x28\xA1")));
+}
+
+TEST(Utf8, FindsControlCharacters) {
+  EXPECT_FALSE(FirstControl("tab\tnewline\n ok").has_value());
+  EXPECT_EQ(FirstControl(std::string_view("ab\0", 3)), 2u);
+  EXPECT_EQ(FirstControl("a\x1b[31m"), 1u);
+  EXPECT_EQ(FirstControl("é\xC2\x85"), 2u);  // U+0085, a C1 control
+}
+
+TEST(Utf8, TruncatesOnCodePoints) {
+  const std::string s = "éàü€🙂";
+  EXPECT_EQ(CodePoints(s), 5u);
+  EXPECT_EQ(TruncateCodePoints(s, 2), "éà");
+  EXPECT_EQ(TruncateCodePoints(s, 10), s);
+  EXPECT_EQ(Ellipsize(s, 3), "éà…");
+  EXPECT_EQ(Ellipsize(s, 5), s);
+  EXPECT_TRUE(IsValidUtf8(Ellipsize(std::string(277, 'a') + "ééé", 278)));
+}
+
+TEST(Utf8, QuotesAShortSafePrefix) {
+  EXPECT_EQ(Quote(std::string(1000000, 'x'), 5), "xxxxx…");
+  EXPECT_EQ(Quote(std::string_view("a\0b\xFF", 4)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(Quote("court"), "court");
+}
+
+TEST(ParseDecimal, AcceptsPlainDecimalsOnly) {
+  EXPECT_EQ(ParseDecimal("50.69"), 50.69);
+  EXPECT_EQ(ParseDecimal(" -3.17 "), -3.17);
+  EXPECT_EQ(ParseDecimal("+2"), 2.0);
+  EXPECT_EQ(ParseDecimal("50,69", true), 50.69);
+  EXPECT_FALSE(ParseDecimal("50,69").has_value());
+  for (const char* bad : {"", "nan", "NaN", "inf", "-inf", "0x10", "1e3", "1E3", ".5", "5.", "1.2.3",
+                          "1 000", "--1", "١٢", "12abc"}) {
+    EXPECT_FALSE(ParseDecimal(bad, true).has_value()) << bad;
+  }
+  EXPECT_FALSE(ParseDecimal(std::string(401, '9')).has_value());  // too long to be a number here
+}
+
+}  // namespace
+}  // namespace passerelle::text
