@@ -11,6 +11,8 @@
 #include <prometheus/metric_family.h>
 
 #include "absl/strings/str_cat.h"
+#include "libs/logging/logging.hpp"
+#include "libs/text/utf8.hpp"
 
 namespace passerelle::metrics {
 namespace {
@@ -85,8 +87,14 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
     using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      // The handler put its request id there (server::RequestScope).
+      auto* md = methods->GetSendInitialMetadata();
+      if (auto it = md->find("x-request-id"); it != md->end()) request_id_ = it->second;
+    }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const int code = methods->GetSendStatus().error_code();
+      const grpc::Status status = methods->GetSendStatus();
+      const int code = status.error_code();
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
       factory_->handled()
@@ -97,6 +105,20 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
                prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                        0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
           .Observe(secs);
+      if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
+          code == grpc::StatusCode::DATA_LOSS) {
+        // A fault of ours: the operator gets the cause once, the client an id to quote and
+        // never the cause itself (it may hold SQL, record data or a secret).
+        logging::Log(logging::Level::kError, "request failed",
+                     {{"method", absl::StrCat(service_, "/", method_)},
+                      {"code", CodeName(code)},
+                      {"cause", text::Quote(status.error_message(), 2000)},
+                      {"request_id", request_id_}});
+        methods->ModifySendStatus(grpc::Status(
+            status.error_code(),
+            absl::StrCat("internal error; the operators have its cause under request id ",
+                         request_id_.empty() ? "(none)" : request_id_)));
+      }
     }
     methods->Proceed();
   }
@@ -105,6 +127,7 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
   GrpcServerMetricsFactory* factory_;
   std::string service_, method_;
   std::chrono::steady_clock::time_point start_;
+  std::string request_id_;
 };
 
 }  // namespace

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <grpcpp/support/status.h>
@@ -25,6 +26,18 @@ absl::Status InvalidArgument(const std::string& message,
 absl::Status WithReason(absl::Status status, const std::string& reason);
 /// The violations carried by a status (empty when none).
 std::vector<FieldViolation> Violations(const absl::Status& status);
+
+/// The one check of every floating-point number a client sends (coordinates, radius, box,
+/// thresholds): appends a violation on `field` unless `value` is finite and within
+/// [min, max]; true when it is. NaN, infinities and out-of-range values are named with the bounds.
+bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value,
+                 double min, double max);
+
+/// The one check of a client's free text: valid UTF-8, no NUL or other control character
+/// (tab and line breaks allowed when `multiline`), at most `max_code_points` code points.
+/// Appends a violation on `field` (quoting at most a short prefix); true when it passes.
+bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
+               size_t max_code_points, bool multiline = false);
 
 /// Maps an absl::Status to a grpc::Status whose binary details hold a google.rpc.Status with the
 /// same code, message and every detail attached (plus ErrorInfo with domain `passerelle`).

@@ -2,6 +2,7 @@
 // errors, deadlines, request ids, SO_REUSEPORT off, draining on shutdown.
 #include "libs/server/server.hpp"
 
+#include <sstream>
 #include <thread>
 
 #include "gmock/gmock.h"
@@ -9,6 +10,7 @@
 #include "google/rpc/status.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/testing/v1/echo.grpc.pb.h"
@@ -50,6 +52,10 @@ class EchoImpl final : public EchoService::Service {
 class ServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The process's log lines, kept for the whole run (the logger outlives each test).
+    static auto* logs = new std::ostringstream;
+    logs_ = logs;
+    logging::Init("passerelle", logging::Level::kInfo, logs);
     auto m = metrics::Metrics::Start("127.0.0.1:0");
     ASSERT_TRUE(m.ok()) << m.status();
     metrics_ = std::move(m).value();
@@ -76,6 +82,7 @@ class ServerTest : public ::testing::Test {
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<EchoService::Stub> stub_;
   std::vector<std::string> hooks_ran_;
+  std::ostringstream* logs_ = nullptr;
 };
 
 TEST_F(ServerTest, HealthIsServingUntilShutdown) {
@@ -113,12 +120,31 @@ TEST_F(ServerTest, InvalidArgumentCarriesOneFieldViolationPerProblem) {
   ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   google::rpc::Status rpc;
   ASSERT_TRUE(rpc.ParseFromString(st.error_details()));
-  ASSERT_EQ(rpc.details_size(), 1);
+  ASSERT_EQ(rpc.details_size(), 2);
   google::rpc::BadRequest br;
   ASSERT_TRUE(rpc.details(0).UnpackTo(&br));
   ASSERT_EQ(br.field_violations_size(), 2);
   EXPECT_EQ(br.field_violations(0).field(), "message");
   EXPECT_EQ(br.field_violations(1).description(), "must be positive");
+  google::rpc::ErrorInfo info;  // AIP-193: every error has a machine-readable reason
+  ASSERT_TRUE(rpc.details(1).UnpackTo(&info));
+  EXPECT_EQ(info.reason(), "INVALID_ARGUMENT");
+  EXPECT_EQ(info.domain(), "passerelle");
+}
+
+TEST_F(ServerTest, InternalErrorsReachTheLogNotTheClient) {
+  EchoRequest req;
+  req.set_fail_code(13);  // the handler's cause is "asked to"
+  EchoResponse resp;
+  grpc::ClientContext ctx;
+  ctx.AddMetadata("x-request-id", "req-internal-1");
+  grpc::Status st = stub_->Echo(&ctx, req, &resp);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_THAT(st.error_message(), Not(HasSubstr("asked to")));
+  EXPECT_THAT(st.error_message(), HasSubstr("req-internal-1"));
+  EXPECT_THAT(logs_->str(), HasSubstr("\"level\":\"error\""));
+  EXPECT_THAT(logs_->str(), HasSubstr("\"cause\":\"asked to\""));
+  EXPECT_THAT(logs_->str(), HasSubstr("\"request_id\":\"req-internal-1\""));
 }
 
 TEST_F(ServerTest, DeadlineIsHonouredAndCounted) {
