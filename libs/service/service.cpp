@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include <openssl/rand.h>
+
 #include "absl/strings/str_cat.h"
 #include "libs/logging/logging.hpp"
 
@@ -25,6 +27,7 @@ struct CommonSettings {
   std::string log_level;
   std::chrono::milliseconds drain_timeout;
   bool relay;
+  std::string page_token_key;
 };
 
 CommonSettings ReadCommon(config::Reader& r, const std::string& name) {
@@ -48,6 +51,10 @@ CommonSettings ReadCommon(config::Reader& r, const std::string& name) {
                                "Time in-flight calls get to finish on SIGTERM");
   s.relay = r.Bool("PASSERELLE_OUTBOX_RELAY", true,
                    "Run the outbox relay in this process (one or more replicas may)");
+  s.page_token_key = r.String(
+      "PASSERELLE_PAGE_TOKEN_KEY", "",
+      "Secret sealing page tokens, shared by every replica of every service (empty: a random "
+      "key per process, so a token only works on the replica that issued it)");
   return s;
 }
 
@@ -120,6 +127,13 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
 
   Runtime rt;
   rt.name = spec.name;
+  if (common.page_token_key.empty()) {
+    unsigned char random[32];
+    if (RAND_bytes(random, sizeof random) != 1) return 1;
+    common.page_token_key.assign(reinterpret_cast<const char*>(random), sizeof random);
+    logging::Warn("PASSERELLE_PAGE_TOKEN_KEY is not set: page tokens work on this process only");
+  }
+  rt.page_tokens = std::make_unique<server::PageTokens>(common.page_token_key);
   rt.pool = std::make_unique<db::Pool>(db::PoolOptions{
       .uri = common.database_url,
       .schema = common.schema,

@@ -16,6 +16,7 @@
 #include "libs/events/nats.hpp"
 #include "libs/metrics/metrics.hpp"
 #include "libs/outbox/outbox.hpp"
+#include "libs/server/page_token.hpp"
 #include "libs/server/server.hpp"
 
 namespace passerelle::service {
@@ -29,6 +30,8 @@ struct Runtime {
   std::unique_ptr<metrics::Metrics> metrics;
   std::unique_ptr<outbox::Relay> relay;
   std::unique_ptr<server::GrpcServer> server;
+  /// Seals and opens the page tokens of every list (one key per deployment).
+  std::unique_ptr<server::PageTokens> page_tokens;
 };
 
 struct ServiceSpec {

@@ -1,0 +1,34 @@
+// The AIP-160 filter subset every List method accepts: comparisons joined by AND.
+//
+//   filter     = [ comparison { "AND" comparison } ]
+//   comparison = field ( "=" | "!=" | ":" ) value
+//   field      = name { "." name }            name = letter { letter | digit | "_" }
+//   value      = '"' { char | '\"' | '\\' } '"'  |  bare word (letters, digits, _ . - / + @)
+//
+// Anything else (OR, NOT, parentheses, lower-case operators, a missing value, an unclosed
+// quote) is refused with the position of the problem; callers then refuse fields and values
+// they do not know. Nothing here knows SQL.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace passerelle::server {
+
+struct Comparison {
+  enum class Op { kEquals, kNotEquals, kHas };
+  std::string field;
+  Op op = Op::kEquals;
+  std::string value;
+  /// Byte offset of the comparison in the filter (for errors about its field or value).
+  size_t position = 0;
+};
+
+/// Parses a filter; INVALID_ARGUMENT with a violation on `filter` naming the position and what
+/// was expected. At most 2,000 bytes and 20 comparisons.
+absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter);
+
+}  // namespace passerelle::server

@@ -1,0 +1,102 @@
+// Sealed page tokens with OpenSSL's AES-256-GCM.
+#include "libs/server/page_token.hpp"
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <memory>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "libs/server/errors.hpp"
+
+namespace passerelle::server {
+namespace {
+
+constexpr unsigned char kVersion = 1;
+constexpr size_t kNonce = 12;
+constexpr size_t kTag = 16;
+constexpr size_t kMaxToken = 4096;  // a cursor is a key and an id: far less than this
+
+using Ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
+
+std::string Associated(std::string_view list, std::string_view parameters) {
+  return BindParameters({list, parameters});
+}
+
+absl::Status Refused(std::string_view why) {
+  return InvalidArgument("invalid page_token",
+                         {{"page_token", absl::StrCat(std::string(why), "; start again without a token")}});
+}
+
+}  // namespace
+
+std::string BindParameters(std::initializer_list<std::string_view> parts) {
+  std::string out;
+  for (std::string_view p : parts) absl::StrAppend(&out, p.size(), ":", std::string(p), ";");
+  return out;
+}
+
+std::string ContentDigest(std::string_view bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(digest), sizeof digest));
+}
+
+PageTokens::PageTokens(std::string_view secret) {
+  const std::string salted = absl::StrCat("passerelle page tokens v1\n", std::string(secret));
+  SHA256(reinterpret_cast<const unsigned char*>(salted.data()), salted.size(), key_.data());
+}
+
+std::string PageTokens::Seal(std::string_view list, std::string_view parameters,
+                             std::string_view cursor) const {
+  const std::string aad = Associated(list, parameters);
+  std::string out(1 + kNonce + cursor.size() + kTag, '\0');
+  auto* bytes = reinterpret_cast<unsigned char*>(out.data());
+  bytes[0] = kVersion;
+  unsigned char* nonce = bytes + 1;
+  if (RAND_bytes(nonce, kNonce) != 1) std::abort();  // no randomness: nothing is safe to issue
+  Ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), nonce);
+  EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                    static_cast<int>(aad.size()));
+  EVP_EncryptUpdate(ctx.get(), bytes + 1 + kNonce, &len,
+                    reinterpret_cast<const unsigned char*>(cursor.data()),
+                    static_cast<int>(cursor.size()));
+  EVP_EncryptFinal_ex(ctx.get(), bytes + 1 + kNonce + len, &len);
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, kTag, bytes + 1 + kNonce + cursor.size());
+  return absl::WebSafeBase64Escape(out);
+}
+
+absl::StatusOr<std::string> PageTokens::Open(std::string_view list, std::string_view parameters,
+                                             std::string_view token) const {
+  if (token.size() > kMaxToken) return Refused("too long to be a token this service issued");
+  std::string raw;
+  if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &raw) ||
+      raw.size() < 1 + kNonce + kTag || static_cast<unsigned char>(raw[0]) != kVersion) {
+    return Refused("not a token this service issued");
+  }
+  const std::string aad = Associated(list, parameters);
+  const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
+  const size_t n = raw.size() - 1 - kNonce - kTag;
+  std::string cursor(n, '\0');
+  Ctx ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  int len = 0;
+  EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(), bytes + 1);
+  EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                    static_cast<int>(aad.size()));
+  EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(cursor.data()), &len,
+                    bytes + 1 + kNonce, static_cast<int>(n));
+  EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, kTag,
+                      const_cast<unsigned char*>(bytes + 1 + kNonce + n));
+  unsigned char tail[16];
+  if (EVP_DecryptFinal_ex(ctx.get(), tail, &len) != 1) {
+    return Refused("not a token for this list and these parameters (forged, cut or reused)");
+  }
+  return cursor;
+}
+
+}  // namespace passerelle::server
