@@ -102,10 +102,18 @@ absl::Status NatsClient::DeleteStream(const std::string& name) {
   return FromNats(js_DeleteStream(js_, name.c_str(), nullptr, &jerr), jerr, "deleting " + name);
 }
 
+int64_t NatsClient::MaxPayload() const { return natsConnection_GetMaxPayload(conn_); }
+
 absl::Status NatsClient::Publish(const std::string& subject, const std::string& data,
                                  const std::string& msg_id,
                                  const std::map<std::string, std::string>& headers,
                                  bool* duplicate) {
+  size_t size = subject.size() + data.size() + msg_id.size() + 64;
+  for (const auto& [k, v] : headers) size += k.size() + v.size() + 4;
+  if (const int64_t max = MaxPayload(); max > 0 && static_cast<int64_t>(size) > max) {
+    return absl::OutOfRangeError(absl::StrCat("message of ", size,
+                                              " bytes exceeds the server's max_payload of ", max));
+  }
   natsMsg* msg = nullptr;
   natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
                                 static_cast<int>(data.size()));

@@ -47,10 +47,14 @@ class NatsClient {
   absl::Status EnsureStream(const StreamConfig& config);
   /// Publishes to JetStream and waits for the stream's ack. `msg_id` becomes Nats-Msg-Id.
   /// Returns OK for a duplicate too (the stream already holds it), with *duplicate set.
+  /// OUT_OF_RANGE, without trying, for a message larger than the server's max_payload: it
+  /// would never be accepted, so retrying it is pointless.
   absl::Status Publish(const std::string& subject, const std::string& data,
                        const std::string& msg_id,
                        const std::map<std::string, std::string>& headers = {},
                        bool* duplicate = nullptr);
+  /// The largest message the server accepts (its `max_payload`, learnt at connect).
+  int64_t MaxPayload() const;
   /// Deletes a stream (tests).
   absl::Status DeleteStream(const std::string& name);
 

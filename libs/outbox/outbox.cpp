@@ -29,7 +29,13 @@ db::Component OutboxComponent() {
             ");\n"
             "CREATE INDEX outbox_pending ON outbox (seq) WHERE sent_at IS NULL;\n"
             "CREATE INDEX outbox_pending_subject ON outbox (subject, seq) WHERE sent_at IS NULL;\n"
-            "CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;"}}};
+            "CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;"},
+           // An event the server can never accept (larger than its max_payload) is parked: set
+           // aside with the reason, out of the pending queue, kept until an operator acts.
+           {2, "park_poison_events",
+            "ALTER TABLE outbox ADD COLUMN parked_at timestamptz;\n"
+            "ALTER TABLE outbox ADD COLUMN park_reason text;\n"
+            "CREATE INDEX outbox_parked ON outbox (seq) WHERE parked_at IS NOT NULL;"}}};
 }
 
 void Append(pqxx::work& tx, const events::Topology& topology, const events::v1::Event& event) {
@@ -59,6 +65,8 @@ struct Relay::Metrics {
   prometheus::Counter* published = nullptr;
   prometheus::Counter* errors = nullptr;
   prometheus::Gauge* pending = nullptr;
+  prometheus::Counter* parked_total = nullptr;
+  prometheus::Gauge* parked = nullptr;
 };
 
 Relay::Relay(db::Pool& pool, events::NatsClient& nats, RelayOptions options,
@@ -83,6 +91,16 @@ Relay::Relay(db::Pool& pool, events::NatsClient& nats, RelayOptions options,
                              .Help("Outbox events not yet published")
                              .Register(*registry)
                              .Add({});
+    metrics_->parked_total = &prometheus::BuildCounter()
+                                  .Name("passerelle_outbox_parked_total")
+                                  .Help("Outbox events parked because NATS can never accept them")
+                                  .Register(*registry)
+                                  .Add({});
+    metrics_->parked = &prometheus::BuildGauge()
+                            .Name("passerelle_outbox_parked")
+                            .Help("Parked outbox events waiting for an operator")
+                            .Register(*registry)
+                            .Add({});
   }
 }
 
@@ -92,6 +110,7 @@ absl::StatusOr<int> Relay::RunOnce() {
   auto lease = pool_.Acquire();
   if (!lease.ok()) return lease.status();
   int published = 0;
+  int parked_now = 0;
   absl::Status failure;
   try {
     pqxx::work tx(**lease);
@@ -106,6 +125,7 @@ absl::StatusOr<int> Relay::RunOnce() {
         "FROM batch b JOIN outbox o ON o.seq = b.seq ORDER BY o.seq",
         options_.batch_size);
     std::vector<std::string> sent;
+    std::vector<std::pair<std::string, std::string>> parked;  // seq, reason
     for (const auto& row : rows) {
       if (row[4].as<bool>()) continue;
       std::string data;
@@ -113,6 +133,13 @@ absl::StatusOr<int> Relay::RunOnce() {
       const std::string event_id = row[1].as<std::string>();
       absl::Status st = nats_.Publish(row[2].as<std::string>(), data, event_id,
                                       {{"Passerelle-Event-Id", event_id}});
+      if (st.code() == absl::StatusCode::kOutOfRange) {
+        // It will never be accepted: retrying it forever would hold every later event back.
+        logging::Error("outbox event parked: the server cannot accept it",
+                       {{"event_id", event_id}, {"error", std::string(st.message())}});
+        parked.emplace_back(row[0].as<std::string>(), std::string(st.message()));
+        continue;
+      }
       if (!st.ok()) {
         // Stop here: later events may share this one's subject and must not overtake it.
         failure = st;
@@ -123,6 +150,14 @@ absl::StatusOr<int> Relay::RunOnce() {
     if (!sent.empty()) {
       tx.exec0("UPDATE outbox SET sent_at = now() WHERE seq IN (" + absl::StrJoin(sent, ",") + ")");
     }
+    for (const auto& [seq, reason] : parked) {
+      // sent_at too: a parked event leaves the pending queue (and its indexes) for good.
+      tx.exec_params(
+          "UPDATE outbox SET sent_at = now(), parked_at = now(), park_reason = $2 "
+          "WHERE seq = $1::bigint",
+          seq, reason);
+    }
+    parked_now = static_cast<int>(parked.size());
     tx.commit();
     published = static_cast<int>(sent.size());
   } catch (const std::exception& e) {
@@ -130,6 +165,7 @@ absl::StatusOr<int> Relay::RunOnce() {
     failure = absl::UnavailableError(absl::StrCat("relay transaction: ", e.what()));
   }
   if (metrics_->published != nullptr) metrics_->published->Increment(published);
+  if (metrics_->parked_total != nullptr) metrics_->parked_total->Increment(parked_now);
   if (!failure.ok()) {
     if (metrics_->errors != nullptr) metrics_->errors->Increment();
     return failure;
@@ -142,9 +178,26 @@ absl::StatusOr<int64_t> Relay::Pending() {
   if (!lease.ok()) return lease.status();
   try {
     pqxx::work tx(**lease);
-    int64_t n = tx.exec1("SELECT count(*) FROM outbox WHERE sent_at IS NULL")[0].as<int64_t>();
+    auto r = tx.exec1(
+        "SELECT count(*) FILTER (WHERE sent_at IS NULL), "
+        "       (SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL) "
+        "FROM outbox WHERE sent_at IS NULL");
+    const int64_t n = r[0].as<int64_t>();
     if (metrics_->pending != nullptr) metrics_->pending->Set(static_cast<double>(n));
+    if (metrics_->parked != nullptr) metrics_->parked->Set(r[1].as<double>());
     return n;
+  } catch (const std::exception& e) {
+    lease->Discard();
+    return absl::UnavailableError(e.what());
+  }
+}
+
+absl::StatusOr<int64_t> Relay::Parked() {
+  auto lease = pool_.Acquire();
+  if (!lease.ok()) return lease.status();
+  try {
+    pqxx::work tx(**lease);
+    return tx.exec1("SELECT count(*) FROM outbox WHERE parked_at IS NOT NULL")[0].as<int64_t>();
   } catch (const std::exception& e) {
     lease->Discard();
     return absl::UnavailableError(e.what());
@@ -156,7 +209,8 @@ void Relay::Cleanup() {
   if (!lease.ok()) return;
   try {
     pqxx::work tx(**lease);
-    tx.exec_params("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1)",
+    tx.exec_params("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1) "
+                   "AND parked_at IS NULL",
                    static_cast<double>(options_.retention.count()) / 1000.0);
     tx.commit();
   } catch (const std::exception& e) {
@@ -192,6 +246,9 @@ void Relay::Loop() {
                                                       {"retry_in_ms", backoff.count()}});
       wait = backoff;
       backoff = std::min(backoff * 2, options_.max_backoff);
+      // The gauge must show a backlog that builds while publishing fails: that is what the
+      // OutboxBacklog alert watches.
+      Pending().IgnoreError();
     } else {
       backoff = options_.error_backoff;
       if (*n == options_.batch_size) continue;  // more waiting: no pause

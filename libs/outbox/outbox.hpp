@@ -59,8 +59,10 @@ class Relay {
 
   /// Publishes one batch; how many events it published.
   absl::StatusOr<int> RunOnce();
-  /// Events not yet published.
+  /// Events not yet published (parked ones excluded); refreshes the pending and parked gauges.
   absl::StatusOr<int64_t> Pending();
+  /// Events parked because the server can never accept them (larger than max_payload).
+  absl::StatusOr<int64_t> Parked();
   /// Background loop until Stop.
   void Start();
   /// Cuts the idle wait short (call after committing an Append).

@@ -6,6 +6,8 @@
 #include <set>
 #include <thread>
 
+#include <prometheus/registry.h>
+
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "libs/db/transaction.hpp"
@@ -230,6 +232,54 @@ TEST_F(OutboxTest, NatsKilledMidPublishingLosesNothingAndDuplicatesNothing) {
       << "pending: " << *relay.Pending();
   relay.Stop();
   ExpectExactlyOnceInOrder(ReadStream(*nats, ids.size()), ids);
+}
+
+TEST_F(OutboxTest, EventTheServerCannotAcceptIsParkedAndTheRestFlows) {
+  auto nats = Connect(testing::NatsUrl());
+  ASSERT_GT(nats->MaxPayload(), 0);
+  google::protobuf::StringValue huge;
+  huge.set_value(std::string(static_cast<size_t>(nats->MaxPayload()) + 1000, 'x'));
+  const Event poison = events::MakeEvent("thing.changed", "test", "things/0", huge, absl::Now());
+  ASSERT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
+                Append(tx, topology_, poison);
+                return absl::OkStatus();
+              }).ok());
+  auto ids = AppendEvents(5, 1);  // the same subject: they must not wait behind it forever
+  prometheus::Registry registry;
+  Relay relay(pool(), *nats, {.topology = topology_}, &registry);
+  auto n = relay.RunOnce();
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 5);
+  EXPECT_EQ(*relay.Pending(), 0);
+  EXPECT_EQ(*relay.Parked(), 1);
+  ExpectExactlyOnceInOrder(ReadStream(*nats, ids.size()), ids);
+  double parked_gauge = -1;
+  for (const auto& family : registry.Collect()) {
+    if (family.name == "passerelle_outbox_parked") parked_gauge = family.metric[0].gauge.value;
+  }
+  EXPECT_EQ(parked_gauge, 1);
+}
+
+TEST_F(OutboxTest, PendingGaugeShowsTheBacklogWhilePublishingFails) {
+  testing::NatsServer server;
+  server.Start();
+  auto nats = Connect(server.url());
+  prometheus::Registry registry;
+  Relay relay(pool(), *nats,
+              {.topology = topology_, .idle_wait = 20ms, .error_backoff = 20ms,
+               .max_backoff = 100ms},
+              &registry);
+  relay.Start();
+  server.Kill();
+  AppendEvents(7, 3);
+  auto gauge = [&] {
+    for (const auto& family : registry.Collect()) {
+      if (family.name == "passerelle_outbox_pending") return family.metric[0].gauge.value;
+    }
+    return -1.0;
+  };
+  EXPECT_TRUE(testing::WaitFor([&] { return gauge() == 7; }, 10s)) << "gauge: " << gauge();
+  relay.Stop();
 }
 
 class ConsumerTest : public OutboxTest {
