@@ -109,4 +109,54 @@ std::string Line(const std::vector<std::string>& fields, char delimiter, bool al
   return out + "\r\n";
 }
 
+namespace {
+
+bool PlainNumber(std::string_view s) {
+  if (s.empty()) return false;
+  bool digit = false;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      digit = true;
+    } else if (c != '.' && c != ',' && c != ' ') {
+      return false;
+    }
+  }
+  return digit;
+}
+
+bool Dangerous(std::string_view cell) {
+  if (cell.empty()) return false;
+  switch (cell.front()) {
+    case '=':
+    case '@':
+    case '\t':
+    case '\r':
+      return true;
+    case '+':
+    case '-':
+      return !PlainNumber(cell.substr(1));
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+// Dangerous once any leading apostrophes are set aside: such a cell gets one apostrophe more on
+// export and loses one on import, so every value reads back exactly.
+bool Guarded(std::string_view cell) {
+  while (!cell.empty() && cell.front() == '\'') cell.remove_prefix(1);
+  return Dangerous(cell);
+}
+
+std::string NeutraliseFormula(std::string_view cell) {
+  if (Guarded(cell)) return "'" + std::string(cell);
+  return std::string(cell);
+}
+
+std::string UnneutraliseFormula(std::string_view cell) {
+  if (!cell.empty() && cell.front() == '\'' && Guarded(cell)) return std::string(cell.substr(1));
+  return std::string(cell);
+}
+
 }  // namespace passerelle::csv

@@ -34,4 +34,12 @@ std::string Quote(std::string_view value, char delimiter = ',', bool always_quot
 std::string Line(const std::vector<std::string>& fields, char delimiter = ',',
                  bool always_quote = false);
 
+/// Spreadsheet formula injection (OWASP "CSV Injection"): a cell that a spreadsheet would run as
+/// a formula, i.e. starting with '=', '@', tab or CR, or with '+' or '-' when the rest is not a
+/// plain number, gets a leading apostrophe. Telephone numbers (+33…) and negative coordinates
+/// stay as they are. `Unneutralise` undoes it on import, so a file we export reads back
+/// unchanged.
+std::string NeutraliseFormula(std::string_view cell);
+std::string UnneutraliseFormula(std::string_view cell);
+
 }  // namespace passerelle::csv

@@ -48,5 +48,24 @@ TEST(CsvTest, WritesAndReadsBack) {
   EXPECT_EQ(Line({"a", "b"}, ',', true), "\"a\",\"b\"\r\n");
 }
 
+TEST(CsvFormula, NeutralisesWhatASpreadsheetWouldRunAndRoundTrips) {
+  EXPECT_EQ(NeutraliseFormula("=HYPERLINK(\"http://x\")"), "'=HYPERLINK(\"http://x\")");
+  EXPECT_EQ(NeutraliseFormula("@SUM(A1)"), "'@SUM(A1)");
+  EXPECT_EQ(NeutraliseFormula("+cmd|' /C calc'!A0"), "'+cmd|' /C calc'!A0");
+  EXPECT_EQ(NeutraliseFormula("-2+3+cmd"), "'-2+3+cmd");
+  EXPECT_EQ(NeutraliseFormula("\t=1+1"), "'\t=1+1");
+  EXPECT_EQ(NeutraliseFormula("\r=1"), "'\r=1");
+  // What the standard holds stays readable by national tools.
+  EXPECT_EQ(NeutraliseFormula("+33320123456"), "+33320123456");
+  EXPECT_EQ(NeutraliseFormula("-3.1742"), "-3.1742");
+  EXPECT_EQ(NeutraliseFormula("Médiathèque"), "Médiathèque");
+  EXPECT_EQ(NeutraliseFormula("'quoted"), "'quoted");
+  EXPECT_EQ(NeutraliseFormula("'=1"), "''=1");
+  for (const char* v : {"=1+1", "@x", "+cmd", "\t=1", "'=1", "''=1", "'plain", "+33320123456",
+                        "-3.5", "plain", "", "'", "=", "-"}) {
+    EXPECT_EQ(UnneutraliseFormula(NeutraliseFormula(v)), v) << v;
+  }
+}
+
 }  // namespace
 }  // namespace passerelle::csv
