@@ -1,10 +1,12 @@
 // Area layers from GeoJSON.
 #include "services/venues/areas.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
+#include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::venues {
@@ -17,27 +19,118 @@ bool ValidLayerId(std::string_view layer) {
   return true;
 }
 
+namespace {
+
+constexpr size_t kMaxBytes = 64 << 20;
+constexpr int kMaxDepth = 32;           // a MultiPolygon needs 6
+constexpr size_t kMaxFeatures = 10000;
+constexpr size_t kMaxPositions = 2000000;
+
+// Deepest nesting of arrays and objects, read before parsing: the JSON parser recurses, so a
+// document of a million '[' must be refused before it reaches it.
+int Depth(std::string_view json) {
+  int depth = 0, deepest = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+// Checks a geometry's rings: every position two finite WGS84 numbers, every ring closed with
+// at least four positions. Appends violations under `at`; counts positions.
+void CheckGeometry(const nlohmann::json& geometry, const std::string& type, const std::string& at,
+                   size_t* positions, std::vector<server::FieldViolation>* bad) {
+  const auto& coords = geometry.contains("coordinates") ? geometry["coordinates"] : nlohmann::json();
+  if (!coords.is_array() || coords.empty()) {
+    bad->push_back({at + ".coordinates", "must be a non-empty array"});
+    return;
+  }
+  std::vector<const nlohmann::json*> polygons;
+  if (type == "Polygon") {
+    polygons.push_back(&coords);
+  } else {
+    for (const auto& p : coords) polygons.push_back(&p);
+  }
+  for (size_t p = 0; p < polygons.size(); ++p) {
+    const auto& rings = *polygons[p];
+    if (!rings.is_array() || rings.empty()) {
+      bad->push_back({at + ".coordinates", "a polygon is a non-empty array of rings"});
+      return;
+    }
+    for (const auto& ring : rings) {
+      if (!ring.is_array() || ring.size() < 4 || ring.front() != ring.back()) {
+        bad->push_back({at + ".coordinates",
+                        "a ring is a closed array of at least four positions (RFC 7946)"});
+        return;
+      }
+      for (const auto& pos : ring) {
+        ++*positions;
+        if (!pos.is_array() || pos.size() < 2 || !pos[0].is_number() || !pos[1].is_number()) {
+          bad->push_back({at + ".coordinates", "a position is [longitude, latitude]"});
+          return;
+        }
+        const double lon = pos[0].get<double>(), lat = pos[1].get<double>();
+        std::vector<server::FieldViolation> range;
+        if (!server::CheckNumber(&range, at + ".coordinates (longitude)", lon, -180, 180) ||
+            !server::CheckNumber(&range, at + ".coordinates (latitude)", lat, -90, 90)) {
+          bad->insert(bad->end(), range.begin(), range.end());
+          return;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson,
                                                         const std::string& code_property,
                                                         const std::string& name_property) {
-  nlohmann::json doc;
-  try {
-    doc = nlohmann::json::parse(geojson);
-  } catch (const std::exception& e) {
-    return server::InvalidArgument("not JSON", {{"geojson", e.what()}});
+  if (geojson.size() > kMaxBytes) {
+    return server::InvalidArgument("layer too large",
+                                   {{"geojson", "at most 64 MiB; simplify the geometries"}});
   }
-  if (doc.value("type", "") != "FeatureCollection" || !doc.contains("features") ||
-      !doc["features"].is_array()) {
+  if (Depth(geojson) > kMaxDepth) {
+    return server::InvalidArgument(
+        "not a GeoJSON layer", {{"geojson", absl::StrCat("nested deeper than ", kMaxDepth,
+                                                         " levels: not GeoJSON polygons")}});
+  }
+  nlohmann::json doc = nlohmann::json::parse(geojson, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return server::InvalidArgument("not JSON", {{"geojson", "not valid JSON (or not UTF-8)"}});
+  }
+  if (!doc.is_object() || doc.value("type", "") != "FeatureCollection" ||
+      !doc.contains("features") || !doc["features"].is_array()) {
     return server::InvalidArgument("not a FeatureCollection",
                                    {{"geojson", "expected a GeoJSON FeatureCollection"}});
+  }
+  const auto& features = doc["features"];
+  if (features.size() > kMaxFeatures) {
+    return server::InvalidArgument(
+        "too many areas", {{"geojson.features", absl::StrCat("at most ", kMaxFeatures)}});
   }
   std::vector<AreaFeature> out;
   std::vector<server::FieldViolation> bad;
   std::set<std::string> codes;
-  const auto& features = doc["features"];
-  for (size_t i = 0; i < features.size(); ++i) {
+  size_t positions = 0;
+  for (size_t i = 0; i < features.size() && bad.size() < 100; ++i) {
     const auto& f = features[i];
     const std::string at = absl::StrCat("features[", i, "]");
+    if (!f.is_object()) {
+      bad.push_back({at, "must be a Feature object"});
+      continue;
+    }
     const auto props = f.value("properties", nlohmann::json::object());
     auto text = [&](const std::string& key) -> std::string {
       if (!props.is_object() || !props.contains(key)) return "";
@@ -45,20 +138,32 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
       return v.is_string() ? v.get<std::string>() : v.is_number() ? v.dump() : "";
     };
     AreaFeature a{text(code_property), text(name_property), ""};
-    if (a.code.empty()) bad.push_back({at + ".properties." + code_property, "missing"});
-    if (!a.code.empty() && !codes.insert(a.code).second) {
-      bad.push_back({at + ".properties." + code_property, "code \"" + a.code + "\" repeated"});
+    const std::string code_at = at + ".properties." + code_property;
+    if (a.code.empty()) {
+      bad.push_back({code_at, "missing"});
+    } else if (server::CheckText(&bad, code_at, a.code, 64) &&
+               !codes.insert(a.code).second) {
+      bad.push_back({code_at, "code \"" + a.code + "\" repeated"});
     }
+    server::CheckText(&bad, at + ".properties." + name_property, a.label, 200);
     const auto geometry = f.value("geometry", nlohmann::json());
-    const std::string type = geometry.is_object() ? geometry.value("type", "") : "";
+    const std::string type =
+        geometry.is_object() && geometry.contains("type") && geometry["type"].is_string()
+            ? geometry["type"].get<std::string>()
+            : "";
     if (type != "Polygon" && type != "MultiPolygon") {
-      bad.push_back({at + ".geometry.type",
-                     absl::StrCat("must be Polygon or MultiPolygon, got \"", type, "\"")});
+      bad.push_back({at + ".geometry.type", absl::StrCat("must be Polygon or MultiPolygon, got \"",
+                                                         text::Quote(type), "\"")});
     } else {
+      CheckGeometry(geometry, type, at + ".geometry", &positions, &bad);
       a.geometry_json = geometry.dump();
     }
     if (a.label.empty()) a.label = a.code;
     out.push_back(std::move(a));
+  }
+  if (positions > kMaxPositions) {
+    bad.push_back({"geojson", absl::StrCat("more than ", kMaxPositions,
+                                           " positions; simplify the geometries")});
   }
   if (!bad.empty()) return server::InvalidArgument("invalid area layer", bad);
   return out;

@@ -8,11 +8,18 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "libs/csv/csv.hpp"
+#include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::venues {
 
 namespace {
+
+// One bad value never fails an export for everyone: stored text is valid UTF-8 (validation
+// sees to it), and anything older is written with U+FFFD rather than throwing.
+std::string Dump(const nlohmann::json& doc, int indent) {
+  return doc.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
 
 // Schema v0.1 (2022) -> v1.0.2. v0.1 separated list values with `;` (site_web with `,`), named
 // some fields differently, and used other vocabularies; each translated value is reported.
@@ -206,7 +213,8 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     ++out.rows;
     std::map<std::string, std::string> raw;
     for (size_t c = 0; c < table->header.size() && c < row.cells.size(); ++c) {
-      if (column_of[c] >= 0) raw[table->header[c]] = row.cells[c];
+      // Our own exports guard formula-looking cells with an apostrophe: it is not data.
+      if (column_of[c] >= 0) raw[table->header[c]] = csv::UnneutraliseFormula(row.cells[c]);
     }
     std::vector<Violation> extra;
     if (row.cells.size() != table->header.size()) {
@@ -254,7 +262,8 @@ std::string WriteNationalCsv(const Standard& standard,
   for (const v1::Venue* v : venues) {
     auto raw = RawFromProto(standard, *v);
     std::vector<std::string> cells;
-    for (const auto& f : standard.fields()) cells.push_back(raw[f.name]);
+    // Opened in a spreadsheet, a cell such as =HYPERLINK(…) must stay text (docs/venues.md).
+    for (const auto& f : standard.fields()) cells.push_back(csv::NeutraliseFormula(raw[f.name]));
     out += csv::Line(cells, ',', true);
   }
   return out;
@@ -279,7 +288,7 @@ std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::V
                         {"properties", props}});
   }
   nlohmann::json doc{{"type", "FeatureCollection"}, {"features", features}};
-  return doc.dump() + "\n";
+  return Dump(doc, -1);
 }
 
 namespace {
@@ -389,9 +398,8 @@ std::string WriteDataInclusionStructures(const Standard& standard,
     Put(s, "telephone", raw["telephone"]);
     if (v->courriels_size() > 0) s["courriel"] = v->courriels(0);
     if (v->site_web_size() > 0) s["site_web"] = v->site_web(0);
-    std::string resume = raw["presentation_resume"];
-    if (resume.size() > 280) resume = resume.substr(0, 277) + "...";  // data·inclusion's limit
-    Put(s, "presentation_resume", resume);
+    // data·inclusion's limit is 280 characters: cut on code points, never inside one.
+    Put(s, "presentation_resume", text::Ellipsize(raw["presentation_resume"], 280));
     Put(s, "presentation_detail", raw["presentation_detail"]);
     Put(s, "source", raw["source"]);
     Put(s, "structure_parente", raw["structure_parente"]);
@@ -410,7 +418,7 @@ std::string WriteDataInclusionStructures(const Standard& standard,
     if (!autres.empty()) s["labels_autres"] = autres;
     out.push_back(s);
   }
-  return out.dump(1) + "\n";
+  return Dump(out, 1);
 }
 
 std::string WriteDataInclusionServices(const Standard& standard,
@@ -428,15 +436,18 @@ std::string WriteDataInclusionServices(const Standard& standard,
                      {"nom", "Médiation numérique"}, {"source", raw["source"]},
                      {"thematiques", ThematiquesOf(raw)}};
     Put(s, "prise_rdv", raw["prise_rdv"]);
-    std::string resume = raw["presentation_resume"];
-    if (resume.size() > 280) resume = resume.substr(0, 277) + "...";
-    Put(s, "presentation_resume", resume);
+    Put(s, "presentation_resume", text::Ellipsize(raw["presentation_resume"], 280));
     std::vector<std::string> frais, types, profils;
-    for (const auto& f : Split(raw["frais_a_charge"])) frais.push_back(kFrais.at(f));
+    // A value without a data·inclusion counterpart is left out: one venue never fails an export.
+    auto mapped = [](const std::map<std::string, std::string>& m, const std::string& v,
+                     std::vector<std::string>* out) {
+      if (auto it = m.find(v); it != m.end()) out->push_back(it->second);
+    };
+    for (const auto& f : Split(raw["frais_a_charge"])) mapped(kFrais, f, &frais);
     if (v->accepts_aptic_pass()) frais.push_back("pass-numerique");
-    for (const auto& t : Split(raw["modalites_accompagnement"])) types.push_back(kTypes.at(t));
+    for (const auto& t : Split(raw["modalites_accompagnement"])) mapped(kTypes, t, &types);
     for (const char* field : {"publics_specifiquement_adresses", "prise_en_charge_specifique"}) {
-      for (const auto& p : Split(raw[field])) profils.push_back(Profils().at(p));
+      for (const auto& p : Split(raw[field])) mapped(Profils(), p, &profils);
     }
     Unique(frais);
     Unique(types);
@@ -446,7 +457,7 @@ std::string WriteDataInclusionServices(const Standard& standard,
     if (!profils.empty()) s["profils"] = profils;
     out.push_back(s);
   }
-  return out.dump(1) + "\n";
+  return Dump(out, 1);
 }
 
 }  // namespace passerelle::venues

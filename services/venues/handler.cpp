@@ -45,10 +45,7 @@ grpc::Status Handler::ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesR
   auto page = registry_.List(*q);
   if (!page.ok()) return server::ToGrpc(page.status());
   for (const auto& v : page->venues) ToProto(registry_.standard(), v, resp->add_venues());
-  if (!page->next_cursor.empty()) {
-    resp->set_next_page_token(absl::WebSafeBase64Escape(absl::StrCat(
-        req->filter(), "|", req->order_by(), "|", req->show_withdrawn(), "|", page->next_cursor)));
-  }
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
@@ -86,7 +83,8 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
                                         v1::BatchUpsertVenuesResponse* resp) {
   server::RequestScope scope(ctx);
   std::vector<v1::Venue> rows(req->venues().begin(), req->venues().end());
-  auto results = registry_.BatchUpsert(req->source(), rows, req->reinstate_withdrawn());
+  auto results = registry_.BatchUpsert(req->source(), rows, req->reinstate_withdrawn(),
+                                       absl::FromChrono(ctx->deadline()));
   if (!results.ok()) return server::ToGrpc(results.status());
   int counts[4] = {0, 0, 0, 0};
   for (const RowResult& r : *results) {
@@ -112,15 +110,38 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
 
 namespace {
 
-// Enum numbers of a repeated filter to the schema's spelling (unknown numbers match nothing).
+// Enum numbers of a repeated filter to the schema's spelling; an unknown number is a violation
+// on `request_field`, never a silently empty filter.
 template <typename Repeated>
-std::vector<std::string> Spelled(const Standard& standard, const char* field, const Repeated& r) {
+std::vector<std::string> Spelled(const Standard& standard, const char* field,
+                                 const char* request_field, const Repeated& r,
+                                 std::vector<server::FieldViolation>* bad) {
   std::vector<std::string> out;
   const FieldSpec* spec = standard.Find(field);
-  for (int n : r) {
-    out.push_back(n >= 1 && n <= static_cast<int>(spec->values.size()) ? spec->values[n - 1] : "?");
+  for (int i = 0; i < r.size(); ++i) {
+    const int n = r.Get(i);
+    if (n >= 1 && n <= static_cast<int>(spec->values.size())) {
+      out.push_back(spec->values[n - 1]);
+    } else {
+      bad->push_back({absl::StrCat(request_field, "[", i, "]"),
+                      absl::StrCat("unknown enum value ", n)});
+    }
   }
   return out;
+}
+
+// A repeated string filter: at most 100 values of bounded, valid text.
+template <typename Repeated>
+std::vector<std::string> Strings(const char* request_field, const Repeated& r,
+                                 std::vector<server::FieldViolation>* bad) {
+  if (r.size() > 100) {
+    bad->push_back({request_field, "at most 100 values"});
+    return {};
+  }
+  for (int i = 0; i < r.size(); ++i) {
+    server::CheckText(bad, absl::StrCat(request_field, "[", i, "]"), r.Get(i), 200);
+  }
+  return {r.begin(), r.end()};
 }
 
 }  // namespace
@@ -181,9 +202,12 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
   } else if (req->format() == v1::DATA_INCLUSION_SERVICES) {
     doc = WriteDataInclusionServices(registry_.standard(), venues);
     type = "application/json";
-  } else {
+  } else if (req->format() == v1::NATIONAL_CSV) {
     doc = WriteNationalCsv(registry_.standard(), venues);
     type = "text/csv; charset=utf-8";
+  } else {
+    return server::ToGrpc(server::InvalidArgument(
+        "invalid format", {{"format", absl::StrCat("unknown format ", req->format())}}));
   }
   return server::WriteChunks(writer, doc, type);
 }
@@ -250,23 +274,28 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     q.max_lat = req->within().max_latitude();
     q.max_lon = req->within().max_longitude();
   }
-  q.any_of["services"] = Spelled(st, "services", req->services());
+  std::vector<server::FieldViolation> bad;
+  q.any_of["services"] = Spelled(st, "services", "services", req->services(), &bad);
   q.any_of["dispositif_programmes_nationaux"] =
-      Spelled(st, "dispositif_programmes_nationaux", req->dispositifs());
+      Spelled(st, "dispositif_programmes_nationaux", "dispositifs", req->dispositifs(), &bad);
   q.any_of["publics_specifiquement_adresses"] =
-      Spelled(st, "publics_specifiquement_adresses", req->publics());
-  q.any_of["prise_en_charge_specifique"] =
-      Spelled(st, "prise_en_charge_specifique", req->prises_en_charge());
-  q.any_of["frais_a_charge"] = Spelled(st, "frais_a_charge", req->frais());
-  q.any_of["modalites_acces"] = Spelled(st, "modalites_acces", req->modalites_acces());
-  q.any_of["modalites_accompagnement"] =
-      Spelled(st, "modalites_accompagnement", req->modalites_accompagnement());
-  q.any_of["typologie"].assign(req->typologie().begin(), req->typologie().end());
-  q.any_of["referential_items"].assign(req->referential_items().begin(),
-                                       req->referential_items().end());
-  q.any_of["areas"].assign(req->areas().begin(), req->areas().end());
+      Spelled(st, "publics_specifiquement_adresses", "publics", req->publics(), &bad);
+  q.any_of["prise_en_charge_specifique"] = Spelled(st, "prise_en_charge_specifique",
+                                                   "prises_en_charge", req->prises_en_charge(), &bad);
+  q.any_of["frais_a_charge"] = Spelled(st, "frais_a_charge", "frais", req->frais(), &bad);
+  q.any_of["modalites_acces"] =
+      Spelled(st, "modalites_acces", "modalites_acces", req->modalites_acces(), &bad);
+  q.any_of["modalites_accompagnement"] = Spelled(st, "modalites_accompagnement",
+                                                 "modalites_accompagnement",
+                                                 req->modalites_accompagnement(), &bad);
+  q.any_of["typologie"] = Strings("typologie", req->typologie(), &bad);
+  q.any_of["referential_items"] = Strings("referential_items", req->referential_items(), &bad);
+  q.any_of["areas"] = Strings("areas", req->areas(), &bad);
   q.text = req->query();
-  if (req->has_open_at()) {
+  if (req->has_open_at() &&
+      (req->open_at().seconds() < 0 || req->open_at().seconds() > 253402300799)) {
+    bad.push_back({"open_at", "must be between 1970 and 9999"});
+  } else if (req->has_open_at()) {
     static const absl::TimeZone paris = [] {
       absl::TimeZone tz;
       if (!absl::LoadTimeZone("Europe/Paris", &tz)) tz = absl::FixedTimeZone(3600);
@@ -275,17 +304,14 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     const absl::Time t = absl::FromUnixSeconds(req->open_at().seconds());
     q.open_at = absl::ToCivilMinute(t, paris);
   }
-  if (req->page_size() < 0) {
-    return server::ToGrpc(
-        server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}}));
-  }
+  if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
+  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid search", bad));
   q.limit = static_cast<size_t>(req->page_size());
   // The token is only valid for the same request: its fingerprint is the request minus token.
   v1::SearchVenuesRequest same = *req;
   same.clear_page_token();
   same.clear_page_size();
-  auto found =
-      registry_.Search(q, absl::WebSafeBase64Escape(same.SerializeAsString()), req->page_token());
+  auto found = registry_.Search(q, same.SerializeAsString(), req->page_token());
   if (!found.ok()) return server::ToGrpc(found.status());
   auto* bytes = new std::string(EncodeSearchResponse(*found));
   grpc::Slice slice(

@@ -30,7 +30,8 @@ int main(int argc, char** argv) {
        .read_config = nullptr,
        .wire = [](service::Runtime& rt) -> absl::Status {
          store = std::make_unique<venues::PgStore>(*rt.pool, rt.topology);
-         registry = std::make_unique<venues::Registry>(venues::Standard::V102(), *store);
+         registry = std::make_unique<venues::Registry>(venues::Standard::V102(), *store,
+                                                       *rt.page_tokens);
          if (absl::Status s = registry->LoadIndex(); !s.ok()) return s;
          malloc_trim(0);  // the load's transient copies are gone: return their memory
          logging::Info("search index loaded", {{"venues", registry->index().size()}});

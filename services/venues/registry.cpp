@@ -8,12 +8,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
+#include "libs/server/filter.hpp"
+#include "libs/text/utf8.hpp"
 #include "libs/server/resource.hpp"
 #include "passerelle/venues/v1/events.pb.h"
 
@@ -24,7 +27,7 @@ absl::Status ParseName(const std::string& name, std::string* id) {
   if (!name.starts_with("venues/") || name.size() <= 7 || name.find('/', 7) != std::string::npos) {
     return server::InvalidArgument(
         "invalid venue name",
-        {{"name", absl::StrCat("must be venues/{venue}, got \"", name, "\"")}});
+        {{"name", absl::StrCat("must be venues/{venue}, got \"", text::Quote(name), "\"")}});
   }
   *id = name.substr(7);
   return absl::OkStatus();
@@ -78,20 +81,83 @@ void CopyField(const v1::Venue& from, v1::Venue* to, const std::string& name) {
   }
 }
 
+// The local fields' rules (the standard's are ValidateRow's): bounded, valid text, item names.
+void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
+                      std::vector<server::FieldViolation>* bad) {
+  server::CheckText(bad, prefix + "owner_organisation", m.owner_organisation(), 200);
+  if (m.referential_items_size() > 100) {
+    bad->push_back({prefix + "referential_items", "at most 100 items"});
+    return;
+  }
+  for (int i = 0; i < m.referential_items_size(); ++i) {
+    const std::string& item = m.referential_items(i);
+    bool ok = item.size() > 6 && item.size() <= 70 && item.starts_with("items/");
+    for (size_t k = 6; ok && k < item.size(); ++k) {
+      const char c = item[k];
+      ok = std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_';
+    }
+    if (!ok) {
+      bad->push_back({absl::StrCat(prefix, "referential_items[", i, "]"),
+                      absl::StrCat("must be items/{item} (letters, digits, . - _), got \"",
+                                   text::Quote(item), "\"")});
+    }
+  }
+}
+
+// The violations of a row as field violations under `prefix`.
+std::vector<server::FieldViolation> AsFieldViolations(const std::vector<Violation>& violations,
+                                                      const std::string& prefix) {
+  std::vector<server::FieldViolation> fv;
+  for (const auto& x : violations) {
+    fv.push_back(
+        {prefix + x.field,
+         absl::StrCat("[", x.rule, "] ", x.message,
+                      x.value.empty() ? "" : absl::StrCat(" (valeur « ", x.value, " »)"))});
+  }
+  return fv;
+}
+
+// A producer's id, as `source` of batch writes and imports: the sync's source ids.
+absl::Status CheckSource(const std::string& source) {
+  bool ok = !source.empty() && source.size() <= 40 && source.front() != '-' &&
+            source.back() != '-';
+  for (char c : source) {
+    ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
+                std::isdigit(static_cast<unsigned char>(c)) || c == '-');
+  }
+  if (!ok) {
+    return server::InvalidArgument(
+        "invalid source",
+        {{"source", absl::StrCat("1 to 40 lower case letters, digits or inner dashes (a sync "
+                                 "source id such as siilab), got \"",
+                                 text::Quote(source), "\"")}});
+  }
+  if (source == "passerelle") {
+    return server::InvalidArgument(
+        "invalid source",
+        {{"source", "\"passerelle\" holds venues created one by one; name your own source"}});
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRequestId(const std::string& request_id) {
+  std::vector<server::FieldViolation> bad;
+  if (!server::CheckText(&bad, "request_id", request_id, 100)) {
+    return server::InvalidArgument("invalid request_id", bad);
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue* v) const {
   Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
-  if (!checked.violations.empty()) {
-    std::vector<server::FieldViolation> fv;
-    for (const auto& x : checked.violations) {
-      fv.push_back(
-          {prefix + x.field,
-           absl::StrCat("[", x.rule, "] ", x.message,
-                        x.value.empty() ? "" : absl::StrCat(" (valeur « ", x.value, " »)"))});
-    }
+  std::vector<server::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
+  CheckLocalFields(m, prefix, &fv);
+  if (!fv.empty()) {
     return server::InvalidArgument(
-        absl::StrCat(checked.violations.size(), " field(s) break the national standard"), fv);
+        absl::StrCat(fv.size(), " field(s) break the national standard or Passerelle's rules"),
+        fv);
   }
   v->standard = std::move(checked.record);
   v->owner_organisation = m.owner_organisation();
@@ -127,14 +193,15 @@ absl::StatusOr<Venue> Registry::Get(const std::string& name) {
 }
 
 absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& request_id) {
-  auto replay = Replay(request_id);
+  const RequestKey key{request_id, "CreateVenue", server::ContentDigest(m.SerializeAsString())};
+  auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;  // a retry: answer what the first call did
   Venue v;
   if (absl::Status s = Fill(m, "venue.", &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
-  return Indexed(repo_.Insert(v, CreatedEvents(), request_id));
+  return Indexed(repo_.Insert(v, CreatedEvents(), key));
 }
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
@@ -148,12 +215,16 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   for (const auto& f : LocalFields()) writable.insert(f);
   std::vector<server::FieldViolation> bad;
   for (const auto& path : mask) {
+    if (path == "*" && mask.size() == 1) continue;  // AIP-134: full replacement
     if (!writable.count(path)) {
       bad.push_back({"update_mask", absl::StrCat("\"", path, "\" is not a writable field")});
     }
   }
   if (!bad.empty()) return server::InvalidArgument("invalid update_mask", bad);
-  auto replay = Replay(request_id);
+  const RequestKey key{request_id, "UpdateVenue",
+                       server::ContentDigest(absl::StrCat(
+                           m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ",")))};
+  auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
   return Indexed(repo_.Update(
@@ -167,26 +238,35 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
         // Start from the stored venue as a message, overlay the masked fields, validate all.
         v1::Venue merged;
         ToProto(standard_, v, &merged);
-        if (mask.empty()) {
+        if (mask.empty() || (mask.size() == 1 && mask[0] == "*")) {
           merged = m;
         } else {
           for (const auto& path : mask) CopyField(m, &merged, path);
         }
         return Fill(merged, "venue.", &v);
       },
-      UpdatedEvents(), request_id));
+      UpdatedEvents(), key));
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
                                          const std::string& etag, const std::string& request_id) {
   std::string id;
   if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
+  std::vector<server::FieldViolation> bad;
   if (reason.empty()) {
-    return server::InvalidArgument("a reason is required",
-                                   {{"reason", "dites pourquoi le lieu est retiré"}});
+    bad.push_back({"reason", "dites pourquoi le lieu est retiré"});
+  } else {
+    server::CheckText(&bad, "reason", reason, 500);
   }
+  if (!bad.empty()) return server::InvalidArgument("invalid reason", bad);
   auto revision = server::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
+  // A retry is answered before the etag is checked: the first call changed the revision.
+  const RequestKey key{request_id, "WithdrawVenue",
+                       server::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag))};
+  auto replay = Replay(key);
+  if (!replay.ok()) return replay.status();
+  if (*replay) return **replay;
   return Indexed(repo_.Update(
       id, *revision,
       [&](Venue& v) -> absl::Status {
@@ -198,7 +278,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
       [this](const Venue& after, const std::vector<std::string>&) {
         return MakeVenueEvent("venue.withdrawn", after, {});
       },
-      request_id));
+      key));
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
@@ -207,39 +287,47 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
                                                    bool show_withdrawn) const {
   ListQuery q;
   std::vector<server::FieldViolation> bad;
-  if (page_size < 0 || page_size > 1000) bad.push_back({"page_size", "must be between 0 and 1000"});
-  q.page_size = page_size == 0 ? 50 : page_size;
+  if (page_size < 0) bad.push_back({"page_size", "must not be negative"});
+  q.page_size = page_size == 0 ? 50 : std::min(page_size, 1000);  // AIP-158: capped, not refused
   q.show_withdrawn = show_withdrawn;
-  if (!absl::StripAsciiWhitespace(filter).empty()) {
-    for (absl::string_view term : absl::StrSplit(filter, " AND ")) {
-      term = absl::StripAsciiWhitespace(term);
-      const bool has =
-          term.find(':') != absl::string_view::npos &&
-          (term.find('=') == absl::string_view::npos || term.find(':') < term.find('='));
-      const size_t op = has ? term.find(':') : term.find('=');
-      if (op == absl::string_view::npos) {
-        bad.push_back(
-            {"filter",
-             absl::StrCat("\"", term, "\": expected field = \"value\" or field : \"value\"")});
-        continue;
-      }
-      std::string field(absl::StripAsciiWhitespace(term.substr(0, op)));
-      std::string value(absl::StripAsciiWhitespace(term.substr(op + 1)));
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-        value = value.substr(1, value.size() - 2);
-      }
-      auto it = Filterable().find(field);
-      if (it == Filterable().end()) {
-        bad.push_back({"filter", absl::StrCat("cannot filter on \"", field, "\"")});
-        continue;
-      }
-      if (field == "state") value = absl::AsciiStrToLower(value);
-      if (field == "services" || field == "frais_a_charge" ||
-          field == "dispositif_programmes_nationaux") {
-        if (auto canon = standard_.Canonical(*standard_.Find(field), value)) value = *canon;
-      }
-      (has || it->second ? q.contains : q.equals).emplace_back(field, value);
+  auto comparisons = server::ParseFilter(filter);
+  if (!comparisons.ok()) return comparisons.status();
+  for (const server::Comparison& c : *comparisons) {
+    const std::string at = absl::StrCat("position ", c.position + 1, ": ");
+    auto it = Filterable().find(c.field);
+    if (it == Filterable().end()) {
+      std::vector<std::string> known;
+      for (const auto& [name, list] : Filterable()) known.push_back(name);
+      bad.push_back({"filter", absl::StrCat(at, "cannot filter on \"", text::Quote(c.field),
+                                            "\"; fields: ", absl::StrJoin(known, ", "))});
+      continue;
     }
+    if (c.op == server::Comparison::Op::kNotEquals) {
+      bad.push_back({"filter", absl::StrCat(at, "!= is not supported on ", c.field)});
+      continue;
+    }
+    std::string value = c.value;
+    if (!server::CheckText(&bad, "filter", value, 500)) continue;
+    if (c.field == "state") {
+      value = absl::AsciiStrToLower(value);
+      if (value != "active" && value != "withdrawn") {
+        bad.push_back({"filter", absl::StrCat(at, "state is active or withdrawn, got \"",
+                                              text::Quote(c.value), "\"")});
+        continue;
+      }
+      q.show_withdrawn = true;  // the filter says which states it wants
+    }
+    if (const FieldSpec* spec = standard_.Find(c.field); spec != nullptr && !spec->values.empty()) {
+      auto canon = standard_.Canonical(*spec, value);
+      if (!canon) {
+        bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value),
+                                              "\" is not a value of ", c.field)});
+        continue;
+      }
+      value = *canon;
+    }
+    // `:` and `=` both compare a whole value; on a list field, with one of its values.
+    (it->second ? q.contains : q.equals).emplace_back(c.field, value);
   }
   if (!order_by.empty()) {
     std::vector<std::string> parts = absl::StrSplit(order_by, ' ', absl::SkipEmpty());
@@ -252,25 +340,34 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       q.descending = parts.size() == 2 && parts[1] == "desc";
     }
   }
+  q.binding = server::BindParameters({filter, order_by, show_withdrawn ? "1" : "0"});
   if (!page_token.empty()) {
-    // The token carries the query it belongs to, so a changed filter cannot reuse it.
-    std::string raw;
-    const std::string fingerprint = absl::StrCat(filter, "|", order_by, "|", show_withdrawn, "|");
-    if (!absl::WebSafeBase64Unescape(page_token, &raw) || !raw.starts_with(fingerprint)) {
-      bad.push_back({"page_token", "not a token for this filter and order"});
-    } else {
-      q.after = raw.substr(fingerprint.size());
-    }
+    auto cursor = tokens_.Open("venues.ListVenues", q.binding, page_token);
+    if (!cursor.ok()) return cursor.status();
+    q.after = *std::move(cursor);
   }
   if (!bad.empty()) return server::InvalidArgument("invalid list request", bad);
   return q;
 }
 
+absl::StatusOr<ListPage> Registry::List(const ListQuery& query) {
+  auto page = repo_.List(query);
+  if (!page.ok()) return page.status();
+  if (!page->next_cursor.empty()) {
+    page->next_page_token = tokens_.Seal("venues.ListVenues", query.binding, page->next_cursor);
+  }
+  return page;
+}
+
 absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& source,
                                                              const std::vector<v1::Venue>& rows,
-                                                             bool reinstate_withdrawn) {
-  if (source.empty()) {
-    return server::InvalidArgument("source is required", {{"source", "must not be empty"}});
+                                                             bool reinstate_withdrawn,
+                                                             absl::Time deadline) {
+  if (absl::Status s = CheckSource(source); !s.ok()) return s;
+  if (rows.size() > kMaxBatch) {
+    return server::InvalidArgument(
+        "batch too large",
+        {{"venues", absl::StrCat("at most ", kMaxBatch, " venues per call, got ", rows.size())}});
   }
   std::vector<RowResult> results(rows.size());
   std::vector<Venue> valid;
@@ -278,8 +375,14 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
   std::set<std::string> seen;
   for (size_t i = 0; i < rows.size(); ++i) {
     RowResult& r = results[i];
-    r.source_id = rows[i].id();
+    // Echoed back in the response: quoted, so invalid bytes never make the response unreadable.
+    r.source_id = text::Quote(rows[i].id(), 200);
     Validated checked = ValidateRow(standard_, RawFromProto(standard_, rows[i]));
+    std::vector<server::FieldViolation> local;
+    CheckLocalFields(rows[i], "", &local);
+    for (const auto& l : local) {
+      checked.violations.push_back({l.field, "", "local", l.description});
+    }
     if (!checked.violations.empty()) {
       r.outcome = RowResult::Outcome::kRejected;
       r.violations = std::move(checked.violations);
@@ -302,19 +405,31 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     valid.push_back(std::move(v));
     positions.push_back(i);
   }
-  auto stored = repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents(), reinstate_withdrawn);
+  auto stored = repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents(), reinstate_withdrawn,
+                             deadline);
   if (!stored.ok()) return stored.status();
   for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move((*stored)[k]);
   IndexRows(results);
   return results;
 }
 
-absl::StatusOr<std::optional<Venue>> Registry::Replay(const std::string& request_id) {
-  if (request_id.empty()) return std::optional<Venue>();
-  auto seen = repo_.FindRequest(request_id);
+absl::StatusOr<std::optional<Venue>> Registry::Replay(const RequestKey& request) {
+  if (request.id.empty()) return std::optional<Venue>();
+  if (absl::Status s = CheckRequestId(request.id); !s.ok()) return s;
+  auto seen = repo_.FindRequest(request.id);
   if (!seen.ok()) return seen.status();
   if (!*seen) return std::optional<Venue>();
-  auto v = repo_.Get(**seen);
+  if ((*seen)->key.method != request.method || (*seen)->key.fingerprint != request.fingerprint) {
+    return server::WithReason(
+        server::InvalidArgument(
+            "request_id reused",
+            {{"request_id",
+              absl::StrCat("already used by an earlier ", (*seen)->key.method,
+                           " with other content; a retry must resend the same request, a new "
+                           "request needs a new id")}}),
+        "REQUEST_ID_REUSED");
+  }
+  auto v = repo_.Get((*seen)->venue_id);
   if (!v.ok()) return v.status();
   return std::optional<Venue>(*std::move(v));
 }
@@ -327,9 +442,7 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
                                                         std::string_view csv_text) {
-  if (source.empty()) {
-    return server::InvalidArgument("source is required", {{"source", "must not be empty"}});
-  }
+  if (absl::Status s = CheckSource(source); !s.ok()) return s;
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
     return server::InvalidArgument(std::string(parsed.status().message()),
@@ -407,31 +520,35 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
                                                         const std::string& page_token) const {
   std::vector<server::FieldViolation> bad;
   if (q.has_circle) {
-    if (q.lat < -90 || q.lat > 90) bad.push_back({"near.latitude", "must be within [-90, 90]"});
-    if (q.lon < -180 || q.lon > 180)
-      bad.push_back({"near.longitude", "must be within [-180, 180]"});
-    if (q.radius_m <= 0 || q.radius_m > 100000) {
-      bad.push_back({"near.radius_meters", "must be within ]0, 100000]"});
+    server::CheckNumber(&bad, "near.latitude", q.lat, -90, 90);
+    server::CheckNumber(&bad, "near.longitude", q.lon, -180, 180);
+    if (server::CheckNumber(&bad, "near.radius_meters", q.radius_m, 0, 100000) &&
+        q.radius_m == 0) {
+      bad.push_back({"near.radius_meters", "must be greater than 0"});
     }
   }
-  if (q.has_box && (q.min_lat > q.max_lat || q.min_lon > q.max_lon)) {
-    bad.push_back({"within", "min must not exceed max"});
+  if (q.has_box) {
+    const bool ok = server::CheckNumber(&bad, "within.min_latitude", q.min_lat, -90, 90) &
+                    server::CheckNumber(&bad, "within.max_latitude", q.max_lat, -90, 90) &
+                    server::CheckNumber(&bad, "within.min_longitude", q.min_lon, -180, 180) &
+                    server::CheckNumber(&bad, "within.max_longitude", q.max_lon, -180, 180);
+    // min_longitude > max_longitude is a box across the antimeridian; latitudes cannot wrap.
+    if (ok && q.min_lat > q.max_lat) {
+      bad.push_back({"within.min_latitude", "must not exceed max_latitude"});
+    }
   }
-  if (q.limit > 100) bad.push_back({"page_size", "must be between 0 and 100"});
+  server::CheckText(&bad, "query", q.text, 200);
+  if (q.limit > 100) q.limit = 100;  // AIP-158: capped, not refused
   if (q.limit == 0) q.limit = 20;
   if (!page_token.empty()) {
-    std::string raw;
-    if (!absl::WebSafeBase64Unescape(page_token, &raw) || !raw.starts_with(fingerprint + "\x1e")) {
-      bad.push_back({"page_token", "not a token for this search"});
-    } else {
-      std::vector<std::string> parts = absl::StrSplit(raw.substr(fingerprint.size() + 1), '\x1f');
-      if (parts.size() != 3 || !absl::SimpleAtod(parts[0], &q.after_distance)) {
-        bad.push_back({"page_token", "malformed"});
-      } else {
-        q.after_key = parts[1];
-        q.after_id = parts[2];
-      }
+    auto cursor = tokens_.Open("venues.SearchVenues", fingerprint, page_token);
+    if (!cursor.ok()) return cursor.status();
+    std::vector<std::string> parts = absl::StrSplit(*cursor, '\x1f');
+    if (parts.size() != 3 || !absl::SimpleAtod(parts[0], &q.after_distance)) {
+      return absl::InternalError("a sealed search cursor does not parse");
     }
+    q.after_key = parts[1];
+    q.after_id = parts[2];
   }
   if (!bad.empty()) return server::InvalidArgument("invalid search", bad);
   SearchResult out;
@@ -441,9 +558,10 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   if (out.hits.size() > limit) {
     out.hits.resize(limit);
     const SearchHit& last = out.hits.back();
-    out.next_page_token = absl::WebSafeBase64Escape(
-        absl::StrCat(fingerprint, "\x1e", absl::StrFormat("%.17g", last.distance_m), "\x1f",
-                     last.key, "\x1f", last.venue->name));
+    out.next_page_token = tokens_.Seal(
+        "venues.SearchVenues", fingerprint,
+        absl::StrCat(absl::StrFormat("%.17g", last.distance_m), "\x1f", last.key, "\x1f",
+                     last.venue->name));
   }
   return out;
 }

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/server/page_token.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/venues/areas.hpp"
 #include "services/venues/exchange.hpp"
@@ -26,11 +28,21 @@ struct ListQuery {
   bool show_withdrawn = false;
   int page_size = 50;
   std::string after;  // cursor: the sort key and id of the last row of the previous page
+  std::string binding;  // the request's parameters, which its page tokens are bound to
 };
 
 struct ListPage {
   std::vector<Venue> venues;
   std::string next_cursor;  // empty on the last page
+  std::string next_page_token;  // the cursor sealed for the client (set by the registry)
+};
+
+/// What an idempotent write is: its method and a digest of its content (AIP-155). A request id
+/// seen again with the same fingerprint is a retry; with another, a mistake.
+struct RequestKey {
+  std::string id;           // the client's request_id (empty: not idempotent)
+  std::string method;       // e.g. UpdateVenue
+  std::string fingerprint;  // digest of the request's content
 };
 
 /// Per-row result of a batch upsert.
@@ -53,17 +65,21 @@ class Repository {
  public:
   virtual ~Repository() = default;
   virtual absl::StatusOr<Venue> Get(const std::string& id) = 0;
-  /// The venue a previous request with this key produced, if any.
-  virtual absl::StatusOr<std::optional<std::string>> FindRequest(const std::string& request_id) = 0;
+  /// The request an earlier write with this id was, and the venue it produced, if any.
+  struct SeenRequest {
+    RequestKey key;
+    std::string venue_id;
+  };
+  virtual absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& request_id) = 0;
   /// Inserts the venue (id assigned here) and its event; ALREADY_EXISTS on (source, source_id).
   virtual absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
-                                       const std::string& request_id) = 0;
+                                       const RequestKey& request) = 0;
   /// Locks, checks the revision (0: none), applies `change`, and saves with its event when
   /// something changed.
   virtual absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
                                        const std::function<absl::Status(Venue&)>& change,
                                        const EventFactory& event,
-                                       const std::string& request_id) = 0;
+                                       const RequestKey& request) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   /// Where a reader of the change feed stands: the transactions its last read could not see
   /// (those that had not started, from `next_xid` on, and those still `running`).
@@ -94,19 +110,22 @@ class Repository {
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
   /// content is unchanged write nothing. `rows` are already validated. With `reinstate`,
   /// withdrawn venues of these rows become active again (`state` among the changed fields).
-  virtual absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
-                                                        const std::vector<Venue>& rows,
-                                                        const EventFactory& created,
-                                                        const EventFactory& updated,
-                                                        bool reinstate = false) = 0;
+  /// Nothing is committed once `deadline` has passed: DEADLINE_EXCEEDED, and no row written.
+  virtual absl::StatusOr<std::vector<RowResult>> Upsert(
+      const std::string& source, const std::vector<Venue>& rows, const EventFactory& created,
+      const EventFactory& updated, bool reinstate = false,
+      absl::Time deadline = absl::InfiniteFuture()) = 0;
 };
 
 class Registry {
  public:
-  Registry(const Standard& standard, Repository& repo)
-      : standard_(standard), repo_(repo), index_(standard) {}
+  Registry(const Standard& standard, Repository& repo, const server::PageTokens& tokens)
+      : standard_(standard), repo_(repo), tokens_(tokens), index_(standard) {}
 
   absl::StatusOr<Venue> Get(const std::string& name);
+  /// Most venues in one BatchUpsertVenues call.
+  static constexpr size_t kMaxBatch = 2000;
+
   absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id);
   absl::StatusOr<Venue> Update(const v1::Venue& message, const std::vector<std::string>& mask,
                                const std::string& request_id);
@@ -116,10 +135,12 @@ class Registry {
   absl::StatusOr<ListQuery> ParseListQuery(const std::string& filter, const std::string& order_by,
                                            int page_size, const std::string& page_token,
                                            bool show_withdrawn) const;
-  absl::StatusOr<ListPage> List(const ListQuery& query) { return repo_.List(query); }
-  absl::StatusOr<std::vector<RowResult>> BatchUpsert(const std::string& source,
-                                                     const std::vector<v1::Venue>& rows,
-                                                     bool reinstate_withdrawn = false);
+  /// A page, with its next page token sealed for the query's parameters.
+  absl::StatusOr<ListPage> List(const ListQuery& query);
+  /// Nothing is committed after `deadline` (the caller's gRPC deadline).
+  absl::StatusOr<std::vector<RowResult>> BatchUpsert(
+      const std::string& source, const std::vector<v1::Venue>& rows,
+      bool reinstate_withdrawn = false, absl::Time deadline = absl::InfiniteFuture());
 
   const Standard& standard() const { return standard_; }
 
@@ -149,7 +170,9 @@ class Registry {
     size_t total = 0;
     std::string next_page_token;
   };
-  absl::StatusOr<SearchResult> Search(SearchQuery query, const std::string& request_fingerprint,
+  /// `request_parameters`: the request without its page token and size, which the token is
+  /// bound to.
+  absl::StatusOr<SearchResult> Search(SearchQuery query, const std::string& request_parameters,
                                       const std::string& page_token) const;
   const SearchIndex& index() const { return index_; }
 
@@ -172,8 +195,9 @@ class Registry {
   events::v1::Event MakeVenueEvent(const std::string& type, const Venue& v,
                                    const std::vector<std::string>& changed) const;
 
-  /// The venue an earlier write with this idempotency key produced, if any.
-  absl::StatusOr<std::optional<Venue>> Replay(const std::string& request_id);
+  /// The venue an earlier write with this request id produced, if it was the same request;
+  /// INVALID_ARGUMENT when the id was used for another method or content.
+  absl::StatusOr<std::optional<Venue>> Replay(const RequestKey& request);
   /// Puts stored rows of a batch into the index.
   void IndexRows(const std::vector<RowResult>& rows);
   /// Puts the outcome of a successful write into the index.
@@ -181,6 +205,7 @@ class Registry {
 
   const Standard& standard_;
   Repository& repo_;
+  const server::PageTokens& tokens_;
   SearchIndex index_;
   Repository::ChangeCursor refresh_cursor_;
 };

@@ -238,14 +238,41 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     if (q.has_circle) {
       const double dlat = q.radius_m / 111320.0;
       const double dlon = q.radius_m / (111320.0 * std::max(0.01, std::cos(q.lat * M_PI / 180)));
-      min_lat = q.lat - dlat, max_lat = q.lat + dlat, min_lon = q.lon - dlon,
-      max_lon = q.lon + dlon;
+      min_lat = std::max(-90.0, q.lat - dlat), max_lat = std::min(90.0, q.lat + dlat);
+      min_lon = q.lon - dlon, max_lon = q.lon + dlon;
     }
-    for (int r = Row(min_lat); r <= Row(max_lat); ++r) {
-      for (int c = Col(min_lon); c <= Col(max_lon); ++c) {
-        auto g = im.grid.find(CellKey(r, c));
-        if (g != im.grid.end())
-          candidates.insert(candidates.end(), g->second.begin(), g->second.end());
+    // Longitude ranges to visit: one, or two when the area crosses the antimeridian (a box
+    // with west > east, or a circle reaching past ±180°, as around Wallis-et-Futuna).
+    std::vector<std::pair<double, double>> spans;
+    if (max_lon - min_lon >= 360) {
+      spans = {{-180, 180}};
+    } else if (q.has_box && min_lon > max_lon) {
+      spans = {{min_lon, 180}, {-180, max_lon}};
+    } else if (min_lon < -180) {
+      spans = {{min_lon + 360, 180}, {-180, max_lon}};
+    } else if (max_lon > 180) {
+      spans = {{min_lon, 180}, {-180, max_lon - 360}};
+    } else {
+      spans = {{min_lon, max_lon}};
+    }
+    double cells = 0;
+    for (const auto& [w, e] : spans) {
+      cells += (Row(max_lat) - Row(min_lat) + 1.0) * (Col(e) - Col(w) + 1.0);
+    }
+    if (cells > static_cast<double>(im.grid.size()) * 4 + 64) {
+      // A huge area: walking its empty cells would cost more than testing every venue.
+      for (const auto& [id, e] : im.entries) {
+        if (e->located) candidates.push_back(e.get());
+      }
+    } else {
+      for (const auto& [w, e] : spans) {
+        for (int r = Row(min_lat); r <= Row(max_lat); ++r) {
+          for (int c = Col(w); c <= Col(e); ++c) {
+            auto g = im.grid.find(CellKey(r, c));
+            if (g != im.grid.end())
+              candidates.insert(candidates.end(), g->second.begin(), g->second.end());
+          }
+        }
       }
     }
   } else if (!terms.empty()) {
@@ -275,14 +302,17 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     if (!ok) continue;
     double distance = -1;
     if (q.has_circle) {
-      const double dy = (e->lat - q.lat) * kMetersPerDeg, dx = (e->lon - q.lon) * lon_scale;
+      double dlon = e->lon - q.lon;  // the short way round, across the antimeridian too
+      if (dlon > 180) dlon -= 360;
+      if (dlon < -180) dlon += 360;
+      const double dy = (e->lat - q.lat) * kMetersPerDeg, dx = dlon * lon_scale;
       const double d2 = dx * dx + dy * dy;
       if (d2 > r2) continue;
       distance = std::sqrt(d2);
     } else if (q.has_box) {
-      if (e->lat < q.min_lat || e->lat > q.max_lat || e->lon < q.min_lon || e->lon > q.max_lon) {
-        continue;
-      }
+      const bool lon_in = q.min_lon <= q.max_lon ? e->lon >= q.min_lon && e->lon <= q.max_lon
+                                                 : e->lon >= q.min_lon || e->lon <= q.max_lon;
+      if (e->lat < q.min_lat || e->lat > q.max_lat || !lon_in) continue;
     }
     auto any = [](const std::vector<std::string>& have, const std::vector<std::string>& wanted) {
       return wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) {

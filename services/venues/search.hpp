@@ -22,7 +22,7 @@ struct SearchQuery {
   /// Circle: center and radius (meters), results by distance.
   bool has_circle = false;
   double lat = 0, lon = 0, radius_m = 0;
-  /// Box: results by name.
+  /// Box: results by name. min_lon > max_lon is a box across the antimeridian.
   bool has_box = false;
   double min_lat = 0, min_lon = 0, max_lat = 0, max_lon = 0;
   /// Each filter keeps venues having at least one of its values; filters combine with AND.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "libs/text/text.hpp"
+#include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::venues {
@@ -114,6 +115,13 @@ absl::StatusOr<Standard> Standard::FromJson(std::string_view json) {
             absl::StrCat("field ", spec.name, ": pattern does not compile: ", e.what()));
       }
     }
+    spec.max_length = constraints.value("maxLength", size_t{0});
+    if (spec.max_length == 0) {
+      spec.max_length = spec.name == "presentation_detail" || spec.name == "horaires"
+                            ? kMaxLongTextLength
+                            : kMaxTextLength;
+    }
+    spec.max_items = spec.kind == FieldKind::kList ? kMaxListItems : 1;
     auto& variants = s.canonical_[spec.name];
     for (const auto& v : spec.values) variants[VariantKey(v)] = v;
     s.fields_.push_back(std::move(spec));
@@ -150,9 +158,10 @@ std::optional<std::string> Standard::Canonical(const FieldSpec& field,
 Validated ValidateRow(const Standard& standard, const std::map<std::string, std::string>& raw,
                       char list_separator) {
   Validated out;
-  auto violation = [&](const FieldSpec& f, const std::string& value, const std::string& rule,
+  // The value is quoted, not copied: a 5 MB value or invalid bytes never reach a report.
+  auto violation = [&](const FieldSpec& f, std::string_view value, const std::string& rule,
                        const std::string& message) {
-    out.violations.push_back({f.name, value, rule, message});
+    out.violations.push_back({f.name, text::Quote(value, 200), rule, message});
   };
   auto normalised = [&](const FieldSpec& f, const std::string& from, const std::string& to) {
     if (from != to) {
@@ -161,22 +170,43 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
   };
   for (const FieldSpec& f : standard.fields()) {
     auto it = raw.find(f.name);
+    // Bytes first: what is not text never reaches the field rules, the store or an event.
+    if (it != raw.end()) {
+      if (auto at = text::FirstInvalidUtf8(it->second)) {
+        violation(f, it->second, "utf8",
+                  absl::StrCat("UTF-8 invalide (octet ", *at,
+                               ") : enregistrez le fichier en UTF-8"));
+        continue;
+      }
+      if (auto at = text::FirstControl(it->second)) {
+        violation(f, it->second, "control",
+                  absl::StrCat("caractère de contrôle interdit (octet ", *at, ")"));
+        continue;
+      }
+    }
     const std::string value = it == raw.end() ? "" : Trim(it->second);
     if (value.empty()) {
       if (f.required) violation(f, "", "required", "champ obligatoire absent ou vide");
       continue;
     }
+    if (f.kind != FieldKind::kList && text::CodePoints(value) > f.max_length) {
+      violation(f, value, "maxLength",
+                absl::StrCat("plus de ", f.max_length, " caractères (", text::CodePoints(value),
+                             ")"));
+      continue;
+    }
     switch (f.kind) {
       case FieldKind::kNumber: {
+        // Decimal text only ("50.69", "50,69"): no "nan", "inf", "0x10" or "1e3".
+        const std::optional<double> parsed = text::ParseDecimal(value, /*decimal_comma=*/true);
+        if (!parsed) {
+          violation(f, value, "number", "n'est pas un nombre décimal (ex. 50.6942)");
+          break;
+        }
+        const double d = *parsed;
         std::string v = value;
         for (auto& c : v) {
           if (c == ',') c = '.';  // "50,69": a French spreadsheet's decimal comma
-        }
-        char* end = nullptr;
-        const double d = std::strtod(v.c_str(), &end);
-        if (end == v.c_str() || *end != '\0') {
-          violation(f, value, "number", "n'est pas un nombre");
-          break;
         }
         const double limit = f.name == "latitude" ? 90 : f.name == "longitude" ? 180 : 1e300;
         if (d < -limit || d > limit) {
@@ -207,11 +237,21 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
             std::string t = Trim(std::string_view(p.data(), p.size()));
             if (!t.empty()) parts.push_back(t);
           }
+          if (parts.size() > f.max_items) {
+            violation(f, value, "maxItems",
+                      absl::StrCat("plus de ", f.max_items, " valeurs (", parts.size(), ")"));
+            break;
+          }
         } else {
           parts = {value};
         }
         std::vector<std::string> kept;
         for (std::string part : parts) {
+          if (f.kind == FieldKind::kList && text::CodePoints(part) > f.max_length) {
+            violation(f, part, "maxLength",
+                      absl::StrCat("une valeur de plus de ", f.max_length, " caractères"));
+            continue;
+          }
           std::string v = part;
           if (!f.values.empty()) {
             auto canon = standard.Canonical(f, v);

@@ -26,7 +26,17 @@ struct FieldSpec {
   std::optional<std::regex> regex;
   /// For enumerated fields: the allowed values, in the schema's order and spelling.
   std::vector<std::string> values;
+  /// Most code points of one value: the schema's maxLength where it gives one
+  /// (presentation_resume: 280), otherwise Passerelle's documented limit (docs/venues.md).
+  size_t max_length = 0;
+  /// Most values of a list field.
+  size_t max_items = 1;
 };
+
+/// Passerelle's limits where the schema gives none (docs/venues.md, "Limits").
+inline constexpr size_t kMaxTextLength = 500;           // names, addresses, one list value
+inline constexpr size_t kMaxLongTextLength = 10000;     // presentation_detail, horaires
+inline constexpr size_t kMaxListItems = 50;             // values of one list field
 
 /// The standard's fields in the schema's order (which is the CSV column order).
 class Standard {

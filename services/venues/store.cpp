@@ -91,12 +91,12 @@ Venue SaveRow(pqxx::work& tx, const Venue& v) {
   return WithAreas(tx, v.id);
 }
 
-void Remember(pqxx::work& tx, const std::string& request_id, const std::string& id) {
-  if (request_id.empty()) return;
+void Remember(pqxx::work& tx, const RequestKey& request, const std::string& id) {
+  if (request.id.empty()) return;
   tx.exec_params(
-      "INSERT INTO venue_requests (request_id, venue_id) VALUES ($1, $2::uuid) "
-      "ON CONFLICT DO NOTHING",
-      request_id, id);
+      "INSERT INTO venue_requests (request_id, venue_id, method, fingerprint) "
+      "VALUES ($1, $2::uuid, $3, $4) ON CONFLICT DO NOTHING",
+      request.id, id, request.method, request.fingerprint);
 }
 
 absl::Status NotFound(const std::string& id) {
@@ -126,20 +126,25 @@ absl::StatusOr<Venue> PgStore::Get(const std::string& id) {
   return *v;
 }
 
-absl::StatusOr<std::optional<std::string>> PgStore::FindRequest(const std::string& request_id) {
-  std::optional<std::string> id;
+absl::StatusOr<std::optional<Repository::SeenRequest>> PgStore::FindRequest(
+    const std::string& request_id) {
+  std::optional<SeenRequest> seen;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    auto r = tx.exec_params("SELECT venue_id::text FROM venue_requests WHERE request_id = $1",
-                            request_id);
-    if (!r.empty()) id = r[0][0].as<std::string>();
+    auto r = tx.exec_params(
+        "SELECT venue_id::text, method, fingerprint FROM venue_requests WHERE request_id = $1",
+        request_id);
+    if (!r.empty()) {
+      seen = SeenRequest{{request_id, r[0][1].as<std::string>(), r[0][2].as<std::string>()},
+                         r[0][0].as<std::string>()};
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  return id;
+  return seen;
 }
 
 absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& event,
-                                      const std::string& request_id) {
+                                      const RequestKey& request) {
   Venue out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     try {
@@ -153,7 +158,7 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
                                 "VENUE_EXISTS");
     }
     outbox::Append(tx, topology_, event(out, {}));
-    Remember(tx, request_id, out.id);
+    Remember(tx, request, out.id);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -162,7 +167,7 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
 
 absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revision,
                                       const std::function<absl::Status(Venue&)>& change,
-                                      const EventFactory& event, const std::string& request_id) {
+                                      const EventFactory& event, const RequestKey& request) {
   if (!IsUuid(id)) return NotFound(id);
   Venue out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
@@ -185,7 +190,7 @@ absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revisi
     }
     out = SaveRow(tx, next);
     outbox::Append(tx, topology_, event(out, changed));
-    Remember(tx, request_id, out.id);
+    Remember(tx, request, out.id);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -360,7 +365,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
                                                        const std::vector<Venue>& rows,
                                                        const EventFactory& created,
                                                        const EventFactory& updated,
-                                                       bool reinstate) {
+                                                       bool reinstate, absl::Time deadline) {
   // Set-based: one read of the batch's current rows, one insert, one update, one pass for the
   // areas and one for the events, whatever the batch size.
   std::vector<RowResult> results;
@@ -454,7 +459,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         written.push_back(row[0].as<std::string>());
       }
     }
-    if (written.empty()) return absl::OkStatus();
+    if (written.empty()) return absl::OkStatus();  // nothing to commit
     // The areas of every written venue, and the rows as stored; then their events, in row order.
     std::vector<std::optional<events::v1::Event>> events(rows.size());
     for (const auto& row : tx.exec_params(
@@ -476,6 +481,11 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       if (e) ordered.push_back(std::move(*e));
     }
     outbox::Append(tx, topology_, ordered);
+    // The caller stops waiting at its deadline: a commit after it would write what the caller
+    // was told failed.
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError("deadline passed before commit; nothing was written");
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

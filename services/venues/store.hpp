@@ -14,12 +14,12 @@ class PgStore final : public Repository {
       : pool_(pool), topology_(std::move(topology)) {}
 
   absl::StatusOr<Venue> Get(const std::string& id) override;
-  absl::StatusOr<std::optional<std::string>> FindRequest(const std::string& request_id) override;
+  absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& request_id) override;
   absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
-                               const std::string& request_id) override;
+                               const RequestKey& request) override;
   absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
                                const std::function<absl::Status(Venue&)>& change,
-                               const EventFactory& event, const std::string& request_id) override;
+                               const EventFactory& event, const RequestKey& request) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override;
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
@@ -29,8 +29,8 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,
-                                                const EventFactory& updated,
-                                                bool reinstate) override;
+                                                const EventFactory& updated, bool reinstate,
+                                                absl::Time deadline) override;
 
   /// Follows a published referential version inside the consumer's transaction: retired items
   /// leave every venue that offered them (each such venue gets venue.updated). Item ids are

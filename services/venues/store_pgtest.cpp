@@ -49,7 +49,7 @@ class ChangeFeedTest : public testing::PgTest {
 
 TEST_F(ChangeFeedTest, IdleRegistryReadsNothingAndLateCommitsAreNotMissed) {
   PgStore store(pool(), topology_);
-  auto a = store.Insert(Make("a"), event_, "");
+  auto a = store.Insert(Make("a"), event_, {});
   ASSERT_TRUE(a.ok()) << a.status();
 
   auto first = store.ChangedSince({});
@@ -73,7 +73,7 @@ TEST_F(ChangeFeedTest, IdleRegistryReadsNothingAndLateCommitsAreNotMissed) {
                        "\".venues SET revision = revision + 1, "
                        "update_time = now() WHERE id = $1::uuid",
                    a->id);
-  auto b = store.Insert(Make("b"), event_, "");  // commits while `late` is open
+  auto b = store.Insert(Make("b"), event_, {});  // commits while `late` is open
   ASSERT_TRUE(b.ok());
   auto during = store.ChangedSince(idle->cursor);
   ASSERT_TRUE(during.ok());
@@ -101,7 +101,7 @@ TEST_F(ChangeFeedTest, ALongTransactionElsewhereDoesNotMakeReadsRepeat) {
   ASSERT_TRUE(start.ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 3; ++i) {
-    auto v = store.Insert(Make("w" + std::to_string(i)), event_, "");
+    auto v = store.Insert(Make("w" + std::to_string(i)), event_, {});
     ASSERT_TRUE(v.ok());
     ids.push_back(v->id);
   }

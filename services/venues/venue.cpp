@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <set>
 
 #include <google/protobuf/descriptor.h>
@@ -21,8 +22,11 @@ namespace {
 using google::protobuf::FieldDescriptor;
 
 std::string Number(double d) {
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), d);  // shortest form that reads back exactly
+  // Plain decimals only (the standard's number syntax), shortest that reads back exactly;
+  // NaN and infinities become text that validation refuses by name.
+  if (!std::isfinite(d)) return std::isnan(d) ? "NaN" : d > 0 ? "inf" : "-inf";
+  char buf[512];
+  auto r = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::fixed);
   return std::string(buf, r.ptr);
 }
 
