@@ -94,19 +94,18 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const grpc::Status status = methods->GetSendStatus();
-      const int code = status.error_code();
-      const double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      factory_->handled()
-          .Add({{"service", service_}, {"method", method_}, {"code", CodeName(code)}})
-          .Increment();
-      factory_->seconds()
-          .Add({{"service", service_}, {"method", method_}},
-               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
-          .Observe(secs);
-      if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
-          code == grpc::StatusCode::DATA_LOSS) {
+      int code = status.error_code();
+      if (code == grpc::StatusCode::INTERNAL &&
+          (status.error_message().empty() || status.error_message() == "No payload")) {
+        // gRPC's own answer when the request bytes do not parse as the method's message (most
+        // often invalid UTF-8 in a string field, which proto3 refuses): the client's fault.
+        code = grpc::StatusCode::INVALID_ARGUMENT;
+        methods->ModifySendStatus(grpc::Status(
+            grpc::StatusCode::INVALID_ARGUMENT,
+            "the request does not parse as this method's message (is every string field "
+            "valid UTF-8?)"));
+      } else if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
+                 code == grpc::StatusCode::DATA_LOSS) {
         // A fault of ours: the operator gets the cause once, the client an id to quote and
         // never the cause itself (it may hold SQL, record data or a secret).
         logging::Log(logging::Level::kError, "request failed",
@@ -119,6 +118,16 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
             absl::StrCat("internal error; the operators have its cause under request id ",
                          request_id_.empty() ? "(none)" : request_id_)));
       }
+      const double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      factory_->handled()
+          .Add({{"service", service_}, {"method", method_}, {"code", CodeName(code)}})
+          .Increment();
+      factory_->seconds()
+          .Add({{"service", service_}, {"method", method_}},
+               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
+          .Observe(secs);
     }
     methods->Proceed();
   }

@@ -1,0 +1,503 @@
+// The passerelle-venues binary against hostile and careless clients (docs/reliability.md): each
+// test sends through the public gRPC API what an outside review sent, and checks the precise
+// error and that good data is neither lost nor corrupted.
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <cmath>
+#include <functional>
+#include <future>
+#include <limits>
+#include <set>
+#include <thread>
+
+#include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "libs/csv/csv.hpp"
+#include "libs/testing/testing.hpp"
+#include "libs/text/utf8.hpp"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+
+namespace passerelle::venues {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+v1::Venue Valid(const std::string& id, const std::string& nom = "Médiathèque Jean Lévy") {
+  v1::Venue v;
+  v.set_id(id);
+  v.set_pivot("21590512800017");
+  v.set_nom(nom);
+  v.set_commune("Roubaix");
+  v.set_code_postal("59100");
+  v.set_adresse("2 rue Pierre Motte");
+  v.set_date_maj("2024-04-02");
+  v.set_latitude(50.6909);
+  v.set_longitude(3.1746);
+  v.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  return v;
+}
+
+// The fields named by an INVALID_ARGUMENT's BadRequest, and its whole text for matching.
+struct BadRequest {
+  std::set<std::string> fields;
+  std::string text;
+};
+BadRequest Violations(const grpc::Status& st) {
+  BadRequest out;
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(st.error_details())) return out;
+  for (const auto& d : rpc.details()) {
+    google::rpc::BadRequest br;
+    if (!d.UnpackTo(&br)) continue;
+    for (const auto& f : br.field_violations()) {
+      out.fields.insert(f.field());
+      out.text += f.field() + ": " + f.description() + "\n";
+    }
+  }
+  return out;
+}
+
+class HardeningTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    process_ = binary_.Start();
+    stub_ = v1::VenueService::NewStub(
+        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    process_->Signal(SIGTERM);
+    EXPECT_EQ(process_->Wait(15s), 0) << process_->Output();
+  }
+  grpc::Status Batch(const std::string& source, const std::vector<v1::Venue>& venues,
+                     v1::BatchUpsertVenuesResponse* resp,
+                     std::chrono::milliseconds deadline = 30s) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::BatchUpsertVenuesRequest req;
+    req.set_source(source);
+    for (const auto& v : venues) *req.add_venues() = v;
+    return stub_->BatchUpsertVenues(&ctx, req, resp);
+  }
+  grpc::Status Search(const v1::SearchVenuesRequest& req, v1::SearchVenuesResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
+    return stub_->SearchVenues(&ctx, req, resp);
+  }
+  grpc::Status List(const std::string& filter, v1::ListVenuesResponse* resp,
+                    const std::string& token = "", int page_size = 0) {
+    grpc::ClientContext ctx;
+    v1::ListVenuesRequest r;
+    r.set_filter(filter);
+    r.set_page_token(token);
+    r.set_page_size(page_size);
+    return stub_->ListVenues(&ctx, r, resp);
+  }
+  grpc::Status Import(const std::string& source, const std::string& data,
+                      v1::ImportVenuesResponse* out) {
+    grpc::ClientContext ctx;
+    auto writer = stub_->ImportVenues(&ctx, out);
+    v1::ImportVenuesChunk chunk;
+    chunk.set_source(source);
+    chunk.set_data(data);
+    writer->Write(chunk);
+    writer->WritesDone();
+    return writer->Finish();
+  }
+  grpc::Status Export(v1::VenueExportFormat format, std::string* doc) {
+    grpc::ClientContext ctx;
+    v1::ExportVenuesRequest req;
+    req.set_format(format);
+    auto reader = stub_->ExportVenues(&ctx, req);
+    v1::ExportVenuesChunk chunk;
+    while (reader->Read(&chunk)) *doc += chunk.data();
+    return reader->Finish();
+  }
+  grpc::Status AreaLayer(const std::string& geojson, v1::AreaLayer* out) {
+    grpc::ClientContext ctx;
+    v1::ImportAreaLayerRequest req;
+    req.set_layer("qpv");
+    req.set_geojson(geojson);
+    return stub_->ImportAreaLayer(&ctx, req, out);
+  }
+  int Count() {
+    v1::ListVenuesResponse resp;
+    EXPECT_TRUE(List("", &resp, "", 1000).ok());
+    return resp.venues_size();
+  }
+
+  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
+  std::unique_ptr<testing::Process> process_;
+  std::unique_ptr<v1::VenueService::Stub> stub_;
+};
+
+TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("siilab", {Valid("a")}, &b).ok());
+  struct Case {
+    std::function<void(v1::SearchVenuesRequest&)> set;
+    std::string field;
+  };
+  const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
+  for (const Case& c : std::vector<Case>{
+           {[&](auto& r) { r.mutable_within()->set_min_latitude(nan); }, "within.min_latitude"},
+           {[&](auto& r) { r.mutable_within()->set_min_longitude(-1e10); },
+            "within.min_longitude"},
+           {[&](auto& r) { r.mutable_within()->set_max_latitude(inf); }, "within.max_latitude"},
+           {[&](auto& r) {
+              r.mutable_near()->set_latitude(50.69);
+              r.mutable_near()->set_longitude(3.17);
+              r.mutable_near()->set_radius_meters(nan);
+            },
+            "near.radius_meters"},
+           {[&](auto& r) {
+              r.mutable_near()->set_latitude(nan);
+              r.mutable_near()->set_radius_meters(1000);
+            },
+            "near.latitude"},
+           {[&](auto& r) { r.add_publics(static_cast<v1::Public>(99)); }, "publics[0]"},
+           {[&](auto& r) { r.mutable_open_at()->set_seconds(-5); }, "open_at"},
+           {[&](auto& r) { r.set_query(std::string("a\0b", 3)); }, "query"},
+       }) {
+    v1::SearchVenuesRequest req;
+    if (c.field.starts_with("within")) {
+      auto* w = req.mutable_within();
+      w->set_min_latitude(50);
+      w->set_max_latitude(51);
+      w->set_min_longitude(3);
+      w->set_max_longitude(4);
+    }
+    c.set(req);
+    v1::SearchVenuesResponse resp;
+    const auto started = std::chrono::steady_clock::now();
+    grpc::Status st = Search(req, &resp);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 2s) << c.field;
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(Violations(st).fields, ::testing::Contains(c.field)) << Violations(st).text;
+  }
+  // A venue whose coordinates are not numbers is a row error; nothing NaN is stored.
+  v1::Venue v = Valid("nan");
+  v.set_latitude(nan);
+  ASSERT_TRUE(Batch("siilab", {v}, &b).ok());
+  EXPECT_EQ(b.results(0).outcome(), v1::REJECTED);
+  EXPECT_EQ(b.results(0).violations(0).field(), "latitude");
+  // The whole world in one box is answered at once, and finds the venue.
+  v1::SearchVenuesRequest world;
+  world.mutable_within()->set_min_latitude(-90);
+  world.mutable_within()->set_max_latitude(90);
+  world.mutable_within()->set_min_longitude(-180);
+  world.mutable_within()->set_max_longitude(180);
+  v1::SearchVenuesResponse all;
+  ASSERT_TRUE(Search(world, &all).ok());
+  EXPECT_EQ(all.results_size(), 1);
+}
+
+TEST_F(HardeningTest, SearchesAcrossTheAntimeridian) {
+  v1::Venue east = Valid("wallis-east"), west = Valid("wallis-west");
+  east.set_latitude(-13.28);
+  east.set_longitude(179.99);
+  west.set_latitude(-13.28);
+  west.set_longitude(-179.99);
+  west.set_nom("Lieu de l'autre côté");
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("siilab", {east, west}, &b).ok());
+  v1::SearchVenuesRequest near;
+  near.mutable_near()->set_latitude(-13.28);
+  near.mutable_near()->set_longitude(179.995);
+  near.mutable_near()->set_radius_meters(3000);
+  v1::SearchVenuesResponse resp;
+  ASSERT_TRUE(Search(near, &resp).ok());
+  std::set<std::string> ids;
+  for (const auto& m : resp.results()) ids.insert(m.venue().id());
+  EXPECT_EQ(ids, (std::set<std::string>{"wallis-east", "wallis-west"}));
+  v1::SearchVenuesRequest box;  // west > east: the box across the antimeridian
+  box.mutable_within()->set_min_latitude(-14);
+  box.mutable_within()->set_max_latitude(-13);
+  box.mutable_within()->set_min_longitude(179.5);
+  box.mutable_within()->set_max_longitude(-179.5);
+  resp.Clear();
+  ASSERT_TRUE(Search(box, &resp).ok());
+  EXPECT_EQ(resp.results_size(), 2);
+}
+
+TEST_F(HardeningTest, OneBadRowNeverTakesTheBatchDown) {
+  v1::Venue nul = Valid("nul");
+  nul.set_nom(std::string("Lieu\0caché", 11));
+  v1::Venue huge = Valid("huge");
+  huge.set_presentation_detail(std::string(5 << 20, 'x'));
+  v1::Venue resume = Valid("resume");
+  resume.set_presentation_resume(std::string(281, 'r'));
+  v1::Venue items = Valid("items");
+  items.add_referential_items("not an item");
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("siilab", {Valid("good1"), nul, huge, resume, items, Valid("good2")}, &b).ok());
+  ASSERT_EQ(b.results_size(), 6);
+  EXPECT_EQ(b.results(0).outcome(), v1::CREATED);
+  EXPECT_EQ(b.results(5).outcome(), v1::CREATED);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"nom", "control"}, {"presentation_detail", "maxLength"},
+      {"presentation_resume", "maxLength"}, {"referential_items[0]", "local"}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const auto& r = b.results(static_cast<int>(i) + 1);
+    EXPECT_EQ(r.outcome(), v1::REJECTED) << expected[i].first;
+    ASSERT_GE(r.violations_size(), 1);
+    EXPECT_EQ(r.violations(0).field(), expected[i].first);
+    EXPECT_EQ(r.violations(0).rule(), expected[i].second);
+    EXPECT_LE(r.violations(0).value().size(), 1000u);  // quoted, never echoed whole
+    EXPECT_TRUE(text::IsValidUtf8(r.violations(0).value()));
+  }
+  EXPECT_EQ(Count(), 2);
+  // Sources are ids, not free text.
+  for (const std::string& source :
+       std::vector<std::string>{"-abc", "passerelle", "Siilab", std::string(41, 'a'), ""}) {
+    grpc::Status st = Batch(source, {Valid("x")}, &b);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << source;
+    EXPECT_THAT(Violations(st).fields, ::testing::Contains("source"));
+  }
+}
+
+// Invalid UTF-8 in a proto3 string cannot be sent by a well-behaved client library: a raw
+// client sends the bytes itself.
+TEST_F(HardeningTest, InvalidUtf8InARequestStringIsAnInvalidArgument) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  *req.add_venues() = Valid("raw", "Lieu @@@@");
+  std::string bytes = req.SerializeAsString();
+  bytes.replace(bytes.find("@@@@"), 4, "\xFF\xFE\xFD\xFC");
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1), response;
+  grpc::GenericStub generic(
+      grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  std::promise<grpc::Status> done;
+  generic.UnaryCall(&ctx, "/passerelle.venues.v1.VenueService/BatchUpsertVenues",
+                    grpc::StubOptions(), &request, &response,
+                    [&](grpc::Status st) { done.set_value(st); });
+  grpc::Status st = done.get_future().get();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_EQ(Count(), 0);
+}
+
+TEST_F(HardeningTest, ImportKeepsGoodRowsAndAnswersInValidUtf8) {
+  std::string file =
+      "id,pivot,nom,commune,code_postal,adresse,date_maj,latitude,longitude,services,"
+      "presentation_resume\r\n";
+  auto row = [](const std::string& id, const std::string& nom, const std::string& services,
+                const std::string& lat) {
+    return csv::Line({id, "21590512800017", nom, "Roubaix", "59100", "1 rue", "2024-01-01", lat,
+                      "3.17", services, "Résumé"});
+  };
+  file += row("ok1", "Centre social", "Aide aux démarches administratives", "50.69");
+  file += row("bad-text", "Caf\xE9 num\xE9rique", "Aide aux démarches administratives", "50.69");
+  file += row("bad-enum", "Lieu", "Aide aux d\xE9marches", "50.69");
+  file += row("nul", std::string("Lieu\0", 5), "Aide aux démarches administratives", "50.69");
+  file += row("nan", "Lieu", "Aide aux démarches administratives", "nan");
+  file += row("hex", "Lieu", "Aide aux démarches administratives", "0x10");
+  file += row("ok2", "Médiathèque", "Aide aux démarches administratives", "50,70");
+  v1::ImportVenuesResponse resp;
+  grpc::Status st = Import("siilab", file, &resp);
+  ASSERT_TRUE(st.ok()) << st.error_message();  // the response decodes: it is valid UTF-8
+  EXPECT_EQ(resp.rows(), 7);
+  EXPECT_EQ(resp.created(), 2);
+  std::map<std::string, std::string> rule_of;
+  for (const auto& r : resp.rejected()) {
+    ASSERT_GE(r.violations_size(), 1);
+    rule_of[r.source_id()] = r.violations(0).rule();
+  }
+  EXPECT_EQ(rule_of, (std::map<std::string, std::string>{{"bad-text", "utf8"},
+                                                          {"bad-enum", "utf8"},
+                                                          {"nul", "control"},
+                                                          {"nan", "number"},
+                                                          {"hex", "number"}}));
+}
+
+TEST_F(HardeningTest, ExportsSurviveEveryStoredValueAndNeutraliseFormulas) {
+  v1::Venue formula = Valid("formula", "=HYPERLINK(\"http://exemple.invalid\",\"clic\")");
+  // 280 characters, most of them two bytes: a byte cut at 277 would split one.
+  std::string resume;
+  for (int i = 0; i < 280; ++i) resume += "é";
+  formula.set_presentation_resume(resume);
+  formula.set_complement_adresse("@SUM(1+1)");
+  formula.set_structure_parente("\t=1+1");
+  formula.set_telephone("+33320123456");
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("siilab", {formula}, &b).ok());
+  ASSERT_EQ(b.results(0).outcome(), v1::CREATED) << b.DebugString();
+  std::string csv_doc;
+  ASSERT_TRUE(Export(v1::NATIONAL_CSV, &csv_doc).ok());
+  EXPECT_THAT(csv_doc, HasSubstr("\"'=HYPERLINK("));
+  EXPECT_THAT(csv_doc, HasSubstr("\"'@SUM(1+1)\""));
+  EXPECT_THAT(csv_doc, HasSubstr("\"'=1+1\""));  // the tab went with the trimming
+  EXPECT_THAT(csv_doc, HasSubstr("\"+33320123456\""));  // the standard's form, untouched
+  for (auto format : {v1::DATA_INCLUSION_STRUCTURES, v1::DATA_INCLUSION_SERVICES, v1::GEOJSON}) {
+    std::string doc;
+    ASSERT_TRUE(Export(format, &doc).ok()) << format;
+    EXPECT_TRUE(text::IsValidUtf8(doc)) << format;
+  }
+  // Our own export reads back unchanged: the apostrophes are not data.
+  v1::ImportVenuesResponse again;
+  ASSERT_TRUE(Import("siilab", csv_doc, &again).ok());
+  EXPECT_EQ(again.unchanged(), 1) << again.DebugString();
+  // An unknown format is refused, not defaulted.
+  std::string doc;
+  grpc::Status st = Export(static_cast<v1::VenueExportFormat>(99), &doc);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+TEST_F(HardeningTest, RequestIdsAreBoundToTheirRequest) {
+  auto create = [&](const v1::Venue& v, const std::string& id, v1::Venue* out) {
+    grpc::ClientContext ctx;
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = v;
+    req.set_request_id(id);
+    return stub_->CreateVenue(&ctx, req, out);
+  };
+  v1::Venue first, retry, other;
+  ASSERT_TRUE(create(Valid("one"), "req-1", &first).ok());
+  ASSERT_TRUE(create(Valid("one"), "req-1", &retry).ok());  // a true retry: the first result
+  EXPECT_EQ(retry.name(), first.name());
+  grpc::Status st = create(Valid("two"), "req-1", &other);  // same id, other content
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st).fields, ::testing::Contains("request_id"));
+  v1::Venue second;
+  ASSERT_TRUE(create(Valid("two"), "req-2", &second).ok());
+  // Reused on another venue's update: refused, and the target is left as it was.
+  auto update = [&](const std::string& name, const std::string& tel, const std::string& id,
+                    v1::Venue* out) {
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    req.mutable_venue()->set_name(name);
+    req.mutable_venue()->set_telephone(tel);
+    req.mutable_update_mask()->add_paths("telephone");
+    req.set_request_id(id);
+    return stub_->UpdateVenue(&ctx, req, out);
+  };
+  v1::Venue updated, misused;
+  ASSERT_TRUE(update(first.name(), "03 20 00 00 01", "upd-1", &updated).ok());
+  st = update(second.name(), "03 20 00 00 02", "upd-1", &misused);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext get_ctx;
+  v1::GetVenueRequest get;
+  get.set_name(second.name());
+  v1::Venue unchanged;
+  ASSERT_TRUE(stub_->GetVenue(&get_ctx, get, &unchanged).ok());
+  EXPECT_EQ(unchanged.telephone(), "");
+  // A retried withdrawal returns its first result, though the etag it sent is now stale.
+  auto withdraw = [&](v1::Venue* out) {
+    grpc::ClientContext ctx;
+    v1::WithdrawVenueRequest req;
+    req.set_name(first.name());
+    req.set_reason("fermé");
+    req.set_etag(updated.etag());
+    req.set_request_id("wd-1");
+    return stub_->WithdrawVenue(&ctx, req, out);
+  };
+  v1::Venue w1, w2;
+  ASSERT_TRUE(withdraw(&w1).ok());
+  grpc::Status again = withdraw(&w2);
+  ASSERT_TRUE(again.ok()) << again.error_message();
+  EXPECT_EQ(w2.etag(), w1.etag());
+  // An id is bounded text.
+  st = create(Valid("three"), std::string(100000, 'k'), &other);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(st.error_details().size() + st.error_message().size(), 4000u);  // no 100 KB echo
+}
+
+TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
+  std::vector<v1::Venue> venues;
+  for (int i = 0; i < 5; ++i) venues.push_back(Valid("l" + std::to_string(i)));
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("siilab", venues, &b).ok());
+  v1::ListVenuesResponse resp;
+  ASSERT_TRUE(List("commune:\"Roubaix\"", &resp).ok());  // leaked SQL error 42809 before
+  EXPECT_EQ(resp.venues_size(), 5);
+  for (const auto& [filter, says] : std::vector<std::pair<std::string, std::string>>{
+           {"commune = \"Roubaix\" OR commune = \"Lille\"", "position 21: OR is not supported"},
+           {"commune = \"Roubaix\" and state = active", "upper case"},
+           {"commune = ", "missing value"},
+           {"state=\"FOO\"", "active or withdrawn"},
+           {"services = \"Cuisine\"", "not a value of services"},
+           {"couleur = bleu", "cannot filter on"}}) {
+    grpc::Status st = List(filter, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
+    EXPECT_THAT(Violations(st).text, HasSubstr(says)) << filter;
+    EXPECT_THAT(st.error_message() + Violations(st).text, Not(HasSubstr("SQL")));
+  }
+  // Page tokens: opaque, bound to the filter, refused when forged, cut or reused elsewhere.
+  resp.Clear();
+  ASSERT_TRUE(List("commune = Roubaix", &resp, "", 2).ok());
+  const std::string token = resp.next_page_token();
+  ASSERT_FALSE(token.empty());
+  EXPECT_THAT(token, Not(HasSubstr("Roubaix")));
+  std::set<std::string> seen;
+  std::string next = token;
+  for (const auto& v : resp.venues()) seen.insert(v.id());
+  while (!next.empty()) {
+    v1::ListVenuesResponse page;
+    ASSERT_TRUE(List("commune = Roubaix", &page, next, 2).ok());
+    for (const auto& v : page.venues()) EXPECT_TRUE(seen.insert(v.id()).second) << v.id();
+    next = page.next_page_token();
+  }
+  EXPECT_EQ(seen.size(), 5u);
+  for (const std::string& bad : {std::string("garbage"), std::string("NQ"),
+                                 token.substr(0, token.size() - 3)}) {
+    grpc::Status st = List("commune = Roubaix", &resp, bad, 2);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_THAT(Violations(st).fields, ::testing::Contains("page_token"));
+  }
+  EXPECT_EQ(List("", &resp, token, 2).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // Above the maximum page size is capped, not refused (AIP-158).
+  EXPECT_TRUE(List("", &resp, "", 5000).ok());
+}
+
+TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
+  auto square = [](double lat) {
+    return "[[[3.1," + std::to_string(lat) + "],[3.2," + std::to_string(lat) + "],[3.2," +
+           std::to_string(lat + 0.1) + "],[3.1," + std::to_string(lat) + "]]]";
+  };
+  auto layer = [&](const std::string& code, const std::string& coords) {
+    return "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":"
+           "{\"code\":\"" + code + "\"},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" +
+           coords + "}}]}";
+  };
+  v1::AreaLayer out;
+  for (const auto& [geojson, says] : std::vector<std::pair<std::string, std::string>>{
+           {"[]", "FeatureCollection"},
+           {std::string(100000, '[') + std::string(100000, ']'), "nested deeper"},
+           {layer("a\\u0000b", square(50.6)), "control character"},
+           {layer("q1", square(95)), "latitude"},
+           {layer("q1", "[[[3.1,50.6],[3.2,50.6]]]"), "closed"},
+           {"{\"type\":\"FeatureCollection\",\"features\":[1]}", "Feature object"},
+           {"{not json", "not valid JSON"}}) {
+    grpc::Status st = AreaLayer(geojson, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << geojson.substr(0, 80);
+    EXPECT_THAT(Violations(st).text, HasSubstr(says)) << geojson.substr(0, 80);
+  }
+  ASSERT_TRUE(AreaLayer(layer("q1", square(50.6)), &out).ok());
+  EXPECT_EQ(out.area_count(), 1);
+}
+
+TEST_F(HardeningTest, NothingIsCommittedAfterTheDeadline) {
+  std::vector<v1::Venue> rows;
+  for (int i = 0; i < 2000; ++i) rows.push_back(Valid("d" + std::to_string(i)));
+  v1::BatchUpsertVenuesResponse b;
+  grpc::Status st = Batch("siilab", rows, &b, 150ms);
+  // Either it finished in time and everything is there, or the caller was told it failed and
+  // nothing is: never "DEADLINE_EXCEEDED yet everything written".
+  if (st.ok()) {
+    EXPECT_EQ(Count(), 1000);  // the listing's largest page
+  } else {
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+    std::this_thread::sleep_for(1s);  // let the server finish the work it was doing
+    EXPECT_EQ(Count(), 0);
+  }
+  // Too many rows in one call are refused as a whole.
+  rows.push_back(Valid("one-too-many"));
+  EXPECT_EQ(Batch("siilab", rows, &b).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace passerelle::venues
