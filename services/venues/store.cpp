@@ -65,7 +65,9 @@ Venue WithAreas(pqxx::work& tx, const std::string& id) {
   return FromRow(r[0]);
 }
 
-Venue InsertRow(pqxx::work& tx, const Venue& v) {
+// The inserted venue, or nullopt when (source, source_id) is taken. Database errors propagate
+// as pqxx exceptions to RunInTransaction, which retries or reports them with their cause.
+std::optional<Venue> InsertRow(pqxx::work& tx, const Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
                    "referential_items, accepts_aptic_pass) VALUES (gen_random_uuid(), $1, $2, "
@@ -74,7 +76,7 @@ Venue InsertRow(pqxx::work& tx, const Venue& v) {
                    kColumns),
       v.source, v.source_id, nlohmann::json(v.standard).dump(), v.owner_organisation,
       Json(v.referential_items), v.accepts_aptic_pass);
-  if (r.empty()) throw std::runtime_error("conflict");
+  if (r.empty()) return std::nullopt;
   return WithAreas(tx, r[0][0].as<std::string>());
 }
 
@@ -147,9 +149,8 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
                                       const RequestKey& request) {
   Venue out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    try {
-      out = InsertRow(tx, venue);
-    } catch (const std::runtime_error&) {
+    std::optional<Venue> inserted = InsertRow(tx, venue);
+    if (!inserted) {
       auto existing =
           Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id, false);
       return server::WithReason(absl::AlreadyExistsError(absl::StrCat(
@@ -157,6 +158,7 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
                                     existing ? absl::StrCat(": ", existing->Name()) : "")),
                                 "VENUE_EXISTS");
     }
+    out = *std::move(inserted);
     outbox::Append(tx, topology_, event(out, {}));
     Remember(tx, request, out.id);
     return absl::OkStatus();
@@ -248,7 +250,22 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
 int PgStore::ApplyReferentialVersion(pqxx::work& tx,
                                      const referential::v1::VersionPublished& version,
                                      const EventFactory& updated) {
+  // What venues may reference from now on: every item the version offers, not those it retired.
+  std::vector<std::string> offered(version.items_added().begin(), version.items_added().end());
+  for (const auto& m : version.code_mapping()) {
+    if (!m.new_code().empty()) offered.push_back(m.item());
+  }
   std::vector<std::string> retired(version.items_retired().begin(), version.items_retired().end());
+  tx.exec_params(
+      "INSERT INTO referential_items (item, retired, version) "
+      "SELECT DISTINCT i, false, $2 FROM json_array_elements_text($1::json) AS i "
+      "ON CONFLICT (item) DO UPDATE SET retired = false, version = EXCLUDED.version",
+      nlohmann::json(offered).dump(), version.version());
+  tx.exec_params(
+      "INSERT INTO referential_items (item, retired, version) "
+      "SELECT DISTINCT i, true, $2 FROM json_array_elements_text($1::json) AS i "
+      "ON CONFLICT (item) DO UPDATE SET retired = true, version = EXCLUDED.version",
+      nlohmann::json(retired).dump(), version.version());
   if (retired.empty()) return 0;
   const std::string list = nlohmann::json(retired).dump();
   int changed = 0;
@@ -264,6 +281,24 @@ int PgStore::ApplyReferentialVersion(pqxx::work& tx,
     ++changed;
   }
   return changed;
+}
+
+absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
+    const std::vector<std::string>& items) {
+  std::vector<std::string> unknown;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    unknown.clear();
+    for (const auto& row : tx.exec_params(
+             "SELECT i FROM json_array_elements_text($1::json) AS i "
+             "WHERE EXISTS (SELECT 1 FROM referential_items) AND NOT EXISTS "
+             "(SELECT 1 FROM referential_items r WHERE r.item = i AND NOT r.retired)",
+             nlohmann::json(items).dump())) {
+      unknown.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return unknown;
 }
 
 absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const std::string& title,

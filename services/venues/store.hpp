@@ -26,6 +26,8 @@ class PgStore final : public Repository {
                                        const std::vector<AreaFeature>& areas,
                                        const EventFactory& updated) override;
   absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override;
+  absl::StatusOr<std::vector<std::string>> UnknownItems(
+      const std::vector<std::string>& items) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,

@@ -676,6 +676,31 @@ TEST(ReferentialToVenuesTest, RetiredItemsLeaveVenues) {
   };
   EXPECT_TRUE(testing::WaitFor([&] { return items().size() == 1; }, 20s)) << ven_process->Output();
   EXPECT_EQ(items(), std::vector<std::string>{"items/it-77"});
+  // From now on venues may only name items the published version offers.
+  for (const std::string& item : {std::string("items/it-18"), std::string("items/it-99999")}) {
+    grpc::ClientContext ctx;
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = Valid("item-" + item.substr(9));
+    req.mutable_venue()->add_referential_items(item);
+    v1::Venue out;
+    grpc::Status st = stub->CreateVenue(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << item;
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::BatchUpsertVenuesRequest req;
+    req.set_source("siilab");
+    *req.add_venues() = Valid("known");
+    req.mutable_venues(0)->add_referential_items("items/it-77");
+    *req.add_venues() = Valid("unknown");
+    req.mutable_venues(1)->add_referential_items("items/it-99999");
+    v1::BatchUpsertVenuesResponse resp;
+    ASSERT_TRUE(stub->BatchUpsertVenues(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.results(0).outcome(), v1::CREATED);
+    EXPECT_EQ(resp.results(1).outcome(), v1::REJECTED);
+    ASSERT_GE(resp.results(1).violations_size(), 1);
+    EXPECT_EQ(resp.results(1).violations(0).rule(), "referential");
+  }
   {
     pqxx::connection c(testing::DatabaseUrl());
     pqxx::work tx(c);

@@ -1,0 +1,67 @@
+// Unit tests of the AIP-160 filter subset.
+#include "libs/server/filter.hpp"
+
+#include <gtest/gtest.h>
+
+#include "libs/server/errors.hpp"
+
+namespace passerelle::server {
+namespace {
+
+TEST(Filter, ParsesComparisonsJoinedByAnd) {
+  auto f = ParseFilter(R"(commune = "Roubaix" AND services:"Aide aux démarches" AND state!=withdrawn)");
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_EQ(f->size(), 3u);
+  EXPECT_EQ((*f)[0].field, "commune");
+  EXPECT_EQ((*f)[0].op, Comparison::Op::kEquals);
+  EXPECT_EQ((*f)[0].value, "Roubaix");
+  EXPECT_EQ((*f)[1].op, Comparison::Op::kHas);
+  EXPECT_EQ((*f)[1].value, "Aide aux démarches");
+  EXPECT_EQ((*f)[2].op, Comparison::Op::kNotEquals);
+  EXPECT_EQ((*f)[2].value, "withdrawn");
+  EXPECT_TRUE(ParseFilter("").ok());
+  EXPECT_TRUE(ParseFilter("   ").ok());
+  auto escaped = ParseFilter(R"(nom = "Le \"Lieu\" \\ 1")");
+  ASSERT_TRUE(escaped.ok());
+  EXPECT_EQ((*escaped)[0].value, "Le \"Lieu\" \\ 1");
+}
+
+TEST(Filter, RefusesWhatIsOutsideTheSubsetWithThePosition) {
+  struct Case {
+    const char* filter;
+    const char* says;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"a = 1 OR b = 2", "position 7: OR is not supported"},
+           {"a = 1 and b = 2", "position 7: operators are upper case: AND"},
+           {"commune = ", "position 11: missing value"},
+           {"commune", "expected =, != or :"},
+           {"a = \"open", "position 5: unclosed quote"},
+           {"(a = 1)", "parentheses"},
+           {"NOT a = 1", "NOT is not supported"},
+           {"a = 1 b = 2", "expected AND"},
+           {"a > 1", "not supported"},
+           {"= 1", "expected a field name"},
+           {"a = 1 AND", "expected a field name"},
+       }) {
+    auto f = ParseFilter(c.filter);
+    ASSERT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << c.filter;
+    auto v = Violations(f.status());
+    ASSERT_EQ(v.size(), 1u);
+    EXPECT_EQ(v[0].field, "filter");
+    EXPECT_NE(v[0].description.find(c.says), std::string::npos) << c.filter << " -> "
+                                                                 << v[0].description;
+  }
+}
+
+TEST(Filter, RefusesHostileBytesAndSizes) {
+  EXPECT_FALSE(ParseFilter(std::string("a = \"x\0y\"", 9)).ok());
+  EXPECT_FALSE(ParseFilter("a = \"\xFF\xFE\"").ok());
+  EXPECT_FALSE(ParseFilter(std::string(5000, 'a')).ok());
+  std::string many;
+  for (int i = 0; i < 30; ++i) many += (i ? " AND " : "") + std::string("a = 1");
+  EXPECT_FALSE(ParseFilter(many).ok());
+}
+
+}  // namespace
+}  // namespace passerelle::server
