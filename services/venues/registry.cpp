@@ -150,10 +150,32 @@ absl::Status CheckRequestId(const std::string& request_id) {
 
 }  // namespace
 
-absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue* v) const {
+absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
+    const std::vector<const v1::Venue*>& rows) {
+  std::set<std::string> items;
+  for (const v1::Venue* r : rows) items.insert(r->referential_items().begin(), r->referential_items().end());
+  if (items.empty()) return std::set<std::string>();
+  auto unknown = repo_.UnknownItems({items.begin(), items.end()});
+  if (!unknown.ok()) return unknown.status();
+  return std::set<std::string>(unknown->begin(), unknown->end());
+}
+
+absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue* v) {
   Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
   std::vector<server::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
   CheckLocalFields(m, prefix, &fv);
+  if (fv.empty()) {
+    auto unknown = UnknownItemsOf({&m});
+    if (!unknown.ok()) return unknown.status();
+    for (int i = 0; i < m.referential_items_size(); ++i) {
+      if (unknown->contains(m.referential_items(i))) {
+        fv.push_back({absl::StrCat(prefix, "referential_items[", i, "]"),
+                      absl::StrCat("« ", m.referential_items(i),
+                                   " » n'est pas un élément du référentiel publié (inconnu ou "
+                                   "retiré)")});
+      }
+    }
+  }
   if (!fv.empty()) {
     return server::InvalidArgument(
         absl::StrCat(fv.size(), " field(s) break the national standard or Passerelle's rules"),
@@ -166,24 +188,29 @@ absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue
   return absl::OkStatus();
 }
 
-events::v1::Event Registry::MakeVenueEvent(const std::string& type, const Venue& v,
+events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const Venue& v,
                                            const std::vector<std::string>& changed) const {
   const std::string trace = logging::CurrentRequest().trace_id;
-  if (type == "venue.withdrawn") {
-    v1::VenueWithdrawn p;
-    p.set_name(v.Name());
-    p.set_reason(v.withdrawal_reason);
-    return events::MakeEvent(type, "venues", v.Name(), p, absl::Now(), trace);
+  switch (kind) {
+    case VenueEvent::kWithdrawn: {
+      v1::VenueWithdrawn p;
+      p.set_name(v.Name());
+      p.set_reason(v.withdrawal_reason);
+      return events::MakeEvent("venue.withdrawn", "venues", v.Name(), p, absl::Now(), trace);
+    }
+    case VenueEvent::kCreated: {
+      v1::VenueCreated p;
+      ToProto(standard_, v, p.mutable_venue());
+      return events::MakeEvent("venue.created", "venues", v.Name(), p, absl::Now(), trace);
+    }
+    case VenueEvent::kUpdated: {
+      v1::VenueUpdated p;
+      ToProto(standard_, v, p.mutable_venue());
+      for (const auto& c : changed) p.add_changed_fields(c);
+      return events::MakeEvent("venue.updated", "venues", v.Name(), p, absl::Now(), trace);
+    }
   }
-  if (type == "venue.created") {
-    v1::VenueCreated p;
-    ToProto(standard_, v, p.mutable_venue());
-    return events::MakeEvent(type, "venues", v.Name(), p, absl::Now(), trace);
-  }
-  v1::VenueUpdated p;
-  ToProto(standard_, v, p.mutable_venue());
-  for (const auto& c : changed) p.add_changed_fields(c);
-  return events::MakeEvent(type, "venues", v.Name(), p, absl::Now(), trace);
+  std::abort();  // every kind is handled above; the compiler checks the switch
 }
 
 absl::StatusOr<Venue> Registry::Get(const std::string& name) {
@@ -276,7 +303,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
         return absl::OkStatus();
       },
       [this](const Venue& after, const std::vector<std::string>&) {
-        return MakeVenueEvent("venue.withdrawn", after, {});
+        return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
       },
       key));
 }
@@ -373,6 +400,10 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
   std::vector<Venue> valid;
   std::vector<size_t> positions;
   std::set<std::string> seen;
+  std::vector<const v1::Venue*> all;
+  for (const auto& r : rows) all.push_back(&r);
+  auto unknown_items = UnknownItemsOf(all);
+  if (!unknown_items.ok()) return unknown_items.status();
   for (size_t i = 0; i < rows.size(); ++i) {
     RowResult& r = results[i];
     // Echoed back in the response: quoted, so invalid bytes never make the response unreadable.
@@ -382,6 +413,14 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     CheckLocalFields(rows[i], "", &local);
     for (const auto& l : local) {
       checked.violations.push_back({l.field, "", "local", l.description});
+    }
+    for (int k = 0; local.empty() && k < rows[i].referential_items_size(); ++k) {
+      const std::string& item = rows[i].referential_items(k);
+      if (unknown_items->contains(item)) {
+        checked.violations.push_back(
+            {absl::StrCat("referential_items[", k, "]"), item, "referential",
+             "n'est pas un élément du référentiel publié (inconnu ou retiré)"});
+      }
     }
     if (!checked.violations.empty()) {
       r.outcome = RowResult::Outcome::kRejected;
@@ -503,11 +542,15 @@ absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
 }
 
 absl::Status Registry::LoadIndex() {
-  refresh_cursor_ = {};
+  {
+    std::lock_guard lock(refresh_mu_);
+    refresh_cursor_ = {};
+  }
   return RefreshIndex();
 }
 
 absl::Status Registry::RefreshIndex() {
+  std::lock_guard lock(refresh_mu_);
   auto changes = repo_.ChangedSince(refresh_cursor_);
   if (!changes.ok()) return changes.status();
   for (const auto& v : changes->venues) index_.Put(v);

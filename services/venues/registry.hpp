@@ -3,7 +3,9 @@
 #pragma once
 
 #include <functional>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -107,6 +109,10 @@ class Repository {
   };
   /// NOT_FOUND when the layer does not exist.
   virtual absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) = 0;
+  /// Those of `items` that no published referential version offers (unknown or retired);
+  /// none while no version has been received yet.
+  virtual absl::StatusOr<std::vector<std::string>> UnknownItems(
+      const std::vector<std::string>& items) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
   /// content is unchanged write nothing. `rows` are already validated. With `reinstate`,
   /// withdrawn venues of these rows become active again (`state` among the changed fields).
@@ -180,19 +186,22 @@ class Registry {
   /// such as the referential consumer's).
   EventFactory CreatedEvents() const {
     return [this](const Venue& v, const std::vector<std::string>&) {
-      return MakeVenueEvent("venue.created", v, {});
+      return MakeVenueEvent(VenueEvent::kCreated, v, {});
     };
   }
   EventFactory UpdatedEvents() const {
     return [this](const Venue& v, const std::vector<std::string>& changed) {
-      return MakeVenueEvent("venue.updated", v, changed);
+      return MakeVenueEvent(VenueEvent::kUpdated, v, changed);
     };
   }
 
  private:
+  /// Row violations for referential items that no published version offers, per item name.
+  absl::StatusOr<std::set<std::string>> UnknownItemsOf(const std::vector<const v1::Venue*>& rows);
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
-  absl::Status Fill(const v1::Venue& message, const std::string& path_prefix, Venue* venue) const;
-  events::v1::Event MakeVenueEvent(const std::string& type, const Venue& v,
+  absl::Status Fill(const v1::Venue& message, const std::string& path_prefix, Venue* venue);
+  enum class VenueEvent { kCreated, kUpdated, kWithdrawn };
+  events::v1::Event MakeVenueEvent(VenueEvent kind, const Venue& v,
                                    const std::vector<std::string>& changed) const;
 
   /// The venue an earlier write with this request id produced, if it was the same request;
@@ -207,6 +216,8 @@ class Registry {
   Repository& repo_;
   const server::PageTokens& tokens_;
   SearchIndex index_;
+  /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
+  std::mutex refresh_mu_;
   Repository::ChangeCursor refresh_cursor_;
 };
 
