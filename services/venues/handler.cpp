@@ -25,6 +25,20 @@ void AddViolations(const std::vector<Violation>& violations,
   }
 }
 
+v1::UpsertOutcome ToProto(RowResult::Outcome outcome) {
+  switch (outcome) {
+    case RowResult::Outcome::kCreated:
+      return v1::CREATED;
+    case RowResult::Outcome::kUpdated:
+      return v1::UPDATED;
+    case RowResult::Outcome::kUnchanged:
+      return v1::UNCHANGED;
+    case RowResult::Outcome::kRejected:
+      return v1::REJECTED;
+  }
+  return v1::UPSERT_OUTCOME_UNSPECIFIED;
+}
+
 }  // namespace
 
 grpc::Status Handler::GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
@@ -100,7 +114,7 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
     auto* out = resp->add_results();
     out->set_index(static_cast<int32_t>(i));
     out->set_source_id(r.source_id);
-    out->set_outcome(static_cast<v1::UpsertOutcome>(static_cast<int>(r.outcome) + 1));
+    out->set_outcome(ToProto(r.outcome));
     if (!r.id.empty()) out->set_name("venues/" + r.id);
     AddViolations(r.violations, out->mutable_violations());
     for (const auto& c : r.changed_fields) out->add_changed_fields(c);
@@ -275,34 +289,30 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     q.max_lon = req->within().max_longitude();
   }
   std::vector<server::FieldViolation> bad;
-  q.any_of["services"] = Spelled(st, "services", "services", req->services(), &bad);
-  q.any_of["dispositif_programmes_nationaux"] =
+  using F = SearchField;
+  q.AnyOf(F::kServices) = Spelled(st, "services", "services", req->services(), &bad);
+  q.AnyOf(F::kDispositifs) =
       Spelled(st, "dispositif_programmes_nationaux", "dispositifs", req->dispositifs(), &bad);
-  q.any_of["publics_specifiquement_adresses"] =
+  q.AnyOf(F::kPublics) =
       Spelled(st, "publics_specifiquement_adresses", "publics", req->publics(), &bad);
-  q.any_of["prise_en_charge_specifique"] = Spelled(st, "prise_en_charge_specifique",
-                                                   "prises_en_charge", req->prises_en_charge(), &bad);
-  q.any_of["frais_a_charge"] = Spelled(st, "frais_a_charge", "frais", req->frais(), &bad);
-  q.any_of["modalites_acces"] =
+  q.AnyOf(F::kPrisesEnCharge) = Spelled(st, "prise_en_charge_specifique", "prises_en_charge",
+                                        req->prises_en_charge(), &bad);
+  q.AnyOf(F::kFrais) = Spelled(st, "frais_a_charge", "frais", req->frais(), &bad);
+  q.AnyOf(F::kModalitesAcces) =
       Spelled(st, "modalites_acces", "modalites_acces", req->modalites_acces(), &bad);
-  q.any_of["modalites_accompagnement"] = Spelled(st, "modalites_accompagnement",
-                                                 "modalites_accompagnement",
-                                                 req->modalites_accompagnement(), &bad);
-  q.any_of["typologie"] = Strings("typologie", req->typologie(), &bad);
-  q.any_of["referential_items"] = Strings("referential_items", req->referential_items(), &bad);
-  q.any_of["areas"] = Strings("areas", req->areas(), &bad);
+  q.AnyOf(F::kModalitesAccompagnement) =
+      Spelled(st, "modalites_accompagnement", "modalites_accompagnement",
+              req->modalites_accompagnement(), &bad);
+  q.AnyOf(F::kTypologie) = Strings("typologie", req->typologie(), &bad);
+  q.AnyOf(F::kReferentialItems) = Strings("referential_items", req->referential_items(), &bad);
+  q.AnyOf(F::kAreas) = Strings("areas", req->areas(), &bad);
   q.text = req->query();
   if (req->has_open_at() &&
       (req->open_at().seconds() < 0 || req->open_at().seconds() > 253402300799)) {
     bad.push_back({"open_at", "must be between 1970 and 9999"});
   } else if (req->has_open_at()) {
-    static const absl::TimeZone paris = [] {
-      absl::TimeZone tz;
-      if (!absl::LoadTimeZone("Europe/Paris", &tz)) tz = absl::FixedTimeZone(3600);
-      return tz;
-    }();
     const absl::Time t = absl::FromUnixSeconds(req->open_at().seconds());
-    q.open_at = absl::ToCivilMinute(t, paris);
+    q.open_at = absl::ToCivilMinute(t, paris_);
   }
   if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
   if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid search", bad));

@@ -3,6 +3,7 @@
 
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/metrics.hpp"
+#include "absl/time/time.h"
 #include "services/venues/registry.hpp"
 
 namespace passerelle::venues {
@@ -10,7 +11,9 @@ namespace passerelle::venues {
 class Handler final
     : public v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service> {
  public:
-  Handler(Registry& registry, VenueMetrics& metrics) : registry_(registry), metrics_(metrics) {}
+  /// `paris`: Europe/Paris from tzdata, loaded at start (open_at is local time).
+  Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris)
+      : registry_(registry), metrics_(metrics), paris_(paris) {}
 
   grpc::Status GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
                         v1::Venue* resp) override;
@@ -41,6 +44,7 @@ class Handler final
   grpc::Status Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response);
   Registry& registry_;
   VenueMetrics& metrics_;
+  absl::TimeZone paris_;
 };
 
 }  // namespace passerelle::venues

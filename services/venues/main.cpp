@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
                       {"venues", venues::Migrations()}},
        .read_config = nullptr,
        .wire = [](service::Runtime& rt) -> absl::Status {
+         // "Open now" is Paris time: a silent fixed UTC+1 would be wrong all summer.
+         absl::TimeZone paris;
+         if (!absl::LoadTimeZone("Europe/Paris", &paris)) {
+           return absl::FailedPreconditionError(
+               "cannot load the Europe/Paris time zone: install tzdata");
+         }
          store = std::make_unique<venues::PgStore>(*rt.pool, rt.topology);
          registry = std::make_unique<venues::Registry>(venues::Standard::V102(), *store,
                                                        *rt.page_tokens);
@@ -37,7 +43,7 @@ int main(int argc, char** argv) {
          logging::Info("search index loaded", {{"venues", registry->index().size()}});
          metrics = std::make_unique<venues::VenueMetrics>(rt.metrics->registry());
          metrics->IndexRefreshed(true, registry->index().size());
-         handler = std::make_unique<venues::Handler>(*registry, *metrics);
+         handler = std::make_unique<venues::Handler>(*registry, *metrics, paris);
          rt.server->AddService(handler.get());
          // A published referential version: retired items leave the venues offering them.
          static std::unique_ptr<events::Consumer> consumer;

@@ -30,18 +30,6 @@ int64_t CellKey(int row, int col) { return (static_cast<int64_t>(row) << 32) ^ (
 int Row(double lat) { return static_cast<int>(std::floor(lat / kCellDeg)); }
 int Col(double lon) { return static_cast<int>(std::floor(lon / kCellDeg)); }
 
-// Enumerated fields filtered by bit sets (bit i = the schema's i-th value).
-const std::vector<std::string>& MaskFields() {
-  static const auto* f = new std::vector<std::string>{"services",
-                                                      "dispositif_programmes_nationaux",
-                                                      "publics_specifiquement_adresses",
-                                                      "prise_en_charge_specifique",
-                                                      "frais_a_charge",
-                                                      "modalites_acces",
-                                                      "modalites_accompagnement"};
-  return *f;
-}
-
 struct Entry {
   std::string id;  // UUID
   int revision = 0;
@@ -49,7 +37,7 @@ struct Entry {
   bool located = false;
   double lat = 0, lon = 0;
   std::string name_key;  // folded nom, for ordering
-  uint64_t masks[7] = {0, 0, 0, 0, 0, 0, 0};
+  std::array<uint64_t, kMaskedFields> masks{};  // bit i: the schema's i-th value
   std::vector<std::string> typologie, items, areas;
   std::vector<std::string> words;  // sorted, distinct
   uint64_t word_starts = 0;        // PrefixBit of each word: most text misses end here
@@ -102,7 +90,7 @@ struct SearchIndex::Impl {
   }
 
   uint64_t Mask(size_t field, const std::vector<std::string>& values) const {
-    const FieldSpec* spec = standard.Find(MaskFields()[field]);
+    const FieldSpec* spec = standard.Find(kMaskedFieldNames[field]);
     uint64_t m = 0;
     for (const auto& v : values) {
       auto pos = std::find(spec->values.begin(), spec->values.end(), v);
@@ -175,8 +163,8 @@ void SearchIndex::Put(const Venue& v) {
     e->lon = std::strtod(lon.c_str(), nullptr);
   }
   e->name_key = text::Fold(get("nom"));
-  for (size_t i = 0; i < MaskFields().size(); ++i) {
-    auto it = v.standard.find(MaskFields()[i]);
+  for (size_t i = 0; i < kMaskedFields; ++i) {
+    auto it = v.standard.find(std::string(kMaskedFieldNames[i]));
     if (it != v.standard.end()) e->masks[i] = impl_->Mask(i, it->second);
   }
   if (auto it = v.standard.find("typologie"); it != v.standard.end()) e->typologie = it->second;
@@ -201,139 +189,166 @@ void SearchIndex::Put(const Venue& v) {
   impl_->entries.emplace(v.id, std::move(e));
 }
 
-std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) const {
-  std::shared_lock lock(impl_->mu);
-  const Impl& im = *impl_;
-  // Filters, compiled once per query.
-  uint64_t want[7] = {0, 0, 0, 0, 0, 0, 0};
-  std::vector<std::string> want_typologie, want_items, want_areas;
-  for (const auto& [field, values] : q.any_of) {
-    if (values.empty()) continue;
-    auto mf = std::find(MaskFields().begin(), MaskFields().end(), field);
-    if (mf != MaskFields().end()) {
-      const size_t i = mf - MaskFields().begin();
-      want[i] = im.Mask(i, values);
-      if (want[i] == 0) {  // only unknown values: nothing can match
-        *total = 0;
-        return {};
-      }
-    } else if (field == "typologie") {
-      want_typologie = values;
-    } else if (field == "referential_items") {
-      want_items = values;
-    } else if (field == "areas") {
-      want_areas = values;
-    }
-  }
-  const std::vector<std::string> terms = text::Words(q.text);
+namespace {
+
+// A query's filters compiled once: bit sets for enumerations, folded words for text.
+struct Compiled {
+  std::array<uint64_t, kMaskedFields> want{};
+  bool impossible = false;  // a filter whose values are all unknown: nothing can match
+  std::vector<std::string> terms;
   uint64_t term_starts = 0;
-  for (const auto& t : terms) {
-    if (t.size() >= 3) term_starts |= PrefixBit(t);
+};
+
+// Longitude spans a circle or box covers: one, or two when it crosses the antimeridian (a box
+// with west > east, or a circle reaching past ±180°, as around Wallis-et-Futuna); the whole
+// range near a pole.
+struct Area {
+  double min_lat, max_lat;
+  std::vector<std::pair<double, double>> spans;
+};
+
+constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
+
+Area AreaOf(const SearchQuery& q) {
+  Area a{q.min_lat, q.max_lat, {}};
+  double min_lon = q.min_lon, max_lon = q.max_lon;
+  bool all_lon = false;
+  if (q.has_circle) {
+    const double dlat = q.radius_m / kMetersPerDeg;
+    const double cos_lat = std::cos(q.lat * M_PI / 180);
+    a.min_lat = std::max(-90.0, q.lat - dlat);
+    a.max_lat = std::min(90.0, q.lat + dlat);
+    const double dlon = cos_lat > 1e-9 ? q.radius_m / (kMetersPerDeg * cos_lat) : 360;
+    min_lon = q.lon - dlon;
+    max_lon = q.lon + dlon;
+    all_lon = dlon >= 180;
   }
-  // 1. Candidates from the most selective structure available.
-  std::vector<const Entry*> candidates;
-  size_t first_term_done = 0;
+  if (all_lon || max_lon - min_lon >= 360) {
+    a.spans = {{-180, 180}};
+  } else if (q.has_box && min_lon > max_lon) {
+    a.spans = {{min_lon, 180}, {-180, max_lon}};
+  } else if (min_lon < -180) {
+    a.spans = {{min_lon + 360, 180}, {-180, max_lon}};
+  } else if (max_lon > 180) {
+    a.spans = {{min_lon, 180}, {-180, max_lon - 360}};
+  } else {
+    a.spans = {{min_lon, max_lon}};
+  }
+  return a;
+}
+
+// Whether a venue holds at least one of `wanted` (an empty filter keeps every venue).
+bool HasAny(const std::vector<std::string>& have, const std::vector<std::string>& wanted) {
+  return wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) {
+           return std::find(have.begin(), have.end(), w) != have.end();
+         });
+}
+
+}  // namespace
+
+namespace {
+
+// Step 1: the query's filters as bit sets and folded words.
+Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
+  Compiled c;
+  for (size_t i = 0; i < kMaskedFields; ++i) {
+    if (q.any_of[i].empty()) continue;
+    c.want[i] = im.Mask(i, q.any_of[i]);
+    if (c.want[i] == 0) c.impossible = true;
+  }
+  c.terms = text::Words(q.text);
+  for (const auto& t : c.terms) {
+    if (t.size() >= 3) c.term_starts |= PrefixBit(t);
+  }
+  return c;
+}
+
+// Step 2: candidates from the most selective structure available: the grid cells of the area,
+// the venues whose words start with the first term, or every venue. `*first_term_done` tells
+// whether the first term is already satisfied.
+std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQuery& q,
+                                            const Compiled& c, size_t* first_term_done) {
+  std::vector<const Entry*> out;
+  *first_term_done = 0;
   if (q.has_circle || q.has_box) {
-    double min_lat = q.min_lat, max_lat = q.max_lat, min_lon = q.min_lon, max_lon = q.max_lon;
-    if (q.has_circle) {
-      const double dlat = q.radius_m / 111320.0;
-      const double dlon = q.radius_m / (111320.0 * std::max(0.01, std::cos(q.lat * M_PI / 180)));
-      min_lat = std::max(-90.0, q.lat - dlat), max_lat = std::min(90.0, q.lat + dlat);
-      min_lon = q.lon - dlon, max_lon = q.lon + dlon;
-    }
-    // Longitude ranges to visit: one, or two when the area crosses the antimeridian (a box
-    // with west > east, or a circle reaching past ±180°, as around Wallis-et-Futuna).
-    std::vector<std::pair<double, double>> spans;
-    if (max_lon - min_lon >= 360) {
-      spans = {{-180, 180}};
-    } else if (q.has_box && min_lon > max_lon) {
-      spans = {{min_lon, 180}, {-180, max_lon}};
-    } else if (min_lon < -180) {
-      spans = {{min_lon + 360, 180}, {-180, max_lon}};
-    } else if (max_lon > 180) {
-      spans = {{min_lon, 180}, {-180, max_lon - 360}};
-    } else {
-      spans = {{min_lon, max_lon}};
-    }
+    const Area area = AreaOf(q);
     double cells = 0;
-    for (const auto& [w, e] : spans) {
-      cells += (Row(max_lat) - Row(min_lat) + 1.0) * (Col(e) - Col(w) + 1.0);
+    for (const auto& [w, e] : area.spans) {
+      cells += (Row(area.max_lat) - Row(area.min_lat) + 1.0) * (Col(e) - Col(w) + 1.0);
     }
     if (cells > static_cast<double>(im.grid.size()) * 4 + 64) {
       // A huge area: walking its empty cells would cost more than testing every venue.
       for (const auto& [id, e] : im.entries) {
-        if (e->located) candidates.push_back(e.get());
+        if (e->located) out.push_back(e.get());
       }
-    } else {
-      for (const auto& [w, e] : spans) {
-        for (int r = Row(min_lat); r <= Row(max_lat); ++r) {
-          for (int c = Col(w); c <= Col(e); ++c) {
-            auto g = im.grid.find(CellKey(r, c));
-            if (g != im.grid.end())
-              candidates.insert(candidates.end(), g->second.begin(), g->second.end());
-          }
+      return out;
+    }
+    for (const auto& [w, e] : area.spans) {
+      for (int r = Row(area.min_lat); r <= Row(area.max_lat); ++r) {
+        for (int col = Col(w); col <= Col(e); ++col) {
+          auto g = im.grid.find(CellKey(r, col));
+          if (g != im.grid.end()) out.insert(out.end(), g->second.begin(), g->second.end());
         }
       }
     }
-  } else if (!terms.empty()) {
+    return out;
+  }
+  if (!c.terms.empty()) {
     // Entries whose words start with the first term (prefix range of the sorted word map).
     std::set<const Entry*> ids;
-    const std::string& t = terms.front();
+    const std::string& t = c.terms.front();
     for (auto it = im.words.lower_bound(t); it != im.words.end() && it->first.starts_with(t);
          ++it) {
       ids.insert(it->second.begin(), it->second.end());
     }
-    candidates.assign(ids.begin(), ids.end());
-    first_term_done = 1;
-  } else {
-    for (const auto& [id, e] : im.entries) candidates.push_back(e.get());
+    *first_term_done = 1;
+    return {ids.begin(), ids.end()};
   }
-  // 2. Exact tests, cheapest first.
-  std::vector<Candidate> hits;
-  // Within a search radius (at most 100 km) the local flat-earth distance differs from the
-  // great-circle one by far less than a meter per kilometre: it filters, orders and is
-  // returned without trigonometry per candidate.
-  constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
-  const double lon_scale = std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
-  const double r2 = q.radius_m * q.radius_m * 1.000001;
-  for (const Entry* e : candidates) {
-    bool ok = true;
-    for (int i = 0; i < 7 && ok; ++i) ok = want[i] == 0 || (e->masks[i] & want[i]) != 0;
-    if (!ok) continue;
-    double distance = -1;
-    if (q.has_circle) {
-      double dlon = e->lon - q.lon;  // the short way round, across the antimeridian too
-      if (dlon > 180) dlon -= 360;
-      if (dlon < -180) dlon += 360;
-      const double dy = (e->lat - q.lat) * kMetersPerDeg, dx = dlon * lon_scale;
-      const double d2 = dx * dx + dy * dy;
-      if (d2 > r2) continue;
-      distance = std::sqrt(d2);
-    } else if (q.has_box) {
-      const bool lon_in = q.min_lon <= q.max_lon ? e->lon >= q.min_lon && e->lon <= q.max_lon
-                                                 : e->lon >= q.min_lon || e->lon <= q.max_lon;
-      if (e->lat < q.min_lat || e->lat > q.max_lat || !lon_in) continue;
-    }
-    auto any = [](const std::vector<std::string>& have, const std::vector<std::string>& wanted) {
-      return wanted.empty() || std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) {
-               return std::find(have.begin(), have.end(), w) != have.end();
-             });
-    };
-    if (!any(e->typologie, want_typologie) || !any(e->items, want_items) ||
-        !any(e->areas, want_areas)) {
-      continue;
-    }
-    if (q.open_at && (!e->hours || !e->hours->IsOpen(*q.open_at))) continue;
-    if ((e->word_starts & term_starts) != term_starts) continue;
-    for (size_t k = first_term_done; k < terms.size() && ok; ++k) {
-      auto w = std::lower_bound(e->words.begin(), e->words.end(), terms[k]);
-      ok = w != e->words.end() && w->starts_with(terms[k]);
-    }
-    if (!ok) continue;
-    hits.push_back({e, distance});
+  for (const auto& [id, e] : im.entries) out.push_back(e.get());
+  return out;
+}
+
+// Step 3: the exact tests, cheapest first. The distance in meters (circle) or -1.
+// Within a search radius (at most 100 km) the local flat-earth distance differs from the
+// great-circle one by far less than a meter per kilometre: it filters, orders and is returned
+// without trigonometry per candidate.
+bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c,
+                    size_t first_term_done, double lon_scale, double* distance) {
+  for (size_t i = 0; i < kMaskedFields; ++i) {
+    if (c.want[i] != 0 && (e.masks[i] & c.want[i]) == 0) return false;
   }
-  *total = hits.size();
-  // 3. Cursor, then only the best `limit` are ordered.
+  *distance = -1;
+  if (q.has_circle) {
+    double dlon = e.lon - q.lon;  // the short way round, across the antimeridian too
+    if (dlon > 180) dlon -= 360;
+    if (dlon < -180) dlon += 360;
+    const double dy = (e.lat - q.lat) * kMetersPerDeg, dx = dlon * lon_scale;
+    const double d2 = dx * dx + dy * dy;
+    if (d2 > q.radius_m * q.radius_m * 1.000001) return false;
+    *distance = std::sqrt(d2);
+  } else if (q.has_box) {
+    const bool lon_in = q.min_lon <= q.max_lon ? e.lon >= q.min_lon && e.lon <= q.max_lon
+                                               : e.lon >= q.min_lon || e.lon <= q.max_lon;
+    if (e.lat < q.min_lat || e.lat > q.max_lat || !lon_in) return false;
+  }
+  using F = SearchField;
+  if (!HasAny(e.typologie, q.any_of[static_cast<size_t>(F::kTypologie)]) ||
+      !HasAny(e.items, q.any_of[static_cast<size_t>(F::kReferentialItems)]) ||
+      !HasAny(e.areas, q.any_of[static_cast<size_t>(F::kAreas)])) {
+    return false;
+  }
+  if (q.open_at && (!e.hours || !e.hours->IsOpen(*q.open_at))) return false;
+  if ((e.word_starts & c.term_starts) != c.term_starts) return false;
+  for (size_t k = first_term_done; k < c.terms.size(); ++k) {
+    auto w = std::lower_bound(e.words.begin(), e.words.end(), c.terms[k]);
+    if (w == e.words.end() || !w->starts_with(c.terms[k])) return false;
+  }
+  return true;
+}
+
+// Step 4: the hits after the cursor, the best `limit` of them in order (by distance with a
+// circle, by folded name otherwise; resource name breaks ties).
+std::vector<SearchHit> Page(std::vector<Candidate> hits, const SearchQuery& q) {
   auto less = [&](const Candidate& a, const Candidate& b) {
     if (q.has_circle && a.distance != b.distance) return a.distance < b.distance;
     if (!q.has_circle && a.e->name_key != b.e->name_key) return a.e->name_key < b.e->name_key;
@@ -357,6 +372,26 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     out.push_back({hits[i].e->venue, hits[i].distance, hits[i].e->name_key});
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) const {
+  std::shared_lock lock(impl_->mu);
+  const Impl& im = *impl_;
+  const Compiled c = Compile(im, q);
+  *total = 0;
+  if (c.impossible) return {};
+  size_t first_term_done = 0;
+  const std::vector<const Entry*> candidates = Candidates(im, q, c, &first_term_done);
+  const double lon_scale = std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
+  std::vector<Candidate> hits;
+  for (const Entry* e : candidates) {
+    double distance = -1;
+    if (Matches(*e, q, c, first_term_done, lon_scale, &distance)) hits.push_back({e, distance});
+  }
+  *total = hits.size();
+  return Page(std::move(hits), q);
 }
 
 }  // namespace passerelle::venues

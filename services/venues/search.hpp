@@ -5,7 +5,9 @@
 // kept current by this process's writes and a poll of the others'.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <string_view>
 #include <memory>
 #include <optional>
 #include <string>
@@ -18,6 +20,32 @@
 
 namespace passerelle::venues {
 
+/// What a search can filter on. The first kMaskedFields are the standard's enumerations, kept
+/// as bit sets in the index; the others are compared as strings.
+enum class SearchField {
+  kServices,
+  kDispositifs,
+  kPublics,
+  kPrisesEnCharge,
+  kFrais,
+  kModalitesAcces,
+  kModalitesAccompagnement,
+  kTypologie,
+  kReferentialItems,
+  kAreas,
+};
+inline constexpr size_t kSearchFields = 10;
+inline constexpr size_t kMaskedFields = 7;
+/// The standard's name of each enumerated field, in SearchField order (the bit sets' order).
+inline constexpr std::array<std::string_view, kMaskedFields> kMaskedFieldNames = {
+    "services",
+    "dispositif_programmes_nationaux",
+    "publics_specifiquement_adresses",
+    "prise_en_charge_specifique",
+    "frais_a_charge",
+    "modalites_acces",
+    "modalites_accompagnement"};
+
 struct SearchQuery {
   /// Circle: center and radius (meters), results by distance.
   bool has_circle = false;
@@ -25,11 +53,10 @@ struct SearchQuery {
   /// Box: results by name. min_lon > max_lon is a box across the antimeridian.
   bool has_box = false;
   double min_lat = 0, min_lon = 0, max_lat = 0, max_lon = 0;
-  /// Each filter keeps venues having at least one of its values; filters combine with AND.
-  /// Keys are standard field names (services, typologie, dispositif_programmes_nationaux,
-  /// publics_specifiquement_adresses, prise_en_charge_specifique, frais_a_charge,
-  /// modalites_acces, modalites_accompagnement) and `referential_items`.
-  std::map<std::string, std::vector<std::string>> any_of;
+  /// Each filter keeps venues having at least one of its values (an empty one keeps all);
+  /// filters combine with AND. Enumerated fields hold the schema's spelling.
+  std::array<std::vector<std::string>, kSearchFields> any_of;
+  std::vector<std::string>& AnyOf(SearchField f) { return any_of[static_cast<size_t>(f)]; }
   /// Free text: every word must start a word of the name, address, town or presentation,
   /// ignoring case and accents.
   std::string text;
@@ -69,8 +96,11 @@ class SearchIndex {
   /// Every indexed (active) venue, by resource name.
   std::vector<v1::Venue> All() const;
 
- private:
+  /// The index's structures (search.cpp), named here so the search's steps can be free
+  /// functions of that file.
   struct Impl;
+
+ private:
   std::unique_ptr<Impl> impl_;
 };
 

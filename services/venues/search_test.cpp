@@ -1,0 +1,260 @@
+// SearchIndex against a brute-force reference on random data: every query's total and its
+// results, page after page, must be exactly what testing every venue one by one gives.
+#include "services/venues/search.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "libs/text/text.hpp"
+
+namespace passerelle::venues {
+namespace {
+
+constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
+
+struct Sample {
+  Venue venue;
+  bool located = false;
+  double lat = 0, lon = 0;
+  std::vector<std::string> words;
+};
+
+const std::vector<std::string> kWords = {"mediatheque", "centre",  "social", "france",
+                                         "services",    "maison",  "quartier", "alma",
+                                         "epeule",      "numerique", "espace", "lieu"};
+
+std::string Pick(std::mt19937& rng, const std::vector<std::string>& from) {
+  return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
+}
+
+double Uniform(std::mt19937& rng, double lo, double hi) {
+  return std::uniform_real_distribution<double>(lo, hi)(rng);
+}
+
+// Venues around Roubaix, across the antimeridian (Wallis-et-Futuna), near the North Pole and
+// anywhere, some without coordinates.
+std::vector<Sample> Generate(const Standard& standard, std::mt19937& rng, int n) {
+  std::vector<Sample> out;
+  const auto& services = standard.Find("services")->values;
+  const auto& frais = standard.Find("frais_a_charge")->values;
+  for (int i = 0; i < n; ++i) {
+    Sample s;
+    Venue& v = s.venue;
+    v.id = absl::StrFormat("00000000-0000-4000-8000-%012d", i);
+    v.revision = 1;
+    const std::string nom = Pick(rng, kWords) + " " + Pick(rng, kWords);
+    v.standard["nom"] = {nom};
+    v.standard["commune"] = {"Roubaix"};
+    v.standard["adresse"] = {absl::StrCat(i % 50, " rue ", Pick(rng, kWords))};
+    const int where = std::uniform_int_distribution<int>(0, 19)(rng);
+    if (where != 0) {
+      s.located = true;
+      if (where < 9) {
+        s.lat = Uniform(rng, 50.4, 51.0), s.lon = Uniform(rng, 2.9, 3.5);
+      } else if (where < 13) {
+        s.lat = Uniform(rng, -13.6, -13.0);
+        s.lon = Uniform(rng, 0, 1) < 0.5 ? Uniform(rng, 179.4, 180) : Uniform(rng, -180, -179.4);
+      } else if (where < 15) {
+        s.lat = Uniform(rng, 89.3, 90), s.lon = Uniform(rng, -180, 180);
+      } else {
+        s.lat = Uniform(rng, -89, 89), s.lon = Uniform(rng, -180, 180);
+      }
+      const std::string lat = absl::StrFormat("%.6f", s.lat), lon = absl::StrFormat("%.6f", s.lon);
+      s.lat = std::strtod(lat.c_str(), nullptr);
+      s.lon = std::strtod(lon.c_str(), nullptr);
+      v.standard["latitude"] = {lat};
+      v.standard["longitude"] = {lon};
+    }
+    for (const auto& sv : services) {
+      if (Uniform(rng, 0, 1) < 0.3) v.standard["services"].push_back(sv);
+    }
+    v.standard["frais_a_charge"] = {Pick(rng, frais)};
+    v.standard["typologie"] = {Pick(rng, {"BIB", "ASSO", "CCAS"})};
+    if (Uniform(rng, 0, 1) < 0.5) v.referential_items = {Pick(rng, {"items/it-1", "items/it-2"})};
+    if (Uniform(rng, 0, 1) < 0.5) v.areas = {Pick(rng, {"qpv/alma", "quartiers/epeule"})};
+    for (const char* f : {"nom", "adresse", "commune"}) {
+      for (auto& w : text::Words(v.standard[f].front())) s.words.push_back(w);
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+struct Expected {
+  std::string name;
+  double distance;
+  std::string key;
+};
+
+// Testing every venue: the contract of SearchQuery, written the slow, obvious way.
+std::vector<Expected> BruteForce(const std::vector<Sample>& all, const SearchQuery& q) {
+  std::vector<Expected> out;
+  const std::vector<std::string> terms = text::Words(q.text);
+  for (const Sample& s : all) {
+    const Venue& v = s.venue;
+    bool ok = true;
+    for (size_t i = 0; i < kSearchFields && ok; ++i) {
+      if (q.any_of[i].empty()) continue;
+      std::vector<std::string> have;
+      if (i < kMaskedFields) {
+        auto it = v.standard.find(std::string(kMaskedFieldNames[i]));
+        if (it != v.standard.end()) have = it->second;
+      } else if (i == static_cast<size_t>(SearchField::kTypologie)) {
+        have = v.standard.at("typologie");
+      } else if (i == static_cast<size_t>(SearchField::kReferentialItems)) {
+        have = v.referential_items;
+      } else {
+        have = v.areas;
+      }
+      ok = std::any_of(q.any_of[i].begin(), q.any_of[i].end(), [&](const std::string& w) {
+        return std::find(have.begin(), have.end(), w) != have.end();
+      });
+    }
+    for (const auto& t : terms) {
+      ok = ok && std::any_of(s.words.begin(), s.words.end(),
+                             [&](const std::string& w) { return w.starts_with(t); });
+    }
+    double distance = -1;
+    if (ok && (q.has_circle || q.has_box) && !s.located) ok = false;
+    if (ok && q.has_circle) {
+      double dlon = s.lon - q.lon;
+      if (dlon > 180) dlon -= 360;
+      if (dlon < -180) dlon += 360;
+      const double dy = (s.lat - q.lat) * kMetersPerDeg;
+      const double dx = dlon * std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
+      ok = dx * dx + dy * dy <= q.radius_m * q.radius_m * 1.000001;
+      distance = std::sqrt(dx * dx + dy * dy);
+    } else if (ok && q.has_box) {
+      const bool lon_in = q.min_lon <= q.max_lon ? s.lon >= q.min_lon && s.lon <= q.max_lon
+                                                 : s.lon >= q.min_lon || s.lon <= q.max_lon;
+      ok = s.lat >= q.min_lat && s.lat <= q.max_lat && lon_in;
+    }
+    if (ok) out.push_back({v.Name(), distance, text::Fold(v.standard.at("nom").front())});
+  }
+  std::sort(out.begin(), out.end(), [&](const Expected& a, const Expected& b) {
+    if (q.has_circle && a.distance != b.distance) return a.distance < b.distance;
+    if (!q.has_circle && a.key != b.key) return a.key < b.key;
+    return a.name < b.name;
+  });
+  return out;
+}
+
+SearchQuery RandomQuery(const Standard& standard, const std::vector<Sample>& all,
+                        std::mt19937& rng) {
+  SearchQuery q;
+  const int geo = std::uniform_int_distribution<int>(0, 3)(rng);
+  if (geo == 0 || geo == 1) {
+    q.has_circle = true;
+    const Sample& around = all[std::uniform_int_distribution<size_t>(0, all.size() - 1)(rng)];
+    q.lat = around.located ? around.lat : Uniform(rng, -89, 89);
+    q.lon = around.located ? around.lon : Uniform(rng, -180, 180);
+    q.radius_m = geo == 0 ? Uniform(rng, 100, 5000) : Uniform(rng, 5000, 100000);
+  } else if (geo == 2) {
+    q.has_box = true;
+    q.min_lat = Uniform(rng, -90, 80);
+    q.max_lat = std::min(90.0, q.min_lat + Uniform(rng, 0.1, 20));
+    q.min_lon = Uniform(rng, -180, 180);
+    q.max_lon = Uniform(rng, -180, 180);  // west > east half the time: across the antimeridian
+  }
+  if (Uniform(rng, 0, 1) < 0.3) {
+    q.AnyOf(SearchField::kServices) = {Pick(rng, standard.Find("services")->values)};
+  }
+  if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kTypologie) = {"BIB", "CCAS"};
+  if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kReferentialItems) = {"items/it-1"};
+  if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kAreas) = {"qpv/alma"};
+  if (Uniform(rng, 0, 1) < 0.3) q.text = Pick(rng, kWords).substr(0, 3 + (rng() % 3));
+  if (Uniform(rng, 0, 1) < 0.1) q.text += " " + Pick(rng, kWords).substr(0, 2);
+  q.limit = 1 + rng() % 25;
+  return q;
+}
+
+TEST(SearchIndex, AgreesWithTestingEveryVenueOnRandomData) {
+  const Standard& standard = Standard::V102();
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE(absl::StrCat("seed ", seed, " (set it in the test to replay)"));
+  std::mt19937 rng(seed);
+  const std::vector<Sample> all = Generate(standard, rng, 3000);
+  SearchIndex index(standard);
+  for (const Sample& s : all) index.Put(s.venue);
+  ASSERT_EQ(index.size(), all.size());
+  for (int n = 0; n < 400; ++n) {
+    SearchQuery q = RandomQuery(standard, all, rng);
+    const std::vector<Expected> expected = BruteForce(all, q);
+    // Page through with the cursor, as clients do with page tokens.
+    std::vector<std::string> got;
+    size_t total = 0;
+    for (size_t page = 0; page <= all.size(); ++page) {
+      std::vector<SearchHit> hits = index.Search(q, &total);
+      if (page == 0) {
+        ASSERT_EQ(total, expected.size()) << "query " << n;
+      }
+      for (const auto& h : hits) got.push_back(h.venue->name);
+      if (hits.size() < q.limit) break;
+      q.after_distance = hits.back().distance_m;
+      q.after_key = hits.back().key;
+      q.after_id = hits.back().venue->name;
+    }
+    std::vector<std::string> want;
+    for (const auto& e : expected) want.push_back(e.name);
+    for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
+      if (got[i] != want[i]) {
+        ADD_FAILURE() << "first difference at " << i << " of " << want.size() << ": got "
+                      << got[i] << ", want " << want[i] << " (" << expected[i].key << ", "
+                      << expected[i].distance << ")";
+        break;
+      }
+    }
+    ASSERT_EQ(got, want) << "query " << n << ": circle " << q.has_circle << " box " << q.has_box
+                         << " text \"" << q.text << "\"";
+  }
+}
+
+TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
+  const Standard& standard = Standard::V102();
+  SearchIndex index(standard);
+  auto put = [&](const std::string& id, double lat, double lon, int revision = 1,
+                 bool withdrawn = false) {
+    Venue v;
+    v.id = id;
+    v.revision = revision;
+    v.withdrawn = withdrawn;
+    v.standard["nom"] = {"Lieu " + id};
+    v.standard["latitude"] = {absl::StrFormat("%.6f", lat)};
+    v.standard["longitude"] = {absl::StrFormat("%.6f", lon)};
+    index.Put(v);
+  };
+  // 1,000 m north of the centre is in a 1,000 m radius; 1,010 m is not.
+  put("a", 50.0 + 1000 / kMetersPerDeg, 3.0);
+  put("b", 50.0 + 1010 / kMetersPerDeg, 3.0);
+  put("c", 50.0, 3.0);  // the centre itself
+  put("d", 50.0, 3.0);  // a tie at distance 0: ordered by name
+  SearchQuery q;
+  q.has_circle = true;
+  q.lat = 50.0;
+  q.lon = 3.0;
+  q.radius_m = 1000.05;
+  size_t total = 0;
+  auto hits = index.Search(q, &total);
+  ASSERT_EQ(total, 3u);
+  EXPECT_EQ(hits[0].venue->name, "venues/c");
+  EXPECT_EQ(hits[1].venue->name, "venues/d");
+  EXPECT_EQ(hits[2].venue->name, "venues/a");
+  // An older revision never replaces a newer one; a withdrawal removes the venue.
+  put("a", 10, 10, 2);
+  put("a", 50.0, 3.0, 1);
+  hits = index.Search(q, &total);
+  EXPECT_EQ(total, 2u);
+  put("c", 50.0, 3.0, 2, /*withdrawn=*/true);
+  hits = index.Search(q, &total);
+  EXPECT_EQ(total, 1u);
+  EXPECT_EQ(hits[0].venue->name, "venues/d");
+}
+
+}  // namespace
+}  // namespace passerelle::venues
