@@ -2,6 +2,7 @@
 // errors, deadlines, request ids, SO_REUSEPORT off, draining on shutdown.
 #include "libs/server/server.hpp"
 
+#include <atomic>
 #include <sstream>
 #include <thread>
 
@@ -33,7 +34,10 @@ class EchoImpl final : public EchoService::Service {
     last_trace_id = scope.ids().trace_id;
     auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(req->delay_ms());
     while (std::chrono::steady_clock::now() < until) {
-      if (context->IsCancelled()) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      if (context->IsCancelled()) {
+        saw_cancel = true;
+        return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
+      }
       std::this_thread::sleep_for(5ms);
     }
     if (req->fail_code() == 3) {
@@ -47,6 +51,7 @@ class EchoImpl final : public EchoService::Service {
     return grpc::Status::OK;
   }
   std::string last_request_id, last_trace_id;
+  std::atomic<bool> saw_cancel{false};
 };
 
 class ServerTest : public ::testing::Test {
@@ -154,6 +159,29 @@ TEST_F(ServerTest, DeadlineIsHonouredAndCounted) {
   auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(Call(req, &resp, 100ms).error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  // The server saw the cancellation (its handler stopped working) and counted the call.
+  EXPECT_TRUE(passerelle::testing::WaitFor([&] { return echo_.saw_cancel.load(); }, 2s));
+  EXPECT_TRUE(passerelle::testing::WaitFor(
+      [&] {
+        auto body = passerelle::testing::HttpGet(metrics_->port(), "/metrics");
+        return body && body->find("code=\"CANCELLED\",method=\"Echo\"") != std::string::npos;
+      },
+      2s));
+}
+
+TEST_F(ServerTest, HealthTurnsNotServingWhenShutdownBegins) {
+  auto health = grpc::health::v1::Health::NewStub(channel_);
+  grpc::ClientContext ctx;
+  grpc::health::v1::HealthCheckRequest req;
+  auto watch = health->Watch(&ctx, req);
+  grpc::health::v1::HealthCheckResponse resp;
+  ASSERT_TRUE(watch->Read(&resp));
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  std::thread stopping([&] { server_->Shutdown(); });
+  ASSERT_TRUE(watch->Read(&resp));  // before the drain: load balancers stop sending traffic
+  EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::NOT_SERVING);
+  ctx.TryCancel();
+  stopping.join();
 }
 
 TEST_F(ServerTest, RequestAndTraceIdsReachTheHandlerAndComeBack) {
