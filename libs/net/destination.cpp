@@ -137,9 +137,7 @@ namespace {
 
 constexpr size_t kMaxUrl = 2048;
 
-absl::Status BadUrl(std::string_view why) {
-  return absl::InvalidArgumentError(std::string(why));
-}
+absl::Status BadUrl(std::string_view why) { return absl::InvalidArgumentError(std::string(why)); }
 
 bool HostNameChar(char c) {
   return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.';
@@ -154,7 +152,8 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
   if (text.size() > kMaxUrl) return BadUrl(absl::StrCat("plus de ", kMaxUrl, " octets"));
   Url url;
   const size_t colon = text.find("://");
-  if (colon == std::string_view::npos) return BadUrl("adresse absolue attendue (http:// ou https://)");
+  if (colon == std::string_view::npos)
+    return BadUrl("adresse absolue attendue (http:// ou https://)");
   url.scheme = absl::AsciiStrToLower(A(text.substr(0, colon)));
   if (url.scheme != "http" && url.scheme != "https") {
     return BadUrl(absl::StrCat("protocole ", text::Quote(url.scheme, 10),
@@ -216,7 +215,8 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
   url.port = url.scheme == "https" ? 443 : 80;
   if (!port_text.empty()) {
     int port = 0;
-    if (port_text.size() > 5 || !absl::SimpleAtoi(A(port_text), &port) || port < 1 || port > 65535) {
+    if (port_text.size() > 5 || !absl::SimpleAtoi(A(port_text), &port) || port < 1 ||
+        port > 65535) {
       return BadUrl(absl::StrCat("port ", text::Quote(port_text, 10), " invalide"));
     }
     url.port = static_cast<uint16_t>(port);

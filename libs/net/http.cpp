@@ -163,14 +163,15 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
         uint64_t n = 0;
         const std::string value(absl::StripAsciiWhitespace(res.get_header_value("Content-Length")));
         if (value.empty() || value.size() > 19 || !absl::SimpleAtoi(value, &n)) {
-          refused = absl::FailedPreconditionError(absl::StrCat(
-              "réponse invalide : Content-Length ", text::Quote(value, 30), " n'est pas un nombre"));
+          refused = absl::FailedPreconditionError(absl::StrCat("réponse invalide : Content-Length ",
+                                                               text::Quote(value, 30),
+                                                               " n'est pas un nombre"));
           return false;
         }
         if (n > options.max_bytes) {
-          refused = absl::ResourceExhaustedError(
-              absl::StrCat("fichier annoncé de ", n, " octets, plus que la limite de ",
-                           options.max_bytes, " octets"));
+          refused = absl::ResourceExhaustedError(absl::StrCat("fichier annoncé de ", n,
+                                                              " octets, plus que la limite de ",
+                                                              options.max_bytes, " octets"));
           return false;
         }
         // A compressed body is decompressed by the client: its length is not the header's.
@@ -199,8 +200,8 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     if (!refused.ok()) return refused;
     if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("interrompu");
     if (stopped || Clock::now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "pas de réponse complète en ", options.total_timeout.count() / 1000, " s"));
+      return absl::DeadlineExceededError(
+          absl::StrCat("pas de réponse complète en ", options.total_timeout.count() / 1000, " s"));
     }
     if (IsRedirect(out.status) && !location.empty()) {
       if (hop >= options.max_redirects) {
@@ -223,8 +224,8 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
           absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
     }
     if (out.status >= 200 && out.status < 300 && length && *length != out.body.size()) {
-      return absl::DataLossError(absl::StrCat("fichier tronqué : ", out.body.size(),
-                                              " octets reçus sur ", *length));
+      return absl::DataLossError(
+          absl::StrCat("fichier tronqué : ", out.body.size(), " octets reçus sur ", *length));
     }
     return out;
   }

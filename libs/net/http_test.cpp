@@ -2,9 +2,9 @@
 // redirect, credentials kept to their origin, hostile headers, trickling bodies and cancellation.
 #include "libs/net/http.hpp"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "absl/strings/str_cat.h"
 #include "libs/net/raw_http_server.hpp"
 
 namespace passerelle::net {
@@ -42,11 +42,12 @@ TEST(HttpClient, RedirectsAreCheckedByThePolicyAndCredentialsStayWithTheirOrigin
     seen_by_target = request;
     s.Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfile");
   });
-  RawHttpServer metadata(Answer("HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/"
-                                "\r\nContent-Length: 0\r\n\r\n"));
-  const std::string to_target = absl::StrCat(
-      "HTTP/1.1 302 Found\r\nLocation: http://localhost:", target.port(),
-      "/moved.csv\r\nContent-Length: 0\r\n\r\n");
+  RawHttpServer metadata(
+      Answer("HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/"
+             "\r\nContent-Length: 0\r\n\r\n"));
+  const std::string to_target =
+      absl::StrCat("HTTP/1.1 302 Found\r\nLocation: http://localhost:", target.port(),
+                   "/moved.csv\r\nContent-Length: 0\r\n\r\n");
   RawHttpServer moving(Answer(to_target));
   HttpOptions options;
   options.authorization = "Bearer s3cret";
@@ -62,7 +63,8 @@ TEST(HttpClient, RedirectsAreCheckedByThePolicyAndCredentialsStayWithTheirOrigin
   EXPECT_THAT(seen_by_target, ::testing::Not(HasSubstr("s3cret")));  // another origin
 
   options.max_redirects = 0;
-  EXPECT_EQ(Loopback().Get(absl::StrCat("http://127.0.0.1:", moving.port(), "/"), options)
+  EXPECT_EQ(Loopback()
+                .Get(absl::StrCat("http://127.0.0.1:", moving.port(), "/"), options)
                 .status()
                 .code(),
             absl::StatusCode::kFailedPrecondition);
@@ -79,8 +81,9 @@ TEST(HttpClient, HostileContentLengthsAreErrorsNotCrashes) {
   RawHttpServer big(Answer("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nbody"));
   HttpOptions small;
   small.max_bytes = 1000;
-  EXPECT_EQ(Loopback().Get(absl::StrCat("http://127.0.0.1:", big.port(), "/"), small).status().code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(
+      Loopback().Get(absl::StrCat("http://127.0.0.1:", big.port(), "/"), small).status().code(),
+      absl::StatusCode::kResourceExhausted);
   RawHttpServer cut(Answer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"));
   EXPECT_EQ(Loopback().Get(absl::StrCat("http://127.0.0.1:", cut.port(), "/"), {}).status().code(),
             absl::StatusCode::kUnavailable);  // the connection closed before the end

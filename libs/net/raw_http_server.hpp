@@ -48,8 +48,8 @@ class RawHttpServer {
 
   /// False once the peer is gone or the server stops.
   bool Send(int fd, const std::string& bytes) {
-    return !stop_ && send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
-                         static_cast<ssize_t>(bytes.size());
+    return !stop_ &&
+           send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
   }
 
  private:

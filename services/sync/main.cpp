@@ -5,8 +5,8 @@
 
 #include <memory>
 
-#include "libs/logging/logging.hpp"
 #include "absl/strings/str_cat.h"
+#include "libs/logging/logging.hpp"
 #include "libs/metrics/metrics.hpp"
 #include "libs/net/destination.hpp"
 #include "libs/outbox/outbox.hpp"
@@ -72,13 +72,11 @@ int main(int argc, char** argv) {
          destinations = std::make_unique<net::DestinationPolicy>(*std::move(policy));
          store = std::make_unique<sync::PgStore>(*rt.pool, rt.topology);
          registry = std::make_unique<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
-         fetcher = std::make_unique<sync::HttpFetcher>(*destinations, fetch_timeout,
-                                                       size_t{256} << 20, fetch_attempts,
-                                                       fetch_backoff);
-         syncer = std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry,
-                                                 *fetcher, *destinations,
-                                                 absl::Milliseconds(retry_after.count()),
-                                                 absl::Milliseconds(dead_after.count()));
+         fetcher = std::make_unique<sync::HttpFetcher>(
+             *destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
+         syncer = std::make_unique<sync::Syncer>(
+             venues::Standard::V102(), *store, *registry, *fetcher, *destinations,
+             absl::Milliseconds(retry_after.count()), absl::Milliseconds(dead_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()
                           .Name("passerelle_sync_runs_total")

@@ -37,7 +37,8 @@ void SaveCredentials(pqxx::work& tx, const SourceRecord& s) {
   } else {
     tx.exec_params(
         "INSERT INTO source_credentials (source_id, authorization_header) VALUES ($1, $2) "
-        "ON CONFLICT (source_id) DO UPDATE SET authorization_header = excluded.authorization_header, "
+        "ON CONFLICT (source_id) DO UPDATE SET authorization_header = "
+        "excluded.authorization_header, "
         "update_time = now()",
         s.id, s.authorization);
   }
@@ -255,9 +256,10 @@ absl::Status PgStore::Heartbeat(const RunRecord& run) {
 absl::Status PgStore::Touch(int64_t run_id) {
   bool running = false;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    running = tx.exec_params("UPDATE runs SET heartbeat_time = now() WHERE run_id = $1 AND "
-                             "state = 'running'",
-                             run_id)
+    running = tx.exec_params(
+                    "UPDATE runs SET heartbeat_time = now() WHERE run_id = $1 AND "
+                    "state = 'running'",
+                    run_id)
                   .affected_rows() > 0;
     return absl::OkStatus();
   });

@@ -319,12 +319,13 @@ absl::Status CheckBody(std::string_view body) {
                                      {"\x1F\x8B", "une archive gzip"}};
   for (const auto& m : kMagic) {
     if (body.starts_with(m.bytes)) {
-      return absl::InvalidArgumentError(absl::StrCat("c'est ", std::string(m.what), ", pas un fichier CSV"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("c'est ", std::string(m.what), ", pas un fichier CSV"));
     }
   }
   if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "fichier binaire (octet nul à la position ", nul + 1, "), pas un fichier CSV"));
+    return absl::InvalidArgumentError(absl::StrCat("fichier binaire (octet nul à la position ",
+                                                   nul + 1, "), pas un fichier CSV"));
   }
   std::string_view start = body;
   if (start.starts_with("\xEF\xBB\xBF")) start.remove_prefix(3);
@@ -406,8 +407,8 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
     return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
   }
   if (!file.ok()) {
-    return Fail(run, absl::StrCat("téléchargement impossible de ", shown, " : ",
-                                  file.status().message()));
+    return Fail(
+        run, absl::StrCat("téléchargement impossible de ", shown, " : ", file.status().message()));
   }
   run.file_bytes = static_cast<int64_t>(file->size());
   if (absl::Status s = CheckBody(*file); !s.ok()) {
@@ -500,8 +501,8 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
           default:
             ++run.rejected;
             for (const auto& v : r.violations()) {
-              errors.push_back(SafeError({pending[i].row->line, r.source_id(), v.field(),
-                                          v.value(), v.rule(), v.description()}));
+              errors.push_back(SafeError({pending[i].row->line, r.source_id(), v.field(), v.value(),
+                                          v.rule(), v.description()}));
             }
             continue;
         }

@@ -175,7 +175,9 @@ class SyncTest : public ::testing::Test {
     std::lock_guard lock(raw_mu_);
     raw_respond_ = std::move(respond);
   }
-  std::string RawUrl() const { return absl::StrCat("http://127.0.0.1:", raw_.port(), "/lieux.csv"); }
+  std::string RawUrl() const {
+    return absl::StrCat("http://127.0.0.1:", raw_.port(), "/lieux.csv");
+  }
 
   void TearDown() override {
     sync_process_->Signal(SIGTERM);
@@ -594,8 +596,12 @@ TEST_F(SyncTest, InvalidUtf8AndLatin1RowsAreExplainedAndTheRunGoesOn) {
 
   // The same venues written by a spreadsheet in Latin-1: "é" is one byte 0xE9.
   auto latin1 = Rows(5);
-  latin1[0]["nom"] = "M\xE9" "diath\xE8que";
-  latin1[1]["adresse"] = "2 all\xE9" "e des Tilleuls";
+  latin1[0]["nom"] =
+      "M\xE9"
+      "diath\xE8que";
+  latin1[1]["adresse"] =
+      "2 all\xE9"
+      "e des Tilleuls";
   regional_.Serve(File(latin1));
   v1::Run second = RunToEnd(source.name());
   EXPECT_EQ(second.state(), v1::Run::SUCCEEDED) << second.error();
@@ -667,8 +673,7 @@ TEST_F(SyncTest, SourceUrlsFollowTheDestinationPolicyAndCredentialsAreNeverShown
     EXPECT_TRUE(Violations(st).contains("source.url")) << url;
   }
   // A password in the URL is refused, pointing to the field made for it, and never echoed.
-  grpc::Status userinfo =
-      TryCreate(*stub_, "policy", "http://siilab:hunter2@127.0.0.1/lieux.csv");
+  grpc::Status userinfo = TryCreate(*stub_, "policy", "http://siilab:hunter2@127.0.0.1/lieux.csv");
   EXPECT_EQ(userinfo.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(Violations(userinfo)["source.url"], HasSubstr("authorization"));
   EXPECT_THAT(userinfo.error_message() + Violations(userinfo)["source.url"],
@@ -702,8 +707,7 @@ TEST_F(SyncTest, SourceUrlsFollowTheDestinationPolicyAndCredentialsAreNeverShown
   // A redirect is checked like the first address: to the cloud metadata service, refused.
   regional_.RedirectTo("http://169.254.169.254/latest/meta-data/");
   v1::Source moved;
-  ASSERT_TRUE(
-      TryCreate(*stub_, "moved", regional_.moved_url(), "Bearer hunter2", &moved).ok());
+  ASSERT_TRUE(TryCreate(*stub_, "moved", regional_.moved_url(), "Bearer hunter2", &moved).ok());
   v1::Run redirected = RunToEnd(moved.name());
   EXPECT_EQ(redirected.state(), v1::Run::FAILED);
   EXPECT_THAT(redirected.error(), HasSubstr("169.254.169.254 refusée"));
@@ -723,8 +727,8 @@ class StrictSyncTest : public SyncTest {
 
 TEST_F(StrictSyncTest, ANameResolvingToLoopbackIsRefusedWithoutARequest) {
   regional_.Serve(File(Rows(3)));
-  const v1::Source source = CreateSource(
-      "rebind", 0, absl::StrCat("http://localhost:", regional_.port(), "/lieux.csv"));
+  const v1::Source source =
+      CreateSource("rebind", 0, absl::StrCat("http://localhost:", regional_.port(), "/lieux.csv"));
   v1::Run run = RunToEnd(source.name());
   EXPECT_EQ(run.state(), v1::Run::FAILED);
   EXPECT_THAT(run.error(), HasSubstr("refusée"));
@@ -753,7 +757,8 @@ TEST_F(SyncTest, FilesThatAreNotTheStandardsCsvFailWholeAndChangeNothing) {
   const struct {
     std::string body, error;
   } cases[] = {
-      {"name,city,zip\r\nEspace,Roubaix,59100\r\n", "colonnes obligatoires absentes : id, pivot, nom"},
+      {"name,city,zip\r\nEspace,Roubaix,59100\r\n",
+       "colonnes obligatoires absentes : id, pivot, nom"},
       {"name,city,zip\r\nEspace,Roubaix,59100\r\n", "colonnes non reconnues : name, city, zip"},
       {no_nom, "colonnes obligatoires absentes : nom"},
       {"<!DOCTYPE html><html><body>Maintenance</body></html>", "page HTML"},
@@ -874,9 +879,9 @@ TEST_F(SyncTest, RequestsAreBoundedAndPageTokensOpaque) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
     EXPECT_TRUE(Violations(st).contains("source.display_name"));
   }
-  EXPECT_EQ(TryCreate(*stub_, "bounded", regional_.url() + "?" + std::string(3000, 'q'))
-                .error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(
+      TryCreate(*stub_, "bounded", regional_.url() + "?" + std::string(3000, 'q')).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
   {
     grpc::ClientContext ctx;
     v1::GetSourceRequest req;
