@@ -2,10 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <thread>
-
 #include "absl/strings/str_cat.h"
-#include "httplib.h"
 
 namespace passerelle::sync {
 namespace {
@@ -54,67 +51,50 @@ absl::Status GrpcRegistry::Withdraw(const std::string& name, const std::string& 
   return st.ok() ? absl::OkStatus() : FromGrpc(st);
 }
 
-HttpFetcher::HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes, int attempts,
-                         std::chrono::milliseconds backoff)
-    : timeout_(timeout), max_bytes_(max_bytes), attempts_(attempts), backoff_(backoff) {}
+HttpFetcher::HttpFetcher(net::DestinationPolicy destinations, std::chrono::milliseconds timeout,
+                         size_t max_bytes, int attempts, std::chrono::milliseconds backoff)
+    : client_(std::move(destinations)),
+      timeout_(timeout),
+      max_bytes_(max_bytes),
+      attempts_(attempts),
+      backoff_(backoff) {}
 
-absl::StatusOr<std::string> HttpFetcher::Get(const std::string& url) {
-  // A server restarting or briefly overloaded (no answer, 5xx, a cut transfer) is tried again.
+absl::StatusOr<std::string> HttpFetcher::Get(const std::string& url,
+                                             const std::string& authorization,
+                                             net::Cancellation& cancel) {
+  // A server restarting or briefly overloaded (no answer, 5xx, a cut transfer) is tried again;
+  // the wait between tries ends at once on cancellation.
   auto wait = backoff_;
-  absl::StatusOr<std::string> body = GetOnce(url);
+  absl::StatusOr<std::string> body = GetOnce(url, authorization, cancel);
   for (int attempt = 1; attempt < attempts_ && !body.ok() &&
                         (body.status().code() == absl::StatusCode::kUnavailable ||
                          body.status().code() == absl::StatusCode::kDataLoss);
        ++attempt) {
-    std::this_thread::sleep_for(wait);
+    if (cancel.WaitFor(wait)) return absl::CancelledError("interrompu");
     wait *= 2;
-    body = GetOnce(url);
+    body = GetOnce(url, authorization, cancel);
   }
   return body;
 }
 
-absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url) {
-  // scheme://host[:port]/path
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos) return absl::InvalidArgumentError("adresse invalide");
-  const size_t path_start = url.find('/', scheme_end + 3);
-  const std::string origin = url.substr(0, path_start);
-  const std::string path = path_start == std::string::npos ? "/" : url.substr(path_start);
-  httplib::Client client(origin);
-  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(timeout_).count();
-  client.set_connection_timeout(seconds);
-  client.set_read_timeout(seconds);
-  client.set_follow_location(true);
-  std::string body;
-  bool too_large = false;
-  auto res = client.Get(path, [&](const char* data, size_t n) {
-    if (body.size() + n > max_bytes_) {
-      too_large = true;
-      return false;
-    }
-    body.append(data, n);
-    return true;
-  });
-  if (too_large) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("fichier de plus de ", max_bytes_ >> 20, " Mo"));
-  }
-  if (!res) {
-    return absl::UnavailableError(
-        absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
-  }
+absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url,
+                                                 const std::string& authorization,
+                                                 net::Cancellation& cancel) {
+  net::HttpOptions options;
+  // Connecting holds a shutdown (it cannot be interrupted): at most 10 s of it.
+  options.connect_timeout = std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(10));
+  options.read_timeout = timeout_;
+  // A server trickling bytes defeats a read timeout: the whole transfer has a limit too.
+  options.total_timeout = timeout_ * 10;
+  options.max_bytes = max_bytes_;
+  options.authorization = authorization;
+  auto res = client_.Get(url, options, &cancel);
+  if (!res.ok()) return res.status();
   if (res->status >= 500) return absl::UnavailableError(absl::StrCat("réponse HTTP ", res->status));
   if (res->status != 200) {
     return absl::FailedPreconditionError(absl::StrCat("réponse HTTP ", res->status));
   }
-  // A body shorter than announced was cut in transit.
-  // (A compressed body is decompressed by the client: its length is not the header's.)
-  if (res->has_header("Content-Length") && !res->has_header("Content-Encoding") &&
-      std::stoull(res->get_header_value("Content-Length")) != body.size()) {
-    return absl::DataLossError(absl::StrCat("fichier tronqué : ", body.size(), " octets reçus sur ",
-                                            res->get_header_value("Content-Length")));
-  }
-  return body;
+  return std::move(res->body);
 }
 
 }  // namespace passerelle::sync

@@ -27,12 +27,16 @@ class HttpFetcher final : public Fetcher {
  public:
   /// Files over `max_bytes` are refused (a source's file is a few MB). A server that cannot be
   /// reached or answers 5xx is tried `attempts` times, waiting `backoff`, then twice as long...
-  HttpFetcher(std::chrono::milliseconds timeout, size_t max_bytes, int attempts,
-              std::chrono::milliseconds backoff);
-  absl::StatusOr<std::string> Get(const std::string& url) override;
+  /// Every hop (redirects included) must pass `destinations`, checked on the address connected.
+  HttpFetcher(net::DestinationPolicy destinations, std::chrono::milliseconds timeout,
+              size_t max_bytes, int attempts, std::chrono::milliseconds backoff);
+  absl::StatusOr<std::string> Get(const std::string& url, const std::string& authorization,
+                                  net::Cancellation& cancel) override;
 
  private:
-  absl::StatusOr<std::string> GetOnce(const std::string& url);
+  absl::StatusOr<std::string> GetOnce(const std::string& url, const std::string& authorization,
+                                      net::Cancellation& cancel);
+  net::HttpClient client_;
   std::chrono::milliseconds timeout_;
   size_t max_bytes_;
   int attempts_;

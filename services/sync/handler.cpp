@@ -10,21 +10,31 @@
 namespace passerelle::sync {
 namespace {
 
-// Page size within [1, max], `fallback` when zero; false when negative or too large.
-bool PageSize(int requested, int fallback, int max, int* out) {
-  if (requested < 0 || requested > max) return false;
-  *out = requested == 0 ? fallback : requested;
+constexpr int kMaxPage = 1000;
+
+// Page size (AIP-158): `fallback` when zero, capped at kMaxPage; false when negative.
+bool PageSize(int requested, int fallback, int* out) {
+  if (requested < 0) return false;
+  *out = requested == 0 ? fallback : std::min(requested, kMaxPage);
   return true;
 }
 
-grpc::Status BadPage(int max) {
-  return server::ToGrpc(server::InvalidArgument(
-      "invalid page_size", {{"page_size", absl::StrCat("must be between 0 and ", max)}}));
+grpc::Status BadPage() {
+  return server::ToGrpc(
+      server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}}));
 }
 
 grpc::Status BadToken() {
   return server::ToGrpc(
       server::InvalidArgument("invalid page_token", {{"page_token", "not from this listing"}}));
+}
+
+SourceRecord FromProto(const v1::Source& s) {
+  return {.display_name = s.display_name(),
+          .url = s.url(),
+          .refresh_seconds = s.refresh_interval().seconds(),
+          .max_withdraw_fraction = s.max_withdraw_fraction(),
+          .authorization = s.authorization()};
 }
 
 }  // namespace
@@ -54,11 +64,7 @@ grpc::Status Handler::WithLastRun(const SourceRecord& source, v1::Source* out) {
 grpc::Status Handler::CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
                                    v1::Source* resp) {
   server::RequestScope scope(ctx);
-  SourceRecord s{.display_name = req->source().display_name(),
-                 .url = req->source().url(),
-                 .refresh_seconds = req->source().refresh_interval().seconds(),
-                 .max_withdraw_fraction = req->source().max_withdraw_fraction()};
-  auto created = syncer_.CreateSource(req->source_id(), s);
+  auto created = syncer_.CreateSource(req->source_id(), FromProto(req->source()));
   if (!created.ok()) return server::ToGrpc(created.status());
   ToProto(*created, resp);
   return grpc::Status::OK;
@@ -76,23 +82,28 @@ grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSource
                                   v1::ListSourcesResponse* resp) {
   server::RequestScope scope(ctx);
   int size = 0;
-  if (!PageSize(req->page_size(), 50, 1000, &size)) return BadPage(1000);
-  auto sources = syncer_.repo().ListSources(req->page_token(), size + 1);
+  if (!PageSize(req->page_size(), 50, &size)) return BadPage();
+  // The cursor: the last source id of the previous page.
+  const std::string params = server::BindParameters({});
+  std::string after;
+  if (!req->page_token().empty()) {
+    auto cursor = tokens_.Open("sync.ListSources", params, req->page_token());
+    if (!cursor.ok()) return server::ToGrpc(cursor.status());
+    after = *cursor;
+  }
+  auto sources = syncer_.repo().ListSources(after, size + 1);
   if (!sources.ok()) return server::ToGrpc(sources.status());
   const bool more = static_cast<int>(sources->size()) > size;
   if (more) sources->resize(size);
   if (grpc::Status st = WithLastRuns(*sources, resp->mutable_sources()); !st.ok()) return st;
-  if (more) resp->set_next_page_token(sources->back().id);
+  if (more) resp->set_next_page_token(tokens_.Seal("sync.ListSources", params, sources->back().id));
   return grpc::Status::OK;
 }
 
 grpc::Status Handler::UpdateSource(grpc::ServerContext* ctx, const v1::UpdateSourceRequest* req,
                                    v1::Source* resp) {
   server::RequestScope scope(ctx);
-  SourceRecord values{.display_name = req->source().display_name(),
-                      .url = req->source().url(),
-                      .refresh_seconds = req->source().refresh_interval().seconds(),
-                      .max_withdraw_fraction = req->source().max_withdraw_fraction()};
+  const SourceRecord values = FromProto(req->source());
   std::vector<std::string> mask(req->update_mask().paths().begin(),
                                 req->update_mask().paths().end());
   auto updated = syncer_.UpdateSource(req->source().name(), values, mask);
@@ -129,16 +140,21 @@ grpc::Status Handler::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsReque
   auto source = syncer_.GetSource(req->parent());
   if (!source.ok()) return server::ToGrpc(source.status());
   int size = 0;
-  if (!PageSize(req->page_size(), 50, 1000, &size)) return BadPage(1000);
+  if (!PageSize(req->page_size(), 50, &size)) return BadPage();
+  // The cursor: the id of the last run of the previous page.
+  const std::string params = server::BindParameters({req->parent()});
   int64_t before = 0;
-  if (!req->page_token().empty() && !absl::SimpleAtoi(req->page_token(), &before)) {
-    return BadToken();
+  if (!req->page_token().empty()) {
+    auto cursor = tokens_.Open("sync.ListRuns", params, req->page_token());
+    if (!cursor.ok()) return server::ToGrpc(cursor.status());
+    if (!absl::SimpleAtoi(*cursor, &before) || before <= 0) return BadToken();
   }
   auto runs = syncer_.repo().ListRuns(source->id, before, size + 1);
   if (!runs.ok()) return server::ToGrpc(runs.status());
   for (int i = 0; i < std::min<int>(size, runs->size()); ++i) ToProto((*runs)[i], resp->add_runs());
   if (static_cast<int>(runs->size()) > size) {
-    resp->set_next_page_token(absl::StrCat((*runs)[size - 1].id));
+    resp->set_next_page_token(
+        tokens_.Seal("sync.ListRuns", params, absl::StrCat((*runs)[size - 1].id)));
   }
   return grpc::Status::OK;
 }
@@ -153,12 +169,15 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
   }
   if (auto run = syncer_.repo().GetRun(source, id); !run.ok()) return server::ToGrpc(run.status());
   int size = 0;
-  if (!PageSize(req->page_size(), 100, 1000, &size)) return BadPage(1000);
-  // Token: `<line>:<error id>` of the last error of the previous page.
+  if (!PageSize(req->page_size(), 100, &size)) return BadPage();
+  // The cursor: `<line>:<error id>` of the last error of the previous page.
+  const std::string params = server::BindParameters({req->parent()});
   int after_line = 0;
   int64_t after_id = 0;
   if (!req->page_token().empty()) {
-    std::pair<std::string, std::string> parts = absl::StrSplit(req->page_token(), ':');
+    auto cursor = tokens_.Open("sync.ListRunErrors", params, req->page_token());
+    if (!cursor.ok()) return server::ToGrpc(cursor.status());
+    std::pair<std::string, std::string> parts = absl::StrSplit(*cursor, ':');
     if (!absl::SimpleAtoi(parts.first, &after_line) || !absl::SimpleAtoi(parts.second, &after_id)) {
       return BadToken();
     }
@@ -177,7 +196,8 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
   }
   if (static_cast<int>(errors->size()) > size) {
     const auto& [last_id, last] = (*errors)[size - 1];
-    resp->set_next_page_token(absl::StrCat(last.line, ":", last_id));
+    resp->set_next_page_token(
+        tokens_.Seal("sync.ListRunErrors", params, absl::StrCat(last.line, ":", last_id)));
   }
   return grpc::Status::OK;
 }

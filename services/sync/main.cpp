@@ -5,8 +5,10 @@
 
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "libs/logging/logging.hpp"
 #include "libs/metrics/metrics.hpp"
+#include "libs/net/destination.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
 #include "services/sync/clients.hpp"
@@ -19,10 +21,11 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  static std::string venues_address;
+  static std::string venues_address, allowed_networks, allowed_ports;
   static std::chrono::milliseconds tick{0}, fetch_timeout{0}, retry_after{0}, fetch_backoff{0},
       dead_after{0};
   static int fetch_attempts = 0;
+  static std::unique_ptr<net::DestinationPolicy> destinations;
   static std::unique_ptr<sync::PgStore> store;
   static std::unique_ptr<sync::GrpcRegistry> registry;
   static std::unique_ptr<sync::HttpFetcher> fetcher;
@@ -47,18 +50,33 @@ int main(int argc, char** argv) {
                                         "Wait before the second try, doubled for each next one");
              dead_after = r.Duration("PASSERELLE_SYNC_DEAD_AFTER", std::chrono::minutes(2),
                                      "A run silent this long is failed: its process died");
+             allowed_networks = r.String(
+                 "PASSERELLE_SYNC_ALLOWED_NETWORKS", "",
+                 "Networks sources may be fetched from besides public addresses, CIDR, comma "
+                 "separated (e.g. 127.0.0.0/8,::1/128 for a local server); empty: none");
+             allowed_ports = r.String("PASSERELLE_SYNC_ALLOWED_PORTS", "80,443",
+                                      "Ports sources may be fetched from: ports or ranges, comma "
+                                      "separated (e.g. 80,443,8000-8999)");
              retry_after = r.Duration("PASSERELLE_SYNC_RETRY_AFTER", std::chrono::minutes(15),
                                       "When a scheduled run fails, how long before trying again "
                                       "(at most the source's own interval)");
            },
        .wire = [](service::Runtime& rt) -> absl::Status {
+         // (config::Reader has no hook for a custom check: a bad value stops the start here.)
+         auto policy = net::DestinationPolicy::FromStrings(allowed_networks, allowed_ports);
+         if (!policy.ok()) {
+           return absl::InvalidArgumentError(
+               absl::StrCat("PASSERELLE_SYNC_ALLOWED_NETWORKS / PASSERELLE_SYNC_ALLOWED_PORTS: ",
+                            policy.status().message()));
+         }
+         destinations = std::make_unique<net::DestinationPolicy>(*std::move(policy));
          store = std::make_unique<sync::PgStore>(*rt.pool, rt.topology);
          registry = std::make_unique<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
-         fetcher = std::make_unique<sync::HttpFetcher>(fetch_timeout, size_t{256} << 20,
-                                                       fetch_attempts, fetch_backoff);
-         syncer = std::make_unique<sync::Syncer>(venues::Standard::V102(), *store, *registry,
-                                                 *fetcher, absl::Milliseconds(retry_after.count()),
-                                                 absl::Milliseconds(dead_after.count()));
+         fetcher = std::make_unique<sync::HttpFetcher>(
+             *destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
+         syncer = std::make_unique<sync::Syncer>(
+             venues::Standard::V102(), *store, *registry, *fetcher, *destinations,
+             absl::Milliseconds(retry_after.count()), absl::Milliseconds(dead_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()
                           .Name("passerelle_sync_runs_total")
@@ -87,7 +105,7 @@ int main(int argc, char** argv) {
                      absl::ToDoubleSeconds(run.end_time.value_or(absl::Now()) - absl::UnixEpoch()));
            }
          });
-         handler = std::make_unique<sync::Handler>(*syncer);
+         handler = std::make_unique<sync::Handler>(*syncer, *rt.page_tokens);
          rt.server->AddService(handler.get());
          // The scheduler: due sources, and runs whose process died. Shutdown hooks run in reverse:
          // the scheduler stops first, then the runs in progress end (each fails as interrupted).

@@ -9,9 +9,11 @@
 namespace passerelle::sync {
 namespace {
 
+// The credentials live in their own table; the source's row is `sources` (not aliased).
 constexpr char kSourceColumns[] =
-    "source_id, display_name, url, refresh_interval_seconds, max_withdraw_fraction, "
-    "extract(epoch FROM create_time)";
+    "sources.source_id, display_name, url, refresh_interval_seconds, max_withdraw_fraction, "
+    "extract(epoch FROM sources.create_time), (SELECT authorization_header FROM "
+    "source_credentials c WHERE c.source_id = sources.source_id)";
 constexpr char kRunColumns[] =
     "run_id, source_id, state, trigger, extract(epoch FROM start_time), "
     "extract(epoch FROM end_time), error, file_bytes, rows, skipped, created, updated, unchanged, "
@@ -23,7 +25,23 @@ SourceRecord SourceFromRow(const pqxx::row& r) {
           .url = r[2].as<std::string>(),
           .refresh_seconds = r[3].as<int64_t>(),
           .max_withdraw_fraction = r[4].as<double>(),
-          .create_time = db::FromEpoch(r[5])};
+          .create_time = db::FromEpoch(r[5]),
+          .authorization = r[6].is_null() ? std::string() : r[6].as<std::string>(),
+          .has_authorization = !r[6].is_null()};
+}
+
+// Stores or clears a source's credentials (no row: none).
+void SaveCredentials(pqxx::work& tx, const SourceRecord& s) {
+  if (s.authorization.empty()) {
+    tx.exec_params("DELETE FROM source_credentials WHERE source_id = $1", s.id);
+  } else {
+    tx.exec_params(
+        "INSERT INTO source_credentials (source_id, authorization_header) VALUES ($1, $2) "
+        "ON CONFLICT (source_id) DO UPDATE SET authorization_header = "
+        "excluded.authorization_header, "
+        "update_time = now()",
+        s.id, s.authorization);
+  }
 }
 
 RunRecord RunFromRow(const pqxx::row& r) {
@@ -53,7 +71,8 @@ constexpr char kSaveCounts[] =
 
 pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run) {
   return tx.exec_params(
-      absl::StrCat("UPDATE runs SET ", kSaveCounts, " WHERE run_id = $1 RETURNING ", kRunColumns),
+      absl::StrCat("UPDATE runs SET ", kSaveCounts,
+                   " WHERE run_id = $1 AND state = 'running' RETURNING ", kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
       run.rejected, run.withdrawn);
 }
@@ -77,10 +96,13 @@ absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& s) {
     auto r = tx.exec_params(
         absl::StrCat("INSERT INTO sources (source_id, display_name, url, "
                      "refresh_interval_seconds, max_withdraw_fraction) VALUES ($1, $2, $3, $4, $5) "
-                     "ON CONFLICT DO NOTHING RETURNING ",
-                     kSourceColumns),
+                     "ON CONFLICT DO NOTHING RETURNING source_id"),
         s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction);
-    if (!r.empty()) out = SourceFromRow(r[0]);
+    if (!r.empty()) {
+      SaveCredentials(tx, s);
+      out = SourceFromRow(tx.exec_params1(
+          absl::StrCat("SELECT ", kSourceColumns, " FROM sources WHERE source_id = $1"), s.id));
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -106,10 +128,13 @@ absl::StatusOr<SourceRecord> PgStore::SaveSource(const SourceRecord& s) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         absl::StrCat("UPDATE sources SET display_name = $2, url = $3, refresh_interval_seconds = "
-                     "$4, max_withdraw_fraction = $5 WHERE source_id = $1 RETURNING ",
-                     kSourceColumns),
+                     "$4, max_withdraw_fraction = $5 WHERE source_id = $1 RETURNING source_id"),
         s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction);
-    if (!r.empty()) out = SourceFromRow(r[0]);
+    if (!r.empty()) {
+      SaveCredentials(tx, s);
+      out = SourceFromRow(tx.exec_params1(
+          absl::StrCat("SELECT ", kSourceColumns, " FROM sources WHERE source_id = $1"), s.id));
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -124,7 +149,7 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string
     out.clear();
     for (const auto& r : tx.exec_params(absl::StrCat("SELECT ", kSourceColumns,
                                                      " FROM sources WHERE source_id > $1 "
-                                                     "ORDER BY source_id LIMIT $2"),
+                                                     "ORDER BY sources.source_id LIMIT $2"),
                                         after, limit)) {
       out.push_back(SourceFromRow(r));
     }
@@ -210,19 +235,36 @@ absl::StatusOr<std::vector<RunRecord>> PgStore::ListRuns(const std::string& sour
   return out;
 }
 
+namespace {
+
+absl::Status NotRunning(int64_t run_id) {
+  return absl::AbortedError(absl::StrCat("run ", run_id, " is no longer running"));
+}
+
+}  // namespace
+
 absl::Status PgStore::Heartbeat(const RunRecord& run) {
-  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    SaveCounts(tx, run);
+  bool running = false;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    running = !SaveCounts(tx, run).empty();
     return absl::OkStatus();
   });
+  if (!st.ok()) return st;
+  return running ? absl::OkStatus() : NotRunning(run.id);
 }
 
 absl::Status PgStore::Touch(int64_t run_id) {
-  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    tx.exec_params("UPDATE runs SET heartbeat_time = now() WHERE run_id = $1 AND state = 'running'",
-                   run_id);
+  bool running = false;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    running = tx.exec_params(
+                    "UPDATE runs SET heartbeat_time = now() WHERE run_id = $1 AND "
+                    "state = 'running'",
+                    run_id)
+                  .affected_rows() > 0;
     return absl::OkStatus();
   });
+  if (!st.ok()) return st;
+  return running ? absl::OkStatus() : NotRunning(run_id);
 }
 
 absl::Status PgStore::AddErrors(int64_t run_id, const std::vector<RowError>& errors) {
@@ -242,7 +284,7 @@ absl::Status PgStore::AddErrors(int64_t run_id, const std::vector<RowError>& err
         "SELECT $1, x.line, x.row_id, x.field, x.value, x.rule, x.description FROM "
         "json_to_recordset($2::json) AS x(line int, row_id text, field text, value text, rule "
         "text, description text)",
-        run_id, rows.dump());
+        run_id, rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return absl::OkStatus();
   });
 }
@@ -301,7 +343,7 @@ absl::Status PgStore::SaveFingerprints(const std::string& source_id,
         "AS x(row_id text, fingerprint text, venue text) ON CONFLICT (source_id, row_id) DO "
         "UPDATE SET fingerprint = excluded.fingerprint, venue = excluded.venue, update_time = "
         "now()",
-        source_id, json.dump());
+        source_id, json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return absl::OkStatus();
   });
 }
@@ -361,12 +403,12 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources(absl::Duration ret
     for (const auto& r : tx.exec_params(
              absl::StrCat(
                  "SELECT ", kSourceColumns,
-                 " FROM sources s LEFT JOIN LATERAL (SELECT state, start_time FROM runs r WHERE "
-                 "r.source_id = s.source_id ORDER BY run_id DESC LIMIT 1) last ON true WHERE "
-                 "s.refresh_interval_seconds > 0 AND (last.state IS NULL OR (last.state <> "
-                 "'running' AND last.start_time < now() - make_interval(secs => CASE WHEN "
-                 "last.state = 'failed' THEN least($1, s.refresh_interval_seconds) ELSE "
-                 "s.refresh_interval_seconds END))) ORDER BY source_id"),
+                 " FROM sources LEFT JOIN LATERAL (SELECT state, start_time FROM runs r WHERE "
+                 "r.source_id = sources.source_id ORDER BY run_id DESC LIMIT 1) last ON true "
+                 "WHERE sources.refresh_interval_seconds > 0 AND (last.state IS NULL OR "
+                 "(last.state <> 'running' AND last.start_time < now() - make_interval(secs => "
+                 "CASE WHEN last.state = 'failed' THEN least($1, sources.refresh_interval_seconds) "
+                 "ELSE sources.refresh_interval_seconds END))) ORDER BY sources.source_id"),
              absl::ToDoubleSeconds(retry_after))) {
       out.push_back(SourceFromRow(r));
     }

@@ -9,8 +9,10 @@
 #include "libs/db/migrations.hpp"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
+#include "libs/net/destination.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
+#include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/sync/v1/events.pb.h"
 #include "services/venues/exchange.hpp"
@@ -20,6 +22,28 @@ namespace passerelle::sync {
 namespace {
 
 constexpr size_t kBatch = 500;
+// What a client may send (docs/sync.md, "Limits").
+constexpr size_t kMaxDisplayName = 200;
+constexpr size_t kMaxAuthorization = 4096;
+constexpr size_t kMaxName = 100;
+// What the sync stores and returns of a file's bad rows and of its own errors: always valid
+// UTF-8, never a whole huge value.
+constexpr size_t kMaxErrorText = 2000;
+constexpr size_t kMaxQuotedValue = 200;
+
+// Any text the sync stores, returns or logs: valid UTF-8, bounded.
+std::string Safe(std::string_view s, size_t max = kMaxErrorText) {
+  return text::Ellipsize(text::ToValidUtf8(s), max);
+}
+
+RowError SafeError(RowError e) {
+  e.row_id = text::Quote(e.row_id, kMaxQuotedValue);
+  e.field = text::Quote(e.field, 100);
+  e.value = text::Quote(e.value, kMaxQuotedValue);
+  e.rule = text::Quote(e.rule, 40);
+  e.description = Safe(e.description);
+  return e;
+}
 
 bool ValidSourceId(const std::string& id) {
   if (id.empty() || id.size() > 40) return false;
@@ -33,7 +57,7 @@ bool ValidSourceId(const std::string& id) {
 }
 
 absl::Status ParseSourceName(const std::string& name, std::string* id) {
-  if (!name.starts_with("sources/") || !ValidSourceId(name.substr(8))) {
+  if (name.size() > kMaxName || !name.starts_with("sources/") || !ValidSourceId(name.substr(8))) {
     return server::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
   }
   *id = name.substr(8);
@@ -42,8 +66,11 @@ absl::Status ParseSourceName(const std::string& name, std::string* id) {
 
 // A row's identity for "did it change since we sent it": its normalised record, serialized
 // with sorted keys (std::map), hashed.
+// Records are validated (valid UTF-8) before they get here; `replace` keeps a stray byte from
+// ever throwing in a worker.
 std::string Fingerprint(const venues::Record& record) {
-  return db::Fingerprint(nlohmann::json(record).dump());
+  return db::Fingerprint(
+      nlohmann::json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
 }  // namespace
@@ -52,6 +79,7 @@ void ToProto(const SourceRecord& s, v1::Source* out) {
   out->set_name("sources/" + s.id);
   out->set_display_name(s.display_name);
   out->set_url(s.url);
+  out->set_has_authorization(s.has_authorization);  // never the value itself
   out->mutable_refresh_interval()->set_seconds(s.refresh_seconds);
   out->set_max_withdraw_fraction(s.max_withdraw_fraction);
   server::ToTimestamp(s.create_time, out->mutable_create_time());
@@ -82,7 +110,8 @@ std::string Syncer::RunName(const RunRecord& run) {
 
 absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, int64_t* run) {
   const size_t runs = name.find("/runs/");
-  if (runs == std::string::npos || !absl::SimpleAtoi(name.substr(runs + 6), run) ||
+  if (name.size() > kMaxName || runs == std::string::npos ||
+      !absl::SimpleAtoi(name.substr(runs + 6), run) || *run <= 0 ||
       ParseSourceName(name.substr(0, runs), source).code() != absl::StatusCode::kOk) {
     return server::InvalidArgument("invalid name",
                                    {{"name", "must be sources/{source}/runs/{run}"}});
@@ -98,11 +127,13 @@ events::v1::Event RunCompletedEvent(const RunRecord& run) {
 }
 
 Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
-               Fetcher& fetcher, absl::Duration retry_after, absl::Duration dead_after)
+               Fetcher& fetcher, const net::DestinationPolicy& destinations,
+               absl::Duration retry_after, absl::Duration dead_after)
     : standard_(standard),
       repo_(repo),
       registry_(registry),
       fetcher_(fetcher),
+      destinations_(destinations),
       retry_after_(retry_after),
       dead_after_(dead_after) {}
 
@@ -111,15 +142,29 @@ Syncer::~Syncer() { Shutdown(); }
 namespace {
 
 // The rules a source's fields follow, on create and update.
-void CheckSource(const SourceRecord& source, std::vector<server::FieldViolation>* bad) {
-  if (!source.url.starts_with("http://") && !source.url.starts_with("https://")) {
-    bad->push_back({"source.url", "must be an http:// or https:// address"});
+void CheckSource(const SourceRecord& source, const net::DestinationPolicy& destinations,
+                 std::vector<server::FieldViolation>* bad) {
+  server::CheckText(bad, "source.display_name", source.display_name, kMaxDisplayName);
+  if (auto url = net::ParseUrl(source.url); !url.ok()) {
+    bad->push_back({"source.url", std::string(url.status().message())});
+  } else if (absl::Status s = destinations.CheckUrl(*url); !s.ok()) {
+    bad->push_back({"source.url", std::string(s.message())});
   }
-  if (source.refresh_seconds < 0 || (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
-    bad->push_back({"source.refresh_interval", "zero (manual runs) or at least one minute"});
+  if (source.refresh_seconds < 0 || source.refresh_seconds > 366LL * 86400 ||
+      (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
+    bad->push_back(
+        {"source.refresh_interval", "zero (manual runs) or between one minute and one year"});
   }
-  if (source.max_withdraw_fraction < 0 || source.max_withdraw_fraction > 1) {
-    bad->push_back({"source.max_withdraw_fraction", "must be within [0, 1]"});
+  server::CheckNumber(bad, "source.max_withdraw_fraction", source.max_withdraw_fraction, 0, 1);
+  // Sent as an HTTP header: printable ASCII only (a line break would inject headers).
+  if (server::CheckText(bad, "source.authorization", source.authorization, kMaxAuthorization)) {
+    for (char c : source.authorization) {
+      if (c < 0x20 || c > 0x7e) {
+        bad->push_back({"source.authorization",
+                        "printable ASCII only, e.g. \"Bearer <token>\" or \"Basic <base64>\""});
+        break;
+      }
+    }
   }
 }
 
@@ -130,7 +175,7 @@ absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceR
   if (!ValidSourceId(id)) {
     bad.push_back({"source_id", "1 to 40 lower case letters, digits or dashes, e.g. siilab"});
   }
-  CheckSource(source, &bad);
+  CheckSource(source, destinations_, &bad);
   if (!bad.empty()) return server::InvalidArgument("invalid source", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
   source.id = id;
@@ -161,11 +206,14 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
       source->refresh_seconds = values.refresh_seconds;
     } else if (path == "max_withdraw_fraction") {
       source->max_withdraw_fraction = values.max_withdraw_fraction;
+    } else if (path == "authorization") {
+      source->authorization = values.authorization;  // empty: none
     } else {
-      bad.push_back({"update_mask", absl::StrCat("\"", path, "\" is not a writable field")});
+      bad.push_back(
+          {"update_mask", absl::StrCat("\"", text::Quote(path, 40), "\" is not a writable field")});
     }
   }
-  CheckSource(*source, &bad);
+  CheckSource(*source, destinations_, &bad);
   if (!bad.empty()) return server::InvalidArgument("invalid update", bad);
   if (source->max_withdraw_fraction == 0) source->max_withdraw_fraction = 0.2;
   return repo_.SaveSource(*source);
@@ -189,12 +237,28 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name,
       ++it;
     }
   }
+  if (stopping_) {  // Shutdown has taken the workers already: this run would never be joined
+    Fail(*run, "interrompue par l'arrêt du service ; relancez-la");
+    return absl::UnavailableError("the sync service is stopping");
+  }
   auto done = std::make_shared<std::atomic<bool>>(false);
-  workers_.push_back({std::thread([this, r = *run, done] {
-                        Execute(r);
+  auto cancel = std::make_shared<net::Cancellation>();
+  workers_.push_back({std::thread([this, r = *run, done, cancel] {
+                        // Nothing a file holds may end the process: anything thrown is a bug,
+                        // and the run fails with it rather than taking every other run down.
+                        try {
+                          Execute(r, *cancel);
+                        } catch (const std::exception& e) {
+                          logging::Error("run ended by an unexpected exception",
+                                         {{"run", RunName(r)}, {"error", Safe(e.what())}});
+                          try {
+                            Fail(r, "erreur interne ; relancez-la ou signalez-la");
+                          } catch (...) {
+                          }
+                        }
                         *done = true;
                       }),
-                      done});
+                      done, cancel});
   return run;
 }
 
@@ -216,12 +280,14 @@ void Syncer::Tick() {
 }
 
 void Syncer::Shutdown() {
-  stopping_ = true;
   std::vector<Worker> workers;
   {
     std::lock_guard lock(mu_);
+    stopping_ = true;
     workers.swap(workers_);
   }
+  // A fetch in progress (a slow or trickling server) ends now; the run fails as interrupted.
+  for (auto& w : workers) w.cancel->Cancel();
   for (auto& w : workers) {
     if (w.thread.joinable()) w.thread.join();
   }
@@ -229,28 +295,85 @@ void Syncer::Shutdown() {
 
 RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
   run.state = "failed";
-  run.error = error;
-  logging::Warn("run failed", {{"run", RunName(run)}, {"error", error}});
+  run.error = Safe(error);
+  logging::Warn("run failed", {{"run", RunName(run)}, {"error", run.error}});
   auto done = repo_.FinishRun(run, RunCompletedEvent);
   if (observer_) observer_(done.ok() ? *done : run);
   return done.ok() ? *done : run;
 }
 
-RunRecord Syncer::Execute(RunRecord run) {
+namespace {
+
+// A source's file is the standard's CSV, or it is refused whole before any row is read: a web
+// page (an error or login page served with 200), JSON, a binary file, an empty body.
+absl::Status CheckBody(std::string_view body) {
+  if (body.empty()) return absl::InvalidArgumentError("fichier vide (0 octet)");
+  struct Magic {
+    std::string_view bytes, what;
+  };
+  static constexpr Magic kMagic[] = {{"\x89PNG", "une image PNG"},
+                                     {"\xFF\xD8\xFF", "une image JPEG"},
+                                     {"GIF8", "une image GIF"},
+                                     {"%PDF-", "un document PDF"},
+                                     {"PK\x03\x04", "une archive ZIP (tableur XLSX ?)"},
+                                     {"\x1F\x8B", "une archive gzip"}};
+  for (const auto& m : kMagic) {
+    if (body.starts_with(m.bytes)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("c'est ", std::string(m.what), ", pas un fichier CSV"));
+    }
+  }
+  if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
+    return absl::InvalidArgumentError(absl::StrCat("fichier binaire (octet nul à la position ",
+                                                   nul + 1, "), pas un fichier CSV"));
+  }
+  std::string_view start = body;
+  if (start.starts_with("\xEF\xBB\xBF")) start.remove_prefix(3);
+  while (!start.empty() && (start.front() == ' ' || start.front() == '\t' ||
+                            start.front() == '\r' || start.front() == '\n')) {
+    start.remove_prefix(1);
+  }
+  if (start.empty()) return absl::InvalidArgumentError("fichier sans contenu (blancs seulement)");
+  if (start.front() == '<') {
+    return absl::InvalidArgumentError(
+        "c'est une page HTML ou un document XML (page d'erreur ou de connexion ?), pas un fichier "
+        "CSV");
+  }
+  if (start.front() == '{' || start.front() == '[') {
+    return absl::InvalidArgumentError("c'est un document JSON, pas un fichier CSV");
+  }
+  const std::string_view header = start.substr(0, start.find('\n'));
+  if (auto bad = text::FirstInvalidUtf8(header)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "en-tête illisible : pas en UTF-8 (octet ", *bad + 1,
+        " de la première ligne, fichier en Latin-1 ou Windows-1252 ?) ; enregistrez-le en UTF-8"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+RunRecord Syncer::Execute(RunRecord run, net::Cancellation& cancel) {
   // While the run works (a slow server, retries, long batches), its heartbeat says it is alive.
+  // When the heartbeat finds the run no longer running (another replica failed it as dead),
+  // the run is not ours any more: its fetch is cancelled and it stops writing.
   std::mutex mu;
   std::condition_variable cv;
   bool finished = false;
+  std::atomic<bool> lost{false};
   std::thread keepalive([&] {
     const auto every = absl::ToChronoMilliseconds(dead_after_ / 4);
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, every, [&] { return finished; })) {
       lock.unlock();
-      (void)repo_.Touch(run.id);
+      if (repo_.Touch(run.id).code() == absl::StatusCode::kAborted) {
+        lost = true;
+        cancel.Cancel();
+      }
       lock.lock();
     }
   });
-  RunRecord out = Work(std::move(run));
+  RunRecord out = Work(std::move(run), cancel, lost);
   {
     std::lock_guard lock(mu);
     finished = true;
@@ -260,30 +383,66 @@ RunRecord Syncer::Execute(RunRecord run) {
   return out;
 }
 
-RunRecord Syncer::Work(RunRecord run) {
+RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost) {
+  // The run was failed behind our back (declared dead): nothing more is written, not even its
+  // end, which the replica that failed it has recorded.
+  auto abandon = [&] {
+    logging::Warn("run abandoned: it was failed by another process, nothing more is written",
+                  {{"run", RunName(run)}});
+    auto current = repo_.GetRun(run.source_id, run.id);
+    return current.ok() ? *current : run;
+  };
+  auto still_ours = [&] {
+    return !lost && repo_.Touch(run.id).code() != absl::StatusCode::kAborted;
+  };
   auto source = repo_.GetSource(run.source_id);
   if (!source.ok()) return Fail(run, std::string(source.status().message()));
-  logging::Info("run started", {{"run", RunName(run)}, {"url", source->url}});
-  // 1. The file. Nothing is written before it is fully read.
-  auto file = fetcher_.Get(source->url);
+  auto url = net::ParseUrl(source->url);
+  const std::string shown = url.ok() ? url->Redacted() : text::Quote(source->url, 80);
+  logging::Info("run started", {{"run", RunName(run)}, {"url", Safe(shown)}});
+  // 1. The file. Nothing is written before it is fully read and looks like the standard's CSV.
+  auto file = fetcher_.Get(source->url, source->authorization, cancel);
+  if (lost) return abandon();
+  if (!file.ok() && cancel.cancelled()) {
+    return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
+  }
   if (!file.ok()) {
-    return Fail(run, absl::StrCat("téléchargement impossible de ", source->url, " : ",
-                                  file.status().message()));
+    return Fail(
+        run, absl::StrCat("téléchargement impossible de ", shown, " : ", file.status().message()));
   }
   run.file_bytes = static_cast<int64_t>(file->size());
+  if (absl::Status s = CheckBody(*file); !s.ok()) {
+    return Fail(run, absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
+  }
   auto parsed = venues::ParseNationalCsv(standard_, *file, run.source_id);
+  const bool ends_with_newline = file->ends_with('\n');
   file->clear();
   if (!parsed.ok()) {
     return Fail(
         run, absl::StrCat("fichier illisible, rien n'a été modifié : ", parsed.status().message()));
   }
+  if (parsed->rows == 0) {
+    return Fail(run, "le fichier n'a aucune ligne de lieu (en-tête seul) : rien n'a été modifié");
+  }
+  // A last row with too few columns and no line break after it: the transfer stopped mid-row.
+  if (!ends_with_newline && !parsed->rejected.empty() &&
+      (parsed->valid.empty() || parsed->rejected.back().line > parsed->valid.back().line)) {
+    for (const auto& v : parsed->rejected.back().violations) {
+      if (v.rule == "columns") {
+        return Fail(run, absl::StrCat("fichier tronqué à la ligne ", parsed->rejected.back().line,
+                                      " (colonnes manquantes, pas de fin de ligne) : rien n'a "
+                                      "été modifié"));
+      }
+    }
+  }
+  if (!still_ours()) return abandon();
   run.rows = parsed->rows;
   std::vector<RowError> errors;
   std::set<std::string> in_file;
   for (const auto& r : parsed->rejected) {
     in_file.insert(r.source_id);
     for (const auto& v : r.violations) {
-      errors.push_back({r.line, r.source_id, v.field, v.value, v.rule, v.message});
+      errors.push_back(SafeError({r.line, r.source_id, v.field, v.value, v.rule, v.message}));
     }
   }
   run.rejected = static_cast<int>(parsed->rejected.size());
@@ -311,6 +470,7 @@ RunRecord Syncer::Work(RunRecord run) {
   for (int g = 0; g < 2; ++g) {
     const std::vector<Pending>& pending = groups[g];
     for (size_t start = 0; start < pending.size(); start += kBatch) {
+      if (lost) return abandon();
       if (stopping_) return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
       const size_t end = std::min(pending.size(), start + kBatch);
       std::vector<venues::v1::Venue> batch(end - start);
@@ -341,8 +501,8 @@ RunRecord Syncer::Work(RunRecord run) {
           default:
             ++run.rejected;
             for (const auto& v : r.violations()) {
-              errors.push_back({pending[i].row->line, r.source_id(), v.field(), v.value(), v.rule(),
-                                v.description()});
+              errors.push_back(SafeError({pending[i].row->line, r.source_id(), v.field(), v.value(),
+                                          v.rule(), v.description()}));
             }
             continue;
         }
@@ -351,9 +511,10 @@ RunRecord Syncer::Work(RunRecord run) {
       if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
         return Fail(run, std::string(s.message()));
       }
-      (void)repo_.Heartbeat(run);
+      if (repo_.Heartbeat(run).code() == absl::StatusCode::kAborted) return abandon();
     }
   }
+  if (!still_ours()) return abandon();
   if (absl::Status s = repo_.AddErrors(run.id, errors); !s.ok()) {
     return Fail(run, std::string(s.message()));
   }
@@ -370,6 +531,7 @@ RunRecord Syncer::Work(RunRecord run) {
                          gone.size(), sent->size(), source->max_withdraw_fraction * 100));
   }
   std::vector<std::string> forgotten;
+  if (!gone.empty() && !still_ours()) return abandon();
   for (const auto& [row_id, venue] : gone) {
     absl::Status s = registry_.Withdraw(
         venue,

@@ -16,6 +16,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/net/destination.hpp"
+#include "libs/net/http.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "passerelle/sync/v1/sync.pb.h"
 #include "passerelle/venues/v1/venues.pb.h"
@@ -30,6 +32,10 @@ struct SourceRecord {
   int64_t refresh_seconds = 0;  // 0: manual runs only
   double max_withdraw_fraction = 0.2;
   absl::Time create_time = absl::UnixEpoch();
+  /// The Authorization header sent to the source's server: stored apart, write-only in the
+  /// API, never logged nor put in a run's error.
+  std::string authorization;
+  bool has_authorization = false;
 };
 
 struct RunRecord {
@@ -80,9 +86,10 @@ class Repository {
   /// Newest first, older than `before` (0: from the newest).
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id,
                                                           int64_t before, int limit) = 0;
-  /// Saves the counts so far and proves the run alive.
+  /// Saves the counts so far and proves the run alive. ABORTED when the run is no longer
+  /// running (another replica failed it as dead): its worker must stop writing.
   virtual absl::Status Heartbeat(const RunRecord& run) = 0;
-  /// Proves the run alive.
+  /// Proves the run alive; ABORTED as Heartbeat.
   virtual absl::Status Touch(int64_t run_id) = 0;
   virtual absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) = 0;
   /// By line, then id: those after (`after_line`, `after_id`), with their ids (keyset paging).
@@ -124,7 +131,10 @@ class Registry {
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
-  virtual absl::StatusOr<std::string> Get(const std::string& url) = 0;
+  /// `authorization`: the Authorization header, empty for none. Ends promptly, CANCELLED, once
+  /// `cancel` is cancelled.
+  virtual absl::StatusOr<std::string> Get(const std::string& url, const std::string& authorization,
+                                          net::Cancellation& cancel) = 0;
 };
 
 class Syncer {
@@ -133,22 +143,23 @@ class Syncer {
   /// if shorter) instead of waiting a whole interval.
   /// A run whose heartbeat has been silent for `dead_after` is failed by any replica's
   /// scheduler (its process died); a live run refreshes it four times as often.
+  /// Sources' URLs must pass `destinations` (the fetcher checks them again when connecting).
   Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher,
-         absl::Duration retry_after = absl::Minutes(15),
+         const net::DestinationPolicy& destinations, absl::Duration retry_after = absl::Minutes(15),
          absl::Duration dead_after = absl::Minutes(2));
   ~Syncer();
 
   absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source);
   absl::StatusOr<SourceRecord> GetSource(const std::string& name);
   /// Changes the fields named in `mask` (display_name, url, refresh_interval,
-  /// max_withdraw_fraction) to those of `values`.
+  /// max_withdraw_fraction, authorization) to those of `values`.
   absl::StatusOr<SourceRecord> UpdateSource(const std::string& name, const SourceRecord& values,
                                             const std::vector<std::string>& mask);
   /// Starts a run in the background; the run as it starts.
   absl::StatusOr<RunRecord> StartRun(const std::string& source_name, const std::string& trigger);
   /// One scheduler pass: fails runs whose process died, starts the runs that are due.
   void Tick();
-  /// Stops taking runs and waits for the running ones (each fails as interrupted).
+  /// Stops taking runs, cancels their fetches and waits for them (each fails as interrupted).
   void Shutdown();
   /// Called with each run as it ends (metrics). Set before the first run.
   void OnRunEnded(std::function<void(const RunRecord&)> observer) {
@@ -161,15 +172,17 @@ class Syncer {
   static absl::Status ParseRunName(const std::string& name, std::string* source, int64_t* run);
 
  private:
-  /// Runs `run` with its heartbeat kept fresh.
-  RunRecord Execute(RunRecord run);
-  RunRecord Work(RunRecord run);
+  /// Runs `run` with its heartbeat kept fresh; `cancel` is cancelled on shutdown or when the
+  /// heartbeat finds the run is no longer ours (`lost`).
+  RunRecord Execute(RunRecord run, net::Cancellation& cancel);
+  RunRecord Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost);
   RunRecord Fail(RunRecord run, const std::string& error);
 
   const venues::Standard& standard_;
   Repository& repo_;
   Registry& registry_;
   Fetcher& fetcher_;
+  const net::DestinationPolicy& destinations_;
   absl::Duration retry_after_;
   absl::Duration dead_after_;
   std::function<void(const RunRecord&)> observer_;
@@ -178,6 +191,7 @@ class Syncer {
   struct Worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;
+    std::shared_ptr<net::Cancellation> cancel;
   };
   std::vector<Worker> workers_;  // finished ones are joined when the next run starts
 };

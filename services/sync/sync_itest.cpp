@@ -6,16 +6,22 @@
 #include <grpcpp/grpcpp.h>
 
 #include <atomic>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "libs/csv/csv.hpp"
+#include "libs/net/raw_http_server.hpp"
 #include "libs/testing/testing.hpp"
+#include "libs/text/utf8.hpp"
 #include "passerelle/sync/v1/sync.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/standard.hpp"
@@ -26,16 +32,23 @@ namespace {
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
-// The regional server: serves `body` at /lieux.csv with `status`, after `delay`.
+// The regional server: serves `body` at /lieux.csv with `status`, after `delay`; /moved
+// redirects to `location`. Remembers the last Authorization header it received.
 class RegionalServer {
  public:
   RegionalServer() {
-    server_.Get("/lieux.csv", [this](const httplib::Request&, httplib::Response& res) {
+    server_.Get("/moved", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      res.set_redirect(location_);
+    });
+    server_.Get("/lieux.csv", [this](const httplib::Request& req, httplib::Response& res) {
       std::string body;
       int status;
       std::chrono::milliseconds delay;
       {
         std::lock_guard lock(mu_);
+        ++requests_;
+        authorization_ = req.get_header_value("Authorization");
         body = body_;
         status = status_;
         delay = delay_;
@@ -67,6 +80,20 @@ class RegionalServer {
     fail_next_ = n;
   }
   std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/lieux.csv"); }
+  std::string moved_url() const { return absl::StrCat("http://127.0.0.1:", port_, "/moved"); }
+  int port() const { return port_; }
+  void RedirectTo(std::string location) {
+    std::lock_guard lock(mu_);
+    location_ = std::move(location);
+  }
+  std::string authorization() {
+    std::lock_guard lock(mu_);
+    return authorization_;
+  }
+  int requests() {
+    std::lock_guard lock(mu_);
+    return requests_;
+  }
 
  private:
   httplib::Server server_;
@@ -77,6 +104,9 @@ class RegionalServer {
   int status_ = 200;
   std::chrono::milliseconds delay_{0};
   int fail_next_ = 0;
+  std::string location_;
+  std::string authorization_;
+  int requests_ = 0;
 };
 
 // A file of the national standard: `rows` as field -> value, in the schema's columns.
@@ -118,20 +148,37 @@ class SyncTest : public ::testing::Test {
  protected:
   void SetUp() override {
     venues_process_ = venues_.Start();
+    // The regional server is on loopback: that network and the test servers' ports are allowed,
+    // nothing else (not ::1, not the PostgreSQL port).
     sync_ = std::make_unique<testing::ServiceBinary>(
         "services/sync/passerelle-sync",
-        std::map<std::string, std::string>{{"PASSERELLE_VENUES_ADDRESS", venues_.grpc_address()},
-                                           {"PASSERELLE_SYNC_TICK", "200ms"},
-                                           {"PASSERELLE_SYNC_FETCH_ATTEMPTS", "3"},
-                                           {"PASSERELLE_SYNC_FETCH_BACKOFF", "100ms"},
-                                           {"PASSERELLE_SYNC_RETRY_AFTER", "1s"},
-                                           {"PASSERELLE_SYNC_DEAD_AFTER", "2s"}});
+        std::map<std::string, std::string>{
+            {"PASSERELLE_VENUES_ADDRESS", venues_.grpc_address()},
+            {"PASSERELLE_SYNC_TICK", "200ms"},
+            {"PASSERELLE_SYNC_FETCH_ATTEMPTS", "3"},
+            {"PASSERELLE_SYNC_FETCH_BACKOFF", "100ms"},
+            {"PASSERELLE_SYNC_RETRY_AFTER", "1s"},
+            {"PASSERELLE_SYNC_DEAD_AFTER", "2s"},
+            {"PASSERELLE_SYNC_ALLOWED_NETWORKS", AllowedNetworks()},
+            {"PASSERELLE_SYNC_ALLOWED_PORTS",
+             absl::StrCat("80,443,", regional_.port(), ",", raw_.port())}});
     sync_process_ = sync_->Start();
     stub_ = v1::SyncService::NewStub(
         grpc::CreateChannel(sync_->grpc_address(), grpc::InsecureChannelCredentials()));
     venues_stub_ = venues::v1::VenueService::NewStub(
         grpc::CreateChannel(venues_.grpc_address(), grpc::InsecureChannelCredentials()));
   }
+  virtual std::string AllowedNetworks() const { return "127.0.0.0/8"; }
+
+  // What the raw server answers (hostile headers, trickling bodies).
+  void RawAnswer(net::RawHttpServer::Responder respond) {
+    std::lock_guard lock(raw_mu_);
+    raw_respond_ = std::move(respond);
+  }
+  std::string RawUrl() const {
+    return absl::StrCat("http://127.0.0.1:", raw_.port(), "/lieux.csv");
+  }
+
   void TearDown() override {
     sync_process_->Signal(SIGTERM);
     EXPECT_EQ(sync_process_->Wait(20s), 0) << sync_process_->Output();
@@ -139,12 +186,13 @@ class SyncTest : public ::testing::Test {
     EXPECT_EQ(venues_process_->Wait(20s), 0);
   }
 
-  v1::Source CreateSource(const std::string& id, int64_t refresh_seconds = 0) {
+  v1::Source CreateSource(const std::string& id, int64_t refresh_seconds = 0,
+                          const std::string& url = "") {
     grpc::ClientContext ctx;
     v1::CreateSourceRequest req;
     req.set_source_id(id);
     req.mutable_source()->set_display_name("Les Assembleurs — SIILAB");
-    req.mutable_source()->set_url(regional_.url());
+    req.mutable_source()->set_url(url.empty() ? regional_.url() : url);
     req.mutable_source()->mutable_refresh_interval()->set_seconds(refresh_seconds);
     v1::Source out;
     grpc::Status st = stub_->CreateSource(&ctx, req, &out);
@@ -204,6 +252,16 @@ class SyncTest : public ::testing::Test {
   }
 
   RegionalServer regional_;
+  std::mutex raw_mu_;
+  net::RawHttpServer::Responder raw_respond_;
+  net::RawHttpServer raw_{[this](net::RawHttpServer& s, int fd, const std::string& request) {
+    net::RawHttpServer::Responder respond;
+    {
+      std::lock_guard lock(raw_mu_);
+      respond = raw_respond_;
+    }
+    if (respond) respond(s, fd, request);
+  }};
   testing::ServiceBinary venues_{"services/venues/passerelle-venues"};
   std::unique_ptr<testing::Process> venues_process_;
   std::unique_ptr<testing::ServiceBinary> sync_;
@@ -493,6 +551,399 @@ TEST_F(SyncTest, ARunWhoseProcessWasKilledIsFailedAndTheNextRunCompletes) {
   v1::Run next = RunToEnd(source.name());
   EXPECT_EQ(next.state(), v1::Run::SUCCEEDED) << next.error();
   EXPECT_EQ(Venues("killed").size(), 40u);
+}
+
+// The fields named by an INVALID_ARGUMENT's BadRequest, with their descriptions.
+std::map<std::string, std::string> Violations(const grpc::Status& st) {
+  std::map<std::string, std::string> out;
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(st.error_details())) return out;
+  for (const auto& d : rpc.details()) {
+    google::rpc::BadRequest br;
+    if (!d.UnpackTo(&br)) continue;
+    for (const auto& f : br.field_violations()) out[f.field()] += f.description();
+  }
+  return out;
+}
+
+std::vector<v1::RunError> RunErrors(v1::SyncService::Stub& stub, const std::string& run) {
+  grpc::ClientContext ctx;
+  v1::ListRunErrorsRequest req;
+  req.set_parent(run);
+  v1::ListRunErrorsResponse resp;
+  EXPECT_TRUE(stub.ListRunErrors(&ctx, req, &resp).ok());
+  return {resp.errors().begin(), resp.errors().end()};
+}
+
+// Finding 1: invalid UTF-8 in a row used to end the process (JSON type_error.316), and a
+// Latin-1 file's errors could not be stored. Each bad row is now explained, in valid UTF-8.
+TEST_F(SyncTest, InvalidUtf8AndLatin1RowsAreExplainedAndTheRunGoesOn) {
+  auto rows = Rows(5);
+  rows[2]["nom"] = "Espace \xFF\xFE num\xC3\xA9rique";
+  regional_.Serve(File(rows));
+  const v1::Source source = CreateSource("utf8");
+  v1::Run run = RunToEnd(source.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(run.created(), 4);
+  EXPECT_EQ(run.rejected(), 1);
+  auto errors = RunErrors(*stub_, run.name());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].line(), 4);
+  EXPECT_EQ(errors[0].field(), "nom");
+  EXPECT_EQ(errors[0].rule(), "utf8");
+  EXPECT_TRUE(text::IsValidUtf8(errors[0].value()));
+  EXPECT_TRUE(text::IsValidUtf8(errors[0].description()));
+
+  // The same venues written by a spreadsheet in Latin-1: "é" is one byte 0xE9.
+  auto latin1 = Rows(5);
+  latin1[0]["nom"] =
+      "M\xE9"
+      "diath\xE8que";
+  latin1[1]["adresse"] =
+      "2 all\xE9"
+      "e des Tilleuls";
+  regional_.Serve(File(latin1));
+  v1::Run second = RunToEnd(source.name());
+  EXPECT_EQ(second.state(), v1::Run::SUCCEEDED) << second.error();
+  EXPECT_EQ(second.rejected(), 2);
+  auto latin1_errors = RunErrors(*stub_, second.name());
+  ASSERT_EQ(latin1_errors.size(), 2u);
+  EXPECT_EQ(latin1_errors[0].line(), 2);
+  EXPECT_EQ(latin1_errors[0].field(), "nom");
+  EXPECT_EQ(latin1_errors[1].field(), "adresse");
+  for (const auto& e : latin1_errors) {
+    EXPECT_EQ(e.rule(), "utf8");
+    EXPECT_TRUE(text::IsValidUtf8(e.value()));
+  }
+  EXPECT_EQ(Venues("utf8").size(), 5u);  // the rejected rows' venues stay as they were
+}
+
+// Finding 4: NaN compared false to both bounds and disabled the withdrawal guard.
+TEST_F(SyncTest, MaxWithdrawFractionMustBeAFiniteFraction) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (double bad : {std::nan(""), inf, -inf, -0.1, 1.5}) {
+    grpc::ClientContext ctx;
+    v1::CreateSourceRequest req;
+    req.set_source_id("fraction");
+    req.mutable_source()->set_url(regional_.url());
+    req.mutable_source()->set_max_withdraw_fraction(bad);
+    v1::Source out;
+    grpc::Status st = stub_->CreateSource(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_TRUE(Violations(st).contains("source.max_withdraw_fraction")) << bad;
+  }
+  const v1::Source source = CreateSource("fraction");
+  grpc::ClientContext ctx;
+  v1::UpdateSourceRequest req;
+  req.mutable_source()->set_name(source.name());
+  req.mutable_source()->set_max_withdraw_fraction(std::nan(""));
+  req.mutable_update_mask()->add_paths("max_withdraw_fraction");
+  v1::Source out;
+  grpc::Status st = stub_->UpdateSource(&ctx, req, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Violations(st).contains("source.max_withdraw_fraction"));
+}
+
+grpc::Status TryCreate(v1::SyncService::Stub& stub, const std::string& id, const std::string& url,
+                       const std::string& authorization = "", v1::Source* out = nullptr) {
+  grpc::ClientContext ctx;
+  v1::CreateSourceRequest req;
+  req.set_source_id(id);
+  req.mutable_source()->set_url(url);
+  req.mutable_source()->set_authorization(authorization);
+  v1::Source ignored;
+  return stub.CreateSource(&ctx, req, out != nullptr ? out : &ignored);
+}
+
+// Finding 18: one destination policy for sources' URLs; credentials apart and never shown.
+TEST_F(SyncTest, SourceUrlsFollowTheDestinationPolicyAndCredentialsAreNeverShown) {
+  const std::string pg_port = [] {
+    const std::string url = testing::DatabaseUrl();
+    const size_t colon = url.rfind(':');
+    return url.substr(colon + 1, url.find('/', colon) - colon - 1);
+  }();
+  for (const std::string& url :
+       {std::string("http://169.254.169.254/latest/meta-data/"), std::string("http://2130706433/"),
+        std::string("http://0.0.0.0/lieux.csv"), std::string("http://[::1]/lieux.csv"),
+        std::string("http://10.0.0.1/lieux.csv"), absl::StrCat("http://127.0.0.1:", pg_port, "/"),
+        std::string("http://127.0.0.1:5432/"), std::string("file:///etc/passwd"),
+        std::string("gopher://example.org/")}) {
+    grpc::Status st = TryCreate(*stub_, "policy", url);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << url;
+    EXPECT_TRUE(Violations(st).contains("source.url")) << url;
+  }
+  // A password in the URL is refused, pointing to the field made for it, and never echoed.
+  grpc::Status userinfo = TryCreate(*stub_, "policy", "http://siilab:hunter2@127.0.0.1/lieux.csv");
+  EXPECT_EQ(userinfo.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(userinfo)["source.url"], HasSubstr("authorization"));
+  EXPECT_THAT(userinfo.error_message() + Violations(userinfo)["source.url"],
+              ::testing::Not(HasSubstr("hunter2")));
+  EXPECT_EQ(TryCreate(*stub_, "policy", regional_.url(), "Bearer a\r\nX-Injected: 1").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+
+  // The credentials go to the server and nowhere else: not Get, List, the run, the logs.
+  regional_.Serve(File(Rows(3)));
+  v1::Source created;
+  ASSERT_TRUE(TryCreate(*stub_, "private", regional_.url(), "Bearer hunter2", &created).ok());
+  EXPECT_TRUE(created.has_authorization());
+  EXPECT_TRUE(created.authorization().empty());
+  v1::Run run = RunToEnd(created.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(regional_.authorization(), "Bearer hunter2");
+  {
+    grpc::ClientContext ctx;
+    v1::GetSourceRequest req;
+    req.set_name(created.name());
+    v1::Source got;
+    ASSERT_TRUE(stub_->GetSource(&ctx, req, &got).ok());
+    EXPECT_TRUE(got.has_authorization());
+    EXPECT_THAT(got.SerializeAsString(), ::testing::Not(HasSubstr("hunter2")));
+    grpc::ClientContext list_ctx;
+    v1::ListSourcesResponse all;
+    ASSERT_TRUE(stub_->ListSources(&list_ctx, v1::ListSourcesRequest(), &all).ok());
+    EXPECT_THAT(all.SerializeAsString(), ::testing::Not(HasSubstr("hunter2")));
+  }
+
+  // A redirect is checked like the first address: to the cloud metadata service, refused.
+  regional_.RedirectTo("http://169.254.169.254/latest/meta-data/");
+  v1::Source moved;
+  ASSERT_TRUE(TryCreate(*stub_, "moved", regional_.moved_url(), "Bearer hunter2", &moved).ok());
+  v1::Run redirected = RunToEnd(moved.name());
+  EXPECT_EQ(redirected.state(), v1::Run::FAILED);
+  EXPECT_THAT(redirected.error(), HasSubstr("169.254.169.254 refusée"));
+  EXPECT_THAT(redirected.error(), ::testing::Not(HasSubstr("hunter2")));
+  // A redirect to an allowed address is followed.
+  regional_.RedirectTo(regional_.url());
+  v1::Run followed = RunToEnd(moved.name());
+  EXPECT_EQ(followed.state(), v1::Run::SUCCEEDED) << followed.error();
+  EXPECT_THAT(sync_process_->Output(), ::testing::Not(HasSubstr("hunter2")));
+}
+
+// A name is checked on the addresses it resolves to, which are the ones connected to.
+class StrictSyncTest : public SyncTest {
+ protected:
+  std::string AllowedNetworks() const override { return ""; }
+};
+
+TEST_F(StrictSyncTest, ANameResolvingToLoopbackIsRefusedWithoutARequest) {
+  regional_.Serve(File(Rows(3)));
+  const v1::Source source =
+      CreateSource("rebind", 0, absl::StrCat("http://localhost:", regional_.port(), "/lieux.csv"));
+  v1::Run run = RunToEnd(source.name());
+  EXPECT_EQ(run.state(), v1::Run::FAILED);
+  EXPECT_THAT(run.error(), HasSubstr("refusée"));
+  EXPECT_EQ(regional_.requests(), 0);
+}
+
+// Finding 21: files that are not the standard's CSV fail whole, before any row, and change
+// nothing.
+TEST_F(SyncTest, FilesThatAreNotTheStandardsCsvFailWholeAndChangeNothing) {
+  const auto rows = Rows(10);
+  regional_.Serve(File(rows));
+  const v1::Source source = CreateSource("formats");
+  ASSERT_EQ(RunToEnd(source.name()).state(), v1::Run::SUCCEEDED);
+
+  std::string no_nom;
+  {
+    std::vector<std::map<std::string, std::string>> cut_rows = rows;
+    for (auto& r : cut_rows) r.erase("nom");
+    no_nom = File(cut_rows);
+    const size_t at = no_nom.find("\"nom\",");
+    no_nom.erase(at, 6);
+  }
+  std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16);
+  const std::string whole = File(rows);
+  const std::string cut_mid_row = whole.substr(0, whole.rfind("\"Roubaix\""));
+  const struct {
+    std::string body, error;
+  } cases[] = {
+      {"name,city,zip\r\nEspace,Roubaix,59100\r\n",
+       "colonnes obligatoires absentes : id, pivot, nom"},
+      {"name,city,zip\r\nEspace,Roubaix,59100\r\n", "colonnes non reconnues : name, city, zip"},
+      {no_nom, "colonnes obligatoires absentes : nom"},
+      {"<!DOCTYPE html><html><body>Maintenance</body></html>", "page HTML"},
+      {"{\"lieux\": []}", "JSON"},
+      {png, "PNG"},
+      {"", "fichier vide"},
+      {File({}), "aucune ligne"},
+      {cut_mid_row, "fichier tronqué"},
+      {"id,pivot,n\xE9om\r\n", "en-tête illisible"},
+  };
+  for (const auto& c : cases) {
+    regional_.Serve(c.body);
+    v1::Run run = RunToEnd(source.name());
+    EXPECT_EQ(run.state(), v1::Run::FAILED) << c.error;
+    EXPECT_THAT(run.error(), HasSubstr(c.error));
+    EXPECT_THAT(run.error(), HasSubstr("rien n'a été modifié"));
+    EXPECT_EQ(run.withdrawn(), 0);
+    EXPECT_EQ(run.created() + run.updated(), 0);
+    EXPECT_TRUE(RunErrors(*stub_, run.name()).empty()) << c.error;
+  }
+  EXPECT_EQ(Venues("formats").size(), 10u);
+
+  // ImportVenues reads files with the same function: the same file-level error.
+  grpc::ClientContext ctx;
+  venues::v1::ImportVenuesResponse resp;
+  auto writer = venues_stub_->ImportVenues(&ctx, &resp);
+  venues::v1::ImportVenuesChunk chunk;
+  chunk.set_source("formats-import");
+  chunk.set_data("name,city,zip\r\nEspace,Roubaix,59100\r\n");
+  writer->Write(chunk);
+  writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("colonnes obligatoires absentes"));
+}
+
+// A run that another replica declared dead (its heartbeat late) is no longer ours: it stops
+// before writing anything.
+TEST_F(SyncTest, ARunFailedBehindItsBackWritesNothingMore) {
+  regional_.Serve(File(Rows(3)), 200, 1500ms);
+  const v1::Source source = CreateSource("stolen");
+  v1::Run started;
+  ASSERT_TRUE(StartRun(source.name(), &started).ok());
+  {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    tx.exec0("UPDATE \"" + sync_->schema() +
+             "\".runs SET state = 'failed', end_time = now(), error = 'déclarée morte' "
+             "WHERE source_id = 'stolen'");
+    tx.commit();
+  }
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return sync_process_->Output().find("run abandoned") != std::string::npos; }, 10s))
+      << sync_process_->Output();
+  EXPECT_EQ(Venues("stolen").size(), 0u);
+  grpc::ClientContext ctx;
+  v1::GetRunRequest req;
+  req.set_name(started.name());
+  v1::Run run;
+  ASSERT_TRUE(stub_->GetRun(&ctx, req, &run).ok());
+  EXPECT_EQ(run.state(), v1::Run::FAILED);
+  EXPECT_EQ(run.error(), "déclarée morte");
+}
+
+// A server trickling bytes (each read succeeds, the file never ends) must not hold SIGTERM:
+// the fetch is cancelled and the run fails as interrupted.
+TEST_F(SyncTest, SigtermCancelsAFetchFromATricklingServer) {
+  std::atomic<bool> connected{false};
+  RawAnswer([&](net::RawHttpServer& s, int fd, const std::string&) {
+    connected = true;
+    if (!s.Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nid,")) return;
+    while (s.Send(fd, "x")) std::this_thread::sleep_for(100ms);
+  });
+  const v1::Source source = CreateSource("trickle", 0, RawUrl());
+  v1::Run started;
+  ASSERT_TRUE(StartRun(source.name(), &started).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return connected.load(); }, 10s));
+  const auto start = std::chrono::steady_clock::now();
+  sync_process_->Signal(SIGTERM);
+  EXPECT_EQ(sync_process_->Wait(8s), 0) << sync_process_->Output();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 8s);
+  {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    auto r = tx.exec1("SELECT state, error FROM \"" + sync_->schema() +
+                      "\".runs WHERE source_id = 'trickle'");
+    EXPECT_EQ(r[0].as<std::string>(), "failed");
+    EXPECT_THAT(r[1].as<std::string>(), HasSubstr("interrompue par l'arrêt du service"));
+  }
+  sync_process_ = sync_->Start();  // for TearDown
+}
+
+// A Content-Length that is not a number, or is huge, fails the run, not the process.
+TEST_F(SyncTest, HostileContentLengthsFailTheRunNotTheProcess) {
+  std::string length;
+  RawAnswer([&](net::RawHttpServer& s, int fd, const std::string&) {
+    s.Send(fd, absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", length, "\r\n\r\nid,nom\r\n"));
+  });
+  const v1::Source source = CreateSource("length", 0, RawUrl());
+  for (const char* bad : {"abc", "99999999999999999999999"}) {
+    length = bad;
+    v1::Run run = RunToEnd(source.name());
+    EXPECT_EQ(run.state(), v1::Run::FAILED) << bad;
+    EXPECT_THAT(run.error(), HasSubstr("Content-Length")) << bad;
+  }
+}
+
+// What a client sends is bounded; pages are capped, tokens sealed.
+TEST_F(SyncTest, RequestsAreBoundedAndPageTokensOpaque) {
+  {
+    grpc::ClientContext ctx;
+    v1::CreateSourceRequest req;
+    req.set_source_id("bounded");
+    req.mutable_source()->set_url(regional_.url());
+    req.mutable_source()->set_display_name(std::string(300, 'a') + "\x01");
+    v1::Source out;
+    grpc::Status st = stub_->CreateSource(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(Violations(st).contains("source.display_name"));
+  }
+  EXPECT_EQ(
+      TryCreate(*stub_, "bounded", regional_.url() + "?" + std::string(3000, 'q')).error_code(),
+      grpc::StatusCode::INVALID_ARGUMENT);
+  {
+    grpc::ClientContext ctx;
+    v1::GetSourceRequest req;
+    req.set_name("sources/" + std::string(5000, 'a'));
+    v1::Source out;
+    EXPECT_EQ(stub_->GetSource(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  regional_.Serve(File(Rows(2)));
+  const v1::Source a = CreateSource("bounded-a");
+  CreateSource("bounded-b");
+  const v1::Run run = RunToEnd(a.name());
+  RunToEnd(a.name());
+  auto list = [&](int size, const std::string& token, v1::ListSourcesResponse* out) {
+    grpc::ClientContext ctx;
+    v1::ListSourcesRequest req;
+    req.set_page_size(size);
+    req.set_page_token(token);
+    return stub_->ListSources(&ctx, req, out);
+  };
+  v1::ListSourcesResponse big;
+  ASSERT_TRUE(list(1000000, "", &big).ok());  // capped, not refused (AIP-158)
+  EXPECT_EQ(big.sources_size(), 2);
+  v1::ListSourcesResponse negative;
+  EXPECT_EQ(list(-1, "", &negative).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  v1::ListSourcesResponse first, second;
+  ASSERT_TRUE(list(1, "", &first).ok());
+  ASSERT_EQ(first.sources_size(), 1);
+  EXPECT_THAT(first.next_page_token(), ::testing::Not(HasSubstr("bounded")));  // opaque
+  ASSERT_TRUE(list(1, first.next_page_token(), &second).ok());
+  ASSERT_EQ(second.sources_size(), 1);
+  EXPECT_EQ(second.sources(0).name(), "sources/bounded-b");
+  v1::ListSourcesResponse forged;
+  EXPECT_EQ(list(1, "bounded-a", &forged).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  std::string cut = first.next_page_token();
+  cut.pop_back();
+  EXPECT_EQ(list(1, cut, &forged).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A ListRuns token is refused by ListRunErrors and by ListRuns of another source.
+  grpc::ClientContext runs_ctx;
+  v1::ListRunsRequest runs_req;
+  runs_req.set_parent(a.name());
+  runs_req.set_page_size(1);
+  v1::ListRunsResponse runs;
+  ASSERT_TRUE(stub_->ListRuns(&runs_ctx, runs_req, &runs).ok());
+  ASSERT_FALSE(runs.next_page_token().empty());
+  {
+    grpc::ClientContext ctx;
+    v1::ListRunErrorsRequest req;
+    req.set_parent(run.name());
+    req.set_page_token(runs.next_page_token());
+    v1::ListRunErrorsResponse out;
+    EXPECT_EQ(stub_->ListRunErrors(&ctx, req, &out).error_code(),
+              grpc::StatusCode::INVALID_ARGUMENT);
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::ListRunsRequest req;
+    req.set_parent("sources/bounded-b");
+    req.set_page_token(runs.next_page_token());
+    v1::ListRunsResponse out;
+    EXPECT_EQ(stub_->ListRuns(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  }
 }
 
 }  // namespace

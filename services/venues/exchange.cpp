@@ -196,6 +196,21 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   auto table = csv::Parse(text, delimiter);
   if (!table.ok()) return table.status();
   ParsedFile out;
+  // The header decides whether the file is one of the standard's at all: a header that is not
+  // text, or that lacks a required column, fails the whole file before any row (otherwise
+  // every row would be "required" errors, or a web page would read as a file without venues).
+  for (size_t c = 0; c < table->header.size(); ++c) {
+    const std::string& h = table->header[c];
+    if (auto bad = text::FirstInvalidUtf8(h)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "en-tête illisible : la colonne ", c + 1, " n'est pas en UTF-8 (octet ", *bad + 1,
+          ") ; enregistrez le fichier en UTF-8"));
+    }
+    if (text::FirstControl(h) || h.size() > 200) {
+      return absl::InvalidArgumentError(absl::StrCat("en-tête illisible : colonne ", c + 1, " « ",
+                                                     text::Quote(h, 40), " »"));
+    }
+  }
   const bool v01 = IsV01Header(table->header);
   std::vector<int> column_of;  // file column -> kept (0) or not a known field (-1)
   static const std::set<std::string> kV01Only = {"courriel", "cle_ban", "publics_accueillis",
@@ -205,6 +220,26 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     const bool known = standard.Find(h) != nullptr || (v01 && kV01Only.count(h));
     if (!known) out.ignored_columns.push_back(h);
     column_of.push_back(known ? 0 : -1);
+  }
+  std::vector<std::string> missing;
+  for (const auto& f : standard.fields()) {
+    if (f.required && std::find(table->header.begin(), table->header.end(), f.name) ==
+                          table->header.end()) {
+      missing.push_back(f.name);
+    }
+  }
+  if (!missing.empty()) {
+    std::vector<std::string> unknown;
+    for (size_t i = 0; i < out.ignored_columns.size() && i < 10; ++i) {
+      unknown.push_back(text::Quote(out.ignored_columns[i], 40));
+    }
+    if (out.ignored_columns.size() > 10) unknown.push_back("…");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ce n'est pas un fichier du standard national des lieux de médiation numérique : "
+        "colonnes obligatoires absentes : ",
+        absl::StrJoin(missing, ", "), " ; colonnes non reconnues : ",
+        unknown.empty() ? "aucune" : absl::StrJoin(unknown, ", "),
+        " (séparateur « ", std::string(1, delimiter), " »)"));
   }
   // v1.0.2 lists use '|'; v0.1 files (and ';'-separated ones) are translated to '|' first.
   const char list_separator = !v01 && delimiter == ';' ? ';' : '|';

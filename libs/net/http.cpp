@@ -1,0 +1,234 @@
+// Outgoing HTTP(S) GET under the destination policy, over cpp-httplib.
+#include "libs/net/http.hpp"
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "httplib.h"
+#include "libs/text/utf8.hpp"
+
+namespace passerelle::net {
+
+void Cancellation::Cancel() {
+  // Held while subscribers run, so that once Unsubscribe returns none is running.
+  std::lock_guard calls(calls_mu_);
+  std::map<int, std::function<void()>> subscribers;
+  {
+    std::lock_guard lock(mu_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    subscribers = subscribers_;
+  }
+  cv_.notify_all();
+  for (auto& [id, f] : subscribers) f();
+}
+
+bool Cancellation::cancelled() const {
+  std::lock_guard lock(mu_);
+  return cancelled_;
+}
+
+bool Cancellation::WaitFor(std::chrono::milliseconds d) const {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, d, [this] { return cancelled_; });
+}
+
+int Cancellation::Subscribe(std::function<void()> f) {
+  std::unique_lock lock(mu_);
+  if (cancelled_) {
+    lock.unlock();
+    f();
+    return -1;
+  }
+  subscribers_[next_] = std::move(f);
+  return next_++;
+}
+
+void Cancellation::Unsubscribe(int id) {
+  std::lock_guard calls(calls_mu_);
+  std::lock_guard lock(mu_);
+  subscribers_.erase(id);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Stops a request from another thread when it is cancelled or its deadline passes:
+// httplib's stop() shuts the socket down, so a blocked read or a trickling body ends at once.
+class Watchdog {
+ public:
+  Watchdog(httplib::ClientImpl& client, Cancellation* cancel, Clock::time_point deadline)
+      : client_(client), cancel_(cancel), deadline_(deadline) {
+    if (cancel_ != nullptr) {
+      subscription_ = cancel_->Subscribe([this] {
+        std::lock_guard lock(mu_);
+        cv_.notify_all();
+      });
+    }
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~Watchdog() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (cancel_ != nullptr && subscription_ >= 0) cancel_->Unsubscribe(subscription_);
+  }
+  bool fired() const { return fired_; }
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      const bool stop = (cancel_ != nullptr && cancel_->cancelled()) || Clock::now() >= deadline_;
+      if (stop) {
+        fired_ = true;
+        lock.unlock();
+        client_.stop();  // blocks while connecting (bounded by the connect timeout)
+        lock.lock();
+        cv_.wait_for(lock, std::chrono::milliseconds(50), [this] { return done_; });
+        continue;
+      }
+      cv_.wait_until(lock, std::min(deadline_, Clock::now() + std::chrono::seconds(1)));
+    }
+  }
+
+  httplib::ClientImpl& client_;
+  Cancellation* cancel_;
+  Clock::time_point deadline_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<bool> fired_{false};
+  int subscription_ = -1;
+  std::thread thread_;
+};
+
+bool IsRedirect(int status) {
+  return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
+
+}  // namespace
+
+absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const HttpOptions& options,
+                                             Cancellation* cancel) const {
+  auto url = ParseUrl(url_text);
+  if (!url.ok()) return url.status();
+  const Clock::time_point deadline = Clock::now() + options.total_timeout;
+  const std::string first_origin = url->Origin();
+  for (int hop = 0;; ++hop) {
+    if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("interrompu");
+    // The address connected to is the one checked: resolved once here, pinned below.
+    auto addresses = policy_.Resolve(*url);
+    if (!addresses.ok()) return addresses.status();
+    std::unique_ptr<httplib::ClientImpl> client;
+    if (url->scheme == "https") {
+      auto tls = std::make_unique<httplib::SSLClient>(url->host, url->port);
+      tls->enable_server_certificate_verification(true);
+      client = std::move(tls);
+    } else {
+      client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
+    }
+    client->set_hostname_addr_map({{url->host, addresses->front().ToString()}});
+    client->set_connection_timeout(options.connect_timeout);
+    client->set_read_timeout(options.read_timeout);
+    client->set_write_timeout(options.read_timeout);
+    client->set_follow_location(false);
+    client->set_keep_alive(false);
+    httplib::Headers headers;
+    if (!options.authorization.empty() && url->Origin() == first_origin) {
+      headers.emplace("Authorization", options.authorization);
+    }
+
+    HttpResponse out;
+    out.url = *url;
+    absl::Status refused = absl::OkStatus();  // why the handlers stopped the transfer
+    std::optional<uint64_t> length;
+    std::string location;
+    auto on_response = [&](const httplib::Response& res) {
+      out.status = res.status;
+      out.content_type = res.get_header_value("Content-Type");
+      if (IsRedirect(res.status)) {
+        location = res.get_header_value("Location");
+        return false;  // the body of a redirect is not wanted
+      }
+      if (res.has_header("Content-Length")) {
+        uint64_t n = 0;
+        const std::string value(absl::StripAsciiWhitespace(res.get_header_value("Content-Length")));
+        if (value.empty() || value.size() > 19 || !absl::SimpleAtoi(value, &n)) {
+          refused = absl::FailedPreconditionError(absl::StrCat("réponse invalide : Content-Length ",
+                                                               text::Quote(value, 30),
+                                                               " n'est pas un nombre"));
+          return false;
+        }
+        if (n > options.max_bytes) {
+          refused = absl::ResourceExhaustedError(absl::StrCat("fichier annoncé de ", n,
+                                                              " octets, plus que la limite de ",
+                                                              options.max_bytes, " octets"));
+          return false;
+        }
+        // A compressed body is decompressed by the client: its length is not the header's.
+        if (!res.has_header("Content-Encoding")) length = n;
+      }
+      return true;
+    };
+    auto on_data = [&](const char* data, size_t n) {
+      if (out.body.size() + n > options.max_bytes) {
+        refused = absl::ResourceExhaustedError(
+            absl::StrCat("fichier de plus de ", options.max_bytes, " octets"));
+        return false;
+      }
+      if (cancel != nullptr && cancel->cancelled()) return false;
+      if (Clock::now() >= deadline) return false;
+      out.body.append(data, n);
+      return true;
+    };
+    bool stopped = false;
+    httplib::Result res = [&] {
+      Watchdog watchdog(*client, cancel, deadline);
+      httplib::Result r = client->Get(url->target, headers, on_response, on_data);
+      stopped = watchdog.fired();
+      return r;
+    }();
+    if (!refused.ok()) return refused;
+    if (cancel != nullptr && cancel->cancelled()) return absl::CancelledError("interrompu");
+    if (stopped || Clock::now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat("pas de réponse complète en ", options.total_timeout.count() / 1000, " s"));
+    }
+    if (IsRedirect(out.status) && !location.empty()) {
+      if (hop >= options.max_redirects) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("plus de ", options.max_redirects, " redirections"));
+      }
+      auto next = ResolveLocation(*url, location);
+      if (!next.ok()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("redirection vers une adresse invalide : ", next.status().message()));
+      }
+      if (url->scheme == "https" && next->scheme != "https") {
+        return absl::PermissionDeniedError("redirection de https vers http refusée");
+      }
+      url = *std::move(next);
+      continue;
+    }
+    if (!res) {
+      return absl::UnavailableError(
+          absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
+    }
+    if (out.status >= 200 && out.status < 300 && length && *length != out.body.size()) {
+      return absl::DataLossError(
+          absl::StrCat("fichier tronqué : ", out.body.size(), " octets reçus sur ", *length));
+    }
+    return out;
+  }
+}
+
+}  // namespace passerelle::net

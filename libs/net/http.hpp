@@ -1,0 +1,78 @@
+// Outgoing HTTP(S) requests under the destination policy: each hop resolved once, checked, and
+// connected to by address (no DNS-rebinding gap), redirects checked the same way, bodies
+// bounded, and every request cancellable from another thread.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "libs/net/destination.hpp"
+
+namespace passerelle::net {
+
+/// Set once from any thread (shutdown, a run that is no longer ours); requests in flight and
+/// waits end promptly.
+class Cancellation {
+ public:
+  void Cancel();
+  bool cancelled() const;
+  /// Waits `d` or until cancelled; true when cancelled.
+  bool WaitFor(std::chrono::milliseconds d) const;
+  /// Calls `f` on cancellation (at once if already cancelled) until the returned id is removed.
+  int Subscribe(std::function<void()> f);
+  void Unsubscribe(int id);
+
+ private:
+  std::mutex calls_mu_;
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  bool cancelled_ = false;
+  int next_ = 0;
+  std::map<int, std::function<void()>> subscribers_;
+};
+
+struct HttpOptions {
+  /// Connecting (and the TLS handshake), each read, and the whole request.
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds read_timeout{60000};
+  std::chrono::milliseconds total_timeout{600000};
+  /// Bodies over this (after decompression) are refused.
+  size_t max_bytes = size_t{64} << 20;
+  /// Redirects followed, each checked by the policy; 0: none.
+  int max_redirects = 5;
+  /// Sent as the Authorization header to the first origin only (never after a redirect to
+  /// another origin), never logged.
+  std::string authorization;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+  std::string content_type;
+  Url url;  // after redirects
+};
+
+class HttpClient {
+ public:
+  explicit HttpClient(DestinationPolicy policy) : policy_(std::move(policy)) {}
+
+  /// GET `url`. Any final status is returned with its body (a 2xx body is checked against its
+  /// Content-Length). Errors, with a French message: INVALID_ARGUMENT (URL), PERMISSION_DENIED
+  /// (destination refused by the policy, here or after a redirect), UNAVAILABLE (unreachable,
+  /// connection lost), DATA_LOSS (body shorter than announced), RESOURCE_EXHAUSTED (too large),
+  /// FAILED_PRECONDITION (invalid response, too many redirects), CANCELLED, DEADLINE_EXCEEDED.
+  absl::StatusOr<HttpResponse> Get(std::string_view url, const HttpOptions& options,
+                                   Cancellation* cancel = nullptr) const;
+
+  const DestinationPolicy& policy() const { return policy_; }
+
+ private:
+  DestinationPolicy policy_;
+};
+
+}  // namespace passerelle::net

@@ -1,0 +1,137 @@
+// The HTTP client against servers on loopback: the policy before connecting and on every
+// redirect, credentials kept to their origin, hostile headers, trickling bodies and cancellation.
+#include "libs/net/http.hpp"
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/net/raw_http_server.hpp"
+
+namespace passerelle::net {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+HttpClient Loopback() {
+  return HttpClient(*DestinationPolicy::FromStrings("127.0.0.0/8", "1-65535"));
+}
+
+RawHttpServer::Responder Answer(std::string response) {
+  return [response](RawHttpServer& s, int fd, const std::string&) { s.Send(fd, response); };
+}
+
+TEST(HttpClient, LoopbackIsRefusedUnlessConfiguredAndNothingIsSent) {
+  RawHttpServer server(Answer("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  const std::string url = absl::StrCat("http://127.0.0.1:", server.port(), "/a.csv");
+  HttpClient strict(*DestinationPolicy::FromStrings("", "1-65535"));
+  auto refused = strict.Get(url, {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  auto named = strict.Get(absl::StrCat("http://localhost:", server.port(), "/a.csv"), {});
+  EXPECT_EQ(named.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(server.requests(), 0);
+  auto ok = Loopback().Get(url, {});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, "ok");
+}
+
+TEST(HttpClient, RedirectsAreCheckedByThePolicyAndCredentialsStayWithTheirOrigin) {
+  std::string seen_by_target;
+  RawHttpServer target([&](RawHttpServer& s, int fd, const std::string& request) {
+    seen_by_target = request;
+    s.Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfile");
+  });
+  RawHttpServer metadata(
+      Answer("HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/latest/"
+             "\r\nContent-Length: 0\r\n\r\n"));
+  const std::string to_target =
+      absl::StrCat("HTTP/1.1 302 Found\r\nLocation: http://localhost:", target.port(),
+                   "/moved.csv\r\nContent-Length: 0\r\n\r\n");
+  RawHttpServer moving(Answer(to_target));
+  HttpOptions options;
+  options.authorization = "Bearer s3cret";
+  auto refused = Loopback().Get(absl::StrCat("http://127.0.0.1:", metadata.port(), "/"), options);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.status().message(), HasSubstr("169.254.169.254"));
+
+  auto moved = Loopback().Get(absl::StrCat("http://127.0.0.1:", moving.port(), "/"), options);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->body, "file");
+  EXPECT_EQ(moved->url.target, "/moved.csv");
+  EXPECT_THAT(seen_by_target, HasSubstr("GET /moved.csv"));
+  EXPECT_THAT(seen_by_target, ::testing::Not(HasSubstr("s3cret")));  // another origin
+
+  options.max_redirects = 0;
+  EXPECT_EQ(Loopback()
+                .Get(absl::StrCat("http://127.0.0.1:", moving.port(), "/"), options)
+                .status()
+                .code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(HttpClient, HostileContentLengthsAreErrorsNotCrashes) {
+  for (const char* length : {"abc", "99999999999999999999999", "-1", "1e3"}) {
+    RawHttpServer server(
+        Answer(absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", length, "\r\n\r\nbody")));
+    auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", server.port(), "/"), {});
+    EXPECT_FALSE(r.ok()) << length;
+    EXPECT_THAT(r.status().message(), HasSubstr("Content-Length")) << length;
+  }
+  RawHttpServer big(Answer("HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\nbody"));
+  HttpOptions small;
+  small.max_bytes = 1000;
+  EXPECT_EQ(
+      Loopback().Get(absl::StrCat("http://127.0.0.1:", big.port(), "/"), small).status().code(),
+      absl::StatusCode::kResourceExhausted);
+  RawHttpServer cut(Answer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"));
+  EXPECT_EQ(Loopback().Get(absl::StrCat("http://127.0.0.1:", cut.port(), "/"), {}).status().code(),
+            absl::StatusCode::kUnavailable);  // the connection closed before the end
+}
+
+// A server sending one byte every 100 ms would hold a read timeout forever.
+RawHttpServer::Responder Trickle() {
+  return [](RawHttpServer& s, int fd, const std::string&) {
+    if (!s.Send(fd, "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")) return;
+    while (!s.stopping() && s.Send(fd, "x")) std::this_thread::sleep_for(100ms);
+  };
+}
+
+TEST(HttpClient, ACancelledRequestEndsAtOnceEvenWhenTheServerTrickles) {
+  RawHttpServer server(Trickle());
+  Cancellation cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(500ms);
+    cancel.Cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", server.port(), "/"), {}, &cancel);
+  const auto took = std::chrono::steady_clock::now() - start;
+  canceller.join();
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(took, 2s);
+}
+
+TEST(HttpClient, TheWholeRequestHasADeadline) {
+  RawHttpServer server(Trickle());
+  HttpOptions options;
+  options.total_timeout = 700ms;
+  const auto start = std::chrono::steady_clock::now();
+  auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", server.port(), "/"), options);
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST(Cancellation, WaitForEndsWhenCancelled) {
+  Cancellation c;
+  EXPECT_FALSE(c.WaitFor(10ms));
+  std::thread t([&] { c.Cancel(); });
+  EXPECT_TRUE(c.WaitFor(10s));
+  t.join();
+  int called = 0;
+  c.Subscribe([&] { ++called; });
+  EXPECT_EQ(called, 1);
+}
+
+}  // namespace
+}  // namespace passerelle::net
