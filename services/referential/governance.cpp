@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
 #include "libs/text/text.hpp"
+#include "libs/text/utf8.hpp"
 
 namespace passerelle::referential {
 namespace {
@@ -73,8 +75,92 @@ std::string ProposalStateName(ProposalState s) {
     case ProposalState::kAccepted: return "accepted";
     case ProposalState::kRejected: return "rejected";
     case ProposalState::kApplied: return "applied";
+    case ProposalState::kClosed:
+      return "closed";
   }
   return "open";
+}
+
+void CheckOperations(const std::vector<Operation>& ops, std::vector<server::FieldViolation>* bad) {
+  if (ops.size() > kMaxOperations) {
+    bad->push_back(
+        {"operations", absl::StrCat("at most ", kMaxOperations, " operations, got ", ops.size())});
+    return;
+  }
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const Operation& op = ops[i];
+    const std::string at = absl::StrCat("operations[", i, "].");
+    const std::string name = OperationKindName(op.kind);
+    for (const auto& [field, value, max] : {std::tuple<const char*, const std::string&, size_t>{
+                                                "target", op.target, kMaxNodeRefLength},
+                                            {"category", op.category, kMaxNodeRefLength},
+                                            {"level", op.level, kMaxNodeRefLength},
+                                            {"code", op.code, kMaxNodeRefLength},
+                                            {"label", op.label, kMaxLabelLength},
+                                            {"from", op.from, kMaxLabelLength},
+                                            {"to", op.to, kMaxLabelLength}}) {
+      if (!value.empty()) server::CheckText(bad, at + field, value, max);
+    }
+    if (op.keywords.size() > kMaxOperationKeywords) {
+      bad->push_back({at + "keywords", absl::StrCat("at most ", kMaxOperationKeywords,
+                                                    " keywords, got ", op.keywords.size())});
+    } else {
+      for (size_t k = 0; k < op.keywords.size(); ++k) {
+        const std::string field = absl::StrCat(at, "keywords[", k, "]");
+        if (op.keywords[k].empty()) {
+          bad->push_back({field, "must not be empty"});
+        } else {
+          server::CheckText(bad, field, op.keywords[k], kMaxKeywordLength);
+        }
+      }
+    }
+    if (op.position > kMaxPosition) {
+      bad->push_back({at + "position", absl::StrCat("must be between 0 and ", kMaxPosition)});
+    }
+    auto need = [&](const std::string& value, const char* field) {
+      if (value.empty()) bad->push_back({at + field, absl::StrCat("required for ", name)});
+    };
+    switch (op.kind) {
+      case Operation::Kind::kAddItem:
+        need(op.category, "category");
+        need(op.label, "label");
+        break;
+      case Operation::Kind::kAddCategory:
+        need(op.level, "level");
+        need(op.label, "label");
+        need(op.code, "code");
+        break;
+      case Operation::Kind::kRetireItem:
+        need(op.target, "target");
+        break;
+      case Operation::Kind::kSetLabel:
+        need(op.target, "target");
+        need(op.label, "label");
+        break;
+      case Operation::Kind::kReplaceInLabel:
+        need(op.target, "target");
+        need(op.from, "from");
+        need(op.to, "to");
+        break;
+      case Operation::Kind::kMoveItem:
+        need(op.target, "target");
+        need(op.category, "category");
+        break;
+      case Operation::Kind::kMoveCategory:
+        need(op.target, "target");
+        need(op.level, "level");
+        break;
+      case Operation::Kind::kMoveLevel:
+        need(op.target, "target");
+        if (op.position < 0)
+          bad->push_back({at + "position", "required for move_level, 0 or more"});
+        break;
+      case Operation::Kind::kAddKeywords:
+        need(op.target, "target");
+        if (op.keywords.empty()) bad->push_back({at + "keywords", "required for add_keywords"});
+        break;
+    }
+  }
 }
 
 absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops) {
@@ -89,7 +175,7 @@ absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops
     auto it = std::find_if(KindNames().begin(), KindNames().end(),
                            [&](const auto& p) { return p.first == name; });
     if (it == KindNames().end()) {
-      bad.push_back({at + ".op", absl::StrCat("unknown operation \"", name, "\"")});
+      bad.push_back({at + ".op", absl::StrCat("unknown operation \"", text::Quote(name), "\"")});
       continue;
     }
     op.kind = it->second;
@@ -102,30 +188,13 @@ absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops
     op.to = Get(j, "to");
     if (j.contains("position") && j["position"].is_number_integer()) op.position = j["position"];
     if (j.contains("keywords") && j["keywords"].is_array()) {
-      for (const auto& k : j["keywords"]) op.keywords.push_back(k.get<std::string>());
-    }
-    auto need = [&](const std::string& value, const char* field) {
-      if (value.empty()) bad.push_back({at + "." + field, absl::StrCat("required for ", name)});
-    };
-    switch (op.kind) {
-      case Operation::Kind::kAddItem: need(op.category, "category"); need(op.label, "label"); break;
-      case Operation::Kind::kAddCategory: need(op.level, "level"); need(op.label, "label"); need(op.code, "code"); break;
-      case Operation::Kind::kRetireItem: need(op.target, "target"); break;
-      case Operation::Kind::kSetLabel: need(op.target, "target"); need(op.label, "label"); break;
-      case Operation::Kind::kReplaceInLabel: need(op.target, "target"); need(op.from, "from"); need(op.to, "to"); break;
-      case Operation::Kind::kMoveItem: need(op.target, "target"); need(op.category, "category"); break;
-      case Operation::Kind::kMoveCategory: need(op.target, "target"); need(op.level, "level"); break;
-      case Operation::Kind::kMoveLevel:
-        need(op.target, "target");
-        if (op.position < 0) bad.push_back({at + ".position", "required for move_level, 0 or more"});
-        break;
-      case Operation::Kind::kAddKeywords:
-        need(op.target, "target");
-        if (op.keywords.empty()) bad.push_back({at + ".keywords", "required for add_keywords"});
-        break;
+      for (const auto& k : j["keywords"]) {
+        if (k.is_string()) op.keywords.push_back(k.get<std::string>());
+      }
     }
     out.push_back(std::move(op));
   }
+  if (bad.empty()) CheckOperations(out, &bad);
   if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
   return out;
 }
@@ -303,21 +372,27 @@ class Draft {
     return absl::InternalError("unhandled operation");
   }
 
-  VersionTree Finish(const std::string& version) && {
+  VersionTree Finish(const std::string& version, Renumbering* renumbering) && {
     t_.version = version;
     t_.state = "published";
     int letter = 0, number = 0;
     for (size_t li = 0; li < t_.levels.size(); ++li) {
       LevelNode& l = t_.levels[li];
+      if (renumbering != nullptr) renumbering->levels[l.code] = std::to_string(li);
       l.code = std::to_string(li);
       for (size_t ci = 0; ci < l.categories.size(); ++ci) {
         CategoryNode& c = l.categories[ci];
-        c.code = absl::StrCat(li, ".", ci + 1);
+        const std::string new_code = absl::StrCat(li, ".", ci + 1);
+        if (renumbering != nullptr) renumbering->categories[c.code] = new_code;
+        c.code = new_code;
         for (const auto& id : c.item_ids) {
           ItemNode& i = t_.items.at(id);
           i.code = li == 0 ? Letter(letter++) : std::to_string(++number);
           i.category_code = c.code;
           i.level_code = l.code;
+          if (renumbering != nullptr && base_codes_.count(id)) {
+            renumbering->items[base_codes_.at(id)] = i.code;
+          }
         }
       }
     }
@@ -383,7 +458,7 @@ class Draft {
 }  // namespace
 
 absl::StatusOr<VersionTree> Publish(const VersionTree& base, const std::vector<Proposal>& accepted,
-                                    const std::string& new_version) {
+                                    const std::string& new_version, Renumbering* renumbering) {
   Draft draft(base);
   for (const auto& [id, i] : base.items) {
     if (!i.retired) draft.base_codes_[id] = i.code;
@@ -397,8 +472,50 @@ absl::StatusOr<VersionTree> Publish(const VersionTree& base, const std::vector<P
       if (absl::Status s = draft.Apply(*p, k, p->operations[k]); !s.ok()) return s;
     }
   }
-  VersionTree out = std::move(draft).Finish(new_version);
+  if (renumbering != nullptr) *renumbering = {};
+  VersionTree out = std::move(draft).Finish(new_version, renumbering);
   out.base_version = base.version;
+  return out;
+}
+
+absl::StatusOr<std::vector<Operation>> RebaseOperations(const std::vector<Operation>& ops,
+                                                        const Renumbering& renumbering) {
+  std::vector<Operation> out = ops;
+  for (size_t k = 0; k < out.size(); ++k) {
+    Operation& op = out[k];
+    auto gone = [&](const std::string& what) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("opération ", k, " : ", text::Quote(what, 80), " n'existe plus"));
+    };
+    // `new:<code>` names a category a proposal adds: renamed when the publication added it,
+    // kept when it is still to come (the proposal itself or another one adds it later).
+    auto rename = [&](std::string& ref, const std::map<std::string, std::string>& codes,
+                      const char* kind) -> absl::Status {
+      if (ref.empty()) return absl::OkStatus();
+      auto it = codes.find(ref);
+      if (it != codes.end()) {
+        ref = it->second;
+        return absl::OkStatus();
+      }
+      if (ref.starts_with("new:")) return absl::OkStatus();
+      return gone(absl::StrCat(kind, ":", ref));
+    };
+    if (op.target.starts_with("item:") || op.target.starts_with("category:") ||
+        op.target.starts_with("level:")) {
+      const size_t colon = op.target.find(':');
+      const std::string kind = op.target.substr(0, colon);
+      std::string code = op.target.substr(colon + 1);
+      const auto& codes = kind == "item"       ? renumbering.items
+                          : kind == "category" ? renumbering.categories
+                                               : renumbering.levels;
+      if (absl::Status s = rename(code, codes, kind.c_str()); !s.ok()) return s;
+      op.target = absl::StrCat(kind, ":", code);
+    }
+    if (absl::Status s = rename(op.category, renumbering.categories, "category"); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = rename(op.level, renumbering.levels, "level"); !s.ok()) return s;
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/server/errors.hpp"
 #include "nlohmann/json.hpp"
 #include "services/referential/catalog.hpp"
 
@@ -38,12 +39,27 @@ struct Operation {
   std::vector<std::string> keywords;
 };
 
+/// Bounds of an amendment (documented on AmendProposalRequest). Counted in code points.
+inline constexpr size_t kMaxOperations = 100;
+inline constexpr size_t kMaxNodeRefLength = 64;  // target, category, level, code
+inline constexpr size_t kMaxLabelLength = 200;   // label, from, to
+inline constexpr size_t kMaxOperationKeywords = 50;
+inline constexpr size_t kMaxKeywordLength = 100;
+inline constexpr int kMaxPosition = 10000;
+
+/// Appends a violation per problem of `ops`: too many, a field a kind needs left empty, text
+/// that is not valid one-line UTF-8 or too long, a position out of range. Fields are named
+/// `operations[i].<field>` as in the API.
+void CheckOperations(const std::vector<Operation>& ops, std::vector<server::FieldViolation>* bad);
+
 /// Operations from their JSON form ({"op": "add_item", ...}); errors name the index and field.
 absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops);
 nlohmann::json OperationsToJson(const std::vector<Operation>& ops);
 std::string OperationKindName(Operation::Kind kind);
 
-enum class ProposalState { kOpen, kAccepted, kRejected, kApplied };
+/// kClosed: closed without a decision because a publication made it obsolete (it no longer
+/// applies to the version in force); terminal, like kApplied.
+enum class ProposalState { kOpen, kAccepted, kRejected, kApplied, kClosed };
 std::string ProposalStateName(ProposalState s);
 
 struct Comment {
@@ -80,8 +96,22 @@ absl::StatusOr<std::vector<Proposal>> ParseProposals(const std::string& proposal
 /// renumbers: levels 0..n, categories L.1.., level-0 items A, B..., other items 1..N in tree
 /// order. Retired items are kept (retired, out of the tree). New items get ids
 /// `it-p<number>-<k>`. Errors name the proposal and operation.
+/// Where the base version's codes went in a published version: old code -> new code, for the
+/// levels, categories and items still there (retired items are absent); categories the
+/// publication added are there under their `new:<hint>` name.
+struct Renumbering {
+  std::map<std::string, std::string> levels, categories, items;
+};
+
 absl::StatusOr<VersionTree> Publish(const VersionTree& base, const std::vector<Proposal>& accepted,
-                                    const std::string& new_version);
+                                    const std::string& new_version,
+                                    Renumbering* renumbering = nullptr);
+
+/// The operations of a proposal made on the base version, with every node they name renamed to
+/// its code in the published version. FAILED_PRECONDITION naming the operation and node (in
+/// French, for the proposal's decision reason) when a node is gone.
+absl::StatusOr<std::vector<Operation>> RebaseOperations(const std::vector<Operation>& ops,
+                                                        const Renumbering& renumbering);
 
 struct VersionDiff {
   std::vector<std::string> added, retired, renamed, moved;  // item ids

@@ -219,3 +219,68 @@ TEST_F(GovernanceTest, OperationsOnMissingNodesFailWithTheProposalNumber) {
 
 }  // namespace
 }  // namespace passerelle::referential
+
+namespace passerelle::referential {
+namespace {
+
+// Open proposals follow a publication: their nodes are renamed by identity, not by offset.
+TEST_F(GovernanceTest, RebaseRenamesNodesToTheirCodesInThePublishedVersion) {
+  Renumbering renumbering;
+  // Proposal 2 adds an item at the end of 2.2 and proposal 7 retires item 18 (in 1.1): items
+  // 19 to 95 move down by one, the others keep their codes.
+  auto next = Publish(base_, {proposals_[1], proposals_[6]}, "v2", &renumbering);
+  ASSERT_TRUE(next.ok()) << next.status();
+  auto p42 = RebaseOperations(proposals_[41].operations, renumbering);  // item:66
+  ASSERT_TRUE(p42.ok()) << p42.status();
+  EXPECT_EQ((*p42)[0].target, "item:65");
+  EXPECT_EQ(next->items.at("it-66").code, "65");
+  auto p39 = RebaseOperations(proposals_[38].operations, renumbering);  // item:15
+  ASSERT_TRUE(p39.ok());
+  EXPECT_EQ((*p39)[0].target, "item:15");
+  auto p37 = RebaseOperations(proposals_[36].operations, renumbering);  // item:110 and item:G
+  ASSERT_TRUE(p37.ok());
+  EXPECT_EQ((*p37)[0].target, "item:110");
+  EXPECT_EQ((*p37)[1].target, "item:G");
+  EXPECT_EQ((*p37)[1].category, "3.4");
+  // A category the publication did not add keeps its `new:` name for the proposal adding it.
+  auto p22 = RebaseOperations(proposals_[21].operations, renumbering);
+  auto p23 = RebaseOperations(proposals_[22].operations, renumbering);
+  ASSERT_TRUE(p22.ok() && p23.ok());
+  EXPECT_EQ((*p23)[0].category, "new:0.4");
+  Proposal a = proposals_[21], b = proposals_[22];
+  a.operations = *p22;
+  b.operations = *p23;
+  auto together = Publish(*next, {a, b}, "v3");
+  EXPECT_TRUE(together.ok()) << together.status();
+  // Once added by a publication, it is renamed to its code there.
+  Renumbering after22;
+  auto with22 = Publish(*next, {a}, "v3", &after22);
+  ASSERT_TRUE(with22.ok());
+  auto p23again = RebaseOperations(*p23, after22);
+  ASSERT_TRUE(p23again.ok());
+  EXPECT_EQ((*p23again)[0].category, "0.4");
+  // A retired item cannot be renamed: the reason names it.
+  std::vector<Operation> on18 = {
+      {.kind = Operation::Kind::kAddKeywords, .target = "item:18", .keywords = {"Chorus"}}};
+  auto gone = RebaseOperations(on18, renumbering);
+  EXPECT_EQ(gone.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(gone.status().message(), HasSubstr("item:18"));
+}
+
+TEST_F(GovernanceTest, OperationsAreBounded) {
+  std::vector<Operation> ops(kMaxOperations + 1,
+                             {.kind = Operation::Kind::kRetireItem, .target = "item:1"});
+  std::vector<server::FieldViolation> bad;
+  CheckOperations(ops, &bad);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].field, "operations");
+  bad.clear();
+  CheckOperations(
+      {{.kind = Operation::Kind::kSetLabel, .target = "item:1", .label = std::string("a\0b", 3)}},
+      &bad);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].field, "operations[0].label");
+}
+
+}  // namespace
+}  // namespace passerelle::referential

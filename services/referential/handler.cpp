@@ -1,15 +1,13 @@
 // gRPC handler of the referential service.
 #include "services/referential/handler.hpp"
 
-#include <set>
-
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
-#include "absl/strings/numbers.h"
+#include "libs/text/utf8.hpp"
 #include "services/referential/exports.hpp"
+#include "services/referential/request_parse.hpp"
 
 namespace passerelle::referential {
 namespace {
@@ -33,41 +31,96 @@ std::string DefaultVersion(const std::string& v) {
   return v.empty() ? "nomenclatures/roubaix-aptic/versions/-" : v;
 }
 
+constexpr size_t kMaxQueryLength = 200;
+constexpr int kDefaultSearchResults = 10, kMaxSearchResults = 100;
+
+// An enum field holding a number its enum does not define: refused, never defaulted.
+server::FieldViolation UnknownEnum(const std::string& field, int value) {
+  return {field, absl::StrCat("unknown value ", value)};
+}
+
 }  // namespace
+
+template <typename Request, typename Response>
+void Handler::ReadRawRequests(int index,
+                              grpc::Status (Handler::*method)(grpc::ServerContext*, const Request*,
+                                                              Response*)) {
+  // A streamed unary method reads its one request from the call itself (gRPC's "streamed
+  // unary"): the same wire protocol for clients, the bytes for us.
+  MarkMethodStreamed(
+      index, new grpc::internal::StreamedUnaryHandler<grpc::ByteBuffer, Response>(
+                 [this, method](grpc::ServerContext* ctx,
+                                grpc::ServerUnaryStreamer<grpc::ByteBuffer, Response>* stream) {
+                   grpc::ByteBuffer raw;
+                   if (!stream->Read(&raw)) {
+                     return server::ToGrpc(server::InvalidArgument(
+                         "no request", {{"request", "the call carried no message"}}));
+                   }
+                   Request req;
+                   if (absl::Status s = ParseRequest(raw, &req); !s.ok()) {
+                     server::RequestScope scope(ctx);
+                     return server::ToGrpc(s);
+                   }
+                   Response resp;
+                   grpc::Status st = (this->*method)(ctx, &req, &resp);
+                   if (st.ok()) stream->Write(resp);
+                   return st;
+                 }));
+}
+
+Handler::Handler(Referential& domain, std::string base_uri)
+    : domain_(domain), base_uri_(std::move(base_uri)) {
+  // Indexes are the methods' order in referential.proto (the generated service's order).
+  ReadRawRequests(0, &Handler::ListNomenclatures);
+  ReadRawRequests(1, &Handler::GetVersion);
+  ReadRawRequests(2, &Handler::GetItem);
+  ReadRawRequests(3, &Handler::SearchItems);
+  ReadRawRequests(4, &Handler::ListProposals);
+  ReadRawRequests(5, &Handler::GetProposal);
+  ReadRawRequests(6, &Handler::CommentProposal);
+  ReadRawRequests(7, &Handler::AmendProposal);
+  ReadRawRequests(8, &Handler::AcceptProposal);
+  ReadRawRequests(9, &Handler::RejectProposal);
+  ReadRawRequests(10, &Handler::PublishVersion);
+  ReadRawRequests(11, &Handler::DiffVersions);
+  MarkMethodStreamed(
+      12, new grpc::internal::SplitServerStreamingHandler<grpc::ByteBuffer, v1::ExportChunk>(
+              [this](grpc::ServerContext* ctx,
+                     grpc::ServerSplitStreamer<grpc::ByteBuffer, v1::ExportChunk>* stream) {
+                grpc::ByteBuffer raw;
+                v1::ExportVersionRequest req;
+                if (!stream->Read(&raw)) {
+                  return server::ToGrpc(server::InvalidArgument(
+                      "no request", {{"request", "the call carried no message"}}));
+                }
+                if (absl::Status s = ParseRequest(raw, &req); !s.ok()) {
+                  server::RequestScope scope(ctx);
+                  return server::ToGrpc(s);
+                }
+                return Export(ctx, req, [&](const v1::ExportChunk& c) { return stream->Write(c); });
+              }));
+}
 
 grpc::Status Handler::ListNomenclatures(grpc::ServerContext* ctx,
                                         const v1::ListNomenclaturesRequest* req,
                                         v1::ListNomenclaturesResponse* resp) {
   server::RequestScope scope(ctx);
-  if (req->page_size() < 0) {
-    return server::ToGrpc(server::InvalidArgument(
-        "invalid page_size", {{"page_size", "must not be negative"}}));
-  }
-  std::string after;
-  if (!req->page_token().empty() && !absl::WebSafeBase64Unescape(req->page_token(), &after)) {
-    return server::ToGrpc(server::InvalidArgument(
-        "invalid page_token", {{"page_token", "not a token this service issued"}}));
-  }
-  const int size = req->page_size() == 0 ? 50 : std::min(req->page_size(), 1000);
-  auto snap = domain_.snapshot();
-  std::map<std::string, v1::Nomenclature> by_name;
-  for (const auto& v : snap->versions) {
-    auto& n = by_name["nomenclatures/" + v.nomenclature];
-    n.set_name("nomenclatures/" + v.nomenclature);
-    n.set_title(v.title);
-    n.set_source(v.source);
-    n.add_versions(VersionName(v));
-    if (const VersionTree* cur = snap->Current(v.nomenclature)) {
-      n.set_current_version(VersionName(*cur));
+  auto page = domain_.ListNomenclatures(req->page_size(), req->page_token());
+  if (!page.ok()) return server::ToGrpc(page.status());
+  for (const std::string& id : page->nomenclatures) {
+    auto* n = resp->add_nomenclatures();
+    n->set_name("nomenclatures/" + id);
+    for (const auto& v : page->snapshot->versions) {  // by version, oldest first
+      if (v.nomenclature != id) continue;
+      n->set_title(v.title);
+      n->set_source(v.source);
+      n->add_versions(VersionName(v));
+    }
+    if (const VersionTree* cur = page->snapshot->Current(id)) {
+      n->set_current_version(VersionName(*cur));
     }
   }
-  for (auto it = by_name.upper_bound(after); it != by_name.end(); ++it) {
-    if (resp->nomenclatures_size() == size) {
-      resp->set_next_page_token(absl::WebSafeBase64Escape(resp->nomenclatures().rbegin()->name()));
-      break;
-    }
-    *resp->add_nomenclatures() = it->second;
-  }
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
@@ -109,17 +162,21 @@ grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionR
 grpc::Status Handler::GetItem(grpc::ServerContext* ctx, const v1::GetItemRequest* req,
                               v1::Item* resp) {
   server::RequestScope scope(ctx);
-  if (!req->name().starts_with("items/") || req->name().size() <= 6) {
-    return server::ToGrpc(server::InvalidArgument(
-        "invalid item name", {{"name", "must be items/{item}, got \"" + req->name() + "\""}}));
+  std::vector<server::FieldViolation> bad;
+  if (server::CheckText(&bad, "name", req->name(), kMaxNameLength) &&
+      (!req->name().starts_with("items/") || req->name().size() <= 6 ||
+       req->name().find('/', 6) != std::string::npos)) {
+    bad.push_back(
+        {"name", absl::StrCat("must be items/{item}, got \"", text::Quote(req->name()), "\"")});
   }
+  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid item name", bad));
   auto snap = domain_.snapshot();
-  auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()));
+  auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()), "version");
   if (!t.ok()) return server::ToGrpc(t.status());
   auto it = (*t)->items.find(req->name().substr(6));
   if (it == (*t)->items.end()) {
     return server::ToGrpc(absl::NotFoundError(
-        absl::StrCat(req->name(), " does not exist in ", VersionName(**t))));
+        absl::StrCat(text::Quote(req->name()), " does not exist in ", VersionName(**t))));
   }
   ToProto(it->second, resp);
   return grpc::Status::OK;
@@ -129,19 +186,25 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
                                   v1::SearchItemsResponse* resp) {
   server::RequestScope scope(ctx);
   std::vector<server::FieldViolation> violations;
-  if (req->query().empty()) violations.push_back({"query", "must not be empty"});
-  if (req->query().size() > 200) violations.push_back({"query", "must be at most 200 bytes"});
-  if (req->page_size() < 0 || req->page_size() > 100) {
-    violations.push_back({"page_size", "must be between 0 and 100"});
+  if (req->query().empty()) {
+    violations.push_back({"query", "must not be empty"});
+  } else {
+    server::CheckText(&violations, "query", req->query(), kMaxQueryLength);
   }
+  if (!v1::Audience_IsValid(req->audience())) {
+    violations.push_back(UnknownEnum("audience", req->audience()));
+  }
+  if (req->page_size() < 0) violations.push_back({"page_size", "must not be negative"});
   if (!violations.empty()) {
     return server::ToGrpc(server::InvalidArgument("invalid search", violations));
   }
   auto snap = domain_.snapshot();
-  auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()));
+  auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()), "version");
   if (!t.ok()) return server::ToGrpc(t.status());
   const auto& index = snap->indexes.at((*t)->nomenclature + "/" + (*t)->version);
-  const size_t limit = req->page_size() == 0 ? 10 : static_cast<size_t>(req->page_size());
+  const size_t limit = req->page_size() == 0
+                           ? kDefaultSearchResults
+                           : static_cast<size_t>(std::min(req->page_size(), kMaxSearchResults));
   for (const auto& hit : index->Search(req->query(), req->audience() == v1::INHABITANT, limit)) {
     auto* r = resp->add_results();
     ToProto(*hit.item, r->mutable_item());
@@ -199,10 +262,30 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
     const google::protobuf::RepeatedPtrField<v1::Operation>& ops) {
   std::vector<Operation> out;
   std::vector<server::FieldViolation> bad;
+  if (ops.size() > static_cast<int>(kMaxOperations)) {  // before reading any of them
+    return server::InvalidArgument("invalid operations",
+                                   {{"operations", absl::StrCat("at most ", kMaxOperations,
+                                                                " operations, got ", ops.size())}});
+  }
   for (int i = 0; i < ops.size(); ++i) {
     const auto& o = ops[i];
     if (o.kind() == v1::OPERATION_KIND_UNSPECIFIED) {
       bad.push_back({absl::StrCat("operations[", i, "].kind"), "must be set"});
+      continue;
+    }
+    if (!v1::OperationKind_IsValid(o.kind())) {
+      bad.push_back(UnknownEnum(absl::StrCat("operations[", i, "].kind"), o.kind()));
+      continue;
+    }
+    if (o.has_position() && (o.position() < 0 || o.position() > kMaxPosition)) {
+      bad.push_back({absl::StrCat("operations[", i, "].position"),
+                     absl::StrCat("must be between 0 and ", kMaxPosition)});
+      continue;
+    }
+    if (o.keywords_size() > static_cast<int>(kMaxOperationKeywords)) {
+      bad.push_back(
+          {absl::StrCat("operations[", i, "].keywords"),
+           absl::StrCat("at most ", kMaxOperationKeywords, " keywords, got ", o.keywords_size())});
       continue;
     }
     Operation op{};
@@ -219,8 +302,7 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
     out.push_back(std::move(op));
   }
   if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
-  // Same validation as the JSON form (required fields per kind).
-  return ParseOperations(OperationsToJson(out));
+  return out;  // the domain checks the rest (required fields per kind, text, bounds)
 }
 
 void DiffToProto(const VersionDiff& d, const std::string& nomenclature, const std::string& from,
@@ -244,30 +326,11 @@ void DiffToProto(const VersionDiff& d, const std::string& nomenclature, const st
 grpc::Status Handler::ListProposals(grpc::ServerContext* ctx, const v1::ListProposalsRequest* req,
                                     v1::ListProposalsResponse* resp) {
   server::RequestScope scope(ctx);
-  if (req->page_size() < 0) {
-    return server::ToGrpc(server::InvalidArgument("invalid page_size",
-                                                  {{"page_size", "must not be negative"}}));
-  }
-  int after = 0;
-  if (!req->page_token().empty()) {
-    std::string raw;
-    if (!absl::WebSafeBase64Unescape(req->page_token(), &raw) || !absl::SimpleAtoi(raw, &after)) {
-      return server::ToGrpc(server::InvalidArgument(
-          "invalid page_token", {{"page_token", "not a token this service issued"}}));
-    }
-  }
-  auto all = domain_.ListProposals(req->parent(), req->filter());
-  if (!all.ok()) return server::ToGrpc(all.status());
-  const int size = req->page_size() == 0 ? 50 : std::min(req->page_size(), 200);
-  for (const auto& p : *all) {
-    if (p.number <= after) continue;
-    if (resp->proposals_size() == size) {
-      resp->set_next_page_token(absl::WebSafeBase64Escape(std::to_string(after)));
-      break;
-    }
-    ProposalToProto(p, resp->add_proposals());
-    after = p.number;
-  }
+  auto page =
+      domain_.ListProposals(req->parent(), req->filter(), req->page_size(), req->page_token());
+  if (!page.ok()) return server::ToGrpc(page.status());
+  for (const auto& p : page->proposals) ProposalToProto(p, resp->add_proposals());
+  resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }
 
@@ -335,16 +398,23 @@ grpc::Status Handler::DiffVersions(grpc::ServerContext* ctx, const v1::DiffVersi
   server::RequestScope scope(ctx);
   auto d = domain_.DiffVersions(req->from_version(), req->to_version());
   if (!d.ok()) return server::ToGrpc(d.status());
-  auto snap = domain_.snapshot();
-  const VersionTree* a = *domain_.ResolveVersion(*snap, req->from_version());
-  const VersionTree* b = *domain_.ResolveVersion(*snap, req->to_version());
-  DiffToProto(*d, a->nomenclature, a->version, b->version, resp);
+  DiffToProto(d->diff, d->nomenclature, d->from, d->to, resp);
   return grpc::Status::OK;
 }
 
 grpc::Status Handler::ExportVersion(grpc::ServerContext* ctx, const v1::ExportVersionRequest* req,
                                     grpc::ServerWriter<v1::ExportChunk>* writer) {
+  return Export(ctx, *req, [&](const v1::ExportChunk& c) { return writer->Write(c); });
+}
+
+grpc::Status Handler::Export(grpc::ServerContext* ctx, const v1::ExportVersionRequest& request,
+                             const std::function<bool(const v1::ExportChunk&)>& write) {
+  const v1::ExportVersionRequest* req = &request;
   server::RequestScope scope(ctx);
+  if (!v1::ExportFormat_IsValid(req->format())) {
+    return server::ToGrpc(
+        server::InvalidArgument("invalid format", {UnknownEnum("format", req->format())}));
+  }
   auto snap = domain_.snapshot();
   auto t = domain_.ResolveVersion(*snap, req->name());
   if (!t.ok()) return server::ToGrpc(t.status());
@@ -358,11 +428,20 @@ grpc::Status Handler::ExportVersion(grpc::ServerContext* ctx, const v1::ExportVe
       doc = ExportSkosTurtle(**t, base_uri_);
       type = "text/turtle; charset=utf-8";
       break;
-    default:
+    case v1::JSON:
+    case v1::EXPORT_FORMAT_UNSPECIFIED:
+    default:  // every defined value is listed; others were refused above
       doc = ExportJson(**t);
       type = "application/json";
   }
-  return server::WriteChunks(writer, doc, type);
+  constexpr size_t kChunk = 64 * 1024;  // as server::WriteChunks, over any writer
+  for (size_t off = 0; off == 0 || off < doc.size(); off += kChunk) {
+    v1::ExportChunk chunk;
+    if (off == 0) chunk.set_content_type(type);
+    chunk.set_data(doc.substr(off, kChunk));
+    if (!write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
+  }
+  return grpc::Status::OK;
 }
 
 }  // namespace passerelle::referential

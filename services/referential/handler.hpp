@@ -1,6 +1,9 @@
 // gRPC handler of passerelle.referential.v1.ReferentialService: wire mapping only.
 #pragma once
 
+#include <functional>
+#include <string>
+
 #include "passerelle/referential/v1/referential.grpc.pb.h"
 #include "services/referential/referential.hpp"
 
@@ -8,9 +11,9 @@ namespace passerelle::referential {
 
 class Handler final : public v1::ReferentialService::Service {
  public:
-  /// `base_uri` prefixes the concept URIs of SKOS exports.
-  Handler(Referential& domain, std::string base_uri)
-      : domain_(domain), base_uri_(std::move(base_uri)) {}
+  /// `base_uri` prefixes the concept URIs of SKOS exports. Every method reads its request's
+  /// bytes itself (ParseRequest), so invalid UTF-8 is INVALID_ARGUMENT naming the field.
+  Handler(Referential& domain, std::string base_uri);
 
   grpc::Status ListNomenclatures(grpc::ServerContext* ctx, const v1::ListNomenclaturesRequest* req,
                                  v1::ListNomenclaturesResponse* resp) override;
@@ -40,6 +43,14 @@ class Handler final : public v1::ReferentialService::Service {
                              grpc::ServerWriter<v1::ExportChunk>* writer) override;
 
  private:
+  /// Replaces gRPC's parsing of method `index` (its position in the service) with ParseRequest,
+  /// then calls `method` as gRPC would have.
+  template <typename Request, typename Response>
+  void ReadRawRequests(int index, grpc::Status (Handler::*method)(grpc::ServerContext*,
+                                                                  const Request*, Response*));
+  grpc::Status Export(grpc::ServerContext* ctx, const v1::ExportVersionRequest& req,
+                      const std::function<bool(const v1::ExportChunk&)>& write);
+
   Referential& domain_;
   std::string base_uri_;
 };

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "libs/events/consumer.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
 #include "services/referential/handler.hpp"
@@ -16,6 +17,7 @@ int main(int argc, char** argv) {
   using namespace passerelle;
   static std::string seed_dir;
   static std::string base_uri;
+  static std::chrono::milliseconds reload_every;
   static std::unique_ptr<referential::PgStore> store;
   static std::unique_ptr<referential::Referential> domain;
   static std::unique_ptr<referential::Handler> handler;
@@ -30,14 +32,25 @@ int main(int argc, char** argv) {
              base_uri = r.String("PASSERELLE_REFERENTIAL_BASE_URI",
                                  "https://passerelle.roubaix.fr/referentiel/",
                                  "Prefix of concept URIs in SKOS exports");
+             reload_every = r.Duration(
+                 "PASSERELLE_REFERENTIAL_RELOAD_EVERY", std::chrono::seconds(5),
+                 "How often a replica checks the store for versions another replica published "
+                 "(at least 100ms)");
            },
        .wire = [](service::Runtime& rt) -> absl::Status {
          store = std::make_unique<referential::PgStore>(*rt.pool, rt.topology);
-         domain = std::make_unique<referential::Referential>(*store);
+         domain = std::make_unique<referential::Referential>(*store, *rt.page_tokens);
          if (absl::Status s = domain->LoadSeed(seed_dir); !s.ok()) return s;
          rt.relay->Wake();
          handler = std::make_unique<referential::Handler>(*domain, base_uri);
          rt.server->AddService(handler.get());
+         // A version published by another replica reaches this one within `reload_every`.
+         service::RunEvery(rt, std::max(reload_every, std::chrono::milliseconds(100)), [] {
+           if (auto reloaded = domain->ReloadIfChanged(); !reloaded.ok()) {
+             logging::Warn("versions reload failed",
+                           {{"error", std::string(reloaded.status().message())}});
+           }
+         });
          return absl::OkStatus();
        }});
 }

@@ -1,20 +1,25 @@
 // Referential use cases.
 #include "services/referential/referential.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
+#include "libs/server/filter.hpp"
 #include "libs/server/resource.hpp"
+#include "libs/text/utf8.hpp"
 #include "passerelle/referential/v1/events.pb.h"
 
 namespace passerelle::referential {
@@ -28,7 +33,41 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& p) {
   return ss.str();
 }
 
+// A resource name's text, before its structure is looked at: bounded, valid one-line UTF-8.
+absl::Status CheckName(const std::string& field, const std::string& value) {
+  std::vector<server::FieldViolation> bad;
+  if (server::CheckText(&bad, field, value, kMaxNameLength)) return absl::OkStatus();
+  return server::InvalidArgument(absl::StrCat("invalid ", field), bad);
+}
+
+// Page size rules shared by the lists (AIP-158): negative refused, 0 the default, larger than
+// the maximum capped to it.
+absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
+  if (requested < 0) {
+    return server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
+  }
+  return requested == 0 ? default_size : std::min(requested, max_size);
+}
+
+absl::Status CheckPageToken(const std::string& token) {
+  if (token.size() <= kMaxPageTokenLength) return absl::OkStatus();
+  return server::InvalidArgument(
+      "invalid page_token",
+      {{"page_token", absl::StrCat("longer than ", kMaxPageTokenLength,
+                                   " characters: not a token this service issued")}});
+}
+
 }  // namespace
+
+bool IsValidVersionId(const std::string& id) {
+  if (id.empty() || id.size() > kMaxVersionIdLength || id.front() == '-' || id.back() == '-' ||
+      id.find("--") != std::string::npos) {
+    return false;
+  }
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
+}
 
 std::string VersionName(const VersionTree& t) {
   return absl::StrCat("nomenclatures/", t.nomenclature, "/versions/", t.version);
@@ -87,25 +126,74 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
 }
 
 absl::Status Referential::Reload() {
+  // One reload at a time, each reading the store after the previous one: a slow reload can
+  // never replace a newer catalog with an older one.
+  std::lock_guard lock(reload_mu_);
+  auto fingerprint = repo_.VersionsFingerprint();      // before the load: a change in between
+  if (!fingerprint.ok()) return fingerprint.status();  // only causes one more reload
   auto all = repo_.LoadAll();
   if (!all.ok()) return all.status();
   catalog_.Replace(std::move(all).value());
+  fingerprint_ = *std::move(fingerprint);
   return absl::OkStatus();
 }
 
+absl::StatusOr<bool> Referential::ReloadIfChanged() {
+  auto fingerprint = repo_.VersionsFingerprint();
+  if (!fingerprint.ok()) return fingerprint.status();
+  {
+    std::lock_guard lock(reload_mu_);
+    if (*fingerprint == fingerprint_) return false;
+  }
+  if (absl::Status s = Reload(); !s.ok()) return s;
+  logging::Info("versions reloaded: the store has changed",
+                {{"versions", snapshot()->versions.size()}});
+  return true;
+}
+
 absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Snapshot& snap,
-                                                               const std::string& name) const {
+                                                               const std::string& name,
+                                                               const std::string& field) const {
+  if (absl::Status s = CheckName(field, name); !s.ok()) return s;
   std::vector<std::string> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "versions" ||
       parts[1].empty() || parts[3].empty()) {
     return server::InvalidArgument(
-        "invalid version name",
-        {{"name", absl::StrCat("must be nomenclatures/{nomenclature}/versions/{version}, got \"",
-                               name, "\"")}});
+        absl::StrCat("invalid ", field),
+        {{field, absl::StrCat("must be nomenclatures/{nomenclature}/versions/{version}, got \"",
+                              text::Quote(name), "\"")}});
   }
   const VersionTree* t = parts[3] == "-" ? snap.Current(parts[1]) : snap.Find(parts[1], parts[3]);
-  if (t == nullptr) return absl::NotFoundError(absl::StrCat(name, " does not exist"));
+  if (t == nullptr) {
+    return absl::NotFoundError(absl::StrCat(text::Quote(name, 120), " does not exist"));
+  }
   return t;
+}
+
+absl::StatusOr<Referential::NomenclaturePage> Referential::ListNomenclatures(
+    int page_size, const std::string& page_token) {
+  auto size = PageSize(page_size, kDefaultNomenclaturePage, kMaxNomenclaturePage);
+  if (!size.ok()) return size.status();
+  if (absl::Status s = CheckPageToken(page_token); !s.ok()) return s;
+  constexpr char kList[] = "referential.ListNomenclatures";
+  const std::string parameters = server::BindParameters({});
+  std::string after;
+  if (!page_token.empty()) {
+    auto cursor = tokens_.Open(kList, parameters, page_token);
+    if (!cursor.ok()) return cursor.status();
+    after = *std::move(cursor);
+  }
+  NomenclaturePage page{.snapshot = snapshot(), .nomenclatures = {}, .next_page_token = {}};
+  std::set<std::string> ids;
+  for (const auto& v : page.snapshot->versions) ids.insert(v.nomenclature);
+  for (auto it = ids.upper_bound(after); it != ids.end(); ++it) {
+    if (static_cast<int>(page.nomenclatures.size()) == *size) {
+      page.next_page_token = tokens_.Seal(kList, parameters, page.nomenclatures.back());
+      break;
+    }
+    page.nomenclatures.push_back(*it);
+  }
+  return page;
 }
 
 }  // namespace passerelle::referential
@@ -115,27 +203,57 @@ namespace {
 
 // Splits `nomenclatures/{n}/proposals/{number}`.
 absl::Status ParseProposalName(const std::string& name, std::string* nomenclature, int* number) {
+  if (absl::Status s = CheckName("name", name); !s.ok()) return s;
   std::vector<std::string> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "proposals" ||
       parts[1].empty() || !absl::SimpleAtoi(parts[3], number) || *number <= 0) {
     return server::InvalidArgument(
         "invalid proposal name",
         {{"name", absl::StrCat("must be nomenclatures/{nomenclature}/proposals/{number}, got \"",
-                               name, "\"")}});
+                               text::Quote(name), "\"")}});
   }
   *nomenclature = parts[1];
   return absl::OkStatus();
 }
 
 absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
+  if (absl::Status s = CheckName("parent", parent); !s.ok()) return s;
   std::vector<std::string> parts = absl::StrSplit(parent, '/');
   if (parts.size() != 2 || parts[0] != "nomenclatures" || parts[1].empty()) {
     return server::InvalidArgument(
         "invalid parent", {{"parent", absl::StrCat("must be nomenclatures/{nomenclature}, got \"",
-                                                   parent, "\"")}});
+                                                   text::Quote(parent), "\"")}});
   }
   *nomenclature = parts[1];
   return absl::OkStatus();
+}
+
+// The etag's text (bounded) before its revision is read.
+absl::StatusOr<int> Revision(const std::string& etag) {
+  std::vector<server::FieldViolation> bad;
+  if (!server::CheckText(&bad, "etag", etag, kMaxETagLength)) {
+    return server::InvalidArgument("invalid etag", bad);
+  }
+  return server::RevisionFromETag(etag);
+}
+
+bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclature) {
+  return std::any_of(snap.versions.begin(), snap.versions.end(),
+                     [&](const VersionTree& v) { return v.nomenclature == nomenclature; });
+}
+
+absl::Status NomenclatureNotFound(const std::string& nomenclature) {
+  return absl::NotFoundError(
+      absl::StrCat("nomenclatures/", text::Quote(nomenclature, 80), " does not exist"));
+}
+
+// The states a `state = X` filter may name, upper case as in the API.
+std::optional<ProposalState> StateFromFilter(const std::string& value) {
+  for (ProposalState s : {ProposalState::kOpen, ProposalState::kAccepted, ProposalState::kRejected,
+                          ProposalState::kApplied, ProposalState::kClosed}) {
+    if (absl::AsciiStrToLower(value) == ProposalStateName(s)) return s;
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -146,28 +264,61 @@ std::string ProposalName(const Proposal& p) {
 
 std::string ETag(const Proposal& p) { return server::WeakETag(p.revision); }
 
-absl::StatusOr<std::vector<Proposal>> Referential::ListProposals(const std::string& parent,
-                                                                 const std::string& state_filter) {
+absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
+    const std::string& parent, const std::string& filter, int page_size,
+    const std::string& page_token) {
   std::string nomenclature;
   if (absl::Status s = ParseParent(parent, &nomenclature); !s.ok()) return s;
-  std::string want;
-  if (!state_filter.empty()) {
-    std::vector<std::string> f = absl::StrSplit(state_filter, '=');
-    std::string field = f.size() == 2 ? std::string(absl::StripAsciiWhitespace(f[0])) : "";
-    want = f.size() == 2 ? absl::AsciiStrToLower(absl::StripAsciiWhitespace(f[1])) : "";
-    if (field != "state" || (want != "open" && want != "accepted" && want != "rejected" &&
-                             want != "applied")) {
-      return server::InvalidArgument(
-          "invalid filter", {{"filter", "supported: state = OPEN|ACCEPTED|REJECTED|APPLIED"}});
+  auto size = PageSize(page_size, kDefaultProposalPage, kMaxProposalPage);
+  if (!size.ok()) return size.status();
+  if (absl::Status s = CheckPageToken(page_token); !s.ok()) return s;
+  auto comparisons = server::ParseFilter(filter);
+  if (!comparisons.ok()) return comparisons.status();
+  std::vector<ProposalState> wanted;  // every one must hold (AND)
+  for (const auto& c : *comparisons) {
+    std::optional<ProposalState> state = StateFromFilter(c.value);
+    std::string problem;
+    if (c.field != "state") {
+      problem = absl::StrCat("unknown field \"", text::Quote(c.field), "\"; only state");
+    } else if (c.op != server::Comparison::Op::kEquals) {
+      problem = "state supports = only";
+    } else if (!state) {
+      problem = absl::StrCat("unknown state \"", text::Quote(c.value),
+                             "\"; one of OPEN, ACCEPTED, REJECTED, APPLIED, CLOSED");
+    }
+    if (!problem.empty()) {
+      return server::InvalidArgument("invalid filter",
+                                     {{"filter", absl::StrCat("at ", c.position, ": ", problem)}});
+    }
+    wanted.push_back(*state);
+  }
+  constexpr char kList[] = "referential.ListProposals";
+  const std::string parameters = server::BindParameters({parent, filter});
+  int after = 0;
+  if (!page_token.empty()) {
+    auto cursor = tokens_.Open(kList, parameters, page_token);
+    if (!cursor.ok()) return cursor.status();
+    if (!absl::SimpleAtoi(*cursor, &after)) {
+      return absl::InternalError("a sealed proposals page token holds no number");
     }
   }
+  if (!HasNomenclature(*snapshot(), nomenclature)) return NomenclatureNotFound(nomenclature);
   auto all = repo_.ListProposals(nomenclature);
-  if (!all.ok() || want.empty()) return all;
-  std::vector<Proposal> out;
+  if (!all.ok()) return all.status();
+  ProposalPage page;
   for (auto& p : *all) {
-    if (ProposalStateName(p.state) == want) out.push_back(std::move(p));
+    if (p.number <= after) continue;
+    if (!std::all_of(wanted.begin(), wanted.end(), [&](ProposalState s) { return p.state == s; })) {
+      continue;
+    }
+    if (static_cast<int>(page.proposals.size()) == *size) {
+      page.next_page_token =
+          tokens_.Seal(kList, parameters, std::to_string(page.proposals.back().number));
+      break;
+    }
+    page.proposals.push_back(std::move(p));
   }
-  return out;
+  return page;
 }
 
 absl::StatusOr<Proposal> Referential::GetProposal(const std::string& name) {
@@ -183,9 +334,16 @@ absl::StatusOr<Proposal> Referential::Comment(const std::string& name, const std
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
   std::vector<server::FieldViolation> bad;
-  if (author.empty()) bad.push_back({"author", "must not be empty"});
-  if (text.empty()) bad.push_back({"text", "must not be empty"});
-  if (text.size() > 10000) bad.push_back({"text", "must be at most 10000 bytes"});
+  if (author.empty()) {
+    bad.push_back({"author", "must not be empty"});
+  } else {
+    server::CheckText(&bad, "author", author, kMaxAuthorLength);
+  }
+  if (text.empty()) {
+    bad.push_back({"text", "must not be empty"});
+  } else {
+    server::CheckText(&bad, "text", text, kMaxCommentLength, /*multiline=*/true);
+  }
   if (!bad.empty()) return server::InvalidArgument("invalid comment", bad);
   return repo_.AddComment(nomenclature, number, {author, text, absl::Now()});
 }
@@ -196,8 +354,11 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
-  auto revision = server::RevisionFromETag(etag);
+  auto revision = Revision(etag);
   if (!revision.ok()) return revision.status();
+  std::vector<server::FieldViolation> bad;
+  CheckOperations(operations, &bad);
+  if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
   // Validate the operations against the base version before storing them.
   auto snap = snapshot();
   auto current = repo_.GetProposal(nomenclature, number);
@@ -212,6 +373,12 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
     }
   }
   return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
+    if (p.base_version != current->base_version) {  // a publication carried it meanwhile
+      return server::WithReason(
+          absl::AbortedError(absl::StrCat(ProposalName(p), " was carried to version ",
+                                          p.base_version, " meanwhile; read it again")),
+          "ETAG_MISMATCH");
+    }
     if (p.state != ProposalState::kOpen) {
       return server::WithReason(
           absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " is ",
@@ -229,14 +396,34 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
-  auto revision = server::RevisionFromETag(etag);
+  std::vector<server::FieldViolation> bad;
+  server::CheckText(&bad, "reason", reason, kMaxReasonLength, /*multiline=*/true);
+  if (!bad.empty()) return server::InvalidArgument("invalid decision", bad);
+  auto revision = Revision(etag);
   if (!revision.ok()) return revision.status();
+  auto snap = snapshot();
+  const VersionTree* current = snap->Current(nomenclature);
   return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
     if (p.state == ProposalState::kApplied) {
       return server::WithReason(
           absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " was applied in ",
                                                      p.applied_in, " and cannot change")),
           "PROPOSAL_APPLIED");
+    }
+    if (p.state == ProposalState::kClosed) {
+      return server::WithReason(
+          absl::FailedPreconditionError(
+              absl::StrCat(ProposalName(p), " is closed and cannot change: ", p.decision_reason)),
+          "PROPOSAL_CLOSED");
+    }
+    // Only proposals on the version in force can be applied by the next publication (older
+    // ones predate the carrying of open proposals at publication).
+    if (accept && (current == nullptr || p.base_version != current->version)) {
+      return server::WithReason(
+          absl::FailedPreconditionError(
+              absl::StrCat(ProposalName(p), " was made on version ", p.base_version,
+                           ", not on the current version ", current ? current->version : "(none)")),
+          "PROPOSAL_OUTDATED");
     }
     p.state = accept ? ProposalState::kAccepted : ProposalState::kRejected;
     p.decision_reason = reason;
@@ -248,31 +435,36 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
                                                             const std::string& version_id) {
   std::string nomenclature;
   if (absl::Status s = ParseParent(parent, &nomenclature); !s.ok()) return s;
-  const bool id_ok = !version_id.empty() && version_id.size() <= 40 &&
-                     std::all_of(version_id.begin(), version_id.end(), [](char c) {
-                       return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
-                     });
-  if (!id_ok) {
+  if (!IsValidVersionId(version_id)) {
     return server::InvalidArgument(
-        "invalid version_id", {{"version_id", "1 to 40 letters, digits or dashes, e.g. 2023-03-01"}});
+        "invalid version_id",
+        {{"version_id",
+          absl::StrCat("must be 1 to 40 lower-case letters, digits and single dashes, starting "
+                       "and ending with a letter or digit, e.g. 2023-03-01; got \"",
+                       text::Quote(version_id), "\"")}});
   }
+  // Another replica may have published since this one last looked.
+  if (auto reloaded = ReloadIfChanged(); !reloaded.ok()) return reloaded.status();
   auto snap = snapshot();
   if (const VersionTree* existing = snap->Find(nomenclature, version_id)) {
     // A retried publication: answer with what was published.
     const VersionTree* base = snap->Find(nomenclature, existing->base_version);
-    return Published{existing, base ? Diff(*base, *existing) : VersionDiff{},
+    return Published{snap, existing, base ? Diff(*base, *existing) : VersionDiff{},
                      existing->base_version};
   }
   const VersionTree* base = snap->Current(nomenclature);
-  if (base == nullptr) return absl::NotFoundError(absl::StrCat(parent, " has no published version"));
+  if (base == nullptr) return NomenclatureNotFound(nomenclature);
   auto proposals = repo_.ListProposals(nomenclature);
   if (!proposals.ok()) return proposals.status();
-  std::vector<Proposal> accepted;
+  std::vector<Proposal> accepted, open;
   std::vector<int> numbers;
   for (auto& p : *proposals) {
-    if (p.state == ProposalState::kAccepted && p.base_version == base->version) {
+    if (p.base_version != base->version) continue;
+    if (p.state == ProposalState::kAccepted) {
       numbers.push_back(p.number);
       accepted.push_back(std::move(p));
+    } else if (p.state == ProposalState::kOpen) {
+      open.push_back(std::move(p));
     }
   }
   if (accepted.empty()) {
@@ -281,8 +473,55 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
                                                    ": nothing to publish")),
         "NOTHING_TO_PUBLISH");
   }
-  auto next = referential::Publish(*base, accepted, version_id);
+  Renumbering renumbering;
+  auto next = referential::Publish(*base, accepted, version_id, &renumbering);
   if (!next.ok()) return next.status();
+  // Open proposals follow the version: renamed to the new codes and checked against it, or
+  // closed with the reason when they no longer apply.
+  std::vector<absl::StatusOr<std::vector<Operation>>> rebased;
+  std::map<std::string, size_t> adds_category;  // `new:<hint>` -> open proposal adding it
+  for (size_t i = 0; i < open.size(); ++i) {
+    rebased.push_back(RebaseOperations(open[i].operations, renumbering));
+    if (!rebased[i].ok()) continue;
+    for (const Operation& op : *rebased[i]) {
+      if (op.kind == Operation::Kind::kAddCategory) adds_category.emplace("new:" + op.code, i);
+    }
+  }
+  std::vector<Proposal> carried;
+  int closed = 0;
+  for (size_t i = 0; i < open.size(); ++i) {
+    absl::Status why = rebased[i].status();
+    if (why.ok()) {
+      // Tried with the open proposals adding the categories it fills, as a publication would.
+      std::set<size_t> together = {i};
+      for (const Operation& op : *rebased[i]) {
+        for (std::string ref : {op.category, op.target}) {
+          if (ref.starts_with("category:")) ref = ref.substr(9);
+          if (auto it = adds_category.find(ref); it != adds_category.end()) {
+            together.insert(it->second);
+          }
+        }
+      }
+      std::vector<Proposal> trial;
+      for (size_t j : together) {
+        trial.push_back(open[j]);
+        trial.back().operations = *rebased[j];
+      }
+      why = referential::Publish(*next, trial, "trial").status();
+    }
+    Proposal p = open[i];
+    if (why.ok()) {
+      p.base_version = version_id;
+      p.operations = *rebased[i];
+    } else {
+      ++closed;
+      p.state = ProposalState::kClosed;
+      p.decision_reason =
+          absl::StrCat("Fermée sans décision à la publication de la version ", version_id,
+                       " : elle ne s'applique plus à cette version (", why.message(), ").");
+    }
+    carried.push_back(std::move(p));
+  }
   VersionDiff diff = Diff(*base, *next);
   v1::VersionPublished payload;
   payload.set_version(VersionName(*next));
@@ -301,7 +540,7 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   auto event = events::MakeEvent("referential.version.published", "referential",
                                  VersionName(*next), payload, absl::Now(),
                                  logging::CurrentRequest().trace_id);
-  auto inserted = repo_.PublishVersion(*next, numbers, event);
+  auto inserted = repo_.PublishVersion(*next, numbers, carried, event);
   if (!inserted.ok()) return inserted.status();
   if (absl::Status s = Reload(); !s.ok()) return s;
   auto fresh = snapshot();
@@ -309,23 +548,25 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   if (published == nullptr) return absl::InternalError("published version vanished");
   logging::Info("version published", {{"version", VersionName(*published)},
                                       {"proposals", numbers.size()},
+                                      {"carried", carried.size() - closed},
+                                      {"closed", closed},
                                       {"added", diff.added.size()},
                                       {"retired", diff.retired.size()}});
-  return Published{published, std::move(diff), base->version};
+  return Published{fresh, published, std::move(diff), base->version};
 }
 
-absl::StatusOr<VersionDiff> Referential::DiffVersions(const std::string& from,
-                                                      const std::string& to) {
+absl::StatusOr<Referential::Diffed> Referential::DiffVersions(const std::string& from,
+                                                              const std::string& to) {
   auto snap = snapshot();
-  auto a = ResolveVersion(*snap, from);
+  auto a = ResolveVersion(*snap, from, "from_version");
   if (!a.ok()) return a.status();
-  auto b = ResolveVersion(*snap, to);
+  auto b = ResolveVersion(*snap, to, "to_version");
   if (!b.ok()) return b.status();
   if ((*a)->nomenclature != (*b)->nomenclature) {
     return server::InvalidArgument("versions of different nomenclatures",
                                    {{"to_version", "must be a version of the same nomenclature"}});
   }
-  return Diff(**a, **b);
+  return Diffed{(*a)->nomenclature, (*a)->version, (*b)->version, Diff(**a, **b)};
 }
 
 }  // namespace passerelle::referential

@@ -1,10 +1,13 @@
 // The referential's use cases: load the seed, serve versions and items, search.
 #pragma once
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/server/page_token.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/referential/catalog.hpp"
 #include "services/referential/governance.hpp"
@@ -19,12 +22,17 @@ class Repository {
   /// false when the version already exists (nothing written).
   virtual absl::StatusOr<bool> InsertVersion(const VersionTree& tree,
                                              const events::v1::Event& event) = 0;
-  /// Inserts the new version, marks `applied` proposals applied, and appends the event, in one
-  /// transaction. ABORTED when the accepted proposals on the base changed meanwhile; false when
-  /// the version id already exists.
+  /// Inserts the new version, marks `applied` proposals applied, saves `carried` (the open
+  /// proposals on the base, rebased onto the new version or closed; each still holding the
+  /// revision it was read at), and appends the event, in one transaction. ABORTED when the
+  /// accepted or open proposals on the base changed meanwhile; false when the version id
+  /// already exists (nothing written).
   virtual absl::StatusOr<bool> PublishVersion(const VersionTree& tree,
                                               const std::vector<int>& applied,
+                                              const std::vector<Proposal>& carried,
                                               const events::v1::Event& event) = 0;
+  /// Changes whenever a version is added (any replica): cheap enough to poll.
+  virtual absl::StatusOr<std::string> VersionsFingerprint() = 0;
 
   /// Stores proposals not stored yet (by nomenclature and number).
   virtual absl::Status ImportProposals(const std::vector<Proposal>& proposals) = 0;
@@ -41,9 +49,21 @@ class Repository {
                                               const Comment& comment) = 0;
 };
 
+/// Bounds of the referential's requests (documented in referential.proto).
+inline constexpr size_t kMaxNameLength = 300;
+inline constexpr size_t kMaxPageTokenLength = 1000;
+inline constexpr size_t kMaxAuthorLength = 200;
+inline constexpr size_t kMaxCommentLength = 10000;
+inline constexpr size_t kMaxReasonLength = 2000;
+inline constexpr size_t kMaxETagLength = 64;
+inline constexpr size_t kMaxVersionIdLength = 40;
+inline constexpr int kDefaultNomenclaturePage = 50, kMaxNomenclaturePage = 1000;
+inline constexpr int kDefaultProposalPage = 50, kMaxProposalPage = 200;
+
 class Referential {
  public:
-  explicit Referential(Repository& repo) : repo_(repo) {}
+  /// `tokens` seals the page tokens of the lists.
+  Referential(Repository& repo, const server::PageTokens& tokens) : repo_(repo), tokens_(tokens) {}
 
   /// Loads `<dir>/nomenclature-*.json` with its enrichment `<dir>/items-<version>.json` when
   /// the store lacks that version, announcing it with `referential.version.published`.
@@ -51,12 +71,28 @@ class Referential {
   absl::Status LoadSeed(const std::string& dir);
   /// Re-reads every version from the store into memory.
   absl::Status Reload();
+  /// Reloads when the store holds versions this replica has not loaded (another replica
+  /// published); true when it reloaded.
+  absl::StatusOr<bool> ReloadIfChanged();
 
   std::shared_ptr<const Catalog::Snapshot> snapshot() const { return catalog_.snapshot(); }
 
+  /// One page of nomenclature names (`nomenclatures/{n}`), read in `snapshot`.
+  struct NomenclaturePage {
+    std::shared_ptr<const Catalog::Snapshot> snapshot;
+    std::vector<std::string> nomenclatures;  // ids, by name
+    std::string next_page_token;
+  };
+  absl::StatusOr<NomenclaturePage> ListNomenclatures(int page_size, const std::string& page_token);
+
   // Proposals. `name` is `nomenclatures/{n}/proposals/{number}`; `etag` as returned by ETag().
-  absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& parent,
-                                                      const std::string& state_filter);
+  struct ProposalPage {
+    std::vector<Proposal> proposals;
+    std::string next_page_token;
+  };
+  /// `filter`: empty or `state = OPEN|ACCEPTED|REJECTED|APPLIED|CLOSED` (AIP-160).
+  absl::StatusOr<ProposalPage> ListProposals(const std::string& parent, const std::string& filter,
+                                             int page_size, const std::string& page_token);
   absl::StatusOr<Proposal> GetProposal(const std::string& name);
   absl::StatusOr<Proposal> Comment(const std::string& name, const std::string& author,
                                    const std::string& text);
@@ -66,21 +102,32 @@ class Referential {
                                   const std::string& etag);
 
   struct Published {
+    /// Holds `version` alive while the caller reads it, whatever reloads happen meanwhile.
+    std::shared_ptr<const Catalog::Snapshot> snapshot;
     const VersionTree* version;
     VersionDiff diff;
     std::string previous;  // version id
   };
   /// Publishes `version_id` from the current version and its accepted proposals.
   absl::StatusOr<Published> Publish(const std::string& parent, const std::string& version_id);
-  absl::StatusOr<VersionDiff> DiffVersions(const std::string& from, const std::string& to);
+  struct Diffed {
+    std::string nomenclature, from, to;  // ids of the versions compared
+    VersionDiff diff;
+  };
+  absl::StatusOr<Diffed> DiffVersions(const std::string& from, const std::string& to);
 
-  /// Resolves `nomenclatures/{n}/versions/{v}` (v may be `-`); NOT_FOUND names what is missing.
+  /// Resolves `nomenclatures/{n}/versions/{v}` (v may be `-`); INVALID_ARGUMENT on `field` when
+  /// malformed, NOT_FOUND names what is missing.
   absl::StatusOr<const VersionTree*> ResolveVersion(const Catalog::Snapshot& snap,
-                                                    const std::string& name) const;
+                                                    const std::string& name,
+                                                    const std::string& field = "name") const;
 
  private:
   Repository& repo_;
+  const server::PageTokens& tokens_;
   Catalog catalog_;
+  std::mutex reload_mu_;     // one reload at a time; guards fingerprint_
+  std::string fingerprint_;  // of the versions loaded last
 };
 
 /// `nomenclatures/{n}/versions/{v}`.
@@ -89,5 +136,8 @@ std::string VersionName(const VersionTree& t);
 std::string ProposalName(const Proposal& p);
 /// Weak etag of a proposal revision (AIP-154).
 std::string ETag(const Proposal& p);
+/// A new version's id: 1 to 40 lower-case letters, digits and single dashes, starting and
+/// ending with a letter or digit.
+bool IsValidVersionId(const std::string& id);
 
 }  // namespace passerelle::referential

@@ -84,21 +84,33 @@ absl::StatusOr<bool> PgStore::InsertVersion(const VersionTree& t, const events::
 }
 
 absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::vector<int>& applied,
+                                             const std::vector<Proposal>& carried,
                                              const events::v1::Event& event) {
   bool inserted = false;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    // The accepted set must be the one the version was built from.
-    std::vector<int> now;
+    // The accepted and open sets must be the ones the version and the carried proposals were
+    // computed from: same numbers, and the open ones at the revision they were read at.
+    std::vector<int> accepted_now;
+    std::vector<std::pair<int, int>> open_now;
     for (const auto& row : tx.exec_params(
-             "SELECT number FROM proposals WHERE nomenclature_id = $1 AND base_version = $2 "
-             "AND state = 'accepted' ORDER BY number FOR UPDATE",
+             "SELECT number, state, revision FROM proposals WHERE nomenclature_id = $1 "
+             "AND base_version = $2 AND state IN ('accepted', 'open') ORDER BY number FOR UPDATE",
              t.nomenclature, t.base_version)) {
-      now.push_back(row[0].as<int>());
+      if (row[1].as<std::string>() == "accepted") {
+        accepted_now.push_back(row[0].as<int>());
+      } else {
+        open_now.emplace_back(row[0].as<int>(), row[2].as<int>());
+      }
     }
     std::vector<int> want = applied;
     std::sort(want.begin(), want.end());
-    if (now != want) {
-      return absl::AbortedError("the accepted proposals changed while publishing; publish again");
+    std::vector<std::pair<int, int>> open_want;
+    for (const auto& p : carried) open_want.emplace_back(p.number, p.revision);
+    std::sort(open_want.begin(), open_want.end());
+    if (accepted_now != want || open_now != open_want) {
+      return server::WithReason(
+          absl::AbortedError("the proposals changed while publishing; publish again"),
+          "PROPOSALS_CHANGED");
     }
     inserted = WriteVersion(tx, t);
     if (!inserted) return absl::OkStatus();
@@ -108,11 +120,32 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
           "update_time = now() WHERE nomenclature_id = $1 AND number = $2",
           t.nomenclature, n, t.version);
     }
+    for (const auto& p : carried) {
+      tx.exec_params(
+          "UPDATE proposals SET base_version = $3, operations = $4::jsonb, state = $5, "
+          "decision_reason = $6, revision = revision + 1, update_time = now() "
+          "WHERE nomenclature_id = $1 AND number = $2",
+          t.nomenclature, p.number, p.base_version, OperationsToJson(p.operations).dump(),
+          ProposalStateName(p.state), p.decision_reason);
+    }
     outbox::Append(tx, topology_, event);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return inserted;
+}
+
+absl::StatusOr<std::string> PgStore::VersionsFingerprint() {
+  std::string out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out = tx.exec1(
+                "SELECT count(*)::text || '/' || coalesce(max(create_time)::text, '') "
+                "FROM versions")[0]
+              .as<std::string>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
@@ -154,9 +187,10 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
     auto ops = ParseOperations(nlohmann::json::parse(row[8].c_str()));
     if (ops.ok()) p.operations = *std::move(ops);
     const std::string state = row[9].as<std::string>();
-    p.state = state == "accepted"  ? ProposalState::kAccepted
+    p.state = state == "accepted"   ? ProposalState::kAccepted
               : state == "rejected" ? ProposalState::kRejected
               : state == "applied"  ? ProposalState::kApplied
+              : state == "closed"   ? ProposalState::kClosed
                                     : ProposalState::kOpen;
     p.decision_reason = row[10].as<std::string>();
     p.applied_in = row[11].as<std::string>();

@@ -18,7 +18,9 @@ class PgStore final : public Repository {
   absl::StatusOr<bool> InsertVersion(const VersionTree& tree,
                                      const events::v1::Event& event) override;
   absl::StatusOr<bool> PublishVersion(const VersionTree& tree, const std::vector<int>& applied,
+                                      const std::vector<Proposal>& carried,
                                       const events::v1::Event& event) override;
+  absl::StatusOr<std::string> VersionsFingerprint() override;
   absl::Status ImportProposals(const std::vector<Proposal>& proposals) override;
   absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& nomenclature) override;
   absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) override;
