@@ -55,27 +55,32 @@ def body(text, open_brace):
 
 
 def helpers(text):
-    """Functions and lambdas of a test file, by name, with the RPCs each calls."""
-    out = {}
+    """Functions and lambdas of a test file: the RPCs each calls, and those that assert a
+    status other than OK (e.g. an ExpectRefused(status, field) helper)."""
+    calls_of, asserting = {}, set()
     for m in HELPER.finditer(text):
         name = m.group(1) or m.group(2)
         if name in ("if", "for", "while", "switch", "catch", "TEST", "TEST_F", "TEST_P"):
             continue
-        calls = set(CPP_CALL.findall(body(text, m.end() - 1)))
+        code = body(text, m.end() - 1)
+        calls = set(CPP_CALL.findall(code))
         if calls:
-            out.setdefault(name, set()).update(calls)
-    return out
+            calls_of.setdefault(name, set()).update(calls)
+        if CPP_ERROR.search(code):
+            asserting.add(name)
+    return calls_of, asserting
 
 
 def covered():
     seen = set()
     for path in list(ROOT.glob("services/**/*test.cpp")) + list(ROOT.glob("libs/**/*test.cpp")):
         text = path.read_text(encoding="utf-8")
-        named = helpers(text)
+        named, asserting = helpers(text)
         for block in blocks(text, CPP_TEST):
-            if CPP_ERROR.search(block):
+            bare = BARE_CALL.findall(block)
+            if CPP_ERROR.search(block) or any(call in asserting for call in bare):
                 seen.update(CPP_CALL.findall(block))
-                for call in BARE_CALL.findall(block):
+                for call in bare:
                     seen.update(named.get(call, ()))
     for path in ROOT.glob("tests/e2e/*.py"):
         for block in blocks(path.read_text(encoding="utf-8"), PY_TEST):

@@ -30,8 +30,10 @@ struct ParsedFile {
 };
 
 /// Reads a national CSV: v1.0.2 (`,` between columns, `|` in lists) or v0.1 (`;` columns and
-/// lists), told apart by the header. Fails only when the file cannot be read as CSV at all
-/// (e.g. truncated inside a quoted field: the message names the line).
+/// lists), told apart by the header. Fails as a whole, applying nothing, when the file cannot be
+/// read as CSV (e.g. truncated inside a quoted field: the message names the line) or when its
+/// header lacks the standard's required columns (the message names them and the columns that
+/// were not recognised); otherwise each bad row is reported on its own.
 absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
                                             const std::string& source);
 

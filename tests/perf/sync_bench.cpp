@@ -123,7 +123,11 @@ int main(int argc, char** argv) {
       StartService("services/venues/passerelle-venues", schema + "_v", venues_port);
   auto sync_process =
       StartService("services/sync/passerelle-sync", schema + "_s", sync_port,
-                   {{"PASSERELLE_VENUES_ADDRESS", absl::StrCat("127.0.0.1:", venues_port)}});
+                   {{"PASSERELLE_VENUES_ADDRESS", absl::StrCat("127.0.0.1:", venues_port)},
+                    // the regional stand-in is on loopback, which the destination policy refuses
+                    // unless allowed
+                    {"PASSERELLE_SYNC_ALLOWED_NETWORKS", "127.0.0.0/8"},
+                    {"PASSERELLE_SYNC_ALLOWED_PORTS", absl::StrCat(regional_port)}});
   auto venues_stub = venues::v1::VenueService::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", venues_port), grpc::InsecureChannelCredentials()));
   auto sync_stub = sync::v1::SyncService::NewStub(grpc::CreateChannel(
@@ -134,7 +138,13 @@ int main(int argc, char** argv) {
     req.set_source_id("bench");
     req.mutable_source()->set_url(absl::StrCat("http://127.0.0.1:", regional_port, "/lieux.csv"));
     sync::v1::Source out;
-    if (!sync_stub->CreateSource(&ctx, req, &out).ok()) return 1;
+    grpc::Status st = sync_stub->CreateSource(&ctx, req, &out);
+    if (!st.ok()) {
+      std::fprintf(stderr, "CreateSource failed: %s\n", st.error_message().c_str());
+      regional.stop();
+      serve.join();
+      return 1;
+    }
   }
 
   sync::v1::Run r1, r2, r3;
