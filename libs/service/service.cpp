@@ -190,18 +190,22 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
     if (absl::Status s = spec.wire(rt); !s.ok()) {
       logging::Error("cannot start", {{"error", std::string(s.message())}});
       rt.server->Shutdown();
+      rt.components.Clear();
       return 1;
     }
   }
   if (absl::Status s = rt.server->Start(); !s.ok()) {
     logging::Error("cannot start", {{"error", std::string(s.message())}});
     rt.server->Shutdown();
+    rt.components.Clear();
     return 1;
   }
   logging::Info("ready", {{"grpc_port", rt.server->port()}, {"metrics_port", rt.metrics->port()}});
   int sig = server::WaitForShutdownSignal();
   logging::Info("stopping", {{"signal", sig}});
-  rt.server->Shutdown();
+  rt.server->Shutdown();  // health, drain, then the hooks in reverse: consumers, relay, pool
+  // The service's objects go while what they point into (NATS, pool, metrics) still exists.
+  rt.components.Clear();
   return 0;
 }
 

@@ -21,6 +21,35 @@
 
 namespace passerelle::service {
 
+/// The objects a service's `wire` builds (stores, domains, handlers, consumers), owned in one
+/// tree (userver's components): each is built after what it depends on, which it receives by
+/// reference, and they are destroyed in the reverse order, after the gRPC server has stopped
+/// and before the runtime's NATS connection and database pool go. No function-local statics.
+class Components {
+ public:
+  Components() = default;
+  Components(const Components&) = delete;
+  Components& operator=(const Components&) = delete;
+  ~Components() { Clear(); }
+
+  /// Builds a T owned by the tree; the reference stays valid until Clear().
+  template <typename T, typename... Args>
+  T& Emplace(Args&&... args) {
+    auto part = std::make_shared<T>(std::forward<Args>(args)...);
+    T& ref = *part;
+    parts_.push_back(std::move(part));
+    return ref;
+  }
+  /// Destroys every part, the last built first.
+  void Clear() {
+    while (!parts_.empty()) parts_.pop_back();
+  }
+  size_t size() const { return parts_.size(); }
+
+ private:
+  std::vector<std::shared_ptr<void>> parts_;
+};
+
 /// What main() wires: built after the settings were read and the migrations applied.
 struct Runtime {
   std::string name;
@@ -32,6 +61,8 @@ struct Runtime {
   std::unique_ptr<server::GrpcServer> server;
   /// Seals and opens the page tokens of every list (one key per deployment).
   std::unique_ptr<server::PageTokens> page_tokens;
+  /// What `wire` builds; cleared after the server's shutdown hooks ran.
+  Components components;
 };
 
 struct ServiceSpec {
@@ -42,7 +73,8 @@ struct ServiceSpec {
   /// Reads the service's own settings (same Reader, so every bad value is reported at once).
   std::function<void(config::Reader&)> read_config;
   /// Builds the domain and registers gRPC services and consumers on the runtime. Objects it
-  /// creates must outlive the server: keep them in static storage or register OnShutdown hooks.
+  /// creates go in `rt.components` (destroyed in reverse order once the server has stopped);
+  /// settings read by `read_config` may live in main's own locals, which outlive Run.
   std::function<absl::Status(Runtime&)> wire;
 };
 

@@ -15,18 +15,15 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  static std::string seed_dir;
-  static std::string base_uri;
-  static std::chrono::milliseconds reload_every;
-  static std::unique_ptr<referential::PgStore> store;
-  static std::unique_ptr<referential::Referential> domain;
-  static std::unique_ptr<referential::Handler> handler;
+  // Settings live in main's frame, which outlives Run; objects live in rt.components.
+  std::string seed_dir, base_uri;
+  std::chrono::milliseconds reload_every{0};
   return service::Run(
       argc, argv,
       {.name = "referential",
        .components = {outbox::OutboxComponent(), {"referential", referential::Migrations()}},
        .read_config =
-           [](config::Reader& r) {
+           [&](config::Reader& r) {
              seed_dir = r.String("PASSERELLE_SEED_DIR", "/usr/share/passerelle/referential",
                                  "Folder of the seed nomenclature files loaded at start");
              base_uri = r.String("PASSERELLE_REFERENTIAL_BASE_URI",
@@ -37,16 +34,16 @@ int main(int argc, char** argv) {
                  "How often a replica checks the store for versions another replica published "
                  "(at least 100ms)");
            },
-       .wire = [](service::Runtime& rt) -> absl::Status {
-         store = std::make_unique<referential::PgStore>(*rt.pool, rt.topology);
-         domain = std::make_unique<referential::Referential>(*store, *rt.page_tokens);
-         if (absl::Status s = domain->LoadSeed(seed_dir); !s.ok()) return s;
+       .wire = [&](service::Runtime& rt) -> absl::Status {
+         auto& store = rt.components.Emplace<referential::PgStore>(*rt.pool, rt.topology);
+         auto& domain = rt.components.Emplace<referential::Referential>(store, *rt.page_tokens);
+         if (absl::Status s = domain.LoadSeed(seed_dir); !s.ok()) return s;
          rt.relay->Wake();
-         handler = std::make_unique<referential::Handler>(*domain, base_uri);
-         rt.server->AddService(handler.get());
+         auto& handler = rt.components.Emplace<referential::Handler>(domain, base_uri);
+         rt.server->AddService(&handler);
          // A version published by another replica reaches this one within `reload_every`.
-         service::RunEvery(rt, std::max(reload_every, std::chrono::milliseconds(100)), [] {
-           if (auto reloaded = domain->ReloadIfChanged(); !reloaded.ok()) {
+         service::RunEvery(rt, std::max(reload_every, std::chrono::milliseconds(100)), [&domain] {
+           if (auto reloaded = domain.ReloadIfChanged(); !reloaded.ok()) {
              logging::Warn("versions reload failed",
                            {{"error", std::string(reloaded.status().message())}});
            }

@@ -21,22 +21,17 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  static std::string venues_address, allowed_networks, allowed_ports;
-  static std::chrono::milliseconds tick{0}, fetch_timeout{0}, retry_after{0}, fetch_backoff{0},
+  // Settings live in main's frame, which outlives Run; objects live in rt.components.
+  std::string venues_address, allowed_networks, allowed_ports;
+  std::chrono::milliseconds tick{0}, fetch_timeout{0}, retry_after{0}, fetch_backoff{0},
       dead_after{0};
-  static int fetch_attempts = 0;
-  static std::unique_ptr<net::DestinationPolicy> destinations;
-  static std::unique_ptr<sync::PgStore> store;
-  static std::unique_ptr<sync::GrpcRegistry> registry;
-  static std::unique_ptr<sync::HttpFetcher> fetcher;
-  static std::unique_ptr<sync::Syncer> syncer;
-  static std::unique_ptr<sync::Handler> handler;
+  int fetch_attempts = 0;
   return service::Run(
       argc, argv,
       {.name = "sync",
        .components = {outbox::OutboxComponent(), {"sync", sync::Migrations()}},
        .read_config =
-           [](config::Reader& r) {
+           [&](config::Reader& r) {
              venues_address = r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
                                        "gRPC address of the venues service");
              tick = r.Duration("PASSERELLE_SYNC_TICK", std::chrono::seconds(10),
@@ -61,7 +56,7 @@ int main(int argc, char** argv) {
                                       "When a scheduled run fails, how long before trying again "
                                       "(at most the source's own interval)");
            },
-       .wire = [](service::Runtime& rt) -> absl::Status {
+       .wire = [&](service::Runtime& rt) -> absl::Status {
          // (config::Reader has no hook for a custom check: a bad value stops the start here.)
          auto policy = net::DestinationPolicy::FromStrings(allowed_networks, allowed_ports);
          if (!policy.ok()) {
@@ -69,13 +64,14 @@ int main(int argc, char** argv) {
                absl::StrCat("PASSERELLE_SYNC_ALLOWED_NETWORKS / PASSERELLE_SYNC_ALLOWED_PORTS: ",
                             policy.status().message()));
          }
-         destinations = std::make_unique<net::DestinationPolicy>(*std::move(policy));
-         store = std::make_unique<sync::PgStore>(*rt.pool, rt.topology);
-         registry = std::make_unique<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
-         fetcher = std::make_unique<sync::HttpFetcher>(
-             *destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
-         syncer = std::make_unique<sync::Syncer>(
-             venues::Standard::V102(), *store, *registry, *fetcher, *destinations,
+         auto& destinations = rt.components.Emplace<net::DestinationPolicy>(*std::move(policy));
+         auto& store = rt.components.Emplace<sync::PgStore>(*rt.pool, rt.topology);
+         auto& registry =
+             rt.components.Emplace<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
+         auto& fetcher = rt.components.Emplace<sync::HttpFetcher>(
+             destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
+         auto& syncer = rt.components.Emplace<sync::Syncer>(
+             venues::Standard::V102(), store, registry, fetcher, destinations,
              absl::Milliseconds(retry_after.count()), absl::Milliseconds(dead_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()
@@ -90,7 +86,7 @@ int main(int argc, char** argv) {
                              .Name("passerelle_sync_last_success_timestamp_seconds")
                              .Help("When a run of the source last succeeded")
                              .Register(rt.metrics->registry());
-         syncer->OnRunEnded([&runs, &rows, &success](const sync::RunRecord& run) {
+         syncer.OnRunEnded([&runs, &rows, &success](const sync::RunRecord& run) {
            runs.Add({{"source", run.source_id}, {"state", run.state}}).Increment();
            const std::pair<const char*, int> counts[] = {
                {"skipped", run.skipped},   {"created", run.created},
@@ -105,12 +101,12 @@ int main(int argc, char** argv) {
                      absl::ToDoubleSeconds(run.end_time.value_or(absl::Now()) - absl::UnixEpoch()));
            }
          });
-         handler = std::make_unique<sync::Handler>(*syncer, *rt.page_tokens);
-         rt.server->AddService(handler.get());
+         auto& handler = rt.components.Emplace<sync::Handler>(syncer, *rt.page_tokens);
+         rt.server->AddService(&handler);
          // The scheduler: due sources, and runs whose process died. Shutdown hooks run in reverse:
          // the scheduler stops first, then the runs in progress end (each fails as interrupted).
-         rt.server->OnShutdown([] { syncer->Shutdown(); });
-         service::RunEvery(rt, tick, [] { syncer->Tick(); });
+         rt.server->OnShutdown([&syncer] { syncer.Shutdown(); });
+         service::RunEvery(rt, tick, [&syncer] { syncer.Tick(); });
          return absl::OkStatus();
        }});
 }

@@ -1,12 +1,12 @@
 // passerelle-venues: wires the venue registry's layers and runs it.
 #include <malloc.h>
 
-#include <memory>
-
+#include "absl/time/time.h"
 #include "libs/events/consumer.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/service/service.hpp"
+#include "services/venues/consumers.hpp"
 #include "services/venues/handler.hpp"
 #include "services/venues/registry.hpp"
 #include "services/venues/store.hpp"
@@ -17,10 +17,6 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  static std::unique_ptr<venues::PgStore> store;
-  static std::unique_ptr<venues::Registry> registry;
-  static std::unique_ptr<venues::Handler> handler;
-  static std::unique_ptr<venues::VenueMetrics> metrics;
   return service::Run(
       argc, argv,
       {.name = "venues",
@@ -35,46 +31,34 @@ int main(int argc, char** argv) {
            return absl::FailedPreconditionError(
                "cannot load the Europe/Paris time zone: install tzdata");
          }
-         store = std::make_unique<venues::PgStore>(*rt.pool, rt.topology);
-         registry = std::make_unique<venues::Registry>(venues::Standard::V102(), *store,
-                                                       *rt.page_tokens);
-         if (absl::Status s = registry->LoadIndex(); !s.ok()) return s;
+         auto& store = rt.components.Emplace<venues::PgStore>(*rt.pool, rt.topology);
+         auto& registry = rt.components.Emplace<venues::Registry>(venues::Standard::V102(), store,
+                                                                  *rt.page_tokens);
+         if (absl::Status s = registry.LoadIndex(); !s.ok()) return s;
          malloc_trim(0);  // the load's transient copies are gone: return their memory
-         logging::Info("search index loaded", {{"venues", registry->index().size()}});
-         metrics = std::make_unique<venues::VenueMetrics>(rt.metrics->registry());
-         metrics->IndexRefreshed(true, registry->index().size());
-         handler = std::make_unique<venues::Handler>(*registry, *metrics, paris);
-         rt.server->AddService(handler.get());
-         // A published referential version: retired items leave the venues offering them.
-         static std::unique_ptr<events::Consumer> consumer;
-         consumer = std::make_unique<events::Consumer>(
+         logging::Info("search index loaded", {{"venues", registry.index().size()}});
+         auto& metrics = rt.components.Emplace<venues::VenueMetrics>(rt.metrics->registry());
+         metrics.IndexRefreshed(true, registry.index().size());
+         auto& handler = rt.components.Emplace<venues::Handler>(registry, metrics, paris);
+         rt.server->AddService(&handler);
+         // A published referential version: known items, and retired ones leave venues.
+         auto& consumer = rt.components.Emplace<events::Consumer>(
              *rt.nats, *rt.pool,
              events::ConsumerOptions{
                  .topology = rt.topology,
                  .durable = "venues-referential",
                  .filter_subject = rt.topology.EventSubject("referential.version.published")},
-             [](pqxx::work& tx, const events::v1::Event& e) -> absl::Status {
-               referential::v1::VersionPublished published;
-               if (!e.payload().UnpackTo(&published)) {
-                 return absl::InvalidArgumentError("payload is not a VersionPublished");
-               }
-               const int changed =
-                   store->ApplyReferentialVersion(tx, published, registry->UpdatedEvents());
-               logging::Info("referential version applied",
-                             {{"version", published.version()}, {"venues_changed", changed}});
-               return absl::OkStatus();
-             },
-             &rt.metrics->registry());
-         if (absl::Status s = consumer->Init(); !s.ok()) return s;
-         consumer->Start();
-         rt.server->OnShutdown([] { consumer->Stop(); });
+             venues::ReferentialVersionHandler(store, registry), &rt.metrics->registry());
+         if (absl::Status s = consumer.Init(); !s.ok()) return s;
+         consumer.Start();
+         rt.server->OnShutdown([&consumer] { consumer.Stop(); });
          // Other replicas' writes reach this one's index within about a second.
-         service::RunEvery(rt, std::chrono::seconds(1), [] {
-           absl::Status s = registry->RefreshIndex();
+         service::RunEvery(rt, std::chrono::seconds(1), [&registry, &metrics] {
+           absl::Status s = registry.RefreshIndex();
            if (!s.ok()) {
              logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
            }
-           metrics->IndexRefreshed(s.ok(), registry->index().size());
+           metrics.IndexRefreshed(s.ok(), registry.index().size());
          });
          return absl::OkStatus();
        }});
