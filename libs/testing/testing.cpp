@@ -189,8 +189,6 @@ ServiceBinary::ServiceBinary(const std::string& binary,
     : path_(BuildDir() + "/" + binary),
       schema_(UniqueName("svc")),
       prefix_(UniqueName("svc")),
-      grpc_port_(FreePort()),
-      metrics_port_(FreePort()),
       extra_env_(std::move(extra_env)) {}
 
 ServiceBinary::~ServiceBinary() {
@@ -215,7 +213,7 @@ std::map<std::string, std::string> ServiceBinary::Env() const {
   return env;
 }
 
-std::unique_ptr<Process> ServiceBinary::Start() const {
+std::unique_ptr<Process> ServiceBinary::Start() {
   auto p = Process::Start({path_}, Env());
   bool ready = WaitFor(
       [&] {
@@ -224,6 +222,20 @@ std::unique_ptr<Process> ServiceBinary::Start() const {
       },
       std::chrono::seconds(20));
   EXPECT_TRUE(ready && !p->Wait(std::chrono::milliseconds(0)).has_value()) << p->Output();
+  // {"grpc_port":N,...,"message":"ready","metrics_port":M,...}
+  const std::string out = p->Output();
+  const size_t ready_at = out.find("\"message\":\"ready\"");
+  if (ready_at != std::string::npos) {
+    const size_t line = out.rfind('\n', ready_at) == std::string::npos ? 0 : out.rfind('\n', ready_at);
+    const std::string ready_line = out.substr(line, out.find('\n', ready_at) - line);
+    auto number = [&](const std::string& key) {
+      const size_t at = ready_line.find("\"" + key + "\":");
+      return at == std::string::npos ? 0 : std::atoi(ready_line.c_str() + at + key.size() + 3);
+    };
+    grpc_port_ = number("grpc_port");
+    metrics_port_ = number("metrics_port");
+  }
+  EXPECT_GT(grpc_port_, 0) << "no port in the ready line: " << out;
   return p;
 }
 

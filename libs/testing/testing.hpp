@@ -92,17 +92,20 @@ class ServiceBinary {
   ~ServiceBinary();
   /// The environment the binary gets (tests may alter a copy to start it misconfigured).
   std::map<std::string, std::string> Env() const;
-  /// Starts it and waits for its "ready" log line (fails the test otherwise).
-  std::unique_ptr<Process> Start() const;
+  /// Starts it and waits for its "ready" log line (fails the test otherwise). The first start
+  /// binds port 0 and learns the ports from that line (no race with other tests for a "free"
+  /// port); a restart asks for the same ports again, as a restarted server would.
+  std::unique_ptr<Process> Start();
   const std::string& path() const { return path_; }
   const std::string& schema() const { return schema_; }
+  /// The ports it listens on (0 before the first Start).
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
   std::string grpc_address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
 
  private:
   std::string path_, schema_, prefix_;
-  int grpc_port_, metrics_port_;
+  int grpc_port_ = 0, metrics_port_ = 0;
   std::map<std::string, std::string> extra_env_;
 };
 

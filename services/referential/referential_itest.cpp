@@ -26,9 +26,7 @@ class ReferentialBinaryTest : public ::testing::Test {
   ReferentialBinaryTest()
       : binary_("services/referential/passerelle-referential",
                 {{"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}}),
-        schema_(binary_.schema()),
-        grpc_port_(binary_.grpc_port()),
-        metrics_port_(binary_.metrics_port()) {}
+        schema_(binary_.schema()) {}
   std::map<std::string, std::string> Env() { return binary_.Env(); }
   std::unique_ptr<testing::Process> StartReady() { return binary_.Start(); }
   std::unique_ptr<v1::ReferentialService::Stub> Stub() {
@@ -39,7 +37,6 @@ class ReferentialBinaryTest : public ::testing::Test {
 
   testing::ServiceBinary binary_;
   std::string schema_;
-  int grpc_port_ = 0, metrics_port_ = 0;
 };
 
 TEST_F(ReferentialBinaryTest, BadConfigurationStopsWithAMessageNamingTheVariable) {
@@ -65,7 +62,7 @@ TEST_F(ReferentialBinaryTest, HelpListsTheVariables) {
 
 TEST_F(ReferentialBinaryTest, ServesTheSeedExposesValidMetricsAndStopsCleanly) {
   auto p = StartReady();
-  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
+  auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(binary_.grpc_port()),
                                      grpc::InsecureChannelCredentials());
   {
     auto health = grpc::health::v1::Health::NewStub(channel);
@@ -103,7 +100,7 @@ TEST_F(ReferentialBinaryTest, ServesTheSeedExposesValidMetricsAndStopsCleanly) {
   }
 
   // promtool, the Prometheus project's own checker, must accept the exposition.
-  auto body = testing::HttpGet(metrics_port_, "/metrics");
+  auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
   ASSERT_TRUE(body.has_value());
   EXPECT_THAT(*body, HasSubstr("passerelle_grpc_server_handled_total{code=\"OK\","
                                "method=\"GetVersion\""));
@@ -147,7 +144,7 @@ TEST_F(ReferentialBinaryTest, PortAlreadyTakenIsAClearFailure) {
   ASSERT_TRUE(rc.has_value());
   EXPECT_EQ(*rc, 1);
   EXPECT_THAT(second->Output(), HasSubstr("cannot listen on 127.0.0.1:" +
-                                          std::to_string(grpc_port_)));
+                                          std::to_string(binary_.grpc_port())));
 }
 
 }  // namespace
