@@ -114,7 +114,7 @@ grpc::Status Handler::UpdateSource(grpc::ServerContext* ctx, const v1::UpdateSou
 grpc::Status Handler::StartRun(grpc::ServerContext* ctx, const v1::StartRunRequest* req,
                                v1::Run* resp) {
   server::RequestScope scope(ctx);
-  auto run = syncer_.StartRun(req->name(), "manual");
+  auto run = syncer_.StartRun(req->name(), RunTrigger::kManual);
   if (!run.ok()) return server::ToGrpc(run.status());
   ToProto(*run, resp);
   return grpc::Status::OK;

@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
                              .Help("When a run of the source last succeeded")
                              .Register(rt.metrics->registry());
          syncer.OnRunEnded([&runs, &rows, &success](const sync::RunRecord& run) {
-           runs.Add({{"source", run.source_id}, {"state", run.state}}).Increment();
+           runs.Add({{"source", run.source_id}, {"state", std::string(sync::RunStateName(run.state))}}).Increment();
            const std::pair<const char*, int> counts[] = {
                {"skipped", run.skipped},   {"created", run.created},
                {"updated", run.updated},   {"unchanged", run.unchanged},
@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
            for (const auto& [outcome, n] : counts) {
              rows.Add({{"source", run.source_id}, {"outcome", outcome}}).Increment(n);
            }
-           if (run.state == "succeeded") {
+           if (run.state == sync::RunState::kSucceeded) {
              success.Add({{"source", run.source_id}})
                  .Set(
                      absl::ToDoubleSeconds(run.end_time.value_or(absl::Now()) - absl::UnixEpoch()));

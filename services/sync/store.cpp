@@ -48,8 +48,9 @@ RunRecord RunFromRow(const pqxx::row& r) {
   RunRecord run;
   run.id = r[0].as<int64_t>();
   run.source_id = r[1].as<std::string>();
-  run.state = r[2].as<std::string>();
-  run.trigger = r[3].as<std::string>();
+  // The table's CHECK constraints keep these words known.
+  run.state = ParseRunState(r[2].as<std::string>()).value_or(RunState::kFailed);
+  run.trigger = ParseRunTrigger(r[3].as<std::string>()).value_or(RunTrigger::kManual);
   run.start_time = db::FromEpoch(r[4]);
   if (!r[5].is_null()) run.end_time = db::FromEpoch(r[5]);
   run.error = r[6].as<std::string>();
@@ -85,7 +86,7 @@ pqxx::result EndRun(pqxx::work& tx, const RunRecord& run) {
                    "'running' RETURNING ",
                    kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn, run.state, run.error);
+      run.rejected, run.withdrawn, std::string(RunStateName(run.state)), run.error);
 }
 
 }  // namespace
@@ -160,14 +161,14 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string
 }
 
 absl::StatusOr<RunRecord> PgStore::InsertRun(const std::string& source_id,
-                                             const std::string& trigger) {
+                                             RunTrigger trigger) {
   std::optional<RunRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         absl::StrCat("INSERT INTO runs (source_id, trigger) VALUES ($1, $2) "
                      "ON CONFLICT (source_id) WHERE state = 'running' DO NOTHING RETURNING ",
                      kRunColumns),
-        source_id, trigger);
+        source_id, std::string(RunTriggerName(trigger)));
     if (!r.empty()) out = RunFromRow(r[0]);
     return absl::OkStatus();
   });

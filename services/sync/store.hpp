@@ -17,7 +17,7 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
                                                         int limit) override;
   absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,
-                                      const std::string& trigger) override;
+                                      RunTrigger trigger) override;
   absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) override;
   absl::StatusOr<std::map<std::string, RunRecord>> LastRuns(
       const std::vector<std::string>& source_ids) override;

@@ -75,6 +75,42 @@ std::string Fingerprint(const venues::Record& record) {
 
 }  // namespace
 
+std::string_view RunStateName(RunState state) {
+  switch (state) {
+    case RunState::kRunning:
+      return "running";
+    case RunState::kSucceeded:
+      return "succeeded";
+    case RunState::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+std::optional<RunState> ParseRunState(std::string_view name) {
+  for (RunState s : {RunState::kRunning, RunState::kSucceeded, RunState::kFailed}) {
+    if (RunStateName(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::string_view RunTriggerName(RunTrigger trigger) {
+  switch (trigger) {
+    case RunTrigger::kManual:
+      return "manual";
+    case RunTrigger::kScheduled:
+      return "scheduled";
+  }
+  return "manual";
+}
+
+std::optional<RunTrigger> ParseRunTrigger(std::string_view name) {
+  for (RunTrigger t : {RunTrigger::kManual, RunTrigger::kScheduled}) {
+    if (RunTriggerName(t) == name) return t;
+  }
+  return std::nullopt;
+}
+
 void ToProto(const SourceRecord& s, v1::Source* out) {
   out->set_name("sources/" + s.id);
   out->set_display_name(s.display_name);
@@ -87,10 +123,25 @@ void ToProto(const SourceRecord& s, v1::Source* out) {
 
 void ToProto(const RunRecord& run, v1::Run* out) {
   out->set_name(Syncer::RunName(run));
-  out->set_state(run.state == "succeeded" ? v1::Run::SUCCEEDED
-                 : run.state == "failed"  ? v1::Run::FAILED
-                                          : v1::Run::RUNNING);
-  out->set_trigger(run.trigger == "scheduled" ? v1::Run::SCHEDULED : v1::Run::MANUAL);
+  switch (run.state) {
+    case RunState::kRunning:
+      out->set_state(v1::Run::RUNNING);
+      break;
+    case RunState::kSucceeded:
+      out->set_state(v1::Run::SUCCEEDED);
+      break;
+    case RunState::kFailed:
+      out->set_state(v1::Run::FAILED);
+      break;
+  }
+  switch (run.trigger) {
+    case RunTrigger::kManual:
+      out->set_trigger(v1::Run::MANUAL);
+      break;
+    case RunTrigger::kScheduled:
+      out->set_trigger(v1::Run::SCHEDULED);
+      break;
+  }
   server::ToTimestamp(run.start_time, out->mutable_start_time());
   if (run.end_time) server::ToTimestamp(*run.end_time, out->mutable_end_time());
   out->set_error(run.error);
@@ -219,8 +270,7 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
   return repo_.SaveSource(*source);
 }
 
-absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name,
-                                           const std::string& trigger) {
+absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTrigger trigger) {
   std::string id;
   if (absl::Status s = ParseSourceName(source_name, &id); !s.ok()) return s;
   if (stopping_) return absl::UnavailableError("the sync service is stopping");
@@ -274,7 +324,7 @@ void Syncer::Tick() {
   auto due = repo_.DueSources(retry_after_);
   if (!due.ok()) return;
   for (const auto& s : *due) {
-    auto run = StartRun("sources/" + s.id, "scheduled");
+    auto run = StartRun("sources/" + s.id, RunTrigger::kScheduled);
     if (run.ok()) logging::Info("scheduled run started", {{"run", RunName(*run)}});
   }
 }
@@ -294,7 +344,7 @@ void Syncer::Shutdown() {
 }
 
 RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
-  run.state = "failed";
+  run.state = RunState::kFailed;
   run.error = Safe(error);
   logging::Warn("run failed", {{"run", RunName(run)}, {"error", run.error}});
   auto done = repo_.FinishRun(run, RunCompletedEvent);
@@ -545,7 +595,7 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
   if (absl::Status s = repo_.DeleteFingerprints(run.source_id, forgotten); !s.ok()) {
     return Fail(run, std::string(s.message()));
   }
-  run.state = "succeeded";
+  run.state = RunState::kSucceeded;
   auto done = repo_.FinishRun(run, RunCompletedEvent);
   if (!done.ok()) return Fail(run, std::string(done.status().message()));
   if (observer_) observer_(*done);

@@ -38,11 +38,21 @@ struct SourceRecord {
   bool has_authorization = false;
 };
 
+/// A run's life: running until it succeeds or fails (a dead process's run is failed too).
+enum class RunState { kRunning, kSucceeded, kFailed };
+/// Who started a run.
+enum class RunTrigger { kManual, kScheduled };
+/// The words the store keeps and metrics label with, and back (nullopt for an unknown word).
+std::string_view RunStateName(RunState state);
+std::optional<RunState> ParseRunState(std::string_view name);
+std::string_view RunTriggerName(RunTrigger trigger);
+std::optional<RunTrigger> ParseRunTrigger(std::string_view name);
+
 struct RunRecord {
   int64_t id = 0;
   std::string source_id;
-  std::string state = "running";   // running | succeeded | failed
-  std::string trigger = "manual";  // manual | scheduled
+  RunState state = RunState::kRunning;
+  RunTrigger trigger = RunTrigger::kManual;
   absl::Time start_time = absl::UnixEpoch();
   std::optional<absl::Time> end_time;
   std::string error;
@@ -77,7 +87,7 @@ class Repository {
                                                                 int limit) = 0;
   /// A new running run; FAILED_PRECONDITION while the source has one running.
   virtual absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,
-                                              const std::string& trigger) = 0;
+                                              RunTrigger trigger) = 0;
   /// NOT_FOUND when unknown.
   virtual absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) = 0;
   /// The newest run of each of these sources that has one, in one read.
@@ -156,7 +166,7 @@ class Syncer {
   absl::StatusOr<SourceRecord> UpdateSource(const std::string& name, const SourceRecord& values,
                                             const std::vector<std::string>& mask);
   /// Starts a run in the background; the run as it starts.
-  absl::StatusOr<RunRecord> StartRun(const std::string& source_name, const std::string& trigger);
+  absl::StatusOr<RunRecord> StartRun(const std::string& source_name, RunTrigger trigger);
   /// One scheduler pass: fails runs whose process died, starts the runs that are due.
   void Tick();
   /// Stops taking runs, cancels their fetches and waits for them (each fails as interrupted).
