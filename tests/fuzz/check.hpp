@@ -9,13 +9,13 @@
 
 #include "libs/text/utf8.hpp"
 
-#define FUZZ_CHECK(condition, what)                                                     \
-  do {                                                                                  \
-    if (!(condition)) {                                                                 \
-      std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n  property: %s\n", __FILE__, \
-                   __LINE__, #condition, std::string(what).c_str());                   \
-      std::abort();                                                                     \
-    }                                                                                   \
+#define FUZZ_CHECK(condition, what)                                                                \
+  do {                                                                                             \
+    if (!(condition)) {                                                                            \
+      std::fprintf(stderr, "FUZZ_CHECK failed at %s:%d: %s\n  property: %s\n", __FILE__, __LINE__, \
+                   #condition, std::string(what).c_str());                                         \
+      std::abort();                                                                                \
+    }                                                                                              \
   } while (0)
 
 namespace passerelle::fuzz {

@@ -7,7 +7,6 @@
 // letter path and the relay do); a venue in a payload maps to the standard's raw fields.
 #include <cstddef>
 #include <cstdint>
-
 #include <string>
 
 #include "passerelle/events/v1/event.pb.h"

@@ -5,11 +5,11 @@
 // client (ignored columns, rejected ids, violations, normalisations) is valid UTF-8, as
 // protobuf requires of string fields; an accepted row, exported as the API returns it and read
 // again, gives the same venue; the exports of accepted rows are well-formed.
+#include <google/protobuf/util/message_differencer.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
-
-#include <google/protobuf/util/message_differencer.h>
 
 #include "nlohmann/json.hpp"
 #include "services/venues/exchange.hpp"
@@ -73,15 +73,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string diff;
     google::protobuf::util::MessageDifferencer differ;
     differ.ReportDifferencesToString(&diff);
-    FUZZ_CHECK(differ.Compare(messages[i], back), "an exported venue reads back unchanged: " + diff);
+    FUZZ_CHECK(differ.Compare(messages[i], back),
+               "an exported venue reads back unchanged: " + diff);
   }
 
   // The other exports of accepted rows are valid JSON (nlohmann throws on bad UTF-8 when
   // dumping: an exception here would be a crash of ExportVenues).
-  for (const std::string& doc :
-       {venues::WriteGeoJson(standard, pointers),
-        venues::WriteDataInclusionStructures(standard, pointers),
-        venues::WriteDataInclusionServices(standard, pointers)}) {
+  for (const std::string& doc : {venues::WriteGeoJson(standard, pointers),
+                                 venues::WriteDataInclusionStructures(standard, pointers),
+                                 venues::WriteDataInclusionServices(standard, pointers)}) {
     FUZZ_CHECK(nlohmann::json::accept(doc), "an export is valid JSON");
   }
   return 0;

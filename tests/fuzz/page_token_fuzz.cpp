@@ -4,11 +4,11 @@
 // arbitrary bytes either fails with INVALID_ARGUMENT or (only for a token we sealed) succeeds;
 // Seal then Open gives the cursor back; the same token is refused for another list, other
 // parameters or another key, and once any byte of it changes.
+#include <fuzzer/FuzzedDataProvider.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
-
-#include <fuzzer/FuzzedDataProvider.h>
 
 #include "libs/server/page_token.hpp"
 #include "tests/fuzz/check.hpp"
