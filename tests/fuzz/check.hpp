@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "absl/strings/string_view.h"
 #include "libs/text/utf8.hpp"
 
 #define FUZZ_CHECK(condition, what)                                                                \
@@ -24,6 +25,13 @@ namespace passerelle::fuzz {
 /// and protobuf refuse anything else, and a log line with raw bytes breaks its JSON.
 inline void CheckMessage(std::string_view message, std::string_view where) {
   FUZZ_CHECK(text::IsValidUtf8(message), std::string(where) + " is not valid UTF-8");
+}
+// Debian's Abseil has its own string_view (absl::Status::message() returns it).
+inline void CheckMessage(absl::string_view message, std::string_view where) {
+  CheckMessage(std::string_view(message.data(), message.size()), where);
+}
+inline void CheckMessage(const std::string& message, std::string_view where) {
+  CheckMessage(std::string_view(message), where);
 }
 
 }  // namespace passerelle::fuzz
