@@ -171,6 +171,7 @@ class Generator {
     }
     if (field == "courriels") {
       return absl::StrCat(
+          FormulaPrefix(),
           Pick(std::vector<std::string>{"contact", "accueil", "jean.levy+num", "o'brien", "x_y-z"}),
           Int(1, 999), "@", Pick(std::vector<std::string>{"exemple.fr", "ville-roubaix.fr"}));
     }
