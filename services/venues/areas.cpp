@@ -110,7 +110,7 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
   if (doc.is_discarded()) {
     return server::InvalidArgument("not JSON", {{"geojson", "not valid JSON (or not UTF-8)"}});
   }
-  if (!doc.is_object() || doc.value("type", "") != "FeatureCollection" ||
+  if (!doc.is_object() || !doc.contains("type") || doc["type"] != "FeatureCollection" ||
       !doc.contains("features") || !doc["features"].is_array()) {
     return server::InvalidArgument("not a FeatureCollection",
                                    {{"geojson", "expected a GeoJSON FeatureCollection"}});

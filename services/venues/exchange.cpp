@@ -94,7 +94,9 @@ V01Row FromV01(const std::map<std::string, std::string>& in) {
   V01Row out;
   std::map<std::string, std::vector<std::string>> lists;
   auto note = [&](const std::string& field, const std::string& from, const std::string& to) {
-    out.notes.push_back(absl::StrCat("v0.1 ", field, ": « ", from, " » -> ", to));
+    // Notes quote file values: valid UTF-8 and short, whatever the file holds.
+    out.notes.push_back(
+        absl::StrCat("v0.1 ", field, ": « ", text::Quote(from, 80), " » -> ", text::Quote(to, 80)));
   };
   auto items = [](const std::string& v, char sep) {
     std::vector<std::string> parts;
@@ -218,7 +220,7 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
                                                  "labels_autres", "accessibilite"};
   for (const auto& h : table->header) {
     const bool known = standard.Find(h) != nullptr || (v01 && kV01Only.count(h));
-    if (!known) out.ignored_columns.push_back(h);
+    if (!known) out.ignored_columns.push_back(text::Quote(h, 80));
     column_of.push_back(known ? 0 : -1);
   }
   std::vector<std::string> missing;
@@ -268,11 +270,12 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     Validated v = ValidateRow(standard, raw, list_separator);
     const std::string id = raw.count("id") ? raw["id"] : "";
     if (!id.empty() && !seen.insert(id).second) {
-      extra.push_back({"id", id, "unique", "identifiant déjà présent plus haut dans le fichier"});
+      extra.push_back({"id", text::Quote(id, 200), "unique",
+                       "identifiant déjà présent plus haut dans le fichier"});
     }
     v.violations.insert(v.violations.end(), extra.begin(), extra.end());
     if (!v.violations.empty()) {
-      out.rejected.push_back({row.line, id, std::move(v.violations)});
+      out.rejected.push_back({row.line, text::Quote(id, 200), std::move(v.violations)});
       continue;
     }
     for (const auto& n : translations) out.normalisations.push_back(absl::StrCat("ligne ", row.line, ", ", n));

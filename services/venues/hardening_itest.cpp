@@ -250,6 +250,13 @@ TEST_F(HardeningTest, OneBadRowNeverTakesTheBatchDown) {
     EXPECT_TRUE(text::IsValidUtf8(r.violations(0).value()));
   }
   EXPECT_EQ(Count(), 2);
+  // Long ids are stored whole: two that share their first 300 characters are two venues.
+  const std::string stem(300, 'i');
+  ASSERT_TRUE(Batch("siilab", {Valid(stem + "-a"), Valid(stem + "-b")}, &b).ok());
+  EXPECT_EQ(b.results(0).outcome(), v1::CREATED);
+  EXPECT_EQ(b.results(1).outcome(), v1::CREATED);
+  EXPECT_EQ(b.results(1).source_id(), stem + "-b");
+  EXPECT_EQ(Count(), 4);
   // Sources are ids, not free text.
   for (const std::string& source :
        std::vector<std::string>{"-abc", "passerelle", "Siilab", std::string(41, 'a'), ""}) {

@@ -406,8 +406,9 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
   if (!unknown_items.ok()) return unknown_items.status();
   for (size_t i = 0; i < rows.size(); ++i) {
     RowResult& r = results[i];
-    // Echoed back in the response: quoted, so invalid bytes never make the response unreadable.
-    r.source_id = text::Quote(rows[i].id(), 200);
+    // A rejected row's id is echoed quoted (its bytes may not even be UTF-8); a valid row's id
+    // passed ValidateRow, so it is stored and answered exactly as sent.
+    r.source_id = rows[i].id();
     Validated checked = ValidateRow(standard_, RawFromProto(standard_, rows[i]));
     std::vector<server::FieldViolation> local;
     CheckLocalFields(rows[i], "", &local);
@@ -424,6 +425,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     }
     if (!checked.violations.empty()) {
       r.outcome = RowResult::Outcome::kRejected;
+      r.source_id = text::Quote(rows[i].id(), 200);
       r.violations = std::move(checked.violations);
       continue;
     }
