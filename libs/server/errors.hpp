@@ -1,43 +1,21 @@
-// Errors with google.rpc details: built in the domain as absl::Status, mapped to grpc::Status
-// in one place (AIP-193).
+// gRPC side of errors: absl::Status built in domains (libs/api/status.hpp) mapped to
+// grpc::Status in one place (AIP-193).
 #pragma once
-
-#include <string>
-#include <string_view>
-#include <vector>
 
 #include <grpcpp/support/status.h>
 
 #include "absl/status/status.h"
+#include "libs/api/status.hpp"
 
 namespace passerelle::server {
 
-struct FieldViolation {
-  /// Path of the field, e.g. `venue.code_postal` or `rows[12].telephone`.
-  std::string field;
-  /// What is wrong and which rule it breaks.
-  std::string description;
-};
-
-/// INVALID_ARGUMENT carrying a google.rpc.BadRequest with one violation per problem.
-absl::Status InvalidArgument(const std::string& message,
-                             const std::vector<FieldViolation>& violations);
-/// Adds a google.rpc.ErrorInfo (machine-readable reason, e.g. ETAG_MISMATCH) to a status.
-absl::Status WithReason(absl::Status status, const std::string& reason);
-/// The violations carried by a status (empty when none).
-std::vector<FieldViolation> Violations(const absl::Status& status);
-
-/// The one check of every floating-point number a client sends (coordinates, radius, box,
-/// thresholds): appends a violation on `field` unless `value` is finite and within
-/// [min, max]; true when it is. NaN, infinities and out-of-range values are named with the bounds.
-bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value,
-                 double min, double max);
-
-/// The one check of a client's free text: valid UTF-8, no NUL or other control character
-/// (tab and line breaks allowed when `multiline`), at most `max_code_points` code points.
-/// Appends a violation on `field` (quoting at most a short prefix); true when it passes.
-bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
-               size_t max_code_points, bool multiline = false);
+// Handlers name these as server:: as well; they live in libs/api, free of gRPC.
+using api::CheckNumber;
+using api::CheckText;
+using api::FieldViolation;
+using api::InvalidArgument;
+using api::Violations;
+using api::WithReason;
 
 /// Maps an absl::Status to a grpc::Status whose binary details hold a google.rpc.Status with the
 /// same code, message and every detail attached (plus ErrorInfo with domain `passerelle`).

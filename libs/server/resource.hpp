@@ -1,4 +1,4 @@
-// Helpers every resource-oriented handler needs: etags (AIP-154), timestamps, streamed exports.
+// What resource-oriented gRPC handlers need besides libs/api/resource.hpp: streamed exports.
 #pragma once
 
 #include <string>
@@ -8,17 +8,14 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/api/resource.hpp"
 
 namespace passerelle::server {
 
-/// Weak etag of a revision: `W/"<revision>"`.
-std::string WeakETag(int revision);
-/// The revision in an etag this service issued; 0 when `etag` is empty (no precondition),
-/// INVALID_ARGUMENT with a field violation on `etag` when it is malformed.
-absl::StatusOr<int> RevisionFromETag(const std::string& etag);
-
-/// absl::Time to google.protobuf.Timestamp (microsecond precision).
-void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+// Handlers name these as server:: as well; they live in libs/api, free of gRPC.
+using api::RevisionFromETag;
+using api::ToTimestamp;
+using api::WeakETag;
 
 /// Streams `doc` as 64 KiB chunks of a message with `content_type` (first chunk) and `data`
 /// fields; at least one chunk even for an empty document.

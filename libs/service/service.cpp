@@ -133,7 +133,7 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
     common.page_token_key.assign(reinterpret_cast<const char*>(random), sizeof random);
     logging::Warn("PASSERELLE_PAGE_TOKEN_KEY is not set: page tokens work on this process only");
   }
-  rt.page_tokens = std::make_unique<server::PageTokens>(common.page_token_key);
+  rt.page_tokens = std::make_unique<api::PageTokens>(common.page_token_key);
   rt.pool = std::make_unique<db::Pool>(db::PoolOptions{
       .uri = common.database_url,
       .schema = common.schema,

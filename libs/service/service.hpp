@@ -16,7 +16,7 @@
 #include "libs/events/nats.hpp"
 #include "libs/metrics/metrics.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 #include "libs/server/server.hpp"
 
 namespace passerelle::service {
@@ -60,7 +60,7 @@ struct Runtime {
   std::unique_ptr<outbox::Relay> relay;
   std::unique_ptr<server::GrpcServer> server;
   /// Seals and opens the page tokens of every list (one key per deployment).
-  std::unique_ptr<server::PageTokens> page_tokens;
+  std::unique_ptr<api::PageTokens> page_tokens;
   /// What `wire` builds; cleared after the server's shutdown hooks ran.
   Components components;
 };

@@ -7,7 +7,7 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 #include "libs/text/text.hpp"
 #include "libs/text/utf8.hpp"
 
@@ -81,7 +81,7 @@ std::string ProposalStateName(ProposalState s) {
   return "open";
 }
 
-void CheckOperations(const std::vector<Operation>& ops, std::vector<server::FieldViolation>* bad) {
+void CheckOperations(const std::vector<Operation>& ops, std::vector<api::FieldViolation>* bad) {
   if (ops.size() > kMaxOperations) {
     bad->push_back(
         {"operations", absl::StrCat("at most ", kMaxOperations, " operations, got ", ops.size())});
@@ -99,7 +99,7 @@ void CheckOperations(const std::vector<Operation>& ops, std::vector<server::Fiel
                                             {"label", op.label, kMaxLabelLength},
                                             {"from", op.from, kMaxLabelLength},
                                             {"to", op.to, kMaxLabelLength}}) {
-      if (!value.empty()) server::CheckText(bad, at + field, value, max);
+      if (!value.empty()) api::CheckText(bad, at + field, value, max);
     }
     if (op.keywords.size() > kMaxOperationKeywords) {
       bad->push_back({at + "keywords", absl::StrCat("at most ", kMaxOperationKeywords,
@@ -110,7 +110,7 @@ void CheckOperations(const std::vector<Operation>& ops, std::vector<server::Fiel
         if (op.keywords[k].empty()) {
           bad->push_back({field, "must not be empty"});
         } else {
-          server::CheckText(bad, field, op.keywords[k], kMaxKeywordLength);
+          api::CheckText(bad, field, op.keywords[k], kMaxKeywordLength);
         }
       }
     }
@@ -165,8 +165,8 @@ void CheckOperations(const std::vector<Operation>& ops, std::vector<server::Fiel
 
 absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops) {
   std::vector<Operation> out;
-  std::vector<server::FieldViolation> bad;
-  if (!ops.is_array()) return server::InvalidArgument("invalid operations", {{"operations", "must be a list"}});
+  std::vector<api::FieldViolation> bad;
+  if (!ops.is_array()) return api::InvalidArgument("invalid operations", {{"operations", "must be a list"}});
   for (size_t i = 0; i < ops.size(); ++i) {
     const auto& j = ops[i];
     const std::string at = absl::StrCat("operations[", i, "]");
@@ -195,7 +195,7 @@ absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops
     out.push_back(std::move(op));
   }
   if (bad.empty()) CheckOperations(out, &bad);
-  if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid operations", bad);
   return out;
 }
 

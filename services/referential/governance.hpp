@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 #include "nlohmann/json.hpp"
 #include "services/referential/catalog.hpp"
 
@@ -50,7 +50,7 @@ inline constexpr int kMaxPosition = 10000;
 /// Appends a violation per problem of `ops`: too many, a field a kind needs left empty, text
 /// that is not valid one-line UTF-8 or too long, a position out of range. Fields are named
 /// `operations[i].<field>` as in the API.
-void CheckOperations(const std::vector<Operation>& ops, std::vector<server::FieldViolation>* bad);
+void CheckOperations(const std::vector<Operation>& ops, std::vector<api::FieldViolation>* bad);
 
 /// Operations from their JSON form ({"op": "add_item", ...}); errors name the index and field.
 absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops);

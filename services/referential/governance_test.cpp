@@ -270,7 +270,7 @@ TEST_F(GovernanceTest, RebaseRenamesNodesToTheirCodesInThePublishedVersion) {
 TEST_F(GovernanceTest, OperationsAreBounded) {
   std::vector<Operation> ops(kMaxOperations + 1,
                              {.kind = Operation::Kind::kRetireItem, .target = "item:1"});
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   CheckOperations(ops, &bad);
   ASSERT_EQ(bad.size(), 1u);
   EXPECT_EQ(bad[0].field, "operations");

@@ -16,9 +16,9 @@
 #include "absl/time/clock.h"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
-#include "libs/server/errors.hpp"
-#include "libs/server/filter.hpp"
-#include "libs/server/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/api/filter.hpp"
+#include "libs/api/resource.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/referential/v1/events.pb.h"
 
@@ -35,23 +35,23 @@ absl::StatusOr<std::string> ReadFile(const std::filesystem::path& p) {
 
 // A resource name's text, before its structure is looked at: bounded, valid one-line UTF-8.
 absl::Status CheckName(const std::string& field, const std::string& value) {
-  std::vector<server::FieldViolation> bad;
-  if (server::CheckText(&bad, field, value, kMaxNameLength)) return absl::OkStatus();
-  return server::InvalidArgument(absl::StrCat("invalid ", field), bad);
+  std::vector<api::FieldViolation> bad;
+  if (api::CheckText(&bad, field, value, kMaxNameLength)) return absl::OkStatus();
+  return api::InvalidArgument(absl::StrCat("invalid ", field), bad);
 }
 
 // Page size rules shared by the lists (AIP-158): negative refused, 0 the default, larger than
 // the maximum capped to it.
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
   if (requested < 0) {
-    return server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
+    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
   }
   return requested == 0 ? default_size : std::min(requested, max_size);
 }
 
 absl::Status CheckPageToken(const std::string& token) {
   if (token.size() <= kMaxPageTokenLength) return absl::OkStatus();
-  return server::InvalidArgument(
+  return api::InvalidArgument(
       "invalid page_token",
       {{"page_token", absl::StrCat("longer than ", kMaxPageTokenLength,
                                    " characters: not a token this service issued")}});
@@ -158,7 +158,7 @@ absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Sn
   std::vector<std::string> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "versions" ||
       parts[1].empty() || parts[3].empty()) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         absl::StrCat("invalid ", field),
         {{field, absl::StrCat("must be nomenclatures/{nomenclature}/versions/{version}, got \"",
                               text::Quote(name), "\"")}});
@@ -176,7 +176,7 @@ absl::StatusOr<Referential::NomenclaturePage> Referential::ListNomenclatures(
   if (!size.ok()) return size.status();
   if (absl::Status s = CheckPageToken(page_token); !s.ok()) return s;
   constexpr char kList[] = "referential.ListNomenclatures";
-  const std::string parameters = server::BindParameters({});
+  const std::string parameters = api::BindParameters({});
   std::string after;
   if (!page_token.empty()) {
     auto cursor = tokens_.Open(kList, parameters, page_token);
@@ -207,7 +207,7 @@ absl::Status ParseProposalName(const std::string& name, std::string* nomenclatur
   std::vector<std::string> parts = absl::StrSplit(name, '/');
   if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "proposals" ||
       parts[1].empty() || !absl::SimpleAtoi(parts[3], number) || *number <= 0) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid proposal name",
         {{"name", absl::StrCat("must be nomenclatures/{nomenclature}/proposals/{number}, got \"",
                                text::Quote(name), "\"")}});
@@ -220,7 +220,7 @@ absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
   if (absl::Status s = CheckName("parent", parent); !s.ok()) return s;
   std::vector<std::string> parts = absl::StrSplit(parent, '/');
   if (parts.size() != 2 || parts[0] != "nomenclatures" || parts[1].empty()) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid parent", {{"parent", absl::StrCat("must be nomenclatures/{nomenclature}, got \"",
                                                    text::Quote(parent), "\"")}});
   }
@@ -230,11 +230,11 @@ absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
 
 // The etag's text (bounded) before its revision is read.
 absl::StatusOr<int> Revision(const std::string& etag) {
-  std::vector<server::FieldViolation> bad;
-  if (!server::CheckText(&bad, "etag", etag, kMaxETagLength)) {
-    return server::InvalidArgument("invalid etag", bad);
+  std::vector<api::FieldViolation> bad;
+  if (!api::CheckText(&bad, "etag", etag, kMaxETagLength)) {
+    return api::InvalidArgument("invalid etag", bad);
   }
-  return server::RevisionFromETag(etag);
+  return api::RevisionFromETag(etag);
 }
 
 bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclature) {
@@ -262,7 +262,7 @@ std::string ProposalName(const Proposal& p) {
   return absl::StrCat("nomenclatures/", p.nomenclature, "/proposals/", p.number);
 }
 
-std::string ETag(const Proposal& p) { return server::WeakETag(p.revision); }
+std::string ETag(const Proposal& p) { return api::WeakETag(p.revision); }
 
 absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
     const std::string& parent, const std::string& filter, int page_size,
@@ -272,7 +272,7 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
   auto size = PageSize(page_size, kDefaultProposalPage, kMaxProposalPage);
   if (!size.ok()) return size.status();
   if (absl::Status s = CheckPageToken(page_token); !s.ok()) return s;
-  auto comparisons = server::ParseFilter(filter);
+  auto comparisons = api::ParseFilter(filter);
   if (!comparisons.ok()) return comparisons.status();
   std::vector<ProposalState> wanted;  // every one must hold (AND)
   for (const auto& c : *comparisons) {
@@ -280,20 +280,20 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
     std::string problem;
     if (c.field != "state") {
       problem = absl::StrCat("unknown field \"", text::Quote(c.field), "\"; only state");
-    } else if (c.op != server::Comparison::Op::kEquals) {
+    } else if (c.op != api::Comparison::Op::kEquals) {
       problem = "state supports = only";
     } else if (!state) {
       problem = absl::StrCat("unknown state \"", text::Quote(c.value),
                              "\"; one of OPEN, ACCEPTED, REJECTED, APPLIED, CLOSED");
     }
     if (!problem.empty()) {
-      return server::InvalidArgument("invalid filter",
+      return api::InvalidArgument("invalid filter",
                                      {{"filter", absl::StrCat("at ", c.position, ": ", problem)}});
     }
     wanted.push_back(*state);
   }
   constexpr char kList[] = "referential.ListProposals";
-  const std::string parameters = server::BindParameters({parent, filter});
+  const std::string parameters = api::BindParameters({parent, filter});
   int after = 0;
   if (!page_token.empty()) {
     auto cursor = tokens_.Open(kList, parameters, page_token);
@@ -333,18 +333,18 @@ absl::StatusOr<Proposal> Referential::Comment(const std::string& name, const std
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   if (author.empty()) {
     bad.push_back({"author", "must not be empty"});
   } else {
-    server::CheckText(&bad, "author", author, kMaxAuthorLength);
+    api::CheckText(&bad, "author", author, kMaxAuthorLength);
   }
   if (text.empty()) {
     bad.push_back({"text", "must not be empty"});
   } else {
-    server::CheckText(&bad, "text", text, kMaxCommentLength, /*multiline=*/true);
+    api::CheckText(&bad, "text", text, kMaxCommentLength, /*multiline=*/true);
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid comment", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid comment", bad);
   return repo_.AddComment(nomenclature, number, {author, text, absl::Now()});
 }
 
@@ -356,9 +356,9 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
   auto revision = Revision(etag);
   if (!revision.ok()) return revision.status();
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   CheckOperations(operations, &bad);
-  if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid operations", bad);
   // Validate the operations against the base version before storing them.
   auto snap = snapshot();
   auto current = repo_.GetProposal(nomenclature, number);
@@ -368,19 +368,19 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
     trial.operations = operations;
     auto applied = referential::Publish(*base, {trial}, "trial");
     if (!applied.ok()) {
-      return server::InvalidArgument(std::string(applied.status().message()),
+      return api::InvalidArgument(std::string(applied.status().message()),
                                      {{"operations", std::string(applied.status().message())}});
     }
   }
   return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
     if (p.base_version != current->base_version) {  // a publication carried it meanwhile
-      return server::WithReason(
+      return api::WithReason(
           absl::AbortedError(absl::StrCat(ProposalName(p), " was carried to version ",
                                           p.base_version, " meanwhile; read it again")),
           "ETAG_MISMATCH");
     }
     if (p.state != ProposalState::kOpen) {
-      return server::WithReason(
+      return api::WithReason(
           absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " is ",
                                                      ProposalStateName(p.state),
                                                      ": only open proposals can be amended")),
@@ -396,22 +396,22 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
-  std::vector<server::FieldViolation> bad;
-  server::CheckText(&bad, "reason", reason, kMaxReasonLength, /*multiline=*/true);
-  if (!bad.empty()) return server::InvalidArgument("invalid decision", bad);
+  std::vector<api::FieldViolation> bad;
+  api::CheckText(&bad, "reason", reason, kMaxReasonLength, /*multiline=*/true);
+  if (!bad.empty()) return api::InvalidArgument("invalid decision", bad);
   auto revision = Revision(etag);
   if (!revision.ok()) return revision.status();
   auto snap = snapshot();
   const VersionTree* current = snap->Current(nomenclature);
   return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
     if (p.state == ProposalState::kApplied) {
-      return server::WithReason(
+      return api::WithReason(
           absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " was applied in ",
                                                      p.applied_in, " and cannot change")),
           "PROPOSAL_APPLIED");
     }
     if (p.state == ProposalState::kClosed) {
-      return server::WithReason(
+      return api::WithReason(
           absl::FailedPreconditionError(
               absl::StrCat(ProposalName(p), " is closed and cannot change: ", p.decision_reason)),
           "PROPOSAL_CLOSED");
@@ -419,7 +419,7 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
     // Only proposals on the version in force can be applied by the next publication (older
     // ones predate the carrying of open proposals at publication).
     if (accept && (current == nullptr || p.base_version != current->version)) {
-      return server::WithReason(
+      return api::WithReason(
           absl::FailedPreconditionError(
               absl::StrCat(ProposalName(p), " was made on version ", p.base_version,
                            ", not on the current version ", current ? current->version : "(none)")),
@@ -436,7 +436,7 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   std::string nomenclature;
   if (absl::Status s = ParseParent(parent, &nomenclature); !s.ok()) return s;
   if (!IsValidVersionId(version_id)) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid version_id",
         {{"version_id",
           absl::StrCat("must be 1 to 40 lower-case letters, digits and single dashes, starting "
@@ -468,7 +468,7 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
     }
   }
   if (accepted.empty()) {
-    return server::WithReason(
+    return api::WithReason(
         absl::FailedPreconditionError(absl::StrCat("no accepted proposal on ", VersionName(*base),
                                                    ": nothing to publish")),
         "NOTHING_TO_PUBLISH");
@@ -563,7 +563,7 @@ absl::StatusOr<Referential::Diffed> Referential::DiffVersions(const std::string&
   auto b = ResolveVersion(*snap, to, "to_version");
   if (!b.ok()) return b.status();
   if ((*a)->nomenclature != (*b)->nomenclature) {
-    return server::InvalidArgument("versions of different nomenclatures",
+    return api::InvalidArgument("versions of different nomenclatures",
                                    {{"to_version", "must be a version of the same nomenclature"}});
   }
   return Diffed{(*a)->nomenclature, (*a)->version, (*b)->version, Diff(**a, **b)};

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/referential/catalog.hpp"
 #include "services/referential/governance.hpp"
@@ -63,7 +63,7 @@ inline constexpr int kDefaultProposalPage = 50, kMaxProposalPage = 200;
 class Referential {
  public:
   /// `tokens` seals the page tokens of the lists.
-  Referential(Repository& repo, const server::PageTokens& tokens) : repo_(repo), tokens_(tokens) {}
+  Referential(Repository& repo, const api::PageTokens& tokens) : repo_(repo), tokens_(tokens) {}
 
   /// Loads `<dir>/nomenclature-*.json` with its enrichment `<dir>/items-<version>.json` when
   /// the store lacks that version, announcing it with `referential.version.published`.
@@ -124,7 +124,7 @@ class Referential {
 
  private:
   Repository& repo_;
-  const server::PageTokens& tokens_;
+  const api::PageTokens& tokens_;
   Catalog catalog_;
   std::mutex reload_mu_;     // one reload at a time; guards fingerprint_
   std::string fingerprint_;  // of the versions loaded last

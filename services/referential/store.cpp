@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::referential {
@@ -108,7 +108,7 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     for (const auto& p : carried) open_want.emplace_back(p.number, p.revision);
     std::sort(open_want.begin(), open_want.end());
     if (accepted_now != want || open_now != open_want) {
-      return server::WithReason(
+      return api::WithReason(
           absl::AbortedError("the proposals changed while publishing; publish again"),
           "PROPOSALS_CHANGED");
     }
@@ -248,7 +248,7 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
     }
     Proposal& p = found.front();
     if (expected_revision != 0 && p.revision != expected_revision) {
-      return server::WithReason(
+      return api::WithReason(
           absl::AbortedError(absl::StrCat("etag mismatch: the proposal changed since it was "
                                           "read (now ", ETag(p), "); read it again")),
           "ETAG_MISMATCH");

@@ -84,7 +84,7 @@ grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSource
   int size = 0;
   if (!PageSize(req->page_size(), 50, &size)) return BadPage();
   // The cursor: the last source id of the previous page.
-  const std::string params = server::BindParameters({});
+  const std::string params = api::BindParameters({});
   std::string after;
   if (!req->page_token().empty()) {
     auto cursor = tokens_.Open("sync.ListSources", params, req->page_token());
@@ -142,7 +142,7 @@ grpc::Status Handler::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsReque
   int size = 0;
   if (!PageSize(req->page_size(), 50, &size)) return BadPage();
   // The cursor: the id of the last run of the previous page.
-  const std::string params = server::BindParameters({req->parent()});
+  const std::string params = api::BindParameters({req->parent()});
   int64_t before = 0;
   if (!req->page_token().empty()) {
     auto cursor = tokens_.Open("sync.ListRuns", params, req->page_token());
@@ -171,7 +171,7 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
   int size = 0;
   if (!PageSize(req->page_size(), 100, &size)) return BadPage();
   // The cursor: `<line>:<error id>` of the last error of the previous page.
-  const std::string params = server::BindParameters({req->parent()});
+  const std::string params = api::BindParameters({req->parent()});
   int after_line = 0;
   int64_t after_id = 0;
   if (!req->page_token().empty()) {

@@ -1,7 +1,7 @@
 // gRPC handler of passerelle.sync.v1.SyncService: wire mapping only.
 #pragma once
 
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 #include "passerelle/sync/v1/sync.grpc.pb.h"
 #include "services/sync/sync.hpp"
 
@@ -10,7 +10,7 @@ namespace passerelle::sync {
 class Handler final : public v1::SyncService::Service {
  public:
   /// `tokens`: the deployment's page-token sealer (every List's tokens are opaque).
-  Handler(Syncer& syncer, const server::PageTokens& tokens) : syncer_(syncer), tokens_(tokens) {}
+  Handler(Syncer& syncer, const api::PageTokens& tokens) : syncer_(syncer), tokens_(tokens) {}
   grpc::Status CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
                             v1::Source* resp) override;
   grpc::Status GetSource(grpc::ServerContext* ctx, const v1::GetSourceRequest* req,
@@ -34,7 +34,7 @@ class Handler final : public v1::SyncService::Service {
                             google::protobuf::RepeatedPtrField<v1::Source>* out);
   grpc::Status WithLastRun(const SourceRecord& source, v1::Source* out);
   Syncer& syncer_;
-  const server::PageTokens& tokens_;
+  const api::PageTokens& tokens_;
 };
 
 }  // namespace passerelle::sync

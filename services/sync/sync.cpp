@@ -10,8 +10,8 @@
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/net/destination.hpp"
-#include "libs/server/errors.hpp"
-#include "libs/server/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/api/resource.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/sync/v1/events.pb.h"
@@ -58,7 +58,7 @@ bool ValidSourceId(const std::string& id) {
 
 absl::Status ParseSourceName(const std::string& name, std::string* id) {
   if (name.size() > kMaxName || !name.starts_with("sources/") || !ValidSourceId(name.substr(8))) {
-    return server::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
+    return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
   }
   *id = name.substr(8);
   return absl::OkStatus();
@@ -118,7 +118,7 @@ void ToProto(const SourceRecord& s, v1::Source* out) {
   out->set_has_authorization(s.has_authorization);  // never the value itself
   out->mutable_refresh_interval()->set_seconds(s.refresh_seconds);
   out->set_max_withdraw_fraction(s.max_withdraw_fraction);
-  server::ToTimestamp(s.create_time, out->mutable_create_time());
+  api::ToTimestamp(s.create_time, out->mutable_create_time());
 }
 
 void ToProto(const RunRecord& run, v1::Run* out) {
@@ -142,8 +142,8 @@ void ToProto(const RunRecord& run, v1::Run* out) {
       out->set_trigger(v1::Run::SCHEDULED);
       break;
   }
-  server::ToTimestamp(run.start_time, out->mutable_start_time());
-  if (run.end_time) server::ToTimestamp(*run.end_time, out->mutable_end_time());
+  api::ToTimestamp(run.start_time, out->mutable_start_time());
+  if (run.end_time) api::ToTimestamp(*run.end_time, out->mutable_end_time());
   out->set_error(run.error);
   out->set_file_bytes(run.file_bytes);
   out->set_rows(run.rows);
@@ -164,7 +164,7 @@ absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, 
   if (name.size() > kMaxName || runs == std::string::npos ||
       !absl::SimpleAtoi(name.substr(runs + 6), run) || *run <= 0 ||
       ParseSourceName(name.substr(0, runs), source).code() != absl::StatusCode::kOk) {
-    return server::InvalidArgument("invalid name",
+    return api::InvalidArgument("invalid name",
                                    {{"name", "must be sources/{source}/runs/{run}"}});
   }
   return absl::OkStatus();
@@ -194,8 +194,8 @@ namespace {
 
 // The rules a source's fields follow, on create and update.
 void CheckSource(const SourceRecord& source, const net::DestinationPolicy& destinations,
-                 std::vector<server::FieldViolation>* bad) {
-  server::CheckText(bad, "source.display_name", source.display_name, kMaxDisplayName);
+                 std::vector<api::FieldViolation>* bad) {
+  api::CheckText(bad, "source.display_name", source.display_name, kMaxDisplayName);
   if (auto url = net::ParseUrl(source.url); !url.ok()) {
     bad->push_back({"source.url", std::string(url.status().message())});
   } else if (absl::Status s = destinations.CheckUrl(*url); !s.ok()) {
@@ -206,9 +206,9 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
     bad->push_back(
         {"source.refresh_interval", "zero (manual runs) or between one minute and one year"});
   }
-  server::CheckNumber(bad, "source.max_withdraw_fraction", source.max_withdraw_fraction, 0, 1);
+  api::CheckNumber(bad, "source.max_withdraw_fraction", source.max_withdraw_fraction, 0, 1);
   // Sent as an HTTP header: printable ASCII only (a line break would inject headers).
-  if (server::CheckText(bad, "source.authorization", source.authorization, kMaxAuthorization)) {
+  if (api::CheckText(bad, "source.authorization", source.authorization, kMaxAuthorization)) {
     for (char c : source.authorization) {
       if (c < 0x20 || c > 0x7e) {
         bad->push_back({"source.authorization",
@@ -222,12 +222,12 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
 }  // namespace
 
 absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   if (!ValidSourceId(id)) {
     bad.push_back({"source_id", "1 to 40 lower case letters, digits or dashes, e.g. siilab"});
   }
   CheckSource(source, destinations_, &bad);
-  if (!bad.empty()) return server::InvalidArgument("invalid source", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
   source.id = id;
   return repo_.CreateSource(source);
@@ -244,7 +244,7 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
                                                   const std::vector<std::string>& mask) {
   std::string id;
   if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   if (mask.empty()) bad.push_back({"update_mask", "name the fields to change"});
   auto source = repo_.GetSource(id);
   if (!source.ok()) return source.status();
@@ -265,7 +265,7 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
     }
   }
   CheckSource(*source, destinations_, &bad);
-  if (!bad.empty()) return server::InvalidArgument("invalid update", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid update", bad);
   if (source->max_withdraw_fraction == 0) source->max_withdraw_fraction = 0.2;
   return repo_.SaveSource(*source);
 }

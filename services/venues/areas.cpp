@@ -5,7 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 
@@ -50,7 +50,7 @@ int Depth(std::string_view json) {
 // Checks a geometry's rings: every position two finite WGS84 numbers, every ring closed with
 // at least four positions. Appends violations under `at`; counts positions.
 void CheckGeometry(const nlohmann::json& geometry, const std::string& type, const std::string& at,
-                   size_t* positions, std::vector<server::FieldViolation>* bad) {
+                   size_t* positions, std::vector<api::FieldViolation>* bad) {
   const auto& coords = geometry.contains("coordinates") ? geometry["coordinates"] : nlohmann::json();
   if (!coords.is_array() || coords.empty()) {
     bad->push_back({at + ".coordinates", "must be a non-empty array"});
@@ -81,9 +81,9 @@ void CheckGeometry(const nlohmann::json& geometry, const std::string& type, cons
           return;
         }
         const double lon = pos[0].get<double>(), lat = pos[1].get<double>();
-        std::vector<server::FieldViolation> range;
-        if (!server::CheckNumber(&range, at + ".coordinates (longitude)", lon, -180, 180) ||
-            !server::CheckNumber(&range, at + ".coordinates (latitude)", lat, -90, 90)) {
+        std::vector<api::FieldViolation> range;
+        if (!api::CheckNumber(&range, at + ".coordinates (longitude)", lon, -180, 180) ||
+            !api::CheckNumber(&range, at + ".coordinates (latitude)", lat, -90, 90)) {
           bad->insert(bad->end(), range.begin(), range.end());
           return;
         }
@@ -98,30 +98,30 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
                                                         const std::string& code_property,
                                                         const std::string& name_property) {
   if (geojson.size() > kMaxBytes) {
-    return server::InvalidArgument("layer too large",
+    return api::InvalidArgument("layer too large",
                                    {{"geojson", "at most 64 MiB; simplify the geometries"}});
   }
   if (Depth(geojson) > kMaxDepth) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "not a GeoJSON layer", {{"geojson", absl::StrCat("nested deeper than ", kMaxDepth,
                                                          " levels: not GeoJSON polygons")}});
   }
   nlohmann::json doc = nlohmann::json::parse(geojson, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    return server::InvalidArgument("not JSON", {{"geojson", "not valid JSON (or not UTF-8)"}});
+    return api::InvalidArgument("not JSON", {{"geojson", "not valid JSON (or not UTF-8)"}});
   }
   if (!doc.is_object() || !doc.contains("type") || doc["type"] != "FeatureCollection" ||
       !doc.contains("features") || !doc["features"].is_array()) {
-    return server::InvalidArgument("not a FeatureCollection",
+    return api::InvalidArgument("not a FeatureCollection",
                                    {{"geojson", "expected a GeoJSON FeatureCollection"}});
   }
   const auto& features = doc["features"];
   if (features.size() > kMaxFeatures) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "too many areas", {{"geojson.features", absl::StrCat("at most ", kMaxFeatures)}});
   }
   std::vector<AreaFeature> out;
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   std::set<std::string> codes;
   size_t positions = 0;
   for (size_t i = 0; i < features.size() && bad.size() < 100; ++i) {
@@ -141,11 +141,11 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
     const std::string code_at = at + ".properties." + code_property;
     if (a.code.empty()) {
       bad.push_back({code_at, "missing"});
-    } else if (server::CheckText(&bad, code_at, a.code, 64) &&
+    } else if (api::CheckText(&bad, code_at, a.code, 64) &&
                !codes.insert(a.code).second) {
       bad.push_back({code_at, "code \"" + a.code + "\" repeated"});
     }
-    server::CheckText(&bad, at + ".properties." + name_property, a.label, 200);
+    api::CheckText(&bad, at + ".properties." + name_property, a.label, 200);
     const auto geometry = f.value("geometry", nlohmann::json());
     const std::string type =
         geometry.is_object() && geometry.contains("type") && geometry["type"].is_string()
@@ -165,7 +165,7 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
     bad.push_back({"geojson", absl::StrCat("more than ", kMaxPositions,
                                            " positions; simplify the geometries")});
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid area layer", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid area layer", bad);
   return out;
 }
 

@@ -14,10 +14,10 @@
 #include "absl/time/clock.h"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
-#include "libs/server/errors.hpp"
-#include "libs/server/filter.hpp"
+#include "libs/api/status.hpp"
+#include "libs/api/filter.hpp"
 #include "libs/text/utf8.hpp"
-#include "libs/server/resource.hpp"
+#include "libs/api/resource.hpp"
 #include "passerelle/venues/v1/events.pb.h"
 
 namespace passerelle::venues {
@@ -25,7 +25,7 @@ namespace {
 
 absl::Status ParseName(const std::string& name, std::string* id) {
   if (!name.starts_with("venues/") || name.size() <= 7 || name.find('/', 7) != std::string::npos) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid venue name",
         {{"name", absl::StrCat("must be venues/{venue}, got \"", text::Quote(name), "\"")}});
   }
@@ -83,8 +83,8 @@ void CopyField(const v1::Venue& from, v1::Venue* to, const std::string& name) {
 
 // The local fields' rules (the standard's are ValidateRow's): bounded, valid text, item names.
 void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
-                      std::vector<server::FieldViolation>* bad) {
-  server::CheckText(bad, prefix + "owner_organisation", m.owner_organisation(), 200);
+                      std::vector<api::FieldViolation>* bad) {
+  api::CheckText(bad, prefix + "owner_organisation", m.owner_organisation(), 200);
   if (m.referential_items_size() > 100) {
     bad->push_back({prefix + "referential_items", "at most 100 items"});
     return;
@@ -105,9 +105,9 @@ void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
 }
 
 // The violations of a row as field violations under `prefix`.
-std::vector<server::FieldViolation> AsFieldViolations(const std::vector<Violation>& violations,
+std::vector<api::FieldViolation> AsFieldViolations(const std::vector<Violation>& violations,
                                                       const std::string& prefix) {
-  std::vector<server::FieldViolation> fv;
+  std::vector<api::FieldViolation> fv;
   for (const auto& x : violations) {
     fv.push_back(
         {prefix + x.field,
@@ -126,14 +126,14 @@ absl::Status CheckSource(const std::string& source) {
                 std::isdigit(static_cast<unsigned char>(c)) || c == '-');
   }
   if (!ok) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid source",
         {{"source", absl::StrCat("1 to 40 lower case letters, digits or inner dashes (a sync "
                                  "source id such as siilab), got \"",
                                  text::Quote(source), "\"")}});
   }
   if (source == "passerelle") {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid source",
         {{"source", "\"passerelle\" holds venues created one by one; name your own source"}});
   }
@@ -141,9 +141,9 @@ absl::Status CheckSource(const std::string& source) {
 }
 
 absl::Status CheckRequestId(const std::string& request_id) {
-  std::vector<server::FieldViolation> bad;
-  if (!server::CheckText(&bad, "request_id", request_id, 100)) {
-    return server::InvalidArgument("invalid request_id", bad);
+  std::vector<api::FieldViolation> bad;
+  if (!api::CheckText(&bad, "request_id", request_id, 100)) {
+    return api::InvalidArgument("invalid request_id", bad);
   }
   return absl::OkStatus();
 }
@@ -162,7 +162,7 @@ absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
 
 absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue* v) {
   Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
-  std::vector<server::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
+  std::vector<api::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
   CheckLocalFields(m, prefix, &fv);
   if (fv.empty()) {
     auto unknown = UnknownItemsOf({&m});
@@ -177,7 +177,7 @@ absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue
     }
   }
   if (!fv.empty()) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         absl::StrCat(fv.size(), " field(s) break the national standard or Passerelle's rules"),
         fv);
   }
@@ -220,7 +220,7 @@ absl::StatusOr<Venue> Registry::Get(const std::string& name) {
 }
 
 absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& request_id) {
-  const RequestKey key{request_id, "CreateVenue", server::ContentDigest(m.SerializeAsString())};
+  const RequestKey key{request_id, "CreateVenue", api::ContentDigest(m.SerializeAsString())};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;  // a retry: answer what the first call did
@@ -235,21 +235,21 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                                        const std::string& request_id) {
   std::string id;
   if (absl::Status s = ParseName(m.name(), &id); !s.ok()) return s;
-  auto revision = server::RevisionFromETag(m.etag());
+  auto revision = api::RevisionFromETag(m.etag());
   if (!revision.ok()) return revision.status();
   std::set<std::string> writable;
   for (const auto& f : standard_.fields()) writable.insert(f.name);
   for (const auto& f : LocalFields()) writable.insert(f);
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   for (const auto& path : mask) {
     if (path == "*" && mask.size() == 1) continue;  // AIP-134: full replacement
     if (!writable.count(path)) {
       bad.push_back({"update_mask", absl::StrCat("\"", path, "\" is not a writable field")});
     }
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid update_mask", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
   const RequestKey key{request_id, "UpdateVenue",
-                       server::ContentDigest(absl::StrCat(
+                       api::ContentDigest(absl::StrCat(
                            m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ",")))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
@@ -258,7 +258,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
       id, *revision,
       [&](Venue& v) -> absl::Status {
         if (v.withdrawn) {
-          return server::WithReason(
+          return api::WithReason(
               absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
               "VENUE_WITHDRAWN");
         }
@@ -279,18 +279,18 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
                                          const std::string& etag, const std::string& request_id) {
   std::string id;
   if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   if (reason.empty()) {
     bad.push_back({"reason", "dites pourquoi le lieu est retiré"});
   } else {
-    server::CheckText(&bad, "reason", reason, 500);
+    api::CheckText(&bad, "reason", reason, 500);
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid reason", bad);
-  auto revision = server::RevisionFromETag(etag);
+  if (!bad.empty()) return api::InvalidArgument("invalid reason", bad);
+  auto revision = api::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   // A retry is answered before the etag is checked: the first call changed the revision.
   const RequestKey key{request_id, "WithdrawVenue",
-                       server::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag))};
+                       api::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
@@ -313,13 +313,13 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
                                                    const std::string& page_token,
                                                    bool show_withdrawn) const {
   ListQuery q;
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   if (page_size < 0) bad.push_back({"page_size", "must not be negative"});
   q.page_size = page_size == 0 ? 50 : std::min(page_size, 1000);  // AIP-158: capped, not refused
   q.show_withdrawn = show_withdrawn;
-  auto comparisons = server::ParseFilter(filter);
+  auto comparisons = api::ParseFilter(filter);
   if (!comparisons.ok()) return comparisons.status();
-  for (const server::Comparison& c : *comparisons) {
+  for (const api::Comparison& c : *comparisons) {
     const std::string at = absl::StrCat("position ", c.position + 1, ": ");
     auto it = Filterable().find(c.field);
     if (it == Filterable().end()) {
@@ -329,12 +329,12 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
                                             "\"; fields: ", absl::StrJoin(known, ", "))});
       continue;
     }
-    if (c.op == server::Comparison::Op::kNotEquals) {
+    if (c.op == api::Comparison::Op::kNotEquals) {
       bad.push_back({"filter", absl::StrCat(at, "!= is not supported on ", c.field)});
       continue;
     }
     std::string value = c.value;
-    if (!server::CheckText(&bad, "filter", value, 500)) continue;
+    if (!api::CheckText(&bad, "filter", value, 500)) continue;
     if (c.field == "state") {
       value = absl::AsciiStrToLower(value);
       if (value != "active" && value != "withdrawn") {
@@ -367,13 +367,13 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       q.descending = parts.size() == 2 && parts[1] == "desc";
     }
   }
-  q.binding = server::BindParameters({filter, order_by, show_withdrawn ? "1" : "0"});
+  q.binding = api::BindParameters({filter, order_by, show_withdrawn ? "1" : "0"});
   if (!page_token.empty()) {
     auto cursor = tokens_.Open("venues.ListVenues", q.binding, page_token);
     if (!cursor.ok()) return cursor.status();
     q.after = *std::move(cursor);
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid list request", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid list request", bad);
   return q;
 }
 
@@ -392,7 +392,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
                                                              absl::Time deadline) {
   if (absl::Status s = CheckSource(source); !s.ok()) return s;
   if (rows.size() > kMaxBatch) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "batch too large",
         {{"venues", absl::StrCat("at most ", kMaxBatch, " venues per call, got ", rows.size())}});
   }
@@ -410,7 +410,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     // passed ValidateRow, so it is stored and answered exactly as sent.
     r.source_id = rows[i].id();
     Validated checked = ValidateRow(standard_, RawFromProto(standard_, rows[i]));
-    std::vector<server::FieldViolation> local;
+    std::vector<api::FieldViolation> local;
     CheckLocalFields(rows[i], "", &local);
     for (const auto& l : local) {
       checked.violations.push_back({l.field, "", "local", l.description});
@@ -461,8 +461,8 @@ absl::StatusOr<std::optional<Venue>> Registry::Replay(const RequestKey& request)
   if (!seen.ok()) return seen.status();
   if (!*seen) return std::optional<Venue>();
   if ((*seen)->key.method != request.method || (*seen)->key.fingerprint != request.fingerprint) {
-    return server::WithReason(
-        server::InvalidArgument(
+    return api::WithReason(
+        api::InvalidArgument(
             "request_id reused",
             {{"request_id",
               absl::StrCat("already used by an earlier ", (*seen)->key.method,
@@ -486,7 +486,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   if (absl::Status s = CheckSource(source); !s.ok()) return s;
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
-    return server::InvalidArgument(std::string(parsed.status().message()),
+    return api::InvalidArgument(std::string(parsed.status().message()),
                                    {{"data", std::string(parsed.status().message())}});
   }
   ImportReport report;
@@ -516,7 +516,7 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
                                               std::string_view geojson, std::string code_property,
                                               std::string name_property) {
   if (!ValidLayerId(layer)) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid layer", {{"layer", "1 to 40 lower case letters, digits or dashes, e.g. qpv"}});
   }
   if (code_property.empty()) code_property = "code";
@@ -532,7 +532,7 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
 
 absl::StatusOr<std::vector<Repository::AreaCount>> Registry::ListAreas(const std::string& parent) {
   if (!parent.starts_with("areaLayers/") || !ValidLayerId(parent.substr(11))) {
-    return server::InvalidArgument(
+    return api::InvalidArgument(
         "invalid parent", {{"parent", "must be areaLayers/{layer}, got \"" + parent + "\""}});
   }
   return repo_.ListAreas(parent.substr(11));
@@ -563,26 +563,26 @@ absl::Status Registry::RefreshIndex() {
 absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
                                                         const std::string& fingerprint,
                                                         const std::string& page_token) const {
-  std::vector<server::FieldViolation> bad;
+  std::vector<api::FieldViolation> bad;
   if (q.has_circle) {
-    server::CheckNumber(&bad, "near.latitude", q.lat, -90, 90);
-    server::CheckNumber(&bad, "near.longitude", q.lon, -180, 180);
-    if (server::CheckNumber(&bad, "near.radius_meters", q.radius_m, 0, 100000) &&
+    api::CheckNumber(&bad, "near.latitude", q.lat, -90, 90);
+    api::CheckNumber(&bad, "near.longitude", q.lon, -180, 180);
+    if (api::CheckNumber(&bad, "near.radius_meters", q.radius_m, 0, 100000) &&
         q.radius_m == 0) {
       bad.push_back({"near.radius_meters", "must be greater than 0"});
     }
   }
   if (q.has_box) {
-    const bool ok = server::CheckNumber(&bad, "within.min_latitude", q.min_lat, -90, 90) &
-                    server::CheckNumber(&bad, "within.max_latitude", q.max_lat, -90, 90) &
-                    server::CheckNumber(&bad, "within.min_longitude", q.min_lon, -180, 180) &
-                    server::CheckNumber(&bad, "within.max_longitude", q.max_lon, -180, 180);
+    const bool ok = api::CheckNumber(&bad, "within.min_latitude", q.min_lat, -90, 90) &
+                    api::CheckNumber(&bad, "within.max_latitude", q.max_lat, -90, 90) &
+                    api::CheckNumber(&bad, "within.min_longitude", q.min_lon, -180, 180) &
+                    api::CheckNumber(&bad, "within.max_longitude", q.max_lon, -180, 180);
     // min_longitude > max_longitude is a box across the antimeridian; latitudes cannot wrap.
     if (ok && q.min_lat > q.max_lat) {
       bad.push_back({"within.min_latitude", "must not exceed max_latitude"});
     }
   }
-  server::CheckText(&bad, "query", q.text, 200);
+  api::CheckText(&bad, "query", q.text, 200);
   if (q.limit > 100) q.limit = 100;  // AIP-158: capped, not refused
   if (q.limit == 0) q.limit = 20;
   if (!page_token.empty()) {
@@ -595,7 +595,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
     q.after_key = parts[1];
     q.after_id = parts[2];
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid search", bad);
+  if (!bad.empty()) return api::InvalidArgument("invalid search", bad);
   SearchResult out;
   const size_t limit = q.limit;
   q.limit = limit + 1;  // one more tells whether a next page exists

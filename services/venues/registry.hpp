@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/venues/areas.hpp"
 #include "services/venues/exchange.hpp"
@@ -125,7 +125,7 @@ class Repository {
 
 class Registry {
  public:
-  Registry(const Standard& standard, Repository& repo, const server::PageTokens& tokens)
+  Registry(const Standard& standard, Repository& repo, const api::PageTokens& tokens)
       : standard_(standard), repo_(repo), tokens_(tokens), index_(standard) {}
 
   absl::StatusOr<Venue> Get(const std::string& name);
@@ -214,7 +214,7 @@ class Registry {
 
   const Standard& standard_;
   Repository& repo_;
-  const server::PageTokens& tokens_;
+  const api::PageTokens& tokens_;
   SearchIndex index_;
   /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
   std::mutex refresh_mu_;

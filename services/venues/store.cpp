@@ -8,7 +8,7 @@
 #include "absl/strings/str_split.h"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::venues {
@@ -153,7 +153,7 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
     if (!inserted) {
       auto existing =
           Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id, false);
-      return server::WithReason(absl::AlreadyExistsError(absl::StrCat(
+      return api::WithReason(absl::AlreadyExistsError(absl::StrCat(
                                     "a venue with id \"", venue.source_id, "\" already exists",
                                     existing ? absl::StrCat(": ", existing->Name()) : "")),
                                 "VENUE_EXISTS");
@@ -176,7 +176,7 @@ absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revisi
     auto current = Select(tx, "id = $1::uuid AND $2 = ''", id, "", true);
     if (!current) return NotFound(id);
     if (expected_revision != 0 && current->revision != expected_revision) {
-      return server::WithReason(
+      return api::WithReason(
           absl::AbortedError(absl::StrCat("etag mismatch: ", current->Name(),
                                           " changed since it was read (now ", ETag(*current),
                                           "); read it again")),
@@ -323,7 +323,7 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
             layer, a.code, a.label, a.geometry_json);
         sub.commit();
       } catch (const pqxx::sql_error& e) {
-        return server::InvalidArgument(
+        return api::InvalidArgument(
             "invalid geometry",
             {{absl::StrCat("features[", i, "].geometry"), absl::StrCat("PostGIS: ", e.what())}});
       }

@@ -13,8 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "libs/server/errors.hpp"
-#include "libs/server/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/api/resource.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -96,16 +96,16 @@ void ToProto(const Standard& standard, const Venue& v, v1::Venue* out) {
   auto* p = out->mutable_provenance();
   p->set_source(v.source);
   p->set_source_id(v.source_id);
-  server::ToTimestamp(v.first_seen_time, p->mutable_first_seen_time());
-  server::ToTimestamp(v.last_seen_time, p->mutable_last_seen_time());
+  api::ToTimestamp(v.first_seen_time, p->mutable_first_seen_time());
+  api::ToTimestamp(v.last_seen_time, p->mutable_last_seen_time());
   out->set_owner_organisation(v.owner_organisation);
   for (const auto& i : v.referential_items) out->add_referential_items(i);
   out->set_accepts_aptic_pass(v.accepts_aptic_pass);
   for (const auto& a : v.areas) out->add_areas(a);
   out->set_state(v.withdrawn ? v1::WITHDRAWN : v1::ACTIVE);
   out->set_withdrawal_reason(v.withdrawal_reason);
-  server::ToTimestamp(v.create_time, out->mutable_create_time());
-  server::ToTimestamp(v.update_time, out->mutable_update_time());
+  api::ToTimestamp(v.create_time, out->mutable_create_time());
+  api::ToTimestamp(v.update_time, out->mutable_update_time());
   out->set_etag(ETag(v));
 }
 
@@ -126,6 +126,6 @@ std::vector<std::string> ChangedFields(const Venue& a, const Venue& b) {
   return out;
 }
 
-std::string ETag(const Venue& v) { return server::WeakETag(v.revision); }
+std::string ETag(const Venue& v) { return api::WeakETag(v.revision); }
 
 }  // namespace passerelle::venues

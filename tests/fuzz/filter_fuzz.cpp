@@ -11,11 +11,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
-#include "libs/server/filter.hpp"
+#include "libs/api/filter.hpp"
 #include "tests/fuzz/check.hpp"
 
-using passerelle::server::Comparison;
-using passerelle::server::ParseFilter;
+using passerelle::api::Comparison;
+using passerelle::api::ParseFilter;
 
 namespace {
 

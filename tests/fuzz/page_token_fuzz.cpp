@@ -10,11 +10,11 @@
 #include <cstdint>
 #include <string>
 
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 #include "tests/fuzz/check.hpp"
 
-using passerelle::server::BindParameters;
-using passerelle::server::PageTokens;
+using passerelle::api::BindParameters;
+using passerelle::api::PageTokens;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const PageTokens tokens("fuzz key: fixed so crashes reproduce");

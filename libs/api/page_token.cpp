@@ -1,5 +1,5 @@
 // Sealed page tokens with OpenSSL's AES-256-GCM.
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -9,9 +9,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 
-namespace passerelle::server {
+namespace passerelle::api {
 namespace {
 
 constexpr unsigned char kVersion = 1;
@@ -99,4 +99,4 @@ absl::StatusOr<std::string> PageTokens::Open(std::string_view list, std::string_
   return cursor;
 }
 
-}  // namespace passerelle::server
+}  // namespace passerelle::api

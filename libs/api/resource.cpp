@@ -1,11 +1,11 @@
-// Resource helpers: etags and timestamps.
-#include "libs/server/resource.hpp"
+// Etags and timestamps.
+#include "libs/api/resource.hpp"
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 
-namespace passerelle::server {
+namespace passerelle::api {
 
 std::string WeakETag(int revision) { return absl::StrCat("W/\"", revision, "\""); }
 
@@ -29,4 +29,4 @@ void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
 }
 
-}  // namespace passerelle::server
+}  // namespace passerelle::api

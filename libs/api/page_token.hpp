@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace passerelle::server {
+namespace passerelle::api {
 
 /// Seals a cursor (any bytes the store needs to resume) into a token with AES-256-GCM under a
 /// per-deployment key: the client can neither read it nor forge, truncate or replay it with
@@ -39,4 +39,4 @@ std::string ContentDigest(std::string_view bytes);
 /// that cannot be confused with their contents (each part is length-prefixed).
 std::string BindParameters(std::initializer_list<std::string_view> parts);
 
-}  // namespace passerelle::server
+}  // namespace passerelle::api

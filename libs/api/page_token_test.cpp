@@ -1,11 +1,11 @@
 // Unit tests of sealed page tokens.
-#include "libs/server/page_token.hpp"
+#include "libs/api/page_token.hpp"
 
 #include <gtest/gtest.h>
 
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 
-namespace passerelle::server {
+namespace passerelle::api {
 namespace {
 
 TEST(PageTokens, RoundTripsACursorOpaquely) {
@@ -45,4 +45,4 @@ TEST(PageTokens, BindsPartsUnambiguously) {
 }
 
 }  // namespace
-}  // namespace passerelle::server
+}  // namespace passerelle::api

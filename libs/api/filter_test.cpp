@@ -1,11 +1,11 @@
 // Unit tests of the AIP-160 filter subset.
-#include "libs/server/filter.hpp"
+#include "libs/api/filter.hpp"
 
 #include <gtest/gtest.h>
 
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 
-namespace passerelle::server {
+namespace passerelle::api {
 namespace {
 
 TEST(Filter, ParsesComparisonsJoinedByAnd) {
@@ -64,4 +64,4 @@ TEST(Filter, RefusesHostileBytesAndSizes) {
 }
 
 }  // namespace
-}  // namespace passerelle::server
+}  // namespace passerelle::api

@@ -16,7 +16,7 @@
 
 #include "absl/status/statusor.h"
 
-namespace passerelle::server {
+namespace passerelle::api {
 
 struct Comparison {
   enum class Op { kEquals, kNotEquals, kHas };
@@ -31,4 +31,4 @@ struct Comparison {
 /// was expected. At most 2,000 bytes and 20 comparisons.
 absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter);
 
-}  // namespace passerelle::server
+}  // namespace passerelle::api

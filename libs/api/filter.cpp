@@ -1,13 +1,13 @@
 // AIP-160 filter subset parser.
-#include "libs/server/filter.hpp"
+#include "libs/api/filter.hpp"
 
 #include <cctype>
 
 #include "absl/strings/str_cat.h"
-#include "libs/server/errors.hpp"
+#include "libs/api/status.hpp"
 #include "libs/text/utf8.hpp"
 
-namespace passerelle::server {
+namespace passerelle::api {
 namespace {
 
 constexpr size_t kMaxBytes = 2000;
@@ -143,4 +143,4 @@ absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter) {
   return Parser(filter).Parse();
 }
 
-}  // namespace passerelle::server
+}  // namespace passerelle::api

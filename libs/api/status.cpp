@@ -1,0 +1,83 @@
+// google.rpc details on absl::Status, and the checks of client numbers and text.
+#include "libs/api/status.hpp"
+
+#include <cmath>
+
+#include "absl/strings/cord.h"
+#include "absl/strings/str_cat.h"
+#include "google/rpc/error_details.pb.h"
+#include "libs/text/utf8.hpp"
+
+namespace passerelle::api {
+
+namespace {
+
+constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
+constexpr char kErrorInfoUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
+constexpr char kDomain[] = "passerelle";
+
+}  // namespace
+
+absl::Status InvalidArgument(const std::string& message,
+                             const std::vector<FieldViolation>& violations) {
+  absl::Status s = absl::InvalidArgumentError(message);
+  google::rpc::BadRequest br;
+  for (const auto& v : violations) {
+    auto* fv = br.add_field_violations();
+    // Descriptions may quote client input: proto strings must stay valid UTF-8, and an error
+    // never echoes a huge value back.
+    fv->set_field(text::Ellipsize(text::ToValidUtf8(v.field), 200));
+    fv->set_description(text::Ellipsize(text::ToValidUtf8(v.description), 500));
+  }
+  s.SetPayload(kBadRequestUrl, absl::Cord(br.SerializeAsString()));
+  return s;
+}
+
+absl::Status WithReason(absl::Status status, const std::string& reason) {
+  google::rpc::ErrorInfo info;
+  info.set_reason(reason);
+  info.set_domain(kDomain);
+  status.SetPayload(kErrorInfoUrl, absl::Cord(info.SerializeAsString()));
+  return status;
+}
+
+std::vector<FieldViolation> Violations(const absl::Status& status) {
+  std::vector<FieldViolation> out;
+  auto payload = status.GetPayload(kBadRequestUrl);
+  if (!payload) return out;
+  google::rpc::BadRequest br;
+  if (!br.ParseFromString(std::string(*payload))) return out;
+  for (const auto& v : br.field_violations()) out.push_back({v.field(), v.description()});
+  return out;
+}
+
+bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value,
+                 double min, double max) {
+  if (std::isfinite(value) && value >= min && value <= max) return true;
+  bad->push_back({std::string(field),
+                  std::isnan(value) ? absl::StrCat("must be a number within [", min, ", ", max,
+                                                   "], got NaN")
+                                    : absl::StrCat("must be within [", min, ", ", max, "], got ",
+                                                   value)});
+  return false;
+}
+
+bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
+               size_t max_code_points, bool multiline) {
+  std::string problem;
+  if (auto at = text::FirstInvalidUtf8(value)) {
+    problem = absl::StrCat("is not valid UTF-8 (byte ", *at, ")");
+  } else if (auto c = text::FirstControl(value)) {
+    problem = absl::StrCat("contains a control character at byte ", *c);
+  } else if (!multiline && value.find_first_of("\n\r") != std::string_view::npos) {
+    problem = "must fit on one line";
+  } else if (text::CodePoints(value) > max_code_points) {
+    problem = absl::StrCat("is longer than ", max_code_points, " characters (",
+                           text::CodePoints(value), ")");
+  }
+  if (problem.empty()) return true;
+  bad->push_back({std::string(field), absl::StrCat(problem, ": \"", text::Quote(value), "\"")});
+  return false;
+}
+
+}  // namespace passerelle::api
