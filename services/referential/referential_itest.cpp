@@ -188,6 +188,16 @@ TEST_F(ReferentialBinaryTest, AcceptAllFortyThreeProposalsThenPublish) {
     ASSERT_TRUE(stub->CommentProposal(&ctx, req, &out).ok());
     ASSERT_EQ(out.comments_size(), 1);
   }
+  {  // The etag read before the comment is stale now: a decision sent with it is refused.
+    grpc::ClientContext ctx;
+    v1::DecideProposalRequest req;
+    req.set_name(proposals[34].name());
+    req.set_reason("Validé en comité du réseau");
+    req.set_etag(proposals[34].etag());
+    v1::Proposal out;
+    grpc::Status st = stub->AcceptProposal(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::ABORTED) << st.error_message();
+  }
   {
     grpc::ClientContext ctx;
     v1::AmendProposalRequest req;

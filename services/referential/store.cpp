@@ -278,6 +278,12 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
       return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
                                               number, " does not exist"));
     }
+    // A comment changes the proposal: its etag changes, so a decision taken on what was read
+    // before the comment is refused (AIP-154) instead of ignoring what was just said.
+    tx.exec_params(
+        "UPDATE proposals SET revision = revision + 1, update_time = now() "
+        "WHERE nomenclature_id = $1 AND number = $2",
+        nomenclature, number);
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -283,16 +283,20 @@ TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
     ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
   }
   std::atomic<bool> stop{false};
+  std::atomic<int> writes{0}, failures{0};
   std::thread writer([&] {  // creates new venues and updates existing ones meanwhile
     for (int i = 0; !stop && i < 200; ++i) {
       v1::Venue v;
-      Create(Valid("w" + std::to_string(i)), &v);
+      if (!Create(Valid("w" + std::to_string(i)), &v).ok()) ++failures;
       v1::BatchUpsertVenuesRequest up;
       up.set_source("siilab");
       *up.add_venues() = Valid("p" + std::to_string(i % 120), "Renommé " + std::to_string(i));
       grpc::ClientContext ctx;
       v1::BatchUpsertVenuesResponse r;
-      stub_->BatchUpsertVenues(&ctx, up, &r);
+      if (!stub_->BatchUpsertVenues(&ctx, up, &r).ok() || r.results(0).outcome() != v1::UPDATED) {
+        ++failures;
+      }
+      ++writes;
     }
   });
   std::map<std::string, int> seen;
@@ -309,10 +313,15 @@ TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
     for (const auto& v : resp.venues()) ++seen[v.provenance().source_id()];
     token = resp.next_page_token();
     ++pages;
-    std::this_thread::sleep_for(5ms);
+    // The writes interleave with the pages: before the next page, the writer has committed at
+    // least one more create and one more update than before this one.
+    ASSERT_TRUE(testing::WaitFor([&] { return writes.load() >= pages; }, 10s));
   } while (!token.empty());
+  const int writes_while_paging = writes.load();
   stop = true;
   writer.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GE(writes_while_paging, pages);  // overlap proven, not hoped for
   EXPECT_EQ(seen.size(), 120u);
   for (const auto& [id, n] : seen) EXPECT_EQ(n, 1) << id;
   EXPECT_GE(pages, 18);
