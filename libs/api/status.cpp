@@ -22,12 +22,25 @@ absl::Status InvalidArgument(const std::string& message,
                              const std::vector<FieldViolation>& violations) {
   absl::Status s = absl::InvalidArgumentError(message);
   google::rpc::BadRequest br;
-  for (const auto& v : violations) {
+  // Clients refuse trailers over gRPC's metadata limit (8 KB by default): violations are
+  // listed while they fit in 4 KB (30 at most), then one says how many more there were.
+  constexpr size_t kMaxListed = 30;
+  constexpr size_t kMaxBytes = 4000;
+  size_t listed = 0;
+  for (; listed < violations.size() && listed < kMaxListed && br.ByteSizeLong() < kMaxBytes;
+       ++listed) {
+    const FieldViolation& v = violations[listed];
     auto* fv = br.add_field_violations();
     // Descriptions may quote client input: proto strings must stay valid UTF-8, and an error
     // never echoes a huge value back.
     fv->set_field(text::Ellipsize(text::ToValidUtf8(v.field), 200));
-    fv->set_description(text::Ellipsize(text::ToValidUtf8(v.description), 500));
+    fv->set_description(text::Ellipsize(text::ToValidUtf8(v.description), 200));
+  }
+  if (violations.size() > listed) {
+    auto* more = br.add_field_violations();
+    more->set_field("(more)");
+    more->set_description(absl::StrCat(violations.size() - listed,
+                                       " more problems not listed; fix these and send again"));
   }
   s.SetPayload(kBadRequestUrl, absl::Cord(br.SerializeAsString()));
   return s;

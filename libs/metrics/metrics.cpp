@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <google/protobuf/descriptor.h>
 #include <prometheus/metric_family.h>
 
 #include "absl/strings/str_cat.h"
@@ -199,6 +200,13 @@ grpc::experimental::Interceptor* GrpcServerMetricsFactory::CreateServerIntercept
   if (slash != std::string::npos && slash > 0) {
     service = full.substr(1, slash - 1);
     method = full.substr(slash + 1);
+  }
+  // Any caller may name any method: only methods of a compiled-in service get labels of their
+  // own, or each made-up name would add series for the life of the process.
+  if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(service + "." +
+                                                                          method) == nullptr) {
+    service = "unknown";
+    method = "unknown";
   }
   return new MetricsInterceptor(this, service, method);
 }

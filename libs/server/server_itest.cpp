@@ -3,8 +3,11 @@
 #include "libs/server/server.hpp"
 
 #include <atomic>
+#include <future>
 #include <sstream>
 #include <thread>
+
+#include <grpcpp/generic/generic_stub.h>
 
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -115,6 +118,24 @@ TEST_F(ServerTest, MetricsCountCallsByMethodAndCode) {
   EXPECT_THAT(*body, HasSubstr("passerelle_grpc_server_handling_seconds_count{method=\"Echo\""));
   EXPECT_THAT(*body, HasSubstr("passerelle_grpc_server_started_total{method=\"Echo\""));
   EXPECT_THAT(*body, HasSubstr("process_resident_memory_bytes "));
+}
+
+TEST_F(ServerTest, MadeUpMethodsShareOneMetricsLabel) {
+  grpc::GenericStub generic(channel_);
+  for (int i = 0; i < 3; ++i) {
+    grpc::ClientContext ctx;
+    grpc::Slice empty("");
+    grpc::ByteBuffer request(&empty, 1), response;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&ctx, "/attacker.Svc" + std::to_string(i) + "/Method" + std::to_string(i),
+                      grpc::StubOptions(), &request, &response,
+                      [&](grpc::Status st) { done.set_value(st); });
+    EXPECT_EQ(done.get_future().get().error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  }
+  auto body = testing::HttpGet(metrics_->port(), "/metrics");
+  ASSERT_TRUE(body.has_value());
+  EXPECT_THAT(*body, Not(HasSubstr("attacker")));  // no series per made-up name
+  EXPECT_THAT(*body, HasSubstr("code=\"UNIMPLEMENTED\",method=\"unknown\",service=\"unknown\"} 3"));
 }
 
 TEST_F(ServerTest, InvalidArgumentCarriesOneFieldViolationPerProblem) {

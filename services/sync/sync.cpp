@@ -45,8 +45,10 @@ RowError SafeError(RowError e) {
   return e;
 }
 
+// The venues' rule for a batch's `source` (docs/venues.md): a source the registry would refuse
+// could never run.
 bool ValidSourceId(const std::string& id) {
-  if (id.empty() || id.size() > 40) return false;
+  if (id.empty() || id.size() > 40 || id.front() == '-' || id.back() == '-') return false;
   for (char c : id) {
     if (!(std::islower(static_cast<unsigned char>(c)) ||
           std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
@@ -224,7 +226,10 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
 absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
   std::vector<api::FieldViolation> bad;
   if (!ValidSourceId(id)) {
-    bad.push_back({"source_id", "1 to 40 lower case letters, digits or dashes, e.g. siilab"});
+    bad.push_back(
+        {"source_id", "1 to 40 lower case letters, digits or inner dashes, e.g. siilab"});
+  } else if (id == "passerelle") {
+    bad.push_back({"source_id", "\"passerelle\" is reserved for venues created one by one"});
   }
   CheckSource(source, destinations_, &bad);
   if (!bad.empty()) return api::InvalidArgument("invalid source", bad);

@@ -632,6 +632,17 @@ TEST_F(SyncTest, MaxWithdrawFractionMustBeAFiniteFraction) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
     EXPECT_TRUE(Violations(st).contains("source.max_withdraw_fraction")) << bad;
   }
+  // Source ids follow the registry's rule for a batch's source, or no run could ever write.
+  for (const char* id : {"-a", "a-", "passerelle", "Siilab"}) {
+    grpc::ClientContext c;
+    v1::CreateSourceRequest r;
+    r.set_source_id(id);
+    r.mutable_source()->set_url(regional_.url());
+    v1::Source o;
+    grpc::Status s = stub_->CreateSource(&c, r, &o);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
+    EXPECT_TRUE(Violations(s).contains("source_id")) << id;
+  }
   const v1::Source source = CreateSource("fraction");
   grpc::ClientContext ctx;
   v1::UpdateSourceRequest req;

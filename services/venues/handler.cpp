@@ -131,6 +131,10 @@ std::vector<std::string> Spelled(const Standard& standard, const char* field,
                                  const char* request_field, const Repeated& r,
                                  std::vector<server::FieldViolation>* bad) {
   std::vector<std::string> out;
+  if (r.size() > 100) {
+    bad->push_back({request_field, "at most 100 values"});
+    return out;
+  }
   const FieldSpec* spec = standard.Find(field);
   for (int i = 0; i < r.size(); ++i) {
     const int n = r.Get(i);
@@ -175,7 +179,7 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
           "file too large", {{"data", "at most 256 MiB per import; split the file"}}));
     }
   }
-  auto report = registry_.Import(source, data);
+  auto report = registry_.Import(source, data, absl::FromChrono(ctx->deadline()));
   data.clear();
   data.shrink_to_fit();
   // A national file is parsed into hundreds of MB of short-lived strings: give the freed memory
@@ -229,8 +233,9 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
 grpc::Status Handler::ImportAreaLayer(grpc::ServerContext* ctx,
                                       const v1::ImportAreaLayerRequest* req, v1::AreaLayer* resp) {
   server::RequestScope scope(ctx);
-  auto changed = registry_.ImportAreaLayer(req->layer(), req->title(), req->geojson(),
-                                           req->code_property(), req->name_property());
+  auto changed =
+      registry_.ImportAreaLayer(req->layer(), req->title(), req->geojson(), req->code_property(),
+                                req->name_property(), absl::FromChrono(ctx->deadline()));
   if (!changed.ok()) return server::ToGrpc(changed.status());
   auto areas = registry_.ListAreas("areaLayers/" + req->layer());
   if (!areas.ok()) return server::ToGrpc(areas.status());
@@ -306,6 +311,20 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   q.AnyOf(F::kTypologie) = Strings("typologie", req->typologie(), &bad);
   q.AnyOf(F::kReferentialItems) = Strings("referential_items", req->referential_items(), &bad);
   q.AnyOf(F::kAreas) = Strings("areas", req->areas(), &bad);
+  // Names, not free text: a malformed one is a mistake to report, not a filter matching nothing.
+  for (int i = 0; i < req->referential_items_size(); ++i) {
+    if (!req->referential_items(i).starts_with("items/") || req->referential_items(i).size() < 7) {
+      bad.push_back({absl::StrCat("referential_items[", i, "]"), "must be items/{item}"});
+    }
+  }
+  for (int i = 0; i < req->areas_size(); ++i) {
+    const std::string& a = req->areas(i);
+    const size_t colon = a.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == a.size() ||
+        a.find(':', colon + 1) != std::string::npos) {
+      bad.push_back({absl::StrCat("areas[", i, "]"), "must be {layer}:{code}, e.g. qpv:QN05904M"});
+    }
+  }
   q.text = req->query();
   if (req->has_open_at() &&
       (req->open_at().seconds() < 0 || req->open_at().seconds() > 253402300799)) {

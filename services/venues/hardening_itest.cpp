@@ -123,6 +123,12 @@ class HardeningTest : public ::testing::Test {
     req.set_geojson(geojson);
     return stub_->ImportAreaLayer(&ctx, req, out);
   }
+  // Venues in the service's schema, read from PostgreSQL (not bounded by a page size).
+  int Stored() {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    return tx.exec1("SELECT count(*) FROM \"" + binary_.schema() + "\".venues")[0].as<int>();
+  }
   int Count() {
     v1::ListVenuesResponse resp;
     EXPECT_TRUE(List("", &resp, "", 1000).ok());
@@ -161,6 +167,12 @@ TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
            {[&](auto& r) { r.add_publics(static_cast<v1::Public>(99)); }, "publics[0]"},
            {[&](auto& r) { r.mutable_open_at()->set_seconds(-5); }, "open_at"},
            {[&](auto& r) { r.set_query(std::string("a\0b", 3)); }, "query"},
+           {[&](auto& r) {
+              for (int i = 0; i < 101; ++i) r.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+            },
+            "services"},
+           {[&](auto& r) { r.add_areas("nope"); }, "areas[0]"},
+           {[&](auto& r) { r.add_referential_items("nope"); }, "referential_items[0]"},
        }) {
     v1::SearchVenuesRequest req;
     if (c.field.starts_with("within")) {
@@ -413,6 +425,42 @@ TEST_F(HardeningTest, RequestIdsAreBoundToTheirRequest) {
   EXPECT_LT(st.error_details().size() + st.error_message().size(), 4000u);  // no 100 KB echo
 }
 
+TEST_F(HardeningTest, ManyViolationsStillReachTheClientAsInvalidArgument) {
+  v1::Venue v = Valid("many");
+  for (int i = 0; i < 100; ++i) v.add_referential_items("bad " + std::to_string(i));
+  grpc::ClientContext ctx;
+  v1::CreateVenueRequest req;
+  *req.mutable_venue() = v;
+  v1::Venue out;
+  grpc::Status st = stub_->CreateVenue(&ctx, req, &out);  // was RESOURCE_EXHAUSTED client-side
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_THAT(Violations(st).fields, ::testing::Contains("(more)"));
+  v1::BatchUpsertVenuesResponse b;  // one row with everything wrong: a bounded report
+  ASSERT_TRUE(Batch("siilab", {v}, &b).ok());
+  EXPECT_LE(b.results(0).violations_size(), 31);
+}
+
+TEST_F(HardeningTest, ConcurrentTrueRetriesAllGetTheFirstResult) {
+  std::vector<std::thread> threads;
+  std::vector<grpc::Status> statuses(12);
+  std::vector<v1::Venue> answers(12);
+  for (int t = 0; t < 12; ++t) {
+    threads.emplace_back([&, t] {
+      grpc::ClientContext ctx;
+      v1::CreateVenueRequest req;
+      *req.mutable_venue() = Valid("race");
+      req.set_request_id("race-1");
+      statuses[t] = stub_->CreateVenue(&ctx, req, &answers[t]);
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 12; ++t) {
+    EXPECT_TRUE(statuses[t].ok()) << statuses[t].error_message();
+    EXPECT_EQ(answers[t].name(), answers[0].name());
+  }
+  EXPECT_EQ(Count(), 1);
+}
+
 TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
   std::vector<v1::Venue> venues;
   for (int i = 0; i < 5; ++i) venues.push_back(Valid("l" + std::to_string(i)));
@@ -427,7 +475,8 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
            {"commune = ", "missing value"},
            {"state=\"FOO\"", "active or withdrawn"},
            {"services = \"Cuisine\"", "not a value of services"},
-           {"couleur = bleu", "cannot filter on"}}) {
+           {"couleur = bleu", "cannot filter on"},
+           {"referential_items : \"bad\"", "items/{item}"}}) {
     grpc::Status st = List(filter, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
     EXPECT_THAT(Violations(st).text, HasSubstr(says)) << filter;
@@ -487,6 +536,42 @@ TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
   EXPECT_EQ(out.area_count(), 1);
 }
 
+TEST_F(HardeningTest, AnImportStopsAtItsDeadline) {
+  std::string file = "id,pivot,nom,commune,code_postal,adresse,date_maj\r\n";
+  for (int i = 0; i < 20000; ++i) {
+    file += csv::Line({"imp-" + std::to_string(i), "21590512800017", "Lieu", "Roubaix", "59100",
+                       "1 rue", "2024-01-01"});
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 1s);
+  v1::ImportVenuesResponse resp;
+  auto writer = stub_->ImportVenues(&ctx, &resp);
+  v1::ImportVenuesChunk chunk;
+  chunk.set_source("siilab");
+  chunk.set_data(file);
+  writer->Write(chunk);
+  writer->WritesDone();
+  grpc::Status st = writer->Finish();
+  if (st.ok()) {  // finished within its deadline: then everything is there
+    EXPECT_EQ(resp.created(), 20000);
+    EXPECT_EQ(Stored(), 20000);
+    return;
+  }
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  // Once the server has answered (its metrics count the call), nothing more is written.
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
+        return body && body->find("code=\"DEADLINE_EXCEEDED\",method=\"ImportVenues\"") !=
+                           std::string::npos;
+      },
+      60s));
+  const int after_answer = Stored();
+  EXPECT_LT(after_answer, 20000);
+  std::this_thread::sleep_for(2s);  // a runaway import would keep adding rows meanwhile
+  EXPECT_EQ(Stored(), after_answer);
+}
+
 TEST_F(HardeningTest, NothingIsCommittedAfterTheDeadline) {
   std::vector<v1::Venue> rows;
   for (int i = 0; i < 2000; ++i) rows.push_back(Valid("d" + std::to_string(i)));
@@ -498,7 +583,16 @@ TEST_F(HardeningTest, NothingIsCommittedAfterTheDeadline) {
     EXPECT_EQ(Count(), 1000);  // the listing's largest page
   } else {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
-    std::this_thread::sleep_for(1s);  // let the server finish the work it was doing
+    // The server may still be working when the client gives up: wait until it has answered
+    // (its metrics count the call), then nothing may have been written.
+    EXPECT_TRUE(testing::WaitFor(
+        [&] {
+          auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
+          return body && body->find("method=\"BatchUpsertVenues\"") != std::string::npos &&
+                 body->find("passerelle_grpc_server_handled_total{code=\"DEADLINE_EXCEEDED\","
+                            "method=\"BatchUpsertVenues\"") != std::string::npos;
+        },
+        30s));
     EXPECT_EQ(Count(), 0);
   }
   // Too many rows in one call are refused as a whole.

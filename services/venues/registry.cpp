@@ -228,7 +228,7 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& re
   if (absl::Status s = Fill(m, "venue.", &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
-  return Indexed(repo_.Insert(v, CreatedEvents(), key));
+  return Indexed(Settle(key, repo_.Insert(v, CreatedEvents(), key)));
 }
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
@@ -254,7 +254,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
-  return Indexed(repo_.Update(
+  return Indexed(Settle(key, repo_.Update(
       id, *revision,
       [&](Venue& v) -> absl::Status {
         if (v.withdrawn) {
@@ -272,7 +272,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
         }
         return Fill(merged, "venue.", &v);
       },
-      UpdatedEvents(), key));
+      UpdatedEvents(), key)));
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
@@ -294,7 +294,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
-  return Indexed(repo_.Update(
+  return Indexed(Settle(key, repo_.Update(
       id, *revision,
       [&](Venue& v) -> absl::Status {
         if (v.withdrawn) return absl::OkStatus();  // idempotent
@@ -305,7 +305,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
       [this](const Venue& after, const std::vector<std::string>&) {
         return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
       },
-      key));
+      key)));
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
@@ -335,6 +335,10 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
     }
     std::string value = c.value;
     if (!api::CheckText(&bad, "filter", value, 500)) continue;
+    if (c.field == "referential_items" && (!value.starts_with("items/") || value.size() < 7)) {
+      bad.push_back({"filter", absl::StrCat(at, "referential_items values are items/{item}")});
+      continue;
+    }
     if (c.field == "state") {
       value = absl::AsciiStrToLower(value);
       if (value != "active" && value != "withdrawn") {
@@ -426,6 +430,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     if (!checked.violations.empty()) {
       r.outcome = RowResult::Outcome::kRejected;
       r.source_id = text::Quote(rows[i].id(), 200);
+      CapViolations(&checked.violations);
       r.violations = std::move(checked.violations);
       continue;
     }
@@ -475,6 +480,15 @@ absl::StatusOr<std::optional<Venue>> Registry::Replay(const RequestKey& request)
   return std::optional<Venue>(*std::move(v));
 }
 
+absl::StatusOr<Venue> Registry::Settle(const RequestKey& key, absl::StatusOr<Venue> result) {
+  // Two copies of one request racing: both found no earlier result, one wrote, the other failed
+  // on what the first wrote (ALREADY_EXISTS, a stale etag). The loser answers the winner's result.
+  if (result.ok() || key.id.empty()) return result;
+  auto replay = Replay(key);
+  if (replay.ok() && *replay) return **replay;
+  return result;
+}
+
 void Registry::IndexRows(const std::vector<RowResult>& rows) {
   for (const auto& r : rows) {
     if (r.stored) index_.Put(*r.stored);
@@ -482,7 +496,8 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
 }
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
-                                                        std::string_view csv_text) {
+                                                        std::string_view csv_text,
+                                                        absl::Time deadline) {
   if (absl::Status s = CheckSource(source); !s.ok()) return s;
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
@@ -500,7 +515,8 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
     for (size_t i = start; i < std::min(parsed->valid.size(), start + kBatch); ++i) {
       batch.push_back(parsed->valid[i].venue);
     }
-    auto stored = repo_.Upsert(source, batch, CreatedEvents(), UpdatedEvents());
+    auto stored = repo_.Upsert(source, batch, CreatedEvents(), UpdatedEvents(),
+                               /*reinstate=*/false, deadline);
     if (!stored.ok()) return stored.status();
     IndexRows(*stored);
     for (const auto& r : *stored) {
@@ -514,7 +530,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
 
 absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const std::string& title,
                                               std::string_view geojson, std::string code_property,
-                                              std::string name_property) {
+                                              std::string name_property, absl::Time deadline) {
   if (!ValidLayerId(layer)) {
     return api::InvalidArgument(
         "invalid layer", {{"layer", "1 to 40 lower case letters, digits or dashes, e.g. qpv"}});
@@ -524,7 +540,8 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
   auto areas = ParseAreaLayer(geojson, code_property, name_property);
   if (!areas.ok()) return areas.status();
   auto changed =
-      repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas, UpdatedEvents());
+      repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas, UpdatedEvents(),
+                             deadline);
   if (!changed.ok()) return changed.status();
   if (absl::Status s = RefreshIndex(); !s.ok()) return s;
   return changed;

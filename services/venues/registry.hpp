@@ -100,9 +100,11 @@ class Repository {
   virtual absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) = 0;
   /// Replaces a layer's areas and recomputes every venue's `areas` in one transaction;
   /// the number of venues changed.
+  /// Nothing is committed once `deadline` is near (DEADLINE_EXCEEDED).
   virtual absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                                const std::vector<AreaFeature>& areas,
-                                               const EventFactory& updated) = 0;
+                                               const EventFactory& updated,
+                                               absl::Time deadline = absl::InfiniteFuture()) = 0;
   struct AreaCount {
     std::string code, label;
     int venues = 0;
@@ -153,7 +155,8 @@ class Registry {
   /// Creates or replaces an area layer and recomputes venues' areas; venues changed.
   absl::StatusOr<int> ImportAreaLayer(const std::string& layer, const std::string& title,
                                       std::string_view geojson, std::string code_property,
-                                      std::string name_property);
+                                      std::string name_property,
+                                      absl::Time deadline = absl::InfiniteFuture());
   /// `areaLayers/{layer}`.
   absl::StatusOr<std::vector<Repository::AreaCount>> ListAreas(const std::string& parent);
 
@@ -164,7 +167,10 @@ class Registry {
     std::vector<std::string> normalisations;
   };
   /// Reads a national CSV and upserts its valid rows by (source, id), 500 per transaction.
-  absl::StatusOr<ImportReport> Import(const std::string& source, std::string_view csv_text);
+  /// Stops at the deadline: no batch is committed once it is near; the batches committed
+  /// before stay (importing the same file again completes it, each row once).
+  absl::StatusOr<ImportReport> Import(const std::string& source, std::string_view csv_text,
+                                      absl::Time deadline = absl::InfiniteFuture());
 
   /// Loads every venue into the search index (at start).
   absl::Status LoadIndex();
@@ -207,6 +213,9 @@ class Registry {
   /// The venue an earlier write with this request id produced, if it was the same request;
   /// INVALID_ARGUMENT when the id was used for another method or content.
   absl::StatusOr<std::optional<Venue>> Replay(const RequestKey& request);
+  /// A failed write whose request id another copy of the same request used meanwhile: that
+  /// copy's result (concurrent true retries all get the first result).
+  absl::StatusOr<Venue> Settle(const RequestKey& key, absl::StatusOr<Venue> result);
   /// Puts stored rows of a batch into the index.
   void IndexRows(const std::vector<RowResult>& rows);
   /// Puts the outcome of a successful write into the index.

@@ -77,7 +77,7 @@ std::vector<Sample> Generate(const Standard& standard, std::mt19937& rng, int n)
     v.standard["frais_a_charge"] = {Pick(rng, frais)};
     v.standard["typologie"] = {Pick(rng, {"BIB", "ASSO", "CCAS"})};
     if (Uniform(rng, 0, 1) < 0.5) v.referential_items = {Pick(rng, {"items/it-1", "items/it-2"})};
-    if (Uniform(rng, 0, 1) < 0.5) v.areas = {Pick(rng, {"qpv/alma", "quartiers/epeule"})};
+    if (Uniform(rng, 0, 1) < 0.5) v.areas = {Pick(rng, {"qpv:alma", "quartiers:epeule"})};
     for (const char* f : {"nom", "adresse", "commune"}) {
       for (auto& w : text::Words(v.standard[f].front())) s.words.push_back(w);
     }
@@ -167,7 +167,7 @@ SearchQuery RandomQuery(const Standard& standard, const std::vector<Sample>& all
   }
   if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kTypologie) = {"BIB", "CCAS"};
   if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kReferentialItems) = {"items/it-1"};
-  if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kAreas) = {"qpv/alma"};
+  if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kAreas) = {"qpv:alma"};
   if (Uniform(rng, 0, 1) < 0.3) q.text = Pick(rng, kWords).substr(0, 3 + (rng() % 3));
   if (Uniform(rng, 0, 1) < 0.1) q.text += " " + Pick(rng, kWords).substr(0, 2);
   q.limit = 1 + rng() % 25;

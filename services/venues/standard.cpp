@@ -299,7 +299,19 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
       }
     }
   }
+  CapViolations(&out.violations);
   return out;
+}
+
+void CapViolations(std::vector<Violation>* violations) {
+  // A row with every field wrong would otherwise report hundreds of violations (one per list
+  // value): the first 30 say enough to fix the source.
+  constexpr size_t kMaxRowViolations = 30;
+  if (violations->size() <= kMaxRowViolations + 1) return;
+  const size_t more = violations->size() - kMaxRowViolations;
+  violations->resize(kMaxRowViolations);
+  violations->push_back(
+      {"", "", "more", absl::StrCat(more, " autres problèmes non listés dans cette ligne")});
 }
 
 std::map<std::string, std::string> ToRaw(const Standard& standard, const Record& record) {

@@ -82,6 +82,10 @@ struct Validated {
 Validated ValidateRow(const Standard& standard, const std::map<std::string, std::string>& raw,
                       char list_separator = '|');
 
+/// Keeps a row's report readable and bounded: the first 30 violations, then one (rule `more`)
+/// saying how many were left out.
+void CapViolations(std::vector<Violation>* violations);
+
 /// Joins a record's values back into standard strings (lists with `|`).
 std::map<std::string, std::string> ToRaw(const Standard& standard, const Record& record);
 

@@ -101,6 +101,19 @@ void Remember(pqxx::work& tx, const RequestKey& request, const std::string& id) 
       request.id, id, request.method, request.fingerprint);
 }
 
+// Whether a transaction may still commit before the caller's deadline. The commit and the
+// answer take time too: with less than 100 ms left the work is rolled back, so that
+// DEADLINE_EXCEEDED means nothing was written. (A commit that itself outlasts the margin can
+// still land after the deadline: every batch write is idempotent by (source, id), so sending
+// the same batch again settles it, each row UNCHANGED if it had landed.)
+absl::Status CommitAllowed(absl::Time deadline) {
+  if (deadline == absl::InfiniteFuture()) return absl::OkStatus();
+  if (absl::Now() + absl::Milliseconds(100) >= deadline) {
+    return absl::DeadlineExceededError("deadline too near to commit; nothing was written");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status NotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("venues/", id, " does not exist"));
 }
@@ -303,7 +316,7 @@ absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
 
 absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                               const std::vector<AreaFeature>& areas,
-                                              const EventFactory& updated) {
+                                              const EventFactory& updated, absl::Time deadline) {
   int changed = 0;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     changed = 0;
@@ -337,6 +350,7 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
       outbox::Append(tx, topology_, updated(FromRow(row), {"areas"}));
       ++changed;
     }
+    if (absl::Status late = CommitAllowed(deadline); !late.ok()) return late;
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -518,9 +532,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
     outbox::Append(tx, topology_, ordered);
     // The caller stops waiting at its deadline: a commit after it would write what the caller
     // was told failed.
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError("deadline passed before commit; nothing was written");
-    }
+    if (absl::Status late = CommitAllowed(deadline); !late.ok()) return late;
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -24,7 +24,7 @@ class PgStore final : public Repository {
   absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override;
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                        const std::vector<AreaFeature>& areas,
-                                       const EventFactory& updated) override;
+                                       const EventFactory& updated, absl::Time deadline) override;
   absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override;
   absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) override;
