@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "services/venues/venue.hpp"
 
 namespace passerelle::sync {
 namespace {
@@ -13,17 +14,24 @@ absl::Status FromGrpc(const grpc::Status& s) {
 
 }  // namespace
 
-GrpcRegistry::GrpcRegistry(const std::string& address, std::chrono::milliseconds timeout)
-    : stub_(venues::v1::VenueService::NewStub(
+GrpcRegistry::GrpcRegistry(const venues::Standard& standard, const std::string& address,
+                           std::chrono::milliseconds timeout)
+    : standard_(standard),
+      stub_(venues::v1::VenueService::NewStub(
           grpc::CreateChannel(address, grpc::InsecureChannelCredentials()))),
       timeout_(timeout) {}
 
-absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> GrpcRegistry::BatchUpsert(
-    const std::string& source, const std::vector<venues::v1::Venue>& rows, bool reinstate) {
+absl::StatusOr<std::vector<UpsertedRow>> GrpcRegistry::BatchUpsert(
+    const std::string& source, const std::vector<venues::Venue>& rows, bool reinstate) {
   venues::v1::BatchUpsertVenuesRequest req;
   req.set_source(source);
   req.set_reinstate_withdrawn(reinstate);
-  for (const auto& v : rows) *req.add_venues() = v;
+  for (const auto& row : rows) {
+    venues::v1::Venue* v = req.add_venues();
+    venues::ToProto(standard_, row, v);
+    v->clear_name();  // a row of a source is named by its source id
+    v->set_id(row.source_id);
+  }
   // A batch is idempotent (unchanged rows write nothing): a lost connection is retried.
   grpc::Status st;
   venues::v1::BatchUpsertVenuesResponse resp;
@@ -36,7 +44,33 @@ absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> GrpcRegistry::BatchUpsert(
     if (st.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
   if (!st.ok()) return FromGrpc(st);
-  return resp;
+  std::vector<UpsertedRow> out;
+  for (const auto& r : resp.results()) {
+    if (r.index() < 0 || static_cast<size_t>(r.index()) >= rows.size()) continue;
+    UpsertedRow row;
+    row.index = static_cast<size_t>(r.index());
+    row.source_id = r.source_id();
+    row.venue = r.name();
+    switch (r.outcome()) {
+      case venues::v1::CREATED:
+        row.outcome = UpsertedRow::Outcome::kCreated;
+        break;
+      case venues::v1::UPDATED:
+        row.outcome = UpsertedRow::Outcome::kUpdated;
+        break;
+      case venues::v1::UNCHANGED:
+        row.outcome = UpsertedRow::Outcome::kUnchanged;
+        break;
+      default:
+        row.outcome = UpsertedRow::Outcome::kRejected;
+        break;
+    }
+    for (const auto& v : r.violations()) {
+      row.violations.push_back({v.field(), v.value(), v.rule(), v.description()});
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
 }
 
 absl::Status GrpcRegistry::Withdraw(const std::string& name, const std::string& reason) {

@@ -11,14 +11,16 @@ namespace passerelle::sync {
 
 class GrpcRegistry final : public Registry {
  public:
-  /// `address`: the venues service, host:port.
-  GrpcRegistry(const std::string& address, std::chrono::milliseconds timeout);
-  absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> BatchUpsert(
-      const std::string& source, const std::vector<venues::v1::Venue>& rows,
-      bool reinstate) override;
+  /// `address`: the venues service, host:port. Rows are sent in `standard`'s API mapping.
+  GrpcRegistry(const venues::Standard& standard, const std::string& address,
+               std::chrono::milliseconds timeout);
+  absl::StatusOr<std::vector<UpsertedRow>> BatchUpsert(const std::string& source,
+                                                       const std::vector<venues::Venue>& rows,
+                                                       bool reinstate) override;
   absl::Status Withdraw(const std::string& name, const std::string& reason) override;
 
  private:
+  const venues::Standard& standard_;
   std::unique_ptr<venues::v1::VenueService::Stub> stub_;
   std::chrono::milliseconds timeout_;
 };

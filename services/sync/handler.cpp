@@ -43,7 +43,7 @@ grpc::Status Handler::WithLastRuns(const std::vector<SourceRecord>& sources,
                                    google::protobuf::RepeatedPtrField<v1::Source>* out) {
   std::vector<std::string> ids;
   for (const auto& s : sources) ids.push_back(s.id);
-  auto last = syncer_.repo().LastRuns(ids);
+  auto last = syncer_.LastRuns(ids);
   if (!last.ok()) return server::ToGrpc(last.status());
   for (const auto& s : sources) {
     v1::Source* source = out->Add();
@@ -91,7 +91,7 @@ grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSource
     if (!cursor.ok()) return server::ToGrpc(cursor.status());
     after = *cursor;
   }
-  auto sources = syncer_.repo().ListSources(after, size + 1);
+  auto sources = syncer_.ListSources(after, size + 1);
   if (!sources.ok()) return server::ToGrpc(sources.status());
   const bool more = static_cast<int>(sources->size()) > size;
   if (more) sources->resize(size);
@@ -123,12 +123,7 @@ grpc::Status Handler::StartRun(grpc::ServerContext* ctx, const v1::StartRunReque
 grpc::Status Handler::GetRun(grpc::ServerContext* ctx, const v1::GetRunRequest* req,
                              v1::Run* resp) {
   server::RequestScope scope(ctx);
-  std::string source;
-  int64_t id = 0;
-  if (absl::Status s = Syncer::ParseRunName(req->name(), &source, &id); !s.ok()) {
-    return server::ToGrpc(s);
-  }
-  auto run = syncer_.repo().GetRun(source, id);
+  auto run = syncer_.GetRun(req->name());
   if (!run.ok()) return server::ToGrpc(run.status());
   ToProto(*run, resp);
   return grpc::Status::OK;
@@ -149,7 +144,7 @@ grpc::Status Handler::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsReque
     if (!cursor.ok()) return server::ToGrpc(cursor.status());
     if (!absl::SimpleAtoi(*cursor, &before) || before <= 0) return BadToken();
   }
-  auto runs = syncer_.repo().ListRuns(source->id, before, size + 1);
+  auto runs = syncer_.ListRuns(*source, before, size + 1);
   if (!runs.ok()) return server::ToGrpc(runs.status());
   for (int i = 0; i < std::min<int>(size, runs->size()); ++i) ToProto((*runs)[i], resp->add_runs());
   if (static_cast<int>(runs->size()) > size) {
@@ -162,12 +157,7 @@ grpc::Status Handler::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsReque
 grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunErrorsRequest* req,
                                     v1::ListRunErrorsResponse* resp) {
   server::RequestScope scope(ctx);
-  std::string source;
-  int64_t id = 0;
-  if (absl::Status s = Syncer::ParseRunName(req->parent(), &source, &id); !s.ok()) {
-    return server::ToGrpc(s);
-  }
-  if (auto run = syncer_.repo().GetRun(source, id); !run.ok()) return server::ToGrpc(run.status());
+  if (auto run = syncer_.GetRun(req->parent()); !run.ok()) return server::ToGrpc(run.status());
   int size = 0;
   if (!PageSize(req->page_size(), 100, &size)) return BadPage();
   // The cursor: `<line>:<error id>` of the last error of the previous page.
@@ -182,7 +172,7 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
       return BadToken();
     }
   }
-  auto errors = syncer_.repo().ListErrors(id, after_line, after_id, size + 1);
+  auto errors = syncer_.ListErrors(req->parent(), after_line, after_id, size + 1);
   if (!errors.ok()) return server::ToGrpc(errors.status());
   for (int i = 0; i < std::min<int>(size, errors->size()); ++i) {
     const RowError& e = (*errors)[i].second;

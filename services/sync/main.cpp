@@ -67,7 +67,8 @@ int main(int argc, char** argv) {
          auto& destinations = rt.components.Emplace<net::DestinationPolicy>(*std::move(policy));
          auto& store = rt.components.Emplace<sync::PgStore>(*rt.pool, rt.topology);
          auto& registry =
-             rt.components.Emplace<sync::GrpcRegistry>(venues_address, std::chrono::minutes(2));
+             rt.components.Emplace<sync::GrpcRegistry>(
+             venues::Standard::V102(), venues_address, std::chrono::minutes(2));
          auto& fetcher = rt.components.Emplace<sync::HttpFetcher>(
              destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
          auto& syncer = rt.components.Emplace<sync::Syncer>(

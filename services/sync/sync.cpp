@@ -157,6 +157,20 @@ void ToProto(const RunRecord& run, v1::Run* out) {
   out->set_withdrawn(run.withdrawn);
 }
 
+absl::StatusOr<RunRecord> Syncer::GetRun(const std::string& name) {
+  std::string source;
+  int64_t id = 0;
+  if (absl::Status s = ParseRunName(name, &source, &id); !s.ok()) return s;
+  return repo_.GetRun(source, id);
+}
+
+absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> Syncer::ListErrors(
+    const std::string& run_name, int after_line, int64_t after_id, int limit) {
+  auto run = GetRun(run_name);
+  if (!run.ok()) return run.status();
+  return repo_.ListErrors(run->id, after_line, after_id, limit);
+}
+
 std::string Syncer::RunName(const RunRecord& run) {
   return absl::StrCat("sources/", run.source_id, "/runs/", run.id);
 }
@@ -528,40 +542,36 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
       if (lost) return abandon();
       if (stopping_) return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
       const size_t end = std::min(pending.size(), start + kBatch);
-      std::vector<venues::v1::Venue> batch(end - start);
-      for (size_t i = start; i < end; ++i) {
-        venues::ToProto(standard_, pending[i].row->venue, &batch[i - start]);
-        batch[i - start].clear_name();
-        batch[i - start].set_id(pending[i].row->venue.source_id);
-      }
+      std::vector<venues::Venue> batch;
+      for (size_t i = start; i < end; ++i) batch.push_back(pending[i].row->venue);
       auto results = registry_.BatchUpsert(run.source_id, batch, /*reinstate=*/g == 0);
       if (!results.ok()) {
         return Fail(run, absl::StrCat("le registre des lieux a refusé un lot : ",
                                       results.status().message()));
       }
       std::map<std::string, Sent> accepted;
-      for (const auto& r : results->results()) {
-        const size_t i = start + static_cast<size_t>(r.index());
+      for (const UpsertedRow& r : *results) {
+        const size_t i = start + r.index;
         if (i >= end) continue;
-        switch (r.outcome()) {
-          case venues::v1::CREATED:
+        switch (r.outcome) {
+          case UpsertedRow::Outcome::kCreated:
             ++run.created;
             break;
-          case venues::v1::UPDATED:
+          case UpsertedRow::Outcome::kUpdated:
             ++run.updated;
             break;
-          case venues::v1::UNCHANGED:
+          case UpsertedRow::Outcome::kUnchanged:
             ++run.unchanged;
             break;
-          default:
+          case UpsertedRow::Outcome::kRejected:
             ++run.rejected;
-            for (const auto& v : r.violations()) {
-              errors.push_back(SafeError({pending[i].row->line, r.source_id(), v.field(), v.value(),
-                                          v.rule(), v.description()}));
+            for (const auto& v : r.violations) {
+              errors.push_back(SafeError(
+                  {pending[i].row->line, r.source_id, v.field, v.value, v.rule, v.message}));
             }
             continue;
         }
-        accepted[r.source_id()] = {pending[i].print, r.name()};
+        accepted[r.source_id] = {pending[i].print, r.venue};
       }
       if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
         return Fail(run, std::string(s.message()));

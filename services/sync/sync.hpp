@@ -20,8 +20,8 @@
 #include "libs/net/http.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "passerelle/sync/v1/sync.pb.h"
-#include "passerelle/venues/v1/venues.pb.h"
 #include "services/venues/standard.hpp"
+#include "services/venues/venue.hpp"
 
 namespace passerelle::sync {
 
@@ -126,13 +126,28 @@ class Repository {
   virtual absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Duration retry_after) = 0;
 };
 
-/// The venue registry, as the sync uses it (the venues service over gRPC).
+/// What the venue registry made of one row of a batch.
+struct UpsertedRow {
+  enum class Outcome { kCreated, kUpdated, kUnchanged, kRejected };
+  Outcome outcome = Outcome::kRejected;
+  /// The row's position in the batch sent.
+  size_t index = 0;
+  std::string source_id;
+  /// `venues/{id}` when the row is stored.
+  std::string venue;
+  /// Why a rejected row was refused.
+  std::vector<venues::Violation> violations;
+};
+
+/// The venue registry, as the sync uses it: in the standard's own types (the venues service
+/// over gRPC is one implementation, clients.cpp).
 class Registry {
  public:
   virtual ~Registry() = default;
-  /// `reinstate`: withdrawn venues of these rows become active again.
-  virtual absl::StatusOr<venues::v1::BatchUpsertVenuesResponse> BatchUpsert(
-      const std::string& source, const std::vector<venues::v1::Venue>& rows, bool reinstate) = 0;
+  /// Creates or updates `rows` by (source, source id). `reinstate`: withdrawn venues of these
+  /// rows become active again. One result per row.
+  virtual absl::StatusOr<std::vector<UpsertedRow>> BatchUpsert(
+      const std::string& source, const std::vector<venues::Venue>& rows, bool reinstate) = 0;
   /// OK when withdrawn now or already; NOT_FOUND when the venue does not exist.
   virtual absl::Status Withdraw(const std::string& name, const std::string& reason) = 0;
 };
@@ -176,7 +191,28 @@ class Syncer {
     observer_ = std::move(observer);
   }
 
-  Repository& repo() { return repo_; }
+  /// Reads, for the API (the handler calls these, never the repository).
+  /// The newest run of each of these sources.
+  absl::StatusOr<std::map<std::string, RunRecord>> LastRuns(const std::vector<std::string>& ids) {
+    return repo_.LastRuns(ids);
+  }
+  /// Sources by id, after `after`.
+  absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after, int limit) {
+    return repo_.ListSources(after, limit);
+  }
+  /// `sources/{source}/runs/{run}`; INVALID_ARGUMENT or NOT_FOUND.
+  absl::StatusOr<RunRecord> GetRun(const std::string& name);
+  /// A source's runs, newest first, older than `before` (0: from the newest).
+  absl::StatusOr<std::vector<RunRecord>> ListRuns(const SourceRecord& source, int64_t before,
+                                                  int limit) {
+    return repo_.ListRuns(source.id, before, limit);
+  }
+  /// The errors of the run named `run_name` (which must exist), by line then id, after the
+  /// given ones.
+  absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(const std::string& run_name,
+                                                                       int after_line,
+                                                                       int64_t after_id,
+                                                                       int limit);
   static std::string RunName(const RunRecord& run);
   /// Parses `sources/{source}/runs/{run}`.
   static absl::Status ParseRunName(const std::string& name, std::string* source, int64_t* run);
