@@ -1,11 +1,110 @@
-// Etags and timestamps.
+// Resource names, etags and timestamps.
 #include "libs/api/resource.hpp"
 
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/api/status.hpp"
+#include "libs/text/utf8.hpp"
 
 namespace passerelle::api {
+namespace {
+
+// Debian's Abseil has its own string_view: split by hand.
+std::vector<std::string_view> Segments(std::string_view s) {
+  std::vector<std::string_view> out;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = s.find('/', start);
+    out.push_back(s.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) return out;
+    start = slash + 1;
+  }
+}
+
+}  // namespace
+
+ResourcePattern::ResourcePattern(std::string_view pattern) : pattern_(pattern) {
+  for (std::string_view s : Segments(pattern)) {
+    const bool variable = s.size() > 2 && s.front() == '{' && s.back() == '}';
+    if (s.empty() || (!variable && s.find_first_of("{}") != std::string_view::npos)) {
+      std::cerr << "malformed resource pattern " << pattern << "\n";
+      std::abort();
+    }
+    segments_.emplace_back(variable ? std::string_view() : s);
+  }
+}
+
+absl::Status InvalidName(std::string_view field, std::string_view rule, std::string_view name) {
+  return InvalidArgument(
+      absl::StrCat("invalid ", std::string(field)),
+      {{std::string(field), absl::StrCat(std::string(rule), ", got \"", text::Quote(name), "\"")}});
+}
+
+absl::StatusOr<std::vector<std::string>> ResourcePattern::Parse(std::string_view name,
+                                                                std::string_view field) const {
+  const std::string rule = absl::StrCat("must be ", pattern_);
+  if (name.size() > kMaxResourceName) {
+    return InvalidArgument(absl::StrCat("invalid ", std::string(field)),
+                           {{std::string(field), absl::StrCat(rule, ", at most ", kMaxResourceName,
+                                                              " bytes, got ", name.size())}});
+  }
+  if (!text::IsValidUtf8(name) || text::FirstControl(name).has_value() ||
+      name.find_first_of(" \t\r\n") != std::string_view::npos) {
+    return InvalidName(field, absl::StrCat(rule, " without spaces or control characters"), name);
+  }
+  const std::vector<std::string_view> parts = Segments(name);
+  if (parts.size() != segments_.size()) return InvalidName(field, rule, name);
+  std::vector<std::string> values;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].empty()) return InvalidName(field, rule, name);
+    if (segments_[i].empty()) {
+      values.emplace_back(parts[i]);
+    } else if (parts[i] != segments_[i]) {
+      return InvalidName(field, rule, name);
+    }
+  }
+  return values;
+}
+
+std::string ResourcePattern::Format(const std::vector<std::string_view>& values) const {
+  std::string out;
+  size_t next = 0;
+  for (const std::string& s : segments_) {
+    if (!out.empty()) out += '/';
+    if (!s.empty()) {
+      out += s;
+    } else if (next < values.size()) {
+      out += values[next++];
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> ParsePositiveId(std::string_view segment) {
+  if (segment.empty() || segment.size() > 19 || segment.front() == '0' ||
+      !std::all_of(segment.begin(), segment.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(std::string(segment), &v) || v <= 0) return std::nullopt;
+  return v;
+}
+
+bool IsCanonicalUuid(std::string_view s) {
+  if (s.size() != 36) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? s[i] != '-' : !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+      return false;
+    }
+  }
+  return true;
+}
 
 std::string WeakETag(int revision) { return absl::StrCat("W/\"", revision, "\""); }
 
@@ -25,8 +124,15 @@ absl::StatusOr<int> RevisionFromETag(const std::string& etag) {
 
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t us = absl::ToUnixMicros(t);
-  out->set_seconds(us / 1000000);
-  out->set_nanos(static_cast<int32_t>(us % 1000000) * 1000);
+  // Timestamp's nanos are never negative: floor the seconds.
+  int64_t seconds = us / 1000000;
+  int64_t micros = us % 1000000;
+  if (micros < 0) {
+    micros += 1000000;
+    seconds -= 1;
+  }
+  out->set_seconds(seconds);
+  out->set_nanos(static_cast<int32_t>(micros) * 1000);
 }
 
 }  // namespace passerelle::api

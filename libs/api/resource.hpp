@@ -1,14 +1,58 @@
-// Helpers of every resource-oriented API, free of gRPC: etags (AIP-154) and timestamps.
+// Helpers of every resource-oriented API, free of gRPC: resource names (AIP-122), etags
+// (AIP-154) and timestamps.
 #pragma once
 
-#include <string>
-
 #include <google/protobuf/timestamp.pb.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
 namespace passerelle::api {
+
+/// Longest resource name any service accepts, in bytes.
+inline constexpr size_t kMaxResourceName = 512;
+
+/// A resource name pattern (AIP-122), e.g. `nomenclatures/{nomenclature}/proposals/{proposal}`:
+/// literal collection segments alternate with `{variable}` segments. The one parser of every
+/// service's names, so each resource has exactly one name: no empty, extra or padded segment.
+class ResourcePattern {
+ public:
+  /// `pattern` is a constant of the program; a malformed one aborts at start.
+  explicit ResourcePattern(std::string_view pattern);
+
+  /// The values of the pattern's variables in `name`, in order. INVALID_ARGUMENT with a
+  /// violation on `field` ("must be <pattern>", quoting a short prefix of `name`) when `name`
+  /// is longer than kMaxResourceName, not valid UTF-8, holds a control character or a space,
+  /// or does not match the pattern.
+  absl::StatusOr<std::vector<std::string>> Parse(std::string_view name,
+                                                 std::string_view field) const;
+  /// The name of `values` (one per variable, in order).
+  std::string Format(const std::vector<std::string_view>& values) const;
+  /// The pattern as written.
+  const std::string& pattern() const { return pattern_; }
+
+ private:
+  std::string pattern_;
+  /// Each segment: the literal, or empty for a variable.
+  std::vector<std::string> segments_;
+};
+
+/// A resource id that is a positive number, in its one canonical spelling: decimal digits
+/// without sign or leading zero ("12", not "012", "+12" or "1e1"), at most 2^63-1.
+std::optional<int64_t> ParsePositiveId(std::string_view segment);
+
+/// True for a UUID in its canonical text form: lowercase hexadecimal, 8-4-4-4-12.
+bool IsCanonicalUuid(std::string_view s);
+
+/// INVALID_ARGUMENT on `field` for a resource name whose variable `what` is not canonical,
+/// e.g. `must be venues/{venue} with a lowercase UUID, got "venues/ABC"`.
+absl::Status InvalidName(std::string_view field, std::string_view rule, std::string_view name);
 
 /// Weak etag of a revision: `W/"<revision>"`.
 std::string WeakETag(int revision);
@@ -16,7 +60,7 @@ std::string WeakETag(int revision);
 /// INVALID_ARGUMENT with a field violation on `etag` when it is malformed.
 absl::StatusOr<int> RevisionFromETag(const std::string& etag);
 
-/// absl::Time to google.protobuf.Timestamp (microsecond precision).
+/// absl::Time to google.protobuf.Timestamp (microsecond precision; times before 1970 too).
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
 
 }  // namespace passerelle::api

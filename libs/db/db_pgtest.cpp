@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/db/migrations.hpp"
+#include "libs/db/params.hpp"
 #include "libs/db/pool.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/testing/testing.hpp"
@@ -80,8 +81,9 @@ TEST_F(DbTest, RefusesAnAppliedMigrationThatChanged) {
 
 TEST_F(DbTest, FailedMigrationLeavesNothingHalfDone) {
   auto lease = pool().Acquire();
-  std::vector<Component> bad = {{"things", {{1, "ok", "CREATE TABLE a (x int)"},
-                                            {2, "broken", "CREATE TABLE b (x nosuchtype)"}}}};
+  std::vector<Component> bad = {
+      {"things",
+       {{1, "ok", "CREATE TABLE a (x int)"}, {2, "broken", "CREATE TABLE b (x nosuchtype)"}}}};
   EXPECT_FALSE(Migrate(**lease, schema(), bad).ok());
   lease = Lease();
   EXPECT_EQ(Count(pool(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = '" +
@@ -102,14 +104,13 @@ TEST_F(DbTest, SerializationFailuresAreRetriedUntilEveryIncrementLands) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kEach; ++i) {
-        auto s = RunInTransaction(
-            pool(),
-            [](pqxx::work& tx) {
-              int n = tx.exec1("SELECT n FROM counter")[0].as<int>();
-              tx.exec0("UPDATE counter SET n = " + std::to_string(n + 1));
-              return absl::OkStatus();
-            },
-            {.isolation = Isolation::kSerializable, .max_attempts = 50});
+        auto s = RunInTransaction(pool(),
+                                  [](pqxx::work& tx) {
+                                    int n = tx.exec1("SELECT n FROM counter")[0].as<int>();
+                                    tx.exec0("UPDATE counter SET n = " + std::to_string(n + 1));
+                                    return absl::OkStatus();
+                                  },
+                                  {.isolation = Isolation::kSerializable, .max_attempts = 50});
         if (!s.ok()) ++errors;
       }
     });
@@ -133,9 +134,12 @@ TEST_F(DbTest, ErrorStatusRollsBack) {
 }
 
 TEST_F(DbTest, StatementTimeoutBecomesDeadlineExceeded) {
-  auto s = RunInTransaction(
-      pool(), [](pqxx::work& tx) { tx.exec0("SELECT pg_sleep(2)"); return absl::OkStatus(); },
-      {.statement_timeout = std::chrono::milliseconds(50)});
+  auto s = RunInTransaction(pool(),
+                            [](pqxx::work& tx) {
+                              tx.exec0("SELECT pg_sleep(2)");
+                              return absl::OkStatus();
+                            },
+                            {.statement_timeout = std::chrono::milliseconds(50)});
   EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
 }
 
@@ -160,7 +164,9 @@ TEST_F(DbTest, PoolReplacesConnectionsKilledByTheServer) {
 }
 
 TEST_F(DbTest, PoolExhaustionTimesOut) {
-  Pool small({.uri = testing::DatabaseUrl(), .schema = schema(), .size = 1,
+  Pool small({.uri = testing::DatabaseUrl(),
+              .schema = schema(),
+              .size = 1,
               .acquire_timeout = std::chrono::milliseconds(100)});
   auto first = small.Acquire();
   ASSERT_TRUE(first.ok());
@@ -171,9 +177,30 @@ TEST_F(DbTest, PoolExhaustionTimesOut) {
 }
 
 TEST_F(DbTest, UnreachableServerIsUnavailable) {
-  Pool nowhere({.uri = "postgresql://nobody@127.0.0.1:1/x?connect_timeout=1", .schema = "",
-                .size = 1});
+  Pool nowhere(
+      {.uri = "postgresql://nobody@127.0.0.1:1/x?connect_timeout=1", .schema = "", .size = 1});
   EXPECT_EQ(nowhere.Acquire().status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(DbTest, TextArrayArrivesAsWritten) {
+  const std::vector<std::string> values = {"a,b",  "{c}", "say \"hi\"", "back\\slash",
+                                           "NULL", "",    " padded ",   "é€😀"};
+  auto lease = pool().Acquire();
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  pqxx::work tx(**lease);
+  const pqxx::result r = tx.exec_params(
+      "SELECT v, v IS NULL FROM unnest($1::text[]) WITH ORDINALITY AS t(v, i) "
+      "ORDER BY i",
+      TextArray(values));
+  ASSERT_EQ(r.size(), values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    EXPECT_FALSE(r[i][1].as<bool>()) << i;
+    EXPECT_EQ(r[i][0].as<std::string>(), values[i]) << i;
+  }
+  EXPECT_EQ(
+      tx.exec_params1("SELECT cardinality($1::text[])", TextArray(std::vector<std::string>{}))[0]
+          .as<int>(),
+      0);
 }
 
 TEST(HexTest, RoundTrips) {

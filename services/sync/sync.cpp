@@ -6,12 +6,12 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
 #include "libs/db/migrations.hpp"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/net/destination.hpp"
-#include "libs/api/status.hpp"
-#include "libs/api/resource.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/sync/v1/events.pb.h"
@@ -45,21 +45,10 @@ RowError SafeError(RowError e) {
   return e;
 }
 
-// The venues' rule for a batch's `source` (docs/venues.md): a source the registry would refuse
-// could never run.
-bool ValidSourceId(const std::string& id) {
-  if (id.empty() || id.size() > 40 || id.front() == '-' || id.back() == '-') return false;
-  for (char c : id) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
-
 absl::Status ParseSourceName(const std::string& name, std::string* id) {
-  if (name.size() > kMaxName || !name.starts_with("sources/") || !ValidSourceId(name.substr(8))) {
+  std::vector<api::FieldViolation> ignored;
+  if (name.size() > kMaxName || !name.starts_with("sources/") ||
+      !venues::CheckSourceId(&ignored, "name", name.substr(8))) {
     return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
   }
   *id = name.substr(8);
@@ -180,8 +169,7 @@ absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, 
   if (name.size() > kMaxName || runs == std::string::npos ||
       !absl::SimpleAtoi(name.substr(runs + 6), run) || *run <= 0 ||
       ParseSourceName(name.substr(0, runs), source).code() != absl::StatusCode::kOk) {
-    return api::InvalidArgument("invalid name",
-                                   {{"name", "must be sources/{source}/runs/{run}"}});
+    return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}/runs/{run}"}});
   }
   return absl::OkStatus();
 }
@@ -239,12 +227,7 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
 
 absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
   std::vector<api::FieldViolation> bad;
-  if (!ValidSourceId(id)) {
-    bad.push_back(
-        {"source_id", "1 to 40 lower case letters, digits or inner dashes, e.g. siilab"});
-  } else if (id == "passerelle") {
-    bad.push_back({"source_id", "\"passerelle\" is reserved for venues created one by one"});
-  }
+  venues::CheckSourceId(&bad, "source_id", id);
   CheckSource(source, destinations_, &bad);
   if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;

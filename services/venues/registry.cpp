@@ -12,12 +12,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "libs/api/filter.hpp"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
-#include "libs/api/status.hpp"
-#include "libs/api/filter.hpp"
 #include "libs/text/utf8.hpp"
-#include "libs/api/resource.hpp"
 #include "passerelle/venues/v1/events.pb.h"
 
 namespace passerelle::venues {
@@ -106,7 +106,7 @@ void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
 
 // The violations of a row as field violations under `prefix`.
 std::vector<api::FieldViolation> AsFieldViolations(const std::vector<Violation>& violations,
-                                                      const std::string& prefix) {
+                                                   const std::string& prefix) {
   std::vector<api::FieldViolation> fv;
   for (const auto& x : violations) {
     fv.push_back(
@@ -119,25 +119,9 @@ std::vector<api::FieldViolation> AsFieldViolations(const std::vector<Violation>&
 
 // A producer's id, as `source` of batch writes and imports: the sync's source ids.
 absl::Status CheckSource(const std::string& source) {
-  bool ok = !source.empty() && source.size() <= 40 && source.front() != '-' &&
-            source.back() != '-';
-  for (char c : source) {
-    ok = ok && (std::islower(static_cast<unsigned char>(c)) ||
-                std::isdigit(static_cast<unsigned char>(c)) || c == '-');
-  }
-  if (!ok) {
-    return api::InvalidArgument(
-        "invalid source",
-        {{"source", absl::StrCat("1 to 40 lower case letters, digits or inner dashes (a sync "
-                                 "source id such as siilab), got \"",
-                                 text::Quote(source), "\"")}});
-  }
-  if (source == "passerelle") {
-    return api::InvalidArgument(
-        "invalid source",
-        {{"source", "\"passerelle\" holds venues created one by one; name your own source"}});
-  }
-  return absl::OkStatus();
+  std::vector<api::FieldViolation> bad;
+  if (CheckSourceId(&bad, "source", source)) return absl::OkStatus();
+  return api::InvalidArgument("invalid source", bad);
 }
 
 absl::Status CheckRequestId(const std::string& request_id) {
@@ -153,7 +137,8 @@ absl::Status CheckRequestId(const std::string& request_id) {
 absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
     const std::vector<const v1::Venue*>& rows) {
   std::set<std::string> items;
-  for (const v1::Venue* r : rows) items.insert(r->referential_items().begin(), r->referential_items().end());
+  for (const v1::Venue* r : rows)
+    items.insert(r->referential_items().begin(), r->referential_items().end());
   if (items.empty()) return std::set<std::string>();
   auto unknown = repo_.UnknownItems({items.begin(), items.end()});
   if (!unknown.ok()) return unknown.status();
@@ -178,8 +163,7 @@ absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue
   }
   if (!fv.empty()) {
     return api::InvalidArgument(
-        absl::StrCat(fv.size(), " field(s) break the national standard or Passerelle's rules"),
-        fv);
+        absl::StrCat(fv.size(), " field(s) break the national standard or Passerelle's rules"), fv);
   }
   v->standard = std::move(checked.record);
   v->owner_organisation = m.owner_organisation();
@@ -248,31 +232,33 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
     }
   }
   if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
-  const RequestKey key{request_id, "UpdateVenue",
-                       api::ContentDigest(absl::StrCat(
-                           m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ",")))};
+  const RequestKey key{
+      request_id, "UpdateVenue",
+      api::ContentDigest(absl::StrCat(m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ",")))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
-  return Indexed(Settle(key, repo_.Update(
-      id, *revision,
-      [&](Venue& v) -> absl::Status {
-        if (v.withdrawn) {
-          return api::WithReason(
-              absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
-              "VENUE_WITHDRAWN");
-        }
-        // Start from the stored venue as a message, overlay the masked fields, validate all.
-        v1::Venue merged;
-        ToProto(standard_, v, &merged);
-        if (mask.empty() || (mask.size() == 1 && mask[0] == "*")) {
-          merged = m;
-        } else {
-          for (const auto& path : mask) CopyField(m, &merged, path);
-        }
-        return Fill(merged, "venue.", &v);
-      },
-      UpdatedEvents(), key)));
+  return Indexed(Settle(
+      key, repo_.Update(
+               id, *revision,
+               [&](Venue& v) -> absl::Status {
+                 if (v.withdrawn) {
+                   return api::WithReason(
+                       absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
+                       "VENUE_WITHDRAWN");
+                 }
+                 // Start from the stored venue as a message, overlay the masked fields, validate
+                 // all.
+                 v1::Venue merged;
+                 ToProto(standard_, v, &merged);
+                 if (mask.empty() || (mask.size() == 1 && mask[0] == "*")) {
+                   merged = m;
+                 } else {
+                   for (const auto& path : mask) CopyField(m, &merged, path);
+                 }
+                 return Fill(merged, "venue.", &v);
+               },
+               UpdatedEvents(), key)));
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
@@ -295,17 +281,17 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
   return Indexed(Settle(key, repo_.Update(
-      id, *revision,
-      [&](Venue& v) -> absl::Status {
-        if (v.withdrawn) return absl::OkStatus();  // idempotent
-        v.withdrawn = true;
-        v.withdrawal_reason = reason;
-        return absl::OkStatus();
-      },
-      [this](const Venue& after, const std::vector<std::string>&) {
-        return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
-      },
-      key)));
+                                 id, *revision,
+                                 [&](Venue& v) -> absl::Status {
+                                   if (v.withdrawn) return absl::OkStatus();  // idempotent
+                                   v.withdrawn = true;
+                                   v.withdrawal_reason = reason;
+                                   return absl::OkStatus();
+                                 },
+                                 [this](const Venue& after, const std::vector<std::string>&) {
+                                   return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
+                                 },
+                                 key)));
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
@@ -351,8 +337,8 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
     if (const FieldSpec* spec = standard_.Find(c.field); spec != nullptr && !spec->values.empty()) {
       auto canon = standard_.Canonical(*spec, value);
       if (!canon) {
-        bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value),
-                                              "\" is not a value of ", c.field)});
+        bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a value of ",
+                                              c.field)});
         continue;
       }
       value = *canon;
@@ -451,8 +437,8 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     valid.push_back(std::move(v));
     positions.push_back(i);
   }
-  auto stored = repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents(), reinstate_withdrawn,
-                             deadline);
+  auto stored =
+      repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents(), reinstate_withdrawn, deadline);
   if (!stored.ok()) return stored.status();
   for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move((*stored)[k]);
   IndexRows(results);
@@ -502,7 +488,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
     return api::InvalidArgument(std::string(parsed.status().message()),
-                                   {{"data", std::string(parsed.status().message())}});
+                                {{"data", std::string(parsed.status().message())}});
   }
   ImportReport report;
   report.rows = parsed->rows;
@@ -539,9 +525,8 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
   if (name_property.empty()) name_property = "name";
   auto areas = ParseAreaLayer(geojson, code_property, name_property);
   if (!areas.ok()) return areas.status();
-  auto changed =
-      repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas, UpdatedEvents(),
-                             deadline);
+  auto changed = repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas,
+                                        UpdatedEvents(), deadline);
   if (!changed.ok()) return changed.status();
   if (absl::Status s = RefreshIndex(); !s.ok()) return s;
   return changed;
@@ -549,8 +534,8 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
 
 absl::StatusOr<std::vector<Repository::AreaCount>> Registry::ListAreas(const std::string& parent) {
   if (!parent.starts_with("areaLayers/") || !ValidLayerId(parent.substr(11))) {
-    return api::InvalidArgument(
-        "invalid parent", {{"parent", "must be areaLayers/{layer}, got \"" + parent + "\""}});
+    return api::InvalidArgument("invalid parent",
+                                {{"parent", "must be areaLayers/{layer}, got \"" + parent + "\""}});
   }
   return repo_.ListAreas(parent.substr(11));
 }
@@ -584,8 +569,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   if (q.has_circle) {
     api::CheckNumber(&bad, "near.latitude", q.lat, -90, 90);
     api::CheckNumber(&bad, "near.longitude", q.lon, -180, 180);
-    if (api::CheckNumber(&bad, "near.radius_meters", q.radius_m, 0, 100000) &&
-        q.radius_m == 0) {
+    if (api::CheckNumber(&bad, "near.radius_meters", q.radius_m, 0, 100000) && q.radius_m == 0) {
       bad.push_back({"near.radius_meters", "must be greater than 0"});
     }
   }
@@ -620,10 +604,9 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   if (out.hits.size() > limit) {
     out.hits.resize(limit);
     const SearchHit& last = out.hits.back();
-    out.next_page_token = tokens_.Seal(
-        "venues.SearchVenues", fingerprint,
-        absl::StrCat(absl::StrFormat("%.17g", last.distance_m), "\x1f", last.key, "\x1f",
-                     last.venue->name));
+    out.next_page_token = tokens_.Seal("venues.SearchVenues", fingerprint,
+                                       absl::StrCat(absl::StrFormat("%.17g", last.distance_m),
+                                                    "\x1f", last.key, "\x1f", last.venue->name));
   }
   return out;
 }

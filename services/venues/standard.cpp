@@ -173,9 +173,9 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
     // Bytes first: what is not text never reaches the field rules, the store or an event.
     if (it != raw.end()) {
       if (auto at = text::FirstInvalidUtf8(it->second)) {
-        violation(f, it->second, "utf8",
-                  absl::StrCat("UTF-8 invalide (octet ", *at,
-                               ") : enregistrez le fichier en UTF-8"));
+        violation(
+            f, it->second, "utf8",
+            absl::StrCat("UTF-8 invalide (octet ", *at, ") : enregistrez le fichier en UTF-8"));
         continue;
       }
       if (auto at = text::FirstControl(it->second)) {
@@ -190,9 +190,9 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
       continue;
     }
     if (f.kind != FieldKind::kList && text::CodePoints(value) > f.max_length) {
-      violation(f, value, "maxLength",
-                absl::StrCat("plus de ", f.max_length, " caractères (", text::CodePoints(value),
-                             ")"));
+      violation(
+          f, value, "maxLength",
+          absl::StrCat("plus de ", f.max_length, " caractères (", text::CodePoints(value), ")"));
       continue;
     }
     switch (f.kind) {
@@ -321,6 +321,26 @@ std::map<std::string, std::string> ToRaw(const Standard& standard, const Record&
     out[f.name] = it == record.end() ? "" : absl::StrJoin(it->second, "|");
   }
   return out;
+}
+
+bool CheckSourceId(std::vector<api::FieldViolation>* bad, std::string_view field,
+                   std::string_view id) {
+  bool ok = !id.empty() && id.size() <= 40 && id.front() != '-' && id.back() != '-';
+  for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
+  if (!ok) {
+    bad->push_back({std::string(field),
+                    absl::StrCat("1 to 40 lower case letters, digits or inner dashes (a sync "
+                                 "source id such as siilab), got \"",
+                                 text::Quote(id), "\"")});
+    return false;
+  }
+  if (id == "passerelle") {
+    bad->push_back({std::string(field),
+                    "\"passerelle\" is reserved for venues created one by one; name your own "
+                    "source"});
+    return false;
+  }
+  return true;
 }
 
 }  // namespace passerelle::venues

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/api/status.hpp"
 
 namespace passerelle::venues {
 
@@ -34,9 +35,9 @@ struct FieldSpec {
 };
 
 /// Passerelle's limits where the schema gives none (docs/venues.md, "Limits").
-inline constexpr size_t kMaxTextLength = 500;           // names, addresses, one list value
-inline constexpr size_t kMaxLongTextLength = 10000;     // presentation_detail, horaires
-inline constexpr size_t kMaxListItems = 50;             // values of one list field
+inline constexpr size_t kMaxTextLength = 500;        // names, addresses, one list value
+inline constexpr size_t kMaxLongTextLength = 10000;  // presentation_detail, horaires
+inline constexpr size_t kMaxListItems = 50;          // values of one list field
 
 /// The standard's fields in the schema's order (which is the CSV column order).
 class Standard {
@@ -88,5 +89,11 @@ void CapViolations(std::vector<Violation>* violations);
 
 /// Joins a record's values back into standard strings (lists with `|`).
 std::map<std::string, std::string> ToRaw(const Standard& standard, const Record& record);
+
+/// The id of a source that writes venues in batches (a sync source such as `siilab`): 1 to 40
+/// lower-case letters, digits or inner dashes; `passerelle` is reserved for venues created one
+/// by one. Appends a violation on `field` and returns false otherwise.
+bool CheckSourceId(std::vector<api::FieldViolation>* bad, std::string_view field,
+                   std::string_view id);
 
 }  // namespace passerelle::venues

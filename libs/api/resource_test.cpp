@@ -1,0 +1,76 @@
+// Resource names have one spelling; etags and timestamps convert both ways.
+#include "libs/api/resource.hpp"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/api/status.hpp"
+
+namespace passerelle::api {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const ResourcePattern kProposal("nomenclatures/{nomenclature}/proposals/{proposal}");
+
+TEST(ResourcePatternTest, SplitsVariablesAndFormatsBack) {
+  auto v = kProposal.Parse("nomenclatures/aptic/proposals/12", "name");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_THAT(*v, ElementsAre("aptic", "12"));
+  EXPECT_EQ(kProposal.Format({"aptic", "12"}), "nomenclatures/aptic/proposals/12");
+}
+
+TEST(ResourcePatternTest, RefusesEveryOtherSpelling) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "nomenclatures/aptic", "nomenclatures/aptic/proposals/12/",
+           "/nomenclatures/aptic/proposals/12", "nomenclatures//proposals/12",
+           "nomenclatures/aptic/versions/12", "nomenclatures/aptic/proposals/12/comments/1",
+           "nomenclatures/aptic/proposals/1 ", "nomenclatures/apt\tic/proposals/1",
+           std::string("nomenclatures/a\0b/proposals/1", 31), "nomenclatures/\xff/proposals/1",
+           "NOMENCLATURES/aptic/proposals/1"}) {
+    auto v = kProposal.Parse(bad, "parent");
+    ASSERT_FALSE(v.ok()) << bad;
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    auto violations = Violations(v.status());
+    ASSERT_EQ(violations.size(), 1u) << bad;
+    EXPECT_EQ(violations[0].field, "parent");
+    EXPECT_THAT(violations[0].description, HasSubstr(kProposal.pattern()));
+  }
+}
+
+TEST(ResourcePatternTest, HugeNamesAreRefusedWithoutBeingEchoed) {
+  const std::string huge = "nomenclatures/" + std::string(1 << 20, 'a') + "/proposals/1";
+  auto v = kProposal.Parse(huge, "name");
+  ASSERT_FALSE(v.ok());
+  EXPECT_LT(v.status().ToString().size(), 1000u);
+}
+
+TEST(ParsePositiveIdTest, OnlyTheCanonicalSpelling) {
+  EXPECT_EQ(ParsePositiveId("1"), 1);
+  EXPECT_EQ(ParsePositiveId("9223372036854775807"), INT64_MAX);
+  for (const char* bad : {"", "0", "01", "+1", "-1", "1e3", " 1", "1 ", "0x10",
+                          "9223372036854775808", "99999999999999999999"}) {
+    EXPECT_FALSE(ParsePositiveId(bad).has_value()) << bad;
+  }
+}
+
+TEST(IsCanonicalUuidTest, LowercaseHyphenatedOnly) {
+  EXPECT_TRUE(IsCanonicalUuid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+  EXPECT_FALSE(IsCanonicalUuid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+  EXPECT_FALSE(IsCanonicalUuid("0f8fad5bd9cb469fa16570867728950e"));
+  EXPECT_FALSE(IsCanonicalUuid("{0f8fad5b-d9cb-469f-a165-70867728950e}"));
+  EXPECT_FALSE(IsCanonicalUuid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+}
+
+TEST(ToTimestampTest, NanosAreNeverNegative) {
+  google::protobuf::Timestamp ts;
+  ToTimestamp(absl::FromUnixMicros(-1), &ts);
+  EXPECT_EQ(ts.seconds(), -1);
+  EXPECT_EQ(ts.nanos(), 999999000);
+  ToTimestamp(absl::FromUnixMicros(1'500'000), &ts);
+  EXPECT_EQ(ts.seconds(), 1);
+  EXPECT_EQ(ts.nanos(), 500000000);
+}
+
+}  // namespace
+}  // namespace passerelle::api
