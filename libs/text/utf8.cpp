@@ -36,11 +36,16 @@ size_t SequenceLength(std::string_view s, size_t i) {
 }
 
 char32_t Decode(std::string_view s, size_t i, size_t n) {
-  const auto b = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(s[i + k])); };
+  const auto b = [&](size_t k) {
+    return static_cast<char32_t>(static_cast<unsigned char>(s[i + k]));
+  };
   switch (n) {
-    case 1: return b(0);
-    case 2: return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-    case 3: return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
+    case 1:
+      return b(0);
+    case 2:
+      return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
+    case 3:
+      return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
     default:
       return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
   }
@@ -91,6 +96,35 @@ std::optional<size_t> FirstControl(std::string_view s) {
     i += n;
   }
   return std::nullopt;
+}
+
+std::optional<size_t> FirstBidiControl(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = SequenceLength(s, i);
+    if (n == 0) {
+      ++i;
+      continue;
+    }
+    const char32_t c = Decode(s, i, n);
+    if ((c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069)) return i;
+    i += n;
+  }
+  return std::nullopt;
+}
+
+bool IsBlank(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = SequenceLength(s, i);
+    if (n == 0) return false;
+    const char32_t c = Decode(s, i, n);
+    const bool invisible = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 ||
+                           c == 0xAD || c == 0x1680 || (c >= 0x2000 && c <= 0x200F) ||
+                           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+                           (c >= 0x2060 && c <= 0x2064) || c == 0x3000 || c == 0xFEFF;
+    if (!invisible) return false;
+    i += n;
+  }
+  return true;
 }
 
 size_t CodePoints(std::string_view s) {

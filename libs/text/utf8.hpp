@@ -23,6 +23,16 @@ std::string ToValidUtf8(std::string_view s);
 /// when encoded in valid UTF-8), or nullopt. NUL is a control character.
 std::optional<size_t> FirstControl(std::string_view s);
 
+/// Byte offset of the first bidirectional embedding, override or isolate control (U+202A to
+/// U+202E, U+2066 to U+2069): characters that make text display in another order than it reads
+/// ("Trojan Source"), never needed in a venue's name or address. nullopt when none.
+std::optional<size_t> FirstBidiControl(std::string_view s);
+
+/// True when valid UTF-8 text shows nothing: only spaces (including no-break and ideographic
+/// ones) and invisible format characters (zero-width space, joiners, word joiner, BOM,
+/// soft hyphen). A name made of U+200B is empty to the reader.
+bool IsBlank(std::string_view s);
+
 /// Number of code points of valid UTF-8 text.
 size_t CodePoints(std::string_view s);
 

@@ -9,18 +9,37 @@ namespace {
 TEST(Utf8, FindsTheFirstIllFormedByte) {
   EXPECT_FALSE(FirstInvalidUtf8("Médiathèque 🙂 عربى").has_value());
   EXPECT_EQ(FirstInvalidUtf8("ab\xFF\xFE"), 2u);
-  EXPECT_EQ(FirstInvalidUtf8("caf\xC3"), 3u);              // cut 2-byte sequence
-  EXPECT_EQ(FirstInvalidUtf8("\xC0\xAF"), 0u);             // overlong '/'
-  EXPECT_EQ(FirstInvalidUtf8("x\xED\xA0\x80"), 1u);        // surrogate
-  EXPECT_EQ(FirstInvalidUtf8("\xF4\x90\x80\x80"), 0u);     // above U+10FFFF
-  EXPECT_EQ(FirstInvalidUtf8("\xE2\x82"), 0u);             // cut 3-byte sequence
+  EXPECT_EQ(FirstInvalidUtf8("caf\xC3"), 3u);                               // cut 2-byte sequence
+  EXPECT_EQ(FirstInvalidUtf8("\xC0\xAF"), 0u);                              // overlong '/'
+  EXPECT_EQ(FirstInvalidUtf8("x\xED\xA0\x80"), 1u);                         // surrogate
+  EXPECT_EQ(FirstInvalidUtf8("\xF4\x90\x80\x80"), 0u);                      // above U+10FFFF
+  EXPECT_EQ(FirstInvalidUtf8("\xE2\x82"), 0u);                              // cut 3-byte sequence
   EXPECT_FALSE(FirstInvalidUtf8(std::string_view("a\0b", 3)).has_value());  // NUL is UTF-8
 }
 
 TEST(Utf8, RepairsAndDropsNul) {
-  EXPECT_EQ(ToValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
+  EXPECT_EQ(ToValidUtf8("a\xFF"
+                        "b"),
+            "a\xEF\xBF\xBD"
+            "b");
   EXPECT_EQ(ToValidUtf8(std::string_view("a\0b", 3)), "ab");
   EXPECT_TRUE(IsValidUtf8(ToValidUtf8("\xC3\x28\xA0\xA1\xE2\x28\xA1")));
+}
+
+TEST(Utf8, FindsBidiControls) {
+  EXPECT_FALSE(FirstBidiControl("Médiathèque « Jean Lévy »").has_value());
+  EXPECT_EQ(FirstBidiControl("abc\u202Egnp.exe"), 3u);
+  EXPECT_EQ(FirstBidiControl("\u2066x\u2069"), 0u);
+  EXPECT_FALSE(FirstBidiControl("\u200E").has_value());  // a mark, not an override
+}
+
+TEST(Utf8, BlankIsWhatShowsNothing) {
+  EXPECT_TRUE(IsBlank(""));
+  EXPECT_TRUE(IsBlank("\u200B\u200B"));
+  EXPECT_TRUE(IsBlank(" \u00A0\uFEFF\u3000\u2060"));
+  EXPECT_FALSE(IsBlank("\u200Ba"));
+  EXPECT_FALSE(IsBlank("."));
+  EXPECT_FALSE(IsBlank("\xff"));
 }
 
 TEST(Utf8, FindsControlCharacters) {
@@ -42,7 +61,9 @@ TEST(Utf8, TruncatesOnCodePoints) {
 
 TEST(Utf8, QuotesAShortSafePrefix) {
   EXPECT_EQ(Quote(std::string(1000000, 'x'), 5), "xxxxx…");
-  EXPECT_EQ(Quote(std::string_view("a\0b\xFF", 4)), "a\xEF\xBF\xBD" "b\xEF\xBF\xBD");
+  EXPECT_EQ(Quote(std::string_view("a\0b\xFF", 4)),
+            "a\xEF\xBF\xBD"
+            "b\xEF\xBF\xBD");
   EXPECT_EQ(Quote("court"), "court");
 }
 
@@ -52,8 +73,8 @@ TEST(ParseDecimal, AcceptsPlainDecimalsOnly) {
   EXPECT_EQ(ParseDecimal("+2"), 2.0);
   EXPECT_EQ(ParseDecimal("50,69", true), 50.69);
   EXPECT_FALSE(ParseDecimal("50,69").has_value());
-  for (const char* bad : {"", "nan", "NaN", "inf", "-inf", "0x10", "1e3", "1E3", ".5", "5.", "1.2.3",
-                          "1 000", "--1", "١٢", "12abc"}) {
+  for (const char* bad : {"", "nan", "NaN", "inf", "-inf", "0x10", "1e3", "1E3", ".5", "5.",
+                          "1.2.3", "1 000", "--1", "١٢", "12abc"}) {
     EXPECT_FALSE(ParseDecimal(bad, true).has_value()) << bad;
   }
   EXPECT_FALSE(ParseDecimal(std::string(401, '9')).has_value());  // too long to be a number here

@@ -2,11 +2,11 @@
 // a generated 1,000-row file come back out equal field by field (apart from the documented
 // normalisations), bad rows are reported by line, field, value and rule while good rows are
 // stored, and a truncated file is reported, not half-imported silently.
+#include <grpcpp/grpcpp.h>
+
 #include <fstream>
 #include <random>
 #include <sstream>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -16,6 +16,7 @@
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/itest_support.hpp"
 #include "services/venues/standard.hpp"
 
 namespace passerelle::venues {
@@ -44,8 +45,8 @@ std::string Generate(int n) {
     v.resize(1 + rng() % std::min<size_t>(max, v.size()));
     return absl::StrJoin(v, "|");
   };
-  const std::vector<std::string> communes = {"Roubaix", "Tourcoing", "Lille", "Wattrelos",
-                                             "Croix", "Hem", "Lys-lez-Lannoy"};
+  const std::vector<std::string> communes = {"Roubaix", "Tourcoing", "Lille",         "Wattrelos",
+                                             "Croix",   "Hem",       "Lys-lez-Lannoy"};
   for (int i = 0; i < n; ++i) {
     std::map<std::string, std::string> row = {
         {"id", absl::StrCat("gen-", i)},
@@ -67,10 +68,12 @@ std::string Generate(int n) {
         {"date_maj", absl::StrCat("2024-0", 1 + i % 9, "-1", i % 10)},
         {"itinerance", pick(s.Find("itinerance")->values, 1)},
         {"services", pick(s.Find("services")->values, 4)},
-        {"publics_specifiquement_adresses", pick(s.Find("publics_specifiquement_adresses")->values, 3)},
+        {"publics_specifiquement_adresses",
+         pick(s.Find("publics_specifiquement_adresses")->values, 3)},
         {"prise_en_charge_specifique", pick(s.Find("prise_en_charge_specifique")->values, 3)},
         {"frais_a_charge", pick(s.Find("frais_a_charge")->values, 2)},
-        {"dispositif_programmes_nationaux", pick(s.Find("dispositif_programmes_nationaux")->values, 3)},
+        {"dispositif_programmes_nationaux",
+         pick(s.Find("dispositif_programmes_nationaux")->values, 3)},
         {"formations_labels", pick(s.Find("formations_labels")->values, 2)},
         {"modalites_acces", pick(s.Find("modalites_acces")->values, 2)},
         {"modalites_accompagnement", pick(s.Find("modalites_accompagnement")->values, 3)},
@@ -82,46 +85,7 @@ std::string Generate(int n) {
   return out;
 }
 
-class ExchangeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    process_ = binary_.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(15s), 0);
-  }
-  grpc::Status Import(const std::string& source, const std::string& data,
-                      v1::ImportVenuesResponse* out) {
-    grpc::ClientContext ctx;
-    auto writer = stub_->ImportVenues(&ctx, out);
-    for (size_t off = 0; off < data.size(); off += 10000) {  // several chunks, cut anywhere
-      v1::ImportVenuesChunk chunk;
-      if (off == 0) chunk.set_source(source);
-      chunk.set_data(data.substr(off, 10000));
-      writer->Write(chunk);
-    }
-    writer->WritesDone();
-    return writer->Finish();
-  }
-  std::string Export(v1::VenueExportFormat format) {
-    grpc::ClientContext ctx;
-    v1::ExportVenuesRequest req;
-    req.set_format(format);
-    auto reader = stub_->ExportVenues(&ctx, req);
-    std::string doc;
-    v1::ExportVenuesChunk chunk;
-    while (reader->Read(&chunk)) doc += chunk.data();
-    EXPECT_TRUE(reader->Finish().ok());
-    return doc;
-  }
-
-  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
-  std::unique_ptr<testing::Process> process_;
-  std::unique_ptr<v1::VenueService::Stub> stub_;
-};
+class ExchangeTest : public itest::VenuesServiceTest {};
 
 // Rows keyed by id, each a map column -> value.
 std::map<std::string, std::map<std::string, std::string>> Rows(const std::string& text) {
@@ -130,7 +94,8 @@ std::map<std::string, std::map<std::string, std::string>> Rows(const std::string
   std::map<std::string, std::map<std::string, std::string>> out;
   for (const auto& r : t->rows) {
     std::map<std::string, std::string> m;
-    for (size_t i = 0; i < t->header.size() && i < r.cells.size(); ++i) m[t->header[i]] = r.cells[i];
+    for (size_t i = 0; i < t->header.size() && i < r.cells.size(); ++i)
+      m[t->header[i]] = r.cells[i];
     out[m["id"]] = m;
   }
   return out;
@@ -181,9 +146,10 @@ TEST_F(ExchangeTest, BadRowsAreReportedByLineAndGoodRowsStored) {
   std::string file = Generate(5);
   // Generated rows span two lines (a line break inside presentation_resume): the bad row
   // starts on line 2 + 5 * 2 = 12. It breaks one rule of each kind.
-  file += csv::Line({"bad-1", "12", "", "Roubaix", "591", "ABCDE", "1 rue", "", "north", "500", "",
-                     "00 11", "", "", "", "", "", "", "Volant", "", "2024-13-45", "Cuisine",
-                     "", "", "", "", "", "", "", "", "", ""},
+  file += csv::Line({"bad-1", "12",  "",       "Roubaix", "591",        "ABCDE",   "1 rue", "",
+                     "north", "500", "",       "00 11",   "",           "",        "",      "",
+                     "",      "",    "Volant", "",        "2024-13-45", "Cuisine", "",      "",
+                     "",      "",    "",       "",        "",           "",        "",      ""},
                     ',', true);
   v1::ImportVenuesResponse r;
   ASSERT_TRUE(Import("siilab", file, &r).ok());
@@ -269,7 +235,8 @@ TEST_F(ExchangeTest, VersionZeroPointOneFilesAreTranslated) {
   ASSERT_EQ(r.created(), 1);
   EXPECT_TRUE(r.ignored_columns().empty());
   bool noted = false;
-  for (const auto& n : r.normalisations()) noted = noted || n.find("v0.1 services") != std::string::npos;
+  for (const auto& n : r.normalisations())
+    noted = noted || n.find("v0.1 services") != std::string::npos;
   EXPECT_TRUE(noted);
   auto out = Rows(Export(v1::NATIONAL_CSV));
   const auto& row = out["old-1"];

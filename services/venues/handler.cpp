@@ -141,8 +141,8 @@ std::vector<std::string> Spelled(const Standard& standard, const char* field,
     if (n >= 1 && n <= static_cast<int>(spec->values.size())) {
       out.push_back(spec->values[n - 1]);
     } else {
-      bad->push_back({absl::StrCat(request_field, "[", i, "]"),
-                      absl::StrCat("unknown enum value ", n)});
+      bad->push_back(
+          {absl::StrCat(request_field, "[", i, "]"), absl::StrCat("unknown enum value ", n)});
     }
   }
   return out;
@@ -300,8 +300,8 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
       Spelled(st, "dispositif_programmes_nationaux", "dispositifs", req->dispositifs(), &bad);
   q.AnyOf(F::kPublics) =
       Spelled(st, "publics_specifiquement_adresses", "publics", req->publics(), &bad);
-  q.AnyOf(F::kPrisesEnCharge) = Spelled(st, "prise_en_charge_specifique", "prises_en_charge",
-                                        req->prises_en_charge(), &bad);
+  q.AnyOf(F::kPrisesEnCharge) =
+      Spelled(st, "prise_en_charge_specifique", "prises_en_charge", req->prises_en_charge(), &bad);
   q.AnyOf(F::kFrais) = Spelled(st, "frais_a_charge", "frais", req->frais(), &bad);
   q.AnyOf(F::kModalitesAcces) =
       Spelled(st, "modalites_acces", "modalites_acces", req->modalites_acces(), &bad);
@@ -327,8 +327,9 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   }
   q.text = req->query();
   if (req->has_open_at() &&
-      (req->open_at().seconds() < 0 || req->open_at().seconds() > 253402300799)) {
-    bad.push_back({"open_at", "must be between 1970 and 9999"});
+      (req->open_at().seconds() < 0 || req->open_at().seconds() > 253402300799 ||
+       req->open_at().nanos() < 0 || req->open_at().nanos() > 999999999)) {
+    bad.push_back({"open_at", "must be between 1970 and 9999, nanos within [0, 999999999]"});
   } else if (req->has_open_at()) {
     const absl::Time t = absl::FromUnixSeconds(req->open_at().seconds());
     q.open_at = absl::ToCivilMinute(t, paris_);

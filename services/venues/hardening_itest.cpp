@@ -19,110 +19,18 @@
 #include "libs/testing/testing.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/itest_support.hpp"
 
 namespace passerelle::venues {
 namespace {
 
 using namespace std::chrono_literals;
+using itest::Valid;
+using itest::Violations;
 using ::testing::HasSubstr;
 
-v1::Venue Valid(const std::string& id, const std::string& nom = "Médiathèque Jean Lévy") {
-  v1::Venue v;
-  v.set_id(id);
-  v.set_pivot("21590512800017");
-  v.set_nom(nom);
-  v.set_commune("Roubaix");
-  v.set_code_postal("59100");
-  v.set_adresse("2 rue Pierre Motte");
-  v.set_date_maj("2024-04-02");
-  v.set_latitude(50.6909);
-  v.set_longitude(3.1746);
-  v.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
-  return v;
-}
-
-// The fields named by an INVALID_ARGUMENT's BadRequest, and its whole text for matching.
-struct BadRequest {
-  std::set<std::string> fields;
-  std::string text;
-};
-BadRequest Violations(const grpc::Status& st) {
-  BadRequest out;
-  google::rpc::Status rpc;
-  if (!rpc.ParseFromString(st.error_details())) return out;
-  for (const auto& d : rpc.details()) {
-    google::rpc::BadRequest br;
-    if (!d.UnpackTo(&br)) continue;
-    for (const auto& f : br.field_violations()) {
-      out.fields.insert(f.field());
-      out.text += f.field() + ": " + f.description() + "\n";
-    }
-  }
-  return out;
-}
-
-class HardeningTest : public ::testing::Test {
+class HardeningTest : public itest::VenuesServiceTest {
  protected:
-  void SetUp() override {
-    process_ = binary_.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(15s), 0) << process_->Output();
-  }
-  grpc::Status Batch(const std::string& source, const std::vector<v1::Venue>& venues,
-                     v1::BatchUpsertVenuesResponse* resp,
-                     std::chrono::milliseconds deadline = 30s) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
-    v1::BatchUpsertVenuesRequest req;
-    req.set_source(source);
-    for (const auto& v : venues) *req.add_venues() = v;
-    return stub_->BatchUpsertVenues(&ctx, req, resp);
-  }
-  grpc::Status Search(const v1::SearchVenuesRequest& req, v1::SearchVenuesResponse* resp) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 5s);
-    return stub_->SearchVenues(&ctx, req, resp);
-  }
-  grpc::Status List(const std::string& filter, v1::ListVenuesResponse* resp,
-                    const std::string& token = "", int page_size = 0) {
-    grpc::ClientContext ctx;
-    v1::ListVenuesRequest r;
-    r.set_filter(filter);
-    r.set_page_token(token);
-    r.set_page_size(page_size);
-    return stub_->ListVenues(&ctx, r, resp);
-  }
-  grpc::Status Import(const std::string& source, const std::string& data,
-                      v1::ImportVenuesResponse* out) {
-    grpc::ClientContext ctx;
-    auto writer = stub_->ImportVenues(&ctx, out);
-    v1::ImportVenuesChunk chunk;
-    chunk.set_source(source);
-    chunk.set_data(data);
-    writer->Write(chunk);
-    writer->WritesDone();
-    return writer->Finish();
-  }
-  grpc::Status Export(v1::VenueExportFormat format, std::string* doc) {
-    grpc::ClientContext ctx;
-    v1::ExportVenuesRequest req;
-    req.set_format(format);
-    auto reader = stub_->ExportVenues(&ctx, req);
-    v1::ExportVenuesChunk chunk;
-    while (reader->Read(&chunk)) *doc += chunk.data();
-    return reader->Finish();
-  }
-  grpc::Status AreaLayer(const std::string& geojson, v1::AreaLayer* out) {
-    grpc::ClientContext ctx;
-    v1::ImportAreaLayerRequest req;
-    req.set_layer("qpv");
-    req.set_geojson(geojson);
-    return stub_->ImportAreaLayer(&ctx, req, out);
-  }
   // Venues in the service's schema, read from PostgreSQL (not bounded by a page size).
   int Stored() {
     pqxx::connection c(testing::DatabaseUrl());
@@ -134,10 +42,6 @@ class HardeningTest : public ::testing::Test {
     EXPECT_TRUE(List("", &resp, "", 1000).ok());
     return resp.venues_size();
   }
-
-  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
-  std::unique_ptr<testing::Process> process_;
-  std::unique_ptr<v1::VenueService::Stub> stub_;
 };
 
 TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
@@ -150,8 +54,7 @@ TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
   const double nan = std::nan(""), inf = std::numeric_limits<double>::infinity();
   for (const Case& c : std::vector<Case>{
            {[&](auto& r) { r.mutable_within()->set_min_latitude(nan); }, "within.min_latitude"},
-           {[&](auto& r) { r.mutable_within()->set_min_longitude(-1e10); },
-            "within.min_longitude"},
+           {[&](auto& r) { r.mutable_within()->set_min_longitude(-1e10); }, "within.min_longitude"},
            {[&](auto& r) { r.mutable_within()->set_max_latitude(inf); }, "within.max_latitude"},
            {[&](auto& r) {
               r.mutable_near()->set_latitude(50.69);
@@ -168,7 +71,8 @@ TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
            {[&](auto& r) { r.mutable_open_at()->set_seconds(-5); }, "open_at"},
            {[&](auto& r) { r.set_query(std::string("a\0b", 3)); }, "query"},
            {[&](auto& r) {
-              for (int i = 0; i < 101; ++i) r.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+              for (int i = 0; i < 101; ++i)
+                r.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
             },
             "services"},
            {[&](auto& r) { r.add_areas("nope"); }, "areas[0]"},
@@ -250,8 +154,10 @@ TEST_F(HardeningTest, OneBadRowNeverTakesTheBatchDown) {
   EXPECT_EQ(b.results(0).outcome(), v1::CREATED);
   EXPECT_EQ(b.results(5).outcome(), v1::CREATED);
   const std::vector<std::pair<std::string, std::string>> expected = {
-      {"nom", "control"}, {"presentation_detail", "maxLength"},
-      {"presentation_resume", "maxLength"}, {"referential_items[0]", "local"}};
+      {"nom", "control"},
+      {"presentation_detail", "maxLength"},
+      {"presentation_resume", "maxLength"},
+      {"referential_items[0]", "local"}};
   for (size_t i = 0; i < expected.size(); ++i) {
     const auto& r = b.results(static_cast<int>(i) + 1);
     EXPECT_EQ(r.outcome(), v1::REJECTED) << expected[i].first;
@@ -327,10 +233,10 @@ TEST_F(HardeningTest, ImportKeepsGoodRowsAndAnswersInValidUtf8) {
     rule_of[r.source_id()] = r.violations(0).rule();
   }
   EXPECT_EQ(rule_of, (std::map<std::string, std::string>{{"bad-text", "utf8"},
-                                                          {"bad-enum", "utf8"},
-                                                          {"nul", "control"},
-                                                          {"nan", "number"},
-                                                          {"hex", "number"}}));
+                                                         {"bad-enum", "utf8"},
+                                                         {"nul", "control"},
+                                                         {"nan", "number"},
+                                                         {"hex", "number"}}));
 }
 
 TEST_F(HardeningTest, ExportsSurviveEveryStoredValueAndNeutraliseFormulas) {
@@ -349,7 +255,7 @@ TEST_F(HardeningTest, ExportsSurviveEveryStoredValueAndNeutraliseFormulas) {
   ASSERT_TRUE(Export(v1::NATIONAL_CSV, &csv_doc).ok());
   EXPECT_THAT(csv_doc, HasSubstr("\"'=HYPERLINK("));
   EXPECT_THAT(csv_doc, HasSubstr("\"'@SUM(1+1)\""));
-  EXPECT_THAT(csv_doc, HasSubstr("\"'=1+1\""));  // the tab went with the trimming
+  EXPECT_THAT(csv_doc, HasSubstr("\"'=1+1\""));         // the tab went with the trimming
   EXPECT_THAT(csv_doc, HasSubstr("\"+33320123456\""));  // the standard's form, untouched
   for (auto format : {v1::DATA_INCLUSION_STRUCTURES, v1::DATA_INCLUSION_SERVICES, v1::GEOJSON}) {
     std::string doc;
@@ -498,8 +404,8 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
     next = page.next_page_token();
   }
   EXPECT_EQ(seen.size(), 5u);
-  for (const std::string& bad : {std::string("garbage"), std::string("NQ"),
-                                 token.substr(0, token.size() - 3)}) {
+  for (const std::string& bad :
+       {std::string("garbage"), std::string("NQ"), token.substr(0, token.size() - 3)}) {
     grpc::Status st = List("commune = Roubaix", &resp, bad, 2);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
     EXPECT_THAT(Violations(st).fields, ::testing::Contains("page_token"));
@@ -509,6 +415,76 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
   EXPECT_TRUE(List("", &resp, "", 5000).ok());
 }
 
+TEST_F(HardeningTest, EachResourceHasOneName) {
+  v1::Venue created;
+  ASSERT_TRUE(Create(Valid("one-name"), &created).ok());
+  std::string upper = created.name();
+  std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7, ::toupper);
+  for (const std::string& alias :
+       {upper, created.name() + " ", created.name() + "/", "venues//" + created.name().substr(7),
+        "VENUES/" + created.name().substr(7), "venues/" + created.name().substr(7, 8)}) {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(alias);
+    v1::Venue out;
+    grpc::Status st = stub_->GetVenue(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << alias;
+    EXPECT_THAT(Violations(st).text, HasSubstr("venues/{venue}")) << alias;
+  }
+  // A parent is quoted, never echoed whole.
+  grpc::ClientContext ctx;
+  v1::ListAreasRequest req;
+  req.set_parent("areaLayers/" + std::string(100000, 'x') + "\xff");
+  v1::ListAreasResponse out;
+  grpc::Status st = stub_->ListAreas(&ctx, req, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_LT(st.error_details().size() + st.error_message().size(), 4000u);
+}
+
+TEST_F(HardeningTest, ValuesThatWouldMisleadReadersAreRefusedPerRow) {
+  std::vector<v1::Venue> rows(6, Valid("x"));
+  for (size_t k = 0; k < rows.size(); ++k) rows[k].set_id("mislead-" + std::to_string(k));
+  rows[0].set_nom("\u200B\u200B");
+  rows[1].set_adresse("2 rue \u202Eettom\u202C");
+  rows[2].add_site_web("javascript:alert(1)");
+  rows[3].set_date_maj("0000-01-01");
+  rows[4].set_latitude(-0.0);
+  rows[4].add_site_web("www.exemple.fr");
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("careless", rows, &b).ok());
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"nom", "required"}, {"adresse", "bidi"}, {"site_web", "url"}, {"date_maj", "range"}};
+  for (size_t k = 0; k < expected.size(); ++k) {
+    EXPECT_EQ(b.results(k).outcome(), v1::REJECTED) << k;
+    ASSERT_GT(b.results(k).violations_size(), 0) << k;
+    EXPECT_EQ(b.results(k).violations(0).field(), expected[k].first) << k;
+    EXPECT_EQ(b.results(k).violations(0).rule(), expected[k].second) << k;
+  }
+  EXPECT_EQ(b.results(4).outcome(), v1::CREATED);
+  EXPECT_EQ(b.results(5).outcome(), v1::CREATED);
+  std::string csv;
+  ASSERT_TRUE(Export(v1::NATIONAL_CSV, &csv).ok());
+  EXPECT_THAT(csv, HasSubstr("https://www.exemple.fr"));
+  EXPECT_THAT(csv, ::testing::Not(HasSubstr(",-0,")));
+  EXPECT_THAT(csv, ::testing::Not(HasSubstr("javascript:")));
+
+  // A header alone is refused, not "0 rows imported".
+  v1::ImportVenuesResponse imported;
+  grpc::Status st =
+      Import("careless", "id,pivot,nom,commune,code_postal,adresse,date_maj\n", &imported);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st).text, HasSubstr("aucune ligne"));
+
+  // A timestamp's nanos are checked like its seconds.
+  v1::SearchVenuesRequest search;
+  search.mutable_open_at()->set_seconds(1'800'000'000);
+  search.mutable_open_at()->set_nanos(-1);
+  v1::SearchVenuesResponse found;
+  st = Search(search, &found);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st).fields, ::testing::Contains("open_at"));
+}
+
 TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
   auto square = [](double lat) {
     return "[[[3.1," + std::to_string(lat) + "],[3.2," + std::to_string(lat) + "],[3.2," +
@@ -516,8 +492,8 @@ TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
   };
   auto layer = [&](const std::string& code, const std::string& coords) {
     return "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":"
-           "{\"code\":\"" + code + "\"},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" +
-           coords + "}}]}";
+           "{\"code\":\"" +
+           code + "\"},\"geometry\":{\"type\":\"Polygon\",\"coordinates\":" + coords + "}}]}";
   };
   v1::AreaLayer out;
   for (const auto& [geojson, says] : std::vector<std::pair<std::string, std::string>>{
@@ -589,8 +565,9 @@ TEST_F(HardeningTest, NothingIsCommittedAfterTheDeadline) {
         [&] {
           auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
           return body && body->find("method=\"BatchUpsertVenues\"") != std::string::npos &&
-                 body->find("passerelle_grpc_server_handled_total{code=\"DEADLINE_EXCEEDED\","
-                            "method=\"BatchUpsertVenues\"") != std::string::npos;
+                 body->find(
+                     "passerelle_grpc_server_handled_total{code=\"DEADLINE_EXCEEDED\","
+                     "method=\"BatchUpsertVenues\"") != std::string::npos;
         },
         30s));
     EXPECT_EQ(Count(), 0);

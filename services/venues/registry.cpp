@@ -11,7 +11,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
 #include "libs/api/filter.hpp"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
@@ -23,13 +22,18 @@
 namespace passerelle::venues {
 namespace {
 
+const api::ResourcePattern kVenueName("venues/{venue}");
+const api::ResourcePattern kAreaLayerName("areaLayers/{layer}");
+
+// `venues/{venue}` with the venue's id as the registry wrote it (a lowercase UUID), so each
+// venue has one name: `venues/0F8F...` is refused, not an alias.
 absl::Status ParseName(const std::string& name, std::string* id) {
-  if (!name.starts_with("venues/") || name.size() <= 7 || name.find('/', 7) != std::string::npos) {
-    return api::InvalidArgument(
-        "invalid venue name",
-        {{"name", absl::StrCat("must be venues/{venue}, got \"", text::Quote(name), "\"")}});
+  auto parts = kVenueName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (!api::IsCanonicalUuid((*parts)[0])) {
+    return api::InvalidName("name", "must be venues/{venue} with a lowercase UUID", name);
   }
-  *id = name.substr(7);
+  *id = (*parts)[0];
   return absl::OkStatus();
 }
 
@@ -145,15 +149,14 @@ absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
   return std::set<std::string>(unknown->begin(), unknown->end());
 }
 
-absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, Venue* v) {
+absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix,
+                            const std::set<std::string>& unknown_items, Venue* v) {
   Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
   std::vector<api::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
   CheckLocalFields(m, prefix, &fv);
   if (fv.empty()) {
-    auto unknown = UnknownItemsOf({&m});
-    if (!unknown.ok()) return unknown.status();
     for (int i = 0; i < m.referential_items_size(); ++i) {
-      if (unknown->contains(m.referential_items(i))) {
+      if (unknown_items.contains(m.referential_items(i))) {
         fv.push_back({absl::StrCat(prefix, "referential_items[", i, "]"),
                       absl::StrCat("« ", m.referential_items(i),
                                    " » n'est pas un élément du référentiel publié (inconnu ou "
@@ -180,18 +183,18 @@ events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const Venue& v,
       v1::VenueWithdrawn p;
       p.set_name(v.Name());
       p.set_reason(v.withdrawal_reason);
-      return events::MakeEvent("venue.withdrawn", "venues", v.Name(), p, absl::Now(), trace);
+      return events::MakeEvent("venue.withdrawn", "venues", v.Name(), p, clock_.Now(), trace);
     }
     case VenueEvent::kCreated: {
       v1::VenueCreated p;
       ToProto(standard_, v, p.mutable_venue());
-      return events::MakeEvent("venue.created", "venues", v.Name(), p, absl::Now(), trace);
+      return events::MakeEvent("venue.created", "venues", v.Name(), p, clock_.Now(), trace);
     }
     case VenueEvent::kUpdated: {
       v1::VenueUpdated p;
       ToProto(standard_, v, p.mutable_venue());
       for (const auto& c : changed) p.add_changed_fields(c);
-      return events::MakeEvent("venue.updated", "venues", v.Name(), p, absl::Now(), trace);
+      return events::MakeEvent("venue.updated", "venues", v.Name(), p, clock_.Now(), trace);
     }
   }
   std::abort();  // every kind is handled above; the compiler checks the switch
@@ -208,8 +211,10 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& re
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;  // a retry: answer what the first call did
+  auto unknown = UnknownItemsOf({&m});
+  if (!unknown.ok()) return unknown.status();
   Venue v;
-  if (absl::Status s = Fill(m, "venue.", &v); !s.ok()) return s;
+  if (absl::Status s = Fill(m, "venue.", *unknown, &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
   return Indexed(Settle(key, repo_.Insert(v, CreatedEvents(), key)));
@@ -238,6 +243,10 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
+  // Read before the transaction: the items the update brings (those it keeps are known, the
+  // referential consumer strips retired ones from stored venues).
+  auto unknown = UnknownItemsOf({&m});
+  if (!unknown.ok()) return unknown.status();
   return Indexed(Settle(
       key, repo_.Update(
                id, *revision,
@@ -256,7 +265,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                  } else {
                    for (const auto& path : mask) CopyField(m, &merged, path);
                  }
-                 return Fill(merged, "venue.", &v);
+                 return Fill(merged, "venue.", *unknown, &v);
                },
                UpdatedEvents(), key)));
 }
@@ -490,6 +499,12 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
     return api::InvalidArgument(std::string(parsed.status().message()),
                                 {{"data", std::string(parsed.status().message())}});
   }
+  if (parsed->rows == 0) {
+    // A header alone is a file cut short or exported empty, not "nothing to do" (the sync
+    // refuses the same file).
+    return api::InvalidArgument(
+        "no rows", {{"data", "le fichier ne contient aucune ligne de lieu après l'en-tête"}});
+  }
   ImportReport report;
   report.rows = parsed->rows;
   report.rejected = std::move(parsed->rejected);
@@ -533,11 +548,15 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
 }
 
 absl::StatusOr<std::vector<Repository::AreaCount>> Registry::ListAreas(const std::string& parent) {
-  if (!parent.starts_with("areaLayers/") || !ValidLayerId(parent.substr(11))) {
-    return api::InvalidArgument("invalid parent",
-                                {{"parent", "must be areaLayers/{layer}, got \"" + parent + "\""}});
+  auto parts = kAreaLayerName.Parse(parent, "parent");
+  if (!parts.ok()) return parts.status();
+  if (!ValidLayerId((*parts)[0])) {
+    return api::InvalidName("parent",
+                            "must be areaLayers/{layer}, the layer 1 to 40 lower case letters, "
+                            "digits or dashes",
+                            parent);
   }
-  return repo_.ListAreas(parent.substr(11));
+  return repo_.ListAreas((*parts)[0]);
 }
 
 absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "libs/api/page_token.hpp"
+#include "libs/clock/clock.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/venues/areas.hpp"
 #include "services/venues/exchange.hpp"
@@ -29,13 +30,13 @@ struct ListQuery {
   bool descending = false;
   bool show_withdrawn = false;
   int page_size = 50;
-  std::string after;  // cursor: the sort key and id of the last row of the previous page
+  std::string after;    // cursor: the sort key and id of the last row of the previous page
   std::string binding;  // the request's parameters, which its page tokens are bound to
 };
 
 struct ListPage {
   std::vector<Venue> venues;
-  std::string next_cursor;  // empty on the last page
+  std::string next_cursor;      // empty on the last page
   std::string next_page_token;  // the cursor sealed for the client (set by the registry)
 };
 
@@ -80,8 +81,7 @@ class Repository {
   /// something changed.
   virtual absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
                                        const std::function<absl::Status(Venue&)>& change,
-                                       const EventFactory& event,
-                                       const RequestKey& request) = 0;
+                                       const EventFactory& event, const RequestKey& request) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   /// Where a reader of the change feed stands: the transactions its last read could not see
   /// (those that had not started, from `next_xid` on, and those still `running`).
@@ -127,8 +127,10 @@ class Repository {
 
 class Registry {
  public:
-  Registry(const Standard& standard, Repository& repo, const api::PageTokens& tokens)
-      : standard_(standard), repo_(repo), tokens_(tokens), index_(standard) {}
+  /// `clock` dates the events; deadlines stay on the system's time, as the caller's are.
+  Registry(const Standard& standard, Repository& repo, const api::PageTokens& tokens,
+           const clocks::Clock& clock = clocks::System())
+      : standard_(standard), repo_(repo), tokens_(tokens), clock_(clock), index_(standard) {}
 
   absl::StatusOr<Venue> Get(const std::string& name);
   /// Most venues in one BatchUpsertVenues call.
@@ -146,9 +148,10 @@ class Registry {
   /// A page, with its next page token sealed for the query's parameters.
   absl::StatusOr<ListPage> List(const ListQuery& query);
   /// Nothing is committed after `deadline` (the caller's gRPC deadline).
-  absl::StatusOr<std::vector<RowResult>> BatchUpsert(
-      const std::string& source, const std::vector<v1::Venue>& rows,
-      bool reinstate_withdrawn = false, absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<std::vector<RowResult>> BatchUpsert(const std::string& source,
+                                                     const std::vector<v1::Venue>& rows,
+                                                     bool reinstate_withdrawn = false,
+                                                     absl::Time deadline = absl::InfiniteFuture());
 
   const Standard& standard() const { return standard_; }
 
@@ -205,7 +208,10 @@ class Registry {
   /// Row violations for referential items that no published version offers, per item name.
   absl::StatusOr<std::set<std::string>> UnknownItemsOf(const std::vector<const v1::Venue*>& rows);
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
-  absl::Status Fill(const v1::Venue& message, const std::string& path_prefix, Venue* venue);
+  /// `unknown_items` (read before any transaction): the message's referential items that no
+  /// published version offers.
+  absl::Status Fill(const v1::Venue& message, const std::string& path_prefix,
+                    const std::set<std::string>& unknown_items, Venue* venue);
   enum class VenueEvent { kCreated, kUpdated, kWithdrawn };
   events::v1::Event MakeVenueEvent(VenueEvent kind, const Venue& v,
                                    const std::vector<std::string>& changed) const;
@@ -224,6 +230,7 @@ class Registry {
   const Standard& standard_;
   Repository& repo_;
   const api::PageTokens& tokens_;
+  const clocks::Clock& clock_;
   SearchIndex index_;
   /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
   std::mutex refresh_mu_;

@@ -11,6 +11,7 @@
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/exchange.hpp"
+#include "services/venues/itest_support.hpp"
 #include "services/venues/roundtrip_generator.hpp"
 #include "services/venues/venue.hpp"
 
@@ -21,41 +22,7 @@ using namespace std::chrono_literals;
 
 constexpr int kVenues = 300;
 
-class RoundTripApiTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    process_ = binary_.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(15s), 0) << process_->Output();
-  }
-  grpc::Status Upsert(const std::vector<v1::Venue>& venues, v1::BatchUpsertVenuesResponse* out) {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 60s);
-    v1::BatchUpsertVenuesRequest req;
-    req.set_source("roundtrip");
-    for (const auto& v : venues) *req.add_venues() = v;
-    return stub_->BatchUpsertVenues(&ctx, req, out);
-  }
-  std::string Export(v1::VenueExportFormat format) {
-    grpc::ClientContext ctx;
-    v1::ExportVenuesRequest req;
-    req.set_format(format);
-    auto reader = stub_->ExportVenues(&ctx, req);
-    std::string doc;
-    v1::ExportVenuesChunk chunk;
-    while (reader->Read(&chunk)) doc += chunk.data();
-    EXPECT_TRUE(reader->Finish().ok());
-    return doc;
-  }
-
-  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
-  std::unique_ptr<testing::Process> process_;
-  std::unique_ptr<v1::VenueService::Stub> stub_;
-};
+class RoundTripApiTest : public itest::VenuesServiceTest {};
 
 TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
   const Standard& standard = Standard::V102();
@@ -74,7 +41,7 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
   for (const auto& v : sent) by_id[v.id()] = &v;
 
   v1::BatchUpsertVenuesResponse created;
-  ASSERT_TRUE(Upsert(sent, &created).ok());
+  ASSERT_TRUE(Batch("roundtrip", sent, &created).ok());
   ASSERT_EQ(created.results_size(), kVenues);
   for (int i = 0; i < kVenues; ++i) {
     const auto& r = created.results(i);
@@ -141,7 +108,7 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
 
   // The same rows again: what was stored is what was sent, so nothing changes.
   v1::BatchUpsertVenuesResponse again;
-  ASSERT_TRUE(Upsert(sent, &again).ok());
+  ASSERT_TRUE(Batch("roundtrip", sent, &again).ok());
   for (int i = 0; i < again.results_size(); ++i) {
     EXPECT_EQ(again.results(i).outcome(), v1::UNCHANGED)
         << sent[i].id() << " changed: "

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -61,6 +62,40 @@ std::vector<std::string> Alternatives(std::string_view pattern) {
     cur += c;
   }
   return {};
+}
+
+// Years a venue's `date_maj` can hold: the standard's data start long after 1990, and a date
+// past 2099 is a typing error.
+constexpr int kFirstYear = 1990;
+constexpr int kLastYear = 2099;
+
+// Fields whose values are web addresses that a reader will open.
+bool IsUrlField(std::string_view name) {
+  return name == "site_web" || name == "prise_rdv" || name == "fiche_acces_libre";
+}
+
+// An http(s) address as written; "www.exemple.fr" (no scheme, a dotted host) becomes
+// "https://www.exemple.fr"; any other scheme (javascript:, data:, mailto:, ftp:) or a value
+// with spaces is not an address to open: nullopt.
+std::optional<std::string> NormaliseUrl(const std::string& v) {
+  if (v.find_first_of(" \t\r\n") != std::string::npos) return std::nullopt;
+  const std::string lower = absl::AsciiStrToLower(v);
+  if (lower.starts_with("https://") || lower.starts_with("http://")) {
+    const size_t host = v.find("://") + 3;
+    if (host >= v.size() || v[host] == '/') return std::nullopt;
+    return v;
+  }
+  const size_t colon = v.find(':');
+  const size_t dot = v.find('.');
+  const size_t slash = v.find('/');
+  const bool has_scheme = colon != std::string::npos &&
+                          (slash == std::string::npos || colon < slash) &&
+                          (dot == std::string::npos || colon < dot);
+  if (has_scheme || dot == std::string::npos || dot == 0 ||
+      (slash != std::string::npos && slash < dot)) {
+    return std::nullopt;
+  }
+  return "https://" + v;
 }
 
 std::string Trim(std::string_view s) {
@@ -183,10 +218,18 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
                   absl::StrCat("caractère de contrôle interdit (octet ", *at, ")"));
         continue;
       }
+      if (auto at = text::FirstBidiControl(it->second)) {
+        violation(f, it->second, "bidi",
+                  absl::StrCat("caractère de contrôle bidirectionnel interdit (octet ", *at,
+                               ") : le texte s'afficherait dans un autre ordre"));
+        continue;
+      }
     }
     const std::string value = it == raw.end() ? "" : Trim(it->second);
-    if (value.empty()) {
-      if (f.required) violation(f, "", "required", "champ obligatoire absent ou vide");
+    // A value made only of invisible characters (U+200B...) is empty to every reader.
+    if (value.empty() || text::IsBlank(value)) {
+      if (f.required)
+        violation(f, value, "required", "champ obligatoire absent, vide ou invisible");
       continue;
     }
     if (f.kind != FieldKind::kList && text::CodePoints(value) > f.max_length) {
@@ -214,6 +257,7 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
                     absl::StrCat("hors de l'intervalle [-", limit, ", ", limit, "] (WGS84)"));
           break;
         }
+        if (d == 0 && v.starts_with('-')) v.erase(0, 1);  // "-0": one zero
         normalised(f, value, v);
         out.record[f.name] = {v};
         break;
@@ -223,6 +267,11 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
         absl::CivilDay day;
         if (v.size() != 10 || !absl::ParseCivilTime(v, &day)) {
           violation(f, value, "date", "n'est pas une date AAAA-MM-JJ (ISO 8601)");
+          break;
+        }
+        if (day.year() < kFirstYear || day.year() > kLastYear) {
+          violation(f, value, "range",
+                    absl::StrCat("date hors de l'intervalle ", kFirstYear, "-", kLastYear));
           break;
         }
         normalised(f, value, v);
@@ -283,6 +332,14 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
               if (c != ' ' && c != '.') compact += c;
             }
             v = compact;
+          } else if (IsUrlField(f.name)) {
+            auto url = NormaliseUrl(v);
+            if (!url) {
+              violation(f, part, "url",
+                        "n'est pas une adresse web : doit commencer par https:// ou http://");
+              continue;
+            }
+            v = *url;
           } else if (f.name == "typologie") {
             for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
           }

@@ -18,7 +18,7 @@ const Standard& S() { return Standard::V102(); }
 
 std::map<std::string, std::string> ValidRow() {
   return {{"id", "lieu-1"},          {"pivot", "43493312300029"}, {"nom", "Médiathèque"},
-          {"commune", "Roubaix"},    {"code_postal", "59100"},   {"adresse", "2 rue Pierre Motte"},
+          {"commune", "Roubaix"},    {"code_postal", "59100"},    {"adresse", "2 rue Pierre Motte"},
           {"date_maj", "2024-04-02"}};
 }
 
@@ -84,6 +84,37 @@ TEST(StandardTest, EachKindOfViolationNamesFieldValueAndRule) {
   }
   // The valid value of the list is kept.
   EXPECT_THAT(v.record["services"], ElementsAre("Aide aux démarches administratives"));
+}
+
+TEST(StandardTest, ValuesThatWouldMisleadAReaderAreRefused) {
+  auto row = ValidRow();
+  row["nom"] = "\u200B\u200B";                 // shows nothing
+  row["adresse"] = "2 rue \u202Eettom\u202C";  // displays in another order
+  row["date_maj"] = "0000-01-01";
+  row["site_web"] = "javascript:alert(1)|https://exemple.fr";
+  row["prise_rdv"] = "data:text/html,x";
+  Validated v = ValidateRow(S(), row);
+  std::map<std::string, std::string> rules;
+  for (const auto& x : v.violations) rules[x.field] = x.rule;
+  EXPECT_EQ(rules["nom"], "required");
+  EXPECT_EQ(rules["adresse"], "bidi");
+  EXPECT_EQ(rules["date_maj"], "range");
+  EXPECT_EQ(rules["site_web"], "url");
+  EXPECT_EQ(rules["prise_rdv"], "url");
+  EXPECT_THAT(v.record["site_web"], ElementsAre("https://exemple.fr"));  // the good value kept
+}
+
+TEST(StandardTest, AddressesAndZerosHaveOneSpelling) {
+  auto row = ValidRow();
+  row["site_web"] = "www.exemple.fr/lieu|HTTP://Exemple.fr";
+  row["latitude"] = "-0";
+  row["longitude"] = "-0,0";
+  Validated v = ValidateRow(S(), row);
+  ASSERT_TRUE(v.violations.empty()) << v.violations[0].field << ": " << v.violations[0].message;
+  EXPECT_THAT(v.record["site_web"],
+              ElementsAre("https://www.exemple.fr/lieu", "HTTP://Exemple.fr"));
+  EXPECT_THAT(v.record["latitude"], ElementsAre("0"));
+  EXPECT_THAT(v.record["longitude"], ElementsAre("0.0"));
 }
 
 TEST(StandardTest, ProducersSpellingVariantsAreNormalised) {

@@ -6,9 +6,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/api/status.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::venues {
@@ -41,8 +43,6 @@ Venue FromRow(const pqxx::row& r) {
   return v;
 }
 
-std::string Json(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
-
 std::optional<Venue> Select(pqxx::work& tx, const std::string& where, const std::string& a,
                             const std::string& b, bool lock) {
   auto rows = tx.exec_params(
@@ -71,11 +71,11 @@ std::optional<Venue> InsertRow(pqxx::work& tx, const Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
                    "referential_items, accepts_aptic_pass) VALUES (gen_random_uuid(), $1, $2, "
-                   "$3::jsonb, $4, ARRAY(SELECT json_array_elements_text($5::json)), $6) "
+                   "$3::jsonb, $4, $5::text[], $6) "
                    "ON CONFLICT (source, source_id) DO NOTHING RETURNING ",
                    kColumns),
       v.source, v.source_id, nlohmann::json(v.standard).dump(), v.owner_organisation,
-      Json(v.referential_items), v.accepts_aptic_pass);
+      db::TextArray(v.referential_items), v.accepts_aptic_pass);
   if (r.empty()) return std::nullopt;
   return WithAreas(tx, r[0][0].as<std::string>());
 }
@@ -83,13 +83,14 @@ std::optional<Venue> InsertRow(pqxx::work& tx, const Venue& v) {
 Venue SaveRow(pqxx::work& tx, const Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("UPDATE venues SET record = $2::jsonb, owner_organisation = $3, "
-                   "referential_items = ARRAY(SELECT json_array_elements_text($4::json)), "
+                   "referential_items = $4::text[], "
                    "accepts_aptic_pass = $5, state = $6, withdrawal_reason = $7, "
                    "revision = revision + 1, update_time = now(), last_seen_time = now() "
                    "WHERE id = $1::uuid RETURNING ",
                    kColumns),
-      v.id, nlohmann::json(v.standard).dump(), v.owner_organisation, Json(v.referential_items),
-      v.accepts_aptic_pass, v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason);
+      v.id, nlohmann::json(v.standard).dump(), v.owner_organisation,
+      db::TextArray(v.referential_items), v.accepts_aptic_pass,
+      v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason);
   return WithAreas(tx, v.id);
 }
 
@@ -118,19 +119,10 @@ absl::Status NotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("venues/", id, " does not exist"));
 }
 
-bool IsUuid(const std::string& s) {
-  if (s.size() != 36) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-    if (dash ? s[i] != '-' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 absl::StatusOr<Venue> PgStore::Get(const std::string& id) {
-  if (!IsUuid(id)) return NotFound(id);
+  if (!api::IsCanonicalUuid(id)) return NotFound(id);
   std::optional<Venue> v;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     v = Select(tx, "id = $1::uuid AND $2 = ''", id, "", false);
@@ -167,9 +159,9 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
       auto existing =
           Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id, false);
       return api::WithReason(absl::AlreadyExistsError(absl::StrCat(
-                                    "a venue with id \"", venue.source_id, "\" already exists",
-                                    existing ? absl::StrCat(": ", existing->Name()) : "")),
-                                "VENUE_EXISTS");
+                                 "a venue with id \"", venue.source_id, "\" already exists",
+                                 existing ? absl::StrCat(": ", existing->Name()) : "")),
+                             "VENUE_EXISTS");
     }
     out = *std::move(inserted);
     outbox::Append(tx, topology_, event(out, {}));
@@ -183,17 +175,16 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
 absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revision,
                                       const std::function<absl::Status(Venue&)>& change,
                                       const EventFactory& event, const RequestKey& request) {
-  if (!IsUuid(id)) return NotFound(id);
+  if (!api::IsCanonicalUuid(id)) return NotFound(id);
   Venue out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto current = Select(tx, "id = $1::uuid AND $2 = ''", id, "", true);
     if (!current) return NotFound(id);
     if (expected_revision != 0 && current->revision != expected_revision) {
-      return api::WithReason(
-          absl::AbortedError(absl::StrCat("etag mismatch: ", current->Name(),
-                                          " changed since it was read (now ", ETag(*current),
-                                          "); read it again")),
-          "ETAG_MISMATCH");
+      return api::WithReason(absl::AbortedError(absl::StrCat("etag mismatch: ", current->Name(),
+                                                             " changed since it was read (now ",
+                                                             ETag(*current), "); read it again")),
+                             "ETAG_MISMATCH");
     }
     Venue next = *current;
     if (absl::Status s = change(next); !s.ok()) return s;
@@ -271,25 +262,24 @@ int PgStore::ApplyReferentialVersion(pqxx::work& tx,
   std::vector<std::string> retired(version.items_retired().begin(), version.items_retired().end());
   tx.exec_params(
       "INSERT INTO referential_items (item, retired, version) "
-      "SELECT DISTINCT i, false, $2 FROM json_array_elements_text($1::json) AS i "
+      "SELECT DISTINCT i, false, $2 FROM unnest($1::text[]) AS i "
       "ON CONFLICT (item) DO UPDATE SET retired = false, version = EXCLUDED.version",
-      nlohmann::json(offered).dump(), version.version());
+      db::TextArray(offered), version.version());
   tx.exec_params(
       "INSERT INTO referential_items (item, retired, version) "
-      "SELECT DISTINCT i, true, $2 FROM json_array_elements_text($1::json) AS i "
+      "SELECT DISTINCT i, true, $2 FROM unnest($1::text[]) AS i "
       "ON CONFLICT (item) DO UPDATE SET retired = true, version = EXCLUDED.version",
-      nlohmann::json(retired).dump(), version.version());
+      db::TextArray(retired), version.version());
   if (retired.empty()) return 0;
-  const std::string list = nlohmann::json(retired).dump();
+  const std::string list = db::TextArray(retired);
   int changed = 0;
-  for (const auto& row : tx.exec_params(
-           absl::StrCat("UPDATE venues SET referential_items = ARRAY(SELECT i FROM "
-                        "unnest(referential_items) AS i WHERE i <> ALL(ARRAY(SELECT "
-                        "json_array_elements_text($1::json)))), revision = revision + 1, "
-                        "update_time = now() WHERE referential_items && ARRAY(SELECT "
-                        "json_array_elements_text($1::json)) RETURNING ",
-                        kColumns),
-           list)) {
+  for (const auto& row :
+       tx.exec_params(absl::StrCat("UPDATE venues SET referential_items = ARRAY(SELECT i FROM "
+                                   "unnest(referential_items) AS i WHERE i <> ALL($1::text[])), "
+                                   "revision = revision + 1, update_time = now() "
+                                   "WHERE referential_items && $1::text[] RETURNING ",
+                                   kColumns),
+                      list)) {
     outbox::Append(tx, topology_, updated(FromRow(row), {"referential_items"}));
     ++changed;
   }
@@ -301,11 +291,11 @@ absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
   std::vector<std::string> unknown;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     unknown.clear();
-    for (const auto& row : tx.exec_params(
-             "SELECT i FROM json_array_elements_text($1::json) AS i "
-             "WHERE EXISTS (SELECT 1 FROM referential_items) AND NOT EXISTS "
-             "(SELECT 1 FROM referential_items r WHERE r.item = i AND NOT r.retired)",
-             nlohmann::json(items).dump())) {
+    for (const auto& row :
+         tx.exec_params("SELECT i FROM unnest($1::text[]) AS i "
+                        "WHERE EXISTS (SELECT 1 FROM referential_items) AND NOT EXISTS "
+                        "(SELECT 1 FROM referential_items r WHERE r.item = i AND NOT r.retired)",
+                        db::TextArray(items))) {
       unknown.push_back(row[0].as<std::string>());
     }
     return absl::OkStatus();
@@ -413,15 +403,15 @@ absl::StatusOr<Repository::Changes> PgStore::ChangedSince(const ChangeCursor& cu
 absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source,
                                                        const std::vector<Venue>& rows,
                                                        const EventFactory& created,
-                                                       const EventFactory& updated,
-                                                       bool reinstate, absl::Time deadline) {
+                                                       const EventFactory& updated, bool reinstate,
+                                                       absl::Time deadline) {
   // Set-based: one read of the batch's current rows, one insert, one update, one pass for the
   // areas and one for the events, whatever the batch size.
   std::vector<RowResult> results;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     results.assign(rows.size(), RowResult{});
     std::unordered_map<std::string, size_t> position;  // source id -> row
-    nlohmann::json source_ids = nlohmann::json::array();
+    std::vector<std::string> source_ids;
     for (size_t i = 0; i < rows.size(); ++i) {
       if (!position.emplace(rows[i].source_id, i).second) {
         return absl::InvalidArgumentError("source id " + rows[i].source_id + " twice in a batch");
@@ -429,11 +419,11 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       source_ids.push_back(rows[i].source_id);
     }
     std::unordered_map<std::string, Venue> current;
-    for (const auto& row :
-         tx.exec_params(absl::StrCat("SELECT ", kColumns,
-                                     " FROM venues WHERE source = $1 AND source_id IN "
-                                     "(SELECT json_array_elements_text($2::json)) FOR UPDATE"),
-                        source, source_ids.dump())) {
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT ", kColumns,
+                          " FROM venues WHERE source = $1 AND source_id = ANY($2::text[]) "
+                          "FOR UPDATE"),
+             source, db::TextArray(source_ids))) {
       Venue v = FromRow(row);
       current.emplace(v.source_id, std::move(v));
     }
@@ -479,7 +469,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
         "owner_organisation text, referential_items json, accepts_aptic_pass boolean, state text, "
         "withdrawal_reason text)";
-    nlohmann::json written = nlohmann::json::array();
+    std::vector<std::string> written;
     if (!inserts.empty()) {
       auto ins = tx.exec_params(
           absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
@@ -511,12 +501,11 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
     if (written.empty()) return absl::OkStatus();  // nothing to commit
     // The areas of every written venue, and the rows as stored; then their events, in row order.
     std::vector<std::optional<events::v1::Event>> events(rows.size());
-    for (const auto& row : tx.exec_params(
-             absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
-                          " WHERE v.id IN (SELECT json_array_elements_text($1::json)::uuid) "
-                          "RETURNING ",
-                          kColumns),
-             written.dump())) {
+    for (const auto& row : tx.exec_params(absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
+                                                       " WHERE v.id = ANY($1::uuid[]) "
+                                                       "RETURNING ",
+                                                       kColumns),
+                                          db::TextArray(written))) {
       Venue stored = FromRow(row);
       RowResult& r = results[position.at(stored.source_id)];
       r.id = stored.id;

@@ -1,20 +1,20 @@
 // Venue mapping between the domain record and the API message, by reflection on field names.
 #include "services/venues/venue.hpp"
 
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
 
-#include <google/protobuf/descriptor.h>
-#include <google/protobuf/reflection.h>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "libs/api/status.hpp"
 #include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -25,6 +25,7 @@ std::string Number(double d) {
   // Plain decimals only (the standard's number syntax), shortest that reads back exactly;
   // NaN and infinities become text that validation refuses by name.
   if (!std::isfinite(d)) return std::isnan(d) ? "NaN" : d > 0 ? "inf" : "-inf";
+  if (d == 0) return "0";  // -0 too: one zero
   char buf[512];
   auto r = std::to_chars(buf, buf + sizeof(buf), d, std::chars_format::fixed);
   return std::string(buf, r.ptr);
@@ -33,8 +34,8 @@ std::string Number(double d) {
 }  // namespace
 
 const std::vector<std::string>& LocalFields() {
-  static const auto* fields = new std::vector<std::string>{
-      "owner_organisation", "referential_items", "accepts_aptic_pass"};
+  static const auto* fields =
+      new std::vector<std::string>{"owner_organisation", "referential_items", "accepts_aptic_pass"};
   return *fields;
 }
 

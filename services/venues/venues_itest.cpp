@@ -15,48 +15,17 @@
 #include "libs/testing/testing.hpp"
 #include "passerelle/referential/v1/referential.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/itest_support.hpp"
 
 namespace passerelle::venues {
 namespace {
 
 using namespace std::chrono_literals;
+using itest::Valid;
 using ::testing::HasSubstr;
 
-v1::Venue Valid(const std::string& id, const std::string& nom = "Médiathèque Jean Lévy") {
-  v1::Venue v;
-  v.set_id(id);
-  v.set_pivot("21590512800017");
-  v.set_nom(nom);
-  v.set_commune("Roubaix");
-  v.set_code_postal("59100");
-  v.set_adresse("2 rue Pierre Motte");
-  v.set_date_maj("2024-04-02");
-  v.set_latitude(50.6909);
-  v.set_longitude(3.1746);
-  v.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
-  v.add_frais_a_charge(v1::FRAIS_GRATUIT);
-  v.add_typologie("BIB");
-  return v;
-}
-
-class VenuesTest : public ::testing::Test {
+class VenuesTest : public itest::VenuesServiceTest {
  protected:
-  void SetUp() override {
-    process_ = binary_.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
-  }
-  void TearDown() override {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(15s), 0) << process_->Output();
-  }
-  grpc::Status Create(const v1::Venue& v, v1::Venue* out, const std::string& request_id = "") {
-    grpc::ClientContext ctx;
-    v1::CreateVenueRequest req;
-    *req.mutable_venue() = v;
-    req.set_request_id(request_id);
-    return stub_->CreateVenue(&ctx, req, out);
-  }
   int Events(const std::string& type) {
     pqxx::connection c(testing::DatabaseUrl());
     pqxx::work tx(c);
@@ -65,10 +34,6 @@ class VenuesTest : public ::testing::Test {
                type + "'")[0]
         .as<int>();
   }
-
-  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
-  std::unique_ptr<testing::Process> process_;
-  std::unique_ptr<v1::VenueService::Stub> stub_;
 };
 
 TEST_F(VenuesTest, CreateGetAndTheCreatedEvent) {

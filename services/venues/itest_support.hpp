@@ -1,0 +1,134 @@
+// What the venues binary's integration tests share: a valid sample venue, the violations of an
+// INVALID_ARGUMENT, and a fixture that starts passerelle-venues against the test command's
+// PostgreSQL and NATS and calls its public gRPC API.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "gtest/gtest.h"
+#include "libs/testing/testing.hpp"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/sample_venue.hpp"
+
+namespace passerelle::venues::itest {
+
+/// The fields named by an INVALID_ARGUMENT's BadRequest, and its whole text for matching.
+struct BadRequest {
+  std::set<std::string> fields;
+  std::string text;
+};
+inline BadRequest Violations(const grpc::Status& st) {
+  BadRequest out;
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(st.error_details())) return out;
+  for (const auto& d : rpc.details()) {
+    google::rpc::BadRequest br;
+    if (!d.UnpackTo(&br)) continue;
+    for (const auto& f : br.field_violations()) {
+      out.fields.insert(f.field());
+      out.text += f.field() + ": " + f.description() + "\n";
+    }
+  }
+  return out;
+}
+
+/// Starts passerelle-venues for each test and stops it (exit status 0) after.
+class VenuesServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    process_ = binary_.Start();
+    stub_ = v1::VenueService::NewStub(
+        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    process_->Signal(SIGTERM);
+    EXPECT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
+  }
+
+  grpc::Status Create(const v1::Venue& v, v1::Venue* out, const std::string& request_id = "") {
+    grpc::ClientContext ctx;
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = v;
+    req.set_request_id(request_id);
+    return stub_->CreateVenue(&ctx, req, out);
+  }
+  grpc::Status Batch(const std::string& source, const std::vector<v1::Venue>& venues,
+                     v1::BatchUpsertVenuesResponse* resp,
+                     std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+    v1::BatchUpsertVenuesRequest req;
+    req.set_source(source);
+    for (const auto& v : venues) *req.add_venues() = v;
+    return stub_->BatchUpsertVenues(&ctx, req, resp);
+  }
+  grpc::Status Search(const v1::SearchVenuesRequest& req, v1::SearchVenuesResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    return stub_->SearchVenues(&ctx, req, resp);
+  }
+  grpc::Status List(const std::string& filter, v1::ListVenuesResponse* resp,
+                    const std::string& token = "", int page_size = 0) {
+    grpc::ClientContext ctx;
+    v1::ListVenuesRequest r;
+    r.set_filter(filter);
+    r.set_page_token(token);
+    r.set_page_size(page_size);
+    return stub_->ListVenues(&ctx, r, resp);
+  }
+  /// Streams `data` in chunks of `chunk` bytes, cut anywhere (the source in the first).
+  grpc::Status Import(const std::string& source, const std::string& data,
+                      v1::ImportVenuesResponse* out, size_t chunk = 10000) {
+    grpc::ClientContext ctx;
+    auto writer = stub_->ImportVenues(&ctx, out);
+    size_t off = 0;
+    do {
+      v1::ImportVenuesChunk c;
+      if (off == 0) c.set_source(source);
+      c.set_data(data.substr(off, chunk));
+      writer->Write(c);
+      off += chunk;
+    } while (off < data.size());
+    writer->WritesDone();
+    return writer->Finish();
+  }
+  /// The whole export in `doc`; the stream's final status.
+  grpc::Status Export(v1::VenueExportFormat format, std::string* doc) {
+    grpc::ClientContext ctx;
+    v1::ExportVenuesRequest req;
+    req.set_format(format);
+    auto reader = stub_->ExportVenues(&ctx, req);
+    v1::ExportVenuesChunk chunk;
+    while (reader->Read(&chunk)) *doc += chunk.data();
+    return reader->Finish();
+  }
+  /// The whole export, expected to succeed.
+  std::string Export(v1::VenueExportFormat format) {
+    std::string doc;
+    grpc::Status st = Export(format, &doc);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return doc;
+  }
+  grpc::Status AreaLayer(const std::string& geojson, v1::AreaLayer* out,
+                         const std::string& layer = "qpv") {
+    grpc::ClientContext ctx;
+    v1::ImportAreaLayerRequest req;
+    req.set_layer(layer);
+    req.set_geojson(geojson);
+    return stub_->ImportAreaLayer(&ctx, req, out);
+  }
+
+  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
+  std::unique_ptr<testing::Process> process_;
+  std::unique_ptr<v1::VenueService::Stub> stub_;
+};
+
+}  // namespace passerelle::venues::itest

@@ -1,0 +1,370 @@
+// The registry's use cases against an in-memory repository and a manual clock: validation,
+// etags, idempotent retries, batches, paging and the index, without PostgreSQL or a binary.
+#include "services/venues/registry.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/clock/clock.hpp"
+#include "services/venues/sample_venue.hpp"
+
+namespace passerelle::venues {
+namespace {
+
+using itest::Valid;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+// The Repository contract as PgStore keeps it (registry.hpp), in memory.
+class FakeRepository final : public Repository {
+ public:
+  explicit FakeRepository(const clocks::Clock& clock) : clock_(clock) {}
+
+  std::vector<events::v1::Event> events;
+  std::set<std::string> known_items;  // empty: no referential version received yet
+  int writes = 0;
+
+  absl::StatusOr<Venue> Get(const std::string& id) override {
+    auto it = venues_.find(id);
+    if (it == venues_.end()) return absl::NotFoundError("venues/" + id + " does not exist");
+    return it->second;
+  }
+  absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& request_id) override {
+    auto it = requests_.find(request_id);
+    if (it == requests_.end()) return std::optional<SeenRequest>();
+    return std::optional<SeenRequest>(it->second);
+  }
+  absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
+                               const RequestKey& request) override {
+    for (const auto& [id, v] : venues_) {
+      if (v.source == venue.source && v.source_id == venue.source_id) {
+        return absl::AlreadyExistsError("exists: " + v.Name());
+      }
+    }
+    Venue v = venue;
+    v.id = NextId();
+    v.revision = 1;
+    v.create_time = v.update_time = clock_.Now();
+    Save(v, event, {}, request);
+    return v;
+  }
+  absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
+                               const std::function<absl::Status(Venue&)>& change,
+                               const EventFactory& event, const RequestKey& request) override {
+    auto it = venues_.find(id);
+    if (it == venues_.end()) return absl::NotFoundError("venues/" + id + " does not exist");
+    if (expected_revision != 0 && it->second.revision != expected_revision) {
+      return api::WithReason(absl::AbortedError("etag mismatch"), "ETAG_MISMATCH");
+    }
+    Venue next = it->second;
+    if (absl::Status s = change(next); !s.ok()) return s;
+    std::vector<std::string> changed = ChangedFields(it->second, next);
+    if (next.withdrawn != it->second.withdrawn) changed.push_back("state");
+    if (changed.empty()) return it->second;
+    ++next.revision;
+    next.update_time = clock_.Now();
+    Save(next, event, changed, request);
+    return next;
+  }
+  absl::StatusOr<ListPage> List(const ListQuery& query) override {
+    ListPage page;
+    for (auto it = venues_.upper_bound(query.after); it != venues_.end(); ++it) {
+      if (it->second.withdrawn && !query.show_withdrawn) continue;
+      if (static_cast<int>(page.venues.size()) == query.page_size) {
+        page.next_cursor = page.venues.back().id;
+        break;
+      }
+      page.venues.push_back(it->second);
+    }
+    return page;
+  }
+  absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override {
+    Changes out;
+    for (const auto& [id, seq] : written_at_) {
+      if (seq >= cursor.next_xid) out.venues.push_back(venues_.at(id));
+    }
+    out.cursor.next_xid = static_cast<uint64_t>(writes) + 1;
+    return out;
+  }
+  absl::StatusOr<int> ReplaceAreaLayer(const std::string&, const std::string&,
+                                       const std::vector<AreaFeature>&, const EventFactory&,
+                                       absl::Time) override {
+    return absl::UnimplementedError("not used by these tests");
+  }
+  absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override {
+    return absl::NotFoundError("areaLayers/" + layer + " does not exist");
+  }
+  absl::StatusOr<std::vector<std::string>> UnknownItems(
+      const std::vector<std::string>& items) override {
+    std::vector<std::string> unknown;
+    if (known_items.empty()) return unknown;
+    for (const auto& i : items) {
+      if (!known_items.contains(i)) unknown.push_back(i);
+    }
+    return unknown;
+  }
+  absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
+                                                const std::vector<Venue>& rows,
+                                                const EventFactory& created,
+                                                const EventFactory& updated, bool reinstate,
+                                                absl::Time deadline) override {
+    if (clock_.Now() >= deadline) return absl::DeadlineExceededError("nothing was written");
+    std::vector<RowResult> results;
+    for (const Venue& row : rows) {
+      RowResult r;
+      r.source_id = row.source_id;
+      Venue* current = nullptr;
+      for (auto& [id, v] : venues_) {
+        if (v.source == source && v.source_id == row.source_id) current = &v;
+      }
+      if (current == nullptr) {
+        Venue v = row;
+        v.id = NextId();
+        v.revision = 1;
+        v.create_time = v.update_time = clock_.Now();
+        Save(v, created, {}, {});
+        r.outcome = RowResult::Outcome::kCreated;
+        r.id = v.id;
+        r.stored = v;
+      } else {
+        Venue next = *current;
+        next.standard = row.standard;
+        next.owner_organisation = row.owner_organisation;
+        next.referential_items = row.referential_items;
+        next.accepts_aptic_pass = row.accepts_aptic_pass;
+        std::vector<std::string> changed = ChangedFields(*current, next);
+        if (reinstate && next.withdrawn) {
+          next.withdrawn = false;
+          changed.push_back("state");
+        }
+        r.id = current->id;
+        if (changed.empty()) {
+          r.outcome = RowResult::Outcome::kUnchanged;
+        } else {
+          ++next.revision;
+          next.update_time = clock_.Now();
+          Save(next, updated, changed, {});
+          r.outcome = RowResult::Outcome::kUpdated;
+          r.changed_fields = changed;
+          r.stored = next;
+        }
+      }
+      results.push_back(std::move(r));
+    }
+    return results;
+  }
+
+ private:
+  std::string NextId() {
+    char id[37];
+    std::snprintf(id, sizeof id, "abcdef00-0000-4000-8000-%012d", ++ids_);
+    return id;
+  }
+  void Save(const Venue& v, const EventFactory& event, const std::vector<std::string>& changed,
+            const RequestKey& request) {
+    venues_[v.id] = v;
+    written_at_[v.id] = static_cast<uint64_t>(++writes);
+    events.push_back(event(v, changed));
+    if (!request.id.empty()) requests_.emplace(request.id, SeenRequest{request, v.id});
+  }
+
+  const clocks::Clock& clock_;
+  std::map<std::string, Venue> venues_;
+  std::map<std::string, uint64_t> written_at_;
+  std::map<std::string, SeenRequest> requests_;
+  int ids_ = 0;
+};
+
+class RegistryTest : public ::testing::Test {
+ protected:
+  clocks::ManualClock clock_;
+  FakeRepository repo_{clock_};
+  api::PageTokens tokens_{"registry-test-key"};
+  Registry registry_{Standard::V102(), repo_, tokens_, clock_};
+};
+
+TEST_F(RegistryTest, CreateValidatesAndDatesTheEventByTheClock) {
+  v1::Venue bad = Valid("a");
+  bad.set_code_postal("ABCDE");
+  bad.set_latitude(std::nan(""));
+  auto refused = registry_.Create(bad, "");
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  std::vector<std::string> fields;
+  for (const auto& v : api::Violations(refused.status())) fields.push_back(v.field);
+  EXPECT_THAT(fields, ::testing::IsSupersetOf({"venue.code_postal", "venue.latitude"}));
+  EXPECT_THAT(repo_.events, IsEmpty());
+
+  clock_.Set(absl::FromUnixSeconds(1'900'000'000));
+  auto created = registry_.Create(Valid("a"), "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->source, "passerelle");
+  ASSERT_EQ(repo_.events.size(), 1u);
+  EXPECT_EQ(repo_.events[0].type(), "venue.created");
+  EXPECT_EQ(repo_.events[0].subject(), created->Name());
+  EXPECT_EQ(repo_.events[0].occurred_time().seconds(), 1'900'000'000);
+}
+
+TEST_F(RegistryTest, NamesHaveOneSpelling) {
+  auto created = registry_.Create(Valid("a"), "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_TRUE(registry_.Get(created->Name()).ok());
+  std::string upper = created->Name();
+  std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7, ::toupper);
+  for (const std::string& alias : {upper, created->Name() + " ", created->Name() + "/",
+                                   "venues//" + created->id, "Venues/" + created->id}) {
+    auto got = registry_.Get(alias);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << alias;
+  }
+}
+
+TEST_F(RegistryTest, UpdateHonoursMaskAndEtag) {
+  auto created = registry_.Create(Valid("a"), "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::Venue change;
+  change.set_name(created->Name());
+  change.set_nom("Nouveau nom");
+  change.set_commune("Ignorée");  // not in the mask
+  change.set_etag(ETag(*created));
+  auto updated = registry_.Update(change, {"nom"}, "");
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->standard.at("nom").front(), "Nouveau nom");
+  EXPECT_EQ(updated->standard.at("commune").front(), "Roubaix");
+  EXPECT_EQ(updated->revision, 2);
+  ASSERT_EQ(repo_.events.size(), 2u);
+  EXPECT_EQ(repo_.events[1].type(), "venue.updated");
+
+  // The same etag again is stale now.
+  auto stale = registry_.Update(change, {"nom"}, "");
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  auto bad_mask = registry_.Update(change, {"nom", "revision"}, "");
+  EXPECT_EQ(bad_mask.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, RequestIdRetriesGetTheFirstResultAndReuseIsRefused) {
+  auto first = registry_.Create(Valid("a"), "req-1");
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto retry = registry_.Create(Valid("a"), "req-1");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  EXPECT_EQ(retry->id, first->id);
+  EXPECT_EQ(repo_.events.size(), 1u);  // the retry wrote nothing
+  auto reuse = registry_.Create(Valid("b"), "req-1");
+  EXPECT_EQ(reuse.status().code(), absl::StatusCode::kInvalidArgument);
+  auto withdraw = registry_.Withdraw(first->Name(), "Fermé", "", "req-1");
+  EXPECT_EQ(withdraw.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, WithdrawIsIdempotentAndNeedsAReason) {
+  auto created = registry_.Create(Valid("a"), "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(registry_.Withdraw(created->Name(), "", "", "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto w1 = registry_.Withdraw(created->Name(), "Fermé définitivement", "", "");
+  ASSERT_TRUE(w1.ok()) << w1.status();
+  EXPECT_TRUE(w1->withdrawn);
+  auto w2 = registry_.Withdraw(created->Name(), "Fermé définitivement", "", "");
+  ASSERT_TRUE(w2.ok()) << w2.status();
+  EXPECT_EQ(w2->revision, w1->revision);
+  ASSERT_EQ(repo_.events.size(), 2u);
+  EXPECT_EQ(repo_.events[1].type(), "venue.withdrawn");
+  v1::Venue change = Valid("a", "Autre");
+  change.set_name(created->Name());
+  EXPECT_EQ(registry_.Update(change, {"nom"}, "").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(RegistryTest, BatchRejectsBadRowsOnlyAndUnknownItems) {
+  repo_.known_items = {"items/a1"};
+  std::vector<v1::Venue> rows = {Valid("r1"), Valid("r2"), Valid("r1"), Valid("r3")};
+  rows[1].set_nom(std::string("a\0b", 3));
+  rows[3].add_referential_items("items/zz");
+  auto results = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(results.ok()) << results.status();
+  ASSERT_EQ(results->size(), 4u);
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kCreated);
+  EXPECT_EQ((*results)[1].outcome, RowResult::Outcome::kRejected);
+  EXPECT_EQ((*results)[1].violations.at(0).field, "nom");
+  EXPECT_EQ((*results)[2].outcome, RowResult::Outcome::kRejected);  // r1 twice
+  EXPECT_EQ((*results)[3].outcome, RowResult::Outcome::kRejected);
+  EXPECT_EQ((*results)[3].violations.at(0).rule, "referential");
+
+  // The same batch again changes nothing; a changed row is updated.
+  rows = {Valid("r1")};
+  results = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kUnchanged);
+  rows[0].set_nom("Renommé");
+  results = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kUpdated);
+  EXPECT_THAT((*results)[0].changed_fields, ElementsAre("nom"));
+
+  EXPECT_EQ(registry_.BatchUpsert("passerelle", rows).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.BatchUpsert("-abc", rows).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, BatchPastItsDeadlineWritesNothing) {
+  const std::vector<v1::Venue> rows = {Valid("r1")};
+  auto late = registry_.BatchUpsert("siilab", rows, false, clock_.Now() - absl::Seconds(1));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(repo_.writes, 0);
+}
+
+TEST_F(RegistryTest, ListPagesWithSealedTokensBoundToTheQuery) {
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(registry_.Create(Valid(absl::StrCat("v", i)), "").ok());
+  auto q = registry_.ParseListQuery("", "", 2, "", false);
+  ASSERT_TRUE(q.ok()) << q.status();
+  std::set<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    auto query = registry_.ParseListQuery("", "", 2, token, false);
+    ASSERT_TRUE(query.ok()) << query.status();
+    auto page = registry_.List(*query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    for (const auto& v : page->venues) EXPECT_TRUE(seen.insert(v.id).second) << v.id;
+    token = page->next_page_token;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(seen.size(), 5u);
+  EXPECT_EQ(pages, 3);
+
+  auto first = registry_.List(*q);
+  ASSERT_TRUE(first.ok());
+  ASSERT_FALSE(first->next_page_token.empty());
+  // The token of one query does not serve another; a cut or forged one is refused.
+  auto other =
+      registry_.ParseListQuery("commune = \"Lille\"", "", 2, first->next_page_token, false);
+  EXPECT_EQ(other.status().code(), absl::StatusCode::kInvalidArgument);
+  std::string cut = first->next_page_token;
+  cut.pop_back();
+  EXPECT_EQ(registry_.ParseListQuery("", "", 2, cut, false).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, WritesReachTheIndexAndRefreshPicksUpOtherReplicas) {
+  auto created = registry_.Create(Valid("a"), "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  SearchQuery q;
+  q.text = "jean levy";
+  auto found = registry_.Search(q, "p", "");
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->hits.size(), 1u);
+  EXPECT_EQ(found->hits[0].venue->name, created->Name());
+
+  // Another replica writes straight into the repository; the refresh brings it in.
+  Registry other(Standard::V102(), repo_, tokens_, clock_);
+  ASSERT_TRUE(other.Create(Valid("b", "Centre social Jean Lévy"), "").ok());
+  EXPECT_EQ(registry_.Search(q, "p", "")->hits.size(), 1u);
+  ASSERT_TRUE(registry_.RefreshIndex().ok());
+  EXPECT_EQ(registry_.Search(q, "p", "")->hits.size(), 2u);
+}
+
+}  // namespace
+}  // namespace passerelle::venues
