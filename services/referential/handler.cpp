@@ -1,6 +1,8 @@
 // gRPC handler of the referential service.
 #include "services/referential/handler.hpp"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
@@ -124,9 +126,93 @@ grpc::Status Handler::ListNomenclatures(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-static void VersionToProto(const VersionTree& v, v1::Version* resp) {
+namespace {
+
+// Every mapping between the domain's enums and the proto's is a switch without `default:`, so
+// -Wswitch names the place to update when either side gains a value.
+v1::VersionState VersionStateToProto(VersionState s) {
+  switch (s) {
+    case VersionState::kDraft:
+      return v1::DRAFT;
+    case VersionState::kPublished:
+      return v1::PUBLISHED;
+  }
+  return v1::VERSION_STATE_UNSPECIFIED;  // not reached: every state is listed
+}
+
+v1::ProposalState ProposalStateToProto(ProposalState s) {
+  switch (s) {
+    case ProposalState::kOpen:
+      return v1::OPEN;
+    case ProposalState::kAccepted:
+      return v1::ACCEPTED;
+    case ProposalState::kRejected:
+      return v1::REJECTED;
+    case ProposalState::kApplied:
+      return v1::APPLIED;
+    case ProposalState::kClosed:
+      return v1::CLOSED;
+  }
+  return v1::PROPOSAL_STATE_UNSPECIFIED;  // not reached: every state is listed
+}
+
+v1::OperationKind KindToProto(Operation::Kind k) {
+  switch (k) {
+    case Operation::Kind::kAddItem:
+      return v1::ADD_ITEM;
+    case Operation::Kind::kAddCategory:
+      return v1::ADD_CATEGORY;
+    case Operation::Kind::kRetireItem:
+      return v1::RETIRE_ITEM;
+    case Operation::Kind::kSetLabel:
+      return v1::SET_LABEL;
+    case Operation::Kind::kReplaceInLabel:
+      return v1::REPLACE_IN_LABEL;
+    case Operation::Kind::kMoveItem:
+      return v1::MOVE_ITEM;
+    case Operation::Kind::kMoveCategory:
+      return v1::MOVE_CATEGORY;
+    case Operation::Kind::kMoveLevel:
+      return v1::MOVE_LEVEL;
+    case Operation::Kind::kAddKeywords:
+      return v1::ADD_KEYWORDS;
+  }
+  return v1::OPERATION_KIND_UNSPECIFIED;  // not reached: every kind is listed
+}
+
+/// nullopt for UNSPECIFIED and for numbers the proto does not define.
+std::optional<Operation::Kind> KindFromProto(int kind) {
+  if (!v1::OperationKind_IsValid(kind)) return std::nullopt;
+  switch (static_cast<v1::OperationKind>(kind)) {
+    case v1::ADD_ITEM:
+      return Operation::Kind::kAddItem;
+    case v1::ADD_CATEGORY:
+      return Operation::Kind::kAddCategory;
+    case v1::RETIRE_ITEM:
+      return Operation::Kind::kRetireItem;
+    case v1::SET_LABEL:
+      return Operation::Kind::kSetLabel;
+    case v1::REPLACE_IN_LABEL:
+      return Operation::Kind::kReplaceInLabel;
+    case v1::MOVE_ITEM:
+      return Operation::Kind::kMoveItem;
+    case v1::MOVE_CATEGORY:
+      return Operation::Kind::kMoveCategory;
+    case v1::MOVE_LEVEL:
+      return Operation::Kind::kMoveLevel;
+    case v1::ADD_KEYWORDS:
+      return Operation::Kind::kAddKeywords;
+    case v1::OPERATION_KIND_UNSPECIFIED:
+    case v1::OperationKind_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::OperationKind_INT_MAX_SENTINEL_DO_NOT_USE_:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void VersionToProto(const VersionTree& v, v1::Version* resp) {
   resp->set_name(VersionName(v));
-  resp->set_state(v.state == "published" ? v1::PUBLISHED : v1::DRAFT);
+  resp->set_state(VersionStateToProto(v.state));
   if (!v.base_version.empty()) {
     resp->set_base_version(absl::StrCat("nomenclatures/", v.nomenclature, "/versions/",
                                         v.base_version));
@@ -148,6 +234,8 @@ static void VersionToProto(const VersionTree& v, v1::Version* resp) {
     }
   }
 }
+
+}  // namespace
 
 grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionRequest* req,
                                  v1::Version* resp) {
@@ -216,10 +304,6 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
 
 namespace {
 
-v1::OperationKind KindToProto(Operation::Kind k) {
-  return static_cast<v1::OperationKind>(static_cast<int>(k) + 1);
-}
-
 void ProposalToProto(const Proposal& p, v1::Proposal* out) {
   out->set_name(ProposalName(p));
   out->set_round_table(p.table);
@@ -242,7 +326,7 @@ void ProposalToProto(const Proposal& p, v1::Proposal* out) {
     if (op.position >= 0) o->set_position(op.position);
     for (const auto& k : op.keywords) o->add_keywords(k);
   }
-  out->set_state(static_cast<v1::ProposalState>(static_cast<int>(p.state) + 1));
+  out->set_state(ProposalStateToProto(p.state));
   out->set_decision_reason(p.decision_reason);
   if (!p.applied_in.empty()) {
     out->set_applied_in(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/", p.applied_in));
@@ -269,11 +353,12 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
   }
   for (int i = 0; i < ops.size(); ++i) {
     const auto& o = ops[i];
+    const std::optional<Operation::Kind> kind = KindFromProto(o.kind());
     if (o.kind() == v1::OPERATION_KIND_UNSPECIFIED) {
       bad.push_back({absl::StrCat("operations[", i, "].kind"), "must be set"});
       continue;
     }
-    if (!v1::OperationKind_IsValid(o.kind())) {
+    if (!kind) {
       bad.push_back(UnknownEnum(absl::StrCat("operations[", i, "].kind"), o.kind()));
       continue;
     }
@@ -289,7 +374,7 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
       continue;
     }
     Operation op{};
-    op.kind = static_cast<Operation::Kind>(static_cast<int>(o.kind()) - 1);
+    op.kind = *kind;
     op.target = o.target();
     op.category = o.category();
     op.level = o.level();
@@ -430,7 +515,9 @@ grpc::Status Handler::Export(grpc::ServerContext* ctx, const v1::ExportVersionRe
       break;
     case v1::JSON:
     case v1::EXPORT_FORMAT_UNSPECIFIED:
-    default:  // every defined value is listed; others were refused above
+    // Numbers the proto does not define were refused above.
+    case v1::ExportFormat_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::ExportFormat_INT_MAX_SENTINEL_DO_NOT_USE_:
       doc = ExportJson(**t);
       type = "application/json";
   }

@@ -247,13 +247,9 @@ absl::Status NomenclatureNotFound(const std::string& nomenclature) {
       absl::StrCat("nomenclatures/", text::Quote(nomenclature, 80), " does not exist"));
 }
 
-// The states a `state = X` filter may name, upper case as in the API.
+// The states a `state = X` filter may name: the API's names (OPEN), the store's in upper case.
 std::optional<ProposalState> StateFromFilter(const std::string& value) {
-  for (ProposalState s : {ProposalState::kOpen, ProposalState::kAccepted, ProposalState::kRejected,
-                          ProposalState::kApplied, ProposalState::kClosed}) {
-    if (absl::AsciiStrToLower(value) == ProposalStateName(s)) return s;
-  }
-  return std::nullopt;
+  return ProposalStateFromName(absl::AsciiStrToLower(value));
 }
 
 }  // namespace

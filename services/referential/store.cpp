@@ -3,11 +3,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/status.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/api/status.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::referential {
@@ -38,9 +39,10 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
       t.nomenclature, t.title, t.source);
   auto r = tx.exec_params(
       "INSERT INTO versions (nomenclature_id, version, state, base_version, publish_time) "
-      "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $3 = 'published' THEN now() END) "
+      "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN now() END) "
       "ON CONFLICT DO NOTHING",
-      t.nomenclature, t.version, t.state, t.base_version);
+      t.nomenclature, t.version, VersionStateName(t.state), t.base_version,
+      t.state == VersionState::kPublished);
   if (r.affected_rows() == 0) return false;  // already there
   int pos = 0;
   for (const auto& l : t.levels) {
@@ -92,11 +94,12 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     // computed from: same numbers, and the open ones at the revision they were read at.
     std::vector<int> accepted_now;
     std::vector<std::pair<int, int>> open_now;
-    for (const auto& row : tx.exec_params(
-             "SELECT number, state, revision FROM proposals WHERE nomenclature_id = $1 "
-             "AND base_version = $2 AND state IN ('accepted', 'open') ORDER BY number FOR UPDATE",
-             t.nomenclature, t.base_version)) {
-      if (row[1].as<std::string>() == "accepted") {
+    for (const auto& row :
+         tx.exec_params("SELECT number, state, revision FROM proposals WHERE nomenclature_id = $1 "
+                        "AND base_version = $2 AND state IN ($3, $4) ORDER BY number FOR UPDATE",
+                        t.nomenclature, t.base_version, ProposalStateName(ProposalState::kAccepted),
+                        ProposalStateName(ProposalState::kOpen))) {
+      if (ProposalStateFromName(row[1].as<std::string>()) == ProposalState::kAccepted) {
         accepted_now.push_back(row[0].as<int>());
       } else {
         open_now.emplace_back(row[0].as<int>(), row[2].as<int>());
@@ -116,9 +119,9 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     if (!inserted) return absl::OkStatus();
     for (int n : applied) {
       tx.exec_params(
-          "UPDATE proposals SET state = 'applied', applied_in = $3, revision = revision + 1, "
+          "UPDATE proposals SET state = $4, applied_in = $3, revision = revision + 1, "
           "update_time = now() WHERE nomenclature_id = $1 AND number = $2",
-          t.nomenclature, n, t.version);
+          t.nomenclature, n, t.version, ProposalStateName(ProposalState::kApplied));
     }
     for (const auto& p : carried) {
       tx.exec_params(
@@ -163,8 +166,9 @@ absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
   });
 }
 
-std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& nomenclature,
-                                             int number, bool lock) {
+absl::StatusOr<std::vector<Proposal>> PgStore::ReadProposals(pqxx::work& tx,
+                                                             const std::string& nomenclature,
+                                                             int number, bool lock) {
   std::vector<Proposal> out;
   std::map<int, size_t> index;
   const std::string sql = std::string(
@@ -187,11 +191,12 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
     auto ops = ParseOperations(nlohmann::json::parse(row[8].c_str()));
     if (ops.ok()) p.operations = *std::move(ops);
     const std::string state = row[9].as<std::string>();
-    p.state = state == "accepted"   ? ProposalState::kAccepted
-              : state == "rejected" ? ProposalState::kRejected
-              : state == "applied"  ? ProposalState::kApplied
-              : state == "closed"   ? ProposalState::kClosed
-                                    : ProposalState::kOpen;
+    std::optional<ProposalState> known = ProposalStateFromName(state);
+    if (!known) {
+      return absl::InternalError(absl::StrCat("proposal ", p.number, " of ", nomenclature,
+                                              " has an unknown state \"", state, "\""));
+    }
+    p.state = *known;
     p.decision_reason = row[10].as<std::string>();
     p.applied_in = row[11].as<std::string>();
     p.revision = row[12].as<int>();
@@ -215,20 +220,29 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
 
 absl::StatusOr<std::vector<Proposal>> PgStore::ListProposals(const std::string& nomenclature) {
   std::vector<Proposal> out;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out = ReadProposals(tx, nomenclature, 0, false);
-    return absl::OkStatus();
-  }, {.isolation = db::Isolation::kRepeatableRead});
+  absl::Status st = db::RunInTransaction(pool_,
+                                         [&](pqxx::work& tx) {
+                                           auto read = ReadProposals(tx, nomenclature, 0, false);
+                                           if (!read.ok()) return read.status();
+                                           out = *std::move(read);
+                                           return absl::OkStatus();
+                                         },
+                                         {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   return out;
 }
 
 absl::StatusOr<Proposal> PgStore::GetProposal(const std::string& nomenclature, int number) {
   std::vector<Proposal> out;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out = ReadProposals(tx, nomenclature, number, false);
-    return absl::OkStatus();
-  }, {.isolation = db::Isolation::kRepeatableRead});
+  absl::Status st = db::RunInTransaction(pool_,
+                                         [&](pqxx::work& tx) {
+                                           auto read =
+                                               ReadProposals(tx, nomenclature, number, false);
+                                           if (!read.ok()) return read.status();
+                                           out = *std::move(read);
+                                           return absl::OkStatus();
+                                         },
+                                         {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   if (out.empty()) {
     return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/", number,
@@ -241,7 +255,9 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
     const std::string& nomenclature, int number, int expected_revision,
     const std::function<absl::Status(Proposal&)>& change) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    auto found = ReadProposals(tx, nomenclature, number, true);
+    auto read = ReadProposals(tx, nomenclature, number, true);
+    if (!read.ok()) return read.status();
+    std::vector<Proposal>& found = *read;
     if (found.empty()) {
       return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
                                               number, " does not exist"));
@@ -303,7 +319,13 @@ absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
       VersionTree t;
       t.nomenclature = row[0].as<std::string>();
       t.version = row[1].as<std::string>();
-      t.state = row[2].as<std::string>();
+      const std::string state = row[2].as<std::string>();
+      std::optional<VersionState> known = VersionStateFromName(state);
+      if (!known) {
+        return absl::InternalError(absl::StrCat("version ", t.nomenclature, "/", t.version,
+                                                " has an unknown state \"", state, "\""));
+      }
+      t.state = *known;
       t.base_version = row[3].as<std::string>();
       const double epoch = row[4].as<double>();
       t.publish_time = epoch > 0 ? absl::FromUnixMicros(static_cast<int64_t>(epoch * 1e6))
