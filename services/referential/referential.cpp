@@ -13,12 +13,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
-#include "libs/events/event.hpp"
-#include "libs/logging/logging.hpp"
-#include "libs/api/status.hpp"
 #include "libs/api/filter.hpp"
 #include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/referential/v1/events.pb.h"
 
@@ -81,6 +80,7 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     if (!file.starts_with("nomenclature-") || !file.ends_with(".json")) continue;
     auto nomenclature = ReadFile(entry.path());
     if (!nomenclature.ok()) return nomenclature.status();
+    const absl::Time now = clock_.Now();
     auto tree = ParseSeed(*nomenclature, "");
     if (!tree.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", tree.status().message()));
     std::string enrichment;
@@ -89,6 +89,7 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
       tree = ParseSeed(*nomenclature, enrichment);
       if (!tree.ok()) return tree.status();
     }
+    if (tree->state == VersionState::kPublished) tree->publish_time = now;
     v1::VersionPublished payload;
     payload.set_version(VersionName(*tree));
     for (const auto& [id, item] : tree->items) {
@@ -97,9 +98,9 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
       m->set_item("items/" + id);
       m->set_new_code(item.code);
     }
-    auto event = events::MakeEvent("referential.version.published", "referential",
-                                   VersionName(*tree), payload, absl::Now(),
-                                   logging::CurrentRequest().trace_id);
+    auto event =
+        events::MakeEvent("referential.version.published", "referential", VersionName(*tree),
+                          payload, now, logging::CurrentRequest().trace_id);
     auto inserted = repo_.InsertVersion(*tree, event);
     if (!inserted.ok()) return inserted.status();
     logging::Info(*inserted ? "seed version loaded" : "seed version already present",
@@ -120,6 +121,8 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     auto amendments = ReadFile(fs::path(dir) / (stem + "-amendments.json"));
     auto parsed = ParseProposals(*proposals, amendments.ok() ? *amendments : "");
     if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", parsed.status().message()));
+    const absl::Time now = clock_.Now();
+    for (Proposal& p : *parsed) p.create_time = p.update_time = now;
     if (absl::Status s = repo_.ImportProposals(*parsed); !s.ok()) return s;
   }
   return Reload();
@@ -341,7 +344,7 @@ absl::StatusOr<Proposal> Referential::Comment(const std::string& name, const std
     api::CheckText(&bad, "text", text, kMaxCommentLength, /*multiline=*/true);
   }
   if (!bad.empty()) return api::InvalidArgument("invalid comment", bad);
-  return repo_.AddComment(nomenclature, number, {author, text, absl::Now()});
+  return repo_.AddComment(nomenclature, number, {author, text, clock_.Now()});
 }
 
 absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
@@ -383,6 +386,7 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
           "PROPOSAL_NOT_OPEN");
     }
     p.operations = operations;
+    p.update_time = clock_.Now();
     return absl::OkStatus();
   });
 }
@@ -423,6 +427,7 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
     }
     p.state = accept ? ProposalState::kAccepted : ProposalState::kRejected;
     p.decision_reason = reason;
+    p.update_time = clock_.Now();
     return absl::OkStatus();
   });
 }
@@ -472,6 +477,8 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   Renumbering renumbering;
   auto next = referential::Publish(*base, accepted, version_id, &renumbering);
   if (!next.ok()) return next.status();
+  const absl::Time now = clock_.Now();
+  next->publish_time = now;
   // Open proposals follow the version: renamed to the new codes and checked against it, or
   // closed with the reason when they no longer apply.
   std::vector<absl::StatusOr<std::vector<Operation>>> rebased;
@@ -506,6 +513,7 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
       why = referential::Publish(*next, trial, "trial").status();
     }
     Proposal p = open[i];
+    p.update_time = now;
     if (why.ok()) {
       p.base_version = version_id;
       p.operations = *rebased[i];
@@ -533,9 +541,8 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
     c->set_new_code(m.new_code);
   }
   for (const auto& p : accepted) payload.add_proposals_applied(ProposalName(p));
-  auto event = events::MakeEvent("referential.version.published", "referential",
-                                 VersionName(*next), payload, absl::Now(),
-                                 logging::CurrentRequest().trace_id);
+  auto event = events::MakeEvent("referential.version.published", "referential", VersionName(*next),
+                                 payload, now, logging::CurrentRequest().trace_id);
   auto inserted = repo_.PublishVersion(*next, numbers, carried, event);
   if (!inserted.ok()) return inserted.status();
   if (absl::Status s = Reload(); !s.ok()) return s;

@@ -8,13 +8,16 @@
 
 #include "absl/status/statusor.h"
 #include "libs/api/page_token.hpp"
+#include "libs/clock/clock.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/referential/catalog.hpp"
 #include "services/referential/governance.hpp"
 
 namespace passerelle::referential {
 
-/// Where versions are kept. A version and the event announcing it are written together.
+/// Where versions are kept. A version and the event announcing it are written together. The
+/// repository keeps the times it is given (`publish_time`, `create_time`, `update_time`): they
+/// come from the referential's clock, never from the database's.
 class Repository {
  public:
   virtual ~Repository() = default;
@@ -22,7 +25,8 @@ class Repository {
   /// false when the version already exists (nothing written).
   virtual absl::StatusOr<bool> InsertVersion(const VersionTree& tree,
                                              const events::v1::Event& event) = 0;
-  /// Inserts the new version, marks `applied` proposals applied, saves `carried` (the open
+  /// Inserts the new version, marks `applied` proposals applied (updated at the version's
+  /// publish time), saves `carried` (the open
   /// proposals on the base, rebased onto the new version or closed; each still holding the
   /// revision it was read at), and appends the event, in one transaction. ABORTED when the
   /// accepted or open proposals on the base changed meanwhile; false when the version id
@@ -41,10 +45,11 @@ class Repository {
   /// NOT_FOUND when missing.
   virtual absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) = 0;
   /// Locks the proposal, checks its revision (ABORTED on mismatch; 0 skips the check), runs
-  /// `change` on it, and saves it with the next revision.
+  /// `change` on it, and saves it with the next revision (and the `update_time` it set).
   virtual absl::StatusOr<Proposal> UpdateProposal(
       const std::string& nomenclature, int number, int expected_revision,
       const std::function<absl::Status(Proposal&)>& change) = 0;
+  /// Adds the comment and gives the proposal its next revision, updated at the comment's time.
   virtual absl::StatusOr<Proposal> AddComment(const std::string& nomenclature, int number,
                                               const Comment& comment) = 0;
 };
@@ -62,8 +67,10 @@ inline constexpr int kDefaultProposalPage = 50, kMaxProposalPage = 200;
 
 class Referential {
  public:
-  /// `tokens` seals the page tokens of the lists.
-  Referential(Repository& repo, const api::PageTokens& tokens) : repo_(repo), tokens_(tokens) {}
+  /// `tokens` seals the page tokens of the lists; `clock` gives every time the referential
+  /// writes: versions' publish times, proposals' and comments' times, events' times.
+  Referential(Repository& repo, const api::PageTokens& tokens, const clocks::Clock& clock)
+      : repo_(repo), tokens_(tokens), clock_(clock) {}
 
   /// Loads `<dir>/nomenclature-*.json` with its enrichment `<dir>/items-<version>.json` when
   /// the store lacks that version, announcing it with `referential.version.published`.
@@ -125,6 +132,7 @@ class Referential {
  private:
   Repository& repo_;
   const api::PageTokens& tokens_;
+  const clocks::Clock& clock_;
   Catalog catalog_;
   std::mutex reload_mu_;     // one reload at a time; guards fingerprint_
   std::string fingerprint_;  // of the versions loaded last

@@ -21,6 +21,12 @@ std::vector<std::string> FromJsonArray(const pqxx::field& f) {
   return nlohmann::json::parse(f.c_str()).get<std::vector<std::string>>();
 }
 
+// The SQL of a time the domain gives (its clock's), passed as microseconds since 1970 in
+// parameter $n: exact, where a double of seconds would round.
+std::string At(int n) {
+  return absl::StrCat("(timestamptz 'epoch' + $", n, "::bigint * interval '1 microsecond')");
+}
+
 constexpr char kInsertNode[] =
     "INSERT INTO version_nodes (nomenclature_id, version, kind, code, parent_code, position, "
     "item_id, label, plain_label, description, aptic_theme, keywords, services, thematiques, "
@@ -37,12 +43,13 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
       "INSERT INTO nomenclatures (id, title, source) VALUES ($1, $2, $3) "
       "ON CONFLICT (id) DO NOTHING",
       t.nomenclature, t.title, t.source);
+  const bool published = t.publish_time != absl::InfinitePast();
   auto r = tx.exec_params(
-      "INSERT INTO versions (nomenclature_id, version, state, base_version, publish_time) "
-      "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN now() END) "
-      "ON CONFLICT DO NOTHING",
-      t.nomenclature, t.version, VersionStateName(t.state), t.base_version,
-      t.state == VersionState::kPublished);
+      absl::StrCat("INSERT INTO versions (nomenclature_id, version, state, base_version, "
+                   "publish_time) VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN ",
+                   At(6), " END) ON CONFLICT DO NOTHING"),
+      t.nomenclature, t.version, VersionStateName(t.state), t.base_version, published,
+      published ? absl::ToUnixMicros(t.publish_time) : int64_t{0});
   if (r.affected_rows() == 0) return false;  // already there
   int pos = 0;
   for (const auto& l : t.levels) {
@@ -119,17 +126,20 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     if (!inserted) return absl::OkStatus();
     for (int n : applied) {
       tx.exec_params(
-          "UPDATE proposals SET state = $4, applied_in = $3, revision = revision + 1, "
-          "update_time = now() WHERE nomenclature_id = $1 AND number = $2",
-          t.nomenclature, n, t.version, ProposalStateName(ProposalState::kApplied));
+          absl::StrCat("UPDATE proposals SET state = $4, applied_in = $3, revision = revision + 1, "
+                       "update_time = ",
+                       At(5), " WHERE nomenclature_id = $1 AND number = $2"),
+          t.nomenclature, n, t.version, ProposalStateName(ProposalState::kApplied),
+          absl::ToUnixMicros(t.publish_time));
     }
     for (const auto& p : carried) {
       tx.exec_params(
-          "UPDATE proposals SET base_version = $3, operations = $4::jsonb, state = $5, "
-          "decision_reason = $6, revision = revision + 1, update_time = now() "
-          "WHERE nomenclature_id = $1 AND number = $2",
+          absl::StrCat(
+              "UPDATE proposals SET base_version = $3, operations = $4::jsonb, state = $5, "
+              "decision_reason = $6, revision = revision + 1, update_time = ",
+              At(7), " WHERE nomenclature_id = $1 AND number = $2"),
           t.nomenclature, p.number, p.base_version, OperationsToJson(p.operations).dump(),
-          ProposalStateName(p.state), p.decision_reason);
+          ProposalStateName(p.state), p.decision_reason, absl::ToUnixMicros(p.update_time));
     }
     outbox::Append(tx, topology_, event);
     return absl::OkStatus();
@@ -155,12 +165,14 @@ absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     for (const auto& p : proposals) {
       tx.exec_params(
-          "INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, text, "
-          "keywords, code_hint, base_version, operations) VALUES ($1, $2, $3, $4, $5, $6, "
-          "ARRAY(SELECT json_array_elements_text($7::json)), $8, $9, $10::jsonb) "
-          "ON CONFLICT DO NOTHING",
+          absl::StrCat("INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, "
+                       "text, keywords, code_hint, base_version, operations, create_time, "
+                       "update_time) VALUES ($1, $2, $3, $4, $5, $6, "
+                       "ARRAY(SELECT json_array_elements_text($7::json)), $8, $9, $10::jsonb, ",
+                       At(11), ", ", At(12), ") ON CONFLICT DO NOTHING"),
           p.nomenclature, p.number, p.table, p.kind, p.target, p.text, JsonArray(p.keywords),
-          p.code_hint, p.base_version, OperationsToJson(p.operations).dump());
+          p.code_hint, p.base_version, OperationsToJson(p.operations).dump(),
+          absl::ToUnixMicros(p.create_time), absl::ToUnixMicros(p.update_time));
     }
     return absl::OkStatus();
   });
@@ -270,12 +282,12 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
           "ETAG_MISMATCH");
     }
     if (absl::Status s = change(p); !s.ok()) return s;
-    tx.exec_params(
-        "UPDATE proposals SET operations = $3::jsonb, state = $4, decision_reason = $5, "
-        "revision = revision + 1, update_time = now() "
-        "WHERE nomenclature_id = $1 AND number = $2",
-        nomenclature, number, OperationsToJson(p.operations).dump(), ProposalStateName(p.state),
-        p.decision_reason);
+    tx.exec_params(absl::StrCat("UPDATE proposals SET operations = $3::jsonb, state = $4, "
+                                "decision_reason = $5, revision = revision + 1, update_time = ",
+                                At(6), " WHERE nomenclature_id = $1 AND number = $2"),
+                   nomenclature, number, OperationsToJson(p.operations).dump(),
+                   ProposalStateName(p.state), p.decision_reason,
+                   absl::ToUnixMicros(p.update_time));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -286,20 +298,22 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
                                              const Comment& comment) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
-        "INSERT INTO proposal_comments (nomenclature_id, number, author, text) "
-        "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM proposals WHERE nomenclature_id = $1 "
-        "AND number = $2)",
-        nomenclature, number, comment.author, comment.text);
+        absl::StrCat("INSERT INTO proposal_comments (nomenclature_id, number, author, text, "
+                     "create_time) SELECT $1, $2, $3, $4, ",
+                     At(5),
+                     " WHERE EXISTS (SELECT 1 FROM proposals WHERE nomenclature_id = $1 "
+                     "AND number = $2)"),
+        nomenclature, number, comment.author, comment.text,
+        absl::ToUnixMicros(comment.create_time));
     if (r.affected_rows() == 0) {
       return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
                                               number, " does not exist"));
     }
     // A comment changes the proposal: its etag changes, so a decision taken on what was read
     // before the comment is refused (AIP-154) instead of ignoring what was just said.
-    tx.exec_params(
-        "UPDATE proposals SET revision = revision + 1, update_time = now() "
-        "WHERE nomenclature_id = $1 AND number = $2",
-        nomenclature, number);
+    tx.exec_params(absl::StrCat("UPDATE proposals SET revision = revision + 1, update_time = ",
+                                At(3), " WHERE nomenclature_id = $1 AND number = $2"),
+                   nomenclature, number, absl::ToUnixMicros(comment.create_time));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
