@@ -240,6 +240,16 @@ absl::StatusOr<int> Revision(const std::string& etag) {
   return api::RevisionFromETag(etag);
 }
 
+// AIP-154: a change decided on what was read before the proposal last changed is refused.
+// `expected` 0: the request carried no etag.
+absl::Status CheckRevision(const Proposal& p, int expected) {
+  if (expected == 0 || p.revision == expected) return absl::OkStatus();
+  return api::WithReason(absl::AbortedError(absl::StrCat("etag mismatch: the proposal changed "
+                                                         "since it was read (now ",
+                                                         ETag(p), "); read it again")),
+                         "ETAG_MISMATCH");
+}
+
 bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclature) {
   return std::any_of(snap.versions.begin(), snap.versions.end(),
                      [&](const VersionTree& v) { return v.nomenclature == nomenclature; });
@@ -371,7 +381,8 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
                                      {{"operations", std::string(applied.status().message())}});
     }
   }
-  return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
+  return repo_.UpdateProposal(nomenclature, number, [&](Proposal& p) {
+    if (absl::Status s = CheckRevision(p, *revision); !s.ok()) return s;
     if (p.base_version != current->base_version) {  // a publication carried it meanwhile
       return api::WithReason(
           absl::AbortedError(absl::StrCat(ProposalName(p), " was carried to version ",
@@ -403,7 +414,8 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
   if (!revision.ok()) return revision.status();
   auto snap = snapshot();
   const VersionTree* current = snap->Current(nomenclature);
-  return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
+  return repo_.UpdateProposal(nomenclature, number, [&](Proposal& p) {
+    if (absl::Status s = CheckRevision(p, *revision); !s.ok()) return s;
     if (p.state == ProposalState::kApplied) {
       return api::WithReason(
           absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " was applied in ",

@@ -44,10 +44,11 @@ class Repository {
   virtual absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& nomenclature) = 0;
   /// NOT_FOUND when missing.
   virtual absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) = 0;
-  /// Locks the proposal, checks its revision (ABORTED on mismatch; 0 skips the check), runs
-  /// `change` on it, and saves it with the next revision (and the `update_time` it set).
+  /// Locks the proposal, runs `change` on it (which decides, etag included: its error is
+  /// returned and nothing is written), and saves it with the next revision (and the
+  /// `update_time` it set). NOT_FOUND when missing.
   virtual absl::StatusOr<Proposal> UpdateProposal(
-      const std::string& nomenclature, int number, int expected_revision,
+      const std::string& nomenclature, int number,
       const std::function<absl::Status(Proposal&)>& change) = 0;
   /// Adds the comment and gives the proposal its next revision, updated at the comment's time.
   virtual absl::StatusOr<Proposal> AddComment(const std::string& nomenclature, int number,

@@ -264,7 +264,7 @@ absl::StatusOr<Proposal> PgStore::GetProposal(const std::string& nomenclature, i
 }
 
 absl::StatusOr<Proposal> PgStore::UpdateProposal(
-    const std::string& nomenclature, int number, int expected_revision,
+    const std::string& nomenclature, int number,
     const std::function<absl::Status(Proposal&)>& change) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto read = ReadProposals(tx, nomenclature, number, true);
@@ -275,12 +275,6 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
                                               number, " does not exist"));
     }
     Proposal& p = found.front();
-    if (expected_revision != 0 && p.revision != expected_revision) {
-      return api::WithReason(
-          absl::AbortedError(absl::StrCat("etag mismatch: the proposal changed since it was "
-                                          "read (now ", ETag(p), "); read it again")),
-          "ETAG_MISMATCH");
-    }
     if (absl::Status s = change(p); !s.ok()) return s;
     tx.exec_params(absl::StrCat("UPDATE proposals SET operations = $3::jsonb, state = $4, "
                                 "decision_reason = $5, revision = revision + 1, update_time = ",

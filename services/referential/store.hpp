@@ -25,7 +25,7 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& nomenclature) override;
   absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) override;
   absl::StatusOr<Proposal> UpdateProposal(
-      const std::string& nomenclature, int number, int expected_revision,
+      const std::string& nomenclature, int number,
       const std::function<absl::Status(Proposal&)>& change) override;
   absl::StatusOr<Proposal> AddComment(const std::string& nomenclature, int number,
                                       const Comment& comment) override;
