@@ -15,7 +15,7 @@ namespace passerelle::referential {
 namespace {
 
 void ToProto(const ItemNode& i, v1::Item* out) {
-  out->set_name("items/" + i.id);
+  out->set_name(ItemName(i.id));
   out->set_code(i.code);
   out->set_label(i.label);
   out->set_plain_label(i.plain_label);
@@ -111,7 +111,7 @@ grpc::Status Handler::ListNomenclatures(grpc::ServerContext* ctx,
   if (!page.ok()) return server::ToGrpc(page.status());
   for (const std::string& id : page->nomenclatures) {
     auto* n = resp->add_nomenclatures();
-    n->set_name("nomenclatures/" + id);
+    n->set_name(NomenclatureName(id));
     for (const auto& v : page->snapshot->versions) {  // by version, oldest first
       if (v.nomenclature != id) continue;
       n->set_title(v.title);
@@ -214,8 +214,7 @@ void VersionToProto(const VersionTree& v, v1::Version* resp) {
   resp->set_name(VersionName(v));
   resp->set_state(VersionStateToProto(v.state));
   if (!v.base_version.empty()) {
-    resp->set_base_version(absl::StrCat("nomenclatures/", v.nomenclature, "/versions/",
-                                        v.base_version));
+    resp->set_base_version(VersionName(v.nomenclature, v.base_version));
   }
   if (v.publish_time != absl::InfinitePast()) {
     resp->mutable_publish_time()->set_seconds(absl::ToUnixSeconds(v.publish_time));
@@ -250,18 +249,12 @@ grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionR
 grpc::Status Handler::GetItem(grpc::ServerContext* ctx, const v1::GetItemRequest* req,
                               v1::Item* resp) {
   server::RequestScope scope(ctx);
-  std::vector<server::FieldViolation> bad;
-  if (server::CheckText(&bad, "name", req->name(), kMaxNameLength) &&
-      (!req->name().starts_with("items/") || req->name().size() <= 6 ||
-       req->name().find('/', 6) != std::string::npos)) {
-    bad.push_back(
-        {"name", absl::StrCat("must be items/{item}, got \"", text::Quote(req->name()), "\"")});
-  }
-  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid item name", bad));
+  auto id = ParseItemName(req->name(), "name");
+  if (!id.ok()) return server::ToGrpc(id.status());
   auto snap = domain_.snapshot();
   auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()), "version");
   if (!t.ok()) return server::ToGrpc(t.status());
-  auto it = (*t)->items.find(req->name().substr(6));
+  auto it = (*t)->items.find(*id);
   if (it == (*t)->items.end()) {
     return server::ToGrpc(absl::NotFoundError(
         absl::StrCat(text::Quote(req->name()), " does not exist in ", VersionName(**t))));
@@ -311,8 +304,7 @@ void ProposalToProto(const Proposal& p, v1::Proposal* out) {
   out->set_target(p.target);
   out->set_text(p.text);
   for (const auto& k : p.keywords) out->add_keywords(k);
-  out->set_base_version(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/",
-                                     p.base_version));
+  out->set_base_version(VersionName(p.nomenclature, p.base_version));
   for (const auto& op : p.operations) {
     auto* o = out->add_operations();
     o->set_kind(KindToProto(op.kind));
@@ -329,7 +321,7 @@ void ProposalToProto(const Proposal& p, v1::Proposal* out) {
   out->set_state(ProposalStateToProto(p.state));
   out->set_decision_reason(p.decision_reason);
   if (!p.applied_in.empty()) {
-    out->set_applied_in(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/", p.applied_in));
+    out->set_applied_in(VersionName(p.nomenclature, p.applied_in));
   }
   for (const auto& c : p.comments) {
     auto* pc = out->add_comments();
@@ -392,16 +384,16 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
 
 void DiffToProto(const VersionDiff& d, const std::string& nomenclature, const std::string& from,
                  const std::string& to, v1::VersionDiff* out) {
-  out->set_from_version(absl::StrCat("nomenclatures/", nomenclature, "/versions/", from));
-  out->set_to_version(absl::StrCat("nomenclatures/", nomenclature, "/versions/", to));
-  for (const auto& id : d.added) out->add_items_added("items/" + id);
-  for (const auto& id : d.retired) out->add_items_retired("items/" + id);
-  for (const auto& id : d.renamed) out->add_items_renamed("items/" + id);
-  for (const auto& id : d.moved) out->add_items_moved("items/" + id);
+  out->set_from_version(VersionName(nomenclature, from));
+  out->set_to_version(VersionName(nomenclature, to));
+  for (const auto& id : d.added) out->add_items_added(ItemName(id));
+  for (const auto& id : d.retired) out->add_items_retired(ItemName(id));
+  for (const auto& id : d.renamed) out->add_items_renamed(ItemName(id));
+  for (const auto& id : d.moved) out->add_items_moved(ItemName(id));
   for (const auto& m : d.mapping) {
     auto* c = out->add_code_changes();
     c->set_old_code(m.old_code);
-    c->set_item("items/" + m.item_id);
+    c->set_item(ItemName(m.item_id));
     c->set_new_code(m.new_code);
   }
 }

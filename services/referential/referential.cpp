@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -11,7 +12,6 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "libs/api/filter.hpp"
 #include "libs/api/resource.hpp"
@@ -23,6 +23,12 @@
 
 namespace passerelle::referential {
 namespace {
+
+// The names of the referential's resources (AIP-122): each is parsed and formatted here only.
+const api::ResourcePattern kNomenclatureName("nomenclatures/{nomenclature}");
+const api::ResourcePattern kItemName("items/{item}");
+const api::ResourcePattern kVersionName("nomenclatures/{nomenclature}/versions/{version}");
+const api::ResourcePattern kProposalName("nomenclatures/{nomenclature}/proposals/{proposal}");
 
 absl::StatusOr<std::string> ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -68,9 +74,24 @@ bool IsValidVersionId(const std::string& id) {
   });
 }
 
-std::string VersionName(const VersionTree& t) {
-  return absl::StrCat("nomenclatures/", t.nomenclature, "/versions/", t.version);
+std::string NomenclatureName(const std::string& nomenclature) {
+  return kNomenclatureName.Format({nomenclature});
 }
+
+std::string ItemName(const std::string& id) { return kItemName.Format({id}); }
+
+absl::StatusOr<std::string> ParseItemName(const std::string& name, const std::string& field) {
+  if (absl::Status s = CheckName(field, name); !s.ok()) return s;
+  auto parts = kItemName.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  return (*parts)[0];
+}
+
+std::string VersionName(const std::string& nomenclature, const std::string& version) {
+  return kVersionName.Format({nomenclature, version});
+}
+
+std::string VersionName(const VersionTree& t) { return VersionName(t.nomenclature, t.version); }
 
 absl::Status Referential::LoadSeed(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -93,9 +114,9 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     v1::VersionPublished payload;
     payload.set_version(VersionName(*tree));
     for (const auto& [id, item] : tree->items) {
-      payload.add_items_added("items/" + id);
+      payload.add_items_added(ItemName(id));
       auto* m = payload.add_code_mapping();
-      m->set_item("items/" + id);
+      m->set_item(ItemName(id));
       m->set_new_code(item.code);
     }
     auto event =
@@ -158,15 +179,12 @@ absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Sn
                                                                const std::string& name,
                                                                const std::string& field) const {
   if (absl::Status s = CheckName(field, name); !s.ok()) return s;
-  std::vector<std::string> parts = absl::StrSplit(name, '/');
-  if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "versions" ||
-      parts[1].empty() || parts[3].empty()) {
-    return api::InvalidArgument(
-        absl::StrCat("invalid ", field),
-        {{field, absl::StrCat("must be nomenclatures/{nomenclature}/versions/{version}, got \"",
-                              text::Quote(name), "\"")}});
-  }
-  const VersionTree* t = parts[3] == "-" ? snap.Current(parts[1]) : snap.Find(parts[1], parts[3]);
+  auto parts = kVersionName.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  const std::string& nomenclature = (*parts)[0];
+  const std::string& version = (*parts)[1];
+  const VersionTree* t =
+      version == "-" ? snap.Current(nomenclature) : snap.Find(nomenclature, version);
   if (t == nullptr) {
     return absl::NotFoundError(absl::StrCat(text::Quote(name, 120), " does not exist"));
   }
@@ -204,30 +222,31 @@ absl::StatusOr<Referential::NomenclaturePage> Referential::ListNomenclatures(
 namespace passerelle::referential {
 namespace {
 
-// Splits `nomenclatures/{n}/proposals/{number}`.
+// `nomenclatures/{n}/proposals/{number}`, the number in its one spelling (no sign, no leading
+// zero: `proposals/01` is not `proposals/1`).
 absl::Status ParseProposalName(const std::string& name, std::string* nomenclature, int* number) {
   if (absl::Status s = CheckName("name", name); !s.ok()) return s;
-  std::vector<std::string> parts = absl::StrSplit(name, '/');
-  if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "proposals" ||
-      parts[1].empty() || !absl::SimpleAtoi(parts[3], number) || *number <= 0) {
-    return api::InvalidArgument(
-        "invalid proposal name",
-        {{"name", absl::StrCat("must be nomenclatures/{nomenclature}/proposals/{number}, got \"",
-                               text::Quote(name), "\"")}});
+  auto parts = kProposalName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  std::optional<int64_t> id = api::ParsePositiveId((*parts)[1]);
+  if (!id || *id > std::numeric_limits<int>::max()) {
+    return api::InvalidName(
+        "name",
+        absl::StrCat("must be ", kProposalName.pattern(), " with {proposal} a number from 1 to ",
+                     std::numeric_limits<int>::max(), " written without sign or leading zero"),
+        name);
   }
-  *nomenclature = parts[1];
+  *nomenclature = (*parts)[0];
+  *number = static_cast<int>(*id);
   return absl::OkStatus();
 }
 
+// `nomenclatures/{n}`.
 absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
   if (absl::Status s = CheckName("parent", parent); !s.ok()) return s;
-  std::vector<std::string> parts = absl::StrSplit(parent, '/');
-  if (parts.size() != 2 || parts[0] != "nomenclatures" || parts[1].empty()) {
-    return api::InvalidArgument(
-        "invalid parent", {{"parent", absl::StrCat("must be nomenclatures/{nomenclature}, got \"",
-                                                   text::Quote(parent), "\"")}});
-  }
-  *nomenclature = parts[1];
+  auto parts = kNomenclatureName.Parse(parent, "parent");
+  if (!parts.ok()) return parts.status();
+  *nomenclature = (*parts)[0];
   return absl::OkStatus();
 }
 
@@ -257,7 +276,7 @@ bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclat
 
 absl::Status NomenclatureNotFound(const std::string& nomenclature) {
   return absl::NotFoundError(
-      absl::StrCat("nomenclatures/", text::Quote(nomenclature, 80), " does not exist"));
+      absl::StrCat(NomenclatureName(text::Quote(nomenclature, 80)), " does not exist"));
 }
 
 // The states a `state = X` filter may name: the API's names (OPEN), the store's in upper case.
@@ -267,9 +286,11 @@ std::optional<ProposalState> StateFromFilter(const std::string& value) {
 
 }  // namespace
 
-std::string ProposalName(const Proposal& p) {
-  return absl::StrCat("nomenclatures/", p.nomenclature, "/proposals/", p.number);
+std::string ProposalName(const std::string& nomenclature, int number) {
+  return kProposalName.Format({nomenclature, std::to_string(number)});
 }
+
+std::string ProposalName(const Proposal& p) { return ProposalName(p.nomenclature, p.number); }
 
 std::string ETag(const Proposal& p) { return api::WeakETag(p.revision); }
 
@@ -542,14 +563,14 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   v1::VersionPublished payload;
   payload.set_version(VersionName(*next));
   payload.set_previous_version(VersionName(*base));
-  for (const auto& id : diff.added) payload.add_items_added("items/" + id);
-  for (const auto& id : diff.retired) payload.add_items_retired("items/" + id);
-  for (const auto& id : diff.renamed) payload.add_items_renamed("items/" + id);
-  for (const auto& id : diff.moved) payload.add_items_moved("items/" + id);
+  for (const auto& id : diff.added) payload.add_items_added(ItemName(id));
+  for (const auto& id : diff.retired) payload.add_items_retired(ItemName(id));
+  for (const auto& id : diff.renamed) payload.add_items_renamed(ItemName(id));
+  for (const auto& id : diff.moved) payload.add_items_moved(ItemName(id));
   for (const auto& m : diff.mapping) {
     auto* c = payload.add_code_mapping();
     c->set_old_code(m.old_code);
-    c->set_item("items/" + m.item_id);
+    c->set_item(ItemName(m.item_id));
     c->set_new_code(m.new_code);
   }
   for (const auto& p : accepted) payload.add_proposals_applied(ProposalName(p));

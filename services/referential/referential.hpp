@@ -139,10 +139,19 @@ class Referential {
   std::string fingerprint_;  // of the versions loaded last
 };
 
+/// `nomenclatures/{n}`.
+std::string NomenclatureName(const std::string& nomenclature);
+/// `items/{id}`: items keep their id across versions.
+std::string ItemName(const std::string& id);
+/// The id in `items/{item}`; INVALID_ARGUMENT on `field` when malformed or longer than
+/// kMaxNameLength.
+absl::StatusOr<std::string> ParseItemName(const std::string& name, const std::string& field);
 /// `nomenclatures/{n}/versions/{v}`.
 std::string VersionName(const VersionTree& t);
+std::string VersionName(const std::string& nomenclature, const std::string& version);
 /// `nomenclatures/{n}/proposals/{number}`.
 std::string ProposalName(const Proposal& p);
+std::string ProposalName(const std::string& nomenclature, int number);
 /// Weak etag of a proposal revision (AIP-154).
 std::string ETag(const Proposal& p);
 /// A new version's id: 1 to 40 lower-case letters, digits and single dashes, starting and

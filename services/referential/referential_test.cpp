@@ -454,6 +454,46 @@ TEST_F(ReferentialTest, PageTokensRoundTripAndAreBoundToTheirList) {
   EXPECT_EQ(same->proposals.at(0).number, 3);
 }
 
+TEST_F(ReferentialTest, ResourceNamesHaveOneSpelling) {
+  auto refused = [](const absl::Status& st, const std::string& field) {
+    EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << st;
+    const auto violations = api::Violations(st);
+    EXPECT_TRUE(!violations.empty() && violations[0].field == field) << st;
+  };
+  ASSERT_TRUE(ref_.GetProposal("nomenclatures/essai/proposals/1").ok());
+  for (const char* name :
+       {"nomenclatures/essai/proposals/01", "nomenclatures/essai/proposals/+1",
+        "nomenclatures/essai/proposals/0", "nomenclatures/essai/proposals/1/",
+        "nomenclatures//proposals/1", "nomenclatures/essai/proposals/ 1",
+        "nomenclatures/essai/proposals/99999999999", "nomenclatures/essai/versions/1"}) {
+    refused(ref_.GetProposal(name).status(), "name");
+    refused(ref_.Comment(name, "Moi", "Un avis").status(), "name");
+  }
+  auto untouched = ref_.GetProposal(ProposalNamed(1));
+  ASSERT_TRUE(untouched.ok()) << untouched.status();
+  EXPECT_TRUE(untouched->comments.empty());
+  EXPECT_EQ(ref_.GetProposal("nomenclatures/essai/proposals/9").status().code(),
+            absl::StatusCode::kNotFound);
+
+  for (const char* parent :
+       {"nomenclatures/essai/", "nomenclatures", "essai", "nomenclatures/a/b"}) {
+    refused(ref_.ListProposals(parent, "", 0, "").status(), "parent");
+    refused(ref_.Publish(parent, "v9").status(), "parent");
+  }
+  for (const char* version : {"nomenclatures/essai/versions/", "nomenclatures/essai/v1",
+                              "nomenclatures/essai/versions/v1/items"}) {
+    refused(ref_.ResolveVersion(*ref_.snapshot(), version, "from_version").status(),
+            "from_version");
+  }
+  auto item = ParseItemName("items/it-1", "name");
+  ASSERT_TRUE(item.ok()) << item.status();
+  EXPECT_EQ(*item, "it-1");
+  refused(ParseItemName("items/", "name").status(), "name");
+  refused(ParseItemName("items/it-1/x", "name").status(), "name");
+  EXPECT_EQ(ProposalName("essai", 12), "nomenclatures/essai/proposals/12");
+  EXPECT_EQ(VersionName("essai", "v1"), "nomenclatures/essai/versions/v1");
+}
+
 TEST_F(ReferentialTest, AReloadPicksUpAnotherReplicasPublish) {
   Referential other(repo_, tokens_, clock_);
   ASSERT_TRUE(other.Reload().ok());

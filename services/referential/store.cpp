@@ -7,14 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/api/status.hpp"
+#include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::referential {
 namespace {
-
-std::string JsonArray(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
 
 std::vector<std::string> FromJsonArray(const pqxx::field& f) {
   if (f.is_null()) return {};
@@ -31,10 +30,7 @@ constexpr char kInsertNode[] =
     "INSERT INTO version_nodes (nomenclature_id, version, kind, code, parent_code, position, "
     "item_id, label, plain_label, description, aptic_theme, keywords, services, thematiques, "
     "pix_competences, retired, node_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-    "ARRAY(SELECT json_array_elements_text($12::json)), "
-    "ARRAY(SELECT json_array_elements_text($13::json)), "
-    "ARRAY(SELECT json_array_elements_text($14::json)), "
-    "ARRAY(SELECT json_array_elements_text($15::json)), $16, $17)";
+    "$12::text[], $13::text[], $14::text[], $15::text[], $16, $17)";
 
 }  // namespace
 
@@ -51,22 +47,23 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
       t.nomenclature, t.version, VersionStateName(t.state), t.base_version, published,
       published ? absl::ToUnixMicros(t.publish_time) : int64_t{0});
   if (r.affected_rows() == 0) return false;  // already there
+  const std::string none = db::TextArray(std::vector<std::string>{});
   int pos = 0;
   for (const auto& l : t.levels) {
-    tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++,
-                   nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false, "");
+    tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++, nullptr,
+                   l.label, "", "", l.aptic_theme, none, none, none, none, false, "");
     for (const auto& c : l.categories) {
       tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code, pos++,
-                     nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false, c.key);
+                     nullptr, c.label, "", "", "", none, none, none, none, false, c.key);
       for (const auto& id : c.item_ids) {
         const ItemNode& i = t.items.at(id);
         tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
                        "ON CONFLICT (id) DO NOTHING",
                        i.id, t.nomenclature);
-        tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++,
-                       i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
-                       JsonArray(i.services), JsonArray(i.thematiques),
-                       JsonArray(i.pix_competences), i.retired, "");
+        tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++, i.id,
+                       i.label, i.plain_label, i.description, "", db::TextArray(i.keywords),
+                       db::TextArray(i.services), db::TextArray(i.thematiques),
+                       db::TextArray(i.pix_competences), i.retired, "");
       }
     }
   }
@@ -74,9 +71,9 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
   for (const auto& [id, i] : t.items) {
     if (!i.retired) continue;
     tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", "retired:" + i.id, nullptr,
-                   pos++, i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
-                   JsonArray(i.services), JsonArray(i.thematiques), JsonArray(i.pix_competences),
-                   true, "");
+                   pos++, i.id, i.label, i.plain_label, i.description, "",
+                   db::TextArray(i.keywords), db::TextArray(i.services),
+                   db::TextArray(i.thematiques), db::TextArray(i.pix_competences), true, "");
   }
   return true;
 }
@@ -168,9 +165,9 @@ absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
           absl::StrCat("INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, "
                        "text, keywords, code_hint, base_version, operations, create_time, "
                        "update_time) VALUES ($1, $2, $3, $4, $5, $6, "
-                       "ARRAY(SELECT json_array_elements_text($7::json)), $8, $9, $10::jsonb, ",
+                       "$7::text[], $8, $9, $10::jsonb, ",
                        At(11), ", ", At(12), ") ON CONFLICT DO NOTHING"),
-          p.nomenclature, p.number, p.table, p.kind, p.target, p.text, JsonArray(p.keywords),
+          p.nomenclature, p.number, p.table, p.kind, p.target, p.text, db::TextArray(p.keywords),
           p.code_hint, p.base_version, OperationsToJson(p.operations).dump(),
           absl::ToUnixMicros(p.create_time), absl::ToUnixMicros(p.update_time));
     }
@@ -257,8 +254,7 @@ absl::StatusOr<Proposal> PgStore::GetProposal(const std::string& nomenclature, i
                                          {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   if (out.empty()) {
-    return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/", number,
-                                            " does not exist"));
+    return absl::NotFoundError(absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
   }
   return out.front();
 }
@@ -271,8 +267,8 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
     if (!read.ok()) return read.status();
     std::vector<Proposal>& found = *read;
     if (found.empty()) {
-      return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
-                                              number, " does not exist"));
+      return absl::NotFoundError(
+          absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
     }
     Proposal& p = found.front();
     if (absl::Status s = change(p); !s.ok()) return s;
@@ -300,8 +296,8 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
         nomenclature, number, comment.author, comment.text,
         absl::ToUnixMicros(comment.create_time));
     if (r.affected_rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
-                                              number, " does not exist"));
+      return absl::NotFoundError(
+          absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
     }
     // A comment changes the proposal: its etag changes, so a decision taken on what was read
     // before the comment is refused (AIP-154) instead of ignoring what was just said.
