@@ -21,10 +21,7 @@ std::string VersionStateName(VersionState s) {
 }
 
 std::optional<VersionState> VersionStateFromName(std::string_view name) {
-  for (VersionState s : kVersionStates) {
-    if (VersionStateName(s) == name) return s;
-  }
-  return std::nullopt;
+  return EnumFromName(kVersionStates, VersionStateName, name);
 }
 
 int VersionTree::ActiveItemCount() const {

@@ -46,6 +46,17 @@ struct LevelNode {
   std::vector<CategoryNode> categories;
 };
 
+/// The value of `all` whose `name` is `text`; nullopt for any other text. How the referential
+/// reads an enum back from its text (the states in the database).
+template <typename Enum, size_t N>
+std::optional<Enum> EnumFromName(const Enum (&all)[N], std::string (*name)(Enum),
+                                 std::string_view text) {
+  for (Enum e : all) {
+    if (name(e) == text) return e;
+  }
+  return std::nullopt;
+}
+
 /// Where a version stands. Its text (`VersionStateName`) is what the database's `versions.state`
 /// and the JSON export hold; the handler maps it to the proto's VersionState.
 enum class VersionState { kDraft, kPublished };

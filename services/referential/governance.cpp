@@ -86,10 +86,7 @@ std::string ProposalStateName(ProposalState s) {
 }
 
 std::optional<ProposalState> ProposalStateFromName(std::string_view name) {
-  for (ProposalState s : kProposalStates) {
-    if (ProposalStateName(s) == name) return s;
-  }
-  return std::nullopt;
+  return EnumFromName(kProposalStates, ProposalStateName, name);
 }
 
 void CheckOperations(const std::vector<Operation>& ops, std::vector<api::FieldViolation>* bad) {
