@@ -10,6 +10,20 @@
 
 namespace passerelle::referential {
 
+std::string VersionStateName(VersionState s) {
+  switch (s) {  // no default: -Wswitch names a state added without its text
+    case VersionState::kDraft:
+      return "draft";
+    case VersionState::kPublished:
+      return "published";
+  }
+  return "draft";  // not reached: every state is listed
+}
+
+std::optional<VersionState> VersionStateFromName(std::string_view name) {
+  return EnumFromName(kVersionStates, VersionStateName, name);
+}
+
 int VersionTree::ActiveItemCount() const {
   int n = 0;
   for (const auto& [id, item] : items) n += item.retired ? 0 : 1;
@@ -54,7 +68,7 @@ absl::StatusOr<VersionTree> ParseSeed(const std::string& nomenclature_json,
   t.version = Str(doc, "version");
   t.title = Str(doc, "title");
   t.source = Str(doc, "source");
-  t.state = "published";
+  t.state = VersionState::kPublished;
   if (t.nomenclature.empty() || t.version.empty()) {
     return absl::InvalidArgumentError("seed: `nomenclature` and `version` are required");
   }
@@ -212,7 +226,7 @@ const VersionTree* Catalog::Snapshot::Find(const std::string& nomenclature,
 const VersionTree* Catalog::Snapshot::Current(const std::string& nomenclature) const {
   const VersionTree* best = nullptr;
   for (const auto& v : versions) {
-    if (v.nomenclature != nomenclature || v.state != "published") continue;
+    if (v.nomenclature != nomenclature || v.state != VersionState::kPublished) continue;
     if (best == nullptr || v.publish_time > best->publish_time ||
         (v.publish_time == best->publish_time && v.version > best->version)) {
       best = &v;

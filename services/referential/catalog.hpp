@@ -5,7 +5,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,12 +46,33 @@ struct LevelNode {
   std::vector<CategoryNode> categories;
 };
 
+/// The value of `all` whose `name` is `text`; nullopt for any other text. How the referential
+/// reads an enum back from its text (the states in the database).
+template <typename Enum, size_t N>
+std::optional<Enum> EnumFromName(const Enum (&all)[N], std::string (*name)(Enum),
+                                 std::string_view text) {
+  for (Enum e : all) {
+    if (name(e) == text) return e;
+  }
+  return std::nullopt;
+}
+
+/// Where a version stands. Its text (`VersionStateName`) is what the database's `versions.state`
+/// and the JSON export hold; the handler maps it to the proto's VersionState.
+enum class VersionState { kDraft, kPublished };
+/// Every state, for reading text back.
+inline constexpr VersionState kVersionStates[] = {VersionState::kDraft, VersionState::kPublished};
+/// "draft", "published".
+std::string VersionStateName(VersionState s);
+/// The state whose name is `name`; nullopt for any other text.
+std::optional<VersionState> VersionStateFromName(std::string_view name);
+
 struct VersionTree {
   std::string nomenclature;  // "roubaix-aptic"
   std::string title;
   std::string source;
   std::string version;  // "2023-02-03"
-  std::string state;    // "draft" | "published"
+  VersionState state = VersionState::kDraft;
   std::string base_version;
   absl::Time publish_time = absl::InfinitePast();
   std::vector<LevelNode> levels;

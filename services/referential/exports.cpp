@@ -47,9 +47,12 @@ nlohmann::json ItemJson(const ItemNode& i) {
 }  // namespace
 
 std::string ExportJson(const VersionTree& t) {
-  nlohmann::json doc{{"nomenclature", t.nomenclature}, {"version", t.version},
-                     {"title", t.title},               {"source", t.source},
-                     {"state", t.state},               {"base_version", t.base_version},
+  nlohmann::json doc{{"nomenclature", t.nomenclature},
+                     {"version", t.version},
+                     {"title", t.title},
+                     {"source", t.source},
+                     {"state", VersionStateName(t.state)},
+                     {"base_version", t.base_version},
                      {"item_count", t.ActiveItemCount()}};
   nlohmann::json levels = nlohmann::json::array();
   for (const auto& l : t.levels) {

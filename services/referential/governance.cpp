@@ -70,15 +70,23 @@ std::string OperationKindName(Operation::Kind kind) {
 }
 
 std::string ProposalStateName(ProposalState s) {
-  switch (s) {
-    case ProposalState::kOpen: return "open";
-    case ProposalState::kAccepted: return "accepted";
-    case ProposalState::kRejected: return "rejected";
-    case ProposalState::kApplied: return "applied";
+  switch (s) {  // no default: -Wswitch names a state added without its text
+    case ProposalState::kOpen:
+      return "open";
+    case ProposalState::kAccepted:
+      return "accepted";
+    case ProposalState::kRejected:
+      return "rejected";
+    case ProposalState::kApplied:
+      return "applied";
     case ProposalState::kClosed:
       return "closed";
   }
-  return "open";
+  return "open";  // not reached: every state is listed
+}
+
+std::optional<ProposalState> ProposalStateFromName(std::string_view name) {
+  return EnumFromName(kProposalStates, ProposalStateName, name);
 }
 
 void CheckOperations(const std::vector<Operation>& ops, std::vector<api::FieldViolation>* bad) {
@@ -374,7 +382,7 @@ class Draft {
 
   VersionTree Finish(const std::string& version, Renumbering* renumbering) && {
     t_.version = version;
-    t_.state = "published";
+    t_.state = VersionState::kPublished;
     int letter = 0, number = 0;
     for (size_t li = 0; li < t_.levels.size(); ++li) {
       LevelNode& l = t_.levels[li];

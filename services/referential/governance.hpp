@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -60,7 +61,15 @@ std::string OperationKindName(Operation::Kind kind);
 /// kClosed: closed without a decision because a publication made it obsolete (it no longer
 /// applies to the version in force); terminal, like kApplied.
 enum class ProposalState { kOpen, kAccepted, kRejected, kApplied, kClosed };
+/// Every state, in the API's order, for reading text back (the unit test checks it against the
+/// proto's ProposalState).
+inline constexpr ProposalState kProposalStates[] = {
+    ProposalState::kOpen, ProposalState::kAccepted, ProposalState::kRejected,
+    ProposalState::kApplied, ProposalState::kClosed};
+/// The state's text in the database's `proposals.state` and in messages: "open", "accepted"...
 std::string ProposalStateName(ProposalState s);
+/// The state whose name is `name`; nullopt for any other text.
+std::optional<ProposalState> ProposalStateFromName(std::string_view name);
 
 struct Comment {
   std::string author;

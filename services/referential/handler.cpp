@@ -1,6 +1,8 @@
 // gRPC handler of the referential service.
 #include "services/referential/handler.hpp"
 
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
@@ -13,7 +15,7 @@ namespace passerelle::referential {
 namespace {
 
 void ToProto(const ItemNode& i, v1::Item* out) {
-  out->set_name("items/" + i.id);
+  out->set_name(ItemName(i.id));
   out->set_code(i.code);
   out->set_label(i.label);
   out->set_plain_label(i.plain_label);
@@ -109,7 +111,7 @@ grpc::Status Handler::ListNomenclatures(grpc::ServerContext* ctx,
   if (!page.ok()) return server::ToGrpc(page.status());
   for (const std::string& id : page->nomenclatures) {
     auto* n = resp->add_nomenclatures();
-    n->set_name("nomenclatures/" + id);
+    n->set_name(NomenclatureName(id));
     for (const auto& v : page->snapshot->versions) {  // by version, oldest first
       if (v.nomenclature != id) continue;
       n->set_title(v.title);
@@ -124,12 +126,95 @@ grpc::Status Handler::ListNomenclatures(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-static void VersionToProto(const VersionTree& v, v1::Version* resp) {
+namespace {
+
+// Every mapping between the domain's enums and the proto's is a switch without `default:`, so
+// -Wswitch names the place to update when either side gains a value.
+v1::VersionState VersionStateToProto(VersionState s) {
+  switch (s) {
+    case VersionState::kDraft:
+      return v1::DRAFT;
+    case VersionState::kPublished:
+      return v1::PUBLISHED;
+  }
+  return v1::VERSION_STATE_UNSPECIFIED;  // not reached: every state is listed
+}
+
+v1::ProposalState ProposalStateToProto(ProposalState s) {
+  switch (s) {
+    case ProposalState::kOpen:
+      return v1::OPEN;
+    case ProposalState::kAccepted:
+      return v1::ACCEPTED;
+    case ProposalState::kRejected:
+      return v1::REJECTED;
+    case ProposalState::kApplied:
+      return v1::APPLIED;
+    case ProposalState::kClosed:
+      return v1::CLOSED;
+  }
+  return v1::PROPOSAL_STATE_UNSPECIFIED;  // not reached: every state is listed
+}
+
+v1::OperationKind KindToProto(Operation::Kind k) {
+  switch (k) {
+    case Operation::Kind::kAddItem:
+      return v1::ADD_ITEM;
+    case Operation::Kind::kAddCategory:
+      return v1::ADD_CATEGORY;
+    case Operation::Kind::kRetireItem:
+      return v1::RETIRE_ITEM;
+    case Operation::Kind::kSetLabel:
+      return v1::SET_LABEL;
+    case Operation::Kind::kReplaceInLabel:
+      return v1::REPLACE_IN_LABEL;
+    case Operation::Kind::kMoveItem:
+      return v1::MOVE_ITEM;
+    case Operation::Kind::kMoveCategory:
+      return v1::MOVE_CATEGORY;
+    case Operation::Kind::kMoveLevel:
+      return v1::MOVE_LEVEL;
+    case Operation::Kind::kAddKeywords:
+      return v1::ADD_KEYWORDS;
+  }
+  return v1::OPERATION_KIND_UNSPECIFIED;  // not reached: every kind is listed
+}
+
+/// nullopt for UNSPECIFIED and for numbers the proto does not define.
+std::optional<Operation::Kind> KindFromProto(int kind) {
+  if (!v1::OperationKind_IsValid(kind)) return std::nullopt;
+  switch (static_cast<v1::OperationKind>(kind)) {
+    case v1::ADD_ITEM:
+      return Operation::Kind::kAddItem;
+    case v1::ADD_CATEGORY:
+      return Operation::Kind::kAddCategory;
+    case v1::RETIRE_ITEM:
+      return Operation::Kind::kRetireItem;
+    case v1::SET_LABEL:
+      return Operation::Kind::kSetLabel;
+    case v1::REPLACE_IN_LABEL:
+      return Operation::Kind::kReplaceInLabel;
+    case v1::MOVE_ITEM:
+      return Operation::Kind::kMoveItem;
+    case v1::MOVE_CATEGORY:
+      return Operation::Kind::kMoveCategory;
+    case v1::MOVE_LEVEL:
+      return Operation::Kind::kMoveLevel;
+    case v1::ADD_KEYWORDS:
+      return Operation::Kind::kAddKeywords;
+    case v1::OPERATION_KIND_UNSPECIFIED:
+    case v1::OperationKind_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::OperationKind_INT_MAX_SENTINEL_DO_NOT_USE_:
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void VersionToProto(const VersionTree& v, v1::Version* resp) {
   resp->set_name(VersionName(v));
-  resp->set_state(v.state == "published" ? v1::PUBLISHED : v1::DRAFT);
+  resp->set_state(VersionStateToProto(v.state));
   if (!v.base_version.empty()) {
-    resp->set_base_version(absl::StrCat("nomenclatures/", v.nomenclature, "/versions/",
-                                        v.base_version));
+    resp->set_base_version(VersionName(v.nomenclature, v.base_version));
   }
   if (v.publish_time != absl::InfinitePast()) {
     resp->mutable_publish_time()->set_seconds(absl::ToUnixSeconds(v.publish_time));
@@ -149,6 +234,8 @@ static void VersionToProto(const VersionTree& v, v1::Version* resp) {
   }
 }
 
+}  // namespace
+
 grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionRequest* req,
                                  v1::Version* resp) {
   server::RequestScope scope(ctx);
@@ -162,18 +249,12 @@ grpc::Status Handler::GetVersion(grpc::ServerContext* ctx, const v1::GetVersionR
 grpc::Status Handler::GetItem(grpc::ServerContext* ctx, const v1::GetItemRequest* req,
                               v1::Item* resp) {
   server::RequestScope scope(ctx);
-  std::vector<server::FieldViolation> bad;
-  if (server::CheckText(&bad, "name", req->name(), kMaxNameLength) &&
-      (!req->name().starts_with("items/") || req->name().size() <= 6 ||
-       req->name().find('/', 6) != std::string::npos)) {
-    bad.push_back(
-        {"name", absl::StrCat("must be items/{item}, got \"", text::Quote(req->name()), "\"")});
-  }
-  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid item name", bad));
+  auto id = ParseItemName(req->name(), "name");
+  if (!id.ok()) return server::ToGrpc(id.status());
   auto snap = domain_.snapshot();
   auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()), "version");
   if (!t.ok()) return server::ToGrpc(t.status());
-  auto it = (*t)->items.find(req->name().substr(6));
+  auto it = (*t)->items.find(*id);
   if (it == (*t)->items.end()) {
     return server::ToGrpc(absl::NotFoundError(
         absl::StrCat(text::Quote(req->name()), " does not exist in ", VersionName(**t))));
@@ -216,10 +297,6 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
 
 namespace {
 
-v1::OperationKind KindToProto(Operation::Kind k) {
-  return static_cast<v1::OperationKind>(static_cast<int>(k) + 1);
-}
-
 void ProposalToProto(const Proposal& p, v1::Proposal* out) {
   out->set_name(ProposalName(p));
   out->set_round_table(p.table);
@@ -227,8 +304,7 @@ void ProposalToProto(const Proposal& p, v1::Proposal* out) {
   out->set_target(p.target);
   out->set_text(p.text);
   for (const auto& k : p.keywords) out->add_keywords(k);
-  out->set_base_version(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/",
-                                     p.base_version));
+  out->set_base_version(VersionName(p.nomenclature, p.base_version));
   for (const auto& op : p.operations) {
     auto* o = out->add_operations();
     o->set_kind(KindToProto(op.kind));
@@ -242,10 +318,10 @@ void ProposalToProto(const Proposal& p, v1::Proposal* out) {
     if (op.position >= 0) o->set_position(op.position);
     for (const auto& k : op.keywords) o->add_keywords(k);
   }
-  out->set_state(static_cast<v1::ProposalState>(static_cast<int>(p.state) + 1));
+  out->set_state(ProposalStateToProto(p.state));
   out->set_decision_reason(p.decision_reason);
   if (!p.applied_in.empty()) {
-    out->set_applied_in(absl::StrCat("nomenclatures/", p.nomenclature, "/versions/", p.applied_in));
+    out->set_applied_in(VersionName(p.nomenclature, p.applied_in));
   }
   for (const auto& c : p.comments) {
     auto* pc = out->add_comments();
@@ -269,11 +345,12 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
   }
   for (int i = 0; i < ops.size(); ++i) {
     const auto& o = ops[i];
+    const std::optional<Operation::Kind> kind = KindFromProto(o.kind());
     if (o.kind() == v1::OPERATION_KIND_UNSPECIFIED) {
       bad.push_back({absl::StrCat("operations[", i, "].kind"), "must be set"});
       continue;
     }
-    if (!v1::OperationKind_IsValid(o.kind())) {
+    if (!kind) {
       bad.push_back(UnknownEnum(absl::StrCat("operations[", i, "].kind"), o.kind()));
       continue;
     }
@@ -289,7 +366,7 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
       continue;
     }
     Operation op{};
-    op.kind = static_cast<Operation::Kind>(static_cast<int>(o.kind()) - 1);
+    op.kind = *kind;
     op.target = o.target();
     op.category = o.category();
     op.level = o.level();
@@ -307,16 +384,16 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
 
 void DiffToProto(const VersionDiff& d, const std::string& nomenclature, const std::string& from,
                  const std::string& to, v1::VersionDiff* out) {
-  out->set_from_version(absl::StrCat("nomenclatures/", nomenclature, "/versions/", from));
-  out->set_to_version(absl::StrCat("nomenclatures/", nomenclature, "/versions/", to));
-  for (const auto& id : d.added) out->add_items_added("items/" + id);
-  for (const auto& id : d.retired) out->add_items_retired("items/" + id);
-  for (const auto& id : d.renamed) out->add_items_renamed("items/" + id);
-  for (const auto& id : d.moved) out->add_items_moved("items/" + id);
+  out->set_from_version(VersionName(nomenclature, from));
+  out->set_to_version(VersionName(nomenclature, to));
+  for (const auto& id : d.added) out->add_items_added(ItemName(id));
+  for (const auto& id : d.retired) out->add_items_retired(ItemName(id));
+  for (const auto& id : d.renamed) out->add_items_renamed(ItemName(id));
+  for (const auto& id : d.moved) out->add_items_moved(ItemName(id));
   for (const auto& m : d.mapping) {
     auto* c = out->add_code_changes();
     c->set_old_code(m.old_code);
-    c->set_item("items/" + m.item_id);
+    c->set_item(ItemName(m.item_id));
     c->set_new_code(m.new_code);
   }
 }
@@ -430,7 +507,9 @@ grpc::Status Handler::Export(grpc::ServerContext* ctx, const v1::ExportVersionRe
       break;
     case v1::JSON:
     case v1::EXPORT_FORMAT_UNSPECIFIED:
-    default:  // every defined value is listed; others were refused above
+    // Numbers the proto does not define were refused above.
+    case v1::ExportFormat_INT_MIN_SENTINEL_DO_NOT_USE_:
+    case v1::ExportFormat_INT_MAX_SENTINEL_DO_NOT_USE_:
       doc = ExportJson(**t);
       type = "application/json";
   }

@@ -1,6 +1,7 @@
 // passerelle-referential: wires the referential service's layers and runs it.
 #include <memory>
 
+#include "libs/clock/clock.hpp"
 #include "libs/events/consumer.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/outbox/outbox.hpp"
@@ -36,7 +37,8 @@ int main(int argc, char** argv) {
            },
        .wire = [&](service::Runtime& rt) -> absl::Status {
          auto& store = rt.components.Emplace<referential::PgStore>(*rt.pool, rt.topology);
-         auto& domain = rt.components.Emplace<referential::Referential>(store, *rt.page_tokens);
+         auto& domain = rt.components.Emplace<referential::Referential>(store, *rt.page_tokens,
+                                                                        clocks::System());
          if (absl::Status s = domain.LoadSeed(seed_dir); !s.ok()) return s;
          rt.relay->Wake();
          auto& handler = rt.components.Emplace<referential::Handler>(domain, base_uri);

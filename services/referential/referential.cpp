@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -11,19 +12,23 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/time/clock.h"
-#include "libs/events/event.hpp"
-#include "libs/logging/logging.hpp"
-#include "libs/api/status.hpp"
 #include "libs/api/filter.hpp"
 #include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/referential/v1/events.pb.h"
 
 namespace passerelle::referential {
 namespace {
+
+// The names of the referential's resources (AIP-122): each is parsed and formatted here only.
+const api::ResourcePattern kNomenclatureName("nomenclatures/{nomenclature}");
+const api::ResourcePattern kItemName("items/{item}");
+const api::ResourcePattern kVersionName("nomenclatures/{nomenclature}/versions/{version}");
+const api::ResourcePattern kProposalName("nomenclatures/{nomenclature}/proposals/{proposal}");
 
 absl::StatusOr<std::string> ReadFile(const std::filesystem::path& p) {
   std::ifstream in(p);
@@ -69,9 +74,24 @@ bool IsValidVersionId(const std::string& id) {
   });
 }
 
-std::string VersionName(const VersionTree& t) {
-  return absl::StrCat("nomenclatures/", t.nomenclature, "/versions/", t.version);
+std::string NomenclatureName(const std::string& nomenclature) {
+  return kNomenclatureName.Format({nomenclature});
 }
+
+std::string ItemName(const std::string& id) { return kItemName.Format({id}); }
+
+absl::StatusOr<std::string> ParseItemName(const std::string& name, const std::string& field) {
+  if (absl::Status s = CheckName(field, name); !s.ok()) return s;
+  auto parts = kItemName.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  return (*parts)[0];
+}
+
+std::string VersionName(const std::string& nomenclature, const std::string& version) {
+  return kVersionName.Format({nomenclature, version});
+}
+
+std::string VersionName(const VersionTree& t) { return VersionName(t.nomenclature, t.version); }
 
 absl::Status Referential::LoadSeed(const std::string& dir) {
   namespace fs = std::filesystem;
@@ -81,6 +101,7 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     if (!file.starts_with("nomenclature-") || !file.ends_with(".json")) continue;
     auto nomenclature = ReadFile(entry.path());
     if (!nomenclature.ok()) return nomenclature.status();
+    const absl::Time now = clock_.Now();
     auto tree = ParseSeed(*nomenclature, "");
     if (!tree.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", tree.status().message()));
     std::string enrichment;
@@ -89,17 +110,18 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
       tree = ParseSeed(*nomenclature, enrichment);
       if (!tree.ok()) return tree.status();
     }
+    if (tree->state == VersionState::kPublished) tree->publish_time = now;
     v1::VersionPublished payload;
     payload.set_version(VersionName(*tree));
     for (const auto& [id, item] : tree->items) {
-      payload.add_items_added("items/" + id);
+      payload.add_items_added(ItemName(id));
       auto* m = payload.add_code_mapping();
-      m->set_item("items/" + id);
+      m->set_item(ItemName(id));
       m->set_new_code(item.code);
     }
-    auto event = events::MakeEvent("referential.version.published", "referential",
-                                   VersionName(*tree), payload, absl::Now(),
-                                   logging::CurrentRequest().trace_id);
+    auto event =
+        events::MakeEvent("referential.version.published", "referential", VersionName(*tree),
+                          payload, now, logging::CurrentRequest().trace_id);
     auto inserted = repo_.InsertVersion(*tree, event);
     if (!inserted.ok()) return inserted.status();
     logging::Info(*inserted ? "seed version loaded" : "seed version already present",
@@ -120,6 +142,8 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     auto amendments = ReadFile(fs::path(dir) / (stem + "-amendments.json"));
     auto parsed = ParseProposals(*proposals, amendments.ok() ? *amendments : "");
     if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", parsed.status().message()));
+    const absl::Time now = clock_.Now();
+    for (Proposal& p : *parsed) p.create_time = p.update_time = now;
     if (absl::Status s = repo_.ImportProposals(*parsed); !s.ok()) return s;
   }
   return Reload();
@@ -155,15 +179,12 @@ absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Sn
                                                                const std::string& name,
                                                                const std::string& field) const {
   if (absl::Status s = CheckName(field, name); !s.ok()) return s;
-  std::vector<std::string> parts = absl::StrSplit(name, '/');
-  if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "versions" ||
-      parts[1].empty() || parts[3].empty()) {
-    return api::InvalidArgument(
-        absl::StrCat("invalid ", field),
-        {{field, absl::StrCat("must be nomenclatures/{nomenclature}/versions/{version}, got \"",
-                              text::Quote(name), "\"")}});
-  }
-  const VersionTree* t = parts[3] == "-" ? snap.Current(parts[1]) : snap.Find(parts[1], parts[3]);
+  auto parts = kVersionName.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  const std::string& nomenclature = (*parts)[0];
+  const std::string& version = (*parts)[1];
+  const VersionTree* t =
+      version == "-" ? snap.Current(nomenclature) : snap.Find(nomenclature, version);
   if (t == nullptr) {
     return absl::NotFoundError(absl::StrCat(text::Quote(name, 120), " does not exist"));
   }
@@ -201,30 +222,31 @@ absl::StatusOr<Referential::NomenclaturePage> Referential::ListNomenclatures(
 namespace passerelle::referential {
 namespace {
 
-// Splits `nomenclatures/{n}/proposals/{number}`.
+// `nomenclatures/{n}/proposals/{number}`, the number in its one spelling (no sign, no leading
+// zero: `proposals/01` is not `proposals/1`).
 absl::Status ParseProposalName(const std::string& name, std::string* nomenclature, int* number) {
   if (absl::Status s = CheckName("name", name); !s.ok()) return s;
-  std::vector<std::string> parts = absl::StrSplit(name, '/');
-  if (parts.size() != 4 || parts[0] != "nomenclatures" || parts[2] != "proposals" ||
-      parts[1].empty() || !absl::SimpleAtoi(parts[3], number) || *number <= 0) {
-    return api::InvalidArgument(
-        "invalid proposal name",
-        {{"name", absl::StrCat("must be nomenclatures/{nomenclature}/proposals/{number}, got \"",
-                               text::Quote(name), "\"")}});
+  auto parts = kProposalName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  std::optional<int64_t> id = api::ParsePositiveId((*parts)[1]);
+  if (!id || *id > std::numeric_limits<int>::max()) {
+    return api::InvalidName(
+        "name",
+        absl::StrCat("must be ", kProposalName.pattern(), " with {proposal} a number from 1 to ",
+                     std::numeric_limits<int>::max(), " written without sign or leading zero"),
+        name);
   }
-  *nomenclature = parts[1];
+  *nomenclature = (*parts)[0];
+  *number = static_cast<int>(*id);
   return absl::OkStatus();
 }
 
+// `nomenclatures/{n}`.
 absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
   if (absl::Status s = CheckName("parent", parent); !s.ok()) return s;
-  std::vector<std::string> parts = absl::StrSplit(parent, '/');
-  if (parts.size() != 2 || parts[0] != "nomenclatures" || parts[1].empty()) {
-    return api::InvalidArgument(
-        "invalid parent", {{"parent", absl::StrCat("must be nomenclatures/{nomenclature}, got \"",
-                                                   text::Quote(parent), "\"")}});
-  }
-  *nomenclature = parts[1];
+  auto parts = kNomenclatureName.Parse(parent, "parent");
+  if (!parts.ok()) return parts.status();
+  *nomenclature = (*parts)[0];
   return absl::OkStatus();
 }
 
@@ -237,6 +259,16 @@ absl::StatusOr<int> Revision(const std::string& etag) {
   return api::RevisionFromETag(etag);
 }
 
+// AIP-154: a change decided on what was read before the proposal last changed is refused.
+// `expected` 0: the request carried no etag.
+absl::Status CheckRevision(const Proposal& p, int expected) {
+  if (expected == 0 || p.revision == expected) return absl::OkStatus();
+  return api::WithReason(absl::AbortedError(absl::StrCat("etag mismatch: the proposal changed "
+                                                         "since it was read (now ",
+                                                         ETag(p), "); read it again")),
+                         "ETAG_MISMATCH");
+}
+
 bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclature) {
   return std::any_of(snap.versions.begin(), snap.versions.end(),
                      [&](const VersionTree& v) { return v.nomenclature == nomenclature; });
@@ -244,23 +276,21 @@ bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclat
 
 absl::Status NomenclatureNotFound(const std::string& nomenclature) {
   return absl::NotFoundError(
-      absl::StrCat("nomenclatures/", text::Quote(nomenclature, 80), " does not exist"));
+      absl::StrCat(NomenclatureName(text::Quote(nomenclature, 80)), " does not exist"));
 }
 
-// The states a `state = X` filter may name, upper case as in the API.
+// The states a `state = X` filter may name: the API's names (OPEN), the store's in upper case.
 std::optional<ProposalState> StateFromFilter(const std::string& value) {
-  for (ProposalState s : {ProposalState::kOpen, ProposalState::kAccepted, ProposalState::kRejected,
-                          ProposalState::kApplied, ProposalState::kClosed}) {
-    if (absl::AsciiStrToLower(value) == ProposalStateName(s)) return s;
-  }
-  return std::nullopt;
+  return ProposalStateFromName(absl::AsciiStrToLower(value));
 }
 
 }  // namespace
 
-std::string ProposalName(const Proposal& p) {
-  return absl::StrCat("nomenclatures/", p.nomenclature, "/proposals/", p.number);
+std::string ProposalName(const std::string& nomenclature, int number) {
+  return kProposalName.Format({nomenclature, std::to_string(number)});
 }
+
+std::string ProposalName(const Proposal& p) { return ProposalName(p.nomenclature, p.number); }
 
 std::string ETag(const Proposal& p) { return api::WeakETag(p.revision); }
 
@@ -345,7 +375,7 @@ absl::StatusOr<Proposal> Referential::Comment(const std::string& name, const std
     api::CheckText(&bad, "text", text, kMaxCommentLength, /*multiline=*/true);
   }
   if (!bad.empty()) return api::InvalidArgument("invalid comment", bad);
-  return repo_.AddComment(nomenclature, number, {author, text, absl::Now()});
+  return repo_.AddComment(nomenclature, number, {author, text, clock_.Now()});
 }
 
 absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
@@ -372,7 +402,8 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
                                      {{"operations", std::string(applied.status().message())}});
     }
   }
-  return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
+  return repo_.UpdateProposal(nomenclature, number, [&](Proposal& p) {
+    if (absl::Status s = CheckRevision(p, *revision); !s.ok()) return s;
     if (p.base_version != current->base_version) {  // a publication carried it meanwhile
       return api::WithReason(
           absl::AbortedError(absl::StrCat(ProposalName(p), " was carried to version ",
@@ -387,6 +418,7 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
           "PROPOSAL_NOT_OPEN");
     }
     p.operations = operations;
+    p.update_time = clock_.Now();
     return absl::OkStatus();
   });
 }
@@ -403,7 +435,8 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
   if (!revision.ok()) return revision.status();
   auto snap = snapshot();
   const VersionTree* current = snap->Current(nomenclature);
-  return repo_.UpdateProposal(nomenclature, number, *revision, [&](Proposal& p) {
+  return repo_.UpdateProposal(nomenclature, number, [&](Proposal& p) {
+    if (absl::Status s = CheckRevision(p, *revision); !s.ok()) return s;
     if (p.state == ProposalState::kApplied) {
       return api::WithReason(
           absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " was applied in ",
@@ -427,6 +460,7 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
     }
     p.state = accept ? ProposalState::kAccepted : ProposalState::kRejected;
     p.decision_reason = reason;
+    p.update_time = clock_.Now();
     return absl::OkStatus();
   });
 }
@@ -476,6 +510,8 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   Renumbering renumbering;
   auto next = referential::Publish(*base, accepted, version_id, &renumbering);
   if (!next.ok()) return next.status();
+  const absl::Time now = clock_.Now();
+  next->publish_time = now;
   // Open proposals follow the version: renamed to the new codes and checked against it, or
   // closed with the reason when they no longer apply.
   std::vector<absl::StatusOr<std::vector<Operation>>> rebased;
@@ -510,6 +546,7 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
       why = referential::Publish(*next, trial, "trial").status();
     }
     Proposal p = open[i];
+    p.update_time = now;
     if (why.ok()) {
       p.base_version = version_id;
       p.operations = *rebased[i];
@@ -526,20 +563,19 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   v1::VersionPublished payload;
   payload.set_version(VersionName(*next));
   payload.set_previous_version(VersionName(*base));
-  for (const auto& id : diff.added) payload.add_items_added("items/" + id);
-  for (const auto& id : diff.retired) payload.add_items_retired("items/" + id);
-  for (const auto& id : diff.renamed) payload.add_items_renamed("items/" + id);
-  for (const auto& id : diff.moved) payload.add_items_moved("items/" + id);
+  for (const auto& id : diff.added) payload.add_items_added(ItemName(id));
+  for (const auto& id : diff.retired) payload.add_items_retired(ItemName(id));
+  for (const auto& id : diff.renamed) payload.add_items_renamed(ItemName(id));
+  for (const auto& id : diff.moved) payload.add_items_moved(ItemName(id));
   for (const auto& m : diff.mapping) {
     auto* c = payload.add_code_mapping();
     c->set_old_code(m.old_code);
-    c->set_item("items/" + m.item_id);
+    c->set_item(ItemName(m.item_id));
     c->set_new_code(m.new_code);
   }
   for (const auto& p : accepted) payload.add_proposals_applied(ProposalName(p));
-  auto event = events::MakeEvent("referential.version.published", "referential",
-                                 VersionName(*next), payload, absl::Now(),
-                                 logging::CurrentRequest().trace_id);
+  auto event = events::MakeEvent("referential.version.published", "referential", VersionName(*next),
+                                 payload, now, logging::CurrentRequest().trace_id);
   auto inserted = repo_.PublishVersion(*next, numbers, carried, event);
   if (!inserted.ok()) return inserted.status();
   if (absl::Status s = Reload(); !s.ok()) return s;

@@ -8,13 +8,16 @@
 
 #include "absl/status/statusor.h"
 #include "libs/api/page_token.hpp"
+#include "libs/clock/clock.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/referential/catalog.hpp"
 #include "services/referential/governance.hpp"
 
 namespace passerelle::referential {
 
-/// Where versions are kept. A version and the event announcing it are written together.
+/// Where versions are kept. A version and the event announcing it are written together. The
+/// repository keeps the times it is given (`publish_time`, `create_time`, `update_time`): they
+/// come from the referential's clock, never from the database's.
 class Repository {
  public:
   virtual ~Repository() = default;
@@ -22,7 +25,8 @@ class Repository {
   /// false when the version already exists (nothing written).
   virtual absl::StatusOr<bool> InsertVersion(const VersionTree& tree,
                                              const events::v1::Event& event) = 0;
-  /// Inserts the new version, marks `applied` proposals applied, saves `carried` (the open
+  /// Inserts the new version, marks `applied` proposals applied (updated at the version's
+  /// publish time), saves `carried` (the open
   /// proposals on the base, rebased onto the new version or closed; each still holding the
   /// revision it was read at), and appends the event, in one transaction. ABORTED when the
   /// accepted or open proposals on the base changed meanwhile; false when the version id
@@ -40,11 +44,13 @@ class Repository {
   virtual absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& nomenclature) = 0;
   /// NOT_FOUND when missing.
   virtual absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) = 0;
-  /// Locks the proposal, checks its revision (ABORTED on mismatch; 0 skips the check), runs
-  /// `change` on it, and saves it with the next revision.
+  /// Locks the proposal, runs `change` on it (which decides, etag included: its error is
+  /// returned and nothing is written), and saves it with the next revision (and the
+  /// `update_time` it set). NOT_FOUND when missing.
   virtual absl::StatusOr<Proposal> UpdateProposal(
-      const std::string& nomenclature, int number, int expected_revision,
+      const std::string& nomenclature, int number,
       const std::function<absl::Status(Proposal&)>& change) = 0;
+  /// Adds the comment and gives the proposal its next revision, updated at the comment's time.
   virtual absl::StatusOr<Proposal> AddComment(const std::string& nomenclature, int number,
                                               const Comment& comment) = 0;
 };
@@ -62,8 +68,10 @@ inline constexpr int kDefaultProposalPage = 50, kMaxProposalPage = 200;
 
 class Referential {
  public:
-  /// `tokens` seals the page tokens of the lists.
-  Referential(Repository& repo, const api::PageTokens& tokens) : repo_(repo), tokens_(tokens) {}
+  /// `tokens` seals the page tokens of the lists; `clock` gives every time the referential
+  /// writes: versions' publish times, proposals' and comments' times, events' times.
+  Referential(Repository& repo, const api::PageTokens& tokens, const clocks::Clock& clock)
+      : repo_(repo), tokens_(tokens), clock_(clock) {}
 
   /// Loads `<dir>/nomenclature-*.json` with its enrichment `<dir>/items-<version>.json` when
   /// the store lacks that version, announcing it with `referential.version.published`.
@@ -125,15 +133,25 @@ class Referential {
  private:
   Repository& repo_;
   const api::PageTokens& tokens_;
+  const clocks::Clock& clock_;
   Catalog catalog_;
   std::mutex reload_mu_;     // one reload at a time; guards fingerprint_
   std::string fingerprint_;  // of the versions loaded last
 };
 
+/// `nomenclatures/{n}`.
+std::string NomenclatureName(const std::string& nomenclature);
+/// `items/{id}`: items keep their id across versions.
+std::string ItemName(const std::string& id);
+/// The id in `items/{item}`; INVALID_ARGUMENT on `field` when malformed or longer than
+/// kMaxNameLength.
+absl::StatusOr<std::string> ParseItemName(const std::string& name, const std::string& field);
 /// `nomenclatures/{n}/versions/{v}`.
 std::string VersionName(const VersionTree& t);
+std::string VersionName(const std::string& nomenclature, const std::string& version);
 /// `nomenclatures/{n}/proposals/{number}`.
 std::string ProposalName(const Proposal& p);
+std::string ProposalName(const std::string& nomenclature, int number);
 /// Weak etag of a proposal revision (AIP-154).
 std::string ETag(const Proposal& p);
 /// A new version's id: 1 to 40 lower-case letters, digits and single dashes, starting and

@@ -273,6 +273,19 @@ TEST_F(ReferentialApiTest, ProposalsOfAMissingNomenclatureAreNotFound) {
   ExpectRefused(stub_->GetProposal(&ctx2, get, &out), "name");
 }
 
+// A proposal has one name: `proposals/01` and `proposals/+1` are not `proposals/1`.
+TEST_F(ReferentialApiTest, ProposalNumbersHaveOneSpelling) {
+  for (const std::string number : {"01", "+1", "1.0", "0x1"}) {
+    grpc::ClientContext ctx;
+    v1::GetProposalRequest get;
+    get.set_name(std::string(kParent) + "/proposals/" + number);
+    v1::Proposal out;
+    ExpectRefused(stub_->GetProposal(&ctx, get, &out), "name");
+    ExpectRefused(Decide(true, get.name(), "oui"), "name");
+  }
+  EXPECT_EQ(Proposal(1).name(), std::string(kParent) + "/proposals/1");
+}
+
 // Finding 11: page tokens were readable base64 of a number or a name; "garbage" was accepted.
 TEST_F(ReferentialApiTest, PageTokensAreSealedAndBoundToTheirList) {
   v1::ListNomenclaturesResponse nomenclatures;

@@ -3,31 +3,34 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/status.hpp"
+#include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/api/status.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::referential {
 namespace {
-
-std::string JsonArray(const std::vector<std::string>& v) { return nlohmann::json(v).dump(); }
 
 std::vector<std::string> FromJsonArray(const pqxx::field& f) {
   if (f.is_null()) return {};
   return nlohmann::json::parse(f.c_str()).get<std::vector<std::string>>();
 }
 
+// The SQL of a time the domain gives (its clock's), passed as microseconds since 1970 in
+// parameter $n: exact, where a double of seconds would round.
+std::string At(int n) {
+  return absl::StrCat("(timestamptz 'epoch' + $", n, "::bigint * interval '1 microsecond')");
+}
+
 constexpr char kInsertNode[] =
     "INSERT INTO version_nodes (nomenclature_id, version, kind, code, parent_code, position, "
     "item_id, label, plain_label, description, aptic_theme, keywords, services, thematiques, "
     "pix_competences, retired, node_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-    "ARRAY(SELECT json_array_elements_text($12::json)), "
-    "ARRAY(SELECT json_array_elements_text($13::json)), "
-    "ARRAY(SELECT json_array_elements_text($14::json)), "
-    "ARRAY(SELECT json_array_elements_text($15::json)), $16, $17)";
+    "$12::text[], $13::text[], $14::text[], $15::text[], $16, $17)";
 
 }  // namespace
 
@@ -36,28 +39,31 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
       "INSERT INTO nomenclatures (id, title, source) VALUES ($1, $2, $3) "
       "ON CONFLICT (id) DO NOTHING",
       t.nomenclature, t.title, t.source);
+  const bool published = t.publish_time != absl::InfinitePast();
   auto r = tx.exec_params(
-      "INSERT INTO versions (nomenclature_id, version, state, base_version, publish_time) "
-      "VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $3 = 'published' THEN now() END) "
-      "ON CONFLICT DO NOTHING",
-      t.nomenclature, t.version, t.state, t.base_version);
+      absl::StrCat("INSERT INTO versions (nomenclature_id, version, state, base_version, "
+                   "publish_time) VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN ",
+                   At(6), " END) ON CONFLICT DO NOTHING"),
+      t.nomenclature, t.version, VersionStateName(t.state), t.base_version, published,
+      published ? absl::ToUnixMicros(t.publish_time) : int64_t{0});
   if (r.affected_rows() == 0) return false;  // already there
+  const std::string none = db::TextArray(std::vector<std::string>{});
   int pos = 0;
   for (const auto& l : t.levels) {
-    tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++,
-                   nullptr, l.label, "", "", l.aptic_theme, "[]", "[]", "[]", "[]", false, "");
+    tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++, nullptr,
+                   l.label, "", "", l.aptic_theme, none, none, none, none, false, "");
     for (const auto& c : l.categories) {
       tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code, pos++,
-                     nullptr, c.label, "", "", "", "[]", "[]", "[]", "[]", false, c.key);
+                     nullptr, c.label, "", "", "", none, none, none, none, false, c.key);
       for (const auto& id : c.item_ids) {
         const ItemNode& i = t.items.at(id);
         tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
                        "ON CONFLICT (id) DO NOTHING",
                        i.id, t.nomenclature);
-        tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++,
-                       i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
-                       JsonArray(i.services), JsonArray(i.thematiques),
-                       JsonArray(i.pix_competences), i.retired, "");
+        tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++, i.id,
+                       i.label, i.plain_label, i.description, "", db::TextArray(i.keywords),
+                       db::TextArray(i.services), db::TextArray(i.thematiques),
+                       db::TextArray(i.pix_competences), i.retired, "");
       }
     }
   }
@@ -65,9 +71,9 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
   for (const auto& [id, i] : t.items) {
     if (!i.retired) continue;
     tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", "retired:" + i.id, nullptr,
-                   pos++, i.id, i.label, i.plain_label, i.description, "", JsonArray(i.keywords),
-                   JsonArray(i.services), JsonArray(i.thematiques), JsonArray(i.pix_competences),
-                   true, "");
+                   pos++, i.id, i.label, i.plain_label, i.description, "",
+                   db::TextArray(i.keywords), db::TextArray(i.services),
+                   db::TextArray(i.thematiques), db::TextArray(i.pix_competences), true, "");
   }
   return true;
 }
@@ -92,11 +98,12 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     // computed from: same numbers, and the open ones at the revision they were read at.
     std::vector<int> accepted_now;
     std::vector<std::pair<int, int>> open_now;
-    for (const auto& row : tx.exec_params(
-             "SELECT number, state, revision FROM proposals WHERE nomenclature_id = $1 "
-             "AND base_version = $2 AND state IN ('accepted', 'open') ORDER BY number FOR UPDATE",
-             t.nomenclature, t.base_version)) {
-      if (row[1].as<std::string>() == "accepted") {
+    for (const auto& row :
+         tx.exec_params("SELECT number, state, revision FROM proposals WHERE nomenclature_id = $1 "
+                        "AND base_version = $2 AND state IN ($3, $4) ORDER BY number FOR UPDATE",
+                        t.nomenclature, t.base_version, ProposalStateName(ProposalState::kAccepted),
+                        ProposalStateName(ProposalState::kOpen))) {
+      if (ProposalStateFromName(row[1].as<std::string>()) == ProposalState::kAccepted) {
         accepted_now.push_back(row[0].as<int>());
       } else {
         open_now.emplace_back(row[0].as<int>(), row[2].as<int>());
@@ -116,17 +123,20 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     if (!inserted) return absl::OkStatus();
     for (int n : applied) {
       tx.exec_params(
-          "UPDATE proposals SET state = 'applied', applied_in = $3, revision = revision + 1, "
-          "update_time = now() WHERE nomenclature_id = $1 AND number = $2",
-          t.nomenclature, n, t.version);
+          absl::StrCat("UPDATE proposals SET state = $4, applied_in = $3, revision = revision + 1, "
+                       "update_time = ",
+                       At(5), " WHERE nomenclature_id = $1 AND number = $2"),
+          t.nomenclature, n, t.version, ProposalStateName(ProposalState::kApplied),
+          absl::ToUnixMicros(t.publish_time));
     }
     for (const auto& p : carried) {
       tx.exec_params(
-          "UPDATE proposals SET base_version = $3, operations = $4::jsonb, state = $5, "
-          "decision_reason = $6, revision = revision + 1, update_time = now() "
-          "WHERE nomenclature_id = $1 AND number = $2",
+          absl::StrCat(
+              "UPDATE proposals SET base_version = $3, operations = $4::jsonb, state = $5, "
+              "decision_reason = $6, revision = revision + 1, update_time = ",
+              At(7), " WHERE nomenclature_id = $1 AND number = $2"),
           t.nomenclature, p.number, p.base_version, OperationsToJson(p.operations).dump(),
-          ProposalStateName(p.state), p.decision_reason);
+          ProposalStateName(p.state), p.decision_reason, absl::ToUnixMicros(p.update_time));
     }
     outbox::Append(tx, topology_, event);
     return absl::OkStatus();
@@ -152,19 +162,22 @@ absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     for (const auto& p : proposals) {
       tx.exec_params(
-          "INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, text, "
-          "keywords, code_hint, base_version, operations) VALUES ($1, $2, $3, $4, $5, $6, "
-          "ARRAY(SELECT json_array_elements_text($7::json)), $8, $9, $10::jsonb) "
-          "ON CONFLICT DO NOTHING",
-          p.nomenclature, p.number, p.table, p.kind, p.target, p.text, JsonArray(p.keywords),
-          p.code_hint, p.base_version, OperationsToJson(p.operations).dump());
+          absl::StrCat("INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, "
+                       "text, keywords, code_hint, base_version, operations, create_time, "
+                       "update_time) VALUES ($1, $2, $3, $4, $5, $6, "
+                       "$7::text[], $8, $9, $10::jsonb, ",
+                       At(11), ", ", At(12), ") ON CONFLICT DO NOTHING"),
+          p.nomenclature, p.number, p.table, p.kind, p.target, p.text, db::TextArray(p.keywords),
+          p.code_hint, p.base_version, OperationsToJson(p.operations).dump(),
+          absl::ToUnixMicros(p.create_time), absl::ToUnixMicros(p.update_time));
     }
     return absl::OkStatus();
   });
 }
 
-std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& nomenclature,
-                                             int number, bool lock) {
+absl::StatusOr<std::vector<Proposal>> PgStore::ReadProposals(pqxx::work& tx,
+                                                             const std::string& nomenclature,
+                                                             int number, bool lock) {
   std::vector<Proposal> out;
   std::map<int, size_t> index;
   const std::string sql = std::string(
@@ -187,11 +200,12 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
     auto ops = ParseOperations(nlohmann::json::parse(row[8].c_str()));
     if (ops.ok()) p.operations = *std::move(ops);
     const std::string state = row[9].as<std::string>();
-    p.state = state == "accepted"   ? ProposalState::kAccepted
-              : state == "rejected" ? ProposalState::kRejected
-              : state == "applied"  ? ProposalState::kApplied
-              : state == "closed"   ? ProposalState::kClosed
-                                    : ProposalState::kOpen;
+    std::optional<ProposalState> known = ProposalStateFromName(state);
+    if (!known) {
+      return absl::InternalError(absl::StrCat("proposal ", p.number, " of ", nomenclature,
+                                              " has an unknown state \"", state, "\""));
+    }
+    p.state = *known;
     p.decision_reason = row[10].as<std::string>();
     p.applied_in = row[11].as<std::string>();
     p.revision = row[12].as<int>();
@@ -215,51 +229,55 @@ std::vector<Proposal> PgStore::ReadProposals(pqxx::work& tx, const std::string& 
 
 absl::StatusOr<std::vector<Proposal>> PgStore::ListProposals(const std::string& nomenclature) {
   std::vector<Proposal> out;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out = ReadProposals(tx, nomenclature, 0, false);
-    return absl::OkStatus();
-  }, {.isolation = db::Isolation::kRepeatableRead});
+  absl::Status st = db::RunInTransaction(pool_,
+                                         [&](pqxx::work& tx) {
+                                           auto read = ReadProposals(tx, nomenclature, 0, false);
+                                           if (!read.ok()) return read.status();
+                                           out = *std::move(read);
+                                           return absl::OkStatus();
+                                         },
+                                         {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   return out;
 }
 
 absl::StatusOr<Proposal> PgStore::GetProposal(const std::string& nomenclature, int number) {
   std::vector<Proposal> out;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out = ReadProposals(tx, nomenclature, number, false);
-    return absl::OkStatus();
-  }, {.isolation = db::Isolation::kRepeatableRead});
+  absl::Status st = db::RunInTransaction(pool_,
+                                         [&](pqxx::work& tx) {
+                                           auto read =
+                                               ReadProposals(tx, nomenclature, number, false);
+                                           if (!read.ok()) return read.status();
+                                           out = *std::move(read);
+                                           return absl::OkStatus();
+                                         },
+                                         {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   if (out.empty()) {
-    return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/", number,
-                                            " does not exist"));
+    return absl::NotFoundError(absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
   }
   return out.front();
 }
 
 absl::StatusOr<Proposal> PgStore::UpdateProposal(
-    const std::string& nomenclature, int number, int expected_revision,
+    const std::string& nomenclature, int number,
     const std::function<absl::Status(Proposal&)>& change) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    auto found = ReadProposals(tx, nomenclature, number, true);
+    auto read = ReadProposals(tx, nomenclature, number, true);
+    if (!read.ok()) return read.status();
+    std::vector<Proposal>& found = *read;
     if (found.empty()) {
-      return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
-                                              number, " does not exist"));
+      return absl::NotFoundError(
+          absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
     }
     Proposal& p = found.front();
-    if (expected_revision != 0 && p.revision != expected_revision) {
-      return api::WithReason(
-          absl::AbortedError(absl::StrCat("etag mismatch: the proposal changed since it was "
-                                          "read (now ", ETag(p), "); read it again")),
-          "ETAG_MISMATCH");
-    }
     if (absl::Status s = change(p); !s.ok()) return s;
-    tx.exec_params(
-        "UPDATE proposals SET operations = $3::jsonb, state = $4, decision_reason = $5, "
-        "revision = revision + 1, update_time = now() "
-        "WHERE nomenclature_id = $1 AND number = $2",
-        nomenclature, number, OperationsToJson(p.operations).dump(), ProposalStateName(p.state),
-        p.decision_reason);
+    tx.exec_params(absl::StrCat("UPDATE proposals SET operations = $3::jsonb, state = $4, "
+                                "decision_reason = $5, revision = revision + 1, update_time = ",
+                                At(6), " WHERE nomenclature_id = $1 AND number = $2"),
+                   nomenclature, number, OperationsToJson(p.operations).dump(),
+                   ProposalStateName(p.state), p.decision_reason,
+                   absl::ToUnixMicros(p.update_time));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -270,20 +288,22 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
                                              const Comment& comment) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
-        "INSERT INTO proposal_comments (nomenclature_id, number, author, text) "
-        "SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM proposals WHERE nomenclature_id = $1 "
-        "AND number = $2)",
-        nomenclature, number, comment.author, comment.text);
+        absl::StrCat("INSERT INTO proposal_comments (nomenclature_id, number, author, text, "
+                     "create_time) SELECT $1, $2, $3, $4, ",
+                     At(5),
+                     " WHERE EXISTS (SELECT 1 FROM proposals WHERE nomenclature_id = $1 "
+                     "AND number = $2)"),
+        nomenclature, number, comment.author, comment.text,
+        absl::ToUnixMicros(comment.create_time));
     if (r.affected_rows() == 0) {
-      return absl::NotFoundError(absl::StrCat("nomenclatures/", nomenclature, "/proposals/",
-                                              number, " does not exist"));
+      return absl::NotFoundError(
+          absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
     }
     // A comment changes the proposal: its etag changes, so a decision taken on what was read
     // before the comment is refused (AIP-154) instead of ignoring what was just said.
-    tx.exec_params(
-        "UPDATE proposals SET revision = revision + 1, update_time = now() "
-        "WHERE nomenclature_id = $1 AND number = $2",
-        nomenclature, number);
+    tx.exec_params(absl::StrCat("UPDATE proposals SET revision = revision + 1, update_time = ",
+                                At(3), " WHERE nomenclature_id = $1 AND number = $2"),
+                   nomenclature, number, absl::ToUnixMicros(comment.create_time));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -303,7 +323,13 @@ absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
       VersionTree t;
       t.nomenclature = row[0].as<std::string>();
       t.version = row[1].as<std::string>();
-      t.state = row[2].as<std::string>();
+      const std::string state = row[2].as<std::string>();
+      std::optional<VersionState> known = VersionStateFromName(state);
+      if (!known) {
+        return absl::InternalError(absl::StrCat("version ", t.nomenclature, "/", t.version,
+                                                " has an unknown state \"", state, "\""));
+      }
+      t.state = *known;
       t.base_version = row[3].as<std::string>();
       const double epoch = row[4].as<double>();
       t.publish_time = epoch > 0 ? absl::FromUnixMicros(static_cast<int64_t>(epoch * 1e6))

@@ -25,7 +25,7 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<Proposal>> ListProposals(const std::string& nomenclature) override;
   absl::StatusOr<Proposal> GetProposal(const std::string& nomenclature, int number) override;
   absl::StatusOr<Proposal> UpdateProposal(
-      const std::string& nomenclature, int number, int expected_revision,
+      const std::string& nomenclature, int number,
       const std::function<absl::Status(Proposal&)>& change) override;
   absl::StatusOr<Proposal> AddComment(const std::string& nomenclature, int number,
                                       const Comment& comment) override;
@@ -33,8 +33,10 @@ class PgStore final : public Repository {
  private:
   /// Writes the version's rows; false when it already exists.
   bool WriteVersion(pqxx::work& tx, const VersionTree& t);
-  std::vector<Proposal> ReadProposals(pqxx::work& tx, const std::string& nomenclature,
-                                      int number, bool lock);
+  /// INTERNAL when a row holds a state this program does not know.
+  absl::StatusOr<std::vector<Proposal>> ReadProposals(pqxx::work& tx,
+                                                      const std::string& nomenclature, int number,
+                                                      bool lock);
 
   db::Pool& pool_;
   events::Topology topology_;
