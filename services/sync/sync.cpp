@@ -174,21 +174,22 @@ absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, 
   return absl::OkStatus();
 }
 
-events::v1::Event RunCompletedEvent(const RunRecord& run) {
+events::v1::Event RunCompletedEvent(const RunRecord& run, absl::Time time) {
   v1::RunCompleted payload;
   ToProto(run, payload.mutable_run());
   return events::MakeEvent("sync.run.completed", "passerelle/sync", Syncer::RunName(run), payload,
-                           absl::Now());
+                           time);
 }
 
 Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
                Fetcher& fetcher, const net::DestinationPolicy& destinations,
-               absl::Duration retry_after, absl::Duration dead_after)
+               const clocks::Clock& clock, absl::Duration retry_after, absl::Duration dead_after)
     : standard_(standard),
       repo_(repo),
       registry_(registry),
       fetcher_(fetcher),
       destinations_(destinations),
+      clock_(clock),
       retry_after_(retry_after),
       dead_after_(dead_after) {}
 
@@ -278,7 +279,7 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTr
   if (stopping_) return absl::UnavailableError("the sync service is stopping");
   auto source = repo_.GetSource(id);
   if (!source.ok()) return source.status();
-  auto run = repo_.InsertRun(id, trigger);
+  auto run = repo_.InsertRun(id, trigger, clock_.Now());
   if (!run.ok()) return run.status();
   std::lock_guard lock(mu_);
   for (auto it = workers_.begin(); it != workers_.end();) {
@@ -316,14 +317,15 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTr
 
 void Syncer::Tick() {
   if (stopping_) return;
-  auto failed = repo_.FailSilentRuns(dead_after_, RunCompletedEvent);
+  auto failed = repo_.FailSilentRuns(clock_.Now(), dead_after_,
+                                     [this](const RunRecord& r) { return CompletedEvent(r); });
   if (!failed.ok()) {
     logging::Warn("cannot check for interrupted runs",
                   {{"error", std::string(failed.status().message())}});
   } else if (*failed > 0) {
     logging::Warn("runs interrupted by a stopped process marked failed", {{"runs", *failed}});
   }
-  auto due = repo_.DueSources(retry_after_);
+  auto due = repo_.DueSources(clock_.Now(), retry_after_);
   if (!due.ok()) return;
   for (const auto& s : *due) {
     auto run = StartRun("sources/" + s.id, RunTrigger::kScheduled);
@@ -345,11 +347,16 @@ void Syncer::Shutdown() {
   }
 }
 
+events::v1::Event Syncer::CompletedEvent(const RunRecord& run) const {
+  return RunCompletedEvent(run, run.end_time.value_or(clock_.Now()));
+}
+
 RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
   run.state = RunState::kFailed;
   run.error = Safe(error);
+  run.end_time = clock_.Now();
   logging::Warn("run failed", {{"run", RunName(run)}, {"error", run.error}});
-  auto done = repo_.FinishRun(run, RunCompletedEvent);
+  auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (observer_) observer_(done.ok() ? *done : run);
   return done.ok() ? *done : run;
 }
@@ -418,7 +425,7 @@ RunRecord Syncer::Execute(RunRecord run, net::Cancellation& cancel) {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, every, [&] { return finished; })) {
       lock.unlock();
-      if (repo_.Touch(run.id).code() == absl::StatusCode::kAborted) {
+      if (repo_.Touch(run.id, clock_.Now()).code() == absl::StatusCode::kAborted) {
         lost = true;
         cancel.Cancel();
       }
@@ -445,7 +452,7 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
     return current.ok() ? *current : run;
   };
   auto still_ours = [&] {
-    return !lost && repo_.Touch(run.id).code() != absl::StatusCode::kAborted;
+    return !lost && repo_.Touch(run.id, clock_.Now()).code() != absl::StatusCode::kAborted;
   };
   auto source = repo_.GetSource(run.source_id);
   if (!source.ok()) return Fail(run, std::string(source.status().message()));
@@ -559,7 +566,9 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
       if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
         return Fail(run, std::string(s.message()));
       }
-      if (repo_.Heartbeat(run).code() == absl::StatusCode::kAborted) return abandon();
+      if (repo_.Heartbeat(run, clock_.Now()).code() == absl::StatusCode::kAborted) {
+        return abandon();
+      }
     }
   }
   if (!still_ours()) return abandon();
@@ -594,7 +603,8 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
     return Fail(run, std::string(s.message()));
   }
   run.state = RunState::kSucceeded;
-  auto done = repo_.FinishRun(run, RunCompletedEvent);
+  run.end_time = clock_.Now();
+  auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (!done.ok()) return Fail(run, std::string(done.status().message()));
   if (observer_) observer_(*done);
   logging::Info("run succeeded", {{"run", RunName(run)},
