@@ -228,8 +228,31 @@ class Syncer {
   /// Runs `run` with its heartbeat kept fresh; `cancel` is cancelled on shutdown or when the
   /// heartbeat finds the run is no longer ours (`lost`).
   RunRecord Execute(RunRecord run, net::Cancellation& cancel);
+  /// A run at work: what each step hands the next (sync.cpp).
+  struct Attempt;
+  /// Runs the steps below in order; the first that does not go on fails or abandons the run.
   RunRecord Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost);
+  // Each step returns OK to go on, an Abandoned() status when the run is no longer ours, or
+  // another status whose message fails the run.
+  /// Fetch: the source and its whole file; nothing written.
+  absl::Status Fetch(Attempt& a);
+  /// Read: the file checked and parsed (ReadFile), its rows and rejected rows counted.
+  absl::Status Read(Attempt& a);
+  /// Diff: the file against the fingerprints the registry last accepted (DiffRows).
+  absl::Status Diff(Attempt& a);
+  /// Write: new then changed rows to the registry in batches, with outcomes counted and
+  /// fingerprints and heartbeat saved after each batch; then the run's row errors.
+  absl::Status Write(Attempt& a);
+  /// Withdraw: the venues that left the file, unless the guard refuses (GuardWithdrawals).
+  absl::Status Withdraw(Attempt& a);
+  /// OK while the run is still ours (its heartbeat answers), Abandoned() otherwise.
+  absl::Status StillOurs(const Attempt& a);
+  /// Finish: the run ends as succeeded, with its event.
+  RunRecord Finish(RunRecord run);
+  /// Fails the run with `error` (ended now, with its event).
   RunRecord Fail(RunRecord run, const std::string& error);
+  /// The run as the process that failed it behind our back recorded it; nothing is written.
+  RunRecord Abandon(const RunRecord& run);
   /// The event of a run that ended, dated at its end.
   events::v1::Event CompletedEvent(const RunRecord& run) const;
 
