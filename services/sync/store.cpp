@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "nlohmann/json.hpp"
@@ -217,9 +218,8 @@ absl::StatusOr<std::map<std::string, RunRecord>> PgStore::LastRuns(
     for (const auto& r : tx.exec_params(
              absl::StrCat(
                  "SELECT DISTINCT ON (source_id) ", kRunColumns,
-                 " FROM runs WHERE source_id IN (SELECT json_array_elements_text($1::json)) "
-                 "ORDER BY source_id, run_id DESC"),
-             nlohmann::json(source_ids).dump())) {
+                 " FROM runs WHERE source_id = ANY($1::text[]) ORDER BY source_id, run_id DESC"),
+             db::TextArray(source_ids))) {
       RunRecord run = RunFromRow(r);
       out.emplace(run.source_id, std::move(run));
     }
@@ -364,10 +364,8 @@ absl::Status PgStore::DeleteFingerprints(const std::string& source_id,
                                          const std::vector<std::string>& row_ids) {
   if (row_ids.empty()) return absl::OkStatus();
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    tx.exec_params(
-        "DELETE FROM fingerprints WHERE source_id = $1 AND row_id IN "
-        "(SELECT json_array_elements_text($2::json))",
-        source_id, nlohmann::json(row_ids).dump());
+    tx.exec_params("DELETE FROM fingerprints WHERE source_id = $1 AND row_id = ANY($2::text[])",
+                   source_id, db::TextArray(row_ids));
     return absl::OkStatus();
   });
 }

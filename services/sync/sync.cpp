@@ -4,7 +4,6 @@
 #include <set>
 
 #include "absl/strings/cord.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "libs/api/resource.hpp"
@@ -27,7 +26,6 @@ constexpr size_t kBatch = 500;
 // What a client may send (docs/sync.md, "Limits").
 constexpr size_t kMaxDisplayName = 200;
 constexpr size_t kMaxAuthorization = 4096;
-constexpr size_t kMaxName = 100;
 // What the sync stores and returns of a file's bad rows and of its own errors: always valid
 // UTF-8, never a whole huge value.
 constexpr size_t kMaxErrorText = 2000;
@@ -49,14 +47,43 @@ RowError SafeError(RowError e) {
   return e;
 }
 
-absl::Status ParseSourceName(const std::string& name, std::string* id) {
-  std::vector<api::FieldViolation> ignored;
-  if (name.size() > kMaxName || !name.starts_with("sources/") ||
-      !venues::CheckSourceId(&ignored, "name", name.substr(8))) {
-    return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
+// The sync's resource names (AIP-122): each resource has exactly one.
+const api::ResourcePattern kSourceName("sources/{source}");
+const api::ResourcePattern kRunName("sources/{source}/runs/{run}");
+
+// OK when `id`, the {source} of a name of `pattern`, follows the batch source-id rule;
+// INVALID_ARGUMENT on the field `name` otherwise.
+absl::Status CheckSourceOfName(const api::ResourcePattern& pattern, const std::string& id) {
+  std::vector<api::FieldViolation> bad;
+  if (venues::CheckSourceId(&bad, "name", id)) return absl::OkStatus();
+  return api::InvalidArgument(
+      "invalid name",
+      {{"name", absl::StrCat("must be ", pattern.pattern(), ", {source}: ", bad[0].description)}});
+}
+
+// The source id of `sources/{source}`; INVALID_ARGUMENT on `name`.
+absl::StatusOr<std::string> ParseSourceName(const std::string& name) {
+  auto parts = kSourceName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (absl::Status s = CheckSourceOfName(kSourceName, (*parts)[0]); !s.ok()) return s;
+  return std::move((*parts)[0]);
+}
+
+// The source id and run number of `sources/{source}/runs/{run}`, the number in its one
+// spelling ("01" and "+1" are not names of run 1); INVALID_ARGUMENT on `name`.
+absl::StatusOr<std::pair<std::string, int64_t>> ParseRunName(const std::string& name) {
+  auto parts = kRunName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (absl::Status s = CheckSourceOfName(kRunName, (*parts)[0]); !s.ok()) return s;
+  const std::optional<int64_t> run = api::ParsePositiveId((*parts)[1]);
+  if (!run) {
+    return api::InvalidName(
+        "name",
+        absl::StrCat("must be ", kRunName.pattern(),
+                     ", {run}: a positive number in decimal, without sign or leading zero"),
+        name);
   }
-  *id = name.substr(8);
-  return absl::OkStatus();
+  return std::make_pair(std::move((*parts)[0]), *run);
 }
 
 // A row's identity for "did it change since we sent it": its normalised record, serialized
@@ -107,7 +134,7 @@ std::optional<RunTrigger> ParseRunTrigger(std::string_view name) {
 }
 
 void ToProto(const SourceRecord& s, v1::Source* out) {
-  out->set_name("sources/" + s.id);
+  out->set_name(kSourceName.Format({s.id}));
   out->set_display_name(s.display_name);
   out->set_url(s.url);
   out->set_has_authorization(s.has_authorization);  // never the value itself
@@ -151,10 +178,9 @@ void ToProto(const RunRecord& run, v1::Run* out) {
 }
 
 absl::StatusOr<RunRecord> Syncer::GetRun(const std::string& name) {
-  std::string source;
-  int64_t id = 0;
-  if (absl::Status s = ParseRunName(name, &source, &id); !s.ok()) return s;
-  return repo_.GetRun(source, id);
+  auto key = ParseRunName(name);
+  if (!key.ok()) return key.status();
+  return repo_.GetRun(key->first, key->second);
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> Syncer::ListErrors(
@@ -165,17 +191,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> Syncer::ListErrors(
 }
 
 std::string Syncer::RunName(const RunRecord& run) {
-  return absl::StrCat("sources/", run.source_id, "/runs/", run.id);
-}
-
-absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, int64_t* run) {
-  const size_t runs = name.find("/runs/");
-  if (name.size() > kMaxName || runs == std::string::npos ||
-      !absl::SimpleAtoi(name.substr(runs + 6), run) || *run <= 0 ||
-      ParseSourceName(name.substr(0, runs), source).code() != absl::StatusCode::kOk) {
-    return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}/runs/{run}"}});
-  }
-  return absl::OkStatus();
+  const std::string number = absl::StrCat(run.id);
+  return kRunName.Format({run.source_id, number});
 }
 
 events::v1::Event RunCompletedEvent(const RunRecord& run, absl::Time time) {
@@ -241,19 +258,19 @@ absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceR
 }
 
 absl::StatusOr<SourceRecord> Syncer::GetSource(const std::string& name) {
-  std::string id;
-  if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
-  return repo_.GetSource(id);
+  auto id = ParseSourceName(name);
+  if (!id.ok()) return id.status();
+  return repo_.GetSource(*id);
 }
 
 absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
                                                   const SourceRecord& values,
                                                   const std::vector<std::string>& mask) {
-  std::string id;
-  if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
+  auto id = ParseSourceName(name);
+  if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
   if (mask.empty()) bad.push_back({"update_mask", "name the fields to change"});
-  auto source = repo_.GetSource(id);
+  auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
   for (const auto& path : mask) {
     if (path == "display_name") {
@@ -278,12 +295,12 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
 }
 
 absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTrigger trigger) {
-  std::string id;
-  if (absl::Status s = ParseSourceName(source_name, &id); !s.ok()) return s;
+  auto id = ParseSourceName(source_name);
+  if (!id.ok()) return id.status();
   if (stopping_) return absl::UnavailableError("the sync service is stopping");
-  auto source = repo_.GetSource(id);
+  auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
-  auto run = repo_.InsertRun(id, trigger, clock_.Now());
+  auto run = repo_.InsertRun(*id, trigger, clock_.Now());
   if (!run.ok()) return run.status();
   std::lock_guard lock(mu_);
   for (auto it = workers_.begin(); it != workers_.end();) {
@@ -332,7 +349,7 @@ void Syncer::Tick() {
   auto due = repo_.DueSources(clock_.Now(), retry_after_);
   if (!due.ok()) return;
   for (const auto& s : *due) {
-    auto run = StartRun("sources/" + s.id, RunTrigger::kScheduled);
+    auto run = StartRun(kSourceName.Format({s.id}), RunTrigger::kScheduled);
     if (run.ok()) logging::Info("scheduled run started", {{"run", RunName(*run)}});
   }
 }

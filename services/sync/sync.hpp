@@ -220,9 +220,8 @@ class Syncer {
   absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(const std::string& run_name,
                                                                        int after_line,
                                                                        int64_t after_id, int limit);
+  /// `sources/{source}/runs/{run}`.
   static std::string RunName(const RunRecord& run);
-  /// Parses `sources/{source}/runs/{run}`.
-  static absl::Status ParseRunName(const std::string& name, std::string* source, int64_t* run);
 
  private:
   /// Runs `run` with its heartbeat kept fresh; `cancel` is cancelled on shutdown or when the

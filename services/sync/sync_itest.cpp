@@ -875,6 +875,25 @@ TEST_F(SyncTest, RequestsAreBoundedAndPageTokensOpaque) {
   CreateSource("bounded-b");
   const v1::Run run = RunToEnd(a.name());
   RunToEnd(a.name());
+  // A run has one name: its number padded or signed is refused, not read as the same run.
+  {
+    const std::string number = run.name().substr(run.name().rfind('/') + 1);
+    for (const std::string& alias :
+         {absl::StrCat(a.name(), "/runs/0", number), absl::StrCat(a.name(), "/runs/+", number)}) {
+      grpc::ClientContext ctx;
+      v1::GetRunRequest req;
+      req.set_name(alias);
+      v1::Run out;
+      grpc::Status st = stub_->GetRun(&ctx, req, &out);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << alias;
+      EXPECT_THAT(Violations(st)["name"], HasSubstr("sources/{source}/runs/{run}")) << alias;
+    }
+    grpc::ClientContext ctx;
+    v1::GetRunRequest req;
+    req.set_name(run.name());
+    v1::Run out;
+    EXPECT_TRUE(stub_->GetRun(&ctx, req, &out).ok());
+  }
   auto list = [&](int size, const std::string& token, v1::ListSourcesResponse* out) {
     grpc::ClientContext ctx;
     v1::ListSourcesRequest req;

@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/api/status.hpp"
 #include "libs/clock/clock.hpp"
 #include "libs/testing/testing.hpp"
 #include "services/sync/run_steps.hpp"
@@ -821,6 +822,37 @@ TEST_F(SyncerTest, ShutdownEndsARunningRunAsInterrupted) {
   EXPECT_EQ(after.end_time, clock_.Now());
   auto refused = syncer_->StartRun("sources/reg", RunTrigger::kManual);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+}
+
+// ---- Resource names: one spelling each.
+
+TEST_F(SyncerTest, NamesHaveOneSpelling) {
+  AddSource("reg");
+  fetcher_.Serve(File(Rows(1)));
+  const RunRecord run = RunToEnd();
+  EXPECT_EQ(Syncer::RunName(run), "sources/reg/runs/1");
+  EXPECT_TRUE(syncer_->GetRun("sources/reg/runs/1").ok());
+  EXPECT_TRUE(syncer_->GetSource("sources/reg").ok());
+  for (const std::string name :
+       {"sources/reg/runs/01", "sources/reg/runs/+1", "sources/reg/runs/0", "sources/reg/runs/1x",
+        "sources/reg/runs/-1", "sources/reg/runs/1/", "sources/reg//runs/1", "sources/Reg/runs/1",
+        "sources/reg/runs/ 1", "sources/reg/runs/99999999999999999999", "sources/reg"}) {
+    auto got = syncer_->GetRun(name);
+    EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_THAT(api::Violations(got.status()),
+                ElementsAre(::testing::Field(&api::FieldViolation::field, "name")))
+        << name;
+  }
+  EXPECT_EQ(syncer_->GetRun("sources/reg/runs/2").status().code(), absl::StatusCode::kNotFound);
+  const std::vector<std::string> bad_sources = {
+      "sources/Reg", "sources/reg/",       "sources/-reg",       "sources/passerelle",
+      "source/reg",  "sources/reg/runs/1", std::string(600, 'a')};
+  for (const std::string& name : bad_sources) {
+    EXPECT_EQ(syncer_->GetSource(name).status().code(), absl::StatusCode::kInvalidArgument) << name;
+    EXPECT_EQ(syncer_->StartRun(name, RunTrigger::kManual).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << name;
+  }
 }
 
 }  // namespace
