@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "libs/clock/clock.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/metrics/metrics.hpp"
 #include "libs/net/destination.hpp"
@@ -66,13 +67,12 @@ int main(int argc, char** argv) {
          }
          auto& destinations = rt.components.Emplace<net::DestinationPolicy>(*std::move(policy));
          auto& store = rt.components.Emplace<sync::PgStore>(*rt.pool, rt.topology);
-         auto& registry =
-             rt.components.Emplace<sync::GrpcRegistry>(
+         auto& registry = rt.components.Emplace<sync::GrpcRegistry>(
              venues::Standard::V102(), venues_address, std::chrono::minutes(2));
          auto& fetcher = rt.components.Emplace<sync::HttpFetcher>(
              destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
          auto& syncer = rt.components.Emplace<sync::Syncer>(
-             venues::Standard::V102(), store, registry, fetcher, destinations,
+             venues::Standard::V102(), store, registry, fetcher, destinations, clocks::System(),
              absl::Milliseconds(retry_after.count()), absl::Milliseconds(dead_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()
@@ -88,7 +88,9 @@ int main(int argc, char** argv) {
                              .Help("When a run of the source last succeeded")
                              .Register(rt.metrics->registry());
          syncer.OnRunEnded([&runs, &rows, &success](const sync::RunRecord& run) {
-           runs.Add({{"source", run.source_id}, {"state", std::string(sync::RunStateName(run.state))}}).Increment();
+           runs.Add({{"source", run.source_id},
+                     {"state", std::string(sync::RunStateName(run.state))}})
+               .Increment();
            const std::pair<const char*, int> counts[] = {
                {"skipped", run.skipped},   {"created", run.created},
                {"updated", run.updated},   {"unchanged", run.unchanged},
@@ -98,8 +100,8 @@ int main(int argc, char** argv) {
            }
            if (run.state == sync::RunState::kSucceeded) {
              success.Add({{"source", run.source_id}})
-                 .Set(
-                     absl::ToDoubleSeconds(run.end_time.value_or(absl::Now()) - absl::UnixEpoch()));
+                 .Set(absl::ToDoubleSeconds(run.end_time.value_or(clocks::System().Now()) -
+                                            absl::UnixEpoch()));
            }
          });
          auto& handler = rt.components.Emplace<sync::Handler>(syncer, *rt.page_tokens);

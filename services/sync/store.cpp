@@ -2,12 +2,22 @@
 #include "services/sync/store.hpp"
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::sync {
 namespace {
+
+// Times that decide (a run's start, heartbeat and end: what is due, what is dead) come from the
+// Syncer's clock as `$n::timestamptz` parameters, never from the database's now(), so a test's
+// clock moves them. Times that only record when a row changed (a source's create_time, a
+// credential's or fingerprint's update_time) keep now(): nothing compares them.
+std::string Timestamp(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", t, absl::UTCTimeZone());
+}
 
 // The credentials live in their own table; the source's row is `sources` (not aliased).
 constexpr char kSourceColumns[] =
@@ -65,28 +75,29 @@ RunRecord RunFromRow(const pqxx::row& r) {
   return run;
 }
 
-// The counts of a run as SQL parameters, in kRunColumns' order from file_bytes.
+// The counts of a run as SQL parameters, in kRunColumns' order from file_bytes, and the time
+// it was last alive.
 constexpr char kSaveCounts[] =
     "file_bytes = $2, rows = $3, skipped = $4, created = $5, updated = $6, unchanged = $7, "
-    "rejected = $8, withdrawn = $9, heartbeat_time = now()";
+    "rejected = $8, withdrawn = $9, heartbeat_time = $10::timestamptz";
 
-pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run) {
+pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run, absl::Time now) {
   return tx.exec_params(
       absl::StrCat("UPDATE runs SET ", kSaveCounts,
                    " WHERE run_id = $1 AND state = 'running' RETURNING ", kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn);
+      run.rejected, run.withdrawn, Timestamp(now));
 }
 
-// Ends a running run; no row when it had already ended.
-pqxx::result EndRun(pqxx::work& tx, const RunRecord& run) {
+// Ends a running run at its end_time; no row when it had already ended.
+pqxx::result EndRun(pqxx::work& tx, const RunRecord& run, absl::Time end) {
   return tx.exec_params(
       absl::StrCat("UPDATE runs SET ", kSaveCounts,
-                   ", state = $10, error = $11, end_time = now() WHERE run_id = $1 AND state = "
-                   "'running' RETURNING ",
+                   ", state = $11, error = $12, end_time = $10::timestamptz WHERE run_id = $1 "
+                   "AND state = 'running' RETURNING ",
                    kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn, std::string(RunStateName(run.state)), run.error);
+      run.rejected, run.withdrawn, Timestamp(end), std::string(RunStateName(run.state)), run.error);
 }
 
 }  // namespace
@@ -160,15 +171,16 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string
   return out;
 }
 
-absl::StatusOr<RunRecord> PgStore::InsertRun(const std::string& source_id,
-                                             RunTrigger trigger) {
+absl::StatusOr<RunRecord> PgStore::InsertRun(const std::string& source_id, RunTrigger trigger,
+                                             absl::Time now) {
   std::optional<RunRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
-        absl::StrCat("INSERT INTO runs (source_id, trigger) VALUES ($1, $2) "
+        absl::StrCat("INSERT INTO runs (source_id, trigger, start_time, heartbeat_time) "
+                     "VALUES ($1, $2, $3::timestamptz, $3::timestamptz) "
                      "ON CONFLICT (source_id) WHERE state = 'running' DO NOTHING RETURNING ",
                      kRunColumns),
-        source_id, std::string(RunTriggerName(trigger)));
+        source_id, std::string(RunTriggerName(trigger)), Timestamp(now));
     if (!r.empty()) out = RunFromRow(r[0]);
     return absl::OkStatus();
   });
@@ -206,9 +218,8 @@ absl::StatusOr<std::map<std::string, RunRecord>> PgStore::LastRuns(
     for (const auto& r : tx.exec_params(
              absl::StrCat(
                  "SELECT DISTINCT ON (source_id) ", kRunColumns,
-                 " FROM runs WHERE source_id IN (SELECT json_array_elements_text($1::json)) "
-                 "ORDER BY source_id, run_id DESC"),
-             nlohmann::json(source_ids).dump())) {
+                 " FROM runs WHERE source_id = ANY($1::text[]) ORDER BY source_id, run_id DESC"),
+             db::TextArray(source_ids))) {
       RunRecord run = RunFromRow(r);
       out.emplace(run.source_id, std::move(run));
     }
@@ -244,23 +255,23 @@ absl::Status NotRunning(int64_t run_id) {
 
 }  // namespace
 
-absl::Status PgStore::Heartbeat(const RunRecord& run) {
+absl::Status PgStore::Heartbeat(const RunRecord& run, absl::Time now) {
   bool running = false;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    running = !SaveCounts(tx, run).empty();
+    running = !SaveCounts(tx, run, now).empty();
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return running ? absl::OkStatus() : NotRunning(run.id);
 }
 
-absl::Status PgStore::Touch(int64_t run_id) {
+absl::Status PgStore::Touch(int64_t run_id, absl::Time now) {
   bool running = false;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     running = tx.exec_params(
-                    "UPDATE runs SET heartbeat_time = now() WHERE run_id = $1 AND "
+                    "UPDATE runs SET heartbeat_time = $2::timestamptz WHERE run_id = $1 AND "
                     "state = 'running'",
-                    run_id)
+                    run_id, Timestamp(now))
                   .affected_rows() > 0;
     return absl::OkStatus();
   });
@@ -353,18 +364,17 @@ absl::Status PgStore::DeleteFingerprints(const std::string& source_id,
                                          const std::vector<std::string>& row_ids) {
   if (row_ids.empty()) return absl::OkStatus();
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    tx.exec_params(
-        "DELETE FROM fingerprints WHERE source_id = $1 AND row_id IN "
-        "(SELECT json_array_elements_text($2::json))",
-        source_id, nlohmann::json(row_ids).dump());
+    tx.exec_params("DELETE FROM fingerprints WHERE source_id = $1 AND row_id = ANY($2::text[])",
+                   source_id, db::TextArray(row_ids));
     return absl::OkStatus();
   });
 }
 
 absl::StatusOr<RunRecord> PgStore::FinishRun(const RunRecord& run, const RunEventFactory& event) {
+  if (!run.end_time) return absl::InternalError("a run ends with its end_time set");
   std::optional<RunRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    auto r = EndRun(tx, run);
+    auto r = EndRun(tx, run, *run.end_time);
     if (r.empty()) return absl::OkStatus();  // already ended (e.g. failed as silent)
     out = RunFromRow(r[0]);
     outbox::Append(tx, topology_, event(*out));
@@ -375,17 +385,18 @@ absl::StatusOr<RunRecord> PgStore::FinishRun(const RunRecord& run, const RunEven
   return *out;
 }
 
-absl::StatusOr<int> PgStore::FailSilentRuns(absl::Duration silence, const RunEventFactory& event) {
+absl::StatusOr<int> PgStore::FailSilentRuns(absl::Time now, absl::Duration silence,
+                                            const RunEventFactory& event) {
   int n = 0;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     n = 0;
     for (const auto& r : tx.exec_params(
-             absl::StrCat("UPDATE runs SET state = 'failed', end_time = now(), error = "
+             absl::StrCat("UPDATE runs SET state = 'failed', end_time = $1::timestamptz, error = "
                           "'interrompue : le processus qui la menait s''est arrêté ; relancez-la' "
-                          "WHERE state = 'running' AND heartbeat_time < now() - make_interval("
-                          "secs => $1) RETURNING ",
+                          "WHERE state = 'running' AND heartbeat_time < $1::timestamptz - "
+                          "make_interval(secs => $2) RETURNING ",
                           kRunColumns),
-             absl::ToDoubleSeconds(silence))) {
+             Timestamp(now), absl::ToDoubleSeconds(silence))) {
       outbox::Append(tx, topology_, event(RunFromRow(r)));
       ++n;
     }
@@ -395,7 +406,8 @@ absl::StatusOr<int> PgStore::FailSilentRuns(absl::Duration silence, const RunEve
   return n;
 }
 
-absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources(absl::Duration retry_after) {
+absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources(absl::Time now,
+                                                              absl::Duration retry_after) {
   std::vector<SourceRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     out.clear();
@@ -407,10 +419,11 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources(absl::Duration ret
                  " FROM sources LEFT JOIN LATERAL (SELECT state, start_time FROM runs r WHERE "
                  "r.source_id = sources.source_id ORDER BY run_id DESC LIMIT 1) last ON true "
                  "WHERE sources.refresh_interval_seconds > 0 AND (last.state IS NULL OR "
-                 "(last.state <> 'running' AND last.start_time < now() - make_interval(secs => "
+                 "(last.state <> 'running' AND last.start_time < $2::timestamptz - "
+                 "make_interval(secs => "
                  "CASE WHEN last.state = 'failed' THEN least($1, sources.refresh_interval_seconds) "
                  "ELSE sources.refresh_interval_seconds END))) ORDER BY sources.source_id"),
-             absl::ToDoubleSeconds(retry_after))) {
+             absl::ToDoubleSeconds(retry_after), Timestamp(now))) {
       out.push_back(SourceFromRow(r));
     }
     return absl::OkStatus();

@@ -16,15 +16,15 @@ class PgStore final : public Repository {
   absl::StatusOr<SourceRecord> SaveSource(const SourceRecord& source) override;
   absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
                                                         int limit) override;
-  absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,
-                                      RunTrigger trigger) override;
+  absl::StatusOr<RunRecord> InsertRun(const std::string& source_id, RunTrigger trigger,
+                                      absl::Time now) override;
   absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) override;
   absl::StatusOr<std::map<std::string, RunRecord>> LastRuns(
       const std::vector<std::string>& source_ids) override;
   absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id, int64_t before,
                                                   int limit) override;
-  absl::Status Heartbeat(const RunRecord& run) override;
-  absl::Status Touch(int64_t run_id) override;
+  absl::Status Heartbeat(const RunRecord& run, absl::Time now) override;
+  absl::Status Touch(int64_t run_id, absl::Time now) override;
   absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) override;
   absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
                                                                        int after_line,
@@ -36,8 +36,10 @@ class PgStore final : public Repository {
   absl::Status DeleteFingerprints(const std::string& source_id,
                                   const std::vector<std::string>& row_ids) override;
   absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const RunEventFactory& event) override;
-  absl::StatusOr<int> FailSilentRuns(absl::Duration silence, const RunEventFactory& event) override;
-  absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Duration retry_after) override;
+  absl::StatusOr<int> FailSilentRuns(absl::Time now, absl::Duration silence,
+                                     const RunEventFactory& event) override;
+  absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Time now,
+                                                       absl::Duration retry_after) override;
 
  private:
   db::Pool& pool_;

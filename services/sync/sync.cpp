@@ -3,7 +3,7 @@
 
 #include <set>
 
-#include "absl/strings/numbers.h"
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "libs/api/resource.hpp"
@@ -15,6 +15,7 @@
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/sync/v1/events.pb.h"
+#include "services/sync/run_steps.hpp"
 #include "services/venues/exchange.hpp"
 #include "services/venues/venue.hpp"
 
@@ -25,11 +26,12 @@ constexpr size_t kBatch = 500;
 // What a client may send (docs/sync.md, "Limits").
 constexpr size_t kMaxDisplayName = 200;
 constexpr size_t kMaxAuthorization = 4096;
-constexpr size_t kMaxName = 100;
 // What the sync stores and returns of a file's bad rows and of its own errors: always valid
 // UTF-8, never a whole huge value.
 constexpr size_t kMaxErrorText = 2000;
 constexpr size_t kMaxQuotedValue = 200;
+// A run's error when the service stops under it.
+constexpr char kInterrupted[] = "interrompue par l'arrêt du service ; relancez-la";
 
 // Any text the sync stores, returns or logs: valid UTF-8, bounded.
 std::string Safe(std::string_view s, size_t max = kMaxErrorText) {
@@ -45,14 +47,43 @@ RowError SafeError(RowError e) {
   return e;
 }
 
-absl::Status ParseSourceName(const std::string& name, std::string* id) {
-  std::vector<api::FieldViolation> ignored;
-  if (name.size() > kMaxName || !name.starts_with("sources/") ||
-      !venues::CheckSourceId(&ignored, "name", name.substr(8))) {
-    return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}"}});
+// The sync's resource names (AIP-122): each resource has exactly one.
+const api::ResourcePattern kSourceName("sources/{source}");
+const api::ResourcePattern kRunName("sources/{source}/runs/{run}");
+
+// OK when `id`, the {source} of a name of `pattern`, follows the batch source-id rule;
+// INVALID_ARGUMENT on the field `name` otherwise.
+absl::Status CheckSourceOfName(const api::ResourcePattern& pattern, const std::string& id) {
+  std::vector<api::FieldViolation> bad;
+  if (venues::CheckSourceId(&bad, "name", id)) return absl::OkStatus();
+  return api::InvalidArgument(
+      "invalid name",
+      {{"name", absl::StrCat("must be ", pattern.pattern(), ", {source}: ", bad[0].description)}});
+}
+
+// The source id of `sources/{source}`; INVALID_ARGUMENT on `name`.
+absl::StatusOr<std::string> ParseSourceName(const std::string& name) {
+  auto parts = kSourceName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (absl::Status s = CheckSourceOfName(kSourceName, (*parts)[0]); !s.ok()) return s;
+  return std::move((*parts)[0]);
+}
+
+// The source id and run number of `sources/{source}/runs/{run}`, the number in its one
+// spelling ("01" and "+1" are not names of run 1); INVALID_ARGUMENT on `name`.
+absl::StatusOr<std::pair<std::string, int64_t>> ParseRunName(const std::string& name) {
+  auto parts = kRunName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (absl::Status s = CheckSourceOfName(kRunName, (*parts)[0]); !s.ok()) return s;
+  const std::optional<int64_t> run = api::ParsePositiveId((*parts)[1]);
+  if (!run) {
+    return api::InvalidName(
+        "name",
+        absl::StrCat("must be ", kRunName.pattern(),
+                     ", {run}: a positive number in decimal, without sign or leading zero"),
+        name);
   }
-  *id = name.substr(8);
-  return absl::OkStatus();
+  return std::make_pair(std::move((*parts)[0]), *run);
 }
 
 // A row's identity for "did it change since we sent it": its normalised record, serialized
@@ -103,7 +134,7 @@ std::optional<RunTrigger> ParseRunTrigger(std::string_view name) {
 }
 
 void ToProto(const SourceRecord& s, v1::Source* out) {
-  out->set_name("sources/" + s.id);
+  out->set_name(kSourceName.Format({s.id}));
   out->set_display_name(s.display_name);
   out->set_url(s.url);
   out->set_has_authorization(s.has_authorization);  // never the value itself
@@ -147,10 +178,9 @@ void ToProto(const RunRecord& run, v1::Run* out) {
 }
 
 absl::StatusOr<RunRecord> Syncer::GetRun(const std::string& name) {
-  std::string source;
-  int64_t id = 0;
-  if (absl::Status s = ParseRunName(name, &source, &id); !s.ok()) return s;
-  return repo_.GetRun(source, id);
+  auto key = ParseRunName(name);
+  if (!key.ok()) return key.status();
+  return repo_.GetRun(key->first, key->second);
 }
 
 absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> Syncer::ListErrors(
@@ -161,34 +191,26 @@ absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> Syncer::ListErrors(
 }
 
 std::string Syncer::RunName(const RunRecord& run) {
-  return absl::StrCat("sources/", run.source_id, "/runs/", run.id);
+  const std::string number = absl::StrCat(run.id);
+  return kRunName.Format({run.source_id, number});
 }
 
-absl::Status Syncer::ParseRunName(const std::string& name, std::string* source, int64_t* run) {
-  const size_t runs = name.find("/runs/");
-  if (name.size() > kMaxName || runs == std::string::npos ||
-      !absl::SimpleAtoi(name.substr(runs + 6), run) || *run <= 0 ||
-      ParseSourceName(name.substr(0, runs), source).code() != absl::StatusCode::kOk) {
-    return api::InvalidArgument("invalid name", {{"name", "must be sources/{source}/runs/{run}"}});
-  }
-  return absl::OkStatus();
-}
-
-events::v1::Event RunCompletedEvent(const RunRecord& run) {
+events::v1::Event RunCompletedEvent(const RunRecord& run, absl::Time time) {
   v1::RunCompleted payload;
   ToProto(run, payload.mutable_run());
   return events::MakeEvent("sync.run.completed", "passerelle/sync", Syncer::RunName(run), payload,
-                           absl::Now());
+                           time);
 }
 
 Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
                Fetcher& fetcher, const net::DestinationPolicy& destinations,
-               absl::Duration retry_after, absl::Duration dead_after)
+               const clocks::Clock& clock, absl::Duration retry_after, absl::Duration dead_after)
     : standard_(standard),
       repo_(repo),
       registry_(registry),
       fetcher_(fetcher),
       destinations_(destinations),
+      clock_(clock),
       retry_after_(retry_after),
       dead_after_(dead_after) {}
 
@@ -236,19 +258,19 @@ absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceR
 }
 
 absl::StatusOr<SourceRecord> Syncer::GetSource(const std::string& name) {
-  std::string id;
-  if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
-  return repo_.GetSource(id);
+  auto id = ParseSourceName(name);
+  if (!id.ok()) return id.status();
+  return repo_.GetSource(*id);
 }
 
 absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
                                                   const SourceRecord& values,
                                                   const std::vector<std::string>& mask) {
-  std::string id;
-  if (absl::Status s = ParseSourceName(name, &id); !s.ok()) return s;
+  auto id = ParseSourceName(name);
+  if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
   if (mask.empty()) bad.push_back({"update_mask", "name the fields to change"});
-  auto source = repo_.GetSource(id);
+  auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
   for (const auto& path : mask) {
     if (path == "display_name") {
@@ -273,12 +295,12 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
 }
 
 absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTrigger trigger) {
-  std::string id;
-  if (absl::Status s = ParseSourceName(source_name, &id); !s.ok()) return s;
+  auto id = ParseSourceName(source_name);
+  if (!id.ok()) return id.status();
   if (stopping_) return absl::UnavailableError("the sync service is stopping");
-  auto source = repo_.GetSource(id);
+  auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
-  auto run = repo_.InsertRun(id, trigger);
+  auto run = repo_.InsertRun(*id, trigger, clock_.Now());
   if (!run.ok()) return run.status();
   std::lock_guard lock(mu_);
   for (auto it = workers_.begin(); it != workers_.end();) {
@@ -290,7 +312,7 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTr
     }
   }
   if (stopping_) {  // Shutdown has taken the workers already: this run would never be joined
-    Fail(*run, "interrompue par l'arrêt du service ; relancez-la");
+    Fail(*run, kInterrupted);
     return absl::UnavailableError("the sync service is stopping");
   }
   auto done = std::make_shared<std::atomic<bool>>(false);
@@ -316,17 +338,18 @@ absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTr
 
 void Syncer::Tick() {
   if (stopping_) return;
-  auto failed = repo_.FailSilentRuns(dead_after_, RunCompletedEvent);
+  auto failed = repo_.FailSilentRuns(clock_.Now(), dead_after_,
+                                     [this](const RunRecord& r) { return CompletedEvent(r); });
   if (!failed.ok()) {
     logging::Warn("cannot check for interrupted runs",
                   {{"error", std::string(failed.status().message())}});
   } else if (*failed > 0) {
     logging::Warn("runs interrupted by a stopped process marked failed", {{"runs", *failed}});
   }
-  auto due = repo_.DueSources(retry_after_);
+  auto due = repo_.DueSources(clock_.Now(), retry_after_);
   if (!due.ok()) return;
   for (const auto& s : *due) {
-    auto run = StartRun("sources/" + s.id, RunTrigger::kScheduled);
+    auto run = StartRun(kSourceName.Format({s.id}), RunTrigger::kScheduled);
     if (run.ok()) logging::Info("scheduled run started", {{"run", RunName(*run)}});
   }
 }
@@ -345,16 +368,32 @@ void Syncer::Shutdown() {
   }
 }
 
+events::v1::Event Syncer::CompletedEvent(const RunRecord& run) const {
+  return RunCompletedEvent(run, run.end_time.value_or(clock_.Now()));
+}
+
 RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
   run.state = RunState::kFailed;
   run.error = Safe(error);
+  run.end_time = clock_.Now();
   logging::Warn("run failed", {{"run", RunName(run)}, {"error", run.error}});
-  auto done = repo_.FinishRun(run, RunCompletedEvent);
+  auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (observer_) observer_(done.ok() ? *done : run);
   return done.ok() ? *done : run;
 }
 
 namespace {
+
+// A run that is no longer ours is abandoned, not failed: the mark its steps return.
+constexpr char kAbandonedPayload[] = "type.passerelle/sync.Abandoned";
+
+absl::Status Abandoned() {
+  absl::Status s = absl::AbortedError("the run is no longer ours");
+  s.SetPayload(kAbandonedPayload, absl::Cord());
+  return s;
+}
+
+bool IsAbandoned(const absl::Status& s) { return s.GetPayload(kAbandonedPayload).has_value(); }
 
 // A source's file is the standard's CSV, or it is refused whole before any row is read: a web
 // page (an error or login page served with 200), JSON, a binary file, an empty body.
@@ -405,6 +444,81 @@ absl::Status CheckBody(std::string_view body) {
 
 }  // namespace
 
+absl::StatusOr<venues::ParsedFile> ReadFile(const venues::Standard& standard, std::string_view file,
+                                            const std::string& source_id) {
+  if (absl::Status s = CheckBody(file); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
+  }
+  auto parsed = venues::ParseNationalCsv(standard, file, source_id);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fichier illisible, rien n'a été modifié : ", parsed.status().message()));
+  }
+  if (parsed->rows == 0) {
+    return absl::InvalidArgumentError(
+        "le fichier n'a aucune ligne de lieu (en-tête seul) : rien n'a été modifié");
+  }
+  // A last row with too few columns and no line break after it: the transfer stopped mid-row.
+  if (!file.ends_with('\n') && !parsed->rejected.empty() &&
+      (parsed->valid.empty() || parsed->rejected.back().line > parsed->valid.back().line)) {
+    for (const auto& v : parsed->rejected.back().violations) {
+      if (v.rule == "columns") {
+        return absl::InvalidArgumentError(
+            absl::StrCat("fichier tronqué à la ligne ", parsed->rejected.back().line,
+                         " (colonnes manquantes, pas de fin de ligne) : rien n'a été modifié"));
+      }
+    }
+  }
+  return parsed;
+}
+
+RowPlan DiffRows(const venues::ParsedFile& file, const std::map<std::string, Sent>& sent) {
+  RowPlan plan;
+  for (const auto& r : file.rejected) {
+    plan.in_file.insert(r.source_id);
+    for (const auto& v : r.violations) {
+      plan.errors.push_back(SafeError({r.line, r.source_id, v.field, v.value, v.rule, v.message}));
+    }
+  }
+  for (const auto& row : file.valid) {
+    plan.in_file.insert(row.venue.source_id);
+    std::string print = Fingerprint(row.venue.standard);
+    auto it = sent.find(row.venue.source_id);
+    if (it != sent.end() && it->second.fingerprint == print) {
+      ++plan.skipped;
+      continue;
+    }
+    (it == sent.end() ? plan.fresh : plan.changed).push_back({&row, std::move(print)});
+  }
+  return plan;
+}
+
+absl::StatusOr<std::vector<Departure>> GuardWithdrawals(const std::map<std::string, Sent>& sent,
+                                                        const std::set<std::string>& in_file,
+                                                        double max_fraction) {
+  std::vector<Departure> gone;
+  for (const auto& [row_id, s] : sent) {
+    if (!in_file.contains(row_id)) gone.push_back({row_id, s.venue});
+  }
+  if (gone.empty()) return gone;
+  // Written so that a NaN fraction refuses: no comparison with NaN holds.
+  if (!(max_fraction >= 0 && max_fraction <= 1)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(gone.size(),
+                     " lieux ont disparu du fichier et le seuil de retrait de la source n'est pas "
+                     "un nombre entre 0 et 1 : aucun n'a été retiré. Corrigez "
+                     "max_withdraw_fraction, puis relancez."));
+  }
+  if (!(static_cast<double>(gone.size()) <= max_fraction * static_cast<double>(sent.size()))) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "%d lieux sur %d ont disparu du fichier (plus que le seuil de %.0f %%) : aucun n'a été "
+        "retiré. Vérifiez le fichier de la source, puis relancez.",
+        gone.size(), sent.size(), max_fraction * 100));
+  }
+  return gone;
+}
+
 RunRecord Syncer::Execute(RunRecord run, net::Cancellation& cancel) {
   // While the run works (a slow server, retries, long batches), its heartbeat says it is alive.
   // When the heartbeat finds the run no longer running (another replica failed it as dead),
@@ -418,7 +532,7 @@ RunRecord Syncer::Execute(RunRecord run, net::Cancellation& cancel) {
     std::unique_lock lock(mu);
     while (!cv.wait_for(lock, every, [&] { return finished; })) {
       lock.unlock();
-      if (repo_.Touch(run.id).code() == absl::StatusCode::kAborted) {
+      if (repo_.Touch(run.id, clock_.Now()).code() == absl::StatusCode::kAborted) {
         lost = true;
         cancel.Cancel();
       }
@@ -435,102 +549,90 @@ RunRecord Syncer::Execute(RunRecord run, net::Cancellation& cancel) {
   return out;
 }
 
+struct Syncer::Attempt {
+  RunRecord run;
+  net::Cancellation& cancel;
+  const std::atomic<bool>& lost;
+  SourceRecord source;
+  std::string file;
+  venues::ParsedFile parsed;
+  std::map<std::string, Sent> sent;
+  RowPlan plan;
+};
+
 RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost) {
-  // The run was failed behind our back (declared dead): nothing more is written, not even its
-  // end, which the replica that failed it has recorded.
-  auto abandon = [&] {
-    logging::Warn("run abandoned: it was failed by another process, nothing more is written",
-                  {{"run", RunName(run)}});
-    auto current = repo_.GetRun(run.source_id, run.id);
-    return current.ok() ? *current : run;
-  };
-  auto still_ours = [&] {
-    return !lost && repo_.Touch(run.id).code() != absl::StatusCode::kAborted;
-  };
-  auto source = repo_.GetSource(run.source_id);
-  if (!source.ok()) return Fail(run, std::string(source.status().message()));
-  auto url = net::ParseUrl(source->url);
-  const std::string shown = url.ok() ? url->Redacted() : text::Quote(source->url, 80);
-  logging::Info("run started", {{"run", RunName(run)}, {"url", Safe(shown)}});
-  // 1. The file. Nothing is written before it is fully read and looks like the standard's CSV.
-  auto file = fetcher_.Get(source->url, source->authorization, cancel);
-  if (lost) return abandon();
-  if (!file.ok() && cancel.cancelled()) {
-    return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
+  Attempt a{.run = std::move(run), .cancel = cancel, .lost = lost};
+  absl::Status s = Fetch(a);
+  if (s.ok()) s = Read(a);
+  if (s.ok()) s = Diff(a);
+  if (s.ok()) s = Write(a);
+  if (s.ok()) s = Withdraw(a);
+  if (s.ok()) return Finish(std::move(a.run));
+  if (IsAbandoned(s)) return Abandon(a.run);
+  return Fail(std::move(a.run), std::string(s.message()));
+}
+
+absl::Status Syncer::StillOurs(const Attempt& a) {
+  if (a.lost || repo_.Touch(a.run.id, clock_.Now()).code() == absl::StatusCode::kAborted) {
+    return Abandoned();
   }
+  return absl::OkStatus();
+}
+
+absl::Status Syncer::Fetch(Attempt& a) {
+  auto source = repo_.GetSource(a.run.source_id);
+  if (!source.ok()) return source.status();
+  a.source = *std::move(source);
+  auto url = net::ParseUrl(a.source.url);
+  const std::string shown = url.ok() ? url->Redacted() : text::Quote(a.source.url, 80);
+  logging::Info("run started", {{"run", RunName(a.run)}, {"url", Safe(shown)}});
+  auto file = fetcher_.Get(a.source.url, a.source.authorization, a.cancel);
+  if (a.lost) return Abandoned();
+  if (!file.ok() && a.cancel.cancelled()) return absl::CancelledError(kInterrupted);
   if (!file.ok()) {
-    return Fail(
-        run, absl::StrCat("téléchargement impossible de ", shown, " : ", file.status().message()));
+    return absl::UnavailableError(
+        absl::StrCat("téléchargement impossible de ", shown, " : ", file.status().message()));
   }
-  run.file_bytes = static_cast<int64_t>(file->size());
-  if (absl::Status s = CheckBody(*file); !s.ok()) {
-    return Fail(run, absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
-  }
-  auto parsed = venues::ParseNationalCsv(standard_, *file, run.source_id);
-  const bool ends_with_newline = file->ends_with('\n');
-  file->clear();
-  if (!parsed.ok()) {
-    return Fail(
-        run, absl::StrCat("fichier illisible, rien n'a été modifié : ", parsed.status().message()));
-  }
-  if (parsed->rows == 0) {
-    return Fail(run, "le fichier n'a aucune ligne de lieu (en-tête seul) : rien n'a été modifié");
-  }
-  // A last row with too few columns and no line break after it: the transfer stopped mid-row.
-  if (!ends_with_newline && !parsed->rejected.empty() &&
-      (parsed->valid.empty() || parsed->rejected.back().line > parsed->valid.back().line)) {
-    for (const auto& v : parsed->rejected.back().violations) {
-      if (v.rule == "columns") {
-        return Fail(run, absl::StrCat("fichier tronqué à la ligne ", parsed->rejected.back().line,
-                                      " (colonnes manquantes, pas de fin de ligne) : rien n'a "
-                                      "été modifié"));
-      }
-    }
-  }
-  if (!still_ours()) return abandon();
-  run.rows = parsed->rows;
-  std::vector<RowError> errors;
-  std::set<std::string> in_file;
-  for (const auto& r : parsed->rejected) {
-    in_file.insert(r.source_id);
-    for (const auto& v : r.violations) {
-      errors.push_back(SafeError({r.line, r.source_id, v.field, v.value, v.rule, v.message}));
-    }
-  }
-  run.rejected = static_cast<int>(parsed->rejected.size());
-  // 2. Rows that changed since the registry last received them, in batches.
-  auto sent = repo_.Fingerprints(run.source_id);
-  if (!sent.ok()) return Fail(run, std::string(sent.status().message()));
-  // Rows new to the registry's view of this source (first seen, or back after being withdrawn
-  // for leaving the file) go with `reinstate`: a place listed again is active again. Rows
-  // already sent keep the state the registry gave them (a mediator may have withdrawn one).
-  struct Pending {
-    const venues::ParsedFile::Row* row;
-    std::string print;
-  };
-  std::vector<Pending> groups[2];  // [0]: new rows, [1]: rows sent before that changed
-  for (const auto& row : parsed->valid) {
-    in_file.insert(row.venue.source_id);
-    std::string print = Fingerprint(row.venue.standard);
-    auto it = sent->find(row.venue.source_id);
-    if (it != sent->end() && it->second.fingerprint == print) {
-      ++run.skipped;
-      continue;
-    }
-    groups[it == sent->end() ? 0 : 1].push_back({&row, std::move(print)});
-  }
-  for (int g = 0; g < 2; ++g) {
-    const std::vector<Pending>& pending = groups[g];
+  a.file = *std::move(file);
+  a.run.file_bytes = static_cast<int64_t>(a.file.size());
+  return absl::OkStatus();
+}
+
+absl::Status Syncer::Read(Attempt& a) {
+  auto parsed = ReadFile(standard_, a.file, a.run.source_id);
+  a.file = std::string();  // the rows hold what is needed; a file may be 256 MiB
+  if (!parsed.ok()) return parsed.status();
+  a.parsed = *std::move(parsed);
+  a.run.rows = a.parsed.rows;
+  a.run.rejected = static_cast<int>(a.parsed.rejected.size());
+  return StillOurs(a);
+}
+
+absl::Status Syncer::Diff(Attempt& a) {
+  auto sent = repo_.Fingerprints(a.run.source_id);
+  if (!sent.ok()) return sent.status();
+  a.sent = *std::move(sent);
+  a.plan = DiffRows(a.parsed, a.sent);
+  a.run.skipped = a.plan.skipped;
+  return absl::OkStatus();
+}
+
+absl::Status Syncer::Write(Attempt& a) {
+  RunRecord& run = a.run;
+  std::vector<RowError>& errors = a.plan.errors;
+  for (const bool fresh : {true, false}) {
+    const std::vector<RowPlan::Pending>& pending = fresh ? a.plan.fresh : a.plan.changed;
     for (size_t start = 0; start < pending.size(); start += kBatch) {
-      if (lost) return abandon();
-      if (stopping_) return Fail(run, "interrompue par l'arrêt du service ; relancez-la");
+      if (a.lost) return Abandoned();
+      if (stopping_) return absl::CancelledError(kInterrupted);
       const size_t end = std::min(pending.size(), start + kBatch);
       std::vector<venues::Venue> batch;
       for (size_t i = start; i < end; ++i) batch.push_back(pending[i].row->venue);
-      auto results = registry_.BatchUpsert(run.source_id, batch, /*reinstate=*/g == 0);
+      auto results = registry_.BatchUpsert(run.source_id, batch, /*reinstate=*/fresh);
       if (!results.ok()) {
-        return Fail(run, absl::StrCat("le registre des lieux a refusé un lot : ",
-                                      results.status().message()));
+        return absl::Status(
+            results.status().code(),
+            absl::StrCat("le registre des lieux a refusé un lot : ", results.status().message()));
       }
       std::map<std::string, Sent> accepted;
       for (const UpsertedRow& r : *results) {
@@ -554,47 +656,42 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
             }
             continue;
         }
-        accepted[r.source_id] = {pending[i].print, r.venue};
+        accepted[r.source_id] = {pending[i].fingerprint, r.venue};
       }
-      if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) {
-        return Fail(run, std::string(s.message()));
+      if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) return s;
+      if (repo_.Heartbeat(run, clock_.Now()).code() == absl::StatusCode::kAborted) {
+        return Abandoned();
       }
-      if (repo_.Heartbeat(run).code() == absl::StatusCode::kAborted) return abandon();
     }
   }
-  if (!still_ours()) return abandon();
-  if (absl::Status s = repo_.AddErrors(run.id, errors); !s.ok()) {
-    return Fail(run, std::string(s.message()));
-  }
-  // 3. Venues that left the file, unless so many did that the file must be wrong.
-  std::vector<std::pair<std::string, std::string>> gone;  // row id, venue
-  for (const auto& [row_id, s] : *sent) {
-    if (!in_file.contains(row_id)) gone.emplace_back(row_id, s.venue);
-  }
-  if (!gone.empty() &&
-      static_cast<double>(gone.size()) > source->max_withdraw_fraction * sent->size()) {
-    return Fail(run, absl::StrFormat(
-                         "%d lieux sur %d ont disparu du fichier (plus que le seuil de %.0f %%) : "
-                         "aucun n'a été retiré. Vérifiez le fichier de la source, puis relancez.",
-                         gone.size(), sent->size(), source->max_withdraw_fraction * 100));
-  }
+  if (absl::Status s = StillOurs(a); !s.ok()) return s;
+  return repo_.AddErrors(run.id, errors);
+}
+
+absl::Status Syncer::Withdraw(Attempt& a) {
+  auto gone = GuardWithdrawals(a.sent, a.plan.in_file, a.source.max_withdraw_fraction);
+  if (!gone.ok()) return gone.status();
+  if (gone->empty()) return absl::OkStatus();
+  if (absl::Status s = StillOurs(a); !s.ok()) return s;
   std::vector<std::string> forgotten;
-  if (!gone.empty() && !still_ours()) return abandon();
-  for (const auto& [row_id, venue] : gone) {
-    absl::Status s = registry_.Withdraw(
-        venue,
-        absl::StrCat("absent du fichier de la source ", run.source_id, " (", RunName(run), ")"));
+  for (const Departure& d : *gone) {
+    absl::Status s =
+        registry_.Withdraw(d.venue, absl::StrCat("absent du fichier de la source ", a.run.source_id,
+                                                 " (", RunName(a.run), ")"));
     if (!s.ok() && s.code() != absl::StatusCode::kNotFound) {
-      return Fail(run, absl::StrCat("retrait de ", venue, " impossible : ", s.message()));
+      return absl::Status(s.code(),
+                          absl::StrCat("retrait de ", d.venue, " impossible : ", s.message()));
     }
-    if (s.ok()) ++run.withdrawn;
-    forgotten.push_back(row_id);
+    if (s.ok()) ++a.run.withdrawn;
+    forgotten.push_back(d.row_id);
   }
-  if (absl::Status s = repo_.DeleteFingerprints(run.source_id, forgotten); !s.ok()) {
-    return Fail(run, std::string(s.message()));
-  }
+  return repo_.DeleteFingerprints(a.run.source_id, forgotten);
+}
+
+RunRecord Syncer::Finish(RunRecord run) {
   run.state = RunState::kSucceeded;
-  auto done = repo_.FinishRun(run, RunCompletedEvent);
+  run.end_time = clock_.Now();
+  auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (!done.ok()) return Fail(run, std::string(done.status().message()));
   if (observer_) observer_(*done);
   logging::Info("run succeeded", {{"run", RunName(run)},
@@ -605,6 +702,14 @@ RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atom
                                   {"rejected", run.rejected},
                                   {"withdrawn", run.withdrawn}});
   return *done;
+}
+
+RunRecord Syncer::Abandon(const RunRecord& run) {
+  // The process that failed the run has recorded its end: nothing more is written, not even that.
+  logging::Warn("run abandoned: it was failed by another process, nothing more is written",
+                {{"run", RunName(run)}});
+  auto current = repo_.GetRun(run.source_id, run.id);
+  return current.ok() ? *current : run;
 }
 
 }  // namespace passerelle::sync

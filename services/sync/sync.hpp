@@ -16,6 +16,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/clock/clock.hpp"
 #include "libs/net/destination.hpp"
 #include "libs/net/http.hpp"
 #include "passerelle/events/v1/event.pb.h"
@@ -85,9 +86,10 @@ class Repository {
   /// By id, after `after`.
   virtual absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
                                                                 int limit) = 0;
-  /// A new running run; FAILED_PRECONDITION while the source has one running.
-  virtual absl::StatusOr<RunRecord> InsertRun(const std::string& source_id,
-                                              RunTrigger trigger) = 0;
+  /// A new running run started (and alive) at `now`; FAILED_PRECONDITION while the source has
+  /// one running.
+  virtual absl::StatusOr<RunRecord> InsertRun(const std::string& source_id, RunTrigger trigger,
+                                              absl::Time now) = 0;
   /// NOT_FOUND when unknown.
   virtual absl::StatusOr<RunRecord> GetRun(const std::string& source_id, int64_t run_id) = 0;
   /// The newest run of each of these sources that has one, in one read.
@@ -96,11 +98,11 @@ class Repository {
   /// Newest first, older than `before` (0: from the newest).
   virtual absl::StatusOr<std::vector<RunRecord>> ListRuns(const std::string& source_id,
                                                           int64_t before, int limit) = 0;
-  /// Saves the counts so far and proves the run alive. ABORTED when the run is no longer
-  /// running (another replica failed it as dead): its worker must stop writing.
-  virtual absl::Status Heartbeat(const RunRecord& run) = 0;
-  /// Proves the run alive; ABORTED as Heartbeat.
-  virtual absl::Status Touch(int64_t run_id) = 0;
+  /// Saves the counts so far and proves the run alive at `now`. ABORTED when the run is no
+  /// longer running (another replica failed it as dead): its worker must stop writing.
+  virtual absl::Status Heartbeat(const RunRecord& run, absl::Time now) = 0;
+  /// Proves the run alive at `now`; ABORTED as Heartbeat.
+  virtual absl::Status Touch(int64_t run_id, absl::Time now) = 0;
   virtual absl::Status AddErrors(int64_t run_id, const std::vector<RowError>& errors) = 0;
   /// By line, then id: those after (`after_line`, `after_id`), with their ids (keyset paging).
   virtual absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(int64_t run_id,
@@ -114,16 +116,19 @@ class Repository {
                                         const std::map<std::string, Sent>& rows) = 0;
   virtual absl::Status DeleteFingerprints(const std::string& source_id,
                                           const std::vector<std::string>& row_ids) = 0;
-  /// Ends the run (state, error, counts, end time) with its event, in one transaction.
+  /// Ends the running run (state, error, counts, `end_time`, which must be set) with its event,
+  /// in one transaction; an already ended run is returned as it is.
   virtual absl::StatusOr<RunRecord> FinishRun(const RunRecord& run,
                                               const RunEventFactory& event) = 0;
-  /// Fails the running runs whose heartbeat is older than `silence` (their process died),
-  /// with their events; how many.
-  virtual absl::StatusOr<int> FailSilentRuns(absl::Duration silence,
+  /// Fails, ending them at `now`, the running runs whose last sign of life is older than
+  /// `now - silence` (their process died), with their events; how many.
+  virtual absl::StatusOr<int> FailSilentRuns(absl::Time now, absl::Duration silence,
                                              const RunEventFactory& event) = 0;
-  /// Sources with a refresh interval whose newest run started longer ago than it (or never
-  /// ran), or failed and started longer ago than `retry_after` (when shorter).
-  virtual absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Duration retry_after) = 0;
+  /// Sources with a refresh interval and no run running whose newest run started before
+  /// `now` minus that interval (or that never ran), or failed and started before `now` minus
+  /// `retry_after` (when shorter than the interval).
+  virtual absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Time now,
+                                                               absl::Duration retry_after) = 0;
 };
 
 /// What the venue registry made of one row of a batch.
@@ -169,8 +174,11 @@ class Syncer {
   /// A run whose heartbeat has been silent for `dead_after` is failed by any replica's
   /// scheduler (its process died); a live run refreshes it four times as often.
   /// Sources' URLs must pass `destinations` (the fetcher checks them again when connecting).
+  /// Every decision on time (what is due, what is dead) and every time a run records reads
+  /// `clock`; only the heartbeat's period is a real-time wait.
   Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher,
-         const net::DestinationPolicy& destinations, absl::Duration retry_after = absl::Minutes(15),
+         const net::DestinationPolicy& destinations, const clocks::Clock& clock,
+         absl::Duration retry_after = absl::Minutes(15),
          absl::Duration dead_after = absl::Minutes(2));
   ~Syncer();
 
@@ -211,24 +219,48 @@ class Syncer {
   /// given ones.
   absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> ListErrors(const std::string& run_name,
                                                                        int after_line,
-                                                                       int64_t after_id,
-                                                                       int limit);
+                                                                       int64_t after_id, int limit);
+  /// `sources/{source}/runs/{run}`.
   static std::string RunName(const RunRecord& run);
-  /// Parses `sources/{source}/runs/{run}`.
-  static absl::Status ParseRunName(const std::string& name, std::string* source, int64_t* run);
 
  private:
   /// Runs `run` with its heartbeat kept fresh; `cancel` is cancelled on shutdown or when the
   /// heartbeat finds the run is no longer ours (`lost`).
   RunRecord Execute(RunRecord run, net::Cancellation& cancel);
+  /// A run at work: what each step hands the next (sync.cpp).
+  struct Attempt;
+  /// Runs the steps below in order; the first that does not go on fails or abandons the run.
   RunRecord Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost);
+  // Each step returns OK to go on, an Abandoned() status when the run is no longer ours, or
+  // another status whose message fails the run.
+  /// Fetch: the source and its whole file; nothing written.
+  absl::Status Fetch(Attempt& a);
+  /// Read: the file checked and parsed (ReadFile), its rows and rejected rows counted.
+  absl::Status Read(Attempt& a);
+  /// Diff: the file against the fingerprints the registry last accepted (DiffRows).
+  absl::Status Diff(Attempt& a);
+  /// Write: new then changed rows to the registry in batches, with outcomes counted and
+  /// fingerprints and heartbeat saved after each batch; then the run's row errors.
+  absl::Status Write(Attempt& a);
+  /// Withdraw: the venues that left the file, unless the guard refuses (GuardWithdrawals).
+  absl::Status Withdraw(Attempt& a);
+  /// OK while the run is still ours (its heartbeat answers), Abandoned() otherwise.
+  absl::Status StillOurs(const Attempt& a);
+  /// Finish: the run ends as succeeded, with its event.
+  RunRecord Finish(RunRecord run);
+  /// Fails the run with `error` (ended now, with its event).
   RunRecord Fail(RunRecord run, const std::string& error);
+  /// The run as the process that failed it behind our back recorded it; nothing is written.
+  RunRecord Abandon(const RunRecord& run);
+  /// The event of a run that ended, dated at its end.
+  events::v1::Event CompletedEvent(const RunRecord& run) const;
 
   const venues::Standard& standard_;
   Repository& repo_;
   Registry& registry_;
   Fetcher& fetcher_;
   const net::DestinationPolicy& destinations_;
+  const clocks::Clock& clock_;
   absl::Duration retry_after_;
   absl::Duration dead_after_;
   std::function<void(const RunRecord&)> observer_;
@@ -246,7 +278,7 @@ class Syncer {
 void ToProto(const SourceRecord& source, v1::Source* out);
 void ToProto(const RunRecord& run, v1::Run* out);
 
-/// The event announcing a finished run.
-events::v1::Event RunCompletedEvent(const RunRecord& run);
+/// The event announcing a finished run, at `time`.
+events::v1::Event RunCompletedEvent(const RunRecord& run, absl::Time time);
 
 }  // namespace passerelle::sync

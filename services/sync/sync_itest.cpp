@@ -24,6 +24,7 @@
 #include "libs/text/utf8.hpp"
 #include "passerelle/sync/v1/sync.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/sync/test_files.hpp"
 #include "services/venues/standard.hpp"
 
 namespace passerelle::sync {
@@ -109,40 +110,9 @@ class RegionalServer {
   int requests_ = 0;
 };
 
-// A file of the national standard: `rows` as field -> value, in the schema's columns.
-std::string File(const std::vector<std::map<std::string, std::string>>& rows) {
-  std::vector<std::string> header;
-  for (const auto& f : venues::Standard::V102().fields()) header.push_back(f.name);
-  std::string out = csv::Line(header, ',', true);
-  for (const auto& row : rows) {
-    std::vector<std::string> cells;
-    for (const auto& h : header) {
-      auto it = row.find(h);
-      cells.push_back(it == row.end() ? "" : it->second);
-    }
-    out += csv::Line(cells, ',', true);
-  }
-  return out;
-}
-
-std::map<std::string, std::string> Row(int i) {
-  return {{"id", absl::StrCat("reg-", i)},
-          {"pivot", absl::StrCat(21590512800000LL + i)},
-          {"nom", absl::StrCat("Espace numérique n°", i)},
-          {"commune", "Roubaix"},
-          {"code_postal", "59100"},
-          {"adresse", absl::StrCat(i + 1, " rue de l'Alma")},
-          {"latitude", absl::StrCat(50.69 + i * 0.001)},
-          {"longitude", "3.17"},
-          {"date_maj", "2026-11-02"},
-          {"services", "Aide aux démarches administratives"}};
-}
-
-std::vector<std::map<std::string, std::string>> Rows(int n) {
-  std::vector<std::map<std::string, std::string>> out;
-  for (int i = 0; i < n; ++i) out.push_back(Row(i));
-  return out;
-}
+using testfiles::File;
+using testfiles::Row;
+using testfiles::Rows;
 
 class SyncTest : public ::testing::Test {
  protected:
@@ -905,6 +875,25 @@ TEST_F(SyncTest, RequestsAreBoundedAndPageTokensOpaque) {
   CreateSource("bounded-b");
   const v1::Run run = RunToEnd(a.name());
   RunToEnd(a.name());
+  // A run has one name: its number padded or signed is refused, not read as the same run.
+  {
+    const std::string number = run.name().substr(run.name().rfind('/') + 1);
+    for (const std::string& alias :
+         {absl::StrCat(a.name(), "/runs/0", number), absl::StrCat(a.name(), "/runs/+", number)}) {
+      grpc::ClientContext ctx;
+      v1::GetRunRequest req;
+      req.set_name(alias);
+      v1::Run out;
+      grpc::Status st = stub_->GetRun(&ctx, req, &out);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << alias;
+      EXPECT_THAT(Violations(st)["name"], HasSubstr("sources/{source}/runs/{run}")) << alias;
+    }
+    grpc::ClientContext ctx;
+    v1::GetRunRequest req;
+    req.set_name(run.name());
+    v1::Run out;
+    EXPECT_TRUE(stub_->GetRun(&ctx, req, &out).ok());
+  }
   auto list = [&](int size, const std::string& token, v1::ListSourcesResponse* out) {
     grpc::ClientContext ctx;
     v1::ListSourcesRequest req;
