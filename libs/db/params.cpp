@@ -24,4 +24,8 @@ std::string Literal(const std::vector<T>& values) {
 std::string TextArray(const std::vector<std::string>& values) { return Literal(values); }
 std::string TextArray(const std::vector<std::string_view>& values) { return Literal(values); }
 
+std::string Timestamp(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", t, absl::UTCTimeZone());
+}
+
 }  // namespace passerelle::db

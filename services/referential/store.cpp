@@ -20,12 +20,6 @@ std::vector<std::string> FromJsonArray(const pqxx::field& f) {
   return nlohmann::json::parse(f.c_str()).get<std::vector<std::string>>();
 }
 
-// The SQL of a time the domain gives (its clock's), passed as microseconds since 1970 in
-// parameter $n: exact, where a double of seconds would round.
-std::string At(int n) {
-  return absl::StrCat("(timestamptz 'epoch' + $", n, "::bigint * interval '1 microsecond')");
-}
-
 constexpr char kInsertNode[] =
     "INSERT INTO version_nodes (nomenclature_id, version, kind, code, parent_code, position, "
     "item_id, label, plain_label, description, aptic_theme, keywords, services, thematiques, "
@@ -42,10 +36,10 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
   const bool published = t.publish_time != absl::InfinitePast();
   auto r = tx.exec_params(
       absl::StrCat("INSERT INTO versions (nomenclature_id, version, state, base_version, "
-                   "publish_time) VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN ",
-                   At(6), " END) ON CONFLICT DO NOTHING"),
+                   "publish_time) VALUES ($1, $2, $3, NULLIF($4, ''), CASE WHEN $5 THEN "
+                   "$6::timestamptz END) ON CONFLICT DO NOTHING"),
       t.nomenclature, t.version, VersionStateName(t.state), t.base_version, published,
-      published ? absl::ToUnixMicros(t.publish_time) : int64_t{0});
+      db::Timestamp(published ? t.publish_time : absl::UnixEpoch()));
   if (r.affected_rows() == 0) return false;  // already there
   const std::string none = db::TextArray(std::vector<std::string>{});
   int pos = 0;
@@ -57,9 +51,10 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
                      nullptr, c.label, "", "", "", none, none, none, none, false, c.key);
       for (const auto& id : c.item_ids) {
         const ItemNode& i = t.items.at(id);
-        tx.exec_params("INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
-                       "ON CONFLICT (id) DO NOTHING",
-                       i.id, t.nomenclature);
+        tx.exec_params(
+            "INSERT INTO items (id, nomenclature_id) VALUES ($1, $2) "
+            "ON CONFLICT (id) DO NOTHING",
+            i.id, t.nomenclature);
         tx.exec_params(kInsertNode, t.nomenclature, t.version, "item", i.code, c.code, pos++, i.id,
                        i.label, i.plain_label, i.description, "", db::TextArray(i.keywords),
                        db::TextArray(i.services), db::TextArray(i.thematiques),
@@ -124,19 +119,18 @@ absl::StatusOr<bool> PgStore::PublishVersion(const VersionTree& t, const std::ve
     for (int n : applied) {
       tx.exec_params(
           absl::StrCat("UPDATE proposals SET state = $4, applied_in = $3, revision = revision + 1, "
-                       "update_time = ",
-                       At(5), " WHERE nomenclature_id = $1 AND number = $2"),
+                       "update_time = $5::timestamptz WHERE nomenclature_id = $1 AND number = $2"),
           t.nomenclature, n, t.version, ProposalStateName(ProposalState::kApplied),
-          absl::ToUnixMicros(t.publish_time));
+          db::Timestamp(t.publish_time));
     }
     for (const auto& p : carried) {
       tx.exec_params(
           absl::StrCat(
               "UPDATE proposals SET base_version = $3, operations = $4::jsonb, state = $5, "
-              "decision_reason = $6, revision = revision + 1, update_time = ",
-              At(7), " WHERE nomenclature_id = $1 AND number = $2"),
+              "decision_reason = $6, revision = revision + 1, update_time = $7::timestamptz WHERE "
+              "nomenclature_id = $1 AND number = $2"),
           t.nomenclature, p.number, p.base_version, OperationsToJson(p.operations).dump(),
-          ProposalStateName(p.state), p.decision_reason, absl::ToUnixMicros(p.update_time));
+          ProposalStateName(p.state), p.decision_reason, db::Timestamp(p.update_time));
     }
     outbox::Append(tx, topology_, event);
     return absl::OkStatus();
@@ -165,11 +159,11 @@ absl::Status PgStore::ImportProposals(const std::vector<Proposal>& proposals) {
           absl::StrCat("INSERT INTO proposals (nomenclature_id, number, round_table, kind, target, "
                        "text, keywords, code_hint, base_version, operations, create_time, "
                        "update_time) VALUES ($1, $2, $3, $4, $5, $6, "
-                       "$7::text[], $8, $9, $10::jsonb, ",
-                       At(11), ", ", At(12), ") ON CONFLICT DO NOTHING"),
+                       "$7::text[], $8, $9, $10::jsonb, $11::timestamptz, $12::timestamptz) ON "
+                       "CONFLICT DO NOTHING"),
           p.nomenclature, p.number, p.table, p.kind, p.target, p.text, db::TextArray(p.keywords),
           p.code_hint, p.base_version, OperationsToJson(p.operations).dump(),
-          absl::ToUnixMicros(p.create_time), absl::ToUnixMicros(p.update_time));
+          db::Timestamp(p.create_time), db::Timestamp(p.update_time));
     }
     return absl::OkStatus();
   });
@@ -180,11 +174,12 @@ absl::StatusOr<std::vector<Proposal>> PgStore::ReadProposals(pqxx::work& tx,
                                                              int number, bool lock) {
   std::vector<Proposal> out;
   std::map<int, size_t> index;
-  const std::string sql = std::string(
-      "SELECT number, round_table, kind, target, text, array_to_json(keywords), code_hint, "
-      "base_version, operations::text, state, decision_reason, applied_in, revision, "
-      "extract(epoch FROM create_time), extract(epoch FROM update_time) FROM proposals "
-      "WHERE nomenclature_id = $1 AND ($2 = 0 OR number = $2) ORDER BY number") +
+  const std::string sql =
+      std::string(
+          "SELECT number, round_table, kind, target, text, array_to_json(keywords), code_hint, "
+          "base_version, operations::text, state, decision_reason, applied_in, revision, "
+          "extract(epoch FROM create_time), extract(epoch FROM update_time) FROM proposals "
+          "WHERE nomenclature_id = $1 AND ($2 = 0 OR number = $2) ORDER BY number") +
       (lock ? " FOR UPDATE" : "");
   for (const auto& row : tx.exec_params(sql, nomenclature, number)) {
     Proposal p;
@@ -221,8 +216,7 @@ absl::StatusOr<std::vector<Proposal>> PgStore::ReadProposals(pqxx::work& tx,
     auto it = index.find(row[0].as<int>());
     if (it == index.end()) continue;
     out[it->second].comments.push_back(
-        {row[1].as<std::string>(), row[2].as<std::string>(),
-         db::FromEpoch(row[3])});
+        {row[1].as<std::string>(), row[2].as<std::string>(), db::FromEpoch(row[3])});
   }
   return out;
 }
@@ -273,11 +267,10 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
     Proposal& p = found.front();
     if (absl::Status s = change(p); !s.ok()) return s;
     tx.exec_params(absl::StrCat("UPDATE proposals SET operations = $3::jsonb, state = $4, "
-                                "decision_reason = $5, revision = revision + 1, update_time = ",
-                                At(6), " WHERE nomenclature_id = $1 AND number = $2"),
+                                "decision_reason = $5, revision = revision + 1, update_time = "
+                                "$6::timestamptz WHERE nomenclature_id = $1 AND number = $2"),
                    nomenclature, number, OperationsToJson(p.operations).dump(),
-                   ProposalStateName(p.state), p.decision_reason,
-                   absl::ToUnixMicros(p.update_time));
+                   ProposalStateName(p.state), p.decision_reason, db::Timestamp(p.update_time));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -289,21 +282,19 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         absl::StrCat("INSERT INTO proposal_comments (nomenclature_id, number, author, text, "
-                     "create_time) SELECT $1, $2, $3, $4, ",
-                     At(5),
-                     " WHERE EXISTS (SELECT 1 FROM proposals WHERE nomenclature_id = $1 "
+                     "create_time) SELECT $1, $2, $3, $4, $5::timestamptz WHERE EXISTS (SELECT 1 "
+                     "FROM proposals WHERE nomenclature_id = $1 "
                      "AND number = $2)"),
-        nomenclature, number, comment.author, comment.text,
-        absl::ToUnixMicros(comment.create_time));
+        nomenclature, number, comment.author, comment.text, db::Timestamp(comment.create_time));
     if (r.affected_rows() == 0) {
       return absl::NotFoundError(
           absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
     }
     // A comment changes the proposal: its etag changes, so a decision taken on what was read
     // before the comment is refused (AIP-154) instead of ignoring what was just said.
-    tx.exec_params(absl::StrCat("UPDATE proposals SET revision = revision + 1, update_time = ",
-                                At(3), " WHERE nomenclature_id = $1 AND number = $2"),
-                   nomenclature, number, absl::ToUnixMicros(comment.create_time));
+    tx.exec_params(absl::StrCat("UPDATE proposals SET revision = revision + 1, update_time = "
+                                "$3::timestamptz WHERE nomenclature_id = $1 AND number = $2"),
+                   nomenclature, number, db::Timestamp(comment.create_time));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -312,82 +303,87 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
 
 absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
   std::vector<VersionTree> out;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out.clear();
-    std::map<std::pair<std::string, std::string>, size_t> index;
-    for (const auto& row : tx.exec(
-             "SELECT v.nomenclature_id, v.version, v.state, coalesce(v.base_version, ''), "
-             "       coalesce(extract(epoch FROM v.publish_time), 0), n.title, n.source "
-             "FROM versions v JOIN nomenclatures n ON n.id = v.nomenclature_id "
-             "ORDER BY v.nomenclature_id, v.version")) {
-      VersionTree t;
-      t.nomenclature = row[0].as<std::string>();
-      t.version = row[1].as<std::string>();
-      const std::string state = row[2].as<std::string>();
-      std::optional<VersionState> known = VersionStateFromName(state);
-      if (!known) {
-        return absl::InternalError(absl::StrCat("version ", t.nomenclature, "/", t.version,
-                                                " has an unknown state \"", state, "\""));
-      }
-      t.state = *known;
-      t.base_version = row[3].as<std::string>();
-      const double epoch = row[4].as<double>();
-      t.publish_time = epoch > 0 ? absl::FromUnixMicros(static_cast<int64_t>(epoch * 1e6))
-                                 : absl::InfinitePast();
-      t.title = row[5].as<std::string>();
-      t.source = row[6].as<std::string>();
-      index[{t.nomenclature, t.version}] = out.size();
-      out.push_back(std::move(t));
-    }
-    for (const auto& row : tx.exec(
-             "SELECT nomenclature_id, version, kind, code, coalesce(parent_code, ''), "
-             "       coalesce(item_id, ''), label, plain_label, description, aptic_theme, "
-             "       array_to_json(keywords), array_to_json(services), "
-             "       array_to_json(thematiques), array_to_json(pix_competences), retired, node_key "
-             "FROM version_nodes ORDER BY nomenclature_id, version, position")) {
-      VersionTree& t = out[index.at({row[0].as<std::string>(), row[1].as<std::string>()})];
-      const std::string kind = row[2].as<std::string>();
-      const std::string code = row[3].as<std::string>();
-      const std::string parent = row[4].as<std::string>();
-      if (kind == "level") {
-        t.levels.push_back({code, row[6].as<std::string>(), row[9].as<std::string>(), {}});
-      } else if (kind == "category") {
-        for (auto& l : t.levels) {
-          if (l.code == parent) {
-            l.categories.push_back({code, row[6].as<std::string>(), {}, row[15].as<std::string>()});
+  absl::Status st = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        out.clear();
+        std::map<std::pair<std::string, std::string>, size_t> index;
+        for (const auto& row :
+             tx.exec("SELECT v.nomenclature_id, v.version, v.state, coalesce(v.base_version, ''), "
+                     "       coalesce(extract(epoch FROM v.publish_time), 0), n.title, n.source "
+                     "FROM versions v JOIN nomenclatures n ON n.id = v.nomenclature_id "
+                     "ORDER BY v.nomenclature_id, v.version")) {
+          VersionTree t;
+          t.nomenclature = row[0].as<std::string>();
+          t.version = row[1].as<std::string>();
+          const std::string state = row[2].as<std::string>();
+          std::optional<VersionState> known = VersionStateFromName(state);
+          if (!known) {
+            return absl::InternalError(absl::StrCat("version ", t.nomenclature, "/", t.version,
+                                                    " has an unknown state \"", state, "\""));
           }
+          t.state = *known;
+          t.base_version = row[3].as<std::string>();
+          const double epoch = row[4].as<double>();
+          t.publish_time = epoch > 0 ? absl::FromUnixMicros(static_cast<int64_t>(epoch * 1e6))
+                                     : absl::InfinitePast();
+          t.title = row[5].as<std::string>();
+          t.source = row[6].as<std::string>();
+          index[{t.nomenclature, t.version}] = out.size();
+          out.push_back(std::move(t));
         }
-      } else {
-        ItemNode i;
-        i.id = row[5].as<std::string>();
-        i.code = code;
-        i.label = row[6].as<std::string>();
-        i.plain_label = row[7].as<std::string>();
-        i.description = row[8].as<std::string>();
-        i.keywords = FromJsonArray(row[10]);
-        i.services = FromJsonArray(row[11]);
-        i.thematiques = FromJsonArray(row[12]);
-        i.pix_competences = FromJsonArray(row[13]);
-        i.retired = row[14].as<bool>();
-        if (i.retired) {
-          i.code.clear();
-          t.items.emplace(i.id, std::move(i));
-          continue;
-        }
-        i.category_code = parent;
-        for (auto& l : t.levels) {
-          for (auto& c : l.categories) {
-            if (c.code == parent) {
-              i.level_code = l.code;
-              c.item_ids.push_back(i.id);
+        for (const auto& row :
+             tx.exec("SELECT nomenclature_id, version, kind, code, coalesce(parent_code, ''), "
+                     "       coalesce(item_id, ''), label, plain_label, description, aptic_theme, "
+                     "       array_to_json(keywords), array_to_json(services), "
+                     "       array_to_json(thematiques), array_to_json(pix_competences), retired, "
+                     "node_key "
+                     "FROM version_nodes ORDER BY nomenclature_id, version, position")) {
+          VersionTree& t = out[index.at({row[0].as<std::string>(), row[1].as<std::string>()})];
+          const std::string kind = row[2].as<std::string>();
+          const std::string code = row[3].as<std::string>();
+          const std::string parent = row[4].as<std::string>();
+          if (kind == "level") {
+            t.levels.push_back({code, row[6].as<std::string>(), row[9].as<std::string>(), {}});
+          } else if (kind == "category") {
+            for (auto& l : t.levels) {
+              if (l.code == parent) {
+                l.categories.push_back(
+                    {code, row[6].as<std::string>(), {}, row[15].as<std::string>()});
+              }
             }
+          } else {
+            ItemNode i;
+            i.id = row[5].as<std::string>();
+            i.code = code;
+            i.label = row[6].as<std::string>();
+            i.plain_label = row[7].as<std::string>();
+            i.description = row[8].as<std::string>();
+            i.keywords = FromJsonArray(row[10]);
+            i.services = FromJsonArray(row[11]);
+            i.thematiques = FromJsonArray(row[12]);
+            i.pix_competences = FromJsonArray(row[13]);
+            i.retired = row[14].as<bool>();
+            if (i.retired) {
+              i.code.clear();
+              t.items.emplace(i.id, std::move(i));
+              continue;
+            }
+            i.category_code = parent;
+            for (auto& l : t.levels) {
+              for (auto& c : l.categories) {
+                if (c.code == parent) {
+                  i.level_code = l.code;
+                  c.item_ids.push_back(i.id);
+                }
+              }
+            }
+            t.items.emplace(i.id, std::move(i));
           }
         }
-        t.items.emplace(i.id, std::move(i));
-      }
-    }
-    return absl::OkStatus();
-  }, {.isolation = db::Isolation::kRepeatableRead});
+        return absl::OkStatus();
+      },
+      {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   return out;
 }

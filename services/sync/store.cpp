@@ -15,9 +15,6 @@ namespace {
 // Syncer's clock as `$n::timestamptz` parameters, never from the database's now(), so a test's
 // clock moves them. Times that only record when a row changed (a source's create_time, a
 // credential's or fingerprint's update_time) keep now(): nothing compares them.
-std::string Timestamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E6S+00:00", t, absl::UTCTimeZone());
-}
 
 // The credentials live in their own table; the source's row is `sources` (not aliased).
 constexpr char kSourceColumns[] =
@@ -86,7 +83,7 @@ pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run, absl::Time now) {
       absl::StrCat("UPDATE runs SET ", kSaveCounts,
                    " WHERE run_id = $1 AND state = 'running' RETURNING ", kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn, Timestamp(now));
+      run.rejected, run.withdrawn, db::Timestamp(now));
 }
 
 // Ends a running run at its end_time; no row when it had already ended.
@@ -97,7 +94,8 @@ pqxx::result EndRun(pqxx::work& tx, const RunRecord& run, absl::Time end) {
                    "AND state = 'running' RETURNING ",
                    kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn, Timestamp(end), std::string(RunStateName(run.state)), run.error);
+      run.rejected, run.withdrawn, db::Timestamp(end), std::string(RunStateName(run.state)),
+      run.error);
 }
 
 }  // namespace
@@ -180,7 +178,7 @@ absl::StatusOr<RunRecord> PgStore::InsertRun(const std::string& source_id, RunTr
                      "VALUES ($1, $2, $3::timestamptz, $3::timestamptz) "
                      "ON CONFLICT (source_id) WHERE state = 'running' DO NOTHING RETURNING ",
                      kRunColumns),
-        source_id, std::string(RunTriggerName(trigger)), Timestamp(now));
+        source_id, std::string(RunTriggerName(trigger)), db::Timestamp(now));
     if (!r.empty()) out = RunFromRow(r[0]);
     return absl::OkStatus();
   });
@@ -271,7 +269,7 @@ absl::Status PgStore::Touch(int64_t run_id, absl::Time now) {
     running = tx.exec_params(
                     "UPDATE runs SET heartbeat_time = $2::timestamptz WHERE run_id = $1 AND "
                     "state = 'running'",
-                    run_id, Timestamp(now))
+                    run_id, db::Timestamp(now))
                   .affected_rows() > 0;
     return absl::OkStatus();
   });
@@ -396,7 +394,7 @@ absl::StatusOr<int> PgStore::FailSilentRuns(absl::Time now, absl::Duration silen
                           "WHERE state = 'running' AND heartbeat_time < $1::timestamptz - "
                           "make_interval(secs => $2) RETURNING ",
                           kRunColumns),
-             Timestamp(now), absl::ToDoubleSeconds(silence))) {
+             db::Timestamp(now), absl::ToDoubleSeconds(silence))) {
       outbox::Append(tx, topology_, event(RunFromRow(r)));
       ++n;
     }
@@ -423,7 +421,7 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::DueSources(absl::Time now,
                  "make_interval(secs => "
                  "CASE WHEN last.state = 'failed' THEN least($1, sources.refresh_interval_seconds) "
                  "ELSE sources.refresh_interval_seconds END))) ORDER BY sources.source_id"),
-             absl::ToDoubleSeconds(retry_after), Timestamp(now))) {
+             absl::ToDoubleSeconds(retry_after), db::Timestamp(now))) {
       out.push_back(SourceFromRow(r));
     }
     return absl::OkStatus();
