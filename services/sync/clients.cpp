@@ -32,15 +32,23 @@ absl::StatusOr<std::vector<UpsertedRow>> GrpcRegistry::BatchUpsert(
     v->clear_name();  // a row of a source is named by its source id
     v->set_id(row.source_id);
   }
-  // A batch is idempotent (unchanged rows write nothing): a lost connection is retried.
+  // A batch is idempotent (unchanged rows write nothing): a lost connection is retried. The
+  // registry writes only into registered sources: a sync source registers itself there the
+  // first time the registry says it does not know it.
   grpc::Status st;
   venues::v1::BatchUpsertVenuesResponse resp;
+  bool registered = false;
   for (int attempt = 0; attempt < 3; ++attempt) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
     ctx.set_wait_for_ready(true);
     resp.Clear();
     st = stub_->BatchUpsertVenues(&ctx, req, &resp);
+    if (st.error_code() == grpc::StatusCode::FAILED_PRECONDITION && !registered) {
+      if (absl::Status s = RegisterSource(source); !s.ok()) return s;
+      registered = true;
+      continue;
+    }
     if (st.error_code() != grpc::StatusCode::UNAVAILABLE) break;
   }
   if (!st.ok()) return FromGrpc(st);
@@ -71,6 +79,18 @@ absl::StatusOr<std::vector<UpsertedRow>> GrpcRegistry::BatchUpsert(
     out.push_back(std::move(row));
   }
   return out;
+}
+
+absl::Status GrpcRegistry::RegisterSource(const std::string& source) {
+  venues::v1::CreateSourceRequest req;
+  req.set_source_id(source);
+  req.mutable_source()->set_display_name(absl::StrCat("Synchronisation « ", source, " »"));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  venues::v1::Source out;
+  grpc::Status st = stub_->CreateSource(&ctx, req, &out);
+  if (st.ok() || st.error_code() == grpc::StatusCode::ALREADY_EXISTS) return absl::OkStatus();
+  return FromGrpc(st);
 }
 
 absl::Status GrpcRegistry::Withdraw(const std::string& name, const std::string& reason) {
@@ -125,6 +145,10 @@ absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url,
   auto res = client_.Get(url, options, &cancel);
   if (!res.ok()) return res.status();
   if (res->status >= 500) return absl::UnavailableError(absl::StrCat("réponse HTTP ", res->status));
+  if (res->status == 204) {
+    return absl::FailedPreconditionError(
+        "réponse HTTP 204 sans contenu : le serveur n'a envoyé aucun fichier");
+  }
   if (res->status != 200) {
     return absl::FailedPreconditionError(absl::StrCat("réponse HTTP ", res->status));
   }

@@ -20,6 +20,9 @@ class GrpcRegistry final : public Registry {
   absl::Status Withdraw(const std::string& name, const std::string& reason) override;
 
  private:
+  /// Registers `source` in the venues registry (already registered is fine).
+  absl::Status RegisterSource(const std::string& source);
+
   const venues::Standard& standard_;
   std::unique_ptr<venues::v1::VenueService::Stub> stub_;
   std::chrono::milliseconds timeout_;

@@ -613,6 +613,29 @@ TEST_F(SyncTest, MaxWithdrawFractionMustBeAFiniteFraction) {
     EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << id;
     EXPECT_TRUE(Violations(s).contains("source_id")) << id;
   }
+  // An interval is whole seconds: nanos are refused, not dropped; a port has one spelling.
+  for (int32_t nanos : {-5, 500}) {
+    grpc::ClientContext c;
+    v1::CreateSourceRequest r;
+    r.set_source_id("nanos");
+    r.mutable_source()->set_url(regional_.url());
+    r.mutable_source()->mutable_refresh_interval()->set_seconds(3600);
+    r.mutable_source()->mutable_refresh_interval()->set_nanos(nanos);
+    v1::Source o;
+    grpc::Status s = stub_->CreateSource(&c, r, &o);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << nanos;
+    EXPECT_TRUE(Violations(s).contains("source.refresh_interval")) << nanos;
+  }
+  {
+    grpc::ClientContext c;
+    v1::CreateSourceRequest r;
+    r.set_source_id("port");
+    r.mutable_source()->set_url("http://example.org:080/lieux.csv");
+    v1::Source o;
+    grpc::Status s = stub_->CreateSource(&c, r, &o);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(Violations(s).contains("source.url"));
+  }
   const v1::Source source = CreateSource("fraction");
   grpc::ClientContext ctx;
   v1::UpdateSourceRequest req;
@@ -762,12 +785,13 @@ TEST_F(SyncTest, FilesThatAreNotTheStandardsCsvFailWholeAndChangeNothing) {
   }
   EXPECT_EQ(Venues("formats").size(), 10u);
 
-  // ImportVenues reads files with the same function: the same file-level error.
+  // ImportVenues reads files with the same function: the same file-level error. (The sync
+  // registered its source "formats" in the registry on its first run.)
   grpc::ClientContext ctx;
   venues::v1::ImportVenuesResponse resp;
   auto writer = venues_stub_->ImportVenues(&ctx, &resp);
   venues::v1::ImportVenuesChunk chunk;
-  chunk.set_source("formats-import");
+  chunk.set_source("formats");
   chunk.set_data("name,city,zip\r\nEspace,Roubaix,59100\r\n");
   writer->Write(chunk);
   writer->WritesDone();

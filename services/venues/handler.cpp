@@ -261,6 +261,44 @@ grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasReq
   return grpc::Status::OK;
 }
 
+namespace {
+
+void ToProto(const SourceRecord& s, v1::Source* out) {
+  out->set_name(s.Name());
+  out->set_display_name(s.display_name);
+  server::ToTimestamp(s.create_time, out->mutable_create_time());
+}
+
+}  // namespace
+
+grpc::Status Handler::CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
+                                   v1::Source* resp) {
+  server::RequestScope scope(ctx);
+  auto s = registry_.CreateSource(req->source_id(), req->source().display_name());
+  if (!s.ok()) return server::ToGrpc(s.status());
+  ToProto(*s, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::GetSource(grpc::ServerContext* ctx, const v1::GetSourceRequest* req,
+                                v1::Source* resp) {
+  server::RequestScope scope(ctx);
+  auto s = registry_.GetSource(req->name());
+  if (!s.ok()) return server::ToGrpc(s.status());
+  ToProto(*s, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
+                                  v1::ListSourcesResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto page = registry_.ListSources(req->page_size(), req->page_token());
+  if (!page.ok()) return server::ToGrpc(page.status());
+  for (const auto& s : page->sources) ToProto(s, resp->add_sources());
+  resp->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
 // SearchVenues is a callback method on raw bytes: it runs on gRPC's own threads without a hop to
 // the synchronous pool, and its response is written from the venues' stored bytes.
 grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx,

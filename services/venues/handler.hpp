@@ -36,6 +36,12 @@ class Handler final
                                v1::AreaLayer* resp) override;
   grpc::Status ListAreas(grpc::ServerContext* ctx, const v1::ListAreasRequest* req,
                          v1::ListAreasResponse* resp) override;
+  grpc::Status CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
+                            v1::Source* resp) override;
+  grpc::Status GetSource(grpc::ServerContext* ctx, const v1::GetSourceRequest* req,
+                         v1::Source* resp) override;
+  grpc::Status ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
+                           v1::ListSourcesResponse* resp) override;
   grpc::ServerUnaryReactor* SearchVenues(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;

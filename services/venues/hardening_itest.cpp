@@ -184,6 +184,80 @@ TEST_F(HardeningTest, OneBadRowNeverTakesTheBatchDown) {
   }
 }
 
+// Point 16: a batch names a source that exists; nobody writes into a namespace by naming it.
+TEST_F(HardeningTest, WritesNameARegisteredSource) {
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("nobody-registered");
+  *req.add_venues() = Valid("x");
+  v1::BatchUpsertVenuesResponse b;
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->BatchUpsertVenues(&ctx, req, &b);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(st.error_message(), HasSubstr("CreateSource"));
+  }
+  EXPECT_EQ(Stored(), 0);
+
+  auto create = [&](const std::string& id, const std::string& display, v1::Source* out) {
+    grpc::ClientContext ctx;
+    v1::CreateSourceRequest r;
+    r.set_source_id(id);
+    r.mutable_source()->set_display_name(display);
+    return stub_->CreateSource(&ctx, r, out);
+  };
+  v1::Source source;
+  ASSERT_TRUE(create("nobody-registered", "Plateforme partenaire", &source).ok());
+  EXPECT_EQ(source.name(), "sources/nobody-registered");
+  EXPECT_EQ(source.display_name(), "Plateforme partenaire");
+  EXPECT_GT(source.create_time().seconds(), 0);
+  EXPECT_EQ(create("nobody-registered", "", &source).error_code(),
+            grpc::StatusCode::ALREADY_EXISTS);
+  for (const std::string& bad :
+       {std::string("passerelle"), std::string("-abc"), std::string(41, 'a'), std::string("a b")}) {
+    grpc::Status st = create(bad, "", &source);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << bad;
+    EXPECT_THAT(Violations(st).fields, ::testing::Contains("source_id")) << bad;
+  }
+  EXPECT_EQ(create("ok-name", std::string(201, 'x'), &source).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  {
+    grpc::ClientContext ctx;
+    grpc::Status st = stub_->BatchUpsertVenues(&ctx, req, &b);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(b.results(0).outcome(), v1::CREATED);
+  }
+
+  auto get = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::GetSourceRequest r;
+    r.set_name(name);
+    v1::Source out;
+    return stub_->GetSource(&ctx, r, &out);
+  };
+  EXPECT_TRUE(get("sources/nobody-registered").ok());
+  EXPECT_TRUE(get("sources/passerelle").ok());
+  EXPECT_EQ(get("sources/unknown").error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(get("sources/Nobody-registered").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(get("venues/x").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  grpc::ClientContext ctx;
+  v1::ListSourcesRequest list;
+  list.set_page_size(1);
+  v1::ListSourcesResponse page;
+  ASSERT_TRUE(stub_->ListSources(&ctx, list, &page).ok());
+  ASSERT_EQ(page.sources_size(), 1);
+  EXPECT_FALSE(page.next_page_token().empty());
+  grpc::ClientContext ctx2;
+  list.set_page_token(page.next_page_token() + "x");
+  EXPECT_EQ(stub_->ListSources(&ctx2, list, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx3;
+  list.set_page_token("");
+  list.set_page_size(-1);
+  EXPECT_EQ(stub_->ListSources(&ctx3, list, &page).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 // Invalid UTF-8 in a proto3 string cannot be sent by a well-behaved client library: a raw
 // client sends the bytes itself.
 TEST_F(HardeningTest, InvalidUtf8InARequestStringIsAnInvalidArgument) {
@@ -267,9 +341,13 @@ TEST_F(HardeningTest, ExportsSurviveEveryStoredValueAndNeutraliseFormulas) {
   ASSERT_TRUE(Import("siilab", csv_doc, &again).ok());
   EXPECT_EQ(again.unchanged(), 1) << again.DebugString();
   // An unknown format is refused, not defaulted.
-  std::string doc;
-  grpc::Status st = Export(static_cast<v1::VenueExportFormat>(99), &doc);
-  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  grpc::ClientContext ctx;
+  v1::ExportVenuesRequest req;
+  req.set_format(static_cast<v1::VenueExportFormat>(99));
+  auto reader = stub_->ExportVenues(&ctx, req);
+  v1::ExportVenuesChunk chunk;
+  EXPECT_FALSE(reader->Read(&chunk));
+  EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(HardeningTest, RequestIdsAreBoundToTheirRequest) {
@@ -518,6 +596,7 @@ TEST_F(HardeningTest, AnImportStopsAtItsDeadline) {
     file += csv::Line({"imp-" + std::to_string(i), "21590512800017", "Lieu", "Roubaix", "59100",
                        "1 rue", "2024-01-01"});
   }
+  Register("siilab");
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + 1s);
   v1::ImportVenuesResponse resp;

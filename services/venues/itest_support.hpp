@@ -40,6 +40,18 @@ inline BadRequest Violations(const grpc::Status& st) {
   return out;
 }
 
+/// Registers `source` if it is a new, valid id (what a producer does once, before writing).
+inline void RegisterSource(v1::VenueService::Stub& stub, const std::string& source) {
+  grpc::ClientContext ctx;
+  v1::CreateSourceRequest req;
+  req.set_source_id(source);
+  v1::Source out;
+  grpc::Status st = stub.CreateSource(&ctx, req, &out);
+  EXPECT_TRUE(st.ok() || st.error_code() == grpc::StatusCode::ALREADY_EXISTS ||
+              st.error_code() == grpc::StatusCode::INVALID_ARGUMENT)
+      << st.error_message();
+}
+
 /// Starts passerelle-venues for each test and stops it (exit status 0) after.
 class VenuesServiceTest : public ::testing::Test {
  protected:
@@ -60,9 +72,13 @@ class VenuesServiceTest : public ::testing::Test {
     req.set_request_id(request_id);
     return stub_->CreateVenue(&ctx, req, out);
   }
+  /// Registers `source` if it is a new, valid id (what a producer does once, before writing).
+  void Register(const std::string& source) { RegisterSource(*stub_, source); }
+  /// Registers `source` and writes `venues` into it.
   grpc::Status Batch(const std::string& source, const std::vector<v1::Venue>& venues,
                      v1::BatchUpsertVenuesResponse* resp,
                      std::chrono::milliseconds deadline = std::chrono::seconds(60)) {
+    Register(source);
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + deadline);
     v1::BatchUpsertVenuesRequest req;
@@ -84,9 +100,11 @@ class VenuesServiceTest : public ::testing::Test {
     r.set_page_size(page_size);
     return stub_->ListVenues(&ctx, r, resp);
   }
-  /// Streams `data` in chunks of `chunk` bytes, cut anywhere (the source in the first).
+  /// Registers `source`, then streams `data` in chunks of `chunk` bytes, cut anywhere (the
+  /// source in the first).
   grpc::Status Import(const std::string& source, const std::string& data,
                       v1::ImportVenuesResponse* out, size_t chunk = 10000) {
+    Register(source);
     grpc::ClientContext ctx;
     auto writer = stub_->ImportVenues(&ctx, out);
     size_t off = 0;

@@ -24,6 +24,7 @@ namespace {
 
 const api::ResourcePattern kVenueName("venues/{venue}");
 const api::ResourcePattern kAreaLayerName("areaLayers/{layer}");
+const api::ResourcePattern kSourceName("sources/{source}");
 
 // `venues/{venue}` with the venue's id as the registry wrote it (a lowercase UUID), so each
 // venue has one name: `venues/0F8F...` is refused, not an alias.
@@ -389,7 +390,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
                                                              const std::vector<v1::Venue>& rows,
                                                              bool reinstate_withdrawn,
                                                              absl::Time deadline) {
-  if (absl::Status s = CheckSource(source); !s.ok()) return s;
+  if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   if (rows.size() > kMaxBatch) {
     return api::InvalidArgument(
         "batch too large",
@@ -493,7 +494,7 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
                                                         std::string_view csv_text,
                                                         absl::Time deadline) {
-  if (absl::Status s = CheckSource(source); !s.ok()) return s;
+  if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
     return api::InvalidArgument(std::string(parsed.status().message()),
@@ -557,6 +558,67 @@ absl::StatusOr<std::vector<Repository::AreaCount>> Registry::ListAreas(const std
                             parent);
   }
   return repo_.ListAreas((*parts)[0]);
+}
+
+absl::Status Registry::CheckWritableSource(const std::string& source) {
+  if (absl::Status s = CheckSource(source); !s.ok()) return s;
+  auto found = repo_.GetSource(source);
+  if (found.ok()) return absl::OkStatus();
+  if (found.status().code() != absl::StatusCode::kNotFound) return found.status();
+  return api::WithReason(
+      absl::FailedPreconditionError(
+          absl::StrCat("source \"", source,
+                       "\" is not registered: create it with CreateSource before writing into it")),
+      "SOURCE_NOT_FOUND");
+}
+
+absl::StatusOr<SourceRecord> Registry::CreateSource(const std::string& source_id,
+                                                    const std::string& display_name) {
+  std::vector<api::FieldViolation> bad;
+  CheckSourceId(&bad, "source_id", source_id);
+  api::CheckText(&bad, "source.display_name", display_name, 200);
+  if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
+  return repo_.CreateSource({.id = source_id,
+                             .display_name = display_name.empty() || text::IsBlank(display_name)
+                                                 ? source_id
+                                                 : display_name,
+                             .create_time = clock_.Now()});
+}
+
+absl::StatusOr<SourceRecord> Registry::GetSource(const std::string& name) {
+  auto parts = kSourceName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  // `passerelle` is a registered source though no client may create it.
+  if (std::vector<api::FieldViolation> bad;
+      (*parts)[0] != "passerelle" && !CheckSourceId(&bad, "name", (*parts)[0])) {
+    return api::InvalidArgument("invalid name", bad);
+  }
+  return repo_.GetSource((*parts)[0]);
+}
+
+absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
+                                                           const std::string& page_token) {
+  if (page_size < 0) {
+    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
+  }
+  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
+  constexpr char kList[] = "venues.ListSources";
+  const std::string parameters = api::BindParameters({});
+  std::string after;
+  if (!page_token.empty()) {
+    auto cursor = tokens_.Open(kList, parameters, page_token);
+    if (!cursor.ok()) return cursor.status();
+    after = *std::move(cursor);
+  }
+  auto sources = repo_.ListSources(after, size + 1);
+  if (!sources.ok()) return sources.status();
+  SourcePage page;
+  page.sources = *std::move(sources);
+  if (static_cast<int>(page.sources.size()) > size) {
+    page.sources.resize(size);
+    page.next_page_token = tokens_.Seal(kList, parameters, page.sources.back().id);
+  }
+  return page;
 }
 
 absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {

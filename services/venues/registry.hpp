@@ -60,6 +60,15 @@ struct RowResult {
   std::optional<Venue> stored;
 };
 
+/// A producer that writes venues in batches (`sources/{id}`).
+struct SourceRecord {
+  std::string id;
+  std::string display_name;
+  absl::Time create_time = absl::UnixEpoch();
+
+  std::string Name() const { return "sources/" + id; }
+};
+
 /// Builds the event announcing a change (given the venue after it and its changed fields).
 using EventFactory =
     std::function<events::v1::Event(const Venue& after, const std::vector<std::string>& changed)>;
@@ -123,6 +132,13 @@ class Repository {
       const std::string& source, const std::vector<Venue>& rows, const EventFactory& created,
       const EventFactory& updated, bool reinstate = false,
       absl::Time deadline = absl::InfiniteFuture()) = 0;
+  /// Registers a source; ALREADY_EXISTS (the stored one unchanged) when its id is taken.
+  virtual absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) = 0;
+  /// NOT_FOUND when no source has this id.
+  virtual absl::StatusOr<SourceRecord> GetSource(const std::string& id) = 0;
+  /// At most `limit` sources whose ids sort after `after`, by id.
+  virtual absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
+                                                                int limit) = 0;
 };
 
 class Registry {
@@ -154,6 +170,18 @@ class Registry {
                                                      absl::Time deadline = absl::InfiniteFuture());
 
   const Standard& standard() const { return standard_; }
+
+  /// Registers a batch source (`passerelle` is reserved); its create time is the clock's.
+  absl::StatusOr<SourceRecord> CreateSource(const std::string& source_id,
+                                            const std::string& display_name);
+  /// `sources/{source}`.
+  absl::StatusOr<SourceRecord> GetSource(const std::string& name);
+  struct SourcePage {
+    std::vector<SourceRecord> sources;
+    std::string next_page_token;
+  };
+  /// Sources by id, `page_size` 0 meaning 100 and capped at 1,000, with sealed page tokens.
+  absl::StatusOr<SourcePage> ListSources(int page_size, const std::string& page_token);
 
   /// Creates or replaces an area layer and recomputes venues' areas; venues changed.
   absl::StatusOr<int> ImportAreaLayer(const std::string& layer, const std::string& title,
@@ -205,6 +233,9 @@ class Registry {
   }
 
  private:
+  /// OK when `source` is a valid id of a registered source: INVALID_ARGUMENT for a bad id,
+  /// FAILED_PRECONDITION (SOURCE_NOT_FOUND) for one nobody registered.
+  absl::Status CheckWritableSource(const std::string& source);
   /// Row violations for referential items that no published version offers, per item name.
   absl::StatusOr<std::set<std::string>> UnknownItemsOf(const std::vector<const v1::Venue*>& rows);
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.

@@ -108,6 +108,26 @@ class FakeRepository final : public Repository {
     }
     return unknown;
   }
+  absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) override {
+    if (!sources_.emplace(source.id, source).second) {
+      return absl::AlreadyExistsError("sources/" + source.id + " already exists");
+    }
+    return source;
+  }
+  absl::StatusOr<SourceRecord> GetSource(const std::string& id) override {
+    auto it = sources_.find(id);
+    if (it == sources_.end()) return absl::NotFoundError("sources/" + id + " does not exist");
+    return it->second;
+  }
+  absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
+                                                        int limit) override {
+    std::vector<SourceRecord> out;
+    for (auto it = sources_.upper_bound(after);
+         it != sources_.end() && static_cast<int>(out.size()) < limit; ++it) {
+      out.push_back(it->second);
+    }
+    return out;
+  }
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,
@@ -177,6 +197,7 @@ class FakeRepository final : public Repository {
   std::map<std::string, Venue> venues_;
   std::map<std::string, uint64_t> written_at_;
   std::map<std::string, SeenRequest> requests_;
+  std::map<std::string, SourceRecord> sources_ = {{"passerelle", {"passerelle", "Passerelle", {}}}};
   int ids_ = 0;
 };
 
@@ -278,6 +299,7 @@ TEST_F(RegistryTest, WithdrawIsIdempotentAndNeedsAReason) {
 }
 
 TEST_F(RegistryTest, BatchRejectsBadRowsOnlyAndUnknownItems) {
+  ASSERT_TRUE(registry_.CreateSource("siilab", "Base régionale").ok());
   repo_.known_items = {"items/a1"};
   std::vector<v1::Venue> rows = {Valid("r1"), Valid("r2"), Valid("r1"), Valid("r3")};
   rows[1].set_nom(std::string("a\0b", 3));
@@ -309,7 +331,48 @@ TEST_F(RegistryTest, BatchRejectsBadRowsOnlyAndUnknownItems) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(RegistryTest, WritesNameARegisteredSource) {
+  const std::vector<v1::Venue> rows = {Valid("r1")};
+  auto unknown = registry_.BatchUpsert("siilab", rows);
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(registry_.Import("siilab", "id,nom\nx,y\n").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(repo_.writes, 0);
+
+  clock_.Set(absl::FromUnixSeconds(1'850'000'000));
+  auto created = registry_.CreateSource("siilab", "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->display_name, "siilab");
+  EXPECT_EQ(created->create_time, absl::FromUnixSeconds(1'850'000'000));
+  EXPECT_EQ(registry_.CreateSource("siilab", "").status().code(), absl::StatusCode::kAlreadyExists);
+  for (const char* bad : {"passerelle", "-abc", "Upper", ""}) {
+    EXPECT_EQ(registry_.CreateSource(bad, "").status().code(), absl::StatusCode::kInvalidArgument)
+        << bad;
+  }
+  EXPECT_EQ(registry_.CreateSource("ok", std::string("a\0b", 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(registry_.BatchUpsert("siilab", rows).ok());
+  EXPECT_TRUE(registry_.GetSource("sources/passerelle").ok());
+  EXPECT_EQ(registry_.GetSource("sources/nope").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(registry_.GetSource("sources/Siilab").status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // Paging: three sources, two per page.
+  ASSERT_TRUE(registry_.CreateSource("zeta", "").ok());
+  auto first = registry_.ListSources(2, "");
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_EQ(first->sources.size(), 2u);
+  EXPECT_EQ(first->sources[0].id, "passerelle");
+  auto second = registry_.ListSources(2, first->next_page_token);
+  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_EQ(second->sources.size(), 1u);
+  EXPECT_EQ(second->sources[0].id, "zeta");
+  EXPECT_TRUE(second->next_page_token.empty());
+  EXPECT_EQ(registry_.ListSources(2, "forged").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(RegistryTest, BatchPastItsDeadlineWritesNothing) {
+  ASSERT_TRUE(registry_.CreateSource("siilab", "").ok());
   const std::vector<v1::Venue> rows = {Valid("r1")};
   auto late = registry_.BatchUpsert("siilab", rows, false, clock_.Now() - absl::Seconds(1));
   EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);

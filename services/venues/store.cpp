@@ -347,6 +347,68 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
   return changed;
 }
 
+namespace {
+
+constexpr char kSourceColumns[] = "source_id, display_name, extract(epoch FROM create_time)";
+
+SourceRecord SourceFromRow(const pqxx::row& row) {
+  return {.id = row[0].as<std::string>(),
+          .display_name = row[1].as<std::string>(),
+          .create_time = db::FromEpoch(row[2])};
+}
+
+}  // namespace
+
+absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& source) {
+  SourceRecord out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    auto r = tx.exec_params(
+        absl::StrCat("INSERT INTO sources (source_id, display_name, create_time) VALUES ($1, $2, "
+                     "$3::timestamptz) ON CONFLICT DO NOTHING RETURNING ",
+                     kSourceColumns),
+        source.id, source.display_name, db::Timestamp(source.create_time));
+    if (r.empty()) {
+      return api::WithReason(
+          absl::AlreadyExistsError(absl::StrCat("sources/", source.id, " already exists")),
+          "SOURCE_EXISTS");
+    }
+    out = SourceFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<SourceRecord> PgStore::GetSource(const std::string& id) {
+  std::optional<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("SELECT ", kSourceColumns, " FROM sources WHERE source_id = $1"), id);
+    if (!r.empty()) out = SourceFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) return absl::NotFoundError(absl::StrCat("sources/", id, " does not exist"));
+  return *out;
+}
+
+absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string& after,
+                                                               int limit) {
+  std::vector<SourceRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             absl::StrCat("SELECT ", kSourceColumns,
+                          " FROM sources WHERE source_id > $1 ORDER BY source_id LIMIT $2"),
+             after, limit)) {
+      out.push_back(SourceFromRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
 absl::StatusOr<std::vector<Repository::AreaCount>> PgStore::ListAreas(const std::string& layer) {
   std::vector<AreaCount> out;
   bool exists = false;

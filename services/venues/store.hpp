@@ -26,6 +26,10 @@ class PgStore final : public Repository {
                                        const std::vector<AreaFeature>& areas,
                                        const EventFactory& updated, absl::Time deadline) override;
   absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override;
+  absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) override;
+  absl::StatusOr<SourceRecord> GetSource(const std::string& id) override;
+  absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
+                                                        int limit) override;
   absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,

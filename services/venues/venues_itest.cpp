@@ -133,6 +133,7 @@ TEST_F(VenuesTest, RequestIdMakesCreateIdempotent) {
 TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
+  Register("siilab");
   *req.add_venues() = Valid("r1", "Centre social Alma");
   v1::Venue bad = Valid("r2");
   bad.set_code_postal("ABCDE");
@@ -194,6 +195,7 @@ TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
 TEST_F(VenuesTest, BatchUpsertReinstatesWithdrawnVenuesOnlyWhenAsked) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
+  Register("siilab");
   *req.add_venues() = Valid("back-1", "Centre social Pile");
   v1::BatchUpsertVenuesResponse created;
   {
@@ -240,6 +242,7 @@ TEST_F(VenuesTest, BatchUpsertReinstatesWithdrawnVenuesOnlyWhenAsked) {
 TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
+  Register("siilab");
   for (int i = 0; i < 120; ++i)
     *req.add_venues() = Valid("p" + std::to_string(i), "Lieu " + std::to_string(i));
   {
@@ -295,6 +298,7 @@ TEST_F(VenuesTest, PagingSeesEveryVenueOnceWhileOthersWrite) {
 TEST_F(VenuesTest, ListFiltersAndRejectsUnknownOnes) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
+  Register("siilab");
   v1::Venue a = Valid("f1");
   a.set_commune("Tourcoing");
   a.set_code_postal("59200");
@@ -335,6 +339,7 @@ v1::Venue At(const std::string& id, const std::string& nom, double lat, double l
 TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
+  Register("siilab");
   *req.add_venues() = At("s1", "Médiathèque La Grand-Plage", 50.6905, 3.1817);  // Roubaix centre
   v1::Venue alma = At("s2", "Centre social de l'Alma", 50.6980, 3.1640);
   alma.clear_services();
@@ -409,6 +414,7 @@ TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
 TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
+  Register("siilab");
   v1::Venue week = At("h1", "Permanence en semaine", 50.69, 3.18);
   week.set_horaires("Mo-Fr 09:00-12:00; PH off");
   v1::Venue saturday = At("h2", "Atelier du samedi", 50.69, 3.18);
@@ -664,6 +670,7 @@ TEST(ReferentialToVenuesTest, RetiredItemsLeaveVenues) {
     grpc::ClientContext ctx;
     v1::BatchUpsertVenuesRequest req;
     req.set_source("siilab");
+    itest::RegisterSource(*stub, "siilab");
     *req.add_venues() = Valid("known");
     req.mutable_venues(0)->add_referential_items("items/it-77");
     *req.add_venues() = Valid("unknown");

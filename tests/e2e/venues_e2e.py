@@ -91,6 +91,10 @@ class VenuesE2E(unittest.TestCase):
 
     def test_2_paging_is_exact_while_others_write(self):
         rows = [venue(100 + i, lat=50.69 + i * 1e-4) for i in range(150)]
+        with self.assertRaises(grpc.RpcError) as unknown:  # a producer registers its source first
+            self.stub.BatchUpsertVenues(pb.BatchUpsertVenuesRequest(source="e2e", venues=rows))
+        self.assertEqual(unknown.exception.code(), grpc.StatusCode.FAILED_PRECONDITION)
+        self.stub.CreateSource(pb.CreateSourceRequest(source_id="e2e"))
         resp = self.stub.BatchUpsertVenues(pb.BatchUpsertVenuesRequest(source="e2e", venues=rows))
         self.assertEqual({r.outcome for r in resp.results}, {pb.CREATED})
         expected = {r.name for r in resp.results}

@@ -97,8 +97,17 @@ inline std::string GenerateRegistry(int n, std::mt19937& rng) {
 }
 
 /// Streams `csv` to ImportVenues as `source`, in 1 MiB chunks; the call's status.
+/// Registers `source` (if new) and imports `csv` into it, in 1 MiB chunks.
 inline grpc::Status ImportFile(venues::v1::VenueService::Stub& stub, const std::string& source,
                                const std::string& csv, venues::v1::ImportVenuesResponse* report) {
+  {
+    grpc::ClientContext ctx;
+    venues::v1::CreateSourceRequest req;
+    req.set_source_id(source);
+    venues::v1::Source created;
+    grpc::Status st = stub.CreateSource(&ctx, req, &created);
+    if (!st.ok() && st.error_code() != grpc::StatusCode::ALREADY_EXISTS) return st;
+  }
   grpc::ClientContext ctx;
   auto writer = stub.ImportVenues(&ctx, report);
   for (size_t off = 0; off < csv.size(); off += 1 << 20) {
