@@ -215,8 +215,9 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
   url.port = url.scheme == "https" ? 443 : 80;
   if (!port_text.empty()) {
     int port = 0;
-    if (port_text.size() > 5 || !absl::SimpleAtoi(A(port_text), &port) || port < 1 ||
-        port > 65535) {
+    // One spelling per port: ":080" would be stored as written and connect to 80.
+    if (port_text.size() > 5 || port_text[0] == '0' || !absl::SimpleAtoi(A(port_text), &port) ||
+        port < 1 || port > 65535) {
       return BadUrl(absl::StrCat("port ", text::Quote(port_text, 10), " invalide"));
     }
     url.port = static_cast<uint16_t>(port);

@@ -45,6 +45,7 @@ TEST(ParseUrl, RefusesOtherSchemesUserinfoNonCanonicalIpsAndControls) {
   EXPECT_FALSE(ParseUrl("http://example.org/a b").ok());
   EXPECT_FALSE(ParseUrl(std::string("http://example.org/\0a", 21)).ok());
   EXPECT_FALSE(ParseUrl("http://example.org:0/").ok());
+  EXPECT_FALSE(ParseUrl("http://example.org:080/").ok());  // one spelling per port
   EXPECT_FALSE(ParseUrl("http://example.org:99999/").ok());
   EXPECT_FALSE(ParseUrl("http://exämple.org/").ok());
   EXPECT_FALSE(ParseUrl("http://example.org/" + std::string(3000, 'a')).ok());

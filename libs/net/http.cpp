@@ -219,14 +219,19 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
       url = *std::move(next);
       continue;
     }
-    if (!res) {
-      return absl::UnavailableError(
-          absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
-    }
+    // A body shorter than its Content-Length is a cut transfer, whether the connection closed
+    // early (the client reports a read error) or not: say so, not "unreachable".
     if (out.status >= 200 && out.status < 300 && length && *length != out.body.size()) {
       return absl::DataLossError(
           absl::StrCat("fichier tronqué : ", out.body.size(), " octets reçus sur ", *length));
     }
+    if (!res) {
+      return absl::UnavailableError(
+          absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
+    }
+    // Answers without a body (204, 304) may skip the response handler: the status is the
+    // result's.
+    if (out.status == 0) out.status = res->status;
     return out;
   }
 }

@@ -84,9 +84,20 @@ TEST(HttpClient, HostileContentLengthsAreErrorsNotCrashes) {
   EXPECT_EQ(
       Loopback().Get(absl::StrCat("http://127.0.0.1:", big.port(), "/"), small).status().code(),
       absl::StatusCode::kResourceExhausted);
+  // The connection closed before the announced end: a cut file, not an unreachable server.
   RawHttpServer cut(Answer("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"));
-  EXPECT_EQ(Loopback().Get(absl::StrCat("http://127.0.0.1:", cut.port(), "/"), {}).status().code(),
-            absl::StatusCode::kUnavailable);  // the connection closed before the end
+  auto short_body = Loopback().Get(absl::StrCat("http://127.0.0.1:", cut.port(), "/"), {});
+  EXPECT_EQ(short_body.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(short_body.status().message(), HasSubstr("fichier tronqué"));
+  EXPECT_THAT(short_body.status().message(), HasSubstr("sur 100"));
+}
+
+TEST(HttpClient, AnAnswerWithoutBodyKeepsItsStatus) {
+  RawHttpServer empty(Answer("HTTP/1.1 204 No Content\r\n\r\n"));
+  auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", empty.port(), "/"), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 204);
+  EXPECT_TRUE(r->body.empty());
 }
 
 // A server sending one byte every 100 ms would hold a read timeout forever.

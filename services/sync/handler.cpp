@@ -33,6 +33,7 @@ SourceRecord FromProto(const v1::Source& s) {
   return {.display_name = s.display_name(),
           .url = s.url(),
           .refresh_seconds = s.refresh_interval().seconds(),
+          .refresh_nanos = s.refresh_interval().nanos(),
           .max_withdraw_fraction = s.max_withdraw_fraction(),
           .authorization = s.authorization()};
 }

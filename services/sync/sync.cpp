@@ -227,8 +227,10 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
   } else if (absl::Status s = destinations.CheckUrl(*url); !s.ok()) {
     bad->push_back({"source.url", std::string(s.message())});
   }
-  if (source.refresh_seconds < 0 || source.refresh_seconds > 366LL * 86400 ||
-      (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
+  if (source.refresh_nanos != 0) {
+    bad->push_back({"source.refresh_interval", "whole seconds: nanos must be 0"});
+  } else if (source.refresh_seconds < 0 || source.refresh_seconds > 366LL * 86400 ||
+             (source.refresh_seconds > 0 && source.refresh_seconds < 60)) {
     bad->push_back(
         {"source.refresh_interval", "zero (manual runs) or between one minute and one year"});
   }

@@ -31,6 +31,7 @@ struct SourceRecord {
   std::string display_name;
   std::string url;
   int64_t refresh_seconds = 0;  // 0: manual runs only
+  int32_t refresh_nanos = 0;    // as the client sent it; must be 0 (whole seconds)
   double max_withdraw_fraction = 0.2;
   absl::Time create_time = absl::UnixEpoch();
   /// The Authorization header sent to the source's server: stored apart, write-only in the
