@@ -64,14 +64,13 @@ std::vector<FieldViolation> Violations(const absl::Status& status) {
   return out;
 }
 
-bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value,
-                 double min, double max) {
+bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value, double min,
+                 double max) {
   if (std::isfinite(value) && value >= min && value <= max) return true;
   bad->push_back({std::string(field),
-                  std::isnan(value) ? absl::StrCat("must be a number within [", min, ", ", max,
-                                                   "], got NaN")
-                                    : absl::StrCat("must be within [", min, ", ", max, "], got ",
-                                                   value)});
+                  std::isnan(value)
+                      ? absl::StrCat("must be a number within [", min, ", ", max, "], got NaN")
+                      : absl::StrCat("must be within [", min, ", ", max, "], got ", value)});
   return false;
 }
 
@@ -82,6 +81,10 @@ bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::st
     problem = absl::StrCat("is not valid UTF-8 (byte ", *at, ")");
   } else if (auto c = text::FirstControl(value)) {
     problem = absl::StrCat("contains a control character at byte ", *c);
+  } else if (auto b = text::FirstBidiControl(value)) {
+    problem = absl::StrCat(
+        "contains a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069) at byte ", *b,
+        ": the text would display in another order than it reads");
   } else if (!multiline && value.find_first_of("\n\r") != std::string_view::npos) {
     problem = "must fit on one line";
   } else if (text::CodePoints(value) > max_code_points) {

@@ -33,7 +33,8 @@ bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, doubl
                  double min, double max);
 
 /// The one check of a client's free text: valid UTF-8, no NUL or other control character
-/// (tab and line breaks allowed when `multiline`), at most `max_code_points` code points.
+/// (tab and line breaks allowed when `multiline`), no bidirectional override or isolate, at most
+/// `max_code_points` code points.
 /// Appends a violation on `field` (quoting at most a short prefix); true when it passes.
 bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
                size_t max_code_points, bool multiline = false);

@@ -66,6 +66,12 @@ absl::StatusOr<Table> Parse(std::string_view text, char delimiter) {
       quote_line = line;
     } else if (c == delimiter) {
       end_cell();
+      // A row of a million empty cells is an attack or a broken export, not data: stop before
+      // it costs memory.
+      if (row.size() >= kMaxColumns) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("line ", row_line, ": more than ", kMaxColumns, " columns"));
+      }
     } else if (c == '\r') {
       if (i + 1 < text.size() && text[i + 1] == '\n') continue;
       end_row();
@@ -79,9 +85,9 @@ absl::StatusOr<Table> Parse(std::string_view text, char delimiter) {
     }
   }
   if (quoted) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("row starting on line ", row_line, ": a quoted field opened on line ",
-                     quote_line, " is never closed (truncated file?)"));
+    return absl::InvalidArgumentError(absl::StrCat("row starting on line ", row_line,
+                                                   ": a quoted field opened on line ", quote_line,
+                                                   " is never closed (truncated file?)"));
   }
   if (row_started) end_row();
   if (t.header.empty()) return absl::InvalidArgumentError("the file is empty: no header line");

@@ -20,9 +20,13 @@ struct Table {
   std::vector<Row> rows;
 };
 
+/// Most cells in one row; a row with more fails the whole parse (naming its line).
+inline constexpr size_t kMaxColumns = 1000;
+
 /// Parses `text` with `delimiter` (',' or ';'). A row whose cell count differs from the header's
-/// is kept with its cells as read (the caller reports it); an unterminated quote is an error
-/// naming its line. A truncated last line is parsed as far as it goes.
+/// is kept with its cells as read (the caller reports it); an unterminated quote or a row of
+/// more than kMaxColumns cells is an error naming its line. A truncated last line is parsed as
+/// far as it goes.
 absl::StatusOr<Table> Parse(std::string_view text, char delimiter = ',');
 
 /// Guesses ',' or ';' from the header line.

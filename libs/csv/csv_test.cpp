@@ -10,7 +10,9 @@ namespace {
 using ::testing::ElementsAre;
 
 TEST(CsvTest, ParsesQuotesNewlinesAndBom) {
-  auto t = Parse("\xEF\xBB\xBF" "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n2,\"multi\nline\",z\n");
+  auto t = Parse(
+      "\xEF\xBB\xBF"
+      "a,b,c\r\n1,\"x, y\",\"say \"\"hi\"\"\"\r\n2,\"multi\nline\",z\n");
   ASSERT_TRUE(t.ok()) << t.status();
   EXPECT_THAT(t->header, ElementsAre("a", "b", "c"));
   ASSERT_EQ(t->rows.size(), 2u);
@@ -26,6 +28,14 @@ TEST(CsvTest, SemicolonsAndSniffing) {
   auto t = Parse("a;b\n1;2\n", ';');
   ASSERT_TRUE(t.ok());
   EXPECT_THAT(t->rows[0].cells, ElementsAre("1", "2"));
+}
+
+TEST(CsvTest, ARowOfMillionsOfCellsIsRefusedEarly) {
+  const std::string wide = "id,nom" + std::string(5'000'000, ',') + "\nx,y\n";
+  auto t = Parse(wide);
+  ASSERT_FALSE(t.ok());
+  EXPECT_THAT(std::string(t.status().message()), ::testing::HasSubstr("more than 1000 columns"));
+  EXPECT_TRUE(Parse("a" + std::string(kMaxColumns - 1, ',') + "\n").ok());  // at the limit
 }
 
 TEST(CsvTest, TruncatedQuotedFieldNamesItsLine) {

@@ -2,14 +2,13 @@
 #include "libs/metrics/metrics.hpp"
 
 #include <dirent.h>
+#include <google/protobuf/descriptor.h>
+#include <prometheus/metric_family.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <fstream>
 #include <sstream>
-
-#include <google/protobuf/descriptor.h>
-#include <prometheus/metric_family.h>
 
 #include "absl/strings/str_cat.h"
 #include "libs/logging/logging.hpp"
@@ -19,9 +18,8 @@ namespace passerelle::metrics {
 namespace {
 
 double StartTimeSeconds() {
-  static const double start = std::chrono::duration<double>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+  static const double start =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   return start;
 }
 
@@ -32,8 +30,10 @@ prometheus::MetricFamily Gauge(const std::string& name, const std::string& help,
   f.help = help;
   f.type = type;
   prometheus::ClientMetric m;
-  if (type == prometheus::MetricType::Counter) m.counter.value = v;
-  else m.gauge.value = v;
+  if (type == prometheus::MetricType::Counter)
+    m.counter.value = v;
+  else
+    m.gauge.value = v;
   f.metric.push_back(m);
   return f;
 }
@@ -72,8 +72,8 @@ class ProcessCollectorImpl : public prometheus::Collectable {
       fds -= 3;  // ".", ".." and the directory's own descriptor
     }
     out.push_back(Gauge("process_open_fds", "Open file descriptors", fds));
-    out.push_back(Gauge("process_start_time_seconds", "Start time since the epoch",
-                        StartTimeSeconds()));
+    out.push_back(
+        Gauge("process_start_time_seconds", "Start time since the epoch", StartTimeSeconds()));
     return out;
   }
 };
@@ -81,7 +81,9 @@ class ProcessCollectorImpl : public prometheus::Collectable {
 class MetricsInterceptor : public grpc::experimental::Interceptor {
  public:
   MetricsInterceptor(GrpcServerMetricsFactory* f, std::string service, std::string method)
-      : factory_(f), service_(std::move(service)), method_(std::move(method)),
+      : factory_(f),
+        service_(std::move(service)),
+        method_(std::move(method)),
         start_(std::chrono::steady_clock::now()) {
     factory_->started().Add({{"service", service_}, {"method", method_}}).Increment();
   }
@@ -105,6 +107,14 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
             grpc::StatusCode::INVALID_ARGUMENT,
             "the request does not parse as this method's message (is every string field "
             "valid UTF-8?)"));
+      } else if (code == grpc::StatusCode::INTERNAL && request_id_.empty() &&
+                 status.error_message() == "Couldn't initialize byte buffer reader") {
+        // gRPC's own answer when the request never arrived whole: the client cancelled, or its
+        // deadline passed, while still sending. Not a fault of ours, and not an alert.
+        code = grpc::StatusCode::CANCELLED;
+        methods->ModifySendStatus(
+            grpc::Status(grpc::StatusCode::CANCELLED,
+                         "the request did not arrive whole (cancelled or past its deadline)"));
       } else if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
                  code == grpc::StatusCode::DATA_LOSS) {
         // A fault of ours: the operator gets the cause once, the client an id to quote and
@@ -143,11 +153,23 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
 }  // namespace
 
 const char* CodeName(int code) {
-  static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
-                                 "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-                                 "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-                                 "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL",
-                                 "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"};
+  static const char* kNames[] = {"OK",
+                                 "CANCELLED",
+                                 "UNKNOWN",
+                                 "INVALID_ARGUMENT",
+                                 "DEADLINE_EXCEEDED",
+                                 "NOT_FOUND",
+                                 "ALREADY_EXISTS",
+                                 "PERMISSION_DENIED",
+                                 "RESOURCE_EXHAUSTED",
+                                 "FAILED_PRECONDITION",
+                                 "ABORTED",
+                                 "OUT_OF_RANGE",
+                                 "UNIMPLEMENTED",
+                                 "INTERNAL",
+                                 "UNAVAILABLE",
+                                 "DATA_LOSS",
+                                 "UNAUTHENTICATED"};
   if (code < 0 || code > 16) return "UNKNOWN";
   return kNames[code];
 }
@@ -204,7 +226,7 @@ grpc::experimental::Interceptor* GrpcServerMetricsFactory::CreateServerIntercept
   // Any caller may name any method: only methods of a compiled-in service get labels of their
   // own, or each made-up name would add series for the life of the process.
   if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(service + "." +
-                                                                          method) == nullptr) {
+                                                                           method) == nullptr) {
     service = "unknown";
     method = "unknown";
   }

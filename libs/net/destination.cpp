@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/ascii.h"
@@ -170,6 +171,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
   }
   std::string_view host = authority;
   std::string_view port_text;
+  bool has_port = false;  // a ':' after the host: then a port must follow
   if (authority.starts_with('[')) {
     const size_t close = authority.find(']');
     if (close == std::string_view::npos) return BadUrl("adresse IPv6 sans « ] »");
@@ -178,6 +180,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
     if (!after.empty()) {
       if (!after.starts_with(':')) return BadUrl("caractères après l'adresse IPv6");
       port_text = after.substr(1);
+      has_port = true;
     }
     auto a = Address::Parse(host);
     if (!a || !a->v6) return BadUrl("adresse IPv6 invalide");
@@ -187,6 +190,7 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
     if (c != std::string_view::npos) {
       host = authority.substr(0, c);
       port_text = authority.substr(c + 1);
+      has_port = true;
     }
     if (host.empty() || host.size() > 253) return BadUrl("nom d'hôte vide ou trop long");
     for (char ch : host) {
@@ -198,6 +202,13 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
     }
     url.host = absl::AsciiStrToLower(A(host));
     while (url.host.ends_with('.')) url.host.pop_back();
+    // Labels of 1 to 63 characters that neither start nor end with a dash (RFC 1123): no
+    // "a..b", no "-a.com".
+    for (absl::string_view label : absl::StrSplit(A(url.host), '.')) {
+      if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+        return BadUrl(absl::StrCat("nom d'hôte ", text::Quote(host, 60), " invalide"));
+      }
+    }
     // A top-level label never starts with a digit: such a host is an IPv4 address, and only
     // its canonical form is accepted (not 2130706433, 0x7f000001, 0177.0.0.1 or 127.1).
     const size_t dot = url.host.rfind('.');
@@ -213,11 +224,14 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
     }
   }
   url.port = url.scheme == "https" ? 443 : 80;
-  if (!port_text.empty()) {
+  if (has_port) {
     int port = 0;
-    // One spelling per port: ":080" would be stored as written and connect to 80.
-    if (port_text.size() > 5 || port_text[0] == '0' || !absl::SimpleAtoi(A(port_text), &port) ||
-        port < 1 || port > 65535) {
+    // One spelling per port: ":080", ":+80" or ": 80" would be stored as written and connect
+    // to 80.
+    if (port_text.empty() || port_text.size() > 5 || port_text[0] == '0' ||
+        !std::all_of(port_text.begin(), port_text.end(),
+                     [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+        !absl::SimpleAtoi(A(port_text), &port) || port < 1 || port > 65535) {
       return BadUrl(absl::StrCat("port ", text::Quote(port_text, 10), " invalide"));
     }
     url.port = static_cast<uint16_t>(port);

@@ -45,7 +45,12 @@ TEST(ParseUrl, RefusesOtherSchemesUserinfoNonCanonicalIpsAndControls) {
   EXPECT_FALSE(ParseUrl("http://example.org/a b").ok());
   EXPECT_FALSE(ParseUrl(std::string("http://example.org/\0a", 21)).ok());
   EXPECT_FALSE(ParseUrl("http://example.org:0/").ok());
-  EXPECT_FALSE(ParseUrl("http://example.org:080/").ok());  // one spelling per port
+  // One spelling per port and host.
+  for (const char* bad : {"http://example.org:080/", "http://example.org:+80/",
+                          "http://example.org: 80/", "http://example.org:/", "http://a..b/",
+                          "http://-a.com/", "http://a-.com/", "http://[::1]:/"}) {
+    EXPECT_FALSE(ParseUrl(bad).ok()) << bad;
+  }
   EXPECT_FALSE(ParseUrl("http://example.org:99999/").ok());
   EXPECT_FALSE(ParseUrl("http://exämple.org/").ok());
   EXPECT_FALSE(ParseUrl("http://example.org/" + std::string(3000, 'a')).ok());

@@ -92,6 +92,28 @@ TEST(HttpClient, HostileContentLengthsAreErrorsNotCrashes) {
   EXPECT_THAT(short_body.status().message(), HasSubstr("sur 100"));
 }
 
+TEST(HttpClient, AmbiguousAnswersAreNamed) {
+  RawHttpServer twice(
+      Answer("HTTP/1.1 200 OK\r\nContent-Length: 4\r\nContent-Length: 10\r\n\r\nbody"));
+  auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", twice.port(), "/"), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("plusieurs en-têtes Content-Length"));
+  RawHttpServer nowhere(Answer("HTTP/1.1 302 Found\r\nContent-Length: 0\r\n\r\n"));
+  r = Loopback().Get(absl::StrCat("http://127.0.0.1:", nowhere.port(), "/"), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(r.status().message(), HasSubstr("sans en-tête Location"));
+  // gzip sent unasked stays gzip: the caller sees bytes, not a 1000-fold expansion.
+  const std::string gz(
+      "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\x4b\x4c\x4a\x06\x00\xc2\x41\x24\x35\x03\x00\x00"
+      "\x00",
+      23);
+  RawHttpServer zipped(Answer(absl::StrCat(
+      "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: ", gz.size(), "\r\n\r\n", gz)));
+  r = Loopback().Get(absl::StrCat("http://127.0.0.1:", zipped.port(), "/"), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, gz);
+}
+
 TEST(HttpClient, AnAnswerWithoutBodyKeepsItsStatus) {
   RawHttpServer empty(Answer("HTTP/1.1 204 No Content\r\n\r\n"));
   auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", empty.port(), "/"), {});

@@ -117,10 +117,16 @@ bool IsBlank(std::string_view s) {
     const size_t n = SequenceLength(s, i);
     if (n == 0) return false;
     const char32_t c = Decode(s, i, n);
-    const bool invisible = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 ||
-                           c == 0xAD || c == 0x1680 || (c >= 0x2000 && c <= 0x200F) ||
-                           c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-                           (c >= 0x2060 && c <= 0x2064) || c == 0x3000 || c == 0xFEFF;
+    // Spaces, format characters, fillers and selectors that draw nothing on their own: the
+    // Hangul fillers, the braille blank, the combining grapheme joiner, variation selectors,
+    // Khmer inherent vowels, the Arabic letter mark, the object replacement character, tags.
+    const bool invisible =
+        c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xAD || c == 0x034F ||
+        c == 0x061C || c == 0x115F || c == 0x1160 || c == 0x1680 || c == 0x17B4 || c == 0x17B5 ||
+        (c >= 0x180B && c <= 0x180F) || (c >= 0x2000 && c <= 0x200F) || c == 0x2028 ||
+        c == 0x2029 || c == 0x202F || c == 0x205F || (c >= 0x2060 && c <= 0x206F) || c == 0x2800 ||
+        c == 0x3000 || c == 0x3164 || (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 ||
+        c == 0xFFFC || (c >= 0xE0000 && c <= 0xE007F) || (c >= 0xE0100 && c <= 0xE01EF);
     if (!invisible) return false;
     i += n;
   }

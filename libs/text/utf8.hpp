@@ -29,8 +29,9 @@ std::optional<size_t> FirstControl(std::string_view s);
 std::optional<size_t> FirstBidiControl(std::string_view s);
 
 /// True when valid UTF-8 text shows nothing: only spaces (including no-break and ideographic
-/// ones) and invisible format characters (zero-width space, joiners, word joiner, BOM,
-/// soft hyphen). A name made of U+200B is empty to the reader.
+/// ones), invisible format characters (zero-width space, joiners, word joiner, BOM, soft
+/// hyphen), fillers (Hangul, braille blank), variation selectors and tags. A name made of
+/// U+200B or U+3164 is empty to the reader. (A combining mark alone is not caught.)
 bool IsBlank(std::string_view s);
 
 /// Number of code points of valid UTF-8 text.

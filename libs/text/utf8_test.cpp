@@ -37,6 +37,8 @@ TEST(Utf8, BlankIsWhatShowsNothing) {
   EXPECT_TRUE(IsBlank(""));
   EXPECT_TRUE(IsBlank("\u200B\u200B"));
   EXPECT_TRUE(IsBlank(" \u00A0\uFEFF\u3000\u2060"));
+  EXPECT_TRUE(IsBlank("\u3164\u115F\u1160\uFFA0\u2800\u034F\u180E\uFE0F\u17B4\u061C\uFFFC"));
+  EXPECT_TRUE(IsBlank("\U000E0020\U000E0041"));
   EXPECT_FALSE(IsBlank("\u200Ba"));
   EXPECT_FALSE(IsBlank("."));
   EXPECT_FALSE(IsBlank("\xff"));

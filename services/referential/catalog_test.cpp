@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "services/referential/exports.hpp"
 
 namespace passerelle::referential {
 namespace {
@@ -81,6 +82,17 @@ TEST_F(CatalogTest, WhatsappFindsTheMessagingItems) {
   EXPECT_TRUE(codes.count("14")) << "instant messaging discovery";
 }
 
+TEST_F(CatalogTest, CsvExportNeutralisesFormulas) {
+  VersionTree t = *tree_;
+  ItemNode& item = t.items.at(t.FindByCode("77")->id);
+  item.label = "=HYPERLINK(\"http://evil\",\"clic\")";
+  item.plain_label = "@SUM(1+1)";
+  const std::string csv = ExportCsv(t);
+  EXPECT_THAT(csv, ::testing::HasSubstr("\"'=HYPERLINK(\"\"http://evil\"\",\"\"clic\"\")\""));
+  EXPECT_THAT(csv, ::testing::HasSubstr("'@SUM(1+1)"));
+  EXPECT_THAT(csv, ::testing::Not(::testing::HasSubstr(",=HYPERLINK")));
+}
+
 TEST_F(CatalogTest, AllWordsMustMatch) {
   EXPECT_TRUE(index_->Search("ecran zzzzzz", false, 5).empty());
   EXPECT_TRUE(index_->Search("", false, 5).empty());
@@ -91,7 +103,8 @@ TEST(ParseSeedTest, RejectsBrokenSeedsWithAPreciseMessage) {
               ::testing::HasSubstr("not valid JSON"));
   auto s = ParseSeed(R"({"nomenclature":"n","version":"v","item_count":2,"levels":[
       {"code":"0","label":"L","categories":[{"code":"0.1","label":"C","items":[
-      {"code":"A","label":"a"}]}]}]})", "");
+      {"code":"A","label":"a"}]}]}]})",
+                     "");
   EXPECT_THAT(std::string(s.status().message()),
               ::testing::HasSubstr("item_count says 2 but 1 items were read"));
 }

@@ -3,31 +3,35 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/csv/csv.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::referential {
 namespace {
 
-std::string Csv(const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
+// One cell, quoted when needed; a cell a spreadsheet would run as a formula (=HYPERLINK(...),
+// @SUM...) gets the venues export's leading apostrophe (docs/venues.md "Exports").
+std::string Csv(const std::string& v) { return csv::Quote(csv::NeutraliseFormula(v)); }
 
 // A Turtle string literal with a language tag.
 std::string Lit(const std::string& v) {
   std::string out = "\"";
   for (char c : v) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      default: out += c;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        out += c;
     }
   }
   return out + "\"@fr";
@@ -36,11 +40,15 @@ std::string Lit(const std::string& v) {
 std::string Plain(const std::string& v) { return Lit(v).substr(0, Lit(v).size() - 3); }
 
 nlohmann::json ItemJson(const ItemNode& i) {
-  return {{"id", i.id},          {"code", i.code},
-          {"label", i.label},    {"plain_label", i.plain_label},
+  return {{"id", i.id},
+          {"code", i.code},
+          {"label", i.label},
+          {"plain_label", i.plain_label},
           {"description", i.description},
-          {"keywords", i.keywords}, {"services", i.services},
-          {"thematiques", i.thematiques}, {"pix", i.pix_competences},
+          {"keywords", i.keywords},
+          {"services", i.services},
+          {"thematiques", i.thematiques},
+          {"pix", i.pix_competences},
           {"retired", i.retired}};
 }
 
@@ -62,8 +70,10 @@ std::string ExportJson(const VersionTree& t) {
       for (const auto& id : c.item_ids) items.push_back(ItemJson(t.items.at(id)));
       cats.push_back({{"code", c.code}, {"label", c.label}, {"items", items}});
     }
-    levels.push_back(
-        {{"code", l.code}, {"label", l.label}, {"aptic_theme", l.aptic_theme}, {"categories", cats}});
+    levels.push_back({{"code", l.code},
+                      {"label", l.label},
+                      {"aptic_theme", l.aptic_theme},
+                      {"categories", cats}});
   }
   doc["levels"] = levels;
   nlohmann::json retired = nlohmann::json::array();
@@ -79,13 +89,12 @@ std::string ExportCsv(const VersionTree& t) {
       "id,code,level_code,level_label,category_code,category_label,label,plain_label,keywords,"
       "services,thematiques,pix_competences,retired\r\n";
   auto row = [&](const ItemNode& i, const std::string& level_label, const std::string& cat_label) {
-    absl::StrAppend(&out, Csv(i.id), ",", Csv(i.code), ",", Csv(i.level_code), ",",
-                    Csv(level_label), ",", Csv(i.category_code), ",", Csv(cat_label), ",",
-                    Csv(i.label), ",", Csv(i.plain_label), ",",
-                    Csv(absl::StrJoin(i.keywords, "|")), ",", Csv(absl::StrJoin(i.services, "|")),
-                    ",", Csv(absl::StrJoin(i.thematiques, "|")), ",",
-                    Csv(absl::StrJoin(i.pix_competences, "|")), ",",
-                    i.retired ? "true" : "false", "\r\n");
+    absl::StrAppend(
+        &out, Csv(i.id), ",", Csv(i.code), ",", Csv(i.level_code), ",", Csv(level_label), ",",
+        Csv(i.category_code), ",", Csv(cat_label), ",", Csv(i.label), ",", Csv(i.plain_label), ",",
+        Csv(absl::StrJoin(i.keywords, "|")), ",", Csv(absl::StrJoin(i.services, "|")), ",",
+        Csv(absl::StrJoin(i.thematiques, "|")), ",", Csv(absl::StrJoin(i.pix_competences, "|")),
+        ",", i.retired ? "true" : "false", "\r\n");
   };
   for (const auto& l : t.levels) {
     for (const auto& c : l.categories) {
@@ -126,9 +135,11 @@ std::string ExportSkosTurtle(const VersionTree& t, const std::string& base_uri) 
         absl::StrAppend(&out, concept_uri(i.id), " a skos:Concept ;\n  skos:inScheme ", scheme,
                         " ;\n  skos:broader ", curi, " ;\n  skos:notation ", Plain(i.code),
                         " ;\n  skos:prefLabel ", Lit(i.label));
-        if (!i.plain_label.empty()) absl::StrAppend(&out, " ;\n  skos:altLabel ", Lit(i.plain_label));
+        if (!i.plain_label.empty())
+          absl::StrAppend(&out, " ;\n  skos:altLabel ", Lit(i.plain_label));
         for (const auto& k : i.keywords) absl::StrAppend(&out, " ;\n  skos:hiddenLabel ", Lit(k));
-        if (!i.description.empty()) absl::StrAppend(&out, " ;\n  skos:definition ", Lit(i.description));
+        if (!i.description.empty())
+          absl::StrAppend(&out, " ;\n  skos:definition ", Lit(i.description));
         absl::StrAppend(&out, " .\n\n");
       }
     }

@@ -513,14 +513,9 @@ grpc::Status Handler::Export(grpc::ServerContext* ctx, const v1::ExportVersionRe
       doc = ExportJson(**t);
       type = "application/json";
   }
-  constexpr size_t kChunk = 64 * 1024;  // as server::WriteChunks, over any writer
-  for (size_t off = 0; off == 0 || off < doc.size(); off += kChunk) {
-    v1::ExportChunk chunk;
-    if (off == 0) chunk.set_content_type(type);
-    chunk.set_data(doc.substr(off, kChunk));
-    if (!write(chunk)) return grpc::Status(grpc::StatusCode::CANCELLED, "client gone");
-  }
-  return grpc::Status::OK;
+  server::ChunkStream<v1::ExportChunk> stream(write, type);
+  stream.Append(doc);
+  return stream.Finish();
 }
 
 }  // namespace passerelle::referential

@@ -103,7 +103,8 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     if (!nomenclature.ok()) return nomenclature.status();
     const absl::Time now = clock_.Now();
     auto tree = ParseSeed(*nomenclature, "");
-    if (!tree.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", tree.status().message()));
+    if (!tree.ok())
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", tree.status().message()));
     std::string enrichment;
     if (auto e = ReadFile(fs::path(dir) / ("items-" + tree->version + ".json")); e.ok()) {
       enrichment = *e;
@@ -141,7 +142,8 @@ absl::Status Referential::LoadSeed(const std::string& dir) {
     const std::string stem = file.substr(0, file.size() - 5);
     auto amendments = ReadFile(fs::path(dir) / (stem + "-amendments.json"));
     auto parsed = ParseProposals(*proposals, amendments.ok() ? *amendments : "");
-    if (!parsed.ok()) return absl::InvalidArgumentError(absl::StrCat(file, ": ", parsed.status().message()));
+    if (!parsed.ok())
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", parsed.status().message()));
     const absl::Time now = clock_.Now();
     for (Proposal& p : *parsed) p.create_time = p.update_time = now;
     if (absl::Status s = repo_.ImportProposals(*parsed); !s.ok()) return s;
@@ -318,7 +320,7 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
     }
     if (!problem.empty()) {
       return api::InvalidArgument("invalid filter",
-                                     {{"filter", absl::StrCat("at ", c.position, ": ", problem)}});
+                                  {{"filter", absl::StrCat("at ", c.position, ": ", problem)}});
     }
     wanted.push_back(*state);
   }
@@ -399,7 +401,7 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
     auto applied = referential::Publish(*base, {trial}, "trial");
     if (!applied.ok()) {
       return api::InvalidArgument(std::string(applied.status().message()),
-                                     {{"operations", std::string(applied.status().message())}});
+                                  {{"operations", std::string(applied.status().message())}});
     }
   }
   return repo_.UpdateProposal(nomenclature, number, [&](Proposal& p) {
@@ -411,11 +413,10 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
           "ETAG_MISMATCH");
     }
     if (p.state != ProposalState::kOpen) {
-      return api::WithReason(
-          absl::FailedPreconditionError(absl::StrCat(ProposalName(p), " is ",
-                                                     ProposalStateName(p.state),
-                                                     ": only open proposals can be amended")),
-          "PROPOSAL_NOT_OPEN");
+      return api::WithReason(absl::FailedPreconditionError(
+                                 absl::StrCat(ProposalName(p), " is ", ProposalStateName(p.state),
+                                              ": only open proposals can be amended")),
+                             "PROPOSAL_NOT_OPEN");
     }
     p.operations = operations;
     p.update_time = clock_.Now();
@@ -481,10 +482,27 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   if (auto reloaded = ReloadIfChanged(); !reloaded.ok()) return reloaded.status();
   auto snap = snapshot();
   if (const VersionTree* existing = snap->Find(nomenclature, version_id)) {
-    // A retried publication: answer with what was published.
+    // A retried publication (the current version, made by a publication, with nothing accepted
+    // on it since): answer with what was published. Any other existing id names another
+    // version: publishing under it would publish nothing and answer OK.
     const VersionTree* base = snap->Find(nomenclature, existing->base_version);
-    return Published{snap, existing, base ? Diff(*base, *existing) : VersionDiff{},
-                     existing->base_version};
+    bool retry = base != nullptr && existing == snap->Current(nomenclature);
+    if (retry) {
+      auto proposals = repo_.ListProposals(nomenclature);
+      if (!proposals.ok()) return proposals.status();
+      for (const auto& p : *proposals) {
+        retry =
+            retry && !(p.base_version == existing->version && p.state == ProposalState::kAccepted);
+      }
+    }
+    if (!retry) {
+      return api::WithReason(
+          absl::AlreadyExistsError(absl::StrCat(
+              VersionName(*existing),
+              " already exists: publish the accepted proposals under a new version_id")),
+          "VERSION_EXISTS");
+    }
+    return Published{snap, existing, Diff(*base, *existing), existing->base_version};
   }
   const VersionTree* base = snap->Current(nomenclature);
   if (base == nullptr) return NomenclatureNotFound(nomenclature);
@@ -503,8 +521,8 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   }
   if (accepted.empty()) {
     return api::WithReason(
-        absl::FailedPreconditionError(absl::StrCat("no accepted proposal on ", VersionName(*base),
-                                                   ": nothing to publish")),
+        absl::FailedPreconditionError(
+            absl::StrCat("no accepted proposal on ", VersionName(*base), ": nothing to publish")),
         "NOTHING_TO_PUBLISH");
   }
   Renumbering renumbering;
@@ -600,7 +618,7 @@ absl::StatusOr<Referential::Diffed> Referential::DiffVersions(const std::string&
   if (!b.ok()) return b.status();
   if ((*a)->nomenclature != (*b)->nomenclature) {
     return api::InvalidArgument("versions of different nomenclatures",
-                                   {{"to_version", "must be a version of the same nomenclature"}});
+                                {{"to_version", "must be a version of the same nomenclature"}});
   }
   return Diffed{(*a)->nomenclature, (*a)->version, (*b)->version, Diff(**a, **b)};
 }

@@ -322,6 +322,9 @@ TEST_F(ReferentialTest, CommentAcceptPublishMakesANewVersionAtTheClocksTime) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(again->version->publish_time, publish_time);
   EXPECT_EQ(repo_.events().size(), 3u);
+  // Another existing id is not a retry: it would publish nothing and answer OK.
+  EXPECT_EQ(ref_.Publish(kParent, "v1").status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(repo_.events().size(), 3u);
 }
 
 TEST_F(ReferentialTest, PublishCarriesOpenProposalsThatStillApplyAndClosesTheOthers) {

@@ -281,6 +281,7 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
       source->url = values.url;
     } else if (path == "refresh_interval") {
       source->refresh_seconds = values.refresh_seconds;
+      source->refresh_nanos = values.refresh_nanos;
     } else if (path == "max_withdraw_fraction") {
       source->max_withdraw_fraction = values.max_withdraw_fraction;
     } else if (path == "authorization") {

@@ -646,6 +646,16 @@ TEST_F(SyncTest, MaxWithdrawFractionMustBeAFiniteFraction) {
   grpc::Status st = stub_->UpdateSource(&ctx, req, &out);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_TRUE(Violations(st).contains("source.max_withdraw_fraction"));
+  // An update checks an interval's nanos as a creation does.
+  grpc::ClientContext ctx2;
+  v1::UpdateSourceRequest nanos;
+  nanos.mutable_source()->set_name(source.name());
+  nanos.mutable_source()->mutable_refresh_interval()->set_seconds(3600);
+  nanos.mutable_source()->mutable_refresh_interval()->set_nanos(1);
+  nanos.mutable_update_mask()->add_paths("refresh_interval");
+  st = stub_->UpdateSource(&ctx2, nanos, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Violations(st).contains("source.refresh_interval"));
 }
 
 grpc::Status TryCreate(v1::SyncService::Stub& stub, const std::string& id, const std::string& url,

@@ -2,6 +2,8 @@
 #include "services/venues/exchange.hpp"
 
 #include <algorithm>
+#include <functional>
+#include <optional>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -17,10 +19,6 @@ namespace {
 
 // One bad value never fails an export for everyone: stored text is valid UTF-8 (validation
 // sees to it), and anything older is written with U+FFFD rather than throwing.
-std::string Dump(const nlohmann::json& doc, int indent) {
-  return doc.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
-}
-
 // Schema v0.1 (2022) -> v1.0.2. v0.1 separated list values with `;` (site_web with `,`), named
 // some fields differently, and used other vocabularies; each translated value is reported.
 struct V01Row {
@@ -50,9 +48,11 @@ std::string Head(const std::string& v) {
 V01Row FromV01(const std::map<std::string, std::string>& in) {
   static const std::map<std::string, std::string> kServices = {
       {"Devenir autonome dans les démarches administratives", "Aide aux démarches administratives"},
-      {"Réaliser des démarches administratives avec un accompagnement", "Aide aux démarches administratives"},
+      {"Réaliser des démarches administratives avec un accompagnement",
+       "Aide aux démarches administratives"},
       {"Accompagner les démarches de santé", "Aide aux démarches administratives"},
-      {"Prendre en main un smartphone ou une tablette", "Maîtrise des outils numériques du quotidien"},
+      {"Prendre en main un smartphone ou une tablette",
+       "Maîtrise des outils numériques du quotidien"},
       {"Prendre en main un ordinateur", "Maîtrise des outils numériques du quotidien"},
       {"Utiliser le numérique au quotidien", "Maîtrise des outils numériques du quotidien"},
       {"Approfondir ma culture numérique", "Compréhension du monde numérique"},
@@ -61,10 +61,13 @@ V01Row FromV01(const std::map<std::string, std::string>& in) {
       {"Créer et développer mon entreprise", "Insertion professionnelle via le numérique"},
       {"Accéder à une connexion internet", "Accès internet et matériel informatique"},
       {"Accéder à du matériel", "Accès internet et matériel informatique"},
-      {"S’équiper en matériel informatique", "Acquisition de matériel informatique à prix solidaire"},
-      {"S'équiper en matériel informatique", "Acquisition de matériel informatique à prix solidaire"},
+      {"S’équiper en matériel informatique",
+       "Acquisition de matériel informatique à prix solidaire"},
+      {"S'équiper en matériel informatique",
+       "Acquisition de matériel informatique à prix solidaire"},
       {"Créer avec le numérique", "Loisirs et créations numériques"},
-      {"Soutenir la parentalité et l'éducation avec le numérique", "Parentalité et éducation avec le numérique"}};
+      {"Soutenir la parentalité et l'éducation avec le numérique",
+       "Parentalité et éducation avec le numérique"}};
   // publics_accueillis -> (field, value); "Adultes" has no counterpart.
   static const std::map<std::string, std::pair<std::string, std::string>> kPublics = {
       {"Seniors (+ 65 ans)", {"publics_specifiquement_adresses", "Seniors"}},
@@ -78,18 +81,23 @@ V01Row FromV01(const std::map<std::string, std::string>& in) {
       {"Handicaps mentaux", {"prise_en_charge_specifique", "Handicaps mentaux"}},
       {"Personnes en situation d'illettrisme", {"prise_en_charge_specifique", "Illettrisme"}}};
   static const std::map<std::string, std::string> kFrais = {
-      {"Gratuit", "Gratuit"}, {"Gratuit sous condition", "Gratuit sous condition"},
-      {"Payant", "Payant"}, {"Adhésion", "Payant"}};
+      {"Gratuit", "Gratuit"},
+      {"Gratuit sous condition", "Gratuit sous condition"},
+      {"Payant", "Payant"},
+      {"Adhésion", "Payant"}};
   static const std::map<std::string, std::pair<std::string, std::string>> kLabels = {
       {"France Services", {"dispositif_programmes_nationaux", "France Services"}},
       {"CNFS", {"dispositif_programmes_nationaux", "Conseillers numériques"}},
       {"Aidants Connect", {"dispositif_programmes_nationaux", "Aidants Connect"}},
-      {"Grandes écoles du numérique", {"dispositif_programmes_nationaux", "Grande école du numérique"}},
+      {"Grandes écoles du numérique",
+       {"dispositif_programmes_nationaux", "Grande école du numérique"}},
       {"Point numérique CAF", {"dispositif_programmes_nationaux", "Point d'accès numérique CAF"}},
       {"Fabriques de Territoire", {"formations_labels", "Fabriques de Territoire"}}};
   static const std::map<std::string, std::string> kModalites = {
-      {"Seul", "En autonomie"}, {"Avec de l'aide", "Accompagnement individuel"},
-      {"Dans un atelier", "Dans un atelier collectif"}, {"A ma place", "Accompagnement individuel"}};
+      {"Seul", "En autonomie"},
+      {"Avec de l'aide", "Accompagnement individuel"},
+      {"Dans un atelier", "Dans un atelier collectif"},
+      {"A ma place", "Accompagnement individuel"}};
 
   V01Row out;
   std::map<std::string, std::vector<std::string>> lists;
@@ -171,7 +179,8 @@ V01Row FromV01(const std::map<std::string, std::string>& in) {
       for (const auto& v : items(value, ';')) {
         auto it = kModalites.find(Head(v));
         lists["modalites_accompagnement"].push_back(it == kModalites.end() ? v : it->second);
-        if (it != kModalites.end()) note("modalites_accompagnement", Head(v), "« " + it->second + " »");
+        if (it != kModalites.end())
+          note("modalites_accompagnement", Head(v), "« " + it->second + " »");
       }
     } else if (name == "cle_ban") {
       note("cle_ban", value, "sans équivalent en v1.0.2, ignoré");
@@ -186,7 +195,8 @@ V01Row FromV01(const std::map<std::string, std::string>& in) {
     }
     out.raw[field] = absl::StrJoin(unique, "|");
   }
-  if (!other_labels.empty()) out.raw["autres_formations_labels"] = absl::StrJoin(other_labels, ", ");
+  if (!other_labels.empty())
+    out.raw["autres_formations_labels"] = absl::StrJoin(other_labels, ", ");
   return out;
 }
 
@@ -204,20 +214,20 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   for (size_t c = 0; c < table->header.size(); ++c) {
     const std::string& h = table->header[c];
     if (auto bad = text::FirstInvalidUtf8(h)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "en-tête illisible : la colonne ", c + 1, " n'est pas en UTF-8 (octet ", *bad + 1,
-          ") ; enregistrez le fichier en UTF-8"));
+      return absl::InvalidArgumentError(absl::StrCat("en-tête illisible : la colonne ", c + 1,
+                                                     " n'est pas en UTF-8 (octet ", *bad + 1,
+                                                     ") ; enregistrez le fichier en UTF-8"));
     }
     if (text::FirstControl(h) || h.size() > 200) {
-      return absl::InvalidArgumentError(absl::StrCat("en-tête illisible : colonne ", c + 1, " « ",
-                                                     text::Quote(h, 40), " »"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("en-tête illisible : colonne ", c + 1, " « ", text::Quote(h, 40), " »"));
     }
   }
   const bool v01 = IsV01Header(table->header);
   std::vector<int> column_of;  // file column -> kept (0) or not a known field (-1)
-  static const std::set<std::string> kV01Only = {"courriel", "cle_ban", "publics_accueillis",
-                                                 "conditions_acces", "labels_nationaux",
-                                                 "labels_autres", "accessibilite"};
+  static const std::set<std::string> kV01Only = {
+      "courriel",         "cle_ban",       "publics_accueillis", "conditions_acces",
+      "labels_nationaux", "labels_autres", "accessibilite"};
   for (const auto& h : table->header) {
     const bool known = standard.Find(h) != nullptr || (v01 && kV01Only.count(h));
     if (!known) out.ignored_columns.push_back(text::Quote(h, 80));
@@ -225,8 +235,8 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   }
   std::vector<std::string> missing;
   for (const auto& f : standard.fields()) {
-    if (f.required && std::find(table->header.begin(), table->header.end(), f.name) ==
-                          table->header.end()) {
+    if (f.required &&
+        std::find(table->header.begin(), table->header.end(), f.name) == table->header.end()) {
       missing.push_back(f.name);
     }
   }
@@ -239,8 +249,8 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     return absl::InvalidArgumentError(absl::StrCat(
         "ce n'est pas un fichier du standard national des lieux de médiation numérique : "
         "colonnes obligatoires absentes : ",
-        absl::StrJoin(missing, ", "), " ; colonnes non reconnues : ",
-        unknown.empty() ? "aucune" : absl::StrJoin(unknown, ", "),
+        absl::StrJoin(missing, ", "),
+        " ; colonnes non reconnues : ", unknown.empty() ? "aucune" : absl::StrJoin(unknown, ", "),
         " (séparateur « ", std::string(1, delimiter), " »)"));
   }
   // v1.0.2 lists use '|'; v0.1 files (and ';'-separated ones) are translated to '|' first.
@@ -256,8 +266,8 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     std::vector<Violation> extra;
     if (row.cells.size() != table->header.size()) {
       extra.push_back({"", "", "columns",
-                       absl::StrCat(row.cells.size(), " colonnes au lieu de ",
-                                    table->header.size(), " (ligne tronquée ou séparateur en trop)")});
+                       absl::StrCat(row.cells.size(), " colonnes au lieu de ", table->header.size(),
+                                    " (ligne tronquée ou séparateur en trop)")});
     }
     bool accepts_pass = false;
     std::vector<std::string> translations;
@@ -268,7 +278,12 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
       translations = std::move(converted.notes);
     }
     Validated v = ValidateRow(standard, raw, list_separator);
-    const std::string id = raw.count("id") ? raw["id"] : "";
+    // The id as validated (trimmed): "lieu-1" and "lieu-1 " are one venue, and the second is a
+    // duplicate, not a second venue.
+    const auto stored_id = v.record.find("id");
+    const std::string id = stored_id != v.record.end() && !stored_id->second.empty()
+                               ? stored_id->second.front()
+                               : (raw.count("id") ? raw["id"] : "");
     if (!id.empty() && !seen.insert(id).second) {
       extra.push_back({"id", text::Quote(id, 200), "unique",
                        "identifiant déjà présent plus haut dans le fichier"});
@@ -278,7 +293,8 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
       out.rejected.push_back({row.line, text::Quote(id, 200), std::move(v.violations)});
       continue;
     }
-    for (const auto& n : translations) out.normalisations.push_back(absl::StrCat("ligne ", row.line, ", ", n));
+    for (const auto& n : translations)
+      out.normalisations.push_back(absl::StrCat("ligne ", row.line, ", ", n));
     for (const auto& n : v.normalisations) {
       out.normalisations.push_back(absl::StrCat("ligne ", row.line, ", ", n));
     }
@@ -292,41 +308,49 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   return out;
 }
 
-std::string WriteNationalCsv(const Standard& standard,
-                             const std::vector<const v1::Venue*>& venues) {
+namespace {
+
+std::string CsvHeader(const Standard& standard) {
   std::vector<std::string> header;
   for (const auto& f : standard.fields()) header.push_back(f.name);
-  std::string out = csv::Line(header, ',', true);
-  for (const v1::Venue* v : venues) {
-    auto raw = RawFromProto(standard, *v);
-    std::vector<std::string> cells;
-    // Opened in a spreadsheet, a cell such as =HYPERLINK(…) must stay text (docs/venues.md).
-    for (const auto& f : standard.fields()) cells.push_back(csv::NeutraliseFormula(raw[f.name]));
-    out += csv::Line(cells, ',', true);
+  return csv::Line(header, ',', true);
+}
+
+std::string CsvRow(const Standard& standard, const v1::Venue& v) {
+  auto raw = RawFromProto(standard, v);
+  std::vector<std::string> cells;
+  // Opened in a spreadsheet, a cell such as =HYPERLINK(…) must stay text (docs/venues.md).
+  for (const auto& f : standard.fields()) cells.push_back(csv::NeutraliseFormula(raw[f.name]));
+  return csv::Line(cells, ',', true);
+}
+
+// A located venue as a GeoJSON Feature; nullopt for a venue without coordinates.
+std::optional<nlohmann::json> Feature(const Standard& standard, const v1::Venue& v) {
+  if (!v.has_latitude() || !v.has_longitude()) return std::nullopt;
+  auto raw = RawFromProto(standard, v);
+  nlohmann::json props{{"name", v.name()}};
+  for (const auto& f : standard.fields()) {
+    if (f.kind != FieldKind::kNumber) props[f.name] = raw[f.name];  // numbers: the geometry
   }
-  return out;
+  props["accepts_aptic_pass"] = v.accepts_aptic_pass();
+  props["owner_organisation"] = v.owner_organisation();
+  props["referential_items"] = absl::StrJoin(v.referential_items(), "|");
+  return nlohmann::json{
+      {"type", "Feature"},
+      {"id", v.name()},
+      {"geometry", {{"type", "Point"}, {"coordinates", {v.longitude(), v.latitude()}}}},
+      {"properties", props}};
+}
+
+}  // namespace
+
+std::string WriteNationalCsv(const Standard& standard,
+                             const std::vector<const v1::Venue*>& venues) {
+  return WriteAll(*NewExporter(standard, v1::NATIONAL_CSV), venues);
 }
 
 std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues) {
-  nlohmann::json features = nlohmann::json::array();
-  for (const v1::Venue* v : venues) {
-    if (!v->has_latitude() || !v->has_longitude()) continue;
-    auto raw = RawFromProto(standard, *v);
-    nlohmann::json props{{"name", v->name()}};
-    for (const auto& f : standard.fields()) {
-      if (f.kind != FieldKind::kNumber) props[f.name] = raw[f.name];  // numbers: the geometry
-    }
-    props["accepts_aptic_pass"] = v->accepts_aptic_pass();
-    props["owner_organisation"] = v->owner_organisation();
-    props["referential_items"] = absl::StrJoin(v->referential_items(), "|");
-    features.push_back({{"type", "Feature"},
-                        {"id", v->name()},
-                        {"geometry",
-                         {{"type", "Point"}, {"coordinates", {v->longitude(), v->latitude()}}}},
-                        {"properties", props}});
-  }
-  nlohmann::json doc{{"type", "FeatureCollection"}, {"features", features}};
-  return Dump(doc, -1);
+  return WriteAll(*NewExporter(standard, v1::GEOJSON), venues);
 }
 
 namespace {
@@ -343,7 +367,8 @@ const Vocabulary& Thematiques() {
         "numerique--accompagner-les-demarches-de-sante"}},
       {"Maîtrise des outils numériques du quotidien",
        {"numerique--prendre-en-main-un-smartphone-ou-une-tablette",
-        "numerique--prendre-en-main-un-ordinateur", "numerique--utiliser-le-numerique-au-quotidien"}},
+        "numerique--prendre-en-main-un-ordinateur",
+        "numerique--utiliser-le-numerique-au-quotidien"}},
       {"Insertion professionnelle via le numérique",
        {"numerique--favoriser-mon-insertion-professionnelle",
         "numerique--creer-et-developper-mon-entreprise"}},
@@ -419,14 +444,18 @@ void Put(nlohmann::json& j, const char* key, const std::string& value) {
 
 }  // namespace
 
-std::string WriteDataInclusionStructures(const Standard& standard,
-                                         const std::vector<const v1::Venue*>& venues) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const v1::Venue* v : venues) {
+namespace {
+
+nlohmann::json Structure(const Standard& standard, const v1::Venue* v) {
+  {
     auto raw = RawFromProto(standard, *v);
-    nlohmann::json s{{"id", raw["id"]}, {"nom", raw["nom"]}, {"siret", raw["pivot"]},
-                     {"commune", raw["commune"]}, {"code_postal", raw["code_postal"]},
-                     {"adresse", raw["adresse"]}, {"date_maj", raw["date_maj"]},
+    nlohmann::json s{{"id", raw["id"]},
+                     {"nom", raw["nom"]},
+                     {"siret", raw["pivot"]},
+                     {"commune", raw["commune"]},
+                     {"code_postal", raw["code_postal"]},
+                     {"adresse", raw["adresse"]},
+                     {"date_maj", raw["date_maj"]},
                      {"thematiques", ThematiquesOf(raw)}};
     Put(s, "code_insee", raw["code_insee"]);
     Put(s, "complement_adresse", raw["complement_adresse"]);
@@ -446,7 +475,8 @@ std::string WriteDataInclusionStructures(const Standard& standard,
     std::vector<std::string> nationaux, autres;
     for (const auto& d : Split(raw["dispositif_programmes_nationaux"])) {
       auto it = LabelsNationaux().find(d);
-      (it != LabelsNationaux().end() ? nationaux : autres).push_back(it != LabelsNationaux().end() ? it->second : d);
+      (it != LabelsNationaux().end() ? nationaux : autres)
+          .push_back(it != LabelsNationaux().end() ? it->second : d);
     }
     if (v->accepts_aptic_pass()) nationaux.push_back("aptic");
     for (const auto& f : Split(raw["formations_labels"])) autres.push_back(f);
@@ -454,24 +484,26 @@ std::string WriteDataInclusionStructures(const Standard& standard,
     Unique(nationaux);
     if (!nationaux.empty()) s["labels_nationaux"] = nationaux;
     if (!autres.empty()) s["labels_autres"] = autres;
-    out.push_back(s);
+    return s;
   }
-  return Dump(out, 1);
 }
 
-std::string WriteDataInclusionServices(const Standard& standard,
-                                       const std::vector<const v1::Venue*>& venues) {
+nlohmann::json Service(const Standard& standard, const v1::Venue* v) {
   static const std::map<std::string, std::string> kFrais = {
-      {"Gratuit", "gratuit"}, {"Gratuit sous condition", "gratuit-sous-conditions"},
+      {"Gratuit", "gratuit"},
+      {"Gratuit sous condition", "gratuit-sous-conditions"},
       {"Payant", "payant"}};
   static const std::map<std::string, std::string> kTypes = {
-      {"En autonomie", "autonomie"}, {"Accompagnement individuel", "accompagnement"},
-      {"Dans un atelier collectif", "atelier"}, {"À distance", "accompagnement"}};
-  nlohmann::json out = nlohmann::json::array();
-  for (const v1::Venue* v : venues) {
+      {"En autonomie", "autonomie"},
+      {"Accompagnement individuel", "accompagnement"},
+      {"Dans un atelier collectif", "atelier"},
+      {"À distance", "accompagnement"}};
+  {
     auto raw = RawFromProto(standard, *v);
-    nlohmann::json s{{"id", raw["id"] + "-mediation-numerique"}, {"structure_id", raw["id"]},
-                     {"nom", "Médiation numérique"}, {"source", raw["source"]},
+    nlohmann::json s{{"id", raw["id"] + "-mediation-numerique"},
+                     {"structure_id", raw["id"]},
+                     {"nom", "Médiation numérique"},
+                     {"source", raw["source"]},
                      {"thematiques", ThematiquesOf(raw)}};
     Put(s, "prise_rdv", raw["prise_rdv"]);
     Put(s, "presentation_resume", text::Ellipsize(raw["presentation_resume"], 280));
@@ -493,9 +525,90 @@ std::string WriteDataInclusionServices(const Standard& standard,
     if (!frais.empty()) s["frais"] = frais;
     if (!types.empty()) s["types"] = types;
     if (!profils.empty()) s["profils"] = profils;
-    out.push_back(s);
+    return s;
   }
-  return Dump(out, 1);
+}
+
+// The document's opening, its venues' pieces separated as the format wants, and its closing.
+class PieceExporter final : public Exporter {
+ public:
+  PieceExporter(std::string content_type, std::string begin, std::string separator, std::string end,
+                std::function<std::optional<std::string>(const v1::Venue&)> piece)
+      : content_type_(std::move(content_type)),
+        begin_(std::move(begin)),
+        separator_(std::move(separator)),
+        end_(std::move(end)),
+        piece_(std::move(piece)) {}
+  std::string content_type() const override { return content_type_; }
+  std::string Begin() override { return begin_; }
+  std::string Add(const v1::Venue& v) override {
+    std::optional<std::string> p = piece_(v);
+    if (!p) return {};
+    if (!first_) p->insert(0, separator_);
+    first_ = false;
+    return *std::move(p);
+  }
+  std::string End() override { return end_; }
+
+ private:
+  std::string content_type_, begin_, separator_, end_;
+  std::function<std::optional<std::string>(const v1::Venue&)> piece_;
+  bool first_ = true;
+};
+
+// Invalid bytes (none pass validation) are replaced rather than thrown on.
+std::string Compact(const nlohmann::json& j, int indent = -1) {
+  return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
+std::unique_ptr<Exporter> NewExporter(const Standard& standard, v1::VenueExportFormat format) {
+  const Standard* s = &standard;
+  switch (format) {
+    case v1::VENUE_EXPORT_FORMAT_UNSPECIFIED:
+    case v1::NATIONAL_CSV:
+      return std::make_unique<PieceExporter>(
+          "text/csv; charset=utf-8", CsvHeader(standard), "", "",
+          [s](const v1::Venue& v) { return std::optional<std::string>(CsvRow(*s, v)); });
+    case v1::GEOJSON:
+      return std::make_unique<PieceExporter>(
+          "application/geo+json", "{\"type\":\"FeatureCollection\",\"features\":[", ",", "]}\n",
+          [s](const v1::Venue& v) -> std::optional<std::string> {
+            auto f = Feature(*s, v);
+            if (!f) return std::nullopt;
+            return Compact(*f);
+          });
+    case v1::DATA_INCLUSION_STRUCTURES:
+      return std::make_unique<PieceExporter>(
+          "application/json", "[\n", ",\n", "\n]\n", [s](const v1::Venue& v) {
+            return std::optional<std::string>(Compact(Structure(*s, &v), 1));
+          });
+    case v1::DATA_INCLUSION_SERVICES:
+      return std::make_unique<PieceExporter>(
+          "application/json", "[\n", ",\n", "\n]\n", [s](const v1::Venue& v) {
+            return std::optional<std::string>(Compact(Service(*s, &v), 1));
+          });
+    default:
+      return nullptr;
+  }
+}
+
+std::string WriteAll(Exporter& exporter, const std::vector<const v1::Venue*>& venues) {
+  std::string out = exporter.Begin();
+  for (const v1::Venue* v : venues) out += exporter.Add(*v);
+  out += exporter.End();
+  return out;
+}
+
+std::string WriteDataInclusionStructures(const Standard& standard,
+                                         const std::vector<const v1::Venue*>& venues) {
+  return WriteAll(*NewExporter(standard, v1::DATA_INCLUSION_STRUCTURES), venues);
+}
+
+std::string WriteDataInclusionServices(const Standard& standard,
+                                       const std::vector<const v1::Venue*>& venues) {
+  return WriteAll(*NewExporter(standard, v1::DATA_INCLUSION_SERVICES), venues);
 }
 
 }  // namespace passerelle::venues

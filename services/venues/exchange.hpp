@@ -1,6 +1,7 @@
 // The national CSV and GeoJSON: reading a file into rows for the registry, writing venues out.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -37,9 +38,29 @@ struct ParsedFile {
 absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
                                             const std::string& source);
 
+/// An export written one venue at a time, so that memory holds one venue and one chunk, never
+/// the document: `Begin()`, then `Add()` for each venue in order, then `End()`; the pieces
+/// concatenated are the document.
+class Exporter {
+ public:
+  virtual ~Exporter() = default;
+  /// The document's media type, e.g. `application/geo+json`.
+  virtual std::string content_type() const = 0;
+  virtual std::string Begin() = 0;
+  /// The venue's piece, with its separator; empty for a venue the format leaves out (GeoJSON: a
+  /// venue without coordinates).
+  virtual std::string Add(const v1::Venue& venue) = 0;
+  virtual std::string End() = 0;
+};
+
+/// The exporter of `format` (unspecified: the national CSV); nullptr for an unknown format.
+std::unique_ptr<Exporter> NewExporter(const Standard& standard, v1::VenueExportFormat format);
+
+/// The whole document of `venues`, for tests and small exports.
+std::string WriteAll(Exporter& exporter, const std::vector<const v1::Venue*>& venues);
+
 /// The national CSV of `venues` (API messages): header, then one row each, every field quoted.
-std::string WriteNationalCsv(const Standard& standard,
-                             const std::vector<const v1::Venue*>& venues);
+std::string WriteNationalCsv(const Standard& standard, const std::vector<const v1::Venue*>& venues);
 
 /// A GeoJSON FeatureCollection of the located venues.
 std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues);

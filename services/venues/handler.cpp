@@ -193,41 +193,50 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
   resp->set_created(report->created);
   resp->set_updated(report->updated);
   resp->set_unchanged(report->unchanged);
-  for (const auto& r : report->rejected) {
-    auto* out = resp->add_rejected();
-    out->set_line(r.line);
-    out->set_source_id(r.source_id);
-    AddViolations(r.violations, out->mutable_violations());
-  }
+  // The report fits in any client's 4 MB default: rejected rows up to 2 MB, rewritings up to
+  // 1 MB more, and the totals say what was left out (the rows themselves were written).
+  constexpr size_t kRejectedBudget = 2 << 20, kReportBudget = 3 << 20;
+  resp->set_rejected_total(static_cast<int32_t>(report->rejected.size()));
+  resp->set_normalisations_total(static_cast<int32_t>(report->normalisations.size()));
   for (const auto& c : report->ignored_columns) resp->add_ignored_columns(c);
-  for (const auto& n : report->normalisations) resp->add_normalisations(n);
+  size_t size = resp->ByteSizeLong();
+  for (const auto& r : report->rejected) {
+    v1::RejectedRow row;
+    row.set_line(r.line);
+    row.set_source_id(r.source_id);
+    AddViolations(r.violations, row.mutable_violations());
+    size += row.ByteSizeLong() + 8;
+    if (size > kRejectedBudget) break;
+    *resp->add_rejected() = std::move(row);
+  }
+  for (const auto& n : report->normalisations) {
+    size += n.size() + 8;
+    if (size > kReportBudget) break;
+    resp->add_normalisations(n);
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
                                    grpc::ServerWriter<v1::ExportVenuesChunk>* writer) {
   server::RequestScope scope(ctx);
-  const std::vector<v1::Venue> all = registry_.index().All();
-  std::vector<const v1::Venue*> venues;
-  for (const auto& v : all) venues.push_back(&v);
-  std::string doc, type;
-  if (req->format() == v1::GEOJSON) {
-    doc = WriteGeoJson(registry_.standard(), venues);
-    type = "application/geo+json";
-  } else if (req->format() == v1::DATA_INCLUSION_STRUCTURES) {
-    doc = WriteDataInclusionStructures(registry_.standard(), venues);
-    type = "application/json";
-  } else if (req->format() == v1::DATA_INCLUSION_SERVICES) {
-    doc = WriteDataInclusionServices(registry_.standard(), venues);
-    type = "application/json";
-  } else if (req->format() == v1::NATIONAL_CSV) {
-    doc = WriteNationalCsv(registry_.standard(), venues);
-    type = "text/csv; charset=utf-8";
-  } else {
+  std::unique_ptr<Exporter> exporter = NewExporter(registry_.standard(), req->format());
+  if (exporter == nullptr) {
     return server::ToGrpc(server::InvalidArgument(
         "invalid format", {{"format", absl::StrCat("unknown format ", req->format())}}));
   }
-  return server::WriteChunks(writer, doc, type);
+  // One venue parsed at a time from the index's snapshot, one chunk buffered: an export of the
+  // whole country holds neither the document nor every venue's message in memory.
+  server::ChunkStream<v1::ExportVenuesChunk> stream(writer, exporter->content_type());
+  bool open = stream.Append(exporter->Begin());
+  v1::Venue venue;
+  for (const auto& indexed : registry_.index().Snapshot()) {
+    if (!open) break;
+    if (!venue.ParseFromString(indexed->wire)) continue;  // the index wrote these bytes
+    open = stream.Append(exporter->Add(venue));
+  }
+  if (open) stream.Append(exporter->End());
+  return stream.Finish();
 }
 
 grpc::Status Handler::ImportAreaLayer(grpc::ServerContext* ctx,

@@ -453,12 +453,17 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
   v1::ListVenuesResponse resp;
   ASSERT_TRUE(List("commune:\"Roubaix\"", &resp).ok());  // leaked SQL error 42809 before
   EXPECT_EQ(resp.venues_size(), 5);
+  // A filter value is read as a write would store it: it finds what it names.
+  ASSERT_TRUE(List("typologie = bib AND code_postal = \"59100\"", &resp).ok());
+  EXPECT_EQ(resp.venues_size(), 5);
   for (const auto& [filter, says] : std::vector<std::pair<std::string, std::string>>{
            {"commune = \"Roubaix\" OR commune = \"Lille\"", "position 21: OR is not supported"},
            {"commune = \"Roubaix\" and state = active", "upper case"},
            {"commune = ", "missing value"},
            {"state=\"FOO\"", "active or withdrawn"},
-           {"services = \"Cuisine\"", "not a value of services"},
+           {"services = \"Cuisine\"", "not a value services can hold"},
+           {"code_postal = \"ABC\"", "not a value code_postal can hold"},
+           {"source = \"-x\"", "not a source id"},
            {"couleur = bleu", "cannot filter on"},
            {"referential_items : \"bad\"", "items/{item}"}}) {
     grpc::Status st = List(filter, &resp);
@@ -561,6 +566,32 @@ TEST_F(HardeningTest, ValuesThatWouldMisleadReadersAreRefusedPerRow) {
   st = Search(search, &found);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(Violations(st).fields, ::testing::Contains("open_at"));
+}
+
+TEST_F(HardeningTest, AnImportReportStaysReadableAndWideFilesAreRefused) {
+  // 30,000 refused rows and one good one: the report fits a default 4 MB client and says how
+  // many rows it leaves out.
+  std::string file = "id,pivot,nom,commune,code_postal,adresse,date_maj\r\n";
+  for (int i = 0; i < 30000; ++i) {
+    file += csv::Line({"old-" + std::to_string(i), "21590512800017", "Lieu ancien", "Roubaix",
+                       "59100", "1 rue", "1989-01-01"});
+  }
+  file += csv::Line({"good", "21590512800017", "Lieu", "Roubaix", "59100", "1 rue", "2024-01-01"});
+  v1::ImportVenuesResponse report;
+  grpc::Status st = Import("siilab", file, &report, 1 << 20);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(report.created(), 1);
+  EXPECT_EQ(report.rejected_total(), 30000);
+  EXPECT_GT(report.rejected_size(), 0);
+  EXPECT_LT(report.rejected_size(), 30000);
+  EXPECT_LT(report.ByteSizeLong(), 4u << 20);
+
+  // A header of thousands of columns is refused before it costs memory.
+  const std::string wide =
+      "id,pivot,nom,commune,code_postal,adresse,date_maj" + std::string(100000, ',') + "\nx\n";
+  st = Import("siilab", wide, &report);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("1000"));
 }
 
 TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {

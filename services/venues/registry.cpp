@@ -233,8 +233,11 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   std::vector<api::FieldViolation> bad;
   for (const auto& path : mask) {
     if (path == "*" && mask.size() == 1) continue;  // AIP-134: full replacement
-    if (!writable.count(path)) {
-      bad.push_back({"update_mask", absl::StrCat("\"", path, "\" is not a writable field")});
+    if (path == "id") {
+      bad.push_back({"update_mask", "\"id\" is the venue's id in its source, set at creation"});
+    } else if (!writable.count(path)) {
+      bad.push_back(
+          {"update_mask", absl::StrCat("\"", text::Quote(path, 60), "\" is not a writable field")});
     }
   }
   if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
@@ -262,7 +265,15 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                  v1::Venue merged;
                  ToProto(standard_, v, &merged);
                  if (mask.empty() || (mask.size() == 1 && mask[0] == "*")) {
+                   // A full replacement keeps the venue's id in its source.
+                   if (!m.id().empty() && m.id() != merged.id()) {
+                     return api::InvalidArgument(
+                         "invalid venue",
+                         {{"venue.id", "the venue's id in its source is set at creation"}});
+                   }
+                   const std::string id = merged.id();
                    merged = m;
+                   merged.set_id(id);
                  } else {
                    for (const auto& path : mask) CopyField(m, &merged, path);
                  }
@@ -344,14 +355,26 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       }
       q.show_withdrawn = true;  // the filter says which states it wants
     }
-    if (const FieldSpec* spec = standard_.Find(c.field); spec != nullptr && !spec->values.empty()) {
-      auto canon = standard_.Canonical(*spec, value);
-      if (!canon) {
-        bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a value of ",
-                                              c.field)});
+    if (c.field == "source") {
+      std::vector<api::FieldViolation> source_bad;
+      if (value != "passerelle" && !CheckSourceId(&source_bad, "filter", value)) {
+        bad.push_back(
+            {"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a source id")});
         continue;
       }
-      value = *canon;
+    } else if (const FieldSpec* spec = standard_.Find(c.field); spec != nullptr) {
+      // The value as a write would store it ("tiers_lieux" -> TIERS_LIEUX, "9100" -> 09100,
+      // enumerations in the schema's spelling): a filter never misses what it names.
+      Validated checked = ValidateRow(standard_, {{c.field, value}});
+      auto stored = checked.record.find(c.field);
+      bool field_ok = stored != checked.record.end() && stored->second.size() == 1;
+      for (const Violation& v : checked.violations) field_ok = field_ok && v.field != c.field;
+      if (!field_ok) {
+        bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a value ",
+                                              c.field, " can hold")});
+        continue;
+      }
+      value = stored->second.front();
     }
     // `:` and `=` both compare a whole value; on a list field, with one of its values.
     (it->second ? q.contains : q.equals).emplace_back(c.field, value);
@@ -430,6 +453,8 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
       r.violations = std::move(checked.violations);
       continue;
     }
+    // The id as validated (trimmed), so "lieu-1 " is lieu-1 and not a second venue.
+    r.source_id = checked.record.at("id").front();
     if (!seen.insert(r.source_id).second) {
       r.outcome = RowResult::Outcome::kRejected;
       r.violations.push_back(

@@ -264,6 +264,17 @@ TEST_F(RegistryTest, UpdateHonoursMaskAndEtag) {
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
   auto bad_mask = registry_.Update(change, {"nom", "revision"}, "");
   EXPECT_EQ(bad_mask.status().code(), absl::StatusCode::kInvalidArgument);
+  // A coordinate alone, or another id, would corrupt the venue: refused.
+  v1::Venue half;
+  half.set_name(created->Name());
+  EXPECT_EQ(registry_.Update(half, {"latitude"}, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.Update(half, {"id"}, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  v1::Venue other_id = Valid("another-id");
+  other_id.set_name(created->Name());
+  EXPECT_EQ(registry_.Update(other_id, {"*"}, "").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(RegistryTest, RequestIdRetriesGetTheFirstResultAndReuseIsRefused) {
@@ -329,6 +340,26 @@ TEST_F(RegistryTest, BatchRejectsBadRowsOnlyAndUnknownItems) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(registry_.BatchUpsert("-abc", rows).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, PaddedIdsAreTheSameVenue) {
+  ASSERT_TRUE(registry_.CreateSource("siilab", "").ok());
+  const std::vector<v1::Venue> rows = {Valid("case-id"), Valid("case-id ")};
+  auto results = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kCreated);
+  EXPECT_EQ((*results)[1].outcome, RowResult::Outcome::kRejected);  // a duplicate, not a venue
+  const std::vector<v1::Venue> again = {Valid(" case-id")};
+  results = registry_.BatchUpsert("siilab", again);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kUnchanged);
+  auto imported = registry_.Import("siilab",
+                                   "id,pivot,nom,commune,code_postal,adresse,date_maj\n"
+                                   "imp-dup,21590512800017,A,Roubaix,59100,1 rue,2024-01-01\n"
+                                   "imp-dup ,21590512800017,B,Roubaix,59100,1 rue,2024-01-01\n");
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->created, 1);
+  ASSERT_EQ(imported->rejected.size(), 1u);
 }
 
 TEST_F(RegistryTest, WritesNameARegisteredSource) {

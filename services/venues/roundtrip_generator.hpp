@@ -40,10 +40,15 @@ class Generator {
     v1::Venue v;
     const auto* desc = v.GetDescriptor();
     const auto* refl = v.GetReflection();
+    const bool located = Chance(0.75);  // both coordinates or neither (ValidateRow's rule)
     for (const FieldSpec& f : standard_.fields()) {
       const auto* field = desc->FindFieldByName(f.name);
-      if (field == nullptr) std::abort();         // the message names every standard field
-      if (!f.required && Chance(0.25)) continue;  // absent optional fields round-trip too
+      if (field == nullptr) std::abort();  // the message names every standard field
+      if (f.kind == FieldKind::kNumber) {
+        if (!located) continue;
+      } else if (!f.required && Chance(0.25)) {
+        continue;  // absent optional fields round-trip too
+      }
       if (!f.values.empty()) {
         for (int n : EnumSubset(f.values.size(), i)) refl->AddEnumValue(&v, field, n);
       } else if (f.kind == FieldKind::kList) {

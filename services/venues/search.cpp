@@ -108,7 +108,7 @@ size_t SearchIndex::size() const {
   return impl_->entries.size();
 }
 
-std::vector<v1::Venue> SearchIndex::All() const {
+std::vector<std::shared_ptr<const IndexedVenue>> SearchIndex::Snapshot() const {
   std::vector<std::shared_ptr<const IndexedVenue>> all;
   {
     std::shared_lock lock(impl_->mu);
@@ -116,6 +116,11 @@ std::vector<v1::Venue> SearchIndex::All() const {
     for (const auto& [id, e] : impl_->entries) all.push_back(e->venue);
   }
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a->name < b->name; });
+  return all;
+}
+
+std::vector<v1::Venue> SearchIndex::All() const {
+  const std::vector<std::shared_ptr<const IndexedVenue>> all = Snapshot();
   std::vector<v1::Venue> out(all.size());
   for (size_t i = 0; i < all.size(); ++i) out[i].ParseFromString(all[i]->wire);
   return out;

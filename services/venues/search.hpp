@@ -7,10 +7,10 @@
 
 #include <array>
 #include <cstdint>
-#include <string_view>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/civil_time.h"
@@ -95,6 +95,9 @@ class SearchIndex {
   size_t size() const;
   /// Every indexed (active) venue, by resource name.
   std::vector<v1::Venue> All() const;
+  /// The same as the index holds them (shared, immutable; serialized once): what an export
+  /// walks without copying every venue.
+  std::vector<std::shared_ptr<const IndexedVenue>> Snapshot() const;
 
   /// The index's structures (search.cpp), named here so the search's steps can be free
   /// functions of that file.

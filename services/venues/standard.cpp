@@ -1,6 +1,7 @@
 // The national standard's rules, read from its own schema.
 #include "services/venues/standard.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 
@@ -354,6 +355,20 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
         if (!kept.empty()) out.record[f.name] = std::move(kept);
         break;
       }
+    }
+  }
+  // A point needs both coordinates: one alone would put a venue nowhere, or on the equator.
+  const bool has_lat = out.record.count("latitude") > 0;
+  const bool has_lon = out.record.count("longitude") > 0;
+  const bool coordinate_refused =
+      std::any_of(out.violations.begin(), out.violations.end(), [](const Violation& v) {
+        return v.field == "latitude" || v.field == "longitude";
+      });
+  if (has_lat != has_lon && !coordinate_refused) {
+    const FieldSpec* missing = standard.Find(has_lat ? "longitude" : "latitude");
+    if (missing != nullptr) {
+      violation(*missing, "", "coordinates",
+                "latitude et longitude vont ensemble : donnez les deux ou aucune");
     }
   }
   CapViolations(&out.violations);

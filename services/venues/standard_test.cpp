@@ -104,6 +104,15 @@ TEST(StandardTest, ValuesThatWouldMisleadAReaderAreRefused) {
   EXPECT_THAT(v.record["site_web"], ElementsAre("https://exemple.fr"));  // the good value kept
 }
 
+TEST(StandardTest, CoordinatesGoTogether) {
+  auto row = ValidRow();
+  row["latitude"] = "50.69";
+  Validated v = ValidateRow(S(), row);
+  ASSERT_EQ(v.violations.size(), 1u);
+  EXPECT_EQ(v.violations[0].field, "longitude");
+  EXPECT_EQ(v.violations[0].rule, "coordinates");
+}
+
 TEST(StandardTest, AddressesAndZerosHaveOneSpelling) {
   auto row = ValidRow();
   row["site_web"] = "www.exemple.fr/lieu|HTTP://Exemple.fr";
@@ -125,6 +134,7 @@ TEST(StandardTest, ProducersSpellingVariantsAreNormalised) {
   row["telephone"] = "03 20 12 34 56";
   row["code_postal"] = "9100";
   row["latitude"] = "50,6942";
+  row["longitude"] = "3.1746";
   row["pivot"] = "434 933 123 00029";
   Validated v = ValidateRow(S(), row);
   EXPECT_TRUE(v.violations.empty()) << v.violations[0].field << ": " << v.violations[0].message;
