@@ -26,6 +26,11 @@ namespace {
 
 // The names of the referential's resources (AIP-122): each is parsed and formatted here only.
 const api::ResourcePattern kNomenclatureName("nomenclatures/{nomenclature}");
+// Nomenclature and version ids in names follow the rule of a new version's id: each name has one
+// spelling (`versions/V1` is not `versions/v1`, and is refused rather than not found).
+constexpr char kIdRule[] =
+    "ids are 1 to 40 lower-case letters, digits and single dashes, starting and ending with a "
+    "letter or digit";
 const api::ResourcePattern kItemName("items/{item}");
 const api::ResourcePattern kVersionName("nomenclatures/{nomenclature}/versions/{version}");
 const api::ResourcePattern kProposalName("nomenclatures/{nomenclature}/proposals/{proposal}");
@@ -185,6 +190,9 @@ absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Sn
   if (!parts.ok()) return parts.status();
   const std::string& nomenclature = (*parts)[0];
   const std::string& version = (*parts)[1];
+  if (!IsValidVersionId(nomenclature) || (version != "-" && !IsValidVersionId(version))) {
+    return api::InvalidName(field, kIdRule, name);
+  }
   const VersionTree* t =
       version == "-" ? snap.Current(nomenclature) : snap.Find(nomenclature, version);
   if (t == nullptr) {
@@ -238,6 +246,7 @@ absl::Status ParseProposalName(const std::string& name, std::string* nomenclatur
                      std::numeric_limits<int>::max(), " written without sign or leading zero"),
         name);
   }
+  if (!IsValidVersionId((*parts)[0])) return api::InvalidName("name", kIdRule, name);
   *nomenclature = (*parts)[0];
   *number = static_cast<int>(*id);
   return absl::OkStatus();
@@ -248,6 +257,7 @@ absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
   if (absl::Status s = CheckName("parent", parent); !s.ok()) return s;
   auto parts = kNomenclatureName.Parse(parent, "parent");
   if (!parts.ok()) return parts.status();
+  if (!IsValidVersionId((*parts)[0])) return api::InvalidName("parent", kIdRule, parent);
   *nomenclature = (*parts)[0];
   return absl::OkStatus();
 }

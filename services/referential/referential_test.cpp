@@ -483,8 +483,12 @@ TEST_F(ReferentialTest, ResourceNamesHaveOneSpelling) {
     refused(ref_.ListProposals(parent, "", 0, "").status(), "parent");
     refused(ref_.Publish(parent, "v9").status(), "parent");
   }
-  for (const char* version : {"nomenclatures/essai/versions/", "nomenclatures/essai/v1",
-                              "nomenclatures/essai/versions/v1/items"}) {
+  refused(ref_.GetProposal("nomenclatures/ESSAI/proposals/1").status(), "name");
+  refused(ref_.ListProposals("nomenclatures/Essai", "", 0, "").status(), "parent");
+  for (const char* version :
+       {"nomenclatures/essai/versions/", "nomenclatures/essai/v1",
+        "nomenclatures/essai/versions/v1/items", "nomenclatures/essai/versions/V1",
+        "nomenclatures/essai/versions/--", "nomenclatures/ESSAI/versions/v1"}) {
     refused(ref_.ResolveVersion(*ref_.snapshot(), version, "from_version").status(),
             "from_version");
   }
