@@ -1,0 +1,413 @@
+#include "services/gateway/transcode.hpp"
+
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+#include "libs/api/status.hpp"
+#include "libs/text/split.hpp"
+#include "libs/text/utf8.hpp"
+
+namespace passerelle::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using nlohmann::json;
+
+absl::Status Invalid(const std::string& field, const std::string& description) {
+  return api::InvalidArgument(absl::StrCat(field, " : ", description), {{field, description}});
+}
+
+// The member of `object` holding field `f`, under its JSON or proto name; null when absent.
+json* Member(json& object, const FieldDescriptor* f) {
+  if (!object.is_object()) return nullptr;
+  for (const std::string& key : {f->json_name(), f->name()}) {
+    auto it = object.find(key);
+    if (it != object.end()) return &*it;
+  }
+  return nullptr;
+}
+const json* Member(const json& object, const FieldDescriptor* f) {
+  return Member(const_cast<json&>(object), f);
+}
+
+bool IsWellKnownLeaf(const Descriptor* m) {
+  const std::string& n = m->full_name();
+  return n == "google.protobuf.Timestamp" || n == "google.protobuf.Duration" ||
+         n == "google.protobuf.FieldMask";
+}
+
+// snake_case paths of a field mask as JSON wants them (lowerCamel), each segment alone.
+std::string MaskToCamel(std::string_view mask) {
+  std::string out;
+  bool upper = false;
+  for (char c : mask) {
+    if (c == '_') {
+      upper = true;
+    } else {
+      out.push_back(upper ? absl::ascii_toupper(static_cast<unsigned char>(c)) : c);
+      upper = false;
+    }
+  }
+  return out;
+}
+
+class SyntaxCheck : public json::json_sax_t {
+ public:
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t v, const string_t&) override {
+    if (std::isfinite(v)) return true;
+    error = "nombre hors des limites";
+    return false;
+  }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return Deeper(); }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return Deeper(); }
+  bool end_array() override { return --depth_, true; }
+  bool parse_error(std::size_t position, const std::string& last_token,
+                   const nlohmann::detail::exception&) override {
+    error = absl::StrCat("JSON invalide à l'octet ", position, " près de ",
+                         text::Quote(last_token, 20));
+    return false;
+  }
+  std::string error;
+
+ private:
+  bool Deeper() {
+    if (++depth_ <= kMaxJsonDepth) return true;
+    error = absl::StrCat("JSON imbriqué sur plus de ", kMaxJsonDepth, " niveaux");
+    return false;
+  }
+  int depth_ = 0;
+};
+
+bool IsJsonType(std::string_view content_type) {
+  std::string_view media = content_type.substr(0, content_type.find(';'));
+  media = text::StripSpaces(media);
+  return absl::EqualsIgnoreCase(std::string(media), "application/json");
+}
+
+absl::Status CheckJsonType(std::string_view content_type) {
+  if (IsJsonType(content_type)) return absl::OkStatus();
+  return api::WithReason(
+      absl::InvalidArgumentError(absl::StrCat(
+          "type de contenu ", text::Quote(content_type.empty() ? "(absent)" : content_type, 60),
+          " non pris en charge : envoyez application/json")),
+      "UNSUPPORTED_MEDIA_TYPE");
+}
+
+// A query value as the JSON value of field `f` (a scalar or a well-known leaf).
+absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* f,
+                                const std::string& value) {
+  auto bad = [&](const std::string& why) { return Invalid(name, why); };
+  if (!text::IsValidUtf8(value)) return bad("valeur qui n'est pas de l'UTF-8");
+  auto integer = [&](auto parsed) -> absl::StatusOr<json> {
+    bool digits = !value.empty();
+    for (size_t i = 0; i < value.size(); ++i) {
+      if (!(absl::ascii_isdigit(value[i]) || (i == 0 && value[i] == '-' && value.size() > 1))) {
+        digits = false;
+      }
+    }
+    if (!digits) return bad(absl::StrCat("nombre entier attendu, reçu ", text::Quote(value)));
+    if (!absl::SimpleAtoi(value, &parsed)) {
+      return bad(absl::StrCat("nombre entier hors limites : ", text::Quote(value)));
+    }
+    return json(absl::StrCat(parsed));
+  };
+  switch (f->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return integer(int32_t{});
+    case FieldDescriptor::CPPTYPE_INT64:
+      return integer(int64_t{});
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return integer(uint32_t{});
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return integer(uint64_t{});
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+    case FieldDescriptor::CPPTYPE_FLOAT: {
+      std::optional<double> d = text::ParseDecimal(value);
+      if (!d || (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT &&
+                 std::abs(*d) > std::numeric_limits<float>::max())) {
+        return bad(
+            absl::StrCat("nombre décimal attendu (chiffres et point), reçu ", text::Quote(value)));
+      }
+      return json(*d);
+    }
+    case FieldDescriptor::CPPTYPE_BOOL:
+      if (value == "true") return json(true);
+      if (value == "false") return json(false);
+      return bad(absl::StrCat("true ou false attendu, reçu ", text::Quote(value)));
+    case FieldDescriptor::CPPTYPE_ENUM: {
+      if (f->enum_type()->FindValueByName(value) == nullptr) {
+        std::string names;
+        for (int i = 0; i < f->enum_type()->value_count() && i < 12; ++i) {
+          if (f->enum_type()->value(i)->number() == 0) continue;
+          absl::StrAppend(&names, names.empty() ? "" : ", ", f->enum_type()->value(i)->name());
+        }
+        return bad(absl::StrCat("valeur ", text::Quote(value), " inconnue ; valeurs : ", names));
+      }
+      return json(value);
+    }
+    case FieldDescriptor::CPPTYPE_STRING:
+      return json(value);
+    case FieldDescriptor::CPPTYPE_MESSAGE:
+      if (f->message_type()->full_name() == "google.protobuf.FieldMask") {
+        return json(MaskToCamel(value));
+      }
+      return json(value);  // Timestamp, Duration: their JSON strings, checked by the parser
+  }
+  return bad("type non pris en charge");
+}
+
+absl::Status SetQueryParameter(const Route& route, const HttpInput& input, const std::string& name,
+                               const std::string& value, json* req) {
+  const Descriptor* message = route.method->input_type();
+  std::vector<std::string_view> parts = text::Split(name, '.');
+  json* node = req;
+  std::string canonical;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const FieldDescriptor* f =
+        message == nullptr ? nullptr : message->FindFieldByName(std::string(parts[i]));
+    if (f == nullptr && message != nullptr) {
+      for (int k = 0; k < message->field_count(); ++k) {
+        if (message->field(k)->json_name() == parts[i]) f = message->field(k);
+      }
+    }
+    if (f == nullptr) return Invalid(name, "paramètre inconnu");
+    absl::StrAppend(&canonical, i ? "." : "", f->name());
+    if (i == 0 && route.body_field == f) return Invalid(name, "donné par le corps de la requête");
+    for (const auto& [bound, unused] : input.bindings) {
+      if (bound == canonical) return Invalid(name, "déjà donné par le chemin");
+    }
+    bool leaf =
+        f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || IsWellKnownLeaf(f->message_type());
+    if (!leaf && (f->is_repeated() || i + 1 == parts.size())) {
+      return Invalid(name, "champ composé : donnez ses sous-champs (a.b=…)");
+    }
+    if (leaf && i + 1 != parts.size()) return Invalid(name, "paramètre inconnu");
+    if (!node->is_object()) *node = json::object();
+    json* existing = Member(*node, f);
+    if (!leaf) {
+      node = existing != nullptr ? existing : &(*node)[f->json_name()];
+      message = f->message_type();
+      continue;
+    }
+    absl::StatusOr<json> v = QueryValue(name, f, value);
+    if (!v.ok()) return v.status();
+    if (f->is_repeated()) {
+      json& array = existing != nullptr ? *existing : (*node)[f->json_name()];
+      if (!array.is_array()) array = json::array();
+      array.push_back(*std::move(v));
+    } else {
+      if (existing != nullptr) return Invalid(name, "donné deux fois");
+      (*node)[f->json_name()] = *std::move(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Puts `value` into the request's `field` (top-level, or in the body field's message), refusing a
+// different value already there.
+absl::Status SetFromHeader(const Route& route, json* req, const std::string& field,
+                           const std::string& header, const std::string& value) {
+  if (!text::IsValidUtf8(value) || text::FirstControl(value)) {
+    return Invalid(header, "en-tête illisible (UTF-8 sans caractère de contrôle attendu)");
+  }
+  const Descriptor* input = route.method->input_type();
+  json* target = req;
+  const FieldDescriptor* f = input->FindFieldByName(field);
+  if (f == nullptr && route.body_field != nullptr && route.body_field->message_type() != nullptr) {
+    f = route.body_field->message_type()->FindFieldByName(field);
+    json* body = Member(*req, route.body_field);
+    target = body != nullptr ? body : &(*req)[route.body_field->json_name()];
+    if (!target->is_object()) return absl::OkStatus();  // the parser names the wrong type
+  }
+  if (f == nullptr || f->type() != FieldDescriptor::TYPE_STRING) {
+    return Invalid(header, "cette opération ne le prend pas en compte");
+  }
+  if (json* existing = Member(*target, f)) {
+    if (!existing->is_string() || existing->get<std::string>() != value) {
+      return Invalid(header, absl::StrCat("différent du champ ", f->json_name(), " du corps"));
+    }
+    return absl::OkStatus();
+  }
+  (*target)[f->json_name()] = value;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::optional<std::string> DecodeQueryComponent(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  for (size_t i = 0; i < raw.size(); ++i) {
+    char c = raw[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= raw.size()) return std::nullopt;
+      int value = 0;
+      for (int k = 1; k <= 2; ++k) {
+        char h = raw[i + k];
+        int d = absl::ascii_isdigit(h)   ? h - '0'
+                : (h >= 'a' && h <= 'f') ? h - 'a' + 10
+                : (h >= 'A' && h <= 'F') ? h - 'A' + 10
+                                         : -1;
+        if (d < 0) return std::nullopt;
+        value = value * 16 + d;
+      }
+      out.push_back(static_cast<char>(value));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<json> ParseJsonBody(std::string_view body) {
+  SyntaxCheck check;
+  if (!json::sax_parse(body, &check)) {
+    return Invalid("body", check.error.empty() ? "JSON invalide" : check.error);
+  }
+  json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded()) return Invalid("body", "JSON invalide");
+  return parsed;
+}
+
+absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
+  json req = json::object();
+  if (route.body == "*") {
+    if (!input.body.empty()) {
+      if (absl::Status s = CheckJsonType(input.content_type); !s.ok()) return s;
+      absl::StatusOr<json> body = ParseJsonBody(input.body);
+      if (!body.ok()) return body.status();
+      if (!body->is_object()) return Invalid("body", "un objet JSON est attendu");
+      req = *std::move(body);
+    }
+  } else if (route.body_field != nullptr) {
+    if (route.raw_request()) {
+      req[route.body_field->json_name()] = absl::Base64Escape(std::string(input.body));
+    } else if (!input.body.empty()) {
+      if (absl::Status s = CheckJsonType(input.content_type); !s.ok()) return s;
+      absl::StatusOr<json> body = ParseJsonBody(input.body);
+      if (!body.ok()) return body.status();
+      req[route.body_field->json_name()] = *std::move(body);
+    }
+  } else if (!input.body.empty()) {
+    return Invalid("body", "cette opération ne prend pas de corps");
+  }
+  const Descriptor* type = route.method->input_type();
+  for (const auto& [field, value] : input.bindings) {
+    if (std::optional<std::string> in_body = GetStringField(req, type, field);
+        in_body && *in_body != value) {
+      return Invalid(field, absl::StrCat("le corps dit ", text::Quote(*in_body),
+                                         " mais le chemin dit ", text::Quote(value)));
+    }
+    SetStringField(&req, type, field, value);
+  }
+  size_t count = 0;
+  if (!input.query.empty()) {
+    for (std::string_view pair : text::Split(input.query, '&')) {
+      if (pair.empty()) continue;
+      if (++count > kMaxQueryParameters) {
+        return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
+      }
+      size_t eq = pair.find('=');
+      std::optional<std::string> name = DecodeQueryComponent(pair.substr(0, eq));
+      std::optional<std::string> value =
+          DecodeQueryComponent(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+      if (!name || !value || !text::IsValidUtf8(*name)) {
+        return Invalid("query", absl::StrCat("séquence % invalide dans ", text::Quote(pair)));
+      }
+      if (value->size() > kMaxQueryValueBytes) {
+        return Invalid(*name, absl::StrCat("valeur de plus de ", kMaxQueryValueBytes, " octets"));
+      }
+      if (route.body == "*") return Invalid(*name, "paramètre inconnu");
+      if (name->size() > 200 || text::FirstControl(*name)) {
+        return Invalid("query", absl::StrCat("nom de paramètre illisible : ", text::Quote(*name)));
+      }
+      absl::Status s = SetQueryParameter(route, input, *name, *value, &req);
+      if (!s.ok()) return s;
+    }
+  }
+  if (input.if_match) {
+    absl::Status s = SetFromHeader(route, &req, "etag", "If-Match", *input.if_match);
+    if (!s.ok()) return s;
+  }
+  if (input.idempotency_key) {
+    absl::Status s =
+        SetFromHeader(route, &req, "request_id", "Idempotency-Key", *input.idempotency_key);
+    if (!s.ok()) return s;
+  }
+  return req;
+}
+
+absl::StatusOr<std::string> JsonToRequest(const ApiSchema& schema, const Route& route,
+                                          const json& request) {
+  std::string text = request.dump();
+  std::string binary;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  google::protobuf::util::Status s = google::protobuf::util::JsonToBinaryString(
+      schema.resolver(), ApiSchema::TypeUrl(route.method->input_type()), text, &binary, options);
+  if (!s.ok()) {
+    return Invalid(
+        "body", absl::StrCat("requête refusée : ", text::Ellipsize(std::string(s.message()), 300)));
+  }
+  return binary;
+}
+
+absl::StatusOr<std::string> MessageToJson(const ApiSchema& schema, const Descriptor* type,
+                                          std::string_view bytes) {
+  std::string out;
+  google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonString(
+      schema.resolver(), ApiSchema::TypeUrl(type), std::string(bytes), &out);
+  if (!s.ok()) {
+    return absl::InternalError(absl::StrCat("backend answer of type ", type->full_name(),
+                                            " does not print as JSON: ", s.message().as_string()));
+  }
+  return out;
+}
+
+std::optional<std::string> GetStringField(const json& request, const Descriptor* type,
+                                          std::string_view dotted) {
+  const json* node = &request;
+  for (std::string_view part : text::Split(dotted, '.')) {
+    const FieldDescriptor* f = type == nullptr ? nullptr : FindFieldPath(type, part);
+    if (f == nullptr) return std::nullopt;
+    node = Member(*node, f);
+    if (node == nullptr) return std::nullopt;
+    type = f->message_type();
+  }
+  if (!node->is_string()) return std::nullopt;
+  return node->get<std::string>();
+}
+
+void SetStringField(json* request, const Descriptor* type, std::string_view dotted,
+                    const std::string& value) {
+  json* node = request;
+  for (std::string_view part : text::Split(dotted, '.')) {
+    const FieldDescriptor* f = type == nullptr ? nullptr : FindFieldPath(type, part);
+    if (f == nullptr) return;
+    if (!node->is_object()) *node = json::object();
+    json* existing = Member(*node, f);
+    node = existing != nullptr ? existing : &(*node)[f->json_name()];
+    type = f->message_type();
+  }
+  *node = value;
+}
+
+}  // namespace passerelle::gateway

@@ -1,0 +1,62 @@
+// HTTP/JSON ⇄ gRPC messages for one route, by Google's HTTP mapping rules: path variables and
+// query parameters and the body become the request (proto3 JSON, lowerCamel or snake_case names
+// accepted), and a backend response becomes proto3 JSON. Every refusal is INVALID_ARGUMENT with a
+// BadRequest naming the parameter or field (French descriptions), or an ErrorInfo reason the HTTP
+// layer maps to its own status (UNSUPPORTED_MEDIA_TYPE → 415).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
+#include "services/gateway/api_schema.hpp"
+#include "services/gateway/routes.hpp"
+
+namespace passerelle::gateway {
+
+inline constexpr size_t kMaxQueryParameters = 100;
+inline constexpr size_t kMaxQueryValueBytes = 8 * 1024;
+inline constexpr int kMaxJsonDepth = 32;
+
+struct HttpInput {
+  std::vector<std::pair<std::string, std::string>> bindings;  ///< from RouteTable::Find
+  std::string_view query;                                     ///< raw query string, without '?'
+  std::string_view body;                       ///< the whole body (empty for raw-stream routes)
+  std::string_view content_type;               ///< Content-Type header ("" when absent)
+  std::optional<std::string> if_match;         ///< → the request's `etag`
+  std::optional<std::string> idempotency_key;  ///< → the request's `request_id`
+};
+
+/// Stage 1: the request as a proto3 JSON object, before the access rules adjust it.
+absl::StatusOr<nlohmann::json> RequestJson(const Route& route, const HttpInput& input);
+
+/// Stage 2: the JSON object as the request's binary message.
+absl::StatusOr<std::string> JsonToRequest(const ApiSchema& schema, const Route& route,
+                                          const nlohmann::json& request);
+
+/// A backend message (binary) as proto3 JSON: lowerCamel names, enums by name, zero values left
+/// out, int64 as strings.
+absl::StatusOr<std::string> MessageToJson(const ApiSchema& schema,
+                                          const google::protobuf::Descriptor* type,
+                                          std::string_view bytes);
+
+/// The string at a dotted field path of a request object (proto or JSON names), if set.
+std::optional<std::string> GetStringField(const nlohmann::json& request,
+                                          const google::protobuf::Descriptor* type,
+                                          std::string_view dotted);
+/// Sets the string at a dotted field path (JSON names), replacing either spelling.
+void SetStringField(nlohmann::json* request, const google::protobuf::Descriptor* type,
+                    std::string_view dotted, const std::string& value);
+
+/// Syntax check of a JSON text with the byte position of the first error, UTF-8 checked and
+/// nesting capped at kMaxJsonDepth; then the parsed value.
+absl::StatusOr<nlohmann::json> ParseJsonBody(std::string_view body);
+
+/// Decodes one query-string component (`+` is a space). nullopt on a bad %-escape.
+std::optional<std::string> DecodeQueryComponent(std::string_view raw);
+
+}  // namespace passerelle::gateway

@@ -1,0 +1,188 @@
+#include "services/gateway/transcode.hpp"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/api/status.hpp"
+#include "passerelle/venues/v1/venues.pb.h"
+
+namespace passerelle::gateway {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+namespace v1 = ::passerelle::venues::v1;
+
+class TranscodeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    schema_ = ApiSchema::LoadEmbedded()->release();
+    table_ = new RouteTable(*RouteTable::Build(*schema_));
+  }
+  // Builds the request of `method path?query` with `body`, as binary; the status on refusal.
+  static absl::StatusOr<std::string> Build(std::string_view method, std::string_view target,
+                                           std::string_view body = "",
+                                           std::string_view type = "application/json",
+                                           HttpInput extra = {}) {
+    std::string_view path = target.substr(0, target.find('?'));
+    std::string_view query =
+        target.find('?') == std::string_view::npos ? "" : target.substr(target.find('?') + 1);
+    RouteTable::Lookup found = table_->Find(method, *SplitRequestPath(path));
+    EXPECT_NE(found.route, nullptr) << target;
+    if (found.route == nullptr) return absl::NotFoundError("no route");
+    extra.bindings = found.bindings;
+    extra.query = query;
+    extra.body = body;
+    extra.content_type = type;
+    absl::StatusOr<nlohmann::json> json = RequestJson(*found.route, extra);
+    if (!json.ok()) return json.status();
+    return JsonToRequest(*schema_, *found.route, *json);
+  }
+  template <typename M>
+  static M Parse(const absl::StatusOr<std::string>& bytes) {
+    EXPECT_TRUE(bytes.ok()) << bytes.status();
+    M m;
+    if (bytes.ok()) {
+      EXPECT_TRUE(m.ParseFromString(*bytes));
+    }
+    return m;
+  }
+  static std::string Field(const absl::StatusOr<std::string>& refused) {
+    EXPECT_FALSE(refused.ok());
+    std::vector<api::FieldViolation> v = api::Violations(refused.status());
+    return v.empty() ? std::string(refused.status().message()) : v[0].field;
+  }
+  static const ApiSchema* schema_;
+  static const RouteTable* table_;
+};
+const ApiSchema* TranscodeTest::schema_ = nullptr;
+const RouteTable* TranscodeTest::table_ = nullptr;
+
+TEST_F(TranscodeTest, PathVariablesFillTheRequest) {
+  auto req = Parse<v1::GetVenueRequest>(Build("GET", "/v1/venues/abc"));
+  EXPECT_EQ(req.name(), "venues/abc");
+}
+
+TEST_F(TranscodeTest, QueryParametersFillNestedRepeatedAndEnumFields) {
+  auto req = Parse<v1::SearchVenuesRequest>(
+      Build("GET",
+            "/v1/venues:search?near.latitude=50.69&near.longitude=3.17&near.radiusMeters=5000"
+            "&services=SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES&page_size=20"
+            "&query=caf+en%20ligne&openAt=2026-12-01T10:00:00Z"));
+  EXPECT_DOUBLE_EQ(req.near().latitude(), 50.69);
+  EXPECT_DOUBLE_EQ(req.near().radius_meters(), 5000);
+  EXPECT_THAT(req.services(), ElementsAre(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES));
+  EXPECT_EQ(req.page_size(), 20);
+  EXPECT_EQ(req.query(), "caf en ligne");
+  EXPECT_EQ(req.open_at().seconds(), 1796119200);
+}
+
+TEST_F(TranscodeTest, UnknownOrBadQueryParametersAreNamed) {
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?nearLongitude=1")), "nearLongitude");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?page_size=1&page_size=2")), "page_size");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=NaN")), "near.latitude");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=inf")), "near.latitude");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=1e308")), "near.latitude");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?page_size=0x10")), "page_size");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?page_size=99999999999")), "page_size");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?services=1")), "services");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?services=NOPE")), "services");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?query=%FF%FE")), "query");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?query=%4")), "query");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near=1")), "near");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues/abc?name=venues/other")), "name");
+  std::string many = "/v1/venues:search?";
+  for (int i = 0; i < 101; ++i) many += "areas=a&";
+  EXPECT_EQ(Field(Build("GET", many)), "query");
+  std::string huge = "/v1/venues:search?query=" + std::string(9000, 'a');
+  EXPECT_EQ(Field(Build("GET", huge)), "query");
+}
+
+TEST_F(TranscodeTest, BodiesTakeLowerCamelAndSnakeNames) {
+  auto camel =
+      Parse<v1::UpdateVenueRequest>(Build("PATCH", "/v1/venues/abc?updateMask=code_postal,nom",
+                                          R"({"nom": "Médiathèque", "codePostal": "59100"})"));
+  EXPECT_EQ(camel.venue().name(), "venues/abc");
+  EXPECT_EQ(camel.venue().code_postal(), "59100");
+  EXPECT_THAT(camel.update_mask().paths(), ElementsAre("code_postal", "nom"));
+  auto snake = Parse<v1::UpdateVenueRequest>(
+      Build("PATCH", "/v1/venues/abc?update_mask=codePostal", R"({"code_postal": "59100"})"));
+  EXPECT_EQ(snake.venue().code_postal(), "59100");
+  EXPECT_THAT(snake.update_mask().paths(), ElementsAre("code_postal"));
+}
+
+TEST_F(TranscodeTest, BodyStarTakesEveryFieldAndNoQuery) {
+  auto req = Parse<v1::WithdrawVenueRequest>(
+      Build("POST", "/v1/venues/abc:withdraw", R"({"reason": "fermé", "etag": "W/\"3\""})"));
+  EXPECT_EQ(req.name(), "venues/abc");
+  EXPECT_EQ(req.reason(), "fermé");
+  EXPECT_EQ(Field(Build("POST", "/v1/venues/abc:withdraw?reason=x", "{}")), "reason");
+  EXPECT_EQ(Field(Build("POST", "/v1/venues/abc:withdraw", R"({"name": "venues/zzz"})")), "name");
+}
+
+TEST_F(TranscodeTest, MalformedJsonIsRefusedWithItsPosition) {
+  absl::StatusOr<std::string> refused = Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": }");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(api::Violations(refused.status())[0].description, HasSubstr("octet 12"));
+  EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": \"\xff\"}").ok());
+  EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": \"\\ud800\"}").ok());
+  EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", "[1]").ok());
+  EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", R"({"reason": 1e400})").ok());
+  std::string deep(40, '[');
+  EXPECT_THAT(
+      api::Violations(Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": " + deep).status())[0]
+          .description,
+      HasSubstr("imbriqué"));
+}
+
+TEST_F(TranscodeTest, UnknownBodyFieldsAreRefused) {
+  absl::StatusOr<std::string> refused =
+      Build("POST", "/v1/venues/abc:withdraw", R"({"reasn": "typo"})");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("reasn"));
+}
+
+TEST_F(TranscodeTest, OtherMediaTypesAreRefused) {
+  absl::StatusOr<std::string> refused =
+      Build("POST", "/v1/venues/abc:withdraw", "reason=x", "application/x-www-form-urlencoded");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("application/json"));
+  EXPECT_TRUE(
+      Build("POST", "/v1/venues/abc:withdraw", "{}", "application/json; charset=utf-8").ok());
+}
+
+TEST_F(TranscodeTest, HeadersFillEtagAndRequestId) {
+  HttpInput headers;
+  headers.if_match = "W/\"7\"";
+  headers.idempotency_key = "key-1";
+  auto update = Parse<v1::UpdateVenueRequest>(Build(
+      "PATCH", "/v1/venues/abc?updateMask=nom", R"({"nom": "x"})", "application/json", headers));
+  EXPECT_EQ(update.venue().etag(), "W/\"7\"");
+  EXPECT_EQ(update.request_id(), "key-1");
+  HttpInput conflicting;
+  conflicting.if_match = "W/\"8\"";
+  EXPECT_EQ(Field(Build("POST", "/v1/venues/abc:withdraw", R"({"etag": "W/\"7\""})",
+                        "application/json", conflicting)),
+            "If-Match");
+}
+
+TEST_F(TranscodeTest, RawBodiesBecomeTheBytesField) {
+  auto req = Parse<v1::ImportAreaLayerRequest>(
+      Build("POST", "/v1/areaLayers/quartiers:import?title=Quartiers", "{\"type\":1}\x01",
+            "application/geo+json"));
+  EXPECT_EQ(req.layer(), "quartiers");
+  EXPECT_EQ(req.geojson(), "{\"type\":1}\x01");
+}
+
+TEST_F(TranscodeTest, ResponsesPrintAsProto3Json) {
+  v1::Venue venue;
+  venue.set_name("venues/abc");
+  venue.set_code_postal("59100");
+  absl::StatusOr<std::string> json =
+      MessageToJson(*schema_, schema_->pool().FindMessageTypeByName("passerelle.venues.v1.Venue"),
+                    venue.SerializeAsString());
+  ASSERT_TRUE(json.ok()) << json.status();
+  EXPECT_EQ(*json, R"({"name":"venues/abc","codePostal":"59100"})");
+}
+
+}  // namespace
+}  // namespace passerelle::gateway
