@@ -77,6 +77,12 @@ void GrpcServer::Shutdown() {
   logging::Info("shut down");
 }
 
+std::shared_ptr<grpc::Channel> GrpcServer::InProcessChannel() {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options_.max_receive_bytes);
+  return server_->InProcessChannel(args);
+}
+
 RequestScope::RequestScope(grpc::ServerContextBase* context) {
   const auto& md = context->client_metadata();
   if (auto it = md.find("x-request-id"); it != md.end()) {

@@ -44,6 +44,8 @@ class GrpcServer {
 
   absl::Status Start();
   int port() const { return port_; }
+  /// A channel to this server's own services without the network (after Start).
+  std::shared_ptr<grpc::Channel> InProcessChannel();
   /// Health NOT_SERVING, drain calls up to drain_timeout, then the shutdown hooks. Idempotent.
   void Shutdown();
 

@@ -1,0 +1,118 @@
+// passerelle-gateway: the public door. Builds its routes from the embedded API descriptors,
+// connects to the internal services and serves REST/JSON over HTTP/1.1 (docs/gateway.md).
+#include <memory>
+
+#include "libs/clock/clock.hpp"
+#include "libs/http/server.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/service/service.hpp"
+#include "libs/text/split.hpp"
+#include "services/gateway/api_schema.hpp"
+#include "services/gateway/forwarder.hpp"
+#include "services/gateway/key_service.hpp"
+#include "services/gateway/key_store.hpp"
+#include "services/gateway/rest_handler.hpp"
+#include "services/gateway/routes.hpp"
+
+namespace passerelle::gateway {
+std::vector<db::Migration> Migrations();
+}
+
+int main(int argc, char** argv) {
+  using namespace passerelle;
+  std::string http_address, venues, referential, sync, cors, pepper, bootstrap_key;
+  std::chrono::milliseconds backend_timeout{0};
+  int64_t max_upload_mb = 64;
+  return service::Run(
+      argc, argv,
+      {.name = "gateway",
+       .components = {{"gateway", gateway::Migrations()}},
+       .read_config =
+           [&](config::Reader& r) {
+             http_address = r.ListenAddress("PASSERELLE_GATEWAY_HTTP_ADDRESS", "0.0.0.0:8080",
+                                            "host:port of the public REST/JSON door");
+             venues = r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
+                               "host:port of the venues service");
+             referential = r.String("PASSERELLE_REFERENTIAL_ADDRESS", "127.0.0.1:50052",
+                                    "host:port of the referential service");
+             sync = r.String("PASSERELLE_SYNC_ADDRESS", "127.0.0.1:50053",
+                             "host:port of the sync service");
+             backend_timeout =
+                 r.Duration("PASSERELLE_GATEWAY_BACKEND_TIMEOUT", std::chrono::seconds(10),
+                            "Deadline of a backend call made for a request");
+             max_upload_mb = r.Int("PASSERELLE_GATEWAY_MAX_UPLOAD_MB", 64, 1, 1024,
+                                   "Largest import or area layer body, in MiB");
+             pepper = r.RequiredString("PASSERELLE_GATEWAY_KEY_PEPPER",
+                                       "Secret mixed into every stored API key hash (HMAC-SHA256); "
+                                       "same on every replica");
+             bootstrap_key = r.String(
+                 "PASSERELLE_GATEWAY_BOOTSTRAP_KEY", "",
+                 "An administrator key (psk_…) made to exist at start: how the first key is born");
+             cors = r.String("PASSERELLE_GATEWAY_CORS_ORIGINS", "",
+                             "Comma-separated origins allowed by CORS (`*`: any)");
+           },
+       .wire = [&](service::Runtime& rt) -> absl::Status {
+         absl::StatusOr<std::unique_ptr<gateway::ApiSchema>> schema =
+             gateway::ApiSchema::LoadEmbedded();
+         if (!schema.ok()) return schema.status();
+         auto& api = rt.components.Emplace<std::unique_ptr<gateway::ApiSchema>>(*std::move(schema));
+         absl::StatusOr<gateway::RouteTable> table = gateway::RouteTable::Build(*api);
+         if (!table.ok()) return table.status();
+         auto& routes = rt.components.Emplace<gateway::RouteTable>(*std::move(table));
+         auto& store = rt.components.Emplace<gateway::PgKeyStore>(*rt.pool);
+         auto& keys = rt.components.Emplace<gateway::KeyRing>(store, pepper, clocks::System());
+         if (!bootstrap_key.empty()) {
+           gateway::KeyRecord admin;
+           admin.display_name = "Clé d'administration initiale";
+           admin.scopes = {api::v1::ADMIN};
+           if (absl::Status s = keys.Ensure(bootstrap_key, admin); !s.ok()) return s;
+         }
+         if (absl::Status s = keys.Refresh(); !s.ok()) return s;
+         // Keys made or revoked by another replica are seen within 5 s.
+         service::RunEvery(rt, std::chrono::seconds(5), [&keys] {
+           if (absl::Status s = keys.Refresh(); !s.ok()) {
+             logging::Warn("api keys refresh failed", {{"error", std::string(s.message())}});
+           }
+         });
+         service::RunEvery(rt, std::chrono::seconds(60), [&keys] {
+           if (absl::Status s = keys.FlushLastUse(); !s.ok()) {
+             logging::Warn("api keys last use not saved", {{"error", std::string(s.message())}});
+           }
+         });
+         auto& key_service = rt.components.Emplace<gateway::KeyService>(keys, *rt.page_tokens);
+         rt.server->AddService(&key_service);
+         server::GrpcServer* grpc_server = rt.server.get();
+         absl::StatusOr<std::unique_ptr<gateway::Backends>> connected = gateway::Backends::Connect(
+             routes,
+             {{"passerelle.venues.v1", venues},
+              {"passerelle.referential.v1", referential},
+              {"passerelle.sync.v1", sync}},
+             {{"passerelle.gateway.v1",
+               [grpc_server] { return grpc_server->InProcessChannel(); }}});
+         if (!connected.ok()) return connected.status();
+         auto& backends =
+             rt.components.Emplace<std::unique_ptr<gateway::Backends>>(*std::move(connected));
+         gateway::RestOptions options;
+         options.backend_timeout = absl::FromChrono(backend_timeout);
+         options.max_upload_bytes = static_cast<size_t>(max_upload_mb) << 20;
+         for (std::string_view origin : text::Split(cors, ',')) {
+           if (!text::StripSpaces(origin).empty()) {
+             options.cors_origins.emplace_back(text::StripSpaces(origin));
+           }
+         }
+         auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
+                                                                     std::move(options));
+         http::ServerOptions http_options;
+         http_options.address = http_address;
+         absl::StatusOr<std::unique_ptr<http::Server>> server =
+             http::Server::Start(http_options, &handler);
+         if (!server.ok()) return server.status();
+         auto& http_server =
+             rt.components.Emplace<std::unique_ptr<http::Server>>(*std::move(server));
+         logging::Info("REST/JSON door open", {{"address", http_address},
+                                               {"port", http_server->port()},
+                                               {"routes", routes.routes().size()}});
+         rt.server->OnShutdown([&http_server] { http_server->Shutdown(absl::Seconds(5)); });
+         return absl::OkStatus();
+       }});
+}

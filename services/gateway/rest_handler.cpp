@@ -1,0 +1,471 @@
+#include "services/gateway/rest_handler.hpp"
+
+#include <openssl/sha.h>
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
+#include "libs/api/status.hpp"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/text/split.hpp"
+#include "libs/text/utf8.hpp"
+#include "services/gateway/errors.hpp"
+#include "services/gateway/transcode.hpp"
+
+namespace passerelle::gateway {
+namespace {
+
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::internal::WireFormatLite;
+
+// A top-level string or bytes field of a serialized message, read from the wire without
+// parsing the whole message (ETag, name, next_page_token, export chunks).
+std::optional<std::string> WireString(const Descriptor* type, std::string_view bytes,
+                                      std::string_view field_name) {
+  const FieldDescriptor* f = type->FindFieldByName(std::string(field_name));
+  if (f == nullptr ||
+      (f->type() != FieldDescriptor::TYPE_STRING && f->type() != FieldDescriptor::TYPE_BYTES)) {
+    return std::nullopt;
+  }
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  std::optional<std::string> found;
+  while (uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == static_cast<int>(f->number()) &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      std::string value;
+      if (!WireFormatLite::ReadBytes(&in, &value)) return std::nullopt;
+      found = std::move(value);  // the last one wins, as in parsing
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return std::nullopt;
+    }
+  }
+  return found;
+}
+
+bool ValidRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+           c == '-';
+  });
+}
+
+bool ValidTraceparent(std::string_view tp) {
+  if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
+  for (size_t i = 0; i < tp.size(); ++i) {
+    if (i == 2 || i == 35 || i == 52) continue;
+    char c = tp[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+std::string StrongETag(std::string_view bytes) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), digest);
+  std::string b64 =
+      absl::WebSafeBase64Escape(std::string(reinterpret_cast<const char*>(digest), sizeof(digest)));
+  return absl::StrCat("\"", b64.substr(0, 22), "\"");
+}
+
+std::string_view Unweak(std::string_view tag) {
+  tag = text::StripSpaces(tag);
+  if (absl::StartsWith(std::string(tag.substr(0, 2)), "W/")) tag.remove_prefix(2);
+  return tag;
+}
+
+// If-None-Match (a list of tags, or `*`), compared weakly.
+bool NoneMatch(std::string_view header, std::string_view etag) {
+  for (std::string_view tag : text::Split(header, ',')) {
+    std::string_view t = text::StripSpaces(tag);
+    if (t == "*" || Unweak(t) == Unweak(etag)) return true;
+  }
+  return false;
+}
+
+std::string ExportFileName(const Route& route, const RouteTable::Lookup& found,
+                           std::string_view content_type) {
+  std::string base = "export";
+  if (!found.bindings.empty()) {
+    base = found.bindings.back().second;
+  } else {
+    for (const auto& s : route.path.segments()) {
+      if (s.kind == PathTemplate::Segment::kLiteral) base = s.literal;
+    }
+  }
+  std::replace(base.begin(), base.end(), '/', '-');
+  base.erase(std::remove_if(base.begin(), base.end(),
+                            [](char c) {
+                              return !(absl::ascii_isalnum(static_cast<unsigned char>(c)) ||
+                                       c == '-' || c == '_' || c == '.');
+                            }),
+             base.end());
+  std::string_view media = text::StripSpaces(content_type.substr(0, content_type.find(';')));
+  std::string ext = media == "text/csv"               ? ".csv"
+                    : media == "application/geo+json" ? ".geojson"
+                    : media == "text/turtle"          ? ".ttl"
+                    : media == "application/json"     ? ".json"
+                                                      : ".bin";
+  return base + ext;
+}
+
+}  // namespace
+
+struct RestHandler::Context {
+  std::shared_ptr<http::Exchange> exchange;
+  std::string request_id;
+  std::string origin;  // allowed CORS origin to echo, or empty
+  RouteTable::Lookup found;
+  std::string path;
+  std::string query;
+  bool conditional = false;  // If-Match given
+  std::string if_none_match;
+  CallOptions call;
+  std::shared_ptr<Call> backend;
+};
+
+RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends,
+                         KeyRing& keys, RestOptions options)
+    : schema_(schema),
+      routes_(routes),
+      backends_(backends),
+      keys_(keys),
+      options_(std::move(options)) {}
+
+http::BodyPlan RestHandler::Plan(const http::Request& head) {
+  http::BodyPlan plan;
+  plan.max_bytes = options_.max_json_bytes;
+  std::string_view target = head.target;
+  absl::StatusOr<SplitPath> path = SplitRequestPath(target.substr(0, target.find('?')));
+  if (!path.ok()) return plan;  // refused in Handle, with the reason
+  RouteTable::Lookup found = routes_.Find(head.method, *path);
+  if (found.route != nullptr && found.route->raw_request()) {
+    plan.max_bytes = options_.max_upload_bytes;
+    plan.timeout = absl::Minutes(10);
+    if (found.route->method->client_streaming()) plan.kind = http::BodyPlan::kStream;
+  }
+  return plan;
+}
+
+std::vector<http::Header> RestHandler::CommonHeaders(const Context& c) const {
+  std::vector<http::Header> h = {{"x-request-id", c.request_id}};
+  if (!c.origin.empty()) {
+    h.push_back({"access-control-allow-origin", c.origin});
+    h.push_back({"access-control-expose-headers",
+                 "ETag, Location, Link, X-Request-Id, Retry-After, RateLimit-Limit, "
+                 "RateLimit-Remaining, RateLimit-Reset, X-Total-Count"});
+    h.push_back({"vary", "Origin"});
+  }
+  return h;
+}
+
+void RestHandler::Fail(const Context& c, const grpc::Status& status, int http_status,
+                       std::vector<http::Header> extra) {
+  int code = http_status != 0 ? http_status : HttpStatusOf(status.error_code(), c.conditional);
+  http::Response r;
+  r.status = code;
+  r.headers = CommonHeaders(c);
+  r.headers.push_back({"content-type", "application/json"});
+  r.headers.push_back({"cache-control", "no-store"});
+  for (http::Header& h : extra) r.headers.push_back(std::move(h));
+  r.body = ErrorJson(schema_, code, status, c.request_id);
+  c.exchange->Respond(std::move(r));
+}
+
+void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
+  const http::Request& req = exchange->request();
+  auto c = std::make_shared<Context>();
+  c->exchange = exchange;
+  std::optional<std::string_view> rid = req.Find("x-request-id");
+  c->request_id = rid && ValidRequestId(*rid) ? std::string(*rid) : events::NewUuid();
+  if (std::optional<std::string_view> origin = req.Find("origin")) {
+    for (const std::string& allowed : options_.cors_origins) {
+      if (allowed == *origin || allowed == "*") c->origin = allowed == "*" ? "*" : allowed;
+    }
+  }
+  std::string_view target = req.target;
+  size_t q = target.find('?');
+  c->path = std::string(target.substr(0, q));
+  c->query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
+
+  if (req.method == "OPTIONS") {
+    http::Response r;
+    r.status = 204;
+    r.headers = CommonHeaders(*c);
+    if (!c->origin.empty()) {
+      r.headers.push_back({"access-control-allow-methods", "GET, HEAD, POST, PATCH, PUT, DELETE"});
+      r.headers.push_back({"access-control-allow-headers",
+                           "Authorization, Content-Type, If-Match, If-None-Match, "
+                           "Idempotency-Key, X-Request-Id, X-Server-Timeout"});
+      r.headers.push_back({"access-control-max-age", "600"});
+    }
+    exchange->Respond(std::move(r));
+    return;
+  }
+  if ((req.method == "GET" || req.method == "HEAD") && c->path == "/healthz") {
+    http::Response r;
+    r.headers = CommonHeaders(*c);
+    r.headers.push_back({"content-type", "application/json"});
+    r.headers.push_back({"cache-control", "no-store"});
+    r.body = R"({"status":"SERVING"})";
+    exchange->Respond(std::move(r));
+    return;
+  }
+  if ((req.method == "GET" || req.method == "HEAD") && c->path == "/v1/openapi.json" &&
+      !options_.openapi_json.empty()) {
+    http::Response r;
+    r.headers = CommonHeaders(*c);
+    r.headers.push_back({"content-type", "application/vnd.oai.openapi+json;version=3.1"});
+    r.headers.push_back({"cache-control", "public, max-age=300"});
+    r.body = options_.openapi_json;
+    exchange->Respond(std::move(r));
+    return;
+  }
+
+  absl::StatusOr<SplitPath> path = SplitRequestPath(c->path);
+  if (!path.ok()) {
+    Fail(*c, FromAbsl(path.status()));
+    return;
+  }
+  c->found = routes_.Find(req.method, *path);
+  if (c->found.route == nullptr) {
+    if (!c->found.allowed.empty()) {
+      if (std::find(c->found.allowed.begin(), c->found.allowed.end(), "GET") !=
+          c->found.allowed.end()) {
+        c->found.allowed.push_back("HEAD");
+      }
+      Fail(*c,
+           grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        absl::StrCat("méthode ", req.method, " non permise sur ", c->path)),
+           405, {{"allow", absl::StrJoin(c->found.allowed, ", ")}});
+    } else {
+      Fail(*c, FromAbsl(
+                   api::WithReason(absl::NotFoundError(absl::StrCat("aucune ressource à l'adresse ",
+                                                                    text::Quote(c->path, 200))),
+                                   "ROUTE_NOT_FOUND")));
+    }
+    return;
+  }
+  Forward(c);
+}
+
+void RestHandler::Forward(std::shared_ptr<Context> c) {
+  const http::Request& req = c->exchange->request();
+  const Route& route = *c->found.route;
+
+  // Who is calling: a bad key is refused, never read as anonymous.
+  Caller caller;
+  std::optional<std::string_view> presented = req.Find("x-api-key");
+  if (auto auth = req.Find("authorization")) {
+    std::string_view value = *auth;
+    if (value.size() < 7 || !absl::EqualsIgnoreCase(std::string(value.substr(0, 7)), "Bearer ")) {
+      Fail(*c,
+           grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "en-tête Authorization : « Bearer <clé> » attendu"),
+           401, {{"www-authenticate", "Bearer"}});
+      return;
+    }
+    presented = text::StripSpaces(value.substr(7));
+  }
+  if (presented) {
+    absl::StatusOr<Caller> known = keys_.Authenticate(*presented);
+    if (!known.ok()) {
+      Fail(*c, FromAbsl(known.status()), 401,
+           {{"www-authenticate", "Bearer error=\"invalid_token\""}});
+      return;
+    }
+    caller = *std::move(known);
+  }
+
+  HttpInput input;
+  input.bindings = c->found.bindings;
+  input.query = c->query;
+  if (!route.method->client_streaming()) input.body = req.body;
+  input.content_type = req.Find("content-type").value_or("");
+  if (auto v = req.Find("if-match")) input.if_match = std::string(*v), c->conditional = true;
+  if (auto v = req.Find("idempotency-key")) input.idempotency_key = std::string(*v);
+  if (auto v = req.Find("if-none-match")) c->if_none_match = std::string(*v);
+  absl::StatusOr<nlohmann::json> json = RequestJson(route, input);
+  if (!json.ok()) {
+    std::optional<std::string> reason = ReasonOf(FromAbsl(json.status()));
+    Fail(*c, FromAbsl(json.status()), reason == "UNSUPPORTED_MEDIA_TYPE" ? 415 : 0);
+    return;
+  }
+  if (absl::Status allowed = Authorize(route, caller, &*json); !allowed.ok()) {
+    std::vector<http::Header> extra;
+    if (absl::IsUnauthenticated(allowed)) extra.push_back({"www-authenticate", "Bearer"});
+    Fail(*c, FromAbsl(allowed), 0, std::move(extra));
+    return;
+  }
+  c->call.metadata = CallerMetadata(caller);
+  absl::StatusOr<std::string> request = JsonToRequest(schema_, route, *json);
+  if (!request.ok()) {
+    Fail(*c, FromAbsl(request.status()));
+    return;
+  }
+
+  c->call.request_id = c->request_id;
+  if (auto tp = req.Find("traceparent"); tp && ValidTraceparent(*tp)) {
+    c->call.traceparent = std::string(*tp);
+    if (auto ts = req.Find("tracestate");
+        ts && ts->size() <= 512 && text::IsValidUtf8(*ts) && !text::FirstControl(*ts)) {
+      c->call.tracestate = std::string(*ts);
+    }
+  }
+  c->call.timeout = options_.backend_timeout;
+  if (auto t = req.Find("x-server-timeout")) {
+    std::optional<double> seconds = text::ParseDecimal(*t);
+    if (!seconds || *seconds <= 0 || *seconds > 3600) {
+      Fail(*c, FromAbsl(api::InvalidArgument(
+                   "X-Server-Timeout : un nombre de secondes positif est attendu",
+                   {{"X-Server-Timeout", "nombre de secondes entre 0 et 3600 attendu"}})));
+      return;
+    }
+    c->call.timeout = std::min(c->call.timeout, absl::Seconds(*seconds));
+  }
+
+  if (route.method->server_streaming()) {
+    ForwardStream(c, *std::move(request));
+    return;
+  }
+  if (route.method->client_streaming()) {
+    ForwardUpload(c, *std::move(request));
+    return;
+  }
+  std::weak_ptr<Context> weak = c;
+  c->exchange->OnCancel([weak] {
+    if (auto ctx = weak.lock(); ctx && ctx->backend) ctx->backend->Cancel();
+  });
+  c->backend = backends_.Unary(
+      route, *std::move(request), c->call, [this, c](grpc::Status status, std::string bytes) {
+        const Route& route = *c->found.route;
+        if (!status.ok()) {
+          Fail(*c, status);
+          return;
+        }
+        const Descriptor* output = route.method->output_type();
+        absl::StatusOr<std::string> body = MessageToJson(schema_, output, bytes);
+        if (!body.ok()) {
+          logging::Error("backend answer does not print",
+                         {{"error", std::string(body.status().message())}});
+          Fail(*c, grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne"));
+          return;
+        }
+        http::Response r;
+        r.headers = CommonHeaders(*c);
+        r.headers.push_back({"content-type", "application/json"});
+        std::optional<std::string> etag = WireString(output, bytes, "etag");
+        std::string tag = etag && !etag->empty() ? *etag : StrongETag(bytes);
+        r.headers.push_back({"etag", tag});
+        bool read = route.http_method == "GET";
+        if (read && !c->if_none_match.empty() && NoneMatch(c->if_none_match, tag)) {
+          r.status = 304;
+          c->exchange->Respond(std::move(r));
+          return;
+        }
+        r.headers.push_back({"cache-control", read && route.access.scope() == api::v1::PUBLIC
+                                                  ? "public, max-age=60"
+                                                  : "private, no-store"});
+        if (absl::StartsWith(route.method->name(), "Create")) {
+          r.status = 201;
+          if (std::optional<std::string> name = WireString(output, bytes, "name")) {
+            r.headers.push_back({"location", absl::StrCat("/v1/", *name)});
+          }
+        }
+        if (std::optional<std::string> next = WireString(output, bytes, "next_page_token");
+            next && !next->empty()) {
+          std::string query;
+          for (std::string_view part : text::Split(c->query, '&')) {
+            if (part.empty() || absl::StartsWith(std::string(part), "page_token=") ||
+                absl::StartsWith(std::string(part), "pageToken=")) {
+              continue;
+            }
+            absl::StrAppend(&query, std::string(part), "&");
+          }
+          r.headers.push_back(
+              {"link", absl::StrCat(
+                           "<", c->path, "?", query, "pageToken=",
+                           absl::WebSafeBase64Escape(*next) == *next ? *next : absl::CEscape(*next),
+                           ">; rel=\"next\"")});
+        }
+        r.body = *std::move(body);
+        c->exchange->Respond(std::move(r));
+      });
+}
+
+void RestHandler::ForwardStream(std::shared_ptr<Context> c, std::string request) {
+  c->call.timeout = options_.stream_timeout;
+  const Descriptor* chunk_type = c->found.route->method->output_type();
+  auto started = std::make_shared<bool>(false);
+  std::weak_ptr<Context> weak = c;
+  c->exchange->OnCancel([weak] {
+    if (auto ctx = weak.lock(); ctx && ctx->backend) ctx->backend->Cancel();
+  });
+  StreamCallbacks callbacks;
+  callbacks.on_message = [this, c, chunk_type, started](std::string message,
+                                                        std::function<void()> next) {
+    std::string data =
+        WireString(chunk_type, message, c->found.route->response_body->name()).value_or("");
+    if (!*started) {
+      *started = true;
+      std::string type = WireString(chunk_type, message, "content_type").value_or("");
+      if (type.empty()) type = "application/octet-stream";
+      http::Response head;
+      head.headers = CommonHeaders(*c);
+      head.headers.push_back({"content-type", type});
+      head.headers.push_back({"content-disposition",
+                              absl::StrCat("attachment; filename=\"",
+                                           ExportFileName(*c->found.route, c->found, type), "\"")});
+      head.headers.push_back({"cache-control", c->found.route->access.scope() == api::v1::PUBLIC
+                                                   ? "public, max-age=60"
+                                                   : "private, no-store"});
+      c->exchange->StartStream(std::move(head));
+    }
+    std::weak_ptr<Context> weak = c;
+    c->exchange->WriteChunk(std::move(data), [weak, next = std::move(next)](bool ok) {
+      if (ok) {
+        next();
+      } else if (auto ctx = weak.lock(); ctx && ctx->backend) {
+        ctx->backend->Cancel();
+      }
+    });
+  };
+  callbacks.on_done = [this, c, started](grpc::Status status) {
+    if (!*started) {
+      if (status.ok()) {
+        http::Response r;
+        r.headers = CommonHeaders(*c);
+        c->exchange->Respond(std::move(r));
+      } else {
+        Fail(*c, status);
+      }
+      return;
+    }
+    if (status.ok()) {
+      c->exchange->FinishStream();
+    } else {
+      logging::Warn("export stream cut after its head",
+                    {{"error", status.error_message()}, {"request_id", c->request_id}});
+      c->exchange->AbortStream();
+    }
+  };
+  c->backend =
+      backends_.ServerStream(*c->found.route, std::move(request), c->call, std::move(callbacks));
+}
+
+void RestHandler::ForwardUpload(std::shared_ptr<Context> c, std::string first) {
+  (void)first;
+  Fail(*c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "import par le gateway à venir"), 501);
+}
+
+}  // namespace passerelle::gateway

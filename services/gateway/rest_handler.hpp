@@ -1,0 +1,58 @@
+// The REST/JSON front: each HTTP request is matched to a route, checked against its access
+// scope, transcoded and forwarded to its backend; the answer goes back as proto3 JSON with the
+// headers clients expect (ETag and 304, 201 and Location, Link to the next page,
+// Cache-Control, CORS, X-Request-Id), or as an AIP-193 error.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "libs/http/server.hpp"
+#include "services/gateway/api_schema.hpp"
+#include "services/gateway/forwarder.hpp"
+#include "services/gateway/keys.hpp"
+#include "services/gateway/routes.hpp"
+
+namespace passerelle::gateway {
+
+struct RestOptions {
+  /// Largest JSON body (413 over it).
+  size_t max_json_bytes = size_t{1} << 20;
+  /// Largest raw upload (imports, area layers).
+  size_t max_upload_bytes = size_t{64} << 20;
+  /// Deadline of a unary backend call; a client may ask for less with `X-Server-Timeout`.
+  absl::Duration backend_timeout = absl::Seconds(10);
+  /// Deadline of a whole export stream.
+  absl::Duration stream_timeout = absl::Minutes(10);
+  /// Origins allowed by CORS (exact matches; `*` for any origin on public reads).
+  std::vector<std::string> cors_origins;
+  /// Served at GET /v1/openapi.json when not empty.
+  std::string openapi_json;
+};
+
+class RestHandler : public http::Handler {
+ public:
+  RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends, KeyRing& keys,
+              RestOptions options);
+  http::BodyPlan Plan(const http::Request& head) override;
+  void Handle(std::shared_ptr<http::Exchange> exchange) override;
+
+ private:
+  struct Context;
+  void Forward(std::shared_ptr<Context> context);
+  void ForwardStream(std::shared_ptr<Context> context, std::string request);
+  void ForwardUpload(std::shared_ptr<Context> context, std::string first);
+  void Fail(const Context& context, const grpc::Status& status, int http_status = 0,
+            std::vector<http::Header> extra = {});
+  std::vector<http::Header> CommonHeaders(const Context& context) const;
+
+  const ApiSchema& schema_;
+  const RouteTable& routes_;
+  Backends& backends_;
+  KeyRing& keys_;
+  RestOptions options_;
+};
+
+}  // namespace passerelle::gateway
