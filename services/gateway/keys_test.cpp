@@ -1,0 +1,224 @@
+#include "services/gateway/keys.hpp"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/clock/clock.hpp"
+#include "services/gateway/transcode.hpp"
+
+namespace passerelle::gateway {
+namespace {
+
+using api::v1::Scope;
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+class FakeKeyStore : public KeyStore {
+ public:
+  absl::Status Create(const KeyRecord& key) override {
+    if (!keys.emplace(key.id, key).second) return absl::AlreadyExistsError(key.id);
+    return absl::OkStatus();
+  }
+  absl::StatusOr<std::vector<KeyRecord>> All() override {
+    std::vector<KeyRecord> out;
+    for (const auto& [id, k] : keys) out.push_back(k);
+    return out;
+  }
+  absl::StatusOr<KeyRecord> Revoke(const std::string& id, absl::Time when) override {
+    auto it = keys.find(id);
+    if (it == keys.end()) return absl::NotFoundError(id);
+    it->second.revoke_time = when;
+    return it->second;
+  }
+  absl::Status TouchLastUse(const std::vector<std::string>& ids, absl::Time when) override {
+    for (const std::string& id : ids) keys[id].last_use_time = when;
+    return absl::OkStatus();
+  }
+  std::map<std::string, KeyRecord> keys;
+};
+
+class KeyRingTest : public ::testing::Test {
+ protected:
+  std::string Issue(std::vector<Scope> scopes, std::string organisation = "",
+                    std::vector<std::string> sources = {},
+                    std::optional<absl::Time> expire = std::nullopt) {
+    KeyRecord r;
+    r.display_name = "test";
+    r.scopes = std::move(scopes);
+    r.organisation = std::move(organisation);
+    r.sources = std::move(sources);
+    r.expire_time = expire;
+    absl::StatusOr<std::string> key = ring.Issue(&r);
+    EXPECT_TRUE(key.ok()) << key.status();
+    return key.value_or("");
+  }
+  FakeKeyStore store;
+  clocks::ManualClock clock{absl::FromUnixSeconds(1800000000)};
+  KeyRing ring{store, "pepper", clock};
+};
+
+TEST_F(KeyRingTest, KeysHaveTheirFormatAndOnlyAHashIsStored) {
+  std::string key = Issue({api::v1::PARTNER});
+  ASSERT_TRUE(KeyRing::Parse(key).has_value()) << key;
+  EXPECT_EQ(key.substr(0, 4), "psk_");
+  auto [id, secret] = *KeyRing::Parse(key);
+  const KeyRecord& stored = store.keys.at(id);
+  EXPECT_EQ(stored.secret_hash.size(), 32u);
+  EXPECT_EQ(stored.secret_hash.find(secret), std::string::npos);
+  EXPECT_NE(stored.secret_hash, secret);
+  // Another pepper gives another hash: a database dump alone does not check keys.
+  FakeKeyStore other_store;
+  other_store.keys = store.keys;
+  KeyRing other(other_store, "another pepper", clock);
+  ASSERT_TRUE(other.Refresh().ok());
+  EXPECT_FALSE(other.Authenticate(key).ok());
+}
+
+TEST_F(KeyRingTest, AValidKeyGivesItsCaller) {
+  std::string key = Issue({api::v1::ORGANISATION_WRITE}, "centre-social", {"a"});
+  absl::StatusOr<Caller> caller = ring.Authenticate(key);
+  ASSERT_TRUE(caller.ok()) << caller.status();
+  EXPECT_FALSE(caller->anonymous);
+  EXPECT_EQ(caller->organisation, "centre-social");
+  EXPECT_TRUE(caller->Has(api::v1::ORGANISATION_WRITE));
+  EXPECT_FALSE(caller->Has(api::v1::ADMIN));
+  ASSERT_TRUE(ring.FlushLastUse().ok());
+  EXPECT_EQ(store.keys.at(caller->key_id).last_use_time, clock.Now());
+}
+
+TEST_F(KeyRingTest, EveryBadKeyGetsTheSameAnswer) {
+  std::string key = Issue({api::v1::PARTNER});
+  std::string wrong_secret = key;
+  wrong_secret.back() = wrong_secret.back() == 'A' ? 'B' : 'A';
+  std::string unknown_id = key;
+  unknown_id[5] = unknown_id[5] == 'a' ? 'b' : 'a';
+  std::string message;
+  for (const std::string& bad :
+       {wrong_secret, unknown_id, std::string("psk_"), std::string(""), key + "x",
+        key.substr(0, key.size() - 1), std::string("Bearer ") + key, std::string(key.size(), '\0'),
+        std::string("psk_\xff\xfe")}) {
+    absl::StatusOr<Caller> refused = ring.Authenticate(bad);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+    if (message.empty()) message = std::string(refused.status().message());
+    EXPECT_EQ(refused.status().message(), message);
+  }
+}
+
+TEST_F(KeyRingTest, ExpiredAndRevokedKeysStopWorking) {
+  std::string expiring = Issue({api::v1::PARTNER}, "", {}, clock.Now() + absl::Hours(1));
+  EXPECT_TRUE(ring.Authenticate(expiring).ok());
+  clock.Advance(absl::Hours(1));
+  EXPECT_FALSE(ring.Authenticate(expiring).ok());
+
+  std::string revoked = Issue({api::v1::ADMIN});
+  ASSERT_TRUE(ring.Revoke(KeyRing::Parse(revoked)->first).ok());
+  EXPECT_FALSE(ring.Authenticate(revoked).ok());
+  EXPECT_TRUE(absl::IsNotFound(ring.Revoke("nosuchkeyzzz").status()));
+}
+
+TEST_F(KeyRingTest, ABootstrapKeyIsMadeToExistOnce) {
+  std::string whole = "psk_abcdefghijkl_" + std::string(43, 'x');
+  KeyRecord admin;
+  admin.scopes = {api::v1::ADMIN};
+  ASSERT_TRUE(ring.Ensure(whole, admin).ok());
+  ASSERT_TRUE(ring.Ensure(whole, admin).ok());
+  EXPECT_EQ(store.keys.size(), 1u);
+  EXPECT_TRUE(ring.Authenticate(whole).ok());
+  EXPECT_FALSE(ring.Ensure("not-a-key", admin).ok());
+}
+
+class AuthorizeTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    schema_ = ApiSchema::LoadEmbedded()->release();
+    table_ = new RouteTable(*RouteTable::Build(*schema_));
+  }
+  static const Route& RouteOf(std::string_view method, std::string_view path) {
+    const Route* r = table_->Find(method, *SplitRequestPath(path)).route;
+    EXPECT_NE(r, nullptr) << path;
+    return *r;
+  }
+  static Caller Key(std::vector<Scope> scopes, std::string organisation = "",
+                    std::vector<std::string> sources = {}) {
+    Caller c;
+    c.anonymous = false;
+    c.key_id = "k";
+    c.scopes.insert(scopes.begin(), scopes.end());
+    c.organisation = std::move(organisation);
+    c.sources = std::move(sources);
+    return c;
+  }
+  static absl::StatusCode Code(const Route& route, const Caller& caller,
+                               nlohmann::json request = nlohmann::json::object()) {
+    return Authorize(route, caller, &request).code();
+  }
+  static const ApiSchema* schema_;
+  static const RouteTable* table_;
+};
+const ApiSchema* AuthorizeTest::schema_ = nullptr;
+const RouteTable* AuthorizeTest::table_ = nullptr;
+
+TEST_F(AuthorizeTest, ScopesFormALattice) {
+  const Route& get = RouteOf("GET", "/v1/venues/x");
+  const Route& sources = RouteOf("GET", "/v1/sources");
+  const Route& create = RouteOf("POST", "/v1/venues");
+  const Route& keys = RouteOf("GET", "/v1/apiKeys");
+  Caller anonymous;
+  Caller partner = Key({api::v1::PARTNER});
+  Caller org = Key({api::v1::ORGANISATION_WRITE}, "org-a");
+  Caller admin = Key({api::v1::ADMIN});
+  using C = absl::StatusCode;
+  EXPECT_EQ(Code(get, anonymous), C::kOk);
+  EXPECT_EQ(Code(get, org), C::kOk);
+  EXPECT_EQ(Code(sources, anonymous), C::kUnauthenticated);
+  EXPECT_EQ(Code(sources, org), C::kPermissionDenied);
+  EXPECT_EQ(Code(sources, partner), C::kOk);
+  EXPECT_EQ(Code(sources, admin), C::kOk);
+  EXPECT_EQ(Code(create, anonymous), C::kUnauthenticated);
+  EXPECT_EQ(Code(create, partner), C::kPermissionDenied);
+  EXPECT_EQ(Code(create, org), C::kOk);
+  EXPECT_EQ(Code(create, admin), C::kOk);
+  EXPECT_EQ(Code(keys, partner), C::kPermissionDenied);
+  EXPECT_EQ(Code(keys, org), C::kPermissionDenied);
+  EXPECT_EQ(Code(keys, admin), C::kOk);
+}
+
+TEST_F(AuthorizeTest, AnOrganisationKeyWritesForItsOrganisationOnly) {
+  const Route& create = RouteOf("POST", "/v1/venues");
+  Caller org = Key({api::v1::ORGANISATION_WRITE}, "org-a");
+  nlohmann::json empty = {{"venue", {{"nom", "x"}}}};
+  ASSERT_TRUE(Authorize(create, org, &empty).ok());
+  EXPECT_EQ(empty["venue"]["ownerOrganisation"], "org-a");
+  nlohmann::json other = {{"venue", {{"owner_organisation", "org-b"}}}};
+  absl::Status refused = Authorize(create, org, &other);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.message(), HasSubstr("org-b"));
+  nlohmann::json same = {{"venue", {{"ownerOrganisation", "org-a"}}}};
+  EXPECT_TRUE(Authorize(create, org, &same).ok());
+  EXPECT_THAT(CallerMetadata(org), Contains(Pair("x-passerelle-organisation", "org-a")));
+  EXPECT_THAT(CallerMetadata(Key({api::v1::ADMIN}, "org-a")),
+              ::testing::Not(Contains(Pair("x-passerelle-organisation", "org-a"))));
+  EXPECT_TRUE(CallerMetadata(Caller()).empty());
+}
+
+TEST_F(AuthorizeTest, APartnerKeyWritesOnlyItsSources) {
+  const Route& batch = RouteOf("POST", "/v1/sources/a/venues:batchUpsert");
+  Caller partner = Key({api::v1::PARTNER}, "", {"a"});
+  EXPECT_EQ(Code(batch, partner, {{"source", "a"}}), absl::StatusCode::kOk);
+  EXPECT_EQ(Code(batch, partner, {{"source", "b"}}), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Code(batch, partner, nlohmann::json::object()), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Code(batch, Key({api::v1::ADMIN}), {{"source", "b"}}), absl::StatusCode::kOk);
+}
+
+TEST_F(AuthorizeTest, RaisedFieldScopesApplyWhenTheFieldIsSet) {
+  const Route& list = RouteOf("GET", "/v1/venues");
+  EXPECT_EQ(Code(list, Caller(), {{"showWithdrawn", false}}), absl::StatusCode::kOk);
+  EXPECT_EQ(Code(list, Caller(), {{"showWithdrawn", true}}), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(Code(list, Key({api::v1::ORGANISATION_WRITE}, "o"), {{"show_withdrawn", true}}),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(Code(list, Key({api::v1::PARTNER}), {{"showWithdrawn", true}}), absl::StatusCode::kOk);
+}
+
+}  // namespace
+}  // namespace passerelle::gateway
