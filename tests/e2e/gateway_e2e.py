@@ -1,0 +1,295 @@
+#!/usr/bin/env python3
+"""End to end through the public door, as a partner platform, a mediator's tool and a browser
+would: plain HTTP (Python's http.client, and curl) against the real passerelle-gateway in front
+of the real venues, referential and sync binaries (real PostgreSQL + PostGIS and NATS from the
+test command).
+
+Covers: public reads without a key, ETag and 304, the authorisation matrix (no key, forged,
+revoked, partner, organisation, admin) on every route family, create → 201 + Location with the
+owner forced to the key's organisation, If-Match → 412, source-bound batch writes, errors as
+AIP-193 JSON (malformed JSON with its position, unknown fields and parameters, 404, 405, 413,
+415), request ids, streamed exports (chunked, gzip).
+"""
+import gzip
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+import unittest
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+SOURCE = sys.argv[2] if len(sys.argv) > 2 else "."
+ADMIN_KEY = "psk_e2eadminkey2_" + "A" * 43
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def venue_body(i, **extra):
+    body = {"id": f"gw-e2e-{i}", "pivot": "21590512800017", "nom": f"Médiathèque {i}",
+            "commune": "Roubaix", "codePostal": "59100", "adresse": f"{i} rue Pierre Motte",
+            "dateMaj": "2026-11-25", "latitude": 50.69, "longitude": 3.18,
+            "services": ["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES"]}
+    body.update(extra)
+    return body
+
+
+class GatewayE2E(unittest.TestCase):
+    procs = []
+
+    @classmethod
+    def start(cls, name, grpc_port, extra):
+        env = dict(os.environ,
+                   PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
+                   PASSERELLE_DATABASE_SCHEMA=f"{cls.schema}_{name}",
+                   PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
+                   PASSERELLE_NATS_PREFIX=cls.schema,
+                   PASSERELLE_PAGE_TOKEN_KEY="gateway-e2e-page-token-key",
+                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}",
+                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}", **extra)
+        log = open(f"/tmp/{cls.schema}_{name}.log", "w+")
+        proc = subprocess.Popen([f"{BUILD}/services/{name}/passerelle-{name}"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        cls.procs.append((name, proc, log))
+
+    @classmethod
+    def setUpClass(cls):
+        cls.schema = f"gwe2e_{os.getpid()}_{random.randint(0, 99999)}"
+        ports = {n: free_port() for n in ("venues", "referential", "sync", "gateway")}
+        cls.http_port = free_port()
+        cls.start("venues", ports["venues"], {})
+        cls.start("referential", ports["referential"],
+                  {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
+        cls.start("sync", ports["sync"],
+                  {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}"})
+        cls.start("gateway", ports["gateway"], {
+            "PASSERELLE_GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{cls.http_port}",
+            "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}",
+            "PASSERELLE_REFERENTIAL_ADDRESS": f"127.0.0.1:{ports['referential']}",
+            "PASSERELLE_SYNC_ADDRESS": f"127.0.0.1:{ports['sync']}",
+            "PASSERELLE_GATEWAY_KEY_PEPPER": "e2e-pepper",
+            "PASSERELLE_GATEWAY_BOOTSTRAP_KEY": ADMIN_KEY,
+            "PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
+        deadline = time.time() + 60
+        while True:
+            try:
+                if cls.call("GET", "/v1/nomenclatures")[0] == 200:
+                    break
+            except OSError:
+                pass
+            for name, proc, log in cls.procs:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{name} exited at start:\n{log.read()[-3000:]}")
+            if time.time() > deadline:
+                raise RuntimeError("the gateway did not answer within 60 s")
+            time.sleep(0.2)
+        cls.partner = cls.make_key(["PARTNER"], sources=["gw-e2e-source"])
+        cls.org_a = cls.make_key(["ORGANISATION_WRITE"], organisation="org-a")
+        cls.org_b = cls.make_key(["ORGANISATION_WRITE"], organisation="org-b")
+        cls.revoked = cls.make_key(["ADMIN"])
+        status, _, body = cls.call(
+            "POST", f"/v1/apiKeys/{cls.revoked.split('_')[1]}:revoke", {}, key=ADMIN_KEY)
+        assert status == 200, body
+
+    @classmethod
+    def tearDownClass(cls):
+        for name, proc, log in reversed(cls.procs):
+            proc.terminate()
+        for name, proc, log in cls.procs:
+            assert proc.wait(timeout=20) == 0, f"{name} did not stop cleanly"
+        for name in ("venues", "referential", "sync", "gateway"):
+            subprocess.run(["psql", os.environ["PASSERELLE_TEST_DATABASE_URL"], "-qc",
+                            f'DROP SCHEMA IF EXISTS "{cls.schema}_{name}" CASCADE'], check=True)
+
+    @classmethod
+    def call(cls, method, path, body=None, key=None, headers=None, raw=None):
+        conn = http.client.HTTPConnection("127.0.0.1", cls.http_port, timeout=30)
+        h = dict(headers or {})
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+
+    @classmethod
+    def make_key(cls, scopes, organisation="", sources=()):
+        status, _, body = cls.call("POST", "/v1/apiKeys", {
+            "displayName": "e2e", "scopes": scopes, "organisation": organisation,
+            "sources": list(sources)}, key=ADMIN_KEY)
+        assert status == 201, body
+        return json.loads(body)["secret"]
+
+    def error(self, payload):
+        e = json.loads(payload)["error"]
+        self.assertIn("status", e)
+        self.assertIn("message", e)
+        return e
+
+    def test_public_reads_carry_etags_and_answer_304(self):
+        status, headers, body = self.call("GET", "/v1/nomenclatures")
+        self.assertEqual(status, 200)
+        self.assertIn("nomenclatures", json.loads(body))
+        self.assertEqual(headers["cache-control"], "public, max-age=60")
+        status, headers2, body = self.call("GET", "/v1/nomenclatures",
+                                           headers={"If-None-Match": headers["etag"]})
+        self.assertEqual(status, 304)
+        self.assertEqual(body, b"")
+        self.assertEqual(headers2["etag"], headers["etag"])
+
+    def test_authorisation_matrix(self):
+        forged = "psk_aaaaaaaaaaaa_" + "B" * 43
+        routes = [  # (method, path, body, lowest scope)
+            ("GET", "/v1/venues?pageSize=1", None, "public"),
+            ("GET", "/v1/items:search?query=caf", None, "public"),
+            ("GET", "/v1/venues?showWithdrawn=true", None, "partner"),
+            ("GET", "/v1/sources", None, "partner"),
+            ("POST", "/v1/venues", venue_body("matrix", id="gw-e2e-matrix"), "write"),
+            ("GET", "/v1/apiKeys", None, "admin"),
+            ("GET", "/v1/sync/sources", None, "admin"),
+        ]
+        callers = {"none": None, "forged": forged, "revoked": self.revoked,
+                   "partner": self.partner, "org": self.org_a, "admin": ADMIN_KEY}
+        allowed = {"public": {"none", "partner", "org", "admin"},
+                   "partner": {"partner", "admin"}, "write": {"org", "admin"},
+                   "admin": {"admin"}}
+        for method, path, body, scope in routes:
+            for who, key in callers.items():
+                b = dict(body, id=f"gw-e2e-m-{who}") if body else None
+                status, headers, payload = self.call(method, path, b, key=key)
+                with self.subTest(route=f"{method} {path}", caller=who):
+                    if who in ("forged", "revoked"):
+                        self.assertEqual(status, 401, payload)
+                        self.assertIn("www-authenticate", headers)
+                    elif who in allowed[scope]:
+                        self.assertIn(status, (200, 201), payload)
+                    elif who == "none":
+                        self.assertEqual(status, 401, payload)
+                    else:
+                        self.assertEqual(status, 403, payload)
+                        self.assertEqual(self.error(payload)["status"], "PERMISSION_DENIED")
+
+    def test_create_then_conditional_update(self):
+        status, headers, body = self.call("POST", "/v1/venues", venue_body(1), key=self.org_a)
+        self.assertEqual(status, 201, body)
+        created = json.loads(body)
+        self.assertEqual(headers["location"], f"/v1/{created['name']}")
+        self.assertEqual(created["ownerOrganisation"], "org-a")
+        status, headers, body = self.call("GET", headers["location"])
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["etag"], 'W/"1"')
+        path = f"/v1/{created['name']}?updateMask=telephone"
+        status, _, body = self.call("PATCH", path, {"telephone": "03 20 00 00 01"},
+                                    key=self.org_a, headers={"If-Match": 'W/"7"'})
+        self.assertEqual(status, 412, body)
+        status, headers, body = self.call("PATCH", path, {"telephone": "03 20 00 00 01"},
+                                          key=self.org_a, headers={"If-Match": 'W/"1"'})
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["etag"], 'W/"2"')
+        status, _, body = self.call("POST", "/v1/venues",
+                                    venue_body(2, ownerOrganisation="org-b"), key=self.org_a)
+        self.assertEqual(status, 403, body)
+        self.assertIn("NOT_OWNER", body.decode())
+
+    def test_partner_writes_only_its_sources(self):
+        status, _, body = self.call("POST", "/v1/sources?sourceId=gw-e2e-source",
+                                    {"displayName": "Source e2e"}, key=ADMIN_KEY)
+        self.assertEqual(status, 201, body)
+        status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:batchUpsert",
+                                    {"venues": [venue_body("b1")]}, key=self.partner)
+        self.assertEqual(status, 200, body)
+        status, _, body = self.call("POST", "/v1/sources/other/venues:batchUpsert",
+                                    {"venues": [venue_body("b2")]}, key=self.partner)
+        self.assertEqual(status, 403, body)
+        self.assertIn("SOURCE_NOT_BOUND", body.decode())
+
+    def test_bad_requests_get_precise_json_errors(self):
+        status, _, body = self.call("POST", "/v1/venues", raw=b'{"nom": }', key=self.org_a,
+                                    headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400)
+        self.assertIn("octet 9", json.dumps(self.error(body), ensure_ascii=False))
+        status, _, body = self.call("POST", "/v1/venues", venue_body(3, nomm="x"),
+                                    key=self.org_a)
+        self.assertEqual(status, 400)
+        self.assertIn("nomm", body.decode())
+        status, _, body = self.call("POST", "/v1/venues", raw=b"nom=x", key=self.org_a,
+                                    headers={"Content-Type": "text/plain"})
+        self.assertEqual(status, 415, body)
+        status, _, body = self.call("POST", "/v1/venues", raw=b"[" * (2 << 20), key=self.org_a,
+                                    headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 413)
+        status, _, body = self.call("GET", "/v1/venues:search?nearLat=1")
+        self.assertEqual(status, 400)
+        self.assertEqual(self.error(body)["details"][0]["fieldViolations"][0]["field"],
+                         "nearLat")
+        status, _, body = self.call("GET", "/v1/venues:search?near.latitude=NaN")
+        self.assertEqual(status, 400)
+        status, headers, body = self.call("DELETE", "/v1/venues/abc")
+        self.assertEqual(status, 405)
+        self.assertIn("GET", headers["allow"])
+        status, _, body = self.call("GET", "/v1/nowhere/%ff")
+        self.assertEqual(status, 400)
+        status, _, body = self.call("GET", "/v1/nowhere")
+        self.assertEqual(status, 404)
+        self.assertIn("ROUTE_NOT_FOUND", body.decode())
+        status, _, body = self.call("GET", "/v1/venues/not-a-uuid")
+        self.assertEqual(status, 400, body)
+
+    def test_request_ids_are_echoed_only_when_safe(self):
+        _, headers, _ = self.call("GET", "/v1/nomenclatures", headers={"X-Request-Id": "abc-1"})
+        self.assertEqual(headers["x-request-id"], "abc-1")
+        _, headers, _ = self.call("GET", "/v1/nomenclatures",
+                                  headers={"X-Request-Id": "bad id <script>"})
+        self.assertNotIn("<", headers["x-request-id"])
+        self.assertEqual(len(headers["x-request-id"]), 36)
+
+    def test_cors_for_configured_origins(self):
+        status, headers, _ = self.call("OPTIONS", "/v1/venues",
+                                       headers={"Origin": "https://carte.example",
+                                                "Access-Control-Request-Method": "GET"})
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["access-control-allow-origin"], "https://carte.example")
+        _, headers, _ = self.call("GET", "/v1/nomenclatures", headers={"Origin": "https://evil"})
+        self.assertNotIn("access-control-allow-origin", headers)
+
+    def test_exports_stream_chunked_and_gzip(self):
+        self.call("POST", "/v1/venues", venue_body("export", id="gw-e2e-export"), key=self.org_a)
+        status, headers, plain = self.call("GET", "/v1/venues:export?format=NATIONAL_CSV")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers.get("transfer-encoding"), "chunked")
+        self.assertIn('filename="venues.csv"', headers["content-disposition"])
+        self.assertTrue(plain.startswith(b'"id","pivot","nom"'))
+        status, headers, packed = self.call("GET", "/v1/venues:export?format=NATIONAL_CSV",
+                                            headers={"Accept-Encoding": "gzip"})
+        self.assertEqual(headers.get("content-encoding"), "gzip")
+        self.assertEqual(gzip.decompress(packed), plain)
+        status, headers, ttl = self.call(
+            "GET", "/v1/nomenclatures/roubaix-aptic/versions/-:export?format=SKOS_TURTLE")
+        self.assertEqual(status, 200, ttl)
+        self.assertTrue(headers["content-type"].startswith("text/turtle"))
+
+    def test_curl_reads_like_any_client(self):
+        out = subprocess.run(
+            ["curl", "-sf", "-H", "Accept-Encoding: gzip", "--compressed",
+             f"http://127.0.0.1:{self.http_port}/v1/items:search?query=pronote"],
+            capture_output=True, check=True, timeout=30)
+        self.assertIn("results", json.loads(out.stdout))
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
