@@ -980,7 +980,8 @@ void Connection::Close() {
   }
   EndExchange(/*complete=*/false);
   request_ = Request();
-  parser_.reset();
+  // parser_, buffer_ and scratch_ stay: an operation cancelled by the close still completes,
+  // and uses them.
 }
 
 void Connection::Deregister() {
