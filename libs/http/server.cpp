@@ -34,9 +34,11 @@ namespace bhttp = boost::beast::http;
 using tcp = asio::ip::tcp;
 using Parser = bhttp::request_parser<bhttp::buffer_body>;
 
-constexpr size_t kPiece = 64 * 1024;      // body pieces read, chunks a handler should send
-constexpr size_t kGzipMinBytes = 1024;    // smaller bodies are sent as they are
-constexpr size_t kLingerBytes = 1 << 20;  // read and dropped after an error response
+constexpr size_t kPiece = 64 * 1024;       // body pieces read, chunks a handler should send
+constexpr size_t kSmallRead = 2048;        // between requests, and while lingering
+constexpr size_t kKeptBuffer = 16 * 1024;  // what an idle connection keeps at most
+constexpr size_t kGzipMinBytes = 1024;     // smaller bodies are sent as they are
+constexpr size_t kLingerBytes = 1 << 20;   // read and dropped after an error response
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr auto kRejectTimeout = std::chrono::seconds(1);  // 503 to a connection over a cap
 constexpr std::string_view kVersionMessage =
@@ -397,7 +399,11 @@ void Connection::ReadHead(bool first) {
     return;
   }
   stream_.expires_after(Chrono(core_->options.idle_timeout));
-  stream_.async_read_some(buffer_.prepare(kPiece),
+  // An idle connection holds little memory: a burst of pipelined requests grew the buffer,
+  // a streamed body used a 64 KiB piece.
+  if (buffer_.capacity() > kKeptBuffer) buffer_.shrink_to_fit();
+  std::vector<char>().swap(scratch_);
+  stream_.async_read_some(buffer_.prepare(kSmallRead),
                           [self = shared_from_this()](beast::error_code ec, size_t n) {
                             if (self->phase_ == Phase::kClosed) return;
                             self->buffer_.commit(n);
@@ -950,10 +956,10 @@ void Connection::GracefulClose() {
 }
 
 void Connection::Linger(size_t dropped) {
-  if (scratch_.size() < kPiece) scratch_.resize(kPiece);
-  stream_.async_read_some(asio::buffer(scratch_),
+  stream_.async_read_some(buffer_.prepare(kSmallRead),
                           [self = shared_from_this(), dropped](beast::error_code ec, size_t n) {
                             if (self->phase_ == Phase::kClosed) return;
+                            self->buffer_.clear();  // dropped
                             if (ec || dropped + n > kLingerBytes) {
                               self->Close();
                               return;
@@ -980,7 +986,8 @@ void Connection::Close() {
   }
   EndExchange(/*complete=*/false);
   request_ = Request();
-  parser_.reset();
+  // parser_, buffer_ and scratch_ stay: an operation cancelled by the close still completes,
+  // and uses them.
 }
 
 void Connection::Deregister() {
