@@ -20,7 +20,7 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  std::string http_address, venues, referential, sync, cors, pepper, bootstrap_key;
+  std::string http_address, venues, referential, sync, cors, pepper, bootstrap_key, limits;
   std::chrono::milliseconds backend_timeout{0};
   int64_t max_upload_mb = 64;
   return service::Run(
@@ -48,6 +48,9 @@ int main(int argc, char** argv) {
              bootstrap_key = r.String(
                  "PASSERELLE_GATEWAY_BOOTSTRAP_KEY", "",
                  "An administrator key (psk_…) made to exist at start: how the first key is born");
+             limits = r.String("PASSERELLE_GATEWAY_RATE_LIMITS", "",
+                               "Token buckets per scope, e.g. public=20:60,partner=100:300 "
+                               "(requests per second : burst); each replica counts alone");
              cors = r.String("PASSERELLE_GATEWAY_CORS_ORIGINS", "",
                              "Comma-separated origins allowed by CORS (`*`: any)");
            },
@@ -93,6 +96,10 @@ int main(int argc, char** argv) {
          auto& backends =
              rt.components.Emplace<std::unique_ptr<gateway::Backends>>(*std::move(connected));
          gateway::RestOptions options;
+         absl::StatusOr<std::map<std::string, gateway::RateLimit>> rate_limits =
+             gateway::ParseRateLimits(limits);
+         if (!rate_limits.ok()) return rate_limits.status();
+         options.rate_limits = *std::move(rate_limits);
          options.backend_timeout = absl::FromChrono(backend_timeout);
          options.max_upload_bytes = static_cast<size_t>(max_upload_mb) << 20;
          for (std::string_view origin : text::Split(cors, ',')) {

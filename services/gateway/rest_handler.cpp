@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "libs/api/status.hpp"
 #include "libs/events/event.hpp"
@@ -132,7 +133,23 @@ struct RestHandler::Context {
   std::string if_none_match;
   CallOptions call;
   std::shared_ptr<Call> backend;
+  std::shared_ptr<std::function<void()>> pump;  // an upload's body reader
+  Caller caller;
+  std::vector<http::Header> rate;  // RateLimit-* of this request
 };
+
+// One line per write through the door: who (key, organisation), what (method, resource), and
+// how it ended. Never a secret or a body.
+void RestHandler::Audit(const Context& c, int http_status, grpc::StatusCode code) const {
+  if (c.found.route == nullptr || c.found.route->http_method == "GET") return;
+  logging::Info("audit", {{"key_id", c.caller.key_id},
+                          {"organisation", c.caller.organisation},
+                          {"method", c.found.route->method->full_name()},
+                          {"resource", c.path},
+                          {"http_status", http_status},
+                          {"grpc_status", std::string(CodeName(code))},
+                          {"request_id", c.request_id}});
+}
 
 RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends,
                          KeyRing& keys, RestOptions options)
@@ -140,7 +157,8 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
       routes_(routes),
       backends_(backends),
       keys_(keys),
-      options_(std::move(options)) {}
+      options_(std::move(options)),
+      limiter_(options_.clock != nullptr ? *options_.clock : clocks::System()) {}
 
 http::BodyPlan RestHandler::Plan(const http::Request& head) {
   http::BodyPlan plan;
@@ -159,6 +177,7 @@ http::BodyPlan RestHandler::Plan(const http::Request& head) {
 
 std::vector<http::Header> RestHandler::CommonHeaders(const Context& c) const {
   std::vector<http::Header> h = {{"x-request-id", c.request_id}};
+  h.insert(h.end(), c.rate.begin(), c.rate.end());
   if (!c.origin.empty()) {
     h.push_back({"access-control-allow-origin", c.origin});
     h.push_back({"access-control-expose-headers",
@@ -179,6 +198,7 @@ void RestHandler::Fail(const Context& c, const grpc::Status& status, int http_st
   r.headers.push_back({"cache-control", "no-store"});
   for (http::Header& h : extra) r.headers.push_back(std::move(h));
   r.body = ErrorJson(schema_, code, status, c.request_id);
+  Audit(c, code, status.error_code());
   c.exchange->Respond(std::move(r));
 }
 
@@ -286,7 +306,43 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
     }
     caller = *std::move(known);
   }
+  c->caller = caller;
 
+  // One bucket per key, or per client address for anonymous calls.
+  std::string scope = caller.anonymous               ? "public"
+                      : caller.Has(api::v1::ADMIN)   ? "admin"
+                      : caller.Has(api::v1::PARTNER) ? "partner"
+                                                     : "organisation";
+  auto limit = options_.rate_limits.find(scope);
+  if (limit != options_.rate_limits.end()) {
+    RateLimiter::Decision d = limiter_.Take(
+        caller.anonymous ? absl::StrCat("ip:", req.peer) : absl::StrCat("key:", caller.key_id),
+        limit->second);
+    c->rate = {{"ratelimit-limit", absl::StrCat(d.limit)},
+               {"ratelimit-remaining", absl::StrCat(d.remaining)},
+               {"ratelimit-reset", absl::StrCat(d.reset)}};
+    if (!d.allowed) {
+      Fail(*c,
+           grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        absl::StrCat("trop de requêtes : réessayez dans ", d.retry_after, " s")),
+           429, {{"retry-after", absl::StrCat(d.retry_after)}});
+      return;
+    }
+  }
+
+  if (route.raw_request()) {
+    std::string_view type = req.Find("content-type").value_or("");
+    std::string media(text::StripSpaces(type.substr(0, type.find(';'))));
+    if (absl::StartsWith(media, "multipart/") || media == "application/x-www-form-urlencoded") {
+      Fail(*c,
+           FromAbsl(api::InvalidArgument(
+               "envoyez le fichier lui-même comme corps de la requête",
+               {{"Content-Type",
+                 absl::StrCat("type ", text::Quote(media), " non pris en charge ici")}})),
+           415);
+      return;
+    }
+  }
   HttpInput input;
   input.bindings = c->found.bindings;
   input.query = c->query;
@@ -399,6 +455,7 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
                            ">; rel=\"next\"")});
         }
         r.body = *std::move(body);
+        Audit(*c, r.status, grpc::StatusCode::OK);
         c->exchange->Respond(std::move(r));
       });
 }
@@ -464,8 +521,73 @@ void RestHandler::ForwardStream(std::shared_ptr<Context> c, std::string request)
 }
 
 void RestHandler::ForwardUpload(std::shared_ptr<Context> c, std::string first) {
-  (void)first;
-  Fail(*c, grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "import par le gateway à venir"), 501);
+  // The first message carries the path and query fields; each body piece follows as a
+  // message holding only the bytes field, sent when the previous one was taken (back-pressure
+  // from the backend to the client's socket).
+  c->call.timeout = options_.stream_timeout;
+  const Route& route = *c->found.route;
+  const int field = route.body_field->number();
+  std::shared_ptr<Backends::Upload> upload =
+      backends_.ClientStream(route, c->call, [this, c](grpc::Status status, std::string bytes) {
+        if (!status.ok()) {
+          Fail(*c, status);
+          return;
+        }
+        absl::StatusOr<std::string> body =
+            MessageToJson(schema_, c->found.route->method->output_type(), bytes);
+        if (!body.ok()) {
+          Fail(*c, grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne"));
+          return;
+        }
+        http::Response r;
+        r.headers = CommonHeaders(*c);
+        r.headers.push_back({"content-type", "application/json"});
+        r.headers.push_back({"cache-control", "private, no-store"});
+        r.body = *std::move(body);
+        Audit(*c, r.status, grpc::StatusCode::OK);
+        c->exchange->Respond(std::move(r));
+      });
+  c->backend = upload;
+  std::weak_ptr<Context> weak = c;
+  c->exchange->OnCancel([weak] {
+    if (auto ctx = weak.lock(); ctx && ctx->backend) ctx->backend->Cancel();
+  });
+  auto pump = std::make_shared<std::function<void()>>();
+  // The pump holds the context weakly: the context holds the pump, and the backend call's
+  // completion holds the context until the answer is sent.
+  *pump = [weak, upload, field, pump_weak = std::weak_ptr<std::function<void()>>(pump)]() {
+    std::shared_ptr<Context> c = weak.lock();
+    if (!c) return;
+    c->exchange->ReadBody([upload, field, pump_weak](bool ok, std::string piece, bool last) {
+      if (!ok) {
+        upload->Cancel();
+        return;
+      }
+      auto after = [upload, last, pump_weak](bool written) {
+        if (!written) return;  // the backend ended the call: its status answers
+        if (last) {
+          upload->Finish();
+        } else if (auto pump = pump_weak.lock()) {
+          (*pump)();
+        }
+      };
+      if (piece.empty()) {
+        after(true);
+        return;
+      }
+      std::string message;
+      {
+        google::protobuf::io::StringOutputStream raw(&message);
+        google::protobuf::io::CodedOutputStream out(&raw);
+        WireFormatLite::WriteBytes(field, piece, &out);
+      }
+      upload->Write(std::move(message), after);
+    });
+  };
+  c->pump = pump;  // kept alive with the exchange's context
+  upload->Write(std::move(first), [pump](bool written) {
+    if (written) (*pump)();
+  });
 }
 
 }  // namespace passerelle::gateway

@@ -13,6 +13,7 @@
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
 #include "services/gateway/keys.hpp"
+#include "services/gateway/rate_limit.hpp"
 #include "services/gateway/routes.hpp"
 
 namespace passerelle::gateway {
@@ -28,6 +29,11 @@ struct RestOptions {
   absl::Duration stream_timeout = absl::Minutes(10);
   /// Origins allowed by CORS (exact matches; `*` for any origin on public reads).
   std::vector<std::string> cors_origins;
+  /// Token buckets per scope: `public` (per client address), `partner`, `organisation`,
+  /// `admin` (per key).
+  std::map<std::string, RateLimit> rate_limits = *ParseRateLimits("");
+  /// The clock of the rate limiter; null: the system clock.
+  const clocks::Clock* clock = nullptr;
   /// Served at GET /v1/openapi.json when not empty.
   std::string openapi_json;
 };
@@ -47,12 +53,14 @@ class RestHandler : public http::Handler {
   void Fail(const Context& context, const grpc::Status& status, int http_status = 0,
             std::vector<http::Header> extra = {});
   std::vector<http::Header> CommonHeaders(const Context& context) const;
+  void Audit(const Context& context, int http_status, grpc::StatusCode code) const;
 
   const ApiSchema& schema_;
   const RouteTable& routes_;
   Backends& backends_;
   KeyRing& keys_;
   RestOptions options_;
+  RateLimiter limiter_;
 };
 
 }  // namespace passerelle::gateway

@@ -65,6 +65,7 @@ class GatewayE2E(unittest.TestCase):
     def setUpClass(cls):
         cls.schema = f"gwe2e_{os.getpid()}_{random.randint(0, 99999)}"
         ports = {n: free_port() for n in ("venues", "referential", "sync", "gateway")}
+        cls.ports = ports
         cls.http_port = free_port()
         cls.start("venues", ports["venues"], {})
         cls.start("referential", ports["referential"],
@@ -217,6 +218,22 @@ class GatewayE2E(unittest.TestCase):
                                     {"venues": [venue_body("b2")]}, key=self.partner)
         self.assertEqual(status, 403, body)
         self.assertIn("SOURCE_NOT_BOUND", body.decode())
+        # A national-standard CSV file streamed as the request body.
+        with open(f"{SOURCE}/services/venues/seed/demo-roubaix.csv", "rb") as f:
+            csv = f.read()
+        status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:import", raw=csv,
+                                    key=self.partner, headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 200, body)
+        report = json.loads(body)
+        self.assertEqual(report["rows"], csv.count(b"\n") - 1)
+        self.assertEqual(report.get("rejected", 0), 0)
+        status, _, body = self.call("POST", "/v1/sources/other/venues:import", raw=csv,
+                                    key=self.partner, headers={"Content-Type": "text/csv"})
+        self.assertEqual(status, 403, body)
+        status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:import", raw=csv,
+                                    key=self.partner,
+                                    headers={"Content-Type": "multipart/form-data; boundary=x"})
+        self.assertEqual(status, 415, body)
 
     def test_bad_requests_get_precise_json_errors(self):
         status, _, body = self.call("POST", "/v1/venues", raw=b'{"nom": }', key=self.org_a,
@@ -282,6 +299,59 @@ class GatewayE2E(unittest.TestCase):
             "GET", "/v1/nomenclatures/roubaix-aptic/versions/-:export?format=SKOS_TURTLE")
         self.assertEqual(status, 200, ttl)
         self.assertTrue(headers["content-type"].startswith("text/turtle"))
+
+    def test_rate_limits_answer_429_then_let_through_after_the_wait(self):
+        # A second gateway (a replica) with a tight public limit: 1 request/s, burst 2.
+        port = free_port()
+        env = dict(os.environ,
+                   PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
+                   PASSERELLE_DATABASE_SCHEMA=f"{self.schema}_gateway",
+                   PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
+                   PASSERELLE_NATS_PREFIX=self.schema,
+                   PASSERELLE_PAGE_TOKEN_KEY="gateway-e2e-page-token-key",
+                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
+                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}",
+                   PASSERELLE_GATEWAY_HTTP_ADDRESS=f"127.0.0.1:{port}",
+                   PASSERELLE_VENUES_ADDRESS=f"127.0.0.1:{self.ports['venues']}",
+                   PASSERELLE_REFERENTIAL_ADDRESS=f"127.0.0.1:{self.ports['referential']}",
+                   PASSERELLE_SYNC_ADDRESS=f"127.0.0.1:{self.ports['sync']}",
+                   PASSERELLE_GATEWAY_KEY_PEPPER="e2e-pepper",
+                   PASSERELLE_GATEWAY_RATE_LIMITS="public=1:2")
+        log = open(f"/tmp/{self.schema}_gateway2.log", "w+")
+        proc = subprocess.Popen([f"{BUILD}/services/gateway/passerelle-gateway"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+
+        def get():
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            conn.request("GET", "/v1/nomenclatures")
+            r = conn.getresponse()
+            r.read()
+            conn.close()
+            return r.status, {k.lower(): v for k, v in r.getheaders()}
+
+        try:
+            deadline = time.time() + 30
+            while True:
+                try:
+                    status, headers = get()
+                    break
+                except OSError:
+                    self.assertLess(time.time(), deadline, "the replica did not start")
+                    time.sleep(0.2)
+            self.assertEqual(status, 200)
+            self.assertEqual(headers["ratelimit-limit"], "2")
+            statuses = [get() for _ in range(3)]
+            refused = [h for s, h in statuses if s == 429]
+            self.assertTrue(refused, [s for s, _ in statuses])
+            wait = int(refused[-1]["retry-after"])
+            self.assertGreaterEqual(wait, 1)
+            time.sleep(wait)
+            status, _ = get()
+            self.assertEqual(status, 200)
+        finally:
+            proc.terminate()
+            self.assertEqual(proc.wait(timeout=20), 0)
+            log.close()
 
     def test_curl_reads_like_any_client(self):
         out = subprocess.run(
