@@ -252,6 +252,9 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
     return;
   }
 
+  for (ExtraPages* pages : options_.pages) {
+    if (pages->Serve(exchange, c->request_id)) return;
+  }
   absl::StatusOr<SplitPath> path = SplitRequestPath(c->path);
   if (!path.ok()) {
     Fail(*c, FromAbsl(path.status()));

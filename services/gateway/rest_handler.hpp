@@ -18,6 +18,16 @@
 
 namespace passerelle::gateway {
 
+/// Pages served beside the annotated routes (OGC API Features, the map's static files): each is
+/// asked first and answers the requests it takes.
+class ExtraPages {
+ public:
+  virtual ~ExtraPages() = default;
+  /// True when the request is this handler's (it then responds, exactly once).
+  virtual bool Serve(const std::shared_ptr<http::Exchange>& exchange,
+                     const std::string& request_id) = 0;
+};
+
 struct RestOptions {
   /// Largest JSON body (413 over it).
   size_t max_json_bytes = size_t{1} << 20;
@@ -34,6 +44,8 @@ struct RestOptions {
   std::map<std::string, RateLimit> rate_limits = *ParseRateLimits("");
   /// The clock of the rate limiter; null: the system clock.
   const clocks::Clock* clock = nullptr;
+  /// Tried in order before the routes (not owned).
+  std::vector<ExtraPages*> pages;
   /// Served at GET /v1/openapi.json when not empty.
   std::string openapi_json;
 };
