@@ -9,6 +9,7 @@
 #include "libs/text/split.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
+#include "services/gateway/grpc_front.hpp"
 #include "services/gateway/key_service.hpp"
 #include "services/gateway/key_store.hpp"
 #include "services/gateway/rest_handler.hpp"
@@ -20,7 +21,8 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  std::string http_address, venues, referential, sync, cors, pepper, bootstrap_key, limits;
+  std::string http_address, grpc_address, venues, referential, sync, cors, pepper, bootstrap_key,
+      limits;
   std::chrono::milliseconds backend_timeout{0};
   int64_t max_upload_mb = 64;
   return service::Run(
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
            [&](config::Reader& r) {
              http_address = r.ListenAddress("PASSERELLE_GATEWAY_HTTP_ADDRESS", "0.0.0.0:8080",
                                             "host:port of the public REST/JSON door");
+             grpc_address = r.ListenAddress("PASSERELLE_GATEWAY_GRPC_ADDRESS", "0.0.0.0:9090",
+                                            "host:port of the public gRPC door");
              venues = r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
                                "host:port of the venues service");
              referential = r.String("PASSERELLE_REFERENTIAL_ADDRESS", "127.0.0.1:50052",
@@ -107,8 +111,17 @@ int main(int argc, char** argv) {
              options.cors_origins.emplace_back(text::StripSpaces(origin));
            }
          }
+         auto& limiter = rt.components.Emplace<gateway::RateLimiter>(clocks::System());
+         gateway::GrpcFrontOptions front_options{.address = grpc_address,
+                                                 .default_timeout = options.backend_timeout,
+                                                 .rate_limits = options.rate_limits};
+         absl::StatusOr<std::unique_ptr<gateway::GrpcFront>> front = gateway::GrpcFront::Start(
+             *api, routes, *backends, keys, limiter, std::move(front_options));
+         if (!front.ok()) return front.status();
+         auto& grpc_front =
+             rt.components.Emplace<std::unique_ptr<gateway::GrpcFront>>(*std::move(front));
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
-                                                                     std::move(options));
+                                                                     limiter, std::move(options));
          http::ServerOptions http_options;
          http_options.address = http_address;
          absl::StatusOr<std::unique_ptr<http::Server>> server =
@@ -119,7 +132,11 @@ int main(int argc, char** argv) {
          logging::Info("REST/JSON door open", {{"address", http_address},
                                                {"port", http_server->port()},
                                                {"routes", routes.routes().size()}});
-         rt.server->OnShutdown([&http_server] { http_server->Shutdown(absl::Seconds(5)); });
+         logging::Info("gRPC door open", {{"address", grpc_address}, {"port", grpc_front->port()}});
+         rt.server->OnShutdown([&http_server, &grpc_front] {
+           http_server->Shutdown(absl::Seconds(5));
+           grpc_front->Shutdown(absl::Seconds(5));
+         });
          return absl::OkStatus();
        }});
 }

@@ -152,13 +152,13 @@ void RestHandler::Audit(const Context& c, int http_status, grpc::StatusCode code
 }
 
 RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends,
-                         KeyRing& keys, RestOptions options)
+                         KeyRing& keys, RateLimiter& limiter, RestOptions options)
     : schema_(schema),
       routes_(routes),
       backends_(backends),
       keys_(keys),
-      options_(std::move(options)),
-      limiter_(options_.clock != nullptr ? *options_.clock : clocks::System()) {}
+      limiter_(limiter),
+      options_(std::move(options)) {}
 
 http::BodyPlan RestHandler::Plan(const http::Request& head) {
   http::BodyPlan plan;

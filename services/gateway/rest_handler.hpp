@@ -42,8 +42,6 @@ struct RestOptions {
   /// Token buckets per scope: `public` (per client address), `partner`, `organisation`,
   /// `admin` (per key).
   std::map<std::string, RateLimit> rate_limits = *ParseRateLimits("");
-  /// The clock of the rate limiter; null: the system clock.
-  const clocks::Clock* clock = nullptr;
   /// Tried in order before the routes (not owned).
   std::vector<ExtraPages*> pages;
   /// Served at GET /v1/openapi.json when not empty.
@@ -53,7 +51,7 @@ struct RestOptions {
 class RestHandler : public http::Handler {
  public:
   RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends, KeyRing& keys,
-              RestOptions options);
+              RateLimiter& limiter, RestOptions options);
   http::BodyPlan Plan(const http::Request& head) override;
   void Handle(std::shared_ptr<http::Exchange> exchange) override;
 
@@ -71,8 +69,8 @@ class RestHandler : public http::Handler {
   const RouteTable& routes_;
   Backends& backends_;
   KeyRing& keys_;
+  RateLimiter& limiter_;
   RestOptions options_;
-  RateLimiter limiter_;
 };
 
 }  // namespace passerelle::gateway

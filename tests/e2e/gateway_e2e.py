@@ -67,6 +67,7 @@ class GatewayE2E(unittest.TestCase):
         ports = {n: free_port() for n in ("venues", "referential", "sync", "gateway")}
         cls.ports = ports
         cls.http_port = free_port()
+        cls.grpc_port = free_port()
         cls.start("venues", ports["venues"], {})
         cls.start("referential", ports["referential"],
                   {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
@@ -74,6 +75,7 @@ class GatewayE2E(unittest.TestCase):
                   {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}"})
         cls.start("gateway", ports["gateway"], {
             "PASSERELLE_GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{cls.http_port}",
+            "PASSERELLE_GATEWAY_GRPC_ADDRESS": f"127.0.0.1:{cls.grpc_port}",
             "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}",
             "PASSERELLE_REFERENTIAL_ADDRESS": f"127.0.0.1:{ports['referential']}",
             "PASSERELLE_SYNC_ADDRESS": f"127.0.0.1:{ports['sync']}",
@@ -352,6 +354,43 @@ class GatewayE2E(unittest.TestCase):
             proc.terminate()
             self.assertEqual(proc.wait(timeout=20), 0)
             log.close()
+
+    def test_grpc_door_serves_the_same_public_methods(self):
+        import grpc
+        from passerelle.venues.v1 import venues_pb2 as pb
+        from passerelle.venues.v1 import venues_pb2_grpc as rpc
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        stub = rpc.VenueServiceStub(channel)
+        found, call = stub.SearchVenues.with_call(
+            pb.SearchVenuesRequest(query="mediatheque", page_size=5),
+            metadata=[("x-request-id", "grpc-e2e-1")], timeout=10)
+        self.assertEqual(dict(call.initial_metadata())["x-request-id"], "grpc-e2e-1")
+        with self.assertRaises(grpc.RpcError) as refused:
+            stub.CreateVenue(pb.CreateVenueRequest(venue=pb.Venue(nom="x")), timeout=10)
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
+        created = stub.CreateVenue(
+            pb.CreateVenueRequest(venue=pb.Venue(
+                id="gw-e2e-grpc", pivot="21590512800017", nom="Médiathèque gRPC",
+                commune="Roubaix", code_postal="59100", adresse="1 rue Pierre Motte",
+                date_maj="2026-11-25", latitude=50.69, longitude=3.18,
+                services=[pb.SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES])),
+            metadata=[("authorization", f"Bearer {self.org_a}")], timeout=10)
+        self.assertEqual(created.owner_organisation, "org-a")
+        with self.assertRaises(grpc.RpcError) as other:
+            stub.CreateVenue(pb.CreateVenueRequest(venue=pb.Venue(owner_organisation="org-b")),
+                             metadata=[("x-api-key", self.org_a)], timeout=10)
+        self.assertEqual(other.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        chunks = list(stub.ExportVenues(pb.ExportVenuesRequest(format=pb.NATIONAL_CSV),
+                                        timeout=30))
+        self.assertTrue(b"".join(c.data for c in chunks).startswith(b'"id","pivot"'))
+        with self.assertRaises(grpc.RpcError) as late:
+            stub.SearchVenues(pb.SearchVenuesRequest(query="x"), timeout=0.0001)
+        self.assertEqual(late.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+        hidden = channel.unary_unary("/passerelle.testing.v1.EchoService/Echo")
+        with self.assertRaises(grpc.RpcError) as unknown:
+            hidden(b"", timeout=10)
+        self.assertEqual(unknown.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        channel.close()
 
     def test_curl_reads_like_any_client(self):
         out = subprocess.run(

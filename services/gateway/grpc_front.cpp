@@ -1,0 +1,300 @@
+#include "services/gateway/grpc_front.hpp"
+
+#include <atomic>
+#include <mutex>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "grpcpp/generic/async_generic_service.h"
+#include "grpcpp/grpcpp.h"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/text/split.hpp"
+#include "services/gateway/errors.hpp"
+#include "services/gateway/transcode.hpp"
+
+namespace passerelle::gateway {
+namespace {
+
+grpc::ByteBuffer ToBuffer(std::string bytes) {
+  grpc::Slice slice(std::move(bytes));
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+std::string ToString(const grpc::ByteBuffer& buffer) {
+  std::vector<grpc::Slice> slices;
+  std::string out;
+  if (!buffer.Dump(&slices).ok()) return out;
+  for (const grpc::Slice& s : slices) {
+    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  }
+  return out;
+}
+
+std::optional<std::string> Metadata(const grpc::GenericCallbackServerContext* ctx,
+                                    std::string_view key) {
+  auto it = ctx->client_metadata().find(grpc::string_ref(key.data(), key.size()));
+  if (it == ctx->client_metadata().end()) return std::nullopt;
+  return std::string(it->second.data(), it->second.size());
+}
+
+bool SafeId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+struct GrpcFront::Impl : public grpc::CallbackGenericService {
+  const ApiSchema* schema;
+  Backends* backends;
+  KeyRing* keys;
+  RateLimiter* limiter;
+  GrpcFrontOptions options;
+  std::map<std::string, const Route*> by_path;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
+};
+
+namespace {
+
+// One proxied call. It finishes exactly once: before any backend call, or from the backend
+// call's last callback, so OnDone (which deletes it) never races a backend callback.
+class ProxyReactor : public grpc::ServerGenericBidiReactor {
+ public:
+  ProxyReactor(GrpcFront::Impl& front, grpc::GenericCallbackServerContext* ctx)
+      : front_(front), ctx_(ctx) {
+    auto it = front_.by_path.find(ctx->method());
+    if (it == front_.by_path.end()) {
+      End(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                       absl::StrCat("méthode inconnue ou non publique : ", ctx->method())));
+      return;
+    }
+    route_ = it->second;
+    std::optional<std::string> presented = Metadata(ctx, "x-api-key");
+    if (std::optional<std::string> auth = Metadata(ctx, "authorization")) {
+      if (!absl::StartsWithIgnoreCase(*auth, "Bearer ")) {
+        End(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                         "métadonnée authorization : « Bearer <clé> » attendu"));
+        return;
+      }
+      presented = std::string(text::StripSpaces(std::string_view(*auth).substr(7)));
+    }
+    if (presented) {
+      absl::StatusOr<Caller> known = front_.keys->Authenticate(*presented);
+      if (!known.ok()) {
+        End(FromAbsl(known.status()));
+        return;
+      }
+      caller_ = *std::move(known);
+    }
+    std::string scope = caller_.anonymous               ? "public"
+                        : caller_.Has(api::v1::ADMIN)   ? "admin"
+                        : caller_.Has(api::v1::PARTNER) ? "partner"
+                                                        : "organisation";
+    if (auto limit = front_.options.rate_limits.find(scope);
+        limit != front_.options.rate_limits.end()) {
+      RateLimiter::Decision d = front_.limiter->Take(
+          caller_.anonymous ? absl::StrCat("ip:", Peer()) : absl::StrCat("key:", caller_.key_id),
+          limit->second);
+      if (!d.allowed) {
+        ctx_->AddTrailingMetadata("retry-after", absl::StrCat(d.retry_after));
+        End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                         absl::StrCat("trop de requêtes : réessayez dans ", d.retry_after, " s")));
+        return;
+      }
+    }
+    std::optional<std::string> rid = Metadata(ctx, "x-request-id");
+    call_.request_id = rid && SafeId(*rid) ? *rid : events::NewUuid();
+    ctx_->AddInitialMetadata("x-request-id", call_.request_id);
+    if (std::optional<std::string> tp = Metadata(ctx, "traceparent");
+        tp && tp->size() == 55 && SafeId(*tp)) {
+      call_.traceparent = *tp;
+    }
+    bool stream = route_->method->server_streaming() || route_->method->client_streaming();
+    call_.timeout = stream ? front_.options.stream_timeout : front_.options.default_timeout;
+    if (ctx_->deadline() != std::chrono::system_clock::time_point::max()) {
+      absl::Duration left = absl::FromChrono(ctx_->deadline()) - absl::Now();
+      call_.timeout = std::max(absl::ZeroDuration(), std::min(call_.timeout, left));
+    }
+    call_.metadata = CallerMetadata(caller_);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!started_) {
+      started_ = true;
+      if (!ok) {
+        End(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "aucun message reçu"));
+        return;
+      }
+      absl::StatusOr<std::string> request = Authorized(ToString(in_));
+      if (!request.ok()) {
+        End(FromAbsl(request.status()));
+        return;
+      }
+      StartBackend(*std::move(request));
+      return;
+    }
+    // Later messages of a client stream.
+    if (!ok) {
+      upload_->Finish();
+      return;
+    }
+    upload_->Write(ToString(in_), [this](bool written) {
+      if (written) StartRead(&in_);
+    });
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::function<void()> next = std::move(next_);
+    if (ok && next) {
+      next();
+    } else if (!ok && backend_) {
+      backend_->Cancel();
+    }
+  }
+
+  void OnCancel() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (backend_) backend_->Cancel();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  std::string Peer() const {
+    std::string peer = ctx_->peer();  // ipv4:1.2.3.4:5678 / ipv6:[::1]:5678
+    size_t colon = peer.rfind(':');
+    return colon == std::string::npos ? peer : peer.substr(0, colon);
+  }
+
+  // Checks the caller against the route with the request as JSON; the request again as bytes
+  // (the owner may have been filled in).
+  absl::StatusOr<std::string> Authorized(std::string bytes) {
+    const google::protobuf::Descriptor* type = route_->method->input_type();
+    absl::StatusOr<std::string> printed = MessageToJson(*front_.schema, type, bytes);
+    if (!printed.ok()) {
+      return absl::InvalidArgumentError("message illisible pour cette méthode");
+    }
+    nlohmann::json request = nlohmann::json::parse(*printed, nullptr, false);
+    nlohmann::json before = request;
+    if (absl::Status s = Authorize(*route_, caller_, &request); !s.ok()) return s;
+    if (request == before) return bytes;
+    return JsonToRequest(*front_.schema, *route_, request);
+  }
+
+  void StartBackend(std::string request) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const google::protobuf::MethodDescriptor* m = route_->method;
+    if (m->client_streaming()) {
+      upload_ = front_.backends->ClientStream(
+          *route_, call_, [this](grpc::Status status, std::string response) {
+            if (!status.ok()) {
+              End(status);
+              return;
+            }
+            out_ = ToBuffer(std::move(response));
+            StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+          });
+      backend_ = upload_;
+      upload_->Write(std::move(request), [this](bool written) {
+        if (written) StartRead(&in_);
+      });
+    } else if (m->server_streaming()) {
+      StreamCallbacks callbacks;
+      callbacks.on_message = [this](std::string message, std::function<void()> next) {
+        next_ = std::move(next);
+        out_ = ToBuffer(std::move(message));
+        StartWrite(&out_);
+      };
+      callbacks.on_done = [this](grpc::Status status) { End(status); };
+      backend_ =
+          front_.backends->ServerStream(*route_, std::move(request), call_, std::move(callbacks));
+    } else {
+      backend_ = front_.backends->Unary(
+          *route_, std::move(request), call_, [this](grpc::Status status, std::string response) {
+            if (!status.ok()) {
+              End(status);
+              return;
+            }
+            out_ = ToBuffer(std::move(response));
+            StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
+          });
+    }
+  }
+
+  void End(grpc::Status status) {
+    if (finished_.exchange(true)) return;
+    Finish(status);
+  }
+
+  GrpcFront::Impl& front_;
+  grpc::GenericCallbackServerContext* ctx_;
+  const Route* route_ = nullptr;
+  Caller caller_;
+  CallOptions call_;
+  grpc::ByteBuffer in_;
+  grpc::ByteBuffer out_;
+  std::function<void()> next_;
+  std::mutex mu_;
+  std::shared_ptr<Call> backend_;
+  std::shared_ptr<Backends::Upload> upload_;
+  bool started_ = false;
+  std::atomic<bool> finished_{false};
+};
+
+}  // namespace
+
+grpc::ServerGenericBidiReactor* GrpcFront::Impl::CreateReactor(
+    grpc::GenericCallbackServerContext* ctx) {
+  return new ProxyReactor(*this, ctx);
+}
+
+absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const ApiSchema& schema,
+                                                            const RouteTable& routes,
+                                                            Backends& backends, KeyRing& keys,
+                                                            RateLimiter& limiter,
+                                                            GrpcFrontOptions options) {
+  auto impl = std::make_unique<Impl>();
+  impl->schema = &schema;
+  impl->backends = &backends;
+  impl->keys = &keys;
+  impl->limiter = &limiter;
+  impl->options = std::move(options);
+  for (const Route& r : routes.routes()) impl->by_path.emplace(r.grpc_path, &r);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(impl->options.address, grpc::InsecureServerCredentials(), &impl->port);
+  builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
+  builder.RegisterCallbackGenericService(impl.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("the public gRPC door cannot listen on ", impl->options.address));
+  }
+  return std::unique_ptr<GrpcFront>(new GrpcFront(std::move(impl)));
+}
+
+GrpcFront::GrpcFront(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+GrpcFront::~GrpcFront() { Shutdown(absl::ZeroDuration()); }
+
+int GrpcFront::port() const { return impl_->port; }
+
+void GrpcFront::Shutdown(absl::Duration grace) {
+  if (impl_->server == nullptr) return;
+  impl_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  impl_->server->Wait();
+  impl_->server.reset();
+}
+
+}  // namespace passerelle::gateway
