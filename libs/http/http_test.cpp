@@ -1034,6 +1034,26 @@ TEST(HttpServer, ResponseHeaderWithALineBreakBecomes500) {
   EXPECT_FALSE(r->Has("set-cookie"));
 }
 
+TEST(HttpServer, StreamHeadWithABadHeaderBecomes500AndChunksAreRefused) {
+  TestHandler h;
+  std::atomic<int> written{-1};
+  h.handle = [&](std::shared_ptr<Exchange> ex) {
+    ex->StartStream({.status = 200, .headers = {{"Bad Name", "v"}}});
+    ex->WriteChunk("x", [&](bool ok) { written = ok; });
+    ex->FinishStream();
+  };
+  auto server = StartServer(&h);
+  Client c(server->port());
+  ASSERT_TRUE(c.Send(Get("/")));
+  auto r = c.Read();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status, 500);
+  EXPECT_FALSE(r->chunked);
+  EXPECT_TRUE(WaitFor([&] { return written.load() == 0; }, 5s));
+  ASSERT_TRUE(c.Send(Get("/")));  // still in step
+  EXPECT_EQ(c.Read()->status, 500);
+}
+
 TEST(HttpServer, SecondAnswerAndAnswersFromOtherThreadsAreSafe) {
   TestHandler h;
   h.handle = [](std::shared_ptr<Exchange> ex) {

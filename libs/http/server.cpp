@@ -150,6 +150,13 @@ std::string_view StatusName(int code) {
   }
 }
 
+// A final status, header names that are tokens, values without line breaks.
+bool Valid(const Response& r) {
+  bool valid = r.status >= 200 && r.status <= 599;
+  for (const auto& h : r.headers) valid = valid && ValidName(h.name) && ValidValue(h.value);
+  return valid;
+}
+
 const Header* FindHeader(const std::vector<Header>& headers, std::string_view name) {
   for (const auto& h : headers) {
     if (IEquals(h.name, name)) return &h;
@@ -694,12 +701,7 @@ void Connection::DoReadBody(uint64_t seq, std::function<void(bool, std::string, 
 // ---- Writing responses ------------------------------------------------------------------------
 
 std::string Connection::Head(Response& r, bool close, bool stream) {
-  bool valid = r.status >= 200 && r.status <= 599;
-  for (const auto& h : r.headers) valid = valid && ValidName(h.name) && ValidValue(h.value);
-  if (!valid) {
-    r = ErrorResponse(500, "Le serveur a produit une réponse invalide");
-    stream = false;
-  }
+  if (!Valid(r)) r = ErrorResponse(500, "Le serveur a produit une réponse invalide");
   const bool no_body = r.status == 204 || r.status == 304;
   const Header* type = FindHeader(r.headers, "content-type");
   const bool encoded = FindHeader(r.headers, "content-encoding") != nullptr;
@@ -802,7 +804,7 @@ void Connection::DoRespond(uint64_t seq, Response response) {
 
 void Connection::DoStartStream(uint64_t seq, Response head) {
   if (!Current(seq) || out_ != Out::kNone) return;
-  if (head.status == 204 || head.status == 304) {  // no body: nothing to stream
+  if (head.status == 204 || head.status == 304 || !Valid(head)) {  // no body to stream, or a 500
     DoRespond(seq, std::move(head));
     stream_finished_ = true;
     return;

@@ -53,7 +53,7 @@ struct BodyPlan {
   enum Kind {
     kBuffer,  // read it whole into Request::body, then Handle()
     kStream,  // Handle() at once; the handler pulls pieces with Exchange::ReadBody
-    kReject,  // send `rejection` without reading the body, then close
+    kReject,  // send `rejection` without reading the body (then close, if one was announced)
   };
   Kind kind = kBuffer;
   /// Over it: 413, before reading anything when Content-Length announces it, else as soon as
