@@ -14,7 +14,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$ROOT/tests/sanitize/lsan.supp:print_suppressions=0
 failed=0
-for service in venues referential sync; do
+for service in venues referential sync gateway; do
   bin=$BUILD/services/$service/passerelle-$service
   tag=asan_${service}_$$
   log=$(mktemp)
@@ -22,6 +22,8 @@ for service in venues referential sync; do
     PASSERELLE_NATS_URL="$PASSERELLE_TEST_NATS_URL" PASSERELLE_NATS_PREFIX="$tag" \
     PASSERELLE_GRPC_ADDRESS=127.0.0.1:0 PASSERELLE_METRICS_ADDRESS=127.0.0.1:0 \
     PASSERELLE_SEED_DIR="$ROOT/services/referential/seed" PASSERELLE_PAGE_TOKEN_KEY=asan \
+    PASSERELLE_GATEWAY_KEY_PEPPER=asan PASSERELLE_GATEWAY_HTTP_ADDRESS=127.0.0.1:0 \
+    PASSERELLE_GATEWAY_GRPC_ADDRESS=127.0.0.1:0 \
     "$bin" >"$log" 2>&1 &
   pid=$!
   ready=no
@@ -43,6 +45,6 @@ for service in venues referential sync; do
   psql "$PASSERELLE_TEST_DATABASE_URL" -qc "DROP SCHEMA IF EXISTS \"$tag\" CASCADE" >/dev/null 2>&1
   rm -f "$log"
 done
-passed=$((3 - failed))
+passed=$((4 - failed))
 echo "sanitizers: $passed passed, $failed failed"
 exit $((failed > 0))
