@@ -8,10 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/impl/server_builder_option.h"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/split.hpp"
 #include "services/gateway/errors.hpp"
+#include "services/gateway/reflection.hpp"
 #include "services/gateway/transcode.hpp"
 
 namespace passerelle::gateway {
@@ -59,6 +61,7 @@ struct GrpcFront::Impl : public grpc::CallbackGenericService {
   RateLimiter* limiter;
   GrpcFrontOptions options;
   std::map<std::string, const Route*> by_path;
+  std::unique_ptr<PublicReflection> reflection;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 
@@ -264,8 +267,22 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
 
 grpc::ServerGenericBidiReactor* GrpcFront::Impl::CreateReactor(
     grpc::GenericCallbackServerContext* ctx) {
+  if (ctx->method() == kReflectionMethod) return reflection->NewReactor();
   return new ProxyReactor(*this, ctx);
 }
+
+namespace {
+
+// Drops the process-wide server plugins (the generated-pool reflection) from one builder.
+class WithoutPlugins : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments*) override {}
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins) override {
+    plugins->clear();
+  }
+};
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const ApiSchema& schema,
                                                             const RouteTable& routes,
@@ -283,6 +300,10 @@ absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const ApiSchema& sch
   builder.AddListeningPort(impl->options.address, grpc::InsecureServerCredentials(), &impl->port);
   builder.SetMaxReceiveMessageSize(16 * 1024 * 1024);
   builder.RegisterCallbackGenericService(impl.get());
+  impl->reflection = std::make_unique<PublicReflection>(schema, routes);
+  // libgrpc++_reflection adds its own reflection to every server of the process; this door
+  // answers from its public pool instead (GenericCallbackServerContext below).
+  builder.SetOption(std::make_unique<WithoutPlugins>());
   impl->server = builder.BuildAndStart();
   if (impl->server == nullptr || impl->port == 0) {
     return absl::UnavailableError(
