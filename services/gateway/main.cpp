@@ -11,6 +11,7 @@
 #include "services/gateway/forwarder.hpp"
 #include "services/gateway/key_service.hpp"
 #include "services/gateway/key_store.hpp"
+#include "services/gateway/openapi.hpp"
 #include "services/gateway/rest_handler.hpp"
 #include "services/gateway/routes.hpp"
 
@@ -100,6 +101,8 @@ int main(int argc, char** argv) {
              options.cors_origins.emplace_back(text::StripSpaces(origin));
            }
          }
+         // Generated once from the same routes and descriptors; `/`: the origin it is read from.
+         options.openapi_json = gateway::BuildOpenApi(*api, routes, "/");
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      std::move(options));
          http::ServerOptions http_options;
