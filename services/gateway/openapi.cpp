@@ -451,7 +451,11 @@ std::string Generator::AccessText(const Route& route) const {
 
 json Generator::SuccessResponse(const Route& route) {
   const Descriptor* output = route.method->output_type();
-  json headers = {{"X-Request-Id", Ref("headers", "X-Request-Id")}};
+  // Every answer of a route carries the caller's rate limit (the fixed routes do not).
+  json headers = {{"X-Request-Id", Ref("headers", "X-Request-Id")},
+                  {"RateLimit-Limit", Ref("headers", "RateLimit-Limit")},
+                  {"RateLimit-Remaining", Ref("headers", "RateLimit-Remaining")},
+                  {"RateLimit-Reset", Ref("headers", "RateLimit-Reset")}};
   json r;
   if (route.raw_response()) {
     // One content type per export format, as the backend names it on the first chunk.
@@ -484,7 +488,8 @@ json Generator::SuccessResponse(const Route& route) {
   }
   std::string description = FirstSentence(ApiSchema::Comment(output));
   if (description.empty()) description = output->name();
-  headers["ETag"] = Ref("headers", "ETag");
+  // An upload's answer is not a resource read: no ETag.
+  if (!route.method->client_streaming()) headers["ETag"] = Ref("headers", "ETag");
   if (route.method->name().starts_with("Create")) {
     headers["Location"] = Ref("headers", "Location");
   }
@@ -624,7 +629,7 @@ json Generator::Operation(const Route& route, const OpenApiPath& path,
   if (conditional) responses["412"] = Ref("responses", "PreconditionFailed");
   if (!route.body.empty()) {
     responses["413"] = Ref("responses", "ContentTooLarge");
-    if (!route.raw_request()) responses["415"] = Ref("responses", "UnsupportedMediaType");
+    responses["415"] = Ref("responses", "UnsupportedMediaType");
   }
   responses["429"] = Ref("responses", "TooManyRequests");
   responses["500"] = Ref("responses", "InternalError");
@@ -743,7 +748,9 @@ json Generator::Components() {
        error("`If-Match` ne correspond plus à la version de la ressource (ABORTED ou "
              "FAILED_PRECONDITION d'une requête conditionnelle).")},
       {"ContentTooLarge", error("Corps au-delà de la limite du déploiement.")},
-      {"UnsupportedMediaType", error("Corps qui n'est pas `application/json`.")},
+      {"UnsupportedMediaType",
+       error("Type de contenu refusé : un corps JSON qui n'est pas `application/json`, ou un "
+             "formulaire (`multipart/form-data`) là où le fichier lui-même est attendu.")},
       {"TooManyRequests",
        error("Trop de requêtes pour cette clé ou cette adresse (RESOURCE_EXHAUSTED).",
              {{"Retry-After", Ref("headers", "Retry-After")},
@@ -828,6 +835,8 @@ Ce document est produit par le gateway à son démarrage, à partir des descript
 **Cache et écritures.** Chaque lecture porte un `ETag` ; avec `If-None-Match`, 304 si rien n'a changé. Une écriture conditionnelle porte `If-Match` (l'etag lu) : 412 si la ressource a changé depuis. `Idempotency-Key` rend une écriture rejouable sans double effet.
 
 **Erreurs.** Corps AIP-193 `{"error": {"code", "message", "status", "details"}}`, message en français ; `details` nomme les champs en faute (google.rpc.BadRequest), la raison (google.rpc.ErrorInfo) et l'identifiant de la requête (google.rpc.RequestInfo).
+
+**Limites.** Un seau de jetons par clé, ou par adresse sans clé, selon la portée : chaque réponse d'une route porte `RateLimit-Limit`, `RateLimit-Remaining` et `RateLimit-Reset` ; au-delà, 429 avec `Retry-After`. Le gateway répond aussi de lui-même 405 (avec `Allow`) à une méthode que le chemin ne sert pas, 413 à un corps trop gros, 414 et 431 à une adresse ou des en-têtes trop longs.
 
 **Suivi.** `X-Request-Id` (donné, ou créé par le gateway) revient dans chaque réponse ; `traceparent` est transmis aux services ; `X-Server-Timeout` (secondes) raccourcit le délai d'une requête.
 
