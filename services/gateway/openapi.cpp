@@ -38,7 +38,7 @@ std::string Singular(std::string_view plural) {
   return s;
 }
 
-// The field at a dotted path, and the same path in JSON names (`venue.ownerOrganisation`).
+// A dotted request field path in JSON names (`venue.ownerOrganisation`).
 std::string JsonPath(const Descriptor* message, std::string_view dotted) {
   std::vector<std::string> parts;
   for (std::string_view part : text::Split(dotted, '.')) {
