@@ -12,6 +12,7 @@
 #include "services/gateway/grpc_front.hpp"
 #include "services/gateway/key_service.hpp"
 #include "services/gateway/key_store.hpp"
+#include "services/gateway/openapi.hpp"
 #include "services/gateway/rest_handler.hpp"
 #include "services/gateway/routes.hpp"
 
@@ -120,6 +121,8 @@ int main(int argc, char** argv) {
          if (!front.ok()) return front.status();
          auto& grpc_front =
              rt.components.Emplace<std::unique_ptr<gateway::GrpcFront>>(*std::move(front));
+         // Generated once from the same routes and descriptors; `/`: the origin it is read from.
+         options.openapi_json = gateway::BuildOpenApi(*api, routes, "/");
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      limiter, std::move(options));
          http::ServerOptions http_options;
