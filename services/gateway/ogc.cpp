@@ -146,10 +146,10 @@ std::string PercentEncode(std::string_view s) {
 
 // --- Query parameters ---
 
-absl::Status Invalid(std::string_view parameter, std::string description) {
+absl::Status Invalid(std::string_view parameter, const std::string& description) {
   return api::InvalidArgument(
       absl::StrCat("paramètre « ", std::string(parameter), " » invalide : ", description),
-      {{std::string(parameter), std::move(description)}});
+      {{std::string(parameter), description}});
 }
 
 // A decimal number as clients write coordinates: sign, digits, fraction, and an exponent since

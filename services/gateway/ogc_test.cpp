@@ -204,6 +204,8 @@ TEST_F(OgcTest, UnknownRepeatedAndUnsupportedParametersAreRefused) {
   EXPECT_EQ(Refusal("limit=10&limit=20").first, "limit");
   EXPECT_EQ(Refusal("datetime=2026-01-01T00:00:00Z").first, "datetime");
   EXPECT_THAT(Refusal("datetime=2026-01-01T00:00:00Z").second, HasSubstr("non pris en charge"));
+  EXPECT_THAT(ParseItemsQuery("datetime=2026-01-01/..", *features_).status().message(),
+              HasSubstr("« datetime » invalide : filtre temporel non pris en charge"));
   EXPECT_EQ(Refusal("resultType=count").first, "resultType");
   EXPECT_EQ(Refusal("f=html").first, "f");
   EXPECT_EQ(Refusal("page_token=a%00b").first, "page_token");
