@@ -295,6 +295,26 @@ std::optional<std::string> SpellingOf(const google::protobuf::EnumValueDescripto
   return std::string(c);
 }
 
+// The venues collection as /collections and /collections/venues describe it.
+nlohmann::json Collection(const std::string& root) {
+  const std::string collection_url = root + "/collections/venues";
+  return {{"id", "venues"},
+          {"title", "Lieux de médiation numérique"},
+          {"description",
+           "Les lieux actifs du registre Passerelle (réseau de l'inclusion numérique de Roubaix), "
+           "avec les colonnes du standard national des lieux de médiation numérique (schéma "
+           "v1.0.2) comme l'export GeoJSON : listes séparées par « | ». Emprise annoncée : la "
+           "France métropolitaine."},
+          {"itemType", "feature"},
+          {"crs", {kCrs84}},
+          {"extent",
+           {{"spatial",
+             {{"bbox", {{kExtent[0], kExtent[1], kExtent[2], kExtent[3]}}}, {"crs", kCrs84}}}}},
+          {"links",
+           {Link(collection_url, "self", kJson, "Cette collection"),
+            Link(collection_url + "/items", "items", kGeoJson, "Les lieux (GeoJSON)")}}};
+}
+
 std::string UuidOf(const std::string& name) {
   constexpr std::string_view kPrefix = "venues/";
   return std::string_view(name).starts_with(kPrefix) ? name.substr(kPrefix.size()) : name;
@@ -693,24 +713,6 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
   }
   const std::string& base = reply.base;
   const std::string root = base + "/ogc";
-  const std::string collection_url = root + "/collections/venues";
-  const nlohmann::json collection = {
-      {"id", "venues"},
-      {"title", "Lieux de médiation numérique"},
-      {"description",
-       "Les lieux actifs du registre Passerelle (réseau de l'inclusion numérique de Roubaix), "
-       "avec les colonnes du standard national des lieux de médiation numérique (schéma "
-       "v1.0.2) comme l'export GeoJSON : listes séparées par « | ». Emprise annoncée : la "
-       "France métropolitaine."},
-      {"itemType", "feature"},
-      {"crs", {kCrs84}},
-      {"extent",
-       {{"spatial",
-         {{"bbox", {{kExtent[0], kExtent[1], kExtent[2], kExtent[3]}}}, {"crs", kCrs84}}}}},
-      {"links",
-       {Link(collection_url, "self", kJson, "Cette collection"),
-        Link(collection_url + "/items", "items", kGeoJson, "Les lieux (GeoJSON)")}}};
-
   if (path == "/ogc" || path == "/ogc/") {
     if (absl::Status s = CheckPlainQuery(query, false); !s.ok()) {
       Fail(reply, s);
@@ -771,11 +773,11 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
     return true;
   }
   if (n == 3) {
-    Send(reply, kJson, Dump(collection), "public, max-age=300");
+    Send(reply, kJson, Dump(Collection(root)), "public, max-age=300");
   } else if (s[1] == "collections") {
     nlohmann::json all = {
         {"links", {Link(root + "/collections", "self", kJson, "Les collections")}},
-        {"collections", {collection}}};
+        {"collections", {Collection(root)}}};
     Send(reply, kJson, Dump(all), "public, max-age=300");
   } else if (s[1] == "conformance") {
     nlohmann::json conformance = {
