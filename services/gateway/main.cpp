@@ -2,6 +2,7 @@
 // connects to the internal services and serves REST/JSON over HTTP/1.1 (docs/gateway.md).
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "libs/clock/clock.hpp"
 #include "libs/http/server.hpp"
 #include "libs/logging/logging.hpp"
@@ -13,6 +14,7 @@
 #include "services/gateway/key_service.hpp"
 #include "services/gateway/key_store.hpp"
 #include "services/gateway/openapi.hpp"
+#include "services/gateway/ogc.hpp"
 #include "services/gateway/rest_handler.hpp"
 #include "services/gateway/routes.hpp"
 
@@ -24,6 +26,7 @@ int main(int argc, char** argv) {
   using namespace passerelle;
   std::string http_address, grpc_address, venues, referential, sync, cors, pepper, bootstrap_key,
       limits;
+  std::string public_url;
   std::chrono::milliseconds backend_timeout{0};
   int64_t max_upload_mb = 64;
   return service::Run(
@@ -58,6 +61,10 @@ int main(int argc, char** argv) {
                                "(requests per second : burst); each replica counts alone");
              cors = r.String("PASSERELLE_GATEWAY_CORS_ORIGINS", "",
                              "Comma-separated origins allowed by CORS (`*`: any)");
+             public_url = r.String(
+                 "PASSERELLE_GATEWAY_PUBLIC_URL", "",
+                 "Public base URL of the door (https://api.example.fr): the OGC API's absolute "
+                 "links start with it. Empty: http://127.0.0.1:<HTTP port>, for local use only");
            },
        .wire = [&](service::Runtime& rt) -> absl::Status {
          absl::StatusOr<std::unique_ptr<gateway::ApiSchema>> schema =
@@ -123,6 +130,16 @@ int main(int argc, char** argv) {
              rt.components.Emplace<std::unique_ptr<gateway::GrpcFront>>(*std::move(front));
          // Generated once from the same routes and descriptors; `/`: the origin it is read from.
          options.openapi_json = gateway::BuildOpenApi(*api, routes, "/");
+         gateway::OgcOptions ogc_options;
+         ogc_options.public_url = public_url;
+         ogc_options.backend_timeout = options.backend_timeout;
+         ogc_options.cors_origins = options.cors_origins;
+         absl::StatusOr<std::unique_ptr<gateway::OgcPages>> ogc =
+             gateway::OgcPages::Create(*api, routes, *backends, std::move(ogc_options));
+         if (!ogc.ok()) return ogc.status();
+         auto& ogc_pages =
+             rt.components.Emplace<std::unique_ptr<gateway::OgcPages>>(*std::move(ogc));
+         options.pages.push_back(ogc_pages.get());
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      limiter, std::move(options));
          http::ServerOptions http_options;
@@ -132,6 +149,12 @@ int main(int argc, char** argv) {
          if (!server.ok()) return server.status();
          auto& http_server =
              rt.components.Emplace<std::unique_ptr<http::Server>>(*std::move(server));
+         if (public_url.empty()) {
+           std::string local = absl::StrCat("http://127.0.0.1:", http_server->port());
+           if (absl::Status s = ogc_pages->SetPublicUrl(local); !s.ok()) return s;
+           logging::Warn("PASSERELLE_GATEWAY_PUBLIC_URL not set: OGC API links name " + local +
+                         ", which only this machine can follow");
+         }
          logging::Info("REST/JSON door open", {{"address", http_address},
                                                {"port", http_server->port()},
                                                {"routes", routes.routes().size()}});

@@ -1,0 +1,1017 @@
+#include "services/gateway/ogc.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/text/split.hpp"
+#include "libs/text/utf8.hpp"
+#include "nlohmann/json.hpp"
+#include "services/gateway/errors.hpp"
+#include "services/gateway/path_template.hpp"
+#include "services/gateway/transcode.hpp"
+
+namespace passerelle::gateway {
+namespace {
+
+using google::protobuf::FieldDescriptor;
+namespace v1 = venues::v1;
+
+constexpr char kGeoJson[] = "application/geo+json";
+constexpr char kJson[] = "application/json";
+constexpr char kOpenApi30[] = "application/vnd.oai.openapi+json;version=3.0";
+constexpr char kOpenApi31[] = "application/vnd.oai.openapi+json;version=3.1";
+constexpr char kCrs84[] = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+constexpr char kSearchMethod[] = "passerelle.venues.v1.VenueService.SearchVenues";
+constexpr char kGetMethod[] = "passerelle.venues.v1.VenueService.GetVenue";
+
+// Metropolitan France: the network's venues are in Roubaix, and the standard is national. The
+// data's own extent would need a venues method that computes it.
+constexpr double kExtent[4] = {-5.2, 41.3, 9.6, 51.1};
+
+// Property filters of the items: the standard's field → the SearchVenues field it fills.
+struct Filter {
+  std::string_view property;
+  std::string_view request_field;
+};
+constexpr Filter kFilters[] = {
+    {"services", "services"},
+    {"typologie", "typologie"},
+    {"dispositif_programmes_nationaux", "dispositifs"},
+    {"publics_specifiquement_adresses", "publics"},
+    {"prise_en_charge_specifique", "prises_en_charge"},
+    {"frais_a_charge", "frais"},
+    {"modalites_acces", "modalites_acces"},
+    {"modalites_accompagnement", "modalites_accompagnement"},
+};
+constexpr size_t kMaxFilterValues = 50;
+constexpr size_t kMaxTypologieCodePoints = 100;
+constexpr size_t kMaxPageTokenBytes = 2048;
+
+const Filter* FindFilter(std::string_view name) {
+  for (const Filter& f : kFilters) {
+    if (f.property == name) return &f;
+  }
+  return nullptr;
+}
+
+// --- JSON text, written directly: an items page of 100 venues is the hot path. ---
+
+void AppendString(std::string* out, std::string_view s) {
+  std::string valid;
+  if (!text::IsValidUtf8(s)) {
+    valid = text::ToValidUtf8(s);
+    s = valid;
+  }
+  out->push_back('"');
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out->append("\\\"");
+        break;
+      case '\\':
+        out->append("\\\\");
+        break;
+      case '\n':
+        out->append("\\n");
+        break;
+      case '\r':
+        out->append("\\r");
+        break;
+      case '\t':
+        out->append("\\t");
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          absl::StrAppendFormat(out, "\\u%04x", c);
+        } else {
+          out->push_back(ch);
+        }
+    }
+  }
+  out->push_back('"');
+}
+
+// The shortest text that reads back as the same double.
+void AppendNumber(std::string* out, double v) {
+  char buf[32];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof(buf), v);
+  out->append(buf, r.ptr);
+}
+
+void AppendLink(std::string* out, std::string_view href, std::string_view rel,
+                std::string_view type, std::string_view title) {
+  out->append(R"({"href":)");
+  AppendString(out, href);
+  out->append(R"(,"rel":)");
+  AppendString(out, rel);
+  out->append(R"(,"type":)");
+  AppendString(out, type);
+  out->append(R"(,"title":)");
+  AppendString(out, title);
+  out->push_back('}');
+}
+
+nlohmann::json Link(const std::string& href, const std::string& rel, const std::string& type,
+                    const std::string& title) {
+  return {{"href", href}, {"rel", rel}, {"type", type}, {"title", title}};
+}
+
+std::string Dump(const nlohmann::json& doc) {
+  return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// Query values of links: everything but the unreserved characters %-encoded.
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(ch);
+    } else {
+      absl::StrAppendFormat(&out, "%%%02X", c);
+    }
+  }
+  return out;
+}
+
+// --- Query parameters ---
+
+absl::Status Invalid(std::string_view parameter, const std::string& description) {
+  return api::InvalidArgument(
+      absl::StrCat("paramètre « ", std::string(parameter), " » invalide : ", description),
+      {{std::string(parameter), description}});
+}
+
+// A decimal number as clients write coordinates: sign, digits, fraction, and an exponent since
+// GDAL prints bounding boxes with %.18g. No hex, no "nan" or "inf", at most 40 characters.
+// Out of double's range: infinity, which the range check then refuses.
+std::optional<double> ParseNumber(std::string_view s) {
+  if (s.empty() || s.size() > 40) return std::nullopt;
+  size_t i = 0;
+  bool negative = false;
+  if (s[i] == '+' || s[i] == '-') negative = s[i++] == '-';
+  const size_t start = i;
+  size_t digits = 0;
+  auto skip_digits = [&] {
+    size_t n = 0;
+    while (i < s.size() && absl::ascii_isdigit(static_cast<unsigned char>(s[i]))) ++i, ++n;
+    return n;
+  };
+  digits += skip_digits();
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    digits += skip_digits();
+  }
+  if (digits == 0) return std::nullopt;
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
+    const size_t exponent = skip_digits();
+    if (exponent == 0 || exponent > 4) return std::nullopt;
+  }
+  if (i != s.size()) return std::nullopt;
+  double value = 0;
+  const std::from_chars_result r = std::from_chars(s.data() + start, s.data() + s.size(), value);
+  if (r.ec == std::errc::result_out_of_range) {
+    value = HUGE_VAL;  // or an underflow: both far from a coordinate's digits, refused as huge
+  } else if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
+    return std::nullopt;
+  }
+  return negative ? -value : value;
+}
+
+absl::Status ReadBbox(std::string_view value, v1::BoundingBox* box) {
+  std::vector<std::string_view> parts = text::Split(value, ',');
+  if (parts.size() != 4 && parts.size() != 6) {
+    return Invalid("bbox", absl::StrCat("4 nombres attendus, minLon,minLat,maxLon,maxLat (ou 6 "
+                                        "avec les altitudes), reçu ",
+                                        parts.size(), " valeur(s)"));
+  }
+  const bool three_d = parts.size() == 6;
+  double v[6];
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::optional<double> d = ParseNumber(text::StripSpaces(parts[i]));
+    if (!d) {
+      return Invalid("bbox", absl::StrCat("valeur ", i + 1, " : nombre décimal attendu, reçu « ",
+                                          text::Quote(parts[i], 30), " »"));
+    }
+    v[i] = *d;
+  }
+  struct Edge {
+    const char* name;
+    size_t index;
+    double limit;
+  };
+  const Edge edges[4] = {{"minLon", 0, 180},
+                         {"minLat", 1, 90},
+                         {"maxLon", three_d ? size_t{3} : size_t{2}, 180},
+                         {"maxLat", three_d ? size_t{4} : size_t{3}, 90}};
+  for (const Edge& e : edges) {
+    if (!std::isfinite(v[e.index]) || std::abs(v[e.index]) > e.limit) {
+      return Invalid(
+          "bbox", absl::StrCat(e.name, " doit être entre -", e.limit, " et ", e.limit,
+                               " (degrés WGS84), reçu « ", text::Quote(parts[e.index], 30), " »"));
+    }
+  }
+  if (three_d && (!std::isfinite(v[2]) || !std::isfinite(v[5]))) {
+    return Invalid("bbox", "les altitudes doivent être des nombres finis");
+  }
+  box->set_min_longitude(v[edges[0].index]);
+  box->set_min_latitude(v[edges[1].index]);
+  box->set_max_longitude(v[edges[2].index]);
+  box->set_max_latitude(v[edges[3].index]);
+  // minLon > maxLon is a box across the antimeridian (OGC API Features, and SearchVenues reads it
+  // so); latitudes cannot wrap.
+  if (box->min_latitude() > box->max_latitude()) {
+    return Invalid("bbox", absl::StrCat("boîte inversée : minLat (", text::Quote(parts[1], 30),
+                                        ") est au nord de maxLat (",
+                                        text::Quote(parts[edges[3].index], 30), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> ReadLimit(std::string_view value) {
+  const bool digits = !value.empty() && value.size() <= 9 && value[0] != '0' &&
+                      std::all_of(value.begin(), value.end(), [](char c) {
+                        return absl::ascii_isdigit(static_cast<unsigned char>(c));
+                      });
+  if (!digits) {
+    return Invalid(
+        "limit",
+        absl::StrCat("entier de 1 à 999999999 attendu (au-delà de ", kOgcMaxLimit, ", ",
+                     kOgcMaxLimit, " lieux par page), reçu « ", text::Quote(value, 30), " »"));
+  }
+  int limit = 0;
+  std::from_chars(value.data(), value.data() + value.size(), limit);
+  return std::min(limit, kOgcMaxLimit);
+}
+
+// Only `f=json` (or geojson where it applies): the pages take no other parameter.
+absl::Status CheckPlainQuery(std::string_view query, bool geojson) {
+  std::set<std::string> seen;
+  for (std::string_view piece : text::Split(query, '&')) {
+    if (piece.empty()) continue;
+    const size_t eq = piece.find('=');
+    std::optional<std::string> name = DecodeQueryComponent(piece.substr(0, eq));
+    std::optional<std::string> value =
+        DecodeQueryComponent(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
+    if (!name || !value || !text::IsValidUtf8(*name) || name->size() > 100 ||
+        text::FirstControl(*name)) {
+      return Invalid("query", absl::StrCat("paramètre illisible : « ", text::Quote(piece), " »"));
+    }
+    if (*name != "f") {
+      return Invalid(*name, "paramètre inconnu : cette page n'accepte que « f »");
+    }
+    if (!seen.insert(*name).second) return Invalid(*name, "paramètre répété");
+    if (*value != "json" && !(geojson && *value == "geojson")) {
+      return Invalid("f", absl::StrCat("format « ", text::Quote(*value, 30),
+                                       " » non disponible : json", geojson ? " ou geojson" : ""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The standard's spelling of an enum value: its comment is « spelling ».
+std::optional<std::string> SpellingOf(const google::protobuf::EnumValueDescriptor* value) {
+  std::string comment = ApiSchema::Comment(value);
+  std::string_view c = text::StripSpaces(comment);
+  constexpr std::string_view kOpen = "«", kClose = "»";
+  if (!c.starts_with(kOpen) || !c.ends_with(kClose) || c.size() <= kOpen.size() + kClose.size()) {
+    return std::nullopt;
+  }
+  c = c.substr(kOpen.size(), c.size() - kOpen.size() - kClose.size());
+  c = text::StripSpaces(c);
+  if (c.empty()) return std::nullopt;
+  return std::string(c);
+}
+
+// The venues collection as /collections and /collections/venues describe it.
+nlohmann::json Collection(const std::string& root) {
+  const std::string collection_url = root + "/collections/venues";
+  return {{"id", "venues"},
+          {"title", "Lieux de médiation numérique"},
+          {"description",
+           "Les lieux actifs du registre Passerelle (réseau de l'inclusion numérique de Roubaix), "
+           "avec les colonnes du standard national des lieux de médiation numérique (schéma "
+           "v1.0.2) comme l'export GeoJSON : listes séparées par « | ». Emprise annoncée : la "
+           "France métropolitaine."},
+          {"itemType", "feature"},
+          {"crs", {kCrs84}},
+          {"extent",
+           {{"spatial",
+             {{"bbox", {{kExtent[0], kExtent[1], kExtent[2], kExtent[3]}}}, {"crs", kCrs84}}}}},
+          {"links",
+           {Link(collection_url, "self", kJson, "Cette collection"),
+            Link(collection_url + "/items", "items", kGeoJson, "Les lieux (GeoJSON)")}}};
+}
+
+std::string UuidOf(const std::string& name) {
+  constexpr std::string_view kPrefix = "venues/";
+  return std::string_view(name).starts_with(kPrefix) ? name.substr(kPrefix.size()) : name;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+absl::StatusOr<VenueFeatures> VenueFeatures::Build(const ApiSchema& schema) {
+  VenueFeatures out;
+  const google::protobuf::Descriptor* venue = v1::Venue::descriptor();
+  // Fields 2 to 33 are the standard's columns, in its order (venues.proto).
+  for (int number = 2; number <= 33; ++number) {
+    const FieldDescriptor* f = venue->FindFieldByNumber(number);
+    if (f == nullptr) {
+      return absl::InternalError(absl::StrCat("passerelle.venues.v1.Venue has no field ", number));
+    }
+    if (f->type() == FieldDescriptor::TYPE_DOUBLE) continue;  // latitude, longitude: geometry
+    Property p{f, nullptr};
+    if (f->type() == FieldDescriptor::TYPE_ENUM) {
+      const google::protobuf::EnumDescriptor* e =
+          schema.pool().FindEnumTypeByName(f->enum_type()->full_name());
+      if (e == nullptr) {
+        return absl::InternalError(
+            absl::StrCat("enum ", f->enum_type()->full_name(), " missing from the API schema"));
+      }
+      std::vector<std::string> values;
+      for (int i = 0; i < e->value_count(); ++i) {
+        const google::protobuf::EnumValueDescriptor* v = e->FindValueByNumber(i + 1);
+        if (v == nullptr) break;
+        std::optional<std::string> spelling = SpellingOf(v);
+        if (!spelling) {
+          return absl::InternalError(absl::StrCat(
+              v->full_name(), " has no « spelling » comment: its standard value is unknown"));
+        }
+        values.push_back(*std::move(spelling));
+      }
+      if (values.size() + 1 != static_cast<size_t>(e->value_count())) {
+        return absl::InternalError(
+            absl::StrCat(e->full_name(), ": values must be 0 (unset) then 1, 2, … in order"));
+      }
+      p.spellings = &(out.spellings_[f->name()] = std::move(values));
+    }
+    out.properties_.push_back(p);
+  }
+  return out;
+}
+
+const std::vector<std::string>* VenueFeatures::Spellings(std::string_view property) const {
+  auto it = spellings_.find(property);
+  return it == spellings_.end() ? nullptr : &it->second;
+}
+
+void VenueFeatures::Append(const v1::Venue& venue, std::string_view links, std::string* out) const {
+  const google::protobuf::Reflection* r = venue.GetReflection();
+  out->append(R"({"type":"Feature","id":)");
+  AppendString(out, UuidOf(venue.name()));
+  out->append(R"(,"geometry":)");
+  if (venue.has_latitude() && venue.has_longitude() && std::isfinite(venue.latitude()) &&
+      std::isfinite(venue.longitude())) {
+    out->append(R"({"type":"Point","coordinates":[)");
+    AppendNumber(out, venue.longitude());
+    out->push_back(',');
+    AppendNumber(out, venue.latitude());
+    out->append("]}");
+  } else {
+    out->append("null");
+  }
+  out->append(R"(,"properties":{"name":)");
+  AppendString(out, venue.name());
+  std::string value;
+  for (const Property& p : properties_) {
+    out->push_back(',');
+    AppendString(out, p.field->name());
+    out->push_back(':');
+    if (!p.field->is_repeated()) {
+      AppendString(out, r->GetStringReference(venue, p.field, &value));
+      continue;
+    }
+    value.clear();
+    const int n = r->FieldSize(venue, p.field);
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) value.push_back('|');
+      if (p.spellings != nullptr) {
+        const int number = r->GetRepeatedEnumValue(venue, p.field, i);
+        if (number >= 1 && number <= static_cast<int>(p.spellings->size())) {
+          value.append((*p.spellings)[number - 1]);
+        } else {
+          absl::StrAppend(&value, "(valeur d'énumération inconnue ", number, ")");
+        }
+      } else {
+        value.append(r->GetRepeatedString(venue, p.field, i));
+      }
+    }
+    AppendString(out, value);
+  }
+  out->append(R"(,"accepts_aptic_pass":)");
+  out->append(venue.accepts_aptic_pass() ? "true" : "false");
+  out->append(R"(,"owner_organisation":)");
+  AppendString(out, venue.owner_organisation());
+  out->append(R"(,"referential_items":)");
+  AppendString(out, absl::StrJoin(venue.referential_items(), "|"));
+  out->push_back('}');
+  if (!links.empty()) {
+    out->append(R"(,"links":)");
+    out->append(links);
+  }
+  out->push_back('}');
+}
+
+absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFeatures& features) {
+  ItemsQuery out;
+  v1::SearchVenuesRequest& search = out.search;
+  const google::protobuf::Descriptor* type = search.GetDescriptor();
+  const google::protobuf::Reflection* r = search.GetReflection();
+  int limit = kOgcDefaultLimit;
+  std::set<std::string> seen;
+  std::map<std::string, size_t> values_per_filter;
+  size_t count = 0;
+  for (std::string_view piece : text::Split(query, '&')) {
+    if (piece.empty()) continue;
+    if (++count > kMaxQueryParameters) {
+      return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
+    }
+    const size_t eq = piece.find('=');
+    std::optional<std::string> name = DecodeQueryComponent(piece.substr(0, eq));
+    std::optional<std::string> value =
+        DecodeQueryComponent(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
+    if (!name || !value || !text::IsValidUtf8(*name)) {
+      return Invalid("query",
+                     absl::StrCat("séquence % invalide dans « ", text::Quote(piece), " »"));
+    }
+    if (name->empty() || name->size() > 100 || text::FirstControl(*name)) {
+      return Invalid("query",
+                     absl::StrCat("nom de paramètre illisible : « ", text::Quote(*name), " »"));
+    }
+    if (value->size() > kMaxQueryValueBytes) {
+      return Invalid(*name, absl::StrCat("valeur de plus de ", kMaxQueryValueBytes, " octets"));
+    }
+    const Filter* filter = FindFilter(*name);
+    if (filter == nullptr && !seen.insert(*name).second) {
+      return Invalid(*name, "paramètre répété");
+    }
+    if (*name != "page_token") out.echo.emplace_back(piece);
+
+    if (*name == "bbox") {
+      if (absl::Status s = ReadBbox(*value, search.mutable_within()); !s.ok()) return s;
+    } else if (*name == "limit") {
+      absl::StatusOr<int> l = ReadLimit(*value);
+      if (!l.ok()) return l.status();
+      limit = *l;
+    } else if (*name == "datetime") {
+      return Invalid("datetime",
+                     "filtre temporel non pris en charge : les lieux n'ont pas encore de "
+                     "dimension temporelle interrogeable");
+    } else if (*name == "page_token") {
+      const bool printable =
+          !value->empty() && value->size() <= kMaxPageTokenBytes &&
+          std::all_of(value->begin(), value->end(), [](char c) { return c > 0x20 && c < 0x7f; });
+      if (!printable) {
+        return Invalid("page_token", "jeton illisible : reprenez le lien « next » de la page");
+      }
+      out.page_token = *value;
+      search.set_page_token(*value);
+    } else if (*name == "resultType") {
+      if (*value != "results" && *value != "hits") {
+        return Invalid("resultType", "« results » ou « hits » attendu");
+      }
+      out.hits = *value == "hits";
+    } else if (*name == "f") {
+      if (*value != "json" && *value != "geojson") {
+        return Invalid("f", absl::StrCat("format « ", text::Quote(*value, 30),
+                                         " » non disponible : json ou geojson"));
+      }
+    } else if (filter != nullptr) {
+      const FieldDescriptor* field = type->FindFieldByName(std::string(filter->request_field));
+      const std::vector<std::string>* spellings = features.Spellings(filter->property);
+      for (std::string_view one : text::Split(*value, '|')) {
+        one = text::StripSpaces(one);
+        if (one.empty()) {
+          return Invalid(*name,
+                         "valeur vide : une ou plusieurs valeurs du standard, séparées "
+                         "par « | »");
+        }
+        if (++values_per_filter[*name] > kMaxFilterValues) {
+          return Invalid(*name, absl::StrCat("au plus ", kMaxFilterValues, " valeurs"));
+        }
+        if (spellings != nullptr) {
+          auto at = std::find(spellings->begin(), spellings->end(), one);
+          if (at == spellings->end()) {
+            return Invalid(*name, absl::StrCat("valeur « ", text::Quote(one, 60),
+                                               " » inconnue du standard ; valeurs admises : ",
+                                               absl::StrJoin(*spellings, " | ")));
+          }
+          r->AddEnumValue(&search, field, static_cast<int>(at - spellings->begin()) + 1);
+        } else {
+          std::vector<api::FieldViolation> bad;
+          if (!api::CheckText(&bad, *name, one, kMaxTypologieCodePoints)) {
+            return Invalid(*name, bad.front().description);
+          }
+          r->AddString(&search, field, std::string(one));
+        }
+      }
+    } else {
+      std::vector<std::string> known = {"bbox", "limit", "page_token", "resultType", "f"};
+      for (const Filter& f : kFilters) known.emplace_back(f.property);
+      return Invalid(*name, absl::StrCat("paramètre inconnu ; paramètres admis : ",
+                                         absl::StrJoin(known, ", ")));
+    }
+  }
+  search.set_page_size(limit);
+  return out;
+}
+
+absl::Status CheckPublicUrl(std::string_view url) {
+  auto bad = [&](std::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat("adresse publique « ", text::Quote(url, 100),
+                                                   " » invalide : ", std::string(why)));
+  };
+  std::string_view rest;
+  if (url.starts_with("https://")) {
+    rest = url.substr(8);
+  } else if (url.starts_with("http://")) {
+    rest = url.substr(7);
+  } else {
+    return bad("http:// ou https:// attendu");
+  }
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (authority.empty()) return bad("nom d'hôte manquant");
+  if (authority.find('@') != std::string_view::npos) return bad("pas d'identifiants dans l'URL");
+  std::string_view host = authority, port;
+  if (authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return bad("adresse IPv6 non fermée");
+    host = authority.substr(1, close - 1);
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("caractère inattendu après l'adresse IPv6");
+      port = after.substr(1);
+      if (port.empty()) return bad("port vide");
+    }
+    if (host.empty() || !std::all_of(host.begin(), host.end(), [](char c) {
+          return absl::ascii_isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      return bad("adresse IPv6 illisible");
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    if (colon != std::string_view::npos) {
+      host = authority.substr(0, colon);
+      port = authority.substr(colon + 1);
+      if (port.empty()) return bad("port vide");
+    }
+    if (host.empty() || host.size() > 253 || !std::all_of(host.begin(), host.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+        })) {
+      return bad("nom d'hôte illisible (lettres, chiffres, « . » et « - »)");
+    }
+  }
+  if (!port.empty()) {
+    int number = 0;
+    const bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) {
+                          return absl::ascii_isdigit(static_cast<unsigned char>(c));
+                        });
+    if (digits) std::from_chars(port.data(), port.data() + port.size(), number);
+    if (!digits || number < 1 || number > 65535) return bad("port entre 1 et 65535 attendu");
+  }
+  if (!path.empty()) {
+    if (path.ends_with("/")) return bad("pas de « / » final");
+    if (path.find("//") != std::string_view::npos) return bad("segment de chemin vide");
+    if (!std::all_of(path.begin(), path.end(), [](char c) {
+          return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '-' ||
+                 c == '_' || c == '.' || c == '~';
+        })) {
+      return bad("chemin illisible (ni requête, ni fragment, ni caractère réservé)");
+    }
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct OgcPages::Reply {
+  std::shared_ptr<http::Exchange> exchange;
+  std::string request_id;
+  std::string origin;  // the CORS origin to allow, or empty
+  std::string base;    // the public URL
+};
+
+absl::StatusOr<std::unique_ptr<OgcPages>> OgcPages::Create(const ApiSchema& schema,
+                                                           const RouteTable& routes,
+                                                           Backends& backends, OgcOptions options) {
+  while (options.public_url.ends_with("/")) options.public_url.pop_back();
+  if (!options.public_url.empty()) {
+    if (absl::Status s = CheckPublicUrl(options.public_url); !s.ok()) return s;
+  }
+  absl::StatusOr<VenueFeatures> features = VenueFeatures::Build(schema);
+  if (!features.ok()) return features.status();
+  std::unique_ptr<OgcPages> pages(
+      new OgcPages(schema, backends, std::move(options), *std::move(features)));
+  for (const Route& route : routes.routes()) {
+    if (route.method->full_name() == kSearchMethod) pages->search_ = &route;
+    if (route.method->full_name() == kGetMethod) pages->get_ = &route;
+  }
+  if (pages->search_ == nullptr || pages->get_ == nullptr) {
+    return absl::FailedPreconditionError(
+        "OGC API needs the SearchVenues and GetVenue routes (venues.proto's http rules)");
+  }
+  return pages;
+}
+
+OgcPages::OgcPages(const ApiSchema& schema, Backends& backends, OgcOptions options,
+                   VenueFeatures features)
+    : schema_(schema),
+      backends_(backends),
+      options_(std::move(options)),
+      features_(std::move(features)) {}
+
+absl::Status OgcPages::SetPublicUrl(std::string url) {
+  while (url.ends_with("/")) url.pop_back();
+  if (absl::Status s = CheckPublicUrl(url); !s.ok()) return s;
+  std::lock_guard lock(mu_);
+  options_.public_url = std::move(url);
+  return absl::OkStatus();
+}
+
+std::string OgcPages::PublicUrl() const {
+  std::lock_guard lock(mu_);
+  return options_.public_url;
+}
+
+void OgcPages::Send(const Reply& reply, std::string content_type, std::string body,
+                    std::string_view cache_control) const {
+  http::Response r;
+  r.headers = {{"content-type", std::move(content_type)},
+               {"cache-control", std::string(cache_control)},
+               {"x-request-id", reply.request_id}};
+  if (!reply.origin.empty()) {
+    r.headers.push_back({"access-control-allow-origin", reply.origin});
+    r.headers.push_back({"access-control-expose-headers", "X-Request-Id"});
+    r.headers.push_back({"vary", "Origin"});
+  }
+  r.body = std::move(body);
+  reply.exchange->Respond(std::move(r));
+}
+
+void OgcPages::FailBackend(const Reply& reply, const grpc::Status& status) const {
+  const int code = HttpStatusOf(status.error_code());
+  http::Response r;
+  r.status = code;
+  r.headers = {
+      {"content-type", kJson}, {"cache-control", "no-store"}, {"x-request-id", reply.request_id}};
+  if (!reply.origin.empty()) {
+    r.headers.push_back({"access-control-allow-origin", reply.origin});
+    r.headers.push_back({"vary", "Origin"});
+  }
+  if (code == 503) r.headers.push_back({"retry-after", "1"});
+  r.body = ErrorJson(schema_, code, status, reply.request_id);
+  reply.exchange->Respond(std::move(r));
+}
+
+void OgcPages::Fail(const Reply& reply, const absl::Status& status) const {
+  FailBackend(reply, FromAbsl(status));
+}
+
+bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
+                     const std::string& request_id) {
+  const http::Request& req = exchange->request();
+  const std::string_view target = req.target;
+  const size_t q = target.find('?');
+  const std::string_view path = target.substr(0, q);
+  const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+  if (path != "/ogc" && !path.starts_with("/ogc/")) return false;
+
+  Reply reply{exchange, request_id, "", PublicUrl()};
+  if (std::optional<std::string_view> origin = req.Find("origin")) {
+    for (const std::string& allowed : options_.cors_origins) {
+      if (allowed == "*" || allowed == *origin) reply.origin = allowed;
+    }
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    http::Response r = http::ErrorResponse(
+        405, absl::StrCat("méthode ", text::Quote(req.method, 20),
+                          " non permise : l'API OGC est en lecture seule (GET)"));
+    r.headers.push_back({"allow", "GET, HEAD"});
+    r.headers.push_back({"x-request-id", request_id});
+    exchange->Respond(std::move(r));
+    return true;
+  }
+  if (reply.base.empty()) {  // only in the instant between the port's binding and its setting
+    FailBackend(reply, grpc::Status(grpc::StatusCode::UNAVAILABLE, "la passerelle démarre"));
+    return true;
+  }
+  const std::string& base = reply.base;
+  const std::string root = base + "/ogc";
+  if (path == "/ogc" || path == "/ogc/") {
+    if (absl::Status s = CheckPlainQuery(query, false); !s.ok()) {
+      Fail(reply, s);
+      return true;
+    }
+    nlohmann::json landing = {
+        {"title", "Passerelle — lieux de médiation numérique"},
+        {"description",
+         "OGC API – Features (Part 1 Core, GeoJSON) sur le registre des lieux de médiation "
+         "numérique de Roubaix : lecture publique, sans clé."},
+        {"links",
+         {Link(root, "self", kJson, "Cette page"),
+          Link(root + "/api", "service-desc", kOpenApi30,
+               "Définition OpenAPI 3.0 de cette API OGC"),
+          Link(base + "/v1/openapi.json", "related", kOpenApi31,
+               "Définition OpenAPI 3.1 de toute l'API REST de Passerelle"),
+          Link(root + "/conformance", "conformance", kJson, "Classes de conformité"),
+          Link(root + "/collections", "data", kJson, "Les collections")}}};
+    Send(reply, kJson, Dump(landing), "public, max-age=300");
+    return true;
+  }
+
+  absl::StatusOr<SplitPath> split = SplitRequestPath(path);
+  if (!split.ok()) {
+    const bool feature = path.starts_with("/ogc/collections/venues/items/");
+    Fail(reply, api::InvalidArgument(
+                    std::string(split.status().message()),
+                    {{feature ? "featureId" : "path", std::string(split.status().message())}}));
+    return true;
+  }
+  const std::vector<std::string>& s = split->segments_with_verb;  // s[0] == "ogc"
+  const size_t n = s.size();
+  auto not_found = [&](const std::string& what) {
+    Fail(reply, api::WithReason(absl::NotFoundError(what), "ROUTE_NOT_FOUND"));
+  };
+  if (n >= 3 && s[1] == "collections" && s[2] != "venues") {
+    not_found(absl::StrCat("collection « ", text::Quote(s[2], 60),
+                           " » inconnue : seule « venues » est publiée"));
+    return true;
+  }
+  if (n == 5 && s[1] == "collections" && s[3] == "items") {
+    Feature(reply, s[4], query);
+    return true;
+  }
+  if (n == 4 && s[1] == "collections" && s[3] == "items") {
+    Items(reply, query);
+    return true;
+  }
+  const bool known =
+      (n == 2 && (s[1] == "api" || s[1] == "conformance" || s[1] == "collections")) ||
+      (n == 3 && s[1] == "collections");
+  if (!known) {
+    not_found(absl::StrCat("aucune ressource OGC à l'adresse ", text::Quote(path, 200)));
+    return true;
+  }
+  if (absl::Status st = CheckPlainQuery(query, false); !st.ok()) {
+    Fail(reply, st);
+    return true;
+  }
+  if (n == 3) {
+    Send(reply, kJson, Dump(Collection(root)), "public, max-age=300");
+  } else if (s[1] == "collections") {
+    nlohmann::json all = {
+        {"links", {Link(root + "/collections", "self", kJson, "Les collections")}},
+        {"collections", {Collection(root)}}};
+    Send(reply, kJson, Dump(all), "public, max-age=300");
+  } else if (s[1] == "conformance") {
+    nlohmann::json conformance = {
+        {"conformsTo",
+         {"http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+          "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+          "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30"}}};
+    Send(reply, kJson, Dump(conformance), "public, max-age=300");
+  } else {
+    Send(reply, kOpenApi30, OpenApi(root), "public, max-age=300");
+  }
+  return true;
+}
+
+std::string OgcPages::OpenApi(const std::string& root) const {
+  using nlohmann::json;
+  auto query = [](const std::string& name, const std::string& description, json schema) {
+    return json{{"name", name},
+                {"in", "query"},
+                {"required", false},
+                {"description", description},
+                {"schema", std::move(schema)}};
+  };
+  auto answer = [](const std::string& description, const std::string& type) {
+    return json{{"description", description}, {"content", {{type, json::object()}}}};
+  };
+  const json error =
+      answer("Requête refusée, avec le paramètre en cause (google.rpc.Status)", kJson);
+  const json f = query("f", "Format : json (le seul)", {{"type", "string"}, {"enum", {"json"}}});
+  auto page = [&](const std::string& id, const std::string& summary, const std::string& type) {
+    return json{{"get",
+                 {{"operationId", id},
+                  {"summary", summary},
+                  {"parameters", {f}},
+                  {"responses", {{"200", answer(summary, type)}, {"400", error}}}}}};
+  };
+  json items_parameters = {
+      query("bbox",
+            "Boîte minLon,minLat,maxLon,maxLat en degrés WGS84 (CRS84) ; minLon > maxLon : "
+            "boîte à cheval sur l'antiméridien",
+            {{"type", "array"}, {"minItems", 4}, {"maxItems", 6}, {"items", {{"type", "number"}}}}),
+      query("limit",
+            absl::StrCat("Lieux par page : ", kOgcDefaultLimit, " par défaut ; au-delà de ",
+                         kOgcMaxLimit, ", ", kOgcMaxLimit, " (le plafond de la recherche)"),
+            {{"type", "integer"},
+             {"minimum", 1},
+             {"maximum", kOgcMaxLimit},
+             {"default", kOgcDefaultLimit}}),
+      query("page_token", "Jeton de la page suivante, tel que le lien « next » le donne",
+            {{"type", "string"}}),
+      query("resultType", "hits : le nombre de lieux seulement (numberMatched), sans les lieux",
+            {{"type", "string"}, {"enum", {"results", "hits"}}, {"default", "results"}}),
+      query("f", "Format : json ou geojson (le même GeoJSON)",
+            {{"type", "string"}, {"enum", {"json", "geojson"}}}),
+  };
+  for (const Filter& filter : kFilters) {
+    json item = {{"type", "string"}};
+    if (const std::vector<std::string>* values = features_.Spellings(filter.property)) {
+      item["enum"] = *values;
+    }
+    json parameter = query(std::string(filter.property),
+                           "Les lieux ayant au moins une de ces valeurs du standard (paramètre "
+                           "répété, ou valeurs séparées par « | »)",
+                           {{"type", "array"}, {"items", item}});
+    parameter["style"] = "form";
+    parameter["explode"] = true;
+    items_parameters.push_back(std::move(parameter));
+  }
+  json doc = {
+      {"openapi", "3.0.3"},
+      {"info",
+       {{"title", "Passerelle — OGC API Features"},
+        {"version", "1.0.0"},
+        {"description",
+         "Les lieux de médiation numérique en OGC API – Features (Part 1 Core, GeoJSON)."}}},
+      {"servers", {{{"url", root}}}},
+      {"paths",
+       {{"/", page("getLandingPage", "Page d'accueil", kJson)},
+        {"/conformance", page("getConformanceDeclaration", "Classes de conformité", kJson)},
+        {"/api", page("getApiDefinition", "Cette définition", kOpenApi30)},
+        {"/collections", page("getCollections", "Les collections", kJson)},
+        {"/collections/venues", page("describeVenuesCollection", "La collection des lieux", kJson)},
+        {"/collections/venues/items",
+         {{"get",
+           {{"operationId", "getVenues"},
+            {"summary", "Les lieux actifs, par nom, page par page"},
+            {"parameters", items_parameters},
+            {"responses",
+             {{"200", answer("Une page de lieux (FeatureCollection)", kGeoJson)},
+              {"400", error}}}}}}},
+        {"/collections/venues/items/{featureId}",
+         {{"get",
+           {{"operationId", "getVenue"},
+            {"summary", "Un lieu"},
+            {"parameters",
+             {{{"name", "featureId"},
+               {"in", "path"},
+               {"required", true},
+               {"description", "L'UUID du lieu (la fin de son « name »)"},
+               {"schema", {{"type", "string"}, {"format", "uuid"}}}},
+              query("f", "Format : json ou geojson",
+                    {{"type", "string"}, {"enum", {"json", "geojson"}}})}},
+            {"responses",
+             {{"200", answer("Le lieu (Feature)", kGeoJson)},
+              {"400", error},
+              {"404", answer("Aucun lieu publié n'a cet identifiant", kJson)}}}}}}}}}};
+  return Dump(doc);
+}
+
+void OgcPages::Items(const Reply& reply, std::string_view query) {
+  absl::StatusOr<ItemsQuery> parsed = ParseItemsQuery(query, features_);
+  if (!parsed.ok()) {
+    Fail(reply, parsed.status());
+    return;
+  }
+  auto items = std::make_shared<ItemsQuery>(*std::move(parsed));
+  v1::SearchVenuesRequest request = items->search;
+  if (items->hits) request.set_page_size(1);  // the count comes with any page
+  CallOptions call;
+  call.request_id = reply.request_id;
+  call.timeout = options_.backend_timeout;
+  std::shared_ptr<Call> pending = backends_.Unary(
+      *search_, request.SerializeAsString(), call,
+      [this, reply, items](grpc::Status status, std::string bytes) {
+        if (!status.ok()) {
+          FailBackend(reply, status);
+          return;
+        }
+        v1::SearchVenuesResponse found;
+        if (!found.ParseFromString(bytes)) {
+          logging::Error("SearchVenues answer does not parse", {{"request_id", reply.request_id}});
+          FailBackend(reply, grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne"));
+          return;
+        }
+        const std::string items_url = reply.base + "/ogc/collections/venues/items";
+        std::string repeated = absl::StrJoin(items->echo, "&");
+        std::string self = items_url;
+        if (!repeated.empty() || !items->page_token.empty()) {
+          absl::StrAppend(&self, "?", repeated);
+          if (!items->page_token.empty()) {
+            absl::StrAppend(&self, repeated.empty() ? "" : "&",
+                            "page_token=", PercentEncode(items->page_token));
+          }
+        }
+        const int returned = items->hits ? 0 : found.results_size();
+        const clocks::Clock& clock = options_.clock != nullptr ? *options_.clock : clocks::System();
+        std::string body;
+        body.reserve(1024 + static_cast<size_t>(returned) * 2048);
+        absl::StrAppend(&body, R"({"type":"FeatureCollection","numberMatched":)",
+                        found.total_size(), R"(,"numberReturned":)", returned, R"(,"timeStamp":")",
+                        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", clock.Now(), absl::UTCTimeZone()),
+                        R"(","links":[)");
+        AppendLink(&body, self, "self", kGeoJson, "Cette page");
+        if (!items->hits && !found.next_page_token().empty()) {
+          body.push_back(',');
+          AppendLink(&body,
+                     absl::StrCat(items_url, "?", repeated, repeated.empty() ? "" : "&",
+                                  "page_token=", PercentEncode(found.next_page_token())),
+                     "next", kGeoJson, "Page suivante");
+        }
+        body.push_back(',');
+        AppendLink(&body, reply.base + "/ogc/collections/venues", "collection", kJson,
+                   "La collection");
+        body.append(R"(],"features":[)");
+        for (int i = 0; i < returned; ++i) {
+          if (i > 0) body.push_back(',');
+          features_.Append(found.results(i).venue(), "", &body);
+        }
+        body.append("]}");
+        Send(reply, kGeoJson, std::move(body), "public, max-age=60");
+      });
+  reply.exchange->OnCancel([weak = std::weak_ptr<Call>(pending)] {
+    if (std::shared_ptr<Call> call = weak.lock()) call->Cancel();
+  });
+}
+
+void OgcPages::Feature(const Reply& reply, const std::string& id, std::string_view query) {
+  if (absl::Status s = CheckPlainQuery(query, true); !s.ok()) {
+    Fail(reply, s);
+    return;
+  }
+  auto missing = [id] {
+    return api::WithReason(
+        absl::NotFoundError(absl::StrCat("aucun lieu n'a l'identifiant « ", text::Quote(id, 60),
+                                         " » (un UUID, comme dans « name »)")),
+        "VENUE_NOT_FOUND");
+  };
+  if (!api::IsCanonicalUuid(id)) {
+    Fail(reply, missing());
+    return;
+  }
+  v1::GetVenueRequest request;
+  request.set_name(absl::StrCat("venues/", id));
+  CallOptions call;
+  call.request_id = reply.request_id;
+  call.timeout = options_.backend_timeout;
+  std::shared_ptr<Call> pending = backends_.Unary(
+      *get_, request.SerializeAsString(), call,
+      [this, reply, id, missing](grpc::Status status, std::string bytes) {
+        if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+          Fail(reply, missing());
+          return;
+        }
+        if (!status.ok()) {
+          FailBackend(reply, status);
+          return;
+        }
+        v1::Venue venue;
+        if (!venue.ParseFromString(bytes)) {
+          logging::Error("GetVenue answer does not parse", {{"request_id", reply.request_id}});
+          FailBackend(reply, grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne"));
+          return;
+        }
+        if (venue.state() == v1::WITHDRAWN) {
+          Fail(reply, api::WithReason(absl::NotFoundError(absl::StrCat(
+                                          "le lieu « ", id,
+                                          " » a été retiré du registre : il n'est plus publié")),
+                                      "VENUE_WITHDRAWN"));
+          return;
+        }
+        const std::string url = reply.base + "/ogc/collections/venues/items/" + id;
+        std::string links = "[";
+        AppendLink(&links, url, "self", kGeoJson, "Ce lieu");
+        links.push_back(',');
+        AppendLink(&links, reply.base + "/ogc/collections/venues", "collection", kJson,
+                   "La collection");
+        links.push_back(']');
+        std::string body;
+        features_.Append(venue, links, &body);
+        Send(reply, kGeoJson, std::move(body), "public, max-age=60");
+      });
+  reply.exchange->OnCancel([weak = std::weak_ptr<Call>(pending)] {
+    if (std::shared_ptr<Call> call = weak.lock()) call->Cancel();
+  });
+}
+
+}  // namespace passerelle::gateway

@@ -1,0 +1,348 @@
+#!/usr/bin/env python3
+"""OGC API – Features through the real passerelle-gateway, read as the city's GIS team reads it:
+GDAL's OAPIF driver (Debian gdal-bin: ogrinfo, ogr2ogr) counting the venues, counting them in a
+box, filtering on a standard property and copying one venue; then plain HTTP (http.client and
+curl) for what GDAL does not show: content types, absolute links, paging by `next`, one feature,
+`resultType=hits`, and hostile parameters refused with 400 naming the parameter.
+
+Real venues, referential and sync binaries behind the gateway, on the PostgreSQL and NATS the
+test command starts.
+"""
+import http.client
+import json
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+import unittest
+import urllib.parse
+
+BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
+SOURCE = sys.argv[2] if len(sys.argv) > 2 else "."
+ADMIN_KEY = "psk_ogce2eadmin2_" + "A" * 43
+SOURCE_ID = "ogc-e2e"
+LOCATED = 24  # venues with coordinates, on a diagonal north-east of Roubaix's centre
+SERVICES = ["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES", "SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES"]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def venue(i, located=True):
+    v = {"id": f"ogc-e2e-{i:02d}", "pivot": "21590512800017", "nom": f"Lieu OGC {i:02d}",
+         "commune": "Roubaix", "codePostal": "59100", "adresse": f"{i} rue de l'Épeule",
+         "dateMaj": "2026-11-25", "typologie": ["CCAS"] if i % 2 else ["ASSO", "TIERS_LIEUX"],
+         "services": SERVICES[: 1 + i % 2],
+         "fraisACharge": ["FRAIS_PAYANT"] if i % 3 == 0 else ["FRAIS_GRATUIT"]}
+    if located:
+        v["latitude"] = round(50.600 + i * 0.01, 6)
+        v["longitude"] = round(3.100 + i * 0.01, 6)
+    return v
+
+
+class GatewayOgcE2E(unittest.TestCase):
+    procs = []
+
+    @classmethod
+    def start(cls, name, grpc_port, extra):
+        env = dict(os.environ,
+                   PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
+                   PASSERELLE_DATABASE_SCHEMA=f"{cls.schema}_{name}",
+                   PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
+                   PASSERELLE_NATS_PREFIX=cls.schema,
+                   PASSERELLE_PAGE_TOKEN_KEY="gateway-ogc-e2e-page-token-key",
+                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}",
+                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}", **extra)
+        log = open(f"/tmp/{cls.schema}_{name}.log", "w+")
+        proc = subprocess.Popen([f"{BUILD}/services/{name}/passerelle-{name}"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        cls.procs.append((name, proc, log))
+
+    @classmethod
+    def setUpClass(cls):
+        cls.schema = f"ogce2e_{os.getpid()}_{random.randint(0, 99999)}"
+        ports = {n: free_port() for n in ("venues", "referential", "sync", "gateway")}
+        cls.http_port = free_port()
+        cls.base = f"http://127.0.0.1:{cls.http_port}"
+        cls.start("venues", ports["venues"], {})
+        cls.start("referential", ports["referential"],
+                  {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
+        cls.start("sync", ports["sync"],
+                  {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}"})
+        cls.start("gateway", ports["gateway"], {
+            "PASSERELLE_GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{cls.http_port}",
+            "PASSERELLE_GATEWAY_GRPC_ADDRESS": f"127.0.0.1:{free_port()}",
+            "PASSERELLE_GATEWAY_PUBLIC_URL": cls.base,
+            "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}",
+            "PASSERELLE_REFERENTIAL_ADDRESS": f"127.0.0.1:{ports['referential']}",
+            "PASSERELLE_SYNC_ADDRESS": f"127.0.0.1:{ports['sync']}",
+            "PASSERELLE_GATEWAY_KEY_PEPPER": "ogc-e2e-pepper",
+            "PASSERELLE_GATEWAY_BOOTSTRAP_KEY": ADMIN_KEY,
+            # GDAL's many small reads must not meet the anonymous rate limit.
+            "PASSERELLE_GATEWAY_RATE_LIMITS": "public=1000:1000"})
+        deadline = time.time() + 60
+        while True:
+            try:
+                if cls.call("GET", "/v1/nomenclatures")[0] == 200:
+                    break
+            except OSError:
+                pass
+            for name, proc, log in cls.procs:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{name} exited at start:\n{log.read()[-3000:]}")
+            if time.time() > deadline:
+                raise RuntimeError("the gateway did not answer within 60 s")
+            time.sleep(0.2)
+
+        # The data: LOCATED venues with coordinates, one without, one withdrawn.
+        status, _, body = cls.call("POST", f"/v1/sources?sourceId={SOURCE_ID}",
+                                   {"displayName": "Source OGC e2e"}, key=ADMIN_KEY)
+        assert status == 201, body
+        rows = [venue(i) for i in range(LOCATED)] + [venue(90, located=False), venue(91)]
+        status, _, body = cls.call("POST", f"/v1/sources/{SOURCE_ID}/venues:batchUpsert",
+                                   {"venues": rows}, key=ADMIN_KEY)
+        assert status == 200, body
+        results = json.loads(body)["results"]
+        assert all(r["outcome"] == "CREATED" for r in results), body
+        cls.names = {r["sourceId"]: r["name"] for r in results}
+        cls.withdrawn = cls.names["ogc-e2e-91"].split("/")[1]
+        status, _, body = cls.call("POST", f"/v1/{cls.names['ogc-e2e-91']}:withdraw",
+                                   {"reason": "fermé (test)"}, key=ADMIN_KEY)
+        assert status == 200, body
+        cls.published = LOCATED + 1
+        # The search index follows the writes within a poll: wait for the published count.
+        deadline = time.time() + 30
+        while cls.items("limit=1&resultType=hits")["numberMatched"] != cls.published:
+            assert time.time() < deadline, "the venues never all reached the search"
+            time.sleep(0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        for name, proc, log in reversed(cls.procs):
+            proc.terminate()
+        for name, proc, log in cls.procs:
+            assert proc.wait(timeout=20) == 0, f"{name} did not stop cleanly"
+        for name in ("venues", "referential", "sync", "gateway"):
+            subprocess.run(["psql", os.environ["PASSERELLE_TEST_DATABASE_URL"], "-qc",
+                            f'DROP SCHEMA IF EXISTS "{cls.schema}_{name}" CASCADE'], check=True)
+
+    @classmethod
+    def call(cls, method, path, body=None, key=None, headers=None):
+        conn = http.client.HTTPConnection("127.0.0.1", cls.http_port, timeout=30)
+        h = dict(headers or {})
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        conn.request(method, path, body=data, headers=h)
+        resp = conn.getresponse()
+        payload = resp.read()
+        conn.close()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+
+    @classmethod
+    def items(cls, query):
+        status, headers, body = cls.call("GET", f"/ogc/collections/venues/items?{query}")
+        assert status == 200, body
+        assert headers["content-type"] == "application/geo+json", headers
+        return json.loads(body)
+
+    def refused(self, path, parameter):
+        status, headers, body = self.call("GET", path)
+        self.assertEqual(status, 400, f"{path}: {body[:300]}")
+        self.assertEqual(headers["content-type"], "application/json")
+        error = json.loads(body)["error"]
+        fields = [v["field"] for d in error.get("details", []) for v in d.get("fieldViolations", [])]
+        self.assertEqual(fields, [parameter], f"{path}: {error}")
+        return error
+
+    def gdal(self, *args):
+        out = subprocess.run(list(args), capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertNotIn("ERROR", out.stderr, out.stderr)
+        return out.stdout
+
+    def ogrinfo(self, *args):
+        out = self.gdal("ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=100", *args,
+                        f"OAPIF:{self.base}/ogc", "venues")
+        count = re.search(r"^Feature Count: (\d+)$", out, re.M)
+        self.assertIsNotNone(count, out)
+        print(f"ogrinfo {' '.join(args)} -> {count.group(0)}", file=sys.stderr)
+        return int(count.group(1)), out
+
+    # --- GDAL ---
+
+    def test_ogrinfo_counts_the_published_venues(self):
+        count, out = self.ogrinfo()
+        self.assertEqual(count, self.published)  # withdrawn left out, unlocated kept
+        self.assertIn("Geometry: Point", out)
+        self.assertIn("services: String", out)
+
+    def test_ogrinfo_counts_a_bounding_box(self):
+        # Venues 0 to 9 lie in [3.10, 3.19] x [50.60, 50.69].
+        count, _ = self.ogrinfo("-spat", "3.095", "50.595", "3.195", "50.695")
+        self.assertEqual(count, 10)
+
+    def test_ogrinfo_filters_a_standard_property_on_the_server(self):
+        # frais_a_charge is a parameter of the items (/ogc/api): GDAL sends it, the search filters.
+        count, _ = self.ogrinfo("-where", "frais_a_charge = 'Payant'")
+        self.assertEqual(count, len([i for i in range(LOCATED) if i % 3 == 0]) + 1)  # + venue 90
+        # The server's reading of a list: venues having ASSO among their types ("ASSO|TIERS_LIEUX"),
+        # which GDAL's own equality on the joined text would not find.
+        count, _ = self.ogrinfo("-where", "typologie = 'ASSO'")
+        self.assertEqual(count, len([i for i in range(LOCATED) if i % 2 == 0]) + 1)
+
+    def test_ogr2ogr_copies_one_venue_with_its_fields(self):
+        out = self.gdal("ogr2ogr", "-f", "GeoJSON", "/vsistdout/", "-oo", "PAGE_SIZE=100",
+                        f"OAPIF:{self.base}/ogc", "venues", "-where", "nom = 'Lieu OGC 07'")
+        features = json.loads(out)["features"]
+        self.assertEqual(len(features), 1, out)
+        f = features[0]
+        created = venue(7)
+        self.assertEqual(f["geometry"]["coordinates"], [created["longitude"], created["latitude"]])
+        p = f["properties"]
+        self.assertEqual(p["name"], self.names["ogc-e2e-07"])
+        self.assertEqual(p["id"], "ogc-e2e-07")
+        self.assertEqual(p["nom"], "Lieu OGC 07")
+        self.assertEqual(p["commune"], "Roubaix")
+        self.assertEqual(p["code_postal"], "59100")
+        self.assertEqual(p["adresse"], "7 rue de l'Épeule")
+        self.assertEqual(p["typologie"], "CCAS")
+        self.assertEqual(p["services"],
+                         "Aide aux démarches administratives|Loisirs et créations numériques")
+        self.assertEqual(p["frais_a_charge"], "Gratuit")
+        self.assertEqual(p["date_maj"], "2026-11-25")  # a Date field for GDAL, written back
+        self.assertEqual(p["accepts_aptic_pass"], False)
+
+    # --- HTTP ---
+
+    def test_landing_conformance_and_collections_link_absolutely(self):
+        status, headers, body = self.call("GET", "/ogc")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        links = {l["rel"]: l for l in json.loads(body)["links"]}
+        for rel in ("self", "service-desc", "conformance", "data"):
+            self.assertTrue(links[rel]["href"].startswith(f"{self.base}/ogc"), links[rel])
+        self.assertEqual(links["service-desc"]["type"],
+                         "application/vnd.oai.openapi+json;version=3.0")
+        status, headers, body = self.call("GET", "/ogc/api")
+        self.assertEqual(status, 200)
+        api = json.loads(body)
+        self.assertEqual(api["openapi"], "3.0.3")
+        names = [p["name"] for p in api["paths"]["/collections/venues/items"]["get"]["parameters"]]
+        self.assertIn("bbox", names)
+        self.assertIn("services", names)
+        status, _, body = self.call("GET", "/ogc/conformance")
+        self.assertEqual(status, 200)
+        classes = json.loads(body)["conformsTo"]
+        self.assertIn("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core", classes)
+        self.assertIn("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson", classes)
+        status, headers, body = self.call("GET", "/ogc/collections")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        (collection,) = json.loads(body)["collections"]
+        self.assertEqual(collection["id"], "venues")
+        self.assertEqual(collection["crs"], ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"])
+        self.assertEqual(len(collection["extent"]["spatial"]["bbox"][0]), 4)
+        items = [l for l in collection["links"] if l["rel"] == "items"]
+        self.assertEqual(items[0]["href"], f"{self.base}/ogc/collections/venues/items")
+        self.assertEqual(items[0]["type"], "application/geo+json")
+        status, _, body = self.call("GET", "/ogc/collections/venues")
+        self.assertEqual(json.loads(body), collection)
+        status, _, _ = self.call("GET", "/ogc/collections/areas")
+        self.assertEqual(status, 404)
+
+    def test_items_page_by_next_links(self):
+        page = self.items("limit=7")
+        self.assertEqual(page["numberMatched"], self.published)
+        self.assertEqual(page["numberReturned"], 7)
+        self.assertRegex(page["timeStamp"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        seen = []
+        while True:
+            seen += [f["id"] for f in page["features"]]
+            nexts = [l["href"] for l in page["links"] if l["rel"] == "next"]
+            if not nexts:
+                break
+            url = urllib.parse.urlsplit(nexts[0])
+            self.assertEqual(f"{url.scheme}://{url.netloc}", self.base)
+            self.assertIn("limit=7", url.query)
+            page = self.items(url.query)
+        self.assertEqual(len(seen), self.published)
+        self.assertEqual(len(set(seen)), self.published)
+        self.assertNotIn(self.withdrawn, seen)
+
+    def test_items_filter_and_count(self):
+        page = self.items("limit=100&bbox=3.095,50.595,3.195,50.695&services=Loisirs%20et%20"
+                          "cr%C3%A9ations%20num%C3%A9riques")
+        self.assertEqual(page["numberMatched"], 5)  # odd venues of 0..9
+        self.assertEqual({f["properties"]["id"] for f in page["features"]},
+                         {f"ogc-e2e-{i:02d}" for i in range(1, 10, 2)})
+        hits = self.items("resultType=hits&typologie=ASSO|CCAS")
+        self.assertEqual(hits["numberMatched"], self.published)
+        self.assertEqual(hits["numberReturned"], 0)
+        self.assertEqual(hits["features"], [])
+        # The limit above the search's cap is lowered, as the standard asks.
+        self.assertEqual(self.items("limit=1000")["numberReturned"], self.published)
+
+    def test_one_feature_and_its_absence(self):
+        uuid = self.names["ogc-e2e-90"].split("/")[1]
+        status, headers, body = self.call("GET", f"/ogc/collections/venues/items/{uuid}")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["content-type"], "application/geo+json")
+        f = json.loads(body)
+        self.assertEqual(f["id"], uuid)
+        self.assertIsNone(f["geometry"])
+        self.assertEqual(f["properties"]["nom"], "Lieu OGC 90")
+        self.assertIn({"href": f"{self.base}/ogc/collections/venues/items/{uuid}", "rel": "self",
+                       "type": "application/geo+json", "title": "Ce lieu"}, f["links"])
+        for missing in (self.withdrawn, "00000000-0000-4000-8000-000000000000", "ogc-e2e-07"):
+            status, headers, body = self.call("GET", f"/ogc/collections/venues/items/{missing}")
+            self.assertEqual(status, 404, body)
+            self.assertEqual(headers["content-type"], "application/json")
+            self.assertEqual(json.loads(body)["error"]["status"], "NOT_FOUND")
+        self.refused("/ogc/collections/venues/items/%00", "featureId")
+        self.refused("/ogc/collections/venues/items/ab%FF%FE", "featureId")
+
+    def test_hostile_parameters_are_refused_naming_them(self):
+        items = "/ogc/collections/venues/items?"
+        for query, parameter in [
+                ("bbox=nan,50,3,51", "bbox"), ("bbox=3,50,inf,51", "bbox"),
+                ("bbox=1e308,50,3,51", "bbox"), ("bbox=3,51,4,50", "bbox"),
+                ("bbox=3,50,4", "bbox"), ("bbox=0x10,50,4,51", "bbox"),
+                ("limit=0", "limit"), ("limit=-1", "limit"), ("limit=1e9", "limit"),
+                ("limit=abc", "limit"), ("datetime=2026-01-01T00:00:00Z", "datetime"),
+                ("colour=blue", "colour"), ("limit=5&limit=6", "limit"),
+                ("services=Cuisine", "services"), ("page_token=forged", "page_token"),
+                ("typologie=%00", "typologie"), ("%FF=1", "query")]:
+            with self.subTest(query=query):
+                self.refused(items + query, parameter)
+        self.assertIn("non pris en charge",
+                      self.refused(items + "datetime=2026-01-01/..", "datetime")["message"])
+        self.refused("/ogc/collections?limit=3", "limit")
+        status, headers, _ = self.call("POST", "/ogc/collections/venues/items", {})
+        self.assertEqual(status, 405)
+        self.assertEqual(headers["allow"], "GET, HEAD")
+
+    def test_curl_reads_the_items(self):
+        out = subprocess.run(
+            ["curl", "-sf", "-H", "Accept: application/geo+json",
+             f"{self.base}/ogc/collections/venues/items?limit=2&f=json"],
+            capture_output=True, check=True, timeout=30)
+        page = json.loads(out.stdout)
+        self.assertEqual(page["type"], "FeatureCollection")
+        self.assertEqual(len(page["features"]), 2)
+
+
+if __name__ == "__main__":
+    unittest.main(argv=sys.argv[:1], verbosity=2)
