@@ -18,7 +18,7 @@ SERVICE = re.compile(r"^service\s+(\w+)\s*\{(.*?)^\}", re.M | re.S)
 CPP_TEST = re.compile(r"^TEST(?:_F|_P)?\s*\(", re.M)
 CPP_CALL = re.compile(r"(?:->|\.)(\w+)\s*\(\s*&")  # stub->Method(&ctx, ...) / stub.Method(&ctx ...)
 CPP_ERROR = re.compile(r"StatusCode::(?!OK\b)[A-Z_]+")
-PY_TEST = re.compile(r"^def (test_\w+|main)\b", re.M)
+PY_TEST = re.compile(r"^[ \t]*def (test_\w+|main)\b", re.M)  # functions and unittest methods
 PY_CALL = re.compile(r"\.(\w+)\(")
 PY_ERROR = re.compile(r"StatusCode\.(?!OK\b)[A-Z_]+")
 
