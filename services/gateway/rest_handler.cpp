@@ -252,6 +252,19 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
     return;
   }
 
+  if (!options_.pages.empty() && absl::StartsWith(c->path, "/ogc")) {
+    // The extra pages are public reads: one bucket per client address, like anonymous calls.
+    if (auto limit = options_.rate_limits.find("public"); limit != options_.rate_limits.end()) {
+      RateLimiter::Decision d = limiter_.Take(absl::StrCat("ip:", req.peer), limit->second);
+      if (!d.allowed) {
+        Fail(*c,
+             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("trop de requêtes : réessayez dans ", d.retry_after, " s")),
+             429, {{"retry-after", absl::StrCat(d.retry_after)}});
+        return;
+      }
+    }
+  }
   for (ExtraPages* pages : options_.pages) {
     if (pages->Serve(exchange, c->request_id)) return;
   }
