@@ -1,6 +1,8 @@
 // Service bootstrap shared by every binary.
 #include "libs/service/service.hpp"
 
+#include <algorithm>
+
 #include <malloc.h>
 
 #include <condition_variable>
@@ -182,7 +184,10 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
   rt.server->OnShutdown([&rt] { rt.pool->Close(); });
   rt.relay = std::make_unique<outbox::Relay>(
       *rt.pool, *rt.nats, outbox::RelayOptions{.topology = rt.topology}, &rt.metrics->registry());
-  if (common.relay) {
+  // A service without an outbox (the gateway) has nothing to relay.
+  bool has_outbox = std::any_of(spec.components.begin(), spec.components.end(),
+                                [](const db::Component& c) { return c.name == "outbox"; });
+  if (common.relay && has_outbox) {
     rt.relay->Start();
     rt.server->OnShutdown([&rt] { rt.relay->Stop(); });
   }

@@ -148,9 +148,22 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
       StartBackend(*std::move(request));
       return;
     }
-    // Later messages of a client stream.
+    // Later messages of a client stream. A read that fails because the caller cancelled is a
+    // cut upload: the backend call is cancelled, not finished, so nothing of it is applied.
     if (!ok) {
-      upload_->Finish();
+      if (ctx_->IsCancelled()) {
+        upload_->Cancel();
+      } else {
+        upload_->Finish();
+      }
+      return;
+    }
+    uploaded_ += in_.Length();
+    if (uploaded_ > front_.options.max_upload_bytes) {
+      upload_->Cancel();
+      End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                       absl::StrCat("envoi de plus de ", front_.options.max_upload_bytes >> 20,
+                                    " Mio : découpez le fichier")));
       return;
     }
     upload_->Write(ToString(in_), [this](bool written) {
@@ -175,10 +188,19 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }
 
  private:
+  // The client's address as REST names it (`127.0.0.1`, `::1`), so that both doors share an
+  // anonymous caller's bucket. gRPC writes `ipv4:1.2.3.4:5678` or `ipv6:[::1]:5678`.
   std::string Peer() const {
-    std::string peer = ctx_->peer();  // ipv4:1.2.3.4:5678 / ipv6:[::1]:5678
+    std::string peer = ctx_->peer();
     size_t colon = peer.rfind(':');
-    return colon == std::string::npos ? peer : peer.substr(0, colon);
+    if (colon != std::string::npos) peer = peer.substr(0, colon);
+    for (std::string_view prefix : {"ipv4:", "ipv6:"}) {
+      if (peer.rfind(prefix, 0) == 0) peer = peer.substr(prefix.size());
+    }
+    if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
+      peer = peer.substr(1, peer.size() - 2);
+    }
+    return peer;
   }
 
   // Checks the caller against the route with the request as JSON; the request again as bytes
@@ -214,6 +236,8 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
               return;
             }
             out_ = ToBuffer(std::move(response));
+            if (finished_.exchange(true)) return;
+            Audit(grpc::Status::OK);
             StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
           });
       backend_ = upload_;
@@ -238,6 +262,8 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
               return;
             }
             out_ = ToBuffer(std::move(response));
+            if (finished_.exchange(true)) return;
+            Audit(grpc::Status::OK);
             StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
           });
     }
@@ -245,7 +271,19 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
 
   void End(grpc::Status status) {
     if (finished_.exchange(true)) return;
+    Audit(status);
     Finish(status);
+  }
+
+  // One line per write through this door, as REST writes them (docs/gateway.md, audit).
+  void Audit(const grpc::Status& status) const {
+    if (route_ == nullptr || route_->http_method == "GET") return;
+    logging::Info("audit", {{"door", "grpc"},
+                            {"key_id", caller_.key_id},
+                            {"organisation", caller_.organisation},
+                            {"method", route_->method->full_name()},
+                            {"grpc_status", std::string(CodeName(status.error_code()))},
+                            {"request_id", call_.request_id}});
   }
 
   GrpcFront::Impl& front_;
@@ -260,6 +298,7 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
   std::shared_ptr<Call> backend_;
   std::shared_ptr<Backends::Upload> upload_;
   bool started_ = false;
+  size_t uploaded_ = 0;
   std::atomic<bool> finished_{false};
 };
 

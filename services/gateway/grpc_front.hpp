@@ -21,6 +21,8 @@ struct GrpcFrontOptions {
   std::string address = "0.0.0.0:0";
   absl::Duration default_timeout = absl::Seconds(10);
   absl::Duration stream_timeout = absl::Minutes(10);
+  /// Largest client stream (imports), as REST's PASSERELLE_GATEWAY_MAX_UPLOAD_MB.
+  size_t max_upload_bytes = size_t{64} << 20;
   std::map<std::string, RateLimit> rate_limits;
 };
 

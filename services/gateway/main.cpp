@@ -122,6 +122,7 @@ int main(int argc, char** argv) {
          auto& limiter = rt.components.Emplace<gateway::RateLimiter>(clocks::System());
          gateway::GrpcFrontOptions front_options{.address = grpc_address,
                                                  .default_timeout = options.backend_timeout,
+                                                 .max_upload_bytes = options.max_upload_bytes,
                                                  .rate_limits = options.rate_limits};
          absl::StatusOr<std::unique_ptr<gateway::GrpcFront>> front = gateway::GrpcFront::Start(
              *api, routes, *backends, keys, limiter, std::move(front_options));
@@ -130,6 +131,7 @@ int main(int argc, char** argv) {
              rt.components.Emplace<std::unique_ptr<gateway::GrpcFront>>(*std::move(front));
          // Generated once from the same routes and descriptors; `/`: the origin it is read from.
          options.openapi_json = gateway::BuildOpenApi(*api, routes, "/");
+         options.registry = &rt.metrics->registry();
          gateway::OgcOptions ogc_options;
          ogc_options.public_url = public_url;
          ogc_options.backend_timeout = options.backend_timeout;

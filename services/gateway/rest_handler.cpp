@@ -3,6 +3,7 @@
 #include <openssl/sha.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -122,6 +123,70 @@ std::string ExportFileName(const Route& route, const RouteTable::Lookup& found,
 
 }  // namespace
 
+namespace {
+
+// Counts every answer by route and status and times it to its first byte, whatever path of
+// the handler made it: the exchange is wrapped once, at the door.
+class MeteredExchange : public http::Exchange {
+ public:
+  MeteredExchange(std::shared_ptr<http::Exchange> inner,
+                  prometheus::Family<prometheus::Counter>* requests,
+                  prometheus::Family<prometheus::Histogram>* seconds)
+      : inner_(std::move(inner)), requests_(requests), seconds_(seconds), start_(absl::Now()) {}
+  void set_route(std::string route) {
+    std::lock_guard<std::mutex> lock(mu_);
+    route_ = std::move(route);
+  }
+  const http::Request& request() const override { return inner_->request(); }
+  void Respond(http::Response response) override {
+    Record(response.status);
+    inner_->Respond(std::move(response));
+  }
+  void StartStream(http::Response head) override {
+    Record(head.status);
+    inner_->StartStream(std::move(head));
+  }
+  void WriteChunk(std::string data, std::function<void(bool ok)> on_written) override {
+    inner_->WriteChunk(std::move(data), std::move(on_written));
+  }
+  void FinishStream() override { inner_->FinishStream(); }
+  void AbortStream() override { inner_->AbortStream(); }
+  void ReadBody(std::function<void(bool ok, std::string piece, bool last)> cb) override {
+    inner_->ReadBody(std::move(cb));
+  }
+  void OnCancel(std::function<void()> cb) override { inner_->OnCancel(std::move(cb)); }
+
+ private:
+  void Record(int status) {
+    std::string route;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (recorded_) return;
+      recorded_ = true;
+      route = route_;
+    }
+    if (requests_ != nullptr) {
+      requests_->Add({{"route", route}, {"code", absl::StrCat(status)}}).Increment();
+    }
+    if (seconds_ != nullptr) {
+      seconds_
+          ->Add({{"route", route}},
+                prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                        0.1, 0.25, 0.5, 1, 2.5, 10})
+          .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+    }
+  }
+  std::shared_ptr<http::Exchange> inner_;
+  prometheus::Family<prometheus::Counter>* requests_;
+  prometheus::Family<prometheus::Histogram>* seconds_;
+  absl::Time start_;
+  std::mutex mu_;
+  std::string route_ = "none";
+  bool recorded_ = false;
+};
+
+}  // namespace
+
 struct RestHandler::Context {
   std::shared_ptr<http::Exchange> exchange;
   std::string request_id;
@@ -158,7 +223,19 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
       backends_(backends),
       keys_(keys),
       limiter_(limiter),
-      options_(std::move(options)) {}
+      options_(std::move(options)) {
+  if (options_.registry != nullptr) {
+    requests_ = &prometheus::BuildCounter()
+                     .Name("passerelle_gateway_http_requests_total")
+                     .Help("Answers of the REST door by route (RPC method, `ogc`, `none`) and "
+                           "HTTP status")
+                     .Register(*options_.registry);
+    seconds_ = &prometheus::BuildHistogram()
+                    .Name("passerelle_gateway_http_request_duration_seconds")
+                    .Help("Time from a request's head to its answer's head, by route")
+                    .Register(*options_.registry);
+  }
+}
 
 http::BodyPlan RestHandler::Plan(const http::Request& head) {
   http::BodyPlan plan;
@@ -167,6 +244,40 @@ http::BodyPlan RestHandler::Plan(const http::Request& head) {
   absl::StatusOr<SplitPath> path = SplitRequestPath(target.substr(0, target.find('?')));
   if (!path.ok()) return plan;  // refused in Handle, with the reason
   RouteTable::Lookup found = routes_.Find(head.method, *path);
+  // A body is read only for a caller who may send it: who and what scope come from the head,
+  // so an anonymous client cannot hold the server's body budget (refused before reading).
+  if (found.route != nullptr && found.route->access.scope() != api::v1::PUBLIC &&
+      head.method != "GET" && head.method != "HEAD") {
+    std::optional<std::string_view> presented = head.Find("x-api-key");
+    if (auto auth = head.Find("authorization")) {
+      presented = auth->size() > 7 ? text::StripSpaces(auth->substr(7)) : std::string_view();
+    }
+    absl::Status refused;
+    if (!presented) {
+      refused = absl::UnauthenticatedError(
+          "cette opération demande une clé d'API (Authorization: Bearer …)");
+    } else if (absl::StatusOr<Caller> caller = keys_.Authenticate(*presented); !caller.ok()) {
+      refused = caller.status();
+    } else {
+      nlohmann::json none = nlohmann::json::object();
+      Route scope_only = *found.route;
+      scope_only.access.clear_source_field();
+      scope_only.access.clear_owner_field();
+      scope_only.field_scopes.clear();
+      refused = Authorize(scope_only, *caller, &none);
+    }
+    if (!refused.ok()) {
+      grpc::Status status = FromAbsl(refused);
+      int code = HttpStatusOf(status.error_code());
+      plan.kind = http::BodyPlan::kReject;
+      plan.rejection.status = code;
+      plan.rejection.headers = {{"content-type", "application/json"},
+                                {"cache-control", "no-store"}};
+      if (code == 401) plan.rejection.headers.push_back({"www-authenticate", "Bearer"});
+      plan.rejection.body = ErrorJson(schema_, code, status, "");
+      return plan;
+    }
+  }
   if (found.route != nullptr && found.route->raw_request()) {
     plan.max_bytes = options_.max_upload_bytes;
     plan.timeout = absl::Minutes(10);
@@ -178,6 +289,7 @@ http::BodyPlan RestHandler::Plan(const http::Request& head) {
 std::vector<http::Header> RestHandler::CommonHeaders(const Context& c) const {
   std::vector<http::Header> h = {{"x-request-id", c.request_id}};
   h.insert(h.end(), c.rate.begin(), c.rate.end());
+  if (!options_.cors_origins.empty() && c.origin.empty()) h.push_back({"vary", "Origin"});
   if (!c.origin.empty()) {
     h.push_back({"access-control-allow-origin", c.origin});
     h.push_back({"access-control-expose-headers",
@@ -202,7 +314,9 @@ void RestHandler::Fail(const Context& c, const grpc::Status& status, int http_st
   c.exchange->Respond(std::move(r));
 }
 
-void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
+void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
+  auto metered = std::make_shared<MeteredExchange>(std::move(raw), requests_, seconds_);
+  std::shared_ptr<http::Exchange> exchange = metered;
   const http::Request& req = exchange->request();
   auto c = std::make_shared<Context>();
   c->exchange = exchange;
@@ -265,6 +379,7 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
       }
     }
   }
+  if (absl::StartsWith(c->path, "/ogc")) metered->set_route("ogc");
   for (ExtraPages* pages : options_.pages) {
     if (pages->Serve(exchange, c->request_id)) return;
   }
@@ -274,6 +389,10 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
     return;
   }
   c->found = routes_.Find(req.method, *path);
+  if (c->found.route != nullptr) {
+    metered->set_route(absl::StrCat(c->found.route->method->service()->name(), ".",
+                                    c->found.route->method->name()));
+  }
   if (c->found.route == nullptr) {
     if (!c->found.allowed.empty()) {
       if (std::find(c->found.allowed.begin(), c->found.allowed.end(), "GET") !=
@@ -282,7 +401,8 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> exchange) {
       }
       Fail(*c,
            grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        absl::StrCat("méthode ", req.method, " non permise sur ", c->path)),
+                        absl::StrCat("méthode ", req.method, " non permise sur ",
+                                     text::Quote(c->path, 200))),
            405, {{"allow", absl::StrJoin(c->found.allowed, ", ")}});
     } else {
       Fail(*c, FromAbsl(

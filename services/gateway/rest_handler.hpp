@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "prometheus/counter.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
 #include "libs/http/server.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
@@ -42,6 +45,8 @@ struct RestOptions {
   /// Token buckets per scope: `public` (per client address), `partner`, `organisation`,
   /// `admin` (per key).
   std::map<std::string, RateLimit> rate_limits = *ParseRateLimits("");
+  /// Where the door's metrics go (requests by route and status, latency); null: none.
+  prometheus::Registry* registry = nullptr;
   /// Tried in order before the routes (not owned).
   std::vector<ExtraPages*> pages;
   /// Served at GET /v1/openapi.json when not empty.
@@ -71,6 +76,8 @@ class RestHandler : public http::Handler {
   KeyRing& keys_;
   RateLimiter& limiter_;
   RestOptions options_;
+  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
+  prometheus::Family<prometheus::Histogram>* seconds_ = nullptr;
 };
 
 }  // namespace passerelle::gateway

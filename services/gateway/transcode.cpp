@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <limits>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -71,9 +72,19 @@ class SyntaxCheck : public json::json_sax_t {
   }
   bool string(string_t&) override { return true; }
   bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return Deeper(); }
-  bool key(string_t&) override { return true; }
-  bool end_object() override { return --depth_, true; }
+  bool start_object(std::size_t) override {
+    keys_.emplace_back();
+    return Deeper();
+  }
+  bool key(string_t& k) override {
+    if (keys_.back().insert(k).second) return true;
+    error = absl::StrCat("clé ", text::Quote(k), " donnée deux fois dans un même objet");
+    return false;
+  }
+  bool end_object() override {
+    keys_.pop_back();
+    return --depth_, true;
+  }
   bool start_array(std::size_t) override { return Deeper(); }
   bool end_array() override { return --depth_, true; }
   bool parse_error(std::size_t position, const std::string& last_token,
@@ -91,7 +102,39 @@ class SyntaxCheck : public json::json_sax_t {
     return false;
   }
   int depth_ = 0;
+  std::vector<std::set<std::string>> keys_;
 };
+
+// A field given under both its names (`ownerOrganisation` and `owner_organisation`): the JSON
+// parser would keep one of them silently, and access checks may have read the other.
+absl::Status CheckOneSpelling(const json& node, const Descriptor* type, const std::string& path) {
+  if (!node.is_object() || type == nullptr) return absl::OkStatus();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    std::string here = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (f->json_name() != f->name() && node.contains(f->json_name()) &&
+        node.contains(f->name())) {
+      return Invalid(here, absl::StrCat("donné deux fois, en ", f->json_name(), " et en ",
+                                        f->name()));
+    }
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map() ||
+        IsWellKnownLeaf(f->message_type())) {
+      continue;
+    }
+    const json* child = Member(node, f);
+    if (child == nullptr) continue;
+    if (f->is_repeated() && child->is_array()) {
+      for (size_t k = 0; k < child->size() && k < 100000; ++k) {
+        absl::Status s =
+            CheckOneSpelling((*child)[k], f->message_type(), absl::StrCat(here, "[", k, "]"));
+        if (!s.ok()) return s;
+      }
+    } else if (absl::Status s = CheckOneSpelling(*child, f->message_type(), here); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
 
 bool IsJsonType(std::string_view content_type) {
   std::string_view media = content_type.substr(0, content_type.find(';'));
@@ -310,6 +353,7 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
     return Invalid("body", "cette opération ne prend pas de corps");
   }
   const Descriptor* type = route.method->input_type();
+  if (absl::Status s = CheckOneSpelling(req, type, ""); !s.ok()) return s;
   for (const auto& [field, value] : input.bindings) {
     if (std::optional<std::string> in_body = GetStringField(req, type, field);
         in_body && *in_body != value) {

@@ -134,6 +134,19 @@ TEST_F(TranscodeTest, MalformedJsonIsRefusedWithItsPosition) {
       HasSubstr("imbriqué"));
 }
 
+TEST_F(TranscodeTest, AFieldGivenTwiceIsRefused) {
+  EXPECT_EQ(Field(Build("POST", "/v1/venues",
+                        R"({"ownerOrganisation": "a", "owner_organisation": "b"})")),
+            "venue.owner_organisation");
+  absl::StatusOr<std::string> twice =
+      Build("POST", "/v1/venues/abc:withdraw", R"({"reason": "a", "reason": "b"})");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(api::Violations(twice.status())[0].description, HasSubstr("deux fois"));
+  EXPECT_EQ(Field(Build("POST", "/v1/sources/s/venues:batchUpsert",
+                        R"({"venues": [{}, {"codePostal": "1", "code_postal": "2"}]})")),
+            "venues[1].code_postal");
+}
+
 TEST_F(TranscodeTest, UnknownBodyFieldsAreRefused) {
   absl::StatusOr<std::string> refused =
       Build("POST", "/v1/venues/abc:withdraw", R"({"reasn": "typo"})");

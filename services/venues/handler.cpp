@@ -179,6 +179,12 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
           "file too large", {{"data", "at most 256 MiB per import; split the file"}}));
     }
   }
+  // A stream that ended because the client went away or cancelled is a cut file: nothing of it
+  // is applied (robustness.md, files).
+  if (ctx->IsCancelled()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "import interrompu par le client : rien n'a été écrit");
+  }
   auto report = registry_.Import(source, data, absl::FromChrono(ctx->deadline()));
   data.clear();
   data.shrink_to_fit();
