@@ -353,7 +353,12 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
                                               text::Quote(c.value), "\"")});
         continue;
       }
-      q.show_withdrawn = true;  // the filter says which states it wants
+      // Withdrawn venues are listed only to those who may ask for them (show_withdrawn: a
+      // partner scope at the gateway); the filter cannot widen what the request may see.
+      if (value == "withdrawn" && !show_withdrawn) {
+        bad.push_back({"filter", absl::StrCat(at, "state = withdrawn needs show_withdrawn")});
+        continue;
+      }
     }
     if (c.field == "source") {
       std::vector<api::FieldViolation> source_bad;

@@ -268,6 +268,62 @@ class GatewayE2E(unittest.TestCase):
         self.assertIn("ROUTE_NOT_FOUND", body.decode())
         status, _, body = self.call("GET", "/v1/venues/not-a-uuid")
         self.assertEqual(status, 400, body)
+        # A filter cannot widen what the caller may see: withdrawn venues need showWithdrawn.
+        status, _, body = self.call("GET", "/v1/venues?filter=state%3D%22withdrawn%22")
+        self.assertEqual(status, 400, body)
+        status, _, body = self.call(
+            "GET", "/v1/venues?showWithdrawn=true&filter=state%3D%22withdrawn%22", key=self.partner)
+        self.assertEqual(status, 200, body)
+
+    def test_owner_given_under_both_names_is_refused(self):
+        status, _, body = self.call("POST", "/v1/venues", venue_body(
+            "twice", ownerOrganisation="org-a", owner_organisation="org-b"), key=self.org_a)
+        self.assertEqual(status, 400, body)
+        self.assertIn("deux fois", body.decode())
+
+    def test_writes_are_refused_from_the_head_before_the_body(self):
+        # An anonymous client announcing a large body gets its 401 at once: it cannot hold the
+        # server's body budget.
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=5)
+        s.sendall(b"POST /v1/venues HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: 1000000\r\n\r\n{")
+        started = time.time()
+        answer = s.recv(4096)
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 401"), answer[:100])
+        self.assertLess(time.time() - started, 3)
+        # A partner key is refused a write it has no scope for, also before the body.
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=5)
+        s.sendall(b"POST /v1/areaLayers/x:import HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + self.partner.encode() +
+                  b"\r\nContent-Length: 60000000\r\n\r\n{")
+        answer = s.recv(4096)
+        s.close()
+        self.assertTrue(answer.startswith(b"HTTP/1.1 403"), answer[:100])
+
+    def test_a_cut_import_applies_nothing(self):
+        status, _, body = self.call("POST", "/v1/sources?sourceId=gw-e2e-cut",
+                                    {"displayName": "Import coupé"}, key=ADMIN_KEY)
+        self.assertEqual(status, 201, body)
+        header = ('"id","pivot","nom","commune","code_postal","adresse","latitude","longitude",'
+                  '"date_maj","services"\n')
+        rows = "".join(f'"cut-{i}","21590512800017","Lieu {i}","Roubaix","59100",'
+                       f'"{i} rue","50.69","3.18","2026-11-25","Aide aux démarches '
+                       f'administratives"\n' for i in range(2000))
+        data = (header + rows).encode()
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=10)
+        s.sendall(b"POST /v1/sources/gw-e2e-cut/venues:import HTTP/1.1\r\nHost: x\r\n"
+                  b"Authorization: Bearer " + ADMIN_KEY.encode() +
+                  b"\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n")
+        half = data[: len(data) // 2]
+        s.sendall(b"%x\r\n" % len(half) + half + b"\r\n")
+        time.sleep(0.5)
+        s.close()  # the file is cut: no final chunk
+        time.sleep(1.5)
+        status, _, body = self.call("GET", '/v1/venues?filter=source%3D%22gw-e2e-cut%22',
+                                    key=ADMIN_KEY)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(json.loads(body).get("venues", []), [])
 
     def test_request_ids_are_echoed_only_when_safe(self):
         _, headers, _ = self.call("GET", "/v1/nomenclatures", headers={"X-Request-Id": "abc-1"})
