@@ -9,6 +9,7 @@
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
+#include "services/venues/organisations.hpp"
 #include "services/venues/wire.hpp"
 
 namespace passerelle::venues {
@@ -40,6 +41,17 @@ v1::UpsertOutcome ToProto(RowResult::Outcome outcome) {
 }
 
 }  // namespace
+
+absl::StatusOr<std::optional<std::string>> ActingOrganisation(
+    const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto [first, last] = metadata.equal_range(kActingOrganisationHeader);
+  if (first == last) return std::optional<std::string>();
+  if (std::next(first) != last) {
+    return NotOwner(absl::StrCat(kActingOrganisationHeader, " est donné plusieurs fois"));
+  }
+  return std::optional<std::string>(std::string(first->second.data(), first->second.size()));
+}
 
 grpc::Status Handler::GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
                                v1::Venue* resp) {
