@@ -18,6 +18,7 @@
 #include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/events.pb.h"
+#include "services/venues/organisations.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -89,7 +90,6 @@ void CopyField(const v1::Venue& from, v1::Venue* to, const std::string& name) {
 // The local fields' rules (the standard's are ValidateRow's): bounded, valid text, item names.
 void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
                       std::vector<api::FieldViolation>* bad) {
-  api::CheckText(bad, prefix + "owner_organisation", m.owner_organisation(), 200);
   if (m.referential_items_size() > 100) {
     bad->push_back({prefix + "referential_items", "at most 100 items"});
     return;
@@ -107,6 +107,29 @@ void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
                                    text::Quote(item), "\"")});
     }
   }
+}
+
+// The rule of `owner_organisation`: empty, or the id of an existing organisation
+// (`unknown_owners`: the well-formed ids no organisation has). The rule's name and a French
+// description; nullopt when it holds.
+std::optional<std::pair<std::string, std::string>> OwnerViolation(
+    const std::string& owner, const std::set<std::string>& unknown_owners) {
+  if (owner.empty()) return std::nullopt;
+  if (!IsOrganisationId(owner)) {
+    return std::make_pair(
+        std::string("pattern"),
+        absl::StrCat("doit être l'identifiant d'une organisation (organisations/{id}, l'id de 2 à "
+                     "63 lettres minuscules, chiffres et tirets), reçu « ",
+                     text::Quote(owner), " »"));
+  }
+  if (unknown_owners.contains(owner)) {
+    return std::make_pair(std::string("exists"),
+                          absl::StrCat("aucune organisation n'a l'identifiant « ", owner,
+                                       " » : créez organisations/", owner,
+                                       " (CreateOrganisation) avant d'en faire le propriétaire "
+                                       "d'un lieu"));
+  }
+  return std::nullopt;
 }
 
 // The violations of a row as field violations under `prefix`.
@@ -150,14 +173,38 @@ absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
   return std::set<std::string>(unknown->begin(), unknown->end());
 }
 
-absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix,
-                            const std::set<std::string>& unknown_items, Venue* v) {
+absl::StatusOr<std::set<std::string>> Registry::UnknownOwnersOf(
+    const std::vector<const v1::Venue*>& rows) {
+  std::set<std::string> owners;
+  for (const v1::Venue* r : rows) {
+    if (IsOrganisationId(r->owner_organisation())) owners.insert(r->owner_organisation());
+  }
+  if (owners.empty()) return std::set<std::string>();
+  auto unknown = repo_.UnknownOrganisations({owners.begin(), owners.end()});
+  if (!unknown.ok()) return unknown.status();
+  return std::set<std::string>(unknown->begin(), unknown->end());
+}
+
+absl::StatusOr<Registry::Unknown> Registry::UnknownOf(const v1::Venue& m) {
+  auto items = UnknownItemsOf({&m});
+  if (!items.ok()) return items.status();
+  auto owners = UnknownOwnersOf({&m});
+  if (!owners.ok()) return owners.status();
+  return Unknown{*std::move(items), *std::move(owners)};
+}
+
+absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, const Unknown& unknown,
+                            bool check_owner, Venue* v) {
   Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
   std::vector<api::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
   CheckLocalFields(m, prefix, &fv);
+  if (auto owner = OwnerViolation(m.owner_organisation(), unknown.owners); check_owner && owner) {
+    fv.push_back(
+        {prefix + "owner_organisation", absl::StrCat("[", owner->first, "] ", owner->second)});
+  }
   if (fv.empty()) {
     for (int i = 0; i < m.referential_items_size(); ++i) {
-      if (unknown_items.contains(m.referential_items(i))) {
+      if (unknown.items.contains(m.referential_items(i))) {
         fv.push_back({absl::StrCat(prefix, "referential_items[", i, "]"),
                       absl::StrCat("« ", m.referential_items(i),
                                    " » n'est pas un élément du référentiel publié (inconnu ou "
@@ -212,10 +259,10 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& re
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;  // a retry: answer what the first call did
-  auto unknown = UnknownItemsOf({&m});
+  auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
   Venue v;
-  if (absl::Status s = Fill(m, "venue.", *unknown, &v); !s.ok()) return s;
+  if (absl::Status s = Fill(m, "venue.", *unknown, /*check_owner=*/true, &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
   return Indexed(Settle(key, repo_.Insert(v, CreatedEvents(), key)));
@@ -248,8 +295,9 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
   // Read before the transaction: the items the update brings (those it keeps are known, the
-  // referential consumer strips retired ones from stored venues).
-  auto unknown = UnknownItemsOf({&m});
+  // referential consumer strips retired ones from stored venues), and its owner (organisations
+  // are never deleted, so one that exists now still exists at commit).
+  auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
   return Indexed(Settle(
       key, repo_.Update(
@@ -277,7 +325,8 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                  } else {
                    for (const auto& path : mask) CopyField(m, &merged, path);
                  }
-                 return Fill(merged, "venue.", *unknown, &v);
+                 const bool new_owner = merged.owner_organisation() != v.owner_organisation;
+                 return Fill(merged, "venue.", *unknown, new_owner, &v);
                },
                UpdatedEvents(), key)));
 }
@@ -427,6 +476,8 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
   for (const auto& r : rows) all.push_back(&r);
   auto unknown_items = UnknownItemsOf(all);
   if (!unknown_items.ok()) return unknown_items.status();
+  auto unknown_owners = UnknownOwnersOf(all);
+  if (!unknown_owners.ok()) return unknown_owners.status();
   for (size_t i = 0; i < rows.size(); ++i) {
     RowResult& r = results[i];
     // A rejected row's id is echoed quoted (its bytes may not even be UTF-8); a valid row's id
@@ -437,6 +488,11 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     CheckLocalFields(rows[i], "", &local);
     for (const auto& l : local) {
       checked.violations.push_back({l.field, "", "local", l.description});
+    }
+    if (auto owner = OwnerViolation(rows[i].owner_organisation(), *unknown_owners)) {
+      checked.violations.push_back({"owner_organisation",
+                                    text::Quote(rows[i].owner_organisation(), 200), owner->first,
+                                    owner->second});
     }
     for (int k = 0; local.empty() && k < rows[i].referential_items_size(); ++k) {
       const std::string& item = rows[i].referential_items(k);

@@ -124,6 +124,9 @@ class Repository {
   /// none while no version has been received yet.
   virtual absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) = 0;
+  /// Those of `ids` that no organisation has.
+  virtual absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
+      const std::vector<std::string>& ids) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
   /// content is unchanged write nothing. `rows` are already validated. With `reinstate`,
   /// withdrawn venues of these rows become active again (`state` among the changed fields).
@@ -238,11 +241,19 @@ class Registry {
   absl::Status CheckWritableSource(const std::string& source);
   /// Row violations for referential items that no published version offers, per item name.
   absl::StatusOr<std::set<std::string>> UnknownItemsOf(const std::vector<const v1::Venue*>& rows);
+  /// The rows' owner organisations that no organisation has (well-formed ids only).
+  absl::StatusOr<std::set<std::string>> UnknownOwnersOf(const std::vector<const v1::Venue*>& rows);
+  /// What a message refers to that does not exist, read before any transaction.
+  struct Unknown {
+    std::set<std::string> items;   // referential items no published version offers
+    std::set<std::string> owners;  // owner organisations no organisation has
+  };
+  absl::StatusOr<Unknown> UnknownOf(const v1::Venue& message);
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
-  /// `unknown_items` (read before any transaction): the message's referential items that no
-  /// published version offers.
+  /// The owner is checked when `check_owner` (a new value: one stored before organisations
+  /// existed is kept as it is).
   absl::Status Fill(const v1::Venue& message, const std::string& path_prefix,
-                    const std::set<std::string>& unknown_items, Venue* venue);
+                    const Unknown& unknown, bool check_owner, Venue* venue);
   enum class VenueEvent { kCreated, kUpdated, kWithdrawn };
   events::v1::Event MakeVenueEvent(VenueEvent kind, const Venue& v,
                                    const std::vector<std::string>& changed) const;

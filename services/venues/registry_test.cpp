@@ -10,6 +10,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/clock/clock.hpp"
+#include "libs/text/utf8.hpp"
 #include "services/venues/sample_venue.hpp"
 
 namespace passerelle::venues {
@@ -27,6 +28,7 @@ class FakeRepository final : public Repository {
 
   std::vector<events::v1::Event> events;
   std::set<std::string> known_items;  // empty: no referential version received yet
+  std::set<std::string> organisations;  // ids of the organisations that exist
   int writes = 0;
 
   absl::StatusOr<Venue> Get(const std::string& id) override {
@@ -105,6 +107,14 @@ class FakeRepository final : public Repository {
     if (known_items.empty()) return unknown;
     for (const auto& i : items) {
       if (!known_items.contains(i)) unknown.push_back(i);
+    }
+    return unknown;
+  }
+  absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
+      const std::vector<std::string>& ids) override {
+    std::vector<std::string> unknown;
+    for (const auto& id : ids) {
+      if (!organisations.contains(id)) unknown.push_back(id);
     }
     return unknown;
   }
@@ -340,6 +350,66 @@ TEST_F(RegistryTest, BatchRejectsBadRowsOnlyAndUnknownItems) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(registry_.BatchUpsert("-abc", rows).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, OwnersNameExistingOrganisations) {
+  repo_.organisations = {"epeule"};
+  auto owner_violation = [](const absl::Status& st) {
+    for (const auto& v : api::Violations(st)) {
+      if (v.field == "venue.owner_organisation") return v.description;
+    }
+    return std::string("none");
+  };
+  v1::Venue v = Valid("a");
+  v.set_owner_organisation("inconnue");
+  auto unknown = registry_.Create(v, "");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(owner_violation(unknown.status()), ::testing::StartsWith("[exists]"));
+  v.set_owner_organisation("Ville de Roubaix");
+  EXPECT_THAT(owner_violation(registry_.Create(v, "").status()),
+              ::testing::StartsWith("[pattern]"));
+  v.set_owner_organisation("epeule");
+  auto owned = registry_.Create(v, "");
+  ASSERT_TRUE(owned.ok()) << owned.status();
+  EXPECT_EQ(owned->owner_organisation, "epeule");
+  EXPECT_TRUE(registry_.Create(Valid("no-owner"), "").ok()) << "an empty owner stays allowed";
+
+  // Updates check a new owner only: a value stored before organisations existed is kept.
+  Venue legacy;
+  legacy.standard = owned->standard;
+  legacy.standard["id"] = {"legacy"};
+  legacy.source = "passerelle";
+  legacy.source_id = "legacy";
+  legacy.owner_organisation = "Ville de Roubaix — DSI";
+  auto stored = repo_.Insert(legacy, registry_.CreatedEvents(), {});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  v1::Venue change;
+  change.set_name(stored->Name());
+  change.set_nom("Renommé");
+  ASSERT_TRUE(registry_.Update(change, {"nom"}, "").ok());
+  change.set_owner_organisation("inconnue");
+  EXPECT_THAT(owner_violation(registry_.Update(change, {"owner_organisation"}, "").status()),
+              ::testing::StartsWith("[exists]"));
+  change.set_owner_organisation("epeule");
+  auto moved = registry_.Update(change, {"owner_organisation"}, "");
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->owner_organisation, "epeule");
+
+  // In a batch, a row naming no organisation is rejected alone.
+  ASSERT_TRUE(registry_.CreateSource("partenaire", "").ok());
+  std::vector<v1::Venue> rows = {Valid("r1"), Valid("r2"), Valid("r3")};
+  rows[0].set_owner_organisation("epeule");
+  rows[1].set_owner_organisation("inconnue");
+  rows[2].set_owner_organisation(std::string("a\0b", 3));
+  auto results = registry_.BatchUpsert("partenaire", rows);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kCreated);
+  ASSERT_EQ((*results)[1].outcome, RowResult::Outcome::kRejected);
+  EXPECT_EQ((*results)[1].violations.at(0).field, "owner_organisation");
+  EXPECT_EQ((*results)[1].violations.at(0).rule, "exists");
+  ASSERT_EQ((*results)[2].outcome, RowResult::Outcome::kRejected);
+  EXPECT_EQ((*results)[2].violations.at(0).rule, "pattern");
+  EXPECT_TRUE(text::IsValidUtf8((*results)[2].violations.at(0).value));
 }
 
 TEST_F(RegistryTest, PaddedIdsAreTheSameVenue) {

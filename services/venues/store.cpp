@@ -304,6 +304,23 @@ absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
   return unknown;
 }
 
+absl::StatusOr<std::vector<std::string>> PgStore::UnknownOrganisations(
+    const std::vector<std::string>& ids) {
+  std::vector<std::string> unknown;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    unknown.clear();
+    for (const auto& row :
+         tx.exec_params("SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS "
+                        "(SELECT 1 FROM organisations o WHERE o.organisation_id = i)",
+                        db::TextArray(ids))) {
+      unknown.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return unknown;
+}
+
 absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                               const std::vector<AreaFeature>& areas,
                                               const EventFactory& updated, absl::Time deadline) {
