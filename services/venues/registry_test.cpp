@@ -164,7 +164,7 @@ class FakeRepository final : public Repository {
       } else {
         Venue next = *current;
         next.standard = row.standard;
-        next.owner_organisation = row.owner_organisation;
+        if (!row.owner_organisation.empty()) next.owner_organisation = row.owner_organisation;
         next.referential_items = row.referential_items;
         next.accepts_aptic_pass = row.accepts_aptic_pass;
         std::vector<std::string> changed = ChangedFields(*current, next);
@@ -410,6 +410,31 @@ TEST_F(RegistryTest, OwnersNameExistingOrganisations) {
   ASSERT_EQ((*results)[2].outcome, RowResult::Outcome::kRejected);
   EXPECT_EQ((*results)[2].violations.at(0).rule, "pattern");
   EXPECT_TRUE(text::IsValidUtf8((*results)[2].violations.at(0).value));
+}
+
+TEST_F(RegistryTest, BatchRowsWithoutAnOwnerKeepTheStoredOne) {
+  repo_.organisations = {"epeule", "roubaix"};
+  ASSERT_TRUE(registry_.CreateSource("siilab", "").ok());
+  std::vector<v1::Venue> rows = {Valid("r1")};
+  auto created = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::Venue owner;
+  owner.set_name("venues/" + (*created)[0].id);
+  owner.set_owner_organisation("epeule");
+  ASSERT_TRUE(registry_.Update(owner, {"owner_organisation"}, "").ok());
+
+  auto again = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].outcome, RowResult::Outcome::kUnchanged);
+  rows[0].set_nom("Renommé par la source");
+  auto renamed = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_THAT((*renamed)[0].changed_fields, ElementsAre("nom"));
+  EXPECT_EQ(registry_.Get("venues/" + (*created)[0].id)->owner_organisation, "epeule");
+  rows[0].set_owner_organisation("roubaix");
+  auto moved = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_THAT((*moved)[0].changed_fields, ElementsAre("owner_organisation"));
 }
 
 TEST_F(RegistryTest, PaddedIdsAreTheSameVenue) {

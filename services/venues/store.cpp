@@ -524,7 +524,9 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       }
       Venue next = it->second;
       next.standard = row.standard;
-      next.owner_organisation = row.owner_organisation;
+      // A producer that names no owner (the regional source, a national CSV) keeps the one
+      // set here: the owner is Passerelle's, and who may write the venue depends on it.
+      if (!row.owner_organisation.empty()) next.owner_organisation = row.owner_organisation;
       next.referential_items = row.referential_items;
       next.accepts_aptic_pass = row.accepts_aptic_pass;
       r.id = next.id;
@@ -539,6 +541,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         continue;
       }
       r.outcome = RowResult::Outcome::kUpdated;
+      values["owner_organisation"] = next.owner_organisation;
       values["id"] = next.id;
       values["state"] = next.withdrawn ? "withdrawn" : "active";
       values["withdrawal_reason"] = next.withdrawal_reason;

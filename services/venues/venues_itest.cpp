@@ -244,6 +244,17 @@ TEST_F(VenuesTest, OwnersNameExistingOrganisations) {
   v1::ListVenuesResponse listed;
   ASSERT_TRUE(List("owner_organisation = \"centre-social-epeule\"", &listed).ok());
   EXPECT_EQ(listed.venues_size(), 3);
+
+  // A producer that names no owner (the regional source) keeps the one set here.
+  rows = {Valid("b1", "Renommé par la source")};
+  ASSERT_TRUE(Batch("partenaire", rows, &batch).ok());
+  ASSERT_EQ(batch.results(0).outcome(), v1::UPDATED);
+  EXPECT_THAT(batch.results(0).changed_fields(), ::testing::ElementsAre("nom"));
+  grpc::ClientContext ctx;
+  v1::GetVenueRequest get;
+  get.set_name(batch.results(0).name());
+  ASSERT_TRUE(stub_->GetVenue(&ctx, get, &out).ok());
+  EXPECT_EQ(out.owner_organisation(), "centre-social-epeule");
 }
 
 TEST_F(VenuesTest, BatchUpsertReinstatesWithdrawnVenuesOnlyWhenAsked) {
