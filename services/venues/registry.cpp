@@ -132,6 +132,24 @@ std::optional<std::pair<std::string, std::string>> OwnerViolation(
   return std::nullopt;
 }
 
+// What a write acting for an organisation adds to its request's fingerprint: the same request
+// id and content from another organisation is another request, never a retry answered with
+// the first one's venue. Empty for other callers, whose fingerprints stay as they were.
+std::string ActingSuffix(const std::optional<std::string>& acting) {
+  return acting ? absl::StrCat(
+                      "\x1e"
+                      "acting:",
+                      *acting)
+                : "";
+}
+
+// NOT_OWNER unless the caller acts for no organisation or for the stored venue's owner.
+absl::Status CheckOwner(const Venue& stored, const std::optional<std::string>& acting) {
+  if (!acting || stored.owner_organisation == *acting) return absl::OkStatus();
+  return NotOwner(absl::StrCat(stored.Name(), " n'appartient pas à l'organisation « ", *acting,
+                               " » : seule l'organisation propriétaire du lieu le modifie"));
+}
+
 // The violations of a row as field violations under `prefix`.
 std::vector<api::FieldViolation> AsFieldViolations(const std::vector<Violation>& violations,
                                                    const std::string& prefix) {
@@ -254,11 +272,24 @@ absl::StatusOr<Venue> Registry::Get(const std::string& name) {
   return repo_.Get(id);
 }
 
-absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& request_id) {
-  const RequestKey key{request_id, "CreateVenue", api::ContentDigest(m.SerializeAsString())};
+absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::string& request_id,
+                                       const std::optional<std::string>& acting) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+    if (!message.owner_organisation().empty() && message.owner_organisation() != *acting) {
+      return NotOwner(absl::StrCat("l'organisation « ", *acting,
+                                   " » ne crée que des lieux dont elle est propriétaire ; "
+                                   "owner_organisation nomme « ",
+                                   text::Quote(message.owner_organisation()), " »"));
+    }
+  }
+  const RequestKey key{request_id, "CreateVenue",
+                       api::ContentDigest(message.SerializeAsString() + ActingSuffix(acting))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;  // a retry: answer what the first call did
+  v1::Venue m = message;
+  if (acting) m.set_owner_organisation(*acting);
   auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
   Venue v;
@@ -269,7 +300,11 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& re
 }
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
-                                       const std::string& request_id) {
+                                       const std::string& request_id,
+                                       const std::optional<std::string>& acting) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+  }
   std::string id;
   if (absl::Status s = ParseName(m.name(), &id); !s.ok()) return s;
   auto revision = api::RevisionFromETag(m.etag());
@@ -288,9 +323,15 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
     }
   }
   if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
+  if (acting && std::find(mask.begin(), mask.end(), "owner_organisation") != mask.end()) {
+    return NotOwner(
+        "une clé d'organisation ne change pas le propriétaire d'un lieu : retirez "
+        "owner_organisation du masque, ou demandez-le à l'administration du réseau");
+  }
   const RequestKey key{
       request_id, "UpdateVenue",
-      api::ContentDigest(absl::StrCat(m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ",")))};
+      api::ContentDigest(absl::StrCat(m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ","),
+                                      ActingSuffix(acting)))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
@@ -303,6 +344,8 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
       key, repo_.Update(
                id, *revision,
                [&](Venue& v) -> absl::Status {
+                 // Under the row's lock: the owner checked is the one the write replaces.
+                 if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
                  if (v.withdrawn) {
                    return api::WithReason(
                        absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
@@ -319,9 +362,15 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                          "invalid venue",
                          {{"venue.id", "the venue's id in its source is set at creation"}});
                    }
+                   if (acting && !m.owner_organisation().empty() &&
+                       m.owner_organisation() != *acting) {
+                     return NotOwner(
+                         "une clé d'organisation ne change pas le propriétaire d'un lieu");
+                   }
                    const std::string id = merged.id();
                    merged = m;
                    merged.set_id(id);
+                   if (acting) merged.set_owner_organisation(*acting);
                  } else {
                    for (const auto& path : mask) CopyField(m, &merged, path);
                  }
@@ -332,7 +381,11 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
-                                         const std::string& etag, const std::string& request_id) {
+                                         const std::string& etag, const std::string& request_id,
+                                         const std::optional<std::string>& acting) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+  }
   std::string id;
   if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
   std::vector<api::FieldViolation> bad;
@@ -345,14 +398,16 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   auto revision = api::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   // A retry is answered before the etag is checked: the first call changed the revision.
-  const RequestKey key{request_id, "WithdrawVenue",
-                       api::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag))};
+  const RequestKey key{
+      request_id, "WithdrawVenue",
+      api::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag, ActingSuffix(acting)))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
   return Indexed(Settle(key, repo_.Update(
                                  id, *revision,
                                  [&](Venue& v) -> absl::Status {
+                                   if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
                                    if (v.withdrawn) return absl::OkStatus();  // idempotent
                                    v.withdrawn = true;
                                    v.withdrawal_reason = reason;
@@ -458,10 +513,20 @@ absl::StatusOr<ListPage> Registry::List(const ListQuery& query) {
   return page;
 }
 
-absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& source,
-                                                             const std::vector<v1::Venue>& rows,
-                                                             bool reinstate_withdrawn,
-                                                             absl::Time deadline) {
+absl::Status Registry::CheckBatchWriter(const std::optional<std::string>& acting) {
+  if (!acting) return absl::OkStatus();
+  return api::WithReason(
+      absl::PermissionDeniedError(
+          "les écritures par lots (BatchUpsertVenues, ImportVenues) sont réservées aux clés "
+          "partenaires et d'administration liées à une source ; une clé d'organisation écrit ses "
+          "lieux un par un"),
+      "BATCH_WRITE_NOT_ALLOWED");
+}
+
+absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
+    const std::string& source, const std::vector<v1::Venue>& rows, bool reinstate_withdrawn,
+    absl::Time deadline, const std::optional<std::string>& acting) {
+  if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   if (rows.size() > kMaxBatch) {
     return api::InvalidArgument(
@@ -574,7 +639,9 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
                                                         std::string_view csv_text,
-                                                        absl::Time deadline) {
+                                                        absl::Time deadline,
+                                                        const std::optional<std::string>& acting) {
+  if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
