@@ -9,6 +9,7 @@
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
+#include "services/venues/organisations.hpp"
 #include "services/venues/wire.hpp"
 
 namespace passerelle::venues {
@@ -41,6 +42,17 @@ v1::UpsertOutcome ToProto(RowResult::Outcome outcome) {
 
 }  // namespace
 
+absl::StatusOr<std::optional<std::string>> ActingOrganisation(
+    const grpc::ServerContextBase& context) {
+  const auto& metadata = context.client_metadata();
+  auto [first, last] = metadata.equal_range(kActingOrganisationHeader);
+  if (first == last) return std::optional<std::string>();
+  if (std::next(first) != last) {
+    return NotOwner(absl::StrCat(kActingOrganisationHeader, " est donné plusieurs fois"));
+  }
+  return std::optional<std::string>(std::string(first->second.data(), first->second.size()));
+}
+
 grpc::Status Handler::GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
                                v1::Venue* resp) {
   server::RequestScope scope(ctx);
@@ -66,7 +78,9 @@ grpc::Status Handler::ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesR
 grpc::Status Handler::CreateVenue(grpc::ServerContext* ctx, const v1::CreateVenueRequest* req,
                                   v1::Venue* resp) {
   server::RequestScope scope(ctx);
-  auto v = registry_.Create(req->venue(), req->request_id());
+  auto acting = ActingOrganisation(*ctx);
+  if (!acting.ok()) return server::ToGrpc(acting.status());
+  auto v = registry_.Create(req->venue(), req->request_id(), *acting);
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -77,7 +91,9 @@ grpc::Status Handler::UpdateVenue(grpc::ServerContext* ctx, const v1::UpdateVenu
   server::RequestScope scope(ctx);
   std::vector<std::string> mask(req->update_mask().paths().begin(),
                                 req->update_mask().paths().end());
-  auto v = registry_.Update(req->venue(), mask, req->request_id());
+  auto acting = ActingOrganisation(*ctx);
+  if (!acting.ok()) return server::ToGrpc(acting.status());
+  auto v = registry_.Update(req->venue(), mask, req->request_id(), *acting);
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -86,7 +102,9 @@ grpc::Status Handler::UpdateVenue(grpc::ServerContext* ctx, const v1::UpdateVenu
 grpc::Status Handler::WithdrawVenue(grpc::ServerContext* ctx, const v1::WithdrawVenueRequest* req,
                                     v1::Venue* resp) {
   server::RequestScope scope(ctx);
-  auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id());
+  auto acting = ActingOrganisation(*ctx);
+  if (!acting.ok()) return server::ToGrpc(acting.status());
+  auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id(), *acting);
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -96,9 +114,11 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
                                         const v1::BatchUpsertVenuesRequest* req,
                                         v1::BatchUpsertVenuesResponse* resp) {
   server::RequestScope scope(ctx);
+  auto acting = ActingOrganisation(*ctx);
+  if (!acting.ok()) return server::ToGrpc(acting.status());
   std::vector<v1::Venue> rows(req->venues().begin(), req->venues().end());
   auto results = registry_.BatchUpsert(req->source(), rows, req->reinstate_withdrawn(),
-                                       absl::FromChrono(ctx->deadline()));
+                                       absl::FromChrono(ctx->deadline()), *acting);
   if (!results.ok()) return server::ToGrpc(results.status());
   int counts[4] = {0, 0, 0, 0};
   for (const RowResult& r : *results) {
@@ -168,6 +188,10 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
                                    grpc::ServerReader<v1::ImportVenuesChunk>* reader,
                                    v1::ImportVenuesResponse* resp) {
   server::RequestScope scope(ctx);
+  // An organisation key's import is refused before its file is read.
+  auto acting = ActingOrganisation(*ctx);
+  if (!acting.ok()) return server::ToGrpc(acting.status());
+  if (absl::Status s = Registry::CheckBatchWriter(*acting); !s.ok()) return server::ToGrpc(s);
   constexpr size_t kMaxBytes = 256 * 1024 * 1024;
   std::string source, data;
   v1::ImportVenuesChunk chunk;
@@ -185,7 +209,7 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
     return grpc::Status(grpc::StatusCode::CANCELLED,
                         "import interrompu par le client : rien n'a été écrit");
   }
-  auto report = registry_.Import(source, data, absl::FromChrono(ctx->deadline()));
+  auto report = registry_.Import(source, data, absl::FromChrono(ctx->deadline()), *acting);
   data.clear();
   data.shrink_to_fit();
   // A national file is parsed into hundreds of MB of short-lived strings: give the freed memory

@@ -8,6 +8,15 @@
 
 namespace passerelle::venues {
 
+/// gRPC metadata the gateway sets on writes made with an `organisation:write` key (it strips
+/// any `x-passerelle-*` a client sends): the id of the organisation the key belongs to.
+inline constexpr char kActingOrganisationHeader[] = "x-passerelle-organisation";
+
+/// The organisation a call acts for (kActingOrganisationHeader), or nullopt for internal and
+/// admin callers. PERMISSION_DENIED (NOT_OWNER) when the metadata is given more than once.
+absl::StatusOr<std::optional<std::string>> ActingOrganisation(
+    const grpc::ServerContextBase& context);
+
 class Handler final
     : public v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service> {
  public:

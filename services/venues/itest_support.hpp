@@ -15,6 +15,7 @@
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "libs/testing/testing.hpp"
+#include "passerelle/venues/v1/organisations.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/sample_venue.hpp"
 
@@ -40,6 +41,17 @@ inline BadRequest Violations(const grpc::Status& st) {
   return out;
 }
 
+/// The google.rpc.ErrorInfo reason of an error (empty when none).
+inline std::string Reason(const grpc::Status& st) {
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(st.error_details())) return "";
+  for (const auto& d : rpc.details()) {
+    google::rpc::ErrorInfo info;
+    if (d.UnpackTo(&info)) return info.reason();
+  }
+  return "";
+}
+
 /// Registers `source` if it is a new, valid id (what a producer does once, before writing).
 inline void RegisterSource(v1::VenueService::Stub& stub, const std::string& source) {
   grpc::ClientContext ctx;
@@ -57,8 +69,9 @@ class VenuesServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     process_ = binary_.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+    auto channel = grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::VenueService::NewStub(channel);
+    organisations_ = v1::OrganisationService::NewStub(channel);
   }
   void TearDown() override {
     process_->Signal(SIGTERM);
@@ -71,6 +84,16 @@ class VenuesServiceTest : public ::testing::Test {
     *req.mutable_venue() = v;
     req.set_request_id(request_id);
     return stub_->CreateVenue(&ctx, req, out);
+  }
+  /// Creates organisations/{id} (a valid one, named `display_name`).
+  grpc::Status CreateOrganisation(const std::string& id, v1::Organisation* out = nullptr,
+                                  const std::string& display_name = "Centre social de l'Épeule") {
+    grpc::ClientContext ctx;
+    v1::CreateOrganisationRequest req;
+    req.set_organisation_id(id);
+    req.mutable_organisation()->set_display_name(display_name);
+    v1::Organisation ignored;
+    return organisations_->CreateOrganisation(&ctx, req, out != nullptr ? out : &ignored);
   }
   /// Registers `source` if it is a new, valid id (what a producer does once, before writing).
   void Register(const std::string& source) { RegisterSource(*stub_, source); }
@@ -147,6 +170,7 @@ class VenuesServiceTest : public ::testing::Test {
   testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
   std::unique_ptr<testing::Process> process_;
   std::unique_ptr<v1::VenueService::Stub> stub_;
+  std::unique_ptr<v1::OrganisationService::Stub> organisations_;
 };
 
 }  // namespace passerelle::venues::itest

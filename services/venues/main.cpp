@@ -8,6 +8,8 @@
 #include "libs/service/service.hpp"
 #include "services/venues/consumers.hpp"
 #include "services/venues/handler.hpp"
+#include "services/venues/organisation_handler.hpp"
+#include "services/venues/organisation_store.hpp"
 #include "services/venues/registry.hpp"
 #include "services/venues/store.hpp"
 
@@ -41,6 +43,13 @@ int main(int argc, char** argv) {
          metrics.IndexRefreshed(true, registry.index().size());
          auto& handler = rt.components.Emplace<venues::Handler>(registry, metrics, paris);
          rt.server->AddService(&handler);
+         // The network's members, which venues' owners name.
+         auto& organisation_store = rt.components.Emplace<venues::PgOrganisationStore>(*rt.pool);
+         auto& organisations =
+             rt.components.Emplace<venues::Organisations>(organisation_store, *rt.page_tokens);
+         auto& organisation_handler =
+             rt.components.Emplace<venues::OrganisationHandler>(organisations);
+         rt.server->AddService(&organisation_handler);
          // A published referential version: known items, and retired ones leave venues.
          auto& consumer = rt.components.Emplace<events::Consumer>(
              *rt.nats, *rt.pool,

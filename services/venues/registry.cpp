@@ -18,6 +18,7 @@
 #include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/events.pb.h"
+#include "services/venues/organisations.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -89,7 +90,6 @@ void CopyField(const v1::Venue& from, v1::Venue* to, const std::string& name) {
 // The local fields' rules (the standard's are ValidateRow's): bounded, valid text, item names.
 void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
                       std::vector<api::FieldViolation>* bad) {
-  api::CheckText(bad, prefix + "owner_organisation", m.owner_organisation(), 200);
   if (m.referential_items_size() > 100) {
     bad->push_back({prefix + "referential_items", "at most 100 items"});
     return;
@@ -107,6 +107,47 @@ void CheckLocalFields(const v1::Venue& m, const std::string& prefix,
                                    text::Quote(item), "\"")});
     }
   }
+}
+
+// The rule of `owner_organisation`: empty, or the id of an existing organisation
+// (`unknown_owners`: the well-formed ids no organisation has). The rule's name and a French
+// description; nullopt when it holds.
+std::optional<std::pair<std::string, std::string>> OwnerViolation(
+    const std::string& owner, const std::set<std::string>& unknown_owners) {
+  if (owner.empty()) return std::nullopt;
+  if (!IsOrganisationId(owner)) {
+    return std::make_pair(
+        std::string("pattern"),
+        absl::StrCat("doit être l'identifiant d'une organisation (organisations/{id}, l'id de 2 à "
+                     "63 lettres minuscules, chiffres et tirets), reçu « ",
+                     text::Quote(owner), " »"));
+  }
+  if (unknown_owners.contains(owner)) {
+    return std::make_pair(std::string("exists"),
+                          absl::StrCat("aucune organisation n'a l'identifiant « ", owner,
+                                       " » : créez organisations/", owner,
+                                       " (CreateOrganisation) avant d'en faire le propriétaire "
+                                       "d'un lieu"));
+  }
+  return std::nullopt;
+}
+
+// What a write acting for an organisation adds to its request's fingerprint: the same request
+// id and content from another organisation is another request, never a retry answered with
+// the first one's venue. Empty for other callers, whose fingerprints stay as they were.
+std::string ActingSuffix(const std::optional<std::string>& acting) {
+  return acting ? absl::StrCat(
+                      "\x1e"
+                      "acting:",
+                      *acting)
+                : "";
+}
+
+// NOT_OWNER unless the caller acts for no organisation or for the stored venue's owner.
+absl::Status CheckOwner(const Venue& stored, const std::optional<std::string>& acting) {
+  if (!acting || stored.owner_organisation == *acting) return absl::OkStatus();
+  return NotOwner(absl::StrCat(stored.Name(), " n'appartient pas à l'organisation « ", *acting,
+                               " » : seule l'organisation propriétaire du lieu le modifie"));
 }
 
 // The violations of a row as field violations under `prefix`.
@@ -150,14 +191,38 @@ absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
   return std::set<std::string>(unknown->begin(), unknown->end());
 }
 
-absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix,
-                            const std::set<std::string>& unknown_items, Venue* v) {
+absl::StatusOr<std::set<std::string>> Registry::UnknownOwnersOf(
+    const std::vector<const v1::Venue*>& rows) {
+  std::set<std::string> owners;
+  for (const v1::Venue* r : rows) {
+    if (IsOrganisationId(r->owner_organisation())) owners.insert(r->owner_organisation());
+  }
+  if (owners.empty()) return std::set<std::string>();
+  auto unknown = repo_.UnknownOrganisations({owners.begin(), owners.end()});
+  if (!unknown.ok()) return unknown.status();
+  return std::set<std::string>(unknown->begin(), unknown->end());
+}
+
+absl::StatusOr<Registry::Unknown> Registry::UnknownOf(const v1::Venue& m) {
+  auto items = UnknownItemsOf({&m});
+  if (!items.ok()) return items.status();
+  auto owners = UnknownOwnersOf({&m});
+  if (!owners.ok()) return owners.status();
+  return Unknown{*std::move(items), *std::move(owners)};
+}
+
+absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, const Unknown& unknown,
+                            bool check_owner, Venue* v) {
   Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
   std::vector<api::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
   CheckLocalFields(m, prefix, &fv);
+  if (auto owner = OwnerViolation(m.owner_organisation(), unknown.owners); check_owner && owner) {
+    fv.push_back(
+        {prefix + "owner_organisation", absl::StrCat("[", owner->first, "] ", owner->second)});
+  }
   if (fv.empty()) {
     for (int i = 0; i < m.referential_items_size(); ++i) {
-      if (unknown_items.contains(m.referential_items(i))) {
+      if (unknown.items.contains(m.referential_items(i))) {
         fv.push_back({absl::StrCat(prefix, "referential_items[", i, "]"),
                       absl::StrCat("« ", m.referential_items(i),
                                    " » n'est pas un élément du référentiel publié (inconnu ou "
@@ -207,22 +272,39 @@ absl::StatusOr<Venue> Registry::Get(const std::string& name) {
   return repo_.Get(id);
 }
 
-absl::StatusOr<Venue> Registry::Create(const v1::Venue& m, const std::string& request_id) {
-  const RequestKey key{request_id, "CreateVenue", api::ContentDigest(m.SerializeAsString())};
+absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::string& request_id,
+                                       const std::optional<std::string>& acting) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+    if (!message.owner_organisation().empty() && message.owner_organisation() != *acting) {
+      return NotOwner(absl::StrCat("l'organisation « ", *acting,
+                                   " » ne crée que des lieux dont elle est propriétaire ; "
+                                   "owner_organisation nomme « ",
+                                   text::Quote(message.owner_organisation()), " »"));
+    }
+  }
+  const RequestKey key{request_id, "CreateVenue",
+                       api::ContentDigest(message.SerializeAsString() + ActingSuffix(acting))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;  // a retry: answer what the first call did
-  auto unknown = UnknownItemsOf({&m});
+  v1::Venue m = message;
+  if (acting) m.set_owner_organisation(*acting);
+  auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
   Venue v;
-  if (absl::Status s = Fill(m, "venue.", *unknown, &v); !s.ok()) return s;
+  if (absl::Status s = Fill(m, "venue.", *unknown, /*check_owner=*/true, &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
   return Indexed(Settle(key, repo_.Insert(v, CreatedEvents(), key)));
 }
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
-                                       const std::string& request_id) {
+                                       const std::string& request_id,
+                                       const std::optional<std::string>& acting) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+  }
   std::string id;
   if (absl::Status s = ParseName(m.name(), &id); !s.ok()) return s;
   auto revision = api::RevisionFromETag(m.etag());
@@ -241,20 +323,29 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
     }
   }
   if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
+  if (acting && std::find(mask.begin(), mask.end(), "owner_organisation") != mask.end()) {
+    return NotOwner(
+        "une clé d'organisation ne change pas le propriétaire d'un lieu : retirez "
+        "owner_organisation du masque, ou demandez-le à l'administration du réseau");
+  }
   const RequestKey key{
       request_id, "UpdateVenue",
-      api::ContentDigest(absl::StrCat(m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ",")))};
+      api::ContentDigest(absl::StrCat(m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ","),
+                                      ActingSuffix(acting)))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
   // Read before the transaction: the items the update brings (those it keeps are known, the
-  // referential consumer strips retired ones from stored venues).
-  auto unknown = UnknownItemsOf({&m});
+  // referential consumer strips retired ones from stored venues), and its owner (organisations
+  // are never deleted, so one that exists now still exists at commit).
+  auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
   return Indexed(Settle(
       key, repo_.Update(
                id, *revision,
                [&](Venue& v) -> absl::Status {
+                 // Under the row's lock: the owner checked is the one the write replaces.
+                 if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
                  if (v.withdrawn) {
                    return api::WithReason(
                        absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
@@ -271,19 +362,30 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
                          "invalid venue",
                          {{"venue.id", "the venue's id in its source is set at creation"}});
                    }
+                   if (acting && !m.owner_organisation().empty() &&
+                       m.owner_organisation() != *acting) {
+                     return NotOwner(
+                         "une clé d'organisation ne change pas le propriétaire d'un lieu");
+                   }
                    const std::string id = merged.id();
                    merged = m;
                    merged.set_id(id);
+                   if (acting) merged.set_owner_organisation(*acting);
                  } else {
                    for (const auto& path : mask) CopyField(m, &merged, path);
                  }
-                 return Fill(merged, "venue.", *unknown, &v);
+                 const bool new_owner = merged.owner_organisation() != v.owner_organisation;
+                 return Fill(merged, "venue.", *unknown, new_owner, &v);
                },
                UpdatedEvents(), key)));
 }
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
-                                         const std::string& etag, const std::string& request_id) {
+                                         const std::string& etag, const std::string& request_id,
+                                         const std::optional<std::string>& acting) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+  }
   std::string id;
   if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
   std::vector<api::FieldViolation> bad;
@@ -296,14 +398,16 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   auto revision = api::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   // A retry is answered before the etag is checked: the first call changed the revision.
-  const RequestKey key{request_id, "WithdrawVenue",
-                       api::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag))};
+  const RequestKey key{
+      request_id, "WithdrawVenue",
+      api::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag, ActingSuffix(acting)))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
   return Indexed(Settle(key, repo_.Update(
                                  id, *revision,
                                  [&](Venue& v) -> absl::Status {
+                                   if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
                                    if (v.withdrawn) return absl::OkStatus();  // idempotent
                                    v.withdrawn = true;
                                    v.withdrawal_reason = reason;
@@ -414,10 +518,20 @@ absl::StatusOr<ListPage> Registry::List(const ListQuery& query) {
   return page;
 }
 
-absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& source,
-                                                             const std::vector<v1::Venue>& rows,
-                                                             bool reinstate_withdrawn,
-                                                             absl::Time deadline) {
+absl::Status Registry::CheckBatchWriter(const std::optional<std::string>& acting) {
+  if (!acting) return absl::OkStatus();
+  return api::WithReason(
+      absl::PermissionDeniedError(
+          "les écritures par lots (BatchUpsertVenues, ImportVenues) sont réservées aux clés "
+          "partenaires et d'administration liées à une source ; une clé d'organisation écrit ses "
+          "lieux un par un"),
+      "BATCH_WRITE_NOT_ALLOWED");
+}
+
+absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
+    const std::string& source, const std::vector<v1::Venue>& rows, bool reinstate_withdrawn,
+    absl::Time deadline, const std::optional<std::string>& acting) {
+  if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   if (rows.size() > kMaxBatch) {
     return api::InvalidArgument(
@@ -432,6 +546,8 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
   for (const auto& r : rows) all.push_back(&r);
   auto unknown_items = UnknownItemsOf(all);
   if (!unknown_items.ok()) return unknown_items.status();
+  auto unknown_owners = UnknownOwnersOf(all);
+  if (!unknown_owners.ok()) return unknown_owners.status();
   for (size_t i = 0; i < rows.size(); ++i) {
     RowResult& r = results[i];
     // A rejected row's id is echoed quoted (its bytes may not even be UTF-8); a valid row's id
@@ -442,6 +558,11 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(const std::string& 
     CheckLocalFields(rows[i], "", &local);
     for (const auto& l : local) {
       checked.violations.push_back({l.field, "", "local", l.description});
+    }
+    if (auto owner = OwnerViolation(rows[i].owner_organisation(), *unknown_owners)) {
+      checked.violations.push_back({"owner_organisation",
+                                    text::Quote(rows[i].owner_organisation(), 200), owner->first,
+                                    owner->second});
     }
     for (int k = 0; local.empty() && k < rows[i].referential_items_size(); ++k) {
       const std::string& item = rows[i].referential_items(k);
@@ -523,7 +644,9 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
                                                         std::string_view csv_text,
-                                                        absl::Time deadline) {
+                                                        absl::Time deadline,
+                                                        const std::optional<std::string>& acting) {
+  if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   auto parsed = ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {

@@ -124,6 +124,9 @@ class Repository {
   /// none while no version has been received yet.
   virtual absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) = 0;
+  /// Those of `ids` that no organisation has.
+  virtual absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
+      const std::vector<std::string>& ids) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
   /// content is unchanged write nothing. `rows` are already validated. With `reinstate`,
   /// withdrawn venues of these rows become active again (`state` among the changed fields).
@@ -152,11 +155,29 @@ class Registry {
   /// Most venues in one BatchUpsertVenues call.
   static constexpr size_t kMaxBatch = 2000;
 
-  absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id);
+  /// `acting`, in every write: the organisation the caller acts for (the gateway's
+  /// `x-passerelle-organisation` on an organisation key's writes), nullopt for internal and
+  /// admin callers, whose writes are not checked. A caller acting for an organisation writes
+  /// only the venues it owns: PERMISSION_DENIED with reason NOT_OWNER otherwise.
+  ///
+  /// With `acting`, the venue's owner is that organisation: set when the message names none,
+  /// NOT_OWNER when it names another.
+  absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id,
+                               const std::optional<std::string>& acting = std::nullopt);
+  /// With `acting`, the stored venue's owner must be that organisation, checked in the
+  /// transaction that writes (under the row's lock, as the etag), and the owner cannot change:
+  /// NOT_OWNER for a mask naming `owner_organisation` or a replacement naming another owner.
   absl::StatusOr<Venue> Update(const v1::Venue& message, const std::vector<std::string>& mask,
-                               const std::string& request_id);
+                               const std::string& request_id,
+                               const std::optional<std::string>& acting = std::nullopt);
+  /// With `acting`, the stored venue's owner must be that organisation, as for Update.
   absl::StatusOr<Venue> Withdraw(const std::string& name, const std::string& reason,
-                                 const std::string& etag, const std::string& request_id);
+                                 const std::string& etag, const std::string& request_id,
+                                 const std::optional<std::string>& acting = std::nullopt);
+  /// Batch writes (BatchUpsert, Import) are for partner and admin keys bound to sources:
+  /// PERMISSION_DENIED (reason BATCH_WRITE_NOT_ALLOWED) for a caller acting for an
+  /// organisation. Public so that a handler refuses an import before reading its stream.
+  static absl::Status CheckBatchWriter(const std::optional<std::string>& acting);
   /// Parses the AIP-160 filter subset and the order; INVALID_ARGUMENT names what is wrong.
   absl::StatusOr<ListQuery> ParseListQuery(const std::string& filter, const std::string& order_by,
                                            int page_size, const std::string& page_token,
@@ -164,10 +185,10 @@ class Registry {
   /// A page, with its next page token sealed for the query's parameters.
   absl::StatusOr<ListPage> List(const ListQuery& query);
   /// Nothing is committed after `deadline` (the caller's gRPC deadline).
-  absl::StatusOr<std::vector<RowResult>> BatchUpsert(const std::string& source,
-                                                     const std::vector<v1::Venue>& rows,
-                                                     bool reinstate_withdrawn = false,
-                                                     absl::Time deadline = absl::InfiniteFuture());
+  absl::StatusOr<std::vector<RowResult>> BatchUpsert(
+      const std::string& source, const std::vector<v1::Venue>& rows,
+      bool reinstate_withdrawn = false, absl::Time deadline = absl::InfiniteFuture(),
+      const std::optional<std::string>& acting = std::nullopt);
 
   const Standard& standard() const { return standard_; }
 
@@ -201,7 +222,8 @@ class Registry {
   /// Stops at the deadline: no batch is committed once it is near; the batches committed
   /// before stay (importing the same file again completes it, each row once).
   absl::StatusOr<ImportReport> Import(const std::string& source, std::string_view csv_text,
-                                      absl::Time deadline = absl::InfiniteFuture());
+                                      absl::Time deadline = absl::InfiniteFuture(),
+                                      const std::optional<std::string>& acting = std::nullopt);
 
   /// Loads every venue into the search index (at start).
   absl::Status LoadIndex();
@@ -238,11 +260,19 @@ class Registry {
   absl::Status CheckWritableSource(const std::string& source);
   /// Row violations for referential items that no published version offers, per item name.
   absl::StatusOr<std::set<std::string>> UnknownItemsOf(const std::vector<const v1::Venue*>& rows);
+  /// The rows' owner organisations that no organisation has (well-formed ids only).
+  absl::StatusOr<std::set<std::string>> UnknownOwnersOf(const std::vector<const v1::Venue*>& rows);
+  /// What a message refers to that does not exist, read before any transaction.
+  struct Unknown {
+    std::set<std::string> items;   // referential items no published version offers
+    std::set<std::string> owners;  // owner organisations no organisation has
+  };
+  absl::StatusOr<Unknown> UnknownOf(const v1::Venue& message);
   /// Validates a message's standard fields into `venue`; the violations as a BadRequest.
-  /// `unknown_items` (read before any transaction): the message's referential items that no
-  /// published version offers.
+  /// The owner is checked when `check_owner` (a new value: one stored before organisations
+  /// existed is kept as it is).
   absl::Status Fill(const v1::Venue& message, const std::string& path_prefix,
-                    const std::set<std::string>& unknown_items, Venue* venue);
+                    const Unknown& unknown, bool check_owner, Venue* venue);
   enum class VenueEvent { kCreated, kUpdated, kWithdrawn };
   events::v1::Event MakeVenueEvent(VenueEvent kind, const Venue& v,
                                    const std::vector<std::string>& changed) const;

@@ -10,6 +10,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/clock/clock.hpp"
+#include "libs/text/utf8.hpp"
 #include "services/venues/sample_venue.hpp"
 
 namespace passerelle::venues {
@@ -27,6 +28,7 @@ class FakeRepository final : public Repository {
 
   std::vector<events::v1::Event> events;
   std::set<std::string> known_items;  // empty: no referential version received yet
+  std::set<std::string> organisations;  // ids of the organisations that exist
   int writes = 0;
 
   absl::StatusOr<Venue> Get(const std::string& id) override {
@@ -108,6 +110,14 @@ class FakeRepository final : public Repository {
     }
     return unknown;
   }
+  absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
+      const std::vector<std::string>& ids) override {
+    std::vector<std::string> unknown;
+    for (const auto& id : ids) {
+      if (!organisations.contains(id)) unknown.push_back(id);
+    }
+    return unknown;
+  }
   absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) override {
     if (!sources_.emplace(source.id, source).second) {
       return absl::AlreadyExistsError("sources/" + source.id + " already exists");
@@ -154,7 +164,7 @@ class FakeRepository final : public Repository {
       } else {
         Venue next = *current;
         next.standard = row.standard;
-        next.owner_organisation = row.owner_organisation;
+        if (!row.owner_organisation.empty()) next.owner_organisation = row.owner_organisation;
         next.referential_items = row.referential_items;
         next.accepts_aptic_pass = row.accepts_aptic_pass;
         std::vector<std::string> changed = ChangedFields(*current, next);
@@ -340,6 +350,91 @@ TEST_F(RegistryTest, BatchRejectsBadRowsOnlyAndUnknownItems) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(registry_.BatchUpsert("-abc", rows).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(RegistryTest, OwnersNameExistingOrganisations) {
+  repo_.organisations = {"epeule"};
+  auto owner_violation = [](const absl::Status& st) {
+    for (const auto& v : api::Violations(st)) {
+      if (v.field == "venue.owner_organisation") return v.description;
+    }
+    return std::string("none");
+  };
+  v1::Venue v = Valid("a");
+  v.set_owner_organisation("inconnue");
+  auto unknown = registry_.Create(v, "");
+  EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(owner_violation(unknown.status()), ::testing::StartsWith("[exists]"));
+  v.set_owner_organisation("Ville de Roubaix");
+  EXPECT_THAT(owner_violation(registry_.Create(v, "").status()),
+              ::testing::StartsWith("[pattern]"));
+  v.set_owner_organisation("epeule");
+  auto owned = registry_.Create(v, "");
+  ASSERT_TRUE(owned.ok()) << owned.status();
+  EXPECT_EQ(owned->owner_organisation, "epeule");
+  EXPECT_TRUE(registry_.Create(Valid("no-owner"), "").ok()) << "an empty owner stays allowed";
+
+  // Updates check a new owner only: a value stored before organisations existed is kept.
+  Venue legacy;
+  legacy.standard = owned->standard;
+  legacy.standard["id"] = {"legacy"};
+  legacy.source = "passerelle";
+  legacy.source_id = "legacy";
+  legacy.owner_organisation = "Ville de Roubaix — DSI";
+  auto stored = repo_.Insert(legacy, registry_.CreatedEvents(), {});
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  v1::Venue change;
+  change.set_name(stored->Name());
+  change.set_nom("Renommé");
+  ASSERT_TRUE(registry_.Update(change, {"nom"}, "").ok());
+  change.set_owner_organisation("inconnue");
+  EXPECT_THAT(owner_violation(registry_.Update(change, {"owner_organisation"}, "").status()),
+              ::testing::StartsWith("[exists]"));
+  change.set_owner_organisation("epeule");
+  auto moved = registry_.Update(change, {"owner_organisation"}, "");
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_EQ(moved->owner_organisation, "epeule");
+
+  // In a batch, a row naming no organisation is rejected alone.
+  ASSERT_TRUE(registry_.CreateSource("partenaire", "").ok());
+  std::vector<v1::Venue> rows = {Valid("r1"), Valid("r2"), Valid("r3")};
+  rows[0].set_owner_organisation("epeule");
+  rows[1].set_owner_organisation("inconnue");
+  rows[2].set_owner_organisation(std::string("a\0b", 3));
+  auto results = registry_.BatchUpsert("partenaire", rows);
+  ASSERT_TRUE(results.ok()) << results.status();
+  EXPECT_EQ((*results)[0].outcome, RowResult::Outcome::kCreated);
+  ASSERT_EQ((*results)[1].outcome, RowResult::Outcome::kRejected);
+  EXPECT_EQ((*results)[1].violations.at(0).field, "owner_organisation");
+  EXPECT_EQ((*results)[1].violations.at(0).rule, "exists");
+  ASSERT_EQ((*results)[2].outcome, RowResult::Outcome::kRejected);
+  EXPECT_EQ((*results)[2].violations.at(0).rule, "pattern");
+  EXPECT_TRUE(text::IsValidUtf8((*results)[2].violations.at(0).value));
+}
+
+TEST_F(RegistryTest, BatchRowsWithoutAnOwnerKeepTheStoredOne) {
+  repo_.organisations = {"epeule", "roubaix"};
+  ASSERT_TRUE(registry_.CreateSource("siilab", "").ok());
+  std::vector<v1::Venue> rows = {Valid("r1")};
+  auto created = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(created.ok()) << created.status();
+  v1::Venue owner;
+  owner.set_name("venues/" + (*created)[0].id);
+  owner.set_owner_organisation("epeule");
+  ASSERT_TRUE(registry_.Update(owner, {"owner_organisation"}, "").ok());
+
+  auto again = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ((*again)[0].outcome, RowResult::Outcome::kUnchanged);
+  rows[0].set_nom("Renommé par la source");
+  auto renamed = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(renamed.ok()) << renamed.status();
+  EXPECT_THAT((*renamed)[0].changed_fields, ElementsAre("nom"));
+  EXPECT_EQ(registry_.Get("venues/" + (*created)[0].id)->owner_organisation, "epeule");
+  rows[0].set_owner_organisation("roubaix");
+  auto moved = registry_.BatchUpsert("siilab", rows);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_THAT((*moved)[0].changed_fields, ElementsAre("owner_organisation"));
 }
 
 TEST_F(RegistryTest, PaddedIdsAreTheSameVenue) {

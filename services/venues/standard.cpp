@@ -75,30 +75,6 @@ bool IsUrlField(std::string_view name) {
   return name == "site_web" || name == "prise_rdv" || name == "fiche_acces_libre";
 }
 
-// An http(s) address as written; "www.exemple.fr" (no scheme, a dotted host) becomes
-// "https://www.exemple.fr"; any other scheme (javascript:, data:, mailto:, ftp:) or a value
-// with spaces is not an address to open: nullopt.
-std::optional<std::string> NormaliseUrl(const std::string& v) {
-  if (v.find_first_of(" \t\r\n") != std::string::npos) return std::nullopt;
-  const std::string lower = absl::AsciiStrToLower(v);
-  if (lower.starts_with("https://") || lower.starts_with("http://")) {
-    const size_t host = v.find("://") + 3;
-    if (host >= v.size() || v[host] == '/') return std::nullopt;
-    return v;
-  }
-  const size_t colon = v.find(':');
-  const size_t dot = v.find('.');
-  const size_t slash = v.find('/');
-  const bool has_scheme = colon != std::string::npos &&
-                          (slash == std::string::npos || colon < slash) &&
-                          (dot == std::string::npos || colon < dot);
-  if (has_scheme || dot == std::string::npos || dot == 0 ||
-      (slash != std::string::npos && slash < dot)) {
-    return std::nullopt;
-  }
-  return "https://" + v;
-}
-
 std::string Trim(std::string_view s) {
   size_t b = 0, e = s.size();
   while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
@@ -334,7 +310,7 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
             }
             v = compact;
           } else if (IsUrlField(f.name)) {
-            auto url = NormaliseUrl(v);
+            auto url = NormaliseWebAddress(v);
             if (!url) {
               violation(f, part, "url",
                         "n'est pas une adresse web : doit commencer par https:// ou http://");
@@ -393,6 +369,27 @@ std::map<std::string, std::string> ToRaw(const Standard& standard, const Record&
     out[f.name] = it == record.end() ? "" : absl::StrJoin(it->second, "|");
   }
   return out;
+}
+
+std::optional<std::string> NormaliseWebAddress(const std::string& v) {
+  if (v.find_first_of(" \t\r\n") != std::string::npos) return std::nullopt;
+  const std::string lower = absl::AsciiStrToLower(v);
+  if (lower.starts_with("https://") || lower.starts_with("http://")) {
+    const size_t host = v.find("://") + 3;
+    if (host >= v.size() || v[host] == '/') return std::nullopt;
+    return v;
+  }
+  const size_t colon = v.find(':');
+  const size_t dot = v.find('.');
+  const size_t slash = v.find('/');
+  const bool has_scheme = colon != std::string::npos &&
+                          (slash == std::string::npos || colon < slash) &&
+                          (dot == std::string::npos || colon < dot);
+  if (has_scheme || dot == std::string::npos || dot == 0 ||
+      (slash != std::string::npos && slash < dot)) {
+    return std::nullopt;
+  }
+  return "https://" + v;
 }
 
 bool CheckSourceId(std::vector<api::FieldViolation>* bad, std::string_view field,

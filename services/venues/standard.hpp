@@ -90,6 +90,12 @@ void CapViolations(std::vector<Violation>* violations);
 /// Joins a record's values back into standard strings (lists with `|`).
 std::map<std::string, std::string> ToRaw(const Standard& standard, const Record& record);
 
+/// An http(s) address as written; "www.exemple.fr" (no scheme, a dotted host) becomes
+/// "https://www.exemple.fr"; any other scheme (javascript:, data:, mailto:, ftp:) or a value
+/// with spaces is not an address to open: nullopt. The rule of the standard's URL fields
+/// (`site_web`, `prise_rdv`, `fiche_acces_libre`) and of an organisation's `website`.
+std::optional<std::string> NormaliseWebAddress(const std::string& address);
+
 /// The id of a source that writes venues in batches (a sync source such as `siilab`): 1 to 40
 /// lower-case letters, digits or inner dashes; `passerelle` is reserved for venues created one
 /// by one. Appends a violation on `field` and returns false otherwise.

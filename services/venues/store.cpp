@@ -304,6 +304,23 @@ absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
   return unknown;
 }
 
+absl::StatusOr<std::vector<std::string>> PgStore::UnknownOrganisations(
+    const std::vector<std::string>& ids) {
+  std::vector<std::string> unknown;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    unknown.clear();
+    for (const auto& row :
+         tx.exec_params("SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS "
+                        "(SELECT 1 FROM organisations o WHERE o.organisation_id = i)",
+                        db::TextArray(ids))) {
+      unknown.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return unknown;
+}
+
 absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                               const std::vector<AreaFeature>& areas,
                                               const EventFactory& updated, absl::Time deadline) {
@@ -507,7 +524,9 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       }
       Venue next = it->second;
       next.standard = row.standard;
-      next.owner_organisation = row.owner_organisation;
+      // A producer that names no owner (the regional source, a national CSV) keeps the one
+      // set here: the owner is Passerelle's, and who may write the venue depends on it.
+      if (!row.owner_organisation.empty()) next.owner_organisation = row.owner_organisation;
       next.referential_items = row.referential_items;
       next.accepts_aptic_pass = row.accepts_aptic_pass;
       r.id = next.id;
@@ -522,6 +541,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         continue;
       }
       r.outcome = RowResult::Outcome::kUpdated;
+      values["owner_organisation"] = next.owner_organisation;
       values["id"] = next.id;
       values["state"] = next.withdrawn ? "withdrawn" : "active";
       values["withdrawal_reason"] = next.withdrawal_reason;

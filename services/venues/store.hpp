@@ -32,6 +32,8 @@ class PgStore final : public Repository {
                                                         int limit) override;
   absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) override;
+  absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
+      const std::vector<std::string>& ids) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<Venue>& rows,
                                                 const EventFactory& created,

@@ -192,6 +192,71 @@ TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
   EXPECT_NEAR(metric("passerelle_venues_search_index_refreshed_timestamp_seconds"), now, 5);
 }
 
+TEST_F(VenuesTest, OwnersNameExistingOrganisations) {
+  ASSERT_TRUE(CreateOrganisation("centre-social-epeule").ok());
+  auto owner_violation = [](const grpc::Status& st) {
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    return itest::Violations(st).text;
+  };
+  v1::Venue v = Valid("owned");
+  v.set_owner_organisation("mediatheque-inconnue");
+  v1::Venue out;
+  EXPECT_THAT(owner_violation(Create(v, &out)),
+              HasSubstr("venue.owner_organisation: [exists] aucune organisation"));
+  v.set_owner_organisation("Centre social de l'Épeule");
+  EXPECT_THAT(owner_violation(Create(v, &out)), HasSubstr("venue.owner_organisation: [pattern]"));
+  v.set_owner_organisation("centre-social-epeule");
+  v1::Venue owned;
+  ASSERT_TRUE(Create(v, &owned).ok());
+  EXPECT_EQ(owned.owner_organisation(), "centre-social-epeule");
+  v1::Venue unowned;
+  ASSERT_TRUE(Create(Valid("unowned"), &unowned).ok()) << "no owner stays allowed";
+
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    req.mutable_venue()->set_name(unowned.name());
+    req.mutable_venue()->set_owner_organisation("mediatheque-inconnue");
+    req.mutable_update_mask()->add_paths("owner_organisation");
+    EXPECT_THAT(owner_violation(stub_->UpdateVenue(&ctx, req, &out)), HasSubstr("[exists]"));
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    req.mutable_venue()->set_name(unowned.name());
+    req.mutable_venue()->set_owner_organisation("centre-social-epeule");
+    req.mutable_update_mask()->add_paths("owner_organisation");
+    ASSERT_TRUE(stub_->UpdateVenue(&ctx, req, &out).ok());
+    EXPECT_EQ(out.owner_organisation(), "centre-social-epeule");
+  }
+
+  std::vector<v1::Venue> rows = {Valid("b1"), Valid("b2"), Valid("b3")};
+  rows[0].set_owner_organisation("centre-social-epeule");
+  rows[1].set_owner_organisation("mediatheque-inconnue");
+  v1::BatchUpsertVenuesResponse batch;
+  ASSERT_TRUE(Batch("partenaire", rows, &batch).ok());
+  EXPECT_EQ(batch.results(0).outcome(), v1::CREATED);
+  ASSERT_EQ(batch.results(1).outcome(), v1::REJECTED);
+  EXPECT_EQ(batch.results(1).violations(0).field(), "owner_organisation");
+  EXPECT_EQ(batch.results(1).violations(0).rule(), "exists");
+  EXPECT_EQ(batch.results(2).outcome(), v1::CREATED);
+
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("owner_organisation = \"centre-social-epeule\"", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 3);
+
+  // A producer that names no owner (the regional source) keeps the one set here.
+  rows = {Valid("b1", "Renommé par la source")};
+  ASSERT_TRUE(Batch("partenaire", rows, &batch).ok());
+  ASSERT_EQ(batch.results(0).outcome(), v1::UPDATED);
+  EXPECT_THAT(batch.results(0).changed_fields(), ::testing::ElementsAre("nom"));
+  grpc::ClientContext ctx;
+  v1::GetVenueRequest get;
+  get.set_name(batch.results(0).name());
+  ASSERT_TRUE(stub_->GetVenue(&ctx, get, &out).ok());
+  EXPECT_EQ(out.owner_organisation(), "centre-social-epeule");
+}
+
 TEST_F(VenuesTest, BatchUpsertReinstatesWithdrawnVenuesOnlyWhenAsked) {
   v1::BatchUpsertVenuesRequest req;
   req.set_source("siilab");
