@@ -96,6 +96,10 @@ class GatewayE2E(unittest.TestCase):
             if time.time() > deadline:
                 raise RuntimeError("the gateway did not answer within 60 s")
             time.sleep(0.2)
+        for org in ("org-a", "org-b"):
+            status, _, body = cls.call("POST", f"/v1/organisations?organisationId={org}",
+                                       {"displayName": f"Organisation {org}"}, key=ADMIN_KEY)
+            assert status == 201, body
         cls.partner = cls.make_key(["PARTNER"], sources=["gw-e2e-source"])
         cls.org_a = cls.make_key(["ORGANISATION_WRITE"], organisation="org-a")
         cls.org_b = cls.make_key(["ORGANISATION_WRITE"], organisation="org-b")
@@ -208,6 +212,21 @@ class GatewayE2E(unittest.TestCase):
                                     venue_body(2, ownerOrganisation="org-b"), key=self.org_a)
         self.assertEqual(status, 403, body)
         self.assertIn("NOT_OWNER", body.decode())
+        # Another organisation can neither change, give away nor withdraw it.
+        status, _, body = self.call("PATCH", path, {"telephone": "03 20 00 00 02"},
+                                    key=self.org_b)
+        self.assertEqual(status, 403, body)
+        self.assertIn("NOT_OWNER", body.decode())
+        status, _, body = self.call(
+            "PATCH", f"/v1/{created['name']}?updateMask=owner_organisation",
+            {"ownerOrganisation": "org-b"}, key=self.org_a)
+        self.assertEqual(status, 403, body)
+        status, _, body = self.call("POST", f"/v1/{created['name']}:withdraw",
+                                    {"reason": "pas à vous"}, key=self.org_b)
+        self.assertEqual(status, 403, body)
+        status, _, body = self.call("POST", f"/v1/{created['name']}:withdraw",
+                                    {"reason": "fermé"}, key=self.org_a)
+        self.assertEqual(status, 200, body)
 
     def test_partner_writes_only_its_sources(self):
         status, _, body = self.call("POST", "/v1/sources?sourceId=gw-e2e-source",
