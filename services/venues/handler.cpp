@@ -26,6 +26,25 @@ void AddViolations(const std::vector<Violation>& violations,
   }
 }
 
+// The request of a raw callback method. A caller that leaves before its whole request arrived
+// leaves the method an empty buffer: CANCELLED, not a fault of ours (as the interceptor says
+// for the synchronous methods). Bytes that do not parse (invalid UTF-8 in a string field) are
+// the caller's fault.
+template <typename Request>
+grpc::Status ParseRequest(const grpc::ByteBuffer* request, Request* out) {
+  if (!request->Valid()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the request did not arrive whole (cancelled or past its deadline)");
+  }
+  grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<Request>::Deserialize(&copy, out).ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the request does not parse as this method's message (is every string "
+                        "field valid UTF-8?)");
+  }
+  return grpc::Status::OK;
+}
+
 v1::UpsertOutcome ToProto(RowResult::Outcome outcome) {
   switch (outcome) {
     case RowResult::Outcome::kCreated:
@@ -340,9 +359,7 @@ grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   server::RequestScope scope(ctx);
   v1::SearchVenuesRequest req;
-  grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
-  grpc::Status status =
-      grpc::SerializationTraits<v1::SearchVenuesRequest>::Deserialize(&copy, &req);
+  grpc::Status status = ParseRequest(request, &req);
   if (status.ok()) status = Search(req, response);
   reactor->Finish(status);
   return reactor;
