@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
@@ -24,6 +25,25 @@ void AddViolations(const std::vector<Violation>& violations,
     x->set_rule(v.rule);
     x->set_description(v.message);
   }
+}
+
+// The request of a raw callback method. A caller that leaves before its whole request arrived
+// leaves the method an empty buffer: CANCELLED, not a fault of ours (as the interceptor says
+// for the synchronous methods). Bytes that do not parse (invalid UTF-8 in a string field) are
+// the caller's fault.
+template <typename Request>
+grpc::Status ParseRequest(const grpc::ByteBuffer* request, Request* out) {
+  if (!request->Valid()) {
+    return grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the request did not arrive whole (cancelled or past its deadline)");
+  }
+  grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<Request>::Deserialize(&copy, out).ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the request does not parse as this method's message (is every string "
+                        "field valid UTF-8?)");
+  }
+  return grpc::Status::OK;
 }
 
 v1::UpsertOutcome ToProto(RowResult::Outcome outcome) {
@@ -53,13 +73,60 @@ absl::StatusOr<std::optional<std::string>> ActingOrganisation(
   return std::optional<std::string>(std::string(first->second.data(), first->second.size()));
 }
 
-grpc::Status Handler::GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
-                               v1::Venue* resp) {
+namespace {
+
+// A response of bytes the index keeps: the slice holds a reference, nothing is copied.
+grpc::ByteBuffer Referencing(std::shared_ptr<const IndexedVenue> venue) {
+  auto* owned = new std::shared_ptr<const IndexedVenue>(std::move(venue));
+  grpc::Slice slice(
+      const_cast<char*>((*owned)->wire.data()), (*owned)->wire.size(),
+      [](void* p) { delete static_cast<std::shared_ptr<const IndexedVenue>*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* Handler::GetVenue(grpc::CallbackServerContext* ctx,
+                                            const grpc::ByteBuffer* request,
+                                            grpc::ByteBuffer* response) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   server::RequestScope scope(ctx);
-  auto v = registry_.Get(req->name());
-  if (!v.ok()) return server::ToGrpc(v.status());
-  ToProto(registry_.standard(), *v, resp);
-  return grpc::Status::OK;
+  v1::GetVenueRequest req;
+  if (grpc::Status status = ParseRequest(request, &req); !status.ok()) {
+    reactor->Finish(status);
+    return reactor;
+  }
+  if (auto indexed = registry_.FindIndexed(req.name())) {
+    *response = Referencing(std::move(indexed));
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  // Withdrawn, unknown or malformed: the store answers, on a thread that may wait for it.
+  const bool queued =
+      store_reads_.Post([this, ctx, reactor, response, name = req.name(), ids = scope.ids()]() {
+        logging::ScopedRequest scoped(ids);
+        if (ctx->IsCancelled()) {
+          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the caller gave up"));
+          return;
+        }
+        auto v = registry_.Get(name);
+        if (!v.ok()) {
+          reactor->Finish(server::ToGrpc(v.status()));
+          return;
+        }
+        auto read = std::make_shared<IndexedVenue>();
+        read->name = v->Name();
+        v1::Venue message;
+        ToProto(registry_.standard(), *v, &message);
+        message.SerializeToString(&read->wire);
+        *response = Referencing(std::move(read));
+        reactor->Finish(grpc::Status::OK);
+      });
+  if (!queued) {
+    reactor->Finish(server::ToGrpc(absl::ResourceExhaustedError(
+        "too many reads of venues outside the search index at once; retry shortly")));
+  }
+  return reactor;
 }
 
 grpc::Status Handler::ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesRequest* req,
@@ -346,9 +413,7 @@ grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   server::RequestScope scope(ctx);
   v1::SearchVenuesRequest req;
-  grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
-  grpc::Status status =
-      grpc::SerializationTraits<v1::SearchVenuesRequest>::Deserialize(&copy, &req);
+  grpc::Status status = ParseRequest(request, &req);
   if (status.ok()) status = Search(req, response);
   reactor->Finish(status);
   return reactor;

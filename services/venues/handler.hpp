@@ -1,10 +1,11 @@
 // gRPC handler of passerelle.venues.v1.VenueService: wire mapping only.
 #pragma once
 
+#include "absl/time/time.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/metrics.hpp"
-#include "absl/time/time.h"
 #include "services/venues/registry.hpp"
+#include "services/venues/work_queue.hpp"
 
 namespace passerelle::venues {
 
@@ -18,14 +19,19 @@ absl::StatusOr<std::optional<std::string>> ActingOrganisation(
     const grpc::ServerContextBase& context);
 
 class Handler final
-    : public v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service> {
+    : public v1::VenueService::WithRawCallbackMethod_GetVenue<
+          v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service>> {
  public:
   /// `paris`: Europe/Paris from tzdata, loaded at start (open_at is local time).
   Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris)
       : registry_(registry), metrics_(metrics), paris_(paris) {}
 
-  grpc::Status GetVenue(grpc::ServerContext* ctx, const v1::GetVenueRequest* req,
-                        v1::Venue* resp) override;
+  /// A callback method on raw bytes, as SearchVenues: an active venue is answered from the
+  /// index's serialized message on gRPC's own thread; any other name is read from the store on
+  /// `store_reads_`.
+  grpc::ServerUnaryReactor* GetVenue(grpc::CallbackServerContext* ctx,
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
   grpc::Status ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesRequest* req,
                           v1::ListVenuesResponse* resp) override;
   grpc::Status CreateVenue(grpc::ServerContext* ctx, const v1::CreateVenueRequest* req,
@@ -60,6 +66,9 @@ class Handler final
   Registry& registry_;
   VenueMetrics& metrics_;
   absl::TimeZone paris_;
+  /// GetVenue's store reads (withdrawn or unknown venues), off gRPC's callback threads; as
+  /// many threads as the pool's default size, and a bounded wait (RESOURCE_EXHAUSTED past it).
+  WorkQueue store_reads_{8, 1000};
 };
 
 }  // namespace passerelle::venues

@@ -272,6 +272,16 @@ absl::StatusOr<Venue> Registry::Get(const std::string& name) {
   return repo_.Get(id);
 }
 
+std::shared_ptr<const IndexedVenue> Registry::FindIndexed(const std::string& name) const {
+  // The one spelling of a name: `venues/` and a canonical UUID (ParseName's rule, without
+  // building the error a malformed name gets from Get).
+  constexpr std::string_view kPrefix = "venues/";
+  if (!name.starts_with(kPrefix)) return nullptr;
+  const std::string id = name.substr(kPrefix.size());
+  if (!api::IsCanonicalUuid(id)) return nullptr;
+  return index_.Find(id);
+}
+
 absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::string& request_id,
                                        const std::optional<std::string>& acting) {
   if (acting) {

@@ -151,7 +151,14 @@ class Registry {
            const clocks::Clock& clock = clocks::System())
       : standard_(standard), repo_(repo), tokens_(tokens), clock_(clock), index_(standard) {}
 
+  /// Reads the venue from the store.
   absl::StatusOr<Venue> Get(const std::string& name);
+  /// GetVenue served from memory: an active venue as the search index holds it, its API message
+  /// serialized from the same stored row (the same bytes `ToProto` of a store read gives for
+  /// that revision), or nullptr when the index has no active venue by that name (withdrawn,
+  /// unknown, or a malformed name): then Get reads the store. This replica's own writes are
+  /// indexed before they are answered; other replicas' arrive with the next refresh.
+  std::shared_ptr<const IndexedVenue> FindIndexed(const std::string& name) const;
   /// Most venues in one BatchUpsertVenues call.
   static constexpr size_t kMaxBatch = 2000;
 

@@ -555,5 +555,47 @@ TEST_F(RegistryTest, WritesReachTheIndexAndRefreshPicksUpOtherReplicas) {
   EXPECT_EQ(registry_.Search(q, "p", "")->hits.size(), 2u);
 }
 
+TEST_F(RegistryTest, GetFromTheIndexIsTheStoresAnswerForTheSameRevision) {
+  repo_.organisations = {"epeule"};
+  v1::Venue m = Valid("a");
+  m.set_owner_organisation("epeule");
+  m.add_referential_items("items/a1");
+  m.set_accepts_aptic_pass(true);
+  auto created = registry_.Create(m, "");
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto store_bytes = [&](const std::string& name) {
+    auto v = registry_.Get(name);
+    EXPECT_TRUE(v.ok()) << v.status();
+    v1::Venue message;
+    ToProto(Standard::V102(), *v, &message);
+    return message.SerializeAsString();
+  };
+  auto indexed = registry_.FindIndexed(created->Name());
+  ASSERT_NE(indexed, nullptr);
+  EXPECT_EQ(indexed->wire, store_bytes(created->Name()));
+
+  v1::Venue change;
+  change.set_name(created->Name());
+  change.set_telephone("03 20 66 45 00");
+  ASSERT_TRUE(registry_.Update(change, {"telephone"}, "").ok());
+  indexed = registry_.FindIndexed(created->Name());
+  ASSERT_NE(indexed, nullptr);
+  EXPECT_EQ(indexed->wire, store_bytes(created->Name())) << "the write's revision is served";
+  v1::Venue read;
+  ASSERT_TRUE(read.ParseFromString(indexed->wire));
+  EXPECT_EQ(read.etag(), "W/\"2\"");
+
+  // Withdrawn, unknown and malformed names are the store's to answer.
+  ASSERT_TRUE(registry_.Withdraw(created->Name(), "Fermé", "", "").ok());
+  EXPECT_EQ(registry_.FindIndexed(created->Name()), nullptr);
+  EXPECT_EQ(registry_.FindIndexed("venues/abcdef00-0000-4000-8000-999999999999"), nullptr);
+  std::string upper = created->Name();
+  std::transform(upper.begin() + 7, upper.end(), upper.begin() + 7, ::toupper);
+  for (const std::string& alias : {upper, created->Name() + " ", "x" + created->Name(),
+                                   "venues/" + created->Name(), std::string("venues/")}) {
+    EXPECT_EQ(registry_.FindIndexed(alias), nullptr) << alias;
+  }
+}
+
 }  // namespace
 }  // namespace passerelle::venues

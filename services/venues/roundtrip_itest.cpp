@@ -2,8 +2,10 @@
 // BatchUpsertVenues come back unchanged from GetVenue and from ExportVenues (national CSV and
 // GeoJSON), and sending them again changes nothing. A failure prints its seed;
 // PASSERELLE_ROUNDTRIP_SEED=<seed> replays it.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <future>
 #include <map>
 
 #include "gtest/gtest.h"
@@ -114,6 +116,75 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
     EXPECT_EQ(again.results(i).outcome(), v1::UNCHANGED)
         << sent[i].id() << " changed: "
         << (again.results(i).changed_fields_size() > 0 ? again.results(i).changed_fields(0) : "");
+  }
+}
+
+// GetVenue answers an active venue from the search index, a withdrawn one from the store: for
+// the same revision, both must be the bytes the store's read gives (ListVenues reads the store).
+TEST_F(RoundTripApiTest, GetVenueFromTheIndexIsByteIdenticalToTheStore) {
+  const uint64_t seed = roundtrip::Seed();
+  SCOPED_TRACE(absl::StrCat("seed ", seed, " (replay: PASSERELLE_ROUNDTRIP_SEED=", seed, ")"));
+  roundtrip::Generator gen(Standard::V102(), seed);
+  ASSERT_TRUE(CreateOrganisation("ville-de-roubaix-dsi").ok());
+  std::vector<v1::Venue> sent;
+  for (int i = 0; i < 100; ++i) {
+    sent.push_back(gen.Venue(i));
+    sent.back().set_owner_organisation(gen.Chance(0.5) ? "ville-de-roubaix-dsi" : "");
+    sent.back().set_accepts_aptic_pass(gen.Chance(0.5));
+  }
+  v1::BatchUpsertVenuesResponse created;
+  ASSERT_TRUE(Batch("roundtrip", sent, &created).ok());
+  for (int i = 0; i < 100; i += 10) {  // every tenth is withdrawn: the store answers for it
+    grpc::ClientContext ctx;
+    v1::WithdrawVenueRequest req;
+    req.set_name(created.results(i).name());
+    req.set_reason("Fermé");
+    v1::Venue out;
+    ASSERT_TRUE(stub_->WithdrawVenue(&ctx, req, &out).ok());
+  }
+  grpc::GenericStub generic(
+      grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+  auto get_bytes = [&](const std::string& name) {
+    v1::GetVenueRequest req;
+    req.set_name(name);
+    grpc::Slice slice(req.SerializeAsString());
+    grpc::ByteBuffer request(&slice, 1), response;
+    grpc::ClientContext ctx;
+    std::promise<grpc::Status> done;
+    generic.UnaryCall(&ctx, "/passerelle.venues.v1.VenueService/GetVenue", grpc::StubOptions(),
+                      &request, &response, [&](grpc::Status st) { done.set_value(st); });
+    grpc::Status st = done.get_future().get();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (response.Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return bytes;
+  };
+  grpc::ClientContext ctx;
+  v1::ListVenuesRequest list;
+  list.set_page_size(1000);
+  list.set_show_withdrawn(true);
+  v1::ListVenuesResponse stored;
+  ASSERT_TRUE(stub_->ListVenues(&ctx, list, &stored).ok());
+  ASSERT_EQ(stored.venues_size(), 100);
+  int withdrawn = 0;
+  for (const v1::Venue& v : stored.venues()) {
+    withdrawn += v.state() == v1::WITHDRAWN;
+    EXPECT_EQ(get_bytes(v.name()), v.SerializeAsString()) << v.name() << " " << v.state();
+  }
+  EXPECT_EQ(withdrawn, 10);
+  // An unknown venue is the store's NOT_FOUND, a malformed name its INVALID_ARGUMENT.
+  for (const auto& [name, code] : std::vector<std::pair<std::string, grpc::StatusCode>>{
+           {"venues/00000000-0000-4000-8000-000000000000", grpc::StatusCode::NOT_FOUND},
+           {"venues/NOT-A-UUID", grpc::StatusCode::INVALID_ARGUMENT},
+           {"", grpc::StatusCode::INVALID_ARGUMENT}}) {
+    grpc::ClientContext c;
+    v1::GetVenueRequest req;
+    req.set_name(name);
+    v1::Venue out;
+    EXPECT_EQ(stub_->GetVenue(&c, req, &out).error_code(), code) << name;
   }
 }
 

@@ -108,6 +108,12 @@ size_t SearchIndex::size() const {
   return impl_->entries.size();
 }
 
+std::shared_ptr<const IndexedVenue> SearchIndex::Find(const std::string& id) const {
+  std::shared_lock lock(impl_->mu);
+  auto it = impl_->entries.find(id);
+  return it == impl_->entries.end() ? nullptr : it->second->venue;
+}
+
 std::vector<std::shared_ptr<const IndexedVenue>> SearchIndex::Snapshot() const {
   std::vector<std::shared_ptr<const IndexedVenue>> all;
   {

@@ -93,6 +93,9 @@ class SearchIndex {
   /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored).
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
   size_t size() const;
+  /// The active venue with this id as the index holds it, or nullptr (withdrawn, unknown, or
+  /// not indexed yet).
+  std::shared_ptr<const IndexedVenue> Find(const std::string& id) const;
   /// Every indexed (active) venue, by resource name.
   std::vector<v1::Venue> All() const;
   /// The same as the index holds them (shared, immutable; serialized once): what an export
