@@ -82,7 +82,10 @@ class ServerStreamImpl : public Call,
     });
   }
   void OnDone(const grpc::Status& status) override {
-    callbacks_.on_done(status);
+    // The callbacks hold their caller's state, which holds this call: let both go now.
+    StreamCallbacks callbacks = std::move(callbacks_);
+    callbacks_ = {};
+    callbacks.on_done(status);
     self_.reset();
   }
 
@@ -165,7 +168,14 @@ class ClientStreamImpl : public Backends::Upload,
     if (ok) got_response_ = true;
   }
   void OnDone(const grpc::Status& status) override {
-    done_(status, got_response_ ? ToString(response_) : std::string());
+    // As for streams: the callback holds its caller's state, which holds this call.
+    auto done = std::move(done_);
+    done_ = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      written_ = nullptr;
+    }
+    done(status, got_response_ ? ToString(response_) : std::string());
     self_.reset();
   }
 
