@@ -6,25 +6,10 @@
 #include "grpcpp/create_channel.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/client_callback.h"
+#include "services/gateway/byte_buffer.hpp"
 
 namespace passerelle::gateway {
 namespace {
-
-grpc::ByteBuffer ToBuffer(std::string bytes) {
-  grpc::Slice slice(std::move(bytes));
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  out.reserve(buffer.Length());
-  for (const grpc::Slice& s : slices) {
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
 
 void Prepare(grpc::ClientContext* ctx, const CallOptions& options) {
   ctx->set_deadline(absl::ToChronoTime(absl::Now() + options.timeout));

@@ -12,27 +12,15 @@
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/split.hpp"
+#include "services/gateway/admission.hpp"
+#include "services/gateway/byte_buffer.hpp"
 #include "services/gateway/errors.hpp"
+#include "services/gateway/ids.hpp"
 #include "services/gateway/reflection.hpp"
 #include "services/gateway/transcode.hpp"
 
 namespace passerelle::gateway {
 namespace {
-
-grpc::ByteBuffer ToBuffer(std::string bytes) {
-  grpc::Slice slice(std::move(bytes));
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-std::string ToString(const grpc::ByteBuffer& buffer) {
-  std::vector<grpc::Slice> slices;
-  std::string out;
-  if (!buffer.Dump(&slices).ok()) return out;
-  for (const grpc::Slice& s : slices) {
-    out.append(reinterpret_cast<const char*>(s.begin()), s.size());
-  }
-  return out;
-}
 
 std::optional<std::string> Metadata(const grpc::GenericCallbackServerContext* ctx,
                                     std::string_view key) {
@@ -41,15 +29,13 @@ std::optional<std::string> Metadata(const grpc::GenericCallbackServerContext* ct
   return std::string(it->second.data(), it->second.size());
 }
 
-bool SafeId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  for (char c : id) {
-    if (!(absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
-          c == '-')) {
-      return false;
-    }
-  }
-  return true;
+// Every value of one metadata key (two `authorization` entries are refused by the gate).
+std::vector<std::string_view> AllMetadata(const grpc::GenericCallbackServerContext* ctx,
+                                          std::string_view key) {
+  std::vector<std::string_view> out;
+  auto [from, to] = ctx->client_metadata().equal_range(grpc::string_ref(key.data(), key.size()));
+  for (auto it = from; it != to; ++it) out.emplace_back(it->second.data(), it->second.size());
+  return out;
 }
 
 }  // namespace
@@ -58,7 +44,7 @@ struct GrpcFront::Impl : public grpc::CallbackGenericService {
   const ApiSchema* schema;
   Backends* backends;
   KeyRing* keys;
-  RateLimiter* limiter;
+  std::unique_ptr<Gate> gate;
   GrpcFrontOptions options;
   std::map<std::string, const Route*> by_path;
   std::unique_ptr<PublicReflection> reflection;
@@ -83,45 +69,26 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
       return;
     }
     route_ = it->second;
-    std::optional<std::string> presented = Metadata(ctx, "x-api-key");
-    if (std::optional<std::string> auth = Metadata(ctx, "authorization")) {
-      if (!absl::StartsWithIgnoreCase(*auth, "Bearer ")) {
-        End(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                         "métadonnée authorization : « Bearer <clé> » attendu"));
-        return;
+    std::string peer = Peer();
+    Admission admitted = front_.gate->Admit({.authorization = AllMetadata(ctx, "authorization"),
+                                             .api_key = AllMetadata(ctx, "x-api-key"),
+                                             .peer = peer});
+    caller_ = admitted.caller;
+    if (!admitted.status.ok()) {
+      if (admitted.rate && !admitted.rate->allowed) {
+        ctx_->AddTrailingMetadata("retry-after", absl::StrCat(admitted.rate->retry_after));
       }
-      presented = std::string(text::StripSpaces(std::string_view(*auth).substr(7)));
-    }
-    if (presented) {
-      absl::StatusOr<Caller> known = front_.keys->Authenticate(*presented);
-      if (!known.ok()) {
-        End(FromAbsl(known.status()));
-        return;
-      }
-      caller_ = *std::move(known);
-    }
-    std::string scope = caller_.anonymous               ? "public"
-                        : caller_.Has(api::v1::ADMIN)   ? "admin"
-                        : caller_.Has(api::v1::PARTNER) ? "partner"
-                                                        : "organisation";
-    if (auto limit = front_.options.rate_limits.find(scope);
-        limit != front_.options.rate_limits.end()) {
-      RateLimiter::Decision d = front_.limiter->Take(
-          caller_.anonymous ? absl::StrCat("ip:", Peer()) : absl::StrCat("key:", caller_.key_id),
-          limit->second);
-      if (!d.allowed) {
-        ctx_->AddTrailingMetadata("retry-after", absl::StrCat(d.retry_after));
-        End(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                         absl::StrCat("trop de requêtes : réessayez dans ", d.retry_after, " s")));
-        return;
-      }
+      End(FromAbsl(admitted.status));
+      return;
     }
     std::optional<std::string> rid = Metadata(ctx, "x-request-id");
-    call_.request_id = rid && SafeId(*rid) ? *rid : events::NewUuid();
+    call_.request_id = rid && ValidRequestId(*rid) ? *rid : events::NewUuid();
     ctx_->AddInitialMetadata("x-request-id", call_.request_id);
-    if (std::optional<std::string> tp = Metadata(ctx, "traceparent");
-        tp && tp->size() == 55 && SafeId(*tp)) {
+    if (std::optional<std::string> tp = Metadata(ctx, "traceparent"); tp && ValidTraceparent(*tp)) {
       call_.traceparent = *tp;
+      if (std::optional<std::string> ts = Metadata(ctx, "tracestate"); ts && ValidTracestate(*ts)) {
+        call_.tracestate = *ts;
+      }
     }
     bool stream = route_->method->server_streaming() || route_->method->client_streaming();
     call_.timeout = stream ? front_.options.stream_timeout : front_.options.default_timeout;
@@ -210,8 +177,7 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
     if (route_->access.source_field().empty() && route_->access.owner_field().empty() &&
         route_->field_scopes.empty()) {
       // Only the method's scope to check: no need to read the message.
-      nlohmann::json none = nlohmann::json::object();
-      if (absl::Status s = Authorize(*route_, caller_, &none); !s.ok()) return s;
+      if (absl::Status s = AuthorizeScope(*route_, caller_); !s.ok()) return s;
       return bytes;
     }
     absl::StatusOr<std::string> printed = MessageToJson(*front_.schema, type, bytes);
@@ -275,15 +241,10 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
     Finish(status);
   }
 
-  // One line per write through this door, as REST writes them (docs/gateway.md, audit).
   void Audit(const grpc::Status& status) const {
-    if (route_ == nullptr || route_->http_method == "GET") return;
-    logging::Info("audit", {{"door", "grpc"},
-                            {"key_id", caller_.key_id},
-                            {"organisation", caller_.organisation},
-                            {"method", route_->method->full_name()},
-                            {"grpc_status", std::string(CodeName(status.error_code()))},
-                            {"request_id", call_.request_id}});
+    if (route_ != nullptr) {
+      AuditWrite("grpc", *route_, caller_, "", 0, status.error_code(), call_.request_id);
+    }
   }
 
   GrpcFront::Impl& front_;
@@ -329,11 +290,11 @@ absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const ApiSchema& sch
                                                             RateLimiter& limiter,
                                                             GrpcFrontOptions options) {
   auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
   impl->schema = &schema;
   impl->backends = &backends;
   impl->keys = &keys;
-  impl->limiter = &limiter;
-  impl->options = std::move(options);
+  impl->gate = std::make_unique<Gate>(keys, limiter, impl->options.rate_limits);
   for (const Route& r : routes.routes()) impl->by_path.emplace(r.grpc_path, &r);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(impl->options.address, grpc::InsecureServerCredentials(), &impl->port);

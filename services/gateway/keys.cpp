@@ -167,34 +167,47 @@ std::vector<KeyRecord> KeyRing::Snapshot() const {
   return out;
 }
 
-absl::Status Authorize(const Route& route, const Caller& caller, nlohmann::json* request) {
-  auto allowed = [&](api::v1::Scope needed) {
-    switch (needed) {
-      case api::v1::PUBLIC:
-        return true;
-      case api::v1::PARTNER:
-        return caller.Has(api::v1::PARTNER) || caller.Has(api::v1::ADMIN);
-      case api::v1::ORGANISATION_WRITE:
-        return caller.Has(api::v1::ORGANISATION_WRITE) || caller.Has(api::v1::ADMIN);
-      case api::v1::ADMIN:
-        return caller.Has(api::v1::ADMIN);
-      default:
-        return false;
-    }
-  };
-  auto refuse = [&](api::v1::Scope needed, const std::string& what) {
-    if (caller.anonymous) {
-      return absl::UnauthenticatedError(
-          absl::StrCat(what, " demande une clé d'API (Authorization: Bearer …)"));
-    }
-    return api::WithReason(absl::PermissionDeniedError(absl::StrCat(what, " demande le droit « ",
-                                                                    ScopeLabel(needed), " »")),
-                           "SCOPE_MISSING");
-  };
-  if (!allowed(route.access.scope())) {
-    return refuse(route.access.scope(),
-                  absl::StrCat("cette opération (", route.method->name(), ")"));
+namespace {
+
+bool Allowed(const Caller& caller, api::v1::Scope needed) {
+  switch (needed) {
+    case api::v1::PUBLIC:
+      return true;
+    case api::v1::PARTNER:
+      return caller.Has(api::v1::PARTNER) || caller.Has(api::v1::ADMIN);
+    case api::v1::ORGANISATION_WRITE:
+      return caller.Has(api::v1::ORGANISATION_WRITE) || caller.Has(api::v1::ADMIN);
+    case api::v1::ADMIN:
+      return caller.Has(api::v1::ADMIN);
+    default:
+      return false;
   }
+}
+
+absl::Status Refuse(const Caller& caller, api::v1::Scope needed, const std::string& what) {
+  if (caller.anonymous) {
+    return absl::UnauthenticatedError(
+        absl::StrCat(what, " demande une clé d'API (Authorization: Bearer …)"));
+  }
+  return api::WithReason(absl::PermissionDeniedError(
+                             absl::StrCat(what, " demande le droit « ", ScopeLabel(needed), " »")),
+                         "SCOPE_MISSING");
+}
+
+}  // namespace
+
+absl::Status AuthorizeScope(const Route& route, const Caller& caller) {
+  if (Allowed(caller, route.access.scope())) return absl::OkStatus();
+  return Refuse(caller, route.access.scope(),
+                absl::StrCat("cette opération (", route.method->name(), ")"));
+}
+
+absl::Status Authorize(const Route& route, const Caller& caller, nlohmann::json* request) {
+  auto allowed = [&](api::v1::Scope needed) { return Allowed(caller, needed); };
+  auto refuse = [&](api::v1::Scope needed, const std::string& what) {
+    return Refuse(caller, needed, what);
+  };
+  if (absl::Status s = AuthorizeScope(route, caller); !s.ok()) return s;
   for (const auto& [field, scope] : route.field_scopes) {
     const nlohmann::json* v = nullptr;
     for (const std::string& key : {field->json_name(), field->name()}) {

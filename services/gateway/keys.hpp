@@ -91,6 +91,10 @@ class KeyRing {
   std::set<std::string> used_;
 };
 
+/// Checks a caller against a route's method scope only (what the request holds aside):
+/// UNAUTHENTICATED for an anonymous caller where a key is needed, PERMISSION_DENIED otherwise.
+absl::Status AuthorizeScope(const Route& route, const Caller& caller);
+
 /// Checks a caller against a route: the method's scope, raised field scopes, the source a
 /// bound key may write and the owner an organisation key acts for (filled in when empty).
 /// UNAUTHENTICATED when a key is needed and none was given; PERMISSION_DENIED otherwise.

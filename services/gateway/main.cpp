@@ -141,7 +141,7 @@ int main(int argc, char** argv) {
          if (!ogc.ok()) return ogc.status();
          auto& ogc_pages =
              rt.components.Emplace<std::unique_ptr<gateway::OgcPages>>(*std::move(ogc));
-         options.pages.push_back(ogc_pages.get());
+         options.pages.push_back({"/ogc", ogc_pages.get()});
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      limiter, std::move(options));
          http::ServerOptions http_options;

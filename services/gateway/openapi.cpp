@@ -905,8 +905,8 @@ std::string Generator::Build(const RouteTable& routes, std::string_view server_u
            {{"application/vnd.oai.openapi+json;version=3.1",
              {{"schema", {{"type", "object"}}}}}}}}},
         {"400", Ref("responses", "BadRequest")}}}};
-  paths["/healthz"] = {{"get", health}};
-  paths["/v1/openapi.json"] = {{"get", openapi}};
+  paths[std::string(kHealthPath)] = {{"get", health}};
+  paths[std::string(kOpenApiPath)] = {{"get", openapi}};
 
   json tags = json::array();
   for (const auto* service : services) {
@@ -933,11 +933,6 @@ std::string Generator::Build(const RouteTable& routes, std::string_view server_u
 }
 
 }  // namespace
-
-const std::vector<FixedRoute>& FixedRoutes() {
-  static const std::vector<FixedRoute> kRoutes = {{"GET", "/healthz"}, {"GET", "/v1/openapi.json"}};
-  return kRoutes;
-}
 
 OpenApiPath ToOpenApiPath(const PathTemplate& path, const Descriptor* input) {
   OpenApiPath out;

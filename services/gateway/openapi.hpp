@@ -14,12 +14,6 @@
 namespace passerelle::gateway {
 
 /// A route the gateway serves by hand, beside the descriptors' (RestHandler).
-struct FixedRoute {
-  std::string_view http_method;
-  std::string_view path;
-};
-/// GET /healthz and GET /v1/openapi.json.
-const std::vector<FixedRoute>& FixedRoutes();
 
 /// One path parameter of an OpenAPI path: a `*` (or `**`) segment of the template.
 struct PathParameter {

@@ -125,7 +125,7 @@ TEST_F(OpenApiTest, EveryServedRouteIsDocumentedOnce) {
     const json& op = Op(path.path, method);
     EXPECT_EQ(op.value("x-passerelle-rpc", ""), r.grpc_path) << method << " " << path.path;
   }
-  for (const FixedRoute& f : FixedRoutes()) {
+  for (const FixedRoute& f : kFixedRoutes) {
     std::string method = absl::AsciiStrToLower(std::string(f.http_method));
     EXPECT_TRUE(seen.emplace(std::string(f.path), method).second);
     EXPECT_FALSE(Op(std::string(f.path), method).is_null());
@@ -137,7 +137,7 @@ TEST_F(OpenApiTest, EveryServedRouteIsDocumentedOnce) {
 // by the router as that same RPC (or is one of the gateway's fixed routes).
 TEST_F(OpenApiTest, EveryDocumentedOperationIsServed) {
   std::set<std::pair<std::string, std::string>> fixed;
-  for (const FixedRoute& f : FixedRoutes()) {
+  for (const FixedRoute& f : kFixedRoutes) {
     fixed.emplace(std::string(f.path), absl::AsciiStrToLower(std::string(f.http_method)));
   }
   for (const Documented& d : Operations()) {

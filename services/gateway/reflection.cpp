@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/text/utf8.hpp"
+#include "services/gateway/byte_buffer.hpp"
 
 namespace passerelle::gateway {
 namespace {
@@ -124,20 +125,12 @@ class ReflectionReactor : public grpc::ServerGenericBidiReactor {
                           "plus de 10 000 questions sur un flux"));
       return;
     }
-    std::vector<grpc::Slice> slices;
-    std::string bytes;
-    if (in_.Dump(&slices).ok()) {
-      for (const grpc::Slice& slice : slices) {
-        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
-      }
-    }
     rv1::ServerReflectionRequest request;
-    if (!request.ParseFromString(bytes)) {
+    if (!request.ParseFromString(ToString(in_))) {
       Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "question illisible"));
       return;
     }
-    grpc::Slice slice(reflection_.Answer(request).SerializeAsString());
-    out_ = grpc::ByteBuffer(&slice, 1);
+    out_ = ToBuffer(reflection_.Answer(request).SerializeAsString());
     StartWrite(&out_);
   }
   void OnWriteDone(bool ok) override {

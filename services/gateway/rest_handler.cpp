@@ -20,6 +20,7 @@
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
 #include "services/gateway/errors.hpp"
+#include "services/gateway/ids.hpp"
 #include "services/gateway/transcode.hpp"
 
 namespace passerelle::gateway {
@@ -52,24 +53,6 @@ std::optional<std::string> WireString(const Descriptor* type, std::string_view b
     }
   }
   return found;
-}
-
-bool ValidRequestId(std::string_view id) {
-  if (id.empty() || id.size() > 128) return false;
-  return std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
-           c == '-';
-  });
-}
-
-bool ValidTraceparent(std::string_view tp) {
-  if (tp.size() != 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-') return false;
-  for (size_t i = 0; i < tp.size(); ++i) {
-    if (i == 2 || i == 35 || i == 52) continue;
-    char c = tp[i];
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
 }
 
 std::string StrongETag(std::string_view bytes) {
@@ -119,6 +102,44 @@ std::string ExportFileName(const Route& route, const RouteTable::Lookup& found,
                     : media == "application/json"     ? ".json"
                                                       : ".bin";
   return base + ext;
+}
+
+// Every credential a request presents (each header counted, so two are refused).
+Credentials CredentialsOf(const http::Request& req) {
+  Credentials c;
+  for (const http::Header& h : req.headers) {
+    if (h.name == "authorization") c.authorization.push_back(h.value);
+    if (h.name == "x-api-key") c.api_key.push_back(h.value);
+  }
+  c.peer = req.peer;
+  return c;
+}
+
+// The HTTP answer to a refused admission: 429 (with Retry-After), 400, or 401 with its
+// challenge.
+int RefusalCode(const absl::Status& refused) {
+  return absl::IsResourceExhausted(refused) ? 429 : HttpStatusOf(FromAbsl(refused).error_code());
+}
+
+std::vector<http::Header> ToHeaders(const std::vector<std::pair<std::string, std::string>>& in) {
+  std::vector<http::Header> out;
+  for (const auto& [name, value] : in) out.push_back({name, value});
+  return out;
+}
+
+// The methods a path answers (HEAD wherever GET is).
+std::vector<std::string> Allowed(const RouteTable::Lookup& found) {
+  std::vector<std::string> out = found.allowed;
+  if (std::find(out.begin(), out.end(), "GET") != out.end() &&
+      std::find(out.begin(), out.end(), "HEAD") == out.end()) {
+    out.push_back("HEAD");
+  }
+  return out;
+}
+
+std::vector<http::Header> Challenge(const absl::Status& refused) {
+  if (!absl::IsUnauthenticated(refused)) return {};
+  return {{"www-authenticate", "Bearer"}};
 }
 
 }  // namespace
@@ -203,17 +224,9 @@ struct RestHandler::Context {
   std::vector<http::Header> rate;  // RateLimit-* of this request
 };
 
-// One line per write through the door: who (key, organisation), what (method, resource), and
-// how it ended. Never a secret or a body.
 void RestHandler::Audit(const Context& c, int http_status, grpc::StatusCode code) const {
-  if (c.found.route == nullptr || c.found.route->http_method == "GET") return;
-  logging::Info("audit", {{"key_id", c.caller.key_id},
-                          {"organisation", c.caller.organisation},
-                          {"method", c.found.route->method->full_name()},
-                          {"resource", c.path},
-                          {"http_status", http_status},
-                          {"grpc_status", std::string(CodeName(code))},
-                          {"request_id", c.request_id}});
+  if (c.found.route == nullptr) return;
+  AuditWrite("rest", *c.found.route, c.caller, c.path, http_status, code, c.request_id);
 }
 
 RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends,
@@ -221,14 +234,14 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
     : schema_(schema),
       routes_(routes),
       backends_(backends),
-      keys_(keys),
-      limiter_(limiter),
+      gate_(keys, limiter, options.rate_limits),
       options_(std::move(options)) {
   if (options_.registry != nullptr) {
     requests_ = &prometheus::BuildCounter()
                      .Name("passerelle_gateway_http_requests_total")
-                     .Help("Answers of the REST door by route (RPC method, `ogc`, `none`) and "
-                           "HTTP status")
+                     .Help(
+                         "Answers of the REST door by route (RPC method, `ogc`, `none`) and "
+                         "HTTP status")
                      .Register(*options_.registry);
     seconds_ = &prometheus::BuildHistogram()
                     .Name("passerelle_gateway_http_request_duration_seconds")
@@ -245,35 +258,28 @@ http::BodyPlan RestHandler::Plan(const http::Request& head) {
   if (!path.ok()) return plan;  // refused in Handle, with the reason
   RouteTable::Lookup found = routes_.Find(head.method, *path);
   // A body is read only for a caller who may send it: who and what scope come from the head,
-  // so an anonymous client cannot hold the server's body budget (refused before reading).
+  // so an anonymous client cannot hold the server's body budget (refused before reading). A
+  // refusal here is the request's admission: it takes its token.
   if (found.route != nullptr && found.route->access.scope() != api::v1::PUBLIC &&
       head.method != "GET" && head.method != "HEAD") {
-    std::optional<std::string_view> presented = head.Find("x-api-key");
-    if (auto auth = head.Find("authorization")) {
-      presented = auth->size() > 7 ? text::StripSpaces(auth->substr(7)) : std::string_view();
-    }
-    absl::Status refused;
-    if (!presented) {
-      refused = absl::UnauthenticatedError(
-          "cette opération demande une clé d'API (Authorization: Bearer …)");
-    } else if (absl::StatusOr<Caller> caller = keys_.Authenticate(*presented); !caller.ok()) {
-      refused = caller.status();
-    } else {
-      nlohmann::json none = nlohmann::json::object();
-      Route scope_only = *found.route;
-      scope_only.access.clear_source_field();
-      scope_only.access.clear_owner_field();
-      scope_only.field_scopes.clear();
-      refused = Authorize(scope_only, *caller, &none);
-    }
+    Credentials credentials = CredentialsOf(head);
+    absl::StatusOr<Caller> caller = gate_.Identify(credentials);
+    absl::Status refused = caller.ok() ? AuthorizeScope(*found.route, *caller) : caller.status();
     if (!refused.ok()) {
+      Admission admitted = gate_.Admit(credentials);
+      if (!admitted.status.ok()) refused = admitted.status;
       grpc::Status status = FromAbsl(refused);
-      int code = HttpStatusOf(status.error_code());
+      int code = RefusalCode(refused);
       plan.kind = http::BodyPlan::kReject;
       plan.rejection.status = code;
       plan.rejection.headers = {{"content-type", "application/json"},
                                 {"cache-control", "no-store"}};
-      if (code == 401) plan.rejection.headers.push_back({"www-authenticate", "Bearer"});
+      if (admitted.rate) {
+        for (http::Header& h : ToHeaders(RateHeaders(*admitted.rate))) {
+          plan.rejection.headers.push_back(std::move(h));
+        }
+      }
+      for (http::Header& h : Challenge(refused)) plan.rejection.headers.push_back(std::move(h));
       plan.rejection.body = ErrorJson(schema_, code, status, "");
       return plan;
     }
@@ -332,21 +338,21 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
   c->path = std::string(target.substr(0, q));
   c->query = q == std::string_view::npos ? "" : std::string(target.substr(q + 1));
 
-  if (req.method == "OPTIONS") {
-    http::Response r;
-    r.status = 204;
-    r.headers = CommonHeaders(*c);
-    if (!c->origin.empty()) {
-      r.headers.push_back({"access-control-allow-methods", "GET, HEAD, POST, PATCH, PUT, DELETE"});
-      r.headers.push_back({"access-control-allow-headers",
-                           "Authorization, Content-Type, If-Match, If-None-Match, "
-                           "Idempotency-Key, X-Request-Id, X-Server-Timeout"});
-      r.headers.push_back({"access-control-max-age", "600"});
+  const bool read = req.method == "GET" || req.method == "HEAD";
+  ExtraPages* pages = nullptr;
+  for (const PageSet& set : options_.pages) {
+    if (c->path == set.prefix || absl::StartsWith(c->path, absl::StrCat(set.prefix, "/"))) {
+      pages = set.pages;
+      metered->set_route(std::string(set.prefix.substr(1)));
     }
-    exchange->Respond(std::move(r));
+  }
+  const bool fixed =
+      c->path == kHealthPath || (c->path == kOpenApiPath && !options_.openapi_json.empty());
+  if (req.method == "OPTIONS") {
+    Preflight(*c, pages != nullptr || fixed);
     return;
   }
-  if ((req.method == "GET" || req.method == "HEAD") && c->path == "/healthz") {
+  if (read && c->path == kHealthPath) {  // probes take no token
     http::Response r;
     r.headers = CommonHeaders(*c);
     r.headers.push_back({"content-type", "application/json"});
@@ -355,8 +361,28 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
     exchange->Respond(std::move(r));
     return;
   }
-  if ((req.method == "GET" || req.method == "HEAD") && c->path == "/v1/openapi.json" &&
-      !options_.openapi_json.empty()) {
+
+  // Admission first: whatever follows (a page, a route, a 404) costs the caller a token.
+  Admission admitted = gate_.Admit(CredentialsOf(req));
+  c->caller = admitted.caller;
+  if (admitted.rate) {
+    RateLimiter::Decision shown = *admitted.rate;
+    shown.allowed = true;  // Retry-After only on the refusal below
+    c->rate = ToHeaders(RateHeaders(shown));
+  }
+  if (!admitted.status.ok()) {
+    std::vector<http::Header> extra = Challenge(admitted.status);
+    if (absl::IsUnauthenticated(admitted.status) && !c->caller.anonymous) {
+      extra = {{"www-authenticate", "Bearer error=\"invalid_token\""}};
+    }
+    if (admitted.rate && !admitted.rate->allowed) {
+      extra.push_back({"retry-after", absl::StrCat(admitted.rate->retry_after)});
+    }
+    Fail(*c, FromAbsl(admitted.status), RefusalCode(admitted.status), std::move(extra));
+    return;
+  }
+
+  if (read && c->path == kOpenApiPath && !options_.openapi_json.empty()) {
     http::Response r;
     r.headers = CommonHeaders(*c);
     r.headers.push_back({"content-type", "application/vnd.oai.openapi+json;version=3.1"});
@@ -365,24 +391,7 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
     exchange->Respond(std::move(r));
     return;
   }
-
-  if (!options_.pages.empty() && absl::StartsWith(c->path, "/ogc")) {
-    // The extra pages are public reads: one bucket per client address, like anonymous calls.
-    if (auto limit = options_.rate_limits.find("public"); limit != options_.rate_limits.end()) {
-      RateLimiter::Decision d = limiter_.Take(absl::StrCat("ip:", req.peer), limit->second);
-      if (!d.allowed) {
-        Fail(*c,
-             grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat("trop de requêtes : réessayez dans ", d.retry_after, " s")),
-             429, {{"retry-after", absl::StrCat(d.retry_after)}});
-        return;
-      }
-    }
-  }
-  if (absl::StartsWith(c->path, "/ogc")) metered->set_route("ogc");
-  for (ExtraPages* pages : options_.pages) {
-    if (pages->Serve(exchange, c->request_id)) return;
-  }
+  if (pages != nullptr && pages->Serve(exchange, c->request_id)) return;
   absl::StatusOr<SplitPath> path = SplitRequestPath(c->path);
   if (!path.ok()) {
     Fail(*c, FromAbsl(path.status()));
@@ -395,15 +404,11 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
   }
   if (c->found.route == nullptr) {
     if (!c->found.allowed.empty()) {
-      if (std::find(c->found.allowed.begin(), c->found.allowed.end(), "GET") !=
-          c->found.allowed.end()) {
-        c->found.allowed.push_back("HEAD");
-      }
       Fail(*c,
            grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
                         absl::StrCat("méthode ", req.method, " non permise sur ",
                                      text::Quote(c->path, 200))),
-           405, {{"allow", absl::StrJoin(c->found.allowed, ", ")}});
+           405, {{"allow", absl::StrJoin(Allowed(c->found), ", ")}});
     } else {
       Fail(*c, FromAbsl(
                    api::WithReason(absl::NotFoundError(absl::StrCat("aucune ressource à l'adresse ",
@@ -415,56 +420,42 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
   Forward(c);
 }
 
+// CORS preflight, or a client asking what a resource allows: 204 with Allow on a path served,
+// 404 on one that is not (no token: browsers send it before the real request, which pays).
+void RestHandler::Preflight(const Context& c, bool fixed_or_page) {
+  std::vector<std::string> allowed = {"GET", "HEAD"};
+  if (!fixed_or_page) {
+    absl::StatusOr<SplitPath> path = SplitRequestPath(c.path);
+    RouteTable::Lookup found;
+    if (path.ok()) found = routes_.Find("OPTIONS", *path);
+    if (found.allowed.empty()) {
+      Fail(c,
+           FromAbsl(api::WithReason(absl::NotFoundError(absl::StrCat(
+                                        "aucune ressource à l'adresse ", text::Quote(c.path, 200))),
+                                    "ROUTE_NOT_FOUND")));
+      return;
+    }
+    allowed = Allowed(found);
+  }
+  allowed.push_back("OPTIONS");
+  http::Response r;
+  r.status = 204;
+  r.headers = CommonHeaders(c);
+  r.headers.push_back({"allow", absl::StrJoin(allowed, ", ")});
+  if (!c.origin.empty()) {
+    r.headers.push_back({"access-control-allow-methods", absl::StrJoin(allowed, ", ")});
+    r.headers.push_back({"access-control-allow-headers",
+                         "Authorization, Content-Type, If-Match, If-None-Match, "
+                         "Idempotency-Key, X-Request-Id, X-Server-Timeout, X-Api-Key"});
+    r.headers.push_back({"access-control-max-age", "600"});
+  }
+  c.exchange->Respond(std::move(r));
+}
+
 void RestHandler::Forward(std::shared_ptr<Context> c) {
   const http::Request& req = c->exchange->request();
   const Route& route = *c->found.route;
-
-  // Who is calling: a bad key is refused, never read as anonymous.
-  Caller caller;
-  std::optional<std::string_view> presented = req.Find("x-api-key");
-  if (auto auth = req.Find("authorization")) {
-    std::string_view value = *auth;
-    if (value.size() < 7 || !absl::EqualsIgnoreCase(std::string(value.substr(0, 7)), "Bearer ")) {
-      Fail(*c,
-           grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "en-tête Authorization : « Bearer <clé> » attendu"),
-           401, {{"www-authenticate", "Bearer"}});
-      return;
-    }
-    presented = text::StripSpaces(value.substr(7));
-  }
-  if (presented) {
-    absl::StatusOr<Caller> known = keys_.Authenticate(*presented);
-    if (!known.ok()) {
-      Fail(*c, FromAbsl(known.status()), 401,
-           {{"www-authenticate", "Bearer error=\"invalid_token\""}});
-      return;
-    }
-    caller = *std::move(known);
-  }
-  c->caller = caller;
-
-  // One bucket per key, or per client address for anonymous calls.
-  std::string scope = caller.anonymous               ? "public"
-                      : caller.Has(api::v1::ADMIN)   ? "admin"
-                      : caller.Has(api::v1::PARTNER) ? "partner"
-                                                     : "organisation";
-  auto limit = options_.rate_limits.find(scope);
-  if (limit != options_.rate_limits.end()) {
-    RateLimiter::Decision d = limiter_.Take(
-        caller.anonymous ? absl::StrCat("ip:", req.peer) : absl::StrCat("key:", caller.key_id),
-        limit->second);
-    c->rate = {{"ratelimit-limit", absl::StrCat(d.limit)},
-               {"ratelimit-remaining", absl::StrCat(d.remaining)},
-               {"ratelimit-reset", absl::StrCat(d.reset)}};
-    if (!d.allowed) {
-      Fail(*c,
-           grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        absl::StrCat("trop de requêtes : réessayez dans ", d.retry_after, " s")),
-           429, {{"retry-after", absl::StrCat(d.retry_after)}});
-      return;
-    }
-  }
+  const Caller& caller = c->caller;
 
   if (route.raw_request()) {
     std::string_view type = req.Find("content-type").value_or("");
@@ -509,8 +500,7 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
   c->call.request_id = c->request_id;
   if (auto tp = req.Find("traceparent"); tp && ValidTraceparent(*tp)) {
     c->call.traceparent = std::string(*tp);
-    if (auto ts = req.Find("tracestate");
-        ts && ts->size() <= 512 && text::IsValidUtf8(*ts) && !text::FirstControl(*ts)) {
+    if (auto ts = req.Find("tracestate"); ts && ValidTracestate(*ts)) {
       c->call.tracestate = std::string(*ts);
     }
   }

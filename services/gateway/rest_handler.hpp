@@ -9,10 +9,11 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "libs/http/server.hpp"
 #include "prometheus/counter.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
-#include "libs/http/server.hpp"
+#include "services/gateway/admission.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
 #include "services/gateway/keys.hpp"
@@ -31,6 +32,11 @@ class ExtraPages {
                      const std::string& request_id) = 0;
 };
 
+struct PageSet {
+  std::string prefix;
+  ExtraPages* pages = nullptr;
+};
+
 struct RestOptions {
   /// Largest JSON body (413 over it).
   size_t max_json_bytes = size_t{1} << 20;
@@ -47,8 +53,9 @@ struct RestOptions {
   std::map<std::string, RateLimit> rate_limits = *ParseRateLimits("");
   /// Where the door's metrics go (requests by route and status, latency); null: none.
   prometheus::Registry* registry = nullptr;
-  /// Tried in order before the routes (not owned).
-  std::vector<ExtraPages*> pages;
+  /// Page sets by path prefix (`/ogc`: that path and every path under it), before the routes
+  /// (not owned); the prefix also names their requests in the metrics.
+  std::vector<PageSet> pages;
   /// Served at GET /v1/openapi.json when not empty.
   std::string openapi_json;
 };
@@ -62,6 +69,7 @@ class RestHandler : public http::Handler {
 
  private:
   struct Context;
+  void Preflight(const Context& context, bool fixed_or_page);
   void Forward(std::shared_ptr<Context> context);
   void ForwardStream(std::shared_ptr<Context> context, std::string request);
   void ForwardUpload(std::shared_ptr<Context> context, std::string first);
@@ -73,8 +81,7 @@ class RestHandler : public http::Handler {
   const ApiSchema& schema_;
   const RouteTable& routes_;
   Backends& backends_;
-  KeyRing& keys_;
-  RateLimiter& limiter_;
+  Gate gate_;
   RestOptions options_;
   prometheus::Family<prometheus::Counter>* requests_ = nullptr;
   prometheus::Family<prometheus::Histogram>* seconds_ = nullptr;

@@ -59,4 +59,14 @@ class RouteTable {
 const google::protobuf::FieldDescriptor* FindFieldPath(const google::protobuf::Descriptor* message,
                                                        std::string_view dotted);
 
+/// The door's own routes, beside the annotated methods (served by RestHandler, documented by
+/// BuildOpenApi).
+inline constexpr std::string_view kHealthPath = "/healthz";
+inline constexpr std::string_view kOpenApiPath = "/v1/openapi.json";
+struct FixedRoute {
+  std::string_view http_method;
+  std::string_view path;
+};
+inline constexpr FixedRoute kFixedRoutes[] = {{"GET", kHealthPath}, {"GET", kOpenApiPath}};
+
 }  // namespace passerelle::gateway

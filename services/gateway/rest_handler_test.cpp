@@ -1,0 +1,169 @@
+// The REST door's admission, through its handler: credentials, tokens and the answers given
+// before any backend is called (the backends here are unreachable, and never asked).
+#include "services/gateway/rest_handler.hpp"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "libs/clock/clock.hpp"
+#include "nlohmann/json.hpp"
+#include "services/gateway/fake_key_store.hpp"
+
+namespace passerelle::gateway {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RecordingExchange : public http::Exchange {
+ public:
+  explicit RecordingExchange(http::Request request) : request_(std::move(request)) {}
+  const http::Request& request() const override { return request_; }
+  void Respond(http::Response response) override { responses.push_back(std::move(response)); }
+  void StartStream(http::Response head) override { responses.push_back(std::move(head)); }
+  void WriteChunk(std::string, std::function<void(bool)> done) override { done(false); }
+  void FinishStream() override {}
+  void AbortStream() override {}
+  void ReadBody(std::function<void(bool, std::string, bool)> cb) override {
+    cb(true, request_.body, true);
+  }
+  void OnCancel(std::function<void()>) override {}
+  std::vector<http::Response> responses;
+
+ private:
+  http::Request request_;
+};
+
+std::string HeaderOf(const http::Response& r, std::string_view name) {
+  for (const http::Header& h : r.headers) {
+    if (h.name == name) return h.value;
+  }
+  return "";
+}
+
+class RestAdmissionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<ApiSchema>> schema = ApiSchema::LoadEmbedded();
+    ASSERT_TRUE(schema.ok()) << schema.status();
+    schema_ = *std::move(schema);
+    absl::StatusOr<RouteTable> routes = RouteTable::Build(*schema_);
+    ASSERT_TRUE(routes.ok()) << routes.status();
+    routes_ = std::make_unique<RouteTable>(*std::move(routes));
+    absl::StatusOr<std::unique_ptr<Backends>> backends =
+        Backends::Connect(*routes_, {{"passerelle.venues.v1", "127.0.0.1:1"},
+                                     {"passerelle.referential.v1", "127.0.0.1:1"},
+                                     {"passerelle.sync.v1", "127.0.0.1:1"},
+                                     {"passerelle.gateway.v1", "127.0.0.1:1"}});
+    ASSERT_TRUE(backends.ok()) << backends.status();
+    backends_ = *std::move(backends);
+    KeyRecord admin;
+    admin.display_name = "admin";
+    admin.scopes = {api::v1::ADMIN};
+    absl::StatusOr<std::string> key = ring_.Issue(&admin);
+    ASSERT_TRUE(key.ok());
+    admin_key_ = *key;
+    RestOptions options;
+    options.rate_limits = *ParseRateLimits("public=1:3,admin=1:3");
+    options.openapi_json = "{}";
+    handler_ = std::make_unique<RestHandler>(*schema_, *routes_, *backends_, ring_, limiter_,
+                                             std::move(options));
+  }
+
+  http::Response Call(std::string method, std::string target,
+                      std::vector<http::Header> headers = {}, std::string peer = "192.0.2.1") {
+    http::Request req;
+    req.method = std::move(method);
+    req.target = std::move(target);
+    req.headers = std::move(headers);
+    req.peer = std::move(peer);
+    http::BodyPlan plan = handler_->Plan(req);
+    if (plan.kind == http::BodyPlan::kReject) return plan.rejection;
+    auto exchange = std::make_shared<RecordingExchange>(req);
+    handler_->Handle(exchange);
+    EXPECT_EQ(exchange->responses.size(), 1u) << req.method << " " << req.target;
+    return exchange->responses.empty() ? http::Response{} : exchange->responses.front();
+  }
+
+  FakeKeyStore store_;
+  clocks::ManualClock clock_{absl::FromUnixSeconds(1800000000)};
+  KeyRing ring_{store_, "pepper", clock_};
+  RateLimiter limiter_{clock_};
+  std::unique_ptr<ApiSchema> schema_;
+  std::unique_ptr<RouteTable> routes_;
+  std::unique_ptr<Backends> backends_;
+  std::unique_ptr<RestHandler> handler_;
+  std::string admin_key_;
+};
+
+TEST_F(RestAdmissionTest, TwoCredentialsAreRefused) {
+  http::Response r =
+      Call("GET", "/v1/apiKeys",
+           {{"authorization", "Bearer " + admin_key_}, {"authorization", "Bearer " + admin_key_}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_THAT(r.body, HasSubstr("une seule clé"));
+  r = Call("GET", "/v1/apiKeys",
+           {{"authorization", "Bearer " + admin_key_}, {"x-api-key", admin_key_}}, "192.0.2.2");
+  EXPECT_EQ(r.status, 400);
+  // A write refused from its head (before its body is read) is refused the same way.
+  r = Call("POST", "/v1/apiKeys", {{"x-api-key", admin_key_}, {"x-api-key", "psk_other"}},
+           "192.0.2.3");
+  EXPECT_EQ(r.status, 400);
+}
+
+TEST_F(RestAdmissionTest, BadKeysCostTheAddressATokenUntil429) {
+  // Burst 3 for the address: three 401s, then a 429 with Retry-After, whatever the key tried.
+  for (int i = 0; i < 3; ++i) {
+    http::Response r = Call("GET", "/v1/apiKeys",
+                            {{"authorization", "Bearer psk_aaaaaaaaaaaa_" + std::to_string(i)}});
+    EXPECT_EQ(r.status, 401) << i;
+    EXPECT_EQ(HeaderOf(r, "ratelimit-remaining"), std::to_string(2 - i));
+  }
+  http::Response r = Call("GET", "/v1/apiKeys", {{"authorization", "Bearer psk_guess"}});
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(HeaderOf(r, "retry-after"), "1");
+  // Writes refused from their head pay too.
+  r = Call("POST", "/v1/apiKeys", {{"authorization", "Bearer psk_guess"}});
+  EXPECT_EQ(r.status, 429);
+  // Another address is not affected; after the advertised wait the first one is served again.
+  EXPECT_EQ(Call("GET", "/v1/apiKeys", {{"authorization", "Bearer x"}}, "192.0.2.9").status, 401);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(Call("GET", "/v1/apiKeys", {{"authorization", "Bearer x"}}).status, 401);
+}
+
+TEST_F(RestAdmissionTest, UnknownPathsAndMethodsCostAToken) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Call("GET", "/v1/nothing-here").status, 404);
+  }
+  EXPECT_EQ(Call("GET", "/v1/nothing-here").status, 429);
+  EXPECT_EQ(Call("GET", "/v1/venues/1", {}).status, 429);
+  // A key has its own bucket; the health probe takes none.
+  std::vector<http::Header> admin = {{"authorization", "Bearer " + admin_key_}};
+  EXPECT_EQ(Call("DELETE", "/v1/nothing-here", admin).status, 404);
+  EXPECT_EQ(Call("PUT", "/v1/venues", admin).status, 405);
+  EXPECT_EQ(Call("GET", "/healthz").status, 200);
+}
+
+TEST_F(RestAdmissionTest, OptionsAnswersOnlyForServedPaths) {
+  http::Response r = Call("OPTIONS", "/v1/venues");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("GET"));
+  EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("POST"));
+  EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("OPTIONS"));
+  r = Call("OPTIONS", "/v1/openapi.json");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(HeaderOf(r, "allow"), "GET, HEAD, OPTIONS");
+  r = Call("OPTIONS", "/v1/nothing-here");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "NOT_FOUND");
+  EXPECT_EQ(Call("OPTIONS", "/v1/venues/%00").status, 404);
+}
+
+TEST_F(RestAdmissionTest, MalformedAuthorizationIsAChallenge) {
+  http::Response r = Call("GET", "/v1/apiKeys", {{"authorization", "Basic dXNlcjpwYXNz"}});
+  EXPECT_EQ(r.status, 401);
+  EXPECT_EQ(HeaderOf(r, "www-authenticate"), "Bearer");
+  r = Call("GET", "/v1/apiKeys");
+  EXPECT_EQ(r.status, 401);
+}
+
+}  // namespace
+}  // namespace passerelle::gateway
