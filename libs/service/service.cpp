@@ -1,18 +1,17 @@
 // Service bootstrap shared by every binary.
 #include "libs/service/service.hpp"
 
-#include <algorithm>
-
 #include <malloc.h>
+#include <openssl/rand.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
 #include <thread>
 
-#include <openssl/rand.h>
-
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "libs/logging/logging.hpp"
 
 namespace passerelle::service {
@@ -98,6 +97,9 @@ int Run(int argc, char** argv, const ServiceSpec& spec) {
   // glibc gives each busy thread its own malloc arena; with gRPC's thread pool that multiplies
   // resident memory for nothing. A few arenas keep contention low and memory flat.
   mallopt(M_ARENA_MAX, 4);
+  // Debian's Abseil checks every absl::Mutex acquisition for lock-order cycles (a debug aid),
+  // and gRPC takes one per call: a few percent of each request (docs/performance.md).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   server::BlockShutdownSignals();
   config::Reader reader;
   CommonSettings common = ReadCommon(reader, spec.name);
