@@ -12,6 +12,7 @@
 #include "google/protobuf/descriptor.h"
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/util/type_resolver.h"
+#include "services/gateway/json_print.hpp"
 
 namespace passerelle::gateway {
 
@@ -25,6 +26,8 @@ class ApiSchema {
 
   const google::protobuf::DescriptorPool& pool() const { return pool_; }
   google::protobuf::util::TypeResolver* resolver() const { return resolver_.get(); }
+  /// Proto3 JSON of the pool's messages, fast (json_print.hpp).
+  const JsonPrinter& printer() const { return *printer_; }
   const google::protobuf::FileDescriptorSet& files() const { return files_; }
   /// `type.googleapis.com/<full name>`, the URL the resolver knows a message by.
   static std::string TypeUrl(const google::protobuf::Descriptor* message);
@@ -42,6 +45,7 @@ class ApiSchema {
   google::protobuf::FileDescriptorSet files_;
   google::protobuf::DescriptorPool pool_;
   std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;
+  std::unique_ptr<JsonPrinter> printer_;
 };
 
 }  // namespace passerelle::gateway

@@ -150,10 +150,8 @@ namespace {
 // the handler made it: the exchange is wrapped once, at the door.
 class MeteredExchange : public http::Exchange {
  public:
-  MeteredExchange(std::shared_ptr<http::Exchange> inner,
-                  prometheus::Family<prometheus::Counter>* requests,
-                  prometheus::Family<prometheus::Histogram>* seconds)
-      : inner_(std::move(inner)), requests_(requests), seconds_(seconds), start_(absl::Now()) {}
+  MeteredExchange(std::shared_ptr<http::Exchange> inner, RouteMetrics* metrics)
+      : inner_(std::move(inner)), metrics_(metrics), start_(absl::Now()) {}
   void set_route(std::string route) {
     std::lock_guard<std::mutex> lock(mu_);
     route_ = std::move(route);
@@ -186,20 +184,12 @@ class MeteredExchange : public http::Exchange {
       recorded_ = true;
       route = route_;
     }
-    if (requests_ != nullptr) {
-      requests_->Add({{"route", route}, {"code", absl::StrCat(status)}}).Increment();
-    }
-    if (seconds_ != nullptr) {
-      seconds_
-          ->Add({{"route", route}},
-                prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                        0.1, 0.25, 0.5, 1, 2.5, 10})
-          .Observe(absl::ToDoubleSeconds(absl::Now() - start_));
+    if (metrics_ != nullptr) {
+      metrics_->Record(route, status, absl::ToDoubleSeconds(absl::Now() - start_));
     }
   }
   std::shared_ptr<http::Exchange> inner_;
-  prometheus::Family<prometheus::Counter>* requests_;
-  prometheus::Family<prometheus::Histogram>* seconds_;
+  RouteMetrics* metrics_;
   absl::Time start_;
   std::mutex mu_;
   std::string route_ = "none";
@@ -229,6 +219,47 @@ void RestHandler::Audit(const Context& c, int http_status, grpc::StatusCode code
   AuditWrite("rest", *c.found.route, c.caller, c.path, http_status, code, c.request_id);
 }
 
+RouteMetrics::RouteMetrics(prometheus::Registry& registry)
+    : requests_(prometheus::BuildCounter()
+                    .Name("passerelle_gateway_http_requests_total")
+                    .Help("Answers of the REST door by route (RPC method, `ogc`, `none`) and "
+                          "HTTP status")
+                    .Register(registry)),
+      seconds_(prometheus::BuildHistogram()
+                   .Name("passerelle_gateway_http_request_duration_seconds")
+                   .Help("Time from a request's head to its answer's head, by route")
+                   .Register(registry)) {}
+
+void RouteMetrics::Record(const std::string& route, int status, double seconds) {
+  // prometheus-cpp's Family::Add hashes a label map under its own lock on every call: the
+  // series are looked up once here and kept.
+  prometheus::Counter* counter = nullptr;
+  prometheus::Histogram* histogram = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto c = counters_.find({route, status});
+    if (c == counters_.end()) {
+      c = counters_
+              .emplace(std::make_pair(route, status),
+                       &requests_.Add({{"route", route}, {"code", absl::StrCat(status)}}))
+              .first;
+    }
+    counter = c->second;
+    auto h = histograms_.find(route);
+    if (h == histograms_.end()) {
+      h = histograms_
+              .emplace(route, &seconds_.Add({{"route", route}},
+                                            prometheus::Histogram::BucketBoundaries{
+                                                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                0.5, 1, 2.5, 10}))
+              .first;
+    }
+    histogram = h->second;
+  }
+  counter->Increment();
+  histogram->Observe(seconds);
+}
+
 RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends,
                          KeyRing& keys, RateLimiter& limiter, RestOptions options)
     : schema_(schema),
@@ -236,23 +267,14 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
       backends_(backends),
       gate_(keys, limiter, options.rate_limits),
       options_(std::move(options)) {
-  if (options_.registry != nullptr) {
-    requests_ = &prometheus::BuildCounter()
-                     .Name("passerelle_gateway_http_requests_total")
-                     .Help(
-                         "Answers of the REST door by route (RPC method, `ogc`, `none`) and "
-                         "HTTP status")
-                     .Register(*options_.registry);
-    seconds_ = &prometheus::BuildHistogram()
-                    .Name("passerelle_gateway_http_request_duration_seconds")
-                    .Help("Time from a request's head to its answer's head, by route")
-                    .Register(*options_.registry);
-  }
+  if (options_.registry != nullptr) metrics_ = std::make_unique<RouteMetrics>(*options_.registry);
 }
 
 http::BodyPlan RestHandler::Plan(const http::Request& head) {
   http::BodyPlan plan;
   plan.max_bytes = options_.max_json_bytes;
+  // Reads carry no body worth deciding about: Handle routes them (once).
+  if (head.method == "GET" || head.method == "HEAD" || head.method == "OPTIONS") return plan;
   std::string_view target = head.target;
   absl::StatusOr<SplitPath> path = SplitRequestPath(target.substr(0, target.find('?')));
   if (!path.ok()) return plan;  // refused in Handle, with the reason
@@ -321,7 +343,7 @@ void RestHandler::Fail(const Context& c, const grpc::Status& status, int http_st
 }
 
 void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
-  auto metered = std::make_shared<MeteredExchange>(std::move(raw), requests_, seconds_);
+  auto metered = std::make_shared<MeteredExchange>(std::move(raw), metrics_.get());
   std::shared_ptr<http::Exchange> exchange = metered;
   const http::Request& req = exchange->request();
   auto c = std::make_shared<Context>();

@@ -4,7 +4,9 @@
 // Cache-Control, CORS, X-Request-Id), or as an AIP-193 error.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -60,6 +62,21 @@ struct RestOptions {
   std::string openapi_json;
 };
 
+/// The door's answers by route and status, and their latency by route; each series looked up
+/// once.
+class RouteMetrics {
+ public:
+  explicit RouteMetrics(prometheus::Registry& registry);
+  void Record(const std::string& route, int status, double seconds);
+
+ private:
+  prometheus::Family<prometheus::Counter>& requests_;
+  prometheus::Family<prometheus::Histogram>& seconds_;
+  std::mutex mu_;
+  std::map<std::pair<std::string, int>, prometheus::Counter*> counters_;
+  std::map<std::string, prometheus::Histogram*> histograms_;
+};
+
 class RestHandler : public http::Handler {
  public:
   RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends, KeyRing& keys,
@@ -83,8 +100,7 @@ class RestHandler : public http::Handler {
   Backends& backends_;
   Gate gate_;
   RestOptions options_;
-  prometheus::Family<prometheus::Counter>* requests_ = nullptr;
-  prometheus::Family<prometheus::Histogram>* seconds_ = nullptr;
+  std::unique_ptr<RouteMetrics> metrics_;
 };
 
 }  // namespace passerelle::gateway

@@ -112,10 +112,9 @@ absl::Status CheckOneSpelling(const json& node, const Descriptor* type, const st
   for (int i = 0; i < type->field_count(); ++i) {
     const FieldDescriptor* f = type->field(i);
     std::string here = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
-    if (f->json_name() != f->name() && node.contains(f->json_name()) &&
-        node.contains(f->name())) {
-      return Invalid(here, absl::StrCat("donné deux fois, en ", f->json_name(), " et en ",
-                                        f->name()));
+    if (f->json_name() != f->name() && node.contains(f->json_name()) && node.contains(f->name())) {
+      return Invalid(here,
+                     absl::StrCat("donné deux fois, en ", f->json_name(), " et en ", f->name()));
     }
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map() ||
         IsWellKnownLeaf(f->message_type())) {
@@ -416,6 +415,7 @@ absl::StatusOr<std::string> JsonToRequest(const ApiSchema& schema, const Route& 
 
 absl::StatusOr<std::string> MessageToJson(const ApiSchema& schema, const Descriptor* type,
                                           std::string_view bytes) {
+  if (std::optional<std::string> fast = schema.printer().Print(type, bytes)) return *fast;
   std::string out;
   google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonString(
       schema.resolver(), ApiSchema::TypeUrl(type), std::string(bytes), &out);
