@@ -129,7 +129,15 @@ class Writers:
 class GatewayFaults(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = stack = Stack(BUILD, "gwfaults", page_token_key="gateway-faults-page-token")
+        cls.stack = Stack(BUILD, "gwfaults", page_token_key="gateway-faults-page-token")
+        try:
+            cls.start_stack(cls.stack)
+        except BaseException:
+            cls.stack.stop(check=False)  # no process left behind
+            raise
+
+    @classmethod
+    def start_stack(cls, stack):
         cls.venues = stack.start("venues")
         cls.env = {"PASSERELLE_GATEWAY_RATE_LIMITS": UNLIMITED,
                    "PASSERELLE_GATEWAY_HEADER_TIMEOUT": f"{HEADER_TIMEOUT}s",
