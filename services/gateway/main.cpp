@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
       limits;
   std::string public_url;
   std::chrono::milliseconds backend_timeout{0};
+  http::ServerOptions http_options;
   int64_t max_upload_mb = 64;
   return service::Run(
       argc, argv,
@@ -48,6 +49,21 @@ int main(int argc, char** argv) {
              backend_timeout =
                  r.Duration("PASSERELLE_GATEWAY_BACKEND_TIMEOUT", std::chrono::seconds(10),
                             "Deadline of a backend call made for a request");
+             // Absolute deadlines against slow clients (docs/http.md, Limits); the test of a
+             // client sending a byte a second sets them short.
+             http_options.header_timeout = absl::FromChrono(
+                 r.Duration("PASSERELLE_GATEWAY_HEADER_TIMEOUT", std::chrono::seconds(10),
+                            "Deadline of a request's whole head, from the connection (or, on a "
+                            "kept-alive one, from the request's first byte)"));
+             http_options.body_timeout = absl::FromChrono(
+                 r.Duration("PASSERELLE_GATEWAY_BODY_TIMEOUT", std::chrono::seconds(30),
+                            "Deadline of a JSON request's whole body (imports get 10 minutes)"));
+             http_options.write_timeout = absl::FromChrono(
+                 r.Duration("PASSERELLE_GATEWAY_WRITE_TIMEOUT", std::chrono::seconds(30),
+                            "Deadline of each write to a client (a reader that stops is closed)"));
+             http_options.idle_timeout = absl::FromChrono(
+                 r.Duration("PASSERELLE_GATEWAY_IDLE_TIMEOUT", std::chrono::seconds(30),
+                            "How long a keep-alive connection may wait for its next request"));
              max_upload_mb = r.Int("PASSERELLE_GATEWAY_MAX_UPLOAD_MB", 64, 1, 1024,
                                    "Largest import or area layer body, in MiB");
              pepper = r.RequiredString("PASSERELLE_GATEWAY_KEY_PEPPER",
@@ -144,8 +160,14 @@ int main(int argc, char** argv) {
          options.pages.push_back({"/ogc", ogc_pages.get()});
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      limiter, std::move(options));
-         http::ServerOptions http_options;
          http_options.address = http_address;
+         for (absl::Duration d : {http_options.header_timeout, http_options.body_timeout,
+                                  http_options.write_timeout, http_options.idle_timeout}) {
+           if (d <= absl::ZeroDuration()) {
+             return absl::InvalidArgumentError(
+                 "PASSERELLE_GATEWAY_{HEADER,BODY,WRITE,IDLE}_TIMEOUT must be positive");
+           }
+         }
          absl::StatusOr<std::unique_ptr<http::Server>> server =
              http::Server::Start(http_options, &handler);
          if (!server.ok()) return server.status();

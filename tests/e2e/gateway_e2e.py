@@ -13,25 +13,17 @@ AIP-193 JSON (malformed JSON with its position, unknown fields and parameters, 4
 import gzip
 import http.client
 import json
-import os
-import random
 import socket
 import subprocess
 import sys
 import time
 import unittest
 
+from stack import Stack
+
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SOURCE = sys.argv[2] if len(sys.argv) > 2 else "."
 ADMIN_KEY = "psk_e2eadminkey2_" + "A" * 43
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def venue_body(i, **extra):
@@ -44,58 +36,17 @@ def venue_body(i, **extra):
 
 
 class GatewayE2E(unittest.TestCase):
-    procs = []
-
-    @classmethod
-    def start(cls, name, grpc_port, extra):
-        env = dict(os.environ,
-                   PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
-                   PASSERELLE_DATABASE_SCHEMA=f"{cls.schema}_{name}",
-                   PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
-                   PASSERELLE_NATS_PREFIX=cls.schema,
-                   PASSERELLE_PAGE_TOKEN_KEY="gateway-e2e-page-token-key",
-                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}",
-                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}", **extra)
-        log = open(f"/tmp/{cls.schema}_{name}.log", "w+")
-        proc = subprocess.Popen([f"{BUILD}/services/{name}/passerelle-{name}"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-        cls.procs.append((name, proc, log))
-
     @classmethod
     def setUpClass(cls):
-        cls.schema = f"gwe2e_{os.getpid()}_{random.randint(0, 99999)}"
-        ports = {n: free_port() for n in ("venues", "referential", "sync", "gateway")}
-        cls.ports = ports
-        cls.http_port = free_port()
-        cls.grpc_port = free_port()
-        cls.start("venues", ports["venues"], {})
-        cls.start("referential", ports["referential"],
-                  {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
-        cls.start("sync", ports["sync"],
-                  {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}"})
-        cls.start("gateway", ports["gateway"], {
-            "PASSERELLE_GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{cls.http_port}",
-            "PASSERELLE_GATEWAY_GRPC_ADDRESS": f"127.0.0.1:{cls.grpc_port}",
-            "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}",
-            "PASSERELLE_REFERENTIAL_ADDRESS": f"127.0.0.1:{ports['referential']}",
-            "PASSERELLE_SYNC_ADDRESS": f"127.0.0.1:{ports['sync']}",
-            "PASSERELLE_GATEWAY_KEY_PEPPER": "e2e-pepper",
-            "PASSERELLE_GATEWAY_BOOTSTRAP_KEY": ADMIN_KEY,
-            "PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
-        deadline = time.time() + 60
-        while True:
-            try:
-                if cls.call("GET", "/v1/nomenclatures")[0] == 200:
-                    break
-            except OSError:
-                pass
-            for name, proc, log in cls.procs:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"{name} exited at start:\n{log.read()[-3000:]}")
-            if time.time() > deadline:
-                raise RuntimeError("the gateway did not answer within 60 s")
-            time.sleep(0.2)
+        cls.stack = stack = Stack(BUILD, "gwe2e", page_token_key="gateway-e2e-page-token-key")
+        cls.schema = stack.schema
+        stack.start("venues")
+        stack.start("referential", {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
+        stack.start("sync", {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{stack.ports['venues']}"})
+        stack.start_gateway(ADMIN_KEY, pepper="e2e-pepper",
+                            extra={"PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
+        cls.http_port, cls.grpc_port = stack.http_port, stack.grpc_port
+        stack.wait_until_ready("/v1/nomenclatures")
         for org in ("org-a", "org-b"):
             status, _, body = cls.call("POST", f"/v1/organisations?organisationId={org}",
                                        {"displayName": f"Organisation {org}"}, key=ADMIN_KEY)
@@ -110,37 +61,15 @@ class GatewayE2E(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for name, proc, log in reversed(cls.procs):
-            proc.terminate()
-        for name, proc, log in cls.procs:
-            assert proc.wait(timeout=20) == 0, f"{name} did not stop cleanly"
-        for name in ("venues", "referential", "sync", "gateway"):
-            subprocess.run(["psql", os.environ["PASSERELLE_TEST_DATABASE_URL"], "-qc",
-                            f'DROP SCHEMA IF EXISTS "{cls.schema}_{name}" CASCADE'], check=True)
+        cls.stack.stop()
 
     @classmethod
     def call(cls, method, path, body=None, key=None, headers=None, raw=None):
-        conn = http.client.HTTPConnection("127.0.0.1", cls.http_port, timeout=30)
-        h = dict(headers or {})
-        if key:
-            h["Authorization"] = f"Bearer {key}"
-        data = raw
-        if body is not None:
-            data = json.dumps(body).encode()
-            h.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=h)
-        resp = conn.getresponse()
-        payload = resp.read()
-        conn.close()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+        return cls.stack.call(method, path, body, key, headers, raw)
 
     @classmethod
     def make_key(cls, scopes, organisation="", sources=()):
-        status, _, body = cls.call("POST", "/v1/apiKeys", {
-            "displayName": "e2e", "scopes": scopes, "organisation": organisation,
-            "sources": list(sources)}, key=ADMIN_KEY)
-        assert status == 201, body
-        return json.loads(body)["secret"]
+        return cls.stack.make_key(ADMIN_KEY, scopes, organisation, sources)
 
     def error(self, payload):
         e = json.loads(payload)["error"]
@@ -379,24 +308,10 @@ class GatewayE2E(unittest.TestCase):
 
     def test_rate_limits_answer_429_then_let_through_after_the_wait(self):
         # A second gateway (a replica) with a tight public limit: 1 request/s, burst 2.
-        port = free_port()
-        env = dict(os.environ,
-                   PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
-                   PASSERELLE_DATABASE_SCHEMA=f"{self.schema}_gateway",
-                   PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
-                   PASSERELLE_NATS_PREFIX=self.schema,
-                   PASSERELLE_PAGE_TOKEN_KEY="gateway-e2e-page-token-key",
-                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{free_port()}",
-                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}",
-                   PASSERELLE_GATEWAY_HTTP_ADDRESS=f"127.0.0.1:{port}",
-                   PASSERELLE_VENUES_ADDRESS=f"127.0.0.1:{self.ports['venues']}",
-                   PASSERELLE_REFERENTIAL_ADDRESS=f"127.0.0.1:{self.ports['referential']}",
-                   PASSERELLE_SYNC_ADDRESS=f"127.0.0.1:{self.ports['sync']}",
-                   PASSERELLE_GATEWAY_KEY_PEPPER="e2e-pepper",
-                   PASSERELLE_GATEWAY_RATE_LIMITS="public=1:2")
-        log = open(f"/tmp/{self.schema}_gateway2.log", "w+")
-        proc = subprocess.Popen([f"{BUILD}/services/gateway/passerelle-gateway"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+        replica = self.stack.start_gateway(
+            None, pepper="e2e-pepper", label="gateway2",
+            extra={"PASSERELLE_GATEWAY_RATE_LIMITS": "public=1:2"})
+        port = replica.http_port
 
         def get():
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -413,6 +328,7 @@ class GatewayE2E(unittest.TestCase):
                     status, headers = get()
                     break
                 except OSError:
+                    self.assertFalse(replica.exited(), replica.log_tail())
                     self.assertLess(time.time(), deadline, "the replica did not start")
                     time.sleep(0.2)
             self.assertEqual(status, 200)
@@ -426,9 +342,8 @@ class GatewayE2E(unittest.TestCase):
             status, _ = get()
             self.assertEqual(status, 200)
         finally:
-            proc.terminate()
-            self.assertEqual(proc.wait(timeout=20), 0)
-            log.close()
+            replica.terminate()
+            self.assertEqual(replica.wait(timeout=20), 0)
 
     def test_grpc_door_serves_the_same_public_methods(self):
         import grpc

@@ -8,17 +8,15 @@ curl) for what GDAL does not show: content types, absolute links, paging by `nex
 Real venues, referential and sync binaries behind the gateway, on the PostgreSQL and NATS the
 test command starts.
 """
-import http.client
 import json
-import os
-import random
 import re
-import socket
 import subprocess
 import sys
 import time
 import unittest
 import urllib.parse
+
+from stack import Stack, free_port
 
 BUILD = sys.argv[1] if len(sys.argv) > 1 else "build"
 SOURCE = sys.argv[2] if len(sys.argv) > 2 else "."
@@ -26,14 +24,6 @@ ADMIN_KEY = "psk_ogce2eadmin2_" + "A" * 43
 SOURCE_ID = "ogc-e2e"
 LOCATED = 24  # venues with coordinates, on a diagonal north-east of Roubaix's centre
 SERVICES = ["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES", "SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def venue(i, located=True):
@@ -49,59 +39,19 @@ def venue(i, located=True):
 
 
 class GatewayOgcE2E(unittest.TestCase):
-    procs = []
-
-    @classmethod
-    def start(cls, name, grpc_port, extra):
-        env = dict(os.environ,
-                   PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
-                   PASSERELLE_DATABASE_SCHEMA=f"{cls.schema}_{name}",
-                   PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
-                   PASSERELLE_NATS_PREFIX=cls.schema,
-                   PASSERELLE_PAGE_TOKEN_KEY="gateway-ogc-e2e-page-token-key",
-                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}",
-                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}", **extra)
-        log = open(f"/tmp/{cls.schema}_{name}.log", "w+")
-        proc = subprocess.Popen([f"{BUILD}/services/{name}/passerelle-{name}"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-        cls.procs.append((name, proc, log))
-
     @classmethod
     def setUpClass(cls):
-        cls.schema = f"ogce2e_{os.getpid()}_{random.randint(0, 99999)}"
-        ports = {n: free_port() for n in ("venues", "referential", "sync", "gateway")}
+        cls.stack = stack = Stack(BUILD, "ogce2e", page_token_key="gateway-ogc-e2e-page-token-key")
         cls.http_port = free_port()
         cls.base = f"http://127.0.0.1:{cls.http_port}"
-        cls.start("venues", ports["venues"], {})
-        cls.start("referential", ports["referential"],
-                  {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
-        cls.start("sync", ports["sync"],
-                  {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}"})
-        cls.start("gateway", ports["gateway"], {
-            "PASSERELLE_GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{cls.http_port}",
-            "PASSERELLE_GATEWAY_GRPC_ADDRESS": f"127.0.0.1:{free_port()}",
+        stack.start("venues")
+        stack.start("referential", {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
+        stack.start("sync", {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{stack.ports['venues']}"})
+        stack.start_gateway(ADMIN_KEY, pepper="ogc-e2e-pepper", http_port=cls.http_port, extra={
             "PASSERELLE_GATEWAY_PUBLIC_URL": cls.base,
-            "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}",
-            "PASSERELLE_REFERENTIAL_ADDRESS": f"127.0.0.1:{ports['referential']}",
-            "PASSERELLE_SYNC_ADDRESS": f"127.0.0.1:{ports['sync']}",
-            "PASSERELLE_GATEWAY_KEY_PEPPER": "ogc-e2e-pepper",
-            "PASSERELLE_GATEWAY_BOOTSTRAP_KEY": ADMIN_KEY,
             # GDAL's many small reads must not meet the anonymous rate limit.
             "PASSERELLE_GATEWAY_RATE_LIMITS": "public=1000:1000"})
-        deadline = time.time() + 60
-        while True:
-            try:
-                if cls.call("GET", "/v1/nomenclatures")[0] == 200:
-                    break
-            except OSError:
-                pass
-            for name, proc, log in cls.procs:
-                if proc.poll() is not None:
-                    log.seek(0)
-                    raise RuntimeError(f"{name} exited at start:\n{log.read()[-3000:]}")
-            if time.time() > deadline:
-                raise RuntimeError("the gateway did not answer within 60 s")
-            time.sleep(0.2)
+        stack.wait_until_ready("/v1/nomenclatures")
 
         # The data: LOCATED venues with coordinates, one without, one withdrawn.
         status, _, body = cls.call("POST", f"/v1/sources?sourceId={SOURCE_ID}",
@@ -127,29 +77,11 @@ class GatewayOgcE2E(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for name, proc, log in reversed(cls.procs):
-            proc.terminate()
-        for name, proc, log in cls.procs:
-            assert proc.wait(timeout=20) == 0, f"{name} did not stop cleanly"
-        for name in ("venues", "referential", "sync", "gateway"):
-            subprocess.run(["psql", os.environ["PASSERELLE_TEST_DATABASE_URL"], "-qc",
-                            f'DROP SCHEMA IF EXISTS "{cls.schema}_{name}" CASCADE'], check=True)
+        cls.stack.stop()
 
     @classmethod
     def call(cls, method, path, body=None, key=None, headers=None):
-        conn = http.client.HTTPConnection("127.0.0.1", cls.http_port, timeout=30)
-        h = dict(headers or {})
-        if key:
-            h["Authorization"] = f"Bearer {key}"
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            h.setdefault("Content-Type", "application/json")
-        conn.request(method, path, body=data, headers=h)
-        resp = conn.getresponse()
-        payload = resp.read()
-        conn.close()
-        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, payload
+        return cls.stack.call(method, path, body, key, headers)
 
     @classmethod
     def items(cls, query):

@@ -16,18 +16,19 @@ keeps the benchmark working (goals printed, not enforced: the machine is shared)
   PASSERELLE_BENCH_FULL=1 deploy/local/passerelle test -R gateway_bench -V
 """
 import csv
-import http.client
 import io
 import json
 import os
 import random
 import re
-import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from stack import Stack  # noqa: E402  (tests/e2e/stack.py)
 
 BUILD, SOURCE = sys.argv[1], sys.argv[2]
 FULL = os.environ.get("PASSERELLE_BENCH_FULL") == "1"
@@ -40,14 +41,6 @@ CITIES = [("Paris", 48.8566, 2.3522, 30), ("Marseille", 43.2965, 5.3698, 9),
           ("Nantes", 47.2184, -1.5536, 5), ("Roubaix", 50.6942, 3.1746, 3)]
 SERVICES = ["Aide aux démarches administratives", "Maîtrise des outils numériques du quotidien",
             "Utilisation sécurisée du numérique", "Loisirs et créations numériques"]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def national_csv(n):
@@ -100,54 +93,24 @@ def h2load(port, body_file, seconds, connections=8):
 
 
 def main():
-    schema = f"gwbench_{os.getpid()}"
-    procs = []
-    ports = {"venues": free_port(), "gateway": free_port()}
-    http_port, grpc_port = free_port(), free_port()
-    base = dict(os.environ, PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
-                PASSERELLE_NATS_URL=os.environ["PASSERELLE_TEST_NATS_URL"],
-                PASSERELLE_NATS_PREFIX=schema, PASSERELLE_PAGE_TOKEN_KEY="bench",
-                PASSERELLE_LOG_LEVEL="warn")
     tmp = tempfile.mkdtemp(prefix="gwbench")
-
-    def start(name, extra):
-        env = dict(base, PASSERELLE_DATABASE_SCHEMA=f"{schema}_{name}",
-                   PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{ports[name]}",
-                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}", **extra)
-        log = open(f"{tmp}/{name}.log", "w")
-        procs.append(subprocess.Popen([f"{BUILD}/services/{name}/passerelle-{name}"], env=env,
-                                      stdout=log, stderr=subprocess.STDOUT))
-        return procs[-1]
-
-    start("venues", {})
-    gateway = start("gateway", {
-        "PASSERELLE_GATEWAY_HTTP_ADDRESS": f"127.0.0.1:{http_port}",
-        "PASSERELLE_GATEWAY_GRPC_ADDRESS": f"127.0.0.1:{grpc_port}",
-        "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{ports['venues']}",
-        "PASSERELLE_REFERENTIAL_ADDRESS": "127.0.0.1:1", "PASSERELLE_SYNC_ADDRESS": "127.0.0.1:1",
-        "PASSERELLE_GATEWAY_KEY_PEPPER": "bench", "PASSERELLE_GATEWAY_BOOTSTRAP_KEY": ADMIN_KEY,
+    stack = Stack(BUILD, "gwbench", page_token_key="bench", log_dir=tmp,
+                  env={"PASSERELLE_LOG_LEVEL": "warn"})
+    ports = stack.ports
+    stack.start("venues")
+    gateway = stack.start_gateway(ADMIN_KEY, pepper="bench", extra={
         "PASSERELLE_GATEWAY_RATE_LIMITS": "public=1000000:1000000,admin=1000000:1000000"})
+    http_port, grpc_port = stack.http_port, stack.grpc_port
     try:
         def call(method, path, body=None, headers=None):
-            conn = http.client.HTTPConnection("127.0.0.1", http_port, timeout=600)
-            h = dict(headers or {}, Authorization=f"Bearer {ADMIN_KEY}")
-            conn.request(method, path, body=body, headers=h)
-            r = conn.getresponse()
-            data = r.read()
-            conn.close()
-            return r.status, data
+            status, _, data = stack.call(method, path, raw=body, key=ADMIN_KEY, headers=headers,
+                                         timeout=600)
+            return status, data
 
-        deadline = time.time() + 60
-        while True:
-            try:
-                status, _ = call("GET", "/v1/venues?pageSize=1")
-                if status == 200:
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or any(p.poll() is not None for p in procs):
-                raise RuntimeError(f"the stack did not start (logs in {tmp})")
-            time.sleep(0.2)
+        try:
+            stack.wait_until_ready("/v1/venues?pageSize=1", key=ADMIN_KEY)
+        except RuntimeError as e:
+            raise RuntimeError(f"the stack did not start (logs in {tmp}): {e}")
         status, body = call("POST", "/v1/sources?sourceId=bench",
                             json.dumps({"displayName": "Benchmark"}),
                             {"Content-Type": "application/json"})
@@ -222,14 +185,7 @@ def main():
         assert get_bad == 0 and rest_bad == 0, "error answers under load"
         assert gw_ok > 0 and direct_ok > 0
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            p.wait(timeout=30)
-        for name in ("venues", "gateway"):
-            subprocess.run(["psql", os.environ["PASSERELLE_TEST_DATABASE_URL"], "-qc",
-                            f'SET client_min_messages = warning; '
-                            f'DROP SCHEMA IF EXISTS "{schema}_{name}" CASCADE'], check=False)
+        stack.stop(check=False, timeout=30)
 
 
 if __name__ == "__main__":
