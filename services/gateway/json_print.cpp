@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <memory>
+#include <mutex>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -398,13 +399,57 @@ class Writer {
   bool failed_ = false;
 };
 
+// The same fields (number, name, JSON name, type, cardinality), down through message fields.
+bool SameFields(const Descriptor* a, const Descriptor* b) {
+  if (a->full_name() != b->full_name() || a->field_count() != b->field_count()) return false;
+  for (int i = 0; i < a->field_count(); ++i) {
+    const FieldDescriptor* x = a->field(i);
+    const FieldDescriptor* y = b->field(i);
+    if (x->number() != y->number() || x->name() != y->name() || x->json_name() != y->json_name() ||
+        x->type() != y->type() || x->label() != y->label() ||
+        x->has_presence() != y->has_presence() || x->is_map() != y->is_map()) {
+      return false;
+    }
+    if (x->enum_type() != nullptr && x->enum_type()->full_name() != y->enum_type()->full_name()) {
+      return false;
+    }
+    if (x->message_type() != nullptr && x->message_type() != a &&
+        !SameFields(x->message_type(), y->message_type())) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 JsonPrinter::JsonPrinter(const google::protobuf::DescriptorPool& pool) : factory_(&pool) {}
 
+const Message* JsonPrinter::Prototype(const Descriptor* type) const {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = prototypes_.find(type); it != prototypes_.end()) return it->second;
+  }
+  const Message* prototype = FindPrototype(type);
+  std::unique_lock lock(mu_);
+  prototypes_.emplace(type, prototype);
+  return prototype;
+}
+
+const Message* JsonPrinter::FindPrototype(const Descriptor* type) const {
+  // The same type compiled into this binary parses several times faster than a dynamic
+  // message: taken when its generated descriptor is the same definition.
+  const Descriptor* generated =
+      google::protobuf::DescriptorPool::generated_pool()->FindMessageTypeByName(type->full_name());
+  if (generated != nullptr && generated != type && SameFields(generated, type)) {
+    return google::protobuf::MessageFactory::generated_factory()->GetPrototype(generated);
+  }
+  return factory_.GetPrototype(type);
+}
+
 std::optional<std::string> JsonPrinter::Print(const Descriptor* type,
                                               std::string_view bytes) const {
-  const Message* prototype = factory_.GetPrototype(type);
+  const Message* prototype = Prototype(type);
   if (prototype == nullptr) return std::nullopt;
   // The parsed message lives in an arena: one block for its parts instead of one allocation
   // each (a venue has dozens of strings and a few nested messages).

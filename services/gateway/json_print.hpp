@@ -7,7 +7,9 @@
 // work on a proxied read (docs/performance.md). A test holds the two outputs equal.
 #pragma once
 
+#include <map>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <string_view>
 
@@ -28,7 +30,12 @@ class JsonPrinter {
                                    std::string_view bytes) const;
 
  private:
+  const google::protobuf::Message* Prototype(const google::protobuf::Descriptor* type) const;
+  const google::protobuf::Message* FindPrototype(const google::protobuf::Descriptor* type) const;
   mutable google::protobuf::DynamicMessageFactory factory_;
+  mutable std::shared_mutex mu_;
+  mutable std::map<const google::protobuf::Descriptor*, const google::protobuf::Message*>
+      prototypes_;
 };
 
 }  // namespace passerelle::gateway
