@@ -13,8 +13,8 @@
 #include "services/gateway/grpc_front.hpp"
 #include "services/gateway/key_service.hpp"
 #include "services/gateway/key_store.hpp"
-#include "services/gateway/openapi.hpp"
 #include "services/gateway/ogc.hpp"
+#include "services/gateway/openapi.hpp"
 #include "services/gateway/rest_handler.hpp"
 #include "services/gateway/routes.hpp"
 
