@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "libs/logging/logging.hpp"
+#include "libs/server/caller.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
@@ -147,7 +148,9 @@ grpc::Status Handler::CreateVenue(grpc::ServerContext* ctx, const v1::CreateVenu
   server::RequestScope scope(ctx);
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
-  auto v = registry_.Create(req->venue(), req->request_id(), *acting);
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  auto v = registry_.Create(req->venue(), req->request_id(), *acting, caller->RequestScope());
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -160,7 +163,9 @@ grpc::Status Handler::UpdateVenue(grpc::ServerContext* ctx, const v1::UpdateVenu
                                 req->update_mask().paths().end());
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
-  auto v = registry_.Update(req->venue(), mask, req->request_id(), *acting);
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  auto v = registry_.Update(req->venue(), mask, req->request_id(), *acting, caller->RequestScope());
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -171,7 +176,10 @@ grpc::Status Handler::WithdrawVenue(grpc::ServerContext* ctx, const v1::Withdraw
   server::RequestScope scope(ctx);
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
-  auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id(), *acting);
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id(), *acting,
+                              caller->RequestScope());
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;

@@ -238,5 +238,51 @@ TEST_F(OwnersTest, BatchWritesRefuseOrganisationKeys) {
   EXPECT_EQ(resp.results(0).outcome(), v1::CREATED);
 }
 
+// A request id is its caller's own (the gateway's key id, `x-passerelle-key-id`): another key's
+// same id neither is refused as reused, nor answers the first key's venue; each key's retries
+// still answer its own first result, and internal callers (no key) keep their own id space.
+TEST_F(OwnersTest, RequestIdsAreEachCallersOwn) {
+  auto create = [&](const std::string& key, const v1::Venue& v, v1::Venue* out) {
+    grpc::ClientContext ctx;
+    if (!key.empty()) {
+      ctx.AddMetadata("x-passerelle-key-id", key);
+      ctx.AddMetadata("x-passerelle-scopes", "admin");
+    }
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = v;
+    req.set_request_id("shared-1");
+    return stub_->CreateVenue(&ctx, req, out);
+  };
+  v1::Venue first, second, internal, again;
+  ASSERT_TRUE(create("keyaaaaaaaaa", Valid("first"), &first).ok());
+  // Another key, another request under the same id: created, not REQUEST_ID_REUSED.
+  grpc::Status st = create("keybbbbbbbbb", Valid("second"), &second);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_NE(second.name(), first.name());
+  // Another key sending the first key's very request is not answered the first key's venue:
+  // its own create of that venue, which exists.
+  v1::Venue leaked;
+  st = create("keycccccccccc", Valid("first"), &leaked);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ALREADY_EXISTS) << st.error_message();
+  EXPECT_EQ(leaked.name(), "");
+  // The internal callers' ids are theirs too.
+  st = create("", Valid("internal"), &internal);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // Each caller's retry answers its own first result.
+  ASSERT_TRUE(create("keyaaaaaaaaa", Valid("first"), &again).ok());
+  EXPECT_EQ(again.name(), first.name());
+  ASSERT_TRUE(create("keybbbbbbbbb", Valid("second"), &again).ok());
+  EXPECT_EQ(again.name(), second.name());
+  ASSERT_TRUE(create("", Valid("internal"), &again).ok());
+  EXPECT_EQ(again.name(), internal.name());
+  // Reuse with other content stays a mistake within one caller.
+  st = create("keyaaaaaaaaa", Valid("other"), &again);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(st), "REQUEST_ID_REUSED");
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 3);
+}
+
 }  // namespace
 }  // namespace passerelle::venues
