@@ -191,9 +191,13 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
   server::RequestScope scope(ctx);
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  // Owners are set by administrators and internal callers (organisation keys write no batch).
+  const bool may_name_owner = caller->internal() || caller->Has("admin");
   std::vector<v1::Venue> rows(req->venues().begin(), req->venues().end());
   auto results = registry_.BatchUpsert(req->source(), rows, req->reinstate_withdrawn(),
-                                       absl::FromChrono(ctx->deadline()), *acting);
+                                       absl::FromChrono(ctx->deadline()), *acting, may_name_owner);
   if (!results.ok()) return server::ToGrpc(results.status());
   int counts[4] = {0, 0, 0, 0};
   for (const RowResult& r : *results) {

@@ -543,7 +543,7 @@ absl::Status Registry::CheckBatchWriter(const std::optional<std::string>& acting
 
 absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     const std::string& source, const std::vector<v1::Venue>& rows, bool reinstate_withdrawn,
-    absl::Time deadline, const std::optional<std::string>& acting) {
+    absl::Time deadline, const std::optional<std::string>& acting, bool may_name_owner) {
   if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   if (rows.size() > kMaxBatch) {
@@ -572,7 +572,13 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     for (const auto& l : local) {
       checked.violations.push_back({l.field, "", "local", l.description});
     }
-    if (auto owner = OwnerViolation(rows[i].owner_organisation(), *unknown_owners)) {
+    if (!may_name_owner && !rows[i].owner_organisation().empty()) {
+      checked.violations.push_back(
+          {"owner_organisation", text::Quote(rows[i].owner_organisation(), 200), "permission",
+           "une clé partenaire ne nomme pas le propriétaire d'un lieu : laissez "
+           "owner_organisation vide (le lieu garde son propriétaire) ; le propriétaire est fixé "
+           "par l'administration du réseau ou par l'organisation elle-même"});
+    } else if (auto owner = OwnerViolation(rows[i].owner_organisation(), *unknown_owners)) {
       checked.violations.push_back({"owner_organisation",
                                     text::Quote(rows[i].owner_organisation(), 200), owner->first,
                                     owner->second});

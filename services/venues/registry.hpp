@@ -202,10 +202,15 @@ class Registry {
   /// A page, with its next page token sealed for the query's parameters.
   absl::StatusOr<ListPage> List(const ListQuery& query);
   /// Nothing is committed after `deadline` (the caller's gRPC deadline).
+  ///
+  /// Owners are set by administrators and by each organisation for itself: without
+  /// `may_name_owner` (a partner key's batch), a row naming an `owner_organisation` is rejected
+  /// (rule `permission`, field `owner_organisation`) and the other rows land; a row naming none
+  /// keeps the stored venue's owner.
   absl::StatusOr<std::vector<RowResult>> BatchUpsert(
       const std::string& source, const std::vector<v1::Venue>& rows,
       bool reinstate_withdrawn = false, absl::Time deadline = absl::InfiniteFuture(),
-      const std::optional<std::string>& acting = std::nullopt);
+      const std::optional<std::string>& acting = std::nullopt, bool may_name_owner = true);
 
   const Standard& standard() const { return standard_; }
 
