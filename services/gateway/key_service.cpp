@@ -51,7 +51,9 @@ absl::Status ValidateNewKey(const v1::ApiKey& key, absl::Time now) {
   std::vector<api::FieldViolation> bad;
   if (api::CheckText(&bad, "api_key.display_name", key.display_name(), 200) &&
       text::IsBlank(key.display_name())) {
-    bad.push_back({"api_key.display_name", "obligatoire : à quoi sert la clé"});
+    bad.push_back({"api_key.display_name",
+                   "obligatoire : qui tient la clé et pour quoi (ce nom signe ses commentaires "
+                   "de propositions)"});
   }
   if (!key.organisation().empty() && !IsSlug(key.organisation(), 63)) {
     bad.push_back({"api_key.organisation",

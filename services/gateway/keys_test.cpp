@@ -200,6 +200,14 @@ TEST_F(AuthorizeTest, AnOrganisationKeyWritesForItsOrganisationOnly) {
   EXPECT_THAT(CallerMetadata(Key({api::v1::ADMIN}, "org-a")),
               ::testing::Not(Contains(Pair("x-passerelle-organisation", "org-a"))));
   EXPECT_TRUE(CallerMetadata(Caller()).empty());
+  // What backends sign and scope with: the key's id, display name (binary metadata: any text)
+  // and organisation.
+  Caller named = Key({api::v1::PARTNER}, "org-a");
+  named.display_name = "Médiathèque — équipe SIG";
+  EXPECT_THAT(CallerMetadata(named), Contains(Pair("x-passerelle-key-id", named.key_id)));
+  EXPECT_THAT(CallerMetadata(named),
+              Contains(Pair("x-passerelle-key-name-bin", "Médiathèque — équipe SIG")));
+  EXPECT_THAT(CallerMetadata(named), Contains(Pair("x-passerelle-key-organisation", "org-a")));
 }
 
 TEST_F(AuthorizeTest, APartnerKeyWritesOnlyItsSources) {
