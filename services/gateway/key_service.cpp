@@ -1,15 +1,19 @@
 #include "services/gateway/key_service.hpp"
 
 #include <algorithm>
+#include <future>
+#include <memory>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/server/server.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
+#include "passerelle/venues/v1/venues.pb.h"
 
 namespace passerelle::gateway {
 namespace {
@@ -45,13 +49,93 @@ absl::StatusOr<KeyRecord> Find(KeyRing& keys, const std::string& name) {
   return absl::NotFoundError(absl::StrCat(text::Quote(name), " n'existe pas"));
 }
 
+// Whether venues answered NOT_FOUND, answered, or could not be asked.
+absl::Status FromBackend(const grpc::Status& st, const std::string& what) {
+  if (st.ok()) return absl::OkStatus();
+  if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
+    return absl::NotFoundError(absl::StrCat(what, " n'existe pas"));
+  }
+  return absl::UnavailableError(absl::StrCat("venues n'a pas pu vérifier ", what, " (",
+                                             text::Quote(st.error_message(), 100),
+                                             ") : réessayez ; rien n'a été enregistré"));
+}
+
 }  // namespace
+
+BackendKeyReferences::BackendKeyReferences(const RouteTable& routes, Backends& backends,
+                                           absl::Duration timeout)
+    : backends_(backends), timeout_(timeout) {
+  for (const Route& r : routes.routes()) {
+    if (r.grpc_path == "/passerelle.venues.v1.OrganisationService/GetOrganisation") {
+      get_organisation_ = &r;
+    } else if (r.grpc_path == "/passerelle.venues.v1.VenueService/GetSource") {
+      get_source_ = &r;
+    }
+  }
+}
+
+absl::Status BackendKeyReferences::Exists(const Route* route, const std::string& name) {
+  const std::string& what = name;
+  if (route == nullptr) {
+    return absl::UnavailableError(absl::StrCat("le gateway ne sert pas la lecture de ", what,
+                                               " : impossible de la vérifier"));
+  }
+  // GetOrganisationRequest and GetSourceRequest are both `name` alone.
+  venues::v1::GetSourceRequest message;
+  message.set_name(name);
+  std::string request = message.SerializeAsString();
+  CallOptions options;
+  options.request_id = logging::CurrentRequest().request_id;
+  options.timeout = timeout_;
+  auto done = std::make_shared<std::promise<grpc::Status>>();
+  std::future<grpc::Status> answered = done->get_future();
+  backends_.Unary(*route, std::move(request), options,
+                  [done](grpc::Status st, std::string) { done->set_value(std::move(st)); });
+  // The call's own deadline ends it; the margin only guards against a callback never run.
+  if (answered.wait_for(absl::ToChronoSeconds(timeout_ + absl::Seconds(1))) !=
+      std::future_status::ready) {
+    return absl::UnavailableError(absl::StrCat("venues n'a pas répondu pour ", what));
+  }
+  return FromBackend(answered.get(), what);
+}
+
+absl::Status BackendKeyReferences::OrganisationExists(const std::string& id) {
+  return Exists(get_organisation_, "organisations/" + id);
+}
+
+absl::Status BackendKeyReferences::SourceExists(const std::string& id) {
+  return Exists(get_source_, "sources/" + id);
+}
+
+absl::Status KeyService::CheckReferences(const v1::ApiKey& key) {
+  if (references_ == nullptr) return absl::OkStatus();
+  auto missing = [](absl::Status found, const std::string& field, const char* reason) {
+    if (!absl::IsNotFound(found)) return found;
+    return api::WithReason(
+        absl::FailedPreconditionError(
+            absl::StrCat(field, " : ", found.message(), " ; créez-la avant de lui donner une clé")),
+        reason);
+  };
+  if (!key.organisation().empty()) {
+    absl::Status found = references_->OrganisationExists(key.organisation());
+    if (!found.ok()) return missing(found, "api_key.organisation", "ORGANISATION_NOT_FOUND");
+  }
+  for (int i = 0; i < key.sources_size(); ++i) {
+    absl::Status found = references_->SourceExists(key.sources(i));
+    if (!found.ok()) {
+      return missing(found, absl::StrCat("api_key.sources[", i, "]"), "SOURCE_NOT_FOUND");
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidateNewKey(const v1::ApiKey& key, absl::Time now) {
   std::vector<api::FieldViolation> bad;
   if (api::CheckText(&bad, "api_key.display_name", key.display_name(), 200) &&
       text::IsBlank(key.display_name())) {
-    bad.push_back({"api_key.display_name", "obligatoire : à quoi sert la clé"});
+    bad.push_back({"api_key.display_name",
+                   "obligatoire : qui tient la clé et pour quoi (ce nom signe ses commentaires "
+                   "de propositions)"});
   }
   if (!key.organisation().empty() && !IsSlug(key.organisation(), 63)) {
     bad.push_back({"api_key.organisation",
@@ -95,6 +179,9 @@ grpc::Status KeyService::CreateApiKey(grpc::ServerContext* ctx, const v1::Create
   if (absl::Status s = ValidateNewKey(req->api_key(), absl::Now()); !s.ok()) {
     return server::ToGrpc(s);
   }
+  // Before anything is stored: a key for an organisation or source venues does not know would
+  // act for nobody.
+  if (absl::Status s = CheckReferences(req->api_key()); !s.ok()) return server::ToGrpc(s);
   KeyRecord record;
   record.display_name = req->api_key().display_name();
   record.organisation = req->api_key().organisation();

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/api/status.hpp"
+#include "libs/server/caller.hpp"
 #include "libs/text/utf8.hpp"
 #include "services/gateway/transcode.hpp"
 
@@ -108,6 +109,7 @@ absl::StatusOr<Caller> KeyRing::Authenticate(std::string_view presented) {
   Caller caller;
   caller.anonymous = false;
   caller.key_id = key.id;
+  caller.display_name = key.display_name;
   caller.organisation = key.organisation;
   caller.scopes.insert(key.scopes.begin(), key.scopes.end());
   caller.sources = key.sources;
@@ -243,10 +245,14 @@ absl::Status Authorize(const Route& route, const Caller& caller, nlohmann::json*
 std::vector<std::pair<std::string, std::string>> CallerMetadata(const Caller& caller) {
   std::vector<std::pair<std::string, std::string>> md;
   if (caller.anonymous) return md;
-  md.emplace_back("x-passerelle-key-id", caller.key_id);
+  md.emplace_back(server::kCallerKeyIdHeader, caller.key_id);
   std::vector<std::string> scopes;
   for (api::v1::Scope s : caller.scopes) scopes.push_back(ScopeLabel(s));
-  md.emplace_back("x-passerelle-scopes", absl::StrJoin(scopes, ","));
+  md.emplace_back(server::kCallerScopesHeader, absl::StrJoin(scopes, ","));
+  md.emplace_back(server::kCallerKeyNameHeader, caller.display_name);
+  if (!caller.organisation.empty()) {
+    md.emplace_back(server::kCallerKeyOrganisationHeader, caller.organisation);
+  }
   if (caller.Has(api::v1::ORGANISATION_WRITE) && !caller.Has(api::v1::ADMIN)) {
     md.emplace_back("x-passerelle-organisation", caller.organisation);
   }

@@ -51,6 +51,7 @@ class KeyStore {
 struct Caller {
   bool anonymous = true;
   std::string key_id;
+  std::string display_name;  ///< the key's, as its administrator named it
   std::string organisation;
   std::set<api::v1::Scope> scopes;
   std::vector<std::string> sources;
@@ -100,7 +101,10 @@ absl::Status AuthorizeScope(const Route& route, const Caller& caller);
 /// UNAUTHENTICATED when a key is needed and none was given; PERMISSION_DENIED otherwise.
 absl::Status Authorize(const Route& route, const Caller& caller, nlohmann::json* request);
 
-/// The `x-passerelle-*` metadata the backends receive for a caller.
+/// The `x-passerelle-*` metadata the backends receive for a caller (read by
+/// libs/server/caller.hpp): the key's id (what backends scope request ids by), scopes, display
+/// name and organisation, and for an organisation key without `admin` the organisation its
+/// writes act for (`x-passerelle-organisation`). Nothing for an anonymous caller.
 std::vector<std::pair<std::string, std::string>> CallerMetadata(const Caller& caller);
 
 }  // namespace passerelle::gateway

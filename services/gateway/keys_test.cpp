@@ -1,8 +1,18 @@
 #include "services/gateway/keys.hpp"
 
+#include <grpcpp/grpcpp.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
 #include "libs/clock/clock.hpp"
+#include "passerelle/venues/v1/organisations.grpc.pb.h"
+#include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/gateway/key_service.hpp"
 #include "services/gateway/transcode.hpp"
 
 namespace passerelle::gateway {
@@ -200,6 +210,14 @@ TEST_F(AuthorizeTest, AnOrganisationKeyWritesForItsOrganisationOnly) {
   EXPECT_THAT(CallerMetadata(Key({api::v1::ADMIN}, "org-a")),
               ::testing::Not(Contains(Pair("x-passerelle-organisation", "org-a"))));
   EXPECT_TRUE(CallerMetadata(Caller()).empty());
+  // What backends sign and scope with: the key's id, display name (binary metadata: any text)
+  // and organisation.
+  Caller named = Key({api::v1::PARTNER}, "org-a");
+  named.display_name = "Médiathèque — équipe SIG";
+  EXPECT_THAT(CallerMetadata(named), Contains(Pair("x-passerelle-key-id", named.key_id)));
+  EXPECT_THAT(CallerMetadata(named),
+              Contains(Pair("x-passerelle-key-name-bin", "Médiathèque — équipe SIG")));
+  EXPECT_THAT(CallerMetadata(named), Contains(Pair("x-passerelle-key-organisation", "org-a")));
 }
 
 TEST_F(AuthorizeTest, APartnerKeyWritesOnlyItsSources) {
@@ -218,6 +236,126 @@ TEST_F(AuthorizeTest, RaisedFieldScopesApplyWhenTheFieldIsSet) {
   EXPECT_EQ(Code(list, Key({api::v1::ORGANISATION_WRITE}, "o"), {{"show_withdrawn", true}}),
             absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(Code(list, Key({api::v1::PARTNER}), {{"showWithdrawn", true}}), absl::StatusCode::kOk);
+}
+
+// Venues as the key service asks it: which organisations and sources exist.
+class FakeOrganisations final : public venues::v1::OrganisationService::Service {
+ public:
+  grpc::Status GetOrganisation(grpc::ServerContext*, const venues::v1::GetOrganisationRequest* req,
+                               venues::v1::Organisation* out) override {
+    if (req->name() != "organisations/epeule") return {grpc::StatusCode::NOT_FOUND, req->name()};
+    out->set_name(req->name());
+    return grpc::Status::OK;
+  }
+};
+class FakeSources final : public venues::v1::VenueService::Service {
+ public:
+  grpc::Status GetSource(grpc::ServerContext*, const venues::v1::GetSourceRequest* req,
+                         venues::v1::Source* out) override {
+    if (req->name() != "sources/siilab") return {grpc::StatusCode::NOT_FOUND, req->name()};
+    out->set_name(req->name());
+    return grpc::Status::OK;
+  }
+};
+
+// CreateApiKey through gRPC, venues faked behind the gateway's own backends: a key's
+// organisation and sources must exist; nothing is stored otherwise, nor when venues is down.
+class KeyServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto loaded = ApiSchema::LoadEmbedded();
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    schema_ = *std::move(loaded);
+    routes_ = std::make_unique<RouteTable>(*RouteTable::Build(*schema_));
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(&organisations_);
+    builder.RegisterService(&sources_);
+    builder.RegisterService(&service_);
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    const std::string address = absl::StrCat("127.0.0.1:", port);
+    venues_ = Connect(address);
+    down_ = Connect("127.0.0.1:1");  // nothing listens there
+    up_refs_ = std::make_unique<BackendKeyReferences>(*routes_, *venues_);
+    down_refs_ = std::make_unique<BackendKeyReferences>(*routes_, *down_, absl::Seconds(1));
+    service_.SetReferences(up_refs_.get());
+    stub_ = v1::ApiKeyService::NewStub(
+        grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override { server_->Shutdown(); }
+  std::unique_ptr<Backends> Connect(const std::string& venues) {
+    auto b = Backends::Connect(*routes_, {{"passerelle.venues.v1", venues},
+                                          {"passerelle.referential.v1", "127.0.0.1:1"},
+                                          {"passerelle.sync.v1", "127.0.0.1:1"},
+                                          {"passerelle.gateway.v1", "127.0.0.1:1"}});
+    EXPECT_TRUE(b.ok()) << b.status();
+    return *std::move(b);
+  }
+  grpc::Status Create(const std::string& organisation, const std::vector<std::string>& sources,
+                      v1::CreateApiKeyResponse* out) {
+    grpc::ClientContext ctx;
+    v1::CreateApiKeyRequest req;
+    req.mutable_api_key()->set_display_name("Centre social de l'Épeule");
+    req.mutable_api_key()->set_organisation(organisation);
+    req.mutable_api_key()->add_scopes(sources.empty() ? api::v1::ORGANISATION_WRITE
+                                                      : api::v1::PARTNER);
+    for (const auto& s : sources) req.mutable_api_key()->add_sources(s);
+    return stub_->CreateApiKey(&ctx, req, out);
+  }
+  static std::string Reason(const grpc::Status& st) {
+    google::rpc::Status details;
+    if (!details.ParseFromString(st.error_details())) return "";
+    for (const auto& d : details.details()) {
+      google::rpc::ErrorInfo info;
+      if (d.UnpackTo(&info)) return info.reason();
+    }
+    return "";
+  }
+
+  FakeKeyStore store_;
+  clocks::ManualClock clock_{absl::FromUnixSeconds(1800000000)};
+  KeyRing ring_{store_, "pepper", clock_};
+  api::PageTokens tokens_{"0123456789abcdef0123456789abcdef"};
+  KeyService service_{ring_, tokens_};
+  FakeOrganisations organisations_;
+  FakeSources sources_;
+  std::unique_ptr<ApiSchema> schema_;
+  std::unique_ptr<RouteTable> routes_;
+  std::unique_ptr<Backends> venues_, down_;
+  std::unique_ptr<BackendKeyReferences> up_refs_, down_refs_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::ApiKeyService::Stub> stub_;
+};
+
+TEST_F(KeyServiceTest, AKeysOrganisationAndSourcesMustExist) {
+  v1::CreateApiKeyResponse out;
+  grpc::Status st = Create("inconnue", {}, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_EQ(Reason(st), "ORGANISATION_NOT_FOUND");
+  EXPECT_THAT(st.error_message(), HasSubstr("api_key.organisation"));
+  st = Create("", {"siilab", "inconnue"}, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_EQ(Reason(st), "SOURCE_NOT_FOUND");
+  EXPECT_THAT(st.error_message(), HasSubstr("api_key.sources[1]"));
+  EXPECT_TRUE(store_.keys.empty()) << "nothing stored";
+  EXPECT_TRUE(ring_.Snapshot().empty());
+
+  ASSERT_TRUE(Create("epeule", {}, &out).ok());
+  ASSERT_TRUE(Create("", {"siilab"}, &out).ok());
+  EXPECT_EQ(store_.keys.size(), 2u);
+}
+
+TEST_F(KeyServiceTest, NoKeyIsStoredWhileVenuesCannotSay) {
+  service_.SetReferences(down_refs_.get());
+  v1::CreateApiKeyResponse out;
+  grpc::Status st = Create("epeule", {}, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  st = Create("", {"siilab"}, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_TRUE(store_.keys.empty());
+  EXPECT_EQ(out.secret(), "");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "libs/server/caller.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
@@ -423,7 +424,13 @@ grpc::Status Handler::GetProposal(grpc::ServerContext* ctx, const v1::GetProposa
 grpc::Status Handler::CommentProposal(grpc::ServerContext* ctx,
                                       const v1::CommentProposalRequest* req, v1::Proposal* resp) {
   server::RequestScope scope(ctx);
-  auto p = domain_.Comment(req->name(), req->author(), req->text());
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  std::optional<std::string> key_author;
+  if (!caller->internal()) {
+    key_author = caller->key_name.empty() ? "apiKeys/" + caller->key_id : caller->key_name;
+  }
+  auto p = domain_.Comment(req->name(), req->author(), req->text(), key_author);
   if (!p.ok()) return server::ToGrpc(p.status());
   ProposalToProto(*p, resp);
   return grpc::Status::OK;

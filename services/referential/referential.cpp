@@ -370,11 +370,24 @@ absl::StatusOr<Proposal> Referential::GetProposal(const std::string& name) {
   return repo_.GetProposal(nomenclature, number);
 }
 
-absl::StatusOr<Proposal> Referential::Comment(const std::string& name, const std::string& author,
-                                              const std::string& text) {
+absl::StatusOr<Proposal> Referential::Comment(const std::string& name,
+                                              const std::string& requested_author,
+                                              const std::string& text,
+                                              const std::optional<std::string>& key_author) {
   std::string nomenclature;
   int number = 0;
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
+  std::string author = requested_author;
+  if (key_author) {
+    if (!author.empty() && author != *key_author) {
+      return api::WithReason(absl::PermissionDeniedError(absl::StrCat(
+                                 "author : un commentaire est signé par la clé qui l'écrit (« ",
+                                 text::Quote(*key_author), " »), pas par « ", text::Quote(author),
+                                 " » ; laissez author vide")),
+                             "NOT_AUTHOR");
+    }
+    author = *key_author;
+  }
   std::vector<api::FieldViolation> bad;
   if (author.empty()) {
     bad.push_back({"author", "must not be empty"});

@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -102,8 +103,14 @@ class Referential {
   absl::StatusOr<ProposalPage> ListProposals(const std::string& parent, const std::string& filter,
                                              int page_size, const std::string& page_token);
   absl::StatusOr<Proposal> GetProposal(const std::string& name);
+  /// `key_author`: who the caller's API key stands for (the key's display name, from the
+  /// gateway's metadata), nullopt for internal callers. A comment made with a key is signed by
+  /// the key: an empty `author` becomes `key_author`, another one is refused
+  /// (PERMISSION_DENIED, reason NOT_AUTHOR, field `author`), as a venue's owner is for an
+  /// organisation key. Internal callers write the author they name.
   absl::StatusOr<Proposal> Comment(const std::string& name, const std::string& author,
-                                   const std::string& text);
+                                   const std::string& text,
+                                   const std::optional<std::string>& key_author = std::nullopt);
   absl::StatusOr<Proposal> Amend(const std::string& name, std::vector<Operation> operations,
                                  const std::string& etag);
   absl::StatusOr<Proposal> Decide(const std::string& name, bool accept, const std::string& reason,

@@ -433,6 +433,42 @@ TEST_F(ReferentialApiTest, NulBytesAndInvalidUtf8NameTheField) {
   EXPECT_TRUE(Comment("Table ronde 1", "Très bien 👍\nÀ garder.", 4).ok());
 }
 
+// A comment made through the gateway with a key is signed by the key (its display name, from
+// the gateway's `x-passerelle-key-name-bin` metadata): an empty author becomes the key's name,
+// another one is refused; internal callers name the author themselves.
+TEST_F(ReferentialApiTest, AKeysCommentIsSignedByTheKey) {
+  const std::string key_name = "Centre social de l'Épeule — médiation";
+  auto comment = [&](const std::string& author, const std::string& text, v1::Proposal* out) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-passerelle-key-id", "keyepeule234");
+    ctx.AddMetadata("x-passerelle-scopes", "partner");
+    ctx.AddMetadata("x-passerelle-key-name-bin", key_name);
+    v1::CommentProposalRequest req;
+    req.set_name(std::string(kParent) + "/proposals/4");
+    req.set_author(author);
+    req.set_text(text);
+    return stub_->CommentProposal(&ctx, req, out);
+  };
+  v1::Proposal out;
+  grpc::Status st = comment("", "Signé par la clé", &out);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_GT(out.comments_size(), 0);
+  EXPECT_EQ(out.comments(out.comments_size() - 1).author(), key_name);
+  EXPECT_EQ(out.comments(out.comments_size() - 1).text(), "Signé par la clé");
+  ASSERT_TRUE(comment(key_name, "Le même nom", &out).ok());
+  EXPECT_EQ(out.comments(out.comments_size() - 1).author(), key_name);
+
+  const int before = Proposal(4).comments_size();
+  st = comment("Préfecture du Nord", "Usurpé", &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED) << st.error_message();
+  EXPECT_THAT(st.error_message(), ::testing::HasSubstr("author"));
+  EXPECT_EQ(Proposal(4).comments_size(), before) << "nothing written";
+  // Without the gateway's metadata (an internal caller), the author is the one written.
+  ASSERT_TRUE(Comment("Table ronde 2", "Interne", 4).ok());
+  const v1::Proposal now = Proposal(4);
+  EXPECT_EQ(now.comments(now.comments_size() - 1).author(), "Table ronde 2");
+}
+
 // Finding 13 (part): version_id "-" passed validation and shadowed the current version.
 TEST_F(ReferentialApiTest, VersionIdsAreStrict) {
   for (const char* bad :

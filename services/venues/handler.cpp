@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "libs/logging/logging.hpp"
+#include "libs/server/caller.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
@@ -147,7 +148,9 @@ grpc::Status Handler::CreateVenue(grpc::ServerContext* ctx, const v1::CreateVenu
   server::RequestScope scope(ctx);
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
-  auto v = registry_.Create(req->venue(), req->request_id(), *acting);
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  auto v = registry_.Create(req->venue(), req->request_id(), *acting, caller->RequestScope());
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -160,7 +163,9 @@ grpc::Status Handler::UpdateVenue(grpc::ServerContext* ctx, const v1::UpdateVenu
                                 req->update_mask().paths().end());
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
-  auto v = registry_.Update(req->venue(), mask, req->request_id(), *acting);
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  auto v = registry_.Update(req->venue(), mask, req->request_id(), *acting, caller->RequestScope());
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -171,7 +176,10 @@ grpc::Status Handler::WithdrawVenue(grpc::ServerContext* ctx, const v1::Withdraw
   server::RequestScope scope(ctx);
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
-  auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id(), *acting);
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  auto v = registry_.Withdraw(req->name(), req->reason(), req->etag(), req->request_id(), *acting,
+                              caller->RequestScope());
   if (!v.ok()) return server::ToGrpc(v.status());
   ToProto(registry_.standard(), *v, resp);
   return grpc::Status::OK;
@@ -183,9 +191,13 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
   server::RequestScope scope(ctx);
   auto acting = ActingOrganisation(*ctx);
   if (!acting.ok()) return server::ToGrpc(acting.status());
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  // Owners are set by administrators and internal callers (organisation keys write no batch).
+  const bool may_name_owner = caller->internal() || caller->Has("admin");
   std::vector<v1::Venue> rows(req->venues().begin(), req->venues().end());
   auto results = registry_.BatchUpsert(req->source(), rows, req->reinstate_withdrawn(),
-                                       absl::FromChrono(ctx->deadline()), *acting);
+                                       absl::FromChrono(ctx->deadline()), *acting, may_name_owner);
   if (!results.ok()) return server::ToGrpc(results.status());
   int counts[4] = {0, 0, 0, 0};
   for (const RowResult& r : *results) {

@@ -238,5 +238,104 @@ TEST_F(OwnersTest, BatchWritesRefuseOrganisationKeys) {
   EXPECT_EQ(resp.results(0).outcome(), v1::CREATED);
 }
 
+// A request id is its caller's own (the gateway's key id, `x-passerelle-key-id`): another key's
+// same id neither is refused as reused, nor answers the first key's venue; each key's retries
+// still answer its own first result, and internal callers (no key) keep their own id space.
+TEST_F(OwnersTest, RequestIdsAreEachCallersOwn) {
+  auto create = [&](const std::string& key, const v1::Venue& v, v1::Venue* out) {
+    grpc::ClientContext ctx;
+    if (!key.empty()) {
+      ctx.AddMetadata("x-passerelle-key-id", key);
+      ctx.AddMetadata("x-passerelle-scopes", "admin");
+    }
+    v1::CreateVenueRequest req;
+    *req.mutable_venue() = v;
+    req.set_request_id("shared-1");
+    return stub_->CreateVenue(&ctx, req, out);
+  };
+  v1::Venue first, second, internal, again;
+  ASSERT_TRUE(create("keyaaaaaaaaa", Valid("first"), &first).ok());
+  // Another key, another request under the same id: created, not REQUEST_ID_REUSED.
+  grpc::Status st = create("keybbbbbbbbb", Valid("second"), &second);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_NE(second.name(), first.name());
+  // Another key sending the first key's very request is not answered the first key's venue:
+  // its own create of that venue, which exists.
+  v1::Venue leaked;
+  st = create("keycccccccccc", Valid("first"), &leaked);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ALREADY_EXISTS) << st.error_message();
+  EXPECT_EQ(leaked.name(), "");
+  // The internal callers' ids are theirs too.
+  st = create("", Valid("internal"), &internal);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  // Each caller's retry answers its own first result.
+  ASSERT_TRUE(create("keyaaaaaaaaa", Valid("first"), &again).ok());
+  EXPECT_EQ(again.name(), first.name());
+  ASSERT_TRUE(create("keybbbbbbbbb", Valid("second"), &again).ok());
+  EXPECT_EQ(again.name(), second.name());
+  ASSERT_TRUE(create("", Valid("internal"), &again).ok());
+  EXPECT_EQ(again.name(), internal.name());
+  // Reuse with other content stays a mistake within one caller.
+  st = create("keyaaaaaaaaa", Valid("other"), &again);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(st), "REQUEST_ID_REUSED");
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 3);
+}
+
+// Owners are set by administrators and by each organisation for itself: a partner key's batch
+// names none. A row that does is rejected, naming the field; the rest of the batch lands, and
+// a row naming no owner keeps the stored one.
+TEST_F(OwnersTest, APartnersBatchNamesNoOwner) {
+  Register("partenaire");
+  auto batch = [&](const std::string& scopes, const std::vector<v1::Venue>& rows,
+                   v1::BatchUpsertVenuesResponse* resp) {
+    grpc::ClientContext ctx;
+    ctx.AddMetadata("x-passerelle-key-id", scopes == "admin" ? "adminkey2345" : "partnerkey23");
+    ctx.AddMetadata("x-passerelle-scopes", scopes);
+    v1::BatchUpsertVenuesRequest req;
+    req.set_source("partenaire");
+    for (const auto& r : rows) *req.add_venues() = r;
+    return stub_->BatchUpsertVenues(&ctx, req, resp);
+  };
+  v1::Venue owned = Valid("p1");
+  owned.set_owner_organisation("epeule");
+  v1::BatchUpsertVenuesResponse resp;
+  ASSERT_TRUE(batch("admin", {owned}, &resp).ok()) << "an administrator sets owners";
+  ASSERT_EQ(resp.results(0).outcome(), v1::CREATED);
+  const std::string name = resp.results(0).name();
+
+  v1::Venue taken = Valid("p1");
+  taken.set_owner_organisation("mediatheque");
+  v1::Venue same_owner = Valid("p1");
+  same_owner.set_owner_organisation("epeule");
+  v1::Venue kept = Valid("p1");
+  kept.set_telephone("03 20 66 45 00");
+  v1::Venue fresh = Valid("p2");
+  fresh.set_owner_organisation("mediatheque");
+  resp.Clear();
+  ASSERT_TRUE(batch("partner", {taken, same_owner, Valid("p3")}, &resp).ok());
+  for (int i : {0, 1}) {
+    EXPECT_EQ(resp.results(i).outcome(), v1::REJECTED) << i;
+    ASSERT_EQ(resp.results(i).violations_size(), 1) << i;
+    EXPECT_EQ(resp.results(i).violations(0).field(), "owner_organisation");
+    EXPECT_EQ(resp.results(i).violations(0).rule(), "permission");
+  }
+  EXPECT_EQ(resp.results(2).outcome(), v1::CREATED) << "the rest of the batch lands";
+  EXPECT_EQ(Get(name).owner_organisation(), "epeule");
+
+  resp.Clear();
+  ASSERT_TRUE(batch("partner", {kept, fresh}, &resp).ok());
+  EXPECT_EQ(resp.results(0).outcome(), v1::UPDATED);
+  EXPECT_EQ(resp.results(1).outcome(), v1::REJECTED) << "nor on a new venue";
+  const v1::Venue now = Get(name);
+  EXPECT_EQ(now.telephone(), "+33320664500");
+  EXPECT_EQ(now.owner_organisation(), "epeule") << "a row naming no owner keeps the stored one";
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 2);
+}
+
 }  // namespace
 }  // namespace passerelle::venues

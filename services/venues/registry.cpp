@@ -283,7 +283,8 @@ std::shared_ptr<const IndexedVenue> Registry::FindIndexed(const std::string& nam
 }
 
 absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::string& request_id,
-                                       const std::optional<std::string>& acting) {
+                                       const std::optional<std::string>& acting,
+                                       const std::string& caller) {
   if (acting) {
     if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
     if (!message.owner_organisation().empty() && message.owner_organisation() != *acting) {
@@ -293,7 +294,7 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::stri
                                    text::Quote(message.owner_organisation()), " »"));
     }
   }
-  const RequestKey key{request_id, "CreateVenue",
+  const RequestKey key{request_id, caller, "CreateVenue",
                        api::ContentDigest(message.SerializeAsString() + ActingSuffix(acting))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
@@ -311,7 +312,8 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::stri
 
 absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
                                        const std::string& request_id,
-                                       const std::optional<std::string>& acting) {
+                                       const std::optional<std::string>& acting,
+                                       const std::string& caller) {
   if (acting) {
     if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
   }
@@ -339,7 +341,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
         "owner_organisation du masque, ou demandez-le à l'administration du réseau");
   }
   const RequestKey key{
-      request_id, "UpdateVenue",
+      request_id, caller, "UpdateVenue",
       api::ContentDigest(absl::StrCat(m.SerializeAsString(), "\x1e", absl::StrJoin(mask, ","),
                                       ActingSuffix(acting)))};
   auto replay = Replay(key);
@@ -392,7 +394,8 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
 
 absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
                                          const std::string& etag, const std::string& request_id,
-                                         const std::optional<std::string>& acting) {
+                                         const std::optional<std::string>& acting,
+                                         const std::string& caller) {
   if (acting) {
     if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
   }
@@ -409,7 +412,7 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   if (!revision.ok()) return revision.status();
   // A retry is answered before the etag is checked: the first call changed the revision.
   const RequestKey key{
-      request_id, "WithdrawVenue",
+      request_id, caller, "WithdrawVenue",
       api::ContentDigest(absl::StrCat(name, "\x1e", reason, "\x1e", etag, ActingSuffix(acting)))};
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
@@ -540,7 +543,7 @@ absl::Status Registry::CheckBatchWriter(const std::optional<std::string>& acting
 
 absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     const std::string& source, const std::vector<v1::Venue>& rows, bool reinstate_withdrawn,
-    absl::Time deadline, const std::optional<std::string>& acting) {
+    absl::Time deadline, const std::optional<std::string>& acting, bool may_name_owner) {
   if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   if (rows.size() > kMaxBatch) {
@@ -569,7 +572,13 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     for (const auto& l : local) {
       checked.violations.push_back({l.field, "", "local", l.description});
     }
-    if (auto owner = OwnerViolation(rows[i].owner_organisation(), *unknown_owners)) {
+    if (!may_name_owner && !rows[i].owner_organisation().empty()) {
+      checked.violations.push_back(
+          {"owner_organisation", text::Quote(rows[i].owner_organisation(), 200), "permission",
+           "une clé partenaire ne nomme pas le propriétaire d'un lieu : laissez "
+           "owner_organisation vide (le lieu garde son propriétaire) ; le propriétaire est fixé "
+           "par l'administration du réseau ou par l'organisation elle-même"});
+    } else if (auto owner = OwnerViolation(rows[i].owner_organisation(), *unknown_owners)) {
       checked.violations.push_back({"owner_organisation",
                                     text::Quote(rows[i].owner_organisation(), 200), owner->first,
                                     owner->second});
@@ -619,7 +628,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
 absl::StatusOr<std::optional<Venue>> Registry::Replay(const RequestKey& request) {
   if (request.id.empty()) return std::optional<Venue>();
   if (absl::Status s = CheckRequestId(request.id); !s.ok()) return s;
-  auto seen = repo_.FindRequest(request.id);
+  auto seen = repo_.FindRequest(request.caller, request.id);
   if (!seen.ok()) return seen.status();
   if (!*seen) return std::optional<Venue>();
   if ((*seen)->key.method != request.method || (*seen)->key.fingerprint != request.fingerprint) {

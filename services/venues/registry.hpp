@@ -41,9 +41,11 @@ struct ListPage {
 };
 
 /// What an idempotent write is: its method and a digest of its content (AIP-155). A request id
-/// seen again with the same fingerprint is a retry; with another, a mistake.
+/// seen again from the same caller with the same fingerprint is a retry; with another, a
+/// mistake. Request ids are the caller's own: another caller's same id is another request.
 struct RequestKey {
   std::string id;           // the client's request_id (empty: not idempotent)
+  std::string caller;       // whose id it is: the gateway's key id, "" for internal callers
   std::string method;       // e.g. UpdateVenue
   std::string fingerprint;  // digest of the request's content
 };
@@ -82,7 +84,8 @@ class Repository {
     RequestKey key;
     std::string venue_id;
   };
-  virtual absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& request_id) = 0;
+  virtual absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& caller,
+                                                                 const std::string& request_id) = 0;
   /// Inserts the venue (id assigned here) and its event; ALREADY_EXISTS on (source, source_id).
   virtual absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
                                        const RequestKey& request) = 0;
@@ -169,18 +172,25 @@ class Registry {
   ///
   /// With `acting`, the venue's owner is that organisation: set when the message names none,
   /// NOT_OWNER when it names another.
+  ///
+  /// `caller`, in every idempotent write: whose `request_id` it is (the gateway's key id, ""
+  /// for internal callers). A caller's request ids are its own: another caller's same id is
+  /// neither refused as reused nor answered with the first caller's venue.
   absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id,
-                               const std::optional<std::string>& acting = std::nullopt);
+                               const std::optional<std::string>& acting = std::nullopt,
+                               const std::string& caller = "");
   /// With `acting`, the stored venue's owner must be that organisation, checked in the
   /// transaction that writes (under the row's lock, as the etag), and the owner cannot change:
   /// NOT_OWNER for a mask naming `owner_organisation` or a replacement naming another owner.
   absl::StatusOr<Venue> Update(const v1::Venue& message, const std::vector<std::string>& mask,
                                const std::string& request_id,
-                               const std::optional<std::string>& acting = std::nullopt);
+                               const std::optional<std::string>& acting = std::nullopt,
+                               const std::string& caller = "");
   /// With `acting`, the stored venue's owner must be that organisation, as for Update.
   absl::StatusOr<Venue> Withdraw(const std::string& name, const std::string& reason,
                                  const std::string& etag, const std::string& request_id,
-                                 const std::optional<std::string>& acting = std::nullopt);
+                                 const std::optional<std::string>& acting = std::nullopt,
+                                 const std::string& caller = "");
   /// Batch writes (BatchUpsert, Import) are for partner and admin keys bound to sources:
   /// PERMISSION_DENIED (reason BATCH_WRITE_NOT_ALLOWED) for a caller acting for an
   /// organisation. Public so that a handler refuses an import before reading its stream.
@@ -192,10 +202,15 @@ class Registry {
   /// A page, with its next page token sealed for the query's parameters.
   absl::StatusOr<ListPage> List(const ListQuery& query);
   /// Nothing is committed after `deadline` (the caller's gRPC deadline).
+  ///
+  /// Owners are set by administrators and by each organisation for itself: without
+  /// `may_name_owner` (a partner key's batch), a row naming an `owner_organisation` is rejected
+  /// (rule `permission`, field `owner_organisation`) and the other rows land; a row naming none
+  /// keeps the stored venue's owner.
   absl::StatusOr<std::vector<RowResult>> BatchUpsert(
       const std::string& source, const std::vector<v1::Venue>& rows,
       bool reinstate_withdrawn = false, absl::Time deadline = absl::InfiniteFuture(),
-      const std::optional<std::string>& acting = std::nullopt);
+      const std::optional<std::string>& acting = std::nullopt, bool may_name_owner = true);
 
   const Standard& standard() const { return standard_; }
 

@@ -36,8 +36,9 @@ class FakeRepository final : public Repository {
     if (it == venues_.end()) return absl::NotFoundError("venues/" + id + " does not exist");
     return it->second;
   }
-  absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& request_id) override {
-    auto it = requests_.find(request_id);
+  absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& caller,
+                                                         const std::string& request_id) override {
+    auto it = requests_.find({caller, request_id});
     if (it == requests_.end()) return std::optional<SeenRequest>();
     return std::optional<SeenRequest>(it->second);
   }
@@ -200,13 +201,15 @@ class FakeRepository final : public Repository {
     venues_[v.id] = v;
     written_at_[v.id] = static_cast<uint64_t>(++writes);
     events.push_back(event(v, changed));
-    if (!request.id.empty()) requests_.emplace(request.id, SeenRequest{request, v.id});
+    if (!request.id.empty()) {
+      requests_.emplace(std::make_pair(request.caller, request.id), SeenRequest{request, v.id});
+    }
   }
 
   const clocks::Clock& clock_;
   std::map<std::string, Venue> venues_;
   std::map<std::string, uint64_t> written_at_;
-  std::map<std::string, SeenRequest> requests_;
+  std::map<std::pair<std::string, std::string>, SeenRequest> requests_;  // by caller, id
   std::map<std::string, SourceRecord> sources_ = {{"passerelle", {"passerelle", "Passerelle", {}}}};
   int ids_ = 0;
 };

@@ -97,9 +97,9 @@ Venue SaveRow(pqxx::work& tx, const Venue& v) {
 void Remember(pqxx::work& tx, const RequestKey& request, const std::string& id) {
   if (request.id.empty()) return;
   tx.exec_params(
-      "INSERT INTO venue_requests (request_id, venue_id, method, fingerprint) "
-      "VALUES ($1, $2::uuid, $3, $4) ON CONFLICT DO NOTHING",
-      request.id, id, request.method, request.fingerprint);
+      "INSERT INTO venue_requests (caller, request_id, venue_id, method, fingerprint) "
+      "VALUES ($1, $2, $3::uuid, $4, $5) ON CONFLICT DO NOTHING",
+      request.caller, request.id, id, request.method, request.fingerprint);
 }
 
 // Whether a transaction may still commit before the caller's deadline. The commit and the
@@ -134,14 +134,15 @@ absl::StatusOr<Venue> PgStore::Get(const std::string& id) {
 }
 
 absl::StatusOr<std::optional<Repository::SeenRequest>> PgStore::FindRequest(
-    const std::string& request_id) {
+    const std::string& caller, const std::string& request_id) {
   std::optional<SeenRequest> seen;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
-        "SELECT venue_id::text, method, fingerprint FROM venue_requests WHERE request_id = $1",
-        request_id);
+        "SELECT venue_id::text, method, fingerprint FROM venue_requests "
+        "WHERE caller = $1 AND request_id = $2",
+        caller, request_id);
     if (!r.empty()) {
-      seen = SeenRequest{{request_id, r[0][1].as<std::string>(), r[0][2].as<std::string>()},
+      seen = SeenRequest{{request_id, caller, r[0][1].as<std::string>(), r[0][2].as<std::string>()},
                          r[0][0].as<std::string>()};
     }
     return absl::OkStatus();

@@ -14,7 +14,8 @@ class PgStore final : public Repository {
       : pool_(pool), topology_(std::move(topology)) {}
 
   absl::StatusOr<Venue> Get(const std::string& id) override;
-  absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& request_id) override;
+  absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& caller,
+                                                         const std::string& request_id) override;
   absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
                                const RequestKey& request) override;
   absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
