@@ -123,6 +123,10 @@ int main(int argc, char** argv) {
          if (!connected.ok()) return connected.status();
          auto& backends =
              rt.components.Emplace<std::unique_ptr<gateway::Backends>>(*std::move(connected));
+         // A key names an organisation and sources that venues knows, checked at creation.
+         auto& key_references =
+             rt.components.Emplace<gateway::BackendKeyReferences>(routes, *backends);
+         key_service.SetReferences(&key_references);
          gateway::RestOptions options;
          absl::StatusOr<std::map<std::string, gateway::RateLimit>> rate_limits =
              gateway::ParseRateLimits(limits);

@@ -51,6 +51,10 @@ class GatewayE2E(unittest.TestCase):
             status, _, body = cls.call("POST", f"/v1/organisations?organisationId={org}",
                                        {"displayName": f"Organisation {org}"}, key=ADMIN_KEY)
             assert status == 201, body
+        # A key names an organisation and sources venues knows.
+        status, _, body = cls.call("POST", "/v1/sources?sourceId=gw-e2e-source",
+                                   {"displayName": "Source e2e"}, key=ADMIN_KEY)
+        assert status == 201, body
         cls.partner = cls.make_key(["PARTNER"], sources=["gw-e2e-source"])
         cls.org_a = cls.make_key(["ORGANISATION_WRITE"], organisation="org-a")
         cls.org_b = cls.make_key(["ORGANISATION_WRITE"], organisation="org-b")
@@ -157,10 +161,31 @@ class GatewayE2E(unittest.TestCase):
                                     {"reason": "fermé"}, key=self.org_a)
         self.assertEqual(status, 200, body)
 
+    def test_keys_name_what_exists(self):
+        for field, value, reason in (("organisation", "nobody", "ORGANISATION_NOT_FOUND"),
+                                     ("sources", ["no-such-source"], "SOURCE_NOT_FOUND")):
+            status, _, body = self.call("POST", "/v1/apiKeys", {
+                "displayName": "e2e", "scopes": ["PARTNER"], field: value}, key=ADMIN_KEY)
+            self.assertEqual(status, 400, body)
+            self.assertEqual(self.error(body)["status"], "FAILED_PRECONDITION")
+            self.assertIn(reason, body.decode())
+
+    def test_idempotency_keys_are_each_callers_own(self):
+        key = f"same-key-{time.time_ns()}"
+        answers = []
+        for caller in (self.org_a, self.org_b):
+            status, _, body = self.call("POST", "/v1/venues", venue_body(f"idem-{caller[-6:]}"),
+                                        key=caller, headers={"Idempotency-Key": key})
+            self.assertEqual(status, 201, body)
+            answers.append(json.loads(body)["name"])
+        self.assertNotEqual(answers[0], answers[1])
+        # Each caller's retry gets its own first answer back.
+        status, _, body = self.call("POST", "/v1/venues", venue_body(f"idem-{self.org_a[-6:]}"),
+                                    key=self.org_a, headers={"Idempotency-Key": key})
+        self.assertIn(status, (200, 201), body)
+        self.assertEqual(json.loads(body)["name"], answers[0])
+
     def test_partner_writes_only_its_sources(self):
-        status, _, body = self.call("POST", "/v1/sources?sourceId=gw-e2e-source",
-                                    {"displayName": "Source e2e"}, key=ADMIN_KEY)
-        self.assertEqual(status, 201, body)
         status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:batchUpsert",
                                     {"venues": [venue_body("b1")]}, key=self.partner)
         self.assertEqual(status, 200, body)
