@@ -32,6 +32,13 @@ constexpr char kOpenApi31[] = "application/vnd.oai.openapi+json;version=3.1";
 constexpr char kCrs84[] = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
 constexpr char kSearchMethod[] = "passerelle.venues.v1.VenueService.SearchVenues";
 constexpr char kGetMethod[] = "passerelle.venues.v1.VenueService.GetVenue";
+constexpr char kListLayersMethod[] = "passerelle.venues.v1.VenueService.ListAreaLayers";
+constexpr char kGetLayerMethod[] = "passerelle.venues.v1.VenueService.GetAreaLayer";
+constexpr char kListAreasMethod[] = "passerelle.venues.v1.VenueService.ListAreas";
+constexpr char kGetAreaMethod[] = "passerelle.venues.v1.VenueService.GetArea";
+constexpr char kGregorian[] = "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian";
+// Layers listed in /collections: ListAreaLayers' largest page (a city has a handful).
+constexpr int kMaxLayers = 1000;
 
 // Metropolitan France: the network's venues are in Roubaix, and the standard is national. The
 // data's own extent would need a venues method that computes it.
@@ -281,6 +288,109 @@ absl::Status CheckPlainQuery(std::string_view query, bool geojson) {
   return absl::OkStatus();
 }
 
+// One end of a `datetime`: an RFC 3339 date-time, or a full-date (the whole day: its start, or
+// its end when `end`). The instant and its UTC day (YYYY-MM-DD), or nullopt.
+struct Instant {
+  absl::Time time;
+  std::string day;
+};
+std::optional<Instant> ReadInstant(std::string_view s, bool end) {
+  if (s.size() < 10 || s.size() > 40) return std::nullopt;
+  // Only what RFC 3339 writes: absl's parser would stop at a NUL and accept what precedes it.
+  const bool plain = std::all_of(s.begin(), s.end(), [](char c) {
+    return absl::ascii_isdigit(static_cast<unsigned char>(c)) || c == '-' || c == ':' || c == '.' ||
+           c == '+' || c == 'T' || c == 't' || c == 'Z' || c == 'z';
+  });
+  if (!plain) return std::nullopt;
+  for (size_t i = 0; i < 10; ++i) {
+    const bool ok =
+        i == 4 || i == 7 ? s[i] == '-' : absl::ascii_isdigit(static_cast<unsigned char>(s[i]));
+    if (!ok) return std::nullopt;
+  }
+  // GDAL 3.6 writes a Date field's value as `2026-01-01T` (its `-where` on date_maj): a day.
+  if (s.size() == 11 && (s[10] == 'T' || s[10] == 't')) s = s.substr(0, 10);
+  absl::Time t;
+  std::string error;
+  if (s.size() == 10) {
+    if (!absl::ParseTime("%Y-%m-%d", std::string(s), absl::UTCTimeZone(), &t, &error)) {
+      return std::nullopt;
+    }
+    // A date that does not exist (2024-02-30) is normalised by the parser: refused here.
+    if (absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone()) != s) return std::nullopt;
+    if (end) t += absl::Hours(24) - absl::Nanoseconds(1);
+  } else {
+    // Date-time: T (or t), hours, minutes, seconds, optional fraction, Z or an offset.
+    if (s[10] != 'T' && s[10] != 't') return std::nullopt;
+    if (!absl::ParseTime(absl::RFC3339_full, std::string(s), &t, &error)) return std::nullopt;
+    const std::string day(s.substr(0, 10));
+    absl::Time midnight;
+    if (!absl::ParseTime("%Y-%m-%d", day, absl::UTCTimeZone(), &midnight, &error) ||
+        absl::FormatTime("%Y-%m-%d", midnight, absl::UTCTimeZone()) != day) {
+      return std::nullopt;
+    }
+  }
+  Instant out{t, absl::FormatTime("%Y-%m-%d", t, absl::UTCTimeZone())};
+  if (out.day.size() != 10 || out.day[0] == '-') return std::nullopt;  // beyond years 0000-9999
+  return out;
+}
+
+// The query pieces every items page shares: name and value decoded and checked.
+absl::StatusOr<std::pair<std::string, std::string>> ReadPiece(std::string_view piece) {
+  const size_t eq = piece.find('=');
+  std::optional<std::string> name = DecodeQueryComponent(piece.substr(0, eq));
+  std::optional<std::string> value =
+      DecodeQueryComponent(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
+  if (!name || !value || !text::IsValidUtf8(*name)) {
+    return Invalid("query", absl::StrCat("séquence % invalide dans « ", text::Quote(piece), " »"));
+  }
+  if (name->empty() || name->size() > 100 || text::FirstControl(*name)) {
+    return Invalid("query",
+                   absl::StrCat("nom de paramètre illisible : « ", text::Quote(*name), " »"));
+  }
+  if (value->size() > kMaxQueryValueBytes) {
+    return Invalid(*name, absl::StrCat("valeur de plus de ", kMaxQueryValueBytes, " octets"));
+  }
+  return std::make_pair(*std::move(name), *std::move(value));
+}
+
+absl::StatusOr<std::string> ReadPageToken(const std::string& value) {
+  const bool printable =
+      !value.empty() && value.size() <= kMaxPageTokenBytes &&
+      std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+  if (!printable) {
+    return Invalid("page_token",
+                   "jeton illisible : reprenez le lien « next » ou « prev » de la page");
+  }
+  return value;
+}
+
+// The self, next and prev links of an items page, then its collection's.
+void AppendItemsLinks(std::string* body, const std::string& collection_url,
+                      const std::vector<std::string>& echo, const std::string& page_token,
+                      const std::string& next, const std::string& previous) {
+  const std::string items_url = collection_url + "/items";
+  const std::string repeated = absl::StrJoin(echo, "&");
+  auto with_token = [&](const std::string& token) {
+    if (repeated.empty() && token.empty()) return items_url;
+    std::string url = absl::StrCat(items_url, "?", repeated);
+    if (!token.empty()) {
+      absl::StrAppend(&url, repeated.empty() ? "" : "&", "page_token=", PercentEncode(token));
+    }
+    return url;
+  };
+  AppendLink(body, with_token(page_token), "self", kGeoJson, "Cette page");
+  if (!next.empty()) {
+    body->push_back(',');
+    AppendLink(body, with_token(next), "next", kGeoJson, "Page suivante");
+  }
+  if (!previous.empty()) {
+    body->push_back(',');
+    AppendLink(body, with_token(previous), "prev", kGeoJson, "Page précédente");
+  }
+  body->push_back(',');
+  AppendLink(body, collection_url, "collection", kJson, "La collection");
+}
+
 // The standard's spelling of an enum value: its comment is « spelling ».
 std::optional<std::string> SpellingOf(const google::protobuf::EnumValueDescriptor* value) {
   std::string comment = ApiSchema::Comment(value);
@@ -309,10 +419,36 @@ nlohmann::json Collection(const std::string& root) {
           {"crs", {kCrs84}},
           {"extent",
            {{"spatial",
-             {{"bbox", {{kExtent[0], kExtent[1], kExtent[2], kExtent[3]}}}, {"crs", kCrs84}}}}},
+             {{"bbox", {{kExtent[0], kExtent[1], kExtent[2], kExtent[3]}}}, {"crs", kCrs84}}},
+            {"temporal", {{"interval", {{nullptr, nullptr}}}, {"trs", kGregorian}}}}},
           {"links",
            {Link(collection_url, "self", kJson, "Cette collection"),
             Link(collection_url + "/items", "items", kGeoJson, "Les lieux (GeoJSON)")}}};
+}
+
+// An area layer as /collections and /collections/{layer} describe it.
+nlohmann::json LayerCollection(const std::string& root, const v1::AreaLayer& layer) {
+  const std::string id = layer.name().substr(std::string_view("areaLayers/").size());
+  const std::string collection_url = root + "/collections/" + id;
+  nlohmann::json bbox = {kExtent[0], kExtent[1], kExtent[2], kExtent[3]};
+  if (layer.has_extent()) {
+    bbox = {layer.extent().min_longitude(), layer.extent().min_latitude(),
+            layer.extent().max_longitude(), layer.extent().max_latitude()};
+  }
+  return {{"id", id},
+          {"title", layer.title()},
+          {"description",
+           absl::StrCat("Couche de zones « ", layer.title(), " » (", layer.area_count(),
+                        " zones) : le contour de chaque zone (MultiPolygon), son code, son nom "
+                        "et le nombre de lieux actifs qu'elle contient (les lieux la citent "
+                        "dans « areas » sous la forme ",
+                        id, ":<code>).")},
+          {"itemType", "feature"},
+          {"crs", {kCrs84}},
+          {"extent", {{"spatial", {{"bbox", {bbox}}, {"crs", kCrs84}}}}},
+          {"links",
+           {Link(collection_url, "self", kJson, "Cette collection"),
+            Link(collection_url + "/items", "items", kGeoJson, "Les zones (GeoJSON)")}}};
 }
 
 std::string UuidOf(const std::string& name) {
@@ -440,21 +576,10 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
     if (++count > kMaxQueryParameters) {
       return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
     }
-    const size_t eq = piece.find('=');
-    std::optional<std::string> name = DecodeQueryComponent(piece.substr(0, eq));
-    std::optional<std::string> value =
-        DecodeQueryComponent(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
-    if (!name || !value || !text::IsValidUtf8(*name)) {
-      return Invalid("query",
-                     absl::StrCat("séquence % invalide dans « ", text::Quote(piece), " »"));
-    }
-    if (name->empty() || name->size() > 100 || text::FirstControl(*name)) {
-      return Invalid("query",
-                     absl::StrCat("nom de paramètre illisible : « ", text::Quote(*name), " »"));
-    }
-    if (value->size() > kMaxQueryValueBytes) {
-      return Invalid(*name, absl::StrCat("valeur de plus de ", kMaxQueryValueBytes, " octets"));
-    }
+    absl::StatusOr<std::pair<std::string, std::string>> read = ReadPiece(piece);
+    if (!read.ok()) return read.status();
+    const std::string* name = &read->first;
+    const std::string* value = &read->second;
     const Filter* filter = FindFilter(*name);
     if (filter == nullptr && !seen.insert(*name).second) {
       return Invalid(*name, "paramètre répété");
@@ -468,18 +593,12 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
       if (!l.ok()) return l.status();
       limit = *l;
     } else if (*name == "datetime") {
-      return Invalid("datetime",
-                     "filtre temporel non pris en charge : les lieux n'ont pas encore de "
-                     "dimension temporelle interrogeable");
+      if (absl::Status s = ReadDatetime(*value, &search); !s.ok()) return s;
     } else if (*name == "page_token") {
-      const bool printable =
-          !value->empty() && value->size() <= kMaxPageTokenBytes &&
-          std::all_of(value->begin(), value->end(), [](char c) { return c > 0x20 && c < 0x7f; });
-      if (!printable) {
-        return Invalid("page_token", "jeton illisible : reprenez le lien « next » de la page");
-      }
-      out.page_token = *value;
-      search.set_page_token(*value);
+      absl::StatusOr<std::string> token = ReadPageToken(*value);
+      if (!token.ok()) return token.status();
+      out.page_token = *token;
+      search.set_page_token(*token);
     } else if (*name == "resultType") {
       if (*value != "results" && *value != "hits") {
         return Invalid("resultType", "« results » ou « hits » attendu");
@@ -520,7 +639,8 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
         }
       }
     } else {
-      std::vector<std::string> known = {"bbox", "limit", "page_token", "resultType", "f"};
+      std::vector<std::string> known = {"bbox",       "datetime",   "limit",
+                                        "page_token", "resultType", "f"};
       for (const Filter& f : kFilters) known.emplace_back(f.property);
       return Invalid(*name, absl::StrCat("paramètre inconnu ; paramètres admis : ",
                                          absl::StrJoin(known, ", ")));
@@ -528,6 +648,138 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
   }
   search.set_page_size(limit);
   return out;
+}
+
+absl::Status ReadDatetime(std::string_view value, v1::SearchVenuesRequest* search) {
+  constexpr char kForms[] =
+      "un instant RFC 3339 (2024-01-01T00:00:00Z), une date (2024-01-01) ou un intervalle "
+      "début/fin (2024-01-01T00:00:00Z/2024-06-30T23:59:59Z, ../2024-06-30, 2024-01-01/..)";
+  const size_t slash = value.find('/');
+  if (slash != std::string_view::npos && value.find('/', slash + 1) != std::string_view::npos) {
+    return Invalid("datetime", absl::StrCat("un seul « / » attendu : ", kForms));
+  }
+  auto end_of = [&](std::string_view part, bool end, std::optional<Instant>* out) -> absl::Status {
+    if (slash != std::string_view::npos && (part.empty() || part == "..")) return absl::OkStatus();
+    *out = ReadInstant(part, end);
+    if (!*out) {
+      return Invalid("datetime",
+                     absl::StrCat("« ", text::Quote(part, 40), " » illisible : ", kForms));
+    }
+    return absl::OkStatus();
+  };
+  std::optional<Instant> start, finish;
+  if (slash == std::string_view::npos) {
+    if (absl::Status s = end_of(value, false, &start); !s.ok()) return s;
+    if (absl::Status s = end_of(value, true, &finish); !s.ok()) return s;
+  } else {
+    if (absl::Status s = end_of(value.substr(0, slash), false, &start); !s.ok()) return s;
+    if (absl::Status s = end_of(value.substr(slash + 1), true, &finish); !s.ok()) return s;
+  }
+  if (start && finish && start->time > finish->time) {
+    return Invalid("datetime",
+                   absl::StrCat("intervalle inversé : le début (",
+                                text::Quote(value.substr(0, slash), 40), ") est après la fin"));
+  }
+  if (start) search->set_min_date_maj(start->day);
+  if (finish) search->set_max_date_maj(finish->day);
+  return absl::OkStatus();
+}
+
+bool IsAreaLayerId(std::string_view id) {
+  return !id.empty() && id.size() <= 40 && id != "venues" &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || absl::ascii_isdigit(static_cast<unsigned char>(c)) ||
+                  c == '-';
+         });
+}
+
+absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::string_view query) {
+  AreaItemsQuery out;
+  v1::ListAreasRequest& list = out.list;
+  list.set_parent(absl::StrCat("areaLayers/", std::string(layer)));
+  list.set_view(v1::AREA_VIEW_FULL);
+  int limit = kOgcDefaultLimit;
+  std::set<std::string> seen;
+  size_t count = 0;
+  for (std::string_view piece : text::Split(query, '&')) {
+    if (piece.empty()) continue;
+    if (++count > kMaxQueryParameters) {
+      return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
+    }
+    absl::StatusOr<std::pair<std::string, std::string>> read = ReadPiece(piece);
+    if (!read.ok()) return read.status();
+    const auto& [name, value] = *read;
+    if (!seen.insert(name).second) return Invalid(name, "paramètre répété");
+    if (name != "page_token") out.echo.emplace_back(piece);
+    if (name == "bbox") {
+      if (absl::Status s = ReadBbox(value, list.mutable_within()); !s.ok()) return s;
+    } else if (name == "limit") {
+      absl::StatusOr<int> l = ReadLimit(value);
+      if (!l.ok()) return l.status();
+      limit = *l;
+    } else if (name == "datetime") {
+      return Invalid("datetime",
+                     "les zones n'ont pas de dimension temporelle : filtre non pris en charge "
+                     "sur cette collection");
+    } else if (name == "page_token") {
+      absl::StatusOr<std::string> token = ReadPageToken(value);
+      if (!token.ok()) return token.status();
+      out.page_token = *token;
+      list.set_page_token(*token);
+    } else if (name == "resultType") {
+      if (value != "results" && value != "hits") {
+        return Invalid("resultType", "« results » ou « hits » attendu");
+      }
+      out.hits = value == "hits";
+    } else if (name == "f") {
+      if (value != "json" && value != "geojson") {
+        return Invalid("f", absl::StrCat("format « ", text::Quote(value, 30),
+                                         " » non disponible : json ou geojson"));
+      }
+    } else {
+      return Invalid(name,
+                     "paramètre inconnu ; paramètres admis : bbox, limit, page_token, "
+                     "resultType, f");
+    }
+  }
+  list.set_page_size(limit);
+  return out;
+}
+
+void AppendAreaFeature(const v1::Area& area, std::string_view links, std::string* out) {
+  out->append(R"({"type":"Feature","id":)");
+  AppendString(out, area.code());
+  out->append(R"(,"geometry":)");
+  // The venues service writes it with PostGIS (ST_AsGeoJSON): an object, copied as it is.
+  const std::string_view g = text::StripSpaces(area.geometry());
+  if (g.size() >= 2 && g.front() == '{' && g.back() == '}') {
+    out->append(g);
+  } else {
+    out->append("null");
+  }
+  if (area.has_extent()) {
+    out->append(R"(,"bbox":[)");
+    AppendNumber(out, area.extent().min_longitude());
+    out->push_back(',');
+    AppendNumber(out, area.extent().min_latitude());
+    out->push_back(',');
+    AppendNumber(out, area.extent().max_longitude());
+    out->push_back(',');
+    AppendNumber(out, area.extent().max_latitude());
+    out->push_back(']');
+  }
+  out->append(R"(,"properties":{"name":)");
+  AppendString(out, area.name());
+  out->append(R"(,"code":)");
+  AppendString(out, area.code());
+  out->append(R"(,"label":)");
+  AppendString(out, area.label());
+  absl::StrAppend(out, R"(,"venue_count":)", area.venue_count(), "}");
+  if (!links.empty()) {
+    out->append(R"(,"links":)");
+    out->append(links);
+  }
+  out->push_back('}');
 }
 
 absl::Status CheckPublicUrl(std::string_view url) {
@@ -621,10 +873,17 @@ absl::StatusOr<std::unique_ptr<OgcPages>> OgcPages::Create(const ApiSchema& sche
   for (const Route& route : routes.routes()) {
     if (route.method->full_name() == kSearchMethod) pages->search_ = &route;
     if (route.method->full_name() == kGetMethod) pages->get_ = &route;
+    if (route.method->full_name() == kListLayersMethod) pages->list_layers_ = &route;
+    if (route.method->full_name() == kGetLayerMethod) pages->get_layer_ = &route;
+    if (route.method->full_name() == kListAreasMethod) pages->list_areas_ = &route;
+    if (route.method->full_name() == kGetAreaMethod) pages->get_area_ = &route;
   }
-  if (pages->search_ == nullptr || pages->get_ == nullptr) {
+  if (pages->search_ == nullptr || pages->get_ == nullptr || pages->list_layers_ == nullptr ||
+      pages->get_layer_ == nullptr || pages->list_areas_ == nullptr ||
+      pages->get_area_ == nullptr) {
     return absl::FailedPreconditionError(
-        "OGC API needs the SearchVenues and GetVenue routes (venues.proto's http rules)");
+        "OGC API needs the SearchVenues, GetVenue, ListAreaLayers, GetAreaLayer, ListAreas and "
+        "GetArea routes (venues.proto's http rules)");
   }
   return pages;
 }
@@ -737,7 +996,10 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
 
   absl::StatusOr<SplitPath> split = SplitRequestPath(path);
   if (!split.ok()) {
-    const bool feature = path.starts_with("/ogc/collections/venues/items/");
+    // /ogc/collections/{collection}/items/{featureId}: the bad part is the feature id.
+    std::vector<std::string_view> parts = text::Split(path, '/');
+    const bool feature = parts.size() == 6 && parts[2] == "collections" && parts[4] == "items" &&
+                         (parts[3] == "venues" || IsAreaLayerId(parts[3]));
     Fail(reply, api::InvalidArgument(
                     std::string(split.status().message()),
                     {{feature ? "featureId" : "path", std::string(split.status().message())}}));
@@ -749,8 +1011,25 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
     Fail(reply, api::WithReason(absl::NotFoundError(what), "ROUTE_NOT_FOUND"));
   };
   if (n >= 3 && s[1] == "collections" && s[2] != "venues") {
-    not_found(absl::StrCat("collection « ", text::Quote(s[2], 60),
-                           " » inconnue : seule « venues » est publiée"));
+    if (!IsAreaLayerId(s[2])) {
+      not_found(
+          absl::StrCat("collection « ", text::Quote(s[2], 60),
+                       " » inconnue : « venues » ou une couche de zones (voir /collections)"));
+      return true;
+    }
+    if (n == 3) {
+      if (absl::Status st = CheckPlainQuery(query, false); !st.ok()) {
+        Fail(reply, st);
+      } else {
+        AreaCollection(reply, s[2]);
+      }
+    } else if (n == 4 && s[3] == "items") {
+      AreaItems(reply, s[2], query);
+    } else if (n == 5 && s[3] == "items") {
+      AreaFeature(reply, s[2], s[4], query);
+    } else {
+      not_found(absl::StrCat("aucune ressource OGC à l'adresse ", text::Quote(path, 200)));
+    }
     return true;
   }
   if (n == 5 && s[1] == "collections" && s[3] == "items") {
@@ -775,10 +1054,7 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
   if (n == 3) {
     Send(reply, kJson, Dump(Collection(root)), "public, max-age=300");
   } else if (s[1] == "collections") {
-    nlohmann::json all = {
-        {"links", {Link(root + "/collections", "self", kJson, "Les collections")}},
-        {"collections", {Collection(root)}}};
-    Send(reply, kJson, Dump(all), "public, max-age=300");
+    Collections(reply);
   } else if (s[1] == "conformance") {
     nlohmann::json conformance = {
         {"conformsTo",
@@ -826,12 +1102,34 @@ std::string OgcPages::OpenApi(const std::string& root) const {
              {"minimum", 1},
              {"maximum", kOgcMaxLimit},
              {"default", kOgcDefaultLimit}}),
-      query("page_token", "Jeton de la page suivante, tel que le lien « next » le donne",
+      query("datetime",
+            "Les lieux dont la date de mise à jour du standard (date_maj, un jour, de 00:00 à "
+            "24:00 UTC) rencontre cet instant ou intervalle RFC 3339 : 2024-01-01T00:00:00Z, "
+            "2024-01-01, 2024-01-01T00:00:00Z/2024-06-30T23:59:59Z, ../2024-06-30, 2024-01-01/..",
+            {{"type", "string"}}),
+      query("page_token",
+            "Jeton de la page suivante ou précédente, tel que le lien « next » ou « prev » le "
+            "donne",
             {{"type", "string"}}),
       query("resultType", "hits : le nombre de lieux seulement (numberMatched), sans les lieux",
             {{"type", "string"}, {"enum", {"results", "hits"}}, {"default", "results"}}),
       query("f", "Format : json ou geojson (le même GeoJSON)",
             {{"type", "string"}, {"enum", {"json", "geojson"}}}),
+  };
+  const json collection_id = {
+      {"name", "collectionId"},
+      {"in", "path"},
+      {"required", true},
+      {"description", "L'identifiant d'une couche de zones (voir /collections)"},
+      {"schema", {{"type", "string"}}}};
+  const json area_items_parameters = {
+      collection_id,
+      items_parameters[0],
+      items_parameters[1],
+      items_parameters[3],
+      query("resultType", "hits : le nombre de zones seulement (numberMatched), sans les zones",
+            {{"type", "string"}, {"enum", {"results", "hits"}}, {"default", "results"}}),
+      items_parameters[5],
   };
   for (const Filter& filter : kFilters) {
     json item = {{"type", "string"}};
@@ -868,6 +1166,41 @@ std::string OgcPages::OpenApi(const std::string& root) const {
             {"responses",
              {{"200", answer("Une page de lieux (FeatureCollection)", kGeoJson)},
               {"400", error}}}}}}},
+        {"/collections/{collectionId}",
+         {{"get",
+           {{"operationId", "describeAreaLayerCollection"},
+            {"summary", "Une couche de zones"},
+            {"parameters", {collection_id, f}},
+            {"responses",
+             {{"200", answer("La couche", kJson)},
+              {"400", error},
+              {"404", answer("Aucune couche n'a cet identifiant", kJson)}}}}}}},
+        {"/collections/{collectionId}/items",
+         {{"get",
+           {{"operationId", "getAreas"},
+            {"summary", "Les zones d'une couche, par code, page par page"},
+            {"parameters", area_items_parameters},
+            {"responses",
+             {{"200", answer("Une page de zones (FeatureCollection)", kGeoJson)},
+              {"400", error},
+              {"404", answer("Aucune couche n'a cet identifiant", kJson)}}}}}}},
+        {"/collections/{collectionId}/items/{featureId}",
+         {{"get",
+           {{"operationId", "getArea"},
+            {"summary", "Une zone"},
+            {"parameters",
+             {collection_id,
+              {{"name", "featureId"},
+               {"in", "path"},
+               {"required", true},
+               {"description", "Le code de la zone"},
+               {"schema", {{"type", "string"}}}},
+              query("f", "Format : json ou geojson",
+                    {{"type", "string"}, {"enum", {"json", "geojson"}}})}},
+            {"responses",
+             {{"200", answer("La zone (Feature)", kGeoJson)},
+              {"400", error},
+              {"404", answer("Aucune zone de cette couche n'a ce code", kJson)}}}}}}},
         {"/collections/venues/items/{featureId}",
          {{"get",
            {{"operationId", "getVenue"},
@@ -912,16 +1245,6 @@ void OgcPages::Items(const Reply& reply, std::string_view query) {
           FailBackend(reply, grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne"));
           return;
         }
-        const std::string items_url = reply.base + "/ogc/collections/venues/items";
-        std::string repeated = absl::StrJoin(items->echo, "&");
-        std::string self = items_url;
-        if (!repeated.empty() || !items->page_token.empty()) {
-          absl::StrAppend(&self, "?", repeated);
-          if (!items->page_token.empty()) {
-            absl::StrAppend(&self, repeated.empty() ? "" : "&",
-                            "page_token=", PercentEncode(items->page_token));
-          }
-        }
         const int returned = items->hits ? 0 : found.results_size();
         const clocks::Clock& clock = options_.clock != nullptr ? *options_.clock : clocks::System();
         std::string body;
@@ -930,17 +1253,9 @@ void OgcPages::Items(const Reply& reply, std::string_view query) {
                         found.total_size(), R"(,"numberReturned":)", returned, R"(,"timeStamp":")",
                         absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", clock.Now(), absl::UTCTimeZone()),
                         R"(","links":[)");
-        AppendLink(&body, self, "self", kGeoJson, "Cette page");
-        if (!items->hits && !found.next_page_token().empty()) {
-          body.push_back(',');
-          AppendLink(&body,
-                     absl::StrCat(items_url, "?", repeated, repeated.empty() ? "" : "&",
-                                  "page_token=", PercentEncode(found.next_page_token())),
-                     "next", kGeoJson, "Page suivante");
-        }
-        body.push_back(',');
-        AppendLink(&body, reply.base + "/ogc/collections/venues", "collection", kJson,
-                   "La collection");
+        AppendItemsLinks(&body, reply.base + "/ogc/collections/venues", items->echo,
+                         items->page_token, items->hits ? "" : found.next_page_token(),
+                         items->hits ? "" : found.previous_page_token());
         body.append(R"(],"features":[)");
         for (int i = 0; i < returned; ++i) {
           if (i > 0) body.push_back(',');
@@ -1012,6 +1327,183 @@ void OgcPages::Feature(const Reply& reply, const std::string& id, std::string_vi
   reply.exchange->OnCancel([weak = std::weak_ptr<Call>(pending)] {
     if (std::shared_ptr<Call> call = weak.lock()) call->Cancel();
   });
+}
+
+void OgcPages::Ask(const Reply& reply, const Route& route, std::string request,
+                   std::function<void(grpc::Status, std::string)> done) {
+  CallOptions call;
+  call.request_id = reply.request_id;
+  call.timeout = options_.backend_timeout;
+  std::shared_ptr<gateway::Call> pending =
+      backends_.Unary(route, std::move(request), call, std::move(done));
+  reply.exchange->OnCancel([weak = std::weak_ptr<gateway::Call>(pending)] {
+    if (std::shared_ptr<gateway::Call> call = weak.lock()) call->Cancel();
+  });
+}
+
+void OgcPages::Collections(const Reply& reply) {
+  v1::ListAreaLayersRequest request;
+  request.set_page_size(kMaxLayers);
+  Ask(reply, *list_layers_, request.SerializeAsString(),
+      [this, reply](grpc::Status status, std::string bytes) {
+        v1::ListAreaLayersResponse layers;
+        if (status.ok() && !layers.ParseFromString(bytes)) {
+          logging::Error("ListAreaLayers answer does not parse",
+                         {{"request_id", reply.request_id}});
+          status = grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne");
+        }
+        if (!status.ok()) {
+          FailBackend(reply, status);
+          return;
+        }
+        const std::string root = reply.base + "/ogc";
+        nlohmann::json collections = nlohmann::json::array({Collection(root)});
+        for (const v1::AreaLayer& layer : layers.area_layers()) {
+          // A layer called `venues` would hide the venues: not published (docs/ogc.md).
+          constexpr std::string_view kPrefix = "areaLayers/";
+          if (!layer.name().starts_with(kPrefix) ||
+              !IsAreaLayerId(std::string_view(layer.name()).substr(kPrefix.size()))) {
+            continue;
+          }
+          collections.push_back(LayerCollection(root, layer));
+        }
+        nlohmann::json all = {
+            {"links", {Link(root + "/collections", "self", kJson, "Les collections")}},
+            {"collections", std::move(collections)}};
+        Send(reply, kJson, Dump(all), "public, max-age=300");
+      });
+}
+
+namespace {
+
+absl::Status UnknownLayer(const std::string& layer) {
+  return api::WithReason(
+      absl::NotFoundError(
+          absl::StrCat("collection « ", layer,
+                       " » inconnue : « venues » ou une couche de zones (voir /collections)")),
+      "ROUTE_NOT_FOUND");
+}
+
+}  // namespace
+
+void OgcPages::AreaCollection(const Reply& reply, const std::string& layer) {
+  v1::GetAreaLayerRequest request;
+  request.set_name("areaLayers/" + layer);
+  Ask(reply, *get_layer_, request.SerializeAsString(),
+      [this, reply, layer](grpc::Status status, std::string bytes) {
+        if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+          Fail(reply, UnknownLayer(layer));
+          return;
+        }
+        v1::AreaLayer found;
+        if (status.ok() && !found.ParseFromString(bytes)) {
+          logging::Error("GetAreaLayer answer does not parse", {{"request_id", reply.request_id}});
+          status = grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne");
+        }
+        if (!status.ok()) {
+          FailBackend(reply, status);
+          return;
+        }
+        Send(reply, kJson, Dump(LayerCollection(reply.base + "/ogc", found)),
+             "public, max-age=300");
+      });
+}
+
+void OgcPages::AreaItems(const Reply& reply, const std::string& layer, std::string_view query) {
+  absl::StatusOr<AreaItemsQuery> parsed = ParseAreaItemsQuery(layer, query);
+  if (!parsed.ok()) {
+    Fail(reply, parsed.status());
+    return;
+  }
+  auto items = std::make_shared<AreaItemsQuery>(*std::move(parsed));
+  v1::ListAreasRequest request = items->list;
+  if (items->hits) {  // the count comes with any page; no polygon needed for it
+    request.set_page_size(1);
+    request.set_view(v1::AREA_VIEW_BASIC);
+  }
+  Ask(reply, *list_areas_, request.SerializeAsString(),
+      [this, reply, layer, items](grpc::Status status, std::string bytes) {
+        if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
+          Fail(reply, UnknownLayer(layer));
+          return;
+        }
+        v1::ListAreasResponse found;
+        if (status.ok() && !found.ParseFromString(bytes)) {
+          logging::Error("ListAreas answer does not parse", {{"request_id", reply.request_id}});
+          status = grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne");
+        }
+        if (!status.ok()) {
+          FailBackend(reply, status);
+          return;
+        }
+        const int returned = items->hits ? 0 : found.areas_size();
+        const clocks::Clock& clock = options_.clock != nullptr ? *options_.clock : clocks::System();
+        std::string body;
+        absl::StrAppend(&body, R"({"type":"FeatureCollection","numberMatched":)",
+                        found.total_size(), R"(,"numberReturned":)", returned, R"(,"timeStamp":")",
+                        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", clock.Now(), absl::UTCTimeZone()),
+                        R"(","links":[)");
+        AppendItemsLinks(&body, reply.base + "/ogc/collections/" + layer, items->echo,
+                         items->page_token, items->hits ? "" : found.next_page_token(),
+                         items->hits ? "" : found.previous_page_token());
+        body.append(R"(],"features":[)");
+        for (int i = 0; i < returned; ++i) {
+          if (i > 0) body.push_back(',');
+          AppendAreaFeature(found.areas(i), "", &body);
+        }
+        body.append("]}");
+        Send(reply, kGeoJson, std::move(body), "public, max-age=60");
+      });
+}
+
+void OgcPages::AreaFeature(const Reply& reply, const std::string& layer, const std::string& code,
+                           std::string_view query) {
+  if (absl::Status s = CheckPlainQuery(query, true); !s.ok()) {
+    Fail(reply, s);
+    return;
+  }
+  auto missing = [layer, code] {
+    return api::WithReason(
+        absl::NotFoundError(absl::StrCat("la couche « ", layer, " » n'a pas de zone de code « ",
+                                         text::Quote(code, 60), " »")),
+        "AREA_NOT_FOUND");
+  };
+  if (!text::IsValidUtf8(code) || text::FirstControl(code)) {
+    Fail(reply, Invalid("featureId",
+                        "code de zone illisible (UTF-8 invalide ou caractère de "
+                        "contrôle)"));
+    return;
+  }
+  v1::GetAreaRequest request;
+  request.set_name(absl::StrCat("areaLayers/", layer, "/areas/", code));
+  Ask(reply, *get_area_, request.SerializeAsString(),
+      [this, reply, layer, code, missing](grpc::Status status, std::string bytes) {
+        // A code the service's names cannot hold (spaces…) is no area either.
+        if (status.error_code() == grpc::StatusCode::NOT_FOUND ||
+            status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+          Fail(reply, missing());
+          return;
+        }
+        v1::Area area;
+        if (status.ok() && !area.ParseFromString(bytes)) {
+          logging::Error("GetArea answer does not parse", {{"request_id", reply.request_id}});
+          status = grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne");
+        }
+        if (!status.ok()) {
+          FailBackend(reply, status);
+          return;
+        }
+        const std::string collection_url = reply.base + "/ogc/collections/" + layer;
+        std::string links = "[";
+        AppendLink(&links, collection_url + "/items/" + PercentEncode(code), "self", kGeoJson,
+                   "Cette zone");
+        links.push_back(',');
+        AppendLink(&links, collection_url, "collection", kJson, "La collection");
+        links.push_back(']');
+        std::string body;
+        AppendAreaFeature(area, links, &body);
+        Send(reply, kGeoJson, std::move(body), "public, max-age=60");
+      });
 }
 
 }  // namespace passerelle::gateway

@@ -1,9 +1,11 @@
-// OGC API – Features (Part 1 Core, GeoJSON) over the venues, under `/ogc`: what GIS clients
-// (QGIS, GDAL's OAPIF driver) read without knowing Passerelle. The landing page, conformance,
-// the collection and its items are answered here from SearchVenues and GetVenue, with the
-// national standard's properties as the GeoJSON export writes them (docs/ogc.md).
+// OGC API – Features (Part 1 Core, GeoJSON) over the venues and the area layers, under `/ogc`:
+// what GIS clients (QGIS, GDAL's OAPIF driver) read without knowing Passerelle. The landing
+// page, conformance, the collections and their items are answered here from SearchVenues and
+// GetVenue (venues, with the national standard's properties as the GeoJSON export writes them)
+// and ListAreaLayers, GetAreaLayer, ListAreas and GetArea (one collection per layer; docs/ogc.md).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,9 +71,38 @@ struct ItemsQuery {
 /// BadRequest naming the parameter (French descriptions) for an unknown or repeated
 /// parameter, a bad %-escape, a `bbox` that is not 4 (or 6) finite numbers within the
 /// WGS84 ranges or whose south edge is north of its north edge, a `limit` that is not an
-/// integer from 1 to 999999999 (above 100 it is lowered to 100), any `datetime` (not
-/// supported yet), a property filter value outside the standard's spellings.
+/// integer from 1 to 999999999 (above 100 it is lowered to 100), a `datetime` that
+/// ReadDatetime refuses, a property filter value outside the standard's spellings.
 absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFeatures& features);
+
+/// Reads an OGC `datetime` into SearchVenues' `min_date_maj` / `max_date_maj`: the venues'
+/// temporal property is the standard's `date_maj`, a calendar day, which matches when the day
+/// (00:00 to 24:00 UTC) meets the instant or interval. Accepted: an RFC 3339 date-time
+/// (`2024-01-01T10:00:00Z`, `…+01:00`, fractions of seconds) or full-date (`2024-01-01`, the
+/// whole day), or an interval `start/end` whose ends are either, `..` or empty for an open end.
+/// INVALID_ARGUMENT naming `datetime` otherwise (start after end included).
+absl::Status ReadDatetime(std::string_view value, venues::v1::SearchVenuesRequest* search);
+
+/// Whether `id` may name an area layer's collection: a layer id (1 to 40 lower case letters,
+/// digits or dashes) other than `venues`, the venues' collection.
+bool IsAreaLayerId(std::string_view id);
+
+/// An area layer's items request, checked: the ListAreas request (FULL view) it becomes.
+struct AreaItemsQuery {
+  venues::v1::ListAreasRequest list;  ///< parent, view, page_size (effective limit), within
+  bool hits = false;                  ///< resultType=hits
+  std::vector<std::string> echo;      ///< `name=value` pieces as received, but page_token
+  std::string page_token;             ///< as received
+};
+
+/// Reads the query string of `/ogc/collections/{layer}/items`: `bbox`, `limit`, `page_token`,
+/// `resultType`, `f`, refused as for the venues (unknown, repeated, hostile values); areas have
+/// no temporal property, so `datetime` is refused naming it.
+absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::string_view query);
+
+/// Appends an area as a feature: `id` its code, `geometry` its MultiPolygon, `bbox` its box,
+/// properties `name` (`areaLayers/{layer}/areas/{code}`), `code`, `label`, `venue_count`.
+void AppendAreaFeature(const venues::v1::Area& area, std::string_view links, std::string* out);
 
 /// A public base URL for absolute links: `http(s)://host[:port][/path]`, no query, fragment,
 /// credentials or trailing slash. INVALID_ARGUMENT saying what is wrong.
@@ -91,8 +122,8 @@ struct OgcOptions {
 /// The `/ogc` tree, asked by the RestHandler before its routes. Anonymous (public) reads only.
 class OgcPages : public ExtraPages {
  public:
-  /// FAILED_PRECONDITION when SearchVenues or GetVenue has no route; INVALID_ARGUMENT for a bad
-  /// public URL.
+  /// FAILED_PRECONDITION when SearchVenues, GetVenue or an area method (ListAreaLayers,
+  /// GetAreaLayer, ListAreas, GetArea) has no route; INVALID_ARGUMENT for a bad public URL.
   static absl::StatusOr<std::unique_ptr<OgcPages>> Create(const ApiSchema& schema,
                                                           const RouteTable& routes,
                                                           Backends& backends, OgcOptions options);
@@ -111,6 +142,14 @@ class OgcPages : public ExtraPages {
   std::string OpenApi(const std::string& root) const;
   void Items(const Reply& reply, std::string_view query);
   void Feature(const Reply& reply, const std::string& id, std::string_view query);
+  void Collections(const Reply& reply);
+  void AreaCollection(const Reply& reply, const std::string& layer);
+  void AreaItems(const Reply& reply, const std::string& layer, std::string_view query);
+  void AreaFeature(const Reply& reply, const std::string& layer, const std::string& code,
+                   std::string_view query);
+  /// Calls a venues method; `done` gets its status and answer (cancelled with the exchange).
+  void Ask(const Reply& reply, const Route& route, std::string request,
+           std::function<void(grpc::Status, std::string)> done);
   void Send(const Reply& reply, std::string content_type, std::string body,
             std::string_view cache_control) const;
   void Fail(const Reply& reply, const absl::Status& status) const;
@@ -122,6 +161,10 @@ class OgcPages : public ExtraPages {
   VenueFeatures features_;
   const Route* search_ = nullptr;
   const Route* get_ = nullptr;
+  const Route* list_layers_ = nullptr;
+  const Route* get_layer_ = nullptr;
+  const Route* list_areas_ = nullptr;
+  const Route* get_area_ = nullptr;
   mutable std::mutex mu_;  // guards options_.public_url
 };
 

@@ -202,10 +202,7 @@ TEST_F(OgcTest, UnknownRepeatedAndUnsupportedParametersAreRefused) {
   EXPECT_EQ(Refusal("limt=10").first, "limt");
   EXPECT_THAT(Refusal("limt=10").second, HasSubstr("paramètre inconnu"));
   EXPECT_EQ(Refusal("limit=10&limit=20").first, "limit");
-  EXPECT_EQ(Refusal("datetime=2026-01-01T00:00:00Z").first, "datetime");
-  EXPECT_THAT(Refusal("datetime=2026-01-01T00:00:00Z").second, HasSubstr("non pris en charge"));
-  EXPECT_THAT(ParseItemsQuery("datetime=2026-01-01/..", *features_).status().message(),
-              HasSubstr("« datetime » invalide : filtre temporel non pris en charge"));
+  EXPECT_EQ(Refusal("datetime=2026-01-01&datetime=2026-01-02").first, "datetime");
   EXPECT_EQ(Refusal("resultType=count").first, "resultType");
   EXPECT_EQ(Refusal("f=html").first, "f");
   EXPECT_EQ(Refusal("page_token=a%00b").first, "page_token");
@@ -250,6 +247,150 @@ TEST_F(OgcTest, PageTokenIsPassedOnButNotRepeatedInLinks) {
   EXPECT_EQ(q->search.page_token(), "abc-_DEF");
   EXPECT_EQ(q->page_token, "abc-_DEF");
   EXPECT_THAT(q->echo, ElementsAre("limit=5", "frais_a_charge=Payant"));
+}
+
+// The date_maj bounds a datetime gives: (min, max), empty for none.
+std::pair<std::string, std::string> Days(std::string_view datetime) {
+  v1::SearchVenuesRequest search;
+  absl::Status s = ReadDatetime(datetime, &search);
+  EXPECT_TRUE(s.ok()) << datetime << ": " << s;
+  return {search.min_date_maj(), search.max_date_maj()};
+}
+
+TEST_F(OgcTest, DatetimeBecomesTheDateMajDaysItMeets) {
+  using P = std::pair<std::string, std::string>;
+  // An instant: the UTC day it falls in (an offset moves it).
+  EXPECT_EQ(Days("2024-01-01T10:00:00Z"), P("2024-01-01", "2024-01-01"));
+  EXPECT_EQ(Days("2024-01-01T00:30:00+01:00"), P("2023-12-31", "2023-12-31"));
+  EXPECT_EQ(Days("2024-01-01t23:59:59.999z"), P("2024-01-01", "2024-01-01"));
+  EXPECT_EQ(Days("2024-02-29"), P("2024-02-29", "2024-02-29"));
+  EXPECT_EQ(Days("2024-02-29T/.."), P("2024-02-29", ""));  // as GDAL 3.6 writes a Date
+  // Closed and half-bounded intervals, `..` or empty for the open end.
+  EXPECT_EQ(Days("2024-01-01T00:00:00Z/2024-06-30T23:59:59Z"), P("2024-01-01", "2024-06-30"));
+  EXPECT_EQ(Days("2024-01-01T00:00:00Z/.."), P("2024-01-01", ""));
+  EXPECT_EQ(Days("../2024-06-30T12:00:00Z"), P("", "2024-06-30"));
+  EXPECT_EQ(Days("2024-01-01/"), P("2024-01-01", ""));
+  EXPECT_EQ(Days("/2024-06-30"), P("", "2024-06-30"));
+  EXPECT_EQ(Days("../.."), P("", ""));
+  EXPECT_EQ(Days("2024-01-01/2024-01-01"), P("2024-01-01", "2024-01-01"));
+  // Through the items' query, %-escaped as clients send it.
+  absl::StatusOr<ItemsQuery> q =
+      ParseItemsQuery("datetime=2024-01-01T00%3A00%3A00Z%2F..&limit=5", *features_);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->search.min_date_maj(), "2024-01-01");
+  EXPECT_TRUE(q->search.max_date_maj().empty());
+  EXPECT_THAT(q->echo, ElementsAre("datetime=2024-01-01T00%3A00%3A00Z%2F..", "limit=5"));
+}
+
+TEST_F(OgcTest, HostileDatetimesAreRefusedNamingIt) {
+  for (std::string_view bad : {"",
+                               "..",
+                               "now",
+                               "2024",
+                               "2024-13-01",
+                               "2024-02-30",
+                               "2024-1-01",
+                               "24-01-01",
+                               "2024-01-01T25:00:00Z",
+                               "2024-01-01T10:00:00",
+                               "2024-01-01T10:00Z",
+                               "2024-01-01 10:00:00Z",
+                               "2024-01-01T10:00:00Z/2023-01-01T00:00:00Z",
+                               "2024-06-02/2024-06-01",
+                               "a/b",
+                               "2024-01-01/2024-02-01/2024-03-01",
+                               "+2024-01-01",
+                               "0000-01-01T00:30:00+01:00",
+                               "2024-01-01T10:00:00Z%00",
+                               "2024-01-01T10:00:00Z\xff",
+                               "１２３４-01-01",
+                               "2024-01-01T10:00:00.1234567890123456789012345Z"}) {
+    v1::SearchVenuesRequest search;
+    absl::Status s = ReadDatetime(bad, &search);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
+    std::vector<api::FieldViolation> v = api::Violations(s);
+    ASSERT_EQ(v.size(), 1u) << bad;
+    EXPECT_EQ(v[0].field, "datetime") << bad;
+  }
+  EXPECT_THAT(Refusal("datetime=2024-06-02%2F2024-06-01").second, HasSubstr("inversé"));
+  EXPECT_EQ(Refusal("datetime=2024-01-01T10:00:00Z%00").first, "datetime");
+  EXPECT_EQ(Refusal("datetime=%FF").first, "datetime");
+  EXPECT_EQ(Refusal(absl::StrCat("datetime=", std::string(5000, '2'))).first, "datetime");
+}
+
+TEST(OgcAreas, LayerIdsAreTheServicesButVenues) {
+  for (const std::string good : {"qpv", "quartiers", "iris-2024", "a"}) {
+    EXPECT_TRUE(IsAreaLayerId(good)) << good;
+  }
+  EXPECT_TRUE(IsAreaLayerId(std::string(40, 'z')));
+  EXPECT_FALSE(IsAreaLayerId(std::string(41, 'z')));
+  for (const std::string bad : {"", "venues", "QPV", "q_v", "q v", "q%20v", "é"}) {
+    EXPECT_FALSE(IsAreaLayerId(bad)) << bad;
+  }
+}
+
+TEST(OgcAreas, ItemsBecomeAFullListAreasRequest) {
+  absl::StatusOr<AreaItemsQuery> q =
+      ParseAreaItemsQuery("qpv", "bbox=3.1,50.6,3.2,50.7&limit=500&page_token=abc&f=geojson");
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->list.parent(), "areaLayers/qpv");
+  EXPECT_EQ(q->list.view(), v1::AREA_VIEW_FULL);
+  EXPECT_EQ(q->list.page_size(), kOgcMaxLimit);
+  EXPECT_EQ(q->list.page_token(), "abc");
+  EXPECT_DOUBLE_EQ(q->list.within().min_longitude(), 3.1);
+  EXPECT_DOUBLE_EQ(q->list.within().max_latitude(), 50.7);
+  EXPECT_THAT(q->echo, ElementsAre("bbox=3.1,50.6,3.2,50.7", "limit=500", "f=geojson"));
+  EXPECT_EQ(ParseAreaItemsQuery("qpv", "")->list.page_size(), kOgcDefaultLimit);
+  EXPECT_TRUE(ParseAreaItemsQuery("qpv", "resultType=hits")->hits);
+
+  auto refused = [](std::string_view query) {
+    absl::StatusOr<AreaItemsQuery> r = ParseAreaItemsQuery("qpv", query);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << query;
+    std::vector<api::FieldViolation> v = api::Violations(r.status());
+    return v.size() == 1 ? v[0].field : "";
+  };
+  EXPECT_EQ(refused("datetime=2024-01-01"), "datetime");
+  EXPECT_EQ(refused("services=Payant"), "services");
+  EXPECT_EQ(refused("limit=0"), "limit");
+  EXPECT_EQ(refused("limit=1&limit=2"), "limit");
+  EXPECT_EQ(refused("bbox=1,2,3"), "bbox");
+  EXPECT_EQ(refused("bbox=nan,1,2,3"), "bbox");
+  EXPECT_EQ(refused("page_token=a%00b"), "page_token");
+  EXPECT_EQ(refused("%FF=1"), "query");
+}
+
+TEST(OgcAreas, AnAreaIsAFeatureWithItsPolygon) {
+  v1::Area area;
+  area.set_name("areaLayers/qpv/areas/QN05912M");
+  area.set_code("QN05912M");
+  area.set_label("Alma-Gare \"Nord\"\x01");
+  area.set_venue_count(3);
+  area.set_geometry(
+      R"({"type":"MultiPolygon","coordinates":[[[[3.16,50.69],[3.17,50.69],[3.17,50.7],[3.16,50.69]]]]})");
+  area.mutable_extent()->set_min_longitude(3.16);
+  area.mutable_extent()->set_min_latitude(50.69);
+  area.mutable_extent()->set_max_longitude(3.17);
+  area.mutable_extent()->set_max_latitude(50.7);
+  std::string out;
+  AppendAreaFeature(area, "", &out);
+  nlohmann::json f = nlohmann::json::parse(out);
+  EXPECT_EQ(f["type"], "Feature");
+  EXPECT_EQ(f["id"], "QN05912M");
+  EXPECT_EQ(f["geometry"]["type"], "MultiPolygon");
+  EXPECT_DOUBLE_EQ(f["geometry"]["coordinates"][0][0][1][0].get<double>(), 3.17);
+  EXPECT_EQ(f["bbox"], nlohmann::json({3.16, 50.69, 3.17, 50.7}));
+  EXPECT_EQ(f["properties"]["name"], "areaLayers/qpv/areas/QN05912M");
+  EXPECT_EQ(f["properties"]["label"], "Alma-Gare \"Nord\"\x01");
+  EXPECT_EQ(f["properties"]["venue_count"], 3);
+  // Without geometry (not the FULL view): null, still JSON.
+  area.clear_geometry();
+  area.clear_extent();
+  out.clear();
+  AppendAreaFeature(area, R"([{"href":"x"}])", &out);
+  f = nlohmann::json::parse(out);
+  EXPECT_TRUE(f["geometry"].is_null());
+  EXPECT_FALSE(f.contains("bbox"));
+  EXPECT_EQ(f["links"][0]["href"], "x");
 }
 
 TEST(OgcPublicUrl, TakesOnlyPlainBaseUrls) {

@@ -35,7 +35,7 @@ const RouteTable* RoutesTest::table_ = nullptr;
 TEST_F(RoutesTest, EveryAnnotatedMethodIsARoute) {
   std::map<std::string, int> per_service;
   for (const Route& r : table_->routes()) ++per_service[r.method->service()->full_name()];
-  EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 14);
+  EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 17);
   EXPECT_EQ(per_service["passerelle.referential.v1.ReferentialService"], 13);
   EXPECT_EQ(per_service["passerelle.sync.v1.SyncService"], 8);
 }
@@ -77,6 +77,17 @@ TEST_F(RoutesTest, FindsRoutesByMethodAndPath) {
   RouteTable::Lookup import = Find("POST", "/v1/sources/siilab/venues:import");
   ASSERT_NE(import.route, nullptr);
   EXPECT_TRUE(import.route->raw_request());
+
+  // The area reads: layers, one layer, its areas, one area.
+  for (const auto& [path, method] : std::vector<std::pair<std::string, std::string>>{
+           {"/v1/areaLayers", "ListAreaLayers"},
+           {"/v1/areaLayers/qpv", "GetAreaLayer"},
+           {"/v1/areaLayers/qpv/areas", "ListAreas"},
+           {"/v1/areaLayers/qpv/areas/QN05912M", "GetArea"}}) {
+    RouteTable::Lookup area = Find("GET", path);
+    ASSERT_NE(area.route, nullptr) << path;
+    EXPECT_EQ(area.route->method->name(), method) << path;
+  }
 }
 
 TEST_F(RoutesTest, OtherMethodsOnAKnownPathAreListedForA405) {

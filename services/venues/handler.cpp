@@ -6,6 +6,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "libs/api/page_token.hpp"
+#include "libs/api/status.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/server/caller.hpp"
 #include "libs/server/errors.hpp"
@@ -348,6 +350,25 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
   return stream.Finish();
 }
 
+namespace {
+
+void ToProto(const Repository::Box& box, v1::BoundingBox* out) {
+  out->set_min_longitude(box.min_lon);
+  out->set_min_latitude(box.min_lat);
+  out->set_max_longitude(box.max_lon);
+  out->set_max_latitude(box.max_lat);
+}
+
+void ToProto(const Repository::AreaLayerRecord& layer, v1::AreaLayer* out) {
+  out->set_name("areaLayers/" + layer.layer);
+  out->set_title(layer.title);
+  out->set_area_count(layer.area_count);
+  server::ToTimestamp(layer.update_time, out->mutable_update_time());
+  if (layer.extent) ToProto(*layer.extent, out->mutable_extent());
+}
+
+}  // namespace
+
 grpc::Status Handler::ImportAreaLayer(grpc::ServerContext* ctx,
                                       const v1::ImportAreaLayerRequest* req, v1::AreaLayer* resp) {
   server::RequestScope scope(ctx);
@@ -355,11 +376,9 @@ grpc::Status Handler::ImportAreaLayer(grpc::ServerContext* ctx,
       registry_.ImportAreaLayer(req->layer(), req->title(), req->geojson(), req->code_property(),
                                 req->name_property(), absl::FromChrono(ctx->deadline()));
   if (!changed.ok()) return server::ToGrpc(changed.status());
-  auto areas = registry_.ListAreas("areaLayers/" + req->layer());
-  if (!areas.ok()) return server::ToGrpc(areas.status());
-  resp->set_name("areaLayers/" + req->layer());
-  resp->set_title(req->title().empty() ? req->layer() : req->title());
-  resp->set_area_count(static_cast<int32_t>(areas->size()));
+  auto layer = registry_.GetAreaLayer("areaLayers/" + req->layer(), "layer");
+  if (!layer.ok()) return server::ToGrpc(layer.status());
+  ToProto(*layer, resp);
   resp->set_venues_updated(*changed);
   return grpc::Status::OK;
 }
@@ -367,15 +386,75 @@ grpc::Status Handler::ImportAreaLayer(grpc::ServerContext* ctx,
 grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasRequest* req,
                                 v1::ListAreasResponse* resp) {
   server::RequestScope scope(ctx);
-  auto areas = registry_.ListAreas(req->parent());
-  if (!areas.ok()) return server::ToGrpc(areas.status());
-  for (const auto& a : *areas) {
+  Registry::AreaListing listing;
+  listing.full = req->view() == v1::AREA_VIEW_FULL;
+  if (req->view() != v1::AREA_VIEW_UNSPECIFIED && req->view() != v1::AREA_VIEW_BASIC &&
+      !listing.full) {
+    return server::ToGrpc(api::InvalidArgument(
+        "invalid view", {{"view", "must be AREA_VIEW_BASIC or AREA_VIEW_FULL"}}));
+  }
+  if (req->has_within()) {
+    listing.within = Repository::Box{.min_lon = req->within().min_longitude(),
+                                     .min_lat = req->within().min_latitude(),
+                                     .max_lon = req->within().max_longitude(),
+                                     .max_lat = req->within().max_latitude()};
+  }
+  listing.page_size = req->page_size();
+  listing.page_token = req->page_token();
+  // The tokens are only valid for the same request: bound to it without token and size.
+  v1::ListAreasRequest same = *req;
+  same.clear_page_token();
+  same.clear_page_size();
+  listing.binding = api::BindParameters({same.SerializeAsString()});
+  auto found = registry_.ListAreas(req->parent(), std::move(listing));
+  if (!found.ok()) return server::ToGrpc(found.status());
+  for (const auto& a : found->page.areas) {
     auto* out = resp->add_areas();
     out->set_name(req->parent() + "/areas/" + a.code);
     out->set_code(a.code);
     out->set_label(a.label);
     out->set_venue_count(a.venues);
+    if (req->view() == v1::AREA_VIEW_FULL) {
+      out->set_geometry(a.geometry_json);
+      ToProto(a.extent, out->mutable_extent());
+    }
   }
+  resp->set_next_page_token(found->next_page_token);
+  resp->set_previous_page_token(found->previous_page_token);
+  resp->set_total_size(found->page.total);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ListAreaLayers(grpc::ServerContext* ctx, const v1::ListAreaLayersRequest* req,
+                                     v1::ListAreaLayersResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto page = registry_.ListAreaLayers(req->page_size(), req->page_token());
+  if (!page.ok()) return server::ToGrpc(page.status());
+  for (const auto& layer : page->layers) ToProto(layer, resp->add_area_layers());
+  resp->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::GetArea(grpc::ServerContext* ctx, const v1::GetAreaRequest* req,
+                              v1::Area* resp) {
+  server::RequestScope scope(ctx);
+  auto area = registry_.GetArea(req->name());
+  if (!area.ok()) return server::ToGrpc(area.status());
+  resp->set_name(req->name());
+  resp->set_code(area->code);
+  resp->set_label(area->label);
+  resp->set_venue_count(area->venues);
+  resp->set_geometry(area->geometry_json);
+  ToProto(area->extent, resp->mutable_extent());
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::GetAreaLayer(grpc::ServerContext* ctx, const v1::GetAreaLayerRequest* req,
+                                   v1::AreaLayer* resp) {
+  server::RequestScope scope(ctx);
+  auto layer = registry_.GetAreaLayer(req->name());
+  if (!layer.ok()) return server::ToGrpc(layer.status());
+  ToProto(*layer, resp);
   return grpc::Status::OK;
 }
 
@@ -488,6 +567,8 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     const absl::Time t = absl::FromUnixSeconds(req->open_at().seconds());
     q.open_at = absl::ToCivilMinute(t, paris_);
   }
+  q.min_date_maj = req->min_date_maj();
+  q.max_date_maj = req->max_date_maj();
   if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
   if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid search", bad));
   q.limit = static_cast<size_t>(req->page_size());

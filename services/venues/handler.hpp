@@ -51,6 +51,12 @@ class Handler final
                                v1::AreaLayer* resp) override;
   grpc::Status ListAreas(grpc::ServerContext* ctx, const v1::ListAreasRequest* req,
                          v1::ListAreasResponse* resp) override;
+  grpc::Status ListAreaLayers(grpc::ServerContext* ctx, const v1::ListAreaLayersRequest* req,
+                              v1::ListAreaLayersResponse* resp) override;
+  grpc::Status GetAreaLayer(grpc::ServerContext* ctx, const v1::GetAreaLayerRequest* req,
+                            v1::AreaLayer* resp) override;
+  grpc::Status GetArea(grpc::ServerContext* ctx, const v1::GetAreaRequest* req,
+                       v1::Area* resp) override;
   grpc::Status CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
                             v1::Source* resp) override;
   grpc::Status GetSource(grpc::ServerContext* ctx, const v1::GetSourceRequest* req,

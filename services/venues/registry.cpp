@@ -1,6 +1,7 @@
 // Venue registry use cases.
 #include "services/venues/registry.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/civil_time.h"
 #include "libs/api/filter.hpp"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
@@ -25,6 +27,7 @@ namespace {
 
 const api::ResourcePattern kVenueName("venues/{venue}");
 const api::ResourcePattern kAreaLayerName("areaLayers/{layer}");
+const api::ResourcePattern kAreaName("areaLayers/{layer}/areas/{code}");
 const api::ResourcePattern kSourceName("sources/{source}");
 
 // `venues/{venue}` with the venue's id as the registry wrote it (a lowercase UUID), so each
@@ -720,16 +723,118 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
   return changed;
 }
 
-absl::StatusOr<std::vector<Repository::AreaCount>> Registry::ListAreas(const std::string& parent) {
-  auto parts = kAreaLayerName.Parse(parent, "parent");
+namespace {
+
+// A layer id out of `areaLayers/{layer}`, with the layer rule.
+absl::StatusOr<std::string> LayerOf(const std::string& name, const std::string& field) {
+  auto parts = kAreaLayerName.Parse(name, field);
   if (!parts.ok()) return parts.status();
   if (!ValidLayerId((*parts)[0])) {
-    return api::InvalidName("parent",
+    return api::InvalidName(field,
                             "must be areaLayers/{layer}, the layer 1 to 40 lower case letters, "
                             "digits or dashes",
-                            parent);
+                            name);
   }
-  return repo_.ListAreas((*parts)[0]);
+  return (*parts)[0];
+}
+
+}  // namespace
+
+absl::StatusOr<Registry::AreaResult> Registry::ListAreas(const std::string& parent,
+                                                         AreaListing listing) {
+  auto layer = LayerOf(parent, "parent");
+  if (!layer.ok()) return layer.status();
+  std::vector<api::FieldViolation> bad;
+  if (listing.page_size < 0) bad.push_back({"page_size", "must not be negative"});
+  if (listing.within) {
+    const Repository::Box& b = *listing.within;
+    const bool ok = api::CheckNumber(&bad, "within.min_latitude", b.min_lat, -90, 90) &
+                    api::CheckNumber(&bad, "within.max_latitude", b.max_lat, -90, 90) &
+                    api::CheckNumber(&bad, "within.min_longitude", b.min_lon, -180, 180) &
+                    api::CheckNumber(&bad, "within.max_longitude", b.max_lon, -180, 180);
+    if (ok && b.min_lat > b.max_lat) {
+      bad.push_back({"within.min_latitude", "must not exceed max_latitude"});
+    }
+  }
+  if (!bad.empty()) return api::InvalidArgument("invalid area listing", bad);
+  const int cap = listing.full ? 100 : 1000;
+  Repository::AreaQuery q{.layer = *layer,
+                          .geometry = listing.full,
+                          .within = listing.within,
+                          .limit = listing.page_size == 0 ? cap : std::min(listing.page_size, cap)};
+  constexpr char kList[] = "venues.ListAreas";
+  if (!listing.page_token.empty()) {
+    auto cursor = tokens_.Open(kList, listing.binding, listing.page_token);
+    if (!cursor.ok()) return cursor.status();
+    if (cursor->size() < 2 || ((*cursor)[0] != 'a' && (*cursor)[0] != 'b')) {
+      return absl::InternalError("a sealed area cursor does not parse");
+    }
+    ((*cursor)[0] == 'a' ? q.after : q.before) = cursor->substr(1);
+  }
+  auto page = repo_.ListAreas(q);
+  if (!page.ok()) return page.status();
+  AreaResult out;
+  out.page = *std::move(page);
+  const auto& areas = out.page.areas;
+  if (!areas.empty()) {
+    if (out.page.preceding > 0) {
+      out.previous_page_token = tokens_.Seal(kList, listing.binding, "b" + areas.front().code);
+    }
+    if (out.page.preceding + static_cast<int>(areas.size()) < out.page.total) {
+      out.next_page_token = tokens_.Seal(kList, listing.binding, "a" + areas.back().code);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Repository::AreaCount> Registry::GetArea(const std::string& name) {
+  auto parts = kAreaName.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (!ValidLayerId((*parts)[0])) {
+    return api::InvalidName("name",
+                            "must be areaLayers/{layer}/areas/{code}, the layer 1 to 40 lower "
+                            "case letters, digits or dashes",
+                            name);
+  }
+  auto page =
+      repo_.ListAreas({.layer = (*parts)[0], .geometry = true, .code = (*parts)[1], .limit = 1});
+  if (!page.ok()) return page.status();
+  if (page->areas.empty()) {
+    return api::WithReason(absl::NotFoundError(name + " does not exist"), "AREA_NOT_FOUND");
+  }
+  return page->areas.front();
+}
+
+absl::StatusOr<Repository::AreaLayerRecord> Registry::GetAreaLayer(const std::string& name,
+                                                                   const std::string& field) {
+  auto layer = LayerOf(name, field);
+  if (!layer.ok()) return layer.status();
+  return repo_.GetAreaLayer(*layer);
+}
+
+absl::StatusOr<Registry::AreaLayerPage> Registry::ListAreaLayers(int page_size,
+                                                                 const std::string& page_token) {
+  if (page_size < 0) {
+    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
+  }
+  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
+  constexpr char kList[] = "venues.ListAreaLayers";
+  const std::string parameters = api::BindParameters({});
+  std::string after;
+  if (!page_token.empty()) {
+    auto cursor = tokens_.Open(kList, parameters, page_token);
+    if (!cursor.ok()) return cursor.status();
+    after = *std::move(cursor);
+  }
+  auto layers = repo_.ListAreaLayers(after, size + 1);
+  if (!layers.ok()) return layers.status();
+  AreaLayerPage page;
+  page.layers = *std::move(layers);
+  if (static_cast<int>(page.layers.size()) > size) {
+    page.layers.resize(size);
+    page.next_page_token = tokens_.Seal(kList, parameters, page.layers.back().layer);
+  }
+  return page;
 }
 
 absl::Status Registry::CheckWritableSource(const std::string& source) {
@@ -815,6 +920,30 @@ absl::Status Registry::RefreshIndex() {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Empty, or a calendar date YYYY-MM-DD (the standard's `date_maj` form) that exists.
+bool CheckDay(std::vector<api::FieldViolation>* bad, const std::string& field,
+              const std::string& day) {
+  if (day.empty()) return true;
+  int y = 0, m = 0, d = 0;
+  bool shape = day.size() == 10;
+  for (size_t i = 0; shape && i < day.size(); ++i) {
+    shape =
+        i == 4 || i == 7 ? day[i] == '-' : absl::ascii_isdigit(static_cast<unsigned char>(day[i]));
+  }
+  shape = shape && absl::SimpleAtoi(day.substr(0, 4), &y) &&
+          absl::SimpleAtoi(day.substr(5, 2), &m) && absl::SimpleAtoi(day.substr(8, 2), &d);
+  const absl::CivilDay civil(y, m, d);
+  if (!shape || civil.year() != y || civil.month() != m || civil.day() != d) {
+    bad->push_back({field, absl::StrCat("must be a date YYYY-MM-DD, got ", text::Quote(day, 40))});
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
                                                         const std::string& fingerprint,
                                                         const std::string& page_token) const {
@@ -837,12 +966,24 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
     }
   }
   api::CheckText(&bad, "query", q.text, 200);
+  const bool min_ok = CheckDay(&bad, "min_date_maj", q.min_date_maj);
+  if (CheckDay(&bad, "max_date_maj", q.max_date_maj) && min_ok && !q.min_date_maj.empty() &&
+      !q.max_date_maj.empty() && q.min_date_maj > q.max_date_maj) {
+    bad.push_back({"max_date_maj", "must not be before min_date_maj"});
+  }
   if (q.limit > 100) q.limit = 100;  // AIP-158: capped, not refused
   if (q.limit == 0) q.limit = 20;
   if (!page_token.empty()) {
+    // A cursor is (direction, distance, sort key, resource name): `a` for the results after
+    // that one (next pages), `b` for those before it (previous pages). Three parts: a token
+    // sealed before previous pages existed, which only went forward.
     auto cursor = tokens_.Open("venues.SearchVenues", fingerprint, page_token);
     if (!cursor.ok()) return cursor.status();
     std::vector<std::string> parts = absl::StrSplit(*cursor, '\x1f');
+    if (parts.size() == 4 && (parts[0] == "a" || parts[0] == "b")) {
+      q.before = parts[0] == "b";
+      parts.erase(parts.begin());
+    }
     if (parts.size() != 3 || !absl::SimpleAtod(parts[0], &q.after_distance)) {
       return absl::InternalError("a sealed search cursor does not parse");
     }
@@ -851,15 +992,16 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   }
   if (!bad.empty()) return api::InvalidArgument("invalid search", bad);
   SearchResult out;
-  const size_t limit = q.limit;
-  q.limit = limit + 1;  // one more tells whether a next page exists
-  out.hits = index_.Search(q, &out.total);
-  if (out.hits.size() > limit) {
-    out.hits.resize(limit);
-    const SearchHit& last = out.hits.back();
-    out.next_page_token = tokens_.Seal("venues.SearchVenues", fingerprint,
-                                       absl::StrCat(absl::StrFormat("%.17g", last.distance_m),
-                                                    "\x1f", last.key, "\x1f", last.venue->name));
+  size_t preceding = 0;
+  out.hits = index_.Search(q, &out.total, &preceding);
+  auto seal = [&](const char* direction, const SearchHit& hit) {
+    return tokens_.Seal("venues.SearchVenues", fingerprint,
+                        absl::StrCat(direction, "\x1f", absl::StrFormat("%.17g", hit.distance_m),
+                                     "\x1f", hit.key, "\x1f", hit.venue->name));
+  };
+  if (!out.hits.empty()) {
+    if (preceding + out.hits.size() < out.total) out.next_page_token = seal("a", out.hits.back());
+    if (preceding > 0) out.previous_page_token = seal("b", out.hits.front());
   }
   return out;
 }

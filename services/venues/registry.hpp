@@ -117,12 +117,43 @@ class Repository {
                                                const std::vector<AreaFeature>& areas,
                                                const EventFactory& updated,
                                                absl::Time deadline = absl::InfiniteFuture()) = 0;
+  /// A box in degrees WGS84.
+  struct Box {
+    double min_lon = 0, min_lat = 0, max_lon = 0, max_lat = 0;
+  };
+  struct AreaLayerRecord {
+    std::string layer, title;
+    absl::Time update_time = absl::UnixEpoch();
+    int area_count = 0;
+    std::optional<Box> extent;  // none without areas
+  };
+  /// At most `limit` layers whose ids sort after `after`, by id.
+  virtual absl::StatusOr<std::vector<AreaLayerRecord>> ListAreaLayers(const std::string& after,
+                                                                      int limit) = 0;
+  /// NOT_FOUND when the layer does not exist.
+  virtual absl::StatusOr<AreaLayerRecord> GetAreaLayer(const std::string& layer) = 0;
   struct AreaCount {
     std::string code, label;
     int venues = 0;
+    std::string geometry_json;  // GeoJSON MultiPolygon (with `geometry` asked only)
+    Box extent;                 // (with `geometry` asked only)
+  };
+  struct AreaQuery {
+    std::string layer;
+    bool geometry = false;      // fill geometry_json and extent
+    std::optional<Box> within;  // areas intersecting it (min_lon > max_lon: across ±180°)
+    std::string after;          // codes after this one (forward pages)
+    std::string before;         // codes before this one, the last `limit` of them (backward)
+    std::string code;           // only this area (when not empty)
+    int limit = 100;
+  };
+  struct AreaPage {
+    std::vector<AreaCount> areas;  // by code
+    int total = 0;                 // areas matching `layer` and `within`
+    int preceding = 0;             // of those, how many sort before the page's first
   };
   /// NOT_FOUND when the layer does not exist.
-  virtual absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) = 0;
+  virtual absl::StatusOr<AreaPage> ListAreas(const AreaQuery& query) = 0;
   /// Those of `items` that no published referential version offers (unknown or retired);
   /// none while no version has been received yet.
   virtual absl::StatusOr<std::vector<std::string>> UnknownItems(
@@ -231,8 +262,33 @@ class Registry {
                                       std::string_view geojson, std::string code_property,
                                       std::string name_property,
                                       absl::Time deadline = absl::InfiniteFuture());
-  /// `areaLayers/{layer}`.
-  absl::StatusOr<std::vector<Repository::AreaCount>> ListAreas(const std::string& parent);
+  struct AreaListing {
+    std::string layer;
+    bool full = false;  // the FULL view (geometry and extent)
+    std::optional<Repository::Box> within;
+    int page_size = 0;
+    std::string page_token;
+    std::string binding;  // the request's parameters, which its page tokens are bound to
+  };
+  struct AreaResult {
+    Repository::AreaPage page;
+    std::string next_page_token, previous_page_token;
+  };
+  /// The areas of `areaLayers/{layer}` (`parent`) by code, in pages of `page_size` (0: 1,000
+  /// without geometry, 100 with; capped at these), with sealed tokens both ways.
+  absl::StatusOr<AreaResult> ListAreas(const std::string& parent, AreaListing listing);
+  /// `areaLayers/{layer}/areas/{code}` with its geometry; NOT_FOUND (AREA_NOT_FOUND) when
+  /// the layer has no such area.
+  absl::StatusOr<Repository::AreaCount> GetArea(const std::string& name);
+  /// `areaLayers/{layer}`, `field` naming the request field for errors.
+  absl::StatusOr<Repository::AreaLayerRecord> GetAreaLayer(const std::string& name,
+                                                           const std::string& field = "name");
+  struct AreaLayerPage {
+    std::vector<Repository::AreaLayerRecord> layers;
+    std::string next_page_token;
+  };
+  /// Layers by id, `page_size` 0 meaning 100 and capped at 1,000.
+  absl::StatusOr<AreaLayerPage> ListAreaLayers(int page_size, const std::string& page_token);
 
   struct ImportReport {
     int rows = 0, created = 0, updated = 0, unchanged = 0;
@@ -256,6 +312,7 @@ class Registry {
     std::vector<SearchHit> hits;
     size_t total = 0;
     std::string next_page_token;
+    std::string previous_page_token;
   };
   /// `request_parameters`: the request without its page token and size, which the token is
   /// bound to.

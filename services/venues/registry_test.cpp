@@ -27,7 +27,7 @@ class FakeRepository final : public Repository {
   explicit FakeRepository(const clocks::Clock& clock) : clock_(clock) {}
 
   std::vector<events::v1::Event> events;
-  std::set<std::string> known_items;  // empty: no referential version received yet
+  std::set<std::string> known_items;    // empty: no referential version received yet
   std::set<std::string> organisations;  // ids of the organisations that exist
   int writes = 0;
 
@@ -99,8 +99,14 @@ class FakeRepository final : public Repository {
                                        absl::Time) override {
     return absl::UnimplementedError("not used by these tests");
   }
-  absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override {
+  absl::StatusOr<std::vector<AreaLayerRecord>> ListAreaLayers(const std::string&, int) override {
+    return std::vector<AreaLayerRecord>{};
+  }
+  absl::StatusOr<AreaLayerRecord> GetAreaLayer(const std::string& layer) override {
     return absl::NotFoundError("areaLayers/" + layer + " does not exist");
+  }
+  absl::StatusOr<AreaPage> ListAreas(const AreaQuery& query) override {
+    return absl::NotFoundError("areaLayers/" + query.layer + " does not exist");
   }
   absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) override {
@@ -282,8 +288,7 @@ TEST_F(RegistryTest, UpdateHonoursMaskAndEtag) {
   half.set_name(created->Name());
   EXPECT_EQ(registry_.Update(half, {"latitude"}, "").status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(registry_.Update(half, {"id"}, "").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(registry_.Update(half, {"id"}, "").status().code(), absl::StatusCode::kInvalidArgument);
   v1::Venue other_id = Valid("another-id");
   other_id.set_name(created->Name());
   EXPECT_EQ(registry_.Update(other_id, {"*"}, "").status().code(),

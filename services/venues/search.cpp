@@ -36,7 +36,8 @@ struct Entry {
   std::shared_ptr<const IndexedVenue> venue;
   bool located = false;
   double lat = 0, lon = 0;
-  std::string name_key;  // folded nom, for ordering
+  std::string name_key;                         // folded nom, for ordering
+  std::string date_maj;                         // YYYY-MM-DD as stored (empty: none)
   std::array<uint64_t, kMaskedFields> masks{};  // bit i: the schema's i-th value
   std::vector<std::string> typologie, items, areas;
   std::vector<std::string> words;  // sorted, distinct
@@ -174,6 +175,7 @@ void SearchIndex::Put(const Venue& v) {
     e->lon = std::strtod(lon.c_str(), nullptr);
   }
   e->name_key = text::Fold(get("nom"));
+  e->date_maj = get("date_maj");
   for (size_t i = 0; i < kMaskedFields; ++i) {
     auto it = v.standard.find(std::string(kMaskedFieldNames[i]));
     if (it != v.standard.end()) e->masks[i] = impl_->Mask(i, it->second);
@@ -278,7 +280,7 @@ Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
 // the venues whose words start with the first term, or every venue. `*first_term_done` tells
 // whether the first term is already satisfied.
 std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQuery& q,
-                                            const Compiled& c, size_t* first_term_done) {
+                                     const Compiled& c, size_t* first_term_done) {
   std::vector<const Entry*> out;
   *first_term_done = 0;
   if (q.has_circle || q.has_box) {
@@ -323,8 +325,8 @@ std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQu
 // Within a search radius (at most 100 km) the local flat-earth distance differs from the
 // great-circle one by far less than a meter per kilometre: it filters, orders and is returned
 // without trigonometry per candidate.
-bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c,
-                    size_t first_term_done, double lon_scale, double* distance) {
+bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c, size_t first_term_done,
+             double lon_scale, double* distance) {
   for (size_t i = 0; i < kMaskedFields; ++i) {
     if (c.want[i] != 0 && (e.masks[i] & c.want[i]) == 0) return false;
   }
@@ -349,6 +351,9 @@ bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c,
     return false;
   }
   if (q.open_at && (!e.hours || !e.hours->IsOpen(*q.open_at))) return false;
+  // Dates YYYY-MM-DD compare as text.
+  if (!q.min_date_maj.empty() && (e.date_maj.empty() || e.date_maj < q.min_date_maj)) return false;
+  if (!q.max_date_maj.empty() && (e.date_maj.empty() || e.date_maj > q.max_date_maj)) return false;
   if ((e.word_starts & c.term_starts) != c.term_starts) return false;
   for (size_t k = first_term_done; k < c.terms.size(); ++k) {
     auto w = std::lower_bound(e.words.begin(), e.words.end(), c.terms[k]);
@@ -358,27 +363,52 @@ bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c,
 }
 
 // Step 4: the hits after the cursor, the best `limit` of them in order (by distance with a
-// circle, by folded name otherwise; resource name breaks ties).
-std::vector<SearchHit> Page(std::vector<Candidate> hits, const SearchQuery& q) {
+// circle, by folded name otherwise; resource name breaks ties); or, for a previous page, the
+// last `limit` of those before the cursor. `*preceding`: the hits before the first returned.
+std::vector<SearchHit> Page(std::vector<Candidate> hits, const SearchQuery& q, size_t* preceding) {
   auto less = [&](const Candidate& a, const Candidate& b) {
     if (q.has_circle && a.distance != b.distance) return a.distance < b.distance;
     if (!q.has_circle && a.e->name_key != b.e->name_key) return a.e->name_key < b.e->name_key;
     return a.e->venue->name < b.e->venue->name;
   };
+  *preceding = 0;
   if (!q.after_id.empty()) {
     auto after = [&](const Candidate& c) {
       if (q.has_circle && c.distance != q.after_distance) return c.distance > q.after_distance;
       if (!q.has_circle && c.e->name_key != q.after_key) return c.e->name_key > q.after_key;
       return c.e->venue->name > q.after_id;
     };
-    hits.erase(
-        std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
-        hits.end());
+    auto at = [&](const Candidate& c) {
+      return (!q.has_circle || c.distance == q.after_distance) &&
+             (q.has_circle || c.e->name_key == q.after_key) && c.e->venue->name == q.after_id;
+    };
+    const size_t all = hits.size();
+    if (q.before) {
+      // Strictly before the cursor: neither after it nor the cursor's own venue.
+      hits.erase(std::remove_if(hits.begin(), hits.end(),
+                                [&](const Candidate& c) { return after(c) || at(c); }),
+                 hits.end());
+    } else {
+      hits.erase(
+          std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
+          hits.end());
+      *preceding = all - hits.size();
+    }
   }
   const size_t k = std::min(q.limit, hits.size());
-  std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), less);
   std::vector<SearchHit> out;
   out.reserve(k);
+  if (q.before) {
+    // The last k in order: the k greatest, sorted.
+    auto greater = [&](const Candidate& a, const Candidate& b) { return less(b, a); };
+    std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), greater);
+    *preceding = hits.size() - k;
+    for (size_t i = k; i > 0; --i) {
+      out.push_back({hits[i - 1].e->venue, hits[i - 1].distance, hits[i - 1].e->name_key});
+    }
+    return out;
+  }
+  std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), less);
   for (size_t i = 0; i < k; ++i) {
     out.push_back({hits[i].e->venue, hits[i].distance, hits[i].e->name_key});
   }
@@ -387,7 +417,11 @@ std::vector<SearchHit> Page(std::vector<Candidate> hits, const SearchQuery& q) {
 
 }  // namespace
 
-std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) const {
+std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total,
+                                           size_t* preceding) const {
+  size_t ignored = 0;
+  if (preceding == nullptr) preceding = &ignored;
+  *preceding = 0;
   std::shared_lock lock(impl_->mu);
   const Impl& im = *impl_;
   const Compiled c = Compile(im, q);
@@ -402,7 +436,7 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total) 
     if (Matches(*e, q, c, first_term_done, lon_scale, &distance)) hits.push_back({e, distance});
   }
   *total = hits.size();
-  return Page(std::move(hits), q);
+  return Page(std::move(hits), q, preceding);
 }
 
 }  // namespace passerelle::venues

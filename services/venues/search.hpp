@@ -63,8 +63,13 @@ struct SearchQuery {
   /// Open at this local (Europe/Paris) minute, per the venue's `horaires`; venues whose hours
   /// are missing or not understood are left out.
   std::optional<absl::CivilMinute> open_at;
+  /// Standard `date_maj` (YYYY-MM-DD) within [min_date_maj, max_date_maj]; an empty bound is
+  /// none. Venues without a date_maj are left out by either bound.
+  std::string min_date_maj, max_date_maj;
   size_t limit = 20;
-  /// Cursor: results strictly after (distance or name key, resource name).
+  /// Cursor: results strictly after (distance or name key, resource name); with `before`, the
+  /// last `limit` results strictly before it instead (a previous page), in the same order.
+  bool before = false;
   double after_distance = -1;
   std::string after_key;
   std::string after_id;
@@ -90,8 +95,10 @@ class SearchIndex {
   /// Adds or replaces a venue (withdrawn ones are removed). A revision older than or equal to
   /// the one indexed (or withdrawn) is ignored, so the order puts arrive in does not matter.
   void Put(const Venue& venue);
-  /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored).
-  std::vector<SearchHit> Search(const SearchQuery& q, size_t* total) const;
+  /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored) and
+  /// `preceding`, when not null, how many of them come before the first hit returned.
+  std::vector<SearchHit> Search(const SearchQuery& q, size_t* total,
+                                size_t* preceding = nullptr) const;
   size_t size() const;
   /// The active venue with this id as the index holds it, or nullptr (withdrawn, unknown, or
   /// not indexed yet).

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -25,9 +26,12 @@ struct Sample {
   std::vector<std::string> words;
 };
 
-const std::vector<std::string> kWords = {"mediatheque", "centre",  "social", "france",
-                                         "services",    "maison",  "quartier", "alma",
-                                         "epeule",      "numerique", "espace", "lieu"};
+const std::vector<std::string> kWords = {"mediatheque", "centre",    "social",   "france",
+                                         "services",    "maison",    "quartier", "alma",
+                                         "epeule",      "numerique", "espace",   "lieu"};
+
+const std::vector<std::string> kDays = {"2023-12-31", "2024-01-01", "2024-02-29", "2024-06-15",
+                                        "2025-01-01"};
 
 std::string Pick(std::mt19937& rng, const std::vector<std::string>& from) {
   return from[std::uniform_int_distribution<size_t>(0, from.size() - 1)(rng)];
@@ -78,6 +82,7 @@ std::vector<Sample> Generate(const Standard& standard, std::mt19937& rng, int n)
     v.standard["typologie"] = {Pick(rng, {"BIB", "ASSO", "CCAS"})};
     if (Uniform(rng, 0, 1) < 0.5) v.referential_items = {Pick(rng, {"items/it-1", "items/it-2"})};
     if (Uniform(rng, 0, 1) < 0.5) v.areas = {Pick(rng, {"qpv:alma", "quartiers:epeule"})};
+    if (Uniform(rng, 0, 1) < 0.9) v.standard["date_maj"] = {Pick(rng, kDays)};
     for (const char* f : {"nom", "adresse", "commune"}) {
       for (auto& w : text::Words(v.standard[f].front())) s.words.push_back(w);
     }
@@ -116,6 +121,10 @@ std::vector<Expected> BruteForce(const std::vector<Sample>& all, const SearchQue
         return std::find(have.begin(), have.end(), w) != have.end();
       });
     }
+    auto day = v.standard.find("date_maj");
+    const std::string date_maj = day == v.standard.end() ? "" : day->second.front();
+    if (!q.min_date_maj.empty()) ok = ok && !date_maj.empty() && date_maj >= q.min_date_maj;
+    if (!q.max_date_maj.empty()) ok = ok && !date_maj.empty() && date_maj <= q.max_date_maj;
     for (const auto& t : terms) {
       ok = ok && std::any_of(s.words.begin(), s.words.end(),
                              [&](const std::string& w) { return w.starts_with(t); });
@@ -170,6 +179,8 @@ SearchQuery RandomQuery(const Standard& standard, const std::vector<Sample>& all
   if (Uniform(rng, 0, 1) < 0.2) q.AnyOf(SearchField::kAreas) = {"qpv:alma"};
   if (Uniform(rng, 0, 1) < 0.3) q.text = Pick(rng, kWords).substr(0, 3 + (rng() % 3));
   if (Uniform(rng, 0, 1) < 0.1) q.text += " " + Pick(rng, kWords).substr(0, 2);
+  if (Uniform(rng, 0, 1) < 0.2) q.min_date_maj = Pick(rng, kDays);
+  if (Uniform(rng, 0, 1) < 0.2) q.max_date_maj = Pick(rng, {"2024-01-01", "2025-12-31"});
   q.limit = 1 + rng() % 25;
   return q;
 }
@@ -189,23 +200,52 @@ TEST(SearchIndex, AgreesWithTestingEveryVenueOnRandomData) {
     // Page through with the cursor, as clients do with page tokens.
     std::vector<std::string> got;
     size_t total = 0;
+    std::optional<SearchHit> last_first;  // the first hit of the last page
     for (size_t page = 0; page <= all.size(); ++page) {
-      std::vector<SearchHit> hits = index.Search(q, &total);
+      size_t preceding = 99999;
+      std::vector<SearchHit> hits = index.Search(q, &total, &preceding);
       if (page == 0) {
         ASSERT_EQ(total, expected.size()) << "query " << n;
       }
+      ASSERT_EQ(preceding, got.size()) << "query " << n << " page " << page;
+      if (!hits.empty()) last_first = hits.front();
       for (const auto& h : hits) got.push_back(h.venue->name);
       if (hits.size() < q.limit) break;
       q.after_distance = hits.back().distance_m;
       q.after_key = hits.back().key;
       q.after_id = hits.back().venue->name;
     }
+    // Back from the last page with `before` cursors: the same venues, page by page, in order.
+    if (last_first) {
+      std::vector<std::string> back;
+      q.before = true;
+      SearchHit cursor = *last_first;
+      for (size_t page = 0; page <= all.size(); ++page) {
+        q.after_distance = cursor.distance_m;
+        q.after_key = cursor.key;
+        q.after_id = cursor.venue->name;
+        size_t preceding = 99999;
+        std::vector<SearchHit> hits = index.Search(q, &total, &preceding);
+        if (hits.empty()) break;
+        std::vector<std::string> names;
+        for (const auto& h : hits) names.push_back(h.venue->name);
+        back.insert(back.begin(), names.begin(), names.end());
+        const size_t before_last = got.size() - (got.size() - 1) % q.limit - 1;
+        ASSERT_EQ(preceding + back.size(), before_last) << "query " << n << " back page " << page;
+        cursor = hits.front();
+      }
+      const size_t before_last = got.size() - (got.size() - 1) % q.limit - 1;
+      ASSERT_EQ(back,
+                std::vector<std::string>(got.begin(), got.begin() + static_cast<long>(before_last)))
+          << "query " << n;
+      q.before = false;
+    }
     std::vector<std::string> want;
     for (const auto& e : expected) want.push_back(e.name);
     for (size_t i = 0; i < std::min(got.size(), want.size()); ++i) {
       if (got[i] != want[i]) {
-        ADD_FAILURE() << "first difference at " << i << " of " << want.size() << ": got "
-                      << got[i] << ", want " << want[i] << " (" << expected[i].key << ", "
+        ADD_FAILURE() << "first difference at " << i << " of " << want.size() << ": got " << got[i]
+                      << ", want " << want[i] << " (" << expected[i].key << ", "
                       << expected[i].distance << ")";
         break;
       }

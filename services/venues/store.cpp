@@ -1,6 +1,8 @@
 // Venue storage in PostgreSQL + PostGIS.
 #include "services/venues/store.hpp"
 
+#include <algorithm>
+#include <optional>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -427,23 +429,128 @@ absl::StatusOr<std::vector<SourceRecord>> PgStore::ListSources(const std::string
   return out;
 }
 
-absl::StatusOr<std::vector<Repository::AreaCount>> PgStore::ListAreas(const std::string& layer) {
-  std::vector<AreaCount> out;
-  bool exists = false;
+namespace {
+
+// A layer with its area count and extent (null coordinates without areas). The extent is
+// computed from each geometry's exact coordinates: ST_Extent reads the boxes cached in the
+// stored geometries, in single precision.
+constexpr char kLayerColumns[] =
+    "l.layer, l.title, extract(epoch FROM l.update_time), count(a.code), "
+    "min(ST_XMin(a.geom)), min(ST_YMin(a.geom)), max(ST_XMax(a.geom)), max(ST_YMax(a.geom)) "
+    "FROM area_layers l LEFT JOIN areas a ON a.layer = l.layer";
+
+Repository::AreaLayerRecord LayerFromRow(const pqxx::row& r) {
+  Repository::AreaLayerRecord out{.layer = r[0].as<std::string>(),
+                                  .title = r[1].as<std::string>(),
+                                  .update_time = db::FromEpoch(r[2]),
+                                  .area_count = r[3].as<int>()};
+  if (!r[4].is_null()) {
+    out.extent = Repository::Box{.min_lon = r[4].as<double>(),
+                                 .min_lat = r[5].as<double>(),
+                                 .max_lon = r[6].as<double>(),
+                                 .max_lat = r[7].as<double>()};
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Repository::AreaLayerRecord>> PgStore::ListAreaLayers(
+    const std::string& after, int limit) {
+  std::vector<AreaLayerRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     out.clear();
-    exists = !tx.exec_params("SELECT 1 FROM area_layers WHERE layer = $1", layer).empty();
-    for (const auto& row : tx.exec_params(
-             "SELECT a.code, a.label, (SELECT count(*) FROM venues v WHERE v.state = 'active' "
-             "AND (a.layer || ':' || a.code) = ANY(v.areas)) FROM areas a WHERE a.layer = $1 "
-             "ORDER BY a.code",
-             layer)) {
-      out.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>()});
+    for (const auto& row : tx.exec_params(absl::StrCat("SELECT ", kLayerColumns,
+                                                       " WHERE l.layer > $1 GROUP BY l.layer "
+                                                       "ORDER BY l.layer LIMIT $2"),
+                                          after, limit)) {
+      out.push_back(LayerFromRow(row));
     }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!exists) return absl::NotFoundError("areaLayers/" + layer + " does not exist");
+  return out;
+}
+
+absl::StatusOr<Repository::AreaLayerRecord> PgStore::GetAreaLayer(const std::string& layer) {
+  std::optional<AreaLayerRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.reset();
+    auto r = tx.exec_params(
+        absl::StrCat("SELECT ", kLayerColumns, " WHERE l.layer = $1 GROUP BY l.layer"), layer);
+    if (!r.empty()) out = LayerFromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!out) {
+    return api::WithReason(absl::NotFoundError("areaLayers/" + layer + " does not exist"),
+                           "AREA_LAYER_NOT_FOUND");
+  }
+  return *out;
+}
+
+absl::StatusOr<Repository::AreaPage> PgStore::ListAreas(const AreaQuery& query) {
+  AreaPage out;
+  bool exists = false;
+  // $1 layer, $2 cursor code, $3 limit, $4..$7 the box (west, south, east, north) when $9,
+  // $8 one area's code (GetArea) or empty. A box across the antimeridian is two envelopes.
+  const std::string where =
+      "a.layer = $1 AND ($8 = '' OR a.code = $8) AND (NOT $9::boolean OR CASE WHEN $4::float8 <= "
+      "$6::float8 THEN "
+      "ST_Intersects(a.geom, ST_MakeEnvelope($4::float8, $5::float8, $6::float8, $7::float8, "
+      "4326)) ELSE "
+      "ST_Intersects(a.geom, ST_MakeEnvelope($4::float8, $5::float8, 180, $7::float8, 4326)) OR "
+      "ST_Intersects(a.geom, ST_MakeEnvelope(-180, $5::float8, $6::float8, $7::float8, 4326)) END)";
+  const bool backward = !query.before.empty();
+  const std::string cursor = backward ? query.before : query.after;
+  const std::string columns = absl::StrCat(
+      "a.code, a.label, (SELECT count(*) FROM venues v WHERE v.state = 'active' AND (a.layer || "
+      "':' || a.code) = ANY(v.areas))",
+      query.geometry ? ", ST_AsGeoJSON(a.geom), ST_XMin(a.geom), ST_YMin(a.geom), "
+                       "ST_XMax(a.geom), ST_YMax(a.geom)"
+                     : "");
+  const std::string page_sql =
+      absl::StrCat("SELECT ", columns, " FROM areas a WHERE ", where,
+                   backward ? " AND a.code < $2 ORDER BY a.code DESC"
+                            : " AND ($2 = '' OR a.code > $2) ORDER BY a.code",
+                   " LIMIT $3");
+  const Box box = query.within.value_or(Box{});
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out = {};
+    exists = !tx.exec_params("SELECT 1 FROM area_layers WHERE layer = $1", query.layer).empty();
+    if (!exists) return absl::OkStatus();
+    auto run = [&](const std::string& sql, const std::string& code) {
+      return tx.exec_params(sql, query.layer, code, query.limit, box.min_lon, box.min_lat,
+                            box.max_lon, box.max_lat, query.code, query.within.has_value());
+    };
+    for (const auto& row : run(page_sql, cursor)) {
+      AreaCount a{row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<int>()};
+      if (query.geometry) {
+        a.geometry_json = row[3].as<std::string>();
+        a.extent = {.min_lon = row[4].as<double>(),
+                    .min_lat = row[5].as<double>(),
+                    .max_lon = row[6].as<double>(),
+                    .max_lat = row[7].as<double>()};
+      }
+      out.areas.push_back(std::move(a));
+    }
+    if (backward) std::reverse(out.areas.begin(), out.areas.end());
+    // The counts that tell whether pages exist before and after this one (one row: the
+    // LIMIT only gives $3 its type).
+    const std::string first = out.areas.empty() ? "" : out.areas.front().code;
+    auto counts = run(absl::StrCat("SELECT count(*), count(*) FILTER (WHERE a.code < $2) "
+                                   "FROM areas a WHERE ",
+                                   where, " LIMIT $3"),
+                      first);
+    out.total = counts[0][0].as<int>();
+    out.preceding = counts[0][1].as<int>();
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!exists) {
+    return api::WithReason(absl::NotFoundError("areaLayers/" + query.layer + " does not exist"),
+                           "AREA_LAYER_NOT_FOUND");
+  }
   return out;
 }
 

@@ -26,7 +26,10 @@ class PgStore final : public Repository {
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                        const std::vector<AreaFeature>& areas,
                                        const EventFactory& updated, absl::Time deadline) override;
-  absl::StatusOr<std::vector<AreaCount>> ListAreas(const std::string& layer) override;
+  absl::StatusOr<std::vector<AreaLayerRecord>> ListAreaLayers(const std::string& after,
+                                                              int limit) override;
+  absl::StatusOr<AreaLayerRecord> GetAreaLayer(const std::string& layer) override;
+  absl::StatusOr<AreaPage> ListAreas(const AreaQuery& query) override;
   absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) override;
   absl::StatusOr<SourceRecord> GetSource(const std::string& id) override;
   absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,

@@ -17,7 +17,7 @@ std::string EncodeSearchResponse(const Registry::SearchResult& result) {
   const uint32_t venue_tag = WireFormatLite::MakeTag(v1::VenueMatch::kVenueFieldNumber, kLength);
   const uint32_t distance_tag = WireFormatLite::MakeTag(v1::VenueMatch::kDistanceMetersFieldNumber,
                                                         WireFormatLite::WIRETYPE_FIXED64);
-  size_t reserve = 16 + result.next_page_token.size();
+  size_t reserve = 16 + result.next_page_token.size() + result.previous_page_token.size();
   for (const auto& hit : result.hits) reserve += hit.venue->wire.size() + 24;
   std::string out;
   out.reserve(reserve);
@@ -47,6 +47,10 @@ std::string EncodeSearchResponse(const Registry::SearchResult& result) {
     if (!result.next_page_token.empty()) {
       WireFormatLite::WriteString(v1::SearchVenuesResponse::kNextPageTokenFieldNumber,
                                   result.next_page_token, &coded);
+    }
+    if (!result.previous_page_token.empty()) {
+      WireFormatLite::WriteString(v1::SearchVenuesResponse::kPreviousPageTokenFieldNumber,
+                                  result.previous_page_token, &coded);
     }
   }
   return out;

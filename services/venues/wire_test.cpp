@@ -24,6 +24,7 @@ TEST(EncodeSearchResponseTest, WritesTheBytesTheGeneratedCodeWrites) {
   found.hits = {{Indexed(a), 0.0, ""}, {Indexed(b), 1234.5, ""}};
   found.total = 42;
   found.next_page_token = "next";
+  found.previous_page_token = "previous";
 
   v1::SearchVenuesResponse expected;
   auto* m = expected.add_results();
@@ -34,6 +35,7 @@ TEST(EncodeSearchResponseTest, WritesTheBytesTheGeneratedCodeWrites) {
   m->set_distance_meters(1234.5);
   expected.set_total_size(42);
   expected.set_next_page_token("next");
+  expected.set_previous_page_token("previous");
 
   const std::string bytes = EncodeSearchResponse(found);
   EXPECT_EQ(bytes, expected.SerializeAsString());

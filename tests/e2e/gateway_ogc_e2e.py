@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """OGC API – Features through the real passerelle-gateway, read as the city's GIS team reads it:
 GDAL's OAPIF driver (Debian gdal-bin: ogrinfo, ogr2ogr) counting the venues, counting them in a
-box, filtering on a standard property and copying one venue; then plain HTTP (http.client and
-curl) for what GDAL does not show: content types, absolute links, paging by `next`, one feature,
-`resultType=hits`, and hostile parameters refused with 400 naming the parameter.
+box, filtering on a standard property and copying one venue, listing the area layers as layers
+and reading one; then plain HTTP (http.client and curl) for what GDAL does not show: content
+types, absolute links, paging by `next` and back by `prev`, `datetime` on the venues' date_maj,
+the area layers' collections, items and features, one venue, `resultType=hits`, and hostile
+parameters refused with 400 naming the parameter.
 
 Real venues, referential and sync binaries behind the gateway, on the PostgreSQL and NATS the
 test command starts.
@@ -26,10 +28,31 @@ LOCATED = 24  # venues with coordinates, on a diagonal north-east of Roubaix's c
 SERVICES = ["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES", "SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES"]
 
 
+def date_maj(i):
+    return "2025-06-01" if i % 4 == 0 else "2026-11-25"
+
+
+def square(code, name, west, south, side):
+    ring = [[west, south], [west + side, south], [west + side, south + side],
+            [west, south + side], [west, south]]
+    return {"type": "Feature", "properties": {"code": code, "name": name},
+            "geometry": {"type": "Polygon", "coordinates": [ring]}}
+
+
+# Two area layers: `qpv`, one square holding venues 0 to 4; `quartiers`, five squares along the
+# venues' diagonal (Q0 holds venues 0 to 4, Q1 5 to 9...).
+LAYERS = {
+    "qpv": ("Quartiers prioritaires (e2e)", [square("QN59001", "Alma (e2e)", 3.095, 50.595, 0.05)]),
+    "quartiers": ("Quartiers de Roubaix (e2e)",
+                  [square(f"Q{k}", f"Quartier {k}", 3.095 + k * 0.05, 50.595 + k * 0.05, 0.05)
+                   for k in range(5)]),
+}
+
+
 def venue(i, located=True):
     v = {"id": f"ogc-e2e-{i:02d}", "pivot": "21590512800017", "nom": f"Lieu OGC {i:02d}",
          "commune": "Roubaix", "codePostal": "59100", "adresse": f"{i} rue de l'Épeule",
-         "dateMaj": "2026-11-25", "typologie": ["CCAS"] if i % 2 else ["ASSO", "TIERS_LIEUX"],
+         "dateMaj": date_maj(i), "typologie": ["CCAS"] if i % 2 else ["ASSO", "TIERS_LIEUX"],
          "services": SERVICES[: 1 + i % 2],
          "fraisACharge": ["FRAIS_PAYANT"] if i % 3 == 0 else ["FRAIS_GRATUIT"]}
     if located:
@@ -69,6 +92,12 @@ class GatewayOgcE2E(unittest.TestCase):
                                    {"reason": "fermé (test)"}, key=ADMIN_KEY)
         assert status == 200, body
         cls.published = LOCATED + 1
+        for layer, (title, features) in LAYERS.items():
+            geojson = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+            status, _, body = cls.call(
+                "POST", f"/v1/areaLayers/{layer}:import?title={urllib.parse.quote(title)}",
+                raw=geojson, key=ADMIN_KEY, headers={"Content-Type": "application/geo+json"})
+            assert status == 200, body
         # The search index follows the writes within a poll: wait for the published count.
         deadline = time.time() + 30
         while cls.items("limit=1&resultType=hits")["numberMatched"] != cls.published:
@@ -80,12 +109,12 @@ class GatewayOgcE2E(unittest.TestCase):
         cls.stack.stop()
 
     @classmethod
-    def call(cls, method, path, body=None, key=None, headers=None):
-        return cls.stack.call(method, path, body, key, headers)
+    def call(cls, method, path, body=None, key=None, headers=None, raw=None):
+        return cls.stack.call(method, path, body, key, headers, raw)
 
     @classmethod
-    def items(cls, query):
-        status, headers, body = cls.call("GET", f"/ogc/collections/venues/items?{query}")
+    def items(cls, query, collection="venues"):
+        status, headers, body = cls.call("GET", f"/ogc/collections/{collection}/items?{query}")
         assert status == 200, body
         assert headers["content-type"] == "application/geo+json", headers
         return json.loads(body)
@@ -135,6 +164,15 @@ class GatewayOgcE2E(unittest.TestCase):
         count, _ = self.ogrinfo("-where", "typologie = 'ASSO'")
         self.assertEqual(count, len([i for i in range(LOCATED) if i % 2 == 0]) + 1)
 
+    def test_ogrinfo_compares_date_maj(self):
+        # GDAL types date_maj as a Date; whether it sends the comparison as `datetime` or
+        # evaluates it on the downloaded features, the count is the same.
+        early = len([i for i in range(LOCATED) if date_maj(i) == "2025-06-01"])
+        count, _ = self.ogrinfo("-where", "date_maj >= '2026-01-01'")
+        self.assertEqual(count, self.published - early)
+        count, _ = self.ogrinfo("-where", "date_maj < '2026-01-01'")
+        self.assertEqual(count, early)
+
     def test_ogr2ogr_copies_one_venue_with_its_fields(self):
         out = self.gdal("ogr2ogr", "-f", "GeoJSON", "/vsistdout/", "-oo", "PAGE_SIZE=100",
                         f"OAPIF:{self.base}/ogc", "venues", "-where", "nom = 'Lieu OGC 07'")
@@ -154,8 +192,26 @@ class GatewayOgcE2E(unittest.TestCase):
         self.assertEqual(p["services"],
                          "Aide aux démarches administratives|Loisirs et créations numériques")
         self.assertEqual(p["frais_a_charge"], "Gratuit")
-        self.assertEqual(p["date_maj"], "2026-11-25")  # a Date field for GDAL, written back
+        self.assertEqual(p["date_maj"], date_maj(7))  # a Date field for GDAL, written back
         self.assertEqual(p["accepts_aptic_pass"], False)
+
+    def test_ogrinfo_lists_the_area_layers_and_reads_one(self):
+        out = self.gdal("ogrinfo", "-ro", "-oo", "PAGE_SIZE=100", f"OAPIF:{self.base}/ogc")
+        layers = re.findall(r"^\d+: (\S+)", out, re.M)
+        self.assertEqual(sorted(layers), ["qpv", "quartiers", "venues"], out)
+        out = self.gdal("ogrinfo", "-ro", "-oo", "PAGE_SIZE=2", f"OAPIF:{self.base}/ogc",
+                        "quartiers")
+        self.assertRegex(out, r"Geometry: Multi Polygon")
+        self.assertRegex(out, r"(?m)^Feature Count: 5$")
+        self.assertEqual(re.findall(r"(?m)^\s+label \(String\) = (.*)$", out),
+                         [f"Quartier {k}" for k in range(5)])
+        self.assertEqual(re.findall(r"(?m)^\s+venue_count \(Integer\) = (\d+)$", out),
+                         ["5", "5", "5", "5", "4"])  # 24 located venues, five per square
+        self.assertIn("MULTIPOLYGON (((3.095 50.595,", out)
+        # A box GDAL sends as bbox: the squares it touches.
+        out = self.gdal("ogrinfo", "-ro", "-so", "-oo", "PAGE_SIZE=100", "-spat", "3.16", "50.66",
+                        "3.2", "50.7", f"OAPIF:{self.base}/ogc", "quartiers")
+        self.assertRegex(out, r"(?m)^Feature Count: 2$")
 
     # --- HTTP ---
 
@@ -183,8 +239,13 @@ class GatewayOgcE2E(unittest.TestCase):
         status, headers, body = self.call("GET", "/ogc/collections")
         self.assertEqual(status, 200)
         self.assertEqual(headers["content-type"], "application/json")
-        (collection,) = json.loads(body)["collections"]
+        collection, *layers = json.loads(body)["collections"]
+        self.assertEqual([c["id"] for c in layers], ["qpv", "quartiers"])
+        self.assertEqual(layers[0]["title"], "Quartiers prioritaires (e2e)")
+        self.assertEqual([round(x, 9) for x in layers[1]["extent"]["spatial"]["bbox"][0]],
+                         [3.095, 50.595, 3.345, 50.845])
         self.assertEqual(collection["id"], "venues")
+        self.assertEqual(collection["extent"]["temporal"]["interval"], [[None, None]])
         self.assertEqual(collection["crs"], ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"])
         self.assertEqual(len(collection["extent"]["spatial"]["bbox"][0]), 4)
         items = [l for l in collection["links"] if l["rel"] == "items"]
@@ -213,6 +274,97 @@ class GatewayOgcE2E(unittest.TestCase):
         self.assertEqual(len(seen), self.published)
         self.assertEqual(len(set(seen)), self.published)
         self.assertNotIn(self.withdrawn, seen)
+
+    def test_items_page_back_by_prev_links(self):
+        page, pages = self.items("limit=4"), []
+        while True:
+            pages.append([f["id"] for f in page["features"]])
+            nexts = [l["href"] for l in page["links"] if l["rel"] == "next"]
+            if not nexts:
+                break
+            page = self.items(urllib.parse.urlsplit(nexts[0]).query)
+        self.assertEqual(len(pages), 7)  # 25 venues by 4
+        back = []
+        while True:
+            prevs = [l["href"] for l in page["links"] if l["rel"] == "prev"]
+            if not prevs:
+                break
+            self.assertIn("limit=4", prevs[0])
+            page = self.items(urllib.parse.urlsplit(prevs[0]).query)
+            back.insert(0, [f["id"] for f in page["features"]])
+            self.assertEqual(page["numberMatched"], self.published)
+        self.assertEqual(back, pages[:-1])
+
+    def test_datetime_filters_on_date_maj(self):
+        early = len([i for i in range(LOCATED) if date_maj(i) == "2025-06-01"])
+        for datetime, count in [
+                ("2025-01-01T00:00:00Z/2025-12-31T23:59:59Z", early),
+                ("2025-06-01", early),
+                ("../2025-06-01T12:00:00Z", early),
+                ("2025-06-02T00:00:00Z/..", self.published - early),
+                ("2026-11-25T10:00:00%2B01:00", self.published - early),
+                ("2026-11-26T00:00:00Z/..", 0)]:
+            with self.subTest(datetime=datetime):
+                page = self.items(f"datetime={datetime}&limit=100")
+                self.assertEqual(page["numberMatched"], count)
+                self.assertEqual(len(page["features"]), count)
+                self.assertTrue(all(f["properties"]["date_maj"] == date_maj(int(
+                    f["properties"]["id"][-2:])) for f in page["features"]))
+        # Paging keeps the filter: the next link repeats it.
+        page = self.items("datetime=2026-11-25&limit=10")
+        (next_link,) = [l["href"] for l in page["links"] if l["rel"] == "next"]
+        self.assertIn("datetime=2026-11-25", next_link)
+        self.assertEqual(self.items(urllib.parse.urlsplit(next_link).query)["numberReturned"],
+                         self.published - early - 10)
+
+    def test_area_layers_are_collections(self):
+        status, headers, body = self.call("GET", "/ogc/collections/quartiers")
+        self.assertEqual(status, 200, body)
+        c = json.loads(body)
+        self.assertEqual(c["id"], "quartiers")
+        self.assertEqual(c["itemType"], "feature")
+        self.assertIn("5 zones", c["description"])
+        items = [l["href"] for l in c["links"] if l["rel"] == "items"]
+        self.assertEqual(items, [f"{self.base}/ogc/collections/quartiers/items"])
+        page = self.items("limit=2", collection="quartiers")
+        self.assertEqual(page["numberMatched"], 5)
+        self.assertEqual([f["id"] for f in page["features"]], ["Q0", "Q1"])
+        f = page["features"][0]
+        self.assertEqual(f["geometry"]["type"], "MultiPolygon")
+        self.assertEqual([round(x, 9) for x in f["bbox"]], [3.095, 50.595, 3.145, 50.645])
+        self.assertEqual(f["properties"], {"name": "areaLayers/quartiers/areas/Q0", "code": "Q0",
+                                           "label": "Quartier 0", "venue_count": 5})
+        rels = {l["rel"]: l["href"] for l in page["links"]}
+        self.assertNotIn("prev", rels)
+        page = self.items(urllib.parse.urlsplit(rels["next"]).query, collection="quartiers")
+        self.assertEqual([f["id"] for f in page["features"]], ["Q2", "Q3"])
+        rels = {l["rel"]: l["href"] for l in page["links"]}
+        back = self.items(urllib.parse.urlsplit(rels["prev"]).query, collection="quartiers")
+        self.assertEqual([f["id"] for f in back["features"]], ["Q0", "Q1"])
+        boxed = self.items("bbox=3.16,50.66,3.2,50.7", collection="quartiers")
+        self.assertEqual([f["id"] for f in boxed["features"]], ["Q1", "Q2"])
+        hits = self.items("resultType=hits", collection="quartiers")
+        self.assertEqual((hits["numberMatched"], hits["features"]), (5, []))
+        status, headers, body = self.call("GET", "/ogc/collections/qpv/items/QN59001")
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers["content-type"], "application/geo+json")
+        f = json.loads(body)
+        self.assertEqual((f["id"], f["properties"]["venue_count"]), ("QN59001", 5))
+        self.assertIn({"href": f"{self.base}/ogc/collections/qpv/items/QN59001", "rel": "self",
+                       "type": "application/geo+json", "title": "Cette zone"}, f["links"])
+        for path in ("/ogc/collections/qpv/items/NOPE", "/ogc/collections/nowhere",
+                     "/ogc/collections/nowhere/items", "/ogc/collections/QPV/items",
+                     "/ogc/collections/qpv/items/a%20b", "/ogc/collections/qpv/other"):
+            with self.subTest(path=path):
+                status, headers, body = self.call("GET", path)
+                self.assertEqual(status, 404, body)
+                self.assertEqual(json.loads(body)["error"]["status"], "NOT_FOUND")
+        self.refused("/ogc/collections/qpv/items/%00", "featureId")
+        self.refused("/ogc/collections/qpv/items?datetime=2026-01-01", "datetime")
+        self.refused("/ogc/collections/qpv/items?services=Payant", "services")
+        self.refused("/ogc/collections/qpv/items?bbox=3,51,4,50", "bbox")
+        self.refused("/ogc/collections/qpv/items?page_token=forged", "page_token")
+        self.refused("/ogc/collections/qpv?limit=1", "limit")
 
     def test_items_filter_and_count(self):
         page = self.items("limit=100&bbox=3.095,50.595,3.195,50.695&services=Loisirs%20et%20"
@@ -253,14 +405,18 @@ class GatewayOgcE2E(unittest.TestCase):
                 ("bbox=1e308,50,3,51", "bbox"), ("bbox=3,51,4,50", "bbox"),
                 ("bbox=3,50,4", "bbox"), ("bbox=0x10,50,4,51", "bbox"),
                 ("limit=0", "limit"), ("limit=-1", "limit"), ("limit=1e9", "limit"),
-                ("limit=abc", "limit"), ("datetime=2026-01-01T00:00:00Z", "datetime"),
+                ("limit=abc", "limit"), ("datetime=2026-13-01", "datetime"),
+                ("datetime=2026-01-01T00:00:00", "datetime"), ("datetime=now", "datetime"),
+                ("datetime=2026-02-01/2026-01-01", "datetime"), ("datetime=a/b/c", "datetime"),
+                ("datetime=2026-01-01T00:00:00Z%00", "datetime"), ("datetime=%FF", "datetime"),
+                ("datetime=..", "datetime"),
                 ("colour=blue", "colour"), ("limit=5&limit=6", "limit"),
                 ("services=Cuisine", "services"), ("page_token=forged", "page_token"),
                 ("typologie=%00", "typologie"), ("%FF=1", "query")]:
             with self.subTest(query=query):
                 self.refused(items + query, parameter)
-        self.assertIn("non pris en charge",
-                      self.refused(items + "datetime=2026-01-01/..", "datetime")["message"])
+        self.assertIn("inversé",
+                      self.refused(items + "datetime=2026-02-01/2026-01-01", "datetime")["message"])
         self.refused("/ogc/collections?limit=3", "limit")
         status, headers, _ = self.call("POST", "/ogc/collections/venues/items", {})
         self.assertEqual(status, 405)
