@@ -433,6 +433,14 @@ class GatewayFaults(unittest.TestCase):
         # spent is not asserted: gRPC may finish a fast call before its expired timer fires.)
         os.kill(self.venues.pid, signal.SIGSTOP)
         try:
+            # SIGSTOP is delivered asynchronously: on a loaded machine a thread of venues could
+            # still answer one call. Wait until every thread shows as stopped.
+            deadline = time.time() + 10
+            while not all(open(f"/proc/{self.venues.pid}/task/{t}/stat").read()
+                          .rsplit(")", 1)[1].split()[0] == "T"
+                          for t in os.listdir(f"/proc/{self.venues.pid}/task")):
+                self.assertLess(time.time(), deadline, "venues never stopped")
+                time.sleep(0.01)
             with self.assertRaises(grpc.RpcError) as short:
                 stub.GetVenue(request, timeout=0.5)
             self.assertEqual(short.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
