@@ -4,6 +4,7 @@ venues imported through REST, then, in the same run and on the same machine:
 
   - REST GET /v1/venues/{id} (wrk, 64 connections)           goal >= 12,000 req/s, p99 < 5 ms
   - REST search, 5 km around central Paris + one service     goal >= 4,000 req/s, p99 < 10 ms
+  - OGC API items, a page of 100 (wrk, 64 connections)       goal >= 1,000 req/s
   - gRPC SearchVenues through the gateway vs direct to venues (h2load, 8 connections)
   - REST search vs gRPC search through the gateway
   - the gateway's resident memory                           goal < 100 MB
@@ -147,6 +148,13 @@ def main():
         status, body = call("GET", search)
         assert status == 200 and len(json.loads(body).get("results", [])) == 20, body[:300]
 
+        # An OGC API items page of 100 (what QGIS asks for while panning), first page.
+        ogc = "/ogc/collections/venues/items?limit=100"
+        with open(f"{tmp}/ogc.lua", "w") as f:
+            f.write('request = function() return wrk.format("GET", "%s") end\n' % ogc)
+        status, body = call("GET", ogc)
+        assert status == 200 and len(json.loads(body).get("features", [])) == 100, body[:300]
+
         # The same search as a gRPC frame for h2load.
         sys.path.insert(0, f"{BUILD}/python")
         from passerelle.venues.v1 import venues_pb2 as pb
@@ -160,6 +168,7 @@ def main():
         get_rps, get_p99, get_bad = wrk(f"http://127.0.0.1:{http_port}", f"{tmp}/get.lua", SECONDS)
         rest_rps, rest_p99, rest_bad = wrk(f"http://127.0.0.1:{http_port}", f"{tmp}/search.lua",
                                            SECONDS)
+        ogc_rps, ogc_p99, ogc_bad = wrk(f"http://127.0.0.1:{http_port}", f"{tmp}/ogc.lua", SECONDS)
         gw_grpc, gw_ok = h2load(grpc_port, f"{tmp}/body.bin", SECONDS)
         direct_grpc, direct_ok = h2load(ports["venues"], f"{tmp}/body.bin", SECONDS)
         memory = rss_mb(gateway.pid)
@@ -176,13 +185,15 @@ def main():
         print(f"  REST search 5 km Paris + service (wrk):  {rest_rps:10,.0f} req/s  p99 "
               f"{rest_p99:6.2f} ms  non-2xx {rest_bad}  -> "
               f"{goal(rest_rps >= 4000 and rest_p99 < 10)} (>= 4,000/s, p99 < 10 ms)")
+        print(f"  OGC items page of 100 (wrk):              {ogc_rps:10,.0f} req/s  p99 "
+              f"{ogc_p99:6.2f} ms  non-2xx {ogc_bad}  -> {goal(ogc_rps >= 1000)} (>= 1,000/s)")
         print(f"  gRPC search through the gateway (h2load): {gw_grpc:9,.0f} req/s ({gw_ok} ok)")
         print(f"  gRPC search direct to venues (h2load):    {direct_grpc:9,.0f} req/s ({direct_ok} ok)")
         print(f"  gateway / direct (gRPC):                  {gw_grpc / direct_grpc:9.2f}x")
         print(f"  REST / gRPC through the gateway:          {rest_rps / gw_grpc:9.2f}x")
         print(f"  gateway resident memory:                  {memory:9.1f} MB -> "
               f"{goal(memory < 100)} (< 100 MB)")
-        assert get_bad == 0 and rest_bad == 0, "error answers under load"
+        assert get_bad == 0 and rest_bad == 0 and ogc_bad == 0, "error answers under load"
         assert gw_ok > 0 and direct_ok > 0
     finally:
         stack.stop(check=False, timeout=30)
