@@ -221,6 +221,35 @@ TEST_F(AreasTest, AreasComeWithTheirPolygonsInPagesBothWays) {
   EXPECT_EQ(capped.areas_size(), 10);
 }
 
+TEST_F(AreasTest, OneAreaIsReadByItsNameWithPreciseErrors) {
+  v1::AreaLayer layer;
+  ASSERT_TRUE(AreaLayer(Layer({Square("A", "Alma", 3.16, 50.69)}), &layer, "qpv").ok());
+  auto get = [this](const std::string& name, v1::Area* out) {
+    grpc::ClientContext ctx;
+    v1::GetAreaRequest req;
+    req.set_name(name);
+    return stub_->GetArea(&ctx, req, out);
+  };
+  v1::Area area;
+  grpc::Status st = get("areaLayers/qpv/areas/A", &area);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(area.code(), "A");
+  EXPECT_EQ(area.label(), "Alma");
+  for (const char* missing : {"areaLayers/qpv/areas/B", "areaLayers/nope/areas/A"}) {
+    st = get(missing, &area);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << missing;
+  }
+  const std::string huge(100000, 'x');
+  for (const std::string& name :
+       {std::string("areaLayers/qpv/areas/"), std::string("areaLayers/qpv"),
+        std::string("areaLayers/qpv/areas/A\0B", 24), std::string("areaLayers/qpv/areas/\xff"),
+        "areaLayers/qpv/areas/" + huge, std::string("qpv/A")}) {
+    st = get(name, &area);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name.substr(0, 40);
+    EXPECT_LT(st.error_message().size() + st.error_details().size(), 4000u);
+  }
+}
+
 TEST_F(AreasTest, HostileAreaRequestsGetPreciseErrors) {
   v1::AreaLayer layer;
   ASSERT_TRUE(AreaLayer(Layer({Square("A", "Alma", 3.16, 50.69)}), &layer, "qpv").ok());
