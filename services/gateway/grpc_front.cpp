@@ -56,31 +56,40 @@ struct GrpcFront::Impl : public grpc::CallbackGenericService {
 
 namespace {
 
+// A call refused before any message is read: unknown method, or a caller the gate turned
+// away. It finishes at once and is audited when it named a public write.
+class Refusal : public grpc::ServerGenericBidiReactor {
+ public:
+  Refusal(grpc::Status status, const Route* route, const Caller& caller) {
+    if (route != nullptr) AuditWrite("grpc", *route, caller, "", 0, status.error_code(), "");
+    Finish(status);
+  }
+  void OnDone() override { delete this; }
+};
+
+// The client's address as REST names it (`127.0.0.1`, `::1`), so that both doors share an
+// anonymous caller's bucket. gRPC writes `ipv4:1.2.3.4:5678` or `ipv6:[::1]:5678`.
+std::string Peer(const grpc::GenericCallbackServerContext* ctx) {
+  std::string peer = ctx->peer();
+  size_t colon = peer.rfind(':');
+  if (colon != std::string::npos) peer = peer.substr(0, colon);
+  for (std::string_view prefix : {"ipv4:", "ipv6:"}) {
+    if (peer.rfind(prefix, 0) == 0) peer = peer.substr(prefix.size());
+  }
+  if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
+    peer = peer.substr(1, peer.size() - 2);
+  }
+  return peer;
+}
+
 // One proxied call. It finishes exactly once: before any backend call, or from the backend
 // call's last callback, so OnDone (which deletes it) never races a backend callback.
 class ProxyReactor : public grpc::ServerGenericBidiReactor {
  public:
-  ProxyReactor(GrpcFront::Impl& front, grpc::GenericCallbackServerContext* ctx)
-      : front_(front), ctx_(ctx) {
-    auto it = front_.by_path.find(ctx->method());
-    if (it == front_.by_path.end()) {
-      End(grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                       absl::StrCat("méthode inconnue ou non publique : ", ctx->method())));
-      return;
-    }
-    route_ = it->second;
-    std::string peer = Peer();
-    Admission admitted = front_.gate->Admit({.authorization = AllMetadata(ctx, "authorization"),
-                                             .api_key = AllMetadata(ctx, "x-api-key"),
-                                             .peer = peer});
-    caller_ = admitted.caller;
-    if (!admitted.status.ok()) {
-      if (admitted.rate && !admitted.rate->allowed) {
-        ctx_->AddTrailingMetadata("retry-after", absl::StrCat(admitted.rate->retry_after));
-      }
-      End(FromAbsl(admitted.status));
-      return;
-    }
+  // `route` is the public method called; `caller` has been admitted by the gate.
+  ProxyReactor(GrpcFront::Impl& front, grpc::GenericCallbackServerContext* ctx, const Route* route,
+               Caller caller)
+      : front_(front), ctx_(ctx), route_(route), caller_(std::move(caller)) {
     std::optional<std::string> rid = Metadata(ctx, "x-request-id");
     call_.request_id = rid && ValidRequestId(*rid) ? *rid : events::NewUuid();
     ctx_->AddInitialMetadata("x-request-id", call_.request_id);
@@ -155,21 +164,6 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
   void OnDone() override { delete this; }
 
  private:
-  // The client's address as REST names it (`127.0.0.1`, `::1`), so that both doors share an
-  // anonymous caller's bucket. gRPC writes `ipv4:1.2.3.4:5678` or `ipv6:[::1]:5678`.
-  std::string Peer() const {
-    std::string peer = ctx_->peer();
-    size_t colon = peer.rfind(':');
-    if (colon != std::string::npos) peer = peer.substr(0, colon);
-    for (std::string_view prefix : {"ipv4:", "ipv6:"}) {
-      if (peer.rfind(prefix, 0) == 0) peer = peer.substr(prefix.size());
-    }
-    if (peer.size() >= 2 && peer.front() == '[' && peer.back() == ']') {
-      peer = peer.substr(1, peer.size() - 2);
-    }
-    return peer;
-  }
-
   // Checks the caller against the route with the request as JSON; the request again as bytes
   // (the owner may have been filled in).
   absl::StatusOr<std::string> Authorized(std::string bytes) {
@@ -249,7 +243,7 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
 
   GrpcFront::Impl& front_;
   grpc::GenericCallbackServerContext* ctx_;
-  const Route* route_ = nullptr;
+  const Route* route_;
   Caller caller_;
   CallOptions call_;
   grpc::ByteBuffer in_;
@@ -267,8 +261,27 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
 
 grpc::ServerGenericBidiReactor* GrpcFront::Impl::CreateReactor(
     grpc::GenericCallbackServerContext* ctx) {
+  // Every call, reflection and unknown methods included, is admitted first: a bad key is
+  // refused and an anonymous caller spends a token before the method is even looked up.
+  auto found = by_path.find(ctx->method());
+  const Route* route = found == by_path.end() ? nullptr : found->second;
+  Admission admitted = gate->Admit({.authorization = AllMetadata(ctx, "authorization"),
+                                    .api_key = AllMetadata(ctx, "x-api-key"),
+                                    .peer = Peer(ctx)});
+  if (!admitted.status.ok()) {
+    if (admitted.rate && !admitted.rate->allowed) {
+      ctx->AddTrailingMetadata("retry-after", absl::StrCat(admitted.rate->retry_after));
+    }
+    return new Refusal(FromAbsl(admitted.status), route, admitted.caller);
+  }
   if (ctx->method() == kReflectionMethod) return reflection->NewReactor();
-  return new ProxyReactor(*this, ctx);
+  if (route == nullptr) {
+    return new Refusal(
+        grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                     absl::StrCat("méthode inconnue ou non publique : ", ctx->method())),
+        nullptr, admitted.caller);
+  }
+  return new ProxyReactor(*this, ctx, route, std::move(admitted.caller));
 }
 
 namespace {

@@ -155,7 +155,6 @@ int main(int argc, char** argv) {
          gateway::OgcOptions ogc_options;
          ogc_options.public_url = public_url;
          ogc_options.backend_timeout = options.backend_timeout;
-         ogc_options.cors_origins = options.cors_origins;
          absl::StatusOr<std::unique_ptr<gateway::OgcPages>> ogc =
              gateway::OgcPages::Create(*api, routes, *backends, std::move(ogc_options));
          if (!ogc.ok()) return ogc.status();

@@ -855,8 +855,8 @@ absl::Status CheckPublicUrl(std::string_view url) {
 struct OgcPages::Reply {
   std::shared_ptr<http::Exchange> exchange;
   std::string request_id;
-  std::string origin;  // the CORS origin to allow, or empty
-  std::string base;    // the public URL
+  std::vector<http::Header> headers;  // the door's: X-Request-Id, RateLimit-*, CORS
+  std::string base;                   // the public URL
 };
 
 absl::StatusOr<std::unique_ptr<OgcPages>> OgcPages::Create(const ApiSchema& schema,
@@ -911,14 +911,9 @@ std::string OgcPages::PublicUrl() const {
 void OgcPages::Send(const Reply& reply, std::string content_type, std::string body,
                     std::string_view cache_control) const {
   http::Response r;
-  r.headers = {{"content-type", std::move(content_type)},
-               {"cache-control", std::string(cache_control)},
-               {"x-request-id", reply.request_id}};
-  if (!reply.origin.empty()) {
-    r.headers.push_back({"access-control-allow-origin", reply.origin});
-    r.headers.push_back({"access-control-expose-headers", "X-Request-Id"});
-    r.headers.push_back({"vary", "Origin"});
-  }
+  r.headers = reply.headers;
+  r.headers.push_back({"content-type", std::move(content_type)});
+  r.headers.push_back({"cache-control", std::string(cache_control)});
   r.body = std::move(body);
   reply.exchange->Respond(std::move(r));
 }
@@ -927,12 +922,9 @@ void OgcPages::FailBackend(const Reply& reply, const grpc::Status& status) const
   const int code = HttpStatusOf(status.error_code());
   http::Response r;
   r.status = code;
-  r.headers = {
-      {"content-type", kJson}, {"cache-control", "no-store"}, {"x-request-id", reply.request_id}};
-  if (!reply.origin.empty()) {
-    r.headers.push_back({"access-control-allow-origin", reply.origin});
-    r.headers.push_back({"vary", "Origin"});
-  }
+  r.headers = reply.headers;
+  r.headers.push_back({"content-type", kJson});
+  r.headers.push_back({"cache-control", "no-store"});
   if (code == 503) r.headers.push_back({"retry-after", "1"});
   r.body = ErrorJson(schema_, code, status, reply.request_id);
   reply.exchange->Respond(std::move(r));
@@ -942,40 +934,37 @@ void OgcPages::Fail(const Reply& reply, const absl::Status& status) const {
   FailBackend(reply, FromAbsl(status));
 }
 
-bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
-                     const std::string& request_id) {
+std::vector<std::string> OgcPages::Allowed(std::string_view path) const {
+  if (path.ends_with("/") && path != "/ogc/") return {};
+  std::vector<std::string_view> s = text::Split(path, '/');  // s[0] == "", s[1] == "ogc"
+  if (s.size() < 2 || s[1] != "ogc") return {};
+  const size_t n = s.size() - 1;  // segments from "ogc" on, as Serve counts them
+  bool known = n == 1 || (n == 2 && s[2].empty());
+  if (n == 2) known = known || s[2] == "api" || s[2] == "conformance" || s[2] == "collections";
+  if (n >= 3 && n <= 5 && s[2] == "collections" && (s[3] == "venues" || IsAreaLayerId(s[3]))) {
+    known = n == 3 || (s[4] == "items" && (n == 4 || !s[5].empty()));
+  }
+  if (!known) return {};
+  return {"GET", "HEAD"};
+}
+
+void OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) {
   const http::Request& req = exchange->request();
   const std::string_view target = req.target;
   const size_t q = target.find('?');
   const std::string_view path = target.substr(0, q);
   const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
-  if (path != "/ogc" && !path.starts_with("/ogc/")) return false;
-
-  Reply reply{exchange, request_id, "", PublicUrl()};
-  if (std::optional<std::string_view> origin = req.Find("origin")) {
-    for (const std::string& allowed : options_.cors_origins) {
-      if (allowed == "*" || allowed == *origin) reply.origin = allowed;
-    }
-  }
-  if (req.method != "GET" && req.method != "HEAD") {
-    http::Response r = http::ErrorResponse(
-        405, absl::StrCat("méthode ", text::Quote(req.method, 20),
-                          " non permise : l'API OGC est en lecture seule (GET)"));
-    r.headers.push_back({"allow", "GET, HEAD"});
-    r.headers.push_back({"x-request-id", request_id});
-    exchange->Respond(std::move(r));
-    return true;
-  }
+  Reply reply{exchange, std::move(request.request_id), std::move(request.headers), PublicUrl()};
   if (reply.base.empty()) {  // only in the instant between the port's binding and its setting
     FailBackend(reply, grpc::Status(grpc::StatusCode::UNAVAILABLE, "la passerelle démarre"));
-    return true;
+    return;
   }
   const std::string& base = reply.base;
   const std::string root = base + "/ogc";
   if (path == "/ogc" || path == "/ogc/") {
     if (absl::Status s = CheckPlainQuery(query, false); !s.ok()) {
       Fail(reply, s);
-      return true;
+      return;
     }
     nlohmann::json landing = {
         {"title", "Passerelle — lieux de médiation numérique"},
@@ -991,7 +980,7 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
           Link(root + "/conformance", "conformance", kJson, "Classes de conformité"),
           Link(root + "/collections", "data", kJson, "Les collections")}}};
     Send(reply, kJson, Dump(landing), "public, max-age=300");
-    return true;
+    return;
   }
 
   absl::StatusOr<SplitPath> split = SplitRequestPath(path);
@@ -1003,7 +992,7 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
     Fail(reply, api::InvalidArgument(
                     std::string(split.status().message()),
                     {{feature ? "featureId" : "path", std::string(split.status().message())}}));
-    return true;
+    return;
   }
   const std::vector<std::string>& s = split->segments_with_verb;  // s[0] == "ogc"
   const size_t n = s.size();
@@ -1015,7 +1004,7 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
       not_found(
           absl::StrCat("collection « ", text::Quote(s[2], 60),
                        " » inconnue : « venues » ou une couche de zones (voir /collections)"));
-      return true;
+      return;
     }
     if (n == 3) {
       if (absl::Status st = CheckPlainQuery(query, false); !st.ok()) {
@@ -1030,26 +1019,26 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
     } else {
       not_found(absl::StrCat("aucune ressource OGC à l'adresse ", text::Quote(path, 200)));
     }
-    return true;
+    return;
   }
   if (n == 5 && s[1] == "collections" && s[3] == "items") {
     Feature(reply, s[4], query);
-    return true;
+    return;
   }
   if (n == 4 && s[1] == "collections" && s[3] == "items") {
     Items(reply, query);
-    return true;
+    return;
   }
   const bool known =
       (n == 2 && (s[1] == "api" || s[1] == "conformance" || s[1] == "collections")) ||
       (n == 3 && s[1] == "collections");
   if (!known) {
     not_found(absl::StrCat("aucune ressource OGC à l'adresse ", text::Quote(path, 200)));
-    return true;
+    return;
   }
   if (absl::Status st = CheckPlainQuery(query, false); !st.ok()) {
     Fail(reply, st);
-    return true;
+    return;
   }
   if (n == 3) {
     Send(reply, kJson, Dump(Collection(root)), "public, max-age=300");
@@ -1065,7 +1054,6 @@ bool OgcPages::Serve(const std::shared_ptr<http::Exchange>& exchange,
   } else {
     Send(reply, kOpenApi30, OpenApi(root), "public, max-age=300");
   }
-  return true;
 }
 
 std::string OgcPages::OpenApi(const std::string& root) const {

@@ -113,8 +113,6 @@ struct OgcOptions {
   std::string public_url;
   /// Deadline of each backend call.
   absl::Duration backend_timeout = absl::Seconds(10);
-  /// Origins allowed by CORS, as for the REST routes (`*`: any).
-  std::vector<std::string> cors_origins;
   /// The clock of `timeStamp`; null: the system clock.
   const clocks::Clock* clock = nullptr;
 };
@@ -128,8 +126,10 @@ class OgcPages : public ExtraPages {
                                                           const RouteTable& routes,
                                                           Backends& backends, OgcOptions options);
 
-  bool Serve(const std::shared_ptr<http::Exchange>& exchange,
-             const std::string& request_id) override;
+  /// GET and HEAD on the tree's paths (the landing page, `api`, `conformance`, `collections`,
+  /// a collection, its items, one item); nothing elsewhere.
+  std::vector<std::string> Allowed(std::string_view path) const override;
+  void Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) override;
 
   /// Sets the base of the links once the listening port is known (checked as above).
   absl::Status SetPublicUrl(std::string url);

@@ -708,7 +708,10 @@ json Generator::Components() {
               string)},
       {"Location", header("L'adresse de la ressource créée (`/v1/` suivi de son `name`).",
                           {{"type", "string"}, {"format", "uri-reference"}})},
-      {"Link", header("La page suivante : `</v1/…?pageToken=…>; rel=\"next\"`.", string)},
+      {"Link",
+       header("La page suivante `</v1/…?pageToken=…>; rel=\"next\"` et, pour une recherche, la "
+              "précédente (`rel=\"prev\"`).",
+              string)},
       {"Content-Disposition",
        header("`attachment; filename=\"…\"`, l'extension selon le format.", string)},
       {"Retry-After", header("Secondes à attendre avant de réessayer.", integer)},

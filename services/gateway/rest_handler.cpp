@@ -76,6 +76,46 @@ bool NoneMatch(std::string_view header, std::string_view etag) {
   return false;
 }
 
+// A request's path and query as a URI reference safe inside `<...>` of a Link header: every
+// byte outside RFC 3986's path and query characters is percent-encoded (`%` kept as given).
+void AppendUriSafe(std::string_view raw, std::string* out) {
+  static constexpr std::string_view kKept = "-._~!$&'()*+,;=:@/?%";
+  for (char c : raw) {
+    const auto u = static_cast<unsigned char>(c);
+    if (absl::ascii_isalnum(u) || kKept.find(c) != std::string_view::npos) {
+      out->push_back(c);
+    } else {
+      absl::StrAppend(out, "%", absl::Hex(u, absl::kZeroPad2));
+    }
+  }
+}
+
+// `<path?query&pageToken=token>; rel="rel"`, the query without its page token.
+std::string PageLink(std::string_view path, std::string_view query, std::string_view token,
+                     std::string_view rel) {
+  std::string link = "<";
+  AppendUriSafe(path, &link);
+  link.push_back('?');
+  for (std::string_view part : text::Split(query, '&')) {
+    if (part.empty() || part.starts_with("page_token=") || part.starts_with("pageToken=")) {
+      continue;
+    }
+    AppendUriSafe(part, &link);
+    link.push_back('&');
+  }
+  link += "pageToken=";
+  for (char c : token) {  // sealed tokens are base64url; anything else is encoded
+    const auto u = static_cast<unsigned char>(c);
+    if (absl::ascii_isalnum(u) || c == '-' || c == '_') {
+      link.push_back(c);
+    } else {
+      absl::StrAppend(&link, "%", absl::Hex(u, absl::kZeroPad2));
+    }
+  }
+  absl::StrAppend(&link, ">; rel=\"", std::string(rel), "\"");
+  return link;
+}
+
 std::string ExportFileName(const Route& route, const RouteTable::Lookup& found,
                            std::string_view content_type) {
   std::string base = "export";
@@ -366,10 +406,20 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
       metered->set_route(std::string(set.prefix.substr(1)));
     }
   }
-  const bool fixed =
-      c->path == kHealthPath || (c->path == kOpenApiPath && !options_.openapi_json.empty());
+  // What the path answers when it is a fixed route or a page (empty: ask the route table).
+  std::vector<std::string> allowed;
+  if (pages != nullptr) {
+    allowed = pages->Allowed(c->path);
+  } else if (c->path == kHealthPath ||
+             (c->path == kOpenApiPath && !options_.openapi_json.empty())) {
+    allowed = {"GET", "HEAD"};
+  }
   if (req.method == "OPTIONS") {
-    Preflight(*c, pages != nullptr || fixed);
+    if (allowed.empty() && pages == nullptr) {
+      absl::StatusOr<SplitPath> path = SplitRequestPath(c->path);
+      if (path.ok()) allowed = Allowed(routes_.Find("OPTIONS", *path));
+    }
+    Preflight(*c, std::move(allowed));
     return;
   }
   if (read && c->path == kHealthPath) {  // probes take no token
@@ -411,7 +461,16 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
     exchange->Respond(std::move(r));
     return;
   }
-  if (pages != nullptr && pages->Serve(exchange, c->request_id)) return;
+  if (pages != nullptr) {
+    if (allowed.empty()) {
+      NotFound(*c);
+    } else if (std::find(allowed.begin(), allowed.end(), req.method) == allowed.end()) {
+      NotAllowed(*c, std::move(allowed));
+    } else {
+      pages->Serve(exchange, {c->request_id, CommonHeaders(*c)});
+    }
+    return;
+  }
   absl::StatusOr<SplitPath> path = SplitRequestPath(c->path);
   if (!path.ok()) {
     Fail(*c, FromAbsl(path.status()));
@@ -424,38 +483,38 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
   }
   if (c->found.route == nullptr) {
     if (!c->found.allowed.empty()) {
-      Fail(*c,
-           grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                        absl::StrCat("méthode ", req.method, " non permise sur ",
-                                     text::Quote(c->path, 200))),
-           405, {{"allow", absl::StrJoin(Allowed(c->found), ", ")}});
+      NotAllowed(*c, Allowed(c->found));
     } else {
-      Fail(*c, FromAbsl(
-                   api::WithReason(absl::NotFoundError(absl::StrCat("aucune ressource à l'adresse ",
-                                                                    text::Quote(c->path, 200))),
-                                   "ROUTE_NOT_FOUND")));
+      NotFound(*c);
     }
     return;
   }
   Forward(c);
 }
 
+void RestHandler::NotFound(const Context& c) {
+  Fail(c, FromAbsl(api::WithReason(absl::NotFoundError(absl::StrCat("aucune ressource à l'adresse ",
+                                                                    text::Quote(c.path, 200))),
+                                   "ROUTE_NOT_FOUND")));
+}
+
+void RestHandler::NotAllowed(const Context& c, std::vector<std::string> allowed) {
+  const std::string& method = c.exchange->request().method;
+  allowed.push_back("OPTIONS");
+  Fail(c,
+       grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                    absl::StrCat("méthode ", text::Quote(method, 20), " non permise sur ",
+                                 text::Quote(c.path, 200),
+                                 " (permises : ", absl::StrJoin(allowed, ", "), ")")),
+       405, {{"allow", absl::StrJoin(allowed, ", ")}});
+}
+
 // CORS preflight, or a client asking what a resource allows: 204 with Allow on a path served,
 // 404 on one that is not (no token: browsers send it before the real request, which pays).
-void RestHandler::Preflight(const Context& c, bool fixed_or_page) {
-  std::vector<std::string> allowed = {"GET", "HEAD"};
-  if (!fixed_or_page) {
-    absl::StatusOr<SplitPath> path = SplitRequestPath(c.path);
-    RouteTable::Lookup found;
-    if (path.ok()) found = routes_.Find("OPTIONS", *path);
-    if (found.allowed.empty()) {
-      Fail(c,
-           FromAbsl(api::WithReason(absl::NotFoundError(absl::StrCat(
-                                        "aucune ressource à l'adresse ", text::Quote(c.path, 200))),
-                                    "ROUTE_NOT_FOUND")));
-      return;
-    }
-    allowed = Allowed(found);
+void RestHandler::Preflight(const Context& c, std::vector<std::string> allowed) {
+  if (allowed.empty()) {
+    NotFound(c);
+    return;
   }
   allowed.push_back("OPTIONS");
   http::Response r;
@@ -487,6 +546,16 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
                {{"Content-Type",
                  absl::StrCat("type ", text::Quote(media), " non pris en charge ici")}})),
            415);
+      return;
+    }
+  }
+  for (std::string_view single : {"idempotency-key", "if-match", "x-server-timeout"}) {
+    int seen = 0;
+    for (const http::Header& h : req.headers) seen += h.name == single ? 1 : 0;
+    if (seen > 1) {
+      Fail(*c, FromAbsl(api::InvalidArgument(
+                   absl::StrCat("en-tête ", std::string(single), " donné ", seen, " fois"),
+                   {{std::string(single), "une seule fois attendu"}})));
       return;
     }
   }
@@ -584,21 +653,12 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
             r.headers.push_back({"location", absl::StrCat("/v1/", *name)});
           }
         }
-        if (std::optional<std::string> next = WireString(output, bytes, "next_page_token");
-            next && !next->empty()) {
-          std::string query;
-          for (std::string_view part : text::Split(c->query, '&')) {
-            if (part.empty() || absl::StartsWith(std::string(part), "page_token=") ||
-                absl::StartsWith(std::string(part), "pageToken=")) {
-              continue;
-            }
-            absl::StrAppend(&query, std::string(part), "&");
+        for (auto [field, rel] :
+             {std::pair{"next_page_token", "next"}, std::pair{"previous_page_token", "prev"}}) {
+          if (std::optional<std::string> token = WireString(output, bytes, field);
+              token && !token->empty()) {
+            r.headers.push_back({"link", PageLink(c->path, c->query, *token, rel)});
           }
-          r.headers.push_back(
-              {"link", absl::StrCat(
-                           "<", c->path, "?", query, "pageToken=",
-                           absl::WebSafeBase64Escape(*next) == *next ? *next : absl::CEscape(*next),
-                           ">; rel=\"next\"")});
         }
         r.body = *std::move(body);
         Audit(*c, r.status, grpc::StatusCode::OK);

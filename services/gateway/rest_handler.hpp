@@ -24,14 +24,23 @@
 
 namespace passerelle::gateway {
 
-/// Pages served beside the annotated routes (OGC API Features, the map's static files): each is
-/// asked first and answers the requests it takes.
+/// What the door gives a page set with each request it hands over.
+struct PageRequest {
+  std::string request_id;
+  /// Headers every answer carries: X-Request-Id, RateLimit-*, CORS.
+  std::vector<http::Header> headers;
+};
+
+/// Pages served beside the annotated routes (OGC API Features, the map's static files) under
+/// one path prefix. The door admits the caller, answers OPTIONS, 404 and 405 from `Allowed`,
+/// and hands over the rest.
 class ExtraPages {
  public:
   virtual ~ExtraPages() = default;
-  /// True when the request is this handler's (it then responds, exactly once).
-  virtual bool Serve(const std::shared_ptr<http::Exchange>& exchange,
-                     const std::string& request_id) = 0;
+  /// The methods `path` (under the set's prefix) answers; empty when it is none of these pages.
+  virtual std::vector<std::string> Allowed(std::string_view path) const = 0;
+  /// Answers a request whose method `Allowed` names for its path (exactly once).
+  virtual void Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) = 0;
 };
 
 struct PageSet {
@@ -86,7 +95,11 @@ class RestHandler : public http::Handler {
 
  private:
   struct Context;
-  void Preflight(const Context& context, bool fixed_or_page);
+  void Preflight(const Context& context, std::vector<std::string> allowed);
+  /// 404 naming the path.
+  void NotFound(const Context& context);
+  /// 405 with `Allow` (OPTIONS added to `allowed`).
+  void NotAllowed(const Context& context, std::vector<std::string> allowed);
   void Forward(std::shared_ptr<Context> context);
   void ForwardStream(std::shared_ptr<Context> context, std::string request);
   void ForwardUpload(std::shared_ptr<Context> context, std::string first);

@@ -39,6 +39,23 @@ std::string HeaderOf(const http::Response& r, std::string_view name) {
   return "";
 }
 
+// A page set serving `/pages` and `/pages/a`: records what the door handed over.
+class FakePages : public ExtraPages {
+ public:
+  std::vector<std::string> Allowed(std::string_view path) const override {
+    if (path == "/pages" || path == "/pages/a") return {"GET", "HEAD"};
+    return {};
+  }
+  void Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) override {
+    served.push_back(exchange->request().target);
+    http::Response r;
+    r.headers = std::move(request.headers);
+    r.body = "page";
+    exchange->Respond(std::move(r));
+  }
+  std::vector<std::string> served;
+};
+
 class RestAdmissionTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -64,6 +81,7 @@ class RestAdmissionTest : public ::testing::Test {
     RestOptions options;
     options.rate_limits = *ParseRateLimits("public=1:3,admin=1:3");
     options.openapi_json = "{}";
+    options.pages = {{"/pages", &pages_}};
     handler_ = std::make_unique<RestHandler>(*schema_, *routes_, *backends_, ring_, limiter_,
                                              std::move(options));
   }
@@ -83,6 +101,7 @@ class RestAdmissionTest : public ::testing::Test {
     return exchange->responses.empty() ? http::Response{} : exchange->responses.front();
   }
 
+  FakePages pages_;
   FakeKeyStore store_;
   clocks::ManualClock clock_{absl::FromUnixSeconds(1800000000)};
   KeyRing ring_{store_, "pepper", clock_};
@@ -155,6 +174,33 @@ TEST_F(RestAdmissionTest, OptionsAnswersOnlyForServedPaths) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(nlohmann::json::parse(r.body)["error"]["status"], "NOT_FOUND");
   EXPECT_EQ(Call("OPTIONS", "/v1/venues/%00").status, 404);
+}
+
+TEST_F(RestAdmissionTest, PagesAnswerOnlyWhatTheyServeWithTheDoorsHeaders) {
+  http::Response r = Call("OPTIONS", "/pages/a");
+  EXPECT_EQ(r.status, 204);
+  EXPECT_EQ(HeaderOf(r, "allow"), "GET, HEAD, OPTIONS");
+  EXPECT_EQ(Call("OPTIONS", "/pages/elsewhere").status, 404);
+  r = Call("POST", "/pages/a");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(HeaderOf(r, "allow"), "GET, HEAD, OPTIONS");
+  r = Call("GET", "/pages/b");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_TRUE(pages_.served.empty());
+  // A page's answer carries the door's headers: the request id and the caller's rate.
+  r = Call("GET", "/pages", {{"x-request-id", "page-1"}}, "192.0.2.7");
+  EXPECT_EQ(r.body, "page");
+  EXPECT_EQ(HeaderOf(r, "x-request-id"), "page-1");
+  EXPECT_EQ(HeaderOf(r, "ratelimit-limit"), "3");
+  EXPECT_EQ(HeaderOf(r, "ratelimit-remaining"), "2");
+  EXPECT_EQ(pages_.served, std::vector<std::string>{"/pages"});
+}
+
+TEST_F(RestAdmissionTest, MethodNotAllowedListsOptions) {
+  http::Response r = Call("PUT", "/v1/venues", {{"authorization", "Bearer " + admin_key_}});
+  EXPECT_EQ(r.status, 405);
+  EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("OPTIONS"));
+  EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("POST"));
 }
 
 TEST_F(RestAdmissionTest, MalformedAuthorizationIsAChallenge) {

@@ -281,7 +281,8 @@ absl::Status SetFromHeader(const Route& route, json* req, const std::string& fie
   }
   if (json* existing = Member(*target, f)) {
     if (!existing->is_string() || existing->get<std::string>() != value) {
-      return Invalid(header, absl::StrCat("différent du champ ", f->json_name(), " du corps"));
+      return Invalid(header,
+                     absl::StrCat("différent du champ ", f->json_name(), " donné dans la requête"));
     }
     return absl::OkStatus();
   }

@@ -248,6 +248,37 @@ class GatewayE2E(unittest.TestCase):
             "GET", "/v1/venues?showWithdrawn=true&filter=state%3D%22withdrawn%22", key=self.partner)
         self.assertEqual(status, 200, body)
 
+    def test_links_are_re_encoded_and_single_headers_single(self):
+        # Raw quotes in the query are percent-encoded in the Link header, never copied.
+        status, headers, body = self.call("GET", '/v1/venues?pageSize=1&filter=state="active"')
+        self.assertEqual(status, 200, body)
+        link = headers["link"]
+        self.assertIn("filter=state=%22active%22", link)
+        self.assertEqual(link.count('"'), 2, link)  # only rel="next"
+        self.assertTrue(link.endswith('rel="next"'), link)
+        # A search's second page links back to the first.
+        status, headers, body = self.call("GET", "/v1/venues:search?pageSize=1")
+        self.assertEqual(status, 200, body)
+        token = json.loads(body)["nextPageToken"]
+        status, headers, body = self.call("GET", f"/v1/venues:search?pageSize=1&pageToken={token}")
+        self.assertEqual(status, 200, body)
+        self.assertIn('rel="prev"', headers.get("link", ""), headers)
+        # Two Idempotency-Key headers: which one would the retry match? Refused.
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        payload = json.dumps(venue_body("twokeys")).encode()
+        conn.putrequest("POST", "/v1/venues")
+        for name, value in [("Authorization", f"Bearer {self.org_a}"),
+                            ("Content-Type", "application/json"),
+                            ("Content-Length", str(len(payload))),
+                            ("Idempotency-Key", "k-1"), ("Idempotency-Key", "k-2")]:
+            conn.putheader(name, value)
+        conn.endheaders(payload)
+        answer = conn.getresponse()
+        error = json.loads(answer.read())["error"]
+        conn.close()
+        self.assertEqual(answer.status, 400, error)
+        self.assertEqual(error["details"][0]["fieldViolations"][0]["field"], "idempotency-key")
+
     def test_owner_given_under_both_names_is_refused(self):
         status, _, body = self.call("POST", "/v1/venues", venue_body(
             "twice", ownerOrganisation="org-a", owner_organisation="org-b"), key=self.org_a)
@@ -366,6 +397,18 @@ class GatewayE2E(unittest.TestCase):
             time.sleep(wait)
             status, _ = get()
             self.assertEqual(status, 200)
+            # Unknown gRPC methods spend the anonymous caller's tokens like any call.
+            import grpc
+            channel = grpc.insecure_channel(f"127.0.0.1:{replica.grpc_port}")
+            hidden = channel.unary_unary("/passerelle.testing.v1.EchoService/Echo")
+            codes = []
+            for _ in range(4):
+                try:
+                    hidden(b"", timeout=10)
+                except grpc.RpcError as e:
+                    codes.append(e.code())
+            channel.close()
+            self.assertIn(grpc.StatusCode.RESOURCE_EXHAUSTED, codes)
         finally:
             replica.terminate()
             self.assertEqual(replica.wait(timeout=20), 0)
@@ -402,6 +445,10 @@ class GatewayE2E(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as unknown:
             hidden(b"", timeout=10)
         self.assertEqual(unknown.exception.code(), grpc.StatusCode.UNIMPLEMENTED)
+        # The gate comes before the method table: a forged key learns nothing of what exists.
+        with self.assertRaises(grpc.RpcError) as forged:
+            hidden(b"", metadata=[("authorization", "Bearer psk_forged")], timeout=10)
+        self.assertEqual(forged.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
         channel.close()
 
     def test_api_keys_through_the_grpc_door(self):
@@ -479,6 +526,10 @@ class GatewayE2E(unittest.TestCase):
         self.assertNotIn("grpc.health.v1.Health", names)
         self.assertGreater(len(answers[1].file_descriptor_response.file_descriptor_proto), 1)
         self.assertEqual(answers[2].error_response.error_code, 5)  # NOT_FOUND
+        with self.assertRaises(grpc.RpcError) as forged:
+            list(info(iter([reflection.ServerReflectionRequest(list_services="")]),
+                      metadata=[("x-api-key", "psk_forged")], timeout=10))
+        self.assertEqual(forged.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
         channel.close()
 
     def test_curl_reads_like_any_client(self):

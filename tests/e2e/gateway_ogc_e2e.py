@@ -420,7 +420,16 @@ class GatewayOgcE2E(unittest.TestCase):
         self.refused("/ogc/collections?limit=3", "limit")
         status, headers, _ = self.call("POST", "/ogc/collections/venues/items", {})
         self.assertEqual(status, 405)
-        self.assertEqual(headers["allow"], "GET, HEAD")
+        self.assertEqual(headers["allow"], "GET, HEAD, OPTIONS")
+        # OPTIONS answers for the tree's paths only; every answer carries the caller's rate.
+        status, headers, _ = self.call("OPTIONS", "/ogc/collections/venues/items", None)
+        self.assertEqual(status, 204)
+        self.assertEqual(headers["allow"], "GET, HEAD, OPTIONS")
+        status, _, _ = self.call("OPTIONS", "/ogc/nothing/here", None)
+        self.assertEqual(status, 404)
+        status, headers, _ = self.call("GET", "/ogc/conformance", None)
+        self.assertEqual(status, 200)
+        self.assertIn("ratelimit-remaining", headers)
 
     def test_curl_reads_the_items(self):
         out = subprocess.run(
