@@ -26,8 +26,8 @@ class Parser {
       if (!c.ok()) return c.status();
       out.push_back(*std::move(c));
       if (out.size() > kMaxComparisons) {
-        return Error(out.back().position, absl::StrCat("at most ", kMaxComparisons,
-                                                      " comparisons"));
+        return Error(out.back().position,
+                     absl::StrCat("at most ", kMaxComparisons, " comparisons"));
       }
       const bool spaced = SkipSpaces();
       if (AtEnd()) return out;

@@ -9,7 +9,8 @@ namespace passerelle::api {
 namespace {
 
 TEST(Filter, ParsesComparisonsJoinedByAnd) {
-  auto f = ParseFilter(R"(commune = "Roubaix" AND services:"Aide aux démarches" AND state!=withdrawn)");
+  auto f =
+      ParseFilter(R"(commune = "Roubaix" AND services:"Aide aux démarches" AND state!=withdrawn)");
   ASSERT_TRUE(f.ok()) << f.status();
   ASSERT_EQ(f->size(), 3u);
   EXPECT_EQ((*f)[0].field, "commune");
@@ -49,8 +50,8 @@ TEST(Filter, RefusesWhatIsOutsideTheSubsetWithThePosition) {
     auto v = Violations(f.status());
     ASSERT_EQ(v.size(), 1u);
     EXPECT_EQ(v[0].field, "filter");
-    EXPECT_NE(v[0].description.find(c.says), std::string::npos) << c.filter << " -> "
-                                                                 << v[0].description;
+    EXPECT_NE(v[0].description.find(c.says), std::string::npos)
+        << c.filter << " -> " << v[0].description;
   }
 }
 

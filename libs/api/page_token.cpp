@@ -26,8 +26,9 @@ std::string Associated(std::string_view list, std::string_view parameters) {
 }
 
 absl::Status Refused(std::string_view why) {
-  return InvalidArgument("invalid page_token",
-                         {{"page_token", absl::StrCat(std::string(why), "; start again without a token")}});
+  return InvalidArgument(
+      "invalid page_token",
+      {{"page_token", absl::StrCat(std::string(why), "; start again without a token")}});
 }
 
 }  // namespace

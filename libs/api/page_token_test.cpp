@@ -10,7 +10,9 @@ namespace {
 
 TEST(PageTokens, RoundTripsACursorOpaquely) {
   PageTokens tokens("deployment secret");
-  const std::string cursor = "Médiathèque\x1f" "2f6c1c3e-1b7e-4a43-9f0e-6d1f1c2b3a4d";
+  const std::string cursor =
+      "Médiathèque\x1f"
+      "2f6c1c3e-1b7e-4a43-9f0e-6d1f1c2b3a4d";
   const std::string token = tokens.Seal("venues", "filter=a", cursor);
   EXPECT_EQ(token.find("2f6c1c3e"), std::string::npos);
   auto opened = tokens.Open("venues", "filter=a", token);
@@ -22,9 +24,13 @@ TEST(PageTokens, RoundTripsACursorOpaquely) {
 TEST(PageTokens, RefusesForgedCutReplayedAndForeignTokens) {
   PageTokens tokens("deployment secret");
   const std::string token = tokens.Seal("venues", "filter=a", "cursor");
-  std::vector<std::string> bad = {
-      "garbage", "NQ", "", std::string(10000, 'A'), token.substr(0, token.size() - 2),
-      std::string("\xFF\xFE", 2) + token, token + "AA"};
+  std::vector<std::string> bad = {"garbage",
+                                  "NQ",
+                                  "",
+                                  std::string(10000, 'A'),
+                                  token.substr(0, token.size() - 2),
+                                  std::string("\xFF\xFE", 2) + token,
+                                  token + "AA"};
   std::string flipped = token;
   flipped[10] = flipped[10] == 'A' ? 'B' : 'A';
   bad.push_back(flipped);
@@ -34,8 +40,8 @@ TEST(PageTokens, RefusesForgedCutReplayedAndForeignTokens) {
     ASSERT_FALSE(Violations(opened.status()).empty());
     EXPECT_EQ(Violations(opened.status())[0].field, "page_token");
   }
-  EXPECT_FALSE(tokens.Open("venues", "filter=b", token).ok());      // other parameters
-  EXPECT_FALSE(tokens.Open("sources", "filter=a", token).ok());     // another list
+  EXPECT_FALSE(tokens.Open("venues", "filter=b", token).ok());   // other parameters
+  EXPECT_FALSE(tokens.Open("sources", "filter=a", token).ok());  // another list
   EXPECT_FALSE(PageTokens("other key").Open("venues", "filter=a", token).ok());
 }
 

@@ -39,6 +39,20 @@ ResourcePattern::ResourcePattern(std::string_view pattern) : pattern_(pattern) {
   }
 }
 
+namespace {
+
+bool HasSpaceOrControl(std::string_view s) {
+  return !text::IsValidUtf8(s) || text::FirstControl(s).has_value() ||
+         s.find_first_of(" \t\r\n") != std::string_view::npos;
+}
+
+}  // namespace
+
+bool IsNameSegment(std::string_view value) {
+  return !value.empty() && value.size() <= kMaxResourceName &&
+         value.find('/') == std::string_view::npos && !HasSpaceOrControl(value);
+}
+
 absl::Status InvalidName(std::string_view field, std::string_view rule, std::string_view name) {
   return InvalidArgument(
       absl::StrCat("invalid ", std::string(field)),
@@ -53,8 +67,7 @@ absl::StatusOr<std::vector<std::string>> ResourcePattern::Parse(std::string_view
                            {{std::string(field), absl::StrCat(rule, ", at most ", kMaxResourceName,
                                                               " bytes, got ", name.size())}});
   }
-  if (!text::IsValidUtf8(name) || text::FirstControl(name).has_value() ||
-      name.find_first_of(" \t\r\n") != std::string_view::npos) {
+  if (HasSpaceOrControl(name)) {
     return InvalidName(field, absl::StrCat(rule, " without spaces or control characters"), name);
   }
   const std::vector<std::string_view> parts = Segments(name);

@@ -43,6 +43,11 @@ class ResourcePattern {
   std::vector<std::string> segments_;
 };
 
+/// True when `value` can be one variable of a resource name as ResourcePattern::Parse reads
+/// it: not empty, valid UTF-8, no `/`, space or control character, within kMaxResourceName.
+/// What a service stores as an id it will later be asked for by name must pass it.
+bool IsNameSegment(std::string_view value);
+
 /// A resource id that is a positive number, in its one canonical spelling: decimal digits
 /// without sign or leading zero ("12", not "012", "+12" or "1e1"), at most 2^63-1.
 std::optional<int64_t> ParsePositiveId(std::string_view segment);

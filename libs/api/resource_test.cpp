@@ -45,6 +45,20 @@ TEST(ResourcePatternTest, HugeNamesAreRefusedWithoutBeingEchoed) {
   EXPECT_LT(v.status().ToString().size(), 1000u);
 }
 
+TEST(IsNameSegmentTest, WhatANameCanHoldAsOneVariable) {
+  const ResourcePattern pattern("layers/{layer}/areas/{code}");
+  for (std::string code : {"59512", "A-1", "Épeule", "x.y_z"}) {
+    EXPECT_TRUE(IsNameSegment(code)) << code;
+    EXPECT_TRUE(pattern.Parse("layers/l/areas/" + code, "name").ok()) << code;
+  }
+  for (std::string code :
+       {std::string(), std::string("B C"), std::string("D/E"), std::string("A\0B", 3),
+        std::string("\xff"), std::string("a\tb"), std::string(2000, 'x')}) {
+    EXPECT_FALSE(IsNameSegment(code)) << code.substr(0, 20);
+    EXPECT_FALSE(pattern.Parse("layers/l/areas/" + code, "name").ok()) << code.substr(0, 20);
+  }
+}
+
 TEST(ParsePositiveIdTest, OnlyTheCanonicalSpelling) {
   EXPECT_EQ(ParsePositiveId("1"), 1);
   EXPECT_EQ(ParsePositiveId("9223372036854775807"), INT64_MAX);

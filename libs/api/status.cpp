@@ -85,7 +85,10 @@ bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::st
     problem = absl::StrCat(
         "contains a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069) at byte ", *b,
         ": the text would display in another order than it reads");
-  } else if (!multiline && value.find_first_of("\n\r") != std::string_view::npos) {
+  } else if (!multiline && (value.find_first_of("\n\r") != std::string_view::npos ||
+                            value.find("\u2028") != std::string_view::npos ||
+                            value.find("\u2029") != std::string_view::npos)) {
+    // U+2028 and U+2029 break lines too, in browsers and JSON-as-JavaScript.
     problem = "must fit on one line";
   } else if (text::CodePoints(value) > max_code_points) {
     problem = absl::StrCat("is longer than ", max_code_points, " characters (",

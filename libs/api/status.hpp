@@ -29,8 +29,8 @@ std::vector<FieldViolation> Violations(const absl::Status& status);
 /// The one check of every floating-point number a client sends (coordinates, radius, box,
 /// thresholds): appends a violation on `field` unless `value` is finite and within
 /// [min, max]; true when it is. NaN, infinities and out-of-range values are named with the bounds.
-bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value,
-                 double min, double max);
+bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value, double min,
+                 double max);
 
 /// The one check of a client's free text: valid UTF-8, no NUL or other control character
 /// (tab and line breaks allowed when `multiline`), no bidirectional override or isolate, at most

@@ -324,6 +324,20 @@ TEST_F(KeyServiceTest, AKeysOrganisationAndSourcesMustExist) {
   EXPECT_EQ(store_.keys.size(), 2u);
 }
 
+TEST_F(KeyServiceTest, DisplayNamesAreOneLineThatReadsAsItDisplays) {
+  for (const char* name : {"Clé\u2028B", "Clé\u2029B", "Clé\u202eB", "Clé\u2066B", "Clé\nB"}) {
+    grpc::ClientContext ctx;
+    v1::CreateApiKeyRequest req;
+    req.mutable_api_key()->set_display_name(name);
+    req.mutable_api_key()->add_scopes(api::v1::PARTNER);
+    v1::CreateApiKeyResponse out;
+    grpc::Status st = stub_->CreateApiKey(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_THAT(st.error_message() + st.error_details(), HasSubstr("display_name")) << name;
+  }
+  EXPECT_TRUE(store_.keys.empty());
+}
+
 TEST_F(KeyServiceTest, NoKeyIsStoredWhileVenuesCannotSay) {
   service_.SetReferences(down_refs_.get());
   v1::CreateApiKeyResponse out;

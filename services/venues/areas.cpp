@@ -5,6 +5,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
@@ -22,7 +23,7 @@ bool ValidLayerId(std::string_view layer) {
 namespace {
 
 constexpr size_t kMaxBytes = 64 << 20;
-constexpr int kMaxDepth = 32;           // a MultiPolygon needs 6
+constexpr int kMaxDepth = 32;  // a MultiPolygon needs 6
 constexpr size_t kMaxFeatures = 10000;
 constexpr size_t kMaxPositions = 2000000;
 
@@ -34,8 +35,10 @@ int Depth(std::string_view json) {
   for (size_t i = 0; i < json.size(); ++i) {
     const char c = json[i];
     if (in_string) {
-      if (c == '\\') ++i;
-      else if (c == '"') in_string = false;
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {
@@ -51,7 +54,8 @@ int Depth(std::string_view json) {
 // at least four positions. Appends violations under `at`; counts positions.
 void CheckGeometry(const nlohmann::json& geometry, const std::string& type, const std::string& at,
                    size_t* positions, std::vector<api::FieldViolation>* bad) {
-  const auto& coords = geometry.contains("coordinates") ? geometry["coordinates"] : nlohmann::json();
+  const auto& coords =
+      geometry.contains("coordinates") ? geometry["coordinates"] : nlohmann::json();
   if (!coords.is_array() || coords.empty()) {
     bad->push_back({at + ".coordinates", "must be a non-empty array"});
     return;
@@ -99,12 +103,12 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
                                                         const std::string& name_property) {
   if (geojson.size() > kMaxBytes) {
     return api::InvalidArgument("layer too large",
-                                   {{"geojson", "at most 64 MiB; simplify the geometries"}});
+                                {{"geojson", "at most 64 MiB; simplify the geometries"}});
   }
   if (Depth(geojson) > kMaxDepth) {
-    return api::InvalidArgument(
-        "not a GeoJSON layer", {{"geojson", absl::StrCat("nested deeper than ", kMaxDepth,
-                                                         " levels: not GeoJSON polygons")}});
+    return api::InvalidArgument("not a GeoJSON layer",
+                                {{"geojson", absl::StrCat("nested deeper than ", kMaxDepth,
+                                                          " levels: not GeoJSON polygons")}});
   }
   nlohmann::json doc = nlohmann::json::parse(geojson, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
@@ -113,12 +117,20 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
   if (!doc.is_object() || !doc.contains("type") || doc["type"] != "FeatureCollection" ||
       !doc.contains("features") || !doc["features"].is_array()) {
     return api::InvalidArgument("not a FeatureCollection",
-                                   {{"geojson", "expected a GeoJSON FeatureCollection"}});
+                                {{"geojson", "expected a GeoJSON FeatureCollection"}});
   }
   const auto& features = doc["features"];
-  if (features.size() > kMaxFeatures) {
+  if (features.empty()) {
+    // A layer is replaced whole: an empty file would erase it, which is never what an
+    // export cut short or a wrong filter meant.
     return api::InvalidArgument(
-        "too many areas", {{"geojson.features", absl::StrCat("at most ", kMaxFeatures)}});
+        "empty area layer",
+        {{"geojson.features",
+          "no area: a layer holds at least one (the layer is left as it was)"}});
+  }
+  if (features.size() > kMaxFeatures) {
+    return api::InvalidArgument("too many areas",
+                                {{"geojson.features", absl::StrCat("at most ", kMaxFeatures)}});
   }
   std::vector<AreaFeature> out;
   std::vector<api::FieldViolation> bad;
@@ -141,9 +153,14 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
     const std::string code_at = at + ".properties." + code_property;
     if (a.code.empty()) {
       bad.push_back({code_at, "missing"});
-    } else if (api::CheckText(&bad, code_at, a.code, 64) &&
-               !codes.insert(a.code).second) {
-      bad.push_back({code_at, "code \"" + a.code + "\" repeated"});
+    } else if (api::CheckText(&bad, code_at, a.code, 64)) {
+      if (!api::IsNameSegment(a.code)) {
+        // Read later as areaLayers/{layer}/areas/{code}: a code no name can hold is refused here.
+        bad.push_back({code_at, absl::StrCat("\"", text::Quote(a.code),
+                                             "\" cannot name an area: no space or /")});
+      } else if (!codes.insert(a.code).second) {
+        bad.push_back({code_at, "code \"" + a.code + "\" repeated"});
+      }
     }
     api::CheckText(&bad, at + ".properties." + name_property, a.label, 200);
     const auto geometry = f.value("geometry", nlohmann::json());

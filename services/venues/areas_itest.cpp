@@ -250,6 +250,31 @@ TEST_F(AreasTest, OneAreaIsReadByItsNameWithPreciseErrors) {
   }
 }
 
+TEST_F(AreasTest, ImportRefusesCodesNoNameCanHoldAndEmptyLayers) {
+  v1::AreaLayer layer;
+  ASSERT_TRUE(AreaLayer(Layer({Square("A", "Alma", 3.16, 50.69)}), &layer, "qpv").ok());
+  grpc::Status st =
+      AreaLayer(Layer({Square("A", "Alma", 3.16, 50.69), Square("B C", "Blanc Seau", 3.17, 50.69),
+                       Square("D/E", "Epeule", 3.18, 50.69)}),
+                &layer, "qpv");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  itest::BadRequest bad = itest::Violations(st);
+  EXPECT_EQ(bad.fields,
+            (std::set<std::string>{"features[1].properties.code", "features[2].properties.code"}))
+      << bad.text;
+  // An empty collection is a file-level error: it would have erased the layer.
+  st = AreaLayer(R"({"type":"FeatureCollection","features":[]})", &layer, "qpv");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(itest::Violations(st).fields, std::set<std::string>{"geojson.features"});
+  grpc::ClientContext ctx;
+  v1::GetAreaRequest req;
+  req.set_name("areaLayers/qpv/areas/A");
+  v1::Area area;
+  st = stub_->GetArea(&ctx, req, &area);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(area.label(), "Alma");
+}
+
 TEST_F(AreasTest, HostileAreaRequestsGetPreciseErrors) {
   v1::AreaLayer layer;
   ASSERT_TRUE(AreaLayer(Layer({Square("A", "Alma", 3.16, 50.69)}), &layer, "qpv").ok());
