@@ -11,7 +11,7 @@
 #include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/message.h"
-#include "libs/text/utf8.hpp"
+#include "libs/text/json_string.hpp"
 
 namespace passerelle::gateway {
 namespace {
@@ -20,53 +20,6 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
-
-// A JSON string; false (nothing written) for invalid UTF-8. Runs of characters that need no
-// escape are copied at once; only text with non-ASCII bytes is checked for UTF-8.
-bool Quoted(std::string* out, std::string_view s) {
-  bool ascii = true;
-  for (char ch : s) ascii &= static_cast<unsigned char>(ch) < 0x80;
-  if (!ascii && !text::IsValidUtf8(s)) return false;
-  out->push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
-    out->append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      case '\b':
-        out->append("\\b");
-        break;
-      case '\f':
-        out->append("\\f");
-        break;
-      default: {
-        static constexpr char kHex[] = "0123456789abcdef";
-        const char escape[] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xf]};
-        out->append(escape, sizeof(escape));
-      }
-    }
-  }
-  out->append(s.data() + run, s.size() - run);
-  out->push_back('"');
-  return true;
-}
 
 template <typename T>
 void Integer(std::string* out, T v, bool quote) {
@@ -392,7 +345,7 @@ class Writer {
   }
 
   void Quote(std::string_view s) {
-    if (!Quoted(out_, s)) failed_ = true;
+    if (!text::AppendJsonString(out_, s)) failed_ = true;
   }
 
   std::string* out_;

@@ -12,6 +12,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/logging/logging.hpp"
+#include "libs/text/json_string.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
@@ -72,42 +73,6 @@ const Filter* FindFilter(std::string_view name) {
 
 // --- JSON text, written directly: an items page of 100 venues is the hot path. ---
 
-void AppendString(std::string* out, std::string_view s) {
-  std::string valid;
-  if (!text::IsValidUtf8(s)) {
-    valid = text::ToValidUtf8(s);
-    s = valid;
-  }
-  out->push_back('"');
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"':
-        out->append("\\\"");
-        break;
-      case '\\':
-        out->append("\\\\");
-        break;
-      case '\n':
-        out->append("\\n");
-        break;
-      case '\r':
-        out->append("\\r");
-        break;
-      case '\t':
-        out->append("\\t");
-        break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          absl::StrAppendFormat(out, "\\u%04x", c);
-        } else {
-          out->push_back(ch);
-        }
-    }
-  }
-  out->push_back('"');
-}
-
 // The shortest text that reads back as the same double.
 void AppendNumber(std::string* out, double v) {
   char buf[32];
@@ -118,13 +83,13 @@ void AppendNumber(std::string* out, double v) {
 void AppendLink(std::string* out, std::string_view href, std::string_view rel,
                 std::string_view type, std::string_view title) {
   out->append(R"({"href":)");
-  AppendString(out, href);
+  text::AppendJsonStringRepaired(out, href);
   out->append(R"(,"rel":)");
-  AppendString(out, rel);
+  text::AppendJsonStringRepaired(out, rel);
   out->append(R"(,"type":)");
-  AppendString(out, type);
+  text::AppendJsonStringRepaired(out, type);
   out->append(R"(,"title":)");
-  AppendString(out, title);
+  text::AppendJsonStringRepaired(out, title);
   out->push_back('}');
 }
 
@@ -508,7 +473,7 @@ const std::vector<std::string>* VenueFeatures::Spellings(std::string_view proper
 void VenueFeatures::Append(const v1::Venue& venue, std::string_view links, std::string* out) const {
   const google::protobuf::Reflection* r = venue.GetReflection();
   out->append(R"({"type":"Feature","id":)");
-  AppendString(out, UuidOf(venue.name()));
+  text::AppendJsonStringRepaired(out, UuidOf(venue.name()));
   out->append(R"(,"geometry":)");
   if (venue.has_latitude() && venue.has_longitude() && std::isfinite(venue.latitude()) &&
       std::isfinite(venue.longitude())) {
@@ -521,14 +486,14 @@ void VenueFeatures::Append(const v1::Venue& venue, std::string_view links, std::
     out->append("null");
   }
   out->append(R"(,"properties":{"name":)");
-  AppendString(out, venue.name());
+  text::AppendJsonStringRepaired(out, venue.name());
   std::string value;
   for (const Property& p : properties_) {
     out->push_back(',');
-    AppendString(out, p.field->name());
+    text::AppendJsonStringRepaired(out, p.field->name());
     out->push_back(':');
     if (!p.field->is_repeated()) {
-      AppendString(out, r->GetStringReference(venue, p.field, &value));
+      text::AppendJsonStringRepaired(out, r->GetStringReference(venue, p.field, &value));
       continue;
     }
     value.clear();
@@ -546,14 +511,14 @@ void VenueFeatures::Append(const v1::Venue& venue, std::string_view links, std::
         value.append(r->GetRepeatedString(venue, p.field, i));
       }
     }
-    AppendString(out, value);
+    text::AppendJsonStringRepaired(out, value);
   }
   out->append(R"(,"accepts_aptic_pass":)");
   out->append(venue.accepts_aptic_pass() ? "true" : "false");
   out->append(R"(,"owner_organisation":)");
-  AppendString(out, venue.owner_organisation());
+  text::AppendJsonStringRepaired(out, venue.owner_organisation());
   out->append(R"(,"referential_items":)");
-  AppendString(out, absl::StrJoin(venue.referential_items(), "|"));
+  text::AppendJsonStringRepaired(out, absl::StrJoin(venue.referential_items(), "|"));
   out->push_back('}');
   if (!links.empty()) {
     out->append(R"(,"links":)");
@@ -748,7 +713,7 @@ absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::
 
 void AppendAreaFeature(const v1::Area& area, std::string_view links, std::string* out) {
   out->append(R"({"type":"Feature","id":)");
-  AppendString(out, area.code());
+  text::AppendJsonStringRepaired(out, area.code());
   out->append(R"(,"geometry":)");
   // The venues service writes it with PostGIS (ST_AsGeoJSON): an object, copied as it is.
   const std::string_view g = text::StripSpaces(area.geometry());
@@ -769,11 +734,11 @@ void AppendAreaFeature(const v1::Area& area, std::string_view links, std::string
     out->push_back(']');
   }
   out->append(R"(,"properties":{"name":)");
-  AppendString(out, area.name());
+  text::AppendJsonStringRepaired(out, area.name());
   out->append(R"(,"code":)");
-  AppendString(out, area.code());
+  text::AppendJsonStringRepaired(out, area.code());
   out->append(R"(,"label":)");
-  AppendString(out, area.label());
+  text::AppendJsonStringRepaired(out, area.label());
   absl::StrAppend(out, R"(,"venue_count":)", area.venue_count(), "}");
   if (!links.empty()) {
     out->append(R"(,"links":)");
