@@ -1,6 +1,7 @@
 #include "services/gateway/rest_handler.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
@@ -257,7 +258,7 @@ void RestHandler::Audit(const Context& c, int http_status, grpc::StatusCode code
   AuditWrite("rest", *c.found.route, c.caller, c.path, http_status, code, c.request_id);
 }
 
-RouteMetrics::RouteMetrics(prometheus::Registry& registry)
+RouteMetrics::RouteMetrics(prometheus::Registry& registry, const std::vector<std::string>& routes)
     : requests_(prometheus::BuildCounter()
                     .Name("passerelle_gateway_http_requests_total")
                     .Help("Answers of the REST door by route (RPC method, `ogc`, `none`) and "
@@ -266,36 +267,67 @@ RouteMetrics::RouteMetrics(prometheus::Registry& registry)
       seconds_(prometheus::BuildHistogram()
                    .Name("passerelle_gateway_http_request_duration_seconds")
                    .Help("Time from a request's head to its answer's head, by route")
-                   .Register(registry)) {}
+                   .Register(registry)) {
+  // prometheus-cpp's Family::Add hashes a label map under its own lock on every call: the
+  // statuses the door gives are looked up here once. Only series that count something are
+  // exported (a counter at zero is not created until first use).
+  for (const std::string& route : routes) {
+    Series& series = known_[route];
+    series.seconds = &Histogram(route);
+    for (int status :
+         {200, 201, 204, 304, 400, 401, 403, 404, 405, 409, 412, 413, 415, 429, 500, 503, 504}) {
+      series.by_status[status] = nullptr;
+    }
+  }
+}
+
+prometheus::Counter& RouteMetrics::Counter(const std::string& route, int status) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto c = counters_.find({route, status});
+  if (c == counters_.end()) {
+    c = counters_
+            .emplace(std::make_pair(route, status),
+                     &requests_.Add({{"route", route}, {"code", absl::StrCat(status)}}))
+            .first;
+  }
+  return *c->second;
+}
+
+prometheus::Histogram& RouteMetrics::Histogram(const std::string& route) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto h = histograms_.find(route);
+  if (h == histograms_.end()) {
+    h = histograms_
+            .emplace(route, &seconds_.Add({{"route", route}},
+                                          prometheus::Histogram::BucketBoundaries{
+                                              0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                              0.5, 1, 2.5, 10}))
+            .first;
+  }
+  return *h->second;
+}
 
 void RouteMetrics::Record(const std::string& route, int status, double seconds) {
-  // prometheus-cpp's Family::Add hashes a label map under its own lock on every call: the
-  // series are looked up once here and kept.
-  prometheus::Counter* counter = nullptr;
-  prometheus::Histogram* histogram = nullptr;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto c = counters_.find({route, status});
-    if (c == counters_.end()) {
-      c = counters_
-              .emplace(std::make_pair(route, status),
-                       &requests_.Add({{"route", route}, {"code", absl::StrCat(status)}}))
-              .first;
-    }
-    counter = c->second;
-    auto h = histograms_.find(route);
-    if (h == histograms_.end()) {
-      h = histograms_
-              .emplace(route, &seconds_.Add({{"route", route}},
-                                            prometheus::Histogram::BucketBoundaries{
-                                                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                                0.5, 1, 2.5, 10}))
-              .first;
-    }
-    histogram = h->second;
+  auto series = known_.find(route);
+  if (series == known_.end()) {
+    Counter(route, status).Increment();
+    Histogram(route).Observe(seconds);
+    return;
+  }
+  series->second.seconds->Observe(seconds);
+  auto slot = series->second.by_status.find(status);
+  if (slot == series->second.by_status.end()) {
+    Counter(route, status).Increment();
+    return;
+  }
+  // A counter pointer is published once: a racing first use finds the same series.
+  prometheus::Counter* counter =
+      std::atomic_ref<prometheus::Counter*>(slot->second).load(std::memory_order_acquire);
+  if (counter == nullptr) {
+    counter = &Counter(route, status);
+    std::atomic_ref<prometheus::Counter*>(slot->second).store(counter, std::memory_order_release);
   }
   counter->Increment();
-  histogram->Observe(seconds);
 }
 
 RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Backends& backends,
@@ -305,7 +337,14 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
       backends_(backends),
       gate_(keys, limiter, options.rate_limits),
       options_(std::move(options)) {
-  if (options_.registry != nullptr) metrics_ = std::make_unique<RouteMetrics>(*options_.registry);
+  if (options_.registry != nullptr) {
+    std::vector<std::string> names = {"none"};
+    for (const Route& r : routes_.routes()) {
+      names.push_back(absl::StrCat(r.method->service()->name(), ".", r.method->name()));
+    }
+    for (const PageSet& set : options_.pages) names.push_back(set.prefix.substr(1));
+    metrics_ = std::make_unique<RouteMetrics>(*options_.registry, names);
+  }
 }
 
 http::BodyPlan RestHandler::Plan(const http::Request& head) {

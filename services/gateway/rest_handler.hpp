@@ -71,17 +71,26 @@ struct RestOptions {
   std::string openapi_json;
 };
 
-/// The door's answers by route and status, and their latency by route; each series looked up
-/// once.
+/// The door's answers by route and status, and their latency by route. The series of the
+/// routes and statuses named at construction are looked up once, before any request, and read
+/// without a lock; any other pair is added under a lock the first time it is seen.
 class RouteMetrics {
  public:
-  explicit RouteMetrics(prometheus::Registry& registry);
+  RouteMetrics(prometheus::Registry& registry, const std::vector<std::string>& routes);
   void Record(const std::string& route, int status, double seconds);
 
  private:
+  struct Series {
+    prometheus::Histogram* seconds = nullptr;
+    std::map<int, prometheus::Counter*> by_status;
+  };
+  prometheus::Counter& Counter(const std::string& route, int status);
+  prometheus::Histogram& Histogram(const std::string& route);
+
   prometheus::Family<prometheus::Counter>& requests_;
   prometheus::Family<prometheus::Histogram>& seconds_;
-  std::mutex mu_;
+  std::map<std::string, Series> known_;  // read-only after construction
+  std::mutex mu_;                        // guards the rest below
   std::map<std::pair<std::string, int>, prometheus::Counter*> counters_;
   std::map<std::string, prometheus::Histogram*> histograms_;
 };
