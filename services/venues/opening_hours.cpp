@@ -564,6 +564,13 @@ std::optional<OpeningHours> OpeningHours::Parse(std::string_view text) {
   return HoursParser(std::move(tokens)).Run();
 }
 
+std::optional<std::string> HoursNotUnderstood(std::string_view horaires) {
+  if (horaires.empty() || OpeningHours::Parse(horaires).has_value()) return std::nullopt;
+  return "horaires non compris : le lieu est enregistré, mais il ne sera jamais indiqué ouvert "
+         "dans les recherches « ouvert à » ; écrire les horaires au format OpenStreetMap "
+         "opening_hours, par exemple « Mo-Fr 09:00-12:00,14:00-17:00; PH off »";
+}
+
 HoursAnswer OpeningHours::At(absl::CivilMinute local) const {
   const absl::CivilDay today(local);
   const int minute = local.hour() * 60 + local.minute();

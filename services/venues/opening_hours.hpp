@@ -98,6 +98,10 @@ class OpeningHours {
   friend class HoursParser;
 };
 
+/// The warning a write reports, rule `horaires`, for a non-empty `horaires` that is not
+/// understood (the row is stored all the same); nullopt for an empty or understood one.
+std::optional<std::string> HoursNotUnderstood(std::string_view horaires);
+
 /// The state of `hours` at `local`: unknown when the schedule was not understood.
 inline HoursState HoursStateAt(const std::optional<OpeningHours>& hours, absl::CivilMinute local) {
   return hours ? hours->At(local).state : HoursState::kUnknown;
