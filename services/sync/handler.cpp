@@ -184,6 +184,7 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
     out->set_value(e.value);
     out->set_rule(e.rule);
     out->set_description(e.description);
+    out->set_warning(e.warning);
   }
   if (static_cast<int>(errors->size()) > size) {
     const auto& [last_id, last] = (*errors)[size - 1];

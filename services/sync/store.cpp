@@ -286,14 +286,15 @@ absl::Status PgStore::AddErrors(int64_t run_id, const std::vector<RowError>& err
                     {"field", e.field},
                     {"value", e.value},
                     {"rule", e.rule},
-                    {"description", e.description}});
+                    {"description", e.description},
+                    {"warning", e.warning}});
   }
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     tx.exec_params(
-        "INSERT INTO run_errors (run_id, line, row_id, field, value, rule, description) "
-        "SELECT $1, x.line, x.row_id, x.field, x.value, x.rule, x.description FROM "
-        "json_to_recordset($2::json) AS x(line int, row_id text, field text, value text, rule "
-        "text, description text)",
+        "INSERT INTO run_errors (run_id, line, row_id, field, value, rule, description, "
+        "warning) SELECT $1, x.line, x.row_id, x.field, x.value, x.rule, x.description, "
+        "x.warning FROM json_to_recordset($2::json) AS x(line int, row_id text, field text, "
+        "value text, rule text, description text, warning boolean)",
         run_id, rows.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     return absl::OkStatus();
   });
@@ -307,7 +308,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> PgStore::ListErrors(in
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     out.clear();
     for (const auto& r : tx.exec_params(
-             "SELECT error_id, line, row_id, field, value, rule, description FROM run_errors "
+             "SELECT error_id, line, row_id, field, value, rule, description, warning "
+             "FROM run_errors "
              "WHERE run_id = $1 AND (line, error_id) > ($2, $3) ORDER BY line, error_id LIMIT $4",
              run_id, after_line, after_id, limit)) {
       out.push_back({r[0].as<int64_t>(),
@@ -316,7 +318,8 @@ absl::StatusOr<std::vector<std::pair<int64_t, RowError>>> PgStore::ListErrors(in
                       .field = r[3].as<std::string>(),
                       .value = r[4].as<std::string>(),
                       .rule = r[5].as<std::string>(),
-                      .description = r[6].as<std::string>()}});
+                      .description = r[6].as<std::string>(),
+                      .warning = r[7].as<bool>()}});
     }
     return absl::OkStatus();
   });

@@ -484,6 +484,10 @@ RowPlan DiffRows(const venues::ParsedFile& file, const std::map<std::string, Sen
       plan.errors.push_back(SafeError({r.line, r.source_id, v.field, v.value, v.rule, v.message}));
     }
   }
+  for (const auto& w : file.warnings) {
+    plan.errors.push_back(SafeError({w.line, w.source_id, w.issue.field, w.issue.value,
+                                     w.issue.rule, w.issue.message, /*warning=*/true}));
+  }
   for (const auto& row : file.valid) {
     plan.in_file.insert(row.venue.source_id);
     std::string print = Fingerprint(row.venue.standard);

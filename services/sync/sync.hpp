@@ -65,6 +65,9 @@ struct RunRecord {
 struct RowError {
   int line = 0;
   std::string row_id, field, value, rule, description;
+  /// The row was taken; this tells what will be read otherwise (rule `horaires`: its opening
+  /// hours are not understood).
+  bool warning = false;
 };
 
 /// What the registry last received for a row of a source.

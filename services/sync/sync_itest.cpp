@@ -358,6 +358,31 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
   EXPECT_EQ(got.last_run().name(), fourth.name());
 }
 
+// Issue 10: a row whose opening hours are not understood is taken, with a warning by line.
+TEST_F(SyncTest, RowsWithHoursNotUnderstoodLandWithAWarning) {
+  auto rows = Rows(3);
+  rows[1]["horaires"] = "du lundi au vendredi, 9h-12h";
+  rows[2]["horaires"] = "Mo-Fr 09:00-12:00; PH off";
+  regional_.Serve(File(rows));
+  const v1::Source source = CreateSource("horaires");
+  v1::Run run = RunToEnd(source.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(run.created(), 3);
+  EXPECT_EQ(run.rejected(), 0);
+  EXPECT_EQ(Venues("horaires").size(), 3u);
+  grpc::ClientContext ctx;
+  v1::ListRunErrorsRequest req;
+  req.set_parent(run.name());
+  v1::ListRunErrorsResponse resp;
+  ASSERT_TRUE(stub_->ListRunErrors(&ctx, req, &resp).ok());
+  ASSERT_EQ(resp.errors_size(), 1) << resp.DebugString();
+  EXPECT_TRUE(resp.errors(0).warning());
+  EXPECT_EQ(resp.errors(0).line(), 3);
+  EXPECT_EQ(resp.errors(0).field(), "horaires");
+  EXPECT_EQ(resp.errors(0).rule(), "horaires");
+  EXPECT_THAT(resp.errors(0).description(), ::testing::HasSubstr("horaires non compris"));
+}
+
 TEST_F(SyncTest, CutMissingOrMostlyEmptyFilesChangeNothing) {
   const auto rows = Rows(20);
   regional_.Serve(File(rows));

@@ -12,6 +12,7 @@
 #include "libs/csv/csv.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
+#include "services/venues/opening_hours.hpp"
 
 namespace passerelle::venues {
 
@@ -303,6 +304,14 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     venue.standard = std::move(v.record);
     venue.source = source;
     venue.source_id = id;
+    if (auto h = venue.standard.find("horaires"); h != venue.standard.end() && !h->second.empty()) {
+      if (auto warning = HoursNotUnderstood(h->second.front())) {
+        out.warnings.push_back(
+            {row.line,
+             id,
+             {"horaires", text::Quote(h->second.front(), 200), "horaires", *warning}});
+      }
+    }
     out.valid.push_back({row.line, std::move(venue)});
   }
   return out;

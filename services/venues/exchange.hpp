@@ -28,6 +28,15 @@ struct ParsedFile {
   std::vector<Rejected> rejected;
   std::vector<std::string> ignored_columns;
   std::vector<std::string> normalisations;
+  /// A stored row that a national tool would read otherwise (rule `horaires`: its opening hours
+  /// are not understood, HoursNotUnderstood); the row is valid under the standard and lands all
+  /// the same.
+  struct Warning {
+    int line;
+    std::string source_id;
+    Violation issue;
+  };
+  std::vector<Warning> warnings;
 };
 
 /// Reads a national CSV: v1.0.2 (`,` between columns, `|` in lists) or v0.1 (`;` columns and

@@ -205,6 +205,7 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
   for (const RowResult& r : *results) {
     ++counts[static_cast<int>(r.outcome)];
     metrics_.CountViolations(r.violations);
+    for (const auto& w : r.warnings) metrics_.CountWarning(w.rule);
   }
   metrics_.CountRows(counts[static_cast<int>(RowResult::Outcome::kCreated)],
                      counts[static_cast<int>(RowResult::Outcome::kUpdated)],
@@ -219,6 +220,7 @@ grpc::Status Handler::BatchUpsertVenues(grpc::ServerContext* ctx,
     if (!r.id.empty()) out->set_name("venues/" + r.id);
     AddViolations(r.violations, out->mutable_violations());
     for (const auto& c : r.changed_fields) out->add_changed_fields(c);
+    AddViolations(r.warnings, out->mutable_warnings());
   }
   return grpc::Status::OK;
 }
@@ -325,6 +327,22 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
     if (size > kReportBudget) break;
     resp->add_normalisations(n);
   }
+  // Warnings within 512 KB more: the whole report stays under 3.5 MB.
+  constexpr size_t kWarningBudget = kReportBudget + (512 << 10);
+  resp->set_warnings_total(static_cast<int32_t>(report->warnings.size()));
+  for (const auto& w : report->warnings) {
+    v1::RowWarning warning;
+    warning.set_line(w.line);
+    warning.set_source_id(w.source_id);
+    warning.mutable_issue()->set_field(w.issue.field);
+    warning.mutable_issue()->set_value(w.issue.value);
+    warning.mutable_issue()->set_rule(w.issue.rule);
+    warning.mutable_issue()->set_description(w.issue.message);
+    size += warning.ByteSizeLong() + 8;
+    if (size > kWarningBudget) break;
+    *resp->add_warnings() = std::move(warning);
+  }
+  for (const auto& w : report->warnings) metrics_.CountWarning(w.issue.rule);
   return grpc::Status::OK;
 }
 

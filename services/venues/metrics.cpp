@@ -13,6 +13,11 @@ VenueMetrics::VenueMetrics(prometheus::Registry& registry)
                       .Name("passerelle_venues_violations_total")
                       .Help("Rules of the national standard broken by rejected rows, by rule")
                       .Register(registry)),
+      warnings_(prometheus::BuildCounter()
+                    .Name("passerelle_venues_row_warnings_total")
+                    .Help("Warnings on rows stored by imports and batch upserts, by rule "
+                          "(horaires: opening hours not understood)")
+                    .Register(registry)),
       created_(rows_.Add({{"outcome", "created"}})),
       updated_(rows_.Add({{"outcome", "updated"}})),
       unchanged_(rows_.Add({{"outcome", "unchanged"}})),
@@ -43,6 +48,11 @@ void VenueMetrics::CountRows(int created, int updated, int unchanged, int reject
 void VenueMetrics::CountViolations(const std::vector<Violation>& violations) {
   // Rules are the schema's few names (required, pattern, enum, ...): a bounded label.
   for (const auto& v : violations) violations_.Add({{"rule", v.rule}}).Increment();
+}
+
+void VenueMetrics::CountWarning(const std::string& rule) {
+  // Rules are the registry's own names (horaires): a bounded label.
+  warnings_.Add({{"rule", rule}}).Increment();
 }
 
 void VenueMetrics::IndexRefreshed(bool ok, size_t venues) {

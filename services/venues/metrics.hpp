@@ -9,6 +9,7 @@
 #include <prometheus/registry.h>
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 #include "services/venues/standard.hpp"
@@ -22,12 +23,15 @@ class VenueMetrics {
   void CountRows(int created, int updated, int unchanged, int rejected);
   /// Each broken rule of a rejected row or request.
   void CountViolations(const std::vector<Violation>& violations);
+  /// Each warning on a stored row, by rule (e.g. `horaires`: opening hours not understood).
+  void CountWarning(const std::string& rule);
   /// After each refresh of the search index (ok or not), with the venues it holds.
   void IndexRefreshed(bool ok, size_t venues);
 
  private:
   prometheus::Family<prometheus::Counter>& rows_;
   prometheus::Family<prometheus::Counter>& violations_;
+  prometheus::Family<prometheus::Counter>& warnings_;
   prometheus::Counter &created_, &updated_, &unchanged_, &rejected_;
   prometheus::Gauge& indexed_;
   prometheus::Gauge& refreshed_;

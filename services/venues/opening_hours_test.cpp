@@ -1,12 +1,15 @@
 // Unit tests of opening_hours evaluation and French public holidays.
 #include "services/venues/opening_hours.hpp"
 
+#include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 
 namespace passerelle::venues {
 namespace {
 
-absl::CivilMinute At(int y, int mo, int d, int h, int mi) { return absl::CivilMinute(y, mo, d, h, mi); }
+absl::CivilMinute At(int y, int mo, int d, int h, int mi) {
+  return absl::CivilMinute(y, mo, d, h, mi);
+}
 
 TEST(PublicHolidaysTest, FixedAndMovableFrenchHolidays) {
   EXPECT_TRUE(IsFrenchPublicHoliday(absl::CivilDay(2026, 1, 1)));
@@ -23,8 +26,8 @@ TEST(PublicHolidaysTest, FixedAndMovableFrenchHolidays) {
 TEST(OpeningHoursTest, TheStandardsExample) {
   auto oh = OpeningHours::Parse("Mo-Fr 09:00-12:00,14:00-18:30; Sa 08:30-12:00");
   ASSERT_TRUE(oh.has_value());
-  EXPECT_TRUE(oh->IsOpen(At(2026, 11, 25, 10, 0)));    // Wednesday morning
-  EXPECT_FALSE(oh->IsOpen(At(2026, 11, 25, 13, 0)));   // lunch
+  EXPECT_TRUE(oh->IsOpen(At(2026, 11, 25, 10, 0)));   // Wednesday morning
+  EXPECT_FALSE(oh->IsOpen(At(2026, 11, 25, 13, 0)));  // lunch
   EXPECT_TRUE(oh->IsOpen(At(2026, 11, 25, 18, 29)));
   EXPECT_FALSE(oh->IsOpen(At(2026, 11, 25, 18, 30)));  // closing time is exclusive
   EXPECT_TRUE(oh->IsOpen(At(2026, 11, 28, 9, 0)));     // Saturday
@@ -36,10 +39,10 @@ TEST(OpeningHoursTest, TheStandardsExample) {
 TEST(OpeningHoursTest, PublicHolidaysOffAndLaterRulesOverride) {
   auto oh = OpeningHours::Parse("Mo-Fr 09:00-17:00; We off; PH off");
   ASSERT_TRUE(oh.has_value());
-  EXPECT_TRUE(oh->IsOpen(At(2026, 11, 24, 10, 0)));    // Tuesday
-  EXPECT_FALSE(oh->IsOpen(At(2026, 11, 25, 10, 0)));   // Wednesday: off
-  EXPECT_FALSE(oh->IsOpen(At(2026, 11, 11, 10, 0)));   // Armistice, a Wednesday anyway
-  EXPECT_FALSE(oh->IsOpen(At(2026, 5, 14, 10, 0)));    // Ascension, a Thursday: PH off
+  EXPECT_TRUE(oh->IsOpen(At(2026, 11, 24, 10, 0)));   // Tuesday
+  EXPECT_FALSE(oh->IsOpen(At(2026, 11, 25, 10, 0)));  // Wednesday: off
+  EXPECT_FALSE(oh->IsOpen(At(2026, 11, 11, 10, 0)));  // Armistice, a Wednesday anyway
+  EXPECT_FALSE(oh->IsOpen(At(2026, 5, 14, 10, 0)));   // Ascension, a Thursday: PH off
   auto ph = OpeningHours::Parse("Mo-Sa 10:00-18:00; PH 10:00-12:00");
   ASSERT_TRUE(ph.has_value());
   EXPECT_TRUE(ph->IsOpen(At(2026, 7, 14, 11, 0)));
@@ -55,12 +58,123 @@ TEST(OpeningHoursTest, ListsWrapsMidnightAnd247) {
   EXPECT_TRUE(OpeningHours::Parse("24/7")->IsOpen(At(2026, 12, 25, 3, 0)));
 }
 
-TEST(OpeningHoursTest, WhatIsNotUnderstoodDoesNotParse) {
-  EXPECT_FALSE(OpeningHours::Parse("").has_value());
-  EXPECT_FALSE(OpeningHours::Parse("Mo-Fr 9h-12h").has_value());
-  EXPECT_FALSE(OpeningHours::Parse("SH off; Mo-Fr 09:00-12:00").has_value());
-  EXPECT_FALSE(OpeningHours::Parse("Jan-Mar Mo 10:00-12:00").has_value());
-  EXPECT_FALSE(OpeningHours::Parse("sur rendez-vous").has_value());
+HoursState StateAt(std::string_view text, absl::CivilMinute at) {
+  return HoursStateAt(OpeningHours::Parse(text), at);
+}
+constexpr HoursState kOpen = HoursState::kOpen, kClosed = HoursState::kClosed,
+                     kUnknown = HoursState::kUnknown;
+
+// The four misreads of issue 10, each as the reference (opening_hours.js) answers.
+TEST(OpeningHoursTest, PublicHolidayWithWeekdaysIsAnIntersection) {
+  // `PH Mo-Fr`: a public holiday that falls on a weekday; `Su,PH`: a Sunday or a holiday.
+  const std::string_view text = "Mo-Sa 09:00-18:00; PH Mo-Fr off";
+  EXPECT_EQ(StateAt(text, At(2026, 7, 14, 10, 0)), kClosed);  // Tuesday 14 July
+  EXPECT_EQ(StateAt(text, At(2026, 7, 15, 10, 0)), kOpen);    // an ordinary Wednesday
+  EXPECT_EQ(StateAt(text, At(2026, 8, 15, 10, 0)), kOpen);    // 15 August 2026 is a Saturday
+  EXPECT_EQ(StateAt("Mo-Sa 09:00-18:00; Sa,PH off", At(2026, 7, 14, 10, 0)), kClosed);
+  EXPECT_EQ(StateAt("Mo-Sa 09:00-18:00; Sa,PH off", At(2026, 7, 18, 10, 0)), kClosed);
+  EXPECT_EQ(StateAt("Mo-Sa 09:00-18:00; Sa,PH off", At(2026, 7, 17, 10, 0)), kOpen);
+}
+
+TEST(OpeningHoursTest, FallbackRulesApplyOnlyWhereEarlierRulesSayClosed) {
+  const std::string_view both = "Mo-Fr 10:00-12:00 || Mo-Fr 14:00-16:00";
+  EXPECT_EQ(StateAt(both, At(2026, 11, 25, 11, 0)), kOpen);  // the morning is kept
+  EXPECT_EQ(StateAt(both, At(2026, 11, 25, 15, 0)), kOpen);
+  EXPECT_EQ(StateAt(both, At(2026, 11, 25, 13, 0)), kClosed);
+  // A fallback `PH off` never closes what the first rule opens, holidays included.
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00 || PH off", At(2026, 7, 14, 10, 0)), kOpen);
+}
+
+TEST(OpeningHoursTest, LaterDayRulesReplaceAnEarlierPublicHolidayOff) {
+  EXPECT_EQ(StateAt("PH off; Mo-Fr 09:00-17:00", At(2026, 7, 14, 10, 0)), kOpen);
+  EXPECT_EQ(StateAt("Su,PH off; Mo-Sa 09:00-18:00", At(2026, 7, 14, 10, 0)), kOpen);
+  EXPECT_EQ(StateAt("Su,PH off; Mo-Sa 09:00-18:00", At(2026, 11, 29, 10, 0)), kClosed);
+  // Placed last, it closes.
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00; PH off", At(2026, 7, 14, 10, 0)), kClosed);
+}
+
+TEST(OpeningHoursTest, ALaterOffClosesTheSpillOverPastMidnight) {
+  EXPECT_EQ(StateAt("Sa 22:00-02:00; Su off", At(2026, 11, 29, 1, 0)), kClosed);
+  EXPECT_EQ(StateAt("Sa 22:00-02:00; Su off", At(2026, 11, 28, 23, 0)), kOpen);
+  EXPECT_EQ(StateAt("Sa 22:00-02:00", At(2026, 11, 29, 1, 0)), kOpen);
+  EXPECT_EQ(StateAt("Sa 22:00-02:00", At(2026, 11, 29, 2, 0)), kClosed);
+}
+
+TEST(OpeningHoursTest, GrammarFrenchVenuesPublish) {
+  const auto wed = At(2026, 11, 25, 10, 0);
+  EXPECT_EQ(StateAt("mo-fr 9:00 - 12:00", wed), kOpen);
+  EXPECT_EQ(StateAt("MO-FR 09:00-12:00", wed), kOpen);
+  EXPECT_EQ(StateAt("Mo-Sa 09:00-19:00; Su OFF", At(2026, 11, 29, 10, 0)), kClosed);
+  EXPECT_EQ(StateAt("open", At(2026, 12, 25, 3, 0)), kOpen);
+  EXPECT_EQ(StateAt("24/7; PH off", At(2026, 12, 25, 3, 0)), kClosed);
+  EXPECT_EQ(StateAt("24/7; PH off", At(2026, 12, 24, 3, 0)), kOpen);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00; Jul-Aug off", At(2026, 7, 15, 10, 0)), kClosed);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00; Jul-Aug off", At(2026, 9, 1, 10, 0)), kOpen);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00; Dec 24-Jan 02 off", At(2026, 12, 31, 10, 0)), kClosed);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00; Dec 24-Jan 02 off", At(2027, 1, 4, 10, 0)), kOpen);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-17:00; easter +1 day off", At(2026, 4, 6, 10, 0)), kClosed);
+  EXPECT_EQ(StateAt("Mo[1] 14:00-17:00", At(2026, 11, 2, 15, 0)), kOpen);
+  EXPECT_EQ(StateAt("Mo[1] 14:00-17:00", At(2026, 11, 9, 15, 0)), kClosed);
+  EXPECT_EQ(StateAt("Sa[-1] 10:00-12:00", At(2026, 11, 28, 11, 0)), kOpen);
+  EXPECT_EQ(StateAt("Sa[-1] 10:00-12:00", At(2026, 11, 21, 11, 0)), kClosed);
+  // ISO weeks: 23 November 2026 is in week 48, the 30th in week 49.
+  EXPECT_EQ(StateAt("week 1-53/2 Mo 10:00-12:00", At(2026, 11, 23, 11, 0)), kClosed);
+  EXPECT_EQ(StateAt("week 1-53/2 Mo 10:00-12:00", At(2026, 11, 30, 11, 0)), kOpen);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-12:00, Sa 10:00-12:00", At(2026, 11, 28, 11, 0)), kOpen);
+  EXPECT_EQ(StateAt("Mo-Fr 09:00-12:00, Sa 10:00-12:00", wed), kOpen);
+}
+
+TEST(OpeningHoursTest, CommentsAndOpenEndsAreUnknownAndCommentsAreKept) {
+  const auto oh = OpeningHours::Parse("Mo-Fr 14:00-17:00 \"sur rendez-vous\"; PH off");
+  ASSERT_TRUE(oh.has_value());
+  EXPECT_EQ(oh->At(At(2026, 11, 25, 15, 0)).state, kUnknown);
+  EXPECT_EQ(oh->At(At(2026, 11, 25, 15, 0)).comment, "sur rendez-vous");
+  EXPECT_EQ(oh->At(At(2026, 11, 25, 10, 0)).state, kClosed);
+  EXPECT_EQ(oh->comments(), std::vector<std::string>{"sur rendez-vous"});
+  EXPECT_EQ(StateAt("Mo-Fr 14:00-17:00 open \"accueil libre\"", At(2026, 11, 25, 15, 0)), kOpen);
+  EXPECT_EQ(StateAt("Fr 18:00+", At(2026, 11, 27, 23, 0)), kUnknown);
+  EXPECT_EQ(StateAt("Fr 18:00+", At(2026, 11, 28, 3, 0)), kUnknown);  // guessed: ten hours
+  EXPECT_EQ(StateAt("Fr 18:00+", At(2026, 11, 27, 17, 0)), kClosed);
+}
+
+TEST(OpeningHoursTest, WhatIsNotUnderstoodIsUnknownEverywhere) {
+  for (const std::string_view text :
+       {"", " ", "Mo-Fr 9h-12h", "SH off; Mo-Fr 09:00-12:00", "sur rendez-vous",
+        "2026 Mo 10:00-12:00", "Mo-Fr sunrise-sunset", "Mo-Fr 09:00-12:00/01:00", "Mo-Fr 10am-12pm",
+        "lundi 09:00-12:00", "Mo 25:00-26:00", "Mo 10:60-12:00", "\"unclosed", "Mo-Fr 09:00–12:00",
+        "Mo-Fr 09:00"}) {
+    EXPECT_FALSE(OpeningHours::Parse(text).has_value()) << text;
+    EXPECT_EQ(StateAt(text, At(2026, 11, 25, 10, 0)), kUnknown) << text;
+  }
+}
+
+// docs/robustness.md: hostile text stays bounded and is refused, never misread.
+TEST(OpeningHoursTest, HostileTextIsBoundedAndRefused) {
+  EXPECT_FALSE(OpeningHours::Parse(std::string("Mo 10:00-12:00\0; Tu 10:00-12:00", 30)));
+  EXPECT_FALSE(OpeningHours::Parse("Mo 10:00-12:00 \"\xff\xfe\""));
+  EXPECT_FALSE(OpeningHours::Parse("Mo 10:00-12:00 \"\xc3\""));  // a cut multi-byte sequence
+  EXPECT_TRUE(OpeningHours::Parse("Mo 10:00-12:00 \"fermé l\xc3\xa9t\xc3\xa9 \xf0\x9f\x98\x80\""));
+  EXPECT_FALSE(OpeningHours::Parse("Mo 10:00-12:00 \"a\x01b\""));
+  std::string huge;
+  while (huge.size() < 5'000'000) huge += "Mo 10:00-12:00; ";
+  EXPECT_FALSE(OpeningHours::Parse(huge));  // past kMaxBytes: not even tokenized
+  std::string many;
+  while (many.size() < OpeningHours::kMaxBytes - 20) many += "Mo,";
+  many += "Tu 10:00-12:00";
+  EXPECT_FALSE(OpeningHours::Parse(many));  // more tokens than kMaxTokens
+  std::string rules;
+  for (int i = 0; i < 250; ++i) rules += "Mo;";
+  ASSERT_LE(rules.size(), OpeningHours::kMaxBytes);
+  EXPECT_FALSE(OpeningHours::Parse(rules));  // more rules than kMaxRules
+  EXPECT_FALSE(OpeningHours::Parse(std::string(1500, '[')));
+  EXPECT_FALSE(OpeningHours::Parse(std::string(1500, '"')));
+  std::string list = "Mo 00:00-00:01";
+  for (int m = 2; m < 200; m += 2)
+    list += absl::StrFormat(",%02d:%02d-%02d:%02d", m / 60, m % 60, m / 60, m % 60 + 1);
+  const auto long_list = OpeningHours::Parse(list);
+  ASSERT_TRUE(long_list.has_value());
+  EXPECT_TRUE(long_list->IsOpen(At(2026, 11, 23, 3, 0)));
+  EXPECT_FALSE(long_list->IsOpen(At(2026, 11, 23, 3, 1)));
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/events.pb.h"
+#include "services/venues/opening_hours.hpp"
 #include "services/venues/organisations.hpp"
 
 namespace passerelle::venues {
@@ -623,7 +624,15 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
   auto stored =
       repo_.Upsert(source, valid, CreatedEvents(), UpdatedEvents(), reinstate_withdrawn, deadline);
   if (!stored.ok()) return stored.status();
-  for (size_t k = 0; k < positions.size(); ++k) results[positions[k]] = std::move((*stored)[k]);
+  for (size_t k = 0; k < positions.size(); ++k) {
+    RowResult& r = results[positions[k]];
+    r = std::move((*stored)[k]);
+    const std::string& horaires = rows[positions[k]].horaires();
+    if (auto warning = HoursNotUnderstood(horaires);
+        warning && r.outcome != RowResult::Outcome::kRejected) {
+      r.warnings.push_back({"horaires", text::Quote(horaires, 200), "horaires", *warning});
+    }
+  }
   IndexRows(results);
   return results;
 }
@@ -686,6 +695,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   report.rejected = std::move(parsed->rejected);
   report.ignored_columns = std::move(parsed->ignored_columns);
   report.normalisations = std::move(parsed->normalisations);
+  report.warnings = std::move(parsed->warnings);
   constexpr size_t kBatch = 500;
   for (size_t start = 0; start < parsed->valid.size(); start += kBatch) {
     std::vector<Venue> batch;
@@ -993,7 +1003,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   if (!bad.empty()) return api::InvalidArgument("invalid search", bad);
   SearchResult out;
   size_t preceding = 0;
-  out.hits = index_.Search(q, &out.total, &preceding);
+  out.hits = index_.Search(q, &out.total, &preceding, &out.unknown_hours);
   auto seal = [&](const char* direction, const SearchHit& hit) {
     return tokens_.Seal("venues.SearchVenues", fingerprint,
                         absl::StrCat(direction, "\x1f", absl::StrFormat("%.17g", hit.distance_m),

@@ -58,6 +58,8 @@ struct RowResult {
   std::string id;
   std::vector<Violation> violations;
   std::vector<std::string> changed_fields;
+  /// Stored rows: what will be read otherwise (rule `horaires`: hours not understood).
+  std::vector<Violation> warnings;
   /// The venue as stored (created or updated rows), for the search index.
   std::optional<Venue> stored;
 };
@@ -295,6 +297,7 @@ class Registry {
     std::vector<ParsedFile::Rejected> rejected;
     std::vector<std::string> ignored_columns;
     std::vector<std::string> normalisations;
+    std::vector<ParsedFile::Warning> warnings;
   };
   /// Reads a national CSV and upserts its valid rows by (source, id), 500 per transaction.
   /// Stops at the deadline: no batch is committed once it is near; the batches committed
@@ -311,6 +314,7 @@ class Registry {
   struct SearchResult {
     std::vector<SearchHit> hits;
     size_t total = 0;
+    size_t unknown_hours = 0;  // left out by open_at: hours unknown then
     std::string next_page_token;
     std::string previous_page_token;
   };

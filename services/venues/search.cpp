@@ -326,7 +326,7 @@ std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQu
 // great-circle one by far less than a meter per kilometre: it filters, orders and is returned
 // without trigonometry per candidate.
 bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c, size_t first_term_done,
-             double lon_scale, double* distance) {
+             double lon_scale, double* distance, bool* unknown_hours) {
   for (size_t i = 0; i < kMaskedFields; ++i) {
     if (c.want[i] != 0 && (e.masks[i] & c.want[i]) == 0) return false;
   }
@@ -350,7 +350,6 @@ bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c, size_t fir
       !HasAny(e.areas, q.any_of[static_cast<size_t>(F::kAreas)])) {
     return false;
   }
-  if (q.open_at && (!e.hours || !e.hours->IsOpen(*q.open_at))) return false;
   // Dates YYYY-MM-DD compare as text.
   if (!q.min_date_maj.empty() && (e.date_maj.empty() || e.date_maj < q.min_date_maj)) return false;
   if (!q.max_date_maj.empty() && (e.date_maj.empty() || e.date_maj > q.max_date_maj)) return false;
@@ -358,6 +357,13 @@ bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c, size_t fir
   for (size_t k = first_term_done; k < c.terms.size(); ++k) {
     auto w = std::lower_bound(e.words.begin(), e.words.end(), c.terms[k]);
     if (w == e.words.end() || !w->starts_with(c.terms[k])) return false;
+  }
+  // Last, so that `*unknown_hours` counts venues that every other criterion keeps: only venues
+  // known to be open are shown.
+  if (q.open_at) {
+    const HoursState state = HoursStateAt(e.hours, *q.open_at);
+    if (state == HoursState::kUnknown) *unknown_hours = true;
+    if (state != HoursState::kOpen) return false;
   }
   return true;
 }
@@ -417,10 +423,12 @@ std::vector<SearchHit> Page(std::vector<Candidate> hits, const SearchQuery& q, s
 
 }  // namespace
 
-std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total,
-                                           size_t* preceding) const {
-  size_t ignored = 0;
+std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total, size_t* preceding,
+                                           size_t* unknown_hours) const {
+  size_t ignored = 0, ignored_unknown = 0;
   if (preceding == nullptr) preceding = &ignored;
+  if (unknown_hours == nullptr) unknown_hours = &ignored_unknown;
+  *unknown_hours = 0;
   *preceding = 0;
   std::shared_lock lock(impl_->mu);
   const Impl& im = *impl_;
@@ -433,7 +441,12 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total,
   std::vector<Candidate> hits;
   for (const Entry* e : candidates) {
     double distance = -1;
-    if (Matches(*e, q, c, first_term_done, lon_scale, &distance)) hits.push_back({e, distance});
+    bool unknown = false;
+    if (Matches(*e, q, c, first_term_done, lon_scale, &distance, &unknown)) {
+      hits.push_back({e, distance});
+    } else if (unknown) {
+      ++*unknown_hours;
+    }
   }
   *total = hits.size();
   return Page(std::move(hits), q, preceding);

@@ -60,8 +60,9 @@ struct SearchQuery {
   /// Free text: every word must start a word of the name, address, town or presentation,
   /// ignoring case and accents.
   std::string text;
-  /// Open at this local (Europe/Paris) minute, per the venue's `horaires`; venues whose hours
-  /// are missing or not understood are left out.
+  /// Open at this local (Europe/Paris) minute, per the venue's `horaires`: only venues known to
+  /// be open then are kept; those whose hours are missing, not understood or unknown at that
+  /// minute are left out (and counted, see Search).
   std::optional<absl::CivilMinute> open_at;
   /// Standard `date_maj` (YYYY-MM-DD) within [min_date_maj, max_date_maj]; an empty bound is
   /// none. Venues without a date_maj are left out by either bound.
@@ -96,9 +97,11 @@ class SearchIndex {
   /// the one indexed (or withdrawn) is ignored, so the order puts arrive in does not matter.
   void Put(const Venue& venue);
   /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored) and
-  /// `preceding`, when not null, how many of them come before the first hit returned.
-  std::vector<SearchHit> Search(const SearchQuery& q, size_t* total,
-                                size_t* preceding = nullptr) const;
+  /// `preceding`, when not null, how many of them come before the first hit returned;
+  /// `unknown_hours`, when not null, how many venues only q.open_at left out, their hours being
+  /// unknown then.
+  std::vector<SearchHit> Search(const SearchQuery& q, size_t* total, size_t* preceding = nullptr,
+                                size_t* unknown_hours = nullptr) const;
   size_t size() const;
   /// The active venue with this id as the index holds it, or nullptr (withdrawn, unknown, or
   /// not indexed yet).

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
+#include "services/venues/opening_hours.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -108,6 +109,9 @@ void ToProto(const Standard& standard, const Venue& v, v1::Venue* out) {
   api::ToTimestamp(v.create_time, out->mutable_create_time());
   api::ToTimestamp(v.update_time, out->mutable_update_time());
   out->set_etag(ETag(v));
+  auto horaires = v.standard.find("horaires");
+  out->set_hours_understood(horaires != v.standard.end() && !horaires->second.empty() &&
+                            OpeningHours::Parse(horaires->second.front()).has_value());
 }
 
 std::vector<std::string> ChangedFields(const Venue& a, const Venue& b) {

@@ -514,6 +514,84 @@ TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {
   EXPECT_EQ(open_at(1782892800), std::vector<std::string>{"h1"});
 }
 
+// Issue 10: only venues known to be open are shown; those whose hours are unknown then are
+// counted; writes warn about hours not understood, and the resource says whether they were.
+TEST_F(VenuesTest, OpenAtKeepsKnownOpenVenuesAndCountsTheUnknown) {
+  v1::Venue open = At("k1", "Permanence en semaine", 50.69, 3.18);
+  open.set_horaires("Mo-Fr 09:00-12:00; PH off");
+  v1::Venue appointment = At("k2", "Sur rendez-vous", 50.69, 3.18);
+  appointment.set_horaires("Mo-Fr 09:00-12:00 \"sur rendez-vous\"");
+  v1::Venue free_text = At("k3", "Horaires en texte", 50.69, 3.18);
+  free_text.set_horaires("du lundi au vendredi de 9h à 12h");
+  v1::Venue none = At("k4", "Sans horaires", 50.69, 3.18);
+  v1::Venue closed = At("k5", "Le samedi", 50.69, 3.18);
+  closed.set_horaires("Sa 10:00-12:00");
+  v1::BatchUpsertVenuesResponse batch;
+  ASSERT_TRUE(Batch("heures", {open, appointment, free_text, none, closed}, &batch).ok());
+  ASSERT_EQ(batch.results_size(), 5);
+  // The row not understood lands, with a warning naming the field and the rule.
+  EXPECT_EQ(batch.results(2).outcome(), v1::CREATED);
+  ASSERT_EQ(batch.results(2).warnings_size(), 1);
+  EXPECT_EQ(batch.results(2).warnings(0).field(), "horaires");
+  EXPECT_EQ(batch.results(2).warnings(0).rule(), "horaires");
+  EXPECT_THAT(batch.results(2).warnings(0).description(),
+              ::testing::HasSubstr("horaires non compris"));
+  for (int i : {0, 1, 3, 4}) EXPECT_EQ(batch.results(i).warnings_size(), 0) << i;
+
+  auto get = [&](int i) {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(batch.results(i).name());
+    v1::Venue v;
+    EXPECT_TRUE(stub_->GetVenue(&ctx, req, &v).ok());
+    return v;
+  };
+  EXPECT_TRUE(get(0).hours_understood());
+  EXPECT_TRUE(get(1).hours_understood());  // understood: unknown during its hours
+  EXPECT_FALSE(get(2).hours_understood());
+  EXPECT_FALSE(get(3).hours_understood());
+
+  v1::SearchVenuesRequest q;
+  q.mutable_open_at()->set_seconds(1795597200);  // Wednesday 25 November 2026, 10:00 in Paris
+  v1::SearchVenuesResponse found;
+  ASSERT_TRUE(Search(q, &found).ok());
+  ASSERT_EQ(found.results_size(), 1);
+  EXPECT_EQ(found.results(0).venue().id(), "k1");
+  EXPECT_TRUE(found.results(0).venue().hours_understood());
+  EXPECT_EQ(found.total_size(), 1);
+  EXPECT_EQ(found.unknown_hours_size(), 3);  // k2 (appointment), k3 (not understood), k4 (none)
+  // Other criteria first: what they leave out is not counted.
+  q.set_query("rendez");
+  ASSERT_TRUE(Search(q, &found).ok());
+  EXPECT_EQ(found.results_size(), 0);
+  EXPECT_EQ(found.unknown_hours_size(), 1);
+  // Without open_at nothing is left out.
+  v1::SearchVenuesRequest all;
+  ASSERT_TRUE(Search(all, &found).ok());
+  EXPECT_EQ(found.unknown_hours_size(), 0);
+}
+
+TEST_F(VenuesTest, ImportWarnsAboutHoursNotUnderstoodAndStoresTheRow) {
+  const std::string csv =
+      "id,pivot,nom,commune,code_postal,adresse,latitude,longitude,horaires,source,date_maj,"
+      "services\n"
+      "i1,21590512800016,Lieu compris,Roubaix,59100,1 rue de l'Alma,50.69,3.18,"
+      "\"Mo-Fr 09:00-12:00; PH off\",test,2026-11-01,Aide aux démarches administratives\n"
+      "i2,21590512800016,Lieu en texte libre,Roubaix,59100,2 rue de l'Alma,50.69,3.18,"
+      "lundi 9h-12h,test,2026-11-01,Aide aux démarches administratives\n";
+  v1::ImportVenuesResponse report;
+  ASSERT_TRUE(Import("heures-import", csv, &report).ok());
+  EXPECT_EQ(report.created(), 2) << report.DebugString();
+  ASSERT_EQ(report.warnings_total(), 1) << report.DebugString();
+  ASSERT_EQ(report.warnings_size(), 1);
+  EXPECT_EQ(report.warnings(0).line(), 3);
+  EXPECT_EQ(report.warnings(0).source_id(), "i2");
+  EXPECT_EQ(report.warnings(0).issue().field(), "horaires");
+  EXPECT_EQ(report.warnings(0).issue().rule(), "horaires");
+  EXPECT_THAT(report.warnings(0).issue().description(),
+              ::testing::HasSubstr("horaires non compris"));
+}
+
 TEST_F(VenuesTest, AreaLayersGiveVenuesTheirAreas) {
   v1::Venue inside, outside;
   ASSERT_TRUE(Create(At("in", "Lieu dans le quartier", 50.695, 3.165), &inside).ok());

@@ -52,6 +52,10 @@ std::string EncodeSearchResponse(const Registry::SearchResult& result) {
       WireFormatLite::WriteString(v1::SearchVenuesResponse::kPreviousPageTokenFieldNumber,
                                   result.previous_page_token, &coded);
     }
+    if (result.unknown_hours != 0) {
+      WireFormatLite::WriteInt32(v1::SearchVenuesResponse::kUnknownHoursSizeFieldNumber,
+                                 static_cast<int32_t>(result.unknown_hours), &coded);
+    }
   }
   return out;
 }

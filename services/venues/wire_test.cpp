@@ -25,6 +25,7 @@ TEST(EncodeSearchResponseTest, WritesTheBytesTheGeneratedCodeWrites) {
   found.total = 42;
   found.next_page_token = "next";
   found.previous_page_token = "previous";
+  found.unknown_hours = 7;
 
   v1::SearchVenuesResponse expected;
   auto* m = expected.add_results();
@@ -35,6 +36,7 @@ TEST(EncodeSearchResponseTest, WritesTheBytesTheGeneratedCodeWrites) {
   m->set_distance_meters(1234.5);
   expected.set_total_size(42);
   expected.set_next_page_token("next");
+  expected.set_unknown_hours_size(7);
   expected.set_previous_page_token("previous");
 
   const std::string bytes = EncodeSearchResponse(found);
