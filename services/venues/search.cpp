@@ -33,9 +33,8 @@ int64_t CellKey(int row, int col) { return (static_cast<int64_t>(row) << 32) ^ (
 int Row(double lat) { return static_cast<int>(std::floor(lat / kCellDeg)); }
 int Col(double lon) { return static_cast<int>(std::floor(lon / kCellDeg)); }
 
-// Per venue, the index holds what the tests need, and shares what venues have in common: its
-// words are keys of the index's word map, its parsed hours those of every venue with the same
-// `horaires` text.
+// Per venue, the index holds what the tests need, compactly, and shares what venues have in
+// common: its parsed hours are those of every venue with the same `horaires` text.
 struct Entry {
   int revision = 0;
   std::shared_ptr<const IndexedVenue> venue;
@@ -45,11 +44,34 @@ struct Entry {
   std::string date_maj;                         // YYYY-MM-DD as stored (empty: none)
   std::array<uint64_t, kMaskedFields> masks{};  // bit i: the schema's i-th value
   std::vector<std::string> typologie, items, areas;
-  std::vector<const std::string*> words;  // sorted, distinct; keys of Impl::words
-  uint64_t word_starts = 0;               // PrefixBit of each word: most text misses end here
+  std::string words;         // sorted, distinct, each followed by '\0': one block to scan
+  uint64_t word_starts = 0;  // PrefixBit of each word: most text misses end here
   std::shared_ptr<const OpeningHours> hours;
   const std::string* hours_text = nullptr;  // its key in Impl::hours
 };
+
+// Calls `f` with each word of an entry's `words`.
+template <typename F>
+void ForEachWord(std::string_view words, F f) {
+  for (size_t at = 0; at < words.size();) {
+    const size_t end = words.find('\0', at);
+    f(words.substr(at, end - at));
+    at = end + 1;
+  }
+}
+
+// Whether one of an entry's `words` starts with `term`. They are sorted: a word greater than
+// the term that does not start with it is greater than every word that would.
+bool HasWordStarting(std::string_view words, std::string_view term) {
+  for (size_t at = 0; at < words.size();) {
+    const size_t end = words.find('\0', at);
+    const std::string_view w = words.substr(at, end - at);
+    if (w.starts_with(term)) return true;
+    if (w > term) return false;
+    at = end + 1;
+  }
+  return false;
+}
 
 struct Candidate {
   const Entry* e;
@@ -71,10 +93,10 @@ struct SearchIndex::Impl {
   explicit Impl(const Standard& s) : standard(s) {}
   const Standard& standard;
   mutable std::shared_mutex mu;
-  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;  // by id
-  std::unordered_map<std::string, int> withdrawn;                   // id -> revision
-  std::unordered_map<int64_t, std::vector<Slot>> grid;              // cell -> its venues
-  std::map<std::string, std::vector<const Entry*>> words;           // word -> entries
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;      // by id
+  std::unordered_map<std::string, int> withdrawn;                       // id -> revision
+  std::unordered_map<int64_t, std::vector<Slot>> grid;                  // cell -> its venues
+  std::map<std::string, std::vector<const Entry*>, std::less<>> words;  // word -> entries
   // Parsed `horaires` by text: most venues share a few schedules.
   std::unordered_map<std::string, std::shared_ptr<const OpeningHours>> hours;
 
@@ -102,13 +124,13 @@ struct SearchIndex::Impl {
         if (slots.empty()) grid.erase(g);
       }
     }
-    for (const std::string* w : e->words) {
-      auto x = words.find(*w);
+    ForEachWord(e->words, [&](std::string_view w) {
+      auto x = words.find(w);
       if (x != words.end()) {
         Erase(x->second, e);
-        if (x->second.empty()) words.erase(x);  // no other entry has that word
+        if (x->second.empty()) words.erase(x);
       }
-    }
+    });
     if (e->hours_text != nullptr) {
       auto h = hours.find(*e->hours_text);
       if (h != hours.end() && h->second.use_count() <= 2) hours.erase(h);  // only this entry's
@@ -213,7 +235,11 @@ void SearchIndex::Put(const Venue& v) {
                         "structure_parente"}) {
     for (auto& w : text::Words(get(f))) ws.insert(std::move(w));
   }
-  for (const auto& w : ws) e->word_starts |= PrefixBit(w);
+  for (const auto& w : ws) {
+    e->words += w;
+    e->words += '\0';
+    e->word_starts |= PrefixBit(w);
+  }
   const std::string horaires = get("horaires");
   std::optional<OpeningHours> hours = OpeningHours::Parse(horaires);
 
@@ -226,12 +252,7 @@ void SearchIndex::Put(const Venue& v) {
     impl_->grid[CellKey(Row(raw->lat), Col(raw->lon))].push_back(
         {raw->lat, raw->lon, raw->masks, raw});
   }
-  raw->words.reserve(ws.size());
-  for (const auto& w : ws) {  // sorted: so are the entry's words
-    auto x = impl_->words.try_emplace(w).first;
-    x->second.push_back(raw);
-    raw->words.push_back(&x->first);
-  }
+  for (const auto& w : ws) impl_->words[w].push_back(raw);
   if (hours) {
     auto h = impl_->hours.try_emplace(horaires).first;
     if (h->second == nullptr) h->second = std::make_shared<const OpeningHours>(std::move(*hours));
@@ -442,9 +463,7 @@ bool MatchesRest(const Entry& e, const SearchQuery& q, const Compiled& c, size_t
   if (!q.max_date_maj.empty() && (e.date_maj.empty() || e.date_maj > q.max_date_maj)) return false;
   if ((e.word_starts & c.term_starts) != c.term_starts) return false;
   for (size_t k = first_term_done; k < c.terms.size(); ++k) {
-    auto w = std::lower_bound(e.words.begin(), e.words.end(), c.terms[k],
-                              [](const std::string* a, const std::string& b) { return *a < b; });
-    if (w == e.words.end() || !(*w)->starts_with(c.terms[k])) return false;
+    if (!HasWordStarting(e.words, c.terms[k])) return false;
   }
   return true;
 }
