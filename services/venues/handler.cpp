@@ -1,8 +1,6 @@
 // gRPC handler of the venues service.
 #include "services/venues/handler.hpp"
 
-#include <malloc.h>
-
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -13,6 +11,7 @@
 #include "libs/server/errors.hpp"
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
+#include "libs/service/memory.hpp"
 #include "services/venues/organisations.hpp"
 #include "services/venues/wire.hpp"
 
@@ -297,7 +296,7 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
   data.shrink_to_fit();
   // A national file is parsed into hundreds of MB of short-lived strings: give the freed memory
   // back to the system instead of keeping it in the allocator's free lists.
-  malloc_trim(0);
+  service::ReleaseFreeMemory();
   if (!report.ok()) return server::ToGrpc(report.status());
   metrics_.CountRows(report->created, report->updated, report->unchanged,
                      static_cast<int>(report->rejected.size()));

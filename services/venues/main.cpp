@@ -1,10 +1,9 @@
 // passerelle-venues: wires the venue registry's layers and runs it.
-#include <malloc.h>
-
 #include "absl/time/time.h"
 #include "libs/events/consumer.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/outbox/outbox.hpp"
+#include "libs/service/memory.hpp"
 #include "libs/service/service.hpp"
 #include "services/venues/consumers.hpp"
 #include "services/venues/handler.hpp"
@@ -37,7 +36,8 @@ int main(int argc, char** argv) {
          auto& registry = rt.components.Emplace<venues::Registry>(venues::Standard::V102(), store,
                                                                   *rt.page_tokens);
          if (absl::Status s = registry.LoadIndex(); !s.ok()) return s;
-         malloc_trim(0);  // the load's transient copies are gone: return their memory
+         // The load's transient copies are gone: return their memory.
+         service::ReleaseFreeMemory();
          logging::Info("search index loaded", {{"venues", registry.index().size()}});
          auto& metrics = rt.components.Emplace<venues::VenueMetrics>(rt.metrics->registry());
          metrics.IndexRefreshed(true, registry.index().size());

@@ -17,7 +17,10 @@
 namespace passerelle::venues {
 namespace {
 
-constexpr double kCellDeg = 0.05;  // ~5.5 km of latitude: a 5 km radius touches ~9 cells
+// ~2.2 km of latitude: a 5 km circle touches about 40 cells, those wholly outside it are
+// skipped, and the rest hold little more than the circle (with 0.05°, 12 cells held three
+// times its area).
+constexpr double kCellDeg = 0.02;
 
 // One of 64 bits for the first three characters of a word (all of it when shorter). A term of
 // three or more characters can only start words whose bit it shares: a cheap first test before
@@ -30,8 +33,9 @@ int64_t CellKey(int row, int col) { return (static_cast<int64_t>(row) << 32) ^ (
 int Row(double lat) { return static_cast<int>(std::floor(lat / kCellDeg)); }
 int Col(double lon) { return static_cast<int>(std::floor(lon / kCellDeg)); }
 
+// Per venue, the index holds what the tests need, compactly, and shares what venues have in
+// common: its parsed hours are those of every venue with the same `horaires` text.
 struct Entry {
-  std::string id;  // UUID
   int revision = 0;
   std::shared_ptr<const IndexedVenue> venue;
   bool located = false;
@@ -40,14 +44,47 @@ struct Entry {
   std::string date_maj;                         // YYYY-MM-DD as stored (empty: none)
   std::array<uint64_t, kMaskedFields> masks{};  // bit i: the schema's i-th value
   std::vector<std::string> typologie, items, areas;
-  std::vector<std::string> words;  // sorted, distinct
-  uint64_t word_starts = 0;        // PrefixBit of each word: most text misses end here
-  std::optional<OpeningHours> hours;
+  std::string words;         // sorted, distinct, each followed by '\0': one block to scan
+  uint64_t word_starts = 0;  // PrefixBit of each word: most text misses end here
+  std::shared_ptr<const OpeningHours> hours;
+  const std::string* hours_text = nullptr;  // its key in Impl::hours
 };
+
+// Calls `f` with each word of an entry's `words`.
+template <typename F>
+void ForEachWord(std::string_view words, F f) {
+  for (size_t at = 0; at < words.size();) {
+    const size_t end = words.find('\0', at);
+    f(words.substr(at, end - at));
+    at = end + 1;
+  }
+}
+
+// Whether one of an entry's `words` starts with `term`. They are sorted: a word greater than
+// the term that does not start with it is greater than every word that would.
+bool HasWordStarting(std::string_view words, std::string_view term) {
+  for (size_t at = 0; at < words.size();) {
+    const size_t end = words.find('\0', at);
+    const std::string_view w = words.substr(at, end - at);
+    if (w.starts_with(term)) return true;
+    if (w > term) return false;
+    at = end + 1;
+  }
+  return false;
+}
 
 struct Candidate {
   const Entry* e;
   double distance;
+};
+
+// A located venue as its grid cell keeps it: what the geographic and enumeration tests read,
+// side by side in one array per cell, so that a search walks contiguous memory and reaches the
+// entry itself only for venues that pass them.
+struct Slot {
+  double lat, lon;
+  std::array<uint64_t, kMaskedFields> masks;
+  const Entry* e;
 };
 
 }  // namespace
@@ -56,10 +93,12 @@ struct SearchIndex::Impl {
   explicit Impl(const Standard& s) : standard(s) {}
   const Standard& standard;
   mutable std::shared_mutex mu;
-  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;  // by id
-  std::unordered_map<std::string, int> withdrawn;                   // id -> revision
-  std::unordered_map<int64_t, std::vector<const Entry*>> grid;      // cell -> entries
-  std::map<std::string, std::vector<const Entry*>> words;           // word -> entries
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;      // by id
+  std::unordered_map<std::string, int> withdrawn;                       // id -> revision
+  std::unordered_map<int64_t, std::vector<Slot>> grid;                  // cell -> its venues
+  std::map<std::string, std::vector<const Entry*>, std::less<>> words;  // word -> entries
+  // Parsed `horaires` by text: most venues share a few schedules.
+  std::unordered_map<std::string, std::shared_ptr<const OpeningHours>> hours;
 
   static void Erase(std::vector<const Entry*>& v, const Entry* e) {
     auto it = std::find(v.begin(), v.end(), e);
@@ -76,16 +115,25 @@ struct SearchIndex::Impl {
     if (e->located) {
       auto g = grid.find(CellKey(Row(e->lat), Col(e->lon)));
       if (g != grid.end()) {
-        Erase(g->second, e);
-        if (g->second.empty()) grid.erase(g);
+        auto& slots = g->second;
+        auto at = std::find_if(slots.begin(), slots.end(), [&](const Slot& s) { return s.e == e; });
+        if (at != slots.end()) {
+          *at = slots.back();
+          slots.pop_back();
+        }
+        if (slots.empty()) grid.erase(g);
       }
     }
-    for (const auto& w : e->words) {
+    ForEachWord(e->words, [&](std::string_view w) {
       auto x = words.find(w);
       if (x != words.end()) {
         Erase(x->second, e);
         if (x->second.empty()) words.erase(x);
       }
+    });
+    if (e->hours_text != nullptr) {
+      auto h = hours.find(*e->hours_text);
+      if (h != hours.end() && h->second.use_count() <= 2) hours.erase(h);  // only this entry's
     }
     entries.erase(it);
   }
@@ -154,7 +202,6 @@ void SearchIndex::Put(const Venue& v) {
     return;
   }
   auto e = std::make_unique<Entry>();
-  e->id = v.id;
   e->revision = v.revision;
   {
     v1::Venue message;
@@ -188,17 +235,30 @@ void SearchIndex::Put(const Venue& v) {
                         "structure_parente"}) {
     for (auto& w : text::Words(get(f))) ws.insert(std::move(w));
   }
-  e->words.assign(ws.begin(), ws.end());
-  for (const auto& w : e->words) e->word_starts |= PrefixBit(w);
-  e->hours = OpeningHours::Parse(get("horaires"));
+  for (const auto& w : ws) {
+    e->words += w;
+    e->words += '\0';
+    e->word_starts |= PrefixBit(w);
+  }
+  const std::string horaires = get("horaires");
+  std::optional<OpeningHours> hours = OpeningHours::Parse(horaires);
 
   std::unique_lock lock(impl_->mu);
   if (known()) return;
   impl_->Unlink(v.id);
   impl_->withdrawn.erase(v.id);
-  const Entry* raw = e.get();
-  if (raw->located) impl_->grid[CellKey(Row(raw->lat), Col(raw->lon))].push_back(raw);
-  for (const auto& w : raw->words) impl_->words[w].push_back(raw);
+  Entry* raw = e.get();
+  if (raw->located) {
+    impl_->grid[CellKey(Row(raw->lat), Col(raw->lon))].push_back(
+        {raw->lat, raw->lon, raw->masks, raw});
+  }
+  for (const auto& w : ws) impl_->words[w].push_back(raw);
+  if (hours) {
+    auto h = impl_->hours.try_emplace(horaires).first;
+    if (h->second == nullptr) h->second = std::make_shared<const OpeningHours>(std::move(*hours));
+    raw->hours = h->second;
+    raw->hours_text = &h->first;
+  }
   impl_->entries.emplace(v.id, std::move(e));
 }
 
@@ -207,6 +267,8 @@ namespace {
 // A query's filters compiled once: bit sets for enumerations, folded words for text.
 struct Compiled {
   std::array<uint64_t, kMaskedFields> want{};
+  std::array<uint8_t, kMaskedFields> filtered{};  // the fields with a filter, `filters` of them
+  size_t filters = 0;
   bool impossible = false;  // a filter whose values are all unknown: nothing can match
   std::vector<std::string> terms;
   uint64_t term_starts = 0;
@@ -268,6 +330,7 @@ Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
     if (q.any_of[i].empty()) continue;
     c.want[i] = im.Mask(i, q.any_of[i]);
     if (c.want[i] == 0) c.impossible = true;
+    c.filtered[c.filters++] = static_cast<uint8_t>(i);
   }
   c.terms = text::Words(q.text);
   for (const auto& t : c.terms) {
@@ -276,12 +339,36 @@ Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
   return c;
 }
 
-// Step 2: candidates from the most selective structure available: the grid cells of the area,
-// the venues whose words start with the first term, or every venue. `*first_term_done` tells
-// whether the first term is already satisfied.
-std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQuery& q,
-                                     const Compiled& c, size_t* first_term_done) {
-  std::vector<const Entry*> out;
+// Whether grid cell (row, col) lies wholly outside the query's circle: its nearest point is
+// farther than the radius in the flat-earth distance MatchesPlace uses (with a margin: a cell
+// is skipped only when none of its venues could pass).
+bool OutsideCircle(const SearchQuery& q, int row, int col) {
+  const double lat0 = row * kCellDeg, lat1 = lat0 + kCellDeg;
+  const double dlat = q.lat < lat0 ? lat0 - q.lat : q.lat > lat1 ? q.lat - lat1 : 0;
+  auto wrap = [](double d) { return d > 180 ? d - 360 : d < -180 ? d + 360 : d; };
+  const double lon0 = col * kCellDeg, lon1 = lon0 + kCellDeg;
+  double dlon = 0;
+  if (q.lon < lon0 || q.lon > lon1) {
+    dlon = std::min(std::abs(wrap(lon0 - q.lon)), std::abs(wrap(lon1 - q.lon)));
+  }
+  const double dy = dlat * kMetersPerDeg;
+  const double dx = dlon * std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
+  return std::sqrt(dx * dx + dy * dy) > q.radius_m * 1.001 + 1;
+}
+
+// Step 2: where the candidates come from, the most selective structure available: the grid
+// cells of the area (their slots, tested in place), or else a list of entries: every located
+// venue for an area too large for the grid, the venues whose words start with the first term,
+// or every venue. `*first_term_done` tells whether the first term is already satisfied.
+struct Source {
+  std::vector<const std::vector<Slot>*> cells;  // the area's non-empty cells (grid walk)
+  std::vector<const Entry*> entries;            // otherwise
+  bool grid = false;
+};
+
+Source Candidates(const SearchIndex::Impl& im, const SearchQuery& q, const Compiled& c,
+                  size_t* first_term_done) {
+  Source out;
   *first_term_done = 0;
   if (q.has_circle || q.has_box) {
     const Area area = AreaOf(q);
@@ -292,15 +379,17 @@ std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQu
     if (cells > static_cast<double>(im.grid.size()) * 4 + 64) {
       // A huge area: walking its empty cells would cost more than testing every venue.
       for (const auto& [id, e] : im.entries) {
-        if (e->located) out.push_back(e.get());
+        if (e->located) out.entries.push_back(e.get());
       }
       return out;
     }
+    out.grid = true;
     for (const auto& [w, e] : area.spans) {
       for (int r = Row(area.min_lat); r <= Row(area.max_lat); ++r) {
         for (int col = Col(w); col <= Col(e); ++col) {
+          if (q.has_circle && OutsideCircle(q, r, col)) continue;
           auto g = im.grid.find(CellKey(r, col));
-          if (g != im.grid.end()) out.insert(out.end(), g->second.begin(), g->second.end());
+          if (g != im.grid.end()) out.cells.push_back(&g->second);
         }
       }
     }
@@ -315,35 +404,55 @@ std::vector<const Entry*> Candidates(const SearchIndex::Impl& im, const SearchQu
       ids.insert(it->second.begin(), it->second.end());
     }
     *first_term_done = 1;
-    return {ids.begin(), ids.end()};
+    out.entries.assign(ids.begin(), ids.end());
+    return out;
   }
-  for (const auto& [id, e] : im.entries) out.push_back(e.get());
+  for (const auto& [id, e] : im.entries) out.entries.push_back(e.get());
   return out;
 }
 
-// Step 3: the exact tests, cheapest first. The distance in meters (circle) or -1.
+// Step 3: the exact tests, cheapest first, in two parts. First what a grid slot holds: the
+// enumerations and the area; the distance in meters (circle) or -1.
 // Within a search radius (at most 100 km) the local flat-earth distance differs from the
 // great-circle one by far less than a meter per kilometre: it filters, orders and is returned
 // without trigonometry per candidate.
-bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c, size_t first_term_done,
-             double lon_scale, double* distance, bool* unknown_hours) {
-  for (size_t i = 0; i < kMaskedFields; ++i) {
-    if (c.want[i] != 0 && (e.masks[i] & c.want[i]) == 0) return false;
+bool MatchesPlace(const std::array<uint64_t, kMaskedFields>& masks, double lat, double lon,
+                  const SearchQuery& q, const Compiled& c, double lon_scale, double* distance) {
+  for (size_t k = 0; k < c.filters; ++k) {
+    const size_t i = c.filtered[k];
+    if ((masks[i] & c.want[i]) == 0) return false;
   }
   *distance = -1;
   if (q.has_circle) {
-    double dlon = e.lon - q.lon;  // the short way round, across the antimeridian too
+    double dlon = lon - q.lon;  // the short way round, across the antimeridian too
     if (dlon > 180) dlon -= 360;
     if (dlon < -180) dlon += 360;
-    const double dy = (e.lat - q.lat) * kMetersPerDeg, dx = dlon * lon_scale;
+    const double dy = (lat - q.lat) * kMetersPerDeg, dx = dlon * lon_scale;
     const double d2 = dx * dx + dy * dy;
     if (d2 > q.radius_m * q.radius_m * 1.000001) return false;
     *distance = std::sqrt(d2);
   } else if (q.has_box) {
-    const bool lon_in = q.min_lon <= q.max_lon ? e.lon >= q.min_lon && e.lon <= q.max_lon
-                                               : e.lon >= q.min_lon || e.lon <= q.max_lon;
-    if (e.lat < q.min_lat || e.lat > q.max_lat || !lon_in) return false;
+    const bool lon_in = q.min_lon <= q.max_lon ? lon >= q.min_lon && lon <= q.max_lon
+                                               : lon >= q.min_lon || lon <= q.max_lon;
+    if (lat < q.min_lat || lat > q.max_lat || !lon_in) return false;
   }
+  return true;
+}
+
+// Whether the query tests anything beyond the enumerations and the area, i.e. needs the
+// entry itself (MatchesRest); most map searches do not.
+bool NeedsRest(const SearchQuery& q, const Compiled& c) {
+  using F = SearchField;
+  return !q.any_of[static_cast<size_t>(F::kTypologie)].empty() ||
+         !q.any_of[static_cast<size_t>(F::kReferentialItems)].empty() ||
+         !q.any_of[static_cast<size_t>(F::kAreas)].empty() || q.open_at.has_value() ||
+         !q.min_date_maj.empty() || !q.max_date_maj.empty() || !c.terms.empty();
+}
+
+// Then the other tests, on the entry.
+// `*unknown_hours` is set when the venue is refused only because its hours are not understood.
+bool MatchesRest(const Entry& e, const SearchQuery& q, const Compiled& c, size_t first_term_done,
+                 bool* unknown_hours) {
   using F = SearchField;
   if (!HasAny(e.typologie, q.any_of[static_cast<size_t>(F::kTypologie)]) ||
       !HasAny(e.items, q.any_of[static_cast<size_t>(F::kReferentialItems)]) ||
@@ -355,71 +464,86 @@ bool Matches(const Entry& e, const SearchQuery& q, const Compiled& c, size_t fir
   if (!q.max_date_maj.empty() && (e.date_maj.empty() || e.date_maj > q.max_date_maj)) return false;
   if ((e.word_starts & c.term_starts) != c.term_starts) return false;
   for (size_t k = first_term_done; k < c.terms.size(); ++k) {
-    auto w = std::lower_bound(e.words.begin(), e.words.end(), c.terms[k]);
-    if (w == e.words.end() || !w->starts_with(c.terms[k])) return false;
+    if (!HasWordStarting(e.words, c.terms[k])) return false;
   }
   // Last, so that `*unknown_hours` counts venues that every other criterion keeps: only venues
   // known to be open are shown.
   if (q.open_at) {
-    const HoursState state = HoursStateAt(e.hours, *q.open_at);
+    const HoursState state = e.hours ? e.hours->At(*q.open_at).state : HoursState::kUnknown;
     if (state == HoursState::kUnknown) *unknown_hours = true;
     if (state != HoursState::kOpen) return false;
   }
   return true;
 }
 
-// Step 4: the hits after the cursor, the best `limit` of them in order (by distance with a
-// circle, by folded name otherwise; resource name breaks ties); or, for a previous page, the
-// last `limit` of those before the cursor. `*preceding`: the hits before the first returned.
-std::vector<SearchHit> Page(std::vector<Candidate> hits, const SearchQuery& q, size_t* preceding) {
-  auto less = [&](const Candidate& a, const Candidate& b) {
-    if (q.has_circle && a.distance != b.distance) return a.distance < b.distance;
-    if (!q.has_circle && a.e->name_key != b.e->name_key) return a.e->name_key < b.e->name_key;
-    return a.e->venue->name < b.e->venue->name;
-  };
-  *preceding = 0;
-  if (!q.after_id.empty()) {
-    auto after = [&](const Candidate& c) {
-      if (q.has_circle && c.distance != q.after_distance) return c.distance > q.after_distance;
-      if (!q.has_circle && c.e->name_key != q.after_key) return c.e->name_key > q.after_key;
-      return c.e->venue->name > q.after_id;
+// Step 4: the page, built while matching. Every hit is counted; those after the cursor (for a
+// previous page: strictly before it) compete for the `limit` places in a heap whose top is the
+// worst kept, so no list of all the hits is built or sorted. Order: by distance with a circle,
+// by folded name otherwise; the resource name breaks ties. `preceding()`: the hits before the
+// first returned.
+class PageBuilder {
+ public:
+  explicit PageBuilder(const SearchQuery& q) : q_(q) { heap_.reserve(q.limit); }
+
+  void Add(const Entry* e, double distance) {
+    ++total_;
+    const Candidate c{e, distance};
+    if (!q_.after_id.empty()) {
+      if (q_.before) {
+        if (After(c) || At(c)) return;  // strictly before the cursor only
+        ++before_;
+      } else if (!After(c)) {
+        ++preceding_;
+        return;
+      }
+    }
+    if (q_.limit == 0) return;
+    // A next page keeps the least, a previous page the greatest.
+    auto worse_first = [&](const Candidate& a, const Candidate& b) {
+      return q_.before ? Less(b, a) : Less(a, b);
     };
-    auto at = [&](const Candidate& c) {
-      return (!q.has_circle || c.distance == q.after_distance) &&
-             (q.has_circle || c.e->name_key == q.after_key) && c.e->venue->name == q.after_id;
-    };
-    const size_t all = hits.size();
-    if (q.before) {
-      // Strictly before the cursor: neither after it nor the cursor's own venue.
-      hits.erase(std::remove_if(hits.begin(), hits.end(),
-                                [&](const Candidate& c) { return after(c) || at(c); }),
-                 hits.end());
-    } else {
-      hits.erase(
-          std::remove_if(hits.begin(), hits.end(), [&](const Candidate& c) { return !after(c); }),
-          hits.end());
-      *preceding = all - hits.size();
+    if (heap_.size() < q_.limit) {
+      heap_.push_back(c);
+      std::push_heap(heap_.begin(), heap_.end(), worse_first);
+    } else if (worse_first(c, heap_.front())) {
+      std::pop_heap(heap_.begin(), heap_.end(), worse_first);
+      heap_.back() = c;
+      std::push_heap(heap_.begin(), heap_.end(), worse_first);
     }
   }
-  const size_t k = std::min(q.limit, hits.size());
-  std::vector<SearchHit> out;
-  out.reserve(k);
-  if (q.before) {
-    // The last k in order: the k greatest, sorted.
-    auto greater = [&](const Candidate& a, const Candidate& b) { return less(b, a); };
-    std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), greater);
-    *preceding = hits.size() - k;
-    for (size_t i = k; i > 0; --i) {
-      out.push_back({hits[i - 1].e->venue, hits[i - 1].distance, hits[i - 1].e->name_key});
-    }
+
+  size_t total() const { return total_; }
+
+  std::vector<SearchHit> Take(size_t* preceding) {
+    *preceding = q_.before ? before_ - heap_.size() : preceding_;
+    std::sort(heap_.begin(), heap_.end(),
+              [&](const Candidate& a, const Candidate& b) { return Less(a, b); });
+    std::vector<SearchHit> out;
+    out.reserve(heap_.size());
+    for (const Candidate& c : heap_) out.push_back({c.e->venue, c.distance, c.e->name_key});
     return out;
   }
-  std::partial_sort(hits.begin(), hits.begin() + static_cast<long>(k), hits.end(), less);
-  for (size_t i = 0; i < k; ++i) {
-    out.push_back({hits[i].e->venue, hits[i].distance, hits[i].e->name_key});
+
+ private:
+  bool Less(const Candidate& a, const Candidate& b) const {
+    if (q_.has_circle && a.distance != b.distance) return a.distance < b.distance;
+    if (!q_.has_circle && a.e->name_key != b.e->name_key) return a.e->name_key < b.e->name_key;
+    return a.e->venue->name < b.e->venue->name;
   }
-  return out;
-}
+  bool After(const Candidate& c) const {
+    if (q_.has_circle && c.distance != q_.after_distance) return c.distance > q_.after_distance;
+    if (!q_.has_circle && c.e->name_key != q_.after_key) return c.e->name_key > q_.after_key;
+    return c.e->venue->name > q_.after_id;
+  }
+  bool At(const Candidate& c) const {
+    return (!q_.has_circle || c.distance == q_.after_distance) &&
+           (q_.has_circle || c.e->name_key == q_.after_key) && c.e->venue->name == q_.after_id;
+  }
+
+  const SearchQuery& q_;
+  std::vector<Candidate> heap_;
+  size_t total_ = 0, preceding_ = 0, before_ = 0;
+};
 
 }  // namespace
 
@@ -436,20 +560,31 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total, 
   *total = 0;
   if (c.impossible) return {};
   size_t first_term_done = 0;
-  const std::vector<const Entry*> candidates = Candidates(im, q, c, &first_term_done);
+  const Source source = Candidates(im, q, c, &first_term_done);
   const double lon_scale = std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
-  std::vector<Candidate> hits;
-  for (const Entry* e : candidates) {
-    double distance = -1;
-    bool unknown = false;
-    if (Matches(*e, q, c, first_term_done, lon_scale, &distance, &unknown)) {
-      hits.push_back({e, distance});
+  const bool rest = NeedsRest(q, c);
+  PageBuilder page(q);
+  double distance = -1;
+  bool unknown = false;
+  auto consider = [&](const Entry* e, bool place_matches, bool test_rest) {
+    if (!place_matches) return;
+    unknown = false;
+    if (!test_rest || MatchesRest(*e, q, c, first_term_done, &unknown)) {
+      page.Add(e, distance);
     } else if (unknown) {
       ++*unknown_hours;
     }
+  };
+  for (const std::vector<Slot>* cell : source.cells) {
+    for (const Slot& s : *cell) {
+      consider(s.e, MatchesPlace(s.masks, s.lat, s.lon, q, c, lon_scale, &distance), rest);
+    }
   }
-  *total = hits.size();
-  return Page(std::move(hits), q, preceding);
+  for (const Entry* e : source.entries) {
+    consider(e, MatchesPlace(e->masks, e->lat, e->lon, q, c, lon_scale, &distance), true);
+  }
+  *total = page.total();
+  return page.Take(preceding);
 }
 
 }  // namespace passerelle::venues

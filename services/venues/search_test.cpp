@@ -255,6 +255,93 @@ TEST(SearchIndex, AgreesWithTestingEveryVenueOnRandomData) {
   }
 }
 
+// Pages forward through `q` and checks every page, total and distance against BruteForce.
+void ExpectSameAsBruteForce(const SearchIndex& index, const std::vector<Sample>& all, SearchQuery q,
+                            int n) {
+  const std::vector<Expected> expected = BruteForce(all, q);
+  size_t at = 0;
+  for (size_t page = 0; page <= all.size(); ++page) {
+    size_t total = 0, preceding = 99999;
+    const std::vector<SearchHit> hits = index.Search(q, &total, &preceding);
+    ASSERT_EQ(total, expected.size()) << "query " << n;
+    ASSERT_EQ(preceding, at) << "query " << n << " page " << page;
+    for (const auto& h : hits) {
+      ASSERT_LT(at, expected.size()) << "query " << n;
+      ASSERT_EQ(h.venue->name, expected[at].name) << "query " << n << " hit " << at;
+      ASSERT_NEAR(h.distance_m, expected[at].distance, 1e-6) << "query " << n << " hit " << at;
+      ++at;
+    }
+    if (hits.size() < q.limit) break;
+    q.after_distance = hits.back().distance_m;
+    q.after_key = hits.back().key;
+    q.after_id = hits.back().venue->name;
+  }
+  ASSERT_EQ(at, expected.size()) << "query " << n;
+}
+
+// The map's common case, as in the benchmark: thousands of venues around one city centre, in a
+// few grid cells, many at the very same point (ties), updated, moved and withdrawn after they
+// were indexed (their words, cells and shared hours follow), searched around points of the city
+// with the service filter, text and dates.
+TEST(SearchIndex, AgreesWithTestingEveryVenueInADenseCityAfterUpdates) {
+  const Standard& standard = Standard::V102();
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE(absl::StrCat("seed ", seed, " (set it in the test to replay)"));
+  std::mt19937 rng(seed);
+  std::vector<Sample> all = Generate(standard, rng, 4000);
+  std::normal_distribution<double> spread(0, 0.02);
+  auto place = [&](Sample& s) {
+    s.located = true;
+    if (rng() % 10 == 0) {
+      s.lat = 48.8566, s.lon = 2.3522;  // the centre itself: ties at one point
+    } else {
+      s.lat = std::strtod(absl::StrFormat("%.6f", 48.8566 + spread(rng)).c_str(), nullptr);
+      s.lon = std::strtod(absl::StrFormat("%.6f", 2.3522 + spread(rng) * 1.5).c_str(), nullptr);
+    }
+    s.venue.standard["latitude"] = {absl::StrFormat("%.6f", s.lat)};
+    s.venue.standard["longitude"] = {absl::StrFormat("%.6f", s.lon)};
+    s.venue.standard["horaires"] = {rng() % 2 ? "Mo-Fr 09:00-12:00" : "Tu-Sa 10:00-18:00"};
+  };
+  for (Sample& s : all) place(s);
+  SearchIndex index(standard);
+  for (const Sample& s : all) index.Put(s.venue);
+  // A third renamed and moved, a tenth withdrawn.
+  for (size_t i = 0; i < all.size(); i += 3) {
+    Sample& s = all[i];
+    s.venue.revision = 2;
+    const std::string nom = Pick(rng, kWords) + " " + Pick(rng, kWords) + " renomme";
+    s.venue.standard["nom"] = {nom};
+    s.words.clear();
+    for (const char* f : {"nom", "adresse", "commune"}) {
+      for (auto& w : text::Words(s.venue.standard[f].front())) s.words.push_back(w);
+    }
+    place(s);
+    index.Put(s.venue);
+  }
+  std::vector<Sample> active;
+  for (size_t i = 0; i < all.size(); ++i) {
+    if (i % 10 == 5) {
+      Venue gone = all[i].venue;
+      gone.revision = 3;
+      gone.withdrawn = true;
+      index.Put(gone);
+    } else {
+      active.push_back(all[i]);
+    }
+  }
+  ASSERT_EQ(index.size(), active.size());
+  for (int n = 0; n < 150; ++n) {
+    SearchQuery q = RandomQuery(standard, active, rng);
+    q.has_box = false;
+    q.has_circle = true;
+    q.lat = 48.8566 + spread(rng);
+    q.lon = 2.3522 + spread(rng);
+    q.radius_m = Uniform(rng, 200, 6000);
+    q.limit = 1 + rng() % 40;
+    ExpectSameAsBruteForce(index, active, q, n);
+  }
+}
+
 TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
   const Standard& standard = Standard::V102();
   SearchIndex index(standard);
