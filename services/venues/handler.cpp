@@ -325,13 +325,35 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
     if (size > kReportBudget) break;
     resp->add_normalisations(n);
   }
+  // Warnings within 512 KB more: the whole report stays under 3.5 MB.
+  constexpr size_t kWarningBudget = kReportBudget + (512 << 10);
+  resp->set_warnings_total(static_cast<int32_t>(report->warnings.size()));
+  for (const auto& w : report->warnings) {
+    v1::RowWarning warning;
+    warning.set_line(w.line);
+    warning.set_source_id(w.source_id);
+    warning.mutable_issue()->set_field(w.issue.field);
+    warning.mutable_issue()->set_value(w.issue.value);
+    warning.mutable_issue()->set_rule(w.issue.rule);
+    warning.mutable_issue()->set_description(w.issue.message);
+    size += warning.ByteSizeLong() + 8;
+    if (size > kWarningBudget) break;
+    *resp->add_warnings() = std::move(warning);
+  }
   return grpc::Status::OK;
 }
 
 grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
                                    grpc::ServerWriter<v1::ExportVenuesChunk>* writer) {
   server::RequestScope scope(ctx);
-  std::unique_ptr<Exporter> exporter = NewExporter(registry_.standard(), req->format());
+  if (!v1::DataInclusionSchema_IsValid(req->data_inclusion_schema())) {
+    return server::ToGrpc(server::InvalidArgument(
+        "invalid data_inclusion_schema",
+        {{"data_inclusion_schema",
+          absl::StrCat("révision de schéma inconnue ", req->data_inclusion_schema())}}));
+  }
+  std::unique_ptr<Exporter> exporter =
+      NewExporter(registry_.standard(), req->format(), req->data_inclusion_schema());
   if (exporter == nullptr) {
     return server::ToGrpc(server::InvalidArgument(
         "invalid format", {{"format", absl::StrCat("unknown format ", req->format())}}));

@@ -686,6 +686,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   report.rejected = std::move(parsed->rejected);
   report.ignored_columns = std::move(parsed->ignored_columns);
   report.normalisations = std::move(parsed->normalisations);
+  report.warnings = std::move(parsed->warnings);
   constexpr size_t kBatch = 500;
   for (size_t start = 0; start < parsed->valid.size(); start += kBatch) {
     std::vector<Venue> batch;

@@ -295,6 +295,7 @@ class Registry {
     std::vector<ParsedFile::Rejected> rejected;
     std::vector<std::string> ignored_columns;
     std::vector<std::string> normalisations;
+    std::vector<ParsedFile::Warning> warnings;
   };
   /// Reads a national CSV and upserts its valid rows by (source, id), 500 per transaction.
   /// Stops at the deadline: no batch is committed once it is near; the batches committed
