@@ -77,7 +77,8 @@ absl::StatusOr<VersionTree> ParseSeed(const std::string& nomenclature_json,
     return absl::InvalidArgumentError("seed: `levels` must be an array");
   }
   for (const auto& l : doc["levels"]) {
-    LevelNode level{Str(l, "code"), Str(l, "label"), Str(l, "aptic_theme"), {}};
+    LevelNode level{
+        Str(l, "code"), Str(l, "label"), Str(l, "aptic_theme"), {}, "level-" + Str(l, "code")};
     for (const auto& c : l.value("categories", nlohmann::json::array())) {
       CategoryNode cat{Str(c, "code"), Str(c, "label"), {}, "cat-" + Str(c, "code")};
       for (const auto& i : c.value("items", nlohmann::json::array())) {

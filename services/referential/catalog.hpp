@@ -44,6 +44,10 @@ struct LevelNode {
   std::string label;
   std::string aptic_theme;
   std::vector<CategoryNode> categories;
+  /// Stable identity across versions (`level-<seed code>`): codes follow positions and a
+  /// restructuring swaps levels, so the code alone names another level in a later version.
+  /// Empty for a version stored before levels had one.
+  std::string key;
 };
 
 /// The value of `all` whose `name` is `text`; nullopt for any other text. How the referential

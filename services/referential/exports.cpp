@@ -1,6 +1,8 @@
 // Exports of a nomenclature version.
 #include "services/referential/exports.hpp"
 
+#include <set>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/csv/csv.hpp"
@@ -108,33 +110,59 @@ std::string ExportCsv(const VersionTree& t) {
 }
 
 std::string ExportSkosTurtle(const VersionTree& t, const std::string& base_uri) {
+  // Concept URIs are `<base><nomenclature>/<key>` with a key minted once and never given to
+  // another concept (docs/referential.md "SKOS"): items `it-…`, categories `cat-…`, levels
+  // `level-…`, all kept across versions. A node stored without a key gets a URI of its own
+  // version (`…-<version>`), which no later version can reuse either.
   const std::string scheme = absl::StrCat("<", base_uri, t.nomenclature, "/", t.version, ">");
   auto concept_uri = [&](const std::string& local) {
     return absl::StrCat("<", base_uri, t.nomenclature, "/", local, ">");
+  };
+  auto level_uri = [&](const LevelNode& l) {
+    return concept_uri(l.key.empty() ? absl::StrCat("level-", l.code, "-", t.version) : l.key);
+  };
+  auto category_uri = [&](const CategoryNode& c) {
+    return concept_uri(c.key.empty() ? absl::StrCat("category-", c.code, "-", t.version) : c.key);
+  };
+  // Notations are unique in the scheme: item numbers and level numbers would collide
+  // ("1"), so levels are written `N<code>` (niveau); categories (`1.2`) and items (`A`, `12`)
+  // as coded. A notation seen twice anyway is left out the second time rather than repeated.
+  std::set<std::string> notations;
+  auto notation = [&](const std::string& n) -> std::string {
+    if (n.empty() || !notations.insert(n).second) return "";
+    return absl::StrCat(" ;\n  skos:notation ", Plain(n));
   };
   std::string out = absl::StrCat(
       "@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
       "@prefix dct: <http://purl.org/dc/terms/> .\n"
       "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n\n",
       scheme, " a skos:ConceptScheme ;\n  skos:prefLabel ", Lit(t.title), " ;\n  dct:source ",
-      Lit(t.source), " ;\n  owl:versionInfo ", Plain(t.version), " .\n\n");
+      Lit(t.source), " ;\n  owl:versionInfo ", Plain(t.version));
+  for (const auto& l : t.levels) absl::StrAppend(&out, " ;\n  skos:hasTopConcept ", level_uri(l));
+  absl::StrAppend(&out, " .\n\n");
   for (const auto& l : t.levels) {
-    const std::string luri = concept_uri("level-" + l.code + "-" + t.version);
+    const std::string luri = level_uri(l);
     absl::StrAppend(&out, luri, " a skos:Concept ;\n  skos:inScheme ", scheme,
-                    " ;\n  skos:topConceptOf ", scheme, " ;\n  skos:notation ", Plain(l.code),
+                    " ;\n  skos:topConceptOf ", scheme, notation("N" + l.code),
                     " ;\n  skos:prefLabel ", Lit(l.label));
     if (!l.aptic_theme.empty()) absl::StrAppend(&out, " ;\n  skos:scopeNote ", Lit(l.aptic_theme));
+    for (const auto& c : l.categories)
+      absl::StrAppend(&out, " ;\n  skos:narrower ", category_uri(c));
     absl::StrAppend(&out, " .\n\n");
     for (const auto& c : l.categories) {
-      const std::string curi = concept_uri(c.key.empty() ? "category-" + c.code : c.key);
+      const std::string curi = category_uri(c);
       absl::StrAppend(&out, curi, " a skos:Concept ;\n  skos:inScheme ", scheme,
-                      " ;\n  skos:broader ", luri, " ;\n  skos:notation ", Plain(c.code),
-                      " ;\n  skos:prefLabel ", Lit(c.label), " .\n\n");
+                      " ;\n  skos:broader ", luri, notation(c.code), " ;\n  skos:prefLabel ",
+                      Lit(c.label));
+      for (const auto& id : c.item_ids) {
+        absl::StrAppend(&out, " ;\n  skos:narrower ", concept_uri(t.items.at(id).id));
+      }
+      absl::StrAppend(&out, " .\n\n");
       for (const auto& id : c.item_ids) {
         const ItemNode& i = t.items.at(id);
         absl::StrAppend(&out, concept_uri(i.id), " a skos:Concept ;\n  skos:inScheme ", scheme,
-                        " ;\n  skos:broader ", curi, " ;\n  skos:notation ", Plain(i.code),
-                        " ;\n  skos:prefLabel ", Lit(i.label));
+                        " ;\n  skos:broader ", curi, notation(i.code), " ;\n  skos:prefLabel ",
+                        Lit(i.label));
         if (!i.plain_label.empty())
           absl::StrAppend(&out, " ;\n  skos:altLabel ", Lit(i.plain_label));
         for (const auto& k : i.keywords) absl::StrAppend(&out, " ;\n  skos:hiddenLabel ", Lit(k));

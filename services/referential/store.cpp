@@ -45,7 +45,7 @@ bool PgStore::WriteVersion(pqxx::work& tx, const VersionTree& t) {
   int pos = 0;
   for (const auto& l : t.levels) {
     tx.exec_params(kInsertNode, t.nomenclature, t.version, "level", l.code, nullptr, pos++, nullptr,
-                   l.label, "", "", l.aptic_theme, none, none, none, none, false, "");
+                   l.label, "", "", l.aptic_theme, none, none, none, none, false, l.key);
     for (const auto& c : l.categories) {
       tx.exec_params(kInsertNode, t.nomenclature, t.version, "category", c.code, l.code, pos++,
                      nullptr, c.label, "", "", "", none, none, none, none, false, c.key);
@@ -344,7 +344,11 @@ absl::StatusOr<std::vector<VersionTree>> PgStore::LoadAll() {
           const std::string code = row[3].as<std::string>();
           const std::string parent = row[4].as<std::string>();
           if (kind == "level") {
-            t.levels.push_back({code, row[6].as<std::string>(), row[9].as<std::string>(), {}});
+            t.levels.push_back({code,
+                                row[6].as<std::string>(),
+                                row[9].as<std::string>(),
+                                {},
+                                row[15].as<std::string>()});
           } else if (kind == "category") {
             for (auto& l : t.levels) {
               if (l.code == parent) {

@@ -28,9 +28,9 @@ struct ParsedFile {
   std::vector<Rejected> rejected;
   std::vector<std::string> ignored_columns;
   std::vector<std::string> normalisations;
-  /// A stored row that a national tool would read otherwise (rule `horaires`: its opening hours
-  /// are not understood, HoursNotUnderstood); the row is valid under the standard and lands all
-  /// the same.
+  /// A stored row that a national tool would read otherwise: rule `horaires` (its opening hours
+  /// are not understood, HoursNotUnderstood) or rule `anct` (ANCT's library would refuse it,
+  /// AnctRefusals). The row is valid under the standard and lands all the same.
   struct Warning {
     int line;
     std::string source_id;
@@ -39,11 +39,19 @@ struct ParsedFile {
   std::vector<Warning> warnings;
 };
 
+/// Why ANCT's library (`@gouvfr-anct/lieux-de-mediation-numerique`,
+/// `fromSchemaLieuDeMediationNumerique`, with which the national cartography imports files)
+/// would refuse a record that the standard accepts: each broken rule with the field, the value,
+/// rule `anct` and a French reason, in the library's order (the first is the error it throws).
+/// Empty when it would accept the record.
+std::vector<Violation> AnctRefusals(const Record& record);
+
 /// Reads a national CSV: v1.0.2 (`,` between columns, `|` in lists) or v0.1 (`;` columns and
 /// lists), told apart by the header. Fails as a whole, applying nothing, when the file cannot be
 /// read as CSV (e.g. truncated inside a quoted field: the message names the line) or when its
 /// header lacks the standard's required columns (the message names them and the columns that
-/// were not recognised); otherwise each bad row is reported on its own.
+/// were not recognised); otherwise each bad row is reported on its own. An `id` written as our
+/// exports qualify it, `<source>:<id>` with this file's `source`, is read as `<id>`.
 absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
                                             const std::string& source);
 
@@ -62,8 +70,16 @@ class Exporter {
   virtual std::string End() = 0;
 };
 
-/// The exporter of `format` (unspecified: the national CSV); nullptr for an unknown format.
-std::unique_ptr<Exporter> NewExporter(const Standard& standard, v1::VenueExportFormat format);
+/// The exporter of `format` (unspecified: the national CSV); data·inclusion formats follow
+/// `schema` (unspecified: the current revision, v1). nullptr for an unknown format or schema.
+std::unique_ptr<Exporter> NewExporter(
+    const Standard& standard, v1::VenueExportFormat format,
+    v1::DataInclusionSchema schema = v1::DATA_INCLUSION_SCHEMA_UNSPECIFIED);
+
+/// The `id` a venue has in every export: `<source>:<id in the source>` (`siilab:lieu-1`), unique
+/// in a file even when two sources use the same local id; the bare id for a venue without
+/// source. ParseNationalCsv reads it back as the bare id into that same source.
+std::string QualifiedId(const v1::Venue& venue);
 
 /// The whole document of `venues`, for tests and small exports.
 std::string WriteAll(Exporter& exporter, const std::vector<const v1::Venue*>& venues);
@@ -74,8 +90,8 @@ std::string WriteNationalCsv(const Standard& standard, const std::vector<const v
 /// A GeoJSON FeatureCollection of the located venues.
 std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues);
 
-/// data·inclusion structures and services (JSON arrays), with the standard's values mapped to
-/// data·inclusion's vocabularies (thematiques, labels_nationaux, profils, frais, types).
+/// data·inclusion structures and services (JSON arrays) in the current schema revision (v1),
+/// the standard's values mapped to data·inclusion's vocabularies (docs/venues.md).
 std::string WriteDataInclusionStructures(const Standard& standard,
                                          const std::vector<const v1::Venue*>& venues);
 std::string WriteDataInclusionServices(const Standard& standard,

@@ -120,9 +120,17 @@ TEST_F(ExchangeTest, RoundTripIsExactApartFromDocumentedNormalisations) {
   EXPECT_TRUE(exported.starts_with(csv::Line(header, ',', true)));
   auto out = Rows(exported);
   ASSERT_EQ(out.size(), 1001u);
-  for (const std::string* input : {&example, &generated}) {
-    for (const auto& [id, row] : Rows(*input)) {
+  for (auto [input, source] :
+       {std::pair{&example, "standard"}, std::pair{&generated, "generator"}}) {
+    for (const auto& [local_id, row] : Rows(*input)) {
+      // Exported ids carry their source, so two sources' "lieu-1" stay two rows (QualifiedId).
+      const std::string id = absl::StrCat(source, ":", local_id);
+      ASSERT_TRUE(out.count(id)) << id;
       for (const auto& [column, value] : row) {
+        if (column == "id") {
+          EXPECT_EQ(out[id][column], id);
+          continue;
+        }
         // Documented normalisation (docs/venues.md): numbers are written in their shortest form.
         if (column == "latitude" || column == "longitude") {
           EXPECT_DOUBLE_EQ(std::stod(out[id][column]), std::stod(value)) << id << " " << column;
@@ -133,7 +141,8 @@ TEST_F(ExchangeTest, RoundTripIsExactApartFromDocumentedNormalisations) {
     }
   }
   // Importing the export itself changes nothing of what it holds: the generator's 1,000 rows
-  // come back unchanged; the example's row, exported from another source, is new to this one.
+  // (`generator:gen-…`, read back as `gen-…` into `generator`) come back unchanged; the
+  // example's row, exported from another source, is new to this one.
   v1::ImportVenuesResponse again;
   ASSERT_TRUE(Import("generator", exported, &again).ok());
   EXPECT_EQ(again.rejected_size(), 0);
@@ -239,7 +248,7 @@ TEST_F(ExchangeTest, VersionZeroPointOneFilesAreTranslated) {
     noted = noted || n.find("v0.1 services") != std::string::npos;
   EXPECT_TRUE(noted);
   auto out = Rows(Export(v1::NATIONAL_CSV));
-  const auto& row = out["old-1"];
+  const auto& row = out["ancien:old-1"];
   EXPECT_EQ(row.at("courriels"), "contact@exemple.fr");
   EXPECT_EQ(row.at("site_web"), "https://exemple.fr/|https://facebook.com/exemple");
   EXPECT_EQ(row.at("typologie"), "TIERS_LIEUX|ASSO");
@@ -252,7 +261,17 @@ TEST_F(ExchangeTest, VersionZeroPointOneFilesAreTranslated) {
   EXPECT_EQ(row.at("autres_formations_labels"), "SudLabs, French Tech");
   EXPECT_EQ(row.at("modalites_accompagnement"), "En autonomie|Dans un atelier collectif");
   EXPECT_EQ(row.at("fiche_acces_libre"), "https://acceslibre.beta.gouv.fr/app/x/");
-  auto structures = nlohmann::json::parse(Export(v1::DATA_INCLUSION_STRUCTURES));
+  // data·inclusion v0 names the pass among the structure's labels (v1 has no such label).
+  std::string v0;
+  grpc::ClientContext ctx;
+  v1::ExportVenuesRequest req;
+  req.set_format(v1::DATA_INCLUSION_STRUCTURES);
+  req.set_data_inclusion_schema(v1::DATA_INCLUSION_SCHEMA_V0);
+  auto reader = stub_->ExportVenues(&ctx, req);
+  v1::ExportVenuesChunk chunk;
+  while (reader->Read(&chunk)) v0 += chunk.data();
+  ASSERT_TRUE(reader->Finish().ok());
+  auto structures = nlohmann::json::parse(v0);
   ASSERT_EQ(structures.size(), 1u);
   EXPECT_NE(std::find(structures[0]["labels_nationaux"].begin(),
                       structures[0]["labels_nationaux"].end(), "aptic"),
@@ -260,23 +279,109 @@ TEST_F(ExchangeTest, VersionZeroPointOneFilesAreTranslated) {
       << "the Pass numérique condition becomes accepts_aptic_pass";
 }
 
+// The data·inclusion exports through gRPC: the current revision by default, the previous one on
+// request, an unknown revision refused (the files' full validation is venues_exchange_test's).
 TEST_F(ExchangeTest, DataInclusionStructuresAndServices) {
   v1::ImportVenuesResponse r;
   ASSERT_TRUE(Import("standard", ReadShared("standard/exemple-valide.csv"), &r).ok());
-  auto structures = nlohmann::json::parse(Export(v1::DATA_INCLUSION_STRUCTURES));
+  auto export_as = [&](v1::VenueExportFormat format, int schema, std::string* doc) {
+    grpc::ClientContext ctx;
+    v1::ExportVenuesRequest req;
+    req.set_format(format);
+    req.set_data_inclusion_schema(static_cast<v1::DataInclusionSchema>(schema));
+    auto reader = stub_->ExportVenues(&ctx, req);
+    v1::ExportVenuesChunk chunk;
+    while (reader->Read(&chunk)) *doc += chunk.data();
+    return reader->Finish();
+  };
+  std::string doc;
+  ASSERT_TRUE(export_as(v1::DATA_INCLUSION_STRUCTURES, 0, &doc).ok());
+  auto structures = nlohmann::json::parse(doc);
   ASSERT_EQ(structures.size(), 1u);
   const auto& s = structures[0];
-  EXPECT_EQ(s["id"], "structure-1");
+  EXPECT_EQ(s["id"], "standard:structure-1");
   EXPECT_EQ(s["siret"], "43493312300029");
-  EXPECT_EQ(s["typologie"], "TIERS_LIEUX");
   EXPECT_EQ(s["courriel"], "contact@laquincaillerie.tl");
-  EXPECT_EQ(s["thematiques"][0], "numerique");
-  EXPECT_LE(s["presentation_resume"].get<std::string>().size(), 280u);
-  auto services = nlohmann::json::parse(Export(v1::DATA_INCLUSION_SERVICES));
+  EXPECT_FALSE(s.contains("thematiques")) << "v1 structures carry no thematiques";
+  EXPECT_FALSE(s.value("source", "").empty());
+  doc.clear();
+  ASSERT_TRUE(export_as(v1::DATA_INCLUSION_SERVICES, 0, &doc).ok());
+  auto services = nlohmann::json::parse(doc);
   ASSERT_EQ(services.size(), 1u);
-  EXPECT_EQ(services[0]["structure_id"], "structure-1");
+  EXPECT_EQ(services[0]["structure_id"], "standard:structure-1");
   EXPECT_EQ(services[0]["nom"], "Médiation numérique");
-  EXPECT_TRUE(services[0]["thematiques"].size() > 1);
+  EXPECT_FALSE(services[0]["thematiques"].empty());
+  EXPECT_TRUE(services[0].contains("modes_accueil"));
+  EXPECT_TRUE(services[0].contains("date_maj"));
+  // The previous revision on request.
+  doc.clear();
+  ASSERT_TRUE(export_as(v1::DATA_INCLUSION_STRUCTURES, v1::DATA_INCLUSION_SCHEMA_V0, &doc).ok());
+  auto v0 = nlohmann::json::parse(doc);
+  ASSERT_EQ(v0.size(), 1u);
+  EXPECT_EQ(v0[0]["thematiques"][0], "numerique");
+  EXPECT_EQ(v0[0]["typologie"], "TIERS_LIEUX");
+  EXPECT_LE(v0[0]["presentation_resume"].get<std::string>().size(), 280u * 2);
+  // An unknown revision is refused, not defaulted.
+  doc.clear();
+  grpc::Status st = export_as(v1::DATA_INCLUSION_STRUCTURES, 7, &doc);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("data_inclusion_schema"));
+  EXPECT_TRUE(doc.empty());
+}
+
+// A row ANCT's library would refuse is stored and reported as a warning with its reason.
+TEST_F(ExchangeTest, RowsTheNationalCartographyWouldRefuseAreStoredWithAWarning) {
+  std::string file = Generate(2);
+  file += csv::Line({"anct-1",
+                     "43493312300029",
+                     "Lieu à l'adresse exotique",
+                     "Roubaix",
+                     "59100",
+                     "59512",
+                     "12 rue du Moulin #2",
+                     "",
+                     "50.69",
+                     "3.17",
+                     "ASSO",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "2026-11-01",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     "",
+                     ""},
+                    ',', true);
+  v1::ImportVenuesResponse r;
+  ASSERT_TRUE(Import("siilab", file, &r).ok());
+  EXPECT_EQ(r.created(), 3);
+  EXPECT_EQ(r.rejected_size(), 0);
+  // The generated rows have warnings of their own (their addresses hold quotes, which the
+  // library refuses too); the one of anct-1 is what this test looks at.
+  EXPECT_EQ(r.warnings_total(), r.warnings_size());
+  std::vector<v1::RowWarning> ours;
+  for (const auto& w : r.warnings()) {
+    if (w.source_id() == "anct-1") ours.push_back(w);
+  }
+  ASSERT_EQ(ours.size(), 1u) << r.DebugString();
+  EXPECT_EQ(ours[0].line(), 6);  // generated rows span two lines
+  EXPECT_EQ(ours[0].issue().field(), "adresse");
+  EXPECT_EQ(ours[0].issue().value(), "12 rue du Moulin #2");
+  EXPECT_EQ(ours[0].issue().rule(), "anct");
+  EXPECT_THAT(ours[0].issue().description(), HasSubstr("« # »"));
 }
 
 }  // namespace

@@ -348,7 +348,14 @@ grpc::Status Handler::ImportVenues(grpc::ServerContext* ctx,
 grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVenuesRequest* req,
                                    grpc::ServerWriter<v1::ExportVenuesChunk>* writer) {
   server::RequestScope scope(ctx);
-  std::unique_ptr<Exporter> exporter = NewExporter(registry_.standard(), req->format());
+  if (!v1::DataInclusionSchema_IsValid(req->data_inclusion_schema())) {
+    return server::ToGrpc(server::InvalidArgument(
+        "invalid data_inclusion_schema",
+        {{"data_inclusion_schema",
+          absl::StrCat("révision de schéma inconnue ", req->data_inclusion_schema())}}));
+  }
+  std::unique_ptr<Exporter> exporter =
+      NewExporter(registry_.standard(), req->format(), req->data_inclusion_schema());
   if (exporter == nullptr) {
     return server::ToGrpc(server::InvalidArgument(
         "invalid format", {{"format", absl::StrCat("unknown format ", req->format())}}));

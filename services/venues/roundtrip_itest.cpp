@@ -95,10 +95,14 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
   ASSERT_EQ(doc.at("features").size(), located);
   for (const auto& feature : doc.at("features")) {
     const auto& props = feature.at("properties");
-    const std::string id = props.at("id").get<std::string>();
+    // Exported ids are qualified with their source (QualifiedId).
+    const std::string qualified = props.at("id").get<std::string>();
+    ASSERT_TRUE(qualified.starts_with("roundtrip:")) << qualified;
+    const std::string id = qualified.substr(10);
     ASSERT_TRUE(by_id.count(id)) << "unknown id in the GeoJSON: " << id;
     const v1::Venue& v = *by_id[id];
     auto raw = RawFromProto(standard, v);
+    raw["id"] = qualified;
     for (const FieldSpec& f : standard.fields()) {
       if (f.kind == FieldKind::kNumber) continue;
       EXPECT_EQ(props.at(f.name).get<std::string>(), raw[f.name]) << id << " " << f.name;
