@@ -16,6 +16,7 @@
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/venues/csv_rows.hpp"
 #include "services/venues/itest_support.hpp"
 #include "services/venues/standard.hpp"
 
@@ -87,18 +88,8 @@ std::string Generate(int n) {
 
 class ExchangeTest : public itest::VenuesServiceTest {};
 
-// Rows keyed by id, each a map column -> value.
 std::map<std::string, std::map<std::string, std::string>> Rows(const std::string& text) {
-  auto t = csv::Parse(text, csv::SniffDelimiter(text));
-  EXPECT_TRUE(t.ok()) << t.status();
-  std::map<std::string, std::map<std::string, std::string>> out;
-  for (const auto& r : t->rows) {
-    std::map<std::string, std::string> m;
-    for (size_t i = 0; i < t->header.size() && i < r.cells.size(); ++i)
-      m[t->header[i]] = r.cells[i];
-    out[m["id"]] = m;
-  }
-  return out;
+  return testing_support::RowsById(text);
 }
 
 TEST_F(ExchangeTest, RoundTripIsExactApartFromDocumentedNormalisations) {

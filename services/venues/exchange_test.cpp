@@ -15,6 +15,7 @@
 #include "libs/csv/csv.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
+#include "services/venues/csv_rows.hpp"
 #include "services/venues/venue.hpp"
 
 namespace passerelle::venues {
@@ -65,19 +66,8 @@ std::vector<v1::Venue> Demo() {
 
 std::vector<v1::Venue> Cases() { return Load(Read(Interop("anct/cases.csv")), "cas"); }
 
-// Rows of a CSV by id: column -> value.
 std::map<std::string, std::map<std::string, std::string>> Rows(const std::string& text) {
-  auto t = csv::Parse(text, ',');
-  EXPECT_TRUE(t.ok()) << t.status();
-  std::map<std::string, std::map<std::string, std::string>> out;
-  if (!t.ok()) return out;
-  for (const auto& r : t->rows) {
-    std::map<std::string, std::string> m;
-    for (size_t i = 0; i < t->header.size() && i < r.cells.size(); ++i)
-      m[t->header[i]] = r.cells[i];
-    out[m["id"]] = m;
-  }
-  return out;
+  return testing_support::RowsById(text);
 }
 
 // Writes `text` to a fresh file and returns its path.

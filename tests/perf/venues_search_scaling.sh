@@ -15,8 +15,10 @@ rc=0
 for n in "${SIZES[@]}"; do
   echo "=== ${n} venues, ${PASSERELLE_BENCH_CLIENTS} clients, ${PASSERELLE_BENCH_SECONDS} s per scenario"
   PASSERELLE_BENCH_VENUES=$n "$ROOT/deploy/local/passerelle" test -R '^venues_search_bench$' -V 2>&1 |
-    sed -n 's/^[0-9]*: //p' | grep -v '^Test command\|^Working Directory\|^Test timeout' || true
-  # The benchmark exits non-zero when a goal is missed; the figures are what this script is for.
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || rc=1
+    sed -n 's/^[0-9]*: //p' | grep -v '^Test command\|^Working Directory\|^Test timeout'
+  # The benchmark's own status (not grep's, nor `|| true`'s, which hid it): non-zero when a goal
+  # is missed or a run failed, reported at the end after every size has printed its figures.
+  status=${PIPESTATUS[0]}
+  ((status == 0)) || rc=1
 done
 exit $rc
