@@ -4,12 +4,12 @@
 The national cartography imports files with the npm package
 `@gouvfr-anct/lieux-de-mediation-numerique` (`fromSchemaLieuDeMediationNumerique`). This script
 runs through it every row of the demo registry and the crafted rows of
-tests/interop/anct/cases.csv, each as our export writes it after import, and writes the verdicts to the fixture that venues_exchange_test
+tests/interop/anct/cases.csv, each as our export writes it after import, and writes the verdicts to the fixture that standard_exchange_test
 (unit tier, Debian packages only) compares our import warnings with. Re-run it when the demo
 data, the export or the library changes:
 
     mkdir -p /tmp/anct && (cd /tmp/anct && npm install @gouvfr-anct/lieux-de-mediation-numerique)
-    cmake --build build --target venues_exchange_test
+    cmake --build build --target standard_exchange_test
     tools/anct_verdicts.py            # ANCT_LIB_DIR=/tmp/anct/node_modules by default
 
 The exports come from the test binary itself (PASSERELLE_INTEROP_WRITE_DIR makes it write the
@@ -53,7 +53,7 @@ def verdicts(rows):
 
 def main():
     build = os.environ.get("PASSERELLE_BUILD_DIR", os.path.join(ROOT, "build"))
-    test = os.path.join(build, "services", "venues", "venues_exchange_test")
+    test = os.path.join(build, "libs", "standard", "standard_exchange_test")
     with tempfile.TemporaryDirectory() as tmp:
         subprocess.run([test, "--gtest_filter=*Anct*"], check=False,
                        env=dict(os.environ, PASSERELLE_INTEROP_WRITE_DIR=tmp),

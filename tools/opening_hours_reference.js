@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Records what the reference opening_hours implementation (npm `opening_hours`, country `fr`)
 // answers for every string of tests/interop/opening_hours_corpus.txt at every instant below,
-// into tests/interop/opening_hours_reference.json (read by venues_opening_hours_interop_test).
+// into tests/interop/opening_hours_reference.json (read by standard_opening_hours_interop_test).
 // Run through tools/opening_hours_reference.sh, which installs the library in a scratch
 // directory outside the repository. Also: `extract <test.js>` prints the value strings of the
 // library's own test file (one JSON string per line), the source of the corpus' upstream part.

@@ -2,7 +2,7 @@
 # Regenerates tests/interop/opening_hours_reference.json: installs the reference opening_hours
 # library (npm, pinned) in a scratch directory outside the repository, then records its answers
 # for the corpus with tools/opening_hours_reference.js. Needs node and npm (not in CI: CI reads
-# the committed fixture). Then run venues_opening_hours_interop_test and review what changed.
+# the committed fixture). Then run standard_opening_hours_interop_test and review what changed.
 #   tools/opening_hours_reference.sh [scratch-dir]     (default /tmp/ohref)
 set -eu
 VERSION=3.15.0

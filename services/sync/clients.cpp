@@ -3,7 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
-#include "services/venues/venue.hpp"
+#include "libs/standard/venue.hpp"
 
 namespace passerelle::sync {
 namespace {
@@ -14,7 +14,7 @@ absl::Status FromGrpc(const grpc::Status& s) {
 
 }  // namespace
 
-GrpcRegistry::GrpcRegistry(const venues::Standard& standard, const std::string& address,
+GrpcRegistry::GrpcRegistry(const standard::Standard& standard, const std::string& address,
                            std::chrono::milliseconds timeout)
     : standard_(standard),
       stub_(venues::v1::VenueService::NewStub(
@@ -22,13 +22,13 @@ GrpcRegistry::GrpcRegistry(const venues::Standard& standard, const std::string& 
       timeout_(timeout) {}
 
 absl::StatusOr<std::vector<UpsertedRow>> GrpcRegistry::BatchUpsert(
-    const std::string& source, const std::vector<venues::Venue>& rows, bool reinstate) {
+    const std::string& source, const std::vector<standard::Venue>& rows, bool reinstate) {
   venues::v1::BatchUpsertVenuesRequest req;
   req.set_source(source);
   req.set_reinstate_withdrawn(reinstate);
   for (const auto& row : rows) {
     venues::v1::Venue* v = req.add_venues();
-    venues::ToProto(standard_, row, v);
+    standard::ToProto(standard_, row, v);
     v->clear_name();  // a row of a source is named by its source id
     v->set_id(row.source_id);
   }

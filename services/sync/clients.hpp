@@ -12,10 +12,10 @@ namespace passerelle::sync {
 class GrpcRegistry final : public Registry {
  public:
   /// `address`: the venues service, host:port. Rows are sent in `standard`'s API mapping.
-  GrpcRegistry(const venues::Standard& standard, const std::string& address,
+  GrpcRegistry(const standard::Standard& standard, const std::string& address,
                std::chrono::milliseconds timeout);
   absl::StatusOr<std::vector<UpsertedRow>> BatchUpsert(const std::string& source,
-                                                       const std::vector<venues::Venue>& rows,
+                                                       const std::vector<standard::Venue>& rows,
                                                        bool reinstate) override;
   absl::Status Withdraw(const std::string& name, const std::string& reason) override;
 
@@ -23,7 +23,7 @@ class GrpcRegistry final : public Registry {
   /// Registers `source` in the venues registry (already registered is fine).
   absl::Status RegisterSource(const std::string& source);
 
-  const venues::Standard& standard_;
+  const standard::Standard& standard_;
   std::unique_ptr<venues::v1::VenueService::Stub> stub_;
   std::chrono::milliseconds timeout_;
 };

@@ -68,11 +68,11 @@ int main(int argc, char** argv) {
          auto& destinations = rt.components.Emplace<net::DestinationPolicy>(*std::move(policy));
          auto& store = rt.components.Emplace<sync::PgStore>(*rt.pool, rt.topology);
          auto& registry = rt.components.Emplace<sync::GrpcRegistry>(
-             venues::Standard::V102(), venues_address, std::chrono::minutes(2));
+             standard::Standard::V102(), venues_address, std::chrono::minutes(2));
          auto& fetcher = rt.components.Emplace<sync::HttpFetcher>(
              destinations, fetch_timeout, size_t{256} << 20, fetch_attempts, fetch_backoff);
          auto& syncer = rt.components.Emplace<sync::Syncer>(
-             venues::Standard::V102(), store, registry, fetcher, destinations, clocks::System(),
+             standard::Standard::V102(), store, registry, fetcher, destinations, clocks::System(),
              absl::Milliseconds(retry_after.count()), absl::Milliseconds(dead_after.count()));
          // Per source (a handful): runs by outcome, rows by what became of them, last success.
          auto& runs = prometheus::BuildCounter()

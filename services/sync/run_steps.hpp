@@ -10,21 +10,21 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/standard/exchange.hpp"
 #include "services/sync/sync.hpp"
-#include "services/venues/exchange.hpp"
 
 namespace passerelle::sync {
 
 /// Read: the rows of a source's file, or INVALID_ARGUMENT whose message is the run's error when
 /// the file must fail the run whole, nothing applied: not the standard's CSV (empty, binary,
 /// HTML, JSON, a header that is not UTF-8), unreadable by the standard, no row, or cut in transit.
-absl::StatusOr<venues::ParsedFile> ReadFile(const venues::Standard& standard, std::string_view file,
-                                            const std::string& source_id);
+absl::StatusOr<standard::ParsedFile> ReadFile(const standard::Standard& standard,
+                                              std::string_view file, const std::string& source_id);
 
 /// What a run does with a file's rows, given the fingerprints the registry last accepted.
 struct RowPlan {
   struct Pending {
-    const venues::ParsedFile::Row* row;  // in the ParsedFile given to DiffRows
+    const standard::ParsedFile::Row* row;  // in the ParsedFile given to DiffRows
     std::string fingerprint;
   };
   /// Rows the registry has not had from this source (new, or back after leaving the file):
@@ -42,7 +42,7 @@ struct RowPlan {
 
 /// Diff: splits `file`'s rows into new, changed and unchanged against `sent`; `file` must
 /// outlive the plan.
-RowPlan DiffRows(const venues::ParsedFile& file, const std::map<std::string, Sent>& sent);
+RowPlan DiffRows(const standard::ParsedFile& file, const std::map<std::string, Sent>& sent);
 
 /// A row sent before that is no longer in the file.
 struct Departure {

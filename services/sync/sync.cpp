@@ -12,12 +12,12 @@
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/net/destination.hpp"
+#include "libs/standard/exchange.hpp"
+#include "libs/standard/venue.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/sync/v1/events.pb.h"
 #include "services/sync/run_steps.hpp"
-#include "services/venues/exchange.hpp"
-#include "services/venues/venue.hpp"
 
 namespace passerelle::sync {
 namespace {
@@ -55,7 +55,7 @@ const api::ResourcePattern kRunName("sources/{source}/runs/{run}");
 // INVALID_ARGUMENT on the field `name` otherwise.
 absl::Status CheckSourceOfName(const api::ResourcePattern& pattern, const std::string& id) {
   std::vector<api::FieldViolation> bad;
-  if (venues::CheckSourceId(&bad, "name", id)) return absl::OkStatus();
+  if (standard::CheckSourceId(&bad, "name", id)) return absl::OkStatus();
   return api::InvalidArgument(
       "invalid name",
       {{"name", absl::StrCat("must be ", pattern.pattern(), ", {source}: ", bad[0].description)}});
@@ -90,7 +90,7 @@ absl::StatusOr<std::pair<std::string, int64_t>> ParseRunName(const std::string& 
 // with sorted keys (std::map), hashed.
 // Records are validated (valid UTF-8) before they get here; `replace` keeps a stray byte from
 // ever throwing in a worker.
-std::string Fingerprint(const venues::Record& record) {
+std::string Fingerprint(const standard::Record& record) {
   return db::Fingerprint(
       nlohmann::json(record).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
@@ -202,7 +202,7 @@ events::v1::Event RunCompletedEvent(const RunRecord& run, absl::Time time) {
                            time);
 }
 
-Syncer::Syncer(const venues::Standard& standard, Repository& repo, Registry& registry,
+Syncer::Syncer(const standard::Standard& standard, Repository& repo, Registry& registry,
                Fetcher& fetcher, const net::DestinationPolicy& destinations,
                const clocks::Clock& clock, absl::Duration retry_after, absl::Duration dead_after)
     : standard_(standard),
@@ -251,7 +251,7 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
 
 absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
   std::vector<api::FieldViolation> bad;
-  venues::CheckSourceId(&bad, "source_id", id);
+  standard::CheckSourceId(&bad, "source_id", id);
   CheckSource(source, destinations_, &bad);
   if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
@@ -447,13 +447,13 @@ absl::Status CheckBody(std::string_view body) {
 
 }  // namespace
 
-absl::StatusOr<venues::ParsedFile> ReadFile(const venues::Standard& standard, std::string_view file,
-                                            const std::string& source_id) {
+absl::StatusOr<standard::ParsedFile> ReadFile(const standard::Standard& standard,
+                                              std::string_view file, const std::string& source_id) {
   if (absl::Status s = CheckBody(file); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
   }
-  auto parsed = venues::ParseNationalCsv(standard, file, source_id);
+  auto parsed = standard::ParseNationalCsv(standard, file, source_id);
   if (!parsed.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("fichier illisible, rien n'a été modifié : ", parsed.status().message()));
@@ -476,7 +476,7 @@ absl::StatusOr<venues::ParsedFile> ReadFile(const venues::Standard& standard, st
   return parsed;
 }
 
-RowPlan DiffRows(const venues::ParsedFile& file, const std::map<std::string, Sent>& sent) {
+RowPlan DiffRows(const standard::ParsedFile& file, const std::map<std::string, Sent>& sent) {
   RowPlan plan;
   for (const auto& r : file.rejected) {
     plan.in_file.insert(r.source_id);
@@ -562,7 +562,7 @@ struct Syncer::Attempt {
   const std::atomic<bool>& lost;
   SourceRecord source;
   std::string file;
-  venues::ParsedFile parsed;
+  standard::ParsedFile parsed;
   std::map<std::string, Sent> sent;
   RowPlan plan;
 };
@@ -633,7 +633,7 @@ absl::Status Syncer::Write(Attempt& a) {
       if (a.lost) return Abandoned();
       if (stopping_) return absl::CancelledError(kInterrupted);
       const size_t end = std::min(pending.size(), start + kBatch);
-      std::vector<venues::Venue> batch;
+      std::vector<standard::Venue> batch;
       for (size_t i = start; i < end; ++i) batch.push_back(pending[i].row->venue);
       auto results = registry_.BatchUpsert(run.source_id, batch, /*reinstate=*/fresh);
       if (!results.ok()) {

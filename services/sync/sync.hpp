@@ -19,10 +19,10 @@
 #include "libs/clock/clock.hpp"
 #include "libs/net/destination.hpp"
 #include "libs/net/http.hpp"
+#include "libs/standard/standard.hpp"
+#include "libs/standard/venue.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "passerelle/sync/v1/sync.pb.h"
-#include "services/venues/standard.hpp"
-#include "services/venues/venue.hpp"
 
 namespace passerelle::sync {
 
@@ -145,7 +145,7 @@ struct UpsertedRow {
   /// `venues/{id}` when the row is stored.
   std::string venue;
   /// Why a rejected row was refused.
-  std::vector<venues::Violation> violations;
+  std::vector<standard::Violation> violations;
 };
 
 /// The venue registry, as the sync uses it: in the standard's own types (the venues service
@@ -156,7 +156,7 @@ class Registry {
   /// Creates or updates `rows` by (source, source id). `reinstate`: withdrawn venues of these
   /// rows become active again. One result per row.
   virtual absl::StatusOr<std::vector<UpsertedRow>> BatchUpsert(
-      const std::string& source, const std::vector<venues::Venue>& rows, bool reinstate) = 0;
+      const std::string& source, const std::vector<standard::Venue>& rows, bool reinstate) = 0;
   /// OK when withdrawn now or already; NOT_FOUND when the venue does not exist.
   virtual absl::Status Withdraw(const std::string& name, const std::string& reason) = 0;
 };
@@ -180,7 +180,7 @@ class Syncer {
   /// Sources' URLs must pass `destinations` (the fetcher checks them again when connecting).
   /// Every decision on time (what is due, what is dead) and every time a run records reads
   /// `clock`; only the heartbeat's period is a real-time wait.
-  Syncer(const venues::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher,
+  Syncer(const standard::Standard& standard, Repository& repo, Registry& registry, Fetcher& fetcher,
          const net::DestinationPolicy& destinations, const clocks::Clock& clock,
          absl::Duration retry_after = absl::Minutes(15),
          absl::Duration dead_after = absl::Minutes(2));
@@ -259,7 +259,7 @@ class Syncer {
   /// The event of a run that ended, dated at its end.
   events::v1::Event CompletedEvent(const RunRecord& run) const;
 
-  const venues::Standard& standard_;
+  const standard::Standard& standard_;
   Repository& repo_;
   Registry& registry_;
   Fetcher& fetcher_;

@@ -20,12 +20,12 @@
 #include "httplib.h"
 #include "libs/csv/csv.hpp"
 #include "libs/net/raw_http_server.hpp"
+#include "libs/standard/standard.hpp"
 #include "libs/testing/testing.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/sync/v1/sync.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/sync/test_files.hpp"
-#include "services/venues/standard.hpp"
 
 namespace passerelle::sync {
 namespace {

@@ -282,7 +282,7 @@ class FakeRegistry final : public Registry {
     bool reinstate;
   };
   absl::StatusOr<std::vector<UpsertedRow>> BatchUpsert(const std::string& source,
-                                                       const std::vector<venues::Venue>& rows,
+                                                       const std::vector<standard::Venue>& rows,
                                                        bool reinstate) override {
     std::function<void()> hook;
     std::vector<UpsertedRow> out;
@@ -291,7 +291,7 @@ class FakeRegistry final : public Registry {
       batches_.push_back({rows.size(), reinstate});
       hook = on_batch_;
       for (size_t i = 0; i < rows.size(); ++i) {
-        const venues::Venue& row = rows[i];
+        const standard::Venue& row = rows[i];
         UpsertedRow r{.index = i, .source_id = row.source_id};
         const auto name = row.standard.find("nom");
         if (name != row.standard.end() && !name->second.empty() &&
@@ -354,7 +354,7 @@ class FakeRegistry final : public Registry {
  private:
   struct Stored {
     std::string name;
-    venues::Record record;
+    standard::Record record;
     bool withdrawn = false;
   };
   std::mutex mu_;
@@ -419,7 +419,7 @@ class SyncerTest : public ::testing::Test {
   // `dead_after`: a quarter of it is the heartbeat's real-time period.
   void MakeSyncer(absl::Duration dead_after) {
     syncer_.reset();
-    syncer_ = std::make_unique<Syncer>(venues::Standard::V102(), repo_, registry_, fetcher_,
+    syncer_ = std::make_unique<Syncer>(standard::Standard::V102(), repo_, registry_, fetcher_,
                                        destinations_, clock_, absl::Minutes(15), dead_after);
     syncer_->OnRunEnded([this](const RunRecord& run) {
       std::lock_guard lock(mu_);
@@ -477,13 +477,13 @@ TEST(ReadFileTest, RefusesWhatIsNotTheStandardsCsv) {
       {good + "\"reg-9\",\"21590512800009\"", "fichier tronqué à la ligne 4"},
   };
   for (const auto& [file, message] : cases) {
-    auto read = ReadFile(venues::Standard::V102(), file, "reg");
+    auto read = ReadFile(standard::Standard::V102(), file, "reg");
     ASSERT_FALSE(read.ok()) << message;
     EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument) << message;
     EXPECT_THAT(read.status().message(), HasSubstr(message));
     EXPECT_THAT(read.status().message(), HasSubstr("rien n'a été modifié"));
   }
-  auto read = ReadFile(venues::Standard::V102(), good, "reg");
+  auto read = ReadFile(standard::Standard::V102(), good, "reg");
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_EQ(read->rows, 2);
   EXPECT_EQ(read->valid.size(), 2u);
@@ -495,7 +495,7 @@ TEST(DiffRowsTest, SplitsNewChangedAndUnchangedRows) {
   auto bad = Row(3);
   bad["code_postal"] = "591";  // the standard refuses it
   const std::string first = File({Row(0), Row(1), Row(2)});
-  auto before = ReadFile(venues::Standard::V102(), first, "reg");
+  auto before = ReadFile(standard::Standard::V102(), first, "reg");
   ASSERT_TRUE(before.ok());
   std::map<std::string, Sent> sent;
   for (const auto& p : DiffRows(*before, {}).fresh) {
@@ -505,7 +505,7 @@ TEST(DiffRowsTest, SplitsNewChangedAndUnchangedRows) {
 
   auto changed = Row(1);
   changed["nom"] = "Espace numérique rénové";
-  auto now = ReadFile(venues::Standard::V102(), File({Row(0), changed, Row(4), bad}), "reg");
+  auto now = ReadFile(standard::Standard::V102(), File({Row(0), changed, Row(4), bad}), "reg");
   ASSERT_TRUE(now.ok());
   const RowPlan plan = DiffRows(*now, sent);
   EXPECT_EQ(plan.skipped, 1);  // reg-0

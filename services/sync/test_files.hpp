@@ -8,14 +8,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/csv/csv.hpp"
-#include "services/venues/standard.hpp"
+#include "libs/standard/standard.hpp"
 
 namespace passerelle::sync::testfiles {
 
 /// A file of the national standard: `rows` as field -> value, in the schema's columns.
 inline std::string File(const std::vector<std::map<std::string, std::string>>& rows) {
   std::vector<std::string> header;
-  for (const auto& f : venues::Standard::V102().fields()) header.push_back(f.name);
+  for (const auto& f : standard::Standard::V102().fields()) header.push_back(f.name);
   std::string out = csv::Line(header, ',', true);
   for (const auto& row : rows) {
     std::vector<std::string> cells;

@@ -13,12 +13,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/csv/csv.hpp"
+#include "libs/standard/csv_rows.hpp"
+#include "libs/standard/standard.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
-#include "services/venues/csv_rows.hpp"
 #include "services/venues/itest_support.hpp"
-#include "services/venues/standard.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -35,7 +35,7 @@ std::string ReadShared(const std::string& path) {
 
 // A valid national CSV of n rows with every enumeration, lists, accents, quotes and commas.
 std::string Generate(int n) {
-  const Standard& s = Standard::V102();
+  const standard::Standard& s = standard::Standard::V102();
   std::vector<std::string> header;
   for (const auto& f : s.fields()) header.push_back(f.name);
   std::string out = csv::Line(header, ',', true);
@@ -89,7 +89,7 @@ std::string Generate(int n) {
 class ExchangeTest : public itest::VenuesServiceTest {};
 
 std::map<std::string, std::map<std::string, std::string>> Rows(const std::string& text) {
-  return testing_support::RowsById(text);
+  return standard::testing_support::RowsById(text);
 }
 
 TEST_F(ExchangeTest, RoundTripIsExactApartFromDocumentedNormalisations) {
@@ -107,7 +107,7 @@ TEST_F(ExchangeTest, RoundTripIsExactApartFromDocumentedNormalisations) {
   const std::string exported = Export(v1::NATIONAL_CSV);
   // The header is exactly the standard's columns in its order.
   std::vector<std::string> header;
-  for (const auto& f : Standard::V102().fields()) header.push_back(f.name);
+  for (const auto& f : standard::Standard::V102().fields()) header.push_back(f.name);
   EXPECT_TRUE(exported.starts_with(csv::Line(header, ',', true)));
   auto out = Rows(exported);
   ASSERT_EQ(out.size(), 1001u);
@@ -271,7 +271,7 @@ TEST_F(ExchangeTest, VersionZeroPointOneFilesAreTranslated) {
 }
 
 // The data·inclusion exports through gRPC: the current revision by default, the previous one on
-// request, an unknown revision refused (the files' full validation is venues_exchange_test's).
+// request, an unknown revision refused (the files' full validation is standard_exchange_test's).
 TEST_F(ExchangeTest, DataInclusionStructuresAndServices) {
   v1::ImportVenuesResponse r;
   ASSERT_TRUE(Import("standard", ReadShared("standard/exemple-valide.csv"), &r).ok());

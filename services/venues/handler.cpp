@@ -18,7 +18,7 @@
 namespace passerelle::venues {
 namespace {
 
-void AddViolations(const std::vector<Violation>& violations,
+void AddViolations(const std::vector<standard::Violation>& violations,
                    google::protobuf::RepeatedPtrField<v1::RowViolation>* out) {
   for (const auto& v : violations) {
     auto* x = out->Add();
@@ -229,7 +229,7 @@ namespace {
 // Enum numbers of a repeated filter to the schema's spelling; an unknown number is a violation
 // on `request_field`, never a silently empty filter.
 template <typename Repeated>
-std::vector<std::string> Spelled(const Standard& standard, const char* field,
+std::vector<std::string> Spelled(const standard::Standard& standard, const char* field,
                                  const char* request_field, const Repeated& r,
                                  std::vector<server::FieldViolation>* bad) {
   std::vector<std::string> out;
@@ -237,7 +237,7 @@ std::vector<std::string> Spelled(const Standard& standard, const char* field,
     bad->push_back({request_field, "at most 100 values"});
     return out;
   }
-  const FieldSpec* spec = standard.Find(field);
+  const standard::FieldSpec* spec = standard.Find(field);
   for (int i = 0; i < r.size(); ++i) {
     const int n = r.Get(i);
     if (n >= 1 && n <= static_cast<int>(spec->values.size())) {
@@ -354,8 +354,8 @@ grpc::Status Handler::ExportVenues(grpc::ServerContext* ctx, const v1::ExportVen
         {{"data_inclusion_schema",
           absl::StrCat("révision de schéma inconnue ", req->data_inclusion_schema())}}));
   }
-  std::unique_ptr<Exporter> exporter =
-      NewExporter(registry_.standard(), req->format(), req->data_inclusion_schema());
+  std::unique_ptr<standard::Exporter> exporter =
+      standard::NewExporter(registry_.standard(), req->format(), req->data_inclusion_schema());
   if (exporter == nullptr) {
     return server::ToGrpc(server::InvalidArgument(
         "invalid format", {{"format", absl::StrCat("unknown format ", req->format())}}));
@@ -536,7 +536,7 @@ grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx
 
 grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response) {
   const v1::SearchVenuesRequest* req = &request;
-  const Standard& st = registry_.standard();
+  const standard::Standard& st = registry_.standard();
   SearchQuery q;
   if (req->has_near()) {
     q.has_circle = true;

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
                "cannot load the Europe/Paris time zone: install tzdata");
          }
          auto& store = rt.components.Emplace<venues::PgStore>(*rt.pool, rt.topology);
-         auto& registry = rt.components.Emplace<venues::Registry>(venues::Standard::V102(), store,
+         auto& registry = rt.components.Emplace<venues::Registry>(standard::Standard::V102(), store,
                                                                   *rt.page_tokens);
          if (absl::Status s = registry.LoadIndex(); !s.ok()) return s;
          // The load's transient copies are gone: return their memory.

@@ -45,7 +45,7 @@ void VenueMetrics::CountRows(int created, int updated, int unchanged, int reject
   rejected_.Increment(rejected);
 }
 
-void VenueMetrics::CountViolations(const std::vector<Violation>& violations) {
+void VenueMetrics::CountViolations(const std::vector<standard::Violation>& violations) {
   // Rules are the schema's few names (required, pattern, enum, ...): a bounded label.
   for (const auto& v : violations) violations_.Add({{"rule", v.rule}}).Increment();
 }

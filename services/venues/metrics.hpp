@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "services/venues/standard.hpp"
+#include "libs/standard/standard.hpp"
 
 namespace passerelle::venues {
 
@@ -22,7 +22,7 @@ class VenueMetrics {
   /// Rows of an import or a batch upsert, by outcome.
   void CountRows(int created, int updated, int unchanged, int rejected);
   /// Each broken rule of a rejected row or request.
-  void CountViolations(const std::vector<Violation>& violations);
+  void CountViolations(const std::vector<standard::Violation>& violations);
   /// Each warning on a stored row, by rule (e.g. `horaires`: opening hours not understood).
   void CountWarning(const std::string& rule);
   /// After each refresh of the search index (ok or not), with the venues it holds.

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/api/resource.hpp"
+#include "libs/standard/standard.hpp"
 #include "libs/text/utf8.hpp"
-#include "services/venues/standard.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -113,7 +113,7 @@ void Validate(const v1::Organisation& m, const std::string& prefix, Organisation
   }
   std::optional<std::string> website;
   if (!m.website().empty() && api::CheckText(bad, prefix + "website", m.website(), 500)) {
-    website = NormaliseWebAddress(m.website());
+    website = standard::NormaliseWebAddress(m.website());
     if (!website) {
       bad->push_back(
           {prefix + "website", absl::StrCat("[url] n'est pas une adresse web : doit commencer par "

@@ -18,9 +18,9 @@
 #include "libs/api/status.hpp"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
+#include "libs/standard/opening_hours.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/events.pb.h"
-#include "services/venues/opening_hours.hpp"
 #include "services/venues/organisations.hpp"
 
 namespace passerelle::venues {
@@ -148,15 +148,15 @@ std::string ActingSuffix(const std::optional<std::string>& acting) {
 }
 
 // NOT_OWNER unless the caller acts for no organisation or for the stored venue's owner.
-absl::Status CheckOwner(const Venue& stored, const std::optional<std::string>& acting) {
+absl::Status CheckOwner(const standard::Venue& stored, const std::optional<std::string>& acting) {
   if (!acting || stored.owner_organisation == *acting) return absl::OkStatus();
   return NotOwner(absl::StrCat(stored.Name(), " n'appartient pas à l'organisation « ", *acting,
                                " » : seule l'organisation propriétaire du lieu le modifie"));
 }
 
 // The violations of a row as field violations under `prefix`.
-std::vector<api::FieldViolation> AsFieldViolations(const std::vector<Violation>& violations,
-                                                   const std::string& prefix) {
+std::vector<api::FieldViolation> AsFieldViolations(
+    const std::vector<standard::Violation>& violations, const std::string& prefix) {
   std::vector<api::FieldViolation> fv;
   for (const auto& x : violations) {
     fv.push_back(
@@ -170,7 +170,7 @@ std::vector<api::FieldViolation> AsFieldViolations(const std::vector<Violation>&
 // A producer's id, as `source` of batch writes and imports: the sync's source ids.
 absl::Status CheckSource(const std::string& source) {
   std::vector<api::FieldViolation> bad;
-  if (CheckSourceId(&bad, "source", source)) return absl::OkStatus();
+  if (standard::CheckSourceId(&bad, "source", source)) return absl::OkStatus();
   return api::InvalidArgument("invalid source", bad);
 }
 
@@ -216,8 +216,9 @@ absl::StatusOr<Registry::Unknown> Registry::UnknownOf(const v1::Venue& m) {
 }
 
 absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, const Unknown& unknown,
-                            bool check_owner, Venue* v) {
-  Validated checked = ValidateRow(standard_, RawFromProto(standard_, m));
+                            bool check_owner, standard::Venue* v) {
+  standard::Validated checked =
+      standard::ValidateRow(standard_, standard::RawFromProto(standard_, m));
   std::vector<api::FieldViolation> fv = AsFieldViolations(checked.violations, prefix);
   CheckLocalFields(m, prefix, &fv);
   if (auto owner = OwnerViolation(m.owner_organisation(), unknown.owners); check_owner && owner) {
@@ -245,7 +246,7 @@ absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, const
   return absl::OkStatus();
 }
 
-events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const Venue& v,
+events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const standard::Venue& v,
                                            const std::vector<std::string>& changed) const {
   const std::string trace = logging::CurrentRequest().trace_id;
   switch (kind) {
@@ -270,7 +271,7 @@ events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const Venue& v,
   std::abort();  // every kind is handled above; the compiler checks the switch
 }
 
-absl::StatusOr<Venue> Registry::Get(const std::string& name) {
+absl::StatusOr<standard::Venue> Registry::Get(const std::string& name) {
   std::string id;
   if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
   return repo_.Get(id);
@@ -286,9 +287,10 @@ std::shared_ptr<const IndexedVenue> Registry::FindIndexed(const std::string& nam
   return index_.Find(id);
 }
 
-absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::string& request_id,
-                                       const std::optional<std::string>& acting,
-                                       const std::string& caller) {
+absl::StatusOr<standard::Venue> Registry::Create(const v1::Venue& message,
+                                                 const std::string& request_id,
+                                                 const std::optional<std::string>& acting,
+                                                 const std::string& caller) {
   if (acting) {
     if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
     if (!message.owner_organisation().empty() && message.owner_organisation() != *acting) {
@@ -307,17 +309,18 @@ absl::StatusOr<Venue> Registry::Create(const v1::Venue& message, const std::stri
   if (acting) m.set_owner_organisation(*acting);
   auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
-  Venue v;
+  standard::Venue v;
   if (absl::Status s = Fill(m, "venue.", *unknown, /*check_owner=*/true, &v); !s.ok()) return s;
   v.source = "passerelle";
   v.source_id = v.standard.at("id").front();
   return Indexed(Settle(key, repo_.Insert(v, CreatedEvents(), key)));
 }
 
-absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std::string>& mask,
-                                       const std::string& request_id,
-                                       const std::optional<std::string>& acting,
-                                       const std::string& caller) {
+absl::StatusOr<standard::Venue> Registry::Update(const v1::Venue& m,
+                                                 const std::vector<std::string>& mask,
+                                                 const std::string& request_id,
+                                                 const std::optional<std::string>& acting,
+                                                 const std::string& caller) {
   if (acting) {
     if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
   }
@@ -327,7 +330,7 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   if (!revision.ok()) return revision.status();
   std::set<std::string> writable;
   for (const auto& f : standard_.fields()) writable.insert(f.name);
-  for (const auto& f : LocalFields()) writable.insert(f);
+  for (const auto& f : standard::LocalFields()) writable.insert(f);
   std::vector<api::FieldViolation> bad;
   for (const auto& path : mask) {
     if (path == "*" && mask.size() == 1) continue;  // AIP-134: full replacement
@@ -357,49 +360,50 @@ absl::StatusOr<Venue> Registry::Update(const v1::Venue& m, const std::vector<std
   auto unknown = UnknownOf(m);
   if (!unknown.ok()) return unknown.status();
   return Indexed(Settle(
-      key, repo_.Update(
-               id, *revision,
-               [&](Venue& v) -> absl::Status {
-                 // Under the row's lock: the owner checked is the one the write replaces.
-                 if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
-                 if (v.withdrawn) {
-                   return api::WithReason(
-                       absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
-                       "VENUE_WITHDRAWN");
-                 }
-                 // Start from the stored venue as a message, overlay the masked fields, validate
-                 // all.
-                 v1::Venue merged;
-                 ToProto(standard_, v, &merged);
-                 if (mask.empty() || (mask.size() == 1 && mask[0] == "*")) {
-                   // A full replacement keeps the venue's id in its source.
-                   if (!m.id().empty() && m.id() != merged.id()) {
-                     return api::InvalidArgument(
-                         "invalid venue",
-                         {{"venue.id", "the venue's id in its source is set at creation"}});
-                   }
-                   if (acting && !m.owner_organisation().empty() &&
-                       m.owner_organisation() != *acting) {
-                     return NotOwner(
-                         "une clé d'organisation ne change pas le propriétaire d'un lieu");
-                   }
-                   const std::string id = merged.id();
-                   merged = m;
-                   merged.set_id(id);
-                   if (acting) merged.set_owner_organisation(*acting);
-                 } else {
-                   for (const auto& path : mask) CopyField(m, &merged, path);
-                 }
-                 const bool new_owner = merged.owner_organisation() != v.owner_organisation;
-                 return Fill(merged, "venue.", *unknown, new_owner, &v);
-               },
-               UpdatedEvents(), key)));
+      key,
+      repo_.Update(
+          id, *revision,
+          [&](standard::Venue& v) -> absl::Status {
+            // Under the row's lock: the owner checked is the one the write replaces.
+            if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
+            if (v.withdrawn) {
+              return api::WithReason(
+                  absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
+                  "VENUE_WITHDRAWN");
+            }
+            // Start from the stored venue as a message, overlay the masked fields, validate
+            // all.
+            v1::Venue merged;
+            ToProto(standard_, v, &merged);
+            if (mask.empty() || (mask.size() == 1 && mask[0] == "*")) {
+              // A full replacement keeps the venue's id in its source.
+              if (!m.id().empty() && m.id() != merged.id()) {
+                return api::InvalidArgument(
+                    "invalid venue",
+                    {{"venue.id", "the venue's id in its source is set at creation"}});
+              }
+              if (acting && !m.owner_organisation().empty() && m.owner_organisation() != *acting) {
+                return NotOwner("une clé d'organisation ne change pas le propriétaire d'un lieu");
+              }
+              const std::string id = merged.id();
+              merged = m;
+              merged.set_id(id);
+              if (acting) merged.set_owner_organisation(*acting);
+            } else {
+              for (const auto& path : mask) CopyField(m, &merged, path);
+            }
+            const bool new_owner = merged.owner_organisation() != v.owner_organisation;
+            return Fill(merged, "venue.", *unknown, new_owner, &v);
+          },
+          UpdatedEvents(), key)));
 }
 
-absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::string& reason,
-                                         const std::string& etag, const std::string& request_id,
-                                         const std::optional<std::string>& acting,
-                                         const std::string& caller) {
+absl::StatusOr<standard::Venue> Registry::Withdraw(const std::string& name,
+                                                   const std::string& reason,
+                                                   const std::string& etag,
+                                                   const std::string& request_id,
+                                                   const std::optional<std::string>& acting,
+                                                   const std::string& caller) {
   if (acting) {
     if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
   }
@@ -421,19 +425,20 @@ absl::StatusOr<Venue> Registry::Withdraw(const std::string& name, const std::str
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
-  return Indexed(Settle(key, repo_.Update(
-                                 id, *revision,
-                                 [&](Venue& v) -> absl::Status {
-                                   if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
-                                   if (v.withdrawn) return absl::OkStatus();  // idempotent
-                                   v.withdrawn = true;
-                                   v.withdrawal_reason = reason;
-                                   return absl::OkStatus();
-                                 },
-                                 [this](const Venue& after, const std::vector<std::string>&) {
-                                   return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
-                                 },
-                                 key)));
+  return Indexed(
+      Settle(key, repo_.Update(
+                      id, *revision,
+                      [&](standard::Venue& v) -> absl::Status {
+                        if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
+                        if (v.withdrawn) return absl::OkStatus();  // idempotent
+                        v.withdrawn = true;
+                        v.withdrawal_reason = reason;
+                        return absl::OkStatus();
+                      },
+                      [this](const standard::Venue& after, const std::vector<std::string>&) {
+                        return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
+                      },
+                      key)));
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
@@ -483,18 +488,19 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
     }
     if (c.field == "source") {
       std::vector<api::FieldViolation> source_bad;
-      if (value != "passerelle" && !CheckSourceId(&source_bad, "filter", value)) {
+      if (value != "passerelle" && !standard::CheckSourceId(&source_bad, "filter", value)) {
         bad.push_back(
             {"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a source id")});
         continue;
       }
-    } else if (const FieldSpec* spec = standard_.Find(c.field); spec != nullptr) {
+    } else if (const standard::FieldSpec* spec = standard_.Find(c.field); spec != nullptr) {
       // The value as a write would store it ("tiers_lieux" -> TIERS_LIEUX, "9100" -> 09100,
       // enumerations in the schema's spelling): a filter never misses what it names.
-      Validated checked = ValidateRow(standard_, {{c.field, value}});
+      standard::Validated checked = standard::ValidateRow(standard_, {{c.field, value}});
       auto stored = checked.record.find(c.field);
       bool field_ok = stored != checked.record.end() && stored->second.size() == 1;
-      for (const Violation& v : checked.violations) field_ok = field_ok && v.field != c.field;
+      for (const standard::Violation& v : checked.violations)
+        field_ok = field_ok && v.field != c.field;
       if (!field_ok) {
         bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a value ",
                                               c.field, " can hold")});
@@ -556,7 +562,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
         {{"venues", absl::StrCat("at most ", kMaxBatch, " venues per call, got ", rows.size())}});
   }
   std::vector<RowResult> results(rows.size());
-  std::vector<Venue> valid;
+  std::vector<standard::Venue> valid;
   std::vector<size_t> positions;
   std::set<std::string> seen;
   std::vector<const v1::Venue*> all;
@@ -570,7 +576,8 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     // A rejected row's id is echoed quoted (its bytes may not even be UTF-8); a valid row's id
     // passed ValidateRow, so it is stored and answered exactly as sent.
     r.source_id = rows[i].id();
-    Validated checked = ValidateRow(standard_, RawFromProto(standard_, rows[i]));
+    standard::Validated checked =
+        standard::ValidateRow(standard_, standard::RawFromProto(standard_, rows[i]));
     std::vector<api::FieldViolation> local;
     CheckLocalFields(rows[i], "", &local);
     for (const auto& l : local) {
@@ -598,7 +605,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     if (!checked.violations.empty()) {
       r.outcome = RowResult::Outcome::kRejected;
       r.source_id = text::Quote(rows[i].id(), 200);
-      CapViolations(&checked.violations);
+      standard::CapViolations(&checked.violations);
       r.violations = std::move(checked.violations);
       continue;
     }
@@ -610,7 +617,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
           {"id", r.source_id, "unique", "identifiant déjà présent plus haut dans le même lot"});
       continue;
     }
-    Venue v;
+    standard::Venue v;
     v.standard = std::move(checked.record);
     v.source = source;
     v.source_id = r.source_id;
@@ -628,7 +635,7 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
     RowResult& r = results[positions[k]];
     r = std::move((*stored)[k]);
     const std::string& horaires = rows[positions[k]].horaires();
-    if (auto warning = HoursNotUnderstood(horaires);
+    if (auto warning = standard::HoursNotUnderstood(horaires);
         warning && r.outcome != RowResult::Outcome::kRejected) {
       r.warnings.push_back({"horaires", text::Quote(horaires, 200), "horaires", *warning});
     }
@@ -637,12 +644,12 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
   return results;
 }
 
-absl::StatusOr<std::optional<Venue>> Registry::Replay(const RequestKey& request) {
-  if (request.id.empty()) return std::optional<Venue>();
+absl::StatusOr<std::optional<standard::Venue>> Registry::Replay(const RequestKey& request) {
+  if (request.id.empty()) return std::optional<standard::Venue>();
   if (absl::Status s = CheckRequestId(request.id); !s.ok()) return s;
   auto seen = repo_.FindRequest(request.caller, request.id);
   if (!seen.ok()) return seen.status();
-  if (!*seen) return std::optional<Venue>();
+  if (!*seen) return std::optional<standard::Venue>();
   if ((*seen)->key.method != request.method || (*seen)->key.fingerprint != request.fingerprint) {
     return api::WithReason(
         api::InvalidArgument(
@@ -655,10 +662,11 @@ absl::StatusOr<std::optional<Venue>> Registry::Replay(const RequestKey& request)
   }
   auto v = repo_.Get((*seen)->venue_id);
   if (!v.ok()) return v.status();
-  return std::optional<Venue>(*std::move(v));
+  return std::optional<standard::Venue>(*std::move(v));
 }
 
-absl::StatusOr<Venue> Registry::Settle(const RequestKey& key, absl::StatusOr<Venue> result) {
+absl::StatusOr<standard::Venue> Registry::Settle(const RequestKey& key,
+                                                 absl::StatusOr<standard::Venue> result) {
   // Two copies of one request racing: both found no earlier result, one wrote, the other failed
   // on what the first wrote (ALREADY_EXISTS, a stale etag). The loser answers the winner's result.
   if (result.ok() || key.id.empty()) return result;
@@ -679,7 +687,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
                                                         const std::optional<std::string>& acting) {
   if (absl::Status s = CheckBatchWriter(acting); !s.ok()) return s;
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
-  auto parsed = ParseNationalCsv(standard_, csv_text, source);
+  auto parsed = standard::ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
     return api::InvalidArgument(std::string(parsed.status().message()),
                                 {{"data", std::string(parsed.status().message())}});
@@ -698,7 +706,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   report.warnings = std::move(parsed->warnings);
   constexpr size_t kBatch = 500;
   for (size_t start = 0; start < parsed->valid.size(); start += kBatch) {
-    std::vector<Venue> batch;
+    std::vector<standard::Venue> batch;
     for (size_t i = start; i < std::min(parsed->valid.size(), start + kBatch); ++i) {
       batch.push_back(parsed->valid[i].venue);
     }
@@ -862,7 +870,7 @@ absl::Status Registry::CheckWritableSource(const std::string& source) {
 absl::StatusOr<SourceRecord> Registry::CreateSource(const std::string& source_id,
                                                     const std::string& display_name) {
   std::vector<api::FieldViolation> bad;
-  CheckSourceId(&bad, "source_id", source_id);
+  standard::CheckSourceId(&bad, "source_id", source_id);
   api::CheckText(&bad, "source.display_name", display_name, 200);
   if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
   return repo_.CreateSource({.id = source_id,
@@ -877,7 +885,7 @@ absl::StatusOr<SourceRecord> Registry::GetSource(const std::string& name) {
   if (!parts.ok()) return parts.status();
   // `passerelle` is a registered source though no client may create it.
   if (std::vector<api::FieldViolation> bad;
-      (*parts)[0] != "passerelle" && !CheckSourceId(&bad, "name", (*parts)[0])) {
+      (*parts)[0] != "passerelle" && !standard::CheckSourceId(&bad, "name", (*parts)[0])) {
     return api::InvalidArgument("invalid name", bad);
   }
   return repo_.GetSource((*parts)[0]);
@@ -908,7 +916,7 @@ absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
   return page;
 }
 
-absl::StatusOr<Venue> Registry::Indexed(absl::StatusOr<Venue> v) {
+absl::StatusOr<standard::Venue> Registry::Indexed(absl::StatusOr<standard::Venue> v) {
   if (v.ok()) index_.Put(*v);
   return v;
 }

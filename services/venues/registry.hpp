@@ -13,12 +13,12 @@
 #include "absl/time/time.h"
 #include "libs/api/page_token.hpp"
 #include "libs/clock/clock.hpp"
+#include "libs/standard/exchange.hpp"
+#include "libs/standard/standard.hpp"
+#include "libs/standard/venue.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "services/venues/areas.hpp"
-#include "services/venues/exchange.hpp"
 #include "services/venues/search.hpp"
-#include "services/venues/standard.hpp"
-#include "services/venues/venue.hpp"
 
 namespace passerelle::venues {
 
@@ -35,7 +35,7 @@ struct ListQuery {
 };
 
 struct ListPage {
-  std::vector<Venue> venues;
+  std::vector<standard::Venue> venues;
   std::string next_cursor;      // empty on the last page
   std::string next_page_token;  // the cursor sealed for the client (set by the registry)
 };
@@ -56,12 +56,12 @@ struct RowResult {
   Outcome outcome = Outcome::kRejected;
   std::string source_id;
   std::string id;
-  std::vector<Violation> violations;
+  std::vector<standard::Violation> violations;
   std::vector<std::string> changed_fields;
   /// Stored rows: what will be read otherwise (rule `horaires`: hours not understood).
-  std::vector<Violation> warnings;
+  std::vector<standard::Violation> warnings;
   /// The venue as stored (created or updated rows), for the search index.
-  std::optional<Venue> stored;
+  std::optional<standard::Venue> stored;
 };
 
 /// A producer that writes venues in batches (`sources/{id}`).
@@ -74,13 +74,13 @@ struct SourceRecord {
 };
 
 /// Builds the event announcing a change (given the venue after it and its changed fields).
-using EventFactory =
-    std::function<events::v1::Event(const Venue& after, const std::vector<std::string>& changed)>;
+using EventFactory = std::function<events::v1::Event(const standard::Venue& after,
+                                                     const std::vector<std::string>& changed)>;
 
 class Repository {
  public:
   virtual ~Repository() = default;
-  virtual absl::StatusOr<Venue> Get(const std::string& id) = 0;
+  virtual absl::StatusOr<standard::Venue> Get(const std::string& id) = 0;
   /// The request an earlier write with this id was, and the venue it produced, if any.
   struct SeenRequest {
     RequestKey key;
@@ -89,13 +89,15 @@ class Repository {
   virtual absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& caller,
                                                                  const std::string& request_id) = 0;
   /// Inserts the venue (id assigned here) and its event; ALREADY_EXISTS on (source, source_id).
-  virtual absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
-                                       const RequestKey& request) = 0;
+  virtual absl::StatusOr<standard::Venue> Insert(const standard::Venue& venue,
+                                                 const EventFactory& event,
+                                                 const RequestKey& request) = 0;
   /// Locks, checks the revision (0: none), applies `change`, and saves with its event when
   /// something changed.
-  virtual absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
-                                       const std::function<absl::Status(Venue&)>& change,
-                                       const EventFactory& event, const RequestKey& request) = 0;
+  virtual absl::StatusOr<standard::Venue> Update(
+      const std::string& id, int expected_revision,
+      const std::function<absl::Status(standard::Venue&)>& change, const EventFactory& event,
+      const RequestKey& request) = 0;
   virtual absl::StatusOr<ListPage> List(const ListQuery& query) = 0;
   /// Where a reader of the change feed stands: the transactions its last read could not see
   /// (those that had not started, from `next_xid` on, and those still `running`).
@@ -108,7 +110,7 @@ class Repository {
   /// cursor for the next read: a committed write is never missed, and one already read is not
   /// read again, even while a long transaction keeps running.
   struct Changes {
-    std::vector<Venue> venues;
+    std::vector<standard::Venue> venues;
     ChangeCursor cursor;
   };
   virtual absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) = 0;
@@ -168,8 +170,8 @@ class Repository {
   /// withdrawn venues of these rows become active again (`state` among the changed fields).
   /// Nothing is committed once `deadline` has passed: DEADLINE_EXCEEDED, and no row written.
   virtual absl::StatusOr<std::vector<RowResult>> Upsert(
-      const std::string& source, const std::vector<Venue>& rows, const EventFactory& created,
-      const EventFactory& updated, bool reinstate = false,
+      const std::string& source, const std::vector<standard::Venue>& rows,
+      const EventFactory& created, const EventFactory& updated, bool reinstate = false,
       absl::Time deadline = absl::InfiniteFuture()) = 0;
   /// Registers a source; ALREADY_EXISTS (the stored one unchanged) when its id is taken.
   virtual absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) = 0;
@@ -183,12 +185,12 @@ class Repository {
 class Registry {
  public:
   /// `clock` dates the events; deadlines stay on the system's time, as the caller's are.
-  Registry(const Standard& standard, Repository& repo, const api::PageTokens& tokens,
+  Registry(const standard::Standard& standard, Repository& repo, const api::PageTokens& tokens,
            const clocks::Clock& clock = clocks::System())
       : standard_(standard), repo_(repo), tokens_(tokens), clock_(clock), index_(standard) {}
 
   /// Reads the venue from the store.
-  absl::StatusOr<Venue> Get(const std::string& name);
+  absl::StatusOr<standard::Venue> Get(const std::string& name);
   /// GetVenue served from memory: an active venue as the search index holds it, its API message
   /// serialized from the same stored row (the same bytes `ToProto` of a store read gives for
   /// that revision), or nullptr when the index has no active venue by that name (withdrawn,
@@ -209,21 +211,22 @@ class Registry {
   /// `caller`, in every idempotent write: whose `request_id` it is (the gateway's key id, ""
   /// for internal callers). A caller's request ids are its own: another caller's same id is
   /// neither refused as reused nor answered with the first caller's venue.
-  absl::StatusOr<Venue> Create(const v1::Venue& message, const std::string& request_id,
-                               const std::optional<std::string>& acting = std::nullopt,
-                               const std::string& caller = "");
+  absl::StatusOr<standard::Venue> Create(const v1::Venue& message, const std::string& request_id,
+                                         const std::optional<std::string>& acting = std::nullopt,
+                                         const std::string& caller = "");
   /// With `acting`, the stored venue's owner must be that organisation, checked in the
   /// transaction that writes (under the row's lock, as the etag), and the owner cannot change:
   /// NOT_OWNER for a mask naming `owner_organisation` or a replacement naming another owner.
-  absl::StatusOr<Venue> Update(const v1::Venue& message, const std::vector<std::string>& mask,
-                               const std::string& request_id,
-                               const std::optional<std::string>& acting = std::nullopt,
-                               const std::string& caller = "");
+  absl::StatusOr<standard::Venue> Update(const v1::Venue& message,
+                                         const std::vector<std::string>& mask,
+                                         const std::string& request_id,
+                                         const std::optional<std::string>& acting = std::nullopt,
+                                         const std::string& caller = "");
   /// With `acting`, the stored venue's owner must be that organisation, as for Update.
-  absl::StatusOr<Venue> Withdraw(const std::string& name, const std::string& reason,
-                                 const std::string& etag, const std::string& request_id,
-                                 const std::optional<std::string>& acting = std::nullopt,
-                                 const std::string& caller = "");
+  absl::StatusOr<standard::Venue> Withdraw(const std::string& name, const std::string& reason,
+                                           const std::string& etag, const std::string& request_id,
+                                           const std::optional<std::string>& acting = std::nullopt,
+                                           const std::string& caller = "");
   /// Batch writes (BatchUpsert, Import) are for partner and admin keys bound to sources:
   /// PERMISSION_DENIED (reason BATCH_WRITE_NOT_ALLOWED) for a caller acting for an
   /// organisation. Public so that a handler refuses an import before reading its stream.
@@ -245,7 +248,7 @@ class Registry {
       bool reinstate_withdrawn = false, absl::Time deadline = absl::InfiniteFuture(),
       const std::optional<std::string>& acting = std::nullopt, bool may_name_owner = true);
 
-  const Standard& standard() const { return standard_; }
+  const standard::Standard& standard() const { return standard_; }
 
   /// Registers a batch source (`passerelle` is reserved); its create time is the clock's.
   absl::StatusOr<SourceRecord> CreateSource(const std::string& source_id,
@@ -294,10 +297,10 @@ class Registry {
 
   struct ImportReport {
     int rows = 0, created = 0, updated = 0, unchanged = 0;
-    std::vector<ParsedFile::Rejected> rejected;
+    std::vector<standard::ParsedFile::Rejected> rejected;
     std::vector<std::string> ignored_columns;
     std::vector<std::string> normalisations;
-    std::vector<ParsedFile::Warning> warnings;
+    std::vector<standard::ParsedFile::Warning> warnings;
   };
   /// Reads a national CSV and upserts its valid rows by (source, id), 500 per transaction.
   /// Stops at the deadline: no batch is committed once it is near; the batches committed
@@ -327,12 +330,12 @@ class Registry {
   /// The event factory for venue.updated (for writes made outside the registry's methods,
   /// such as the referential consumer's).
   EventFactory CreatedEvents() const {
-    return [this](const Venue& v, const std::vector<std::string>&) {
+    return [this](const standard::Venue& v, const std::vector<std::string>&) {
       return MakeVenueEvent(VenueEvent::kCreated, v, {});
     };
   }
   EventFactory UpdatedEvents() const {
-    return [this](const Venue& v, const std::vector<std::string>& changed) {
+    return [this](const standard::Venue& v, const std::vector<std::string>& changed) {
       return MakeVenueEvent(VenueEvent::kUpdated, v, changed);
     };
   }
@@ -355,23 +358,24 @@ class Registry {
   /// The owner is checked when `check_owner` (a new value: one stored before organisations
   /// existed is kept as it is).
   absl::Status Fill(const v1::Venue& message, const std::string& path_prefix,
-                    const Unknown& unknown, bool check_owner, Venue* venue);
+                    const Unknown& unknown, bool check_owner, standard::Venue* venue);
   enum class VenueEvent { kCreated, kUpdated, kWithdrawn };
-  events::v1::Event MakeVenueEvent(VenueEvent kind, const Venue& v,
+  events::v1::Event MakeVenueEvent(VenueEvent kind, const standard::Venue& v,
                                    const std::vector<std::string>& changed) const;
 
   /// The venue an earlier write with this request id produced, if it was the same request;
   /// INVALID_ARGUMENT when the id was used for another method or content.
-  absl::StatusOr<std::optional<Venue>> Replay(const RequestKey& request);
+  absl::StatusOr<std::optional<standard::Venue>> Replay(const RequestKey& request);
   /// A failed write whose request id another copy of the same request used meanwhile: that
   /// copy's result (concurrent true retries all get the first result).
-  absl::StatusOr<Venue> Settle(const RequestKey& key, absl::StatusOr<Venue> result);
+  absl::StatusOr<standard::Venue> Settle(const RequestKey& key,
+                                         absl::StatusOr<standard::Venue> result);
   /// Puts stored rows of a batch into the index.
   void IndexRows(const std::vector<RowResult>& rows);
   /// Puts the outcome of a successful write into the index.
-  absl::StatusOr<Venue> Indexed(absl::StatusOr<Venue> v);
+  absl::StatusOr<standard::Venue> Indexed(absl::StatusOr<standard::Venue> v);
 
-  const Standard& standard_;
+  const standard::Standard& standard_;
   Repository& repo_;
   const api::PageTokens& tokens_;
   const clocks::Clock& clock_;

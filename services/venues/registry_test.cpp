@@ -31,7 +31,7 @@ class FakeRepository final : public Repository {
   std::set<std::string> organisations;  // ids of the organisations that exist
   int writes = 0;
 
-  absl::StatusOr<Venue> Get(const std::string& id) override {
+  absl::StatusOr<standard::Venue> Get(const std::string& id) override {
     auto it = venues_.find(id);
     if (it == venues_.end()) return absl::NotFoundError("venues/" + id + " does not exist");
     return it->second;
@@ -42,29 +42,30 @@ class FakeRepository final : public Repository {
     if (it == requests_.end()) return std::optional<SeenRequest>();
     return std::optional<SeenRequest>(it->second);
   }
-  absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
-                               const RequestKey& request) override {
+  absl::StatusOr<standard::Venue> Insert(const standard::Venue& venue, const EventFactory& event,
+                                         const RequestKey& request) override {
     for (const auto& [id, v] : venues_) {
       if (v.source == venue.source && v.source_id == venue.source_id) {
         return absl::AlreadyExistsError("exists: " + v.Name());
       }
     }
-    Venue v = venue;
+    standard::Venue v = venue;
     v.id = NextId();
     v.revision = 1;
     v.create_time = v.update_time = clock_.Now();
     Save(v, event, {}, request);
     return v;
   }
-  absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
-                               const std::function<absl::Status(Venue&)>& change,
-                               const EventFactory& event, const RequestKey& request) override {
+  absl::StatusOr<standard::Venue> Update(
+      const std::string& id, int expected_revision,
+      const std::function<absl::Status(standard::Venue&)>& change, const EventFactory& event,
+      const RequestKey& request) override {
     auto it = venues_.find(id);
     if (it == venues_.end()) return absl::NotFoundError("venues/" + id + " does not exist");
     if (expected_revision != 0 && it->second.revision != expected_revision) {
       return api::WithReason(absl::AbortedError("etag mismatch"), "ETAG_MISMATCH");
     }
-    Venue next = it->second;
+    standard::Venue next = it->second;
     if (absl::Status s = change(next); !s.ok()) return s;
     std::vector<std::string> changed = ChangedFields(it->second, next);
     if (next.withdrawn != it->second.withdrawn) changed.push_back("state");
@@ -146,21 +147,21 @@ class FakeRepository final : public Repository {
     return out;
   }
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
-                                                const std::vector<Venue>& rows,
+                                                const std::vector<standard::Venue>& rows,
                                                 const EventFactory& created,
                                                 const EventFactory& updated, bool reinstate,
                                                 absl::Time deadline) override {
     if (clock_.Now() >= deadline) return absl::DeadlineExceededError("nothing was written");
     std::vector<RowResult> results;
-    for (const Venue& row : rows) {
+    for (const standard::Venue& row : rows) {
       RowResult r;
       r.source_id = row.source_id;
-      Venue* current = nullptr;
+      standard::Venue* current = nullptr;
       for (auto& [id, v] : venues_) {
         if (v.source == source && v.source_id == row.source_id) current = &v;
       }
       if (current == nullptr) {
-        Venue v = row;
+        standard::Venue v = row;
         v.id = NextId();
         v.revision = 1;
         v.create_time = v.update_time = clock_.Now();
@@ -169,7 +170,7 @@ class FakeRepository final : public Repository {
         r.id = v.id;
         r.stored = v;
       } else {
-        Venue next = *current;
+        standard::Venue next = *current;
         next.standard = row.standard;
         if (!row.owner_organisation.empty()) next.owner_organisation = row.owner_organisation;
         next.referential_items = row.referential_items;
@@ -202,8 +203,8 @@ class FakeRepository final : public Repository {
     std::snprintf(id, sizeof id, "abcdef00-0000-4000-8000-%012d", ++ids_);
     return id;
   }
-  void Save(const Venue& v, const EventFactory& event, const std::vector<std::string>& changed,
-            const RequestKey& request) {
+  void Save(const standard::Venue& v, const EventFactory& event,
+            const std::vector<std::string>& changed, const RequestKey& request) {
     venues_[v.id] = v;
     written_at_[v.id] = static_cast<uint64_t>(++writes);
     events.push_back(event(v, changed));
@@ -213,7 +214,7 @@ class FakeRepository final : public Repository {
   }
 
   const clocks::Clock& clock_;
-  std::map<std::string, Venue> venues_;
+  std::map<std::string, standard::Venue> venues_;
   std::map<std::string, uint64_t> written_at_;
   std::map<std::pair<std::string, std::string>, SeenRequest> requests_;  // by caller, id
   std::map<std::string, SourceRecord> sources_ = {{"passerelle", {"passerelle", "Passerelle", {}}}};
@@ -225,7 +226,7 @@ class RegistryTest : public ::testing::Test {
   clocks::ManualClock clock_;
   FakeRepository repo_{clock_};
   api::PageTokens tokens_{"registry-test-key"};
-  Registry registry_{Standard::V102(), repo_, tokens_, clock_};
+  Registry registry_{standard::Standard::V102(), repo_, tokens_, clock_};
 };
 
 TEST_F(RegistryTest, CreateValidatesAndDatesTheEventByTheClock) {
@@ -383,7 +384,7 @@ TEST_F(RegistryTest, OwnersNameExistingOrganisations) {
   EXPECT_TRUE(registry_.Create(Valid("no-owner"), "").ok()) << "an empty owner stays allowed";
 
   // Updates check a new owner only: a value stored before organisations existed is kept.
-  Venue legacy;
+  standard::Venue legacy;
   legacy.standard = owned->standard;
   legacy.standard["id"] = {"legacy"};
   legacy.source = "passerelle";
@@ -556,7 +557,7 @@ TEST_F(RegistryTest, WritesReachTheIndexAndRefreshPicksUpOtherReplicas) {
   EXPECT_EQ(found->hits[0].venue->name, created->Name());
 
   // Another replica writes straight into the repository; the refresh brings it in.
-  Registry other(Standard::V102(), repo_, tokens_, clock_);
+  Registry other(standard::Standard::V102(), repo_, tokens_, clock_);
   ASSERT_TRUE(other.Create(Valid("b", "Centre social Jean Lévy"), "").ok());
   EXPECT_EQ(registry_.Search(q, "p", "")->hits.size(), 1u);
   ASSERT_TRUE(registry_.RefreshIndex().ok());
@@ -575,7 +576,7 @@ TEST_F(RegistryTest, GetFromTheIndexIsTheStoresAnswerForTheSameRevision) {
     auto v = registry_.Get(name);
     EXPECT_TRUE(v.ok()) << v.status();
     v1::Venue message;
-    ToProto(Standard::V102(), *v, &message);
+    ToProto(standard::Standard::V102(), *v, &message);
     return message.SerializeAsString();
   };
   auto indexed = registry_.FindIndexed(created->Name());

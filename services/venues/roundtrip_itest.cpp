@@ -9,13 +9,13 @@
 #include <map>
 
 #include "gtest/gtest.h"
+#include "libs/standard/exchange.hpp"
+#include "libs/standard/roundtrip_generator.hpp"
+#include "libs/standard/venue.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
-#include "services/venues/exchange.hpp"
 #include "services/venues/itest_support.hpp"
-#include "services/venues/roundtrip_generator.hpp"
-#include "services/venues/venue.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -27,11 +27,11 @@ constexpr int kVenues = 300;
 class RoundTripApiTest : public itest::VenuesServiceTest {};
 
 TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
-  const Standard& standard = Standard::V102();
-  const uint64_t seed = roundtrip::Seed();
+  const standard::Standard& standard = standard::Standard::V102();
+  const uint64_t seed = standard::roundtrip::Seed();
   RecordProperty("seed", std::to_string(seed));
   SCOPED_TRACE(absl::StrCat("seed ", seed, " (replay: PASSERELLE_ROUNDTRIP_SEED=", seed, ")"));
-  roundtrip::Generator gen(standard, seed);
+  standard::roundtrip::Generator gen(standard, seed);
   ASSERT_TRUE(CreateOrganisation("ville-de-roubaix-dsi").ok());
   std::vector<v1::Venue> sent;
   std::map<std::string, const v1::Venue*> by_id;
@@ -62,8 +62,8 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
     req.set_name(created.results(i).name());
     v1::Venue got;
     ASSERT_TRUE(stub_->GetVenue(&ctx, req, &got).ok());
-    EXPECT_EQ(roundtrip::Differences(roundtrip::StandardOnly(standard, sent[i]),
-                                     roundtrip::StandardOnly(standard, got)),
+    EXPECT_EQ(standard::roundtrip::Differences(standard::roundtrip::StandardOnly(standard, sent[i]),
+                                               standard::roundtrip::StandardOnly(standard, got)),
               "")
         << "GetVenue " << sent[i].id();
     EXPECT_EQ(got.owner_organisation(), sent[i].owner_organisation());
@@ -71,7 +71,7 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
   }
 
   // ExportVenues, national CSV: read back as a file, the same venues.
-  auto parsed = ParseNationalCsv(standard, Export(v1::NATIONAL_CSV), "roundtrip");
+  auto parsed = standard::ParseNationalCsv(standard, Export(v1::NATIONAL_CSV), "roundtrip");
   ASSERT_TRUE(parsed.ok()) << parsed.status();
   EXPECT_TRUE(parsed->rejected.empty())
       << parsed->rejected[0].source_id << ": " << parsed->rejected[0].violations[0].field << " "
@@ -82,8 +82,9 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
     v1::Venue back;
     ToProto(standard, row.venue, &back);
     ASSERT_TRUE(by_id.count(back.id())) << "unknown id in the export: " << back.id();
-    EXPECT_EQ(roundtrip::Differences(roundtrip::StandardOnly(standard, *by_id[back.id()]),
-                                     roundtrip::StandardOnly(standard, back)),
+    EXPECT_EQ(standard::roundtrip::Differences(
+                  standard::roundtrip::StandardOnly(standard, *by_id[back.id()]),
+                  standard::roundtrip::StandardOnly(standard, back)),
               "")
         << "CSV export " << back.id();
   }
@@ -101,10 +102,10 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
     const std::string id = qualified.substr(10);
     ASSERT_TRUE(by_id.count(id)) << "unknown id in the GeoJSON: " << id;
     const v1::Venue& v = *by_id[id];
-    auto raw = RawFromProto(standard, v);
+    auto raw = standard::RawFromProto(standard, v);
     raw["id"] = qualified;
-    for (const FieldSpec& f : standard.fields()) {
-      if (f.kind == FieldKind::kNumber) continue;
+    for (const standard::FieldSpec& f : standard.fields()) {
+      if (f.kind == standard::FieldKind::kNumber) continue;
       EXPECT_EQ(props.at(f.name).get<std::string>(), raw[f.name]) << id << " " << f.name;
     }
     EXPECT_EQ(feature.at("geometry").at("coordinates").at(0).get<double>(), v.longitude()) << id;
@@ -126,9 +127,9 @@ TEST_F(RoundTripApiTest, UpsertedVenuesComeBackUnchangedFromGetAndExports) {
 // GetVenue answers an active venue from the search index, a withdrawn one from the store: for
 // the same revision, both must be the bytes the store's read gives (ListVenues reads the store).
 TEST_F(RoundTripApiTest, GetVenueFromTheIndexIsByteIdenticalToTheStore) {
-  const uint64_t seed = roundtrip::Seed();
+  const uint64_t seed = standard::roundtrip::Seed();
   SCOPED_TRACE(absl::StrCat("seed ", seed, " (replay: PASSERELLE_ROUNDTRIP_SEED=", seed, ")"));
-  roundtrip::Generator gen(Standard::V102(), seed);
+  standard::roundtrip::Generator gen(standard::Standard::V102(), seed);
   ASSERT_TRUE(CreateOrganisation("ville-de-roubaix-dsi").ok());
   std::vector<v1::Venue> sent;
   for (int i = 0; i < 100; ++i) {

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "libs/standard/opening_hours.hpp"
 #include "libs/text/text.hpp"
-#include "services/venues/opening_hours.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -46,7 +46,7 @@ struct Entry {
   std::vector<std::string> typologie, items, areas;
   std::string words;         // sorted, distinct, each followed by '\0': one block to scan
   uint64_t word_starts = 0;  // PrefixBit of each word: most text misses end here
-  std::shared_ptr<const OpeningHours> hours;
+  std::shared_ptr<const standard::OpeningHours> hours;
   const std::string* hours_text = nullptr;  // its key in Impl::hours
 };
 
@@ -90,15 +90,15 @@ struct Slot {
 }  // namespace
 
 struct SearchIndex::Impl {
-  explicit Impl(const Standard& s) : standard(s) {}
-  const Standard& standard;
+  explicit Impl(const standard::Standard& s) : standard(s) {}
+  const standard::Standard& standard;
   mutable std::shared_mutex mu;
   std::unordered_map<std::string, std::unique_ptr<Entry>> entries;      // by id
   std::unordered_map<std::string, int> withdrawn;                       // id -> revision
   std::unordered_map<int64_t, std::vector<Slot>> grid;                  // cell -> its venues
   std::map<std::string, std::vector<const Entry*>, std::less<>> words;  // word -> entries
   // Parsed `horaires` by text: most venues share a few schedules.
-  std::unordered_map<std::string, std::shared_ptr<const OpeningHours>> hours;
+  std::unordered_map<std::string, std::shared_ptr<const standard::OpeningHours>> hours;
 
   static void Erase(std::vector<const Entry*>& v, const Entry* e) {
     auto it = std::find(v.begin(), v.end(), e);
@@ -139,7 +139,7 @@ struct SearchIndex::Impl {
   }
 
   uint64_t Mask(size_t field, const std::vector<std::string>& values) const {
-    const FieldSpec* spec = standard.Find(kMaskedFieldNames[field]);
+    const standard::FieldSpec* spec = standard.Find(kMaskedFieldNames[field]);
     uint64_t m = 0;
     for (const auto& v : values) {
       auto pos = std::find(spec->values.begin(), spec->values.end(), v);
@@ -149,7 +149,8 @@ struct SearchIndex::Impl {
   }
 };
 
-SearchIndex::SearchIndex(const Standard& standard) : impl_(std::make_unique<Impl>(standard)) {}
+SearchIndex::SearchIndex(const standard::Standard& standard)
+    : impl_(std::make_unique<Impl>(standard)) {}
 SearchIndex::~SearchIndex() = default;
 
 size_t SearchIndex::size() const {
@@ -181,7 +182,7 @@ std::vector<v1::Venue> SearchIndex::All() const {
   return out;
 }
 
-void SearchIndex::Put(const Venue& v) {
+void SearchIndex::Put(const standard::Venue& v) {
   // The change feed brings rows again, and this process's own writes race with it: a revision
   // the index already has, or an older one, changes nothing.
   auto known = [&] {
@@ -241,7 +242,7 @@ void SearchIndex::Put(const Venue& v) {
     e->word_starts |= PrefixBit(w);
   }
   const std::string horaires = get("horaires");
-  std::optional<OpeningHours> hours = OpeningHours::Parse(horaires);
+  std::optional<standard::OpeningHours> hours = standard::OpeningHours::Parse(horaires);
 
   std::unique_lock lock(impl_->mu);
   if (known()) return;
@@ -255,7 +256,8 @@ void SearchIndex::Put(const Venue& v) {
   for (const auto& w : ws) impl_->words[w].push_back(raw);
   if (hours) {
     auto h = impl_->hours.try_emplace(horaires).first;
-    if (h->second == nullptr) h->second = std::make_shared<const OpeningHours>(std::move(*hours));
+    if (h->second == nullptr)
+      h->second = std::make_shared<const standard::OpeningHours>(std::move(*hours));
     raw->hours = h->second;
     raw->hours_text = &h->first;
   }
@@ -469,9 +471,10 @@ bool MatchesRest(const Entry& e, const SearchQuery& q, const Compiled& c, size_t
   // Last, so that `*unknown_hours` counts venues that every other criterion keeps: only venues
   // known to be open are shown.
   if (q.open_at) {
-    const HoursState state = e.hours ? e.hours->At(*q.open_at).state : HoursState::kUnknown;
-    if (state == HoursState::kUnknown) *unknown_hours = true;
-    if (state != HoursState::kOpen) return false;
+    const standard::HoursState state =
+        e.hours ? e.hours->At(*q.open_at).state : standard::HoursState::kUnknown;
+    if (state == standard::HoursState::kUnknown) *unknown_hours = true;
+    if (state != standard::HoursState::kOpen) return false;
   }
   return true;
 }

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "absl/time/civil_time.h"
+#include "libs/standard/standard.hpp"
+#include "libs/standard/venue.hpp"
 #include "passerelle/venues/v1/venues.pb.h"
-#include "services/venues/standard.hpp"
-#include "services/venues/venue.hpp"
 
 namespace passerelle::venues {
 
@@ -91,11 +91,11 @@ struct SearchHit {
 
 class SearchIndex {
  public:
-  explicit SearchIndex(const Standard& standard);
+  explicit SearchIndex(const standard::Standard& standard);
   ~SearchIndex();
   /// Adds or replaces a venue (withdrawn ones are removed). A revision older than or equal to
   /// the one indexed (or withdrawn) is ignored, so the order puts arrive in does not matter.
-  void Put(const Venue& venue);
+  void Put(const standard::Venue& venue);
   /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored) and
   /// `preceding`, when not null, how many of them come before the first hit returned;
   /// `unknown_hours`, when not null, how many venues only q.open_at left out, their hours being

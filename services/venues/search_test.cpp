@@ -20,7 +20,7 @@ namespace {
 constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
 
 struct Sample {
-  Venue venue;
+  standard::Venue venue;
   bool located = false;
   double lat = 0, lon = 0;
   std::vector<std::string> words;
@@ -43,13 +43,13 @@ double Uniform(std::mt19937& rng, double lo, double hi) {
 
 // Venues around Roubaix, across the antimeridian (Wallis-et-Futuna), near the North Pole and
 // anywhere, some without coordinates.
-std::vector<Sample> Generate(const Standard& standard, std::mt19937& rng, int n) {
+std::vector<Sample> Generate(const standard::Standard& standard, std::mt19937& rng, int n) {
   std::vector<Sample> out;
   const auto& services = standard.Find("services")->values;
   const auto& frais = standard.Find("frais_a_charge")->values;
   for (int i = 0; i < n; ++i) {
     Sample s;
-    Venue& v = s.venue;
+    standard::Venue& v = s.venue;
     v.id = absl::StrFormat("00000000-0000-4000-8000-%012d", i);
     v.revision = 1;
     const std::string nom = Pick(rng, kWords) + " " + Pick(rng, kWords);
@@ -102,7 +102,7 @@ std::vector<Expected> BruteForce(const std::vector<Sample>& all, const SearchQue
   std::vector<Expected> out;
   const std::vector<std::string> terms = text::Words(q.text);
   for (const Sample& s : all) {
-    const Venue& v = s.venue;
+    const standard::Venue& v = s.venue;
     bool ok = true;
     for (size_t i = 0; i < kSearchFields && ok; ++i) {
       if (q.any_of[i].empty()) continue;
@@ -154,7 +154,7 @@ std::vector<Expected> BruteForce(const std::vector<Sample>& all, const SearchQue
   return out;
 }
 
-SearchQuery RandomQuery(const Standard& standard, const std::vector<Sample>& all,
+SearchQuery RandomQuery(const standard::Standard& standard, const std::vector<Sample>& all,
                         std::mt19937& rng) {
   SearchQuery q;
   const int geo = std::uniform_int_distribution<int>(0, 3)(rng);
@@ -186,7 +186,7 @@ SearchQuery RandomQuery(const Standard& standard, const std::vector<Sample>& all
 }
 
 TEST(SearchIndex, AgreesWithTestingEveryVenueOnRandomData) {
-  const Standard& standard = Standard::V102();
+  const standard::Standard& standard = standard::Standard::V102();
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE(absl::StrCat("seed ", seed, " (set it in the test to replay)"));
   std::mt19937 rng(seed);
@@ -284,7 +284,7 @@ void ExpectSameAsBruteForce(const SearchIndex& index, const std::vector<Sample>&
 // were indexed (their words, cells and shared hours follow), searched around points of the city
 // with the service filter, text and dates.
 TEST(SearchIndex, AgreesWithTestingEveryVenueInADenseCityAfterUpdates) {
-  const Standard& standard = Standard::V102();
+  const standard::Standard& standard = standard::Standard::V102();
   const unsigned seed = std::random_device{}();
   SCOPED_TRACE(absl::StrCat("seed ", seed, " (set it in the test to replay)"));
   std::mt19937 rng(seed);
@@ -321,7 +321,7 @@ TEST(SearchIndex, AgreesWithTestingEveryVenueInADenseCityAfterUpdates) {
   std::vector<Sample> active;
   for (size_t i = 0; i < all.size(); ++i) {
     if (i % 10 == 5) {
-      Venue gone = all[i].venue;
+      standard::Venue gone = all[i].venue;
       gone.revision = 3;
       gone.withdrawn = true;
       index.Put(gone);
@@ -343,11 +343,11 @@ TEST(SearchIndex, AgreesWithTestingEveryVenueInADenseCityAfterUpdates) {
 }
 
 TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
-  const Standard& standard = Standard::V102();
+  const standard::Standard& standard = standard::Standard::V102();
   SearchIndex index(standard);
   auto put = [&](const std::string& id, double lat, double lon, int revision = 1,
                  bool withdrawn = false) {
-    Venue v;
+    standard::Venue v;
     v.id = id;
     v.revision = revision;
     v.withdrawn = withdrawn;

@@ -25,12 +25,12 @@ constexpr char kColumns[] =
     "extract(epoch FROM update_time), extract(epoch FROM first_seen_time), "
     "extract(epoch FROM last_seen_time)";
 
-Venue FromRow(const pqxx::row& r) {
-  Venue v;
+standard::Venue FromRow(const pqxx::row& r) {
+  standard::Venue v;
   v.id = r[0].as<std::string>();
   v.source = r[1].as<std::string>();
   v.source_id = r[2].as<std::string>();
-  v.standard = nlohmann::json::parse(r[3].c_str()).get<Record>();
+  v.standard = nlohmann::json::parse(r[3].c_str()).get<standard::Record>();
   v.owner_organisation = r[4].as<std::string>();
   v.referential_items = nlohmann::json::parse(r[5].c_str()).get<std::vector<std::string>>();
   v.accepts_aptic_pass = r[6].as<bool>();
@@ -45,8 +45,8 @@ Venue FromRow(const pqxx::row& r) {
   return v;
 }
 
-std::optional<Venue> Select(pqxx::work& tx, const std::string& where, const std::string& a,
-                            const std::string& b, bool lock) {
+std::optional<standard::Venue> Select(pqxx::work& tx, const std::string& where,
+                                      const std::string& a, const std::string& b, bool lock) {
   auto rows = tx.exec_params(
       absl::StrCat("SELECT ", kColumns, " FROM venues WHERE ", where, lock ? " FOR UPDATE" : ""), a,
       b);
@@ -60,7 +60,7 @@ constexpr char kAreasOf[] =
     "WHERE v.geog IS NOT NULL AND ST_Intersects(a.geom, v.geog::geometry)), '{}')";
 
 // Sets the areas of one venue from its (just written) position; its row as stored.
-Venue WithAreas(pqxx::work& tx, const std::string& id) {
+standard::Venue WithAreas(pqxx::work& tx, const std::string& id) {
   auto r = tx.exec_params(absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
                                        " WHERE v.id = $1::uuid RETURNING ", kColumns),
                           id);
@@ -69,7 +69,7 @@ Venue WithAreas(pqxx::work& tx, const std::string& id) {
 
 // The inserted venue, or nullopt when (source, source_id) is taken. Database errors propagate
 // as pqxx exceptions to RunInTransaction, which retries or reports them with their cause.
-std::optional<Venue> InsertRow(pqxx::work& tx, const Venue& v) {
+std::optional<standard::Venue> InsertRow(pqxx::work& tx, const standard::Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
                    "referential_items, accepts_aptic_pass) VALUES (gen_random_uuid(), $1, $2, "
@@ -82,7 +82,7 @@ std::optional<Venue> InsertRow(pqxx::work& tx, const Venue& v) {
   return WithAreas(tx, r[0][0].as<std::string>());
 }
 
-Venue SaveRow(pqxx::work& tx, const Venue& v) {
+standard::Venue SaveRow(pqxx::work& tx, const standard::Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("UPDATE venues SET record = $2::jsonb, owner_organisation = $3, "
                    "referential_items = $4::text[], "
@@ -123,9 +123,9 @@ absl::Status NotFound(const std::string& id) {
 
 }  // namespace
 
-absl::StatusOr<Venue> PgStore::Get(const std::string& id) {
+absl::StatusOr<standard::Venue> PgStore::Get(const std::string& id) {
   if (!api::IsCanonicalUuid(id)) return NotFound(id);
-  std::optional<Venue> v;
+  std::optional<standard::Venue> v;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     v = Select(tx, "id = $1::uuid AND $2 = ''", id, "", false);
     return absl::OkStatus();
@@ -153,11 +153,12 @@ absl::StatusOr<std::optional<Repository::SeenRequest>> PgStore::FindRequest(
   return seen;
 }
 
-absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& event,
-                                      const RequestKey& request) {
-  Venue out;
+absl::StatusOr<standard::Venue> PgStore::Insert(const standard::Venue& venue,
+                                                const EventFactory& event,
+                                                const RequestKey& request) {
+  standard::Venue out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    std::optional<Venue> inserted = InsertRow(tx, venue);
+    std::optional<standard::Venue> inserted = InsertRow(tx, venue);
     if (!inserted) {
       auto existing =
           Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id, false);
@@ -175,11 +176,12 @@ absl::StatusOr<Venue> PgStore::Insert(const Venue& venue, const EventFactory& ev
   return out;
 }
 
-absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revision,
-                                      const std::function<absl::Status(Venue&)>& change,
-                                      const EventFactory& event, const RequestKey& request) {
+absl::StatusOr<standard::Venue> PgStore::Update(
+    const std::string& id, int expected_revision,
+    const std::function<absl::Status(standard::Venue&)>& change, const EventFactory& event,
+    const RequestKey& request) {
   if (!api::IsCanonicalUuid(id)) return NotFound(id);
-  Venue out;
+  standard::Venue out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto current = Select(tx, "id = $1::uuid AND $2 = ''", id, "", true);
     if (!current) return NotFound(id);
@@ -189,7 +191,7 @@ absl::StatusOr<Venue> PgStore::Update(const std::string& id, int expected_revisi
                                                              ETag(*current), "); read it again")),
                              "ETAG_MISMATCH");
     }
-    Venue next = *current;
+    standard::Venue next = *current;
     if (absl::Status s = change(next); !s.ok()) return s;
     std::vector<std::string> changed = ChangedFields(*current, next);
     if (next.withdrawn != current->withdrawn) changed.push_back("state");
@@ -588,7 +590,7 @@ absl::StatusOr<Repository::Changes> PgStore::ChangedSince(const ChangeCursor& cu
 }
 
 absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source,
-                                                       const std::vector<Venue>& rows,
+                                                       const std::vector<standard::Venue>& rows,
                                                        const EventFactory& created,
                                                        const EventFactory& updated, bool reinstate,
                                                        absl::Time deadline) {
@@ -605,18 +607,18 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       }
       source_ids.push_back(rows[i].source_id);
     }
-    std::unordered_map<std::string, Venue> current;
+    std::unordered_map<std::string, standard::Venue> current;
     for (const auto& row : tx.exec_params(
              absl::StrCat("SELECT ", kColumns,
                           " FROM venues WHERE source = $1 AND source_id = ANY($2::text[]) "
                           "FOR UPDATE"),
              source, db::TextArray(source_ids))) {
-      Venue v = FromRow(row);
+      standard::Venue v = FromRow(row);
       current.emplace(v.source_id, std::move(v));
     }
     nlohmann::json inserts = nlohmann::json::array(), saves = nlohmann::json::array();
     for (size_t i = 0; i < rows.size(); ++i) {
-      const Venue& row = rows[i];
+      const standard::Venue& row = rows[i];
       RowResult& r = results[i];
       r.source_id = row.source_id;
       nlohmann::json values = {{"source_id", row.source_id},
@@ -630,7 +632,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         inserts.push_back(std::move(values));
         continue;
       }
-      Venue next = it->second;
+      standard::Venue next = it->second;
       next.standard = row.standard;
       // A producer that names no owner (the regional source, a national CSV) keeps the one
       // set here: the owner is Passerelle's, and who may write the venue depends on it.
@@ -696,7 +698,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
                                                        "RETURNING ",
                                                        kColumns),
                                           db::TextArray(written))) {
-      Venue stored = FromRow(row);
+      standard::Venue stored = FromRow(row);
       RowResult& r = results[position.at(stored.source_id)];
       r.id = stored.id;
       events[position.at(stored.source_id)] = r.outcome == RowResult::Outcome::kCreated

@@ -13,14 +13,15 @@ class PgStore final : public Repository {
   PgStore(db::Pool& pool, events::Topology topology)
       : pool_(pool), topology_(std::move(topology)) {}
 
-  absl::StatusOr<Venue> Get(const std::string& id) override;
+  absl::StatusOr<standard::Venue> Get(const std::string& id) override;
   absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& caller,
                                                          const std::string& request_id) override;
-  absl::StatusOr<Venue> Insert(const Venue& venue, const EventFactory& event,
-                               const RequestKey& request) override;
-  absl::StatusOr<Venue> Update(const std::string& id, int expected_revision,
-                               const std::function<absl::Status(Venue&)>& change,
-                               const EventFactory& event, const RequestKey& request) override;
+  absl::StatusOr<standard::Venue> Insert(const standard::Venue& venue, const EventFactory& event,
+                                         const RequestKey& request) override;
+  absl::StatusOr<standard::Venue> Update(
+      const std::string& id, int expected_revision,
+      const std::function<absl::Status(standard::Venue&)>& change, const EventFactory& event,
+      const RequestKey& request) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
   absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override;
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
@@ -39,7 +40,7 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
       const std::vector<std::string>& ids) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
-                                                const std::vector<Venue>& rows,
+                                                const std::vector<standard::Venue>& rows,
                                                 const EventFactory& created,
                                                 const EventFactory& updated, bool reinstate,
                                                 absl::Time deadline) override;

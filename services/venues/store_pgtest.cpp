@@ -23,8 +23,8 @@ class ChangeFeedTest : public testing::PgTest {
         db::Migrate(**lease, schema(), {outbox::OutboxComponent(), {"venues", Migrations()}}).ok());
   }
 
-  Venue Make(const std::string& source_id) {
-    Venue v;
+  standard::Venue Make(const std::string& source_id) {
+    standard::Venue v;
     v.source = "test";
     v.source_id = source_id;
     v.standard = {
@@ -33,12 +33,13 @@ class ChangeFeedTest : public testing::PgTest {
   }
 
   static bool Has(const Repository::Changes& c, const std::string& id, int revision) {
-    return std::any_of(c.venues.begin(), c.venues.end(),
-                       [&](const Venue& v) { return v.id == id && v.revision == revision; });
+    return std::any_of(c.venues.begin(), c.venues.end(), [&](const standard::Venue& v) {
+      return v.id == id && v.revision == revision;
+    });
   }
 
   events::Topology topology_{.subject_prefix = "feedtest"};
-  EventFactory event_ = [](const Venue& v, const std::vector<std::string>&) {
+  EventFactory event_ = [](const standard::Venue& v, const std::vector<std::string>&) {
     events::v1::Event e;
     e.set_type("venue.test");
     e.set_id(v.id);

@@ -47,6 +47,7 @@ class GatewayE2E(unittest.TestCase):
                             extra={"PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
         cls.http_port, cls.grpc_port = stack.http_port, stack.grpc_port
         stack.wait_until_ready("/v1/nomenclatures")
+        stack.wait_until_ready("/v1/venues?pageSize=1")  # venues may listen later under load
         for org in ("org-a", "org-b"):
             status, _, body = cls.call("POST", f"/v1/organisations?organisationId={org}",
                                        {"displayName": f"Organisation {org}"}, key=ADMIN_KEY)

@@ -75,6 +75,7 @@ class GatewayOgcE2E(unittest.TestCase):
             # GDAL's many small reads must not meet the anonymous rate limit.
             "PASSERELLE_GATEWAY_RATE_LIMITS": "public=1000:1000"})
         stack.wait_until_ready("/v1/nomenclatures")
+        stack.wait_until_ready("/v1/venues?pageSize=1")  # venues may listen later under load
 
         # The data: LOCATED venues with coordinates, one without, one withdrawn.
         status, _, body = cls.call("POST", f"/v1/sources?sourceId={SOURCE_ID}",

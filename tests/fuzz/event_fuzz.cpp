@@ -9,11 +9,11 @@
 #include <cstdint>
 #include <string>
 
+#include "libs/standard/venue.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "passerelle/referential/v1/events.pb.h"
 #include "passerelle/sync/v1/events.pb.h"
 #include "passerelle/venues/v1/events.pb.h"
-#include "services/venues/venue.hpp"
 #include "tests/fuzz/check.hpp"
 
 namespace {
@@ -37,13 +37,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again.ParseFromString(bytes), "an event serialises and parses");
   FUZZ_CHECK(again.SerializeAsString() == bytes, "an event reads back equal");
 
-  const auto& standard = passerelle::venues::Standard::V102();
+  const auto& standard = standard::Standard::V102();
   passerelle::venues::v1::VenueCreated created;
   Unpack(event, &created);
-  if (created.has_venue()) (void)passerelle::venues::RawFromProto(standard, created.venue());
+  if (created.has_venue()) (void)standard::RawFromProto(standard, created.venue());
   passerelle::venues::v1::VenueUpdated updated;
   Unpack(event, &updated);
-  if (updated.has_venue()) (void)passerelle::venues::RawFromProto(standard, updated.venue());
+  if (updated.has_venue()) (void)standard::RawFromProto(standard, updated.venue());
   passerelle::venues::v1::VenueWithdrawn withdrawn;
   Unpack(event, &withdrawn);
   passerelle::referential::v1::VersionPublished published;

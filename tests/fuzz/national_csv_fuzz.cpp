@@ -9,19 +9,19 @@
 #include <cstdint>
 #include <string_view>
 
+#include "libs/standard/exchange.hpp"
+#include "libs/standard/roundtrip_generator.hpp"
+#include "libs/standard/venue.hpp"
 #include "nlohmann/json.hpp"
-#include "services/venues/exchange.hpp"
-#include "services/venues/roundtrip_generator.hpp"
-#include "services/venues/venue.hpp"
 #include "tests/fuzz/check.hpp"
 
 namespace venues = passerelle::venues;
 using passerelle::fuzz::CheckMessage;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  const venues::Standard& standard = venues::Standard::V102();
+  const standard::Standard& standard = standard::Standard::V102();
   const std::string_view text(reinterpret_cast<const char*>(data), size);
-  auto parsed = venues::ParseNationalCsv(standard, text, "fuzz");
+  auto parsed = standard::ParseNationalCsv(standard, text, "fuzz");
   if (!parsed.ok()) {
     CheckMessage(parsed.status().message(), "the file-level error");
     return 0;
@@ -46,14 +46,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const auto& [field, values] : parsed->valid[i].venue.standard) {
       for (const auto& v : values) CheckMessage(v, "an accepted value (field " + field + ")");
     }
-    venues::ToProto(standard, parsed->valid[i].venue, &messages[i]);
+    standard::ToProto(standard, parsed->valid[i].venue, &messages[i]);
     pointers.push_back(&messages[i]);
   }
   if (pointers.empty()) return 0;
 
   // The export of what the API holds reads back as the same venues.
-  const std::string exported = venues::WriteNationalCsv(standard, pointers);
-  auto again = venues::ParseNationalCsv(standard, exported, "fuzz");
+  const std::string exported = standard::WriteNationalCsv(standard, pointers);
+  auto again = standard::ParseNationalCsv(standard, exported, "fuzz");
   FUZZ_CHECK(again.ok(), "our own export parses");
   FUZZ_CHECK(again->rejected.empty(),
              "our own export of accepted rows is accepted (first refusal: " +
@@ -65,20 +65,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again->valid.size() == messages.size(), "every exported venue reads back");
   for (size_t i = 0; i < messages.size(); ++i) {
     venues::v1::Venue back;
-    venues::ToProto(standard, again->valid[i].venue, &back);
+    standard::ToProto(standard, again->valid[i].venue, &back);
     // The standard's fields only: the CSV carries nothing else (a v0.1 file's pass numérique
     // is a local field, the source id is the row's raw id).
     const std::string diff =
-        venues::roundtrip::Differences(venues::roundtrip::StandardOnly(standard, messages[i]),
-                                       venues::roundtrip::StandardOnly(standard, back));
+        standard::roundtrip::Differences(standard::roundtrip::StandardOnly(standard, messages[i]),
+                                         standard::roundtrip::StandardOnly(standard, back));
     FUZZ_CHECK(diff.empty(), "an exported venue reads back unchanged: " + diff);
   }
 
   // The other exports of accepted rows are valid JSON (nlohmann throws on bad UTF-8 when
   // dumping: an exception here would be a crash of ExportVenues).
-  for (const std::string& doc : {venues::WriteGeoJson(standard, pointers),
-                                 venues::WriteDataInclusionStructures(standard, pointers),
-                                 venues::WriteDataInclusionServices(standard, pointers)}) {
+  for (const std::string& doc : {standard::WriteGeoJson(standard, pointers),
+                                 standard::WriteDataInclusionStructures(standard, pointers),
+                                 standard::WriteDataInclusionServices(standard, pointers)}) {
     FUZZ_CHECK(nlohmann::json::accept(doc), "an export is valid JSON");
   }
   return 0;

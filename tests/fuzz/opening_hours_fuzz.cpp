@@ -4,15 +4,15 @@
 #include <cstdint>
 #include <string_view>
 
-#include "services/venues/opening_hours.hpp"
+#include "libs/standard/opening_hours.hpp"
 #include "tests/fuzz/check.hpp"
 
-using passerelle::venues::OpeningHours;
+using standard::OpeningHours;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const auto hours = OpeningHours::Parse(text);
-  FUZZ_CHECK(passerelle::venues::HoursNotUnderstood(text).has_value() == (!hours && !text.empty()),
+  FUZZ_CHECK(standard::HoursNotUnderstood(text).has_value() == (!hours && !text.empty()),
              "a write warns exactly when a non-empty text is not understood");
   if (!hours) return 0;
   FUZZ_CHECK(text.size() <= OpeningHours::kMaxBytes, "longer texts are refused");
@@ -27,7 +27,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (const int m : kMinutes) {
       const absl::CivilMinute at(day.year(), day.month(), day.day(), m / 60, m % 60);
       const auto answer = hours->At(at);
-      FUZZ_CHECK(hours->IsOpen(at) == (answer.state == passerelle::venues::HoursState::kOpen),
+      FUZZ_CHECK(hours->IsOpen(at) == (answer.state == standard::HoursState::kOpen),
                  "IsOpen is the open answer");
       FUZZ_CHECK(answer.comment.empty() || text.find(answer.comment) != std::string_view::npos,
                  "a comment comes from the text");

@@ -11,8 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/csv/csv.hpp"
+#include "libs/standard/standard.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
-#include "services/venues/standard.hpp"
 
 namespace passerelle::perf {
 
@@ -59,7 +59,7 @@ inline const std::vector<City> kCities = {
 
 /// The national CSV (v1.0.2) of `n` venues, ids bench-0 to bench-(n-1).
 inline std::string GenerateRegistry(int n, std::mt19937& rng) {
-  const auto& standard = venues::Standard::V102();
+  const auto& standard = standard::Standard::V102();
   std::vector<std::string> header;
   for (const auto& f : standard.fields()) header.push_back(f.name);
   std::string out = csv::Line(header, ',', true);

@@ -35,11 +35,11 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "libs/csv/csv.hpp"
+#include "libs/standard/standard.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/sample_venue.hpp"
-#include "services/venues/standard.hpp"
 #include "tests/perf/national_registry.hpp"
 
 namespace {

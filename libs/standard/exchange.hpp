@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "services/venues/standard.hpp"
-#include "services/venues/venue.hpp"
+#include "libs/standard/standard.hpp"
+#include "libs/standard/venue.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 
 /// A file read against the standard: valid rows as venues (with their line), rejected rows with
 /// every violation, columns that are not standard fields.
@@ -66,35 +66,37 @@ class Exporter {
   virtual std::string Begin() = 0;
   /// The venue's piece, with its separator; empty for a venue the format leaves out (GeoJSON: a
   /// venue without coordinates).
-  virtual std::string Add(const v1::Venue& venue) = 0;
+  virtual std::string Add(const venues::v1::Venue& venue) = 0;
   virtual std::string End() = 0;
 };
 
 /// The exporter of `format` (unspecified: the national CSV); data·inclusion formats follow
 /// `schema` (unspecified: the current revision, v1). nullptr for an unknown format or schema.
 std::unique_ptr<Exporter> NewExporter(
-    const Standard& standard, v1::VenueExportFormat format,
-    v1::DataInclusionSchema schema = v1::DATA_INCLUSION_SCHEMA_UNSPECIFIED);
+    const Standard& standard, venues::v1::VenueExportFormat format,
+    venues::v1::DataInclusionSchema schema = venues::v1::DATA_INCLUSION_SCHEMA_UNSPECIFIED);
 
 /// The `id` a venue has in every export: `<source>:<id in the source>` (`siilab:lieu-1`), unique
 /// in a file even when two sources use the same local id; the bare id for a venue without
 /// source. ParseNationalCsv reads it back as the bare id into that same source.
-std::string QualifiedId(const v1::Venue& venue);
+std::string QualifiedId(const venues::v1::Venue& venue);
 
 /// The whole document of `venues`, for tests and small exports.
-std::string WriteAll(Exporter& exporter, const std::vector<const v1::Venue*>& venues);
+std::string WriteAll(Exporter& exporter, const std::vector<const venues::v1::Venue*>& venues);
 
 /// The national CSV of `venues` (API messages): header, then one row each, every field quoted.
-std::string WriteNationalCsv(const Standard& standard, const std::vector<const v1::Venue*>& venues);
+std::string WriteNationalCsv(const Standard& standard,
+                             const std::vector<const venues::v1::Venue*>& venues);
 
 /// A GeoJSON FeatureCollection of the located venues.
-std::string WriteGeoJson(const Standard& standard, const std::vector<const v1::Venue*>& venues);
+std::string WriteGeoJson(const Standard& standard,
+                         const std::vector<const venues::v1::Venue*>& venues);
 
 /// data·inclusion structures and services (JSON arrays) in the current schema revision (v1),
 /// the standard's values mapped to data·inclusion's vocabularies (docs/venues.md).
 std::string WriteDataInclusionStructures(const Standard& standard,
-                                         const std::vector<const v1::Venue*>& venues);
+                                         const std::vector<const venues::v1::Venue*>& venues);
 std::string WriteDataInclusionServices(const Standard& standard,
-                                       const std::vector<const v1::Venue*>& venues);
+                                       const std::vector<const venues::v1::Venue*>& venues);
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

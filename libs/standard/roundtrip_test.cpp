@@ -5,12 +5,14 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "libs/standard/exchange.hpp"
+#include "libs/standard/roundtrip_generator.hpp"
+#include "libs/standard/venue.hpp"
 #include "nlohmann/json.hpp"
-#include "services/venues/exchange.hpp"
-#include "services/venues/roundtrip_generator.hpp"
-#include "services/venues/venue.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
+
+namespace v1 = ::passerelle::venues::v1;
 namespace {
 
 constexpr int kVenues = 400;
@@ -131,4 +133,4 @@ TEST_F(RoundTripTest, GeoJsonGivesBackTheSameValuesAndCoordinates) {
 }
 
 }  // namespace
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

@@ -1,5 +1,5 @@
 // The national standard's rules, read from its own schema.
-#include "services/venues/standard.hpp"
+#include "libs/standard/standard.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -14,7 +14,7 @@
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 
 std::string_view StandardSchemaV102();  // embedded by CMake
 
@@ -336,10 +336,9 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
   // A point needs both coordinates: one alone would put a venue nowhere, or on the equator.
   const bool has_lat = out.record.count("latitude") > 0;
   const bool has_lon = out.record.count("longitude") > 0;
-  const bool coordinate_refused =
-      std::any_of(out.violations.begin(), out.violations.end(), [](const Violation& v) {
-        return v.field == "latitude" || v.field == "longitude";
-      });
+  const bool coordinate_refused = std::any_of(
+      out.violations.begin(), out.violations.end(),
+      [](const Violation& v) { return v.field == "latitude" || v.field == "longitude"; });
   if (has_lat != has_lon && !coordinate_refused) {
     const FieldSpec* missing = standard.Find(has_lat ? "longitude" : "latitude");
     if (missing != nullptr) {
@@ -412,4 +411,4 @@ bool CheckSourceId(std::vector<api::FieldViolation>* bad, std::string_view field
   return true;
 }
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

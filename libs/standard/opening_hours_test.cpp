@@ -1,10 +1,10 @@
 // Unit tests of opening_hours evaluation and French public holidays.
-#include "services/venues/opening_hours.hpp"
+#include "libs/standard/opening_hours.hpp"
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 namespace {
 
 absl::CivilMinute At(int y, int mo, int d, int h, int mi) {
@@ -178,4 +178,4 @@ TEST(OpeningHoursTest, HostileTextIsBoundedAndRefused) {
 }
 
 }  // namespace
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

@@ -19,10 +19,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/standard/standard.hpp"
 #include "passerelle/venues/v1/venues.pb.h"
-#include "services/venues/standard.hpp"
 
-namespace passerelle::venues::roundtrip {
+namespace passerelle::standard::roundtrip {
 
 /// The seed of a run: PASSERELLE_ROUNDTRIP_SEED when set (to replay a failure), else random.
 inline uint64_t Seed() {
@@ -36,8 +36,8 @@ class Generator {
   Generator(const Standard& standard, uint64_t seed) : standard_(standard), rng_(seed) {}
 
   /// Venue number `i` of a run: every enumeration value turns up as `i` goes round.
-  v1::Venue Venue(int i) {
-    v1::Venue v;
+  venues::v1::Venue Venue(int i) {
+    venues::v1::Venue v;
     const auto* desc = v.GetDescriptor();
     const auto* refl = v.GetReflection();
     const bool located = Chance(0.75);  // both coordinates or neither (ValidateRow's rule)
@@ -240,8 +240,8 @@ class Generator {
 };
 
 /// The standard's fields of a venue and nothing else (no name, provenance or times).
-inline v1::Venue StandardOnly(const Standard& standard, const v1::Venue& v) {
-  v1::Venue out;
+inline venues::v1::Venue StandardOnly(const Standard& standard, const venues::v1::Venue& v) {
+  venues::v1::Venue out;
   const auto* desc = v.GetDescriptor();
   std::vector<const google::protobuf::FieldDescriptor*> fields;
   for (const FieldSpec& f : standard.fields()) fields.push_back(desc->FindFieldByName(f.name));
@@ -256,7 +256,7 @@ inline v1::Venue StandardOnly(const Standard& standard, const v1::Venue& v) {
 }
 
 /// Empty when equal, else what differs.
-inline std::string Differences(const v1::Venue& expected, const v1::Venue& actual) {
+inline std::string Differences(const venues::v1::Venue& expected, const venues::v1::Venue& actual) {
   std::string diff;
   google::protobuf::util::MessageDifferencer differ;
   differ.ReportDifferencesToString(&diff);
@@ -270,4 +270,4 @@ inline std::string PlainDecimal(double d) {
   return std::string(buf, r.ptr);
 }
 
-}  // namespace passerelle::venues::roundtrip
+}  // namespace passerelle::standard::roundtrip

@@ -12,7 +12,7 @@
 
 #include "absl/time/civil_time.h"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 
 /// French public holidays (the national list; Alsace-Moselle adds Good Friday and 26 December).
 bool IsFrenchPublicHoliday(absl::CivilDay day);
@@ -107,4 +107,4 @@ inline HoursState HoursStateAt(const std::optional<OpeningHours>& hours, absl::C
   return hours ? hours->At(local).state : HoursState::kUnknown;
 }
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

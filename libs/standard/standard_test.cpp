@@ -1,5 +1,5 @@
 // Unit tests of the standard's rules, read from schema v1.0.2.
-#include "services/venues/standard.hpp"
+#include "libs/standard/standard.hpp"
 
 #include <fstream>
 #include <sstream>
@@ -8,7 +8,7 @@
 #include "gtest/gtest.h"
 #include "libs/csv/csv.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 namespace {
 
 using ::testing::ElementsAre;
@@ -158,4 +158,4 @@ TEST(StandardTest, VersionZeroPointOneListsUseSemicolons) {
 }
 
 }  // namespace
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

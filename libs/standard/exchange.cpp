@@ -1,5 +1,5 @@
 // National CSV and GeoJSON exchange.
-#include "services/venues/exchange.hpp"
+#include "libs/standard/exchange.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -13,11 +13,13 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "libs/csv/csv.hpp"
+#include "libs/standard/opening_hours.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
-#include "services/venues/opening_hours.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
+
+namespace v1 = ::passerelle::venues::v1;
 
 namespace {
 
@@ -213,7 +215,7 @@ V01Row FromV01(const std::map<std::string, std::string>& in) {
 // is valid under the standard) and is reported as a warning, so its producer can fix it before
 // the cartography drops it. The rules below restate the library's (version 2.3.0, read in its
 // published source); tests/interop/anct/verdicts.json records the library's own verdicts on our
-// exported demo rows and on crafted cases, and venues_exchange_test checks that we agree.
+// exported demo rows and on crafted cases, and standard_exchange_test checks that we agree.
 namespace {
 
 // Decodes valid UTF-8 (stored values are); an invalid byte reads as U+FFFD.
@@ -1223,4 +1225,4 @@ std::string WriteDataInclusionServices(const Standard& standard,
   return WriteAll(*NewExporter(standard, v1::DATA_INCLUSION_SERVICES), venues);
 }
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

@@ -7,7 +7,7 @@
 #include "gtest/gtest.h"
 #include "libs/csv/csv.hpp"
 
-namespace passerelle::venues::testing_support {
+namespace passerelle::standard::testing_support {
 
 /// Rows keyed by id, each a map column -> value (delimiter sniffed). A file that does not
 /// parse fails the calling test and gives no row.
@@ -26,4 +26,4 @@ inline std::map<std::string, std::map<std::string, std::string>> RowsById(const 
   return out;
 }
 
-}  // namespace passerelle::venues::testing_support
+}  // namespace passerelle::standard::testing_support

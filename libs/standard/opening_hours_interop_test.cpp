@@ -11,10 +11,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "libs/standard/opening_hours.hpp"
 #include "nlohmann/json.hpp"
-#include "services/venues/opening_hours.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 namespace {
 
 std::string Read(const std::string& path) {
@@ -104,4 +104,4 @@ TEST(OpeningHoursInteropTest, AgreesWithTheReferenceOnEveryStringBothAccept) {
 }
 
 }  // namespace
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

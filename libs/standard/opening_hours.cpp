@@ -1,12 +1,12 @@
 // OpenStreetMap opening_hours: tokens, rules, and their evaluation as the reference does it.
-#include "services/venues/opening_hours.hpp"
+#include "libs/standard/opening_hours.hpp"
 
 #include <cctype>
 
 #include "absl/strings/ascii.h"
 #include "libs/text/utf8.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 namespace {
 
 absl::CivilDay EasterSunday(int year) {
@@ -624,4 +624,4 @@ HoursAnswer OpeningHours::At(absl::CivilMinute local) const {
   return answer;
 }
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

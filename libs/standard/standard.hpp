@@ -13,7 +13,7 @@
 #include "absl/status/statusor.h"
 #include "libs/api/status.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 
 enum class FieldKind { kText, kList, kNumber, kDate };
 
@@ -102,4 +102,4 @@ std::optional<std::string> NormaliseWebAddress(const std::string& address);
 bool CheckSourceId(std::vector<api::FieldViolation>* bad, std::string_view field,
                    std::string_view id);
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

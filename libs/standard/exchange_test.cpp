@@ -2,7 +2,7 @@
 // import warnings that agree with ANCT's library (its recorded verdicts), data·inclusion
 // structures and services valid under data·inclusion's published JSON Schemas (both revisions),
 // and GeoJSON valid under RFC 7946 (the geojson.org schema and ogrinfo).
-#include "services/venues/exchange.hpp"
+#include "libs/standard/exchange.hpp"
 
 #include <cstdlib>
 #include <fstream>
@@ -13,12 +13,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/csv/csv.hpp"
+#include "libs/standard/csv_rows.hpp"
+#include "libs/standard/venue.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
-#include "services/venues/csv_rows.hpp"
-#include "services/venues/venue.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
+
+namespace v1 = ::passerelle::venues::v1;
 namespace {
 
 using namespace std::chrono_literals;
@@ -361,4 +363,4 @@ TEST(GeoJsonTest, TheSchemaCheckFailsOnAnInvalidFeature) {
 }
 
 }  // namespace
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

@@ -1,5 +1,5 @@
 // Venue mapping between the domain record and the API message, by reflection on field names.
-#include "services/venues/venue.hpp"
+#include "libs/standard/venue.hpp"
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/reflection.h>
@@ -15,9 +15,11 @@
 #include "absl/strings/str_split.h"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
-#include "services/venues/opening_hours.hpp"
+#include "libs/standard/opening_hours.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
+
+namespace v1 = ::passerelle::venues::v1;
 namespace {
 
 using google::protobuf::FieldDescriptor;
@@ -133,4 +135,4 @@ std::vector<std::string> ChangedFields(const Venue& a, const Venue& b) {
 
 std::string ETag(const Venue& v) { return api::WeakETag(v.revision); }
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard

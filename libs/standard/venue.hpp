@@ -6,10 +6,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/standard/standard.hpp"
 #include "passerelle/venues/v1/venues.pb.h"
-#include "services/venues/standard.hpp"
 
-namespace passerelle::venues {
+namespace passerelle::standard {
 
 struct Venue {
   std::string id;  // UUID; the resource name is venues/{id}
@@ -38,10 +38,10 @@ const std::vector<std::string>& LocalFields();
 /// spells them, lists joined with `|`), ready for ValidateRow. Uses the message's field names,
 /// which are the standard's.
 std::map<std::string, std::string> RawFromProto(const Standard& standard,
-                                                const v1::Venue& message);
+                                                const venues::v1::Venue& message);
 
 /// Writes a venue into the API message (standard fields by name, enums by schema position).
-void ToProto(const Standard& standard, const Venue& venue, v1::Venue* out);
+void ToProto(const Standard& standard, const Venue& venue, venues::v1::Venue* out);
 
 /// Names of the fields whose values differ (standard and local).
 std::vector<std::string> ChangedFields(const Venue& before, const Venue& after);
@@ -49,4 +49,4 @@ std::vector<std::string> ChangedFields(const Venue& before, const Venue& after);
 /// Weak etag of the venue's revision.
 std::string ETag(const Venue& v);
 
-}  // namespace passerelle::venues
+}  // namespace passerelle::standard
