@@ -16,6 +16,8 @@
 #include "passerelle/venues/v1/events.pb.h"
 #include "tests/fuzz/check.hpp"
 
+namespace standard = passerelle::standard;
+
 namespace {
 
 template <typename Payload>

@@ -15,6 +15,7 @@
 #include "nlohmann/json.hpp"
 #include "tests/fuzz/check.hpp"
 
+namespace standard = passerelle::standard;
 namespace venues = passerelle::venues;
 using passerelle::fuzz::CheckMessage;
 

@@ -7,6 +7,7 @@
 #include "libs/standard/opening_hours.hpp"
 #include "tests/fuzz/check.hpp"
 
+namespace standard = passerelle::standard;
 using standard::OpeningHours;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
