@@ -111,6 +111,21 @@ class Watchdog {
   std::thread thread_;
 };
 
+// A validator a server sent that can be sent back as it is: printable ASCII, bounded.
+bool IsHeaderSafe(std::string_view value) {
+  if (value.empty() || value.size() > kMaxValidatorBytes) return false;
+  for (char c : value) {
+    if (c < 0x20 || c > 0x7e) return false;
+  }
+  return true;
+}
+
+std::string Validator(const httplib::Response& res, const char* name) {
+  if (res.get_header_value_count(name) != 1) return "";
+  std::string value = res.get_header_value(name);
+  return IsHeaderSafe(value) ? value : "";
+}
+
 bool IsRedirect(int status) {
   return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
 }
@@ -150,6 +165,12 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     if (!options.authorization.empty() && url->Origin() == first_origin) {
       headers.emplace("Authorization", options.authorization);
     }
+    if (IsHeaderSafe(options.if_none_match)) {
+      headers.emplace("If-None-Match", options.if_none_match);
+    }
+    if (IsHeaderSafe(options.if_modified_since)) {
+      headers.emplace("If-Modified-Since", options.if_modified_since);
+    }
 
     HttpResponse out;
     out.url = *url;
@@ -159,6 +180,8 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     auto on_response = [&](const httplib::Response& res) {
       out.status = res.status;
       out.content_type = res.get_header_value("Content-Type");
+      out.etag = Validator(res, "ETag");
+      out.last_modified = Validator(res, "Last-Modified");
       if (IsRedirect(res.status)) {
         location = res.get_header_value("Location");
         return false;  // the body of a redirect is not wanted
@@ -243,7 +266,11 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     }
     // Answers without a body (204, 304) may skip the response handler: the status is the
     // result's.
-    if (out.status == 0) out.status = res->status;
+    if (out.status == 0) {
+      out.status = res->status;
+      out.etag = Validator(*res, "ETag");
+      out.last_modified = Validator(*res, "Last-Modified");
+    }
     return out;
   }
 }

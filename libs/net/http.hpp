@@ -48,12 +48,23 @@ struct HttpOptions {
   /// Sent as the Authorization header to the first origin only (never after a redirect to
   /// another origin), never logged.
   std::string authorization;
+  /// Conditional request (RFC 9110 §13): the validators of the copy the caller holds, sent as
+  /// If-None-Match and If-Modified-Since when they are header-safe (printable ASCII, at most
+  /// kMaxValidatorBytes); a server whose copy is the same answers 304 with no body.
+  std::string if_none_match;
+  std::string if_modified_since;
 };
+
+/// Validators longer than this (or not printable ASCII) are neither sent nor kept.
+inline constexpr size_t kMaxValidatorBytes = 512;
 
 struct HttpResponse {
   int status = 0;
   std::string body;
   std::string content_type;
+  /// The response's ETag and Last-Modified, empty when absent or not header-safe.
+  std::string etag;
+  std::string last_modified;
   Url url;  // after redirects
 };
 

@@ -122,6 +122,46 @@ TEST(HttpClient, AnAnswerWithoutBodyKeepsItsStatus) {
   EXPECT_TRUE(r->body.empty());
 }
 
+// Conditional requests: the validators are sent when header-safe, a 304 keeps its status and
+// its validators; validators a server sends that could not be sent back as they are (too long,
+// control characters, given twice) are not kept.
+TEST(HttpClient, ValidatorsGoBackOnlyWhenHeaderSafe) {
+  std::string seen;
+  RawHttpServer same([&](RawHttpServer& s, int fd, const std::string& request) {
+    seen = request;
+    s.Send(fd,
+           "HTTP/1.1 304 Not Modified\r\nETag: \"v2\"\r\n"
+           "Last-Modified: Tue, 01 Dec 2026 08:00:00 GMT\r\n\r\n");
+  });
+  HttpOptions options;
+  options.if_none_match = "\"v1\"";
+  options.if_modified_since = "Mon, 30 Nov 2026 08:00:00 GMT";
+  auto r = Loopback().Get(absl::StrCat("http://127.0.0.1:", same.port(), "/"), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 304);
+  EXPECT_EQ(r->etag, "\"v2\"");
+  EXPECT_EQ(r->last_modified, "Tue, 01 Dec 2026 08:00:00 GMT");
+  EXPECT_THAT(seen, HasSubstr("If-None-Match: \"v1\"\r\n"));
+  EXPECT_THAT(seen, HasSubstr("If-Modified-Since: Mon, 30 Nov 2026 08:00:00 GMT\r\n"));
+
+  options.if_none_match = "\"v1\"\r\nX-Injected: yes";
+  options.if_modified_since = std::string(kMaxValidatorBytes + 1, 'a');
+  r = Loopback().Get(absl::StrCat("http://127.0.0.1:", same.port(), "/"), options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(seen, ::testing::Not(HasSubstr("If-None-Match")));
+  EXPECT_THAT(seen, ::testing::Not(HasSubstr("X-Injected")));
+  EXPECT_THAT(seen, ::testing::Not(HasSubstr("If-Modified-Since")));
+
+  RawHttpServer hostile(Answer(
+      absl::StrCat("HTTP/1.1 200 OK\r\nETag: ", std::string(kMaxValidatorBytes + 1, 'e'),
+                   "\r\nLast-Modified: a\r\nLast-Modified: b\r\nContent-Length: 2\r\n\r\nok")));
+  r = Loopback().Get(absl::StrCat("http://127.0.0.1:", hostile.port(), "/"), {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->body, "ok");
+  EXPECT_EQ(r->etag, "");
+  EXPECT_EQ(r->last_modified, "");
+}
+
 // A server sending one byte every 100 ms would hold a read timeout forever.
 RawHttpServer::Responder Trickle() {
   return [](RawHttpServer& s, int fd, const std::string&) {

@@ -113,26 +113,28 @@ HttpFetcher::HttpFetcher(net::DestinationPolicy destinations, std::chrono::milli
       attempts_(attempts),
       backoff_(backoff) {}
 
-absl::StatusOr<std::string> HttpFetcher::Get(const std::string& url,
+absl::StatusOr<FetchedFile> HttpFetcher::Get(const std::string& url,
                                              const std::string& authorization,
+                                             const FileValidators& since,
                                              net::Cancellation& cancel) {
   // A server restarting or briefly overloaded (no answer, 5xx, a cut transfer) is tried again;
   // the wait between tries ends at once on cancellation.
   auto wait = backoff_;
-  absl::StatusOr<std::string> body = GetOnce(url, authorization, cancel);
+  absl::StatusOr<FetchedFile> body = GetOnce(url, authorization, since, cancel);
   for (int attempt = 1; attempt < attempts_ && !body.ok() &&
                         (body.status().code() == absl::StatusCode::kUnavailable ||
                          body.status().code() == absl::StatusCode::kDataLoss);
        ++attempt) {
     if (cancel.WaitFor(wait)) return absl::CancelledError("interrompu");
     wait *= 2;
-    body = GetOnce(url, authorization, cancel);
+    body = GetOnce(url, authorization, since, cancel);
   }
   return body;
 }
 
-absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url,
+absl::StatusOr<FetchedFile> HttpFetcher::GetOnce(const std::string& url,
                                                  const std::string& authorization,
+                                                 const FileValidators& since,
                                                  net::Cancellation& cancel) {
   net::HttpOptions options;
   // Connecting holds a shutdown (it cannot be interrupted): at most 10 s of it.
@@ -142,6 +144,8 @@ absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url,
   options.total_timeout = timeout_ * 10;
   options.max_bytes = max_bytes_;
   options.authorization = authorization;
+  options.if_none_match = since.etag;
+  options.if_modified_since = since.last_modified;
   auto res = client_.Get(url, options, &cancel);
   if (!res.ok()) return res.status();
   if (res->status >= 500) return absl::UnavailableError(absl::StrCat("réponse HTTP ", res->status));
@@ -149,10 +153,20 @@ absl::StatusOr<std::string> HttpFetcher::GetOnce(const std::string& url,
     return absl::FailedPreconditionError(
         "réponse HTTP 204 sans contenu : le serveur n'a envoyé aucun fichier");
   }
+  if (res->status == 304) {
+    if (since.etag.empty() && since.last_modified.empty()) {
+      return absl::FailedPreconditionError(
+          "réponse HTTP 304 à une requête qui n'était pas conditionnelle");
+    }
+    return FetchedFile{
+        .not_modified = true, .etag = res->etag, .last_modified = res->last_modified};
+  }
   if (res->status != 200) {
     return absl::FailedPreconditionError(absl::StrCat("réponse HTTP ", res->status));
   }
-  return std::move(res->body);
+  return FetchedFile{.body = std::move(res->body),
+                     .etag = std::move(res->etag),
+                     .last_modified = std::move(res->last_modified)};
 }
 
 }  // namespace passerelle::sync

@@ -35,12 +35,12 @@ class HttpFetcher final : public Fetcher {
   /// Every hop (redirects included) must pass `destinations`, checked on the address connected.
   HttpFetcher(net::DestinationPolicy destinations, std::chrono::milliseconds timeout,
               size_t max_bytes, int attempts, std::chrono::milliseconds backoff);
-  absl::StatusOr<std::string> Get(const std::string& url, const std::string& authorization,
-                                  net::Cancellation& cancel) override;
+  absl::StatusOr<FetchedFile> Get(const std::string& url, const std::string& authorization,
+                                  const FileValidators& since, net::Cancellation& cancel) override;
 
  private:
-  absl::StatusOr<std::string> GetOnce(const std::string& url, const std::string& authorization,
-                                      net::Cancellation& cancel);
+  absl::StatusOr<FetchedFile> GetOnce(const std::string& url, const std::string& authorization,
+                                      const FileValidators& since, net::Cancellation& cancel);
   net::HttpClient client_;
   std::chrono::milliseconds timeout_;
   size_t max_bytes_;

@@ -24,7 +24,7 @@ constexpr char kSourceColumns[] =
 constexpr char kRunColumns[] =
     "run_id, source_id, state, trigger, extract(epoch FROM start_time), "
     "extract(epoch FROM end_time), error, file_bytes, rows, skipped, created, updated, unchanged, "
-    "rejected, withdrawn";
+    "rejected, withdrawn, file_unchanged";
 
 SourceRecord SourceFromRow(const pqxx::row& r) {
   return {.id = r[0].as<std::string>(),
@@ -69,6 +69,8 @@ RunRecord RunFromRow(const pqxx::row& r) {
   run.unchanged = r[12].as<int>();
   run.rejected = r[13].as<int>();
   run.withdrawn = r[14].as<int>();
+  // The table's CHECK constraint keeps this word known.
+  run.file_unchanged = ParseFileUnchanged(r[15].as<std::string>()).value_or(FileUnchanged::kNo);
   return run;
 }
 
@@ -90,12 +92,13 @@ pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run, absl::Time now) {
 pqxx::result EndRun(pqxx::work& tx, const RunRecord& run, absl::Time end) {
   return tx.exec_params(
       absl::StrCat("UPDATE runs SET ", kSaveCounts,
-                   ", state = $11, error = $12, end_time = $10::timestamptz WHERE run_id = $1 "
+                   ", state = $11, error = $12, end_time = $10::timestamptz, file_unchanged = $13 "
+                   "WHERE run_id = $1 "
                    "AND state = 'running' RETURNING ",
                    kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
       run.rejected, run.withdrawn, db::Timestamp(end), std::string(RunStateName(run.state)),
-      run.error);
+      run.error, std::string(FileUnchangedName(run.file_unchanged)));
 }
 
 }  // namespace
@@ -367,6 +370,38 @@ absl::Status PgStore::DeleteFingerprints(const std::string& source_id,
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     tx.exec_params("DELETE FROM fingerprints WHERE source_id = $1 AND row_id = ANY($2::text[])",
                    source_id, db::TextArray(row_ids));
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<FileValidators> PgStore::GetFileValidators(const std::string& source_id) {
+  FileValidators out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out = {};
+    auto r = tx.exec_params(
+        "SELECT etag, last_modified, digest FROM source_files WHERE source_id = $1", source_id);
+    if (!r.empty()) {
+      out = {.etag = r[0][0].as<std::string>(),
+             .last_modified = r[0][1].as<std::string>(),
+             .digest = r[0][2].as<std::string>()};
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status PgStore::SaveFileValidators(const std::string& source_id, const FileValidators& v) {
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    if (v.empty()) {
+      tx.exec_params("DELETE FROM source_files WHERE source_id = $1", source_id);
+    } else {
+      tx.exec_params(
+          "INSERT INTO source_files (source_id, etag, last_modified, digest) "
+          "VALUES ($1, $2, $3, $4) ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag, "
+          "last_modified = excluded.last_modified, digest = excluded.digest, update_time = now()",
+          source_id, v.etag, v.last_modified, v.digest);
+    }
     return absl::OkStatus();
   });
 }

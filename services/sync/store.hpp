@@ -35,6 +35,9 @@ class PgStore final : public Repository {
                                 const std::map<std::string, Sent>& rows) override;
   absl::Status DeleteFingerprints(const std::string& source_id,
                                   const std::vector<std::string>& row_ids) override;
+  absl::StatusOr<FileValidators> GetFileValidators(const std::string& source_id) override;
+  absl::Status SaveFileValidators(const std::string& source_id,
+                                  const FileValidators& validators) override;
   absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const RunEventFactory& event) override;
   absl::StatusOr<int> FailSilentRuns(absl::Time now, absl::Duration silence,
                                      const RunEventFactory& event) override;

@@ -6,6 +6,7 @@
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "libs/api/page_token.hpp"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/db/migrations.hpp"
@@ -133,6 +134,26 @@ std::optional<RunTrigger> ParseRunTrigger(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view FileUnchangedName(FileUnchanged value) {
+  switch (value) {
+    case FileUnchanged::kNo:
+      return "";
+    case FileUnchanged::kNotModified:
+      return "not_modified";
+    case FileUnchanged::kSameContent:
+      return "same_content";
+  }
+  return "";
+}
+
+std::optional<FileUnchanged> ParseFileUnchanged(std::string_view name) {
+  for (FileUnchanged v :
+       {FileUnchanged::kNo, FileUnchanged::kNotModified, FileUnchanged::kSameContent}) {
+    if (FileUnchangedName(v) == name) return v;
+  }
+  return std::nullopt;
+}
+
 void ToProto(const SourceRecord& s, v1::Source* out) {
   out->set_name(kSourceName.Format({s.id}));
   out->set_display_name(s.display_name);
@@ -168,6 +189,16 @@ void ToProto(const RunRecord& run, v1::Run* out) {
   if (run.end_time) api::ToTimestamp(*run.end_time, out->mutable_end_time());
   out->set_error(run.error);
   out->set_file_bytes(run.file_bytes);
+  switch (run.file_unchanged) {
+    case FileUnchanged::kNo:
+      break;
+    case FileUnchanged::kNotModified:
+      out->set_file_unchanged(v1::Run::NOT_MODIFIED);
+      break;
+    case FileUnchanged::kSameContent:
+      out->set_file_unchanged(v1::Run::SAME_CONTENT);
+      break;
+  }
   out->set_rows(run.rows);
   out->set_skipped(run.skipped);
   out->set_created(run.created);
@@ -294,7 +325,19 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
   CheckSource(*source, destinations_, &bad);
   if (!bad.empty()) return api::InvalidArgument("invalid update", bad);
   if (source->max_withdraw_fraction == 0) source->max_withdraw_fraction = 0.2;
-  return repo_.SaveSource(*source);
+  auto saved = repo_.SaveSource(*source);
+  if (!saved.ok()) return saved;
+  // Another address or other credentials may give another file, even under the same
+  // validators: the next run reads whatever it gets.
+  static const std::set<std::string> kKeepsFile = {"display_name", "refresh_interval",
+                                                   "max_withdraw_fraction"};
+  for (const auto& path : mask) {
+    if (!kKeepsFile.contains(path)) {
+      if (absl::Status s = repo_.SaveFileValidators(*id, {}); !s.ok()) return s;
+      break;
+    }
+  }
+  return saved;
 }
 
 absl::StatusOr<RunRecord> Syncer::StartRun(const std::string& source_name, RunTrigger trigger) {
@@ -562,6 +605,7 @@ struct Syncer::Attempt {
   const std::atomic<bool>& lost;
   SourceRecord source;
   std::string file;
+  FileValidators validators;  // of the file fetched, kept if the run succeeds
   standard::ParsedFile parsed;
   std::map<std::string, Sent> sent;
   RowPlan plan;
@@ -570,11 +614,14 @@ struct Syncer::Attempt {
 RunRecord Syncer::Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost) {
   Attempt a{.run = std::move(run), .cancel = cancel, .lost = lost};
   absl::Status s = Fetch(a);
+  if (s.ok() && a.run.file_unchanged != FileUnchanged::kNo) {
+    return Finish(std::move(a.run), a.validators);
+  }
   if (s.ok()) s = Read(a);
   if (s.ok()) s = Diff(a);
   if (s.ok()) s = Write(a);
   if (s.ok()) s = Withdraw(a);
-  if (s.ok()) return Finish(std::move(a.run));
+  if (s.ok()) return Finish(std::move(a.run), a.validators);
   if (IsAbandoned(s)) return Abandon(a.run);
   return Fail(std::move(a.run), std::string(s.message()));
 }
@@ -590,18 +637,40 @@ absl::Status Syncer::Fetch(Attempt& a) {
   auto source = repo_.GetSource(a.run.source_id);
   if (!source.ok()) return source.status();
   a.source = *std::move(source);
+  auto since = repo_.GetFileValidators(a.run.source_id);
+  if (!since.ok()) return since.status();
   auto url = net::ParseUrl(a.source.url);
   const std::string shown = url.ok() ? url->Redacted() : text::Quote(a.source.url, 80);
   logging::Info("run started", {{"run", RunName(a.run)}, {"url", Safe(shown)}});
-  auto file = fetcher_.Get(a.source.url, a.source.authorization, a.cancel);
+  auto file = fetcher_.Get(a.source.url, a.source.authorization, *since, a.cancel);
   if (a.lost) return Abandoned();
   if (!file.ok() && a.cancel.cancelled()) return absl::CancelledError(kInterrupted);
   if (!file.ok()) {
     return absl::UnavailableError(
         absl::StrCat("téléchargement impossible de ", shown, " : ", file.status().message()));
   }
-  a.file = *std::move(file);
-  a.run.file_bytes = static_cast<int64_t>(a.file.size());
+  if (file->not_modified) {
+    // The copy asked about is current: what the last succeeded run took stands. A server may
+    // send fresher validators with its 304 (RFC 9110 §15.4.5).
+    a.validators = *since;
+    if (!file->etag.empty()) a.validators.etag = file->etag;
+    if (!file->last_modified.empty()) a.validators.last_modified = file->last_modified;
+    a.run.file_unchanged = FileUnchanged::kNotModified;
+    logging::Info("source file not modified (HTTP 304): nothing to read",
+                  {{"run", RunName(a.run)}});
+    return absl::OkStatus();
+  }
+  a.validators = {.etag = file->etag,
+                  .last_modified = file->last_modified,
+                  .digest = api::ContentDigest(file->body)};
+  a.run.file_bytes = static_cast<int64_t>(file->body.size());
+  if (!since->digest.empty() && since->digest == a.validators.digest) {
+    a.run.file_unchanged = FileUnchanged::kSameContent;
+    logging::Info("source file unchanged (same digest): nothing to read",
+                  {{"run", RunName(a.run)}});
+    return absl::OkStatus();
+  }
+  a.file = std::move(file->body);
   return absl::OkStatus();
 }
 
@@ -695,11 +764,19 @@ absl::Status Syncer::Withdraw(Attempt& a) {
   return repo_.DeleteFingerprints(a.run.source_id, forgotten);
 }
 
-RunRecord Syncer::Finish(RunRecord run) {
+RunRecord Syncer::Finish(RunRecord run, const FileValidators& validators) {
   run.state = RunState::kSucceeded;
   run.end_time = clock_.Now();
   auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (!done.ok()) return Fail(run, std::string(done.status().message()));
+  // Kept only once the run has succeeded: a failed run's file is read again next time. Losing
+  // them costs the next run a whole read, nothing else.
+  if (done->state == RunState::kSucceeded) {
+    if (absl::Status s = repo_.SaveFileValidators(run.source_id, validators); !s.ok()) {
+      logging::Warn("file validators not saved: the next run reads the file whole",
+                    {{"run", RunName(run)}, {"error", std::string(s.message())}});
+    }
+  }
   if (observer_) observer_(*done);
   logging::Info("run succeeded", {{"run", RunName(run)},
                                   {"rows", run.rows},

@@ -50,6 +50,25 @@ std::optional<RunState> ParseRunState(std::string_view name);
 std::string_view RunTriggerName(RunTrigger trigger);
 std::optional<RunTrigger> ParseRunTrigger(std::string_view name);
 
+/// Why a run took nothing from its source's file: it was the one the last succeeded run took
+/// whole.
+enum class FileUnchanged {
+  kNo,           // the file was read
+  kNotModified,  // the server answered 304 Not Modified to the conditional request
+  kSameContent,  // the server sent the file again, byte for byte the same (SHA-256)
+};
+std::string_view FileUnchangedName(FileUnchanged value);  // "" for kNo
+std::optional<FileUnchanged> ParseFileUnchanged(std::string_view name);
+
+/// What identifies the file a source's last succeeded run took whole: the server's validators
+/// (sent back as a conditional request) and the file's own digest (for servers that send none).
+struct FileValidators {
+  std::string etag;
+  std::string last_modified;
+  std::string digest;  // api::ContentDigest of the whole file
+  bool empty() const { return etag.empty() && last_modified.empty() && digest.empty(); }
+};
+
 struct RunRecord {
   int64_t id = 0;
   std::string source_id;
@@ -60,6 +79,7 @@ struct RunRecord {
   std::string error;
   int64_t file_bytes = 0;
   int rows = 0, skipped = 0, created = 0, updated = 0, unchanged = 0, rejected = 0, withdrawn = 0;
+  FileUnchanged file_unchanged = FileUnchanged::kNo;
 };
 
 struct RowError {
@@ -120,6 +140,11 @@ class Repository {
                                         const std::map<std::string, Sent>& rows) = 0;
   virtual absl::Status DeleteFingerprints(const std::string& source_id,
                                           const std::vector<std::string>& row_ids) = 0;
+  /// The validators of the file the source's last succeeded run took (all empty when none).
+  virtual absl::StatusOr<FileValidators> GetFileValidators(const std::string& source_id) = 0;
+  /// Replaces them; empty validators forget them (the next run reads the file whatever it is).
+  virtual absl::Status SaveFileValidators(const std::string& source_id,
+                                          const FileValidators& validators) = 0;
   /// Ends the running run (state, error, counts, `end_time`, which must be set) with its event,
   /// in one transaction; an already ended run is returned as it is.
   virtual absl::StatusOr<RunRecord> FinishRun(const RunRecord& run,
@@ -161,13 +186,25 @@ class Registry {
   virtual absl::Status Withdraw(const std::string& name, const std::string& reason) = 0;
 };
 
+/// A fetched file, or the server's word that the copy asked about has not changed.
+struct FetchedFile {
+  /// HTTP 304: `body` is empty.
+  bool not_modified = false;
+  std::string body;
+  /// The server's validators of this file (empty when it sent none).
+  std::string etag;
+  std::string last_modified;
+};
+
 /// Fetches a source's file.
 class Fetcher {
  public:
   virtual ~Fetcher() = default;
-  /// `authorization`: the Authorization header, empty for none. Ends promptly, CANCELLED, once
-  /// `cancel` is cancelled.
-  virtual absl::StatusOr<std::string> Get(const std::string& url, const std::string& authorization,
+  /// `authorization`: the Authorization header, empty for none. `since`: the validators of the
+  /// copy last taken, sent as a conditional request. Ends promptly, CANCELLED, once `cancel` is
+  /// cancelled.
+  virtual absl::StatusOr<FetchedFile> Get(const std::string& url, const std::string& authorization,
+                                          const FileValidators& since,
                                           net::Cancellation& cancel) = 0;
 };
 
@@ -237,7 +274,8 @@ class Syncer {
   RunRecord Work(RunRecord run, net::Cancellation& cancel, const std::atomic<bool>& lost);
   // Each step returns OK to go on, an Abandoned() status when the run is no longer ours, or
   // another status whose message fails the run.
-  /// Fetch: the source and its whole file; nothing written.
+  /// Fetch: the source and its whole file, asked for only if it changed since the last
+  /// succeeded run (a 304, or the same bytes, end the run as unchanged); nothing written.
   absl::Status Fetch(Attempt& a);
   /// Read: the file checked and parsed (ReadFile), its rows and rejected rows counted.
   absl::Status Read(Attempt& a);
@@ -250,8 +288,9 @@ class Syncer {
   absl::Status Withdraw(Attempt& a);
   /// OK while the run is still ours (its heartbeat answers), Abandoned() otherwise.
   absl::Status StillOurs(const Attempt& a);
-  /// Finish: the run ends as succeeded, with its event.
-  RunRecord Finish(RunRecord run);
+  /// Finish: the run ends as succeeded, with its event; the file's validators are kept for the
+  /// next run's conditional request.
+  RunRecord Finish(RunRecord run, const FileValidators& validators);
   /// Fails the run with `error` (ended now, with its event).
   RunRecord Fail(RunRecord run, const std::string& error);
   /// The run as the process that failed it behind our back recorded it; nothing is written.

@@ -43,13 +43,17 @@ class RegionalServer {
       res.set_redirect(location_);
     });
     server_.Get("/lieux.csv", [this](const httplib::Request& req, httplib::Response& res) {
-      std::string body;
+      std::string body, etag, last_modified;
       int status;
       std::chrono::milliseconds delay;
       {
         std::lock_guard lock(mu_);
         ++requests_;
         authorization_ = req.get_header_value("Authorization");
+        if_none_match_ = req.get_header_value("If-None-Match");
+        if_modified_since_ = req.get_header_value("If-Modified-Since");
+        etag = etag_;
+        last_modified = last_modified_;
         body = body_;
         status = status_;
         delay = delay_;
@@ -59,6 +63,17 @@ class RegionalServer {
         }
       }
       std::this_thread::sleep_for(delay);
+      if (!etag.empty()) res.set_header("ETag", etag);
+      if (!last_modified.empty()) res.set_header("Last-Modified", last_modified);
+      // RFC 9110 §13.2.2: If-None-Match decides when present, If-Modified-Since otherwise.
+      const bool same = req.has_header("If-None-Match")
+                            ? !etag.empty() && req.get_header_value("If-None-Match") == etag
+                            : !last_modified.empty() &&
+                                  req.get_header_value("If-Modified-Since") == last_modified;
+      if (status == 200 && same) {
+        res.status = 304;
+        return;
+      }
       res.status = status;
       res.set_content(body, "text/csv; charset=utf-8");
     });
@@ -74,6 +89,20 @@ class RegionalServer {
     body_ = std::move(body);
     status_ = status;
     delay_ = delay;
+    etag_.clear();
+    last_modified_.clear();
+  }
+  /// Serves `body` with validators, answering 304 to a request that names them.
+  void ServeWithValidators(std::string body, std::string etag, std::string last_modified) {
+    Serve(std::move(body));
+    std::lock_guard lock(mu_);
+    etag_ = std::move(etag);
+    last_modified_ = std::move(last_modified);
+  }
+  /// The conditional headers of the last request.
+  std::pair<std::string, std::string> conditional() {
+    std::lock_guard lock(mu_);
+    return {if_none_match_, if_modified_since_};
   }
   /// The next `n` requests get 503 (a server restarting).
   void FailNext(int n) {
@@ -107,6 +136,7 @@ class RegionalServer {
   int fail_next_ = 0;
   std::string location_;
   std::string authorization_;
+  std::string etag_, last_modified_, if_none_match_, if_modified_since_;
   int requests_ = 0;
 };
 
@@ -291,10 +321,12 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
     EXPECT_EQ(lines, (std::vector<int>{32, 33}));
   }
 
-  // The same file again: nothing is sent.
+  // The same file again: not even read (the server sends no validator; its digest is the
+  // same), nothing is sent.
   v1::Run again = RunToEnd(source.name());
   EXPECT_EQ(again.state(), v1::Run::SUCCEEDED);
-  EXPECT_EQ(again.skipped(), 30);
+  EXPECT_EQ(again.file_unchanged(), v1::Run::SAME_CONTENT);
+  EXPECT_EQ(again.rows(), 0);
   EXPECT_EQ(again.created() + again.updated() + again.unchanged() + again.withdrawn(), 0);
 
   // One row renamed, one gone: one update, one withdrawal, the rest skipped.
@@ -359,6 +391,44 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
 }
 
 // Issue 10: a row whose opening hours are not understood is taken, with a warning by line.
+// Conditional fetch through real HTTP: the server's validators are sent back, a 304 ends the run
+// as unchanged, a changed file is read; a server with Last-Modified only is asked with it.
+TEST_F(SyncTest, NotModifiedFilesEndTheRunUnchangedAndChangedOnesAreRead) {
+  const v1::Source source = CreateSource("cond");
+  auto rows = Rows(20);
+  regional_.ServeWithValidators(File(rows), "\"rev-1\"", "");
+  v1::Run first = RunToEnd(source.name());
+  ASSERT_EQ(first.state(), v1::Run::SUCCEEDED) << first.error();
+  EXPECT_EQ(first.created(), 20);
+  EXPECT_EQ(first.file_unchanged(), v1::Run::FILE_UNCHANGED_UNSPECIFIED);
+  EXPECT_EQ(regional_.conditional().first, "");  // nothing to ask about yet
+
+  v1::Run second = RunToEnd(source.name());
+  ASSERT_EQ(second.state(), v1::Run::SUCCEEDED) << second.error();
+  EXPECT_EQ(regional_.conditional().first, "\"rev-1\"");
+  EXPECT_EQ(second.file_unchanged(), v1::Run::NOT_MODIFIED);
+  EXPECT_EQ(second.file_bytes(), 0);
+  EXPECT_EQ(second.rows(), 0);
+  EXPECT_EQ(Venues("cond").size(), 20u);
+
+  rows[3]["nom"] = "Médiathèque renommée";
+  regional_.ServeWithValidators(File(rows), "\"rev-2\"", "");
+  v1::Run third = RunToEnd(source.name());
+  ASSERT_EQ(third.state(), v1::Run::SUCCEEDED) << third.error();
+  EXPECT_EQ(third.file_unchanged(), v1::Run::FILE_UNCHANGED_UNSPECIFIED);
+  EXPECT_EQ(third.updated(), 1);
+  EXPECT_EQ(third.skipped(), 19);
+
+  // Last-Modified only.
+  const std::string date = "Tue, 01 Dec 2026 08:00:00 GMT";
+  rows[4]["nom"] = "Espace renommé";
+  regional_.ServeWithValidators(File(rows), "", date);
+  ASSERT_EQ(RunToEnd(source.name()).updated(), 1);
+  v1::Run fifth = RunToEnd(source.name());
+  EXPECT_EQ(regional_.conditional().second, date);
+  EXPECT_EQ(fifth.file_unchanged(), v1::Run::NOT_MODIFIED);
+}
+
 TEST_F(SyncTest, RowsWithHoursNotUnderstoodLandWithAWarning) {
   auto rows = Rows(3);
   rows[1]["horaires"] = "du lundi au vendredi, 9h-12h";
@@ -409,11 +479,11 @@ TEST_F(SyncTest, CutMissingOrMostlyEmptyFilesChangeNothing) {
   EXPECT_EQ(few.withdrawn(), 0);
   EXPECT_EQ(Venues("assembleurs").size(), 20u);
 
-  // Back to the whole file: all skipped, nothing lost.
+  // Back to the whole file, the one the last succeeded run took: nothing to read, nothing lost.
   regional_.Serve(File(rows));
   v1::Run back = RunToEnd(source.name());
   EXPECT_EQ(back.state(), v1::Run::SUCCEEDED);
-  EXPECT_EQ(back.skipped(), 20);
+  EXPECT_EQ(back.file_unchanged(), v1::Run::SAME_CONTENT);
   EXPECT_EQ(Venues("assembleurs").size(), 20u);
 
   // The source moves: an address that is not HTTP is refused field by field; a new address

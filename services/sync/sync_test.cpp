@@ -167,6 +167,16 @@ class FakeRepository final : public Repository {
     for (const auto& id : row_ids) fingerprints_[source_id].erase(id);
     return absl::OkStatus();
   }
+  absl::StatusOr<FileValidators> GetFileValidators(const std::string& source_id) override {
+    std::lock_guard lock(mu_);
+    return validators_[source_id];
+  }
+  absl::Status SaveFileValidators(const std::string& source_id,
+                                  const FileValidators& validators) override {
+    std::lock_guard lock(mu_);
+    validators_[source_id] = validators;
+    return absl::OkStatus();
+  }
   absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const RunEventFactory& event) override {
     std::lock_guard lock(mu_);
     ++finishes_;
@@ -237,6 +247,10 @@ class FakeRepository final : public Repository {
     std::lock_guard lock(mu_);
     return fingerprints_[source_id];
   }
+  FileValidators Validators(const std::string& source_id) {
+    std::lock_guard lock(mu_);
+    return validators_[source_id];
+  }
   void ForgetFingerprints(const std::string& source_id) {
     std::lock_guard lock(mu_);
     fingerprints_.erase(source_id);
@@ -268,6 +282,7 @@ class FakeRepository final : public Repository {
   std::vector<Stored> runs_;  // run id - 1
   std::map<int64_t, std::vector<RowError>> errors_;
   std::map<std::string, std::map<std::string, Sent>> fingerprints_;
+  std::map<std::string, FileValidators> validators_;
   std::vector<events::v1::Event> events_;
   int finishes_ = 0;
   int heartbeats_ = 0;
@@ -365,17 +380,21 @@ class FakeRegistry final : public Registry {
 };
 
 // Serves whatever the test sets, or hangs until the run's fetch is cancelled.
+// Answers 304 when asked about the ETag it serves (set with Tag).
 class FakeFetcher final : public Fetcher {
  public:
-  absl::StatusOr<std::string> Get(const std::string&, const std::string&,
-                                  net::Cancellation& cancel) override {
+  absl::StatusOr<FetchedFile> Get(const std::string&, const std::string&,
+                                  const FileValidators& since, net::Cancellation& cancel) override {
     bool hang;
     absl::StatusOr<std::string> body;
+    std::string etag;
     {
       std::lock_guard lock(mu_);
       ++calls_;
       hang = hang_;
       body = body_;
+      etag = etag_;
+      since_ = since;
     }
     if (hang) {
       while (!cancel.WaitFor(1s)) {
@@ -384,12 +403,19 @@ class FakeFetcher final : public Fetcher {
       ++cancelled_;
       return absl::CancelledError("fetch cancelled");
     }
-    return body;
+    if (!body.ok()) return body.status();
+    if (!etag.empty() && since.etag == etag) return FetchedFile{.not_modified = true};
+    return FetchedFile{.body = *std::move(body), .etag = etag};
   }
-  void Serve(absl::StatusOr<std::string> body) {
+  void Serve(absl::StatusOr<std::string> body, std::string etag = "") {
     std::lock_guard lock(mu_);
     body_ = std::move(body);
+    etag_ = std::move(etag);
     hang_ = false;
+  }
+  FileValidators since() {
+    std::lock_guard lock(mu_);
+    return since_;
   }
   void Hang() {
     std::lock_guard lock(mu_);
@@ -407,6 +433,8 @@ class FakeFetcher final : public Fetcher {
  private:
   std::mutex mu_;
   absl::StatusOr<std::string> body_ = std::string();
+  std::string etag_;
+  FileValidators since_;
   bool hang_ = false;
   int calls_ = 0;
   int cancelled_ = 0;
@@ -625,8 +653,10 @@ TEST_F(SyncerTest, RunWritesCreatedUpdatedUnchangedRowsAndRecordsRowErrors) {
   EXPECT_EQ(second.created, 0);
   EXPECT_EQ(registry_.Batches().back().rows, 1u);
 
-  // The fingerprints are lost: every row is sent again, and the registry has them unchanged.
+  // The fingerprints are lost: every row is sent again, and the registry has them unchanged
+  // (the file's validators too, or the same file would not be read at all).
   repo_.ForgetFingerprints("reg");
+  ASSERT_TRUE(repo_.SaveFileValidators("reg", {}).ok());
   const RunRecord third = RunToEnd();
   ASSERT_EQ(third.state, RunState::kSucceeded) << third.error;
   EXPECT_EQ(third.unchanged, 4);
@@ -825,6 +855,93 @@ TEST_F(SyncerTest, ShutdownEndsARunningRunAsInterrupted) {
 }
 
 // ---- Resource names: one spelling each.
+
+// ---- Fetch: a file unchanged since the last succeeded run is not read again.
+
+TEST_F(SyncerTest, SameFileAgainEndsTheRunUnchangedWithoutReadingIt) {
+  AddSource("reg");
+  fetcher_.Serve(File(Rows(3)));
+  const RunRecord first = RunToEnd();
+  ASSERT_EQ(first.state, RunState::kSucceeded) << first.error;
+  EXPECT_EQ(first.file_unchanged, FileUnchanged::kNo);
+  EXPECT_FALSE(repo_.Validators("reg").digest.empty());
+  const size_t batches = registry_.Batches().size();
+
+  const RunRecord second = RunToEnd();  // the server sends no validator: the digest tells
+  ASSERT_EQ(second.state, RunState::kSucceeded) << second.error;
+  EXPECT_EQ(second.file_unchanged, FileUnchanged::kSameContent);
+  EXPECT_EQ(second.rows, 0);
+  EXPECT_EQ(second.skipped, 0);
+  EXPECT_GT(second.file_bytes, 0);
+  EXPECT_EQ(registry_.Batches().size(), batches);
+  EXPECT_EQ(fetcher_.since().digest, repo_.Validators("reg").digest);
+  v1::Run shown;
+  ToProto(second, &shown);
+  EXPECT_EQ(shown.file_unchanged(), v1::Run::SAME_CONTENT);
+}
+
+TEST_F(SyncerTest, NotModifiedEndsTheRunUnchangedAndAChangedFileIsReadAgain) {
+  AddSource("reg");
+  fetcher_.Serve(File(Rows(3)), "\"v1\"");
+  ASSERT_EQ(RunToEnd().state, RunState::kSucceeded);
+  EXPECT_EQ(repo_.Validators("reg").etag, "\"v1\"");
+  const size_t batches = registry_.Batches().size();
+
+  const RunRecord second = RunToEnd();
+  ASSERT_EQ(second.state, RunState::kSucceeded) << second.error;
+  EXPECT_EQ(fetcher_.since().etag, "\"v1\"");  // asked conditionally
+  EXPECT_EQ(second.file_unchanged, FileUnchanged::kNotModified);
+  EXPECT_EQ(second.file_bytes, 0);
+  EXPECT_EQ(registry_.Batches().size(), batches);
+
+  auto changed = Rows(3);
+  changed[1]["nom"] = "Espace numérique rénové";
+  fetcher_.Serve(File(changed), "\"v2\"");
+  const RunRecord third = RunToEnd();
+  ASSERT_EQ(third.state, RunState::kSucceeded) << third.error;
+  EXPECT_EQ(third.file_unchanged, FileUnchanged::kNo);
+  EXPECT_EQ(third.updated, 1);
+  EXPECT_EQ(third.skipped, 2);
+  EXPECT_EQ(repo_.Validators("reg").etag, "\"v2\"");
+}
+
+TEST_F(SyncerTest, FailedRunKeepsTheValidatorsOfTheLastSucceededOne) {
+  AddSource("reg");
+  fetcher_.Serve(File(Rows(3)), "\"v1\"");
+  ASSERT_EQ(RunToEnd().state, RunState::kSucceeded);
+  const FileValidators kept = repo_.Validators("reg");
+
+  fetcher_.Serve(std::string("<html><body>Connexion requise</body></html>"), "\"v2\"");
+  ASSERT_EQ(RunToEnd().state, RunState::kFailed);
+  EXPECT_EQ(repo_.Validators("reg").etag, kept.etag);
+  EXPECT_EQ(repo_.Validators("reg").digest, kept.digest);
+
+  // The good file comes back under a new tag: read again (its rows were sent: skipped).
+  fetcher_.Serve(File(Rows(3)), "\"v3\"");
+  const RunRecord third = RunToEnd();
+  ASSERT_EQ(third.state, RunState::kSucceeded) << third.error;
+  EXPECT_EQ(third.file_unchanged, FileUnchanged::kSameContent);
+}
+
+TEST_F(SyncerTest, AnotherUrlOrCredentialsForgetTheValidatorsButARenameKeepsThem) {
+  AddSource("reg");
+  fetcher_.Serve(File(Rows(3)), "\"v1\"");
+  ASSERT_EQ(RunToEnd().state, RunState::kSucceeded);
+
+  ASSERT_TRUE(
+      syncer_->UpdateSource("sources/reg", {.display_name = "Région"}, {"display_name"}).ok());
+  EXPECT_EQ(repo_.Validators("reg").etag, "\"v1\"");
+
+  ASSERT_TRUE(
+      syncer_
+          ->UpdateSource("sources/reg", {.url = "https://regional.example/v2/lieux.csv"}, {"url"})
+          .ok());
+  EXPECT_TRUE(repo_.Validators("reg").empty());
+  const RunRecord next = RunToEnd();
+  ASSERT_EQ(next.state, RunState::kSucceeded) << next.error;
+  EXPECT_EQ(next.file_unchanged, FileUnchanged::kNo);
+  EXPECT_EQ(next.skipped, 3);
+}
 
 TEST_F(SyncerTest, NamesHaveOneSpelling) {
   AddSource("reg");
