@@ -1,4 +1,8 @@
 // passerelle-notifications: wires the notifications' layers and runs it.
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +78,35 @@ int main(int argc, char** argv) {
                                     .retry_max_step = absl::FromChrono(retry_max_step),
                                     .retry_for = absl::FromChrono(retry_for),
                                     .disable_after = disable_after});
+         // Attempts by outcome and their latency: a receiver failing shows here first.
+         auto& attempts =
+             prometheus::BuildCounter()
+                 .Name("passerelle_notifications_attempts_total")
+                 .Help("Webhook requests made, by outcome (succeeded, failed, refused)")
+                 .Register(rt.metrics->registry());
+         auto& latency = prometheus::BuildHistogram()
+                             .Name("passerelle_notifications_attempt_seconds")
+                             .Help("Time from connection to answer of a webhook request")
+                             .Register(rt.metrics->registry());
+         auto& succeeded = attempts.Add({{"outcome", "succeeded"}});
+         auto& failed = attempts.Add({{"outcome", "failed"}});
+         auto& refused = attempts.Add({{"outcome", "refused"}});
+         auto& seconds = latency.Add(
+             {}, prometheus::Histogram::BucketBoundaries{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10});
+         notifier.OnAttempt([&](const notifications::SendResult& r) {
+           switch (r.outcome) {
+             case notifications::SendResult::Outcome::kSucceeded:
+               succeeded.Increment();
+               break;
+             case notifications::SendResult::Outcome::kFailed:
+               failed.Increment();
+               break;
+             case notifications::SendResult::Outcome::kRefused:
+               refused.Increment();
+               break;
+           }
+           seconds.Observe(absl::ToDoubleSeconds(r.latency));
+         });
          if (absl::Status s = notifier.LoadIndex(); !s.ok()) return s;
          logging::Info("subscription index loaded", {{"subscriptions", notifier.index().size()}});
          auto& handler = rt.components.Emplace<notifications::Handler>(notifier, *rt.page_tokens);

@@ -313,7 +313,9 @@ TEST_F(NotificationsTest, AVenueWriteBecomesOneSignedWebhook) {
   EXPECT_EQ(body["data"]["subject"], venue.name());
   EXPECT_EQ(body["data"]["payload"]["venue"]["nom"], venue.nom());
   EXPECT_TRUE(body["timestamp"].is_string());
-  // The log: one delivery, its id the webhook-id, one successful attempt.
+  // The log: one delivery, its id the webhook-id, one successful attempt (recorded once the
+  // answer is in, just after the receiver saw the request).
+  ASSERT_TRUE(testing::WaitFor([&] { return Succeeded(sub.name()) == 1; }, 20s));
   auto log = Deliveries(sub.name());
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].name(), sub.name() + "/deliveries/" + id);

@@ -218,7 +218,9 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
   }
   if (want("display_name"))
     api::CheckText(&bad, "subscription.display_name", s.display_name(), 200);
-  if (s.has_webhook() && (want("webhook") || want("webhook.url"))) {
+  // On create the channel set is checked; on update, the channel the mask names (an update
+  // without it in the request must not store an empty address).
+  if (create ? s.has_webhook() : (InMask(mask, "webhook") || InMask(mask, "webhook.url"))) {
     const std::string& url = s.webhook().url();
     if (!text::IsValidUtf8(url) || url.empty()) {
       bad.push_back({"subscription.webhook.url", "adresse http(s) requise"});
@@ -228,7 +230,7 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
       bad.push_back({"subscription.webhook.url", std::string(st.message())});
     }
   }
-  if (s.has_email() && (want("email") || want("email.address"))) {
+  if (create ? s.has_email() : (InMask(mask, "email") || InMask(mask, "email.address"))) {
     const std::string& a = s.email().address();
     if (api::CheckText(&bad, "subscription.email.address", a, 254)) {
       const size_t at = a.find('@');
@@ -676,6 +678,7 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
                                           {"webhook-signature", *signature},
                                           {"User-Agent", "Passerelle-Notifications/1"}},
                                          body);
+    if (on_attempt_) on_attempt_(sent);
     const std::string outcome = sent.outcome == SendResult::Outcome::kSucceeded ? "succeeded"
                                 : sent.outcome == SendResult::Outcome::kRefused ? "refused"
                                                                                 : "failed";

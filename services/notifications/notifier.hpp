@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -73,7 +74,9 @@ class Notifier {
   /// Claims one due delivery (FOR UPDATE SKIP LOCKED: never one another worker or replica
   /// holds), sends it and records the attempt; false when none is due.
   absl::StatusOr<bool> DeliverOne();
-  /// Ends DeliverAll loops promptly.
+  /// Called after each attempt (metrics).
+  void OnAttempt(std::function<void(const SendResult&)> f) { on_attempt_ = std::move(f); }
+  /// Ends the workers' loops promptly.
   void Shutdown() { stopping_ = true; }
   bool stopping() const { return stopping_; }
 
@@ -90,6 +93,7 @@ class Notifier {
   SubscriptionIndex index_;
   std::atomic<int64_t> seen_change_{0};
   std::atomic<bool> stopping_{false};
+  std::function<void(const SendResult&)> on_attempt_;
 };
 
 }  // namespace passerelle::notifications

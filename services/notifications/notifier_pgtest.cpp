@@ -227,6 +227,23 @@ TEST_F(NotifierTest, TheOldSecretSignsUntilTheGracePeriodEnds) {
             absl::StrCat(absl::ToUnixSeconds(clock_.Now())));
 }
 
+TEST_F(NotifierTest, AnUpdateNamingTheUrlWithoutOneIsRefused) {
+  v1::Subscription sub = Subscribe();
+  v1::Subscription change;
+  change.set_name(sub.name());
+  auto updated = notifier().Update(change, {"webhook.url"});
+  EXPECT_EQ(updated.status().code(), absl::StatusCode::kInvalidArgument);
+  change.mutable_webhook()->set_url("http://10.1.2.3/hook");
+  updated = notifier().Update(change, {"webhook.url"});
+  EXPECT_EQ(updated.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(notifier().Get(sub.name())->webhook().url(), sub.webhook().url());
+  change.mutable_webhook()->set_url("http://127.0.0.1:8080/hook");
+  updated = notifier().Update(change, {"webhook.url"});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->webhook().url(), "http://127.0.0.1:8080/hook");
+  EXPECT_NE(updated->etag(), sub.etag());
+}
+
 TEST_F(NotifierTest, TheIndexFollowsAnotherReplicasWrites) {
   auto other_pool = NewPool();
   Notifier other(*other_pool, policy_, sender_, clock_, options_);
