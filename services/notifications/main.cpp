@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   // Settings live in main's frame, which outlives Run; objects live in rt.components.
   std::string allowed_networks, allowed_ports;
   std::chrono::milliseconds timeout{0}, poll{0}, retry_initial{0}, retry_max_step{0}, retry_for{0},
-      refresh{0};
+      refresh{0}, keep_log{0};
   int workers = 0, disable_after = 0;
   return service::Run(
       argc, argv,
@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
              disable_after =
                  static_cast<int>(r.Int("PASSERELLE_NOTIFICATIONS_DISABLE_AFTER", 20, 1, 100000,
                                         "Failed attempts in a row that disable a subscription"));
+             keep_log = r.Duration("PASSERELLE_NOTIFICATIONS_KEEP_LOG", std::chrono::hours(24 * 30),
+                                   "How long ended deliveries and their attempts stay listed");
              refresh = r.Duration("PASSERELLE_NOTIFICATIONS_INDEX_REFRESH", std::chrono::seconds(1),
                                   "How often subscriptions other replicas wrote are read");
            },
@@ -128,6 +130,16 @@ int main(int argc, char** argv) {
            if (absl::Status s = notifier.RefreshIndex(); !s.ok()) {
              logging::Warn("subscription index refresh failed",
                            {{"error", std::string(s.message())}});
+           }
+         });
+         // The delivery log is kept for a while, then pruned (hourly).
+         service::RunEvery(rt, std::chrono::hours(1), [&notifier, &keep_log] {
+           auto pruned = notifier.Prune(absl::FromChrono(keep_log));
+           if (!pruned.ok()) {
+             logging::Warn("delivery log pruning failed",
+                           {{"error", std::string(pruned.status().message())}});
+           } else if (*pruned > 0) {
+             logging::Info("delivery log pruned", {{"deliveries", *pruned}});
            }
          });
          for (int i = 0; i < workers; ++i) {

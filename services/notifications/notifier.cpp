@@ -599,6 +599,25 @@ absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<int64_t> Notifier::Prune(absl::Duration keep) {
+  int64_t pruned = 0;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    const std::string before = db::Timestamp(clock_.Now() - keep);
+    pruned = tx.exec_params(
+                   "DELETE FROM deliveries WHERE state <> 'pending' AND create_time < "
+                   "$1::timestamptz",
+                   before)
+                 .affected_rows();
+    tx.exec_params(
+        "DELETE FROM events e WHERE occurred_time < $1::timestamptz AND NOT EXISTS (SELECT 1 "
+        "FROM deliveries d WHERE d.event_id = e.event_id)",
+        before);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return pruned;
+}
+
 absl::Status Notifier::LoadIndex() {
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     int64_t top = 0;

@@ -74,6 +74,9 @@ class Notifier {
   /// Claims one due delivery (FOR UPDATE SKIP LOCKED: never one another worker or replica
   /// holds), sends it and records the attempt; false when none is due.
   absl::StatusOr<bool> DeliverOne();
+  /// Deletes deliveries that ended (succeeded or failed) before `now - keep`, their attempts,
+  /// and the events no delivery needs any more; how many deliveries went.
+  absl::StatusOr<int64_t> Prune(absl::Duration keep);
   /// Called after each attempt (metrics).
   void OnAttempt(std::function<void(const SendResult&)> f) { on_attempt_ = std::move(f); }
   /// Ends the workers' loops promptly.

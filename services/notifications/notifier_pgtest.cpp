@@ -244,6 +244,21 @@ TEST_F(NotifierTest, AnUpdateNamingTheUrlWithoutOneIsRefused) {
   EXPECT_NE(updated->etag(), sub.etag());
 }
 
+TEST_F(NotifierTest, EndedDeliveriesArePrunedAfterTheirKeepingTime) {
+  v1::Subscription sub = Subscribe();
+  ASSERT_TRUE(Publish(VenueCreated("venues/old")).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);  // succeeded
+  sender_.status = 500;
+  ASSERT_TRUE(Publish(VenueCreated("venues/pending")).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);  // pending, retried later
+  clock_.Advance(absl::Hours(24 * 31));
+  EXPECT_EQ(*notifier().Prune(absl::Hours(24 * 30)), 1);
+  auto log = Log(sub.name());
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].subject(), "venues/pending");
+  EXPECT_EQ(*notifier().Prune(absl::Hours(24 * 30)), 0);
+}
+
 TEST_F(NotifierTest, TheIndexFollowsAnotherReplicasWrites) {
   auto other_pool = NewPool();
   Notifier other(*other_pool, policy_, sender_, clock_, options_);
