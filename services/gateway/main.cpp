@@ -24,8 +24,8 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  std::string http_address, grpc_address, venues, referential, sync, cors, pepper, bootstrap_key,
-      limits;
+  std::string http_address, grpc_address, venues, referential, sync, notifications, cors, pepper,
+      bootstrap_key, limits;
   std::string public_url;
   std::chrono::milliseconds backend_timeout{0};
   http::ServerOptions http_options;
@@ -46,6 +46,8 @@ int main(int argc, char** argv) {
                                     "host:port of the referential service");
              sync = r.String("PASSERELLE_SYNC_ADDRESS", "127.0.0.1:50053",
                              "host:port of the sync service");
+             notifications = r.String("PASSERELLE_NOTIFICATIONS_ADDRESS", "127.0.0.1:50055",
+                                      "host:port of the notifications service");
              backend_timeout =
                  r.Duration("PASSERELLE_GATEWAY_BACKEND_TIMEOUT", std::chrono::seconds(10),
                             "Deadline of a backend call made for a request");
@@ -117,7 +119,8 @@ int main(int argc, char** argv) {
              routes,
              {{"passerelle.venues.v1", venues},
               {"passerelle.referential.v1", referential},
-              {"passerelle.sync.v1", sync}},
+              {"passerelle.sync.v1", sync},
+              {"passerelle.notifications.v1", notifications}},
              {{"passerelle.gateway.v1",
                [grpc_server] { return grpc_server->InProcessChannel(); }}});
          if (!connected.ok()) return connected.status();

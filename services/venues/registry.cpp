@@ -254,6 +254,9 @@ events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const standard::Venu
       v1::VenueWithdrawn p;
       p.set_name(v.Name());
       p.set_reason(v.withdrawal_reason);
+      p.mutable_areas()->Assign(v.areas.begin(), v.areas.end());
+      p.mutable_referential_items()->Assign(v.referential_items.begin(), v.referential_items.end());
+      p.set_owner_organisation(v.owner_organisation);
       return events::MakeEvent("venue.withdrawn", "venues", v.Name(), p, clock_.Now(), trace);
     }
     case VenueEvent::kCreated: {

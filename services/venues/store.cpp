@@ -14,6 +14,7 @@
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "nlohmann/json.hpp"
+#include "passerelle/venues/v1/events.pb.h"
 
 namespace passerelle::venues {
 namespace {
@@ -121,6 +122,23 @@ absl::Status NotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("venues/", id, " does not exist"));
 }
 
+// A venue.updated event also says what matching needs from before the change (its areas, items
+// and owner), so a subscriber to an area hears of a venue that left it.
+events::v1::Event WithPrevious(events::v1::Event event, const std::vector<std::string>& areas,
+                               const std::vector<std::string>& items, const std::string& owner) {
+  v1::VenueUpdated p;
+  if (event.type() != "venue.updated" || !event.payload().UnpackTo(&p)) return event;
+  p.mutable_previous_areas()->Assign(areas.begin(), areas.end());
+  p.mutable_previous_referential_items()->Assign(items.begin(), items.end());
+  p.set_previous_owner_organisation(owner);
+  event.mutable_payload()->PackFrom(p);
+  return event;
+}
+events::v1::Event WithPrevious(events::v1::Event event, const Venue& before) {
+  return WithPrevious(std::move(event), before.areas, before.referential_items,
+                      before.owner_organisation);
+}
+
 }  // namespace
 
 absl::StatusOr<standard::Venue> PgStore::Get(const std::string& id) {
@@ -200,7 +218,7 @@ absl::StatusOr<standard::Venue> PgStore::Update(
       return absl::OkStatus();
     }
     out = SaveRow(tx, next);
-    outbox::Append(tx, topology_, event(out, changed));
+    outbox::Append(tx, topology_, WithPrevious(event(out, changed), *current));
     Remember(tx, request, out.id);
     return absl::OkStatus();
   });
@@ -354,12 +372,17 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
       }
     }
     for (const auto& row : tx.exec(absl::StrCat(
-             "WITH computed (cid, careas) AS (SELECT v.id, ", kAreasOf,
-             " FROM venues v) "
+             "WITH computed (cid, careas, oareas) AS (SELECT v.id, ", kAreasOf,
+             ", array_to_json(v.areas)::text FROM venues v) "
              "UPDATE venues SET areas = careas, revision = revision + 1, update_time = now() "
              "FROM computed WHERE id = cid AND areas IS DISTINCT FROM careas RETURNING ",
-             kColumns))) {
-      outbox::Append(tx, topology_, updated(FromRow(row), {"areas"}));
+             kColumns, ", oareas"))) {
+      const Venue after = FromRow(row);
+      outbox::Append(
+          tx, topology_,
+          WithPrevious(updated(after, {"areas"}),
+                       nlohmann::json::parse(row[15].c_str()).get<std::vector<std::string>>(),
+                       after.referential_items, after.owner_organisation));
       ++changed;
     }
     if (absl::Status late = CommitAllowed(deadline); !late.ok()) return late;
@@ -701,9 +724,12 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       standard::Venue stored = FromRow(row);
       RowResult& r = results[position.at(stored.source_id)];
       r.id = stored.id;
-      events[position.at(stored.source_id)] = r.outcome == RowResult::Outcome::kCreated
-                                                  ? created(stored, {})
-                                                  : updated(stored, r.changed_fields);
+      const auto before = current.find(stored.source_id);
+      events[position.at(stored.source_id)] =
+          r.outcome == RowResult::Outcome::kCreated ? created(stored, {})
+          : before == current.end()
+              ? updated(stored, r.changed_fields)
+              : WithPrevious(updated(stored, r.changed_fields), before->second);
       r.stored = std::move(stored);
     }
     std::vector<events::v1::Event> ordered;

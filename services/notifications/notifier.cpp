@@ -1,0 +1,746 @@
+// The notifications domain over PostgreSQL.
+#include "services/notifications/notifier.hpp"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <random>
+#include <set>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/db/params.hpp"
+#include "libs/db/transaction.hpp"
+#include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
+#include "libs/text/utf8.hpp"
+#include "services/notifications/webhook.hpp"
+
+namespace passerelle::notifications {
+namespace {
+
+const api::ResourcePattern kSubscription("subscriptions/{subscription}");
+const api::ResourcePattern kDelivery("subscriptions/{subscription}/deliveries/{delivery}");
+const api::ResourcePattern kOrganisation("organisations/{organisation}");
+
+constexpr size_t kMaxList = 200;
+constexpr size_t kMaxTypes = 20;
+constexpr absl::Duration kMaxGrace = absl::Hours(24 * 7);
+
+constexpr char kColumns[] =
+    "subscription_id::text, organisation, display_name, channel, url, email, filter::text, "
+    "rhythm, state, disabled_reason, consecutive_failures, revision, "
+    "extract(epoch FROM create_time), extract(epoch FROM update_time), "
+    "extract(epoch FROM previous_secret_expire_time)";
+
+absl::Status NotFound(const std::string& what) {
+  return api::WithReason(absl::NotFoundError(absl::StrCat(what, " n'existe pas")),
+                         "SUBSCRIPTION_NOT_FOUND");
+}
+
+absl::Status EtagMismatch(const std::string& name, int revision) {
+  return api::WithReason(
+      absl::AbortedError(absl::StrCat("etag mismatch: ", name, " changed since it was read (now ",
+                                      api::WeakETag(revision), "); read it again")),
+      "ETAG_MISMATCH");
+}
+
+std::string FilterJson(const v1::Filter& f) {
+  std::string out;
+  (void)google::protobuf::util::MessageToJsonString(f, &out);
+  return out.empty() ? "{}" : out;
+}
+
+v1::Subscription::Rhythm RhythmOf(const std::string& s) {
+  return s == "daily"    ? v1::Subscription::DAILY_DIGEST
+         : s == "weekly" ? v1::Subscription::WEEKLY_DIGEST
+                         : v1::Subscription::IMMEDIATE;
+}
+
+v1::Subscription FromRow(const pqxx::row& r) {
+  v1::Subscription s;
+  s.set_name(kSubscription.Format({r[0].as<std::string>()}));
+  s.set_organisation(r[1].as<std::string>());
+  s.set_display_name(r[2].as<std::string>());
+  if (r[3].as<std::string>() == "webhook") {
+    s.mutable_webhook()->set_url(r[4].as<std::string>());
+    if (!r[14].is_null()) {
+      api::ToTimestamp(db::FromEpoch(r[14]),
+                       s.mutable_webhook()->mutable_previous_secret_expire_time());
+    }
+  } else {
+    s.mutable_email()->set_address(r[5].as<std::string>());
+  }
+  (void)google::protobuf::util::JsonStringToMessage(r[6].as<std::string>(), s.mutable_filter());
+  s.set_rhythm(RhythmOf(r[7].as<std::string>()));
+  s.set_state(r[8].as<std::string>() == "active" ? v1::Subscription::ACTIVE
+                                                 : v1::Subscription::DISABLED);
+  s.set_disabled_reason(r[9].as<std::string>());
+  s.set_consecutive_failures(r[10].as<int>());
+  s.set_etag(api::WeakETag(r[11].as<int>()));
+  api::ToTimestamp(db::FromEpoch(r[12]), s.mutable_create_time());
+  api::ToTimestamp(db::FromEpoch(r[13]), s.mutable_update_time());
+  return s;
+}
+
+void CheckList(std::vector<api::FieldViolation>* bad, const std::string& field,
+               const google::protobuf::RepeatedPtrField<std::string>& values, size_t max) {
+  if (static_cast<size_t>(values.size()) > max) {
+    bad->push_back({field, absl::StrCat("au plus ", max, " valeurs (", values.size(), " reçues)")});
+    return;
+  }
+  for (int i = 0; i < values.size(); ++i) {
+    const std::string f = absl::StrCat(field, "[", i, "]");
+    if (!api::CheckText(bad, f, values[i], 200)) continue;
+    if (values[i].empty()) bad->push_back({f, "valeur vide"});
+  }
+}
+
+void CheckFilter(std::vector<api::FieldViolation>* bad, const v1::Filter& f) {
+  CheckList(bad, "subscription.filter.event_types", f.event_types(), kMaxTypes);
+  for (int i = 0; i < f.event_types_size(); ++i) {
+    const std::string& t = f.event_types(i);
+    std::string_view core = t;
+    if (core.ends_with(".*")) core.remove_suffix(2);
+    bool ok = !core.empty() && core.size() <= 100;
+    for (char c : core) ok &= (c >= 'a' && c <= 'z') || c == '.' || c == '_';
+    if (!ok) {
+      bad->push_back({absl::StrCat("subscription.filter.event_types[", i, "]"),
+                      absl::StrCat(text::Quote(t, 40),
+                                   " n'est pas un type d'événement (venue.updated) ni un préfixe "
+                                   "(venue.*)")});
+    }
+  }
+  CheckList(bad, "subscription.filter.areas", f.areas(), kMaxList);
+  CheckList(bad, "subscription.filter.referential_items", f.referential_items(), kMaxList);
+  CheckList(bad, "subscription.filter.owner_organisations", f.owner_organisations(), kMaxList);
+  CheckList(bad, "subscription.filter.venues", f.venues(), kMaxList);
+  CheckList(bad, "subscription.filter.sync_sources", f.sync_sources(), kMaxList);
+}
+
+bool InMask(const std::vector<std::string>& mask, const std::string& path) {
+  for (const auto& m : mask) {
+    if (m == path || path.starts_with(m + ".")) return true;
+  }
+  return false;
+}
+
+v1::Delivery::State DeliveryState(const std::string& s) {
+  return s == "succeeded" ? v1::Delivery::SUCCEEDED
+         : s == "failed"  ? v1::Delivery::FAILED
+                          : v1::Delivery::PENDING;
+}
+
+v1::Attempt::Outcome AttemptOutcome(const std::string& s) {
+  return s == "succeeded" ? v1::Attempt::SUCCEEDED
+         : s == "refused" ? v1::Attempt::REFUSED
+                          : v1::Attempt::FAILED;
+}
+
+constexpr char kDeliveryColumns[] =
+    "d.subscription_id::text, d.delivery_id::text, d.event_id, e.event_type, d.subject, d.state, "
+    "extract(epoch FROM d.create_time), extract(epoch FROM d.next_attempt_time), d.seq";
+
+// Reads deliveries and their attempts.
+std::vector<v1::Delivery> Deliveries(pqxx::work& tx, const pqxx::result& rows) {
+  std::vector<v1::Delivery> out;
+  std::vector<std::string> ids;
+  std::map<std::string, size_t> at;
+  for (const auto& r : rows) {
+    v1::Delivery d;
+    d.set_name(kDelivery.Format({r[0].as<std::string>(), r[1].as<std::string>()}));
+    d.set_event_id(r[2].as<std::string>());
+    d.set_event_type(r[3].as<std::string>());
+    d.set_subject(r[4].as<std::string>());
+    d.set_state(DeliveryState(r[5].as<std::string>()));
+    api::ToTimestamp(db::FromEpoch(r[6]), d.mutable_create_time());
+    if (d.state() == v1::Delivery::PENDING) {
+      api::ToTimestamp(db::FromEpoch(r[7]), d.mutable_next_attempt_time());
+    }
+    at[r[1].as<std::string>()] = out.size();
+    ids.push_back(r[1].as<std::string>());
+    out.push_back(std::move(d));
+  }
+  if (ids.empty()) return out;
+  for (const auto& r : tx.exec_params(
+           "SELECT delivery_id::text, extract(epoch FROM attempt_time), http_status, latency_ms, "
+           "error, outcome FROM attempts WHERE delivery_id = ANY($1::uuid[]) "
+           "ORDER BY delivery_id, attempt",
+           db::TextArray(ids))) {
+    v1::Attempt* a = out[at.at(r[0].as<std::string>())].add_attempts();
+    api::ToTimestamp(db::FromEpoch(r[1]), a->mutable_time());
+    a->set_http_status(r[2].as<int>());
+    const int64_t ms = r[3].as<int64_t>();
+    a->mutable_latency()->set_seconds(ms / 1000);
+    a->mutable_latency()->set_nanos(static_cast<int32_t>((ms % 1000) * 1000000));
+    a->set_error(r[4].as<std::string>());
+    a->set_outcome(AttemptOutcome(r[5].as<std::string>()));
+  }
+  return out;
+}
+
+double Jitter() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0, 1)(rng);
+}
+
+}  // namespace
+
+Notifier::Notifier(db::Pool& pool, const net::DestinationPolicy& policy, const Sender& sender,
+                   const clocks::Clock& clock, Options options)
+    : pool_(pool), policy_(policy), sender_(sender), clock_(clock), options_(options) {}
+
+absl::StatusOr<std::string> Notifier::ParseName(const std::string& name, const std::string& field) {
+  auto parts = kSubscription.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  if (!api::IsCanonicalUuid((*parts)[0])) {
+    return api::InvalidName(field, "a lowercase UUID", name);
+  }
+  return (*parts)[0];
+}
+
+absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std::string>& mask,
+                                bool create) {
+  std::vector<api::FieldViolation> bad;
+  auto want = [&](const std::string& path) { return create || InMask(mask, path); };
+  if (create) {
+    if (s.organisation().empty()) {
+      bad.push_back({"subscription.organisation", "requis : organisations/{organisation}"});
+    } else if (auto parsed = kOrganisation.Parse(s.organisation(), "subscription.organisation");
+               !parsed.ok()) {
+      for (auto& v : api::Violations(parsed.status())) bad.push_back(v);
+    }
+    if (s.channel_case() == v1::Subscription::CHANNEL_NOT_SET) {
+      bad.push_back({"subscription.webhook", "un canal est requis : webhook ou email"});
+    }
+  }
+  if (want("display_name"))
+    api::CheckText(&bad, "subscription.display_name", s.display_name(), 200);
+  // On create the channel set is checked; on update, the channel the mask names (an update
+  // without it in the request must not store an empty address).
+  if (create ? s.has_webhook() : (InMask(mask, "webhook") || InMask(mask, "webhook.url"))) {
+    const std::string& url = s.webhook().url();
+    if (!text::IsValidUtf8(url) || url.empty()) {
+      bad.push_back({"subscription.webhook.url", "adresse http(s) requise"});
+    } else if (auto parsed = net::ParseUrl(url); !parsed.ok()) {
+      bad.push_back({"subscription.webhook.url", std::string(parsed.status().message())});
+    } else if (absl::Status st = policy_.CheckUrl(*parsed); !st.ok()) {
+      bad.push_back({"subscription.webhook.url", std::string(st.message())});
+    }
+  }
+  if (create ? s.has_email() : (InMask(mask, "email") || InMask(mask, "email.address"))) {
+    const std::string& a = s.email().address();
+    if (api::CheckText(&bad, "subscription.email.address", a, 254)) {
+      const size_t at = a.find('@');
+      if (at == std::string::npos || at == 0 || at + 1 >= a.size() ||
+          a.find(' ') != std::string::npos) {
+        bad.push_back({"subscription.email.address", "adresse électronique invalide"});
+      }
+    }
+  }
+  if (want("filter")) CheckFilter(&bad, s.filter());
+  if (!bad.empty()) {
+    return api::InvalidArgument(absl::StrCat(bad.size(), " field(s) invalid"), bad);
+  }
+  if (want("rhythm") && (s.rhythm() == v1::Subscription::DAILY_DIGEST ||
+                         s.rhythm() == v1::Subscription::WEEKLY_DIGEST)) {
+    return api::WithReason(
+        absl::UnimplementedError(
+            "les résumés quotidiens et hebdomadaires (DAILY_DIGEST, WEEKLY_DIGEST) ne sont pas "
+            "encore disponibles : choisissez IMMEDIATE"),
+        "DIGEST_NOT_AVAILABLE");
+  }
+  if (!create && InMask(mask, "state") && s.state() != v1::Subscription::ACTIVE &&
+      s.state() != v1::Subscription::DISABLED) {
+    return api::InvalidArgument("invalid state", {{"subscription.state", "ACTIVE ou DISABLED"}});
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Subscription> Notifier::Create(const v1::Subscription& in) {
+  if (absl::Status s = Validate(in, {}, true); !s.ok()) return s;
+  const std::string id = events::NewUuid();
+  const std::string secret = in.has_webhook() ? NewSecret() : std::string();
+  std::optional<v1::Subscription> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    const std::string now = db::Timestamp(clock_.Now());
+    out = FromRow(tx.exec_params1(
+        absl::StrCat("INSERT INTO subscriptions (subscription_id, organisation, display_name, "
+                     "channel, url, email, secret, filter, create_time, update_time) VALUES "
+                     "($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::timestamptz, "
+                     "$9::timestamptz) RETURNING ",
+                     kColumns),
+        id, in.organisation(), in.display_name(), in.has_webhook() ? "webhook" : "email",
+        in.has_webhook() ? in.webhook().url() : "", in.has_email() ? in.email().address() : "",
+        secret, FilterJson(in.filter()), now));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  index_.Put(id, out->filter());
+  if (out->has_webhook()) out->mutable_webhook()->set_secret(secret);
+  return *out;
+}
+
+absl::StatusOr<v1::Subscription> Notifier::Get(const std::string& name) {
+  auto id = ParseName(name, "name");
+  if (!id.ok()) return id.status();
+  std::optional<v1::Subscription> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(absl::StrCat("SELECT ", kColumns,
+                                         " FROM subscriptions WHERE subscription_id = $1::uuid "
+                                         "AND NOT deleted"),
+                            *id);
+    if (r.empty()) return NotFound(name);
+    out = FromRow(r[0]);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return *out;
+}
+
+absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
+                                                  const std::vector<std::string>& mask) {
+  auto id = ParseName(in.name(), "subscription.name");
+  if (!id.ok()) return id.status();
+  if (mask.empty()) {
+    return api::InvalidArgument("empty update_mask",
+                                {{"update_mask", "nommez les champs à changer"}});
+  }
+  static const std::set<std::string> kPaths = {"display_name",  "webhook", "webhook.url", "email",
+                                               "email.address", "filter",  "rhythm",      "state"};
+  for (size_t i = 0; i < mask.size(); ++i) {
+    if (!kPaths.contains(mask[i])) {
+      return api::InvalidArgument(
+          "invalid update_mask",
+          {{absl::StrCat("update_mask.paths[", i, "]"),
+            absl::StrCat(text::Quote(mask[i], 40),
+                         " ne peut pas être changé (display_name, webhook.url, email.address, "
+                         "filter, rhythm, state)")}});
+    }
+  }
+  auto revision = api::RevisionFromETag(in.etag());
+  if (!revision.ok()) return revision.status();
+  if (absl::Status s = Validate(in, mask, false); !s.ok()) return s;
+  std::optional<v1::Subscription> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(absl::StrCat("SELECT ", kColumns,
+                                         ", channel FROM subscriptions WHERE subscription_id = "
+                                         "$1::uuid AND NOT deleted FOR UPDATE"),
+                            *id);
+    if (r.empty()) return NotFound(in.name());
+    v1::Subscription cur = FromRow(r[0]);
+    const int current_revision = r[0][11].as<int>();
+    if (*revision != 0 && *revision != current_revision) {
+      return EtagMismatch(in.name(), current_revision);
+    }
+    if ((InMask(mask, "webhook") || InMask(mask, "webhook.url")) && !cur.has_webhook()) {
+      return absl::FailedPreconditionError("ce n'est pas un abonnement webhook");
+    }
+    if ((InMask(mask, "email") || InMask(mask, "email.address")) && !cur.has_email()) {
+      return absl::FailedPreconditionError("ce n'est pas un abonnement par courriel");
+    }
+    if (InMask(mask, "display_name")) cur.set_display_name(in.display_name());
+    if (InMask(mask, "webhook") || InMask(mask, "webhook.url")) {
+      cur.mutable_webhook()->set_url(in.webhook().url());
+    }
+    if (InMask(mask, "email") || InMask(mask, "email.address")) {
+      cur.mutable_email()->set_address(in.email().address());
+    }
+    if (InMask(mask, "filter")) *cur.mutable_filter() = in.filter();
+    std::string state = cur.state() == v1::Subscription::ACTIVE ? "active" : "disabled";
+    std::string reason = cur.disabled_reason();
+    int failures = cur.consecutive_failures();
+    if (InMask(mask, "state")) {
+      state = in.state() == v1::Subscription::ACTIVE ? "active" : "disabled";
+      reason = state == "active" ? "" : "désactivé à la demande";
+      if (state == "active") failures = 0;
+    }
+    out = FromRow(tx.exec_params1(
+        absl::StrCat("UPDATE subscriptions SET display_name = $2, url = $3, email = $4, "
+                     "filter = $5::jsonb, state = $6, disabled_reason = $7, "
+                     "consecutive_failures = $8, revision = revision + 1, update_time = "
+                     "$9::timestamptz, change_seq = nextval('subscription_changes') WHERE "
+                     "subscription_id = $1::uuid RETURNING ",
+                     kColumns),
+        *id, cur.display_name(), cur.has_webhook() ? cur.webhook().url() : "",
+        cur.has_email() ? cur.email().address() : "", FilterJson(cur.filter()), state, reason,
+        failures, db::Timestamp(clock_.Now())));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  index_.Put(*id, out->filter());
+  return *out;
+}
+
+absl::Status Notifier::Delete(const std::string& name, const std::string& etag) {
+  auto id = ParseName(name, "name");
+  if (!id.ok()) return id.status();
+  auto revision = api::RevisionFromETag(etag);
+  if (!revision.ok()) return revision.status();
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "SELECT revision FROM subscriptions WHERE subscription_id = $1::uuid AND NOT deleted "
+        "FOR UPDATE",
+        *id);
+    if (r.empty()) return NotFound(name);
+    if (*revision != 0 && *revision != r[0][0].as<int>()) {
+      return EtagMismatch(name, r[0][0].as<int>());
+    }
+    // A tombstone (replicas' indexes learn of it); the log and pending deliveries go.
+    tx.exec_params("DELETE FROM deliveries WHERE subscription_id = $1::uuid", *id);
+    tx.exec_params(
+        "UPDATE subscriptions SET deleted = true, secret = '', previous_secret = '', "
+        "update_time = $2::timestamptz, change_seq = nextval('subscription_changes') WHERE "
+        "subscription_id = $1::uuid",
+        *id, db::Timestamp(clock_.Now()));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  index_.Remove(*id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Page<v1::Subscription>> Notifier::List(const std::string& organisation,
+                                                      const std::string& after, int limit) {
+  if (!organisation.empty()) {
+    if (auto p = kOrganisation.Parse(organisation, "organisation"); !p.ok()) return p.status();
+  }
+  Page<v1::Subscription> page;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    page = {};
+    // Keyset on (create_time, id), the cursor being `<epoch micros>:<uuid>`.
+    std::string after_time = "-infinity", after_id = "00000000-0000-0000-0000-000000000000";
+    if (!after.empty()) {
+      const size_t colon = after.find(':');
+      int64_t micros = 0;
+      if (colon == std::string::npos || !absl::SimpleAtoi(after.substr(0, colon), &micros) ||
+          !api::IsCanonicalUuid(after.substr(colon + 1))) {
+        return api::InvalidArgument("invalid page_token",
+                                    {{"page_token", "not from this listing"}});
+      }
+      after_time = db::Timestamp(absl::FromUnixMicros(micros));
+      after_id = after.substr(colon + 1);
+    }
+    auto rows = tx.exec_params(
+        absl::StrCat("SELECT ", kColumns,
+                     ", (extract(epoch FROM create_time) * 1000000)::bigint FROM subscriptions "
+                     "WHERE NOT deleted AND ($1 = '' OR organisation = $1) AND (create_time, "
+                     "subscription_id) > ($2::timestamptz, $3::uuid) ORDER BY create_time, "
+                     "subscription_id LIMIT $4"),
+        organisation, after_time, after_id, limit + 1);
+    for (int i = 0; i < std::min<int>(limit, rows.size()); ++i) {
+      page.items.push_back(FromRow(rows[i]));
+    }
+    if (static_cast<int>(rows.size()) > limit) {
+      const auto& last = rows[limit - 1];
+      page.next_cursor = absl::StrCat(last[15].as<int64_t>(), ":", last[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return page;
+}
+
+absl::StatusOr<Page<v1::Delivery>> Notifier::ListDeliveries(const std::string& parent,
+                                                            const std::string& before, int limit) {
+  auto id = ParseName(parent, "parent");
+  if (!id.ok()) return id.status();
+  int64_t before_seq = std::numeric_limits<int64_t>::max();
+  if (!before.empty() && (!absl::SimpleAtoi(before, &before_seq) || before_seq <= 0)) {
+    return api::InvalidArgument("invalid page_token", {{"page_token", "not from this listing"}});
+  }
+  Page<v1::Delivery> page;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    page = {};
+    if (tx.exec_params("SELECT 1 FROM subscriptions WHERE subscription_id = $1::uuid AND NOT "
+                       "deleted",
+                       *id)
+            .empty()) {
+      return NotFound(parent);
+    }
+    auto rows = tx.exec_params(
+        absl::StrCat("SELECT ", kDeliveryColumns,
+                     " FROM deliveries d JOIN events e USING (event_id) WHERE d.subscription_id "
+                     "= $1::uuid AND d.seq < $2 ORDER BY d.seq DESC LIMIT $3"),
+        *id, before_seq, limit + 1);
+    const bool more = static_cast<int>(rows.size()) > limit;
+    page.items = Deliveries(tx, rows);
+    if (more) {
+      page.items.resize(limit);
+      page.next_cursor = absl::StrCat(rows[limit - 1][8].as<int64_t>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return page;
+}
+
+absl::StatusOr<v1::Delivery> Notifier::Retry(const std::string& name) {
+  auto parts = kDelivery.Parse(name, "name");
+  if (!parts.ok()) return parts.status();
+  if (!api::IsCanonicalUuid((*parts)[0]) || !api::IsCanonicalUuid((*parts)[1])) {
+    return api::InvalidName("name", "lowercase UUIDs", name);
+  }
+  std::optional<v1::Delivery> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        absl::StrCat("UPDATE deliveries d SET state = 'pending', next_attempt_time = "
+                     "$3::timestamptz FROM events e, subscriptions s WHERE e.event_id = "
+                     "d.event_id AND s.subscription_id = d.subscription_id AND NOT s.deleted AND "
+                     "d.subscription_id = $1::uuid AND d.delivery_id = $2::uuid RETURNING ",
+                     kDeliveryColumns),
+        (*parts)[0], (*parts)[1], db::Timestamp(clock_.Now()));
+    if (r.empty()) {
+      return api::WithReason(absl::NotFoundError(absl::StrCat(name, " n'existe pas")),
+                             "DELIVERY_NOT_FOUND");
+    }
+    out = Deliveries(tx, r)[0];
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return *out;
+}
+
+absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
+  auto id = ParseName(name, "name");
+  if (!id.ok()) return id.status();
+  events::v1::Event event;
+  event.set_id(events::NewUuid());
+  event.set_type("notification.test");
+  event.set_source("notifications");
+  event.set_subject(name);
+  api::ToTimestamp(clock_.Now(), event.mutable_occurred_time());
+  auto body = Body(event);
+  if (!body.ok()) return body.status();
+  std::optional<v1::Delivery> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    if (tx.exec_params("SELECT 1 FROM subscriptions WHERE subscription_id = $1::uuid AND NOT "
+                       "deleted",
+                       *id)
+            .empty()) {
+      return NotFound(name);
+    }
+    const std::string now = db::Timestamp(clock_.Now());
+    tx.exec_params(
+        "INSERT INTO events (event_id, event_type, subject, occurred_time, body) VALUES ($1, $2, "
+        "$3, $4::timestamptz, $5)",
+        event.id(), event.type(), event.subject(), now, *body);
+    auto r = tx.exec_params(
+        absl::StrCat("WITH d AS (INSERT INTO deliveries (delivery_id, subscription_id, event_id, "
+                     "subject, create_time, next_attempt_time) VALUES (gen_random_uuid(), "
+                     "$1::uuid, $2, $3, $4::timestamptz, $4::timestamptz) RETURNING *) SELECT ",
+                     kDeliveryColumns, " FROM d JOIN events e USING (event_id)"),
+        *id, event.id(), event.subject(), now);
+    out = Deliveries(tx, r)[0];
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return *out;
+}
+
+absl::StatusOr<v1::Subscription> Notifier::RotateSecret(const std::string& name,
+                                                        std::optional<absl::Duration> grace) {
+  auto id = ParseName(name, "name");
+  if (!id.ok()) return id.status();
+  const absl::Duration g = grace.value_or(absl::Hours(24));
+  if (g < absl::ZeroDuration() || g > kMaxGrace) {
+    return api::InvalidArgument("invalid grace_period",
+                                {{"grace_period", "de 0 à 7 jours (168 h)"}});
+  }
+  const std::string secret = NewSecret();
+  std::optional<v1::Subscription> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "SELECT channel FROM subscriptions WHERE subscription_id = $1::uuid AND NOT deleted FOR "
+        "UPDATE",
+        *id);
+    if (r.empty()) return NotFound(name);
+    if (r[0][0].as<std::string>() != "webhook") {
+      return absl::FailedPreconditionError(
+          "seul un abonnement webhook a un secret : celui-ci est par courriel");
+    }
+    out = FromRow(tx.exec_params1(
+        absl::StrCat("UPDATE subscriptions SET previous_secret = secret, secret = $2, "
+                     "previous_secret_expire_time = $3::timestamptz, revision = revision + 1, "
+                     "update_time = $4::timestamptz WHERE subscription_id = $1::uuid RETURNING ",
+                     kColumns),
+        *id, secret, db::Timestamp(clock_.Now() + g), db::Timestamp(clock_.Now())));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  out->mutable_webhook()->set_secret(secret);
+  return *out;
+}
+
+absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
+  auto facts = FactsOf(event);
+  if (!facts.ok()) return facts.status();
+  const std::vector<std::string> ids = index_.Match(*facts);
+  if (ids.empty()) return absl::OkStatus();
+  auto body = Body(event);
+  if (!body.ok()) return body.status();
+  const absl::Time occurred = absl::FromUnixSeconds(event.occurred_time().seconds()) +
+                              absl::Nanoseconds(event.occurred_time().nanos());
+  const std::string now = db::Timestamp(clock_.Now());
+  tx.exec_params(
+      "INSERT INTO events (event_id, event_type, subject, occurred_time, body) VALUES ($1, $2, "
+      "$3, $4::timestamptz, $5) ON CONFLICT (event_id) DO NOTHING",
+      event.id(), event.type(), event.subject(), db::Timestamp(occurred), *body);
+  // One delivery per (event, subscription): the UNIQUE constraint makes a second insert (a
+  // redelivered event past the inbox, another replica) a no-op.
+  tx.exec_params(
+      "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, create_time, "
+      "next_attempt_time) SELECT gen_random_uuid(), subscription_id, $1, $2, $3::timestamptz, "
+      "$3::timestamptz FROM subscriptions WHERE subscription_id = ANY($4::uuid[]) AND NOT "
+      "deleted ON CONFLICT (event_id, subscription_id) DO NOTHING",
+      event.id(), event.subject(), now, db::TextArray(ids));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Notifier::Prune(absl::Duration keep) {
+  int64_t pruned = 0;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    const std::string before = db::Timestamp(clock_.Now() - keep);
+    pruned = tx.exec_params(
+                   "DELETE FROM deliveries WHERE state <> 'pending' AND create_time < "
+                   "$1::timestamptz",
+                   before)
+                 .affected_rows();
+    tx.exec_params(
+        "DELETE FROM events e WHERE occurred_time < $1::timestamptz AND NOT EXISTS (SELECT 1 "
+        "FROM deliveries d WHERE d.event_id = e.event_id)",
+        before);
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return pruned;
+}
+
+absl::Status Notifier::LoadIndex() {
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    int64_t top = 0;
+    for (const auto& r :
+         tx.exec("SELECT subscription_id::text, filter::text, change_seq FROM subscriptions "
+                 "WHERE NOT deleted")) {
+      v1::Filter f;
+      (void)google::protobuf::util::JsonStringToMessage(r[1].as<std::string>(), &f);
+      index_.Put(r[0].as<std::string>(), f);
+      top = std::max(top, r[2].as<int64_t>());
+    }
+    auto m = tx.exec1("SELECT coalesce(max(change_seq), 0) FROM subscriptions");
+    seen_change_ = std::max(top, m[0].as<int64_t>());
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Notifier::RefreshIndex() {
+  // Sequence values commit out of order: the last 1000 are read again, so a write that took a
+  // lower value but committed late is still seen.
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    int64_t top = seen_change_;
+    for (const auto& r : tx.exec_params(
+             "SELECT subscription_id::text, filter::text, change_seq, deleted FROM subscriptions "
+             "WHERE change_seq > $1 ORDER BY change_seq",
+             std::max<int64_t>(0, seen_change_ - 1000))) {
+      const std::string id = r[0].as<std::string>();
+      if (r[3].as<bool>()) {
+        index_.Remove(id);
+      } else {
+        v1::Filter f;
+        (void)google::protobuf::util::JsonStringToMessage(r[1].as<std::string>(), &f);
+        index_.Put(id, f);
+      }
+      top = std::max(top, r[2].as<int64_t>());
+    }
+    seen_change_ = top;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<bool> Notifier::DeliverOne() {
+  bool found = false;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    found = false;
+    const absl::Time now = clock_.Now();
+    // The oldest due delivery nobody holds, whose subscription is active and that has no older
+    // pending delivery about the same subject (deliveries about one venue go out in order).
+    auto r = tx.exec_params(
+        "SELECT d.delivery_id::text, d.subscription_id::text, d.attempts, "
+        "extract(epoch FROM d.create_time), e.body, s.url, s.secret, "
+        "CASE WHEN s.previous_secret_expire_time > $1::timestamptz THEN s.previous_secret ELSE "
+        "'' END FROM deliveries d JOIN subscriptions s USING (subscription_id) JOIN events e "
+        "USING (event_id) WHERE d.state = 'pending' AND d.next_attempt_time <= $1::timestamptz "
+        "AND s.state = 'active' AND NOT s.deleted AND s.channel = 'webhook' AND NOT EXISTS "
+        "(SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.subject "
+        "= d.subject AND p.state = 'pending' AND p.seq < d.seq) ORDER BY d.next_attempt_time, "
+        "d.seq LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
+        db::Timestamp(now));
+    if (r.empty()) return absl::OkStatus();
+    found = true;
+    const std::string delivery = r[0][0].as<std::string>();
+    const std::string subscription = r[0][1].as<std::string>();
+    const int attempts = r[0][2].as<int>();
+    const absl::Time created = db::FromEpoch(r[0][3]);
+    const std::string body = r[0][4].as<std::string>();
+    std::vector<std::string> secrets = {r[0][6].as<std::string>()};
+    if (!r[0][7].as<std::string>().empty()) secrets.push_back(r[0][7].as<std::string>());
+    const int64_t timestamp = absl::ToUnixSeconds(now);
+    auto signature = SignatureHeader(secrets, delivery, timestamp, body);
+    if (!signature.ok()) return absl::InternalError(std::string(signature.status().message()));
+    // The row stays locked while the request is in flight: another worker or replica skips
+    // it; a crash rolls back and the delivery is sent again with the same webhook-id.
+    const SendResult sent = sender_.Post(r[0][5].as<std::string>(),
+                                         {{"webhook-id", delivery},
+                                          {"webhook-timestamp", absl::StrCat(timestamp)},
+                                          {"webhook-signature", *signature},
+                                          {"User-Agent", "Passerelle-Notifications/1"}},
+                                         body);
+    if (on_attempt_) on_attempt_(sent);
+    const std::string outcome = sent.outcome == SendResult::Outcome::kSucceeded ? "succeeded"
+                                : sent.outcome == SendResult::Outcome::kRefused ? "refused"
+                                                                                : "failed";
+    tx.exec_params(
+        "INSERT INTO attempts (delivery_id, attempt, attempt_time, http_status, latency_ms, "
+        "error, outcome) VALUES ($1::uuid, $2, $3::timestamptz, $4, $5, $6, $7)",
+        delivery, attempts + 1, db::Timestamp(now), sent.http_status,
+        absl::ToInt64Milliseconds(sent.latency), text::ToValidUtf8(sent.error), outcome);
+    if (sent.outcome == SendResult::Outcome::kSucceeded) {
+      tx.exec_params(
+          "UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1 WHERE delivery_id "
+          "= $1::uuid",
+          delivery);
+      tx.exec_params(
+          "UPDATE subscriptions SET consecutive_failures = 0 WHERE subscription_id = $1::uuid "
+          "AND consecutive_failures <> 0",
+          subscription);
+      return absl::OkStatus();
+    }
+    const absl::Time next =
+        now + Backoff(attempts + 1, options_.retry_initial, options_.retry_max_step, Jitter());
+    const bool give_up = next > created + options_.retry_for;
+    tx.exec_params(
+        "UPDATE deliveries SET attempts = attempts + 1, state = $2, next_attempt_time = "
+        "$3::timestamptz WHERE delivery_id = $1::uuid",
+        delivery, give_up ? "failed" : "pending", db::Timestamp(give_up ? now : next));
+    tx.exec_params(
+        "UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, "
+        "state = CASE WHEN consecutive_failures + 1 >= $2 THEN 'disabled' ELSE state END, "
+        "disabled_reason = CASE WHEN consecutive_failures + 1 >= $2 AND state = 'active' THEN $3 "
+        "ELSE disabled_reason END WHERE subscription_id = $1::uuid",
+        subscription, options_.disable_after,
+        text::ToValidUtf8(absl::StrCat(options_.disable_after,
+                                       " échecs consécutifs ; le dernier : ", sent.error)));
+    logging::Warn("webhook delivery failed", {{"delivery", delivery},
+                                              {"subscription", subscription},
+                                              {"http_status", sent.http_status},
+                                              {"error", sent.error},
+                                              {"give_up", give_up}});
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return found;
+}
+
+}  // namespace passerelle::notifications

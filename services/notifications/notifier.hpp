@@ -1,0 +1,102 @@
+// The notifications domain over its PostgreSQL schema: subscriptions (validated, indexed in
+// memory), events matched into one delivery per (event, subscription), and the workers that
+// claim due deliveries and send them signed.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <optional>
+#include <pqxx/pqxx>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/clock/clock.hpp"
+#include "libs/db/pool.hpp"
+#include "libs/net/destination.hpp"
+#include "passerelle/events/v1/event.pb.h"
+#include "passerelle/notifications/v1/notifications.pb.h"
+#include "services/notifications/matcher.hpp"
+#include "services/notifications/sender.hpp"
+
+namespace passerelle::notifications {
+
+struct Options {
+  /// First retry delay, doubled per failure up to `retry_max_step`.
+  absl::Duration retry_initial = absl::Seconds(5);
+  absl::Duration retry_max_step = absl::Hours(4);
+  /// A delivery still failing this long after it was created is given up (FAILED).
+  absl::Duration retry_for = absl::Hours(24);
+  /// Failed attempts in a row that disable a subscription.
+  int disable_after = 20;
+};
+
+/// A page of a listing, and whether more follow.
+template <typename T>
+struct Page {
+  std::vector<T> items;
+  std::string next_cursor;  // empty on the last page
+};
+
+class Notifier {
+ public:
+  Notifier(db::Pool& pool, const net::DestinationPolicy& policy, const Sender& sender,
+           const clocks::Clock& clock, Options options);
+
+  // The API (requests validated here; names parsed with ResourcePattern).
+  absl::StatusOr<v1::Subscription> Create(const v1::Subscription& subscription);
+  absl::StatusOr<v1::Subscription> Get(const std::string& name);
+  absl::StatusOr<v1::Subscription> Update(const v1::Subscription& subscription,
+                                          const std::vector<std::string>& mask);
+  absl::Status Delete(const std::string& name, const std::string& etag);
+  /// Oldest first; `after`: the cursor of the previous page.
+  absl::StatusOr<Page<v1::Subscription>> List(const std::string& organisation,
+                                              const std::string& after, int limit);
+  /// Newest first; `before`: the cursor of the previous page.
+  absl::StatusOr<Page<v1::Delivery>> ListDeliveries(const std::string& parent,
+                                                    const std::string& before, int limit);
+  absl::StatusOr<v1::Delivery> Retry(const std::string& name);
+  absl::StatusOr<v1::Delivery> SendTest(const std::string& name);
+  absl::StatusOr<v1::Subscription> RotateSecret(const std::string& name,
+                                                std::optional<absl::Duration> grace);
+
+  /// The consumer's handler: records one delivery per matching subscription, in the inbox's
+  /// transaction. INVALID_ARGUMENT for a poison event (retried, then dead-lettered).
+  absl::Status Consume(pqxx::work& tx, const events::v1::Event& event);
+
+  /// Loads every subscription's filter into the index (at start).
+  absl::Status LoadIndex();
+  /// Picks up subscriptions other replicas wrote since the last call.
+  absl::Status RefreshIndex();
+  const SubscriptionIndex& index() const { return index_; }
+
+  /// Claims one due delivery (FOR UPDATE SKIP LOCKED: never one another worker or replica
+  /// holds), sends it and records the attempt; false when none is due.
+  absl::StatusOr<bool> DeliverOne();
+  /// Deletes deliveries that ended (succeeded or failed) before `now - keep`, their attempts,
+  /// and the events no delivery needs any more; how many deliveries went.
+  absl::StatusOr<int64_t> Prune(absl::Duration keep);
+  /// Called after each attempt (metrics).
+  void OnAttempt(std::function<void(const SendResult&)> f) { on_attempt_ = std::move(f); }
+  /// Ends the workers' loops promptly.
+  void Shutdown() { stopping_ = true; }
+  bool stopping() const { return stopping_; }
+
+ private:
+  absl::Status Validate(const v1::Subscription& s, const std::vector<std::string>& mask,
+                        bool create);
+  absl::StatusOr<std::string> ParseName(const std::string& name, const std::string& field);
+
+  db::Pool& pool_;
+  const net::DestinationPolicy& policy_;
+  const Sender& sender_;
+  const clocks::Clock& clock_;
+  Options options_;
+  SubscriptionIndex index_;
+  std::atomic<int64_t> seen_change_{0};
+  std::atomic<bool> stopping_{false};
+  std::function<void(const SendResult&)> on_attempt_;
+};
+
+}  // namespace passerelle::notifications

@@ -1,0 +1,284 @@
+// The notifications domain against the real PostgreSQL the test command started, with a manual
+// clock and a sender that records what it is asked to send: the retry schedule over 24 hours,
+// one delivery per (event, subscription), workers that never send one delivery twice, the grace
+// period of a rotated secret, and the index following another replica's writes.
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "libs/db/migrations.hpp"
+#include "libs/db/transaction.hpp"
+#include "libs/events/event.hpp"
+#include "libs/testing/testing.hpp"
+#include "passerelle/venues/v1/events.pb.h"
+#include "services/notifications/notifier.hpp"
+
+namespace passerelle::notifications {
+std::vector<db::Migration> Migrations();
+namespace {
+
+// Records every request; answers `status`; `hold` makes each request last a while and counts
+// requests of one webhook-id in flight at once.
+class FakeSender final : public Sender {
+ public:
+  struct Sent {
+    std::string url;
+    std::map<std::string, std::string> headers;
+    std::string body;
+  };
+  SendResult Post(const std::string& url,
+                  const std::vector<std::pair<std::string, std::string>>& headers,
+                  const std::string& body) const override {
+    Sent s{url, {headers.begin(), headers.end()}, body};
+    const std::string id = s.headers["webhook-id"];
+    {
+      std::lock_guard lock(mu_);
+      if (++in_flight_[id] > 1) overlapping_ = true;
+      sent_.push_back(s);
+    }
+    std::this_thread::sleep_for(hold);
+    {
+      std::lock_guard lock(mu_);
+      --in_flight_[id];
+    }
+    SendResult r;
+    r.http_status = status;
+    r.outcome = status >= 200 && status < 300 ? SendResult::Outcome::kSucceeded
+                                              : SendResult::Outcome::kFailed;
+    if (r.outcome != SendResult::Outcome::kSucceeded)
+      r.error = absl::StrCat("réponse HTTP ", status.load());
+    return r;
+  }
+  std::vector<Sent> sent() const {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+  bool overlapping() const {
+    std::lock_guard lock(mu_);
+    return overlapping_;
+  }
+  std::atomic<int> status{200};
+  std::chrono::milliseconds hold{0};
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::vector<Sent> sent_;
+  mutable std::map<std::string, int> in_flight_;
+  mutable bool overlapping_ = false;
+};
+
+class NotifierTest : public testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
+    auto lease = pool().Acquire();
+    ASSERT_TRUE(lease.ok()) << lease.status();
+    ASSERT_TRUE(db::Migrate(**lease, schema(), {{"notifications", Migrations()}}).ok());
+  }
+  Notifier& notifier() {
+    if (!notifier_) {
+      notifier_ = std::make_unique<Notifier>(pool(), policy_, sender_, clock_, options_);
+    }
+    return *notifier_;
+  }
+  v1::Subscription Subscribe(const std::string& type = "venue.*") {
+    v1::Subscription s;
+    s.set_organisation("organisations/centre-social-epeule");
+    s.mutable_webhook()->set_url("http://127.0.0.1:9/hook");
+    s.mutable_filter()->add_event_types(type);
+    auto created = notifier().Create(s);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return *created;
+  }
+  absl::Status Publish(const events::v1::Event& e) {
+    return db::RunInTransaction(pool(), [&](pqxx::work& tx) { return notifier().Consume(tx, e); });
+  }
+  events::v1::Event VenueCreated(const std::string& venue) {
+    venues::v1::VenueCreated p;
+    p.mutable_venue()->set_name(venue);
+    return events::MakeEvent("venue.created", "venues", venue, p, clock_.Now());
+  }
+  std::vector<v1::Delivery> Log(const std::string& subscription) {
+    auto page = notifier().ListDeliveries(subscription, "", 1000);
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? page->items : std::vector<v1::Delivery>{};
+  }
+  static absl::Time TimeOf(const google::protobuf::Timestamp& t) {
+    return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+  }
+
+  net::DestinationPolicy policy_ = *net::DestinationPolicy::FromStrings("127.0.0.0/8", "1-65535");
+  FakeSender sender_;
+  clocks::ManualClock clock_;
+  Options options_{.retry_initial = absl::Seconds(5),
+                   .retry_max_step = absl::Hours(4),
+                   .retry_for = absl::Hours(24),
+                   .disable_after = 1000};
+  std::unique_ptr<Notifier> notifier_;
+};
+
+TEST_F(NotifierTest, RetriesBackOffExponentiallyWithJitterThenGiveUpAfter24Hours) {
+  sender_.status = 503;
+  v1::Subscription sub = Subscribe();
+  const absl::Time start = clock_.Now();
+  ASSERT_TRUE(Publish(VenueCreated("venues/a")).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);
+  EXPECT_EQ(*notifier().DeliverOne(), false) << "not due again at once";
+  std::vector<absl::Duration> waits;
+  for (int i = 0; i < 100; ++i) {
+    auto log = Log(sub.name());
+    ASSERT_EQ(log.size(), 1u);
+    if (log[0].state() != v1::Delivery::PENDING) break;
+    const absl::Time next = TimeOf(log[0].next_attempt_time());
+    waits.push_back(next - clock_.Now());
+    clock_.Set(next - absl::Milliseconds(1));
+    EXPECT_EQ(*notifier().DeliverOne(), false) << "sent before its time";
+    clock_.Set(next);
+    ASSERT_EQ(*notifier().DeliverOne(), true);
+  }
+  auto log = Log(sub.name());
+  EXPECT_EQ(log[0].state(), v1::Delivery::FAILED);
+  ASSERT_GE(waits.size(), 8u);
+  absl::Duration nominal = absl::Seconds(5);
+  for (size_t i = 0; i < waits.size(); ++i) {
+    EXPECT_GE(waits[i], nominal * 0.8 - absl::Milliseconds(1)) << i;
+    EXPECT_LE(waits[i], nominal * 1.2 + absl::Milliseconds(1)) << i;
+    nominal = std::min(nominal * 2, absl::Hours(4));
+  }
+  // The last attempt is within the day; the next would have been after it.
+  EXPECT_LE(clock_.Now() - start, absl::Hours(24));
+  EXPECT_GE(clock_.Now() - start, absl::Hours(24) - absl::Hours(4) * 1.2);
+  EXPECT_EQ(log[0].attempts_size(), static_cast<int>(waits.size()) + 1);
+  EXPECT_EQ(sender_.sent().size(), waits.size() + 1);
+  // Every attempt had the same webhook-id.
+  std::set<std::string> ids;
+  for (const auto& s : sender_.sent()) ids.insert(s.headers.at("webhook-id"));
+  EXPECT_EQ(ids.size(), 1u);
+  // RetryDelivery replays a failed one.
+  sender_.status = 200;
+  ASSERT_TRUE(notifier().Retry(log[0].name()).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);
+  EXPECT_EQ(Log(sub.name())[0].state(), v1::Delivery::SUCCEEDED);
+}
+
+TEST_F(NotifierTest, TheSameEventTwiceMakesOneDelivery) {
+  v1::Subscription sub = Subscribe();
+  const events::v1::Event e = VenueCreated("venues/b");
+  ASSERT_TRUE(Publish(e).ok());
+  ASSERT_TRUE(Publish(e).ok());  // a redelivery past the inbox, or another replica
+  EXPECT_EQ(Log(sub.name()).size(), 1u);
+  ASSERT_EQ(*notifier().DeliverOne(), true);
+  EXPECT_EQ(*notifier().DeliverOne(), false);
+  EXPECT_EQ(sender_.sent().size(), 1u);
+}
+
+TEST_F(NotifierTest, ConcurrentWorkersNeverSendOneDeliveryTwice) {
+  v1::Subscription sub = Subscribe();
+  constexpr int kEvents = 24;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(Publish(VenueCreated(absl::StrCat("venues/v", i))).ok());
+  }
+  sender_.hold = std::chrono::milliseconds(20);
+  // Two "replicas" (two notifiers, two pools) with three workers each.
+  auto other_pool = NewPool();
+  Notifier other(*other_pool, policy_, sender_, clock_, options_);
+  std::vector<std::thread> workers;
+  for (int w = 0; w < 6; ++w) {
+    workers.emplace_back([&, w] {
+      Notifier& n = w % 2 ? other : notifier();
+      for (;;) {
+        auto sent = n.DeliverOne();
+        if (!sent.ok() || !*sent) return;
+      }
+    });
+  }
+  for (auto& t : workers) t.join();
+  const auto sent = sender_.sent();
+  std::set<std::string> ids;
+  for (const auto& s : sent) ids.insert(s.headers.at("webhook-id"));
+  EXPECT_EQ(sent.size(), static_cast<size_t>(kEvents));
+  EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
+  EXPECT_FALSE(sender_.overlapping());
+  for (const auto& d : Log(sub.name())) EXPECT_EQ(d.state(), v1::Delivery::SUCCEEDED);
+}
+
+TEST_F(NotifierTest, TheOldSecretSignsUntilTheGracePeriodEnds) {
+  v1::Subscription sub = Subscribe("notification.test");
+  auto rotated = notifier().RotateSecret(sub.name(), absl::Hours(1));
+  ASSERT_TRUE(rotated.ok()) << rotated.status();
+  ASSERT_TRUE(notifier().SendTest(sub.name()).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);
+  clock_.Advance(absl::Hours(2));
+  ASSERT_TRUE(notifier().SendTest(sub.name()).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);
+  const auto sent = sender_.sent();
+  ASSERT_EQ(sent.size(), 2u);
+  std::vector<std::string> during = absl::StrSplit(sent[0].headers.at("webhook-signature"), ' ');
+  std::vector<std::string> after = absl::StrSplit(sent[1].headers.at("webhook-signature"), ' ');
+  EXPECT_EQ(during.size(), 2u);
+  EXPECT_EQ(after.size(), 1u);
+  EXPECT_EQ(sent[1].headers.at("webhook-timestamp"),
+            absl::StrCat(absl::ToUnixSeconds(clock_.Now())));
+}
+
+TEST_F(NotifierTest, AnUpdateNamingTheUrlWithoutOneIsRefused) {
+  v1::Subscription sub = Subscribe();
+  v1::Subscription change;
+  change.set_name(sub.name());
+  auto updated = notifier().Update(change, {"webhook.url"});
+  EXPECT_EQ(updated.status().code(), absl::StatusCode::kInvalidArgument);
+  change.mutable_webhook()->set_url("http://10.1.2.3/hook");
+  updated = notifier().Update(change, {"webhook.url"});
+  EXPECT_EQ(updated.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(notifier().Get(sub.name())->webhook().url(), sub.webhook().url());
+  change.mutable_webhook()->set_url("http://127.0.0.1:8080/hook");
+  updated = notifier().Update(change, {"webhook.url"});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->webhook().url(), "http://127.0.0.1:8080/hook");
+  EXPECT_NE(updated->etag(), sub.etag());
+}
+
+TEST_F(NotifierTest, EndedDeliveriesArePrunedAfterTheirKeepingTime) {
+  v1::Subscription sub = Subscribe();
+  ASSERT_TRUE(Publish(VenueCreated("venues/old")).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);  // succeeded
+  sender_.status = 500;
+  ASSERT_TRUE(Publish(VenueCreated("venues/pending")).ok());
+  ASSERT_EQ(*notifier().DeliverOne(), true);  // pending, retried later
+  clock_.Advance(absl::Hours(24 * 31));
+  EXPECT_EQ(*notifier().Prune(absl::Hours(24 * 30)), 1);
+  auto log = Log(sub.name());
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].subject(), "venues/pending");
+  EXPECT_EQ(*notifier().Prune(absl::Hours(24 * 30)), 0);
+}
+
+TEST_F(NotifierTest, TheIndexFollowsAnotherReplicasWrites) {
+  auto other_pool = NewPool();
+  Notifier other(*other_pool, policy_, sender_, clock_, options_);
+  ASSERT_TRUE(other.LoadIndex().ok());
+  EXPECT_EQ(other.index().size(), 0u);
+  v1::Subscription sub = Subscribe();
+  ASSERT_TRUE(other.RefreshIndex().ok());
+  EXPECT_EQ(other.index().size(), 1u);
+  v1::Subscription change;
+  change.set_name(sub.name());
+  change.mutable_filter()->add_venues("venues/only-this-one");
+  ASSERT_TRUE(notifier().Update(change, {"filter"}).ok());
+  ASSERT_TRUE(other.RefreshIndex().ok());
+  auto facts = FactsOf(VenueCreated("venues/another"));
+  ASSERT_TRUE(facts.ok());
+  EXPECT_TRUE(other.index().Match(*facts).empty());
+  ASSERT_TRUE(notifier().Delete(sub.name(), "").ok());
+  ASSERT_TRUE(other.RefreshIndex().ok());
+  EXPECT_EQ(other.index().size(), 0u);
+}
+
+}  // namespace
+}  // namespace passerelle::notifications
