@@ -134,7 +134,7 @@ events::v1::Event WithPrevious(events::v1::Event event, const std::vector<std::s
   event.mutable_payload()->PackFrom(p);
   return event;
 }
-events::v1::Event WithPrevious(events::v1::Event event, const Venue& before) {
+events::v1::Event WithPrevious(events::v1::Event event, const standard::Venue& before) {
   return WithPrevious(std::move(event), before.areas, before.referential_items,
                       before.owner_organisation);
 }
@@ -377,7 +377,7 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
              "UPDATE venues SET areas = careas, revision = revision + 1, update_time = now() "
              "FROM computed WHERE id = cid AND areas IS DISTINCT FROM careas RETURNING ",
              kColumns, ", oareas"))) {
-      const Venue after = FromRow(row);
+      const standard::Venue after = FromRow(row);
       outbox::Append(
           tx, topology_,
           WithPrevious(updated(after, {"areas"}),
