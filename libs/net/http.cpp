@@ -132,8 +132,25 @@ bool IsRedirect(int status) {
 
 }  // namespace
 
-absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const HttpOptions& options,
+absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url, const HttpOptions& options,
                                              Cancellation* cancel) const {
+  return Send("GET", url, "", "", {}, options, cancel);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Post(
+    std::string_view url, const std::string& body, const std::string& content_type,
+    const std::vector<std::pair<std::string, std::string>>& headers, const HttpOptions& options,
+    Cancellation* cancel) const {
+  HttpOptions once = options;
+  once.max_redirects = 0;
+  return Send("POST", url, body, content_type, headers, once, cancel);
+}
+
+absl::StatusOr<HttpResponse> HttpClient::Send(
+    std::string_view method, std::string_view url_text, const std::string& body,
+    const std::string& content_type,
+    const std::vector<std::pair<std::string, std::string>>& extra_headers,
+    const HttpOptions& options, Cancellation* cancel) const {
   auto url = ParseUrl(url_text);
   if (!url.ok()) return url.status();
   const Clock::time_point deadline = Clock::now() + options.total_timeout;
@@ -161,7 +178,7 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     // We never ask for compression; a server that sends it anyway gets its bytes refused as
     // not being the expected file.
     client->set_decompress(false);
-    httplib::Headers headers;
+    httplib::Headers headers(extra_headers.begin(), extra_headers.end());
     if (!options.authorization.empty() && url->Origin() == first_origin) {
       headers.emplace("Authorization", options.authorization);
     }
@@ -200,7 +217,7 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
                                                                " n'est pas un nombre"));
           return false;
         }
-        if (n > options.max_bytes) {
+        if (n > options.max_bytes && !options.cut_long_bodies) {
           refused = absl::ResourceExhaustedError(absl::StrCat("fichier annoncé de ", n,
                                                               " octets, plus que la limite de ",
                                                               options.max_bytes, " octets"));
@@ -210,7 +227,13 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
       }
       return true;
     };
+    bool cut = false;
     auto on_data = [&](const char* data, size_t n) {
+      if (out.body.size() + n > options.max_bytes && options.cut_long_bodies) {
+        out.body.append(data, options.max_bytes - out.body.size());
+        cut = true;
+        return false;
+      }
       if (out.body.size() + n > options.max_bytes) {
         refused = absl::ResourceExhaustedError(
             absl::StrCat("fichier de plus de ", options.max_bytes, " octets"));
@@ -224,7 +247,19 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     bool stopped = false;
     httplib::Result res = [&] {
       Watchdog watchdog(*client, cancel, deadline);
-      httplib::Result r = client->Get(url->target, headers, on_response, on_data);
+      httplib::Request req;
+      req.method = std::string(method);
+      req.path = url->target;
+      req.headers = headers;
+      if (method != "GET") {
+        req.body = body;
+        req.set_header("Content-Type", content_type);
+      }
+      req.response_handler = on_response;
+      req.content_receiver = [&](const char* data, size_t n, uint64_t, uint64_t) {
+        return on_data(data, n);
+      };
+      httplib::Result r = client->send(req);
       stopped = watchdog.fired();
       return r;
     }();
@@ -237,6 +272,10 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     if (IsRedirect(out.status) && location.empty()) {
       return absl::FailedPreconditionError(
           absl::StrCat("redirection (HTTP ", out.status, ") sans en-tête Location"));
+    }
+    if (IsRedirect(out.status) && options.max_redirects == 0) {
+      out.location = text::ToValidUtf8(location.substr(0, 2000));
+      return out;
     }
     if (IsRedirect(out.status)) {
       if (hop >= options.max_redirects) {
@@ -256,10 +295,11 @@ absl::StatusOr<HttpResponse> HttpClient::Get(std::string_view url_text, const Ht
     }
     // A body shorter than its Content-Length is a cut transfer, whether the connection closed
     // early (the client reports a read error) or not: say so, not "unreachable".
-    if (out.status >= 200 && out.status < 300 && length && *length != out.body.size()) {
+    if (out.status >= 200 && out.status < 300 && length && *length != out.body.size() && !cut) {
       return absl::DataLossError(
           absl::StrCat("fichier tronqué : ", out.body.size(), " octets reçus sur ", *length));
     }
+    if (cut) return out;  // stopped on purpose, status and headers read
     if (!res) {
       return absl::UnavailableError(
           absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));

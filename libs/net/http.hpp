@@ -9,6 +9,8 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "libs/net/destination.hpp"
@@ -43,8 +45,12 @@ struct HttpOptions {
   std::chrono::milliseconds total_timeout{600000};
   /// Bodies over this (after decompression) are refused.
   size_t max_bytes = size_t{64} << 20;
-  /// Redirects followed, each checked by the policy; 0: none.
+  /// Redirects followed, each checked by the policy. 0: none is followed and a redirect is
+  /// answered as it is (its status and `location`).
   int max_redirects = 5;
+  /// Bodies over `max_bytes` are cut there and the transfer ended, not refused: for callers
+  /// that need only the status (a webhook's receiver may answer anything).
+  bool cut_long_bodies = false;
   /// Sent as the Authorization header to the first origin only (never after a redirect to
   /// another origin), never logged.
   std::string authorization;
@@ -62,6 +68,8 @@ struct HttpResponse {
   int status = 0;
   std::string body;
   std::string content_type;
+  /// A redirect's Location, when redirects are not followed (`max_redirects` 0).
+  std::string location;
   /// The response's ETag and Last-Modified, empty when absent or not header-safe.
   std::string etag;
   std::string last_modified;
@@ -80,9 +88,22 @@ class HttpClient {
   absl::StatusOr<HttpResponse> Get(std::string_view url, const HttpOptions& options,
                                    Cancellation* cancel = nullptr) const;
 
+  /// POST `body` (`content_type`) with `headers` (the caller's own, never from the network) to
+  /// `url`, under the same policy, limits and errors as Get; redirects are never followed
+  /// (`options.max_redirects` is ignored): a 3xx is answered as it is with its `location`.
+  absl::StatusOr<HttpResponse> Post(std::string_view url, const std::string& body,
+                                    const std::string& content_type,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    const HttpOptions& options,
+                                    Cancellation* cancel = nullptr) const;
+
   const DestinationPolicy& policy() const { return policy_; }
 
  private:
+  absl::StatusOr<HttpResponse> Send(std::string_view method, std::string_view url,
+                                    const std::string& body, const std::string& content_type,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    const HttpOptions& options, Cancellation* cancel) const;
   DestinationPolicy policy_;
 };
 

@@ -62,12 +62,17 @@ TEST(HttpClient, RedirectsAreCheckedByThePolicyAndCredentialsStayWithTheirOrigin
   EXPECT_THAT(seen_by_target, HasSubstr("GET /moved.csv"));
   EXPECT_THAT(seen_by_target, ::testing::Not(HasSubstr("s3cret")));  // another origin
 
-  options.max_redirects = 0;
-  EXPECT_EQ(Loopback()
-                .Get(absl::StrCat("http://127.0.0.1:", moving.port(), "/"), options)
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  options.max_redirects = 1;  // this one goes on to the target, then 302 once more: too many
+  RawHttpServer twice(Answer(absl::StrCat("HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:",
+                                          moving.port(), "/\r\nContent-Length: 0\r\n\r\n")));
+  EXPECT_EQ(
+      Loopback().Get(absl::StrCat("http://127.0.0.1:", twice.port(), "/"), options).status().code(),
+      absl::StatusCode::kFailedPrecondition);
+  options.max_redirects = 0;  // not followed: answered as it is
+  auto kept = Loopback().Get(absl::StrCat("http://127.0.0.1:", moving.port(), "/"), options);
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(kept->status, 302);
+  EXPECT_THAT(kept->location, HasSubstr("/moved.csv"));
 }
 
 TEST(HttpClient, HostileContentLengthsAreErrorsNotCrashes) {
@@ -160,6 +165,45 @@ TEST(HttpClient, ValidatorsGoBackOnlyWhenHeaderSafe) {
   EXPECT_EQ(r->body, "ok");
   EXPECT_EQ(r->etag, "");
   EXPECT_EQ(r->last_modified, "");
+}
+
+// POST (webhooks): the body and the caller's headers go out; a redirect is answered as it is,
+// never followed; an answer over the limit is cut, not kept whole nor refused.
+TEST(HttpClient, PostSendsItsBodyAndFollowsNoRedirectAndCutsLongAnswers) {
+  std::string seen;
+  RawHttpServer moved([&](RawHttpServer& s, int fd, const std::string& request) {
+    seen = request;
+    s.Send(fd,
+           "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:1/ailleurs\r\n"
+           "Content-Length: 0\r\n\r\n");
+  });
+  HttpOptions options;
+  auto r = Loopback().Post(absl::StrCat("http://127.0.0.1:", moved.port(), "/hook"), "{\"a\":1}",
+                           "application/json", {{"webhook-id", "msg_1"}}, options);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 307);
+  EXPECT_EQ(r->location, "http://127.0.0.1:1/ailleurs");
+  EXPECT_THAT(seen, HasSubstr("POST /hook HTTP/1.1"));
+  EXPECT_THAT(seen, HasSubstr("webhook-id: msg_1\r\n"));
+  EXPECT_THAT(seen, HasSubstr("Content-Type: application/json\r\n"));
+  EXPECT_EQ(moved.requests(), 1);
+
+  const std::string big(4 << 20, 'x');
+  for (const bool announced : {true, false}) {
+    RawHttpServer chatty([&](RawHttpServer& s, int fd, const std::string&) {
+      s.Send(fd, announced
+                     ? absl::StrCat("HTTP/1.1 200 OK\r\nContent-Length: ", big.size(), "\r\n\r\n")
+                     : std::string("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n"));
+      s.Send(fd, big);
+    });
+    options.max_bytes = 1024;
+    options.cut_long_bodies = true;
+    r = Loopback().Post(absl::StrCat("http://127.0.0.1:", chatty.port(), "/"), "{}",
+                        "application/json", {}, options);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LE(r->body.size(), 1024u);
+  }
 }
 
 // A server sending one byte every 100 ms would hold a read timeout forever.

@@ -1,56 +1,37 @@
-// Webhook requests over cpp-httplib, pinned to the address the policy checked.
+// Webhook requests through libs/net's client: pinned to the address the policy checked, bounded
+// in time and in what is read of the answer, no redirect followed.
 #include "services/notifications/sender.hpp"
 
-#include <memory>
-
 #include "absl/strings/str_cat.h"
-#include "httplib.h"
 #include "libs/text/utf8.hpp"
 
 namespace passerelle::notifications {
 
-SendResult HttpSender::Post(const std::string& url_text,
+namespace {
+// What is read of a receiver's answer: its status is all that counts.
+constexpr size_t kMaxAnswerBytes = 64 << 10;
+}  // namespace
+
+SendResult HttpSender::Post(const std::string& url,
                             const std::vector<std::pair<std::string, std::string>>& headers,
                             const std::string& body) const {
   SendResult out;
   const absl::Time start = absl::Now();
-  auto url = net::ParseUrl(url_text);
-  if (!url.ok()) {
-    out.outcome = SendResult::Outcome::kRefused;
-    out.error = absl::StrCat("adresse invalide : ", url.status().message());
-    return out;
-  }
-  // Resolved once, checked, and connected to by address: no DNS-rebinding gap.
-  auto addresses = policy_.Resolve(*url);
-  if (!addresses.ok()) {
-    out.outcome = addresses.status().code() == absl::StatusCode::kPermissionDenied
-                      ? SendResult::Outcome::kRefused
-                      : SendResult::Outcome::kFailed;
-    out.error = std::string(addresses.status().message());
-    out.latency = absl::Now() - start;
-    return out;
-  }
-  std::unique_ptr<httplib::ClientImpl> client;
-  if (url->scheme == "https") {
-    auto tls = std::make_unique<httplib::SSLClient>(url->host, url->port);
-    tls->enable_server_certificate_verification(true);
-    client = std::move(tls);
-  } else {
-    client = std::make_unique<httplib::ClientImpl>(url->host, url->port);
-  }
-  client->set_hostname_addr_map({{url->host, addresses->front().ToString()}});
-  client->set_connection_timeout(timeout_);
-  client->set_read_timeout(timeout_);
-  client->set_write_timeout(timeout_);
-  client->set_follow_location(false);
-  client->set_keep_alive(false);
-  client->set_decompress(false);
-  httplib::Headers h;
-  for (const auto& [k, v] : headers) h.emplace(k, v);
-  auto res = client->Post(url->target, h, body, "application/json");
+  net::HttpOptions options;
+  options.connect_timeout = timeout_;
+  options.read_timeout = timeout_;
+  options.total_timeout = timeout_;
+  options.max_bytes = kMaxAnswerBytes;
+  options.cut_long_bodies = true;
+  auto res = client_.Post(url, body, "application/json", headers, options);
   out.latency = absl::Now() - start;
-  if (!res) {
-    out.error = absl::StrCat("destinataire injoignable (", httplib::to_string(res.error()), ")");
+  if (!res.ok()) {
+    // A URL or a destination the policy refuses will not get better by itself.
+    const bool refused = res.status().code() == absl::StatusCode::kInvalidArgument ||
+                         res.status().code() == absl::StatusCode::kPermissionDenied;
+    out.outcome = refused ? SendResult::Outcome::kRefused : SendResult::Outcome::kFailed;
+    out.error = refused ? std::string(res.status().message())
+                        : absl::StrCat("destinataire injoignable (", res.status().message(), ")");
     return out;
   }
   out.http_status = res->status;
@@ -59,9 +40,9 @@ SendResult HttpSender::Post(const std::string& url_text,
     return out;
   }
   if (res->status >= 300 && res->status < 400) {
-    out.error = absl::StrCat("redirection (HTTP ", res->status, ") vers ",
-                             text::Quote(res->get_header_value("Location"), 120),
-                             " non suivie : donnez l'adresse finale du webhook");
+    out.error =
+        absl::StrCat("redirection (HTTP ", res->status, ") vers ", text::Quote(res->location, 120),
+                     " non suivie : donnez l'adresse finale du webhook");
     return out;
   }
   out.error = absl::StrCat("réponse HTTP ", res->status);

@@ -9,6 +9,7 @@
 
 #include "absl/time/time.h"
 #include "libs/net/destination.hpp"
+#include "libs/net/http.hpp"
 
 namespace passerelle::notifications {
 
@@ -31,14 +32,15 @@ class Sender {
 
 class HttpSender final : public Sender {
  public:
+  /// `timeout`: connecting, each read and write, and the whole exchange.
   HttpSender(const net::DestinationPolicy& policy, std::chrono::milliseconds timeout)
-      : policy_(policy), timeout_(timeout) {}
+      : client_(policy), timeout_(timeout) {}
   SendResult Post(const std::string& url,
                   const std::vector<std::pair<std::string, std::string>>& headers,
                   const std::string& body) const override;
 
  private:
-  const net::DestinationPolicy& policy_;
+  net::HttpClient client_;
   std::chrono::milliseconds timeout_;
 };
 
