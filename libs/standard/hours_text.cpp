@@ -231,8 +231,8 @@ std::optional<std::vector<Token>> Tokenize(std::string_view s) {
         const size_t start = i;
         while (i < s.size() && IsLetter(s[i])) ++i;
         const std::string_view suffix = s.substr(start, i - start);
-        if (!(suffix == "er" || suffix == "re" || suffix == "e" || suffix == "eme" ||
-              suffix == "nd" || suffix == "nde") ||
+        if (!(suffix == "er" || suffix == "re" || suffix == "ere" || suffix == "e" ||
+              suffix == "eme" || suffix == "nd" || suffix == "nde") ||
             hours < 1 || hours > 5) {
           return std::nullopt;
         }
@@ -252,6 +252,7 @@ std::optional<std::vector<Token>> Tokenize(std::string_view s) {
       if (const auto d = DayNamed(w)) {
         t.kind = Tok::kDay;
         t.value = *d;
+        if (w.size() == 3 && i < s.size() && s[i] == '.') ++i;  // `lun.`
       } else if (w == "midi") {
         t.kind = Tok::kTime;
         t.value = 12 * 60;
@@ -423,12 +424,15 @@ class Parser {
     return t_[i_++].value;
   }
 
-  bool AcceptTo() {
+  // What joins two times: `-`, `à`, `jusqu'à`; `et` only after `entre` (`9h et 12h` is two
+  // points in time).
+  bool AcceptTo(bool between) {
+    if (between) return AcceptWord("et");
     if (AcceptAnyWord({"jusqu", "jusque"})) {
       AcceptWord("a");
       return true;
     }
-    return Accept(Tok::kDash) || AcceptAnyWord({"a", "au", "et"});
+    return Accept(Tok::kDash) || AcceptAnyWord({"a", "au"});
   }
 
   // `9h-12h`, `de 9h à 12h`, `9h00 - 12h00`, `24h/24`; false with the position unchanged when
@@ -439,13 +443,14 @@ class Parser {
       *out = {0, 1440};
       return true;
     }
-    AcceptAnyWord({"de", "des", "entre"});
+    AcceptAnyWord({"de", "des"});
+    const bool between = AcceptWord("entre");
     const auto from = AcceptTime();
     if (!from) {
       i_ = save;
       return false;
     }
-    if (!AcceptTo()) {
+    if (!AcceptTo(between)) {
       *ok = false;
       return true;
     }
@@ -492,8 +497,8 @@ class Parser {
       } else if (const int parity = AcceptWeekParity()) {
         if (h->qualifier.week != 0 && h->qualifier.week != parity) *ok = false;
         h->qualifier.week = parity;
-      } else if (const auto nth = AcceptNthWeekday()) {
-        if (weekday < 0 || nth->second != weekday || h->qualifier.nth != 0) *ok = false;
+      } else if (const auto nth = weekday >= 0 ? AcceptNthWeekday() : std::nullopt) {
+        if (nth->second != weekday || h->qualifier.nth != 0) *ok = false;
         h->qualifier.nth = nth->first;
       } else {
         i_ = before;
@@ -621,9 +626,12 @@ class Week {
         for (size_t b = a + 1; b < segments.size(); ++b) {
           const auto& x = segments[a];
           const auto& y = segments[b];
-          const bool clash =
-              !x.interval || !y.interval ||
-              (x.interval->from < y.interval->to && y.interval->from < x.interval->to);
+          // Both half days `sur rendez-vous` say it once; beside hours, which applies is not
+          // guessed.
+          const bool clash = !x.interval && !y.interval ? !(x.qualifier == y.qualifier)
+                                                        : !x.interval || !y.interval ||
+                                                              (x.interval->from < y.interval->to &&
+                                                               y.interval->from < x.interval->to);
           if (clash) {
             bad.push_back(x.source);
             bad.push_back(y.source);
@@ -894,7 +902,7 @@ HoursConversion ConvertHoursText(std::string_view text) {
       p.Accept(Tok::kDash);
       p.AcceptTime();
     }
-    p.Accept(Tok::kColon);
+    if (!p.Accept(Tok::kColon)) p.Accept(Tok::kComma);
     Hours h = p.ParseHours(-1, &ok);
     if (days->nth != 0) {
       if (h.qualifier.nth != 0) ok = false;
@@ -906,7 +914,7 @@ HoursConversion ConvertHoursText(std::string_view text) {
     }
     // Between clauses: `,`, `;`, `.`, `/`, `et`, a line break.
     while (p.Accept(Tok::kComma) || p.Accept(Tok::kSemicolon) || p.Accept(Tok::kDot) ||
-           p.Accept(Tok::kSlash) || p.AcceptWord("et")) {
+           p.Accept(Tok::kSlash) || p.Accept(Tok::kDash) || p.AcceptWord("et")) {
     }
   }
   if (!named_a_day || !week.Conflicts().empty()) return refuse();

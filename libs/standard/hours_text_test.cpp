@@ -171,6 +171,8 @@ const std::vector<WeekCase>& WeekCases() {
       {{Day(0, ""), Day(1, " "), Morning(2, ""), Afternoon(2, "")}, ""},
       {{Morning(0, "9h-12h"), Day(0, "14h-17h")}, "Mo 09:00-12:00,14:00-17:00"},
       {{Morning(6, "10h-12h")}, "Su 10:00-12:00"},
+      // Both half days on appointment: said once.
+      {{Morning(3, "sur rendez-vous"), Afternoon(3, "Sur RDV")}, "Th \"sur rendez-vous\""},
   };
   return *cases;
 }
@@ -207,6 +209,10 @@ const std::vector<Case>& TextCases() {
       {"LUNDI AU VENDREDI 9H-12H", "Mo-Fr 09:00-12:00"},
       {"du lundi au vendredi de 9h à 17h. Le samedi fermé.", "Mo-Fr 09:00-17:00"},
       {"du mardi au samedi 10h-12h et 14h-18h", "Tu-Sa 10:00-12:00,14:00-18:00"},
+      {"lun. au ven. : 9h-12h", "Mo-Fr 09:00-12:00"},
+      {"du lundi au vendredi, 9h-12h - samedi 10h-12h", "Mo-Fr 09:00-12:00; Sa 10:00-12:00"},
+      {"lundi 9h-12h, le 1er mardi du mois 14h-17h", "Mo 09:00-12:00; Tu[1] 14:00-17:00"},
+      {"le dimanche : 10h-12h (semaines impaires)", "week 01-53/2 Su 10:00-12:00"},
   };
   return *cases;
 }
@@ -233,6 +239,8 @@ TEST(HoursTextTest, NotUnderstoodCellsAreReportedWithTheirValue) {
       "12h-9h",            // reversed
       "9h-9h",             // empty
       "9h-12h / 11h-14h",  // overlapping
+      "9h et 12h",         // two points in time
+      "9h, 12h",
       "25h-26h",
       "9h61-10h",
       "9h5-10h",
