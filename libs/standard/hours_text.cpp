@@ -522,6 +522,8 @@ class Parser {
     }
     if (AcceptClosed()) {
       h.closed = true;
+      // `semaine paire fermé`: closed on which days exactly is not guessed.
+      if (!h.qualifier.Plain()) *ok = false;
       return h;
     }
     Interval iv;
@@ -606,10 +608,14 @@ std::string FrenchOrdinal(int nth) {
 // Collects what was read, then writes the result.
 class Week {
  public:
-  // `source` names the cell for not-understood reports.
-  void Add(int weekday, const Hours& h, size_t source) {
+  // `source` names the cell for not-understood reports; `whole_day` says whether the text was
+  // for the whole day (a closed half day closes only that half).
+  void Add(int weekday, bool whole_day, const Hours& h, size_t source) {
     said_ = true;
-    if (h.closed) return;
+    if (h.closed) {
+      if (whole_day) closed_[weekday].push_back(source);
+      return;
+    }
     if (h.intervals.empty()) {
       days_[weekday].push_back({h.qualifier, std::nullopt, source});
       return;
@@ -621,6 +627,13 @@ class Week {
   // comment beside hours.
   std::vector<size_t> Conflicts() const {
     std::vector<size_t> bad;
+    for (int d = 0; d < 7; ++d) {
+      // A day closed by one cell and open in another: which is right is not guessed.
+      if (!closed_[d].empty() && !days_[d].empty()) {
+        bad.insert(bad.end(), closed_[d].begin(), closed_[d].end());
+        for (const auto& s : days_[d]) bad.push_back(s.source);
+      }
+    }
     for (const auto& segments : days_) {
       for (size_t a = 0; a < segments.size(); ++a) {
         for (size_t b = a + 1; b < segments.size(); ++b) {
@@ -722,8 +735,16 @@ class Week {
     return {absl::StrJoin(rules, "; "), absl::StrJoin(remarks, " ; ")};
   }
 
+  // A free text's exceptions: `du lundi au vendredi 9h-17h, mercredi fermé` closes Wednesday.
+  void CloseClosedDays() {
+    for (int d = 0; d < 7; ++d) {
+      if (!closed_[d].empty()) days_[d].clear();
+    }
+  }
+
  private:
   std::array<std::vector<Segment>, 7> days_;
+  std::array<std::vector<size_t>, 7> closed_;
   bool said_ = false;
 };
 
@@ -786,7 +807,7 @@ HoursConversion ConvertHoursCells(const std::vector<HoursCell>& cells) {
     if (!h) {
       refused[k] = true;
     } else if (!h->empty) {
-      week.Add(c.weekday, *h, k);
+      week.Add(c.weekday, c.part == DayPart::kWholeDay, *h, k);
     }
   }
   for (size_t k : week.Conflicts()) refused[k] = true;
@@ -865,6 +886,16 @@ std::optional<DaySpec> ParseDays(Parser& p, bool* ok) {
     break;
   }
   if (!spec.any) return std::nullopt;
+  // `du lundi au vendredi sauf le mercredi`.
+  if (p.AcceptWord("sauf")) {
+    const auto except = ParseDays(p, ok);
+    if (!except || except->nth != 0) {
+      *ok = false;
+      return std::nullopt;
+    }
+    for (int d = 0; d < 7; ++d) spec.days[d] = spec.days[d] && !except->days[d];
+    if (std::find(spec.days.begin(), spec.days.end(), true) == spec.days.end()) *ok = false;
+  }
   return spec;
 }
 
@@ -905,18 +936,19 @@ HoursConversion ConvertHoursText(std::string_view text) {
     if (!p.Accept(Tok::kColon)) p.Accept(Tok::kComma);
     Hours h = p.ParseHours(-1, &ok);
     if (days->nth != 0) {
-      if (h.qualifier.nth != 0) ok = false;
+      if (h.qualifier.nth != 0 || h.closed) ok = false;
       h.qualifier.nth = days->nth;
     }
     if (!ok) return refuse();
     for (int d = 0; d < 7; ++d) {
-      if (days->days[d]) week.Add(d, h, 0);
+      if (days->days[d]) week.Add(d, true, h, 0);
     }
     // Between clauses: `,`, `;`, `.`, `/`, `et`, a line break.
     while (p.Accept(Tok::kComma) || p.Accept(Tok::kSemicolon) || p.Accept(Tok::kDot) ||
            p.Accept(Tok::kSlash) || p.Accept(Tok::kDash) || p.AcceptWord("et")) {
     }
   }
+  week.CloseClosedDays();
   if (!named_a_day || !week.Conflicts().empty()) return refuse();
   auto [osm, remarks] = week.Write();
   if (!Parses(osm)) return refuse();

@@ -171,6 +171,8 @@ const std::vector<WeekCase>& WeekCases() {
       {{Day(0, ""), Day(1, " "), Morning(2, ""), Afternoon(2, "")}, ""},
       {{Morning(0, "9h-12h"), Day(0, "14h-17h")}, "Mo 09:00-12:00,14:00-17:00"},
       {{Morning(6, "10h-12h")}, "Su 10:00-12:00"},
+      // A closed morning closes only the morning.
+      {{Morning(2, "fermé"), Afternoon(2, "14h-17h")}, "We 14:00-17:00"},
       // Both half days on appointment: said once.
       {{Morning(3, "sur rendez-vous"), Afternoon(3, "Sur RDV")}, "Th \"sur rendez-vous\""},
   };
@@ -213,6 +215,11 @@ const std::vector<Case>& TextCases() {
       {"du lundi au vendredi, 9h-12h - samedi 10h-12h", "Mo-Fr 09:00-12:00; Sa 10:00-12:00"},
       {"lundi 9h-12h, le 1er mardi du mois 14h-17h", "Mo 09:00-12:00; Tu[1] 14:00-17:00"},
       {"le dimanche : 10h-12h (semaines impaires)", "week 01-53/2 Su 10:00-12:00"},
+      // Exceptions: a day closed in another clause, or `sauf`.
+      {"du lundi au vendredi 9h-17h, mercredi fermé", "Mo,Tu,Th,Fr 09:00-17:00"},
+      {"Mercredi : fermé. Du lundi au vendredi : 9h-17h", "Mo,Tu,Th,Fr 09:00-17:00"},
+      {"du lundi au samedi sauf le mercredi 9h-12h", "Mo,Tu,Th-Sa 09:00-12:00"},
+      {"du lundi au vendredi sauf mercredi et jeudi, 14h-17h", "Mo,Tu,Fr 14:00-17:00"},
   };
   return *cases;
 }
@@ -289,6 +296,10 @@ TEST(HoursTextTest, OverlappingHalfDaysAreNotUnderstoodWithBothValues) {
   EXPECT_EQ(ConvertHoursCells({Morning(0, "9h-12h"), Afternoon(0, "sur rendez-vous")})
                 .not_understood.size(),
             2u);
+  // A whole day closed in one cell and open in another.
+  const auto closed = ConvertHoursCells({Day(0, "fermé"), Afternoon(0, "14h-17h")});
+  EXPECT_EQ(closed.opening_hours, "");
+  EXPECT_EQ(closed.not_understood.size(), 2u);
   // A weekday outside 0..6.
   const auto bad = ConvertHoursCells({Day(7, "9h-12h"), Day(0, "9h-12h")});
   ASSERT_EQ(bad.not_understood.size(), 1u);
@@ -307,6 +318,9 @@ TEST(HoursTextTest, FreeTextNotUnderstood) {
            "lundi 12h-9h",
            "lundi 9h-12h et plus",
            "Mo-Fr 09:00-12:00",
+           "du lundi au vendredi 9h-12h, le 1er lundi du mois fermé",  // which Mondays?
+           "lundi 9h-12h, lundi semaine paire fermé",
+           "du lundi au mardi sauf lundi et mardi 9h-12h",
        }) {
     const auto r = ConvertHoursText(v);
     EXPECT_EQ(r.opening_hours, "") << v;
