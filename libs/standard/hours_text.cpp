@@ -333,6 +333,9 @@ struct Hours {
   bool empty = false;
   std::vector<Interval> intervals;  // none with rdv: "sur rendez-vous" the whole day
   Qualifier qualifier;
+  // An annotation set apart by a comma or a dash (`9h-12h, sur rdv`): in a free text of several
+  // clauses, which clause it belongs to is not guessed.
+  bool loose = false;
 };
 
 class Parser {
@@ -377,6 +380,22 @@ class Parser {
     if (AcceptWord("rendez")) {
       Accept(Tok::kDash);
       if (AcceptWord("vous")) return true;
+    }
+    i_ = save;
+    return false;
+  }
+
+  // `non-stop`, `journée continue`, `sans interruption`: what an interval already says.
+  bool AcceptContinuous() {
+    const size_t save = i_;
+    if (AcceptWord("nonstop")) return true;
+    if (AcceptWord("non")) {
+      Accept(Tok::kDash);
+      if (AcceptWord("stop")) return true;
+    } else if (AcceptWord("journee")) {
+      if (AcceptWord("continue")) return true;
+    } else if (AcceptWord("sans")) {
+      if (AcceptWord("interruption")) return true;
     }
     i_ = save;
     return false;
@@ -476,7 +495,11 @@ class Parser {
     }
     size_t ahead = 0;
     if (IsWord("de") || IsWord("des") || IsWord("entre")) ahead = 1;
-    if (any && (Is(Tok::kTime, ahead) || Is(Tok::kAllDay, ahead))) return true;
+    // `9h-12h 14h-17h`: a space is enough before a time that starts an interval.
+    const bool starts = Is(Tok::kAllDay, ahead) ||
+                        (Is(Tok::kTime, ahead) && (any || ahead == 1 || Is(Tok::kDash, ahead + 1) ||
+                                                   IsWord("a", ahead + 1)));
+    if ((any || ahead == 1 || Is(Tok::kTime)) && starts) return true;
     i_ = save;
     return false;
   }
@@ -489,10 +512,12 @@ class Parser {
     bool any = false;
     for (;;) {
       const size_t before = i_;
-      Accept(Tok::kComma);
-      Accept(Tok::kDash);
+      const bool comma = Accept(Tok::kComma);
+      const bool dash = Accept(Tok::kDash);
       AcceptWord("et");
-      if (AcceptRdv()) {
+      if (AcceptContinuous()) {
+        // Says nothing more than the interval.
+      } else if (AcceptRdv()) {
         h->qualifier.rdv = true;
       } else if (const int parity = AcceptWeekParity()) {
         if (h->qualifier.week != 0 && h->qualifier.week != parity) *ok = false;
@@ -505,6 +530,7 @@ class Parser {
         break;
       }
       any = true;
+      if ((comma || dash) && !paren) h->loose = true;
     }
     if (!any || (paren && !Accept(Tok::kClose))) {
       i_ = save;
@@ -918,11 +944,14 @@ HoursConversion ConvertHoursText(std::string_view text) {
   Parser p(std::move(*tokens));
   Week week;
   bool named_a_day = false;
+  size_t clauses = 0;
+  bool loose = false;
   while (!p.AtEnd()) {
     bool ok = true;
     const auto days = ParseDays(p, &ok);
     if (!ok || !days) return refuse();
     named_a_day = true;
+    ++clauses;
     // `le samedi matin 9h-12h`: the part names what the hours are; without hours it says
     // nothing (never guessed).
     p.AcceptAnyWord({"matin", "matins", "matinee", "aprem"});
@@ -935,6 +964,7 @@ HoursConversion ConvertHoursText(std::string_view text) {
     }
     if (!p.Accept(Tok::kColon)) p.Accept(Tok::kComma);
     Hours h = p.ParseHours(-1, &ok);
+    loose = loose || h.loose;
     if (days->nth != 0) {
       if (h.qualifier.nth != 0 || h.closed) ok = false;
       h.qualifier.nth = days->nth;
@@ -949,7 +979,7 @@ HoursConversion ConvertHoursText(std::string_view text) {
     }
   }
   week.CloseClosedDays();
-  if (!named_a_day || !week.Conflicts().empty()) return refuse();
+  if (!named_a_day || (loose && clauses > 1) || !week.Conflicts().empty()) return refuse();
   auto [osm, remarks] = week.Write();
   if (!Parses(osm)) return refuse();
   out.opening_hours = std::move(osm);

@@ -59,6 +59,9 @@ const std::vector<Case>& CellCases() {
       {"8h30-12h / 13h30-17h", "Mo 08:30-12:00,13:30-17:00"},
       {"8h30 - 12h00 / 13h30 - 17h00", "Mo 08:30-12:00,13:30-17:00"},
       {"9h-12h / 13h-15h / 16h-18h", "Mo 09:00-12:00,13:00-15:00,16:00-18:00"},
+      {"9h-12h 14h-17h", "Mo 09:00-12:00,14:00-17:00"},
+      {"8h-18h non-stop", "Mo 08:00-18:00"},
+      {"8h-18h (journée continue)", "Mo 08:00-18:00"},
       {"14h-17h / 9h-12h", "Mo 09:00-12:00,14:00-17:00"},  // sorted
       {"9h-midi", "Mo 09:00-12:00"},
       {"9h à midi", "Mo 09:00-12:00"},
@@ -205,6 +208,8 @@ const std::vector<Case>& TextCases() {
       {"du lundi au dimanche de 8h à 20h", "Mo-Su 08:00-20:00"},
       {"le 1er lundi du mois de 9h à 12h", "Mo[1] 09:00-12:00"},
       {"le mardi 14h-18h (sur RDV)", "Tu 14:00-18:00 \"sur rendez-vous\""},
+      {"le mardi 14h-18h, sur rendez-vous", "Tu 14:00-18:00 \"sur rendez-vous\""},
+      {"lundi 9h-12h sur RDV, mardi 14h-17h", "Mo 09:00-12:00 \"sur rendez-vous\"; Tu 14:00-17:00"},
       {"du lundi au vendredi sur rendez-vous", "Mo-Fr \"sur rendez-vous\""},
       {"les lundis des semaines paires 9h-12h", "week 02-52/2 Mo 09:00-12:00"},
       {"lun-ven 9h-12h", "Mo-Fr 09:00-12:00"},
@@ -248,6 +253,8 @@ TEST(HoursTextTest, NotUnderstoodCellsAreReportedWithTheirValue) {
       "9h-12h / 11h-14h",  // overlapping
       "9h et 12h",         // two points in time
       "9h, 12h",
+      "9h-12h 14h",
+      "non-stop",  // no hours
       "25h-26h",
       "9h61-10h",
       "9h5-10h",
@@ -315,12 +322,12 @@ TEST(HoursTextTest, FreeTextNotUnderstood) {
            "9h-12h du lundi au vendredi",  // hours before days
            "du samedi au lundi 9h-12h",
            "lundi 9h-12h, lundi 11h-14h",  // overlapping
-           "lundi 12h-9h",
-           "lundi 9h-12h et plus",
-           "Mo-Fr 09:00-12:00",
+           "lundi 12h-9h", "lundi 9h-12h et plus", "Mo-Fr 09:00-12:00",
            "du lundi au vendredi 9h-12h, le 1er lundi du mois fermé",  // which Mondays?
            "lundi 9h-12h, lundi semaine paire fermé",
            "du lundi au mardi sauf lundi et mardi 9h-12h",
+           "lundi 9h-12h, sur RDV mardi 14h-17h",   // for Monday or for Tuesday?
+           "lundi 9h-12h, mardi 14h-17h, sur RDV",  // for both or for Tuesday?
        }) {
     const auto r = ConvertHoursText(v);
     EXPECT_EQ(r.opening_hours, "") << v;
