@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "libs/csv/csv.hpp"
+#include "libs/standard/hours_text.hpp"
 #include "libs/standard/opening_hours.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
@@ -401,7 +402,32 @@ struct Resolved {
   std::vector<std::string> prefixes;
   // GoGoCarto's openHours.<Day> columns, by weekday (-1: none).
   std::vector<int> osm_days;
+  // The hours layout's columns, as cells without their text.
+  std::vector<std::pair<int, standard::HoursCell>> hour_cells;
+  int hours_text = -1;
 };
+
+constexpr const char* kFrenchDays[] = {"lundi",    "mardi",  "mercredi", "jeudi",
+                                       "vendredi", "samedi", "dimanche"};
+
+std::string DayName(int weekday, standard::DayPart part) {
+  const char* day = weekday >= 0 && weekday < 7 ? kFrenchDays[weekday] : "?";
+  switch (part) {
+    case standard::DayPart::kMorning:
+      return absl::StrCat(day, " matin");
+    case standard::DayPart::kAfternoon:
+      return absl::StrCat(day, " après-midi");
+    case standard::DayPart::kWholeDay:
+      break;
+  }
+  return day;
+}
+
+// The hours of a row by the profile's layout: `horaires` when understood; what is not, and the
+// converter's remarks, appended to `presentation_detail` (the standard has no field for a
+// description of hours). The not-understood value for the run's warning, empty when none.
+std::string ApplyHours(const Resolved& r, const csv::Table::Row& row,
+                       std::map<std::string, std::string>* raw);
 
 std::string Cell(const Table::Row& row, int column) {
   if (column < 0 || static_cast<size_t>(column) >= row.cells.size()) return "";
@@ -440,6 +466,36 @@ std::string MapField(const Resolved::Field& f, const Table::Row& row) {
   if (out.empty()) return "";
   if (f.list) return absl::StrJoin(out, "|");
   return out.front();
+}
+
+std::string ApplyHours(const Resolved& r, const csv::Table::Row& row,
+                       std::map<std::string, std::string>* raw) {
+  if (r.hour_cells.empty() && r.hours_text < 0) return "";
+  standard::HoursConversion conv;
+  if (r.hours_text >= 0) {
+    conv = standard::ConvertHoursText(Cell(row, r.hours_text));
+  } else {
+    std::vector<standard::HoursCell> cells;
+    for (const auto& [column, cell] : r.hour_cells) {
+      cells.push_back({cell.weekday, cell.part, Cell(row, column)});
+    }
+    conv = standard::ConvertHoursCells(cells);
+  }
+  std::vector<std::string> words;
+  std::vector<std::string> values;
+  for (const auto& n : conv.not_understood) {
+    words.push_back(r.hours_text >= 0 ? n.value
+                                      : absl::StrCat(DayName(n.weekday, n.part), " : ", n.value));
+    values.push_back(words.back());
+  }
+  if (!conv.remarks.empty()) words.push_back(conv.remarks);
+  if (values.empty() && !conv.opening_hours.empty()) (*raw)["horaires"] = conv.opening_hours;
+  if (!words.empty()) {
+    std::string& detail = (*raw)["presentation_detail"];
+    if (!detail.empty()) detail += "\n";
+    absl::StrAppend(&detail, "Horaires : ", absl::StrJoin(words, " ; "));
+  }
+  return absl::StrJoin(values, " ; ");
 }
 
 }  // namespace
@@ -527,8 +583,15 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
     r.filter_column = column(profile.filter().column());
     r.prefixes.assign(profile.filter().prefixes().begin(), profile.filter().prefixes().end());
   }
-  for (const auto& c : profile.hours().columns()) column(c.column());
-  if (!profile.hours().text_column().empty()) column(profile.hours().text_column());
+  for (const auto& c : profile.hours().columns()) {
+    standard::HoursCell cell;
+    cell.weekday = c.weekday();
+    cell.part = c.part() == v1::HoursColumn::MORNING     ? standard::DayPart::kMorning
+                : c.part() == v1::HoursColumn::AFTERNOON ? standard::DayPart::kAfternoon
+                                                         : standard::DayPart::kWholeDay;
+    r.hour_cells.push_back({column(c.column()), std::move(cell)});
+  }
+  if (!profile.hours().text_column().empty()) r.hours_text = column(profile.hours().text_column());
   if (!missing.empty() && !allow_missing_columns) {
     return absl::InvalidArgumentError(absl::StrCat(
         "fichier refusé, rien n'a été modifié : colonnes du profil absentes du fichier : ",
@@ -574,6 +637,7 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
       if (!v.empty()) days.push_back(absl::StrCat(kOsmDays[d], " ", v));
     }
     if (!days.empty()) raw["horaires"] = absl::StrJoin(days, "; ");
+    const std::string hours_not_understood = ApplyHours(r, row, &raw);
     std::vector<standard::Violation> extra;
     if (!json && row.cells.size() != table->header.size()) {
       extra.push_back({"", "", "columns",
@@ -597,6 +661,14 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
     }
     for (auto& refusal : standard::AnctRefusals(v.record)) {
       parsed.warnings.push_back({row.line, text::Quote(id, 200), std::move(refusal)});
+    }
+    if (!hours_not_understood.empty()) {
+      parsed.warnings.push_back(
+          {row.line,
+           id,
+           {"horaires", text::Quote(hours_not_understood, 200), "horaires",
+            "horaires non compris : gardés en toutes lettres dans presentation_detail, horaires "
+            "reste vide"}});
     }
     standard::Venue venue;
     venue.accepts_aptic_pass = accepts_pass;

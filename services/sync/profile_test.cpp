@@ -3,6 +3,7 @@
 
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -73,6 +74,60 @@ TEST(ProfileTest, MappedLatin1FileWithCodesAndAFilter) {
   EXPECT_FALSE(second.accepts_aptic_pass);
   EXPECT_EQ(read->parsed.rejected[0].line, 6);
   EXPECT_EQ(read->parsed.rejected[0].violations[0].field, "code_postal");
+}
+
+TEST(ProfileTest, HalfDayColumnsAndFreeTextBecomeHorairesOrStayInWords) {
+  v1::SourceProfile p = Regional();
+  const char* days[] = {"Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi"};
+  for (int d = 0; d < 6; ++d) {
+    for (const auto part : {v1::HoursColumn::MORNING, v1::HoursColumn::AFTERNOON}) {
+      v1::HoursColumn* c = p.mutable_hours()->add_columns();
+      c->set_column(std::string(days[d]) +
+                    (part == v1::HoursColumn::MORNING ? " matin" : " après-midi"));
+      c->set_weekday(d);
+      c->set_part(part);
+    }
+  }
+  auto read = ReadSource(Std(), p, Fixture("regional_latin1.csv"), "region");
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::map<std::string, const standard::Venue*> by_id;
+  for (const auto& row : read->parsed.valid) by_id[row.venue.source_id] = &row.venue;
+  ASSERT_TRUE(by_id.contains("R59-001"));
+  EXPECT_EQ(by_id["R59-001"]->standard.at("horaires"),
+            std::vector<std::string>{"Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:30-12:00"});
+  ASSERT_TRUE(by_id.contains("R59-006"));
+  EXPECT_FALSE(by_id["R59-006"]->standard.contains("horaires"));
+  EXPECT_THAT(by_id["R59-006"]->standard.at("presentation_detail")[0],
+              HasSubstr("Horaires : mardi matin : selon les permanences du CCAS"));
+  int warnings = 0;
+  for (const auto& w : read->parsed.warnings) {
+    if (w.issue.rule != "horaires") continue;
+    ++warnings;
+    EXPECT_EQ(w.source_id, "R59-006");
+    EXPECT_THAT(w.issue.value, HasSubstr("selon les permanences du CCAS"));
+  }
+  EXPECT_EQ(warnings, 1);
+
+  // One free-text column.
+  v1::SourceProfile text;
+  text.set_format(v1::SourceProfile::MAPPED_CSV);
+  for (const char* f : {"id", "nom", "adresse", "code_postal", "commune", "pivot", "date_maj"}) {
+    Map(&text, f, f);
+  }
+  text.mutable_hours()->set_text_column("horaires libres");
+  const std::string file =
+      "id;nom;adresse;code_postal;commune;pivot;date_maj;horaires libres\n"
+      "a;Espace A;1 rue A;59100;Roubaix;21590512800016;2026-11-02;du lundi au vendredi de 9h à "
+      "12h\n"
+      "b;Espace B;2 rue B;59100;Roubaix;21590512800024;2026-11-02;quand il fait beau\n";
+  read = ReadSource(Std(), text, file, "t");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->parsed.valid.size(), 2u);
+  EXPECT_EQ(read->parsed.valid[0].venue.standard.at("horaires"),
+            std::vector<std::string>{"Mo-Fr 09:00-12:00"});
+  EXPECT_FALSE(read->parsed.valid[1].venue.standard.contains("horaires"));
+  EXPECT_EQ(read->parsed.valid[1].venue.standard.at("presentation_detail"),
+            std::vector<std::string>{"Horaires : quand il fait beau"});
 }
 
 TEST(ProfileTest, DeclaredEncodingsAndDelimiters) {

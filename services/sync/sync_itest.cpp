@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <iterator>
 #include <limits>
 #include <map>
@@ -16,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -1070,6 +1072,17 @@ v1::SourceProfile RegionalProfile() {
   resume->add_parts()->set_column("Ville");
   p.mutable_filter()->set_column("Code INSEE");
   p.mutable_filter()->add_prefixes("59");
+  // One column per half day, Monday to Saturday.
+  const char* days[] = {"Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi"};
+  for (int d = 0; d < 6; ++d) {
+    for (const auto part : {v1::HoursColumn::MORNING, v1::HoursColumn::AFTERNOON}) {
+      v1::HoursColumn* c = p.mutable_hours()->add_columns();
+      c->set_column(
+          absl::StrCat(days[d], part == v1::HoursColumn::MORNING ? " matin" : " après-midi"));
+      c->set_weekday(d);
+      c->set_part(part);
+    }
+  }
   return p;
 }
 
@@ -1131,6 +1144,7 @@ TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
   EXPECT_EQ(first.fields().at("telephone"), "+33320000001");
   EXPECT_EQ(first.fields().at("presentation_resume"), "Lieu de médiation numérique, 59100 Roubaix");
   EXPECT_TRUE(first.accepts_aptic_pass());
+  EXPECT_EQ(first.fields().at("horaires"), "Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:30-12:00");
   EXPECT_EQ(preview.rows(1).fields().at("typologie"), "MUNI|CS");
   EXPECT_EQ(preview.rows(1).fields().at("dispositif_programmes_nationaux"),
             "Conseillers numériques|France Services");
@@ -1147,6 +1161,13 @@ TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
   // Two rows only, when asked.
   ASSERT_TRUE(Preview(source.name(), &profile, &preview, "", 2).ok());
   EXPECT_EQ(preview.rows_size(), 2);
+  {  // The output docs/sync.md shows.
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(preview, &json, options).ok());
+    std::cout << "PREVIEW_OUTPUT_BEGIN\n" << json << "PREVIEW_OUTPUT_END\n";
+  }
 
   // A column the file does not have: previewed with its path, and not saved.
   v1::SourceProfile typo = profile;
@@ -1184,9 +1205,14 @@ TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
   EXPECT_EQ(run.created(), 4);
   EXPECT_EQ(run.rejected(), 1);
   auto errors = RunErrors(*stub_, run.name());
-  ASSERT_FALSE(errors.empty());
-  EXPECT_EQ(errors[0].line(), 6);
-  EXPECT_EQ(errors[0].field(), "code_postal");
+  int refused = 0;
+  for (const auto& e : errors) {
+    if (e.warning()) continue;
+    ++refused;
+    EXPECT_EQ(e.line(), 6);
+    EXPECT_EQ(e.field(), "code_postal");
+  }
+  EXPECT_EQ(refused, 1);
 
   // Venues really has them, read through its own API.
   const venues::v1::Venue alma = VenueOf("region", "R59-001");
@@ -1198,6 +1224,22 @@ TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
   ASSERT_EQ(alma.dispositif_programmes_nationaux_size(), 1);
   EXPECT_EQ(alma.dispositif_programmes_nationaux(0), venues::v1::DISPOSITIF_CONSEILLERS_NUMERIQUES);
   EXPECT_FALSE(VenueOf("region", "R59-003").typologie().empty());
+  EXPECT_EQ(alma.horaires(), "Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:30-12:00");
+  // Hours not understood: out of `horaires`, kept in words, reported as a warning.
+  const venues::v1::Venue croix = VenueOf("region", "R59-006");
+  EXPECT_EQ(croix.horaires(), "");
+  EXPECT_THAT(croix.presentation_detail(),
+              HasSubstr("Horaires : mardi matin : selon les permanences du CCAS"));
+  bool warned = false;
+  for (const auto& e : errors) {
+    if (e.source_id() == "R59-006" && e.rule() == "horaires") {
+      warned = true;
+      EXPECT_TRUE(e.warning());
+      EXPECT_EQ(e.field(), "horaires");
+      EXPECT_THAT(e.value(), HasSubstr("selon les permanences du CCAS"));
+    }
+  }
+  EXPECT_TRUE(warned);
   for (const auto& v : Venues("region")) EXPECT_NE(v.id(), "R62-004");
 
   // The same file again: nothing sent.
