@@ -1158,9 +1158,6 @@ TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
   EXPECT_EQ(bad.problems(0).rule(), "pattern");
   EXPECT_TRUE(Venues("region").empty());
 
-  // Two rows only, when asked.
-  ASSERT_TRUE(Preview(source.name(), &profile, &preview, "", 2).ok());
-  EXPECT_EQ(preview.rows_size(), 2);
   {  // The output docs/sync.md shows.
     std::string json;
     google::protobuf::util::JsonPrintOptions options;
@@ -1168,6 +1165,9 @@ TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
     ASSERT_TRUE(google::protobuf::util::MessageToJsonString(preview, &json, options).ok());
     std::cout << "PREVIEW_OUTPUT_BEGIN\n" << json << "PREVIEW_OUTPUT_END\n";
   }
+  // Two rows only, when asked.
+  ASSERT_TRUE(Preview(source.name(), &profile, &preview, "", 2).ok());
+  EXPECT_EQ(preview.rows_size(), 2);
 
   // A column the file does not have: previewed with its path, and not saved.
   v1::SourceProfile typo = profile;
