@@ -192,6 +192,34 @@ TEST(ProfileTest, GoGoCartoDefaultsAndBounds) {
   EXPECT_EQ(bare->parsed.rejected.size(), 2u);
 }
 
+// Hostile cells (robustness.md "strings"): a 5 MB value, invalid UTF-8 with UTF-8 declared, a
+// control character are the row's problems with their rule; a NUL byte refuses the file whole.
+TEST(ProfileTest, HostileCellsAreTheRowsProblemsNotTheRuns) {
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::MAPPED_CSV);
+  p.set_encoding(v1::SourceProfile::UTF_8);
+  for (const char* f : {"id", "nom", "adresse", "code_postal", "commune", "pivot", "date_maj"}) {
+    Map(&p, f, f);
+  }
+  const std::string head = "id;nom;adresse;code_postal;commune;pivot;date_maj\n";
+  const std::string tail = ";1 rue A;59100;Roubaix;21590512800016;2026-11-02\n";
+  const std::string file = head + "a;" + std::string(5 << 20, 'x') + tail + "b;Espace \xFF\xFE" +
+                           tail + "c;Espace \x01" + tail + "d;Espace D" + tail;
+  auto read = ReadSource(Std(), p, file, "h");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->parsed.valid.size(), 1u);
+  ASSERT_EQ(read->parsed.rejected.size(), 3u);
+  std::vector<std::string> rules;
+  for (const auto& r : read->parsed.rejected) {
+    EXPECT_EQ(r.violations[0].field, "nom");
+    EXPECT_LE(r.violations[0].value.size(), 1000u);  // quoted, never the whole value
+    rules.push_back(r.violations[0].rule);
+  }
+  EXPECT_EQ(rules, (std::vector<std::string>{"maxLength", "utf8", "control"}));
+  auto nul = ReadSource(Std(), p, head + std::string("a;E\0", 4) + tail, "h");
+  EXPECT_THAT(nul.status().message(), HasSubstr("octet nul"));
+}
+
 TEST(ProfileTest, CheckProfileNamesEveryBrokenRule) {
   v1::SourceProfile p;
   p.set_format(v1::SourceProfile::STANDARD_CSV);
