@@ -38,6 +38,7 @@ struct HoursConversion {
   std::vector<HoursNotUnderstoodCell> not_understood;
   /// What the producer said beside the hours that the registry keeps in words
   /// ("sur rendez-vous", "le 1er lundi du mois"), French, for the venue's description of hours.
+  /// Empty when nothing was written.
   std::string remarks;
 };
 
@@ -46,7 +47,9 @@ struct HoursConversion {
 HoursConversion ConvertHoursCells(const std::vector<HoursCell>& cells);
 
 /// Converts one free-text column covering the week ("du lundi au vendredi de 9h à 12h et de
-/// 14h à 17h, le samedi 9h-12h"); a text that names no day is not understood.
+/// 14h à 17h, le samedi 9h-12h"); a text that names no day is not understood. What is not
+/// understood is the whole text: one entry (weekday 0, kWholeDay) with its value. The forms
+/// read and what is never guessed: docs/sync.md "Free-text hours".
 HoursConversion ConvertHoursText(std::string_view text);
 
 }  // namespace passerelle::standard

@@ -35,7 +35,8 @@ SourceRecord FromProto(const v1::Source& s) {
           .refresh_seconds = s.refresh_interval().seconds(),
           .refresh_nanos = s.refresh_interval().nanos(),
           .max_withdraw_fraction = s.max_withdraw_fraction(),
-          .authorization = s.authorization()};
+          .authorization = s.authorization(),
+          .profile = s.profile()};
 }
 
 }  // namespace
@@ -65,7 +66,7 @@ grpc::Status Handler::WithLastRun(const SourceRecord& source, v1::Source* out) {
 grpc::Status Handler::CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
                                    v1::Source* resp) {
   server::RequestScope scope(ctx);
-  auto created = syncer_.CreateSource(req->source_id(), FromProto(req->source()));
+  auto created = syncer_.CreateSource(req->source_id(), FromProto(req->source()), req->force());
   if (!created.ok()) return server::ToGrpc(created.status());
   ToProto(*created, resp);
   return grpc::Status::OK;
@@ -107,7 +108,7 @@ grpc::Status Handler::UpdateSource(grpc::ServerContext* ctx, const v1::UpdateSou
   const SourceRecord values = FromProto(req->source());
   std::vector<std::string> mask(req->update_mask().paths().begin(),
                                 req->update_mask().paths().end());
-  auto updated = syncer_.UpdateSource(req->source().name(), values, mask);
+  auto updated = syncer_.UpdateSource(req->source().name(), values, mask, req->force());
   if (!updated.ok()) return server::ToGrpc(updated.status());
   return WithLastRun(*updated, resp);
 }
@@ -191,6 +192,16 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
     resp->set_next_page_token(
         tokens_.Seal("sync.ListRunErrors", params, absl::StrCat(last.line, ":", last_id)));
   }
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::PreviewSource(grpc::ServerContext* ctx, const v1::PreviewSourceRequest* req,
+                                    v1::PreviewSourceResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto preview = syncer_.PreviewSource(req->name(), req->has_profile() ? &req->profile() : nullptr,
+                                       req->sample(), req->row_count());
+  if (!preview.ok()) return server::ToGrpc(preview.status());
+  resp->Swap(&*preview);
   return grpc::Status::OK;
 }
 

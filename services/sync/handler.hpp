@@ -27,6 +27,8 @@ class Handler final : public v1::SyncService::Service {
                         v1::ListRunsResponse* resp) override;
   grpc::Status ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunErrorsRequest* req,
                              v1::ListRunErrorsResponse* resp) override;
+  grpc::Status PreviewSource(grpc::ServerContext* ctx, const v1::PreviewSourceRequest* req,
+                             v1::PreviewSourceResponse* resp) override;
 
  private:
   /// The sources with their newest runs (one read for all).

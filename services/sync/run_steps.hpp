@@ -15,6 +15,14 @@
 
 namespace passerelle::sync {
 
+/// OK, or INVALID_ARGUMENT saying what the body is instead of a CSV file: empty, binary (an image,
+/// a PDF, an archive, a NUL byte), blank, an HTML or XML page, a JSON document, a header line
+/// that is not UTF-8.
+absl::Status CheckCsvBody(std::string_view body);
+/// The binary part of CheckCsvBody (magic numbers, a NUL byte), for the bytes as fetched: a
+/// single-byte encoding would turn them into text.
+absl::Status CheckNotBinary(std::string_view body);
+
 /// Read: the rows of a source's file, or INVALID_ARGUMENT whose message is the run's error when
 /// the file must fail the run whole, nothing applied: not the standard's CSV (empty, binary,
 /// HTML, JSON, a header that is not UTF-8), unreadable by the standard, no row, or cut in transit.

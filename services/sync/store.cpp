@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "google/protobuf/util/json_util.h"
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
@@ -20,11 +21,29 @@ namespace {
 constexpr char kSourceColumns[] =
     "sources.source_id, display_name, url, refresh_interval_seconds, max_withdraw_fraction, "
     "extract(epoch FROM sources.create_time), (SELECT authorization_header FROM "
-    "source_credentials c WHERE c.source_id = sources.source_id)";
+    "source_credentials c WHERE c.source_id = sources.source_id), sources.profile::text";
 constexpr char kRunColumns[] =
     "run_id, source_id, state, trigger, extract(epoch FROM start_time), "
     "extract(epoch FROM end_time), error, file_bytes, rows, skipped, created, updated, unchanged, "
-    "rejected, withdrawn, file_unchanged";
+    "rejected, withdrawn, filtered, file_unchanged";
+
+// A profile as stored: the API message's JSON (field names as in the proto). A profile that no
+// longer reads (written by a newer version) keeps its known fields.
+v1::SourceProfile ProfileFromJson(const std::string& json) {
+  v1::SourceProfile p;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  (void)google::protobuf::util::JsonStringToMessage(json, &p, options);
+  return p;
+}
+
+std::string ProfileToJson(const v1::SourceProfile& p) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  if (!google::protobuf::util::MessageToJsonString(p, &json, options).ok()) return "{}";
+  return json;
+}
 
 SourceRecord SourceFromRow(const pqxx::row& r) {
   return {.id = r[0].as<std::string>(),
@@ -34,7 +53,8 @@ SourceRecord SourceFromRow(const pqxx::row& r) {
           .max_withdraw_fraction = r[4].as<double>(),
           .create_time = db::FromEpoch(r[5]),
           .authorization = r[6].is_null() ? std::string() : r[6].as<std::string>(),
-          .has_authorization = !r[6].is_null()};
+          .has_authorization = !r[6].is_null(),
+          .profile = ProfileFromJson(r[7].as<std::string>())};
 }
 
 // Stores or clears a source's credentials (no row: none).
@@ -69,8 +89,9 @@ RunRecord RunFromRow(const pqxx::row& r) {
   run.unchanged = r[12].as<int>();
   run.rejected = r[13].as<int>();
   run.withdrawn = r[14].as<int>();
+  run.filtered = r[15].as<int>();
   // The table's CHECK constraint keeps this word known.
-  run.file_unchanged = ParseFileUnchanged(r[15].as<std::string>()).value_or(FileUnchanged::kNo);
+  run.file_unchanged = ParseFileUnchanged(r[16].as<std::string>()).value_or(FileUnchanged::kNo);
   return run;
 }
 
@@ -78,27 +99,27 @@ RunRecord RunFromRow(const pqxx::row& r) {
 // it was last alive.
 constexpr char kSaveCounts[] =
     "file_bytes = $2, rows = $3, skipped = $4, created = $5, updated = $6, unchanged = $7, "
-    "rejected = $8, withdrawn = $9, heartbeat_time = $10::timestamptz";
+    "rejected = $8, withdrawn = $9, heartbeat_time = $10::timestamptz, filtered = $11";
 
 pqxx::result SaveCounts(pqxx::work& tx, const RunRecord& run, absl::Time now) {
   return tx.exec_params(
       absl::StrCat("UPDATE runs SET ", kSaveCounts,
                    " WHERE run_id = $1 AND state = 'running' RETURNING ", kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn, db::Timestamp(now));
+      run.rejected, run.withdrawn, db::Timestamp(now), run.filtered);
 }
 
 // Ends a running run at its end_time; no row when it had already ended.
 pqxx::result EndRun(pqxx::work& tx, const RunRecord& run, absl::Time end) {
   return tx.exec_params(
       absl::StrCat("UPDATE runs SET ", kSaveCounts,
-                   ", state = $11, error = $12, end_time = $10::timestamptz, file_unchanged = $13 "
-                   "WHERE run_id = $1 "
-                   "AND state = 'running' RETURNING ",
+                   ", state = $12, error = $13, end_time = $10::timestamptz, file_unchanged = $14 "
+                   "WHERE run_id = $1 AND state = 'running' RETURNING ",
                    kRunColumns),
       run.id, run.file_bytes, run.rows, run.skipped, run.created, run.updated, run.unchanged,
-      run.rejected, run.withdrawn, db::Timestamp(end), std::string(RunStateName(run.state)),
-      run.error, std::string(FileUnchangedName(run.file_unchanged)));
+      run.rejected, run.withdrawn, db::Timestamp(end), run.filtered,
+      std::string(RunStateName(run.state)), run.error,
+      std::string(FileUnchangedName(run.file_unchanged)));
 }
 
 }  // namespace
@@ -108,9 +129,10 @@ absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& s) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         absl::StrCat("INSERT INTO sources (source_id, display_name, url, "
-                     "refresh_interval_seconds, max_withdraw_fraction) VALUES ($1, $2, $3, $4, $5) "
-                     "ON CONFLICT DO NOTHING RETURNING source_id"),
-        s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction);
+                     "refresh_interval_seconds, max_withdraw_fraction, profile) VALUES ($1, $2, "
+                     "$3, $4, $5, $6::jsonb) ON CONFLICT DO NOTHING RETURNING source_id"),
+        s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction,
+        ProfileToJson(s.profile));
     if (!r.empty()) {
       SaveCredentials(tx, s);
       out = SourceFromRow(tx.exec_params1(
@@ -141,8 +163,10 @@ absl::StatusOr<SourceRecord> PgStore::SaveSource(const SourceRecord& s) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
         absl::StrCat("UPDATE sources SET display_name = $2, url = $3, refresh_interval_seconds = "
-                     "$4, max_withdraw_fraction = $5 WHERE source_id = $1 RETURNING source_id"),
-        s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction);
+                     "$4, max_withdraw_fraction = $5, profile = $6::jsonb WHERE source_id = $1 "
+                     "RETURNING source_id"),
+        s.id, s.display_name, s.url, s.refresh_seconds, s.max_withdraw_fraction,
+        ProfileToJson(s.profile));
     if (!r.empty()) {
       SaveCredentials(tx, s);
       out = SourceFromRow(tx.exec_params1(

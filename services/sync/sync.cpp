@@ -18,6 +18,7 @@
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/sync/v1/events.pb.h"
+#include "services/sync/profile.hpp"
 #include "services/sync/run_steps.hpp"
 
 namespace passerelle::sync {
@@ -162,6 +163,7 @@ void ToProto(const SourceRecord& s, v1::Source* out) {
   out->mutable_refresh_interval()->set_seconds(s.refresh_seconds);
   out->set_max_withdraw_fraction(s.max_withdraw_fraction);
   api::ToTimestamp(s.create_time, out->mutable_create_time());
+  *out->mutable_profile() = s.profile;
 }
 
 void ToProto(const RunRecord& run, v1::Run* out) {
@@ -206,6 +208,7 @@ void ToProto(const RunRecord& run, v1::Run* out) {
   out->set_unchanged(run.unchanged);
   out->set_rejected(run.rejected);
   out->set_withdrawn(run.withdrawn);
+  out->set_filtered(run.filtered);
 }
 
 absl::StatusOr<RunRecord> Syncer::GetRun(const std::string& name) {
@@ -250,8 +253,10 @@ Syncer::~Syncer() { Shutdown(); }
 namespace {
 
 // The rules a source's fields follow, on create and update.
-void CheckSource(const SourceRecord& source, const net::DestinationPolicy& destinations,
+void CheckSource(const standard::Standard& standard, const SourceRecord& source,
+                 const net::DestinationPolicy& destinations,
                  std::vector<api::FieldViolation>* bad) {
+  CheckProfile(standard, source.profile, "source.profile", bad);
   api::CheckText(bad, "source.display_name", source.display_name, kMaxDisplayName);
   if (auto url = net::ParseUrl(source.url); !url.ok()) {
     bad->push_back({"source.url", std::string(url.status().message())});
@@ -280,13 +285,17 @@ void CheckSource(const SourceRecord& source, const net::DestinationPolicy& desti
 
 }  // namespace
 
-absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source) {
+absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceRecord source,
+                                                  bool force) {
   std::vector<api::FieldViolation> bad;
   standard::CheckSourceId(&bad, "source_id", id);
-  CheckSource(source, destinations_, &bad);
+  CheckSource(standard_, source, destinations_, &bad);
   if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
   source.id = id;
+  if (!force && IsCustomProfile(source.profile)) {
+    if (absl::Status s = CheckProfileOnFile(source); !s.ok()) return s;
+  }
   return repo_.CreateSource(source);
 }
 
@@ -298,13 +307,15 @@ absl::StatusOr<SourceRecord> Syncer::GetSource(const std::string& name) {
 
 absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
                                                   const SourceRecord& values,
-                                                  const std::vector<std::string>& mask) {
+                                                  const std::vector<std::string>& mask,
+                                                  bool force) {
   auto id = ParseSourceName(name);
   if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
   if (mask.empty()) bad.push_back({"update_mask", "name the fields to change"});
   auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
+  bool profile_changed = false;
   for (const auto& path : mask) {
     if (path == "display_name") {
       source->display_name = values.display_name;
@@ -317,18 +328,24 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
       source->max_withdraw_fraction = values.max_withdraw_fraction;
     } else if (path == "authorization") {
       source->authorization = values.authorization;  // empty: none
+    } else if (path == "profile") {
+      source->profile = values.profile;  // unset: the standard's CSV
+      profile_changed = true;
     } else {
       bad.push_back(
           {"update_mask", absl::StrCat("\"", text::Quote(path, 40), "\" is not a writable field")});
     }
   }
-  CheckSource(*source, destinations_, &bad);
+  CheckSource(standard_, *source, destinations_, &bad);
   if (!bad.empty()) return api::InvalidArgument("invalid update", bad);
   if (source->max_withdraw_fraction == 0) source->max_withdraw_fraction = 0.2;
+  if (profile_changed && !force && IsCustomProfile(source->profile)) {
+    if (absl::Status s = CheckProfileOnFile(*source); !s.ok()) return s;
+  }
   auto saved = repo_.SaveSource(*source);
   if (!saved.ok()) return saved;
-  // Another address or other credentials may give another file, even under the same
-  // validators: the next run reads whatever it gets.
+  // Another address, other credentials or another profile may give other rows, even under the
+  // same validators: the next run reads whatever it gets.
   static const std::set<std::string> kKeepsFile = {"display_name", "refresh_interval",
                                                    "max_withdraw_fraction"};
   for (const auto& path : mask) {
@@ -441,10 +458,11 @@ absl::Status Abandoned() {
 
 bool IsAbandoned(const absl::Status& s) { return s.GetPayload(kAbandonedPayload).has_value(); }
 
+}  // namespace
+
 // A source's file is the standard's CSV, or it is refused whole before any row is read: a web
 // page (an error or login page served with 200), JSON, a binary file, an empty body.
-absl::Status CheckBody(std::string_view body) {
-  if (body.empty()) return absl::InvalidArgumentError("fichier vide (0 octet)");
+absl::Status CheckNotBinary(std::string_view body) {
   struct Magic {
     std::string_view bytes, what;
   };
@@ -464,6 +482,12 @@ absl::Status CheckBody(std::string_view body) {
     return absl::InvalidArgumentError(absl::StrCat("fichier binaire (octet nul à la position ",
                                                    nul + 1, "), pas un fichier CSV"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCsvBody(std::string_view body) {
+  if (body.empty()) return absl::InvalidArgumentError("fichier vide (0 octet)");
+  if (absl::Status s = CheckNotBinary(body); !s.ok()) return s;
   std::string_view start = body;
   if (start.starts_with("\xEF\xBB\xBF")) start.remove_prefix(3);
   while (!start.empty() && (start.front() == ' ' || start.front() == '\t' ||
@@ -488,11 +512,9 @@ absl::Status CheckBody(std::string_view body) {
   return absl::OkStatus();
 }
 
-}  // namespace
-
 absl::StatusOr<standard::ParsedFile> ReadFile(const standard::Standard& standard,
                                               std::string_view file, const std::string& source_id) {
-  if (absl::Status s = CheckBody(file); !s.ok()) {
+  if (absl::Status s = CheckCsvBody(file); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
   }
@@ -675,10 +697,11 @@ absl::Status Syncer::Fetch(Attempt& a) {
 }
 
 absl::Status Syncer::Read(Attempt& a) {
-  auto parsed = ReadFile(standard_, a.file, a.run.source_id);
+  auto read = ReadSource(standard_, a.source.profile, a.file, a.run.source_id);
   a.file = std::string();  // the rows hold what is needed; a file may be 256 MiB
-  if (!parsed.ok()) return parsed.status();
-  a.parsed = *std::move(parsed);
+  if (!read.ok()) return read.status();
+  a.parsed = std::move(read->parsed);
+  a.run.filtered = read->filtered;
   a.run.rows = a.parsed.rows;
   a.run.rejected = static_cast<int>(a.parsed.rejected.size());
   return StillOurs(a);
@@ -794,6 +817,146 @@ RunRecord Syncer::Abandon(const RunRecord& run) {
                 {{"run", RunName(run)}});
   auto current = repo_.GetRun(run.source_id, run.id);
   return current.ok() ? *current : run;
+}
+
+namespace {
+
+constexpr size_t kMaxSample = 1 << 20;
+constexpr int kDefaultPreviewRows = 20;
+constexpr int kMaxPreviewRows = 100;
+
+v1::SourceProfile::Encoding EncodingToProto(text::Encoding e) {
+  switch (e) {
+    case text::Encoding::kLatin1:
+      return v1::SourceProfile::LATIN_1;
+    case text::Encoding::kWindows1252:
+      return v1::SourceProfile::WINDOWS_1252;
+    case text::Encoding::kUtf8:
+      break;
+  }
+  return v1::SourceProfile::UTF_8;
+}
+
+void ToProto(const RowError& e, v1::RunError* out) {
+  out->set_line(e.line);
+  out->set_source_id(e.row_id);
+  out->set_field(e.field);
+  out->set_value(e.value);
+  out->set_rule(e.rule);
+  out->set_description(e.description);
+  out->set_warning(e.warning);
+}
+
+}  // namespace
+
+absl::StatusOr<v1::PreviewSourceResponse> Syncer::Preview(const SourceRecord& source,
+                                                          const v1::SourceProfile& profile,
+                                                          std::string_view file, int row_count) {
+  auto read = ReadSource(standard_, profile, file, source.id, /*allow_missing_columns=*/true);
+  if (!read.ok()) return read.status();
+  v1::PreviewSourceResponse out;
+  out.set_total_rows(read->parsed.rows + read->filtered);
+  out.set_filtered(read->filtered);
+  out.set_rejected(static_cast<int>(read->parsed.rejected.size()));
+  out.set_encoding(EncodingToProto(read->encoding));
+  for (const auto& c : read->columns) out.add_columns(c);
+  for (const RowError& e : MissingColumns(profile, read->columns)) {
+    ToProto(SafeError(e), out.add_profile_problems());
+  }
+  // The first rows in file order, accepted or refused, each with its problems: they are among
+  // the first `row_count` of each list.
+  std::map<int, v1::PreviewRow> rows;
+  const auto& valid = read->parsed.valid;
+  for (size_t i = 0; i < valid.size() && i < static_cast<size_t>(row_count); ++i) {
+    v1::PreviewRow& r = rows[valid[i].line];
+    r.set_line(valid[i].line);
+    r.set_source_id(text::Quote(valid[i].venue.source_id, kMaxQuotedValue));
+    r.set_accepted(true);
+    r.set_accepts_aptic_pass(valid[i].venue.accepts_aptic_pass);
+    for (const auto& [field, value] : standard::ToRaw(standard_, valid[i].venue.standard)) {
+      if (!value.empty()) (*r.mutable_fields())[field] = Safe(value);
+    }
+  }
+  const auto& rejected = read->parsed.rejected;
+  for (size_t i = 0; i < rejected.size() && i < static_cast<size_t>(row_count); ++i) {
+    const auto& rej = rejected[i];
+    v1::PreviewRow& r = rows[rej.line];
+    r.set_line(rej.line);
+    r.set_source_id(text::Quote(rej.source_id, kMaxQuotedValue));
+    for (const auto& v : rej.violations) {
+      ToProto(SafeError({rej.line, rej.source_id, v.field, v.value, v.rule, v.message}),
+              r.add_problems());
+    }
+  }
+  while (static_cast<int>(rows.size()) > row_count) rows.erase(std::prev(rows.end()));
+  for (const auto& w : read->parsed.warnings) {
+    auto it = rows.find(w.line);
+    if (it == rows.end()) continue;
+    ToProto(SafeError({w.line, w.source_id, w.issue.field, w.issue.value, w.issue.rule,
+                       w.issue.message, /*warning=*/true}),
+            it->second.add_problems());
+  }
+  for (auto& [line, r] : rows) out.add_rows()->Swap(&r);
+  return out;
+}
+
+absl::StatusOr<v1::PreviewSourceResponse> Syncer::PreviewSource(const std::string& name,
+                                                                const v1::SourceProfile* profile,
+                                                                const std::string& sample,
+                                                                int row_count) {
+  auto id = ParseSourceName(name);
+  if (!id.ok()) return id.status();
+  std::vector<api::FieldViolation> bad;
+  if (profile != nullptr) CheckProfile(standard_, *profile, "profile", &bad);
+  if (sample.size() > kMaxSample) {
+    bad.push_back({"sample", absl::StrCat("[maxLength] at most ", kMaxSample, " bytes (",
+                                          sample.size(), ")")});
+  }
+  if (row_count < 0) bad.push_back({"row_count", "[range] must not be negative"});
+  if (!bad.empty()) return api::InvalidArgument("invalid preview", bad);
+  auto source = repo_.GetSource(*id);
+  if (!source.ok()) return source.status();
+  const v1::SourceProfile& used = profile != nullptr ? *profile : source->profile;
+  const int count = row_count == 0 ? kDefaultPreviewRows : std::min(row_count, kMaxPreviewRows);
+  if (!sample.empty()) return Preview(*source, used, sample, count);
+  net::Cancellation cancel;
+  // Not conditional: a preview reads the file whatever the last run took.
+  auto file = fetcher_.Get(source->url, source->authorization, {}, cancel);
+  if (!file.ok()) {
+    auto url = net::ParseUrl(source->url);
+    return absl::FailedPreconditionError(
+        absl::StrCat("téléchargement impossible de ",
+                     Safe(url.ok() ? url->Redacted() : text::Quote(source->url, 80)), " : ",
+                     Safe(std::string(file.status().message()))));
+  }
+  return Preview(*source, used, file->body, count);
+}
+
+absl::Status Syncer::CheckProfileOnFile(const SourceRecord& source) {
+  net::Cancellation cancel;
+  auto file = fetcher_.Get(source.url, source.authorization, {}, cancel);
+  if (!file.ok()) return absl::OkStatus();  // nothing to judge by: the runs will say
+  auto preview = Preview(source, source.profile, file->body, 1);
+  std::string why;
+  if (!preview.ok()) {
+    why = std::string(preview.status().message());
+  } else if (preview->profile_problems_size() > 0) {
+    why = preview->profile_problems(0).description();
+  } else if (preview->rejected() == preview->total_rows() - preview->filtered()) {
+    why = absl::StrCat("les ", preview->rejected(), " lignes du fichier seraient toutes refusées");
+    if (preview->rows_size() > 0 && preview->rows(0).problems_size() > 0) {
+      const v1::RunError& e = preview->rows(0).problems(0);
+      absl::StrAppend(&why, " (ligne ", e.line(), " : ", e.field(), " ", e.rule(), ", ",
+                      e.description(), ")");
+    }
+  } else {
+    return absl::OkStatus();
+  }
+  return api::WithReason(
+      absl::FailedPreconditionError(absl::StrCat(
+          "profil non enregistré : ", Safe(why),
+          ". Vérifiez-le avec PreviewSource, ou enregistrez-le quand même avec force.")),
+      "PROFILE_REFUSES_EVERY_ROW");
 }
 
 }  // namespace passerelle::sync

@@ -38,6 +38,8 @@ struct SourceRecord {
   /// API, never logged nor put in a run's error.
   std::string authorization;
   bool has_authorization = false;
+  /// How the file is read (format, encoding, mapping...): profile.hpp.
+  v1::SourceProfile profile;
 };
 
 /// A run's life: running until it succeeds or fails (a dead process's run is failed too).
@@ -79,6 +81,8 @@ struct RunRecord {
   std::string error;
   int64_t file_bytes = 0;
   int rows = 0, skipped = 0, created = 0, updated = 0, unchanged = 0, rejected = 0, withdrawn = 0;
+  /// Rows outside the profile's filter.
+  int filtered = 0;
   FileUnchanged file_unchanged = FileUnchanged::kNo;
 };
 
@@ -223,12 +227,25 @@ class Syncer {
          absl::Duration dead_after = absl::Minutes(2));
   ~Syncer();
 
-  absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source);
+  /// A profile other than the standard's CSV is previewed on the source's file first: when the
+  /// file can be fetched and the profile refuses every row or names a column it lacks,
+  /// FAILED_PRECONDITION unless `force`.
+  absl::StatusOr<SourceRecord> CreateSource(const std::string& id, SourceRecord source,
+                                            bool force = false);
   absl::StatusOr<SourceRecord> GetSource(const std::string& name);
   /// Changes the fields named in `mask` (display_name, url, refresh_interval,
-  /// max_withdraw_fraction, authorization) to those of `values`.
+  /// max_withdraw_fraction, authorization, profile) to those of `values`; a new profile is
+  /// previewed as by CreateSource.
   absl::StatusOr<SourceRecord> UpdateSource(const std::string& name, const SourceRecord& values,
-                                            const std::vector<std::string>& mask);
+                                            const std::vector<std::string>& mask,
+                                            bool force = false);
+  /// What a run would make of the first `row_count` rows (0: 20; at most 100) of the source's
+  /// file, or of `sample` (at most 1 MiB) when not empty, read with `profile` (nullptr: the
+  /// saved one). Writes nothing. A file that fails whole is INVALID_ARGUMENT (FAILED_PRECONDITION
+  /// when it cannot be fetched) with the run's error.
+  absl::StatusOr<v1::PreviewSourceResponse> PreviewSource(const std::string& name,
+                                                          const v1::SourceProfile* profile,
+                                                          const std::string& sample, int row_count);
   /// Starts a run in the background; the run as it starts.
   absl::StatusOr<RunRecord> StartRun(const std::string& source_name, RunTrigger trigger);
   /// One scheduler pass: fails runs whose process died, starts the runs that are due.
@@ -295,6 +312,13 @@ class Syncer {
   RunRecord Fail(RunRecord run, const std::string& error);
   /// The run as the process that failed it behind our back recorded it; nothing is written.
   RunRecord Abandon(const RunRecord& run);
+  /// The preview of `profile` on `file` (already fetched).
+  absl::StatusOr<v1::PreviewSourceResponse> Preview(const SourceRecord& source,
+                                                    const v1::SourceProfile& profile,
+                                                    std::string_view file, int row_count);
+  /// OK when `source`'s profile takes at least one row of its file (or the file cannot be
+  /// fetched: the runs will say why), FAILED_PRECONDITION otherwise.
+  absl::Status CheckProfileOnFile(const SourceRecord& source);
   /// The event of a run that ended, dated at its end.
   events::v1::Event CompletedEvent(const RunRecord& run) const;
 

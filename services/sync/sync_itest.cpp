@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <cmath>
+#include <fstream>
+#include <iostream>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -14,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -42,7 +46,7 @@ class RegionalServer {
       std::lock_guard lock(mu_);
       res.set_redirect(location_);
     });
-    server_.Get("/lieux.csv", [this](const httplib::Request& req, httplib::Response& res) {
+    const auto serve = [this](const httplib::Request& req, httplib::Response& res) {
       std::string body, etag, last_modified;
       int status;
       std::chrono::milliseconds delay;
@@ -76,7 +80,9 @@ class RegionalServer {
       }
       res.status = status;
       res.set_content(body, "text/csv; charset=utf-8");
-    });
+    };
+    server_.Get("/lieux.csv", serve);
+    server_.Get("/api/elements.json", serve);  // a GoGoCarto map's export
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
@@ -110,6 +116,9 @@ class RegionalServer {
     fail_next_ = n;
   }
   std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/lieux.csv"); }
+  std::string gogocarto_url() const {
+    return absl::StrCat("http://127.0.0.1:", port_, "/api/elements.json");
+  }
   std::string moved_url() const { return absl::StrCat("http://127.0.0.1:", port_, "/moved"); }
   int port() const { return port_; }
   void RedirectTo(std::string location) {
@@ -659,7 +668,9 @@ TEST_F(SyncTest, InvalidUtf8AndLatin1RowsAreExplainedAndTheRunGoesOn) {
   EXPECT_TRUE(text::IsValidUtf8(errors[0].value()));
   EXPECT_TRUE(text::IsValidUtf8(errors[0].description()));
 
-  // The same venues written by a spreadsheet in Latin-1: "é" is one byte 0xE9.
+  // The same venues with two cells written by a spreadsheet in Latin-1: "é" is one byte 0xE9.
+  // The file holds UTF-8 elsewhere ("numérique"), so it is read as UTF-8 (encoding detected) and
+  // the Latin-1 cells are explained row by row.
   auto latin1 = Rows(5);
   latin1[0]["nom"] =
       "M\xE9"
@@ -876,7 +887,11 @@ TEST_F(SyncTest, FilesThatAreNotTheStandardsCsvFailWholeAndChangeNothing) {
       {"", "fichier vide"},
       {File({}), "aucune ligne"},
       {cut_mid_row, "fichier tronqué"},
-      {"id,pivot,n\xE9om\r\n", "en-tête illisible"},
+      {"id,pivot,n\xE9om\r\n", "colonnes non reconnues : néom"},
+      {std::string("\xFF\xFE"
+                   "i\0d\0",
+                   6),
+       "UTF-16"},
   };
   for (const auto& c : cases) {
     regional_.Serve(c.body);
@@ -1073,6 +1088,382 @@ TEST_F(SyncTest, RequestsAreBoundedAndPageTokensOpaque) {
     v1::ListRunsResponse out;
     EXPECT_EQ(stub_->ListRuns(&ctx, req, &out).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   }
+}
+
+// Issue 11: sources that publish in their own shapes, each brought in by a profile.
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(absl::StrCat(PASSERELLE_SOURCE_DIR, "/services/sync/testdata/", name),
+                   std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+v1::FieldMapping* Map(v1::SourceProfile* p, const std::string& field,
+                      const std::vector<std::string>& columns) {
+  v1::FieldMapping* m = p->add_mapping();
+  m->set_field(field);
+  for (const auto& c : columns) m->add_parts()->set_column(c);
+  return m;
+}
+
+// The regional file's profile: `;`, Latin-1 detected, its columns, its codes, département 59.
+v1::SourceProfile RegionalProfile() {
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::MAPPED_CSV);
+  Map(&p, "id", {"Identifiant"});
+  Map(&p, "nom", {"Nom de la structure"});
+  Map(&p, "adresse", {"N° et voie"});
+  Map(&p, "code_postal", {"Code postal"});
+  Map(&p, "commune", {"Ville"});
+  Map(&p, "code_insee", {"Code INSEE"});
+  Map(&p, "pivot", {"SIRET"});
+  Map(&p, "telephone", {"Téléphone"});
+  Map(&p, "courriels", {"Courriel"});
+  Map(&p, "date_maj", {"Date de mise à jour"});
+  v1::FieldMapping* typologie = Map(&p, "typologie", {"Type de structure"});
+  typologie->set_split("-");
+  (*typologie->mutable_values())["M"] = "MUNI";
+  (*typologie->mutable_values())["A"] = "ASSO";
+  v1::FieldMapping* programmes = Map(&p, "dispositif_programmes_nationaux", {"Labels"});
+  programmes->set_split("-");
+  (*programmes->mutable_values())["CNFS"] = "Conseillers numériques";
+  (*programmes->mutable_values())["FS"] = "France Services";
+  programmes->set_drop_unmapped(true);
+  v1::FieldMapping* pass = Map(&p, "accepts_aptic_pass", {"Labels"});
+  pass->set_split("-");
+  (*pass->mutable_values())["APTIC"] = "oui";
+  pass->set_drop_unmapped(true);
+  // A concatenation: a constant and two columns.
+  v1::FieldMapping* resume = p.add_mapping();
+  resume->set_field("presentation_resume");
+  resume->add_parts()->set_constant("Lieu de médiation numérique,");
+  resume->add_parts()->set_column("Code postal");
+  resume->add_parts()->set_column("Ville");
+  p.mutable_filter()->set_column("Code INSEE");
+  p.mutable_filter()->add_prefixes("59");
+  // One column per half day, Monday to Saturday.
+  const char* days[] = {"Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi"};
+  for (int d = 0; d < 6; ++d) {
+    for (const auto part : {v1::HoursColumn::MORNING, v1::HoursColumn::AFTERNOON}) {
+      v1::HoursColumn* c = p.mutable_hours()->add_columns();
+      c->set_column(
+          absl::StrCat(days[d], part == v1::HoursColumn::MORNING ? " matin" : " après-midi"));
+      c->set_weekday(d);
+      c->set_part(part);
+    }
+  }
+  return p;
+}
+
+class ProfileTest : public SyncTest {
+ protected:
+  grpc::Status Update(const std::string& source, const v1::SourceProfile& profile, bool force,
+                      v1::Source* out) {
+    grpc::ClientContext ctx;
+    v1::UpdateSourceRequest req;
+    req.mutable_source()->set_name(source);
+    *req.mutable_source()->mutable_profile() = profile;
+    req.mutable_update_mask()->add_paths("profile");
+    req.set_force(force);
+    return stub_->UpdateSource(&ctx, req, out);
+  }
+  grpc::Status Preview(const std::string& source, const v1::SourceProfile* profile,
+                       v1::PreviewSourceResponse* out, const std::string& sample = "",
+                       int rows = 0) {
+    grpc::ClientContext ctx;
+    v1::PreviewSourceRequest req;
+    req.set_name(source);
+    if (profile != nullptr) *req.mutable_profile() = *profile;
+    req.set_sample(sample);
+    req.set_row_count(rows);
+    return stub_->PreviewSource(&ctx, req, out);
+  }
+  venues::v1::Venue VenueOf(const std::string& source, const std::string& id) {
+    for (const auto& v : Venues(source)) {
+      if (v.id() == id) return v;
+    }
+    ADD_FAILURE() << "no venue " << id << " in " << source;
+    return {};
+  }
+};
+
+TEST_F(ProfileTest, ALatin1RegionalFileIsPreviewedThenBroughtInByItsProfile) {
+  regional_.Serve(Fixture("regional_latin1.csv"));
+  const v1::Source source = CreateSource("region");
+  const v1::SourceProfile profile = RegionalProfile();
+
+  // The preview: what each row becomes, nothing written.
+  v1::PreviewSourceResponse preview;
+  grpc::Status st = Preview(source.name(), &profile, &preview);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(preview.encoding(), v1::SourceProfile::WINDOWS_1252);
+  EXPECT_EQ(preview.total_rows(), 6);
+  EXPECT_EQ(preview.filtered(), 1);  // Lens, département 62
+  EXPECT_EQ(preview.rejected(), 1);
+  EXPECT_THAT(preview.columns(), ::testing::Contains("Lundi après-midi"));
+  EXPECT_EQ(preview.profile_problems_size(), 0);
+  ASSERT_EQ(preview.rows_size(), 5);
+  const v1::PreviewRow& first = preview.rows(0);
+  EXPECT_EQ(first.line(), 2);
+  EXPECT_TRUE(first.accepted());
+  EXPECT_EQ(first.source_id(), "R59-001");
+  EXPECT_EQ(first.fields().at("nom"), "Médiathèque de l'Épeule");
+  EXPECT_EQ(first.fields().at("typologie"), "MUNI");
+  EXPECT_EQ(first.fields().at("dispositif_programmes_nationaux"), "Conseillers numériques");
+  EXPECT_EQ(first.fields().at("telephone"), "+33320000001");
+  EXPECT_EQ(first.fields().at("presentation_resume"), "Lieu de médiation numérique, 59100 Roubaix");
+  EXPECT_TRUE(first.accepts_aptic_pass());
+  EXPECT_EQ(first.fields().at("horaires"), "Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:30-12:00");
+  EXPECT_EQ(preview.rows(1).fields().at("typologie"), "MUNI|CS");
+  EXPECT_EQ(preview.rows(1).fields().at("dispositif_programmes_nationaux"),
+            "Conseillers numériques|France Services");
+  EXPECT_FALSE(preview.rows(1).accepts_aptic_pass());
+  const v1::PreviewRow& bad = preview.rows(3);  // line 6: line 5 (Lens) is filtered out
+  EXPECT_EQ(bad.line(), 6);
+  EXPECT_FALSE(bad.accepted());
+  ASSERT_GE(bad.problems_size(), 1);
+  EXPECT_EQ(bad.problems(0).field(), "code_postal");
+  EXPECT_EQ(bad.problems(0).value(), "591");
+  EXPECT_EQ(bad.problems(0).rule(), "pattern");
+  EXPECT_TRUE(Venues("region").empty());
+
+  {  // The output docs/sync.md shows.
+    std::string json;
+    google::protobuf::util::JsonPrintOptions options;
+    options.add_whitespace = true;
+    ASSERT_TRUE(google::protobuf::util::MessageToJsonString(preview, &json, options).ok());
+    std::cout << "PREVIEW_OUTPUT_BEGIN\n" << json << "PREVIEW_OUTPUT_END\n";
+  }
+  // Two rows only, when asked.
+  ASSERT_TRUE(Preview(source.name(), &profile, &preview, "", 2).ok());
+  EXPECT_EQ(preview.rows_size(), 2);
+
+  // A column the file does not have: previewed with its path, and not saved.
+  v1::SourceProfile typo = profile;
+  typo.mutable_mapping(1)->mutable_parts(0)->set_column("Nom");
+  ASSERT_TRUE(Preview(source.name(), &typo, &preview).ok());
+  ASSERT_EQ(preview.profile_problems_size(), 1);
+  EXPECT_EQ(preview.profile_problems(0).field(), "profile.mapping[1].parts[0].column");
+  EXPECT_EQ(preview.profile_problems(0).value(), "Nom");
+  EXPECT_EQ(preview.profile_problems(0).rule(), "column");
+  v1::Source saved;
+  st = Update(source.name(), typo, false, &saved);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("« Nom » absente du fichier"));
+
+  // A profile that refuses every row is not saved unless the request says so.
+  v1::SourceProfile wrong = profile;
+  wrong.mutable_mapping(3)->mutable_parts(0)->set_column("Ville");  // code_postal <- Ville
+  st = Update(source.name(), wrong, false, &saved);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("seraient toutes refusées"));
+  EXPECT_THAT(st.error_message(), HasSubstr("code_postal"));
+  ASSERT_TRUE(Update(source.name(), wrong, true, &saved).ok());
+  EXPECT_EQ(saved.profile().mapping(3).parts(0).column(), "Ville");
+
+  // The right profile, saved and read back; the run brings the rows in.
+  st = Update(source.name(), profile, false, &saved);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(saved.profile().format(), v1::SourceProfile::MAPPED_CSV);
+  EXPECT_EQ(saved.profile().mapping_size(), profile.mapping_size());
+  EXPECT_EQ(saved.profile().filter().prefixes(0), "59");
+  v1::Run run = RunToEnd(source.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(run.rows(), 5);
+  EXPECT_EQ(run.filtered(), 1);
+  EXPECT_EQ(run.created(), 4);
+  EXPECT_EQ(run.rejected(), 1);
+  auto errors = RunErrors(*stub_, run.name());
+  int refused = 0;
+  for (const auto& e : errors) {
+    if (e.warning()) continue;
+    ++refused;
+    EXPECT_EQ(e.line(), 6);
+    EXPECT_EQ(e.field(), "code_postal");
+  }
+  EXPECT_EQ(refused, 1);
+
+  // Venues really has them, read through its own API.
+  const venues::v1::Venue alma = VenueOf("region", "R59-001");
+  EXPECT_EQ(alma.nom(), "Médiathèque de l'Épeule");
+  EXPECT_EQ(alma.adresse(), "12 rue de l'Épeule");
+  EXPECT_EQ(alma.code_insee(), "59512");
+  EXPECT_THAT(alma.typologie(), ::testing::ElementsAre("MUNI"));
+  EXPECT_TRUE(alma.accepts_aptic_pass());
+  ASSERT_EQ(alma.dispositif_programmes_nationaux_size(), 1);
+  EXPECT_EQ(alma.dispositif_programmes_nationaux(0), venues::v1::DISPOSITIF_CONSEILLERS_NUMERIQUES);
+  EXPECT_FALSE(VenueOf("region", "R59-003").typologie().empty());
+  EXPECT_EQ(alma.horaires(), "Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:30-12:00");
+  // Hours not understood: out of `horaires`, kept in words, reported as a warning.
+  const venues::v1::Venue croix = VenueOf("region", "R59-006");
+  EXPECT_EQ(croix.horaires(), "");
+  EXPECT_THAT(croix.presentation_detail(),
+              HasSubstr("Horaires : mardi matin : selon les permanences du CCAS"));
+  bool warned = false;
+  for (const auto& e : errors) {
+    if (e.source_id() == "R59-006" && e.rule() == "horaires") {
+      warned = true;
+      EXPECT_TRUE(e.warning());
+      EXPECT_EQ(e.field(), "horaires");
+      EXPECT_THAT(e.value(), HasSubstr("selon les permanences du CCAS"));
+    }
+  }
+  EXPECT_TRUE(warned);
+  for (const auto& v : Venues("region")) EXPECT_NE(v.id(), "R62-004");
+
+  // The same file again: not even read (same digest), nothing sent.
+  v1::Run again = RunToEnd(source.name());
+  EXPECT_EQ(again.state(), v1::Run::SUCCEEDED) << again.error();
+  EXPECT_EQ(again.file_unchanged(), v1::Run::SAME_CONTENT);
+}
+
+TEST_F(ProfileTest, AGoGoCartoExportIsBroughtInWithItsOwnFields) {
+  regional_.Serve(Fixture("gogocarto_elements.json"));
+  v1::SourceProfile profile;
+  profile.set_format(v1::SourceProfile::GOGOCARTO_JSON);
+  // GoGoCarto's fields are read as they are; the standard's pivot and date come from the
+  // profile: a constant and the element's `updatedAt`.
+  v1::FieldMapping* pivot = profile.add_mapping();
+  pivot->set_field("pivot");
+  pivot->add_parts()->set_constant("43493312300052");
+  Map(&profile, "date_maj", {"updatedAt"});
+  Map(&profile, "typologie", {"categories"})->set_split("|");
+  (*profile.mutable_mapping(2)->mutable_values())["Lieu de médiation"] = "TIERS_LIEUX";
+  profile.mutable_mapping(2)->set_drop_unmapped(true);
+
+  grpc::ClientContext ctx;
+  v1::CreateSourceRequest req;
+  req.set_source_id("carte");
+  req.mutable_source()->set_display_name("Carte des lieux (GoGoCarto)");
+  req.mutable_source()->set_url(regional_.gogocarto_url());
+  *req.mutable_source()->mutable_profile() = profile;
+  v1::Source source;
+  grpc::Status st = stub_->CreateSource(&ctx, req, &source);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+
+  v1::PreviewSourceResponse preview;
+  ASSERT_TRUE(Preview(source.name(), nullptr, &preview).ok());
+  EXPECT_THAT(preview.columns(), ::testing::IsSupersetOf({"geo.latitude", "address.postalCode",
+                                                          "openHours.Tu", "categoriesFull.name"}));
+  ASSERT_EQ(preview.rows_size(), 3);
+  EXPECT_EQ(preview.rows(0).fields().at("horaires"),
+            "Tu 14:00-18:00; Th 14:00-18:00; Sa 09:30-12:30");
+  EXPECT_FALSE(preview.rows(2).accepted());  // no street address, no date
+
+  v1::Run run = RunToEnd(source.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(run.rows(), 3);
+  EXPECT_EQ(run.created(), 2);
+  EXPECT_EQ(run.rejected(), 1);
+  const venues::v1::Venue repair = VenueOf("carte", "aB3xQ");
+  EXPECT_EQ(repair.nom(), "Repair Café numérique de l'Union");
+  EXPECT_EQ(repair.code_postal(), "59100");
+  EXPECT_EQ(repair.commune(), "Roubaix");
+  EXPECT_DOUBLE_EQ(repair.latitude(), 50.6951);
+  EXPECT_EQ(repair.date_maj(), "2026-10-28");
+  EXPECT_THAT(repair.typologie(), ::testing::ElementsAre("TIERS_LIEUX"));
+  EXPECT_EQ(repair.horaires(), "Tu 14:00-18:00; Th 14:00-18:00; Sa 09:30-12:30");
+  EXPECT_EQ(VenueOf("carte", "kP7mZ").horaires(), "Mo 09:00-12:00,13:30-17:00; We 09:00-12:00");
+
+  // Hostile documents fail whole, with the reason, before any parsing recursion.
+  const std::string deep = std::string(5000, '[') + std::string(5000, ']');
+  st = Preview(source.name(), nullptr, &preview, deep);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("trop imbriqué"));
+  st = Preview(source.name(), nullptr, &preview, "{\"data\": [{\"id\": \"x\"");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("JSON illisible"));
+  st = Preview(source.name(), nullptr, &preview, "{\"elements\": []}");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("« data »"));
+  regional_.Serve(deep);
+  v1::Run refused = RunToEnd(source.name());
+  EXPECT_EQ(refused.state(), v1::Run::FAILED);
+  EXPECT_THAT(refused.error(), HasSubstr("trop imbriqué"));
+  EXPECT_EQ(Venues("carte").size(), 2u);
+}
+
+TEST_F(ProfileTest, AV01FileIsReadAsTheStandard) {
+  regional_.Serve(Fixture("v0_1.csv"));
+  const v1::Source source = CreateSource("ancien");
+  v1::SourceProfile profile;
+  profile.set_format(v1::SourceProfile::STANDARD_CSV);
+  v1::Source saved;
+  ASSERT_TRUE(Update(source.name(), profile, false, &saved).ok());
+  v1::Run run = RunToEnd(source.name());
+  EXPECT_EQ(run.state(), v1::Run::SUCCEEDED) << run.error();
+  EXPECT_EQ(run.created(), 2);
+  const venues::v1::Venue trichon = VenueOf("ancien", "v01-1");
+  EXPECT_EQ(trichon.nom(), "Espace public numérique du Trichon");
+  EXPECT_TRUE(trichon.accepts_aptic_pass());
+  EXPECT_THAT(trichon.courriels(), ::testing::ElementsAre("contact@trichon.exemple.fr"));
+}
+
+TEST_F(ProfileTest, ProfilesAndPreviewsAreCheckedFieldByField) {
+  regional_.Serve(Fixture("regional_latin1.csv"));
+  const v1::Source source = CreateSource("checks");
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::MAPPED_CSV);
+  Map(&p, "nom_du_lieu", {"Nom"});            // not a standard field
+  Map(&p, "nom", {std::string("No\0m", 4)});  // NUL
+  Map(&p, "adresse", {})->set_split("x");     // no part, unknown split
+  v1::FieldMapping* huge = p.add_mapping();
+  huge->set_field("commune");
+  huge->add_parts()->set_constant(std::string(600, 'a'));
+  Map(&p, "id", {"Identifiant"});
+  Map(&p, "id", {"Identifiant"});  // twice
+  p.mutable_filter()->set_column("Code INSEE");
+  p.mutable_filter()->add_prefixes("59-");
+  p.mutable_hours()->set_text_column("Horaires");
+  p.mutable_hours()->add_columns()->set_column("Lundi matin");
+  v1::Source out;
+  grpc::Status st = Update(source.name(), p, false, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  auto bad = Violations(st);
+  EXPECT_THAT(bad["source.profile.mapping[0].field"], HasSubstr("[field]"));
+  EXPECT_THAT(bad["source.profile.mapping[0].field"], HasSubstr("nom_du_lieu"));
+  EXPECT_TRUE(bad.contains("source.profile.mapping[1].parts[0].column"));
+  EXPECT_THAT(bad["source.profile.mapping[2].parts"], HasSubstr("[required]"));
+  EXPECT_THAT(bad["source.profile.mapping[2].split"], HasSubstr("[enum]"));
+  EXPECT_TRUE(bad.contains("source.profile.mapping[3].parts[0].constant"));
+  EXPECT_THAT(bad["source.profile.mapping[5].field"], HasSubstr("[unique]"));
+  EXPECT_THAT(bad["source.profile.filter.prefixes[0]"], HasSubstr("[pattern]"));
+  EXPECT_THAT(bad["source.profile.hours"], HasSubstr("[oneof]"));
+
+  v1::SourceProfile empty;
+  empty.set_format(v1::SourceProfile::MAPPED_CSV);
+  st = Update(source.name(), empty, false, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st)["source.profile.mapping"], HasSubstr("[required]"));
+  v1::SourceProfile unknown_format;
+  unknown_format.set_format(static_cast<v1::SourceProfile::Format>(42));
+  st = Update(source.name(), unknown_format, false, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Violations(st).contains("source.profile.format"));
+
+  // PreviewSource: the same checks under `profile`, a bounded sample, a known source.
+  v1::PreviewSourceResponse preview;
+  st = Preview(source.name(), &p, &preview);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Violations(st).contains("profile.mapping[0].field"));
+  st = Preview(source.name(), nullptr, &preview, std::string((1 << 20) + 1, 'a'));
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_TRUE(Violations(st).contains("sample"));
+  st = Preview(source.name(), nullptr, &preview, "", -1);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  st = Preview("sources/nowhere", nullptr, &preview);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND);
+  st = Preview("lieux/x", nullptr, &preview);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // The standard's CSV profile on this file: the file-level error, nothing written.
+  st = Preview(source.name(), nullptr, &preview);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(st.error_message(), HasSubstr("colonnes obligatoires absentes"));
+  regional_.Serve("unavailable", 503);
+  st = Preview(source.name(), nullptr, &preview);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("réponse HTTP 503"));
 }
 
 }  // namespace

@@ -1,0 +1,34 @@
+// Files that are not UTF-8: the single-byte encodings French producers' spreadsheets write
+// (ISO-8859-1, Windows-1252), their detection, and the conversion to UTF-8 that every reader
+// applies before looking at a byte.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace passerelle::text {
+
+enum class Encoding { kUtf8, kLatin1, kWindows1252 };
+
+/// `UTF-8`, `ISO-8859-1` or `Windows-1252`.
+std::string_view EncodingName(Encoding encoding);
+
+/// `s` without a leading UTF-8 byte order mark.
+std::string_view StripUtf8Bom(std::string_view s);
+
+/// True when `s` starts with a UTF-16 or UTF-32 byte order mark (a file no reader here takes).
+bool HasUtf16Bom(std::string_view s);
+
+/// The encoding of `bytes`: UTF-8 when they are valid UTF-8 or hold at least one well-formed
+/// multi-byte sequence (a UTF-8 file with a few bad bytes: those are reported where they are),
+/// Windows-1252 otherwise (a single-byte file: Latin-1 text reads the same in both, except for
+/// 0x80-0x9F, which Windows-1252 gives printable characters).
+Encoding DetectEncoding(std::string_view bytes);
+
+/// `bytes` read as `encoding` in UTF-8: single-byte encodings are converted byte by byte (the five
+/// bytes Windows-1252 leaves undefined are read as Latin-1's C1 controls, which readers refuse as
+/// control characters); UTF-8 is returned as it is (invalid bytes kept for the reader to report).
+/// A leading UTF-8 byte order mark is dropped in every case.
+std::string ToUtf8(std::string_view bytes, Encoding encoding);
+
+}  // namespace passerelle::text

@@ -1,0 +1,58 @@
+#include "libs/text/encoding.hpp"
+
+#include "gtest/gtest.h"
+#include "libs/text/utf8.hpp"
+
+namespace passerelle::text {
+namespace {
+
+TEST(EncodingTest, DetectsUtf8Latin1AndMixedFiles) {
+  EXPECT_EQ(DetectEncoding("id;nom\r\n1;Médiathèque\r\n"), Encoding::kUtf8);
+  EXPECT_EQ(DetectEncoding("\xEF\xBB\xBFid;nom\r\n"), Encoding::kUtf8);
+  EXPECT_EQ(DetectEncoding("plain ascii"), Encoding::kUtf8);
+  EXPECT_EQ(DetectEncoding("1;M\xE9"
+                           "diath\xE8que\r\n"),
+            Encoding::kWindows1252);
+  EXPECT_EQ(DetectEncoding("\x93quoted\x94 \x80"), Encoding::kWindows1252);
+  // A UTF-8 file with one stray byte stays UTF-8: the bad byte is the row's problem.
+  EXPECT_EQ(DetectEncoding("num\xC3\xA9rique \xFF"), Encoding::kUtf8);
+  // A cut sequence at the end is not a multi-byte sequence.
+  EXPECT_EQ(DetectEncoding("abc \xC3"), Encoding::kWindows1252);
+}
+
+TEST(EncodingTest, ConvertsSingleByteEncodingsToValidUtf8) {
+  EXPECT_EQ(ToUtf8("M\xE9"
+                   "diath\xE8que",
+                   Encoding::kLatin1),
+            "Médiathèque");
+  EXPECT_EQ(ToUtf8("M\xE9"
+                   "diath\xE8que",
+                   Encoding::kWindows1252),
+            "Médiathèque");
+  EXPECT_EQ(ToUtf8("\x80 \x9C\x93x\x94", Encoding::kWindows1252), "€ œ“x”");
+  EXPECT_EQ(ToUtf8("\xFF", Encoding::kLatin1), "ÿ");
+  // Latin-1's 0x80-0x9F are C1 controls: valid UTF-8 that readers refuse as control characters.
+  const std::string c1 = ToUtf8("a\x85", Encoding::kLatin1);
+  EXPECT_TRUE(IsValidUtf8(c1));
+  EXPECT_TRUE(FirstControl(c1).has_value());
+  // Windows-1252's undefined bytes read as Latin-1.
+  EXPECT_TRUE(FirstControl(ToUtf8("\x81", Encoding::kWindows1252)).has_value());
+  // Every byte gives valid UTF-8.
+  std::string all;
+  for (int b = 1; b < 256; ++b) all.push_back(static_cast<char>(b));
+  EXPECT_TRUE(IsValidUtf8(ToUtf8(all, Encoding::kLatin1)));
+  EXPECT_TRUE(IsValidUtf8(ToUtf8(all, Encoding::kWindows1252)));
+  EXPECT_EQ(CodePoints(ToUtf8(all, Encoding::kWindows1252)), 255u);
+}
+
+TEST(EncodingTest, ByteOrderMarks) {
+  EXPECT_EQ(ToUtf8("\xEF\xBB\xBFid", Encoding::kUtf8), "id");
+  EXPECT_EQ(ToUtf8("\xEF\xBB\xBFid", Encoding::kWindows1252), "id");
+  EXPECT_EQ(StripUtf8Bom("id"), "id");
+  EXPECT_TRUE(HasUtf16Bom("\xFF\xFEi\0d"));
+  EXPECT_TRUE(HasUtf16Bom("\xFE\xFF\0i"));
+  EXPECT_FALSE(HasUtf16Bom("id"));
+}
+
+}  // namespace
+}  // namespace passerelle::text

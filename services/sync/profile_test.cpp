@@ -1,0 +1,259 @@
+// Source profiles without any service: the fixtures read through ReadSource.
+#include "services/sync/profile.hpp"
+
+#include <fstream>
+#include <iterator>
+#include <map>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace passerelle::sync {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Fixture(const std::string& name) {
+  std::ifstream in(std::string(PASSERELLE_SOURCE_DIR) + "/services/sync/testdata/" + name,
+                   std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+v1::FieldMapping* Map(v1::SourceProfile* p, const std::string& field, const std::string& column) {
+  v1::FieldMapping* m = p->add_mapping();
+  m->set_field(field);
+  m->add_parts()->set_column(column);
+  return m;
+}
+
+const standard::Standard& Std() { return standard::Standard::V102(); }
+
+v1::SourceProfile Regional() {
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::MAPPED_CSV);
+  Map(&p, "id", "Identifiant");
+  Map(&p, "nom", "Nom de la structure");
+  Map(&p, "adresse", "N° et voie");
+  Map(&p, "code_postal", "Code postal");
+  Map(&p, "commune", "Ville");
+  Map(&p, "pivot", "SIRET");
+  Map(&p, "date_maj", "Date de mise à jour");
+  v1::FieldMapping* programmes = Map(&p, "dispositif_programmes_nationaux", "Labels");
+  programmes->set_split("-");
+  (*programmes->mutable_values())["CNFS"] = "Conseillers numériques";
+  (*programmes->mutable_values())["FS"] = "France Services";
+  programmes->set_drop_unmapped(true);
+  v1::FieldMapping* pass = Map(&p, "accepts_aptic_pass", "Labels");
+  pass->set_split("-");
+  (*pass->mutable_values())["APTIC"] = "oui";
+  pass->set_drop_unmapped(true);
+  return p;
+}
+
+TEST(ProfileTest, MappedLatin1FileWithCodesAndAFilter) {
+  v1::SourceProfile p = Regional();
+  p.mutable_filter()->set_column("Code INSEE");
+  p.mutable_filter()->add_prefixes("59");
+  auto read = ReadSource(Std(), p, Fixture("regional_latin1.csv"), "region");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->encoding, text::Encoding::kWindows1252);
+  EXPECT_EQ(read->filtered, 1);
+  EXPECT_EQ(read->parsed.rows, 5);
+  ASSERT_EQ(read->parsed.valid.size(), 4u);
+  ASSERT_EQ(read->parsed.rejected.size(), 1u);
+  const standard::Venue& first = read->parsed.valid[0].venue;
+  EXPECT_EQ(first.source_id, "R59-001");
+  EXPECT_EQ(first.standard.at("nom"), std::vector<std::string>{"Médiathèque de l'Épeule"});
+  EXPECT_EQ(first.standard.at("dispositif_programmes_nationaux"),
+            std::vector<std::string>{"Conseillers numériques"});
+  EXPECT_TRUE(first.accepts_aptic_pass);
+  const standard::Venue& second = read->parsed.valid[1].venue;
+  EXPECT_EQ(second.standard.at("dispositif_programmes_nationaux"),
+            (std::vector<std::string>{"Conseillers numériques", "France Services"}));
+  EXPECT_FALSE(second.accepts_aptic_pass);
+  EXPECT_EQ(read->parsed.rejected[0].line, 6);
+  EXPECT_EQ(read->parsed.rejected[0].violations[0].field, "code_postal");
+}
+
+TEST(ProfileTest, HalfDayColumnsAndFreeTextBecomeHorairesOrStayInWords) {
+  v1::SourceProfile p = Regional();
+  const char* days[] = {"Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi"};
+  for (int d = 0; d < 6; ++d) {
+    for (const auto part : {v1::HoursColumn::MORNING, v1::HoursColumn::AFTERNOON}) {
+      v1::HoursColumn* c = p.mutable_hours()->add_columns();
+      c->set_column(std::string(days[d]) +
+                    (part == v1::HoursColumn::MORNING ? " matin" : " après-midi"));
+      c->set_weekday(d);
+      c->set_part(part);
+    }
+  }
+  auto read = ReadSource(Std(), p, Fixture("regional_latin1.csv"), "region");
+  ASSERT_TRUE(read.ok()) << read.status();
+  std::map<std::string, const standard::Venue*> by_id;
+  for (const auto& row : read->parsed.valid) by_id[row.venue.source_id] = &row.venue;
+  ASSERT_TRUE(by_id.contains("R59-001"));
+  EXPECT_EQ(by_id["R59-001"]->standard.at("horaires"),
+            std::vector<std::string>{"Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:30-12:00"});
+  ASSERT_TRUE(by_id.contains("R59-006"));
+  EXPECT_FALSE(by_id["R59-006"]->standard.contains("horaires"));
+  EXPECT_THAT(by_id["R59-006"]->standard.at("presentation_detail")[0],
+              HasSubstr("Horaires : mardi matin : selon les permanences du CCAS"));
+  int warnings = 0;
+  for (const auto& w : read->parsed.warnings) {
+    if (w.issue.rule != "horaires") continue;
+    ++warnings;
+    EXPECT_EQ(w.source_id, "R59-006");
+    EXPECT_THAT(w.issue.value, HasSubstr("selon les permanences du CCAS"));
+  }
+  EXPECT_EQ(warnings, 1);
+
+  // One free-text column.
+  v1::SourceProfile text;
+  text.set_format(v1::SourceProfile::MAPPED_CSV);
+  for (const char* f : {"id", "nom", "adresse", "code_postal", "commune", "pivot", "date_maj"}) {
+    Map(&text, f, f);
+  }
+  text.mutable_hours()->set_text_column("horaires libres");
+  const std::string file =
+      "id;nom;adresse;code_postal;commune;pivot;date_maj;horaires libres\n"
+      "a;Espace A;1 rue A;59100;Roubaix;21590512800016;2026-11-02;du lundi au vendredi de 9h à "
+      "12h\n"
+      "b;Espace B;2 rue B;59100;Roubaix;21590512800024;2026-11-02;quand il fait beau\n";
+  read = ReadSource(Std(), text, file, "t");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->parsed.valid.size(), 2u);
+  EXPECT_EQ(read->parsed.valid[0].venue.standard.at("horaires"),
+            std::vector<std::string>{"Mo-Fr 09:00-12:00"});
+  EXPECT_FALSE(read->parsed.valid[1].venue.standard.contains("horaires"));
+  EXPECT_EQ(read->parsed.valid[1].venue.standard.at("presentation_detail"),
+            std::vector<std::string>{"Horaires : quand il fait beau"});
+}
+
+TEST(ProfileTest, DeclaredEncodingsAndDelimiters) {
+  v1::SourceProfile p = Regional();
+  p.set_encoding(v1::SourceProfile::LATIN_1);
+  p.set_delimiter(v1::SourceProfile::SEMICOLON);
+  auto read = ReadSource(Std(), p, Fixture("regional_latin1.csv"), "region");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->encoding, text::Encoding::kLatin1);
+  EXPECT_EQ(read->parsed.rows, 6);
+  // Declared UTF-8, the Latin-1 header cannot be read: the file fails whole.
+  p.set_encoding(v1::SourceProfile::UTF_8);
+  read = ReadSource(Std(), p, Fixture("regional_latin1.csv"), "region");
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(read.status().message(), HasSubstr("en-tête illisible"));
+  // The wrong delimiter: the mapped columns are not in the header.
+  p.set_encoding(v1::SourceProfile::ENCODING_AUTO);
+  p.set_delimiter(v1::SourceProfile::TAB);
+  read = ReadSource(Std(), p, Fixture("regional_latin1.csv"), "region");
+  EXPECT_THAT(read.status().message(), HasSubstr("colonnes du profil absentes du fichier"));
+  // Tab-separated, with a BOM.
+  v1::SourceProfile tab;
+  tab.set_format(v1::SourceProfile::MAPPED_CSV);
+  Map(&tab, "id", "ref");
+  Map(&tab, "nom", "libellé");
+  read = ReadSource(Std(), tab, "\xEF\xBB\xBFref\tlibellé\r\nA1\tEspace\r\n", "t");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->parsed.rejected.size(), 1u);  // required fields missing, but read
+  EXPECT_EQ(read->columns, (std::vector<std::string>{"ref", "libellé"}));
+}
+
+TEST(ProfileTest, GoGoCartoDefaultsAndBounds) {
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::GOGOCARTO_JSON);
+  v1::FieldMapping* pivot = p.add_mapping();
+  pivot->set_field("pivot");
+  pivot->add_parts()->set_constant("43493312300052");
+  Map(&p, "date_maj", "updatedAt");
+  auto read = ReadSource(Std(), p, Fixture("gogocarto_elements.json"), "carte");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->parsed.rows, 3);
+  ASSERT_EQ(read->parsed.valid.size(), 2u);
+  const auto& repair = read->parsed.valid[0].venue.standard;
+  EXPECT_EQ(repair.at("code_postal"), std::vector<std::string>{"59100"});
+  EXPECT_EQ(repair.at("horaires"),
+            std::vector<std::string>{"Tu 14:00-18:00; Th 14:00-18:00; Sa 09:30-12:30"});
+  EXPECT_EQ(read->parsed.valid[0].line, 1);
+
+  EXPECT_THAT(
+      ReadSource(Std(), p, std::string(100, '[') + std::string(100, ']'), "c").status().message(),
+      HasSubstr("trop imbriqué"));
+  // Brackets inside strings do not count.
+  auto strings =
+      ReadSource(Std(), p, "{\"data\": [{\"id\": \"" + std::string(100, '[') + "\"}]}", "c");
+  ASSERT_TRUE(strings.ok()) << strings.status();
+  EXPECT_EQ(strings->parsed.rows, 1);
+  EXPECT_THAT(ReadSource(Std(), p, "[1, 2", "c").status().message(), HasSubstr("JSON illisible"));
+  EXPECT_THAT(ReadSource(Std(), p, "<html>", "c").status().message(), HasSubstr("HTML"));
+  // A bare array of elements, and elements that are not objects, are rows without fields.
+  auto bare = ReadSource(Std(), p, "[{\"id\": \"a\"}, 3]", "c");
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_EQ(bare->parsed.rejected.size(), 2u);
+}
+
+// Hostile cells (robustness.md "strings"): a 5 MB value, invalid UTF-8 with UTF-8 declared, a
+// control character are the row's problems with their rule; a NUL byte refuses the file whole.
+TEST(ProfileTest, HostileCellsAreTheRowsProblemsNotTheRuns) {
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::MAPPED_CSV);
+  p.set_encoding(v1::SourceProfile::UTF_8);
+  for (const char* f : {"id", "nom", "adresse", "code_postal", "commune", "pivot", "date_maj"}) {
+    Map(&p, f, f);
+  }
+  const std::string head = "id;nom;adresse;code_postal;commune;pivot;date_maj\n";
+  const std::string tail = ";1 rue A;59100;Roubaix;21590512800016;2026-11-02\n";
+  const std::string file = head + "a;" + std::string(5 << 20, 'x') + tail + "b;Espace \xFF\xFE" +
+                           tail + "c;Espace \x01" + tail + "d;Espace D" + tail;
+  auto read = ReadSource(Std(), p, file, "h");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->parsed.valid.size(), 1u);
+  ASSERT_EQ(read->parsed.rejected.size(), 3u);
+  std::vector<std::string> rules;
+  for (const auto& r : read->parsed.rejected) {
+    EXPECT_EQ(r.violations[0].field, "nom");
+    EXPECT_LE(r.violations[0].value.size(), 1000u);  // quoted, never the whole value
+    rules.push_back(r.violations[0].rule);
+  }
+  EXPECT_EQ(rules, (std::vector<std::string>{"maxLength", "utf8", "control"}));
+  auto nul = ReadSource(Std(), p, head + std::string("a;E\0", 4) + tail, "h");
+  EXPECT_THAT(nul.status().message(), HasSubstr("octet nul"));
+}
+
+TEST(ProfileTest, CheckProfileNamesEveryBrokenRule) {
+  v1::SourceProfile p;
+  p.set_format(v1::SourceProfile::STANDARD_CSV);
+  Map(&p, "nom", "Nom");
+  std::vector<api::FieldViolation> bad;
+  CheckProfile(Std(), p, "profile", &bad);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].field, "profile.format");
+  EXPECT_THAT(bad[0].description, HasSubstr("[format]"));
+
+  v1::SourceProfile hours;
+  hours.set_format(v1::SourceProfile::MAPPED_CSV);
+  Map(&hours, "horaires", "Horaires");
+  v1::HoursColumn* c = hours.mutable_hours()->add_columns();
+  c->set_column("Lundi");
+  c->set_weekday(7);
+  bad.clear();
+  CheckProfile(Std(), hours, "profile", &bad);
+  std::map<std::string, std::string> by_field;
+  for (const auto& v : bad) by_field[v.field] += v.description;
+  EXPECT_THAT(by_field["profile.hours.columns[0].weekday"], HasSubstr("[range]"));
+  EXPECT_THAT(by_field["profile.hours"], HasSubstr("[unique]"));
+
+  v1::SourceProfile many;
+  many.set_format(v1::SourceProfile::MAPPED_CSV);
+  for (int i = 0; i < kMaxMappings + 1; ++i) Map(&many, "nom", "x");
+  bad.clear();
+  CheckProfile(Std(), many, "profile", &bad);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_THAT(bad[0].description, HasSubstr("[maxItems]"));
+
+  EXPECT_FALSE(IsCustomProfile(v1::SourceProfile()));
+  EXPECT_TRUE(IsCustomProfile(hours));
+}
+
+}  // namespace
+}  // namespace passerelle::sync
