@@ -166,8 +166,8 @@ absl::StatusOr<Url> ParseUrl(std::string_view text) {
   std::string_view target = end == std::string_view::npos ? "" : rest.substr(end);
   if (authority.find('@') != std::string_view::npos) {
     return BadUrl(
-        "l'adresse contient un identifiant ou un mot de passe (user:motdepasse@) : retirez-le et "
-        "donnez-le dans le champ `authorization` de la source, qui n'est jamais affiché");
+        "identifiants dans l'adresse (user:motdepasse@) refusés : retirez-les (une source les "
+        "reçoit dans son champ `authorization`, jamais affiché)");
   }
   std::string_view host = authority;
   std::string_view port_text;

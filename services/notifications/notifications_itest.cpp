@@ -392,6 +392,78 @@ TEST_F(NotificationsTest, RotatedSecretSignsWithBothDuringTheGracePeriod) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// What a careless member sends is refused with the reason, not stored as something else.
+TEST_F(NotificationsTest, CarelessRequestsAreRefusedWithAReason) {
+  Receiver receiver("");
+  v1::Subscription sub = Subscribe(receiver.url(), Types("venue.created"));
+  receiver.SetSecret(sub.webhook().secret());
+  auto create = [&](const std::function<void(v1::Subscription*)>& edit) {
+    grpc::ClientContext ctx;
+    v1::CreateSubscriptionRequest req;
+    req.mutable_subscription()->set_organisation("organisations/centre-social-epeule");
+    req.mutable_subscription()->mutable_webhook()->set_url(receiver.url());
+    edit(req.mutable_subscription());
+    v1::Subscription out;
+    grpc::Status st = stub_->CreateSubscription(&ctx, req, &out);
+    return std::make_pair(st, out);
+  };
+  // Unknown enum values.
+  auto [rhythm, _1] =
+      create([](v1::Subscription* s) { s->set_rhythm(v1::Subscription::Rhythm(99)); });
+  EXPECT_EQ(rhythm.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(rhythm), HasSubstr("subscription.rhythm"));
+  auto [state, _2] = create([](v1::Subscription* s) { s->set_state(v1::Subscription::State(77)); });
+  EXPECT_EQ(state.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(state), HasSubstr("subscription.state"));
+  // A second rotation during the first one's grace period would drop the oldest secret.
+  for (int i = 0; i < 2; ++i) {
+    grpc::ClientContext ctx;
+    v1::RotateSecretRequest req;
+    req.set_name(sub.name());
+    v1::Subscription out;
+    grpc::Status st = stub_->RotateSecret(&ctx, req, &out);
+    if (i == 0) {
+      EXPECT_TRUE(st.ok()) << st.error_message();
+    } else {
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+      EXPECT_THAT(st.error_message(), HasSubstr("rotation est déjà en cours"));
+    }
+  }
+  // E-mail is not sent yet: no test, and no delivery piling up for events.
+  auto [made, by_email] =
+      create([](v1::Subscription* s) { s->mutable_email()->set_address("contact@exemple.fr"); });
+  ASSERT_TRUE(made.ok()) << made.error_message();
+  {
+    grpc::ClientContext ctx;
+    v1::SendTestRequest req;
+    req.set_name(by_email.name());
+    v1::Delivery d;
+    grpc::Status st = stub_->SendTest(&ctx, req, &d);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+    EXPECT_THAT(st.error_message(), HasSubstr("courriel"));
+  }
+  CreateVenue("lieu-courriel");
+  ASSERT_TRUE(testing::WaitFor([&] { return Succeeded(sub.name()) == 1; }, 20s));
+  EXPECT_TRUE(Deliveries(by_email.name()).empty());
+  // A disabled subscription gets no test either, with the way out in the message.
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateSubscriptionRequest req;
+    req.mutable_subscription()->set_name(sub.name());
+    req.mutable_subscription()->set_state(v1::Subscription::DISABLED);
+    req.mutable_update_mask()->add_paths("state");
+    v1::Subscription out;
+    ASSERT_TRUE(stub_->UpdateSubscription(&ctx, req, &out).ok());
+  }
+  grpc::ClientContext ctx;
+  v1::SendTestRequest req;
+  req.set_name(sub.name());
+  v1::Delivery d;
+  grpc::Status st = stub_->SendTest(&ctx, req, &d);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_THAT(st.error_message(), HasSubstr("réactivez"));
+}
+
 TEST_F(NotificationsTest, AWrongSecretIsRejectedByTheReceiver) {
   Receiver receiver("whsec_" + absl::Base64Escape(std::string(24, 'x')));
   v1::Subscription sub = Subscribe(receiver.url(), Types("venue.created"));

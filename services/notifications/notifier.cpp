@@ -244,6 +244,16 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
   if (!bad.empty()) {
     return api::InvalidArgument(absl::StrCat(bad.size(), " field(s) invalid"), bad);
   }
+  if (want("rhythm") && !v1::Subscription::Rhythm_IsValid(s.rhythm())) {
+    return api::InvalidArgument(
+        "invalid rhythm",
+        {{"subscription.rhythm", absl::StrCat("valeur inconnue ", s.rhythm(), " : IMMEDIATE")}});
+  }
+  if (create && !v1::Subscription::State_IsValid(s.state())) {
+    return api::InvalidArgument(
+        "invalid state", {{"subscription.state",
+                           absl::StrCat("valeur inconnue ", s.state(), " : ACTIVE ou DISABLED")}});
+  }
   if (want("rhythm") && (s.rhythm() == v1::Subscription::DAILY_DIGEST ||
                          s.rhythm() == v1::Subscription::WEEKLY_DIGEST)) {
     return api::WithReason(
@@ -516,11 +526,18 @@ absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
   if (!body.ok()) return body.status();
   std::optional<v1::Delivery> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    if (tx.exec_params("SELECT 1 FROM subscriptions WHERE subscription_id = $1::uuid AND NOT "
-                       "deleted",
-                       *id)
-            .empty()) {
-      return NotFound(name);
+    auto found = tx.exec_params(
+        "SELECT channel, state FROM subscriptions WHERE subscription_id = $1::uuid AND NOT deleted",
+        *id);
+    if (found.empty()) return NotFound(name);
+    if (found[0][0].as<std::string>() != "webhook") {
+      return absl::FailedPreconditionError(
+          "l'envoi par courriel n'est pas encore disponible : un essai ne peut partir que vers un "
+          "webhook");
+    }
+    if (found[0][1].as<std::string>() != "active") {
+      return absl::FailedPreconditionError(
+          "abonnement désactivé : réactivez-le (UpdateSubscription, state ACTIVE) avant un essai");
     }
     const std::string now = db::Timestamp(clock_.Now());
     tx.exec_params(
@@ -553,10 +570,19 @@ absl::StatusOr<v1::Subscription> Notifier::RotateSecret(const std::string& name,
   std::optional<v1::Subscription> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = tx.exec_params(
-        "SELECT channel FROM subscriptions WHERE subscription_id = $1::uuid AND NOT deleted FOR "
-        "UPDATE",
-        *id);
+        "SELECT channel, previous_secret_expire_time > $2::timestamptz FROM subscriptions WHERE "
+        "subscription_id = $1::uuid AND NOT deleted FOR UPDATE",
+        *id, db::Timestamp(clock_.Now()));
     if (r.empty()) return NotFound(name);
+    if (!r[0][1].is_null() && r[0][1].as<bool>()) {
+      // A second rotation would drop the first one's old secret before its grace period ends.
+      return api::WithReason(
+          absl::FailedPreconditionError(
+              "une rotation est déjà en cours : l'ancien secret reste valable jusqu'à la fin de "
+              "son délai de grâce ; recommencez après (ou avec un délai de grâce nul la prochaine "
+              "fois)"),
+          "ROTATION_IN_PROGRESS");
+    }
     if (r[0][0].as<std::string>() != "webhook") {
       return absl::FailedPreconditionError(
           "seul un abonnement webhook a un secret : celui-ci est par courriel");
@@ -589,12 +615,13 @@ absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
       "$3, $4::timestamptz, $5) ON CONFLICT (event_id) DO NOTHING",
       event.id(), event.type(), event.subject(), db::Timestamp(occurred), *body);
   // One delivery per (event, subscription): the UNIQUE constraint makes a second insert (a
-  // redelivered event past the inbox, another replica) a no-op.
+  // redelivered event past the inbox, another replica) a no-op. E-mail subscriptions get none
+  // until e-mail sending exists: they would stay pending for ever.
   tx.exec_params(
       "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, create_time, "
       "next_attempt_time) SELECT gen_random_uuid(), subscription_id, $1, $2, $3::timestamptz, "
       "$3::timestamptz FROM subscriptions WHERE subscription_id = ANY($4::uuid[]) AND NOT "
-      "deleted ON CONFLICT (event_id, subscription_id) DO NOTHING",
+      "deleted AND channel = 'webhook' ON CONFLICT (event_id, subscription_id) DO NOTHING",
       event.id(), event.subject(), now, db::TextArray(ids));
   return absl::OkStatus();
 }
