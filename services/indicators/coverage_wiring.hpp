@@ -1,0 +1,25 @@
+// Wiring of the indicators service's coverage domain: its settings, schema and gRPC service.
+#pragma once
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "libs/config/config.hpp"
+#include "libs/db/migrations.hpp"
+#include "libs/service/service.hpp"
+
+namespace passerelle::indicators::coverage {
+
+/// The domain's migration history (migrations/coverage, embedded).
+std::vector<db::Migration> Migrations();
+
+/// Settings read from the environment.
+struct Settings {};
+
+/// Reads the domain's settings (PASSERELLE_INDICATORS_*).
+void ReadConfig(config::Reader& r, Settings* settings);
+
+/// Builds the domain on the runtime: its gRPC service, consumers and periodic work.
+absl::Status Wire(service::Runtime& rt, const Settings& settings);
+
+}  // namespace passerelle::indicators::coverage

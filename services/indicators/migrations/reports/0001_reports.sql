@@ -1,0 +1,2 @@
+-- The reports domain's tables: filled by the reports work.
+SELECT 1;
