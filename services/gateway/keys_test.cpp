@@ -267,6 +267,7 @@ class KeyServiceTest : public ::testing::Test {
                                           {"passerelle.referential.v1", "127.0.0.1:1"},
                                           {"passerelle.sync.v1", "127.0.0.1:1"},
                                           {"passerelle.notifications.v1", "127.0.0.1:1"},
+                                          {"passerelle.indicators.v1", "127.0.0.1:1"},
                                           {"passerelle.gateway.v1", "127.0.0.1:1"}});
     EXPECT_TRUE(b.ok()) << b.status();
     return *std::move(b);

@@ -24,7 +24,7 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  std::string http_address, grpc_address, venues, referential, sync, notifications, cors, pepper,
+  std::string http_address, grpc_address, venues, referential, sync, notifications, indicators, cors, pepper,
       bootstrap_key, limits;
   std::string public_url;
   std::chrono::milliseconds backend_timeout{0};
@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
                              "host:port of the sync service");
              notifications = r.String("PASSERELLE_NOTIFICATIONS_ADDRESS", "127.0.0.1:50055",
                                       "host:port of the notifications service");
+             indicators = r.String("PASSERELLE_INDICATORS_ADDRESS", "127.0.0.1:50054",
+                                   "host:port of the indicators service");
              backend_timeout =
                  r.Duration("PASSERELLE_GATEWAY_BACKEND_TIMEOUT", std::chrono::seconds(10),
                             "Deadline of a backend call made for a request");
@@ -120,7 +122,8 @@ int main(int argc, char** argv) {
              {{"passerelle.venues.v1", venues},
               {"passerelle.referential.v1", referential},
               {"passerelle.sync.v1", sync},
-              {"passerelle.notifications.v1", notifications}},
+              {"passerelle.notifications.v1", notifications},
+              {"passerelle.indicators.v1", indicators}},
              {{"passerelle.gateway.v1",
                [grpc_server] { return grpc_server->InProcessChannel(); }}});
          if (!connected.ok()) return connected.status();

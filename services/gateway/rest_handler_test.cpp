@@ -70,6 +70,7 @@ class RestAdmissionTest : public ::testing::Test {
                                      {"passerelle.referential.v1", "127.0.0.1:1"},
                                      {"passerelle.sync.v1", "127.0.0.1:1"},
                                      {"passerelle.notifications.v1", "127.0.0.1:1"},
+                                     {"passerelle.indicators.v1", "127.0.0.1:1"},
                                      {"passerelle.gateway.v1", "127.0.0.1:1"}});
     ASSERT_TRUE(backends.ok()) << backends.status();
     backends_ = *std::move(backends);
