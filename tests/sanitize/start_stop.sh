@@ -14,7 +14,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=66
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$ROOT/tests/sanitize/lsan.supp:print_suppressions=0
 failed=0
-for service in venues referential sync notifications gateway; do
+for service in venues referential sync indicators notifications gateway; do
   bin=$BUILD/services/$service/passerelle-$service
   tag=asan_${service}_$$
   log=$(mktemp)
