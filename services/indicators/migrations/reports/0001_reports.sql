@@ -1,2 +1,0 @@
--- The reports domain's tables: filled by the reports work.
-SELECT 1;
