@@ -39,6 +39,8 @@ passerelle_test(NAME indicators_suppression_test TIER unit SOURCES suppression_t
 # Validation (a report that does not add up names the cell), breakdowns, the equality grid.
 passerelle_test(NAME indicators_reports_test TIER unit SOURCES reports_test.cpp
                 LIBS indicators_reports_rules)
+target_compile_definitions(indicators_reports_test PRIVATE
+                           PASSERELLE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 # ReportService through gRPC with the real venues binary, PostgreSQL and NATS.
 passerelle_test(NAME indicators_reports_itest TIER itest SOURCES reports_itest.cpp

@@ -1,7 +1,12 @@
 // The pure rules of the reports domain: a report that does not add up is refused with the cell
 // that is wrong and both sums; dates, lists and bounds; the breakdown's groups, margins, shares
 // and protection; the equality grid's checks and scores.
+#include <fstream>
 #include <set>
+#include <sstream>
+
+#include "google/protobuf/util/json_util.h"
+#include "nlohmann/json.hpp"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -335,6 +340,40 @@ TEST(EqualityTest, ChangeBetweenTheLatestTwoAndMostNo) {
   EXPECT_EQ(s.most_no(0).no_count(), 2);
   EXPECT_EQ(s.most_no(0).applicable_count(), 2);
   EXPECT_FALSE(s.most_no(0).text().empty());
+}
+
+// The demo data `up` loads: every report and assessment passes the rules, and a breakdown of
+// them publishes some cells and suppresses others.
+TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
+  std::ifstream in(std::string(PASSERELLE_SOURCE_DIR) +
+                   "/services/indicators/seed/reports-demo.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = nlohmann::json::parse(text.str());
+  auto grid = *EqualityGrid::Parse(EqualityGridJson());
+  std::vector<std::shared_ptr<const Figures>> figures;
+  int n = 0;
+  for (const auto& entry : doc["activity_reports"]) {
+    v1::SubmitActivityReportRequest req;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry.dump(), &req).ok());
+    v1::ActivityReport r = req.activity_report();
+    // The loader replaces standard ids by venue names.
+    for (auto& v : *r.mutable_venues()) v = "venues/" + v;
+    EXPECT_EQ(Fields(ValidateReport(r, kToday, "activity_report")), "") << r.action();
+    figures.push_back(std::make_shared<Figures>(FiguresOf(std::to_string(n++), "", r)));
+  }
+  EXPECT_GE(figures.size(), 4u);
+  for (const auto& entry : doc["equality_assessments"]) {
+    v1::SubmitEqualityAssessmentRequest req;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry.dump(), &req).ok());
+    EXPECT_EQ(Fields(grid.Validate(req.equality_assessment(), kToday, "e")), "");
+  }
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  v1::Breakdown b = ComputeBreakdown(q, figures, 5);
+  EXPECT_EQ(b.rows_size(), 3);
+  EXPECT_GT(b.suppressed_cells(), 0);
+  EXPECT_TRUE(b.rows(0).women().has_value());
 }
 
 }  // namespace
