@@ -51,45 +51,76 @@ struct Group {
 const char* const kMonths[] = {"janvier", "février", "mars",      "avril",   "mai",      "juin",
                                "juillet", "août",    "septembre", "octobre", "novembre", "décembre"};
 
-// The groups of a report under the query's dimension: key → label.
-std::vector<std::pair<std::string, std::string>> KeysOf(const BreakdownQuery& q, const Figures& f) {
-  std::vector<std::pair<std::string, std::string>> out;
+// The period key of a day: `2026`, `2026-Q3` or `2026-09`.
+std::string PeriodKey(const std::string& granularity, absl::CivilDay d) {
+  if (granularity == "year") return absl::StrCat(d.year());
+  if (granularity == "month") {
+    return absl::StrCat(d.year(), "-", d.month() < 10 ? "0" : "", d.month());
+  }
+  return absl::StrCat(d.year(), "-Q", (d.month() - 1) / 3 + 1);
+}
+
+std::string PeriodLabel(const std::string& granularity, const std::string& key) {
+  const std::string year = key.substr(0, 4);
+  if (granularity == "year") return year;
+  if (granularity == "month") {
+    const int month = std::stoi(key.substr(5));
+    return absl::StrCat(kMonths[month - 1], " ", year);
+  }
+  const int quarter = key[6] - '0';
+  return absl::StrCat(quarter == 1 ? "1er" : absl::StrCat(quarter, "e"), " trimestre ", year);
+}
+
+// The groups of a report under the query's dimension, as raw keys (the area as stored, the
+// item, the organisation, the period key), each once: what the counting loop looks up without
+// building strings.
+void RawKeysOf(const BreakdownQuery& q, const Figures& f, std::string* period,
+               std::vector<std::string_view>* out) {
+  out->clear();
+  auto add = [out](std::string_view k) {
+    if (std::find(out->begin(), out->end(), k) == out->end()) out->push_back(k);
+  };
   switch (q.dimension) {
-    case v1::AREA: {
-      const std::string prefix = q.layer + ":";
+    case v1::AREA:
       for (const auto& a : f.areas) {
-        if (!a.starts_with(prefix)) continue;
-        const std::string code = a.substr(prefix.size());
-        out.emplace_back(absl::StrCat("areaLayers/", q.layer, "/areas/", code), code);
+        if (a.size() > q.layer.size() && a.compare(0, q.layer.size(), q.layer) == 0 &&
+            a[q.layer.size()] == ':') {
+          add(a);
+        }
       }
       break;
-    }
     case v1::ITEM:
-      for (const auto& i : f.items) out.emplace_back(i, i.substr(i.find('/') + 1));
+      for (const auto& i : f.items) add(i);
       break;
     case v1::ORGANISATION:
-      out.emplace_back(f.organisation,
-                       f.organisation_label.empty() ? f.organisation : f.organisation_label);
+      add(f.organisation);
       break;
-    case v1::PERIOD: {
-      const auto d = f.period_start;
-      if (q.granularity == "year") {
-        out.emplace_back(absl::StrCat(d.year()), absl::StrCat(d.year()));
-      } else if (q.granularity == "month") {
-        out.emplace_back(absl::StrCat(d.year(), "-", d.month() < 10 ? "0" : "", d.month()),
-                         absl::StrCat(kMonths[d.month() - 1], " ", d.year()));
-      } else {
-        const int quarter = (d.month() - 1) / 3 + 1;
-        out.emplace_back(absl::StrCat(d.year(), "-Q", quarter),
-                         absl::StrCat(quarter == 1 ? "1er" : absl::StrCat(quarter, "e"),
-                                      " trimestre ", d.year()));
-      }
+    case v1::PERIOD:
+      *period = PeriodKey(q.granularity, f.period_start);
+      add(*period);
       break;
-    }
     default:
       break;
   }
-  return out;
+}
+
+// The published key and label of a raw key.
+std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const std::string& raw,
+                                                const Group& g) {
+  switch (q.dimension) {
+    case v1::AREA: {
+      const std::string code = raw.substr(q.layer.size() + 1);
+      return {absl::StrCat("areaLayers/", q.layer, "/areas/", code), code};
+    }
+    case v1::ITEM:
+      return {raw, raw.substr(raw.find('/') + 1)};
+    case v1::ORGANISATION:
+      return {raw, g.label.empty() ? raw : g.label};
+    case v1::PERIOD:
+      return {raw, PeriodLabel(q.granularity, raw)};
+    default:
+      return {raw, raw};
+  }
 }
 
 // One measure (by sex) over every group and the total, protected as one table.
@@ -237,29 +268,40 @@ bool Selected(const BreakdownQuery& q, const Figures& f) {
   return true;
 }
 
-v1::Breakdown ComputeBreakdown(const BreakdownQuery& q,
+v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
                                const std::vector<std::shared_ptr<const Figures>>& reports, int k) {
-  std::map<std::string, Group> by_key;
+  std::vector<const Figures*> raw;
+  raw.reserve(reports.size());
+  for (const auto& f : reports) raw.push_back(f.get());
+  return ComputeBreakdown(query, raw, k);
+}
+
+v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const Figures*>& reports,
+                               int k) {
+  // Raw keys sort as the published ones do (areas of one layer by code, items, organisations,
+  // periods), so the rows come out by key.
+  std::map<std::string, Group, std::less<>> by_key;
   Group total;
   total.label = "Total";
-  for (const auto& f : reports) {
+  std::string period;
+  std::vector<std::string_view> keys_of_report;
+  for (const Figures* f : reports) {
     total.Count(*f);
     // A report counts once per group (two venues in one area: once in it).
-    auto keys = KeysOf(q, *f);
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end(),
-                           [](const auto& a, const auto& b) { return a.first == b.first; }),
-               keys.end());
-    for (auto& [key, label] : keys) {
-      Group& g = by_key[key];
-      if (g.reports == 0) g.label = std::move(label);
-      g.Count(*f);
+    RawKeysOf(q, *f, &period, &keys_of_report);
+    for (std::string_view key : keys_of_report) {
+      auto it = by_key.find(key);
+      if (it == by_key.end()) {
+        it = by_key.emplace(std::string(key), Group()).first;
+        if (q.dimension == v1::ORGANISATION) it->second.label = f->organisation_label;
+      }
+      it->second.Count(*f);
     }
   }
   std::vector<const Group*> groups;
-  std::vector<const std::string*> keys;
+  std::vector<std::pair<std::string, std::string>> keys;
   for (const auto& [key, g] : by_key) {
-    keys.push_back(&key);
+    keys.push_back(KeyAndLabel(q, key, g));
     groups.push_back(&g);
   }
   const Measure reached = Protected(groups, total, &Group::reached, k);
@@ -269,9 +311,10 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q,
   const Measure dropped = Protected(groups, total, &Group::dropped, k);
   const Measure positive = Protected(groups, total, &Group::positive, k);
 
-  auto fill = [&](int row, const std::string& key, const Group& g, v1::BreakdownRow* out) {
+  auto fill = [&](int row, const std::string& key, const std::string& label, const Group& g,
+                  v1::BreakdownRow* out) {
     out->set_key(key);
-    out->set_label(g.label);
+    out->set_label(label);
     out->set_reports(g.reports);
     SetFigure(At(reached, row, 0), k, out->mutable_women());
     SetFigure(At(reached, row, 1), k, out->mutable_men());
@@ -298,9 +341,9 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q,
   out.set_dimension(q.dimension);
   out.set_threshold(k);
   for (size_t r = 0; r < groups.size(); ++r) {
-    fill(static_cast<int>(r), *keys[r], *groups[r], out.add_rows());
+    fill(static_cast<int>(r), keys[r].first, keys[r].second, *groups[r], out.add_rows());
   }
-  fill(-1, "total", total, out.mutable_total());
+  fill(-1, "total", "Total", total, out.mutable_total());
   out.set_suppressed_cells(reached.protection.suppressed());
   return out;
 }

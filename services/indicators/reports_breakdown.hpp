@@ -56,6 +56,9 @@ bool Selected(const BreakdownQuery& query, const Figures& report);
 
 /// The breakdown of `reports` (already selected) with threshold `k`.
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
+                               const std::vector<const Figures*>& reports, int k);
+/// The same for shared figures.
+v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
                                const std::vector<std::shared_ptr<const Figures>>& reports, int k);
 
 /// The breakdown as CSV (RFC 4180, header row, the total last), published values only.

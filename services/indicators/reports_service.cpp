@@ -162,6 +162,7 @@ absl::StatusOr<v1::ActivityReport> Reports::Submit(const v1::SubmitActivityRepor
   for (const auto& a : areas) r.add_venue_areas(a);
   auto name = store_.InsertReport(r, label, remembered, SubmittedEvent(r, now));
   if (!name.ok()) return name.status();
+  Invalidate();
   if (*name != r.name()) return store_.Get(IdOf(*name), 0);  // a concurrent retry won
   return r;
 }
@@ -220,7 +221,7 @@ absl::StatusOr<v1::ActivityReport> Reports::Revise(
     const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
     const std::string& label) {
   const absl::Time now = clock_.Now();
-  return store_.Revise(
+  auto written = store_.Revise(
       id,
       [&](const v1::ActivityReport& latest) -> absl::StatusOr<v1::ActivityReport> {
         if (!Visible(access, latest.organisation())) {
@@ -248,6 +249,8 @@ absl::StatusOr<v1::ActivityReport> Reports::Revise(
         return next;
       },
       label, [now](const v1::ActivityReport& r) { return SubmittedEvent(r, now); });
+  if (written.ok()) Invalidate();
+  return written;
 }
 
 absl::StatusOr<v1::ActivityReport> Reports::Correct(const v1::CorrectActivityReportRequest& req,
@@ -304,11 +307,20 @@ absl::StatusOr<v1::ActivityReport> Reports::Withdraw(const v1::WithdrawActivityR
       "");
 }
 
-absl::StatusOr<std::vector<std::shared_ptr<const Figures>>> Reports::Current(
-    const BreakdownQuery& query) {
+void Reports::Invalidate() {
   std::lock_guard lock(mu_);
+  refreshed_ = absl::InfinitePast();
+}
+
+absl::StatusOr<std::shared_ptr<const Reports::Snapshot>> Reports::Current() {
+  std::lock_guard lock(mu_);
+  // Steady time: how old the copy is, not a date (the injected clock dates reports).
+  const absl::Time now = absl::Now();
+  if (now - refreshed_ < options_.breakdown_max_age) return snapshot_;
   auto changes = store_.ChangesSince(last_seq_);
   if (!changes.ok()) return changes.status();
+  refreshed_ = now;
+  if (changes->empty()) return snapshot_;
   for (auto& c : *changes) {
     if (c.withdrawn) {
       current_.erase(c.figures.id);
@@ -318,20 +330,25 @@ absl::StatusOr<std::vector<std::shared_ptr<const Figures>>> Reports::Current(
     }
     last_seq_ = std::max(last_seq_, c.seq);
   }
-  std::vector<std::shared_ptr<const Figures>> out;
-  out.reserve(current_.size());
-  for (const auto& [id, f] : current_) {
-    if (Selected(query, *f)) out.push_back(f);
-  }
-  return out;
+  auto next = std::make_shared<Snapshot>();
+  next->reserve(current_.size());
+  for (const auto& [id, f] : current_) next->push_back(f);
+  snapshot_ = std::move(next);
+  return snapshot_;
 }
 
 absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownRequest& req) {
   auto query = ParseBreakdownRequest(req);
   if (!query.ok()) return query.status();
-  auto reports = Current(*query);
-  if (!reports.ok()) return reports.status();
-  return ComputeBreakdown(*query, *reports, options_.min_count);
+  auto snapshot = Current();
+  if (!snapshot.ok()) return snapshot.status();
+  // The snapshot keeps every report alive while the figures are computed.
+  std::vector<const Figures*> selected;
+  selected.reserve((*snapshot)->size());
+  for (const auto& f : **snapshot) {
+    if (Selected(*query, *f)) selected.push_back(f.get());
+  }
+  return ComputeBreakdown(*query, selected, options_.min_count);
 }
 
 absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(

@@ -44,6 +44,10 @@ class Directory {
 struct ReportsOptions {
   /// The small-count threshold k (PASSERELLE_INDICATORS_MIN_COUNT).
   int min_count = 5;
+  /// How old the breakdowns' copy of the reports may be before a breakdown reads what other
+  /// replicas wrote (PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE). This replica's own writes are
+  /// seen by the next breakdown whatever this is.
+  absl::Duration breakdown_max_age = absl::Seconds(1);
 };
 
 class Reports {
@@ -81,8 +85,12 @@ class Reports {
       const std::string& id, const Access& access, int expected_revision,
       const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
       const std::string& label);
-  /// Brings the cache of current figures up to the store (revisions since the last seen).
-  absl::StatusOr<std::vector<std::shared_ptr<const Figures>>> Current(const BreakdownQuery& query);
+  using Snapshot = std::vector<std::shared_ptr<const Figures>>;
+  /// Brings the cache of current figures up to the store (revisions since the last seen) and
+  /// returns it: a snapshot that later changes do not touch.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Current();
+  /// Makes the next breakdown read the store (after a write of this replica).
+  void Invalidate();
 
   ReportStore& store_;
   Directory& directory_;
@@ -94,7 +102,10 @@ class Reports {
 
   std::mutex mu_;
   int64_t last_seq_ = 0;                                              // guarded by mu_
+  /// When the copy was last brought up to the store; InfinitePast after a write here.
+  absl::Time refreshed_ = absl::InfinitePast();                       // guarded by mu_
   std::map<std::string, std::shared_ptr<const Figures>> current_;     // guarded by mu_
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();  // guarded by mu_
 };
 
 }  // namespace passerelle::indicators::reports

@@ -263,9 +263,12 @@ absl::StatusOr<ReportPage> ReportStore::List(const std::string& organisation, bo
 }
 
 absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
+  // Called on every breakdown: one statement, one round trip (no BEGIN/COMMIT around it).
+  auto lease = pool_.Acquire();
+  if (!lease.ok()) return lease.status();
   std::vector<Change> out;
-  absl::Status s = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    out.clear();
+  try {
+    pqxx::nontransaction tx(**lease);
     pqxx::result rows = tx.exec_params(
         "SELECT seq, report_id::text, withdrawn, organisation, organisation_label, "
         "period_start::text, period_end::text, array_to_json(items)::text, "
@@ -294,9 +297,12 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
       f.positive = ParseIntArray(row[14].as<std::string>());
       out.push_back(std::move(c));
     }
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
+  } catch (const pqxx::broken_connection& e) {
+    lease->Discard();
+    return absl::UnavailableError(absl::StrCat("connection lost: ", e.what()));
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("reading report revisions: ", e.what()));
+  }
   return out;
 }
 

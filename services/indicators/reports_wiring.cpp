@@ -19,6 +19,10 @@ void ReadConfig(config::Reader& r, Settings* settings) {
   settings->venues_timeout =
       r.Duration("PASSERELLE_INDICATORS_VENUES_TIMEOUT", std::chrono::seconds(5),
                  "How long a call to the venues service may take");
+  settings->breakdown_max_age = r.Duration(
+      "PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", std::chrono::seconds(1),
+      "How old breakdowns may be with respect to reports other replicas wrote (this replica's "
+      "own writes show at once); 0: read the store on every breakdown");
 }
 
 absl::Status Wire(service::Runtime& rt, const Settings& settings) {
@@ -33,7 +37,8 @@ absl::Status Wire(service::Runtime& rt, const Settings& settings) {
       rt.components.Emplace<GrpcDirectory>(settings.venues_address, settings.venues_timeout);
   auto& reports = rt.components.Emplace<Reports>(store, directory, *rt.page_tokens,
                                                  clocks::System(), *std::move(grid),
-                                                 ReportsOptions{.min_count = settings.min_count});
+                                                 ReportsOptions{.min_count = settings.min_count,
+                                 .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age)});
   auto& handler = rt.components.Emplace<ReportsHandler>(reports);
   rt.server->AddService(&handler);
   return absl::OkStatus();

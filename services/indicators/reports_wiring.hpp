@@ -22,6 +22,8 @@ struct Settings {
   /// The venues service (venues and organisations checked at submission).
   std::string venues_address;
   std::chrono::milliseconds venues_timeout{5000};
+  /// How stale breakdowns may be with respect to other replicas' writes.
+  std::chrono::milliseconds breakdown_max_age{1000};
 };
 
 /// Reads the domain's settings (PASSERELLE_INDICATORS_*).
