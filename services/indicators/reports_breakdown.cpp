@@ -1,7 +1,7 @@
 #include "services/indicators/reports_breakdown.hpp"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -48,8 +48,9 @@ struct Group {
   }
 };
 
-const char* const kMonths[] = {"janvier", "février", "mars",      "avril",   "mai",      "juin",
-                               "juillet", "août",    "septembre", "octobre", "novembre", "décembre"};
+const char* const kMonths[] = {"janvier",   "février", "mars",     "avril",
+                               "mai",       "juin",    "juillet",  "août",
+                               "septembre", "octobre", "novembre", "décembre"};
 
 // The period key of a day: `2026`, `2026-Q3` or `2026-09`.
 std::string PeriodKey(const std::string& granularity, absl::CivilDay d) {
@@ -129,8 +130,8 @@ struct Measure {
   Protection protection;
 };
 
-Measure Protected(const std::vector<const Group*>& groups, const Group& total,
-                  BySex Group::*field, int k) {
+Measure Protected(const std::vector<const Group*>& groups, const Group& total, BySex Group::*field,
+                  int k) {
   Measure m;
   m.table = CountTable::Zero(static_cast<int>(groups.size()), 4);
   for (size_t r = 0; r < groups.size(); ++r) {
@@ -167,9 +168,9 @@ void SetFigure(const Cell& c, int k, v1::Figure* out) {
 
 void SetShare(const Cell& part, const Cell& whole, v1::Share* out) {
   if (!part.published() || !whole.published() || whole.value <= 0) return;
-  out->set_percent(std::round(1000.0 * static_cast<double>(part.value) /
-                              static_cast<double>(whole.value)) /
-                   10.0);
+  out->set_percent(
+      std::round(1000.0 * static_cast<double>(part.value) / static_cast<double>(whole.value)) /
+      10.0);
 }
 
 }  // namespace
@@ -261,8 +262,7 @@ bool Selected(const BreakdownQuery& q, const Figures& f) {
   if (q.period_start && f.period_end < *q.period_start) return false;
   if (q.period_end && f.period_start > *q.period_end) return false;
   if (!q.organisation.empty() && f.organisation != q.organisation) return false;
-  if (!q.item.empty() &&
-      std::find(f.items.begin(), f.items.end(), q.item) == f.items.end()) {
+  if (!q.item.empty() && std::find(f.items.begin(), f.items.end(), q.item) == f.items.end()) {
     return false;
   }
   return true;
@@ -349,23 +349,22 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
 }
 
 std::string BreakdownCsv(const v1::Breakdown& b) {
-  std::string out = csv::Line(
-      {"cle", "libelle", "rapports", "femmes", "hommes", "autres", "non_communique", "total",
-       "part_femmes", "part_hommes", "femmes_satisfaites", "hommes_satisfaits", "femmes_achevement",
-       "hommes_achevement", "femmes_abandon", "hommes_abandon", "femmes_sortie_positive",
-       "hommes_sortie_positive"});
+  std::string out =
+      csv::Line({"cle", "libelle", "rapports", "femmes", "hommes", "autres", "non_communique",
+                 "total", "part_femmes", "part_hommes", "femmes_satisfaites", "hommes_satisfaits",
+                 "femmes_achevement", "hommes_achevement", "femmes_abandon", "hommes_abandon",
+                 "femmes_sortie_positive", "hommes_sortie_positive"});
   auto share = [](const v1::Share& s) {
     return s.has_percent() ? absl::StrCat(s.percent()) : std::string();
   };
   auto line = [&](const v1::BreakdownRow& r) {
-    out += csv::Line({csv::NeutraliseFormula(r.key()), csv::NeutraliseFormula(r.label()),
-                      absl::StrCat(r.reports()), r.women().display(), r.men().display(),
-                      r.other().display(), r.not_given().display(), r.total().display(),
-                      share(r.women_share()), share(r.men_share()), share(r.women_satisfied()),
-                      share(r.men_satisfied()), share(r.women_completed()),
-                      share(r.men_completed()), share(r.women_dropped_out()),
-                      share(r.men_dropped_out()), share(r.women_positive_outcome()),
-                      share(r.men_positive_outcome())});
+    out += csv::Line(
+        {csv::NeutraliseFormula(r.key()), csv::NeutraliseFormula(r.label()),
+         absl::StrCat(r.reports()), r.women().display(), r.men().display(), r.other().display(),
+         r.not_given().display(), r.total().display(), share(r.women_share()), share(r.men_share()),
+         share(r.women_satisfied()), share(r.men_satisfied()), share(r.women_completed()),
+         share(r.men_completed()), share(r.women_dropped_out()), share(r.men_dropped_out()),
+         share(r.women_positive_outcome()), share(r.men_positive_outcome())});
   };
   for (const auto& r : b.rows()) line(r);
   line(b.total());

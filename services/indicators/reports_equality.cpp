@@ -25,8 +25,7 @@ absl::StatusOr<EqualityGrid> EqualityGrid::Parse(std::string_view json) {
         !q.value("text", nlohmann::json()).is_string()) {
       return absl::InternalError("equality grid: a question lacks section, n or text");
     }
-    grid.questions.push_back({absl::StrCat(q["section"].get<std::string>(), "-",
-                                           q["n"].get<int>()),
+    grid.questions.push_back({absl::StrCat(q["section"].get<std::string>(), "-", q["n"].get<int>()),
                               q["text"].get<std::string>()});
   }
   for (const auto& s : j["steps"]) {
@@ -54,11 +53,12 @@ std::vector<api::FieldViolation> EqualityGrid::Validate(const v1::EqualityAssess
     return absl::StrCat(std::string(prefix), ".", std::string(path));
   };
   if (a.organisation().empty()) {
-    bad.push_back({field("organisation"), "[required] obligatoire : l'identifiant de l'organisation"});
+    bad.push_back(
+        {field("organisation"), "[required] obligatoire : l'identifiant de l'organisation"});
   } else if (!IsOrganisationId(a.organisation())) {
-    bad.push_back({field("organisation"),
-                   absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
-                                text::Quote(a.organisation(), 40))});
+    bad.push_back(
+        {field("organisation"), absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
+                                             text::Quote(a.organisation(), 40))});
   }
   if (a.action().empty()) {
     bad.push_back({field("action"), "[required] obligatoire"});
@@ -91,15 +91,15 @@ std::vector<api::FieldViolation> EqualityGrid::Validate(const v1::EqualityAssess
       }
       if (ans.answer() == v1::QuestionAnswer::ANSWER_UNSPECIFIED ||
           !v1::QuestionAnswer::Answer_IsValid(ans.answer())) {
-        bad.push_back({field(path + ".answer"),
-                       absl::StrCat("[enum] YES, NO ou NOT_APPLICABLE ; reçu ",
-                                    static_cast<int>(ans.answer()))});
+        bad.push_back(
+            {field(path + ".answer"), absl::StrCat("[enum] YES, NO ou NOT_APPLICABLE ; reçu ",
+                                                   static_cast<int>(ans.answer()))});
       }
     }
     for (const auto& q : questions) {
       if (!seen.contains(q.id)) {
-        bad.push_back({field("answers"), absl::StrCat("[required] la question ", q.id,
-                                                      " n'a pas de réponse")});
+        bad.push_back({field("answers"),
+                       absl::StrCat("[required] la question ", q.id, " n'a pas de réponse")});
       }
     }
   }
@@ -122,13 +122,14 @@ std::vector<api::FieldViolation> EqualityGrid::Validate(const v1::EqualityAssess
         bad.push_back({field(path + ".step"), "[unique] cette étape a déjà une note"});
       }
       if (s.score() < 0 || s.score() > 3) {
-        bad.push_back({field(path + ".score"),
-                       absl::StrCat("[range] une note de 0 à 3, reçu ", s.score())});
+        bad.push_back(
+            {field(path + ".score"), absl::StrCat("[range] une note de 0 à 3, reçu ", s.score())});
       }
     }
     for (const auto& st : steps) {
       if (!seen.contains(st)) {
-        bad.push_back({field("steps"), absl::StrCat("[required] l'étape ", st, " n'a pas de note")});
+        bad.push_back(
+            {field("steps"), absl::StrCat("[required] l'étape ", st, " n'a pas de note")});
       }
     }
   }
@@ -146,8 +147,7 @@ void EqualityGrid::Score(v1::EqualityAssessment* a) {
     }
   }
   a->set_step_total(total);
-  a->set_yes_share(applicable == 0 ? 0.0
-                                   : std::round(1000.0 * yes / applicable) / 10.0);
+  a->set_yes_share(applicable == 0 ? 0.0 : std::round(1000.0 * yes / applicable) / 10.0);
 }
 
 v1::EqualityScores ComputeScores(const EqualityGrid& grid,

@@ -80,8 +80,7 @@ grpc::Status ReportsHandler::WithdrawActivityReport(grpc::ServerContext* ctx,
 }
 
 grpc::Status ReportsHandler::GetBreakdown(grpc::ServerContext* ctx,
-                                          const v1::GetBreakdownRequest* req,
-                                          v1::Breakdown* resp) {
+                                          const v1::GetBreakdownRequest* req, v1::Breakdown* resp) {
   server::RequestScope scope(ctx);
   return Answer(reports_.GetBreakdown(*req), resp);
 }

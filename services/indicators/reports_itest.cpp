@@ -176,8 +176,8 @@ class ReportsTest : public ::testing::Test {
     return out.name();
   }
 
-  grpc::Status Submit(const v1::ActivityReport& r, v1::ActivityReport* out, const Key& key = kInternal,
-                      const std::string& request_id = "") {
+  grpc::Status Submit(const v1::ActivityReport& r, v1::ActivityReport* out,
+                      const Key& key = kInternal, const std::string& request_id = "") {
     grpc::ClientContext ctx;
     key.Apply(&ctx);
     v1::SubmitActivityReportRequest req;
@@ -218,8 +218,8 @@ class ReportsTest : public ::testing::Test {
     req.set_reason(reason);
     return stub_->WithdrawActivityReport(&ctx, req, out);
   }
-  grpc::Status List(const v1::ListActivityReportsRequest& req,
-                    v1::ListActivityReportsResponse* out, const Key& key = kInternal) {
+  grpc::Status List(const v1::ListActivityReportsRequest& req, v1::ListActivityReportsResponse* out,
+                    const Key& key = kInternal) {
     grpc::ClientContext ctx;
     key.Apply(&ctx);
     return stub_->ListActivityReports(&ctx, req, out);
@@ -300,8 +300,7 @@ TEST_F(ReportsTest, SubmitReadCorrectWithdrawKeepsRevisionsAndPublishesEvents) {
   ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
   EXPECT_EQ(second.revision(), 2);
   EXPECT_EQ(second.beneficiaries_total().femme(), 13);
-  EXPECT_THAT(second.venue_areas(),
-              ::testing::ElementsAre("quartiers:centre", "quartiers:epeule"));
+  EXPECT_THAT(second.venue_areas(), ::testing::ElementsAre("quartiers:centre", "quartiers:epeule"));
   v1::ActivityReport old;
   ASSERT_TRUE(Get(first.name(), 1, &old).ok());
   EXPECT_EQ(old.beneficiaries_total().femme(), 12);
@@ -500,8 +499,7 @@ TEST_F(ReportsTest, AnOrganisationReadsAndCorrectsItsOwnReportsOnly) {
   ASSERT_TRUE(List({}, &page, kAdmin).ok());
   EXPECT_EQ(page.total_size(), 2);
   // A key of no organisation reads no raw report.
-  EXPECT_EQ(Get(mine.name(), 0, &out, kPartner).error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Get(mine.name(), 0, &out, kPartner).error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(List({}, &page, kPartner).error_code(), grpc::StatusCode::PERMISSION_DENIED);
 }
 
@@ -523,8 +521,8 @@ TEST_F(ReportsTest, ListPagesWithSealedTokens) {
     if (first_token.empty()) first_token = page.next_page_token();
     list.set_page_token(page.next_page_token());
   } while (!list.page_token().empty());
-  EXPECT_THAT(starts, ::testing::ElementsAre("2026-05-01", "2026-04-01", "2026-03-01",
-                                             "2026-02-01", "2026-01-01"));
+  EXPECT_THAT(starts, ::testing::ElementsAre("2026-05-01", "2026-04-01", "2026-03-01", "2026-02-01",
+                                             "2026-01-01"));
   // A token replayed with other parameters, or cut, is refused.
   list.set_page_token(first_token);
   list.set_organisation("mediatheque-roubaix");
@@ -623,16 +621,35 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
 }
 
 v1::EqualityAssessment Assessment(int noes, int score, const std::string& date) {
-  static const char* const kQuestions[] = {
-      "diagnostic-1", "diagnostic-2", "projet-1",  "projet-2",  "projet-3",  "projet-4",
-      "projet-5",     "projet-6",     "projet-7",  "projet-8",  "projet-9",  "projet-10",
-      "projet-11",    "projet-12",    "projet-13", "indicateurs_de_suivi-1",
-      "indicateurs_de_suivi-2",       "budget-1",  "budget-2",  "communication-1",
-      "communication-2"};
-  static const char* const kSteps[] = {"theme",   "nom",
-                                       "diagnostic", "objectifs",
-                                       "contenu", "mobilisation_du_public",
-                                       "indicateurs_d_evaluation", "suivi"};
+  static const char* const kQuestions[] = {"diagnostic-1",
+                                           "diagnostic-2",
+                                           "projet-1",
+                                           "projet-2",
+                                           "projet-3",
+                                           "projet-4",
+                                           "projet-5",
+                                           "projet-6",
+                                           "projet-7",
+                                           "projet-8",
+                                           "projet-9",
+                                           "projet-10",
+                                           "projet-11",
+                                           "projet-12",
+                                           "projet-13",
+                                           "indicateurs_de_suivi-1",
+                                           "indicateurs_de_suivi-2",
+                                           "budget-1",
+                                           "budget-2",
+                                           "communication-1",
+                                           "communication-2"};
+  static const char* const kSteps[] = {"theme",
+                                       "nom",
+                                       "diagnostic",
+                                       "objectifs",
+                                       "contenu",
+                                       "mobilisation_du_public",
+                                       "indicateurs_d_evaluation",
+                                       "suivi"};
   v1::EqualityAssessment a;
   a.set_organisation("centre-social-epeule");
   a.set_action("Ateliers smartphone");

@@ -1,10 +1,10 @@
 #include "services/indicators/reports_service.hpp"
 
-#include <algorithm>
-#include <set>
-
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <algorithm>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "libs/api/resource.hpp"
@@ -104,9 +104,9 @@ absl::Status Reports::CheckDirectory(const v1::ActivityReport& r,
     if (found.ok()) {
       *label = *found;
     } else if (found.status().code() == absl::StatusCode::kNotFound) {
-      bad->push_back({"activity_report.organisation",
-                      absl::StrCat("[exists] aucune organisation « ", r.organisation(),
-                                   " » dans l'annuaire")});
+      bad->push_back(
+          {"activity_report.organisation", absl::StrCat("[exists] aucune organisation « ",
+                                                        r.organisation(), " » dans l'annuaire")});
     } else {
       return absl::UnavailableError(
           absl::StrCat("l'annuaire des organisations ne répond pas : ", found.status().message()));
@@ -230,8 +230,7 @@ absl::StatusOr<v1::ActivityReport> Reports::Revise(
         if (expected_revision != 0 && latest.revision() != expected_revision) {
           return api::WithReason(
               absl::AbortedError(absl::StrCat("le rapport a changé : révision ", latest.revision(),
-                                              ", etag reçu pour la révision ",
-                                              expected_revision)),
+                                              ", etag reçu pour la révision ", expected_revision)),
               "ETAG_MISMATCH");
         }
         if (latest.state() == v1::ActivityReport::WITHDRAWN) {
@@ -267,8 +266,8 @@ absl::StatusOr<v1::ActivityReport> Reports::Correct(const v1::CorrectActivityRep
   ClearOutputOnly(&r);
   std::vector<api::FieldViolation> bad;
   if (!r.organisation().empty() && r.organisation() != current->organisation()) {
-    bad.push_back({"activity_report.organisation",
-                   "[immutable] l'organisation d'un rapport ne change pas"});
+    bad.push_back(
+        {"activity_report.organisation", "[immutable] l'organisation d'un rapport ne change pas"});
   }
   r.set_organisation(current->organisation());
   for (auto& v : ValidateReport(r, Today(), "activity_report")) bad.push_back(std::move(v));
@@ -366,12 +365,10 @@ absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(
   if (!seen.ok()) return seen.status();
   if (*seen) return store_.GetAssessment(IdOf(**seen));
 
-  std::vector<api::FieldViolation> bad =
-      grid_.Validate(a, Today(), "equality_assessment");
-  const bool organisation_ok =
-      std::none_of(bad.begin(), bad.end(), [](const api::FieldViolation& v) {
-        return v.field == "equality_assessment.organisation";
-      });
+  std::vector<api::FieldViolation> bad = grid_.Validate(a, Today(), "equality_assessment");
+  const bool organisation_ok = std::none_of(
+      bad.begin(), bad.end(),
+      [](const api::FieldViolation& v) { return v.field == "equality_assessment.organisation"; });
   if (organisation_ok) {
     auto found = directory_.OrganisationLabel(a.organisation());
     if (found.status().code() == absl::StatusCode::kNotFound) {

@@ -79,8 +79,9 @@ class Reports {
   absl::CivilDay Today() const;
   /// Checks venues and organisation against the registry (appending violations) and returns the
   /// organisation's label and the venues' areas.
-  absl::Status CheckDirectory(const v1::ActivityReport& report, std::vector<api::FieldViolation>* bad,
-                              std::string* label, std::vector<std::string>* areas);
+  absl::Status CheckDirectory(const v1::ActivityReport& report,
+                              std::vector<api::FieldViolation>* bad, std::string* label,
+                              std::vector<std::string>* areas);
   absl::StatusOr<v1::ActivityReport> Revise(
       const std::string& id, const Access& access, int expected_revision,
       const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
@@ -101,10 +102,10 @@ class Reports {
   absl::TimeZone zone_;
 
   std::mutex mu_;
-  int64_t last_seq_ = 0;                                              // guarded by mu_
+  int64_t last_seq_ = 0;  // guarded by mu_
   /// When the copy was last brought up to the store; InfinitePast after a write here.
-  absl::Time refreshed_ = absl::InfinitePast();                       // guarded by mu_
-  std::map<std::string, std::shared_ptr<const Figures>> current_;     // guarded by mu_
+  absl::Time refreshed_ = absl::InfinitePast();                              // guarded by mu_
+  std::map<std::string, std::shared_ptr<const Figures>> current_;            // guarded by mu_
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();  // guarded by mu_
 };
 

@@ -331,9 +331,10 @@ absl::StatusOr<v1::EqualityAssessment> ReportStore::GetAssessment(const std::str
   absl::Status s = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     pqxx::result r = tx.exec_params(
         "SELECT encode(body, 'hex') FROM report_equality_assessments WHERE id = $1::uuid", id);
-    out = r.empty() ? absl::StatusOr<v1::EqualityAssessment>(
-                          absl::NotFoundError("évaluation introuvable"))
-                    : Parse<v1::EqualityAssessment>(r[0][0]);
+    out =
+        r.empty()
+            ? absl::StatusOr<v1::EqualityAssessment>(absl::NotFoundError("évaluation introuvable"))
+            : Parse<v1::EqualityAssessment>(r[0][0]);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

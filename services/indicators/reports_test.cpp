@@ -5,11 +5,10 @@
 #include <set>
 #include <sstream>
 
-#include "google/protobuf/util/json_util.h"
-#include "nlohmann/json.hpp"
-
 #include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "services/indicators/reports_breakdown.hpp"
 #include "services/indicators/reports_equality.hpp"
 #include "services/indicators/reports_validation.hpp"
@@ -103,17 +102,17 @@ TEST(ReportValidationTest, AgeBandsThatDoNotAddUpNameTheCellAndBothSums) {
 
 TEST(ReportValidationTest, EveryBreakdownIsCheckedSexBySex) {
   v1::ActivityReport r = Valid();
-  r.mutable_returning()->set_homme(4);          // 5 + 4 ≠ 8
-  r.mutable_other_residents()->set_autre(0);    // 0 + 0 ≠ 1
+  r.mutable_returning()->set_homme(4);             // 5 + 4 ≠ 8
+  r.mutable_other_residents()->set_autre(0);       // 0 + 0 ≠ 1
   r.mutable_in_progress()->set_non_communique(0);  // 1 + 0 + 0 ≠ 2
-  r.mutable_satisfied()->set_femme(12);         // > 11 respondents
+  r.mutable_satisfied()->set_femme(12);            // > 11 respondents
   auto bad = ValidateReport(r, kToday, "activity_report");
   std::set<std::string> fields;
   for (const auto& v : bad) fields.insert(v.field);
-  EXPECT_EQ(fields, (std::set<std::string>{"activity_report.returning.homme",
-                                           "activity_report.other_residents.autre",
-                                           "activity_report.in_progress.non_communique",
-                                           "activity_report.satisfied.femme"}))
+  EXPECT_EQ(fields,
+            (std::set<std::string>{
+                "activity_report.returning.homme", "activity_report.other_residents.autre",
+                "activity_report.in_progress.non_communique", "activity_report.satisfied.femme"}))
       << Fields(bad);
 }
 
@@ -149,7 +148,7 @@ TEST(ReportValidationTest, PeriodsAreSane) {
 TEST(ReportValidationTest, ListsAndTextsFollowTheirRules) {
   v1::ActivityReport r = Valid();
   r.mutable_beneficiaries_by_age(0)->set_age_band("25_30");
-  r.mutable_dropouts(1)->set_reason("garde_enfants");  // twice
+  r.mutable_dropouts(1)->set_reason("garde_enfants");           // twice
   r.add_venues("venues/0b5c5a0e-3a5c-4b8e-9a53-1d7a5e1c2f00");  // twice
   r.add_items("lieux/x");
   r.set_action(std::string("a\0b", 3));
@@ -199,12 +198,11 @@ std::shared_ptr<const Figures> Report(std::string org, std::string start,
 TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   BreakdownQuery q;
   q.dimension = v1::ORGANISATION;
-  v1::Breakdown b = ComputeBreakdown(
-      q,
-      {Report("a", "2026-01-01", {}, {20, 10, 0, 5}, {10, 5, 0, 0}),
-       Report("a", "2026-04-01", {}, {10, 10, 0, 0}, {5, 5, 0, 0}),
-       Report("b", "2026-01-01", {}, {30, 2, 0, 8}, {15, 0, 0, 0})},
-      5);
+  v1::Breakdown b = ComputeBreakdown(q,
+                                     {Report("a", "2026-01-01", {}, {20, 10, 0, 5}, {10, 5, 0, 0}),
+                                      Report("a", "2026-04-01", {}, {10, 10, 0, 0}, {5, 5, 0, 0}),
+                                      Report("b", "2026-01-01", {}, {30, 2, 0, 8}, {15, 0, 0, 0})},
+                                     5);
   ASSERT_EQ(b.rows_size(), 2);
   EXPECT_EQ(b.rows(0).key(), "a");
   EXPECT_EQ(b.rows(0).label(), "Label a");
@@ -231,8 +229,8 @@ TEST(BreakdownTest, AReportCountsOncePerAreaAndPeriodsGroup) {
   BreakdownQuery q;
   q.dimension = v1::AREA;
   q.layer = "quartiers";
-  auto r1 = Report("a", "2026-01-15", {"quartiers:epeule", "qpv:x", "quartiers:epeule"},
-                   {10, 10, 0, 0});
+  auto r1 =
+      Report("a", "2026-01-15", {"quartiers:epeule", "qpv:x", "quartiers:epeule"}, {10, 10, 0, 0});
   auto r2 = Report("b", "2026-05-01", {"quartiers:epeule", "quartiers:centre"}, {10, 10, 0, 0});
   v1::Breakdown b = ComputeBreakdown(q, {r1, r2}, 5);
   ASSERT_EQ(b.rows_size(), 2);
@@ -285,8 +283,7 @@ v1::EqualityAssessment Assessment(const EqualityGrid& grid, int noes, int score)
   for (size_t i = 0; i < grid.questions.size(); ++i) {
     auto* ans = a.add_answers();
     ans->set_question(grid.questions[i].id);
-    ans->set_answer(static_cast<int>(i) < noes ? v1::QuestionAnswer::NO
-                                               : v1::QuestionAnswer::YES);
+    ans->set_answer(static_cast<int>(i) < noes ? v1::QuestionAnswer::NO : v1::QuestionAnswer::YES);
   }
   for (const auto& s : grid.steps) {
     auto* st = a.add_steps();

@@ -84,8 +84,7 @@ class Checker {
     for (size_t s = 0; s < kSexes.size(); ++s) {
       if (p[s] > w[s]) {
         Add(absl::StrCat(part_path, ".", kSexes[s]),
-            absl::StrCat("[sum] ", p[s], " dépasse ", whole_path, ".", kSexes[s], " (", w[s],
-                         ")"));
+            absl::StrCat("[sum] ", p[s], " dépasse ", whole_path, ".", kSexes[s], " (", w[s], ")"));
       }
     }
   }
@@ -105,8 +104,8 @@ const std::vector<std::string>& AgeBands() {
 
 const std::vector<std::string>& DropoutReasons() {
   static const auto* const kReasons = new std::vector<std::string>{
-      "emploi",          "sante",     "garde_enfants", "transport", "demenagement",
-      "niveau_inadapte", "perte_de_contact", "autre",   "non_communique"};
+      "emploi",           "sante", "garde_enfants", "transport", "demenagement", "niveau_inadapte",
+      "perte_de_contact", "autre", "non_communique"};
   return *kReasons;
 }
 
@@ -218,9 +217,9 @@ std::vector<api::FieldViolation> ValidateReport(const v1::ActivityReport& r, abs
 
   // Age bands: each documented band at most once, adding up to the totals.
   if (r.beneficiaries_by_age_size() > static_cast<int>(AgeBands().size())) {
-    c.Add("beneficiaries_by_age", absl::StrCat("[size] au plus ", AgeBands().size(),
-                                               " tranches d'âge, reçu ",
-                                               r.beneficiaries_by_age_size()));
+    c.Add("beneficiaries_by_age",
+          absl::StrCat("[size] au plus ", AgeBands().size(), " tranches d'âge, reçu ",
+                       r.beneficiaries_by_age_size()));
   } else {
     std::set<std::string> seen;
     std::vector<std::pair<std::string, const v1::SexSplit*>> parts;
@@ -284,7 +283,8 @@ std::vector<api::FieldViolation> ValidateReport(const v1::ActivityReport& r, abs
     for (int i = 0; i < r.outcomes_size(); ++i) {
       const auto& o = r.outcomes(i);
       const std::string path = absl::StrCat("outcomes[", i, "]");
-      if (o.kind() == v1::OutcomeCount::KIND_UNSPECIFIED || !v1::OutcomeCount::Kind_IsValid(o.kind())) {
+      if (o.kind() == v1::OutcomeCount::KIND_UNSPECIFIED ||
+          !v1::OutcomeCount::Kind_IsValid(o.kind())) {
         c.Add(path + ".kind",
               absl::StrCat("[enum] TRAINING, JOB, CERTIFICATION ou OTHER ; reçu ", o.kind()));
       }
@@ -316,8 +316,8 @@ std::vector<api::FieldViolation> ValidateReport(const v1::ActivityReport& r, abs
         if (p[s] < largest[s] || p[s] > sum[s]) {
           c.Add(absl::StrCat("positive_outcome.", kSexes[s]),
                 absl::StrCat("[sum] ", p[s], " personnes avec une sortie positive pour « ",
-                             kSexes[s], " », mais les sorties par type en comptent de ",
-                             largest[s], " (la plus grande) à ", sum[s], " (leur somme)"));
+                             kSexes[s], " », mais les sorties par type en comptent de ", largest[s],
+                             " (la plus grande) à ", sum[s], " (leur somme)"));
         }
       }
     }

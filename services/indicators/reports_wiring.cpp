@@ -29,16 +29,16 @@ absl::Status Wire(service::Runtime& rt, const Settings& settings) {
   auto grid = EqualityGrid::Parse(EqualityGridJson());
   if (!grid.ok()) return grid.status();
   outbox::Relay* relay = rt.relay.get();
-  auto& store = rt.components.Emplace<ReportStore>(*rt.pool, rt.topology, clocks::System(),
-                                                   [relay] {
-                                                     if (relay) relay->Wake();
-                                                   });
+  auto& store =
+      rt.components.Emplace<ReportStore>(*rt.pool, rt.topology, clocks::System(), [relay] {
+        if (relay) relay->Wake();
+      });
   auto& directory =
       rt.components.Emplace<GrpcDirectory>(settings.venues_address, settings.venues_timeout);
-  auto& reports = rt.components.Emplace<Reports>(store, directory, *rt.page_tokens,
-                                                 clocks::System(), *std::move(grid),
-                                                 ReportsOptions{.min_count = settings.min_count,
-                                 .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age)});
+  auto& reports = rt.components.Emplace<Reports>(
+      store, directory, *rt.page_tokens, clocks::System(), *std::move(grid),
+      ReportsOptions{.min_count = settings.min_count,
+                     .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age)});
   auto& handler = rt.components.Emplace<ReportsHandler>(reports);
   rt.server->AddService(&handler);
   return absl::OkStatus();

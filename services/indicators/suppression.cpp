@@ -125,7 +125,9 @@ bool BreakOneBridge(Grid& g) {
         for (int c2 = 0; c2 < g.cols; ++c2) {
           const size_t i = g.index(r2, c2);
           if (g.state[i] != CellState::kPublished || side[r2] == side[g.rows + c2]) continue;
-          auto rank = [&](size_t j) { return std::pair<int, int64_t>(g.value[j] == 0, g.value[j]); };
+          auto rank = [&](size_t j) {
+            return std::pair<int, int64_t>(g.value[j] == 0, g.value[j]);
+          };
           if (!found || rank(i) < rank(best)) {
             best = i;
             found = true;
