@@ -173,6 +173,11 @@ void SetShare(const Cell& part, const Cell& whole, v1::Share* out) {
       10.0);
 }
 
+void SetGap(const v1::Share& women, const v1::Share& men, v1::ShareGap* out) {
+  if (!women.has_percent() || !men.has_percent()) return;
+  out->set_points(std::round(10.0 * (women.percent() - men.percent())) / 10.0);
+}
+
 }  // namespace
 
 Figures FiguresOf(const std::string& id, const std::string& organisation_label,
@@ -336,6 +341,12 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
     SetShare(At(dropped, row, 1), h, out->mutable_men_dropped_out());
     SetShare(At(positive, row, 0), f, out->mutable_women_positive_outcome());
     SetShare(At(positive, row, 1), h, out->mutable_men_positive_outcome());
+    SetGap(out->women_share(), out->men_share(), out->mutable_reached_gap());
+    SetGap(out->women_satisfied(), out->men_satisfied(), out->mutable_satisfied_gap());
+    SetGap(out->women_completed(), out->men_completed(), out->mutable_completed_gap());
+    SetGap(out->women_dropped_out(), out->men_dropped_out(), out->mutable_dropped_out_gap());
+    SetGap(out->women_positive_outcome(), out->men_positive_outcome(),
+           out->mutable_positive_outcome_gap());
   };
   v1::Breakdown out;
   out.set_dimension(q.dimension);
@@ -349,22 +360,59 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
 }
 
 std::string BreakdownCsv(const v1::Breakdown& b) {
-  std::string out =
-      csv::Line({"cle", "libelle", "rapports", "femmes", "hommes", "autres", "non_communique",
-                 "total", "part_femmes", "part_hommes", "femmes_satisfaites", "hommes_satisfaits",
-                 "femmes_achevement", "hommes_achevement", "femmes_abandon", "hommes_abandon",
-                 "femmes_sortie_positive", "hommes_sortie_positive"});
+  std::string out = csv::Line({"cle",
+                               "libelle",
+                               "rapports",
+                               "femmes",
+                               "hommes",
+                               "autres",
+                               "non_communique",
+                               "total",
+                               "part_femmes",
+                               "part_hommes",
+                               "femmes_satisfaites",
+                               "hommes_satisfaits",
+                               "femmes_achevement",
+                               "hommes_achevement",
+                               "femmes_abandon",
+                               "hommes_abandon",
+                               "femmes_sortie_positive",
+                               "hommes_sortie_positive",
+                               "ecart_part",
+                               "ecart_satisfaction",
+                               "ecart_achevement",
+                               "ecart_abandon",
+                               "ecart_sortie_positive"});
   auto share = [](const v1::Share& s) {
     return s.has_percent() ? absl::StrCat(s.percent()) : std::string();
   };
+  auto gap = [](const v1::ShareGap& g) {
+    return g.has_points() ? absl::StrCat(g.points()) : std::string();
+  };
   auto line = [&](const v1::BreakdownRow& r) {
-    out += csv::Line(
-        {csv::NeutraliseFormula(r.key()), csv::NeutraliseFormula(r.label()),
-         absl::StrCat(r.reports()), r.women().display(), r.men().display(), r.other().display(),
-         r.not_given().display(), r.total().display(), share(r.women_share()), share(r.men_share()),
-         share(r.women_satisfied()), share(r.men_satisfied()), share(r.women_completed()),
-         share(r.men_completed()), share(r.women_dropped_out()), share(r.men_dropped_out()),
-         share(r.women_positive_outcome()), share(r.men_positive_outcome())});
+    out += csv::Line({csv::NeutraliseFormula(r.key()),
+                      csv::NeutraliseFormula(r.label()),
+                      absl::StrCat(r.reports()),
+                      r.women().display(),
+                      r.men().display(),
+                      r.other().display(),
+                      r.not_given().display(),
+                      r.total().display(),
+                      share(r.women_share()),
+                      share(r.men_share()),
+                      share(r.women_satisfied()),
+                      share(r.men_satisfied()),
+                      share(r.women_completed()),
+                      share(r.men_completed()),
+                      share(r.women_dropped_out()),
+                      share(r.men_dropped_out()),
+                      share(r.women_positive_outcome()),
+                      share(r.men_positive_outcome()),
+                      gap(r.reached_gap()),
+                      gap(r.satisfied_gap()),
+                      gap(r.completed_gap()),
+                      gap(r.dropped_out_gap()),
+                      gap(r.positive_outcome_gap())});
   };
   for (const auto& r : b.rows()) line(r);
   line(b.total());

@@ -560,6 +560,7 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
   EXPECT_EQ(b.rows(0).men().value(), 7);
   EXPECT_EQ(b.rows(0).reports(), 1);
   EXPECT_DOUBLE_EQ(b.rows(0).women_share().percent(), 56.3);  // 9 of 16
+  EXPECT_DOUBLE_EQ(b.rows(0).reached_gap().points(), 12.5);   // 56.3 − 43.8
   EXPECT_EQ(b.rows(1).women().value(), 36);
   EXPECT_EQ(b.rows(1).men().value(), 23);
   EXPECT_EQ(b.total().reports(), 3);

@@ -214,6 +214,7 @@ TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   EXPECT_FALSE(b.rows(0).men().has_value());
   EXPECT_EQ(b.rows(0).men().display(), "s");
   EXPECT_FALSE(b.rows(0).women_share().has_percent());
+  EXPECT_FALSE(b.rows(0).reached_gap().has_points());
   // b's 2 men: « < 5 », its men share and completion unset.
   EXPECT_FALSE(b.rows(1).men().has_value());
   EXPECT_EQ(b.rows(1).men().display(), "< 5");
@@ -239,6 +240,8 @@ TEST(BreakdownTest, AReportCountsOncePerAreaAndPeriodsGroup) {
   EXPECT_EQ(b.rows(1).women().value(), 20);
   EXPECT_EQ(b.total().women().value(), 20);  // every report once
   EXPECT_DOUBLE_EQ(b.rows(1).women_share().percent(), 50.0);
+  EXPECT_DOUBLE_EQ(b.rows(1).reached_gap().points(), 0.0);
+  EXPECT_TRUE(b.rows(1).reached_gap().has_points());
   q.dimension = v1::PERIOD;
   q.layer.clear();
   q.granularity = "quarter";
