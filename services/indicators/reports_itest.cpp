@@ -468,6 +468,25 @@ TEST_F(ReportsTest, RequestIdsMakeRetriesSafe) {
   EXPECT_EQ(page.total_size(), 2);
 }
 
+// Without the venues service, nothing can be checked: UNAVAILABLE (a retry with the same request
+// id is safe), nothing stored, and the service keeps serving what it has.
+TEST_F(ReportsTest, WithoutTheVenuesServiceSubmissionsFailUnavailable) {
+  MustSubmit(Report("centre-social-epeule", {epeule_venue_}, 12, 8));
+  venues_process_->Signal(SIGTERM);
+  ASSERT_EQ(venues_process_->Wait(20s), 0);
+  v1::ActivityReport out;
+  grpc::Status st = Submit(Report("centre-social-epeule", {epeule_venue_}, 13, 8), &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  v1::ListActivityReportsResponse page;
+  ASSERT_TRUE(List({}, &page).ok());
+  EXPECT_EQ(page.total_size(), 1);
+  v1::GetBreakdownRequest req;
+  req.set_dimension(v1::ORGANISATION);
+  v1::Breakdown b;
+  ASSERT_TRUE(Breakdown(req, &b).ok());
+  EXPECT_EQ(b.total().women().value(), 12);
+}
+
 TEST_F(ReportsTest, AnOrganisationReadsAndCorrectsItsOwnReportsOnly) {
   v1::ActivityReport mine;
   // The organisation is forced to the key's.
