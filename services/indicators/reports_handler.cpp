@@ -15,6 +15,9 @@ absl::StatusOr<Access> AccessOf(const grpc::ServerContext& ctx) {
   if (!caller.ok()) return caller.status();
   Access access;
   access.request_scope = caller->RequestScope();
+  // Writes stop at the caller's deadline (at most a minute of work).
+  access.budget = server::RemainingBudget(ctx, std::chrono::minutes(1));
+  access.budget_spent = access.budget <= std::chrono::milliseconds(0);
   if (caller->internal() || caller->Has("admin")) return access;
   if (caller->key_organisation.empty()) {
     return absl::PermissionDeniedError(

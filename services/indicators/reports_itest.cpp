@@ -7,6 +7,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -444,6 +445,15 @@ TEST_F(ReportsTest, HostileInputIsRefusedPrecisely) {
   list.set_page_token("");
   list.set_page_size(-1);
   EXPECT_EQ(List(list, &page).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // A deadline shorter than the work.
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 1ms);
+    v1::SubmitActivityReportRequest req;
+    *req.mutable_activity_report() = Report("centre-social-epeule", {epeule_venue_}, 12, 8);
+    EXPECT_EQ(stub_->SubmitActivityReport(&ctx, req, &out).error_code(),
+              grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
   EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
 }
 
@@ -463,9 +473,23 @@ TEST_F(ReportsTest, RequestIdsMakeRetriesSafe) {
   EXPECT_NE(a.name(), b.name());
   EXPECT_EQ(Submit(r, &b, kInternal, "pas-un-uuid").error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+  // Concurrent retries of one request: one report, every caller told its name.
+  const std::string raced = "7a1c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f";
+  std::vector<std::string> names(6);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < names.size(); ++i) {
+    threads.emplace_back([&, i] {
+      v1::ActivityReport out;
+      grpc::Status st = Submit(r, &out, kInternal, raced);
+      names[i] = st.ok() ? out.name() : st.error_message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(names, ::testing::Each(names[0]));
+  EXPECT_THAT(names[0], ::testing::StartsWith("activityReports/"));
   v1::ListActivityReportsResponse page;
   ASSERT_TRUE(List({}, &page).ok());
-  EXPECT_EQ(page.total_size(), 2);
+  EXPECT_EQ(page.total_size(), 3);
 }
 
 // Without the venues service, nothing can be checked: UNAVAILABLE (a retry with the same request

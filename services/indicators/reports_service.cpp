@@ -160,7 +160,8 @@ absl::StatusOr<v1::ActivityReport> Reports::Submit(const v1::SubmitActivityRepor
   api::ToTimestamp(now, r.mutable_update_time());
   r.set_etag(api::WeakETag(1));
   for (const auto& a : areas) r.add_venue_areas(a);
-  auto name = store_.InsertReport(r, label, remembered, SubmittedEvent(r, now));
+  if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
+  auto name = store_.InsertReport(r, label, remembered, SubmittedEvent(r, now), access.budget);
   if (!name.ok()) return name.status();
   Invalidate();
   if (*name != r.name()) return store_.Get(IdOf(*name), 0);  // a concurrent retry won
@@ -220,6 +221,7 @@ absl::StatusOr<v1::ActivityReport> Reports::Revise(
     const std::string& id, const Access& access, int expected_revision,
     const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
     const std::string& label) {
+  if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
   const absl::Time now = clock_.Now();
   auto written = store_.Revise(
       id,
@@ -247,7 +249,7 @@ absl::StatusOr<v1::ActivityReport> Reports::Revise(
         next->set_etag(api::WeakETag(next->revision()));
         return next;
       },
-      label, [now](const v1::ActivityReport& r) { return SubmittedEvent(r, now); });
+      label, [now](const v1::ActivityReport& r) { return SubmittedEvent(r, now); }, access.budget);
   if (written.ok()) Invalidate();
   return written;
 }
@@ -384,7 +386,8 @@ absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(
   EqualityGrid::Score(&a);
   a.set_name(kAssessmentName.Format({events::NewUuid()}));
   api::ToTimestamp(clock_.Now(), a.mutable_create_time());
-  auto name = store_.InsertAssessment(a, remembered);
+  if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
+  auto name = store_.InsertAssessment(a, remembered, access.budget);
   if (!name.ok()) return name.status();
   if (*name != a.name()) return store_.GetAssessment(IdOf(*name));
   return a;

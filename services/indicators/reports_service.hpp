@@ -3,6 +3,7 @@
 // Free of gRPC; the venues service is reached through the Directory interface.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,6 +29,12 @@ struct Access {
   std::string organisation;
   /// Where the caller's request ids are kept (server::Caller::RequestScope).
   std::string request_scope;
+  /// Time left before the caller's deadline when the call arrived (0: none): the statement
+  /// timeout of its write.
+  std::chrono::milliseconds budget{0};
+  /// The caller's deadline had passed on arrival: nothing is written.
+  bool budget_spent = false;
+  bool expired() const { return budget_spent; }
 };
 
 /// What the domain asks the venues service.

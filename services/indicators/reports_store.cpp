@@ -104,6 +104,12 @@ absl::Status Remember(pqxx::work& tx, const RememberedRequest& request, const st
   return absl::AlreadyExistsError("request already served");
 }
 
+// A write gives up at the caller's deadline (statement_timeout), so nothing it does is committed
+// long after the caller stopped waiting; the request id settles a write cut at commit.
+db::TxOptions WriteOptions(std::chrono::milliseconds budget) {
+  return {.statement_timeout = budget};
+}
+
 }  // namespace
 
 ReportStore::ReportStore(db::Pool& pool, events::Topology topology, const clocks::Clock& clock,
@@ -137,24 +143,29 @@ absl::StatusOr<std::optional<std::string>> ReportStore::FindRequest(
 absl::StatusOr<std::string> ReportStore::InsertReport(const v1::ActivityReport& report,
                                                       const std::string& organisation_label,
                                                       const RememberedRequest& request,
-                                                      const events::v1::Event& event) {
+                                                      const events::v1::Event& event,
+                                                      std::chrono::milliseconds budget) {
   std::string existing;
   const absl::Time now = clock_.Now();
-  absl::Status s = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    existing.clear();
-    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kRevisionLock);
-    if (absl::Status r = Remember(tx, request, report.name(), now, &existing); !r.ok()) return r;
-    tx.exec_params(
-        "INSERT INTO report_reports (id, organisation, revision, withdrawn, period_start, "
-        "period_end, create_time, update_time) VALUES ($1::uuid, $2, 1, false, $3::date, "
-        "$4::date, $5::timestamptz, $5::timestamptz)",
-        IdOf(report.name()), report.organisation(), report.period_start(), report.period_end(),
-        db::Timestamp(absl::FromUnixMicros(report.create_time().seconds() * 1000000 +
-                                           report.create_time().nanos() / 1000)));
-    InsertRevision(tx, report, organisation_label, now);
-    outbox::Append(tx, topology_, event);
-    return absl::OkStatus();
-  });
+  absl::Status s = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        existing.clear();
+        tx.exec_params("SELECT pg_advisory_xact_lock($1)", kRevisionLock);
+        if (absl::Status r = Remember(tx, request, report.name(), now, &existing); !r.ok())
+          return r;
+        tx.exec_params(
+            "INSERT INTO report_reports (id, organisation, revision, withdrawn, period_start, "
+            "period_end, create_time, update_time) VALUES ($1::uuid, $2, 1, false, $3::date, "
+            "$4::date, $5::timestamptz, $5::timestamptz)",
+            IdOf(report.name()), report.organisation(), report.period_start(), report.period_end(),
+            db::Timestamp(absl::FromUnixMicros(report.create_time().seconds() * 1000000 +
+                                               report.create_time().nanos() / 1000)));
+        InsertRevision(tx, report, organisation_label, now);
+        outbox::Append(tx, topology_, event);
+        return absl::OkStatus();
+      },
+      WriteOptions(budget));
   if (s.code() == absl::StatusCode::kAlreadyExists && !existing.empty()) return existing;
   if (!s.ok()) return s;
   if (on_commit_) on_commit_();
@@ -185,33 +196,37 @@ absl::StatusOr<v1::ActivityReport> ReportStore::Revise(
     const std::string& id,
     const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& make,
     const std::string& organisation_label,
-    const std::function<events::v1::Event(const v1::ActivityReport&)>& event_of) {
+    const std::function<events::v1::Event(const v1::ActivityReport&)>& event_of,
+    std::chrono::milliseconds budget) {
   v1::ActivityReport written;
   const absl::Time now = clock_.Now();
-  absl::Status s = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    tx.exec_params("SELECT pg_advisory_xact_lock($1)", kRevisionLock);
-    pqxx::result r = tx.exec_params(
-        "SELECT encode(v.body, 'hex'), v.organisation_label FROM report_reports r JOIN "
-        "report_revisions v ON v.report_id = r.id AND v.revision = r.revision "
-        "WHERE r.id = $1::uuid FOR UPDATE OF r",
-        id);
-    if (r.empty()) return absl::NotFoundError("rapport introuvable");
-    auto latest = Parse<v1::ActivityReport>(r[0][0]);
-    if (!latest.ok()) return latest.status();
-    auto next = make(*latest);
-    if (!next.ok()) return next.status();
-    written = *std::move(next);
-    tx.exec_params(
-        "UPDATE report_reports SET revision = $2, withdrawn = $3, period_start = $4::date, "
-        "period_end = $5::date, update_time = $6::timestamptz WHERE id = $1::uuid",
-        id, written.revision(), written.state() == v1::ActivityReport::WITHDRAWN,
-        written.period_start(), written.period_end(), db::Timestamp(now));
-    InsertRevision(tx, written,
-                   organisation_label.empty() ? r[0][1].as<std::string>() : organisation_label,
-                   now);
-    outbox::Append(tx, topology_, event_of(written));
-    return absl::OkStatus();
-  });
+  absl::Status s = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        tx.exec_params("SELECT pg_advisory_xact_lock($1)", kRevisionLock);
+        pqxx::result r = tx.exec_params(
+            "SELECT encode(v.body, 'hex'), v.organisation_label FROM report_reports r JOIN "
+            "report_revisions v ON v.report_id = r.id AND v.revision = r.revision "
+            "WHERE r.id = $1::uuid FOR UPDATE OF r",
+            id);
+        if (r.empty()) return absl::NotFoundError("rapport introuvable");
+        auto latest = Parse<v1::ActivityReport>(r[0][0]);
+        if (!latest.ok()) return latest.status();
+        auto next = make(*latest);
+        if (!next.ok()) return next.status();
+        written = *std::move(next);
+        tx.exec_params(
+            "UPDATE report_reports SET revision = $2, withdrawn = $3, period_start = $4::date, "
+            "period_end = $5::date, update_time = $6::timestamptz WHERE id = $1::uuid",
+            id, written.revision(), written.state() == v1::ActivityReport::WITHDRAWN,
+            written.period_start(), written.period_end(), db::Timestamp(now));
+        InsertRevision(tx, written,
+                       organisation_label.empty() ? r[0][1].as<std::string>() : organisation_label,
+                       now);
+        outbox::Append(tx, topology_, event_of(written));
+        return absl::OkStatus();
+      },
+      WriteOptions(budget));
   if (!s.ok()) return s;
   if (on_commit_) on_commit_();
   return written;
@@ -307,20 +322,24 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
 }
 
 absl::StatusOr<std::string> ReportStore::InsertAssessment(const v1::EqualityAssessment& a,
-                                                          const RememberedRequest& request) {
+                                                          const RememberedRequest& request,
+                                                          std::chrono::milliseconds budget) {
   std::string existing;
   const absl::Time now = clock_.Now();
-  absl::Status s = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    existing.clear();
-    if (absl::Status r = Remember(tx, request, a.name(), now, &existing); !r.ok()) return r;
-    tx.exec_params(
-        "INSERT INTO report_equality_assessments (id, organisation, action, assess_date, body, "
-        "create_time) VALUES ($1::uuid, $2, $3, $4::date, decode($5, 'hex'), $6::timestamptz)",
-        IdOf(a.name()), a.organisation(), a.action(), a.assess_date(), Serialize(a),
-        db::Timestamp(absl::FromUnixMicros(a.create_time().seconds() * 1000000 +
-                                           a.create_time().nanos() / 1000)));
-    return absl::OkStatus();
-  });
+  absl::Status s = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        existing.clear();
+        if (absl::Status r = Remember(tx, request, a.name(), now, &existing); !r.ok()) return r;
+        tx.exec_params(
+            "INSERT INTO report_equality_assessments (id, organisation, action, assess_date, body, "
+            "create_time) VALUES ($1::uuid, $2, $3, $4::date, decode($5, 'hex'), $6::timestamptz)",
+            IdOf(a.name()), a.organisation(), a.action(), a.assess_date(), Serialize(a),
+            db::Timestamp(absl::FromUnixMicros(a.create_time().seconds() * 1000000 +
+                                               a.create_time().nanos() / 1000)));
+        return absl::OkStatus();
+      },
+      WriteOptions(budget));
   if (s.code() == absl::StatusCode::kAlreadyExists && !existing.empty()) return existing;
   if (!s.ok()) return s;
   return a.name();

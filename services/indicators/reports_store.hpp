@@ -2,6 +2,7 @@
 // equality assessments, and the revisions written since a point (for the breakdown cache).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -17,6 +18,9 @@
 #include "services/indicators/reports_breakdown.hpp"
 
 namespace passerelle::indicators::reports {
+
+// Writes take `budget`: the time left before the caller's deadline (0: none), their statement
+// timeout.
 
 /// A request id as remembered: what it created (`activityReports/…` or
 /// `equalityAssessments/…`), or nothing yet.
@@ -62,7 +66,8 @@ class ReportStore {
   absl::StatusOr<std::string> InsertReport(const v1::ActivityReport& report,
                                            const std::string& organisation_label,
                                            const RememberedRequest& request,
-                                           const events::v1::Event& event);
+                                           const events::v1::Event& event,
+                                           std::chrono::milliseconds budget = {});
 
   /// A report's revision (0: the latest) as written; NOT_FOUND otherwise.
   absl::StatusOr<v1::ActivityReport> Get(const std::string& id, int revision);
@@ -75,7 +80,8 @@ class ReportStore {
       const std::string& id,
       const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& make,
       const std::string& organisation_label,
-      const std::function<events::v1::Event(const v1::ActivityReport&)>& event_of);
+      const std::function<events::v1::Event(const v1::ActivityReport&)>& event_of,
+      std::chrono::milliseconds budget = {});
 
   /// Reports newest period first (then by id), after `cursor`, at most `limit`; only
   /// `organisation`'s when not empty; withdrawn ones only with `show_withdrawn`.
@@ -88,7 +94,8 @@ class ReportStore {
   /// Stores an assessment (output fields set); remembers `request`. Returns the name stored (the
   /// first one when the same request won a race).
   absl::StatusOr<std::string> InsertAssessment(const v1::EqualityAssessment& assessment,
-                                               const RememberedRequest& request);
+                                               const RememberedRequest& request,
+                                               std::chrono::milliseconds budget = {});
   absl::StatusOr<v1::EqualityAssessment> GetAssessment(const std::string& id);
   /// Every assessment (one organisation's when not empty); at most the latest two per action.
   absl::StatusOr<std::vector<v1::EqualityAssessment>> LatestAssessments(
