@@ -111,7 +111,12 @@ std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const s
   switch (q.dimension) {
     case v1::AREA: {
       const std::string code = raw.substr(q.layer.size() + 1);
-      return {absl::StrCat("areaLayers/", q.layer, "/areas/", code), code};
+      std::string label = code;
+      if (q.area_labels) {
+        auto it = q.area_labels->find(code);
+        if (it != q.area_labels->end() && !it->second.empty()) label = it->second;
+      }
+      return {absl::StrCat("areaLayers/", q.layer, "/areas/", code), std::move(label)};
     }
     case v1::ITEM:
       return {raw, raw.substr(raw.find('/') + 1)};

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,8 @@ struct BreakdownQuery {
   std::optional<absl::CivilDay> period_start, period_end;
   std::string item;
   std::string organisation;
+  /// With AREA: the layer's area names by code (labels of the rows; the code when absent).
+  std::shared_ptr<const std::map<std::string, std::string>> area_labels;
 };
 
 /// Checks a request: INVALID_ARGUMENT with one violation per problem.

@@ -42,4 +42,25 @@ absl::StatusOr<std::string> GrpcDirectory::OrganisationLabel(const std::string& 
   return organisation.display_name();
 }
 
+absl::StatusOr<std::map<std::string, std::string>> GrpcDirectory::AreaLabels(
+    const std::string& layer) {
+  std::map<std::string, std::string> out;
+  venues::v1::ListAreasRequest req;
+  req.set_parent(absl::StrCat("areaLayers/", layer));
+  req.set_page_size(1000);
+  // A layer has hundreds of areas (IRIS: about a thousand per large city): a few pages at most.
+  for (int page = 0; page < 20; ++page) {
+    venues::v1::ListAreasResponse resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    grpc::Status st = venues_->ListAreas(&ctx, req, &resp);
+    if (st.error_code() == grpc::StatusCode::NOT_FOUND) return out;
+    if (!st.ok()) return FromGrpc(st);
+    for (const auto& a : resp.areas()) out[a.code()] = a.label();
+    if (resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
 }  // namespace passerelle::indicators::reports

@@ -17,6 +17,7 @@ class GrpcDirectory final : public Directory {
   GrpcDirectory(const std::string& address, std::chrono::milliseconds timeout);
   absl::StatusOr<std::vector<std::string>> VenueAreas(const std::string& name) override;
   absl::StatusOr<std::string> OrganisationLabel(const std::string& id) override;
+  absl::StatusOr<std::map<std::string, std::string>> AreaLabels(const std::string& layer) override;
 
  private:
   std::unique_ptr<venues::v1::VenueService::Stub> venues_;

@@ -599,6 +599,8 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
   EXPECT_EQ(b.threshold(), 5);
   ASSERT_EQ(b.rows_size(), 2);
   EXPECT_EQ(b.rows(0).key(), "areaLayers/quartiers/areas/centre");
+  EXPECT_EQ(b.rows(0).label(), "Centre");
+  EXPECT_EQ(b.rows(1).label(), "Épeule");
   EXPECT_EQ(b.rows(0).women().value(), 9);
   EXPECT_EQ(b.rows(0).men().value(), 7);
   EXPECT_EQ(b.rows(0).reports(), 1);

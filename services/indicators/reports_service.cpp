@@ -338,9 +338,31 @@ absl::StatusOr<std::shared_ptr<const Reports::Snapshot>> Reports::Current() {
   return snapshot_;
 }
 
+std::shared_ptr<const std::map<std::string, std::string>> Reports::AreaLabels(
+    const std::string& layer) {
+  std::lock_guard lock(labels_mu_);
+  const absl::Time now = absl::Now();
+  auto it = area_labels_.find(layer);
+  if (it != area_labels_.end() && now < it->second.expires) return it->second.by_code;
+  // Bounded: a public request names any layer; unknown ones are remembered too, for a while.
+  if (area_labels_.size() > 100) area_labels_.clear();
+  auto labels = directory_.AreaLabels(layer);
+  Labels entry;
+  if (labels.ok()) {
+    entry.expires = now + absl::Hours(1);
+    entry.by_code = std::make_shared<const std::map<std::string, std::string>>(*std::move(labels));
+  } else {
+    entry.expires = now + absl::Minutes(1);
+    entry.by_code = it != area_labels_.end() ? it->second.by_code : nullptr;
+  }
+  area_labels_[layer] = entry;
+  return entry.by_code;
+}
+
 absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownRequest& req) {
   auto query = ParseBreakdownRequest(req);
   if (!query.ok()) return query.status();
+  if (query->dimension == v1::AREA) query->area_labels = AreaLabels(query->layer);
   auto snapshot = Current();
   if (!snapshot.ok()) return snapshot.status();
   // The snapshot keeps every report alive while the figures are computed.

@@ -46,6 +46,9 @@ class Directory {
   virtual absl::StatusOr<std::vector<std::string>> VenueAreas(const std::string& name) = 0;
   /// The display name of an organisation id; NOT_FOUND when there is none.
   virtual absl::StatusOr<std::string> OrganisationLabel(const std::string& id) = 0;
+  /// The names of a layer's areas by code (empty for an unknown layer).
+  virtual absl::StatusOr<std::map<std::string, std::string>> AreaLabels(
+      const std::string& layer) = 0;
 };
 
 struct ReportsOptions {
@@ -99,6 +102,9 @@ class Reports {
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current();
   /// Makes the next breakdown read the store (after a write of this replica).
   void Invalidate();
+  /// A layer's area names, asked of the venues service at most once an hour (once a minute
+  /// after a failure, the codes standing in meanwhile).
+  std::shared_ptr<const std::map<std::string, std::string>> AreaLabels(const std::string& layer);
 
   ReportStore& store_;
   Directory& directory_;
@@ -114,6 +120,13 @@ class Reports {
   absl::Time refreshed_ = absl::InfinitePast();                              // guarded by mu_
   std::map<std::string, std::shared_ptr<const Figures>> current_;            // guarded by mu_
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();  // guarded by mu_
+
+  struct Labels {
+    absl::Time expires;
+    std::shared_ptr<const std::map<std::string, std::string>> by_code;
+  };
+  std::mutex labels_mu_;
+  std::map<std::string, Labels> area_labels_;  // by layer; guarded by labels_mu_
 };
 
 }  // namespace passerelle::indicators::reports

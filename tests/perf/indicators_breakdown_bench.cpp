@@ -120,6 +120,8 @@ int main(int argc, char** argv) {
        {"PASSERELLE_NATS_PREFIX", schema},
        {"PASSERELLE_GRPC_ADDRESS", absl::StrCat("127.0.0.1:", port)},
        {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
+       // No venues service: area names are not asked of anyone (the codes stand in).
+       {"PASSERELLE_VENUES_ADDRESS", "127.0.0.1:1"},
        {"PASSERELLE_LOG_LEVEL", "warn"}});
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
