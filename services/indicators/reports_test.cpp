@@ -355,7 +355,7 @@ TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
   int n = 0;
   for (const auto& entry : doc["activity_reports"]) {
     v1::SubmitActivityReportRequest req;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry.dump(), &req).ok());
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry["request"].dump(), &req).ok());
     v1::ActivityReport r = req.activity_report();
     // The loader replaces standard ids by venue names.
     for (auto& v : *r.mutable_venues()) v = "venues/" + v;
@@ -365,7 +365,7 @@ TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
   EXPECT_GE(figures.size(), 4u);
   for (const auto& entry : doc["equality_assessments"]) {
     v1::SubmitEqualityAssessmentRequest req;
-    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry.dump(), &req).ok());
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry["request"].dump(), &req).ok());
     EXPECT_EQ(Fields(grid.Validate(req.equality_assessment(), kToday, "e")), "");
   }
   BreakdownQuery q;
