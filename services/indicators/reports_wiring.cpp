@@ -1,9 +1,47 @@
 #include "services/indicators/reports_wiring.hpp"
 
+#include "libs/clock/clock.hpp"
+#include "services/indicators/reports_clients.hpp"
+#include "services/indicators/reports_handler.hpp"
+#include "services/indicators/reports_service.hpp"
+#include "services/indicators/reports_store.hpp"
+
 namespace passerelle::indicators::reports {
 
-void ReadConfig(config::Reader&, Settings*) {}
+void ReadConfig(config::Reader& r, Settings* settings) {
+  settings->min_count = static_cast<int>(
+      r.Int("PASSERELLE_INDICATORS_MIN_COUNT", 5, 1, 1000,
+            "Small-count threshold k: a published count between 1 and k-1 shows as « < k », "
+            "with complementary cells hidden"));
+  settings->venues_address =
+      r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
+               "The venues service (host:port): venues and organisations named by reports");
+  settings->venues_timeout =
+      r.Duration("PASSERELLE_INDICATORS_VENUES_TIMEOUT", std::chrono::seconds(5),
+                 "How long a call to the venues service may take");
+  settings->breakdown_max_age = r.Duration(
+      "PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", std::chrono::seconds(1),
+      "How old breakdowns may be with respect to reports other replicas wrote (this replica's "
+      "own writes show at once); 0: read the store on every breakdown");
+}
 
-absl::Status Wire(service::Runtime&, const Settings&) { return absl::OkStatus(); }
+absl::Status Wire(service::Runtime& rt, const Settings& settings) {
+  auto grid = EqualityGrid::Parse(EqualityGridJson());
+  if (!grid.ok()) return grid.status();
+  outbox::Relay* relay = rt.relay.get();
+  auto& store =
+      rt.components.Emplace<ReportStore>(*rt.pool, rt.topology, clocks::System(), [relay] {
+        if (relay) relay->Wake();
+      });
+  auto& directory =
+      rt.components.Emplace<GrpcDirectory>(settings.venues_address, settings.venues_timeout);
+  auto& reports = rt.components.Emplace<Reports>(
+      store, directory, *rt.page_tokens, clocks::System(), *std::move(grid),
+      ReportsOptions{.min_count = settings.min_count,
+                     .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age)});
+  auto& handler = rt.components.Emplace<ReportsHandler>(reports);
+  rt.server->AddService(&handler);
+  return absl::OkStatus();
+}
 
 }  // namespace passerelle::indicators::reports

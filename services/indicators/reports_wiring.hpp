@@ -1,6 +1,8 @@
 // Wiring of the indicators service's reports domain: its settings, schema and gRPC service.
 #pragma once
 
+#include <chrono>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,7 +16,15 @@ namespace passerelle::indicators::reports {
 std::vector<db::Migration> Migrations();
 
 /// Settings read from the environment.
-struct Settings {};
+struct Settings {
+  /// The small-count threshold k.
+  int min_count = 5;
+  /// The venues service (venues and organisations checked at submission).
+  std::string venues_address;
+  std::chrono::milliseconds venues_timeout{5000};
+  /// How stale breakdowns may be with respect to other replicas' writes.
+  std::chrono::milliseconds breakdown_max_age{1000};
+};
 
 /// Reads the domain's settings (PASSERELLE_INDICATORS_*).
 void ReadConfig(config::Reader& r, Settings* settings);

@@ -1,2 +1,3 @@
 -- The coverage domain's tables: filled by the coverage work.
-SELECT 1;
+-- (A placeholder that returns no row: the migrator runs each file with exec0.)
+SELECT 1 WHERE false;

@@ -1,0 +1,427 @@
+#include "services/indicators/reports_breakdown.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/csv/csv.hpp"
+#include "libs/text/utf8.hpp"
+#include "services/indicators/reports_validation.hpp"
+#include "services/indicators/suppression.hpp"
+
+namespace passerelle::indicators::reports {
+namespace {
+
+// A layer id of the venues service: lower-case letters, digits and dashes, at most 40.
+bool IsLayerId(std::string_view id) {
+  if (id.empty() || id.size() > 40) return false;
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+BySex Of(const v1::SexSplit& s) { return {s.femme(), s.homme(), s.autre(), s.non_communique()}; }
+
+void Add(BySex& to, const BySex& v) {
+  for (size_t i = 0; i < 4; ++i) to[i] += v[i];
+}
+
+// The sums of one group.
+struct Group {
+  std::string label;
+  int reports = 0;
+  BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{};
+
+  void Count(const Figures& f) {
+    ++reports;
+    Add(reached, f.reached);
+    Add(respondents, f.respondents);
+    Add(satisfied, f.satisfied);
+    Add(completed, f.completed);
+    Add(dropped, f.dropped);
+    Add(positive, f.positive);
+  }
+};
+
+const char* const kMonths[] = {"janvier",   "février", "mars",     "avril",
+                               "mai",       "juin",    "juillet",  "août",
+                               "septembre", "octobre", "novembre", "décembre"};
+
+// The period key of a day: `2026`, `2026-Q3` or `2026-09`.
+std::string PeriodKey(const std::string& granularity, absl::CivilDay d) {
+  if (granularity == "year") return absl::StrCat(d.year());
+  if (granularity == "month") {
+    return absl::StrCat(d.year(), "-", d.month() < 10 ? "0" : "", d.month());
+  }
+  return absl::StrCat(d.year(), "-Q", (d.month() - 1) / 3 + 1);
+}
+
+std::string PeriodLabel(const std::string& granularity, const std::string& key) {
+  const std::string year = key.substr(0, 4);
+  if (granularity == "year") return year;
+  if (granularity == "month") {
+    const int month = std::stoi(key.substr(5));
+    return absl::StrCat(kMonths[month - 1], " ", year);
+  }
+  const int quarter = key[6] - '0';
+  return absl::StrCat(quarter == 1 ? "1er" : absl::StrCat(quarter, "e"), " trimestre ", year);
+}
+
+// The groups of a report under the query's dimension, as raw keys (the area as stored, the
+// item, the organisation, the period key), each once: what the counting loop looks up without
+// building strings.
+void RawKeysOf(const BreakdownQuery& q, const Figures& f, std::string* period,
+               std::vector<std::string_view>* out) {
+  out->clear();
+  auto add = [out](std::string_view k) {
+    if (std::find(out->begin(), out->end(), k) == out->end()) out->push_back(k);
+  };
+  switch (q.dimension) {
+    case v1::AREA:
+      for (const auto& a : f.areas) {
+        if (a.size() > q.layer.size() && a.compare(0, q.layer.size(), q.layer) == 0 &&
+            a[q.layer.size()] == ':') {
+          add(a);
+        }
+      }
+      break;
+    case v1::ITEM:
+      for (const auto& i : f.items) add(i);
+      break;
+    case v1::ORGANISATION:
+      add(f.organisation);
+      break;
+    case v1::PERIOD:
+      *period = PeriodKey(q.granularity, f.period_start);
+      add(*period);
+      break;
+    default:
+      break;
+  }
+}
+
+// The published key and label of a raw key.
+std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const std::string& raw,
+                                                const Group& g) {
+  switch (q.dimension) {
+    case v1::AREA: {
+      const std::string code = raw.substr(q.layer.size() + 1);
+      std::string label = code;
+      if (q.area_labels) {
+        auto it = q.area_labels->find(code);
+        if (it != q.area_labels->end() && !it->second.empty()) label = it->second;
+      }
+      return {absl::StrCat("areaLayers/", q.layer, "/areas/", code), std::move(label)};
+    }
+    case v1::ITEM:
+      return {raw, raw.substr(raw.find('/') + 1)};
+    case v1::ORGANISATION:
+      return {raw, g.label.empty() ? raw : g.label};
+    case v1::PERIOD:
+      return {raw, PeriodLabel(q.granularity, raw)};
+    default:
+      return {raw, raw};
+  }
+}
+
+// One measure (by sex) over every group and the total, protected as one table.
+struct Measure {
+  CountTable table;
+  Protection protection;
+};
+
+Measure Protected(const std::vector<const Group*>& groups, const Group& total, BySex Group::*field,
+                  int k) {
+  Measure m;
+  m.table = CountTable::Zero(static_cast<int>(groups.size()), 4);
+  for (size_t r = 0; r < groups.size(); ++r) {
+    for (int c = 0; c < 4; ++c) {
+      m.table.at(static_cast<int>(r), c) = (groups[r]->*field)[c];
+      m.table.row_totals[r] += (groups[r]->*field)[c];
+    }
+  }
+  for (int c = 0; c < 4; ++c) {
+    m.table.col_totals[c] = (total.*field)[c];
+    m.table.grand_total += (total.*field)[c];
+  }
+  m.protection = Protect(m.table, k);
+  return m;
+}
+
+// The state and value of one cell (row −1: the total row; column 4: the row's total).
+struct Cell {
+  int64_t value;
+  CellState state;
+  bool published() const { return state == CellState::kPublished; }
+};
+Cell At(const Measure& m, int row, int col) {
+  if (row < 0 && col == 4) return {m.table.grand_total, m.protection.grand_total};
+  if (row < 0) return {m.table.col_totals[col], m.protection.col_totals[col]};
+  if (col == 4) return {m.table.row_totals[row], m.protection.row_totals[row]};
+  return {m.table.at(row, col), m.protection.at(row, col)};
+}
+
+void SetFigure(const Cell& c, int k, v1::Figure* out) {
+  if (c.published()) out->set_value(c.value);
+  out->set_display(Display(c.value, c.state, k));
+}
+
+void SetShare(const Cell& part, const Cell& whole, v1::Share* out) {
+  if (!part.published() || !whole.published() || whole.value <= 0) return;
+  out->set_percent(
+      std::round(1000.0 * static_cast<double>(part.value) / static_cast<double>(whole.value)) /
+      10.0);
+}
+
+void SetGap(const v1::Share& women, const v1::Share& men, v1::ShareGap* out) {
+  if (!women.has_percent() || !men.has_percent()) return;
+  out->set_points(std::round(10.0 * (women.percent() - men.percent())) / 10.0);
+}
+
+}  // namespace
+
+Figures FiguresOf(const std::string& id, const std::string& organisation_label,
+                  const v1::ActivityReport& r) {
+  Figures f;
+  f.id = id;
+  f.organisation = r.organisation();
+  f.organisation_label = organisation_label;
+  f.period_start = ParseDay(r.period_start()).value_or(absl::CivilDay());
+  f.period_end = ParseDay(r.period_end()).value_or(absl::CivilDay());
+  f.items.assign(r.items().begin(), r.items().end());
+  f.areas.assign(r.venue_areas().begin(), r.venue_areas().end());
+  f.reached = Of(r.beneficiaries_total());
+  f.respondents = Of(r.satisfaction_respondents());
+  f.satisfied = Of(r.satisfied());
+  f.completed = Of(r.completed());
+  for (const auto& d : r.dropouts()) Add(f.dropped, Of(d.count()));
+  f.positive = Of(r.positive_outcome());
+  return f;
+}
+
+absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownRequest& r) {
+  std::vector<api::FieldViolation> bad;
+  BreakdownQuery q;
+  q.dimension = r.dimension();
+  if (q.dimension == v1::DIMENSION_UNSPECIFIED || !v1::Dimension_IsValid(q.dimension)) {
+    bad.push_back({"dimension", absl::StrCat("[enum] AREA, ITEM, ORGANISATION ou PERIOD ; reçu ",
+                                             static_cast<int>(r.dimension()))});
+  }
+  if (q.dimension == v1::AREA) {
+    if (r.layer().empty()) {
+      bad.push_back({"layer", "[required] obligatoire avec AREA : qpv, quartiers, iris..."});
+    } else if (!IsLayerId(r.layer())) {
+      bad.push_back({"layer", absl::StrCat("[pattern] minuscules, chiffres et tirets ; reçu ",
+                                           text::Quote(r.layer(), 40))});
+    }
+    q.layer = r.layer();
+  } else if (!r.layer().empty()) {
+    bad.push_back({"layer", "[unexpected] seulement avec la dimension AREA"});
+  }
+  if (!r.granularity().empty()) {
+    if (r.granularity() != "year" && r.granularity() != "quarter" && r.granularity() != "month") {
+      bad.push_back({"granularity", absl::StrCat("[enum] year, quarter ou month ; reçu ",
+                                                 text::Quote(r.granularity(), 20))});
+    } else if (q.dimension != v1::PERIOD) {
+      bad.push_back({"granularity", "[unexpected] seulement avec la dimension PERIOD"});
+    }
+    q.granularity = r.granularity();
+  }
+  if (!r.period_start().empty()) {
+    q.period_start = ParseDay(r.period_start());
+    if (!q.period_start) {
+      bad.push_back({"period_start", absl::StrCat("[date] une date AAAA-MM-JJ, reçu ",
+                                                  text::Quote(r.period_start(), 20))});
+    }
+  }
+  if (!r.period_end().empty()) {
+    q.period_end = ParseDay(r.period_end());
+    if (!q.period_end) {
+      bad.push_back({"period_end", absl::StrCat("[date] une date AAAA-MM-JJ, reçu ",
+                                                text::Quote(r.period_end(), 20))});
+    }
+  }
+  if (q.period_start && q.period_end && *q.period_end < *q.period_start) {
+    bad.push_back({"period_end", "[order] la fin précède le début"});
+  }
+  if (!r.item().empty()) {
+    static const api::ResourcePattern kItem("items/{item}");
+    auto parsed = kItem.Parse(r.item(), "item");
+    if (!parsed.ok()) {
+      for (auto& v : api::Violations(parsed.status())) bad.push_back(std::move(v));
+    }
+    q.item = r.item();
+  }
+  if (!r.organisation().empty()) {
+    if (!IsOrganisationId(r.organisation())) {
+      bad.push_back({"organisation", absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
+                                                  text::Quote(r.organisation(), 40))});
+    }
+    q.organisation = r.organisation();
+  }
+  if (!bad.empty()) return api::InvalidArgument("demande de tableau invalide", bad);
+  return q;
+}
+
+bool Selected(const BreakdownQuery& q, const Figures& f) {
+  if (q.period_start && f.period_end < *q.period_start) return false;
+  if (q.period_end && f.period_start > *q.period_end) return false;
+  if (!q.organisation.empty() && f.organisation != q.organisation) return false;
+  if (!q.item.empty() && std::find(f.items.begin(), f.items.end(), q.item) == f.items.end()) {
+    return false;
+  }
+  return true;
+}
+
+v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
+                               const std::vector<std::shared_ptr<const Figures>>& reports, int k) {
+  std::vector<const Figures*> raw;
+  raw.reserve(reports.size());
+  for (const auto& f : reports) raw.push_back(f.get());
+  return ComputeBreakdown(query, raw, k);
+}
+
+v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const Figures*>& reports,
+                               int k) {
+  // Raw keys sort as the published ones do (areas of one layer by code, items, organisations,
+  // periods), so the rows come out by key.
+  std::map<std::string, Group, std::less<>> by_key;
+  Group total;
+  total.label = "Total";
+  std::string period;
+  std::vector<std::string_view> keys_of_report;
+  for (const Figures* f : reports) {
+    total.Count(*f);
+    // A report counts once per group (two venues in one area: once in it).
+    RawKeysOf(q, *f, &period, &keys_of_report);
+    for (std::string_view key : keys_of_report) {
+      auto it = by_key.find(key);
+      if (it == by_key.end()) {
+        it = by_key.emplace(std::string(key), Group()).first;
+        if (q.dimension == v1::ORGANISATION) it->second.label = f->organisation_label;
+      }
+      it->second.Count(*f);
+    }
+  }
+  std::vector<const Group*> groups;
+  std::vector<std::pair<std::string, std::string>> keys;
+  for (const auto& [key, g] : by_key) {
+    keys.push_back(KeyAndLabel(q, key, g));
+    groups.push_back(&g);
+  }
+  const Measure reached = Protected(groups, total, &Group::reached, k);
+  const Measure respondents = Protected(groups, total, &Group::respondents, k);
+  const Measure satisfied = Protected(groups, total, &Group::satisfied, k);
+  const Measure completed = Protected(groups, total, &Group::completed, k);
+  const Measure dropped = Protected(groups, total, &Group::dropped, k);
+  const Measure positive = Protected(groups, total, &Group::positive, k);
+
+  auto fill = [&](int row, const std::string& key, const std::string& label, const Group& g,
+                  v1::BreakdownRow* out) {
+    out->set_key(key);
+    out->set_label(label);
+    out->set_reports(g.reports);
+    SetFigure(At(reached, row, 0), k, out->mutable_women());
+    SetFigure(At(reached, row, 1), k, out->mutable_men());
+    SetFigure(At(reached, row, 2), k, out->mutable_other());
+    SetFigure(At(reached, row, 3), k, out->mutable_not_given());
+    SetFigure(At(reached, row, 4), k, out->mutable_total());
+    // Sex given: femme + homme + autre, published only when all three are.
+    const Cell f = At(reached, row, 0), h = At(reached, row, 1), a = At(reached, row, 2);
+    const bool given_published = f.published() && h.published() && a.published();
+    const Cell given{f.value + h.value + a.value,
+                     given_published ? CellState::kPublished : CellState::kComplement};
+    SetShare(f, given, out->mutable_women_share());
+    SetShare(h, given, out->mutable_men_share());
+    SetShare(At(satisfied, row, 0), At(respondents, row, 0), out->mutable_women_satisfied());
+    SetShare(At(satisfied, row, 1), At(respondents, row, 1), out->mutable_men_satisfied());
+    SetShare(At(completed, row, 0), f, out->mutable_women_completed());
+    SetShare(At(completed, row, 1), h, out->mutable_men_completed());
+    SetShare(At(dropped, row, 0), f, out->mutable_women_dropped_out());
+    SetShare(At(dropped, row, 1), h, out->mutable_men_dropped_out());
+    SetShare(At(positive, row, 0), f, out->mutable_women_positive_outcome());
+    SetShare(At(positive, row, 1), h, out->mutable_men_positive_outcome());
+    SetGap(out->women_share(), out->men_share(), out->mutable_reached_gap());
+    SetGap(out->women_satisfied(), out->men_satisfied(), out->mutable_satisfied_gap());
+    SetGap(out->women_completed(), out->men_completed(), out->mutable_completed_gap());
+    SetGap(out->women_dropped_out(), out->men_dropped_out(), out->mutable_dropped_out_gap());
+    SetGap(out->women_positive_outcome(), out->men_positive_outcome(),
+           out->mutable_positive_outcome_gap());
+  };
+  v1::Breakdown out;
+  out.set_dimension(q.dimension);
+  out.set_threshold(k);
+  for (size_t r = 0; r < groups.size(); ++r) {
+    fill(static_cast<int>(r), keys[r].first, keys[r].second, *groups[r], out.add_rows());
+  }
+  fill(-1, "total", "Total", total, out.mutable_total());
+  out.set_suppressed_cells(reached.protection.suppressed());
+  return out;
+}
+
+std::string BreakdownCsv(const v1::Breakdown& b) {
+  std::string out = csv::Line({"cle",
+                               "libelle",
+                               "rapports",
+                               "femmes",
+                               "hommes",
+                               "autres",
+                               "non_communique",
+                               "total",
+                               "part_femmes",
+                               "part_hommes",
+                               "femmes_satisfaites",
+                               "hommes_satisfaits",
+                               "femmes_achevement",
+                               "hommes_achevement",
+                               "femmes_abandon",
+                               "hommes_abandon",
+                               "femmes_sortie_positive",
+                               "hommes_sortie_positive",
+                               "ecart_part",
+                               "ecart_satisfaction",
+                               "ecart_achevement",
+                               "ecart_abandon",
+                               "ecart_sortie_positive"});
+  auto share = [](const v1::Share& s) {
+    return s.has_percent() ? absl::StrCat(s.percent()) : std::string();
+  };
+  auto gap = [](const v1::ShareGap& g) {
+    return g.has_points() ? absl::StrCat(g.points()) : std::string();
+  };
+  auto line = [&](const v1::BreakdownRow& r) {
+    out += csv::Line({csv::NeutraliseFormula(r.key()),
+                      csv::NeutraliseFormula(r.label()),
+                      absl::StrCat(r.reports()),
+                      r.women().display(),
+                      r.men().display(),
+                      r.other().display(),
+                      r.not_given().display(),
+                      r.total().display(),
+                      share(r.women_share()),
+                      share(r.men_share()),
+                      share(r.women_satisfied()),
+                      share(r.men_satisfied()),
+                      share(r.women_completed()),
+                      share(r.men_completed()),
+                      share(r.women_dropped_out()),
+                      share(r.men_dropped_out()),
+                      share(r.women_positive_outcome()),
+                      share(r.men_positive_outcome()),
+                      gap(r.reached_gap()),
+                      gap(r.satisfied_gap()),
+                      gap(r.completed_gap()),
+                      gap(r.dropped_out_gap()),
+                      gap(r.positive_outcome_gap())});
+  };
+  for (const auto& r : b.rows()) line(r);
+  line(b.total());
+  return out;
+}
+
+}  // namespace passerelle::indicators::reports

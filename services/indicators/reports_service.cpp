@@ -1,0 +1,434 @@
+#include "services/indicators/reports_service.hpp"
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "libs/api/resource.hpp"
+#include "libs/api/status.hpp"
+#include "libs/events/event.hpp"
+#include "libs/text/utf8.hpp"
+#include "passerelle/indicators/v1/events.pb.h"
+#include "services/indicators/reports_validation.hpp"
+
+namespace passerelle::indicators::reports {
+namespace {
+
+const api::ResourcePattern kReportName("activityReports/{report}");
+const api::ResourcePattern kAssessmentName("equalityAssessments/{assessment}");
+constexpr char kSubmittedEvent[] = "indicators.report.submitted";
+
+// The report's id in `name`, a canonical UUID; INVALID_ARGUMENT on `field` otherwise.
+absl::StatusOr<std::string> ReportId(const std::string& name, std::string_view field) {
+  auto parts = kReportName.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  if (!api::IsCanonicalUuid((*parts)[0])) {
+    return api::InvalidName(field, "activityReports/{report} avec un UUID en minuscules", name);
+  }
+  return (*parts)[0];
+}
+
+void ClearOutputOnly(v1::ActivityReport* r) {
+  r->clear_name();
+  r->clear_state();
+  r->clear_revision();
+  r->clear_create_time();
+  r->clear_update_time();
+  r->clear_etag();
+  r->clear_venue_areas();
+  r->clear_withdrawal_reason();
+}
+
+absl::Status CheckRequestId(const std::string& id) {
+  if (id.empty() || api::IsCanonicalUuid(id)) return absl::OkStatus();
+  return api::InvalidArgument(
+      "identifiant de requête invalide",
+      {{"request_id", "[uuid] un UUID en minuscules (8-4-4-4-12), reçu " + text::Quote(id, 40)}});
+}
+
+std::string Digest(std::string_view method, const google::protobuf::Message& m) {
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream out(&bytes);
+    google::protobuf::io::CodedOutputStream coded(&out);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return api::ContentDigest(absl::StrCat(std::string(method), "\n", bytes));
+}
+
+events::v1::Event SubmittedEvent(const v1::ActivityReport& r, absl::Time now) {
+  v1::ReportSubmitted p;
+  p.set_name(r.name());
+  p.set_organisation(r.organisation());
+  p.set_revision(r.revision());
+  p.set_withdrawn(r.state() == v1::ActivityReport::WITHDRAWN);
+  p.set_period_start(r.period_start());
+  p.set_period_end(r.period_end());
+  for (const auto& v : r.venues()) p.add_venues(v);
+  return events::MakeEvent(kSubmittedEvent, "indicators", r.name(), p, now);
+}
+
+bool Visible(const Access& access, const std::string& organisation) {
+  return access.all || access.organisation == organisation;
+}
+
+}  // namespace
+
+Reports::Reports(ReportStore& store, Directory& directory, const api::PageTokens& tokens,
+                 const clocks::Clock& clock, EqualityGrid grid, ReportsOptions options)
+    : store_(store),
+      directory_(directory),
+      tokens_(tokens),
+      clock_(clock),
+      grid_(std::move(grid)),
+      options_(options) {
+  // Periods are days in Roubaix: "not in the future" is Paris's today.
+  if (!absl::LoadTimeZone("Europe/Paris", &zone_)) zone_ = absl::UTCTimeZone();
+}
+
+absl::CivilDay Reports::Today() const { return absl::ToCivilDay(clock_.Now(), zone_); }
+
+absl::Status Reports::CheckDirectory(const v1::ActivityReport& r,
+                                     std::vector<api::FieldViolation>* bad, std::string* label,
+                                     std::vector<std::string>* areas) {
+  auto named = [&](std::string_view field) {
+    return std::any_of(bad->begin(), bad->end(),
+                       [&](const api::FieldViolation& v) { return v.field == field; });
+  };
+  if (!named("activity_report.organisation")) {
+    auto found = directory_.OrganisationLabel(r.organisation());
+    if (found.ok()) {
+      *label = *found;
+    } else if (found.status().code() == absl::StatusCode::kNotFound) {
+      bad->push_back(
+          {"activity_report.organisation", absl::StrCat("[exists] aucune organisation « ",
+                                                        r.organisation(), " » dans l'annuaire")});
+    } else {
+      return absl::UnavailableError(
+          absl::StrCat("l'annuaire des organisations ne répond pas : ", found.status().message()));
+    }
+  }
+  std::set<std::string> all_areas;
+  if (r.venues_size() <= kMaxVenues) {
+    for (int i = 0; i < r.venues_size(); ++i) {
+      const std::string field = absl::StrCat("activity_report.venues[", i, "]");
+      if (named(field)) continue;
+      auto found = directory_.VenueAreas(r.venues(i));
+      if (found.ok()) {
+        all_areas.insert(found->begin(), found->end());
+      } else if (found.status().code() == absl::StatusCode::kNotFound ||
+                 found.status().code() == absl::StatusCode::kInvalidArgument) {
+        bad->push_back({field, absl::StrCat("[exists] aucun lieu ", text::Quote(r.venues(i), 60),
+                                            " dans le registre")});
+      } else {
+        return absl::UnavailableError(
+            absl::StrCat("le registre des lieux ne répond pas : ", found.status().message()));
+      }
+    }
+  }
+  areas->assign(all_areas.begin(), all_areas.end());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::ActivityReport> Reports::Submit(const v1::SubmitActivityReportRequest& req,
+                                                   const Access& access) {
+  if (absl::Status s = CheckRequestId(req.request_id()); !s.ok()) return s;
+  v1::ActivityReport r = req.activity_report();
+  ClearOutputOnly(&r);
+  if (!access.all) r.set_organisation(access.organisation);
+  const RememberedRequest remembered{access.request_scope, req.request_id(),
+                                     Digest("SubmitActivityReport", r)};
+  auto seen = store_.FindRequest(remembered);
+  if (!seen.ok()) return seen.status();
+  if (*seen) return store_.Get(IdOf(**seen), 0);
+
+  std::vector<api::FieldViolation> bad = ValidateReport(r, Today(), "activity_report");
+  std::string label;
+  std::vector<std::string> areas;
+  if (absl::Status s = CheckDirectory(r, &bad, &label, &areas); !s.ok()) return s;
+  if (!bad.empty()) return api::InvalidArgument("rapport d'activité invalide", bad);
+
+  const absl::Time now = clock_.Now();
+  r.set_name(kReportName.Format({events::NewUuid()}));
+  r.set_state(v1::ActivityReport::SUBMITTED);
+  r.set_revision(1);
+  api::ToTimestamp(now, r.mutable_create_time());
+  api::ToTimestamp(now, r.mutable_update_time());
+  r.set_etag(api::WeakETag(1));
+  for (const auto& a : areas) r.add_venue_areas(a);
+  if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
+  auto name = store_.InsertReport(r, label, remembered, SubmittedEvent(r, now), access.budget);
+  if (!name.ok()) return name.status();
+  Invalidate();
+  if (*name != r.name()) return store_.Get(IdOf(*name), 0);  // a concurrent retry won
+  return r;
+}
+
+absl::StatusOr<v1::ActivityReport> Reports::Get(const v1::GetActivityReportRequest& req,
+                                                const Access& access) {
+  auto id = ReportId(req.name(), "name");
+  if (!id.ok()) return id.status();
+  if (req.revision() < 0) {
+    return api::InvalidArgument("révision invalide",
+                                {{"revision", absl::StrCat("[range] 0 (la dernière) ou une "
+                                                           "révision, reçu ",
+                                                           req.revision())}});
+  }
+  auto r = store_.Get(*id, req.revision());
+  if (!r.ok()) return r.status();
+  if (!Visible(access, r->organisation())) return absl::NotFoundError("rapport introuvable");
+  return r;
+}
+
+absl::StatusOr<v1::ListActivityReportsResponse> Reports::List(
+    const v1::ListActivityReportsRequest& req, const Access& access) {
+  std::vector<api::FieldViolation> bad;
+  std::string organisation = req.organisation();
+  if (!access.all) organisation = access.organisation;
+  if (!organisation.empty() && !IsOrganisationId(organisation)) {
+    bad.push_back({"organisation", absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
+                                                text::Quote(organisation, 40))});
+  }
+  if (req.page_size() < 0) {
+    bad.push_back({"page_size", absl::StrCat("[range] ≥ 0, reçu ", req.page_size())});
+  }
+  if (!bad.empty()) return api::InvalidArgument("demande de liste invalide", bad);
+  const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
+  const std::string params =
+      api::BindParameters({organisation, req.show_withdrawn() ? "withdrawn" : "submitted"});
+  std::string cursor;
+  if (!req.page_token().empty()) {
+    auto opened = tokens_.Open("activityReports", params, req.page_token());
+    if (!opened.ok()) return opened.status();
+    cursor = *opened;
+  }
+  auto page = store_.List(organisation, req.show_withdrawn(), cursor, size);
+  if (!page.ok()) return page.status();
+  v1::ListActivityReportsResponse out;
+  for (auto& r : page->reports) *out.add_activity_reports() = std::move(r);
+  if (!page->next_cursor.empty()) {
+    out.set_next_page_token(tokens_.Seal("activityReports", params, page->next_cursor));
+  }
+  out.set_total_size(page->total_size);
+  return out;
+}
+
+absl::StatusOr<v1::ActivityReport> Reports::Revise(
+    const std::string& id, const Access& access, int expected_revision,
+    const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
+    const std::string& label) {
+  if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
+  const absl::Time now = clock_.Now();
+  auto written = store_.Revise(
+      id,
+      [&](const v1::ActivityReport& latest) -> absl::StatusOr<v1::ActivityReport> {
+        if (!Visible(access, latest.organisation())) {
+          return absl::NotFoundError("rapport introuvable");
+        }
+        if (expected_revision != 0 && latest.revision() != expected_revision) {
+          return api::WithReason(
+              absl::AbortedError(absl::StrCat("le rapport a changé : révision ", latest.revision(),
+                                              ", etag reçu pour la révision ", expected_revision)),
+              "ETAG_MISMATCH");
+        }
+        if (latest.state() == v1::ActivityReport::WITHDRAWN) {
+          return api::WithReason(absl::FailedPreconditionError("le rapport est retiré"),
+                                 "REPORT_WITHDRAWN");
+        }
+        auto next = change(latest);
+        if (!next.ok()) return next.status();
+        next->set_name(latest.name());
+        next->set_organisation(latest.organisation());
+        next->set_revision(latest.revision() + 1);
+        *next->mutable_create_time() = latest.create_time();
+        api::ToTimestamp(now, next->mutable_update_time());
+        next->set_etag(api::WeakETag(next->revision()));
+        return next;
+      },
+      label, [now](const v1::ActivityReport& r) { return SubmittedEvent(r, now); }, access.budget);
+  if (written.ok()) Invalidate();
+  return written;
+}
+
+absl::StatusOr<v1::ActivityReport> Reports::Correct(const v1::CorrectActivityReportRequest& req,
+                                                    const Access& access) {
+  auto id = ReportId(req.activity_report().name(), "activity_report.name");
+  if (!id.ok()) return id.status();
+  auto expected = api::RevisionFromETag(req.activity_report().etag());
+  if (!expected.ok()) return expected.status();
+  auto current = store_.Get(*id, 0);
+  if (!current.ok()) return current.status();
+  if (!Visible(access, current->organisation())) return absl::NotFoundError("rapport introuvable");
+
+  v1::ActivityReport r = req.activity_report();
+  ClearOutputOnly(&r);
+  std::vector<api::FieldViolation> bad;
+  if (!r.organisation().empty() && r.organisation() != current->organisation()) {
+    bad.push_back(
+        {"activity_report.organisation", "[immutable] l'organisation d'un rapport ne change pas"});
+  }
+  r.set_organisation(current->organisation());
+  for (auto& v : ValidateReport(r, Today(), "activity_report")) bad.push_back(std::move(v));
+  std::string label;
+  std::vector<std::string> areas;
+  if (absl::Status s = CheckDirectory(r, &bad, &label, &areas); !s.ok()) return s;
+  if (!bad.empty()) return api::InvalidArgument("rapport d'activité invalide", bad);
+  return Revise(
+      *id, access, *expected,
+      [&](const v1::ActivityReport&) -> absl::StatusOr<v1::ActivityReport> {
+        v1::ActivityReport next = r;
+        next.set_state(v1::ActivityReport::SUBMITTED);
+        for (const auto& a : areas) next.add_venue_areas(a);
+        return next;
+      },
+      label);
+}
+
+absl::StatusOr<v1::ActivityReport> Reports::Withdraw(const v1::WithdrawActivityReportRequest& req,
+                                                     const Access& access) {
+  auto id = ReportId(req.name(), "name");
+  if (!id.ok()) return id.status();
+  std::vector<api::FieldViolation> bad;
+  api::CheckText(&bad, "reason", req.reason(), kMaxReason, /*multiline=*/true);
+  if (!bad.empty()) return api::InvalidArgument("retrait invalide", bad);
+  auto expected = api::RevisionFromETag(req.etag());
+  if (!expected.ok()) return expected.status();
+  return Revise(
+      *id, access, *expected,
+      [&](const v1::ActivityReport& latest) -> absl::StatusOr<v1::ActivityReport> {
+        v1::ActivityReport next = latest;
+        next.set_state(v1::ActivityReport::WITHDRAWN);
+        next.set_withdrawal_reason(req.reason());
+        return next;
+      },
+      "");
+}
+
+void Reports::Invalidate() {
+  std::lock_guard lock(mu_);
+  refreshed_ = absl::InfinitePast();
+}
+
+absl::StatusOr<std::shared_ptr<const Reports::Snapshot>> Reports::Current() {
+  std::lock_guard lock(mu_);
+  // Steady time: how old the copy is, not a date (the injected clock dates reports).
+  const absl::Time now = absl::Now();
+  if (now - refreshed_ < options_.breakdown_max_age) return snapshot_;
+  auto changes = store_.ChangesSince(last_seq_);
+  if (!changes.ok()) return changes.status();
+  refreshed_ = now;
+  if (changes->empty()) return snapshot_;
+  for (auto& c : *changes) {
+    if (c.withdrawn) {
+      current_.erase(c.figures.id);
+    } else {
+      std::string key = c.figures.id;
+      current_[key] = std::make_shared<const Figures>(std::move(c.figures));
+    }
+    last_seq_ = std::max(last_seq_, c.seq);
+  }
+  auto next = std::make_shared<Snapshot>();
+  next->reserve(current_.size());
+  for (const auto& [id, f] : current_) next->push_back(f);
+  snapshot_ = std::move(next);
+  return snapshot_;
+}
+
+std::shared_ptr<const std::map<std::string, std::string>> Reports::AreaLabels(
+    const std::string& layer) {
+  std::lock_guard lock(labels_mu_);
+  const absl::Time now = absl::Now();
+  auto it = area_labels_.find(layer);
+  if (it != area_labels_.end() && now < it->second.expires) return it->second.by_code;
+  // Bounded: a public request names any layer; unknown ones are remembered too, for a while.
+  if (area_labels_.size() > 100) area_labels_.clear();
+  auto labels = directory_.AreaLabels(layer);
+  Labels entry;
+  if (labels.ok()) {
+    entry.expires = now + absl::Hours(1);
+    entry.by_code = std::make_shared<const std::map<std::string, std::string>>(*std::move(labels));
+  } else {
+    entry.expires = now + absl::Minutes(1);
+    entry.by_code = it != area_labels_.end() ? it->second.by_code : nullptr;
+  }
+  area_labels_[layer] = entry;
+  return entry.by_code;
+}
+
+absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownRequest& req) {
+  auto query = ParseBreakdownRequest(req);
+  if (!query.ok()) return query.status();
+  if (query->dimension == v1::AREA) query->area_labels = AreaLabels(query->layer);
+  auto snapshot = Current();
+  if (!snapshot.ok()) return snapshot.status();
+  // The snapshot keeps every report alive while the figures are computed.
+  std::vector<const Figures*> selected;
+  selected.reserve((*snapshot)->size());
+  for (const auto& f : **snapshot) {
+    if (Selected(*query, *f)) selected.push_back(f.get());
+  }
+  return ComputeBreakdown(*query, selected, options_.min_count);
+}
+
+absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(
+    const v1::SubmitEqualityAssessmentRequest& req, const Access& access) {
+  if (absl::Status s = CheckRequestId(req.request_id()); !s.ok()) return s;
+  v1::EqualityAssessment a = req.equality_assessment();
+  a.clear_name();
+  a.clear_step_total();
+  a.clear_yes_share();
+  a.clear_create_time();
+  if (!access.all) a.set_organisation(access.organisation);
+  const RememberedRequest remembered{access.request_scope, req.request_id(),
+                                     Digest("SubmitEqualityAssessment", a)};
+  auto seen = store_.FindRequest(remembered);
+  if (!seen.ok()) return seen.status();
+  if (*seen) return store_.GetAssessment(IdOf(**seen));
+
+  std::vector<api::FieldViolation> bad = grid_.Validate(a, Today(), "equality_assessment");
+  const bool organisation_ok = std::none_of(
+      bad.begin(), bad.end(),
+      [](const api::FieldViolation& v) { return v.field == "equality_assessment.organisation"; });
+  if (organisation_ok) {
+    auto found = directory_.OrganisationLabel(a.organisation());
+    if (found.status().code() == absl::StatusCode::kNotFound) {
+      bad.push_back({"equality_assessment.organisation",
+                     absl::StrCat("[exists] aucune organisation « ", a.organisation(),
+                                  " » dans l'annuaire")});
+    } else if (!found.ok()) {
+      return absl::UnavailableError(
+          absl::StrCat("l'annuaire des organisations ne répond pas : ", found.status().message()));
+    }
+  }
+  if (!bad.empty()) return api::InvalidArgument("évaluation invalide", bad);
+  EqualityGrid::Score(&a);
+  a.set_name(kAssessmentName.Format({events::NewUuid()}));
+  api::ToTimestamp(clock_.Now(), a.mutable_create_time());
+  if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
+  auto name = store_.InsertAssessment(a, remembered, access.budget);
+  if (!name.ok()) return name.status();
+  if (*name != a.name()) return store_.GetAssessment(IdOf(*name));
+  return a;
+}
+
+absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRequest& req) {
+  std::vector<api::FieldViolation> bad;
+  if (!req.organisation().empty() && !IsOrganisationId(req.organisation())) {
+    bad.push_back({"organisation", absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
+                                                text::Quote(req.organisation(), 40))});
+  }
+  const int questions = static_cast<int>(grid_.questions.size());
+  if (req.top() < 0 || req.top() > questions) {
+    bad.push_back({"top", absl::StrCat("[range] de 0 à ", questions, ", reçu ", req.top())});
+  }
+  if (!bad.empty()) return api::InvalidArgument("demande de scores invalide", bad);
+  auto assessments = store_.LatestAssessments(req.organisation());
+  if (!assessments.ok()) return assessments.status();
+  return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+}
+
+}  // namespace passerelle::indicators::reports

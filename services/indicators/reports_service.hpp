@@ -1,0 +1,132 @@
+// The reports domain: members' activity reports (submitted, corrected, withdrawn), the
+// breakdowns published from them under small-count protection, and equality assessments.
+// Free of gRPC; the venues service is reached through the Directory interface.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/api/page_token.hpp"
+#include "libs/clock/clock.hpp"
+#include "passerelle/indicators/v1/indicators.pb.h"
+#include "services/indicators/reports_breakdown.hpp"
+#include "services/indicators/reports_equality.hpp"
+#include "services/indicators/reports_store.hpp"
+
+namespace passerelle::indicators::reports {
+
+/// Whose reports a caller may read and write.
+struct Access {
+  /// Every organisation's (internal callers, administrators).
+  bool all = true;
+  /// The caller's organisation when not `all`: its reports only, others look absent.
+  std::string organisation;
+  /// Where the caller's request ids are kept (server::Caller::RequestScope).
+  std::string request_scope;
+  /// Time left before the caller's deadline when the call arrived (0: none): the statement
+  /// timeout of its write.
+  std::chrono::milliseconds budget{0};
+  /// The caller's deadline had passed on arrival: nothing is written.
+  bool budget_spent = false;
+  bool expired() const { return budget_spent; }
+};
+
+/// What the domain asks the venues service.
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  /// The areas (`<layer>:<code>`) of `venues/{venue}`; NOT_FOUND when there is no such venue,
+  /// another error when the registry cannot answer.
+  virtual absl::StatusOr<std::vector<std::string>> VenueAreas(const std::string& name) = 0;
+  /// The display name of an organisation id; NOT_FOUND when there is none.
+  virtual absl::StatusOr<std::string> OrganisationLabel(const std::string& id) = 0;
+  /// The names of a layer's areas by code (empty for an unknown layer).
+  virtual absl::StatusOr<std::map<std::string, std::string>> AreaLabels(
+      const std::string& layer) = 0;
+};
+
+struct ReportsOptions {
+  /// The small-count threshold k (PASSERELLE_INDICATORS_MIN_COUNT).
+  int min_count = 5;
+  /// How old the breakdowns' copy of the reports may be before a breakdown reads what other
+  /// replicas wrote (PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE). This replica's own writes are
+  /// seen by the next breakdown whatever this is.
+  absl::Duration breakdown_max_age = absl::Seconds(1);
+};
+
+class Reports {
+ public:
+  Reports(ReportStore& store, Directory& directory, const api::PageTokens& tokens,
+          const clocks::Clock& clock, EqualityGrid grid, ReportsOptions options);
+
+  absl::StatusOr<v1::ActivityReport> Submit(const v1::SubmitActivityReportRequest& request,
+                                            const Access& access);
+  absl::StatusOr<v1::ActivityReport> Get(const v1::GetActivityReportRequest& request,
+                                         const Access& access);
+  absl::StatusOr<v1::ListActivityReportsResponse> List(
+      const v1::ListActivityReportsRequest& request, const Access& access);
+  absl::StatusOr<v1::ActivityReport> Correct(const v1::CorrectActivityReportRequest& request,
+                                             const Access& access);
+  absl::StatusOr<v1::ActivityReport> Withdraw(const v1::WithdrawActivityReportRequest& request,
+                                              const Access& access);
+
+  /// The breakdown of the latest revision of every submitted report in the selection.
+  absl::StatusOr<v1::Breakdown> GetBreakdown(const v1::GetBreakdownRequest& request);
+
+  absl::StatusOr<v1::EqualityAssessment> SubmitAssessment(
+      const v1::SubmitEqualityAssessmentRequest& request, const Access& access);
+  absl::StatusOr<v1::EqualityScores> Scores(const v1::GetEqualityScoresRequest& request);
+
+  int min_count() const { return options_.min_count; }
+
+ private:
+  absl::CivilDay Today() const;
+  /// Checks venues and organisation against the registry (appending violations) and returns the
+  /// organisation's label and the venues' areas.
+  absl::Status CheckDirectory(const v1::ActivityReport& report,
+                              std::vector<api::FieldViolation>* bad, std::string* label,
+                              std::vector<std::string>* areas);
+  absl::StatusOr<v1::ActivityReport> Revise(
+      const std::string& id, const Access& access, int expected_revision,
+      const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
+      const std::string& label);
+  using Snapshot = std::vector<std::shared_ptr<const Figures>>;
+  /// Brings the cache of current figures up to the store (revisions since the last seen) and
+  /// returns it: a snapshot that later changes do not touch.
+  absl::StatusOr<std::shared_ptr<const Snapshot>> Current();
+  /// Makes the next breakdown read the store (after a write of this replica).
+  void Invalidate();
+  /// A layer's area names, asked of the venues service at most once an hour (once a minute
+  /// after a failure, the codes standing in meanwhile).
+  std::shared_ptr<const std::map<std::string, std::string>> AreaLabels(const std::string& layer);
+
+  ReportStore& store_;
+  Directory& directory_;
+  const api::PageTokens& tokens_;
+  const clocks::Clock& clock_;
+  EqualityGrid grid_;
+  ReportsOptions options_;
+  absl::TimeZone zone_;
+
+  std::mutex mu_;
+  int64_t last_seq_ = 0;  // guarded by mu_
+  /// When the copy was last brought up to the store; InfinitePast after a write here.
+  absl::Time refreshed_ = absl::InfinitePast();                              // guarded by mu_
+  std::map<std::string, std::shared_ptr<const Figures>> current_;            // guarded by mu_
+  std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();  // guarded by mu_
+
+  struct Labels {
+    absl::Time expires;
+    std::shared_ptr<const std::map<std::string, std::string>> by_code;
+  };
+  std::mutex labels_mu_;
+  std::map<std::string, Labels> area_labels_;  // by layer; guarded by labels_mu_
+};
+
+}  // namespace passerelle::indicators::reports

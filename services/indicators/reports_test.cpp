@@ -1,0 +1,380 @@
+// The pure rules of the reports domain: a report that does not add up is refused with the cell
+// that is wrong and both sums; dates, lists and bounds; the breakdown's groups, margins, shares
+// and protection; the equality grid's checks and scores.
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "services/indicators/reports_breakdown.hpp"
+#include "services/indicators/reports_equality.hpp"
+#include "services/indicators/reports_validation.hpp"
+
+namespace passerelle::indicators::reports {
+namespace {
+
+using ::testing::HasSubstr;
+
+v1::SexSplit Split(int f, int h, int a = 0, int n = 0) {
+  v1::SexSplit s;
+  s.set_femme(f);
+  s.set_homme(h);
+  s.set_autre(a);
+  s.set_non_communique(n);
+  return s;
+}
+
+// A report whose every breakdown adds up: 12 women, 8 men, 1 other, 2 not given.
+v1::ActivityReport Valid() {
+  v1::ActivityReport r;
+  r.set_organisation("centre-social-epeule");
+  r.set_action("Ateliers « premiers pas sur smartphone »");
+  r.set_period_start("2026-09-01");
+  r.set_period_end("2026-11-30");
+  r.add_venues("venues/0b5c5a0e-3a5c-4b8e-9a53-1d7a5e1c2f00");
+  r.add_items("items/smartphone");
+  r.set_sessions(24);
+  *r.mutable_beneficiaries_total() = Split(12, 8, 1, 2);
+  auto* a = r.add_beneficiaries_by_age();
+  a->set_age_band("26_44");
+  *a->mutable_count() = Split(5, 3, 1, 0);
+  a = r.add_beneficiaries_by_age();
+  a->set_age_band("45_64");
+  *a->mutable_count() = Split(4, 4, 0, 1);
+  a = r.add_beneficiaries_by_age();
+  a->set_age_band("65_et_plus");
+  *a->mutable_count() = Split(3, 1, 0, 1);
+  *r.mutable_first_time() = Split(10, 5, 1, 2);
+  *r.mutable_returning() = Split(2, 3, 0, 0);
+  *r.mutable_qpv_residents() = Split(7, 4, 0, 1);
+  *r.mutable_other_residents() = Split(5, 4, 1, 1);
+  *r.mutable_completed() = Split(9, 5, 1, 1);
+  auto* d = r.add_dropouts();
+  d->set_reason("garde_enfants");
+  *d->mutable_count() = Split(2, 0, 0, 0);
+  d = r.add_dropouts();
+  d->set_reason("emploi");
+  *d->mutable_count() = Split(0, 2, 0, 0);
+  *r.mutable_in_progress() = Split(1, 1, 0, 1);
+  auto* o = r.add_outcomes();
+  o->set_kind(v1::OutcomeCount::CERTIFICATION);
+  o->set_detail("pix");
+  o->set_min_competences(3);
+  *o->mutable_count() = Split(4, 2, 0, 0);
+  o = r.add_outcomes();
+  o->set_kind(v1::OutcomeCount::JOB);
+  *o->mutable_count() = Split(1, 2, 0, 0);
+  *r.mutable_positive_outcome() = Split(5, 3, 0, 0);
+  *r.mutable_satisfaction_respondents() = Split(11, 6, 1, 0);
+  *r.mutable_satisfied() = Split(10, 5, 1, 0);
+  auto* t = r.add_targets();
+  t->set_description("certifiés Pix avec au moins 3 compétences");
+  t->set_target(5);
+  t->set_reached(6);
+  return r;
+}
+
+const absl::CivilDay kToday(2026, 12, 1);
+
+std::string Fields(const std::vector<api::FieldViolation>& bad) {
+  std::string out;
+  for (const auto& v : bad) out += v.field + ": " + v.description + "\n";
+  return out;
+}
+
+TEST(ReportValidationTest, AValidReportPasses) {
+  EXPECT_EQ(Fields(ValidateReport(Valid(), kToday, "activity_report")), "");
+}
+
+// The Must show: a report that does not add up is refused with the cell that is wrong.
+TEST(ReportValidationTest, AgeBandsThatDoNotAddUpNameTheCellAndBothSums) {
+  v1::ActivityReport r = Valid();
+  r.mutable_beneficiaries_by_age(2)->mutable_count()->set_femme(5);  // 5 + 4 + 5 = 14 ≠ 12
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  ASSERT_EQ(bad.size(), 1u) << Fields(bad);
+  EXPECT_EQ(bad[0].field, "activity_report.beneficiaries_by_age[2].count.femme");
+  EXPECT_THAT(bad[0].description, HasSubstr("14"));
+  EXPECT_THAT(bad[0].description, HasSubstr("12"));
+}
+
+TEST(ReportValidationTest, EveryBreakdownIsCheckedSexBySex) {
+  v1::ActivityReport r = Valid();
+  r.mutable_returning()->set_homme(4);             // 5 + 4 ≠ 8
+  r.mutable_other_residents()->set_autre(0);       // 0 + 0 ≠ 1
+  r.mutable_in_progress()->set_non_communique(0);  // 1 + 0 + 0 ≠ 2
+  r.mutable_satisfied()->set_femme(12);            // > 11 respondents
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  std::set<std::string> fields;
+  for (const auto& v : bad) fields.insert(v.field);
+  EXPECT_EQ(fields,
+            (std::set<std::string>{
+                "activity_report.returning.homme", "activity_report.other_residents.autre",
+                "activity_report.in_progress.non_communique", "activity_report.satisfied.femme"}))
+      << Fields(bad);
+}
+
+TEST(ReportValidationTest, CountsAreBounded) {
+  v1::ActivityReport r = Valid();
+  r.set_sessions(-1);
+  r.mutable_beneficiaries_total()->set_femme(2'000'000'000);
+  r.mutable_targets(0)->set_target(1'000'001);
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  std::set<std::string> fields;
+  for (const auto& v : bad) fields.insert(v.field);
+  EXPECT_TRUE(fields.contains("activity_report.sessions")) << Fields(bad);
+  EXPECT_TRUE(fields.contains("activity_report.beneficiaries_total.femme")) << Fields(bad);
+  EXPECT_TRUE(fields.contains("activity_report.targets[0].target")) << Fields(bad);
+}
+
+TEST(ReportValidationTest, PeriodsAreSane) {
+  auto period = [](std::string start, std::string end) {
+    v1::ActivityReport r = Valid();
+    r.set_period_start(start);
+    r.set_period_end(end);
+    return Fields(ValidateReport(r, kToday, "r"));
+  };
+  EXPECT_THAT(period("2026-02-30", "2026-03-01"), HasSubstr("r.period_start: [date]"));
+  EXPECT_THAT(period("2026-9-01", "2026-10-01"), HasSubstr("r.period_start: [date]"));
+  EXPECT_THAT(period("2026-09-01", "2026-12-02"), HasSubstr("r.period_end: [future]"));
+  EXPECT_THAT(period("2026-09-01", "2026-08-31"), HasSubstr("r.period_end: [order]"));
+  EXPECT_THAT(period("2025-01-01", "2026-01-03"), HasSubstr("r.period_end: [range]"));
+  EXPECT_EQ(period("2025-01-01", "2026-01-02"), "");  // 366 days
+  EXPECT_EQ(period("2026-12-01", "2026-12-01"), "");  // today
+}
+
+TEST(ReportValidationTest, ListsAndTextsFollowTheirRules) {
+  v1::ActivityReport r = Valid();
+  r.mutable_beneficiaries_by_age(0)->set_age_band("25_30");
+  r.mutable_dropouts(1)->set_reason("garde_enfants");           // twice
+  r.add_venues("venues/0b5c5a0e-3a5c-4b8e-9a53-1d7a5e1c2f00");  // twice
+  r.add_items("lieux/x");
+  r.set_action(std::string("a\0b", 3));
+  r.mutable_outcomes(1)->set_kind(static_cast<v1::OutcomeCount::Kind>(42));
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  std::set<std::string> fields;
+  for (const auto& v : bad) fields.insert(v.field);
+  for (const char* f :
+       {"activity_report.beneficiaries_by_age[0].age_band", "activity_report.dropouts[1].reason",
+        "activity_report.venues[1]", "activity_report.items[1]", "activity_report.action",
+        "activity_report.outcomes[1].kind"}) {
+    EXPECT_TRUE(fields.contains(f)) << f << "\n" << Fields(bad);
+  }
+}
+
+TEST(ReportValidationTest, PositiveOutcomeLiesBetweenTheLargestKindAndTheSum) {
+  v1::ActivityReport r = Valid();
+  r.mutable_positive_outcome()->set_femme(3);  // < 4 certified women
+  r.mutable_positive_outcome()->set_homme(5);  // > 2 + 2
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  std::set<std::string> fields;
+  for (const auto& v : bad) fields.insert(v.field);
+  EXPECT_EQ(fields, (std::set<std::string>{"activity_report.positive_outcome.femme",
+                                           "activity_report.positive_outcome.homme"}))
+      << Fields(bad);
+  r = Valid();
+  r.clear_positive_outcome();
+  EXPECT_THAT(Fields(ValidateReport(r, kToday, "a")), HasSubstr("a.positive_outcome: [required]"));
+}
+
+std::shared_ptr<const Figures> Report(std::string org, std::string start,
+                                      std::vector<std::string> areas, BySex reached,
+                                      BySex completed = {}) {
+  auto f = std::make_shared<Figures>();
+  f->id = org + start;
+  f->organisation = org;
+  f->organisation_label = "Label " + org;
+  f->period_start = *ParseDay(start);
+  f->period_end = f->period_start + 30;
+  f->items = {"items/smartphone"};
+  f->areas = std::move(areas);
+  f->reached = reached;
+  f->completed = completed;
+  return f;
+}
+
+TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  v1::Breakdown b = ComputeBreakdown(q,
+                                     {Report("a", "2026-01-01", {}, {20, 10, 0, 5}, {10, 5, 0, 0}),
+                                      Report("a", "2026-04-01", {}, {10, 10, 0, 0}, {5, 5, 0, 0}),
+                                      Report("b", "2026-01-01", {}, {30, 2, 0, 8}, {15, 0, 0, 0})},
+                                     5);
+  ASSERT_EQ(b.rows_size(), 2);
+  EXPECT_EQ(b.rows(0).key(), "a");
+  EXPECT_EQ(b.rows(0).label(), "Label a");
+  EXPECT_EQ(b.rows(0).reports(), 2);
+  EXPECT_EQ(b.rows(0).women().value(), 30);
+  EXPECT_DOUBLE_EQ(b.rows(0).women_completed().percent(), 50.0);  // 15 of 30
+  // Column « homme »: a's 20 and the total 22 would give b's 2: a's 20 is its complement, so
+  // a's shares of women and men among those whose sex is given are unset.
+  EXPECT_FALSE(b.rows(0).men().has_value());
+  EXPECT_EQ(b.rows(0).men().display(), "s");
+  EXPECT_FALSE(b.rows(0).women_share().has_percent());
+  EXPECT_FALSE(b.rows(0).reached_gap().has_points());
+  // b's 2 men: « < 5 », its men share and completion unset.
+  EXPECT_FALSE(b.rows(1).men().has_value());
+  EXPECT_EQ(b.rows(1).men().display(), "< 5");
+  EXPECT_FALSE(b.rows(1).men_share().has_percent());
+  EXPECT_FALSE(b.rows(1).women_share().has_percent());
+  // Column « homme »: a's 20 and the total 22 would give b's 2: one of them is hidden too.
+  EXPECT_TRUE(!b.rows(0).men().has_value() || !b.total().men().has_value());
+  EXPECT_GE(b.suppressed_cells(), 4);
+  EXPECT_EQ(b.total().reports(), 3);
+}
+
+TEST(BreakdownTest, AReportCountsOncePerAreaAndPeriodsGroup) {
+  BreakdownQuery q;
+  q.dimension = v1::AREA;
+  q.layer = "quartiers";
+  auto r1 =
+      Report("a", "2026-01-15", {"quartiers:epeule", "qpv:x", "quartiers:epeule"}, {10, 10, 0, 0});
+  auto r2 = Report("b", "2026-05-01", {"quartiers:epeule", "quartiers:centre"}, {10, 10, 0, 0});
+  v1::Breakdown b = ComputeBreakdown(q, {r1, r2}, 5);
+  ASSERT_EQ(b.rows_size(), 2);
+  EXPECT_EQ(b.rows(1).key(), "areaLayers/quartiers/areas/epeule");
+  EXPECT_EQ(b.rows(1).reports(), 2);
+  EXPECT_EQ(b.rows(1).women().value(), 20);
+  EXPECT_EQ(b.total().women().value(), 20);  // every report once
+  EXPECT_DOUBLE_EQ(b.rows(1).women_share().percent(), 50.0);
+  EXPECT_DOUBLE_EQ(b.rows(1).reached_gap().points(), 0.0);
+  EXPECT_TRUE(b.rows(1).reached_gap().has_points());
+  q.dimension = v1::PERIOD;
+  q.layer.clear();
+  q.granularity = "quarter";
+  b = ComputeBreakdown(q, {r1, r2}, 5);
+  ASSERT_EQ(b.rows_size(), 2);
+  EXPECT_EQ(b.rows(0).key(), "2026-Q1");
+  EXPECT_EQ(b.rows(0).label(), "1er trimestre 2026");
+  q.granularity = "month";
+  EXPECT_EQ(ComputeBreakdown(q, {r1, r2}, 5).rows(1).key(), "2026-05");
+}
+
+TEST(BreakdownTest, RequestsAreChecked) {
+  v1::GetBreakdownRequest req;
+  EXPECT_EQ(ParseBreakdownRequest(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.set_dimension(v1::AREA);
+  auto bad = api::Violations(ParseBreakdownRequest(req).status());
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].field, "layer");
+  req.set_layer("quartiers");
+  req.set_period_start("2026-13-01");
+  req.set_granularity("week");
+  EXPECT_EQ(api::Violations(ParseBreakdownRequest(req).status()).size(), 2u);
+}
+
+TEST(BreakdownTest, CsvNeutralisesAndKeepsTheProtection) {
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  auto r = Report("a", "2026-01-01", {}, {20, 3, 0, 5});
+  auto f = std::make_shared<Figures>(*r);
+  f->organisation_label = "=HYPERLINK(\"x\")";
+  const std::string csv = BreakdownCsv(ComputeBreakdown(q, {f}, 5));
+  EXPECT_THAT(csv, HasSubstr("'=HYPERLINK"));
+  EXPECT_THAT(csv, HasSubstr("< 5"));
+  EXPECT_THAT(csv, ::testing::Not(HasSubstr(",3,")));
+}
+
+v1::EqualityAssessment Assessment(const EqualityGrid& grid, int noes, int score) {
+  v1::EqualityAssessment a;
+  a.set_organisation("centre-social-epeule");
+  a.set_action("Ateliers");
+  a.set_assess_date("2026-10-01");
+  for (size_t i = 0; i < grid.questions.size(); ++i) {
+    auto* ans = a.add_answers();
+    ans->set_question(grid.questions[i].id);
+    ans->set_answer(static_cast<int>(i) < noes ? v1::QuestionAnswer::NO : v1::QuestionAnswer::YES);
+  }
+  for (const auto& s : grid.steps) {
+    auto* st = a.add_steps();
+    st->set_step(s);
+    st->set_score(score);
+  }
+  return a;
+}
+
+TEST(EqualityTest, GridChecksAndScores) {
+  auto grid = EqualityGrid::Parse(EqualityGridJson());
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  EXPECT_EQ(grid->questions.size(), 21u);
+  EXPECT_EQ(grid->steps.size(), 8u);
+  EXPECT_EQ(grid->questions[2].id, "projet-1");
+  v1::EqualityAssessment a = Assessment(*grid, 7, 2);
+  EXPECT_EQ(Fields(grid->Validate(a, kToday, "e")), "");
+  EqualityGrid::Score(&a);
+  EXPECT_EQ(a.step_total(), 16);
+  EXPECT_DOUBLE_EQ(a.yes_share(), 66.7);  // 14 of 21
+
+  v1::EqualityAssessment bad = a;
+  bad.mutable_answers(3)->set_question("diagnostic-1");  // twice, projet-2 missing
+  bad.mutable_steps(0)->set_score(4);
+  bad.mutable_answers(0)->set_answer(v1::QuestionAnswer::ANSWER_UNSPECIFIED);
+  const std::string fields = Fields(grid->Validate(bad, kToday, "e"));
+  EXPECT_THAT(fields, HasSubstr("e.answers[3].question: [unique]"));
+  EXPECT_THAT(fields, HasSubstr("e.answers: [required] la question projet-2"));
+  EXPECT_THAT(fields, HasSubstr("e.steps[0].score: [range]"));
+  EXPECT_THAT(fields, HasSubstr("e.answers[0].answer: [enum]"));
+}
+
+TEST(EqualityTest, ChangeBetweenTheLatestTwoAndMostNo) {
+  auto grid = *EqualityGrid::Parse(EqualityGridJson());
+  v1::EqualityAssessment first = Assessment(grid, 10, 1), second = Assessment(grid, 2, 2);
+  first.set_assess_date("2026-01-10");
+  second.set_assess_date("2026-06-10");
+  EqualityGrid::Score(&first);
+  EqualityGrid::Score(&second);
+  v1::EqualityAssessment other = Assessment(grid, 1, 0);
+  other.set_organisation("mediatheque-roubaix");
+  EqualityGrid::Score(&other);
+  v1::EqualityScores s = ComputeScores(grid, {first, other, second}, 3);
+  ASSERT_EQ(s.actions_size(), 2);
+  EXPECT_EQ(s.actions(0).latest().assess_date(), "2026-06-10");
+  EXPECT_EQ(s.actions(0).step_total_change(), 8);
+  EXPECT_GT(s.actions(0).yes_share_change(), 0);
+  EXPECT_FALSE(s.actions(1).has_previous());
+  ASSERT_EQ(s.most_no_size(), 2);  // diagnostic-1 (2 latest « non »), diagnostic-2 (1)
+  EXPECT_EQ(s.most_no(0).question(), "diagnostic-1");
+  EXPECT_EQ(s.most_no(0).no_count(), 2);
+  EXPECT_EQ(s.most_no(0).applicable_count(), 2);
+  EXPECT_FALSE(s.most_no(0).text().empty());
+}
+
+// The demo data `up` loads: every report and assessment passes the rules, and a breakdown of
+// them publishes some cells and suppresses others.
+TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
+  std::ifstream in(std::string(PASSERELLE_SOURCE_DIR) +
+                   "/services/indicators/seed/reports-demo.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto doc = nlohmann::json::parse(text.str());
+  auto grid = *EqualityGrid::Parse(EqualityGridJson());
+  std::vector<std::shared_ptr<const Figures>> figures;
+  int n = 0;
+  for (const auto& entry : doc["activity_reports"]) {
+    v1::SubmitActivityReportRequest req;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry["request"].dump(), &req).ok());
+    v1::ActivityReport r = req.activity_report();
+    // The loader replaces standard ids by venue names.
+    for (auto& v : *r.mutable_venues()) v = "venues/" + v;
+    EXPECT_EQ(Fields(ValidateReport(r, kToday, "activity_report")), "") << r.action();
+    figures.push_back(std::make_shared<Figures>(FiguresOf(std::to_string(n++), "", r)));
+  }
+  EXPECT_GE(figures.size(), 4u);
+  for (const auto& entry : doc["equality_assessments"]) {
+    v1::SubmitEqualityAssessmentRequest req;
+    ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry["request"].dump(), &req).ok());
+    EXPECT_EQ(Fields(grid.Validate(req.equality_assessment(), kToday, "e")), "");
+  }
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  v1::Breakdown b = ComputeBreakdown(q, figures, 5);
+  EXPECT_EQ(b.rows_size(), 3);
+  EXPECT_GT(b.suppressed_cells(), 0);
+  EXPECT_TRUE(b.rows(0).women().has_value());
+}
+
+}  // namespace
+}  // namespace passerelle::indicators::reports
