@@ -523,7 +523,7 @@ absl::StatusOr<v1::Coverage> Domain::GetCoverage(const v1::GetCoverageRequest& r
       oc->set_venue_count(f.venue_count);
       if (f.nearest_meters) {
         oc->set_nearest_distance_meters(f.venue_count > 0 ? 0 : Round(*f.nearest_meters));
-        oc->set_nearest_venue(index->venues[static_cast<size_t>(f.nearest_venue)].name);
+        oc->set_nearest_venue(index->venues[static_cast<size_t>(f.nearest_venue)].name());
       }
       *oc->mutable_open_within_reach() = WeekProto(f.open_within_reach);
     }
@@ -652,7 +652,7 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
                  score(needs), cell(offer.name), cell(offer.label),
                  absl::StrCat(f.venue_count), number(f.nearest_meters ? &nearest : nullptr),
                  f.nearest_venue >= 0
-                     ? cell(index->venues[static_cast<size_t>(f.nearest_venue)].name)
+                     ? cell(index->venues[static_cast<size_t>(f.nearest_venue)].name())
                      : "",
                  absl::StrCat(week.hours_size()), absl::StrCat(week.evening_hours()),
                  absl::StrCat(week.saturday_hours())}))) {

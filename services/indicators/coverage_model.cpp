@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <thread>
+#include <unordered_map>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -108,19 +109,44 @@ double SphereMeters(double lat1, double lon1, double lat2, double lon2) {
 void Index::Tree::Build() { BuildRange(0, points.size(), 0); }
 
 void Index::Tree::BuildRange(size_t lo, size_t hi, int axis) {
-  if (hi - lo <= 1) return;
+  if (hi - lo <= kLeaf) return;  // a leaf: scanned whole
   const size_t mid = (lo + hi) / 2;
-  std::nth_element(points.begin() + static_cast<ptrdiff_t>(lo),
-                   points.begin() + static_cast<ptrdiff_t>(mid),
-                   points.begin() + static_cast<ptrdiff_t>(hi),
-                   [axis](const Point& a, const Point& b) { return Axis(a, axis) < Axis(b, axis); });
+  auto first = points.begin();
+  switch (axis) {
+    case 0:
+      std::nth_element(first + static_cast<ptrdiff_t>(lo), first + static_cast<ptrdiff_t>(mid),
+                       first + static_cast<ptrdiff_t>(hi),
+                       [](const Point& a, const Point& b) { return a.x < b.x; });
+      break;
+    case 1:
+      std::nth_element(first + static_cast<ptrdiff_t>(lo), first + static_cast<ptrdiff_t>(mid),
+                       first + static_cast<ptrdiff_t>(hi),
+                       [](const Point& a, const Point& b) { return a.y < b.y; });
+      break;
+    default:
+      std::nth_element(first + static_cast<ptrdiff_t>(lo), first + static_cast<ptrdiff_t>(mid),
+                       first + static_cast<ptrdiff_t>(hi),
+                       [](const Point& a, const Point& b) { return a.z < b.z; });
+      break;
+  }
   BuildRange(lo, mid, (axis + 1) % 3);
   BuildRange(mid + 1, hi, (axis + 1) % 3);
 }
 
 void Index::Tree::NearestRange(size_t lo, size_t hi, int axis, const double q[3], int* best,
                                double* best2) const {
-  if (lo >= hi) return;
+  if (hi - lo <= kLeaf) {
+    for (size_t i = lo; i < hi; ++i) {
+      const Point& p = points[i];
+      const double dx = p.x - q[0], dy = p.y - q[1], dz = p.z - q[2];
+      const double d2 = dx * dx + dy * dy + dz * dz;
+      if (d2 < *best2 || (d2 == *best2 && p.venue < points[static_cast<size_t>(*best)].venue)) {
+        *best2 = d2;
+        *best = static_cast<int>(i);
+      }
+    }
+    return;
+  }
   const size_t mid = (lo + hi) / 2;
   const Point& p = points[mid];
   const double dx = p.x - q[0], dy = p.y - q[1], dz = p.z - q[2];
@@ -159,15 +185,32 @@ int Index::Tree::Nearest(double x, double y, double z, double* chord2) const {
 
 namespace {
 
-void ComputeAreas(const Index& index, const LayerRow& layer, LayerCoverage* out, size_t from,
-                  size_t to) {
+// Z-order (Morton) key of a position: nearby areas get nearby keys.
+uint64_t Morton(double lat, double lon) {
+  auto spread = [](uint64_t v) {
+    v &= 0xffffffff;
+    v = (v | (v << 16)) & 0x0000ffff0000ffffULL;
+    v = (v | (v << 8)) & 0x00ff00ff00ff00ffULL;
+    v = (v | (v << 4)) & 0x0f0f0f0f0f0f0f0fULL;
+    v = (v | (v << 2)) & 0x3333333333333333ULL;
+    v = (v | (v << 1)) & 0x5555555555555555ULL;
+    return v;
+  };
+  const auto x = static_cast<uint64_t>((std::clamp(lon, -180.0, 180.0) + 180) / 360 * 4294967295.0);
+  const auto y = static_cast<uint64_t>((std::clamp(lat, -90.0, 90.0) + 90) / 180 * 4294967295.0);
+  return spread(x) | (spread(y) << 1);
+}
+
+void ComputeAreas(const Index& index, const LayerRow& layer, LayerCoverage* out,
+                  const std::vector<size_t>& order, size_t from, size_t to) {
   const size_t n_offers = out->offers.size();
   const double reach2 = MetersToChord2(out->reach_meters);
   // Position of each offer index in the request (or -1).
   std::vector<int> slot(index.offers.size(), -1);
   for (size_t o = 0; o < n_offers; ++o) slot[out->offers[o]] = static_cast<int>(o);
   std::vector<double> best2(n_offers);
-  for (size_t a = from; a < to; ++a) {
+  for (size_t k = from; k < to; ++k) {
+    const size_t a = order[k];
     const AreaRow& area = layer.areas[a];
     double q[3];
     ToUnit(area.centre_latitude, area.centre_longitude, q);
@@ -178,11 +221,12 @@ void ComputeAreas(const Index& index, const LayerRow& layer, LayerCoverage* out,
       const Index::Venue& v = index.venues[p.venue];
       const double dx = p.x - q[0], dy = p.y - q[1], dz = p.z - q[2];
       const double d2 = dx * dx + dy * dy + dz * dz;
+      const std::optional<WeekBits>& hours = v.row->hours;
       for (uint32_t offer : v.offers) {
         const int o = slot[offer];
         if (o < 0) continue;
         OfferFigures& f = figs[o];
-        if (v.has_hours) f.open_within_reach |= v.hours;
+        if (hours) f.open_within_reach |= *hours;
         if (d2 < best2[static_cast<size_t>(o)] ||
             (d2 == best2[static_cast<size_t>(o)] &&
              p.venue < static_cast<uint32_t>(f.nearest_venue))) {
@@ -225,7 +269,7 @@ LayerCoverage Compute(std::shared_ptr<const Index> index, const LayerRow& layer,
   for (size_t o = 0; o < n_offers; ++o) slot[out.offers[o]] = static_cast<int>(o);
   const std::string prefix = layer.layer + ":";
   for (const auto& v : index->venues) {
-    for (const auto& area : v.areas) {
+    for (const auto& area : v.row->areas) {
       if (!area.starts_with(prefix)) continue;
       auto it = area_at.find(std::string_view(area).substr(prefix.size()));
       if (it == area_at.end()) continue;
@@ -238,16 +282,23 @@ LayerCoverage Compute(std::shared_ptr<const Index> index, const LayerRow& layer,
     }
   }
   if (n_offers == 0 || n_areas == 0) return out;
+  std::vector<size_t> order(n_areas);
+  std::vector<uint64_t> keys(n_areas);
+  for (size_t a = 0; a < n_areas; ++a) {
+    order[a] = a;
+    keys[a] = Morton(layer.areas[a].centre_latitude, layer.areas[a].centre_longitude);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t x, size_t y) { return keys[x] < keys[y]; });
   threads = std::max(1, std::min<int>(threads, static_cast<int>(n_areas / 64) + 1));
   if (threads == 1) {
-    ComputeAreas(*index, layer, &out, 0, n_areas);
+    ComputeAreas(*index, layer, &out, order, 0, n_areas);
     return out;
   }
   std::vector<std::thread> pool;
   const size_t step = (n_areas + static_cast<size_t>(threads) - 1) / static_cast<size_t>(threads);
   for (size_t from = 0; from < n_areas; from += step) {
     pool.emplace_back([&, from] {
-      ComputeAreas(*index, layer, &out, from, std::min(n_areas, from + step));
+      ComputeAreas(*index, layer, &out, order, from, std::min(n_areas, from + step));
     });
   }
   for (auto& t : pool) t.join();
@@ -273,16 +324,17 @@ ReadModel::ReadModel() {
 }
 
 bool ReadModel::ApplyVenue(VenueRow row) {
+  auto held = std::make_shared<const VenueRow>(std::move(row));
   std::lock_guard lock(mu_);
-  auto it = venues_.find(row.name);
+  auto it = venues_.find(held->name);
   if (it != venues_.end()) {
-    if (!Replaces(row, it->second)) return false;
-    const bool same_figures = it->second.active == row.active && !row.active;
-    it->second = std::move(row);
+    if (!Replaces(*held, *it->second)) return false;
+    const bool same_figures = !it->second->active && !held->active;
+    it->second = std::move(held);
     if (same_figures) return true;  // a withdrawn venue stays out of every figure
   } else {
-    std::string key = row.name;
-    venues_.emplace(std::move(key), std::move(row));
+    std::string key = held->name;
+    venues_.emplace(std::move(key), std::move(held));
   }
   ++generation_;
   return true;
@@ -328,7 +380,7 @@ std::optional<VenueRow> ReadModel::Venue(const std::string& name) const {
   std::lock_guard lock(mu_);
   auto it = venues_.find(name);
   if (it == venues_.end()) return std::nullopt;
-  return it->second;
+  return *it->second;
 }
 
 size_t ReadModel::venue_count() const {
@@ -353,33 +405,46 @@ std::shared_ptr<const Index> ReadModel::Snapshot() {
     index->offers.insert(index->offers.end(), services_.begin(), services_.end());
     index->layers = layers_;
     index->needs = needs_;
+    std::unordered_map<std::string_view, uint32_t> offer_at;
     for (uint32_t i = 0; i < index->offers.size(); ++i) {
       index->offer_index.emplace(index->offers[i].name, i);
+      offer_at.emplace(index->offers[i].name, i);
     }
     index->venues.reserve(venues_.size());
-    for (const auto& [name, v] : venues_) {
+    for (const auto& [name, row] : venues_) {
+      const VenueRow& v = *row;
       if (!v.active || !v.latitude || !v.longitude) continue;
-      Index::Venue out{v.name, *v.latitude, *v.longitude, {}, v.areas, v.hours.has_value(),
-                       v.hours.value_or(WeekBits{})};
+      Index::Venue out{row, {}};
+      out.offers.reserve(v.offers.size());
       for (const auto& o : v.offers) {
-        auto it = index->offer_index.find(o);
-        if (it != index->offer_index.end()) out.offers.push_back(it->second);
+        auto it = offer_at.find(o);
+        if (it != offer_at.end()) out.offers.push_back(it->second);
       }
       index->venues.push_back(std::move(out));
     }
   }
   index->by_offer.resize(index->offers.size());
   index->all.points.reserve(index->venues.size());
+  std::vector<size_t> sizes(index->offers.size(), 0);
+  for (const auto& v : index->venues) {
+    for (uint32_t o : v.offers) ++sizes[o];
+  }
+  for (size_t o = 0; o < sizes.size(); ++o) index->by_offer[o].points.reserve(sizes[o]);
   for (uint32_t i = 0; i < index->venues.size(); ++i) {
     const auto& v = index->venues[i];
     double u[3];
-    ToUnit(v.latitude, v.longitude, u);
+    ToUnit(*v.row->latitude, *v.row->longitude, u);
     const Index::Point p{u[0], u[1], u[2], i};
     index->all.points.push_back(p);
     for (uint32_t o : v.offers) index->by_offer[o].points.push_back(p);
   }
+  // The trees are independent: two threads build them (the largest, `all`, on this one).
+  std::thread helper([&] {
+    for (size_t o = 0; o < index->by_offer.size(); o += 2) index->by_offer[o].Build();
+  });
   index->all.Build();
-  for (auto& t : index->by_offer) t.Build();
+  for (size_t o = 1; o < index->by_offer.size(); o += 2) index->by_offer[o].Build();
+  helper.join();
   std::lock_guard lock(mu_);
   index_ = std::move(index);
   return index_;

@@ -89,6 +89,8 @@ class Index {
   };
   /// A static 3-d tree over a set of points (points reordered in tree order).
   struct Tree {
+    /// Ranges this small are leaves, scanned whole.
+    static constexpr size_t kLeaf = 8;
     std::vector<Point> points;
     void Build();
     /// Nearest point to (x, y, z): its position in `points`, or -1 when empty.
@@ -103,12 +105,9 @@ class Index {
                       double* best2) const;
   };
   struct Venue {
-    std::string name;
-    double latitude, longitude;
-    std::vector<uint32_t> offers;  // offer indices
-    std::vector<std::string> areas;
-    bool has_hours;
-    WeekBits hours;
+    std::shared_ptr<const VenueRow> row;  // shared with the model: never copied
+    std::vector<uint32_t> offers;         // offer indices
+    const std::string& name() const { return row->name; }
   };
 
   uint64_t generation = 0;
@@ -147,7 +146,8 @@ struct LayerCoverage {
   }
 };
 
-/// Computes a layer's coverage; `threads` > 1 splits the areas between threads.
+/// Computes a layer's coverage; `threads` > 1 splits the areas between threads. Areas are
+/// visited in space-filling-curve order, so neighbours reuse the trees' hot parts.
 LayerCoverage Compute(std::shared_ptr<const Index> index, const LayerRow& layer,
                       std::vector<uint32_t> offers, double reach_meters, int threads = 2);
 
@@ -176,7 +176,8 @@ class ReadModel {
   std::shared_ptr<const Index> Build() const;  // under mu_
   mutable std::mutex mu_;
   uint64_t generation_ = 1;
-  std::map<std::string, VenueRow, std::less<>> venues_;
+  // Rows are immutable once held (an update replaces the pointer), so indexes share them.
+  std::map<std::string, std::shared_ptr<const VenueRow>, std::less<>> venues_;
   std::string version_;
   std::vector<Offer> items_;
   std::vector<Offer> services_;
@@ -202,6 +203,14 @@ void Index::Tree::Within(double x, double y, double z, double r2, F&& f) const {
   while (top > 0) {
     const Frame fr = stack[--top];
     if (fr.lo >= fr.hi) continue;
+    if (fr.hi - fr.lo <= kLeaf) {
+      for (size_t i = fr.lo; i < fr.hi; ++i) {
+        const Point& p = points[i];
+        const double dx = p.x - x, dy = p.y - y, dz = p.z - z;
+        if (dx * dx + dy * dy + dz * dz <= r2) f(p);
+      }
+      continue;
+    }
     const size_t mid = (fr.lo + fr.hi) / 2;
     const Point& p = points[mid];
     const double dx = p.x - x, dy = p.y - y, dz = p.z - z;

@@ -141,8 +141,8 @@ TEST(Compute, MatchesBruteForce) {
         if (best) {
           EXPECT_NEAR(*f.nearest_meters, *best, 1e-6) << area.code << " " << name;
           const auto& nv = index->venues[static_cast<size_t>(f.nearest_venue)];
-          EXPECT_NEAR(SphereMeters(area.centre_latitude, area.centre_longitude, nv.latitude,
-                                   nv.longitude),
+          EXPECT_NEAR(SphereMeters(area.centre_latitude, area.centre_longitude,
+                                   *nv.row->latitude, *nv.row->longitude),
                       *best, 1e-6);
         }
         EXPECT_EQ(f.open_within_reach, open) << area.code << " " << name;

@@ -7,14 +7,20 @@
 // answers of a sample of areas are checked against the in-memory ones.
 //
 // Usage: indicators_coverage_bench [venues] [items] [areas] [sql_areas]
-// (defaults 25000 150 1000 20; the SQL formulation runs on `sql_areas` areas and is scaled to
-// all of them, since it takes minutes). Goals are checked on a full-size run only.
+// (defaults 25000 150 1000 20; or PASSERELLE_BENCH_VENUES, _ITEMS, _AREAS, _SQL_AREAS, which win;
+// the SQL formulation runs on `sql_areas` areas and is scaled to all of them, since it takes
+// minutes). Goals are checked on a full-size run only. Full run:
+//   PASSERELLE_BENCH_VENUES=25000 PASSERELLE_BENCH_ITEMS=150 PASSERELLE_BENCH_AREAS=1000
+//   PASSERELLE_TEST_JOBS=1 deploy/local/passerelle test -R indicators_coverage_bench -V
+// (one command line).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
+#include <ctime>
 
 #include <unistd.h>
 
@@ -30,6 +36,18 @@ using namespace passerelle::indicators::coverage;
 using Clock = std::chrono::steady_clock;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double LoadAverage() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : 0;
+}
+
+// CPU time of the process (every thread), ms: what the work costs whatever else runs.
+double CpuMs() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) * 1e3 + static_cast<double>(t.tv_nsec) / 1e6;
+}
 
 struct City {
   double lat, lon;
@@ -61,10 +79,15 @@ std::string Exact(double v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int n_venues = argc > 1 ? std::atoi(argv[1]) : 25000;
-  const int n_items = argc > 2 ? std::atoi(argv[2]) : 150;
-  const int n_areas = argc > 3 ? std::atoi(argv[3]) : 1000;
-  const int sql_areas = std::min(n_areas, argc > 4 ? std::atoi(argv[4]) : 20);
+  // Arguments, or the environment (which wins: the test command runs the short form).
+  auto arg = [&](int i, const char* env, const char* fallback) {
+    const std::string e = Env(env);
+    return std::atoi(!e.empty() ? e.c_str() : argc > i ? argv[i] : fallback);
+  };
+  const int n_venues = arg(1, "PASSERELLE_BENCH_VENUES", "25000");
+  const int n_items = arg(2, "PASSERELLE_BENCH_ITEMS", "150");
+  const int n_areas = arg(3, "PASSERELLE_BENCH_AREAS", "1000");
+  const int sql_areas = std::min(n_areas, arg(4, "PASSERELLE_BENCH_SQL_AREAS", "20"));
   const bool full = n_venues >= 25000 && n_items >= 150 && n_areas >= 1000;
   const double reach = 1500;
   const std::string db = Env("PASSERELLE_TEST_DATABASE_URL");
@@ -134,12 +157,13 @@ int main(int argc, char** argv) {
   std::shared_ptr<const Index> index;
   LayerCoverage result;
   const int reps = full ? 7 : 3;
-  std::vector<double> totals, builds, computes;
+  std::vector<double> totals, builds, computes, cpus;
   for (int r = 0; r < reps; ++r) {
     // A change invalidates the index: each repetition builds it again, as after an event.
     VenueRow touch = venues[static_cast<size_t>(r)];
     touch.update_time = t0 + absl::Hours(1) + absl::Seconds(r);
     model.ApplyVenue(touch);
+    const double cpu_start = CpuMs();
     const auto start = Clock::now();
     index = model.Snapshot();
     const auto built = Clock::now();
@@ -151,6 +175,7 @@ int main(int argc, char** argv) {
     builds.push_back(Ms(built - start));
     computes.push_back(Ms(done - built));
     totals.push_back(Ms(done - start));
+    cpus.push_back(CpuMs() - cpu_start);
   }
   std::sort(builds.begin(), builds.end());
   std::sort(computes.begin(), computes.end());
@@ -158,6 +183,8 @@ int main(int argc, char** argv) {
   build_ms = builds[builds.size() / 2];
   compute_ms = computes[computes.size() / 2];
   full_ms = totals[totals.size() / 2];
+  std::sort(cpus.begin(), cpus.end());
+  const double best_ms = totals.front(), cpu_ms = cpus[cpus.size() / 2];
 
   // --- in memory: one event ---------------------------------------------------------------------
   const int events = 20000;
@@ -173,8 +200,21 @@ int main(int argc, char** argv) {
   for (auto& row : moved) model.ApplyVenue(row);
   const double event_ms = Ms(Clock::now() - start) / events;
 
+  std::printf("indicators coverage: %d venues (%zu venue×offer pairs), %zu offers (%d items + %zu "
+              "services), %d areas, reach %.0f m, %zu area×offer figures\n",
+              n_venues, pairs, all_offers.size(), n_items, all_offers.size() - n_items, n_areas,
+              reach, static_cast<size_t>(n_areas) * all_offers.size());
+  std::printf("  full computation in memory: %.1f ms wall (index build %.1f ms + figures %.1f "
+              "ms, median of %d, 2 threads; best %.1f ms; %.1f ms CPU in all threads; load "
+              "average %.1f on %u cores)\n",
+              full_ms, build_ms, compute_ms, reps, best_ms, cpu_ms, LoadAverage(),
+              std::thread::hardware_concurrency());
+  std::printf("  one venue event applied in memory: %.4f ms (mean of %d)\n", event_ms, events);
+  std::fflush(stdout);
+
   // --- SQL / PostGIS ------------------------------------------------------------------------------
   const std::string schema = absl::StrCat("bench_coverage_", getpid());
+  bool composite = false;
   pqxx::connection conn(db);
   {
     pqxx::nontransaction tx(conn);
@@ -235,8 +275,21 @@ int main(int argc, char** argv) {
         "INSERT INTO offers SELECT o, p FROM unnest($1::text[]) WITH ORDINALITY AS u(o, p)",
         passerelle::db::TextArray(offer_names));
     tx.exec0("CREATE INDEX ON venue_offers USING gist (geog)");
+    // PostGIS at its best: KNN per offer on a (offer, geog) GiST index when btree_gist is there.
+    tx.exec0("SAVEPOINT composite");
+    try {
+      tx.exec0("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public");
+      tx.exec0("CREATE INDEX ON venue_offers USING gist (offer, geog)");
+      tx.exec0("RELEASE SAVEPOINT composite");
+      composite = true;
+    } catch (const std::exception& e) {
+      tx.exec0("ROLLBACK TO SAVEPOINT composite");
+      std::fprintf(stderr, "no (offer, geog) index: %s\n", e.what());
+    }
     tx.exec0("CREATE INDEX ON venue_offers (offer)");
+    tx.exec0("CREATE INDEX ON venue_offers (name)");
     tx.exec0("CREATE INDEX ON venues USING gist (geog)");
+    tx.exec0("CREATE INDEX ON venues (area)");
     tx.exec0("ANALYZE venues");
     tx.exec0("ANALYZE venue_offers");
     tx.exec0("ANALYZE areas");
@@ -325,17 +378,11 @@ int main(int argc, char** argv) {
     tx.exec0(absl::StrCat("DROP SCHEMA ", schema, " CASCADE"));
   }
 
-  std::printf("indicators coverage: %d venues (%zu venue×offer pairs), %zu offers (%d items + %zu "
-              "services), %d areas, reach %.0f m, %zu area×offer figures\n",
-              n_venues, pairs, all_offers.size(), n_items, all_offers.size() - n_items, n_areas,
-              reach, static_cast<size_t>(n_areas) * all_offers.size());
-  std::printf("  full computation in memory: %.1f ms (index build %.1f ms + figures %.1f ms, "
-              "median of %d, 2 threads)\n",
-              full_ms, build_ms, compute_ms, reps);
-  std::printf("  same question in SQL/PostGIS (KNN + ST_DWithin + bit_or): %.0f ms (%d areas "
+  std::printf("  same question in SQL/PostGIS (KNN%s + ST_DWithin + bit_or): %.0f ms (%d areas "
               "measured, scaled to %d) -> ratio %.0fx\n",
-              sql_ms, sql_areas, n_areas, sql_ms / full_ms);
-  std::printf("  one venue event applied in memory: %.4f ms (mean of %d)\n", event_ms, events);
+              composite ? " on a (offer, geog) GiST index" : "", sql_ms, sql_areas, n_areas,
+              sql_ms / full_ms);
+  (void)best_ms;
   std::printf("  same event in SQL (venue row + offer rows upserted, one transaction): %.3f ms "
               "(mean of %d) -> ratio %.0fx\n",
               sql_event_ms, sql_events, sql_event_ms / event_ms);
@@ -343,8 +390,11 @@ int main(int argc, char** argv) {
               mismatches);
   bool ok = mismatches == 0 && checked > 0;
   if (full) {
-    if (full_ms > 200) {
-      std::printf("  GOAL MISSED: full computation %.1f ms > 200 ms\n", full_ms);
+    // The goal is on the work: CPU time in all threads bounds the wall time on an otherwise
+    // idle machine (the threads never wait for anything but each other), whereas the wall time
+    // of a shared machine depends on what else runs.
+    if (cpu_ms > 200) {
+      std::printf("  GOAL MISSED: full computation %.1f ms CPU > 200 ms\n", cpu_ms);
       ok = false;
     }
     if (event_ms >= 1) {
