@@ -169,16 +169,8 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     }
     Store::SetAsOf(tx, FromProto(event.occurred_time()));
     // A venue in an area this model does not know: the layers are read again soon.
-    auto index = model_.Snapshot();
     for (const auto& area : row.areas) {
-      std::vector<std::string> parts = absl::StrSplit(area, absl::MaxSplits(':', 1));
-      if (parts.size() != 2) continue;
-      auto layer = index->layers.find(parts[0]);
-      const bool known =
-          layer != index->layers.end() &&
-          std::any_of(layer->second.areas.begin(), layer->second.areas.end(),
-                      [&](const AreaRow& a) { return a.code == parts[1]; });
-      if (!known) areas_wanted_ = true;
+      if (!model_.KnowsArea(area)) areas_wanted_ = true;
     }
     return absl::OkStatus();
   }
@@ -339,7 +331,8 @@ absl::Status Domain::Upkeep() {
 
 // --- API --------------------------------------------------------------------------------------
 
-absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeedsRequest& req) {
+absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeedsRequest& req,
+                                                            absl::Time deadline) {
   auto parts = LayerPattern().Parse(req.parent(), "parent");
   if (!parts.ok()) return parts.status();
   const std::string& layer = (*parts)[0];
@@ -371,8 +364,8 @@ absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeed
   if (req.validate_only()) {
     if (req.replace()) {
       int cleared = 0;
+      auto index = model_.Snapshot();
       for (const auto& c : *codes) {
-        auto index = model_.Snapshot();
         const NeedsRow* n = FindNeeds(*index, layer, c);
         if (n != nullptr && !parsed->rows.contains(c)) ++cleared;
       }
@@ -380,7 +373,7 @@ absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeed
     }
     return out;
   }
-  auto cleared = store_.StoreNeeds(layer, parsed->rows, req.replace());
+  auto cleared = store_.StoreNeeds(layer, parsed->rows, req.replace(), deadline);
   if (!cleared.ok()) return cleared.status();
   out.set_areas_cleared(*cleared);
   if (absl::Status s = Refresh(); !s.ok()) return s;

@@ -59,7 +59,9 @@ class Domain {
   ReadModel& model() { return model_; }
 
   // --- API ----------------------------------------------------------------------------------
-  absl::StatusOr<v1::ImportNeedsResponse> ImportNeeds(const v1::ImportNeedsRequest& req);
+  /// Nothing is stored once the caller's `deadline` (system time, as gRPC's) is near.
+  absl::StatusOr<v1::ImportNeedsResponse> ImportNeeds(const v1::ImportNeedsRequest& req,
+                                                      absl::Time deadline = absl::InfiniteFuture());
   absl::StatusOr<v1::Coverage> GetCoverage(const v1::GetCoverageRequest& req);
   absl::StatusOr<v1::ListGapsResponse> ListGaps(const v1::ListGapsRequest& req);
   /// Writes the document piece by piece to `write` (false: the client is gone, stop). The

@@ -22,7 +22,7 @@ grpc::Status Reply(absl::StatusOr<T> result, T* resp) {
 grpc::Status Handler::ImportNeeds(grpc::ServerContext* ctx, const v1::ImportNeedsRequest* req,
                                   v1::ImportNeedsResponse* resp) {
   server::RequestScope scope(ctx);
-  return Reply(domain_.ImportNeeds(*req), resp);
+  return Reply(domain_.ImportNeeds(*req, absl::FromChrono(ctx->deadline())), resp);
 }
 
 grpc::Status Handler::GetCoverage(grpc::ServerContext* ctx, const v1::GetCoverageRequest* req,

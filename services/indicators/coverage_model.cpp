@@ -376,6 +376,19 @@ uint64_t ReadModel::generation() const {
   return generation_;
 }
 
+bool ReadModel::KnowsArea(std::string_view area) const {
+  const size_t colon = area.find(':');
+  if (colon == std::string_view::npos) return false;
+  const std::string_view code = area.substr(colon + 1);
+  std::lock_guard lock(mu_);
+  auto layer = layers_.find(area.substr(0, colon));
+  if (layer == layers_.end()) return false;
+  const auto& areas = layer->second.areas;
+  auto it = std::lower_bound(areas.begin(), areas.end(), code,
+                             [](const AreaRow& a, std::string_view c) { return a.code < c; });
+  return it != areas.end() && it->code == code;
+}
+
 std::optional<VenueRow> ReadModel::Venue(const std::string& name) const {
   std::lock_guard lock(mu_);
   auto it = venues_.find(name);

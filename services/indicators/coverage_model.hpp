@@ -168,6 +168,8 @@ class ReadModel {
   uint64_t generation() const;
   /// The frozen index of the current generation (built on first use after a change).
   std::shared_ptr<const Index> Snapshot();
+  /// Whether `area` (`<layer>:<code>`) is an area of a layer held (cheap: no index built).
+  bool KnowsArea(std::string_view area) const;
   /// The venue held under `name`, if any (tests and the benchmark).
   std::optional<VenueRow> Venue(const std::string& name) const;
   size_t venue_count() const;

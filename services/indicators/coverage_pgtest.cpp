@@ -256,6 +256,40 @@ TEST_F(CoveragePgTest, CentresArePostgisPointsOnSurface) {
   EXPECT_TRUE(inside);
 }
 
+TEST_F(CoveragePgTest, NeedsAreStoredWholeOrNotAtAllWithinTheCallersDeadline) {
+  auto d = NewDomain();
+  { absl::Status s = d->RefreshAreas(); ASSERT_TRUE(s.ok()) << s; }
+  v1::ImportNeedsRequest req;
+  req.set_parent("areaLayers/quartiers");
+  req.set_csv("code,population,score_global\nALMA,100,120\nPILE,200,\nLUNE,1,1\n");
+  // A caller whose deadline is (almost) past: nothing written.
+  auto late = d->ImportNeeds(req, absl::Now() + absl::Milliseconds(50));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded) << late.status();
+  auto empty = store_->Needs();
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  // In time: the good rows stored, the bad one reported.
+  auto ok = d->ImportNeeds(req, absl::Now() + absl::Seconds(30));
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->areas_imported(), 2);
+  ASSERT_EQ(ok->errors_size(), 1);
+  EXPECT_EQ(ok->errors(0).rule(), "exists");
+  auto stored = store_->Needs();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->at("quartiers").at("ALMA").score, 120);
+  EXPECT_FALSE(stored->at("quartiers").at("PILE").score.has_value());
+  // `replace` clears the areas absent from the file.
+  req.set_csv("code,population,score_global\nPILE,250,99\n");
+  req.set_replace(true);
+  auto replaced = d->ImportNeeds(req);
+  ASSERT_TRUE(replaced.ok()) << replaced.status();
+  EXPECT_EQ(replaced->areas_cleared(), 1);
+  stored = store_->Needs();
+  ASSERT_TRUE(stored.ok());
+  EXPECT_FALSE(stored->at("quartiers").contains("ALMA"));
+  EXPECT_EQ(stored->at("quartiers").at("PILE").population, 250);
+}
+
 TEST_F(CoveragePgTest, PoisonPayloadsAreErrorsSoTheConsumerParksThem) {
   auto d = NewDomain();
   events::v1::Event e;

@@ -213,7 +213,8 @@ absl::StatusOr<bool> Store::ReplaceLayers(const std::vector<LayerInput>& layers)
 }
 
 absl::StatusOr<int> Store::StoreNeeds(const std::string& layer,
-                                      const std::map<std::string, NeedsRow>& rows, bool replace) {
+                                      const std::map<std::string, NeedsRow>& rows, bool replace,
+                                      absl::Time deadline) {
   int cleared = 0;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     cleared = 0;
@@ -236,6 +237,10 @@ absl::StatusOr<int> Store::StoreNeeds(const std::string& layer,
               .affected_rows());
     }
     BumpCatalogue(tx);
+    // The commit itself takes a moment: a caller whose deadline is that near has gone.
+    if (deadline != absl::InfiniteFuture() && absl::Now() + absl::Milliseconds(100) >= deadline) {
+      return absl::DeadlineExceededError("deadline too near to commit; nothing was written");
+    }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

@@ -72,9 +72,11 @@ class Store {
   /// Replaces the layers and areas (centres computed by PostGIS); false when unchanged.
   absl::StatusOr<bool> ReplaceLayers(const std::vector<LayerInput>& layers);
   /// Stores needs of `layer` (and, with `replace`, removes the others of the layer): the
-  /// number removed.
+  /// number removed. Nothing is committed once the caller's `deadline` is near
+  /// (DEADLINE_EXCEEDED, nothing written).
   absl::StatusOr<int> StoreNeeds(const std::string& layer,
-                                 const std::map<std::string, NeedsRow>& rows, bool replace);
+                                 const std::map<std::string, NeedsRow>& rows, bool replace,
+                                 absl::Time deadline = absl::InfiniteFuture());
 
   absl::StatusOr<StateRow> State();
   /// Venue rows written after `after_seq`, in seq order; `*max_seq` the last one's.
