@@ -33,4 +33,5 @@ passerelle_test(NAME indicators_coverage_itest TIER itest SOURCES coverage_itest
                 LIBS passerelle_testing passerelle_indicators_proto passerelle_venues_proto
                      passerelle_referential_proto google_rpc_proto passerelle_events
                      nlohmann_json::nlohmann_json)
-add_dependencies(indicators_coverage_itest passerelle-indicators passerelle-venues)
+add_dependencies(indicators_coverage_itest passerelle-indicators passerelle-venues
+                 passerelle-referential)

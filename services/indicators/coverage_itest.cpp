@@ -22,6 +22,7 @@
 #include "nlohmann/json.hpp"
 #include "passerelle/indicators/v1/indicators.grpc.pb.h"
 #include "passerelle/referential/v1/events.pb.h"
+#include "passerelle/referential/v1/referential.grpc.pb.h"
 #include "passerelle/venues/v1/events.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 
@@ -72,7 +73,18 @@ venues::v1::Venue At(const std::string& id, double lat, double lon,
 
 class CoverageTest : public ::testing::Test {
  protected:
+  // The real referential instead of its event played by the test.
+  virtual bool WithReferential() const { return false; }
+
   void SetUp() override {
+    if (WithReferential()) {
+      referential_ = std::make_unique<testing::ServiceBinary>(
+          "services/referential/passerelle-referential",
+          std::map<std::string, std::string>{
+              {"PASSERELLE_NATS_PREFIX", prefix_},
+              {"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}});
+      referential_process_ = referential_->Start();
+    }
     venues_ = std::make_unique<testing::ServiceBinary>(
         "services/venues/passerelle-venues",
         std::map<std::string, std::string>{{"PASSERELLE_NATS_PREFIX", prefix_}});
@@ -84,16 +96,7 @@ class CoverageTest : public ::testing::Test {
     nats_ = *std::move(nats);
     // The referential, played by its event: items a, b and c are in force (venues and
     // indicators both hear it); the referential's own gRPC is absent (labels wait for it).
-    referential::v1::VersionPublished vp;
-    vp.set_version("nomenclatures/roubaix-aptic/versions/2023-02-03");
-    for (std::string item : {"a", "b", "c"}) {
-      auto* m = vp.add_code_mapping();
-      m->set_old_code(item);
-      m->set_item("items/" + item);
-      m->set_new_code(item);
-    }
-    Publish(events::MakeEvent("referential.version.published", "referential", vp.version(), vp,
-                              absl::Now()));
+    if (!WithReferential()) PublishVersion();
     // The demo quartiers, imported into venues before indicators starts.
     {
       grpc::ClientContext ctx;
@@ -119,12 +122,24 @@ class CoverageTest : public ::testing::Test {
         [&] {
           v1::GetCoverageRequest req;
           req.set_name("areaLayers/quartiers/coverage");
-          req.add_offers("items/c");
+          req.set_page_size(1);
           v1::Coverage out;
           return Coverage(req, &out).ok() && !out.referential_version().empty();
         },
         30s))
         << process_->Output();
+  }
+  void PublishVersion() {
+    referential::v1::VersionPublished vp;
+    vp.set_version("nomenclatures/roubaix-aptic/versions/2023-02-03");
+    for (std::string item : {"a", "b", "c"}) {
+      auto* m = vp.add_code_mapping();
+      m->set_old_code(item);
+      m->set_item("items/" + item);
+      m->set_new_code(item);
+    }
+    Publish(events::MakeEvent("referential.version.published", "referential", vp.version(), vp,
+                              absl::Now()));
   }
   void TearDown() override {
     if (process_) {
@@ -135,11 +150,16 @@ class CoverageTest : public ::testing::Test {
       venues_process_->Signal(SIGTERM);
       EXPECT_EQ(venues_process_->Wait(20s), 0);
     }
+    if (referential_process_) {
+      referential_process_->Signal(SIGTERM);
+      EXPECT_EQ(referential_process_->Wait(20s), 0);
+    }
   }
   std::map<std::string, std::string> Env() {
     return {{"PASSERELLE_NATS_PREFIX", prefix_},
             {"PASSERELLE_VENUES_ADDRESS", venues_->grpc_address()},
-            {"PASSERELLE_REFERENTIAL_ADDRESS", "127.0.0.1:9"},
+            {"PASSERELLE_REFERENTIAL_ADDRESS",
+             referential_ ? referential_->grpc_address() : "127.0.0.1:9"},
             {"PASSERELLE_INDICATORS_POLL", "50ms"},
             {"PASSERELLE_INDICATORS_UPSTREAM_TIMEOUT", "5s"},
             {"PASSERELLE_PAGE_TOKEN_KEY", "coverage-itest"}};
@@ -226,8 +246,8 @@ class CoverageTest : public ::testing::Test {
 
   std::string prefix_ = testing::UniqueName("cov");
   std::unique_ptr<events::NatsClient> nats_;
-  std::unique_ptr<testing::ServiceBinary> venues_, indicators_;
-  std::unique_ptr<testing::Process> venues_process_, process_;
+  std::unique_ptr<testing::ServiceBinary> referential_, venues_, indicators_;
+  std::unique_ptr<testing::Process> referential_process_, venues_process_, process_;
   std::unique_ptr<venues::v1::VenueService::Stub> venues_stub_;
   std::unique_ptr<v1::CoverageService::Stub> stub_;
 };
@@ -574,6 +594,61 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
   const v1::Coverage stored = Coverage({"items/a"});
   for (const auto& a : stored.areas()) EXPECT_FALSE(a.has_needs()) << a.area();
   EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
+}
+
+class WithReferentialTest : public CoverageTest {
+ protected:
+  bool WithReferential() const override { return true; }
+};
+
+TEST_F(WithReferentialTest, OffersAreThePublishedVersionsItemsWithTheirLabels) {
+  // What the referential says is in force, read the way any client reads it.
+  auto referential = referential::v1::ReferentialService::NewStub(
+      grpc::CreateChannel(referential_->grpc_address(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  referential::v1::GetVersionRequest req;
+  req.set_name("nomenclatures/roubaix-aptic/versions/-");
+  referential::v1::Version version;
+  ASSERT_TRUE(referential->GetVersion(&ctx, req, &version).ok());
+  std::vector<std::pair<std::string, std::string>> items;
+  for (const auto& l : version.levels()) {
+    for (const auto& c : l.categories()) {
+      for (const auto& i : c.items()) {
+        if (!i.retired()) items.emplace_back(i.name(), i.label());
+      }
+    }
+  }
+  ASSERT_GT(items.size(), 100u);
+  // The coverage's offers: those items in the tree's order with their labels (fetched from the
+  // referential's gRPC after its event), then the national services.
+  v1::Coverage c;
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        v1::GetCoverageRequest get;
+        get.set_name("areaLayers/quartiers/coverage");
+        get.set_page_size(1);
+        c.Clear();
+        return Coverage(get, &c).ok() && c.areas_size() == 1 &&
+               c.areas(0).offers_size() == static_cast<int>(items.size()) + 9 &&
+               c.areas(0).offers(0).label() == items[0].second;
+      },
+      30s))
+      << c.ShortDebugString().substr(0, 1000) << process_->Output();
+  EXPECT_EQ(c.referential_version(), version.name());
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(c.areas(0).offers(static_cast<int>(i)).offer(), items[i].first);
+    EXPECT_EQ(c.areas(0).offers(static_cast<int>(i)).label(), items[i].second);
+  }
+  // A venue offering a real item counts for it.
+  auto v = Create(At("mediatheque", 50.690, 3.170, {items[5].first}, "Sa 10:00-18:00"));
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        const v1::Coverage one = Coverage({items[5].first});
+        int n = 0;
+        for (const auto& a : one.areas()) n += a.offers(0).venue_count();
+        return n == 1;
+      },
+      30s));
 }
 
 }  // namespace
