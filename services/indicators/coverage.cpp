@@ -33,6 +33,7 @@ const api::ResourcePattern& CoveragePattern() {
 }
 
 constexpr size_t kMaxOffers = 200;
+constexpr int kMaxFiguresPerPage = 5000;
 constexpr double kMaxReach = 100000;
 
 absl::Time FromProto(const google::protobuf::Timestamp& t) {
@@ -482,6 +483,9 @@ absl::StatusOr<v1::Coverage> Domain::GetCoverage(const v1::GetCoverageRequest& r
     if (!cursor.ok()) return cursor.status();
     after = *cursor;
   }
+  // A page's figures are bounded, whatever the offers asked: answers stay far under 4 MB.
+  size = std::max(1, std::min(size, kMaxFiguresPerPage / std::max(1, static_cast<int>(
+                                                              q->offers.size()))));
   auto computed = Compute(*q, index);
   if (!computed.ok()) return computed.status();
   const LayerCoverage& c = *(*computed)->coverage;

@@ -188,15 +188,29 @@ class CoverageTest : public ::testing::Test {
     grpc::ClientContext ctx;
     return (stub ? stub : stub_.get())->GetCoverage(&ctx, req, out);
   }
+  // Every page, as one message (the areas of each page appended).
   v1::Coverage Coverage(const std::vector<std::string>& offers = {}) {
     v1::GetCoverageRequest req;
     req.set_name("areaLayers/quartiers/coverage");
     req.set_page_size(500);
     for (const auto& o : offers) req.add_offers(o);
-    v1::Coverage out;
-    grpc::Status st = Coverage(req, &out);
-    EXPECT_TRUE(st.ok()) << st.error_message() << Violations(st);
-    return out;
+    v1::Coverage all;
+    for (int page = 0; page < 100; ++page) {
+      v1::Coverage out;
+      grpc::Status st = Coverage(req, &out);
+      EXPECT_TRUE(st.ok()) << st.error_message() << Violations(st);
+      if (!st.ok()) break;
+      auto areas = std::move(*out.mutable_areas());
+      const std::string token = out.next_page_token();
+      if (page == 0) {
+        all = out;
+        all.clear_next_page_token();
+      }
+      for (auto& a : areas) *all.add_areas() = std::move(a);
+      if (token.empty()) break;
+      req.set_page_token(token);
+    }
+    return all;
   }
   int VenuesCounted() {
     int n = 0;
