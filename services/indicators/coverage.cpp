@@ -251,8 +251,7 @@ absl::Status Domain::RefreshAreas() {
   auto changed = store_.ReplaceLayers(*layers);
   if (!changed.ok()) return changed.status();
   if (*changed) {
-    logging::Info("coverage area layers read",
-                  {{"layers", static_cast<int64_t>(layers->size())}});
+    logging::Info("coverage area layers read", {{"layers", static_cast<int64_t>(layers->size())}});
   }
   return Refresh();
 }
@@ -307,8 +306,7 @@ absl::Status Domain::Upkeep() {
       std::string name;
       absl::Time published;
       auto items = upstream_.VersionItems(
-          absl::StrCat("nomenclatures/", options_.nomenclature, "/versions/-"), &name,
-          &published);
+          absl::StrCat("nomenclatures/", options_.nomenclature, "/versions/-"), &name, &published);
       if (items.ok()) {
         keep(store_.SetItems(name, *items, /*bootstrap=*/true, published));
       } else {
@@ -460,7 +458,8 @@ absl::StatusOr<std::shared_ptr<const Domain::Computed>> Domain::Compute(
             [&](const Computed::GapRef& x, const Computed::GapRef& y) {
               if (x.need_score != y.need_score) return x.need_score > y.need_score;
               if (x.area != y.area) return x.area < y.area;  // areas are sorted by code
-              return offers[coverage->offers[x.offer]].name < offers[coverage->offers[y.offer]].name;
+              return offers[coverage->offers[x.offer]].name <
+                     offers[coverage->offers[y.offer]].name;
             });
   computed->coverage = std::move(coverage);
   std::lock_guard lock(cache_mu_);
@@ -484,8 +483,8 @@ absl::StatusOr<v1::Coverage> Domain::GetCoverage(const v1::GetCoverageRequest& r
     after = *cursor;
   }
   // A page's figures are bounded, whatever the offers asked: answers stay far under 4 MB.
-  size = std::max(1, std::min(size, kMaxFiguresPerPage / std::max(1, static_cast<int>(
-                                                              q->offers.size()))));
+  size = std::max(
+      1, std::min(size, kMaxFiguresPerPage / std::max(1, static_cast<int>(q->offers.size()))));
   auto computed = Compute(*q, index);
   if (!computed.ok()) return computed.status();
   const LayerCoverage& c = *(*computed)->coverage;
@@ -617,11 +616,11 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
       const Offer& offer = index->offers[c.offers[g.offer]];
       const NeedsRow* needs = FindNeeds(*index, q->layer, area.code);
       const double nearest = f.nearest_meters ? Round(*f.nearest_meters) : 0;
-      if (!write(csv::Line(
-              {absl::StrCat(++rank), cell(area.code), cell(area.label), cell(offer.name),
-               cell(offer.label), number(f.nearest_meters ? &nearest : nullptr),
-               needs ? absl::StrCat(needs->population) : "", score(needs),
-               Shortest(g.need_score)}))) {
+      if (!write(
+              csv::Line({absl::StrCat(++rank), cell(area.code), cell(area.label), cell(offer.name),
+                         cell(offer.label), number(f.nearest_meters ? &nearest : nullptr),
+                         needs ? absl::StrCat(needs->population) : "", score(needs),
+                         Shortest(g.need_score)}))) {
         return absl::OkStatus();
       }
     }
@@ -630,9 +629,8 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
   if (format == v1::CSV) {
     *content_type = "text/csv; charset=utf-8";
     if (!write(csv::Line({"area_code", "area_name", "population", "fragility_score", "offer",
-                          "offer_label", "venue_count", "nearest_distance_meters",
-                          "nearest_venue", "hours_open_within_reach", "evening_hours",
-                          "saturday_hours"}))) {
+                          "offer_label", "venue_count", "nearest_distance_meters", "nearest_venue",
+                          "hours_open_within_reach", "evening_hours", "saturday_hours"}))) {
       return absl::OkStatus();
     }
     for (size_t a = 0; a < layer.areas.size(); ++a) {
@@ -642,17 +640,18 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
         const OfferFigures& f = c.At(a, o);
         const Offer& offer = index->offers[c.offers[o]];
         const auto week = WeekProto(f.open_within_reach);
-        const double nearest =
-            !f.nearest_meters ? 0 : f.venue_count > 0 ? 0.0 : Round(*f.nearest_meters);
-        if (!write(csv::Line(
-                {cell(area.code), cell(area.label), needs ? absl::StrCat(needs->population) : "",
-                 score(needs), cell(offer.name), cell(offer.label),
-                 absl::StrCat(f.venue_count), number(f.nearest_meters ? &nearest : nullptr),
-                 f.nearest_venue >= 0
-                     ? cell(index->venues[static_cast<size_t>(f.nearest_venue)].name())
-                     : "",
-                 absl::StrCat(week.hours_size()), absl::StrCat(week.evening_hours()),
-                 absl::StrCat(week.saturday_hours())}))) {
+        const double nearest = !f.nearest_meters   ? 0
+                               : f.venue_count > 0 ? 0.0
+                                                   : Round(*f.nearest_meters);
+        if (!write(csv::Line({cell(area.code), cell(area.label),
+                              needs ? absl::StrCat(needs->population) : "", score(needs),
+                              cell(offer.name), cell(offer.label), absl::StrCat(f.venue_count),
+                              number(f.nearest_meters ? &nearest : nullptr),
+                              f.nearest_venue >= 0
+                                  ? cell(index->venues[static_cast<size_t>(f.nearest_venue)].name())
+                                  : "",
+                              absl::StrCat(week.hours_size()), absl::StrCat(week.evening_hours()),
+                              absl::StrCat(week.saturday_hours())}))) {
           return absl::OkStatus();
         }
       }
@@ -662,11 +661,10 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
   // GeoJSON: one feature per area, flat figures QGIS shows as columns, and the offers' detail
   // as an array (a JSON string column in OGR).
   *content_type = "application/geo+json";
-  if (!write(absl::StrCat("{\"type\":\"FeatureCollection\",\"name\":",
-                          Json(absl::StrCat(q->layer, "-coverage")),
-                          ",\"reach_meters\":", Shortest(q->reach),
-                          ",\"referential_version\":", Json(index->referential_version),
-                          ",\"features\":["))) {
+  if (!write(absl::StrCat(
+          "{\"type\":\"FeatureCollection\",\"name\":", Json(absl::StrCat(q->layer, "-coverage")),
+          ",\"reach_meters\":", Shortest(q->reach),
+          ",\"referential_version\":", Json(index->referential_version), ",\"features\":["))) {
     return absl::OkStatus();
   }
   for (size_t a = 0; a < layer.areas.size(); ++a) {
@@ -676,16 +674,14 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
     std::string offers_json;
     for (size_t o = 0; o < c.offers.size(); ++o) {
       const OfferFigures& f = c.At(a, o);
-      const bool within =
-          f.venue_count > 0 || (f.nearest_meters && *f.nearest_meters <= q->reach);
+      const bool within = f.venue_count > 0 || (f.nearest_meters && *f.nearest_meters <= q->reach);
       covered += within ? 1 : 0;
       const Offer& offer = index->offers[c.offers[o]];
-      absl::StrAppend(&offers_json, o ? "," : "", "{\"offer\":", Json(offer.name),
-                      ",\"venue_count\":", f.venue_count, ",\"nearest_distance_meters\":",
-                      f.nearest_meters
-                          ? Shortest(f.venue_count > 0 ? 0.0 : Round(*f.nearest_meters))
-                          : "null",
-                      ",\"hours_open_within_reach\":", f.open_within_reach.count(), "}");
+      absl::StrAppend(
+          &offers_json, o ? "," : "", "{\"offer\":", Json(offer.name),
+          ",\"venue_count\":", f.venue_count, ",\"nearest_distance_meters\":",
+          f.nearest_meters ? Shortest(f.venue_count > 0 ? 0.0 : Round(*f.nearest_meters)) : "null",
+          ",\"hours_open_within_reach\":", f.open_within_reach.count(), "}");
     }
     std::string properties = absl::StrCat(
         "{\"code\":", Json(area.code), ",\"name\":", Json(area.label),
@@ -696,17 +692,15 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
         ",\"gaps\":", static_cast<int>(c.offers.size()) - covered);
     if (c.offers.size() == 1) {
       const OfferFigures& f = c.At(a, 0);
-      absl::StrAppend(&properties, ",\"offer_venue_count\":", f.venue_count,
-                      ",\"nearest_distance_meters\":",
-                      f.nearest_meters
-                          ? Shortest(f.venue_count > 0 ? 0.0 : Round(*f.nearest_meters))
-                          : "null",
-                      ",\"hours_open_within_reach\":", f.open_within_reach.count());
+      absl::StrAppend(
+          &properties, ",\"offer_venue_count\":", f.venue_count, ",\"nearest_distance_meters\":",
+          f.nearest_meters ? Shortest(f.venue_count > 0 ? 0.0 : Round(*f.nearest_meters)) : "null",
+          ",\"hours_open_within_reach\":", f.open_within_reach.count());
     }
     absl::StrAppend(&properties, ",\"offers\":[", offers_json, "]}");
-    if (!write(absl::StrCat(a ? "," : "", "{\"type\":\"Feature\",\"id\":",
-                            Json(area.code), ",\"geometry\":", area.geometry,
-                            ",\"properties\":", properties, "}"))) {
+    if (!write(absl::StrCat(a ? "," : "", "{\"type\":\"Feature\",\"id\":", Json(area.code),
+                            ",\"geometry\":", area.geometry, ",\"properties\":", properties,
+                            "}"))) {
       return absl::OkStatus();
     }
   }

@@ -39,8 +39,8 @@ VenueRow FromVenue(const venues::v1::Venue& v) {
   std::sort(row.offers.begin(), row.offers.end());
   row.offers.erase(std::unique(row.offers.begin(), row.offers.end()), row.offers.end());
   row.hours = WeekOf(v.horaires());
-  row.update_time = absl::FromUnixSeconds(v.update_time().seconds()) +
-                    absl::Nanoseconds(v.update_time().nanos());
+  row.update_time =
+      absl::FromUnixSeconds(v.update_time().seconds()) + absl::Nanoseconds(v.update_time().nanos());
   return row;
 }
 

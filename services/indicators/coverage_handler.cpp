@@ -37,8 +37,7 @@ grpc::Status Handler::ListGaps(grpc::ServerContext* ctx, const v1::ListGapsReque
   return Reply(domain_.ListGaps(*req), resp);
 }
 
-grpc::Status Handler::ExportCoverage(grpc::ServerContext* ctx,
-                                     const v1::ExportCoverageRequest* req,
+grpc::Status Handler::ExportCoverage(grpc::ServerContext* ctx, const v1::ExportCoverageRequest* req,
                                      grpc::ServerWriter<v1::ExportChunk>* writer) {
   server::RequestScope scope(ctx);
   // The stream opens on the first piece, once the request was found valid: an invalid request

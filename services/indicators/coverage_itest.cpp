@@ -51,8 +51,8 @@ std::string Violations(const grpc::Status& st) {
   return out;
 }
 
-venues::v1::Venue At(const std::string& id, double lat, double lon,
-                     std::vector<std::string> items, const std::string& hours) {
+venues::v1::Venue At(const std::string& id, double lat, double lon, std::vector<std::string> items,
+                     const std::string& hours) {
   venues::v1::Venue v;
   v.set_id(id);
   v.set_pivot("21590512800017");
@@ -389,8 +389,8 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
     p.mutable_venue()->set_latitude(50.70);
     p.mutable_venue()->set_longitude(3.15);
     p.mutable_venue()->mutable_update_time()->set_seconds(pile.update_time().seconds() - 60);
-    Publish(events::MakeEvent("venue.updated", "venues", pile.name(), p,
-                              absl::Now() + absl::Hours(1)));
+    Publish(
+        events::MakeEvent("venue.updated", "venues", pile.name(), p, absl::Now() + absl::Hours(1)));
   }
   // Applied when as_of moved to that event's time.
   ASSERT_TRUE(testing::WaitFor(
@@ -404,8 +404,9 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
 
   // Poison: bytes that are no event, an event whose payload is not what its type says. Both go
   // to the dead letters; the next real event is applied without waiting for them.
-  ASSERT_TRUE(nats_->Publish(Topology().EventSubject("venue.created"),
-                             std::string("\xff\x00garbage", 9), "poison-1")
+  ASSERT_TRUE(nats_
+                  ->Publish(Topology().EventSubject("venue.created"),
+                            std::string("\xff\x00garbage", 9), "poison-1")
                   .ok());
   {
     events::v1::Event e = events::MakeEvent("venue.created", "venues", "venues/x",
@@ -476,8 +477,8 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
     EXPECT_EQ(code(Coverage(req, &out)), grpc::StatusCode::NOT_FOUND);
   }
   // Numbers: NaN, infinities, negative, past the bound; negative page sizes.
-  for (double reach : {std::nan(""), std::numeric_limits<double>::infinity(), -1.0, 0.5, 100001.0,
-                       1e308}) {
+  for (double reach :
+       {std::nan(""), std::numeric_limits<double>::infinity(), -1.0, 0.5, 100001.0, 1e308}) {
     v1::GetCoverageRequest req;
     req.set_name("areaLayers/quartiers/coverage");
     req.set_reach_meters(reach);
@@ -570,8 +571,8 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
     EXPECT_EQ(code(st), grpc::StatusCode::NOT_FOUND);
   }
   // Needs: a file that is no needs file, row errors, an unknown layer, a huge file.
-  auto import = [&](const std::string& parent, const std::string& csv,
-                    v1::ImportNeedsResponse* out, bool validate_only = false) {
+  auto import = [&](const std::string& parent, const std::string& csv, v1::ImportNeedsResponse* out,
+                    bool validate_only = false) {
     grpc::ClientContext ctx;
     v1::ImportNeedsRequest req;
     req.set_parent(parent);

@@ -58,8 +58,7 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
   std::vector<std::string> unknown;
   const auto& components = NeedsComponents();
   for (size_t i = 0; i < table->header.size(); ++i) {
-    const std::string name =
-        absl::AsciiStrToLower(absl::StripAsciiWhitespace(table->header[i]));
+    const std::string name = absl::AsciiStrToLower(absl::StripAsciiWhitespace(table->header[i]));
     const bool known = name == "code" || name == "population" || name == "score_global" ||
                        std::find(components.begin(), components.end(), name) != components.end();
     if (!known) {
@@ -128,8 +127,7 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
       ok = false;
     } else if (*v < 0 || *v > kMaxPopulation || *v != std::floor(*v)) {
       errors.Add(line, "population", pop, "range",
-                 absl::StrCat("nombre entier d'habitants entre 0 et ", kMaxPopulation,
-                              " attendu"));
+                 absl::StrCat("nombre entier d'habitants entre 0 et ", kMaxPopulation, " attendu"));
       ok = false;
     } else {
       needs.population = static_cast<int64_t>(*v);

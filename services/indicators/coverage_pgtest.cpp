@@ -47,7 +47,8 @@ std::string Square(double lon, double lat, double size) {
 google::protobuf::Timestamp Ts(absl::Time t) {
   google::protobuf::Timestamp out;
   out.set_seconds(absl::ToUnixSeconds(t));
-  out.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(out.seconds()))));
+  out.set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(t - absl::FromUnixSeconds(out.seconds()))));
   return out;
 }
 
@@ -155,8 +156,14 @@ class CoveragePgTest : public testing::PgTest {
 
 TEST_F(CoveragePgTest, RebuiltFromScratchEqualsKeptIncrementallyAndReplaysChangeNothing) {
   auto d = NewDomain();
-  { absl::Status s = d->Snapshot(); ASSERT_TRUE(s.ok()) << s; }  // nothing yet: the referential's version only
-  { absl::Status s = d->RefreshAreas(); ASSERT_TRUE(s.ok()) << s; }
+  {
+    absl::Status s = d->Snapshot();
+    ASSERT_TRUE(s.ok()) << s;
+  }  // nothing yet: the referential's version only
+  {
+    absl::Status s = d->RefreshAreas();
+    ASSERT_TRUE(s.ok()) << s;
+  }
   const absl::Time t0 = absl::FromUnixSeconds(1700000000);
   std::vector<events::v1::Event> log;
   auto step = [&](events::v1::Event e) {
@@ -166,8 +173,8 @@ TEST_F(CoveragePgTest, RebuiltFromScratchEqualsKeptIncrementallyAndReplaysChange
     log.push_back(std::move(e));
   };
   auto v1 = Venue("1", 50.70, 3.15, t0 + absl::Seconds(1), {"items/a"}, "quartiers:ALMA");
-  auto v2 = Venue("2", 50.68, 3.15, t0 + absl::Seconds(2), {"items/a", "items/b"},
-                  "quartiers:EPEULE");
+  auto v2 =
+      Venue("2", 50.68, 3.15, t0 + absl::Seconds(2), {"items/a", "items/b"}, "quartiers:EPEULE");
   auto v3 = Venue("3", 50.68, 3.19, t0 + absl::Seconds(3), {"items/b"}, "quartiers:PILE");
   step(Created(v1));
   step(Created(v2));
@@ -177,8 +184,8 @@ TEST_F(CoveragePgTest, RebuiltFromScratchEqualsKeptIncrementallyAndReplaysChange
   auto v2b = Venue("2", 50.685, 3.195, t0 + absl::Seconds(10), {"items/b"}, "quartiers:PILE");
   step(Updated(v2b));
   step(Withdrawn(v3, t0 + absl::Seconds(11)));
-  auto v1b = Venue("1", 50.70, 3.15, t0 + absl::Seconds(12), {"items/a", "items/b"},
-                   "quartiers:ALMA");
+  auto v1b =
+      Venue("1", 50.70, 3.15, t0 + absl::Seconds(12), {"items/a", "items/b"}, "quartiers:ALMA");
   step(Updated(v1b));
   // A new version retires nothing and renames nothing: replayed below, it must not go back.
   referential::v1::VersionPublished vp;
@@ -187,8 +194,8 @@ TEST_F(CoveragePgTest, RebuiltFromScratchEqualsKeptIncrementallyAndReplaysChange
   m->set_old_code("1");
   m->set_item("items/a");
   m->set_new_code("1");
-  auto old_version = events::MakeEvent("referential.version.published", "referential",
-                                       vp.version(), vp, absl::FromUnixSeconds(1500000000));
+  auto old_version = events::MakeEvent("referential.version.published", "referential", vp.version(),
+                                       vp, absl::FromUnixSeconds(1500000000));
   step(old_version);
   const std::string kept = Dump();
   const std::string figures = Figures(*d);
@@ -201,15 +208,22 @@ TEST_F(CoveragePgTest, RebuiltFromScratchEqualsKeptIncrementallyAndReplaysChange
 
   // From scratch: empty tables, a snapshot from the services, then every event replayed.
   ASSERT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
-                tx.exec0("TRUNCATE coverage_venues, coverage_items, coverage_layers, "
-                         "coverage_areas, coverage_needs");
+                tx.exec0(
+                    "TRUNCATE coverage_venues, coverage_items, coverage_layers, "
+                    "coverage_areas, coverage_needs");
                 tx.exec0("DELETE FROM coverage_state");
                 tx.exec0("INSERT INTO coverage_state DEFAULT VALUES");
                 return absl::OkStatus();
               }).ok());
   auto rebuilt = NewDomain();
-  { absl::Status s = rebuilt->Snapshot(); ASSERT_TRUE(s.ok()) << s; }
-  { absl::Status s = rebuilt->RefreshAreas(); ASSERT_TRUE(s.ok()) << s; }
+  {
+    absl::Status s = rebuilt->Snapshot();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  {
+    absl::Status s = rebuilt->RefreshAreas();
+    ASSERT_TRUE(s.ok()) << s;
+  }
   for (const auto& e : log) ASSERT_TRUE(Apply(*rebuilt, e).ok());
   EXPECT_EQ(Dump(), kept);
   EXPECT_EQ(Figures(*rebuilt), figures);
@@ -242,14 +256,18 @@ TEST_F(CoveragePgTest, CentresArePostgisPointsOnSurface) {
                          "[3.20,50.62],[3.12,50.62],[3.12,50.68],[3.20,50.68],[3.20,50.70],"
                          "[3.10,50.70],[3.10,50.60]]]]}"}}}};
   auto d = NewDomain();
-  { absl::Status s = d->RefreshAreas(); ASSERT_TRUE(s.ok()) << s; }
+  {
+    absl::Status s = d->RefreshAreas();
+    ASSERT_TRUE(s.ok()) << s;
+  }
   auto index = d->model().Snapshot();
   const AreaRow& c = index->layers.at("formes").areas.at(0);
   bool inside = false;
   ASSERT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
-                inside = tx.exec_params("SELECT ST_Contains(outline, ST_SetSRID(ST_MakePoint($1, "
-                                        "$2), 4326)) FROM coverage_areas WHERE code = 'C'",
-                                        c.centre_longitude, c.centre_latitude)[0][0]
+                inside = tx.exec_params(
+                               "SELECT ST_Contains(outline, ST_SetSRID(ST_MakePoint($1, "
+                               "$2), 4326)) FROM coverage_areas WHERE code = 'C'",
+                               c.centre_longitude, c.centre_latitude)[0][0]
                              .as<bool>();
                 return absl::OkStatus();
               }).ok());
@@ -258,7 +276,10 @@ TEST_F(CoveragePgTest, CentresArePostgisPointsOnSurface) {
 
 TEST_F(CoveragePgTest, NeedsAreStoredWholeOrNotAtAllWithinTheCallersDeadline) {
   auto d = NewDomain();
-  { absl::Status s = d->RefreshAreas(); ASSERT_TRUE(s.ok()) << s; }
+  {
+    absl::Status s = d->RefreshAreas();
+    ASSERT_TRUE(s.ok()) << s;
+  }
   v1::ImportNeedsRequest req;
   req.set_parent("areaLayers/quartiers");
   req.set_csv("code,population,score_global\nALMA,100,120\nPILE,200,\nLUNE,1,1\n");
@@ -301,12 +322,11 @@ TEST_F(CoveragePgTest, PoisonPayloadsAreErrorsSoTheConsumerParksThem) {
   venues::v1::VenueCreated nul;
   *nul.mutable_venue() = Venue("x", 50.7, 3.15, absl::FromUnixSeconds(1), {}, "quartiers:ALMA");
   nul.mutable_venue()->set_nom(std::string("a\0b", 3));
-  EXPECT_FALSE(Apply(*d, events::MakeEvent("venue.created", "venues", "venues/x", nul,
-                                           clock_.Now()))
-                   .ok());
+  EXPECT_FALSE(
+      Apply(*d, events::MakeEvent("venue.created", "venues", "venues/x", nul, clock_.Now())).ok());
   // Events of other types are not ours: acknowledged, nothing written.
-  EXPECT_TRUE(Apply(*d, events::MakeEvent("sync.run.completed", "sync", "x", nul, clock_.Now()))
-                  .ok());
+  EXPECT_TRUE(
+      Apply(*d, events::MakeEvent("sync.run.completed", "sync", "x", nul, clock_.Now())).ok());
   EXPECT_EQ(Dump(), "|\n");
 }
 

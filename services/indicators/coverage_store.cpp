@@ -306,9 +306,9 @@ absl::StatusOr<std::vector<LayerRow>> Store::Layers() {
       at[r[0].as<std::string>()] = out.size();
       out.push_back({r[0].as<std::string>(), r[1].as<std::string>(), {}});
     }
-    for (const auto& r : tx.exec(
-             "SELECT layer, code, label, ST_Y(centre), ST_X(centre), ST_AsGeoJSON(outline, 7) "
-             "FROM coverage_areas ORDER BY layer, code")) {
+    for (const auto& r :
+         tx.exec("SELECT layer, code, label, ST_Y(centre), ST_X(centre), ST_AsGeoJSON(outline, 7) "
+                 "FROM coverage_areas ORDER BY layer, code")) {
       auto it = at.find(r[0].as<std::string>());
       if (it == at.end()) continue;
       out[it->second].areas.push_back({r[1].as<std::string>(), r[2].as<std::string>(),

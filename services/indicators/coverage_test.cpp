@@ -141,8 +141,8 @@ TEST(Compute, MatchesBruteForce) {
         if (best) {
           EXPECT_NEAR(*f.nearest_meters, *best, 1e-6) << area.code << " " << name;
           const auto& nv = index->venues[static_cast<size_t>(f.nearest_venue)];
-          EXPECT_NEAR(SphereMeters(area.centre_latitude, area.centre_longitude,
-                                   *nv.row->latitude, *nv.row->longitude),
+          EXPECT_NEAR(SphereMeters(area.centre_latitude, area.centre_longitude, *nv.row->latitude,
+                                   *nv.row->longitude),
                       *best, 1e-6);
         }
         EXPECT_EQ(f.open_within_reach, open) << area.code << " " << name;
@@ -163,8 +163,8 @@ TEST(SphereMeters, IsPostgisSphere) {
 }
 
 std::set<std::string> Codes() {
-  return {"ALMA",   "EPEULE", "PILE",     "CENTRE", "HOMMELET", "MOULIN", "FRESNOY",
-          "BARBIEUX", "CUL", "TROIS", "SAINTE", "NOUVEAU", "ENTREPONT"};
+  return {"ALMA",     "EPEULE", "PILE",  "CENTRE", "HOMMELET", "MOULIN",   "FRESNOY",
+          "BARBIEUX", "CUL",    "TROIS", "SAINTE", "NOUVEAU",  "ENTREPONT"};
 }
 
 TEST(ParseNeeds, ReadsCommaAndSemicolonFilesWithDecimalCommas) {
@@ -181,7 +181,8 @@ TEST(ParseNeeds, ReadsCommaAndSemicolonFilesWithDecimalCommas) {
   ASSERT_TRUE(b.ok()) << b.status();
   EXPECT_EQ(b->rows.at("ALMA").score, 131.5);
   // Windows-1252 header and values are read (detected), not refused.
-  auto c = ParseNeeds(std::string("code;population;score_global\nEPEULE;10\xA0" "000;1\n"),
+  auto c = ParseNeeds(std::string("code;population;score_global\nEPEULE;10\xA0"
+                                  "000;1\n"),
                       Codes());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->errors.size(), 1u);  // a no-break space inside a number is not a number
@@ -190,19 +191,19 @@ TEST(ParseNeeds, ReadsCommaAndSemicolonFilesWithDecimalCommas) {
 TEST(ParseNeeds, ReportsEachBadRowWithItsRule) {
   auto r = ParseNeeds(
       "code,population,score_global\n"
-      "NOWHERE,10,100\n"   // 2 exists
-      "ALMA,10,100\n"      // 3 ok
-      "ALMA,11,100\n"      // 4 unique
-      "PILE,NaN,100\n"     // 5 number
-      "EPEULE,-5,100\n"    // 6 range
-      "CENTRE,1e3,100\n"     // 7 number (no exponent)
-      "HOMMELET,10,1e308\n"  // 8 number
-      "MOULIN,0x10,100\n"    // 9 number
-      "FRESNOY,10.5,100\n"   // 10 range (not whole)
-      "BARBIEUX,10,100001\n" // 11 range
-      ",10,100\n"            // 12 required
-      "CUL,10\n"             // 13 columns
-      "TROIS,10,-0\n",       // 14 ok, stored as 0
+      "NOWHERE,10,100\n"      // 2 exists
+      "ALMA,10,100\n"         // 3 ok
+      "ALMA,11,100\n"         // 4 unique
+      "PILE,NaN,100\n"        // 5 number
+      "EPEULE,-5,100\n"       // 6 range
+      "CENTRE,1e3,100\n"      // 7 number (no exponent)
+      "HOMMELET,10,1e308\n"   // 8 number
+      "MOULIN,0x10,100\n"     // 9 number
+      "FRESNOY,10.5,100\n"    // 10 range (not whole)
+      "BARBIEUX,10,100001\n"  // 11 range
+      ",10,100\n"             // 12 required
+      "CUL,10\n"              // 13 columns
+      "TROIS,10,-0\n",        // 14 ok, stored as 0
       Codes());
   ASSERT_TRUE(r.ok()) << r.status();
   std::vector<std::pair<int64_t, std::string>> got;
@@ -231,11 +232,14 @@ TEST(ParseNeeds, RefusesWhatIsNotANeedsFile) {
         std::string("{\"code\": 1}"), std::string("\x89PNG\r\n\x1a\n\0\0", 10),
         std::string("code,population\nALMA,1\n"),
         std::string("code,population,score_global,couleur\nALMA,1,1,bleu\n"),
-        std::string("\xff\xfe" "c\0o\0d\0e\0", 10)}) {
+        std::string("\xff\xfe"
+                    "c\0o\0d\0e\0",
+                    10)}) {
     auto r = ParseNeeds(bad, Codes());
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_THAT(api::Violations(r.status()), ElementsAre(Field(&api::FieldViolation::field, "csv")));
+    EXPECT_THAT(api::Violations(r.status()),
+                ElementsAre(Field(&api::FieldViolation::field, "csv")));
   }
 }
 
@@ -243,7 +247,8 @@ TEST(ParseNeeds, HostileCells) {
   // "ÉPEULE" makes the file UTF-8 (a well-formed multi-byte sequence): the cut bytes are then
   // reported where they are rather than read as Windows-1252.
   auto r = ParseNeeds(std::string("code,population,score_global\nAL\0MA,1,1\nPILE,\xff\xfe,1\n"
-                                  "CENTRE,", 56) +
+                                  "CENTRE,",
+                                  56) +
                           std::string(100000, '9') + ",1\n\xc3\x89PEULE,1,1\n",
                       Codes());
   ASSERT_TRUE(r.ok()) << r.status();

@@ -38,8 +38,7 @@ class GrpcUpstream final : public Upstream {
                std::chrono::milliseconds timeout);
   absl::StatusOr<std::vector<VenueRow>> AllVenues() override;
   absl::StatusOr<std::vector<LayerInput>> AreaLayers() override;
-  absl::StatusOr<std::vector<ItemRow>> VersionItems(const std::string& version,
-                                                    std::string* name,
+  absl::StatusOr<std::vector<ItemRow>> VersionItems(const std::string& version, std::string* name,
                                                     absl::Time* published) override;
 
  private:

@@ -49,13 +49,13 @@ absl::Status Wire(service::Runtime& rt, const Settings& s) {
   std::string durable = "indicators-coverage";
   if (const std::string& schema = rt.pool->options().schema; schema != "indicators") {
     durable += "-";
-    for (char c : schema) durable += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+    for (char c : schema)
+      durable += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
   }
   auto& consumer = rt.components.Emplace<events::Consumer>(
       *rt.nats, *rt.pool,
-      events::ConsumerOptions{.topology = rt.topology,
-                              .durable = durable,
-                              .filter_subject = rt.topology.AllEvents()},
+      events::ConsumerOptions{
+          .topology = rt.topology, .durable = durable, .filter_subject = rt.topology.AllEvents()},
       [&domain](pqxx::work& tx, const events::v1::Event& e) { return domain.Consume(tx, e); },
       &rt.metrics->registry());
   if (absl::Status st = consumer.Init(); !st.ok()) return st;

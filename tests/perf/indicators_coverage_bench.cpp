@@ -13,18 +13,17 @@
 //   PASSERELLE_BENCH_VENUES=25000 PASSERELLE_BENCH_ITEMS=150 PASSERELLE_BENCH_AREAS=1000
 //   PASSERELLE_TEST_JOBS=1 deploy/local/passerelle test -R indicators_coverage_bench -V
 // (one command line).
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <pqxx/pqxx>
 #include <random>
 #include <thread>
-#include <ctime>
-
-#include <unistd.h>
-
-#include <pqxx/pqxx>
 
 #include "absl/strings/str_cat.h"
 #include "libs/db/params.hpp"
@@ -106,8 +105,11 @@ int main(int argc, char** argv) {
   std::vector<double> item_weights;
   for (int i = 0; i < n_items; ++i) item_weights.push_back(1.0 / (1 + i % 50));
   std::discrete_distribution<int> item(item_weights.begin(), item_weights.end());
-  const char* kHours[] = {"Mo-Fr 09:00-12:00,14:00-18:00", "Tu-Sa 10:00-19:00",
-                          "Mo,We,Fr 14:00-20:00", "Sa 09:00-12:00", "Mo-Fr 08:30-17:00",
+  const char* kHours[] = {"Mo-Fr 09:00-12:00,14:00-18:00",
+                          "Tu-Sa 10:00-19:00",
+                          "Mo,We,Fr 14:00-20:00",
+                          "Sa 09:00-12:00",
+                          "Mo-Fr 08:30-17:00",
                           "sur rendez-vous"};
   std::vector<std::optional<WeekBits>> weeks;
   for (const char* h : kHours) weeks.push_back(WeekOf(h));
@@ -200,19 +202,22 @@ int main(int argc, char** argv) {
   for (auto& row : moved) model.ApplyVenue(row);
   const double event_ms = Ms(Clock::now() - start) / events;
 
-  std::printf("indicators coverage: %d venues (%zu venue×offer pairs), %zu offers (%d items + %zu "
-              "services), %d areas, reach %.0f m, %zu area×offer figures\n",
-              n_venues, pairs, all_offers.size(), n_items, all_offers.size() - n_items, n_areas,
-              reach, static_cast<size_t>(n_areas) * all_offers.size());
-  std::printf("  full computation in memory: %.1f ms wall (index build %.1f ms + figures %.1f "
-              "ms, median of %d, 2 threads; best %.1f ms; %.1f ms CPU in all threads; load "
-              "average %.1f on %u cores)\n",
-              full_ms, build_ms, compute_ms, reps, best_ms, cpu_ms, LoadAverage(),
-              std::thread::hardware_concurrency());
+  std::printf(
+      "indicators coverage: %d venues (%zu venue×offer pairs), %zu offers (%d items + %zu "
+      "services), %d areas, reach %.0f m, %zu area×offer figures\n",
+      n_venues, pairs, all_offers.size(), n_items, all_offers.size() - n_items, n_areas, reach,
+      static_cast<size_t>(n_areas) * all_offers.size());
+  std::printf(
+      "  full computation in memory: %.1f ms wall (index build %.1f ms + figures %.1f "
+      "ms, median of %d, 2 threads; best %.1f ms; %.1f ms CPU in all threads; load "
+      "average %.1f on %u cores)\n",
+      full_ms, build_ms, compute_ms, reps, best_ms, cpu_ms, LoadAverage(),
+      std::thread::hardware_concurrency());
   std::printf("  one venue event applied in memory: %.4f ms (mean of %d)\n", event_ms, events);
   std::fflush(stdout);
 
-  // --- SQL / PostGIS ------------------------------------------------------------------------------
+  // --- SQL / PostGIS
+  // ------------------------------------------------------------------------------
   const std::string schema = absl::StrCat("bench_coverage_", getpid());
   bool composite = false;
   pqxx::connection conn(db);
@@ -331,7 +336,8 @@ int main(int argc, char** argv) {
         if (ok && f.nearest_meters && std::abs(row[3].as<double>() - *f.nearest_meters) > 0.01) {
           ok = false;
         }
-        const std::string open = row[4].is_null() ? std::string(168, '0') : row[4].as<std::string>();
+        const std::string open =
+            row[4].is_null() ? std::string(168, '0') : row[4].as<std::string>();
         if (open != WeekText(f.open_within_reach)) ok = false;
         if (!ok && mismatches++ < 5) {
           std::fprintf(stderr, "mismatch %s %s: sql %s %s, memory %d %s\n", row[0].c_str(),
@@ -362,9 +368,8 @@ int main(int argc, char** argv) {
   for (int e = 0; e < sql_events; ++e) {
     const VenueRow& row = moved[static_cast<size_t>(e)];
     pqxx::work tx(conn);
-    auto r = tx.exec_prepared("event_venue", row.name, Exact(*row.latitude),
-                              Exact(*row.longitude), row.areas[0].substr(6),
-                              row.hours ? WeekText(*row.hours) : "",
+    auto r = tx.exec_prepared("event_venue", row.name, Exact(*row.latitude), Exact(*row.longitude),
+                              row.areas[0].substr(6), row.hours ? WeekText(*row.hours) : "",
                               passerelle::db::Timestamp(row.update_time + absl::Hours(1)));
     if (r.affected_rows() == 1) {
       tx.exec_prepared("event_offers_delete", row.name);
@@ -378,14 +383,16 @@ int main(int argc, char** argv) {
     tx.exec0(absl::StrCat("DROP SCHEMA ", schema, " CASCADE"));
   }
 
-  std::printf("  same question in SQL/PostGIS (KNN%s + ST_DWithin + bit_or): %.0f ms (%d areas "
-              "measured, scaled to %d) -> ratio %.0fx\n",
-              composite ? " on a (offer, geog) GiST index" : "", sql_ms, sql_areas, n_areas,
-              sql_ms / full_ms);
+  std::printf(
+      "  same question in SQL/PostGIS (KNN%s + ST_DWithin + bit_or): %.0f ms (%d areas "
+      "measured, scaled to %d) -> ratio %.0fx\n",
+      composite ? " on a (offer, geog) GiST index" : "", sql_ms, sql_areas, n_areas,
+      sql_ms / full_ms);
   (void)best_ms;
-  std::printf("  same event in SQL (venue row + offer rows upserted, one transaction): %.3f ms "
-              "(mean of %d) -> ratio %.0fx\n",
-              sql_event_ms, sql_events, sql_event_ms / event_ms);
+  std::printf(
+      "  same event in SQL (venue row + offer rows upserted, one transaction): %.3f ms "
+      "(mean of %d) -> ratio %.0fx\n",
+      sql_event_ms, sql_events, sql_event_ms / event_ms);
   std::printf("  answers checked against SQL: %d (area, offer) figures, %d mismatches\n", checked,
               mismatches);
   bool ok = mismatches == 0 && checked > 0;
