@@ -13,7 +13,7 @@ target_link_libraries(indicators_coverage PUBLIC indicators_coverage_core
                       passerelle_indicators_proto passerelle_venues_proto
                       passerelle_referential_proto passerelle_events passerelle_api
                       passerelle_clock passerelle_logging passerelle_db passerelle_server
-                      passerelle_service nlohmann_json::nlohmann_json)
+                      passerelle_service nlohmann_json::nlohmann_json prometheus-cpp::core)
 passerelle_embed_sql(indicators_coverage passerelle::indicators::coverage
                      ${CMAKE_CURRENT_SOURCE_DIR}/migrations/coverage)
 passerelle_warnings(indicators_coverage)

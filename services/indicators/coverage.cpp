@@ -439,6 +439,7 @@ absl::StatusOr<std::shared_ptr<const Domain::Computed>> Domain::Compute(
       }
     }
   }
+  const absl::Time started = absl::Now();
   const LayerRow& layer = index->layers.at(q.layer);
   auto computed = std::make_shared<Computed>();
   auto coverage = std::make_shared<LayerCoverage>(
@@ -462,6 +463,7 @@ absl::StatusOr<std::shared_ptr<const Domain::Computed>> Domain::Compute(
                      offers[coverage->offers[y.offer]].name;
             });
   computed->coverage = std::move(coverage);
+  if (on_compute_) on_compute_(absl::ToDoubleSeconds(absl::Now() - started));
   std::lock_guard lock(cache_mu_);
   // Entries of older generations can never be hit again.
   cache_.remove_if([&](const CacheEntry& e) { return e.generation != index->generation; });

@@ -56,6 +56,8 @@ class Domain {
   /// Reads the area layers from venues now.
   absl::Status RefreshAreas();
   ReadModel& model() { return model_; }
+  /// Called after each computation (not a cache hit) with its duration in seconds.
+  void OnCompute(std::function<void(double)> observer) { on_compute_ = std::move(observer); }
 
   // --- API ----------------------------------------------------------------------------------
   /// Nothing is stored once the caller's `deadline` (system time, as gRPC's) is near.
@@ -117,6 +119,7 @@ class Domain {
     std::shared_ptr<const Computed> value;
   };
   std::list<CacheEntry> cache_;  // most recent first, at most 16
+  std::function<void(double)> on_compute_;
 };
 
 }  // namespace passerelle::indicators::coverage

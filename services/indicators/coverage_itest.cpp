@@ -430,6 +430,11 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   }
   ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 3; }, 20s));
 
+  // Computations are timed for operators.
+  auto metrics = testing::HttpGet(indicators_->metrics_port(), "/metrics");
+  ASSERT_TRUE(metrics.has_value());
+  EXPECT_THAT(*metrics, HasSubstr("passerelle_indicators_coverage_compute_seconds_count"));
+
   // A second instance on an empty schema rebuilds from scratch (venues' snapshot, then the
   // whole stream replayed through its own durable consumer): the same figures.
   testing::ServiceBinary second("services/indicators/passerelle-indicators", Env());
@@ -464,6 +469,7 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
   for (const std::string& name :
        {std::string("quartiers/coverage"), std::string("areaLayers/quartiers"),
         std::string("areaLayers/a b/coverage"), std::string("areaLayers/\0x/coverage", 22),
+        std::string("areaLayers/\xff\xfe/coverage"),
         "areaLayers/" + std::string(100000, 'x') + "/coverage"}) {
     v1::GetCoverageRequest req;
     req.set_name(name);

@@ -1,6 +1,9 @@
 // Wiring of the coverage domain: store, upstream clients, domain, consumer, handler, upkeep.
 #include "services/indicators/coverage_wiring.hpp"
 
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
 #include <cctype>
 
 #include "libs/clock/clock.hpp"
@@ -39,6 +42,15 @@ absl::Status Wire(service::Runtime& rt, const Settings& s) {
       Options{.default_reach_meters = static_cast<double>(s.reach_meters),
               .areas_refresh = absl::FromChrono(s.areas_refresh),
               .nomenclature = s.nomenclature});
+  // How long a coverage takes to compute (cache misses): the first sign of a layer or an offer
+  // list grown past what memory answers quickly.
+  auto& seconds = prometheus::BuildHistogram()
+                      .Name("passerelle_indicators_coverage_compute_seconds")
+                      .Help("Time to compute a layer's coverage and gaps from the read model")
+                      .Register(rt.metrics->registry())
+                      .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05,
+                                                                       0.1, 0.2, 0.5, 1, 2, 5});
+  domain.OnCompute([&seconds](double s) { seconds.Observe(s); });
   // What the tables hold now; venues and the referential are read in the background (a service
   // that is down at start does not keep this one from serving what it has).
   if (absl::Status st = domain.Refresh(); !st.ok()) return st;
