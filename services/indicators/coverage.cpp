@@ -282,11 +282,11 @@ absl::Status Domain::Upkeep() {
   {
     std::lock_guard lock(upkeep_mu_);
     if ((!state->snapshot_time || state->referential_version.empty()) &&
-        now - last_snapshot_try_ >= options_.on_demand_gap) {
+        now - last_snapshot_try_ >= options_.retry_gap) {
       snapshot = true;
       last_snapshot_try_ = now;
     }
-    if (state->labels_pending && now - last_labels_try_ >= options_.on_demand_gap) {
+    if (state->labels_pending && now - last_labels_try_ >= options_.retry_gap) {
       labels = true;
       last_labels_try_ = now;
     }

@@ -28,8 +28,11 @@ struct Options {
   double default_reach_meters = 1500;
   /// How often area layers are read again from venues.
   absl::Duration areas_refresh = absl::Minutes(5);
-  /// Least time between two reads asked for on demand (unknown layer or area).
-  absl::Duration on_demand_gap = absl::Seconds(5);
+  /// Least time between two reads of the layers asked for on demand (unknown layer or area):
+  /// short, so a layer imported into venues just before its needs is found at once.
+  absl::Duration on_demand_gap = absl::Seconds(1);
+  /// Wait before trying again a snapshot or a label fetch that failed (service down).
+  absl::Duration retry_gap = absl::Seconds(5);
   /// The nomenclature whose current version is read when nothing is known yet.
   std::string nomenclature = "roubaix-aptic";
   /// Threads of one computation.
