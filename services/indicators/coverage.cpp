@@ -256,11 +256,11 @@ absl::Status Domain::RefreshAreas() {
   return Refresh();
 }
 
-bool Domain::RefreshAreasOnDemand() {
+bool Domain::RefreshAreasOnDemand(bool force) {
   {
     std::lock_guard lock(upkeep_mu_);
     const absl::Time now = clock_.Now();
-    if (now - last_areas_ < options_.on_demand_gap) return false;
+    if (!force && now - last_areas_ < options_.on_demand_gap) return false;
     last_areas_ = now;
   }
   if (absl::Status s = RefreshAreas(); !s.ok()) {
@@ -341,7 +341,8 @@ absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeed
   }
   auto codes = store_.AreaCodes(layer);
   if (!codes.ok()) return codes.status();
-  if (codes->empty() && RefreshAreasOnDemand()) {
+  // An administrator's import right after the layer reached venues: read the layers now.
+  if (codes->empty() && RefreshAreasOnDemand(/*force=*/true)) {
     codes = store_.AreaCodes(layer);
     if (!codes.ok()) return codes.status();
   }

@@ -96,8 +96,9 @@ class Domain {
                                    double reach, std::shared_ptr<const Index>* index);
   absl::StatusOr<std::shared_ptr<const Computed>> Compute(const Query& q,
                                                           std::shared_ptr<const Index> index);
-  /// Reads the layers again if allowed now (rate-limited); true when it ran.
-  bool RefreshAreasOnDemand();
+  /// Reads the layers again if allowed now (rate-limited unless `force`: public reads naming
+  /// unknown layers must not make every request a call to venues); true when it ran.
+  bool RefreshAreasOnDemand(bool force = false);
 
   Store& store_;
   Upstream& upstream_;
