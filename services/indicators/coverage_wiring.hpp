@@ -1,6 +1,8 @@
 // Wiring of the indicators service's coverage domain: its settings, schema and gRPC service.
 #pragma once
 
+#include <chrono>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -14,7 +16,11 @@ namespace passerelle::indicators::coverage {
 std::vector<db::Migration> Migrations();
 
 /// Settings read from the environment.
-struct Settings {};
+struct Settings {
+  std::string venues_address, referential_address, nomenclature;
+  int64_t reach_meters = 1500;
+  std::chrono::milliseconds areas_refresh{0}, poll{0}, timeout{0};
+};
 
 /// Reads the domain's settings (PASSERELLE_INDICATORS_*).
 void ReadConfig(config::Reader& r, Settings* settings);

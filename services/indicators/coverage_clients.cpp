@@ -1,0 +1,147 @@
+// The coverage domain's reads from venues and the referential over gRPC.
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "services/indicators/coverage_upstream.hpp"
+
+namespace passerelle::indicators::coverage {
+namespace {
+
+absl::Status FromGrpc(const grpc::Status& s, const std::string& what) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
+                      absl::StrCat(what, ": ", s.error_message()));
+}
+
+// Most pages read in one listing: a bound on a misbehaving server's endless tokens.
+constexpr int kMaxPages = 10000;
+
+}  // namespace
+
+VenueRow FromVenue(const venues::v1::Venue& v) {
+  VenueRow row;
+  row.name = v.name();
+  row.nom = v.nom();
+  row.active = v.state() != venues::v1::WITHDRAWN;
+  if (v.has_latitude() && v.has_longitude()) {
+    row.latitude = v.latitude();
+    row.longitude = v.longitude();
+  }
+  row.areas.assign(v.areas().begin(), v.areas().end());
+  std::sort(row.areas.begin(), row.areas.end());
+  row.areas.erase(std::unique(row.areas.begin(), row.areas.end()), row.areas.end());
+  row.offers.assign(v.referential_items().begin(), v.referential_items().end());
+  for (int s : v.services()) {
+    const auto* value = venues::v1::Service_descriptor()->FindValueByNumber(s);
+    if (value != nullptr && s != 0) row.offers.push_back(ServiceOffer(value->name()));
+  }
+  std::sort(row.offers.begin(), row.offers.end());
+  row.offers.erase(std::unique(row.offers.begin(), row.offers.end()), row.offers.end());
+  row.hours = WeekOf(v.horaires());
+  row.update_time =
+      absl::FromUnixSeconds(v.update_time().seconds()) + absl::Nanoseconds(v.update_time().nanos());
+  return row;
+}
+
+GrpcUpstream::GrpcUpstream(const std::string& venues_address,
+                           const std::string& referential_address,
+                           std::chrono::milliseconds timeout)
+    : venues_(venues::v1::VenueService::NewStub(
+          grpc::CreateChannel(venues_address, grpc::InsecureChannelCredentials()))),
+      referential_(referential::v1::ReferentialService::NewStub(
+          grpc::CreateChannel(referential_address, grpc::InsecureChannelCredentials()))),
+      timeout_(timeout) {}
+
+absl::StatusOr<std::vector<VenueRow>> GrpcUpstream::AllVenues() {
+  std::vector<VenueRow> out;
+  std::string token;
+  for (int page = 0; page < kMaxPages; ++page) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    venues::v1::ListVenuesRequest req;
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    req.set_show_withdrawn(true);
+    venues::v1::ListVenuesResponse resp;
+    grpc::Status st = venues_->ListVenues(&ctx, req, &resp);
+    if (!st.ok()) return FromGrpc(st, "venues ListVenues");
+    for (const auto& v : resp.venues()) out.push_back(FromVenue(v));
+    token = resp.next_page_token();
+    if (token.empty()) return out;
+  }
+  return absl::UnavailableError("venues ListVenues: too many pages");
+}
+
+absl::StatusOr<std::vector<LayerInput>> GrpcUpstream::AreaLayers() {
+  std::vector<LayerInput> out;
+  std::string token;
+  for (int page = 0; page < kMaxPages; ++page) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+    venues::v1::ListAreaLayersRequest req;
+    req.set_page_size(1000);
+    req.set_page_token(token);
+    venues::v1::ListAreaLayersResponse resp;
+    grpc::Status st = venues_->ListAreaLayers(&ctx, req, &resp);
+    if (!st.ok()) return FromGrpc(st, "venues ListAreaLayers");
+    for (const auto& l : resp.area_layers()) {
+      LayerInput layer;
+      // `areaLayers/{layer}`.
+      layer.layer = l.name().substr(l.name().rfind('/') + 1);
+      layer.title = l.title();
+      out.push_back(std::move(layer));
+    }
+    token = resp.next_page_token();
+    if (token.empty()) break;
+  }
+  for (auto& layer : out) {
+    std::string area_token;
+    for (int page = 0; page < kMaxPages; ++page) {
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+      venues::v1::ListAreasRequest req;
+      req.set_parent(absl::StrCat("areaLayers/", layer.layer));
+      req.set_view(venues::v1::AREA_VIEW_FULL);
+      req.set_page_size(100);
+      req.set_page_token(area_token);
+      venues::v1::ListAreasResponse resp;
+      grpc::Status st = venues_->ListAreas(&ctx, req, &resp);
+      if (!st.ok()) return FromGrpc(st, "venues ListAreas");
+      for (const auto& a : resp.areas()) {
+        layer.areas.push_back({a.code(), a.label(), a.geometry()});
+      }
+      area_token = resp.next_page_token();
+      if (area_token.empty()) break;
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<ItemRow>> GrpcUpstream::VersionItems(const std::string& version,
+                                                                std::string* name,
+                                                                absl::Time* published) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
+  referential::v1::GetVersionRequest req;
+  req.set_name(version);
+  referential::v1::Version resp;
+  grpc::Status st = referential_->GetVersion(&ctx, req, &resp);
+  if (!st.ok()) return FromGrpc(st, "referential GetVersion");
+  *name = resp.name();
+  *published = absl::FromUnixSeconds(resp.publish_time().seconds()) +
+               absl::Nanoseconds(resp.publish_time().nanos());
+  std::vector<ItemRow> out;
+  int position = 0;
+  for (const auto& level : resp.levels()) {
+    for (const auto& category : level.categories()) {
+      for (const auto& item : category.items()) {
+        if (item.retired()) continue;
+        out.push_back({item.name(), item.code(), item.label(), position++});
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace passerelle::indicators::coverage
