@@ -211,6 +211,16 @@ void ToProto(const RunRecord& run, v1::Run* out) {
   out->set_filtered(run.filtered);
 }
 
+void ToProto(const RowError& e, v1::RunError* out) {
+  out->set_line(e.line);
+  out->set_source_id(e.row_id);
+  out->set_field(e.field);
+  out->set_value(e.value);
+  out->set_rule(e.rule);
+  out->set_description(e.description);
+  out->set_warning(e.warning);
+}
+
 absl::StatusOr<RunRecord> Syncer::GetRun(const std::string& name) {
   auto key = ParseRunName(name);
   if (!key.ok()) return key.status();
@@ -835,16 +845,6 @@ v1::SourceProfile::Encoding EncodingToProto(text::Encoding e) {
       break;
   }
   return v1::SourceProfile::UTF_8;
-}
-
-void ToProto(const RowError& e, v1::RunError* out) {
-  out->set_line(e.line);
-  out->set_source_id(e.row_id);
-  out->set_field(e.field);
-  out->set_value(e.value);
-  out->set_rule(e.rule);
-  out->set_description(e.description);
-  out->set_warning(e.warning);
 }
 
 }  // namespace
