@@ -65,6 +65,37 @@ std::unique_ptr<passerelle::testing::Process> StartService(
   return p;
 }
 
+// A registry and a sync on schemas of their own, the sync allowed to fetch from the benchmark's
+// server on `files_port`.
+struct Services {
+  std::unique_ptr<passerelle::testing::Process> venues_process, sync_process;
+  std::unique_ptr<venues::v1::VenueService::Stub> venues;
+  std::unique_ptr<sync::v1::SyncService::Stub> sync;
+
+  Services(const std::string& schema, int files_port) {
+    const int venues_port = passerelle::testing::FreePort(),
+              sync_port = passerelle::testing::FreePort();
+    venues_process = StartService("services/venues/passerelle-venues", schema + "_v", venues_port);
+    sync_process =
+        StartService("services/sync/passerelle-sync", schema + "_s", sync_port,
+                     {{"PASSERELLE_VENUES_ADDRESS", absl::StrCat("127.0.0.1:", venues_port)},
+                      // the regional stand-in is on loopback, which the destination policy
+                      // refuses unless allowed
+                      {"PASSERELLE_SYNC_ALLOWED_NETWORKS", "127.0.0.0/8"},
+                      {"PASSERELLE_SYNC_ALLOWED_PORTS", absl::StrCat(files_port)}});
+    venues = venues::v1::VenueService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", venues_port), grpc::InsecureChannelCredentials()));
+    sync = sync::v1::SyncService::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", sync_port),
+                                                              grpc::InsecureChannelCredentials()));
+  }
+  ~Services() {
+    sync_process->Signal(SIGTERM);
+    venues_process->Signal(SIGTERM);
+    sync_process->Wait(std::chrono::seconds(20));
+    venues_process->Wait(std::chrono::seconds(20));
+  }
+};
+
 // Seconds for one sync run of the source, and the run.
 double TimeRun(sync::v1::SyncService::Stub& stub, sync::v1::Run* run,
                const std::string& source = "sources/bench") {
@@ -346,80 +377,56 @@ int main(int argc, char** argv) {
   std::thread serve([&] { regional.listen_after_bind(); });
 
   const std::string schema = passerelle::testing::UniqueName("syncbench");
-  const int venues_port = passerelle::testing::FreePort(),
-            sync_port = passerelle::testing::FreePort();
-  auto venues_process =
-      StartService("services/venues/passerelle-venues", schema + "_v", venues_port);
-  auto sync_process =
-      StartService("services/sync/passerelle-sync", schema + "_s", sync_port,
-                   {{"PASSERELLE_VENUES_ADDRESS", absl::StrCat("127.0.0.1:", venues_port)},
-                    // the regional stand-in is on loopback, which the destination policy refuses
-                    // unless allowed
-                    {"PASSERELLE_SYNC_ALLOWED_NETWORKS", "127.0.0.0/8"},
-                    {"PASSERELLE_SYNC_ALLOWED_PORTS", absl::StrCat(regional_port)}});
-  auto venues_stub = venues::v1::VenueService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", venues_port), grpc::InsecureChannelCredentials()));
-  auto sync_stub = sync::v1::SyncService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", sync_port), grpc::InsecureChannelCredentials()));
-  {
+  // The standard file's runs, then the regional file's on a registry of their own: each first
+  // load fills an empty registry, as a new source's does.
+  auto services = std::make_unique<Services>(schema, regional_port);
+  auto create = [&](const std::string& id, const std::string& path,
+                    const sync::v1::SourceProfile* profile) {
     grpc::ClientContext ctx;
     sync::v1::CreateSourceRequest req;
-    req.set_source_id("bench");
-    req.mutable_source()->set_url(absl::StrCat("http://127.0.0.1:", regional_port, "/lieux.csv"));
+    req.set_source_id(id);
+    req.mutable_source()->set_url(absl::StrCat("http://127.0.0.1:", regional_port, path));
+    if (profile != nullptr) *req.mutable_source()->mutable_profile() = *profile;
     sync::v1::Source out;
-    grpc::Status st = sync_stub->CreateSource(&ctx, req, &out);
+    grpc::Status st = services->sync->CreateSource(&ctx, req, &out);
     if (!st.ok()) {
-      std::fprintf(stderr, "CreateSource failed: %s\n", st.error_message().c_str());
-      regional.stop();
-      serve.join();
-      return 1;
+      std::fprintf(stderr, "CreateSource %s failed: %s\n", id.c_str(), st.error_message().c_str());
+      std::exit(1);
     }
-  }
-
-  {
-    grpc::ClientContext ctx;
-    sync::v1::CreateSourceRequest req;
-    req.set_source_id("bench-regional");
-    req.mutable_source()->set_url(
-        absl::StrCat("http://127.0.0.1:", regional_port, "/regional.csv"));
-    *req.mutable_source()->mutable_profile() = RegionalProfile();
-    sync::v1::Source out;
-    grpc::Status st = sync_stub->CreateSource(&ctx, req, &out);
-    if (!st.ok()) {
-      std::fprintf(stderr, "CreateSource (regional) failed: %s\n", st.error_message().c_str());
-      regional.stop();
-      serve.join();
-      return 1;
-    }
-  }
+  };
+  create("bench", "/lieux.csv", nullptr);
 
   sync::v1::Run r1, r2, r2b, r3;
   venues::v1::ImportVenuesResponse i1, i2, i3;
-  const double s1 = TimeRun(*sync_stub, &r1);
-  const double t1 = TimeImport(*venues_stub, file, &i1);
-  const double s2 = TimeRun(*sync_stub, &r2);  // conditional request: 304
-  const double t2 = TimeImport(*venues_stub, file, &i2);
+  const double s1 = TimeRun(*services->sync, &r1);
+  const double t1 = TimeImport(*services->venues, file, &i1);
+  const double s2 = TimeRun(*services->sync, &r2);  // conditional request: 304
+  const double t2 = TimeImport(*services->venues, file, &i2);
   {
     std::lock_guard lock(mu);
     etag.clear();  // the same file from a server without validators: its digest tells
   }
-  const double s2b = TimeRun(*sync_stub, &r2b);
+  const double s2b = TimeRun(*services->sync, &r2b);
   {
     std::lock_guard lock(mu);
     serving = changed;
     etag = "\"file-2\"";
   }
-  const double s3 = TimeRun(*sync_stub, &r3);
-  const double t3 = TimeImport(*venues_stub, changed, &i3);
+  const double s3 = TimeRun(*services->sync, &r3);
+  const double t3 = TimeImport(*services->venues, changed, &i3);
   // The regional file: first load, a 304, then the same bytes from a server without validators.
+  services.reset();
+  services = std::make_unique<Services>(schema + "2", regional_port);
+  const sync::v1::SourceProfile profile = RegionalProfile();
+  create("bench-regional", "/regional.csv", &profile);
   sync::v1::Run m1, m2, m3;
-  const double ms1 = TimeRun(*sync_stub, &m1, "sources/bench-regional");
-  const double ms2 = TimeRun(*sync_stub, &m2, "sources/bench-regional");
+  const double ms1 = TimeRun(*services->sync, &m1, "sources/bench-regional");
+  const double ms2 = TimeRun(*services->sync, &m2, "sources/bench-regional");
   {
     std::lock_guard lock(mu);
     mapped_etag.clear();
   }
-  const double ms3 = TimeRun(*sync_stub, &m3, "sources/bench-regional");
+  const double ms3 = TimeRun(*services->sync, &m3, "sources/bench-regional");
 
   std::printf("sync of a %d-row national file (%.1f MB) against ImportVenues of the same file\n", n,
               file.size() / 1e6);
@@ -469,7 +476,7 @@ int main(int argc, char** argv) {
   goal("same file, same digest", m3, ms3, 1, r2b);
   goal("same file, HTTP 304", m2, ms2, 0.05, r2);
 
-  const int sampled = CheckRegionalSample(*venues_stub);
+  const int sampled = CheckRegionalSample(*services->venues);
   std::printf("  regional venues checked against their generated rows: %d\n", sampled);
   const int landed = n - mapped_filtered;
   const bool ok =
@@ -482,17 +489,15 @@ int main(int argc, char** argv) {
   std::printf("  counts as expected: %s\n", ok ? "yes" : "NO");
   if (!judged) std::printf("  goals not judged below 25,000 rows\n");
 
-  sync_process->Signal(SIGTERM);
-  venues_process->Signal(SIGTERM);
-  sync_process->Wait(std::chrono::seconds(20));
-  venues_process->Wait(std::chrono::seconds(20));
+  services.reset();
   regional.stop();
   serve.join();
   {
     pqxx::connection c(Env("PASSERELLE_TEST_DATABASE_URL"));
     pqxx::nontransaction tx(c);
-    tx.exec0("DROP SCHEMA IF EXISTS \"" + schema + "_v\" CASCADE");
-    tx.exec0("DROP SCHEMA IF EXISTS \"" + schema + "_s\" CASCADE");
+    for (const char* suffix : {"_v", "_s", "2_v", "2_s"}) {
+      tx.exec0("DROP SCHEMA IF EXISTS \"" + schema + suffix + "\" CASCADE");
+    }
   }
   return ok && (goals || !judged) ? 0 : 1;
 }
