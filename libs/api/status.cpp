@@ -14,6 +14,7 @@ namespace {
 
 constexpr char kBadRequestUrl[] = "type.googleapis.com/google.rpc.BadRequest";
 constexpr char kErrorInfoUrl[] = "type.googleapis.com/google.rpc.ErrorInfo";
+constexpr char kPreconditionFailureUrl[] = "type.googleapis.com/google.rpc.PreconditionFailure";
 constexpr char kDomain[] = "passerelle";
 
 }  // namespace
@@ -44,6 +45,18 @@ absl::Status InvalidArgument(const std::string& message,
   }
   s.SetPayload(kBadRequestUrl, absl::Cord(br.SerializeAsString()));
   return s;
+}
+
+absl::Status FailedPrecondition(const std::string& message, const std::string& type,
+                                const std::string& subject, const std::string& reason) {
+  google::rpc::PreconditionFailure failure;
+  auto* v = failure.add_violations();
+  v->set_type(type);
+  v->set_subject(subject);
+  v->set_description(message);
+  absl::Status s = absl::FailedPreconditionError(message);
+  s.SetPayload(kPreconditionFailureUrl, absl::Cord(failure.SerializeAsString()));
+  return WithReason(std::move(s), reason);
 }
 
 absl::Status WithReason(absl::Status status, const std::string& reason) {

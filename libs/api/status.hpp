@@ -23,6 +23,10 @@ absl::Status InvalidArgument(const std::string& message,
                              const std::vector<FieldViolation>& violations);
 /// Adds a google.rpc.ErrorInfo (machine-readable reason, e.g. ETAG_MISMATCH) to a status.
 absl::Status WithReason(absl::Status status, const std::string& reason);
+/// FAILED_PRECONDITION carrying a google.rpc.PreconditionFailure (what is missing: `type`, e.g.
+/// ORGANISATION; `subject`, e.g. `organisations/x`) and an ErrorInfo with `reason` (AIP-193).
+absl::Status FailedPrecondition(const std::string& message, const std::string& type,
+                                const std::string& subject, const std::string& reason);
 /// The violations carried by a status (empty when none).
 std::vector<FieldViolation> Violations(const absl::Status& status);
 

@@ -109,21 +109,26 @@ absl::Status BackendKeyReferences::SourceExists(const std::string& id) {
 
 absl::Status KeyService::CheckReferences(const v1::ApiKey& key) {
   if (references_ == nullptr) return absl::OkStatus();
-  auto missing = [](absl::Status found, const std::string& field, const char* reason) {
+  // What is missing is named for a program too: PreconditionFailure's type and subject.
+  auto missing = [](absl::Status found, const std::string& field, const char* type,
+                    const std::string& subject, const char* reason) {
     if (!absl::IsNotFound(found)) return found;
-    return api::WithReason(
-        absl::FailedPreconditionError(
-            absl::StrCat(field, " : ", found.message(), " ; créez-la avant de lui donner une clé")),
-        reason);
+    return api::FailedPrecondition(
+        absl::StrCat(field, " : ", found.message(), " ; créez-la avant de lui donner une clé"),
+        type, subject, reason);
   };
   if (!key.organisation().empty()) {
     absl::Status found = references_->OrganisationExists(key.organisation());
-    if (!found.ok()) return missing(found, "api_key.organisation", "ORGANISATION_NOT_FOUND");
+    if (!found.ok()) {
+      return missing(found, "api_key.organisation", "ORGANISATION",
+                     "organisations/" + key.organisation(), "ORGANISATION_NOT_FOUND");
+    }
   }
   for (int i = 0; i < key.sources_size(); ++i) {
     absl::Status found = references_->SourceExists(key.sources(i));
     if (!found.ok()) {
-      return missing(found, absl::StrCat("api_key.sources[", i, "]"), "SOURCE_NOT_FOUND");
+      return missing(found, absl::StrCat("api_key.sources[", i, "]"), "SOURCE",
+                     "sources/" + key.sources(i), "SOURCE_NOT_FOUND");
     }
   }
   return absl::OkStatus();

@@ -292,6 +292,18 @@ class KeyServiceTest : public ::testing::Test {
     }
     return "";
   }
+  // "type subject" of the PreconditionFailure's violation.
+  static std::string Missing(const grpc::Status& st) {
+    google::rpc::Status details;
+    if (!details.ParseFromString(st.error_details())) return "";
+    for (const auto& d : details.details()) {
+      google::rpc::PreconditionFailure failure;
+      if (d.UnpackTo(&failure) && failure.violations_size() == 1) {
+        return failure.violations(0).type() + " " + failure.violations(0).subject();
+      }
+    }
+    return "";
+  }
 
   FakeKeyStore store_;
   clocks::ManualClock clock_{absl::FromUnixSeconds(1800000000)};
@@ -313,10 +325,12 @@ TEST_F(KeyServiceTest, AKeysOrganisationAndSourcesMustExist) {
   grpc::Status st = Create("inconnue", {}, &out);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_EQ(Reason(st), "ORGANISATION_NOT_FOUND");
+  EXPECT_EQ(Missing(st), "ORGANISATION organisations/inconnue");
   EXPECT_THAT(st.error_message(), HasSubstr("api_key.organisation"));
   st = Create("", {"siilab", "inconnue"}, &out);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_EQ(Reason(st), "SOURCE_NOT_FOUND");
+  EXPECT_EQ(Missing(st), "SOURCE sources/inconnue");
   EXPECT_THAT(st.error_message(), HasSubstr("api_key.sources[1]"));
   EXPECT_TRUE(store_.keys.empty()) << "nothing stored";
   EXPECT_TRUE(ring_.Snapshot().empty());

@@ -20,8 +20,10 @@ absl::Status BadPath(std::string_view path, const std::string& why) {
       absl::StrCat("chemin ", text::Quote(path, 80), " invalide : ", why));
 }
 
-// Decodes one raw segment; %2F stays encoded so that it never splits a segment.
-absl::StatusOr<std::string> DecodeSegment(std::string_view path, std::string_view raw) {
+// Decodes one raw segment; unless `decode_slash`, %2F stays encoded so that it never splits a
+// segment.
+absl::StatusOr<std::string> DecodeSegment(std::string_view path, std::string_view raw,
+                                          bool decode_slash = false) {
   std::string out;
   out.reserve(raw.size());
   for (size_t i = 0; i < raw.size(); ++i) {
@@ -35,7 +37,7 @@ absl::StatusOr<std::string> DecodeSegment(std::string_view path, std::string_vie
     int hi = HexValue(raw[i + 1]), lo = HexValue(raw[i + 2]);
     if (hi < 0 || lo < 0) return BadPath(path, "séquence % non hexadécimale");
     char c = static_cast<char>(hi * 16 + lo);
-    if (c == '/') {
+    if (c == '/' && !decode_slash) {
       out.append("%2F");
     } else {
       out.push_back(c);
@@ -83,6 +85,12 @@ absl::StatusOr<SplitPath> SplitRequestPath(std::string_view path) {
     out.segments_with_verb.push_back(*segment);
   }
   out.segments = out.segments_with_verb;
+  // Single-segment variables decode %2F too (http.proto); the checks above already passed.
+  for (size_t i = 0; i + 1 < raw.size(); ++i) {
+    out.whole_segments.push_back(*DecodeSegment(path, raw[i], /*decode_slash=*/true));
+  }
+  out.whole_segments.push_back(*DecodeSegment(
+      path, colon == std::string_view::npos ? last : last.substr(0, colon), true));
   if (colon != std::string_view::npos) {
     absl::StatusOr<std::string> head = DecodeSegment(path, last.substr(0, colon));
     if (!head.ok()) return head.status();
@@ -199,6 +207,11 @@ std::optional<std::vector<std::pair<std::string, std::string>>> PathTemplate::Ma
   std::vector<std::pair<std::string, std::string>> out;
   out.reserve(variables_.size());
   for (const Variable& v : variables_) {
+    // `{x}` / `{x=*}`: one segment, wholly decoded (a `%2F` in it is a '/').
+    if (v.end == v.first + 1 && segments_[v.first].kind == Segment::kStar) {
+      out.emplace_back(v.field_path, path.whole_segments[v.first]);
+      continue;
+    }
     size_t end = (v.end == segments_.size() && tail) ? segs.size() : v.end;
     std::vector<std::string> parts(segs.begin() + v.first, segs.begin() + end);
     out.emplace_back(v.field_path, absl::StrJoin(parts, "/"));

@@ -18,12 +18,16 @@ struct SplitPath {
   std::vector<std::string> segments;
   /// The same path with the verb still on the last segment, for templates without a verb.
   std::vector<std::string> segments_with_verb;
+  /// `segments` with `%2F` decoded too: the values of single-segment variables (`{x}`,
+  /// `{x=*}`), which http.proto decodes whole.
+  std::vector<std::string> whole_segments;
   std::string verb;
 };
 
 /// Splits and decodes the path of a request target (no query). INVALID_ARGUMENT (message in
 /// French) for: no leading '/', a bad %-escape, decoded bytes that are not UTF-8, a NUL or
-/// control character, an empty, `.` or `..` segment. `%2F` stays encoded inside a segment.
+/// control character, an empty, `.` or `..` segment. `%2F` stays encoded inside a segment, so
+/// that multi-segment variables (`{name=venues/*}`) keep it, as http.proto says.
 absl::StatusOr<SplitPath> SplitRequestPath(std::string_view path);
 
 /// A parsed template. Grammar (googleapis http.proto):

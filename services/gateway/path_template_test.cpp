@@ -62,6 +62,19 @@ TEST(PathTemplateTest, DecodesSegmentsButKeepsEncodedSlashes) {
   EXPECT_EQ(verb.verb, "search");
 }
 
+// http.proto: a single-segment variable is decoded whole, `%2F` included; a multi-segment one
+// keeps `%2F` encoded (a `/` there would read as a separator).
+TEST(PathTemplateTest, SingleSegmentVariablesDecodeEncodedSlashes) {
+  PathTemplate single = *PathTemplate::Parse("/v1/things/{id}:run");
+  EXPECT_THAT(*single.Match(Split("/v1/things/a%2Fb%2fc:run")), ElementsAre(Pair("id", "a/b/c")));
+  PathTemplate star = *PathTemplate::Parse("/v1/{id=*}/x");
+  EXPECT_THAT(*star.Match(Split("/v1/a%2Fb/x")), ElementsAre(Pair("id", "a/b")));
+  PathTemplate multi = *PathTemplate::Parse("/v1/{name=venues/*}");
+  EXPECT_THAT(*multi.Match(Split("/v1/venues/a%2Fb")), ElementsAre(Pair("name", "venues/a%2Fb")));
+  PathTemplate tail = *PathTemplate::Parse("/static/{path=**}");
+  EXPECT_THAT(*tail.Match(Split("/static/a%2Fb/c")), ElementsAre(Pair("path", "a%2Fb/c")));
+}
+
 TEST(PathTemplateTest, RefusesHostilePaths) {
   for (const char* bad :
        {"", "v1", "/v1/venues/%", "/v1/venues/%4", "/v1/venues/%zz", "/v1/venues/%00",

@@ -10,6 +10,7 @@
 #include <openssl/hmac.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -680,6 +681,54 @@ TEST_F(DisablingTest, AnEndpointFailingTooOftenIsDisabledThenEnabledAgain) {
   ASSERT_TRUE(st.ok()) << st.error_message();
   EXPECT_EQ(enabled.consecutive_failures(), 0);
   ASSERT_TRUE(testing::WaitFor([&] { return Succeeded(sub.name()) == 1; }, 20s));
+}
+
+// A filter value that could never match is refused with its field and what it should be: a
+// typo in an event type, a venue's id without `venues/`, an area without its layer.
+TEST_F(NotificationsTest, FilterValuesThatCanNeverMatchAreRefused) {
+  struct Case {
+    std::function<void(v1::Filter*)> set;
+    std::string field, says;
+  };
+  std::vector<Case> cases = {
+      {[](v1::Filter* f) { f->add_event_types("venue.update"); }, "filter.event_types[0]",
+       "venue.created"},
+      {[](v1::Filter* f) { f->add_event_types("venues.*"); }, "filter.event_types[0]", "préfixe"},
+      {[](v1::Filter* f) { f->add_event_types("*"); }, "filter.event_types[0]", "préfixe"},
+      {[](v1::Filter* f) { f->add_areas("epeule"); }, "filter.areas[0]", "<couche>:<code>"},
+      {[](v1::Filter* f) { f->add_areas("quartiers:a/b"); }, "filter.areas[0]", "<couche>"},
+      {[](v1::Filter* f) { f->add_referential_items("42"); }, "filter.referential_items[0]",
+       "items/{item}"},
+      {[](v1::Filter* f) { f->add_owner_organisations("organisations/x"); },
+       "filter.owner_organisations[0]", "sans"},
+      {[](v1::Filter* f) { f->add_venues("abc"); }, "filter.venues[0]", "venues/{venue}"},
+      {[](v1::Filter* f) { f->add_sync_sources("siilab"); }, "filter.sync_sources[0]",
+       "sources/{source}"},
+  };
+  for (const Case& c : cases) {
+    grpc::ClientContext ctx;
+    v1::CreateSubscriptionRequest req;
+    req.mutable_subscription()->set_organisation("organisations/centre-social-epeule");
+    req.mutable_subscription()->mutable_webhook()->set_url("https://example.org/hook");
+    c.set(req.mutable_subscription()->mutable_filter());
+    v1::Subscription out;
+    grpc::Status st = stub_->CreateSubscription(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_THAT(Violations(st), HasSubstr("subscription." + c.field));
+    EXPECT_THAT(Violations(st), HasSubstr(c.says)) << c.field;
+  }
+  // What can match is accepted: published types, prefixes, names of the right kind.
+  v1::Filter ok;
+  ok.add_event_types("venue.*");
+  ok.add_event_types("sync.run.completed");
+  ok.add_event_types("indicators.*");
+  ok.add_areas("qpv:QN05902M");
+  ok.add_referential_items("items/42");
+  ok.add_owner_organisations("centre-social-epeule");
+  ok.add_venues("venues/0b7f3a55-8c51-4c7e-9d0c-3f2b6a1e9c11");
+  ok.add_sync_sources("sources/siilab");
+  Receiver receiver("");
+  Subscribe(receiver.url(), ok);
 }
 
 TEST_F(NotificationsTest, HostileInputIsRefusedAndChangesNothing) {

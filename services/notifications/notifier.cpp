@@ -14,6 +14,7 @@
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/events/event.hpp"
+#include "libs/events/types.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "services/notifications/webhook.hpp"
@@ -26,6 +27,8 @@ const api::ResourcePattern kDelivery("subscriptions/{subscription}/deliveries/{d
 const api::ResourcePattern kOrganisation("organisations/{organisation}");
 
 constexpr size_t kMaxList = 200;
+// The event SendTest queues for one subscription.
+constexpr std::string_view kTestEventType = "notification.test";
 constexpr size_t kMaxTypes = 20;
 constexpr absl::Duration kMaxGrace = absl::Hours(24 * 7);
 
@@ -98,26 +101,78 @@ void CheckList(std::vector<api::FieldViolation>* bad, const std::string& field,
   }
 }
 
-void CheckFilter(std::vector<api::FieldViolation>* bad, const v1::Filter& f) {
-  CheckList(bad, "subscription.filter.event_types", f.event_types(), kMaxTypes);
-  for (int i = 0; i < f.event_types_size(); ++i) {
-    const std::string& t = f.event_types(i);
-    std::string_view core = t;
-    if (core.ends_with(".*")) core.remove_suffix(2);
-    bool ok = !core.empty() && core.size() <= 100;
-    for (char c : core) ok &= (c >= 'a' && c <= 'z') || c == '.' || c == '_';
-    if (!ok) {
-      bad->push_back({absl::StrCat("subscription.filter.event_types[", i, "]"),
-                      absl::StrCat(text::Quote(t, 40),
-                                   " n'est pas un type d'événement (venue.updated) ni un préfixe "
-                                   "(venue.*)")});
+// Whether an event type of a filter names a published type, or is a prefix (`venue.*`) of one.
+// `notification.test` (SendTest's own event) may be named too.
+bool IsKnownEventType(std::string_view t) {
+  bool prefix = t.ends_with(".*");
+  if (prefix) t.remove_suffix(1);  // keep the dot: `venue.` must not match `venues.x`
+  auto matches = [&](std::string_view known) { return prefix ? known.starts_with(t) : known == t; };
+  if (matches(kTestEventType)) return true;
+  for (std::string_view known : events::kEventTypes) {
+    if (matches(known)) return true;
+  }
+  return false;
+}
+
+// Checks each value of a filter list with `valid`; `rule` says what it should be, in French.
+template <typename Valid>
+void CheckValues(std::vector<api::FieldViolation>* bad, const std::string& field,
+                 const google::protobuf::RepeatedPtrField<std::string>& values, Valid valid,
+                 std::string_view rule) {
+  size_t before = bad->size();
+  CheckList(bad, field, values, kMaxList);
+  if (bad->size() != before) return;
+  for (int i = 0; i < values.size(); ++i) {
+    if (!valid(values[i])) {
+      bad->push_back({absl::StrCat(field, "[", i, "]"),
+                      absl::StrCat(text::Quote(values[i], 40), " : ", std::string(rule))});
     }
   }
-  CheckList(bad, "subscription.filter.areas", f.areas(), kMaxList);
-  CheckList(bad, "subscription.filter.referential_items", f.referential_items(), kMaxList);
-  CheckList(bad, "subscription.filter.owner_organisations", f.owner_organisations(), kMaxList);
-  CheckList(bad, "subscription.filter.venues", f.venues(), kMaxList);
-  CheckList(bad, "subscription.filter.sync_sources", f.sync_sources(), kMaxList);
+}
+
+// A filter value that can never match (a typo, a name of the wrong kind) is refused: the
+// subscription would otherwise stay silent without anyone knowing why.
+void CheckFilter(std::vector<api::FieldViolation>* bad, const v1::Filter& f) {
+  size_t before = bad->size();
+  CheckList(bad, "subscription.filter.event_types", f.event_types(), kMaxTypes);
+  if (bad->size() == before) {
+    for (int i = 0; i < f.event_types_size(); ++i) {
+      if (IsKnownEventType(f.event_types(i))) continue;
+      std::vector<std::string> known(std::begin(events::kEventTypes),
+                                     std::end(events::kEventTypes));
+      bad->push_back({absl::StrCat("subscription.filter.event_types[", i, "]"),
+                      absl::StrCat(text::Quote(f.event_types(i), 40),
+                                   " n'est ni un type d'événement publié ni le préfixe d'un type "
+                                   "(venue.*) ; types publiés : ",
+                                   absl::StrJoin(known, ", "))});
+    }
+  }
+  static const api::ResourcePattern kItem("items/{item}");
+  static const api::ResourcePattern kVenue("venues/{venue}");
+  static const api::ResourcePattern kSource("sources/{source}");
+  auto parses = [](const api::ResourcePattern& p) {
+    return [&p](const std::string& v) { return p.Parse(v, "").ok(); };
+  };
+  CheckValues(
+      bad, "subscription.filter.areas", f.areas(),
+      [](const std::string& v) {
+        size_t colon = v.find(':');
+        return colon != std::string::npos &&
+               api::IsNameSegment(std::string_view(v).substr(0, colon)) &&
+               api::IsNameSegment(std::string_view(v).substr(colon + 1));
+      },
+      "une zone s'écrit <couche>:<code>, comme dans Venue.areas (qpv:QN05902M)");
+  CheckValues(bad, "subscription.filter.referential_items", f.referential_items(), parses(kItem),
+              "un élément du référentiel s'écrit items/{item}");
+  CheckValues(
+      bad, "subscription.filter.owner_organisations", f.owner_organisations(),
+      [](const std::string& v) { return api::IsNameSegment(v); },
+      "un identifiant d'organisation, comme dans Venue.owner_organisation, sans "
+      "« organisations/ »");
+  CheckValues(bad, "subscription.filter.venues", f.venues(), parses(kVenue),
+              "un lieu s'écrit venues/{venue}");
+  CheckValues(bad, "subscription.filter.sync_sources", f.sync_sources(), parses(kSource),
+              "une source s'écrit sources/{source}");
 }
 
 bool InMask(const std::vector<std::string>& mask, const std::string& path) {
@@ -518,7 +573,7 @@ absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
   if (!id.ok()) return id.status();
   events::v1::Event event;
   event.set_id(events::NewUuid());
-  event.set_type("notification.test");
+  event.set_type(std::string(kTestEventType));
   event.set_source("notifications");
   event.set_subject(name);
   api::ToTimestamp(clock_.Now(), event.mutable_occurred_time());

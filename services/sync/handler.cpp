@@ -177,15 +177,7 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
   auto errors = syncer_.ListErrors(req->parent(), after_line, after_id, size + 1);
   if (!errors.ok()) return server::ToGrpc(errors.status());
   for (int i = 0; i < std::min<int>(size, errors->size()); ++i) {
-    const RowError& e = (*errors)[i].second;
-    auto* out = resp->add_errors();
-    out->set_line(e.line);
-    out->set_source_id(e.row_id);
-    out->set_field(e.field);
-    out->set_value(e.value);
-    out->set_rule(e.rule);
-    out->set_description(e.description);
-    out->set_warning(e.warning);
+    ToProto((*errors)[i].second, resp->add_errors());
   }
   if (static_cast<int>(errors->size()) > size) {
     const auto& [last_id, last] = (*errors)[size - 1];

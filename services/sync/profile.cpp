@@ -331,7 +331,12 @@ void Flatten(const nlohmann::json& v, const std::string& path,
 
 constexpr const char* kOsmDays[] = {"Mo", "Tu", "We", "Th", "Fr", "Sa", "Su"};
 
-absl::StatusOr<Table> ReadGoGoCarto(std::string_view text) {
+// GoGoCarto's elements as a table of the `wanted` paths (those the profile reads): an element
+// names any paths it likes, so a table of every path would grow as elements times paths
+// (gigabytes from a 1 MiB sample whose elements each bring new ones). Every path of the
+// document, in the order met, goes to `paths`.
+absl::StatusOr<Table> ReadGoGoCarto(std::string_view text, const std::set<std::string>& wanted,
+                                    std::vector<std::string>* paths) {
   std::string_view start = text;
   while (!start.empty() && absl::ascii_isspace(static_cast<unsigned char>(start.front()))) {
     start.remove_prefix(1);
@@ -365,13 +370,20 @@ absl::StatusOr<Table> ReadGoGoCarto(std::string_view text) {
         absl::StrCat("trop d'éléments (", data->size(), ", au plus ", kMaxJsonElements, ")"));
   }
   Table table;
-  std::map<std::string, size_t> index;
+  std::set<std::string> met;
+  std::map<std::string, size_t> index;  // wanted path -> column
   std::vector<std::map<std::string, std::string>> rows;
   for (const auto& element : *data) {
     std::map<std::string, std::string> cells;
     if (element.is_object()) Flatten(element, "", &cells);
-    for (const auto& [k, v] : cells) {
-      if (index.emplace(k, table.header.size()).second) table.header.push_back(k);
+    for (auto it = cells.begin(); it != cells.end();) {
+      if (met.insert(it->first).second) paths->push_back(it->first);
+      if (!wanted.contains(it->first)) {
+        it = cells.erase(it);
+        continue;
+      }
+      if (index.emplace(it->first, table.header.size()).second) table.header.push_back(it->first);
+      ++it;
     }
     rows.push_back(std::move(cells));
   }
@@ -534,16 +546,6 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
     return out;
   }
   const bool json = format == SourceProfile::GOGOCARTO_JSON;
-  auto table = json ? ReadGoGoCarto(utf8) : ReadCsv(profile, utf8);
-  if (!table.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("fichier refusé, rien n'a été modifié : ", table.status().message()));
-  }
-  for (size_t i = 0; i < table->header.size() && i < kMaxColumnsShown; ++i) {
-    out.columns.push_back(text::Quote(table->header[i], 200));
-  }
-  std::map<std::string, int> index;
-  for (size_t i = 0; i < table->header.size(); ++i) index.emplace(table->header[i], i);
   // The mapping: for GoGoCarto, its defaults under the profile's own fields.
   std::vector<v1::FieldMapping> mappings(profile.mapping().begin(), profile.mapping().end());
   if (json) {
@@ -557,6 +559,33 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
       mappings.push_back(std::move(m));
     }
   }
+  absl::StatusOr<Table> table;
+  std::vector<std::string> paths;  // GoGoCarto's: every path of the document
+  if (json) {
+    std::set<std::string> wanted;
+    for (const auto& m : mappings) {
+      for (const auto& part : m.parts()) {
+        if (part.part_case() == v1::MappingPart::kColumn) wanted.insert(part.column());
+      }
+    }
+    if (profile.has_filter()) wanted.insert(profile.filter().column());
+    for (const auto& c : profile.hours().columns()) wanted.insert(c.column());
+    if (!profile.hours().text_column().empty()) wanted.insert(profile.hours().text_column());
+    for (const char* day : kOsmDays) wanted.insert(absl::StrCat("openHours.", day));
+    table = ReadGoGoCarto(utf8, wanted, &paths);
+  } else {
+    table = ReadCsv(profile, utf8);
+    if (table.ok()) paths = table->header;
+  }
+  if (!table.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("fichier refusé, rien n'a été modifié : ", table.status().message()));
+  }
+  for (size_t i = 0; i < paths.size() && i < kMaxColumnsShown; ++i) {
+    out.columns.push_back(text::Quote(paths[i], 200));
+  }
+  std::map<std::string, int> index;
+  for (size_t i = 0; i < table->header.size(); ++i) index.emplace(table->header[i], i);
   Resolved r;
   std::vector<std::string> missing;
   const auto column = [&](const std::string& name) {

@@ -344,6 +344,8 @@ class Syncer {
 /// API messages of the records.
 void ToProto(const SourceRecord& source, v1::Source* out);
 void ToProto(const RunRecord& run, v1::Run* out);
+/// A row's problem as ListRunErrors and PreviewSource show it (the one mapping of both).
+void ToProto(const RowError& error, v1::RunError* out);
 
 /// The event announcing a finished run, at `time`.
 events::v1::Event RunCompletedEvent(const RunRecord& run, absl::Time time);

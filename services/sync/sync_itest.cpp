@@ -1384,6 +1384,57 @@ TEST_F(ProfileTest, AGoGoCartoExportIsBroughtInWithItsOwnFields) {
   EXPECT_EQ(Venues("carte").size(), 2u);
 }
 
+// The peak resident memory of process `pid` (VmHWM), in KiB.
+long PeakKib(pid_t pid) {
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmHWM:")) return std::atol(line.c_str() + 6);
+  }
+  ADD_FAILURE() << "no VmHWM for " << pid;
+  return 0;
+}
+
+// Found while writing the fuzz target sync_profile: a GoGoCarto element may name paths of its
+// own, and the reader gave every element a cell for every path of the document, so a 510 KB
+// sample whose 3,000 elements each bring ten new paths took 90 million cells (about 3 GB).
+// Only the paths the profile reads are kept per element.
+TEST_F(ProfileTest, AGoGoCartoDocumentWhoseElementsEachBringNewPathsStaysSmall) {
+  const v1::Source source = CreateSource("large");
+  v1::SourceProfile profile;
+  profile.set_format(v1::SourceProfile::GOGOCARTO_JSON);
+  v1::FieldMapping* pivot = profile.add_mapping();
+  pivot->set_field("pivot");
+  pivot->add_parts()->set_constant("43493312300052");
+  v1::FieldMapping* date = profile.add_mapping();
+  date->set_field("date_maj");
+  date->add_parts()->set_constant("2026-11-02");
+  std::string sample =
+      R"({"data": [{"id": "ok-1", "name": "Espace numérique de l'Alma", )"
+      R"("geo": {"latitude": 50.69, "longitude": 3.17}, "address": {"streetAddress": )"
+      R"("1 rue de l'Alma", "postalCode": "59100", "addressLocality": "Roubaix"}})";
+  constexpr int kElements = 3000;
+  for (int i = 0; i < kElements; ++i) {
+    absl::StrAppend(&sample, ", {\"id\": \"w-", i, "\"");
+    for (int j = 0; j < 10; ++j) absl::StrAppend(&sample, ", \"p", i, "_", j, "\": 0");
+    sample += "}";
+  }
+  sample += "]}";
+  ASSERT_LT(sample.size(), 1u << 20);
+
+  const long before = PeakKib(sync_process_->pid());
+  v1::PreviewSourceResponse preview;
+  grpc::Status st = Preview(source.name(), &profile, &preview, sample);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(preview.total_rows(), kElements + 1);
+  EXPECT_EQ(preview.rejected(), kElements);  // no name, no address
+  ASSERT_GT(preview.rows_size(), 0);
+  EXPECT_TRUE(preview.rows(0).accepted());
+  EXPECT_EQ(preview.rows(0).fields().at("commune"), "Roubaix");
+  EXPECT_EQ(preview.columns_size(), 200);  // the first 200 of the document's 30,000+ paths
+  EXPECT_LT(PeakKib(sync_process_->pid()) - before, 256 * 1024)
+      << "the preview of a 510 KB sample grew the sync's peak memory by more than 256 MiB";
+}
+
 TEST_F(ProfileTest, AV01FileIsReadAsTheStandard) {
   regional_.Serve(Fixture("v0_1.csv"));
   const v1::Source source = CreateSource("ancien");

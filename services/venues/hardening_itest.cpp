@@ -25,6 +25,8 @@ namespace passerelle::venues {
 namespace {
 
 using namespace std::chrono_literals;
+using itest::MissingPrecondition;
+using itest::Reason;
 using itest::Valid;
 using itest::Violations;
 using ::testing::HasSubstr;
@@ -195,6 +197,8 @@ TEST_F(HardeningTest, WritesNameARegisteredSource) {
     grpc::Status st = stub_->BatchUpsertVenues(&ctx, req, &b);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
     EXPECT_THAT(st.error_message(), HasSubstr("CreateSource"));
+    EXPECT_EQ(Reason(st), "SOURCE_NOT_FOUND");
+    EXPECT_EQ(MissingPrecondition(st), "SOURCE sources/nobody-registered");
   }
   EXPECT_EQ(Stored(), 0);
 

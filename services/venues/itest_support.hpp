@@ -52,6 +52,19 @@ inline std::string Reason(const grpc::Status& st) {
   return "";
 }
 
+/// The google.rpc.PreconditionFailure of an error as "type subject" (empty when none).
+inline std::string MissingPrecondition(const grpc::Status& st) {
+  google::rpc::Status rpc;
+  if (!rpc.ParseFromString(st.error_details())) return "";
+  for (const auto& d : rpc.details()) {
+    google::rpc::PreconditionFailure failure;
+    if (d.UnpackTo(&failure) && failure.violations_size() == 1) {
+      return failure.violations(0).type() + " " + failure.violations(0).subject();
+    }
+  }
+  return "";
+}
+
 /// Registers `source` if it is a new, valid id (what a producer does once, before writing).
 inline void RegisterSource(v1::VenueService::Stub& stub, const std::string& source) {
   grpc::ClientContext ctx;

@@ -863,11 +863,10 @@ absl::Status Registry::CheckWritableSource(const std::string& source) {
   auto found = repo_.GetSource(source);
   if (found.ok()) return absl::OkStatus();
   if (found.status().code() != absl::StatusCode::kNotFound) return found.status();
-  return api::WithReason(
-      absl::FailedPreconditionError(
-          absl::StrCat("source \"", source,
-                       "\" is not registered: create it with CreateSource before writing into it")),
-      "SOURCE_NOT_FOUND");
+  return api::FailedPrecondition(
+      absl::StrCat("source \"", source,
+                   "\" is not registered: create it with CreateSource before writing into it"),
+      "SOURCE", "sources/" + source, "SOURCE_NOT_FOUND");
 }
 
 absl::StatusOr<SourceRecord> Registry::CreateSource(const std::string& source_id,
