@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Loads the indicators' demo data into a running local Passerelle (called by `up` after load-demo).
 
-Usage: indicators_demo.py BUILD_DIR. Imports the invented area layer `quartiers`
+Usage: indicators_demo.py BUILD_DIR. Gives the demo venues referential items matching their
+standard services (a fixed choice), imports the invented area layer `quartiers`
 (services/venues/seed/quartiers-roubaix.geojson) into the venues service, the invented needs of
 those quartiers (services/indicators/seed/needs-quartiers.csv) into the indicators service, and
 the invented activity reports and equality assessments of the demo organisations
@@ -12,6 +13,7 @@ import json
 import os
 import sys
 import time
+import unicodedata
 
 import grpc
 
@@ -21,11 +23,15 @@ sys.path.insert(0, os.path.join(build_dir, "python"))
 from google.protobuf import json_format  # noqa: E402
 from passerelle.indicators.v1 import indicators_pb2 as pb  # noqa: E402
 from passerelle.indicators.v1 import indicators_pb2_grpc as rpc  # noqa: E402
+from passerelle.referential.v1 import referential_pb2 as ref_pb  # noqa: E402
+from passerelle.referential.v1 import referential_pb2_grpc as ref_rpc  # noqa: E402
+from google.protobuf import field_mask_pb2  # noqa: E402
 from passerelle.venues.v1 import venues_pb2 as venues_pb  # noqa: E402
 from passerelle.venues.v1 import venues_pb2_grpc as venues_rpc  # noqa: E402
 
 VENUES = os.environ.get("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051")
 INDICATORS = os.environ.get("PASSERELLE_INDICATORS_ADDRESS", "127.0.0.1:50054")
+REFERENTIAL = os.environ.get("PASSERELLE_REFERENTIAL_ADDRESS", "127.0.0.1:50052")
 LAYER_FILE = os.path.join(ROOT, "services/venues/seed/quartiers-roubaix.geojson")
 NEEDS_FILE = os.path.join(ROOT, "services/indicators/seed/needs-quartiers.csv")
 REPORTS_FILE = os.path.join(ROOT, "services/indicators/seed/reports-demo.json")
@@ -67,6 +73,39 @@ def import_needs(coverage):
     return not answer.errors
 
 
+def enum_name(label):
+    """« Aide aux démarches administratives » -> AIDE_AUX_DEMARCHES_ADMINISTRATIVES."""
+    folded = unicodedata.normalize("NFD", label).encode("ascii", "ignore").decode()
+    return "".join(c if c.isalnum() else "_" for c in folded).upper()
+
+
+def tag_venues(venues, referential):
+    """Gives each demo venue referential items, as its mediators would: among the items matching
+    one of the venue's standard `services`, every third (a fixed choice), at most eight."""
+    version = referential.GetVersion(ref_pb.GetVersionRequest(
+        name="nomenclatures/roubaix-aptic/versions/-"))
+    items = [i for level in version.levels for category in level.categories
+             for i in category.items]
+    tagged, token = 0, ""
+    while True:
+        page = venues.ListVenues(venues_pb.ListVenuesRequest(
+            filter='source = "passerelle-demo"', page_size=100, page_token=token))
+        for n, venue in enumerate(page.venues):
+            offered = {venues_pb.Service.Name(s).removeprefix("SERVICE_") for s in venue.services}
+            matching = [i.name for i in items if offered.intersection(map(enum_name, i.services))]
+            chosen = sorted(matching[n % 3::3])[:8]
+            if chosen and sorted(venue.referential_items) != chosen:
+                venues.UpdateVenue(venues_pb.UpdateVenueRequest(
+                    venue=venues_pb.Venue(name=venue.name, etag=venue.etag,
+                                          referential_items=chosen),
+                    update_mask=field_mask_pb2.FieldMask(paths=["referential_items"])))
+            tagged += bool(chosen)
+        token = page.next_page_token
+        if not token:
+            break
+    print(f"  demo venues tagged with referential items: {tagged}")
+
+
 def venue_names(venues):
     """Demo standard id (exemple-roubaix-006) -> resource name (venues/…)."""
     names, token = {}, ""
@@ -105,6 +144,7 @@ def load_reports(reports, venues):
 
 def main():
     venues = venues_rpc.VenueServiceStub(connect(VENUES))
+    tag_venues(venues, ref_rpc.ReferentialServiceStub(connect(REFERENTIAL)))
     channel = connect(INDICATORS)
     coverage = rpc.CoverageServiceStub(channel)
     reports = rpc.ReportServiceStub(channel)

@@ -569,7 +569,7 @@ absl::StatusOr<v1::ListGapsResponse> Domain::ListGaps(const v1::ListGapsRequest&
     if (const NeedsRow* needs = FindNeeds(*index, q->layer, area.code)) {
       *out_gap->mutable_needs() = NeedsProto(*needs);
     }
-    out_gap->set_need_score(g.need_score);
+    out_gap->set_need_score(std::round(g.need_score * 100) / 100);  // as the exports write it
   }
   if (i < gaps.size()) {
     out.set_next_page_token(tokens_.Seal("indicators.ListGaps", q->params, absl::StrCat(i)));
