@@ -331,13 +331,11 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
     SetFigure(At(reached, row, 2), k, out->mutable_other());
     SetFigure(At(reached, row, 3), k, out->mutable_not_given());
     SetFigure(At(reached, row, 4), k, out->mutable_total());
-    // Sex given: femme + homme + autre, published only when all three are.
-    const Cell f = At(reached, row, 0), h = At(reached, row, 1), a = At(reached, row, 2);
-    const bool given_published = f.published() && h.published() && a.published();
-    const Cell given{f.value + h.value + a.value,
-                     given_published ? CellState::kPublished : CellState::kComplement};
-    SetShare(f, given, out->mutable_women_share());
-    SetShare(h, given, out->mutable_men_share());
+    // Shares of everyone reached (the total): « autre » and « non communiqué » are nearly
+    // always small and hidden, so a denominator built from them would hide every share.
+    const Cell f = At(reached, row, 0), h = At(reached, row, 1), all = At(reached, row, 4);
+    SetShare(f, all, out->mutable_women_share());
+    SetShare(h, all, out->mutable_men_share());
     SetShare(At(satisfied, row, 0), At(respondents, row, 0), out->mutable_women_satisfied());
     SetShare(At(satisfied, row, 1), At(respondents, row, 1), out->mutable_men_satisfied());
     SetShare(At(completed, row, 0), f, out->mutable_women_completed());

@@ -210,16 +210,24 @@ TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   EXPECT_EQ(b.rows(0).women().value(), 30);
   EXPECT_DOUBLE_EQ(b.rows(0).women_completed().percent(), 50.0);  // 15 of 30
   // Column « homme »: a's 20 and the total 22 would give b's 2: a's 20 is its complement, so
-  // a's shares of women and men among those whose sex is given are unset.
+  // a's share of men and the gap are unset; its share of women (of everyone reached) is
+  // published when its total is.
   EXPECT_FALSE(b.rows(0).men().has_value());
   EXPECT_EQ(b.rows(0).men().display(), "s");
-  EXPECT_FALSE(b.rows(0).women_share().has_percent());
+  EXPECT_FALSE(b.rows(0).men_share().has_percent());
+  EXPECT_EQ(b.rows(0).women_share().has_percent(), b.rows(0).total().has_value());
+  if (b.rows(0).total().has_value()) {
+    EXPECT_DOUBLE_EQ(b.rows(0).women_share().percent(), 54.5);  // 30 of 55
+  }
   EXPECT_FALSE(b.rows(0).reached_gap().has_points());
   // b's 2 men: « < 5 », its men share and completion unset.
   EXPECT_FALSE(b.rows(1).men().has_value());
   EXPECT_EQ(b.rows(1).men().display(), "< 5");
   EXPECT_FALSE(b.rows(1).men_share().has_percent());
-  EXPECT_FALSE(b.rows(1).women_share().has_percent());
+  EXPECT_EQ(b.rows(1).women_share().has_percent(), b.rows(1).total().has_value());
+  if (b.rows(1).total().has_value()) {
+    EXPECT_DOUBLE_EQ(b.rows(1).women_share().percent(), 75.0);  // 30 of 40
+  }
   // Column « homme »: a's 20 and the total 22 would give b's 2: one of them is hidden too.
   EXPECT_TRUE(!b.rows(0).men().has_value() || !b.total().men().has_value());
   EXPECT_GE(b.suppressed_cells(), 4);
