@@ -85,12 +85,6 @@ absl::StatusOr<SplitPath> SplitRequestPath(std::string_view path) {
     out.segments_with_verb.push_back(*segment);
   }
   out.segments = out.segments_with_verb;
-  // Single-segment variables decode %2F too (http.proto); the checks above already passed.
-  for (size_t i = 0; i + 1 < raw.size(); ++i) {
-    out.whole_segments.push_back(*DecodeSegment(path, raw[i], /*decode_slash=*/true));
-  }
-  out.whole_segments.push_back(*DecodeSegment(
-      path, colon == std::string_view::npos ? last : last.substr(0, colon), true));
   if (colon != std::string_view::npos) {
     absl::StatusOr<std::string> head = DecodeSegment(path, last.substr(0, colon));
     if (!head.ok()) return head.status();
@@ -98,6 +92,16 @@ absl::StatusOr<SplitPath> SplitRequestPath(std::string_view path) {
     if (!verb.ok()) return verb.status();
     out.segments.back() = *head;
     out.verb = *verb;
+  }
+  // Single-segment variables decode %2F too (http.proto). Each segment passed the checks above
+  // (decoding a '/' adds none of the refused characters); an error is still returned, not read.
+  for (size_t i = 0; i < raw.size(); ++i) {
+    std::string_view segment = i + 1 < raw.size() || colon == std::string_view::npos
+                                   ? raw[i]
+                                   : last.substr(0, colon);
+    absl::StatusOr<std::string> whole = DecodeSegment(path, segment, /*decode_slash=*/true);
+    if (!whole.ok()) return whole.status();
+    out.whole_segments.push_back(*std::move(whole));
   }
   return out;
 }

@@ -79,7 +79,8 @@ TEST(PathTemplateTest, RefusesHostilePaths) {
   for (const char* bad :
        {"", "v1", "/v1/venues/%", "/v1/venues/%4", "/v1/venues/%zz", "/v1/venues/%00",
         "/v1/venues/%0a", "/v1/venues/%C0%AE", "/v1/venues/%FF", "/v1/../etc/passwd",
-        "/v1/venues/%2e%2e", "/v1//venues", "/v1/venues/", "/v1/./venues"}) {
+        "/v1/venues/%2e%2e", "/v1//venues", "/v1/venues/", "/v1/./venues", "/v1/venues/:x",
+        "/:W", "/v1/:"}) {
     absl::StatusOr<SplitPath> split = SplitRequestPath(bad);
     EXPECT_FALSE(split.ok()) << bad;
     if (!split.ok()) {
