@@ -118,8 +118,13 @@ std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const s
       }
       return {absl::StrCat("areaLayers/", q.layer, "/areas/", code), std::move(label)};
     }
-    case v1::ITEM:
+    case v1::ITEM: {
+      if (q.item_labels) {
+        auto it = q.item_labels->find(raw);
+        if (it != q.item_labels->end() && !it->second.empty()) return {raw, it->second};
+      }
       return {raw, raw.substr(raw.find('/') + 1)};
+    }
     case v1::ORGANISATION:
       return {raw, g.label.empty() ? raw : g.label};
     case v1::PERIOD:

@@ -49,6 +49,8 @@ struct BreakdownQuery {
   std::string organisation;
   /// With AREA: the layer's area names by code (labels of the rows; the code when absent).
   std::shared_ptr<const std::map<std::string, std::string>> area_labels;
+  /// With ITEM: the referential's labels by `items/{item}` name (the id when absent).
+  std::shared_ptr<const std::map<std::string, std::string>> item_labels;
 };
 
 /// Checks a request: INVALID_ARGUMENT with one violation per problem.
