@@ -2,7 +2,7 @@
 # suppression.*).
 
 # Small-count protection: pure, shared by every published figure.
-add_library(indicators_suppression suppression.cpp)
+add_library(indicators_suppression suppression.cpp linear_program.cpp)
 target_include_directories(indicators_suppression PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(indicators_suppression PUBLIC absl::strings)
 passerelle_warnings(indicators_suppression)

@@ -10,8 +10,7 @@
 namespace passerelle::indicators {
 
 /// A table of counts with its margins: `cells` row by row (rows × cols), `row_totals` (one per
-/// row), `col_totals` (one per column) and the grand total. Margins need not be the sums of the
-/// cells (a report may count in several rows of a breakdown); they are protected the same way.
+/// row), `col_totals` (one per column) and the grand total.
 struct CountTable {
   int rows = 0;
   int cols = 0;
@@ -50,17 +49,48 @@ struct Protection {
   int suppressed() const;
 };
 
-/// Protects `table` with threshold `k` (≥ 1; k = 1 publishes everything):
-/// 1. primary: every cell or margin between 1 and k−1 is kSmall;
-/// 2. secondary: seen as a (rows+1) × (cols+1) grid whose last column holds the row totals and
-///    last row the column totals, every line (row or column, margins included) holding exactly
-///    one hidden value gets a second one, its smallest published value (non-zero values first,
-///    then the lowest position), repeated until no line has exactly one;
-/// 3. a hidden value that still follows from the others (it alone joins two groups of hidden
-///    values, which the line rule lets through) gets a complement closing a cycle through it;
-///    then 2 and 3 again to a fixed point. On an additive table, no hidden value is then
-///    determined by the published values and margins (suppression_test checks it by linear
-///    algebra on random tables).
+/// Several counts of the same people over the same rows and columns (reached, satisfied,
+/// completed...), protected together: what one publishes must not pin a small count of another
+/// through the relations every report satisfies.
+struct LinkedTables {
+  /// Additive tables of one shape: margins are the sums of their cells.
+  std::vector<CountTable> tables;
+  /// Cell by cell, the sum of `tables[parts]` is at most `tables[whole]` (true of every report,
+  /// so of every sum, and known to every reader).
+  struct AtMost {
+    std::vector<int> parts;
+    int whole = 0;
+  };
+  std::vector<AtMost> relations;
+  /// Per table (or none: all), whether each column is published, the row totals last (cols + 1
+  /// flags). A column never published is unknown to a reader, whatever its protection.
+  std::vector<std::vector<bool>> published_columns;
+  /// Per table (or none), the states of the total row (the column totals, the grand total
+  /// last), fixed by another answer: every breakdown of a year shows the same total row.
+  std::vector<std::vector<CellState>> fixed_total_row;
+};
+
+/// Protects linked tables with threshold `k` (≥ 1; k = 1 publishes everything). A reader knows
+/// every published count, that « < k » is between 1 and k−1, that « s » is 0 or at least k,
+/// that counts are non-negative, the tables' sums and `relations`. Then:
+/// 1. primary: every count between 1 and k−1 is kSmall;
+/// 2. lines: seen as a (rows+1) × (cols+1) grid whose last column holds the row totals and last
+///    row the column totals, every line (row or column, margins included) holding exactly one
+///    hidden value gets a second, its smallest published non-zero value (a hidden zero protects
+///    nothing: « s » tells it is 0 or at least k);
+/// 3. cycles: a hidden value that alone joins two groups of hidden values gets a complement
+///    closing a cycle through it;
+/// 4. interval audit: every count between 1 and k−1 must be able to take another value with
+///    every published figure unchanged, every bound and relation kept. A quick search for a
+///    cycle of ±1 changes within the bounds settles most; the others are settled by linear
+///    programming (the smallest and largest value a reader can derive); a count a reader can
+///    pin gets one more complement, the one that frees it when there is one. Then 2–4 again to a
+///    fixed point.
+/// suppression_test checks the result by linear algebra and by linear programming on crafted
+/// and random tables.
+std::vector<Protection> Protect(const LinkedTables& tables, int k);
+
+/// One table alone.
 Protection Protect(const CountTable& table, int k);
 
 /// What to display for a count: the number, « < k » or « s ».

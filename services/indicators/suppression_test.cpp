@@ -1,12 +1,14 @@
 // Small-count protection on crafted tables: small cells hidden, the sum-of-others attack
-// defeated, margins protected, and on random additive tables no hidden count is determined by
-// the published ones (checked by linear algebra, not by the algorithm's own rule).
+// defeated, margins protected, the bounds attack defeated; on random tables no hidden count is
+// determined by the published ones, checked by linear algebra and by linear programming over
+// what a reader sees (not by the algorithm's own rules).
 #include "services/indicators/suppression.hpp"
 
 #include <cmath>
 #include <random>
 
 #include "gtest/gtest.h"
+#include "services/indicators/linear_program.hpp"
 
 namespace passerelle::indicators {
 namespace {
@@ -163,20 +165,6 @@ TEST(SuppressionTest, ThresholdIsConfigurable) {
   EXPECT_EQ(Protect(t, 1).suppressed(), 0);  // k = 1: everything published
 }
 
-// Margins that are not the sum of the cells (a report counted in several areas) are protected
-// the same way: each line with a hidden value has at least two.
-TEST(SuppressionTest, NonAdditiveMarginsKeepPairs) {
-  CountTable t = Additive({{10, 3}, {12, 20}});
-  t.col_totals = {18, 21};  // overlapping rows: less than the sums
-  t.grand_total = 39;
-  Protection p = Protect(t, 5);
-  for (int r = 0; r < t.rows; ++r) {
-    int hidden = p.row_totals[r] != CellState::kPublished;
-    for (int c = 0; c < t.cols; ++c) hidden += p.at(r, c) != CellState::kPublished;
-    EXPECT_NE(hidden, 1) << "row " << r;
-  }
-}
-
 // Random additive tables with many small counts: whatever the algorithm hid, no hidden value is
 // determined by the published values and margins.
 TEST(SuppressionTest, RandomTablesLeaveNothingDerivable) {
@@ -198,6 +186,200 @@ TEST(SuppressionTest, RandomTablesLeaveNothingDerivable) {
         }
       }
     }
+  }
+}
+
+// What a reader derives from linked tables' published view: for every count between 1 and k−1,
+// whether the published figures, the displays (« < k »: 1 to k−1; « s »: 0 or at least k), the
+// sums and the relations pin it to one value. Built from the displays alone.
+std::vector<std::string> PinnedSmallCounts(const LinkedTables& lt, const std::vector<Protection>& p,
+                                           int k) {
+  const int R = lt.tables[0].rows + 1, C = lt.tables[0].cols + 1;
+  auto value = [&](size_t t, int r, int c) {
+    const CountTable& x = lt.tables[t];
+    if (r < x.rows && c < x.cols) return x.at(r, c);
+    if (r < x.rows) return x.row_totals[r];
+    if (c < x.cols) return x.col_totals[c];
+    return x.grand_total;
+  };
+  auto state = [&](size_t t, int r, int c) {
+    if (!lt.published_columns.empty() && !lt.published_columns[t][c]) return -1;  // unknown
+    const Protection& x = p[t];
+    CellState s = r < x.rows && c < x.cols ? x.at(r, c)
+                  : r < x.rows             ? x.row_totals[r]
+                  : c < x.cols             ? x.col_totals[c]
+                                           : x.grand_total;
+    return static_cast<int>(s);
+  };
+  LinearProgram base;
+  std::vector<std::vector<int>> var(lt.tables.size(), std::vector<int>(R * C, -1));
+  for (size_t t = 0; t < lt.tables.size(); ++t) {
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < C; ++c) {
+        const int s = state(t, r, c);
+        const int64_t v = value(t, r, c);
+        if (s == -1) {
+          var[t][r * C + c] = base.AddVariable(0, LinearProgram::kInfinity);
+        } else if (s == static_cast<int>(CellState::kSmall)) {
+          var[t][r * C + c] = base.AddVariable(1, k - 1);
+        } else if (s == static_cast<int>(CellState::kComplement) && v != 0) {
+          var[t][r * C + c] = base.AddVariable(k, LinearProgram::kInfinity);
+        }
+      }
+    }
+  }
+  auto term = [&](LinearProgram::Constraint& c, size_t t, int r, int col, double coef) {
+    const int v = var[t][r * C + col];
+    if (v >= 0) {
+      c.terms.emplace_back(v, coef);
+    } else {
+      c.rhs -= coef * static_cast<double>(value(t, r, col));
+    }
+  };
+  for (size_t t = 0; t < lt.tables.size(); ++t) {
+    for (int r = 0; r < R; ++r) {
+      LinearProgram::Constraint c;
+      for (int col = 0; col < C; ++col) term(c, t, r, col, col < C - 1 ? 1 : -1);
+      if (!c.terms.empty()) base.AddConstraint(c);
+    }
+    for (int col = 0; col < C; ++col) {
+      LinearProgram::Constraint c;
+      for (int r = 0; r < R; ++r) term(c, t, r, col, r < R - 1 ? 1 : -1);
+      if (!c.terms.empty()) base.AddConstraint(c);
+    }
+  }
+  for (const auto& rel : lt.relations) {
+    for (int r = 0; r < R; ++r) {
+      for (int col = 0; col < C; ++col) {
+        LinearProgram::Constraint c;
+        c.equality = false;
+        for (int part : rel.parts) term(c, part, r, col, 1);
+        term(c, rel.whole, r, col, -1);
+        if (!c.terms.empty()) base.AddConstraint(c);
+      }
+    }
+  }
+  std::vector<std::string> pinned;
+  for (size_t t = 0; t < lt.tables.size(); ++t) {
+    for (int r = 0; r < R; ++r) {
+      for (int col = 0; col < C; ++col) {
+        const int64_t v = value(t, r, col);
+        if (v < 1 || v >= k) continue;
+        const int x = var[t][r * C + col];
+        bool is_pinned = x < 0;  // published
+        if (!is_pinned) {
+          const auto hi = Optimum(base, x, true), lo = Optimum(base, x, false);
+          is_pinned = !hi || !lo || std::floor(*hi + 1e-6) - std::ceil(*lo - 1e-6) < 1;
+        }
+        if (is_pinned) {
+          pinned.push_back("table " + std::to_string(t) + " (" + std::to_string(r) + "," +
+                           std::to_string(col) + ")=" + std::to_string(v));
+        }
+      }
+    }
+  }
+  return pinned;
+}
+
+TEST(LinearProgramTest, BoundsEqualitiesAndInequalities) {
+  LinearProgram lp;
+  const int x = lp.AddVariable(0, 3), y = lp.AddVariable(1, LinearProgram::kInfinity);
+  lp.AddConstraint({{{x, 1}, {y, 1}}, true, 5});
+  EXPECT_DOUBLE_EQ(*Optimum(lp, x, true), 3);
+  EXPECT_DOUBLE_EQ(*Optimum(lp, x, false), 0);
+  EXPECT_DOUBLE_EQ(*Optimum(lp, y, false), 2);
+  lp.AddConstraint({{{x, -1}, {y, 2}}, false, 4});  // 2y − x ≤ 4 → y ≤ 3, x ≥ 2
+  EXPECT_DOUBLE_EQ(*Optimum(lp, x, false), 2);
+  EXPECT_DOUBLE_EQ(*Optimum(lp, y, true), 3);
+  LinearProgram none;
+  const int a = none.AddVariable(0, 3), b = none.AddVariable(0, 3);
+  none.AddConstraint({{{a, 1}, {b, 1}}, true, 10});
+  EXPECT_FALSE(Optimum(none, a, true).has_value());
+  LinearProgram open;
+  const int u = open.AddVariable(2, LinearProgram::kInfinity);
+  EXPECT_EQ(*Optimum(open, u, true), LinearProgram::kInfinity);
+  EXPECT_DOUBLE_EQ(*Optimum(open, u, false), 2);
+}
+
+// Reached, completed and dropped out by month (rows) and sex (women, men, other, not given), as
+// a breakdown publishes them: completed and dropped only for women and men.
+LinkedTables Outcomes(const std::vector<std::vector<int64_t>>& reached,
+                      const std::vector<std::vector<int64_t>>& completed,
+                      const std::vector<std::vector<int64_t>>& dropped) {
+  LinkedTables lt;
+  lt.tables = {Additive(reached), Additive(completed), Additive(dropped)};
+  lt.relations = {{{1, 2}, 0}};
+  lt.published_columns = {{true, true, true, true, true},
+                          {true, true, false, false, false},
+                          {true, true, false, false, false}};
+  return lt;
+}
+
+// The review's attack: men dropped out and men reached are published month by month, so each
+// month's men completing is at most reached − dropped; when those caps add up to the published
+// total of men completing, every hidden month sits at its cap. The interval audit sees it.
+TEST(SuppressionTest, BoundsAttackIsDefeated) {
+  const LinkedTables lt = Outcomes({{20, 10, 0, 0}, {15, 12, 0, 0}, {30, 9, 0, 0}},
+                                   {{10, 2, 0, 0}, {10, 5, 0, 0}, {20, 3, 0, 0}},
+                                   {{10, 8, 0, 0}, {5, 7, 0, 0}, {10, 6, 0, 0}});
+  // Line rules alone: months 1 and 3 of men completing hide each other, and the caps pin them.
+  LinkedTables unlinked = lt;
+  unlinked.relations.clear();
+  const auto naive = Protect(unlinked, 5);
+  EXPECT_FALSE(PinnedSmallCounts(lt, naive, 5).empty());
+  const auto p = Protect(lt, 5);
+  EXPECT_EQ(p[1].at(0, 1), CellState::kSmall);
+  EXPECT_EQ(p[1].at(2, 1), CellState::kSmall);
+  EXPECT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{});
+}
+
+// A known zero does not protect: « s » on a zero tells it is 0. Here the only other value of the
+// small cell's row is 0, so the complement must come from elsewhere.
+TEST(SuppressionTest, HiddenZeroIsNotAComplement) {
+  CountTable t = Additive({{3, 0}, {10, 12}, {9, 7}});
+  Protection p = Protect(t, 5);
+  EXPECT_EQ(p.at(0, 1), CellState::kPublished);
+  LinkedTables lt;
+  lt.tables = {t};
+  EXPECT_EQ(PinnedSmallCounts(lt, {p}, 5), std::vector<std::string>{});
+}
+
+// A total row fixed by another answer is kept as given, and the rest protected around it.
+TEST(SuppressionTest, FixedTotalRowIsKept) {
+  LinkedTables lt;
+  lt.tables = {Additive({{10, 2, 1}, {12, 9, 2}})};
+  const Protection alone = Protect(Additive({{22, 11, 3}}), 5);
+  std::vector<CellState> total(alone.cells.begin(), alone.cells.end());
+  total.push_back(alone.row_totals[0]);
+  lt.fixed_total_row = {total};
+  const auto p = Protect(lt, 5);
+  for (int c = 0; c < 3; ++c) EXPECT_EQ(p[0].col_totals[c], total[c]) << c;
+  EXPECT_EQ(p[0].grand_total, total[3]);
+  EXPECT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{});
+}
+
+// Random outcome tables built from random reports (completed + dropped ≤ reached for each):
+// whatever is hidden, no small count of any table can be pinned by a reader.
+TEST(SuppressionTest, RandomLinkedTablesPinNoSmallCount) {
+  std::mt19937 rng(29);
+  std::uniform_int_distribution<int> shape(1, 5), coin(0, 3), big(0, 30);
+  for (int round = 0; round < 300; ++round) {
+    const int rows = shape(rng);
+    std::vector<std::vector<int64_t>> reached(rows, std::vector<int64_t>(4)), completed = reached,
+                                                                              dropped = reached;
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const int64_t n = coin(rng) == 0 ? coin(rng) + 1 : big(rng);
+        std::uniform_int_distribution<int64_t> part(0, n);
+        reached[r][c] = n;
+        completed[r][c] = coin(rng) == 0 ? n : part(rng);
+        std::uniform_int_distribution<int64_t> rest(0, n - completed[r][c]);
+        dropped[r][c] = coin(rng) == 0 ? n - completed[r][c] : rest(rng);
+      }
+    }
+    const LinkedTables lt = Outcomes(reached, completed, dropped);
+    const auto p = Protect(lt, 5);
+    ASSERT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{}) << "round " << round;
   }
 }
 
