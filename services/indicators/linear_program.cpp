@@ -19,7 +19,8 @@ constexpr double kEps = 1e-9;
 // row, and the reduced costs of the current objective as the last row.
 class Tableau {
  public:
-  Tableau(int rows, int cols) : rows_(rows), cols_(cols), t_((rows + 1) * (cols + 1), 0.0) {
+  Tableau(int rows, int cols, double* work)
+      : rows_(rows), cols_(cols), t_((rows + 1) * (cols + 1), 0.0), work_(work) {
     basis_.assign(rows, -1);
   }
 
@@ -51,8 +52,10 @@ class Tableau {
     basis_[r] = c;
   }
 
-  // Minimises the current objective over columns below `allowed`; false when unbounded.
-  bool Minimise(int allowed) {
+  // Minimises the current objective over columns below `allowed`: kUnbounded, or kOutOfWork
+  // when the budget ran out.
+  enum Result { kOptimal, kUnbounded, kOutOfWork };
+  Result Minimise(int allowed) {
     for (;;) {
       int enter = -1;
       for (int j = 0; j < allowed; ++j) {
@@ -61,7 +64,7 @@ class Tableau {
           break;
         }
       }
-      if (enter < 0) return true;
+      if (enter < 0) return kOptimal;
       int leave = -1;
       double best = 0;
       for (int i = 0; i < rows_; ++i) {
@@ -74,7 +77,11 @@ class Tableau {
           best = ratio;
         }
       }
-      if (leave < 0) return false;
+      if (leave < 0) return kUnbounded;
+      if (work_ != nullptr) {
+        *work_ -= static_cast<double>(rows_ + 1) * (cols_ + 1);
+        if (*work_ < 0) return kOutOfWork;
+      }
       Pivot(leave, enter);
     }
   }
@@ -86,11 +93,13 @@ class Tableau {
   int rows_, cols_;
   std::vector<double> t_;
   std::vector<int> basis_;
+  double* work_;
 };
 
 }  // namespace
 
-std::optional<double> Optimum(const LinearProgram& p, int variable, bool maximise) {
+std::optional<double> Optimum(const LinearProgram& p, int variable, bool maximise, double* work) {
+  if (work != nullptr && *work < 0) return std::nullopt;
   const int n = static_cast<int>(p.lower.size());
   // Rows: the constraints, then one `y ≤ upper − lower` per bounded variable.
   struct Row {
@@ -115,7 +124,7 @@ std::optional<double> Optimum(const LinearProgram& p, int variable, bool maximis
   int artificials = 0;
   for (const auto& r : rows) artificials += (r.equality || r.rhs < 0) ? 1 : 0;
   const int first_artificial = n + slacks;
-  Tableau t(m, n + slacks + artificials);
+  Tableau t(m, n + slacks + artificials, work);
   int slack = n, artificial = first_artificial;
   for (int i = 0; i < m; ++i) {
     const Row& r = rows[i];
@@ -137,7 +146,7 @@ std::optional<double> Optimum(const LinearProgram& p, int variable, bool maximis
     std::vector<double> c(cols, 0.0);
     for (int j = first_artificial; j < cols; ++j) c[j] = 1.0;
     t.SetObjective(c);
-    t.Minimise(cols);
+    if (t.Minimise(cols) == Tableau::kOutOfWork) return std::nullopt;
     if (-t.objective() > 1e-7) return std::nullopt;
     for (int i = 0; i < m; ++i) {
       if (t.basis()[i] < first_artificial) continue;
@@ -153,8 +162,13 @@ std::optional<double> Optimum(const LinearProgram& p, int variable, bool maximis
   std::vector<double> c(cols, 0.0);
   c[variable] = maximise ? -1.0 : 1.0;
   t.SetObjective(c);
-  if (!t.Minimise(first_artificial)) {
-    return maximise ? LinearProgram::kInfinity : -LinearProgram::kInfinity;
+  switch (t.Minimise(first_artificial)) {
+    case Tableau::kOptimal:
+      break;
+    case Tableau::kUnbounded:
+      return maximise ? LinearProgram::kInfinity : -LinearProgram::kInfinity;
+    case Tableau::kOutOfWork:
+      return std::nullopt;
   }
   double y = 0;
   for (int i = 0; i < m; ++i) {

@@ -29,7 +29,9 @@ struct LinearProgram {
 };
 
 /// The largest (`maximise`) or smallest value of `variable` over the program: nullopt when the
-/// program has no solution, ±kInfinity when unbounded.
-std::optional<double> Optimum(const LinearProgram& program, int variable, bool maximise);
+/// program has no solution, ±kInfinity when unbounded. `work`, when given, is a budget in
+/// tableau cells touched, spent by each pivot: nullopt as well when it runs out.
+std::optional<double> Optimum(const LinearProgram& program, int variable, bool maximise,
+                              double* work = nullptr);
 
 }  // namespace passerelle::indicators

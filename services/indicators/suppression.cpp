@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 #include <utility>
 
@@ -52,6 +53,29 @@ struct Grid {
   bool unknown(size_t i) const {
     return hidden(i) && !(state[i] == CellState::kComplement && value[i] == 0 && !unpublished[i]);
   }
+  // In the model: hidden and unknown, and not left out (never published: see LinkedTables).
+  bool edge(size_t i) const { return unknown(i) && !unpublished[i]; }
+  // Lines holding a value never published give a reader no relation: they are left out, all
+  // merged into one free node of the graph of hidden values.
+  std::vector<bool> free_row, free_col;
+  int free_node() const { return rows + cols; }
+  int row_node(int r) const { return free_row[r] ? free_node() : r; }
+  int col_node(int c) const { return free_col[c] ? free_node() : rows + c; }
+  // The values of a node's line (every value of a free line for the free node).
+  void Incident(int node, std::vector<size_t>* out) const {
+    out->clear();
+    if (node < rows) {
+      for (int c = 0; c < cols; ++c) out->push_back(index(node, c));
+    } else if (node < rows + cols) {
+      for (int r = 0; r < rows; ++r) out->push_back(index(r, node - rows));
+    } else {
+      for (int r = 0; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+          if (free_row[r] || free_col[c]) out->push_back(index(r, c));
+        }
+      }
+    }
+  }
   // A published value that may still be hidden to protect another: not fixed, and not zero (a
   // hidden zero protects nothing: « s » says it is 0 or at least k).
   bool candidate(size_t i) const { return !hidden(i) && !fixed[i] && value[i] != 0; }
@@ -83,6 +107,11 @@ Grid ToGrid(const CountTable& t, const std::vector<bool>* published_columns,
       }
     }
   }
+  g.free_row.assign(g.rows, false);
+  g.free_col.assign(g.cols, false);
+  for (size_t i = 0; i < n; ++i) {
+    if (g.unpublished[i]) g.free_row[g.row_of(i)] = g.free_col[g.col_of(i)] = true;
+  }
   if (fixed_total_row != nullptr && !fixed_total_row->empty()) {
     for (int c = 0; c < g.cols; ++c) {
       const size_t i = g.index(t.rows, c);
@@ -96,6 +125,9 @@ Grid ToGrid(const CountTable& t, const std::vector<bool>* published_columns,
 // Hides a second value on a line holding exactly one hidden value; true when it did.
 bool CompleteLine(Grid& g, const std::vector<size_t>& line) {
   int hidden = 0;
+  for (size_t i : line) {
+    if (g.unpublished[i]) return false;  // a free line: no relation to protect against
+  }
   for (size_t i : line) hidden += g.unknown(i);
   if (hidden != 1) return false;
   size_t best = 0;
@@ -117,58 +149,104 @@ bool CompleteLine(Grid& g, const std::vector<size_t>& line) {
 // alone exactly when its edge lies on no cycle (a bridge).
 struct HiddenGraph {
   const Grid& g;
-  int nodes() const { return g.rows + g.cols; }
-  bool edge(size_t i) const { return g.unknown(i); }
+  int nodes() const { return g.rows + g.cols + 1; }
 
   // The nodes reached from `from` over hidden values, `skip` left out.
   std::vector<bool> Reach(int from, size_t skip) const {
     std::vector<bool> seen(nodes(), false);
     std::vector<int> todo{from};
+    std::vector<size_t> line;
     seen[from] = true;
     while (!todo.empty()) {
       const int n = todo.back();
       todo.pop_back();
-      auto visit = [&](size_t i, int other) {
-        if (i == skip || !edge(i) || seen[other]) return;
+      g.Incident(n, &line);
+      for (size_t i : line) {
+        if (i == skip || !g.edge(i)) continue;
+        const int a = g.row_node(g.row_of(i)), b = g.col_node(g.col_of(i));
+        const int other = a == n ? b : a;
+        if (seen[other]) continue;
         seen[other] = true;
         todo.push_back(other);
-      };
-      if (n < g.rows) {
-        for (int c = 0; c < g.cols; ++c) visit(g.index(n, c), g.rows + c);
-      } else {
-        for (int r = 0; r < g.rows; ++r) visit(g.index(r, n - g.rows), r);
       }
     }
     return seen;
   }
 };
 
+// The hidden values that lie on no cycle (bridges of the graph of hidden values), by one
+// depth-first search (Tarjan): a value on no cycle is determined by the linear relations alone.
+std::vector<size_t> Bridges(const Grid& g) {
+  const int nodes = g.rows + g.cols + 1;
+  // Adjacency: (other node, value) per node.
+  std::vector<std::vector<std::pair<int, size_t>>> adjacent(nodes);
+  for (size_t i = 0; i < g.value.size(); ++i) {
+    if (!g.edge(i)) continue;
+    const int a = g.row_node(g.row_of(i)), b = g.col_node(g.col_of(i));
+    if (a == b) continue;
+    adjacent[a].emplace_back(b, i);
+    adjacent[b].emplace_back(a, i);
+  }
+  std::vector<int> order(nodes, -1), low(nodes, 0);
+  std::vector<size_t> out;
+  int counter = 0;
+  struct Frame {
+    int node;
+    size_t via;  // the value that reached it (SIZE_MAX at a root)
+    size_t next = 0;
+  };
+  for (int root = 0; root < nodes; ++root) {
+    if (order[root] >= 0) continue;
+    std::vector<Frame> stack{{root, SIZE_MAX}};
+    order[root] = low[root] = counter++;
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      if (f.next < adjacent[f.node].size()) {
+        const auto [other, value] = adjacent[f.node][f.next++];
+        if (value == f.via) continue;
+        if (order[other] < 0) {
+          order[other] = low[other] = counter++;
+          stack.push_back({other, value});
+        } else {
+          low[f.node] = std::min(low[f.node], order[other]);
+        }
+        continue;
+      }
+      const Frame done = f;
+      stack.pop_back();
+      if (stack.empty()) break;
+      Frame& parent = stack.back();
+      low[parent.node] = std::min(low[parent.node], low[done.node]);
+      if (low[done.node] > order[parent.node]) out.push_back(done.via);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 // Hides one more value so that a hidden value that could be computed no longer can: the
 // smallest published value joining the two sides its edge separates. True when it did.
 bool BreakOneBridge(Grid& g) {
   HiddenGraph graph{g};
-  for (int r = 0; r < g.rows; ++r) {
-    for (int c = 0; c < g.cols; ++c) {
-      const size_t edge = g.index(r, c);
-      if (!graph.edge(edge)) continue;
-      const std::vector<bool> side = graph.Reach(r, edge);
-      if (side[g.rows + c]) continue;  // on a cycle
-      bool found = false;
-      size_t best = 0;
-      for (int r2 = 0; r2 < g.rows; ++r2) {
-        for (int c2 = 0; c2 < g.cols; ++c2) {
-          const size_t i = g.index(r2, c2);
-          if (!g.candidate(i) || side[r2] == side[g.rows + c2]) continue;
-          if (!found || g.value[i] < g.value[best]) {
-            best = i;
-            found = true;
-          }
+  for (size_t edge : Bridges(g)) {
+    const int a = g.row_node(g.row_of(edge)), b = g.col_node(g.col_of(edge));
+    const std::vector<bool> side = graph.Reach(a, edge);
+    bool found = false;
+    size_t best = 0;
+    for (int r2 = 0; r2 < g.rows; ++r2) {
+      for (int c2 = 0; c2 < g.cols; ++c2) {
+        const size_t i = g.index(r2, c2);
+        if (!g.candidate(i) || side[g.row_node(r2)] == side[g.col_node(c2)]) continue;
+        if (!found || g.value[i] < g.value[best]) {
+          best = i;
+          found = true;
         }
       }
-      if (!found) continue;
-      g.state[best] = CellState::kComplement;
-      return true;
     }
+    (void)b;
+    if (!found) continue;
+    g.state[best] = CellState::kComplement;
+    return true;
   }
   return false;
 }
@@ -258,61 +336,128 @@ class Auditor {
     return {v, v};
   }
 
-  // Whether value i of table m can change by `delta` alone: its bounds, and every relation at
-  // its position with the other tables' values unchanged.
-  bool CanMove(size_t m, size_t i, int64_t delta) const {
-    const auto [lo, hi] = Bounds(m, i);
-    const double nv = static_cast<double>(grids_[m].value[i] + delta);
-    if (nv < lo || nv > hi) return false;
+  // A relation at position i holding a value never published tells a reader nothing more: any
+  // published values extend to the unpublished ones (see LinkedTables).
+  bool LeftOut(const LinkedTables::AtMost& rel, size_t i) const {
+    if (grids_[rel.whole].unpublished[i]) return true;
+    for (int p : rel.parts) {
+      if (grids_[p].unpublished[i]) return true;
+    }
+    return false;
+  }
+
+  // Tables changed together by one move, each with its sign: one table, or two that a relation
+  // links (two parts: opposite signs, their sum kept; a part and its whole: the same sign).
+  using Movers = std::vector<std::pair<size_t, int>>;
+
+  // Whether value i of the movers' tables can change by `delta` (times each sign): bounds, and
+  // every relation at i with the other tables' values unchanged.
+  bool CanMove(const Movers& movers, size_t i, int64_t delta) const {
+    for (const auto& [t, sign] : movers) {
+      const auto [lo, hi] = Bounds(t, i);
+      const double nv = static_cast<double>(grids_[t].value[i] + delta * sign);
+      if (nv < lo || nv > hi) return false;
+    }
     for (const auto& rel : t_.relations) {
+      if (LeftOut(rel, i)) continue;
       int64_t parts = 0;
-      int mult = 0;
-      for (int p : rel.parts) {
-        parts += grids_[p].value[i];
-        mult += static_cast<size_t>(p) == m ? 1 : 0;
+      for (int p : rel.parts) parts += grids_[p].value[i];
+      int64_t change = 0;
+      for (const auto& [t, sign] : movers) {
+        int mult = static_cast<size_t>(rel.whole) == t ? -1 : 0;
+        for (int p : rel.parts) mult += static_cast<size_t>(p) == t ? 1 : 0;
+        change += delta * sign * mult;
       }
-      const int64_t whole = grids_[rel.whole].value[i];
-      const int64_t change = delta * (mult - (static_cast<size_t>(rel.whole) == m ? 1 : 0));
-      if (change > 0 && parts + change > whole) return false;
+      if (change > 0 && parts + change > grids_[rel.whole].value[i]) return false;
     }
     return true;
   }
 
-  // A cycle of ±1 changes in table m through value x keeping every line's relation, each change
-  // within its bounds and relations: then x is not determined.
-  bool QuickMove(size_t m, size_t x) const {
-    const Grid& g = grids_[m];
-    const int nodes = g.rows + g.cols;
+  // Whether value i of table m can change by `delta` alone.
+  bool CanMove(size_t m, size_t i, int64_t delta) const { return CanMove({{m, 1}}, i, delta); }
+
+  // The pairs of tables a move of table m may take along.
+  std::vector<Movers> PartnersOf(size_t m) const {
+    std::vector<Movers> out;
+    for (const auto& rel : t_.relations) {
+      const bool whole = static_cast<size_t>(rel.whole) == m;
+      const bool part =
+          std::find(rel.parts.begin(), rel.parts.end(), static_cast<int>(m)) != rel.parts.end();
+      if (!whole && !part) continue;
+      if (part) out.push_back({{m, 1}, {static_cast<size_t>(rel.whole), 1}});
+      for (int p : rel.parts) {
+        if (static_cast<size_t>(p) == m) continue;
+        out.push_back({{m, 1}, {static_cast<size_t>(p), part ? -1 : 1}});
+      }
+    }
+    return out;
+  }
+
+  // A cycle of ±1 changes through value x of the movers' tables keeping every line's relation
+  // (or ending on lines free in all of them), each change within bounds and relations: then x
+  // is not determined.
+  bool QuickMove(const Movers& movers, size_t x) const {
+    const Grid& g = grids_[movers[0].first];
+    auto edge = [&](size_t i) {
+      for (const auto& [t, sign] : movers) {
+        if (!grids_[t].edge(i)) return false;
+      }
+      return true;
+    };
+    std::vector<bool> free_row(g.rows, true), free_col(g.cols, true);
+    for (const auto& [t, sign] : movers) {
+      for (int r = 0; r < g.rows; ++r) free_row[r] = free_row[r] && grids_[t].free_row[r];
+      for (int c = 0; c < g.cols; ++c) free_col[c] = free_col[c] && grids_[t].free_col[c];
+    }
+    const int free = g.rows + g.cols;
+    const int nodes = free + 1;
+    auto row_node = [&](int r) { return free_row[r] ? free : r; };
+    auto col_node = [&](int c) { return free_col[c] ? free : g.rows + c; };
+    auto incident = [&](int node, std::vector<size_t>* out) {
+      out->clear();
+      for (int r = 0; r < g.rows; ++r) {
+        for (int c = 0; c < g.cols; ++c) {
+          if (row_node(r) == node || col_node(c) == node) out->push_back(g.index(r, c));
+        }
+      }
+    };
+    // State: (node, t) where t = coef × change of the value that reached the node; the free
+    // node takes any t.
+    auto state = [free](int node, int t) { return node * 2 + (node == free || t > 0 ? 1 : 0); };
+    std::vector<size_t> line;
     for (int sigma : {1, -1}) {
-      if (!CanMove(m, x, sigma)) continue;
-      // State: (node, t) where t = coef × change of the edge that reached the node.
-      auto state = [](int node, int t) { return node * 2 + (t > 0 ? 1 : 0); };
+      if (!CanMove(movers, x, sigma)) continue;
+      const int a = row_node(g.row_of(x)), b = col_node(g.col_of(x));
+      if (a == free && b == free) return true;  // no relation holds x
       std::vector<int> from(static_cast<size_t>(nodes) * 2, -2);
       std::vector<size_t> via(static_cast<size_t>(nodes) * 2, 0);
       std::vector<int> delta_via(static_cast<size_t>(nodes) * 2, 0);
-      const int start = state(g.row_of(x), g.row_coef(x) * sigma);
-      const int goal = state(g.rows + g.col_of(x), -g.col_coef(x) * sigma);
+      const int start = state(a, g.row_coef(x) * sigma);
+      const int goal = state(b, -g.col_coef(x) * sigma);
       from[start] = -1;
       std::vector<int> queue{start};
       for (size_t q = 0; q < queue.size() && from[goal] == -2; ++q) {
         const int s = queue[q];
         const int node = s / 2, t = (s % 2) ? 1 : -1;
-        const bool row_line = node < g.rows;
-        const int count = row_line ? g.cols : g.rows;
-        for (int j = 0; j < count; ++j) {
-          const size_t e = row_line ? g.index(node, j) : g.index(j, node - g.rows);
-          if (e == x || !g.hidden(e)) continue;
-          const int coef = row_line ? g.row_coef(e) : g.col_coef(e);
-          const int d = -t * coef;
-          if (!CanMove(m, e, d)) continue;
-          const int other = row_line ? g.rows + g.col_of(e) : g.row_of(e);
-          const int other_coef = row_line ? g.col_coef(e) : g.row_coef(e);
-          const int next = state(other, other_coef * d);
-          if (from[next] != -2) continue;
-          from[next] = s;
-          via[next] = e;
-          delta_via[next] = d;
-          queue.push_back(next);
+        incident(node, &line);
+        for (size_t e : line) {
+          if (e == x || !edge(e)) continue;
+          const int ea = row_node(g.row_of(e)), eb = col_node(g.col_of(e));
+          if (ea == eb) continue;
+          const bool by_row = ea == node;
+          const int other = by_row ? eb : ea;
+          const int other_coef = by_row ? g.col_coef(e) : g.row_coef(e);
+          for (int d : {1, -1}) {
+            // On a kept line the change is set by the relation; on the free node, either.
+            if (node != free && d != -t * (by_row ? g.row_coef(e) : g.col_coef(e))) continue;
+            if (!CanMove(movers, e, d)) continue;
+            const int next = state(other, other_coef * d);
+            if (from[next] != -2) continue;
+            from[next] = s;
+            via[next] = e;
+            delta_via[next] = d;
+            queue.push_back(next);
+          }
         }
       }
       if (from[goal] == -2) continue;
@@ -323,13 +468,22 @@ class Auditor {
       bool ok = true;
       std::vector<int64_t> row_sum(g.rows, 0), col_sum(g.cols, 0);
       for (const auto& [i, d] : change) {
-        if (d != 0 && !CanMove(m, i, d)) ok = false;
+        if (d != 0 && !CanMove(movers, i, d)) ok = false;
         row_sum[g.row_of(i)] += g.row_coef(i) * d;
         col_sum[g.col_of(i)] += g.col_coef(i) * d;
       }
-      for (int64_t v : row_sum) ok &= v == 0;
-      for (int64_t v : col_sum) ok &= v == 0;
+      for (int r = 0; r < g.rows; ++r) ok &= free_row[r] || row_sum[r] == 0;
+      for (int c = 0; c < g.cols; ++c) ok &= free_col[c] || col_sum[c] == 0;
       if (ok) return true;
+    }
+    return false;
+  }
+
+  // Value x of table m can move: alone, or with a table a relation links it to.
+  bool QuickMove(size_t m, size_t x) const {
+    if (QuickMove(Movers{{m, 1}}, x)) return true;
+    for (const Movers& movers : PartnersOf(m)) {
+      if (QuickMove(movers, x)) return true;
     }
     return false;
   }
@@ -344,7 +498,7 @@ class Auditor {
       const Grid& g = grids_[t];
       var[t].assign(g.value.size(), -1);
       for (size_t i = 0; i < g.value.size(); ++i) {
-        if (!g.hidden(i)) continue;
+        if (!g.hidden(i) || g.unpublished[i]) continue;
         const auto [lo, hi] = Bounds(t, i);
         if (lo == hi) continue;
         var[t][i] = lp.AddVariable(lo, hi);
@@ -362,12 +516,14 @@ class Auditor {
     for (size_t t = 0; t < grids_.size(); ++t) {
       const Grid& g = grids_[t];
       for (int r = 0; r < g.rows; ++r) {
+        if (g.free_row[r]) continue;
         LinearProgram::Constraint c;
         for (int col = 0; col < g.cols; ++col)
           term(c, t, g.index(r, col), g.row_coef(g.index(r, col)));
         if (!c.terms.empty()) all.push_back(std::move(c));
       }
       for (int col = 0; col < g.cols; ++col) {
+        if (g.free_col[col]) continue;
         LinearProgram::Constraint c;
         for (int r = 0; r < g.rows; ++r) term(c, t, g.index(r, col), g.col_coef(g.index(r, col)));
         if (!c.terms.empty()) all.push_back(std::move(c));
@@ -376,6 +532,7 @@ class Auditor {
     const size_t cells = grids_.empty() ? 0 : grids_[0].value.size();
     for (const auto& rel : t_.relations) {
       for (size_t i = 0; i < cells; ++i) {
+        if (LeftOut(rel, i)) continue;
         LinearProgram::Constraint c;
         c.equality = false;
         for (int p : rel.parts) term(c, p, i, 1.0);
@@ -399,9 +556,11 @@ class Auditor {
     for (auto& c : all) {
       if (find(c.terms[0].first) == root) lp.AddConstraint(std::move(c));
     }
-    const auto hi = Optimum(lp, var[m][x], true);
-    const auto lo = Optimum(lp, var[m][x], false);
-    if (!hi || !lo) return true;  // cannot happen: the true values are a solution
+    const auto hi = Optimum(lp, var[m][x], true, &lp_work_);
+    const auto lo = Optimum(lp, var[m][x], false, &lp_work_);
+    // No answer (the true values are a solution, so only when the work budget ran out): taken as
+    // pinned, so more is hidden rather than less.
+    if (!hi || !lo) return true;
     return std::floor(*hi + 1e-6) - std::ceil(*lo - 1e-6) < 1;
   }
 
@@ -456,10 +615,13 @@ class Auditor {
 
   // Audits every count between 1 and k−1; true when it hid one more value.
   bool AuditOnce() {
+    // With k = 2, « < 2 » itself says 1: nothing to audit.
+    if (k_ <= 2) return false;
     for (size_t m = 0; m < grids_.size(); ++m) {
       const Grid& g = grids_[m];
       for (size_t i = 0; i < g.value.size(); ++i) {
-        if (safe_[m][i] || g.value[i] < 1 || g.value[i] >= k_) continue;
+        // A value never published can be 0 for all a reader knows (see LinkedTables).
+        if (safe_[m][i] || g.unpublished[i] || g.value[i] < 1 || g.value[i] >= k_) continue;
         // Hiding more only widens what a reader can derive: a value once free stays free.
         if (QuickMove(m, i) || !Pinned(m, i)) {
           safe_[m][i] = true;
@@ -473,6 +635,9 @@ class Auditor {
 
   const LinkedTables& t_;
   int k_;
+  // Linear programming for one protection, in tableau cells touched (a few hundred ms at most):
+  // crafted tables cannot make an answer slow, only more suppressed.
+  mutable double lp_work_ = 2e9;
   std::vector<Grid> grids_;
   std::vector<std::vector<bool>> safe_;
 };

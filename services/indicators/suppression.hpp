@@ -63,7 +63,12 @@ struct LinkedTables {
   };
   std::vector<AtMost> relations;
   /// Per table (or none: all), whether each column is published, the row totals last (cols + 1
-  /// flags). A column never published is unknown to a reader, whatever its protection.
+  /// flags). A column never published is unknown to a reader, whatever its protection, and is
+  /// left out of the audit with every line and relation it is in. That is exact when any values
+  /// of the published columns extend to the unpublished ones, as in a breakdown: the row totals
+  /// and the columns other than women and men unpublished in the measures behind shares, whose
+  /// relations' wholes publish at least the columns their parts do (zeros in the other columns,
+  /// row totals the sums, satisfy every line and relation).
   std::vector<std::vector<bool>> published_columns;
   /// Per table (or none), the states of the total row (the column totals, the grand total
   /// last), fixed by another answer: every breakdown of a year shows the same total row.
