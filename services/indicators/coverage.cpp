@@ -162,6 +162,41 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
         return absl::InvalidArgumentError(absl::StrCat(type, " payload with invalid text"));
       }
     }
+    // NATS is not authenticated: an event is a claim, checked before it is stored. Refused
+    // events are acknowledged (dropped), counted and logged.
+    if (row.update_time > clock_.Now() + options_.future_margin) {
+      Reject(event, "future_update_time", absl::FormatTime(row.update_time));
+      return absl::OkStatus();
+    }
+    if (row.offers.size() > options_.max_venue_offers) {
+      Reject(event, "too_many_offers", absl::StrCat(row.offers.size()));
+      return absl::OkStatus();
+    }
+    if (row.areas.size() > options_.max_venue_offers) {
+      Reject(event, "too_many_areas", absl::StrCat(row.areas.size()));
+      return absl::OkStatus();
+    }
+    if (!Store::HasVenue(tx, row.name)) {
+      // A venue new to this model must be one venues knows; an outage is an error (retried).
+      auto exists = upstream_.VenueExists(row.name);
+      if (!exists.ok()) return exists.status();
+      if (!*exists) {
+        Reject(event, "unknown_venue", "");
+        return absl::OkStatus();
+      }
+    }
+    // Offers: the version's items (others are dropped) and the standard's services.
+    {
+      std::vector<std::string> items, kept;
+      for (auto& o : row.offers) (o.starts_with("items/") ? items : kept).push_back(std::move(o));
+      std::vector<std::string> offered = Store::OfferedItems(tx, items);
+      if (offered.size() < items.size()) {
+        Reject(event, "unknown_offers", absl::StrCat(items.size() - offered.size()));
+      }
+      kept.insert(kept.end(), offered.begin(), offered.end());
+      std::sort(kept.begin(), kept.end());
+      row.offers = std::move(kept);
+    }
     Store::LockState(tx);
     if (row.active) {
       Store::UpsertVenue(tx, row);
@@ -190,6 +225,16 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     return absl::OkStatus();
   }
   return absl::OkStatus();  // not ours
+}
+
+void Domain::Reject(const events::v1::Event& event, const std::string& reason,
+                    const std::string& detail) {
+  if (on_rejected_) on_rejected_(reason);
+  logging::Warn("coverage venue event refused", {{"reason", reason},
+                                                 {"event_id", event.id()},
+                                                 {"event_type", event.type()},
+                                                 {"subject", event.subject().substr(0, 200)},
+                                                 {"detail", detail}});
 }
 
 absl::Status Domain::Refresh() {
