@@ -13,6 +13,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/csv/csv.hpp"
+#include "libs/events/consumer.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/json_string.hpp"
 #include "libs/text/utf8.hpp"
@@ -130,7 +131,8 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     if (type == "venue.withdrawn") {
       venues::v1::VenueWithdrawn p;
       if (!event.payload().UnpackTo(&p) || p.name().empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload"));
+        return events::Permanent(
+            absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload")));
       }
       row.name = p.name();
       row.active = false;
@@ -152,14 +154,16 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
         venue = p.venue();
       }
       if (!ok || venue.name().empty() || !venue.has_update_time()) {
-        return absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload"));
+        return events::Permanent(
+            absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload")));
       }
       row = FromVenue(venue);
     }
     // Text PostgreSQL cannot hold would fail the transaction forever: refused as poison.
     for (const auto* s : {&row.name, &row.nom}) {
       if (!text::IsValidUtf8(*s) || s->find('\0') != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(type, " payload with invalid text"));
+        return events::Permanent(
+            absl::InvalidArgumentError(absl::StrCat(type, " payload with invalid text")));
       }
     }
     // NATS is not authenticated: an event is a claim, checked before it is stored. Refused
@@ -213,7 +217,8 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
   if (type == "referential.version.published") {
     referential::v1::VersionPublished p;
     if (!event.payload().UnpackTo(&p) || p.version().empty()) {
-      return absl::InvalidArgumentError("undecodable referential.version.published payload");
+      return events::Permanent(
+          absl::InvalidArgumentError("undecodable referential.version.published payload"));
     }
     std::vector<std::pair<std::string, std::string>> offered;
     for (const auto& m : p.code_mapping()) {

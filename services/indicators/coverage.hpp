@@ -51,7 +51,7 @@ class Domain {
 
   // --- read model ---------------------------------------------------------------------------
   /// Applies one event in the consumer's transaction (venue.*, referential.version.published;
-  /// others are ignored). An undecodable payload is an error (retried, then dead-lettered);
+  /// others are ignored). An undecodable payload is a permanent error (dead-lettered at once);
   /// refused events (see docs/indicators.md) are OK, counted through OnRejected.
   absl::Status Consume(pqxx::work& tx, const events::v1::Event& event);
   /// Reads what changed in the tables into memory (this replica's and the others' writes).

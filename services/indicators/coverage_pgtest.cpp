@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "libs/db/migrations.hpp"
 #include "libs/db/transaction.hpp"
+#include "libs/events/consumer.hpp"
 #include "libs/events/event.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/referential/v1/events.pb.h"
@@ -397,12 +398,13 @@ TEST_F(CoveragePgTest, PoisonPayloadsAreErrorsSoTheConsumerParksThem) {
   e.set_type("venue.created");
   e.mutable_payload()->set_type_url("type.googleapis.com/passerelle.venues.v1.VenueCreated");
   e.mutable_payload()->set_value(std::string("\xff\xff\xff", 3));
-  EXPECT_FALSE(Apply(*d, e).ok());
+  // Permanent: the consumer dead-letters them at the first delivery.
+  EXPECT_TRUE(events::IsPermanent(Apply(*d, e)));
   venues::v1::VenueCreated nul;
   *nul.mutable_venue() = Venue("x", 50.7, 3.15, absl::FromUnixSeconds(1), {}, "quartiers:ALMA");
   nul.mutable_venue()->set_nom(std::string("a\0b", 3));
-  EXPECT_FALSE(
-      Apply(*d, events::MakeEvent("venue.created", "venues", "venues/x", nul, clock_.Now())).ok());
+  EXPECT_TRUE(events::IsPermanent(
+      Apply(*d, events::MakeEvent("venue.created", "venues", "venues/x", nul, clock_.Now()))));
   // Events of other types are not ours: acknowledged, nothing written.
   EXPECT_TRUE(
       Apply(*d, events::MakeEvent("sync.run.completed", "sync", "x", nul, clock_.Now())).ok());
