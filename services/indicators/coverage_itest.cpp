@@ -719,6 +719,12 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
   EXPECT_EQ(out.errors(2).rule(), "number");
   EXPECT_EQ(out.errors(3).rule(), "range");
   EXPECT_EQ(out.errors(4).field(), "score_global");
+  // score_global is optional: without it, a row's need is its population alone.
+  ASSERT_TRUE(import("areaLayers/quartiers", "code,population\nALMA,7200\n", &out,
+                     /*validate_only=*/true)
+                  .ok());
+  EXPECT_EQ(out.areas_imported(), 1);
+  EXPECT_EQ(out.errors_size(), 0);
   // validate_only stored nothing.
   const v1::Coverage stored = Coverage({"items/a"});
   for (const auto& a : stored.areas()) EXPECT_FALSE(a.has_needs()) << a.area();
