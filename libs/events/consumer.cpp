@@ -7,11 +7,25 @@
 
 #include <algorithm>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
 #include "libs/db/transaction.hpp"
 #include "libs/logging/logging.hpp"
 
 namespace passerelle::events {
+
+namespace {
+constexpr char kPermanentPayload[] = "passerelle.events/permanent";
+}  // namespace
+
+absl::Status Permanent(absl::Status status) {
+  if (!status.ok()) status.SetPayload(kPermanentPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsPermanent(const absl::Status& status) {
+  return !status.ok() && status.GetPayload(kPermanentPayload).has_value();
+}
 
 db::Component InboxComponent() {
   return {"inbox",
@@ -156,6 +170,10 @@ Outcome Consumer::Handle(natsMsg* msg) {
   if (st.ok()) {
     natsMsg_AckSync(msg, nullptr, nullptr);
     return duplicate ? Outcome::kDuplicate : Outcome::kHandled;
+  }
+  if (IsPermanent(st)) {
+    DeadLetter(msg, absl::StrCat("permanent: ", std::string(st.message())), delivered);
+    return Outcome::kDeadLettered;
   }
   if (delivered >= static_cast<uint64_t>(options_.max_deliver)) {
     DeadLetter(msg, std::string(st.ToString()), delivered);

@@ -47,6 +47,13 @@ struct ConsumerOptions {
   std::chrono::milliseconds fetch_wait{std::chrono::milliseconds(500)};
 };
 
+/// Marks a handler's error as permanent: the event can never succeed (a payload that is not the
+/// message its type says, text the store cannot hold), so it goes to the dead letters at its
+/// first delivery instead of being retried max_deliver times.
+absl::Status Permanent(absl::Status status);
+/// Whether `status` was marked by Permanent.
+bool IsPermanent(const absl::Status& status);
+
 /// Result of handling one delivery (exposed for tests and metrics).
 enum class Outcome { kHandled, kDuplicate, kRetry, kDeadLettered };
 
@@ -54,6 +61,8 @@ enum class Outcome { kHandled, kDuplicate, kRetry, kDeadLettered };
 /// a redelivered event finds its id there and is acked without running the handler again.
 class Consumer {
  public:
+  /// OK: done. An error: rolled back and retried with backoff, dead-lettered after max_deliver
+  /// deliveries, or at once when marked Permanent.
   using Handler = std::function<absl::Status(pqxx::work&, const v1::Event&)>;
 
   Consumer(NatsClient& nats, db::Pool& pool, ConsumerOptions options, Handler handler,

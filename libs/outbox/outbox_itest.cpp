@@ -397,5 +397,66 @@ TEST_F(ConsumerTest, FailingHandlerIsRetriedThenDeadLettered) {
   EXPECT_EQ(*consumer.PollOnce(), 0);
 }
 
+TEST_F(ConsumerTest, PermanentFailureIsDeadLetteredAtTheFirstDelivery) {
+  auto nats = Connect(testing::NatsUrl());
+  google::protobuf::StringValue payload;
+  Event bad = events::MakeEvent("thing.changed", "test", "things/7", payload, absl::Now());
+  Event good = events::MakeEvent("thing.changed", "test", "things/8", payload, absl::Now());
+  for (const Event* e : {&bad, &good}) {
+    ASSERT_TRUE(
+        nats->Publish(topology_.EventSubject("thing.changed"), e->SerializeAsString(), e->id())
+            .ok());
+  }
+  int bad_calls = 0;
+  prometheus::Registry registry;
+  auto options = Options("c4");
+  options.max_deliver = 5;
+  options.backoff = {5s};  // a retry would not come back within this test's polls
+  events::Consumer consumer(
+      *nats, pool(), options,
+      [&](pqxx::work& tx, const Event& ev) -> absl::Status {
+        if (ev.id() == bad.id()) {
+          ++bad_calls;
+          Effect(tx, ev).IgnoreError();
+          return events::Permanent(absl::InvalidArgumentError("payload is not a Thing"));
+        }
+        return Effect(tx, ev);
+      },
+      &registry);
+  ASSERT_TRUE(consumer.Init().ok());
+  int handled = 0;
+  for (int i = 0; i < 10 && handled < 2; ++i) handled += *consumer.PollOnce();
+  EXPECT_EQ(handled, 2);
+  EXPECT_EQ(bad_calls, 1);
+  EXPECT_EQ(Effects(), 1) << "the permanent failure must roll back, the good event apply";
+
+  natsSubscription* sub = nullptr;
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = topology_.dead_letter_stream.c_str();
+  jsErrCode jerr = jsErrCode(0);
+  ASSERT_EQ(js_PullSubscribe(&sub, nats->jetstream(), topology_.AllDeadLetters().c_str(), nullptr,
+                             nullptr, &so, &jerr),
+            NATS_OK);
+  natsMsgList list{};
+  ASSERT_EQ(natsSubscription_Fetch(&list, sub, 10, 2000, &jerr), NATS_OK);
+  ASSERT_EQ(list.Count, 1);
+  const char* header = nullptr;
+  ASSERT_EQ(natsMsgHeader_Get(list.Msgs[0], "Passerelle-Deliveries", &header), NATS_OK);
+  EXPECT_STREQ(header, "1");
+  ASSERT_EQ(natsMsgHeader_Get(list.Msgs[0], "Passerelle-Error", &header), NATS_OK);
+  EXPECT_EQ(std::string(header), "permanent: payload is not a Thing");
+  natsMsgList_Destroy(&list);
+  natsSubscription_Destroy(sub);
+  // Not delivered again, even after the backoff a retry would have waited.
+  std::this_thread::sleep_for(5500ms);
+  EXPECT_EQ(*consumer.PollOnce(), 0);
+  EXPECT_EQ(bad_calls, 1);
+  // A plain error is still retried.
+  EXPECT_FALSE(events::IsPermanent(absl::InvalidArgumentError("x")));
+  EXPECT_TRUE(events::IsPermanent(events::Permanent(absl::InternalError("x"))));
+  EXPECT_FALSE(events::IsPermanent(events::Permanent(absl::OkStatus())));
+}
+
 }  // namespace
 }  // namespace passerelle::outbox

@@ -13,6 +13,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/csv/csv.hpp"
+#include "libs/events/consumer.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/json_string.hpp"
 #include "libs/text/utf8.hpp"
@@ -130,7 +131,8 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     if (type == "venue.withdrawn") {
       venues::v1::VenueWithdrawn p;
       if (!event.payload().UnpackTo(&p) || p.name().empty()) {
-        return absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload"));
+        return events::Permanent(
+            absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload")));
       }
       row.name = p.name();
       row.active = false;
@@ -152,15 +154,52 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
         venue = p.venue();
       }
       if (!ok || venue.name().empty() || !venue.has_update_time()) {
-        return absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload"));
+        return events::Permanent(
+            absl::InvalidArgumentError(absl::StrCat("undecodable ", type, " payload")));
       }
       row = FromVenue(venue);
     }
     // Text PostgreSQL cannot hold would fail the transaction forever: refused as poison.
     for (const auto* s : {&row.name, &row.nom}) {
       if (!text::IsValidUtf8(*s) || s->find('\0') != std::string::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(type, " payload with invalid text"));
+        return events::Permanent(
+            absl::InvalidArgumentError(absl::StrCat(type, " payload with invalid text")));
       }
+    }
+    // NATS is not authenticated: an event is a claim, checked before it is stored. Refused
+    // events are acknowledged (dropped), counted and logged.
+    if (row.update_time > clock_.Now() + options_.future_margin) {
+      Reject(event, "future_update_time", absl::FormatTime(row.update_time));
+      return absl::OkStatus();
+    }
+    if (row.offers.size() > options_.max_venue_offers) {
+      Reject(event, "too_many_offers", absl::StrCat(row.offers.size()));
+      return absl::OkStatus();
+    }
+    if (row.areas.size() > options_.max_venue_offers) {
+      Reject(event, "too_many_areas", absl::StrCat(row.areas.size()));
+      return absl::OkStatus();
+    }
+    if (!Store::HasVenue(tx, row.name)) {
+      // A venue new to this model must be one venues knows; an outage is an error (retried).
+      auto exists = upstream_.VenueExists(row.name);
+      if (!exists.ok()) return exists.status();
+      if (!*exists) {
+        Reject(event, "unknown_venue", "");
+        return absl::OkStatus();
+      }
+    }
+    // Offers: the version's items (others are dropped) and the standard's services.
+    {
+      std::vector<std::string> items, kept;
+      for (auto& o : row.offers) (o.starts_with("items/") ? items : kept).push_back(std::move(o));
+      std::vector<std::string> offered = Store::OfferedItems(tx, items);
+      if (offered.size() < items.size()) {
+        Reject(event, "unknown_offers", absl::StrCat(items.size() - offered.size()));
+      }
+      kept.insert(kept.end(), offered.begin(), offered.end());
+      std::sort(kept.begin(), kept.end());
+      row.offers = std::move(kept);
     }
     Store::LockState(tx);
     if (row.active) {
@@ -178,7 +217,8 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
   if (type == "referential.version.published") {
     referential::v1::VersionPublished p;
     if (!event.payload().UnpackTo(&p) || p.version().empty()) {
-      return absl::InvalidArgumentError("undecodable referential.version.published payload");
+      return events::Permanent(
+          absl::InvalidArgumentError("undecodable referential.version.published payload"));
     }
     std::vector<std::pair<std::string, std::string>> offered;
     for (const auto& m : p.code_mapping()) {
@@ -190,6 +230,16 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     return absl::OkStatus();
   }
   return absl::OkStatus();  // not ours
+}
+
+void Domain::Reject(const events::v1::Event& event, const std::string& reason,
+                    const std::string& detail) {
+  if (on_rejected_) on_rejected_(reason);
+  logging::Warn("coverage venue event refused", {{"reason", reason},
+                                                 {"event_id", event.id()},
+                                                 {"event_type", event.type()},
+                                                 {"subject", event.subject().substr(0, 200)},
+                                                 {"detail", detail}});
 }
 
 absl::Status Domain::Refresh() {

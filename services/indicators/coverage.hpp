@@ -37,6 +37,11 @@ struct Options {
   std::string nomenclature = "roubaix-aptic";
   /// Threads of one computation.
   int threads = 2;
+  /// A venue event whose `update_time` is later than now + this is refused: stored, it would
+  /// hold the venue against every real update until then.
+  absl::Duration future_margin = absl::Minutes(5);
+  /// Most offers (items + services) or areas one venue event may carry; past it, refused.
+  size_t max_venue_offers = 500;
 };
 
 class Domain {
@@ -46,7 +51,8 @@ class Domain {
 
   // --- read model ---------------------------------------------------------------------------
   /// Applies one event in the consumer's transaction (venue.*, referential.version.published;
-  /// others are ignored). An undecodable payload is an error (retried, then dead-lettered).
+  /// others are ignored). An undecodable payload is a permanent error (dead-lettered at once);
+  /// refused events (see docs/indicators.md) are OK, counted through OnRejected.
   absl::Status Consume(pqxx::work& tx, const events::v1::Event& event);
   /// Reads what changed in the tables into memory (this replica's and the others' writes).
   absl::Status Refresh();
@@ -61,6 +67,11 @@ class Domain {
   ReadModel& model() { return model_; }
   /// Called after each computation (not a cache hit) with its duration in seconds.
   void OnCompute(std::function<void(double)> observer) { on_compute_ = std::move(observer); }
+  /// Called when a venue event, or part of it, is refused, with the reason (`unknown_venue`,
+  /// `future_update_time`, `too_many_offers`, `too_many_areas`, `unknown_offers`).
+  void OnRejected(std::function<void(const std::string&)> observer) {
+    on_rejected_ = std::move(observer);
+  }
 
   // --- API ----------------------------------------------------------------------------------
   /// Nothing is stored once the caller's `deadline` (system time, as gRPC's) is near.
@@ -99,6 +110,8 @@ class Domain {
   /// Reads the layers again if allowed now (rate-limited unless `force`: public reads naming
   /// unknown layers must not make every request a call to venues); true when it ran.
   bool RefreshAreasOnDemand(bool force = false);
+  /// Counts and logs a venue event (or part of it) refused for `reason`.
+  void Reject(const events::v1::Event& event, const std::string& reason, const std::string& detail);
 
   Store& store_;
   Upstream& upstream_;
@@ -124,6 +137,7 @@ class Domain {
   };
   std::list<CacheEntry> cache_;  // most recent first, at most 16
   std::function<void(double)> on_compute_;
+  std::function<void(const std::string&)> on_rejected_;
 };
 
 }  // namespace passerelle::indicators::coverage

@@ -73,6 +73,23 @@ absl::StatusOr<std::vector<VenueRow>> GrpcUpstream::AllVenues() {
   return absl::UnavailableError("venues ListVenues: too many pages");
 }
 
+absl::StatusOr<bool> GrpcUpstream::VenueExists(const std::string& name) {
+  grpc::ClientContext ctx;
+  // Asked while an event is being handled: short, so a slow venues does not outlast ack_wait.
+  ctx.set_deadline(std::chrono::system_clock::now() +
+                   std::min<std::chrono::milliseconds>(timeout_, std::chrono::seconds(5)));
+  venues::v1::GetVenueRequest req;
+  req.set_name(name);
+  venues::v1::Venue resp;
+  grpc::Status st = venues_->GetVenue(&ctx, req, &resp);
+  if (st.ok()) return true;
+  if (st.error_code() == grpc::StatusCode::NOT_FOUND ||
+      st.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+    return false;
+  }
+  return FromGrpc(st, "venues GetVenue");
+}
+
 absl::StatusOr<std::vector<LayerInput>> GrpcUpstream::AreaLayers() {
   std::vector<LayerInput> out;
   std::string token;

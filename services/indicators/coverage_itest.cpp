@@ -258,6 +258,39 @@ class CoverageTest : public ::testing::Test {
     return n;
   }
 
+  // The number after `<name>{<labels>} ` in the indicators' /metrics (-1 when absent).
+  double Metric(const std::string& series) {
+    auto metrics = testing::HttpGet(indicators_->metrics_port(), "/metrics");
+    if (!metrics.has_value()) return -1;
+    const size_t at = metrics->find("\n" + series + " ");
+    if (at == std::string::npos) return -1;
+    return std::atof(metrics->c_str() + at + series.size() + 2);
+  }
+  double Rejected(const std::string& reason) {
+    return Metric("passerelle_indicators_coverage_events_rejected_total{reason=\"" + reason +
+                  "\"}");
+  }
+  // Area names where the coverage counts a venue offering `offer`, each once per venue.
+  std::vector<std::string> AreasOffering(const std::string& offer) {
+    std::vector<std::string> out;
+    const v1::Coverage c = Coverage({offer});  // a temporary's areas would dangle
+    for (const auto& a : c.areas()) {
+      for (int i = 0; i < a.offers(0).venue_count(); ++i) out.push_back(a.area());
+    }
+    return out;
+  }
+  void PublishVenue(const std::string& type, const venues::v1::Venue& v) {
+    if (type == "venue.created") {
+      venues::v1::VenueCreated p;
+      *p.mutable_venue() = v;
+      Publish(events::MakeEvent(type, "venues", v.name(), p, absl::Now()));
+    } else {
+      venues::v1::VenueUpdated p;
+      *p.mutable_venue() = v;
+      Publish(events::MakeEvent(type, "venues", v.name(), p, absl::Now()));
+    }
+  }
+
   std::string prefix_ = testing::UniqueName("cov");
   std::unique_ptr<events::NatsClient> nats_;
   std::unique_ptr<testing::ServiceBinary> referential_, venues_, indicators_;
@@ -403,7 +436,8 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(after, expected));
 
   // Poison: bytes that are no event, an event whose payload is not what its type says. Both go
-  // to the dead letters; the next real event is applied without waiting for them.
+  // to the dead letters at their first delivery (a retry would take 36 s); the next real event
+  // is applied without waiting for them.
   ASSERT_TRUE(nats_
                   ->Publish(Topology().EventSubject("venue.created"),
                             std::string("\xff\x00garbage", 9), "poison-1")
@@ -416,7 +450,7 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   }
   Create(At("epeule", 50.685, 3.150, {"items/c"}, ""));
   ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 4; }, 20s)) << process_->Output();
-  EXPECT_EQ(DeadLetters(2, 90s), 2);
+  EXPECT_EQ(DeadLetters(2, 10s), 2);
   EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
 
   // A withdrawn venue leaves every figure.
@@ -461,6 +495,80 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
       << kept.ShortDebugString().substr(0, 2000) << second_process->Output();
   second_process->Signal(SIGTERM);
   EXPECT_EQ(second_process->Wait(20s), 0) << second_process->Output();
+}
+
+TEST_F(CoverageTest, ForgedVenueEventsAreRefusedAndRealOnesStillApply) {
+  auto alma = Create(At("alma", 50.700, 3.150, {"items/a"}, "Mo-Fr 09:00-12:00"));
+  const std::string alma_area = "areaLayers/quartiers/areas/" + alma.areas(0).substr(10);
+  ASSERT_TRUE(testing::WaitFor([&] { return AreasOffering("items/a").size() == 1; }, 30s))
+      << process_->Output();
+  EXPECT_EQ(Rejected("unknown_venue"), 0);
+
+  // Published straight on NATS, as anyone on the network could: a venue venues does not know
+  // (created, then updated); the real venue with 20,000 unknown items; the real venue with an
+  // update_time in 2099, moved to Pile. None of them may change the coverage.
+  venues::v1::Venue ghost = alma;
+  ghost.set_name("venues/fantome-inconnu");
+  PublishVenue("venue.created", ghost);
+  ghost.mutable_update_time()->set_seconds(alma.update_time().seconds() + 10);
+  PublishVenue("venue.updated", ghost);
+  venues::v1::Venue stuffed = alma;
+  stuffed.mutable_update_time()->set_seconds(alma.update_time().seconds() + 1);
+  for (int i = 0; i < 20000; ++i) stuffed.add_referential_items(absl::StrCat("items/z", i));
+  PublishVenue("venue.updated", stuffed);
+  venues::v1::Venue frozen = alma;
+  frozen.mutable_update_time()->set_seconds(4102444800);  // 2100-01-01
+  frozen.set_latitude(50.685);
+  frozen.set_longitude(3.195);
+  frozen.clear_areas();
+  PublishVenue("venue.updated", frozen);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return Rejected("unknown_venue") == 2 && Rejected("too_many_offers") == 1 &&
+               Rejected("future_update_time") == 1;
+      },
+      30s))
+      << process_->Output();
+  EXPECT_EQ(AreasOffering("items/a"), std::vector<std::string>{alma_area});
+  EXPECT_EQ(VenuesCounted(), 1);
+
+  // The real venue tagged with an unknown item besides items/b (an event venues would not
+  // write): items/b counts, the unknown item is dropped and counted.
+  venues::v1::Venue tagged = alma;
+  // A microsecond after the venue's own time: older than the real update below.
+  const int64_t at = alma.update_time().seconds() * 1000000000 + alma.update_time().nanos() + 1000;
+  tagged.mutable_update_time()->set_seconds(at / 1000000000);
+  tagged.mutable_update_time()->set_nanos(static_cast<int32_t>(at % 1000000000));
+  tagged.clear_referential_items();
+  tagged.add_referential_items("items/b");
+  tagged.add_referential_items("items/inconnu");
+  PublishVenue("venue.updated", tagged);
+  ASSERT_TRUE(testing::WaitFor([&] { return AreasOffering("items/b").size() == 1; }, 30s));
+  EXPECT_EQ(Rejected("unknown_offers"), 1);
+
+  // A real move, written in venues, is applied: the 2099 event froze nothing.
+  venues::v1::Venue moved;
+  {
+    grpc::ClientContext ctx;
+    venues::v1::UpdateVenueRequest req;
+    req.mutable_venue()->set_name(alma.name());
+    req.mutable_venue()->set_latitude(50.685);
+    req.mutable_venue()->set_longitude(3.195);
+    req.mutable_venue()->add_referential_items("items/a");
+    req.mutable_update_mask()->add_paths("latitude");
+    req.mutable_update_mask()->add_paths("longitude");
+    req.mutable_update_mask()->add_paths("referential_items");
+    grpc::Status st = venues_stub_->UpdateVenue(&ctx, req, &moved);
+    ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  }
+  ASSERT_FALSE(moved.areas().empty());
+  const std::string pile_area = "areaLayers/quartiers/areas/" + moved.areas(0).substr(10);
+  ASSERT_NE(pile_area, alma_area);
+  EXPECT_TRUE(testing::WaitFor(
+      [&] { return AreasOffering("items/a") == std::vector<std::string>{pile_area}; }, 30s))
+      << process_->Output();
+  EXPECT_EQ(VenuesCounted(), 1);
+  EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
 }
 
 TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
@@ -611,6 +719,12 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
   EXPECT_EQ(out.errors(2).rule(), "number");
   EXPECT_EQ(out.errors(3).rule(), "range");
   EXPECT_EQ(out.errors(4).field(), "score_global");
+  // score_global is optional: without it, a row's need is its population alone.
+  ASSERT_TRUE(import("areaLayers/quartiers", "code,population\nALMA,7200\n", &out,
+                     /*validate_only=*/true)
+                  .ok());
+  EXPECT_EQ(out.areas_imported(), 1);
+  EXPECT_EQ(out.errors_size(), 0);
   // validate_only stored nothing.
   const v1::Coverage stored = Coverage({"items/a"});
   for (const auto& a : stored.areas()) EXPECT_FALSE(a.has_needs()) << a.area();

@@ -68,12 +68,14 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
     }
   }
   std::vector<std::string> missing;
-  for (const char* required : {"code", "population", "score_global"}) {
+  // `score_global` and the components are optional (docs/indicators.md): without a score an
+  // area's need is its population alone.
+  for (const char* required : {"code", "population"}) {
     if (!column.contains(required)) missing.push_back(required);
   }
   if (!missing.empty()) {
     return FileError(absl::StrCat("colonnes obligatoires absentes : ", absl::StrJoin(missing, ", "),
-                                  " (en-tête attendu : code,population,score_global)"));
+                                  " (en-tête attendu : code,population[,score_global])"));
   }
   if (!unknown.empty()) {
     return FileError(absl::StrCat("colonnes inconnues : ", absl::StrJoin(unknown, ", ")));

@@ -46,7 +46,7 @@ struct ParsedNeeds {
 
 /// Reads `bytes` (UTF-8, or Latin-1 / Windows-1252 detected; `,` or `;`; decimal comma accepted)
 /// against the codes of the layer's areas. A file that cannot be read as a needs file at all
-/// (empty, UTF-16, no `code` / `population` / `score_global` column, an unknown column, too big)
+/// (empty, UTF-16, no `code` / `population` column, an unknown column, too big)
 /// is INVALID_ARGUMENT naming field `csv`; problems of single rows are returned in `errors`.
 absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<std::string>& codes);
 

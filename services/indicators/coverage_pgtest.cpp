@@ -6,6 +6,7 @@
 #include "gtest/gtest.h"
 #include "libs/db/migrations.hpp"
 #include "libs/db/transaction.hpp"
+#include "libs/events/consumer.hpp"
 #include "libs/events/event.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/referential/v1/events.pb.h"
@@ -24,6 +25,11 @@ class FakeUpstream final : public Upstream {
     for (const auto& [name, v] : venues) out.push_back(v);
     return out;
   }
+  absl::StatusOr<bool> VenueExists(const std::string& name) override {
+    ++exists_calls;
+    if (!venues_error.ok()) return venues_error;
+    return venues.contains(name);
+  }
   absl::StatusOr<std::vector<LayerInput>> AreaLayers() override { return layers; }
   absl::StatusOr<std::vector<ItemRow>> VersionItems(const std::string&, std::string* name,
                                                     absl::Time* published) override {
@@ -32,6 +38,8 @@ class FakeUpstream final : public Upstream {
     return items;
   }
   std::map<std::string, VenueRow> venues;
+  absl::Status venues_error;  // venues down: what VenueExists answers
+  int exists_calls = 0;
   std::vector<LayerInput> layers;
   std::string version;
   absl::Time version_time;
@@ -311,6 +319,78 @@ TEST_F(CoveragePgTest, NeedsAreStoredWholeOrNotAtAllWithinTheCallersDeadline) {
   EXPECT_EQ(stored->at("quartiers").at("PILE").population, 250);
 }
 
+TEST_F(CoveragePgTest, VenueEventsAreCheckedBeforeTheyAreStored) {
+  auto d = NewDomain();
+  ASSERT_TRUE(d->Snapshot().ok());
+  ASSERT_TRUE(d->RefreshAreas().ok());
+  std::vector<std::string> rejected;
+  d->OnRejected([&](const std::string& reason) { rejected.push_back(reason); });
+  auto offers = [&](const std::string& name) {
+    std::string out = "none";
+    EXPECT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
+                  auto r = tx.exec_params(
+                      "SELECT offers::text, latitude FROM coverage_venues WHERE name = $1", name);
+                  if (!r.empty()) out = absl::StrCat(r[0][0].c_str(), " ", r[0][1].c_str());
+                  return absl::OkStatus();
+                }).ok());
+    return out;
+  };
+  const absl::Time t0 = clock_.Now();
+  // Venues is down: an event for a venue new to the model is an error (retried), not dropped.
+  auto v1 = Venue("1", 50.70, 3.15, t0, {"items/a", "items/inconnu"}, "quartiers:ALMA");
+  const auto created = Created(v1);
+  upstream_.venues_error = absl::UnavailableError("venues down");
+  EXPECT_EQ(Apply(*d, created).code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(offers("venues/1"), "none");
+  EXPECT_TRUE(rejected.empty());
+  // Back: stored, with the version's items only (items/inconnu is no item of it).
+  upstream_.venues_error = absl::OkStatus();
+  ASSERT_TRUE(Apply(*d, created).ok());
+  EXPECT_EQ(offers("venues/1"), "{items/a,services/aide-aux-demarches-administratives} 50.7");
+  EXPECT_EQ(rejected, std::vector<std::string>{"unknown_offers"});
+  // Known to the model now: venues is not asked again.
+  const int calls = upstream_.exists_calls;
+  ASSERT_TRUE(Apply(*d, Updated(Venue("1", 50.70, 3.15, t0 + absl::Seconds(1), {"items/b"},
+                                      "quartiers:ALMA")))
+                  .ok());
+  EXPECT_EQ(upstream_.exists_calls, calls);
+  EXPECT_EQ(offers("venues/1"), "{items/b,services/aide-aux-demarches-administratives} 50.7");
+  rejected.clear();
+
+  // A venue venues does not know: acknowledged, nothing stored.
+  {
+    venues::v1::VenueCreated p;
+    *p.mutable_venue() = Venue("fantome", 50.70, 3.15, t0, {"items/a"}, "quartiers:ALMA");
+    ASSERT_TRUE(
+        Apply(*d, events::MakeEvent("venue.created", "venues", "venues/fantome", p, t0)).ok());
+    EXPECT_EQ(offers("venues/fantome"), "none");
+  }
+  // An update_time past now + 5 minutes, or past 500 offers: refused, the row unchanged.
+  {
+    venues::v1::VenueUpdated p;
+    *p.mutable_venue() =
+        Venue("1", 50.60, 3.15, t0 + absl::Minutes(6), {"items/a"}, "quartiers:ALMA");
+    ASSERT_TRUE(Apply(*d, events::MakeEvent("venue.updated", "venues", "venues/1", p, t0)).ok());
+    std::vector<std::string> many;
+    for (int i = 0; i < 501; ++i) many.push_back(absl::StrCat("items/x", i));
+    *p.mutable_venue() = Venue("1", 50.60, 3.15, t0 + absl::Seconds(2), many, "quartiers:ALMA");
+    ASSERT_TRUE(Apply(*d, events::MakeEvent("venue.updated", "venues", "venues/1", p, t0)).ok());
+    venues::v1::VenueWithdrawn w;
+    w.set_name("venues/1");
+    ASSERT_TRUE(Apply(*d, events::MakeEvent("venue.withdrawn", "venues", "venues/1", w,
+                                            t0 + absl::Hours(1)))
+                    .ok());
+  }
+  EXPECT_EQ(offers("venues/1"), "{items/b,services/aide-aux-demarches-administratives} 50.7");
+  EXPECT_EQ(rejected, (std::vector<std::string>{"unknown_venue", "future_update_time",
+                                                "too_many_offers", "future_update_time"}));
+  // Just inside the margin: applied.
+  ASSERT_TRUE(Apply(*d, Updated(Venue("1", 50.65, 3.15, t0 + absl::Minutes(4), {"items/a"},
+                                      "quartiers:ALMA")))
+                  .ok());
+  EXPECT_EQ(offers("venues/1"), "{items/a,services/aide-aux-demarches-administratives} 50.65");
+}
+
 TEST_F(CoveragePgTest, PoisonPayloadsAreErrorsSoTheConsumerParksThem) {
   auto d = NewDomain();
   events::v1::Event e;
@@ -318,12 +398,13 @@ TEST_F(CoveragePgTest, PoisonPayloadsAreErrorsSoTheConsumerParksThem) {
   e.set_type("venue.created");
   e.mutable_payload()->set_type_url("type.googleapis.com/passerelle.venues.v1.VenueCreated");
   e.mutable_payload()->set_value(std::string("\xff\xff\xff", 3));
-  EXPECT_FALSE(Apply(*d, e).ok());
+  // Permanent: the consumer dead-letters them at the first delivery.
+  EXPECT_TRUE(events::IsPermanent(Apply(*d, e)));
   venues::v1::VenueCreated nul;
   *nul.mutable_venue() = Venue("x", 50.7, 3.15, absl::FromUnixSeconds(1), {}, "quartiers:ALMA");
   nul.mutable_venue()->set_nom(std::string("a\0b", 3));
-  EXPECT_FALSE(
-      Apply(*d, events::MakeEvent("venue.created", "venues", "venues/x", nul, clock_.Now())).ok());
+  EXPECT_TRUE(events::IsPermanent(
+      Apply(*d, events::MakeEvent("venue.created", "venues", "venues/x", nul, clock_.Now()))));
   // Events of other types are not ours: acknowledged, nothing written.
   EXPECT_TRUE(
       Apply(*d, events::MakeEvent("sync.run.completed", "sync", "x", nul, clock_.Now())).ok());

@@ -70,6 +70,27 @@ void Store::SetAsOf(pqxx::work& tx, absl::Time t) {
       db::Timestamp(t));
 }
 
+bool Store::HasVenue(pqxx::work& tx, const std::string& name) {
+  return !tx.exec_params("SELECT 1 FROM coverage_venues WHERE name = $1", name).empty();
+}
+
+std::vector<std::string> Store::OfferedItems(pqxx::work& tx,
+                                             const std::vector<std::string>& items) {
+  if (items.empty()) return {};
+  auto state = tx.exec("SELECT referential_version FROM coverage_state");
+  if (state.empty() || state[0][0].is_null() || state[0][0].as<std::string>().empty()) {
+    return items;
+  }
+  std::vector<std::string> out;
+  for (const auto& r :
+       tx.exec_params("SELECT u.i FROM unnest($1::text[]) WITH ORDINALITY AS u(i, n) "
+                      "JOIN coverage_items c ON c.item = u.i AND NOT c.retired ORDER BY u.n",
+                      db::TextArray(items))) {
+    out.push_back(r[0].as<std::string>());
+  }
+  return out;
+}
+
 bool Store::UpsertVenue(pqxx::work& tx, const VenueRow& v) {
   auto r = tx.exec_params(
       "INSERT INTO coverage_venues AS c (name, nom, active, latitude, longitude, areas, offers, "

@@ -48,6 +48,12 @@ class Store {
   /// last venue event applied.
   static void LockState(pqxx::work& tx);
   static void SetAsOf(pqxx::work& tx, absl::Time t);
+  /// Whether a row (active or a tombstone) is stored for the venue `name`.
+  static bool HasVenue(pqxx::work& tx, const std::string& name);
+  /// Those of `items` (`items/{item}`) that the version in force offers, in their order; all
+  /// of them while no version is known yet (the model ignores unknown items when it reads).
+  static std::vector<std::string> OfferedItems(pqxx::work& tx,
+                                               const std::vector<std::string>& items);
   /// Writes `row` if it replaces the stored one (newer update_time, or a withdrawal at the
   /// same time); true when it did.
   static bool UpsertVenue(pqxx::work& tx, const VenueRow& row);

@@ -188,6 +188,25 @@ TEST(ParseNeeds, ReadsCommaAndSemicolonFilesWithDecimalCommas) {
   EXPECT_EQ(c->errors.size(), 1u);  // a no-break space inside a number is not a number
 }
 
+TEST(ParseNeeds, ScoreGlobalColumnIsOptional) {
+  // Without the column, rows have no score (their need is their population alone); the
+  // components present are still read and checked.
+  auto r =
+      ParseNeeds("code;population;acces_information\nALMA;7200;140,5\nPILE;5100;-1\n", Codes());
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->rows.size(), 1u);
+  EXPECT_EQ(r->rows.at("ALMA").population, 7200);
+  EXPECT_FALSE(r->rows.at("ALMA").score.has_value());
+  EXPECT_EQ(r->rows.at("ALMA").components.at("acces_information"), 140.5);
+  ASSERT_EQ(r->errors.size(), 1u);
+  EXPECT_EQ(r->errors[0].field, "acces_information");
+  EXPECT_EQ(r->errors[0].rule, "range");
+  auto bare = ParseNeeds("code,population\nALMA,1\n", Codes());
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_EQ(bare->rows.at("ALMA").population, 1);
+  EXPECT_FALSE(bare->rows.at("ALMA").score.has_value());
+}
+
 TEST(ParseNeeds, ReportsEachBadRowWithItsRule) {
   auto r = ParseNeeds(
       "code,population,score_global\n"
@@ -230,7 +249,7 @@ TEST(ParseNeeds, RefusesWhatIsNotANeedsFile) {
   for (std::string bad :
        {std::string(""), std::string("\n\n"), std::string("<html><body>oops</body></html>"),
         std::string("{\"code\": 1}"), std::string("\x89PNG\r\n\x1a\n\0\0", 10),
-        std::string("code,population\nALMA,1\n"),
+        std::string("code,score_global\nALMA,1\n"), std::string("population\n1\n"),
         std::string("code,population,score_global,couleur\nALMA,1,1,bleu\n"),
         std::string("\xff\xfe"
                     "c\0o\0d\0e\0",

@@ -23,6 +23,9 @@ class Upstream {
   virtual ~Upstream() = default;
   /// Every venue, withdrawn ones included (tombstones keep replayed events from reviving them).
   virtual absl::StatusOr<std::vector<VenueRow>> AllVenues() = 0;
+  /// Whether venues knows the venue `name` (withdrawn ones included): false when it answers
+  /// NOT_FOUND (or refuses the name as malformed); an error when it cannot answer.
+  virtual absl::StatusOr<bool> VenueExists(const std::string& name) = 0;
   /// Every area layer with its areas' outlines.
   virtual absl::StatusOr<std::vector<LayerInput>> AreaLayers() = 0;
   /// A version's items (not retired), in the tree's order; `version` may end in `/versions/-`
@@ -37,6 +40,7 @@ class GrpcUpstream final : public Upstream {
   GrpcUpstream(const std::string& venues_address, const std::string& referential_address,
                std::chrono::milliseconds timeout);
   absl::StatusOr<std::vector<VenueRow>> AllVenues() override;
+  absl::StatusOr<bool> VenueExists(const std::string& name) override;
   absl::StatusOr<std::vector<LayerInput>> AreaLayers() override;
   absl::StatusOr<std::vector<ItemRow>> VersionItems(const std::string& version, std::string* name,
                                                     absl::Time* published) override;

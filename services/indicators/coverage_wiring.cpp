@@ -1,6 +1,7 @@
 // Wiring of the coverage domain: store, upstream clients, domain, consumer, handler, upkeep.
 #include "services/indicators/coverage_wiring.hpp"
 
+#include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
@@ -31,6 +32,10 @@ void ReadConfig(config::Reader& r, Settings* s) {
                        "(indicators) how often a replica reads read-model changes into memory");
   s->timeout = r.Duration("PASSERELLE_INDICATORS_UPSTREAM_TIMEOUT", std::chrono::seconds(30),
                           "(indicators) deadline of one call to venues or the referential");
+  s->future_margin =
+      r.Duration("PASSERELLE_INDICATORS_FUTURE_MARGIN", std::chrono::minutes(5),
+                 "(indicators) a venue event whose update_time is later than now plus this is "
+                 "refused");
 }
 
 absl::Status Wire(service::Runtime& rt, const Settings& s) {
@@ -41,7 +46,8 @@ absl::Status Wire(service::Runtime& rt, const Settings& s) {
       store, upstream, *rt.page_tokens, clocks::System(),
       Options{.default_reach_meters = static_cast<double>(s.reach_meters),
               .areas_refresh = absl::FromChrono(s.areas_refresh),
-              .nomenclature = s.nomenclature});
+              .nomenclature = s.nomenclature,
+              .future_margin = absl::FromChrono(s.future_margin)});
   // How long a coverage takes to compute (cache misses): the first sign of a layer or an offer
   // list grown past what memory answers quickly.
   auto& seconds = prometheus::BuildHistogram()
@@ -51,6 +57,20 @@ absl::Status Wire(service::Runtime& rt, const Settings& s) {
                       .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05,
                                                                        0.1, 0.2, 0.5, 1, 2, 5});
   domain.OnCompute([&seconds](double s) { seconds.Observe(s); });
+  // Venue events refused by the read model's checks (forged or broken), by reason.
+  auto& rejected = prometheus::BuildCounter()
+                       .Name("passerelle_indicators_coverage_events_rejected_total")
+                       .Help(
+                           "Venue events, or their unknown offers, refused by the coverage "
+                           "read model, by reason")
+                       .Register(rt.metrics->registry());
+  for (const char* reason : {"unknown_venue", "future_update_time", "too_many_offers",
+                             "too_many_areas", "unknown_offers"}) {
+    rejected.Add({{"reason", reason}});  // shown at 0 before the first one
+  }
+  domain.OnRejected([&rejected](const std::string& reason) {
+    rejected.Add({{"reason", reason}}).Increment();
+  });
   // What the tables hold now; venues and the referential are read in the background (a service
   // that is down at start does not keep this one from serving what it has).
   if (absl::Status st = domain.Refresh(); !st.ok()) return st;

@@ -19,7 +19,7 @@ std::vector<db::Migration> Migrations();
 struct Settings {
   std::string venues_address, referential_address, nomenclature;
   int64_t reach_meters = 1500;
-  std::chrono::milliseconds areas_refresh{0}, poll{0}, timeout{0};
+  std::chrono::milliseconds areas_refresh{0}, poll{0}, timeout{0}, future_margin{0};
 };
 
 /// Reads the domain's settings (PASSERELLE_INDICATORS_*).
