@@ -48,38 +48,33 @@ struct Group {
   }
 };
 
-const char* const kMonths[] = {"janvier",   "février", "mars",     "avril",
-                               "mai",       "juin",    "juillet",  "août",
-                               "septembre", "octobre", "novembre", "décembre"};
-
-// The period key of a day: `2026`, `2026-Q3` or `2026-09`.
-std::string PeriodKey(const std::string& granularity, absl::CivilDay d) {
-  if (granularity == "year") return absl::StrCat(d.year());
-  if (granularity == "month") {
-    return absl::StrCat(d.year(), "-", d.month() < 10 ? "0" : "", d.month());
-  }
+// The quarter of a day: `2026-Q3`.
+std::string QuarterKey(absl::CivilDay d) {
   return absl::StrCat(d.year(), "-Q", (d.month() - 1) / 3 + 1);
 }
 
-std::string PeriodLabel(const std::string& granularity, const std::string& key) {
-  const std::string year = key.substr(0, 4);
-  if (granularity == "year") return year;
-  if (granularity == "month") {
-    const int month = std::stoi(key.substr(5));
-    return absl::StrCat(kMonths[month - 1], " ", year);
-  }
+std::string QuarterLabel(const std::string& key) {
   const int quarter = key[6] - '0';
-  return absl::StrCat(quarter == 1 ? "1er" : absl::StrCat(quarter, "e"), " trimestre ", year);
+  return absl::StrCat(quarter == 1 ? "1er" : absl::StrCat(quarter, "e"), " trimestre ",
+                      key.substr(0, 4));
 }
 
-// The groups of a report under the query's dimension, as raw keys (the area as stored, the
-// item, the organisation, the period key), each once: what the counting loop looks up without
-// building strings.
-void RawKeysOf(const BreakdownQuery& q, const Figures& f, std::string* period,
-               std::vector<std::string_view>* out) {
-  out->clear();
-  auto add = [out](std::string_view k) {
-    if (std::find(out->begin(), out->end(), k) == out->end()) out->push_back(k);
+// Rows for the reports that fit no single group.
+constexpr std::string_view kMultiple = "multiple";
+constexpr std::string_view kNone = "none";
+
+// The one group of a report under the query's dimension, as a raw key (the area as stored, the
+// item, the organisation, the quarter), or kMultiple / kNone: every report counts in one row,
+// so that the rows add up to the total the protection relies on.
+std::string_view RawKeyOf(const BreakdownQuery& q, const Figures& f, std::string* quarter) {
+  std::string_view found;
+  bool several = false;
+  auto add = [&](std::string_view k) {
+    if (found.empty()) {
+      found = k;
+    } else if (k != found) {
+      several = true;
+    }
   };
   switch (q.dimension) {
     case v1::AREA:
@@ -94,20 +89,26 @@ void RawKeysOf(const BreakdownQuery& q, const Figures& f, std::string* period,
       for (const auto& i : f.items) add(i);
       break;
     case v1::ORGANISATION:
-      add(f.organisation);
-      break;
+      return f.organisation;
     case v1::PERIOD:
-      *period = PeriodKey(q.granularity, f.period_start);
-      add(*period);
-      break;
+      *quarter = QuarterKey(f.period_start);
+      return *quarter;
     default:
       break;
   }
+  if (several) return kMultiple;
+  if (found.empty()) return kNone;
+  return found;
 }
 
 // The published key and label of a raw key.
 std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const std::string& raw,
                                                 const Group& g) {
+  if ((q.dimension == v1::AREA || q.dimension == v1::ITEM) && (raw == kMultiple || raw == kNone)) {
+    const bool area = q.dimension == v1::AREA;
+    if (raw == kMultiple) return {raw, area ? "Plusieurs zones" : "Plusieurs services"};
+    return {raw, area ? "Hors zone" : "Sans service"};
+  }
   switch (q.dimension) {
     case v1::AREA: {
       const std::string code = raw.substr(q.layer.size() + 1);
@@ -128,34 +129,68 @@ std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const s
     case v1::ORGANISATION:
       return {raw, g.label.empty() ? raw : g.label};
     case v1::PERIOD:
-      return {raw, PeriodLabel(q.granularity, raw)};
+      return {raw, QuarterLabel(raw)};
     default:
       return {raw, raw};
   }
 }
 
-// One measure (by sex) over every group and the total, protected as one table.
+// One measure (by sex) over every group and the total, with its protection.
 struct Measure {
   CountTable table;
   Protection protection;
 };
 
-Measure Protected(const std::vector<const Group*>& groups, const Group& total, BySex Group::*field,
-                  int k) {
-  Measure m;
-  m.table = CountTable::Zero(static_cast<int>(groups.size()), 4);
-  for (size_t r = 0; r < groups.size(); ++r) {
-    for (int c = 0; c < 4; ++c) {
-      m.table.at(static_cast<int>(r), c) = (groups[r]->*field)[c];
-      m.table.row_totals[r] += (groups[r]->*field)[c];
+// The measures of a breakdown, in the order of LinkedTables: reached, respondents, satisfied,
+// completed, dropped out, positive outcome.
+constexpr BySex Group::*kMeasures[] = {&Group::reached,   &Group::respondents, &Group::satisfied,
+                                       &Group::completed, &Group::dropped,     &Group::positive};
+constexpr int kMeasureCount = 6;
+
+LinkedTables Link(const std::vector<const Group*>& groups, const Group& total) {
+  LinkedTables lt;
+  for (BySex Group::*field : kMeasures) {
+    CountTable t = CountTable::Zero(static_cast<int>(groups.size()), 4);
+    for (size_t r = 0; r < groups.size(); ++r) {
+      for (int c = 0; c < 4; ++c) {
+        t.at(static_cast<int>(r), c) = (groups[r]->*field)[c];
+        t.row_totals[r] += (groups[r]->*field)[c];
+      }
     }
+    for (int c = 0; c < 4; ++c) {
+      t.col_totals[c] = (total.*field)[c];
+      t.grand_total += (total.*field)[c];
+    }
+    lt.tables.push_back(std::move(t));
   }
-  for (int c = 0; c < 4; ++c) {
-    m.table.col_totals[c] = (total.*field)[c];
-    m.table.grand_total += (total.*field)[c];
+  // What every report satisfies (reports_validation), so every sum.
+  lt.relations = {{{1}, 0}, {{2}, 1}, {{3, 4}, 0}, {{5}, 0}};
+  // Beneficiaries are published in full; the other measures through the shares of women and
+  // of men only.
+  lt.published_columns.push_back({true, true, true, true, true});
+  for (int m = 1; m < kMeasureCount; ++m) {
+    lt.published_columns.push_back({true, true, false, false, false});
   }
-  m.protection = Protect(m.table, k);
-  return m;
+  return lt;
+}
+
+// Protects a breakdown's measures. The total row is protected first on its own and fixed: every
+// breakdown of a year, whatever its dimension, shows the same total row.
+std::vector<Measure> Protected(const std::vector<const Group*>& groups, const Group& total, int k) {
+  LinkedTables alone = Link({&total}, total);
+  const std::vector<Protection> first = Protect(alone, k);
+  LinkedTables lt = Link(groups, total);
+  for (const Protection& p : first) {
+    std::vector<CellState> row(p.cells.begin(), p.cells.end());
+    row.push_back(p.row_totals[0]);
+    lt.fixed_total_row.push_back(std::move(row));
+  }
+  std::vector<Protection> protections = Protect(lt, k);
+  std::vector<Measure> out;
+  for (int m = 0; m < kMeasureCount; ++m) {
+    out.push_back({std::move(lt.tables[m]), std::move(protections[m])});
+  }
+  return out;
 }
 
 // The state and value of one cell (row −1: the total row; column 4: the row's total).
@@ -209,7 +244,8 @@ Figures FiguresOf(const std::string& id, const std::string& organisation_label,
   return f;
 }
 
-absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownRequest& r) {
+absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownRequest& r,
+                                                     absl::CivilDay today) {
   std::vector<api::FieldViolation> bad;
   BreakdownQuery q;
   q.dimension = r.dimension();
@@ -228,60 +264,16 @@ absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownReque
   } else if (!r.layer().empty()) {
     bad.push_back({"layer", "[unexpected] seulement avec la dimension AREA"});
   }
-  if (!r.granularity().empty()) {
-    if (r.granularity() != "year" && r.granularity() != "quarter" && r.granularity() != "month") {
-      bad.push_back({"granularity", absl::StrCat("[enum] year, quarter ou month ; reçu ",
-                                                 text::Quote(r.granularity(), 20))});
-    } else if (q.dimension != v1::PERIOD) {
-      bad.push_back({"granularity", "[unexpected] seulement avec la dimension PERIOD"});
-    }
-    q.granularity = r.granularity();
-  }
-  if (!r.period_start().empty()) {
-    q.period_start = ParseDay(r.period_start());
-    if (!q.period_start) {
-      bad.push_back({"period_start", absl::StrCat("[date] une date AAAA-MM-JJ, reçu ",
-                                                  text::Quote(r.period_start(), 20))});
-    }
-  }
-  if (!r.period_end().empty()) {
-    q.period_end = ParseDay(r.period_end());
-    if (!q.period_end) {
-      bad.push_back({"period_end", absl::StrCat("[date] une date AAAA-MM-JJ, reçu ",
-                                                text::Quote(r.period_end(), 20))});
-    }
-  }
-  if (q.period_start && q.period_end && *q.period_end < *q.period_start) {
-    bad.push_back({"period_end", "[order] la fin précède le début"});
-  }
-  if (!r.item().empty()) {
-    static const api::ResourcePattern kItem("items/{item}");
-    auto parsed = kItem.Parse(r.item(), "item");
-    if (!parsed.ok()) {
-      for (auto& v : api::Violations(parsed.status())) bad.push_back(std::move(v));
-    }
-    q.item = r.item();
-  }
-  if (!r.organisation().empty()) {
-    if (!IsOrganisationId(r.organisation())) {
-      bad.push_back({"organisation", absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
-                                                  text::Quote(r.organisation(), 40))});
-    }
-    q.organisation = r.organisation();
+  q.year = r.year() == 0 ? static_cast<int>(today.year()) : r.year();
+  if (q.year < 2000 || q.year > today.year()) {
+    bad.push_back(
+        {"year", absl::StrCat("[range] une année de 2000 à ", today.year(), ", reçu ", r.year())});
   }
   if (!bad.empty()) return api::InvalidArgument("demande de tableau invalide", bad);
   return q;
 }
 
-bool Selected(const BreakdownQuery& q, const Figures& f) {
-  if (q.period_start && f.period_end < *q.period_start) return false;
-  if (q.period_end && f.period_start > *q.period_end) return false;
-  if (!q.organisation.empty() && f.organisation != q.organisation) return false;
-  if (!q.item.empty() && std::find(f.items.begin(), f.items.end(), q.item) == f.items.end()) {
-    return false;
-  }
-  return true;
-}
+bool Selected(const BreakdownQuery& q, const Figures& f) { return f.period_start.year() == q.year; }
 
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
                                const std::vector<std::shared_ptr<const Figures>>& reports, int k) {
@@ -294,24 +286,30 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const Figures*>& reports,
                                int k) {
   // Raw keys sort as the published ones do (areas of one layer by code, items, organisations,
-  // periods), so the rows come out by key.
+  // quarters), so the rows come out by key; `multiple` and `none` go last.
   std::map<std::string, Group, std::less<>> by_key;
+  Group multiple, none;
   Group total;
   total.label = "Total";
-  std::string period;
-  std::vector<std::string_view> keys_of_report;
+  std::string quarter;
   for (const Figures* f : reports) {
     total.Count(*f);
-    // A report counts once per group (two venues in one area: once in it).
-    RawKeysOf(q, *f, &period, &keys_of_report);
-    for (std::string_view key : keys_of_report) {
-      auto it = by_key.find(key);
-      if (it == by_key.end()) {
-        it = by_key.emplace(std::string(key), Group()).first;
-        if (q.dimension == v1::ORGANISATION) it->second.label = f->organisation_label;
-      }
-      it->second.Count(*f);
+    const std::string_view key = RawKeyOf(q, *f, &quarter);
+    // By identity: an organisation could be called `none`.
+    if (key.data() == kMultiple.data()) {
+      multiple.Count(*f);
+      continue;
     }
+    if (key.data() == kNone.data()) {
+      none.Count(*f);
+      continue;
+    }
+    auto it = by_key.find(key);
+    if (it == by_key.end()) {
+      it = by_key.emplace(std::string(key), Group()).first;
+      if (q.dimension == v1::ORGANISATION) it->second.label = f->organisation_label;
+    }
+    it->second.Count(*f);
   }
   std::vector<const Group*> groups;
   std::vector<std::pair<std::string, std::string>> keys;
@@ -319,12 +317,21 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
     keys.push_back(KeyAndLabel(q, key, g));
     groups.push_back(&g);
   }
-  const Measure reached = Protected(groups, total, &Group::reached, k);
-  const Measure respondents = Protected(groups, total, &Group::respondents, k);
-  const Measure satisfied = Protected(groups, total, &Group::satisfied, k);
-  const Measure completed = Protected(groups, total, &Group::completed, k);
-  const Measure dropped = Protected(groups, total, &Group::dropped, k);
-  const Measure positive = Protected(groups, total, &Group::positive, k);
+  if (multiple.reports > 0) {
+    keys.push_back(KeyAndLabel(q, std::string(kMultiple), multiple));
+    groups.push_back(&multiple);
+  }
+  if (none.reports > 0) {
+    keys.push_back(KeyAndLabel(q, std::string(kNone), none));
+    groups.push_back(&none);
+  }
+  const std::vector<Measure> measures = Protected(groups, total, k);
+  const Measure& reached = measures[0];
+  const Measure& respondents = measures[1];
+  const Measure& satisfied = measures[2];
+  const Measure& completed = measures[3];
+  const Measure& dropped = measures[4];
+  const Measure& positive = measures[5];
 
   auto fill = [&](int row, const std::string& key, const std::string& label, const Group& g,
                   v1::BreakdownRow* out) {
@@ -359,6 +366,7 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
   v1::Breakdown out;
   out.set_dimension(q.dimension);
   out.set_threshold(k);
+  out.set_year(q.year);
   for (size_t r = 0; r < groups.size(); ++r) {
     fill(static_cast<int>(r), keys[r].first, keys[r].second, *groups[r], out.add_rows());
   }

@@ -38,25 +38,24 @@ struct Figures {
 Figures FiguresOf(const std::string& id, const std::string& organisation_label,
                   const v1::ActivityReport& report);
 
-/// A checked breakdown request.
+/// A checked breakdown request: a fixed table, one dimension over one year.
 struct BreakdownQuery {
   v1::Dimension dimension = v1::DIMENSION_UNSPECIFIED;
   std::string layer;
-  /// `year`, `quarter` or `month`.
-  std::string granularity = "quarter";
-  std::optional<absl::CivilDay> period_start, period_end;
-  std::string item;
-  std::string organisation;
+  /// Reports count in the year their period starts in.
+  int year = 0;
   /// With AREA: the layer's area names by code (labels of the rows; the code when absent).
   std::shared_ptr<const std::map<std::string, std::string>> area_labels;
   /// With ITEM: the referential's labels by `items/{item}` name (the id when absent).
   std::shared_ptr<const std::map<std::string, std::string>> item_labels;
 };
 
-/// Checks a request: INVALID_ARGUMENT with one violation per problem.
-absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownRequest& request);
+/// Checks a request (`today` gives the default year): INVALID_ARGUMENT with one violation per
+/// problem.
+absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownRequest& request,
+                                                     absl::CivilDay today);
 
-/// Whether a report is in the query's selection (period overlap, item, organisation).
+/// Whether a report is in the query's selection: its period starts in the year.
 bool Selected(const BreakdownQuery& query, const Figures& report);
 
 /// The breakdown of `reports` (already selected) with threshold `k`.

@@ -360,18 +360,33 @@ std::shared_ptr<const std::map<std::string, std::string>> Reports::AreaLabels(
 }
 
 absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownRequest& req) {
-  auto query = ParseBreakdownRequest(req);
+  auto query = ParseBreakdownRequest(req, Today());
   if (!query.ok()) return query.status();
   if (query->dimension == v1::AREA) query->area_labels = AreaLabels(query->layer);
   auto snapshot = Current();
   if (!snapshot.ok()) return snapshot.status();
+  const std::string key =
+      absl::StrCat(static_cast<int>(query->dimension), "/", query->layer, "/", query->year);
+  {
+    std::lock_guard lock(computed_mu_);
+    auto it = computed_.find(key);
+    if (it != computed_.end() && it->second.snapshot == *snapshot &&
+        it->second.area_labels == query->area_labels &&
+        it->second.item_labels == query->item_labels) {
+      return it->second.breakdown;
+    }
+  }
   // The snapshot keeps every report alive while the figures are computed.
   std::vector<const Figures*> selected;
   selected.reserve((*snapshot)->size());
   for (const auto& f : **snapshot) {
     if (Selected(*query, *f)) selected.push_back(f.get());
   }
-  return ComputeBreakdown(*query, selected, options_.min_count);
+  v1::Breakdown out = ComputeBreakdown(*query, selected, options_.min_count);
+  std::lock_guard lock(computed_mu_);
+  if (computed_.size() > 256) computed_.clear();
+  computed_[key] = {*snapshot, query->area_labels, query->item_labels, out};
+  return out;
 }
 
 absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(

@@ -127,6 +127,16 @@ class Reports {
   };
   std::mutex labels_mu_;
   std::map<std::string, Labels> area_labels_;  // by layer; guarded by labels_mu_
+
+  /// Computed breakdowns (the protection's audit can take a while on awkward tables), each kept
+  /// while the snapshot and the labels it was made from are current.
+  struct Computed {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const std::map<std::string, std::string>> area_labels, item_labels;
+    v1::Breakdown breakdown;
+  };
+  std::mutex computed_mu_;
+  std::map<std::string, Computed> computed_;  // by dimension, layer, year; guarded by computed_mu_
 };
 
 }  // namespace passerelle::indicators::reports

@@ -45,9 +45,10 @@ double Percentile(std::vector<double> v, double p) {
   return v[i];
 }
 
-// Reports made in SQL, deterministic: 30 organisations, 40 items (two per report), 20 quartiers
-// and 8 QPV (one of each per report), periods over 20 months; one report in ten corrected (its
-// second revision counts), one in twenty withdrawn (counts nowhere).
+// Reports made in SQL, deterministic: 30 organisations, 40 items (one per report, two for one in
+// five: those count in the row `multiple`), 20 quartiers and 8 QPV (one of each per report),
+// periods starting over one year (a breakdown is a year's table); one report in ten corrected
+// (its second revision counts), one in twenty withdrawn (counts nowhere).
 void Seed(pqxx::connection& c, const std::string& schema, int n) {
   pqxx::work tx(c);
   tx.exec0("SET LOCAL search_path TO \"" + schema + "\"");
@@ -62,7 +63,7 @@ void Seed(pqxx::connection& c, const std::string& schema, int n) {
       "INSERT INTO report_reports (id, organisation, revision, withdrawn, period_start, "
       "period_end, create_time, update_time) SELECT md5(i::text)::uuid, 'org-' || (i % 30), "
       "CASE WHEN i % 10 = 0 OR i % 20 = 1 THEN 2 ELSE 1 END, i % 20 = 1, "
-      "date '2025-01-01' + (i % 600), date '2025-01-01' + (i % 600) + 60, now(), now() "
+      "date '2025-01-01' + (i % 365), date '2025-01-01' + (i % 365) + 60, now(), now() "
       "FROM generate_series(1, $1) i",
       n);
   const std::string revision =
@@ -70,8 +71,9 @@ void Seed(pqxx::connection& c, const std::string& schema, int n) {
       "organisation_label, period_start, period_end, items, areas, reached, respondents, "
       "satisfied, completed, dropped, positive, body, write_time) SELECT md5(i::text)::uuid, rev, "
       "rev = 2 AND i % 20 = 1, 'org-' || (i % 30), 'Organisation ' || (i % 30), "
-      "date '2025-01-01' + (i % 600), date '2025-01-01' + (i % 600) + 60, "
-      "ARRAY['items/it-' || (i % 40), 'items/it-' || ((i * 7 + 1) % 40)], "
+      "date '2025-01-01' + (i % 365), date '2025-01-01' + (i % 365) + 60, "
+      "CASE WHEN i % 5 = 0 THEN ARRAY['items/it-' || (i % 40), 'items/it-' || ((i * 7 + 1) % 40)] "
+      "ELSE ARRAY['items/it-' || (i % 40)] END, "
       "ARRAY['quartiers:q' || (i % 20), 'qpv:p' || (i % 8)], " +
       figures + ", '\\x'::bytea, now() FROM generate_series(1, $1) i, ";
   tx.exec_params(revision + "(SELECT 1 AS rev) r", n);
@@ -86,6 +88,10 @@ struct Dimension {
   std::string sql_key;
 };
 
+// Breakdowns are tables of one year: the reports whose period starts in it.
+constexpr int kYear = 2025;
+constexpr const char* kInYear = "extract(year FROM v.period_start) = 2025";
+
 std::string ReferenceSql(const Dimension& d) {
   const std::string measures =
       "count(*), sum(v.reached[1]), sum(v.reached[2]), sum(v.reached[3]), sum(v.reached[4]), "
@@ -95,8 +101,9 @@ std::string ReferenceSql(const Dimension& d) {
   const std::string latest =
       "report_reports r JOIN report_revisions v ON v.report_id = r.id AND v.revision = r.revision ";
   return absl::StrCat("SELECT k, ", measures, " FROM ", latest, d.sql_key,
-                      " WHERE NOT r.withdrawn GROUP BY k UNION ALL SELECT 'total', ", measures,
-                      " FROM ", latest, "WHERE NOT r.withdrawn ORDER BY 1");
+                      " WHERE NOT r.withdrawn AND ", kInYear,
+                      " GROUP BY k UNION ALL SELECT 'total', ", measures, " FROM ", latest,
+                      "WHERE NOT r.withdrawn AND ", kInYear, " ORDER BY 1");
 }
 
 }  // namespace
@@ -141,16 +148,20 @@ int main(int argc, char** argv) {
   dimensions[0].request.set_dimension(v1::AREA);
   dimensions[0].request.set_layer("quartiers");
   dimensions[0].sql_key =
-      "CROSS JOIN LATERAL (SELECT DISTINCT 'areaLayers/quartiers/areas/' || substr(a, 11) AS k "
+      "CROSS JOIN LATERAL (SELECT CASE count(DISTINCT a) WHEN 0 THEN 'none' WHEN 1 THEN "
+      "'areaLayers/quartiers/areas/' || substr(min(a), 11) ELSE 'multiple' END AS k "
       "FROM unnest(v.areas) a WHERE a LIKE 'quartiers:%') g";
   dimensions[1].name = "ITEM";
   dimensions[1].request.set_dimension(v1::ITEM);
-  dimensions[1].sql_key = "CROSS JOIN LATERAL (SELECT DISTINCT i AS k FROM unnest(v.items) i) g";
+  dimensions[1].sql_key =
+      "CROSS JOIN LATERAL (SELECT CASE count(DISTINCT i) WHEN 0 THEN 'none' WHEN 1 THEN min(i) "
+      "ELSE 'multiple' END AS k FROM unnest(v.items) i) g";
   dimensions[2].name = "ORGANISATION";
   dimensions[2].request.set_dimension(v1::ORGANISATION);
   dimensions[2].sql_key = "CROSS JOIN LATERAL (SELECT v.organisation AS k) g";
   dimensions[3].name = "PERIOD (quarter)";
   dimensions[3].request.set_dimension(v1::PERIOD);
+  for (Dimension& d : dimensions) d.request.set_year(kYear);
   dimensions[3].sql_key =
       "CROSS JOIN LATERAL (SELECT to_char(v.period_start, 'YYYY-\"Q\"Q') AS k) g";
 
