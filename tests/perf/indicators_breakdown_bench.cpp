@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
        {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
        // No venues service: area names are not asked of anyone (the codes stand in).
        {"PASSERELLE_VENUES_ADDRESS", "127.0.0.1:1"},
+       // Every call reads the store's changes: a write is seen by the next call.
+       {"PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", "0s"},
        {"PASSERELLE_LOG_LEVEL", "warn"}});
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
@@ -166,6 +168,7 @@ int main(int argc, char** argv) {
       "CROSS JOIN LATERAL (SELECT to_char(v.period_start, 'YYYY-\"Q\"Q') AS k) g";
 
   bool ok = true;
+  int revision_counter = 1000;
   for (const Dimension& d : dimensions) {
     // The reference, which also checks the answers.
     const std::string sql = ReferenceSql(d);
@@ -215,13 +218,44 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s: %d groups, SQL has %zu\n", d.name, checked, expected.size());
       ok = false;
     }
-    const double p50 = Percentile(ms, 0.5), p99 = Percentile(ms, 0.99);
+    // After a write: before each call a new revision of one report (written in SQL, not
+    // timed), so the breakdown is computed again rather than served from the kept answer. The
+    // goal is on these.
+    std::vector<double> fresh_ms;
+    for (int i = 0; i < calls; ++i) {
+      {
+        pqxx::work tx(db);
+        tx.exec0("SET LOCAL search_path TO \"" + schema + "\"");
+        tx.exec_params(
+            "INSERT INTO report_revisions (report_id, revision, withdrawn, organisation, "
+            "organisation_label, period_start, period_end, items, areas, reached, respondents, "
+            "satisfied, completed, dropped, positive, body, write_time) SELECT report_id, $1, "
+            "withdrawn, organisation, organisation_label, period_start, period_end, items, areas, "
+            "ARRAY[reached[1] + $1 % 2, reached[2], reached[3], reached[4]], respondents, "
+            "satisfied, completed, dropped, positive, body, now() FROM report_revisions WHERE "
+            "report_id = md5('7')::uuid AND revision = 1",
+            ++revision_counter);
+        tx.commit();
+      }
+      grpc::ClientContext ctx;
+      v1::Breakdown fresh;
+      const auto start = Clock::now();
+      grpc::Status st = stub->GetBreakdown(&ctx, d.request, &fresh);
+      fresh_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+      if (!st.ok()) {
+        std::fprintf(stderr, "GetBreakdown failed: %s\n", st.error_message().c_str());
+        return 1;
+      }
+    }
+    const double p50 = Percentile(fresh_ms, 0.5), p99 = Percentile(fresh_ms, 0.99);
+    const double kept_p99 = Percentile(ms, 0.99);
     const double sql_p50 = Percentile(sql_ms, 0.5), sql_p99 = Percentile(sql_ms, 0.99);
     std::printf(
-        "  %-18s %3d groups, %3d suppressed: GetBreakdown p50 %6.2f ms p99 %6.2f ms | plain SQL "
-        "p50 %6.2f ms p99 %6.2f ms | SQL/GetBreakdown p99 %.1fx%s\n",
-        d.name, b.rows_size(), b.suppressed_cells(), p50, p99, sql_p50, sql_p99, sql_p99 / p99,
-        p99 < 20.0 ? "" : "  (goal 20 ms missed)");
+        "  %-18s %3d groups, %3d suppressed: GetBreakdown after a write p50 %6.2f ms p99 %6.2f ms "
+        "(kept answer p99 %5.2f ms) | plain SQL p50 %6.2f ms p99 %6.2f ms | SQL/GetBreakdown p99 "
+        "%.1fx%s\n",
+        d.name, b.rows_size(), b.suppressed_cells(), p50, p99, kept_p99, sql_p50, sql_p99,
+        sql_p99 / p99, p99 < 20.0 ? "" : "  (goal 20 ms missed)");
     if (full && p99 >= 20.0) ok = false;
   }
   process->Signal(SIGTERM);
