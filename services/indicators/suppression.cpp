@@ -299,8 +299,15 @@ class Auditor {
     for (;;) {
       for (Grid& g : grids_) LinearPass(g);
       if (!AuditOnce()) return;
+      if (steps_ > kMaxSteps || quick_calls_ > kMaxQuickCalls) {
+        WithholdRows();
+        return;
+      }
     }
   }
+
+  /// Whether the work budget ran out and every row was withheld.
+  bool withheld() const { return withheld_; }
 
   Protection Result(size_t m) const {
     const Grid& g = grids_[m];
@@ -413,18 +420,17 @@ class Auditor {
     const int nodes = free + 1;
     auto row_node = [&](int r) { return free_row[r] ? free : r; };
     auto col_node = [&](int c) { return free_col[c] ? free : g.rows + c; };
-    auto incident = [&](int node, std::vector<size_t>* out) {
-      out->clear();
-      for (int r = 0; r < g.rows; ++r) {
-        for (int c = 0; c < g.cols; ++c) {
-          if (row_node(r) == node || col_node(c) == node) out->push_back(g.index(r, c));
-        }
-      }
-    };
+    // The values of each node's line, once: the search is then linear in the table's size.
+    std::vector<std::vector<size_t>> lines(nodes);
+    for (size_t i = 0; i < g.value.size(); ++i) {
+      if (!edge(i)) continue;
+      const int a = row_node(g.row_of(i)), b = col_node(g.col_of(i));
+      lines[a].push_back(i);
+      if (b != a) lines[b].push_back(i);
+    }
     // State: (node, t) where t = coef × change of the value that reached the node; the free
     // node takes any t.
     auto state = [free](int node, int t) { return node * 2 + (node == free || t > 0 ? 1 : 0); };
-    std::vector<size_t> line;
     for (int sigma : {1, -1}) {
       if (!CanMove(movers, x, sigma)) continue;
       const int a = row_node(g.row_of(x)), b = col_node(g.col_of(x));
@@ -439,9 +445,8 @@ class Auditor {
       for (size_t q = 0; q < queue.size() && from[goal] == -2; ++q) {
         const int s = queue[q];
         const int node = s / 2, t = (s % 2) ? 1 : -1;
-        incident(node, &line);
-        for (size_t e : line) {
-          if (e == x || !edge(e)) continue;
+        for (size_t e : lines[node]) {
+          if (e == x) continue;
           const int ea = row_node(g.row_of(e)), eb = col_node(g.col_of(e));
           if (ea == eb) continue;
           const bool by_row = ea == node;
@@ -481,6 +486,7 @@ class Auditor {
 
   // Value x of table m can move: alone, or with a table a relation links it to.
   bool QuickMove(size_t m, size_t x) const {
+    ++quick_calls_;
     if (QuickMove(Movers{{m, 1}}, x)) return true;
     for (const Movers& movers : PartnersOf(m)) {
       if (QuickMove(movers, x)) return true;
@@ -617,11 +623,13 @@ class Auditor {
   bool AuditOnce() {
     // With k = 2, « < 2 » itself says 1: nothing to audit.
     if (k_ <= 2) return false;
+    ++steps_;
     for (size_t m = 0; m < grids_.size(); ++m) {
       const Grid& g = grids_[m];
       for (size_t i = 0; i < g.value.size(); ++i) {
         // A value never published can be 0 for all a reader knows (see LinkedTables).
         if (safe_[m][i] || g.unpublished[i] || g.value[i] < 1 || g.value[i] >= k_) continue;
+        if (quick_calls_ > kMaxQuickCalls) return true;  // Run withholds the rows
         // Hiding more only widens what a reader can derive: a value once free stays free.
         if (QuickMove(m, i) || !Pinned(m, i)) {
           safe_[m][i] = true;
@@ -633,11 +641,32 @@ class Auditor {
     return false;
   }
 
+  // Past the budget, every value but the total row's is hidden: the total row was protected on
+  // its own, and hidden rows tell nothing. An awkward table then costs bounded time and shows
+  // its total only.
+  void WithholdRows() {
+    withheld_ = true;
+    for (Grid& g : grids_) {
+      for (size_t i = 0; i < g.value.size(); ++i) {
+        if (g.row_of(i) == g.rows - 1) continue;
+        g.state[i] =
+            g.value[i] >= 1 && g.value[i] < k_ ? CellState::kSmall : CellState::kComplement;
+      }
+    }
+  }
+
+  // Audit rounds (each ends with one more value hidden): past kMaxSteps the rows are withheld.
+  static constexpr int kMaxSteps = 400;
+  static constexpr int64_t kMaxQuickCalls = 100000;
+  int steps_ = 0;
+  mutable int64_t quick_calls_ = 0;
+  bool withheld_ = false;
+
   const LinkedTables& t_;
   int k_;
   // Linear programming for one protection, in tableau cells touched (a few hundred ms at most):
   // crafted tables cannot make an answer slow, only more suppressed.
-  mutable double lp_work_ = 2e9;
+  mutable double lp_work_ = 5e8;
   std::vector<Grid> grids_;
   std::vector<std::vector<bool>> safe_;
 };
