@@ -13,6 +13,7 @@
 #include "libs/api/status.hpp"
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
+#include "libs/events/consumer.hpp"
 #include "libs/events/event.hpp"
 #include "libs/events/types.hpp"
 #include "libs/logging/logging.hpp"
@@ -657,7 +658,8 @@ absl::StatusOr<v1::Subscription> Notifier::RotateSecret(const std::string& name,
 
 absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
   auto facts = FactsOf(event);
-  if (!facts.ok()) return facts.status();
+  // A payload that is not what its type says will never be: dead-lettered at once.
+  if (!facts.ok()) return events::Permanent(facts.status());
   const std::vector<std::string> ids = index_.Match(*facts);
   if (ids.empty()) return absl::OkStatus();
   auto body = Body(event);
