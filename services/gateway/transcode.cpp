@@ -59,15 +59,25 @@ std::string MaskToCamel(std::string_view mask) {
   return out;
 }
 
+// Longest number literal read: a double in full (17 digits, sign, exponent) fits many times.
+constexpr size_t kMaxNumberChars = 64;
+
 class SyntaxCheck : public json::json_sax_t {
  public:
   bool null() override { return true; }
   bool boolean(bool) override { return true; }
   bool number_integer(number_integer_t) override { return true; }
   bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t v, const string_t&) override {
+  bool number_float(number_float_t v, const string_t& raw) override {
+    // A literal no field could hold (megabytes of digits) is not a number this API reads; a
+    // short one beyond a double's limits (1e400) is out of range.
+    if (raw.size() > kMaxNumberChars) {
+      error = absl::StrCat("[number] un nombre de ", raw.size(), " caractères (au plus ",
+                           kMaxNumberChars, ") : ce n'est pas un nombre que l'API lit");
+      return false;
+    }
     if (std::isfinite(v)) return true;
-    error = "nombre hors des limites";
+    error = absl::StrCat("[range] nombre hors des limites : ", text::Quote(raw, 40));
     return false;
   }
   bool string(string_t&) override { return true; }
