@@ -42,6 +42,11 @@ passerelle_test(NAME indicators_reports_test TIER unit SOURCES reports_test.cpp
 target_compile_definitions(indicators_reports_test PRIVATE
                            PASSERELLE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
+# The store (and the domain over it, venues and the referential faked) against PostgreSQL:
+# revisions, request ids (retries, races, reuse), stale etags, withdrawal.
+passerelle_test(NAME indicators_reports_pgtest TIER pg SOURCES reports_pgtest.cpp
+                LIBS indicators_reports passerelle_testing)
+
 # ReportService through gRPC with the real venues and referential binaries, PostgreSQL and NATS.
 passerelle_test(NAME indicators_reports_itest TIER itest SOURCES reports_itest.cpp
                 LIBS passerelle_testing passerelle_indicators_proto passerelle_venues_proto
