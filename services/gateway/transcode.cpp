@@ -69,13 +69,7 @@ class SyntaxCheck : public json::json_sax_t {
   bool number_integer(number_integer_t) override { return true; }
   bool number_unsigned(number_unsigned_t) override { return true; }
   bool number_float(number_float_t v, const string_t& raw) override {
-    // A literal no field could hold (megabytes of digits) is not a number this API reads; a
-    // short one beyond a double's limits (1e400) is out of range.
-    if (raw.size() > kMaxNumberChars) {
-      error = absl::StrCat("[number] un nombre de ", raw.size(), " caractères (au plus ",
-                           kMaxNumberChars, ") : ce n'est pas un nombre que l'API lit");
-      return false;
-    }
+    if (raw.size() > kMaxNumberChars) return TooLong(raw.size());
     if (std::isfinite(v)) return true;
     error = absl::StrCat("[range] nombre hors des limites : ", text::Quote(raw, 40));
     return false;
@@ -98,7 +92,14 @@ class SyntaxCheck : public json::json_sax_t {
   bool start_array(std::size_t) override { return Deeper(); }
   bool end_array() override { return --depth_, true; }
   bool parse_error(std::size_t position, const std::string& last_token,
-                   const nlohmann::detail::exception&) override {
+                   const nlohmann::detail::exception& e) override {
+    // 406: a number beyond a double's limits. A literal no field could hold (megabytes of
+    // digits) is not a number this API reads; a short one (1e400) is out of range.
+    if (e.id == 406) {
+      if (last_token.size() > kMaxNumberChars) return TooLong(last_token.size());
+      error = absl::StrCat("[range] nombre hors des limites : ", text::Quote(last_token, 40));
+      return false;
+    }
     error = absl::StrCat("JSON invalide à l'octet ", position, " près de ",
                          text::Quote(last_token, 20));
     return false;
@@ -106,6 +107,11 @@ class SyntaxCheck : public json::json_sax_t {
   std::string error;
 
  private:
+  bool TooLong(size_t size) {
+    error = absl::StrCat("[number] un nombre de ", size, " caractères (au plus ", kMaxNumberChars,
+                         ") : ce n'est pas un nombre que l'API lit");
+    return false;
+  }
   bool Deeper() {
     if (++depth_ <= kMaxJsonDepth) return true;
     error = absl::StrCat("JSON imbriqué sur plus de ", kMaxJsonDepth, " niveaux");
