@@ -334,6 +334,9 @@ TEST_F(OpenApiTest, QueryParametersAreTheFieldsLeftOver) {
   const json& correct = Op("/v1/activityReports/{activityReport}:correct", "post");
   EXPECT_FALSE(Parameter(correct, "If-Match").is_null());
   EXPECT_FALSE(Parameter(correct, "Idempotency-Key").is_null());
+  // A method open to more scopes says so.
+  std::string scores = Op("/v1/equalityScores", "get")["description"];
+  EXPECT_THAT(scores, ::testing::HasSubstr("`partner`, `organisation:write` (ou `admin`)"));
 }
 
 TEST_F(OpenApiTest, ResponsesCarryTheirStatusesAndHeaders) {
