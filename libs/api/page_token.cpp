@@ -26,9 +26,9 @@ std::string Associated(std::string_view list, std::string_view parameters) {
 }
 
 absl::Status Refused(std::string_view why) {
-  return InvalidArgument(
-      "invalid page_token",
-      {{"page_token", absl::StrCat(std::string(why), "; start again without a token")}});
+  return InvalidArgument("jeton de page invalide",
+                         {{"page_token", absl::StrCat("[token] ", std::string(why),
+                                                      " ; recommencez la liste sans jeton")}});
 }
 
 }  // namespace
@@ -74,11 +74,11 @@ std::string PageTokens::Seal(std::string_view list, std::string_view parameters,
 
 absl::StatusOr<std::string> PageTokens::Open(std::string_view list, std::string_view parameters,
                                              std::string_view token) const {
-  if (token.size() > kMaxToken) return Refused("too long to be a token this service issued");
+  if (token.size() > kMaxToken) return Refused("trop long pour être un jeton de ce service");
   std::string raw;
   if (!absl::WebSafeBase64Unescape(absl::string_view(token.data(), token.size()), &raw) ||
       raw.size() < 1 + kNonce + kTag || static_cast<unsigned char>(raw[0]) != kVersion) {
-    return Refused("not a token this service issued");
+    return Refused("ce n'est pas un jeton de ce service");
   }
   const std::string aad = Associated(list, parameters);
   const auto* bytes = reinterpret_cast<const unsigned char*>(raw.data());
@@ -95,7 +95,8 @@ absl::StatusOr<std::string> PageTokens::Open(std::string_view list, std::string_
                       const_cast<unsigned char*>(bytes + 1 + kNonce + n));
   unsigned char tail[16];
   if (EVP_DecryptFinal_ex(ctx.get(), tail, &len) != 1) {
-    return Refused("not a token for this list and these parameters (forged, cut or reused)");
+    return Refused(
+        "ce jeton n'est pas celui de cette liste avec ces paramètres (forgé, coupé ou réutilisé)");
   }
   return cursor;
 }

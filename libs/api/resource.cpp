@@ -54,21 +54,21 @@ bool IsNameSegment(std::string_view value) {
 }
 
 absl::Status InvalidName(std::string_view field, std::string_view rule, std::string_view name) {
-  return InvalidArgument(
-      absl::StrCat("invalid ", std::string(field)),
-      {{std::string(field), absl::StrCat(std::string(rule), ", got \"", text::Quote(name), "\"")}});
+  return InvalidArgument(absl::StrCat(std::string(field), " invalide"),
+                         {{std::string(field),
+                           absl::StrCat(std::string(rule), ", reçu « ", text::Quote(name), " »")}});
 }
 
 absl::StatusOr<std::vector<std::string>> ResourcePattern::Parse(std::string_view name,
                                                                 std::string_view field) const {
-  const std::string rule = absl::StrCat("must be ", pattern_);
+  const std::string rule = absl::StrCat("[pattern] de la forme ", pattern_);
   if (name.size() > kMaxResourceName) {
-    return InvalidArgument(absl::StrCat("invalid ", std::string(field)),
-                           {{std::string(field), absl::StrCat(rule, ", at most ", kMaxResourceName,
-                                                              " bytes, got ", name.size())}});
+    return InvalidArgument(absl::StrCat(std::string(field), " invalide"),
+                           {{std::string(field), absl::StrCat(rule, ", au plus ", kMaxResourceName,
+                                                              " octets, reçu ", name.size())}});
   }
   if (HasSpaceOrControl(name)) {
-    return InvalidName(field, absl::StrCat(rule, " without spaces or control characters"), name);
+    return InvalidName(field, absl::StrCat(rule, " sans espace ni caractère de contrôle"), name);
   }
   const std::vector<std::string_view> parts = Segments(name);
   if (parts.size() != segments_.size()) return InvalidName(field, rule, name);
@@ -130,7 +130,10 @@ absl::StatusOr<int> RevisionFromETag(const std::string& etag) {
   }
   int revision = 0;
   if (!absl::SimpleAtoi(digits, &revision) || revision <= 0) {
-    return InvalidArgument("invalid etag", {{"etag", "not an etag this service issued"}});
+    return InvalidArgument(
+        "etag invalide",
+        {{"etag", absl::StrCat("[etag] ce n'est pas un etag de ce service, reçu « ",
+                               text::Quote(etag), " »")}});
   }
   return revision;
 }

@@ -33,9 +33,10 @@ absl::Status InvalidArgument(const std::string& message,
     const FieldViolation& v = violations[listed];
     auto* fv = br.add_field_violations();
     // Descriptions may quote client input: proto strings must stay valid UTF-8, and an error
-    // never echoes a huge value back.
+    // never echoes a huge value back (quotes are cut at a few dozen characters; a description may
+    // name a dozen cells of a sum with their values, hence its larger bound).
     fv->set_field(text::Ellipsize(text::ToValidUtf8(v.field), 200));
-    fv->set_description(text::Ellipsize(text::ToValidUtf8(v.description), 200));
+    fv->set_description(text::Ellipsize(text::ToValidUtf8(v.description), 800));
   }
   if (violations.size() > listed) {
     auto* more = br.add_field_violations();
@@ -82,8 +83,8 @@ bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, doubl
   if (std::isfinite(value) && value >= min && value <= max) return true;
   bad->push_back({std::string(field),
                   std::isnan(value)
-                      ? absl::StrCat("must be a number within [", min, ", ", max, "], got NaN")
-                      : absl::StrCat("must be within [", min, ", ", max, "], got ", value)});
+                      ? absl::StrCat("[number] un nombre de ", min, " à ", max, ", reçu NaN")
+                      : absl::StrCat("[range] de ", min, " à ", max, ", reçu ", value)});
   return false;
 }
 
@@ -91,24 +92,25 @@ bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::st
                size_t max_code_points, bool multiline) {
   std::string problem;
   if (auto at = text::FirstInvalidUtf8(value)) {
-    problem = absl::StrCat("is not valid UTF-8 (byte ", *at, ")");
+    problem = absl::StrCat("[utf8] texte UTF-8 invalide (octet ", *at, ")");
   } else if (auto c = text::FirstControl(value)) {
-    problem = absl::StrCat("contains a control character at byte ", *c);
+    problem = absl::StrCat("[control] caractère de contrôle à l'octet ", *c);
   } else if (auto b = text::FirstBidiControl(value)) {
     problem = absl::StrCat(
-        "contains a bidirectional override or isolate (U+202A-U+202E, U+2066-U+2069) at byte ", *b,
-        ": the text would display in another order than it reads");
+        "[bidi] caractère de forçage ou d'isolement bidirectionnel (U+202A-U+202E, "
+        "U+2066-U+2069) à l'octet ",
+        *b, " : le texte s'afficherait dans un autre ordre que celui où il se lit");
   } else if (!multiline && (value.find_first_of("\n\r") != std::string_view::npos ||
                             value.find("\u2028") != std::string_view::npos ||
                             value.find("\u2029") != std::string_view::npos)) {
     // U+2028 and U+2029 break lines too, in browsers and JSON-as-JavaScript.
-    problem = "must fit on one line";
+    problem = "[line] doit tenir sur une seule ligne";
   } else if (text::CodePoints(value) > max_code_points) {
-    problem = absl::StrCat("is longer than ", max_code_points, " characters (",
+    problem = absl::StrCat("[length] plus de ", max_code_points, " caractères (",
                            text::CodePoints(value), ")");
   }
   if (problem.empty()) return true;
-  bad->push_back({std::string(field), absl::StrCat(problem, ": \"", text::Quote(value), "\"")});
+  bad->push_back({std::string(field), absl::StrCat(problem, " : « ", text::Quote(value), " »")});
   return false;
 }
 

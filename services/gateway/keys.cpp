@@ -200,6 +200,9 @@ absl::Status Refuse(const Caller& caller, api::v1::Scope needed, const std::stri
 
 absl::Status AuthorizeScope(const Route& route, const Caller& caller) {
   if (Allowed(caller, route.access.scope())) return absl::OkStatus();
+  for (int s : route.access.also()) {
+    if (Allowed(caller, static_cast<api::v1::Scope>(s))) return absl::OkStatus();
+  }
   return Refuse(caller, route.access.scope(),
                 absl::StrCat("cette opération (", route.method->name(), ")"));
 }

@@ -197,6 +197,36 @@ TEST_F(AuthorizeTest, AnOrganisationKeyWritesForItsOrganisationOnly) {
   EXPECT_THAT(CallerMetadata(named), Contains(Pair("x-passerelle-key-organisation", "org-a")));
 }
 
+// Reports follow the same owner rule: a list naming another organisation is refused (403
+// NOT_OWNER, as for venues), an empty one is filled with the key's.
+TEST_F(AuthorizeTest, AnOrganisationKeyListsItsOwnReportsOnly) {
+  const Route& list = RouteOf("GET", "/v1/activityReports");
+  Caller org = Key({api::v1::ORGANISATION_WRITE}, "org-a");
+  nlohmann::json other = {{"organisation", "org-b"}};
+  absl::Status refused = Authorize(list, org, &other);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(refused.message(), HasSubstr("org-b"));
+  nlohmann::json empty = nlohmann::json::object();
+  ASSERT_TRUE(Authorize(list, org, &empty).ok());
+  EXPECT_EQ(empty["organisation"], "org-a");
+  nlohmann::json any = {{"organisation", "org-b"}};
+  EXPECT_TRUE(Authorize(list, Key({api::v1::ADMIN}), &any).ok());
+}
+
+// Equality scores: partner keys (the network's tallies) and organisation keys (their own actions'
+// scores, narrowed by the service) may ask; anonymous callers may not.
+TEST_F(AuthorizeTest, OrganisationKeysMayAlsoReadEqualityScores) {
+  const Route& scores = RouteOf("GET", "/v1/equalityScores");
+  using C = absl::StatusCode;
+  EXPECT_EQ(Code(scores, Key({api::v1::ORGANISATION_WRITE}, "org-a")), C::kOk);
+  EXPECT_EQ(Code(scores, Key({api::v1::PARTNER})), C::kOk);
+  EXPECT_EQ(Code(scores, Key({api::v1::ADMIN})), C::kOk);
+  EXPECT_EQ(Code(scores, Caller()), C::kUnauthenticated);
+  // Other partner reads stay closed to organisation keys.
+  EXPECT_EQ(Code(RouteOf("GET", "/v1/sources"), Key({api::v1::ORGANISATION_WRITE}, "org-a")),
+            C::kPermissionDenied);
+}
+
 TEST_F(AuthorizeTest, APartnerKeyWritesOnlyItsSources) {
   const Route& batch = RouteOf("POST", "/v1/sources/a/venues:batchUpsert");
   Caller partner = Key({api::v1::PARTNER}, "", {"a"});

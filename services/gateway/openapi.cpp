@@ -428,9 +428,14 @@ std::string Generator::AccessText(const Route& route) const {
     case api::v1::ADMIN:
       text = "Accès : clé de portée `admin`.";
       break;
-    default:
-      text = absl::StrCat("Accès : clé de portée `", ScopeLabel(route.access.scope()),
-                          "` (ou `admin`).");
+    default: {
+      std::string others;
+      for (int s : route.access.also()) {
+        absl::StrAppend(&others, ", `", ScopeLabel(static_cast<api::v1::Scope>(s)), "`");
+      }
+      text = absl::StrCat("Accès : clé de portée `", ScopeLabel(route.access.scope()), "`",
+                          others, " (ou `admin`).");
+    }
   }
   for (const auto& [field, scope] : route.field_scopes) {
     absl::StrAppend(&text, " `", field->json_name(), "` renseigné demande la portée `",

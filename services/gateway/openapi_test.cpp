@@ -330,6 +330,13 @@ TEST_F(OpenApiTest, QueryParametersAreTheFieldsLeftOver) {
   EXPECT_FALSE(Parameter(withdraw, "If-Match").is_null());
   EXPECT_EQ(withdraw["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/venues.v1.WithdrawVenueRequest");
+  // A report's correction names its revision (If-Match) and may be retried (Idempotency-Key).
+  const json& correct = Op("/v1/activityReports/{activityReport}:correct", "post");
+  EXPECT_FALSE(Parameter(correct, "If-Match").is_null());
+  EXPECT_FALSE(Parameter(correct, "Idempotency-Key").is_null());
+  // A method open to more scopes says so.
+  std::string scores = Op("/v1/equalityScores", "get")["description"];
+  EXPECT_THAT(scores, ::testing::HasSubstr("`partner`, `organisation:write` (ou `admin`)"));
 }
 
 TEST_F(OpenApiTest, ResponsesCarryTheirStatusesAndHeaders) {

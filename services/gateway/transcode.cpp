@@ -59,15 +59,19 @@ std::string MaskToCamel(std::string_view mask) {
   return out;
 }
 
+// Longest number literal read: a double in full (17 digits, sign, exponent) fits many times.
+constexpr size_t kMaxNumberChars = 64;
+
 class SyntaxCheck : public json::json_sax_t {
  public:
   bool null() override { return true; }
   bool boolean(bool) override { return true; }
   bool number_integer(number_integer_t) override { return true; }
   bool number_unsigned(number_unsigned_t) override { return true; }
-  bool number_float(number_float_t v, const string_t&) override {
+  bool number_float(number_float_t v, const string_t& raw) override {
+    if (raw.size() > kMaxNumberChars) return TooLong(raw.size());
     if (std::isfinite(v)) return true;
-    error = "nombre hors des limites";
+    error = absl::StrCat("[range] nombre hors des limites : ", text::Quote(raw, 40));
     return false;
   }
   bool string(string_t&) override { return true; }
@@ -88,7 +92,14 @@ class SyntaxCheck : public json::json_sax_t {
   bool start_array(std::size_t) override { return Deeper(); }
   bool end_array() override { return --depth_, true; }
   bool parse_error(std::size_t position, const std::string& last_token,
-                   const nlohmann::detail::exception&) override {
+                   const nlohmann::detail::exception& e) override {
+    // 406: a number beyond a double's limits. A literal no field could hold (megabytes of
+    // digits) is not a number this API reads; a short one (1e400) is out of range.
+    if (e.id == 406) {
+      if (last_token.size() > kMaxNumberChars) return TooLong(last_token.size());
+      error = absl::StrCat("[range] nombre hors des limites : ", text::Quote(last_token, 40));
+      return false;
+    }
     error = absl::StrCat("JSON invalide à l'octet ", position, " près de ",
                          text::Quote(last_token, 20));
     return false;
@@ -96,6 +107,11 @@ class SyntaxCheck : public json::json_sax_t {
   std::string error;
 
  private:
+  bool TooLong(size_t size) {
+    error = absl::StrCat("[number] un nombre de ", size, " caractères (au plus ", kMaxNumberChars,
+                         ") : ce n'est pas un nombre que l'API lit");
+    return false;
+  }
   bool Deeper() {
     if (++depth_ <= kMaxJsonDepth) return true;
     error = absl::StrCat("JSON imbriqué sur plus de ", kMaxJsonDepth, " niveaux");

@@ -126,7 +126,16 @@ TEST_F(TranscodeTest, MalformedJsonIsRefusedWithItsPosition) {
   EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": \"\xff\"}").ok());
   EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": \"\\ud800\"}").ok());
   EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", "[1]").ok());
-  EXPECT_FALSE(Build("POST", "/v1/venues/abc:withdraw", R"({"reason": 1e400})").ok());
+  EXPECT_THAT(
+      api::Violations(Build("POST", "/v1/venues/abc:withdraw", R"({"reason": 1e400})").status())[0]
+          .description,
+      HasSubstr("[range]"));
+  // Megabytes of digits are not a number at all.
+  EXPECT_THAT(api::Violations(Build("POST", "/v1/venues/abc:withdraw",
+                                    "{\"reason\": " + std::string(5'000'000, '7') + "}")
+                                  .status())[0]
+                  .description,
+              HasSubstr("[number] un nombre de 5000000 caractères"));
   std::string deep(40, '[');
   EXPECT_THAT(
       api::Violations(Build("POST", "/v1/venues/abc:withdraw", "{\"reason\": " + deep).status())[0]

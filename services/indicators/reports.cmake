@@ -23,7 +23,7 @@ add_library(indicators_reports reports_store.cpp reports_service.cpp reports_cli
             reports_handler.cpp reports_wiring.cpp)
 target_include_directories(indicators_reports PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(indicators_reports PUBLIC indicators_reports_rules
-                      passerelle_indicators_proto passerelle_venues_proto
+                      indicators_referential_client passerelle_indicators_proto passerelle_venues_proto
                       passerelle_referential_proto passerelle_events passerelle_api
                       passerelle_clock passerelle_logging passerelle_db passerelle_outbox
                       passerelle_server passerelle_service)
@@ -42,8 +42,14 @@ passerelle_test(NAME indicators_reports_test TIER unit SOURCES reports_test.cpp
 target_compile_definitions(indicators_reports_test PRIVATE
                            PASSERELLE_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
-# ReportService through gRPC with the real venues binary, PostgreSQL and NATS.
+# The store (and the domain over it, venues and the referential faked) against PostgreSQL:
+# revisions, request ids (retries, races, reuse), stale etags, withdrawal.
+passerelle_test(NAME indicators_reports_pgtest TIER pg SOURCES reports_pgtest.cpp
+                LIBS indicators_reports passerelle_testing)
+
+# ReportService through gRPC with the real venues and referential binaries, PostgreSQL and NATS.
 passerelle_test(NAME indicators_reports_itest TIER itest SOURCES reports_itest.cpp
                 LIBS passerelle_testing passerelle_indicators_proto passerelle_venues_proto
                      google_rpc_proto passerelle_events)
-add_dependencies(indicators_reports_itest passerelle-indicators passerelle-venues)
+add_dependencies(indicators_reports_itest passerelle-indicators passerelle-venues
+                 passerelle-referential)

@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/csv/csv.hpp"
@@ -263,6 +264,18 @@ absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownReque
     q.layer = r.layer();
   } else if (!r.layer().empty()) {
     bad.push_back({"layer", "[unexpected] seulement avec la dimension AREA"});
+  }
+  // Filters a client may still send (removed from the message: they made answers that differ by
+  // a few reports): refused by name rather than ignored, since an old client would take the
+  // whole table for a filtered one.
+  const auto& unknown = r.GetReflection()->GetUnknownFields(r);
+  for (int i = 0; i < unknown.field_count() && i < 8; ++i) {
+    static const char* const kRemoved[] = {"granularity", "period_start", "period_end", "item",
+                                           "organisation"};
+    const int number = unknown.field(i).number();
+    const std::string name =
+        number >= 3 && number <= 7 ? kRemoved[number - 3] : absl::StrCat("#", number);
+    bad.push_back({name, "[removed] un tableau porte sur une année entière (year), sans filtre"});
   }
   q.year = r.year() == 0 ? static_cast<int>(today.year()) : r.year();
   if (q.year < 2000 || q.year > today.year()) {

@@ -13,8 +13,9 @@ absl::Status FromGrpc(const grpc::Status& s) {
 
 }  // namespace
 
-GrpcDirectory::GrpcDirectory(const std::string& address, std::chrono::milliseconds timeout)
-    : timeout_(timeout) {
+GrpcDirectory::GrpcDirectory(const std::string& address, std::chrono::milliseconds timeout,
+                             ReferentialClient& referential, std::string nomenclature)
+    : timeout_(timeout), referential_(referential), nomenclature_(std::move(nomenclature)) {
   auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
   venues_ = venues::v1::VenueService::NewStub(channel);
   organisations_ = venues::v1::OrganisationService::NewStub(channel);
@@ -59,6 +60,16 @@ absl::StatusOr<std::map<std::string, std::string>> GrpcDirectory::AreaLabels(
     for (const auto& a : resp.areas()) out[a.code()] = a.label();
     if (resp.next_page_token().empty()) break;
     req.set_page_token(resp.next_page_token());
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, std::string>> GrpcDirectory::PublishedItems() {
+  auto version = referential_.Version(absl::StrCat("nomenclatures/", nomenclature_, "/versions/-"));
+  if (!version.ok()) return version.status();
+  std::map<std::string, std::string> out;
+  for (const auto& item : version->items) {
+    out[item.name] = item.plain_label.empty() ? item.label : item.plain_label;
   }
   return out;
 }

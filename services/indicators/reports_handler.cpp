@@ -9,8 +9,9 @@ namespace passerelle::indicators::reports {
 namespace {
 
 // What the gateway says of the caller: internal callers (no key) and administrators see every
-// organisation's reports; an organisation key its own; any other key none.
-absl::StatusOr<Access> AccessOf(const grpc::ServerContext& ctx) {
+// organisation's reports; an organisation key its own; any other key none (refused unless
+// `others_allowed`, when it gets an Access of no organisation).
+absl::StatusOr<Access> AccessOf(const grpc::ServerContext& ctx, bool others_allowed = false) {
   auto caller = server::CallerOf(ctx);
   if (!caller.ok()) return caller.status();
   Access access;
@@ -19,6 +20,10 @@ absl::StatusOr<Access> AccessOf(const grpc::ServerContext& ctx) {
   access.budget = server::RemainingBudget(ctx, std::chrono::minutes(1));
   access.budget_spent = access.budget <= std::chrono::milliseconds(0);
   if (caller->internal() || caller->Has("admin")) return access;
+  if (caller->key_organisation.empty() && others_allowed) {
+    access.all = false;
+    return access;
+  }
   if (caller->key_organisation.empty()) {
     return absl::PermissionDeniedError(
         "les rapports d'activité sont réservés aux clés d'une organisation");
@@ -112,7 +117,9 @@ grpc::Status ReportsHandler::GetEqualityScores(grpc::ServerContext* ctx,
                                                const v1::GetEqualityScoresRequest* req,
                                                v1::EqualityScores* resp) {
   server::RequestScope scope(ctx);
-  return Answer(reports_.Scores(*req), resp);
+  auto access = AccessOf(*ctx, /*others_allowed=*/true);
+  if (!access.ok()) return server::ToGrpc(access.status());
+  return Answer(reports_.Scores(*req, *access), resp);
 }
 
 }  // namespace passerelle::indicators::reports

@@ -1,7 +1,9 @@
-// passerelle-indicators' ReportService with the real passerelle-venues, PostgreSQL and NATS:
-// reports submitted, read, listed, corrected and withdrawn with their events; a report that does
-// not add up refused with the cell; request ids; who reads what; breakdowns and their CSV under
-// small-count protection; equality assessments and scores; hostile input on every method.
+// passerelle-indicators' ReportService with the real passerelle-venues and
+// passerelle-referential, PostgreSQL and NATS: reports submitted, read, listed, corrected and
+// withdrawn with their events; a report that does not add up refused with the cell; items
+// checked against the published referential; request ids; who reads what; breakdowns and their
+// CSV under small-count protection; equality assessments and who reads their scores; hostile
+// input on every method.
 #include <grpcpp/grpcpp.h>
 #include <nats/nats.h>
 
@@ -52,6 +54,10 @@ std::string Reason(const grpc::Status& st) {
   return "";
 }
 
+// An item of the seeded referential (code 77) and its plain-language label.
+constexpr char kItem[] = "items/it-77";
+constexpr char kItemLabel[] = "Apprendre les gestes de l'écran tactile";
+
 v1::SexSplit Split(int f, int h, int a = 0, int n = 0) {
   v1::SexSplit s;
   s.set_femme(f);
@@ -71,7 +77,7 @@ v1::ActivityReport Report(const std::string& organisation, const std::vector<std
   r.set_period_start(start);
   r.set_period_end("2026-11-30");
   for (const auto& v : venues) r.add_venues(v);
-  r.add_items("items/smartphone");
+  r.add_items(kItem);
   r.set_sessions(12);
   *r.mutable_beneficiaries_total() = Split(women, men);
   auto* band = r.add_beneficiaries_by_age();
@@ -109,6 +115,12 @@ const Key kAdmin{"key-admin", "admin", ""};
 class ReportsTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    referential_ = std::make_unique<testing::ServiceBinary>(
+        "services/referential/passerelle-referential",
+        std::map<std::string, std::string>{
+            {"PASSERELLE_NATS_PREFIX", prefix_},
+            {"PASSERELLE_SEED_DIR", testing::SourceDir() + "/services/referential/seed"}});
+    referential_process_ = referential_->Start();
     venues_ = std::make_unique<testing::ServiceBinary>(
         "services/venues/passerelle-venues",
         std::map<std::string, std::string>{{"PASSERELLE_NATS_PREFIX", prefix_}});
@@ -119,10 +131,12 @@ class ReportsTest : public ::testing::Test {
     organisations_ = venues::v1::OrganisationService::NewStub(venues_channel);
     indicators_ = std::make_unique<testing::ServiceBinary>(
         "services/indicators/passerelle-indicators",
-        std::map<std::string, std::string>{{"PASSERELLE_NATS_PREFIX", prefix_},
-                                           {"PASSERELLE_VENUES_ADDRESS", venues_->grpc_address()},
-                                           {"PASSERELLE_PAGE_TOKEN_KEY", "indicators-itest"},
-                                           {"PASSERELLE_INDICATORS_MIN_COUNT", "5"}});
+        std::map<std::string, std::string>{
+            {"PASSERELLE_NATS_PREFIX", prefix_},
+            {"PASSERELLE_VENUES_ADDRESS", venues_->grpc_address()},
+            {"PASSERELLE_REFERENTIAL_ADDRESS", referential_->grpc_address()},
+            {"PASSERELLE_PAGE_TOKEN_KEY", "indicators-itest"},
+            {"PASSERELLE_INDICATORS_MIN_COUNT", "5"}});
     process_ = indicators_->Start();
     stub_ = v1::ReportService::NewStub(
         grpc::CreateChannel(indicators_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -137,6 +151,10 @@ class ReportsTest : public ::testing::Test {
     EXPECT_EQ(process_->Wait(20s), 0) << process_->Output();
     venues_process_->Signal(SIGTERM);
     EXPECT_EQ(venues_process_->Wait(20s), 0);
+    if (referential_process_) {
+      referential_process_->Signal(SIGTERM);
+      EXPECT_EQ(referential_process_->Wait(20s), 0);
+    }
   }
 
   void CreateOrganisation(const std::string& id) {
@@ -202,11 +220,12 @@ class ReportsTest : public ::testing::Test {
     return stub_->GetActivityReport(&ctx, req, out);
   }
   grpc::Status Correct(const v1::ActivityReport& r, v1::ActivityReport* out,
-                       const Key& key = kInternal) {
+                       const Key& key = kInternal, const std::string& request_id = "") {
     grpc::ClientContext ctx;
     key.Apply(&ctx);
     v1::CorrectActivityReportRequest req;
     *req.mutable_activity_report() = r;
+    req.set_request_id(request_id);
     return stub_->CorrectActivityReport(&ctx, req, out);
   }
   grpc::Status Withdraw(const std::string& name, const std::string& etag, v1::ActivityReport* out,
@@ -276,8 +295,8 @@ class ReportsTest : public ::testing::Test {
   }
 
   std::string prefix_ = testing::UniqueName("ind");
-  std::unique_ptr<testing::ServiceBinary> venues_, indicators_;
-  std::unique_ptr<testing::Process> venues_process_, process_;
+  std::unique_ptr<testing::ServiceBinary> referential_, venues_, indicators_;
+  std::unique_ptr<testing::Process> referential_process_, venues_process_, process_;
   std::unique_ptr<venues::v1::VenueService::Stub> venues_stub_;
   std::unique_ptr<venues::v1::OrganisationService::Stub> organisations_;
   std::unique_ptr<v1::ReportService::Stub> stub_;
@@ -525,6 +544,7 @@ TEST_F(ReportsTest, AnOrganisationReadsAndCorrectsItsOwnReportsOnly) {
   EXPECT_TRUE(Get(theirs.name(), 0, &out, kAdmin).ok());
   v1::ActivityReport fix = Report("mediatheque-roubaix", {centre_venue_}, 11, 10);
   fix.set_name(theirs.name());
+  fix.set_etag(theirs.etag());
   EXPECT_EQ(Correct(fix, &out, kEpeule).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Withdraw(theirs.name(), "", &out, kEpeule).error_code(), grpc::StatusCode::NOT_FOUND);
   // Changing a report's organisation is refused.
@@ -585,6 +605,7 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
   v1::ActivityReport centre = MustSubmit(Report("mediatheque-roubaix", {centre_venue_}, 8, 7));
   v1::ActivityReport fix = Report("mediatheque-roubaix", {centre_venue_}, 9, 7);
   fix.set_name(centre.name());
+  fix.set_etag(centre.etag());
   v1::ActivityReport out;
   ASSERT_TRUE(Correct(fix, &out).ok());
   v1::ActivityReport gone = MustSubmit(Report("mediatheque-roubaix", {centre_venue_}, 40, 40));
@@ -763,6 +784,150 @@ TEST_F(ReportsTest, EqualityAssessmentsScoreAndCompare) {
   req.set_organisation("Pas Un Id");
   EXPECT_EQ(stub_->GetEqualityScores(&ctx3, req, &scores).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Items are checked against the referential's current published version: an unknown one is
+// refused on submission and on correction, never shown as an ITEM row; ITEM rows carry the
+// referential's plain-language label.
+TEST_F(ReportsTest, UnknownItemsAreRefusedAndItemRowsCarryTheReferentialsLabels) {
+  v1::ActivityReport r = Report("centre-social-epeule", {epeule_venue_}, 12, 8);
+  r.add_items("items/inconnu");
+  v1::ActivityReport out;
+  grpc::Status st = Submit(r, &out);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_THAT(Violations(st), HasSubstr("activity_report.items[1]: [exists] aucun élément « "
+                                        "items/inconnu » dans la version publiée du référentiel"));
+  EXPECT_THAT(Violations(st), ::testing::Not(HasSubstr("items[0]")));
+
+  v1::ActivityReport first = MustSubmit(Report("centre-social-epeule", {epeule_venue_}, 12, 8));
+  v1::ActivityReport fix = Report("centre-social-epeule", {epeule_venue_}, 12, 8);
+  fix.set_name(first.name());
+  fix.set_etag(first.etag());
+  fix.add_items("items/it-999999");
+  st = Correct(fix, &out);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_THAT(Violations(st), HasSubstr("activity_report.items[1]: [exists]"));
+
+  v1::GetBreakdownRequest req;
+  req.set_dimension(v1::ITEM);
+  v1::Breakdown b;
+  st = Breakdown(req, &b);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(b.rows_size(), 1);
+  EXPECT_EQ(b.rows(0).key(), kItem);
+  EXPECT_EQ(b.rows(0).label(), kItemLabel);
+
+  // Without the referential, nothing naming items is accepted.
+  referential_process_->Signal(SIGTERM);
+  ASSERT_EQ(referential_process_->Wait(20s), 0);
+  referential_process_.reset();
+  st = Submit(Report("centre-social-epeule", {epeule_venue_}, 13, 8), &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("le référentiel ne répond pas"));
+  EXPECT_THAT(st.error_message(), ::testing::Not(HasSubstr("GetVersion")));  // French only
+  fix.mutable_items()->RemoveLast();
+  EXPECT_EQ(Correct(fix, &out).error_code(), grpc::StatusCode::UNAVAILABLE);
+  v1::ListActivityReportsResponse page;
+  ASSERT_TRUE(List({}, &page).ok());
+  EXPECT_EQ(page.total_size(), 1);
+  EXPECT_EQ(page.activity_reports(0).revision(), 1);
+}
+
+// A correction replaces the whole report: it names the revision it corrects (etag required), and
+// its request id makes a retry safe.
+TEST_F(ReportsTest, ACorrectionNeedsItsEtagAndItsRequestIdMakesRetriesSafe) {
+  v1::ActivityReport first = MustSubmit(Report("centre-social-epeule", {epeule_venue_}, 12, 8));
+  v1::ActivityReport fix = Report("centre-social-epeule", {epeule_venue_}, 13, 8);
+  fix.set_name(first.name());
+  v1::ActivityReport out;
+  grpc::Status st = Correct(fix, &out);
+  ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st), HasSubstr("activity_report.etag: [required]"));
+
+  const std::string id = "9b1c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f";
+  fix.set_etag(first.etag());
+  v1::ActivityReport a, b;
+  st = Correct(fix, &a, kInternal, id);
+  ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  EXPECT_EQ(a.revision(), 2);
+  // The retry (its etag now stale) gets the same revision; nothing more is written.
+  st = Correct(fix, &b, kInternal, id);
+  ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  EXPECT_EQ(b.revision(), 2);
+  EXPECT_EQ(b.etag(), a.etag());
+  EXPECT_EQ(b.beneficiaries_total().femme(), 13);
+  // The same id with another correction is refused.
+  fix.set_sessions(99);
+  st = Correct(fix, &b, kInternal, id);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st), HasSubstr("request_id: [reused]"));
+  EXPECT_EQ(Correct(fix, &b, kInternal, "pas-un-uuid").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ASSERT_TRUE(Get(first.name(), 0, &b).ok());
+  EXPECT_EQ(b.revision(), 2);
+  // Concurrent retries of one correction: one revision, every caller told it.
+  fix.set_etag(a.etag());
+  const std::string raced = "5c1c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f";
+  std::vector<std::string> etags(5);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < etags.size(); ++i) {
+    threads.emplace_back([&, i] {
+      v1::ActivityReport written;
+      grpc::Status s = Correct(fix, &written, kInternal, raced);
+      etags[i] = s.ok() ? written.etag() : s.error_message();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_THAT(etags, ::testing::Each("W/\"3\""));
+  // A request id of a submission is not one of a correction.
+  EXPECT_EQ(Correct(fix, &b, kInternal, raced).error_code(), grpc::StatusCode::OK);
+  v1::ActivityReport other;
+  st = Submit(Report("centre-social-epeule", {epeule_venue_}, 12, 8), &other, kInternal, raced);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// An organisation reads its own actions' scores; a partner key only the network's tallies; no
+// key reads another organisation's per-action scores.
+TEST_F(ReportsTest, EqualityScoresPerActionAreTheirOrganisationsOnly) {
+  auto submit = [&](v1::EqualityAssessment a) {
+    grpc::ClientContext ctx;
+    v1::SubmitEqualityAssessmentRequest req;
+    *req.mutable_equality_assessment() = std::move(a);
+    v1::EqualityAssessment out;
+    grpc::Status st = stub_->SubmitEqualityAssessment(&ctx, req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  };
+  submit(Assessment(10, 1, "2026-03-01"));
+  v1::EqualityAssessment theirs = Assessment(2, 2, "2026-04-01");
+  theirs.set_organisation("mediatheque-roubaix");
+  submit(theirs);
+  auto scores = [&](const Key& key, const std::string& organisation, v1::EqualityScores* out) {
+    grpc::ClientContext ctx;
+    key.Apply(&ctx);
+    v1::GetEqualityScoresRequest req;
+    req.set_organisation(organisation);
+    return stub_->GetEqualityScores(&ctx, req, out);
+  };
+  v1::EqualityScores s;
+  ASSERT_TRUE(scores(kAdmin, "", &s).ok());
+  EXPECT_EQ(s.actions_size(), 2);
+  ASSERT_TRUE(scores(kEpeule, "", &s).ok());
+  ASSERT_EQ(s.actions_size(), 1);
+  EXPECT_EQ(s.actions(0).organisation(), "centre-social-epeule");
+  ASSERT_FALSE(s.most_no().empty());
+  EXPECT_EQ(s.most_no(0).applicable_count(), 2);  // the network's tallies
+  ASSERT_TRUE(scores(kPartner, "", &s).ok());
+  EXPECT_EQ(s.actions_size(), 0);
+  ASSERT_FALSE(s.most_no().empty());
+  EXPECT_EQ(s.most_no(0).question(), "diagnostic-1");
+  EXPECT_EQ(s.most_no(0).no_count(), 2);
+  grpc::Status st = scores(kPartner, "mediatheque-roubaix", &s);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(st), "NOT_OWNER");
+  EXPECT_EQ(scores(kEpeule, "mediatheque-roubaix", &s).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(scores(kEpeule, "centre-social-epeule", &s).ok());
+  EXPECT_EQ(s.actions_size(), 1);
 }
 
 }  // namespace

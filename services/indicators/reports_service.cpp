@@ -10,6 +10,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/events/event.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/indicators/v1/events.pb.h"
 #include "services/indicators/reports_validation.hpp"
@@ -72,6 +73,15 @@ events::v1::Event SubmittedEvent(const v1::ActivityReport& r, absl::Time now) {
   return events::MakeEvent(kSubmittedEvent, "indicators", r.name(), p, now);
 }
 
+// A service the domain asks did not answer: the member reads which one, in French; the cause (in
+// the transport's English) goes to the log.
+absl::Status Unavailable(std::string_view who, const absl::Status& cause) {
+  logging::Warn("indicators reports: upstream call failed",
+                {{"upstream", std::string(who)}, {"error", std::string(cause.message())}});
+  return absl::UnavailableError(
+      absl::StrCat(std::string(who), " ne répond pas ; réessayez dans un moment"));
+}
+
 bool Visible(const Access& access, const std::string& organisation) {
   return access.all || access.organisation == organisation;
 }
@@ -108,8 +118,7 @@ absl::Status Reports::CheckDirectory(const v1::ActivityReport& r,
           {"activity_report.organisation", absl::StrCat("[exists] aucune organisation « ",
                                                         r.organisation(), " » dans l'annuaire")});
     } else {
-      return absl::UnavailableError(
-          absl::StrCat("l'annuaire des organisations ne répond pas : ", found.status().message()));
+      return Unavailable("l'annuaire des organisations", found.status());
     }
   }
   std::set<std::string> all_areas;
@@ -125,12 +134,35 @@ absl::Status Reports::CheckDirectory(const v1::ActivityReport& r,
         bad->push_back({field, absl::StrCat("[exists] aucun lieu ", text::Quote(r.venues(i), 60),
                                             " dans le registre")});
       } else {
-        return absl::UnavailableError(
-            absl::StrCat("le registre des lieux ne répond pas : ", found.status().message()));
+        return Unavailable("le registre des lieux", found.status());
       }
     }
   }
   areas->assign(all_areas.begin(), all_areas.end());
+
+  // Items: each in the referential's current published version (not retired).
+  std::vector<int> to_check;
+  if (r.items_size() <= kMaxItems) {
+    for (int i = 0; i < r.items_size(); ++i) {
+      if (!named(absl::StrCat("activity_report.items[", i, "]"))) to_check.push_back(i);
+    }
+  }
+  if (to_check.empty()) return absl::OkStatus();
+  auto published = directory_.PublishedItems();
+  if (!published.ok()) {
+    return Unavailable("le référentiel", published.status());
+  }
+  for (int i : to_check) {
+    if (published->count(r.items(i)) == 0) {
+      bad->push_back({absl::StrCat("activity_report.items[", i, "]"),
+                      absl::StrCat("[exists] aucun élément « ", text::Quote(r.items(i), 60),
+                                   " » dans la version publiée du référentiel")});
+    }
+  }
+  std::lock_guard lock(labels_mu_);
+  item_labels_.expires = absl::Now() + absl::Hours(1);
+  item_labels_.by_code =
+      std::make_shared<const std::map<std::string, std::string>>(*std::move(published));
   return absl::OkStatus();
 }
 
@@ -220,7 +252,7 @@ absl::StatusOr<v1::ListActivityReportsResponse> Reports::List(
 absl::StatusOr<v1::ActivityReport> Reports::Revise(
     const std::string& id, const Access& access, int expected_revision,
     const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
-    const std::string& label) {
+    const std::string& label, const RememberedRequest& request) {
   if (access.expired()) return absl::DeadlineExceededError("délai de l'appel dépassé");
   const absl::Time now = clock_.Now();
   auto written = store_.Revise(
@@ -249,17 +281,40 @@ absl::StatusOr<v1::ActivityReport> Reports::Revise(
         next->set_etag(api::WeakETag(next->revision()));
         return next;
       },
-      label, [now](const v1::ActivityReport& r) { return SubmittedEvent(r, now); }, access.budget);
+      label, [now](const v1::ActivityReport& r) { return SubmittedEvent(r, now); }, request,
+      access.budget);
   if (written.ok()) Invalidate();
   return written;
 }
 
 absl::StatusOr<v1::ActivityReport> Reports::Correct(const v1::CorrectActivityReportRequest& req,
                                                     const Access& access) {
+  if (absl::Status s = CheckRequestId(req.request_id()); !s.ok()) return s;
   auto id = ReportId(req.activity_report().name(), "activity_report.name");
   if (!id.ok()) return id.status();
+  // The etag is required (AIP-154 lets a resource demand it): a correction replaces the whole
+  // report, so it is made to the revision the member read, never blindly over another's.
+  if (req.activity_report().etag().empty()) {
+    return api::InvalidArgument(
+        "etag manquant",
+        {{"activity_report.etag",
+          "[required] obligatoire : l'etag de la révision corrigée (lue avec GetActivityReport)"}});
+  }
   auto expected = api::RevisionFromETag(req.activity_report().etag());
   if (!expected.ok()) return expected.status();
+  // The request as sent (name and etag included) is what its id is bound to.
+  v1::ActivityReport sent = req.activity_report();
+  if (!access.all) sent.set_organisation(access.organisation);
+  const RememberedRequest remembered{access.request_scope, req.request_id(),
+                                     Digest("CorrectActivityReport", sent)};
+  auto seen = store_.FindRequest(remembered);
+  if (!seen.ok()) return seen.status();
+  if (*seen) {
+    auto first = store_.Get(IdOf(**seen), RevisionOf(**seen));
+    if (!first.ok()) return first.status();
+    if (!Visible(access, first->organisation())) return absl::NotFoundError("rapport introuvable");
+    return first;
+  }
   auto current = store_.Get(*id, 0);
   if (!current.ok()) return current.status();
   if (!Visible(access, current->organisation())) return absl::NotFoundError("rapport introuvable");
@@ -285,7 +340,7 @@ absl::StatusOr<v1::ActivityReport> Reports::Correct(const v1::CorrectActivityRep
         for (const auto& a : areas) next.add_venue_areas(a);
         return next;
       },
-      label);
+      label, remembered);
 }
 
 absl::StatusOr<v1::ActivityReport> Reports::Withdraw(const v1::WithdrawActivityReportRequest& req,
@@ -359,33 +414,72 @@ std::shared_ptr<const std::map<std::string, std::string>> Reports::AreaLabels(
   return entry.by_code;
 }
 
+std::shared_ptr<const std::map<std::string, std::string>> Reports::ItemLabels() {
+  std::lock_guard lock(labels_mu_);
+  const absl::Time now = absl::Now();
+  if (now < item_labels_.expires) return item_labels_.by_code;
+  auto labels = directory_.PublishedItems();
+  if (labels.ok()) {
+    item_labels_.expires = now + absl::Hours(1);
+    item_labels_.by_code =
+        std::make_shared<const std::map<std::string, std::string>>(*std::move(labels));
+  } else {
+    item_labels_.expires = now + absl::Minutes(1);
+  }
+  return item_labels_.by_code;
+}
+
 absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownRequest& req) {
   auto query = ParseBreakdownRequest(req, Today());
   if (!query.ok()) return query.status();
   if (query->dimension == v1::AREA) query->area_labels = AreaLabels(query->layer);
+  if (query->dimension == v1::ITEM) query->item_labels = ItemLabels();
   auto snapshot = Current();
   if (!snapshot.ok()) return snapshot.status();
-  const std::string key =
-      absl::StrCat(static_cast<int>(query->dimension), "/", query->layer, "/", query->year);
-  {
-    std::lock_guard lock(computed_mu_);
-    auto it = computed_.find(key);
-    if (it != computed_.end() && it->second.snapshot == *snapshot &&
-        it->second.area_labels == query->area_labels &&
-        it->second.item_labels == query->item_labels) {
-      return it->second.breakdown;
-    }
-  }
-  // The snapshot keeps every report alive while the figures are computed.
+  // The snapshot keeps every report alive while the figures are computed, so a report's
+  // address names its revision: the kept answer stands while the year's reports are the same.
   std::vector<const Figures*> selected;
   selected.reserve((*snapshot)->size());
   for (const auto& f : **snapshot) {
     if (Selected(*query, *f)) selected.push_back(f.get());
   }
+  const std::string key =
+      absl::StrCat(static_cast<int>(query->dimension), "/", query->layer, "/", query->year);
+  auto kept = [&]() -> const v1::Breakdown* {
+    auto it = computed_.find(key);
+    if (it != computed_.end() && it->second.selected == selected &&
+        it->second.area_labels == query->area_labels &&
+        it->second.item_labels == query->item_labels) {
+      return &it->second.breakdown;
+    }
+    return nullptr;
+  };
+  std::shared_ptr<std::mutex> flight;
+  {
+    std::lock_guard lock(computed_mu_);
+    if (const v1::Breakdown* b = kept()) return *b;
+    auto& f = in_flight_[key];
+    if (!f) f = std::make_shared<std::mutex>();
+    flight = f;
+  }
+  // One computation per table at a time: the others wait for it and take its answer.
+  std::lock_guard computing(*flight);
+  {
+    std::lock_guard lock(computed_mu_);
+    if (const v1::Breakdown* b = kept()) return *b;
+  }
   v1::Breakdown out = ComputeBreakdown(*query, selected, options_.min_count);
   std::lock_guard lock(computed_mu_);
-  if (computed_.size() > 256) computed_.clear();
-  computed_[key] = {*snapshot, query->area_labels, query->item_labels, out};
+  if (computed_.size() > 256) {
+    // Many layers asked for: keep the tables of the dimensions without a layer.
+    for (auto it = computed_.begin(); it != computed_.end();) {
+      it = it->second.area_labels ? computed_.erase(it) : std::next(it);
+    }
+    for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+      it = it->second.use_count() == 1 ? in_flight_.erase(it) : std::next(it);
+    }
+  }
+  computed_[key] = {*snapshot, std::move(selected), query->area_labels, query->item_labels, out};
   return out;
 }
 
@@ -415,8 +509,7 @@ absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(
                      absl::StrCat("[exists] aucune organisation « ", a.organisation(),
                                   " » dans l'annuaire")});
     } else if (!found.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("l'annuaire des organisations ne répond pas : ", found.status().message()));
+      return Unavailable("l'annuaire des organisations", found.status());
     }
   }
   if (!bad.empty()) return api::InvalidArgument("évaluation invalide", bad);
@@ -430,7 +523,8 @@ absl::StatusOr<v1::EqualityAssessment> Reports::SubmitAssessment(
   return a;
 }
 
-absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRequest& req) {
+absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRequest& req,
+                                                   const Access& access) {
   std::vector<api::FieldViolation> bad;
   if (!req.organisation().empty() && !IsOrganisationId(req.organisation())) {
     bad.push_back({"organisation", absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
@@ -441,9 +535,32 @@ absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRe
     bad.push_back({"top", absl::StrCat("[range] de 0 à ", questions, ", reçu ", req.top())});
   }
   if (!bad.empty()) return api::InvalidArgument("demande de scores invalide", bad);
-  auto assessments = store_.LatestAssessments(req.organisation());
+  if (access.all) {
+    auto assessments = store_.LatestAssessments(req.organisation());
+    if (!assessments.ok()) return assessments.status();
+    return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+  }
+  // Another organisation's scores are its own business: a key sees its organisation's actions
+  // (none for a key of no organisation) and the tallies of the whole network.
+  if (!req.organisation().empty() && req.organisation() != access.organisation) {
+    return api::WithReason(
+        absl::PermissionDeniedError(absl::StrCat(
+            "les scores par action ne se lisent que pour l'organisation de la clé, pas pour ",
+            text::Quote(req.organisation(), 40))),
+        "NOT_OWNER");
+  }
+  auto assessments = store_.LatestAssessments("");
   if (!assessments.ok()) return assessments.status();
-  return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+  v1::EqualityScores out =
+      ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+  auto* actions = out.mutable_actions();
+  actions->erase(std::remove_if(actions->begin(), actions->end(),
+                                [&](const v1::ActionScores& a) {
+                                  return access.organisation.empty() ||
+                                         a.organisation() != access.organisation;
+                                }),
+                 actions->end());
+  return out;
 }
 
 }  // namespace passerelle::indicators::reports

@@ -37,7 +37,7 @@ struct Access {
   bool expired() const { return budget_spent; }
 };
 
-/// What the domain asks the venues service.
+/// What the domain asks the venues service and the referential.
 class Directory {
  public:
   virtual ~Directory() = default;
@@ -49,6 +49,10 @@ class Directory {
   /// The names of a layer's areas by code (empty for an unknown layer).
   virtual absl::StatusOr<std::map<std::string, std::string>> AreaLabels(
       const std::string& layer) = 0;
+  /// The items (`items/{item}`) the referential's current published version offers, each with
+  /// its label for inhabitants (the plain-language one when there is one); an error when the
+  /// referential cannot answer.
+  virtual absl::StatusOr<std::map<std::string, std::string>> PublishedItems() = 0;
 };
 
 struct ReportsOptions {
@@ -81,21 +85,26 @@ class Reports {
 
   absl::StatusOr<v1::EqualityAssessment> SubmitAssessment(
       const v1::SubmitEqualityAssessmentRequest& request, const Access& access);
-  absl::StatusOr<v1::EqualityScores> Scores(const v1::GetEqualityScoresRequest& request);
+  /// Per-action scores to administrators and internal callers (all), an organisation's own to
+  /// its key; to every other caller only the network-wide tallies (`most_no`). A key naming
+  /// another organisation than its own is refused.
+  absl::StatusOr<v1::EqualityScores> Scores(const v1::GetEqualityScoresRequest& request,
+                                            const Access& access);
 
   int min_count() const { return options_.min_count; }
 
  private:
   absl::CivilDay Today() const;
-  /// Checks venues and organisation against the registry (appending violations) and returns the
-  /// organisation's label and the venues' areas.
+  /// Checks venues and organisation against the registry and items against the referential's
+  /// published version (appending violations) and returns the organisation's label and the
+  /// venues' areas. UNAVAILABLE when one of them cannot answer.
   absl::Status CheckDirectory(const v1::ActivityReport& report,
                               std::vector<api::FieldViolation>* bad, std::string* label,
                               std::vector<std::string>* areas);
   absl::StatusOr<v1::ActivityReport> Revise(
       const std::string& id, const Access& access, int expected_revision,
       const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
-      const std::string& label);
+      const std::string& label, const RememberedRequest& request = {});
   using Snapshot = std::vector<std::shared_ptr<const Figures>>;
   /// Brings the cache of current figures up to the store (revisions since the last seen) and
   /// returns it: a snapshot that later changes do not touch.
@@ -105,6 +114,9 @@ class Reports {
   /// A layer's area names, asked of the venues service at most once an hour (once a minute
   /// after a failure, the codes standing in meanwhile).
   std::shared_ptr<const std::map<std::string, std::string>> AreaLabels(const std::string& layer);
+  /// The published items' labels by name, asked of the referential at most once an hour (once a
+  /// minute after a failure, the ids standing in meanwhile); refreshed by every item check.
+  std::shared_ptr<const std::map<std::string, std::string>> ItemLabels();
 
   ReportStore& store_;
   Directory& directory_;
@@ -127,16 +139,20 @@ class Reports {
   };
   std::mutex labels_mu_;
   std::map<std::string, Labels> area_labels_;  // by layer; guarded by labels_mu_
+  Labels item_labels_;                         // guarded by labels_mu_
 
   /// Computed breakdowns (the protection's audit can take a while on awkward tables), each kept
-  /// while the snapshot and the labels it was made from are current.
+  /// while the year's reports and the labels it was made from are current.
   struct Computed {
-    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const Snapshot> snapshot;  // keeps `selected` alive
+    std::vector<const Figures*> selected;
     std::shared_ptr<const std::map<std::string, std::string>> area_labels, item_labels;
     v1::Breakdown breakdown;
   };
   std::mutex computed_mu_;
   std::map<std::string, Computed> computed_;  // by dimension, layer, year; guarded by computed_mu_
+  /// One lock per table being computed: concurrent requests wait for one computation.
+  std::map<std::string, std::shared_ptr<std::mutex>> in_flight_;  // guarded by computed_mu_
 };
 
 }  // namespace passerelle::indicators::reports

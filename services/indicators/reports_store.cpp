@@ -60,7 +60,7 @@ absl::StatusOr<M> Parse(const pqxx::field& hex) {
   std::string bytes;
   M m;
   if (!db::FromHex(hex.as<std::string>(), &bytes) || !m.ParseFromString(bytes)) {
-    return absl::DataLossError("stored message does not parse");
+    return absl::DataLossError("un rapport enregistré est illisible");
   }
   return m;
 }
@@ -94,7 +94,8 @@ absl::Status Remember(pqxx::work& tx, const RememberedRequest& request, const st
   pqxx::result r = tx.exec_params(
       "SELECT digest, resource FROM report_requests WHERE scope = $1 AND request_id = $2::uuid",
       request.scope, request.request_id);
-  if (r.empty()) return absl::AbortedError("request id row vanished");
+  if (r.empty())
+    return absl::AbortedError("identifiant de requête perdu pendant l'écriture ; réessayez");
   if (r[0][0].as<std::string>() != request.digest) {
     return api::InvalidArgument(
         "identifiant de requête déjà utilisé",
@@ -192,18 +193,44 @@ absl::StatusOr<v1::ActivityReport> ReportStore::Get(const std::string& id, int r
   return out;
 }
 
+int RevisionOf(const std::string& name) {
+  const size_t at = name.rfind('@');
+  int revision = 0;
+  if (at == std::string::npos || !absl::SimpleAtoi(name.substr(at + 1), &revision)) return 0;
+  return revision;
+}
+
 absl::StatusOr<v1::ActivityReport> ReportStore::Revise(
     const std::string& id,
     const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& make,
     const std::string& organisation_label,
     const std::function<events::v1::Event(const v1::ActivityReport&)>& event_of,
-    std::chrono::milliseconds budget) {
+    const RememberedRequest& request, std::chrono::milliseconds budget) {
   v1::ActivityReport written;
+  std::string existing;
   const absl::Time now = clock_.Now();
   absl::Status s = db::RunInTransaction(
       pool_,
       [&](pqxx::work& tx) {
+        existing.clear();
+        // Every revision write holds this lock: a retry waits for the first write to commit and
+        // then finds its request id.
         tx.exec_params("SELECT pg_advisory_xact_lock($1)", kRevisionLock);
+        if (!request.request_id.empty()) {
+          pqxx::result seen = tx.exec_params(
+              "SELECT digest, resource FROM report_requests WHERE scope = $1 AND "
+              "request_id = $2::uuid",
+              request.scope, request.request_id);
+          if (!seen.empty()) {
+            if (seen[0][0].as<std::string>() != request.digest) {
+              return api::InvalidArgument(
+                  "identifiant de requête déjà utilisé",
+                  {{"request_id", "[reused] cet identifiant a déjà servi pour une autre demande"}});
+            }
+            existing = seen[0][1].as<std::string>();
+            return absl::AlreadyExistsError("request already served");
+          }
+        }
         pqxx::result r = tx.exec_params(
             "SELECT encode(v.body, 'hex'), v.organisation_label FROM report_reports r JOIN "
             "report_revisions v ON v.report_id = r.id AND v.revision = r.revision "
@@ -224,9 +251,13 @@ absl::StatusOr<v1::ActivityReport> ReportStore::Revise(
                        organisation_label.empty() ? r[0][1].as<std::string>() : organisation_label,
                        now);
         outbox::Append(tx, topology_, event_of(written));
-        return absl::OkStatus();
+        return Remember(tx, request, absl::StrCat(written.name(), "@", written.revision()), now,
+                        &existing);
       },
       WriteOptions(budget));
+  if (s.code() == absl::StatusCode::kAlreadyExists && !existing.empty()) {
+    return Get(IdOf(existing), RevisionOf(existing));
+  }
   if (!s.ok()) return s;
   if (on_commit_) on_commit_();
   return written;

@@ -22,8 +22,8 @@ namespace passerelle::indicators::reports {
 // Writes take `budget`: the time left before the caller's deadline (0: none), their statement
 // timeout.
 
-/// A request id as remembered: what it created (`activityReports/…` or
-/// `equalityAssessments/…`), or nothing yet.
+/// A request id as remembered: what it created (`activityReports/…`, a revision
+/// `activityReports/…@{n}` or `equalityAssessments/…`), or nothing yet.
 struct RememberedRequest {
   std::string scope;
   std::string request_id;
@@ -46,8 +46,13 @@ struct ReportPage {
   int total_size = 0;
 };
 
-/// The id in a resource name (`activityReports/{id}` → `{id}`).
-inline std::string IdOf(const std::string& name) { return name.substr(name.find('/') + 1); }
+/// The id in a resource name (`activityReports/{id}` → `{id}`; a revision's `@{n}` dropped).
+inline std::string IdOf(const std::string& name) {
+  const size_t slash = name.find('/') + 1;
+  return name.substr(slash, name.find('@', slash) - slash);
+}
+/// The revision in a revision name (`activityReports/{id}@{n}` → n); 0 without one.
+int RevisionOf(const std::string& name);
 
 class ReportStore {
  public:
@@ -75,13 +80,16 @@ class ReportStore {
   /// Writes the next revision of a report: `make` gets the latest revision (locked) and returns
   /// the new one with its output fields set (or an error, which rolls back); its event is built
   /// by `event_of` and appended to the outbox. An empty `organisation_label` keeps the previous
-  /// revision's.
+  /// revision's. `request` (when its id is not empty) is remembered with the revision written
+  /// (`activityReports/{id}@{revision}`, AIP-162's revision name); when it was seen already,
+  /// nothing is written and the revision it wrote is returned (INVALID_ARGUMENT on request_id
+  /// for another content).
   absl::StatusOr<v1::ActivityReport> Revise(
       const std::string& id,
       const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& make,
       const std::string& organisation_label,
       const std::function<events::v1::Event(const v1::ActivityReport&)>& event_of,
-      std::chrono::milliseconds budget = {});
+      const RememberedRequest& request = {}, std::chrono::milliseconds budget = {});
 
   /// Reports newest period first (then by id), after `cursor`, at most `limit`; only
   /// `organisation`'s when not empty; withdrawn ones only with `show_withdrawn`.

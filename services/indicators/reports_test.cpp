@@ -117,6 +117,55 @@ TEST(ReportValidationTest, EveryBreakdownIsCheckedSexBySex) {
       << Fields(bad);
 }
 
+// Which cell of a pair is wrong cannot be known: the description names every part with its value,
+// their sum and the total (the field stays the part where the sum goes wrong).
+TEST(ReportValidationTest, ASumThatDoesNotAddUpNamesEveryPartAndTheTotal) {
+  v1::ActivityReport r = Valid();
+  r.mutable_first_time()->set_femme(11);  // 11 + 2 = 13 ≠ 12: first_time may be the wrong one
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  ASSERT_EQ(bad.size(), 1u) << Fields(bad);
+  EXPECT_EQ(bad[0].field, "activity_report.returning.femme");
+  EXPECT_THAT(bad[0].description, HasSubstr("first_time.femme = 11"));
+  EXPECT_THAT(bad[0].description, HasSubstr("returning.femme = 2"));
+  EXPECT_THAT(bad[0].description, HasSubstr("font 13"));
+  EXPECT_THAT(bad[0].description, HasSubstr("beneficiaries_total.femme vaut 12"));
+  // Age bands: every band named.
+  r = Valid();
+  r.mutable_beneficiaries_by_age(0)->mutable_count()->set_homme(4);  // 4 + 4 + 1 = 9 ≠ 8
+  bad = ValidateReport(r, kToday, "activity_report");
+  ASSERT_EQ(bad.size(), 1u) << Fields(bad);
+  for (const char* part :
+       {"beneficiaries_by_age[0].count.homme = 4", "beneficiaries_by_age[1].count.homme = 4",
+        "beneficiaries_by_age[2].count.homme = 1"}) {
+    EXPECT_THAT(bad[0].description, HasSubstr(part));
+  }
+}
+
+// A value out of range is refused once, with `[range]`; the sums it is in are not checked for
+// that sex (they would only repeat it), the other sexes still are.
+TEST(ReportValidationTest, AValueOutOfRangeIsNotBlamedAgainBySums) {
+  v1::ActivityReport r = Valid();
+  r.mutable_beneficiaries_total()->set_femme(-12);
+  auto bad = ValidateReport(r, kToday, "activity_report");
+  ASSERT_EQ(bad.size(), 1u) << Fields(bad);
+  EXPECT_EQ(bad[0].field, "activity_report.beneficiaries_total.femme");
+  EXPECT_THAT(bad[0].description, HasSubstr("[range]"));
+  r = Valid();
+  r.mutable_completed()->set_homme(-3);
+  r.mutable_returning()->set_autre(5);  // another sex, still summed
+  bad = ValidateReport(r, kToday, "activity_report");
+  std::set<std::string> fields;
+  for (const auto& v : bad) fields.insert(v.field);
+  EXPECT_EQ(fields, (std::set<std::string>{"activity_report.completed.homme",
+                                           "activity_report.returning.autre"}))
+      << Fields(bad);
+  r = Valid();
+  r.mutable_outcomes(0)->mutable_count()->set_femme(-4);
+  bad = ValidateReport(r, kToday, "activity_report");
+  ASSERT_EQ(bad.size(), 1u) << Fields(bad);
+  EXPECT_THAT(bad[0].description, HasSubstr("[range]"));
+}
+
 TEST(ReportValidationTest, CountsAreBounded) {
   v1::ActivityReport r = Valid();
   r.set_sessions(-1);
@@ -319,6 +368,13 @@ TEST(BreakdownTest, RequestsAreChecked) {
   req.set_year(2025);
   q = ParseBreakdownRequest(req, today);
   ASSERT_TRUE(q.ok());
+  // A filter an old client still sends is refused by name, not ignored.
+  req.GetReflection()->MutableUnknownFields(&req)->AddLengthDelimited(6, "items/smartphone");
+  bad = api::Violations(ParseBreakdownRequest(req, today).status());
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].field, "item");
+  EXPECT_THAT(bad[0].description, HasSubstr("[removed]"));
+  req.GetReflection()->MutableUnknownFields(&req)->Clear();
   // A report counts in the year its period starts in.
   EXPECT_TRUE(Selected(*q, *Report("a", "2025-12-20", {}, {1, 1, 0, 0})));
   EXPECT_FALSE(Selected(*q, *Report("a", "2026-01-02", {}, {1, 1, 0, 0})));

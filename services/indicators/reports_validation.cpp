@@ -7,6 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "libs/api/resource.hpp"
 #include "libs/text/utf8.hpp"
 
@@ -21,6 +22,10 @@ constexpr std::array<const char*, 4> kSexes = {"femme", "homme", "autre", "non_c
 std::array<int64_t, 4> Values(const v1::SexSplit& s) {
   return {s.femme(), s.homme(), s.autre(), s.non_communique()};
 }
+
+// A count that passes `[range]`; sums are checked only over such counts (a value already refused
+// is not blamed a second time by every sum it is in).
+bool InRange(int64_t v) { return v >= 0 && v <= kMaxCount; }
 
 class Checker {
  public:
@@ -50,21 +55,29 @@ class Checker {
     api::CheckText(bad_, Field(path), value, max);
   }
 
-  // The parts of a breakdown add up, sex by sex, to `total` (named `total_path`). A sum that
-  // differs is blamed on the part where the running sum first passes the total, or on the last
-  // part when it falls short; both sums are quoted.
+  // The parts of a breakdown add up, sex by sex, to `total` (named `total_path`). Which cell is
+  // wrong cannot be known, so the description names every part with its value, their sum and
+  // the total; the field is the part where the running sum first passes the total, or the last
+  // part when it falls short (the list itself when there is no part). A sex where a part or the
+  // total already failed `[range]` is not summed.
   void AddsUp(const v1::SexSplit& total, const std::string& total_path,
               const std::vector<std::pair<std::string, const v1::SexSplit*>>& parts,
               const std::string& list_path, const std::string& what) {
     const auto expected = Values(total);
     for (size_t s = 0; s < kSexes.size(); ++s) {
+      if (!InRange(expected[s])) continue;
       int64_t sum = 0;
       int64_t blame = -1;
+      bool counted = true;
+      std::vector<std::string> terms;
       for (size_t i = 0; i < parts.size(); ++i) {
-        sum += Values(*parts[i].second)[s];
+        const int64_t v = Values(*parts[i].second)[s];
+        if (!InRange(v)) counted = false;
+        sum += v;
         if (blame < 0 && sum > expected[s]) blame = static_cast<int64_t>(i);
+        terms.push_back(absl::StrCat(parts[i].first, ".", kSexes[s], " = ", v));
       }
-      if (sum == expected[s]) continue;
+      if (!counted || sum == expected[s]) continue;
       std::string path;
       if (parts.empty()) {
         path = list_path;
@@ -72,8 +85,10 @@ class Checker {
         if (blame < 0) blame = static_cast<int64_t>(parts.size()) - 1;
         path = absl::StrCat(parts[blame].first, ".", kSexes[s]);
       }
-      Add(path, absl::StrCat("[sum] ", what, " pour « ", kSexes[s], " » font ", sum, ", mais ",
-                             total_path, ".", kSexes[s], " vaut ", expected[s]));
+      Add(path,
+          absl::StrCat("[sum] ", what, " pour « ", kSexes[s], " » font ", sum,
+                       terms.empty() ? "" : absl::StrCat(" (", absl::StrJoin(terms, ", "), ")"),
+                       ", mais ", total_path, ".", kSexes[s], " vaut ", expected[s]));
     }
   }
 
@@ -82,7 +97,7 @@ class Checker {
               const std::string& whole_path) {
     const auto p = Values(part), w = Values(whole);
     for (size_t s = 0; s < kSexes.size(); ++s) {
-      if (p[s] > w[s]) {
+      if (InRange(p[s]) && InRange(w[s]) && p[s] > w[s]) {
         Add(absl::StrCat(part_path, ".", kSexes[s]),
             absl::StrCat("[sum] ", p[s], " dépasse ", whole_path, ".", kSexes[s], " (", w[s], ")"));
       }
@@ -280,6 +295,7 @@ std::vector<api::FieldViolation> ValidateReport(const v1::ActivityReport& r, abs
           absl::StrCat("[size] au plus ", kMaxOutcomes, " sorties, reçu ", r.outcomes_size()));
   } else {
     std::array<int64_t, 4> largest{}, sum{};
+    std::array<bool, 4> outcomes_in_range{true, true, true, true};
     for (int i = 0; i < r.outcomes_size(); ++i) {
       const auto& o = r.outcomes(i);
       const std::string path = absl::StrCat("outcomes[", i, "]");
@@ -301,6 +317,7 @@ std::vector<api::FieldViolation> ValidateReport(const v1::ActivityReport& r, abs
       c.AtMost(o.count(), path + ".count", total, total_path);
       const auto v = Values(o.count());
       for (size_t s = 0; s < 4; ++s) {
+        if (!InRange(v[s])) outcomes_in_range[s] = false;
         largest[s] = std::max(largest[s], v[s]);
         sum[s] += v[s];
       }
@@ -313,6 +330,7 @@ std::vector<api::FieldViolation> ValidateReport(const v1::ActivityReport& r, abs
       c.AtMost(r.positive_outcome(), "positive_outcome", total, total_path);
       const auto p = Values(r.positive_outcome());
       for (size_t s = 0; s < 4; ++s) {
+        if (!outcomes_in_range[s] || !InRange(p[s])) continue;
         if (p[s] < largest[s] || p[s] > sum[s]) {
           c.Add(absl::StrCat("positive_outcome.", kSexes[s]),
                 absl::StrCat("[sum] ", p[s], " personnes avec une sortie positive pour « ",

@@ -16,9 +16,15 @@ void ReadConfig(config::Reader& r, Settings* settings) {
   settings->venues_address =
       r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
                "The venues service (host:port): venues and organisations named by reports");
-  settings->venues_timeout =
-      r.Duration("PASSERELLE_INDICATORS_VENUES_TIMEOUT", std::chrono::seconds(5),
-                 "How long a call to the venues service may take");
+  settings->venues_timeout = r.Duration(
+      "PASSERELLE_INDICATORS_VENUES_TIMEOUT", std::chrono::seconds(5),
+      "How long a call of the reports to the venues service or the referential may take");
+  settings->referential_address =
+      r.String("PASSERELLE_REFERENTIAL_ADDRESS", "127.0.0.1:50052",
+               "The referential service (host:port): items named by reports, their labels");
+  settings->nomenclature =
+      r.String("PASSERELLE_INDICATORS_NOMENCLATURE", "roubaix-aptic",
+               "Nomenclature whose current published version names the items of reports");
   settings->breakdown_max_age = r.Duration(
       "PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", std::chrono::seconds(1),
       "How old breakdowns may be with respect to reports other replicas wrote (this replica's "
@@ -33,8 +39,10 @@ absl::Status Wire(service::Runtime& rt, const Settings& settings) {
       rt.components.Emplace<ReportStore>(*rt.pool, rt.topology, clocks::System(), [relay] {
         if (relay) relay->Wake();
       });
-  auto& directory =
-      rt.components.Emplace<GrpcDirectory>(settings.venues_address, settings.venues_timeout);
+  auto& referential = rt.components.Emplace<ReferentialClient>(settings.referential_address,
+                                                               settings.venues_timeout);
+  auto& directory = rt.components.Emplace<GrpcDirectory>(
+      settings.venues_address, settings.venues_timeout, referential, settings.nomenclature);
   auto& reports = rt.components.Emplace<Reports>(
       store, directory, *rt.page_tokens, clocks::System(), *std::move(grid),
       ReportsOptions{.min_count = settings.min_count,

@@ -22,6 +22,10 @@ struct Settings {
   /// The venues service (venues and organisations checked at submission).
   std::string venues_address;
   std::chrono::milliseconds venues_timeout{5000};
+  /// The referential (items checked at submission, items' labels of breakdowns) and the
+  /// nomenclature whose current version names the items.
+  std::string referential_address;
+  std::string nomenclature;
   /// How stale breakdowns may be with respect to other replicas' writes.
   std::chrono::milliseconds breakdown_max_age{1000};
 };
