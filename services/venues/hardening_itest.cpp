@@ -612,7 +612,7 @@ TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
   for (const auto& [geojson, says] : std::vector<std::pair<std::string, std::string>>{
            {"[]", "FeatureCollection"},
            {std::string(100000, '[') + std::string(100000, ']'), "nested deeper"},
-           {layer("a\\u0000b", square(50.6)), "control character"},
+           {layer("a\\u0000b", square(50.6)), "[control]"},
            {layer("q1", square(95)), "latitude"},
            {layer("q1", "[[[3.1,50.6],[3.2,50.6]]]"), "closed"},
            {"{\"type\":\"FeatureCollection\",\"features\":[1]}", "Feature object"},
