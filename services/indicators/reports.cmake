@@ -1,8 +1,8 @@
 # The reports domain of the indicators service (owned by its own files: reports_*.cpp,
 # suppression.*).
 
-# Small-count protection: pure, shared by every published figure.
-add_library(indicators_suppression suppression.cpp linear_program.cpp)
+# Small-count protection and cell-key perturbation: pure, shared by every published figure.
+add_library(indicators_suppression suppression.cpp linear_program.cpp perturbation.cpp)
 target_include_directories(indicators_suppression PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(indicators_suppression PUBLIC absl::strings)
 passerelle_warnings(indicators_suppression)

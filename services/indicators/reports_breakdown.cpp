@@ -11,6 +11,7 @@
 #include "libs/api/status.hpp"
 #include "libs/csv/csv.hpp"
 #include "libs/text/utf8.hpp"
+#include "services/indicators/perturbation.hpp"
 #include "services/indicators/reports_validation.hpp"
 #include "services/indicators/suppression.hpp"
 
@@ -36,16 +37,29 @@ void Add(BySex& to, const BySex& v) {
 struct Group {
   std::string label;
   int reports = 0;
+  /// The record keys of its reports, summed (wrapping): the base of its cells' keys.
+  uint64_t keys = 0;
   BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{};
 
   void Count(const Figures& f) {
     ++reports;
+    keys += f.record_key;
     Add(reached, f.reached);
     Add(respondents, f.respondents);
     Add(satisfied, f.satisfied);
     Add(completed, f.completed);
     Add(dropped, f.dropped);
     Add(positive, f.positive);
+  }
+  void Merge(const Group& g) {
+    reports += g.reports;
+    keys += g.keys;
+    Add(reached, g.reached);
+    Add(respondents, g.respondents);
+    Add(satisfied, g.satisfied);
+    Add(completed, g.completed);
+    Add(dropped, g.dropped);
+    Add(positive, g.positive);
   }
 };
 
@@ -60,9 +74,10 @@ std::string QuarterLabel(const std::string& key) {
                       key.substr(0, 4));
 }
 
-// Rows for the reports that fit no single group.
+// Rows for the reports that fit no single group, and for the rows of too few reports.
 constexpr std::string_view kMultiple = "multiple";
 constexpr std::string_view kNone = "none";
+constexpr std::string_view kOthers = "others";
 
 // The one group of a report under the query's dimension, as a raw key (the area as stored, the
 // item, the organisation, the quarter), or kMultiple / kNone: every report counts in one row,
@@ -105,6 +120,18 @@ std::string_view RawKeyOf(const BreakdownQuery& q, const Figures& f, std::string
 // The published key and label of a raw key.
 std::pair<std::string, std::string> KeyAndLabel(const BreakdownQuery& q, const std::string& raw,
                                                 const Group& g) {
+  if (raw == kOthers) {
+    switch (q.dimension) {
+      case v1::AREA:
+        return {raw, "Autres zones"};
+      case v1::ITEM:
+        return {raw, "Autres services"};
+      case v1::ORGANISATION:
+        return {raw, "Autres organisations"};
+      default:
+        return {raw, "Autres trimestres"};
+    }
+  }
   if ((q.dimension == v1::AREA || q.dimension == v1::ITEM) && (raw == kMultiple || raw == kNone)) {
     const bool area = q.dimension == v1::AREA;
     if (raw == kMultiple) return {raw, area ? "Plusieurs zones" : "Plusieurs services"};
@@ -194,29 +221,50 @@ std::vector<Measure> Protected(const std::vector<const Group*>& groups, const Gr
   return out;
 }
 
-// The state and value of one cell (row −1: the total row; column 4: the row's total).
+// The state and value of one cell (row −1: the total row; column 4: the row's total); the value
+// of a published cell is the perturbed one, the only one that leaves the service.
 struct Cell {
   int64_t value;
   CellState state;
   bool published() const { return state == CellState::kPublished; }
 };
-Cell At(const Measure& m, int row, int col) {
-  if (row < 0 && col == 4) return {m.table.grand_total, m.protection.grand_total};
-  if (row < 0) return {m.table.col_totals[col], m.protection.col_totals[col]};
-  if (col == 4) return {m.table.row_totals[row], m.protection.row_totals[row]};
-  return {m.table.at(row, col), m.protection.at(row, col)};
-}
+
+// Reads the cells of one row of the protected measures.
+struct RowReader {
+  const std::vector<Measure>& measures;
+  int row;
+  uint64_t keys;
+  int k;
+
+  Cell operator()(int measure, int col) const {
+    const Measure& m = measures[static_cast<size_t>(measure)];
+    Cell c;
+    if (row < 0 && col == 4) {
+      c = {m.table.grand_total, m.protection.grand_total};
+    } else if (row < 0) {
+      c = {m.table.col_totals[col], m.protection.col_totals[col]};
+    } else if (col == 4) {
+      c = {m.table.row_totals[row], m.protection.row_totals[row]};
+    } else {
+      c = {m.table.at(row, col), m.protection.at(row, col)};
+    }
+    if (c.published()) c.value = Perturbed(c.value, CellKey(keys, measure, col), k);
+    return c;
+  }
+};
 
 void SetFigure(const Cell& c, int k, v1::Figure* out) {
   if (c.published()) out->set_value(c.value);
   out->set_display(Display(c.value, c.state, k));
 }
 
+// A share of perturbed counts: at most 100 (a part's noise can lift it over its whole).
 void SetShare(const Cell& part, const Cell& whole, v1::Share* out) {
   if (!part.published() || !whole.published() || whole.value <= 0) return;
-  out->set_percent(
+  const double percent =
       std::round(1000.0 * static_cast<double>(part.value) / static_cast<double>(whole.value)) /
-      10.0);
+      10.0;
+  out->set_percent(std::min(percent, 100.0));
 }
 
 void SetGap(const v1::Share& women, const v1::Share& men, v1::ShareGap* out) {
@@ -289,15 +337,17 @@ absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownReque
 bool Selected(const BreakdownQuery& q, const Figures& f) { return f.period_start.year() == q.year; }
 
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
-                               const std::vector<std::shared_ptr<const Figures>>& reports, int k) {
+                               const std::vector<std::shared_ptr<const Figures>>& reports,
+                               const BreakdownOptions& options) {
   std::vector<const Figures*> raw;
   raw.reserve(reports.size());
   for (const auto& f : reports) raw.push_back(f.get());
-  return ComputeBreakdown(query, raw, k);
+  return ComputeBreakdown(query, raw, options);
 }
 
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const Figures*>& reports,
-                               int k) {
+                               const BreakdownOptions& options) {
+  const int k = options.k;
   // Raw keys sort as the published ones do (areas of one layer by code, items, organisations,
   // quarters), so the rows come out by key; `multiple` and `none` go last.
   std::map<std::string, Group, std::less<>> by_key;
@@ -324,51 +374,72 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
     }
     it->second.Count(*f);
   }
+  struct Row {
+    std::string raw;
+    const Group* group;
+  };
+  std::vector<Row> candidates;
+  for (const auto& [key, g] : by_key) candidates.push_back({key, &g});
+  if (multiple.reports > 0) candidates.push_back({std::string(kMultiple), &multiple});
+  if (none.reports > 0) candidates.push_back({std::string(kNone), &none});
+  // A row stands for at least min_reports reports: a row of one or two reports is one or two
+  // members' own figures, which other tables then isolate by difference. Small rows are pooled,
+  // and while the pool itself is too small the smallest row joins it.
+  Group others;
+  std::vector<Row> rows;
+  for (Row& r : candidates) {
+    if (r.group->reports < options.min_reports) {
+      others.Merge(*r.group);
+    } else {
+      rows.push_back(std::move(r));
+    }
+  }
+  while (others.reports > 0 && others.reports < options.min_reports && !rows.empty()) {
+    auto smallest = std::min_element(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+      return a.group->reports < b.group->reports;
+    });
+    others.Merge(*smallest->group);
+    rows.erase(smallest);
+  }
+  // A pool of every report would only repeat the total.
+  if (others.reports > 0 && !rows.empty()) rows.push_back({std::string(kOthers), &others});
+  // A year of too few reports shows no count at all, only how many reports there are.
+  const bool withheld = total.reports > 0 && total.reports < options.min_reports;
+  if (withheld) rows.clear();
+
   std::vector<const Group*> groups;
   std::vector<std::pair<std::string, std::string>> keys;
-  for (const auto& [key, g] : by_key) {
-    keys.push_back(KeyAndLabel(q, key, g));
-    groups.push_back(&g);
-  }
-  if (multiple.reports > 0) {
-    keys.push_back(KeyAndLabel(q, std::string(kMultiple), multiple));
-    groups.push_back(&multiple);
-  }
-  if (none.reports > 0) {
-    keys.push_back(KeyAndLabel(q, std::string(kNone), none));
-    groups.push_back(&none);
+  for (const Row& r : rows) {
+    keys.push_back(KeyAndLabel(q, r.raw, *r.group));
+    groups.push_back(r.group);
   }
   const std::vector<Measure> measures = Protected(groups, total, k);
-  const Measure& reached = measures[0];
-  const Measure& respondents = measures[1];
-  const Measure& satisfied = measures[2];
-  const Measure& completed = measures[3];
-  const Measure& dropped = measures[4];
-  const Measure& positive = measures[5];
+  enum { kReached, kRespondents, kSatisfied, kCompleted, kDropped, kPositive };
 
   auto fill = [&](int row, const std::string& key, const std::string& label, const Group& g,
                   v1::BreakdownRow* out) {
     out->set_key(key);
     out->set_label(label);
     out->set_reports(g.reports);
-    SetFigure(At(reached, row, 0), k, out->mutable_women());
-    SetFigure(At(reached, row, 1), k, out->mutable_men());
-    SetFigure(At(reached, row, 2), k, out->mutable_other());
-    SetFigure(At(reached, row, 3), k, out->mutable_not_given());
-    SetFigure(At(reached, row, 4), k, out->mutable_total());
+    const RowReader at{measures, row, g.keys, k};
+    SetFigure(at(kReached, 0), k, out->mutable_women());
+    SetFigure(at(kReached, 1), k, out->mutable_men());
+    SetFigure(at(kReached, 2), k, out->mutable_other());
+    SetFigure(at(kReached, 3), k, out->mutable_not_given());
+    SetFigure(at(kReached, 4), k, out->mutable_total());
     // Shares of everyone reached (the total): « autre » and « non communiqué » are nearly
     // always small and hidden, so a denominator built from them would hide every share.
-    const Cell f = At(reached, row, 0), h = At(reached, row, 1), all = At(reached, row, 4);
+    const Cell f = at(kReached, 0), h = at(kReached, 1), all = at(kReached, 4);
     SetShare(f, all, out->mutable_women_share());
     SetShare(h, all, out->mutable_men_share());
-    SetShare(At(satisfied, row, 0), At(respondents, row, 0), out->mutable_women_satisfied());
-    SetShare(At(satisfied, row, 1), At(respondents, row, 1), out->mutable_men_satisfied());
-    SetShare(At(completed, row, 0), f, out->mutable_women_completed());
-    SetShare(At(completed, row, 1), h, out->mutable_men_completed());
-    SetShare(At(dropped, row, 0), f, out->mutable_women_dropped_out());
-    SetShare(At(dropped, row, 1), h, out->mutable_men_dropped_out());
-    SetShare(At(positive, row, 0), f, out->mutable_women_positive_outcome());
-    SetShare(At(positive, row, 1), h, out->mutable_men_positive_outcome());
+    SetShare(at(kSatisfied, 0), at(kRespondents, 0), out->mutable_women_satisfied());
+    SetShare(at(kSatisfied, 1), at(kRespondents, 1), out->mutable_men_satisfied());
+    SetShare(at(kCompleted, 0), f, out->mutable_women_completed());
+    SetShare(at(kCompleted, 1), h, out->mutable_men_completed());
+    SetShare(at(kDropped, 0), f, out->mutable_women_dropped_out());
+    SetShare(at(kDropped, 1), h, out->mutable_men_dropped_out());
+    SetShare(at(kPositive, 0), f, out->mutable_women_positive_outcome());
+    SetShare(at(kPositive, 1), h, out->mutable_men_positive_outcome());
     SetGap(out->women_share(), out->men_share(), out->mutable_reached_gap());
     SetGap(out->women_satisfied(), out->men_satisfied(), out->mutable_satisfied_gap());
     SetGap(out->women_completed(), out->men_completed(), out->mutable_completed_gap());
@@ -380,11 +451,25 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
   out.set_dimension(q.dimension);
   out.set_threshold(k);
   out.set_year(q.year);
+  out.set_min_reports(options.min_reports);
+  out.set_noise_bound(kNoiseBound);
   for (size_t r = 0; r < groups.size(); ++r) {
     fill(static_cast<int>(r), keys[r].first, keys[r].second, *groups[r], out.add_rows());
   }
+  if (withheld) {
+    v1::BreakdownRow* t = out.mutable_total();
+    t->set_key("total");
+    t->set_label("Total");
+    t->set_reports(total.reports);
+    for (v1::Figure* figure : {t->mutable_women(), t->mutable_men(), t->mutable_other(),
+                               t->mutable_not_given(), t->mutable_total()}) {
+      figure->set_display("s");
+    }
+    out.set_suppressed_cells(5);
+    return out;
+  }
   fill(-1, "total", "Total", total, out.mutable_total());
-  out.set_suppressed_cells(reached.protection.suppressed());
+  out.set_suppressed_cells(measures[kReached].protection.suppressed());
   return out;
 }
 

@@ -23,6 +23,9 @@ using BySex = std::array<int64_t, 4>;
 /// What a breakdown reads of one report (its latest revision).
 struct Figures {
   std::string id;
+  /// The report's random record key (kept with the report, never published): the noise of a
+  /// published count is drawn from its reports' keys (perturbation.hpp).
+  uint64_t record_key = 0;
   std::string organisation;
   std::string organisation_label;
   absl::CivilDay period_start;
@@ -55,15 +58,27 @@ struct BreakdownQuery {
 absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownRequest& request,
                                                      absl::CivilDay today);
 
+/// How a breakdown is protected.
+struct BreakdownOptions {
+  /// The small-count threshold k: a count between 1 and k−1 is never published.
+  int k = 5;
+  /// A row stands for at least this many reports: rows of fewer are pooled into « Autres … »
+  /// (with the smallest others until the pool has as many), and a year of fewer shows no count.
+  int min_reports = 3;
+};
+
 /// Whether a report is in the query's selection: its period starts in the year.
 bool Selected(const BreakdownQuery& query, const Figures& report);
 
-/// The breakdown of `reports` (already selected) with threshold `k`.
+/// The breakdown of `reports` (already selected): rows pooled to `min_reports`, small counts and
+/// their complements hidden, every published count perturbed by its cell key.
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
-                               const std::vector<const Figures*>& reports, int k);
+                               const std::vector<const Figures*>& reports,
+                               const BreakdownOptions& options);
 /// The same for shared figures.
 v1::Breakdown ComputeBreakdown(const BreakdownQuery& query,
-                               const std::vector<std::shared_ptr<const Figures>>& reports, int k);
+                               const std::vector<std::shared_ptr<const Figures>>& reports,
+                               const BreakdownOptions& options);
 
 /// The breakdown as CSV (RFC 4180, header row, the total last), published values only.
 std::string BreakdownCsv(const v1::Breakdown& breakdown);

@@ -468,7 +468,9 @@ absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownReques
     std::lock_guard lock(computed_mu_);
     if (const v1::Breakdown* b = kept()) return *b;
   }
-  v1::Breakdown out = ComputeBreakdown(*query, selected, options_.min_count);
+  v1::Breakdown out = ComputeBreakdown(
+      *query, selected,
+      BreakdownOptions{.k = options_.min_count, .min_reports = options_.min_reports});
   std::lock_guard lock(computed_mu_);
   if (computed_.size() > 256) {
     // Many layers asked for: keep the tables of the dimensions without a layer.

@@ -58,6 +58,8 @@ class Directory {
 struct ReportsOptions {
   /// The small-count threshold k (PASSERELLE_INDICATORS_MIN_COUNT).
   int min_count = 5;
+  /// Reports a breakdown row stands for at least (PASSERELLE_INDICATORS_MIN_REPORTS).
+  int min_reports = 3;
   /// How old the breakdowns' copy of the reports may be before a breakdown reads what other
   /// replicas wrote (PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE). This replica's own writes are
   /// seen by the next breakdown whatever this is.

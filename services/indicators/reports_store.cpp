@@ -316,11 +316,12 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
   try {
     pqxx::nontransaction tx(**lease);
     pqxx::result rows = tx.exec_params(
-        "SELECT seq, report_id::text, withdrawn, organisation, organisation_label, "
-        "period_start::text, period_end::text, array_to_json(items)::text, "
-        "array_to_json(areas)::text, reached::text, respondents::text, satisfied::text, "
-        "completed::text, dropped::text, positive::text FROM report_revisions WHERE seq > $1 "
-        "ORDER BY seq",
+        "SELECT v.seq, v.report_id::text, v.withdrawn, v.organisation, v.organisation_label, "
+        "v.period_start::text, v.period_end::text, array_to_json(v.items)::text, "
+        "array_to_json(v.areas)::text, v.reached::text, v.respondents::text, "
+        "v.satisfied::text, v.completed::text, v.dropped::text, v.positive::text, "
+        "r.record_key FROM report_revisions v JOIN report_reports r ON r.id = v.report_id "
+        "WHERE v.seq > $1 ORDER BY v.seq",
         seq);
     out.reserve(rows.size());
     for (const auto& row : rows) {
@@ -341,6 +342,7 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
       f.completed = ParseIntArray(row[12].as<std::string>());
       f.dropped = ParseIntArray(row[13].as<std::string>());
       f.positive = ParseIntArray(row[14].as<std::string>());
+      f.record_key = static_cast<uint64_t>(row[15].as<int64_t>());
       out.push_back(std::move(c));
     }
   } catch (const pqxx::broken_connection& e) {

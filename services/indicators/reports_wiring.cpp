@@ -13,6 +13,10 @@ void ReadConfig(config::Reader& r, Settings* settings) {
       r.Int("PASSERELLE_INDICATORS_MIN_COUNT", 5, 1, 1000,
             "Small-count threshold k: a published count between 1 and k-1 shows as « < k », "
             "with complementary cells hidden"));
+  settings->min_reports = static_cast<int>(
+      r.Int("PASSERELLE_INDICATORS_MIN_REPORTS", 3, 1, 1000,
+            "Reports a breakdown row stands for at least: smaller rows are pooled into « Autres "
+            "… », and a year of fewer reports shows no figure"));
   settings->venues_address =
       r.String("PASSERELLE_VENUES_ADDRESS", "127.0.0.1:50051",
                "The venues service (host:port): venues and organisations named by reports");
@@ -46,6 +50,7 @@ absl::Status Wire(service::Runtime& rt, const Settings& settings) {
   auto& reports = rt.components.Emplace<Reports>(
       store, directory, *rt.page_tokens, clocks::System(), *std::move(grid),
       ReportsOptions{.min_count = settings.min_count,
+                     .min_reports = settings.min_reports,
                      .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age)});
   auto& handler = rt.components.Emplace<ReportsHandler>(reports);
   rt.server->AddService(&handler);

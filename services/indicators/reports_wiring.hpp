@@ -19,6 +19,8 @@ std::vector<db::Migration> Migrations();
 struct Settings {
   /// The small-count threshold k.
   int min_count = 5;
+  /// Reports a breakdown row stands for at least.
+  int min_reports = 3;
   /// The venues service (venues and organisations checked at submission).
   std::string venues_address;
   std::chrono::milliseconds venues_timeout{5000};

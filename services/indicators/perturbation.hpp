@@ -1,0 +1,28 @@
+// Cell-key perturbation of published counts (the method of the Australian Bureau of Statistics'
+// TableBuilder, used by Eurostat's census tables): every report carries a random record key; a
+// published count adds a small noise chosen by the cell key, the sum of the record keys of the
+// reports behind the cell. The same reports give the same noise wherever their cell appears (the
+// total row of every dimension, a row that two dimensions share), so asking again or elsewhere
+// tells nothing new; a cell that differs by one report draws a new noise, so subtracting two
+// tables, or a table before and after one's own report, leaves a count known to within ±4, not
+// exactly. Pure.
+#pragma once
+
+#include <cstdint>
+
+namespace passerelle::indicators {
+
+/// The largest noise added to or taken from a published count.
+inline constexpr int kNoiseBound = 2;
+
+/// The key of one cell: its reports' record keys summed (wrapping), mixed with the measure and
+/// the column so that the cells of one row draw independent noises.
+uint64_t CellKey(uint64_t record_key_sum, int measure, int column);
+
+/// The published value of a count that may be shown (0, or at least `k`): 0 stays 0; a count of
+/// at least `k` gets a noise of −2, −1, 0, +1 or +2 (probabilities 0.1, 0.2, 0.4, 0.2, 0.1) read
+/// from the cell key, and never falls under `k` (a count of `k` or `k+1` takes its noise only
+/// upwards that far).
+int64_t Perturbed(int64_t value, uint64_t cell_key, int k);
+
+}  // namespace passerelle::indicators
