@@ -140,7 +140,9 @@ class ReportsTest : public ::testing::Test {
             {"PASSERELLE_INDICATORS_MIN_COUNT", "5"},
             // Rows of one report, so that these tests read the protection's pattern; pooling
             // (3 by default) is tested in indicators_reports_test.
-            {"PASSERELLE_INDICATORS_MIN_REPORTS", "1"}});
+            {"PASSERELLE_INDICATORS_MIN_REPORTS", "1"},
+            // Every revision at once (release dates: indicators_reports_pgtest).
+            {"PASSERELLE_INDICATORS_RELEASE_INTERVAL", "0s"}});
     process_ = indicators_->Start();
     stub_ = v1::ReportService::NewStub(
         grpc::CreateChannel(indicators_->grpc_address(), grpc::InsecureChannelCredentials()));

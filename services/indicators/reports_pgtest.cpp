@@ -224,9 +224,11 @@ TEST_F(ReportsPgTest, StaleEtagsAndWithdrawalAgainstTheStore) {
   api::PageTokens tokens("reports-pgtest");
   auto grid = EqualityGrid::Parse(EqualityGridJson());
   ASSERT_TRUE(grid.ok()) << grid.status();
-  Reports reports(
-      *store_, directory, tokens, clock_, *std::move(grid),
-      ReportsOptions{.min_count = 5, .min_reports = 1, .breakdown_max_age = absl::ZeroDuration()});
+  Reports reports(*store_, directory, tokens, clock_, *std::move(grid),
+                  ReportsOptions{.min_count = 5,
+                                 .min_reports = 1,
+                                 .breakdown_max_age = absl::ZeroDuration(),
+                                 .release_interval = absl::ZeroDuration()});
   Access access;
   v1::SubmitActivityReportRequest submit;
   *submit.mutable_activity_report() = Sent(12, 8);
@@ -290,6 +292,57 @@ TEST_F(ReportsPgTest, StaleEtagsAndWithdrawalAgainstTheStore) {
   EXPECT_EQ(reports.List(list, access)->total_size(), 0);
   list.set_show_withdrawn(true);
   EXPECT_EQ(reports.List(list, access)->total_size(), 1);
+}
+
+// Breakdowns are released at fixed dates: a report (or its correction, or its withdrawal) shows
+// from the first release after it was written, so a member sees one new noise per release however
+// many reports it files meanwhile.
+TEST_F(ReportsPgTest, BreakdownsShowTheReportsOfTheLastRelease) {
+  FakeDirectory directory;
+  api::PageTokens tokens("reports-pgtest");
+  auto grid = EqualityGrid::Parse(EqualityGridJson());
+  ASSERT_TRUE(grid.ok()) << grid.status();
+  Reports reports(*store_, directory, tokens, clock_, *std::move(grid),
+                  ReportsOptions{.min_count = 5,
+                                 .min_reports = 1,
+                                 .breakdown_max_age = absl::ZeroDuration(),
+                                 .release_interval = absl::Hours(24)});
+  Access access;
+  v1::GetBreakdownRequest by_org;
+  by_org.set_dimension(v1::ORGANISATION);
+  auto reports_shown = [&]() {
+    auto b = reports.GetBreakdown(by_org);
+    EXPECT_TRUE(b.ok()) << b.status();
+    return b.ok() ? b->total().reports() : -1;
+  };
+  clock_.Advance(absl::Hours(9));
+  v1::SubmitActivityReportRequest submit;
+  *submit.mutable_activity_report() = Sent(12, 8);
+  auto first = reports.Submit(submit, access);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(reports_shown(), 0);  // written after today's release
+  clock_.Advance(absl::Hours(14));
+  EXPECT_EQ(reports_shown(), 0);  // 23:00: still today's
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(reports_shown(), 1);  // midnight UTC: released
+  auto released = reports.GetBreakdown(by_org);
+  ASSERT_TRUE(released.ok());
+  EXPECT_NEAR(released->total().women().value(), 12, kNoiseBound);
+  // A correction and a second report wait for the next release; the released table stays.
+  v1::CorrectActivityReportRequest correct;
+  *correct.mutable_activity_report() = Sent(30, 8);
+  correct.mutable_activity_report()->set_name(first->name());
+  correct.mutable_activity_report()->set_etag(first->etag());
+  ASSERT_TRUE(reports.Correct(correct, access).ok());
+  ASSERT_TRUE(reports.Submit(submit, access).ok());
+  auto same = reports.GetBreakdown(by_org);
+  ASSERT_TRUE(same.ok());
+  EXPECT_EQ(same->SerializeAsString(), released->SerializeAsString());
+  clock_.Advance(absl::Hours(24));
+  auto next = reports.GetBreakdown(by_org);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->total().reports(), 2);
+  EXPECT_NEAR(next->total().women().value(), 42, kNoiseBound);
 }
 
 }  // namespace

@@ -368,24 +368,47 @@ void Reports::Invalidate() {
   refreshed_ = absl::InfinitePast();
 }
 
+absl::Time Reports::ReleaseCut() const {
+  if (options_.release_interval <= absl::ZeroDuration()) return absl::InfiniteFuture();
+  const int64_t interval = absl::ToInt64Microseconds(options_.release_interval);
+  const int64_t now = absl::ToUnixMicros(clock_.Now());
+  return absl::FromUnixMicros(now - ((now % interval) + interval) % interval);
+}
+
 absl::StatusOr<std::shared_ptr<const Reports::Snapshot>> Reports::Current() {
   std::lock_guard lock(mu_);
   // Steady time: how old the copy is, not a date (the injected clock dates reports).
   const absl::Time now = absl::Now();
-  if (now - refreshed_ < options_.breakdown_max_age) return snapshot_;
-  auto changes = store_.ChangesSince(last_seq_);
-  if (!changes.ok()) return changes.status();
-  refreshed_ = now;
-  if (changes->empty()) return snapshot_;
-  for (auto& c : *changes) {
+  if (now - refreshed_ >= options_.breakdown_max_age) {
+    auto changes = store_.ChangesSince(last_seq_);
+    if (!changes.ok()) return changes.status();
+    refreshed_ = now;
+    for (auto& c : *changes) {
+      last_seq_ = std::max(last_seq_, c.seq);
+      pending_.push_back(std::move(c));
+    }
+  }
+  // The revisions written before the last release, in order; the others wait for the next.
+  const absl::Time cut = ReleaseCut();
+  bool changed = false;
+  size_t waiting = 0;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    Change& c = pending_[i];
+    if (c.write_time >= cut) {
+      if (i != waiting) pending_[waiting] = std::move(c);
+      ++waiting;
+      continue;
+    }
+    changed = true;
     if (c.withdrawn) {
       current_.erase(c.figures.id);
     } else {
       std::string key = c.figures.id;
       current_[key] = std::make_shared<const Figures>(std::move(c.figures));
     }
-    last_seq_ = std::max(last_seq_, c.seq);
   }
+  pending_.resize(waiting);
+  if (!changed) return snapshot_;
   auto next = std::make_shared<Snapshot>();
   next->reserve(current_.size());
   for (const auto& [id, f] : current_) next->push_back(f);

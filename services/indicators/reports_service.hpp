@@ -64,6 +64,11 @@ struct ReportsOptions {
   /// replicas wrote (PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE). This replica's own writes are
   /// seen by the next breakdown whatever this is.
   absl::Duration breakdown_max_age = absl::Seconds(1);
+  /// Breakdowns are released at fixed dates (PASSERELLE_INDICATORS_RELEASE_INTERVAL): they count
+  /// the reports as they stood at the last multiple of this since the Unix epoch (midnight UTC
+  /// for a day), so one's own report shows, and draws a new noise, once per release. Zero:
+  /// every revision at once.
+  absl::Duration release_interval = absl::Hours(24);
 };
 
 class Reports {
@@ -108,9 +113,11 @@ class Reports {
       const std::function<absl::StatusOr<v1::ActivityReport>(const v1::ActivityReport&)>& change,
       const std::string& label, const RememberedRequest& request = {});
   using Snapshot = std::vector<std::shared_ptr<const Figures>>;
-  /// Brings the cache of current figures up to the store (revisions since the last seen) and
-  /// returns it: a snapshot that later changes do not touch.
+  /// Brings the cache of released figures up to the store (revisions since the last seen,
+  /// written before the last release) and returns it: a snapshot that later changes do not touch.
   absl::StatusOr<std::shared_ptr<const Snapshot>> Current();
+  /// The last release date: InfiniteFuture when releases are not fixed.
+  absl::Time ReleaseCut() const;
   /// Makes the next breakdown read the store (after a write of this replica).
   void Invalidate();
   /// A layer's area names, asked of the venues service at most once an hour (once a minute
@@ -131,8 +138,10 @@ class Reports {
   std::mutex mu_;
   int64_t last_seq_ = 0;  // guarded by mu_
   /// When the copy was last brought up to the store; InfinitePast after a write here.
-  absl::Time refreshed_ = absl::InfinitePast();                              // guarded by mu_
-  std::map<std::string, std::shared_ptr<const Figures>> current_;            // guarded by mu_
+  absl::Time refreshed_ = absl::InfinitePast();                    // guarded by mu_
+  std::map<std::string, std::shared_ptr<const Figures>> current_;  // guarded by mu_
+  /// Revisions read but written after the last release, in order.
+  std::vector<Change> pending_;                                              // guarded by mu_
   std::shared_ptr<const Snapshot> snapshot_ = std::make_shared<Snapshot>();  // guarded by mu_
 
   struct Labels {

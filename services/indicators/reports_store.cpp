@@ -320,7 +320,8 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
         "v.period_start::text, v.period_end::text, array_to_json(v.items)::text, "
         "array_to_json(v.areas)::text, v.reached::text, v.respondents::text, "
         "v.satisfied::text, v.completed::text, v.dropped::text, v.positive::text, "
-        "r.record_key FROM report_revisions v JOIN report_reports r ON r.id = v.report_id "
+        "r.record_key, (extract(epoch FROM v.write_time) * 1000000)::bigint "
+        "FROM report_revisions v JOIN report_reports r ON r.id = v.report_id "
         "WHERE v.seq > $1 ORDER BY v.seq",
         seq);
     out.reserve(rows.size());
@@ -343,6 +344,7 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
       f.dropped = ParseIntArray(row[13].as<std::string>());
       f.positive = ParseIntArray(row[14].as<std::string>());
       f.record_key = static_cast<uint64_t>(row[15].as<int64_t>());
+      c.write_time = absl::FromUnixMicros(row[16].as<int64_t>());
       out.push_back(std::move(c));
     }
   } catch (const pqxx::broken_connection& e) {

@@ -35,6 +35,8 @@ struct RememberedRequest {
 struct Change {
   int64_t seq = 0;
   bool withdrawn = false;
+  /// When the revision was written (the store's clock).
+  absl::Time write_time;
   Figures figures;
 };
 

@@ -33,6 +33,10 @@ void ReadConfig(config::Reader& r, Settings* settings) {
       "PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", std::chrono::seconds(1),
       "How old breakdowns may be with respect to reports other replicas wrote (this replica's "
       "own writes show at once); 0: read the store on every breakdown");
+  settings->release_interval = r.Duration(
+      "PASSERELLE_INDICATORS_RELEASE_INTERVAL", std::chrono::hours(24),
+      "Breakdowns count the reports as they stood at the last multiple of this since the Unix "
+      "epoch (24h: midnight UTC), one release per interval; 0: every revision at once");
 }
 
 absl::Status Wire(service::Runtime& rt, const Settings& settings) {
@@ -51,7 +55,8 @@ absl::Status Wire(service::Runtime& rt, const Settings& settings) {
       store, directory, *rt.page_tokens, clocks::System(), *std::move(grid),
       ReportsOptions{.min_count = settings.min_count,
                      .min_reports = settings.min_reports,
-                     .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age)});
+                     .breakdown_max_age = absl::FromChrono(settings.breakdown_max_age),
+                     .release_interval = absl::FromChrono(settings.release_interval)});
   auto& handler = rt.components.Emplace<ReportsHandler>(reports);
   rt.server->AddService(&handler);
   return absl::OkStatus();

@@ -30,6 +30,8 @@ struct Settings {
   std::string nomenclature;
   /// How stale breakdowns may be with respect to other replicas' writes.
   std::chrono::milliseconds breakdown_max_age{1000};
+  /// Breakdowns count the reports as they stood at the last release (0: at once).
+  std::chrono::milliseconds release_interval{24 * 3600 * 1000};
 };
 
 /// Reads the domain's settings (PASSERELLE_INDICATORS_*).

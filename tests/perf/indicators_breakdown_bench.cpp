@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
        {"PASSERELLE_VENUES_ADDRESS", "127.0.0.1:1"},
        // Every call reads the store's changes: a write is seen by the next call.
        {"PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", "0s"},
+       // Every revision at once, not at the next daily release.
+       {"PASSERELLE_INDICATORS_RELEASE_INTERVAL", "0s"},
        {"PASSERELLE_LOG_LEVEL", "warn"}});
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
