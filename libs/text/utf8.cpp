@@ -55,6 +55,10 @@ bool IsControl(char32_t c) {
   return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F || (c >= 0x80 && c < 0xA0);
 }
 
+// What a quote never shows as it is: every control character, tab and line breaks included (a
+// text may hold them, a one-line error message or log line quoting it may not).
+bool IsUnquotable(char32_t c) { return c < 0x20 || IsControl(c); }
+
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 constexpr std::string_view kEllipsis = "\xE2\x80\xA6";     // U+2026
 
@@ -169,7 +173,7 @@ std::string Quote(std::string_view s, size_t max_code_points) {
       break;
     }
     const size_t n = SequenceLength(s, i);
-    if (n == 0 || IsControl(Decode(s, i, n))) {
+    if (n == 0 || IsUnquotable(Decode(s, i, n))) {
       out += kReplacement;
       i += n == 0 ? 1 : n;
     } else {

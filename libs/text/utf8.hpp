@@ -43,9 +43,9 @@ std::string_view TruncateCodePoints(std::string_view s, size_t max_code_points);
 /// `s` cut to `max_code_points` with "…" appended when it was longer (the ellipsis counts).
 std::string Ellipsize(std::string_view s, size_t max_code_points);
 
-/// What an error message may quote of untrusted input: valid UTF-8, control characters shown
-/// as U+FFFD, at most `max_code_points` code points with "…" when cut. Never the whole of a
-/// huge value.
+/// What an error message may quote of untrusted input: valid UTF-8, every control character
+/// (tab, LF and CR included) shown as U+FFFD, at most `max_code_points` code points with "…" when
+/// cut. Never the whole of a huge value.
 std::string Quote(std::string_view s, size_t max_code_points = 40);
 
 /// A decimal number as people and files write it: optional sign, digits, optional decimal part

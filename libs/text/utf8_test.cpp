@@ -67,6 +67,8 @@ TEST(Utf8, QuotesAShortSafePrefix) {
             "a\xEF\xBF\xBD"
             "b\xEF\xBF\xBD");
   EXPECT_EQ(Quote("court"), "court");
+  // Tab and line breaks, which a text may hold, never reach a one-line message as they are.
+  EXPECT_EQ(Quote("a\tb\nc\rd"), "a\uFFFDb\uFFFDc\uFFFDd");
 }
 
 TEST(ParseDecimal, AcceptsPlainDecimalsOnly) {

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/api/status.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
 
@@ -15,9 +16,13 @@ int HexValue(char c) {
   return -1;
 }
 
-absl::Status BadPath(std::string_view path, const std::string& why) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("chemin ", text::Quote(path, 80), " invalide : ", why));
+// A path refused before any route is matched: no field is known yet, so the violation names
+// `path`, with the rule broken in brackets as every field violation does.
+absl::Status BadPath(std::string_view path, std::string_view rule, std::string_view why) {
+  const std::string quoted = text::Quote(path, 80);
+  return api::InvalidArgument(
+      absl::StrCat("chemin ", quoted, " invalide : ", std::string(why)),
+      {{"path", absl::StrCat("[", std::string(rule), "] ", std::string(why), ", reçu ", quoted)}});
 }
 
 // Decodes one raw segment; unless `decode_slash`, %2F stays encoded so that it never splits a
@@ -32,10 +37,10 @@ absl::StatusOr<std::string> DecodeSegment(std::string_view path, std::string_vie
       continue;
     }
     if (i + 2 >= raw.size()) {
-      return BadPath(path, "séquence % incomplète");
+      return BadPath(path, "encoding", "séquence % incomplète");
     }
     int hi = HexValue(raw[i + 1]), lo = HexValue(raw[i + 2]);
-    if (hi < 0 || lo < 0) return BadPath(path, "séquence % non hexadécimale");
+    if (hi < 0 || lo < 0) return BadPath(path, "encoding", "séquence % non hexadécimale");
     char c = static_cast<char>(hi * 16 + lo);
     if (c == '/' && !decode_slash) {
       out.append("%2F");
@@ -44,11 +49,13 @@ absl::StatusOr<std::string> DecodeSegment(std::string_view path, std::string_vie
     }
     i += 2;
   }
-  if (!text::IsValidUtf8(out)) return BadPath(path, "octets qui ne sont pas de l'UTF-8");
+  if (!text::IsValidUtf8(out)) return BadPath(path, "utf8", "octets qui ne sont pas de l'UTF-8");
   bool line_break = out.find_first_of("\t\n\r") != std::string::npos;
-  if (line_break || text::FirstControl(out)) return BadPath(path, "caractère de contrôle");
-  if (out.empty()) return BadPath(path, "segment vide");
-  if (out == "." || out == "..") return BadPath(path, "segment « . » ou « .. »");
+  if (line_break || text::FirstControl(out)) {
+    return BadPath(path, "control", "caractère de contrôle");
+  }
+  if (out.empty()) return BadPath(path, "segment", "segment vide");
+  if (out == "." || out == "..") return BadPath(path, "segment", "segment « . » ou « .. »");
   return out;
 }
 
@@ -74,7 +81,7 @@ bool IsFieldPath(std::string_view s) {
 }  // namespace
 
 absl::StatusOr<SplitPath> SplitRequestPath(std::string_view path) {
-  if (path.empty() || path[0] != '/') return BadPath(path, "il doit commencer par « / »");
+  if (path.empty() || path[0] != '/') return BadPath(path, "format", "il doit commencer par « / »");
   std::vector<std::string_view> raw = text::Split(path.substr(1), '/');
   SplitPath out;
   std::string_view last = raw.back();

@@ -12,6 +12,7 @@ namespace passerelle::gateway {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 class RecordingExchange : public http::Exchange {
  public:
@@ -203,6 +204,65 @@ TEST_F(RestAdmissionTest, MethodNotAllowedListsOptions) {
   EXPECT_EQ(r.status, 405);
   EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("OPTIONS"));
   EXPECT_THAT(HeaderOf(r, "allow"), HasSubstr("POST"));
+}
+
+// The only field violation of a 400's google.rpc.BadRequest: {field, description}.
+std::pair<std::string, std::string> Violation(const http::Response& r) {
+  nlohmann::json body = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  if (!body.is_object()) return {};
+  for (const nlohmann::json& d : body["error"]["details"]) {
+    if (d.value("@type", "") != "type.googleapis.com/google.rpc.BadRequest") continue;
+    const nlohmann::json& v = d["fieldViolations"];
+    if (v.size() != 1) return {};
+    return {v[0].value("field", ""), v[0].value("description", "")};
+  }
+  return {};
+}
+
+// Query and path values the door cannot read are refused before any backend: each violation
+// names the parameter, starts with the rule broken in brackets, and quotes the value received
+// with its control characters replaced (a tab, %09, never reaches the answer as it is).
+TEST_F(RestAdmissionTest, UnreadableParametersNameTheRuleAndQuoteTheValue) {
+  struct Case {
+    std::string target, field, rule, quoted;
+  };
+  const std::string kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+  const std::vector<Case> cases = {
+      {"/v1/breakdowns?dimension=AREA&year=abc", "year", "[number]", "reçu abc"},
+      {"/v1/breakdowns?dimension=AREA&year=99999999999999999999", "year", "[range]",
+       "reçu 99999999999999999999"},
+      {"/v1/breakdowns?dimension=AREA&year=-1e3", "year", "[number]", "reçu -1e3"},
+      {"/v1/breakdowns?dimension=NOPE", "dimension", "[enum]", "reçu NOPE"},
+      {"/v1/breakdowns?dimension=AREA%09", "dimension", "[enum]", "reçu AREA" + kReplacement},
+      {"/v1/breakdowns?dimension=AREA&year=%092026", "year", "[number]",
+       "reçu " + kReplacement + "2026"},
+      {"/v1/breakdowns?dimension=AREA&year=20%0A26", "year", "[number]",
+       "reçu 20" + kReplacement + "26"},
+      {"/v1/breakdowns?dimension=AREA&year=%FF", "year", "[utf8]", "reçu " + kReplacement},
+      {"/v1/breakdowns?dimension=AREA&year=%G1", "year", "[encoding]", "reçu %G1"},
+      {"/v1/breakdowns?dimension=AREA&year=2025&year=2026", "year", "[unique]", ""},
+      {"/v1/breakdowns?dimension=AREA&yaer=2026", "yaer", "[unknown]", ""},
+      {"/v1/breakdowns?dimension=AREA&ye%09ar=2026", "query", "[control]",
+       "ye" + kReplacement + "ar"},
+      {"/v1/venues?showWithdrawn=oui", "showWithdrawn", "[boolean]", "reçu oui"},
+      {"/v1/venues:search?openAt=demain%09", "openAt", "[date]", "reçu demain" + kReplacement},
+      {"/v1/venues:search?near.latitude=50,6", "near.latitude", "[number]", "reçu 50,6"},
+      {"/v1/venues/a%09b", "path", "[control]", "/v1/venues/a%09b"},
+      {"/v1/venues/a%4", "path", "[encoding]", "/v1/venues/a%4"},
+  };
+  int peer = 0;
+  for (const Case& c : cases) {
+    http::Response r = Call("GET", c.target, {}, "198.51.100." + std::to_string(++peer));
+    EXPECT_EQ(r.status, 400) << c.target << " " << r.body;
+    auto [field, description] = Violation(r);
+    EXPECT_EQ(field, c.field) << c.target << " " << r.body;
+    EXPECT_THAT(description, StartsWith(c.rule)) << c.target;
+    EXPECT_THAT(description, HasSubstr(c.quoted)) << c.target;
+    // No control character, raw or escaped by the JSON printer, anywhere in the answer.
+    for (const char* raw : {"\t", "\n", "\\t", "\\n", "\\u0009"}) {
+      EXPECT_THAT(r.body, ::testing::Not(HasSubstr(raw))) << c.target;
+    }
+  }
 }
 
 TEST_F(RestAdmissionTest, MalformedAuthorizationIsAChallenge) {

@@ -9,7 +9,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
 #include "libs/api/status.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
@@ -82,7 +84,7 @@ class SyntaxCheck : public json::json_sax_t {
   }
   bool key(string_t& k) override {
     if (keys_.back().insert(k).second) return true;
-    error = absl::StrCat("clé ", text::Quote(k), " donnée deux fois dans un même objet");
+    error = absl::StrCat("[unique] clé ", text::Quote(k), " donnée deux fois dans un même objet");
     return false;
   }
   bool end_object() override {
@@ -100,7 +102,7 @@ class SyntaxCheck : public json::json_sax_t {
       error = absl::StrCat("[range] nombre hors des limites : ", text::Quote(last_token, 40));
       return false;
     }
-    error = absl::StrCat("JSON invalide à l'octet ", position, " près de ",
+    error = absl::StrCat("[json] JSON invalide à l'octet ", position, " près de ",
                          text::Quote(last_token, 20));
     return false;
   }
@@ -114,7 +116,7 @@ class SyntaxCheck : public json::json_sax_t {
   }
   bool Deeper() {
     if (++depth_ <= kMaxJsonDepth) return true;
-    error = absl::StrCat("JSON imbriqué sur plus de ", kMaxJsonDepth, " niveaux");
+    error = absl::StrCat("[depth] JSON imbriqué sur plus de ", kMaxJsonDepth, " niveaux");
     return false;
   }
   int depth_ = 0;
@@ -129,8 +131,8 @@ absl::Status CheckOneSpelling(const json& node, const Descriptor* type, const st
     const FieldDescriptor* f = type->field(i);
     std::string here = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
     if (f->json_name() != f->name() && node.contains(f->json_name()) && node.contains(f->name())) {
-      return Invalid(here,
-                     absl::StrCat("donné deux fois, en ", f->json_name(), " et en ", f->name()));
+      return Invalid(here, absl::StrCat("[unique] donné deux fois, en ", f->json_name(), " et en ",
+                                        f->name()));
     }
     if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || f->is_map() ||
         IsWellKnownLeaf(f->message_type())) {
@@ -166,21 +168,46 @@ absl::Status CheckJsonType(std::string_view content_type) {
       "UNSUPPORTED_MEDIA_TYPE");
 }
 
-// A query value as the JSON value of field `f` (a scalar or a well-known leaf).
+// A control character a parameter's name may not hold: FirstControl's, and tab and line breaks.
+bool HasControl(std::string_view s) {
+  return text::FirstControl(s).has_value() || s.find_first_of("\t\n\r") != std::string_view::npos;
+}
+
+// A field mask's text: comma-separated paths of dotted field names; empty for an empty mask.
+bool IsFieldMaskText(std::string_view mask) {
+  if (mask.empty()) return true;
+  for (std::string_view path : text::Split(mask, ',')) {
+    for (std::string_view name : text::Split(path, '.')) {
+      if (name.empty() || absl::ascii_isdigit(name[0])) return false;
+      for (char c : name) {
+        if (!absl::ascii_isalnum(c) && c != '_') return false;
+      }
+    }
+  }
+  return true;
+}
+
+// A query value as the JSON value of field `f` (a scalar or a well-known leaf). Every refusal
+// names its rule in brackets and quotes the value received (text::Quote).
 absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* f,
                                 const std::string& value) {
-  auto bad = [&](const std::string& why) { return Invalid(name, why); };
-  if (!text::IsValidUtf8(value)) return bad("valeur qui n'est pas de l'UTF-8");
+  auto bad = [&](std::string_view rule, std::string_view expected) {
+    return Invalid(name, absl::StrCat("[", std::string(rule), "] ", std::string(expected),
+                                      ", reçu ", text::Quote(value)));
+  };
+  if (!text::IsValidUtf8(value)) return bad("utf8", "du texte UTF-8 attendu");
   auto integer = [&](auto parsed) -> absl::StatusOr<json> {
+    using Int = decltype(parsed);
     bool digits = !value.empty();
     for (size_t i = 0; i < value.size(); ++i) {
       if (!(absl::ascii_isdigit(value[i]) || (i == 0 && value[i] == '-' && value.size() > 1))) {
         digits = false;
       }
     }
-    if (!digits) return bad(absl::StrCat("nombre entier attendu, reçu ", text::Quote(value)));
+    if (!digits) return bad("number", "un nombre entier attendu (chiffres décimaux)");
     if (!absl::SimpleAtoi(value, &parsed)) {
-      return bad(absl::StrCat("nombre entier hors limites : ", text::Quote(value)));
+      return bad("range", absl::StrCat("un nombre entier de ", std::numeric_limits<Int>::min(),
+                                       " à ", std::numeric_limits<Int>::max(), " attendu"));
     }
     return json(absl::StrCat(parsed));
   };
@@ -196,17 +223,17 @@ absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* 
     case FieldDescriptor::CPPTYPE_DOUBLE:
     case FieldDescriptor::CPPTYPE_FLOAT: {
       std::optional<double> d = text::ParseDecimal(value);
-      if (!d || (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT &&
-                 std::abs(*d) > std::numeric_limits<float>::max())) {
-        return bad(
-            absl::StrCat("nombre décimal attendu (chiffres et point), reçu ", text::Quote(value)));
+      if (!d) return bad("number", "un nombre décimal attendu (chiffres et point)");
+      if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT &&
+          std::abs(*d) > std::numeric_limits<float>::max()) {
+        return bad("range", "un nombre décimal dans les limites d'un float attendu");
       }
       return json(*d);
     }
     case FieldDescriptor::CPPTYPE_BOOL:
       if (value == "true") return json(true);
       if (value == "false") return json(false);
-      return bad(absl::StrCat("true ou false attendu, reçu ", text::Quote(value)));
+      return bad("boolean", "true ou false attendu");
     case FieldDescriptor::CPPTYPE_ENUM: {
       if (f->enum_type()->FindValueByName(value) == nullptr) {
         std::string names;
@@ -214,19 +241,34 @@ absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* 
           if (f->enum_type()->value(i)->number() == 0) continue;
           absl::StrAppend(&names, names.empty() ? "" : ", ", f->enum_type()->value(i)->name());
         }
-        return bad(absl::StrCat("valeur ", text::Quote(value), " inconnue ; valeurs : ", names));
+        return bad("enum", absl::StrCat("une valeur parmi ", names, " attendue"));
       }
       return json(value);
     }
     case FieldDescriptor::CPPTYPE_STRING:
       return json(value);
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      if (f->message_type()->full_name() == "google.protobuf.FieldMask") {
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      // Checked here rather than by the JSON parser, whose message would name neither the
+      // parameter nor the rule.
+      const std::string& type = f->message_type()->full_name();
+      if (type == "google.protobuf.FieldMask") {
+        if (!IsFieldMaskText(value)) {
+          return bad("format", "des noms de champs séparés par des virgules attendus (a,b.c)");
+        }
         return json(MaskToCamel(value));
       }
-      return json(value);  // Timestamp, Duration: their JSON strings, checked by the parser
+      if (type == "google.protobuf.Timestamp") {
+        google::protobuf::Timestamp t;
+        if (!google::protobuf::util::TimeUtil::FromString(value, &t)) {
+          return bad("date", "un instant RFC 3339 attendu (2026-12-01T10:00:00Z)");
+        }
+        return json(value);
+      }
+      // A Duration (no method takes one in its query today): its JSON string, for the parser.
+      return json(value);
+    }
   }
-  return bad("type non pris en charge");
+  return Invalid(name, "[type] type de paramètre non pris en charge");
 }
 
 absl::Status SetQueryParameter(const Route& route, const HttpInput& input, const std::string& name,
@@ -243,18 +285,20 @@ absl::Status SetQueryParameter(const Route& route, const HttpInput& input, const
         if (message->field(k)->json_name() == parts[i]) f = message->field(k);
       }
     }
-    if (f == nullptr) return Invalid(name, "paramètre inconnu");
+    if (f == nullptr) return Invalid(name, "[unknown] paramètre inconnu");
     absl::StrAppend(&canonical, i ? "." : "", f->name());
-    if (i == 0 && route.body_field == f) return Invalid(name, "donné par le corps de la requête");
+    if (i == 0 && route.body_field == f) {
+      return Invalid(name, "[unexpected] donné par le corps de la requête");
+    }
     for (const auto& [bound, unused] : input.bindings) {
-      if (bound == canonical) return Invalid(name, "déjà donné par le chemin");
+      if (bound == canonical) return Invalid(name, "[unexpected] déjà donné par le chemin");
     }
     bool leaf =
         f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE || IsWellKnownLeaf(f->message_type());
     if (!leaf && (f->is_repeated() || i + 1 == parts.size())) {
-      return Invalid(name, "champ composé : donnez ses sous-champs (a.b=…)");
+      return Invalid(name, "[unexpected] champ composé : donnez ses sous-champs (a.b=…)");
     }
-    if (leaf && i + 1 != parts.size()) return Invalid(name, "paramètre inconnu");
+    if (leaf && i + 1 != parts.size()) return Invalid(name, "[unknown] paramètre inconnu");
     if (!node->is_object()) *node = json::object();
     json* existing = Member(*node, f);
     if (!leaf) {
@@ -269,7 +313,7 @@ absl::Status SetQueryParameter(const Route& route, const HttpInput& input, const
       if (!array.is_array()) array = json::array();
       array.push_back(*std::move(v));
     } else {
-      if (existing != nullptr) return Invalid(name, "donné deux fois");
+      if (existing != nullptr) return Invalid(name, "[unique] donné deux fois");
       (*node)[f->json_name()] = *std::move(v);
     }
   }
@@ -280,8 +324,9 @@ absl::Status SetQueryParameter(const Route& route, const HttpInput& input, const
 // different value already there.
 absl::Status SetFromHeader(const Route& route, json* req, const std::string& field,
                            const std::string& header, const std::string& value) {
-  if (!text::IsValidUtf8(value) || text::FirstControl(value)) {
-    return Invalid(header, "en-tête illisible (UTF-8 sans caractère de contrôle attendu)");
+  if (!text::IsValidUtf8(value)) return Invalid(header, "[utf8] en-tête qui n'est pas de l'UTF-8");
+  if (text::FirstControl(value)) {
+    return Invalid(header, "[control] en-tête avec un caractère de contrôle");
   }
   const Descriptor* input = route.method->input_type();
   json* target = req;
@@ -293,12 +338,12 @@ absl::Status SetFromHeader(const Route& route, json* req, const std::string& fie
     if (!target->is_object()) return absl::OkStatus();  // the parser names the wrong type
   }
   if (f == nullptr || f->type() != FieldDescriptor::TYPE_STRING) {
-    return Invalid(header, "cette opération ne le prend pas en compte");
+    return Invalid(header, "[unexpected] cette opération ne le prend pas en compte");
   }
   if (json* existing = Member(*target, f)) {
     if (!existing->is_string() || existing->get<std::string>() != value) {
-      return Invalid(header,
-                     absl::StrCat("différent du champ ", f->json_name(), " donné dans la requête"));
+      return Invalid(header, absl::StrCat("[conflict] différent du champ ", f->json_name(),
+                                          " donné dans la requête"));
     }
     return absl::OkStatus();
   }
@@ -339,10 +384,10 @@ std::optional<std::string> DecodeQueryComponent(std::string_view raw) {
 absl::StatusOr<json> ParseJsonBody(std::string_view body) {
   SyntaxCheck check;
   if (!json::sax_parse(body, &check)) {
-    return Invalid("body", check.error.empty() ? "JSON invalide" : check.error);
+    return Invalid("body", check.error.empty() ? "[json] JSON invalide" : check.error);
   }
   json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded()) return Invalid("body", "JSON invalide");
+  if (parsed.is_discarded()) return Invalid("body", "[json] JSON invalide");
   return parsed;
 }
 
@@ -353,7 +398,7 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
       if (absl::Status s = CheckJsonType(input.content_type); !s.ok()) return s;
       absl::StatusOr<json> body = ParseJsonBody(input.body);
       if (!body.ok()) return body.status();
-      if (!body->is_object()) return Invalid("body", "un objet JSON est attendu");
+      if (!body->is_object()) return Invalid("body", "[json] un objet JSON est attendu");
       req = *std::move(body);
     }
   } else if (route.body_field != nullptr) {
@@ -366,14 +411,14 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
       req[route.body_field->json_name()] = *std::move(body);
     }
   } else if (!input.body.empty()) {
-    return Invalid("body", "cette opération ne prend pas de corps");
+    return Invalid("body", "[unexpected] cette opération ne prend pas de corps");
   }
   const Descriptor* type = route.method->input_type();
   if (absl::Status s = CheckOneSpelling(req, type, ""); !s.ok()) return s;
   for (const auto& [field, value] : input.bindings) {
     if (std::optional<std::string> in_body = GetStringField(req, type, field);
         in_body && *in_body != value) {
-      return Invalid(field, absl::StrCat("le corps dit ", text::Quote(*in_body),
+      return Invalid(field, absl::StrCat("[conflict] le corps dit ", text::Quote(*in_body),
                                          " mais le chemin dit ", text::Quote(value)));
     }
     SetStringField(&req, type, field, value);
@@ -383,21 +428,40 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
     for (std::string_view pair : text::Split(input.query, '&')) {
       if (pair.empty()) continue;
       if (++count > kMaxQueryParameters) {
-        return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
+        return Invalid("query",
+                       absl::StrCat("[size] plus de ", kMaxQueryParameters, " paramètres"));
       }
       size_t eq = pair.find('=');
+      // The name first: it is the field the other refusals name, so it must be fit to echo.
       std::optional<std::string> name = DecodeQueryComponent(pair.substr(0, eq));
-      std::optional<std::string> value =
-          DecodeQueryComponent(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
-      if (!name || !value || !text::IsValidUtf8(*name)) {
-        return Invalid("query", absl::StrCat("séquence % invalide dans ", text::Quote(pair)));
+      if (!name) {
+        return Invalid("query", absl::StrCat("[encoding] séquence % invalide dans le nom ",
+                                             text::Quote(pair.substr(0, eq))));
+      }
+      if (!text::IsValidUtf8(*name)) {
+        return Invalid("query", absl::StrCat("[utf8] nom de paramètre qui n'est pas de l'UTF-8 : ",
+                                             text::Quote(*name)));
+      }
+      if (HasControl(*name)) {
+        return Invalid("query", absl::StrCat("[control] caractère de contrôle dans le nom ",
+                                             text::Quote(*name)));
+      }
+      if (name->size() > 200) {
+        return Invalid("query", absl::StrCat("[size] nom de paramètre de plus de 200 octets : ",
+                                             text::Quote(*name)));
+      }
+      std::string_view raw = eq == std::string_view::npos ? "" : pair.substr(eq + 1);
+      std::optional<std::string> value = DecodeQueryComponent(raw);
+      if (!value) {
+        return Invalid(*name,
+                       absl::StrCat("[encoding] séquence % invalide, reçu ", text::Quote(raw)));
       }
       if (value->size() > kMaxQueryValueBytes) {
-        return Invalid(*name, absl::StrCat("valeur de plus de ", kMaxQueryValueBytes, " octets"));
+        return Invalid(*name, absl::StrCat("[size] valeur de plus de ", kMaxQueryValueBytes,
+                                           " octets, reçu ", text::Quote(*value)));
       }
-      if (route.body == "*") return Invalid(*name, "paramètre inconnu");
-      if (name->size() > 200 || text::FirstControl(*name)) {
-        return Invalid("query", absl::StrCat("nom de paramètre illisible : ", text::Quote(*name)));
+      if (route.body == "*") {
+        return Invalid(*name, "[unknown] paramètre inconnu : cette opération lit tout du corps");
       }
       absl::Status s = SetQueryParameter(route, input, *name, *value, &req);
       if (!s.ok()) return s;
@@ -424,8 +488,8 @@ absl::StatusOr<std::string> JsonToRequest(const ApiSchema& schema, const Route& 
   google::protobuf::util::Status s = google::protobuf::util::JsonToBinaryString(
       schema.resolver(), ApiSchema::TypeUrl(route.method->input_type()), text, &binary, options);
   if (!s.ok()) {
-    return Invalid(
-        "body", absl::StrCat("requête refusée : ", text::Ellipsize(std::string(s.message()), 300)));
+    return Invalid("body", absl::StrCat("[json] requête refusée : ",
+                                        text::Quote(std::string(s.message()), 300)));
   }
   return binary;
 }

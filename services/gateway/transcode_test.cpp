@@ -8,8 +8,10 @@
 namespace passerelle::gateway {
 namespace {
 
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 namespace v1 = ::passerelle::venues::v1;
 
 class TranscodeTest : public ::testing::Test {
@@ -95,6 +97,31 @@ TEST_F(TranscodeTest, UnknownOrBadQueryParametersAreNamed) {
   EXPECT_EQ(Field(Build("GET", many)), "query");
   std::string huge = "/v1/venues:search?query=" + std::string(9000, 'a');
   EXPECT_EQ(Field(Build("GET", huge)), "query");
+}
+
+TEST_F(TranscodeTest, BadQueryValuesNameTheirRule) {
+  auto description = [](const absl::StatusOr<std::string>& refused) {
+    std::vector<api::FieldViolation> v = api::Violations(refused.status());
+    return v.empty() ? std::string() : v[0].description;
+  };
+  EXPECT_EQ(Field(Build("PATCH", "/v1/venues/abc?updateMask=nom%09", "{}")), "updateMask");
+  EXPECT_THAT(description(Build("PATCH", "/v1/venues/abc?updateMask=nom%09", "{}")),
+              StartsWith("[format]"));
+  EXPECT_THAT(description(Build("PATCH", "/v1/venues/abc?updateMask=nom,,adresse", "{}")),
+              StartsWith("[format]"));
+  EXPECT_THAT(description(Build("GET", "/v1/venues:search?openAt=2026-13-01T10:00:00Z")),
+              StartsWith("[date]"));
+  EXPECT_THAT(description(Build("GET", "/v1/venues:search?page_size=4294967296")),
+              AllOf(StartsWith("[range]"), HasSubstr("-2147483648 à 2147483647")));
+  EXPECT_THAT(description(Build("GET", "/v1/venues:search?near=1")), StartsWith("[unexpected]"));
+  EXPECT_THAT(description(Build("GET", "/v1/venues/abc?name=venues/other")),
+              StartsWith("[unexpected]"));
+  std::string huge = "/v1/venues:search?query=" + std::string(9000, 'a');
+  EXPECT_THAT(description(Build("GET", huge)), StartsWith("[size]"));
+  EXPECT_THAT(description(Build("POST", "/v1/venues/abc:withdraw?reason=x", "{}")),
+              StartsWith("[unknown]"));
+  // An empty mask is still a mask.
+  EXPECT_TRUE(Build("PATCH", "/v1/venues/abc?updateMask=", "{}").ok());
 }
 
 TEST_F(TranscodeTest, BodiesTakeLowerCamelAndSnakeNames) {

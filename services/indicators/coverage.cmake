@@ -10,10 +10,11 @@ add_library(indicators_coverage coverage_wiring.cpp coverage.cpp coverage_store.
             coverage_clients.cpp coverage_handler.cpp)
 target_include_directories(indicators_coverage PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(indicators_coverage PUBLIC indicators_coverage_core
-                      passerelle_indicators_proto passerelle_venues_proto
-                      passerelle_referential_proto passerelle_events passerelle_api
-                      passerelle_clock passerelle_logging passerelle_db passerelle_server
-                      passerelle_service nlohmann_json::nlohmann_json prometheus-cpp::core)
+                      indicators_referential_client passerelle_indicators_proto
+                      passerelle_venues_proto passerelle_referential_proto passerelle_events
+                      passerelle_api passerelle_clock passerelle_logging passerelle_db
+                      passerelle_server passerelle_service nlohmann_json::nlohmann_json
+                      prometheus-cpp::core)
 passerelle_embed_sql(indicators_coverage passerelle::indicators::coverage
                      ${CMAKE_CURRENT_SOURCE_DIR}/migrations/coverage)
 passerelle_warnings(indicators_coverage)

@@ -1,4 +1,5 @@
-// The coverage domain's reads from venues and the referential over gRPC.
+// The coverage domain's reads from venues over gRPC, and from the referential with the client
+// the indicators' domains share (referential_client).
 #include <grpcpp/grpcpp.h>
 
 #include <algorithm>
@@ -49,8 +50,7 @@ GrpcUpstream::GrpcUpstream(const std::string& venues_address,
                            std::chrono::milliseconds timeout)
     : venues_(venues::v1::VenueService::NewStub(
           grpc::CreateChannel(venues_address, grpc::InsecureChannelCredentials()))),
-      referential_(referential::v1::ReferentialService::NewStub(
-          grpc::CreateChannel(referential_address, grpc::InsecureChannelCredentials()))),
+      referential_(referential_address, timeout),
       timeout_(timeout) {}
 
 absl::StatusOr<std::vector<VenueRow>> GrpcUpstream::AllVenues() {
@@ -138,25 +138,15 @@ absl::StatusOr<std::vector<LayerInput>> GrpcUpstream::AreaLayers() {
 absl::StatusOr<std::vector<ItemRow>> GrpcUpstream::VersionItems(const std::string& version,
                                                                 std::string* name,
                                                                 absl::Time* published) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + timeout_);
-  referential::v1::GetVersionRequest req;
-  req.set_name(version);
-  referential::v1::Version resp;
-  grpc::Status st = referential_->GetVersion(&ctx, req, &resp);
-  if (!st.ok()) return FromGrpc(st, "referential GetVersion");
-  *name = resp.name();
-  *published = absl::FromUnixSeconds(resp.publish_time().seconds()) +
-               absl::Nanoseconds(resp.publish_time().nanos());
+  absl::StatusOr<PublishedVersion> read = referential_.Version(version);
+  if (!read.ok()) return read.status();
+  *name = read->name;
+  *published = read->publish_time;
   std::vector<ItemRow> out;
+  out.reserve(read->items.size());
   int position = 0;
-  for (const auto& level : resp.levels()) {
-    for (const auto& category : level.categories()) {
-      for (const auto& item : category.items()) {
-        if (item.retired()) continue;
-        out.push_back({item.name(), item.code(), item.label(), position++});
-      }
-    }
+  for (PublishedItem& item : read->items) {
+    out.push_back({std::move(item.name), std::move(item.code), std::move(item.label), position++});
   }
   return out;
 }

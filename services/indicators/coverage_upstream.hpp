@@ -8,9 +8,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "passerelle/referential/v1/referential.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/indicators/coverage_store.hpp"
+#include "services/indicators/referential_client.hpp"
 
 namespace passerelle::indicators::coverage {
 
@@ -47,7 +47,7 @@ class GrpcUpstream final : public Upstream {
 
  private:
   std::unique_ptr<venues::v1::VenueService::Stub> venues_;
-  std::unique_ptr<referential::v1::ReferentialService::Stub> referential_;
+  ReferentialClient referential_;
   std::chrono::milliseconds timeout_;
 };
 
