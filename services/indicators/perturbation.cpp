@@ -19,24 +19,20 @@ uint64_t CellKey(uint64_t record_key_sum, int measure, int column) {
   return Mix(record_key_sum + where * 0x9e3779b97f4a7c15ULL);
 }
 
-int64_t Perturbed(int64_t value, uint64_t cell_key, int k) {
-  if (value <= 0 || value < k) return value;
+int Noise(uint64_t cell_key) {
   // The key's top 32 bits, a uniform draw, against the noise's cumulative probabilities.
   const uint64_t u = cell_key >> 32;
   constexpr uint64_t kScale = uint64_t{1} << 32;
-  int noise;
-  if (u < kScale / 10) {
-    noise = -2;
-  } else if (u < kScale * 3 / 10) {
-    noise = -1;
-  } else if (u < kScale * 7 / 10) {
-    noise = 0;
-  } else if (u < kScale * 9 / 10) {
-    noise = 1;
-  } else {
-    noise = 2;
-  }
-  return std::max<int64_t>(value + noise, k);
+  if (u < kScale / 10) return -2;
+  if (u < kScale * 3 / 10) return -1;
+  if (u < kScale * 7 / 10) return 0;
+  if (u < kScale * 9 / 10) return 1;
+  return 2;
+}
+
+int64_t Perturbed(int64_t value, uint64_t cell_key, int k) {
+  if (value <= 0) return value;
+  return std::max<int64_t>(value + Noise(cell_key), k);
 }
 
 }  // namespace passerelle::indicators

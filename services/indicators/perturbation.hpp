@@ -19,10 +19,13 @@ inline constexpr int kNoiseBound = 2;
 /// the column so that the cells of one row draw independent noises.
 uint64_t CellKey(uint64_t record_key_sum, int measure, int column);
 
-/// The published value of a count that may be shown (0, or at least `k`): 0 stays 0; a count of
-/// at least `k` gets a noise of −2, −1, 0, +1 or +2 (probabilities 0.1, 0.2, 0.4, 0.2, 0.1) read
-/// from the cell key, and never falls under `k` (a count of `k` or `k+1` takes its noise only
-/// upwards that far).
+/// The noise of a cell: −2, −1, 0, +1 or +2 (probabilities 0.1, 0.2, 0.4, 0.2, 0.1) read from its
+/// key.
+int Noise(uint64_t cell_key);
+
+/// The published value of a count: 0 stays 0, any other count gets its cell's noise. The
+/// protection calls a count small when count + noise is under `k` (suppression.hpp), so a
+/// published count is never under `k`; the floor at `k` only guards that.
 int64_t Perturbed(int64_t value, uint64_t cell_key, int k);
 
 }  // namespace passerelle::indicators

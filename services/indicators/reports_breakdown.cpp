@@ -193,6 +193,17 @@ LinkedTables Link(const std::vector<const Group*>& groups, const Group& total) {
   }
   // What every report satisfies (reports_validation), so every sum.
   lt.relations = {{{1}, 0}, {{2}, 1}, {{3, 4}, 0}, {{5}, 0}};
+  // Each value's noise, on the grid (row totals last, the total row last): smallness is decided
+  // on the published value, not the true one.
+  for (int m = 0; m < kMeasureCount; ++m) {
+    std::vector<int> noise;
+    for (size_t r = 0; r <= groups.size(); ++r) {
+      const uint64_t keys = r < groups.size() ? groups[r]->keys : total.keys;
+      for (int c = 0; c <= 4; ++c) noise.push_back(Noise(CellKey(keys, m, c)));
+    }
+    lt.noise.push_back(std::move(noise));
+  }
+  lt.noise_bound = kNoiseBound;
   // Beneficiaries are published in full; the other measures through the shares of women and
   // of men only.
   lt.published_columns.push_back({true, true, true, true, true});

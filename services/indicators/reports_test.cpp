@@ -485,6 +485,42 @@ TEST(PerturbationTest, SubtractingOnesOwnReportLeavesTheNoise) {
   EXPECT_LT(derived[13], 400 / 2);  // the true count: about 40 % of draws
 }
 
+// The third review's probe: raise one's own count in a cell (a correction keeps the report's
+// key, so the noise stays) until « < 5 » turns into something else, and read the others' count
+// off the step. Smallness follows count + noise, so the step tells that sum, not the count.
+TEST(PerturbationTest, TheThresholdFollowsTheNoise) {
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  std::mt19937_64 random(5);
+  std::map<int64_t, int> derived;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<std::shared_ptr<const Figures>> reports;
+    for (int i = 0; i < 3; ++i) {
+      // Others: 2 « autre » in all.
+      auto f = std::make_shared<Figures>(*Report("x", "2026-02-01", {}, {10, 10, i < 2, 0}));
+      f->record_key = random();
+      reports.push_back(f);
+    }
+    const uint64_t mine = random();
+    int flip = -1;
+    for (int m = 0; m <= 10 && flip < 0; ++m) {
+      auto own = std::make_shared<Figures>(*Report("me", "2026-03-01", {}, {10, 10, m, 0}));
+      own->record_key = mine;
+      std::vector<std::shared_ptr<const Figures>> all = reports;
+      all.push_back(own);
+      const v1::Breakdown b = ComputeBreakdown(q, all, BreakdownOptions{});
+      if (b.total().other().display() != "< 5") flip = m;
+    }
+    ASSERT_GE(flip, 0);
+    ++derived[5 - flip];  // what the prober takes for the others' count
+  }
+  for (const auto& [value, count] : derived) {
+    EXPECT_LE(std::abs(value - 2), kNoiseBound) << value;
+  }
+  EXPECT_GE(derived.size(), 4u);
+  EXPECT_LT(derived[2], 300 / 2);
+}
+
 // Identical sets of reports get identical noise wherever they appear (asking again, or another
 // dimension, tells nothing new); every published count stays within the noise of its truth.
 TEST(PerturbationTest, TheSameReportsShowTheSameFiguresEverywhere) {
@@ -657,7 +693,7 @@ TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
   v1::Breakdown b = ComputeBreakdown(q, figures, BreakdownOptions{});
   EXPECT_EQ(b.rows_size(), 3);
   for (const auto& row : b.rows()) EXPECT_GE(row.reports(), 3) << row.key();
-  EXPECT_TRUE(b.rows(0).women().has_value());
+  EXPECT_TRUE(b.rows(0).women().has_value()) << BreakdownCsv(b);
   // By quarter, the first one's few « autre » are hidden.
   q.dimension = v1::PERIOD;
   b = ComputeBreakdown(q, figures, BreakdownOptions{});

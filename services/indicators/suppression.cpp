@@ -41,6 +41,13 @@ struct Grid {
   std::vector<CellState> state;
   std::vector<bool> fixed;        // state set by another answer
   std::vector<bool> unpublished;  // never shown: unknown to a reader
+  std::vector<bool> small;        // at least 1 and, with its noise, under k
+  std::vector<int> noise;         // each value's published noise (empty: none)
+  // A published count with noise: a reader knows it only within the noise, so a change of the
+  // true count by one (within that) is unseen, like a hidden value's.
+  bool slack(size_t i) const {
+    return !noise.empty() && state[i] == CellState::kPublished && !unpublished[i] && value[i] > 0;
+  }
 
   size_t index(int r, int c) const { return static_cast<size_t>(r) * cols + c; }
   int row_of(size_t i) const { return static_cast<int>(i / cols); }
@@ -285,10 +292,13 @@ class Auditor {
                               m < t.published_columns.size() ? &t.published_columns[m] : nullptr,
                               m < t.fixed_total_row.size() ? &t.fixed_total_row[m] : nullptr));
       Grid& g = grids_.back();
+      const std::vector<int>* noise = m < t.noise.size() ? &t.noise[m] : nullptr;
+      g.small.assign(g.value.size(), false);
+      if (noise != nullptr && noise->size() == g.value.size()) g.noise = *noise;
       for (size_t i = 0; i < g.value.size(); ++i) {
-        if (g.value[i] >= 1 && g.value[i] < k && !g.fixed[i] && !g.unpublished[i]) {
-          g.state[i] = CellState::kSmall;
-        }
+        const int64_t d = g.noise.empty() ? 0 : g.noise[i];
+        g.small[i] = g.value[i] >= 1 && g.value[i] + d < k && !g.unpublished[i];
+        if (g.small[i] && !g.fixed[i]) g.state[i] = CellState::kSmall;
       }
     }
     safe_.resize(grids_.size());
@@ -332,13 +342,17 @@ class Auditor {
     if (g.unpublished[i]) return {0, kUnbounded};
     switch (g.state[i]) {
       case CellState::kPublished:
+        if (g.slack(i)) {
+          const double shown = v + g.noise[i];
+          return {std::max(1.0, shown - t_.noise_bound), shown + t_.noise_bound};
+        }
         return {v, v};
       case CellState::kSmall:
-        return {1, k_ - 1};
+        return {1, k_ - 1 + t_.noise_bound};
       case CellState::kComplement:
         if (g.value[i] == 0) return {0, 0};
-        if (g.value[i] >= k_) return {static_cast<double>(k_), kUnbounded};
-        return {1, k_ - 1};
+        if (!g.small[i]) return {std::max(1, k_ - t_.noise_bound), kUnbounded};
+        return {1, k_ - 1 + t_.noise_bound};
     }
     return {v, v};
   }
@@ -407,7 +421,7 @@ class Auditor {
     const Grid& g = grids_[movers[0].first];
     auto edge = [&](size_t i) {
       for (const auto& [t, sign] : movers) {
-        if (!grids_[t].edge(i)) return false;
+        if (!grids_[t].edge(i) && !grids_[t].slack(i)) return false;
       }
       return true;
     };
@@ -628,7 +642,7 @@ class Auditor {
       const Grid& g = grids_[m];
       for (size_t i = 0; i < g.value.size(); ++i) {
         // A value never published can be 0 for all a reader knows (see LinkedTables).
-        if (safe_[m][i] || g.unpublished[i] || g.value[i] < 1 || g.value[i] >= k_) continue;
+        if (safe_[m][i] || !g.small[i]) continue;
         if (quick_calls_ > kMaxQuickCalls) return true;  // Run withholds the rows
         // Hiding more only widens what a reader can derive: a value once free stays free.
         if (QuickMove(m, i) || !Pinned(m, i)) {
@@ -649,8 +663,7 @@ class Auditor {
     for (Grid& g : grids_) {
       for (size_t i = 0; i < g.value.size(); ++i) {
         if (g.row_of(i) == g.rows - 1) continue;
-        g.state[i] =
-            g.value[i] >= 1 && g.value[i] < k_ ? CellState::kSmall : CellState::kComplement;
+        g.state[i] = g.small[i] ? CellState::kSmall : CellState::kComplement;
       }
     }
   }

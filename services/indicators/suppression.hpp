@@ -73,12 +73,22 @@ struct LinkedTables {
   /// Per table (or none), the states of the total row (the column totals, the grand total
   /// last), fixed by another answer: every breakdown of a year shows the same total row.
   std::vector<std::vector<CellState>> fixed_total_row;
+  /// Per table (or none), the noise each value is published with (perturbation.hpp), on the
+  /// grid: row by row, each row's total last, then the column totals and the grand total. A
+  /// count is small when it is at least 1 and its value plus its noise is under k, so that
+  /// whether a cell shows « < k » tells no more than its published value would: a reader adding
+  /// known counts to a cell learns where count + noise crosses k, not the count.
+  std::vector<std::vector<int>> noise;
+  /// The largest noise in absolute value: « < k » then says 1 to k−1+noise_bound, « s » on a
+  /// count that is not small at least k−noise_bound.
+  int noise_bound = 0;
 };
 
 /// Protects linked tables with threshold `k` (≥ 1; k = 1 publishes everything). A reader knows
-/// every published count, that « < k » is between 1 and k−1, that « s » is 0 or at least k,
+/// every published count (exactly, for the audit, whatever its noise), that « < k » is between 1
+/// and k−1, that « s » is 0 or at least k (both widened by the noise bound when there is noise),
 /// that counts are non-negative, the tables' sums and `relations`. Then:
-/// 1. primary: every count between 1 and k−1 is kSmall;
+/// 1. primary: every small count (between 1 and k−1, or with its noise under k) is kSmall;
 /// 2. lines: seen as a (rows+1) × (cols+1) grid whose last column holds the row totals and last
 ///    row the column totals, every line (row or column, margins included) holding exactly one
 ///    hidden value gets a second, its smallest published non-zero value (a hidden zero protects
