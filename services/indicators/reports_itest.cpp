@@ -697,6 +697,11 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
   st = Breakdown(bad, &b);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(Violations(st), HasSubstr("layer: [required]"));
+  // A layer the venues service does not know.
+  bad.set_layer("inconnue");
+  st = Breakdown(bad, &b);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st), HasSubstr("layer: [unknown]"));
   bad.set_layer("quartiers");
   bad.set_year(-2026);
   std::string ignored;

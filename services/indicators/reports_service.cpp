@@ -455,7 +455,18 @@ std::shared_ptr<const std::map<std::string, std::string>> Reports::ItemLabels() 
 absl::StatusOr<v1::Breakdown> Reports::GetBreakdown(const v1::GetBreakdownRequest& req) {
   auto query = ParseBreakdownRequest(req, Today());
   if (!query.ok()) return query.status();
-  if (query->dimension == v1::AREA) query->area_labels = AreaLabels(query->layer);
+  if (query->dimension == v1::AREA) {
+    query->area_labels = AreaLabels(query->layer);
+    // Without an answer of the venues service the codes stand in; an answer with no area is a
+    // layer that does not exist (or holds nothing to group by).
+    if (query->area_labels && query->area_labels->empty()) {
+      return api::InvalidArgument(
+          "demande de tableau invalide",
+          {{"layer",
+            absl::StrCat("[unknown] aucune zone dans la couche ", text::Quote(query->layer, 40),
+                         " : couche inconnue ou vide (qpv, quartiers, iris...)")}});
+    }
+  }
   if (query->dimension == v1::ITEM) query->item_labels = ItemLabels();
   auto snapshot = Current();
   if (!snapshot.ok()) return snapshot.status();
