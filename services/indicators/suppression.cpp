@@ -236,8 +236,8 @@ std::vector<size_t> Bridges(const Grid& g) {
 bool BreakOneBridge(Grid& g) {
   HiddenGraph graph{g};
   for (size_t edge : Bridges(g)) {
-    const int a = g.row_node(g.row_of(edge)), b = g.col_node(g.col_of(edge));
-    const std::vector<bool> side = graph.Reach(a, edge);
+    // The side of the bridge its row's node lies on, without the bridge.
+    const std::vector<bool> side = graph.Reach(g.row_node(g.row_of(edge)), edge);
     bool found = false;
     size_t best = 0;
     for (int r2 = 0; r2 < g.rows; ++r2) {
@@ -250,7 +250,6 @@ bool BreakOneBridge(Grid& g) {
         }
       }
     }
-    (void)b;
     if (!found) continue;
     g.state[best] = CellState::kComplement;
     return true;
