@@ -4,11 +4,13 @@
 // what a reader sees (not by the algorithm's own rules).
 #include "services/indicators/suppression.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
 #include "gtest/gtest.h"
 #include "services/indicators/linear_program.hpp"
+#include "services/indicators/perturbation.hpp"
 
 namespace passerelle::indicators {
 namespace {
@@ -189,11 +191,14 @@ TEST(SuppressionTest, RandomTablesLeaveNothingDerivable) {
   }
 }
 
-// What a reader derives from linked tables' published view: for every count between 1 and k−1,
-// whether the published figures, the displays (« < k »: 1 to k−1; « s »: 0 or at least k), the
-// sums and the relations pin it to one value. Built from the displays alone.
+// What a reader derives from linked tables' published view: for every count between 1 and k−1
+// (and every count shown « < k »), whether the published figures, the displays (« < k »: 1 to
+// k−1; « s »: 0 or at least k), the sums and the relations pin it to one value. Built from the
+// displays alone. With noise (lt.noise, lt.noise_bound), a published count p > 0 is known to lie
+// in [p − bound, p + bound], « < k » in [1, k − 1 + bound], « s » at least k − bound.
 std::vector<std::string> PinnedSmallCounts(const LinkedTables& lt, const std::vector<Protection>& p,
                                            int k) {
+  const int bound = lt.noise.empty() ? 0 : lt.noise_bound;
   const int R = lt.tables[0].rows + 1, C = lt.tables[0].cols + 1;
   auto value = [&](size_t t, int r, int c) {
     const CountTable& x = lt.tables[t];
@@ -221,9 +226,12 @@ std::vector<std::string> PinnedSmallCounts(const LinkedTables& lt, const std::ve
         if (s == -1) {
           var[t][r * C + c] = base.AddVariable(0, LinearProgram::kInfinity);
         } else if (s == static_cast<int>(CellState::kSmall)) {
-          var[t][r * C + c] = base.AddVariable(1, k - 1);
+          var[t][r * C + c] = base.AddVariable(1, k - 1 + bound);
         } else if (s == static_cast<int>(CellState::kComplement) && v != 0) {
-          var[t][r * C + c] = base.AddVariable(k, LinearProgram::kInfinity);
+          var[t][r * C + c] = base.AddVariable(std::max(1, k - bound), LinearProgram::kInfinity);
+        } else if (bound > 0 && v != 0) {
+          const double shown = static_cast<double>(v + lt.noise[t][r * C + c]);
+          var[t][r * C + c] = base.AddVariable(std::max(1.0, shown - bound), shown + bound);
         }
       }
     }
@@ -264,7 +272,7 @@ std::vector<std::string> PinnedSmallCounts(const LinkedTables& lt, const std::ve
     for (int r = 0; r < R; ++r) {
       for (int col = 0; col < C; ++col) {
         const int64_t v = value(t, r, col);
-        if (v < 1 || v >= k) continue;
+        if ((v < 1 || v >= k) && state(t, r, col) != static_cast<int>(CellState::kSmall)) continue;
         const int x = var[t][r * C + col];
         bool is_pinned = x < 0;  // published
         if (!is_pinned) {
@@ -379,6 +387,47 @@ TEST(SuppressionTest, RandomLinkedTablesPinNoSmallCount) {
     }
     const LinkedTables lt = Outcomes(reached, completed, dropped);
     const auto p = Protect(lt, 5);
+    ASSERT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{}) << "round " << round;
+  }
+}
+
+// The same with the noise every count is published with (perturbation.hpp): smallness is decided
+// on count + noise, and a reader who knows that published counts are within ±2 of the truth and
+// what « < 5 » and « s » then mean pins no small count, nor any count shown « < 5 ».
+TEST(SuppressionTest, RandomNoisyTablesPinNoSmallCount) {
+  std::mt19937 rng(31);
+  std::mt19937_64 keys(37);
+  std::uniform_int_distribution<int> shape(1, 5), coin(0, 3), big(0, 30);
+  for (int round = 0; round < 300; ++round) {
+    const int rows = shape(rng);
+    std::vector<std::vector<int64_t>> reached(rows, std::vector<int64_t>(4)), completed = reached,
+                                                                              dropped = reached;
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const int64_t n = coin(rng) == 0 ? coin(rng) + 1 : big(rng);
+        std::uniform_int_distribution<int64_t> part(0, n);
+        reached[r][c] = n;
+        completed[r][c] = coin(rng) == 0 ? n : part(rng);
+        std::uniform_int_distribution<int64_t> rest(0, n - completed[r][c]);
+        dropped[r][c] = coin(rng) == 0 ? n - completed[r][c] : rest(rng);
+      }
+    }
+    LinkedTables lt = Outcomes(reached, completed, dropped);
+    for (size_t t = 0; t < lt.tables.size(); ++t) {
+      std::vector<int> noise;
+      for (int i = 0; i < (rows + 1) * 5; ++i) noise.push_back(Noise(keys()));
+      lt.noise.push_back(std::move(noise));
+    }
+    lt.noise_bound = kNoiseBound;
+    const auto p = Protect(lt, 5);
+    // Smallness follows the noise.
+    for (int r = 0; r < rows; ++r) {
+      for (int c = 0; c < 4; ++c) {
+        const int64_t v = reached[r][c];
+        const bool small = v >= 1 && v + lt.noise[0][r * 5 + c] < 5;
+        ASSERT_EQ(p[0].at(r, c) == CellState::kSmall, small) << "round " << round;
+      }
+    }
     ASSERT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{}) << "round " << round;
   }
 }
