@@ -310,7 +310,11 @@ json Generator::MessageSchema(const Descriptor* message) {
     for (int i = 0; i < oneof->field_count(); ++i) members.push_back(oneof->field(i)->json_name());
     for (size_t a = 0; a < members.size(); ++a) {
       for (size_t b = a + 1; b < members.size(); ++b) {
-        exclusive.push_back(json{{"required", json::array({members[a], members[b]})}});
+        // The pair named as properties too (any value): linters read a `required` without them
+        // as a typo (Redocly's no-required-schema-properties-undefined).
+        exclusive.push_back(
+            json{{"required", json::array({members[a], members[b]})},
+                 {"properties", {{members[a], json::object()}, {members[b], json::object()}}}});
       }
     }
     absl::StrAppend(&comment, comment.empty() ? "" : "\n\n", "Au plus un de : `",
@@ -433,8 +437,8 @@ std::string Generator::AccessText(const Route& route) const {
       for (int s : route.access.also()) {
         absl::StrAppend(&others, ", `", ScopeLabel(static_cast<api::v1::Scope>(s)), "`");
       }
-      text = absl::StrCat("Accès : clé de portée `", ScopeLabel(route.access.scope()), "`",
-                          others, " (ou `admin`).");
+      text = absl::StrCat("Accès : clé de portée `", ScopeLabel(route.access.scope()), "`", others,
+                          " (ou `admin`).");
     }
   }
   for (const auto& [field, scope] : route.field_scopes) {

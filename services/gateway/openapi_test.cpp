@@ -583,7 +583,8 @@ TEST_F(SyntheticApiTest, ScalarsMapsAndOneofsFollowTheJsonMapping) {
   EXPECT_EQ(thing["properties"]["labels"]["additionalProperties"]["type"], "string");
   EXPECT_EQ(thing["properties"]["parentThing"]["$ref"], "#/components/schemas/test.v1.Thing");
   EXPECT_EQ(thing["properties"]["kind"]["$ref"], "#/components/schemas/test.v1.Thing.Kind");
-  EXPECT_EQ(thing["not"], json::parse(R"({"required": ["circle", "code"]})"));
+  EXPECT_EQ(thing["not"], json::parse(R"({"required": ["circle", "code"],
+                                          "properties": {"circle": {}, "code": {}}})"));
   EXPECT_FALSE(doc_["components"]["schemas"].contains("test.v1.Thing.LabelsEntry"));
   EXPECT_EQ(doc_["components"]["schemas"]["test.v1.Thing.Kind"]["enum"],
             json::parse(R"(["KIND_UNSPECIFIED", "BIG"])"));
