@@ -1,7 +1,7 @@
 // Cell-key perturbation of published counts (the method of the Australian Bureau of Statistics'
 // TableBuilder, used by Eurostat's census tables): every report carries a random record key; a
 // published count adds a small noise chosen by the cell key, the sum of the record keys of the
-// reports behind the cell. The same reports give the same noise wherever their cell appears (the
+// reports that count someone in the cell (a report adding 0 there leaves the noise as it is). The same reports give the same noise wherever their cell appears (the
 // total row of every dimension, a row that two dimensions share), so asking again or elsewhere
 // tells nothing new; a cell that differs by one report draws a new noise, so subtracting two
 // tables, or a table before and after one's own report, leaves a count known to within ±4, not

@@ -33,17 +33,36 @@ void Add(BySex& to, const BySex& v) {
   for (size_t i = 0; i < 4; ++i) to[i] += v[i];
 }
 
+// A report's measures, in the order of the breakdown's linked tables.
+constexpr BySex Figures::*kFigureMeasures[] = {&Figures::reached,   &Figures::respondents,
+                                               &Figures::satisfied, &Figures::completed,
+                                               &Figures::dropped,   &Figures::positive};
+
+// The key sums of a group's cells: per measure, per column (the four sexes, then the row's total).
+using CellKeys = std::array<std::array<uint64_t, 5>, 6>;
+
 // The sums of one group.
 struct Group {
   std::string label;
   int reports = 0;
-  /// The record keys of its reports, summed (wrapping): the base of its cells' keys.
-  uint64_t keys = 0;
+  /// Per cell, the record keys of the reports that count someone in it, summed (wrapping): a
+  /// report that adds nothing to a cell leaves its noise as it is, so cells that differ only by
+  /// such reports (a row beside zeros, one's own report with 0 there) show the same value
+  /// rather than two draws of one count.
+  CellKeys keys{};
   BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{};
 
   void Count(const Figures& f) {
     ++reports;
-    keys += f.record_key;
+    for (size_t m = 0; m < keys.size(); ++m) {
+      const BySex& v = f.*kFigureMeasures[m];
+      int64_t sum = 0;
+      for (size_t c = 0; c < 4; ++c) {
+        if (v[c] != 0) keys[m][c] += f.record_key;
+        sum += v[c];
+      }
+      if (sum != 0) keys[m][4] += f.record_key;
+    }
     Add(reached, f.reached);
     Add(respondents, f.respondents);
     Add(satisfied, f.satisfied);
@@ -53,7 +72,9 @@ struct Group {
   }
   void Merge(const Group& g) {
     reports += g.reports;
-    keys += g.keys;
+    for (size_t m = 0; m < keys.size(); ++m) {
+      for (size_t c = 0; c < keys[m].size(); ++c) keys[m][c] += g.keys[m][c];
+    }
     Add(reached, g.reached);
     Add(respondents, g.respondents);
     Add(satisfied, g.satisfied);
@@ -198,8 +219,8 @@ LinkedTables Link(const std::vector<const Group*>& groups, const Group& total) {
   for (int m = 0; m < kMeasureCount; ++m) {
     std::vector<int> noise;
     for (size_t r = 0; r <= groups.size(); ++r) {
-      const uint64_t keys = r < groups.size() ? groups[r]->keys : total.keys;
-      for (int c = 0; c <= 4; ++c) noise.push_back(Noise(CellKey(keys, m, c)));
+      const CellKeys& keys = r < groups.size() ? groups[r]->keys : total.keys;
+      for (int c = 0; c <= 4; ++c) noise.push_back(Noise(CellKey(keys[m][c], m, c)));
     }
     lt.noise.push_back(std::move(noise));
   }
@@ -244,7 +265,7 @@ struct Cell {
 struct RowReader {
   const std::vector<Measure>& measures;
   int row;
-  uint64_t keys;
+  const CellKeys& keys;
   int k;
 
   Cell operator()(int measure, int col) const {
@@ -259,7 +280,9 @@ struct RowReader {
     } else {
       c = {m.table.at(row, col), m.protection.at(row, col)};
     }
-    if (c.published()) c.value = Perturbed(c.value, CellKey(keys, measure, col), k);
+    if (c.published()) {
+      c.value = Perturbed(c.value, CellKey(keys[measure][col], measure, col), k);
+    }
     return c;
   }
 };

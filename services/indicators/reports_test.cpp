@@ -521,6 +521,37 @@ TEST(PerturbationTest, TheThresholdFollowsTheNoise) {
   EXPECT_LT(derived[2], 300 / 2);
 }
 
+// The fourth review drew the same count twice in one release: a row beside rows of exact zeros
+// (« Plusieurs services » beside items whose « autre » is 0) and the total, or a row with and
+// without one's own report that adds 0 to the column. A cell's key sums the reports that count
+// someone in it, so both show the same value.
+TEST(PerturbationTest, ReportsThatAddNothingToACellLeaveItsNoise) {
+  std::mt19937_64 random(17);
+  auto make = [&](std::vector<std::string> items, BySex reached) {
+    auto f = std::make_shared<Figures>(*Report("x", "2026-02-01", {}, reached));
+    f->items = std::move(items);
+    f->record_key = random();
+    return std::shared_ptr<const Figures>(f);
+  };
+  std::vector<std::shared_ptr<const Figures>> reports = {
+      make({"items/a"}, {20, 20, 0, 0}), make({"items/b"}, {20, 20, 0, 0}),
+      make({"items/a", "items/b"}, {20, 20, 3, 0}), make({"items/a", "items/b"}, {20, 20, 4, 0})};
+  BreakdownQuery q;
+  q.dimension = v1::ITEM;
+  const BreakdownOptions every{.k = 5, .min_reports = 1};
+  v1::Breakdown b = ComputeBreakdown(q, reports, every);
+  ASSERT_EQ(b.rows_size(), 3);
+  ASSERT_EQ(b.rows(2).key(), "multiple");
+  ASSERT_TRUE(b.rows(2).other().has_value());
+  EXPECT_EQ(b.rows(2).other().value(), b.total().other().value());
+  EXPECT_NEAR(b.total().other().value(), 7, kNoiseBound);
+  // One's own report with no « autre »: that column does not move; the others draw anew.
+  const int64_t before = b.total().other().value();
+  reports.push_back(make({"items/a"}, {20, 20, 0, 0}));
+  b = ComputeBreakdown(q, reports, every);
+  EXPECT_EQ(b.total().other().value(), before);
+}
+
 // Identical sets of reports get identical noise wherever they appear (asking again, or another
 // dimension, tells nothing new); every published count stays within the noise of its truth.
 TEST(PerturbationTest, TheSameReportsShowTheSameFiguresEverywhere) {
