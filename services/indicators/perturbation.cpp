@@ -23,11 +23,13 @@ int Noise(uint64_t cell_key) {
   // The key's top 32 bits, a uniform draw, against the noise's cumulative probabilities.
   const uint64_t u = cell_key >> 32;
   constexpr uint64_t kScale = uint64_t{1} << 32;
+  if (u < kScale / 50) return -3;
   if (u < kScale / 10) return -2;
   if (u < kScale * 3 / 10) return -1;
   if (u < kScale * 7 / 10) return 0;
   if (u < kScale * 9 / 10) return 1;
-  return 2;
+  if (u < kScale * 49 / 50) return 2;
+  return 3;
 }
 
 int64_t Perturbed(int64_t value, uint64_t cell_key, int k) {

@@ -282,7 +282,7 @@ TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   EXPECT_EQ(b.rows(0).label(), "Label a");
   EXPECT_EQ(b.rows(0).reports(), 2);
   ExpectPublished(b.rows(0).women(), 30);
-  ExpectShareNear(b.rows(0).women_completed(), 50.0, 8.0);  // 15 of 30, each ± 2
+  ExpectShareNear(b.rows(0).women_completed(), 50.0, 17.0);  // 15 of 30, each ± 3
   // Column « homme »: a's 20 and the total 22 would give b's 2: a's 20 is its complement, so
   // a's share of men and the gap are unset; its share of women (of everyone reached) is
   // published when its total is.
@@ -291,7 +291,7 @@ TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   EXPECT_FALSE(b.rows(0).men_share().has_percent());
   EXPECT_EQ(b.rows(0).women_share().has_percent(), b.rows(0).total().has_value());
   if (b.rows(0).total().has_value()) {
-    ExpectShareNear(b.rows(0).women_share(), 54.5, 6.0);  // 30 of 55
+    ExpectShareNear(b.rows(0).women_share(), 54.5, 10.0);  // 30 of 55
   }
   EXPECT_FALSE(b.rows(0).reached_gap().has_points());
   // b's 2 men: « < 5 », its men share and completion unset.
@@ -300,7 +300,7 @@ TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   EXPECT_FALSE(b.rows(1).men_share().has_percent());
   EXPECT_EQ(b.rows(1).women_share().has_percent(), b.rows(1).total().has_value());
   if (b.rows(1).total().has_value()) {
-    ExpectShareNear(b.rows(1).women_share(), 75.0, 8.0);  // 30 of 40
+    ExpectShareNear(b.rows(1).women_share(), 75.0, 15.0);  // 30 of 40
   }
   // Column « homme »: a's 20 and the total 22 would give b's 2: one of them is hidden too.
   EXPECT_TRUE(!b.rows(0).men().has_value() || !b.total().men().has_value());
@@ -330,7 +330,7 @@ TEST(BreakdownTest, EveryReportCountsInOneRow) {
   EXPECT_EQ(b.rows(2).key(), "none");
   EXPECT_EQ(b.rows(2).label(), "Hors zone");
   ExpectPublished(b.total().women(), 29);  // 10 + 12 + 7: the rows' sum
-  ExpectShareNear(b.rows(0).women_share(), 50.0, 12.0);
+  ExpectShareNear(b.rows(0).women_share(), 50.0, 27.0);
   EXPECT_TRUE(b.rows(0).reached_gap().has_points());
   q.dimension = v1::ITEM;
   q.layer.clear();
@@ -441,10 +441,10 @@ TEST(PerturbationTest, NoiseIsBoundedAndDistributedAsDocumented) {
     ASSERT_LE(std::abs(v - 100), kNoiseBound);
     ++seen[static_cast<size_t>(v - 100 + kNoiseBound)];
     ASSERT_GE(Perturbed(5, key, 5), 5);
-    ASSERT_LE(Perturbed(5, key, 5), 7);
+    ASSERT_LE(Perturbed(5, key, 5), 5 + kNoiseBound);
     ASSERT_GE(Perturbed(6, key, 5), 5);
   }
-  const double expected[] = {0.1, 0.2, 0.4, 0.2, 0.1};
+  const double expected[] = {0.02, 0.08, 0.2, 0.4, 0.2, 0.08, 0.02};
   for (size_t i = 0; i < seen.size(); ++i) {
     EXPECT_NEAR(static_cast<double>(seen[i]) / draws, expected[i], 0.01) << i;
   }
@@ -455,7 +455,7 @@ TEST(PerturbationTest, NoiseIsBoundedAndDistributedAsDocumented) {
 }
 
 // The second review's attack: read a table, add one's own report of known figures, read again,
-// subtract. With the noise, what is left is the others' count within ±4, never the count itself
+// subtract. With the noise, what is left is the others' count within ±6, never the count itself
 // for sure: across many draws of record keys it takes several values, each as often as the noise
 // allows.
 TEST(PerturbationTest, SubtractingOnesOwnReportLeavesTheNoise) {
@@ -481,7 +481,7 @@ TEST(PerturbationTest, SubtractingOnesOwnReportLeavesTheNoise) {
   for (const auto& [value, count] : derived) {
     EXPECT_LE(std::abs(value - 13), kNoiseBound) << value;
   }
-  EXPECT_EQ(derived.size(), 5u);
+  EXPECT_GE(derived.size(), 5u);
   EXPECT_LT(derived[13], 400 / 2);  // the true count: about 40 % of draws
 }
 

@@ -205,7 +205,7 @@ int main(int argc, char** argv) {
       if (i > 0) ms.push_back(elapsed);  // the first call loads the reports
     }
     // Every group and the total: same reports as the SQL, published counts within the noise
-    // (± 2); the groups the SQL has and the answer does not are pooled in `others`.
+    // (± noise_bound); the groups the SQL has and the answer does not are pooled in `others`.
     std::map<std::string, std::pair<int64_t, int64_t>> unseen = expected;
     const v1::BreakdownRow* others = nullptr;
     auto check = [&](const v1::BreakdownRow& row) {
@@ -215,7 +215,8 @@ int main(int argc, char** argv) {
       }
       auto it = expected.find(row.key());
       if (it == expected.end() || it->second.first != row.reports() ||
-          (row.women().has_value() && std::abs(row.women().value() - it->second.second) > 2)) {
+          (row.women().has_value() &&
+           std::abs(row.women().value() - it->second.second) > b.noise_bound())) {
         std::fprintf(stderr, "%s: group %s differs from SQL\n", d.name, row.key().c_str());
         ok = false;
       }
@@ -228,9 +229,9 @@ int main(int argc, char** argv) {
       pooled_reports += counts.first;
       pooled_women += counts.second;
     }
-    if (!unseen.empty() &&
-        (others == nullptr || others->reports() != pooled_reports ||
-         (others->women().has_value() && std::abs(others->women().value() - pooled_women) > 2))) {
+    if (!unseen.empty() && (others == nullptr || others->reports() != pooled_reports ||
+                            (others->women().has_value() &&
+                             std::abs(others->women().value() - pooled_women) > b.noise_bound()))) {
       std::fprintf(stderr, "%s: %zu groups of the SQL are not pooled in `others`\n", d.name,
                    unseen.size());
       ok = false;
