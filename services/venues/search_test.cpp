@@ -342,6 +342,130 @@ TEST(SearchIndex, AgreesWithTestingEveryVenueInADenseCityAfterUpdates) {
   }
 }
 
+// A search without a place and without a filter (the OGC API's items, a first page by name) is
+// answered from the index's order by name: its pages, forward and back, must be every venue
+// exactly once in BruteForce's order, and a write between two pages must be seen by the next.
+TEST(SearchIndex, PagesByNameWithoutFilterAreCompleteAndSeeWrites) {
+  const standard::Standard& standard = standard::Standard::V102();
+  const unsigned seed = std::random_device{}();
+  SCOPED_TRACE(absl::StrCat("seed ", seed, " (set it in the test to replay)"));
+  std::mt19937 rng(seed);
+  std::vector<Sample> all = Generate(standard, rng, 3000);
+  SearchIndex index(standard);
+  for (const Sample& s : all) index.Put(s.venue);
+  for (size_t limit : {size_t{100}, size_t{1}, size_t{7}, size_t{64}}) {
+    SearchQuery q;
+    q.limit = limit;
+    ExpectSameAsBruteForce(index, all, q, static_cast<int>(limit));
+    // Back from the end, page by page: the same venues in the same order.
+    const std::vector<Expected> expected = BruteForce(all, q);
+    q.before = true;
+    q.after_key = "\x7f";  // after every folded name
+    q.after_id = "venues/";
+    std::vector<std::string> back;
+    for (size_t page = 0; page <= all.size(); ++page) {
+      size_t total = 0, preceding = 99999;
+      const std::vector<SearchHit> hits = index.Search(q, &total, &preceding);
+      ASSERT_EQ(total, all.size());
+      if (hits.empty()) break;
+      ASSERT_EQ(preceding, all.size() - back.size() - hits.size()) << "back page " << page;
+      for (size_t i = hits.size(); i-- > 0;) back.push_back(hits[i].venue->name);
+      q.after_key = hits.front().key;
+      q.after_id = hits.front().venue->name;
+    }
+    std::reverse(back.begin(), back.end());
+    std::vector<std::string> want;
+    for (const auto& e : expected) want.push_back(e.name);
+    ASSERT_EQ(back, want) << "limit " << limit;
+    EXPECT_EQ(std::set<std::string>(back.begin(), back.end()).size(), all.size());
+  }
+
+  // A first page, then writes: a venue added just after the page's last, a venue of the first
+  // page renamed to the end, one after the page withdrawn, one after it renamed before it.
+  SearchQuery q;
+  q.limit = 100;
+  size_t total = 0, preceding = 0;
+  std::vector<SearchHit> first = index.Search(q, &total, &preceding);
+  ASSERT_EQ(first.size(), 100u);
+  const SearchHit cursor = first.back();
+  auto sample_of = [&](const std::string& name) -> Sample& {
+    auto at = std::find_if(all.begin(), all.end(),
+                           [&](const Sample& s) { return s.venue.Name() == name; });
+    EXPECT_NE(at, all.end()) << name;
+    return *at;
+  };
+  auto rename = [&](Sample& s, const std::string& nom) {
+    s.venue.revision++;
+    s.venue.standard["nom"] = {nom};
+    s.words.clear();
+    for (const char* f : {"nom", "adresse", "commune"}) {
+      for (auto& w : text::Words(s.venue.standard[f].front())) s.words.push_back(w);
+    }
+    index.Put(s.venue);
+  };
+  const std::string last_nom = sample_of(cursor.venue->name).venue.standard.at("nom").front();
+  Sample added = all.front();
+  added.venue.id = "00000000-0000-4000-8000-999999999999";
+  added.venue.revision = 0;
+  rename(added, last_nom + " bis");
+  all.push_back(added);
+  rename(sample_of(first[3].venue->name), "zzz tout au bout");
+  const std::vector<Expected> before_writes = BruteForce(all, q);
+  std::vector<std::string> after_cursor;
+  for (const Expected& e : before_writes) {
+    const bool after = e.key > cursor.key || (e.key == cursor.key && e.name > cursor.venue->name);
+    if (after && e.name != added.venue.Name()) after_cursor.push_back(e.name);
+  }
+  ASSERT_GT(after_cursor.size(), 10u);
+  const std::string gone = after_cursor[5];
+  rename(sample_of(after_cursor[8]), "aaa tout au debut");
+  {
+    standard::Venue withdrawn = sample_of(gone).venue;
+    withdrawn.revision++;
+    withdrawn.withdrawn = true;
+    index.Put(withdrawn);
+    all.erase(std::find_if(all.begin(), all.end(),
+                           [&](const Sample& s) { return s.venue.Name() == gone; }));
+  }
+  ASSERT_EQ(index.size(), all.size());
+  // The pages after the cursor: what BruteForce gives now after it, every page seeing the writes.
+  const std::vector<Expected> expected = BruteForce(all, q);
+  std::vector<std::string> want, got;
+  size_t want_preceding = 0;
+  for (const Expected& e : expected) {
+    if (e.key > cursor.key || (e.key == cursor.key && e.name > cursor.venue->name)) {
+      want.push_back(e.name);
+    } else {
+      ++want_preceding;
+    }
+  }
+  EXPECT_NE(std::find(want.begin(), want.end(), added.venue.Name()), want.end());
+  EXPECT_EQ(std::find(want.begin(), want.end(), gone), want.end());
+  q.after_key = cursor.key;
+  q.after_id = cursor.venue->name;
+  for (size_t page = 0; page <= all.size(); ++page) {
+    const std::vector<SearchHit> hits = index.Search(q, &total, &preceding);
+    ASSERT_EQ(total, all.size());
+    ASSERT_EQ(preceding, want_preceding + got.size()) << "page " << page;
+    if (page == 0) {
+      ASSERT_FALSE(hits.empty());
+      // The added venue sorts right after the cursor's name: on the very next page.
+      EXPECT_TRUE(std::any_of(hits.begin(), hits.end(), [&](const SearchHit& h) {
+        return h.venue->name == added.venue.Name();
+      }));
+    }
+    for (const auto& h : hits) got.push_back(h.venue->name);
+    if (hits.size() < q.limit) break;
+    q.after_key = hits.back().key;
+    q.after_id = hits.back().venue->name;
+  }
+  EXPECT_EQ(got, want);
+  // And from the start again: every venue exactly once, the renamed ones in their new places.
+  q.after_key.clear();
+  q.after_id.clear();
+  ExpectSameAsBruteForce(index, all, q, 0);
+}
+
 TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
   const standard::Standard& standard = standard::Standard::V102();
   SearchIndex index(standard);
