@@ -118,6 +118,16 @@ class ReportsPgTest : public testing::PgTest {
         },
         "", [&](const v1::ActivityReport& r) { return Event(r.name()); }, request);
   }
+  // The domain over the store, venues and the referential faked; one row per report, no pooling.
+  std::unique_ptr<Reports> MakeReports(absl::Duration release_interval) {
+    auto grid = EqualityGrid::Parse(EqualityGridJson());
+    EXPECT_TRUE(grid.ok()) << grid.status();
+    return std::make_unique<Reports>(*store_, directory_, tokens_, clock_, *std::move(grid),
+                                     ReportsOptions{.min_count = 5,
+                                                    .min_reports = 1,
+                                                    .breakdown_max_age = absl::ZeroDuration(),
+                                                    .release_interval = release_interval});
+  }
   int64_t OutboxRows() {
     int64_t n = -1;
     EXPECT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
@@ -132,6 +142,8 @@ class ReportsPgTest : public testing::PgTest {
                              .dead_letter_stream = "PGTEST_DEADLETTER"};
   clocks::ManualClock clock_{absl::FromCivil(absl::CivilDay(2026, 12, 1), absl::UTCTimeZone())};
   std::unique_ptr<ReportStore> store_;
+  FakeDirectory directory_;
+  api::PageTokens tokens_{"reports-pgtest"};
   int commits_ = 0;
   std::atomic<int> makes_ = 0;
 };
@@ -220,15 +232,8 @@ TEST_F(ReportsPgTest, RequestIdsAreRememberedWithWhatTheyWrote) {
 // Through the domain: a stale etag is ABORTED and writes nothing; a missing one is refused; a
 // withdrawn report leaves the figures and takes no correction.
 TEST_F(ReportsPgTest, StaleEtagsAndWithdrawalAgainstTheStore) {
-  FakeDirectory directory;
-  api::PageTokens tokens("reports-pgtest");
-  auto grid = EqualityGrid::Parse(EqualityGridJson());
-  ASSERT_TRUE(grid.ok()) << grid.status();
-  Reports reports(*store_, directory, tokens, clock_, *std::move(grid),
-                  ReportsOptions{.min_count = 5,
-                                 .min_reports = 1,
-                                 .breakdown_max_age = absl::ZeroDuration(),
-                                 .release_interval = absl::ZeroDuration()});
+  const std::unique_ptr<Reports> domain = MakeReports(absl::ZeroDuration());
+  Reports& reports = *domain;
   Access access;
   v1::SubmitActivityReportRequest submit;
   *submit.mutable_activity_report() = Sent(12, 8);
@@ -298,15 +303,8 @@ TEST_F(ReportsPgTest, StaleEtagsAndWithdrawalAgainstTheStore) {
 // from the first release after it was written, so a member sees one new noise per release however
 // many reports it files meanwhile.
 TEST_F(ReportsPgTest, BreakdownsShowTheReportsOfTheLastRelease) {
-  FakeDirectory directory;
-  api::PageTokens tokens("reports-pgtest");
-  auto grid = EqualityGrid::Parse(EqualityGridJson());
-  ASSERT_TRUE(grid.ok()) << grid.status();
-  Reports reports(*store_, directory, tokens, clock_, *std::move(grid),
-                  ReportsOptions{.min_count = 5,
-                                 .min_reports = 1,
-                                 .breakdown_max_age = absl::ZeroDuration(),
-                                 .release_interval = absl::Hours(24)});
+  const std::unique_ptr<Reports> domain = MakeReports(absl::Hours(24));
+  Reports& reports = *domain;
   Access access;
   v1::GetBreakdownRequest by_org;
   by_org.set_dimension(v1::ORGANISATION);

@@ -366,53 +366,46 @@ TEST(SuppressionTest, FixedTotalRowIsKept) {
   EXPECT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{});
 }
 
+// Outcome tables of 1 to 5 rows from random reports (completed + dropped ≤ reached for each),
+// small counts frequent.
+LinkedTables RandomOutcomes(std::mt19937& rng) {
+  std::uniform_int_distribution<int> shape(1, 5), coin(0, 3), big(0, 30);
+  const int rows = shape(rng);
+  std::vector<std::vector<int64_t>> reached(rows, std::vector<int64_t>(4)), completed = reached,
+                                                                            dropped = reached;
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < 4; ++c) {
+      const int64_t n = coin(rng) == 0 ? coin(rng) + 1 : big(rng);
+      std::uniform_int_distribution<int64_t> part(0, n);
+      reached[r][c] = n;
+      completed[r][c] = coin(rng) == 0 ? n : part(rng);
+      std::uniform_int_distribution<int64_t> rest(0, n - completed[r][c]);
+      dropped[r][c] = coin(rng) == 0 ? n - completed[r][c] : rest(rng);
+    }
+  }
+  return Outcomes(reached, completed, dropped);
+}
+
 // Random outcome tables built from random reports (completed + dropped ≤ reached for each):
 // whatever is hidden, no small count of any table can be pinned by a reader.
 TEST(SuppressionTest, RandomLinkedTablesPinNoSmallCount) {
   std::mt19937 rng(29);
-  std::uniform_int_distribution<int> shape(1, 5), coin(0, 3), big(0, 30);
   for (int round = 0; round < 300; ++round) {
-    const int rows = shape(rng);
-    std::vector<std::vector<int64_t>> reached(rows, std::vector<int64_t>(4)), completed = reached,
-                                                                              dropped = reached;
-    for (int r = 0; r < rows; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        const int64_t n = coin(rng) == 0 ? coin(rng) + 1 : big(rng);
-        std::uniform_int_distribution<int64_t> part(0, n);
-        reached[r][c] = n;
-        completed[r][c] = coin(rng) == 0 ? n : part(rng);
-        std::uniform_int_distribution<int64_t> rest(0, n - completed[r][c]);
-        dropped[r][c] = coin(rng) == 0 ? n - completed[r][c] : rest(rng);
-      }
-    }
-    const LinkedTables lt = Outcomes(reached, completed, dropped);
+    const LinkedTables lt = RandomOutcomes(rng);
     const auto p = Protect(lt, 5);
     ASSERT_EQ(PinnedSmallCounts(lt, p, 5), std::vector<std::string>{}) << "round " << round;
   }
 }
 
 // The same with the noise every count is published with (perturbation.hpp): smallness is decided
-// on count + noise, and a reader who knows that published counts are within ±2 of the truth and
+// on count + noise, and a reader who knows that published counts are within ±3 of the truth and
 // what « < 5 » and « s » then mean pins no small count, nor any count shown « < 5 ».
 TEST(SuppressionTest, RandomNoisyTablesPinNoSmallCount) {
   std::mt19937 rng(31);
   std::mt19937_64 keys(37);
-  std::uniform_int_distribution<int> shape(1, 5), coin(0, 3), big(0, 30);
   for (int round = 0; round < 300; ++round) {
-    const int rows = shape(rng);
-    std::vector<std::vector<int64_t>> reached(rows, std::vector<int64_t>(4)), completed = reached,
-                                                                              dropped = reached;
-    for (int r = 0; r < rows; ++r) {
-      for (int c = 0; c < 4; ++c) {
-        const int64_t n = coin(rng) == 0 ? coin(rng) + 1 : big(rng);
-        std::uniform_int_distribution<int64_t> part(0, n);
-        reached[r][c] = n;
-        completed[r][c] = coin(rng) == 0 ? n : part(rng);
-        std::uniform_int_distribution<int64_t> rest(0, n - completed[r][c]);
-        dropped[r][c] = coin(rng) == 0 ? n - completed[r][c] : rest(rng);
-      }
-    }
-    LinkedTables lt = Outcomes(reached, completed, dropped);
+    LinkedTables lt = RandomOutcomes(rng);
+    const int rows = lt.tables[0].rows;
     for (size_t t = 0; t < lt.tables.size(); ++t) {
       std::vector<int> noise;
       for (int i = 0; i < (rows + 1) * 5; ++i) noise.push_back(Noise(keys()));
@@ -423,7 +416,7 @@ TEST(SuppressionTest, RandomNoisyTablesPinNoSmallCount) {
     // Smallness follows the noise.
     for (int r = 0; r < rows; ++r) {
       for (int c = 0; c < 4; ++c) {
-        const int64_t v = reached[r][c];
+        const int64_t v = lt.tables[0].at(r, c);
         const bool small = v >= 1 && v + lt.noise[0][r * 5 + c] < 5;
         ASSERT_EQ(p[0].at(r, c) == CellState::kSmall, small) << "round " << round;
       }
