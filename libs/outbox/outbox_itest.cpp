@@ -26,13 +26,9 @@ class OutboxTest : public testing::PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;  // no database: the failure says why
-    auto lease = pool().Acquire();
-    ASSERT_TRUE(lease.ok());
-    ASSERT_TRUE(db::Migrate(**lease, schema(),
-                            {OutboxComponent(), events::InboxComponent(),
-                             {"test", {{1, "effects",
-                                        "CREATE TABLE effects (event_id text, n int)"}}}})
-                    .ok());
+    const db::Component effects{"test",
+                                {{1, "effects", "CREATE TABLE effects (event_id text, n int)"}}};
+    ASSERT_TRUE(MigrateSchema({OutboxComponent(), events::InboxComponent(), effects}).ok());
     const std::string tag = testing::UniqueName("s");
     topology_ = {.subject_prefix = tag, .events_stream = tag + "_EV",
                  .dead_letter_stream = tag + "_DL"};

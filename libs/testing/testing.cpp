@@ -84,6 +84,12 @@ std::unique_ptr<db::Pool> PgTest::NewPool(int size) const {
                                                     .size = size});
 }
 
+absl::Status PgTest::MigrateSchema(const std::vector<db::Component>& components) {
+  auto lease = pool_->Acquire();
+  if (!lease.ok()) return lease.status();
+  return db::Migrate(**lease, schema_, components);
+}
+
 void PgTest::TearDown() {
   if (!pool_) return;
   pool_->Close();

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "libs/db/migrations.hpp"
 #include "libs/db/pool.hpp"
 
 namespace passerelle::testing {
@@ -38,6 +39,8 @@ class PgTest : public ::testing::Test {
   const std::string& schema() const { return schema_; }
   /// A second pool on the same schema (e.g. for a competing relay).
   std::unique_ptr<db::Pool> NewPool(int size = 4) const;
+  /// Applies `components`' migrations to the schema.
+  absl::Status MigrateSchema(const std::vector<db::Component>& components);
 
  private:
   std::string schema_;

@@ -65,9 +65,7 @@ class CoveragePgTest : public testing::PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;
-    auto lease = pool().Acquire();
-    ASSERT_TRUE(lease.ok()) << lease.status();
-    ASSERT_TRUE(db::Migrate(**lease, schema(), {{"coverage", Migrations()}}).ok());
+    ASSERT_TRUE(MigrateSchema({{"coverage", Migrations()}}).ok());
     store_ = std::make_unique<Store>(pool());
     upstream_.layers = {{"quartiers",
                          "Quartiers",

@@ -92,11 +92,7 @@ class ReportsPgTest : public testing::PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;
-    auto lease = pool().Acquire();
-    ASSERT_TRUE(lease.ok()) << lease.status();
-    ASSERT_TRUE(
-        db::Migrate(**lease, schema(), {outbox::OutboxComponent(), {"reports", Migrations()}})
-            .ok());
+    ASSERT_TRUE(MigrateSchema({outbox::OutboxComponent(), {"reports", Migrations()}}).ok());
     store_ = std::make_unique<ReportStore>(pool(), topology_, clock_, [this] { ++commits_; });
   }
   events::v1::Event Event(const std::string& name) {

@@ -77,9 +77,7 @@ class NotifierTest : public testing::PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;
-    auto lease = pool().Acquire();
-    ASSERT_TRUE(lease.ok()) << lease.status();
-    ASSERT_TRUE(db::Migrate(**lease, schema(), {{"notifications", Migrations()}}).ok());
+    ASSERT_TRUE(MigrateSchema({{"notifications", Migrations()}}).ok());
   }
   Notifier& notifier() {
     if (!notifier_) {

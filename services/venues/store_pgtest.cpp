@@ -17,10 +17,7 @@ class ChangeFeedTest : public testing::PgTest {
   void SetUp() override {
     PgTest::SetUp();
     if (HasFatalFailure()) return;
-    auto lease = pool().Acquire();
-    ASSERT_TRUE(lease.ok()) << lease.status();
-    ASSERT_TRUE(
-        db::Migrate(**lease, schema(), {outbox::OutboxComponent(), {"venues", Migrations()}}).ok());
+    ASSERT_TRUE(MigrateSchema({outbox::OutboxComponent(), {"venues", Migrations()}}).ok());
   }
 
   standard::Venue Make(const std::string& source_id) {
