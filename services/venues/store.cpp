@@ -134,9 +134,15 @@ events::v1::Event WithPrevious(events::v1::Event event, const std::vector<std::s
   event.mutable_payload()->PackFrom(p);
   return event;
 }
+// With the whole venue before the change too (the standard is the one the registry serves).
 events::v1::Event WithPrevious(events::v1::Event event, const standard::Venue& before) {
-  return WithPrevious(std::move(event), before.areas, before.referential_items,
-                      before.owner_organisation);
+  event = WithPrevious(std::move(event), before.areas, before.referential_items,
+                       before.owner_organisation);
+  v1::VenueUpdated p;
+  if (event.type() != "venue.updated" || !event.payload().UnpackTo(&p)) return event;
+  standard::ToProto(standard::Standard::V102(), before, p.mutable_previous_venue());
+  event.mutable_payload()->PackFrom(p);
+  return event;
 }
 
 }  // namespace

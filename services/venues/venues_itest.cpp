@@ -12,8 +12,11 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "libs/db/pool.hpp"
 #include "libs/testing/testing.hpp"
+#include "passerelle/events/v1/event.pb.h"
 #include "passerelle/referential/v1/referential.grpc.pb.h"
+#include "passerelle/venues/v1/events.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/itest_support.hpp"
 
@@ -104,6 +107,23 @@ TEST_F(VenuesTest, UpdateWithMaskAndEtagThenWithdraw) {
     EXPECT_EQ(stub_->UpdateVenue(&ctx, req, &out).error_code(), grpc::StatusCode::ABORTED);
   }
   EXPECT_EQ(Events("venue.updated"), 1);
+  {  // The event carries the venue before and after, so a notification can say what changed.
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    auto row = tx.exec1("SELECT encode(event, 'hex') FROM \"" + binary_.schema() +
+                        "\".outbox WHERE event_type = 'venue.updated'");
+    std::string bytes;
+    ASSERT_TRUE(db::FromHex(row[0].as<std::string>(), &bytes));
+    events::v1::Event event;
+    ASSERT_TRUE(event.ParseFromString(bytes));
+    v1::VenueUpdated p;
+    ASSERT_TRUE(event.payload().UnpackTo(&p));
+    EXPECT_EQ(p.venue().telephone(), "+33320664500");
+    EXPECT_EQ(p.previous_venue().telephone(), created.telephone());
+    EXPECT_NE(p.previous_venue().telephone(), p.venue().telephone());
+    EXPECT_EQ(p.previous_venue().nom(), "Médiathèque Jean Lévy");
+    EXPECT_THAT(p.changed_fields(), ::testing::ElementsAre("telephone"));
+  }
   {
     grpc::ClientContext ctx;
     v1::WithdrawVenueRequest req;
