@@ -55,6 +55,14 @@ class OpeningHours {
   bool IsOpen(absl::CivilMinute local) const { return At(local).state == HoursState::kOpen; }
   /// The schedule's comments, in order (`"sur rendez-vous"` without its quotes).
   const std::vector<std::string>& comments() const { return comments_; }
+  /// The schedule in plain French for people ("du lundi au vendredi 9 h – 12 h et 14 h – 17 h ;
+  /// samedi 9 h 30 – 12 h ; les jours fériés fermé"), or nullopt when it uses a form whose words
+  /// could mislead (months, dates, weeks, nth weekdays, fallbacks, spans past midnight, `off`
+  /// with times, a rule without days after the first, weekdays after a `PH` rule, `unknown`
+  /// without a comment): the caller then shows the schedule as written, never wrong words.
+  /// Days with equal hours are grouped; days no rule names are left out; comments follow their
+  /// hours in brackets.
+  std::optional<std::string> InFrench() const;
 
   /// One date selector (internal; public for the parser's helpers).
   struct DateSelector {

@@ -1,6 +1,9 @@
 // Unit tests of opening_hours evaluation and French public holidays.
 #include "libs/standard/opening_hours.hpp"
 
+#include <string>
+#include <string_view>
+
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 
@@ -175,6 +178,52 @@ TEST(OpeningHoursTest, HostileTextIsBoundedAndRefused) {
   ASSERT_TRUE(long_list.has_value());
   EXPECT_TRUE(long_list->IsOpen(At(2026, 11, 23, 3, 0)));
   EXPECT_FALSE(long_list->IsOpen(At(2026, 11, 23, 3, 1)));
+}
+
+std::string French(std::string_view osm) {
+  auto oh = OpeningHours::Parse(osm);
+  if (!oh) return "(not parsed)";
+  return oh->InFrench().value_or("(not said)");
+}
+
+TEST(HoursInFrenchTest, DaysGroupedAndHoursInWords) {
+  EXPECT_EQ(French("Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:00-12:00"),
+            "du lundi au vendredi 9 h – 12 h et 14 h – 17 h ; samedi 9 h – 12 h");
+  EXPECT_EQ(French("Mo 09:30-12:00"), "lundi 9 h 30 – 12 h");
+  EXPECT_EQ(French("Tu 08:05-09:00"), "mardi 8 h 05 – 9 h");
+  EXPECT_EQ(French("Mo,We,Fr 10:00-12:00"), "lundi, mercredi et vendredi 10 h – 12 h");
+  EXPECT_EQ(French("Mo-We,Fr 10:00-12:00"), "du lundi au mercredi et vendredi 10 h – 12 h");
+  EXPECT_EQ(French("Mo,Tu 10:00-12:00; Th 10:00-12:00"), "lundi, mardi et jeudi 10 h – 12 h");
+  EXPECT_EQ(French("24/7"), "tous les jours 24 h sur 24");
+  EXPECT_EQ(French("Mo-Su 09:00-10:00,11:00-12:00,14:00-15:00"),
+            "tous les jours 9 h – 10 h, 11 h – 12 h et 14 h – 15 h");
+  EXPECT_EQ(French("Sa-Mo 10:00-12:00"), "lundi, samedi et dimanche 10 h – 12 h");
+  EXPECT_EQ(French("Mo 14:00+"), "lundi à partir de 14 h");
+}
+
+TEST(HoursInFrenchTest, LaterRulesReplaceOffClosesAndCommentsFollow) {
+  // We is replaced by the later rule, as the evaluation reads it.
+  EXPECT_EQ(French("Mo-Fr 09:00-17:00; We 14:00-17:00"),
+            "lundi, mardi, jeudi et vendredi 9 h – 17 h ; mercredi 14 h – 17 h");
+  EXPECT_EQ(French("Mo-Fr 09:00-17:00; We off; PH off"),
+            "lundi, mardi, jeudi et vendredi 9 h – 17 h ; mercredi et les jours fériés fermé");
+  EXPECT_EQ(French(R"(Mo-Fr 09:00-12:00; Tu 14:00-17:00 "sur rendez-vous")"),
+            "lundi et du mercredi au vendredi 9 h – 12 h ; mardi 14 h – 17 h (sur rendez-vous)");
+  // An additional rule adds hours to the day.
+  EXPECT_EQ(French(R"(Mo 09:00-12:00, Mo 14:00-16:00 "atelier")"),
+            "lundi 9 h – 12 h et 14 h – 16 h (atelier)");
+}
+
+TEST(HoursInFrenchTest, FormsThatCouldMisleadAreNotSaid) {
+  for (const char* osm :
+       {"Mo[1] 09:00-12:00", "Jul-Aug Mo-Fr 10:00-12:00", "Dec 25 off; Mo-Su 09:00-12:00",
+        "week 1-53/2 Mo 10:00-12:00", "Fr 22:00-02:00", "Mo-Fr 09:00-17:00 || unknown",
+        "Mo-Fr 09:00-17:00; Mo 12:00-13:00 off", "PH off; Mo-Fr 09:00-12:00",
+        "PH Mo-Fr 10:00-12:00", "Mo unknown", "easter off; Mo 10:00-12:00"}) {
+    auto oh = OpeningHours::Parse(osm);
+    ASSERT_TRUE(oh.has_value()) << osm;
+    EXPECT_FALSE(oh->InFrench().has_value()) << osm << " -> " << *oh->InFrench();
+  }
 }
 
 }  // namespace
