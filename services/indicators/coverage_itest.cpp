@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "libs/events/event.hpp"
 #include "libs/events/nats.hpp"
+#include "libs/testing/grpc_status.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/indicators/v1/indicators.grpc.pb.h"
@@ -29,6 +30,8 @@
 namespace passerelle::indicators {
 namespace {
 
+using testing::Violations;
+
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
@@ -37,18 +40,6 @@ std::string ReadFile(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
-}
-
-std::string Violations(const grpc::Status& st) {
-  google::rpc::Status rpc;
-  std::string out;
-  if (!rpc.ParseFromString(st.error_details())) return out;
-  for (const auto& d : rpc.details()) {
-    google::rpc::BadRequest br;
-    if (!d.UnpackTo(&br)) continue;
-    for (const auto& f : br.field_violations()) out += f.field() + ": " + f.description() + "\n";
-  }
-  return out;
 }
 
 venues::v1::Venue At(const std::string& id, double lat, double lon, std::vector<std::string> items,

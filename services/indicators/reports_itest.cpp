@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "libs/events/event.hpp"
 #include "libs/events/nats.hpp"
+#include "libs/testing/grpc_status.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/indicators/v1/events.pb.h"
 #include "passerelle/indicators/v1/indicators.grpc.pb.h"
@@ -30,31 +31,13 @@
 namespace passerelle::indicators {
 namespace {
 
+using testing::Reason;
+using testing::Violations;
+
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
 // The violations of an INVALID_ARGUMENT as "field: description" lines, and the ErrorInfo reason.
-std::string Violations(const grpc::Status& st) {
-  google::rpc::Status rpc;
-  if (!rpc.ParseFromString(st.error_details())) return "";
-  std::string out;
-  for (const auto& d : rpc.details()) {
-    google::rpc::BadRequest br;
-    if (!d.UnpackTo(&br)) continue;
-    for (const auto& f : br.field_violations()) out += f.field() + ": " + f.description() + "\n";
-  }
-  return out;
-}
-std::string Reason(const grpc::Status& st) {
-  google::rpc::Status rpc;
-  if (!rpc.ParseFromString(st.error_details())) return "";
-  for (const auto& d : rpc.details()) {
-    google::rpc::ErrorInfo info;
-    if (d.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
-
 // An item of the seeded referential (code 77) and its plain-language label.
 constexpr char kItem[] = "items/it-77";
 constexpr char kItemLabel[] = "Apprendre les gestes de l'écran tactile";

@@ -14,6 +14,7 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "libs/testing/grpc_status.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/venues/v1/organisations.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
@@ -42,15 +43,7 @@ inline BadRequest Violations(const grpc::Status& st) {
 }
 
 /// The google.rpc.ErrorInfo reason of an error (empty when none).
-inline std::string Reason(const grpc::Status& st) {
-  google::rpc::Status rpc;
-  if (!rpc.ParseFromString(st.error_details())) return "";
-  for (const auto& d : rpc.details()) {
-    google::rpc::ErrorInfo info;
-    if (d.UnpackTo(&info)) return info.reason();
-  }
-  return "";
-}
+using ::passerelle::testing::Reason;
 
 /// The google.rpc.PreconditionFailure of an error as "type subject" (empty when none).
 inline std::string MissingPrecondition(const grpc::Status& st) {
