@@ -596,8 +596,9 @@ json Generator::Operation(const Route& route, const OpenApiPath& path,
   if (!route.body.empty()) {
     json body;
     if (route.raw_request()) {
-      std::string media =
-          MediaTypeOf(route.body_field->name(), ApiSchema::Comment(route.body_field));
+      std::string media = route.form_request() ? "application/x-www-form-urlencoded"
+                                               : MediaTypeOf(route.body_field->name(),
+                                                             ApiSchema::Comment(route.body_field));
       std::string description = ApiSchema::Comment(route.body_field);
       absl::StrAppend(&description, description.empty() ? "" : "\n\n",
                       "Le corps brut, tel quel (les autres champs passent en paramètres).");

@@ -575,7 +575,7 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
   const Route& route = *c->found.route;
   const Caller& caller = c->caller;
 
-  if (route.raw_request()) {
+  if (route.raw_request() && !route.form_request()) {
     std::string_view type = req.Find("content-type").value_or("");
     std::string media(text::StripSpaces(type.substr(0, type.find(';'))));
     if (absl::StartsWith(media, "multipart/") || media == "application/x-www-form-urlencoded") {

@@ -116,6 +116,7 @@ absl::Status AddRule(const MethodDescriptor* method, const google::api::HttpRule
 bool Route::raw_request() const {
   return body_field != nullptr && body_field->type() == FieldDescriptor::TYPE_BYTES;
 }
+bool Route::form_request() const { return raw_request() && body_field->name() == "form"; }
 bool Route::raw_response() const {
   return response_body != nullptr && response_body->type() == FieldDescriptor::TYPE_BYTES;
 }

@@ -30,6 +30,9 @@ struct Route {
   std::vector<std::pair<const google::protobuf::FieldDescriptor*, api::v1::Scope>> field_scopes;
   /// True when the HTTP body is the raw bytes of `body_field` (a bytes field).
   bool raw_request() const;
+  /// True when that raw body is an HTML form (`body_field` named `form`, as Unsubscribe's: RFC
+  /// 8058 mail clients post `application/x-www-form-urlencoded`).
+  bool form_request() const;
   /// True when the HTTP response is the raw bytes of `response_body` (a bytes field).
   bool raw_response() const;
 };

@@ -38,7 +38,7 @@ TEST_F(RoutesTest, EveryAnnotatedMethodIsARoute) {
   EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 17);
   EXPECT_EQ(per_service["passerelle.referential.v1.ReferentialService"], 13);
   EXPECT_EQ(per_service["passerelle.sync.v1.SyncService"], 9);
-  EXPECT_EQ(per_service["passerelle.notifications.v1.NotificationService"], 9);
+  EXPECT_EQ(per_service["passerelle.notifications.v1.NotificationService"], 10);
   EXPECT_EQ(per_service["passerelle.indicators.v1.CoverageService"], 4);
   EXPECT_EQ(per_service["passerelle.indicators.v1.ReportService"], 9);
 }

@@ -132,4 +132,10 @@ grpc::Status Handler::RotateSecret(grpc::ServerContext* ctx, const v1::RotateSec
   return Reply(notifier_.RotateSecret(req->name(), grace), resp);
 }
 
+grpc::Status Handler::Unsubscribe(grpc::ServerContext* ctx, const v1::UnsubscribeRequest* req,
+                                  v1::UnsubscribeResponse* resp) {
+  server::RequestScope scope(ctx);
+  return Reply(notifier_.Unsubscribe(req->token(), req->form()), resp);
+}
+
 }  // namespace passerelle::notifications

@@ -32,6 +32,8 @@ class Handler final : public v1::NotificationService::Service {
                         v1::Delivery* resp) override;
   grpc::Status RotateSecret(grpc::ServerContext* ctx, const v1::RotateSecretRequest* req,
                             v1::Subscription* resp) override;
+  grpc::Status Unsubscribe(grpc::ServerContext* ctx, const v1::UnsubscribeRequest* req,
+                           v1::UnsubscribeResponse* resp) override;
 
  private:
   Notifier& notifier_;

@@ -23,7 +23,8 @@ std::vector<db::Migration> Migrations();
 int main(int argc, char** argv) {
   using namespace passerelle;
   // Settings live in main's frame, which outlives Run; objects live in rt.components.
-  std::string allowed_networks, allowed_ports;
+  std::string allowed_networks, allowed_ports, public_url;
+  notifications::SmtpOptions smtp;
   std::chrono::milliseconds timeout{0}, poll{0}, retry_initial{0}, retry_max_step{0}, retry_for{0},
       refresh{0}, keep_log{0};
   int workers = 0, disable_after = 0;
@@ -61,6 +62,22 @@ int main(int argc, char** argv) {
                                         "Failed attempts in a row that disable a subscription"));
              keep_log = r.Duration("PASSERELLE_NOTIFICATIONS_KEEP_LOG", std::chrono::hours(24 * 30),
                                    "How long ended deliveries and their attempts stay listed");
+             smtp.url = r.String("PASSERELLE_NOTIFICATIONS_SMTP_URL", "",
+                                 "SMTP relay of e-mail notifications, smtp://host:port (STARTTLS "
+                                 "when offered) or smtps://host:port; empty: e-mails wait");
+             smtp.from = r.String("PASSERELLE_NOTIFICATIONS_MAIL_FROM",
+                                  "Passerelle Roubaix <notifications@passerelle.localhost>",
+                                  "Sender of e-mail notifications: `Name <address>` or an address");
+             smtp.username = r.String("PASSERELLE_NOTIFICATIONS_SMTP_USER", "",
+                                      "User name at the SMTP relay; empty: no authentication");
+             smtp.password = r.String("PASSERELLE_NOTIFICATIONS_SMTP_PASSWORD", "",
+                                      "Password at the SMTP relay");
+             smtp.require_tls =
+                 r.Bool("PASSERELLE_NOTIFICATIONS_SMTP_REQUIRE_TLS", false,
+                        "Refuse to send e-mails in clear to a relay without STARTTLS");
+             public_url = r.String("PASSERELLE_GATEWAY_PUBLIC_URL", "",
+                                   "The gateway's public address, for the unsubscribe links of "
+                                   "e-mails (https://api.exemple.fr)");
              refresh = r.Duration("PASSERELLE_NOTIFICATIONS_INDEX_REFRESH", std::chrono::seconds(1),
                                   "How often subscriptions other replicas wrote are read");
            },
@@ -80,15 +97,33 @@ int main(int argc, char** argv) {
                                     .retry_max_step = absl::FromChrono(retry_max_step),
                                     .retry_for = absl::FromChrono(retry_for),
                                     .disable_after = disable_after});
+         notifications::MailSettings mail{.from = smtp.from, .public_url = public_url};
+         if (!smtp.url.empty()) {
+           if (absl::Status s = notifications::CheckSmtpOptions(smtp); !s.ok()) return s;
+           if (public_url.empty()) {
+             return absl::InvalidArgumentError(
+                 "PASSERELLE_GATEWAY_PUBLIC_URL is needed with PASSERELLE_NOTIFICATIONS_SMTP_URL: "
+                 "every e-mail carries an unsubscribe link to the gateway");
+           }
+           smtp.timeout = timeout;
+           mail.mailer = &rt.components.Emplace<notifications::SmtpMailer>(smtp);
+         } else {
+           logging::Warn(
+               "PASSERELLE_NOTIFICATIONS_SMTP_URL not set: e-mail deliveries wait for a relay");
+         }
+         notifier.SetMail(std::move(mail));
          // Attempts by outcome and their latency: a receiver failing shows here first.
-         auto& attempts =
-             prometheus::BuildCounter()
-                 .Name("passerelle_notifications_attempts_total")
-                 .Help("Webhook requests made, by outcome (succeeded, failed, refused)")
-                 .Register(rt.metrics->registry());
+         auto& attempts = prometheus::BuildCounter()
+                              .Name("passerelle_notifications_attempts_total")
+                              .Help(
+                                  "Deliveries attempted (webhook requests, e-mails), by outcome "
+                                  "(succeeded, failed, refused)")
+                              .Register(rt.metrics->registry());
          auto& latency = prometheus::BuildHistogram()
                              .Name("passerelle_notifications_attempt_seconds")
-                             .Help("Time from connection to answer of a webhook request")
+                             .Help(
+                                 "Time from connection to answer of a webhook request or an "
+                                 "e-mail's relay")
                              .Register(rt.metrics->registry());
          auto& succeeded = attempts.Add({{"outcome", "succeeded"}});
          auto& failed = attempts.Add({{"outcome", "failed"}});

@@ -18,6 +18,7 @@
 #include "google/protobuf/descriptor.h"
 #include "libs/standard/opening_hours.hpp"
 #include "libs/standard/standard.hpp"
+#include "libs/text/html.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/indicators/v1/events.pb.h"
 #include "passerelle/referential/v1/events.pb.h"
@@ -108,32 +109,7 @@ std::string Wrap(std::string_view s, std::string_view first, std::string_view ne
   return out;
 }
 
-std::string Html(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (const char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string Html(std::string_view s) { return text::EscapeHtml(s); }
 
 // What one event says; every string already clean.
 struct Part {

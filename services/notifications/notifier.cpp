@@ -17,7 +17,9 @@
 #include "libs/events/event.hpp"
 #include "libs/events/types.hpp"
 #include "libs/logging/logging.hpp"
+#include "libs/text/html.hpp"
 #include "libs/text/utf8.hpp"
+#include "services/notifications/message.hpp"
 #include "services/notifications/webhook.hpp"
 
 namespace passerelle::notifications {
@@ -237,6 +239,17 @@ std::vector<v1::Delivery> Deliveries(pqxx::work& tx, const pqxx::result& rows) {
   return out;
 }
 
+// Deletes a subscription, leaving a tombstone (replicas' indexes learn of it); its log and
+// pending deliveries go.
+void Tombstone(pqxx::work& tx, const std::string& id, absl::Time now) {
+  tx.exec_params("DELETE FROM deliveries WHERE subscription_id = $1::uuid", id);
+  tx.exec_params(
+      "UPDATE subscriptions SET deleted = true, secret = '', previous_secret = '', "
+      "update_time = $2::timestamptz, change_seq = nextval('subscription_changes') WHERE "
+      "subscription_id = $1::uuid",
+      id, db::Timestamp(now));
+}
+
 double Jitter() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0, 1)(rng);
@@ -288,12 +301,11 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
   }
   if (create ? s.has_email() : (InMask(mask, "email") || InMask(mask, "email.address"))) {
     const std::string& a = s.email().address();
-    if (api::CheckText(&bad, "subscription.email.address", a, 254)) {
-      const size_t at = a.find('@');
-      if (at == std::string::npos || at == 0 || at + 1 >= a.size() ||
-          a.find(' ') != std::string::npos) {
-        bad.push_back({"subscription.email.address", "adresse électronique invalide"});
-      }
+    if (api::CheckText(&bad, "subscription.email.address", a, 254) && !IsMailAddress(a)) {
+      bad.push_back({"subscription.email.address",
+                     absl::StrCat(text::Quote(a, 60),
+                                  " : adresse électronique invalide [email] (nom@domaine.fr : "
+                                  "lettres non accentuées, chiffres, . _ + -, sans espace)")});
     }
   }
   if (want("filter")) CheckFilter(&bad, s.filter());
@@ -454,13 +466,7 @@ absl::Status Notifier::Delete(const std::string& name, const std::string& etag) 
     if (*revision != 0 && *revision != r[0][0].as<int>()) {
       return EtagMismatch(name, r[0][0].as<int>());
     }
-    // A tombstone (replicas' indexes learn of it); the log and pending deliveries go.
-    tx.exec_params("DELETE FROM deliveries WHERE subscription_id = $1::uuid", *id);
-    tx.exec_params(
-        "UPDATE subscriptions SET deleted = true, secret = '', previous_secret = '', "
-        "update_time = $2::timestamptz, change_seq = nextval('subscription_changes') WHERE "
-        "subscription_id = $1::uuid",
-        *id, db::Timestamp(clock_.Now()));
+    Tombstone(tx, *id, clock_.Now());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -586,20 +592,16 @@ absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
         "SELECT channel, state FROM subscriptions WHERE subscription_id = $1::uuid AND NOT deleted",
         *id);
     if (found.empty()) return NotFound(name);
-    if (found[0][0].as<std::string>() != "webhook") {
-      return absl::FailedPreconditionError(
-          "l'envoi par courriel n'est pas encore disponible : un essai ne peut partir que vers un "
-          "webhook");
-    }
     if (found[0][1].as<std::string>() != "active") {
       return absl::FailedPreconditionError(
           "abonnement désactivé : réactivez-le (UpdateSubscription, state ACTIVE) avant un essai");
     }
     const std::string now = db::Timestamp(clock_.Now());
     tx.exec_params(
-        "INSERT INTO events (event_id, event_type, subject, occurred_time, body) VALUES ($1, $2, "
-        "$3, $4::timestamptz, $5)",
-        event.id(), event.type(), event.subject(), now, *body);
+        "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) VALUES "
+        "($1, $2, $3, $4::timestamptz, $5, decode($6, 'hex'))",
+        event.id(), event.type(), event.subject(), now, *body,
+        db::ToHex(event.SerializeAsString()));
     auto r = tx.exec_params(
         absl::StrCat("WITH d AS (INSERT INTO deliveries (delivery_id, subscription_id, event_id, "
                      "subject, create_time, next_attempt_time) VALUES (gen_random_uuid(), "
@@ -668,17 +670,17 @@ absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
                               absl::Nanoseconds(event.occurred_time().nanos());
   const std::string now = db::Timestamp(clock_.Now());
   tx.exec_params(
-      "INSERT INTO events (event_id, event_type, subject, occurred_time, body) VALUES ($1, $2, "
-      "$3, $4::timestamptz, $5) ON CONFLICT (event_id) DO NOTHING",
-      event.id(), event.type(), event.subject(), db::Timestamp(occurred), *body);
+      "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) VALUES ($1, "
+      "$2, $3, $4::timestamptz, $5, decode($6, 'hex')) ON CONFLICT (event_id) DO NOTHING",
+      event.id(), event.type(), event.subject(), db::Timestamp(occurred), *body,
+      db::ToHex(event.SerializeAsString()));
   // One delivery per (event, subscription): the UNIQUE constraint makes a second insert (a
-  // redelivered event past the inbox, another replica) a no-op. E-mail subscriptions get none
-  // until e-mail sending exists: they would stay pending for ever.
+  // redelivered event past the inbox, another replica) a no-op.
   tx.exec_params(
       "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, create_time, "
       "next_attempt_time) SELECT gen_random_uuid(), subscription_id, $1, $2, $3::timestamptz, "
       "$3::timestamptz FROM subscriptions WHERE subscription_id = ANY($4::uuid[]) AND NOT "
-      "deleted AND channel = 'webhook' ON CONFLICT (event_id, subscription_id) DO NOTHING",
+      "deleted ON CONFLICT (event_id, subscription_id) DO NOTHING",
       event.id(), event.subject(), now, db::TextArray(ids));
   return absl::OkStatus();
 }
@@ -754,9 +756,11 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
         "SELECT d.delivery_id::text, d.subscription_id::text, d.attempts, "
         "extract(epoch FROM d.create_time), e.body, s.url, s.secret, "
         "CASE WHEN s.previous_secret_expire_time > $1::timestamptz THEN s.previous_secret ELSE "
-        "'' END FROM deliveries d JOIN subscriptions s USING (subscription_id) JOIN events e "
-        "USING (event_id) WHERE d.state = 'pending' AND d.next_attempt_time <= $1::timestamptz "
-        "AND s.state = 'active' AND NOT s.deleted AND s.channel = 'webhook' AND NOT EXISTS "
+        "'' END, s.channel, s.email, s.unsubscribe_token, s.display_name, s.organisation, "
+        "encode(e.event, 'hex'), e.event_type, d.event_id FROM deliveries d JOIN subscriptions s "
+        "USING (subscription_id) JOIN events e USING (event_id) WHERE d.state = 'pending' AND "
+        "d.next_attempt_time <= $1::timestamptz AND s.state = 'active' AND NOT s.deleted AND "
+        "NOT EXISTS "
         "(SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.subject "
         "= d.subject AND p.state = 'pending' AND p.seq < d.seq) ORDER BY d.next_attempt_time, "
         "d.seq LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
@@ -770,17 +774,23 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
     const std::string body = r[0][4].as<std::string>();
     std::vector<std::string> secrets = {r[0][6].as<std::string>()};
     if (!r[0][7].as<std::string>().empty()) secrets.push_back(r[0][7].as<std::string>());
-    const int64_t timestamp = absl::ToUnixSeconds(now);
-    auto signature = SignatureHeader(secrets, delivery, timestamp, body);
-    if (!signature.ok()) return absl::InternalError(std::string(signature.status().message()));
+    SendResult sent;
     // The row stays locked while the request is in flight: another worker or replica skips
-    // it; a crash rolls back and the delivery is sent again with the same webhook-id.
-    const SendResult sent = sender_.Post(r[0][5].as<std::string>(),
-                                         {{"webhook-id", delivery},
-                                          {"webhook-timestamp", absl::StrCat(timestamp)},
-                                          {"webhook-signature", *signature},
-                                          {"User-Agent", "Passerelle-Notifications/1"}},
-                                         body);
+    // it; a crash rolls back and the delivery is sent again with the same webhook-id (the
+    // same Message-ID for an e-mail).
+    if (r[0][8].as<std::string>() == "email") {
+      sent = SendMail(r[0], now);
+    } else {
+      const int64_t timestamp = absl::ToUnixSeconds(now);
+      auto signature = SignatureHeader(secrets, delivery, timestamp, body);
+      if (!signature.ok()) return absl::InternalError(std::string(signature.status().message()));
+      sent = sender_.Post(r[0][5].as<std::string>(),
+                          {{"webhook-id", delivery},
+                           {"webhook-timestamp", absl::StrCat(timestamp)},
+                           {"webhook-signature", *signature},
+                           {"User-Agent", "Passerelle-Notifications/1"}},
+                          body);
+    }
     if (on_attempt_) on_attempt_(sent);
     const std::string outcome = sent.outcome == SendResult::Outcome::kSucceeded ? "succeeded"
                                 : sent.outcome == SendResult::Outcome::kRefused ? "refused"
@@ -816,15 +826,118 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
         subscription, options_.disable_after,
         text::ToValidUtf8(absl::StrCat(options_.disable_after,
                                        " échecs consécutifs ; le dernier : ", sent.error)));
-    logging::Warn("webhook delivery failed", {{"delivery", delivery},
-                                              {"subscription", subscription},
-                                              {"http_status", sent.http_status},
-                                              {"error", sent.error},
-                                              {"give_up", give_up}});
+    logging::Warn("delivery failed", {{"delivery", delivery},
+                                      {"subscription", subscription},
+                                      {"http_status", sent.http_status},
+                                      {"error", sent.error},
+                                      {"give_up", give_up}});
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
   return found;
+}
+
+std::string Notifier::UnsubscribeUrl(const std::string& token) const {
+  std::string base = mail_.public_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return absl::StrCat(base, "/v1/subscriptions:unsubscribe?token=", token);
+}
+
+SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
+  if (mail_.mailer == nullptr) {
+    SendResult out;
+    out.error =
+        "aucun relais SMTP configuré (PASSERELLE_NOTIFICATIONS_SMTP_URL) : le courriel attend";
+    return out;
+  }
+  events::v1::Event event;
+  std::string bytes;
+  if (r[13].is_null() || !db::FromHex(r[13].as<std::string>(), &bytes) ||
+      !event.ParseFromString(bytes)) {
+    // An event recorded before its bytes were kept: its type is all that is known.
+    event.set_type(r[14].as<std::string>());
+    event.set_id(r[15].as<std::string>());
+  }
+  const Message message = Describe(event);
+  const std::string address = r[9].as<std::string>();
+  const std::string token = r[10].as<std::string>();
+  const std::string title =
+      r[11].as<std::string>().empty() ? r[12].as<std::string>() : r[11].as<std::string>();
+  const std::string url = UnsubscribeUrl(token);
+  Mail mail;
+  mail.from = mail_.from;
+  mail.to = address;
+  mail.subject = message.subject;
+  mail.date = now;
+  mail.message_id = absl::StrCat(r[0].as<std::string>(), "@", [&] {
+    const std::string from = AddressOf(mail_.from);
+    return from.substr(from.rfind('@') + 1);
+  }());
+  mail.unsubscribe = url;
+  mail.text = absl::StrCat(message.text,
+                           "\n\n-- \nVous recevez ce message de Passerelle, le registre de la "
+                           "médiation numérique de Roubaix, par l'abonnement « ",
+                           title, " » de ", address, ".\nPour ne plus le recevoir : ", url, "\n");
+  mail.html = absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>",
+      text::EscapeHtml(message.subject), "</title></head>\n<body>\n", message.html,
+      "\n<hr>\n<p style=\"font-size:small;color:#555\">Vous recevez ce message de Passerelle, le "
+      "registre de la médiation numérique de Roubaix, par l'abonnement « ",
+      text::EscapeHtml(title), " » de ", text::EscapeHtml(address), ". <a href=\"",
+      text::EscapeHtml(url), "\">Ne plus recevoir ces messages</a></p>\n</body></html>\n");
+  return mail_.mailer->Send(address, ComposeMail(mail));
+}
+
+absl::StatusOr<v1::UnsubscribeResponse> Notifier::Unsubscribe(const std::string& token,
+                                                              const std::string& form) {
+  // Tokens are 64 lowercase hex digits (the migration's default).
+  const bool well_formed =
+      token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+      });
+  if (!well_formed) {
+    return api::InvalidArgument(
+        "invalid token",
+        {{"token", absl::StrCat(text::Quote(token, 20),
+                                " [format] : ce lien de désabonnement est incomplet ; ouvrez "
+                                "l'adresse entière donnée au bas du courriel")}});
+  }
+  if (form.size() > 1024) {
+    return api::InvalidArgument(
+        "form too large",
+        {{"form", absl::StrCat("[size] au plus 1 024 octets (", form.size(), " reçus)")}});
+  }
+  v1::UnsubscribeResponse out;
+  std::string id;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    auto r = tx.exec_params(
+        "SELECT subscription_id::text, display_name, organisation, email, deleted FROM "
+        "subscriptions WHERE unsubscribe_token = $1 FOR UPDATE",
+        token);
+    if (r.empty()) {
+      return api::WithReason(
+          absl::NotFoundError("ce lien de désabonnement ne correspond à aucun abonnement"),
+          "UNSUBSCRIBE_TOKEN_UNKNOWN");
+    }
+    out.set_display_name(r[0][1].as<std::string>().empty() ? r[0][2].as<std::string>()
+                                                           : r[0][1].as<std::string>());
+    out.set_address(r[0][3].as<std::string>());
+    if (r[0][4].as<bool>()) {
+      out.set_message(absl::StrCat("Vous étiez déjà désabonné : l'abonnement « ",
+                                   out.display_name(), " » n'envoie plus rien."));
+      return absl::OkStatus();
+    }
+    id = r[0][0].as<std::string>();
+    Tombstone(tx, id, clock_.Now());
+    out.set_message(absl::StrCat("C'est fait : ", out.address().empty() ? "vous" : out.address(),
+                                 " ne recevra plus rien de l'abonnement « ", out.display_name(),
+                                 " »."));
+    logging::Info("unsubscribed from an e-mail link", {{"subscription", id}});
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  if (!id.empty()) index_.Remove(id);
+  return out;
 }
 
 }  // namespace passerelle::notifications

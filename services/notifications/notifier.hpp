@@ -17,6 +17,7 @@
 #include "libs/net/destination.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "passerelle/notifications/v1/notifications.pb.h"
+#include "services/notifications/mail.hpp"
 #include "services/notifications/matcher.hpp"
 #include "services/notifications/sender.hpp"
 
@@ -30,6 +31,16 @@ struct Options {
   absl::Duration retry_for = absl::Hours(24);
   /// Failed attempts in a row that disable a subscription.
   int disable_after = 20;
+};
+
+/// How e-mails go out.
+struct MailSettings {
+  /// The relay; null: e-mail deliveries fail (« aucun relais SMTP configuré ») until one is.
+  const Mailer* mailer = nullptr;
+  /// The From of every message (SmtpOptions::from).
+  std::string from;
+  /// The gateway's public address (`https://api.exemple.fr`), for the unsubscribe links.
+  std::string public_url;
 };
 
 /// A page of a listing, and whether more follow.
@@ -60,6 +71,13 @@ class Notifier {
   absl::StatusOr<v1::Delivery> SendTest(const std::string& name);
   absl::StatusOr<v1::Subscription> RotateSecret(const std::string& name,
                                                 std::optional<absl::Duration> grace);
+  /// Ends the subscription whose unsubscribe token this is (no key: the token is the authority).
+  absl::StatusOr<v1::UnsubscribeResponse> Unsubscribe(const std::string& token,
+                                                      const std::string& form);
+  /// Where e-mails go (before the workers start).
+  void SetMail(MailSettings mail) { mail_ = std::move(mail); }
+  /// The unsubscribe address for `token`.
+  std::string UnsubscribeUrl(const std::string& token) const;
 
   /// The consumer's handler: records one delivery per matching subscription, in the inbox's
   /// transaction. INVALID_ARGUMENT for a poison event (retried, then dead-lettered).
@@ -88,11 +106,15 @@ class Notifier {
                         bool create);
   absl::StatusOr<std::string> ParseName(const std::string& name, const std::string& field);
 
+  // Sends an e-mail delivery; the attempt's result.
+  SendResult SendMail(const pqxx::row& delivery, absl::Time now) const;
+
   db::Pool& pool_;
   const net::DestinationPolicy& policy_;
   const Sender& sender_;
   const clocks::Clock& clock_;
   Options options_;
+  MailSettings mail_;
   SubscriptionIndex index_;
   std::atomic<int64_t> seen_change_{0};
   std::atomic<bool> stopping_{false};
