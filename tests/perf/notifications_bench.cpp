@@ -284,6 +284,8 @@ class Sink {
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
   ~Sink() {
+    // stop() before the thread listens would leave it listening for ever.
+    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
     server_.stop();
     thread_.join();
   }
