@@ -1,7 +1,9 @@
 // Matching events against subscriptions through an index.
 #include "services/notifications/matcher.hpp"
 
+#include <algorithm>
 #include <mutex>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "passerelle/sync/v1/events.pb.h"
@@ -37,6 +39,11 @@ bool AnyIn(const google::protobuf::RepeatedPtrField<std::string>& wanted,
     if (have.contains(w)) return true;
   }
   return false;
+}
+
+bool Contains(const google::protobuf::RepeatedPtrField<std::string>& wanted,
+              const std::string& value) {
+  return std::find(wanted.begin(), wanted.end(), value) != wanted.end();
 }
 
 constexpr char kSep[] = "\x1f";
@@ -99,10 +106,10 @@ bool Matches(const v1::Filter& filter, const Facts& f) {
     if (!filter.owner_organisations().empty() && !AnyIn(filter.owner_organisations(), f.owners)) {
       return false;
     }
-    if (!filter.venues().empty() && !AnyIn(filter.venues(), {f.venue})) return false;
+    if (!filter.venues().empty() && !Contains(filter.venues(), f.venue)) return false;
   }
   if (!filter.sync_sources().empty()) {
-    if (!f.sync_event || !AnyIn(filter.sync_sources(), {f.sync_source})) return false;
+    if (!f.sync_event || !Contains(filter.sync_sources(), f.sync_source)) return false;
   }
   return true;
 }
@@ -123,37 +130,35 @@ std::vector<SubscriptionIndex::Key> SubscriptionIndex::KeysOf(const v1::Filter& 
   return {"all"};
 }
 
-void SubscriptionIndex::Put(const std::string& id, const v1::Filter& filter) {
-  std::unique_lock lock(mu_);
-  if (auto it = keys_of_.find(id); it != keys_of_.end()) {
-    for (const auto& k : it->second) {
-      auto& ids = by_key_[k];
-      ids.erase(id);
-      if (ids.empty()) by_key_.erase(k);
-    }
+void SubscriptionIndex::Unfile(const Entry& e) {
+  for (const auto& k : e.keys) {
+    auto it = by_key_.find(k);
+    if (it == by_key_.end()) continue;
+    std::erase(it->second, &e);
+    if (it->second.empty()) by_key_.erase(it);
   }
-  std::vector<Key> keys = KeysOf(filter);
-  for (const auto& k : keys) by_key_[k].insert(id);
-  keys_of_[id] = std::move(keys);
-  filters_[id] = filter;
+}
+
+void SubscriptionIndex::Put(const std::string& id, const v1::Filter& filter) {
+  auto e = std::make_unique<Entry>(Entry{id, filter, KeysOf(filter)});
+  std::unique_lock lock(mu_);
+  auto& slot = entries_[id];
+  if (slot) Unfile(*slot);
+  for (const auto& k : e->keys) by_key_[k].push_back(e.get());
+  slot = std::move(e);
 }
 
 void SubscriptionIndex::Remove(const std::string& id) {
   std::unique_lock lock(mu_);
-  auto it = keys_of_.find(id);
-  if (it == keys_of_.end()) return;
-  for (const auto& k : it->second) {
-    auto& ids = by_key_[k];
-    ids.erase(id);
-    if (ids.empty()) by_key_.erase(k);
-  }
-  keys_of_.erase(it);
-  filters_.erase(id);
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  Unfile(*it->second);
+  entries_.erase(it);
 }
 
 size_t SubscriptionIndex::size() const {
   std::shared_lock lock(mu_);
-  return filters_.size();
+  return entries_.size();
 }
 
 std::vector<std::string> SubscriptionIndex::Match(const Facts& f) const {
@@ -172,16 +177,26 @@ std::vector<std::string> SubscriptionIndex::Match(const Facts& f) const {
     for (const auto& x : f.owners) probe('o', x);
   }
   if (f.sync_event) probe('s', f.sync_source);
-  std::set<std::string> out;
-  std::shared_lock lock(mu_);
-  for (const auto& k : probes) {
-    auto it = by_key_.find(k);
-    if (it == by_key_.end()) continue;
-    for (const auto& id : it->second) {
-      if (!out.contains(id) && Matches(filters_.at(id), f)) out.insert(id);
+  // The probes are distinct keys, so only a subscription filed under several keys (two areas,
+  // say) can come up twice.
+  std::vector<const Entry*> hits;
+  std::unordered_set<const Entry*> seen;
+  {
+    std::shared_lock lock(mu_);
+    for (const auto& k : probes) {
+      auto it = by_key_.find(k);
+      if (it == by_key_.end()) continue;
+      for (const Entry* e : it->second) {
+        if (e->keys.size() > 1 && !seen.insert(e).second) continue;
+        if (Matches(e->filter, f)) hits.push_back(e);
+      }
     }
   }
-  return {out.begin(), out.end()};
+  std::vector<std::string> out;
+  out.reserve(hits.size());
+  for (const Entry* e : hits) out.push_back(e->id);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace passerelle::notifications

@@ -2,10 +2,11 @@
 // and an index from facts to subscriptions so an event is matched without scanning them all.
 #pragma once
 
-#include <map>
+#include <memory>
 #include <set>
 #include <shared_mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -43,13 +44,19 @@ class SubscriptionIndex {
   size_t size() const;
 
  private:
-  // "<dimension>\x1f<value>" -> ids; "all" for filters with no list.
+  // "<dimension>\x1f<value>" -> subscriptions; "all" for filters with no list.
   using Key = std::string;
+  struct Entry {
+    std::string id;
+    v1::Filter filter;
+    std::vector<Key> keys;
+  };
   static std::vector<Key> KeysOf(const v1::Filter& filter);
+  void Unfile(const Entry& e);
   mutable std::shared_mutex mu_;
-  std::map<std::string, v1::Filter> filters_;
-  std::map<std::string, std::vector<Key>> keys_of_;
-  std::map<Key, std::set<std::string>> by_key_;
+  // Entries do not move once made: the lists below point to them.
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries_;
+  std::unordered_map<Key, std::vector<const Entry*>> by_key_;
 };
 
 }  // namespace passerelle::notifications
