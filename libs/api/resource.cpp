@@ -138,6 +138,10 @@ absl::StatusOr<int> RevisionFromETag(const std::string& etag) {
   return revision;
 }
 
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
   const int64_t us = absl::ToUnixMicros(t);
   // Timestamp's nanos are never negative: floor the seconds.

@@ -67,5 +67,7 @@ absl::StatusOr<int> RevisionFromETag(const std::string& etag);
 
 /// absl::Time to google.protobuf.Timestamp (microsecond precision; times before 1970 too).
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);
+/// The instant a Timestamp names.
+absl::Time FromTimestamp(const google::protobuf::Timestamp& t);
 
 }  // namespace passerelle::api

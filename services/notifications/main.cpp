@@ -167,6 +167,16 @@ int main(int argc, char** argv) {
                            {{"error", std::string(s.message())}});
            }
          });
+         // Digests close at their local time: each becomes a delivery the workers send.
+         service::RunEvery(rt, poll, [&notifier] {
+           auto made = notifier.CloseDigests();
+           if (!made.ok()) {
+             logging::Warn("closing digests failed",
+                           {{"error", std::string(made.status().message())}});
+           } else if (*made > 0) {
+             logging::Info("digests closed", {{"digests", *made}});
+           }
+         });
          // The delivery log is kept for a while, then pruned (hourly).
          service::RunEvery(rt, std::chrono::hours(1), [&notifier, &keep_log] {
            auto pruned = notifier.Prune(absl::FromChrono(keep_log));

@@ -859,11 +859,30 @@ TEST_F(NotificationsTest, HostileInputIsRefusedAndChangesNothing) {
     v1::UpdateSubscriptionRequest req;
     req.mutable_subscription()->set_name(sub.name());
     req.mutable_subscription()->set_rhythm(v1::Subscription::DAILY_DIGEST);
+    req.mutable_subscription()->set_digest_time(std::string("08:00\0\n", 7));
+    req.mutable_update_mask()->add_paths("rhythm");
+    req.mutable_update_mask()->add_paths("digest_time");
+    v1::Subscription out;
+    grpc::Status st = stub_->UpdateSubscription(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_THAT(Violations(st), HasSubstr("subscription.digest_time"));
+  }
+  {  // A digest: accepted, with its next closing.
+    grpc::ClientContext ctx;
+    v1::UpdateSubscriptionRequest req;
+    req.mutable_subscription()->set_name(sub.name());
+    req.mutable_subscription()->set_rhythm(v1::Subscription::WEEKLY_DIGEST);
     req.mutable_update_mask()->add_paths("rhythm");
     v1::Subscription out;
     grpc::Status st = stub_->UpdateSubscription(&ctx, req, &out);
-    EXPECT_EQ(st.error_code(), grpc::StatusCode::UNIMPLEMENTED);
-    EXPECT_THAT(st.error_message(), HasSubstr("IMMEDIATE"));
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    EXPECT_EQ(out.digest_time(), "08:00");
+    EXPECT_EQ(out.digest_weekday(), v1::Subscription::MONDAY);
+    EXPECT_GT(out.next_digest_time().seconds(), absl::ToUnixSeconds(absl::Now()));
+    grpc::ClientContext back;
+    req.mutable_subscription()->set_rhythm(v1::Subscription::IMMEDIATE);
+    ASSERT_TRUE(stub_->UpdateSubscription(&back, req, &out).ok());
+    EXPECT_FALSE(out.has_next_digest_time());
   }
   {
     grpc::ClientContext ctx;

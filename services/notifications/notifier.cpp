@@ -19,6 +19,7 @@
 #include "libs/logging/logging.hpp"
 #include "libs/text/html.hpp"
 #include "libs/text/utf8.hpp"
+#include "services/notifications/digest.hpp"
 #include "services/notifications/message.hpp"
 #include "services/notifications/webhook.hpp"
 
@@ -34,12 +35,38 @@ constexpr size_t kMaxList = 200;
 constexpr std::string_view kTestEventType = "notification.test";
 constexpr size_t kMaxTypes = 20;
 constexpr absl::Duration kMaxGrace = absl::Hours(24 * 7);
+// The event a digest delivery carries, and how many events one digest holds at most (a period
+// with more gives several digests at its closing).
+constexpr std::string_view kDigestEventType = "notification.digest";
+constexpr int kDigestMaxEvents = 500;
+
+std::string RhythmText(v1::Subscription::Rhythm r) {
+  return r == v1::Subscription::DAILY_DIGEST    ? "daily"
+         : r == v1::Subscription::WEEKLY_DIGEST ? "weekly"
+                                                : "immediate";
+}
+
+// The schedule of a subscription's digests (nullopt for IMMEDIATE).
+std::optional<DigestSchedule> ScheduleOf(const v1::Subscription& s) {
+  if (s.rhythm() != v1::Subscription::DAILY_DIGEST &&
+      s.rhythm() != v1::Subscription::WEEKLY_DIGEST) {
+    return std::nullopt;
+  }
+  std::optional<DigestSchedule> out = ParseDigestTime(s.digest_time());
+  if (!out) return std::nullopt;
+  out->weekly = s.rhythm() == v1::Subscription::WEEKLY_DIGEST;
+  out->weekday = s.digest_weekday() == v1::Subscription::WEEKDAY_UNSPECIFIED
+                     ? 1
+                     : static_cast<int>(s.digest_weekday());
+  return out;
+}
 
 constexpr char kColumns[] =
     "subscription_id::text, organisation, display_name, channel, url, email, filter::text, "
     "rhythm, state, disabled_reason, consecutive_failures, revision, "
     "extract(epoch FROM create_time), extract(epoch FROM update_time), "
-    "extract(epoch FROM previous_secret_expire_time)";
+    "extract(epoch FROM previous_secret_expire_time), digest_time, digest_weekday, "
+    "extract(epoch FROM next_digest_time)";
 
 absl::Status NotFound(const std::string& what) {
   return api::WithReason(absl::NotFoundError(absl::StrCat(what, " n'existe pas")),
@@ -81,6 +108,13 @@ v1::Subscription FromRow(const pqxx::row& r) {
   }
   (void)google::protobuf::util::JsonStringToMessage(r[6].as<std::string>(), s.mutable_filter());
   s.set_rhythm(RhythmOf(r[7].as<std::string>()));
+  if (s.rhythm() != v1::Subscription::IMMEDIATE) {
+    s.set_digest_time(r[15].as<std::string>());
+    s.set_digest_weekday(static_cast<v1::Subscription::Weekday>(r[16].as<int>()));
+    if (!r[17].is_null()) {
+      api::ToTimestamp(db::FromEpoch(r[17]), s.mutable_next_digest_time());
+    }
+  }
   s.set_state(r[8].as<std::string>() == "active" ? v1::Subscription::ACTIVE
                                                  : v1::Subscription::DISABLED);
   s.set_disabled_reason(r[9].as<std::string>());
@@ -186,9 +220,11 @@ bool InMask(const std::vector<std::string>& mask, const std::string& path) {
 }
 
 v1::Delivery::State DeliveryState(const std::string& s) {
-  return s == "succeeded" ? v1::Delivery::SUCCEEDED
-         : s == "failed"  ? v1::Delivery::FAILED
-                          : v1::Delivery::PENDING;
+  return s == "succeeded"   ? v1::Delivery::SUCCEEDED
+         : s == "failed"    ? v1::Delivery::FAILED
+         : s == "collected" ? v1::Delivery::COLLECTED
+         : s == "digested"  ? v1::Delivery::IN_DIGEST
+                            : v1::Delivery::PENDING;
 }
 
 v1::Attempt::Outcome AttemptOutcome(const std::string& s) {
@@ -199,7 +235,8 @@ v1::Attempt::Outcome AttemptOutcome(const std::string& s) {
 
 constexpr char kDeliveryColumns[] =
     "d.subscription_id::text, d.delivery_id::text, d.event_id, e.event_type, d.subject, d.state, "
-    "extract(epoch FROM d.create_time), extract(epoch FROM d.next_attempt_time), d.seq";
+    "extract(epoch FROM d.create_time), extract(epoch FROM d.next_attempt_time), d.seq, "
+    "d.digest_id::text";
 
 // Reads deliveries and their attempts.
 std::vector<v1::Delivery> Deliveries(pqxx::work& tx, const pqxx::result& rows) {
@@ -216,6 +253,9 @@ std::vector<v1::Delivery> Deliveries(pqxx::work& tx, const pqxx::result& rows) {
     api::ToTimestamp(db::FromEpoch(r[6]), d.mutable_create_time());
     if (d.state() == v1::Delivery::PENDING) {
       api::ToTimestamp(db::FromEpoch(r[7]), d.mutable_next_attempt_time());
+    }
+    if (!r[9].is_null()) {
+      d.set_digest(kDelivery.Format({r[0].as<std::string>(), r[9].as<std::string>()}));
     }
     at[r[1].as<std::string>()] = out.size();
     ids.push_back(r[1].as<std::string>());
@@ -322,13 +362,18 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
         "invalid state", {{"subscription.state",
                            absl::StrCat("valeur inconnue ", s.state(), " : ACTIVE ou DISABLED")}});
   }
-  if (want("rhythm") && (s.rhythm() == v1::Subscription::DAILY_DIGEST ||
-                         s.rhythm() == v1::Subscription::WEEKLY_DIGEST)) {
-    return api::WithReason(
-        absl::UnimplementedError(
-            "les résumés quotidiens et hebdomadaires (DAILY_DIGEST, WEEKLY_DIGEST) ne sont pas "
-            "encore disponibles : choisissez IMMEDIATE"),
-        "DIGEST_NOT_AVAILABLE");
+  if (want("digest_time") && !ParseDigestTime(s.digest_time())) {
+    return api::InvalidArgument(
+        "invalid digest_time",
+        {{"subscription.digest_time",
+          absl::StrCat(text::Quote(s.digest_time(), 20),
+                       " [format] : une heure HH:MM sur 24 heures, heure de Paris (08:00)")}});
+  }
+  if (want("digest_weekday") && !v1::Subscription::Weekday_IsValid(s.digest_weekday())) {
+    return api::InvalidArgument(
+        "invalid digest_weekday",
+        {{"subscription.digest_weekday",
+          absl::StrCat("valeur inconnue ", s.digest_weekday(), " : MONDAY … SUNDAY")}});
   }
   if (!create && InMask(mask, "state") && s.state() != v1::Subscription::ACTIVE &&
       s.state() != v1::Subscription::DISABLED) {
@@ -341,18 +386,27 @@ absl::StatusOr<v1::Subscription> Notifier::Create(const v1::Subscription& in) {
   if (absl::Status s = Validate(in, {}, true); !s.ok()) return s;
   const std::string id = events::NewUuid();
   const std::string secret = in.has_webhook() ? NewSecret() : std::string();
+  const std::optional<DigestSchedule> digest = ScheduleOf(in);
+  DigestSchedule schedule = digest.value_or(*ParseDigestTime(in.digest_time()));
+  if (in.digest_weekday() != v1::Subscription::WEEKDAY_UNSPECIFIED) {
+    schedule.weekday = static_cast<int>(in.digest_weekday());
+  }
+  const std::string next_digest =
+      digest ? db::Timestamp(NextDigest(*digest, clock_.Now())) : std::string();
   std::optional<v1::Subscription> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     const std::string now = db::Timestamp(clock_.Now());
     out = FromRow(tx.exec_params1(
         absl::StrCat("INSERT INTO subscriptions (subscription_id, organisation, display_name, "
-                     "channel, url, email, secret, filter, create_time, update_time) VALUES "
-                     "($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::timestamptz, "
-                     "$9::timestamptz) RETURNING ",
+                     "channel, url, email, secret, filter, create_time, update_time, rhythm, "
+                     "digest_time, digest_weekday, next_digest_time) VALUES ($1::uuid, $2, $3, "
+                     "$4, $5, $6, $7, $8::jsonb, $9::timestamptz, $9::timestamptz, $10, $11, $12, "
+                     "NULLIF($13, '')::timestamptz) RETURNING ",
                      kColumns),
         id, in.organisation(), in.display_name(), in.has_webhook() ? "webhook" : "email",
         in.has_webhook() ? in.webhook().url() : "", in.has_email() ? in.email().address() : "",
-        secret, FilterJson(in.filter()), now));
+        secret, FilterJson(in.filter()), now, RhythmText(in.rhythm()), DigestTimeText(schedule),
+        schedule.weekday, next_digest));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -386,8 +440,9 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
     return api::InvalidArgument("empty update_mask",
                                 {{"update_mask", "nommez les champs à changer"}});
   }
-  static const std::set<std::string> kPaths = {"display_name",  "webhook", "webhook.url", "email",
-                                               "email.address", "filter",  "rhythm",      "state"};
+  static const std::set<std::string> kPaths = {
+      "display_name", "webhook", "webhook.url", "email",       "email.address",
+      "filter",       "rhythm",  "state",       "digest_time", "digest_weekday"};
   for (size_t i = 0; i < mask.size(); ++i) {
     if (!kPaths.contains(mask[i])) {
       return api::InvalidArgument(
@@ -395,7 +450,7 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
           {{absl::StrCat("update_mask.paths[", i, "]"),
             absl::StrCat(text::Quote(mask[i], 40),
                          " ne peut pas être changé (display_name, webhook.url, email.address, "
-                         "filter, rhythm, state)")}});
+                         "filter, rhythm, digest_time, digest_weekday, state)")}});
     }
   }
   auto revision = api::RevisionFromETag(in.etag());
@@ -435,16 +490,39 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
       reason = state == "active" ? "" : "désactivé à la demande";
       if (state == "active") failures = 0;
     }
+    // A new rhythm or schedule starts a new period now; a digest already due keeps its closing.
+    const bool reschedule =
+        InMask(mask, "rhythm") || InMask(mask, "digest_time") || InMask(mask, "digest_weekday");
+    if (InMask(mask, "rhythm")) cur.set_rhythm(in.rhythm());
+    if (InMask(mask, "digest_time")) cur.set_digest_time(in.digest_time());
+    if (InMask(mask, "digest_weekday")) cur.set_digest_weekday(in.digest_weekday());
+    if (cur.digest_time().empty()) cur.set_digest_time(r[0][15].as<std::string>());
+    if (cur.digest_weekday() == v1::Subscription::WEEKDAY_UNSPECIFIED) {
+      cur.set_digest_weekday(static_cast<v1::Subscription::Weekday>(r[0][16].as<int>()));
+    }
+    const std::optional<DigestSchedule> digest = ScheduleOf(cur);
+    std::string next_digest = r[0][17].is_null() ? "" : db::Timestamp(db::FromEpoch(r[0][17]));
+    if (reschedule) next_digest = digest ? db::Timestamp(NextDigest(*digest, clock_.Now())) : "";
+    if (!digest) {
+      // Back to IMMEDIATE: what was collected for a digest goes out now, one by one.
+      tx.exec_params(
+          "UPDATE deliveries SET state = 'pending', next_attempt_time = $2::timestamptz WHERE "
+          "subscription_id = $1::uuid AND state = 'collected'",
+          *id, db::Timestamp(clock_.Now()));
+    }
     out = FromRow(tx.exec_params1(
         absl::StrCat("UPDATE subscriptions SET display_name = $2, url = $3, email = $4, "
                      "filter = $5::jsonb, state = $6, disabled_reason = $7, "
                      "consecutive_failures = $8, revision = revision + 1, update_time = "
-                     "$9::timestamptz, change_seq = nextval('subscription_changes') WHERE "
-                     "subscription_id = $1::uuid RETURNING ",
+                     "$9::timestamptz, change_seq = nextval('subscription_changes'), rhythm = $10, "
+                     "digest_time = $11, digest_weekday = $12, next_digest_time = NULLIF($13, "
+                     "'')::timestamptz WHERE subscription_id = $1::uuid RETURNING ",
                      kColumns),
         *id, cur.display_name(), cur.has_webhook() ? cur.webhook().url() : "",
         cur.has_email() ? cur.email().address() : "", FilterJson(cur.filter()), state, reason,
-        failures, db::Timestamp(clock_.Now())));
+        failures, db::Timestamp(clock_.Now()), RhythmText(cur.rhythm()),
+        DigestTimeText(*ParseDigestTime(cur.digest_time())), static_cast<int>(cur.digest_weekday()),
+        next_digest));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -507,7 +585,7 @@ absl::StatusOr<Page<v1::Subscription>> Notifier::List(const std::string& organis
     }
     if (static_cast<int>(rows.size()) > limit) {
       const auto& last = rows[limit - 1];
-      page.next_cursor = absl::StrCat(last[15].as<int64_t>(), ":", last[0].as<std::string>());
+      page.next_cursor = absl::StrCat(last[18].as<int64_t>(), ":", last[0].as<std::string>());
     }
     return absl::OkStatus();
   });
@@ -666,8 +744,7 @@ absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
   if (ids.empty()) return absl::OkStatus();
   auto body = Body(event);
   if (!body.ok()) return body.status();
-  const absl::Time occurred = absl::FromUnixSeconds(event.occurred_time().seconds()) +
-                              absl::Nanoseconds(event.occurred_time().nanos());
+  const absl::Time occurred = api::FromTimestamp(event.occurred_time());
   const std::string now = db::Timestamp(clock_.Now());
   tx.exec_params(
       "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) VALUES ($1, "
@@ -678,11 +755,97 @@ absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
   // redelivered event past the inbox, another replica) a no-op.
   tx.exec_params(
       "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, create_time, "
-      "next_attempt_time) SELECT gen_random_uuid(), subscription_id, $1, $2, $3::timestamptz, "
-      "$3::timestamptz FROM subscriptions WHERE subscription_id = ANY($4::uuid[]) AND NOT "
+      "next_attempt_time, state) SELECT gen_random_uuid(), subscription_id, $1, $2, "
+      "$3::timestamptz, $3::timestamptz, CASE WHEN rhythm = 'immediate' THEN 'pending' ELSE "
+      "'collected' END FROM subscriptions WHERE subscription_id = ANY($4::uuid[]) AND NOT "
       "deleted ON CONFLICT (event_id, subscription_id) DO NOTHING",
       event.id(), event.subject(), now, db::TextArray(ids));
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> Notifier::CloseDigests() {
+  int made = 0;
+  for (bool more = true; more && !stopping_;) {
+    absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+      more = false;
+      const absl::Time now = clock_.Now();
+      auto due = tx.exec_params(
+          "SELECT subscription_id::text, rhythm, digest_time, digest_weekday, "
+          "extract(epoch FROM next_digest_time) FROM subscriptions WHERE next_digest_time <= "
+          "$1::timestamptz AND NOT deleted ORDER BY next_digest_time LIMIT 1 FOR UPDATE SKIP "
+          "LOCKED",
+          db::Timestamp(now));
+      if (due.empty()) return absl::OkStatus();
+      more = true;
+      const std::string id = due[0][0].as<std::string>();
+      const std::string name = kSubscription.Format({id});
+      DigestSchedule schedule =
+          ParseDigestTime(due[0][2].as<std::string>()).value_or(DigestSchedule{});
+      schedule.weekly = due[0][1].as<std::string>() == "weekly";
+      schedule.weekday = due[0][3].as<int>();
+      const absl::Time closing = db::FromEpoch(due[0][4]);
+      for (;;) {
+        auto rows = tx.exec_params(
+            "SELECT d.delivery_id::text, encode(e.event, 'hex'), e.event_id, e.event_type, "
+            "e.subject FROM deliveries d JOIN events e USING (event_id) WHERE d.subscription_id = "
+            "$1::uuid AND d.state = 'collected' AND d.create_time < $2::timestamptz ORDER BY "
+            "d.seq LIMIT $3",
+            id, db::Timestamp(closing), kDigestMaxEvents);
+        if (rows.empty()) break;
+        v1::Digest digest;
+        digest.set_subscription(name);
+        api::ToTimestamp(PreviousDigest(schedule, closing), digest.mutable_start_time());
+        api::ToTimestamp(closing, digest.mutable_end_time());
+        std::vector<std::string> carried;
+        for (const auto& row : rows) {
+          carried.push_back(row[0].as<std::string>());
+          events::v1::Event* e = digest.add_events();
+          std::string bytes;
+          if (row[1].is_null() || !db::FromHex(row[1].as<std::string>(), &bytes) ||
+              !e->ParseFromString(bytes)) {
+            e->Clear();  // recorded before events kept their bytes: what the row knows
+            e->set_id(row[2].as<std::string>());
+            e->set_type(row[3].as<std::string>());
+            e->set_subject(row[4].as<std::string>());
+          }
+        }
+        events::v1::Event event;
+        event.set_id(events::NewUuid());
+        event.set_type(std::string(kDigestEventType));
+        event.set_source("notifications");
+        event.set_subject(name);
+        api::ToTimestamp(closing, event.mutable_occurred_time());
+        event.mutable_payload()->PackFrom(digest);
+        auto body = Body(event);
+        if (!body.ok()) return body.status();
+        tx.exec_params(
+            "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) "
+            "VALUES ($1, $2, $3, $4::timestamptz, $5, decode($6, 'hex'))",
+            event.id(), event.type(), event.subject(), db::Timestamp(closing), *body,
+            db::ToHex(event.SerializeAsString()));
+        const std::string delivery = events::NewUuid();
+        tx.exec_params(
+            "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, "
+            "create_time, next_attempt_time) VALUES ($1::uuid, $2::uuid, $3, $4, "
+            "$5::timestamptz, $5::timestamptz)",
+            delivery, id, event.id(), name, db::Timestamp(now));
+        tx.exec_params(
+            "UPDATE deliveries SET state = 'digested', digest_id = $2::uuid WHERE delivery_id = "
+            "ANY($1::uuid[])",
+            db::TextArray(carried), delivery);
+        ++made;
+        if (static_cast<int>(rows.size()) < kDigestMaxEvents) break;
+      }
+      // Each period its own digest, even after a long stop: the next closing follows this one.
+      tx.exec_params(
+          "UPDATE subscriptions SET next_digest_time = $2::timestamptz WHERE subscription_id = "
+          "$1::uuid",
+          id, db::Timestamp(NextDigest(schedule, closing)));
+      return absl::OkStatus();
+    });
+    if (!st.ok()) return st;
+  }
+  return made;
 }
 
 absl::StatusOr<int64_t> Notifier::Prune(absl::Duration keep) {
@@ -690,7 +853,8 @@ absl::StatusOr<int64_t> Notifier::Prune(absl::Duration keep) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     const std::string before = db::Timestamp(clock_.Now() - keep);
     pruned = tx.exec_params(
-                   "DELETE FROM deliveries WHERE state <> 'pending' AND create_time < "
+                   "DELETE FROM deliveries WHERE state NOT IN ('pending', 'collected') AND "
+                   "create_time < "
                    "$1::timestamptz",
                    before)
                  .affected_rows();
@@ -858,11 +1022,16 @@ SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
     event.set_type(r[14].as<std::string>());
     event.set_id(r[15].as<std::string>());
   }
-  const Message message = Describe(event);
-  const std::string address = r[9].as<std::string>();
-  const std::string token = r[10].as<std::string>();
   const std::string title =
       r[11].as<std::string>().empty() ? r[12].as<std::string>() : r[11].as<std::string>();
+  v1::Digest digest;
+  const Message message = event.type() == kDigestEventType && event.payload().UnpackTo(&digest)
+                              ? DescribeDigest({digest.events().begin(), digest.events().end()},
+                                               title, api::FromTimestamp(digest.start_time()),
+                                               api::FromTimestamp(digest.end_time()))
+                              : Describe(event);
+  const std::string address = r[9].as<std::string>();
+  const std::string token = r[10].as<std::string>();
   const std::string url = UnsubscribeUrl(token);
   Mail mail;
   mail.from = mail_.from;

@@ -92,6 +92,11 @@ class Notifier {
   /// Claims one due delivery (FOR UPDATE SKIP LOCKED: never one another worker or replica
   /// holds), sends it and records the attempt; false when none is due.
   absl::StatusOr<bool> DeliverOne();
+  /// Closes the digests that are due: per subscription, the deliveries collected before its
+  /// closing become one `notification.digest` delivery (several past 500 events), sent like any
+  /// other; then the next closing is set. One transaction per subscription, the row locked
+  /// SKIP LOCKED: replicas never close the same digest twice. How many digests were made.
+  absl::StatusOr<int> CloseDigests();
   /// Deletes deliveries that ended (succeeded or failed) before `now - keep`, their attempts,
   /// and the events no delivery needs any more; how many deliveries went.
   absl::StatusOr<int64_t> Prune(absl::Duration keep);

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@
 #include "libs/db/transaction.hpp"
 #include "libs/events/event.hpp"
 #include "libs/testing/testing.hpp"
+#include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/events.pb.h"
 #include "services/notifications/notifier.hpp"
 
@@ -276,6 +278,206 @@ TEST_F(NotifierTest, TheIndexFollowsAnotherReplicasWrites) {
   ASSERT_TRUE(notifier().Delete(sub.name(), "").ok());
   ASSERT_TRUE(other.RefreshIndex().ok());
   EXPECT_EQ(other.index().size(), 0u);
+}
+
+// Digests on a manual clock, in Europe/Paris time.
+class DigestTest : public NotifierTest {
+ protected:
+  v1::Subscription SubscribeDigest(v1::Subscription::Rhythm rhythm, const std::string& time,
+                                   v1::Subscription::Weekday day = v1::Subscription::MONDAY) {
+    v1::Subscription s;
+    s.set_organisation("organisations/centre-social-epeule");
+    s.mutable_webhook()->set_url("http://127.0.0.1:9/hook");
+    s.mutable_filter()->add_event_types("venue.*");
+    s.set_rhythm(rhythm);
+    s.set_digest_time(time);
+    s.set_digest_weekday(day);
+    auto created = notifier().Create(s);
+    EXPECT_TRUE(created.ok()) << created.status();
+    return created.ok() ? *created : v1::Subscription{};
+  }
+  static absl::Time Utc(int y, int m, int d, int hh, int mm) {
+    return absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), absl::UTCTimeZone());
+  }
+  std::map<v1::Delivery::State, int> States(const std::string& subscription) {
+    std::map<v1::Delivery::State, int> out;
+    for (const auto& d : Log(subscription)) ++out[d.state()];
+    return out;
+  }
+};
+
+TEST_F(DigestTest, ADailyDigestClosesAtEightParisTimeAcrossTheClockChange) {
+  clock_.Set(Utc(2026, 10, 24, 7, 0));  // 09:00 in Paris, summer time
+  v1::Subscription sub = SubscribeDigest(v1::Subscription::DAILY_DIGEST, "8:00");
+  EXPECT_EQ(sub.digest_time(), "08:00");
+  // Summer time ends on 25 October at 03:00: 08:00 in Paris is then 07:00 UTC.
+  EXPECT_EQ(TimeOf(sub.next_digest_time()), Utc(2026, 10, 25, 7, 0));
+  ASSERT_TRUE(Publish(VenueCreated("venues/a")).ok());
+  ASSERT_TRUE(Publish(VenueCreated("venues/b")).ok());
+  clock_.Advance(absl::Hours(3));
+  ASSERT_TRUE(Publish(VenueCreated("venues/a")).ok());
+  EXPECT_EQ(*notifier().DeliverOne(), false) << "collected events wait for the digest";
+  EXPECT_EQ(States(sub.name())[v1::Delivery::COLLECTED], 3);
+
+  clock_.Set(Utc(2026, 10, 25, 6, 59));
+  EXPECT_EQ(*notifier().CloseDigests(), 0) << "closed before its time";
+  clock_.Set(Utc(2026, 10, 25, 7, 0));
+  ASSERT_TRUE(Publish(VenueCreated("venues/c")).ok());  // at the closing: the next period's
+  EXPECT_EQ(*notifier().CloseDigests(), 1);
+  EXPECT_EQ(*notifier().CloseDigests(), 0) << "a digest is closed once";
+  EXPECT_EQ(*notifier().DeliverOne(), true);
+  EXPECT_EQ(*notifier().DeliverOne(), false);
+  ASSERT_EQ(sender_.sent().size(), 1u);
+  const auto body = nlohmann::json::parse(sender_.sent()[0].body);
+  EXPECT_EQ(body["type"], "notification.digest");
+  const auto& digest = body["data"]["payload"];
+  EXPECT_EQ(digest["subscription"], sub.name());
+  EXPECT_EQ(digest["startTime"], "2026-10-24T06:00:00Z");  // 08:00 summer time
+  EXPECT_EQ(digest["endTime"], "2026-10-25T07:00:00Z");    // 08:00 winter time
+  ASSERT_EQ(digest["events"].size(), 3u);
+  EXPECT_EQ(digest["events"][0]["subject"], "venues/a");
+  EXPECT_EQ(digest["events"][1]["subject"], "venues/b");
+  EXPECT_EQ(digest["events"][2]["payload"]["venue"]["name"], "venues/a");
+  // The log: the digest sent, the three it carried pointing at it, the late one waiting.
+  std::string digest_name;
+  for (const auto& d : Log(sub.name())) {
+    if (d.event_type() == "notification.digest") {
+      EXPECT_EQ(d.state(), v1::Delivery::SUCCEEDED);
+      digest_name = d.name();
+    }
+  }
+  ASSERT_FALSE(digest_name.empty());
+  EXPECT_EQ(sender_.sent()[0].headers.at("webhook-id"),
+            digest_name.substr(digest_name.rfind('/') + 1));
+  int carried = 0;
+  for (const auto& d : Log(sub.name())) {
+    if (d.state() == v1::Delivery::IN_DIGEST) {
+      EXPECT_EQ(d.digest(), digest_name);
+      ++carried;
+    }
+  }
+  EXPECT_EQ(carried, 3);
+  EXPECT_EQ(States(sub.name())[v1::Delivery::COLLECTED], 1);
+  EXPECT_EQ(TimeOf(notifier().Get(sub.name())->next_digest_time()), Utc(2026, 10, 26, 7, 0));
+}
+
+TEST_F(DigestTest, AWeeklyDigestIsClosedOnceByTwoReplicasAndCatchesUpAfterAStop) {
+  clock_.Set(Utc(2026, 11, 30, 10, 0));  // Monday
+  v1::Subscription sub =
+      SubscribeDigest(v1::Subscription::WEEKLY_DIGEST, "18:30", v1::Subscription::WEDNESDAY);
+  EXPECT_EQ(TimeOf(sub.next_digest_time()), Utc(2026, 12, 2, 17, 30));
+  for (const char* v : {"venues/a", "venues/b", "venues/c"}) {
+    ASSERT_TRUE(Publish(VenueCreated(v)).ok());
+  }
+  clock_.Set(Utc(2026, 12, 2, 17, 30));
+  Notifier other(pool(), policy_, sender_, clock_, options_);
+  std::atomic<int> made{0};
+  std::thread a([&] { made += *notifier().CloseDigests(); });
+  std::thread b([&] { made += *other.CloseDigests(); });
+  a.join();
+  b.join();
+  EXPECT_EQ(made.load(), 1);
+  // The service stopped for three weeks after one more event: one digest for the week that had
+  // it, none for the empty weeks, and the next closing in the future.
+  clock_.Set(Utc(2026, 12, 3, 9, 0));
+  ASSERT_TRUE(Publish(VenueCreated("venues/d")).ok());
+  clock_.Set(Utc(2026, 12, 28, 12, 0));
+  EXPECT_EQ(*notifier().CloseDigests(), 1);
+  EXPECT_EQ(TimeOf(notifier().Get(sub.name())->next_digest_time()), Utc(2026, 12, 30, 17, 30));
+  int sent = 0;
+  while (*notifier().DeliverOne()) ++sent;
+  EXPECT_EQ(sent, 2);
+}
+
+TEST_F(DigestTest, BackToImmediateSendsWhatWasCollectedAndBadSchedulesAreRefused) {
+  v1::Subscription sub = SubscribeDigest(v1::Subscription::DAILY_DIGEST, "07:15");
+  ASSERT_TRUE(Publish(VenueCreated("venues/a")).ok());
+  ASSERT_TRUE(Publish(VenueCreated("venues/b")).ok());
+  EXPECT_EQ(*notifier().DeliverOne(), false);
+  v1::Subscription change;
+  change.set_name(sub.name());
+  change.set_rhythm(v1::Subscription::IMMEDIATE);
+  auto updated = notifier().Update(change, {"rhythm"});
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_FALSE(updated->has_next_digest_time());
+  int sent = 0;
+  while (*notifier().DeliverOne()) ++sent;
+  EXPECT_EQ(sent, 2);
+  for (const std::string bad : {"24:00", "8h30", "08:60", "-1:00", "08:5", "0800", "08:00:00"}) {
+    v1::Subscription s;
+    s.set_name(sub.name());
+    s.set_digest_time(bad);
+    auto r = notifier().Update(s, {"digest_time"});
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  v1::Subscription s;
+  s.set_name(sub.name());
+  s.set_digest_weekday(static_cast<v1::Subscription::Weekday>(9));
+  EXPECT_EQ(notifier().Update(s, {"digest_weekday"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Records the e-mails it is given.
+class FakeMailer final : public Mailer {
+ public:
+  SendResult Send(const std::string& to, const std::string& message) const override {
+    std::lock_guard lock(mu_);
+    sent_.push_back({to, message});
+    SendResult r;
+    r.outcome = SendResult::Outcome::kSucceeded;
+    r.http_status = 250;
+    return r;
+  }
+  std::vector<std::pair<std::string, std::string>> sent() const {
+    std::lock_guard lock(mu_);
+    return sent_;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::vector<std::pair<std::string, std::string>> sent_;
+};
+
+// The text/plain part of a ComposeMail message.
+std::string PlainText(const std::string& message) {
+  const std::string mark = "Content-Transfer-Encoding: base64\r\n\r\n";
+  const size_t at = message.find(mark);
+  if (at == std::string::npos) return "";
+  std::string b64 = message.substr(at + mark.size(), message.find("\r\n--", at) - at - mark.size());
+  b64.erase(std::remove_if(b64.begin(), b64.end(), [](char c) { return c == '\r' || c == '\n'; }),
+            b64.end());
+  std::string out;
+  absl::Base64Unescape(b64, &out);
+  return out;
+}
+
+TEST_F(DigestTest, AnEmailDigestGroupsThePeriodInOneFrenchMessage) {
+  FakeMailer mailer;
+  notifier().SetMail({.mailer = &mailer,
+                      .from = "Passerelle <n@passerelle.example>",
+                      .public_url = "https://api.passerelle.example"});
+  clock_.Set(Utc(2026, 12, 1, 10, 0));
+  v1::Subscription s;
+  s.set_organisation("organisations/centre-social-epeule");
+  s.set_display_name("Veille du quartier");
+  s.mutable_email()->set_address("veille@centre.example");
+  s.set_rhythm(v1::Subscription::DAILY_DIGEST);
+  auto sub = notifier().Create(s);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  for (const char* v : {"venues/a", "venues/b", "venues/a"}) {
+    ASSERT_TRUE(Publish(VenueCreated(v)).ok());
+  }
+  clock_.Set(Utc(2026, 12, 2, 7, 0));  // 08:00 in Paris
+  EXPECT_EQ(*notifier().CloseDigests(), 1);
+  EXPECT_EQ(*notifier().DeliverOne(), true);
+  ASSERT_EQ(mailer.sent().size(), 1u);
+  EXPECT_EQ(mailer.sent()[0].first, "veille@centre.example");
+  const std::string text = PlainText(mailer.sent()[0].second);
+  EXPECT_NE(text.find("Veille du quartier"), std::string::npos) << text;
+  EXPECT_NE(text.find("3 changements sur 2 lieux"), std::string::npos) << text;
+  EXPECT_NE(text.find("du mardi 1er décembre 2026 au mercredi 2 décembre"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("/v1/subscriptions:unsubscribe?token="), std::string::npos) << text;
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "libs/api/resource.hpp"
 #include "nlohmann/json.hpp"
 
 namespace passerelle::notifications {
@@ -70,8 +71,7 @@ absl::StatusOr<std::string> Body(const events::v1::Event& event) {
         absl::StrCat("event ", event.id(), " (", event.type(),
                      ") cannot be written as JSON: ", std::string(st.message())));
   }
-  const absl::Time occurred = absl::FromUnixSeconds(event.occurred_time().seconds()) +
-                              absl::Nanoseconds(event.occurred_time().nanos());
+  const absl::Time occurred = api::FromTimestamp(event.occurred_time());
   // The envelope's two strings through a JSON writer (a hostile type cannot break out); the
   // data as protobuf wrote it.
   const std::string type =
