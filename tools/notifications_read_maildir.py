@@ -31,7 +31,11 @@ def read(path):
         "header_names": [k for k in msg.keys()],
         "text": text.get_content() if text is not None else None,
         "html": html.get_content() if html is not None else None,
-        "defects": [type(d).__name__ for d in msg.defects],
+        # Every defect the parser found: the message's, each header's, each part's.
+        "defects": [type(d).__name__ for d in msg.defects]
+        + [f"{k}: {type(d).__name__}" for k, v in msg.items() for d in getattr(v, "defects", ())]
+        + [f"part {p.get_content_type()}: {type(d).__name__}"
+           for p in msg.walk() if p is not msg for d in p.defects],
     }
 
 

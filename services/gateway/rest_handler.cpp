@@ -383,7 +383,11 @@ http::BodyPlan RestHandler::Plan(const http::Request& head) {
       return plan;
     }
   }
-  if (found.route != nullptr && found.route->raw_request()) {
+  if (found.route != nullptr && found.route->form_request()) {
+    // A form (a mail client's one-click unsubscribe) is a line: no reason to read more of an
+    // anonymous caller's body than a few KiB.
+    plan.max_bytes = kMaxFormBytes;
+  } else if (found.route != nullptr && found.route->raw_request()) {
     plan.max_bytes = options_.max_upload_bytes;
     plan.timeout = absl::Minutes(10);
     if (found.route->method->client_streaming()) plan.kind = http::BodyPlan::kStream;

@@ -48,6 +48,10 @@ struct PageSet {
   ExtraPages* pages = nullptr;
 };
 
+/// The largest body of a form route (Route::form_request): a one-click unsubscribe's
+/// `List-Unsubscribe=One-Click` and room to spare; more is a 413.
+inline constexpr size_t kMaxFormBytes = 4096;
+
 struct RestOptions {
   /// Largest JSON body (413 over it).
   size_t max_json_bytes = size_t{1} << 20;

@@ -36,7 +36,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using json = nlohmann::json;
 
-// The SMTP server a member's mailbox stands behind: aiosmtpd with its Maildir handler.
+// The SMTP server a member's mailbox stands behind: aiosmtpd with its Maildir handler, refusing
+// addresses that start with `inconnu` (tools/notifications_smtp_server.py).
 class SmtpServer {
  public:
   SmtpServer()
@@ -50,9 +51,10 @@ class SmtpServer {
     std::filesystem::remove_all(dir_, ec);
   }
   void Up() {
-    process_ = testing::Process::Start({"/usr/bin/python3", "-m", "aiosmtpd", "-n", "-l",
-                                        absl::StrCat("127.0.0.1:", port_), "-c",
-                                        "aiosmtpd.handlers.Mailbox", dir_.string()});
+    process_ = testing::Process::Start(
+        {"/usr/bin/python3",
+         absl::StrCat(PASSERELLE_SOURCE_DIR, "/tools/notifications_smtp_server.py"),
+         absl::StrCat(port_), dir_.string()});
     ASSERT_TRUE(testing::WaitFor([&] { return Accepts(); }, 20s)) << process_->Output();
   }
   void Down() {
@@ -358,6 +360,63 @@ TEST_F(EmailTest, HostileAddressesNamesAndTokensChangeNothing) {
   req.set_name(sub.name());
   v1::Subscription got;
   EXPECT_TRUE(stub_->GetSubscription(&ctx, req, &got).ok());
+}
+
+TEST_F(EmailTest, AMailboxRefusedForGoodIsNotRetriedAndSaysWhy) {
+  v1::Subscription sub = Subscribe("inconnu@mediatheque-roubaix.example");
+  grpc::ClientContext ctx;
+  v1::SendTestRequest req;
+  req.set_name(sub.name());
+  v1::Delivery d;
+  ASSERT_TRUE(stub_->SendTest(&ctx, req, &d).ok());
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        auto log = Deliveries(sub.name());
+        return log.size() == 1 && log[0].state() == v1::Delivery::FAILED;
+      },
+      30s))
+      << process_->Output();
+  auto log = Deliveries(sub.name());
+  ASSERT_EQ(log[0].attempts_size(), 1) << "a permanent refusal is not retried";
+  EXPECT_EQ(log[0].attempts(0).http_status(), 550);
+  EXPECT_EQ(log[0].attempts(0).outcome(), v1::Attempt::REFUSED);
+  EXPECT_THAT(log[0].attempts(0).error(), HasSubstr("a refusé définitivement"));
+  EXPECT_THAT(log[0].attempts(0).error(), HasSubstr("Utilisateur inconnu"));
+}
+
+TEST_F(EmailTest, ANewAddressGetsANewUnsubscribeLink) {
+  const std::string before = "ancien@centre-social.example";
+  const std::string after = "nouvelle@centre-social.example";
+  v1::Subscription sub = Subscribe(before);
+  auto test = [&] {
+    grpc::ClientContext ctx;
+    v1::SendTestRequest req;
+    req.set_name(sub.name());
+    v1::Delivery d;
+    ASSERT_TRUE(stub_->SendTest(&ctx, req, &d).ok());
+  };
+  test();
+  ASSERT_TRUE(testing::WaitFor([&] { return smtp_.To(before).size() == 1; }, 30s));
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateSubscriptionRequest req;
+    req.mutable_subscription()->set_name(sub.name());
+    req.mutable_subscription()->mutable_email()->set_address(after);
+    req.mutable_update_mask()->add_paths("email.address");
+    v1::Subscription out;
+    ASSERT_TRUE(stub_->UpdateSubscription(&ctx, req, &out).ok());
+  }
+  test();
+  ASSERT_TRUE(testing::WaitFor([&] { return smtp_.To(after).size() == 1; }, 30s));
+  const std::string old_token = TokenOf(smtp_.To(before)[0]["list_unsubscribe"]);
+  const std::string new_token = TokenOf(smtp_.To(after)[0]["list_unsubscribe"]);
+  ASSERT_EQ(new_token.size(), 64u);
+  EXPECT_NE(old_token, new_token);
+  // The former recipient's link no longer ends what now goes to someone else.
+  v1::UnsubscribeResponse out;
+  EXPECT_EQ(Unsubscribe(old_token, "", &out).error_code(), grpc::StatusCode::NOT_FOUND);
+  ASSERT_TRUE(Unsubscribe(new_token, "List-Unsubscribe=One-Click", &out).ok());
+  EXPECT_EQ(out.address(), after);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -32,10 +33,10 @@ std::string HeaderValue(std::string_view s) {
 }
 
 // `s` as RFC 2047 encoded words (folded on several lines when long), or as it is when it is
-// short printable ASCII.
+// short printable ASCII that a reader cannot decode into something else (no `=?`).
 std::string EncodedWords(std::string_view raw) {
   const std::string s = HeaderValue(raw);
-  if (IsAscii(s) && s.size() <= 70) return s;
+  if (IsAscii(s) && s.size() <= 70 && s.find("=?") == std::string::npos) return s;
   std::string out;
   size_t i = 0;
   while (i < s.size()) {
@@ -72,6 +73,38 @@ std::string Mailbox(std::string_view from) {
   return absl::StrCat(EncodedWords(name), "\r\n <", address, ">");
 }
 
+// The relay's reply lines, kept from libcurl's trace (at most the last 20).
+int KeepReply(CURL*, curl_infotype type, char* data, size_t size, void* user) {
+  if (type != CURLINFO_HEADER_IN) return 0;
+  auto* lines = static_cast<std::vector<std::string>*>(user);
+  std::string line(data, std::min<size_t>(size, 512));
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (!line.empty()) lines->push_back(std::move(line));
+  if (lines->size() > 20) lines->erase(lines->begin());
+  return 0;
+}
+
+// What went wrong before the relay answered, in French.
+std::string Transport(CURLcode rc, const char* detail) {
+  switch (rc) {
+    case CURLE_COULDNT_CONNECT:
+      return "connexion impossible";
+    case CURLE_COULDNT_RESOLVE_HOST:
+      return "nom d'hôte inconnu";
+    case CURLE_OPERATION_TIMEDOUT:
+      return "pas de réponse dans le délai";
+    case CURLE_LOGIN_DENIED:
+      return "identifiants refusés";
+    case CURLE_USE_SSL_FAILED:
+      return "STARTTLS non proposé alors qu'il est exigé";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "échec TLS";
+    default:
+      return detail[0] != 0 ? detail : curl_easy_strerror(rc);
+  }
+}
+
 struct Upload {
   std::string_view data;
   size_t at = 0;
@@ -89,25 +122,42 @@ size_t ReadUpload(char* buffer, size_t size, size_t count, void* user) {
 
 bool IsMailAddress(std::string_view a) {
   if (a.size() > 254) return false;
-  const size_t at = a.rfind('@');
+  const size_t at = a.find('@');
   if (at == std::string_view::npos || at == 0 || at > 64 || at + 1 >= a.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(a[i]);
-    if (c <= 0x20 || c >= 0x7f) return false;
-    if (std::string_view("<>()[]\\,;:\"").find(static_cast<char>(c)) != std::string_view::npos) {
-      return false;
-    }
-    if (c == '@' && i != at) return false;
-  }
-  const std::string_view domain = a.substr(at + 1);
-  if (domain.find('.') == std::string_view::npos || domain.front() == '.' || domain.back() == '.' ||
-      domain.find("..") != std::string_view::npos) {
+  auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  // The local part: letters, digits and . _ + - (no % ! or quotes, which relays may route on),
+  // dots only between other characters.
+  const std::string_view local = a.substr(0, at);
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
     return false;
   }
-  return std::all_of(domain.begin(), domain.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.';
-  });
+  for (char c : local) {
+    if (!alnum(c) && c != '.' && c != '_' && c != '+' && c != '-') return false;
+  }
+  // The domain: dotted labels of letters, digits and inner hyphens, a top-level label of two
+  // letters at least (no address literal, no bare IP).
+  const std::string_view domain = a.substr(at + 1);
+  size_t labels = 0;
+  std::string_view last;
+  for (size_t from = 0; from <= domain.size();) {
+    size_t end = domain.find('.', from);
+    if (end == std::string_view::npos) end = domain.size();
+    const std::string_view label = domain.substr(from, end - from);
+    if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') {
+      return false;
+    }
+    for (char c : label) {
+      if (!alnum(c) && c != '-') return false;
+    }
+    ++labels;
+    last = label;
+    from = end + 1;
+  }
+  return labels >= 2 && last.size() >= 2 && std::all_of(last.begin(), last.end(), [](char c) {
+           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+         });
 }
 
 std::string AddressOf(std::string_view from) {
@@ -211,6 +261,10 @@ SendResult SmtpMailer::Send(const std::string& to, const std::string& message) c
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  std::vector<std::string> replies;
+  curl_easy_setopt(curl, CURLOPT_DEBUGFUNCTION, KeepReply);
+  curl_easy_setopt(curl, CURLOPT_DEBUGDATA, &replies);
+  curl_easy_setopt(curl, CURLOPT_VERBOSE, 1L);
   // Only SMTP: a relay URL can never make this client speak another protocol.
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
   if (!options_.username.empty()) {
@@ -228,8 +282,21 @@ SendResult SmtpMailer::Send(const std::string& to, const std::string& message) c
     out.outcome = SendResult::Outcome::kSucceeded;
     return out;
   }
-  out.error = absl::StrCat("relais SMTP : ", error[0] != 0 ? error : curl_easy_strerror(rc),
-                           code != 0 ? absl::StrCat(" (réponse ", code, ")") : "");
+  // The relay's own words for the code it answered (the last line with that code).
+  std::string reply;
+  for (const std::string& line : replies) {
+    if (code != 0 && line.starts_with(std::to_string(code))) reply = line;
+  }
+  if (code >= 400 && !reply.empty()) {
+    // The relay answered no: say what it said. A 5xx will not change by itself.
+    out.permanent = code >= 500;
+    if (out.permanent) out.outcome = SendResult::Outcome::kRefused;
+    out.error = absl::StrCat("le relais SMTP a refusé", out.permanent ? " définitivement" : "",
+                             " : ", text::Quote(reply, 160));
+    return out;
+  }
+  out.http_status = 0;  // no answer of the relay explains it: none is recorded
+  out.error = absl::StrCat("relais SMTP : ", Transport(rc, error));
   return out;
 }
 

@@ -107,6 +107,19 @@ TEST(Mail, NothingInATextBecomesAHeader) {
   EXPECT_EQ(headers.size(), Headers(ComposeMail(Sample())).size());
 }
 
+TEST(Mail, AnEncodedWordLookAlikeInATextIsEncodedItself) {
+  // A short ASCII subject holding `=?…?=` would be decoded by the reader into a line break, a
+  // header look-alike and a bidi override: such a text is always encoded.
+  Mail m = Sample();
+  m.subject = "Nouveau lieu : =?utf-8?q?a=0D=0ABcc=3A_x=40evil=2Efr_=E2=80=AE?=";
+  const auto headers = Headers(ComposeMail(m));
+  for (const auto& h : headers) {
+    if (!h.starts_with("Subject: ")) continue;
+    EXPECT_EQ(h.find("=?utf-8?q?"), std::string::npos) << h;
+    EXPECT_EQ(DecodeWords(h), m.subject);
+  }
+}
+
 TEST(Mail, AWordNeverCutsACharacterInTwo) {
   Mail m = Sample();
   m.subject = std::string(200, 'x');
@@ -131,13 +144,39 @@ TEST(Mail, OnlyPlainAddressesAreMailAddresses) {
   for (const char* good : {"a@b.fr", "prenom.nom+notif@mairie-roubaix.fr", "x_y@sub.d-1.example"}) {
     EXPECT_TRUE(IsMailAddress(good)) << good;
   }
-  for (const std::string& bad :
-       {std::string(""), std::string("a"), std::string("@b.fr"), std::string("a@"),
-        std::string("a@b"), std::string("a@b..fr"), std::string("a@.b.fr"), std::string("a@b.fr."),
-        std::string("a b@c.fr"), std::string("a@b.fr\r\nBcc: x@y.fr"), std::string("<a@b.fr>"),
-        std::string("a@b.fr,c@d.fr"), std::string("a@b@c.fr"), std::string("a\"b@c.fr"),
-        std::string("élise@exemple.fr"), std::string("a@exemple_.fr"), std::string("a\0b@c.fr", 8),
-        std::string(65, 'a') + "@b.fr", "a@" + std::string(260, 'b') + ".fr"}) {
+  for (const std::string& bad : {std::string(""),
+                                 std::string("a"),
+                                 std::string("@b.fr"),
+                                 std::string("a@"),
+                                 std::string("a@b"),
+                                 std::string("a@b..fr"),
+                                 std::string("a@.b.fr"),
+                                 std::string("a@b.fr."),
+                                 std::string("a b@c.fr"),
+                                 std::string("a@b.fr\r\nBcc: x@y.fr"),
+                                 std::string("<a@b.fr>"),
+                                 std::string("a@b.fr,c@d.fr"),
+                                 std::string("a@b@c.fr"),
+                                 std::string("a\"b@c.fr"),
+                                 std::string("élise@exemple.fr"),
+                                 std::string("a@exemple_.fr"),
+                                 std::string("a\0b@c.fr", 8),
+                                 std::string(65, 'a') + "@b.fr",
+                                 "a@" + std::string(260, 'b') + ".fr",
+                                 std::string("a%evil.fr@b.fr"),
+                                 std::string("a!evil.fr@b.fr"),
+                                 std::string("'a'@b.fr"),
+                                 std::string("a{b}|~@b.fr"),
+                                 std::string("a=?utf-8?q?x?=@b.fr"),
+                                 std::string("a&b@c.fr"),
+                                 std::string(".a@b.fr"),
+                                 std::string("a.@b.fr"),
+                                 std::string("user/../x@b.fr"),
+                                 std::string("a@-b.fr"),
+                                 std::string("a@b-.fr"),
+                                 std::string("a@b.f"),
+                                 std::string("a@1.2.3.4"),
+                                 std::string("a@b.fr1")}) {
     EXPECT_FALSE(IsMailAddress(bad)) << bad;
   }
 }

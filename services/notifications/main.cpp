@@ -72,6 +72,10 @@ int main(int argc, char** argv) {
                                       "User name at the SMTP relay; empty: no authentication");
              smtp.password = r.String("PASSERELLE_NOTIFICATIONS_SMTP_PASSWORD", "",
                                       "Password at the SMTP relay");
+             smtp.timeout = r.Duration(
+                 "PASSERELLE_NOTIFICATIONS_SMTP_TIMEOUT", std::chrono::seconds(60),
+                 "Connecting to the SMTP relay and the whole exchange of one e-mail (longer than "
+                 "a webhook's: a relay slow to accept a message would otherwise get it twice)");
              smtp.require_tls =
                  r.Bool("PASSERELLE_NOTIFICATIONS_SMTP_REQUIRE_TLS", false,
                         "Refuse to send e-mails in clear to a relay without STARTTLS");
@@ -105,7 +109,6 @@ int main(int argc, char** argv) {
                  "PASSERELLE_GATEWAY_PUBLIC_URL is needed with PASSERELLE_NOTIFICATIONS_SMTP_URL: "
                  "every e-mail carries an unsubscribe link to the gateway");
            }
-           smtp.timeout = timeout;
            mail.mailer = &rt.components.Emplace<notifications::SmtpMailer>(smtp);
          } else {
            logging::Warn(

@@ -2,6 +2,7 @@
 #include "services/notifications/notifier.hpp"
 
 #include <google/protobuf/util/json_util.h>
+#include <openssl/rand.h>
 
 #include <random>
 #include <set>
@@ -290,6 +291,13 @@ void Tombstone(pqxx::work& tx, const std::string& id, absl::Time now) {
       id, db::Timestamp(now));
 }
 
+// A new unsubscribe token: 256 random bits as 64 lowercase hex digits.
+std::string NewToken() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) std::abort();  // no entropy: nothing is safe
+  return db::ToHex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
 double Jitter() {
   thread_local std::mt19937_64 rng{std::random_device{}()};
   return std::uniform_real_distribution<double>(0, 1)(rng);
@@ -399,14 +407,15 @@ absl::StatusOr<v1::Subscription> Notifier::Create(const v1::Subscription& in) {
     out = FromRow(tx.exec_params1(
         absl::StrCat("INSERT INTO subscriptions (subscription_id, organisation, display_name, "
                      "channel, url, email, secret, filter, create_time, update_time, rhythm, "
-                     "digest_time, digest_weekday, next_digest_time) VALUES ($1::uuid, $2, $3, "
-                     "$4, $5, $6, $7, $8::jsonb, $9::timestamptz, $9::timestamptz, $10, $11, $12, "
-                     "NULLIF($13, '')::timestamptz) RETURNING ",
+                     "digest_time, digest_weekday, next_digest_time, unsubscribe_token) VALUES "
+                     "($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::timestamptz, "
+                     "$9::timestamptz, $10, $11, $12, NULLIF($13, '')::timestamptz, $14) "
+                     "RETURNING ",
                      kColumns),
         id, in.organisation(), in.display_name(), in.has_webhook() ? "webhook" : "email",
         in.has_webhook() ? in.webhook().url() : "", in.has_email() ? in.email().address() : "",
         secret, FilterJson(in.filter()), now, RhythmText(in.rhythm()), DigestTimeText(schedule),
-        schedule.weekday, next_digest));
+        schedule.weekday, next_digest, NewToken()));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -516,13 +525,16 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
                      "consecutive_failures = $8, revision = revision + 1, update_time = "
                      "$9::timestamptz, change_seq = nextval('subscription_changes'), rhythm = $10, "
                      "digest_time = $11, digest_weekday = $12, next_digest_time = NULLIF($13, "
-                     "'')::timestamptz WHERE subscription_id = $1::uuid RETURNING ",
+                     "'')::timestamptz, unsubscribe_token = CASE WHEN $14 = '' THEN "
+                     "unsubscribe_token ELSE $14 END WHERE subscription_id = $1::uuid RETURNING ",
                      kColumns),
         *id, cur.display_name(), cur.has_webhook() ? cur.webhook().url() : "",
         cur.has_email() ? cur.email().address() : "", FilterJson(cur.filter()), state, reason,
         failures, db::Timestamp(clock_.Now()), RhythmText(cur.rhythm()),
         DigestTimeText(*ParseDigestTime(cur.digest_time())), static_cast<int>(cur.digest_weekday()),
-        next_digest));
+        next_digest,
+        // A new address gets a new unsubscribe link: the former recipient's stops working.
+        InMask(mask, "email") || InMask(mask, "email.address") ? NewToken() : std::string()));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -977,7 +989,7 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
     }
     const absl::Time next =
         now + Backoff(attempts + 1, options_.retry_initial, options_.retry_max_step, Jitter());
-    const bool give_up = next > created + options_.retry_for;
+    const bool give_up = sent.permanent || next > created + options_.retry_for;
     tx.exec_params(
         "UPDATE deliveries SET attempts = attempts + 1, state = $2, next_attempt_time = "
         "$3::timestamptz WHERE delivery_id = $1::uuid",
@@ -1064,16 +1076,24 @@ absl::StatusOr<v1::UnsubscribeResponse> Notifier::Unsubscribe(const std::string&
       token.size() == 64 && std::all_of(token.begin(), token.end(), [](char c) {
         return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
       });
+  if (token.empty()) {
+    return api::InvalidArgument(
+        "lien de désabonnement sans jeton",
+        {{"token",
+          "[required] le paramètre token manque : ouvrez l'adresse entière donnée au "
+          "bas du courriel"}});
+  }
   if (!well_formed) {
     return api::InvalidArgument(
-        "invalid token",
+        "lien de désabonnement invalide",
         {{"token", absl::StrCat(text::Quote(token, 20),
-                                " [format] : ce lien de désabonnement est incomplet ; ouvrez "
-                                "l'adresse entière donnée au bas du courriel")}});
+                                " [format] : un jeton est fait de 64 chiffres hexadécimaux en "
+                                "minuscules ; ouvrez l'adresse entière donnée au bas du "
+                                "courriel")}});
   }
   if (form.size() > 1024) {
     return api::InvalidArgument(
-        "form too large",
+        "corps trop grand",
         {{"form", absl::StrCat("[size] au plus 1 024 octets (", form.size(), " reçus)")}});
   }
   v1::UnsubscribeResponse out;

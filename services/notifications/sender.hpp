@@ -19,6 +19,8 @@ struct SendResult {
   int http_status = 0;  // 0: no answer
   absl::Duration latency;
   std::string error;  // French, empty on success
+  /// The destination said no for good (an SMTP 5xx): not retried, the delivery fails at once.
+  bool permanent = false;
 };
 
 /// The one door of webhook requests (an interface so tests can count what is sent).

@@ -129,6 +129,14 @@ class EmailE2E(unittest.TestCase):
             headers={"Content-Type": "application/x-www-form-urlencoded"})
         self.assertEqual(status, 400, body)
 
+        # A body bigger than a form: refused at the door (413), nothing read further.
+        status, _, body = self.stack.call(
+            "POST", path, raw=b"List-Unsubscribe=One-Click&" + b"x" * 10000,
+            headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 413, body)
+        status, _, body = self.stack.call("GET", f"/v1/{subscription}", key=ADMIN_KEY)
+        self.assertEqual(status, 200, body)
+
         # The mail client's one click: no key, the form RFC 8058 names.
         status, _, body = self.stack.call(
             "POST", path, raw=b"List-Unsubscribe=One-Click",
