@@ -50,7 +50,10 @@ struct Consumer::Metrics {
 
 Consumer::Consumer(NatsClient& nats, db::Pool& pool, ConsumerOptions options, Handler handler,
                    prometheus::Registry* registry)
-    : nats_(nats), pool_(pool), options_(std::move(options)), handler_(std::move(handler)),
+    : nats_(nats),
+      pool_(pool),
+      options_(std::move(options)),
+      handler_(std::move(handler)),
       metrics_(std::make_unique<Metrics>()) {
   if (registry != nullptr) {
     auto& family = prometheus::BuildCounter()
@@ -66,16 +69,15 @@ Consumer::Consumer(NatsClient& nats, db::Pool& pool, ConsumerOptions options, Ha
                              .Name("passerelle_events_handle_seconds")
                              .Help("Time to handle one event delivery")
                              .Register(*registry)
-                             .Add({{"consumer", c}},
-                                  prometheus::Histogram::BucketBoundaries{
-                                      0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
+                             .Add({{"consumer", c}}, prometheus::Histogram::BucketBoundaries{
+                                                         0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5});
   }
 }
 
 Consumer::~Consumer() {
   Stop();
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);  // never Unsubscribe: it would delete
-}                                                      // the durable (toolchain.md)
+}  // the durable (toolchain.md)
 
 absl::Status Consumer::Init() {
   absl::Status st = EnsureStreams(nats_, options_.topology);
@@ -115,8 +117,8 @@ absl::StatusOr<int> Consumer::PollOnce() {
   if (sub_ == nullptr) return absl::FailedPreconditionError("consumer not initialised");
   natsMsgList list{};
   jsErrCode jerr = jsErrCode(0);
-  natsStatus s = natsSubscription_Fetch(&list, sub_, options_.batch,
-                                        options_.fetch_wait.count(), &jerr);
+  natsStatus s =
+      natsSubscription_Fetch(&list, sub_, options_.batch, options_.fetch_wait.count(), &jerr);
   if (s == NATS_TIMEOUT) return 0;
   if (s != NATS_OK) return FromNats(s, jerr, "fetching for " + options_.durable);
   for (int i = 0; i < list.Count; ++i) Count(Handle(list.Msgs[i]));
@@ -128,10 +130,18 @@ absl::StatusOr<int> Consumer::PollOnce() {
 void Consumer::Count(Outcome outcome) {
   if (metrics_->handled == nullptr) return;
   switch (outcome) {
-    case Outcome::kHandled: metrics_->handled->Increment(); break;
-    case Outcome::kDuplicate: metrics_->duplicate->Increment(); break;
-    case Outcome::kRetry: metrics_->retry->Increment(); break;
-    case Outcome::kDeadLettered: metrics_->dead->Increment(); break;
+    case Outcome::kHandled:
+      metrics_->handled->Increment();
+      break;
+    case Outcome::kDuplicate:
+      metrics_->duplicate->Increment();
+      break;
+    case Outcome::kRetry:
+      metrics_->retry->Increment();
+      break;
+    case Outcome::kDeadLettered:
+      metrics_->dead->Increment();
+      break;
   }
 }
 
@@ -168,6 +178,7 @@ Outcome Consumer::Handle(natsMsg* msg) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   }
   if (st.ok()) {
+    if (!duplicate && options_.after_commit) options_.after_commit();
     natsMsg_AckSync(msg, nullptr, nullptr);
     return duplicate ? Outcome::kDuplicate : Outcome::kHandled;
   }
@@ -180,12 +191,14 @@ Outcome Consumer::Handle(natsMsg* msg) {
     return Outcome::kDeadLettered;
   }
   const auto& b = options_.backoff;
-  auto delay = b.empty() ? std::chrono::milliseconds(0)
-                         : b[std::min<size_t>(delivered - 1, b.size() - 1)];
-  logging::Warn("event handling failed, will retry",
-                {{"consumer", options_.durable}, {"event_id", event.id()},
-                 {"event_type", event.type()}, {"delivery", delivered},
-                 {"retry_in_ms", delay.count()}, {"error", std::string(st.message())}});
+  auto delay =
+      b.empty() ? std::chrono::milliseconds(0) : b[std::min<size_t>(delivered - 1, b.size() - 1)];
+  logging::Warn("event handling failed, will retry", {{"consumer", options_.durable},
+                                                      {"event_id", event.id()},
+                                                      {"event_type", event.type()},
+                                                      {"delivery", delivered},
+                                                      {"retry_in_ms", delay.count()},
+                                                      {"error", std::string(st.message())}});
   natsMsg_NakWithDelay(msg, static_cast<int64_t>(delay.count()), nullptr);
   return Outcome::kRetry;
 }
@@ -198,14 +211,13 @@ void Consumer::DeadLetter(natsMsg* msg, const std::string& reason, uint64_t deli
     seq = std::to_string(meta->Sequence.Stream);
     jsMsgMetaData_Destroy(meta);
   }
-  absl::Status st = nats_.Publish(
-      options_.topology.DeadLetterSubject(options_.durable), data,
-      options_.durable + ":" + seq,
-      {{"Passerelle-Consumer", options_.durable},
-       {"Passerelle-Error", reason.substr(0, 1000)},
-       {"Passerelle-Deliveries", std::to_string(delivered)},
-       {"Passerelle-Original-Subject", natsMsg_GetSubject(msg)},
-       {"Passerelle-Stream-Sequence", seq}});
+  absl::Status st = nats_.Publish(options_.topology.DeadLetterSubject(options_.durable), data,
+                                  options_.durable + ":" + seq,
+                                  {{"Passerelle-Consumer", options_.durable},
+                                   {"Passerelle-Error", reason.substr(0, 1000)},
+                                   {"Passerelle-Deliveries", std::to_string(delivered)},
+                                   {"Passerelle-Original-Subject", natsMsg_GetSubject(msg)},
+                                   {"Passerelle-Stream-Sequence", seq}});
   if (!st.ok()) {
     // Keep the event: it comes back after the backoff and we try the dead letter again.
     natsMsg_NakWithDelay(msg, 1000, nullptr);

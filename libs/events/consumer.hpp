@@ -6,11 +6,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <pqxx/pqxx>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <pqxx/pqxx>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -37,14 +36,16 @@ struct ConsumerOptions {
   /// Deliveries in all before the event goes to the dead-letter subject.
   int max_deliver = 5;
   /// Pause before redelivery n (the last value repeats).
-  std::vector<std::chrono::milliseconds> backoff = {std::chrono::milliseconds(200),
-                                                    std::chrono::seconds(1),
-                                                    std::chrono::seconds(5),
-                                                    std::chrono::seconds(30)};
+  std::vector<std::chrono::milliseconds> backoff = {
+      std::chrono::milliseconds(200), std::chrono::seconds(1), std::chrono::seconds(5),
+      std::chrono::seconds(30)};
   /// Redelivered when not acked within this time (a handler that hangs, a crashed process).
   std::chrono::milliseconds ack_wait{std::chrono::seconds(30)};
   int batch = 32;
   std::chrono::milliseconds fetch_wait{std::chrono::milliseconds(500)};
+  /// Called after an event's transaction committed (not for a duplicate): e.g. to wake the
+  /// workers that act on what the handler wrote, instead of waiting for their next poll.
+  std::function<void()> after_commit;
 };
 
 /// Marks a handler's error as permanent: the event can never succeed (a payload that is not the

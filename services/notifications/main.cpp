@@ -156,7 +156,8 @@ int main(int argc, char** argv) {
              *rt.nats, *rt.pool,
              events::ConsumerOptions{.topology = rt.topology,
                                      .durable = "notifications",
-                                     .filter_subject = rt.topology.AllEvents()},
+                                     .filter_subject = rt.topology.AllEvents(),
+                                     .after_commit = [&notifier] { notifier.Wake(); }},
              [&notifier](pqxx::work& tx, const events::v1::Event& e) {
                return notifier.Consume(tx, e);
              },
@@ -190,16 +191,22 @@ int main(int argc, char** argv) {
              logging::Info("delivery log pruned", {{"deliveries", *pruned}});
            }
          });
+         // Workers send what is due, then wait for the consumer's wake (or `poll`, for retries
+         // coming due and other replicas' deliveries).
          for (int i = 0; i < workers; ++i) {
-           service::RunEvery(rt, poll, [&notifier] {
+           service::RunEvery(rt, std::chrono::milliseconds(1), [&notifier, &poll] {
              while (!notifier.stopping()) {
                auto sent = notifier.DeliverOne();
                if (!sent.ok()) {
                  logging::Warn("delivery failed",
                                {{"error", std::string(sent.status().message())}});
+                 notifier.WaitForWork(poll);
                  return;
                }
-               if (!*sent) return;
+               if (!*sent) {
+                 notifier.WaitForWork(poll);
+                 return;
+               }
              }
            });
          }

@@ -662,6 +662,7 @@ absl::StatusOr<v1::Delivery> Notifier::Retry(const std::string& name) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  Wake();
   return *out;
 }
 
@@ -702,6 +703,7 @@ absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  Wake();
   return *out;
 }
 
@@ -857,6 +859,7 @@ absl::StatusOr<int> Notifier::CloseDigests() {
     });
     if (!st.ok()) return st;
   }
+  if (made > 0) Wake();
   return made;
 }
 

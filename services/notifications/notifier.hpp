@@ -4,7 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <pqxx/pqxx>
 #include <string>
@@ -103,7 +106,24 @@ class Notifier {
   /// Called after each attempt (metrics).
   void OnAttempt(std::function<void(const SendResult&)> f) { on_attempt_ = std::move(f); }
   /// Ends the workers' loops promptly.
-  void Shutdown() { stopping_ = true; }
+  void Shutdown() {
+    stopping_ = true;
+    Wake();
+  }
+  /// Tells idle workers new deliveries may be due (after the consumer committed some).
+  void Wake() {
+    {
+      std::lock_guard lock(wake_mu_);
+      ++wake_generation_;
+    }
+    wake_cv_.notify_all();
+  }
+  /// An idle worker's pause: until Wake, Shutdown or `most` passed.
+  void WaitForWork(std::chrono::milliseconds most) {
+    std::unique_lock lock(wake_mu_);
+    const uint64_t seen = wake_generation_;
+    wake_cv_.wait_for(lock, most, [&] { return wake_generation_ != seen || stopping_; });
+  }
   bool stopping() const { return stopping_; }
 
  private:
@@ -123,6 +143,9 @@ class Notifier {
   SubscriptionIndex index_;
   std::atomic<int64_t> seen_change_{0};
   std::atomic<bool> stopping_{false};
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  uint64_t wake_generation_ = 0;
   std::function<void(const SendResult&)> on_attempt_;
 };
 

@@ -32,7 +32,10 @@ int main(int argc, char** argv) {
            return absl::FailedPreconditionError(
                "cannot load the Europe/Paris time zone: install tzdata");
          }
-         auto& store = rt.components.Emplace<venues::PgStore>(*rt.pool, rt.topology);
+         outbox::Relay* relay = rt.relay.get();
+         auto& store = rt.components.Emplace<venues::PgStore>(*rt.pool, rt.topology, [relay] {
+           if (relay) relay->Wake();
+         });
          auto& registry = rt.components.Emplace<venues::Registry>(standard::Standard::V102(), store,
                                                                   *rt.page_tokens);
          if (absl::Status s = registry.LoadIndex(); !s.ok()) return s;

@@ -197,6 +197,7 @@ absl::StatusOr<standard::Venue> PgStore::Insert(const standard::Venue& venue,
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (wake_) wake_();  // the relay publishes the event now, not at its next poll
   return out;
 }
 
@@ -229,6 +230,7 @@ absl::StatusOr<standard::Venue> PgStore::Update(
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (wake_) wake_();  // the relay publishes the event now, not at its next poll
   return out;
 }
 
@@ -395,6 +397,7 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (wake_) wake_();  // the relay publishes the event now, not at its next poll
   return changed;
 }
 
@@ -749,6 +752,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (wake_) wake_();  // the relay publishes the event now, not at its next poll
   return results;
 }
 

@@ -10,8 +10,9 @@ namespace passerelle::venues {
 
 class PgStore final : public Repository {
  public:
-  PgStore(db::Pool& pool, events::Topology topology)
-      : pool_(pool), topology_(std::move(topology)) {}
+  /// `wake`: called after a write committed its event to the outbox (the relay's Wake).
+  PgStore(db::Pool& pool, events::Topology topology, std::function<void()> wake = {})
+      : pool_(pool), topology_(std::move(topology)), wake_(std::move(wake)) {}
 
   absl::StatusOr<standard::Venue> Get(const std::string& id) override;
   absl::StatusOr<std::optional<SeenRequest>> FindRequest(const std::string& caller,
@@ -54,6 +55,7 @@ class PgStore final : public Repository {
  private:
   db::Pool& pool_;
   events::Topology topology_;
+  std::function<void()> wake_;
 };
 
 }  // namespace passerelle::venues
