@@ -21,8 +21,9 @@ constexpr int kHoliday = 7;  // the public holidays' slot after the seven weekda
 struct Span {
   int from = 0, to = 0;
   bool open_end = false;
+  bool unknown = false;  // the whole day's hours are not known (`We unknown "à confirmer"`)
   int comment = -1;
-  auto Key() const { return std::tie(from, to, open_end, comment); }
+  auto Key() const { return std::tie(from, to, open_end, unknown, comment); }
   bool operator<(const Span& o) const { return Key() < o.Key(); }
   bool operator==(const Span& o) const { return Key() == o.Key(); }
 };
@@ -30,8 +31,11 @@ struct Span {
 struct Day {
   bool named = false;
   bool closed = false;
+  int closed_comment = -1;  // the comment of the `off` rule that closed the day
   std::vector<Span> spans;
-  bool operator==(const Day& o) const { return closed == o.closed && spans == o.spans; }
+  bool operator==(const Day& o) const {
+    return closed == o.closed && closed_comment == o.closed_comment && spans == o.spans;
+  }
 };
 
 // `9 h`, `9 h 30`, `24 h`.
@@ -83,6 +87,10 @@ std::optional<std::string> OpeningHours::InFrench() const {
     const bool off = !r.open && !r.unknown;
     if (off && !r.times.empty()) return std::nullopt;
     if (r.unknown && r.comment < 0) return std::nullopt;
+    // `Mo-Fr 09:00-12:00 unknown "peut-être"`: hours said as hours would be believed.
+    if (r.unknown_keyword && !r.times.empty()) return std::nullopt;
+    // A whole day unknown added to a day's hours: the evaluation makes the day unknown.
+    if (r.unknown && r.times.empty() && r.additional) return std::nullopt;
     std::array<bool, 8> selected{};
     if (r.groups.empty()) {
       // Without days, only a first rule reads simply (every day); later ones depend on the
@@ -108,24 +116,36 @@ std::optional<std::string> OpeningHours::InFrench() const {
     if (saw_holiday && names_weekday) return std::nullopt;
     saw_holiday = saw_holiday || selected[kHoliday];
     std::vector<Span> spans;
-    for (const TimeRange& t : r.times) spans.push_back({t.from, t.to, t.open_end, r.comment});
-    if (spans.empty()) spans.push_back({0, 1440, false, r.comment});
+    for (const TimeRange& t : r.times)
+      spans.push_back({t.from, t.to, t.open_end, false, r.comment});
+    // A rule without times names the whole day: open all day, or (`unknown`, or a comment
+    // without a state) hours not known that day.
+    if (spans.empty()) spans.push_back({0, 1440, false, r.unknown, r.comment});
     for (int d = 0; d < 8; ++d) {
       if (!selected[d]) continue;
       Day& day = days[d];
       day.named = true;
       if (off) {
         day.closed = true;
+        day.closed_comment = r.comment;
         day.spans.clear();
       } else if (r.additional) {
         day.closed = false;
+        day.closed_comment = -1;
         day.spans.insert(day.spans.end(), spans.begin(), spans.end());
       } else {
         day.closed = false;
+        day.closed_comment = -1;
         day.spans = spans;
       }
       std::sort(day.spans.begin(), day.spans.end());
     }
+  }
+  // Hours added to a day whose hours are unknown: the words would need the evaluation's care.
+  for (const Day& day : days) {
+    const bool unknown =
+        std::any_of(day.spans.begin(), day.spans.end(), [](const Span& s) { return s.unknown; });
+    if (unknown && day.spans.size() > 1) return std::nullopt;
   }
   // Equal days together, groups in the order of their first day.
   std::vector<std::vector<int>> groups;
@@ -146,6 +166,10 @@ std::optional<std::string> OpeningHours::InFrench() const {
     std::string hours;
     if (day.closed) {
       hours = "fermé";
+      if (day.closed_comment >= 0)
+        absl::StrAppend(&hours, " (", comments_[day.closed_comment], ")");
+    } else if (day.spans.size() == 1 && day.spans[0].unknown) {
+      hours = absl::StrCat("horaires inconnus (", comments_[day.spans[0].comment], ")");
     } else {
       std::vector<std::string> spans;
       for (const Span& s : day.spans) {

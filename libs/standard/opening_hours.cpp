@@ -304,6 +304,7 @@ class HoursParser {
             if (modifier) return false;  // `open off`, `"x" open`: refused rather than guessed
             rule.open = tok.value == 0;
             rule.unknown = tok.value == 2;
+            rule.unknown_keyword = rule.unknown;
           } else {
             if (rule.comment >= 0) return false;
             if (!modifier) rule.open = false, rule.unknown = true;

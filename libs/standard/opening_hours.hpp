@@ -59,9 +59,11 @@ class OpeningHours {
   /// samedi 9 h 30 – 12 h ; les jours fériés fermé"), or nullopt when it uses a form whose words
   /// could mislead (months, dates, weeks, nth weekdays, fallbacks, spans past midnight, `off`
   /// with times, a rule without days after the first, weekdays after a `PH` rule, `unknown`
-  /// without a comment): the caller then shows the schedule as written, never wrong words.
-  /// Days with equal hours are grouped; days no rule names are left out; comments follow their
-  /// hours in brackets.
+  /// without a comment or with times, a day both unknown and open): the caller then shows the
+  /// schedule as written, never wrong words. Days with equal hours are grouped; days no rule
+  /// names are left out; comments follow their hours in brackets, and the state of a rule
+  /// without times: `We unknown "à confirmer"` and `Mo "sur rendez-vous"` say « horaires
+  /// inconnus (…) », never « 24 h sur 24 »; `Sa off "sur rendez-vous"` says « fermé (…) ».
   std::optional<std::string> InFrench() const;
 
   /// One date selector (internal; public for the parser's helpers).
@@ -94,6 +96,7 @@ class OpeningHours {
     std::vector<std::vector<DateSelector>> groups;
     std::vector<TimeRange> times;  // empty: the whole day
     bool open = true, unknown = false;
+    bool unknown_keyword = false;  // `unknown` written (not a comment without a state)
     bool wrapped = false;     // the parts past midnight of the rule before: selectors see yesterday
     bool additional = false;  // joined by `,`: never replaces earlier rules
     bool fallback = false;    // after `||`: only where earlier rules say closed

@@ -5,10 +5,14 @@
 #include <string_view>
 
 #include "absl/strings/str_format.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace passerelle::standard {
 namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 absl::CivilMinute At(int y, int mo, int d, int h, int mi) {
   return absl::CivilMinute(y, mo, d, h, mi);
@@ -212,6 +216,37 @@ TEST(HoursInFrenchTest, LaterRulesReplaceOffClosesAndCommentsFollow) {
   // An additional rule adds hours to the day.
   EXPECT_EQ(French(R"(Mo 09:00-12:00, Mo 14:00-16:00 "atelier")"),
             "lundi 9 h – 12 h et 14 h – 16 h (atelier)");
+}
+
+// Review finding F4: `unknown` was said « 24 h sur 24 » or as open hours, an `off` rule's
+// comment was dropped.
+TEST(HoursInFrenchTest, UnknownDaysSayHoursUnknownAndOffKeepsItsComment) {
+  EXPECT_EQ(French(R"(Mo unknown "appeler avant")"), "lundi horaires inconnus (appeler avant)");
+  EXPECT_EQ(
+      French(R"(Mo-Fr 09:00-17:00; We unknown "à confirmer")"),
+      "lundi, mardi, jeudi et vendredi 9 h – 17 h ; mercredi horaires inconnus (à confirmer)");
+  // A comment without a state makes the day unknown too, as the evaluation reads it.
+  EXPECT_EQ(French(R"(Mo "sur rendez-vous")"), "lundi horaires inconnus (sur rendez-vous)");
+  EXPECT_EQ(French(R"(Sa off "ouvert sur rendez-vous")"), "samedi fermé (ouvert sur rendez-vous)");
+  EXPECT_EQ(French(R"(Mo-Fr 09:00-12:00; Sa off "sur rendez-vous"; Su off)"),
+            "du lundi au vendredi 9 h – 12 h ; samedi fermé (sur rendez-vous) ; dimanche fermé");
+  // A later rule that opens the day replaces the closing and its comment.
+  EXPECT_EQ(French(R"(Sa off "travaux"; Sa 10:00-12:00)"), "samedi 10 h – 12 h");
+  // Nothing says « 24 h sur 24 » or an hour of a day whose hours are unknown.
+  for (const char* osm : {R"(Mo unknown "appeler avant")", R"(We unknown "à confirmer")",
+                          R"(Mo "sur rendez-vous")"}) {
+    EXPECT_THAT(French(osm), Not(HasSubstr("24 h sur 24"))) << osm;
+  }
+}
+
+TEST(HoursInFrenchTest, UnknownWithHoursOrMixedWithHoursIsNotSaid) {
+  for (const char* osm :
+       {R"(Mo-Fr 09:00-12:00 unknown "peut-être")", R"(Mo 09:00-12:00, Mo unknown "appeler")",
+        R"(Mo unknown "appeler", Mo 14:00-16:00)"}) {
+    auto oh = OpeningHours::Parse(osm);
+    ASSERT_TRUE(oh.has_value()) << osm;
+    EXPECT_FALSE(oh->InFrench().has_value()) << osm << " -> " << *oh->InFrench();
+  }
 }
 
 TEST(HoursInFrenchTest, FormsThatCouldMisleadAreNotSaid) {

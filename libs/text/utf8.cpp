@@ -59,6 +59,30 @@ bool IsControl(char32_t c) {
 // text may hold them, a one-line error message or log line quoting it may not).
 bool IsUnquotable(char32_t c) { return c < 0x20 || IsControl(c); }
 
+// A code point that never starts a grapheme cluster: it joins the one before (Unicode's
+// Grapheme_Extend for the common scripts, ZWJ, emoji modifiers). Not the full table: enough for
+// Latin, Greek, Cyrillic, Hebrew, Arabic, Thai and Japanese marks and for emoji.
+bool IsExtend(char32_t c) {
+  struct Range {
+    char32_t from, to;
+  };
+  static constexpr Range kRanges[] = {
+      {0x0300, 0x036F}, {0x0483, 0x0489},   {0x0591, 0x05BD},   {0x05BF, 0x05BF},
+      {0x05C1, 0x05C2}, {0x05C4, 0x05C5},   {0x05C7, 0x05C7},   {0x0610, 0x061A},
+      {0x064B, 0x065F}, {0x0670, 0x0670},   {0x06D6, 0x06DC},   {0x06DF, 0x06E4},
+      {0x06E7, 0x06E8}, {0x06EA, 0x06ED},   {0x0E31, 0x0E31},   {0x0E34, 0x0E3A},
+      {0x0E47, 0x0E4E}, {0x1AB0, 0x1AFF},   {0x1DC0, 0x1DFF},   {0x200C, 0x200D},
+      {0x20D0, 0x20FF}, {0x302A, 0x302F},   {0x3099, 0x309A},   {0xFE00, 0xFE0F},
+      {0xFE20, 0xFE2F}, {0x1F3FB, 0x1F3FF}, {0xE0020, 0xE007F}, {0xE0100, 0xE01EF},
+  };
+  for (const Range& r : kRanges) {
+    if (c >= r.from && c <= r.to) return true;
+  }
+  return false;
+}
+
+bool IsRegionalIndicator(char32_t c) { return c >= 0x1F1E6 && c <= 0x1F1FF; }
+
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
 constexpr std::string_view kEllipsis = "\xE2\x80\xA6";     // U+2026
 
@@ -160,6 +184,38 @@ std::string Ellipsize(std::string_view s, size_t max_code_points) {
   if (CodePoints(s) <= max_code_points) return std::string(s);
   if (max_code_points == 0) return "";
   std::string out(TruncateCodePoints(s, max_code_points - 1));
+  out += kEllipsis;
+  return out;
+}
+
+std::string_view CutGraphemes(std::string_view s, size_t max_code_points) {
+  size_t count = 0;
+  size_t cluster_start = 0;  // byte offset where the current cluster starts
+  bool after_zwj = false;
+  size_t regional_run = 0;  // regional indicators just before, in a row
+  for (size_t i = 0; i < s.size();) {
+    size_t n = SequenceLength(s, i);
+    const char32_t c = n == 0 ? 0xFFFD : Decode(s, i, n);
+    if (n == 0) n = 1;
+    const bool boundary =
+        i == 0 || !(IsExtend(c) || after_zwj || (IsRegionalIndicator(c) && regional_run % 2 == 1));
+    if (boundary) cluster_start = i;
+    if (count == max_code_points) {
+      if (boundary || cluster_start == 0) return s.substr(0, i);
+      return s.substr(0, cluster_start);
+    }
+    ++count;
+    after_zwj = c == 0x200D;
+    regional_run = IsRegionalIndicator(c) ? regional_run + 1 : 0;
+    i += n;
+  }
+  return s;
+}
+
+std::string EllipsizeGraphemes(std::string_view s, size_t max_code_points) {
+  if (CodePoints(s) <= max_code_points) return std::string(s);
+  if (max_code_points == 0) return "";
+  std::string out(CutGraphemes(s, max_code_points - 1));
   out += kEllipsis;
   return out;
 }

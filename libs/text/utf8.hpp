@@ -43,6 +43,17 @@ std::string_view TruncateCodePoints(std::string_view s, size_t max_code_points);
 /// `s` cut to `max_code_points` with "…" appended when it was longer (the ellipsis counts).
 std::string Ellipsize(std::string_view s, size_t max_code_points);
 
+/// At most `max_code_points` code points of valid UTF-8 text, cut where a reader sees a
+/// character end (a grapheme-cluster boundary, as far as simple rules tell): never before a
+/// combining mark (U+0300–U+036F and the other common nonspacing-mark blocks), a variation
+/// selector, a zero-width joiner or non-joiner, an emoji skin tone or a tag; never after a
+/// zero-width joiner (emoji sequences); never between the two regional indicators of a flag.
+/// A first cluster longer than the limit is cut on code points (bounded output all the same).
+std::string_view CutGraphemes(std::string_view s, size_t max_code_points);
+
+/// Ellipsize, cut with CutGraphemes: no half flag or accent-less letter before the "…".
+std::string EllipsizeGraphemes(std::string_view s, size_t max_code_points);
+
 /// What an error message may quote of untrusted input: valid UTF-8, every control character
 /// (tab, LF and CR included) shown as U+FFFD, at most `max_code_points` code points with "…" when
 /// cut. Never the whole of a huge value.

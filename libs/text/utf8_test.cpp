@@ -61,6 +61,38 @@ TEST(Utf8, TruncatesOnCodePoints) {
   EXPECT_TRUE(IsValidUtf8(Ellipsize(std::string(277, 'a') + "ééé", 278)));
 }
 
+// Review finding F10: a subject cut on code points split a flag or left an « e » without its
+// accent. Each case: where a code-point cut would fall inside a cluster, the cut is before it.
+TEST(Utf8, CutsOnGraphemeClusters) {
+  const std::string e_acute = "e\u0301";  // « é » decomposed: e + combining acute accent
+  EXPECT_EQ(CutGraphemes("caf" + e_acute + "s", 4), "caf");
+  EXPECT_EQ(CutGraphemes("caf" + e_acute + "s", 5), "caf" + e_acute);
+  EXPECT_EQ(CutGraphemes("xa\u0323\u0302b", 3), "x");  // two marks on one letter
+  // Regional-indicator pairs: 🇫🇷🇧🇪 is two flags, cut between them and never inside one.
+  const std::string fr = "\U0001F1EB\U0001F1F7", be = "\U0001F1E7\U0001F1EA";
+  EXPECT_EQ(CutGraphemes("x" + fr + be, 2), "x");
+  EXPECT_EQ(CutGraphemes("x" + fr + be, 3), "x" + fr);
+  EXPECT_EQ(CutGraphemes("x" + fr + be, 4), "x" + fr);
+  EXPECT_EQ(CutGraphemes("x" + fr + be, 5), "x" + fr + be);
+  // A ZWJ sequence (👩‍👩‍👧: woman ZWJ woman ZWJ girl) stays whole.
+  const std::string family = "\U0001F469\u200D\U0001F469\u200D\U0001F467";
+  for (size_t n = 1; n < 5; ++n) EXPECT_EQ(CutGraphemes("a" + family + "b", 1 + n), "a") << n;
+  EXPECT_EQ(CutGraphemes("a" + family + "b", 6), "a" + family);
+  // A variation selector (❤️), a skin tone (👍🏽) and a keycap (1️⃣) stay with their
+  // base.
+  EXPECT_EQ(CutGraphemes("a\u2764\uFE0F", 2), "a");
+  EXPECT_EQ(CutGraphemes("a\U0001F44D\U0001F3FD", 2), "a");
+  EXPECT_EQ(CutGraphemes("a1\uFE0F\u20E3", 3), "a");
+  // Plain text and a short enough text are unchanged; a first cluster longer than the limit
+  // is cut on code points rather than to nothing.
+  EXPECT_EQ(CutGraphemes("abcdef", 3), "abc");
+  EXPECT_EQ(CutGraphemes("caf" + e_acute, 10), "caf" + e_acute);
+  EXPECT_EQ(CutGraphemes("e\u0301\u0301\u0301", 2), "e\u0301");
+  EXPECT_EQ(EllipsizeGraphemes("caf" + e_acute + "s", 5), "caf\u2026");
+  EXPECT_EQ(EllipsizeGraphemes("x" + fr + be, 3), "x\u2026");
+  EXPECT_EQ(EllipsizeGraphemes("x" + fr, 3), "x" + fr);
+}
+
 TEST(Utf8, QuotesAShortSafePrefix) {
   EXPECT_EQ(Quote(std::string(1000000, 'x'), 5), "xxxxx…");
   EXPECT_EQ(Quote(std::string_view("a\0b\xFF", 4)),

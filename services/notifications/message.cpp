@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -33,13 +35,16 @@ using google::protobuf::FieldDescriptor;
 constexpr size_t kMaxItemsPerEvent = 40;    // changed fields said of one event
 constexpr size_t kMaxListValues = 20;       // values of a repeated field
 constexpr size_t kMaxTitleCodePoints = 60;  // the subscription's name in a digest's subject
+constexpr size_t kMaxItemCodePoints = 120;  // one value of a list (the list: kMaxValueCodePoints)
+constexpr size_t kMaxCompared = 1000;       // values of a list compared between two versions
 
 // ---------------------------------------------------------------------------------------------
 // Cleaning and layout.
 
 // Untrusted text as one clean line: valid UTF-8 (U+FFFD for what is not), no NUL, every control
 // character, line or paragraph separator a space, no bidirectional override, runs of spaces
-// collapsed, at most `max` code points with « … ». Bounded work whatever the input's size.
+// collapsed, at most `max` code points with « … », cut between grapheme clusters (never half a
+// flag or a letter without its accent). Bounded work whatever the input's size.
 std::string Clean(std::string_view in, size_t max = kMaxValueCodePoints) {
   const std::string valid = text::ToValidUtf8(in.substr(0, 4 * max + 8));
   std::string out;
@@ -69,7 +74,7 @@ std::string Clean(std::string_view in, size_t max = kMaxValueCodePoints) {
   while (!out.empty() && out.back() == ' ') out.pop_back();
   const size_t lead = out.find_first_not_of(' ');
   if (lead == std::string::npos) return "";
-  return text::Ellipsize(std::string_view(out).substr(lead), max);
+  return text::EllipsizeGraphemes(std::string_view(out).substr(lead), max);
 }
 
 std::string Capitalized(std::string s) {
@@ -81,17 +86,46 @@ std::string Plural(int64_t n, std::string_view one, std::string_view many) {
   return absl::StrCat(n, " ", std::string((n == 1 || n == 0 || n == -1) ? one : many));
 }
 
-// Greedy wrap on spaces at kTextWidth code points; a word longer than the width stays whole.
+// Punctuation French writes after a space that must not start a line: « ; », « : », « ! »,
+// « ? » and the closing guillemet.
+bool GluesToPrevious(std::string_view word) {
+  for (std::string_view p : {";", ":", "!", "?", "»"}) {
+    if (word.substr(0, p.size()) == p) return true;
+  }
+  return false;
+}
+
+// The words of `s` (split on spaces) with the breaks French forbids undone: a « ; », « : »,
+// « ! », « ? » or « » » stays with the word before it, an opening « « » with the word after.
+std::vector<std::string_view> Units(std::string_view s) {
+  std::vector<std::pair<size_t, size_t>> spans;  // [begin, end) in s
+  bool glue_next = false;
+  for (size_t i = 0; i < s.size();) {
+    const size_t end = std::min(s.find(' ', i), s.size());
+    const std::string_view word = s.substr(i, end - i);
+    if (!word.empty()) {
+      if (!spans.empty() && (glue_next || GluesToPrevious(word))) {
+        spans.back().second = end;
+      } else {
+        spans.push_back({i, end});
+      }
+      glue_next = word == "«";
+    }
+    i = end + 1;
+  }
+  std::vector<std::string_view> units;
+  units.reserve(spans.size());
+  for (const auto& [b, e] : spans) units.push_back(s.substr(b, e - b));
+  return units;
+}
+
+// Greedy wrap on spaces at kTextWidth code points, never before a « ; » or « : » (Units); a
+// word longer than the width stays whole.
 std::string Wrap(std::string_view s, std::string_view first, std::string_view next) {
   std::string out(first);
   size_t col = text::CodePoints(first);
   bool line_has_word = false;
-  size_t i = 0;
-  while (i < s.size()) {
-    const size_t end = std::min(s.find(' ', i), s.size());
-    const std::string_view word = s.substr(i, end - i);
-    i = end + 1;
-    if (word.empty()) continue;
+  for (const std::string_view word : Units(s)) {
     const size_t w = text::CodePoints(word);
     if (line_has_word && col + 1 + w > kTextWidth) {
       absl::StrAppend(&out, "\n", std::string(next));
@@ -189,14 +223,52 @@ std::string LabelOf(std::string_view field) {
 
 bool IsPlural(std::string_view label) { return label.substr(0, 4) == "les "; }
 
+// `horaires` in French (whole, before any cut) when the registry can say it exactly.
+std::optional<std::string> HoursFrench(std::string_view osm) {
+  if (osm.size() > standard::OpeningHours::kMaxBytes) return std::nullopt;
+  const auto oh = standard::OpeningHours::Parse(osm);
+  if (!oh) return std::nullopt;
+  return oh->InFrench();
+}
+
 // `horaires` in French when the registry can say it exactly, else as written.
 std::string HoursValue(std::string_view osm) {
-  if (osm.size() <= standard::OpeningHours::kMaxBytes) {
-    if (const auto oh = standard::OpeningHours::Parse(osm)) {
-      if (auto french = oh->InFrench()) return Clean(*french);
-    }
-  }
+  if (auto french = HoursFrench(osm)) return Clean(*french);
   return Clean(osm);
+}
+
+// The empty marker « (vide) » (and « (valeur vide) » for an empty item of a list) must not be
+// taken for a value, nor a value for it: a value starting with « ( » or « « » is shown between
+// guillemets, so unquoted text in brackets is always a marker (« (vide) » is empty,
+// « « (vide) » » is a name written « (vide) »).
+std::string Marked(std::string v, std::string_view empty = "(vide)") {
+  if (v.empty()) return std::string(empty);
+  if (v[0] == '(' || v.substr(0, 2) == "«") return absl::StrCat("« ", v, " »");
+  return v;
+}
+
+std::string Others(size_t n) {
+  return absl::StrCat(" et ", Plural(static_cast<int64_t>(n), "autre", "autres"));
+}
+
+// `items` (the first of `total` values, each already marked) joined with « , », cut on whole
+// items to kMaxValueCodePoints with the count of the others (« et 5 autres »): never an item
+// cut in the middle, never the count lost.
+std::string JoinWhole(const std::vector<std::string>& items, size_t total) {
+  std::string out;
+  size_t width = 0, shown = 0;
+  for (const auto& item : items) {
+    const size_t w = text::CodePoints(item) + (shown == 0 ? 0 : 2);
+    const size_t rest = total - shown - 1;
+    const size_t suffix = rest == 0 ? 0 : text::CodePoints(Others(rest));
+    if (shown > 0 && width + w + suffix > kMaxValueCodePoints) break;
+    if (shown > 0) out += ", ";
+    out += item;
+    width += w;
+    ++shown;
+  }
+  if (shown < total) out += Others(total - shown);
+  return out;
 }
 
 std::string EnumValue(const FieldDescriptor* f, int number) {
@@ -230,17 +302,15 @@ std::optional<std::string> FieldValue(const venues::v1::Venue& v, std::string_vi
       return std::nullopt;
     }
     const int n = refl->FieldSize(v, f);
+    if (n == 0) return std::string("(vide)");
     std::vector<std::string> values;
     for (int i = 0; i < n && i < static_cast<int>(kMaxListValues); ++i) {
-      values.push_back(f->type() == FieldDescriptor::TYPE_ENUM
-                           ? EnumValue(f, refl->GetRepeatedEnumValue(v, f, i))
-                           : Clean(refl->GetRepeatedString(v, f, i)));
+      values.push_back(Marked(f->type() == FieldDescriptor::TYPE_ENUM
+                                  ? EnumValue(f, refl->GetRepeatedEnumValue(v, f, i))
+                                  : Clean(refl->GetRepeatedString(v, f, i), kMaxItemCodePoints),
+                              "(valeur vide)"));
     }
-    out = absl::StrJoin(values, ", ");
-    if (n > static_cast<int>(kMaxListValues)) {
-      absl::StrAppend(&out, " et ",
-                      Plural(n - static_cast<int>(kMaxListValues), "autre", "autres"));
-    }
+    return JoinWhole(values, static_cast<size_t>(n));
   } else if (f->name() == "horaires") {
     out = HoursValue(v.horaires());
   } else {
@@ -261,9 +331,98 @@ std::optional<std::string> FieldValue(const venues::v1::Venue& v, std::string_vi
         return std::nullopt;
     }
   }
-  out = Clean(out);
-  if (out.empty()) return std::string("(vide)");
+  return Marked(Clean(out));
+}
+
+// A repeated field's values as written (enums in words), to compare two versions.
+std::vector<std::string> RawList(const venues::v1::Venue& v, const FieldDescriptor* f) {
+  const auto* refl = v.GetReflection();
+  std::vector<std::string> out;
+  const int n = std::min(refl->FieldSize(v, f), static_cast<int>(kMaxCompared));
+  for (int i = 0; i < n; ++i) {
+    out.push_back(f->type() == FieldDescriptor::TYPE_ENUM
+                      ? EnumValue(f, refl->GetRepeatedEnumValue(v, f, i))
+                      : refl->GetRepeatedString(v, f, i));
+  }
   return out;
+}
+
+// The values of `a` not in `b` (as many times as `a` has them more), in `a`'s order.
+std::vector<std::string> Missing(const std::vector<std::string>& a,
+                                 const std::vector<std::string>& b) {
+  std::map<std::string_view, size_t> in_b;
+  for (const auto& x : b) ++in_b[x];
+  std::vector<std::string> diff;
+  for (const auto& x : a) {
+    auto it = in_b.find(x);
+    if (it != in_b.end() && it->second > 0) {
+      --it->second;
+    } else {
+      diff.push_back(x);
+    }
+  }
+  return diff;
+}
+
+std::string ShownList(const std::vector<std::string>& raw) {
+  std::vector<std::string> items;
+  for (size_t i = 0; i < raw.size() && i < kMaxListValues; ++i) {
+    items.push_back(Marked(Clean(raw[i], kMaxItemCodePoints), "(valeur vide)"));
+  }
+  return JoinWhole(items, raw.size());
+}
+
+// What a changed field says when its two values read the same in the message (« X devient X »
+// would be false): hours rewritten with the same days and hours, a list's values added and
+// removed, or that the difference does not fit. `label` is capitalised.
+std::string SameReading(const venues::v1::Venue& before, const venues::v1::Venue& after,
+                        std::string_view field, const std::string& label,
+                        const std::string& shown) {
+  const auto* f = after.GetDescriptor()->FindFieldByName(std::string(field));
+  if (field == "horaires") {
+    const auto b = HoursFrench(before.horaires()), a = HoursFrench(after.horaires());
+    if (b && a && *b == *a) {
+      if (before.horaires() == after.horaires()) {
+        return absl::StrCat(label, " : inchangés (", shown, ")");
+      }
+      return absl::StrCat(label,
+                          " ont été réécrits sans changer les jours ni les heures : ", shown);
+    }
+  } else if (f != nullptr && f->is_repeated()) {
+    const auto b = RawList(before, f), a = RawList(after, f);
+    const auto removed = Missing(b, a), added = Missing(a, b);
+    if (removed.empty() && added.empty()) {
+      return absl::StrCat(
+          label, b == a ? " : valeurs inchangées" : " : mêmes valeurs dans un autre ordre");
+    }
+    std::vector<std::string> parts;
+    if (!removed.empty()) parts.push_back("en moins " + ShownList(removed));
+    if (!added.empty()) parts.push_back("en plus " + ShownList(added));
+    return absl::StrCat(label, " : ", absl::StrJoin(parts, " ; "));
+  } else if (f != nullptr) {
+    const auto* rb = before.GetReflection();
+    bool same = false;
+    switch (f->type()) {
+      case FieldDescriptor::TYPE_STRING:
+        same = rb->GetString(before, f) == rb->GetString(after, f);
+        break;
+      case FieldDescriptor::TYPE_DOUBLE:
+        same = rb->HasField(before, f) == rb->HasField(after, f) &&
+               rb->GetDouble(before, f) == rb->GetDouble(after, f);
+        break;
+      case FieldDescriptor::TYPE_BOOL:
+        same = rb->GetBool(before, f) == rb->GetBool(after, f);
+        break;
+      case FieldDescriptor::TYPE_ENUM:
+        same = rb->GetEnumValue(before, f) == rb->GetEnumValue(after, f);
+        break;
+      default:
+        break;
+    }
+    if (same) return absl::StrCat(label, " : valeur inchangée (", shown, ")");
+  }
+  return absl::StrCat(label,
+                      " : modification non montrée (la différence ne tient pas dans ce message)");
 }
 
 std::string VenueName(const venues::v1::Venue& v, std::string_view subject) {
@@ -312,7 +471,11 @@ Part VenueUpdatedPart(const events::v1::Event& e, const venues::v1::VenueUpdated
     if (before_known) {
       const auto before = FieldValue(u.previous_venue(), field);
       const auto after = FieldValue(u.venue(), field);
-      if (before && after) absl::StrAppend(&item, " : ", *before, " devient ", *after);
+      if (before && after && *before != *after) {
+        absl::StrAppend(&item, " : ", *before, " devient ", *after);
+      } else if (before && after) {
+        item = SameReading(u.previous_venue(), u.venue(), field, item, *after);
+      }
     }
     p.items.push_back(std::move(item));
   }
@@ -337,7 +500,11 @@ Part VenueUpdatedPart(const events::v1::Event& e, const venues::v1::VenueUpdated
 }
 
 Part VenueWithdrawnPart(const events::v1::Event& e, const venues::v1::VenueWithdrawn& w) {
-  std::string name = Clean(w.name().empty() ? e.subject() : w.name(), 120);
+  // « Médiathèque (venues/…) »; the resource name alone for events written before `nom`.
+  const std::string nom = Clean(w.nom(), 120);
+  const std::string resource = Clean(w.name().empty() ? e.subject() : w.name(), 80);
+  std::string name =
+      nom.empty() || resource.empty() ? nom + resource : absl::StrCat(nom, " (", resource, ")");
   if (name.empty()) name = "Un lieu";
   const std::string reason = Clean(w.reason());
   Part p;

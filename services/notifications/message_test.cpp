@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
@@ -292,6 +293,168 @@ TEST(MessageTest, HugeValuesAreCutOnCodePoints) {
     if (c != '\n' && c != ' ') joined += c;
   }
   EXPECT_EQ(text::CodePoints(joined), kMaxValueCodePoints) << m.text;
+}
+
+// Review finding F4: `unknown` hours were said « 24 h sur 24 ».
+TEST(MessageTest, UnknownHoursAreSaidUnknown) {
+  venues::v1::Venue before = Mediatheque();
+  venues::v1::Venue after = before;
+  after.set_horaires(R"(Mo unknown "appeler avant"; Sa off "ouvert sur rendez-vous")");
+  const std::string text = Flat(Describe(Updated(before, after, {"horaires"})).text);
+  EXPECT_THAT(text, HasSubstr("devient lundi horaires inconnus (appeler avant) ; samedi fermé "
+                              "(ouvert sur rendez-vous)"));
+  EXPECT_THAT(text, Not(HasSubstr("24 h sur 24")));
+  // Hours marked unknown are shown as written, not as opening hours.
+  after.set_horaires(R"(Mo-Fr 09:00-12:00 unknown "peut-être")");
+  EXPECT_THAT(Flat(Describe(Updated(before, after, {"horaires"})).text),
+              HasSubstr(R"(devient Mo-Fr 09:00-12:00 unknown "peut-être")"));
+}
+
+// Review finding F7: « X devient X ». Each case says something true instead.
+TEST(MessageTest, TwoValuesThatReadTheSameAreNeverSaidToBecomeEachOther) {
+  const venues::v1::Venue base = Mediatheque();
+  auto said = [&](const venues::v1::Venue& before, const venues::v1::Venue& after,
+                  const std::string& field) {
+    const Message m = Describe(Updated(before, after, {field}));
+    ExpectClean(m);
+    EXPECT_THAT(m.text, Not(HasSubstr("devient"))) << m.text;
+    return Flat(m.text);
+  };
+  // Hours written differently with the same days and hours.
+  venues::v1::Venue before = base, after = base;
+  before.set_horaires("Mo-Fr 09:00-17:00");
+  after.set_horaires("Mo,Tu,We,Th,Fr 09:00-17:00");
+  EXPECT_THAT(said(before, after, "horaires"),
+              HasSubstr("- Les horaires ont été réécrits sans changer les jours ni les heures : "
+                        "du lundi au vendredi 9 h – 17 h"));
+  // A latitude change beyond the six decimals shown.
+  before = base, after = base;
+  before.set_latitude(50.6900001);
+  after.set_latitude(50.6900002);
+  EXPECT_THAT(said(before, after, "latitude"),
+              HasSubstr("- La latitude : modification non montrée (la différence ne tient pas "
+                        "dans ce message)"));
+  // A presentation that differs after the part shown.
+  before = base, after = base;
+  before.set_presentation_resume(std::string(300, 'a') + "b");
+  after.set_presentation_resume(std::string(300, 'a') + "c");
+  EXPECT_THAT(said(before, after, "presentation_resume"),
+              HasSubstr("- La présentation : modification non montrée"));
+  // 25 addresses, the 25th changed: the one removed and the one added are named.
+  before = base, after = base;
+  for (int i = 1; i <= 25; ++i) {
+    before.add_courriels(absl::StrCat("contact", i, "@mediatheque-roubaix.fr"));
+    after.add_courriels(i == 25 ? "accueil@mediatheque-roubaix.fr"
+                                : absl::StrCat("contact", i, "@mediatheque-roubaix.fr"));
+  }
+  EXPECT_THAT(said(before, after, "courriels"),
+              HasSubstr("- Les courriels : en moins contact25@mediatheque-roubaix.fr ; en plus "
+                        "accueil@mediatheque-roubaix.fr"));
+  // The same values in another order (beyond the ones shown); a field said changed with the
+  // same value.
+  after = before;
+  after.mutable_courriels()->SwapElements(22, 23);
+  EXPECT_THAT(said(before, after, "courriels"),
+              HasSubstr("- Les courriels : mêmes valeurs dans un autre ordre"));
+  EXPECT_THAT(said(base, base, "telephone"),
+              HasSubstr("- Le téléphone : valeur inchangée (+33320000000)"));
+}
+
+TEST(MessageTest, ListsAreCutOnWholeValuesWithTheCountOfTheOthers) {
+  venues::v1::Venue before = Mediatheque();
+  venues::v1::Venue after = before;
+  std::vector<std::string> addresses;
+  for (int i = 1; i <= 25; ++i) {
+    addresses.push_back(absl::StrCat("contact", i, "@mediatheque-roubaix.fr"));
+    after.add_courriels(addresses.back());
+  }
+  const std::string text = Flat(Describe(Updated(before, after, {"courriels"})).text);
+  const size_t from = text.find("devient ");
+  ASSERT_NE(from, std::string::npos) << text;
+  const std::string list = text.substr(from + 8);
+  EXPECT_THAT(list, Not(HasSubstr("…")));
+  // Every value shown is whole; the count says how many are not.
+  const std::vector<std::string> shown = absl::StrSplit(list.substr(0, list.find(" et ")), ", ");
+  ASSERT_GE(shown.size(), 2u);
+  ASSERT_LT(shown.size(), 25u);
+  for (size_t i = 0; i < shown.size(); ++i) EXPECT_EQ(shown[i], addresses[i]);
+  EXPECT_THAT(list, HasSubstr(absl::StrCat(" et ", 25 - shown.size(), " autres")));
+  EXPECT_LE(text::CodePoints(list.substr(0, list.find(" - "))), kMaxValueCodePoints);
+}
+
+TEST(MessageTest, TheEmptyMarkerCannotBeTakenForAValue) {
+  venues::v1::Venue before = Mediatheque();
+  before.set_nom("(vide)");
+  venues::v1::Venue after = before;
+  after.set_nom("");
+  EXPECT_THAT(Flat(Describe(Updated(before, after, {"nom"})).text),
+              HasSubstr("- Le nom : « (vide) » devient (vide)"));
+  after.set_nom("« (vide) »");
+  EXPECT_THAT(Flat(Describe(Updated(before, after, {"nom"})).text),
+              HasSubstr("- Le nom : « (vide) » devient « « (vide) » »"));
+  // In a list: an empty value and a value written « (vide) ».
+  venues::v1::Venue list = Mediatheque();
+  list.add_courriels("(vide)");
+  list.add_courriels("");
+  EXPECT_THAT(Flat(Describe(Updated(Mediatheque(), list, {"courriels"})).text),
+              HasSubstr("- Les courriels : (vide) devient « (vide) », (valeur vide)"));
+}
+
+// Review finding F8: the withdrawal named only venues/….
+TEST(MessageTest, WithdrawalNamesTheVenue) {
+  venues::v1::VenueWithdrawn w;
+  w.set_name("venues/1");
+  w.set_nom("Médiathèque Jean Lévy");
+  w.set_reason("fermeture définitive");
+  const Message m = Describe(Make("venue.withdrawn", w));
+  EXPECT_EQ(m.subject, "Médiathèque Jean Lévy (venues/1) a été retiré du registre");
+  EXPECT_THAT(Flat(m.text), HasSubstr("Médiathèque Jean Lévy (venues/1) a été retiré du registre "
+                                      ": fermeture définitive"));
+}
+
+// Review finding F10: a subject cut inside a flag or between a letter and its accent.
+TEST(MessageTest, SubjectsAreCutBetweenGraphemeClusters) {
+  const std::string flag = "\U0001F1EB\U0001F1F7";  // 🇫🇷: two regional indicators
+  const std::string e_acute = "e\u0301";            // e + combining acute accent
+  for (int shift = 0; shift < 4; ++shift) {
+    for (const std::string& unit : {flag, e_acute}) {
+      venues::v1::VenueCreated c;
+      *c.mutable_venue() = Mediatheque();
+      std::string nom(static_cast<size_t>(shift), 'x');
+      for (int i = 0; i < 200; ++i) nom += unit;
+      c.mutable_venue()->set_nom(nom);
+      const Message m = Describe(Make("venue.created", c));
+      ExpectClean(m);
+      const std::string subject = m.subject;
+      ASSERT_THAT(subject, ::testing::EndsWith("…")) << shift;
+      const std::string body = subject.substr(0, subject.size() - std::string("…").size());
+      EXPECT_TRUE(absl::EndsWith(body, unit)) << "shift " << shift << ": " << subject;
+      size_t indicators = 0;
+      for (size_t i = 0; i + 3 < subject.size(); ++i) {
+        if (subject.compare(i, 3, "\xF0\x9F\x87") == 0) ++indicators;
+      }
+      EXPECT_EQ(indicators % 2, 0u) << subject;
+    }
+  }
+}
+
+// Review finding F11: a line began with « ; » or « : ».
+TEST(MessageTest, SemicolonsAndColonsStayWithTheWordBefore) {
+  for (size_t n = 1; n < 70; ++n) {
+    venues::v1::Venue before = Mediatheque();
+    before.set_nom(std::string(n, 'n'));
+    venues::v1::Venue after = before;
+    after.set_adresse(std::string(n, 'a') + " ; bâtiment B : porte 2");
+    const Message m = Describe(Updated(before, after, {"adresse"}));
+    ExpectWrapped(m.text);
+    for (const auto& piece : absl::StrSplit(m.text, '\n')) {
+      const std::string line(piece);
+      const size_t first = line.find_first_not_of(" -");
+      if (first == std::string::npos) continue;
+      EXPECT_NE(line[first], ';') << n << ": " << m.text;
+      EXPECT_NE(line[first], ':') << n << ": " << m.text;
+    }
+  }
 }
 
 events::v1::Event Phone(const std::string& venue, const std::string& nom, int n) {

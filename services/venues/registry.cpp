@@ -257,6 +257,9 @@ events::v1::Event Registry::MakeVenueEvent(VenueEvent kind, const standard::Venu
       p.mutable_areas()->Assign(v.areas.begin(), v.areas.end());
       p.mutable_referential_items()->Assign(v.referential_items.begin(), v.referential_items.end());
       p.set_owner_organisation(v.owner_organisation);
+      if (auto nom = v.standard.find("nom"); nom != v.standard.end() && !nom->second.empty()) {
+        p.set_nom(nom->second.front());
+      }
       return events::MakeEvent("venue.withdrawn", "venues", v.Name(), p, clock_.Now(), trace);
     }
     case VenueEvent::kCreated: {

@@ -135,6 +135,22 @@ TEST_F(VenuesTest, UpdateWithMaskAndEtagThenWithdraw) {
     EXPECT_EQ(out.state(), v1::WITHDRAWN);
   }
   EXPECT_EQ(Events("venue.withdrawn"), 1);
+  {
+    // The withdrawal event names the venue (the e-mail says « <nom> (venues/…) »).
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    auto row = tx.exec1("SELECT encode(event, 'hex') FROM \"" + binary_.schema() +
+                        "\".outbox WHERE event_type = 'venue.withdrawn'");
+    std::string bytes;
+    ASSERT_TRUE(db::FromHex(row[0].as<std::string>(), &bytes));
+    events::v1::Event event;
+    ASSERT_TRUE(event.ParseFromString(bytes));
+    v1::VenueWithdrawn p;
+    ASSERT_TRUE(event.payload().UnpackTo(&p));
+    EXPECT_EQ(p.name(), created.name());
+    EXPECT_EQ(p.nom(), "Médiathèque Jean Lévy");
+    EXPECT_EQ(p.reason(), "Fermé définitivement");
+  }
   grpc::ClientContext ctx;
   v1::ListVenuesRequest req;
   v1::ListVenuesResponse resp;
