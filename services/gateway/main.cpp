@@ -17,6 +17,7 @@
 #include "services/gateway/openapi.hpp"
 #include "services/gateway/rest_handler.hpp"
 #include "services/gateway/routes.hpp"
+#include "services/gateway/unsubscribe_page.hpp"
 
 namespace passerelle::gateway {
 std::vector<db::Migration> Migrations();
@@ -24,8 +25,8 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
-  std::string http_address, grpc_address, venues, referential, sync, notifications, indicators, cors, pepper,
-      bootstrap_key, limits;
+  std::string http_address, grpc_address, venues, referential, sync, notifications, indicators,
+      cors, pepper, bootstrap_key, limits;
   std::string public_url;
   std::chrono::milliseconds backend_timeout{0};
   http::ServerOptions http_options;
@@ -167,6 +168,10 @@ int main(int argc, char** argv) {
          auto& ogc_pages =
              rt.components.Emplace<std::unique_ptr<gateway::OgcPages>>(*std::move(ogc));
          options.pages.push_back({"/ogc", ogc_pages.get()});
+         // The page of an e-mail's unsubscribe link, for people (the mail client's button posts
+         // the one-click form itself).
+         auto& unsubscribe_page = rt.components.Emplace<gateway::UnsubscribePage>();
+         options.pages.push_back({std::string(gateway::UnsubscribePage::kPath), &unsubscribe_page});
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      limiter, std::move(options));
          http_options.address = http_address;

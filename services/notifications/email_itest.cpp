@@ -232,7 +232,10 @@ TEST_F(EmailTest, AVenueChangeBecomesOneFrenchEmailWithAWorkingUnsubscribeLink) 
     ASSERT_TRUE(m["text"].is_string());
     ASSERT_TRUE(m["html"].is_string());
     EXPECT_THAT(m["text"].get<std::string>(), HasSubstr("Médiathèque Jean Lévy"));
-    EXPECT_THAT(m["text"].get<std::string>(), HasSubstr("Pour ne plus le recevoir"));
+    EXPECT_THAT(
+        m["text"].get<std::string>(),
+        HasSubstr(
+            "Pour ne plus le recevoir : https://api.passerelle.example/desabonnement?token="));
     EXPECT_THAT(m["html"].get<std::string>(), HasSubstr("Médiathèque Jean Lévy"));
     EXPECT_THAT(m["html"].get<std::string>(), HasSubstr("Ne plus recevoir ces messages"));
   }

@@ -1016,10 +1016,19 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
   return found;
 }
 
-std::string Notifier::UnsubscribeUrl(const std::string& token) const {
-  std::string base = mail_.public_url;
+namespace {
+std::string PublicBase(std::string base) {
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return absl::StrCat(base, "/v1/subscriptions:unsubscribe?token=", token);
+  return base;
+}
+}  // namespace
+
+std::string Notifier::UnsubscribeUrl(const std::string& token) const {
+  return absl::StrCat(PublicBase(mail_.public_url), "/v1/subscriptions:unsubscribe?token=", token);
+}
+
+std::string Notifier::UnsubscribePageUrl(const std::string& token) const {
+  return absl::StrCat(PublicBase(mail_.public_url), "/desabonnement?token=", token);
 }
 
 SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
@@ -1048,6 +1057,9 @@ SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
   const std::string address = r[9].as<std::string>();
   const std::string token = r[10].as<std::string>();
   const std::string url = UnsubscribeUrl(token);
+  // People follow the footer's link to a page with a button (opening a link changes nothing);
+  // mail clients post to List-Unsubscribe themselves.
+  const std::string page = UnsubscribePageUrl(token);
   Mail mail;
   mail.from = mail_.from;
   mail.to = address;
@@ -1061,14 +1073,14 @@ SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
   mail.text = absl::StrCat(message.text,
                            "\n\n-- \nVous recevez ce message de Passerelle, le registre de la "
                            "médiation numérique de Roubaix, par l'abonnement « ",
-                           title, " » de ", address, ".\nPour ne plus le recevoir : ", url, "\n");
+                           title, " » de ", address, ".\nPour ne plus le recevoir : ", page, "\n");
   mail.html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>",
       text::EscapeHtml(message.subject), "</title></head>\n<body>\n", message.html,
       "\n<hr>\n<p style=\"font-size:small;color:#555\">Vous recevez ce message de Passerelle, le "
       "registre de la médiation numérique de Roubaix, par l'abonnement « ",
       text::EscapeHtml(title), " » de ", text::EscapeHtml(address), ". <a href=\"",
-      text::EscapeHtml(url), "\">Ne plus recevoir ces messages</a></p>\n</body></html>\n");
+      text::EscapeHtml(page), "\">Ne plus recevoir ces messages</a></p>\n</body></html>\n");
   return mail_.mailer->Send(address, ComposeMail(mail));
 }
 

@@ -79,8 +79,10 @@ class Notifier {
                                                       const std::string& form);
   /// Where e-mails go (before the workers start).
   void SetMail(MailSettings mail) { mail_ = std::move(mail); }
-  /// The unsubscribe address for `token`.
+  /// The one-click unsubscribe address for `token` (List-Unsubscribe, RFC 8058).
   std::string UnsubscribeUrl(const std::string& token) const;
+  /// The gateway's page for people with a button doing the same (the e-mail's footer).
+  std::string UnsubscribePageUrl(const std::string& token) const;
 
   /// The consumer's handler: records one delivery per matching subscription, in the inbox's
   /// transaction. INVALID_ARGUMENT for a poison event (retried, then dead-lettered).

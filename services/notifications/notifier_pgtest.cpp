@@ -477,7 +477,8 @@ TEST_F(DigestTest, AnEmailDigestGroupsThePeriodInOneFrenchMessage) {
   EXPECT_NE(text.find("3 changements sur 2 lieux"), std::string::npos) << text;
   EXPECT_NE(text.find("du mardi 1er décembre 2026 au mercredi 2 décembre"), std::string::npos)
       << text;
-  EXPECT_NE(text.find("/v1/subscriptions:unsubscribe?token="), std::string::npos) << text;
+  EXPECT_NE(text.find("https://api.passerelle.example/desabonnement?token="), std::string::npos)
+      << text;
 }
 
 }  // namespace

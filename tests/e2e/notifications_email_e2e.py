@@ -111,6 +111,23 @@ class EmailE2E(unittest.TestCase):
         self.assertTrue(link.startswith(self.public + "/v1/subscriptions:unsubscribe?token="), link)
         path = link[len(self.public):]
 
+        # The footer's link is a page for people: French, a button, the token not echoed, no
+        # Referer sent on; opening it changes nothing.
+        self.assertIn(f"{self.public}/desabonnement?token=", msg.get_body(("plain",)).get_content())
+        token = link.split("token=")[1]
+        status, headers, page = self.stack.call("GET", f"/desabonnement?token={token}")
+        self.assertEqual(status, 200, page)
+        self.assertTrue(headers["content-type"].startswith("text/html"), headers)
+        self.assertEqual(headers["referrer-policy"], "no-referrer")
+        self.assertIn("default-src 'none'", headers["content-security-policy"])
+        text = page.decode()
+        self.assertIn("Ne plus recevoir ces messages", text)
+        self.assertNotIn(token, text)
+        status, headers, _ = self.stack.call("POST", f"/desabonnement?token={token}")
+        self.assertEqual(status, 405)
+        status, _, _ = self.stack.call("GET", "/desabonnement/../v1/venues")
+        self.assertNotEqual(status, 200)
+
         # A GET (a link scanner, a prefetch) changes nothing.
         status, _, _ = self.stack.call("GET", path)
         self.assertNotEqual(status, 200)
