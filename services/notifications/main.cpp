@@ -27,7 +27,7 @@ int main(int argc, char** argv) {
   notifications::SmtpOptions smtp;
   std::chrono::milliseconds timeout{0}, poll{0}, retry_initial{0}, retry_max_step{0}, retry_for{0},
       refresh{0}, keep_log{0};
-  int workers = 0, disable_after = 0;
+  int workers = 0, disable_after = 0, batch = 0, concurrent_sends = 0;
   return service::Run(
       argc, argv,
       {.name = "notifications",
@@ -45,8 +45,15 @@ int main(int argc, char** argv) {
                                       "separated (e.g. 80,443,8000-8999)");
              timeout = r.Duration("PASSERELLE_NOTIFICATIONS_TIMEOUT", std::chrono::seconds(5),
                                   "Connection and answer timeout of a webhook request");
-             workers = static_cast<int>(r.Int("PASSERELLE_NOTIFICATIONS_WORKERS", 4, 1, 64,
-                                              "Deliveries sent at once by this replica"));
+             workers = static_cast<int>(
+                 r.Int("PASSERELLE_NOTIFICATIONS_WORKERS", 4, 1, 64,
+                       "Workers of this replica, each claiming a batch of due deliveries"));
+             batch = static_cast<int>(
+                 r.Int("PASSERELLE_NOTIFICATIONS_BATCH", 32, 1, 500,
+                       "Deliveries a worker claims, sends and records in one transaction"));
+             concurrent_sends =
+                 static_cast<int>(r.Int("PASSERELLE_NOTIFICATIONS_CONCURRENT_SENDS", 4, 1, 64,
+                                        "Requests (or e-mails) a worker has in flight at once"));
              poll = r.Duration("PASSERELLE_NOTIFICATIONS_POLL", std::chrono::milliseconds(200),
                                "How often an idle worker looks for due deliveries");
              retry_initial =
@@ -100,7 +107,8 @@ int main(int argc, char** argv) {
              notifications::Options{.retry_initial = absl::FromChrono(retry_initial),
                                     .retry_max_step = absl::FromChrono(retry_max_step),
                                     .retry_for = absl::FromChrono(retry_for),
-                                    .disable_after = disable_after});
+                                    .disable_after = disable_after,
+                                    .concurrent_sends = static_cast<size_t>(concurrent_sends)});
          notifications::MailSettings mail{.from = smtp.from, .public_url = public_url};
          if (!smtp.url.empty()) {
            if (absl::Status s = notifications::CheckSmtpOptions(smtp); !s.ok()) return s;
@@ -194,9 +202,9 @@ int main(int argc, char** argv) {
          // Workers send what is due, then wait for the consumer's wake (or `poll`, for retries
          // coming due and other replicas' deliveries).
          for (int i = 0; i < workers; ++i) {
-           service::RunEvery(rt, std::chrono::milliseconds(1), [&notifier, &poll] {
+           service::RunEvery(rt, std::chrono::milliseconds(1), [&notifier, &poll, &batch] {
              while (!notifier.stopping()) {
-               auto sent = notifier.DeliverOne();
+               auto sent = notifier.DeliverDue(batch);
                if (!sent.ok()) {
                  logging::Warn("delivery failed",
                                {{"error", std::string(sent.status().message())}});

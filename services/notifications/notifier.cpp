@@ -4,8 +4,11 @@
 #include <google/protobuf/util/json_util.h>
 #include <openssl/rand.h>
 
+#include <map>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -924,14 +927,85 @@ absl::Status Notifier::RefreshIndex() {
   });
 }
 
+// One claimed delivery, copied out of its row: the sends run on other threads.
+struct Notifier::Claimed {
+  std::string delivery;
+  std::string subscription;
+  int attempts = 0;
+  absl::Time created;
+  std::string body;
+  std::string url;
+  std::vector<std::string> secrets;
+  std::string channel;
+  std::string email;
+  std::string token;
+  std::string title;        // the subscription's display name, else its organisation
+  std::string event_bytes;  // the event as recorded (empty for events recorded before 0002)
+  std::string event_type;
+  std::string event_id;
+  SendResult sent;
+};
+
+namespace {
+
+// Runs `f(i)` for i in [0, n) on up to `threads` threads (the calling one among them).
+void ForEachConcurrently(size_t n, size_t threads, const std::function<void(size_t)>& f) {
+  std::atomic<size_t> next{0};
+  auto loop = [&] {
+    for (size_t i = next++; i < n; i = next++) f(i);
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < std::min(n, threads); ++t) pool.emplace_back(loop);
+  loop();
+  for (auto& t : pool) t.join();
+}
+
+// A subscription's attempts in one batch, in claim order: whether one succeeded, and the
+// failures since the last success.
+struct Tally {
+  bool succeeded = false;
+  int failures = 0;
+  std::string last_error;
+};
+
+}  // namespace
+
+SendResult Notifier::Send(const Claimed& c, absl::Time now) const {
+  if (c.channel == "email") return SendMail(c, now);
+  const int64_t timestamp = absl::ToUnixSeconds(now);
+  auto signature = SignatureHeader(c.secrets, c.delivery, timestamp, c.body);
+  if (!signature.ok()) {
+    SendResult out;
+    out.error = absl::StrCat("signature impossible : ", signature.status().message());
+    return out;
+  }
+  return sender_.Post(c.url,
+                      {{"webhook-id", c.delivery},
+                       {"webhook-timestamp", absl::StrCat(timestamp)},
+                       {"webhook-signature", *signature},
+                       {"User-Agent", "Passerelle-Notifications/1"}},
+                      c.body);
+}
+
 absl::StatusOr<bool> Notifier::DeliverOne() {
-  bool found = false;
+  auto sent = DeliverDue(1);
+  if (!sent.ok()) return sent.status();
+  return *sent > 0;
+}
+
+absl::StatusOr<int> Notifier::DeliverDue(int most) {
+  int count = 0;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    found = false;
+    count = 0;
     const absl::Time now = clock_.Now();
-    // The oldest due delivery nobody holds, whose subscription is active and that has no older
-    // pending delivery about the same subject (deliveries about one venue go out in order).
-    auto r = tx.exec_params(
+    // The oldest due deliveries nobody holds, whose subscription is active and that have no
+    // older pending delivery about the same subject (deliveries about one venue go out in
+    // order; so a batch never holds two about one subject for one subscription). Read in the
+    // claim index's order, whatever the statistics say: a burst of deliveries just inserted,
+    // not yet analysed, otherwise gets a plan sorting every pending one (57 ms at 10,000
+    // instead of 3).
+    tx.exec("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off");
+    auto rows = tx.exec_params(
         "SELECT d.delivery_id::text, d.subscription_id::text, d.attempts, "
         "extract(epoch FROM d.create_time), e.body, s.url, s.secret, "
         "CASE WHEN s.previous_secret_expire_time > $1::timestamptz THEN s.previous_secret ELSE "
@@ -942,78 +1016,118 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
         "NOT EXISTS "
         "(SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.subject "
         "= d.subject AND p.state = 'pending' AND p.seq < d.seq) ORDER BY d.next_attempt_time, "
-        "d.seq LIMIT 1 FOR UPDATE OF d SKIP LOCKED",
-        db::Timestamp(now));
-    if (r.empty()) return absl::OkStatus();
-    found = true;
-    const std::string delivery = r[0][0].as<std::string>();
-    const std::string subscription = r[0][1].as<std::string>();
-    const int attempts = r[0][2].as<int>();
-    const absl::Time created = db::FromEpoch(r[0][3]);
-    const std::string body = r[0][4].as<std::string>();
-    std::vector<std::string> secrets = {r[0][6].as<std::string>()};
-    if (!r[0][7].as<std::string>().empty()) secrets.push_back(r[0][7].as<std::string>());
-    SendResult sent;
-    // The row stays locked while the request is in flight: another worker or replica skips
-    // it; a crash rolls back and the delivery is sent again with the same webhook-id (the
-    // same Message-ID for an e-mail).
-    if (r[0][8].as<std::string>() == "email") {
-      sent = SendMail(r[0], now);
-    } else {
-      const int64_t timestamp = absl::ToUnixSeconds(now);
-      auto signature = SignatureHeader(secrets, delivery, timestamp, body);
-      if (!signature.ok()) return absl::InternalError(std::string(signature.status().message()));
-      sent = sender_.Post(r[0][5].as<std::string>(),
-                          {{"webhook-id", delivery},
-                           {"webhook-timestamp", absl::StrCat(timestamp)},
-                           {"webhook-signature", *signature},
-                           {"User-Agent", "Passerelle-Notifications/1"}},
-                          body);
+        "d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        db::Timestamp(now), std::max(1, most));
+    if (rows.empty()) return absl::OkStatus();
+    tx.exec("RESET enable_sort; RESET enable_bitmapscan");
+    std::vector<Claimed> batch(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const auto& r = rows[i];
+      Claimed& c = batch[i];
+      c.delivery = r[0].as<std::string>();
+      c.subscription = r[1].as<std::string>();
+      c.attempts = r[2].as<int>();
+      c.created = db::FromEpoch(r[3]);
+      c.body = r[4].as<std::string>();
+      c.url = r[5].as<std::string>();
+      c.secrets = {r[6].as<std::string>()};
+      if (!r[7].as<std::string>().empty()) c.secrets.push_back(r[7].as<std::string>());
+      c.channel = r[8].as<std::string>();
+      c.email = r[9].as<std::string>();
+      c.token = r[10].as<std::string>();
+      c.title = r[11].as<std::string>().empty() ? r[12].as<std::string>() : r[11].as<std::string>();
+      if (!r[13].is_null() && !db::FromHex(r[13].as<std::string>(), &c.event_bytes)) {
+        c.event_bytes.clear();
+      }
+      c.event_type = r[14].as<std::string>();
+      c.event_id = r[15].as<std::string>();
     }
-    if (on_attempt_) on_attempt_(sent);
-    const std::string outcome = sent.outcome == SendResult::Outcome::kSucceeded ? "succeeded"
-                                : sent.outcome == SendResult::Outcome::kRefused ? "refused"
-                                                                                : "failed";
+    // The rows stay locked while the requests are in flight, side by side: another worker or
+    // replica skips them; a crash rolls back and they are sent again with the same webhook-id
+    // (the same Message-ID for an e-mail). One slow receiver holds its batch for its timeout
+    // at most, not the other receivers' requests.
+    ForEachConcurrently(batch.size(), options_.concurrent_sends,
+                        [&](size_t i) { batch[i].sent = Send(batch[i], now); });
+    // Recorded together: the attempts, the deliveries' new states, then the subscriptions'
+    // failure counts.
+    nlohmann::json attempts = nlohmann::json::array();
+    nlohmann::json states = nlohmann::json::array();
+    std::map<std::string, Tally> tallies;
+    for (Claimed& c : batch) {
+      const SendResult& sent = c.sent;
+      if (on_attempt_) on_attempt_(sent);
+      const bool ok = sent.outcome == SendResult::Outcome::kSucceeded;
+      attempts.push_back({{"delivery_id", c.delivery},
+                          {"attempt", c.attempts + 1},
+                          {"http_status", sent.http_status},
+                          {"latency_ms", absl::ToInt64Milliseconds(sent.latency)},
+                          {"error", text::ToValidUtf8(sent.error)},
+                          {"outcome", ok                                              ? "succeeded"
+                                      : sent.outcome == SendResult::Outcome::kRefused ? "refused"
+                                                                                      : "failed"}});
+      Tally& tally = tallies[c.subscription];
+      if (ok) {
+        states.push_back({{"delivery_id", c.delivery}, {"state", "succeeded"}});
+        tally.succeeded = true;
+        tally.failures = 0;
+        continue;
+      }
+      const absl::Time next =
+          now + Backoff(c.attempts + 1, options_.retry_initial, options_.retry_max_step, Jitter());
+      const bool give_up = sent.permanent || next > c.created + options_.retry_for;
+      states.push_back({{"delivery_id", c.delivery},
+                        {"state", give_up ? "failed" : "pending"},
+                        {"next_attempt_time", db::Timestamp(give_up ? now : next)}});
+      ++tally.failures;
+      tally.last_error = sent.error;
+      logging::Warn("delivery failed", {{"delivery", c.delivery},
+                                        {"subscription", c.subscription},
+                                        {"http_status", sent.http_status},
+                                        {"error", sent.error},
+                                        {"give_up", give_up}});
+    }
     tx.exec_params(
         "INSERT INTO attempts (delivery_id, attempt, attempt_time, http_status, latency_ms, "
-        "error, outcome) VALUES ($1::uuid, $2, $3::timestamptz, $4, $5, $6, $7)",
-        delivery, attempts + 1, db::Timestamp(now), sent.http_status,
-        absl::ToInt64Milliseconds(sent.latency), text::ToValidUtf8(sent.error), outcome);
-    if (sent.outcome == SendResult::Outcome::kSucceeded) {
-      tx.exec_params(
-          "UPDATE deliveries SET state = 'succeeded', attempts = attempts + 1 WHERE delivery_id "
-          "= $1::uuid",
-          delivery);
-      tx.exec_params(
-          "UPDATE subscriptions SET consecutive_failures = 0 WHERE subscription_id = $1::uuid "
-          "AND consecutive_failures <> 0",
-          subscription);
-      return absl::OkStatus();
+        "error, outcome) SELECT x.delivery_id, x.attempt, $2::timestamptz, x.http_status, "
+        "x.latency_ms, x.error, x.outcome FROM jsonb_to_recordset($1::jsonb) AS x(delivery_id "
+        "uuid, attempt int, http_status int, latency_ms bigint, error text, outcome text)",
+        attempts.dump(), db::Timestamp(now));
+    tx.exec_params(
+        "UPDATE deliveries d SET attempts = d.attempts + 1, state = x.state, next_attempt_time = "
+        "COALESCE(x.next_attempt_time, d.next_attempt_time) FROM jsonb_to_recordset($1::jsonb) "
+        "AS x(delivery_id uuid, state text, next_attempt_time timestamptz) WHERE d.delivery_id "
+        "= x.delivery_id",
+        states.dump());
+    // Only subscriptions whose count changes are locked, in one order (no deadlock between
+    // workers): a batch of successes to subscriptions already at zero locks none.
+    std::vector<std::string> ids;
+    std::vector<std::string> failing;
+    for (const auto& [id, tally] : tallies) {
+      ids.push_back(id);
+      if (tally.failures > 0) failing.push_back(id);
     }
-    const absl::Time next =
-        now + Backoff(attempts + 1, options_.retry_initial, options_.retry_max_step, Jitter());
-    const bool give_up = sent.permanent || next > created + options_.retry_for;
-    tx.exec_params(
-        "UPDATE deliveries SET attempts = attempts + 1, state = $2, next_attempt_time = "
-        "$3::timestamptz WHERE delivery_id = $1::uuid",
-        delivery, give_up ? "failed" : "pending", db::Timestamp(give_up ? now : next));
-    tx.exec_params(
-        "UPDATE subscriptions SET consecutive_failures = consecutive_failures + 1, "
-        "state = CASE WHEN consecutive_failures + 1 >= $2 THEN 'disabled' ELSE state END, "
-        "disabled_reason = CASE WHEN consecutive_failures + 1 >= $2 AND state = 'active' THEN $3 "
-        "ELSE disabled_reason END WHERE subscription_id = $1::uuid",
-        subscription, options_.disable_after,
-        text::ToValidUtf8(absl::StrCat(options_.disable_after,
-                                       " échecs consécutifs ; le dernier : ", sent.error)));
-    logging::Warn("delivery failed", {{"delivery", delivery},
-                                      {"subscription", subscription},
-                                      {"http_status", sent.http_status},
-                                      {"error", sent.error},
-                                      {"give_up", give_up}});
+    for (const auto& r : tx.exec_params(
+             "SELECT subscription_id::text, consecutive_failures, state FROM subscriptions WHERE "
+             "subscription_id = ANY($1::uuid[]) AND (consecutive_failures <> 0 OR subscription_id "
+             "= ANY($2::uuid[])) ORDER BY subscription_id FOR UPDATE",
+             db::TextArray(ids), db::TextArray(failing))) {
+      const std::string id = r[0].as<std::string>();
+      const Tally& tally = tallies.at(id);
+      const int failures = (tally.succeeded ? 0 : r[1].as<int>()) + tally.failures;
+      const bool disable = failures >= options_.disable_after && r[2].as<std::string>() == "active";
+      tx.exec_params(
+          "UPDATE subscriptions SET consecutive_failures = $2, state = CASE WHEN $3 THEN "
+          "'disabled' ELSE state END, disabled_reason = CASE WHEN $3 THEN $4 ELSE "
+          "disabled_reason END WHERE subscription_id = $1::uuid",
+          id, failures, disable,
+          text::ToValidUtf8(
+              absl::StrCat(failures, " échecs consécutifs ; le dernier : ", tally.last_error)));
+    }
+    count = static_cast<int>(batch.size());
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  return found;
+  return count;
 }
 
 namespace {
@@ -1031,7 +1145,7 @@ std::string Notifier::UnsubscribePageUrl(const std::string& token) const {
   return absl::StrCat(PublicBase(mail_.public_url), "/desabonnement?token=", token);
 }
 
-SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
+SendResult Notifier::SendMail(const Claimed& c, absl::Time now) const {
   if (mail_.mailer == nullptr) {
     SendResult out;
     out.error =
@@ -1039,23 +1153,20 @@ SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
     return out;
   }
   events::v1::Event event;
-  std::string bytes;
-  if (r[13].is_null() || !db::FromHex(r[13].as<std::string>(), &bytes) ||
-      !event.ParseFromString(bytes)) {
+  if (c.event_bytes.empty() || !event.ParseFromString(c.event_bytes)) {
     // An event recorded before its bytes were kept: its type is all that is known.
-    event.set_type(r[14].as<std::string>());
-    event.set_id(r[15].as<std::string>());
+    event.set_type(c.event_type);
+    event.set_id(c.event_id);
   }
-  const std::string title =
-      r[11].as<std::string>().empty() ? r[12].as<std::string>() : r[11].as<std::string>();
+  const std::string& title = c.title;
   v1::Digest digest;
   const Message message = event.type() == kDigestEventType && event.payload().UnpackTo(&digest)
                               ? DescribeDigest({digest.events().begin(), digest.events().end()},
                                                title, api::FromTimestamp(digest.start_time()),
                                                api::FromTimestamp(digest.end_time()))
                               : Describe(event);
-  const std::string address = r[9].as<std::string>();
-  const std::string token = r[10].as<std::string>();
+  const std::string& address = c.email;
+  const std::string& token = c.token;
   const std::string url = UnsubscribeUrl(token);
   // People follow the footer's link to a page with a button (opening a link changes nothing);
   // mail clients post to List-Unsubscribe themselves.
@@ -1065,7 +1176,7 @@ SendResult Notifier::SendMail(const pqxx::row& r, absl::Time now) const {
   mail.to = address;
   mail.subject = message.subject;
   mail.date = now;
-  mail.message_id = absl::StrCat(r[0].as<std::string>(), "@", [&] {
+  mail.message_id = absl::StrCat(c.delivery, "@", [&] {
     const std::string from = AddressOf(mail_.from);
     return from.substr(from.rfind('@') + 1);
   }());

@@ -34,6 +34,8 @@ struct Options {
   absl::Duration retry_for = absl::Hours(24);
   /// Failed attempts in a row that disable a subscription.
   int disable_after = 20;
+  /// Requests a worker has in flight at once (its batch's deliveries are sent side by side).
+  size_t concurrent_sends = 4;
 };
 
 /// How e-mails go out.
@@ -94,8 +96,12 @@ class Notifier {
   absl::Status RefreshIndex();
   const SubscriptionIndex& index() const { return index_; }
 
-  /// Claims one due delivery (FOR UPDATE SKIP LOCKED: never one another worker or replica
-  /// holds), sends it and records the attempt; false when none is due.
+  /// Claims up to `most` due deliveries (FOR UPDATE SKIP LOCKED: never one another worker or
+  /// replica holds; never two about one subject for one subscription), sends them side by side
+  /// (Options::concurrent_sends at once) and records their attempts in the same transaction;
+  /// how many were attempted, 0 when none is due.
+  absl::StatusOr<int> DeliverDue(int most);
+  /// DeliverDue(1): false when none is due.
   absl::StatusOr<bool> DeliverOne();
   /// Closes the digests that are due: per subscription, the deliveries collected before its
   /// closing become one `notification.digest` delivery (several past 500 events), sent like any
@@ -133,8 +139,10 @@ class Notifier {
                         bool create);
   absl::StatusOr<std::string> ParseName(const std::string& name, const std::string& field);
 
-  // Sends an e-mail delivery; the attempt's result.
-  SendResult SendMail(const pqxx::row& delivery, absl::Time now) const;
+  struct Claimed;
+  // Sends one claimed delivery (a signed webhook request or an e-mail); the attempt's result.
+  SendResult Send(const Claimed& delivery, absl::Time now) const;
+  SendResult SendMail(const Claimed& delivery, absl::Time now) const;
 
   db::Pool& pool_;
   const net::DestinationPolicy& policy_;

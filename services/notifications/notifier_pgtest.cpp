@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -193,8 +194,9 @@ TEST_F(NotifierTest, ConcurrentWorkersNeverSendOneDeliveryTwice) {
     workers.emplace_back([&, w] {
       Notifier& n = w % 2 ? other : notifier();
       for (;;) {
-        auto sent = n.DeliverOne();
-        if (!sent.ok() || !*sent) return;
+        // Some workers one at a time, some by batches sent side by side.
+        auto sent = n.DeliverDue(w < 2 ? 1 : 4);
+        if (!sent.ok() || *sent == 0) return;
       }
     });
   }
@@ -205,6 +207,54 @@ TEST_F(NotifierTest, ConcurrentWorkersNeverSendOneDeliveryTwice) {
   EXPECT_EQ(sent.size(), static_cast<size_t>(kEvents));
   EXPECT_EQ(ids.size(), static_cast<size_t>(kEvents));
   EXPECT_FALSE(sender_.overlapping());
+  for (const auto& d : Log(sub.name())) EXPECT_EQ(d.state(), v1::Delivery::SUCCEEDED);
+}
+
+TEST_F(NotifierTest, ABatchHoldsOneDeliveryPerVenueAndCountsFailuresOnce) {
+  options_.disable_after = 3;
+  v1::Subscription sub = Subscribe();
+  std::vector<std::string> x;  // venues/x's events, in order
+  for (int i = 0; i < 3; ++i) {
+    const events::v1::Event e = VenueCreated("venues/x");
+    x.push_back(e.id());
+    ASSERT_TRUE(Publish(e).ok());
+    if (i < 2) {
+      ASSERT_TRUE(Publish(VenueCreated("venues/y")).ok());
+    }
+  }
+  sender_.status = 503;
+  EXPECT_EQ(*notifier().DeliverDue(32), 2) << "one per venue: the others wait for their elder";
+  auto got = notifier().Get(sub.name());
+  EXPECT_EQ(got->consecutive_failures(), 2);
+  EXPECT_EQ(got->state(), v1::Subscription::ACTIVE);
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(*notifier().DeliverDue(32), 2);
+  got = notifier().Get(sub.name());
+  EXPECT_EQ(got->consecutive_failures(), 4);
+  EXPECT_EQ(got->state(), v1::Subscription::DISABLED);
+  EXPECT_TRUE(absl::StartsWith(got->disabled_reason(), "4 échecs consécutifs ; le dernier : "))
+      << got->disabled_reason();
+  clock_.Advance(absl::Minutes(1));
+  EXPECT_EQ(*notifier().DeliverDue(32), 0) << "a disabled subscription waits";
+  // Back on: the rest goes out by batches, venue by venue in order, and the count is reset.
+  sender_.status = 200;
+  got->set_state(v1::Subscription::ACTIVE);
+  ASSERT_TRUE(notifier().Update(*got, {"state"}).ok());
+  std::vector<int> batches;
+  for (auto n = notifier().DeliverDue(32); *n > 0; n = notifier().DeliverDue(32)) {
+    batches.push_back(*n);
+  }
+  EXPECT_EQ(batches, (std::vector<int>{2, 2, 1}));
+  std::vector<std::string> order;
+  for (const auto& sent : sender_.sent()) {
+    for (const auto& id : x) {
+      if (absl::StrContains(sent.body, id) && (order.empty() || order.back() != id)) {
+        order.push_back(id);
+      }
+    }
+  }
+  EXPECT_EQ(order, x);
+  EXPECT_EQ(notifier().Get(sub.name())->consecutive_failures(), 0);
   for (const auto& d : Log(sub.name())) EXPECT_EQ(d.state(), v1::Delivery::SUCCEEDED);
 }
 
