@@ -111,25 +111,28 @@ class EmailTest : public ::testing::Test {
         "services/venues/passerelle-venues",
         std::map<std::string, std::string>{{"PASSERELLE_NATS_PREFIX", prefix_}});
     venues_process_ = venues_->Start();
+    std::map<std::string, std::string> env{
+        {"PASSERELLE_NATS_PREFIX", prefix_},
+        {"PASSERELLE_NOTIFICATIONS_SMTP_URL", smtp_.url()},
+        {"PASSERELLE_NOTIFICATIONS_MAIL_FROM",
+         "Réseau numérique de Roubaix <reseau@passerelle.example>"},
+        {"PASSERELLE_GATEWAY_PUBLIC_URL", "https://api.passerelle.example/"},
+        {"PASSERELLE_NOTIFICATIONS_TIMEOUT", "2s"},
+        {"PASSERELLE_NOTIFICATIONS_POLL", "50ms"},
+        {"PASSERELLE_NOTIFICATIONS_RETRY_INITIAL", "200ms"},
+        {"PASSERELLE_NOTIFICATIONS_RETRY_MAX_STEP", "1s"},
+        {"PASSERELLE_PAGE_TOKEN_KEY", "email-itest"}};
+    for (const auto& [k, v] : ExtraEnv()) env[k] = v;
     notifications_ = std::make_unique<testing::ServiceBinary>(
-        "services/notifications/passerelle-notifications",
-        std::map<std::string, std::string>{
-            {"PASSERELLE_NATS_PREFIX", prefix_},
-            {"PASSERELLE_NOTIFICATIONS_SMTP_URL", smtp_.url()},
-            {"PASSERELLE_NOTIFICATIONS_MAIL_FROM",
-             "Réseau numérique de Roubaix <reseau@passerelle.example>"},
-            {"PASSERELLE_GATEWAY_PUBLIC_URL", "https://api.passerelle.example/"},
-            {"PASSERELLE_NOTIFICATIONS_TIMEOUT", "2s"},
-            {"PASSERELLE_NOTIFICATIONS_POLL", "50ms"},
-            {"PASSERELLE_NOTIFICATIONS_RETRY_INITIAL", "200ms"},
-            {"PASSERELLE_NOTIFICATIONS_RETRY_MAX_STEP", "1s"},
-            {"PASSERELLE_PAGE_TOKEN_KEY", "email-itest"}});
+        "services/notifications/passerelle-notifications", env);
     process_ = notifications_->Start();
     stub_ = v1::NotificationService::NewStub(
         grpc::CreateChannel(notifications_->grpc_address(), grpc::InsecureChannelCredentials()));
     venues_stub_ = venues::v1::VenueService::NewStub(
         grpc::CreateChannel(venues_->grpc_address(), grpc::InsecureChannelCredentials()));
   }
+  // What a fixture adds to the notifications service's environment.
+  virtual std::map<std::string, std::string> ExtraEnv() const { return {}; }
   void TearDown() override {
     process_->Signal(SIGTERM);
     EXPECT_EQ(process_->Wait(20s), 0) << process_->Output();
@@ -420,6 +423,61 @@ TEST_F(EmailTest, ANewAddressGetsANewUnsubscribeLink) {
   EXPECT_EQ(Unsubscribe(old_token, "", &out).error_code(), grpc::StatusCode::NOT_FOUND);
   ASSERT_TRUE(Unsubscribe(new_token, "List-Unsubscribe=One-Click", &out).ok());
   EXPECT_EQ(out.address(), after);
+}
+
+// A webhook endpoint that keeps failing, and a contact to tell.
+class ContactTest : public EmailTest {
+ protected:
+  std::map<std::string, std::string> ExtraEnv() const override {
+    return {{"PASSERELLE_NOTIFICATIONS_DISABLE_AFTER", "3"},
+            {"PASSERELLE_NOTIFICATIONS_ALLOWED_NETWORKS", "127.0.0.0/8"},
+            {"PASSERELLE_NOTIFICATIONS_ALLOWED_PORTS", absl::StrCat(closed_port_)}};
+  }
+  int closed_port_ = testing::FreePort();  // nothing listens there
+};
+
+TEST_F(ContactTest, TheOrganisationsContactIsToldByEmailWhenItsEndpointIsDisabled) {
+  const std::string contact = "informatique@centre-social.example";
+  grpc::ClientContext ctx;
+  v1::CreateSubscriptionRequest req;
+  req.mutable_subscription()->set_organisation("organisations/centre-social-epeule");
+  req.mutable_subscription()->set_display_name("Lieux de l'Épeule");
+  req.mutable_subscription()->mutable_webhook()->set_url(
+      absl::StrCat("http://127.0.0.1:", closed_port_, "/hook"));
+  req.mutable_subscription()->set_contact_email(contact);
+  v1::Subscription sub;
+  grpc::Status st = stub_->CreateSubscription(&ctx, req, &sub);
+  ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  EXPECT_EQ(sub.contact_email(), contact);
+  grpc::ClientContext test_ctx;
+  v1::SendTestRequest test;
+  test.set_name(sub.name());
+  v1::Delivery d;
+  ASSERT_TRUE(stub_->SendTest(&test_ctx, test, &d).ok());
+  ASSERT_TRUE(testing::WaitFor([&] { return smtp_.To(contact).size() == 1; }, 30s))
+      << process_->Output();
+  const json m = smtp_.To(contact)[0];
+  EXPECT_EQ(m["defects"], json::array()) << m.dump();
+  EXPECT_EQ(m["list_unsubscribe"], "") << "a notice, not a subscription's message";
+  EXPECT_THAT(m["subject"].get<std::string>(), HasSubstr("désactivé"));
+  const std::string text = m["text"].get<std::string>();
+  EXPECT_THAT(text, HasSubstr("Passerelle a désactivé l'abonnement « Lieux de l'Épeule »"));
+  EXPECT_THAT(text, HasSubstr("3 échecs consécutifs"));
+  EXPECT_THAT(text, HasSubstr("Rien n'est perdu"));
+  EXPECT_THAT(m["html"].get<std::string>(), HasSubstr("désactivé"));
+  // The subscription says so, and its log holds the notice beside the waiting test delivery.
+  grpc::ClientContext get_ctx;
+  v1::GetSubscriptionRequest get;
+  get.set_name(sub.name());
+  v1::Subscription now;
+  ASSERT_TRUE(stub_->GetSubscription(&get_ctx, get, &now).ok());
+  EXPECT_EQ(now.state(), v1::Subscription::DISABLED);
+  EXPECT_THAT(now.disabled_reason(), HasSubstr("3 échecs consécutifs"));
+  auto log = Deliveries(sub.name());
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].event_type(), "notification.disabled");
+  EXPECT_EQ(log[1].event_type(), "notification.test");
+  EXPECT_EQ(log[1].state(), v1::Delivery::PENDING) << "waits for the subscription to be on";
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "libs/text/html.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/indicators/v1/events.pb.h"
+#include "passerelle/notifications/v1/notifications.pb.h"
 #include "passerelle/referential/v1/events.pb.h"
 #include "passerelle/sync/v1/events.pb.h"
 #include "passerelle/venues/v1/events.pb.h"
@@ -572,6 +573,29 @@ Part TestPart() {
   return p;
 }
 
+// To the organisation's contact: what failed, and that nothing is lost meanwhile.
+Part DisabledPart(const v1::Subscription& s) {
+  const std::string name =
+      Clean(s.display_name().empty() ? s.name() : s.display_name(), kMaxTitleCodePoints);
+  const std::string target =
+      s.has_webhook() ? absl::StrCat("l'adresse ", Clean(s.webhook().url()))
+                      : absl::StrCat("l'adresse électronique ", Clean(s.email().address()));
+  Part p;
+  p.title = absl::StrCat("Abonnement « ", name, " » désactivé : ses envois échouent");
+  p.lead = absl::StrCat("Passerelle a désactivé l'abonnement « ", name, " » de ",
+                        Clean(s.organisation(), 80), " : les envois vers ", target,
+                        " ont échoué trop de fois de suite.");
+  p.items = {
+      absl::StrCat("Motif : ", Clean(s.disabled_reason()), "."),
+      "Rien n'est perdu : les changements qui le concernent continuent d'être enregistrés et "
+      "partiront dans l'ordre dès que l'abonnement sera réactivé.",
+      "Pour le réactiver, une fois l'adresse réparée : UpdateSubscription avec state ACTIVE "
+      "(PATCH /v1/" +
+          Clean(s.name(), 80) + "?updateMask=state, corps {\"state\": \"ACTIVE\"}).",
+  };
+  return p;
+}
+
 template <typename T>
 std::optional<T> Payload(const events::v1::Event& e) {
   T t;
@@ -595,6 +619,8 @@ Part Describe1(const events::v1::Event& e) {
     if (auto r = Payload<indicators::v1::ReportSubmitted>(e)) return ReportSubmittedPart(*r);
   } else if (type == "notification.test") {
     return TestPart();
+  } else if (type == "notification.disabled") {
+    if (auto s = Payload<v1::Subscription>(e)) return DisabledPart(*s);
   }
   return Generic(e);
 }
@@ -742,6 +768,24 @@ Message DescribeDigest(const std::vector<events::v1::Event>& events, const std::
     absl::StrAppend(&m.text, "\n", Wrap(rest, "", ""), "\n");
     absl::StrAppend(&m.html, "<p>", Html(rest), "</p>\n");
   }
+  return m;
+}
+
+Message WithFooter(Message m, const std::string& why, const std::string& unsubscribe_page) {
+  absl::StrAppend(&m.text, "\n\n-- \n", why);
+  if (!unsubscribe_page.empty()) {
+    absl::StrAppend(&m.text, "\nPour ne plus le recevoir : ", unsubscribe_page);
+  }
+  m.text += "\n";
+  std::string link;
+  if (!unsubscribe_page.empty()) {
+    link = absl::StrCat(" <a href=\"", text::EscapeHtml(unsubscribe_page),
+                        "\">Ne plus recevoir ces messages</a>");
+  }
+  m.html = absl::StrCat("<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>",
+                        text::EscapeHtml(m.subject), "</title></head>\n<body>\n", m.html,
+                        "\n<hr>\n<p style=\"font-size:small;color:#555\">", text::EscapeHtml(why),
+                        link, "</p>\n</body></html>\n");
   return m;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -40,5 +41,10 @@ Message Describe(const events::v1::Event& event);
 /// `to` at local midnight ends the day before).
 Message DescribeDigest(const std::vector<events::v1::Event>& events, const std::string& title,
                        absl::Time from, absl::Time to);
+
+/// The e-mail as sent: `m`'s text with a signature block saying `why` the reader gets it and,
+/// when `unsubscribe_page` is not empty, a link to stop; its HTML made a whole French document
+/// with the same footer (`why` and the link escaped).
+Message WithFooter(Message m, const std::string& why, const std::string& unsubscribe_page);
 
 }  // namespace passerelle::notifications

@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "libs/text/utf8.hpp"
 #include "passerelle/indicators/v1/events.pb.h"
+#include "passerelle/notifications/v1/notifications.pb.h"
 #include "passerelle/referential/v1/events.pb.h"
 #include "passerelle/sync/v1/events.pb.h"
 #include "passerelle/venues/v1/events.pb.h"
@@ -543,6 +544,43 @@ TEST(DigestTest, HostileTitleIsOneCleanLine) {
   EXPECT_THAT(m.html, Not(HasSubstr("<b>")));
   EXPECT_THAT(m.html, Not(HasSubstr("<i>")));
   EXPECT_THAT(m.html, HasSubstr("&lt;i&gt;A&lt;/i&gt;"));
+}
+
+TEST(MessageTest, TheContactLearnsWhatFailedAndHowToTurnItBackOn) {
+  v1::Subscription sub;
+  sub.set_name("subscriptions/0b6f5e1c-2d3a-4e5f-8a9b-0c1d2e3f4a5b");
+  sub.set_organisation("organisations/centre-social-epeule");
+  // Hostile values: markup, a control character, a huge URL (invalid UTF-8 cannot be parsed
+  // from a proto3 string: such a payload gives the generic sentence, tested above).
+  sub.set_display_name("Lieux <b>de</b> l'\x01Épeule");
+  sub.mutable_webhook()->set_url("https://hooks.example/" + std::string(5000, 'a'));
+  sub.set_disabled_reason("20 échecs consécutifs ; le dernier : réponse HTTP 500");
+  const Message m = Describe(Make("notification.disabled", sub, sub.name()));
+  ExpectClean(m);
+  EXPECT_THAT(m.subject, HasSubstr("désactivé"));
+  const std::string text = Flat(m.text);
+  EXPECT_THAT(text, HasSubstr("Passerelle a désactivé l'abonnement « Lieux <b>de</b>"));
+  EXPECT_THAT(text, HasSubstr("de organisations/centre-social-epeule"));
+  EXPECT_THAT(text, HasSubstr("Motif : 20 échecs consécutifs ; le dernier : réponse HTTP 500."));
+  EXPECT_THAT(text, HasSubstr("Rien n'est perdu"));
+  EXPECT_THAT(text, HasSubstr("PATCH /v1/subscriptions/0b6f5e1c"));
+  EXPECT_THAT(text, Not(HasSubstr(std::string(300, 'a')))) << "the URL is cut";
+  EXPECT_THAT(m.html, Not(HasSubstr("<b>de</b>")));
+  EXPECT_THAT(m.html, HasSubstr("&lt;b&gt;de&lt;/b&gt;"));
+}
+
+TEST(MessageTest, TheFooterSaysWhyAndLinksToUnsubscribeOnlyWhenThereIsALink) {
+  Message m{.subject = "Sujet <x>", .text = "Texte.\n", .html = "<p>Texte.</p>"};
+  const Message with = WithFooter(m, "Parce que « <vous> »", "https://api.example/d?token=a&b");
+  EXPECT_THAT(with.text, HasSubstr("Texte.\n\n\n-- \nParce que « <vous> »\nPour ne plus le "
+                                   "recevoir : https://api.example/d?token=a&b\n"));
+  EXPECT_THAT(with.html, HasSubstr("<html lang=\"fr\">"));
+  EXPECT_THAT(with.html, HasSubstr("<title>Sujet &lt;x&gt;</title>"));
+  EXPECT_THAT(with.html, HasSubstr("Parce que « &lt;vous&gt; »"));
+  EXPECT_THAT(with.html, HasSubstr("href=\"https://api.example/d?token=a&amp;b\""));
+  const Message without = WithFooter(m, "Contact", "");
+  EXPECT_THAT(without.text, Not(HasSubstr("Pour ne plus")));
+  EXPECT_THAT(without.html, Not(HasSubstr("<a ")));
 }
 
 }  // namespace

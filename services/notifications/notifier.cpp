@@ -42,6 +42,8 @@ constexpr absl::Duration kMaxGrace = absl::Hours(24 * 7);
 // The event a digest delivery carries, and how many events one digest holds at most (a period
 // with more gives several digests at its closing).
 constexpr std::string_view kDigestEventType = "notification.digest";
+// A notice to a subscription's contact that it was disabled (payload: the Subscription).
+constexpr std::string_view kDisabledEventType = "notification.disabled";
 constexpr int kDigestMaxEvents = 500;
 
 std::string RhythmText(v1::Subscription::Rhythm r) {
@@ -70,7 +72,7 @@ constexpr char kColumns[] =
     "rhythm, state, disabled_reason, consecutive_failures, revision, "
     "extract(epoch FROM create_time), extract(epoch FROM update_time), "
     "extract(epoch FROM previous_secret_expire_time), digest_time, digest_weekday, "
-    "extract(epoch FROM next_digest_time)";
+    "extract(epoch FROM next_digest_time), contact_email";
 
 absl::Status NotFound(const std::string& what) {
   return api::WithReason(absl::NotFoundError(absl::StrCat(what, " n'existe pas")),
@@ -122,6 +124,7 @@ v1::Subscription FromRow(const pqxx::row& r) {
   s.set_state(r[8].as<std::string>() == "active" ? v1::Subscription::ACTIVE
                                                  : v1::Subscription::DISABLED);
   s.set_disabled_reason(r[9].as<std::string>());
+  s.set_contact_email(r[18].as<std::string>());
   s.set_consecutive_failures(r[10].as<int>());
   s.set_etag(api::WeakETag(r[11].as<int>()));
   api::ToTimestamp(db::FromEpoch(r[12]), s.mutable_create_time());
@@ -294,6 +297,20 @@ void Tombstone(pqxx::work& tx, const std::string& id, absl::Time now) {
       id, db::Timestamp(now));
 }
 
+// Records `event` (its JSON body for webhooks, its bytes for e-mails); once: the same event
+// again is a no-op.
+absl::Status RecordEvent(pqxx::work& tx, const events::v1::Event& event) {
+  auto body = Body(event);
+  if (!body.ok()) return body.status();
+  tx.exec_params(
+      "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) VALUES ($1, "
+      "$2, $3, $4::timestamptz, $5, decode($6, 'hex')) ON CONFLICT (event_id) DO NOTHING",
+      event.id(), event.type(), event.subject(),
+      db::Timestamp(api::FromTimestamp(event.occurred_time())), *body,
+      db::ToHex(event.SerializeAsString()));
+  return absl::OkStatus();
+}
+
 // A new unsubscribe token: 256 random bits as 64 lowercase hex digits.
 std::string NewToken() {
   unsigned char bytes[32];
@@ -359,6 +376,15 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
                                   "lettres non accentuées, chiffres, . _ + -, sans espace)")});
     }
   }
+  if (want("contact_email") && !s.contact_email().empty()) {
+    const std::string& a = s.contact_email();
+    if (api::CheckText(&bad, "subscription.contact_email", a, 254) && !IsMailAddress(a)) {
+      bad.push_back({"subscription.contact_email",
+                     absl::StrCat(text::Quote(a, 60),
+                                  " : adresse électronique invalide [email] (nom@domaine.fr : "
+                                  "lettres non accentuées, chiffres, . _ + -, sans espace)")});
+    }
+  }
   if (want("filter")) CheckFilter(&bad, s.filter());
   if (!bad.empty()) {
     return api::InvalidArgument(absl::StrCat(bad.size(), " field(s) invalid"), bad);
@@ -410,15 +436,15 @@ absl::StatusOr<v1::Subscription> Notifier::Create(const v1::Subscription& in) {
     out = FromRow(tx.exec_params1(
         absl::StrCat("INSERT INTO subscriptions (subscription_id, organisation, display_name, "
                      "channel, url, email, secret, filter, create_time, update_time, rhythm, "
-                     "digest_time, digest_weekday, next_digest_time, unsubscribe_token) VALUES "
-                     "($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::timestamptz, "
-                     "$9::timestamptz, $10, $11, $12, NULLIF($13, '')::timestamptz, $14) "
-                     "RETURNING ",
+                     "digest_time, digest_weekday, next_digest_time, unsubscribe_token, "
+                     "contact_email) VALUES ($1::uuid, $2, $3, $4, $5, $6, $7, $8::jsonb, "
+                     "$9::timestamptz, $9::timestamptz, $10, $11, $12, NULLIF($13, "
+                     "'')::timestamptz, $14, $15) RETURNING ",
                      kColumns),
         id, in.organisation(), in.display_name(), in.has_webhook() ? "webhook" : "email",
         in.has_webhook() ? in.webhook().url() : "", in.has_email() ? in.email().address() : "",
         secret, FilterJson(in.filter()), now, RhythmText(in.rhythm()), DigestTimeText(schedule),
-        schedule.weekday, next_digest, NewToken()));
+        schedule.weekday, next_digest, NewToken(), in.contact_email()));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -453,8 +479,8 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
                                 {{"update_mask", "nommez les champs à changer"}});
   }
   static const std::set<std::string> kPaths = {
-      "display_name", "webhook", "webhook.url", "email",       "email.address",
-      "filter",       "rhythm",  "state",       "digest_time", "digest_weekday"};
+      "display_name", "webhook", "webhook.url", "email",          "email.address", "filter",
+      "rhythm",       "state",   "digest_time", "digest_weekday", "contact_email"};
   for (size_t i = 0; i < mask.size(); ++i) {
     if (!kPaths.contains(mask[i])) {
       return api::InvalidArgument(
@@ -462,7 +488,7 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
           {{absl::StrCat("update_mask.paths[", i, "]"),
             absl::StrCat(text::Quote(mask[i], 40),
                          " ne peut pas être changé (display_name, webhook.url, email.address, "
-                         "filter, rhythm, digest_time, digest_weekday, state)")}});
+                         "filter, rhythm, digest_time, digest_weekday, state, contact_email)")}});
     }
   }
   auto revision = api::RevisionFromETag(in.etag());
@@ -494,6 +520,7 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
       cur.mutable_email()->set_address(in.email().address());
     }
     if (InMask(mask, "filter")) *cur.mutable_filter() = in.filter();
+    if (InMask(mask, "contact_email")) cur.set_contact_email(in.contact_email());
     std::string state = cur.state() == v1::Subscription::ACTIVE ? "active" : "disabled";
     std::string reason = cur.disabled_reason();
     int failures = cur.consecutive_failures();
@@ -529,7 +556,8 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
                      "$9::timestamptz, change_seq = nextval('subscription_changes'), rhythm = $10, "
                      "digest_time = $11, digest_weekday = $12, next_digest_time = NULLIF($13, "
                      "'')::timestamptz, unsubscribe_token = CASE WHEN $14 = '' THEN "
-                     "unsubscribe_token ELSE $14 END WHERE subscription_id = $1::uuid RETURNING ",
+                     "unsubscribe_token ELSE $14 END, contact_email = $15 WHERE subscription_id = "
+                     "$1::uuid RETURNING ",
                      kColumns),
         *id, cur.display_name(), cur.has_webhook() ? cur.webhook().url() : "",
         cur.has_email() ? cur.email().address() : "", FilterJson(cur.filter()), state, reason,
@@ -537,7 +565,8 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
         DigestTimeText(*ParseDigestTime(cur.digest_time())), static_cast<int>(cur.digest_weekday()),
         next_digest,
         // A new address gets a new unsubscribe link: the former recipient's stops working.
-        InMask(mask, "email") || InMask(mask, "email.address") ? NewToken() : std::string()));
+        InMask(mask, "email") || InMask(mask, "email.address") ? NewToken() : std::string(),
+        cur.contact_email()));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
@@ -600,7 +629,7 @@ absl::StatusOr<Page<v1::Subscription>> Notifier::List(const std::string& organis
     }
     if (static_cast<int>(rows.size()) > limit) {
       const auto& last = rows[limit - 1];
-      page.next_cursor = absl::StrCat(last[18].as<int64_t>(), ":", last[0].as<std::string>());
+      page.next_cursor = absl::StrCat(last[19].as<int64_t>(), ":", last[0].as<std::string>());
     }
     return absl::OkStatus();
   });
@@ -678,8 +707,6 @@ absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
   event.set_source("notifications");
   event.set_subject(name);
   api::ToTimestamp(clock_.Now(), event.mutable_occurred_time());
-  auto body = Body(event);
-  if (!body.ok()) return body.status();
   std::optional<v1::Delivery> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto found = tx.exec_params(
@@ -690,12 +717,8 @@ absl::StatusOr<v1::Delivery> Notifier::SendTest(const std::string& name) {
       return absl::FailedPreconditionError(
           "abonnement désactivé : réactivez-le (UpdateSubscription, state ACTIVE) avant un essai");
     }
-    const std::string now = db::Timestamp(clock_.Now());
-    tx.exec_params(
-        "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) VALUES "
-        "($1, $2, $3, $4::timestamptz, $5, decode($6, 'hex'))",
-        event.id(), event.type(), event.subject(), now, *body,
-        db::ToHex(event.SerializeAsString()));
+    const std::string now = db::Timestamp(api::FromTimestamp(event.occurred_time()));
+    if (absl::Status s = RecordEvent(tx, event); !s.ok()) return s;
     auto r = tx.exec_params(
         absl::StrCat("WITH d AS (INSERT INTO deliveries (delivery_id, subscription_id, event_id, "
                      "subject, create_time, next_attempt_time) VALUES (gen_random_uuid(), "
@@ -759,15 +782,8 @@ absl::Status Notifier::Consume(pqxx::work& tx, const events::v1::Event& event) {
   if (!facts.ok()) return events::Permanent(facts.status());
   const std::vector<std::string> ids = index_.Match(*facts);
   if (ids.empty()) return absl::OkStatus();
-  auto body = Body(event);
-  if (!body.ok()) return body.status();
-  const absl::Time occurred = api::FromTimestamp(event.occurred_time());
   const std::string now = db::Timestamp(clock_.Now());
-  tx.exec_params(
-      "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) VALUES ($1, "
-      "$2, $3, $4::timestamptz, $5, decode($6, 'hex')) ON CONFLICT (event_id) DO NOTHING",
-      event.id(), event.type(), event.subject(), db::Timestamp(occurred), *body,
-      db::ToHex(event.SerializeAsString()));
+  if (absl::Status s = RecordEvent(tx, event); !s.ok()) return s;
   // One delivery per (event, subscription): the UNIQUE constraint makes a second insert (a
   // redelivered event past the inbox, another replica) a no-op.
   tx.exec_params(
@@ -833,13 +849,7 @@ absl::StatusOr<int> Notifier::CloseDigests() {
         event.set_subject(name);
         api::ToTimestamp(closing, event.mutable_occurred_time());
         event.mutable_payload()->PackFrom(digest);
-        auto body = Body(event);
-        if (!body.ok()) return body.status();
-        tx.exec_params(
-            "INSERT INTO events (event_id, event_type, subject, occurred_time, body, event) "
-            "VALUES ($1, $2, $3, $4::timestamptz, $5, decode($6, 'hex'))",
-            event.id(), event.type(), event.subject(), db::Timestamp(closing), *body,
-            db::ToHex(event.SerializeAsString()));
+        if (absl::Status s = RecordEvent(tx, event); !s.ok()) return s;
         const std::string delivery = events::NewUuid();
         tx.exec_params(
             "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, "
@@ -943,6 +953,7 @@ struct Notifier::Claimed {
   std::string event_bytes;  // the event as recorded (empty for events recorded before 0002)
   std::string event_type;
   std::string event_id;
+  bool notice = false;  // to the contact, about the subscription (`email_to`)
   SendResult sent;
 };
 
@@ -998,25 +1009,25 @@ absl::StatusOr<int> Notifier::DeliverDue(int most) {
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     count = 0;
     const absl::Time now = clock_.Now();
-    // The oldest due deliveries nobody holds, whose subscription is active and that have no
-    // older pending delivery about the same subject (deliveries about one venue go out in
-    // order; so a batch never holds two about one subject for one subscription). Read in the
-    // claim index's order, whatever the statistics say: a burst of deliveries just inserted,
-    // not yet analysed, otherwise gets a plan sorting every pending one (57 ms at 10,000
-    // instead of 3).
+    // The oldest due deliveries nobody holds, whose subscription is active (or notices to its
+    // contact that it was disabled, which wait for nothing) and that have no older pending delivery
+    // about the same subject (deliveries about one venue go out in order; so a batch never holds
+    // two about one subject for one subscription). Read in the claim index's order, whatever the
+    // statistics say: a burst of deliveries just inserted, not yet analysed, otherwise gets a plan
+    // sorting every pending one (57 ms at 10,000 instead of 3).
     tx.exec("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off");
     auto rows = tx.exec_params(
         "SELECT d.delivery_id::text, d.subscription_id::text, d.attempts, "
         "extract(epoch FROM d.create_time), e.body, s.url, s.secret, "
         "CASE WHEN s.previous_secret_expire_time > $1::timestamptz THEN s.previous_secret ELSE "
         "'' END, s.channel, s.email, s.unsubscribe_token, s.display_name, s.organisation, "
-        "encode(e.event, 'hex'), e.event_type, d.event_id FROM deliveries d JOIN subscriptions s "
-        "USING (subscription_id) JOIN events e USING (event_id) WHERE d.state = 'pending' AND "
-        "d.next_attempt_time <= $1::timestamptz AND s.state = 'active' AND NOT s.deleted AND "
-        "NOT EXISTS "
+        "encode(e.event, 'hex'), e.event_type, d.event_id, d.email_to FROM deliveries d JOIN "
+        "subscriptions s USING (subscription_id) JOIN events e USING (event_id) WHERE d.state = "
+        "'pending' AND d.next_attempt_time <= $1::timestamptz AND (s.state = 'active' OR "
+        "d.email_to IS NOT NULL) AND NOT s.deleted AND (d.email_to IS NOT NULL OR NOT EXISTS "
         "(SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.subject "
-        "= d.subject AND p.state = 'pending' AND p.seq < d.seq) ORDER BY d.next_attempt_time, "
-        "d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+        "= d.subject AND p.state = 'pending' AND p.email_to IS NULL AND p.seq < d.seq)) ORDER "
+        "BY d.next_attempt_time, d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
         db::Timestamp(now), std::max(1, most));
     if (rows.empty()) return absl::OkStatus();
     tx.exec("RESET enable_sort; RESET enable_bitmapscan");
@@ -1041,6 +1052,14 @@ absl::StatusOr<int> Notifier::DeliverDue(int most) {
       }
       c.event_type = r[14].as<std::string>();
       c.event_id = r[15].as<std::string>();
+      if (!r[16].is_null()) {
+        // A notice to the organisation's contact: an e-mail, whatever the channel, with no
+        // unsubscribe link (it is not a subscription's message).
+        c.notice = true;
+        c.channel = "email";
+        c.email = r[16].as<std::string>();
+        c.token.clear();
+      }
     }
     // The rows stay locked while the requests are in flight, side by side: another worker or
     // replica skips them; a crash rolls back and they are sent again with the same webhook-id
@@ -1065,11 +1084,14 @@ absl::StatusOr<int> Notifier::DeliverDue(int most) {
                           {"outcome", ok                                              ? "succeeded"
                                       : sent.outcome == SendResult::Outcome::kRefused ? "refused"
                                                                                       : "failed"}});
-      Tally& tally = tallies[c.subscription];
+      // A notice to the contact does not count for the subscription's own channel.
+      Tally* tally = c.notice ? nullptr : &tallies[c.subscription];
       if (ok) {
         states.push_back({{"delivery_id", c.delivery}, {"state", "succeeded"}});
-        tally.succeeded = true;
-        tally.failures = 0;
+        if (tally != nullptr) {
+          tally->succeeded = true;
+          tally->failures = 0;
+        }
         continue;
       }
       const absl::Time next =
@@ -1078,8 +1100,10 @@ absl::StatusOr<int> Notifier::DeliverDue(int most) {
       states.push_back({{"delivery_id", c.delivery},
                         {"state", give_up ? "failed" : "pending"},
                         {"next_attempt_time", db::Timestamp(give_up ? now : next)}});
-      ++tally.failures;
-      tally.last_error = sent.error;
+      if (tally != nullptr) {
+        ++tally->failures;
+        tally->last_error = sent.error;
+      }
       logging::Warn("delivery failed", {{"delivery", c.delivery},
                                         {"subscription", c.subscription},
                                         {"http_status", sent.http_status},
@@ -1107,7 +1131,8 @@ absl::StatusOr<int> Notifier::DeliverDue(int most) {
       if (tally.failures > 0) failing.push_back(id);
     }
     for (const auto& r : tx.exec_params(
-             "SELECT subscription_id::text, consecutive_failures, state FROM subscriptions WHERE "
+             "SELECT subscription_id::text, consecutive_failures, state, contact_email, "
+             "organisation, display_name, channel, url, email FROM subscriptions WHERE "
              "subscription_id = ANY($1::uuid[]) AND (consecutive_failures <> 0 OR subscription_id "
              "= ANY($2::uuid[])) ORDER BY subscription_id FOR UPDATE",
              db::TextArray(ids), db::TextArray(failing))) {
@@ -1115,13 +1140,39 @@ absl::StatusOr<int> Notifier::DeliverDue(int most) {
       const Tally& tally = tallies.at(id);
       const int failures = (tally.succeeded ? 0 : r[1].as<int>()) + tally.failures;
       const bool disable = failures >= options_.disable_after && r[2].as<std::string>() == "active";
+      const std::string reason = text::ToValidUtf8(
+          absl::StrCat(failures, " échecs consécutifs ; le dernier : ", tally.last_error));
       tx.exec_params(
           "UPDATE subscriptions SET consecutive_failures = $2, state = CASE WHEN $3 THEN "
           "'disabled' ELSE state END, disabled_reason = CASE WHEN $3 THEN $4 ELSE "
           "disabled_reason END WHERE subscription_id = $1::uuid",
-          id, failures, disable,
-          text::ToValidUtf8(
-              absl::StrCat(failures, " échecs consécutifs ; le dernier : ", tally.last_error)));
+          id, failures, disable, reason);
+      if (!disable) continue;
+      logging::Warn("subscription disabled", {{"subscription", id}, {"reason", reason}});
+      if (r[3].as<std::string>().empty()) continue;
+      // The contact is told, by a delivery of its own (sent, retried and logged like the
+      // others, while the subscription stays disabled).
+      v1::Subscription about;
+      about.set_name(kSubscription.Format({id}));
+      about.set_organisation(r[4].as<std::string>());
+      about.set_display_name(r[5].as<std::string>());
+      if (r[6].as<std::string>() == "webhook") {
+        about.mutable_webhook()->set_url(r[7].as<std::string>());
+      } else {
+        about.mutable_email()->set_address(r[8].as<std::string>());
+      }
+      about.set_state(v1::Subscription::DISABLED);
+      about.set_disabled_reason(reason);
+      about.set_consecutive_failures(failures);
+      about.set_contact_email(r[3].as<std::string>());
+      const events::v1::Event event = events::MakeEvent(std::string(kDisabledEventType),
+                                                        "notifications", about.name(), about, now);
+      if (absl::Status s = RecordEvent(tx, event); !s.ok()) return s;
+      tx.exec_params(
+          "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, create_time, "
+          "next_attempt_time, email_to) VALUES (gen_random_uuid(), $1::uuid, $2, $3, "
+          "$4::timestamptz, $4::timestamptz, $5)",
+          id, event.id(), event.subject(), db::Timestamp(now), r[3].as<std::string>());
     }
     count = static_cast<int>(batch.size());
     return absl::OkStatus();
@@ -1166,32 +1217,36 @@ SendResult Notifier::SendMail(const Claimed& c, absl::Time now) const {
                                                api::FromTimestamp(digest.end_time()))
                               : Describe(event);
   const std::string& address = c.email;
-  const std::string& token = c.token;
-  const std::string url = UnsubscribeUrl(token);
-  // People follow the footer's link to a page with a button (opening a link changes nothing);
-  // mail clients post to List-Unsubscribe themselves.
-  const std::string page = UnsubscribePageUrl(token);
   Mail mail;
   mail.from = mail_.from;
   mail.to = address;
-  mail.subject = message.subject;
   mail.date = now;
   mail.message_id = absl::StrCat(c.delivery, "@", [&] {
     const std::string from = AddressOf(mail_.from);
     return from.substr(from.rfind('@') + 1);
   }());
-  mail.unsubscribe = url;
-  mail.text = absl::StrCat(message.text,
-                           "\n\n-- \nVous recevez ce message de Passerelle, le registre de la "
-                           "médiation numérique de Roubaix, par l'abonnement « ",
-                           title, " » de ", address, ".\nPour ne plus le recevoir : ", page, "\n");
-  mail.html = absl::StrCat(
-      "<!DOCTYPE html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\"><title>",
-      text::EscapeHtml(message.subject), "</title></head>\n<body>\n", message.html,
-      "\n<hr>\n<p style=\"font-size:small;color:#555\">Vous recevez ce message de Passerelle, le "
-      "registre de la médiation numérique de Roubaix, par l'abonnement « ",
-      text::EscapeHtml(title), " » de ", text::EscapeHtml(address), ". <a href=\"",
-      text::EscapeHtml(page), "\">Ne plus recevoir ces messages</a></p>\n</body></html>\n");
+  Message sent;
+  if (c.notice) {
+    // To the organisation's contact, about the subscription: nothing to unsubscribe from.
+    sent = WithFooter(message,
+                      absl::StrCat("Vous recevez ce message de Passerelle, le registre de la "
+                                   "médiation numérique de Roubaix, comme contact de l'abonnement "
+                                   "« ",
+                                   title, " » (", address, ")."),
+                      "");
+  } else {
+    // People follow the footer's link to a page with a button (opening a link changes
+    // nothing); mail clients post to List-Unsubscribe themselves.
+    mail.unsubscribe = UnsubscribeUrl(c.token);
+    sent = WithFooter(message,
+                      absl::StrCat("Vous recevez ce message de Passerelle, le registre de la "
+                                   "médiation numérique de Roubaix, par l'abonnement « ",
+                                   title, " » de ", address, "."),
+                      UnsubscribePageUrl(c.token));
+  }
+  mail.subject = sent.subject;
+  mail.text = sent.text;
+  mail.html = sent.html;
   return mail_.mailer->Send(address, ComposeMail(mail));
 }
 

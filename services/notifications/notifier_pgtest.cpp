@@ -531,5 +531,70 @@ TEST_F(DigestTest, AnEmailDigestGroupsThePeriodInOneFrenchMessage) {
       << text;
 }
 
+TEST_F(NotifierTest, TheContactIsToldOnceWhenTheEndpointIsDisabled) {
+  options_.disable_after = 2;
+  FakeMailer mailer;
+  notifier().SetMail({.mailer = &mailer,
+                      .from = "Passerelle <n@passerelle.example>",
+                      .public_url = "https://api.passerelle.example"});
+  v1::Subscription s;
+  s.set_organisation("organisations/centre-social-epeule");
+  s.set_display_name("Lieux de l'Épeule");
+  s.mutable_webhook()->set_url("http://127.0.0.1:9/hook");
+  s.set_contact_email("<contact@centre.example>");
+  auto refused = notifier().Create(s);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().ToString().find("subscription.contact_email"), std::string::npos);
+  s.set_contact_email("contact@centre.example");
+  auto sub = notifier().Create(s);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  EXPECT_EQ(sub->contact_email(), "contact@centre.example");
+
+  sender_.status = 500;
+  ASSERT_TRUE(Publish(VenueCreated("venues/a")).ok());
+  ASSERT_TRUE(Publish(VenueCreated("venues/b")).ok());
+  ASSERT_EQ(*notifier().DeliverDue(32), 2);  // two failures: disabled, the notice made
+  EXPECT_EQ(notifier().Get(sub->name())->state(), v1::Subscription::DISABLED);
+  EXPECT_EQ(*notifier().DeliverDue(32), 1) << "the notice goes out, the webhooks wait";
+  ASSERT_EQ(mailer.sent().size(), 1u);
+  EXPECT_EQ(mailer.sent()[0].first, "contact@centre.example");
+  const std::string message = mailer.sent()[0].second;
+  EXPECT_EQ(message.find("List-Unsubscribe"), std::string::npos) << "nothing to unsubscribe from";
+  const std::string text = PlainText(message);
+  EXPECT_NE(text.find("Passerelle a désactivé l'abonnement « Lieux de l'Épeule »"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("http://127.0.0.1:9/hook"), std::string::npos) << text;
+  EXPECT_NE(text.find("2 échecs consécutifs ; le dernier : réponse HTTP 500"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("state ACTIVE"), std::string::npos) << text;
+  // The notice is in the subscription's log, and did not reset its failures.
+  auto log = Log(sub->name());
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0].event_type(), "notification.disabled");
+  EXPECT_EQ(log[0].state(), v1::Delivery::SUCCEEDED);
+  EXPECT_EQ(notifier().Get(sub->name())->consecutive_failures(), 2);
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(*notifier().DeliverDue(32), 0) << "told once; the webhooks wait for the state";
+  EXPECT_EQ(mailer.sent().size(), 1u);
+  // Turned back on and failing again: told again.
+  auto cur = notifier().Get(sub->name());
+  cur->set_state(v1::Subscription::ACTIVE);
+  ASSERT_TRUE(notifier().Update(*cur, {"state"}).ok());
+  EXPECT_EQ(*notifier().DeliverDue(32), 2);
+  EXPECT_EQ(*notifier().DeliverDue(32), 1);
+  EXPECT_EQ(mailer.sent().size(), 2u);
+  // Without a contact, nobody is told.
+  cur = notifier().Get(sub->name());
+  cur->set_contact_email("");
+  cur->set_state(v1::Subscription::ACTIVE);
+  ASSERT_TRUE(notifier().Update(*cur, {"state", "contact_email"}).ok());
+  clock_.Advance(absl::Hours(1));
+  EXPECT_EQ(*notifier().DeliverDue(32), 2);
+  EXPECT_EQ(notifier().Get(sub->name())->state(), v1::Subscription::DISABLED);
+  EXPECT_EQ(*notifier().DeliverDue(32), 0);
+  EXPECT_EQ(mailer.sent().size(), 2u);
+}
+
 }  // namespace
 }  // namespace passerelle::notifications
