@@ -3,7 +3,9 @@
 // message in a Maildir), the messages read back with Python's own e-mail parser
 // (tools/notifications_read_maildir.py): a venue write becomes one French e-mail with a text
 // and an HTML part and a one-click unsubscribe link that works once; a relay down then back
-// loses nothing; hostile addresses, names and tokens change nothing.
+// loses nothing; hostile addresses, names and tokens change nothing; a disabled endpoint's
+// contact is told. Digests through the same relay with the clock in the test's hands: the
+// service's domain (Notifier, its SmtpMailer) on PostgreSQL with a manual clock.
 #include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <netinet/in.h>
@@ -19,14 +21,22 @@
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
+#include "libs/clock/clock.hpp"
+#include "libs/db/transaction.hpp"
+#include "libs/events/event.hpp"
 #include "libs/testing/grpc_status.hpp"
 #include "libs/testing/testing.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/notifications/v1/notifications.grpc.pb.h"
+#include "passerelle/venues/v1/events.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
+#include "services/notifications/mail.hpp"
+#include "services/notifications/notifier.hpp"
+#include "services/notifications/sender.hpp"
 #include "services/venues/sample_venue.hpp"
 
 namespace passerelle::notifications {
+std::vector<db::Migration> Migrations();
 namespace {
 
 using testing::Violations;
@@ -478,6 +488,96 @@ TEST_F(ContactTest, TheOrganisationsContactIsToldByEmailWhenItsEndpointIsDisable
   EXPECT_EQ(log[0].event_type(), "notification.disabled");
   EXPECT_EQ(log[1].event_type(), "notification.test");
   EXPECT_EQ(log[1].state(), v1::Delivery::PENDING) << "waits for the subscription to be on";
+}
+
+// Digests with a controllable clock: the service's own domain and SmtpMailer, a manual clock,
+// the real PostgreSQL and aiosmtpd.
+class DigestMailTest : public testing::PgTest {
+ protected:
+  void SetUp() override {
+    PgTest::SetUp();
+    if (HasFatalFailure()) return;
+    ASSERT_TRUE(MigrateSchema({{"notifications", Migrations()}}).ok());
+    notifier_ = std::make_unique<Notifier>(pool(), policy_, sender_, clock_, Options{});
+    notifier_->SetMail({.mailer = &mailer_,
+                        .from = "Réseau numérique de Roubaix <reseau@passerelle.example>",
+                        .public_url = "https://api.passerelle.example"});
+  }
+  static absl::Time Utc(int y, int mo, int d, int h, int mi) {
+    return absl::FromCivil(absl::CivilMinute(y, mo, d, h, mi), absl::UTCTimeZone());
+  }
+  static venues::v1::Venue Venue(const std::string& id, const std::string& nom,
+                                 const std::string& horaires) {
+    venues::v1::Venue v;
+    v.set_name("venues/" + id);
+    v.set_nom(nom);
+    v.set_horaires(horaires);
+    return v;
+  }
+  void Publish(const events::v1::Event& e) {
+    ASSERT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
+                  return notifier_->Consume(tx, e);
+                }).ok());
+  }
+
+  SmtpServer smtp_;
+  clocks::ManualClock clock_{Utc(2026, 3, 28, 9, 0)};  // the day before the clock change
+  net::DestinationPolicy policy_ = *net::DestinationPolicy::FromStrings("127.0.0.0/8", "1-65535");
+  HttpSender sender_{policy_, 2000ms};
+  SmtpMailer mailer_{SmtpOptions{.url = smtp_.url(),
+                                 .from = "Réseau numérique de Roubaix <reseau@passerelle.example>",
+                                 .timeout = 10000ms}};
+  std::unique_ptr<Notifier> notifier_;
+};
+
+TEST_F(DigestMailTest, ADailyDigestLeavesAtEightParisTimeAsOneFrenchEmail) {
+  const std::string address = "veille@centre-social.example";
+  v1::Subscription s;
+  s.set_organisation("organisations/centre-social-epeule");
+  s.set_display_name("Veille de l'Épeule");
+  s.mutable_email()->set_address(address);
+  s.mutable_filter()->add_event_types("venue.*");
+  s.set_rhythm(v1::Subscription::DAILY_DIGEST);
+  auto sub = notifier_->Create(s);
+  ASSERT_TRUE(sub.ok()) << sub.status();
+  const venues::v1::Venue before = Venue("mediatheque", "Médiathèque Jean Lévy", "Mo 09:00-12:00");
+  venues::v1::Venue after = before;
+  after.set_horaires("Mo 09:00-12:00,14:00-17:00");
+  venues::v1::VenueUpdated updated;
+  *updated.mutable_venue() = after;
+  *updated.mutable_previous_venue() = before;
+  updated.add_changed_fields("horaires");
+  venues::v1::VenueCreated created;
+  *created.mutable_venue() = Venue("epeule", "Centre social de l'Épeule", "Tu 14:00-18:00");
+  Publish(events::MakeEvent("venue.updated", "venues", after.name(), updated, clock_.Now()));
+  clock_.Advance(absl::Hours(1));
+  Publish(
+      events::MakeEvent("venue.created", "venues", created.venue().name(), created, clock_.Now()));
+  // Summer time starts in the night: 08:00 in Paris is 06:00 UTC on the 29th.
+  clock_.Set(Utc(2026, 3, 29, 5, 59));
+  EXPECT_EQ(*notifier_->CloseDigests(), 0);
+  EXPECT_EQ(*notifier_->DeliverDue(32), 0) << "collected events wait for their digest";
+  clock_.Set(Utc(2026, 3, 29, 6, 0));
+  EXPECT_EQ(*notifier_->CloseDigests(), 1);
+  EXPECT_EQ(*notifier_->DeliverDue(32), 1);
+  ASSERT_TRUE(testing::WaitFor([&] { return smtp_.To(address).size() == 1; }, 20s));
+  const json m = smtp_.To(address)[0];
+  EXPECT_EQ(m["defects"], json::array()) << m.dump();
+  EXPECT_THAT(m["subject"].get<std::string>(), HasSubstr("Veille de l'Épeule : 2 changements"));
+  EXPECT_THAT(
+      m["list_unsubscribe"].get<std::string>(),
+      ::testing::StartsWith("<https://api.passerelle.example/v1/subscriptions:unsubscribe?token="));
+  const std::string text = m["text"].get<std::string>();
+  EXPECT_THAT(text, HasSubstr("Médiathèque Jean Lévy"));
+  EXPECT_THAT(text, HasSubstr("Centre social de l'Épeule"));
+  EXPECT_THAT(text, HasSubstr("devient"));
+  EXPECT_THAT(text, HasSubstr("28 mars 2026"));
+  EXPECT_THAT(m["html"].get<std::string>(), HasSubstr("Médiathèque Jean Lévy"));
+  // The next day had no event: no digest, no e-mail.
+  clock_.Set(Utc(2026, 3, 30, 6, 0));
+  EXPECT_EQ(*notifier_->CloseDigests(), 0);
+  EXPECT_EQ(*notifier_->DeliverDue(32), 0);
+  EXPECT_EQ(smtp_.To(address).size(), 1u);
 }
 
 }  // namespace
