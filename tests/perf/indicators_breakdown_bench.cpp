@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/testing/testing.hpp"
 #include "passerelle/indicators/v1/indicators.grpc.pb.h"
+#include "tests/perf/perf_support.hpp"
 
 namespace {
 
@@ -35,10 +36,7 @@ using namespace passerelle;
 namespace v1 = passerelle::indicators::v1;
 using Clock = std::chrono::steady_clock;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using passerelle::perf::Env;
 
 double Percentile(std::vector<double> v, double p) {
   std::sort(v.begin(), v.end());
@@ -120,27 +118,16 @@ int main(int argc, char** argv) {
   }
   const std::string schema = passerelle::testing::UniqueName("indbench");
   const int port = passerelle::testing::FreePort();
-  auto process = passerelle::testing::Process::Start(
-      {passerelle::testing::BuildDir() + "/services/indicators/passerelle-indicators"},
-      {{"PASSERELLE_DATABASE_URL", Env("PASSERELLE_TEST_DATABASE_URL")},
-       {"PASSERELLE_DATABASE_SCHEMA", schema},
-       {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
-       {"PASSERELLE_NATS_PREFIX", schema},
-       {"PASSERELLE_GRPC_ADDRESS", absl::StrCat("127.0.0.1:", port)},
-       {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
-       // No venues service: area names are not asked of anyone (the codes stand in).
+  auto process = passerelle::perf::StartService(
+      "services/indicators/passerelle-indicators", schema, port,
+      {// No venues service: area names are not asked of anyone (the codes stand in).
        {"PASSERELLE_VENUES_ADDRESS", "127.0.0.1:1"},
        // Every call reads the store's changes: a write is seen by the next call.
        {"PASSERELLE_INDICATORS_BREAKDOWN_MAX_AGE", "0s"},
        // Every revision at once, not at the next daily release.
-       {"PASSERELLE_INDICATORS_RELEASE_INTERVAL", "0s"},
-       {"PASSERELLE_LOG_LEVEL", "warn"}});
+       {"PASSERELLE_INDICATORS_RELEASE_INTERVAL", "0s"}});
   auto channel =
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
-    std::fprintf(stderr, "passerelle-indicators did not start:\n%s\n", process->Output().c_str());
-    return 1;
-  }
   auto stub = v1::ReportService::NewStub(channel);
   pqxx::connection db(Env("PASSERELLE_TEST_DATABASE_URL"));
   auto t0 = Clock::now();

@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "libs/db/params.hpp"
 #include "services/indicators/coverage_model.hpp"
+#include "tests/perf/perf_support.hpp"
 
 namespace {
 
@@ -64,10 +65,7 @@ const City kCities[] = {
     {49.4432, 1.0999, 2},  {49.1829, -0.3707, 2}, {48.3904, -4.4861, 2}, {41.9192, 8.7386, 1},
 };
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using passerelle::perf::Env;
 
 // Every digit: the SQL side reads the same doubles the memory holds.
 std::string Exact(double v) {

@@ -61,6 +61,7 @@
 #include "services/notifications/notifier.hpp"
 #include "services/notifications/sender.hpp"
 #include "services/notifications/webhook.hpp"
+#include "tests/perf/perf_support.hpp"
 
 namespace passerelle::notifications {
 std::vector<db::Migration> Migrations();
@@ -73,10 +74,7 @@ using namespace std::chrono_literals;
 namespace nv1 = passerelle::notifications::v1;
 using Clock = std::chrono::steady_clock;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using passerelle::perf::Env;
 
 double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
@@ -519,28 +517,7 @@ bool FanOutScenario(int n, const WorkerSettings& settings, Sink& sink, bool judg
 // ---------------------------------------------------------------------------------------------
 // 3. End to end.
 
-std::unique_ptr<passerelle::testing::Process> StartService(
-    const std::string& binary, const std::string& schema, const std::string& prefix, int grpc_port,
-    std::map<std::string, std::string> extra = {}) {
-  std::map<std::string, std::string> env = {
-      {"PASSERELLE_DATABASE_URL", Env("PASSERELLE_TEST_DATABASE_URL")},
-      {"PASSERELLE_DATABASE_SCHEMA", schema},
-      {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
-      {"PASSERELLE_NATS_PREFIX", prefix},
-      {"PASSERELLE_GRPC_ADDRESS", absl::StrCat("127.0.0.1:", grpc_port)},
-      {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
-      {"PASSERELLE_LOG_LEVEL", "warn"}};
-  for (auto& [k, v] : extra) env[k] = v;
-  auto p =
-      passerelle::testing::Process::Start({passerelle::testing::BuildDir() + "/" + binary}, env);
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
-                                     grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
-    std::fprintf(stderr, "%s did not start:\n%s\n", binary.c_str(), p->Output().c_str());
-    std::exit(1);
-  }
-  return p;
-}
+using passerelle::perf::StartService;
 
 venues::v1::Venue NewVenue(const std::string& id) {
   venues::v1::Venue v;
@@ -581,15 +558,15 @@ bool EndToEndScenario(int updates, Sink& sink, bool judged) {
   const std::string prefix = passerelle::testing::UniqueName("nbe2e");
   const std::string venues_schema = prefix + "_v", notifications_schema = prefix + "_n";
   const int venues_port = passerelle::testing::FreePort();
-  auto venues_process =
-      StartService("services/venues/passerelle-venues", venues_schema, prefix, venues_port);
+  auto venues_process = StartService("services/venues/passerelle-venues", venues_schema,
+                                     venues_port, {{"PASSERELLE_NATS_PREFIX", prefix}});
   const int notifications_port = passerelle::testing::FreePort();
-  auto notifications_process =
-      StartService("services/notifications/passerelle-notifications", notifications_schema, prefix,
-                   notifications_port,
-                   {{"PASSERELLE_NOTIFICATIONS_ALLOWED_NETWORKS", "127.0.0.0/8"},
-                    {"PASSERELLE_NOTIFICATIONS_ALLOWED_PORTS", absl::StrCat(sink.port())},
-                    {"PASSERELLE_PAGE_TOKEN_KEY", "notifications-bench"}});
+  auto notifications_process = StartService(
+      "services/notifications/passerelle-notifications", notifications_schema, notifications_port,
+      {{"PASSERELLE_NATS_PREFIX", prefix},
+       {"PASSERELLE_NOTIFICATIONS_ALLOWED_NETWORKS", "127.0.0.0/8"},
+       {"PASSERELLE_NOTIFICATIONS_ALLOWED_PORTS", absl::StrCat(sink.port())},
+       {"PASSERELLE_PAGE_TOKEN_KEY", "notifications-bench"}});
   auto venues_stub = venues::v1::VenueService::NewStub(grpc::CreateChannel(
       absl::StrCat("127.0.0.1:", venues_port), grpc::InsecureChannelCredentials()));
   auto stub = nv1::NotificationService::NewStub(grpc::CreateChannel(

@@ -31,39 +31,15 @@
 #include "passerelle/sync/v1/sync.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "tests/perf/national_registry.hpp"
+#include "tests/perf/perf_support.hpp"
 
 namespace {
 
 using namespace passerelle;
 using Clock = std::chrono::steady_clock;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::unique_ptr<passerelle::testing::Process> StartService(
-    const std::string& binary, const std::string& schema, int grpc_port,
-    std::map<std::string, std::string> extra = {}) {
-  std::map<std::string, std::string> env = {
-      {"PASSERELLE_DATABASE_URL", Env("PASSERELLE_TEST_DATABASE_URL")},
-      {"PASSERELLE_DATABASE_SCHEMA", schema},
-      {"PASSERELLE_NATS_URL", Env("PASSERELLE_TEST_NATS_URL")},
-      {"PASSERELLE_NATS_PREFIX", schema},
-      {"PASSERELLE_GRPC_ADDRESS", absl::StrCat("127.0.0.1:", grpc_port)},
-      {"PASSERELLE_METRICS_ADDRESS", absl::StrCat("127.0.0.1:", passerelle::testing::FreePort())},
-      {"PASSERELLE_LOG_LEVEL", "warn"}};
-  env.insert(extra.begin(), extra.end());
-  auto p =
-      passerelle::testing::Process::Start({passerelle::testing::BuildDir() + "/" + binary}, env);
-  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port),
-                                     grpc::InsecureChannelCredentials());
-  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(30))) {
-    std::fprintf(stderr, "%s did not start:\n%s\n", binary.c_str(), p->Output().c_str());
-    std::exit(1);
-  }
-  return p;
-}
+using passerelle::perf::Env;
+using passerelle::perf::StartService;
 
 // A registry and a sync on schemas of their own, the sync allowed to fetch from the benchmark's
 // server on `files_port`.

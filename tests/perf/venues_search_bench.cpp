@@ -41,6 +41,7 @@
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/sample_venue.hpp"
 #include "tests/perf/national_registry.hpp"
+#include "tests/perf/perf_support.hpp"
 
 namespace {
 
@@ -50,10 +51,7 @@ using passerelle::perf::GenerateRegistry;
 using passerelle::perf::kCities;
 using Clock = std::chrono::steady_clock;
 
-std::string Env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
+using passerelle::perf::Env;
 
 struct Figures {
   double throughput = 0, p50_ms = 0, p99_ms = 0;
