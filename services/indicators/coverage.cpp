@@ -37,18 +37,6 @@ constexpr size_t kMaxOffers = 200;
 constexpr int kMaxFiguresPerPage = 5000;
 constexpr double kMaxReach = 100000;
 
-absl::Time FromProto(const google::protobuf::Timestamp& t) {
-  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
-}
-
-google::protobuf::Timestamp ToProto(absl::Time t) {
-  google::protobuf::Timestamp out;
-  const int64_t nanos = absl::ToUnixNanos(t);
-  out.set_seconds(nanos >= 0 ? nanos / 1000000000 : -((-nanos + 999999999) / 1000000000));
-  out.set_nanos(static_cast<int32_t>(nanos - out.seconds() * 1000000000));
-  return out;
-}
-
 std::string Shortest(double v) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
@@ -140,7 +128,7 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
       std::sort(row.areas.begin(), row.areas.end());
       row.offers.assign(p.referential_items().begin(), p.referential_items().end());
       std::sort(row.offers.begin(), row.offers.end());
-      row.update_time = FromProto(event.occurred_time());
+      row.update_time = api::FromTimestamp(event.occurred_time());
     } else {
       venues::v1::Venue venue;
       bool ok = false;
@@ -207,7 +195,7 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     } else {
       Store::WithdrawVenue(tx, row);
     }
-    Store::SetAsOf(tx, FromProto(event.occurred_time()));
+    Store::SetAsOf(tx, api::FromTimestamp(event.occurred_time()));
     // A venue in an area this model does not know: the layers are read again soon.
     for (const auto& area : row.areas) {
       if (!model_.KnowsArea(area)) areas_wanted_ = true;
@@ -226,7 +214,8 @@ absl::Status Domain::Consume(pqxx::work& tx, const events::v1::Event& event) {
     }
     for (const auto& item : p.items_added()) offered.emplace_back(item, "");
     std::vector<std::string> retired(p.items_retired().begin(), p.items_retired().end());
-    Store::ApplyVersion(tx, p.version(), FromProto(event.occurred_time()), offered, retired);
+    Store::ApplyVersion(tx, p.version(), api::FromTimestamp(event.occurred_time()), offered,
+                        retired);
     return absl::OkStatus();
   }
   return absl::OkStatus();  // not ours
@@ -547,7 +536,8 @@ absl::StatusOr<v1::Coverage> Domain::GetCoverage(const v1::GetCoverageRequest& r
   out.set_centre(v1::POINT_ON_SURFACE);
   out.set_reach_meters(q->reach);
   out.set_referential_version(index->referential_version);
-  if (index->as_of != absl::InfinitePast()) *out.mutable_as_of_time() = ToProto(index->as_of);
+  if (index->as_of != absl::InfinitePast())
+    api::ToTimestamp(index->as_of, out.mutable_as_of_time());
   out.set_total_size(static_cast<int32_t>(layer.areas.size()));
   // Areas by code: the page starts after the cursor's code.
   size_t a = 0;

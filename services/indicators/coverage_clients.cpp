@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/resource.hpp"
 #include "services/indicators/coverage_upstream.hpp"
 
 namespace passerelle::indicators::coverage {
@@ -40,8 +41,7 @@ VenueRow FromVenue(const venues::v1::Venue& v) {
   std::sort(row.offers.begin(), row.offers.end());
   row.offers.erase(std::unique(row.offers.begin(), row.offers.end()), row.offers.end());
   row.hours = WeekOf(v.horaires());
-  row.update_time =
-      absl::FromUnixSeconds(v.update_time().seconds()) + absl::Nanoseconds(v.update_time().nanos());
+  row.update_time = api::FromTimestamp(v.update_time());
   return row;
 }
 

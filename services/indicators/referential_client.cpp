@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/resource.hpp"
 
 namespace passerelle::indicators {
 
@@ -24,8 +25,7 @@ absl::StatusOr<PublishedVersion> ReferentialClient::Version(const std::string& v
   }
   PublishedVersion out;
   out.name = resp.name();
-  out.publish_time = absl::FromUnixSeconds(resp.publish_time().seconds()) +
-                     absl::Nanoseconds(resp.publish_time().nanos());
+  out.publish_time = api::FromTimestamp(resp.publish_time());
   for (const auto& level : resp.levels()) {
     for (const auto& category : level.categories()) {
       for (const auto& item : category.items()) {
