@@ -56,6 +56,27 @@ void Cancellation::Unsubscribe(int id) {
 
 namespace {
 
+// What went wrong on the wire, in French: connecting is not the same failure as a connection
+// cut before the answer.
+std::string TransportError(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection:
+      return "serveur injoignable (connexion impossible)";
+    case httplib::Error::ConnectionTimeout:
+      return "serveur injoignable (délai de connexion dépassé)";
+    case httplib::Error::Read:
+      return "connexion coupée par le serveur avant la fin de sa réponse";
+    case httplib::Error::Write:
+      return "connexion coupée par le serveur pendant l'envoi de la requête";
+    case httplib::Error::SSLConnection:
+      return "échec de la négociation TLS avec le serveur";
+    case httplib::Error::SSLServerVerification:
+      return "certificat TLS du serveur non vérifié";
+    default:
+      return absl::StrCat("échange avec le serveur impossible (", httplib::to_string(e), ")");
+  }
+}
+
 using Clock = std::chrono::steady_clock;
 
 // Stops a request from another thread when it is cancelled or its deadline passes:
@@ -300,10 +321,7 @@ absl::StatusOr<HttpResponse> HttpClient::Send(
           absl::StrCat("fichier tronqué : ", out.body.size(), " octets reçus sur ", *length));
     }
     if (cut) return out;  // stopped on purpose, status and headers read
-    if (!res) {
-      return absl::UnavailableError(
-          absl::StrCat("serveur injoignable (", httplib::to_string(res.error()), ")"));
-    }
+    if (!res) return absl::UnavailableError(TransportError(res.error()));
     // Answers without a body (204, 304) may skip the response handler: the status is the
     // result's.
     if (out.status == 0) {

@@ -206,8 +206,9 @@ int main(int argc, char** argv) {
              while (!notifier.stopping()) {
                auto sent = notifier.DeliverDue(batch);
                if (!sent.ok()) {
-                 logging::Warn("delivery failed",
-                               {{"error", std::string(sent.status().message())}});
+                 // Its deliveries stay pending and go again later, under the same ids.
+                 logging::Error("delivery batch failed",
+                                {{"error", std::string(sent.status().message())}});
                  notifier.WaitForWork(poll);
                  return;
                }

@@ -573,12 +573,22 @@ Part TestPart() {
   return p;
 }
 
+// A webhook's address without what may be a secret (a token in its path or query, as many
+// services' hook URLs carry): scheme and host, then « … ».
+std::string WithoutPath(const std::string& url) {
+  const size_t scheme = url.find("://");
+  if (scheme == std::string::npos) return "…";
+  const size_t end = url.find_first_of("/?#", scheme + 3);
+  if (end == std::string::npos) return url;
+  return url.substr(0, end) + "/…";
+}
+
 // To the organisation's contact: what failed, and that nothing is lost meanwhile.
 Part DisabledPart(const v1::Subscription& s) {
   const std::string name =
       Clean(s.display_name().empty() ? s.name() : s.display_name(), kMaxTitleCodePoints);
   const std::string target =
-      s.has_webhook() ? absl::StrCat("l'adresse ", Clean(s.webhook().url()))
+      s.has_webhook() ? absl::StrCat("l'adresse ", Clean(WithoutPath(s.webhook().url())))
                       : absl::StrCat("l'adresse électronique ", Clean(s.email().address()));
   Part p;
   p.title = absl::StrCat("Abonnement « ", name, " » désactivé : ses envois échouent");

@@ -482,7 +482,8 @@ TEST_F(NotificationsTest, AReceiverDownThenBackGetsEachDeliveryOnceInOrder) {
       20s));
   auto log = Deliveries(sub.name());
   EXPECT_EQ(log[1].attempts(0).http_status(), 0);
-  EXPECT_THAT(log[1].attempts(0).error(), HasSubstr("injoignable"));
+  EXPECT_THAT(log[1].attempts(0).error(),
+              HasSubstr("destinataire : serveur injoignable (connexion impossible)"));
   // Deliveries about one venue go in order: the second waits for the first.
   EXPECT_EQ(log[0].attempts_size(), 0);
   receiver.Up();

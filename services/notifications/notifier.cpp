@@ -287,9 +287,14 @@ std::vector<v1::Delivery> Deliveries(pqxx::work& tx, const pqxx::result& rows) {
 }
 
 // Deletes a subscription, leaving a tombstone (replicas' indexes learn of it); its log and
-// pending deliveries go.
+// pending deliveries go. Deliveries a worker holds (in flight) are skipped, not waited for: the
+// worker locks the subscription after its deliveries, so waiting here while holding the
+// subscription would deadlock; they are pruned once their worker is done.
 void Tombstone(pqxx::work& tx, const std::string& id, absl::Time now) {
-  tx.exec_params("DELETE FROM deliveries WHERE subscription_id = $1::uuid", id);
+  tx.exec_params(
+      "DELETE FROM deliveries WHERE delivery_id IN (SELECT delivery_id FROM deliveries WHERE "
+      "subscription_id = $1::uuid FOR UPDATE SKIP LOCKED)",
+      id);
   tx.exec_params(
       "UPDATE subscriptions SET deleted = true, secret = '', previous_secret = '', "
       "update_time = $2::timestamptz, change_seq = nextval('subscription_changes') WHERE "
@@ -527,7 +532,16 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
     if (InMask(mask, "state")) {
       state = in.state() == v1::Subscription::ACTIVE ? "active" : "disabled";
       reason = state == "active" ? "" : "désactivé à la demande";
-      if (state == "active") failures = 0;
+      if (state == "active") {
+        failures = 0;
+        // What waited goes out now, not at the end of each backoff (hours after an outage).
+        // Deliveries a worker holds are skipped (it locks this subscription after them).
+        tx.exec_params(
+            "UPDATE deliveries SET next_attempt_time = $2::timestamptz WHERE delivery_id IN "
+            "(SELECT delivery_id FROM deliveries WHERE subscription_id = $1::uuid AND state = "
+            "'pending' AND next_attempt_time > $2::timestamptz FOR UPDATE SKIP LOCKED)",
+            *id, db::Timestamp(clock_.Now()));
+      }
     }
     // A new rhythm or schedule starts a new period now; a digest already due keeps its closing.
     const bool reschedule =
@@ -886,6 +900,11 @@ absl::StatusOr<int64_t> Notifier::Prune(absl::Duration keep) {
                    "$1::timestamptz",
                    before)
                  .affected_rows();
+    // What was in flight when its subscription was deleted.
+    pruned += tx.exec(
+                    "DELETE FROM deliveries d USING subscriptions s WHERE s.subscription_id = "
+                    "d.subscription_id AND s.deleted")
+                  .affected_rows();
     tx.exec_params(
         "DELETE FROM events e WHERE occurred_time < $1::timestamptz AND NOT EXISTS (SELECT 1 "
         "FROM deliveries d WHERE d.event_id = e.event_id)",
@@ -1006,177 +1025,189 @@ absl::StatusOr<bool> Notifier::DeliverOne() {
 
 absl::StatusOr<int> Notifier::DeliverDue(int most) {
   int count = 0;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    count = 0;
-    const absl::Time now = clock_.Now();
-    // The oldest due deliveries nobody holds, whose subscription is active (or notices to its
-    // contact that it was disabled, which wait for nothing) and that have no older pending delivery
-    // about the same subject (deliveries about one venue go out in order; so a batch never holds
-    // two about one subject for one subscription). Read in the claim index's order, whatever the
-    // statistics say: a burst of deliveries just inserted, not yet analysed, otherwise gets a plan
-    // sorting every pending one (57 ms at 10,000 instead of 3).
-    tx.exec("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off");
-    auto rows = tx.exec_params(
-        "SELECT d.delivery_id::text, d.subscription_id::text, d.attempts, "
-        "extract(epoch FROM d.create_time), e.body, s.url, s.secret, "
-        "CASE WHEN s.previous_secret_expire_time > $1::timestamptz THEN s.previous_secret ELSE "
-        "'' END, s.channel, s.email, s.unsubscribe_token, s.display_name, s.organisation, "
-        "encode(e.event, 'hex'), e.event_type, d.event_id, d.email_to FROM deliveries d JOIN "
-        "subscriptions s USING (subscription_id) JOIN events e USING (event_id) WHERE d.state = "
-        "'pending' AND d.next_attempt_time <= $1::timestamptz AND (s.state = 'active' OR "
-        "d.email_to IS NOT NULL) AND NOT s.deleted AND (d.email_to IS NOT NULL OR NOT EXISTS "
-        "(SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.subject "
-        "= d.subject AND p.state = 'pending' AND p.email_to IS NULL AND p.seq < d.seq)) ORDER "
-        "BY d.next_attempt_time, d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-        db::Timestamp(now), std::max(1, most));
-    if (rows.empty()) return absl::OkStatus();
-    tx.exec("RESET enable_sort; RESET enable_bitmapscan");
-    std::vector<Claimed> batch(rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) {
-      const auto& r = rows[i];
-      Claimed& c = batch[i];
-      c.delivery = r[0].as<std::string>();
-      c.subscription = r[1].as<std::string>();
-      c.attempts = r[2].as<int>();
-      c.created = db::FromEpoch(r[3]);
-      c.body = r[4].as<std::string>();
-      c.url = r[5].as<std::string>();
-      c.secrets = {r[6].as<std::string>()};
-      if (!r[7].as<std::string>().empty()) c.secrets.push_back(r[7].as<std::string>());
-      c.channel = r[8].as<std::string>();
-      c.email = r[9].as<std::string>();
-      c.token = r[10].as<std::string>();
-      c.title = r[11].as<std::string>().empty() ? r[12].as<std::string>() : r[11].as<std::string>();
-      if (!r[13].is_null() && !db::FromHex(r[13].as<std::string>(), &c.event_bytes)) {
-        c.event_bytes.clear();
-      }
-      c.event_type = r[14].as<std::string>();
-      c.event_id = r[15].as<std::string>();
-      if (!r[16].is_null()) {
-        // A notice to the organisation's contact: an e-mail, whatever the channel, with no
-        // unsubscribe link (it is not a subscription's message).
-        c.notice = true;
-        c.channel = "email";
-        c.email = r[16].as<std::string>();
-        c.token.clear();
-      }
-    }
-    // The rows stay locked while the requests are in flight, side by side: another worker or
-    // replica skips them; a crash rolls back and they are sent again with the same webhook-id
-    // (the same Message-ID for an e-mail). One slow receiver holds its batch for its timeout
-    // at most, not the other receivers' requests.
-    ForEachConcurrently(batch.size(), options_.concurrent_sends,
-                        [&](size_t i) { batch[i].sent = Send(batch[i], now); });
-    // Recorded together: the attempts, the deliveries' new states, then the subscriptions'
-    // failure counts.
-    nlohmann::json attempts = nlohmann::json::array();
-    nlohmann::json states = nlohmann::json::array();
-    std::map<std::string, Tally> tallies;
-    for (Claimed& c : batch) {
-      const SendResult& sent = c.sent;
-      if (on_attempt_) on_attempt_(sent);
-      const bool ok = sent.outcome == SendResult::Outcome::kSucceeded;
-      attempts.push_back({{"delivery_id", c.delivery},
-                          {"attempt", c.attempts + 1},
-                          {"http_status", sent.http_status},
-                          {"latency_ms", absl::ToInt64Milliseconds(sent.latency)},
-                          {"error", text::ToValidUtf8(sent.error)},
-                          {"outcome", ok                                              ? "succeeded"
-                                      : sent.outcome == SendResult::Outcome::kRefused ? "refused"
-                                                                                      : "failed"}});
-      // A notice to the contact does not count for the subscription's own channel.
-      Tally* tally = c.notice ? nullptr : &tallies[c.subscription];
-      if (ok) {
-        states.push_back({{"delivery_id", c.delivery}, {"state", "succeeded"}});
-        if (tally != nullptr) {
-          tally->succeeded = true;
-          tally->failures = 0;
+  // Never tried twice: the requests went out; a transaction that fails after them leaves its
+  // deliveries pending, sent again later under the same webhook-id.
+  absl::Status st = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        count = 0;
+        const absl::Time now = clock_.Now();
+        // The oldest due deliveries nobody holds, whose subscription is active (or notices to its
+        // contact that it was disabled, which wait for nothing) and that have no older pending
+        // delivery about the same subject (deliveries about one venue go out in order; so a batch
+        // never holds two about one subject for one subscription). Read in the claim index's order,
+        // whatever the statistics say: a burst of deliveries just inserted, not yet analysed,
+        // otherwise gets a plan sorting every pending one (57 ms at 10,000 instead of 3).
+        tx.exec("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off");
+        auto rows = tx.exec_params(
+            "SELECT d.delivery_id::text, d.subscription_id::text, d.attempts, "
+            "extract(epoch FROM d.create_time), e.body, s.url, s.secret, "
+            "CASE WHEN s.previous_secret_expire_time > $1::timestamptz THEN s.previous_secret ELSE "
+            "'' END, s.channel, s.email, s.unsubscribe_token, s.display_name, s.organisation, "
+            "encode(e.event, 'hex'), e.event_type, d.event_id, d.email_to FROM deliveries d JOIN "
+            "subscriptions s USING (subscription_id) JOIN events e USING (event_id) WHERE d.state "
+            "= "
+            "'pending' AND d.next_attempt_time <= $1::timestamptz AND (s.state = 'active' OR "
+            "d.email_to IS NOT NULL) AND NOT s.deleted AND (d.email_to IS NOT NULL OR NOT EXISTS "
+            "(SELECT 1 FROM deliveries p WHERE p.subscription_id = d.subscription_id AND p.subject "
+            "= d.subject AND p.state = 'pending' AND p.email_to IS NULL AND p.seq < d.seq)) ORDER "
+            "BY d.next_attempt_time, d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
+            db::Timestamp(now), std::max(1, most));
+        if (rows.empty()) return absl::OkStatus();
+        tx.exec("RESET enable_sort; RESET enable_bitmapscan");
+        std::vector<Claimed> batch(rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) {
+          const auto& r = rows[i];
+          Claimed& c = batch[i];
+          c.delivery = r[0].as<std::string>();
+          c.subscription = r[1].as<std::string>();
+          c.attempts = r[2].as<int>();
+          c.created = db::FromEpoch(r[3]);
+          c.body = r[4].as<std::string>();
+          c.url = r[5].as<std::string>();
+          c.secrets = {r[6].as<std::string>()};
+          if (!r[7].as<std::string>().empty()) c.secrets.push_back(r[7].as<std::string>());
+          c.channel = r[8].as<std::string>();
+          c.email = r[9].as<std::string>();
+          c.token = r[10].as<std::string>();
+          c.title =
+              r[11].as<std::string>().empty() ? r[12].as<std::string>() : r[11].as<std::string>();
+          if (!r[13].is_null() && !db::FromHex(r[13].as<std::string>(), &c.event_bytes)) {
+            c.event_bytes.clear();
+          }
+          c.event_type = r[14].as<std::string>();
+          c.event_id = r[15].as<std::string>();
+          if (!r[16].is_null()) {
+            // A notice to the organisation's contact: an e-mail, whatever the channel, with no
+            // unsubscribe link (it is not a subscription's message).
+            c.notice = true;
+            c.channel = "email";
+            c.email = r[16].as<std::string>();
+            c.token.clear();
+          }
         }
-        continue;
-      }
-      const absl::Time next =
-          now + Backoff(c.attempts + 1, options_.retry_initial, options_.retry_max_step, Jitter());
-      const bool give_up = sent.permanent || next > c.created + options_.retry_for;
-      states.push_back({{"delivery_id", c.delivery},
-                        {"state", give_up ? "failed" : "pending"},
-                        {"next_attempt_time", db::Timestamp(give_up ? now : next)}});
-      if (tally != nullptr) {
-        ++tally->failures;
-        tally->last_error = sent.error;
-      }
-      logging::Warn("delivery failed", {{"delivery", c.delivery},
-                                        {"subscription", c.subscription},
-                                        {"http_status", sent.http_status},
-                                        {"error", sent.error},
-                                        {"give_up", give_up}});
-    }
-    tx.exec_params(
-        "INSERT INTO attempts (delivery_id, attempt, attempt_time, http_status, latency_ms, "
-        "error, outcome) SELECT x.delivery_id, x.attempt, $2::timestamptz, x.http_status, "
-        "x.latency_ms, x.error, x.outcome FROM jsonb_to_recordset($1::jsonb) AS x(delivery_id "
-        "uuid, attempt int, http_status int, latency_ms bigint, error text, outcome text)",
-        attempts.dump(), db::Timestamp(now));
-    tx.exec_params(
-        "UPDATE deliveries d SET attempts = d.attempts + 1, state = x.state, next_attempt_time = "
-        "COALESCE(x.next_attempt_time, d.next_attempt_time) FROM jsonb_to_recordset($1::jsonb) "
-        "AS x(delivery_id uuid, state text, next_attempt_time timestamptz) WHERE d.delivery_id "
-        "= x.delivery_id",
-        states.dump());
-    // Only subscriptions whose count changes are locked, in one order (no deadlock between
-    // workers): a batch of successes to subscriptions already at zero locks none.
-    std::vector<std::string> ids;
-    std::vector<std::string> failing;
-    for (const auto& [id, tally] : tallies) {
-      ids.push_back(id);
-      if (tally.failures > 0) failing.push_back(id);
-    }
-    for (const auto& r : tx.exec_params(
-             "SELECT subscription_id::text, consecutive_failures, state, contact_email, "
-             "organisation, display_name, channel, url, email FROM subscriptions WHERE "
-             "subscription_id = ANY($1::uuid[]) AND (consecutive_failures <> 0 OR subscription_id "
-             "= ANY($2::uuid[])) ORDER BY subscription_id FOR UPDATE",
-             db::TextArray(ids), db::TextArray(failing))) {
-      const std::string id = r[0].as<std::string>();
-      const Tally& tally = tallies.at(id);
-      const int failures = (tally.succeeded ? 0 : r[1].as<int>()) + tally.failures;
-      const bool disable = failures >= options_.disable_after && r[2].as<std::string>() == "active";
-      const std::string reason = text::ToValidUtf8(
-          absl::StrCat(failures, " échecs consécutifs ; le dernier : ", tally.last_error));
-      tx.exec_params(
-          "UPDATE subscriptions SET consecutive_failures = $2, state = CASE WHEN $3 THEN "
-          "'disabled' ELSE state END, disabled_reason = CASE WHEN $3 THEN $4 ELSE "
-          "disabled_reason END WHERE subscription_id = $1::uuid",
-          id, failures, disable, reason);
-      if (!disable) continue;
-      logging::Warn("subscription disabled", {{"subscription", id}, {"reason", reason}});
-      if (r[3].as<std::string>().empty()) continue;
-      // The contact is told, by a delivery of its own (sent, retried and logged like the
-      // others, while the subscription stays disabled).
-      v1::Subscription about;
-      about.set_name(kSubscription.Format({id}));
-      about.set_organisation(r[4].as<std::string>());
-      about.set_display_name(r[5].as<std::string>());
-      if (r[6].as<std::string>() == "webhook") {
-        about.mutable_webhook()->set_url(r[7].as<std::string>());
-      } else {
-        about.mutable_email()->set_address(r[8].as<std::string>());
-      }
-      about.set_state(v1::Subscription::DISABLED);
-      about.set_disabled_reason(reason);
-      about.set_consecutive_failures(failures);
-      about.set_contact_email(r[3].as<std::string>());
-      const events::v1::Event event = events::MakeEvent(std::string(kDisabledEventType),
-                                                        "notifications", about.name(), about, now);
-      if (absl::Status s = RecordEvent(tx, event); !s.ok()) return s;
-      tx.exec_params(
-          "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, create_time, "
-          "next_attempt_time, email_to) VALUES (gen_random_uuid(), $1::uuid, $2, $3, "
-          "$4::timestamptz, $4::timestamptz, $5)",
-          id, event.id(), event.subject(), db::Timestamp(now), r[3].as<std::string>());
-    }
-    count = static_cast<int>(batch.size());
-    return absl::OkStatus();
-  });
+        // The rows stay locked while the requests are in flight, side by side: another worker or
+        // replica skips them; a crash rolls back and they are sent again with the same webhook-id
+        // (the same Message-ID for an e-mail). One slow receiver holds its batch for its timeout
+        // at most, not the other receivers' requests.
+        ForEachConcurrently(batch.size(), options_.concurrent_sends,
+                            [&](size_t i) { batch[i].sent = Send(batch[i], now); });
+        // Recorded together: the attempts, the deliveries' new states, then the subscriptions'
+        // failure counts.
+        nlohmann::json attempts = nlohmann::json::array();
+        nlohmann::json states = nlohmann::json::array();
+        std::map<std::string, Tally> tallies;
+        for (Claimed& c : batch) {
+          const SendResult& sent = c.sent;
+          if (on_attempt_) on_attempt_(sent);
+          const bool ok = sent.outcome == SendResult::Outcome::kSucceeded;
+          attempts.push_back(
+              {{"delivery_id", c.delivery},
+               {"attempt", c.attempts + 1},
+               {"http_status", sent.http_status},
+               {"latency_ms", absl::ToInt64Milliseconds(sent.latency)},
+               {"error", text::ToValidUtf8(sent.error)},
+               {"outcome", ok                                              ? "succeeded"
+                           : sent.outcome == SendResult::Outcome::kRefused ? "refused"
+                                                                           : "failed"}});
+          // A notice to the contact does not count for the subscription's own channel.
+          Tally* tally = c.notice ? nullptr : &tallies[c.subscription];
+          if (ok) {
+            states.push_back({{"delivery_id", c.delivery}, {"state", "succeeded"}});
+            if (tally != nullptr) {
+              tally->succeeded = true;
+              tally->failures = 0;
+            }
+            continue;
+          }
+          const absl::Time next = now + Backoff(c.attempts + 1, options_.retry_initial,
+                                                options_.retry_max_step, Jitter());
+          const bool give_up = sent.permanent || next > c.created + options_.retry_for;
+          states.push_back({{"delivery_id", c.delivery},
+                            {"state", give_up ? "failed" : "pending"},
+                            {"next_attempt_time", db::Timestamp(give_up ? now : next)}});
+          if (tally != nullptr) {
+            ++tally->failures;
+            tally->last_error = sent.error;
+          }
+          logging::Warn("delivery failed", {{"delivery", c.delivery},
+                                            {"subscription", c.subscription},
+                                            {"http_status", sent.http_status},
+                                            {"error", sent.error},
+                                            {"give_up", give_up}});
+        }
+        tx.exec_params(
+            "INSERT INTO attempts (delivery_id, attempt, attempt_time, http_status, latency_ms, "
+            "error, outcome) SELECT x.delivery_id, x.attempt, $2::timestamptz, x.http_status, "
+            "x.latency_ms, x.error, x.outcome FROM jsonb_to_recordset($1::jsonb) AS x(delivery_id "
+            "uuid, attempt int, http_status int, latency_ms bigint, error text, outcome text)",
+            attempts.dump(), db::Timestamp(now));
+        tx.exec_params(
+            "UPDATE deliveries d SET attempts = d.attempts + 1, state = x.state, next_attempt_time "
+            "= "
+            "COALESCE(x.next_attempt_time, d.next_attempt_time) FROM jsonb_to_recordset($1::jsonb) "
+            "AS x(delivery_id uuid, state text, next_attempt_time timestamptz) WHERE d.delivery_id "
+            "= x.delivery_id",
+            states.dump());
+        // Only subscriptions whose count changes are locked, in one order (no deadlock between
+        // workers): a batch of successes to subscriptions already at zero locks none.
+        std::vector<std::string> ids;
+        std::vector<std::string> failing;
+        for (const auto& [id, tally] : tallies) {
+          ids.push_back(id);
+          if (tally.failures > 0) failing.push_back(id);
+        }
+        for (const auto& r : tx.exec_params(
+                 "SELECT subscription_id::text, consecutive_failures, state, contact_email, "
+                 "organisation, display_name, channel, url, email FROM subscriptions WHERE "
+                 "subscription_id = ANY($1::uuid[]) AND NOT deleted AND state = 'active' AND "
+                 "(consecutive_failures <> 0 OR subscription_id = ANY($2::uuid[])) ORDER BY "
+                 "subscription_id FOR UPDATE",
+                 db::TextArray(ids), db::TextArray(failing))) {
+          const std::string id = r[0].as<std::string>();
+          const Tally& tally = tallies.at(id);
+          const int failures = (tally.succeeded ? 0 : r[1].as<int>()) + tally.failures;
+          const bool disable =
+              failures >= options_.disable_after && r[2].as<std::string>() == "active";
+          const std::string reason = text::ToValidUtf8(
+              absl::StrCat(failures, " échecs consécutifs ; le dernier : ", tally.last_error));
+          tx.exec_params(
+              "UPDATE subscriptions SET consecutive_failures = $2, state = CASE WHEN $3 THEN "
+              "'disabled' ELSE state END, disabled_reason = CASE WHEN $3 THEN $4 ELSE "
+              "disabled_reason END WHERE subscription_id = $1::uuid",
+              id, failures, disable, reason);
+          if (!disable) continue;
+          logging::Warn("subscription disabled", {{"subscription", id}, {"reason", reason}});
+          if (r[3].as<std::string>().empty()) continue;
+          // The contact is told, by a delivery of its own (sent, retried and logged like the
+          // others, while the subscription stays disabled).
+          v1::Subscription about;
+          about.set_name(kSubscription.Format({id}));
+          about.set_organisation(r[4].as<std::string>());
+          about.set_display_name(r[5].as<std::string>());
+          if (r[6].as<std::string>() == "webhook") {
+            about.mutable_webhook()->set_url(r[7].as<std::string>());
+          } else {
+            about.mutable_email()->set_address(r[8].as<std::string>());
+          }
+          about.set_state(v1::Subscription::DISABLED);
+          about.set_disabled_reason(reason);
+          about.set_consecutive_failures(failures);
+          about.set_contact_email(r[3].as<std::string>());
+          const events::v1::Event event = events::MakeEvent(
+              std::string(kDisabledEventType), "notifications", about.name(), about, now);
+          if (absl::Status s = RecordEvent(tx, event); !s.ok()) return s;
+          tx.exec_params(
+              "INSERT INTO deliveries (delivery_id, subscription_id, event_id, subject, "
+              "create_time, "
+              "next_attempt_time, email_to) VALUES (gen_random_uuid(), $1::uuid, $2, $3, "
+              "$4::timestamptz, $4::timestamptz, $5)",
+              id, event.id(), event.subject(), db::Timestamp(now), r[3].as<std::string>());
+        }
+        count = static_cast<int>(batch.size());
+        return absl::OkStatus();
+      },
+      db::TxOptions{.max_attempts = 1});
   if (!st.ok()) return st;
   return count;
 }

@@ -31,7 +31,7 @@ SendResult HttpSender::Post(const std::string& url,
                          res.status().code() == absl::StatusCode::kPermissionDenied;
     out.outcome = refused ? SendResult::Outcome::kRefused : SendResult::Outcome::kFailed;
     out.error = refused ? std::string(res.status().message())
-                        : absl::StrCat("destinataire injoignable (", res.status().message(), ")");
+                        : absl::StrCat("destinataire : ", res.status().message());
     return out;
   }
   out.http_status = res->status;
