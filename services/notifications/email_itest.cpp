@@ -194,6 +194,15 @@ class EmailTest : public ::testing::Test {
     grpc::Status st = venues_stub_->UpdateVenue(&ctx, req, &out);
     EXPECT_TRUE(st.ok()) << st.error_message();
   }
+  // Asks for a test delivery to `subscription`.
+  void SendTest(const std::string& subscription) {
+    grpc::ClientContext ctx;
+    v1::SendTestRequest req;
+    req.set_name(subscription);
+    v1::Delivery d;
+    grpc::Status st = stub_->SendTest(&ctx, req, &d);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
   std::vector<v1::Delivery> Deliveries(const std::string& subscription) {
     grpc::ClientContext ctx;
     v1::ListDeliveriesRequest req;
@@ -380,11 +389,7 @@ TEST_F(EmailTest, HostileAddressesNamesAndTokensChangeNothing) {
 
 TEST_F(EmailTest, AMailboxRefusedForGoodIsNotRetriedAndSaysWhy) {
   v1::Subscription sub = Subscribe("inconnu@mediatheque-roubaix.example");
-  grpc::ClientContext ctx;
-  v1::SendTestRequest req;
-  req.set_name(sub.name());
-  v1::Delivery d;
-  ASSERT_TRUE(stub_->SendTest(&ctx, req, &d).ok());
+  SendTest(sub.name());
   ASSERT_TRUE(testing::WaitFor(
       [&] {
         auto log = Deliveries(sub.name());
@@ -404,13 +409,7 @@ TEST_F(EmailTest, ANewAddressGetsANewUnsubscribeLink) {
   const std::string before = "ancien@centre-social.example";
   const std::string after = "nouvelle@centre-social.example";
   v1::Subscription sub = Subscribe(before);
-  auto test = [&] {
-    grpc::ClientContext ctx;
-    v1::SendTestRequest req;
-    req.set_name(sub.name());
-    v1::Delivery d;
-    ASSERT_TRUE(stub_->SendTest(&ctx, req, &d).ok());
-  };
+  auto test = [&] { SendTest(sub.name()); };
   test();
   ASSERT_TRUE(testing::WaitFor([&] { return smtp_.To(before).size() == 1; }, 30s));
   {
@@ -459,11 +458,7 @@ TEST_F(ContactTest, TheOrganisationsContactIsToldByEmailWhenItsEndpointIsDisable
   grpc::Status st = stub_->CreateSubscription(&ctx, req, &sub);
   ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
   EXPECT_EQ(sub.contact_email(), contact);
-  grpc::ClientContext test_ctx;
-  v1::SendTestRequest test;
-  test.set_name(sub.name());
-  v1::Delivery d;
-  ASSERT_TRUE(stub_->SendTest(&test_ctx, test, &d).ok());
+  SendTest(sub.name());
   ASSERT_TRUE(testing::WaitFor([&] { return smtp_.To(contact).size() == 1; }, 30s))
       << process_->Output();
   const json m = smtp_.To(contact)[0];

@@ -147,6 +147,17 @@ void CheckList(std::vector<api::FieldViolation>* bad, const std::string& field,
 
 // Whether an event type of a filter names a published type, or is a prefix (`venue.*`) of one.
 // `notification.test` (SendTest's own event) may be named too.
+// An e-mail address a message may be sent to (IsMailAddress), at most 254 characters.
+void CheckMailAddress(std::vector<api::FieldViolation>* bad, const std::string& field,
+                      const std::string& address) {
+  if (api::CheckText(bad, field, address, 254) && !IsMailAddress(address)) {
+    bad->push_back(
+        {field, absl::StrCat(text::Quote(address, 60),
+                             " : adresse électronique invalide [email] (nom@domaine.fr "
+                             ": lettres non accentuées, chiffres, . _ + -, sans espace)")});
+  }
+}
+
 bool IsKnownEventType(std::string_view t) {
   bool prefix = t.ends_with(".*");
   if (prefix) t.remove_suffix(1);  // keep the dot: `venue.` must not match `venues.x`
@@ -373,22 +384,10 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
     }
   }
   if (create ? s.has_email() : (InMask(mask, "email") || InMask(mask, "email.address"))) {
-    const std::string& a = s.email().address();
-    if (api::CheckText(&bad, "subscription.email.address", a, 254) && !IsMailAddress(a)) {
-      bad.push_back({"subscription.email.address",
-                     absl::StrCat(text::Quote(a, 60),
-                                  " : adresse électronique invalide [email] (nom@domaine.fr : "
-                                  "lettres non accentuées, chiffres, . _ + -, sans espace)")});
-    }
+    CheckMailAddress(&bad, "subscription.email.address", s.email().address());
   }
   if (want("contact_email") && !s.contact_email().empty()) {
-    const std::string& a = s.contact_email();
-    if (api::CheckText(&bad, "subscription.contact_email", a, 254) && !IsMailAddress(a)) {
-      bad.push_back({"subscription.contact_email",
-                     absl::StrCat(text::Quote(a, 60),
-                                  " : adresse électronique invalide [email] (nom@domaine.fr : "
-                                  "lettres non accentuées, chiffres, . _ + -, sans espace)")});
-    }
+    CheckMailAddress(&bad, "subscription.contact_email", s.contact_email());
   }
   if (want("filter")) CheckFilter(&bad, s.filter());
   if (!bad.empty()) {
