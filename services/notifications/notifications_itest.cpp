@@ -728,6 +728,7 @@ TEST_F(NotificationsTest, HostileInputIsRefusedAndChangesNothing) {
       req.mutable_subscription()->set_display_name(hostile);
       req.mutable_subscription()->mutable_webhook()->set_url(receiver.url());
       req.mutable_subscription()->mutable_filter()->add_areas(hostile);
+      req.mutable_subscription()->set_contact_email(hostile + "@centre.example");
       v1::Subscription out;
       grpc::Status st = stub_->CreateSubscription(&ctx, req, &out);
       EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << hostile.size();
@@ -737,6 +738,22 @@ TEST_F(NotificationsTest, HostileInputIsRefusedAndChangesNothing) {
       } else {
         EXPECT_THAT(Violations(st), HasSubstr("subscription.display_name"));
         EXPECT_THAT(Violations(st), HasSubstr("subscription.filter.areas[0]"));
+        EXPECT_THAT(Violations(st), HasSubstr("subscription.contact_email"));
+        EXPECT_LT(st.error_details().size() + st.error_message().size(), 4000u);
+      }
+    }
+    {
+      // The contact on update, alone in the mask.
+      grpc::ClientContext ctx;
+      v1::UpdateSubscriptionRequest req;
+      req.mutable_subscription()->set_name(sub.name());
+      req.mutable_subscription()->set_contact_email("contact" + hostile + "@centre.example");
+      req.mutable_update_mask()->add_paths("contact_email");
+      v1::Subscription out;
+      grpc::Status st = stub_->UpdateSubscription(&ctx, req, &out);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << hostile.size();
+      if (hostile != bad_utf8) {
+        EXPECT_THAT(Violations(st), HasSubstr("subscription.contact_email"));
         EXPECT_LT(st.error_details().size() + st.error_message().size(), 4000u);
       }
     }
