@@ -378,35 +378,58 @@ Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
   return c;
 }
 
-// Whether grid cell (row, col) lies wholly outside the query's circle: its nearest point is
-// farther than the radius in the flat-earth distance MatchesPlace uses (with a margin: a cell
-// is skipped only when none of its venues could pass).
-bool OutsideCircle(const SearchQuery& q, int row, int col) {
+// How far grid cell (row, col) lies from the query's centre in the flat-earth distance
+// MatchesPlace uses (`lon_scale`: meters per degree of longitude at the centre), squared: its
+// nearest and farthest points. Every venue of the cell lies between the two (up to rounding:
+// callers keep a margin).
+struct CellReach {
+  double nearest2, farthest2;
+};
+
+CellReach ReachOf(const SearchQuery& q, int row, int col, double lon_scale) {
   const double lat0 = row * kCellDeg, lat1 = lat0 + kCellDeg;
   const double dlat = q.lat < lat0 ? lat0 - q.lat : q.lat > lat1 ? q.lat - lat1 : 0;
+  const double far_lat = std::max(std::abs(q.lat - lat0), std::abs(q.lat - lat1));
   auto wrap = [](double d) { return d > 180 ? d - 360 : d < -180 ? d + 360 : d; };
   const double lon0 = col * kCellDeg, lon1 = lon0 + kCellDeg;
-  double dlon = 0;
-  if (q.lon < lon0 || q.lon > lon1) {
-    dlon = std::min(std::abs(wrap(lon0 - q.lon)), std::abs(wrap(lon1 - q.lon)));
-  }
-  const double dy = dlat * kMetersPerDeg;
-  const double dx = dlon * std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
-  return std::sqrt(dx * dx + dy * dy) > q.radius_m * 1.001 + 1;
+  const double d0 = std::abs(wrap(lon0 - q.lon)), d1 = std::abs(wrap(lon1 - q.lon));
+  const double dlon = q.lon < lon0 || q.lon > lon1 ? std::min(d0, d1) : 0;
+  auto meters2 = [&](double dlat_deg, double dlon_deg) {
+    const double dy = dlat_deg * kMetersPerDeg, dx = dlon_deg * lon_scale;
+    return dx * dx + dy * dy;
+  };
+  return {meters2(dlat, dlon), meters2(far_lat, std::max(d0, d1))};
+}
+
+// Whether a cell lies wholly outside the circle (with a margin: a cell is skipped only when
+// none of its venues could pass), or wholly inside it (every venue of it passes the radius).
+bool OutsideCircle(const SearchQuery& q, const CellReach& r) {
+  const double beyond = q.radius_m * 1.001 + 1;
+  return r.nearest2 > beyond * beyond;
+}
+bool InsideCircle(const SearchQuery& q, const CellReach& r) {
+  const double within = q.radius_m * 0.999 - 1;
+  return within > 0 && r.farthest2 < within * within;
 }
 
 // Step 2: where the candidates come from, the most selective structure available: the grid
 // cells of the area (their slots, tested in place), or else a list of entries: every located
 // venue for an area too large for the grid, the venues whose words start with the first term,
 // or every venue. `*first_term_done` tells whether the first term is already satisfied.
+struct Cell {
+  const std::vector<Slot>* slots;
+  CellReach reach;      // with a circle: from its centre (else zeros)
+  bool inside = false;  // with a circle: every slot within the radius
+};
 struct Source {
-  std::vector<const std::vector<Slot>*> cells;  // the area's non-empty cells (grid walk)
-  std::vector<const Entry*> entries;            // otherwise
+  std::vector<Cell> cells;            // the area's non-empty cells (grid walk); with a circle,
+                                      // nearest first
+  std::vector<const Entry*> entries;  // otherwise
   bool grid = false;
 };
 
 Source Candidates(const SearchIndex::Impl& im, const SearchQuery& q, const Compiled& c,
-                  size_t* first_term_done) {
+                  double lon_scale, size_t* first_term_done) {
   Source out;
   *first_term_done = 0;
   if (q.has_circle || q.has_box) {
@@ -426,11 +449,22 @@ Source Candidates(const SearchIndex::Impl& im, const SearchQuery& q, const Compi
     for (const auto& [w, e] : area.spans) {
       for (int r = Row(area.min_lat); r <= Row(area.max_lat); ++r) {
         for (int col = Col(w); col <= Col(e); ++col) {
-          if (q.has_circle && OutsideCircle(q, r, col)) continue;
+          Cell cell{nullptr, {0, 0}, false};
+          if (q.has_circle) {
+            cell.reach = ReachOf(q, r, col, lon_scale);
+            if (OutsideCircle(q, cell.reach)) continue;
+            cell.inside = InsideCircle(q, cell.reach);
+          }
           auto g = im.grid.find(CellKey(r, col));
-          if (g != im.grid.end()) out.cells.push_back(&g->second);
+          if (g == im.grid.end()) continue;
+          cell.slots = &g->second;
+          out.cells.push_back(cell);
         }
       }
+    }
+    if (q.has_circle) {
+      std::sort(out.cells.begin(), out.cells.end(),
+                [](const Cell& a, const Cell& b) { return a.reach.nearest2 < b.reach.nearest2; });
     }
     return out;
   }
@@ -455,12 +489,17 @@ Source Candidates(const SearchIndex::Impl& im, const SearchQuery& q, const Compi
 // Within a search radius (at most 100 km) the local flat-earth distance differs from the
 // great-circle one by far less than a meter per kilometre: it filters, orders and is returned
 // without trigonometry per candidate.
-bool MatchesPlace(const std::array<uint64_t, kMaskedFields>& masks, double lat, double lon,
-                  const SearchQuery& q, const Compiled& c, double lon_scale, double* distance) {
+bool MatchesMasks(const std::array<uint64_t, kMaskedFields>& masks, const Compiled& c) {
   for (size_t k = 0; k < c.filters; ++k) {
     const size_t i = c.filtered[k];
     if ((masks[i] & c.want[i]) == 0) return false;
   }
+  return true;
+}
+
+bool MatchesPlace(const std::array<uint64_t, kMaskedFields>& masks, double lat, double lon,
+                  const SearchQuery& q, const Compiled& c, double lon_scale, double* distance) {
+  if (!MatchesMasks(masks, c)) return false;
   *distance = -1;
   if (q.has_circle) {
     double dlon = lon - q.lon;  // the short way round, across the antimeridian too
@@ -552,6 +591,18 @@ class PageBuilder {
     }
   }
 
+  // Counts a hit the page cannot take (see Search's nearest-first walk).
+  void Count() { ++total_; }
+  // Whether no hit at least sqrt(`distance2`) away can enter the page: a first page (no
+  // cursor) whose places are taken by nearer hits.
+  bool FullBefore(double distance2) const {
+    if (!q_.after_id.empty() || q_.before || !q_.has_circle) return false;
+    if (q_.limit == 0) return true;
+    if (heap_.size() < q_.limit) return false;
+    const double worst = heap_.front().distance;
+    return worst * worst < distance2;
+  }
+
   size_t total() const { return total_; }
 
   std::vector<SearchHit> Take(size_t* preceding) {
@@ -638,8 +689,8 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total, 
     return PageByName(im.EntriesByName(), q, total, preceding);
   }
   size_t first_term_done = 0;
-  const Source source = Candidates(im, q, c, &first_term_done);
   const double lon_scale = std::cos(q.lat * M_PI / 180) * kMetersPerDeg;
+  const Source source = Candidates(im, q, c, lon_scale, &first_term_done);
   const bool rest = NeedsRest(q, c);
   PageBuilder page(q);
   double distance = -1;
@@ -653,8 +704,20 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total, 
       ++*unknown_hours;
     }
   };
-  for (const std::vector<Slot>* cell : source.cells) {
-    for (const Slot& s : *cell) {
+  // Nearest cells first: once the page holds `limit` hits nearer than a cell's nearest point,
+  // that cell's venues are only counted (`total_size` stays exact): the enumerations tested,
+  // and the distance only for cells the circle cuts.
+  for (const Cell& cell : source.cells) {
+    if (!rest && page.FullBefore(cell.reach.nearest2 * (1 - 1e-9) - 1e-6)) {
+      for (const Slot& s : *cell.slots) {
+        if (cell.inside ? MatchesMasks(s.masks, c)
+                        : MatchesPlace(s.masks, s.lat, s.lon, q, c, lon_scale, &distance)) {
+          page.Count();
+        }
+      }
+      continue;
+    }
+    for (const Slot& s : *cell.slots) {
       consider(s.e, MatchesPlace(s.masks, s.lat, s.lon, q, c, lon_scale, &distance), rest);
     }
   }
