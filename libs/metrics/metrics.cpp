@@ -80,12 +80,9 @@ class ProcessCollectorImpl : public prometheus::Collectable {
 
 class MetricsInterceptor : public grpc::experimental::Interceptor {
  public:
-  MetricsInterceptor(GrpcServerMetricsFactory* f, std::string service, std::string method)
-      : factory_(f),
-        service_(std::move(service)),
-        method_(std::move(method)),
-        start_(std::chrono::steady_clock::now()) {
-    factory_->started().Add({{"service", service_}, {"method", method_}}).Increment();
+  explicit MetricsInterceptor(GrpcServerMetricsFactory::Series* series)
+      : series_(series), start_(std::chrono::steady_clock::now()) {
+    series_->started().Increment();
   }
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
@@ -120,7 +117,7 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
         // A fault of ours: the operator gets the cause once, the client an id to quote and
         // never the cause itself (it may hold SQL, record data or a secret).
         logging::Log(logging::Level::kError, "request failed",
-                     {{"method", absl::StrCat(service_, "/", method_)},
+                     {{"method", absl::StrCat(series_->service(), "/", series_->method())},
                       {"code", CodeName(code)},
                       {"cause", text::Quote(status.error_message(), 2000)},
                       {"request_id", request_id_}});
@@ -131,21 +128,14 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
       }
       const double secs =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      factory_->handled()
-          .Add({{"service", service_}, {"method", method_}, {"code", CodeName(code)}})
-          .Increment();
-      factory_->seconds()
-          .Add({{"service", service_}, {"method", method_}},
-               prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                                                       0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
-          .Observe(secs);
+      series_->handled(code).Increment();
+      series_->seconds().Observe(secs);
     }
     methods->Proceed();
   }
 
  private:
-  GrpcServerMetricsFactory* factory_;
-  std::string service_, method_;
+  GrpcServerMetricsFactory::Series* series_;
   std::chrono::steady_clock::time_point start_;
   std::string request_id_;
 };
@@ -213,24 +203,60 @@ GrpcServerMetricsFactory::GrpcServerMetricsFactory(prometheus::Registry& registr
                    .Help("Time from receiving an RPC to sending its status")
                    .Register(registry)) {}
 
-grpc::experimental::Interceptor* GrpcServerMetricsFactory::CreateServerInterceptor(
-    grpc::experimental::ServerRpcInfo* info) {
-  // "/passerelle.venues.v1.VenueService/GetVenue" -> service, method (bounded label values).
-  std::string full = info->method() != nullptr ? info->method() : "";
-  std::string service = "unknown", method = "unknown";
-  auto slash = full.rfind('/');
-  if (slash != std::string::npos && slash > 0) {
-    service = full.substr(1, slash - 1);
-    method = full.substr(slash + 1);
+GrpcServerMetricsFactory::Series::Series(GrpcServerMetricsFactory& f, std::string service,
+                                         std::string method)
+    : factory_(f),
+      service_(std::move(service)),
+      method_(std::move(method)),
+      started_(f.started_.Add({{"service", service_}, {"method", method_}})),
+      seconds_(f.seconds_.Add(
+          {{"service", service_}, {"method", method_}},
+          prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                  0.1, 0.25, 0.5, 1, 2.5, 5, 10})) {}
+
+prometheus::Counter& GrpcServerMetricsFactory::Series::handled(int code) {
+  if (code < 0 || code > 16) code = 2;  // UNKNOWN, as CodeName names it
+  std::atomic<prometheus::Counter*>& slot = handled_[static_cast<size_t>(code)];
+  prometheus::Counter* c = slot.load(std::memory_order_acquire);
+  if (c == nullptr) {
+    // The family hands the same counter to every thread that asks for the same labels.
+    c = &factory_.handled_.Add(
+        {{"service", service_}, {"method", method_}, {"code", CodeName(code)}});
+    slot.store(c, std::memory_order_release);
   }
-  // Any caller may name any method: only methods of a compiled-in service get labels of their
-  // own, or each made-up name would add series for the life of the process.
+  return *c;
+}
+
+GrpcServerMetricsFactory::Series& GrpcServerMetricsFactory::SeriesOf(
+    const std::string& full_method) {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = series_.find(full_method); it != series_.end()) return *it->second;
+  }
+  // "/passerelle.venues.v1.VenueService/GetVenue" -> service, method (bounded label values).
+  std::string service = "unknown", method = "unknown";
+  auto slash = full_method.rfind('/');
+  if (slash != std::string::npos && slash > 0) {
+    service = full_method.substr(1, slash - 1);
+    method = full_method.substr(slash + 1);
+  }
+  std::unique_lock lock(mu_);
+  // Any caller may name any method: only methods of a compiled-in service get series (and a
+  // place in the map) of their own, or each made-up name would add some for the life of the
+  // process.
   if (google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(service + "." +
                                                                            method) == nullptr) {
-    service = "unknown";
-    method = "unknown";
+    if (unknown_ == nullptr) unknown_ = std::make_unique<Series>(*this, "unknown", "unknown");
+    return *unknown_;
   }
-  return new MetricsInterceptor(this, service, method);
+  auto& slot = series_[full_method];
+  if (slot == nullptr) slot = std::make_unique<Series>(*this, service, method);
+  return *slot;
+}
+
+grpc::experimental::Interceptor* GrpcServerMetricsFactory::CreateServerInterceptor(
+    grpc::experimental::ServerRpcInfo* info) {
+  return new MetricsInterceptor(&SeriesOf(info->method() != nullptr ? info->method() : ""));
 }
 
 }  // namespace passerelle::metrics

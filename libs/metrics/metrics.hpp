@@ -2,16 +2,19 @@
 // gRPC server interceptor (passerelle_grpc_server_*).
 #pragma once
 
+#include <grpcpp/support/server_interceptor.h>
 #include <prometheus/counter.h>
 #include <prometheus/exposer.h>
 #include <prometheus/family.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include <grpcpp/support/server_interceptor.h>
-
+#include <array>
+#include <atomic>
 #include <memory>
+#include <shared_mutex>
 #include <string>
+#include <unordered_map>
 
 #include "absl/status/statusor.h"
 
@@ -49,14 +52,35 @@ class GrpcServerMetricsFactory : public grpc::experimental::ServerInterceptorFac
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override;
 
-  prometheus::Family<prometheus::Counter>& started() { return started_; }
-  prometheus::Family<prometheus::Counter>& handled() { return handled_; }
-  prometheus::Family<prometheus::Histogram>& seconds() { return seconds_; }
+  /// One method's series, found once: a call costs no label map and no family lookup.
+  class Series {
+   public:
+    Series(GrpcServerMetricsFactory& f, std::string service, std::string method);
+    const std::string& service() const { return service_; }
+    const std::string& method() const { return method_; }
+    prometheus::Counter& started() { return started_; }
+    prometheus::Histogram& seconds() { return seconds_; }
+    /// passerelle_grpc_server_handled_total for `code` (0..16), made at its first use.
+    prometheus::Counter& handled(int code);
+
+   private:
+    GrpcServerMetricsFactory& factory_;
+    std::string service_, method_;
+    prometheus::Counter& started_;
+    prometheus::Histogram& seconds_;
+    std::array<std::atomic<prometheus::Counter*>, 17> handled_{};
+  };
 
  private:
+  Series& SeriesOf(const std::string& full_method);
+
   prometheus::Family<prometheus::Counter>& started_;
   prometheus::Family<prometheus::Counter>& handled_;
   prometheus::Family<prometheus::Histogram>& seconds_;
+  std::shared_mutex mu_;
+  // By full method name, compiled-in methods only (a caller's made-up names share `unknown_`).
+  std::unordered_map<std::string, std::unique_ptr<Series>> series_;
+  std::unique_ptr<Series> unknown_;
 };
 
 /// The canonical name of a gRPC status code, e.g. "NOT_FOUND".
