@@ -936,7 +936,9 @@ absl::Status Registry::LoadIndex() {
 
 absl::Status Registry::RefreshIndex() {
   std::lock_guard lock(refresh_mu_);
-  auto changes = repo_.ChangedSince(refresh_cursor_);
+  auto changes = repo_.ChangedSince(refresh_cursor_, [this](const std::string& id, int revision) {
+    return index_.Knows(id, revision);
+  });
   if (!changes.ok()) return changes.status();
   for (const auto& v : changes->venues) index_.Put(v);
   refresh_cursor_ = changes->cursor;

@@ -113,7 +113,11 @@ class Repository {
     std::vector<standard::Venue> venues;
     ChangeCursor cursor;
   };
-  virtual absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) = 0;
+  /// `known`, when given, tells which (id, revision) the reader already holds: those are left
+  /// out of `venues` without their records being read (a replica's own writes, a bulk load's).
+  using KnownRevision = std::function<bool(const std::string& id, int revision)>;
+  virtual absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor,
+                                               const KnownRevision& known = {}) = 0;
   /// Replaces a layer's areas and recomputes every venue's `areas` in one transaction;
   /// the number of venues changed.
   /// Nothing is committed once `deadline` is near (DEADLINE_EXCEEDED).

@@ -87,10 +87,12 @@ class FakeRepository final : public Repository {
     }
     return page;
   }
-  absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override {
+  absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor,
+                                       const KnownRevision& known) override {
     Changes out;
     for (const auto& [id, seq] : written_at_) {
-      if (seq >= cursor.next_xid) out.venues.push_back(venues_.at(id));
+      const standard::Venue& v = venues_.at(id);
+      if (seq >= cursor.next_xid && !(known && known(v.id, v.revision))) out.venues.push_back(v);
     }
     out.cursor.next_xid = static_cast<uint64_t>(writes) + 1;
     return out;

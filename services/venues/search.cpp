@@ -100,8 +100,10 @@ struct SearchIndex::Impl {
   explicit Impl(const standard::Standard& s) : standard(s) {}
   const standard::Standard& standard;
   mutable std::shared_mutex mu;
-  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;      // by id
-  std::unordered_map<std::string, int> withdrawn;                       // id -> revision
+  std::unordered_map<std::string, std::unique_ptr<Entry>> entries;  // by id
+  std::unordered_map<std::string, int> withdrawn;                   // id -> revision
+  // Whether `id` is held at `revision` or a later one (the caller holds `mu`).
+  bool Knows(const std::string& id, int revision) const;
   std::unordered_map<int64_t, std::vector<Slot>> grid;                  // cell -> its venues
   std::map<std::string, std::vector<const Entry*>, std::less<>> words;  // word -> entries
   // Parsed `horaires` by text: most venues share a few schedules.
@@ -215,15 +217,22 @@ std::vector<v1::Venue> SearchIndex::All() const {
   return out;
 }
 
+bool SearchIndex::Impl::Knows(const std::string& id, int revision) const {
+  auto it = entries.find(id);
+  if (it != entries.end()) return it->second->revision >= revision;
+  auto w = withdrawn.find(id);
+  return w != withdrawn.end() && w->second >= revision;
+}
+
+bool SearchIndex::Knows(const std::string& id, int revision) const {
+  std::shared_lock lock(impl_->mu);
+  return impl_->Knows(id, revision);
+}
+
 void SearchIndex::Put(const standard::Venue& v) {
   // The change feed brings rows again, and this process's own writes race with it: a revision
   // the index already has, or an older one, changes nothing.
-  auto known = [&] {
-    auto it = impl_->entries.find(v.id);
-    if (it != impl_->entries.end()) return it->second->revision >= v.revision;
-    auto w = impl_->withdrawn.find(v.id);
-    return w != impl_->withdrawn.end() && w->second >= v.revision;
-  };
+  auto known = [&] { return impl_->Knows(v.id, v.revision); };
   {
     std::shared_lock lock(impl_->mu);
     if (known()) return;

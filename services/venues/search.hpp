@@ -103,6 +103,9 @@ class SearchIndex {
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total, size_t* preceding = nullptr,
                                 size_t* unknown_hours = nullptr) const;
   size_t size() const;
+  /// Whether the index holds venue `id` at `revision` or a later one (active or withdrawn):
+  /// Put would change nothing.
+  bool Knows(const std::string& id, int revision) const;
   /// The active venue with this id as the index holds it, or nullptr (withdrawn, unknown, or
   /// not indexed yet).
   std::shared_ptr<const IndexedVenue> Find(const std::string& id) const;

@@ -24,7 +24,8 @@ class PgStore final : public Repository {
       const std::function<absl::Status(standard::Venue&)>& change, const EventFactory& event,
       const RequestKey& request) override;
   absl::StatusOr<ListPage> List(const ListQuery& query) override;
-  absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor) override;
+  absl::StatusOr<Changes> ChangedSince(const ChangeCursor& cursor,
+                                       const KnownRevision& known = {}) override;
   absl::StatusOr<int> ReplaceAreaLayer(const std::string& layer, const std::string& title,
                                        const std::vector<AreaFeature>& areas,
                                        const EventFactory& updated, absl::Time deadline) override;

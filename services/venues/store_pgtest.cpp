@@ -114,5 +114,45 @@ TEST_F(ChangeFeedTest, ALongTransactionElsewhereDoesNotMakeReadsRepeat) {
   long_running.commit();
 }
 
+TEST_F(ChangeFeedTest, RevisionsTheReaderHoldsAreLeftOutButTheCursorMovesOn) {
+  PgStore store(pool(), topology_);
+  auto start = store.ChangedSince({});
+  ASSERT_TRUE(start.ok());
+  auto a = store.Insert(Make("held"), event_, {});
+  auto b = store.Insert(Make("new"), event_, {});
+  ASSERT_TRUE(a.ok() && b.ok());
+  // The reader holds `a` at revision 1 (its own write), not `b`.
+  std::vector<std::pair<std::string, int>> asked;
+  auto known = [&](const std::string& id, int revision) {
+    asked.emplace_back(id, revision);
+    return id == a->id && revision <= 1;
+  };
+  auto read = store.ChangedSince(start->cursor, known);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_FALSE(Has(*read, a->id, 1));
+  ASSERT_TRUE(Has(*read, b->id, 1));
+  ASSERT_EQ(read->venues.size(), 1u);
+  EXPECT_EQ(read->venues[0].standard.at("nom").front(), "Médiathèque new") << "the whole record";
+  EXPECT_EQ(asked.size(), 2u);
+  // Written again, `a` has a revision the reader does not hold: it comes back, once.
+  auto other = NewPool(1);
+  auto lease = other->Acquire();
+  ASSERT_TRUE(lease.ok());
+  {
+    pqxx::work w(**lease);
+    w.exec_params(
+        "UPDATE \"" + schema() + "\".venues SET revision = revision + 1 WHERE id = $1::uuid",
+        a->id);
+    w.commit();
+  }
+  auto again = store.ChangedSince(read->cursor, known);
+  ASSERT_TRUE(again.ok());
+  EXPECT_TRUE(Has(*again, a->id, 2));
+  EXPECT_FALSE(Has(*again, b->id, 1)) << "the cursor did not move past what was left out";
+  auto settled = store.ChangedSince(again->cursor, known);
+  ASSERT_TRUE(settled.ok());
+  EXPECT_TRUE(settled->venues.empty());
+}
+
 }  // namespace
 }  // namespace passerelle::venues
