@@ -373,4 +373,200 @@ std::string_view LinkStateName(LinkState state) {
   return "proposed";
 }
 
+// ---------------------------------------------------------------------------------------------
+// Links.
+
+namespace {
+
+const api::ResourcePattern kLinkName("duplicateLinks/{link}");
+const api::ResourcePattern kVenueRef("venues/{venue}");
+const api::ResourcePattern kSourceRef("sources/{source}");
+
+// The id of `duplicateLinks/{id}` (a lowercase UUID), or INVALID_ARGUMENT on `field`.
+absl::StatusOr<std::string> LinkId(const std::string& name, std::string_view field) {
+  auto parts = kLinkName.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  if (!api::IsCanonicalUuid((*parts)[0])) {
+    return api::InvalidName(field, "must be duplicateLinks/{link} with a lowercase UUID", name);
+  }
+  return (*parts)[0];
+}
+
+// The id of `venues/{id}` (a lowercase UUID), or INVALID_ARGUMENT on `field`.
+absl::StatusOr<std::string> VenueId(const std::string& name, std::string_view field) {
+  auto parts = kVenueRef.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  if (!api::IsCanonicalUuid((*parts)[0])) {
+    return api::InvalidName(field, "must be venues/{venue} with a lowercase UUID", name);
+  }
+  return (*parts)[0];
+}
+
+std::optional<LinkState> FromProto(v1::DuplicateLinkState s) {
+  switch (s) {
+    case v1::DUPLICATE_PROPOSED:
+      return LinkState::kProposed;
+    case v1::DUPLICATE_SAME:
+      return LinkState::kSame;
+    case v1::DUPLICATE_DIFFERENT:
+      return LinkState::kDifferent;
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<int> Duplicates::Detect(const std::vector<std::string>& venue_ids) {
+  if (venue_ids.empty()) return 0;
+  auto candidates = repo_.Candidates(venue_ids);
+  if (!candidates.ok()) return candidates.status();
+  std::vector<DuplicateLink> scored;
+  scored.reserve(candidates->size());
+  for (const DuplicateCandidate& c : *candidates) {
+    const DuplicateScore s = ScoreDuplicate(SideOf(c.a), SideOf(c.b));
+    scored.push_back({.venue_a = c.a.id,
+                      .venue_b = c.b.id,
+                      .source_a = c.a.source,
+                      .source_b = c.b.source,
+                      .score = s.score,
+                      .matched_fields = s.matched_fields,
+                      .distance_m = s.distance_m});
+  }
+  return repo_.SaveScores(scored, clock_.Now());
+}
+
+absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,
+                                                  const std::string& source,
+                                                  const std::string& venue, int page_size,
+                                                  const std::string& page_token) {
+  std::vector<api::FieldViolation> bad;
+  DuplicateRepository::Filter filter;
+  if (state != v1::DUPLICATE_LINK_STATE_UNSPECIFIED) {
+    filter.state = FromProto(state);
+    if (!filter.state) {
+      bad.push_back({"state", absl::StrCat("[enum] état de lien inconnu ", static_cast<int>(state),
+                                           " ; valeurs : DUPLICATE_PROPOSED, DUPLICATE_SAME, "
+                                           "DUPLICATE_DIFFERENT")});
+    }
+  }
+  if (!source.empty()) {
+    auto parts = kSourceRef.Parse(source, "source");
+    if (!parts.ok()) return parts.status();
+    if ((*parts)[0] != "passerelle" && !standard::CheckSourceId(&bad, "source", (*parts)[0])) {
+      return api::InvalidArgument("invalid source", bad);
+    }
+    filter.source = (*parts)[0];
+  }
+  if (!venue.empty()) {
+    auto id = VenueId(venue, "venue");
+    if (!id.ok()) return id.status();
+    filter.venue = *id;
+  }
+  if (page_size < 0) {
+    bad.push_back(
+        {"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)});
+  }
+  if (!bad.empty()) return api::InvalidArgument("invalid request", bad);
+  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
+  constexpr char kList[] = "venues.ListDuplicateLinks";
+  const std::string parameters =
+      api::BindParameters({std::to_string(static_cast<int>(state)), source, venue});
+  std::string after;
+  if (!page_token.empty()) {
+    auto cursor = tokens_.Open(kList, parameters, page_token);
+    if (!cursor.ok()) return cursor.status();
+    after = *std::move(cursor);
+  }
+  auto found = repo_.ListLinks(filter, after, size + 1);
+  if (!found.ok()) return found.status();
+  Page page;
+  page.links = *std::move(found);
+  if (static_cast<int>(page.links.size()) > size) {
+    page.links.resize(size);
+    page.next_page_token = tokens_.Seal(kList, parameters, page.links.back().id);
+  }
+  return page;
+}
+
+absl::StatusOr<DuplicateLink> Duplicates::Get(const std::string& name) {
+  auto id = LinkId(name, "name");
+  if (!id.ok()) return id.status();
+  return repo_.GetLink(*id);
+}
+
+absl::StatusOr<DuplicateLink> Duplicates::Resolve(const std::string& name,
+                                                  v1::DuplicateLinkState resolution,
+                                                  const std::string& canonical) {
+  auto id = LinkId(name, "name");
+  if (!id.ok()) return id.status();
+  std::vector<api::FieldViolation> bad;
+  const std::optional<LinkState> state = FromProto(resolution);
+  if (!state || *state == LinkState::kProposed) {
+    bad.push_back(
+        {"resolution", absl::StrCat("[enum] DUPLICATE_SAME ou DUPLICATE_DIFFERENT ; reçu ",
+                                    v1::DuplicateLinkState_IsValid(resolution)
+                                        ? v1::DuplicateLinkState_Name(resolution)
+                                        : std::to_string(static_cast<int>(resolution)))});
+  }
+  std::string canonical_id;
+  if (state == LinkState::kSame) {
+    if (canonical.empty()) {
+      bad.push_back({"canonical_venue",
+                     "[required] avec DUPLICATE_SAME, le lieu à garder : venues/{venue}, l'un des "
+                     "deux du lien"});
+    } else {
+      auto v = VenueId(canonical, "canonical_venue");
+      if (!v.ok()) return v.status();
+      canonical_id = *v;
+    }
+  } else if (!canonical.empty()) {
+    bad.push_back({"canonical_venue", "[absent] seulement avec DUPLICATE_SAME"});
+  }
+  if (!bad.empty()) return api::InvalidArgument("invalid resolution", bad);
+  if (state == LinkState::kSame) {
+    auto link = repo_.GetLink(*id);
+    if (!link.ok()) return link.status();
+    if (canonical_id != link->venue_a && canonical_id != link->venue_b) {
+      return api::InvalidArgument(
+          "invalid canonical_venue",
+          {{"canonical_venue", absl::StrCat("[member] « ", text::Quote(canonical, 60),
+                                            " » n'est pas l'un des lieux du lien : venues/",
+                                            link->venue_a, " ou venues/", link->venue_b)}});
+    }
+  }
+  auto resolved = repo_.Resolve(*id, *state, canonical_id, clock_.Now());
+  if (!resolved.ok()) return resolved.status();
+  // This replica's index hides the duplicate before the answer; others follow their feed.
+  if (state == LinkState::kSame && refresh_) {
+    if (absl::Status s = refresh_(); !s.ok()) return s;
+  }
+  return resolved;
+}
+
+void ToProto(const DuplicateLink& link, v1::DuplicateLink* out) {
+  out->set_name(link.Name());
+  out->set_venue("venues/" + link.venue_a);
+  out->set_other_venue("venues/" + link.venue_b);
+  out->set_venue_source("sources/" + link.source_a);
+  out->set_other_venue_source("sources/" + link.source_b);
+  out->set_score(link.score);
+  for (const std::string& f : link.matched_fields) out->add_matched_fields(f);
+  out->set_distance_meters(link.distance_m);
+  switch (link.state) {
+    case LinkState::kProposed:
+      out->set_state(v1::DUPLICATE_PROPOSED);
+      break;
+    case LinkState::kSame:
+      out->set_state(v1::DUPLICATE_SAME);
+      out->set_canonical_venue("venues/" + link.canonical);
+      break;
+    case LinkState::kDifferent:
+      out->set_state(v1::DUPLICATE_DIFFERENT);
+      break;
+  }
+  api::ToTimestamp(link.create_time, out->mutable_create_time());
+  api::ToTimestamp(link.update_time, out->mutable_update_time());
+}
+
 }  // namespace passerelle::venues

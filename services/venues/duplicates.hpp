@@ -15,6 +15,7 @@
 #include "libs/api/page_token.hpp"
 #include "libs/clock/clock.hpp"
 #include "libs/standard/venue.hpp"
+#include "passerelle/venues/v1/duplicates.pb.h"
 
 namespace passerelle::venues {
 
@@ -127,16 +128,17 @@ class Duplicates {
     std::vector<DuplicateLink> links;
     std::string next_page_token;
   };
-  /// `state`: empty, `proposed`, `same` or `different`; `source`: empty or `sources/{id}`;
-  /// `venue`: empty or `venues/{id}`. `page_size` 0 means 100, capped at 1,000; sealed page
-  /// tokens bound to the filter.
-  absl::StatusOr<Page> List(const std::string& state, const std::string& source,
+  /// `state`: any (unspecified) or one; `source`: empty or `sources/{id}`; `venue`: empty or
+  /// `venues/{id}`. `page_size` 0 means 100, capped at 1,000; sealed page tokens bound to the
+  /// filters.
+  absl::StatusOr<Page> List(v1::DuplicateLinkState state, const std::string& source,
                             const std::string& venue, int page_size, const std::string& page_token);
   /// `duplicateLinks/{id}`.
   absl::StatusOr<DuplicateLink> Get(const std::string& name);
-  /// `resolution`: `same` (with `canonical`, `venues/{id}` one of the link's two venues: the
-  /// other is hidden from search and exports) or `different` (never proposed again).
-  absl::StatusOr<DuplicateLink> Resolve(const std::string& name, const std::string& resolution,
+  /// `resolution`: DUPLICATE_SAME (with `canonical`, `venues/{id}`, one of the link's two
+  /// venues: the other is hidden from search and exports) or DUPLICATE_DIFFERENT (never
+  /// proposed again; `canonical` empty).
+  absl::StatusOr<DuplicateLink> Resolve(const std::string& name, v1::DuplicateLinkState resolution,
                                         const std::string& canonical);
 
  private:
@@ -145,5 +147,8 @@ class Duplicates {
   std::function<absl::Status()> refresh_;
   const clocks::Clock& clock_;
 };
+
+/// The API message of a link.
+void ToProto(const DuplicateLink& link, v1::DuplicateLink* out);
 
 }  // namespace passerelle::venues
