@@ -246,6 +246,37 @@ TEST_F(DuplicatesTest, SameHidesTheOtherAndDifferentIsNotProposedAgain) {
   EXPECT_EQ(found.results_size(), 1);
 }
 
+TEST_F(DuplicatesTest, AVenueCreatedOrUpdatedOneByOneIsComparedToo) {
+  v1::ImportVenuesResponse a;
+  ASSERT_TRUE(Import("ville-roubaix", ReadTestdata("duplicates_ville.csv"), &a).ok());
+  ASSERT_TRUE(Links().empty());
+  // Created here (source `passerelle`), elsewhere first: nothing to link.
+  v1::Venue v = itest::Valid("saisie-1", "Centre social Épeule");
+  v.set_adresse("12, r. de l'Epeule");
+  v.set_latitude(50.6);
+  v.set_longitude(3.1);
+  v1::Venue created;
+  ASSERT_TRUE(Create(v, &created).ok());
+  EXPECT_TRUE(Links().empty());
+  // Moved to where the city's centre is: the update links them (the postcode decides, this
+  // one having no INSEE code).
+  grpc::ClientContext ctx;
+  v1::UpdateVenueRequest req;
+  *req.mutable_venue() = created;
+  req.mutable_venue()->set_latitude(50.69003);
+  req.mutable_venue()->set_longitude(3.17002);
+  req.mutable_update_mask()->add_paths("latitude");
+  req.mutable_update_mask()->add_paths("longitude");
+  v1::Venue updated;
+  grpc::Status st = stub_->UpdateVenue(&ctx, req, &updated);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const auto links = Links();
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_TRUE(links[0].venue() == created.name() || links[0].other_venue() == created.name());
+  EXPECT_THAT(links[0].matched_fields(), Contains("code_postal"));
+  EXPECT_GE(links[0].score(), 0.7);
+}
+
 TEST_F(DuplicatesTest, HostileInputIsRefusedPrecisely) {
   ImportBoth();
   const auto links = Links();
