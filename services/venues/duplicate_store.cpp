@@ -49,6 +49,10 @@ absl::Status NotFound(const std::string& id) {
   return absl::NotFoundError(absl::StrCat("duplicateLinks/", id, " does not exist"));
 }
 
+// Sorts before every link id (gen_random_uuid() gives version 4 UUIDs, never this one): the
+// cursor of a first page, so pages walk the primary key's index.
+constexpr char kBeforeEveryLink[] = "00000000-0000-0000-0000-000000000000";
+
 std::optional<DuplicateLink> SelectLink(pqxx::work& tx, const std::string& id, bool lock) {
   auto r =
       tx.exec_params(absl::StrCat("SELECT ", kLinkColumns, kLinkFrom, " WHERE l.link_id = $1::uuid",
@@ -155,11 +159,11 @@ absl::StatusOr<std::vector<DuplicateLink>> PgDuplicateStore::ListLinks(const Fil
     out.clear();
     for (const auto& row : tx.exec_params(
              absl::StrCat("SELECT ", kLinkColumns, kLinkFrom,
-                          " WHERE l.link_id::text > $1 AND ($2 = '' OR l.state = $2) "
+                          " WHERE l.link_id > $1::uuid AND ($2 = '' OR l.state = $2) "
                           "AND ($3 = '' OR va.source = $3 OR vb.source = $3) "
                           "AND ($4 = '' OR l.venue_a::text = $4 OR l.venue_b::text = $4) "
-                          "ORDER BY l.link_id::text LIMIT $5"),
-             after, state, filter.source, filter.venue, limit)) {
+                          "ORDER BY l.link_id LIMIT $5"),
+             after.empty() ? kBeforeEveryLink : after, state, filter.source, filter.venue, limit)) {
       out.push_back(LinkFromRow(row));
     }
     return absl::OkStatus();
