@@ -108,6 +108,7 @@ void ToProto(const Standard& standard, const Venue& v, v1::Venue* out) {
   for (const auto& a : v.areas) out->add_areas(a);
   out->set_state(v.withdrawn ? v1::WITHDRAWN : v1::ACTIVE);
   out->set_withdrawal_reason(v.withdrawal_reason);
+  if (!v.duplicate_of.empty()) out->set_duplicate_of("venues/" + v.duplicate_of);
   api::ToTimestamp(v.create_time, out->mutable_create_time());
   api::ToTimestamp(v.update_time, out->mutable_update_time());
   out->set_etag(ETag(v));

@@ -22,6 +22,8 @@ struct Venue {
   std::vector<std::string> areas;
   bool withdrawn = false;
   std::string withdrawal_reason;
+  /// The canonical venue's id when this one was resolved as its duplicate (hidden), or empty.
+  std::string duplicate_of;
   absl::Time create_time = absl::UnixEpoch();
   absl::Time update_time = absl::UnixEpoch();
   absl::Time first_seen_time = absl::UnixEpoch();

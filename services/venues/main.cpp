@@ -6,6 +6,8 @@
 #include "libs/service/memory.hpp"
 #include "libs/service/service.hpp"
 #include "services/venues/consumers.hpp"
+#include "services/venues/duplicate_handler.hpp"
+#include "services/venues/duplicate_store.hpp"
 #include "services/venues/handler.hpp"
 #include "services/venues/organisation_handler.hpp"
 #include "services/venues/organisation_store.hpp"
@@ -53,6 +55,21 @@ int main(int argc, char** argv) {
          auto& organisation_handler =
              rt.components.Emplace<venues::OrganisationHandler>(organisations);
          rt.server->AddService(&organisation_handler);
+         // Duplicates across sources: detected after every write, resolved by administrators.
+         auto& duplicate_store = rt.components.Emplace<venues::PgDuplicateStore>(*rt.pool);
+         auto& duplicates = rt.components.Emplace<venues::Duplicates>(
+             duplicate_store, *rt.page_tokens, [&registry] { return registry.RefreshIndex(); });
+         registry.OnWrite([&duplicates](const std::vector<std::string>& ids) {
+           // The write is committed: a failed detection is logged, and the next write of
+           // either venue detects the pair again.
+           auto found = duplicates.Detect(ids);
+           if (!found.ok()) {
+             logging::Warn("duplicate detection failed",
+                           {{"error", std::string(found.status().message())}});
+           }
+         });
+         auto& duplicate_handler = rt.components.Emplace<venues::DuplicateHandler>(duplicates);
+         rt.server->AddService(&duplicate_handler);
          // A published referential version: known items, and retired ones leave venues.
          auto& consumer = rt.components.Emplace<events::Consumer>(
              *rt.nats, *rt.pool,

@@ -254,6 +254,12 @@ class Registry {
 
   const standard::Standard& standard() const { return standard_; }
 
+  /// Called after each committed write with the ids of the venues it created or changed (one
+  /// call per batch): the duplicate detector's hook. Set once, before serving.
+  void OnWrite(std::function<void(const std::vector<std::string>&)> observer) {
+    on_write_ = std::move(observer);
+  }
+
   /// Registers a batch source (`passerelle` is reserved); its create time is the clock's.
   absl::StatusOr<SourceRecord> CreateSource(const std::string& source_id,
                                             const std::string& display_name);
@@ -387,6 +393,7 @@ class Registry {
   /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
   std::mutex refresh_mu_;
   Repository::ChangeCursor refresh_cursor_;
+  std::function<void(const std::vector<std::string>&)> on_write_;
 };
 
 }  // namespace passerelle::venues

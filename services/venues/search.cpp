@@ -237,7 +237,8 @@ void SearchIndex::Put(const standard::Venue& v) {
     std::shared_lock lock(impl_->mu);
     if (known()) return;
   }
-  if (v.withdrawn) {
+  // A venue hidden as another's duplicate leaves search and exports as a withdrawn one does.
+  if (v.withdrawn || !v.duplicate_of.empty()) {
     std::unique_lock lock(impl_->mu);
     if (known()) return;
     impl_->Unlink(v.id);

@@ -93,8 +93,9 @@ class SearchIndex {
  public:
   explicit SearchIndex(const standard::Standard& standard);
   ~SearchIndex();
-  /// Adds or replaces a venue (withdrawn ones are removed). A revision older than or equal to
-  /// the one indexed (or withdrawn) is ignored, so the order puts arrive in does not matter.
+  /// Adds or replaces a venue (withdrawn ones and hidden duplicates are removed). A revision
+  /// older than or equal to the one indexed (or withdrawn) is ignored, so the order puts arrive
+  /// in does not matter.
   void Put(const standard::Venue& venue);
   /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored) and
   /// `preceding`, when not null, how many of them come before the first hit returned;

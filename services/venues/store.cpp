@@ -24,7 +24,7 @@ constexpr char kColumns[] =
     "array_to_json(referential_items)::text, accepts_aptic_pass, array_to_json(areas)::text, "
     "state, withdrawal_reason, revision, extract(epoch FROM create_time), "
     "extract(epoch FROM update_time), extract(epoch FROM first_seen_time), "
-    "extract(epoch FROM last_seen_time)";
+    "extract(epoch FROM last_seen_time), coalesce(duplicate_of::text, '')";
 
 standard::Venue FromRow(const pqxx::row& r) {
   standard::Venue v;
@@ -43,6 +43,7 @@ standard::Venue FromRow(const pqxx::row& r) {
   v.update_time = db::FromEpoch(r[12]);
   v.first_seen_time = db::FromEpoch(r[13]);
   v.last_seen_time = db::FromEpoch(r[14]);
+  v.duplicate_of = r[15].as<std::string>();
   return v;
 }
 
@@ -247,7 +248,8 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
     params.push_back(v);
     return absl::StrCat("$", params.size());
   };
-  if (!q.show_withdrawn) where.push_back("state = 'active'");
+  // Venues hidden as another's duplicate (duplicates.hpp) are listed with the withdrawn ones.
+  if (!q.show_withdrawn) where.push_back("state = 'active' AND duplicate_of IS NULL");
   for (const auto& [field, value] : q.equals) where.push_back(field + " = " + param(value));
   for (const auto& [field, value] : q.contains) {
     where.push_back(param(value) + " = ANY(" + field + ")");
@@ -274,7 +276,7 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
     if (static_cast<int>(rows.size()) > q.page_size) {
       const auto& last = rows[n - 1];
       page.next_cursor =
-          absl::StrCat(last[15].as<std::string>(), "\x1f", last[0].as<std::string>());
+          absl::StrCat(last[16].as<std::string>(), "\x1f", last[0].as<std::string>());
     }
     return absl::OkStatus();
   });
@@ -389,7 +391,7 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
       outbox::Append(
           tx, topology_,
           WithPrevious(updated(after, {"areas"}),
-                       nlohmann::json::parse(row[15].c_str()).get<std::vector<std::string>>(),
+                       nlohmann::json::parse(row[16].c_str()).get<std::vector<std::string>>(),
                        after.referential_items, after.owner_organisation));
       ++changed;
     }

@@ -100,6 +100,7 @@ class GatewayE2E(unittest.TestCase):
             ("GET", "/v1/items:search?query=caf", None, "public"),
             ("GET", "/v1/venues?showWithdrawn=true", None, "partner"),
             ("GET", "/v1/sources", None, "partner"),
+            ("GET", "/v1/duplicateLinks?state=DUPLICATE_PROPOSED", None, "partner"),
             ("POST", "/v1/venues", venue_body("matrix", id="gw-e2e-matrix"), "write"),
             ("GET", "/v1/apiKeys", None, "admin"),
             ("GET", "/v1/sync/sources", None, "admin"),
@@ -124,6 +125,21 @@ class GatewayE2E(unittest.TestCase):
                     else:
                         self.assertEqual(status, 403, payload)
                         self.assertEqual(self.error(payload)["status"], "PERMISSION_DENIED")
+
+    def test_duplicate_links_are_resolved_by_administrators_only(self):
+        path = "/v1/duplicateLinks/00000000-0000-4000-8000-000000000000:resolve"
+        body = {"resolution": "DUPLICATE_DIFFERENT"}
+        for key in (None, self.partner, self.org_a):
+            status, _, payload = self.call("POST", path, body, key=key)
+            self.assertIn(status, (401, 403), payload)
+        status, _, payload = self.call("POST", path, body, key=ADMIN_KEY)
+        self.assertEqual(status, 404, payload)  # reached the venues service: no such link
+        status, _, payload = self.call("POST", "/v1/duplicateLinks/x:resolve", body, key=ADMIN_KEY)
+        self.assertEqual(status, 400, payload)
+        self.assertEqual(self.error(payload)["status"], "INVALID_ARGUMENT")
+        status, _, payload = self.call("GET", "/v1/duplicateLinks?pageToken=forged",
+                                       key=self.partner)
+        self.assertEqual(status, 400, payload)
 
     def test_create_then_conditional_update(self):
         status, headers, body = self.call("POST", "/v1/venues", venue_body(1), key=self.org_a)

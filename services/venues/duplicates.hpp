@@ -1,0 +1,154 @@
+// Duplicates across sources (`duplicateLinks/{link}`): the same place published by two sources is
+// detected and linked, never merged. The scorer (how alike two venues are, and which fields
+// matched), the links' rules, and detect, list, read and resolve over a repository. No gRPC and no
+// SQL here.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "libs/api/page_token.hpp"
+#include "libs/clock/clock.hpp"
+#include "libs/standard/venue.hpp"
+#include "passerelle/venues/v1/duplicates.pb.h"
+
+namespace passerelle::venues {
+
+/// What the scorer reads of a venue.
+struct DuplicateSide {
+  std::string nom, adresse, code_postal, code_insee, commune;
+  std::optional<double> latitude, longitude;
+};
+
+/// The scorer's verdict on a pair.
+struct DuplicateScore {
+  double score = 0;  // 0 to 1; a pair is linked from kDuplicateThreshold on
+  /// Standard fields that matched, among `nom`, `adresse`, `code_insee`, `code_postal` and
+  /// `position` (within kDuplicateNearMeters), in this order.
+  std::vector<std::string> matched_fields;
+  double distance_m = -1;  // -1 when either side has no position
+};
+
+/// Candidates are looked for within this distance (metres); farther pairs score 0.
+inline constexpr double kDuplicateMaxMeters = 100;
+/// Two positions this close count as the same (`position` among the matched fields).
+inline constexpr double kDuplicateNearMeters = 50;
+/// Pairs scoring this or more are linked (precision and recall on the labelled fixture:
+/// docs/venues.md).
+inline constexpr double kDuplicateThreshold = 0.7;
+
+/// `standard::Venue` as the scorer reads it.
+DuplicateSide SideOf(const standard::Venue& venue);
+
+/// How alike two venues of different sources are. Both must share their INSEE code or, when
+/// either has none, their postcode, and lie within kDuplicateMaxMeters: otherwise 0. Names are
+/// folded (case, accents), abbreviations expanded (`Ctre soc.`, `CCAS`, `r.`, `av.`), and the
+/// generic words of a kind of place (`centre social`, `France Services`, `médiathèque`) kept
+/// apart from the distinctive ones: two places of different kinds, or of the same kind with
+/// different distinctive names (two France Services of one town), are not duplicates.
+DuplicateScore ScoreDuplicate(const DuplicateSide& a, const DuplicateSide& b);
+
+/// A link's state.
+enum class LinkState { kProposed, kSame, kDifferent };
+
+/// `proposed`, `same`, `different`.
+std::string_view LinkStateName(LinkState state);
+
+/// A link between two venues of different sources (`venue_a` < `venue_b`, ids).
+struct DuplicateLink {
+  std::string id;  // duplicateLinks/{id}
+  std::string venue_a, venue_b;
+  std::string source_a, source_b;
+  double score = 0;
+  std::vector<std::string> matched_fields;
+  double distance_m = -1;
+  LinkState state = LinkState::kProposed;
+  std::string canonical;  // SAME: the venue id kept (the other is hidden)
+  absl::Time create_time = absl::UnixEpoch();
+  absl::Time update_time = absl::UnixEpoch();
+
+  std::string Name() const { return "duplicateLinks/" + id; }
+};
+
+/// A pair the store found near each other, for the scorer.
+struct DuplicateCandidate {
+  standard::Venue a, b;  // a.id < b.id
+};
+
+class DuplicateRepository {
+ public:
+  virtual ~DuplicateRepository() = default;
+  /// Pairs of one of `venue_ids` (active, not hidden) with an active, not hidden venue of
+  /// another source within kDuplicateMaxMeters sharing its INSEE code or postcode, each pair
+  /// once, in one query.
+  virtual absl::StatusOr<std::vector<DuplicateCandidate>> Candidates(
+      const std::vector<std::string>& venue_ids) = 0;
+  /// Stores the scored pairs: a new pair above the threshold is proposed; a proposed one gets
+  /// its new score, or is dropped when `score` is below the threshold; a resolved one (same or
+  /// different) is left as it is. One transaction. The number of links created.
+  virtual absl::StatusOr<int> SaveScores(const std::vector<DuplicateLink>& scored,
+                                         absl::Time now) = 0;
+  struct Filter {
+    std::optional<LinkState> state;
+    std::string source;  // links with a venue of this source (empty: any)
+    std::string venue;   // links with this venue (empty: any)
+  };
+  /// At most `limit` links matching `filter` whose ids sort after `after`, by id.
+  virtual absl::StatusOr<std::vector<DuplicateLink>> ListLinks(const Filter& filter,
+                                                               const std::string& after,
+                                                               int limit) = 0;
+  /// NOT_FOUND when none has this id.
+  virtual absl::StatusOr<DuplicateLink> GetLink(const std::string& id) = 0;
+  /// Locks the link; when proposed, sets `state` (and `canonical` for SAME: the other venue is
+  /// hidden as a duplicate of it) in one transaction. A link already resolved the same way is
+  /// returned as it is; resolved otherwise: FAILED_PRECONDITION (LINK_RESOLVED).
+  virtual absl::StatusOr<DuplicateLink> Resolve(const std::string& id, LinkState state,
+                                                const std::string& canonical, absl::Time now) = 0;
+};
+
+/// The duplicates' use cases.
+class Duplicates {
+ public:
+  /// `refresh`: brings the search index up to date after a resolution hid a venue.
+  Duplicates(DuplicateRepository& repo, const api::PageTokens& tokens,
+             std::function<absl::Status()> refresh = {},
+             const clocks::Clock& clock = clocks::System())
+      : repo_(repo), tokens_(tokens), refresh_(std::move(refresh)), clock_(clock) {}
+
+  /// Detects duplicates of the venues just written (a batch, an import, a create or an update):
+  /// one candidate query, scored here, stored. The number of links created.
+  absl::StatusOr<int> Detect(const std::vector<std::string>& venue_ids);
+
+  struct Page {
+    std::vector<DuplicateLink> links;
+    std::string next_page_token;
+  };
+  /// `state`: any (unspecified) or one; `source`: empty or `sources/{id}`; `venue`: empty or
+  /// `venues/{id}`. `page_size` 0 means 100, capped at 1,000; sealed page tokens bound to the
+  /// filters.
+  absl::StatusOr<Page> List(v1::DuplicateLinkState state, const std::string& source,
+                            const std::string& venue, int page_size, const std::string& page_token);
+  /// `duplicateLinks/{id}`.
+  absl::StatusOr<DuplicateLink> Get(const std::string& name);
+  /// `resolution`: DUPLICATE_SAME (with `canonical`, `venues/{id}`, one of the link's two
+  /// venues: the other is hidden from search and exports) or DUPLICATE_DIFFERENT (never
+  /// proposed again; `canonical` empty).
+  absl::StatusOr<DuplicateLink> Resolve(const std::string& name, v1::DuplicateLinkState resolution,
+                                        const std::string& canonical);
+
+ private:
+  DuplicateRepository& repo_;
+  const api::PageTokens& tokens_;
+  std::function<absl::Status()> refresh_;
+  const clocks::Clock& clock_;
+};
+
+/// The API message of a link.
+void ToProto(const DuplicateLink& link, v1::DuplicateLink* out);
+
+}  // namespace passerelle::venues

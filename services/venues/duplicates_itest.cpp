@@ -1,0 +1,398 @@
+// Duplicates across sources through the real binary: two sources import overlapping files, the
+// links appear with their score and matched fields, resolving SAME hides the other venue from
+// search, listings and exports, DIFFERENT is not proposed again after a re-import, and every
+// new method refuses hostile input precisely.
+#include <grpcpp/grpcpp.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "absl/strings/str_replace.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "passerelle/venues/v1/duplicates.grpc.pb.h"
+#include "services/venues/itest_support.hpp"
+
+namespace passerelle::venues {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// Invalid UTF-8 in a string field fails the message's parsing (INVALID_ARGUMENT without a field,
+// as for every method): the field is named for the other hostile values.
+bool Utf8(const std::string& s) {
+  return s.find('\xff') == std::string::npos && s.find("\xc3\x28") == std::string::npos;
+}
+std::set<std::string> Named(const std::string& value, const std::string& field) {
+  return Utf8(value) ? std::set<std::string>{field} : std::set<std::string>{};
+}
+
+std::string ReadTestdata(const std::string& name) {
+  std::ifstream in(testing::SourceDir() + "/services/venues/testdata/" + name);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class DuplicatesTest : public itest::VenuesServiceTest {
+ protected:
+  void SetUp() override {
+    VenuesServiceTest::SetUp();
+    duplicates_ = v1::DuplicateService::NewStub(
+        grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+
+  /// Both files; `fresh`: the first time (every row created), else again (every row unchanged).
+  void ImportBoth(bool fresh = true) {
+    v1::ImportVenuesResponse a, b;
+    ASSERT_TRUE(Import("ville-roubaix", ReadTestdata("duplicates_ville.csv"), &a).ok());
+    ASSERT_EQ(fresh ? a.created() : a.unchanged(), 5) << a.DebugString();
+    ASSERT_TRUE(Import("base-regionale", ReadTestdata("duplicates_region.csv"), &b).ok());
+    ASSERT_EQ(fresh ? b.created() : b.unchanged(), 5) << b.DebugString();
+  }
+
+  grpc::Status ListLinks(const v1::ListDuplicateLinksRequest& req,
+                         v1::ListDuplicateLinksResponse* resp) {
+    grpc::ClientContext ctx;
+    return duplicates_->ListDuplicateLinks(&ctx, req, resp);
+  }
+  std::vector<v1::DuplicateLink> Links(v1::DuplicateLinkState state = {}) {
+    v1::ListDuplicateLinksRequest req;
+    req.set_state(state);
+    v1::ListDuplicateLinksResponse resp;
+    grpc::Status st = ListLinks(req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return {resp.duplicate_links().begin(), resp.duplicate_links().end()};
+  }
+  grpc::Status Resolve(const std::string& name, v1::DuplicateLinkState resolution,
+                       const std::string& canonical, v1::DuplicateLink* out) {
+    grpc::ClientContext ctx;
+    v1::ResolveDuplicateRequest req;
+    req.set_name(name);
+    req.set_resolution(resolution);
+    req.set_canonical_venue(canonical);
+    return duplicates_->ResolveDuplicate(&ctx, req, out);
+  }
+  grpc::Status GetLink(const std::string& name, v1::DuplicateLink* out) {
+    grpc::ClientContext ctx;
+    v1::GetDuplicateLinkRequest req;
+    req.set_name(name);
+    return duplicates_->GetDuplicateLink(&ctx, req, out);
+  }
+  v1::Venue GetVenue(const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(name);
+    v1::Venue out;
+    grpc::Status st = stub_->GetVenue(&ctx, req, &out);
+    EXPECT_TRUE(st.ok()) << name << ": " << st.error_message();
+    return out;
+  }
+  /// The links by the `nom` of their venue from `ville-roubaix`.
+  std::map<std::string, v1::DuplicateLink> ByName(const std::vector<v1::DuplicateLink>& links) {
+    std::map<std::string, v1::DuplicateLink> out;
+    for (const auto& l : links) {
+      const std::string& ville =
+          l.venue_source() == "sources/ville-roubaix" ? l.venue() : l.other_venue();
+      out[GetVenue(ville).nom()] = l;
+    }
+    return out;
+  }
+  std::string VilleVenue(const v1::DuplicateLink& l) {
+    return l.venue_source() == "sources/ville-roubaix" ? l.venue() : l.other_venue();
+  }
+  std::string RegionVenue(const v1::DuplicateLink& l) {
+    return l.venue_source() == "sources/ville-roubaix" ? l.other_venue() : l.venue();
+  }
+
+  std::unique_ptr<v1::DuplicateService::Stub> duplicates_;
+};
+
+TEST_F(DuplicatesTest, TwoSourcesImportOverlappingFilesAndTheLinksAppear) {
+  ImportBoth();
+  const auto links = ByName(Links());
+  // The same centre written differently, and the CCAS under its full name (no INSEE code on
+  // the region's row: the postcode decides); not the two France Services, the library and the
+  // social centre in one building, nor the same name in Tourcoing.
+  ASSERT_EQ(links.size(), 2u);
+  ASSERT_TRUE(links.count("Centre social de l'Épeule"));
+  ASSERT_TRUE(links.count("CCAS de Roubaix"));
+  const v1::DuplicateLink& epeule = links.at("Centre social de l'Épeule");
+  EXPECT_THAT(epeule.name(), HasSubstr("duplicateLinks/"));
+  EXPECT_EQ(epeule.state(), v1::DUPLICATE_PROPOSED);
+  EXPECT_GE(epeule.score(), 0.7);
+  EXPECT_LE(epeule.score(), 1.0);
+  EXPECT_THAT(epeule.matched_fields(), Contains("nom"));
+  EXPECT_THAT(epeule.matched_fields(), Contains("adresse"));
+  EXPECT_THAT(epeule.matched_fields(), Contains("code_insee"));
+  EXPECT_THAT(epeule.matched_fields(), Contains("position"));
+  EXPECT_GT(epeule.distance_meters(), 0);
+  EXPECT_LT(epeule.distance_meters(), 10);
+  EXPECT_EQ(GetVenue(RegionVenue(epeule)).nom(), "CTRE SOC. EPEULE");
+  const v1::DuplicateLink& ccas = links.at("CCAS de Roubaix");
+  EXPECT_THAT(ccas.matched_fields(), Contains("code_postal"));
+  EXPECT_THAT(ccas.matched_fields(), Not(Contains("code_insee")));
+
+  // GetDuplicateLink gives the same link; the filters select by state, source and venue.
+  v1::DuplicateLink got;
+  ASSERT_TRUE(GetLink(epeule.name(), &got).ok());
+  EXPECT_EQ(got.SerializeAsString(), epeule.SerializeAsString());
+  EXPECT_EQ(Links(v1::DUPLICATE_PROPOSED).size(), 2u);
+  EXPECT_EQ(Links(v1::DUPLICATE_SAME).size(), 0u);
+  v1::ListDuplicateLinksRequest req;
+  req.set_source("sources/base-regionale");
+  req.set_venue(VilleVenue(epeule));
+  v1::ListDuplicateLinksResponse resp;
+  ASSERT_TRUE(ListLinks(req, &resp).ok());
+  ASSERT_EQ(resp.duplicate_links_size(), 1);
+  EXPECT_EQ(resp.duplicate_links(0).name(), epeule.name());
+  req.set_source("sources/passerelle");  // no link has a venue of this one
+  v1::ListDuplicateLinksResponse none;
+  ASSERT_TRUE(ListLinks(req, &none).ok());
+  EXPECT_EQ(none.duplicate_links_size(), 0);
+
+  // Pages of one, by sealed token, every link once.
+  v1::ListDuplicateLinksRequest paged;
+  paged.set_page_size(1);
+  v1::ListDuplicateLinksResponse first, second;
+  ASSERT_TRUE(ListLinks(paged, &first).ok());
+  ASSERT_EQ(first.duplicate_links_size(), 1);
+  ASSERT_FALSE(first.next_page_token().empty());
+  paged.set_page_token(first.next_page_token());
+  ASSERT_TRUE(ListLinks(paged, &second).ok());
+  ASSERT_EQ(second.duplicate_links_size(), 1);
+  EXPECT_NE(first.duplicate_links(0).name(), second.duplicate_links(0).name());
+  EXPECT_TRUE(second.next_page_token().empty());
+
+  // Importing the same files again proposes nothing new, nor does writing the same venues
+  // again with changes: detection is idempotent.
+  ImportBoth(/*fresh=*/false);
+  EXPECT_EQ(Links().size(), 2u);
+  v1::ImportVenuesResponse changed;
+  ASSERT_TRUE(Import("base-regionale",
+                     absl::StrReplaceAll(ReadTestdata("duplicates_region.csv"),
+                                         {{"2026-01-12", "2026-02-01"}}),
+                     &changed)
+                  .ok());
+  EXPECT_EQ(changed.updated(), 5) << changed.DebugString();
+  const auto after = ByName(Links());
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_EQ(after.at("Centre social de l'Épeule").name(), epeule.name());
+  EXPECT_EQ(after.at("CCAS de Roubaix").name(), ccas.name());
+}
+
+TEST_F(DuplicatesTest, SameHidesTheOtherAndDifferentIsNotProposedAgain) {
+  ImportBoth();
+  const auto links = ByName(Links());
+  ASSERT_EQ(links.size(), 2u);
+  const v1::DuplicateLink epeule = links.at("Centre social de l'Épeule");
+  const v1::DuplicateLink ccas = links.at("CCAS de Roubaix");
+  const std::string kept = VilleVenue(epeule), hidden = RegionVenue(epeule);
+
+  // SAME, the city's record canonical: the region's is hidden.
+  v1::DuplicateLink same;
+  ASSERT_TRUE(Resolve(epeule.name(), v1::DUPLICATE_SAME, kept, &same).ok());
+  EXPECT_EQ(same.state(), v1::DUPLICATE_SAME);
+  EXPECT_EQ(same.canonical_venue(), kept);
+  // From search...
+  v1::SearchVenuesRequest search;
+  search.set_query("epeule");
+  v1::SearchVenuesResponse found;
+  ASSERT_TRUE(Search(search, &found).ok());
+  ASSERT_EQ(found.results_size(), 1);
+  EXPECT_EQ(found.results(0).venue().name(), kept);
+  // ...from the listing...
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("source = \"base-regionale\"", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 4);
+  for (const auto& v : listed.venues()) EXPECT_NE(v.name(), hidden);
+  // ...and from the export; GetVenue still reads it and says which it duplicates.
+  const std::string csv = Export(v1::NATIONAL_CSV);
+  EXPECT_THAT(csv, HasSubstr("Centre social de l'Épeule"));
+  EXPECT_THAT(csv, Not(HasSubstr("CTRE SOC. EPEULE")));
+  EXPECT_EQ(GetVenue(hidden).duplicate_of(), kept);
+  EXPECT_EQ(GetVenue(kept).duplicate_of(), "");
+  // The same resolution again is answered as it is; another is refused.
+  v1::DuplicateLink again;
+  ASSERT_TRUE(Resolve(epeule.name(), v1::DUPLICATE_SAME, kept, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), same.SerializeAsString());
+  grpc::Status st = Resolve(epeule.name(), v1::DUPLICATE_DIFFERENT, "", &again);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_EQ(itest::Reason(st), "LINK_RESOLVED");
+
+  // DIFFERENT: after the region sends its file again, changed, the pair is not proposed.
+  v1::DuplicateLink different;
+  ASSERT_TRUE(Resolve(ccas.name(), v1::DUPLICATE_DIFFERENT, "", &different).ok());
+  EXPECT_EQ(different.state(), v1::DUPLICATE_DIFFERENT);
+  EXPECT_EQ(different.canonical_venue(), "");
+  v1::ImportVenuesResponse again_resp;
+  ASSERT_TRUE(Import("base-regionale",
+                     absl::StrReplaceAll(ReadTestdata("duplicates_region.csv"),
+                                         {{"2026-01-12", "2026-02-01"}}),
+                     &again_resp)
+                  .ok());
+  EXPECT_EQ(again_resp.updated(), 5) << again_resp.DebugString();
+  EXPECT_EQ(Links(v1::DUPLICATE_PROPOSED).size(), 0u);
+  v1::DuplicateLink still;
+  ASSERT_TRUE(GetLink(ccas.name(), &still).ok());
+  EXPECT_EQ(still.state(), v1::DUPLICATE_DIFFERENT);
+  EXPECT_EQ(Links().size(), 2u);
+  // The hidden venue stays hidden through its source's update.
+  EXPECT_EQ(GetVenue(hidden).duplicate_of(), kept);
+  ASSERT_TRUE(Search(search, &found).ok());
+  EXPECT_EQ(found.results_size(), 1);
+}
+
+TEST_F(DuplicatesTest, AVenueCreatedOrUpdatedOneByOneIsComparedToo) {
+  v1::ImportVenuesResponse a;
+  ASSERT_TRUE(Import("ville-roubaix", ReadTestdata("duplicates_ville.csv"), &a).ok());
+  ASSERT_TRUE(Links().empty());
+  // Created here (source `passerelle`), elsewhere first: nothing to link.
+  v1::Venue v = itest::Valid("saisie-1", "Centre social Épeule");
+  v.set_adresse("12, r. de l'Epeule");
+  v.set_latitude(50.6);
+  v.set_longitude(3.1);
+  v1::Venue created;
+  ASSERT_TRUE(Create(v, &created).ok());
+  EXPECT_TRUE(Links().empty());
+  // Moved to where the city's centre is: the update links them (the postcode decides, this
+  // one having no INSEE code).
+  grpc::ClientContext ctx;
+  v1::UpdateVenueRequest req;
+  *req.mutable_venue() = created;
+  req.mutable_venue()->set_latitude(50.69003);
+  req.mutable_venue()->set_longitude(3.17002);
+  req.mutable_update_mask()->add_paths("latitude");
+  req.mutable_update_mask()->add_paths("longitude");
+  v1::Venue updated;
+  grpc::Status st = stub_->UpdateVenue(&ctx, req, &updated);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  const auto links = Links();
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_TRUE(links[0].venue() == created.name() || links[0].other_venue() == created.name());
+  EXPECT_THAT(links[0].matched_fields(), Contains("code_postal"));
+  EXPECT_GE(links[0].score(), 0.7);
+}
+
+TEST_F(DuplicatesTest, HostileInputIsRefusedPrecisely) {
+  ImportBoth();
+  const auto links = Links();
+  ASSERT_FALSE(links.empty());
+  const std::string link = links[0].name();
+  const std::string huge(100000, 'a');
+  const std::vector<std::string> bad_names = {"",
+                                              "duplicateLinks/",
+                                              "duplicateLinks/x",
+                                              "duplicateLinks/" + huge,
+                                              std::string("duplicateLinks/a\0b", 17),
+                                              "duplicateLinks/\xff\xfe",
+                                              "duplicateLinks/ABCDEF00-0000-0000-0000-000000000000",
+                                              link + "/x",
+                                              "venues/" + link.substr(15)};
+  for (const std::string& name : bad_names) {
+    v1::DuplicateLink out;
+    grpc::Status st = GetLink(name, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name.substr(0, 60);
+    EXPECT_EQ(itest::Violations(st).fields, Named(name, "name")) << st.error_message();
+    st = Resolve(name, v1::DUPLICATE_DIFFERENT, "", &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << name.substr(0, 60);
+    EXPECT_EQ(itest::Violations(st).fields, Named(name, "name")) << st.error_message();
+  }
+  v1::DuplicateLink out;
+  EXPECT_EQ(GetLink("duplicateLinks/00000000-0000-4000-8000-000000000000", &out).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+
+  // Resolutions: none, PROPOSED, unknown numbers; SAME without a canonical venue or with one
+  // that is not the link's; DIFFERENT with one.
+  struct Case {
+    v1::DuplicateLinkState resolution;
+    std::string canonical;
+    std::string field;
+  };
+  const std::string other_venue = "venues/00000000-0000-4000-8000-000000000000";
+  for (const Case& c : std::vector<Case>{
+           {v1::DUPLICATE_LINK_STATE_UNSPECIFIED, "", "resolution"},
+           {v1::DUPLICATE_PROPOSED, "", "resolution"},
+           {static_cast<v1::DuplicateLinkState>(99), "", "resolution"},
+           {static_cast<v1::DuplicateLinkState>(-1), "", "resolution"},
+           {v1::DUPLICATE_SAME, "", "canonical_venue"},
+           {v1::DUPLICATE_SAME, other_venue, "canonical_venue"},
+           {v1::DUPLICATE_SAME, "venues/x", "canonical_venue"},
+           {v1::DUPLICATE_SAME, std::string("venues/\0", 8), "canonical_venue"},
+           {v1::DUPLICATE_SAME, "venues/\xc3\x28", "canonical_venue"},
+           {v1::DUPLICATE_SAME, "venues/" + huge, "canonical_venue"},
+           {v1::DUPLICATE_DIFFERENT, links[0].venue(), "canonical_venue"},
+       }) {
+    grpc::Status st = Resolve(link, c.resolution, c.canonical, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << c.field;
+    EXPECT_EQ(itest::Violations(st).fields, Named(c.canonical, c.field))
+        << st.error_message() << " " << itest::Violations(st).text;
+  }
+  // Nothing was resolved by the refused calls.
+  ASSERT_TRUE(GetLink(link, &out).ok());
+  EXPECT_EQ(out.state(), v1::DUPLICATE_PROPOSED);
+
+  // Listing: forged, truncated or other-filter tokens, negative sizes, unknown states, bad
+  // source and venue names.
+  v1::ListDuplicateLinksRequest paged;
+  paged.set_page_size(1);
+  v1::ListDuplicateLinksResponse page;
+  ASSERT_TRUE(ListLinks(paged, &page).ok());
+  const std::string token = page.next_page_token();
+  ASSERT_FALSE(token.empty());
+  auto refused = [&](const v1::ListDuplicateLinksRequest& req, const std::string& field) {
+    v1::ListDuplicateLinksResponse resp;
+    grpc::Status st = ListLinks(req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    const std::string value =
+        req.page_token() + req.source() + req.venue();  // the hostile one among them
+    EXPECT_EQ(itest::Violations(st).fields, Named(value, field)) << st.error_message();
+  };
+  for (const std::string& t : {std::string("forged"), token.substr(0, token.size() - 2),
+                               token + "A", huge, std::string("\0\0", 2), std::string("\xff")}) {
+    v1::ListDuplicateLinksRequest req;
+    req.set_page_token(t);
+    refused(req, "page_token");
+  }
+  {
+    v1::ListDuplicateLinksRequest req;  // a token of another filter
+    req.set_page_token(token);
+    req.set_state(v1::DUPLICATE_PROPOSED);
+    refused(req, "page_token");
+  }
+  {
+    v1::ListDuplicateLinksRequest req;
+    req.set_page_size(-1);
+    refused(req, "page_size");
+  }
+  {
+    v1::ListDuplicateLinksRequest req;
+    req.set_state(static_cast<v1::DuplicateLinkState>(7));
+    refused(req, "state");
+  }
+  for (const std::string& s :
+       {std::string("ville-roubaix"), std::string("sources/Ville!"),
+        std::string("sources/a\0b", 11), std::string("sources/\xff"), "sources/" + huge}) {
+    v1::ListDuplicateLinksRequest req;
+    req.set_source(s);
+    refused(req, "source");
+  }
+  for (const std::string& v : {std::string("venues/x"), std::string("venues/\0", 8),
+                               std::string("venues/\xc3\x28"), "venues/" + huge, link}) {
+    v1::ListDuplicateLinksRequest req;
+    req.set_venue(v);
+    refused(req, "venue");
+  }
+  // A huge page size is capped, not refused.
+  v1::ListDuplicateLinksRequest big;
+  big.set_page_size(1 << 30);
+  v1::ListDuplicateLinksResponse all;
+  ASSERT_TRUE(ListLinks(big, &all).ok());
+  EXPECT_EQ(all.duplicate_links_size(), 2);
+}
+
+}  // namespace
+}  // namespace passerelle::venues
