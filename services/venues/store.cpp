@@ -419,9 +419,10 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
       const standard::Venue after = FromRow(row);
       outbox::Append(
           tx, topology_,
-          WithPrevious(updated(after, {"areas"}),
-                       nlohmann::json::parse(row[15].c_str()).get<std::vector<std::string>>(),
-                       after.referential_items, after.owner_organisation));
+          WithPrevious(
+              updated(after, {"areas"}),
+              nlohmann::json::parse(row[kColumnCount].c_str()).get<std::vector<std::string>>(),
+              after.referential_items, after.owner_organisation));
       ++changed;
     }
     if (absl::Status late = CommitAllowed(deadline); !late.ok()) return late;
