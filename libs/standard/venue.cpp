@@ -102,6 +102,12 @@ void ToProto(const Standard& standard, const Venue& v, v1::Venue* out) {
   p->set_source_id(v.source_id);
   api::ToTimestamp(v.first_seen_time, p->mutable_first_seen_time());
   api::ToTimestamp(v.last_seen_time, p->mutable_last_seen_time());
+  for (const auto& [field, edit] : v.local_fields) {
+    auto* e = p->add_local_edits();
+    e->set_field(field);
+    api::ToTimestamp(edit.time, e->mutable_edit_time());
+    e->set_editor(edit.by);
+  }
   out->set_owner_organisation(v.owner_organisation);
   for (const auto& i : v.referential_items) out->add_referential_items(i);
   out->set_accepts_aptic_pass(v.accepts_aptic_pass);

@@ -1,6 +1,8 @@
 // The venue as the domain knows it, and its mapping to and from the API message.
 #pragma once
 
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +12,14 @@
 #include "passerelle/venues/v1/venues.pb.h"
 
 namespace passerelle::standard {
+
+/// A standard field edited locally (through the API): when, and by whom.
+struct LocalEdit {
+  absl::Time time = absl::UnixEpoch();
+  std::string by;  // the caller's key id or acting organisation; empty for internal callers
+
+  bool operator==(const LocalEdit&) const = default;
+};
 
 struct Venue {
   std::string id;  // UUID; the resource name is venues/{id}
@@ -29,6 +39,11 @@ struct Venue {
   absl::Time first_seen_time = absl::UnixEpoch();
   absl::Time last_seen_time = absl::UnixEpoch();
   int revision = 0;
+  /// What the source last sent (its standard fields), for venues written by a source; nullopt
+  /// for venues created one by one (source `passerelle`).
+  std::optional<Record> source_record;
+  /// Standard fields edited locally, whose value wins over the source's, by field name.
+  std::map<std::string, LocalEdit> local_fields;
 
   std::string Name() const { return "venues/" + id; }
 };

@@ -35,7 +35,7 @@ const RouteTable* RoutesTest::table_ = nullptr;
 TEST_F(RoutesTest, EveryAnnotatedMethodIsARoute) {
   std::map<std::string, int> per_service;
   for (const Route& r : table_->routes()) ++per_service[r.method->service()->full_name()];
-  EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 17);
+  EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 19);
   EXPECT_EQ(per_service["passerelle.venues.v1.DuplicateService"], 3);
   EXPECT_EQ(per_service["passerelle.referential.v1.ReferentialService"], 13);
   EXPECT_EQ(per_service["passerelle.sync.v1.SyncService"], 9);
@@ -92,6 +92,16 @@ TEST_F(RoutesTest, FindsRoutesByMethodAndPath) {
     ASSERT_NE(area.route, nullptr) << path;
     EXPECT_EQ(area.route->method->name(), method) << path;
   }
+
+  // Per-field provenance: a venue's conflicts (`-` for every venue) and the restore.
+  RouteTable::Lookup conflicts = Find("GET", "/v1/venues/-/conflicts");
+  ASSERT_NE(conflicts.route, nullptr);
+  EXPECT_EQ(conflicts.route->method->name(), "ListVenueConflicts");
+  EXPECT_EQ(conflicts.bindings[0].second, "venues/-");
+  RouteTable::Lookup restore =
+      Find("POST", "/v1/venues/0b7f3a55-8c51-4c7e-9d0c-3f2b6a1e9c11:restoreSourceFields");
+  ASSERT_NE(restore.route, nullptr);
+  EXPECT_EQ(restore.route->method->name(), "RestoreSourceFields");
 }
 
 TEST_F(RoutesTest, OtherMethodsOnAKnownPathAreListedForA405) {

@@ -402,6 +402,73 @@ TEST_F(SyncTest, RunsSendWhatChangedWithdrawWhatLeftAndExplainRefusedRows) {
 // Issue 10: a row whose opening hours are not understood is taken, with a warning by line.
 // Conditional fetch through real HTTP: the server's validators are sent back, a 304 ends the run
 // as unchanged, a changed file is read; a server with Last-Modified only is asked with it.
+// Issue 11, "Trust" point 2, end to end: the sync fetches the source's file from a server, a
+// mediator edits a field through the venues API, the edit survives the next run, and the source
+// changing that very field is recorded as a conflict (the sync's sources: the source wins).
+TEST_F(SyncTest, ALocalEditSurvivesARunAndTheSourceChangingItIsAConflict) {
+  auto rows = Rows(5);
+  rows[2]["telephone"] = "+33320000001";
+  regional_.Serve(File(rows));
+  const v1::Source source = CreateSource("siilab");
+  ASSERT_EQ(RunToEnd(source.name()).created(), 5);
+  auto venue = [&] {
+    for (const auto& v : Venues("siilab")) {
+      if (v.id() == "reg-2") return v;
+    }
+    ADD_FAILURE() << "reg-2 is not in the registry";
+    return venues::v1::Venue();
+  };
+  const venues::v1::Venue stored = venue();
+  {
+    grpc::ClientContext ctx;
+    venues::v1::UpdateVenueRequest req;
+    req.mutable_venue()->set_name(stored.name());
+    req.mutable_venue()->set_etag(stored.etag());
+    req.mutable_venue()->set_telephone("+33320999999");
+    req.mutable_update_mask()->add_paths("telephone");
+    venues::v1::Venue edited;
+    grpc::Status st = venues_stub_->UpdateVenue(&ctx, req, &edited);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+    ASSERT_EQ(edited.provenance().local_edits_size(), 1);
+  }
+
+  // The source renames the venue: the run updates it, the edited telephone stays.
+  rows[2]["nom"] = "Espace numérique renommé";
+  regional_.Serve(File(rows));
+  v1::Run renamed = RunToEnd(source.name());
+  EXPECT_EQ(renamed.state(), v1::Run::SUCCEEDED) << renamed.error();
+  EXPECT_EQ(renamed.updated(), 1);
+  venues::v1::Venue after = venue();
+  EXPECT_EQ(after.nom(), "Espace numérique renommé");
+  EXPECT_EQ(after.telephone(), "+33320999999");
+  ASSERT_EQ(after.provenance().local_edits_size(), 1);
+  EXPECT_EQ(after.provenance().local_edits(0).field(), "telephone");
+
+  // The source changes the telephone: a conflict, and the source's value.
+  rows[2]["telephone"] = "+33320000002";
+  regional_.Serve(File(rows));
+  v1::Run changed = RunToEnd(source.name());
+  EXPECT_EQ(changed.state(), v1::Run::SUCCEEDED) << changed.error();
+  EXPECT_EQ(changed.updated(), 1);
+  after = venue();
+  EXPECT_EQ(after.telephone(), "+33320000002");
+  EXPECT_EQ(after.provenance().local_edits_size(), 0);
+  grpc::ClientContext ctx;
+  venues::v1::ListVenueConflictsRequest req;
+  req.set_parent("venues/-");
+  req.set_filter("source = \"siilab\"");
+  venues::v1::ListVenueConflictsResponse conflicts;
+  ASSERT_TRUE(venues_stub_->ListVenueConflicts(&ctx, req, &conflicts).ok());
+  ASSERT_EQ(conflicts.conflicts_size(), 1);
+  const auto& c = conflicts.conflicts(0);
+  EXPECT_THAT(c.name(), ::testing::StartsWith(stored.name() + "/conflicts/"));
+  EXPECT_EQ(c.field(), "telephone");
+  EXPECT_EQ(c.local_value(), "+33320999999");
+  EXPECT_EQ(c.previous_source_value(), "+33320000001");
+  EXPECT_EQ(c.new_source_value(), "+33320000002");
+  EXPECT_EQ(c.policy(), venues::v1::SOURCE_WINS);
+}
+
 TEST_F(SyncTest, NotModifiedFilesEndTheRunUnchangedAndChangedOnesAreRead) {
   const v1::Source source = CreateSource("cond");
   auto rows = Rows(20);

@@ -3,6 +3,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "libs/api/page_token.hpp"
 #include "libs/api/status.hpp"
@@ -488,6 +489,24 @@ void ToProto(const SourceRecord& s, v1::Source* out) {
   out->set_name(s.Name());
   out->set_display_name(s.display_name);
   server::ToTimestamp(s.create_time, out->mutable_create_time());
+  out->set_conflict_policy(s.conflict_policy == ConflictPolicy::kLocalWins ? v1::LOCAL_WINS
+                                                                           : v1::SOURCE_WINS);
+}
+
+// A stored value as the national CSV writes it: list values joined with `|`.
+std::string JoinedValue(const std::optional<std::vector<std::string>>& value) {
+  return value ? absl::StrJoin(*value, "|") : "";
+}
+
+void ToProto(const ConflictRecord& c, v1::VenueConflict* out) {
+  out->set_name(c.Name());
+  out->set_source(c.source);
+  out->set_field(c.field);
+  out->set_local_value(JoinedValue(c.local_value));
+  out->set_previous_source_value(JoinedValue(c.previous_source_value));
+  out->set_new_source_value(JoinedValue(c.new_source_value));
+  out->set_policy(c.policy == ConflictPolicy::kLocalWins ? v1::LOCAL_WINS : v1::SOURCE_WINS);
+  server::ToTimestamp(c.create_time, out->mutable_create_time());
 }
 
 }  // namespace
@@ -495,7 +514,8 @@ void ToProto(const SourceRecord& s, v1::Source* out) {
 grpc::Status Handler::CreateSource(grpc::ServerContext* ctx, const v1::CreateSourceRequest* req,
                                    v1::Source* resp) {
   server::RequestScope scope(ctx);
-  auto s = registry_.CreateSource(req->source_id(), req->source().display_name());
+  auto s = registry_.CreateSource(req->source_id(), req->source().display_name(),
+                                  req->source().conflict_policy());
   if (!s.ok()) return server::ToGrpc(s.status());
   ToProto(*s, resp);
   return grpc::Status::OK;
@@ -516,6 +536,34 @@ grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSource
   auto page = registry_.ListSources(req->page_size(), req->page_token());
   if (!page.ok()) return server::ToGrpc(page.status());
   for (const auto& s : page->sources) ToProto(s, resp->add_sources());
+  resp->set_next_page_token(page->next_page_token);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::RestoreSourceFields(grpc::ServerContext* ctx,
+                                          const v1::RestoreSourceFieldsRequest* req,
+                                          v1::Venue* resp) {
+  server::RequestScope scope(ctx);
+  auto acting = ActingOrganisation(*ctx);
+  if (!acting.ok()) return server::ToGrpc(acting.status());
+  auto caller = server::CallerOf(*ctx);
+  if (!caller.ok()) return server::ToGrpc(caller.status());
+  std::vector<std::string> fields(req->fields().begin(), req->fields().end());
+  auto v = registry_.RestoreSourceFields(req->name(), fields, req->etag(), req->request_id(),
+                                         *acting, caller->RequestScope());
+  if (!v.ok()) return server::ToGrpc(v.status());
+  ToProto(registry_.standard(), *v, resp);
+  return grpc::Status::OK;
+}
+
+grpc::Status Handler::ListVenueConflicts(grpc::ServerContext* ctx,
+                                         const v1::ListVenueConflictsRequest* req,
+                                         v1::ListVenueConflictsResponse* resp) {
+  server::RequestScope scope(ctx);
+  auto page =
+      registry_.ListConflicts(req->parent(), req->page_size(), req->page_token(), req->filter());
+  if (!page.ok()) return server::ToGrpc(page.status());
+  for (const auto& c : page->conflicts) ToProto(c, resp->add_conflicts());
   resp->set_next_page_token(page->next_page_token);
   return grpc::Status::OK;
 }

@@ -63,6 +63,12 @@ class Handler final
                          v1::Source* resp) override;
   grpc::Status ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
                            v1::ListSourcesResponse* resp) override;
+  grpc::Status RestoreSourceFields(grpc::ServerContext* ctx,
+                                   const v1::RestoreSourceFieldsRequest* req,
+                                   v1::Venue* resp) override;
+  grpc::Status ListVenueConflicts(grpc::ServerContext* ctx,
+                                  const v1::ListVenueConflictsRequest* req,
+                                  v1::ListVenueConflictsResponse* resp) override;
   grpc::ServerUnaryReactor* SearchVenues(grpc::CallbackServerContext* ctx,
                                          const grpc::ByteBuffer* request,
                                          grpc::ByteBuffer* response) override;

@@ -182,7 +182,42 @@ absl::Status CheckRequestId(const std::string& request_id) {
   return absl::OkStatus();
 }
 
+// Marks the standard fields an API write changed on a venue that has a source as edited
+// locally, by `by` at `now`; a field set back to the source's value is the source's again.
+void MarkLocalEdits(const standard::Record& before, absl::Time now, const std::string& by,
+                    standard::Venue& v) {
+  if (!v.source_record) return;  // created here: no source to differ from
+  std::set<std::string> names;
+  for (const auto& [k, _] : before) names.insert(k);
+  for (const auto& [k, _] : v.standard) names.insert(k);
+  for (const std::string& field : names) {
+    auto was = before.find(field);
+    auto is = v.standard.find(field);
+    const bool same = (was == before.end()) == (is == v.standard.end()) &&
+                      (is == v.standard.end() || was->second == is->second);
+    if (same) continue;
+    auto sent = v.source_record->find(field);
+    const bool as_sent = (sent == v.source_record->end()) == (is == v.standard.end()) &&
+                         (is == v.standard.end() || sent->second == is->second);
+    if (as_sent) {
+      v.local_fields.erase(field);
+    } else {
+      v.local_fields[field] = {now, by};
+    }
+  }
+}
+
 }  // namespace
+
+std::string_view ConflictPolicyName(ConflictPolicy policy) {
+  return policy == ConflictPolicy::kLocalWins ? "local_wins" : "source_wins";
+}
+
+std::optional<ConflictPolicy> ParseConflictPolicy(std::string_view name) {
+  if (name == "source_wins") return ConflictPolicy::kSourceWins;
+  if (name == "local_wins") return ConflictPolicy::kLocalWins;
+  return std::nullopt;
+}
 
 absl::StatusOr<std::set<std::string>> Registry::UnknownItemsOf(
     const std::vector<const v1::Venue*>& rows) {
@@ -399,7 +434,12 @@ absl::StatusOr<standard::Venue> Registry::Update(const v1::Venue& m,
               for (const auto& path : mask) CopyField(m, &merged, path);
             }
             const bool new_owner = merged.owner_organisation() != v.owner_organisation;
-            return Fill(merged, "venue.", *unknown, new_owner, &v);
+            const standard::Record before = v.standard;
+            if (absl::Status s = Fill(merged, "venue.", *unknown, new_owner, &v); !s.ok()) {
+              return s;
+            }
+            MarkLocalEdits(before, clock_.Now(), acting ? "organisations/" + *acting : caller, v);
+            return absl::OkStatus();
           },
           UpdatedEvents(), key)));
 }
@@ -877,16 +917,153 @@ absl::Status Registry::CheckWritableSource(const std::string& source) {
 }
 
 absl::StatusOr<SourceRecord> Registry::CreateSource(const std::string& source_id,
-                                                    const std::string& display_name) {
+                                                    const std::string& display_name,
+                                                    int conflict_policy) {
   std::vector<api::FieldViolation> bad;
   standard::CheckSourceId(&bad, "source_id", source_id);
   api::CheckText(&bad, "source.display_name", display_name, 200);
+  // The API's ConflictPolicy: 0 unspecified (source wins), 1 SOURCE_WINS, 2 LOCAL_WINS.
+  if (conflict_policy < 0 || conflict_policy > 2) {
+    bad.push_back(
+        {"source.conflict_policy", absl::StrCat("[enum] valeur inconnue ", conflict_policy,
+                                                " : SOURCE_WINS (1) ou LOCAL_WINS (2)")});
+  }
   if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
-  return repo_.CreateSource({.id = source_id,
-                             .display_name = display_name.empty() || text::IsBlank(display_name)
-                                                 ? source_id
-                                                 : display_name,
-                             .create_time = clock_.Now()});
+  return repo_.CreateSource(
+      {.id = source_id,
+       .display_name =
+           display_name.empty() || text::IsBlank(display_name) ? source_id : display_name,
+       .create_time = clock_.Now(),
+       .conflict_policy =
+           conflict_policy == 2 ? ConflictPolicy::kLocalWins : ConflictPolicy::kSourceWins});
+}
+
+absl::StatusOr<standard::Venue> Registry::RestoreSourceFields(
+    const std::string& name, const std::vector<std::string>& fields, const std::string& etag,
+    const std::string& request_id, const std::optional<std::string>& acting,
+    const std::string& caller) {
+  if (acting) {
+    if (absl::Status s = CheckActingOrganisation(*acting); !s.ok()) return s;
+  }
+  std::string id;
+  if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
+  std::vector<api::FieldViolation> bad;
+  constexpr size_t kMaxFields = 40;
+  if (fields.empty()) {
+    bad.push_back({"fields", "[required] nommez au moins un champ modifié localement"});
+  } else if (fields.size() > kMaxFields) {
+    bad.push_back(
+        {"fields", absl::StrCat("[size] au plus ", kMaxFields, " champs, reçu ", fields.size())});
+  } else {
+    std::set<std::string> seen;
+    for (size_t i = 0; i < fields.size(); ++i) {
+      const std::string path = absl::StrCat("fields[", i, "]");
+      if (standard_.Find(fields[i]) == nullptr) {
+        bad.push_back({path, absl::StrCat("[field] « ", text::Quote(fields[i], 60),
+                                          " » n'est pas un champ du standard")});
+      } else if (!seen.insert(fields[i]).second) {
+        bad.push_back({path, absl::StrCat("[unique] « ", fields[i], " » est déjà nommé")});
+      }
+    }
+  }
+  if (!bad.empty()) return api::InvalidArgument("invalid fields", bad);
+  auto revision = api::RevisionFromETag(etag);
+  if (!revision.ok()) return revision.status();
+  const RequestKey key{request_id, caller, "RestoreSourceFields",
+                       api::ContentDigest(absl::StrCat(name, "\x1e", absl::StrJoin(fields, ","),
+                                                       "\x1e", etag, ActingSuffix(acting)))};
+  auto replay = Replay(key);
+  if (!replay.ok()) return replay.status();
+  if (*replay) return **replay;
+  return Indexed(Settle(
+      key, repo_.Update(
+               id, *revision,
+               [&](standard::Venue& v) -> absl::Status {
+                 if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
+                 if (v.withdrawn) {
+                   return api::WithReason(
+                       absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
+                       "VENUE_WITHDRAWN");
+                 }
+                 if (!v.source_record) {
+                   return api::FailedPrecondition(
+                       absl::StrCat(v.Name(), " a été saisi ici (source « ", v.source,
+                                    " ») : aucune source ne fournit ses champs"),
+                       "VENUE", v.Name(), "NO_SOURCE");
+                 }
+                 for (const std::string& field : fields) {
+                   if (!v.local_fields.contains(field)) {
+                     return api::FailedPrecondition(
+                         absl::StrCat("le champ « ", field, " » de ", v.Name(),
+                                      " n'est pas modifié localement : il vient déjà de la "
+                                      "source"),
+                         "VENUE", v.Name(), "FIELD_NOT_LOCAL");
+                   }
+                   auto sent = v.source_record->find(field);
+                   if (sent == v.source_record->end()) {
+                     v.standard.erase(field);
+                   } else {
+                     v.standard[field] = sent->second;
+                   }
+                   v.local_fields.erase(field);
+                 }
+                 return absl::OkStatus();
+               },
+               UpdatedEvents(), key)));
+}
+
+absl::StatusOr<Registry::ConflictPage> Registry::ListConflicts(const std::string& parent,
+                                                               int page_size,
+                                                               const std::string& page_token,
+                                                               const std::string& filter) {
+  std::vector<api::FieldViolation> bad;
+  Repository::ConflictQuery query;
+  if (parent != "venues/-") {
+    if (absl::Status s = ParseName(parent, &query.venue_id); !s.ok()) {
+      return api::InvalidName("parent", "must be venues/{venue} (a lowercase UUID) or venues/-",
+                              parent);
+    }
+  }
+  if (page_size < 0) bad.push_back({"page_size", "[range] must not be negative"});
+  query.limit = page_size == 0 ? 50 : std::min(page_size, 1000);
+  if (!filter.empty()) {
+    auto comparisons = api::ParseFilter(filter);
+    if (!comparisons.ok()) return comparisons.status();
+    for (const auto& c : *comparisons) {
+      if (c.field != "source" || c.op != api::Comparison::Op::kEquals) {
+        bad.push_back(
+            {"filter", absl::StrCat("[filter] seul `source = \"<id>\"` est compris, reçu « ",
+                                    text::Quote(c.field, 60), " »")});
+      } else if (std::vector<api::FieldViolation> id_bad;
+                 !standard::CheckSourceId(&id_bad, "filter", c.value)) {
+        bad.insert(bad.end(), id_bad.begin(), id_bad.end());
+      } else {
+        query.source = c.value;
+      }
+    }
+  }
+  if (!bad.empty()) return api::InvalidArgument("invalid request", bad);
+  constexpr char kList[] = "venues.ListVenueConflicts";
+  const std::string parameters = api::BindParameters({parent, filter});
+  if (!page_token.empty()) {
+    auto cursor = tokens_.Open(kList, parameters, page_token);
+    if (!cursor.ok()) return cursor.status();
+    if (!absl::SimpleAtoi(*cursor, &query.before) || query.before <= 0) {
+      return api::InvalidArgument("invalid page_token",
+                                  {{"page_token", "[token] not a token of this listing"}});
+    }
+  }
+  const int size = query.limit;
+  query.limit = size + 1;
+  auto conflicts = repo_.ListConflicts(query);
+  if (!conflicts.ok()) return conflicts.status();
+  ConflictPage page;
+  page.conflicts = *std::move(conflicts);
+  if (static_cast<int>(page.conflicts.size()) > size) {
+    page.conflicts.resize(size);
+    page.next_page_token = tokens_.Seal(kList, parameters, absl::StrCat(page.conflicts.back().id));
+  }
+  return page;
 }
 
 absl::StatusOr<SourceRecord> Registry::GetSource(const std::string& name) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "libs/api/page_token.hpp"
 #include "libs/clock/clock.hpp"
@@ -64,13 +65,35 @@ struct RowResult {
   std::optional<standard::Venue> stored;
 };
 
+/// What a source's change does to a field edited locally.
+enum class ConflictPolicy {
+  kSourceWins,  // the new value replaces the local one, whose mark goes
+  kLocalWins,   // the local value stays, still marked
+};
+std::string_view ConflictPolicyName(ConflictPolicy policy);  // source_wins | local_wins
+std::optional<ConflictPolicy> ParseConflictPolicy(std::string_view name);
+
 /// A producer that writes venues in batches (`sources/{id}`).
 struct SourceRecord {
   std::string id;
   std::string display_name;
   absl::Time create_time = absl::UnixEpoch();
+  ConflictPolicy conflict_policy = ConflictPolicy::kSourceWins;
 
   std::string Name() const { return "sources/" + id; }
+};
+
+/// A source changed a field edited locally (values: nullopt when the field was absent).
+struct ConflictRecord {
+  int64_t id = 0;
+  std::string venue_id;
+  std::string source;
+  std::string field;
+  std::optional<std::vector<std::string>> local_value, previous_source_value, new_source_value;
+  ConflictPolicy policy = ConflictPolicy::kSourceWins;
+  absl::Time create_time = absl::UnixEpoch();
+
+  std::string Name() const { return absl::StrCat("venues/", venue_id, "/conflicts/", id); }
 };
 
 /// Builds the event announcing a change (given the venue after it and its changed fields).
@@ -170,13 +193,25 @@ class Repository {
   virtual absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
       const std::vector<std::string>& ids) = 0;
   /// Creates or updates valid rows by (source, source_id) in one transaction; rows whose
-  /// content is unchanged write nothing. `rows` are already validated. With `reinstate`,
-  /// withdrawn venues of these rows become active again (`state` among the changed fields).
-  /// Nothing is committed once `deadline` has passed: DEADLINE_EXCEEDED, and no row written.
+  /// content is unchanged write nothing. Local fields (owner when the row names none,
+  /// referential items, #APTIC acceptance) of existing venues are never changed; standard fields
+  /// edited locally keep their value unless the source changes that very field: then a conflict
+  /// is recorded and the source's conflict policy applies. `rows` are already validated. With
+  /// `reinstate`, withdrawn venues of these rows become active again (`state` among the changed
+  /// fields). Nothing is committed once `deadline` has passed: DEADLINE_EXCEEDED, and no row
+  /// written.
   virtual absl::StatusOr<std::vector<RowResult>> Upsert(
       const std::string& source, const std::vector<standard::Venue>& rows,
       const EventFactory& created, const EventFactory& updated, bool reinstate = false,
       absl::Time deadline = absl::InfiniteFuture()) = 0;
+  struct ConflictQuery {
+    std::string venue_id;  // empty: every venue
+    std::string source;    // empty: every source
+    int64_t before = 0;    // ids below this one (0: from the newest)
+    int limit = 50;
+  };
+  /// Conflicts by id, newest first.
+  virtual absl::StatusOr<std::vector<ConflictRecord>> ListConflicts(const ConflictQuery& query) = 0;
   /// Registers a source; ALREADY_EXISTS (the stored one unchanged) when its id is taken.
   virtual absl::StatusOr<SourceRecord> CreateSource(const SourceRecord& source) = 0;
   /// NOT_FOUND when no source has this id.
@@ -261,8 +296,26 @@ class Registry {
   }
 
   /// Registers a batch source (`passerelle` is reserved); its create time is the clock's.
+  /// `conflict_policy`: the API's enum number (0: source wins); another number is
+  /// INVALID_ARGUMENT on `source.conflict_policy`.
   absl::StatusOr<SourceRecord> CreateSource(const std::string& source_id,
-                                            const std::string& display_name);
+                                            const std::string& display_name,
+                                            int conflict_policy = 0);
+  /// Gives `fields` (standard fields edited locally) back to the venue's source: each takes the
+  /// value the source last sent and loses its mark. Checks as Update (owner, etag, request id).
+  absl::StatusOr<standard::Venue> RestoreSourceFields(
+      const std::string& name, const std::vector<std::string>& fields, const std::string& etag,
+      const std::string& request_id, const std::optional<std::string>& acting = std::nullopt,
+      const std::string& caller = "");
+  struct ConflictPage {
+    std::vector<ConflictRecord> conflicts;
+    std::string next_page_token;
+  };
+  /// Conflicts of `venues/{venue}` or `venues/-` (all), newest first; `filter` empty or
+  /// `source = "<id>"`; `page_size` 0 meaning 50, capped at 1,000; sealed page tokens.
+  absl::StatusOr<ConflictPage> ListConflicts(const std::string& parent, int page_size,
+                                             const std::string& page_token,
+                                             const std::string& filter);
   /// `sources/{source}`.
   absl::StatusOr<SourceRecord> GetSource(const std::string& name);
   struct SourcePage {

@@ -148,6 +148,9 @@ class FakeRepository final : public Repository {
     }
     return out;
   }
+  absl::StatusOr<std::vector<ConflictRecord>> ListConflicts(const ConflictQuery&) override {
+    return std::vector<ConflictRecord>();  // the store's (PostgreSQL) are tested in the itests
+  }
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,
                                                 const std::vector<standard::Venue>& rows,
                                                 const EventFactory& created,

@@ -24,7 +24,29 @@ constexpr char kColumns[] =
     "array_to_json(referential_items)::text, accepts_aptic_pass, array_to_json(areas)::text, "
     "state, withdrawal_reason, revision, extract(epoch FROM create_time), "
     "extract(epoch FROM update_time), extract(epoch FROM first_seen_time), "
-    "extract(epoch FROM last_seen_time), coalesce(duplicate_of::text, '')";
+    "extract(epoch FROM last_seen_time), coalesce(duplicate_of::text, ''), source_record::text, "
+    "local_fields::text";
+// Columns after kColumns (e.g. a list's sort key) start here.
+constexpr int kColumnCount = 18;
+
+// Local edits as stored: {"<field>": {"us": <unix microseconds>, "by": "<who>"}}.
+nlohmann::json LocalFieldsJson(const std::map<std::string, standard::LocalEdit>& fields) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [field, edit] : fields) {
+    out[field] = {{"us", absl::ToUnixMicros(edit.time)}, {"by", edit.by}};
+  }
+  return out;
+}
+
+std::map<std::string, standard::LocalEdit> LocalFieldsFrom(const char* text) {
+  std::map<std::string, standard::LocalEdit> out;
+  const nlohmann::json stored = nlohmann::json::parse(text);  // outlives the loop's proxy
+  for (const auto& [field, edit] : stored.items()) {
+    out[field] = {absl::FromUnixMicros(edit.at("us").get<int64_t>()),
+                  edit.at("by").get<std::string>()};
+  }
+  return out;
+}
 
 standard::Venue FromRow(const pqxx::row& r) {
   standard::Venue v;
@@ -44,6 +66,10 @@ standard::Venue FromRow(const pqxx::row& r) {
   v.first_seen_time = db::FromEpoch(r[13]);
   v.last_seen_time = db::FromEpoch(r[14]);
   v.duplicate_of = r[15].as<std::string>();
+  if (!r[16].is_null()) {
+    v.source_record = nlohmann::json::parse(r[16].c_str()).get<standard::Record>();
+  }
+  v.local_fields = LocalFieldsFrom(r[17].c_str());
   return v;
 }
 
@@ -89,12 +115,14 @@ standard::Venue SaveRow(pqxx::work& tx, const standard::Venue& v) {
       absl::StrCat("UPDATE venues SET record = $2::jsonb, owner_organisation = $3, "
                    "referential_items = $4::text[], "
                    "accepts_aptic_pass = $5, state = $6, withdrawal_reason = $7, "
+                   "local_fields = $8::jsonb, "
                    "revision = revision + 1, update_time = now(), last_seen_time = now() "
                    "WHERE id = $1::uuid RETURNING ",
                    kColumns),
       v.id, nlohmann::json(v.standard).dump(), v.owner_organisation,
       db::TextArray(v.referential_items), v.accepts_aptic_pass,
-      v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason);
+      v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason,
+      LocalFieldsJson(v.local_fields).dump());
   return WithAreas(tx, v.id);
 }
 
@@ -221,12 +249,16 @@ absl::StatusOr<standard::Venue> PgStore::Update(
     if (absl::Status s = change(next); !s.ok()) return s;
     std::vector<std::string> changed = ChangedFields(*current, next);
     if (next.withdrawn != current->withdrawn) changed.push_back("state");
-    if (changed.empty()) {
+    if (changed.empty() && next.local_fields == current->local_fields) {
       out = *current;  // nothing to write, no event
       return absl::OkStatus();
     }
     out = SaveRow(tx, next);
-    outbox::Append(tx, topology_, WithPrevious(event(out, changed), *current));
+    // Only the local marks changed (a field restored whose value was the source's already):
+    // the venue is written (its etag changes), but its content is the same: no event.
+    if (!changed.empty()) {
+      outbox::Append(tx, topology_, WithPrevious(event(out, changed), *current));
+    }
     Remember(tx, request, out.id);
     return absl::OkStatus();
   });
@@ -276,7 +308,7 @@ absl::StatusOr<ListPage> PgStore::List(const ListQuery& q) {
     if (static_cast<int>(rows.size()) > q.page_size) {
       const auto& last = rows[n - 1];
       page.next_cursor =
-          absl::StrCat(last[16].as<std::string>(), "\x1f", last[0].as<std::string>());
+          absl::StrCat(last[kColumnCount].as<std::string>(), "\x1f", last[0].as<std::string>());
     }
     return absl::OkStatus();
   });
@@ -390,9 +422,10 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
       const standard::Venue after = FromRow(row);
       outbox::Append(
           tx, topology_,
-          WithPrevious(updated(after, {"areas"}),
-                       nlohmann::json::parse(row[16].c_str()).get<std::vector<std::string>>(),
-                       after.referential_items, after.owner_organisation));
+          WithPrevious(
+              updated(after, {"areas"}),
+              nlohmann::json::parse(row[kColumnCount].c_str()).get<std::vector<std::string>>(),
+              after.referential_items, after.owner_organisation));
       ++changed;
     }
     if (absl::Status late = CommitAllowed(deadline); !late.ok()) return late;
@@ -405,12 +438,15 @@ absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const st
 
 namespace {
 
-constexpr char kSourceColumns[] = "source_id, display_name, extract(epoch FROM create_time)";
+constexpr char kSourceColumns[] =
+    "source_id, display_name, extract(epoch FROM create_time), conflict_policy";
 
 SourceRecord SourceFromRow(const pqxx::row& row) {
   return {.id = row[0].as<std::string>(),
           .display_name = row[1].as<std::string>(),
-          .create_time = db::FromEpoch(row[2])};
+          .create_time = db::FromEpoch(row[2]),
+          .conflict_policy =
+              ParseConflictPolicy(row[3].as<std::string>()).value_or(ConflictPolicy::kSourceWins)};
 }
 
 }  // namespace
@@ -419,10 +455,11 @@ absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& source) {
   SourceRecord out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     auto r = tx.exec_params(
-        absl::StrCat("INSERT INTO sources (source_id, display_name, create_time) VALUES ($1, $2, "
-                     "$3::timestamptz) ON CONFLICT DO NOTHING RETURNING ",
+        absl::StrCat("INSERT INTO sources (source_id, display_name, create_time, conflict_policy) "
+                     "VALUES ($1, $2, $3::timestamptz, $4) ON CONFLICT DO NOTHING RETURNING ",
                      kSourceColumns),
-        source.id, source.display_name, db::Timestamp(source.create_time));
+        source.id, source.display_name, db::Timestamp(source.create_time),
+        std::string(ConflictPolicyName(source.conflict_policy)));
     if (r.empty()) {
       return api::WithReason(
           absl::AlreadyExistsError(absl::StrCat("sources/", source.id, " already exists")),
@@ -644,6 +681,62 @@ absl::StatusOr<Repository::Changes> PgStore::ChangedSince(const ChangeCursor& cu
   return out;
 }
 
+namespace {
+
+using FieldValue = std::optional<std::vector<std::string>>;  // nullopt: the field is absent
+
+FieldValue ValueOf(const standard::Record& record, const std::string& field) {
+  auto it = record.find(field);
+  if (it == record.end()) return std::nullopt;
+  return it->second;
+}
+
+void SetValue(standard::Record& record, const std::string& field, const FieldValue& value) {
+  if (value) {
+    record[field] = *value;
+  } else {
+    record.erase(field);
+  }
+}
+
+nlohmann::json ValueJson(const FieldValue& value) {
+  return value ? nlohmann::json(*value) : nlohmann::json();
+}
+
+// What a source's row does to the standard fields of a venue edited locally (`next` holds the
+// row's record): a field whose source value did not change keeps its local value; one the
+// source changed to the local value is the source's again; one the source changed otherwise is
+// a conflict, settled by `policy`.
+void MergeLocalEdits(const standard::Venue& current, ConflictPolicy policy, standard::Venue& next,
+                     std::vector<ConflictRecord>& conflicts) {
+  const standard::Record& previous = current.source_record.value_or(current.standard);
+  for (const auto& [field, edit] : current.local_fields) {
+    const FieldValue local = ValueOf(current.standard, field);
+    const FieldValue before = ValueOf(previous, field);
+    const FieldValue now = ValueOf(next.standard, field);
+    if (now == local) {
+      next.local_fields.erase(field);  // the source caught up with the local edit
+    } else if (now == before) {
+      SetValue(next.standard, field, local);  // the source did not touch it: the edit stands
+    } else {
+      conflicts.push_back({.venue_id = current.id,
+                           .source = current.source,
+                           .field = field,
+                           .local_value = local,
+                           .previous_source_value = before,
+                           .new_source_value = now,
+                           .policy = policy});
+      if (policy == ConflictPolicy::kLocalWins) {
+        SetValue(next.standard, field, local);
+      } else {
+        next.local_fields.erase(field);
+      }
+    }
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source,
                                                        const std::vector<standard::Venue>& rows,
                                                        const EventFactory& created,
@@ -663,65 +756,88 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       source_ids.push_back(rows[i].source_id);
     }
     std::unordered_map<std::string, standard::Venue> current;
+    bool any_local = false;
     for (const auto& row : tx.exec_params(
              absl::StrCat("SELECT ", kColumns,
                           " FROM venues WHERE source = $1 AND source_id = ANY($2::text[]) "
                           "FOR UPDATE"),
              source, db::TextArray(source_ids))) {
       standard::Venue v = FromRow(row);
+      any_local = any_local || !v.local_fields.empty();
       current.emplace(v.source_id, std::move(v));
     }
+    // The policy matters only to venues edited locally: batches without any read nothing more.
+    ConflictPolicy policy = ConflictPolicy::kSourceWins;
+    if (any_local) {
+      auto p = tx.exec_params("SELECT conflict_policy FROM sources WHERE source_id = $1", source);
+      if (!p.empty()) {
+        policy = ParseConflictPolicy(p[0][0].as<std::string>()).value_or(policy);
+      }
+    }
+    std::vector<ConflictRecord> conflicts;
     nlohmann::json inserts = nlohmann::json::array(), saves = nlohmann::json::array();
     for (size_t i = 0; i < rows.size(); ++i) {
       const standard::Venue& row = rows[i];
       RowResult& r = results[i];
       r.source_id = row.source_id;
-      nlohmann::json values = {{"source_id", row.source_id},
-                               {"record", nlohmann::json(row.standard)},
-                               {"owner_organisation", row.owner_organisation},
-                               {"referential_items", row.referential_items},
-                               {"accepts_aptic_pass", row.accepts_aptic_pass}};
       auto it = current.find(row.source_id);
       if (it == current.end()) {
         r.outcome = RowResult::Outcome::kCreated;
-        inserts.push_back(std::move(values));
+        inserts.push_back({{"source_id", row.source_id},
+                           {"record", nlohmann::json(row.standard)},
+                           {"owner_organisation", row.owner_organisation},
+                           {"referential_items", row.referential_items},
+                           {"accepts_aptic_pass", row.accepts_aptic_pass}});
         continue;
       }
-      standard::Venue next = it->second;
+      const standard::Venue& before = it->second;
+      standard::Venue next = before;
       next.standard = row.standard;
-      // A producer that names no owner (the regional source, a national CSV) keeps the one
-      // set here: the owner is Passerelle's, and who may write the venue depends on it.
+      next.source_record = row.standard;
+      // Local fields are Passerelle's: a source sets them on the venues it creates, never on
+      // existing ones. A producer that names no owner (the regional source, a national CSV)
+      // keeps the one set here; an administrator's batch may name one.
       if (!row.owner_organisation.empty()) next.owner_organisation = row.owner_organisation;
-      next.referential_items = row.referential_items;
-      next.accepts_aptic_pass = row.accepts_aptic_pass;
+      const size_t conflicts_before = conflicts.size();
+      if (!before.local_fields.empty()) MergeLocalEdits(before, policy, next, conflicts);
       r.id = next.id;
-      r.changed_fields = ChangedFields(it->second, next);
+      r.changed_fields = ChangedFields(before, next);
       if (reinstate && next.withdrawn) {
         next.withdrawn = false;
         next.withdrawal_reason.clear();
         r.changed_fields.push_back("state");
       }
-      if (r.changed_fields.empty()) {
+      // What the source sent, the local marks and conflicts are kept even when the venue as
+      // read does not change (a conflict the local value won): written without a new revision.
+      const bool bump = !r.changed_fields.empty() || next.local_fields != before.local_fields;
+      if (!bump && next.source_record == before.source_record &&
+          conflicts.size() == conflicts_before) {
         r.outcome = RowResult::Outcome::kUnchanged;  // nothing written, no event
         continue;
       }
-      r.outcome = RowResult::Outcome::kUpdated;
-      values["owner_organisation"] = next.owner_organisation;
-      values["id"] = next.id;
-      values["state"] = next.withdrawn ? "withdrawn" : "active";
-      values["withdrawal_reason"] = next.withdrawal_reason;
-      saves.push_back(std::move(values));
+      r.outcome =
+          r.changed_fields.empty() ? RowResult::Outcome::kUnchanged : RowResult::Outcome::kUpdated;
+      saves.push_back({{"id", next.id},
+                       {"source_id", row.source_id},
+                       {"record", nlohmann::json(next.standard)},
+                       {"source_record", nlohmann::json(row.standard)},
+                       {"local_fields", LocalFieldsJson(next.local_fields)},
+                       {"bump", bump},
+                       {"owner_organisation", next.owner_organisation},
+                       {"state", next.withdrawn ? "withdrawn" : "active"},
+                       {"withdrawal_reason", next.withdrawal_reason}});
     }
     constexpr char kValues[] =
         "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
         "owner_organisation text, referential_items json, accepts_aptic_pass boolean, state text, "
-        "withdrawal_reason text)";
+        "withdrawal_reason text, source_record jsonb, local_fields jsonb, bump boolean)";
     std::vector<std::string> written;
     if (!inserts.empty()) {
       auto ins = tx.exec_params(
-          absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
-                       "referential_items, accepts_aptic_pass) SELECT gen_random_uuid(), $1, "
-                       "x.source_id, x.record, x.owner_organisation, ARRAY(SELECT "
+          absl::StrCat("INSERT INTO venues (id, source, source_id, record, source_record, "
+                       "owner_organisation, referential_items, accepts_aptic_pass) SELECT "
+                       "gen_random_uuid(), $1, x.source_id, x.record, x.record, "
+                       "x.owner_organisation, ARRAY(SELECT "
                        "json_array_elements_text(x.referential_items)), x.accepts_aptic_pass "
                        "FROM ",
                        kValues, " ON CONFLICT (source, source_id) DO NOTHING RETURNING id::text"),
@@ -733,17 +849,34 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
     }
     if (!saves.empty()) {
       for (const auto& row : tx.exec_params(
-               absl::StrCat("UPDATE venues v SET record = x.record, owner_organisation = "
-                            "x.owner_organisation, referential_items = ARRAY(SELECT "
-                            "json_array_elements_text(x.referential_items)), accepts_aptic_pass "
-                            "= x.accepts_aptic_pass, state = x.state, withdrawal_reason = "
-                            "x.withdrawal_reason, "
-                            "revision = v.revision + 1, update_time = "
-                            "now(), last_seen_time = now() FROM ",
+               absl::StrCat("UPDATE venues v SET record = x.record, source_record = "
+                            "x.source_record, local_fields = x.local_fields, owner_organisation = "
+                            "x.owner_organisation, state = x.state, withdrawal_reason = "
+                            "x.withdrawal_reason, revision = v.revision + x.bump::int, "
+                            "update_time = CASE WHEN x.bump THEN now() ELSE v.update_time END, "
+                            "last_seen_time = now() FROM ",
                             kValues, " WHERE v.source = $1 AND v.id = x.id RETURNING v.id::text"),
                source, saves.dump())) {
         written.push_back(row[0].as<std::string>());
       }
+    }
+    if (!conflicts.empty()) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const ConflictRecord& c : conflicts) {
+        list.push_back({{"venue_id", c.venue_id},
+                        {"field", c.field},
+                        {"local_value", ValueJson(c.local_value)},
+                        {"previous_source_value", ValueJson(c.previous_source_value)},
+                        {"new_source_value", ValueJson(c.new_source_value)},
+                        {"policy", ConflictPolicyName(c.policy)}});
+      }
+      tx.exec_params(
+          "INSERT INTO venue_conflicts (venue_id, source, field, local_value, "
+          "previous_source_value, new_source_value, policy) SELECT x.venue_id, $1, x.field, "
+          "x.local_value, x.previous_source_value, x.new_source_value, x.policy FROM "
+          "json_to_recordset($2::json) AS x(venue_id uuid, field text, local_value jsonb, "
+          "previous_source_value jsonb, new_source_value jsonb, policy text)",
+          source, list.dump());
     }
     if (written.empty()) return absl::OkStatus();  // nothing to commit
     // The areas of every written venue, and the rows as stored; then their events, in row order.
@@ -757,6 +890,10 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       RowResult& r = results[position.at(stored.source_id)];
       r.id = stored.id;
       const auto before = current.find(stored.source_id);
+      if (r.outcome == RowResult::Outcome::kUnchanged) {
+        r.stored = std::move(stored);  // only what the source sent or the marks: no event
+        continue;
+      }
       events[position.at(stored.source_id)] =
           r.outcome == RowResult::Outcome::kCreated ? created(stored, {})
           : before == current.end()
@@ -777,6 +914,49 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
   if (!st.ok()) return st;
   if (wake_) wake_();  // the relay publishes the event now, not at its next poll
   return results;
+}
+
+}  // namespace passerelle::venues
+
+namespace passerelle::venues {
+namespace {
+
+FieldValue ValueFrom(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  auto j = nlohmann::json::parse(f.c_str());
+  if (j.is_null()) return std::nullopt;
+  return j.get<std::vector<std::string>>();
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<ConflictRecord>> PgStore::ListConflicts(const ConflictQuery& query) {
+  std::vector<ConflictRecord> out;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_params(
+             "SELECT id, venue_id::text, source, field, local_value::text, "
+             "previous_source_value::text, new_source_value::text, policy, "
+             "extract(epoch FROM create_time) FROM venue_conflicts "
+             "WHERE ($1 = '' OR venue_id = nullif($1, '')::uuid) AND ($2 = '' OR source = $2) "
+             "AND ($3::bigint = 0 OR id < $3::bigint) ORDER BY id DESC LIMIT $4",
+             query.venue_id, query.source, query.before, query.limit)) {
+      out.push_back(
+          {.id = row[0].as<int64_t>(),
+           .venue_id = row[1].as<std::string>(),
+           .source = row[2].as<std::string>(),
+           .field = row[3].as<std::string>(),
+           .local_value = ValueFrom(row[4]),
+           .previous_source_value = ValueFrom(row[5]),
+           .new_source_value = ValueFrom(row[6]),
+           .policy =
+               ParseConflictPolicy(row[7].as<std::string>()).value_or(ConflictPolicy::kSourceWins),
+           .create_time = db::FromEpoch(row[8])});
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return out;
 }
 
 }  // namespace passerelle::venues

@@ -37,6 +37,7 @@ class PgStore final : public Repository {
   absl::StatusOr<SourceRecord> GetSource(const std::string& id) override;
   absl::StatusOr<std::vector<SourceRecord>> ListSources(const std::string& after,
                                                         int limit) override;
+  absl::StatusOr<std::vector<ConflictRecord>> ListConflicts(const ConflictQuery& query) override;
   absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) override;
   absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
