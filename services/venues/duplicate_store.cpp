@@ -78,14 +78,16 @@ absl::StatusOr<std::vector<DuplicateCandidate>> PgDuplicateStore::Candidates(
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     out.clear();
     // One query for the whole batch: the geography index finds the neighbours.
+    // Each venue's nearest candidates only (the GiST index walked in distance order).
     auto rows = tx.exec_params(
         "SELECT DISTINCT least(a.id, b.id)::text AS x, greatest(a.id, b.id)::text AS y "
-        "FROM venues a JOIN venues b ON b.source <> a.source AND b.state = 'active' "
-        "AND b.duplicate_of IS NULL AND ST_DWithin(a.geog, b.geog, $2) "
-        "AND (a.code_insee = b.code_insee OR a.code_postal = b.code_postal) "
+        "FROM venues a CROSS JOIN LATERAL (SELECT c.id FROM venues c WHERE c.source <> a.source "
+        "AND c.state = 'active' AND c.duplicate_of IS NULL AND ST_DWithin(a.geog, c.geog, $2) "
+        "AND (a.code_insee = c.code_insee OR a.code_postal = c.code_postal) "
+        "ORDER BY c.geog <-> a.geog, c.id LIMIT $3) b "
         "WHERE a.id = ANY($1::text[]::uuid[]) AND a.state = 'active' "
         "AND a.duplicate_of IS NULL AND a.geog IS NOT NULL",
-        db::TextArray(venue_ids), kDuplicateMaxMeters);
+        db::TextArray(venue_ids), kDuplicateMaxMeters, kDuplicateMaxCandidates);
     if (rows.empty()) return absl::OkStatus();
     std::vector<std::string> xs, ys;
     for (const auto& row : rows) {
@@ -105,9 +107,10 @@ absl::StatusOr<std::vector<DuplicateCandidate>> PgDuplicateStore::Candidates(
   return out;
 }
 
-absl::StatusOr<int> PgDuplicateStore::SaveScores(const std::vector<DuplicateLink>& scored,
+absl::StatusOr<int> PgDuplicateStore::SaveScores(const std::vector<std::string>& written,
+                                                 const std::vector<DuplicateLink>& scored,
                                                  absl::Time now) {
-  if (scored.empty()) return 0;
+  if (scored.empty() && written.empty()) return 0;
   std::vector<std::string> as, bs, scores, matched, distances;
   for (const DuplicateLink& l : scored) {
     as.push_back(l.venue_a);
@@ -139,11 +142,14 @@ absl::StatusOr<int> PgDuplicateStore::SaveScores(const std::vector<DuplicateLink
              a, b, s, m, d, db::Timestamp(now), kDuplicateThreshold)) {
       if (row[0].as<bool>()) ++created;
     }
+    // The written venues' proposed links that this detection did not find again above the
+    // threshold: scored below it, or no longer candidates (moved away, withdrawn, hidden).
     tx.exec_params(
-        "DELETE FROM duplicate_links l USING unnest($1::text[], $2::text[], $3::text[]) "
-        "AS p(a, b, s) WHERE l.venue_a = p.a::uuid AND l.venue_b = p.b::uuid "
-        "AND l.state = 'proposed' AND p.s::float8 < $4",
-        a, b, s, kDuplicateThreshold);
+        "DELETE FROM duplicate_links l WHERE l.state = 'proposed' "
+        "AND (l.venue_a = ANY($5::text[]::uuid[]) OR l.venue_b = ANY($5::text[]::uuid[])) "
+        "AND NOT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[], $3::text[]) AS p(a, b, s) "
+        "WHERE l.venue_a = p.a::uuid AND l.venue_b = p.b::uuid AND p.s::float8 >= $4)",
+        a, b, s, kDuplicateThreshold, db::TextArray(written));
     return absl::OkStatus();
   });
   if (!st.ok()) return st;

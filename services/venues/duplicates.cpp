@@ -433,7 +433,7 @@ absl::StatusOr<int> Duplicates::Detect(const std::vector<std::string>& venue_ids
                       .matched_fields = s.matched_fields,
                       .distance_m = s.distance_m});
   }
-  return repo_.SaveScores(scored, clock_.Now());
+  return repo_.SaveScores(venue_ids, scored, clock_.Now());
 }
 
 absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,

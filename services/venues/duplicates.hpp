@@ -36,6 +36,10 @@ struct DuplicateScore {
 
 /// Candidates are looked for within this distance (metres); farther pairs score 0.
 inline constexpr double kDuplicateMaxMeters = 100;
+/// Candidates per written venue at most: its nearest. Without a bound, two sources placing
+/// hundreds of similar venues at one point made every pair a candidate (n x m scores and links
+/// per batch).
+inline constexpr int kDuplicateMaxCandidates = 8;
 /// Two positions this close count as the same (`position` among the matched fields).
 inline constexpr double kDuplicateNearMeters = 50;
 /// Pairs scoring this or more are linked (precision and recall on the labelled fixture:
@@ -84,14 +88,17 @@ class DuplicateRepository {
  public:
   virtual ~DuplicateRepository() = default;
   /// Pairs of one of `venue_ids` (active, not hidden) with an active, not hidden venue of
-  /// another source within kDuplicateMaxMeters sharing its INSEE code or postcode, each pair
-  /// once, in one query.
+  /// another source within kDuplicateMaxMeters sharing its INSEE code or postcode (its
+  /// kDuplicateMaxCandidates nearest), each pair once, in one query.
   virtual absl::StatusOr<std::vector<DuplicateCandidate>> Candidates(
       const std::vector<std::string>& venue_ids) = 0;
-  /// Stores the scored pairs: a new pair above the threshold is proposed; a proposed one gets
-  /// its new score, or is dropped when `score` is below the threshold; a resolved one (same or
-  /// different) is left as it is. One transaction. The number of links created.
-  virtual absl::StatusOr<int> SaveScores(const std::vector<DuplicateLink>& scored,
+  /// Stores the scored pairs of the venues `written`: a new pair above the threshold is
+  /// proposed; a proposed one gets its new score; a proposed link of a written venue that is not
+  /// among the pairs scored above the threshold (the venue moved away, was renamed, withdrawn or
+  /// hidden) is dropped; a resolved one (same or different) is left as it is. One transaction.
+  /// The number of links created.
+  virtual absl::StatusOr<int> SaveScores(const std::vector<std::string>& written,
+                                         const std::vector<DuplicateLink>& scored,
                                          absl::Time now) = 0;
   struct Filter {
     std::optional<LinkState> state;

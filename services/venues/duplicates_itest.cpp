@@ -277,6 +277,78 @@ TEST_F(DuplicatesTest, AVenueCreatedOrUpdatedOneByOneIsComparedToo) {
   EXPECT_GE(links[0].score(), 0.7);
 }
 
+// A proposed link follows its venues: moved out of reach it is dropped (found by the outside
+// review: it stayed, with its old score, and could be resolved as the same place); withdrawn too.
+TEST_F(DuplicatesTest, AProposedLinkIsDroppedWhenAVenueMovesAwayOrIsWithdrawn) {
+  ImportBoth();
+  auto links = Links(v1::DUPLICATE_PROPOSED);
+  ASSERT_EQ(links.size(), 2u);
+  // Move one venue of the first link to Lyon (another town, another INSEE code and postcode).
+  v1::Venue moved;
+  {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(links[0].venue());
+    ASSERT_TRUE(stub_->GetVenue(&ctx, req, &moved).ok());
+  }
+  {
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    *req.mutable_venue() = moved;
+    req.mutable_venue()->set_latitude(45.764);
+    req.mutable_venue()->set_longitude(4.8357);
+    req.mutable_venue()->set_code_postal("69001");
+    req.mutable_venue()->set_code_insee("69381");
+    req.mutable_venue()->set_commune("Lyon");
+    for (const char* p : {"latitude", "longitude", "code_postal", "code_insee", "commune"}) {
+      req.mutable_update_mask()->add_paths(p);
+    }
+    v1::Venue updated;
+    grpc::Status st = stub_->UpdateVenue(&ctx, req, &updated);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  auto left = Links(v1::DUPLICATE_PROPOSED);
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].name(), links[1].name());
+  // Withdraw a venue of the other link: it goes too.
+  {
+    grpc::ClientContext ctx;
+    v1::WithdrawVenueRequest req;
+    req.set_name(left[0].other_venue());
+    req.set_reason("fermé");
+    v1::Venue withdrawn;
+    grpc::Status st = stub_->WithdrawVenue(&ctx, req, &withdrawn);
+    ASSERT_TRUE(st.ok()) << st.error_message();
+  }
+  EXPECT_TRUE(Links(v1::DUPLICATE_PROPOSED).empty());
+}
+
+// Two sources placing many similar venues at one point (a careless producer's geocoding): each
+// venue is compared with its nearest few only, so links and work stay linear in the venues.
+TEST_F(DuplicatesTest, ACrowdAtOnePointGivesAtMostAFewCandidatesPerVenue) {
+  auto crowd = [](const std::string& prefix, const std::string& name) {
+    std::string csv =
+        "id,pivot,nom,commune,code_postal,code_insee,adresse,latitude,longitude,date_maj\n";
+    for (int i = 0; i < 60; ++i) {
+      csv += prefix + std::to_string(i) + ",99999000000101," + name +
+             ",Roubaix,59100,59512,12 rue de l'Épeule,50.690000,3.170000,2026-01-10\n";
+    }
+    return csv;
+  };
+  v1::ImportVenuesResponse a, b;
+  grpc::Status st = Import("ville-roubaix", crowd("v", "Centre social Les Tilleuls"), &a);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  ASSERT_EQ(a.created(), 60) << a.DebugString();
+  ASSERT_TRUE(Import("base-regionale", crowd("r", "Ctre soc. les Tilleuls"), &b).ok());
+  ASSERT_EQ(b.created(), 60) << b.DebugString();
+  v1::ListDuplicateLinksRequest req;
+  req.set_page_size(1000);
+  v1::ListDuplicateLinksResponse resp;
+  ASSERT_TRUE(ListLinks(req, &resp).ok());
+  EXPECT_GT(resp.duplicate_links_size(), 0);
+  EXPECT_LE(resp.duplicate_links_size(), 60 * 8) << "every pair of the 60 x 60 was linked";
+}
+
 TEST_F(DuplicatesTest, HostileInputIsRefusedPrecisely) {
   ImportBoth();
   const auto links = Links();

@@ -1104,7 +1104,8 @@ absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
 
 absl::StatusOr<standard::Venue> Registry::Indexed(absl::StatusOr<standard::Venue> v) {
   if (v.ok()) index_.Put(*v);
-  if (v.ok() && !v->withdrawn && on_write_) on_write_({v->id});
+  // A withdrawn venue too: its proposed links are dropped.
+  if (v.ok() && on_write_) on_write_({v->id});
   return v;
 }
 
