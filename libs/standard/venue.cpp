@@ -142,4 +142,22 @@ std::vector<std::string> ChangedFields(const Venue& a, const Venue& b) {
 
 std::string ETag(const Venue& v) { return api::WeakETag(v.revision); }
 
+bool SameFieldValue(const Record& a, const Record& b, const std::string& field) {
+  auto x = a.find(field);
+  auto y = b.find(field);
+  if ((x == a.end()) != (y == b.end())) return false;
+  if (x == a.end()) return true;
+  if (x->second.size() != y->second.size()) return false;
+  if (x->second == y->second) return true;
+  std::vector<std::string> xs = x->second, ys = y->second;
+  std::sort(xs.begin(), xs.end());
+  std::sort(ys.begin(), ys.end());
+  return xs == ys;
+}
+
+std::vector<std::string> FieldGroup(const std::string& field) {
+  if (field == "latitude" || field == "longitude") return {"latitude", "longitude"};
+  return {field};
+}
+
 }  // namespace passerelle::standard

@@ -66,4 +66,13 @@ std::vector<std::string> ChangedFields(const Venue& before, const Venue& after);
 /// Weak etag of the venue's revision.
 std::string ETag(const Venue& v);
 
+/// Whether `field` holds the same values in `a` and `b` (both absent, or the same values in any
+/// order: a list sent again in another order is not a change).
+bool SameFieldValue(const Record& a, const Record& b, const std::string& field);
+
+/// The fields that are edited, merged and given back together: `latitude` and `longitude` (one
+/// position: taking one from the source and the other from a local edit would make a point
+/// nobody entered); any other field alone.
+std::vector<std::string> FieldGroup(const std::string& field);
+
 }  // namespace passerelle::standard

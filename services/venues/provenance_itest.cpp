@@ -179,6 +179,58 @@ TEST_F(ProvenanceTest, TheSourceChangingAnEditedFieldIsAConflictTheSourceWinsByD
   EXPECT_EQ(all.conflicts_size(), 0);
 }
 
+// Found by the outside review: a local move kept its longitude while the source's new latitude
+// landed (a point nobody entered), and a list sent again in another order was a conflict.
+TEST_F(ProvenanceTest, APositionIsOneValueAndAListInAnotherOrderIsNoChange) {
+  RegisterWith("region", v1::CONFLICT_POLICY_UNSPECIFIED);
+  v1::Venue row = Row("r-1", "+33320000001");
+  row.add_services(v1::SERVICE_MAITRISE_DES_OUTILS_NUMERIQUES_DU_QUOTIDIEN);
+  ASSERT_EQ(Send("region", row), v1::CREATED);
+  const v1::Venue stored = Find("region", "r-1");
+  // A mediator moves the venue (both coordinates) and reorders nothing else.
+  v1::Venue values;
+  values.set_latitude(50.7);
+  values.set_longitude(3.2);
+  v1::Venue edited;
+  grpc::Status st = Edit(stored, values, {"latitude", "longitude"}, &edited);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_THAT(LocalFields(edited), ElementsAre("latitude", "longitude"));
+  // Restoring the latitude alone gives the whole position back.
+  v1::Venue restored;
+  st = Restore(stored.name(), {"latitude"}, &restored);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_DOUBLE_EQ(restored.latitude(), row.latitude());
+  EXPECT_DOUBLE_EQ(restored.longitude(), row.longitude());
+  EXPECT_TRUE(LocalFields(restored).empty());
+  // Moved again; the source then changes only its latitude: the position is the source's, whole.
+  ASSERT_TRUE(Edit(restored, values, {"latitude", "longitude"}, &edited).ok());
+  v1::Venue moved = row;
+  moved.set_latitude(50.6912);
+  EXPECT_EQ(Send("region", moved), v1::UPDATED);
+  const v1::Venue after = Get(stored.name());
+  EXPECT_DOUBLE_EQ(after.latitude(), 50.6912);
+  EXPECT_DOUBLE_EQ(after.longitude(), row.longitude()) << "the local longitude stayed";
+  EXPECT_TRUE(LocalFields(after).empty());
+  // A local edit of the services, then the source sends its list again in another order.
+  v1::Venue services;
+  services.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  ASSERT_TRUE(Edit(after, services, {"services"}, &edited).ok());
+  ASSERT_THAT(LocalFields(edited), ElementsAre("services"));
+  v1::ListVenueConflictsResponse before;
+  ASSERT_TRUE(Conflicts(stored.name(), &before).ok());
+  v1::Venue reordered = moved;
+  reordered.clear_services();
+  reordered.add_services(v1::SERVICE_MAITRISE_DES_OUTILS_NUMERIQUES_DU_QUOTIDIEN);
+  reordered.add_services(v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  Send("region", reordered);
+  const v1::Venue last = Get(stored.name());
+  EXPECT_EQ(last.services_size(), 1) << "the local edit was replaced";
+  EXPECT_THAT(LocalFields(last), ElementsAre("services"));
+  v1::ListVenueConflictsResponse conflicts;
+  ASSERT_TRUE(Conflicts(stored.name(), &conflicts).ok());
+  EXPECT_EQ(conflicts.conflicts_size(), before.conflicts_size()) << "another order, a conflict";
+}
+
 TEST_F(ProvenanceTest, WithLocalWinsTheEditStaysAndTheConflictIsRecordedOnce) {
   RegisterWith("partner", v1::LOCAL_WINS);
   {

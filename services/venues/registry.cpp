@@ -191,18 +191,18 @@ void MarkLocalEdits(const standard::Record& before, absl::Time now, const std::s
   for (const auto& [k, _] : before) names.insert(k);
   for (const auto& [k, _] : v.standard) names.insert(k);
   for (const std::string& field : names) {
-    auto was = before.find(field);
-    auto is = v.standard.find(field);
-    const bool same = (was == before.end()) == (is == v.standard.end()) &&
-                      (is == v.standard.end() || was->second == is->second);
-    if (same) continue;
-    auto sent = v.source_record->find(field);
-    const bool as_sent = (sent == v.source_record->end()) == (is == v.standard.end()) &&
-                         (is == v.standard.end() || sent->second == is->second);
-    if (as_sent) {
-      v.local_fields.erase(field);
-    } else {
-      v.local_fields[field] = {now, by};
+    if (standard::SameFieldValue(before, v.standard, field)) continue;
+    // A position is marked, or given back to the source, as a whole.
+    const std::vector<std::string> group = standard::FieldGroup(field);
+    const bool as_sent = std::all_of(group.begin(), group.end(), [&](const std::string& f) {
+      return standard::SameFieldValue(*v.source_record, v.standard, f);
+    });
+    for (const std::string& f : group) {
+      if (as_sent) {
+        v.local_fields.erase(f);
+      } else {
+        v.local_fields[f] = {now, by};
+      }
     }
   }
 }
@@ -991,6 +991,11 @@ absl::StatusOr<standard::Venue> Registry::RestoreSourceFields(
                                     " ») : aucune source ne fournit ses champs"),
                        "VENUE", v.Name(), "NO_SOURCE");
                  }
+                 std::set<std::string> restored;
+                 for (const std::string& named : fields) {
+                   // Latitude or longitude gives the source's whole position back.
+                   for (const std::string& f : standard::FieldGroup(named)) restored.insert(f);
+                 }
                  for (const std::string& field : fields) {
                    if (!v.local_fields.contains(field)) {
                      return api::FailedPrecondition(
@@ -999,6 +1004,8 @@ absl::StatusOr<standard::Venue> Registry::RestoreSourceFields(
                                       "source"),
                          "VENUE", v.Name(), "FIELD_NOT_LOCAL");
                    }
+                 }
+                 for (const std::string& field : restored) {
                    auto sent = v.source_record->find(field);
                    if (sent == v.source_record->end()) {
                      v.standard.erase(field);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <set>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
@@ -710,26 +711,44 @@ nlohmann::json ValueJson(const FieldValue& value) {
 void MergeLocalEdits(const standard::Venue& current, ConflictPolicy policy, standard::Venue& next,
                      std::vector<ConflictRecord>& conflicts) {
   const standard::Record& previous = current.source_record.value_or(current.standard);
-  for (const auto& [field, edit] : current.local_fields) {
-    const FieldValue local = ValueOf(current.standard, field);
-    const FieldValue before = ValueOf(previous, field);
-    const FieldValue now = ValueOf(next.standard, field);
-    if (now == local) {
-      next.local_fields.erase(field);  // the source caught up with the local edit
-    } else if (now == before) {
-      SetValue(next.standard, field, local);  // the source did not touch it: the edit stands
-    } else {
-      conflicts.push_back({.venue_id = current.id,
-                           .source = current.source,
-                           .field = field,
-                           .local_value = local,
-                           .previous_source_value = before,
-                           .new_source_value = now,
-                           .policy = policy});
+  // Values compare as sets (a list sent again in another order is no change), and a position
+  // (latitude and longitude) is settled as a whole.
+  std::set<std::string> settled;
+  for (const auto& [edited, edit] : current.local_fields) {
+    if (settled.contains(edited)) continue;
+    const std::vector<std::string> group = standard::FieldGroup(edited);
+    settled.insert(group.begin(), group.end());
+    auto all = [&](const standard::Record& a, const standard::Record& b) {
+      return std::all_of(group.begin(), group.end(),
+                         [&](const std::string& f) { return standard::SameFieldValue(a, b, f); });
+    };
+    if (all(next.standard, current.standard)) {
+      // The source caught up with the local edit.
+      for (const std::string& f : group) next.local_fields.erase(f);
+      continue;
+    }
+    const bool untouched = all(next.standard, previous);
+    for (const std::string& f : group) {
+      const FieldValue local = ValueOf(current.standard, f);
+      if (untouched) {
+        SetValue(next.standard, f, local);  // the source did not touch it: the edit stands
+        continue;
+      }
+      if (!standard::SameFieldValue(next.standard, previous, f) ||
+          !standard::SameFieldValue(next.standard, current.standard, f)) {
+        conflicts.push_back({.venue_id = current.id,
+                             .source = current.source,
+                             .field = f,
+                             .local_value = local,
+                             .previous_source_value = ValueOf(previous, f),
+                             .new_source_value = ValueOf(next.standard, f),
+                             .policy = policy});
+      }
       if (policy == ConflictPolicy::kLocalWins) {
-        SetValue(next.standard, field, local);
+        SetValue(next.standard, f, local);
+        if (!next.local_fields.contains(f)) next.local_fields[f] = edit;
       } else {
-        next.local_fields.erase(field);
+        next.local_fields.erase(f);
       }
     }
   }
