@@ -209,9 +209,10 @@ void Relay::Cleanup() {
   if (!lease.ok()) return;
   try {
     pqxx::work tx(**lease);
-    tx.exec_params("DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1) "
-                   "AND parked_at IS NULL",
-                   static_cast<double>(options_.retention.count()) / 1000.0);
+    tx.exec_params(
+        "DELETE FROM outbox WHERE sent_at < now() - make_interval(secs => $1) "
+        "AND parked_at IS NULL",
+        static_cast<double>(options_.retention.count()) / 1000.0);
     tx.commit();
   } catch (const std::exception& e) {
     lease->Discard();
@@ -238,6 +239,13 @@ void Relay::Stop() {
 void Relay::Loop() {
   auto backoff = options_.error_backoff;
   auto last_cleanup = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_count;  // never: the first pass counts
+  auto refresh_gauges = [&] {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_count < options_.gauge_interval) return;
+    last_count = now;
+    Pending().IgnoreError();  // a failure shows in the next batch
+  };
   while (!stop_) {
     auto n = RunOnce();
     std::chrono::milliseconds wait = options_.idle_wait;
@@ -248,11 +256,11 @@ void Relay::Loop() {
       backoff = std::min(backoff * 2, options_.max_backoff);
       // The gauge must show a backlog that builds while publishing fails: that is what the
       // OutboxBacklog alert watches.
-      Pending().IgnoreError();
+      refresh_gauges();
     } else {
       backoff = options_.error_backoff;
       if (*n == options_.batch_size) continue;  // more waiting: no pause
-      Pending().IgnoreError();  // refreshes the gauge; a failure shows in the next batch
+      refresh_gauges();
       if (std::chrono::steady_clock::now() - last_cleanup > std::chrono::minutes(10)) {
         Cleanup();
         last_cleanup = std::chrono::steady_clock::now();

@@ -1,12 +1,11 @@
 // Outbox relay and event consumer against the real PostgreSQL and NATS JetStream, including a
 // NATS server killed in the middle of publishing.
 #include <google/protobuf/wrappers.pb.h>
+#include <prometheus/registry.h>
 
 #include <map>
 #include <set>
 #include <thread>
-
-#include <prometheus/registry.h>
 
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
@@ -30,8 +29,8 @@ class OutboxTest : public testing::PgTest {
                                 {{1, "effects", "CREATE TABLE effects (event_id text, n int)"}}};
     ASSERT_TRUE(MigrateSchema({OutboxComponent(), events::InboxComponent(), effects}).ok());
     const std::string tag = testing::UniqueName("s");
-    topology_ = {.subject_prefix = tag, .events_stream = tag + "_EV",
-                 .dead_letter_stream = tag + "_DL"};
+    topology_ = {
+        .subject_prefix = tag, .events_stream = tag + "_EV", .dead_letter_stream = tag + "_DL"};
   }
 
   // Appends n events over `subjects` subjects in one transaction each; returns their ids.
@@ -102,8 +101,7 @@ class OutboxTest : public testing::PgTest {
   }
 
   std::unique_ptr<events::NatsClient> Connect(const std::string& url) {
-    auto c = events::NatsClient::Connect({.url = url, .name = "test",
-                                          .request_timeout = 2000ms});
+    auto c = events::NatsClient::Connect({.url = url, .name = "test", .request_timeout = 2000ms});
     EXPECT_TRUE(c.ok()) << c.status();
     EXPECT_TRUE(events::EnsureStreams(**c, topology_).ok());
     return std::move(c).value();
@@ -157,8 +155,8 @@ TEST_F(OutboxTest, RolledBackChangesPublishNothing) {
   auto nats = Connect(testing::NatsUrl());
   google::protobuf::StringValue payload;
   auto st = db::RunInTransaction(pool(), [&](pqxx::work& tx) {
-    Append(tx, topology_, events::MakeEvent("thing.changed", "test", "things/1", payload,
-                                            absl::Now()));
+    Append(tx, topology_,
+           events::MakeEvent("thing.changed", "test", "things/1", payload, absl::Now()));
     return absl::AbortedError("business rule said no");
   });
   EXPECT_FALSE(st.ok());
@@ -213,11 +211,14 @@ TEST_F(OutboxTest, NatsKilledMidPublishingLosesNothingAndDuplicatesNothing) {
   auto nats = Connect(server.url());
   auto ids = AppendEvents(300, 11);
   Relay relay(pool(), *nats,
-              {.topology = topology_, .batch_size = 10, .idle_wait = 20ms,
-               .error_backoff = 50ms, .max_backoff = 500ms});
+              {.topology = topology_,
+               .batch_size = 10,
+               .idle_wait = 20ms,
+               .error_backoff = 50ms,
+               .max_backoff = 500ms});
   relay.Start();
   ASSERT_TRUE(testing::WaitFor([&] { return *relay.Pending() < 250; }, 20s));
-  server.Kill();  // SIGKILL in the middle of the stream of publishes
+  server.Kill();                           // SIGKILL in the middle of the stream of publishes
   auto more = AppendEvents(100, 11, 300);  // the service keeps writing while NATS is down
   ids.insert(ids.end(), more.begin(), more.end());
   std::this_thread::sleep_for(500ms);
@@ -261,10 +262,10 @@ TEST_F(OutboxTest, PendingGaugeShowsTheBacklogWhilePublishingFails) {
   server.Start();
   auto nats = Connect(server.url());
   prometheus::Registry registry;
-  Relay relay(pool(), *nats,
-              {.topology = topology_, .idle_wait = 20ms, .error_backoff = 20ms,
-               .max_backoff = 100ms},
-              &registry);
+  Relay relay(
+      pool(), *nats,
+      {.topology = topology_, .idle_wait = 20ms, .error_backoff = 20ms, .max_backoff = 100ms},
+      &registry);
   relay.Start();
   server.Kill();
   AppendEvents(7, 3);
@@ -278,12 +279,50 @@ TEST_F(OutboxTest, PendingGaugeShowsTheBacklogWhilePublishingFails) {
   relay.Stop();
 }
 
+TEST_F(OutboxTest, GaugesAreCountedAtMostOncePerInterval) {
+  // Counting the backlog reads the pending rows' index; a relay woken by every write of a bulk
+  // load must not count after each one.
+  testing::NatsServer server;
+  server.Start();
+  auto nats = Connect(server.url());
+  prometheus::Registry registry;
+  auto gauge = [&] {
+    for (const auto& family : registry.Collect()) {
+      if (family.name == "passerelle_outbox_pending") return family.metric[0].gauge.value;
+    }
+    return -1.0;
+  };
+  Relay relay(pool(), *nats,
+              {.topology = topology_,
+               .idle_wait = 20ms,
+               .error_backoff = 20ms,
+               .max_backoff = 20ms,
+               .gauge_interval = std::chrono::hours(1)},
+              &registry);
+  relay.Start();
+  ASSERT_TRUE(testing::WaitFor([&] { return gauge() == 0; }, 10s)) << "first count: " << gauge();
+  server.Kill();
+  AppendEvents(7, 3);
+  for (int i = 0; i < 20; ++i) {
+    relay.Wake();
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(gauge(), 0) << "counted again within the interval";
+  EXPECT_EQ(*relay.Pending(), 7);  // an explicit count still counts
+  relay.Stop();
+}
+
 class ConsumerTest : public OutboxTest {
  protected:
   events::ConsumerOptions Options(std::string durable) {
-    return {.topology = topology_, .durable = std::move(durable),
-            .filter_subject = topology_.EventSubject("thing.changed"), .max_deliver = 3,
-            .backoff = {50ms, 100ms}, .ack_wait = 30s, .batch = 10, .fetch_wait = 200ms};
+    return {.topology = topology_,
+            .durable = std::move(durable),
+            .filter_subject = topology_.EventSubject("thing.changed"),
+            .max_deliver = 3,
+            .backoff = {50ms, 100ms},
+            .ack_wait = 30s,
+            .batch = 10,
+            .fetch_wait = 200ms};
   }
   int Effects() {
     auto lease = pool().Acquire();
@@ -323,8 +362,8 @@ TEST_F(ConsumerTest, ServerRedeliveryToAnotherReplicaTakesEffectOnce) {
   auto nats = Connect(testing::NatsUrl());
   google::protobuf::StringValue payload;
   Event e = events::MakeEvent("thing.changed", "test", "things/1", payload, absl::Now());
-  ASSERT_TRUE(nats->Publish(topology_.EventSubject("thing.changed"), e.SerializeAsString(),
-                            e.id()).ok());
+  ASSERT_TRUE(
+      nats->Publish(topology_.EventSubject("thing.changed"), e.SerializeAsString(), e.id()).ok());
   // Two replicas on one durable. Replica A is slower than ack_wait, so the server redelivers
   // the event to replica B while A's transaction is still open.
   auto options = Options("c2");
@@ -355,8 +394,8 @@ TEST_F(ConsumerTest, FailingHandlerIsRetriedThenDeadLettered) {
   auto nats = Connect(testing::NatsUrl());
   google::protobuf::StringValue payload;
   Event e = events::MakeEvent("thing.changed", "test", "things/9", payload, absl::Now());
-  ASSERT_TRUE(nats->Publish(topology_.EventSubject("thing.changed"), e.SerializeAsString(),
-                            e.id()).ok());
+  ASSERT_TRUE(
+      nats->Publish(topology_.EventSubject("thing.changed"), e.SerializeAsString(), e.id()).ok());
   int calls = 0;
   events::Consumer consumer(*nats, pool(), Options("c3"), [&](pqxx::work& tx, const Event& ev) {
     ++calls;
@@ -384,8 +423,8 @@ TEST_F(ConsumerTest, FailingHandlerIsRetriedThenDeadLettered) {
   ASSERT_EQ(natsMsgHeader_Get(list.Msgs[0], "Passerelle-Error", &error), NATS_OK);
   EXPECT_NE(std::string(error).find("downstream refused"), std::string::npos);
   Event dead;
-  ASSERT_TRUE(dead.ParseFromArray(natsMsg_GetData(list.Msgs[0]),
-                                  natsMsg_GetDataLength(list.Msgs[0])));
+  ASSERT_TRUE(
+      dead.ParseFromArray(natsMsg_GetData(list.Msgs[0]), natsMsg_GetDataLength(list.Msgs[0])));
   EXPECT_EQ(dead.id(), e.id());
   natsMsgList_Destroy(&list);
   natsSubscription_Destroy(sub);
