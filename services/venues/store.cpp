@@ -16,17 +16,26 @@
 #include "libs/outbox/outbox.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/events.pb.h"
+#include "services/venues/change_feed.hpp"
 
 namespace passerelle::venues {
 namespace {
 
-constexpr char kColumns[] =
-    "id::text, source, source_id, record::text, owner_organisation, "
-    "array_to_json(referential_items)::text, accepts_aptic_pass, array_to_json(areas)::text, "
-    "state, withdrawal_reason, revision, extract(epoch FROM create_time), "
-    "extract(epoch FROM update_time), extract(epoch FROM first_seen_time), "
-    "extract(epoch FROM last_seen_time), coalesce(duplicate_of::text, ''), source_record::text, "
-    "local_fields::text";
+// The columns a venue is read from, each qualified with `table` ("" or "v."): a statement whose
+// FROM also names a column such as `record` returns the venue's own.
+std::string ColumnsOf(std::string_view table) {
+  const std::string t(table);
+  return absl::StrCat(t, "id::text, ", t, "source, ", t, "source_id, ", t, "record::text, ", t,
+                      "owner_organisation, array_to_json(", t, "referential_items)::text, ", t,
+                      "accepts_aptic_pass, array_to_json(", t, "areas)::text, ", t, "state, ", t,
+                      "withdrawal_reason, ", t, "revision, extract(epoch FROM ", t,
+                      "create_time), extract(epoch FROM ", t, "update_time), extract(epoch FROM ",
+                      t, "first_seen_time), extract(epoch FROM ", t, "last_seen_time), coalesce(",
+                      t, "duplicate_of::text, ''), ", t, "source_record::text, ", t,
+                      "local_fields::text");
+}
+const std::string kColumns = ColumnsOf("");
+const std::string kColumnsOfV = ColumnsOf("v.");
 // Columns after kColumns (e.g. a list's sort key) start here.
 constexpr int kColumnCount = 18;
 
@@ -88,33 +97,25 @@ constexpr char kAreasOf[] =
     "coalesce((SELECT array_agg(a.layer || ':' || a.code ORDER BY a.layer, a.code) FROM areas a "
     "WHERE v.geog IS NOT NULL AND ST_Intersects(a.geom, v.geog::geometry)), '{}')";
 
-// Sets the areas of one venue from its (just written) position; its row as stored.
-standard::Venue WithAreas(pqxx::work& tx, const std::string& id) {
-  auto r = tx.exec_params(absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
-                                       " WHERE v.id = $1::uuid RETURNING ", kColumns),
-                          id);
-  return FromRow(r[0]);
-}
-
 // The inserted venue, or nullopt when (source, source_id) is taken. Database errors propagate
 // as pqxx exceptions to RunInTransaction, which retries or reports them with their cause.
 std::optional<standard::Venue> InsertRow(pqxx::work& tx, const standard::Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("INSERT INTO venues (id, source, source_id, record, owner_organisation, "
-                   "referential_items, accepts_aptic_pass) VALUES (gen_random_uuid(), $1, $2, "
-                   "$3::jsonb, $4, $5::text[], $6) "
+                   "referential_items, accepts_aptic_pass, areas) VALUES (gen_random_uuid(), $1, "
+                   "$2, $3::jsonb, $4, $5::text[], $6, venue_areas($3::jsonb)) "
                    "ON CONFLICT (source, source_id) DO NOTHING RETURNING ",
                    kColumns),
       v.source, v.source_id, nlohmann::json(v.standard).dump(), v.owner_organisation,
       db::TextArray(v.referential_items), v.accepts_aptic_pass);
   if (r.empty()) return std::nullopt;
-  return WithAreas(tx, r[0][0].as<std::string>());
+  return FromRow(r[0]);
 }
 
 standard::Venue SaveRow(pqxx::work& tx, const standard::Venue& v) {
   auto r = tx.exec_params(
-      absl::StrCat("UPDATE venues SET record = $2::jsonb, owner_organisation = $3, "
-                   "referential_items = $4::text[], "
+      absl::StrCat("UPDATE venues SET record = $2::jsonb, areas = venue_areas($2::jsonb), "
+                   "owner_organisation = $3, referential_items = $4::text[], "
                    "accepts_aptic_pass = $5, state = $6, withdrawal_reason = $7, "
                    "local_fields = $8::jsonb, "
                    "revision = revision + 1, update_time = now(), last_seen_time = now() "
@@ -124,7 +125,7 @@ standard::Venue SaveRow(pqxx::work& tx, const standard::Venue& v) {
       db::TextArray(v.referential_items), v.accepts_aptic_pass,
       v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason,
       LocalFieldsJson(v.local_fields).dump());
-  return WithAreas(tx, v.id);
+  return FromRow(r[0]);
 }
 
 void Remember(pqxx::work& tx, const RequestKey& request, const std::string& id) {
@@ -637,21 +638,9 @@ absl::StatusOr<Repository::Changes> PgStore::ChangedSince(const ChangeCursor& cu
       pool_,
       [&](pqxx::work& tx) {
         out = {};
-        auto snapshot = tx.exec1(
-            "SELECT pg_snapshot_xmax(s)::text, coalesce((SELECT string_agg(x::text, ',') "
-            "FROM pg_snapshot_xip(s) x), '') FROM pg_current_snapshot() s");
-        out.cursor.next_xid = std::stoull(snapshot[0].as<std::string>());
-        for (absl::string_view x :
-             absl::StrSplit(snapshot[1].as<std::string>(), ',', absl::SkipEmpty())) {
-          out.cursor.running.push_back(std::stoull(std::string(x)));
-        }
-        const std::string running = absl::StrJoin(cursor.running, ",");
-        // Both arms use the change_xid index (BitmapOr); an IN (SubPlan) made every poll a
-        // sequential scan of the table.
-        const std::string changed =
-            " FROM venues WHERE change_xid >= $1::text::xid8 OR change_xid = "
-            "ANY(string_to_array($2, ',')::xid8[])";
-        const std::string from = std::to_string(cursor.next_xid);
+        out.cursor = change_feed::Next(tx);
+        const std::string changed = change_feed::kVenuesChanged;
+        const std::string from = change_feed::From(cursor), running = change_feed::Running(cursor);
         if (!known) {
           for (const auto& row :
                tx.exec_params(absl::StrCat("SELECT ", kColumns, changed, " ORDER BY change_xid"),
@@ -850,33 +839,51 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
         "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
         "owner_organisation text, referential_items json, accepts_aptic_pass boolean, state text, "
         "withdrawal_reason text, source_record jsonb, local_fields jsonb, bump boolean)";
-    std::vector<std::string> written;
+    // Each written venue as stored (its areas set by the same statement), then its event, in
+    // row order.
+    std::vector<std::optional<events::v1::Event>> events(rows.size());
+    auto stored_row = [&](const pqxx::row& row) {
+      standard::Venue stored = FromRow(row);
+      const size_t at = position.at(stored.source_id);
+      RowResult& r = results[at];
+      r.id = stored.id;
+      const auto before = current.find(stored.source_id);
+      if (r.outcome == RowResult::Outcome::kCreated) {
+        events[at] = created(stored, {});
+      } else if (r.outcome == RowResult::Outcome::kUpdated) {
+        // kUnchanged: only what the source sent or the marks were written, no event.
+        events[at] = WithPrevious(updated(stored, r.changed_fields), before->second);
+      }
+      r.stored = std::move(stored);
+    };
     if (!inserts.empty()) {
       auto ins = tx.exec_params(
           absl::StrCat("INSERT INTO venues (id, source, source_id, record, source_record, "
-                       "owner_organisation, referential_items, accepts_aptic_pass) SELECT "
+                       "owner_organisation, referential_items, accepts_aptic_pass, areas) SELECT "
                        "gen_random_uuid(), $1, x.source_id, x.record, x.record, "
                        "x.owner_organisation, ARRAY(SELECT "
-                       "json_array_elements_text(x.referential_items)), x.accepts_aptic_pass "
-                       "FROM ",
-                       kValues, " ON CONFLICT (source, source_id) DO NOTHING RETURNING id::text"),
+                       "json_array_elements_text(x.referential_items)), x.accepts_aptic_pass, "
+                       "venue_areas(x.record) FROM ",
+                       kValues, " ON CONFLICT (source, source_id) DO NOTHING RETURNING ", kColumns),
           source, inserts.dump());
       if (ins.size() != inserts.size()) {
         return absl::AbortedError("another write created venues of this batch meanwhile; retry");
       }
-      for (const auto& row : ins) written.push_back(row[0].as<std::string>());
+      for (const auto& row : ins) stored_row(row);
     }
     if (!saves.empty()) {
       for (const auto& row : tx.exec_params(
-               absl::StrCat("UPDATE venues v SET record = x.record, source_record = "
-                            "x.source_record, local_fields = x.local_fields, owner_organisation = "
+               absl::StrCat("UPDATE venues v SET record = x.record, areas = "
+                            "venue_areas(x.record), source_record = x.source_record, "
+                            "local_fields = x.local_fields, owner_organisation = "
                             "x.owner_organisation, state = x.state, withdrawal_reason = "
                             "x.withdrawal_reason, revision = v.revision + x.bump::int, "
                             "update_time = CASE WHEN x.bump THEN now() ELSE v.update_time END, "
                             "last_seen_time = now() FROM ",
-                            kValues, " WHERE v.source = $1 AND v.id = x.id RETURNING v.id::text"),
+                            kValues, " WHERE v.source = $1 AND v.id = x.id RETURNING ",
+                            kColumnsOfV),
                source, saves.dump())) {
-        written.push_back(row[0].as<std::string>());
+        stored_row(row);
       }
     }
     if (!conflicts.empty()) {
@@ -897,29 +904,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
           "previous_source_value jsonb, new_source_value jsonb, policy text)",
           source, list.dump());
     }
-    if (written.empty()) return absl::OkStatus();  // nothing to commit
-    // The areas of every written venue, and the rows as stored; then their events, in row order.
-    std::vector<std::optional<events::v1::Event>> events(rows.size());
-    for (const auto& row : tx.exec_params(absl::StrCat("UPDATE venues v SET areas = ", kAreasOf,
-                                                       " WHERE v.id = ANY($1::uuid[]) "
-                                                       "RETURNING ",
-                                                       kColumns),
-                                          db::TextArray(written))) {
-      standard::Venue stored = FromRow(row);
-      RowResult& r = results[position.at(stored.source_id)];
-      r.id = stored.id;
-      const auto before = current.find(stored.source_id);
-      if (r.outcome == RowResult::Outcome::kUnchanged) {
-        r.stored = std::move(stored);  // only what the source sent or the marks: no event
-        continue;
-      }
-      events[position.at(stored.source_id)] =
-          r.outcome == RowResult::Outcome::kCreated ? created(stored, {})
-          : before == current.end()
-              ? updated(stored, r.changed_fields)
-              : WithPrevious(updated(stored, r.changed_fields), before->second);
-      r.stored = std::move(stored);
-    }
+    if (inserts.empty() && saves.empty()) return absl::OkStatus();  // nothing to commit
     std::vector<events::v1::Event> ordered;
     for (auto& e : events) {
       if (e) ordered.push_back(std::move(*e));
