@@ -11,6 +11,7 @@
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "nlohmann/json.hpp"
+#include "services/venues/change_feed.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -154,6 +155,39 @@ absl::StatusOr<int> PgDuplicateStore::SaveScores(const std::vector<std::string>&
   });
   if (!st.ok()) return st;
   return created;
+}
+
+absl::StatusOr<DuplicateRepository::Pass> PgDuplicateStore::ChangedSinceDetection() {
+  Pass out;
+  absl::Status st = db::RunInTransaction(
+      pool_,
+      [&](pqxx::work& tx) {
+        out = {};
+        out.next = change_feed::Next(tx);  // first: the snapshot the reads below see
+        auto saved = tx.exec1(
+            "SELECT next_xid::text, array_to_string(running, ',') FROM duplicate_detection");
+        const Repository::ChangeCursor from =
+            change_feed::Parse(saved[0].as<std::string>(), saved[1].as<std::string>());
+        for (const auto& row : tx.exec_params(
+                 absl::StrCat("SELECT id::text", change_feed::kVenuesChanged, " ORDER BY id"),
+                 change_feed::From(from), change_feed::Running(from))) {
+          out.venue_ids.push_back(row[0].as<std::string>());
+        }
+        return absl::OkStatus();
+      },
+      {.isolation = db::Isolation::kRepeatableRead});
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::Status PgDuplicateStore::SaveDetectionCursor(const Repository::ChangeCursor& next) {
+  return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    tx.exec_params(
+        "UPDATE duplicate_detection SET next_xid = $1::text::xid8, running = "
+        "string_to_array($2, ',')::xid8[], update_time = now()",
+        change_feed::From(next), change_feed::Running(next));
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::vector<DuplicateLink>> PgDuplicateStore::ListLinks(const Filter& filter,

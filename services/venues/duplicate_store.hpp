@@ -14,6 +14,8 @@ class PgDuplicateStore final : public DuplicateRepository {
       const std::vector<std::string>& venue_ids) override;
   absl::StatusOr<int> SaveScores(const std::vector<std::string>& written,
                                  const std::vector<DuplicateLink>& scored, absl::Time now) override;
+  absl::StatusOr<Pass> ChangedSinceDetection() override;
+  absl::Status SaveDetectionCursor(const Repository::ChangeCursor& next) override;
   absl::StatusOr<std::vector<DuplicateLink>> ListLinks(const Filter& filter,
                                                        const std::string& after,
                                                        int limit) override;

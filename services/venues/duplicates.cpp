@@ -417,6 +417,21 @@ std::optional<LinkState> FromProto(v1::DuplicateLinkState s) {
 
 }  // namespace
 
+absl::StatusOr<int> Duplicates::DetectChanges() {
+  auto pass = repo_.ChangedSinceDetection();
+  if (!pass.ok()) return pass.status();
+  // Chunks bound one candidate query and one transaction (a registry's first pass is all of it).
+  constexpr size_t kChunk = 1000;
+  const std::vector<std::string>& ids = pass->venue_ids;
+  for (size_t start = 0; start < ids.size(); start += kChunk) {
+    const std::vector<std::string> chunk(ids.begin() + start,
+                                         ids.begin() + std::min(ids.size(), start + kChunk));
+    if (auto found = Detect(chunk); !found.ok()) return found.status();
+  }
+  if (absl::Status s = repo_.SaveDetectionCursor(pass->next); !s.ok()) return s;
+  return static_cast<int>(ids.size());
+}
+
 absl::StatusOr<int> Duplicates::Detect(const std::vector<std::string>& venue_ids) {
   if (venue_ids.empty()) return 0;
   auto candidates = repo_.Candidates(venue_ids);

@@ -16,6 +16,7 @@
 #include "libs/clock/clock.hpp"
 #include "libs/standard/venue.hpp"
 #include "passerelle/venues/v1/duplicates.pb.h"
+#include "services/venues/registry.hpp"
 
 namespace passerelle::venues {
 
@@ -100,6 +101,16 @@ class DuplicateRepository {
   virtual absl::StatusOr<int> SaveScores(const std::vector<std::string>& written,
                                          const std::vector<DuplicateLink>& scored,
                                          absl::Time now) = 0;
+  /// Duplicate detection's place in the venues' change feed.
+  struct Pass {
+    std::vector<std::string> venue_ids;  // written since the saved cursor, withdrawn included
+    Repository::ChangeCursor next;       // the cursor to save once they are detected
+  };
+  /// The venues written (by any replica, the sync included) since the saved cursor.
+  virtual absl::StatusOr<Pass> ChangedSinceDetection() = 0;
+  /// Saves the cursor once a pass's links are stored: a pass cut short by a fault is run again
+  /// (storing scores twice changes nothing).
+  virtual absl::Status SaveDetectionCursor(const Repository::ChangeCursor& next) = 0;
   struct Filter {
     std::optional<LinkState> state;
     std::string source;  // links with a venue of this source (empty: any)
@@ -127,8 +138,13 @@ class Duplicates {
              const clocks::Clock& clock = clocks::System())
       : repo_(repo), tokens_(tokens), refresh_(std::move(refresh)), clock_(clock) {}
 
-  /// Detects duplicates of the venues just written (a batch, an import, a create or an update):
-  /// one candidate query, scored here, stored. The number of links created.
+  /// Detects duplicates of the venues written since the last pass (batches, imports, creates,
+  /// updates, withdrawals, by any replica), off the write path: one thread runs it every second
+  /// (main.cpp), so a write's answer never waits for it and a first load's writes are checked
+  /// a few thousand at a time. The number of venues checked.
+  absl::StatusOr<int> DetectChanges();
+  /// Detects duplicates of `venue_ids`: one candidate query per chunk, scored here, stored.
+  /// The number of links created.
   absl::StatusOr<int> Detect(const std::vector<std::string>& venue_ids);
 
   struct Page {

@@ -54,8 +54,10 @@ class DuplicatesTest : public itest::VenuesServiceTest {
     ASSERT_EQ(fresh ? b.created() : b.unchanged(), 5) << b.DebugString();
   }
 
+  /// After a detection pass that saw every write made before the call.
   grpc::Status ListLinks(const v1::ListDuplicateLinksRequest& req,
                          v1::ListDuplicateLinksResponse* resp) {
+    WaitForDetection();
     grpc::ClientContext ctx;
     return duplicates_->ListDuplicateLinks(&ctx, req, resp);
   }
@@ -275,6 +277,39 @@ TEST_F(DuplicatesTest, AVenueCreatedOrUpdatedOneByOneIsComparedToo) {
   EXPECT_TRUE(links[0].venue() == created.name() || links[0].other_venue() == created.name());
   EXPECT_THAT(links[0].matched_fields(), Contains("code_postal"));
   EXPECT_GE(links[0].score(), 0.7);
+}
+
+// Detection follows the venues' change feed from a saved place, off the write path: what was
+// written while no replica detected (here, one whose passes come once an hour, then none) is
+// checked by the next replica that does, after a restart.
+TEST_F(DuplicatesTest, WritesMadeWhileNoReplicaDetectsAreCheckedAfterARestart) {
+  process_->Signal(SIGTERM);
+  ASSERT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
+  testing::ServiceBinary hourly("services/venues/passerelle-venues",
+                                {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()},
+                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "3600000"}});
+  {
+    auto process = hourly.Start();
+    auto channel = grpc::CreateChannel(hourly.grpc_address(), grpc::InsecureChannelCredentials());
+    stub_ = v1::VenueService::NewStub(channel);
+    ImportBoth();  // answered at once: nothing waits for detection
+    auto detecting = v1::DuplicateService::NewStub(channel);
+    grpc::ClientContext ctx;
+    v1::ListDuplicateLinksRequest req;
+    v1::ListDuplicateLinksResponse resp;
+    ASSERT_TRUE(detecting->ListDuplicateLinks(&ctx, req, &resp).ok());
+    EXPECT_EQ(resp.duplicate_links_size(), 0) << "detected within the write";
+    process->Signal(SIGTERM);
+    ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
+  }
+  process_ = binary_.Start();
+  auto channel = grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials());
+  stub_ = v1::VenueService::NewStub(channel);
+  duplicates_ = v1::DuplicateService::NewStub(channel);
+  const auto links = ByName(Links());
+  ASSERT_EQ(links.size(), 2u);
+  EXPECT_TRUE(links.contains("Centre social de l'Épeule"));
+  EXPECT_TRUE(links.contains("CCAS de Roubaix"));
 }
 
 // A proposed link follows its venues: moved out of reach it is dropped (found by the outside

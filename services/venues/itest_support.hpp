@@ -6,9 +6,11 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "google/rpc/error_details.pb.h"
@@ -173,7 +175,30 @@ class VenuesServiceTest : public ::testing::Test {
     return stub_->ImportAreaLayer(&ctx, req, out);
   }
 
-  testing::ServiceBinary binary_{"services/venues/passerelle-venues"};
+  /// Waits until duplicate detection has checked every venue written before the call (its
+  /// gauge: the start of its last successful pass).
+  void WaitForDetection() {
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    constexpr std::string_view kGauge =
+        "passerelle_venues_duplicate_detection_checked_until_timestamp_seconds ";
+    double until = 0;
+    const bool passed = testing::WaitFor(
+        [&] {
+          auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
+          if (!body) return false;
+          const size_t at = body->find(std::string("\n") + std::string(kGauge));
+          if (at == std::string::npos) return false;
+          until = std::strtod(body->c_str() + at + 1 + kGauge.size(), nullptr);
+          return until >= now;
+        },
+        std::chrono::seconds(20));
+    ASSERT_TRUE(passed) << "no detection pass after the writes (checked until " << until << ")";
+  }
+
+  // Duplicate detection every 50 ms: tests wait for a pass after their writes (WaitForDetection).
+  testing::ServiceBinary binary_{"services/venues/passerelle-venues",
+                                 {{"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"}}};
   std::unique_ptr<testing::Process> process_;
   std::unique_ptr<v1::VenueService::Stub> stub_;
   std::unique_ptr<v1::OrganisationService::Stub> organisations_;

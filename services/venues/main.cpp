@@ -20,14 +20,21 @@ std::vector<db::Migration> Migrations();
 
 int main(int argc, char** argv) {
   using namespace passerelle;
+  std::chrono::milliseconds detection_interval{1000};
   return service::Run(
       argc, argv,
       {.name = "venues",
        .components = {outbox::OutboxComponent(),
                       events::InboxComponent(),
                       {"venues", venues::Migrations()}},
-       .read_config = nullptr,
-       .wire = [](service::Runtime& rt) -> absl::Status {
+       .read_config =
+           [&](config::Reader& r) {
+             detection_interval = std::chrono::milliseconds(
+                 r.Int("PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", 1000, 10, 3600 * 1000,
+                       "milliseconds between two passes of duplicate detection over the venues "
+                       "written since the last one"));
+           },
+       .wire = [&](service::Runtime& rt) -> absl::Status {
          // "Open now" is Paris time: a silent fixed UTC+1 would be wrong all summer.
          absl::TimeZone paris;
          if (!absl::LoadTimeZone("Europe/Paris", &paris)) {
@@ -55,18 +62,20 @@ int main(int argc, char** argv) {
          auto& organisation_handler =
              rt.components.Emplace<venues::OrganisationHandler>(organisations);
          rt.server->AddService(&organisation_handler);
-         // Duplicates across sources: detected after every write, resolved by administrators.
+         // Duplicates across sources: detected after writes, resolved by administrators.
          auto& duplicate_store = rt.components.Emplace<venues::PgDuplicateStore>(*rt.pool);
          auto& duplicates = rt.components.Emplace<venues::Duplicates>(
              duplicate_store, *rt.page_tokens, [&registry] { return registry.RefreshIndex(); });
-         registry.OnWrite([&duplicates](const std::vector<std::string>& ids) {
-           // The write is committed: a failed detection is logged, and the next write of
-           // either venue detects the pair again.
-           auto found = duplicates.Detect(ids);
-           if (!found.ok()) {
+         // Off the write path: every interval (1 s), the venues written since the last pass (by any
+         // replica or the sync). A failed pass is logged and run again from the same place.
+         service::RunEvery(rt, detection_interval, [&duplicates, &metrics] {
+           const auto started = std::chrono::system_clock::now();
+           auto checked = duplicates.DetectChanges();
+           if (!checked.ok()) {
              logging::Warn("duplicate detection failed",
-                           {{"error", std::string(found.status().message())}});
+                           {{"error", std::string(checked.status().message())}});
            }
+           metrics.DuplicatePass(checked.ok(), started, checked.ok() ? *checked : 0);
          });
          auto& duplicate_handler = rt.components.Emplace<venues::DuplicateHandler>(duplicates);
          rt.server->AddService(&duplicate_handler);

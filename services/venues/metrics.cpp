@@ -36,7 +36,25 @@ VenueMetrics::VenueMetrics(prometheus::Registry& registry)
                           .Name("passerelle_venues_search_index_refresh_errors_total")
                           .Help("Failed refreshes of this replica's search index")
                           .Register(registry)
-                          .Add({})) {}
+                          .Add({})),
+      duplicate_checks_(prometheus::BuildCounter()
+                            .Name("passerelle_venues_duplicate_checks_total")
+                            .Help("Written venues compared with their neighbours of other "
+                                  "sources by duplicate detection")
+                            .Register(registry)
+                            .Add({})),
+      duplicate_checked_until_(
+          prometheus::BuildGauge()
+              .Name("passerelle_venues_duplicate_detection_checked_until_timestamp_seconds")
+              .Help("Every venue written before this time has been checked for duplicates "
+                    "(the start of the last successful pass)")
+              .Register(registry)
+              .Add({})),
+      duplicate_errors_(prometheus::BuildCounter()
+                            .Name("passerelle_venues_duplicate_detection_errors_total")
+                            .Help("Failed passes of duplicate detection (run again a second later)")
+                            .Register(registry)
+                            .Add({})) {}
 
 void VenueMetrics::CountRows(int created, int updated, int unchanged, int rejected) {
   created_.Increment(created);
@@ -63,6 +81,16 @@ void VenueMetrics::IndexRefreshed(bool ok, size_t venues) {
   }
   refreshed_.Set(
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+void VenueMetrics::DuplicatePass(bool ok, std::chrono::system_clock::time_point started,
+                                 int venues) {
+  if (!ok) {
+    duplicate_errors_.Increment();
+    return;
+  }
+  duplicate_checks_.Increment(venues);
+  duplicate_checked_until_.Set(std::chrono::duration<double>(started.time_since_epoch()).count());
 }
 
 }  // namespace passerelle::venues

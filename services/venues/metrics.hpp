@@ -8,6 +8,7 @@
 #include <prometheus/gauge.h>
 #include <prometheus/registry.h>
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ class VenueMetrics {
   void CountWarning(const std::string& rule);
   /// After each refresh of the search index (ok or not), with the venues it holds.
   void IndexRefreshed(bool ok, size_t venues);
+  /// After each pass of duplicate detection: `started` is when it took its snapshot (every
+  /// write committed before then is checked once it succeeded), `venues` how many it checked.
+  void DuplicatePass(bool ok, std::chrono::system_clock::time_point started, int venues);
 
  private:
   prometheus::Family<prometheus::Counter>& rows_;
@@ -36,6 +40,9 @@ class VenueMetrics {
   prometheus::Gauge& indexed_;
   prometheus::Gauge& refreshed_;
   prometheus::Counter& refresh_errors_;
+  prometheus::Counter& duplicate_checks_;
+  prometheus::Gauge& duplicate_checked_until_;
+  prometheus::Counter& duplicate_errors_;
 };
 
 }  // namespace passerelle::venues

@@ -722,13 +722,9 @@ absl::StatusOr<standard::Venue> Registry::Settle(const RequestKey& key,
 }
 
 void Registry::IndexRows(const std::vector<RowResult>& rows) {
-  std::vector<std::string> written;
   for (const auto& r : rows) {
-    if (!r.stored) continue;
-    index_.Put(*r.stored);
-    if (!r.stored->withdrawn) written.push_back(r.stored->id);
+    if (r.stored) index_.Put(*r.stored);
   }
-  if (on_write_ && !written.empty()) on_write_(written);
 }
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
@@ -1111,8 +1107,6 @@ absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
 
 absl::StatusOr<standard::Venue> Registry::Indexed(absl::StatusOr<standard::Venue> v) {
   if (v.ok()) index_.Put(*v);
-  // A withdrawn venue too: its proposed links are dropped.
-  if (v.ok() && on_write_) on_write_({v->id});
   return v;
 }
 

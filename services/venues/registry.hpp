@@ -289,12 +289,6 @@ class Registry {
 
   const standard::Standard& standard() const { return standard_; }
 
-  /// Called after each committed write with the ids of the venues it created or changed (one
-  /// call per batch): the duplicate detector's hook. Set once, before serving.
-  void OnWrite(std::function<void(const std::vector<std::string>&)> observer) {
-    on_write_ = std::move(observer);
-  }
-
   /// Registers a batch source (`passerelle` is reserved); its create time is the clock's.
   /// `conflict_policy`: the API's enum number (0: source wins); another number is
   /// INVALID_ARGUMENT on `source.conflict_policy`.
@@ -446,7 +440,6 @@ class Registry {
   /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
   std::mutex refresh_mu_;
   Repository::ChangeCursor refresh_cursor_;
-  std::function<void(const std::vector<std::string>&)> on_write_;
 };
 
 }  // namespace passerelle::venues
