@@ -381,7 +381,9 @@ TEST_F(DuplicatesTest, ACrowdAtOnePointGivesAtMostAFewCandidatesPerVenue) {
   v1::ListDuplicateLinksResponse resp;
   ASSERT_TRUE(ListLinks(req, &resp).ok());
   EXPECT_GT(resp.duplicate_links_size(), 0);
-  EXPECT_LE(resp.duplicate_links_size(), 60 * 8) << "every pair of the 60 x 60 was linked";
+  // Each venue checked brings its 8 nearest at most: 60 x 8 when a pass checks the second
+  // import alone, up to 120 x 8 when one pass checks both; 3,600 if every pair were linked.
+  EXPECT_LE(resp.duplicate_links_size(), 120 * 8) << "every pair of the 60 x 60 was linked";
 }
 
 TEST_F(DuplicatesTest, HostileInputIsRefusedPrecisely) {
