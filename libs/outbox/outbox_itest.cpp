@@ -262,10 +262,13 @@ TEST_F(OutboxTest, PendingGaugeShowsTheBacklogWhilePublishingFails) {
   server.Start();
   auto nats = Connect(server.url());
   prometheus::Registry registry;
-  Relay relay(
-      pool(), *nats,
-      {.topology = topology_, .idle_wait = 20ms, .error_backoff = 20ms, .max_backoff = 100ms},
-      &registry);
+  Relay relay(pool(), *nats,
+              {.topology = topology_,
+               .idle_wait = 20ms,
+               .error_backoff = 20ms,
+               .max_backoff = 100ms,
+               .gauge_interval = 50ms},
+              &registry);
   relay.Start();
   server.Kill();
   AppendEvents(7, 3);
