@@ -31,8 +31,9 @@ std::string ColumnsOf(std::string_view table) {
                       "withdrawal_reason, ", t, "revision, extract(epoch FROM ", t,
                       "create_time), extract(epoch FROM ", t, "update_time), extract(epoch FROM ",
                       t, "first_seen_time), extract(epoch FROM ", t, "last_seen_time), coalesce(",
-                      t, "duplicate_of::text, ''), ", t, "source_record::text, ", t,
-                      "local_fields::text");
+                      t, "duplicate_of::text, ''), CASE WHEN ", t,
+                      "source_record IS NOT NULL THEN ", t, "source_record::text WHEN ", t,
+                      "source <> 'passerelle' THEN '=' END, ", t, "local_fields::text");
 }
 const std::string kColumns = ColumnsOf("");
 const std::string kColumnsOfV = ColumnsOf("v.");
@@ -76,8 +77,11 @@ standard::Venue FromRow(const pqxx::row& r) {
   v.first_seen_time = db::FromEpoch(r[13]);
   v.last_seen_time = db::FromEpoch(r[14]);
   v.duplicate_of = r[15].as<std::string>();
+  // Stored NULL when the source's record is the venue's (migration 0013), read as "=".
   if (!r[16].is_null()) {
-    v.source_record = nlohmann::json::parse(r[16].c_str()).get<standard::Record>();
+    v.source_record = std::string_view(r[16].c_str()) == "="
+                          ? v.standard
+                          : nlohmann::json::parse(r[16].c_str()).get<standard::Record>();
   }
   v.local_fields = LocalFieldsFrom(r[17].c_str());
   return v;
@@ -112,19 +116,25 @@ std::optional<standard::Venue> InsertRow(pqxx::work& tx, const standard::Venue& 
   return FromRow(r[0]);
 }
 
+// `source_record` as stored: NULL (here "") when there is none or it is the venue's record.
+std::string SourceRecordText(const standard::Venue& v) {
+  if (!v.source_record || *v.source_record == v.standard) return "";
+  return nlohmann::json(*v.source_record).dump();
+}
+
 standard::Venue SaveRow(pqxx::work& tx, const standard::Venue& v) {
   auto r = tx.exec_params(
       absl::StrCat("UPDATE venues SET record = $2::jsonb, areas = venue_areas($2::jsonb), "
                    "owner_organisation = $3, referential_items = $4::text[], "
                    "accepts_aptic_pass = $5, state = $6, withdrawal_reason = $7, "
-                   "local_fields = $8::jsonb, "
+                   "local_fields = $8::jsonb, source_record = nullif($9, '')::jsonb, "
                    "revision = revision + 1, update_time = now(), last_seen_time = now() "
                    "WHERE id = $1::uuid RETURNING ",
                    kColumns),
       v.id, nlohmann::json(v.standard).dump(), v.owner_organisation,
       db::TextArray(v.referential_items), v.accepts_aptic_pass,
       v.withdrawn ? "withdrawn" : "active", v.withdrawal_reason,
-      LocalFieldsJson(v.local_fields).dump());
+      LocalFieldsJson(v.local_fields).dump(), SourceRecordText(v));
   return FromRow(r[0]);
 }
 
@@ -825,15 +835,17 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       }
       r.outcome =
           r.changed_fields.empty() ? RowResult::Outcome::kUnchanged : RowResult::Outcome::kUpdated;
-      saves.push_back({{"id", next.id},
-                       {"source_id", row.source_id},
-                       {"record", nlohmann::json(next.standard)},
-                       {"source_record", nlohmann::json(row.standard)},
-                       {"local_fields", LocalFieldsJson(next.local_fields)},
-                       {"bump", bump},
-                       {"owner_organisation", next.owner_organisation},
-                       {"state", next.withdrawn ? "withdrawn" : "active"},
-                       {"withdrawal_reason", next.withdrawal_reason}});
+      saves.push_back(
+          {{"id", next.id},
+           {"source_id", row.source_id},
+           {"record", nlohmann::json(next.standard)},
+           {"source_record",
+            next.standard == row.standard ? nlohmann::json() : nlohmann::json(row.standard)},
+           {"local_fields", LocalFieldsJson(next.local_fields)},
+           {"bump", bump},
+           {"owner_organisation", next.owner_organisation},
+           {"state", next.withdrawn ? "withdrawn" : "active"},
+           {"withdrawal_reason", next.withdrawal_reason}});
     }
     constexpr char kValues[] =
         "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
@@ -858,9 +870,9 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
     };
     if (!inserts.empty()) {
       auto ins = tx.exec_params(
-          absl::StrCat("INSERT INTO venues (id, source, source_id, record, source_record, "
+          absl::StrCat("INSERT INTO venues (id, source, source_id, record, "
                        "owner_organisation, referential_items, accepts_aptic_pass, areas) SELECT "
-                       "gen_random_uuid(), $1, x.source_id, x.record, x.record, "
+                       "gen_random_uuid(), $1, x.source_id, x.record, "
                        "x.owner_organisation, ARRAY(SELECT "
                        "json_array_elements_text(x.referential_items)), x.accepts_aptic_pass, "
                        "venue_areas(x.record) FROM ",
