@@ -1,6 +1,8 @@
 // The sync's use cases.
 #include "services/sync/sync.hpp"
 
+#include <deque>
+#include <future>
 #include <set>
 
 #include "absl/strings/cord.h"
@@ -648,49 +650,83 @@ absl::Status Syncer::Diff(Attempt& a) {
 absl::Status Syncer::Write(Attempt& a) {
   RunRecord& run = a.run;
   std::vector<RowError>& errors = a.plan.errors;
+  // Two batches in flight: the registry writes one while it validates the next, and the sync
+  // counts and saves the fingerprints of one while both are written. Each batch is sent only
+  // after a heartbeat found the run still ours, so a run found lost sends nothing more (the
+  // batches already in flight finish; their rows are idempotent upserts).
+  constexpr size_t kInFlight = 2;
+  struct Sending {
+    const std::vector<RowPlan::Pending>* pending;
+    size_t start, end;
+    std::future<absl::StatusOr<std::vector<UpsertedRow>>> results;
+  };
+  std::deque<Sending> flying;
+  // The oldest batch's results: counted, its rejected rows' errors kept, the accepted rows'
+  // fingerprints saved.
+  auto settle = [&]() -> absl::Status {
+    Sending f = std::move(flying.front());
+    flying.pop_front();
+    auto results = f.results.get();
+    if (!results.ok()) {
+      return absl::Status(
+          results.status().code(),
+          absl::StrCat("le registre des lieux a refusé un lot : ", results.status().message()));
+    }
+    const std::vector<RowPlan::Pending>& pending = *f.pending;
+    std::map<std::string, Sent> accepted;
+    for (const UpsertedRow& r : *results) {
+      const size_t i = f.start + r.index;
+      if (i >= f.end) continue;
+      switch (r.outcome) {
+        case UpsertedRow::Outcome::kCreated:
+          ++run.created;
+          break;
+        case UpsertedRow::Outcome::kUpdated:
+          ++run.updated;
+          break;
+        case UpsertedRow::Outcome::kUnchanged:
+          ++run.unchanged;
+          break;
+        case UpsertedRow::Outcome::kRejected:
+          ++run.rejected;
+          for (const auto& v : r.violations) {
+            errors.push_back(SafeError(
+                {pending[i].row->line, r.source_id, v.field, v.value, v.rule, v.message}));
+          }
+          continue;
+      }
+      accepted[r.source_id] = {pending[i].fingerprint, r.venue};
+    }
+    return repo_.SaveFingerprints(run.source_id, accepted);
+  };
+  // On any way out, the batches still in flight end first (they use this attempt's rows).
+  auto land = [&](absl::Status s) {
+    for (Sending& f : flying) f.results.wait();
+    return s;
+  };
   for (const bool fresh : {true, false}) {
     const std::vector<RowPlan::Pending>& pending = fresh ? a.plan.fresh : a.plan.changed;
     for (size_t start = 0; start < pending.size(); start += kBatch) {
-      if (a.lost) return Abandoned();
-      if (stopping_) return absl::CancelledError(kInterrupted);
+      if (a.lost) return land(Abandoned());
+      if (stopping_) return land(absl::CancelledError(kInterrupted));
+      if (repo_.Heartbeat(run, clock_.Now()).code() == absl::StatusCode::kAborted) {
+        return land(Abandoned());
+      }
       const size_t end = std::min(pending.size(), start + kBatch);
       std::vector<standard::Venue> batch;
       for (size_t i = start; i < end; ++i) batch.push_back(pending[i].row->venue);
-      auto results = registry_.BatchUpsert(run.source_id, batch, /*reinstate=*/fresh);
-      if (!results.ok()) {
-        return absl::Status(
-            results.status().code(),
-            absl::StrCat("le registre des lieux a refusé un lot : ", results.status().message()));
-      }
-      std::map<std::string, Sent> accepted;
-      for (const UpsertedRow& r : *results) {
-        const size_t i = start + r.index;
-        if (i >= end) continue;
-        switch (r.outcome) {
-          case UpsertedRow::Outcome::kCreated:
-            ++run.created;
-            break;
-          case UpsertedRow::Outcome::kUpdated:
-            ++run.updated;
-            break;
-          case UpsertedRow::Outcome::kUnchanged:
-            ++run.unchanged;
-            break;
-          case UpsertedRow::Outcome::kRejected:
-            ++run.rejected;
-            for (const auto& v : r.violations) {
-              errors.push_back(SafeError(
-                  {pending[i].row->line, r.source_id, v.field, v.value, v.rule, v.message}));
-            }
-            continue;
-        }
-        accepted[r.source_id] = {pending[i].fingerprint, r.venue};
-      }
-      if (absl::Status s = repo_.SaveFingerprints(run.source_id, accepted); !s.ok()) return s;
-      if (repo_.Heartbeat(run, clock_.Now()).code() == absl::StatusCode::kAborted) {
-        return Abandoned();
+      flying.push_back({&pending, start, end,
+                        std::async(std::launch::async, [this, source = run.source_id,
+                                                        batch = std::move(batch), fresh] {
+                          return registry_.BatchUpsert(source, batch, /*reinstate=*/fresh);
+                        })});
+      if (flying.size() == kInFlight) {
+        if (absl::Status s = settle(); !s.ok()) return land(s);
       }
     }
+  }
+  while (!flying.empty()) {
+    if (absl::Status s = settle(); !s.ok()) return land(s);
   }
   if (absl::Status s = StillOurs(a); !s.ok()) return s;
   return repo_.AddErrors(run.id, errors);
