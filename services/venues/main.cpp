@@ -56,9 +56,13 @@ int main(int argc, char** argv) {
              rt.components.Emplace<venues::OrganisationHandler>(organisations);
          rt.server->AddService(&organisation_handler);
          // Duplicates across sources: detected after every write, resolved by administrators.
-         auto& duplicate_store = rt.components.Emplace<venues::PgDuplicateStore>(*rt.pool);
+         auto& duplicate_store =
+             rt.components.Emplace<venues::PgDuplicateStore>(*rt.pool, rt.topology, [relay] {
+               if (relay) relay->Wake();
+             });
          auto& duplicates = rt.components.Emplace<venues::Duplicates>(
-             duplicate_store, *rt.page_tokens, [&registry] { return registry.RefreshIndex(); });
+             duplicate_store, *rt.page_tokens, registry.UpdatedEvents(),
+             [&registry] { return registry.RefreshIndex(); });
          registry.OnWrite([&duplicates](const std::vector<std::string>& ids) {
            // The write is committed: a failed detection is logged, and the next write of
            // either venue detects the pair again.

@@ -471,20 +471,33 @@ absl::StatusOr<standard::Venue> Registry::Withdraw(const std::string& name,
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
-  return Indexed(
-      Settle(key, repo_.Update(
-                      id, *revision,
-                      [&](standard::Venue& v) -> absl::Status {
-                        if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
-                        if (v.withdrawn) return absl::OkStatus();  // idempotent
-                        v.withdrawn = true;
-                        v.withdrawal_reason = reason;
-                        return absl::OkStatus();
-                      },
-                      [this](const standard::Venue& after, const std::vector<std::string>&) {
-                        return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
-                      },
-                      key)));
+  auto out = Indexed(Settle(
+      key, repo_.Update(
+               id, *revision,
+               [&](standard::Venue& v) -> absl::Status {
+                 if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
+                 if (v.withdrawn) return absl::OkStatus();  // idempotent
+                 v.withdrawn = true;
+                 v.withdrawal_reason = reason;
+                 return absl::OkStatus();
+               },
+               // venue.withdrawn for the venue; venue.updated for the venues hidden as
+               // its duplicates, which come back (changed field `duplicate_of`).
+               [this](const standard::Venue& after, const std::vector<std::string>& changed) {
+                 const bool withdrawn =
+                     std::find(changed.begin(), changed.end(), "state") != changed.end();
+                 return MakeVenueEvent(withdrawn ? VenueEvent::kWithdrawn : VenueEvent::kUpdated,
+                                       after, changed);
+               },
+               key)));
+  // This replica's index shows the venues that came back before the answer; others follow
+  // their feed.
+  if (out.ok()) {
+    if (absl::Status s = RefreshIndex(); !s.ok()) {
+      logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
