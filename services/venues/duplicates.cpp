@@ -454,7 +454,7 @@ absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,
     auto parts = kSourceRef.Parse(source, "source");
     if (!parts.ok()) return parts.status();
     if ((*parts)[0] != "passerelle" && !standard::CheckSourceId(&bad, "source", (*parts)[0])) {
-      return api::InvalidArgument("invalid source", bad);
+      return api::InvalidArgument("source invalide", bad);
     }
     filter.source = (*parts)[0];
   }
@@ -467,7 +467,7 @@ absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,
     bad.push_back(
         {"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)});
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid request", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
   const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
   constexpr char kList[] = "venues.ListDuplicateLinks";
   const std::string parameters =

@@ -268,10 +268,11 @@ absl::StatusOr<standard::Venue> PgStore::Update(
     auto current = Select(tx, "id = $1::uuid AND $2 = ''", id, "", true);
     if (!current) return NotFound(id);
     if (expected_revision != 0 && current->revision != expected_revision) {
-      return api::WithReason(absl::AbortedError(absl::StrCat("etag mismatch: ", current->Name(),
-                                                             " changed since it was read (now ",
-                                                             ETag(*current), "); read it again")),
-                             "ETAG_MISMATCH");
+      return api::WithReason(
+          absl::AbortedError(absl::StrCat("etag périmé : ", current->Name(),
+                                          " a changé depuis sa lecture (maintenant ",
+                                          ETag(*current), ") ; relisez-le")),
+          "ETAG_MISMATCH");
     }
     standard::Venue next = *current;
     if (absl::Status s = change(next); !s.ok()) return s;
