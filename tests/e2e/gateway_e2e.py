@@ -141,6 +141,46 @@ class GatewayE2E(unittest.TestCase):
                                        key=self.partner)
         self.assertEqual(status, 400, payload)
 
+    def violation(self, payload):
+        e = self.error(payload)
+        for d in e.get("details", []):
+            if d.get("fieldViolations"):
+                return d["fieldViolations"][0]
+        self.fail(f"no field violation in {payload!r}")
+
+    def test_update_mask_refuses_in_rest_what_grpc_refuses(self):
+        import grpc
+        from google.protobuf import field_mask_pb2
+        from passerelle.venues.v1 import venues_pb2 as pb
+        from passerelle.venues.v1 import venues_pb2_grpc as rpc
+        status, _, body = self.call("POST", "/v1/venues", venue_body(40), key=self.org_a)
+        self.assertEqual(status, 201, body)
+        name = json.loads(body)["name"]
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        stub = rpc.VenueServiceStub(channel)
+        auth = [("authorization", f"Bearer {self.org_a}")]
+        for mask in ("TELEPHONE", "Telephone", "teLEPHONE", "code_Postal", "nom,TELEPHONE"):
+            status, _, payload = self.call("PATCH", f"/v1/{name}?updateMask={mask}",
+                                           {"telephone": "03 20 00 00 09"}, key=self.org_a)
+            self.assertEqual(status, 400, payload)
+            v = self.violation(payload)
+            self.assertEqual(v["field"], "updateMask", payload)
+            self.assertTrue(v["description"].startswith("[case]"), payload)
+            # gRPC takes the paths as they are: refused there too.
+            with self.assertRaises(grpc.RpcError) as refused:
+                stub.UpdateVenue(pb.UpdateVenueRequest(
+                    venue=pb.Venue(name=name, telephone="03 20 00 00 09"),
+                    update_mask=field_mask_pb2.FieldMask(paths=mask.split(","))),
+                    metadata=auth, timeout=10)
+            self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, mask)
+        # The proto name and the exact lowerCamel JSON name are the same path.
+        for i, mask in enumerate(("telephone", "codePostal,telephone", "code_postal")):
+            status, _, payload = self.call(
+                "PATCH", f"/v1/{name}?updateMask={mask}",
+                {"telephone": f"03 20 00 00 1{i}", "codePostal": "59100"}, key=self.org_a)
+            self.assertEqual(status, 200, payload)
+        channel.close()
+
     def test_create_then_conditional_update(self):
         status, headers, body = self.call("POST", "/v1/venues", venue_body(1), key=self.org_a)
         self.assertEqual(status, 201, body)
