@@ -187,6 +187,26 @@ bool IsFieldMaskText(std::string_view mask) {
   return true;
 }
 
+// The first name of a field mask (IsFieldMaskText's) that is neither a field's proto name
+// (snake_case: lower case, digits, `_`) nor its JSON name (lowerCamel: no `_`, a lower-case
+// first letter, no two capitals in a row); empty when every name is one of these. The JSON
+// parser folds case (`TELEPHONE`, `Telephone` and `teLEPHONE` would all reach the method as
+// `telephone`): REST must refuse what gRPC refuses.
+std::string_view FirstMisspelledMaskName(std::string_view mask) {
+  for (std::string_view path : text::Split(mask, ',')) {
+    for (std::string_view name : text::Split(path, '.')) {
+      bool snake = true, camel = !absl::ascii_isupper(name[0]);
+      for (size_t i = 0; i < name.size(); ++i) {
+        const bool upper = absl::ascii_isupper(name[i]);
+        if (upper) snake = false;
+        if (name[i] == '_' || (upper && i > 0 && absl::ascii_isupper(name[i - 1]))) camel = false;
+      }
+      if (!snake && !camel) return name;
+    }
+  }
+  return {};
+}
+
 // A query value as the JSON value of field `f` (a scalar or a well-known leaf). Every refusal
 // names its rule in brackets and quotes the value received (text::Quote).
 absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* f,
@@ -254,6 +274,11 @@ absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* 
       if (type == "google.protobuf.FieldMask") {
         if (!IsFieldMaskText(value)) {
           return bad("format", "des noms de champs séparés par des virgules attendus (a,b.c)");
+        }
+        if (std::string_view name = FirstMisspelledMaskName(value); !name.empty()) {
+          return bad("case", absl::StrCat("« ", text::Quote(name, 60),
+                                          " » n'est écrit ni comme le nom du champ (code_postal) "
+                                          "ni comme son nom JSON (codePostal)"));
         }
         return json(MaskToCamel(value));
       }

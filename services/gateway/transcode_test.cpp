@@ -1,5 +1,6 @@
 #include "services/gateway/transcode.hpp"
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/api/status.hpp"
@@ -135,6 +136,24 @@ TEST_F(TranscodeTest, BodiesTakeLowerCamelAndSnakeNames) {
       Build("PATCH", "/v1/venues/abc?update_mask=codePostal", R"({"code_postal": "59100"})"));
   EXPECT_EQ(snake.venue().code_postal(), "59100");
   EXPECT_THAT(snake.update_mask().paths(), ElementsAre("code_postal"));
+}
+
+// gRPC takes a mask's paths as they are: `TELEPHONE` names no field there. The JSON parser
+// would fold it into `telephone`: the gateway refuses every spelling but the field's proto name
+// and exactly its lowerCamel JSON name, so REST refuses what gRPC refuses.
+TEST_F(TranscodeTest, AFieldMaskIsTakenInSnakeOrExactLowerCamelCaseOnly) {
+  for (const char* mask : {"TELEPHONE", "Telephone", "teLEPHONE", "CodePostal", "code_Postal",
+                           "CODE_POSTAL", "nom,TELEPHONE", "nom.Adresse"}) {
+    auto refused = Build("PATCH", absl::StrCat("/v1/venues/abc?updateMask=", mask), "{}");
+    ASSERT_FALSE(refused.ok()) << mask;
+    EXPECT_EQ(Field(refused), "updateMask") << mask;
+    std::vector<api::FieldViolation> v = api::Violations(refused.status());
+    ASSERT_EQ(v.size(), 1u) << mask;
+    EXPECT_THAT(v[0].description, StartsWith("[case]")) << mask;
+  }
+  auto taken = Parse<v1::UpdateVenueRequest>(
+      Build("PATCH", "/v1/venues/abc?updateMask=telephone,codePostal,code_insee", "{}"));
+  EXPECT_THAT(taken.update_mask().paths(), ElementsAre("telephone", "code_postal", "code_insee"));
 }
 
 TEST_F(TranscodeTest, BodyStarTakesEveryFieldAndNoQuery) {

@@ -25,7 +25,8 @@ VenueRow FromVenue(const venues::v1::Venue& v) {
   VenueRow row;
   row.name = v.name();
   row.nom = v.nom();
-  row.active = v.state() != venues::v1::WITHDRAWN;
+  // A venue hidden as another's duplicate (resolved SAME) is that other place: counted once.
+  row.active = v.state() != venues::v1::WITHDRAWN && v.duplicate_of().empty();
   if (v.has_latitude() && v.has_longitude()) {
     row.latitude = v.latitude();
     row.longitude = v.longitude();

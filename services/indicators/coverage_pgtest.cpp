@@ -253,6 +253,40 @@ TEST_F(CoveragePgTest, RebuiltFromScratchEqualsKeptIncrementallyAndReplaysChange
   EXPECT_EQ(c->areas(0).offers(0).open_within_reach().saturday_hours(), 2);
 }
 
+TEST_F(CoveragePgTest, AVenueHiddenAsADuplicateIsCountedOnceAndAgainWhenItComesBack) {
+  auto d = NewDomain();
+  ASSERT_TRUE(d->Snapshot().ok());
+  ASSERT_TRUE(d->RefreshAreas().ok());
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  auto count_alma = [&] {
+    EXPECT_TRUE(d->Refresh().ok());
+    v1::GetCoverageRequest req;
+    req.set_name("areaLayers/quartiers/coverage");
+    auto c = d->GetCoverage(req);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? c->areas(0).venue_count() : -1;
+  };
+  // One place published by two sources.
+  auto a = Venue("1", 50.70, 3.15, t0 + absl::Seconds(1), {"items/a"}, "quartiers:ALMA");
+  auto b = Venue("2", 50.70, 3.1501, t0 + absl::Seconds(2), {"items/a"}, "quartiers:ALMA");
+  ASSERT_TRUE(Apply(*d, Created(a)).ok());
+  ASSERT_TRUE(Apply(*d, Created(b)).ok());
+  EXPECT_EQ(count_alma(), 2);
+  // Resolved SAME: venues publishes the hidden one's venue.updated with `duplicate_of`.
+  auto hidden = b;
+  hidden.set_duplicate_of("venues/1");
+  *hidden.mutable_update_time() = Ts(t0 + absl::Seconds(3));
+  ASSERT_TRUE(Apply(*d, Updated(hidden)).ok());
+  EXPECT_EQ(count_alma(), 1);
+  // The snapshot reads it the same way (ListVenues shows it with the withdrawn ones).
+  EXPECT_FALSE(FromVenue(hidden).active);
+  // Back (the resolution corrected, or the kept venue withdrawn): counted again.
+  auto back = b;
+  *back.mutable_update_time() = Ts(t0 + absl::Seconds(4));
+  ASSERT_TRUE(Apply(*d, Updated(back)).ok());
+  EXPECT_EQ(count_alma(), 2);
+}
+
 TEST_F(CoveragePgTest, CentresArePostgisPointsOnSurface) {
   // A C-shaped area whose centroid lies outside it: the centre is inside.
   upstream_.layers = {{"formes",

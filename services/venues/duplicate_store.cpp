@@ -12,6 +12,7 @@
 #include "libs/db/transaction.hpp"
 #include "nlohmann/json.hpp"
 #include "services/venues/change_feed.hpp"
+#include "services/venues/store.hpp"
 
 namespace passerelle::venues {
 namespace {
@@ -47,7 +48,7 @@ DuplicateLink LinkFromRow(const pqxx::row& r) {
 }
 
 absl::Status NotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("duplicateLinks/", id, " does not exist"));
+  return absl::NotFoundError(absl::StrCat("duplicateLinks/", id, " n'existe pas"));
 }
 
 // Sorts before every link id (gen_random_uuid() gives version 4 UUIDs, never this one): the
@@ -225,9 +226,14 @@ absl::StatusOr<DuplicateLink> PgDuplicateStore::GetLink(const std::string& id) {
 
 absl::StatusOr<DuplicateLink> PgDuplicateStore::Resolve(const std::string& id, LinkState state,
                                                         const std::string& canonical,
-                                                        absl::Time now) {
+                                                        absl::Time now,
+                                                        const EventFactory& updated) {
   DuplicateLink out;
+  bool wrote = false;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
+    wrote = false;
+    // The link first, then its venues: the order in which a withdrawal takes them (the venue,
+    // the links it kept, the venues hidden as its duplicates).
     std::optional<DuplicateLink> link = SelectLink(tx, id, true);
     if (!link) return NotFound(id);
     if (link->state != LinkState::kProposed) {
@@ -235,11 +241,22 @@ absl::StatusOr<DuplicateLink> PgDuplicateStore::Resolve(const std::string& id, L
         out = *link;  // the same resolution again
         return absl::OkStatus();
       }
-      return api::FailedPrecondition(absl::StrCat(link->Name(), " is already resolved as ",
-                                                  std::string(LinkStateName(link->state))),
-                                     "DUPLICATE_LINK", link->Name(), "LINK_RESOLVED");
-    }
-    if (state == LinkState::kSame) {
+      if (link->state == LinkState::kSame && state == LinkState::kDifferent) {
+        // An administrator's correction: the hidden venue comes back (if it still names the
+        // canonical one), with its event.
+        const std::string& hidden =
+            link->canonical == link->venue_a ? link->venue_b : link->venue_a;
+        SetDuplicateOf(tx, topology_, hidden, link->canonical, "", now, updated);
+        wrote = true;
+      } else {
+        return api::FailedPrecondition(
+            absl::StrCat(link->Name(), " est déjà résolu (",
+                         link->state == LinkState::kSame ? "DUPLICATE_SAME" : "DUPLICATE_DIFFERENT",
+                         ") ; seule une correction de DUPLICATE_SAME en DUPLICATE_DIFFERENT est "
+                         "possible"),
+            "DUPLICATE_LINK", link->Name(), "LINK_RESOLVED");
+      }
+    } else if (state == LinkState::kSame) {
       const std::string& hidden = canonical == link->venue_a ? link->venue_b : link->venue_a;
       // Both rows locked, in id order as every writer of two venues takes them.
       auto venues = tx.exec_params(
@@ -250,14 +267,12 @@ absl::StatusOr<DuplicateLink> PgDuplicateStore::Resolve(const std::string& id, L
         const std::string vid = v[0].as<std::string>();
         if (v[1].as<std::string>() != "active" || !v[2].as<std::string>().empty()) {
           return api::FailedPrecondition(
-              absl::StrCat("venues/", vid, " is withdrawn or already hidden as a duplicate"),
-              "VENUE", "venues/" + vid, "VENUE_NOT_ACTIVE");
+              absl::StrCat("venues/", vid, " est retiré ou déjà masqué comme doublon"), "VENUE",
+              "venues/" + vid, "VENUE_NOT_ACTIVE");
         }
       }
-      tx.exec_params(
-          "UPDATE venues SET duplicate_of = $2::uuid, revision = revision + 1, "
-          "update_time = $3::timestamptz WHERE id = $1::uuid",
-          hidden, canonical, db::Timestamp(now));
+      SetDuplicateOf(tx, topology_, hidden, "", canonical, now, updated);
+      wrote = true;
     }
     tx.exec_params(
         "UPDATE duplicate_links SET state = $2, canonical = nullif($3, '')::uuid, "
@@ -267,6 +282,7 @@ absl::StatusOr<DuplicateLink> PgDuplicateStore::Resolve(const std::string& id, L
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
+  if (wrote && wake_) wake_();  // the relay publishes the venue's event now
   return out;
 }
 

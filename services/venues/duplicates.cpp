@@ -469,7 +469,7 @@ absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,
     auto parts = kSourceRef.Parse(source, "source");
     if (!parts.ok()) return parts.status();
     if ((*parts)[0] != "passerelle" && !standard::CheckSourceId(&bad, "source", (*parts)[0])) {
-      return api::InvalidArgument("invalid source", bad);
+      return api::InvalidArgument("source invalide", bad);
     }
     filter.source = (*parts)[0];
   }
@@ -482,7 +482,7 @@ absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,
     bad.push_back(
         {"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)});
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid request", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
   const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
   constexpr char kList[] = "venues.ListDuplicateLinks";
   const std::string parameters =
@@ -538,22 +538,23 @@ absl::StatusOr<DuplicateLink> Duplicates::Resolve(const std::string& name,
   } else if (!canonical.empty()) {
     bad.push_back({"canonical_venue", "[absent] seulement avec DUPLICATE_SAME"});
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid resolution", bad);
+  if (!bad.empty()) return api::InvalidArgument("résolution invalide", bad);
   if (state == LinkState::kSame) {
     auto link = repo_.GetLink(*id);
     if (!link.ok()) return link.status();
     if (canonical_id != link->venue_a && canonical_id != link->venue_b) {
       return api::InvalidArgument(
-          "invalid canonical_venue",
+          "canonical_venue invalide",
           {{"canonical_venue", absl::StrCat("[member] « ", text::Quote(canonical, 60),
                                             " » n'est pas l'un des lieux du lien : venues/",
                                             link->venue_a, " ou venues/", link->venue_b)}});
     }
   }
-  auto resolved = repo_.Resolve(*id, *state, canonical_id, clock_.Now());
+  auto resolved = repo_.Resolve(*id, *state, canonical_id, clock_.Now(), updated_);
   if (!resolved.ok()) return resolved.status();
-  // This replica's index hides the duplicate before the answer; others follow their feed.
-  if (state == LinkState::kSame && refresh_) {
+  // This replica's index hides the duplicate (or shows it again) before the answer; others
+  // follow their feed.
+  if (refresh_) {
     if (absl::Status s = refresh_(); !s.ok()) return s;
   }
   return resolved;

@@ -123,20 +123,28 @@ class DuplicateRepository {
   /// NOT_FOUND when none has this id.
   virtual absl::StatusOr<DuplicateLink> GetLink(const std::string& id) = 0;
   /// Locks the link; when proposed, sets `state` (and `canonical` for SAME: the other venue is
-  /// hidden as a duplicate of it) in one transaction. A link already resolved the same way is
-  /// returned as it is; resolved otherwise: FAILED_PRECONDITION (LINK_RESOLVED).
+  /// hidden as a duplicate of it) in one transaction, with the hidden venue's event made by
+  /// `updated` (changed field `duplicate_of`). A link resolved SAME may be resolved DIFFERENT
+  /// (a correction): the hidden venue comes back, with its event. A link already resolved the
+  /// same way is returned as it is; resolved otherwise: FAILED_PRECONDITION (LINK_RESOLVED).
   virtual absl::StatusOr<DuplicateLink> Resolve(const std::string& id, LinkState state,
-                                                const std::string& canonical, absl::Time now) = 0;
+                                                const std::string& canonical, absl::Time now,
+                                                const EventFactory& updated) = 0;
 };
 
 /// The duplicates' use cases.
 class Duplicates {
  public:
-  /// `refresh`: brings the search index up to date after a resolution hid a venue.
-  Duplicates(DuplicateRepository& repo, const api::PageTokens& tokens,
+  /// `updated`: the venue.updated event of a venue hidden or shown again by a resolution.
+  /// `refresh`: brings the search index up to date after a resolution hid or showed a venue.
+  Duplicates(DuplicateRepository& repo, const api::PageTokens& tokens, EventFactory updated,
              std::function<absl::Status()> refresh = {},
              const clocks::Clock& clock = clocks::System())
-      : repo_(repo), tokens_(tokens), refresh_(std::move(refresh)), clock_(clock) {}
+      : repo_(repo),
+        tokens_(tokens),
+        updated_(std::move(updated)),
+        refresh_(std::move(refresh)),
+        clock_(clock) {}
 
   /// Detects duplicates of the venues written since the last pass (batches, imports, creates,
   /// updates, withdrawals, by any replica), off the write path: one thread runs it every second
@@ -160,13 +168,14 @@ class Duplicates {
   absl::StatusOr<DuplicateLink> Get(const std::string& name);
   /// `resolution`: DUPLICATE_SAME (with `canonical`, `venues/{id}`, one of the link's two
   /// venues: the other is hidden from search and exports) or DUPLICATE_DIFFERENT (never
-  /// proposed again; `canonical` empty).
+  /// proposed again; `canonical` empty; on a link resolved SAME, the hidden venue comes back).
   absl::StatusOr<DuplicateLink> Resolve(const std::string& name, v1::DuplicateLinkState resolution,
                                         const std::string& canonical);
 
  private:
   DuplicateRepository& repo_;
   const api::PageTokens& tokens_;
+  EventFactory updated_;
   std::function<absl::Status()> refresh_;
   const clocks::Clock& clock_;
 };

@@ -11,7 +11,10 @@
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/db/pool.hpp"
+#include "passerelle/events/v1/event.pb.h"
 #include "passerelle/venues/v1/duplicates.grpc.pb.h"
+#include "passerelle/venues/v1/events.pb.h"
 #include "services/venues/itest_support.hpp"
 
 namespace passerelle::venues {
@@ -108,6 +111,48 @@ class DuplicatesTest : public itest::VenuesServiceTest {
   }
   std::string RegionVenue(const v1::DuplicateLink& l) {
     return l.venue_source() == "sources/ville-roubaix" ? l.other_venue() : l.venue();
+  }
+  /// The `type` events of `subject` in the outbox, in the order they were written.
+  std::vector<events::v1::Event> Outbox(const std::string& type, const std::string& subject) {
+    pqxx::connection c(testing::DatabaseUrl());
+    pqxx::work tx(c);
+    std::vector<events::v1::Event> out;
+    for (const auto& row : tx.exec_params("SELECT encode(event, 'hex') FROM \"" + binary_.schema() +
+                                              "\".outbox WHERE event_type = $1 AND subject = $2 "
+                                              "ORDER BY seq",
+                                          type, subject)) {
+      std::string bytes;
+      EXPECT_TRUE(db::FromHex(row[0].as<std::string>(), &bytes));
+      out.emplace_back();
+      EXPECT_TRUE(out.back().ParseFromString(bytes));
+    }
+    return out;
+  }
+  /// The payload of the last venue.updated of `venue`, which must say `duplicate_of` changed.
+  v1::VenueUpdated LastDuplicateOfChange(const std::string& venue) {
+    v1::VenueUpdated p;
+    auto events = Outbox("venue.updated", venue);
+    EXPECT_FALSE(events.empty()) << venue;
+    if (events.empty()) return p;
+    EXPECT_TRUE(events.back().payload().UnpackTo(&p));
+    EXPECT_THAT(p.changed_fields(), ::testing::ElementsAre("duplicate_of"));
+    return p;
+  }
+  int SearchCount(const std::string& query) {
+    v1::SearchVenuesRequest search;
+    search.set_query(query);
+    v1::SearchVenuesResponse found;
+    grpc::Status st = Search(search, &found);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return found.results_size();
+  }
+  grpc::Status Withdraw(const std::string& venue) {
+    grpc::ClientContext ctx;
+    v1::WithdrawVenueRequest req;
+    req.set_name(venue);
+    req.set_reason("fermé");
+    v1::Venue withdrawn;
+    return stub_->WithdrawVenue(&ctx, req, &withdrawn);
   }
 
   std::unique_ptr<v1::DuplicateService::Stub> duplicates_;
@@ -217,13 +262,15 @@ TEST_F(DuplicatesTest, SameHidesTheOtherAndDifferentIsNotProposedAgain) {
   EXPECT_THAT(csv, Not(HasSubstr("CTRE SOC. EPEULE")));
   EXPECT_EQ(GetVenue(hidden).duplicate_of(), kept);
   EXPECT_EQ(GetVenue(kept).duplicate_of(), "");
-  // The same resolution again is answered as it is; another is refused.
+  // The same resolution again is answered as it is; the other venue kept instead is refused
+  // (DIFFERENT first, then SAME again).
   v1::DuplicateLink again;
   ASSERT_TRUE(Resolve(epeule.name(), v1::DUPLICATE_SAME, kept, &again).ok());
   EXPECT_EQ(again.SerializeAsString(), same.SerializeAsString());
-  grpc::Status st = Resolve(epeule.name(), v1::DUPLICATE_DIFFERENT, "", &again);
+  grpc::Status st = Resolve(epeule.name(), v1::DUPLICATE_SAME, hidden, &again);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
   EXPECT_EQ(itest::Reason(st), "LINK_RESOLVED");
+  EXPECT_EQ(GetVenue(hidden).duplicate_of(), kept);
 
   // DIFFERENT: after the region sends its file again, changed, the pair is not proposed.
   v1::DuplicateLink different;
@@ -246,6 +293,110 @@ TEST_F(DuplicatesTest, SameHidesTheOtherAndDifferentIsNotProposedAgain) {
   EXPECT_EQ(GetVenue(hidden).duplicate_of(), kept);
   ASSERT_TRUE(Search(search, &found).ok());
   EXPECT_EQ(found.results_size(), 1);
+  // DIFFERENT is not corrected into SAME.
+  st = Resolve(ccas.name(), v1::DUPLICATE_SAME, VilleVenue(ccas), &again);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_EQ(itest::Reason(st), "LINK_RESOLVED");
+  EXPECT_THAT(st.error_message(), HasSubstr("déjà résolu"));
+}
+
+// Hiding a venue is a change the consumers of venue events (the indicators' coverage, the
+// notifications) must hear of, and an administrator's correction (SAME, then DIFFERENT) brings
+// it back, heard too.
+TEST_F(DuplicatesTest, SamePublishesTheHiddenVenueAndDifferentAfterItBringsItBack) {
+  ImportBoth();
+  const v1::DuplicateLink epeule = ByName(Links()).at("Centre social de l'Épeule");
+  const std::string kept = VilleVenue(epeule), hidden = RegionVenue(epeule);
+  const std::string etag = GetVenue(hidden).etag();
+  EXPECT_EQ(SearchCount("epeule"), 2);
+
+  v1::DuplicateLink same;
+  ASSERT_TRUE(Resolve(epeule.name(), v1::DUPLICATE_SAME, kept, &same).ok());
+  {
+    const v1::VenueUpdated p = LastDuplicateOfChange(hidden);
+    EXPECT_EQ(p.venue().name(), hidden);
+    EXPECT_EQ(p.venue().duplicate_of(), kept);
+    EXPECT_EQ(p.previous_venue().duplicate_of(), "");
+    EXPECT_EQ(p.previous_venue().etag(), etag);
+    EXPECT_NE(p.venue().etag(), etag);  // a new revision
+    EXPECT_EQ(GetVenue(hidden).etag(), p.venue().etag());
+  }
+  EXPECT_TRUE(Outbox("venue.updated", kept).empty());  // the kept venue did not change
+  EXPECT_EQ(SearchCount("epeule"), 1);
+
+  // The correction: the hidden venue is back everywhere, with its event.
+  v1::DuplicateLink different;
+  grpc::Status st = Resolve(epeule.name(), v1::DUPLICATE_DIFFERENT, "", &different);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(different.state(), v1::DUPLICATE_DIFFERENT);
+  EXPECT_EQ(different.canonical_venue(), "");
+  EXPECT_EQ(GetVenue(hidden).duplicate_of(), "");
+  {
+    const v1::VenueUpdated p = LastDuplicateOfChange(hidden);
+    EXPECT_EQ(p.venue().duplicate_of(), "");
+    EXPECT_EQ(p.previous_venue().duplicate_of(), kept);
+    EXPECT_NE(p.venue().etag(), p.previous_venue().etag());
+    EXPECT_EQ(GetVenue(hidden).etag(), p.venue().etag());
+  }
+  EXPECT_EQ(Outbox("venue.updated", hidden).size(), 2u);
+  EXPECT_EQ(SearchCount("epeule"), 2);
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("source = \"base-regionale\"", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 5);
+  EXPECT_THAT(Export(v1::NATIONAL_CSV), HasSubstr("CTRE SOC. EPEULE"));
+  // Answered as it is the second time, with no other event; and never proposed again.
+  v1::DuplicateLink again;
+  ASSERT_TRUE(Resolve(epeule.name(), v1::DUPLICATE_DIFFERENT, "", &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), different.SerializeAsString());
+  EXPECT_EQ(Outbox("venue.updated", hidden).size(), 2u);
+  ImportBoth(/*fresh=*/false);
+  EXPECT_EQ(ByName(Links(v1::DUPLICATE_PROPOSED)).count("Centre social de l'Épeule"), 0u);
+}
+
+// The venue kept is withdrawn (its source closed its record): the place is still published by
+// the other source, whose venue comes back; the resolution goes with the venue it kept.
+TEST_F(DuplicatesTest, WithdrawingTheKeptVenueBringsTheHiddenOneBack) {
+  ImportBoth();
+  const v1::DuplicateLink epeule = ByName(Links()).at("Centre social de l'Épeule");
+  const std::string kept = VilleVenue(epeule), hidden = RegionVenue(epeule);
+  v1::DuplicateLink same;
+  ASSERT_TRUE(Resolve(epeule.name(), v1::DUPLICATE_SAME, kept, &same).ok());
+  ASSERT_EQ(SearchCount("epeule"), 1);
+
+  ASSERT_TRUE(Withdraw(kept).ok());
+  EXPECT_EQ(Outbox("venue.withdrawn", kept).size(), 1u);
+  EXPECT_EQ(GetVenue(hidden).duplicate_of(), "");
+  {
+    const v1::VenueUpdated p = LastDuplicateOfChange(hidden);
+    EXPECT_EQ(p.venue().duplicate_of(), "");
+    EXPECT_EQ(p.previous_venue().duplicate_of(), kept);
+    EXPECT_EQ(p.venue().state(), v1::ACTIVE);
+  }
+  // Found again (this replica's index at once), listed and exported; the link is gone.
+  v1::SearchVenuesRequest search;
+  search.set_query("epeule");
+  v1::SearchVenuesResponse found;
+  ASSERT_TRUE(Search(search, &found).ok());
+  ASSERT_EQ(found.results_size(), 1);
+  EXPECT_EQ(found.results(0).venue().name(), hidden);
+  v1::ListVenuesResponse listed;
+  ASSERT_TRUE(List("source = \"base-regionale\"", &listed).ok());
+  EXPECT_EQ(listed.venues_size(), 5);
+  v1::DuplicateLink gone;
+  grpc::Status st = GetLink(epeule.name(), &gone);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("n'existe pas"));
+  EXPECT_EQ(Links(v1::DUPLICATE_SAME).size(), 0u);
+
+  // A withdrawal of a venue that kept nothing leaves the others as they are.
+  const v1::DuplicateLink ccas = ByName(Links()).at("CCAS de Roubaix");
+  ASSERT_TRUE(Resolve(ccas.name(), v1::DUPLICATE_SAME, VilleVenue(ccas), &same).ok());
+  ASSERT_TRUE(Withdraw(RegionVenue(ccas)).ok());
+  v1::DuplicateLink still;
+  ASSERT_TRUE(GetLink(ccas.name(), &still).ok());
+  EXPECT_EQ(still.state(), v1::DUPLICATE_SAME);
+  EXPECT_EQ(GetVenue(VilleVenue(ccas)).duplicate_of(), "");
+  EXPECT_EQ(GetVenue(RegionVenue(ccas)).duplicate_of(), VilleVenue(ccas));
 }
 
 TEST_F(DuplicatesTest, AVenueCreatedOrUpdatedOneByOneIsComparedToo) {

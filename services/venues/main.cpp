@@ -63,9 +63,13 @@ int main(int argc, char** argv) {
              rt.components.Emplace<venues::OrganisationHandler>(organisations);
          rt.server->AddService(&organisation_handler);
          // Duplicates across sources: detected after writes, resolved by administrators.
-         auto& duplicate_store = rt.components.Emplace<venues::PgDuplicateStore>(*rt.pool);
+         auto& duplicate_store =
+             rt.components.Emplace<venues::PgDuplicateStore>(*rt.pool, rt.topology, [relay] {
+               if (relay) relay->Wake();
+             });
          auto& duplicates = rt.components.Emplace<venues::Duplicates>(
-             duplicate_store, *rt.page_tokens, [&registry] { return registry.RefreshIndex(); });
+             duplicate_store, *rt.page_tokens, registry.UpdatedEvents(),
+             [&registry] { return registry.RefreshIndex(); });
          // Off the write path: every interval (1 s), the venues written since the last pass (by any
          // replica or the sync). A failed pass is logged and run again from the same place.
          service::RunEvery(rt, detection_interval, [&duplicates, &metrics] {

@@ -362,6 +362,58 @@ TEST_F(ProvenanceTest, BatchesNeverTouchLocalFields) {
   EXPECT_EQ(imported.owner_organisation(), "centre-social-epeule");
 }
 
+// A filter naming two sources would select nothing (its comparisons are joined by AND): refused
+// with its rule; the conflicts of a venue that does not exist are NOT_FOUND, as GetVenue says.
+// Members read the messages: in French, rules in brackets.
+TEST_F(ProvenanceTest, ConflictsOfTwoSourcesOrOfAnUnknownVenueAreRefused) {
+  RegisterWith("region", v1::CONFLICT_POLICY_UNSPECIFIED);
+  ASSERT_EQ(Send("region", Row("r-1", "+33320000001")), v1::CREATED);
+  const v1::Venue stored = Find("region", "r-1");
+  v1::ListVenueConflictsResponse page;
+  for (const std::string& parent : {std::string("venues/-"), stored.name()}) {
+    for (const std::string& filter : {std::string("source = \"region\" AND source = \"other\""),
+                                      std::string("source = \"region\" AND source = \"region\"")}) {
+      grpc::Status st = Conflicts(parent, &page, filter);
+      EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
+      EXPECT_THAT(Violations(st).fields, ::testing::Contains("filter"));
+      EXPECT_THAT(Violations(st).text, HasSubstr("[unique]"));
+      EXPECT_EQ(st.error_message(), "demande invalide");
+    }
+  }
+  ASSERT_TRUE(Conflicts(stored.name(), &page, "source = \"region\"").ok());
+  const std::string unknown = "venues/00000000-0000-4000-8000-000000000000";
+  grpc::Status st = Conflicts(unknown, &page);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  v1::Venue ignored;
+  {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(unknown);
+    EXPECT_EQ(stub_->GetVenue(&ctx, req, &ignored).error_code(), grpc::StatusCode::NOT_FOUND);
+  }
+  // The messages of the new methods, in French.
+  st = Conflicts("venues/-", &page, "", "", -1);
+  EXPECT_EQ(st.error_message(), "demande invalide");
+  EXPECT_THAT(Violations(st).text, HasSubstr("[range] doit être positif ou nul ; reçu -1"));
+  st = Conflicts("venues/-", &page, "", "NQ");
+  EXPECT_EQ(st.error_message(), "jeton de page invalide");
+  st = Restore(stored.name(), {}, &ignored);
+  EXPECT_EQ(st.error_message(), "fields invalide");
+  st = Restore(stored.name(), {"telephone"}, &ignored, "W/\"9\"");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_THAT(st.error_message(), HasSubstr("etag périmé"));
+  EXPECT_EQ(itest::Reason(st), "ETAG_MISMATCH");
+  {
+    grpc::ClientContext ctx;
+    v1::ListSourcesRequest req;
+    req.set_page_size(-1);
+    v1::ListSourcesResponse sources;
+    st = stub_->ListSources(&ctx, req, &sources);
+    EXPECT_EQ(st.error_message(), "page_size invalide");
+    EXPECT_THAT(Violations(st).text, HasSubstr("[range] doit être positif ou nul"));
+  }
+}
+
 TEST_F(ProvenanceTest, NewMethodsRefuseHostileInputPrecisely) {
   RegisterWith("region", v1::CONFLICT_POLICY_UNSPECIFIED);
   ASSERT_EQ(Send("region", Row("r-1", "+33320000001")), v1::CREATED);

@@ -471,20 +471,33 @@ absl::StatusOr<standard::Venue> Registry::Withdraw(const std::string& name,
   auto replay = Replay(key);
   if (!replay.ok()) return replay.status();
   if (*replay) return **replay;
-  return Indexed(
-      Settle(key, repo_.Update(
-                      id, *revision,
-                      [&](standard::Venue& v) -> absl::Status {
-                        if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
-                        if (v.withdrawn) return absl::OkStatus();  // idempotent
-                        v.withdrawn = true;
-                        v.withdrawal_reason = reason;
-                        return absl::OkStatus();
-                      },
-                      [this](const standard::Venue& after, const std::vector<std::string>&) {
-                        return MakeVenueEvent(VenueEvent::kWithdrawn, after, {});
-                      },
-                      key)));
+  auto out = Indexed(Settle(
+      key, repo_.Update(
+               id, *revision,
+               [&](standard::Venue& v) -> absl::Status {
+                 if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
+                 if (v.withdrawn) return absl::OkStatus();  // idempotent
+                 v.withdrawn = true;
+                 v.withdrawal_reason = reason;
+                 return absl::OkStatus();
+               },
+               // venue.withdrawn for the venue; venue.updated for the venues hidden as
+               // its duplicates, which come back (changed field `duplicate_of`).
+               [this](const standard::Venue& after, const std::vector<std::string>& changed) {
+                 const bool withdrawn =
+                     std::find(changed.begin(), changed.end(), "state") != changed.end();
+                 return MakeVenueEvent(withdrawn ? VenueEvent::kWithdrawn : VenueEvent::kUpdated,
+                                       after, changed);
+               },
+               key)));
+  // This replica's index shows the venues that came back before the answer; others follow
+  // their feed.
+  if (out.ok()) {
+    if (absl::Status s = RefreshIndex(); !s.ok()) {
+      logging::Warn("search index refresh failed", {{"error", std::string(s.message())}});
+    }
+  }
+  return out;
 }
 
 absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
@@ -924,7 +937,7 @@ absl::StatusOr<SourceRecord> Registry::CreateSource(const std::string& source_id
         {"source.conflict_policy", absl::StrCat("[enum] valeur inconnue ", conflict_policy,
                                                 " : SOURCE_WINS (1) ou LOCAL_WINS (2)")});
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
+  if (!bad.empty()) return api::InvalidArgument("source invalide", bad);
   return repo_.CreateSource(
       {.id = source_id,
        .display_name =
@@ -962,7 +975,7 @@ absl::StatusOr<standard::Venue> Registry::RestoreSourceFields(
       }
     }
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid fields", bad);
+  if (!bad.empty()) return api::InvalidArgument("fields invalide", bad);
   auto revision = api::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   const RequestKey key{request_id, caller, "RestoreSourceFields",
@@ -978,7 +991,8 @@ absl::StatusOr<standard::Venue> Registry::RestoreSourceFields(
                  if (absl::Status s = CheckOwner(v, acting); !s.ok()) return s;
                  if (v.withdrawn) {
                    return api::WithReason(
-                       absl::FailedPreconditionError(absl::StrCat(v.Name(), " is withdrawn")),
+                       absl::FailedPreconditionError(absl::StrCat(
+                           v.Name(), " est retiré : ses champs ne peuvent plus être rendus")),
                        "VENUE_WITHDRAWN");
                  }
                  if (!v.source_record) {
@@ -1023,11 +1037,14 @@ absl::StatusOr<Registry::ConflictPage> Registry::ListConflicts(const std::string
   Repository::ConflictQuery query;
   if (parent != "venues/-") {
     if (absl::Status s = ParseName(parent, &query.venue_id); !s.ok()) {
-      return api::InvalidName("parent", "must be venues/{venue} (a lowercase UUID) or venues/-",
-                              parent);
+      return api::InvalidName(
+          "parent", "[pattern] venues/{venue} (un UUID en minuscules) ou venues/-", parent);
     }
   }
-  if (page_size < 0) bad.push_back({"page_size", "[range] must not be negative"});
+  if (page_size < 0) {
+    bad.push_back(
+        {"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)});
+  }
   query.limit = page_size == 0 ? 50 : std::min(page_size, 1000);
   if (!filter.empty()) {
     auto comparisons = api::ParseFilter(filter);
@@ -1040,21 +1057,32 @@ absl::StatusOr<Registry::ConflictPage> Registry::ListConflicts(const std::string
       } else if (std::vector<api::FieldViolation> id_bad;
                  !standard::CheckSourceId(&id_bad, "filter", c.value)) {
         bad.insert(bad.end(), id_bad.begin(), id_bad.end());
+      } else if (!query.source.empty()) {
+        // The filter's comparisons are joined by AND: a second source would select nothing.
+        bad.push_back({"filter", absl::StrCat("[unique] `source` se nomme une fois : « ",
+                                              query.source, " » puis « ", c.value, " »")});
       } else {
         query.source = c.value;
       }
     }
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid request", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
   constexpr char kList[] = "venues.ListVenueConflicts";
   const std::string parameters = api::BindParameters({parent, filter});
   if (!page_token.empty()) {
     auto cursor = tokens_.Open(kList, parameters, page_token);
     if (!cursor.ok()) return cursor.status();
     if (!absl::SimpleAtoi(*cursor, &query.before) || query.before <= 0) {
-      return api::InvalidArgument("invalid page_token",
-                                  {{"page_token", "[token] not a token of this listing"}});
+      return api::InvalidArgument(
+          "jeton de page invalide",
+          {{"page_token",
+            "[token] ce n'est pas un jeton de cette liste ; recommencez la liste "
+            "sans jeton"}});
     }
+  }
+  // An unknown venue is NOT_FOUND, as GetVenue answers, not an empty list.
+  if (!query.venue_id.empty()) {
+    if (auto venue = repo_.Get(query.venue_id); !venue.ok()) return venue.status();
   }
   const int size = query.limit;
   query.limit = size + 1;
@@ -1075,7 +1103,7 @@ absl::StatusOr<SourceRecord> Registry::GetSource(const std::string& name) {
   // `passerelle` is a registered source though no client may create it.
   if (std::vector<api::FieldViolation> bad;
       (*parts)[0] != "passerelle" && !standard::CheckSourceId(&bad, "name", (*parts)[0])) {
-    return api::InvalidArgument("invalid name", bad);
+    return api::InvalidArgument("name invalide", bad);
   }
   return repo_.GetSource((*parts)[0]);
 }
@@ -1083,7 +1111,9 @@ absl::StatusOr<SourceRecord> Registry::GetSource(const std::string& name) {
 absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
                                                            const std::string& page_token) {
   if (page_size < 0) {
-    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
+    return api::InvalidArgument(
+        "page_size invalide",
+        {{"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)}});
   }
   const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
   constexpr char kList[] = "venues.ListSources";

@@ -186,6 +186,33 @@ events::v1::Event WithPrevious(events::v1::Event event, const standard::Venue& b
   return event;
 }
 
+// Sets `duplicate_of` (empty: clears it) on the venues `where` selects (parameters $1 and $2),
+// locked in id order, each with its venue.updated event: a venue hidden as another's duplicate,
+// or back from it, leaves or re-enters what the consumers of venue events count. The venues as
+// stored after.
+std::vector<standard::Venue> SetDuplicateOfWhere(pqxx::work& tx, const events::Topology& topology,
+                                                 const std::string& where, const std::string& a,
+                                                 const std::string& b,
+                                                 const std::string& duplicate_of, absl::Time now,
+                                                 const EventFactory& updated) {
+  std::vector<standard::Venue> out;
+  std::vector<events::v1::Event> events;
+  for (const auto& row : tx.exec_params(absl::StrCat("SELECT ", kColumns, " FROM venues WHERE ",
+                                                     where, " ORDER BY id FOR UPDATE"),
+                                        a, b)) {
+    const standard::Venue before = FromRow(row);
+    auto r = tx.exec_params(absl::StrCat("UPDATE venues SET duplicate_of = nullif($2, '')::uuid, "
+                                         "revision = revision + 1, update_time = $3::timestamptz "
+                                         "WHERE id = $1::uuid RETURNING ",
+                                         kColumns),
+                            before.id, duplicate_of, db::Timestamp(now));
+    out.push_back(FromRow(r[0]));
+    events.push_back(WithPrevious(updated(out.back(), {"duplicate_of"}), before));
+  }
+  if (!events.empty()) outbox::Append(tx, topology, events);
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<standard::Venue> PgStore::Get(const std::string& id) {
@@ -252,10 +279,11 @@ absl::StatusOr<standard::Venue> PgStore::Update(
     auto current = Select(tx, "id = $1::uuid AND $2 = ''", id, "", true);
     if (!current) return NotFound(id);
     if (expected_revision != 0 && current->revision != expected_revision) {
-      return api::WithReason(absl::AbortedError(absl::StrCat("etag mismatch: ", current->Name(),
-                                                             " changed since it was read (now ",
-                                                             ETag(*current), "); read it again")),
-                             "ETAG_MISMATCH");
+      return api::WithReason(
+          absl::AbortedError(absl::StrCat("etag périmé : ", current->Name(),
+                                          " a changé depuis sa lecture (maintenant ",
+                                          ETag(*current), ") ; relisez-le")),
+          "ETAG_MISMATCH");
     }
     standard::Venue next = *current;
     if (absl::Status s = change(next); !s.ok()) return s;
@@ -270,6 +298,16 @@ absl::StatusOr<standard::Venue> PgStore::Update(
     // the venue is written (its etag changes), but its content is the same: no event.
     if (!changed.empty()) {
       outbox::Append(tx, topology_, WithPrevious(event(out, changed), *current));
+    }
+    if (next.withdrawn && !current->withdrawn) {
+      // The venue kept of a pair resolved SAME is withdrawn: the place stays published by the
+      // other source, whose venue comes back; the resolution goes (if this venue returns, the
+      // pair is detected and proposed again). Links first, then venues: the order in which
+      // ResolveDuplicate takes them.
+      tx.exec_params("DELETE FROM duplicate_links WHERE state = 'same' AND canonical = $1::uuid",
+                     id);
+      SetDuplicateOfWhere(tx, topology_, "duplicate_of = $1::uuid AND $2 = ''", id, "", "",
+                          absl::Now(), event);
     }
     Remember(tx, request, out.id);
     return absl::OkStatus();
@@ -973,6 +1011,17 @@ absl::StatusOr<std::vector<ConflictRecord>> PgStore::ListConflicts(const Conflic
   });
   if (!st.ok()) return st;
   return out;
+}
+
+std::optional<standard::Venue> SetDuplicateOf(pqxx::work& tx, const events::Topology& topology,
+                                              const std::string& id, const std::string& only_if,
+                                              const std::string& canonical, absl::Time now,
+                                              const EventFactory& updated) {
+  auto set = SetDuplicateOfWhere(
+      tx, topology, "id = $1::uuid AND duplicate_of IS NOT DISTINCT FROM nullif($2, '')::uuid", id,
+      only_if, canonical, now, updated);
+  if (set.empty()) return std::nullopt;
+  return set.front();
 }
 
 }  // namespace passerelle::venues

@@ -60,4 +60,15 @@ class PgStore final : public Repository {
   std::function<void()> wake_;
 };
 
+/// Sets `duplicate_of` to `canonical` (a venue id; empty: clears it) on the venue `id`, when its
+/// `duplicate_of` is `only_if` (a venue id; empty: not hidden). Inside the caller's transaction:
+/// the row is locked, its revision and update time change, and its venue.updated event
+/// (changed field `duplicate_of`, the venue before) goes to the outbox, so that the consumers of
+/// venue events drop a venue hidden as a duplicate and count it again when it comes back. The
+/// venue as stored after, nullopt when nothing matched.
+std::optional<standard::Venue> SetDuplicateOf(pqxx::work& tx, const events::Topology& topology,
+                                              const std::string& id, const std::string& only_if,
+                                              const std::string& canonical, absl::Time now,
+                                              const EventFactory& updated);
+
 }  // namespace passerelle::venues

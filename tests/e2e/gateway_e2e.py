@@ -141,6 +141,135 @@ class GatewayE2E(unittest.TestCase):
                                        key=self.partner)
         self.assertEqual(status, 400, payload)
 
+    def violation(self, payload):
+        e = self.error(payload)
+        for d in e.get("details", []):
+            if d.get("fieldViolations"):
+                return d["fieldViolations"][0]
+        self.fail(f"no field violation in {payload!r}")
+
+    def test_update_mask_refuses_in_rest_what_grpc_refuses(self):
+        import grpc
+        from google.protobuf import field_mask_pb2
+        from passerelle.venues.v1 import venues_pb2 as pb
+        from passerelle.venues.v1 import venues_pb2_grpc as rpc
+        status, _, body = self.call("POST", "/v1/venues", venue_body(40), key=self.org_a)
+        self.assertEqual(status, 201, body)
+        name = json.loads(body)["name"]
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.grpc_port}")
+        stub = rpc.VenueServiceStub(channel)
+        auth = [("authorization", f"Bearer {self.org_a}")]
+        for mask in ("TELEPHONE", "Telephone", "teLEPHONE", "code_Postal", "nom,TELEPHONE"):
+            status, _, payload = self.call("PATCH", f"/v1/{name}?updateMask={mask}",
+                                           {"telephone": "03 20 00 00 09"}, key=self.org_a)
+            self.assertEqual(status, 400, payload)
+            v = self.violation(payload)
+            self.assertEqual(v["field"], "updateMask", payload)
+            self.assertTrue(v["description"].startswith("[case]"), payload)
+            # gRPC takes the paths as they are: refused there too.
+            with self.assertRaises(grpc.RpcError) as refused:
+                stub.UpdateVenue(pb.UpdateVenueRequest(
+                    venue=pb.Venue(name=name, telephone="03 20 00 00 09"),
+                    update_mask=field_mask_pb2.FieldMask(paths=mask.split(","))),
+                    metadata=auth, timeout=10)
+            self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT, mask)
+        # The proto name and the exact lowerCamel JSON name are the same path.
+        for i, mask in enumerate(("telephone", "codePostal,telephone", "code_postal")):
+            status, _, payload = self.call(
+                "PATCH", f"/v1/{name}?updateMask={mask}",
+                {"telephone": f"03 20 00 00 1{i}", "codePostal": "59100"}, key=self.org_a)
+            self.assertEqual(status, 200, payload)
+        channel.close()
+
+    def test_new_routes_refuse_hostile_input_precisely(self):
+        """ListVenueConflicts, RestoreSourceFields and the duplicate links over REST: NUL, invalid
+        UTF-8, 100 KB values, unknown enum strings, forged page tokens and huge page sizes are
+        each a 4xx naming what was wrong, never a 5xx."""
+        status, _, body = self.call("POST", "/v1/venues", venue_body(41), key=self.org_a)
+        self.assertEqual(status, 201, body)
+        venue = json.loads(body)["name"]
+        big = "x" * 100000
+        link = "duplicateLinks/00000000-0000-4000-8000-000000000000"
+
+        def refused(method, path, body=None, key=self.partner, field=None, statuses=(400,)):
+            status, _, payload = self.call(method, path, body, key=key)
+            self.assertIn(status, statuses, (path[:80], payload[:300]))
+            if status == 400:
+                e = self.error(payload)
+                self.assertEqual(e["status"], "INVALID_ARGUMENT", payload[:300])
+                if field is not None:
+                    self.assertEqual(self.violation(payload)["field"], field, payload[:300])
+            self.assertLess(len(payload), 8000, path[:80])
+
+        # Paths: NUL, invalid UTF-8, a 100 KB segment (over the door's 8 KB request head: 431).
+        for segment in ("%00", "a%00b", "%ff%fe", "%c3%28"):
+            refused("GET", f"/v1/venues/{segment}/conflicts")
+            refused("POST", f"/v1/venues/{segment}:restoreSourceFields", {"fields": ["nom"]},
+                    key=self.org_a)
+            refused("GET", f"/v1/duplicateLinks/{segment}")
+            refused("POST", f"/v1/duplicateLinks/{segment}:resolve",
+                    {"resolution": "DUPLICATE_DIFFERENT"}, key=ADMIN_KEY)
+        refused("GET", f"/v1/venues/{big}/conflicts", statuses=(414, 431))
+        refused("GET", f"/v1/duplicateLinks/{big}", statuses=(414, 431))
+        # 100 KB in the query: over the 4 KB request target (414); 3 KB values reach the method.
+        refused("GET", f"/v1/{venue}/conflicts?filter={big}", statuses=(414, 431))
+        refused("GET", f"/v1/duplicateLinks?venue={big}", statuses=(414, 431))
+        # A venue that does not exist: its conflicts are NOT_FOUND, as GET /v1/venues/{id}.
+        status, _, payload = self.call(
+            "GET", "/v1/venues/00000000-0000-4000-8000-000000000000/conflicts", key=self.partner)
+        self.assertEqual(status, 404, payload)
+        # Conflicts: filters, tokens and sizes.
+        conflicts = f"/v1/{venue}/conflicts"
+        refused("GET", conflicts + "?filter=source%20%3D%20%22a%22%20AND%20source%20%3D%20%22b%22",
+                field="filter")
+        refused("GET", conflicts + "?filter=source%20%3D%20%22a%00%22", field="filter")
+        refused("GET", conflicts + "?filter=source%20%3D%20%22%ff%22", field="filter")
+        refused("GET", conflicts + "?filter=" + big[:3000], field="filter")
+        refused("GET", conflicts + "?pageToken=forged", field="page_token")
+        refused("GET", conflicts + "?pageToken=" + big[:3000], field="page_token")
+        refused("GET", conflicts + "?pageSize=-1", field="page_size")
+        refused("GET", conflicts + "?pageSize=99999999999", field="pageSize")
+        status, _, payload = self.call("GET", conflicts + "?pageSize=2147483647", key=self.partner)
+        self.assertEqual(status, 200, payload)
+        # Restore: fields with NUL, invalid UTF-8, 100 KB, unknown; an unknown body field.
+        restore = f"/v1/{venue}:restoreSourceFields"
+        refused("POST", restore, {"fields": ["nom\u0000x"]}, key=self.org_a, field="fields[0]")
+        refused("POST", restore, {"fields": [big]}, key=self.org_a, field="fields[0]")
+        refused("POST", restore, {"fields": ["couleur"]}, key=self.org_a, field="fields[0]")
+        refused("POST", restore, {"fields": []}, key=self.org_a, field="fields")
+        refused("POST", restore, {"fields": ["nom"], "etag": big}, key=self.org_a, field="etag")
+        status, _, payload = self.call("POST", restore, raw=b'{"fields": ["\xff\xfe"]}',
+                                       key=self.org_a,
+                                       headers={"Content-Type": "application/json"})
+        self.assertEqual(status, 400, payload)
+        # Duplicate links: enum strings, sources, venues, tokens, sizes; resolutions.
+        links = "/v1/duplicateLinks"
+        refused("GET", links + "?state=DUPLICATE_MAYBE", field="state")
+        refused("GET", links + "?state=99", field="state")
+        refused("GET", links + "?source=sources/a%00b", field="source")
+        refused("GET", links + "?source=sources/%ff", field="source")
+        refused("GET", links + "?venue=venues/" + big[:3000], field="venue")
+        refused("GET", links + "?pageToken=forged", field="page_token")
+        refused("GET", links + "?pageSize=-5", field="page_size")
+        refused("GET", links + "?pageSize=99999999999", field="pageSize")
+        status, _, payload = self.call("GET", links + "?pageSize=2147483647", key=self.partner)
+        self.assertEqual(status, 200, payload)
+        resolve = f"/v1/{link}:resolve"
+        refused("POST", resolve, {"resolution": "DUPLICATE_MAYBE"}, key=ADMIN_KEY)
+        refused("POST", resolve, {"resolution": "DUPLICATE_PROPOSED"}, key=ADMIN_KEY,
+                field="resolution")
+        refused("POST", resolve, {"resolution": "DUPLICATE_SAME", "canonicalVenue": big},
+                key=ADMIN_KEY, field="canonical_venue")
+        refused("POST", resolve, {"resolution": "DUPLICATE_SAME",
+                                  "canonicalVenue": "venues/a\u0000b"},
+                key=ADMIN_KEY, field="canonical_venue")
+        refused("POST", resolve, {"resolution": "DUPLICATE_DIFFERENT",
+                                  "canonicalVenue": venue}, key=ADMIN_KEY,
+                field="canonical_venue")
+        status, _, payload = self.call("POST", resolve, {"resolution": "DUPLICATE_DIFFERENT"},
+                                       key=ADMIN_KEY)
+        self.assertEqual(status, 404, payload)
+
     def test_create_then_conditional_update(self):
         status, headers, body = self.call("POST", "/v1/venues", venue_body(1), key=self.org_a)
         self.assertEqual(status, 201, body)
