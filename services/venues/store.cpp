@@ -831,7 +831,14 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       }
     }
     std::vector<ConflictRecord> conflicts;
-    nlohmann::json inserts = nlohmann::json::array(), saves = nlohmann::json::array();
+    // New venues as parallel text arrays: PostgreSQL reads each record once (json_to_recordset
+    // lexed the whole batch as json, then each record again as jsonb: 45 ms of 500 rows).
+    struct Inserts {
+      std::vector<std::string> source_ids, records, owners, items, aptic;
+      size_t size() const { return source_ids.size(); }
+      bool empty() const { return source_ids.empty(); }
+    } inserts;
+    nlohmann::json saves = nlohmann::json::array();
     for (size_t i = 0; i < rows.size(); ++i) {
       const standard::Venue& row = rows[i];
       RowResult& r = results[i];
@@ -839,11 +846,11 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
       auto it = current.find(row.source_id);
       if (it == current.end()) {
         r.outcome = RowResult::Outcome::kCreated;
-        inserts.push_back({{"source_id", row.source_id},
-                           {"record", nlohmann::json(row.standard)},
-                           {"owner_organisation", row.owner_organisation},
-                           {"referential_items", row.referential_items},
-                           {"accepts_aptic_pass", row.accepts_aptic_pass}});
+        inserts.source_ids.push_back(row.source_id);
+        inserts.records.push_back(nlohmann::json(row.standard).dump());
+        inserts.owners.push_back(row.owner_organisation);
+        inserts.items.push_back(db::TextArray(row.referential_items));
+        inserts.aptic.push_back(row.accepts_aptic_pass ? "t" : "f");
         continue;
       }
       const standard::Venue& before = it->second;
@@ -885,10 +892,11 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
            {"state", next.withdrawn ? "withdrawn" : "active"},
            {"withdrawal_reason", next.withdrawal_reason}});
     }
-    constexpr char kValues[] =
+    // The changed venues (usually few).
+    constexpr char kSaves[] =
         "json_to_recordset($2::json) AS x(id uuid, source_id text, record jsonb, "
-        "owner_organisation text, referential_items json, accepts_aptic_pass boolean, state text, "
-        "withdrawal_reason text, source_record jsonb, local_fields jsonb, bump boolean)";
+        "owner_organisation text, state text, withdrawal_reason text, source_record jsonb, "
+        "local_fields jsonb, bump boolean)";
     // Each written venue as stored (its areas set by the same statement), then its event, in
     // row order.
     std::vector<std::optional<events::v1::Event>> events(rows.size());
@@ -908,14 +916,19 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
     };
     if (!inserts.empty()) {
       auto ins = tx.exec_params(
-          absl::StrCat("INSERT INTO venues (id, source, source_id, record, "
-                       "owner_organisation, referential_items, accepts_aptic_pass, areas) SELECT "
-                       "gen_random_uuid(), $1, x.source_id, x.record, "
-                       "x.owner_organisation, ARRAY(SELECT "
-                       "json_array_elements_text(x.referential_items)), x.accepts_aptic_pass, "
-                       "venue_areas(x.record) FROM ",
-                       kValues, " ON CONFLICT (source, source_id) DO NOTHING RETURNING ", kColumns),
-          source, inserts.dump());
+          absl::StrCat(
+              "WITH x AS MATERIALIZED (SELECT n.source_id, n.record::jsonb AS record, n.owner, "
+              "n.items::text[] AS items, n.aptic::boolean AS aptic FROM unnest($2::text[], "
+              "$3::text[], $4::text[], $5::text[], $6::text[]) AS n(source_id, record, owner, "
+              "items, aptic)) "
+              "INSERT INTO venues (id, source, source_id, record, owner_organisation, "
+              "referential_items, accepts_aptic_pass, areas) SELECT gen_random_uuid(), $1, "
+              "x.source_id, x.record, x.owner, x.items, x.aptic, venue_areas(x.record) FROM x "
+              "ON CONFLICT (source, source_id) DO NOTHING RETURNING ",
+              kColumns),
+          source, db::TextArray(inserts.source_ids), db::TextArray(inserts.records),
+          db::TextArray(inserts.owners), db::TextArray(inserts.items),
+          db::TextArray(inserts.aptic));
       if (ins.size() != inserts.size()) {
         return absl::AbortedError("another write created venues of this batch meanwhile; retry");
       }
@@ -930,8 +943,7 @@ absl::StatusOr<std::vector<RowResult>> PgStore::Upsert(const std::string& source
                             "x.withdrawal_reason, revision = v.revision + x.bump::int, "
                             "update_time = CASE WHEN x.bump THEN now() ELSE v.update_time END, "
                             "last_seen_time = now() FROM ",
-                            kValues, " WHERE v.source = $1 AND v.id = x.id RETURNING ",
-                            kColumnsOfV),
+                            kSaves, " WHERE v.source = $1 AND v.id = x.id RETURNING ", kColumnsOfV),
                source, saves.dump())) {
         stored_row(row);
       }
