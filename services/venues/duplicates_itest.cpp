@@ -463,6 +463,75 @@ TEST_F(DuplicatesTest, WritesMadeWhileNoReplicaDetectsAreCheckedAfterARestart) {
   EXPECT_TRUE(links.contains("CCAS de Roubaix"));
 }
 
+// While a replica writes (a bulk load), its passes wait for the writes to pause, so that the
+// batches do not share the CPU with detection; never longer than the longest delay.
+TEST_F(DuplicatesTest, APassWaitsForWritesToPauseButNotLongerThanItsLimit) {
+  process_->Signal(SIGTERM);
+  ASSERT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
+  auto links_of = [](testing::ServiceBinary& replica) {
+    auto stub = v1::DuplicateService::NewStub(
+        grpc::CreateChannel(replica.grpc_address(), grpc::InsecureChannelCredentials()));
+    grpc::ClientContext ctx;
+    v1::ListDuplicateLinksRequest req;
+    v1::ListDuplicateLinksResponse resp;
+    EXPECT_TRUE(stub->ListDuplicateLinks(&ctx, req, &resp).ok());
+    return resp.duplicate_links_size();
+  };
+  {
+    // Waits for 5 s without writes; the import's links come after that pause.
+    testing::ServiceBinary waiting("services/venues/passerelle-venues",
+                                   {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()},
+                                    {"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
+                                    {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "5000"}});
+    auto process = waiting.Start();
+    stub_ = v1::VenueService::NewStub(
+        grpc::CreateChannel(waiting.grpc_address(), grpc::InsecureChannelCredentials()));
+    ImportBoth();
+    EXPECT_EQ(links_of(waiting), 0) << "a pass ran right after the writes";
+    EXPECT_TRUE(testing::WaitFor([&] { return links_of(waiting) == 2; }, std::chrono::seconds(30)));
+    process->Signal(SIGTERM);
+    ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
+  }
+  {
+    // Would wait an hour for a pause; passes run every second all the same.
+    testing::ServiceBinary busy("services/venues/passerelle-venues",
+                                {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()},
+                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
+                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "3600000"},
+                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_MAX_DELAY_MS", "1000"}});
+    auto process = busy.Start();
+    stub_ = v1::VenueService::NewStub(
+        grpc::CreateChannel(busy.grpc_address(), grpc::InsecureChannelCredentials()));
+    // Moved out of reach: the next pass drops its link, within the longest delay.
+    v1::Venue moved;
+    {
+      auto links = v1::DuplicateService::NewStub(
+          grpc::CreateChannel(busy.grpc_address(), grpc::InsecureChannelCredentials()));
+      grpc::ClientContext ctx;
+      v1::ListDuplicateLinksRequest req;
+      v1::ListDuplicateLinksResponse resp;
+      ASSERT_TRUE(links->ListDuplicateLinks(&ctx, req, &resp).ok());
+      ASSERT_EQ(resp.duplicate_links_size(), 2);
+      grpc::ClientContext get;
+      v1::GetVenueRequest which;
+      which.set_name(resp.duplicate_links(0).venue());
+      ASSERT_TRUE(stub_->GetVenue(&get, which, &moved).ok());
+    }
+    grpc::ClientContext ctx;
+    v1::UpdateVenueRequest req;
+    *req.mutable_venue() = moved;
+    req.mutable_venue()->set_latitude(45.764);
+    req.mutable_venue()->set_longitude(4.8357);
+    for (const char* p : {"latitude", "longitude"}) req.mutable_update_mask()->add_paths(p);
+    v1::Venue updated;
+    ASSERT_TRUE(stub_->UpdateVenue(&ctx, req, &updated).ok());
+    EXPECT_TRUE(testing::WaitFor([&] { return links_of(busy) == 1; }, std::chrono::seconds(30)));
+    process->Signal(SIGTERM);
+    ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
+  }
+  process_ = binary_.Start();  // for TearDown
+}
+
 // A proposed link follows its venues: moved out of reach it is dropped (found by the outside
 // review: it stayed, with its old score, and could be resolved as the same place); withdrawn too.
 TEST_F(DuplicatesTest, AProposedLinkIsDroppedWhenAVenueMovesAwayOrIsWithdrawn) {

@@ -198,7 +198,8 @@ class VenuesServiceTest : public ::testing::Test {
 
   // Duplicate detection every 50 ms: tests wait for a pass after their writes (WaitForDetection).
   testing::ServiceBinary binary_{"services/venues/passerelle-venues",
-                                 {{"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"}}};
+                                 {{"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
+                                  {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "0"}}};
   std::unique_ptr<testing::Process> process_;
   std::unique_ptr<v1::VenueService::Stub> stub_;
   std::unique_ptr<v1::OrganisationService::Stub> organisations_;

@@ -21,6 +21,7 @@ std::vector<db::Migration> Migrations();
 int main(int argc, char** argv) {
   using namespace passerelle;
   std::chrono::milliseconds detection_interval{1000};
+  absl::Duration detection_quiet = absl::Seconds(2), detection_max_delay = absl::Seconds(60);
   return service::Run(
       argc, argv,
       {.name = "venues",
@@ -33,6 +34,13 @@ int main(int argc, char** argv) {
                  r.Int("PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", 1000, 10, 3600 * 1000,
                        "milliseconds between two passes of duplicate detection over the venues "
                        "written since the last one"));
+             detection_quiet = absl::Milliseconds(
+                 r.Int("PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", 2000, 0, 3600 * 1000,
+                       "milliseconds without a write of this replica before a pass of duplicate "
+                       "detection (a bulk load's batches do not share the CPU with it)"));
+             detection_max_delay = absl::Milliseconds(r.Int(
+                 "PASSERELLE_VENUES_DUPLICATE_DETECTION_MAX_DELAY_MS", 60000, 0, 24 * 3600 * 1000,
+                 "longest wait for writes to pause before a pass runs all the same"));
            },
        .wire = [&](service::Runtime& rt) -> absl::Status {
          // "Open now" is Paris time: a silent fixed UTC+1 would be wrong all summer.
@@ -72,15 +80,24 @@ int main(int argc, char** argv) {
              [&registry] { return registry.RefreshIndex(); });
          // Off the write path: every interval (1 s), the venues written since the last pass (by any
          // replica or the sync). A failed pass is logged and run again from the same place.
-         service::RunEvery(rt, detection_interval, [&duplicates, &metrics] {
-           const auto started = std::chrono::system_clock::now();
-           auto checked = duplicates.DetectChanges();
-           if (!checked.ok()) {
-             logging::Warn("duplicate detection failed",
-                           {{"error", std::string(checked.status().message())}});
-           }
-           metrics.DuplicatePass(checked.ok(), started, checked.ok() ? *checked : 0);
-         });
+         // While this replica writes (a bulk load), passes wait for a pause of
+         // detection_quiet, at most detection_max_delay.
+         service::RunEvery(rt, detection_interval,
+                           [&duplicates, &metrics, &registry, quiet = detection_quiet,
+                            max_delay = detection_max_delay, last_pass = absl::Now()]() mutable {
+                             const absl::Time now = absl::Now();
+                             if (now - registry.LastWrite() < quiet && now - last_pass < max_delay)
+                               return;
+                             last_pass = now;
+                             const auto started = std::chrono::system_clock::now();
+                             auto checked = duplicates.DetectChanges();
+                             if (!checked.ok()) {
+                               logging::Warn("duplicate detection failed",
+                                             {{"error", std::string(checked.status().message())}});
+                             }
+                             metrics.DuplicatePass(checked.ok(), started,
+                                                   checked.ok() ? *checked : 0);
+                           });
          auto& duplicate_handler = rt.components.Emplace<venues::DuplicateHandler>(duplicates);
          rt.server->AddService(&duplicate_handler);
          // A published referential version: known items, and retired ones leave venues.

@@ -738,6 +738,7 @@ void Registry::IndexRows(const std::vector<RowResult>& rows) {
   for (const auto& r : rows) {
     if (r.stored) index_.Put(*r.stored);
   }
+  last_write_ns_ = absl::ToUnixNanos(clock_.Now());
 }
 
 absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& source,
@@ -1136,7 +1137,10 @@ absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
 }
 
 absl::StatusOr<standard::Venue> Registry::Indexed(absl::StatusOr<standard::Venue> v) {
-  if (v.ok()) index_.Put(*v);
+  if (v.ok()) {
+    index_.Put(*v);
+    last_write_ns_ = absl::ToUnixNanos(clock_.Now());
+  }
   return v;
 }
 

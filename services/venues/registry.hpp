@@ -2,6 +2,8 @@
 // announces the change, read and list. No gRPC and no SQL here.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -383,6 +385,10 @@ class Registry {
   absl::StatusOr<SearchResult> Search(SearchQuery query, const std::string& request_parameters,
                                       const std::string& page_token) const;
   const SearchIndex& index() const { return index_; }
+  /// When this replica last committed a write of venues (the epoch before its first): duplicate
+  /// detection waits for writes to pause, so that a bulk load's batches do not share the CPU
+  /// with it.
+  absl::Time LastWrite() const { return absl::FromUnixNanos(last_write_ns_.load()); }
 
   /// The event factory for venue.updated (for writes made outside the registry's methods,
   /// such as the referential consumer's).
@@ -437,6 +443,7 @@ class Registry {
   const api::PageTokens& tokens_;
   const clocks::Clock& clock_;
   SearchIndex index_;
+  std::atomic<int64_t> last_write_ns_{0};
   /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
   std::mutex refresh_mu_;
   Repository::ChangeCursor refresh_cursor_;
