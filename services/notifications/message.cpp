@@ -211,6 +211,7 @@ constexpr Label kLabels[] = {
     {"referential_items", "les offres du référentiel"},
     {"accepts_aptic_pass", "l'acceptation du pass numérique APTIC"},
     {"areas", "les quartiers et zones"},
+    {"duplicate_of", "le rattachement à un lieu identique (doublon)"},
     {"state", "l'état"},
     {"withdrawal_reason", "le motif de retrait"},
 };

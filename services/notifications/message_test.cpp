@@ -144,6 +144,17 @@ TEST(MessageTest, SeveralFieldsListsAndEmptyValues) {
   EXPECT_EQ(one.subject, "Le téléphone de Médiathèque Jean Lévy a changé");
 }
 
+// A venue hidden as the duplicate of another (or brought back) is named in French, not by the
+// field's name.
+TEST(MessageTest, AHiddenDuplicateIsSaidInFrench) {
+  venues::v1::Venue before = Mediatheque(), after = Mediatheque();
+  after.set_duplicate_of("venues/00000000-0000-4000-8000-000000000001");
+  const Message m = Describe(Updated(before, after, {"duplicate_of"}));
+  EXPECT_EQ(m.subject,
+            "Le rattachement à un lieu identique (doublon) de Médiathèque Jean Lévy a changé");
+  EXPECT_THAT(Flat(m.text), Not(HasSubstr("duplicate_of")));
+}
+
 TEST(MessageTest, WithoutThePreviousVenueSaysWhichFieldsChanged) {
   venues::v1::Venue after = Mediatheque();
   const Message m = Describe(Updated({}, after, {"telephone", "horaires"}, false));
