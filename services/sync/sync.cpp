@@ -699,16 +699,28 @@ absl::Status Syncer::Write(Attempt& a) {
     }
     return repo_.SaveFingerprints(run.source_id, accepted);
   };
-  // On any way out, the batches still in flight end first (they use this attempt's rows).
+  // A run found lost writes nothing more: the batches still in flight only end first (they use
+  // this attempt's rows).
   auto land = [&](absl::Status s) {
     for (Sending& f : flying) f.results.wait();
+    return s;
+  };
+  // A run that fails or is interrupted settles the batches in flight (the registry wrote them:
+  // counted, fingerprints saved) and stores the row errors so far, so that its report agrees
+  // with its counts.
+  auto stop = [&](absl::Status s) {
+    while (!flying.empty()) settle().IgnoreError();
+    if (absl::Status e = repo_.AddErrors(run.id, errors); !e.ok()) {
+      logging::Warn("row errors of a stopped run not saved",
+                    {{"run", RunName(run)}, {"error", std::string(e.message())}});
+    }
     return s;
   };
   for (const bool fresh : {true, false}) {
     const std::vector<RowPlan::Pending>& pending = fresh ? a.plan.fresh : a.plan.changed;
     for (size_t start = 0; start < pending.size(); start += kBatch) {
       if (a.lost) return land(Abandoned());
-      if (stopping_) return land(absl::CancelledError(kInterrupted));
+      if (stopping_) return stop(absl::CancelledError(kInterrupted));
       if (repo_.Heartbeat(run, clock_.Now()).code() == absl::StatusCode::kAborted) {
         return land(Abandoned());
       }
@@ -721,12 +733,12 @@ absl::Status Syncer::Write(Attempt& a) {
                           return registry_.BatchUpsert(source, batch, /*reinstate=*/fresh);
                         })});
       if (flying.size() == kInFlight) {
-        if (absl::Status s = settle(); !s.ok()) return land(s);
+        if (absl::Status s = settle(); !s.ok()) return stop(s);
       }
     }
   }
   while (!flying.empty()) {
-    if (absl::Status s = settle(); !s.ok()) return land(s);
+    if (absl::Status s = settle(); !s.ok()) return stop(s);
   }
   if (absl::Status s = StillOurs(a); !s.ok()) return s;
   return repo_.AddErrors(run.id, errors);

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <future>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -865,6 +866,38 @@ TEST_F(SyncerTest, ShutdownEndsARunningRunAsInterrupted) {
   EXPECT_EQ(after.end_time, clock_.Now());
   auto refused = syncer_->StartRun("sources/reg", RunTrigger::kManual);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+}
+
+// Found by the outside review: an interrupted run kept its rejected count but stored none of
+// its rows' errors, and the batch in flight was written but not counted.
+TEST_F(SyncerTest, AnInterruptedRunStoresItsRowErrorsAndCountsTheBatchesInFlight) {
+  AddSource("reg");
+  auto rows = Rows(2100);  // five batches
+  rows[3]["nom"] = "REFUSÉ par le registre";
+  fetcher_.Serve(File(rows));
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  std::atomic<int> calls = 0;
+  registry_.OnBatch([&] {
+    if (++calls == 2) released.wait();  // the second batch is at the registry when asked to stop
+  });
+  auto run = syncer_->StartRun("sources/reg", RunTrigger::kManual);
+  ASSERT_TRUE(run.ok());
+  const bool second = testing::WaitFor([&] { return calls.load() >= 2; }, 10s);
+  if (!second) release.set_value();
+  ASSERT_TRUE(second);
+  std::thread stopper([&] { syncer_->Shutdown(); });
+  std::this_thread::sleep_for(200ms);  // stopping_ is set; the worker waits for batch 2
+  release.set_value();
+  stopper.join();
+  const RunRecord after = repo_.Run(run->id);
+  EXPECT_EQ(after.state, RunState::kFailed);
+  const size_t sent = registry_.Batches().size();
+  EXPECT_LT(sent, 5u) << "the run was not interrupted";  // two or three were sent
+  // Every batch the registry took is counted: 499 created in the first, 500 in each other.
+  EXPECT_EQ(after.created + after.rejected, static_cast<int>(sent) * 500);
+  EXPECT_EQ(after.rejected, 1);
+  EXPECT_EQ(repo_.Errors(run->id).size(), 1u) << "the rejected row's reason was not stored";
 }
 
 // ---- Resource names: one spelling each.
