@@ -88,7 +88,17 @@ absl::StatusOr<std::vector<DuplicateCandidate>> PgDuplicateStore::Candidates(
         "AND (a.code_insee = c.code_insee OR a.code_postal = c.code_postal) "
         "ORDER BY c.geog <-> a.geog, c.id LIMIT $3) b "
         "WHERE a.id = ANY($1::text[]::uuid[]) AND a.state = 'active' "
-        "AND a.duplicate_of IS NULL AND a.geog IS NOT NULL",
+        "AND a.duplicate_of IS NULL AND a.geog IS NOT NULL "
+        // The venues' proposed links that still hold as candidates, scored again: nearest is
+        // not symmetric (Y among X's 8 nearest, X not among Y's), so checking Y alone must not
+        // drop the link checking X made.
+        "UNION SELECT l.venue_a::text, l.venue_b::text FROM duplicate_links l "
+        "JOIN venues va ON va.id = l.venue_a JOIN venues vb ON vb.id = l.venue_b "
+        "WHERE l.state = 'proposed' AND (l.venue_a = ANY($1::text[]::uuid[]) "
+        "OR l.venue_b = ANY($1::text[]::uuid[])) AND va.source <> vb.source "
+        "AND va.state = 'active' AND vb.state = 'active' AND va.duplicate_of IS NULL "
+        "AND vb.duplicate_of IS NULL AND ST_DWithin(va.geog, vb.geog, $2) "
+        "AND (va.code_insee = vb.code_insee OR va.code_postal = vb.code_postal)",
         db::TextArray(venue_ids), kDuplicateMaxMeters, kDuplicateMaxCandidates);
     if (rows.empty()) return absl::OkStatus();
     std::vector<std::string> xs, ys;

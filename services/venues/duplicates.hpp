@@ -90,7 +90,8 @@ class DuplicateRepository {
   virtual ~DuplicateRepository() = default;
   /// Pairs of one of `venue_ids` (active, not hidden) with an active, not hidden venue of
   /// another source within kDuplicateMaxMeters sharing its INSEE code or postcode (its
-  /// kDuplicateMaxCandidates nearest), each pair once, in one query.
+  /// kDuplicateMaxCandidates nearest), and their proposed links that still meet those
+  /// conditions (nearest is not symmetric), each pair once, in one query.
   virtual absl::StatusOr<std::vector<DuplicateCandidate>> Candidates(
       const std::vector<std::string>& venue_ids) = 0;
   /// Stores the scored pairs of the venues `written`: a new pair above the threshold is

@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -530,6 +531,49 @@ TEST_F(DuplicatesTest, APassWaitsForWritesToPauseButNotLongerThanItsLimit) {
     ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
   }
   process_ = binary_.Start();  // for TearDown
+}
+
+// Found by the outside review: "nearest" is not symmetric. Y is among X's 8 nearest but X is
+// not among Y's (8 other venues stand between them): checking Y alone dropped the link that
+// checking X had made, and the link came back under a new id when X was written again.
+TEST_F(DuplicatesTest, CheckingOneVenueOfALinkAgainKeepsIt) {
+  auto at = [](const std::string& id, const std::string& nom, const std::string& adresse,
+               double east_m) {
+    v1::Venue v = itest::Valid(id, nom);
+    v.set_adresse(adresse);
+    v.set_code_insee("59512");
+    v.set_latitude(50.7030);
+    v.set_longitude(3.1850 + east_m / 70500.0);
+    v.clear_typologie();
+    v.add_typologie("FRANCE_SERVICE");
+    return v;
+  };
+  v1::BatchUpsertVenuesResponse resp;
+  ASSERT_TRUE(
+      Batch("ville-roubaix", {at("x", "France Services Épeule", "5 rue Watt", 0)}, &resp).ok());
+  std::vector<v1::Venue> between;
+  for (int i = 0; i < 8; ++i) {
+    v1::Venue v = at(absl::StrCat("m", i), absl::StrCat("Médiathèque Zola ", i),
+                     absl::StrCat(10 + i, " rue Zola"), 30);
+    v.clear_typologie();
+    v.add_typologie("BIB");
+    between.push_back(v);
+  }
+  ASSERT_TRUE(Batch("autre-source", between, &resp).ok());
+  v1::Venue y = at("y", "France Services Épeule", "5 rue Watt", 20);
+  ASSERT_TRUE(Batch("base-regionale", {y}, &resp).ok());
+  // X written again: checked now, its nearest is Y.
+  v1::Venue x = at("x", "France Services Épeule", "5 rue Watt", 0);
+  x.set_telephone("+33320000001");
+  ASSERT_TRUE(Batch("ville-roubaix", {x}, &resp).ok());
+  const auto before = Links(v1::DUPLICATE_PROPOSED);
+  ASSERT_EQ(before.size(), 1u);
+  y.set_telephone("+33320000000");  // the regional source sends Y again, changed
+  ASSERT_TRUE(Batch("base-regionale", {y}, &resp).ok());
+  ASSERT_EQ(resp.results(0).outcome(), v1::UPDATED) << resp.DebugString();
+  const auto after = Links(v1::DUPLICATE_PROPOSED);
+  ASSERT_EQ(after.size(), 1u) << "the link was dropped";
+  EXPECT_EQ(after[0].name(), before[0].name());
 }
 
 // A proposed link follows its venues: moved out of reach it is dropped (found by the outside
