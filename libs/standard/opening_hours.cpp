@@ -1,6 +1,7 @@
 // OpenStreetMap opening_hours: tokens, rules, and their evaluation as the reference does it.
 #include "libs/standard/opening_hours.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "absl/strings/ascii.h"
@@ -623,6 +624,63 @@ HoursAnswer OpeningHours::At(absl::CivilMinute local) const {
   if (decided >= 0 && rules_[decided].comment >= 0)
     answer.comment = comments_[rules_[decided].comment];
   return answer;
+}
+
+std::vector<OpeningHours::Period> OpeningHours::DayPeriods(absl::CivilDay day) const {
+  // The minutes at which the state may change: midnight and every time a rule names.
+  std::vector<int> starts = {0};
+  for (const Rule& r : rules_) {
+    for (const TimeRange& t : r.times) {
+      if (t.from > 0 && t.from < 1440) starts.push_back(t.from);
+      if (t.to > 0 && t.to < 1440) starts.push_back(t.to);
+    }
+  }
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  std::vector<Period> periods;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    const int end = i + 1 < starts.size() ? starts[i + 1] : 1440;
+    const HoursAnswer a = At(absl::CivilMinute(day) + starts[i]);
+    if (a.state == HoursState::kClosed) continue;
+    if (!periods.empty() && periods.back().to == starts[i] && periods.back().state == a.state &&
+        periods.back().comment == a.comment) {
+      periods.back().to = end;
+    } else {
+      periods.push_back({starts[i], end, a.state, a.comment});
+    }
+  }
+  return periods;
+}
+
+HoursState OpeningHours::During(absl::CivilMinute from, absl::CivilMinute until) const {
+  bool unknown = false;
+  for (absl::CivilDay day(from); from < until && absl::CivilMinute(day) < until; ++day) {
+    const absl::CivilMinute midnight(day);
+    for (const Period& p : DayPeriods(day)) {
+      if (midnight + p.to <= from || midnight + p.from >= until) continue;
+      if (p.state == HoursState::kOpen) return HoursState::kOpen;
+      unknown = true;
+    }
+  }
+  return unknown ? HoursState::kUnknown : HoursState::kClosed;
+}
+
+std::optional<absl::CivilMinute> OpeningHours::NextChange(absl::CivilMinute from,
+                                                          absl::CivilMinute until) const {
+  const bool open_at_start = IsOpen(from);
+  absl::CivilMinute at = from;  // the first minute not yet known to keep the starting state
+  for (absl::CivilDay day(from); at < until && absl::CivilMinute(day) < until; ++day) {
+    const absl::CivilMinute midnight(day);
+    for (const Period& p : DayPeriods(day)) {
+      if (p.state != HoursState::kOpen || midnight + p.to <= at) continue;
+      const absl::CivilMinute start = midnight + p.from;
+      if (!open_at_start) return start < until ? std::optional(std::max(start, at)) : std::nullopt;
+      if (start > at) break;  // closed between the open stretch `at` was in and this one
+      at = midnight + p.to;
+    }
+    if (open_at_start && at < midnight + 1440) return at < until ? std::optional(at) : std::nullopt;
+  }
+  return std::nullopt;
 }
 
 }  // namespace passerelle::standard

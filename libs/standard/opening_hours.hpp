@@ -53,6 +53,24 @@ class OpeningHours {
   HoursAnswer At(absl::CivilMinute local) const;
   /// Whether it is known to be open at that local minute.
   bool IsOpen(absl::CivilMinute local) const { return At(local).state == HoursState::kOpen; }
+  /// One stretch of a day that the schedule says is open or unknown.
+  struct Period {
+    int from = 0, to = 0;  // minutes since local midnight, from < to <= 1440
+    HoursState state = HoursState::kOpen;
+    std::string_view comment;  // of the rule that decided it (empty if none)
+  };
+  /// The local day's open and unknown stretches, in order (closed time is not listed); touching
+  /// stretches with the same state and comment are one. A schedule's state changes only at the
+  /// times its rules name and at midnight, so this is exact to the minute.
+  std::vector<Period> DayPeriods(absl::CivilDay day) const;
+  /// What the schedule says of the local minutes [from, until): kOpen if it is known open at one
+  /// of them, else kUnknown if it is unknown at one, else kClosed (also for an empty span).
+  HoursState During(absl::CivilMinute from, absl::CivilMinute until) const;
+  /// The first local minute in [from, until) at which being known open differs from being known
+  /// open at `from` (when it opens if closed or unknown then, when it stops being open if open
+  /// then), or nullopt if it does not change before `until`.
+  std::optional<absl::CivilMinute> NextChange(absl::CivilMinute from,
+                                              absl::CivilMinute until) const;
   /// The schedule's comments, in order (`"sur rendez-vous"` without its quotes).
   const std::vector<std::string>& comments() const { return comments_; }
   /// The schedule in plain French for people ("du lundi au vendredi 9 h – 12 h et 14 h – 17 h ;
@@ -116,6 +134,12 @@ std::optional<std::string> HoursNotUnderstood(std::string_view horaires);
 /// The state of `hours` at `local`: unknown when the schedule was not understood.
 inline HoursState HoursStateAt(const std::optional<OpeningHours>& hours, absl::CivilMinute local) {
   return hours ? hours->At(local).state : HoursState::kUnknown;
+}
+
+/// HoursStateAt over the local minutes [from, until) (OpeningHours::During).
+inline HoursState HoursStateDuring(const std::optional<OpeningHours>& hours, absl::CivilMinute from,
+                                   absl::CivilMinute until) {
+  return hours ? hours->During(from, until) : HoursState::kUnknown;
 }
 
 }  // namespace passerelle::standard

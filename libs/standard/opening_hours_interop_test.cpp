@@ -2,11 +2,13 @@
 // (tests/interop/opening_hours_reference.json, made by tools/opening_hours_reference.sh).
 // Every string both accept must give the same open/closed/unknown at every instant; the strings
 // only one side accepts must be exactly the reviewed list tests/interop/opening_hours_one_side.txt.
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -101,6 +103,83 @@ TEST(OpeningHoursInteropTest, AgreesWithTheReferenceOnEveryStringBothAccept) {
   if (getenv("PASSERELLE_PRINT_ONE_SIDE") != nullptr) {
     for (const auto& s : one_side) std::cout << s << "\n";
   }
+}
+
+// DayPeriods, During and NextChange are derived from the times the rules name; checked here against
+// At() minute by minute, for every understood string of the corpus, over two spans of eight days
+// that hold a public holiday (11 November), a month's end and a change of offset (25 October).
+TEST(OpeningHoursInteropTest, DayDuringAndNextChangeAgreeWithEveryMinute) {
+  const std::string corpus =
+      Read(std::string(PASSERELLE_SOURCE_DIR) + "/tests/interop/opening_hours_corpus.txt");
+  std::istringstream lines(corpus);
+  std::string line;
+  size_t understood = 0;
+  const std::vector<absl::CivilDay> starts = {absl::CivilDay(2026, 10, 22),
+                                              absl::CivilDay(2026, 11, 7)};
+  while (std::getline(lines, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    const std::string value = nlohmann::json::parse(line).get<std::string>();
+    const auto oh = OpeningHours::Parse(value);
+    if (!oh) continue;
+    ++understood;
+    for (const absl::CivilDay first : starts) {
+      const absl::CivilMinute begin(first), end(first + 8);
+      // Minute by minute: the state and comment of each.
+      std::vector<HoursAnswer> minutes;
+      for (absl::CivilMinute m = begin; m < end; ++m) minutes.push_back(oh->At(m));
+      for (absl::CivilDay d = first; d < first + 8; ++d) {
+        std::string want, got;
+        const size_t base = static_cast<size_t>(absl::CivilMinute(d) - begin);
+        for (int m = 0; m < 1440; ++m) {
+          const HoursAnswer& a = minutes[base + m];
+          want += Letter(a.state);
+          if (a.state != HoursState::kClosed) want += a.comment;
+          want += '|';
+        }
+        std::vector<char> letters(1440, 'c');
+        std::vector<std::string_view> comments(1440);
+        for (const auto& p : oh->DayPeriods(d)) {
+          ASSERT_LT(p.from, p.to) << value;
+          for (int m = p.from; m < p.to; ++m) letters[m] = Letter(p.state), comments[m] = p.comment;
+        }
+        for (int m = 0; m < 1440; ++m) {
+          got += letters[m];
+          if (letters[m] != 'c') got += comments[m];
+          got += '|';
+        }
+        ASSERT_EQ(got, want) << value << " on " << d;
+      }
+      // Spans and changes from a few starting minutes, against the minutes.
+      for (size_t from : {size_t{0}, size_t{9 * 60 + 30}, size_t{3 * 1440 + 13 * 60},
+                          size_t{6 * 1440 + 23 * 60 + 59}}) {
+        for (size_t len : {size_t{1}, size_t{90}, size_t{1440}, size_t{7 * 1440}}) {
+          const size_t until = std::min(from + len, minutes.size());
+          bool open = false, unknown = false;
+          for (size_t m = from; m < until; ++m) {
+            open |= minutes[m].state == HoursState::kOpen;
+            unknown |= minutes[m].state == HoursState::kUnknown;
+          }
+          const HoursState want = open      ? HoursState::kOpen
+                                  : unknown ? HoursState::kUnknown
+                                            : HoursState::kClosed;
+          ASSERT_EQ(oh->During(begin + from, begin + until), want)
+              << value << " from " << begin + from << " for " << len;
+          std::optional<absl::CivilMinute> change;
+          const bool start_open = minutes[from].state == HoursState::kOpen;
+          for (size_t m = from; m < until; ++m) {
+            if ((minutes[m].state == HoursState::kOpen) != start_open) {
+              change = begin + m;
+              break;
+            }
+          }
+          ASSERT_EQ(oh->NextChange(begin + from, begin + until), change)
+              << value << " from " << begin + from << " for " << len;
+        }
+      }
+    }
+  }
+  EXPECT_GE(understood, 500u);
+  EXPECT_LT(understood, 1000u);  // the strings were read as such, not as quoted comments
 }
 
 }  // namespace

@@ -190,6 +190,85 @@ std::string French(std::string_view osm) {
   return oh->InFrench().value_or("(not said)");
 }
 
+TEST(OpeningHoursTest, ADayIsItsOpenAndUnknownStretches) {
+  auto oh = OpeningHours::Parse(
+      "Mo-Fr 09:00-12:00,14:00-17:00; We 14:00-17:00 \"sur rendez-vous\"; Sa 09:00-12:00; PH off");
+  ASSERT_TRUE(oh.has_value());
+  auto day = oh->DayPeriods(absl::CivilDay(2026, 11, 30));  // a Monday
+  ASSERT_EQ(day.size(), 2u);
+  EXPECT_EQ(day[0].from, 9 * 60);
+  EXPECT_EQ(day[0].to, 12 * 60);
+  EXPECT_EQ(day[0].state, HoursState::kOpen);
+  EXPECT_EQ(day[1].from, 14 * 60);
+  EXPECT_EQ(day[1].to, 17 * 60);
+  // Wednesday afternoon is by appointment: unknown, with its comment; the morning is gone (a
+  // later rule with days replaces the earlier one for them).
+  day = oh->DayPeriods(absl::CivilDay(2026, 12, 2));
+  ASSERT_EQ(day.size(), 1u);
+  EXPECT_EQ(day[0].state, HoursState::kUnknown);
+  EXPECT_EQ(day[0].comment, "sur rendez-vous");
+  EXPECT_TRUE(oh->DayPeriods(absl::CivilDay(2026, 12, 6)).empty());   // Sunday
+  EXPECT_TRUE(oh->DayPeriods(absl::CivilDay(2026, 12, 25)).empty());  // Christmas, a Friday
+}
+
+TEST(OpeningHoursTest, TouchingStretchesAreOneAndSpansPastMidnightAreSplit) {
+  auto oh = OpeningHours::Parse("Mo 09:00-12:00,12:00-14:00; Fr 22:00-02:00");
+  ASSERT_TRUE(oh.has_value());
+  auto monday = oh->DayPeriods(absl::CivilDay(2026, 11, 30));
+  ASSERT_EQ(monday.size(), 1u);
+  EXPECT_EQ(monday[0].from, 9 * 60);
+  EXPECT_EQ(monday[0].to, 14 * 60);
+  auto friday = oh->DayPeriods(absl::CivilDay(2026, 12, 4));
+  ASSERT_EQ(friday.size(), 1u);
+  EXPECT_EQ(friday[0].from, 22 * 60);
+  EXPECT_EQ(friday[0].to, 1440);
+  auto saturday = oh->DayPeriods(absl::CivilDay(2026, 12, 5));
+  ASSERT_EQ(saturday.size(), 1u);
+  EXPECT_EQ(saturday[0].from, 0);
+  EXPECT_EQ(saturday[0].to, 2 * 60);
+  auto always = OpeningHours::Parse("24/7");
+  ASSERT_TRUE(always.has_value());
+  ASSERT_EQ(always->DayPeriods(absl::CivilDay(2026, 12, 5)).size(), 1u);
+  EXPECT_EQ(always->DayPeriods(absl::CivilDay(2026, 12, 5))[0].to, 1440);
+}
+
+TEST(OpeningHoursTest, DuringASpanOpenWinsOverUnknownOverClosed) {
+  auto oh = OpeningHours::Parse("Mo-Fr 09:00-12:00; Sa 10:00-12:00 \"sur rendez-vous\"");
+  ASSERT_TRUE(oh.has_value());
+  // A Saturday: only the appointment stretch.
+  EXPECT_EQ(oh->During(At(2026, 12, 5, 0, 0), At(2026, 12, 6, 0, 0)), HoursState::kUnknown);
+  // Sunday: closed all day; Sunday to Monday 09:01 catches Monday's first minute.
+  EXPECT_EQ(oh->During(At(2026, 12, 6, 0, 0), At(2026, 12, 7, 0, 0)), HoursState::kClosed);
+  EXPECT_EQ(oh->During(At(2026, 12, 6, 0, 0), At(2026, 12, 7, 9, 0)), HoursState::kClosed);
+  EXPECT_EQ(oh->During(At(2026, 12, 6, 0, 0), At(2026, 12, 7, 9, 1)), HoursState::kOpen);
+  // The span's end is exclusive, its start inclusive.
+  EXPECT_EQ(oh->During(At(2026, 12, 7, 11, 59), At(2026, 12, 7, 12, 0)), HoursState::kOpen);
+  EXPECT_EQ(oh->During(At(2026, 12, 7, 12, 0), At(2026, 12, 7, 18, 0)), HoursState::kClosed);
+  EXPECT_EQ(oh->During(At(2026, 12, 7, 12, 0), At(2026, 12, 7, 12, 0)), HoursState::kClosed);
+  // The same as At for a one-minute span.
+  EXPECT_EQ(oh->During(At(2026, 12, 5, 10, 0), At(2026, 12, 5, 10, 1)),
+            oh->At(At(2026, 12, 5, 10, 0)).state);
+  EXPECT_EQ(HoursStateDuring(std::nullopt, At(2026, 12, 5, 0, 0), At(2026, 12, 6, 0, 0)),
+            HoursState::kUnknown);
+}
+
+TEST(OpeningHoursTest, NextChangeIsWhenItOpensOrWhenItStopsBeingOpen) {
+  auto oh = OpeningHours::Parse("Mo-Fr 09:00-12:00,14:00-17:00; Sa 22:00-02:00");
+  ASSERT_TRUE(oh.has_value());
+  const absl::CivilMinute week_end = At(2026, 12, 14, 0, 0);
+  // Closed on Monday at 8:00: opens at 9:00. Open at 10:00: closes at noon.
+  EXPECT_EQ(oh->NextChange(At(2026, 12, 7, 8, 0), week_end), At(2026, 12, 7, 9, 0));
+  EXPECT_EQ(oh->NextChange(At(2026, 12, 7, 10, 0), week_end), At(2026, 12, 7, 12, 0));
+  // Friday evening: next open on Saturday 22:00, which then closes on Sunday 02:00.
+  EXPECT_EQ(oh->NextChange(At(2026, 12, 11, 18, 0), week_end), At(2026, 12, 12, 22, 0));
+  EXPECT_EQ(oh->NextChange(At(2026, 12, 12, 23, 0), week_end), At(2026, 12, 13, 2, 0));
+  // Nothing before the bound.
+  EXPECT_EQ(oh->NextChange(At(2026, 12, 7, 8, 0), At(2026, 12, 7, 9, 0)), std::nullopt);
+  auto always = OpeningHours::Parse("24/7");
+  ASSERT_TRUE(always.has_value());
+  EXPECT_EQ(always->NextChange(At(2026, 12, 7, 8, 0), week_end), std::nullopt);
+}
+
 TEST(HoursInFrenchTest, DaysGroupedAndHoursInWords) {
   EXPECT_EQ(French("Mo-Fr 09:00-12:00,14:00-17:00; Sa 09:00-12:00"),
             "du lundi au vendredi 9 h – 12 h et 14 h – 17 h ; samedi 9 h – 12 h");
