@@ -136,10 +136,4 @@ inline HoursState HoursStateAt(const std::optional<OpeningHours>& hours, absl::C
   return hours ? hours->At(local).state : HoursState::kUnknown;
 }
 
-/// HoursStateAt over the local minutes [from, until) (OpeningHours::During).
-inline HoursState HoursStateDuring(const std::optional<OpeningHours>& hours, absl::CivilMinute from,
-                                   absl::CivilMinute until) {
-  return hours ? hours->During(from, until) : HoursState::kUnknown;
-}
-
 }  // namespace passerelle::standard

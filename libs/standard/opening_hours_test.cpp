@@ -248,8 +248,6 @@ TEST(OpeningHoursTest, DuringASpanOpenWinsOverUnknownOverClosed) {
   // The same as At for a one-minute span.
   EXPECT_EQ(oh->During(At(2026, 12, 5, 10, 0), At(2026, 12, 5, 10, 1)),
             oh->At(At(2026, 12, 5, 10, 0)).state);
-  EXPECT_EQ(HoursStateDuring(std::nullopt, At(2026, 12, 5, 0, 0), At(2026, 12, 6, 0, 0)),
-            HoursState::kUnknown);
 }
 
 TEST(OpeningHoursTest, NextChangeIsWhenItOpensOrWhenItStopsBeingOpen) {

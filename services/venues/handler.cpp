@@ -3,6 +3,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "libs/api/page_token.hpp"
@@ -13,7 +14,9 @@
 #include "libs/server/resource.hpp"
 #include "libs/server/server.hpp"
 #include "libs/service/memory.hpp"
+#include "libs/text/utf8.hpp"
 #include "services/venues/organisations.hpp"
+#include "services/venues/schedule.hpp"
 #include "services/venues/wire.hpp"
 
 namespace passerelle::venues {
@@ -61,6 +64,43 @@ v1::UpsertOutcome ToProto(RowResult::Outcome outcome) {
       return v1::REJECTED;
   }
   return v1::UPSERT_OUTCOME_UNSPECIFIED;
+}
+
+// Whether a timestamp is one the registry reads (1970 to 9999, nanos in range); adds the
+// violation when not.
+bool ValidTimestamp(const google::protobuf::Timestamp& t, std::string_view field,
+                    std::vector<server::FieldViolation>* bad) {
+  if (t.seconds() >= 0 && t.seconds() <= 253402300799 && t.nanos() >= 0 && t.nanos() <= 999999999) {
+    return true;
+  }
+  bad->push_back({std::string(field),
+                  absl::StrCat("doit être entre 1970 et 9999, nanos dans [0, 999999999] [range] (",
+                               t.seconds(), " s, ", t.nanos(), " ns)")});
+  return false;
+}
+
+// A timestamp that must be given: the violation names it when it is not.
+template <typename Message>
+bool RequiredTimestamp(const Message& m, bool (Message::*has)() const,
+                       const google::protobuf::Timestamp& t, std::string_view field,
+                       std::vector<server::FieldViolation>* bad) {
+  if (!(m.*has)()) {
+    bad->push_back({std::string(field), "est requis [required]"});
+    return false;
+  }
+  return ValidTimestamp(t, field, bad);
+}
+
+v1::HoursState ToProto(standard::HoursState state) {
+  switch (state) {
+    case standard::HoursState::kOpen:
+      return v1::HOURS_STATE_OPEN;
+    case standard::HoursState::kClosed:
+      return v1::HOURS_STATE_CLOSED;
+    case standard::HoursState::kUnknown:
+      return v1::HOURS_STATE_UNKNOWN;
+  }
+  return v1::HOURS_STATE_UNSPECIFIED;
 }
 
 }  // namespace
@@ -130,6 +170,70 @@ grpc::ServerUnaryReactor* Handler::GetVenue(grpc::CallbackServerContext* ctx,
         "too many reads of venues outside the search index at once; retry shortly")));
   }
   return reactor;
+}
+
+grpc::Status Handler::GetOpeningSchedule(grpc::ServerContext* ctx,
+                                         const v1::GetOpeningScheduleRequest* req,
+                                         v1::OpeningSchedule* resp) {
+  server::RequestScope scope(ctx);
+  constexpr std::string_view kSuffix = "/openingSchedule";
+  std::vector<server::FieldViolation> bad;
+  std::string venue;
+  if (!req->name().ends_with(kSuffix) || !req->name().starts_with("venues/")) {
+    bad.push_back({"name", absl::StrCat("doit être venues/{venue}/openingSchedule [format] (",
+                                        text::Quote(req->name(), 200), ")")});
+  } else {
+    venue = req->name().substr(0, req->name().size() - kSuffix.size());
+  }
+  absl::Time time = absl::Now();
+  if (req->has_time() && ValidTimestamp(req->time(), "time", &bad)) {
+    time = absl::FromUnixSeconds(req->time().seconds());
+  }
+  if (req->days() < 0 || req->days() > kScheduleMaxDays) {
+    bad.push_back({"days", absl::StrCat("doit être entre 0 et ", kScheduleMaxDays, " [range] (",
+                                        req->days(), ")")});
+  }
+  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid schedule request", bad));
+  // The venue as GetVenue reads it: from the index when active, else from the store.
+  v1::Venue v;
+  if (auto indexed = registry_.FindIndexed(venue)) {
+    if (!v.ParseFromString(indexed->wire)) {
+      return grpc::Status(grpc::StatusCode::INTERNAL, "indexed venue unreadable");
+    }
+  } else {
+    absl::StatusOr<standard::Venue> stored = registry_.Get(venue);
+    if (!stored.ok()) return server::ToGrpc(stored.status());
+    ToProto(registry_.standard(), *stored, &v);
+  }
+  const std::optional<standard::OpeningHours> hours =
+      v.horaires().empty() ? std::nullopt : standard::OpeningHours::Parse(v.horaires());
+  const Schedule s =
+      ScheduleOf(hours, absl::ToCivilMinute(time, paris_), req->days() == 0 ? 7 : req->days());
+  resp->set_name(req->name());
+  resp->set_horaires(v.horaires());
+  resp->set_understood(s.understood);
+  resp->set_description(s.description.value_or(""));
+  resp->set_time_zone("Europe/Paris");
+  resp->set_current_state(ToProto(s.state));
+  resp->set_current_comment(s.comment);
+  auto set_time = [&](absl::CivilMinute local, google::protobuf::Timestamp* out) {
+    out->set_seconds(absl::ToUnixSeconds(paris_.At(local).pre));
+  };
+  if (s.next_open) set_time(*s.next_open, resp->mutable_next_open_time());
+  if (s.next_close) set_time(*s.next_close, resp->mutable_next_close_time());
+  for (const ScheduleDay& d : s.days) {
+    v1::ScheduleDay* day = resp->add_days();
+    day->set_date(absl::FormatCivilTime(d.date));
+    day->set_public_holiday(d.public_holiday);
+    for (const standard::OpeningHours::Period& p : d.periods) {
+      v1::SchedulePeriod* period = day->add_periods();
+      period->set_start(absl::StrFormat("%02d:%02d", p.from / 60, p.from % 60));
+      period->set_end(absl::StrFormat("%02d:%02d", p.to / 60, p.to % 60));
+      period->set_state(ToProto(p.state));
+      period->set_comment(std::string(p.comment));
+    }
+  }
+  return grpc::Status::OK;
 }
 
 grpc::Status Handler::ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesRequest* req,
@@ -631,13 +735,33 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     }
   }
   q.text = req->query();
-  if (req->has_open_at() &&
-      (req->open_at().seconds() < 0 || req->open_at().seconds() > 253402300799 ||
-       req->open_at().nanos() < 0 || req->open_at().nanos() > 999999999)) {
-    bad.push_back({"open_at", "must be between 1970 and 9999, nanos within [0, 999999999]"});
-  } else if (req->has_open_at()) {
-    const absl::Time t = absl::FromUnixSeconds(req->open_at().seconds());
-    q.open_at = absl::ToCivilMinute(t, paris_);
+  if (req->has_open_at() && ValidTimestamp(req->open_at(), "open_at", &bad)) {
+    q.open_at = absl::ToCivilMinute(absl::FromUnixSeconds(req->open_at().seconds()), paris_);
+  }
+  if (req->has_open_during()) {
+    const v1::TimeSpan& span = req->open_during();
+    const bool start_ok = RequiredTimestamp(span, &v1::TimeSpan::has_start_time, span.start_time(),
+                                            "open_during.start_time", &bad);
+    const bool end_ok = RequiredTimestamp(span, &v1::TimeSpan::has_end_time, span.end_time(),
+                                          "open_during.end_time", &bad);
+    if (req->has_open_at()) {
+      bad.push_back({"open_during", "ne peut pas être donné avec open_at [exclusive]"});
+    } else if (start_ok && end_ok) {
+      const absl::Time start = absl::FromUnixSeconds(span.start_time().seconds());
+      const absl::Time end = absl::FromUnixSeconds(span.end_time().seconds()) +
+                             absl::Nanoseconds(span.end_time().nanos());
+      if (end <= start + absl::Nanoseconds(span.start_time().nanos())) {
+        bad.push_back({"open_during.end_time", "doit être après start_time [order]"});
+      } else if (end - start > absl::Hours(24 * 31)) {
+        bad.push_back({"open_during", "ne peut pas dépasser 31 jours [range]"});
+      } else {
+        q.open_at = absl::ToCivilMinute(start, paris_);
+        // Rounded up: a span ending at 10:00:30 includes the minute 10:00.
+        // A span across the autumn change of offset may end at an earlier local minute.
+        const absl::CivilMinute last = absl::ToCivilMinute(end - absl::Nanoseconds(1), paris_);
+        q.open_until = std::max(last + 1, *q.open_at + 1);
+      }
+    }
   }
   q.min_date_maj = req->min_date_maj();
   q.max_date_maj = req->max_date_maj();

@@ -32,6 +32,9 @@ class Handler final
   grpc::ServerUnaryReactor* GetVenue(grpc::CallbackServerContext* ctx,
                                      const grpc::ByteBuffer* request,
                                      grpc::ByteBuffer* response) override;
+  grpc::Status GetOpeningSchedule(grpc::ServerContext* ctx,
+                                  const v1::GetOpeningScheduleRequest* req,
+                                  v1::OpeningSchedule* resp) override;
   grpc::Status ListVenues(grpc::ServerContext* ctx, const v1::ListVenuesRequest* req,
                           v1::ListVenuesResponse* resp) override;
   grpc::Status CreateVenue(grpc::ServerContext* ctx, const v1::CreateVenueRequest* req,

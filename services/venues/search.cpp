@@ -557,8 +557,9 @@ bool MatchesRest(const Entry& e, const SearchQuery& q, const Compiled& c, size_t
   // Last, so that `*unknown_hours` counts venues that every other criterion keeps: only venues
   // known to be open are shown.
   if (q.open_at) {
-    const standard::HoursState state =
-        e.hours ? e.hours->At(*q.open_at).state : standard::HoursState::kUnknown;
+    const standard::HoursState state = !e.hours       ? standard::HoursState::kUnknown
+                                       : q.open_until ? e.hours->During(*q.open_at, *q.open_until)
+                                                      : e.hours->At(*q.open_at).state;
     if (state == standard::HoursState::kUnknown) *unknown_hours = true;
     if (state != standard::HoursState::kOpen) return false;
   }

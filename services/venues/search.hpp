@@ -64,6 +64,8 @@ struct SearchQuery {
   /// be open then are kept; those whose hours are missing, not understood or unknown at that
   /// minute are left out (and counted, see Search).
   std::optional<absl::CivilMinute> open_at;
+  /// With open_at: open at some minute of [open_at, open_until) instead (the same rules).
+  std::optional<absl::CivilMinute> open_until;
   /// Standard `date_maj` (YYYY-MM-DD) within [min_date_maj, max_date_maj]; an empty bound is
   /// none. Venues without a date_maj are left out by either bound.
   std::string min_date_maj, max_date_maj;
@@ -99,8 +101,8 @@ class SearchIndex {
   void Put(const standard::Venue& venue);
   /// Best first, at most q.limit; `total` gets the number of matches (cursor ignored) and
   /// `preceding`, when not null, how many of them come before the first hit returned;
-  /// `unknown_hours`, when not null, how many venues only q.open_at left out, their hours being
-  /// unknown then.
+  /// `unknown_hours`, when not null, how many venues only q.open_at (and open_until) left out,
+  /// their hours being unknown then.
   std::vector<SearchHit> Search(const SearchQuery& q, size_t* total, size_t* preceding = nullptr,
                                 size_t* unknown_hours = nullptr) const;
   size_t size() const;

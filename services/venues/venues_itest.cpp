@@ -550,6 +550,164 @@ TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {
   EXPECT_EQ(open_at(1782892800), std::vector<std::string>{"h1"});
 }
 
+// Issue 12 (the map): "open on Saturday" is a span, and a venue's page reads its week from the
+// schedule, in Paris time, without an opening_hours parser of its own.
+TEST_F(VenuesTest, OpenDuringASpanAndTheOpeningScheduleReadTheWeek) {
+  Register("siilab");
+  v1::BatchUpsertVenuesRequest req;
+  req.set_source("siilab");
+  for (auto [id, hours] : std::vector<std::pair<std::string, std::string>>{
+           {"w1", "Mo-Fr 09:00-12:00; PH off"},
+           {"w2", "Sa 10:00-12:00"},
+           {"w3", "Sa 14:00-17:00 \"sur rendez-vous\""},
+           {"w4", "sur rendez-vous"}}) {
+    v1::Venue v = At(id, "Lieu " + id, 50.69, 3.18);
+    v.set_horaires(hours);
+    *req.add_venues() = v;
+  }
+  std::map<std::string, std::string> names;
+  {
+    grpc::ClientContext ctx;
+    v1::BatchUpsertVenuesResponse resp;
+    ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
+    for (const auto& r : resp.results()) names[r.source_id()] = r.name();
+    ASSERT_EQ(names.size(), 4u);
+  }
+  auto during = [&](int64_t start, int64_t end, int32_t* unknown = nullptr) {
+    v1::SearchVenuesRequest q;
+    q.mutable_open_during()->mutable_start_time()->set_seconds(start);
+    q.mutable_open_during()->mutable_end_time()->set_seconds(end);
+    grpc::ClientContext ctx;
+    v1::SearchVenuesResponse resp;
+    EXPECT_TRUE(stub_->SearchVenues(&ctx, q, &resp).ok());
+    if (unknown != nullptr) *unknown = resp.unknown_hours_size();
+    std::vector<std::string> ids;
+    for (const auto& m : resp.results()) ids.push_back(m.venue().id());
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  };
+  // Saturday 28 November 2026 in Paris: 27 Nov 23:00 UTC to 28 Nov 23:00 UTC.
+  const int64_t saturday = 1795820400;
+  int32_t unknown = 0;
+  EXPECT_EQ(during(saturday, saturday + 86400, &unknown), std::vector<std::string>{"w2"});
+  EXPECT_EQ(unknown, 2);  // by appointment that afternoon; hours not understood
+  // Saturday 12:00 to 14:00: nobody; the appointment starts at 14:00 (the end is exclusive).
+  EXPECT_TRUE(during(saturday + 12 * 3600, saturday + 14 * 3600, &unknown).empty());
+  EXPECT_EQ(unknown, 1);
+  // Friday 11:59:30 to Saturday 10:00:30 Paris: Friday's last minute and Saturday's first.
+  EXPECT_EQ(during(saturday - 12 * 3600 - 30, saturday + 10 * 3600 + 30),
+            (std::vector<std::string>{"w1", "w2"}));
+
+  auto refused = [&](auto edit, const std::string& field) {
+    v1::SearchVenuesRequest q;
+    q.mutable_open_during()->mutable_start_time()->set_seconds(saturday);
+    q.mutable_open_during()->mutable_end_time()->set_seconds(saturday + 3600);
+    edit(q);
+    grpc::ClientContext ctx;
+    v1::SearchVenuesResponse resp;
+    grpc::Status st = stub_->SearchVenues(&ctx, q, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(itest::Violations(st).fields, ::testing::Contains(field));
+  };
+  refused([](auto& q) { q.mutable_open_during()->clear_end_time(); }, "open_during.end_time");
+  refused([](auto& q) { q.mutable_open_during()->mutable_end_time()->set_seconds(1); },
+          "open_during.end_time");
+  refused([&](auto& q) { q.mutable_open_during()->mutable_end_time()->set_seconds(saturday); },
+          "open_during.end_time");
+  refused(
+      [&](auto& q) {
+        q.mutable_open_during()->mutable_end_time()->set_seconds(saturday + 32 * 86400);
+      },
+      "open_during");
+  refused([](auto& q) { q.mutable_open_during()->mutable_start_time()->set_nanos(-1); },
+          "open_during.start_time");
+  refused([](auto& q) { q.mutable_open_during()->mutable_start_time()->set_seconds(-5); },
+          "open_during.start_time");
+  refused([](auto& q) { q.mutable_open_at()->set_seconds(1795597200); }, "open_during");
+
+  auto schedule = [&](const std::string& id, int64_t time, int32_t days, v1::OpeningSchedule* out) {
+    v1::GetOpeningScheduleRequest q;
+    q.set_name(names[id] + "/openingSchedule");
+    if (time != 0) q.mutable_time()->set_seconds(time);
+    q.set_days(days);
+    grpc::ClientContext ctx;
+    return stub_->GetOpeningSchedule(&ctx, q, out);
+  };
+  // Wednesday 25 November 2026, 10:00 in Paris: open until noon.
+  v1::OpeningSchedule s;
+  ASSERT_TRUE(schedule("w1", 1795597200, 0, &s).ok());
+  EXPECT_EQ(s.name(), names["w1"] + "/openingSchedule");
+  EXPECT_TRUE(s.understood());
+  EXPECT_EQ(s.time_zone(), "Europe/Paris");
+  EXPECT_EQ(s.horaires(), "Mo-Fr 09:00-12:00; PH off");
+  EXPECT_THAT(s.description(), ::testing::HasSubstr("du lundi au vendredi"));
+  EXPECT_EQ(s.current_state(), v1::HOURS_STATE_OPEN);
+  EXPECT_EQ(s.next_close_time().seconds(), 1795597200 + 2 * 3600);
+  EXPECT_FALSE(s.has_next_open_time());
+  ASSERT_EQ(s.days_size(), 7);
+  EXPECT_EQ(s.days(0).date(), "2026-11-25");
+  ASSERT_EQ(s.days(0).periods_size(), 1);
+  EXPECT_EQ(s.days(0).periods(0).start(), "09:00");
+  EXPECT_EQ(s.days(0).periods(0).end(), "12:00");
+  EXPECT_EQ(s.days(0).periods(0).state(), v1::HOURS_STATE_OPEN);
+  EXPECT_EQ(s.days(3).date(), "2026-11-28");
+  EXPECT_EQ(s.days(3).periods_size(), 0);  // Saturday
+  // At 12:30 it is closed and opens on Thursday at 9:00 (08:00 UTC).
+  ASSERT_TRUE(schedule("w1", 1795597200 + 9000, 1, &s).ok());
+  EXPECT_EQ(s.current_state(), v1::HOURS_STATE_CLOSED);
+  EXPECT_EQ(s.next_open_time().seconds(), 1795597200 + 23 * 3600);
+  EXPECT_EQ(s.days_size(), 1);
+  // 10 to 12 November: Armistice day is a holiday, closed (PH off).
+  ASSERT_TRUE(schedule("w1", 1794387600 - 86400, 3, &s).ok());
+  EXPECT_EQ(s.days(1).date(), "2026-11-11");
+  EXPECT_TRUE(s.days(1).public_holiday());
+  EXPECT_EQ(s.days(1).periods_size(), 0);
+  EXPECT_EQ(s.days(2).periods_size(), 1);
+  // By appointment on Saturday afternoon: unknown, with its comment, never "open".
+  ASSERT_TRUE(schedule("w3", saturday + 15 * 3600, 1, &s).ok());
+  EXPECT_EQ(s.current_state(), v1::HOURS_STATE_UNKNOWN);
+  EXPECT_EQ(s.current_comment(), "sur rendez-vous");
+  EXPECT_FALSE(s.has_next_open_time());
+  ASSERT_EQ(s.days(0).periods_size(), 1);
+  EXPECT_EQ(s.days(0).periods(0).state(), v1::HOURS_STATE_UNKNOWN);
+  EXPECT_EQ(s.days(0).periods(0).comment(), "sur rendez-vous");
+  // Hours not understood: said so, shown as written, no period invented.
+  ASSERT_TRUE(schedule("w4", 0, 0, &s).ok());
+  EXPECT_FALSE(s.understood());
+  EXPECT_EQ(s.horaires(), "sur rendez-vous");
+  EXPECT_EQ(s.description(), "");
+  EXPECT_EQ(s.current_state(), v1::HOURS_STATE_UNKNOWN);
+  ASSERT_EQ(s.days_size(), 7);
+  for (const auto& d : s.days()) EXPECT_EQ(d.periods_size(), 0);
+  // Refusals: a name that is not a schedule, an unknown venue, days or time out of range.
+  auto status_of = [&](const std::string& name, int64_t seconds, int32_t nanos, int32_t days) {
+    v1::GetOpeningScheduleRequest q;
+    q.set_name(name);
+    q.mutable_time()->set_seconds(seconds);
+    q.mutable_time()->set_nanos(nanos);
+    q.set_days(days);
+    grpc::ClientContext ctx;
+    v1::OpeningSchedule out;
+    return stub_->GetOpeningSchedule(&ctx, q, &out);
+  };
+  const std::string w1 = names["w1"] + "/openingSchedule";
+  EXPECT_EQ(status_of(names["w1"], 0, 0, 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_of("venues/nope/openingSchedule", 0, 0, 0).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);  // not a venue id
+  EXPECT_EQ(status_of("venues/00000000-0000-4000-8000-000000000000/openingSchedule", 0, 0, 0)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(status_of(w1, 0, 0, 32).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_of(w1, 0, 0, -1).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_of(w1, 0, -1, 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_of(w1, 253402300800, 0, 0).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_of(w1, 0, 0, 31).error_code(), grpc::StatusCode::OK);
+  EXPECT_THAT(status_of(std::string("venues/a\0b/openingSchedule", 26), 0, 0, 0).error_code(),
+              ::testing::AnyOf(grpc::StatusCode::NOT_FOUND, grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(status_of("venues/\xff\xfe/openingSchedule", 0, 0, 0).error_code(),
+              ::testing::AnyOf(grpc::StatusCode::NOT_FOUND, grpc::StatusCode::INVALID_ARGUMENT));
+}
+
 // Issue 10: only venues known to be open are shown; those whose hours are unknown then are
 // counted; writes warn about hours not understood, and the resource says whether they were.
 TEST_F(VenuesTest, OpenAtKeepsKnownOpenVenuesAndCountsTheUnknown) {

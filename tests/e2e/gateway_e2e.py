@@ -394,6 +394,55 @@ class GatewayE2E(unittest.TestCase):
             "GET", "/v1/venues?showWithdrawn=true&filter=state%3D%22withdrawn%22", key=self.partner)
         self.assertEqual(status, 200, body)
 
+    def test_opening_schedule_and_open_during_over_rest(self):
+        # The map's venue page and its « ouvert samedi » filter, through the public door.
+        status, _, body = self.call("POST", "/v1/venues",
+                                    venue_body("sched", horaires="Sa 10:00-12:00; PH off"),
+                                    key=self.org_a)
+        self.assertEqual(status, 201, body)
+        name = json.loads(body)["name"]
+        # Saturday 28 November 2026, 11:00 in Paris (10:00 UTC): open until noon.
+        status, headers, body = self.call(
+            "GET", f"/v1/{name}/openingSchedule?time=2026-11-28T10:00:00Z&days=2")
+        self.assertEqual(status, 200, body)
+        self.assertIn("etag", headers)
+        sched = json.loads(body)
+        self.assertEqual(sched["name"], f"{name}/openingSchedule")
+        self.assertEqual(sched["currentState"], "HOURS_STATE_OPEN")
+        self.assertEqual(sched["nextCloseTime"], "2026-11-28T11:00:00Z")
+        self.assertEqual(sched["timeZone"], "Europe/Paris")
+        self.assertEqual([d["date"] for d in sched["days"]], ["2026-11-28", "2026-11-29"])
+        self.assertEqual(sched["days"][0]["periods"],
+                         [{"start": "10:00", "end": "12:00", "state": "HOURS_STATE_OPEN"}])
+        self.assertIn("samedi", sched["description"])
+        # Open on that Saturday, not on the Sunday.
+        def ids(start, end):
+            status, _, body = self.call(
+                "GET", f"/v1/venues:search?openDuring.startTime={start}"
+                       f"&openDuring.endTime={end}&query=sched&pageSize=100")
+            self.assertEqual(status, 200, body)
+            return [r["venue"]["name"] for r in json.loads(body).get("results", [])]
+        self.assertIn(name, ids("2026-11-27T23:00:00Z", "2026-11-28T23:00:00Z"))
+        self.assertNotIn(name, ids("2026-11-28T23:00:00Z", "2026-11-29T23:00:00Z"))
+        # Refusals name the field and the rule.
+        for path, field in [
+                (f"/v1/{name}/openingSchedule?days=32", "days"),
+                (f"/v1/{name}/openingSchedule?days=NaN", "days"),
+                (f"/v1/{name}/openingSchedule?time=2026-13-01T00:00:00Z", "time"),
+                ("/v1/venues:search?openDuring.startTime=2026-11-28T10:00:00Z", "open_during.end_time"),
+                ("/v1/venues:search?openDuring.startTime=2026-11-28T10:00:00Z"
+                 "&openDuring.endTime=2027-01-28T10:00:00Z", "open_during")]:
+            status, _, body = self.call("GET", path)
+            self.assertEqual(status, 400, (path, body))
+            fields = [v["field"] for d in self.error(body)["details"]
+                      for v in d.get("fieldViolations", [])]
+            self.assertTrue(any(f.replace("openDuring.", "open_during.")
+                                .replace("endTime", "end_time") == field for f in fields),
+                            (path, fields))
+        status, _, body = self.call(
+            "GET", "/v1/venues/00000000-0000-4000-8000-000000000000/openingSchedule")
+        self.assertEqual(status, 404, body)
+
     def test_links_are_re_encoded_and_single_headers_single(self):
         # Raw quotes in the query are percent-encoded in the Link header, never copied.
         status, headers, body = self.call("GET", '/v1/venues?pageSize=1&filter=state="active"')
