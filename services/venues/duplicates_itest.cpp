@@ -25,14 +25,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-// Invalid UTF-8 in a string field fails the message's parsing (INVALID_ARGUMENT without a field,
-// as for every method): the field is named for the other hostile values.
-bool Utf8(const std::string& s) {
-  return s.find('\xff') == std::string::npos && s.find("\xc3\x28") == std::string::npos;
-}
-std::set<std::string> Named(const std::string& value, const std::string& field) {
-  return Utf8(value) ? std::set<std::string>{field} : std::set<std::string>{};
-}
+using itest::Named;
 
 std::string ReadTestdata(const std::string& name) {
   std::ifstream in(testing::SourceDir() + "/services/venues/testdata/" + name);
@@ -56,6 +49,16 @@ class DuplicatesTest : public itest::VenuesServiceTest {
     ASSERT_EQ(fresh ? a.created() : a.unchanged(), 5) << a.DebugString();
     ASSERT_TRUE(Import("base-regionale", ReadTestdata("duplicates_region.csv"), &b).ok());
     ASSERT_EQ(fresh ? b.created() : b.unchanged(), 5) << b.DebugString();
+  }
+
+  /// How many links a replica lists now (no wait for a pass).
+  static int LinksOf(const itest::Replica& replica) {
+    auto stub = v1::DuplicateService::NewStub(replica.channel());
+    grpc::ClientContext ctx;
+    v1::ListDuplicateLinksRequest req;
+    v1::ListDuplicateLinksResponse resp;
+    EXPECT_TRUE(stub->ListDuplicateLinks(&ctx, req, &resp).ok());
+    return resp.duplicate_links_size();
   }
 
   /// After a detection pass that saw every write made before the call.
@@ -435,29 +438,15 @@ TEST_F(DuplicatesTest, AVenueCreatedOrUpdatedOneByOneIsComparedToo) {
 // written while no replica detected (here, one whose passes come once an hour, then none) is
 // checked by the next replica that does, after a restart.
 TEST_F(DuplicatesTest, WritesMadeWhileNoReplicaDetectsAreCheckedAfterARestart) {
-  process_->Signal(SIGTERM);
-  ASSERT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
-  testing::ServiceBinary hourly("services/venues/passerelle-venues",
-                                {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()},
-                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "3600000"}});
+  StopOwn();
   {
-    auto process = hourly.Start();
-    auto channel = grpc::CreateChannel(hourly.grpc_address(), grpc::InsecureChannelCredentials());
-    stub_ = v1::VenueService::NewStub(channel);
+    itest::Replica hourly(binary_.schema(),
+                          {{"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "3600000"}});
+    stub_ = v1::VenueService::NewStub(hourly.channel());
     ImportBoth();  // answered at once: nothing waits for detection
-    auto detecting = v1::DuplicateService::NewStub(channel);
-    grpc::ClientContext ctx;
-    v1::ListDuplicateLinksRequest req;
-    v1::ListDuplicateLinksResponse resp;
-    ASSERT_TRUE(detecting->ListDuplicateLinks(&ctx, req, &resp).ok());
-    EXPECT_EQ(resp.duplicate_links_size(), 0) << "detected within the write";
-    process->Signal(SIGTERM);
-    ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
+    EXPECT_EQ(LinksOf(hourly), 0) << "detected within the write";
   }
-  process_ = binary_.Start();
-  auto channel = grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials());
-  stub_ = v1::VenueService::NewStub(channel);
-  duplicates_ = v1::DuplicateService::NewStub(channel);
+  StartOwn();
   const auto links = ByName(Links());
   ASSERT_EQ(links.size(), 2u);
   EXPECT_TRUE(links.contains("Centre social de l'Épeule"));
@@ -467,47 +456,28 @@ TEST_F(DuplicatesTest, WritesMadeWhileNoReplicaDetectsAreCheckedAfterARestart) {
 // While a replica writes (a bulk load), its passes wait for the writes to pause, so that the
 // batches do not share the CPU with detection; never longer than the longest delay.
 TEST_F(DuplicatesTest, APassWaitsForWritesToPauseButNotLongerThanItsLimit) {
-  process_->Signal(SIGTERM);
-  ASSERT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
-  auto links_of = [](testing::ServiceBinary& replica) {
-    auto stub = v1::DuplicateService::NewStub(
-        grpc::CreateChannel(replica.grpc_address(), grpc::InsecureChannelCredentials()));
-    grpc::ClientContext ctx;
-    v1::ListDuplicateLinksRequest req;
-    v1::ListDuplicateLinksResponse resp;
-    EXPECT_TRUE(stub->ListDuplicateLinks(&ctx, req, &resp).ok());
-    return resp.duplicate_links_size();
-  };
+  StopOwn();
   {
     // Waits for 5 s without writes; the import's links come after that pause.
-    testing::ServiceBinary waiting("services/venues/passerelle-venues",
-                                   {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()},
-                                    {"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
-                                    {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "5000"}});
-    auto process = waiting.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(waiting.grpc_address(), grpc::InsecureChannelCredentials()));
+    itest::Replica waiting(binary_.schema(),
+                           {{"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
+                            {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "5000"}});
+    stub_ = v1::VenueService::NewStub(waiting.channel());
     ImportBoth();
-    EXPECT_EQ(links_of(waiting), 0) << "a pass ran right after the writes";
-    EXPECT_TRUE(testing::WaitFor([&] { return links_of(waiting) == 2; }, std::chrono::seconds(30)));
-    process->Signal(SIGTERM);
-    ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
+    EXPECT_EQ(LinksOf(waiting), 0) << "a pass ran right after the writes";
+    EXPECT_TRUE(testing::WaitFor([&] { return LinksOf(waiting) == 2; }, std::chrono::seconds(30)));
   }
   {
     // Would wait an hour for a pause; passes run every second all the same.
-    testing::ServiceBinary busy("services/venues/passerelle-venues",
-                                {{"PASSERELLE_DATABASE_SCHEMA", binary_.schema()},
-                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
-                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "3600000"},
-                                 {"PASSERELLE_VENUES_DUPLICATE_DETECTION_MAX_DELAY_MS", "1000"}});
-    auto process = busy.Start();
-    stub_ = v1::VenueService::NewStub(
-        grpc::CreateChannel(busy.grpc_address(), grpc::InsecureChannelCredentials()));
+    itest::Replica busy(binary_.schema(),
+                        {{"PASSERELLE_VENUES_DUPLICATE_DETECTION_INTERVAL_MS", "50"},
+                         {"PASSERELLE_VENUES_DUPLICATE_DETECTION_QUIET_MS", "3600000"},
+                         {"PASSERELLE_VENUES_DUPLICATE_DETECTION_MAX_DELAY_MS", "1000"}});
+    stub_ = v1::VenueService::NewStub(busy.channel());
     // Moved out of reach: the next pass drops its link, within the longest delay.
     v1::Venue moved;
     {
-      auto links = v1::DuplicateService::NewStub(
-          grpc::CreateChannel(busy.grpc_address(), grpc::InsecureChannelCredentials()));
+      auto links = v1::DuplicateService::NewStub(busy.channel());
       grpc::ClientContext ctx;
       v1::ListDuplicateLinksRequest req;
       v1::ListDuplicateLinksResponse resp;
@@ -526,11 +496,9 @@ TEST_F(DuplicatesTest, APassWaitsForWritesToPauseButNotLongerThanItsLimit) {
     for (const char* p : {"latitude", "longitude"}) req.mutable_update_mask()->add_paths(p);
     v1::Venue updated;
     ASSERT_TRUE(stub_->UpdateVenue(&ctx, req, &updated).ok());
-    EXPECT_TRUE(testing::WaitFor([&] { return links_of(busy) == 1; }, std::chrono::seconds(30)));
-    process->Signal(SIGTERM);
-    ASSERT_EQ(process->Wait(std::chrono::seconds(15)), 0) << process->Output();
+    EXPECT_TRUE(testing::WaitFor([&] { return LinksOf(busy) == 1; }, std::chrono::seconds(30)));
   }
-  process_ = binary_.Start();  // for TearDown
+  StartOwn();  // for TearDown
 }
 
 // Found by the outside review: "nearest" is not symmetric. Y is among X's 8 nearest but X is
@@ -746,9 +714,9 @@ TEST_F(DuplicatesTest, HostileInputIsRefusedPrecisely) {
     req.set_state(static_cast<v1::DuplicateLinkState>(7));
     refused(req, "state");
   }
-  for (const std::string& s :
-       {std::string("ville-roubaix"), std::string("sources/Ville!"),
-        std::string("sources/a\0b", 11), std::string("sources/\xff"), "sources/" + huge}) {
+  std::vector<std::string> bad_sources = itest::HostileNames("sources/");
+  bad_sources.insert(bad_sources.end(), {"ville-roubaix", "sources/Ville!"});
+  for (const std::string& s : bad_sources) {
     v1::ListDuplicateLinksRequest req;
     req.set_source(s);
     refused(req, "source");

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 #include "gtest/gtest.h"
 #include "libs/testing/grpc_status.hpp"
 #include "libs/testing/testing.hpp"
+#include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/organisations.grpc.pb.h"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/sample_venue.hpp"
@@ -42,6 +44,20 @@ inline BadRequest Violations(const grpc::Status& st) {
     }
   }
   return out;
+}
+
+/// What a hostile client puts after a resource name's prefix: nothing, a NUL, invalid UTF-8
+/// (two forms), a tab and 100 KB (robustness.md).
+inline std::vector<std::string> HostileNames(const std::string& prefix) {
+  return {
+      prefix,          prefix + std::string("a\0b", 3),  prefix + "\xff\xfe", prefix + "\xc3\x28",
+      prefix + "a\tb", prefix + std::string(100000, 'a')};
+}
+
+/// Invalid UTF-8 in a string field fails the message's parsing (INVALID_ARGUMENT without a
+/// field, as for every method): the fields an INVALID_ARGUMENT names for `value` sent as `field`.
+inline std::set<std::string> Named(const std::string& value, const std::string& field) {
+  return text::IsValidUtf8(value) ? std::set<std::string>{field} : std::set<std::string>{};
 }
 
 /// The google.rpc.ErrorInfo reason of an error (empty when none).
@@ -72,18 +88,55 @@ inline void RegisterSource(v1::VenueService::Stub& stub, const std::string& sour
       << st.error_message();
 }
 
+/// Another passerelle-venues on a test's schema (a second replica, or a restart with other
+/// settings), with a channel to it; stopped by SIGTERM at the end of its scope, exit status 0.
+class Replica {
+ public:
+  explicit Replica(const std::string& schema, std::map<std::string, std::string> settings = {})
+      : binary_("services/venues/passerelle-venues", WithSchema(schema, std::move(settings))),
+        process_(binary_.Start()),
+        channel_(grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials())) {}
+  ~Replica() {
+    process_->Signal(SIGTERM);
+    EXPECT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
+  }
+  Replica(const Replica&) = delete;
+  Replica& operator=(const Replica&) = delete;
+
+  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+
+ private:
+  static std::map<std::string, std::string> WithSchema(const std::string& schema,
+                                                       std::map<std::string, std::string> s) {
+    s["PASSERELLE_DATABASE_SCHEMA"] = schema;
+    return s;
+  }
+  testing::ServiceBinary binary_;
+  std::unique_ptr<testing::Process> process_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
 /// Starts passerelle-venues for each test and stops it (exit status 0) after.
 class VenuesServiceTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void SetUp() override { StartOwn(); }
+  void TearDown() override {
+    if (process_ == nullptr) return;
+    process_->Signal(SIGTERM);
+    EXPECT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
+  }
+  /// Stops this test's binary (exit status 0), e.g. to run a Replica alone on its schema.
+  void StopOwn() {
+    process_->Signal(SIGTERM);
+    EXPECT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
+    process_.reset();
+  }
+  /// Starts this test's binary (again) and points the stubs at it.
+  void StartOwn() {
     process_ = binary_.Start();
     auto channel = grpc::CreateChannel(binary_.grpc_address(), grpc::InsecureChannelCredentials());
     stub_ = v1::VenueService::NewStub(channel);
     organisations_ = v1::OrganisationService::NewStub(channel);
-  }
-  void TearDown() override {
-    process_->Signal(SIGTERM);
-    EXPECT_EQ(process_->Wait(std::chrono::seconds(15)), 0) << process_->Output();
   }
 
   grpc::Status Create(const v1::Venue& v, v1::Venue* out, const std::string& request_id = "") {
