@@ -35,7 +35,7 @@ const RouteTable* RoutesTest::table_ = nullptr;
 TEST_F(RoutesTest, EveryAnnotatedMethodIsARoute) {
   std::map<std::string, int> per_service;
   for (const Route& r : table_->routes()) ++per_service[r.method->service()->full_name()];
-  EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 19);
+  EXPECT_EQ(per_service["passerelle.venues.v1.VenueService"], 20);
   EXPECT_EQ(per_service["passerelle.venues.v1.DuplicateService"], 3);
   EXPECT_EQ(per_service["passerelle.referential.v1.ReferentialService"], 13);
   EXPECT_EQ(per_service["passerelle.sync.v1.SyncService"], 9);
