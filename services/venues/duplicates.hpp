@@ -133,6 +133,26 @@ class DuplicateRepository {
                                                 const EventFactory& updated) = 0;
 };
 
+/// When a detection pass runs (main.cpp runs DetectChanges every interval): while this replica
+/// writes (a bulk load), passes wait for its writes to pause for `quiet`, so that the batches
+/// do not share the CPU with detection, but never longer than `max_delay` after the last pass.
+class DetectionPacer {
+ public:
+  DetectionPacer(absl::Duration quiet, absl::Duration max_delay, absl::Time start)
+      : quiet_(quiet), max_delay_(max_delay), last_pass_(start) {}
+  /// Whether a pass runs at `now`, the replica's last write having been at `last_write`; a
+  /// pass that runs is counted from `now`.
+  bool ShouldRun(absl::Time now, absl::Time last_write) {
+    if (now - last_write < quiet_ && now - last_pass_ < max_delay_) return false;
+    last_pass_ = now;
+    return true;
+  }
+
+ private:
+  absl::Duration quiet_, max_delay_;
+  absl::Time last_pass_;
+};
+
 /// The duplicates' use cases.
 class Duplicates {
  public:

@@ -130,5 +130,23 @@ TEST(DuplicateScore, PostcodeDecidesWhenAnInseeCodeIsMissing) {
             kDuplicateThreshold);
 }
 
+// A bulk load writes every few milliseconds: passes wait for a 2 s pause, but run at least once
+// a minute; with no writes they run every time they are asked.
+TEST(DetectionPacer, WaitsForWritesToPauseButNotLongerThanTheLongestDelay) {
+  const absl::Time t0 = absl::FromUnixSeconds(1'800'000'000);
+  DetectionPacer pacer(absl::Seconds(2), absl::Seconds(60), t0);
+  EXPECT_FALSE(pacer.ShouldRun(t0 + absl::Seconds(1), t0 + absl::Milliseconds(999)));
+  EXPECT_FALSE(pacer.ShouldRun(t0 + absl::Seconds(30), t0 + absl::Seconds(29)));
+  // Writes still going 60 s after the last pass: it runs anyway, then waits again.
+  EXPECT_TRUE(pacer.ShouldRun(t0 + absl::Seconds(60), t0 + absl::Seconds(59)));
+  EXPECT_FALSE(pacer.ShouldRun(t0 + absl::Seconds(61), t0 + absl::Seconds(61)));
+  EXPECT_FALSE(pacer.ShouldRun(t0 + absl::Seconds(119), t0 + absl::Seconds(118)));
+  EXPECT_TRUE(pacer.ShouldRun(t0 + absl::Seconds(120), t0 + absl::Seconds(119)));
+  // A pause of 2 s: it runs, and keeps running while nothing is written.
+  EXPECT_TRUE(pacer.ShouldRun(t0 + absl::Seconds(122), t0 + absl::Seconds(120)));
+  EXPECT_TRUE(pacer.ShouldRun(t0 + absl::Seconds(123), t0 + absl::Seconds(120)));
+  EXPECT_FALSE(pacer.ShouldRun(t0 + absl::Seconds(124), t0 + absl::Seconds(123)));
+}
+
 }  // namespace
 }  // namespace passerelle::venues

@@ -80,15 +80,12 @@ int main(int argc, char** argv) {
              [&registry] { return registry.RefreshIndex(); });
          // Off the write path: every interval (1 s), the venues written since the last pass (by any
          // replica or the sync). A failed pass is logged and run again from the same place.
-         // While this replica writes (a bulk load), passes wait for a pause of
-         // detection_quiet, at most detection_max_delay.
+         // While this replica writes (a bulk load), passes wait for a pause (DetectionPacer).
          service::RunEvery(rt, detection_interval,
-                           [&duplicates, &metrics, &registry, quiet = detection_quiet,
-                            max_delay = detection_max_delay, last_pass = absl::Now()]() mutable {
-                             const absl::Time now = absl::Now();
-                             if (now - registry.LastWrite() < quiet && now - last_pass < max_delay)
-                               return;
-                             last_pass = now;
+                           [&duplicates, &metrics, &registry,
+                            pacer = venues::DetectionPacer(detection_quiet, detection_max_delay,
+                                                           absl::Now())]() mutable {
+                             if (!pacer.ShouldRun(absl::Now(), registry.LastWrite())) return;
                              const auto started = std::chrono::system_clock::now();
                              auto checked = duplicates.DetectChanges();
                              if (!checked.ok()) {
