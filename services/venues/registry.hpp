@@ -98,6 +98,15 @@ struct ConflictRecord {
   std::string Name() const { return absl::StrCat("venues/", venue_id, "/conflicts/", id); }
 };
 
+/// What a source's row does to the standard fields of a venue edited locally (`current`, as
+/// stored; `next` holds the row's record and is changed in place): a field whose source value
+/// did not change keeps its local value; one the source changed to the local value is the
+/// source's again (its mark goes); one the source changed otherwise is a conflict, added to
+/// `conflicts` and settled by `policy`. Values compare as sets, and a position (latitude and
+/// longitude) is settled as a whole.
+void MergeLocalEdits(const standard::Venue& current, ConflictPolicy policy, standard::Venue& next,
+                     std::vector<ConflictRecord>& conflicts);
+
 /// Builds the event announcing a change (given the venue after it and its changed fields).
 using EventFactory = std::function<events::v1::Event(const standard::Venue& after,
                                                      const std::vector<std::string>& changed)>;

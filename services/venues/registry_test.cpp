@@ -234,6 +234,56 @@ class RegistryTest : public ::testing::Test {
   Registry registry_{standard::Standard::V102(), repo_, tokens_, clock_};
 };
 
+// The rule for locally edited fields when the source writes the venue again.
+TEST(MergeLocalEditsTest, UntouchedEditsStandCaughtUpOnesGoChangedOnesAreConflicts) {
+  standard::Venue current;
+  current.id = "v1";
+  current.source = "siilab";
+  current.source_record = standard::Record{{"nom", {"Ancien nom"}},
+                                           {"telephone", {"+33300000000"}},
+                                           {"horaires", {"Mo 09:00-12:00"}},
+                                           {"latitude", {"50.69"}},
+                                           {"longitude", {"3.18"}}};
+  current.standard = *current.source_record;
+  current.standard["nom"] = {"Nom corrigé"};          // edited here
+  current.standard["telephone"] = {"+33320000000"};   // edited here
+  current.standard["horaires"] = {"Mo 14:00-17:00"};  // edited here
+  current.standard["latitude"] = {"50.70"};           // edited here (a position)
+  for (const char* f : {"nom", "telephone", "horaires", "latitude"}) {
+    current.local_fields[f] = {.time = absl::FromUnixSeconds(1), .by = "org-a"};
+  }
+  // The source sends: the name unchanged, the phone as edited here, new hours, a new longitude.
+  standard::Venue row = current;
+  row.standard = *current.source_record;
+  row.standard["telephone"] = {"+33320000000"};
+  row.standard["horaires"] = {"Tu 09:00-12:00"};
+  row.standard["longitude"] = {"3.19"};
+  for (ConflictPolicy policy : {ConflictPolicy::kSourceWins, ConflictPolicy::kLocalWins}) {
+    standard::Venue next = row;
+    std::vector<ConflictRecord> conflicts;
+    MergeLocalEdits(current, policy, next, conflicts);
+    const bool local = policy == ConflictPolicy::kLocalWins;
+    EXPECT_EQ(next.standard["nom"], std::vector<std::string>{"Nom corrigé"});  // untouched
+    EXPECT_TRUE(next.local_fields.contains("nom"));
+    EXPECT_FALSE(next.local_fields.contains("telephone"));  // the source caught up
+    EXPECT_EQ(next.standard["horaires"],
+              std::vector<std::string>{local ? "Mo 14:00-17:00" : "Tu 09:00-12:00"});
+    EXPECT_EQ(next.local_fields.contains("horaires"), local);
+    // The position is settled as a whole: the local latitude goes with the source's longitude
+    // or stays with the old one, never half of each.
+    EXPECT_EQ(next.standard["latitude"], std::vector<std::string>{local ? "50.70" : "50.69"});
+    EXPECT_EQ(next.standard["longitude"], std::vector<std::string>{local ? "3.18" : "3.19"});
+    std::vector<std::string> fields;
+    for (const ConflictRecord& c : conflicts) {
+      fields.push_back(c.field);
+      EXPECT_EQ(c.venue_id, "v1");
+      EXPECT_EQ(c.policy, policy);
+    }
+    std::sort(fields.begin(), fields.end());
+    EXPECT_THAT(fields, ElementsAre("horaires", "latitude", "longitude"));
+  }
+}
+
 TEST_F(RegistryTest, CreateValidatesAndDatesTheEventByTheClock) {
   v1::Venue bad = Valid("a");
   bad.set_code_postal("ABCDE");
