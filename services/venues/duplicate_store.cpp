@@ -206,8 +206,17 @@ absl::StatusOr<std::vector<DuplicateLink>> PgDuplicateStore::ListLinks(const Fil
                                                                        int limit) {
   std::vector<DuplicateLink> out;
   const std::string state = filter.state ? std::string(LinkStateName(*filter.state)) : "";
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) -> absl::Status {
     out.clear();
+    // A filter naming what does not exist is a mistake to report, not an empty list.
+    if (!filter.source.empty() &&
+        tx.exec_params("SELECT 1 FROM sources WHERE source_id = $1", filter.source).empty()) {
+      return absl::NotFoundError(absl::StrCat("sources/", filter.source, " n'existe pas"));
+    }
+    if (!filter.venue.empty() &&
+        tx.exec_params("SELECT 1 FROM venues WHERE id = $1::uuid", filter.venue).empty()) {
+      return absl::NotFoundError(absl::StrCat("venues/", filter.venue, " n'existe pas"));
+    }
     for (const auto& row : tx.exec_params(
              absl::StrCat("SELECT ", kLinkColumns, kLinkFrom,
                           " WHERE l.link_id > $1::uuid AND ($2 = '' OR l.state = $2) "

@@ -727,6 +727,17 @@ TEST_F(DuplicatesTest, HostileInputIsRefusedPrecisely) {
     req.set_venue(v);
     refused(req, "venue");
   }
+  // Well-formed names of what does not exist: NOT_FOUND, not an empty list (tester 16, F5).
+  for (auto [source, venue] : std::vector<std::pair<std::string, std::string>>{
+           {"sources/inconnue", ""}, {"", "venues/00000000-0000-4000-8000-000000000000"}}) {
+    v1::ListDuplicateLinksRequest req;
+    req.set_source(source);
+    req.set_venue(venue);
+    v1::ListDuplicateLinksResponse resp;
+    grpc::Status st = ListLinks(req, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << source << venue;
+    EXPECT_THAT(st.error_message(), HasSubstr("n'existe pas"));
+  }
   // A huge page size is capped, not refused.
   v1::ListDuplicateLinksRequest big;
   big.set_page_size(1 << 30);

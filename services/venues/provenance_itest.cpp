@@ -175,6 +175,7 @@ TEST_F(ProvenanceTest, TheSourceChangingAnEditedFieldIsAConflictTheSourceWinsByD
   v1::ListVenueConflictsResponse all;
   ASSERT_TRUE(Conflicts("venues/-", &all, "source = \"region\"").ok());
   EXPECT_EQ(all.conflicts_size(), 1);
+  RegisterWith("other", v1::CONFLICT_POLICY_UNSPECIFIED);  // a source without conflicts
   ASSERT_TRUE(Conflicts("venues/-", &all, "source = \"other\"").ok());
   EXPECT_EQ(all.conflicts_size(), 0);
 }
@@ -384,6 +385,12 @@ TEST_F(ProvenanceTest, ConflictsOfTwoSourcesOrOfAnUnknownVenueAreRefused) {
   const std::string unknown = "venues/00000000-0000-4000-8000-000000000000";
   grpc::Status st = Conflicts(unknown, &page);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+  // So is a source that does not exist (tester 16, F5), here or across venues.
+  for (const std::string& parent : {std::string("venues/-"), stored.name()}) {
+    st = Conflicts(parent, &page, "source = \"inconnue\"");
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::NOT_FOUND) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr("sources/inconnue n'existe pas"));
+  }
   v1::Venue ignored;
   {
     grpc::ClientContext ctx;

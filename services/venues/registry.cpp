@@ -1081,9 +1081,12 @@ absl::StatusOr<Registry::ConflictPage> Registry::ListConflicts(const std::string
             "sans jeton"}});
     }
   }
-  // An unknown venue is NOT_FOUND, as GetVenue answers, not an empty list.
+  // An unknown venue or source is NOT_FOUND, as GetVenue and GetSource answer, not an empty list.
   if (!query.venue_id.empty()) {
     if (auto venue = repo_.Get(query.venue_id); !venue.ok()) return venue.status();
+  }
+  if (!query.source.empty()) {
+    if (auto source = repo_.GetSource(query.source); !source.ok()) return source.status();
   }
   const int size = query.limit;
   query.limit = size + 1;

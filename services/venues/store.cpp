@@ -531,7 +531,7 @@ absl::StatusOr<SourceRecord> PgStore::GetSource(const std::string& id) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!out) return absl::NotFoundError(absl::StrCat("sources/", id, " does not exist"));
+  if (!out) return absl::NotFoundError(absl::StrCat("sources/", id, " n'existe pas"));
   return *out;
 }
 
