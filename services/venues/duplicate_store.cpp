@@ -290,6 +290,19 @@ absl::StatusOr<DuplicateLink> PgDuplicateStore::Resolve(const std::string& id, L
               "venues/" + vid, "VENUE_NOT_ACTIVE");
         }
       }
+      // Hiding a venue that others are hidden behind would make a chain (C shows A, which shows
+      // B): the administrator keeps that venue instead.
+      auto behind = tx.exec_params(
+          "SELECT id::text FROM venues WHERE duplicate_of = $1::uuid ORDER BY id LIMIT 3", hidden);
+      if (!behind.empty()) {
+        std::vector<std::string> names;
+        for (const auto& b : behind) names.push_back("venues/" + b[0].as<std::string>());
+        return api::FailedPrecondition(
+            absl::StrCat("venues/", hidden, " est le lieu gardé d'autres doublons (",
+                         absl::StrJoin(names, ", "),
+                         ") : gardez-le (canonical_venue) plutôt que de le masquer"),
+            "VENUE", "venues/" + hidden, "VENUE_IS_CANONICAL");
+      }
       SetDuplicateOf(tx, topology_, hidden, "", canonical, now, updated);
       wrote = true;
     }

@@ -590,6 +590,61 @@ TEST_F(DuplicatesTest, AProposedLinkIsDroppedWhenAVenueMovesAwayOrIsWithdrawn) {
   EXPECT_TRUE(Links(v1::DUPLICATE_PROPOSED).empty());
 }
 
+// Found by the outside review (tester 16, F4): SAME could hide a venue others were already
+// hidden behind, making a chain (C shows A, A shows B). Refused: keep A instead.
+TEST_F(DuplicatesTest, AVenueOthersAreHiddenBehindIsKeptNotHidden) {
+  v1::BatchUpsertVenuesResponse resp;
+  for (const char* source : {"ville-roubaix", "base-regionale", "mediation-lille"}) {
+    v1::Venue v = itest::Valid(std::string("chain-") + source, "Espace numérique du Pile");
+    v.set_adresse("12 rue de Condé");
+    v.set_latitude(50.6812);
+    v.set_longitude(3.1802);
+    ASSERT_TRUE(Batch(source, {v}, &resp).ok());
+    ASSERT_EQ(resp.results(0).outcome(), v1::CREATED) << resp.DebugString();
+  }
+  // The three pairs are proposed; names of the venues by source.
+  std::map<std::string, std::string> by_source;
+  std::vector<v1::DuplicateLink> links = Links(v1::DUPLICATE_PROPOSED);
+  ASSERT_EQ(links.size(), 3u);
+  for (const auto& l : links) {
+    for (const std::string& name : {l.venue(), l.other_venue()}) {
+      grpc::ClientContext ctx;
+      v1::GetVenueRequest req;
+      req.set_name(name);
+      v1::Venue v;
+      ASSERT_TRUE(stub_->GetVenue(&ctx, req, &v).ok());
+      by_source[v.provenance().source()] = name;
+    }
+  }
+  const std::string a = by_source["ville-roubaix"], b = by_source["base-regionale"],
+                    c = by_source["mediation-lille"];
+  auto link_of = [&](const std::string& x, const std::string& y) {
+    for (const auto& l : links) {
+      if ((l.venue() == x && l.other_venue() == y) || (l.venue() == y && l.other_venue() == x)) {
+        return l.name();
+      }
+    }
+    ADD_FAILURE() << "no link between " << x << " and " << y;
+    return std::string();
+  };
+  v1::DuplicateLink out;
+  ASSERT_TRUE(Resolve(link_of(a, c), v1::DUPLICATE_SAME, a, &out).ok());  // C hidden behind A
+  grpc::Status st = Resolve(link_of(a, b), v1::DUPLICATE_SAME, b, &out);  // would hide A
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << st.error_message();
+  EXPECT_EQ(itest::Reason(st), "VENUE_IS_CANONICAL");
+  EXPECT_THAT(st.error_message(), HasSubstr(c));
+  // Keeping A hides B: one level, no chain.
+  ASSERT_TRUE(Resolve(link_of(a, b), v1::DUPLICATE_SAME, a, &out).ok()) << st.error_message();
+  for (const std::string& hidden : {b, c}) {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(hidden);
+    v1::Venue v;
+    ASSERT_TRUE(stub_->GetVenue(&ctx, req, &v).ok());
+    EXPECT_EQ(v.duplicate_of(), a);
+  }
+}
+
 // Two sources placing many similar venues at one point (a careless producer's geocoding): each
 // venue is compared with its nearest few only, so links and work stay linear in the venues.
 TEST_F(DuplicatesTest, ACrowdAtOnePointGivesAtMostAFewCandidatesPerVenue) {
