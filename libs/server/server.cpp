@@ -1,10 +1,9 @@
 // gRPC server bootstrap.
 #include "libs/server/server.hpp"
 
-#include <signal.h>
-
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
 
 #include "absl/strings/str_cat.h"
 #include "libs/events/event.hpp"
@@ -38,6 +37,10 @@ void GrpcServer::AddService(grpc::Service* service) { services_.push_back(servic
 
 void GrpcServer::OnShutdown(std::function<void()> hook) { hooks_.push_back(std::move(hook)); }
 
+void GrpcServer::OnStopping(std::function<void()> hook) {
+  stopping_hooks_.push_back(std::move(hook));
+}
+
 absl::Status GrpcServer::Start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -55,8 +58,8 @@ absl::Status GrpcServer::Start() {
   }
   server_ = builder.BuildAndStart();
   if (!server_ || port_ == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot listen on ", options_.address, ": the port is taken or the address is invalid"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options_.address,
+                                               ": the port is taken or the address is invalid"));
   }
   server_->GetHealthCheckService()->SetServingStatus(true);
   logging::Info("gRPC server listening", {{"address", options_.address}, {"port", port_}});
@@ -66,6 +69,8 @@ absl::Status GrpcServer::Start() {
 void GrpcServer::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  for (auto& hook : stopping_hooks_) hook();
+  stopping_hooks_.clear();
   if (server_) {
     server_->GetHealthCheckService()->SetServingStatus(false);
     logging::Info("draining gRPC calls", {{"timeout_ms", options_.drain_timeout.count()}});

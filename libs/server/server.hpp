@@ -2,13 +2,13 @@
 // SO_REUSEPORT off, request ids, deadlines, graceful shutdown on SIGTERM.
 #pragma once
 
+#include <grpcpp/grpcpp.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <grpcpp/grpcpp.h>
 
 #include "absl/status/status.h"
 #include "libs/logging/logging.hpp"
@@ -41,19 +41,23 @@ class GrpcServer {
   /// Work to do after the server drained, in reverse order of registration: stop relays and
   /// consumers, close pools.
   void OnShutdown(std::function<void()> hook);
+  /// Work to stop before the drain, in order of registration: background work that would
+  /// otherwise go on for as long as a client holds a call open (the sync's runs).
+  void OnStopping(std::function<void()> hook);
 
   absl::Status Start();
   int port() const { return port_; }
   /// A channel to this server's own services without the network (after Start).
   std::shared_ptr<grpc::Channel> InProcessChannel();
-  /// Health NOT_SERVING, drain calls up to drain_timeout, then the shutdown hooks. Idempotent.
+  /// The stopping hooks, health NOT_SERVING, drain calls up to drain_timeout, then the shutdown
+  /// hooks. Idempotent.
   void Shutdown();
 
  private:
   ServerOptions options_;
   metrics::Metrics* metrics_;
   std::vector<grpc::Service*> services_;
-  std::vector<std::function<void()>> hooks_;
+  std::vector<std::function<void()>> hooks_, stopping_hooks_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   bool shut_down_ = false;

@@ -1,13 +1,11 @@
 // The gRPC bootstrap end to end over loopback: health, reflection, metrics by code, rich
 // errors, deadlines, request ids, SO_REUSEPORT off, draining on shutdown.
-#include "libs/server/server.hpp"
+#include <grpcpp/generic/generic_stub.h>
 
 #include <atomic>
 #include <future>
 #include <sstream>
 #include <thread>
-
-#include <grpcpp/generic/generic_stub.h>
 
 #include "gmock/gmock.h"
 #include "google/rpc/error_details.pb.h"
@@ -16,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
+#include "libs/server/server.hpp"
 #include "libs/testing/testing.hpp"
 #include "passerelle/testing/v1/echo.grpc.pb.h"
 
@@ -44,8 +43,8 @@ class EchoImpl final : public EchoService::Service {
       std::this_thread::sleep_for(5ms);
     }
     if (req->fail_code() == 3) {
-      return ToGrpc(InvalidArgument("bad echo", {{"message", "must not be empty"},
-                                                 {"delay_ms", "must be positive"}}));
+      return ToGrpc(InvalidArgument(
+          "bad echo", {{"message", "must not be empty"}, {"delay_ms", "must be positive"}}));
     }
     if (req->fail_code() != 0) {
       return ToGrpc(absl::Status(static_cast<absl::StatusCode>(req->fail_code()), "asked to"));
@@ -234,15 +233,24 @@ TEST_F(ServerTest, ShutdownDrainsInFlightCallsThenRunsHooksInReverse) {
   req.set_message("slow");
   req.set_delay_ms(500);
   grpc::Status slow_status;
+  std::atomic<bool> answered{false};
   std::thread caller([&] {
     EchoResponse resp;
     slow_status = Call(req, &resp);
+    answered = true;
   });
   std::this_thread::sleep_for(150ms);  // the call is in flight
+  // Stopping hooks run first, while the drain has still to wait for the slow call.
+  bool answered_when_stopping = true;
+  server_->OnStopping([&] {
+    hooks_ran_.push_back("stopping");
+    answered_when_stopping = answered;
+  });
   server_->Shutdown();
   caller.join();
   EXPECT_TRUE(slow_status.ok()) << slow_status.error_message();
-  EXPECT_EQ(hooks_ran_, (std::vector<std::string>{"second", "first"}));
+  EXPECT_FALSE(answered_when_stopping);
+  EXPECT_EQ(hooks_ran_, (std::vector<std::string>{"stopping", "second", "first"}));
   // New calls are refused once shut down.
   EchoResponse resp;
   EXPECT_FALSE(Call(EchoRequest(), &resp, 500ms).ok());

@@ -106,9 +106,10 @@ int main(int argc, char** argv) {
          });
          auto& handler = rt.components.Emplace<sync::Handler>(syncer, *rt.page_tokens);
          rt.server->AddService(&handler);
-         // The scheduler: due sources, and runs whose process died. Shutdown hooks run in reverse:
-         // the scheduler stops first, then the runs in progress end (each fails as interrupted).
-         rt.server->OnShutdown([&syncer] { syncer.Shutdown(); });
+         // The runs in progress end before the drain (each fails as interrupted), so that no
+         // batch is sent while a client holds a call open; later runs are refused as stopping.
+         rt.server->OnStopping([&syncer] { syncer.Shutdown(); });
+         // The scheduler: due sources, and runs whose process died.
          service::RunEvery(rt, tick, [&syncer] { syncer.Tick(); });
          return absl::OkStatus();
        }});
