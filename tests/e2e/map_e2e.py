@@ -360,6 +360,55 @@ class MapE2E(unittest.TestCase):
             self.assertIn("PASSERELLE_GATEWAY_MAP_TILES_URL", proc.log_tail(), bad)
             proc.killed = True  # its non-zero exit is the point
 
+    def test_web_dir_read_safely(self):
+        """Only regular files directly in the web directory with plain names are served: a
+        symbolic link (to /etc/passwd), a subdirectory, a dot file are not; without index.html
+        the gateway starts without the map."""
+        import tempfile
+        with tempfile.TemporaryDirectory() as web:
+            with open(os.path.join(web, "index.html"), "w") as f:
+                f.write('<!DOCTYPE html><html lang="fr"><title>t</title></html>')
+            with open(os.path.join(web, "a.txt"), "w") as f:
+                f.write("plain")
+            with open(os.path.join(web, ".cache"), "w") as f:
+                f.write("dot file")
+            os.symlink("/etc/passwd", os.path.join(web, "passwd.txt"))
+            os.mkdir(os.path.join(web, "sub"))
+            with open(os.path.join(web, "sub", "b.txt"), "w") as f:
+                f.write("below")
+            port = free_port()
+            proc = self.stack.start_gateway(None, pepper="map-e2e-pepper", label="gateway-webdir",
+                                            http_port=port, extra={
+                "PASSERELLE_GATEWAY_WEB_DIR": web})
+            self.stack.wait_until_ready("/healthz", port=port, procs=[proc])
+            self.assertEqual(raw_get(port, "/web/a.txt")[:3:2], (200, b"plain"))
+            self.assertEqual(raw_get(port, "/web/a.txt")[1]["content-type"],
+                             "text/plain; charset=utf-8")
+            for target in ("/web/passwd.txt", "/web/.cache", "/web/sub", "/web/sub/b.txt",
+                           "/web/sub%2fb.txt"):
+                status, _, body = raw_get(port, target)
+                self.assertEqual(status, 404, target)
+                self.assertNotIn(b"root:", body)
+            # A file added after the start is not served: nothing is read per request.
+            with open(os.path.join(web, "later.txt"), "w") as f:
+                f.write("later")
+            self.assertEqual(raw_get(port, "/web/later.txt")[0], 404)
+            proc.terminate()
+            self.assertEqual(proc.wait(), 0)
+
+            os.remove(os.path.join(web, "index.html"))
+            port = free_port()
+            proc = self.stack.start_gateway(None, pepper="map-e2e-pepper", label="gateway-nomap",
+                                            http_port=port, extra={
+                "PASSERELLE_GATEWAY_WEB_DIR": web})
+            self.stack.wait_until_ready("/healthz", port=port, procs=[proc])
+            self.assertIn(raw_get(port, "/")[0], (400, 404))  # what `/` answered before the map
+            self.assertEqual(raw_get(port, "/web/a.txt")[0], 404)
+            self.assertEqual(raw_get(port, "/v1/nomenclatures")[0], 200)
+            self.assertIn("map not served", proc.log_tail())
+            proc.terminate()
+            self.assertEqual(proc.wait(), 0)
+
     # ---- the page in a browser ------------------------------------------------------------------
 
     def test_need_with_a_typo(self):
@@ -541,6 +590,14 @@ class MapE2E(unittest.TestCase):
             "return performance.getEntriesByType('resource').map(e => e.name);")
         others = [u for u in urls if not u.startswith(f"http://127.0.0.1:{self.port}/")]
         self.assertEqual(others, [])
+        # The home page with its map, before tiles: under 150 KB on the wire (gzip).
+        sizes = self.driver.execute_script(
+            "return [...performance.getEntriesByType('navigation'),"
+            " ...performance.getEntriesByType('resource')].map(e => [e.name, e.transferSize]);")
+        total = sum(size for _, size in sizes)
+        print(f"home page transferred: {total} bytes in {len(sizes)} requests", file=sys.stderr)
+        self.assertGreater(total, 0)
+        self.assertLess(total, 150 * 1024, sizes)
         errors = [m for m in self.console() if "Content Security Policy" in m]
         self.assertEqual(errors, [])
 

@@ -144,6 +144,12 @@ function modePro() {
   return document.body.classList.contains("pro");
 }
 
+// +33320000001 → 03 20 00 00 01 (French numbers), else as written.
+function telephoneTexte(t) {
+  const m = /^\+33([1-9])(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(t || "");
+  return m ? `0${m.slice(1).join(" ")}` : t;
+}
+
 function distanceTexte(m) {
   if (m === undefined || m === null) return "";
   if (m < 1000) return `à ${Math.round(m / 10) * 10} m`;
@@ -487,7 +493,7 @@ async function afficherLieu(id) {
         ...ligne("Y aller", a ? h("span", null,
           h("a", { href: `geo:${v.latitude},${v.longitude}` }, "Ouvrir dans une application de cartes"), " · ",
           h("a", { href: `https://www.openstreetmap.org/directions?to=${v.latitude}%2C${v.longitude}`, rel: "noopener" }, "Itinéraire sur OpenStreetMap")) : null),
-        ...ligne("Téléphone", v.telephone ? h("a", { href: `tel:${v.telephone.replace(/[^+0-9]/g, "")}` }, v.telephone) : null),
+        ...ligne("Téléphone", v.telephone ? h("a", { href: `tel:${v.telephone.replace(/[^+0-9]/g, "")}` }, telephoneTexte(v.telephone)) : null),
         ...ligne("Courriel", (v.courriels || []).length ? h("span", null, (v.courriels || []).map((c, i) => [i ? ", " : "", h("a", { href: `mailto:${c}` }, c)])) : null),
         ...ligne("Site web", site.length ? h("span", null, site.map((u, i) => [i ? ", " : "", h("a", { href: u, rel: "noopener" }, u)])) : null),
         ...ligne("Prendre rendez-vous", httpUrl(v.priseRdv) ? h("a", { href: httpUrl(v.priseRdv), rel: "noopener" }, "Prendre rendez-vous en ligne") : null),
