@@ -20,7 +20,7 @@ import time
 import unittest
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -179,7 +179,9 @@ class MapE2E(unittest.TestCase):
 
     def wait(self, condition, timeout=15, message=""):
         try:
-            return WebDriverWait(self.driver, timeout).until(lambda d: condition(d))
+            return WebDriverWait(self.driver, timeout,
+                                 ignored_exceptions=[StaleElementReferenceException]).until(
+                lambda d: condition(d))
         except TimeoutException:
             self.fail(f"{message or 'timed out'}; console: {self.console()}")
 
@@ -193,7 +195,12 @@ class MapE2E(unittest.TestCase):
         """The names in the results list once it is settled (the status says how many)."""
         self.wait(lambda d: "trouvé" in d.find_element(By.ID, "etat").text
                   or "Aucun lieu" in d.find_element(By.ID, "etat").text, message="no results")
-        return [a.text for a in self.driver.find_elements(By.CSS_SELECTOR, "#resultats li h3 a")]
+        return self.names()
+
+    def names(self):
+        """The result names as shown now, read in one call (the list is replaced as a whole)."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll('#resultats li h3 a')].map(a => a.textContent);")
 
     def shot(self, name):
         self.driver.save_screenshot(os.path.join(SHOTS, name))
@@ -445,12 +452,12 @@ class MapE2E(unittest.TestCase):
         self.open("/?maintenant=2026-12-12T10:00:00Z&carte=non")
         self.results()
         self.driver.find_element(By.ID, "f-ouvert").click()
-        self.wait(lambda d: sorted(a.text for a in d.find_elements(By.CSS_SELECTOR, "#resultats li h3 a"))
+        self.wait(lambda d: sorted(self.names())
                   == ["=HYPERLIEN(\"x\") atelier", "Médiathèque du samedi"],
                   message="open on Saturday")
         self.driver.find_element(By.ID, "f-gratuit").click()
-        self.wait(lambda d: [a.text for a in d.find_elements(By.CSS_SELECTOR, "#resultats li h3 a")]
-                  == ["=HYPERLIEN(\"x\") atelier"], message="free and open on Saturday")
+        self.wait(lambda d: self.names() == ["=HYPERLIEN(\"x\") atelier"],
+                  message="free and open on Saturday")
 
     def test_venue_page_by_its_address(self):
         vid = self.ids["ouvert"]
