@@ -290,7 +290,9 @@ const MapPages::Asset* MapPages::Find(std::string_view path) const {
         })) {
       return nullptr;
     }
-    return Find("/web/index.html");
+    // The venue page's own frame when the app has one (no search view to hide), else the page.
+    const Asset* venue_page = Find("/web/lieu.html");
+    return venue_page != nullptr ? venue_page : Find("/web/index.html");
   }
   auto it = assets_.find(path);
   return it == assets_.end() ? nullptr : &it->second;

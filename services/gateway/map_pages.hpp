@@ -1,8 +1,8 @@
-// The interactive map's static files (docs/map.md): `/` and `/lieux/<venue id>` answer the
-// page (index.html), `/web/<file>` the app's own files, `/web/config.json` the settings the page
-// reads (the tile server), `/vendor/leaflet/…` Debian's Leaflet. Every file is read once at start
-// into memory (with its gzip precomputed): a request is an exact lookup in a table, so no path a
-// client writes ever reaches the file system.
+// The interactive map's static files (docs/map.md): `/` answers the page (index.html),
+// `/lieux/<venue id>` a venue's page (lieu.html, else index.html), `/web/<file>` the app's own
+// files, `/web/config.json` the settings the page reads (the tile server), `/vendor/leaflet/…`
+// Debian's Leaflet. Every file is read once at start into memory (with its gzip precomputed): a
+// request is an exact lookup in a table, so no path a client writes ever reaches the file system.
 #pragma once
 
 #include <map>

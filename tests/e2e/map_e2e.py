@@ -253,10 +253,13 @@ class MapE2E(unittest.TestCase):
         status, _, _ = raw_get(self.port, "/", {"If-None-Match": '"autre"'})
         self.assertEqual(status, 200)
 
-        # A venue's own address is the page too.
+        # A venue's own address answers the venue page's frame.
+        _, _, venue_page = raw_get(self.port, "/web/lieu.html")
+        self.assertIn(b'id="vue-lieu"', venue_page)
         for path in ("/lieux/" + self.ids["ouvert"], "/lieux/nimporte-quoi"):
             status, h, page = raw_get(self.port, path)
-            self.assertEqual((status, page), (200, body), path)
+            self.assertEqual((status, page), (200, venue_page), path)
+            self.assertEqual(h["content-type"], "text/html; charset=utf-8")
 
         status, h, plain = raw_get(self.port, "/web/app.js")
         self.assertEqual(status, 200)
@@ -389,6 +392,8 @@ class MapE2E(unittest.TestCase):
                 "PASSERELLE_GATEWAY_WEB_DIR": web})
             self.stack.wait_until_ready("/healthz", port=port, procs=[proc])
             self.assertEqual(raw_get(port, "/web/a.txt")[:3:2], (200, b"plain"))
+            # Without lieu.html, a venue's address answers index.html.
+            self.assertEqual(raw_get(port, "/lieux/abc")[2], raw_get(port, "/")[2])
             self.assertEqual(raw_get(port, "/web/a.txt")[1]["content-type"],
                              "text/plain; charset=utf-8")
             for target in ("/web/passwd.txt", "/web/.cache", "/web/sub", "/web/sub/b.txt",
@@ -564,9 +569,17 @@ class MapE2E(unittest.TestCase):
         self.assertTrue(self.driver.find_element(By.ID, "carte").is_displayed())
         self.check_accessibility("home with the map")
         self.shot("accueil-1366x768.png")
+        # On a phone the list comes alone; the map loads when asked for.
         self.open(f"/?maintenant={CLOCK}", 390, 844)
         self.results()
-        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".leaflet-marker-icon"))
+        button = self.wait(lambda d: d.find_element(By.ID, "afficher-carte")
+                           if d.find_element(By.ID, "afficher-carte").is_displayed() else None,
+                           message="no « Afficher la carte » on a phone")
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, ".leaflet-container"))
+        self.check_accessibility("home on a phone, map not loaded")
+        button.click()
+        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".leaflet-marker-icon")) == 4,
+                  message="no markers on the phone's map")
         self.shot("accueil-390x844.png")
         self.check_accessibility("home on a phone")
         # ?carte=non: no map at all, and the list works.

@@ -275,8 +275,22 @@ function afficherResultats(reponse) {
 
 // ---- The map (optional) ------------------------------------------------------------------------
 
-async function chargerCarte() {
+// The map loads by itself on wide screens; on a phone (where the list comes first and data
+// costs) the person asks for it.
+function proposerCarte() {
   if (SANS_CARTE || !etat.config.leaflet) return;
+  if (matchMedia("(min-width: 60rem)").matches) {
+    chargerCarte();
+    return;
+  }
+  $("carte-bouton").hidden = false;
+  $("afficher-carte").addEventListener("click", () => {
+    $("carte-bouton").hidden = true;
+    chargerCarte().then(() => $("carte").focus());
+  }, { once: true });
+}
+
+async function chargerCarte() {
   let L;
   try {
     L = await import("/vendor/leaflet/leaflet.esm.min.js");
@@ -461,9 +475,6 @@ async function libellesItems(noms) {
 
 async function afficherLieu(id) {
   const vue = $("vue-lieu");
-  vue.hidden = false;
-  vue.className = "fiche";
-  vue.replaceChildren(h("p", { role: "status" }, "Chargement du lieu…"));
   let v;
   try {
     v = await api(`/v1/venues/${encodeURIComponent(id)}`);
@@ -548,6 +559,11 @@ async function demarrer() {
   }
   const m = location.pathname.match(/^\/lieux\/([A-Za-z0-9._~-]+)$/);
   if (m) {
+    if (!$("vue-lieu")) {
+      // Served the search page (no lieu.html): the venue takes its place.
+      $("vue-recherche").hidden = true;
+      $("contenu").append(h("article", { id: "vue-lieu", class: "fiche" }));
+    }
     $("mode-pro").addEventListener("change", () => {
       localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
       document.body.classList.toggle("pro", $("mode-pro").checked);
@@ -556,7 +572,6 @@ async function demarrer() {
     await afficherLieu(m[1]);
     return;
   }
-  $("vue-recherche").hidden = false;
   $("mode-pro").addEventListener("change", () => {
     localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
     document.body.classList.toggle("pro", $("mode-pro").checked);
@@ -590,7 +605,7 @@ async function demarrer() {
   $("resultats-titre").setAttribute("tabindex", "-1");
   await chercherLieux();
   chargerQuartiers();
-  chargerCarte();
+  proposerCarte();
 }
 
 demarrer();
