@@ -618,6 +618,12 @@ class MapE2E(unittest.TestCase):
         print(f"home page transferred: {total} bytes in {len(sizes)} requests", file=sys.stderr)
         self.assertGreater(total, 0)
         self.assertLess(total, 150 * 1024, sizes)
+        # First results visible within 1 s of the navigation on the local stack (the page marks
+        # the moment it shows them).
+        first = self.driver.execute_script(
+            "return performance.getEntriesByName('premiers-resultats')[0].startTime;")
+        print(f"first results shown {first:.0f} ms after navigation", file=sys.stderr)
+        self.assertLess(first, 1000)
         errors = [m for m in self.console() if "Content Security Policy" in m]
         self.assertEqual(errors, [])
 

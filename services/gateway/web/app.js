@@ -257,6 +257,7 @@ function afficherResultats(reponse) {
     texte += ` ${reponse.unknownHoursSize} lieu(x) sans horaires connus ne sont pas montrés.`;
   }
   annoncer(texte);
+  if (!performance.getEntriesByName("premiers-resultats").length) performance.mark("premiers-resultats");
   const pro = modePro();
   $("resultats").replaceChildren(...etat.resultats.map(({ venue: v, distanceMeters }) => {
     const li = h("li", { "data-lieu": idDuLieu(v.name) },
