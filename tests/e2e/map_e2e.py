@@ -10,10 +10,12 @@ written to <build>/map-screenshots/.
 Real venues and referential binaries behind the gateway, on the PostgreSQL and NATS the test
 command starts.
 """
+import base64
 import gzip
 import http.client
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -24,6 +26,7 @@ from selenium.common.exceptions import StaleElementReferenceException, TimeoutEx
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.common.print_page_options import PrintOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from stack import Stack, free_port, http_call
@@ -453,6 +456,13 @@ class MapE2E(unittest.TestCase):
         self.assertEqual(sorted(self.results()),
                          ["=HYPERLIEN(\"x\") atelier", "Espace numérique de l'Épeule"])
         self.assertIn("sans horaires", self.driver.find_element(By.ID, "etat").text)
+        # « Ouvert samedi » on that Monday: the venues open at some time next Saturday (it
+        # replaces « Ouvert maintenant »).
+        self.driver.find_element(By.ID, "f-samedi").click()
+        self.assertFalse(self.driver.find_element(By.ID, "f-ouvert").is_selected())
+        self.wait(lambda d: sorted(self.names())
+                  == ["=HYPERLIEN(\"x\") atelier", "Médiathèque du samedi"],
+                  message="« Ouvert samedi »")
         # Saturday 11:00: the Saturday one and the every-day one.
         self.open("/?maintenant=2026-12-12T10:00:00Z&carte=non")
         self.results()
@@ -485,12 +495,36 @@ class MapE2E(unittest.TestCase):
         self.assertIn(self.pronote["plainLabel"], page)
         self.assertIn("Gratuit", page)
         self.assertIn("Accepte le pass numérique #APTIC", page)
-        self.assertIn("Horaires", page)
+        # The venues service's schedule at the page's clock (Monday 11:00): open until noon,
+        # the hours in words, the seven days.
+        self.assertEqual(d.find_element(By.ID, "etat-ouverture").text,
+                         "Ouvert en ce moment, jusqu'à 12 h.")
+        self.assertIn("du lundi au vendredi 9 h – 12 h", page)
+        days = [r.text for r in d.find_elements(By.CSS_SELECTOR, "table.horaires tbody tr")]
+        self.assertEqual(len(days), 7, days)
+        self.assertEqual(days[0], "lundi 7 décembre 9 h – 12 h")
+        self.assertEqual(days[5], "samedi 12 décembre fermé")
         self.assertNotIn("Toutes les données", page)  # the professional table is off
         self.check_accessibility("venue page")
+        # Printed for a social worker to hand out: one A4 page, without the site's navigation.
+        options = PrintOptions()
+        options.page_width, options.page_height = 21.0, 29.7
+        options.background = False
+        pdf = base64.b64decode(d.print_page(options))
+        with open(os.path.join(SHOTS, "lieu-a4.pdf"), "wb") as f:
+            f.write(pdf)
+        self.assertEqual(len(re.findall(rb"/Type\s*/Page\b", pdf)), 1, "not one A4 page")
         self.shot("lieu-1366x768.png")
         d.set_window_size(390, 844)
         self.shot("lieu-390x844.png")
+        # Closed now: when it opens next.
+        self.open(f"/lieux/{self.ids['samedi']}?maintenant={CLOCK}&carte=non")
+        self.wait(lambda d: d.find_elements(By.ID, "etat-ouverture"))
+        self.assertEqual(d.find_element(By.ID, "etat-ouverture").text,
+                         "Fermé en ce moment. Ouvre samedi à 10 h.")
+        # No hours: said so.
+        self.open(f"/lieux/{self.ids['sans-horaires']}?maintenant={CLOCK}&carte=non")
+        self.wait(lambda d: "Horaires non renseignés" in d.find_element(By.ID, "vue-lieu").text)
         # An unknown venue: said in French, no crash.
         self.open("/lieux/00000000-0000-0000-0000-000000000000?carte=non")
         self.wait(lambda d: "Lieu introuvable" in d.find_element(By.ID, "vue-lieu").text)

@@ -207,6 +207,26 @@ function choisirBesoin(besoin) {
 
 // ---- Venues ------------------------------------------------------------------------------------
 
+// The UTC instant of a local midnight in Roubaix (YYYY-MM-DD), whatever the offset that day.
+function minuitLocal(jour) {
+  const utc = Date.parse(`${jour}T00:00:00Z`);
+  for (const decalage of [-1, -2, 0, -3, 1]) {
+    const t = new Date(utc + decalage * 3600000);
+    const l = enLocal(t);
+    if (l.jour === jour && l.heure === "00:00") return t;
+  }
+  return new Date(utc - 3600000);
+}
+
+function samediProchain() {
+  const ici = enLocal(maintenant());
+  const aujourdhui = new Date(`${ici.jour}T12:00:00Z`);
+  const ecart = (6 - aujourdhui.getUTCDay() + 7) % 7;
+  const samedi = new Date(aujourdhui.getTime() + ecart * 86400000).toISOString().slice(0, 10);
+  const dimanche = new Date(aujourdhui.getTime() + (ecart + 1) * 86400000).toISOString().slice(0, 10);
+  return [minuitLocal(samedi), minuitLocal(dimanche)];
+}
+
 function requeteLieux() {
   const p = new URLSearchParams();
   const centre = etat.position || ROUBAIX;
@@ -217,6 +237,11 @@ function requeteLieux() {
   if (quartier) p.append("areas", quartier);
   if (etat.besoin) p.append("referentialItems", etat.besoin.name);
   if ($("f-ouvert").checked) p.set("openAt", rfc3339(maintenant()));
+  if ($("f-samedi").checked) {
+    const [debut, fin] = samediProchain();
+    p.set("openDuring.startTime", rfc3339(debut));
+    p.set("openDuring.endTime", rfc3339(fin));
+  }
   if ($("f-gratuit").checked) p.append("frais", "FRAIS_GRATUIT");
   if ($("f-rdv").checked) p.append("modalitesAcces", "MODALITE_ACCES_PRENDRE_UN_RDV_EN_LIGNE");
   if ($("f-public").value) p.append("publics", $("f-public").value);
@@ -253,7 +278,7 @@ function afficherResultats(reponse) {
     : n === 1 ? "1 lieu trouvé, le plus proche d'abord."
       : `${n} lieux trouvés, les plus proches d'abord.`;
   if (total > n) texte += ` (${total} en tout : précisez la recherche pour voir les autres.)`;
-  if ($("f-ouvert").checked && reponse.unknownHoursSize) {
+  if (($("f-ouvert").checked || $("f-samedi").checked) && reponse.unknownHoursSize) {
     texte += ` ${reponse.unknownHoursSize} lieu(x) sans horaires connus ne sont pas montrés.`;
   }
   annoncer(texte);
@@ -432,6 +457,30 @@ async function horaires(v) {
   }
 }
 
+// "09:30" → "9 h 30", "14:00" → "14 h".
+function heure(hhmm) {
+  const [hh, mm] = String(hhmm).split(":");
+  return `${Number(hh)} h${mm && mm !== "00" ? ` ${mm}` : ""}`;
+}
+
+// Local date (YYYY-MM-DD) and time of an instant in Roubaix.
+function enLocal(date) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("fr-FR", {
+    timeZone: "Europe/Paris", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", weekday: "long", hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  return { jour: `${parts.year}-${parts.month}-${parts.day}`, heure: `${parts.hour}:${parts.minute}`, semaine: parts.weekday };
+}
+
+// « aujourd'hui à 14 h », « demain à 9 h », « lundi à 9 h ».
+function quand(instant) {
+  const a = enLocal(new Date(instant));
+  const ici = enLocal(maintenant());
+  const demain = enLocal(new Date(maintenant().getTime() + 86400000));
+  const jour = a.jour === ici.jour ? "aujourd'hui" : a.jour === demain.jour ? "demain" : a.semaine;
+  return `${jour} à ${heure(a.heure)}`;
+}
+
 function sectionHoraires(v, s) {
   const sec = h("section", { "aria-labelledby": "titre-horaires" }, h("h2", { id: "titre-horaires" }, "Horaires"));
   if (!v.horaires) {
@@ -439,32 +488,37 @@ function sectionHoraires(v, s) {
     return sec;
   }
   if (s && s.understood) {
-    if (s.currentState === "OPEN") sec.append(h("p", { class: "ouvert" }, "Ouvert en ce moment."));
-    else if (s.currentState === "CLOSED") {
-      let t = "Fermé en ce moment.";
-      if (s.nextOpenTime) {
-        const d = new Date(s.nextOpenTime);
-        t += ` Prochaine ouverture : ${d.toLocaleString("fr-FR", { weekday: "long", hour: "2-digit", minute: "2-digit", timeZone: "Europe/Paris" })}.`;
-      }
-      sec.append(h("p", { class: "ferme" }, t));
+    if (s.currentState === "HOURS_STATE_OPEN") {
+      sec.append(h("p", { class: "ouvert", id: "etat-ouverture" }, "Ouvert en ce moment",
+        s.nextCloseTime ? `, jusqu'à ${quand(s.nextCloseTime).replace(/^aujourd'hui à /, "")}` : "", "."));
+    } else if (s.currentState === "HOURS_STATE_CLOSED") {
+      sec.append(h("p", { class: "ferme", id: "etat-ouverture" }, "Fermé en ce moment.",
+        s.nextOpenTime ? ` Ouvre ${quand(s.nextOpenTime)}.` : ""));
+    } else {
+      sec.append(h("p", { id: "etat-ouverture" }, "En ce moment : à confirmer",
+        s.currentComment ? ` (${s.currentComment})` : "", "."));
     }
-    if (s.description) sec.append(h("p", null, s.description));
+    sec.append(h("p", null, s.description || v.horaires));
     if (Array.isArray(s.days) && s.days.length) {
       const tbody = h("tbody");
       for (const j of s.days) {
         const date = new Date(`${j.date}T12:00:00Z`);
-        const periodes = (j.periods || []).filter((p) => p.state !== "CLOSED");
-        const texte = periodes.length ? periodes.map((p) => `${p.start.replace(":", " h ")} – ${p.end.replace(":", " h ")}`.replace(/ h 00/g, " h")).join(", ") : "fermé";
+        const periodes = (j.periods || []).map((p) => {
+          let t = `${heure(p.start)} – ${heure(p.end)}`;
+          if (p.state === "HOURS_STATE_UNKNOWN") t += ` (${p.comment || "à confirmer"})`;
+          else if (p.comment) t += ` (${p.comment})`;
+          return t;
+        });
         tbody.append(h("tr", null,
           h("th", { scope: "row" }, `${JOURS[date.getUTCDay()]} ${date.toLocaleDateString("fr-FR", { day: "numeric", month: "long", timeZone: "UTC" })}`),
-          h("td", null, texte + (j.publicHoliday ? " (jour férié)" : ""))));
+          h("td", null, (periodes.length ? periodes.join(", ") : "fermé") + (j.publicHoliday ? " (jour férié)" : ""))));
       }
-      sec.append(h("table", { class: "horaires" }, h("caption", { class: "aide" }, "Les sept prochains jours"), tbody));
+      sec.append(h("table", { class: "horaires" }, h("caption", { class: "aide" }, "Les prochains jours"), tbody));
     }
   } else {
     sec.append(h("p", null, v.horaires));
   }
-  if (modePro()) sec.append(h("p", { class: "pro-info" }, `horaires (OSM) : ${v.horaires}`));
+  if (modePro()) sec.append(h("p", { class: "pro-info" }, `horaires (OpenStreetMap) : ${v.horaires}`));
   return sec;
 }
 
@@ -598,7 +652,10 @@ async function demarrer() {
     if ($("quartier").value) etat.position = null;
     chercherLieux();
   });
-  for (const id of ["f-ouvert", "f-gratuit", "f-rdv", "f-public", "f-accompagnement"]) {
+  // « Ouvert maintenant » and « Ouvert samedi » ask different questions: one at a time.
+  $("f-ouvert").addEventListener("change", () => { if ($("f-ouvert").checked) $("f-samedi").checked = false; });
+  $("f-samedi").addEventListener("change", () => { if ($("f-samedi").checked) $("f-ouvert").checked = false; });
+  for (const id of ["f-ouvert", "f-samedi", "f-gratuit", "f-rdv", "f-public", "f-accompagnement"]) {
     $(id).addEventListener("change", chercherLieux);
   }
   $("form-filtres").addEventListener("submit", (e) => e.preventDefault());
