@@ -139,12 +139,28 @@ class MapE2E(unittest.TestCase):
         results = json.loads(body)["results"]
         assert all(r["outcome"] == "CREATED" for r in results), body
         cls.ids = {r["sourceId"]: r["name"].split("/")[1] for r in results}
+        # A quartier around the first venue only, in a layer of its own.
+        west, south = 3.168, 50.690
+        ring = [[west, south], [west + 0.004, south], [west + 0.004, south + 0.004],
+                [west, south + 0.004], [west, south]]
+        layer = {"type": "FeatureCollection", "features": [
+            {"type": "Feature", "properties": {"code": "EPEULE", "name": "Épeule (e2e)"},
+             "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+        status, _, body = stack.call(
+            "POST", "/v1/areaLayers/quartiers:import?title=Quartiers%20(e2e)",
+            raw=json.dumps(layer).encode(), key=ADMIN_KEY,
+            headers={"Content-Type": "application/geo+json"})
+        assert status == 200, body
         deadline = time.time() + 30
         while True:
             status, _, body = stack.call(
                 "GET", "/v1/venues:search?near.latitude=50.6942&near.longitude=3.1746"
                        "&near.radiusMeters=5000")
-            if status == 200 and len(json.loads(body).get("results", [])) == len(rows):
+            _, _, inside = stack.call(
+                "GET", "/v1/venues:search?near.latitude=50.6942&near.longitude=3.1746"
+                       "&near.radiusMeters=5000&areas=quartiers:EPEULE")
+            if (status == 200 and len(json.loads(body).get("results", [])) == len(rows)
+                    and len(json.loads(inside).get("results", [])) == 1):
                 break
             assert time.time() < deadline, f"the venues never all reached the search: {body}"
             time.sleep(0.2)
@@ -528,6 +544,33 @@ class MapE2E(unittest.TestCase):
         # An unknown venue: said in French, no crash.
         self.open("/lieux/00000000-0000-0000-0000-000000000000?carte=non")
         self.wait(lambda d: "Lieu introuvable" in d.find_element(By.ID, "vue-lieu").text)
+
+    def test_where(self):
+        """A quartier from the area layers, then « Autour de moi » with the browser's position
+        (given by the driver, as a phone would after the person allows it)."""
+        self.open(f"/?maintenant={CLOCK}&carte=non")
+        self.assertEqual(len(self.results()), 4)
+        d = self.driver
+        option = self.wait(lambda d: d.find_elements(
+            By.CSS_SELECTOR, "#quartier optgroup[label='Quartiers (e2e)'] option"),
+            message="no quartier listed")[0]
+        self.assertEqual((option.text, option.get_attribute("value")),
+                         ("Épeule (e2e)", "quartiers:EPEULE"))
+        option.click()
+        self.wait(lambda d: self.names() == ["Espace numérique de l'Épeule"],
+                  message="the quartier does not filter")
+        d.execute_cdp_cmd("Browser.grantPermissions", {
+            "origin": self.url(""), "permissions": ["geolocation"]})
+        d.execute_cdp_cmd("Emulation.setGeolocationOverride", {
+            "latitude": 50.6991, "longitude": 3.1651, "accuracy": 10})
+        d.find_element(By.ID, "autour").click()
+        self.wait(lambda d: len(self.names()) == 4, message="« Autour de moi » keeps the quartier")
+        self.assertEqual(d.find_element(By.ID, "quartier").get_attribute("value"), "")
+        # Nearest first from the person: the centre without hours is 13 m away.
+        self.assertEqual(self.names()[0], "Centre social sans horaires")
+        self.assertEqual(d.find_element(By.CSS_SELECTOR, "#resultats li .distance").text, "à 10 m")
+        self.assertEqual(d.find_element(By.ID, "position").text, "Lieux autour de votre position.")
+        d.execute_cdp_cmd("Emulation.clearGeolocationOverride", {})
 
     def test_professional_mode(self):
         self.open(f"/?maintenant={CLOCK}&carte=non")
