@@ -127,7 +127,8 @@ class MapE2E(unittest.TestCase):
         rows = [
             venue("ouvert", "Espace numérique de l'Épeule", 50.6920, 3.1700, "Mo-Fr 09:00-12:00",
                   referentialItems=[item], telephone="+33320000001", acceptsApticPass=True,
-                  courriels=["contact@epeule.example"], siteWeb=["https://epeule.example/"]),
+                  courriels=["contact@epeule.example"], siteWeb=["https://epeule.example/"],
+                  formationsLabels=["FORMATION_LABEL_FORME_A_MON_ESPACE_SANTE"]),
             venue("samedi", "Médiathèque du samedi", 50.6950, 3.1800, "Sa 10:00-12:00",
                   referentialItems=[item], fraisACharge=["FRAIS_PAYANT"]),
             venue("sans-horaires", "Centre social sans horaires", 50.6990, 3.1650, ""),
@@ -450,6 +451,8 @@ class MapE2E(unittest.TestCase):
         button = self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#suggestions button.besoin"),
                            message="no need suggested for « pronot »")[0]
         self.assertEqual(button.get_attribute("data-item"), self.pronote["name"])
+        self.assertRegex(self.driver.find_element(By.ID, "suggestions-etat").text,
+                         r"^\d+ besoins? trouvés? : choisissez")
         self.assertEqual(button.text, self.pronote["plainLabel"])
         button.click()
         self.wait(lambda d: d.find_element(By.ID, "besoin-libelle").text == self.pronote["plainLabel"])
@@ -597,6 +600,7 @@ class MapE2E(unittest.TestCase):
         self.assertIn("distance_metres", lines[0])
         formula = [line for line in lines if "HYPERLIEN" in line][0]
         self.assertIn("'=HYPERLIEN", formula)  # neutralised for spreadsheets
+        self.assertIn("Formé à « Mon Espace Santé »", csv)  # the standard's spelling
         self.check_accessibility("professional list")
         # The venue page in professional mode: every standard field, codes, source, date_maj.
         d.get(self.url(f"/lieux/{self.ids['ouvert']}?carte=non"))

@@ -49,6 +49,16 @@ const ENUMS = {
   DISPOSITIF_GRANDE_ECOLE_DU_NUMERIQUE: "Grande école du numérique", DISPOSITIF_LA_CROIX_ROUGE: "La Croix Rouge",
   DISPOSITIF_POINT_ACCES_NUMERIQUE_CAF: "Point d'accès numérique CAF", DISPOSITIF_PROMENEURS_DU_NET: "Promeneurs du net",
   DISPOSITIF_RELAIS_NUMERIQUE_EMMAUS_CONNECT: "Relais numérique (Emmaüs Connect)",
+  FORMATION_LABEL_FORME_A_MON_ESPACE_SANTE: "Formé à « Mon Espace Santé »",
+  FORMATION_LABEL_FORME_A_DUPLEX: "Formé à « DUPLEX » (illettrisme)",
+  FORMATION_LABEL_ARNIA_MEDNUM_BFC: "Arnia/MedNum BFC (Bourgogne-Franche-Comté)",
+  FORMATION_LABEL_COLLECTIF_RESSOURCES_ET_ACTEURS_REEMPLOI: "Collectif ressources et acteurs réemploi (Normandie)",
+  FORMATION_LABEL_ETAPES_NUMERIQUES_LA_POSTE: "Étapes numériques(La Poste)",
+  FORMATION_LABEL_FABRIQUES_DE_TERRITOIRE: "Fabriques de Territoire",
+  FORMATION_LABEL_LES_ECLAIREURS_DU_NUMERIQUE: "Les Éclaireurs du numérique (Drôme)",
+  FORMATION_LABEL_MES_PAPIERS: "Mes Papiers (Métropole de Lyon)",
+  FORMATION_LABEL_ORDI_3_0: "ORDI 3.0",
+  FORMATION_LABEL_SUD_LABS: "SUD LABS (PACA)",
 };
 const JOURS = ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"];
 
@@ -183,8 +193,11 @@ async function chercherBesoins(texte) {
   if ($("besoin").value !== texte) return; // typed on meanwhile
   const items = (reponse.results || []).map((r) => r.item).filter((i) => i && !i.retired);
   zone.hidden = false;
+  $("suggestions-etat").textContent = items.length === 0 ? "Aucun besoin ne correspond : essayez un autre mot."
+    : items.length === 1 ? "1 besoin trouvé : choisissez-le pour voir les lieux."
+      : `${items.length} besoins trouvés : choisissez-en un pour voir les lieux.`;
   if (items.length === 0) {
-    liste.replaceChildren(h("li", null, "Aucun besoin ne correspond : essayez un autre mot."));
+    liste.replaceChildren();
     return;
   }
   liste.replaceChildren(...items.map((item) => {
