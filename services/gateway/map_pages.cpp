@@ -84,10 +84,11 @@ std::string Etag(std::string_view body, std::string_view suffix) {
   return tag;
 }
 
-// Reads a regular file (never through a symbolic link) of at most kMaxFileBytes.
-absl::StatusOr<std::string> ReadFile(const fs::path& path) {
+// Reads a regular file of at most kMaxFileBytes; through a symbolic link only when
+// `follow_links` (Debian's packages may link their files; the app's directory may not).
+absl::StatusOr<std::string> ReadFile(const fs::path& path, bool follow_links) {
   std::error_code ec;
-  fs::file_status st = fs::symlink_status(path, ec);
+  fs::file_status st = follow_links ? fs::status(path, ec) : fs::symlink_status(path, ec);
   if (ec || !fs::is_regular_file(st)) {
     return absl::FailedPreconditionError(absl::StrCat(path.string(), " is not a regular file"));
   }
@@ -226,7 +227,7 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
     std::string name = entry.path().filename().string();
     if (!SafeName(name) || !entry.is_regular_file() || entry.is_symlink()) continue;
     if (name == "config.json") continue;  // generated below
-    absl::StatusOr<std::string> body = ReadFile(entry.path());
+    absl::StatusOr<std::string> body = ReadFile(entry.path(), /*follow_links=*/false);
     if (!body.ok()) return body.status();
     std::string_view cache = name.ends_with(".html") ? kPageCache : kAppCache;
     if (absl::Status s = pages->Add(absl::StrCat("/web/", name), *std::move(body), cache);
@@ -248,7 +249,7 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
     for (std::string_view file :
          {"leaflet.js", "leaflet.min.js", "leaflet.esm.min.js", "leaflet.esm.js", "leaflet.css"}) {
       if (!fs::exists(leaflet / file, ec)) continue;
-      absl::StatusOr<std::string> body = ReadFile(leaflet / file);
+      absl::StatusOr<std::string> body = ReadFile(leaflet / file, /*follow_links=*/true);
       if (!body.ok()) return body.status();
       if (absl::Status s = pages->Add(absl::StrCat("/vendor/leaflet/", std::string(file)),
                                       *std::move(body), kVendorCache);
@@ -262,7 +263,7 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
         if (!SafeName(name) || !name.ends_with(".png") || !entry.is_regular_file()) {
           continue;
         }
-        absl::StatusOr<std::string> body = ReadFile(entry.path());
+        absl::StatusOr<std::string> body = ReadFile(entry.path(), /*follow_links=*/true);
         if (!body.ok()) return body.status();
         if (absl::Status s = pages->Add(absl::StrCat("/vendor/leaflet/images/", name),
                                         *std::move(body), kVendorCache);

@@ -21,7 +21,8 @@ struct MapOptions {
   /// names are `[A-Za-z0-9][A-Za-z0-9._-]*`; index.html must be one.
   std::string web_dir;
   /// Debian's libjs-leaflet (`/usr/share/javascript/leaflet`): leaflet.js, leaflet.min.js,
-  /// leaflet.esm.min.js, leaflet.css and images/*.png are served when present. A missing
+  /// leaflet.esm.min.js, leaflet.css and images/*.png are served when present (symbolic links
+  /// followed: a system package's own directory, unlike web_dir). A missing
   /// directory serves none (the page then shows the list without the map).
   std::string leaflet_dir;
   /// Raster tile URL template (`https://{s}.tile.openstreetmap.fr/osmfr/{z}/{x}/{y}.png`);

@@ -165,6 +165,34 @@ TEST_F(MapPagesTest, EtagsGzipAndPolicy) {
             R"(d'OpenStreetMap","tilesUrl":"https://{s}.tiles.example/{z}/{x}/{y}.png"})");
 }
 
+TEST_F(MapPagesTest, LeafletFromItsPackageDirectory) {
+  fs::create_directories(dir_ / "leaflet" / "images");
+  fs::create_directories(dir_ / "dist");
+  Write("leaflet/leaflet.esm.min.js", "export var version='1.6.0';");
+  Write("dist/leaflet.css", ".leaflet-container{}");
+  fs::create_symlink(dir_ / "dist" / "leaflet.css", dir_ / "leaflet" / "leaflet.css");
+  Write("leaflet/leaflet.esm.min.js.map", "{}");
+  Write("leaflet/images/marker-icon.png", "PNG");
+  Write("leaflet/images/notes.txt", "not an image");
+  std::unique_ptr<MapPages> pages = Create();
+  ASSERT_NE(pages, nullptr);
+  for (const char* path : {"/vendor/leaflet/leaflet.esm.min.js", "/vendor/leaflet/leaflet.css",
+                           "/vendor/leaflet/images/marker-icon.png"}) {
+    EXPECT_THAT(pages->Allowed(path), ElementsAre("GET", "HEAD")) << path;
+  }
+  for (const char* path :
+       {"/vendor/leaflet/leaflet.esm.min.js.map", "/vendor/leaflet/images/notes.txt",
+        "/vendor/leaflet/images", "/vendor/leaflet/", "/vendor/dist/leaflet.css"}) {
+    EXPECT_THAT(pages->Allowed(path), IsEmpty()) << path;
+  }
+  http::Response css = Get(*pages, "/vendor/leaflet/leaflet.css");
+  EXPECT_EQ(css.body, ".leaflet-container{}");
+  EXPECT_EQ(HeaderOf(css, "cache-control"), "public, max-age=604800");
+  EXPECT_EQ(HeaderOf(Get(*pages, "/vendor/leaflet/images/marker-icon.png"), "content-type"),
+            "image/png");
+  EXPECT_THAT(Get(*pages, "/web/config.json").body, HasSubstr(R"("leaflet":true)"));
+}
+
 TEST_F(MapPagesTest, StartsOnlyWithAnIndexAndAGoodTileUrl) {
   MapOptions o;
   o.web_dir = (dir_ / "web").string();
