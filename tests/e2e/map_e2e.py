@@ -106,7 +106,20 @@ return out;
 class MapE2E(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.stack = stack = Stack(BUILD, "mape2e", page_token_key="map-e2e-page-token-key")
+        cls.stack = Stack(BUILD, "mape2e", page_token_key="map-e2e-page-token-key")
+        cls.driver = None
+        try:
+            cls.start()
+        except BaseException:
+            # tearDownClass does not run after a failed setUpClass: stop what started here.
+            if cls.driver is not None:
+                cls.driver.quit()
+            cls.stack.stop(check=False)
+            raise
+
+    @classmethod
+    def start(cls):
+        stack = cls.stack
         cls.port = free_port()
         stack.start("venues")
         stack.start("referential", {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
