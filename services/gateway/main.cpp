@@ -13,6 +13,7 @@
 #include "services/gateway/grpc_front.hpp"
 #include "services/gateway/key_service.hpp"
 #include "services/gateway/key_store.hpp"
+#include "services/gateway/map_pages.hpp"
 #include "services/gateway/ogc.hpp"
 #include "services/gateway/openapi.hpp"
 #include "services/gateway/rest_handler.hpp"
@@ -28,6 +29,7 @@ int main(int argc, char** argv) {
   std::string http_address, grpc_address, venues, referential, sync, notifications, indicators,
       cors, pepper, bootstrap_key, limits;
   std::string public_url;
+  gateway::MapOptions map_options;
   std::chrono::milliseconds backend_timeout{0};
   http::ServerOptions http_options;
   int64_t max_upload_mb = 64;
@@ -86,6 +88,19 @@ int main(int argc, char** argv) {
                  "PASSERELLE_GATEWAY_PUBLIC_URL", "",
                  "Public base URL of the door (https://api.example.fr): the OGC API's absolute "
                  "links start with it. Empty: http://127.0.0.1:<HTTP port>, for local use only");
+             map_options.web_dir =
+                 r.String("PASSERELLE_GATEWAY_WEB_DIR", PASSERELLE_GATEWAY_DEFAULT_WEB_DIR,
+                          "Directory of the map's files (index.html, app.js…), read at start; "
+                          "without index.html the map is not served");
+             map_options.leaflet_dir =
+                 r.String("PASSERELLE_GATEWAY_LEAFLET_DIR", "/usr/share/javascript/leaflet",
+                          "Debian's libjs-leaflet files, served under /vendor/leaflet/ (missing: "
+                          "the map page shows its list without the map)");
+             map_options.tiles_url = r.String(
+                 "PASSERELLE_GATEWAY_MAP_TILES_URL", "",
+                 "Raster tile URL template of the map "
+                 "(https://{s}.tile.openstreetmap.fr/osmfr/{z}/{x}/{y}.png); empty: no tiles. "
+                 "Its origin is the only one besides the gateway the page may reach");
            },
        .wire = [&](service::Runtime& rt) -> absl::Status {
          absl::StatusOr<std::unique_ptr<gateway::ApiSchema>> schema =
@@ -172,6 +187,23 @@ int main(int argc, char** argv) {
          // the one-click form itself).
          auto& unsubscribe_page = rt.components.Emplace<gateway::UnsubscribePage>();
          options.pages.push_back({std::string(gateway::UnsubscribePage::kPath), &unsubscribe_page});
+         // The interactive map (docs/map.md): `/`, `/lieux/<id>`, `/web/…`, `/vendor/leaflet/…`.
+         absl::StatusOr<std::unique_ptr<gateway::MapPages>> map =
+             gateway::MapPages::Create(map_options);
+         if (map.ok()) {
+           auto& map_pages =
+               rt.components.Emplace<std::unique_ptr<gateway::MapPages>>(*std::move(map));
+           for (std::string& prefix : gateway::MapPages::Prefixes()) {
+             options.pages.push_back({std::move(prefix), map_pages.get(), "map"});
+           }
+           logging::Info("map served", {{"files", map_pages->size()},
+                                        {"web_dir", map_options.web_dir},
+                                        {"tiles", !map_options.tiles_url.empty()}});
+         } else if (absl::IsNotFound(map.status())) {
+           logging::Warn("map not served", {{"error", std::string(map.status().message())}});
+         } else {
+           return map.status();
+         }
          auto& handler = rt.components.Emplace<gateway::RestHandler>(*api, routes, *backends, keys,
                                                                      limiter, std::move(options));
          http_options.address = http_address;

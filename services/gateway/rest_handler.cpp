@@ -181,6 +181,10 @@ std::vector<http::Header> Challenge(const absl::Status& refused) {
   return {{"www-authenticate", "Bearer"}};
 }
 
+std::string PageSetName(const PageSet& set) {
+  return set.name.empty() ? set.prefix.substr(1) : set.name;
+}
+
 }  // namespace
 
 namespace {
@@ -342,7 +346,7 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
     for (const Route& r : routes_.routes()) {
       names.push_back(absl::StrCat(r.method->service()->name(), ".", r.method->name()));
     }
-    for (const PageSet& set : options_.pages) names.push_back(set.prefix.substr(1));
+    for (const PageSet& set : options_.pages) names.push_back(PageSetName(set));
     metrics_ = std::make_unique<RouteMetrics>(*options_.registry, names);
   }
 }
@@ -446,7 +450,7 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
   for (const PageSet& set : options_.pages) {
     if (c->path == set.prefix || absl::StartsWith(c->path, absl::StrCat(set.prefix, "/"))) {
       pages = set.pages;
-      metered->set_route(std::string(set.prefix.substr(1)));
+      metered->set_route(PageSetName(set));
     }
   }
   // What the path answers when it is a fixed route or a page (empty: ask the route table).

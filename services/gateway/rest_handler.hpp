@@ -46,6 +46,8 @@ class ExtraPages {
 struct PageSet {
   std::string prefix;
   ExtraPages* pages = nullptr;
+  /// The route label of its requests in the metrics; empty: the prefix without its `/`.
+  std::string name;
 };
 
 /// The largest body of a form route (Route::form_request): a one-click unsubscribe's

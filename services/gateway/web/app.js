@@ -1,0 +1,682 @@
+// Passerelle's map page: find a place of digital help in Roubaix, over the public REST API only
+// (docs/map.md). The list of results is the primary view; the Leaflet map is an extra that may be
+// missing (no Leaflet, `?carte=non`, a failed load) without breaking anything.
+
+const ROUBAIX = { latitude: 50.6942, longitude: 3.1746 };
+const RAYON_VILLE = 5000; // metres around the centre (or the person)
+const RAYON_QUARTIER = 20000; // a quartier is filtered by its area, the circle only orders
+
+const params = new URLSearchParams(location.search);
+// A fixed clock for tests and demos: ?maintenant=2026-12-07T10:00:00Z.
+const MAINTENANT = (() => {
+  const m = params.get("maintenant");
+  const t = m ? Date.parse(m) : NaN;
+  return Number.isFinite(t) ? new Date(t) : null;
+})();
+const SANS_CARTE = params.get("carte") === "non";
+
+// Standard spellings (venues.proto comments) and plain words for inhabitants.
+const SERVICES = {
+  SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES: ["Aide aux démarches administratives", "Aide pour les démarches en ligne (CAF, impôts, santé…)"],
+  SERVICE_MAITRISE_DES_OUTILS_NUMERIQUES_DU_QUOTIDIEN: ["Maîtrise des outils numériques du quotidien", "Apprendre à se servir d'un ordinateur, d'un téléphone"],
+  SERVICE_INSERTION_PROFESSIONNELLE_VIA_LE_NUMERIQUE: ["Insertion professionnelle via le numérique", "Chercher un emploi, faire un CV"],
+  SERVICE_UTILISATION_SECURISEE_DU_NUMERIQUE: ["Utilisation sécurisée du numérique", "Se protéger en ligne"],
+  SERVICE_PARENTALITE_ET_EDUCATION_AVEC_LE_NUMERIQUE: ["Parentalité et éducation avec le numérique", "Suivre la scolarité des enfants (Pronote, ENT)"],
+  SERVICE_LOISIRS_ET_CREATIONS_NUMERIQUES: ["Loisirs et créations numériques", "Loisirs et création (photo, vidéo, jeux)"],
+  SERVICE_COMPREHENSION_DU_MONDE_NUMERIQUE: ["Compréhension du monde numérique", "Comprendre le numérique"],
+  SERVICE_ACCES_INTERNET_ET_MATERIEL_INFORMATIQUE: ["Accès internet et matériel informatique", "Ordinateurs en accès libre, internet, impression"],
+  SERVICE_ACQUISITION_DE_MATERIEL_INFORMATIQUE_A_PRIX_SOLIDAIRE: ["Acquisition de matériel informatique à prix solidaire", "Acheter un ordinateur à petit prix"],
+};
+const ENUMS = {
+  PUBLIC_JEUNES: "Jeunes", PUBLIC_ETUDIANTS: "Étudiants", PUBLIC_FAMILLES_ET_OU_ENFANTS: "Familles et/ou enfants",
+  PUBLIC_SENIORS: "Seniors", PUBLIC_FEMMES: "Femmes",
+  PRISE_EN_CHARGE_SURDITE: "Surdité", PRISE_EN_CHARGE_HANDICAPS_MOTEURS: "Handicaps moteurs",
+  PRISE_EN_CHARGE_HANDICAPS_MENTAUX: "Handicaps mentaux", PRISE_EN_CHARGE_ILLETTRISME: "Illettrisme",
+  PRISE_EN_CHARGE_LANGUES_ETRANGERES_ANGLAIS: "Langues étrangères (anglais)",
+  PRISE_EN_CHARGE_LANGUES_ETRANGERES_AUTRES: "Langues étrangères (autres)",
+  PRISE_EN_CHARGE_DEFICIENCE_VISUELLE: "Déficience visuelle",
+  FRAIS_GRATUIT: "Gratuit", FRAIS_GRATUIT_SOUS_CONDITION: "Gratuit sous condition", FRAIS_PAYANT: "Payant",
+  MODALITE_ACCES_SE_PRESENTER: "Se présenter", MODALITE_ACCES_TELEPHONER: "Téléphoner",
+  MODALITE_ACCES_CONTACTER_PAR_MAIL: "Contacter par mail", MODALITE_ACCES_PRENDRE_UN_RDV_EN_LIGNE: "Prendre un RDV en ligne",
+  MODALITE_ACCES_NE_RECOIT_PAS_DE_PUBLIC: "Ce lieu n'accueille pas de public",
+  MODALITE_ACCES_ENVOYER_UN_MAIL_AVEC_UNE_FICHE_DE_PRESCRIPTION: "Envoyer un mail avec une fiche de prescription",
+  MODALITE_ACCOMPAGNEMENT_EN_AUTONOMIE: "En autonomie", MODALITE_ACCOMPAGNEMENT_ACCOMPAGNEMENT_INDIVIDUEL: "Accompagnement individuel",
+  MODALITE_ACCOMPAGNEMENT_DANS_UN_ATELIER_COLLECTIF: "Dans un atelier collectif", MODALITE_ACCOMPAGNEMENT_A_DISTANCE: "À distance",
+  ITINERANCE_ITINERANT: "Itinérant", ITINERANCE_FIXE: "Fixe",
+  DISPOSITIF_AIDANTS_CONNECT: "Aidants Connect", DISPOSITIF_BIBLIOTHEQUES_NUMERIQUE_DE_REFERENCE: "Bibliothèques numérique de référence",
+  DISPOSITIF_CERTIFICATION_PIX: "Certification PIX", DISPOSITIF_CONSEILLERS_NUMERIQUES: "Conseillers numériques",
+  DISPOSITIF_EMMAUS_CONNECT: "Emmaüs Connect", DISPOSITIF_FRANCE_SERVICES: "France Services",
+  DISPOSITIF_GRANDE_ECOLE_DU_NUMERIQUE: "Grande école du numérique", DISPOSITIF_LA_CROIX_ROUGE: "La Croix Rouge",
+  DISPOSITIF_POINT_ACCES_NUMERIQUE_CAF: "Point d'accès numérique CAF", DISPOSITIF_PROMENEURS_DU_NET: "Promeneurs du net",
+  DISPOSITIF_RELAIS_NUMERIQUE_EMMAUS_CONNECT: "Relais numérique (Emmaüs Connect)",
+  FORMATION_LABEL_FORME_A_MON_ESPACE_SANTE: "Formé à « Mon Espace Santé »",
+  FORMATION_LABEL_FORME_A_DUPLEX: "Formé à « DUPLEX » (illettrisme)",
+  FORMATION_LABEL_ARNIA_MEDNUM_BFC: "Arnia/MedNum BFC (Bourgogne-Franche-Comté)",
+  FORMATION_LABEL_COLLECTIF_RESSOURCES_ET_ACTEURS_REEMPLOI: "Collectif ressources et acteurs réemploi (Normandie)",
+  FORMATION_LABEL_ETAPES_NUMERIQUES_LA_POSTE: "Étapes numériques(La Poste)",
+  FORMATION_LABEL_FABRIQUES_DE_TERRITOIRE: "Fabriques de Territoire",
+  FORMATION_LABEL_LES_ECLAIREURS_DU_NUMERIQUE: "Les Éclaireurs du numérique (Drôme)",
+  FORMATION_LABEL_MES_PAPIERS: "Mes Papiers (Métropole de Lyon)",
+  FORMATION_LABEL_ORDI_3_0: "ORDI 3.0",
+  FORMATION_LABEL_SUD_LABS: "SUD LABS (PACA)",
+};
+const JOURS = ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"];
+
+// The national standard's columns, in its order (CSV export and professional view).
+const COLONNES = [
+  ["id", "id"], ["pivot", "pivot"], ["nom", "nom"], ["commune", "commune"], ["code_postal", "codePostal"],
+  ["code_insee", "codeInsee"], ["adresse", "adresse"], ["complement_adresse", "complementAdresse"],
+  ["latitude", "latitude"], ["longitude", "longitude"], ["typologie", "typologie"], ["telephone", "telephone"],
+  ["courriels", "courriels"], ["site_web", "siteWeb"], ["horaires", "horaires"],
+  ["presentation_resume", "presentationResume"], ["presentation_detail", "presentationDetail"], ["source", "source"],
+  ["itinerance", "itinerance"], ["structure_parente", "structureParente"], ["date_maj", "dateMaj"],
+  ["services", "services"], ["publics_specifiquement_adresses", "publicsSpecifiquementAdresses"],
+  ["prise_en_charge_specifique", "priseEnChargeSpecifique"], ["frais_a_charge", "fraisACharge"],
+  ["dispositif_programmes_nationaux", "dispositifProgrammesNationaux"], ["formations_labels", "formationsLabels"],
+  ["autres_formations_labels", "autresFormationsLabels"], ["modalites_acces", "modalitesAcces"],
+  ["modalites_accompagnement", "modalitesAccompagnement"], ["fiche_acces_libre", "ficheAccesLibre"],
+  ["prise_rdv", "priseRdv"],
+];
+
+const etat = {
+  besoin: null, // {name, label}
+  position: null, // {latitude, longitude} of « Autour de moi »
+  resultats: [],
+  carte: null, // Leaflet map and layer, once loaded
+  config: { tilesUrl: "", tilesAttribution: "", leaflet: false },
+  generation: 0,
+};
+
+const $ = (id) => document.getElementById(id);
+
+// h("a", {href: "/"}, "text", child…): an element; attributes set as properties or attributes,
+// text always as text (nothing from the API is ever parsed as HTML).
+function h(tag, attrs, ...enfants) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const e of enfants.flat(Infinity)) {
+    if (e === null || e === undefined || e === false) continue;
+    el.append(e instanceof Node ? e : document.createTextNode(String(e)));
+  }
+  return el;
+}
+
+function maintenant() {
+  return MAINTENANT || new Date();
+}
+function rfc3339(date) {
+  return date.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+// A link inside the page keeping the test and display settings (?maintenant, ?carte).
+function lien(chemin, extra) {
+  const p = new URLSearchParams(extra || "");
+  for (const k of ["maintenant", "carte"]) if (params.has(k)) p.set(k, params.get(k));
+  const q = p.toString();
+  return q ? `${chemin}?${q}` : chemin;
+}
+
+function idDuLieu(name) {
+  return String(name || "").replace(/^venues\//, "");
+}
+
+function httpUrl(u) {
+  try {
+    const url = new URL(u);
+    return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
+
+async function api(chemin) {
+  const r = await fetch(chemin, { headers: { Accept: "application/json" }, credentials: "omit" });
+  let corps = null;
+  try {
+    corps = await r.json();
+  } catch {
+    corps = null;
+  }
+  if (!r.ok) {
+    const e = new Error((corps && corps.error && corps.error.message) || `Erreur ${r.status}`);
+    e.status = r.status;
+    throw e;
+  }
+  return corps || {};
+}
+
+function modePro() {
+  return document.body.classList.contains("pro");
+}
+
+// +33320000001 → 03 20 00 00 01 (French numbers), else as written.
+function telephoneTexte(t) {
+  const m = /^\+33([1-9])(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(t || "");
+  return m ? `0${m.slice(1).join(" ")}` : t;
+}
+
+function distanceTexte(m) {
+  if (m === undefined || m === null) return "";
+  if (m < 1000) return `à ${Math.round(m / 10) * 10} m`;
+  return `à ${(m / 1000).toLocaleString("fr-FR", { maximumFractionDigits: 1 })} km`;
+}
+
+function annoncer(texte) {
+  $("etat").textContent = texte;
+}
+
+// ---- Needs (the referential) ------------------------------------------------------------------
+
+let minuterieBesoin = 0;
+async function chercherBesoins(texte) {
+  const zone = $("suggestions-zone");
+  const liste = $("suggestions");
+  if (texte.trim().length < 2) {
+    zone.hidden = true;
+    liste.replaceChildren();
+    return;
+  }
+  const audience = modePro() ? "PROFESSIONAL" : "INHABITANT";
+  let reponse;
+  try {
+    reponse = await api(`/v1/items:search?query=${encodeURIComponent(texte.trim())}&audience=${audience}&pageSize=8`);
+  } catch (e) {
+    zone.hidden = false;
+    liste.replaceChildren(h("li", null, `La recherche de besoins n'a pas abouti : ${e.message}`));
+    return;
+  }
+  if ($("besoin").value !== texte) return; // typed on meanwhile
+  const items = (reponse.results || []).map((r) => r.item).filter((i) => i && !i.retired);
+  zone.hidden = false;
+  $("suggestions-etat").textContent = items.length === 0 ? "Aucun besoin ne correspond : essayez un autre mot."
+    : items.length === 1 ? "1 besoin trouvé : choisissez-le pour voir les lieux."
+      : `${items.length} besoins trouvés : choisissez-en un pour voir les lieux.`;
+  if (items.length === 0) {
+    liste.replaceChildren();
+    return;
+  }
+  liste.replaceChildren(...items.map((item) => {
+    const libelle = modePro() ? item.label : item.plainLabel || item.label;
+    const b = h("button", { type: "button", class: "besoin", "data-item": item.name }, libelle,
+      modePro() ? h("span", { class: "code" }, ` (${item.code})`) : null);
+    b.addEventListener("click", () => choisirBesoin({ name: item.name, label: libelle }));
+    return h("li", null, b);
+  }));
+}
+
+function choisirBesoin(besoin) {
+  etat.besoin = besoin;
+  $("besoin-choisi").hidden = !besoin;
+  $("besoin-libelle").textContent = besoin ? besoin.label : "";
+  $("suggestions-zone").hidden = true;
+  chercherLieux();
+  if (besoin) $("resultats-titre").focus?.();
+}
+
+// ---- Venues ------------------------------------------------------------------------------------
+
+// The UTC instant of a local midnight in Roubaix (YYYY-MM-DD), whatever the offset that day.
+function minuitLocal(jour) {
+  const utc = Date.parse(`${jour}T00:00:00Z`);
+  for (const decalage of [-1, -2, 0, -3, 1]) {
+    const t = new Date(utc + decalage * 3600000);
+    const l = enLocal(t);
+    if (l.jour === jour && l.heure === "00:00") return t;
+  }
+  return new Date(utc - 3600000);
+}
+
+function samediProchain() {
+  const ici = enLocal(maintenant());
+  const aujourdhui = new Date(`${ici.jour}T12:00:00Z`);
+  const ecart = (6 - aujourdhui.getUTCDay() + 7) % 7;
+  const samedi = new Date(aujourdhui.getTime() + ecart * 86400000).toISOString().slice(0, 10);
+  const dimanche = new Date(aujourdhui.getTime() + (ecart + 1) * 86400000).toISOString().slice(0, 10);
+  return [minuitLocal(samedi), minuitLocal(dimanche)];
+}
+
+function requeteLieux() {
+  const p = new URLSearchParams();
+  const centre = etat.position || ROUBAIX;
+  const quartier = $("quartier").value;
+  p.set("near.latitude", centre.latitude.toFixed(6));
+  p.set("near.longitude", centre.longitude.toFixed(6));
+  p.set("near.radiusMeters", String(quartier ? RAYON_QUARTIER : RAYON_VILLE));
+  if (quartier) p.append("areas", quartier);
+  if (etat.besoin) p.append("referentialItems", etat.besoin.name);
+  if ($("f-ouvert").checked) p.set("openAt", rfc3339(maintenant()));
+  if ($("f-samedi").checked) {
+    const [debut, fin] = samediProchain();
+    p.set("openDuring.startTime", rfc3339(debut));
+    p.set("openDuring.endTime", rfc3339(fin));
+  }
+  if ($("f-gratuit").checked) p.append("frais", "FRAIS_GRATUIT");
+  if ($("f-rdv").checked) p.append("modalitesAcces", "MODALITE_ACCES_PRENDRE_UN_RDV_EN_LIGNE");
+  if ($("f-public").value) p.append("publics", $("f-public").value);
+  if ($("f-accompagnement").value) p.append("prisesEnCharge", $("f-accompagnement").value);
+  p.set("pageSize", "100");
+  return p;
+}
+
+async function chercherLieux() {
+  const generation = ++etat.generation;
+  annoncer("Recherche en cours…");
+  let reponse;
+  try {
+    reponse = await api(`/v1/venues:search?${requeteLieux()}`);
+  } catch (e) {
+    if (generation !== etat.generation) return;
+    annoncer(`La recherche n'a pas abouti : ${e.message}`);
+    $("resultats").replaceChildren();
+    return;
+  }
+  if (generation !== etat.generation) return;
+  etat.resultats = reponse.results || [];
+  afficherResultats(reponse);
+}
+
+function resumeServices(v) {
+  return (v.services || []).map((s) => (SERVICES[s] ? SERVICES[s][1] : s));
+}
+
+function afficherResultats(reponse) {
+  const n = etat.resultats.length;
+  const total = reponse.totalSize || n;
+  let texte = n === 0 ? "Aucun lieu ne correspond à cette recherche."
+    : n === 1 ? "1 lieu trouvé, le plus proche d'abord."
+      : `${n} lieux trouvés, les plus proches d'abord.`;
+  if (total > n) texte += ` (${total} en tout : précisez la recherche pour voir les autres.)`;
+  if (($("f-ouvert").checked || $("f-samedi").checked) && reponse.unknownHoursSize) {
+    texte += ` ${reponse.unknownHoursSize} lieu(x) sans horaires connus ne sont pas montrés.`;
+  }
+  annoncer(texte);
+  if (!performance.getEntriesByName("premiers-resultats").length) performance.mark("premiers-resultats");
+  const pro = modePro();
+  $("resultats").replaceChildren(...etat.resultats.map(({ venue: v, distanceMeters }) => {
+    const li = h("li", { "data-lieu": idDuLieu(v.name) },
+      h("h3", null, h("a", { href: lien(`/lieux/${idDuLieu(v.name)}`) }, v.nom)),
+      h("p", null, h("span", { class: "distance" }, distanceTexte(distanceMeters)),
+        distanceMeters !== undefined ? " · " : "", [v.adresse, v.commune].filter(Boolean).join(", ")),
+      (v.services || []).length ? h("p", null, resumeServices(v).slice(0, 3).join(" · ")) : null,
+      (v.fraisACharge || []).length ? h("p", null, (v.fraisACharge || []).map((f) => ENUMS[f] || f).join(", ")) : null,
+      pro ? h("p", { class: "pro-info" },
+        `Source : ${(v.provenance && v.provenance.source) || v.source || "?"} · mis à jour le ${v.dateMaj || "?"}` +
+        (v.acceptsApticPass ? " · accepte le pass numérique #APTIC" : "")) : null);
+    return li;
+  }));
+  majCarte();
+}
+
+// ---- The map (optional) ------------------------------------------------------------------------
+
+// The map loads by itself on wide screens; on a phone (where the list comes first and data
+// costs) the person asks for it.
+function proposerCarte() {
+  if (SANS_CARTE || !etat.config.leaflet) return;
+  if (matchMedia("(min-width: 60rem)").matches) {
+    chargerCarte();
+    return;
+  }
+  $("carte-bouton").hidden = false;
+  $("afficher-carte").addEventListener("click", () => {
+    $("carte-bouton").hidden = true;
+    chargerCarte().then(() => $("carte").focus());
+  }, { once: true });
+}
+
+async function chargerCarte() {
+  let L;
+  try {
+    L = await import("/vendor/leaflet/leaflet.esm.min.js");
+  } catch {
+    return; // the list alone
+  }
+  const css = h("link", { rel: "stylesheet", href: "/vendor/leaflet/leaflet.css" });
+  await new Promise((fini) => {
+    css.addEventListener("load", fini);
+    css.addEventListener("error", fini);
+    document.head.append(css);
+  });
+  if (L.Icon && L.Icon.Default) L.Icon.Default.imagePath = "/vendor/leaflet/images/";
+  const div = $("carte");
+  div.hidden = false;
+  const carte = L.map(div, { center: [ROUBAIX.latitude, ROUBAIX.longitude], zoom: 13, zoomControl: false });
+  L.control.zoom({ zoomInTitle: "Agrandir la carte", zoomOutTitle: "Réduire la carte" }).addTo(carte);
+  if (etat.config.tilesUrl) {
+    L.tileLayer(etat.config.tilesUrl, { maxZoom: 19, attribution: etat.config.tilesAttribution || "" }).addTo(carte);
+  }
+  etat.carte = { L, carte, couche: L.layerGroup().addTo(carte) };
+  majCarte();
+}
+
+function majCarte() {
+  if (!etat.carte) return;
+  const { L, carte, couche } = etat.carte;
+  couche.clearLayers();
+  const points = [];
+  for (const { venue: v } of etat.resultats) {
+    if (typeof v.latitude !== "number" || typeof v.longitude !== "number") continue;
+    const popup = h("div", null, h("strong", null, v.nom), h("br"),
+      h("a", { href: lien(`/lieux/${idDuLieu(v.name)}`) }, "Voir la fiche du lieu"));
+    // Markers are not in the tab order: the list before the map holds the same links.
+    L.marker([v.latitude, v.longitude], { keyboard: false, title: v.nom, alt: v.nom }).bindPopup(popup).addTo(couche);
+    points.push([v.latitude, v.longitude]);
+  }
+  if (points.length) carte.fitBounds(points, { padding: [30, 30], maxZoom: 16 });
+}
+
+// ---- Where ------------------------------------------------------------------------------------
+
+async function chargerQuartiers() {
+  let couches;
+  try {
+    couches = (await api("/v1/areaLayers")).areaLayers || [];
+  } catch {
+    return;
+  }
+  const select = $("quartier");
+  for (const couche of couches) {
+    const id = couche.name.replace(/^areaLayers\//, "");
+    let zones;
+    try {
+      zones = (await api(`/v1/areaLayers/${encodeURIComponent(id)}/areas`)).areas || [];
+    } catch {
+      continue;
+    }
+    if (!zones.length) continue;
+    const groupe = h("optgroup", { label: couche.title || id });
+    for (const z of zones) groupe.append(h("option", { value: `${id}:${z.code}` }, z.label || z.code));
+    select.append(groupe);
+  }
+}
+
+function autourDeMoi() {
+  if (!navigator.geolocation) {
+    $("position").textContent = "Votre navigateur ne donne pas votre position : choisissez un quartier.";
+    return;
+  }
+  $("position").textContent = "Recherche de votre position…";
+  navigator.geolocation.getCurrentPosition((pos) => {
+    etat.position = { latitude: pos.coords.latitude, longitude: pos.coords.longitude };
+    $("quartier").value = "";
+    $("position").textContent = "Lieux autour de votre position.";
+    chercherLieux();
+  }, () => {
+    $("position").textContent = "Position non disponible : les lieux sont classés depuis le centre de Roubaix.";
+  }, { timeout: 10000, maximumAge: 300000 });
+}
+
+// ---- CSV of the current list ------------------------------------------------------------------
+
+function celluleCsv(valeur) {
+  let s = Array.isArray(valeur) ? valeur.join("|") : valeur === undefined || valeur === null ? "" : String(valeur);
+  // A value a spreadsheet would run as a formula is neutralised (docs robustness, exports).
+  if (/^[=+\-@\t\r]/.test(s)) s = `'${s}`;
+  return /[",\r\n;]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+}
+
+function csvDesResultats() {
+  const entete = [...COLONNES.map(([nom]) => nom), "accepte_pass_aptic", "items_referentiel", "distance_metres"];
+  const lignes = [entete.join(",")];
+  for (const { venue: v, distanceMeters } of etat.resultats) {
+    const valeurs = COLONNES.map(([, champ]) => {
+      const x = v[champ];
+      return Array.isArray(x) ? x.map((e) => ENUMS[e] || (SERVICES[e] ? SERVICES[e][0] : e)) : x;
+    });
+    valeurs.push(v.acceptsApticPass ? "true" : "false", v.referentialItems || [],
+      distanceMeters === undefined ? "" : Math.round(distanceMeters));
+    lignes.push(valeurs.map(celluleCsv).join(","));
+  }
+  return `${lignes.join("\r\n")}\r\n`;
+}
+
+function telechargerCsv() {
+  const blob = new Blob(["\ufeff", csvDesResultats()], { type: "text/csv;charset=utf-8" });
+  const a = h("a", { href: URL.createObjectURL(blob), download: "lieux-passerelle.csv" });
+  document.body.append(a);
+  a.click();
+  setTimeout(() => {
+    URL.revokeObjectURL(a.href);
+    a.remove();
+  }, 1000);
+}
+
+// ---- A venue's page ---------------------------------------------------------------------------
+
+function liste(valeurs, libelle) {
+  const v = (valeurs || []).filter(Boolean);
+  if (!v.length) return null;
+  return h("ul", null, v.map((x) => h("li", null, libelle ? libelle(x) : x)));
+}
+
+function ligne(dt, dd) {
+  if (dd === null || dd === undefined || dd === "" || (Array.isArray(dd) && !dd.length)) return [];
+  return [h("dt", null, dt), h("dd", null, dd)];
+}
+
+async function horaires(v) {
+  // The venues service's reading of the hours, when it offers one; else the hours as written.
+  const id = idDuLieu(v.name);
+  try {
+    const s = await api(`/v1/venues/${encodeURIComponent(id)}/openingSchedule?time=${encodeURIComponent(rfc3339(maintenant()))}&days=7`);
+    return s;
+  } catch {
+    return null;
+  }
+}
+
+// "09:30" → "9 h 30", "14:00" → "14 h".
+function heure(hhmm) {
+  const [hh, mm] = String(hhmm).split(":");
+  return `${Number(hh)} h${mm && mm !== "00" ? ` ${mm}` : ""}`;
+}
+
+// Local date (YYYY-MM-DD) and time of an instant in Roubaix.
+function enLocal(date) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("fr-FR", {
+    timeZone: "Europe/Paris", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit",
+    minute: "2-digit", weekday: "long", hourCycle: "h23",
+  }).formatToParts(date).map((p) => [p.type, p.value]));
+  return { jour: `${parts.year}-${parts.month}-${parts.day}`, heure: `${parts.hour}:${parts.minute}`, semaine: parts.weekday };
+}
+
+// « aujourd'hui à 14 h », « demain à 9 h », « lundi à 9 h ».
+function quand(instant) {
+  const a = enLocal(new Date(instant));
+  const ici = enLocal(maintenant());
+  const demain = enLocal(new Date(maintenant().getTime() + 86400000));
+  const jour = a.jour === ici.jour ? "aujourd'hui" : a.jour === demain.jour ? "demain" : a.semaine;
+  return `${jour} à ${heure(a.heure)}`;
+}
+
+function sectionHoraires(v, s) {
+  const sec = h("section", { "aria-labelledby": "titre-horaires" }, h("h2", { id: "titre-horaires" }, "Horaires"));
+  if (!v.horaires) {
+    sec.append(h("p", null, "Horaires non renseignés : téléphonez avant de venir."));
+    return sec;
+  }
+  if (s && s.understood) {
+    if (s.currentState === "HOURS_STATE_OPEN") {
+      sec.append(h("p", { class: "ouvert", id: "etat-ouverture" }, "Ouvert en ce moment",
+        s.nextCloseTime ? `, jusqu'à ${quand(s.nextCloseTime).replace(/^aujourd'hui à /, "")}` : "", "."));
+    } else if (s.currentState === "HOURS_STATE_CLOSED") {
+      sec.append(h("p", { class: "ferme", id: "etat-ouverture" }, "Fermé en ce moment.",
+        s.nextOpenTime ? ` Ouvre ${quand(s.nextOpenTime)}.` : ""));
+    } else {
+      sec.append(h("p", { id: "etat-ouverture" }, "En ce moment : à confirmer",
+        s.currentComment ? ` (${s.currentComment})` : "", "."));
+    }
+    sec.append(h("p", null, s.description || v.horaires));
+    if (Array.isArray(s.days) && s.days.length) {
+      const tbody = h("tbody");
+      for (const j of s.days) {
+        const date = new Date(`${j.date}T12:00:00Z`);
+        const periodes = (j.periods || []).map((p) => {
+          let t = `${heure(p.start)} – ${heure(p.end)}`;
+          if (p.state === "HOURS_STATE_UNKNOWN") t += ` (${p.comment || "à confirmer"})`;
+          else if (p.comment) t += ` (${p.comment})`;
+          return t;
+        });
+        tbody.append(h("tr", null,
+          h("th", { scope: "row" }, `${JOURS[date.getUTCDay()]} ${date.toLocaleDateString("fr-FR", { day: "numeric", month: "long", timeZone: "UTC" })}`),
+          h("td", null, (periodes.length ? periodes.join(", ") : "fermé") + (j.publicHoliday ? " (jour férié)" : ""))));
+      }
+      sec.append(h("table", { class: "horaires" }, h("caption", { class: "aide" }, "Les prochains jours"), tbody));
+    }
+  } else {
+    sec.append(h("p", null, v.horaires));
+  }
+  if (modePro()) sec.append(h("p", { class: "pro-info" }, `horaires (OpenStreetMap) : ${v.horaires}`));
+  return sec;
+}
+
+async function libellesItems(noms) {
+  const items = await Promise.all((noms || []).slice(0, 30).map((n) =>
+    api(`/v1/${n.split("/").map(encodeURIComponent).join("/")}`).catch(() => null)));
+  return items.map((it, i) => (it ? { name: noms[i], code: it.code, label: it.label, plain: it.plainLabel || it.label } : { name: noms[i] }));
+}
+
+async function afficherLieu(id) {
+  const vue = $("vue-lieu");
+  let v;
+  try {
+    v = await api(`/v1/venues/${encodeURIComponent(id)}`);
+  } catch (e) {
+    document.title = "Lieu introuvable — Passerelle";
+    vue.replaceChildren(h("h1", null, "Lieu introuvable"),
+      h("p", null, e.status === 404 ? "Ce lieu n'existe pas ou plus dans le registre." : e.message),
+      h("p", null, h("a", { href: lien("/") }, "Chercher un autre lieu")));
+    return;
+  }
+  const [s, items] = await Promise.all([horaires(v), libellesItems(v.referentialItems)]);
+  document.title = `${v.nom} — Passerelle`;
+  const pro = modePro();
+  const a = typeof v.latitude === "number" && typeof v.longitude === "number";
+  const site = (v.siteWeb || []).map(httpUrl).filter(Boolean);
+  const adresse = [v.adresse, v.complementAdresse, `${v.codePostal || ""} ${v.commune || ""}`.trim()].filter(Boolean);
+
+  const contenu = [
+    h("p", { class: "actions" }, h("a", { href: lien("/") }, "← Retour à la recherche"),
+      h("button", { type: "button", id: "imprimer", class: "secondaire" }, "Imprimer cette fiche")),
+    h("h1", null, v.nom),
+    v.state === "WITHDRAWN" ? h("p", { class: "ferme" }, "Ce lieu a été retiré du registre.") : null,
+    v.presentationResume ? h("p", null, v.presentationResume) : null,
+    h("section", { "aria-labelledby": "titre-adresse" }, h("h2", { id: "titre-adresse" }, "Adresse et contact"),
+      h("dl", null,
+        ...ligne("Adresse", adresse.join(", ")),
+        ...ligne("Y aller", a ? h("span", null,
+          h("a", { href: `geo:${v.latitude},${v.longitude}` }, "Ouvrir dans une application de cartes"), " · ",
+          h("a", { href: `https://www.openstreetmap.org/directions?to=${v.latitude}%2C${v.longitude}`, rel: "noopener" }, "Itinéraire sur OpenStreetMap")) : null),
+        ...ligne("Téléphone", v.telephone ? h("a", { href: `tel:${v.telephone.replace(/[^+0-9]/g, "")}` }, telephoneTexte(v.telephone)) : null),
+        ...ligne("Courriel", (v.courriels || []).length ? h("span", null, (v.courriels || []).map((c, i) => [i ? ", " : "", h("a", { href: `mailto:${c}` }, c)])) : null),
+        ...ligne("Site web", site.length ? h("span", null, site.map((u, i) => [i ? ", " : "", h("a", { href: u, rel: "noopener" }, u)])) : null),
+        ...ligne("Prendre rendez-vous", httpUrl(v.priseRdv) ? h("a", { href: httpUrl(v.priseRdv), rel: "noopener" }, "Prendre rendez-vous en ligne") : null),
+        ...ligne("Accessibilité", httpUrl(v.ficheAccesLibre) ? h("a", { href: httpUrl(v.ficheAccesLibre), rel: "noopener" }, "Fiche Accès libre") : null))),
+    sectionHoraires(v, s),
+    h("section", { "aria-labelledby": "titre-aide" }, h("h2", { id: "titre-aide" }, "L'aide proposée"),
+      h("dl", null,
+        ...ligne("Services", liste(v.services, (x) => (SERVICES[x] ? (pro ? SERVICES[x][0] : SERVICES[x][1]) : x))),
+        ...ligne("Besoins", liste(items, (it) => (pro && it.code ? `${it.label} (${it.code})` : it.plain || it.name))),
+        ...ligne("Comment venir", liste(v.modalitesAcces, (x) => ENUMS[x] || x)),
+        ...ligne("Accompagnement", liste(v.modalitesAccompagnement, (x) => ENUMS[x] || x)),
+        ...ligne("Tarifs", liste(v.fraisACharge, (x) => ENUMS[x] || x)),
+        ...ligne("Pour qui", liste(v.publicsSpecifiquementAdresses, (x) => ENUMS[x] || x)),
+        ...ligne("Aide adaptée", liste(v.priseEnChargeSpecifique, (x) => ENUMS[x] || x)),
+        ...ligne("Pass numérique", v.acceptsApticPass ? "Accepte le pass numérique #APTIC" : null))),
+    v.presentationDetail ? h("section", { "aria-labelledby": "titre-detail" }, h("h2", { id: "titre-detail" }, "En détail"), h("p", null, v.presentationDetail)) : null,
+  ];
+  if (pro) contenu.push(tableauPro(v));
+  contenu.push(h("p", { class: "aide" }, `Informations mises à jour le ${v.dateMaj || "?"}${v.source ? ` par ${v.source}` : ""}.`));
+  vue.replaceChildren(...contenu.filter(Boolean));
+  $("imprimer").addEventListener("click", () => window.print());
+}
+
+function tableauPro(v) {
+  const tbody = h("tbody");
+  const champs = [...COLONNES,
+    ["accepts_aptic_pass (#APTIC)", "acceptsApticPass"], ["referential_items", "referentialItems"],
+    ["areas", "areas"], ["owner_organisation", "ownerOrganisation"], ["state", "state"]];
+  for (const [nom, champ] of champs) {
+    let x = v[champ];
+    if (typeof x === "boolean") x = x ? "oui" : "non";
+    tbody.append(h("tr", null, h("th", { scope: "row" }, nom), h("td", null, Array.isArray(x) ? x.join(" | ") : x ?? "")));
+  }
+  const p = v.provenance || {};
+  tbody.append(h("tr", null, h("th", { scope: "row" }, "provenance"),
+    h("td", null, `${p.source || "?"} / ${p.sourceId || "?"} (vu le ${p.lastSeenTime || "?"})`)));
+  return h("section", { "aria-labelledby": "titre-pro" }, h("h2", { id: "titre-pro" }, "Toutes les données (standard national)"),
+    h("table", { class: "pro" }, h("caption", { class: "aide" }, "Champs du standard des lieux de médiation numérique v1.0.2 et de Passerelle"),
+      h("thead", null, h("tr", null, h("th", { scope: "col" }, "Champ"), h("th", { scope: "col" }, "Valeur"))), tbody));
+}
+
+// ---- Start ------------------------------------------------------------------------------------
+
+async function demarrer() {
+  const pro = localStorage.getItem("passerelle.pro") === "1";
+  document.body.classList.toggle("pro", pro);
+  $("mode-pro").checked = pro;
+  try {
+    etat.config = { ...etat.config, ...(await api("/web/config.json")) };
+  } catch {
+    // defaults: no tiles, no map
+  }
+  const m = location.pathname.match(/^\/lieux\/([A-Za-z0-9._~-]+)$/);
+  if (m) {
+    if (!$("vue-lieu")) {
+      // Served the search page (no lieu.html): the venue takes its place.
+      $("vue-recherche").hidden = true;
+      $("contenu").append(h("article", { id: "vue-lieu", class: "fiche" }));
+    }
+    $("mode-pro").addEventListener("change", () => {
+      localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
+      document.body.classList.toggle("pro", $("mode-pro").checked);
+      afficherLieu(m[1]);
+    });
+    await afficherLieu(m[1]);
+    return;
+  }
+  $("mode-pro").addEventListener("change", () => {
+    localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
+    document.body.classList.toggle("pro", $("mode-pro").checked);
+    afficherResultats({ totalSize: etat.resultats.length });
+    if ($("besoin").value) chercherBesoins($("besoin").value);
+  });
+  $("besoin").addEventListener("input", () => {
+    clearTimeout(minuterieBesoin);
+    const texte = $("besoin").value;
+    minuterieBesoin = setTimeout(() => chercherBesoins(texte), 250);
+  });
+  $("form-besoin").addEventListener("submit", (e) => {
+    e.preventDefault();
+    clearTimeout(minuterieBesoin);
+    chercherBesoins($("besoin").value);
+  });
+  $("besoin-retirer").addEventListener("click", () => {
+    choisirBesoin(null);
+    $("besoin").focus();
+  });
+  $("autour").addEventListener("click", autourDeMoi);
+  $("quartier").addEventListener("change", () => {
+    if ($("quartier").value) etat.position = null;
+    chercherLieux();
+  });
+  // « Ouvert maintenant » and « Ouvert samedi » ask different questions: one at a time.
+  $("f-ouvert").addEventListener("change", () => { if ($("f-ouvert").checked) $("f-samedi").checked = false; });
+  $("f-samedi").addEventListener("change", () => { if ($("f-samedi").checked) $("f-ouvert").checked = false; });
+  for (const id of ["f-ouvert", "f-samedi", "f-gratuit", "f-rdv", "f-public", "f-accompagnement"]) {
+    $(id).addEventListener("change", chercherLieux);
+  }
+  $("form-filtres").addEventListener("submit", (e) => e.preventDefault());
+  $("csv").addEventListener("click", telechargerCsv);
+  $("resultats-titre").setAttribute("tabindex", "-1");
+  await chercherLieux();
+  chargerQuartiers();
+  proposerCarte();
+}
+
+demarrer();
