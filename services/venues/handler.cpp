@@ -190,10 +190,12 @@ grpc::Status Handler::GetOpeningSchedule(grpc::ServerContext* ctx,
     time = absl::FromUnixSeconds(req->time().seconds());
   }
   if (req->days() < 0 || req->days() > kScheduleMaxDays) {
-    bad.push_back({"days", absl::StrCat("doit être entre 0 et ", kScheduleMaxDays, " [range] (",
-                                        req->days(), ")")});
+    bad.push_back({"days", absl::StrCat("doit être entre 1 et ", kScheduleMaxDays,
+                                        " (0 : 7 jours) [range] (", req->days(), ")")});
   }
-  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid schedule request", bad));
+  if (!bad.empty()) {
+    return server::ToGrpc(server::InvalidArgument("demande d'horaires invalide", bad));
+  }
   // The venue as GetVenue reads it: from the index when active, else from the store.
   v1::Venue v;
   if (auto indexed = registry_.FindIndexed(venue)) {
@@ -766,7 +768,7 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   q.min_date_maj = req->min_date_maj();
   q.max_date_maj = req->max_date_maj();
   if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
-  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("invalid search", bad));
+  if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("recherche invalide", bad));
   q.limit = static_cast<size_t>(req->page_size());
   // The token is only valid for the same request: its fingerprint is the request minus token.
   v1::SearchVenuesRequest same = *req;

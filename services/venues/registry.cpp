@@ -1236,7 +1236,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
     q.after_key = parts[1];
     q.after_id = parts[2];
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid search", bad);
+  if (!bad.empty()) return api::InvalidArgument("recherche invalide", bad);
   SearchResult out;
   size_t preceding = 0;
   out.hits = index_.Search(q, &out.total, &preceding, &out.unknown_hours);

@@ -1,12 +1,14 @@
 #include "services/venues/schedule.hpp"
 
+#include <algorithm>
+
 namespace passerelle::venues {
 
 Schedule ScheduleOf(const std::optional<standard::OpeningHours>& hours, absl::CivilMinute now,
                     int days) {
   Schedule s;
   const absl::CivilDay first(now);
-  for (int i = 0; i < days; ++i) {
+  for (int i = 0; i < days && first + i <= absl::CivilDay(kLastScheduleMinute); ++i) {
     ScheduleDay day;
     day.date = first + i;
     day.public_holiday = standard::IsFrenchPublicHoliday(day.date);
@@ -20,7 +22,7 @@ Schedule ScheduleOf(const std::optional<standard::OpeningHours>& hours, absl::Ci
   s.state = answer.state;
   s.comment = std::string(answer.comment);
   const std::optional<absl::CivilMinute> change =
-      hours->NextChange(now, absl::CivilMinute(first + kScheduleMaxDays));
+      hours->NextChange(now, std::min(now + kScheduleMaxDays * 24 * 60, kLastScheduleMinute));
   (answer.state == standard::HoursState::kOpen ? s.next_close : s.next_open) = change;
   return s;
 }

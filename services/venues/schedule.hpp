@@ -32,8 +32,13 @@ struct Schedule {
 /// The most days a schedule lists, and how far it looks for the next opening or closing.
 inline constexpr int kScheduleMaxDays = 31;
 
+/// The last local minute a schedule speaks of: past it, no timestamp can say when (the API's
+/// timestamps end with year 9999).
+inline constexpr absl::CivilMinute kLastScheduleMinute(9999, 12, 31, 0, 0);
+
 /// `hours` (nullopt: not understood) read at the local minute `now`, for `days` days from its
-/// day (1..kScheduleMaxDays). The result's comments point into `hours`.
+/// day (1..kScheduleMaxDays), and the next opening or closing within kScheduleMaxDays days of
+/// `now`; nothing after kLastScheduleMinute. The result's comments point into `hours`.
 Schedule ScheduleOf(const std::optional<standard::OpeningHours>& hours, absl::CivilMinute now,
                     int days);
 

@@ -560,7 +560,8 @@ TEST_F(VenuesTest, OpenDuringASpanAndTheOpeningScheduleReadTheWeek) {
            {"w1", "Mo-Fr 09:00-12:00; PH off"},
            {"w2", "Sa 10:00-12:00"},
            {"w3", "Sa 14:00-17:00 \"sur rendez-vous\""},
-           {"w4", "sur rendez-vous"}}) {
+           {"w4", "sur rendez-vous"},
+           {"w5", "Mo-Fr 09:00-12:00; Aug off"}}) {
     v1::Venue v = At(id, "Lieu " + id, 50.69, 3.18);
     v.set_horaires(hours);
     *req.add_venues() = v;
@@ -571,7 +572,7 @@ TEST_F(VenuesTest, OpenDuringASpanAndTheOpeningScheduleReadTheWeek) {
     v1::BatchUpsertVenuesResponse resp;
     ASSERT_TRUE(stub_->BatchUpsertVenues(&ctx, req, &resp).ok());
     for (const auto& r : resp.results()) names[r.source_id()] = r.name();
-    ASSERT_EQ(names.size(), 4u);
+    ASSERT_EQ(names.size(), 5u);
   }
   auto during = [&](int64_t start, int64_t end, int32_t* unknown = nullptr) {
     v1::SearchVenuesRequest q;
@@ -596,7 +597,7 @@ TEST_F(VenuesTest, OpenDuringASpanAndTheOpeningScheduleReadTheWeek) {
   EXPECT_EQ(unknown, 1);
   // Friday 11:59:30 to Saturday 10:00:30 Paris: Friday's last minute and Saturday's first.
   EXPECT_EQ(during(saturday - 12 * 3600 - 30, saturday + 10 * 3600 + 30),
-            (std::vector<std::string>{"w1", "w2"}));
+            (std::vector<std::string>{"w1", "w2", "w5"}));
 
   auto refused = [&](auto edit, const std::string& field) {
     v1::SearchVenuesRequest q;
@@ -679,6 +680,18 @@ TEST_F(VenuesTest, OpenDuringASpanAndTheOpeningScheduleReadTheWeek) {
   EXPECT_EQ(s.current_state(), v1::HOURS_STATE_UNKNOWN);
   ASSERT_EQ(s.days_size(), 7);
   for (const auto& d : s.days()) EXPECT_EQ(d.periods_size(), 0);
+  // Closed in August: on Saturday 1 August at noon it opens again on Tuesday 1 September at
+  // 9:00 (07:00 UTC), 30 days and 21 hours later: within the 31 days from the instant asked
+  // (tester 17, F7).
+  ASSERT_TRUE(schedule("w5", 1785578400, 1, &s).ok());
+  EXPECT_EQ(s.current_state(), v1::HOURS_STATE_CLOSED);
+  EXPECT_EQ(s.next_open_time().seconds(), 1788246000);
+  // The last hours of year 9999: no day, opening or closing a timestamp cannot say (F1).
+  ASSERT_TRUE(schedule("w1", 253402293600, 31, &s).ok());
+  EXPECT_EQ(s.days_size(), 1);
+  EXPECT_EQ(s.days(0).date(), "9999-12-31");
+  EXPECT_FALSE(s.has_next_open_time());
+  EXPECT_FALSE(s.has_next_close_time());
   // Refusals: a name that is not a schedule, an unknown venue, days or time out of range.
   auto status_of = [&](const std::string& name, int64_t seconds, int32_t nanos, int32_t days) {
     v1::GetOpeningScheduleRequest q;
