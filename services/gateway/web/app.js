@@ -5,6 +5,17 @@
 const ROUBAIX = { latitude: 50.6942, longitude: 3.1746 };
 const RAYON_VILLE = 5000; // metres around the centre (or the person)
 const RAYON_QUARTIER = 20000; // a quartier is filtered by its area, the circle only orders
+// The area layer whose coverage of the chosen need is shaded (the indicators service's figures).
+const COUCHE_COUVERTURE = "quartiers";
+// Classes of coverage, best first: a number (drawn on the map and in the table) and words, so
+// that nothing is told by colour alone. Colours: one blue hue, darker is better.
+const CLASSES_COUVERTURE = [
+  { id: "dedans", texte: "au moins un lieu dans le quartier", couleur: "#084594" },
+  { id: "proche", texte: "aucun dans le quartier, le plus proche à moins de 1 km", couleur: "#4292c6" },
+  { id: "moyen", texte: "le plus proche entre 1 et 2 km", couleur: "#9ecae1" },
+  { id: "loin", texte: "le plus proche à 2 km ou plus", couleur: "#eff3ff" },
+  { id: "aucun", texte: "aucun lieu connu ne le propose", couleur: "#ffffff" },
+];
 
 const params = new URLSearchParams(location.search);
 // A fixed clock for tests and demos: ?maintenant=2026-12-07T10:00:00Z.
@@ -85,6 +96,8 @@ const etat = {
   carte: null, // Leaflet map and layer, once loaded
   config: { tilesUrl: "", tilesAttribution: "", leaflet: false },
   generation: 0,
+  couverture: null, // {besoin, zones: [{code, nom, lieux, distance, heures, classe, geometry}], portee}
+  generationCouverture: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -215,6 +228,7 @@ function choisirBesoin(besoin) {
   $("besoin-libelle").textContent = besoin ? besoin.label : "";
   $("suggestions-zone").hidden = true;
   chercherLieux();
+  chargerCouverture();
   if (besoin) $("resultats-titre").focus?.();
 }
 
@@ -350,8 +364,9 @@ async function chargerCarte() {
   if (etat.config.tilesUrl) {
     L.tileLayer(etat.config.tilesUrl, { maxZoom: 19, attribution: etat.config.tilesAttribution || "" }).addTo(carte);
   }
-  etat.carte = { L, carte, couche: L.layerGroup().addTo(carte) };
+  etat.carte = { L, carte, couverture: L.featureGroup().addTo(carte), couche: L.layerGroup().addTo(carte) };
   majCarte();
+  majCouvertureCarte();
 }
 
 function majCarte() {
@@ -368,6 +383,104 @@ function majCarte() {
     points.push([v.latitude, v.longitude]);
   }
   if (points.length) carte.fitBounds(points, { padding: [30, 30], maxZoom: 16 });
+}
+
+// ---- Coverage of the chosen need by quartier (the indicators service) ----------------------
+
+function classeCouverture(z) {
+  if (z.lieux > 0) return 0;
+  if (!Number.isFinite(z.distance)) return 4;
+  if (z.distance < 1000) return 1;
+  if (z.distance < 2000) return 2;
+  return 3;
+}
+
+function kilometres(m) {
+  return `${(m / 1000).toLocaleString("fr-FR", { maximumFractionDigits: 1 })} km`;
+}
+
+// The quartiers' figures for the chosen need: a table (which works without the map) and, when
+// the map is there, the quartiers shaded. Without the indicators service the section stays hidden.
+async function chargerCouverture() {
+  const generation = ++etat.generationCouverture;
+  const besoin = etat.besoin;
+  etat.couverture = null;
+  if (!besoin) {
+    afficherCouverture();
+    return;
+  }
+  let geo;
+  try {
+    geo = await api(`/v1/areaLayers/${COUCHE_COUVERTURE}/coverage:export?format=GEOJSON&offers=${encodeURIComponent(besoin.name)}`);
+  } catch {
+    geo = null;
+  }
+  if (generation !== etat.generationCouverture) return;
+  if (geo && Array.isArray(geo.features) && geo.features.length) {
+    const zones = geo.features.map((f) => {
+      const p = f.properties || {};
+      const o = (p.offers || []).find((x) => x.offer === besoin.name) || {};
+      const distance = o.nearest_distance_meters ?? p.nearest_distance_meters;
+      const z = {
+        code: p.code, nom: p.name || p.code, lieux: o.venue_count ?? p.offer_venue_count ?? 0,
+        distance: typeof distance === "number" ? distance : NaN,
+        heures: o.hours_open_within_reach ?? p.hours_open_within_reach ?? 0, geometry: f.geometry,
+      };
+      z.classe = classeCouverture(z);
+      return z;
+    });
+    // The least covered first: where help is missing is what a professional looks for.
+    zones.sort((a, b) => b.classe - a.classe || (b.distance || 0) - (a.distance || 0) || a.nom.localeCompare(b.nom, "fr"));
+    etat.couverture = { besoin, zones, portee: geo.reach_meters };
+  }
+  afficherCouverture();
+}
+
+function afficherCouverture() {
+  const c = etat.couverture;
+  $("couverture").hidden = !c;
+  document.querySelector(".zone-carte").classList.toggle("avec-couverture", !!c);
+  majCouvertureCarte();
+  if (!c) return;
+  const n = c.zones.length;
+  const dedans = c.zones.filter((z) => z.lieux > 0).length;
+  $("couverture-etat").textContent = `« ${c.besoin.label} » : proposé dans ${dedans} quartier${dedans > 1 ? "s" : ""} sur ${n}.`;
+  $("couverture-legende").replaceChildren(...CLASSES_COUVERTURE.map((k, i) => {
+    const combien = c.zones.filter((z) => z.classe === i).length;
+    return h("li", { "data-classe": k.id },
+      // Colours come from the stylesheet's classes (the CSP forbids inline styles).
+      h("span", { class: `pastille couverture-${k.id}`, "aria-hidden": "true" }, String(i + 1)),
+      ` ${k.texte} : ${combien} quartier${combien > 1 ? "s" : ""}`);
+  }));
+  $("couverture-legende-table").textContent = `Lieux proposant « ${c.besoin.label} » par quartier` +
+    (c.portee ? ` (heures d'ouverture des lieux à ${kilometres(c.portee)} ou moins)` : "") + ", les moins couverts d'abord.";
+  $("couverture-lignes").replaceChildren(...c.zones.map((z) => h("tr", { "data-quartier": z.code },
+    h("th", { scope: "row" }, `${z.classe + 1}. ${z.nom}`),
+    h("td", null, String(z.lieux)),
+    h("td", null, z.lieux > 0 ? "dans le quartier" : Number.isFinite(z.distance) ? kilometres(z.distance) : "aucun"),
+    h("td", null, `${Math.round(z.heures)} h`))));
+}
+
+function majCouvertureCarte() {
+  if (!etat.carte) return;
+  const { L, couverture } = etat.carte;
+  couverture.clearLayers();
+  const c = etat.couverture;
+  if (!c) return;
+  for (const z of c.zones) {
+    if (!z.geometry) continue;
+    const k = CLASSES_COUVERTURE[z.classe];
+    L.geoJSON({ type: "Feature", geometry: z.geometry, properties: {} }, {
+      interactive: false,
+      style: { className: `couverture-${k.id}`, color: "#1b1b1b", weight: 1, fillColor: k.couleur, fillOpacity: 0.6 },
+    })
+      // The class's number on the quartier, as in the legend and the table.
+      .bindTooltip(String(z.classe + 1), { permanent: true, direction: "center", className: "couverture-numero" })
+      .addTo(couverture);
+  }
+  // The whole layer in view: the quartiers without the need matter as much as the venues.
+  const cadre = couverture.getBounds();
+  if (cadre.isValid()) etat.carte.carte.fitBounds(cadre, { padding: [20, 20] });
 }
 
 // ---- Where ------------------------------------------------------------------------------------
