@@ -547,6 +547,30 @@ class MapE2E(unittest.TestCase):
                   and not d.find_elements(By.CSS_SELECTOR, "#carte path"),
                   message="the coverage stays without a need")
 
+    def test_more_results(self):
+        """Pages of 3 (?parPage=3): « Plus de résultats », reached and pressed with the keyboard,
+        adds the next page after the first and moves the focus to the first venue added."""
+        self.open(f"/?maintenant={CLOCK}&carte=non")
+        everything = self.results()
+        self.assertEqual(len(everything), 4)
+        self.assertFalse(self.driver.find_element(By.ID, "plus").is_displayed())
+        self.open(f"/?maintenant={CLOCK}&carte=non&parPage=3")
+        self.assertEqual(self.results(), everything[:3])
+        self.assertEqual(self.driver.find_element(By.ID, "etat").text,
+                         "3 lieux trouvés, les plus proches d'abord. (4 en tout.)")
+        # Tab from the last result reaches the button (nothing in between), Enter presses it.
+        self.driver.find_elements(By.CSS_SELECTOR, "#resultats li h3 a")[-1].send_keys(Keys.TAB)
+        focused = self.driver.switch_to.active_element
+        self.assertEqual(focused.get_attribute("id"), "plus")
+        self.assertEqual(focused.text, "Plus de résultats")
+        focused.send_keys(Keys.ENTER)
+        self.wait(lambda d: len(self.names()) == 4, message="no next page")
+        self.assertEqual(self.names(), everything)
+        self.assertEqual(self.driver.switch_to.active_element.text, everything[3])
+        self.assertFalse(self.driver.find_element(By.ID, "plus").is_displayed())
+        self.assertEqual(self.driver.find_element(By.ID, "etat").text,
+                         "4 lieux trouvés, les plus proches d'abord.")
+
     def test_open_now_at_a_fixed_clock(self):
         self.open(f"/?maintenant={CLOCK}")
         self.assertEqual(len(self.results()), 4)

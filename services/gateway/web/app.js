@@ -25,6 +25,11 @@ const MAINTENANT = (() => {
   return Number.isFinite(t) ? new Date(t) : null;
 })();
 const SANS_CARTE = params.get("carte") === "non";
+// Results per page (the API's most, 100); ?parPage=2 for tests and demos.
+const PAR_PAGE = (() => {
+  const n = Number(params.get("parPage"));
+  return Number.isInteger(n) && n >= 1 && n <= 100 ? n : 100;
+})();
 
 // Standard spellings (venues.proto comments) and plain words for inhabitants.
 const SERVICES = {
@@ -129,7 +134,7 @@ function rfc3339(date) {
 // A link inside the page keeping the test and display settings (?maintenant, ?carte).
 function lien(chemin, extra) {
   const p = new URLSearchParams(extra || "");
-  for (const k of ["maintenant", "carte"]) if (params.has(k)) p.set(k, params.get(k));
+  for (const k of ["maintenant", "carte", "parPage"]) if (params.has(k)) p.set(k, params.get(k));
   const q = p.toString();
   return q ? `${chemin}?${q}` : chemin;
 }
@@ -273,7 +278,7 @@ function requeteLieux() {
   if ($("f-rdv").checked) p.append("modalitesAcces", "MODALITE_ACCES_PRENDRE_UN_RDV_EN_LIGNE");
   if ($("f-public").value) p.append("publics", $("f-public").value);
   if ($("f-accompagnement").value) p.append("prisesEnCharge", $("f-accompagnement").value);
-  p.set("pageSize", "100");
+  p.set("pageSize", String(PAR_PAGE));
   return p;
 }
 
@@ -291,7 +296,36 @@ async function chercherLieux() {
   }
   if (generation !== etat.generation) return;
   etat.resultats = reponse.results || [];
+  etat.requete = requeteLieux();
+  etat.suivante = reponse.nextPageToken || "";
+  etat.total = reponse.totalSize || 0;
   afficherResultats(reponse);
+}
+
+// « Plus de résultats »: the next page of the same search, added to the list; the focus goes to
+// the first venue added so that a keyboard or screen-reader user carries on from there.
+async function plusDeResultats() {
+  if (!etat.suivante) return;
+  const generation = etat.generation;
+  const p = new URLSearchParams(etat.requete);
+  p.set("pageToken", etat.suivante);
+  $("plus").disabled = true;
+  let reponse;
+  try {
+    reponse = await api(`/v1/venues:search?${p}`);
+  } catch (e) {
+    if (generation === etat.generation) annoncer(`La suite de la liste n'a pas pu être chargée : ${e.message}`);
+    $("plus").disabled = false;
+    return;
+  }
+  if (generation !== etat.generation) return;
+  const avant = etat.resultats.length;
+  etat.resultats = etat.resultats.concat(reponse.results || []);
+  etat.suivante = reponse.nextPageToken || "";
+  afficherResultats({ ...reponse, totalSize: reponse.totalSize || etat.total });
+  $("plus").disabled = false;
+  const premier = $("resultats").children[avant];
+  if (premier) premier.querySelector("a").focus();
 }
 
 function resumeServices(v) {
@@ -304,7 +338,7 @@ function afficherResultats(reponse) {
   let texte = n === 0 ? "Aucun lieu ne correspond à cette recherche."
     : n === 1 ? "1 lieu trouvé, le plus proche d'abord."
       : `${n} lieux trouvés, les plus proches d'abord.`;
-  if (total > n) texte += ` (${total} en tout : précisez la recherche pour voir les autres.)`;
+  if (total > n) texte += ` (${total} en tout.)`;
   if (($("f-ouvert").checked || $("f-samedi").checked) && reponse.unknownHoursSize) {
     texte += ` ${reponse.unknownHoursSize} lieu(x) sans horaires connus ne sont pas montrés.`;
   }
@@ -323,6 +357,7 @@ function afficherResultats(reponse) {
         (v.acceptsApticPass ? " · accepte le pass numérique #APTIC" : "")) : null);
     return li;
   }));
+  $("plus-zone").hidden = !etat.suivante;
   majCarte();
 }
 
@@ -756,7 +791,7 @@ async function demarrer() {
   $("mode-pro").addEventListener("change", () => {
     localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
     document.body.classList.toggle("pro", $("mode-pro").checked);
-    afficherResultats({ totalSize: etat.resultats.length });
+    afficherResultats({ totalSize: etat.total });
     if ($("besoin").value) chercherBesoins($("besoin").value);
   });
   $("besoin").addEventListener("input", () => {
@@ -786,6 +821,7 @@ async function demarrer() {
   }
   $("form-filtres").addEventListener("submit", (e) => e.preventDefault());
   $("csv").addEventListener("click", telechargerCsv);
+  $("plus").addEventListener("click", plusDeResultats);
   $("resultats-titre").setAttribute("tabindex", "-1");
   await chercherLieux();
   chargerQuartiers();
