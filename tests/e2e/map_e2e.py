@@ -571,6 +571,26 @@ class MapE2E(unittest.TestCase):
         self.assertEqual(self.driver.find_element(By.ID, "etat").text,
                          "4 lieux trouvés, les plus proches d'abord.")
 
+    def test_professional_item_filter(self):
+        """In the professional mode every item of the referential is in a <select>: choosing one
+        filters the venues as the search's suggestion does."""
+        self.open(f"/?maintenant={CLOCK}&carte=non", pro=True)
+        self.assertEqual(len(self.results()), 4)
+        item = self.pronote["name"]
+        option = self.wait(lambda d: d.find_elements(
+            By.CSS_SELECTOR, f"#f-item option[value='{item}']"), message="no item listed")[0]
+        self.assertEqual(option.text, f"{self.pronote['code']} {self.pronote['label']}")
+        self.assertGreater(len(self.driver.find_elements(By.CSS_SELECTOR, "#f-item option")), 20)
+        option.click()
+        self.wait(lambda d: sorted(self.names()) == ["Espace numérique de l'Épeule",
+                                                     "Médiathèque du samedi"],
+                  message="the item does not filter")
+        self.assertEqual(self.driver.find_element(By.ID, "besoin-libelle").text, option.text)
+        self.driver.find_element(By.ID, "besoin-retirer").click()
+        self.wait(lambda d: len(self.names()) == 4)
+        self.assertEqual(self.driver.find_element(By.ID, "f-item").get_attribute("value"), "")
+        self.check_accessibility("professional item filter")
+
     def test_open_now_at_a_fixed_clock(self):
         self.open(f"/?maintenant={CLOCK}")
         self.assertEqual(len(self.results()), 4)

@@ -232,9 +232,35 @@ function choisirBesoin(besoin) {
   $("besoin-choisi").hidden = !besoin;
   $("besoin-libelle").textContent = besoin ? besoin.label : "";
   $("suggestions-zone").hidden = true;
+  if ($("f-item").value !== (besoin ? besoin.name : "")) $("f-item").value = besoin ? besoin.name : "";
   chercherLieux();
   chargerCouverture();
   if (besoin) $("resultats-titre").focus?.();
+}
+
+// Professional mode: every item of the current version of the referential, by category, in a
+// <select> (the search above only suggests eight). Loaded once, when the mode is first on.
+let itemsCharges = false;
+async function chargerItems() {
+  if (itemsCharges || !modePro()) return;
+  itemsCharges = true;
+  let version;
+  try {
+    const n = ((await api("/v1/nomenclatures")).nomenclatures || [])[0];
+    version = await api(`/v1/${n.currentVersion.split("/").map(encodeURIComponent).join("/")}`);
+  } catch {
+    itemsCharges = false;
+    return;
+  }
+  const select = $("f-item");
+  for (const niveau of version.levels || []) {
+    for (const cat of niveau.categories || []) {
+      const groupe = h("optgroup", { label: `${cat.code} ${cat.label}` });
+      for (const it of cat.items || []) groupe.append(h("option", { value: it.name }, `${it.code} ${it.label}`));
+      if (groupe.children.length) select.append(groupe);
+    }
+  }
+  if (etat.besoin) select.value = etat.besoin.name;
 }
 
 // ---- Venues ------------------------------------------------------------------------------------
@@ -792,6 +818,7 @@ async function demarrer() {
     localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
     document.body.classList.toggle("pro", $("mode-pro").checked);
     afficherResultats({ totalSize: etat.total });
+    chargerItems();
     if ($("besoin").value) chercherBesoins($("besoin").value);
   });
   $("besoin").addEventListener("input", () => {
@@ -822,6 +849,11 @@ async function demarrer() {
   $("form-filtres").addEventListener("submit", (e) => e.preventDefault());
   $("csv").addEventListener("click", telechargerCsv);
   $("plus").addEventListener("click", plusDeResultats);
+  $("f-item").addEventListener("change", () => {
+    const o = $("f-item").selectedOptions[0];
+    choisirBesoin($("f-item").value ? { name: $("f-item").value, label: o.textContent } : null);
+  });
+  chargerItems();
   $("resultats-titre").setAttribute("tabindex", "-1");
   await chercherLieux();
   chargerQuartiers();
