@@ -123,6 +123,12 @@ class MapE2E(unittest.TestCase):
         cls.port = free_port()
         stack.start("venues")
         stack.start("referential", {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
+        # The coverage of a need by quartier comes from the indicators service.
+        stack.start("indicators", {
+            "PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{stack.ports['venues']}",
+            "PASSERELLE_REFERENTIAL_ADDRESS": f"127.0.0.1:{stack.ports['referential']}",
+            "PASSERELLE_INDICATORS_AREAS_REFRESH": "1s",
+            "PASSERELLE_INDICATORS_UPSTREAM_TIMEOUT": "5s"})
         stack.start_gateway(ADMIN_KEY, pepper="map-e2e-pepper", http_port=cls.port, extra={
             "PASSERELLE_GATEWAY_WEB_DIR": f"{SOURCE}/services/gateway/web",
             "PASSERELLE_GATEWAY_RATE_LIMITS": "public=1000:1000"})
@@ -153,13 +159,16 @@ class MapE2E(unittest.TestCase):
         results = json.loads(body)["results"]
         assert all(r["outcome"] == "CREATED" for r in results), body
         cls.ids = {r["sourceId"]: r["name"].split("/")[1] for r in results}
-        # A quartier around the first venue only, in a layer of its own.
-        west, south = 3.168, 50.690
-        ring = [[west, south], [west + 0.004, south], [west + 0.004, south + 0.004],
-                [west, south + 0.004], [west, south]]
+        # A quartier around the first venue only, in a layer of its own, and one without any
+        # venue, 1.3 km east of the nearest (« Médiathèque du samedi »).
+        def square(west, south):
+            return [[[west, south], [west + 0.004, south], [west + 0.004, south + 0.004],
+                     [west, south + 0.004], [west, south]]]
         layer = {"type": "FeatureCollection", "features": [
             {"type": "Feature", "properties": {"code": "EPEULE", "name": "Épeule (e2e)"},
-             "geometry": {"type": "Polygon", "coordinates": [ring]}}]}
+             "geometry": {"type": "Polygon", "coordinates": square(3.168, 50.690)}},
+            {"type": "Feature", "properties": {"code": "EST", "name": "Est (e2e)"},
+             "geometry": {"type": "Polygon", "coordinates": square(3.196, 50.693)}}]}
         status, _, body = stack.call(
             "POST", "/v1/areaLayers/quartiers:import?title=Quartiers%20(e2e)",
             raw=json.dumps(layer).encode(), key=ADMIN_KEY,
@@ -476,6 +485,111 @@ class MapE2E(unittest.TestCase):
         self.check_accessibility("need chosen")
         self.driver.find_element(By.ID, "besoin-retirer").click()
         self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#resultats li")) == 4)
+
+    def choose_pronote(self):
+        self.driver.find_element(By.ID, "besoin").send_keys("pronot")
+        self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#suggestions button.besoin"),
+                  message="no need suggested for « pronot »")[0].click()
+
+    def test_coverage_of_a_need(self):
+        """The chosen need by quartier from the indicators service: a table that works without
+        the map, a legend with numbers and words, the quartiers shaded and numbered on the map."""
+        item = self.pronote["name"]
+        deadline = time.time() + 60
+        while True:
+            status, _, body = self.stack.call(
+                "GET", f"/v1/areaLayers/quartiers/coverage:export?format=GEOJSON&offers={item}")
+            if status == 200:
+                figures = {f["properties"]["code"]: f["properties"]
+                           for f in json.loads(body)["features"]}
+                if figures.get("EPEULE", {}).get("offer_venue_count") == 1 and "EST" in figures:
+                    break
+            self.assertLess(time.time(), deadline, f"coverage never ready: {status} {body[:500]}")
+            time.sleep(0.5)
+        table_js = ("return [...document.querySelectorAll('#couverture-lignes tr')]"
+                    ".map(r => [...r.children].map(c => c.textContent));")
+        for carte in ("&carte=non", ""):
+            self.open(f"/?maintenant={CLOCK}{carte}")
+            self.results()
+            self.assertFalse(self.driver.find_element(By.ID, "couverture").is_displayed())
+            self.choose_pronote()
+            self.wait(lambda d: len(d.execute_script(table_js)) == 2, message="no coverage table")
+            hours = {code: f"{round(figures[code]['hours_open_within_reach'])} h"
+                     for code in figures}
+            # The least covered first; the class's number before the name.
+            self.assertEqual(self.driver.execute_script(table_js), [
+                ["3. Est (e2e)", "0",
+                 f"{figures['EST']['nearest_distance_meters'] / 1000:.1f} km".replace(".", ","),
+                 hours["EST"]],
+                ["1. Épeule (e2e)", "1", "dans le quartier", hours["EPEULE"]]])
+            self.assertTrue(1000 <= figures["EST"]["nearest_distance_meters"] < 2000)
+            legend = [li.text for li in
+                      self.driver.find_elements(By.CSS_SELECTOR, "#couverture-legende li")]
+            self.assertEqual(legend, [
+                "1 au moins un lieu dans le quartier : 1 quartier",
+                "2 aucun dans le quartier, le plus proche à moins de 1 km : 0 quartier",
+                "3 le plus proche entre 1 et 2 km : 1 quartier",
+                "4 le plus proche à 2 km ou plus : 0 quartier",
+                "5 aucun lieu connu ne le propose : 0 quartier"])
+            self.assertEqual(self.driver.find_element(By.ID, "couverture-etat").text,
+                             f"« {self.pronote['plainLabel']} » : proposé dans 1 quartier sur 2.")
+            self.check_accessibility(f"coverage{carte}")
+        # With the map: each quartier shaded by its class and numbered as in the legend.
+        self.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#carte path.couverture-dedans")) == 1
+                  and len(d.find_elements(By.CSS_SELECTOR, "#carte path.couverture-moyen")) == 1,
+                  message="the quartiers are not shaded")
+        self.assertEqual(sorted(self.driver.execute_script(
+            "return [...document.querySelectorAll('#carte .couverture-numero')]"
+            ".map(e => e.textContent);")), ["1", "3"])
+        self.shot("couverture-1366x768.png")
+        self.driver.find_element(By.ID, "besoin-retirer").click()
+        self.wait(lambda d: not d.find_element(By.ID, "couverture").is_displayed()
+                  and not d.find_elements(By.CSS_SELECTOR, "#carte path"),
+                  message="the coverage stays without a need")
+
+    def test_more_results(self):
+        """Pages of 3 (?parPage=3): « Plus de résultats », reached and pressed with the keyboard,
+        adds the next page after the first and moves the focus to the first venue added."""
+        self.open(f"/?maintenant={CLOCK}&carte=non")
+        everything = self.results()
+        self.assertEqual(len(everything), 4)
+        self.assertFalse(self.driver.find_element(By.ID, "plus").is_displayed())
+        self.open(f"/?maintenant={CLOCK}&carte=non&parPage=3")
+        self.assertEqual(self.results(), everything[:3])
+        self.assertEqual(self.driver.find_element(By.ID, "etat").text,
+                         "3 lieux trouvés, les plus proches d'abord. (4 en tout.)")
+        # Tab from the last result reaches the button (nothing in between), Enter presses it.
+        self.driver.find_elements(By.CSS_SELECTOR, "#resultats li h3 a")[-1].send_keys(Keys.TAB)
+        focused = self.driver.switch_to.active_element
+        self.assertEqual(focused.get_attribute("id"), "plus")
+        self.assertEqual(focused.text, "Plus de résultats")
+        focused.send_keys(Keys.ENTER)
+        self.wait(lambda d: len(self.names()) == 4, message="no next page")
+        self.assertEqual(self.names(), everything)
+        self.assertEqual(self.driver.switch_to.active_element.text, everything[3])
+        self.assertFalse(self.driver.find_element(By.ID, "plus").is_displayed())
+        self.assertEqual(self.driver.find_element(By.ID, "etat").text,
+                         "4 lieux trouvés, les plus proches d'abord.")
+
+    def test_professional_item_filter(self):
+        """In the professional mode every item of the referential is in a <select>: choosing one
+        filters the venues as the search's suggestion does."""
+        self.open(f"/?maintenant={CLOCK}&carte=non", pro=True)
+        self.assertEqual(len(self.results()), 4)
+        item = self.pronote["name"]
+        option = self.wait(lambda d: d.find_elements(
+            By.CSS_SELECTOR, f"#f-item option[value='{item}']"), message="no item listed")[0]
+        self.assertEqual(option.text, f"{self.pronote['code']} {self.pronote['label']}")
+        self.assertGreater(len(self.driver.find_elements(By.CSS_SELECTOR, "#f-item option")), 20)
+        option.click()
+        self.wait(lambda d: sorted(self.names()) == ["Espace numérique de l'Épeule",
+                                                     "Médiathèque du samedi"],
+                  message="the item does not filter")
+        self.assertEqual(self.driver.find_element(By.ID, "besoin-libelle").text, option.text)
+        self.driver.find_element(By.ID, "besoin-retirer").click()
+        self.wait(lambda d: len(self.names()) == 4)
+        self.assertEqual(self.driver.find_element(By.ID, "f-item").get_attribute("value"), "")
+        self.check_accessibility("professional item filter")
 
     def test_open_now_at_a_fixed_clock(self):
         self.open(f"/?maintenant={CLOCK}")

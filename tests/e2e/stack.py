@@ -139,7 +139,7 @@ class Stack:
         others)."""
         return {f"PASSERELLE_{n.upper()}_ADDRESS":
                 f"127.0.0.1:{self.ports[n]}" if n in self.ports else "127.0.0.1:1"
-                for n in ("venues", "referential", "sync", "notifications")}
+                for n in ("venues", "referential", "sync", "notifications", "indicators")}
 
     def start_gateway(self, admin_key, pepper, extra=None, label="gateway", http_port=None,
                       grpc_port=None, internal_port=None):

@@ -5,6 +5,17 @@
 const ROUBAIX = { latitude: 50.6942, longitude: 3.1746 };
 const RAYON_VILLE = 5000; // metres around the centre (or the person)
 const RAYON_QUARTIER = 20000; // a quartier is filtered by its area, the circle only orders
+// The area layer whose coverage of the chosen need is shaded (the indicators service's figures).
+const COUCHE_COUVERTURE = "quartiers";
+// Classes of coverage, best first: a number (drawn on the map and in the table) and words, so
+// that nothing is told by colour alone. Colours: one blue hue, darker is better.
+const CLASSES_COUVERTURE = [
+  { id: "dedans", texte: "au moins un lieu dans le quartier", couleur: "#084594" },
+  { id: "proche", texte: "aucun dans le quartier, le plus proche à moins de 1 km", couleur: "#4292c6" },
+  { id: "moyen", texte: "le plus proche entre 1 et 2 km", couleur: "#9ecae1" },
+  { id: "loin", texte: "le plus proche à 2 km ou plus", couleur: "#eff3ff" },
+  { id: "aucun", texte: "aucun lieu connu ne le propose", couleur: "#ffffff" },
+];
 
 const params = new URLSearchParams(location.search);
 // A fixed clock for tests and demos: ?maintenant=2026-12-07T10:00:00Z.
@@ -14,6 +25,11 @@ const MAINTENANT = (() => {
   return Number.isFinite(t) ? new Date(t) : null;
 })();
 const SANS_CARTE = params.get("carte") === "non";
+// Results per page (the API's most, 100); ?parPage=2 for tests and demos.
+const PAR_PAGE = (() => {
+  const n = Number(params.get("parPage"));
+  return Number.isInteger(n) && n >= 1 && n <= 100 ? n : 100;
+})();
 
 // Standard spellings (venues.proto comments) and plain words for inhabitants.
 const SERVICES = {
@@ -85,6 +101,8 @@ const etat = {
   carte: null, // Leaflet map and layer, once loaded
   config: { tilesUrl: "", tilesAttribution: "", leaflet: false },
   generation: 0,
+  couverture: null, // {besoin, zones: [{code, nom, lieux, distance, heures, classe, geometry}], portee}
+  generationCouverture: 0,
 };
 
 const $ = (id) => document.getElementById(id);
@@ -116,7 +134,7 @@ function rfc3339(date) {
 // A link inside the page keeping the test and display settings (?maintenant, ?carte).
 function lien(chemin, extra) {
   const p = new URLSearchParams(extra || "");
-  for (const k of ["maintenant", "carte"]) if (params.has(k)) p.set(k, params.get(k));
+  for (const k of ["maintenant", "carte", "parPage"]) if (params.has(k)) p.set(k, params.get(k));
   const q = p.toString();
   return q ? `${chemin}?${q}` : chemin;
 }
@@ -214,8 +232,35 @@ function choisirBesoin(besoin) {
   $("besoin-choisi").hidden = !besoin;
   $("besoin-libelle").textContent = besoin ? besoin.label : "";
   $("suggestions-zone").hidden = true;
+  if ($("f-item").value !== (besoin ? besoin.name : "")) $("f-item").value = besoin ? besoin.name : "";
   chercherLieux();
+  chargerCouverture();
   if (besoin) $("resultats-titre").focus?.();
+}
+
+// Professional mode: every item of the current version of the referential, by category, in a
+// <select> (the search above only suggests eight). Loaded once, when the mode is first on.
+let itemsCharges = false;
+async function chargerItems() {
+  if (itemsCharges || !modePro()) return;
+  itemsCharges = true;
+  let version;
+  try {
+    const n = ((await api("/v1/nomenclatures")).nomenclatures || [])[0];
+    version = await api(`/v1/${n.currentVersion.split("/").map(encodeURIComponent).join("/")}`);
+  } catch {
+    itemsCharges = false;
+    return;
+  }
+  const select = $("f-item");
+  for (const niveau of version.levels || []) {
+    for (const cat of niveau.categories || []) {
+      const groupe = h("optgroup", { label: `${cat.code} ${cat.label}` });
+      for (const it of cat.items || []) groupe.append(h("option", { value: it.name }, `${it.code} ${it.label}`));
+      if (groupe.children.length) select.append(groupe);
+    }
+  }
+  if (etat.besoin) select.value = etat.besoin.name;
 }
 
 // ---- Venues ------------------------------------------------------------------------------------
@@ -259,7 +304,7 @@ function requeteLieux() {
   if ($("f-rdv").checked) p.append("modalitesAcces", "MODALITE_ACCES_PRENDRE_UN_RDV_EN_LIGNE");
   if ($("f-public").value) p.append("publics", $("f-public").value);
   if ($("f-accompagnement").value) p.append("prisesEnCharge", $("f-accompagnement").value);
-  p.set("pageSize", "100");
+  p.set("pageSize", String(PAR_PAGE));
   return p;
 }
 
@@ -277,7 +322,36 @@ async function chercherLieux() {
   }
   if (generation !== etat.generation) return;
   etat.resultats = reponse.results || [];
+  etat.requete = requeteLieux();
+  etat.suivante = reponse.nextPageToken || "";
+  etat.total = reponse.totalSize || 0;
   afficherResultats(reponse);
+}
+
+// « Plus de résultats »: the next page of the same search, added to the list; the focus goes to
+// the first venue added so that a keyboard or screen-reader user carries on from there.
+async function plusDeResultats() {
+  if (!etat.suivante) return;
+  const generation = etat.generation;
+  const p = new URLSearchParams(etat.requete);
+  p.set("pageToken", etat.suivante);
+  $("plus").disabled = true;
+  let reponse;
+  try {
+    reponse = await api(`/v1/venues:search?${p}`);
+  } catch (e) {
+    if (generation === etat.generation) annoncer(`La suite de la liste n'a pas pu être chargée : ${e.message}`);
+    $("plus").disabled = false;
+    return;
+  }
+  if (generation !== etat.generation) return;
+  const avant = etat.resultats.length;
+  etat.resultats = etat.resultats.concat(reponse.results || []);
+  etat.suivante = reponse.nextPageToken || "";
+  afficherResultats({ ...reponse, totalSize: reponse.totalSize || etat.total });
+  $("plus").disabled = false;
+  const premier = $("resultats").children[avant];
+  if (premier) premier.querySelector("a").focus();
 }
 
 function resumeServices(v) {
@@ -290,7 +364,7 @@ function afficherResultats(reponse) {
   let texte = n === 0 ? "Aucun lieu ne correspond à cette recherche."
     : n === 1 ? "1 lieu trouvé, le plus proche d'abord."
       : `${n} lieux trouvés, les plus proches d'abord.`;
-  if (total > n) texte += ` (${total} en tout : précisez la recherche pour voir les autres.)`;
+  if (total > n) texte += ` (${total} en tout.)`;
   if (($("f-ouvert").checked || $("f-samedi").checked) && reponse.unknownHoursSize) {
     texte += ` ${reponse.unknownHoursSize} lieu(x) sans horaires connus ne sont pas montrés.`;
   }
@@ -309,6 +383,7 @@ function afficherResultats(reponse) {
         (v.acceptsApticPass ? " · accepte le pass numérique #APTIC" : "")) : null);
     return li;
   }));
+  $("plus-zone").hidden = !etat.suivante;
   majCarte();
 }
 
@@ -350,8 +425,9 @@ async function chargerCarte() {
   if (etat.config.tilesUrl) {
     L.tileLayer(etat.config.tilesUrl, { maxZoom: 19, attribution: etat.config.tilesAttribution || "" }).addTo(carte);
   }
-  etat.carte = { L, carte, couche: L.layerGroup().addTo(carte) };
+  etat.carte = { L, carte, couverture: L.featureGroup().addTo(carte), couche: L.layerGroup().addTo(carte) };
   majCarte();
+  majCouvertureCarte();
 }
 
 function majCarte() {
@@ -368,6 +444,104 @@ function majCarte() {
     points.push([v.latitude, v.longitude]);
   }
   if (points.length) carte.fitBounds(points, { padding: [30, 30], maxZoom: 16 });
+}
+
+// ---- Coverage of the chosen need by quartier (the indicators service) ----------------------
+
+function classeCouverture(z) {
+  if (z.lieux > 0) return 0;
+  if (!Number.isFinite(z.distance)) return 4;
+  if (z.distance < 1000) return 1;
+  if (z.distance < 2000) return 2;
+  return 3;
+}
+
+function kilometres(m) {
+  return `${(m / 1000).toLocaleString("fr-FR", { maximumFractionDigits: 1 })} km`;
+}
+
+// The quartiers' figures for the chosen need: a table (which works without the map) and, when
+// the map is there, the quartiers shaded. Without the indicators service the section stays hidden.
+async function chargerCouverture() {
+  const generation = ++etat.generationCouverture;
+  const besoin = etat.besoin;
+  etat.couverture = null;
+  if (!besoin) {
+    afficherCouverture();
+    return;
+  }
+  let geo;
+  try {
+    geo = await api(`/v1/areaLayers/${COUCHE_COUVERTURE}/coverage:export?format=GEOJSON&offers=${encodeURIComponent(besoin.name)}`);
+  } catch {
+    geo = null;
+  }
+  if (generation !== etat.generationCouverture) return;
+  if (geo && Array.isArray(geo.features) && geo.features.length) {
+    const zones = geo.features.map((f) => {
+      const p = f.properties || {};
+      const o = (p.offers || []).find((x) => x.offer === besoin.name) || {};
+      const distance = o.nearest_distance_meters ?? p.nearest_distance_meters;
+      const z = {
+        code: p.code, nom: p.name || p.code, lieux: o.venue_count ?? p.offer_venue_count ?? 0,
+        distance: typeof distance === "number" ? distance : NaN,
+        heures: o.hours_open_within_reach ?? p.hours_open_within_reach ?? 0, geometry: f.geometry,
+      };
+      z.classe = classeCouverture(z);
+      return z;
+    });
+    // The least covered first: where help is missing is what a professional looks for.
+    zones.sort((a, b) => b.classe - a.classe || (b.distance || 0) - (a.distance || 0) || a.nom.localeCompare(b.nom, "fr"));
+    etat.couverture = { besoin, zones, portee: geo.reach_meters };
+  }
+  afficherCouverture();
+}
+
+function afficherCouverture() {
+  const c = etat.couverture;
+  $("couverture").hidden = !c;
+  document.querySelector(".zone-carte").classList.toggle("avec-couverture", !!c);
+  majCouvertureCarte();
+  if (!c) return;
+  const n = c.zones.length;
+  const dedans = c.zones.filter((z) => z.lieux > 0).length;
+  $("couverture-etat").textContent = `« ${c.besoin.label} » : proposé dans ${dedans} quartier${dedans > 1 ? "s" : ""} sur ${n}.`;
+  $("couverture-legende").replaceChildren(...CLASSES_COUVERTURE.map((k, i) => {
+    const combien = c.zones.filter((z) => z.classe === i).length;
+    return h("li", { "data-classe": k.id },
+      // Colours come from the stylesheet's classes (the CSP forbids inline styles).
+      h("span", { class: `pastille couverture-${k.id}`, "aria-hidden": "true" }, String(i + 1)),
+      ` ${k.texte} : ${combien} quartier${combien > 1 ? "s" : ""}`);
+  }));
+  $("couverture-legende-table").textContent = `Lieux proposant « ${c.besoin.label} » par quartier` +
+    (c.portee ? ` (heures d'ouverture des lieux à ${kilometres(c.portee)} ou moins)` : "") + ", les moins couverts d'abord.";
+  $("couverture-lignes").replaceChildren(...c.zones.map((z) => h("tr", { "data-quartier": z.code },
+    h("th", { scope: "row" }, `${z.classe + 1}. ${z.nom}`),
+    h("td", null, String(z.lieux)),
+    h("td", null, z.lieux > 0 ? "dans le quartier" : Number.isFinite(z.distance) ? kilometres(z.distance) : "aucun"),
+    h("td", null, `${Math.round(z.heures)} h`))));
+}
+
+function majCouvertureCarte() {
+  if (!etat.carte) return;
+  const { L, couverture } = etat.carte;
+  couverture.clearLayers();
+  const c = etat.couverture;
+  if (!c) return;
+  for (const z of c.zones) {
+    if (!z.geometry) continue;
+    const k = CLASSES_COUVERTURE[z.classe];
+    L.geoJSON({ type: "Feature", geometry: z.geometry, properties: {} }, {
+      interactive: false,
+      style: { className: `couverture-${k.id}`, color: "#1b1b1b", weight: 1, fillColor: k.couleur, fillOpacity: 0.6 },
+    })
+      // The class's number on the quartier, as in the legend and the table.
+      .bindTooltip(String(z.classe + 1), { permanent: true, direction: "center", className: "couverture-numero" })
+      .addTo(couverture);
+  }
+  // The whole layer in view: the quartiers without the need matter as much as the venues.
+  const cadre = couverture.getBounds();
+  if (cadre.isValid()) etat.carte.carte.fitBounds(cadre, { padding: [20, 20] });
 }
 
 // ---- Where ------------------------------------------------------------------------------------
@@ -643,7 +817,8 @@ async function demarrer() {
   $("mode-pro").addEventListener("change", () => {
     localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
     document.body.classList.toggle("pro", $("mode-pro").checked);
-    afficherResultats({ totalSize: etat.resultats.length });
+    afficherResultats({ totalSize: etat.total });
+    chargerItems();
     if ($("besoin").value) chercherBesoins($("besoin").value);
   });
   $("besoin").addEventListener("input", () => {
@@ -673,6 +848,12 @@ async function demarrer() {
   }
   $("form-filtres").addEventListener("submit", (e) => e.preventDefault());
   $("csv").addEventListener("click", telechargerCsv);
+  $("plus").addEventListener("click", plusDeResultats);
+  $("f-item").addEventListener("change", () => {
+    const o = $("f-item").selectedOptions[0];
+    choisirBesoin($("f-item").value ? { name: $("f-item").value, label: o.textContent } : null);
+  });
+  chargerItems();
   $("resultats-titre").setAttribute("tabindex", "-1");
   await chercherLieux();
   chargerQuartiers();
