@@ -675,6 +675,39 @@ class MapE2E(unittest.TestCase):
         self.open("/lieux/00000000-0000-0000-0000-000000000000?carte=non")
         self.wait(lambda d: "Lieu introuvable" in d.find_element(By.ID, "vue-lieu").text)
 
+    def test_a_careless_producers_venue(self):
+        # Tester 17 (F2, F3, F4): far from Roubaix so the other tests' lists stay as they are.
+        long_name = "Médiathèque" + "X" * 180
+        row = venue("careless", long_name, 44.1234, 4.5678, "24/7; Dec 25 off",
+                    courriels=["a@exemple.fr?cc=autre@ailleurs.example&body=bonjour"],
+                    siteWeb=["https://www.roubaix.fr@ailleurs.example/"])
+        status, _, body = self.stack.call(
+            "POST", f"/v1/sources/{SOURCE_ID}/venues:batchUpsert", {"venues": [row]},
+            key=ADMIN_KEY)
+        self.assertEqual(status, 200, body)
+        vid = json.loads(body)["results"][0]["name"].split("/")[1]
+        d = self.driver
+        try:
+            self.open(f"/lieux/{vid}?maintenant={CLOCK}&carte=non", width=390, height=844)
+            self.wait(lambda d: d.find_elements(By.ID, "etat-ouverture"))
+            # A closing 18 days away is dated, not a bare weekday read as this week's.
+            self.assertEqual(d.find_element(By.ID, "etat-ouverture").text,
+                             "Ouvert en ce moment, jusqu'à vendredi 25 décembre à minuit.")
+            # The address with parameters is shown, not linked; the web address hiding its
+            # host behind a user name is not linked either.
+            self.assertEqual(d.find_elements(By.CSS_SELECTOR, "a[href^='mailto:']"), [])
+            self.assertIn("a@exemple.fr?cc=", d.find_element(By.ID, "vue-lieu").text)
+            self.assertEqual(d.find_elements(By.CSS_SELECTOR, "a[href*='ailleurs.example']"), [])
+            # One long word does not widen the page past a phone's screen.
+            width = d.execute_script("return document.documentElement.scrollWidth")
+            wide = d.execute_script(
+                "return [...document.querySelectorAll('body *')].filter(e => "
+                "e.getBoundingClientRect().right > 400).slice(-3).map(e => "
+                "e.tagName + '#' + e.id + '.' + e.className + ' ' + getComputedStyle(e).whiteSpace)")
+            self.assertLessEqual(width, 390, f"the page scrolls sideways: {wide}")
+        finally:
+            d.set_window_size(1366, 768)
+
     def test_where(self):
         """A quartier from the area layers, then « Autour de moi » with the browser's position
         (given by the driver, as a phone would after the person allows it)."""

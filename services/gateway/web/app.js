@@ -143,9 +143,12 @@ function idDuLieu(name) {
   return String(name || "").replace(/^venues\//, "");
 }
 
+// A web address to link, or null: http(s) only, and never one with a user or password
+// (`https://www.roubaix.fr@ailleurs.example` would hide where it leads).
 function httpUrl(u) {
   try {
     const url = new URL(u);
+    if (url.username || url.password) return null;
     return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
   } catch {
     return null;
@@ -173,6 +176,12 @@ function modePro() {
 }
 
 // +33320000001 → 03 20 00 00 01 (French numbers), else as written.
+// Whether a producer's e-mail is one plain address, safe in a mailto: link (no `?cc=`, `&body=`,
+// spaces or a second address).
+function adresseCourriel(c) {
+  return /^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$/.test(c || "");
+}
+
 function telephoneTexte(t) {
   const m = /^\+33([1-9])(\d{2})(\d{2})(\d{2})(\d{2})$/.exec(t || "");
   return m ? `0${m.slice(1).join(" ")}` : t;
@@ -659,13 +668,18 @@ function enLocal(date) {
   return { jour: `${parts.year}-${parts.month}-${parts.day}`, heure: `${parts.hour}:${parts.minute}`, semaine: parts.weekday };
 }
 
-// « aujourd'hui à 14 h », « demain à 9 h », « lundi à 9 h ».
+// « aujourd'hui à 14 h », « demain à 9 h », « lundi à 9 h » within the week, « lundi 25 décembre
+// à 9 h » beyond it (a bare weekday would read as this week's), « à minuit » for 0 h.
 function quand(instant) {
-  const a = enLocal(new Date(instant));
+  const date = new Date(instant);
+  const a = enLocal(date);
   const ici = enLocal(maintenant());
   const demain = enLocal(new Date(maintenant().getTime() + 86400000));
-  const jour = a.jour === ici.jour ? "aujourd'hui" : a.jour === demain.jour ? "demain" : a.semaine;
-  return `${jour} à ${heure(a.heure)}`;
+  const proche = date.getTime() - maintenant().getTime() < 6 * 86400000;
+  const jour = a.jour === ici.jour ? "aujourd'hui" : a.jour === demain.jour ? "demain"
+    : proche ? a.semaine
+      : new Intl.DateTimeFormat("fr-FR", { timeZone: "Europe/Paris", weekday: "long", day: "numeric", month: "long" }).format(date);
+  return a.heure === "00:00" ? `${jour} à minuit` : `${jour} à ${heure(a.heure)}`;
 }
 
 function sectionHoraires(v, s) {
@@ -723,7 +737,7 @@ async function afficherLieu(id) {
   } catch (e) {
     document.title = "Lieu introuvable — Passerelle";
     vue.replaceChildren(h("h1", null, "Lieu introuvable"),
-      h("p", null, e.status === 404 ? "Ce lieu n'existe pas ou plus dans le registre." : e.message),
+      h("p", null, e.status === 404 || e.status === 400 ? "Ce lieu n'existe pas ou plus dans le registre." : e.message),
       h("p", null, h("a", { href: lien("/") }, "Chercher un autre lieu")));
     return;
   }
@@ -747,7 +761,7 @@ async function afficherLieu(id) {
           h("a", { href: `geo:${v.latitude},${v.longitude}` }, "Ouvrir dans une application de cartes"), " · ",
           h("a", { href: `https://www.openstreetmap.org/directions?to=${v.latitude}%2C${v.longitude}`, rel: "noopener" }, "Itinéraire sur OpenStreetMap")) : null),
         ...ligne("Téléphone", v.telephone ? h("a", { href: `tel:${v.telephone.replace(/[^+0-9]/g, "")}` }, telephoneTexte(v.telephone)) : null),
-        ...ligne("Courriel", (v.courriels || []).length ? h("span", null, (v.courriels || []).map((c, i) => [i ? ", " : "", h("a", { href: `mailto:${c}` }, c)])) : null),
+        ...ligne("Courriel", (v.courriels || []).length ? h("span", null, (v.courriels || []).map((c, i) => [i ? ", " : "", adresseCourriel(c) ? h("a", { href: `mailto:${c}` }, c) : c])) : null),
         ...ligne("Site web", site.length ? h("span", null, site.map((u, i) => [i ? ", " : "", h("a", { href: u, rel: "noopener" }, u)])) : null),
         ...ligne("Prendre rendez-vous", httpUrl(v.priseRdv) ? h("a", { href: httpUrl(v.priseRdv), rel: "noopener" }, "Prendre rendez-vous en ligne") : null),
         ...ligne("Accessibilité", httpUrl(v.ficheAccesLibre) ? h("a", { href: httpUrl(v.ficheAccesLibre), rel: "noopener" }, "Fiche Accès libre") : null))),
