@@ -11,6 +11,8 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/strip.h"
 #include "libs/http/gzip.hpp"
 #include "libs/text/split.hpp"
 #include "nlohmann/json.hpp"
@@ -25,8 +27,11 @@ constexpr size_t kMaxVenueIdBytes = 200;
 // The server gzips what it sends from this size on (libs/http): below it, no variant is kept.
 constexpr size_t kGzipMinBytes = 1024;
 
-constexpr std::string_view kPageCache = "no-cache";                  // revalidated each time
-constexpr std::string_view kAppCache = "public, max-age=300";        // changes with a release
+constexpr std::string_view kPageCache = "no-cache";            // revalidated each time
+constexpr std::string_view kAppCache = "public, max-age=300";  // changes with a release
+// An asset asked with its version (`/web/app.js?v=<version>`, as the pages name it): those
+// bytes never change under that address.
+constexpr std::string_view kVersionedCache = "public, max-age=31536000, immutable";
 constexpr std::string_view kVendorCache = "public, max-age=604800";  // Debian's package
 
 // std::string_view helpers (Debian's Abseil has a string_view of its own).
@@ -190,6 +195,7 @@ absl::Status MapPages::Add(std::string path, std::string body, std::string_view 
   a.content_type = ContentType(path);
   a.cache_control = std::string(cache_control);
   a.etag = Etag(body, "");
+  a.version = std::string(absl::StripSuffix(absl::StripPrefix(a.etag, "\""), "\""));
   if (body.size() >= kGzipMinBytes && http::IsCompressible(a.content_type)) {
     absl::StatusOr<std::string> gz = http::GzipCompress(body);
     if (!gz.ok()) return gz.status();
@@ -223,14 +229,31 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
     return absl::NotFoundError(
         absl::StrCat("PASSERELLE_GATEWAY_WEB_DIR: no index.html in ", options.web_dir));
   }
+  std::map<std::string, std::string> html;  // pages, added once the assets they name are known
   for (const fs::directory_entry& entry : fs::directory_iterator(web, ec)) {
     std::string name = entry.path().filename().string();
     if (!SafeName(name) || !entry.is_regular_file() || entry.is_symlink()) continue;
     if (name == "config.json") continue;  // generated below
     absl::StatusOr<std::string> body = ReadFile(entry.path(), /*follow_links=*/false);
     if (!body.ok()) return body.status();
-    std::string_view cache = name.ends_with(".html") ? kPageCache : kAppCache;
-    if (absl::Status s = pages->Add(absl::StrCat("/web/", name), *std::move(body), cache);
+    if (name.ends_with(".html")) {
+      html[name] = *std::move(body);
+      continue;
+    }
+    if (absl::Status s = pages->Add(absl::StrCat("/web/", name), *std::move(body), kAppCache);
+        !s.ok()) {
+      return s;
+    }
+  }
+  // The pages name each asset with its version ("/web/app.js" -> "/web/app.js?v=…"), so that a
+  // browser keeps it for a year and still fetches a release's new bytes at once.
+  for (auto& [name, body] : html) {
+    for (const auto& [path, asset] : pages->assets_) {
+      const std::string quoted = absl::StrCat("\"", path, "\"");
+      body = absl::StrReplaceAll(body,
+                                 {{quoted, absl::StrCat("\"", path, "?v=", asset.version, "\"")}});
+    }
+    if (absl::Status s = pages->Add(absl::StrCat("/web/", name), std::move(body), kPageCache);
         !s.ok()) {
       return s;
     }
@@ -320,7 +343,11 @@ void MapPages::Serve(const std::shared_ptr<http::Exchange>& exchange, PageReques
   const bool gzip = !a->gzip.empty() && accept && http::AcceptsGzip(*accept);
   const std::string& etag = gzip ? a->gzip_etag : a->etag;
   r.headers.push_back({"etag", etag});
-  r.headers.push_back({"cache-control", a->cache_control});
+  const size_t q = req.target.find('?');
+  const bool versioned = q != std::string_view::npos && !a->version.empty() &&
+                         req.target.substr(q + 1) == absl::StrCat("v=", a->version);
+  r.headers.push_back(
+      {"cache-control", versioned ? std::string(kVersionedCache) : a->cache_control});
   r.headers.push_back({"x-content-type-options", "nosniff"});
   r.headers.push_back({"referrer-policy", "strict-origin"});
   r.headers.push_back({"content-security-policy", csp_});

@@ -61,6 +61,7 @@ class MapPages final : public ExtraPages {
     std::string etag;
     std::string gzip;  // empty: sent as it is
     std::string gzip_etag;
+    std::string version;  // of the bytes (the etag's), for versioned addresses
   };
   MapPages() = default;
   absl::Status Add(std::string path, std::string body, std::string_view cache_control);

@@ -165,6 +165,33 @@ TEST_F(MapPagesTest, EtagsGzipAndPolicy) {
             R"(d'OpenStreetMap","tilesUrl":"https://{s}.tiles.example/{z}/{x}/{y}.png"})");
 }
 
+// The pages name each asset with its version: a browser keeps those bytes a year and fetches a
+// release's new ones at once; any other address of the asset keeps the short cache.
+TEST_F(MapPagesTest, PagesNameAssetsByVersionCachedForAYear) {
+  Write("web/index.html",
+        "<link href=\"/web/style.css\"><script src=\"/web/app.js\"></script>"
+        "<a href=\"/web/app.jsx\">");
+  Write("web/style.css", "body{}");
+  std::unique_ptr<MapPages> pages = Create();
+  ASSERT_NE(pages, nullptr);
+  const std::string app_tag = HeaderOf(Get(*pages, "/web/app.js"), "etag");
+  const std::string app_version = app_tag.substr(1, app_tag.size() - 2);
+  const std::string css_tag = HeaderOf(Get(*pages, "/web/style.css"), "etag");
+  const std::string page = Get(*pages, "/").body;
+  EXPECT_THAT(page, HasSubstr("\"/web/app.js?v=" + app_version + "\""));
+  EXPECT_THAT(page,
+              HasSubstr("\"/web/style.css?v=" + css_tag.substr(1, css_tag.size() - 2) + "\""));
+  EXPECT_THAT(page, HasSubstr("\"/web/app.jsx\""));  // not an asset: left alone
+  EXPECT_EQ(HeaderOf(Get(*pages, "/web/app.js?v=" + app_version), "cache-control"),
+            "public, max-age=31536000, immutable");
+  for (const std::string& other :
+       {std::string("/web/app.js"), "/web/app.js?v=" + app_tag, "/web/app.js?v=0" + app_version,
+        std::string("/web/app.js?x=1")}) {
+    EXPECT_EQ(HeaderOf(Get(*pages, other), "cache-control"), "public, max-age=300") << other;
+  }
+  EXPECT_EQ(HeaderOf(Get(*pages, "/"), "cache-control"), "no-cache");
+}
+
 TEST_F(MapPagesTest, LeafletFromItsPackageDirectory) {
   fs::create_directories(dir_ / "leaflet" / "images");
   fs::create_directories(dir_ / "dist");
