@@ -172,6 +172,15 @@ std::optional<std::string_view> Request::Find(std::string_view name) const {
   return std::string_view(h->value);
 }
 
+std::optional<std::string> Request::FindList(std::string_view name) const {
+  std::optional<std::string> out;
+  for (const Header& h : headers) {
+    if (!IEquals(h.name, name)) continue;
+    out = out ? absl::StrCat(*out, ", ", h.value) : h.value;
+  }
+  return out;
+}
+
 Response ErrorResponse(int code, std::string_view message) {
   Response r;
   r.status = code;

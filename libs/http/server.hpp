@@ -36,6 +36,9 @@ struct Request {
 
   /// The first value of a header (name matched case-insensitively), or nullopt.
   std::optional<std::string_view> Find(std::string_view name) const;
+  /// Every value of a list header (`If-None-Match`, `Accept-Encoding`...) sent on several lines,
+  /// joined by ", " as RFC 9110 section 5.3 says they combine; nullopt when absent.
+  std::optional<std::string> FindList(std::string_view name) const;
 };
 
 /// A response. The server sets Content-Length (or chunked transfer), Date, Connection and,

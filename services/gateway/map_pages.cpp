@@ -353,7 +353,7 @@ void MapPages::Serve(const std::shared_ptr<http::Exchange>& exchange, PageReques
   r.headers.push_back({"content-security-policy", csp_});
   // Vary on the gzip variant and on a 304; a plain 200 of a compressible type gets it from the
   // server (which would gzip it for a client that asks).
-  std::optional<std::string_view> inm = req.Find("if-none-match");
+  std::optional<std::string> inm = req.FindList("if-none-match");
   const bool not_modified = inm && NoneMatch(*inm, etag);
   if (!a->gzip.empty() && (gzip || not_modified)) r.headers.push_back({"vary", "Accept-Encoding"});
   if (not_modified) {

@@ -150,6 +150,11 @@ TEST_F(MapPagesTest, EtagsGzipAndPolicy) {
       Get(*pages, "/web/app.js", {{"if-none-match", "\"x\", W/" + HeaderOf(plain, "etag")}}).status,
       304);
   EXPECT_EQ(Get(*pages, "/web/app.js", {{"if-none-match", "*"}}).status, 304);
+  // Sent on two lines, the tags combine as one list (tester 17, F8).
+  EXPECT_EQ(Get(*pages, "/web/app.js",
+                {{"if-none-match", "\"x\""}, {"If-None-Match", HeaderOf(plain, "etag")}})
+                .status,
+            304);
   // The plain variant's tag does not validate the gzip one.
   EXPECT_EQ(Get(*pages, "/web/app.js",
                 {{"accept-encoding", "gzip"}, {"if-none-match", HeaderOf(plain, "etag")}})

@@ -613,7 +613,7 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
   input.content_type = req.Find("content-type").value_or("");
   if (auto v = req.Find("if-match")) input.if_match = std::string(*v), c->conditional = true;
   if (auto v = req.Find("idempotency-key")) input.idempotency_key = std::string(*v);
-  if (auto v = req.Find("if-none-match")) c->if_none_match = std::string(*v);
+  if (auto v = req.FindList("if-none-match")) c->if_none_match = *std::move(v);
   absl::StatusOr<nlohmann::json> json = RequestJson(route, input);
   if (!json.ok()) {
     std::optional<std::string> reason = ReasonOf(FromAbsl(json.status()));

@@ -92,6 +92,16 @@ class GatewayE2E(unittest.TestCase):
         self.assertEqual(status, 304)
         self.assertEqual(body, b"")
         self.assertEqual(headers2["etag"], headers["etag"])
+        # Tags sent on two header lines combine as one list (RFC 9110 5.3).
+        conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
+        conn.putrequest("GET", "/v1/nomenclatures")
+        conn.putheader("If-None-Match", '"autre"')
+        conn.putheader("If-None-Match", headers["etag"])
+        conn.endheaders()
+        resp = conn.getresponse()
+        resp.read()
+        conn.close()
+        self.assertEqual(resp.status, 304)
 
     def test_authorisation_matrix(self):
         forged = "psk_aaaaaaaaaaaa_" + "B" * 43
