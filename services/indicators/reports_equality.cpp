@@ -150,8 +150,29 @@ void EqualityGrid::Score(v1::EqualityAssessment* a) {
   a->set_yes_share(applicable == 0 ? 0.0 : std::round(1000.0 * yes / applicable) / 10.0);
 }
 
+void ProtectTally(int k, v1::QuestionTally* t) {
+  const int no = t->no_count(), applicable = t->applicable_count(), yes = applicable - no;
+  auto small = [k](int n) { return n >= 1 && n < k; };
+  const std::string less = absl::StrCat("< ", k);
+  if (small(no)) {
+    t->mutable_no()->set_display(less);
+  } else {
+    t->mutable_no()->set_value(no);
+    t->mutable_no()->set_display(absl::StrCat(no));
+  }
+  if (small(applicable)) {
+    t->mutable_applicable()->set_display(less);
+  } else if (small(yes)) {
+    // « oui » = applicable − non: one of the two hidden, and « non » may be published.
+    t->mutable_applicable()->set_display("s");
+  } else {
+    t->mutable_applicable()->set_value(applicable);
+    t->mutable_applicable()->set_display(absl::StrCat(applicable));
+  }
+}
+
 v1::EqualityScores ComputeScores(const EqualityGrid& grid,
-                                 std::vector<v1::EqualityAssessment> assessments, int top) {
+                                 std::vector<v1::EqualityAssessment> assessments, int top, int k) {
   // Latest first within an action: by date, then recording time, then name.
   std::sort(assessments.begin(), assessments.end(), [](const auto& a, const auto& b) {
     if (a.organisation() != b.organisation()) return a.organisation() < b.organisation();
@@ -197,14 +218,18 @@ v1::EqualityScores ComputeScores(const EqualityGrid& grid,
     t.set_text(q.text);
     t.set_no_count(it->second.first);
     t.set_applicable_count(it->second.second);
+    ProtectTally(k, &t);
     tallies.push_back(std::move(t));
   }
-  // Most « non » first; ties in the grid's order (stable).
+  // Most « non » first by published count (every « < k » below every number); ties, and the
+  // « < k » among themselves, in the grid's order (stable): the order tells nothing of a
+  // hidden count.
   std::stable_sort(tallies.begin(), tallies.end(),
-                   [](const auto& a, const auto& b) { return a.no_count() > b.no_count(); });
+                   [](const auto& a, const auto& b) { return a.no().value() > b.no().value(); });
   for (int i = 0; i < static_cast<int>(tallies.size()) && i < top; ++i) {
     *out.add_most_no() = tallies[i];
   }
+  out.set_threshold(k);
   return out;
 }
 

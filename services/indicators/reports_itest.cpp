@@ -919,13 +919,21 @@ TEST_F(ReportsTest, EqualityScoresPerActionAreTheirOrganisationsOnly) {
   ASSERT_TRUE(scores(kEpeule, "", &s).ok());
   ASSERT_EQ(s.actions_size(), 1);
   EXPECT_EQ(s.actions(0).organisation(), "centre-social-epeule");
+  // The network's tallies, published under the small-count rule (two assessments: « < 5 »).
   ASSERT_FALSE(s.most_no().empty());
-  EXPECT_EQ(s.most_no(0).applicable_count(), 2);  // the network's tallies
+  EXPECT_EQ(s.threshold(), 5);
+  EXPECT_EQ(s.most_no(0).applicable().display(), "< 5");
+  EXPECT_FALSE(s.most_no(0).applicable().has_value());
+  EXPECT_EQ(s.most_no(0).applicable_count(), 0);  // the exact count is the administrators'
   ASSERT_TRUE(scores(kPartner, "", &s).ok());
   EXPECT_EQ(s.actions_size(), 0);
   ASSERT_FALSE(s.most_no().empty());
   EXPECT_EQ(s.most_no(0).question(), "diagnostic-1");
+  EXPECT_EQ(s.most_no(0).no().display(), "< 5");
+  EXPECT_EQ(s.most_no(0).no_count(), 0);
+  ASSERT_TRUE(scores(kAdmin, "", &s).ok());
   EXPECT_EQ(s.most_no(0).no_count(), 2);
+  EXPECT_EQ(s.most_no(0).no().display(), "< 5");
   grpc::Status st = scores(kPartner, "mediatheque-roubaix", &s);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Reason(st), "NOT_OWNER");

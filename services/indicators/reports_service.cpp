@@ -574,7 +574,8 @@ absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRe
   if (access.all) {
     auto assessments = store_.LatestAssessments(req.organisation());
     if (!assessments.ok()) return assessments.status();
-    return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+    return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top(),
+                         options_.min_count);
   }
   // Another organisation's scores are its own business: a key sees its organisation's actions
   // (none for a key of no organisation) and the tallies of the whole network.
@@ -587,8 +588,13 @@ absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRe
   }
   auto assessments = store_.LatestAssessments("");
   if (!assessments.ok()) return assessments.status();
-  v1::EqualityScores out =
-      ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+  v1::EqualityScores out = ComputeScores(grid_, *std::move(assessments),
+                                         req.top() == 0 ? 5 : req.top(), options_.min_count);
+  // The exact tallies stay with administrators: other keys read the published figures.
+  for (v1::QuestionTally& t : *out.mutable_most_no()) {
+    t.clear_no_count();
+    t.clear_applicable_count();
+  }
   auto* actions = out.mutable_actions();
   actions->erase(std::remove_if(actions->begin(), actions->end(),
                                 [&](const v1::ActionScores& a) {

@@ -680,7 +680,7 @@ TEST(EqualityTest, ChangeBetweenTheLatestTwoAndMostNo) {
   v1::EqualityAssessment other = Assessment(grid, 1, 0);
   other.set_organisation("mediatheque-roubaix");
   EqualityGrid::Score(&other);
-  v1::EqualityScores s = ComputeScores(grid, {first, other, second}, 3);
+  v1::EqualityScores s = ComputeScores(grid, {first, other, second}, 3, /*k=*/2);
   ASSERT_EQ(s.actions_size(), 2);
   EXPECT_EQ(s.actions(0).latest().assess_date(), "2026-06-10");
   EXPECT_EQ(s.actions(0).step_total_change(), 8);
@@ -691,6 +691,37 @@ TEST(EqualityTest, ChangeBetweenTheLatestTwoAndMostNo) {
   EXPECT_EQ(s.most_no(0).no_count(), 2);
   EXPECT_EQ(s.most_no(0).applicable_count(), 2);
   EXPECT_FALSE(s.most_no(0).text().empty());
+  // Published with k = 2: 2 « non » of 2 show; diagnostic-2's single « non » is « < 2 ».
+  EXPECT_EQ(s.threshold(), 2);
+  EXPECT_EQ(s.most_no(0).no().display(), "2");
+  EXPECT_EQ(s.most_no(0).applicable().display(), "2");
+  EXPECT_EQ(s.most_no(1).no().display(), "< 2");
+  EXPECT_FALSE(s.most_no(1).no().has_value());
+}
+
+// The small-count rule on one tally (non, applicable; « oui » is their difference).
+TEST(EqualityTest, TalliesHideSmallCountsAndTheirComplement) {
+  auto tally = [](int no, int applicable) {
+    v1::QuestionTally t;
+    t.set_no_count(no);
+    t.set_applicable_count(applicable);
+    ProtectTally(5, &t);
+    return std::make_pair(t.no().display(), t.applicable().display());
+  };
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(tally(0, 9), P("0", "9"));
+  EXPECT_EQ(tally(0, 3), P("0", "< 5"));  // « oui » 3 as well
+  EXPECT_EQ(tally(3, 3), P("< 5", "< 5"));
+  EXPECT_EQ(tally(4, 12), P("< 5", "12"));  // « oui » 8..11: nothing pinned
+  EXPECT_EQ(tally(9, 12), P("9", "s"));     // « oui » 3 = 12 − 9 would show
+  EXPECT_EQ(tally(9, 9), P("9", "9"));      // « oui » 0
+  EXPECT_EQ(tally(5, 10), P("5", "10"));
+  v1::QuestionTally t;
+  t.set_no_count(2);
+  t.set_applicable_count(8);
+  ProtectTally(5, &t);
+  EXPECT_FALSE(t.no().has_value());
+  EXPECT_EQ(t.applicable().value(), 8);
 }
 
 // The demo data `up` loads: every report and assessment passes the rules, and a breakdown of
