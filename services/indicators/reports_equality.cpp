@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "libs/csv/csv.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "services/indicators/reports_validation.hpp"
@@ -230,6 +231,33 @@ v1::EqualityScores ComputeScores(const EqualityGrid& grid,
     *out.add_most_no() = tallies[i];
   }
   out.set_threshold(k);
+  return out;
+}
+
+std::string EqualityActionsCsv(const v1::EqualityScores& scores) {
+  std::string out = csv::Line({"organisation", "action", "date", "total_etapes", "part_oui",
+                               "date_precedente", "total_etapes_precedent", "part_oui_precedente",
+                               "evolution_total_etapes", "evolution_part_oui"});
+  for (const v1::ActionScores& a : scores.actions()) {
+    const bool previous = a.has_previous();
+    out +=
+        csv::Line({csv::NeutraliseFormula(a.organisation()), csv::NeutraliseFormula(a.action()),
+                   a.latest().assess_date(), absl::StrCat(a.latest().step_total()),
+                   absl::StrCat(a.latest().yes_share()), previous ? a.previous().assess_date() : "",
+                   previous ? absl::StrCat(a.previous().step_total()) : "",
+                   previous ? absl::StrCat(a.previous().yes_share()) : "",
+                   previous ? absl::StrCat(a.step_total_change()) : "",
+                   previous ? absl::StrCat(a.yes_share_change()) : ""});
+  }
+  return out;
+}
+
+std::string EqualityMostNoCsv(const v1::EqualityScores& scores) {
+  std::string out = csv::Line({"question", "texte", "non", "applicable"});
+  for (const v1::QuestionTally& t : scores.most_no()) {
+    out += csv::Line({t.question(), csv::NeutraliseFormula(t.text()), t.no().display(),
+                      t.applicable().display()});
+  }
   return out;
 }
 

@@ -47,4 +47,9 @@ v1::EqualityScores ComputeScores(const EqualityGrid& grid,
 /// shows « < k »; `applicable` is « s » when « oui » (applicable − non) is 1 to k−1.
 void ProtectTally(int k, v1::QuestionTally* tally);
 
+/// CSV of the per-action scores (EqualityTable ACTIONS) and of the tallies (MOST_NO, published
+/// figures only).
+std::string EqualityActionsCsv(const v1::EqualityScores& scores);
+std::string EqualityMostNoCsv(const v1::EqualityScores& scores);
+
 }  // namespace passerelle::indicators::reports
