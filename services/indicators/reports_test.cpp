@@ -866,9 +866,15 @@ TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
     // The loader replaces standard ids by venue names.
     for (auto& v : *r.mutable_venues()) v = "venues/" + v;
     EXPECT_EQ(Fields(ValidateReport(r, kToday, "activity_report")), "") << r.action();
+    // The year docs/indicators.md's example and `up`'s banner ask for (`year=2026`): a report
+    // counts in the year its period starts in.
+    EXPECT_EQ(r.period_start().substr(0, 5), "2026-") << r.action();
     figures.push_back(std::make_shared<Figures>(FiguresOf(std::to_string(n++), "", r)));
   }
-  EXPECT_GE(figures.size(), 4u);
+  // « fifteen invented reports and four equality assessments » (docs/indicators.md, README).
+  EXPECT_EQ(figures.size(), 15u);
+  EXPECT_EQ(doc["equality_assessments"].size(), 4u);
+  EXPECT_THAT(doc["about"].get<std::string>(), HasSubstr("tools/indicators_demo.py"));
   for (const auto& entry : doc["equality_assessments"]) {
     v1::SubmitEqualityAssessmentRequest req;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry["request"].dump(), &req).ok());
