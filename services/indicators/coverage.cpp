@@ -626,11 +626,18 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
     return api::InvalidArgument("invalid table", {{"table", "valeur inconnue"}});
   }
   const bool gaps = req.table() == v1::GAPS;
+  const bool needs_table = req.table() == v1::NEEDS;
   v1::ExportFormat format = req.format();
-  if (format == v1::EXPORT_FORMAT_UNSPECIFIED) format = gaps ? v1::CSV : v1::GEOJSON;
+  if (format == v1::EXPORT_FORMAT_UNSPECIFIED) {
+    format = gaps || needs_table ? v1::CSV : v1::GEOJSON;
+  }
   if (gaps && format == v1::GEOJSON) {
     return api::InvalidArgument("gaps are exported as CSV",
                                 {{"format", "les lacunes ne s'exportent qu'en CSV"}});
+  }
+  if (needs_table && format == v1::GEOJSON) {
+    return api::InvalidArgument("needs are exported as CSV",
+                                {{"format", "les besoins ne s'exportent qu'en CSV"}});
   }
   std::shared_ptr<const Index> index;
   auto q = ParseQuery(req.name(), "name", true, req.offers(), req.reach_meters(), &index);
@@ -645,6 +652,30 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
   auto score = [](const NeedsRow* n) {
     return n != nullptr && n->score ? Shortest(*n->score) : std::string();
   };
+  if (needs_table) {
+    // Every area of the layer, with its needs as imported (empty cells when none were): the
+    // population of an area and its index are public statistics, not counts of people served,
+    // so no small-count rule applies.
+    *content_type = "text/csv; charset=utf-8";
+    std::vector<std::string> header = {"area_code", "area_name", "population", "fragility_score"};
+    for (const std::string& name : NeedsComponents()) header.push_back(name);
+    if (!write(csv::Line(header))) return absl::OkStatus();
+    for (const AreaRow& area : layer.areas) {
+      const NeedsRow* needs = FindNeeds(*index, q->layer, area.code);
+      std::vector<std::string> line = {cell(area.code), cell(area.label),
+                                       needs ? absl::StrCat(needs->population) : "", score(needs)};
+      for (const std::string& name : NeedsComponents()) {
+        const double* v = nullptr;
+        if (needs != nullptr) {
+          auto it = needs->components.find(name);
+          if (it != needs->components.end()) v = &it->second;
+        }
+        line.push_back(number(v));
+      }
+      if (!write(csv::Line(line))) return absl::OkStatus();
+    }
+    return absl::OkStatus();
+  }
   if (gaps) {
     *content_type = "text/csv; charset=utf-8";
     if (!write(csv::Line({"rank", "area_code", "area_name", "offer", "offer_label",

@@ -404,6 +404,36 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   EXPECT_EQ(std::count(gaps_csv.begin(), gaps_csv.end(), '\n'), 13);
   EXPECT_THAT(gaps_csv, HasSubstr("\r\n1,CULDEFOUR,Cul-de-Four,items/c,items/c,,13390,140.7,"));
   EXPECT_THAT(gaps_csv, HasSubstr("\r\n2,NOUVEAUROUBAIX,Nouveau Roubaix,items/c,"));
+  // The coverage table: one line per area × offer, the figures GetCoverage gives.
+  ex.clear_offers();
+  ex.add_offers("items/a");
+  ex.set_table(v1::COVERAGE);
+  const std::string coverage_csv = Export(ex, &st, &type);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(type, "text/csv; charset=utf-8");
+  EXPECT_EQ(std::count(coverage_csv.begin(), coverage_csv.end(), '\n'), 13);
+  EXPECT_THAT(coverage_csv,
+              HasSubstr("area_code,area_name,population,fragility_score,offer,offer_label,"
+                        "venue_count,nearest_distance_meters,nearest_venue,"
+                        "hours_open_within_reach,evening_hours,saturday_hours\r\n"));
+  EXPECT_THAT(coverage_csv, HasSubstr(absl::StrCat("\r\n", alma.areas(0).substr(10), ",")));
+  EXPECT_THAT(coverage_csv, HasSubstr(absl::StrCat(",items/a,items/a,1,0,", alma.name(), ",")));
+  // The needs table: every area of the layer with the imported figures and components.
+  ex.clear_offers();
+  ex.set_table(v1::NEEDS);
+  const std::string needs_csv = Export(ex, &st, &type);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(type, "text/csv; charset=utf-8");
+  EXPECT_EQ(std::count(needs_csv.begin(), needs_csv.end(), '\n'), 13);
+  EXPECT_THAT(needs_csv, ::testing::StartsWith(
+                             "area_code,area_name,population,fragility_score,"
+                             "acces_interfaces_numeriques,acces_information,"
+                             "competences_administratives,competences_numeriques_scolaires\r\n"));
+  EXPECT_THAT(needs_csv, HasSubstr("\r\nALMA,Alma,9610,117.6,88.4,145.8,146.6,89.5\r\n"));
+  EXPECT_THAT(needs_csv, HasSubstr("\r\nCULDEFOUR,Cul-de-Four,13390,140.7,146.9,126.2,160.3,129.2\r\n"));
+  ex.set_format(v1::EXPORT_FORMAT_UNSPECIFIED);  // CSV by default, as for gaps
+  EXPECT_EQ(Export(ex, &st, &type), needs_csv);
+  EXPECT_EQ(type, "text/csv; charset=utf-8");
 
   // An old event replayed (a new id, the venue as it was before): no figure moves.
   const v1::Coverage before = Coverage();
@@ -418,7 +448,8 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   }
   // Applied when as_of moved to that event's time.
   ASSERT_TRUE(testing::WaitFor(
-      [&] { return Coverage().as_of_time().seconds() > before.as_of_time().seconds() + 1800; },
+      [&] {
+    return Coverage().as_of_time().seconds() > before.as_of_time().seconds() + 1800; },
       30s));
   v1::Coverage after = Coverage();
   after.clear_as_of_time();
@@ -440,7 +471,8 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
     Publish(e);
   }
   Create(At("epeule", 50.685, 3.150, {"items/c"}, ""));
-  ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 4; }, 20s)) << process_->Output();
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return VenuesCounted() == 4; }, 20s)) << process_->Output();
   EXPECT_EQ(DeadLetters(2, 10s), 2);
   EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
 
@@ -453,7 +485,8 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
     venues::v1::Venue out;
     ASSERT_TRUE(venues_stub_->WithdrawVenue(&ctx, req, &out).ok());
   }
-  ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 3; }, 20s));
+  ASSERT_TRUE(testing::WaitFor([&] {
+    return VenuesCounted() == 3; }, 20s));
 
   // Computations are timed for operators.
   auto metrics = testing::HttpGet(indicators_->metrics_port(), "/metrics");
@@ -474,12 +507,12 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   v1::Coverage rebuilt;
   ASSERT_TRUE(testing::WaitFor(
       [&] {
-        rebuilt.Clear();
-        if (!Coverage(all, &rebuilt, second_stub.get()).ok()) return false;
-        rebuilt.clear_as_of_time();
-        // Needs are not the venues' to give: imported again below.
-        for (auto& a : *kept.mutable_areas()) a.clear_needs();
-        return google::protobuf::util::MessageDifferencer::Equals(rebuilt, kept);
+    rebuilt.Clear();
+    if (!Coverage(all, &rebuilt, second_stub.get()).ok()) return false;
+    rebuilt.clear_as_of_time();
+    // Needs are not the venues' to give: imported again below.
+    for (auto& a : *kept.mutable_areas()) a.clear_needs();
+    return google::protobuf::util::MessageDifferencer::Equals(rebuilt, kept);
       },
       30s))
       << rebuilt.ShortDebugString().substr(0, 2000) << "\n---\n"
@@ -653,14 +686,14 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
   }
   // Exports: unknown enum values, GeoJSON gaps, a bad name: an error and no chunk.
   for (int format : {0, 1, 2, 99}) {
-    for (int table : {0, 1, 2, 77}) {
+    for (int table : {0, 1, 2, 3, 77}) {
       v1::ExportCoverageRequest req;
       req.set_name("areaLayers/quartiers/coverage");
       req.set_format(static_cast<v1::ExportFormat>(format));
       req.set_table(static_cast<v1::CoverageTable>(table));
       grpc::Status st;
       const std::string doc = Export(req, &st);
-      const bool valid = format <= 2 && table <= 2 && !(table == 2 && format == 1);
+      const bool valid = format <= 2 && table <= 3 && !(table >= 2 && format == 1);
       EXPECT_EQ(st.ok(), valid) << format << " " << table << st.error_message();
       if (!valid) {
         EXPECT_EQ(code(st), grpc::StatusCode::INVALID_ARGUMENT);

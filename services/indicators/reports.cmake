@@ -9,7 +9,7 @@ passerelle_warnings(indicators_suppression)
 
 # The pure rules: report validation, breakdowns, the equality grid (embedded).
 add_library(indicators_reports_rules reports_validation.cpp reports_breakdown.cpp
-            reports_equality.cpp)
+            reports_equality.cpp reports_export.cpp)
 target_include_directories(indicators_reports_rules PUBLIC ${PROJECT_SOURCE_DIR})
 target_link_libraries(indicators_reports_rules PUBLIC indicators_suppression
                       passerelle_indicators_proto passerelle_api passerelle_csv passerelle_text

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "libs/csv/csv.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "services/indicators/reports_validation.hpp"
@@ -150,8 +151,29 @@ void EqualityGrid::Score(v1::EqualityAssessment* a) {
   a->set_yes_share(applicable == 0 ? 0.0 : std::round(1000.0 * yes / applicable) / 10.0);
 }
 
+void ProtectTally(int k, v1::QuestionTally* t) {
+  const int no = t->no_count(), applicable = t->applicable_count(), yes = applicable - no;
+  auto small = [k](int n) { return n >= 1 && n < k; };
+  const std::string less = absl::StrCat("< ", k);
+  if (small(no)) {
+    t->mutable_no()->set_display(less);
+  } else {
+    t->mutable_no()->set_value(no);
+    t->mutable_no()->set_display(absl::StrCat(no));
+  }
+  if (small(applicable)) {
+    t->mutable_applicable()->set_display(less);
+  } else if (small(yes)) {
+    // « oui » = applicable − non: one of the two hidden, and « non » may be published.
+    t->mutable_applicable()->set_display("s");
+  } else {
+    t->mutable_applicable()->set_value(applicable);
+    t->mutable_applicable()->set_display(absl::StrCat(applicable));
+  }
+}
+
 v1::EqualityScores ComputeScores(const EqualityGrid& grid,
-                                 std::vector<v1::EqualityAssessment> assessments, int top) {
+                                 std::vector<v1::EqualityAssessment> assessments, int top, int k) {
   // Latest first within an action: by date, then recording time, then name.
   std::sort(assessments.begin(), assessments.end(), [](const auto& a, const auto& b) {
     if (a.organisation() != b.organisation()) return a.organisation() < b.organisation();
@@ -197,13 +219,44 @@ v1::EqualityScores ComputeScores(const EqualityGrid& grid,
     t.set_text(q.text);
     t.set_no_count(it->second.first);
     t.set_applicable_count(it->second.second);
+    ProtectTally(k, &t);
     tallies.push_back(std::move(t));
   }
-  // Most « non » first; ties in the grid's order (stable).
+  // Most « non » first by published count (every « < k » below every number); ties, and the
+  // « < k » among themselves, in the grid's order (stable): the order tells nothing of a
+  // hidden count.
   std::stable_sort(tallies.begin(), tallies.end(),
-                   [](const auto& a, const auto& b) { return a.no_count() > b.no_count(); });
+                   [](const auto& a, const auto& b) { return a.no().value() > b.no().value(); });
   for (int i = 0; i < static_cast<int>(tallies.size()) && i < top; ++i) {
     *out.add_most_no() = tallies[i];
+  }
+  out.set_threshold(k);
+  return out;
+}
+
+std::string EqualityActionsCsv(const v1::EqualityScores& scores) {
+  std::string out = csv::Line({"organisation", "action", "date", "total_etapes", "part_oui",
+                               "date_precedente", "total_etapes_precedent", "part_oui_precedente",
+                               "evolution_total_etapes", "evolution_part_oui"});
+  for (const v1::ActionScores& a : scores.actions()) {
+    const bool previous = a.has_previous();
+    out +=
+        csv::Line({csv::NeutraliseFormula(a.organisation()), csv::NeutraliseFormula(a.action()),
+                   a.latest().assess_date(), absl::StrCat(a.latest().step_total()),
+                   absl::StrCat(a.latest().yes_share()), previous ? a.previous().assess_date() : "",
+                   previous ? absl::StrCat(a.previous().step_total()) : "",
+                   previous ? absl::StrCat(a.previous().yes_share()) : "",
+                   previous ? absl::StrCat(a.step_total_change()) : "",
+                   previous ? absl::StrCat(a.yes_share_change()) : ""});
+  }
+  return out;
+}
+
+std::string EqualityMostNoCsv(const v1::EqualityScores& scores) {
+  std::string out = csv::Line({"question", "texte", "non", "applicable"});
+  for (const v1::QuestionTally& t : scores.most_no()) {
+    out += csv::Line({t.question(), csv::NeutraliseFormula(t.text()), t.no().display(),
+                      t.applicable().display()});
   }
   return out;
 }

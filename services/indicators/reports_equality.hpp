@@ -39,8 +39,17 @@ struct EqualityGrid {
 };
 
 /// The scores of every action from its assessments, and the questions most answered « non » in
-/// the latest assessment of each action. `assessments`: any order.
+/// the latest assessment of each action, their counts published under the small-count rule of
+/// threshold `k` (ProtectTally). `assessments`: any order.
 v1::EqualityScores ComputeScores(const EqualityGrid& grid,
-                                 std::vector<v1::EqualityAssessment> assessments, int top);
+                                 std::vector<v1::EqualityAssessment> assessments, int top, int k);
+/// Sets a tally's published `no` and `applicable` from its exact counts: a count of 1 to k−1
+/// shows « < k »; `applicable` is « s » when « oui » (applicable − non) is 1 to k−1.
+void ProtectTally(int k, v1::QuestionTally* tally);
+
+/// CSV of the per-action scores (EqualityTable ACTIONS) and of the tallies (MOST_NO, published
+/// figures only).
+std::string EqualityActionsCsv(const v1::EqualityScores& scores);
+std::string EqualityMostNoCsv(const v1::EqualityScores& scores);
 
 }  // namespace passerelle::indicators::reports

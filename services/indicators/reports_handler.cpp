@@ -69,6 +69,30 @@ grpc::Status ReportsHandler::ListActivityReports(grpc::ServerContext* ctx,
   return Answer(reports_.List(*req, *access), resp);
 }
 
+grpc::Status ReportsHandler::ExportActivityReports(grpc::ServerContext* ctx,
+                                                   const v1::ExportActivityReportsRequest* req,
+                                                   grpc::ServerWriter<v1::ExportChunk>* writer) {
+  server::RequestScope scope(ctx);
+  auto access = AccessOf(*ctx);
+  if (!access.ok()) return server::ToGrpc(access.status());
+  server::ChunkStream<v1::ExportChunk> stream(writer, "text/csv; charset=utf-8");
+  absl::Status status = reports_.ExportReports(
+      *req, *access, [&](std::string_view piece) { return stream.Append(piece); });
+  if (!status.ok()) return server::ToGrpc(status);
+  return stream.Finish();
+}
+
+grpc::Status ReportsHandler::ExportEqualityScores(grpc::ServerContext* ctx,
+                                                  const v1::ExportEqualityScoresRequest* req,
+                                                  grpc::ServerWriter<v1::ExportChunk>* writer) {
+  server::RequestScope scope(ctx);
+  auto access = AccessOf(*ctx, /*others_allowed=*/true);
+  if (!access.ok()) return server::ToGrpc(access.status());
+  auto csv = reports_.ExportScores(*req, *access);
+  if (!csv.ok()) return server::ToGrpc(csv.status());
+  return server::WriteChunks(writer, *csv, "text/csv; charset=utf-8");
+}
+
 grpc::Status ReportsHandler::CorrectActivityReport(grpc::ServerContext* ctx,
                                                    const v1::CorrectActivityReportRequest* req,
                                                    v1::ActivityReport* resp) {

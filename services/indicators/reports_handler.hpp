@@ -17,6 +17,12 @@ class ReportsHandler final : public v1::ReportService::Service {
   grpc::Status ListActivityReports(grpc::ServerContext* ctx,
                                    const v1::ListActivityReportsRequest* req,
                                    v1::ListActivityReportsResponse* resp) override;
+  grpc::Status ExportActivityReports(grpc::ServerContext* ctx,
+                                     const v1::ExportActivityReportsRequest* req,
+                                     grpc::ServerWriter<v1::ExportChunk>* writer) override;
+  grpc::Status ExportEqualityScores(grpc::ServerContext* ctx,
+                                    const v1::ExportEqualityScoresRequest* req,
+                                    grpc::ServerWriter<v1::ExportChunk>* writer) override;
   grpc::Status CorrectActivityReport(grpc::ServerContext* ctx,
                                      const v1::CorrectActivityReportRequest* req,
                                      v1::ActivityReport* resp) override;

@@ -245,6 +245,31 @@ class ReportsTest : public ::testing::Test {
     return reader->Finish();
   }
 
+  grpc::Status ExportReports(const v1::ExportActivityReportsRequest& req, const Key& key,
+                             std::string* csv, std::string* content_type = nullptr) {
+    grpc::ClientContext ctx;
+    key.Apply(&ctx);
+    auto reader = stub_->ExportActivityReports(&ctx, req);
+    v1::ExportChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (content_type && content_type->empty()) *content_type = chunk.content_type();
+      *csv += chunk.data();
+    }
+    return reader->Finish();
+  }
+  grpc::Status ExportScores(const v1::ExportEqualityScoresRequest& req, const Key& key,
+                            std::string* csv, std::string* content_type = nullptr) {
+    grpc::ClientContext ctx;
+    key.Apply(&ctx);
+    auto reader = stub_->ExportEqualityScores(&ctx, req);
+    v1::ExportChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (content_type && content_type->empty()) *content_type = chunk.content_type();
+      *csv += chunk.data();
+    }
+    return reader->Finish();
+  }
+
   // The events `indicators.report.submitted` on the stream, in order.
   std::vector<v1::ReportSubmitted> SubmittedEvents(size_t expected) {
     auto nats = events::NatsClient::Connect({.url = testing::NatsUrl()});
@@ -919,13 +944,21 @@ TEST_F(ReportsTest, EqualityScoresPerActionAreTheirOrganisationsOnly) {
   ASSERT_TRUE(scores(kEpeule, "", &s).ok());
   ASSERT_EQ(s.actions_size(), 1);
   EXPECT_EQ(s.actions(0).organisation(), "centre-social-epeule");
+  // The network's tallies, published under the small-count rule (two assessments: « < 5 »).
   ASSERT_FALSE(s.most_no().empty());
-  EXPECT_EQ(s.most_no(0).applicable_count(), 2);  // the network's tallies
+  EXPECT_EQ(s.threshold(), 5);
+  EXPECT_EQ(s.most_no(0).applicable().display(), "< 5");
+  EXPECT_FALSE(s.most_no(0).applicable().has_value());
+  EXPECT_EQ(s.most_no(0).applicable_count(), 0);  // the exact count is the administrators'
   ASSERT_TRUE(scores(kPartner, "", &s).ok());
   EXPECT_EQ(s.actions_size(), 0);
   ASSERT_FALSE(s.most_no().empty());
   EXPECT_EQ(s.most_no(0).question(), "diagnostic-1");
+  EXPECT_EQ(s.most_no(0).no().display(), "< 5");
+  EXPECT_EQ(s.most_no(0).no_count(), 0);
+  ASSERT_TRUE(scores(kAdmin, "", &s).ok());
   EXPECT_EQ(s.most_no(0).no_count(), 2);
+  EXPECT_EQ(s.most_no(0).no().display(), "< 5");
   grpc::Status st = scores(kPartner, "mediatheque-roubaix", &s);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
   EXPECT_EQ(Reason(st), "NOT_OWNER");
@@ -933,6 +966,201 @@ TEST_F(ReportsTest, EqualityScoresPerActionAreTheirOrganisationsOnly) {
             grpc::StatusCode::PERMISSION_DENIED);
   ASSERT_TRUE(scores(kEpeule, "centre-social-epeule", &s).ok());
   EXPECT_EQ(s.actions_size(), 1);
+}
+
+// The network's tallies follow the small-count rule: « non » of 1 to 4 is « < 5 », and the
+// count it applies to is « s » when « oui » (applicable − non) is 1 to 4; the order of the
+// hidden ones is the grid's. Both tables export as CSV with the same figures.
+TEST_F(ReportsTest, EqualityTalliesAreProtectedAndExportedAsCsv) {
+  auto submit = [&](v1::EqualityAssessment a, const std::string& action) {
+    grpc::ClientContext ctx;
+    a.set_action(action);
+    v1::SubmitEqualityAssessmentRequest req;
+    *req.mutable_equality_assessment() = std::move(a);
+    v1::EqualityAssessment out;
+    grpc::Status st = stub_->SubmitEqualityAssessment(&ctx, req, &out);
+    EXPECT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  };
+  // Latest assessments: 7 of the Epeule's actions (2, 2, 2, 2, 2, 1, 1 « non ») and 1 of the
+  // Médiathèque (3 « non »): diagnostic-1 is « non » 8 times of 8, diagnostic-2 6 of 8 (« oui »
+  // 2: small), projet-1 once of 8 (small).
+  submit(Assessment(10, 1, "2026-01-10"), "Action 0");  // an earlier one, compared
+  const int noes[] = {2, 2, 2, 2, 2, 1, 1};
+  for (int i = 0; i < 7; ++i)
+    submit(Assessment(noes[i], 2, "2026-03-01"), absl::StrCat("Action ", i));
+  v1::EqualityAssessment theirs = Assessment(3, 2, "2026-04-01");
+  theirs.set_organisation("mediatheque-roubaix");
+  submit(theirs, "=SOMME(A1:A9)");
+
+  grpc::ClientContext ctx;
+  kPartner.Apply(&ctx);
+  v1::GetEqualityScoresRequest req;
+  req.set_top(21);
+  v1::EqualityScores s;
+  ASSERT_TRUE(stub_->GetEqualityScores(&ctx, req, &s).ok());
+  ASSERT_EQ(s.most_no_size(), 3);
+  EXPECT_EQ(s.most_no(0).question(), "diagnostic-1");
+  EXPECT_EQ(s.most_no(0).no().value(), 8);
+  EXPECT_EQ(s.most_no(0).applicable().display(), "8");
+  EXPECT_EQ(s.most_no(1).question(), "diagnostic-2");
+  EXPECT_EQ(s.most_no(1).no().display(), "6");
+  EXPECT_EQ(s.most_no(1).applicable().display(), "s");  // 8 − 6 = 2 « oui » would show
+  EXPECT_FALSE(s.most_no(1).applicable().has_value());
+  EXPECT_EQ(s.most_no(2).question(), "projet-1");
+  EXPECT_EQ(s.most_no(2).no().display(), "< 5");
+  EXPECT_FALSE(s.most_no(2).no().has_value());
+  EXPECT_EQ(s.most_no(2).applicable().display(), "8");
+
+  // MOST_NO as CSV: the same published figures, for any reader of the scores.
+  v1::ExportEqualityScoresRequest ex;
+  ex.set_table(v1::MOST_NO);
+  ex.set_top(21);
+  std::string csv, type;
+  grpc::Status st = ExportScores(ex, kPartner, &csv, &type);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(type, "text/csv; charset=utf-8");
+  EXPECT_THAT(csv, ::testing::StartsWith("question,texte,non,applicable\r\ndiagnostic-1,"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 4);
+  EXPECT_THAT(csv, HasSubstr(",8,8\r\ndiagnostic-2,"));
+  EXPECT_THAT(csv, HasSubstr(",6,s\r\nprojet-1,"));
+  EXPECT_THAT(csv, ::testing::EndsWith(",< 5,8\r\n"));
+  // ACTIONS: an organisation's own actions only, the change against the previous assessment.
+  ex.set_table(v1::ACTIONS);
+  csv.clear();
+  ASSERT_TRUE(ExportScores(ex, kEpeule, &csv).ok());
+  EXPECT_THAT(csv, ::testing::StartsWith(
+                       "organisation,action,date,total_etapes,part_oui,date_precedente,"
+                       "total_etapes_precedent,part_oui_precedente,evolution_total_etapes,"
+                       "evolution_part_oui\r\n"));
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 8);
+  EXPECT_THAT(csv, HasSubstr("\r\ncentre-social-epeule,Action 0,2026-03-01,16,90.5,2026-01-10,8,"
+                             "52.4,8,38.1\r\n"));
+  EXPECT_THAT(csv, HasSubstr("\r\ncentre-social-epeule,Action 6,2026-03-01,16,95.2,,,,,\r\n"));
+  EXPECT_THAT(csv, ::testing::Not(HasSubstr("mediatheque")));
+  csv.clear();
+  ASSERT_TRUE(ExportScores(ex, kPartner, &csv).ok());  // a partner: no action
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 1);
+  csv.clear();
+  ASSERT_TRUE(ExportScores(ex, kAdmin, &csv).ok());
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 9);
+  EXPECT_THAT(csv, HasSubstr("\r\nmediatheque-roubaix,'=SOMME(A1:A9),2026-04-01,"));
+
+  // Hostile requests: an unknown table, NUL and invalid UTF-8 in the organisation, a huge top,
+  // another organisation: a precise error and no chunk.
+  auto refused = [&](const v1::ExportEqualityScoresRequest& r, const Key& key) {
+    std::string doc;
+    grpc::Status status = ExportScores(r, key, &doc);
+    EXPECT_TRUE(doc.empty());
+    return status;
+  };
+  v1::ExportEqualityScoresRequest bad;
+  bad.set_table(static_cast<v1::EqualityTable>(9));
+  st = refused(bad, kAdmin);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st), HasSubstr("table: [enum]"));
+  bad.set_table(v1::ACTIONS);
+  bad.set_organisation(std::string("centre\0social", 13));
+  st = refused(bad, kAdmin);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st), HasSubstr("organisation: [pattern]"));
+  // Invalid UTF-8 in a string field does not parse: INVALID_ARGUMENT from gRPC itself.
+  bad.set_organisation("centre-\xff\xfe");
+  st = refused(bad, kAdmin);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  bad.set_organisation("");
+  bad.set_top(1 << 30);
+  st = refused(bad, kPartner);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(Violations(st), HasSubstr("top: [range]"));
+  bad.set_top(0);
+  bad.set_organisation("mediatheque-roubaix");
+  st = refused(bad, kEpeule);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(Reason(st), "NOT_OWNER");
+}
+
+// Raw reports export as CSV: an organisation its own only, every measure by sex; an
+// administrator all; a partner none.
+TEST_F(ReportsTest, ActivityReportsExportAsCsvToTheirOrganisationOnly) {
+  v1::ActivityReport r = Report("centre-social-epeule", {epeule_venue_}, 7, 5);
+  r.set_action("=HYPERLINK(\"x\")");
+  auto* dropout = r.add_dropouts();
+  dropout->set_reason("emploi");
+  *dropout->mutable_count() = Split(1, 0);
+  *r.mutable_completed() = Split(6, 5);
+  auto* outcome = r.add_outcomes();
+  outcome->set_kind(v1::OutcomeCount::CERTIFICATION);
+  outcome->set_detail("pix");
+  outcome->set_min_competences(3);
+  *outcome->mutable_count() = Split(4, 2);
+  *r.mutable_positive_outcome() = Split(4, 2);
+  auto* target = r.add_targets();
+  target->set_description("certifiés Pix avec au moins 3 compétences");
+  target->set_target(5);
+  target->set_reached(6);
+  v1::ActivityReport mine;
+  grpc::Status st = Submit(r, &mine, kEpeule);
+  ASSERT_TRUE(st.ok()) << st.error_message() << Violations(st);
+  v1::ActivityReport theirs;
+  ASSERT_TRUE(
+      Submit(Report("mediatheque-roubaix", {centre_venue_}, 10, 10), &theirs, kMediatheque).ok());
+  v1::ActivityReport withdrawn;
+  ASSERT_TRUE(Submit(Report("centre-social-epeule", {epeule_venue_}, 3, 3), &withdrawn).ok());
+  ASSERT_TRUE(Withdraw(withdrawn.name(), "", &withdrawn, kEpeule).ok());
+
+  std::string csv, type;
+  v1::ExportActivityReportsRequest req;
+  req.set_organisation("mediatheque-roubaix");  // forced to the key's own
+  st = ExportReports(req, kEpeule, &csv, &type);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(type, "text/csv; charset=utf-8");
+  EXPECT_THAT(csv, ::testing::StartsWith(
+                       "rapport,revision,etat,organisation,action,debut,fin,lieux,services,"
+                       "seances,actions_correctives,mesure,categorie,detail,competences_min,"
+                       "femme,homme,autre,non_communique,cible,atteint\r\n"));
+  EXPECT_THAT(csv, ::testing::Not(HasSubstr(theirs.name())));
+  EXPECT_THAT(csv, ::testing::Not(HasSubstr(withdrawn.name())));
+  const std::string head = absl::StrCat(mine.name(), ",1,soumis,centre-social-epeule,",
+                                        "\"'=HYPERLINK(\"\"x\"\")\",2026-09-01,2026-11-30,",
+                                        epeule_venue_, ",", kItem, ",12,0,");
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat("\r\n", head, "beneficiaires,,,,7,5,0,0,,\r\n")));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat("\r\n", head, "age,26_44,,,7,5,0,0,,\r\n")));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat("\r\n", head, "abandon,emploi,,,1,0,0,0,,\r\n")));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat("\r\n", head, "residents_qpv,,,,7,5,0,0,,\r\n")));
+  EXPECT_THAT(csv,
+              HasSubstr(absl::StrCat("\r\n", head, "sortie,certification,pix,3,4,2,0,0,,\r\n")));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat("\r\n", head,
+                                          "objectif,certifiés Pix avec au moins 3 compétences,"
+                                          ",,,,,,5,6\r\n")));
+  // The header, ten measures by sex, one age band, one dropout reason, one outcome, one target.
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 15);
+  // Withdrawn ones on request; an administrator reads every organisation's.
+  csv.clear();
+  req.set_show_withdrawn(true);
+  ASSERT_TRUE(ExportReports(req, kEpeule, &csv).ok());
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat("\r\n", withdrawn.name(), ",2,retire,")));
+  csv.clear();
+  ASSERT_TRUE(ExportReports({}, kAdmin, &csv).ok());
+  EXPECT_THAT(csv, HasSubstr(theirs.name()));
+  EXPECT_THAT(csv, HasSubstr(mine.name()));
+  // A key of no organisation reads no raw report; hostile organisations are refused precisely.
+  csv.clear();
+  st = ExportReports({}, kPartner, &csv);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(csv.empty());
+  for (const std::string& hostile :
+       {std::string("centre\0social", 13), std::string("\xff\xfe"), std::string(100000, 'a')}) {
+    v1::ExportActivityReportsRequest bad;
+    bad.set_organisation(hostile);
+    csv.clear();
+    st = ExportReports(bad, kAdmin, &csv);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    // Invalid UTF-8 does not parse (gRPC's own INVALID_ARGUMENT); the others break the rule.
+    if (hostile != "\xff\xfe") {
+      EXPECT_THAT(Violations(st), HasSubstr("organisation: [pattern]"));
+    }
+    EXPECT_TRUE(csv.empty());
+  }
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/indicators/v1/events.pb.h"
+#include "services/indicators/reports_export.hpp"
 #include "services/indicators/reports_validation.hpp"
 
 namespace passerelle::indicators::reports {
@@ -574,7 +575,8 @@ absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRe
   if (access.all) {
     auto assessments = store_.LatestAssessments(req.organisation());
     if (!assessments.ok()) return assessments.status();
-    return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+    return ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top(),
+                         options_.min_count);
   }
   // Another organisation's scores are its own business: a key sees its organisation's actions
   // (none for a key of no organisation) and the tallies of the whole network.
@@ -587,8 +589,13 @@ absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRe
   }
   auto assessments = store_.LatestAssessments("");
   if (!assessments.ok()) return assessments.status();
-  v1::EqualityScores out =
-      ComputeScores(grid_, *std::move(assessments), req.top() == 0 ? 5 : req.top());
+  v1::EqualityScores out = ComputeScores(grid_, *std::move(assessments),
+                                         req.top() == 0 ? 5 : req.top(), options_.min_count);
+  // The exact tallies stay with administrators: other keys read the published figures.
+  for (v1::QuestionTally& t : *out.mutable_most_no()) {
+    t.clear_no_count();
+    t.clear_applicable_count();
+  }
   auto* actions = out.mutable_actions();
   actions->erase(std::remove_if(actions->begin(), actions->end(),
                                 [&](const v1::ActionScores& a) {
@@ -597,6 +604,44 @@ absl::StatusOr<v1::EqualityScores> Reports::Scores(const v1::GetEqualityScoresRe
                                 }),
                  actions->end());
   return out;
+}
+
+absl::Status Reports::ExportReports(const v1::ExportActivityReportsRequest& req,
+                                    const Access& access,
+                                    const std::function<bool(std::string_view)>& write) {
+  v1::ListActivityReportsRequest list;
+  list.set_organisation(req.organisation());
+  list.set_show_withdrawn(req.show_withdrawn());
+  list.set_page_size(500);
+  bool started = false;
+  do {
+    auto page = List(list, access);
+    if (!page.ok()) return page.status();
+    if (!started) {
+      started = true;
+      if (!write(ActivityReportsCsvHeader())) return absl::OkStatus();
+    }
+    for (const v1::ActivityReport& r : page->activity_reports()) {
+      if (!write(ActivityReportCsvLines(r))) return absl::OkStatus();
+    }
+    list.set_page_token(page->next_page_token());
+  } while (!list.page_token().empty());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> Reports::ExportScores(const v1::ExportEqualityScoresRequest& req,
+                                                  const Access& access) {
+  if (!v1::EqualityTable_IsValid(req.table())) {
+    return api::InvalidArgument(
+        "demande d'export invalide",
+        {{"table", absl::StrCat("[enum] ACTIONS ou MOST_NO ; reçu ", req.table())}});
+  }
+  v1::GetEqualityScoresRequest get;
+  get.set_organisation(req.organisation());
+  get.set_top(req.top());  // checked whatever the table
+  auto scores = Scores(get, access);
+  if (!scores.ok()) return scores.status();
+  return req.table() == v1::MOST_NO ? EqualityMostNoCsv(*scores) : EqualityActionsCsv(*scores);
 }
 
 }  // namespace passerelle::indicators::reports

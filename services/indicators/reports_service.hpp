@@ -4,10 +4,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -97,6 +99,14 @@ class Reports {
   /// another organisation than its own is refused.
   absl::StatusOr<v1::EqualityScores> Scores(const v1::GetEqualityScoresRequest& request,
                                             const Access& access);
+
+  /// ExportActivityReports: the reports List gives (every page), as CSV, through `write` (false:
+  /// the client is gone, stop). An error before the first write is the request's.
+  absl::Status ExportReports(const v1::ExportActivityReportsRequest& request, const Access& access,
+                             const std::function<bool(std::string_view)>& write);
+  /// ExportEqualityScores: the table asked for of what Scores gives the caller, as CSV.
+  absl::StatusOr<std::string> ExportScores(const v1::ExportEqualityScoresRequest& request,
+                                           const Access& access);
 
   int min_count() const { return options_.min_count; }
 

@@ -1,13 +1,16 @@
 // The pure rules of the reports domain: a report that does not add up is refused with the cell
 // that is wrong and both sums; dates, lists and bounds; the breakdown's groups, margins, shares
 // and protection; the equality grid's checks and scores.
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -306,6 +309,127 @@ TEST(BreakdownTest, GroupsMarginsSharesAndProtection) {
   EXPECT_TRUE(!b.rows(0).men().has_value() || !b.total().men().has_value());
   EXPECT_GE(b.suppressed_cells(), 4);
   EXPECT_EQ(b.total().reports(), 3);
+}
+
+// A share as published: round(1000 × part / whole) / 10, capped at 100, of the two counts
+// each within the noise. Returns the lowest and highest it can be.
+std::pair<double, double> ShareRange(int64_t part, int64_t whole) {
+  double lo = 100, hi = 0;
+  for (int a = -kNoiseBound; a <= kNoiseBound; ++a) {
+    for (int b = -kNoiseBound; b <= kNoiseBound; ++b) {
+      const double p = std::min(100.0, std::round(1000.0 * static_cast<double>(part + a) /
+                                                  static_cast<double>(whole + b)) /
+                                           10.0);
+      lo = std::min(lo, p);
+      hi = std::max(hi, p);
+    }
+  }
+  return {lo, hi};
+}
+
+// The shares of women and of men among `whole` with `part` (true counts), and their gap: each
+// the value computed by hand, moved at most by the noise of its counts.
+void ExpectSharesAndGap(const v1::Share& women, const v1::Share& men, const v1::ShareGap& gap,
+                        std::array<int64_t, 2> part, std::array<int64_t, 2> whole,
+                        double women_by_hand, double men_by_hand, double gap_by_hand) {
+  ASSERT_TRUE(women.has_percent());
+  ASSERT_TRUE(men.has_percent());
+  ASSERT_TRUE(gap.has_points());
+  EXPECT_NEAR(100.0 * static_cast<double>(part[0]) / static_cast<double>(whole[0]), women_by_hand,
+              0.05);
+  EXPECT_NEAR(100.0 * static_cast<double>(part[1]) / static_cast<double>(whole[1]), men_by_hand,
+              0.05);
+  const auto [wlo, whi] = ShareRange(part[0], whole[0]);
+  const auto [mlo, mhi] = ShareRange(part[1], whole[1]);
+  EXPECT_GE(women.percent(), wlo);
+  EXPECT_LE(women.percent(), whi);
+  EXPECT_GE(men.percent(), mlo);
+  EXPECT_LE(men.percent(), mhi);
+  // The gap is women's published share minus men's, in points, to a tenth: the hand-computed
+  // gap moved at most by the two shares' ranges.
+  EXPECT_NEAR(gap.points(), std::round(10.0 * (women.percent() - men.percent())) / 10.0, 1e-9);
+  EXPECT_NEAR(women_by_hand - men_by_hand, gap_by_hand, 0.05);
+  EXPECT_GE(gap.points(), wlo - mhi - 0.05);
+  EXPECT_LE(gap.points(), whi - mlo + 0.05);
+}
+
+// The shares of women and of men satisfied (of respondents), completing, dropping out and with a
+// positive outcome (of those reached), and their gaps, against figures computed by hand on three
+// crafted reports (counts large enough that nothing is small, so every share is published).
+TEST(BreakdownTest, SharesOfWomenAndMenAndTheirGapsMatchTheHandComputation) {
+  auto report = [](std::string org, std::string start, BySex reached, BySex respondents,
+                   BySex satisfied, BySex completed, BySex dropped, BySex positive) {
+    auto f = std::make_shared<Figures>();
+    f->id = org + start;
+    f->organisation = org;
+    f->organisation_label = "Label " + org;
+    f->period_start = *ParseDay(start);
+    f->period_end = f->period_start + 30;
+    f->items = {"items/smartphone"};
+    f->reached = reached;
+    f->respondents = respondents;
+    f->satisfied = satisfied;
+    f->completed = completed;
+    f->dropped = dropped;
+    f->positive = positive;
+    f->record_key = std::hash<std::string>()(f->id) * 0x9e3779b97f4a7c15ULL;
+    return std::shared_ptr<const Figures>(f);
+  };
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  q.year = 2026;
+  v1::Breakdown b = ComputeBreakdown(
+      q,
+      {report("a", "2026-01-01", {400, 200, 0, 0}, {300, 150, 0, 0}, {240, 90, 0, 0},
+              {320, 120, 0, 0}, {40, 50, 0, 0}, {200, 60, 0, 0}),
+       report("a", "2026-04-01", {100, 100, 0, 0}, {100, 50, 0, 0}, {60, 40, 0, 0}, {80, 70, 0, 0},
+              {10, 20, 0, 0}, {50, 40, 0, 0}),
+       report("b", "2026-02-01", {250, 300, 0, 0}, {200, 200, 0, 0}, {150, 100, 0, 0},
+              {200, 200, 0, 0}, {25, 60, 0, 0}, {100, 90, 0, 0})},
+      kEveryRow);
+  ASSERT_EQ(b.rows_size(), 2);
+  EXPECT_EQ(b.suppressed_cells(), 0);
+  // Row a (two reports): reached 500 women, 300 men.
+  const v1::BreakdownRow& a = b.rows(0);
+  ASSERT_EQ(a.key(), "a");
+  ExpectSharesAndGap(a.women_satisfied(), a.men_satisfied(), a.satisfied_gap(), {300, 130},
+                     {400, 200}, 75.0, 65.0, 10.0);
+  ExpectSharesAndGap(a.women_completed(), a.men_completed(), a.completed_gap(), {400, 190},
+                     {500, 300}, 80.0, 63.33, 16.67);
+  ExpectSharesAndGap(a.women_dropped_out(), a.men_dropped_out(), a.dropped_out_gap(), {50, 70},
+                     {500, 300}, 10.0, 23.33, -13.33);
+  ExpectSharesAndGap(a.women_positive_outcome(), a.men_positive_outcome(), a.positive_outcome_gap(),
+                     {250, 100}, {500, 300}, 50.0, 33.33, 16.67);
+  // Row b: reached 250 women, 300 men.
+  const v1::BreakdownRow& rb = b.rows(1);
+  ASSERT_EQ(rb.key(), "b");
+  ExpectSharesAndGap(rb.women_satisfied(), rb.men_satisfied(), rb.satisfied_gap(), {150, 100},
+                     {200, 200}, 75.0, 50.0, 25.0);
+  ExpectSharesAndGap(rb.women_completed(), rb.men_completed(), rb.completed_gap(), {200, 200},
+                     {250, 300}, 80.0, 66.67, 13.33);
+  ExpectSharesAndGap(rb.women_dropped_out(), rb.men_dropped_out(), rb.dropped_out_gap(), {25, 60},
+                     {250, 300}, 10.0, 20.0, -10.0);
+  ExpectSharesAndGap(rb.women_positive_outcome(), rb.men_positive_outcome(),
+                     rb.positive_outcome_gap(), {100, 90}, {250, 300}, 40.0, 30.0, 10.0);
+  // The total: reached 750 women, 600 men.
+  const v1::BreakdownRow& t = b.total();
+  ExpectSharesAndGap(t.women_satisfied(), t.men_satisfied(), t.satisfied_gap(), {450, 230},
+                     {600, 400}, 75.0, 57.5, 17.5);
+  ExpectSharesAndGap(t.women_completed(), t.men_completed(), t.completed_gap(), {600, 390},
+                     {750, 600}, 80.0, 65.0, 15.0);
+  ExpectSharesAndGap(t.women_dropped_out(), t.men_dropped_out(), t.dropped_out_gap(), {75, 130},
+                     {750, 600}, 10.0, 21.67, -11.67);
+  ExpectSharesAndGap(t.women_positive_outcome(), t.men_positive_outcome(), t.positive_outcome_gap(),
+                     {350, 190}, {750, 600}, 46.67, 31.67, 15.0);
+  // The CSV carries the same shares and gaps, column by column.
+  const std::string csv = BreakdownCsv(b);
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat(",", t.women_satisfied().percent(), ",",
+                                          t.men_satisfied().percent(), ",",
+                                          t.women_completed().percent(), ",")));
+  EXPECT_THAT(
+      csv, HasSubstr(absl::StrCat(",", t.satisfied_gap().points(), ",", t.completed_gap().points(),
+                                  ",", t.dropped_out_gap().points(), ",",
+                                  t.positive_outcome_gap().points(), "\r\n")));
 }
 
 // Every report counts in one row only, so the rows add up to the total the protection relies
@@ -680,7 +804,7 @@ TEST(EqualityTest, ChangeBetweenTheLatestTwoAndMostNo) {
   v1::EqualityAssessment other = Assessment(grid, 1, 0);
   other.set_organisation("mediatheque-roubaix");
   EqualityGrid::Score(&other);
-  v1::EqualityScores s = ComputeScores(grid, {first, other, second}, 3);
+  v1::EqualityScores s = ComputeScores(grid, {first, other, second}, 3, /*k=*/2);
   ASSERT_EQ(s.actions_size(), 2);
   EXPECT_EQ(s.actions(0).latest().assess_date(), "2026-06-10");
   EXPECT_EQ(s.actions(0).step_total_change(), 8);
@@ -691,6 +815,37 @@ TEST(EqualityTest, ChangeBetweenTheLatestTwoAndMostNo) {
   EXPECT_EQ(s.most_no(0).no_count(), 2);
   EXPECT_EQ(s.most_no(0).applicable_count(), 2);
   EXPECT_FALSE(s.most_no(0).text().empty());
+  // Published with k = 2: 2 « non » of 2 show; diagnostic-2's single « non » is « < 2 ».
+  EXPECT_EQ(s.threshold(), 2);
+  EXPECT_EQ(s.most_no(0).no().display(), "2");
+  EXPECT_EQ(s.most_no(0).applicable().display(), "2");
+  EXPECT_EQ(s.most_no(1).no().display(), "< 2");
+  EXPECT_FALSE(s.most_no(1).no().has_value());
+}
+
+// The small-count rule on one tally (non, applicable; « oui » is their difference).
+TEST(EqualityTest, TalliesHideSmallCountsAndTheirComplement) {
+  auto tally = [](int no, int applicable) {
+    v1::QuestionTally t;
+    t.set_no_count(no);
+    t.set_applicable_count(applicable);
+    ProtectTally(5, &t);
+    return std::make_pair(t.no().display(), t.applicable().display());
+  };
+  using P = std::pair<std::string, std::string>;
+  EXPECT_EQ(tally(0, 9), P("0", "9"));
+  EXPECT_EQ(tally(0, 3), P("0", "< 5"));  // « oui » 3 as well
+  EXPECT_EQ(tally(3, 3), P("< 5", "< 5"));
+  EXPECT_EQ(tally(4, 12), P("< 5", "12"));  // « oui » 8..11: nothing pinned
+  EXPECT_EQ(tally(9, 12), P("9", "s"));     // « oui » 3 = 12 − 9 would show
+  EXPECT_EQ(tally(9, 9), P("9", "9"));      // « oui » 0
+  EXPECT_EQ(tally(5, 10), P("5", "10"));
+  v1::QuestionTally t;
+  t.set_no_count(2);
+  t.set_applicable_count(8);
+  ProtectTally(5, &t);
+  EXPECT_FALSE(t.no().has_value());
+  EXPECT_EQ(t.applicable().value(), 8);
 }
 
 // The demo data `up` loads: every report and assessment passes the rules, and a breakdown of
@@ -711,9 +866,15 @@ TEST(DemoSeedTest, ReportsAddUpAndShowBothPublishedAndSuppressedCells) {
     // The loader replaces standard ids by venue names.
     for (auto& v : *r.mutable_venues()) v = "venues/" + v;
     EXPECT_EQ(Fields(ValidateReport(r, kToday, "activity_report")), "") << r.action();
+    // The year docs/indicators.md's example and `up`'s banner ask for (`year=2026`): a report
+    // counts in the year its period starts in.
+    EXPECT_EQ(r.period_start().substr(0, 5), "2026-") << r.action();
     figures.push_back(std::make_shared<Figures>(FiguresOf(std::to_string(n++), "", r)));
   }
-  EXPECT_GE(figures.size(), 4u);
+  // « fifteen invented reports and four equality assessments » (docs/indicators.md, README).
+  EXPECT_EQ(figures.size(), 15u);
+  EXPECT_EQ(doc["equality_assessments"].size(), 4u);
+  EXPECT_THAT(doc["about"].get<std::string>(), HasSubstr("tools/indicators_demo.py"));
   for (const auto& entry : doc["equality_assessments"]) {
     v1::SubmitEqualityAssessmentRequest req;
     ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(entry["request"].dump(), &req).ok());
