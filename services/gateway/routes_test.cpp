@@ -41,7 +41,7 @@ TEST_F(RoutesTest, EveryAnnotatedMethodIsARoute) {
   EXPECT_EQ(per_service["passerelle.sync.v1.SyncService"], 9);
   EXPECT_EQ(per_service["passerelle.notifications.v1.NotificationService"], 10);
   EXPECT_EQ(per_service["passerelle.indicators.v1.CoverageService"], 4);
-  EXPECT_EQ(per_service["passerelle.indicators.v1.ReportService"], 9);
+  EXPECT_EQ(per_service["passerelle.indicators.v1.ReportService"], 11);
 }
 
 TEST_F(RoutesTest, EveryRouteHasAnAccessScope) {
