@@ -8,6 +8,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/http/gzip.hpp"
+#include "services/gateway/recording_exchange.hpp"
 
 namespace passerelle::gateway {
 namespace {
@@ -16,30 +17,6 @@ namespace fs = std::filesystem;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-class Exchange : public http::Exchange {
- public:
-  explicit Exchange(http::Request request) : request_(std::move(request)) {}
-  const http::Request& request() const override { return request_; }
-  void Respond(http::Response response) override { responses.push_back(std::move(response)); }
-  void StartStream(http::Response head) override { responses.push_back(std::move(head)); }
-  void WriteChunk(std::string, std::function<void(bool)> done) override { done(false); }
-  void FinishStream() override {}
-  void AbortStream() override {}
-  void ReadBody(std::function<void(bool, std::string, bool)> cb) override { cb(true, "", true); }
-  void OnCancel(std::function<void()>) override {}
-  std::vector<http::Response> responses;
-
- private:
-  http::Request request_;
-};
-
-std::string HeaderOf(const http::Response& r, std::string_view name) {
-  for (const http::Header& h : r.headers) {
-    if (h.name == name) return h.value;
-  }
-  return "";
-}
 
 TEST(TileOrigin, KeepsSchemeHostAndPortWithSubdomainsAsWildcard) {
   EXPECT_EQ(*TileOrigin("https://{s}.tile.openstreetmap.fr/osmfr/{z}/{x}/{y}.png"),
@@ -95,7 +72,7 @@ class MapPagesTest : public ::testing::Test {
     r.method = "GET";
     r.target = std::move(target);
     r.headers = std::move(headers);
-    auto exchange = std::make_shared<Exchange>(std::move(r));
+    auto exchange = std::make_shared<RecordingExchange>(std::move(r));
     pages.Serve(exchange, {"rid", {}});
     EXPECT_EQ(exchange->responses.size(), 1u);
     return exchange->responses.empty() ? http::Response{} : exchange->responses[0];

@@ -7,38 +7,13 @@
 #include "libs/clock/clock.hpp"
 #include "nlohmann/json.hpp"
 #include "services/gateway/fake_key_store.hpp"
+#include "services/gateway/recording_exchange.hpp"
 
 namespace passerelle::gateway {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-
-class RecordingExchange : public http::Exchange {
- public:
-  explicit RecordingExchange(http::Request request) : request_(std::move(request)) {}
-  const http::Request& request() const override { return request_; }
-  void Respond(http::Response response) override { responses.push_back(std::move(response)); }
-  void StartStream(http::Response head) override { responses.push_back(std::move(head)); }
-  void WriteChunk(std::string, std::function<void(bool)> done) override { done(false); }
-  void FinishStream() override {}
-  void AbortStream() override {}
-  void ReadBody(std::function<void(bool, std::string, bool)> cb) override {
-    cb(true, request_.body, true);
-  }
-  void OnCancel(std::function<void()>) override {}
-  std::vector<http::Response> responses;
-
- private:
-  http::Request request_;
-};
-
-std::string HeaderOf(const http::Response& r, std::string_view name) {
-  for (const http::Header& h : r.headers) {
-    if (h.name == name) return h.value;
-  }
-  return "";
-}
 
 // A page set serving `/pages` and `/pages/a`: records what the door handed over.
 class FakePages : public ExtraPages {
