@@ -34,12 +34,12 @@ void Add(BySex& to, const BySex& v) {
 }
 
 // A report's measures, in the order of the breakdown's linked tables.
-constexpr BySex Figures::*kFigureMeasures[] = {&Figures::reached,   &Figures::respondents,
-                                               &Figures::satisfied, &Figures::completed,
-                                               &Figures::dropped,   &Figures::positive};
+constexpr BySex Figures::*kFigureMeasures[] = {
+    &Figures::reached, &Figures::respondents, &Figures::satisfied, &Figures::completed,
+    &Figures::dropped, &Figures::positive,    &Figures::qpv};
 
 // The key sums of a group's cells: per measure, per column (the four sexes, then the row's total).
-using CellKeys = std::array<std::array<uint64_t, 5>, 6>;
+using CellKeys = std::array<std::array<uint64_t, 5>, 7>;
 
 // The sums of one group.
 struct Group {
@@ -50,7 +50,7 @@ struct Group {
   /// such reports (a row beside zeros, one's own report with 0 there) show the same value
   /// rather than two draws of one count.
   CellKeys keys{};
-  BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{};
+  BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{}, qpv{};
 
   void Count(const Figures& f) {
     ++reports;
@@ -69,6 +69,7 @@ struct Group {
     Add(completed, f.completed);
     Add(dropped, f.dropped);
     Add(positive, f.positive);
+    Add(qpv, f.qpv);
   }
   void Merge(const Group& g) {
     reports += g.reports;
@@ -81,6 +82,7 @@ struct Group {
     Add(completed, g.completed);
     Add(dropped, g.dropped);
     Add(positive, g.positive);
+    Add(qpv, g.qpv);
   }
 };
 
@@ -191,10 +193,12 @@ struct Measure {
 };
 
 // The measures of a breakdown, in the order of LinkedTables: reached, respondents, satisfied,
-// completed, dropped out, positive outcome.
+// completed, dropped out, positive outcome, residents of a QPV (last, so that the cell keys of
+// the others are those they had before it was published).
 constexpr BySex Group::*kMeasures[] = {&Group::reached,   &Group::respondents, &Group::satisfied,
-                                       &Group::completed, &Group::dropped,     &Group::positive};
-constexpr int kMeasureCount = 6;
+                                       &Group::completed, &Group::dropped,     &Group::positive,
+                                       &Group::qpv};
+constexpr int kMeasureCount = 7;
 
 LinkedTables Link(const std::vector<const Group*>& groups, const Group& total) {
   LinkedTables lt;
@@ -213,7 +217,7 @@ LinkedTables Link(const std::vector<const Group*>& groups, const Group& total) {
     lt.tables.push_back(std::move(t));
   }
   // What every report satisfies (reports_validation), so every sum.
-  lt.relations = {{{1}, 0}, {{2}, 1}, {{3, 4}, 0}, {{5}, 0}};
+  lt.relations = {{{1}, 0}, {{2}, 1}, {{3, 4}, 0}, {{5}, 0}, {{6}, 0}};
   // Each value's noise, on the grid (row totals last, the total row last): smallness is decided
   // on the published value, not the true one.
   for (int m = 0; m < kMeasureCount; ++m) {
@@ -324,6 +328,7 @@ Figures FiguresOf(const std::string& id, const std::string& organisation_label,
   f.completed = Of(r.completed());
   for (const auto& d : r.dropouts()) Add(f.dropped, Of(d.count()));
   f.positive = Of(r.positive_outcome());
+  f.qpv = Of(r.qpv_residents());
   return f;
 }
 
@@ -448,7 +453,7 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
     groups.push_back(r.group);
   }
   const std::vector<Measure> measures = Protected(groups, total, k);
-  enum { kReached, kRespondents, kSatisfied, kCompleted, kDropped, kPositive };
+  enum { kReached, kRespondents, kSatisfied, kCompleted, kDropped, kPositive, kQpv };
 
   auto fill = [&](int row, const std::string& key, const std::string& label, const Group& g,
                   v1::BreakdownRow* out) {
@@ -474,12 +479,15 @@ v1::Breakdown ComputeBreakdown(const BreakdownQuery& q, const std::vector<const 
     SetShare(at(kDropped, 1), h, out->mutable_men_dropped_out());
     SetShare(at(kPositive, 0), f, out->mutable_women_positive_outcome());
     SetShare(at(kPositive, 1), h, out->mutable_men_positive_outcome());
+    SetShare(at(kQpv, 0), f, out->mutable_women_qpv_residents());
+    SetShare(at(kQpv, 1), h, out->mutable_men_qpv_residents());
     SetGap(out->women_share(), out->men_share(), out->mutable_reached_gap());
     SetGap(out->women_satisfied(), out->men_satisfied(), out->mutable_satisfied_gap());
     SetGap(out->women_completed(), out->men_completed(), out->mutable_completed_gap());
     SetGap(out->women_dropped_out(), out->men_dropped_out(), out->mutable_dropped_out_gap());
     SetGap(out->women_positive_outcome(), out->men_positive_outcome(),
            out->mutable_positive_outcome_gap());
+    SetGap(out->women_qpv_residents(), out->men_qpv_residents(), out->mutable_qpv_residents_gap());
   };
   v1::Breakdown out;
   out.set_dimension(q.dimension);
@@ -530,7 +538,10 @@ std::string BreakdownCsv(const v1::Breakdown& b) {
                                "ecart_satisfaction",
                                "ecart_achevement",
                                "ecart_abandon",
-                               "ecart_sortie_positive"});
+                               "ecart_sortie_positive",
+                               "femmes_qpv",
+                               "hommes_qpv",
+                               "ecart_qpv"});
   auto share = [](const v1::Share& s) {
     return s.has_percent() ? absl::StrCat(s.percent()) : std::string();
   };
@@ -560,7 +571,10 @@ std::string BreakdownCsv(const v1::Breakdown& b) {
                       gap(r.satisfied_gap()),
                       gap(r.completed_gap()),
                       gap(r.dropped_out_gap()),
-                      gap(r.positive_outcome_gap())});
+                      gap(r.positive_outcome_gap()),
+                      share(r.women_qpv_residents()),
+                      share(r.men_qpv_residents()),
+                      gap(r.qpv_residents_gap())});
   };
   for (const auto& r : b.rows()) line(r);
   line(b.total());

@@ -34,7 +34,7 @@ struct Figures {
   std::vector<std::string> items;
   /// `<layer>:<code>` of its venues when written.
   std::vector<std::string> areas;
-  BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{};
+  BySex reached{}, respondents{}, satisfied{}, completed{}, dropped{}, positive{}, qpv{};
 };
 
 /// The figures of a report message (dropouts summed over reasons).

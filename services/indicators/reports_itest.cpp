@@ -650,6 +650,17 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
   EXPECT_TRUE(b.rows(0).reached_gap().has_points());
   EXPECT_NEAR(b.rows(1).women().value(), 38, 3);
   EXPECT_NEAR(b.rows(1).men().value(), 21, 3);
+  // Every Épeule beneficiary lives in a QPV: the share is 100 % within the two counts' noise
+  // ((38 − 3) / (38 + 3) for women, (21 − 3) / (21 + 3) for men), and so is the gap's.
+  ASSERT_TRUE(b.rows(1).women_qpv_residents().has_percent());
+  EXPECT_GE(b.rows(1).women_qpv_residents().percent(), 85.3);
+  EXPECT_LE(b.rows(1).women_qpv_residents().percent(), 100.0);
+  ASSERT_TRUE(b.rows(1).men_qpv_residents().has_percent());
+  EXPECT_GE(b.rows(1).men_qpv_residents().percent(), 75.0);
+  EXPECT_DOUBLE_EQ(b.rows(1).qpv_residents_gap().points(),
+                   std::round(10.0 * (b.rows(1).women_qpv_residents().percent() -
+                                      b.rows(1).men_qpv_residents().percent())) /
+                       10.0);
   EXPECT_EQ(b.total().reports(), 3);
   EXPECT_NEAR(b.total().total().value(), 76, 3);
   // Asking again gives the same figures: the noise is fixed by the reports.
@@ -681,6 +692,8 @@ TEST_F(ReportsTest, BreakdownsCountTheLatestRevisionUnderProtection) {
   EXPECT_FALSE(epeule.men().has_value());
   EXPECT_EQ(epeule.men().display(), "< 5");
   EXPECT_FALSE(epeule.men_share().has_percent());
+  EXPECT_FALSE(epeule.men_qpv_residents().has_percent());  // its 1 man living in a QPV too
+  EXPECT_FALSE(epeule.qpv_residents_gap().has_points());
   int hidden_in_row = !epeule.women().has_value() + !epeule.men().has_value() +
                       !epeule.other().has_value() + !epeule.not_given().has_value() +
                       !epeule.total().has_value();

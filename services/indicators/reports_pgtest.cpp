@@ -173,6 +173,26 @@ TEST_F(ReportsPgTest, EveryRevisionIsKeptAndChangesComeInOrder) {
   EXPECT_EQ(commits_, 3);
 }
 
+// Each revision keeps its QPV residents by sex for the breakdowns' shares; a revision written
+// before the column existed (NULL there) gives them from its body.
+TEST_F(ReportsPgTest, QpvResidentsAreKeptAndReadFromTheBodyOfOlderRevisions) {
+  ASSERT_TRUE(store_->InsertReport(Stored(kId, 12, 8), "Épeule", {}, Event("x")).ok());
+  ASSERT_TRUE(Revise(kId, 13).ok());
+  auto changes = store_->ChangesSince(0);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[0].figures.qpv, (BySex{12, 8, 0, 0}));
+  EXPECT_EQ((*changes)[1].figures.qpv, (BySex{13, 8, 0, 0}));
+  ASSERT_TRUE(db::RunInTransaction(pool(), [&](pqxx::work& tx) {
+                tx.exec("UPDATE report_revisions SET qpv = NULL WHERE revision = 1");
+                return absl::OkStatus();
+              }).ok());
+  changes = store_->ChangesSince(0);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  EXPECT_EQ((*changes)[0].figures.qpv, (BySex{12, 8, 0, 0}));
+  EXPECT_EQ((*changes)[1].figures.qpv, (BySex{13, 8, 0, 0}));
+}
+
 TEST_F(ReportsPgTest, RequestIdsAreRememberedWithWhatTheyWrote) {
   const RememberedRequest submit{"key-a", "7a1c2d4e-5b6a-4c7d-8e9f-0a1b2c3d4e5f", "digest-1"};
   ASSERT_TRUE(store_->InsertReport(Stored(kId, 12, 8), "", submit, Event("x")).ok());

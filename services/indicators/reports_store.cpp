@@ -71,13 +71,13 @@ void InsertRevision(pqxx::work& tx, const v1::ActivityReport& r, const std::stri
   tx.exec_params(
       "INSERT INTO report_revisions (report_id, revision, withdrawn, organisation, "
       "organisation_label, period_start, period_end, items, areas, reached, respondents, "
-      "satisfied, completed, dropped, positive, body, write_time) VALUES ($1::uuid, $2, $3, $4, "
-      "$5, $6::date, $7::date, $8::text[], $9::text[], $10::int[], $11::int[], $12::int[], "
-      "$13::int[], $14::int[], $15::int[], decode($16, 'hex'), $17::timestamptz)",
+      "satisfied, completed, dropped, positive, body, write_time, qpv) VALUES ($1::uuid, $2, $3, "
+      "$4, $5, $6::date, $7::date, $8::text[], $9::text[], $10::int[], $11::int[], $12::int[], "
+      "$13::int[], $14::int[], $15::int[], decode($16, 'hex'), $17::timestamptz, $18::int[])",
       f.id, r.revision(), r.state() == v1::ActivityReport::WITHDRAWN, r.organisation(), label,
       r.period_start(), r.period_end(), db::TextArray(f.items), db::TextArray(f.areas),
       IntArray(f.reached), IntArray(f.respondents), IntArray(f.satisfied), IntArray(f.completed),
-      IntArray(f.dropped), IntArray(f.positive), Serialize(r), db::Timestamp(now));
+      IntArray(f.dropped), IntArray(f.positive), Serialize(r), db::Timestamp(now), IntArray(f.qpv));
 }
 
 // Remembers a request id inside the write's transaction. When the same id is already there
@@ -320,7 +320,8 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
         "v.period_start::text, v.period_end::text, array_to_json(v.items)::text, "
         "array_to_json(v.areas)::text, v.reached::text, v.respondents::text, "
         "v.satisfied::text, v.completed::text, v.dropped::text, v.positive::text, "
-        "r.record_key, (extract(epoch FROM v.write_time) * 1000000)::bigint "
+        "r.record_key, (extract(epoch FROM v.write_time) * 1000000)::bigint, v.qpv::text, "
+        "CASE WHEN v.qpv IS NULL THEN encode(v.body, 'hex') END "
         "FROM report_revisions v JOIN report_reports r ON r.id = v.report_id "
         "WHERE v.seq > $1 ORDER BY v.seq",
         seq);
@@ -345,6 +346,14 @@ absl::StatusOr<std::vector<Change>> ReportStore::ChangesSince(int64_t seq) {
       f.positive = ParseIntArray(row[14].as<std::string>());
       f.record_key = static_cast<uint64_t>(row[15].as<int64_t>());
       c.write_time = absl::FromUnixMicros(row[16].as<int64_t>());
+      if (!row[17].is_null()) {
+        f.qpv = ParseIntArray(row[17].as<std::string>());
+      } else {
+        // Written before the column: its body holds the counts.
+        auto body = Parse<v1::ActivityReport>(row[18]);
+        if (!body.ok()) return body.status();
+        f.qpv = FiguresOf(f.id, f.organisation_label, *body).qpv;
+      }
       out.push_back(std::move(c));
     }
   } catch (const pqxx::broken_connection& e) {

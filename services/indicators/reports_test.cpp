@@ -426,10 +426,62 @@ TEST(BreakdownTest, SharesOfWomenAndMenAndTheirGapsMatchTheHandComputation) {
   EXPECT_THAT(csv, HasSubstr(absl::StrCat(",", t.women_satisfied().percent(), ",",
                                           t.men_satisfied().percent(), ",",
                                           t.women_completed().percent(), ",")));
-  EXPECT_THAT(
-      csv, HasSubstr(absl::StrCat(",", t.satisfied_gap().points(), ",", t.completed_gap().points(),
-                                  ",", t.dropped_out_gap().points(), ",",
-                                  t.positive_outcome_gap().points(), "\r\n")));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat(
+                       ",", t.satisfied_gap().points(), ",", t.completed_gap().points(), ",",
+                       t.dropped_out_gap().points(), ",", t.positive_outcome_gap().points(), ",")));
+}
+
+// The share of women and of men reached who live in a priority neighbourhood (QPV), collected
+// with every report and published with the others, under the same protection: by hand on
+// three crafted reports, then hidden with a small count.
+TEST(BreakdownTest, SharesOfQpvResidentsMatchTheHandComputation) {
+  auto report = [](std::string org, std::string start, BySex reached, BySex qpv) {
+    auto f = std::make_shared<Figures>();
+    f->id = org + start;
+    f->organisation = org;
+    f->organisation_label = "Label " + org;
+    f->period_start = *ParseDay(start);
+    f->period_end = f->period_start + 30;
+    f->items = {"items/smartphone"};
+    f->reached = reached;
+    f->qpv = qpv;
+    f->record_key = std::hash<std::string>()(f->id) * 0x9e3779b97f4a7c15ULL;
+    return std::shared_ptr<const Figures>(f);
+  };
+  BreakdownQuery q;
+  q.dimension = v1::ORGANISATION;
+  v1::Breakdown b = ComputeBreakdown(q,
+                                     {report("a", "2026-01-01", {400, 200, 0, 0}, {100, 80, 0, 0}),
+                                      report("a", "2026-04-01", {100, 100, 0, 0}, {50, 20, 0, 0}),
+                                      report("b", "2026-02-01", {250, 300, 0, 0}, {200, 90, 0, 0})},
+                                     kEveryRow);
+  ASSERT_EQ(b.rows_size(), 2);
+  const v1::BreakdownRow& a = b.rows(0);
+  ExpectSharesAndGap(a.women_qpv_residents(), a.men_qpv_residents(), a.qpv_residents_gap(),
+                     {150, 100}, {500, 300}, 30.0, 33.33, -3.33);
+  const v1::BreakdownRow& rb = b.rows(1);
+  ExpectSharesAndGap(rb.women_qpv_residents(), rb.men_qpv_residents(), rb.qpv_residents_gap(),
+                     {200, 90}, {250, 300}, 80.0, 30.0, 50.0);
+  const v1::BreakdownRow& t = b.total();
+  ExpectSharesAndGap(t.women_qpv_residents(), t.men_qpv_residents(), t.qpv_residents_gap(),
+                     {350, 190}, {750, 600}, 46.67, 31.67, 15.0);
+  const std::string csv = BreakdownCsv(b);
+  EXPECT_THAT(csv, HasSubstr(",ecart_sortie_positive,femmes_qpv,hommes_qpv,ecart_qpv\r\n"));
+  EXPECT_THAT(csv, HasSubstr(absl::StrCat(",", t.women_qpv_residents().percent(), ",",
+                                          t.men_qpv_residents().percent(), ",",
+                                          t.qpv_residents_gap().points(), "\r\n")));
+  // Two men of b living in a QPV: a small count, never published, nor its share.
+  b = ComputeBreakdown(q,
+                       {report("a", "2026-01-01", {400, 200, 0, 0}, {100, 80, 0, 0}),
+                        report("b", "2026-02-01", {250, 300, 0, 0}, {200, 2, 0, 0})},
+                       kEveryRow);
+  ASSERT_EQ(b.rows_size(), 2);
+  EXPECT_FALSE(b.rows(1).men_qpv_residents().has_percent());
+  EXPECT_FALSE(b.rows(1).qpv_residents_gap().has_points());
+  EXPECT_TRUE(b.rows(1).women_qpv_residents().has_percent());
+  // The column's other cell is hidden with it (b's 2 = total − a's 80 otherwise).
+  EXPECT_TRUE(!b.rows(0).men_qpv_residents().has_percent() ||
+              !b.total().men_qpv_residents().has_percent());
 }
 
 // Every report counts in one row only, so the rows add up to the total the protection relies
