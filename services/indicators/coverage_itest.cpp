@@ -293,7 +293,7 @@ class CoverageTest : public ::testing::Test {
 TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   // Alma (north-west), Centre, and one in Pile open on Saturday mornings.
   auto alma = Create(At("alma", 50.700, 3.150, {"items/a", "items/b"}, "Mo-Fr 09:00-12:00"));
-  Create(At("centre", 50.690, 3.170, {"items/a"}, "Mo-Fr 14:00-19:00"));
+  auto centre = Create(At("centre", 50.690, 3.170, {"items/a"}, "Mo-Fr 14:00-19:00"));
   auto pile = Create(At("pile", 50.685, 3.195, {"items/b"}, "Sa 09:00-12:00"));
   ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 3; }, 30s)) << process_->Output();
   v1::Coverage c = Coverage();
@@ -374,6 +374,27 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
     if (a.area() != pile_area) continue;
     seen = true;
     EXPECT_EQ(a.offers(0).open_within_reach().saturday_hours(), 3);
+    EXPECT_EQ(a.offers(0).open_within_reach().evening_hours(), 0);  // Alma closes at noon
+  }
+  EXPECT_TRUE(seen);
+  // Evening hours: Centre's Mo-Fr 14:00-19:00 gives its quartier 18:00-19:00 of each weekday
+  // for items/a (Alma, the only other venue offering it, closes at noon).
+  one.clear_offers();
+  one.add_offers("items/a");
+  one.set_reach_meters(0);
+  ASSERT_TRUE(Coverage(one, &b).ok());
+  const std::string centre_area = "areaLayers/quartiers/areas/" + centre.areas(0).substr(10);
+  seen = false;
+  for (const auto& a : b.areas()) {
+    if (a.area() != centre_area) continue;
+    seen = true;
+    const v1::WeeklyHours& week = a.offers(0).open_within_reach();
+    EXPECT_EQ(week.evening_hours(), 5);
+    EXPECT_EQ(week.saturday_hours(), 0);
+    for (int day = 0; day < 5; ++day) {
+      EXPECT_THAT(week.hours(), ::testing::Contains(day * 24 + 18)) << day;
+      EXPECT_THAT(week.hours(), ::testing::Not(::testing::Contains(day * 24 + 19))) << day;
+    }
   }
   EXPECT_TRUE(seen);
 
@@ -430,7 +451,8 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
                              "acces_interfaces_numeriques,acces_information,"
                              "competences_administratives,competences_numeriques_scolaires\r\n"));
   EXPECT_THAT(needs_csv, HasSubstr("\r\nALMA,Alma,9610,117.6,88.4,145.8,146.6,89.5\r\n"));
-  EXPECT_THAT(needs_csv, HasSubstr("\r\nCULDEFOUR,Cul-de-Four,13390,140.7,146.9,126.2,160.3,129.2\r\n"));
+  EXPECT_THAT(needs_csv,
+              HasSubstr("\r\nCULDEFOUR,Cul-de-Four,13390,140.7,146.9,126.2,160.3,129.2\r\n"));
   ex.set_format(v1::EXPORT_FORMAT_UNSPECIFIED);  // CSV by default, as for gaps
   EXPECT_EQ(Export(ex, &st, &type), needs_csv);
   EXPECT_EQ(type, "text/csv; charset=utf-8");
@@ -448,8 +470,7 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   }
   // Applied when as_of moved to that event's time.
   ASSERT_TRUE(testing::WaitFor(
-      [&] {
-    return Coverage().as_of_time().seconds() > before.as_of_time().seconds() + 1800; },
+      [&] { return Coverage().as_of_time().seconds() > before.as_of_time().seconds() + 1800; },
       30s));
   v1::Coverage after = Coverage();
   after.clear_as_of_time();
@@ -471,8 +492,7 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
     Publish(e);
   }
   Create(At("epeule", 50.685, 3.150, {"items/c"}, ""));
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return VenuesCounted() == 4; }, 20s)) << process_->Output();
+  ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 4; }, 20s)) << process_->Output();
   EXPECT_EQ(DeadLetters(2, 10s), 2);
   EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
 
@@ -485,8 +505,7 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
     venues::v1::Venue out;
     ASSERT_TRUE(venues_stub_->WithdrawVenue(&ctx, req, &out).ok());
   }
-  ASSERT_TRUE(testing::WaitFor([&] {
-    return VenuesCounted() == 3; }, 20s));
+  ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 3; }, 20s));
 
   // Computations are timed for operators.
   auto metrics = testing::HttpGet(indicators_->metrics_port(), "/metrics");
@@ -507,12 +526,12 @@ TEST_F(CoverageTest, VenuesNeedsGapsExportsAndARebuildThatAgrees) {
   v1::Coverage rebuilt;
   ASSERT_TRUE(testing::WaitFor(
       [&] {
-    rebuilt.Clear();
-    if (!Coverage(all, &rebuilt, second_stub.get()).ok()) return false;
-    rebuilt.clear_as_of_time();
-    // Needs are not the venues' to give: imported again below.
-    for (auto& a : *kept.mutable_areas()) a.clear_needs();
-    return google::protobuf::util::MessageDifferencer::Equals(rebuilt, kept);
+        rebuilt.Clear();
+        if (!Coverage(all, &rebuilt, second_stub.get()).ok()) return false;
+        rebuilt.clear_as_of_time();
+        // Needs are not the venues' to give: imported again below.
+        for (auto& a : *kept.mutable_areas()) a.clear_needs();
+        return google::protobuf::util::MessageDifferencer::Equals(rebuilt, kept);
       },
       30s))
       << rebuilt.ShortDebugString().substr(0, 2000) << "\n---\n"
@@ -593,6 +612,61 @@ TEST_F(CoverageTest, ForgedVenueEventsAreRefusedAndRealOnesStillApply) {
       << process_->Output();
   EXPECT_EQ(VenuesCounted(), 1);
   EXPECT_FALSE(process_->Wait(0ms).has_value()) << "the service died";
+}
+
+// C1/M2 through the real consumer: the same event (same envelope id) delivered twice by
+// JetStream, stored twice in the stream under two Nats-Msg-Ids so that the stream's duplicate
+// window does not drop the copy. The inbox takes the second as a duplicate and no figure moves.
+TEST_F(CoverageTest, TheSameEventDeliveredTwiceThroughJetStreamChangesNoFigure) {
+  auto pile = Create(At("pile", 50.685, 3.195, {"items/b"}, "Sa 09:00-12:00"));
+  ASSERT_TRUE(testing::WaitFor([&] { return VenuesCounted() == 1; }, 30s)) << process_->Output();
+  // The consumer's deliveries by outcome (its durable is named after the test's schema).
+  auto consumed = [&](const std::string& outcome) {
+    auto metrics = testing::HttpGet(indicators_->metrics_port(), "/metrics");
+    double sum = 0;
+    if (!metrics.has_value()) return -1.0;
+    std::istringstream lines(*metrics);
+    const std::string want = "outcome=\"" + outcome + "\"";
+    for (std::string line; std::getline(lines, line);) {
+      if (line.rfind("passerelle_events_consumed_total{", 0) == 0 &&
+          line.find("consumer=\"indicators-coverage") != std::string::npos &&
+          line.find(want) != std::string::npos) {
+        sum += std::atof(line.c_str() + line.rfind(' ') + 1);
+      }
+    }
+    return sum;
+  };
+  const double duplicates_before = consumed("duplicate");
+  ASSERT_GE(duplicates_before, 0);
+  // Pile stops offering items/b and offers items/a: figures that move once.
+  venues::v1::VenueUpdated p;
+  *p.mutable_venue() = pile;
+  p.mutable_venue()->clear_referential_items();
+  p.mutable_venue()->add_referential_items("items/a");
+  p.mutable_venue()->mutable_update_time()->set_seconds(pile.update_time().seconds() + 60);
+  const events::v1::Event moved =
+      events::MakeEvent("venue.updated", "venues", pile.name(), p, absl::Now() + absl::Hours(2));
+  const std::vector<std::string> areas_before = AreasOffering("items/b");
+  ASSERT_TRUE(events::EnsureStreams(*nats_, Topology()).ok());
+  const std::string subject = Topology().EventSubject(moved.type());
+  ASSERT_TRUE(nats_->Publish(subject, moved.SerializeAsString(), moved.id() + "-first").ok());
+  ASSERT_FALSE(areas_before.empty());
+  ASSERT_TRUE(testing::WaitFor([&] { return AreasOffering("items/b").empty(); }, 30s));
+  EXPECT_EQ(AreasOffering("items/a"), areas_before);
+  const v1::Coverage once = Coverage();
+  // The same event again, as a redelivery would bring it.
+  bool dropped_by_stream = true;
+  ASSERT_TRUE(nats_
+                  ->Publish(subject, moved.SerializeAsString(), moved.id() + "-second", {},
+                            &dropped_by_stream)
+                  .ok());
+  EXPECT_FALSE(dropped_by_stream);  // the stream holds two copies
+  ASSERT_TRUE(testing::WaitFor([&] { return consumed("duplicate") == duplicates_before + 1; }, 30s))
+      << consumed("duplicate");
+  const v1::Coverage twice = Coverage();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(once, twice))
+      << once.ShortDebugString() << "\n"
+      << twice.ShortDebugString();
 }
 
 TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
