@@ -76,6 +76,7 @@ void GrpcServer::Shutdown() {
     logging::Info("draining gRPC calls", {{"timeout_ms", options_.drain_timeout.count()}});
     server_->Shutdown(std::chrono::system_clock::now() + options_.drain_timeout);
     server_->Wait();
+    logging::Info("gRPC calls drained");
   }
   for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) (*it)();
   hooks_.clear();

@@ -7,6 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 #include "libs/api/page_token.hpp"
+#include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/server/caller.hpp"
@@ -187,7 +188,7 @@ grpc::Status Handler::GetOpeningSchedule(grpc::ServerContext* ctx,
   }
   absl::Time time = absl::Now();
   if (req->has_time() && ValidTimestamp(req->time(), "time", &bad)) {
-    time = absl::FromUnixSeconds(req->time().seconds());
+    time = api::FromTimestamp(req->time());
   }
   if (req->days() < 0 || req->days() > kScheduleMaxDays) {
     bad.push_back({"days", absl::StrCat("doit être entre 1 et ", kScheduleMaxDays,
@@ -738,7 +739,7 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   }
   q.text = req->query();
   if (req->has_open_at() && ValidTimestamp(req->open_at(), "open_at", &bad)) {
-    q.open_at = absl::ToCivilMinute(absl::FromUnixSeconds(req->open_at().seconds()), paris_);
+    q.open_at = absl::ToCivilMinute(api::FromTimestamp(req->open_at()), paris_);
   }
   if (req->has_open_during()) {
     const v1::TimeSpan& span = req->open_during();
@@ -749,10 +750,9 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     if (req->has_open_at()) {
       bad.push_back({"open_during", "ne peut pas être donné avec open_at [exclusive]"});
     } else if (start_ok && end_ok) {
-      const absl::Time start = absl::FromUnixSeconds(span.start_time().seconds());
-      const absl::Time end = absl::FromUnixSeconds(span.end_time().seconds()) +
-                             absl::Nanoseconds(span.end_time().nanos());
-      if (end <= start + absl::Nanoseconds(span.start_time().nanos())) {
+      const absl::Time start = api::FromTimestamp(span.start_time());
+      const absl::Time end = api::FromTimestamp(span.end_time());
+      if (end <= start) {
         bad.push_back({"open_during.end_time", "doit être après start_time [order]"});
       } else if (end - start > absl::Hours(24 * 31)) {
         bad.push_back({"open_during", "ne peut pas dépasser 31 jours [range]"});

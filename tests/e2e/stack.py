@@ -17,6 +17,7 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
@@ -75,6 +76,20 @@ class Process:
         self.popen.send_signal(signal.SIGKILL)
         return self.popen.wait(timeout=30)
 
+    def thread_dump(self):
+        """Every thread's stack (gdb attached for a moment): what a process that will not stop
+        waits for."""
+        if shutil.which("gdb") is None:
+            return "(no gdb to show them)"
+        try:
+            out = subprocess.run(["gdb", "-p", str(self.pid), "-batch", "-nx",
+                                  "-ex", "thread apply all bt 25"],
+                                 capture_output=True, text=True, timeout=60).stdout
+        except subprocess.TimeoutExpired:
+            return "(gdb did not answer within 60 s)"
+        return "\n".join(line for line in out.splitlines()
+                         if line.startswith(("Thread ", "#")))
+
     def terminate(self):
         if not self.exited():
             self.popen.terminate()
@@ -83,9 +98,10 @@ class Process:
         try:
             return self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            threads = self.thread_dump()
             self.popen.kill()
             self.popen.wait()
-            return f"still running after {timeout} s (killed)"
+            return f"still running after {timeout} s (killed); its threads:\n{threads}"
         finally:
             self.log.close()
 
