@@ -1,8 +1,11 @@
 // Source profiles: mapped CSV and GoGoCarto JSON read into the standard's rows.
 #include "services/sync/profile.hpp"
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -512,6 +515,76 @@ std::string ApplyHours(const Resolved& r, const csv::Table::Row& row,
 
 }  // namespace
 
+namespace {
+
+// Rows a reading thread takes at least, and the most threads one read uses.
+constexpr size_t kRowsPerThread = 2000;
+constexpr size_t kMaxReadThreads = 4;
+
+// One row of a mapped file read into the standard, before the checks across rows.
+struct ConvertedRow {
+  bool filtered = false;
+  std::string id;
+  standard::Validated v;
+  standard::Venue venue;  // when `v` has no violation: the record, moved here
+  std::vector<standard::Violation> refusals;
+  std::string hours_not_understood;
+  std::optional<std::string> hours_warning;
+};
+
+ConvertedRow ConvertRow(const standard::Standard& standard, const SourceProfile& profile,
+                        const Resolved& r, bool json, size_t columns, const Table::Row& row) {
+  ConvertedRow c;
+  if (r.filter_column >= 0 || profile.has_filter()) {
+    const std::string key = Cell(row, r.filter_column);
+    bool keep = false;
+    for (const auto& prefix : r.prefixes) keep = keep || key.starts_with(prefix);
+    if (!keep) {
+      c.filtered = true;
+      return c;
+    }
+  }
+  std::map<std::string, std::string> raw;
+  bool accepts_pass = false;
+  for (const auto& f : r.fields) {
+    std::string v = MapField(f, row);
+    if (f.name == kAcceptsApticPass) {
+      accepts_pass = !v.empty();
+    } else {
+      raw[f.name] = std::move(v);
+    }
+  }
+  // GoGoCarto's own opening hours: OSM ranges per day (`09:00-12:00,14:00-18:00`).
+  std::vector<std::string> days;
+  for (size_t d = 0; d < r.osm_days.size(); ++d) {
+    const std::string v = Cell(row, r.osm_days[d]);
+    if (!v.empty()) days.push_back(absl::StrCat(kOsmDays[d], " ", v));
+  }
+  if (!days.empty()) raw["horaires"] = absl::StrJoin(days, "; ");
+  c.hours_not_understood = ApplyHours(r, row, &raw);
+  c.v = standard::ValidateRow(standard, raw, '|');
+  auto stored_id = c.v.record.find("id");
+  c.id = stored_id != c.v.record.end() && !stored_id->second.empty() ? stored_id->second.front()
+                                                                     : raw["id"];
+  if (!json && row.cells.size() != columns) {
+    c.v.violations.push_back({"", "", "columns",
+                              absl::StrCat(row.cells.size(), " colonnes au lieu de ", columns,
+                                           " (ligne tronquée ou séparateur en trop)")});
+  }
+  if (!c.v.violations.empty()) return c;
+  c.refusals = standard::AnctRefusals(c.v.record);
+  c.venue.accepts_aptic_pass = accepts_pass;
+  c.venue.standard = std::move(c.v.record);
+  c.venue.source_id = c.id;
+  if (auto h = c.venue.standard.find("horaires");
+      h != c.venue.standard.end() && !h->second.empty()) {
+    c.hours_warning = standard::HoursNotUnderstood(h->second.front());
+  }
+  return c;
+}
+
+}  // namespace
+
 absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
                                       const v1::SourceProfile& profile, std::string_view file,
                                       const std::string& source_id, bool allow_missing_columns) {
@@ -636,83 +709,70 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
       r.osm_days.push_back(it == index.end() ? -1 : it->second);
     }
   }
+  // Each row is converted and validated on its own (the file's two-thirds of the read's time),
+  // so rows are shared among threads; what depends on earlier rows (repeated ids) and the
+  // order of the results are decided after, in the file's order.
+  std::vector<ConvertedRow> converted(table->rows.size());
+  const auto convert = [&](size_t from, size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      converted[i] = ConvertRow(standard, profile, r, json, table->header.size(), table->rows[i]);
+    }
+  };
+  const size_t threads =
+      table->rows.size() < kRowsPerThread
+          ? 1
+          : std::min<size_t>(
+                std::max(1u, std::thread::hardware_concurrency()),
+                std::min<size_t>(kMaxReadThreads, table->rows.size() / kRowsPerThread));
+  {
+    std::vector<std::thread> helpers;
+    const size_t share = (table->rows.size() + threads - 1) / threads;
+    for (size_t t = 1; t < threads; ++t) {
+      helpers.emplace_back(convert, std::min(t * share, table->rows.size()),
+                           std::min((t + 1) * share, table->rows.size()));
+    }
+    convert(0, std::min(share, table->rows.size()));
+    for (auto& h : helpers) h.join();
+  }
   standard::ParsedFile& parsed = out.parsed;
   std::set<std::string> seen;
-  for (const auto& row : table->rows) {
-    if (r.filter_column >= 0 || profile.has_filter()) {
-      const std::string key = Cell(row, r.filter_column);
-      bool keep = false;
-      for (const auto& prefix : r.prefixes) keep = keep || key.starts_with(prefix);
-      if (!keep) {
-        ++out.filtered;
-        continue;
-      }
-    }
-    ++parsed.rows;
-    std::map<std::string, std::string> raw;
-    bool accepts_pass = false;
-    for (const auto& f : r.fields) {
-      std::string v = MapField(f, row);
-      if (f.name == kAcceptsApticPass) {
-        accepts_pass = !v.empty();
-      } else {
-        raw[f.name] = std::move(v);
-      }
-    }
-    // GoGoCarto's own opening hours: OSM ranges per day (`09:00-12:00,14:00-18:00`).
-    std::vector<std::string> days;
-    for (size_t d = 0; d < r.osm_days.size(); ++d) {
-      const std::string v = Cell(row, r.osm_days[d]);
-      if (!v.empty()) days.push_back(absl::StrCat(kOsmDays[d], " ", v));
-    }
-    if (!days.empty()) raw["horaires"] = absl::StrJoin(days, "; ");
-    const std::string hours_not_understood = ApplyHours(r, row, &raw);
-    std::vector<standard::Violation> extra;
-    if (!json && row.cells.size() != table->header.size()) {
-      extra.push_back({"", "", "columns",
-                       absl::StrCat(row.cells.size(), " colonnes au lieu de ", table->header.size(),
-                                    " (ligne tronquée ou séparateur en trop)")});
-    }
-    standard::Validated v = standard::ValidateRow(standard, raw, '|');
-    auto stored_id = v.record.find("id");
-    const std::string id = stored_id != v.record.end() && !stored_id->second.empty()
-                               ? stored_id->second.front()
-                               : raw["id"];
-    if (!id.empty() && !seen.insert(id).second) {
-      extra.push_back({"id", text::Quote(id, 200), "unique",
-                       "identifiant déjà présent plus haut dans le fichier"});
-    }
-    v.violations.insert(v.violations.end(), extra.begin(), extra.end());
-    if (!v.violations.empty()) {
-      standard::CapViolations(&v.violations);
-      parsed.rejected.push_back({row.line, text::Quote(id, 200), std::move(v.violations)});
+  for (size_t i = 0; i < converted.size(); ++i) {
+    ConvertedRow& c = converted[i];
+    const int line = table->rows[i].line;
+    if (c.filtered) {
+      ++out.filtered;
       continue;
     }
-    for (auto& refusal : standard::AnctRefusals(v.record)) {
-      parsed.warnings.push_back({row.line, text::Quote(id, 200), std::move(refusal)});
+    ++parsed.rows;
+    if (!c.id.empty() && !seen.insert(c.id).second) {
+      c.v.violations.push_back({"id", text::Quote(c.id, 200), "unique",
+                                "identifiant déjà présent plus haut dans le fichier"});
     }
-    if (!hours_not_understood.empty()) {
+    if (!c.v.violations.empty()) {
+      standard::CapViolations(&c.v.violations);
+      parsed.rejected.push_back({line, text::Quote(c.id, 200), std::move(c.v.violations)});
+      continue;
+    }
+    for (auto& refusal : c.refusals) {
+      parsed.warnings.push_back({line, text::Quote(c.id, 200), std::move(refusal)});
+    }
+    if (!c.hours_not_understood.empty()) {
       parsed.warnings.push_back(
-          {row.line,
-           id,
-           {"horaires", text::Quote(hours_not_understood, 200), "horaires",
+          {line,
+           c.id,
+           {"horaires", text::Quote(c.hours_not_understood, 200), "horaires",
             "horaires non compris : gardés en toutes lettres dans presentation_detail, horaires "
             "reste vide"}});
     }
-    standard::Venue venue;
-    venue.accepts_aptic_pass = accepts_pass;
-    venue.standard = std::move(v.record);
-    venue.source = source_id;
-    venue.source_id = id;
-    if (auto h = venue.standard.find("horaires"); h != venue.standard.end() && !h->second.empty()) {
-      if (auto warning = standard::HoursNotUnderstood(h->second.front())) {
-        parsed.warnings.push_back(
-            {row.line,
-             id,
-             {"horaires", text::Quote(h->second.front(), 200), "horaires", *warning}});
-      }
+    if (c.hours_warning) {
+      parsed.warnings.push_back(
+          {line,
+           c.id,
+           {"horaires", text::Quote(c.venue.standard.at("horaires").front(), 200), "horaires",
+            *c.hours_warning}});
     }
-    parsed.valid.push_back({row.line, std::move(venue)});
+    c.venue.source = source_id;
+    parsed.valid.push_back({line, std::move(c.venue)});
   }
   if (parsed.rows == 0) {
     return absl::InvalidArgumentError(

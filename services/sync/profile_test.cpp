@@ -76,6 +76,55 @@ TEST(ProfileTest, MappedLatin1FileWithCodesAndAFilter) {
   EXPECT_EQ(read->parsed.rejected[0].violations[0].field, "code_postal");
 }
 
+// A file large enough to be read by several threads gives, in the file's order, what its rows
+// give one block at a time; an id repeated across the file is refused at its second line.
+TEST(ProfileTest, LargeFileReadInOrderAcrossThreads) {
+  const std::string fixture = Fixture("regional_latin1.csv");
+  const size_t header_end = fixture.find('\n') + 1;
+  const std::string header = fixture.substr(0, header_end);
+  const std::string rows = fixture.substr(header_end);
+  constexpr int kBlocks = 1500;  // 9,000 rows: several reading threads
+  std::string file = header;
+  for (int b = 0; b < kBlocks; ++b) {
+    // Ids unique per block: "R59-001" becomes "R59-17-001".
+    std::string block = rows;
+    for (size_t at = 0; (at = block.find("-00", at)) != std::string::npos; at += 4) {
+      block.insert(at, "-" + std::to_string(b));
+      at += 1 + std::to_string(b).size();
+    }
+    file += block;
+  }
+  // The first block's first row again, after the last block.
+  file += rows.substr(0, rows.find('\n') + 1).replace(3, 4, "-0-001");
+  v1::SourceProfile p = Regional();
+  p.mutable_filter()->set_column("Code INSEE");
+  p.mutable_filter()->add_prefixes("59");
+  auto read = ReadSource(Std(), p, file, "region");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->filtered, kBlocks);
+  EXPECT_EQ(read->parsed.rows, 5 * kBlocks + 1);
+  ASSERT_EQ(read->parsed.valid.size(), 4u * kBlocks);
+  ASSERT_EQ(read->parsed.rejected.size(), kBlocks + 1u);
+  const int lines[] = {2, 3, 4, 7};
+  const char* ids[] = {"001", "002", "003", "006"};
+  for (int b = 0; b < kBlocks; ++b) {
+    for (int k = 0; k < 4; ++k) {
+      const auto& row = read->parsed.valid[4 * b + k];
+      ASSERT_EQ(row.line, lines[k] + 6 * b) << b << " " << k;
+      ASSERT_EQ(row.venue.source_id, "R59-" + std::to_string(b) + "-" + ids[k]);
+      ASSERT_EQ(row.venue.source, "region");
+    }
+    ASSERT_EQ(read->parsed.rejected[b].line, 6 + 6 * b);
+    ASSERT_EQ(read->parsed.rejected[b].violations[0].field, "code_postal");
+  }
+  const auto& repeated = read->parsed.rejected.back();
+  EXPECT_EQ(repeated.line, 2 + 6 * kBlocks);
+  ASSERT_EQ(repeated.violations.size(), 1u);
+  EXPECT_EQ(repeated.violations[0].rule, "unique");
+  EXPECT_EQ(read->parsed.valid[0].venue.standard.at("nom"),
+            std::vector<std::string>{"Médiathèque de l'Épeule"});
+}
+
 TEST(ProfileTest, HalfDayColumnsAndFreeTextBecomeHorairesOrStayInWords) {
   v1::SourceProfile p = Regional();
   const char* days[] = {"Lundi", "Mardi", "Mercredi", "Jeudi", "Vendredi", "Samedi"};
