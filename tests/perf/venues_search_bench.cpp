@@ -653,13 +653,17 @@ int main(int argc, char** argv) {
   const pid_t pid = service->pid();
   struct Row {
     Figures f;
-    double cpu_us = 0;  // service CPU per request (gRPC rows)
+    double cpu_us = 0;         // service CPU per request (gRPC rows)
+    double client_cpu_us = 0;  // this process's CPU per request: the decoding clients
   };
   auto measured = [&](auto&& run) {
-    const double c0 = CpuSeconds(pid);
-    Row r{run(), 0};
-    const double c1 = CpuSeconds(pid);
-    if (r.f.requests > 0) r.cpu_us = (c1 - c0) * 1e6 / static_cast<double>(r.f.requests);
+    const double c0 = CpuSeconds(pid), b0 = CpuSeconds(getpid());
+    Row r{run(), 0, 0};
+    const double c1 = CpuSeconds(pid), b1 = CpuSeconds(getpid());
+    if (r.f.requests > 0) {
+      r.cpu_us = (c1 - c0) * 1e6 / static_cast<double>(r.f.requests);
+      r.client_cpu_us = (b1 - b0) * 1e6 / static_cast<double>(r.f.requests);
+    }
     return r;
   };
   const Row g1 = measured([&] { return LoadGrpc(address, concurrency, seconds, false, 1); });
@@ -700,10 +704,11 @@ int main(int argc, char** argv) {
       n, concurrency, seconds, import_s, n / import_s, index_load_s, empty_index_s, loaded_start_s,
       writer_rss / 1024.0, empty_rss / 1024.0, imported_rss / 1024.0);
   std::printf("%s", plans.c_str());
-  auto line = [](const char* what, const Figures& f, double cpu_us) {
+  auto line = [](const char* what, const Figures& f, double cpu_us, double client_cpu_us = 0) {
     std::printf("  %-44s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms", what, f.throughput, f.p50_ms,
                 f.p99_ms);
     if (cpu_us > 0) std::printf("  service CPU %5.1f us/req", cpu_us);
+    if (client_cpu_us > 0) std::printf("  client CPU %5.1f us/req", client_cpu_us);
     std::printf("  (%ld requests, %ld errors)\n", f.requests, f.errors);
   };
   // The faster PostGIS formulation of a scenario.
@@ -714,7 +719,8 @@ int main(int argc, char** argv) {
   auto scenario = [&](const char* title, const char* client, const Row& g,
                       const std::array<Figures, 2>& p) {
     std::printf("  %s\n", title);
-    line(client, g.f, g.cpu_us);
+    // The decoding clients run in this process; h2load in its own.
+    line(client, g.f, g.cpu_us, &g == &h2 ? 0 : g.client_cpu_us);
     for (Sql form : {Sql::kDWithin, Sql::kKnn}) {
       line(absl::StrCat("PostGIS (pgbench), ", SqlName(form)).c_str(), p[static_cast<size_t>(form)],
            0);
@@ -743,7 +749,8 @@ int main(int argc, char** argv) {
   std::printf(
       "  under writes: %ld BatchUpsertVenues through another replica at %.0f/s (%ld failed)\n",
       writes.writes, write_rate, writes.write_errors);
-  line("gRPC, random 5 km + service, during writes", g1_writes.f, g1_writes.cpu_us);
+  line("gRPC, random 5 km + service, during writes", g1_writes.f, g1_writes.cpu_us,
+       g1_writes.client_cpu_us);
   std::printf(
       "  -> %.2fx the quiet run; commit to visible in search: p50 %.0f ms, p99 %.0f ms, max "
       "%.0f ms (%zu seen, %ld not within 10 s)\n",
