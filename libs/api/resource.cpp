@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <set>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -136,6 +137,17 @@ absl::StatusOr<int> RevisionFromETag(const std::string& etag) {
                                text::Quote(etag), " »")}});
   }
   return revision;
+}
+
+void CheckMaskPathsOnce(const std::vector<std::string>& mask, std::vector<FieldViolation>* bad) {
+  std::set<std::string_view> named;
+  for (size_t i = 0; i < mask.size(); ++i) {
+    if (!named.insert(mask[i]).second) {
+      bad->push_back({absl::StrCat("update_mask.paths[", i, "]"),
+                      absl::StrCat("« ", text::Quote(mask[i], 60),
+                                   " » est déjà nommé plus haut dans le masque [unique]")});
+    }
+  }
 }
 
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {

@@ -12,6 +12,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "libs/api/status.hpp"
 
 namespace passerelle::api {
 
@@ -64,6 +65,10 @@ std::string WeakETag(int revision);
 /// The revision in an etag this service issued; 0 when `etag` is empty (no precondition),
 /// INVALID_ARGUMENT with a field violation on `etag` when it is malformed.
 absl::StatusOr<int> RevisionFromETag(const std::string& etag);
+
+/// AIP-134: an update mask names each field once. Adds a violation on `update_mask.paths[i]`
+/// (rule `[unique]`, in French) for each path named again.
+void CheckMaskPathsOnce(const std::vector<std::string>& mask, std::vector<FieldViolation>* bad);
 
 /// absl::Time to google.protobuf.Timestamp (microsecond precision; times before 1970 too).
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);

@@ -175,7 +175,7 @@ bool HasControl(std::string_view s) {
 
 // A field mask's text: comma-separated paths of dotted field names; empty for an empty mask.
 bool IsFieldMaskText(std::string_view mask) {
-  if (mask.empty()) return true;
+  if (mask.empty() || mask == "*") return true;  // `*` alone: every field (AIP-134)
   for (std::string_view path : text::Split(mask, ',')) {
     for (std::string_view name : text::Split(path, '.')) {
       if (name.empty() || absl::ascii_isdigit(name[0])) return false;
@@ -205,6 +205,20 @@ std::string_view FirstMisspelledMaskName(std::string_view mask) {
     }
   }
   return {};
+}
+
+// A misspelled mask name as its field would be spelled in snake_case: `prise_RDV` and
+// `priseRDV` give `prise_rdv`, `NOM` gives `nom` (a capital after a small letter starts a word).
+std::string SnakeSpelling(std::string_view name) {
+  std::string out;
+  for (size_t i = 0; i < name.size(); ++i) {
+    const bool upper = absl::ascii_isupper(name[i]);
+    if (upper && i > 0 && (absl::ascii_islower(name[i - 1]) || absl::ascii_isdigit(name[i - 1]))) {
+      out.push_back('_');
+    }
+    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(name[i])));
+  }
+  return out;
 }
 
 // A query value as the JSON value of field `f` (a scalar or a well-known leaf). Every refusal
@@ -276,9 +290,11 @@ absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* 
           return bad("format", "des noms de champs séparés par des virgules attendus (a,b.c)");
         }
         if (std::string_view name = FirstMisspelledMaskName(value); !name.empty()) {
-          return bad("case", absl::StrCat("« ", text::Quote(name, 60),
-                                          " » n'est écrit ni comme le nom du champ (code_postal) "
-                                          "ni comme son nom JSON (codePostal)"));
+          const std::string snake = SnakeSpelling(name), camel = MaskToCamel(snake);
+          return bad("case",
+                     absl::StrCat("« ", text::Quote(name, 60), " » : la casse compte, écrivez « ",
+                                  text::Quote(snake, 60), snake == camel ? "" : " » ou « ",
+                                  snake == camel ? "" : text::Quote(camel, 60), " »"));
         }
         return json(MaskToCamel(value));
       }

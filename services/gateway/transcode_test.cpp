@@ -12,6 +12,7 @@ namespace {
 using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 namespace v1 = ::passerelle::venues::v1;
 
@@ -154,6 +155,20 @@ TEST_F(TranscodeTest, AFieldMaskIsTakenInSnakeOrExactLowerCamelCaseOnly) {
   auto taken = Parse<v1::UpdateVenueRequest>(
       Build("PATCH", "/v1/venues/abc?updateMask=telephone,codePostal,code_insee", "{}"));
   EXPECT_THAT(taken.update_mask().paths(), ElementsAre("telephone", "code_postal", "code_insee"));
+  // The refusal names the spellings taken for the field written, not an example's.
+  auto message = [&](const char* mask) {
+    auto v = api::Violations(
+        Build("PATCH", absl::StrCat("/v1/venues/abc?updateMask=", mask), "{}").status());
+    return v.empty() ? std::string() : v[0].description;
+  };
+  EXPECT_THAT(message("Nom"), HasSubstr("écrivez « nom »"));
+  EXPECT_THAT(message("Nom"), Not(HasSubstr("code_postal")));
+  EXPECT_THAT(message("prise_RDV"), HasSubstr("« prise_rdv » ou « priseRdv »"));
+  EXPECT_THAT(message("CodePostal"), HasSubstr("« code_postal » ou « codePostal »"));
+  // `*` alone is every field (AIP-134), as gRPC takes it; among other names it is no name.
+  auto star = Parse<v1::UpdateVenueRequest>(Build("PATCH", "/v1/venues/abc?updateMask=*", "{}"));
+  EXPECT_THAT(star.update_mask().paths(), ElementsAre("*"));
+  EXPECT_THAT(message("nom,*"), StartsWith("[format]"));
 }
 
 TEST_F(TranscodeTest, BodyStarTakesEveryFieldAndNoQuery) {

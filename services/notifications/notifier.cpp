@@ -485,10 +485,13 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
   static const std::set<std::string> kPaths = {
       "display_name", "webhook", "webhook.url", "email",          "email.address", "filter",
       "rhythm",       "state",   "digest_time", "digest_weekday", "contact_email"};
+  std::vector<api::FieldViolation> repeated;
+  api::CheckMaskPathsOnce(mask, &repeated);
+  if (!repeated.empty()) return api::InvalidArgument("masque de mise à jour invalide", repeated);
   for (size_t i = 0; i < mask.size(); ++i) {
     if (!kPaths.contains(mask[i])) {
       return api::InvalidArgument(
-          "invalid update_mask",
+          "masque de mise à jour invalide",
           {{absl::StrCat("update_mask.paths[", i, "]"),
             absl::StrCat(text::Quote(mask[i], 40),
                          " ne peut pas être changé (display_name, webhook.url, email.address, "

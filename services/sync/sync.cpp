@@ -324,7 +324,8 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
   auto id = ParseSourceName(name);
   if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
-  if (mask.empty()) bad.push_back({"update_mask", "name the fields to change"});
+  if (mask.empty()) bad.push_back({"update_mask", "nommez les champs à changer [required]"});
+  api::CheckMaskPathsOnce(mask, &bad);
   auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
   bool profile_changed = false;
@@ -345,11 +346,12 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
       profile_changed = true;
     } else {
       bad.push_back(
-          {"update_mask", absl::StrCat("\"", text::Quote(path, 40), "\" is not a writable field")});
+          {"update_mask", absl::StrCat("« ", text::Quote(path, 40),
+                                       " » n'est pas un champ modifiable d'une source [field]")});
     }
   }
   CheckSource(standard_, *source, destinations_, &bad);
-  if (!bad.empty()) return api::InvalidArgument("invalid update", bad);
+  if (!bad.empty()) return api::InvalidArgument("mise à jour invalide", bad);
   if (source->max_withdraw_fraction == 0) source->max_withdraw_fraction = 0.2;
   if (profile_changed && !force && IsCustomProfile(source->profile)) {
     if (absl::Status s = CheckProfileOnFile(*source); !s.ok()) return s;

@@ -283,7 +283,7 @@ absl::StatusOr<Organisation> Organisations::Update(const v1::Organisation& m,
   if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
   if (mask.size() > kWritable.size()) {
-    return api::InvalidArgument("invalid update_mask",
+    return api::InvalidArgument("masque de mise à jour invalide",
                                 {{"update_mask", absl::StrCat("au plus ", kWritable.size(),
                                                               " champs ; reçu ", mask.size())}});
   }
@@ -296,7 +296,8 @@ absl::StatusOr<Organisation> Organisations::Update(const v1::Organisation& m,
                                                  absl::StrJoin(kWritable, ", "))});
     }
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
+  api::CheckMaskPathsOnce(mask, &bad);
+  if (!bad.empty()) return api::InvalidArgument("masque de mise à jour invalide", bad);
   auto revision = api::RevisionFromETag(m.etag());
   if (!revision.ok()) return revision.status();
   return repo_.UpdateOrganisation(

@@ -376,13 +376,17 @@ absl::StatusOr<standard::Venue> Registry::Update(const v1::Venue& m,
   for (const auto& path : mask) {
     if (path == "*" && mask.size() == 1) continue;  // AIP-134: full replacement
     if (path == "id") {
-      bad.push_back({"update_mask", "\"id\" is the venue's id in its source, set at creation"});
+      bad.push_back(
+          {"update_mask",
+           "« id » est l'identifiant du lieu dans sa source, fixé à la création [immutable]"});
     } else if (!writable.count(path)) {
       bad.push_back(
-          {"update_mask", absl::StrCat("\"", text::Quote(path, 60), "\" is not a writable field")});
+          {"update_mask", absl::StrCat("« ", text::Quote(path, 60),
+                                       " » n'est pas un champ modifiable d'un lieu [field]")});
     }
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid update_mask", bad);
+  api::CheckMaskPathsOnce(mask, &bad);
+  if (!bad.empty()) return api::InvalidArgument("masque de mise à jour invalide", bad);
   if (acting && std::find(mask.begin(), mask.end(), "owner_organisation") != mask.end()) {
     return NotOwner(
         "une clé d'organisation ne change pas le propriétaire d'un lieu : retirez "

@@ -189,6 +189,25 @@ class GatewayE2E(unittest.TestCase):
                 "PATCH", f"/v1/{name}?updateMask={mask}",
                 {"telephone": f"03 20 00 00 1{i}", "codePostal": "59100"}, key=self.org_a)
             self.assertEqual(status, 200, payload)
+        # A field named twice, in one spelling or both, is refused at its second naming, and the
+        # venue is left as it was; gRPC the same.
+        for mask in ("telephone,telephone", "codePostal,code_postal"):
+            status, _, payload = self.call("PATCH", f"/v1/{name}?updateMask={mask}",
+                                           {"telephone": "03 20 00 00 99", "codePostal": "59100"},
+                                           key=self.org_a)
+            self.assertEqual(status, 400, payload)
+            v = self.violation(payload)
+            self.assertEqual(v["field"], "update_mask.paths[1]", payload)
+            self.assertIn("[unique]", v["description"], payload)
+        status, _, payload = self.call("GET", f"/v1/{name}", key=self.org_a)
+        self.assertNotEqual(json.loads(payload).get("telephone"), "+33320000099", payload)
+        with self.assertRaises(grpc.RpcError) as refused:
+            stub.UpdateVenue(pb.UpdateVenueRequest(
+                venue=pb.Venue(name=name, telephone="03 20 00 00 98"),
+                update_mask=field_mask_pb2.FieldMask(paths=["telephone", "telephone"])),
+                metadata=auth, timeout=10)
+        self.assertEqual(refused.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertEqual(refused.exception.details(), "masque de mise à jour invalide")
         channel.close()
 
     def test_new_routes_refuse_hostile_input_precisely(self):
