@@ -327,6 +327,32 @@ std::vector<std::string> MapPages::Allowed(std::string_view path) const {
   return {"GET", "HEAD"};
 }
 
+bool MapPages::ServeNotFound(const std::shared_ptr<http::Exchange>& exchange,
+                             PageRequest& request) {
+  // Static: nothing of the request is written into it.
+  static constexpr std::string_view kPage =
+      "<!doctype html>\n<html lang=\"fr\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
+      "<title>Page introuvable — Passerelle</title>\n"
+      "<link rel=\"stylesheet\" href=\"/web/style.css\">\n</head>\n<body>\n<main>\n"
+      "<h1>Page introuvable</h1>\n"
+      "<p>Cette adresse ne mène à aucun lieu ni à aucune page de la carte. Le lien est peut-être "
+      "incomplet, ou le lieu a été retiré.</p>\n"
+      "<p><a href=\"/\">Chercher un lieu d'aide au numérique</a></p>\n"
+      "</main>\n</body>\n</html>\n";
+  http::Response r;
+  r.status = 404;
+  r.headers = std::move(request.headers);
+  r.headers.push_back({"content-type", "text/html; charset=utf-8"});
+  r.headers.push_back({"cache-control", "no-store"});
+  r.headers.push_back({"x-content-type-options", "nosniff"});
+  r.headers.push_back({"referrer-policy", "strict-origin"});
+  r.headers.push_back({"content-security-policy", csp_});
+  r.body = std::string(kPage);
+  exchange->Respond(std::move(r));
+  return true;
+}
+
 void MapPages::Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) {
   const http::Request& req = exchange->request();
   const Asset* a = Find(req.target.substr(0, req.target.find('?')));

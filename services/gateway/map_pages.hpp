@@ -49,6 +49,9 @@ class MapPages final : public ExtraPages {
 
   std::vector<std::string> Allowed(std::string_view path) const override;
   void Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) override;
+  /// A page in French saying the address leads nowhere, with a link to the map (404).
+  bool ServeNotFound(const std::shared_ptr<http::Exchange>& exchange,
+                     PageRequest& request) override;
 
   /// How many files are held (for the start log).
   size_t size() const { return assets_.size(); }

@@ -510,7 +510,8 @@ void RestHandler::Handle(std::shared_ptr<http::Exchange> raw) {
   }
   if (pages != nullptr) {
     if (allowed.empty()) {
-      NotFound(*c);
+      PageRequest request{c->request_id, CommonHeaders(*c)};
+      if (!read || !pages->ServeNotFound(exchange, request)) NotFound(*c);
     } else if (std::find(allowed.begin(), allowed.end(), req.method) == allowed.end()) {
       NotAllowed(*c, std::move(allowed));
     } else {

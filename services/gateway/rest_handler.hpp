@@ -41,6 +41,12 @@ class ExtraPages {
   virtual std::vector<std::string> Allowed(std::string_view path) const = 0;
   /// Answers a request whose method `Allowed` names for its path (exactly once).
   virtual void Serve(const std::shared_ptr<http::Exchange>& exchange, PageRequest request) = 0;
+  /// Answers a GET or HEAD of a path the set does not serve with a page of its own (a 404 that
+  /// people read), or returns false for the API's JSON error.
+  virtual bool ServeNotFound(const std::shared_ptr<http::Exchange>& /*exchange*/,
+                             PageRequest& /*request*/) {
+    return false;
+  }
 };
 
 struct PageSet {

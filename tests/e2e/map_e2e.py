@@ -370,6 +370,19 @@ class MapE2E(unittest.TestCase):
             self.assertIn(status, (400, 404), target[:80])
             for s in secrets:
                 self.assertNotIn(s, body, target[:80])
+        # An address under the map's paths that leads nowhere is a page people can read, in
+        # French, with a way back to the map; nothing of the address is written into it.
+        for target in ("/lieux/a/b", "/lieux/" + "a" * 201, "/lieux/x%20y", "/lieux/..",
+                       "/web/inconnu.js", "/lieux/%3Cscript%3E"):
+            status, h, body = raw_get(self.port, target)
+            self.assertEqual(status, 404, target[:80])
+            self.assertTrue(h.get("content-type", "").startswith("text/html"), (target, h))
+            self.assertIn("Page introuvable".encode(), body, target[:80])
+            self.assertIn(b'href="/"', body)
+            self.assertNotIn(b"script", body.lower(), target[:80])
+            self.assertIn("default-src", h.get("content-security-policy", ""), target[:80])
+        status, h, _ = raw_get(self.port, "/v1/inconnu")
+        self.assertTrue(h.get("content-type", "").startswith("application/json"), h)
         # Long targets are refused by the HTTP layer before any page set: over 4 KiB 414, a
         # 10 KB one passes the whole head's 8 KiB too (431).
         self.assertEqual(raw_get(self.port, "/web/" + "a" * 5000)[0], 414)
