@@ -78,7 +78,18 @@ void GrpcServer::Shutdown() {
     server_->Wait();
     logging::Info("gRPC calls drained");
   }
-  for (auto it = hooks_.rbegin(); it != hooks_.rend(); ++it) (*it)();
+  // Each hook timed: a stop that keeps the process from exiting says which one it was.
+  for (size_t i = hooks_.size(); i-- > 0;) {
+    const auto started = std::chrono::steady_clock::now();
+    hooks_[i]();
+    const auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - started);
+    if (took > std::chrono::seconds(1)) {
+      logging::Warn("slow shutdown hook", {{"hook", static_cast<int>(i)},
+                                           {"of", static_cast<int>(hooks_.size())},
+                                           {"ms", static_cast<int64_t>(took.count())}});
+    }
+  }
   hooks_.clear();
   logging::Info("shut down");
 }

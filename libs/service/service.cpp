@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <iostream>
 #include <mutex>
@@ -67,23 +68,31 @@ std::string Upper(std::string s) {
 }  // namespace
 
 void RunEvery(Runtime& rt, std::chrono::milliseconds period, std::function<void()> work) {
+  RunEvery(rt, period, [work = std::move(work)](const std::function<bool()>&) { work(); });
+}
+
+void RunEvery(Runtime& rt, std::chrono::milliseconds period,
+              std::function<void(const std::function<bool()>& stopping)> work) {
   struct Loop {
     std::mutex mu;
     std::condition_variable wake;
     bool stop = false;
+    std::atomic<bool> stopping{false};
     std::thread thread;
   };
   auto loop = std::make_shared<Loop>();
   loop->thread = std::thread([loop, period, work = std::move(work)] {
+    const std::function<bool()> stopping = [&loop] { return loop->stopping.load(); };
     while (true) {
       {
         std::unique_lock lock(loop->mu);
         if (loop->wake.wait_for(lock, period, [&] { return loop->stop; })) return;
       }
-      work();
+      work(stopping);
     }
   });
   rt.server->OnShutdown([loop] {
+    loop->stopping = true;
     {
       std::lock_guard lock(loop->mu);
       loop->stop = true;

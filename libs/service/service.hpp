@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "libs/api/page_token.hpp"
 #include "libs/config/config.hpp"
 #include "libs/db/migrations.hpp"
 #include "libs/db/pool.hpp"
@@ -16,7 +17,6 @@
 #include "libs/events/nats.hpp"
 #include "libs/metrics/metrics.hpp"
 #include "libs/outbox/outbox.hpp"
-#include "libs/api/page_token.hpp"
 #include "libs/server/server.hpp"
 
 namespace passerelle::service {
@@ -81,6 +81,10 @@ struct ServiceSpec {
 /// Runs `work` every `period` on a thread of its own until the server shuts down; the wait
 /// ends at once on shutdown (which then waits for a `work` in progress).
 void RunEvery(Runtime& rt, std::chrono::milliseconds period, std::function<void()> work);
+/// The same for long work: `work` is given a predicate that turns true when shutdown begins,
+/// to stop early (and start again from where it was at the next start).
+void RunEvery(Runtime& rt, std::chrono::milliseconds period,
+              std::function<void(const std::function<bool()>& stopping)> work);
 
 /// Runs the service until SIGTERM/SIGINT; the process exit code.
 /// `--help` lists the environment variables; `--migrate` applies migrations and exits.

@@ -417,7 +417,7 @@ std::optional<LinkState> FromProto(v1::DuplicateLinkState s) {
 
 }  // namespace
 
-absl::StatusOr<int> Duplicates::DetectChanges() {
+absl::StatusOr<int> Duplicates::DetectChanges(const std::function<bool()>& stopping) {
   auto pass = repo_.ChangedSinceDetection();
   if (!pass.ok()) return pass.status();
   // Chunks bound one candidate query and one transaction (a registry's first pass is all of it).
@@ -426,19 +426,29 @@ absl::StatusOr<int> Duplicates::DetectChanges() {
   for (size_t start = 0; start < ids.size(); start += kChunk) {
     const std::vector<std::string> chunk(ids.begin() + start,
                                          ids.begin() + std::min(ids.size(), start + kChunk));
-    if (auto found = Detect(chunk); !found.ok()) return found.status();
+    if (auto found = Detect(chunk, stopping); !found.ok()) return found.status();
   }
   if (absl::Status s = repo_.SaveDetectionCursor(pass->next); !s.ok()) return s;
   return static_cast<int>(ids.size());
 }
 
-absl::StatusOr<int> Duplicates::Detect(const std::vector<std::string>& venue_ids) {
+absl::StatusOr<int> Duplicates::Detect(const std::vector<std::string>& venue_ids,
+                                       const std::function<bool()>& stopping) {
   if (venue_ids.empty()) return 0;
+  const auto stopped = [&] {
+    return stopping && stopping() ? absl::CancelledError("the service is stopping")
+                                  : absl::OkStatus();
+  };
+  if (absl::Status s = stopped(); !s.ok()) return s;
   auto candidates = repo_.Candidates(venue_ids);
   if (!candidates.ok()) return candidates.status();
   std::vector<DuplicateLink> scored;
   scored.reserve(candidates->size());
   for (const DuplicateCandidate& c : *candidates) {
+    // A chunk of a first pass may hold many candidate pairs: a stop is not kept waiting.
+    if (scored.size() % 256 == 255) {
+      if (absl::Status s = stopped(); !s.ok()) return s;
+    }
     const DuplicateScore s = ScoreDuplicate(SideOf(c.a), SideOf(c.b));
     scored.push_back({.venue_a = c.a.id,
                       .venue_b = c.b.id,

@@ -171,10 +171,13 @@ class Duplicates {
   /// updates, withdrawals, by any replica), off the write path: one thread runs it every second
   /// (main.cpp), so a write's answer never waits for it and a first load's writes are checked
   /// a few thousand at a time. The number of venues checked.
-  absl::StatusOr<int> DetectChanges();
+  /// When `stopping` turns true (the service shutting down) the pass ends early, CANCELLED,
+  /// and the next one starts again from the same place.
+  absl::StatusOr<int> DetectChanges(const std::function<bool()>& stopping = {});
   /// Detects duplicates of `venue_ids`: one candidate query per chunk, scored here, stored.
   /// The number of links created.
-  absl::StatusOr<int> Detect(const std::vector<std::string>& venue_ids);
+  absl::StatusOr<int> Detect(const std::vector<std::string>& venue_ids,
+                             const std::function<bool()>& stopping = {});
 
   struct Page {
     std::vector<DuplicateLink> links;

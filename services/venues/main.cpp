@@ -81,20 +81,21 @@ int main(int argc, char** argv) {
          // Off the write path: every interval (1 s), the venues written since the last pass (by any
          // replica or the sync). A failed pass is logged and run again from the same place.
          // While this replica writes (a bulk load), passes wait for a pause (DetectionPacer).
-         service::RunEvery(rt, detection_interval,
-                           [&duplicates, &metrics, &registry,
-                            pacer = venues::DetectionPacer(detection_quiet, detection_max_delay,
-                                                           absl::Now())]() mutable {
-                             if (!pacer.ShouldRun(absl::Now(), registry.LastWrite())) return;
-                             const auto started = std::chrono::system_clock::now();
-                             auto checked = duplicates.DetectChanges();
-                             if (!checked.ok()) {
-                               logging::Warn("duplicate detection failed",
-                                             {{"error", std::string(checked.status().message())}});
-                             }
-                             metrics.DuplicatePass(checked.ok(), started,
-                                                   checked.ok() ? *checked : 0);
-                           });
+         service::RunEvery(
+             rt, detection_interval,
+             [&duplicates, &metrics, &registry,
+              pacer = venues::DetectionPacer(detection_quiet, detection_max_delay, absl::Now())](
+                 const std::function<bool()>& stopping) mutable {
+               if (!pacer.ShouldRun(absl::Now(), registry.LastWrite())) return;
+               const auto started = std::chrono::system_clock::now();
+               auto checked = duplicates.DetectChanges(stopping);
+               if (absl::IsCancelled(checked.status())) return;  // shutting down
+               if (!checked.ok()) {
+                 logging::Warn("duplicate detection failed",
+                               {{"error", std::string(checked.status().message())}});
+               }
+               metrics.DuplicatePass(checked.ok(), started, checked.ok() ? *checked : 0);
+             });
          auto& duplicate_handler = rt.components.Emplace<venues::DuplicateHandler>(duplicates);
          rt.server->AddService(&duplicate_handler);
          // A published referential version: known items, and retired ones leave venues.
