@@ -251,6 +251,9 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
                     absl::StrCat("date hors de l'intervalle ", kFirstYear, "-", kLastYear));
           break;
         }
+        // Stored in its one form: the parser also takes `2024-4-2`, `+2024-04-2` or trailing
+        // blanks, which another reader (and this one, once a CSV cell is trimmed) would refuse.
+        v = absl::FormatCivilTime(day);
         normalised(f, value, v);
         out.record[f.name] = {v};
         break;

@@ -104,6 +104,21 @@ TEST(StandardTest, ValuesThatWouldMisleadAReaderAreRefused) {
   EXPECT_THAT(v.record["site_web"], ElementsAre("https://exemple.fr"));  // the good value kept
 }
 
+// A date the parser takes in a loose form is stored in its one form, so that what the registry
+// exports reads back the same (found by the national_csv fuzz target).
+TEST(StandardTest, DatesAreStoredInTheirOneForm) {
+  for (const char* loose : {"+2024-04-2", "02024-4-02", "2024-04-02T10:00:00Z"}) {
+    auto row = ValidRow();
+    row["date_maj"] = loose;
+    Validated v = ValidateRow(S(), row);
+    EXPECT_TRUE(v.violations.empty()) << loose;
+    EXPECT_THAT(v.record["date_maj"], ElementsAre("2024-04-02")) << loose;
+    auto again = ValidRow();
+    again["date_maj"] = v.record["date_maj"][0];
+    EXPECT_TRUE(ValidateRow(S(), again).violations.empty()) << loose;
+  }
+}
+
 TEST(StandardTest, CoordinatesGoTogether) {
   auto row = ValidRow();
   row["latitude"] = "50.69";
