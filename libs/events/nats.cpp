@@ -1,6 +1,9 @@
 // NATS connection and JetStream helpers over nats.c.
 #include "libs/events/nats.hpp"
 
+#include <chrono>
+#include <thread>
+
 #include "absl/strings/str_cat.h"
 #include "libs/logging/logging.hpp"
 
@@ -8,6 +11,9 @@ namespace passerelle::events {
 namespace {
 
 constexpr int kStreamNameInUse = 10058;
+// Also what the server answers a second creation of the same stream racing the first (two
+// services of one topology starting together): asked again, it names the stream as in use.
+constexpr int kSubjectsOverlap = 10065;
 
 void OnDisconnected(natsConnection*, void*) { logging::Warn("NATS disconnected"); }
 void OnReconnected(natsConnection*, void*) { logging::Info("NATS reconnected"); }
@@ -88,10 +94,17 @@ absl::Status NatsClient::EnsureStream(const StreamConfig& config) {
   cfg.MaxAge = Nanos(config.max_age);
   jsErrCode jerr = jsErrCode(0);
   jsStreamInfo* info = nullptr;
-  natsStatus s = js_AddStream(&info, js_, &cfg, nullptr, &jerr);
-  if (s != NATS_OK && static_cast<int>(jerr) == kStreamNameInUse) {
+  natsStatus s = NATS_OK;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100 * attempt));
     jerr = jsErrCode(0);
-    s = js_UpdateStream(&info, js_, &cfg, nullptr, &jerr);
+    s = js_AddStream(&info, js_, &cfg, nullptr, &jerr);
+    if (s != NATS_OK && static_cast<int>(jerr) == kStreamNameInUse) {
+      jerr = jsErrCode(0);
+      s = js_UpdateStream(&info, js_, &cfg, nullptr, &jerr);
+    }
+    // A stream of another name holding these subjects answers the same on every attempt.
+    if (s == NATS_OK || static_cast<int>(jerr) != kSubjectsOverlap) break;
   }
   if (info != nullptr) jsStreamInfo_Destroy(info);
   return FromNats(s, jerr, "ensuring stream " + config.name);
@@ -111,12 +124,12 @@ absl::Status NatsClient::Publish(const std::string& subject, const std::string& 
   size_t size = subject.size() + data.size() + msg_id.size() + 64;
   for (const auto& [k, v] : headers) size += k.size() + v.size() + 4;
   if (const int64_t max = MaxPayload(); max > 0 && static_cast<int64_t>(size) > max) {
-    return absl::OutOfRangeError(absl::StrCat("message of ", size,
-                                              " bytes exceeds the server's max_payload of ", max));
+    return absl::OutOfRangeError(
+        absl::StrCat("message of ", size, " bytes exceeds the server's max_payload of ", max));
   }
   natsMsg* msg = nullptr;
-  natsStatus s = natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(),
-                                static_cast<int>(data.size()));
+  natsStatus s =
+      natsMsg_Create(&msg, subject.c_str(), nullptr, data.data(), static_cast<int>(data.size()));
   for (const auto& [k, v] : headers) {
     if (s == NATS_OK) s = natsMsgHeader_Set(msg, k.c_str(), v.c_str());
   }

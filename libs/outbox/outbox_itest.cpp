@@ -2,11 +2,13 @@
 // NATS server killed in the middle of publishing.
 #include <google/protobuf/wrappers.pb.h>
 #include <prometheus/registry.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "libs/db/transaction.hpp"
@@ -109,6 +111,28 @@ class OutboxTest : public testing::PgTest {
 
   events::Topology topology_;
 };
+
+// Services of one topology starting together create the same streams at the same moment: each
+// creation succeeds (the server answers a racing one "subjects overlap" before "name in use");
+// a stream of another name on those subjects is still refused.
+TEST_F(OutboxTest, StreamsCreatedAtOnceByManyServicesAllSucceed) {
+  auto nats = Connect(testing::NatsUrl());
+  const std::string name = absl::StrCat("RACE_", ::getpid(), "_", std::rand());
+  const events::StreamConfig config{.name = name, .subjects = {absl::StrCat(name, ".>")}};
+  std::vector<std::unique_ptr<events::NatsClient>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(Connect(testing::NatsUrl()));
+  std::vector<absl::Status> results(clients.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < clients.size(); ++i) {
+    threads.emplace_back([&, i] { results[i] = clients[i]->EnsureStream(config); });
+  }
+  for (auto& t : threads) t.join();
+  for (const absl::Status& r : results) EXPECT_TRUE(r.ok()) << r;
+  events::StreamConfig other = config;
+  other.name = name + "_OTHER";
+  EXPECT_FALSE(nats->EnsureStream(other).ok());
+  EXPECT_TRUE(nats->DeleteStream(name).ok());
+}
 
 TEST_F(OutboxTest, RelayPublishesEachEventOnceInOrderAndMarksItSent) {
   auto nats = Connect(testing::NatsUrl());
