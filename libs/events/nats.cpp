@@ -2,6 +2,7 @@
 #include "libs/events/nats.hpp"
 
 #include <chrono>
+#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -15,12 +16,63 @@ constexpr int kStreamNameInUse = 10058;
 // services of one topology starting together): asked again, it names the stream as in use.
 constexpr int kSubjectsOverlap = 10065;
 
-void OnDisconnected(natsConnection*, void*) { logging::Warn("NATS disconnected"); }
-void OnReconnected(natsConnection*, void*) { logging::Info("NATS reconnected"); }
-
 int64_t Nanos(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count()) * 1000000; }
 
 }  // namespace
+
+struct NatsClient::Listeners {
+  std::mutex mu;  // held while a listener runs: RemoveListener waits for it
+  std::map<int, std::function<void(ConnectionChange)>> by_id;
+  int next = 0;
+
+  void Tell(ConnectionChange change) {
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [id, listener] : by_id) listener(change);
+  }
+};
+
+namespace {
+
+// nats.c's callbacks hold the listeners through a heap-allocated shared_ptr, freed by the last
+// callback of a connection (its close), which may come after the client is gone.
+using ListenersRef = std::shared_ptr<NatsClient::Listeners>;
+
+void OnDisconnected(natsConnection*, void* closure) {
+  logging::Warn("NATS disconnected");
+  (*static_cast<ListenersRef*>(closure))->Tell(ConnectionChange::kDisconnected);
+}
+
+void OnReconnected(natsConnection*, void* closure) {
+  logging::Info("NATS reconnected");
+  (*static_cast<ListenersRef*>(closure))->Tell(ConnectionChange::kReconnected);
+}
+
+void OnClosed(natsConnection*, void* closure) { delete static_cast<ListenersRef*>(closure); }
+
+void OnAsyncError(natsConnection*, natsSubscription*, natsStatus s, void* closure) {
+  if (s == NATS_SLOW_CONSUMER) {
+    logging::Warn("NATS subscription fell behind: messages dropped");
+    (*static_cast<ListenersRef*>(closure))->Tell(ConnectionChange::kMessagesDropped);
+    return;
+  }
+  logging::Warn("NATS asynchronous error", {{"error", std::string(natsStatus_GetText(s))}});
+}
+
+}  // namespace
+
+NatsClient::NatsClient(NatsOptions options)
+    : options_(std::move(options)), listeners_(std::make_shared<Listeners>()) {}
+
+int NatsClient::AddListener(std::function<void(ConnectionChange)> listener) {
+  std::lock_guard<std::mutex> lock(listeners_->mu);
+  listeners_->by_id.emplace(listeners_->next, std::move(listener));
+  return listeners_->next++;
+}
+
+void NatsClient::RemoveListener(int id) {
+  std::lock_guard<std::mutex> lock(listeners_->mu);
+  listeners_->by_id.erase(id);
+}
 
 absl::Status FromNats(natsStatus s, jsErrCode jerr, const std::string& what) {
   if (s == NATS_OK) return absl::OkStatus();
@@ -55,11 +107,17 @@ absl::StatusOr<std::unique_ptr<NatsClient>> NatsClient::Connect(const NatsOption
   if (s == NATS_OK) s = natsOptions_SetReconnectWait(opts, 250);
   if (s == NATS_OK) s = natsOptions_SetRetryOnFailedConnect(opts, false, nullptr, nullptr);
   if (s == NATS_OK) s = natsOptions_SetTimeout(opts, 2000);
-  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, OnDisconnected, nullptr);
-  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, OnReconnected, nullptr);
+  auto* closure = new ListenersRef(client->listeners_);
+  if (s == NATS_OK) s = natsOptions_SetDisconnectedCB(opts, OnDisconnected, closure);
+  if (s == NATS_OK) s = natsOptions_SetReconnectedCB(opts, OnReconnected, closure);
+  if (s == NATS_OK) s = natsOptions_SetErrorHandler(opts, OnAsyncError, closure);
+  if (s == NATS_OK) s = natsOptions_SetClosedCB(opts, OnClosed, closure);
   if (s == NATS_OK) s = natsConnection_Connect(&client->conn_, opts);
   natsOptions_Destroy(opts);
-  if (s != NATS_OK) return FromNats(s, jsErrCode(0), "connecting to NATS at " + options.url);
+  if (s != NATS_OK) {
+    if (client->conn_ == nullptr) delete closure;  // no connection: no close to free it
+    return FromNats(s, jsErrCode(0), "connecting to NATS at " + options.url);
+  }
 
   jsOptions jo;
   jsOptions_Init(&jo);
@@ -70,6 +128,10 @@ absl::StatusOr<std::unique_ptr<NatsClient>> NatsClient::Connect(const NatsOption
 }
 
 NatsClient::~NatsClient() {
+  {
+    std::lock_guard<std::mutex> lock(listeners_->mu);
+    listeners_->by_id.clear();  // nobody is told of the close below
+  }
   if (js_ != nullptr) jsCtx_Destroy(js_);
   if (conn_ != nullptr) {
     natsConnection_Close(conn_);

@@ -1,13 +1,14 @@
 // A NATS connection with its JetStream context: connect, ensure streams, publish with an id.
 #pragma once
 
+#include <nats/nats.h>
+
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <nats/nats.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,16 @@ struct StreamConfig {
   std::chrono::milliseconds duplicate_window{std::chrono::hours(2)};
   /// How long messages are kept (0: forever).
   std::chrono::milliseconds max_age{std::chrono::hours(24 * 30)};
+};
+
+/// What happened to a connection, as its listeners are told (on nats.c's threads).
+enum class ConnectionChange {
+  /// The link to the server is lost: messages published meanwhile are not seen.
+  kDisconnected,
+  /// The link is back (plain subscriptions are renewed by the client).
+  kReconnected,
+  /// A subscription fell behind and the client dropped messages it had not handed over.
+  kMessagesDropped,
 };
 
 /// Owns the connection. Reconnects forever in the background (nats.c), so a restarted server
@@ -63,9 +74,19 @@ class NatsClient {
   const NatsOptions& options() const { return options_; }
   bool connected() const;
 
+  /// Calls `listener` on each change of the connection, from the client's own threads, until
+  /// the returned id is given to RemoveListener (which waits for a call in progress).
+  int AddListener(std::function<void(ConnectionChange)> listener);
+  void RemoveListener(int id);
+
+  /// Shared with nats.c's callbacks, which may run until the connection's close is reported.
+  struct Listeners;
+
  private:
-  explicit NatsClient(NatsOptions options) : options_(std::move(options)) {}
+  explicit NatsClient(NatsOptions options);
+
   NatsOptions options_;
+  std::shared_ptr<Listeners> listeners_;
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
 };

@@ -195,6 +195,9 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
               End(status);
               return;
             }
+            if (front_.options.answer_cache != nullptr && route_->http_method != "GET") {
+              front_.options.answer_cache->SawWrite(route_->method->output_type(), response);
+            }
             out_ = ToBuffer(std::move(response));
             if (finished_.exchange(true)) return;
             Audit(grpc::Status::OK);
@@ -220,6 +223,9 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
             if (!status.ok()) {
               End(status);
               return;
+            }
+            if (front_.options.answer_cache != nullptr && route_->http_method != "GET") {
+              front_.options.answer_cache->SawWrite(route_->method->output_type(), response);
             }
             out_ = ToBuffer(std::move(response));
             if (finished_.exchange(true)) return;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "services/gateway/answer_cache.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
 #include "services/gateway/keys.hpp"
@@ -24,6 +25,9 @@ struct GrpcFrontOptions {
   /// Largest client stream (imports), as REST's PASSERELLE_GATEWAY_MAX_UPLOAD_MB.
   size_t max_upload_bytes = size_t{64} << 20;
   std::map<std::string, RateLimit> rate_limits;
+  /// Told of each write's answer, so REST readers see what was written through this door at
+  /// once (not owned; null: none).
+  AnswerCache* answer_cache = nullptr;
 };
 
 class GrpcFront {

@@ -4,10 +4,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "libs/clock/clock.hpp"
+#include "libs/events/watch.hpp"
 #include "libs/http/server.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/service/service.hpp"
 #include "libs/text/split.hpp"
+#include "services/gateway/answer_cache.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
 #include "services/gateway/grpc_front.hpp"
@@ -33,6 +35,7 @@ int main(int argc, char** argv) {
   std::chrono::milliseconds backend_timeout{0};
   http::ServerOptions http_options;
   int64_t max_upload_mb = 64;
+  gateway::AnswerCacheOptions cache_options;
   return service::Run(
       argc, argv,
       {.name = "gateway",
@@ -73,6 +76,15 @@ int main(int argc, char** argv) {
                             "How long a keep-alive connection may wait for its next request"));
              max_upload_mb = r.Int("PASSERELLE_GATEWAY_MAX_UPLOAD_MB", 64, 1, 1024,
                                    "Largest import or area layer body, in MiB");
+             cache_options.max_bytes =
+                 static_cast<size_t>(r.Int("PASSERELLE_GATEWAY_ANSWER_CACHE_MB", 32, 0, 4096,
+                                           "Memory for public reads of one venue answered by the "
+                                           "door itself (docs/gateway.md, Answer cache); 0: none"))
+                 << 20;
+             cache_options.max_age = absl::FromChrono(r.Duration(
+                 "PASSERELLE_GATEWAY_ANSWER_CACHE_MAX_AGE", std::chrono::seconds(60),
+                 "Longest time the door serves a venue's answer from memory, even if the event "
+                 "of a change never reached it"));
              pepper = r.RequiredString("PASSERELLE_GATEWAY_KEY_PEPPER",
                                        "Secret mixed into every stored API key hash (HMAC-SHA256); "
                                        "same on every replica");
@@ -162,10 +174,25 @@ int main(int argc, char** argv) {
            }
          }
          auto& limiter = rt.components.Emplace<gateway::RateLimiter>(clocks::System());
+         // Public reads of a venue answered from memory, kept in step by venues' events: a
+         // watch that misses some (NATS lost, a dropped message) empties the cache.
+         if (cache_options.max_bytes > 0) {
+           auto& cache = rt.components.Emplace<gateway::AnswerCache>(
+               cache_options, clocks::System(), &rt.metrics->registry());
+           absl::StatusOr<std::unique_ptr<events::EventWatch>> watch = events::EventWatch::Start(
+               *rt.nats, rt.topology.EventSubject("venue.>"),
+               {.on_event = [&cache](const events::v1::Event& e) { cache.Apply(e); },
+                .on_gap = [&cache](bool live) { cache.SetLive(live); }});
+           if (!watch.ok()) return watch.status();
+           cache.SetLive((*watch)->live());
+           rt.components.Emplace<std::unique_ptr<events::EventWatch>>(*std::move(watch));
+           options.answer_cache = &cache;
+         }
          gateway::GrpcFrontOptions front_options{.address = grpc_address,
                                                  .default_timeout = options.backend_timeout,
                                                  .max_upload_bytes = options.max_upload_bytes,
-                                                 .rate_limits = options.rate_limits};
+                                                 .rate_limits = options.rate_limits,
+                                                 .answer_cache = options.answer_cache};
          absl::StatusOr<std::unique_ptr<gateway::GrpcFront>> front = gateway::GrpcFront::Start(
              *api, routes, *backends, keys, limiter, std::move(front_options));
          if (!front.ok()) return front.status();

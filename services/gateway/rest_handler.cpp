@@ -26,33 +26,7 @@ namespace passerelle::gateway {
 namespace {
 
 using google::protobuf::Descriptor;
-using google::protobuf::FieldDescriptor;
 using google::protobuf::internal::WireFormatLite;
-
-// A top-level string or bytes field of a serialized message, read from the wire without
-// parsing the whole message (ETag, name, next_page_token, export chunks).
-std::optional<std::string> WireString(const Descriptor* type, std::string_view bytes,
-                                      std::string_view field_name) {
-  const FieldDescriptor* f = type->FindFieldByName(std::string(field_name));
-  if (f == nullptr ||
-      (f->type() != FieldDescriptor::TYPE_STRING && f->type() != FieldDescriptor::TYPE_BYTES)) {
-    return std::nullopt;
-  }
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                                            static_cast<int>(bytes.size()));
-  std::optional<std::string> found;
-  while (uint32_t tag = in.ReadTag()) {
-    if (WireFormatLite::GetTagFieldNumber(tag) == static_cast<int>(f->number()) &&
-        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      std::string value;
-      if (!WireFormatLite::ReadBytes(&in, &value)) return std::nullopt;
-      found = std::move(value);  // the last one wins, as in parsing
-    } else if (!WireFormatLite::SkipField(&in, tag)) {
-      return std::nullopt;
-    }
-  }
-  return found;
-}
 
 // An answer without an etag of its own (lists, searches) is tagged by its bytes: a 64-bit
 // hash (libstdc++'s, stable for a given build; SHA-256 was 9% of a search's work). Replicas run
@@ -255,6 +229,8 @@ struct RestHandler::Context {
   std::shared_ptr<std::function<void()>> pump;  // an upload's body reader
   Caller caller;
   std::vector<http::Header> rate;  // RateLimit-* of this request
+  std::string cache_name;          // a cacheable read's resource; empty: not one
+  uint64_t cache_ticket = 0;
 };
 
 void RestHandler::Audit(const Context& c, int http_status, grpc::StatusCode code) const {
@@ -348,6 +324,19 @@ RestHandler::RestHandler(const ApiSchema& schema, const RouteTable& routes, Back
     }
     for (const PageSet& set : options_.pages) names.push_back(PageSetName(set));
     metrics_ = std::make_unique<RouteMetrics>(*options_.registry, names);
+  }
+  // A read may be answered from memory only when its answer depends on nothing but the
+  // resource's name: public, no field needing a scope, no source or owner check.
+  for (const Route& r : routes_.routes()) {
+    const bool named = std::find(options_.cached_methods.begin(), options_.cached_methods.end(),
+                                 r.method->full_name()) != options_.cached_methods.end();
+    if (named && r.http_method == "GET" && !r.method->client_streaming() &&
+        !r.method->server_streaming() && r.access.scope() == api::v1::PUBLIC &&
+        r.field_scopes.empty() && r.access.source_field().empty() &&
+        r.access.owner_field().empty() && r.method->output_type()->FindFieldByName("etag") &&
+        r.method->output_type()->FindFieldByName("name")) {
+      cached_routes_.insert(&r);
+    }
   }
 }
 
@@ -607,6 +596,7 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
       return;
     }
   }
+  if (AnswerFromCache(*c)) return;
   HttpInput input;
   input.bindings = c->found.bindings;
   input.query = c->query;
@@ -680,18 +670,21 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
           Fail(*c, grpc::Status(grpc::StatusCode::INTERNAL, "erreur interne"));
           return;
         }
-        http::Response r;
-        r.headers = CommonHeaders(*c);
-        r.headers.push_back({"content-type", "application/json"});
         std::optional<std::string> etag = WireString(output, bytes, "etag");
         std::string tag = etag && !etag->empty() ? *etag : StrongETag(bytes);
-        r.headers.push_back({"etag", tag});
         bool read = route.http_method == "GET";
-        if (read && !c->if_none_match.empty() && NoneMatch(c->if_none_match, tag)) {
-          r.status = 304;
-          c->exchange->Respond(std::move(r));
-          return;
+        if (options_.answer_cache != nullptr) {
+          if (!c->cache_name.empty()) {
+            // Kept only under the name the resource's events give (its one spelling).
+            if (WireString(output, bytes, "name") == c->cache_name) {
+              options_.answer_cache->Keep(c->cache_name, c->cache_ticket, *body, tag);
+            }
+          } else if (!read) {
+            options_.answer_cache->SawWrite(output, bytes);
+          }
         }
+        http::Response r;
+        if (AnswerHead(*c, tag, &r)) return;
         r.headers.push_back({"cache-control", read && route.access.scope() == api::v1::PUBLIC
                                                   ? "public, max-age=60"
                                                   : "private, no-store"});
@@ -712,6 +705,52 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
         Audit(*c, r.status, grpc::StatusCode::OK);
         c->exchange->Respond(std::move(r));
       });
+}
+
+bool RestHandler::AnswerHead(const Context& c, const std::string& etag, http::Response* r) {
+  r->headers = CommonHeaders(c);
+  r->headers.push_back({"content-type", "application/json"});
+  r->headers.push_back({"etag", etag});
+  if (c.found.route->http_method == "GET" && !c.if_none_match.empty() &&
+      NoneMatch(c.if_none_match, etag)) {
+    r->status = 304;
+    c.exchange->Respond(std::move(*r));
+    return true;
+  }
+  return false;
+}
+
+bool RestHandler::AnswerFromCache(Context& c) {
+  AnswerCache* cache = options_.answer_cache;
+  const Route& route = *c.found.route;
+  if (cache == nullptr || !c.query.empty() || c.found.bindings.size() != 1 ||
+      !cached_routes_.contains(&route) || !AuthorizeScope(route, c.caller).ok()) {
+    return false;
+  }
+  const http::Request& req = c.exchange->request();
+  if (auto v = req.FindList("if-none-match")) c.if_none_match = *std::move(v);
+  // `Cache-Control: no-cache` (or HTTP/1.0's Pragma) asks for an answer checked at the origin:
+  // the backend answers, and what it says is kept for the next reader.
+  const std::string control = absl::AsciiStrToLower(req.FindList("cache-control").value_or(""));
+  const bool revalidate =
+      absl::StrContains(control, "no-cache") || absl::StrContains(control, "max-age=0") ||
+      absl::StrContains(absl::AsciiStrToLower(std::string(req.Find("pragma").value_or(""))),
+                        "no-cache");
+  const std::string& name = c.found.bindings.front().second;
+  std::shared_ptr<const CachedAnswer> answer = revalidate ? nullptr : cache->Find(name);
+  if (answer == nullptr) {
+    c.cache_name = name;
+    c.cache_ticket = cache->Ticket();
+    return false;
+  }
+  http::Response r;
+  if (AnswerHead(c, answer->etag, &r)) return true;
+  r.headers.push_back({"cache-control", "public, max-age=60"});
+  const int64_t age = std::max<int64_t>(0, absl::ToInt64Seconds(cache->AgeOf(*answer)));
+  r.headers.push_back({"age", absl::StrCat(age)});
+  r.body = answer->body;
+  c.exchange->Respond(std::move(r));
+  return true;
 }
 
 void RestHandler::ForwardStream(std::shared_ptr<Context> c, std::string request) {

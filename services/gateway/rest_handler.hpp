@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 #include "services/gateway/admission.hpp"
+#include "services/gateway/answer_cache.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/forwarder.hpp"
 #include "services/gateway/keys.hpp"
@@ -81,6 +83,12 @@ struct RestOptions {
   std::vector<PageSet> pages;
   /// Served at GET /v1/openapi.json when not empty.
   std::string openapi_json;
+  /// Where public reads of `cached_methods` are answered from memory, and writes through the
+  /// door drop what they change (not owned); null: every read goes to its backend.
+  AnswerCache* answer_cache = nullptr;
+  /// Full names of the GET methods whose answers may be kept: public, one resource by its
+  /// name alone, and every change of it announced by an event that names it.
+  std::vector<std::string> cached_methods = {"passerelle.venues.v1.VenueService.GetVenue"};
 };
 
 /// The door's answers by route and status, and their latency by route. The series of the
@@ -127,6 +135,11 @@ class RestHandler : public http::Handler {
   void Fail(const Context& context, const grpc::Status& status, int http_status = 0,
             std::vector<http::Header> extra = {});
   std::vector<http::Header> CommonHeaders(const Context& context) const;
+  /// The head of a read's answer (JSON, its ETag); true when If-None-Match made it a 304,
+  /// which was sent.
+  bool AnswerHead(const Context& context, const std::string& etag, http::Response* r);
+  /// Answers a public read from the answer cache; false when it must go to the backend.
+  bool AnswerFromCache(Context& context);
   void Audit(const Context& context, int http_status, grpc::StatusCode code) const;
 
   const ApiSchema& schema_;
@@ -135,6 +148,7 @@ class RestHandler : public http::Handler {
   Gate gate_;
   RestOptions options_;
   std::unique_ptr<RouteMetrics> metrics_;
+  std::set<const Route*> cached_routes_;
 };
 
 }  // namespace passerelle::gateway

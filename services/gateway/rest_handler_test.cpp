@@ -248,5 +248,67 @@ TEST_F(RestAdmissionTest, MalformedAuthorizationIsAChallenge) {
   EXPECT_EQ(r.status, 401);
 }
 
+// Public reads of a venue answered from the door's memory; the backends are unreachable here,
+// so an answer from venues shows as 503.
+class RestAnswerCacheTest : public RestAdmissionTest {
+ protected:
+  void SetUp() override {
+    RestAdmissionTest::SetUp();
+    cache_.SetLive(true);
+    RestOptions options;
+    options.rate_limits = *ParseRateLimits("public=1000:1000,admin=1000:1000");
+    options.answer_cache = &cache_;
+    handler_ = std::make_unique<RestHandler>(*schema_, *routes_, *backends_, ring_, limiter_,
+                                             std::move(options));
+  }
+  http::Response Get(std::string target, std::vector<http::Header> headers = {}) {
+    http::Request req;
+    req.method = "GET";
+    req.target = std::move(target);
+    req.headers = std::move(headers);
+    req.peer = "192.0.2.1";
+    auto exchange = std::make_shared<RecordingExchange>(req);
+    handler_->Handle(exchange);
+    EXPECT_TRUE(exchange->WaitForResponses(1, std::chrono::seconds(20))) << req.target;
+    return exchange->responses.empty() ? http::Response{} : exchange->responses.front();
+  }
+  AnswerCache cache_{{}, clock_};
+  const std::string name_ = "venues/0b4c6a52-5f1e-4b33-9a6e-2f7f1c3a9d10";
+};
+
+TEST_F(RestAnswerCacheTest, KeptVenueIsAnsweredWithItsEtagAndAge) {
+  ASSERT_TRUE(cache_.Keep(name_, cache_.Ticket(), R"({"nom":"Médiathèque"})", "W/\"3\""));
+  clock_.Advance(absl::Seconds(7));
+  for (const std::vector<http::Header>& who :
+       {std::vector<http::Header>{}, std::vector<http::Header>{{"x-api-key", admin_key_}}}) {
+    http::Response r = Get("/v1/" + name_, who);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, R"({"nom":"Médiathèque"})");
+    EXPECT_EQ(HeaderOf(r, "etag"), "W/\"3\"");
+    EXPECT_EQ(HeaderOf(r, "age"), "7");
+    EXPECT_EQ(HeaderOf(r, "cache-control"), "public, max-age=60");
+    EXPECT_EQ(HeaderOf(r, "content-type"), "application/json");
+    EXPECT_FALSE(HeaderOf(r, "x-request-id").empty());
+    EXPECT_FALSE(HeaderOf(r, "ratelimit-remaining").empty()) << "admitted like any read";
+  }
+  http::Response r = Get("/v1/" + name_, {{"if-none-match", "\"x\", W/\"3\""}});
+  EXPECT_EQ(r.status, 304);
+  EXPECT_EQ(r.body, "");
+}
+
+TEST_F(RestAnswerCacheTest, RevalidationQueriesAndOtherRoutesGoToTheBackend) {
+  ASSERT_TRUE(cache_.Keep(name_, cache_.Ticket(), "{}", "W/\"3\""));
+  for (const http::Header& h : std::vector<http::Header>{
+           {"cache-control", "no-cache"}, {"cache-control", "Max-Age=0"}, {"pragma", "no-cache"}}) {
+    EXPECT_EQ(Get("/v1/" + name_, {h}).status, 503) << h.name << ": " << h.value;
+  }
+  // A query makes another request (here one the backend would refuse): never the kept answer.
+  EXPECT_NE(Get("/v1/" + name_ + "?readMask=nom").status, 200);
+  // Another method on a resource of the same name is not served from memory.
+  EXPECT_EQ(Get("/v1/" + name_ + "/openingSchedule").status, 503);
+  cache_.SetLive(false);  // the event watch is down: nothing from memory
+  EXPECT_EQ(Get("/v1/" + name_).status, 503);
+}
+
 }  // namespace
 }  // namespace passerelle::gateway

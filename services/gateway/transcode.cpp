@@ -9,9 +9,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "libs/api/status.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
@@ -574,6 +576,31 @@ void SetStringField(json* request, const Descriptor* type, std::string_view dott
     type = f->message_type();
   }
   *node = value;
+}
+
+std::optional<std::string> WireString(const google::protobuf::Descriptor* type,
+                                      std::string_view bytes, std::string_view field_name) {
+  using google::protobuf::FieldDescriptor;
+  using google::protobuf::internal::WireFormatLite;
+  const FieldDescriptor* f = type->FindFieldByName(std::string(field_name));
+  if (f == nullptr ||
+      (f->type() != FieldDescriptor::TYPE_STRING && f->type() != FieldDescriptor::TYPE_BYTES)) {
+    return std::nullopt;
+  }
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  std::optional<std::string> found;
+  while (uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) == static_cast<int>(f->number()) &&
+        WireFormatLite::GetTagWireType(tag) == WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
+      std::string value;
+      if (!WireFormatLite::ReadBytes(&in, &value)) return std::nullopt;
+      found = std::move(value);  // the last one wins, as in parsing
+    } else if (!WireFormatLite::SkipField(&in, tag)) {
+      return std::nullopt;
+    }
+  }
+  return found;
 }
 
 }  // namespace passerelle::gateway

@@ -56,6 +56,12 @@ void SetStringField(nlohmann::json* request, const google::protobuf::Descriptor*
 /// nesting capped at kMaxJsonDepth; then the parsed value.
 absl::StatusOr<nlohmann::json> ParseJsonBody(std::string_view body);
 
+/// A top-level string or bytes field of a serialized message, read from the wire without
+/// parsing the whole message (ETag, name, next_page_token, export chunks); null when the type
+/// has no such field, the message does not hold it, or the bytes do not parse.
+std::optional<std::string> WireString(const google::protobuf::Descriptor* type,
+                                      std::string_view bytes, std::string_view field_name);
+
 /// Decodes one query-string component (`+` is a space). nullopt on a bad %-escape.
 std::optional<std::string> DecodeQueryComponent(std::string_view raw);
 

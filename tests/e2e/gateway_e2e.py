@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import unittest
+import urllib.request
 
 from stack import Stack
 
@@ -43,8 +44,9 @@ class GatewayE2E(unittest.TestCase):
         stack.start("venues")
         stack.start("referential", {"PASSERELLE_SEED_DIR": f"{SOURCE}/services/referential/seed"})
         stack.start("sync", {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{stack.ports['venues']}"})
-        stack.start_gateway(ADMIN_KEY, pepper="e2e-pepper",
-                            extra={"PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
+        cls.gateway = stack.start_gateway(
+            ADMIN_KEY, pepper="e2e-pepper",
+            extra={"PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
         cls.http_port, cls.grpc_port = stack.http_port, stack.grpc_port
         stack.wait_until_ready("/v1/nomenclatures")
         stack.wait_until_ready("/v1/venues?pageSize=1")  # venues may listen later under load
@@ -102,6 +104,80 @@ class GatewayE2E(unittest.TestCase):
         resp.read()
         conn.close()
         self.assertEqual(resp.status, 304)
+
+    def cache_lookups(self, result):
+        """The gateway's passerelle_gateway_answer_cache_lookups_total{result=...}."""
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.gateway.metrics_port}/metrics", timeout=10) as r:
+            text = r.read().decode()
+        for line in text.splitlines():
+            if line.startswith("passerelle_gateway_answer_cache_lookups_total") and \
+                    f'result="{result}"' in line:
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    def test_venue_reads_from_memory_follow_every_change(self):
+        import grpc
+        from google.protobuf import field_mask_pb2
+        from passerelle.venues.v1 import venues_pb2 as pb
+        from passerelle.venues.v1 import venues_pb2_grpc as rpc
+        status, headers, body = self.call("POST", "/v1/venues", venue_body(90), key=self.org_a)
+        self.assertEqual(status, 201, body)
+        path = headers["location"]
+        name = json.loads(body)["name"]
+        hits = self.cache_lookups("hit")
+        # The first read goes to venues; the next is answered by the door, with its age.
+        status, first, body1 = self.call("GET", path)
+        self.assertEqual(status, 200, body1)
+        self.assertNotIn("age", first)
+        status, second, body2 = self.call("GET", path)
+        self.assertEqual(status, 200, body2)
+        self.assertEqual(body2, body1)
+        self.assertEqual(second["etag"], first["etag"])
+        self.assertEqual(second["cache-control"], "public, max-age=60")
+        self.assertIn("age", second)
+        self.assertGreaterEqual(self.cache_lookups("hit"), hits + 1)
+        status, _, empty = self.call("GET", path, headers={"If-None-Match": first["etag"]})
+        self.assertEqual((status, empty), (304, b""))
+        # A client asking for a checked answer gets one from venues.
+        status, checked, _ = self.call("GET", path, headers={"Cache-Control": "no-cache"})
+        self.assertEqual(status, 200)
+        self.assertNotIn("age", checked)
+        # A write through the door is read back at once, before its event arrives.
+        status, _, body = self.call("PATCH", f"{path}?updateMask=telephone",
+                                    {"telephone": "03 20 00 00 40"}, key=self.org_a)
+        self.assertEqual(status, 200, body)
+        status, after, body = self.call("GET", path)
+        self.assertEqual(json.loads(body)["telephone"], "+33320000040")
+        self.assertEqual(after["etag"], 'W/"2"')
+        self.call("GET", path)  # kept again
+        # A change made elsewhere (a sync run, another door) reaches the door by venues' event.
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.stack.ports['venues']}")
+        stub = rpc.VenueServiceStub(channel)
+        changed = stub.UpdateVenue(pb.UpdateVenueRequest(
+            venue=pb.Venue(name=name, telephone="03 20 00 00 41"),
+            update_mask=field_mask_pb2.FieldMask(paths=["telephone"])), timeout=10)
+        channel.close()
+        deadline = time.time() + 5
+        while True:
+            status, seen, body = self.call("GET", path)
+            if seen["etag"] == changed.etag or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual(seen["etag"], changed.etag, "the event did not reach the door in 5 s")
+        self.assertEqual(json.loads(body)["telephone"], "+33320000041")
+        # Withdrawn elsewhere: the door stops serving the active venue.
+        channel = grpc.insecure_channel(f"127.0.0.1:{self.stack.ports['venues']}")
+        rpc.VenueServiceStub(channel).WithdrawVenue(
+            pb.WithdrawVenueRequest(name=name, reason="fermé"), timeout=10)
+        channel.close()
+        deadline = time.time() + 5
+        while True:
+            status, _, body = self.call("GET", path)
+            if json.loads(body).get("state") != "ACTIVE" or time.time() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertNotEqual(json.loads(body).get("state"), "ACTIVE", body)
 
     def test_authorisation_matrix(self):
         forged = "psk_aaaaaaaaaaaa_" + "B" * 43

@@ -428,6 +428,8 @@ class GatewayFaults(unittest.TestCase):
         stub = rpc.VenueServiceStub(channel)
         request = pb.GetVenueRequest(name=self.reference)
         self.assertEqual(stub.GetVenue(request, timeout=30).name, self.reference)
+        # Read once over REST: the door keeps the answer (docs/gateway.md, Answer cache).
+        self.assertEqual(self.call("GET", f"/v1/{self.reference}")[0], 200)
 
         # Venues frozen: no call can succeed; only a deadline ends it. (A deadline already
         # spent is not asserted: gRPC may finish a fast call before its expired timer fires.)
@@ -450,15 +452,22 @@ class GatewayFaults(unittest.TestCase):
                 stub.GetVenue(request, timeout=30)
             grpc_took = time.time() - t0
             self.assertEqual(capped.exception.code(), grpc.StatusCode.DEADLINE_EXCEEDED)
+            # The door still answers a public read it kept, without asking venues.
+            status, kept, _ = self.call("GET", f"/v1/{self.reference}", timeout=10)
+            self.assertEqual(status, 200)
+            self.assertIn("age", kept)
+            # Asked for a checked answer, the door waits for venues until the deadline.
             t0 = time.time()
             status, _, body = self.call("GET", f"/v1/{self.reference}", timeout=60,
-                                        headers={"X-Server-Timeout": "60"})
+                                        headers={"X-Server-Timeout": "60",
+                                                 "Cache-Control": "no-cache"})
             rest_took = time.time() - t0
             self.assertEqual(status, 504, body)
             self.assertEqual(json.loads(body)["error"]["status"], "DEADLINE_EXCEEDED")
             t0 = time.time()
             status, _, body = self.call("GET", f"/v1/{self.reference}", timeout=60,
-                                        headers={"X-Server-Timeout": "1"})
+                                        headers={"X-Server-Timeout": "1",
+                                                 "Cache-Control": "no-cache"})
             short_took = time.time() - t0
             self.assertEqual(status, 504, body)
         finally:
@@ -472,7 +481,8 @@ class GatewayFaults(unittest.TestCase):
         self.assertLess(rest_took, 20)
         self.assertLess(short_took, BACKEND_TIMEOUT + 10)
         # Thawed, the same call works again.
-        wait_for(lambda: self.call("GET", f"/v1/{self.reference}")[0] == 200, 30,
+        wait_for(lambda: self.call("GET", f"/v1/{self.reference}",
+                                   headers={"Cache-Control": "no-cache"})[0] == 200, 30,
                  "venues answering again")
         channel.close()
 

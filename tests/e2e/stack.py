@@ -132,6 +132,7 @@ class Stack:
             grpc_port = grpc_port or free_port()
         self.ports.setdefault(name, grpc_port)
         self.schemas.add(name)
+        metrics_port = free_port()
         env = dict(os.environ,
                    PASSERELLE_DATABASE_URL=os.environ["PASSERELLE_TEST_DATABASE_URL"],
                    PASSERELLE_DATABASE_SCHEMA=f"{self.schema}_{name}",
@@ -139,7 +140,7 @@ class Stack:
                    PASSERELLE_NATS_PREFIX=self.schema,
                    PASSERELLE_PAGE_TOKEN_KEY=self.page_token_key,
                    PASSERELLE_GRPC_ADDRESS=f"127.0.0.1:{grpc_port}",
-                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{free_port()}",
+                   PASSERELLE_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
                    **self.common_env)
         env.update(extra or {})
         log_path = f"{self.log_dir}/{self.schema}_{label}.log"
@@ -147,6 +148,7 @@ class Stack:
         popen = subprocess.Popen([f"{self.build}/services/{name}/passerelle-{name}"], env=env,
                                  stdout=log, stderr=subprocess.STDOUT)
         proc = Process(label, popen, log, log_path)
+        proc.metrics_port = int(env["PASSERELLE_METRICS_ADDRESS"].rsplit(":", 1)[1])
         self.procs.append(proc)
         return proc
 
