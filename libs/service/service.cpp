@@ -76,23 +76,22 @@ void RunEvery(Runtime& rt, std::chrono::milliseconds period,
   struct Loop {
     std::mutex mu;
     std::condition_variable wake;
-    bool stop = false;
-    std::atomic<bool> stopping{false};
+    // Set under `mu` (no lost wake-up), read without it by work in progress.
+    std::atomic<bool> stop{false};
     std::thread thread;
   };
   auto loop = std::make_shared<Loop>();
   loop->thread = std::thread([loop, period, work = std::move(work)] {
-    const std::function<bool()> stopping = [&loop] { return loop->stopping.load(); };
+    const std::function<bool()> stopping = [&loop] { return loop->stop.load(); };
     while (true) {
       {
         std::unique_lock lock(loop->mu);
-        if (loop->wake.wait_for(lock, period, [&] { return loop->stop; })) return;
+        if (loop->wake.wait_for(lock, period, stopping)) return;
       }
       work(stopping);
     }
   });
   rt.server->OnShutdown([loop] {
-    loop->stopping = true;
     {
       std::lock_guard lock(loop->mu);
       loop->stop = true;
