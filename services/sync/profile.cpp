@@ -521,6 +521,13 @@ namespace {
 constexpr size_t kRowsPerThread = 2000;
 constexpr size_t kMaxReadThreads = 4;
 
+// Threads that read `rows` rows: one per kRowsPerThread rows, at most kMaxReadThreads and the
+// machine's cores, at least one.
+size_t ReadThreads(size_t rows) {
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  return std::max<size_t>(1, std::min({rows / kRowsPerThread, kMaxReadThreads, cores}));
+}
+
 // One row of a mapped file read into the standard, before the checks across rows.
 struct ConvertedRow {
   bool filtered = false;
@@ -718,12 +725,7 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
       converted[i] = ConvertRow(standard, profile, r, json, table->header.size(), table->rows[i]);
     }
   };
-  const size_t threads =
-      table->rows.size() < kRowsPerThread
-          ? 1
-          : std::min<size_t>(
-                std::max(1u, std::thread::hardware_concurrency()),
-                std::min<size_t>(kMaxReadThreads, table->rows.size() / kRowsPerThread));
+  const size_t threads = ReadThreads(table->rows.size());
   {
     std::vector<std::thread> helpers;
     const size_t share = (table->rows.size() + threads - 1) / threads;
