@@ -5,6 +5,7 @@
 #include <iterator>
 #include <map>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -123,6 +124,79 @@ TEST(ProfileTest, LargeFileReadInOrderAcrossThreads) {
   EXPECT_EQ(repeated.violations[0].rule, "unique");
   EXPECT_EQ(read->parsed.valid[0].venue.standard.at("nom"),
             std::vector<std::string>{"Médiathèque de l'Épeule"});
+}
+
+// Hostile rows spread over the threads of a large read: each is judged exactly as when its
+// slice of the file is read alone on one thread (same acceptance, lines, ids, fields, rules).
+TEST(ProfileTest, HostileRowsAcrossThreadsAreJudgedAsOnOneThread) {
+  const std::string header =
+      "Identifiant;Nom de la structure;N° et voie;Code postal;Ville;Code INSEE;SIRET;Labels;"
+      "Date de mise à jour\n";
+  // Valid UTF-8 throughout: a NUL byte or invalid UTF-8 fails the whole file (tested apart),
+  // which would say nothing of the rows.
+  const std::vector<std::string> names = {"Médiathèque",
+                                          "Nom\x7f\x1b[31mcaché",
+                                          "\xe2\x80\xae\xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a",
+                                          "=HYPERLINK(\"x\")",
+                                          "\x01\x02bip",
+                                          "😀 Espace",
+                                          "",
+                                          "\"guillemets\" ; point-virgule"};
+  const std::vector<std::string> dates = {"2026-11-02", "NaN", "+2024-04-2", "2026-02-30",
+                                          "1e308",      "",    "0x10",       "2026-11-02 "};
+  constexpr int kSlices = 6;
+  constexpr int kRowsPerSlice = 1500;  // 9,000 rows in all: several threads
+  std::vector<std::string> slices(kSlices);
+  for (int i = 0; i < kSlices * kRowsPerSlice; ++i) {
+    std::string row =
+        absl::StrCat("R59-", i, ";", names[i % names.size()], ";", i, " rue Pierre Motte;",
+                     i % 11 == 0 ? "5910" : "59100", ";Roubaix;59512;21590512800016;APTIC;",
+                     dates[(i / names.size()) % dates.size()]);
+    if (i % 13 == 0) row += ";colonne en trop";      // a ragged row
+    if (i % 17 == 0) row = absl::StrCat("R59-", i);  // a cut row
+    slices[i / kRowsPerSlice] += row + "\n";
+  }
+  slices.back() += "R59-7;repris;1 rue;59100;Roubaix;59512;21590512800016;;2026-11-02\n";
+  const v1::SourceProfile p = Regional();
+  std::string whole = header;
+  for (const std::string& slice : slices) whole += slice;
+  auto read = ReadSource(Std(), p, whole, "region");
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->parsed.rows, kSlices * kRowsPerSlice + 1);
+  // The reference: each slice alone (under 2,000 rows: one thread), lines shifted to the whole.
+  std::vector<std::string> expected_valid, got_valid, expected_rejected, got_rejected;
+  for (int k = 0; k < kSlices; ++k) {
+    auto alone = ReadSource(Std(), p, header + slices[k], "region");
+    ASSERT_TRUE(alone.ok()) << alone.status();
+    for (const auto& row : alone->parsed.valid) {
+      if (row.venue.source_id == "R59-7" && k == kSlices - 1) continue;  // repeated: below
+      expected_valid.push_back(absl::StrCat(row.line + k * kRowsPerSlice, " ", row.venue.source_id,
+                                            " ", row.venue.standard.at("date_maj").front()));
+    }
+    for (const auto& rejected : alone->parsed.rejected) {
+      std::string r = absl::StrCat(rejected.line + k * kRowsPerSlice, " ", rejected.source_id);
+      for (const auto& v : rejected.violations) absl::StrAppend(&r, " ", v.field, ":", v.rule);
+      expected_rejected.push_back(r);
+    }
+  }
+  for (const auto& row : read->parsed.valid) {
+    got_valid.push_back(absl::StrCat(row.line, " ", row.venue.source_id, " ",
+                                     row.venue.standard.at("date_maj").front()));
+  }
+  for (const auto& rejected : read->parsed.rejected) {
+    std::string r = absl::StrCat(rejected.line, " ", rejected.source_id);
+    for (const auto& v : rejected.violations) absl::StrAppend(&r, " ", v.field, ":", v.rule);
+    got_rejected.push_back(r);
+  }
+  // The id repeated at the very end is refused in the whole file only.
+  ASSERT_FALSE(got_rejected.empty());
+  EXPECT_EQ(got_rejected.back(), absl::StrCat(kSlices * kRowsPerSlice + 2, " R59-7 id:unique"));
+  got_rejected.pop_back();
+  EXPECT_EQ(got_valid, expected_valid);
+  EXPECT_EQ(got_rejected, expected_rejected);
+  // Both kinds are there: the test would not pass on a file the reader refuses or takes whole.
+  EXPECT_GT(got_valid.size(), 1000u);
+  EXPECT_GT(got_rejected.size(), 1000u);
 }
 
 TEST(ProfileTest, HalfDayColumnsAndFreeTextBecomeHorairesOrStayInWords) {
