@@ -66,7 +66,7 @@ void EventWatch::OnMessage(natsConnection*, natsSubscription*, natsMsg* msg, voi
       // Not an event (a producer's mistake or a hostile one): whatever it meant to change is
       // unknown, so the view forgets everything rather than keep what it may have changed.
       self->unreadable_.fetch_add(1, std::memory_order_relaxed);
-      if (self->handlers_.on_gap) self->handlers_.on_gap(self->live());
+      if (self->handlers_.on_gap) self->handlers_.on_gap(self->live(), "unreadable");
     }
   }
   if (!read) {
@@ -81,14 +81,14 @@ void EventWatch::Changed(ConnectionChange change) {
   switch (change) {
     case ConnectionChange::kDisconnected:
       live_.store(false, std::memory_order_release);
-      if (handlers_.on_gap) handlers_.on_gap(false);
+      if (handlers_.on_gap) handlers_.on_gap(false, "disconnected");
       return;
     case ConnectionChange::kReconnected:
       live_.store(true, std::memory_order_release);
-      if (handlers_.on_gap) handlers_.on_gap(true);
+      if (handlers_.on_gap) handlers_.on_gap(true, "reconnected");
       return;
     case ConnectionChange::kMessagesDropped:
-      if (handlers_.on_gap) handlers_.on_gap(live());
+      if (handlers_.on_gap) handlers_.on_gap(live(), "dropped");
       return;
   }
 }

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "absl/status/statusor.h"
 #include "libs/events/nats.hpp"
@@ -22,8 +23,10 @@ struct WatchHandlers {
   std::function<void(const v1::Event&)> on_event;
   /// Events may have been missed or could not be read: what the view derived from them, it
   /// should forget. Called with `live` false when the link to the server is lost (nothing more
-  /// can be trusted until it is back) and true when the watch sees events again.
-  std::function<void(bool live)> on_gap;
+  /// can be trusted until it is back) and true when the watch sees events again; `why` is
+  /// `disconnected`, `reconnected`, `dropped` (the client dropped messages it could not hand
+  /// over in time) or `unreadable` (a message that is not an event).
+  std::function<void(bool live, std::string_view why)> on_gap;
 };
 
 class EventWatch {

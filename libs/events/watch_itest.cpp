@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "libs/events/event.hpp"
@@ -16,7 +17,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// What a watch reported, in order: `e:<subject>` for an event, `gap:live|down` for a gap.
+// What a watch reported, in order: `e:<subject>` for an event, `gap:<live|down>:<why>` for a gap.
 class Recorder {
  public:
   WatchHandlers Handlers() {
@@ -26,9 +27,9 @@ class Recorder {
                   seen_.push_back("e:" + e.subject());
                 },
             .on_gap =
-                [this](bool live) {
+                [this](bool live, std::string_view why) {
                   std::lock_guard<std::mutex> lock(mu_);
-                  seen_.push_back(live ? "gap:live" : "gap:down");
+                  seen_.push_back(absl::StrCat(live ? "gap:live:" : "gap:down:", std::string(why)));
                 }};
   }
   std::vector<std::string> Seen() {
@@ -80,8 +81,8 @@ TEST(EventWatchTest, EventsArriveInOrderAndNonEventsAreGaps) {
   PublishEvent(*nats, prefix + ".elsewhere", "things/3");  // not under the watched subject
   ASSERT_TRUE(testing::WaitFor([&] { return recorder.Seen().size() >= 4; }, 5s));
   std::this_thread::sleep_for(200ms);
-  EXPECT_EQ(recorder.Seen(),
-            (std::vector<std::string>{"e:things/1", "gap:live", "gap:live", "e:things/2"}));
+  EXPECT_EQ(recorder.Seen(), (std::vector<std::string>{"e:things/1", "gap:live:unreadable",
+                                                       "gap:live:unreadable", "e:things/2"}));
   EXPECT_EQ((*watch)->unreadable(), 2);
 }
 
@@ -96,10 +97,10 @@ TEST(EventWatchTest, ServerKilledThenRestartedIsAGapEachWay) {
   PublishEvent(*nats, "w.events.a", "things/before");
   ASSERT_TRUE(testing::WaitFor([&] { return recorder.Saw("e:things/before"); }, 5s));
   server.Kill();
-  ASSERT_TRUE(testing::WaitFor([&] { return recorder.Saw("gap:down"); }, 10s));
+  ASSERT_TRUE(testing::WaitFor([&] { return recorder.Saw("gap:down:disconnected"); }, 10s));
   EXPECT_FALSE((*watch)->live());
   server.Start();
-  ASSERT_TRUE(testing::WaitFor([&] { return recorder.Saw("gap:live"); }, 20s));
+  ASSERT_TRUE(testing::WaitFor([&] { return recorder.Saw("gap:live:reconnected"); }, 20s));
   EXPECT_TRUE((*watch)->live());
   // The subscription was renewed by the client: events published now arrive.
   ASSERT_TRUE(testing::WaitFor(
@@ -110,8 +111,8 @@ TEST(EventWatchTest, ServerKilledThenRestartedIsAGapEachWay) {
       },
       10s));
   auto seen = recorder.Seen();
-  auto down = std::find(seen.begin(), seen.end(), "gap:down");
-  auto live = std::find(seen.begin(), seen.end(), "gap:live");
+  auto down = std::find(seen.begin(), seen.end(), "gap:down:disconnected");
+  auto live = std::find(seen.begin(), seen.end(), "gap:live:reconnected");
   EXPECT_LT(down - seen.begin(), live - seen.begin()) << "down before back";
 }
 

@@ -11,9 +11,15 @@
 
 namespace passerelle::gateway {
 
-// What a slot costs beyond its strings: the map's entry, the order list's node, the answer's
-// control block.
-constexpr size_t kSlotOverhead = 160;
+// What a slot costs beyond its strings' contents: the map's node and bucket, the order list's
+// node, the answer and its shared block, each string's heap block rounded up.
+constexpr size_t kSlotOverhead = 320;
+
+// The memory a slot holds: a name (stored once), a body with the allocator's rounding (at most
+// an eighth more), an etag.
+size_t Cost(size_t name, size_t body, size_t etag) {
+  return name + body + body / 8 + etag + kSlotOverhead;
+}
 
 struct AnswerCache::Metrics {
   prometheus::Counter* hits;
@@ -21,7 +27,7 @@ struct AnswerCache::Metrics {
   prometheus::Counter* kept;
   prometheus::Counter* refused;
   prometheus::Counter* invalidations;
-  prometheus::Counter* clears;
+  prometheus::Family<prometheus::Counter>* clears;
   prometheus::Gauge* bytes;
   prometheus::Gauge* live;
 };
@@ -69,7 +75,7 @@ AnswerCache::AnswerCache(AnswerCacheOptions options, const clocks::Clock& clock,
       .kept = &keeps.Add({{"outcome", "kept"}}),
       .refused = &keeps.Add({{"outcome", "refused"}}),
       .invalidations = &invalidations.Add({}),
-      .clears = &clears.Add({}),
+      .clears = &clears,
       .bytes = &bytes.Add({}),
       .live = &live.Add({}),
   });
@@ -100,7 +106,7 @@ std::shared_ptr<const CachedAnswer> AnswerCache::Find(std::string_view name) {
   return found;
 }
 
-void AnswerCache::Erase(Shard& shard, absl::flat_hash_map<std::string, Slot>::iterator it) {
+void AnswerCache::Erase(Shard& shard, Slots::iterator it) {
   shard.bytes -= it->second.bytes;
   bytes_.fetch_sub(it->second.bytes, std::memory_order_relaxed);
   entries_.fetch_sub(1, std::memory_order_relaxed);
@@ -108,31 +114,37 @@ void AnswerCache::Erase(Shard& shard, absl::flat_hash_map<std::string, Slot>::it
   shard.slots.erase(it);
 }
 
-void AnswerCache::Place(Shard& shard, const std::string& name, Slot slot) {
+void AnswerCache::Place(Shard& shard, const std::string& name, Slot slot, absl::Time now) {
   if (auto old = shard.slots.find(name); old != shard.slots.end()) Erase(shard, old);
+  // Slots leave in the order they came: the expired ones first, whatever the budget.
+  while (!shard.order.empty()) {
+    auto oldest = shard.slots.find(*shard.order.front());
+    if (now - oldest->second.since < options_.max_age) break;
+    Erase(shard, oldest);  // an expired mark refuses nothing any more
+  }
   const size_t budget = options_.max_bytes / kShards;
   bool mark_lost = false;
   while (!shard.order.empty() && shard.bytes + slot.bytes > budget) {
-    auto oldest = shard.slots.find(shard.order.front());
+    auto oldest = shard.slots.find(*shard.order.front());
     // A change mark pushed out can no longer refuse a late answer: every read in flight is
     // refused instead (the next ticket).
     mark_lost = mark_lost || oldest->second.answer == nullptr;
     Erase(shard, oldest);
   }
   if (mark_lost) generation_.fetch_add(1, std::memory_order_acq_rel);
-  shard.order.push_back(name);
-  slot.order = std::prev(shard.order.end());
-  shard.bytes += slot.bytes;
-  bytes_.fetch_add(slot.bytes, std::memory_order_relaxed);
+  const size_t bytes = slot.bytes;
+  auto [it, inserted] = shard.slots.emplace(name, std::move(slot));
+  it->second.order = shard.order.insert(shard.order.end(), &it->first);
+  shard.bytes += bytes;
+  bytes_.fetch_add(bytes, std::memory_order_relaxed);
   entries_.fetch_add(1, std::memory_order_relaxed);
-  shard.slots.emplace(name, std::move(slot));
 }
 
 bool AnswerCache::Keep(const std::string& name, uint64_t ticket, std::string body,
                        std::string etag) {
-  const size_t bytes = name.size() + body.size() + etag.size() + kSlotOverhead;
+  const size_t bytes = Cost(name.size(), body.size(), etag.size());
   bool kept = false;
-  if (options_.max_bytes > 0 && bytes <= options_.max_bytes / 8 && live()) {
+  if (options_.max_bytes > 0 && bytes <= MaxSlot() && live()) {
     Shard& shard = ShardOf(name);
     std::unique_lock<std::shared_mutex> lock(shard.mu);
     const absl::Time now = clock_.Now();
@@ -143,7 +155,7 @@ bool AnswerCache::Keep(const std::string& name, uint64_t ticket, std::string bod
     if (Ticket() == ticket && live() && (!marked || it->second.expected_etag == etag)) {
       auto answer = std::make_shared<CachedAnswer>(
           CachedAnswer{.body = std::move(body), .etag = std::move(etag), .stored = now});
-      Place(shard, name, Slot{.answer = std::move(answer), .since = now, .bytes = bytes});
+      Place(shard, name, Slot{.answer = std::move(answer), .since = now, .bytes = bytes}, now);
       kept = true;
     }
   }
@@ -161,13 +173,14 @@ void AnswerCache::Invalidate(std::string_view name, std::string_view etag) {
     Shard& shard = ShardOf(name);
     std::unique_lock<std::shared_mutex> lock(shard.mu);
     std::string key(name);
-    const size_t bytes = key.size() + etag.size() + kSlotOverhead;
-    if (bytes > options_.max_bytes / 8) {
+    const size_t bytes = Cost(key.size(), 0, etag.size());
+    if (bytes > MaxSlot()) {
       // No answer this large is ever kept (Keep's bound): nothing to mark, only to drop.
       if (auto it = shard.slots.find(key); it != shard.slots.end()) Erase(shard, it);
     } else {
-      Place(shard, key,
-            Slot{.expected_etag = std::string(etag), .since = clock_.Now(), .bytes = bytes});
+      const absl::Time now = clock_.Now();
+      Place(shard, key, Slot{.expected_etag = std::string(etag), .since = now, .bytes = bytes},
+            now);
     }
   }
   if (metrics_) {
@@ -184,7 +197,7 @@ void AnswerCache::SawWrite(const google::protobuf::Descriptor* output, std::stri
 
 void AnswerCache::Apply(const events::v1::Event& event) {
   if (event.subject().empty()) {
-    Clear();  // what changed is unknown
+    Clear("unnamed");  // what changed is unknown
     return;
   }
   std::string etag;
@@ -207,7 +220,7 @@ void AnswerCache::Apply(const events::v1::Event& event) {
   Invalidate(event.subject(), etag);
 }
 
-void AnswerCache::Clear() {
+void AnswerCache::Clear(std::string_view cause) {
   generation_.fetch_add(1, std::memory_order_acq_rel);
   for (Shard& shard : shards_) {
     std::unique_lock<std::shared_mutex> lock(shard.mu);
@@ -218,14 +231,14 @@ void AnswerCache::Clear() {
     shard.bytes = 0;
   }
   if (metrics_) {
-    Count(metrics_->clears);
+    metrics_->clears->Add({{"cause", std::string(cause)}}).Increment();
     metrics_->bytes->Set(static_cast<double>(bytes()));
   }
 }
 
-void AnswerCache::SetLive(bool live) {
+void AnswerCache::SetLive(bool live, std::string_view why) {
   live_.store(live, std::memory_order_release);
-  Clear();
+  Clear(why);
   if (metrics_) metrics_->live->Set(live ? 1 : 0);
 }
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/time/time.h"
 #include "google/protobuf/descriptor.h"
 #include "libs/clock/clock.hpp"
@@ -58,7 +58,8 @@ class AnswerCache {
   uint64_t Ticket() const { return generation_.load(std::memory_order_acquire); }
   /// Keeps the backend's answer for `name`; refused after a change since `ticket`, when the
   /// resource's last known change gave another etag (the backend has not seen it yet), when it
-  /// is larger than an eighth of the budget, and while the cache is not live.
+  /// is larger than half a shard's budget (a thirty-second of the whole), and while the cache
+  /// is not live.
   bool Keep(const std::string& name, uint64_t ticket, std::string body, std::string etag);
   /// `name` changed: its answer is dropped, and for `max_age` only an answer with `etag` (the
   /// resource's etag after the change) is kept; empty: none is.
@@ -70,10 +71,10 @@ class AnswerCache {
   /// What an event changes: the resource it names (its subject) is invalidated; a venue's
   /// creation or update gives the etag it now has. An event naming nothing clears everything.
   void Apply(const events::v1::Event& event);
-  /// Forgets everything (events may have been missed).
-  void Clear();
-  /// Not live: nothing found, nothing kept, until live again (both clear).
-  void SetLive(bool live);
+  /// Forgets everything (events may have been missed); `cause` labels the clears' counter.
+  void Clear(std::string_view cause);
+  /// Not live: nothing found, nothing kept, until live again (both clear, for `why`).
+  void SetLive(bool live, std::string_view why);
   bool live() const { return live_.load(std::memory_order_acquire); }
   /// How long ago `answer` was read from the backend (the `Age` header).
   absl::Duration AgeOf(const CachedAnswer& answer) const { return clock_.Now() - answer.stored; }
@@ -87,19 +88,25 @@ class AnswerCache {
     std::string expected_etag;                   // of a mark; empty: no answer kept
     absl::Time since;                            // answer stored, or change seen
     size_t bytes = 0;
-    std::list<std::string>::iterator order;
+    std::list<const std::string*>::iterator order;
   };
+  // Nodes keep their address: the order list points at the map's keys (a name held once).
+  using Slots = absl::node_hash_map<std::string, Slot>;
   struct Shard {
     std::shared_mutex mu;
-    absl::flat_hash_map<std::string, Slot> slots;
-    std::list<std::string> order;  // oldest first
+    Slots slots;
+    std::list<const std::string*> order;  // oldest first
     size_t bytes = 0;
   };
   static constexpr size_t kShards = 16;
   Shard& ShardOf(std::string_view name);
-  // With the shard's lock held: removes `it`, or the oldest until the shard fits its budget.
-  void Erase(Shard& shard, absl::flat_hash_map<std::string, Slot>::iterator it);
-  void Place(Shard& shard, const std::string& name, Slot slot);
+  // The largest slot kept: half a shard's budget.
+  size_t MaxSlot() const { return options_.max_bytes / kShards / 2; }
+  // With the shard's lock held: removes `it`.
+  void Erase(Shard& shard, Slots::iterator it);
+  // With the shard's lock held: puts `slot` under `name` after dropping what has expired and,
+  // oldest first, what the shard's budget cannot hold beside it.
+  void Place(Shard& shard, const std::string& name, Slot slot, absl::Time now);
   void Count(prometheus::Counter* counter) const;
 
   AnswerCacheOptions options_;

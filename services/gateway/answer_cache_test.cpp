@@ -17,7 +17,7 @@ class AnswerCacheTest : public ::testing::Test {
  protected:
   AnswerCache& Cache(AnswerCacheOptions options = {}) {
     cache_ = std::make_unique<AnswerCache>(options, clock_, &registry_);
-    cache_->SetLive(true);
+    cache_->SetLive(true, "test");
     return *cache_;
   }
   std::string Body(const std::shared_ptr<const CachedAnswer>& a) {
@@ -137,17 +137,18 @@ TEST_F(AnswerCacheTest, EventNamingNothingClearsEverything) {
   cache.Apply(e);
   EXPECT_EQ(cache.Find("venues/a"), nullptr);
   EXPECT_EQ(cache.entries(), 0u);
-  EXPECT_EQ(Metric("passerelle_gateway_answer_cache_clears_total"), 2);  // SetLive, then this
+  EXPECT_EQ(Metric("passerelle_gateway_answer_cache_clears_total", "unnamed"), 1);
 }
 
 TEST_F(AnswerCacheTest, NotLiveServesAndKeepsNothing) {
   AnswerCache& cache = Cache();
   ASSERT_TRUE(cache.Keep("venues/a", cache.Ticket(), "a1", "W/\"1\""));
   const uint64_t in_flight = cache.Ticket();
-  cache.SetLive(false);  // NATS lost: changes are no longer seen
+  cache.SetLive(false, "disconnected");  // NATS lost: changes are no longer seen
   EXPECT_EQ(cache.Find("venues/a"), nullptr);
   EXPECT_FALSE(cache.Keep("venues/a", cache.Ticket(), "a1", "W/\"1\""));
-  cache.SetLive(true);  // back: what was kept before is gone, reads in flight are refused
+  cache.SetLive(true,
+                "reconnected");  // back: what was kept before is gone, reads in flight are refused
   EXPECT_EQ(cache.Find("venues/a"), nullptr);
   EXPECT_FALSE(cache.Keep("venues/a", in_flight, "a1", "W/\"1\""));
   EXPECT_TRUE(cache.Keep("venues/a", cache.Ticket(), "a1", "W/\"1\""));
@@ -180,19 +181,33 @@ TEST_F(AnswerCacheTest, MemoryStaysWithinTheBudget) {
   EXPECT_GT(cache.entries(), 20u);  // the budget is used, not left empty
   EXPECT_NE(cache.Find("venues/999"), nullptr) << "the newest stays";
   EXPECT_EQ(cache.Find("venues/0"), nullptr) << "the oldest went first";
-  // An answer larger than an eighth of the budget is not kept at all.
-  EXPECT_FALSE(cache.Keep("venues/huge", cache.Ticket(), std::string(9 << 10, 'x'), "W/\"1\""));
+  // An answer larger than half a shard's budget is not kept at all.
+  EXPECT_FALSE(cache.Keep("venues/huge", cache.Ticket(), std::string(3 << 10, 'x'), "W/\"1\""));
   EXPECT_EQ(Metric("passerelle_gateway_answer_cache_bytes"), static_cast<double>(cache.bytes()));
 }
 
 TEST_F(AnswerCacheTest, MarkPushedOutRefusesEveryReadInFlight) {
-  AnswerCache& cache = Cache({.max_bytes = 16 * 400});  // a few slots per shard
+  AnswerCache& cache = Cache({.max_bytes = 16 * 2000});  // a few marks per shard
   const uint64_t in_flight = cache.Ticket();
   for (int i = 0; i < 200; ++i) cache.Invalidate(absl::StrCat("venues/", i), "W/\"2\"");
   // Whichever marks went, an answer read before them cannot come back in.
   for (int i = 0; i < 200; ++i) {
     EXPECT_FALSE(cache.Keep(absl::StrCat("venues/", i), in_flight, "old", "W/\"1\"")) << i;
   }
+}
+
+TEST_F(AnswerCacheTest, ExpiredSlotsLeaveMemoryAtTheNextPlacement) {
+  AnswerCache& cache = Cache({.max_bytes = 1 << 20, .max_age = absl::Seconds(60)});
+  for (int i = 0; i < 2000; ++i) cache.Invalidate(absl::StrCat("venues/", i), "W/\"2\"");
+  const size_t marked = cache.bytes();
+  EXPECT_GT(cache.entries(), 500u);
+  clock_.Advance(absl::Seconds(61));
+  // Each shard drops what has expired as soon as something new comes in.
+  for (int i = 0; i < 400; ++i) {  // enough for every shard to see one
+    cache.Keep(absl::StrCat("venues/new", i), cache.Ticket(), "{}", "W/\"1\"");
+  }
+  EXPECT_EQ(cache.entries(), 400u);
+  EXPECT_LT(cache.bytes(), marked / 2);
 }
 
 TEST_F(AnswerCacheTest, HostileNamesAreKeysLikeAnyOther) {

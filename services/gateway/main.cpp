@@ -182,9 +182,9 @@ int main(int argc, char** argv) {
            absl::StatusOr<std::unique_ptr<events::EventWatch>> watch = events::EventWatch::Start(
                *rt.nats, rt.topology.EventSubject("venue.>"),
                {.on_event = [&cache](const events::v1::Event& e) { cache.Apply(e); },
-                .on_gap = [&cache](bool live) { cache.SetLive(live); }});
+                .on_gap = [&cache](bool live, std::string_view why) { cache.SetLive(live, why); }});
            if (!watch.ok()) return watch.status();
-           cache.SetLive((*watch)->live());
+           cache.SetLive((*watch)->live(), "start");
            rt.components.Emplace<std::unique_ptr<events::EventWatch>>(*std::move(watch));
            options.answer_cache = &cache;
          }

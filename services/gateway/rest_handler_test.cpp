@@ -254,7 +254,7 @@ class RestAnswerCacheTest : public RestAdmissionTest {
  protected:
   void SetUp() override {
     RestAdmissionTest::SetUp();
-    cache_.SetLive(true);
+    cache_.SetLive(true, "test");
     RestOptions options;
     options.rate_limits = *ParseRateLimits("public=1000:1000,admin=1000:1000");
     options.answer_cache = &cache_;
@@ -306,7 +306,7 @@ TEST_F(RestAnswerCacheTest, RevalidationQueriesAndOtherRoutesGoToTheBackend) {
   EXPECT_NE(Get("/v1/" + name_ + "?readMask=nom").status, 200);
   // Another method on a resource of the same name is not served from memory.
   EXPECT_EQ(Get("/v1/" + name_ + "/openingSchedule").status, 503);
-  cache_.SetLive(false);  // the event watch is down: nothing from memory
+  cache_.SetLive(false, "disconnected");  // the event watch is down: nothing from memory
   EXPECT_EQ(Get("/v1/" + name_).status, 503);
 }
 
