@@ -37,7 +37,7 @@ struct CachedAnswer {
 
 struct AnswerCacheOptions {
   /// Memory for answers and change marks; the oldest go first beyond it. 0: no cache.
-  size_t max_bytes = size_t{24} << 20;
+  size_t max_bytes = size_t{32} << 20;
   /// Longest time an answer is served; also how long a change mark waits for its answer.
   absl::Duration max_age = absl::Seconds(60);
 };

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
              max_upload_mb = r.Int("PASSERELLE_GATEWAY_MAX_UPLOAD_MB", 64, 1, 1024,
                                    "Largest import or area layer body, in MiB");
              cache_options.max_bytes =
-                 static_cast<size_t>(r.Int("PASSERELLE_GATEWAY_ANSWER_CACHE_MB", 24, 0, 4096,
+                 static_cast<size_t>(r.Int("PASSERELLE_GATEWAY_ANSWER_CACHE_MB", 32, 0, 4096,
                                            "Memory for public reads of one venue answered by the "
                                            "door itself (docs/gateway.md, Answer cache); 0: none"))
                  << 20;
