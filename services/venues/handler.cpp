@@ -768,15 +768,22 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   q.min_date_maj = req->min_date_maj();
   q.max_date_maj = req->max_date_maj();
   if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
+  if (req->view() != v1::VENUE_VIEW_UNSPECIFIED && req->view() != v1::VENUE_VIEW_BASIC &&
+      req->view() != v1::VENUE_VIEW_FULL) {
+    bad.push_back({"view", absl::StrCat("must be VENUE_VIEW_BASIC or VENUE_VIEW_FULL, got ",
+                                        static_cast<int>(req->view()))});
+  }
   if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("recherche invalide", bad));
   q.limit = static_cast<size_t>(req->page_size());
-  // The token is only valid for the same request: its fingerprint is the request minus token.
+  // The token is only valid for the same request: its fingerprint is the request minus token,
+  // size and view (a list may ask its next page in another view).
   v1::SearchVenuesRequest same = *req;
   same.clear_page_token();
   same.clear_page_size();
+  same.clear_view();
   auto found = registry_.Search(q, same.SerializeAsString(), req->page_token());
   if (!found.ok()) return server::ToGrpc(found.status());
-  auto* bytes = new std::string(EncodeSearchResponse(*found));
+  auto* bytes = new std::string(EncodeSearchResponse(*found, req->view() == v1::VENUE_VIEW_BASIC));
   grpc::Slice slice(
       bytes->data(), bytes->size(), [](void* owned) { delete static_cast<std::string*>(owned); },
       bytes);

@@ -210,6 +210,27 @@ std::vector<std::shared_ptr<const IndexedVenue>> SearchIndex::Snapshot() const {
   return all;
 }
 
+v1::Venue BasicView(const v1::Venue& full) {
+  v1::Venue basic;
+  basic.set_name(full.name());
+  basic.set_id(full.id());
+  basic.set_nom(full.nom());
+  basic.set_adresse(full.adresse());
+  basic.set_code_postal(full.code_postal());
+  basic.set_commune(full.commune());
+  if (full.has_latitude()) basic.set_latitude(full.latitude());
+  if (full.has_longitude()) basic.set_longitude(full.longitude());
+  *basic.mutable_typologie() = full.typologie();
+  *basic.mutable_services() = full.services();
+  *basic.mutable_frais_a_charge() = full.frais_a_charge();
+  basic.set_source(full.source());
+  if (full.has_provenance()) basic.mutable_provenance()->set_source(full.provenance().source());
+  basic.set_date_maj(full.date_maj());
+  basic.set_accepts_aptic_pass(full.accepts_aptic_pass());
+  basic.set_etag(full.etag());
+  return basic;
+}
+
 std::vector<v1::Venue> SearchIndex::All() const {
   const std::vector<std::shared_ptr<const IndexedVenue>> all = Snapshot();
   std::vector<v1::Venue> out(all.size());
@@ -253,6 +274,7 @@ void SearchIndex::Put(const standard::Venue& v) {
     auto indexed = std::make_shared<IndexedVenue>();
     indexed->name = v.Name();
     message.SerializeToString(&indexed->wire);
+    BasicView(message).SerializeToString(&indexed->basic);
     e->venue = std::move(indexed);
   }
   auto get = [&](const char* f) -> std::string {

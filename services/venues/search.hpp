@@ -81,9 +81,14 @@ struct SearchQuery {
 /// A venue as the index keeps it: its resource name and its API message, serialized once when
 /// indexed (responses copy these bytes instead of building and encoding messages per request).
 struct IndexedVenue {
-  std::string name;  // venues/{id}
-  std::string wire;  // serialized v1::Venue
+  std::string name;   // venues/{id}
+  std::string wire;   // serialized v1::Venue
+  std::string basic;  // serialized v1::Venue in the BASIC view (BasicView)
 };
+
+/// The venue in SearchVenues' BASIC view: the fields a list or a map of results shows (the
+/// proto's VenueView names them).
+v1::Venue BasicView(const v1::Venue& full);
 
 struct SearchHit {
   std::shared_ptr<const IndexedVenue> venue;

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "gmock/gmock.h"
+#include "google/protobuf/util/field_mask_util.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "gtest/gtest.h"
@@ -490,16 +491,38 @@ TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
   EXPECT_EQ(r.results(0).venue().id(), "s3");  // by name: "france services tourcoing" first
   EXPECT_EQ(r.results(1).venue().id(), "s4");
 
-  // Paging through a search: one by one, every match once.
+  // Paging through a search: one by one, every match once, the view changing between pages
+  // (BASIC: exactly the list's fields of what GetVenue returns; FULL: all of it).
   v1::SearchVenuesRequest all;
   all.mutable_near()->set_latitude(50.6905);
   all.mutable_near()->set_longitude(3.1817);
   all.mutable_near()->set_radius_meters(20000);
   all.set_page_size(1);
   std::vector<std::string> order;
+  google::protobuf::FieldMask basic_fields;  // as the proto's VenueView names them
+  for (const char* f : {"name", "id", "nom", "adresse", "code_postal", "commune", "latitude",
+                        "longitude", "typologie", "services", "frais_a_charge", "source",
+                        "provenance.source", "date_maj", "accepts_aptic_pass", "etag"}) {
+    basic_fields.add_paths(f);
+  }
   do {
+    all.set_view(order.size() % 2 == 0 ? v1::VENUE_VIEW_BASIC : v1::VENUE_VIEW_FULL);
     r = search(all);
-    for (const auto& m : r.results()) order.push_back(m.venue().id());
+    for (const auto& m : r.results()) {
+      order.push_back(m.venue().id());
+      grpc::ClientContext ctx;
+      v1::GetVenueRequest get;
+      get.set_name(m.venue().name());
+      v1::Venue stored;
+      ASSERT_TRUE(stub_->GetVenue(&ctx, get, &stored).ok());
+      ASSERT_TRUE(stored.has_provenance());
+      v1::Venue expected = stored;
+      if (all.view() == v1::VENUE_VIEW_BASIC) {
+        expected.Clear();
+        google::protobuf::util::FieldMaskUtil::MergeMessageTo(stored, basic_fields, {}, &expected);
+      }
+      EXPECT_EQ(m.venue().SerializeAsString(), expected.SerializeAsString()) << m.venue().id();
+    }
     all.set_page_token(r.next_page_token());
   } while (!all.page_token().empty());
   EXPECT_EQ(order, (std::vector<std::string>{"s1", "s2", "s3", "s4"}));
@@ -510,6 +533,14 @@ TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
   grpc::ClientContext ctx;
   v1::SearchVenuesResponse resp;
   EXPECT_EQ(stub_->SearchVenues(&ctx, bad, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  // A view no version of the API has is refused, naming the field and the value.
+  v1::SearchVenuesRequest unknown_view = near;
+  unknown_view.set_view(static_cast<v1::VenueView>(7));
+  grpc::ClientContext view_ctx;
+  const grpc::Status refused = stub_->SearchVenues(&view_ctx, unknown_view, &resp);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(refused.error_details(), HasSubstr("got 7"));
 }
 
 TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {

@@ -8,7 +8,7 @@
 
 namespace passerelle::venues {
 
-std::string EncodeSearchResponse(const Registry::SearchResult& result) {
+std::string EncodeSearchResponse(const Registry::SearchResult& result, bool basic) {
   using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
   constexpr auto kLength = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
@@ -18,14 +18,16 @@ std::string EncodeSearchResponse(const Registry::SearchResult& result) {
   const uint32_t distance_tag = WireFormatLite::MakeTag(v1::VenueMatch::kDistanceMetersFieldNumber,
                                                         WireFormatLite::WIRETYPE_FIXED64);
   size_t reserve = 16 + result.next_page_token.size() + result.previous_page_token.size();
-  for (const auto& hit : result.hits) reserve += hit.venue->wire.size() + 24;
+  for (const auto& hit : result.hits) {
+    reserve += (basic ? hit.venue->basic : hit.venue->wire).size() + 24;
+  }
   std::string out;
   out.reserve(reserve);
   {
     google::protobuf::io::StringOutputStream stream(&out);
     CodedOutputStream coded(&stream);
     for (const auto& hit : result.hits) {
-      const std::string& venue = hit.venue->wire;
+      const std::string& venue = basic ? hit.venue->basic : hit.venue->wire;
       size_t match_size = CodedOutputStream::VarintSize32(venue_tag) +
                           CodedOutputStream::VarintSize32(static_cast<uint32_t>(venue.size())) +
                           venue.size();

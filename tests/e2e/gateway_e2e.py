@@ -105,6 +105,25 @@ class GatewayE2E(unittest.TestCase):
         conn.close()
         self.assertEqual(resp.status, 304)
 
+    def test_search_in_the_basic_view_carries_the_lists_fields(self):
+        basic_fields = {"name", "id", "nom", "adresse", "codePostal", "commune", "latitude",
+                        "longitude", "typologie", "services", "fraisACharge", "source", "dateMaj",
+                        "acceptsApticPass", "etag", "provenance"}
+        status, _, body = self.call("GET", "/v1/venues:search?pageSize=5")
+        self.assertEqual(status, 200, body)
+        full = json.loads(body)["results"]
+        self.assertTrue(full)
+        status, _, body = self.call("GET", "/v1/venues:search?pageSize=5&view=VENUE_VIEW_BASIC")
+        self.assertEqual(status, 200, body)
+        basic = json.loads(body)["results"]
+        self.assertEqual([m["venue"]["name"] for m in basic], [m["venue"]["name"] for m in full])
+        for b, f in zip(basic, full):
+            self.assertLessEqual(set(b["venue"]), basic_fields, b)
+            self.assertIn("provenance", f["venue"])
+            expected = {k: v for k, v in f["venue"].items() if k in basic_fields}
+            expected["provenance"] = {"source": f["venue"]["provenance"]["source"]}
+            self.assertEqual(b["venue"], expected)
+
     def cache_lookups(self, result):
         """The gateway's passerelle_gateway_answer_cache_lookups_total{result=...}."""
         with urllib.request.urlopen(
@@ -482,6 +501,11 @@ class GatewayE2E(unittest.TestCase):
                          "nearLat")
         status, _, body = self.call("GET", "/v1/venues:search?near.latitude=NaN")
         self.assertEqual(status, 400)
+        for view in ("VENUE_VIEW_BOGUS", "7", "VENUE_VIEW_BASIC%00", "%C3%28"):
+            status, _, body = self.call("GET", f"/v1/venues:search?view={view}")
+            self.assertEqual(status, 400, (view, body))
+            self.assertEqual(self.error(body)["details"][0]["fieldViolations"][0]["field"],
+                             "view", view)
         status, headers, body = self.call("DELETE", "/v1/venues/abc")
         self.assertEqual(status, 405)
         self.assertIn("GET", headers["allow"])

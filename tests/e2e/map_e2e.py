@@ -755,6 +755,9 @@ class MapE2E(unittest.TestCase):
         self.assertFalse(d.find_element(By.ID, "csv").is_displayed())
         d.find_element(By.ID, "mode-pro").click()
         self.wait(lambda d: d.find_element(By.ID, "csv").is_displayed())
+        # The list came in the basic view: the professional mode asks the search again, in full.
+        self.wait(lambda d: "trouvés" in d.find_element(By.ID, "etat").text,
+                  message="the search was not asked again")
         infos = [p.text for p in d.find_elements(By.CSS_SELECTOR, "#resultats .pro-info")]
         self.assertEqual(len(infos), 4)
         self.assertTrue(any("Source : map-e2e" in t and "2026-11-25" in t and "#APTIC" in t

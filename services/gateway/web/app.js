@@ -314,6 +314,8 @@ function requeteLieux() {
   if ($("f-public").value) p.append("publics", $("f-public").value);
   if ($("f-accompagnement").value) p.append("prisesEnCharge", $("f-accompagnement").value);
   p.set("pageSize", String(PAR_PAGE));
+  // The list's and the map's fields; the professional mode's CSV carries every field.
+  if (!modePro()) p.set("view", "VENUE_VIEW_BASIC");
   return p;
 }
 
@@ -831,7 +833,9 @@ async function demarrer() {
   $("mode-pro").addEventListener("change", () => {
     localStorage.setItem("passerelle.pro", $("mode-pro").checked ? "1" : "0");
     document.body.classList.toggle("pro", $("mode-pro").checked);
-    afficherResultats({ totalSize: etat.total });
+    // The results shown in the inhabitants' view lack what the professional one shows: asked again.
+    if ($("mode-pro").checked && etat.requete) chercherLieux();
+    else afficherResultats({ totalSize: etat.total });
     chargerItems();
     if ($("besoin").value) chercherBesoins($("besoin").value);
   });
