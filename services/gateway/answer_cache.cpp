@@ -58,8 +58,9 @@ AnswerCache::AnswerCache(AnswerCacheOptions options, const clocks::Clock& clock,
   auto& clears = prometheus::BuildCounter()
                      .Name("passerelle_gateway_answer_cache_clears_total")
                      .Help(
-                         "Times the whole answer cache was dropped: events may have been "
-                         "missed (NATS lost or back, a dropped or unreadable message)")
+                         "Times the whole answer cache was dropped, by cause: start, "
+                         "disconnected, reconnected, dropped or unreadable (events may have been "
+                         "missed), unnamed (an event naming no resource)")
                      .Register(*registry);
   auto& bytes = prometheus::BuildGauge()
                     .Name("passerelle_gateway_answer_cache_bytes")

@@ -189,20 +189,10 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
     std::lock_guard<std::mutex> lock(mu_);
     const google::protobuf::MethodDescriptor* m = route_->method;
     if (m->client_streaming()) {
-      upload_ = front_.backends->ClientStream(
-          *route_, call_, [this](grpc::Status status, std::string response) {
-            if (!status.ok()) {
-              End(status);
-              return;
-            }
-            if (front_.options.answer_cache != nullptr && route_->http_method != "GET") {
-              front_.options.answer_cache->SawWrite(route_->method->output_type(), response);
-            }
-            out_ = ToBuffer(std::move(response));
-            if (finished_.exchange(true)) return;
-            Audit(grpc::Status::OK);
-            StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
-          });
+      upload_ = front_.backends->ClientStream(*route_, call_,
+                                              [this](grpc::Status status, std::string response) {
+                                                Answered(std::move(status), std::move(response));
+                                              });
       backend_ = upload_;
       upload_->Write(std::move(request), [this](bool written) {
         if (written) StartRead(&in_);
@@ -218,21 +208,27 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
       backend_ =
           front_.backends->ServerStream(*route_, std::move(request), call_, std::move(callbacks));
     } else {
-      backend_ = front_.backends->Unary(
-          *route_, std::move(request), call_, [this](grpc::Status status, std::string response) {
-            if (!status.ok()) {
-              End(status);
-              return;
-            }
-            if (front_.options.answer_cache != nullptr && route_->http_method != "GET") {
-              front_.options.answer_cache->SawWrite(route_->method->output_type(), response);
-            }
-            out_ = ToBuffer(std::move(response));
-            if (finished_.exchange(true)) return;
-            Audit(grpc::Status::OK);
-            StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
-          });
+      backend_ = front_.backends->Unary(*route_, std::move(request), call_,
+                                        [this](grpc::Status status, std::string response) {
+                                          Answered(std::move(status), std::move(response));
+                                        });
     }
+  }
+
+  // The backend's one answer (unary or upload): sent, and what a write changed dropped from the
+  // answer cache.
+  void Answered(grpc::Status status, std::string response) {
+    if (!status.ok()) {
+      End(status);
+      return;
+    }
+    if (front_.options.answer_cache != nullptr && route_->http_method != "GET") {
+      front_.options.answer_cache->SawWrite(route_->method->output_type(), response);
+    }
+    out_ = ToBuffer(std::move(response));
+    if (finished_.exchange(true)) return;
+    Audit(grpc::Status::OK);
+    StartWriteAndFinish(&out_, grpc::WriteOptions(), grpc::Status::OK);
   }
 
   void End(grpc::Status status) {
