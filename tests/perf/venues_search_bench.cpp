@@ -7,6 +7,8 @@
 //   deploy/local/passerelle test -R venues_search_bench -V   (short run, as in every test run)
 //   PASSERELLE_BENCH_VENUES=25000 PASSERELLE_BENCH_SECONDS=10 PASSERELLE_BENCH_CLIENTS=16
 //     deploy/local/passerelle test -R venues_search_bench -V    (the full run, one line)
+// Every scenario asks SearchVenues' BASIC view and PostGIS selects the same fields;
+// PASSERELLE_BENCH_VIEW=full asks (and selects) every field instead.
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -74,7 +76,7 @@ Figures Percentiles(std::vector<double>& ms, double seconds, long errors) {
 
 // Closed-loop load: `concurrency` threads, each a synchronous client on its own channel.
 Figures LoadGrpc(const std::string& address, int concurrency, double seconds, bool with_text,
-                 unsigned seed) {
+                 venues::v1::VenueView view, unsigned seed) {
   std::vector<std::vector<double>> lat(concurrency);
   std::atomic<long> errors{0}, empty{0};
   std::vector<std::thread> threads;
@@ -94,6 +96,7 @@ Figures LoadGrpc(const std::string& address, int concurrency, double seconds, bo
         req.mutable_near()->set_latitude(c.lat + jitter(rng));
         req.mutable_near()->set_longitude(c.lon + jitter(rng));
         req.mutable_near()->set_radius_meters(5000);
+        req.set_view(view);
         if (with_text) {
           req.set_query(words[rng() % 4]);
         } else {
@@ -161,17 +164,27 @@ const char* SqlName(Sql f) { return f == Sql::kDWithin ? "DWithin + sort" : "KNN
 // One query as SQL. `point` is a query whose one row and column is the geography point;
 // `filter` the service or text test.
 std::string SearchSql(Sql form, const std::string& schema, const std::string& point,
-                      const std::string& filter) {
+                      const std::string& filter,
+                      venues::v1::VenueView view = venues::v1::VENUE_VIEW_FULL) {
+  // What each row carries: the whole record, or the BASIC view's fields, from the generated
+  // columns where the table has them.
+  const std::string columns =
+      view == venues::v1::VENUE_VIEW_BASIC
+          ? "v.id, v.source, v.record -> 'source' AS producer, v.nom, "
+            "v.record -> 'adresse' AS adresse, v.code_postal, v.commune, v.geog, v.typologie, "
+            "v.services, v.frais_a_charge, v.record -> 'date_maj' AS date_maj, "
+            "v.accepts_aptic_pass, v.revision"
+          : "v.id, v.record";
   if (form == Sql::kDWithin) {
-    return absl::StrCat("SELECT v.id, v.record, ST_Distance(v.geog, p.g) AS d FROM \"", schema,
+    return absl::StrCat("SELECT ", columns, ", ST_Distance(v.geog, p.g) AS d FROM \"", schema,
                         "\".venues v, (", point,
                         ") AS p(g) WHERE ST_DWithin(v.geog, p.g, 5000) AND v.state = 'active' AND ",
                         filter, " ORDER BY d LIMIT 20");
   }
   // The point as a scalar subquery (an init plan, a constant for the index scan), so that the
   // GiST index returns rows nearest first and the scan stops after 20 that pass the filters.
-  return absl::StrCat("SELECT id, record, d FROM (SELECT v.id, v.record, ST_Distance(v.geog, (",
-                      point, ")) AS d FROM \"", schema, "\".venues v WHERE v.state = 'active' AND ",
+  return absl::StrCat("SELECT * FROM (SELECT ", columns, ", ST_Distance(v.geog, (", point,
+                      ")) AS d FROM \"", schema, "\".venues v WHERE v.state = 'active' AND ",
                       filter, " ORDER BY v.geog <-> (", point,
                       ") LIMIT 20) k WHERE d <= 5000 ORDER BY d");
 }
@@ -186,7 +199,8 @@ const char* kTextFilter =
 // service filter or one of the same four words accent-folded with unaccent in the name, 20
 // nearest with the full record, from the same number of clients.
 Figures LoadPgbench(Sql form, const std::string& url, const std::string& schema, int concurrency,
-                    double seconds, bool with_text, const std::string& dir) {
+                    double seconds, bool with_text, venues::v1::VenueView view,
+                    const std::string& dir) {
   const std::string script = dir + (with_text ? "/text.sql" : "/service.sql");
   {
     std::ofstream s(script);
@@ -198,7 +212,7 @@ Figures LoadPgbench(Sql form, const std::string& url, const std::string& schema,
                    absl::StrCat("SELECT ST_SetSRID(ST_MakePoint(lon + :jx / 1000000.0, lat + :jy "
                                 "/ 1000000.0), 4326)::geography FROM \"",
                                 schema, "\".bench_centers WHERE i = :c"),
-                   with_text ? kTextFilter : kServiceFilter)
+                   with_text ? kTextFilter : kServiceFilter, view)
       << ";\n";
   }
   return RunPgbench(script, url, concurrency, seconds, dir);
@@ -257,8 +271,9 @@ Figures RunH2(const std::string& path, const std::string& payload, int grpc_port
 // central Paris with one service filter, the densest case. h2load ignores grpc-status, so the
 // service's OK counter is checked too.
 Figures LoadH2(int grpc_port, int metrics_port, int concurrency, double seconds,
-               const std::string& dir, long* ok_delta) {
+               venues::v1::VenueView view, const std::string& dir, long* ok_delta) {
   venues::v1::SearchVenuesRequest req;
+  req.set_view(view);
   req.mutable_near()->set_latitude(kCities[0].lat);
   req.mutable_near()->set_longitude(kCities[0].lon);
   req.mutable_near()->set_radius_meters(5000);
@@ -283,9 +298,10 @@ std::string FixedPoint() {
 
 // pgbench with the same fixed query (central Paris, no jitter).
 Figures LoadPgbenchFixed(Sql form, const std::string& url, const std::string& schema,
-                         int concurrency, double seconds, const std::string& dir) {
+                         int concurrency, double seconds, venues::v1::VenueView view,
+                         const std::string& dir) {
   const std::string script = dir + "/fixed.sql";
-  std::ofstream(script) << SearchSql(form, schema, "SELECT " + FixedPoint(), kServiceFilter)
+  std::ofstream(script) << SearchSql(form, schema, "SELECT " + FixedPoint(), kServiceFilter, view)
                         << ";\n";
   return RunPgbench(script, url, concurrency, seconds, dir);
 }
@@ -543,6 +559,17 @@ int main(int argc, char** argv) {
   const double seconds = std::atof(arg(2, "PASSERELLE_BENCH_SECONDS", "10").c_str());
   const int concurrency = std::atoi(arg(3, "PASSERELLE_BENCH_CLIENTS", "16").c_str());
   const double write_rate = std::atof(arg(4, "PASSERELLE_BENCH_WRITES_PER_SECOND", "50").c_str());
+  // The view every scenario asks (and every PostGIS query selects): BASIC by default, the map
+  // list's request; PASSERELLE_BENCH_VIEW=full for every field.
+  const std::string view_name =
+      Env("PASSERELLE_BENCH_VIEW").empty() ? "basic" : Env("PASSERELLE_BENCH_VIEW");
+  if (view_name != "basic" && view_name != "full") {
+    std::fprintf(stderr, "PASSERELLE_BENCH_VIEW must be basic or full, not %s\n",
+                 view_name.c_str());
+    return 2;
+  }
+  const venues::v1::VenueView view =
+      view_name == "basic" ? venues::v1::VENUE_VIEW_BASIC : venues::v1::VENUE_VIEW_FULL;
   const std::string db = Env("PASSERELLE_TEST_DATABASE_URL");
   if (db.empty() || Env("PASSERELLE_TEST_NATS_URL").empty()) {
     std::fprintf(stderr, "run through deploy/local/passerelle test (needs its servers)\n");
@@ -607,13 +634,23 @@ int main(int argc, char** argv) {
   const std::string dir = std::filesystem::temp_directory_path() / schema;
   std::filesystem::create_directories(dir);
   // Measure a quiet system: the import's events published (the relay would otherwise share the
-  // cores with the first scenario) and the table vacuumed, as PostgreSQL would on its own.
+  // cores with the first scenario), every imported venue checked for duplicates (the first
+  // pass over a registry reads all of it, and took the service's CPU during the first two
+  // scenarios), and the table vacuumed, as PostgreSQL would on its own.
+  const double imported_at = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
   const auto drain_start = Clock::now();
   while (Clock::now() - drain_start < std::chrono::minutes(10)) {
     auto body = passerelle::testing::HttpGet(metrics_port, "/metrics");
-    if (body && body->find("\npasserelle_outbox_pending 0\n") != std::string::npos) break;
+    const std::string checked_until =
+        "\npasserelle_venues_duplicate_detection_checked_until_timestamp_seconds ";
+    const size_t at = body ? body->find(checked_until) : std::string::npos;
+    const bool checked =
+        at != std::string::npos &&
+        std::strtod(body->c_str() + at + checked_until.size(), nullptr) >= imported_at;
+    if (checked && body->find("\npasserelle_outbox_pending 0\n") != std::string::npos) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
+  const double drained_s = std::chrono::duration<double>(Clock::now() - drain_start).count();
   {
     pqxx::connection c(db);
     pqxx::nontransaction tx(c);
@@ -648,7 +685,22 @@ int main(int argc, char** argv) {
   const long imported_rss = RssKb(service->pid());
 
   const bool sample_ok = CheckSample(*stub, db, schema);
-  LoadGrpc(address, concurrency, 1, false, 7);  // warm-up
+  // The size of the fixed query's answer (20 venues) in each view.
+  std::array<size_t, 2> answer_bytes{};
+  for (auto v : {venues::v1::VENUE_VIEW_BASIC, venues::v1::VENUE_VIEW_FULL}) {
+    venues::v1::SearchVenuesRequest req;
+    req.mutable_near()->set_latitude(kCities[0].lat);
+    req.mutable_near()->set_longitude(kCities[0].lon);
+    req.mutable_near()->set_radius_meters(5000);
+    req.add_services(venues::v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+    req.set_view(v);
+    grpc::ClientContext ctx;
+    venues::v1::SearchVenuesResponse resp;
+    if (stub->SearchVenues(&ctx, req, &resp).ok()) {
+      answer_bytes[v == venues::v1::VENUE_VIEW_BASIC ? 0 : 1] = resp.ByteSizeLong();
+    }
+  }
+  LoadGrpc(address, concurrency, 1, false, view, 7);  // warm-up
   // Each scenario: the service (its CPU time per answer from /proc), then both SQL forms.
   const pid_t pid = service->pid();
   struct Row {
@@ -666,20 +718,27 @@ int main(int argc, char** argv) {
     }
     return r;
   };
-  const Row g1 = measured([&] { return LoadGrpc(address, concurrency, seconds, false, 1); });
-  const Row g2 = measured([&] { return LoadGrpc(address, concurrency, seconds, true, 2); });
+  const Row g1 = measured([&] { return LoadGrpc(address, concurrency, seconds, false, view, 1); });
+  const Row g2 = measured([&] { return LoadGrpc(address, concurrency, seconds, true, view, 2); });
+  // The same random search with every field, for what the view changes (no ratio is taken).
+  Row g1_full;
+  if (view != venues::v1::VENUE_VIEW_FULL) {
+    g1_full = measured([&] {
+      return LoadGrpc(address, concurrency, seconds, false, venues::v1::VENUE_VIEW_FULL, 1);
+    });
+  }
   const long rss = RssKb(pid);
   long h2_ok = 0;
-  const Row h2 =
-      measured([&] { return LoadH2(grpc_port, metrics_port, concurrency, seconds, dir, &h2_ok); });
+  const Row h2 = measured(
+      [&] { return LoadH2(grpc_port, metrics_port, concurrency, seconds, view, dir, &h2_ok); });
   const Row health = measured([&] { return LoadHealth(grpc_port, concurrency, seconds, dir); });
   const long rss_after_h2 = RssKb(pid);
   std::array<Figures, 2> p1, p2, p3;  // by Sql form
   for (Sql form : {Sql::kDWithin, Sql::kKnn}) {
     const size_t i = static_cast<size_t>(form);
-    p1[i] = LoadPgbench(form, db, schema, concurrency, seconds, false, dir);
-    p2[i] = LoadPgbench(form, db, schema, concurrency, seconds, true, dir);
-    p3[i] = LoadPgbenchFixed(form, db, schema, concurrency, seconds, dir);
+    p1[i] = LoadPgbench(form, db, schema, concurrency, seconds, false, view, dir);
+    p2[i] = LoadPgbench(form, db, schema, concurrency, seconds, true, view, dir);
+    p3[i] = LoadPgbenchFixed(form, db, schema, concurrency, seconds, view, dir);
   }
   // The same random search while another replica writes `write_rate` venues per second.
   WriteLoad writes;
@@ -691,19 +750,25 @@ int main(int argc, char** argv) {
     venues::v1::Source created;
     if (!stub->CreateSource(&ctx, req, &created).ok()) return 1;
     std::thread w([&] { writes = RunWrites(writer_address, address, write_rate, seconds, 0); });
-    g1_writes = measured([&] { return LoadGrpc(address, concurrency, seconds, false, 3); });
+    g1_writes = measured([&] { return LoadGrpc(address, concurrency, seconds, false, view, 3); });
     w.join();
   }
 
   std::printf(
-      "venues SearchVenues: %d venues over France, %d clients, %.0f s per scenario\n"
+      "venues SearchVenues: %d venues over France, %d clients, %.0f s per scenario, %s view "
+      "(PostGIS selecting the same fields)\n"
       "  import %.1f s (%.0f rows/s); a replica starting on them loads its index in %.2f s "
       "(its start to that log line, less %.2f s on an empty registry; it answers after %.2f s), "
       "%.1f MB resident\n"
-      "  resident memory of the searched service: %.1f MB empty, %.1f MB after the import\n",
-      n, concurrency, seconds, import_s, n / import_s, index_load_s, empty_index_s, loaded_start_s,
-      writer_rss / 1024.0, empty_rss / 1024.0, imported_rss / 1024.0);
+      "  resident memory of the searched service: %.1f MB empty, %.1f MB after the import\n"
+      "  events published and duplicates checked %.1f s after the import\n",
+      n, concurrency, seconds, view_name.c_str(), import_s, n / import_s, index_load_s,
+      empty_index_s, loaded_start_s, writer_rss / 1024.0, empty_rss / 1024.0, imported_rss / 1024.0,
+      drained_s);
   std::printf("%s", plans.c_str());
+  std::printf(
+      "  the fixed query's answer (20 venues): %zu bytes in the basic view, %zu in the full\n",
+      answer_bytes[0], answer_bytes[1]);
   auto line = [](const char* what, const Figures& f, double cpu_us, double client_cpu_us = 0) {
     std::printf("  %-44s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms", what, f.throughput, f.p50_ms,
                 f.p99_ms);
@@ -732,6 +797,9 @@ int main(int argc, char** argv) {
   };
   const double r1 =
       scenario("random point near a city, 5 km + one service", "gRPC (decoding client)", g1, p1);
+  if (g1_full.f.requests > 0) {
+    line("gRPC (decoding client), full view", g1_full.f, g1_full.cpu_us, g1_full.client_cpu_us);
+  }
   const double r2 =
       scenario("random point near a city, 5 km + a word", "gRPC (decoding client)", g2, p2);
   const double r3 =
