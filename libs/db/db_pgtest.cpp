@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/db/advisory_lock.hpp"
 #include "libs/db/migrations.hpp"
 #include "libs/db/params.hpp"
 #include "libs/db/pool.hpp"
@@ -161,6 +162,45 @@ TEST_F(DbTest, PoolReplacesConnectionsKilledByTheServer) {
     return absl::OkStatus();
   });
   EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST_F(DbTest, AdvisoryLockHasOneHolderAndIsFreedWhenDroppedOrWhenItsSessionDies) {
+  Pool other({.uri = testing::DatabaseUrl(),
+              .schema = schema(),
+              .size = 2,
+              .application_name = "other-" + schema()});
+  auto first = TryAdvisoryLock(pool(), "passerelle.test." + schema());
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->has_value());
+  // Another replica (another pool), and this one again: both find it held.
+  auto second = TryAdvisoryLock(other, "passerelle.test." + schema());
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_FALSE(second->has_value());
+  EXPECT_FALSE(TryAdvisoryLock(pool(), "passerelle.test." + schema())->has_value());
+  // Another name is another lock.
+  EXPECT_TRUE(TryAdvisoryLock(other, "passerelle.other." + schema())->has_value());
+  *first = std::nullopt;  // dropped: unlocked
+  auto third = TryAdvisoryLock(other, "passerelle.test." + schema());
+  ASSERT_TRUE(third.ok() && third->has_value());
+  EXPECT_FALSE(TryAdvisoryLock(pool(), "passerelle.test." + schema())->has_value());
+  // The holder's session dies (a replica killed): the server frees the lock.
+  {
+    pqxx::connection admin(testing::DatabaseUrl());
+    pqxx::nontransaction tx(admin);
+    EXPECT_FALSE(tx.exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                                "application_name = $1",
+                                "other-" + schema())
+                     .empty());
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  bool freed = false;
+  while (!freed && std::chrono::steady_clock::now() < deadline) {
+    auto again = TryAdvisoryLock(pool(), "passerelle.test." + schema());
+    freed = again.ok() && again->has_value();
+    if (!freed) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(freed);
+  *third = std::nullopt;  // unlocking on a dead session only closes it: no error, no hang
 }
 
 TEST_F(DbTest, PoolExhaustionTimesOut) {

@@ -6,12 +6,11 @@
 #include <memory>
 #include <mutex>
 #include <pqxx/pqxx>
-
-#include "absl/time/time.h"
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace passerelle::db {
 
@@ -40,6 +39,8 @@ class Lease {
 
   pqxx::connection& operator*() const { return *conn_; }
   pqxx::connection* operator->() const { return conn_.get(); }
+  /// Whether it holds a connection (not moved from or released).
+  explicit operator bool() const { return conn_ != nullptr; }
   /// Marks the connection as unusable so it is closed instead of reused.
   void Discard() { discard_ = true; }
 

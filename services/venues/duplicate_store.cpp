@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "libs/api/status.hpp"
+#include "libs/db/advisory_lock.hpp"
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "nlohmann/json.hpp"
@@ -166,6 +167,18 @@ absl::StatusOr<int> PgDuplicateStore::SaveScores(const std::vector<std::string>&
   });
   if (!st.ok()) return st;
   return created;
+}
+
+absl::StatusOr<std::unique_ptr<DuplicateRepository::PassTurn>> PgDuplicateStore::TakePassTurn() {
+  struct Held : PassTurn {
+    explicit Held(db::AdvisoryLock l) : lock(std::move(l)) {}
+    db::AdvisoryLock lock;
+  };
+  auto lock = db::TryAdvisoryLock(
+      pool_, absl::StrCat("passerelle.venues.duplicate_detection.", pool_.options().schema));
+  if (!lock.ok()) return lock.status();
+  if (!lock->has_value()) return nullptr;
+  return std::make_unique<Held>(std::move(**lock));
 }
 
 absl::StatusOr<DuplicateRepository::Pass> PgDuplicateStore::ChangedSinceDetection() {

@@ -20,6 +20,8 @@ class PgDuplicateStore final : public DuplicateRepository {
       const std::vector<std::string>& venue_ids) override;
   absl::StatusOr<int> SaveScores(const std::vector<std::string>& written,
                                  const std::vector<DuplicateLink>& scored, absl::Time now) override;
+  /// A PostgreSQL advisory lock named after the schema, held on a pooled connection.
+  absl::StatusOr<std::unique_ptr<PassTurn>> TakePassTurn() override;
   absl::StatusOr<Pass> ChangedSinceDetection() override;
   absl::Status SaveDetectionCursor(const Repository::ChangeCursor& next) override;
   absl::StatusOr<std::vector<DuplicateLink>> ListLinks(const Filter& filter,

@@ -418,6 +418,9 @@ std::optional<LinkState> FromProto(v1::DuplicateLinkState s) {
 }  // namespace
 
 absl::StatusOr<int> Duplicates::DetectChanges(const std::function<bool()>& stopping) {
+  auto turn = repo_.TakePassTurn();
+  if (!turn.ok()) return turn.status();
+  if (*turn == nullptr) return 0;  // another replica's pass runs
   auto pass = repo_.ChangedSinceDetection();
   if (!pass.ok()) return pass.status();
   // Chunks bound one candidate query and one transaction (a registry's first pass is all of it).

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,6 +108,13 @@ class DuplicateRepository {
     std::vector<std::string> venue_ids;  // written since the saved cursor, withdrawn included
     Repository::ChangeCursor next;       // the cursor to save once they are detected
   };
+  /// A replica's turn at a pass, held while the pass runs and given back when dropped.
+  struct PassTurn {
+    virtual ~PassTurn() = default;
+  };
+  /// The turn, or nullptr while another replica's pass runs (it covers the same venues: two
+  /// replicas would each read and score all of them, as after an import).
+  virtual absl::StatusOr<std::unique_ptr<PassTurn>> TakePassTurn() = 0;
   /// The venues written (by any replica, the sync included) since the saved cursor.
   virtual absl::StatusOr<Pass> ChangedSinceDetection() = 0;
   /// Saves the cursor once a pass's links are stored: a pass cut short by a fault is run again

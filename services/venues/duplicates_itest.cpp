@@ -7,11 +7,13 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "libs/db/advisory_lock.hpp"
 #include "libs/db/pool.hpp"
 #include "passerelle/events/v1/event.pb.h"
 #include "passerelle/venues/v1/duplicates.grpc.pb.h"
@@ -451,6 +453,23 @@ TEST_F(DuplicatesTest, WritesMadeWhileNoReplicaDetectsAreCheckedAfterARestart) {
   ASSERT_EQ(links.size(), 2u);
   EXPECT_TRUE(links.contains("Centre social de l'Épeule"));
   EXPECT_TRUE(links.contains("CCAS de Roubaix"));
+}
+
+// One replica passes at a time: while another holds the turn (here the test, as a replica in
+// the middle of a pass would), this one skips its passes; once the turn is given back (or its
+// holder dies), the writes are checked.
+TEST_F(DuplicatesTest, AReplicaSkipsItsPassWhileAnotherOnesRuns) {
+  db::Pool pool({.uri = testing::DatabaseUrl(), .schema = binary_.schema(), .size = 1});
+  auto turn =
+      db::TryAdvisoryLock(pool, "passerelle.venues.duplicate_detection." + binary_.schema());
+  ASSERT_TRUE(turn.ok()) << turn.status();
+  ASSERT_TRUE(turn->has_value());
+  ImportBoth();
+  // Passes run every second once writes pause for 2 s: several would have run by now.
+  std::this_thread::sleep_for(std::chrono::seconds(6));
+  EXPECT_EQ(Links().size(), 0u) << "a pass ran while another replica's held the turn";
+  *turn = std::nullopt;
+  EXPECT_TRUE(testing::WaitFor([&] { return Links().size() == 2; }, std::chrono::seconds(30)));
 }
 
 // While a replica writes (a bulk load), its passes wait for the writes to pause, so that the
