@@ -520,10 +520,10 @@ grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasReq
   server::RequestScope scope(ctx);
   Registry::AreaListing listing;
   listing.full = req->view() == v1::AREA_VIEW_FULL;
-  if (req->view() != v1::AREA_VIEW_UNSPECIFIED && req->view() != v1::AREA_VIEW_BASIC &&
-      !listing.full) {
+  if (!v1::AreaView_IsValid(req->view())) {
     return server::ToGrpc(api::InvalidArgument(
-        "invalid view", {{"view", "must be AREA_VIEW_BASIC or AREA_VIEW_FULL"}}));
+        "invalid view",
+        {{"view", absl::StrCat("must be AREA_VIEW_BASIC or AREA_VIEW_FULL, got ", req->view())}}));
   }
   if (req->has_within()) {
     listing.within = Repository::Box{.min_lon = req->within().min_longitude(),
@@ -768,8 +768,7 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   q.min_date_maj = req->min_date_maj();
   q.max_date_maj = req->max_date_maj();
   if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
-  if (req->view() != v1::VENUE_VIEW_UNSPECIFIED && req->view() != v1::VENUE_VIEW_BASIC &&
-      req->view() != v1::VENUE_VIEW_FULL) {
+  if (!v1::VenueView_IsValid(req->view())) {
     bad.push_back({"view", absl::StrCat("must be VENUE_VIEW_BASIC or VENUE_VIEW_FULL, got ",
                                         static_cast<int>(req->view()))});
   }
