@@ -80,8 +80,8 @@ void PgTest::SetUp() {
 }
 
 std::unique_ptr<db::Pool> PgTest::NewPool(int size) const {
-  return std::make_unique<db::Pool>(db::PoolOptions{.uri = DatabaseUrl(), .schema = schema_,
-                                                    .size = size});
+  return std::make_unique<db::Pool>(
+      db::PoolOptions{.uri = DatabaseUrl(), .schema = schema_, .size = size});
 }
 
 absl::Status PgTest::MigrateSchema(const std::vector<db::Component>& components) {
@@ -113,8 +113,11 @@ std::unique_ptr<Process> Process::Start(const std::vector<std::string>& argv,
     dup2(fd, STDERR_FILENO);
     setpgid(0, 0);
     for (const auto& [k, v] : env) {
-      if (v.empty()) unsetenv(k.c_str());
-      else setenv(k.c_str(), v.c_str(), 1);
+      if (v.empty()) {
+        unsetenv(k.c_str());
+      } else {
+        setenv(k.c_str(), v.c_str(), 1);
+      }
     }
     std::vector<char*> args;
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
@@ -232,7 +235,8 @@ std::unique_ptr<Process> ServiceBinary::Start() {
   const std::string out = p->Output();
   const size_t ready_at = out.find("\"message\":\"ready\"");
   if (ready_at != std::string::npos) {
-    const size_t line = out.rfind('\n', ready_at) == std::string::npos ? 0 : out.rfind('\n', ready_at);
+    const size_t line =
+        out.rfind('\n', ready_at) == std::string::npos ? 0 : out.rfind('\n', ready_at);
     const std::string ready_line = out.substr(line, out.find('\n', ready_at) - line);
     auto number = [&](const std::string& key) {
       const size_t at = ready_line.find("\"" + key + "\":");
@@ -260,6 +264,28 @@ std::optional<std::string> HttpGet(int port, const std::string& path) {
   auto res = client.Get(path.c_str());
   if (!res || res->status != 200) return std::nullopt;
   return res->body;
+}
+
+std::optional<double> MetricValue(const std::string& exposition, const std::string& series) {
+  const std::string line = series + " ";
+  size_t at = 0;
+  if (!exposition.starts_with(line)) {
+    at = exposition.find("\n" + line);
+    if (at == std::string::npos) return std::nullopt;
+    ++at;
+  }
+  char* end = nullptr;
+  const char* value = exposition.c_str() + at + line.size();
+  const double v = std::strtod(value, &end);
+  // The value ends its line, or is followed by a timestamp.
+  if (end == value || (*end != '\0' && *end != '\n' && *end != ' ')) return std::nullopt;
+  return v;
+}
+
+std::optional<double> ScrapeMetric(int metrics_port, const std::string& series) {
+  auto body = HttpGet(metrics_port, "/metrics");
+  if (!body) return std::nullopt;
+  return MetricValue(*body, series);
 }
 
 }  // namespace passerelle::testing

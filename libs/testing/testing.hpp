@@ -118,4 +118,12 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
 /// Plain HTTP GET on 127.0.0.1; the body, or nullopt on failure.
 std::optional<std::string> HttpGet(int port, const std::string& path);
 
+/// The value of one series in a Prometheus text exposition, named exactly as it is printed
+/// (`name` or `name{label="v",...}`); nullopt when the exposition does not hold it.
+std::optional<double> MetricValue(const std::string& exposition, const std::string& series);
+
+/// The value of one series scraped from a service's /metrics on 127.0.0.1; nullopt when the
+/// scrape fails or the series is absent.
+std::optional<double> ScrapeMetric(int metrics_port, const std::string& series);
+
 }  // namespace passerelle::testing

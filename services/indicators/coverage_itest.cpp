@@ -251,11 +251,7 @@ class CoverageTest : public ::testing::Test {
 
   // The number after `<name>{<labels>} ` in the indicators' /metrics (-1 when absent).
   double Metric(const std::string& series) {
-    auto metrics = testing::HttpGet(indicators_->metrics_port(), "/metrics");
-    if (!metrics.has_value()) return -1;
-    const size_t at = metrics->find("\n" + series + " ");
-    if (at == std::string::npos) return -1;
-    return std::atof(metrics->c_str() + at + series.size() + 2);
+    return testing::ScrapeMetric(indicators_->metrics_port(), series).value_or(-1);
   }
   double Rejected(const std::string& reason) {
     return Metric("passerelle_indicators_coverage_events_rejected_total{reason=\"" + reason +

@@ -233,16 +233,13 @@ class VenuesServiceTest : public ::testing::Test {
   void WaitForDetection() {
     const double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    constexpr std::string_view kGauge =
-        "passerelle_venues_duplicate_detection_checked_until_timestamp_seconds ";
     double until = 0;
     const bool passed = testing::WaitFor(
         [&] {
-          auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
-          if (!body) return false;
-          const size_t at = body->find(std::string("\n") + std::string(kGauge));
-          if (at == std::string::npos) return false;
-          until = std::strtod(body->c_str() + at + 1 + kGauge.size(), nullptr);
+          until = testing::ScrapeMetric(
+                      binary_.metrics_port(),
+                      "passerelle_venues_duplicate_detection_checked_until_timestamp_seconds")
+                      .value_or(0);
           return until >= now;
         },
         std::chrono::seconds(20));

@@ -211,10 +211,7 @@ TEST_F(VenuesTest, BatchUpsertKeepsGoodRowsAndSkipsUnchangedOnes) {
   // What an operator sees on /metrics: the rows by outcome, the rules that rejected rows, the
   // index's size and when it last caught up.
   auto metric = [&](const std::string& series) {
-    auto body = testing::HttpGet(binary_.metrics_port(), "/metrics");
-    if (!body) return -1.0;
-    auto at = body->find("\n" + series + " ");
-    return at == std::string::npos ? -1.0 : std::stod(body->substr(at + series.size() + 2));
+    return testing::ScrapeMetric(binary_.metrics_port(), series).value_or(-1);
   };
   EXPECT_EQ(metric("passerelle_venues_rows_total{outcome=\"created\"}"), 2);
   EXPECT_EQ(metric("passerelle_venues_rows_total{outcome=\"rejected\"}"), 3);

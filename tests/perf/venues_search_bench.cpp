@@ -220,14 +220,11 @@ Figures LoadPgbench(Sql form, const std::string& url, const std::string& schema,
 
 // Requests the service answered with grpc-status OK, from its own metrics.
 long OkSearches(int metrics_port) {
-  auto body = passerelle::testing::HttpGet(metrics_port, "/metrics");
-  if (!body) return -1;
-  const std::string key =
-      "passerelle_grpc_server_handled_total{code=\"OK\",method=\"SearchVenues\"";
-  auto pos = body->find(key);
-  if (pos == std::string::npos) return 0;
-  pos = body->find("} ", pos);
-  return std::atol(body->c_str() + pos + 2);
+  auto ok = passerelle::testing::ScrapeMetric(
+      metrics_port,
+      "passerelle_grpc_server_handled_total{code=\"OK\",method=\"SearchVenues\","
+      "service=\"passerelle.venues.v1.VenueService\"}");
+  return ok ? static_cast<long>(*ok) : -1;
 }
 
 // One gRPC request body sent over and over by h2load (nghttp2), a C HTTP/2 load generator that
@@ -640,14 +637,15 @@ int main(int argc, char** argv) {
   const double imported_at = absl::ToDoubleSeconds(absl::Now() - absl::UnixEpoch());
   const auto drain_start = Clock::now();
   while (Clock::now() - drain_start < std::chrono::minutes(10)) {
-    auto body = passerelle::testing::HttpGet(metrics_port, "/metrics");
-    const std::string checked_until =
-        "\npasserelle_venues_duplicate_detection_checked_until_timestamp_seconds ";
-    const size_t at = body ? body->find(checked_until) : std::string::npos;
-    const bool checked =
-        at != std::string::npos &&
-        std::strtod(body->c_str() + at + checked_until.size(), nullptr) >= imported_at;
-    if (checked && body->find("\npasserelle_outbox_pending 0\n") != std::string::npos) break;
+    using passerelle::testing::MetricValue;
+    const std::string body = passerelle::testing::HttpGet(metrics_port, "/metrics").value_or("");
+    // Absent series (a failed scrape) compare false: the loop waits on.
+    if (MetricValue(body,
+                    "passerelle_venues_duplicate_detection_checked_until_timestamp_seconds") >=
+            imported_at &&
+        MetricValue(body, "passerelle_outbox_pending") == 0) {
+      break;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   const double drained_s = std::chrono::duration<double>(Clock::now() - drain_start).count();
