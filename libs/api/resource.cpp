@@ -150,6 +150,31 @@ void CheckMaskPathsOnce(const std::vector<std::string>& mask, std::vector<FieldV
   }
 }
 
+void CheckUpdateMask(const std::vector<std::string>& mask, const UpdateMaskRules& rules,
+                     std::vector<FieldViolation>* bad, size_t max_paths) {
+  if (mask.size() > max_paths) {
+    bad->push_back({"update_mask", absl::StrCat("au plus ", max_paths, " chemins ; reçu ",
+                                                mask.size(), " [size]")});
+    return;
+  }
+  for (size_t i = 0; i < mask.size(); ++i) {
+    const std::string& path = mask[i];
+    if (rules.star && path == "*" && mask.size() == 1) continue;
+    auto set_once = std::find_if(rules.immutable.begin(), rules.immutable.end(),
+                                 [&](const auto& field) { return field.first == path; });
+    if (set_once != rules.immutable.end()) {
+      bad->push_back({absl::StrCat("update_mask.paths[", i, "]"),
+                      absl::StrCat("« ", path, " » ", set_once->second, " [immutable]")});
+    } else if (!rules.writable(path)) {
+      bad->push_back(
+          {absl::StrCat("update_mask.paths[", i, "]"),
+           absl::StrCat("« ", text::Quote(path, 60), " » n'est pas un champ modifiable ", rules.of,
+                        rules.listed.empty() ? "" : " ; champs : ", rules.listed, " [field]")});
+    }
+  }
+  CheckMaskPathsOnce(mask, bad);
+}
+
 absl::Time FromTimestamp(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
 }

@@ -5,9 +5,11 @@
 #include <google/protobuf/timestamp.pb.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -69,6 +71,27 @@ absl::StatusOr<int> RevisionFromETag(const std::string& etag);
 /// AIP-134: an update mask names each field once. Adds a violation on `update_mask.paths[i]`
 /// (rule `[unique]`, in French) for each path named again.
 void CheckMaskPathsOnce(const std::vector<std::string>& mask, std::vector<FieldViolation>* bad);
+
+/// What an update mask may name on one resource.
+struct UpdateMaskRules {
+  /// The fields a mask may name.
+  std::function<bool(std::string_view)> writable;
+  /// The resource, as the message names it: "d'un lieu", "d'une source".
+  std::string of;
+  /// The writable fields, listed in the message when they are few (empty: not listed).
+  std::string listed;
+  /// Fields that exist but are set once, each with why (the message's end).
+  std::vector<std::pair<std::string, std::string>> immutable;
+  /// AIP-134: `*` alone names every writable field.
+  bool star = false;
+};
+
+/// AIP-134 checks of an update mask, the same on every service: each path names a writable
+/// field (a violation on `update_mask.paths[i]`, rule `[field]` or `[immutable]`, in French), at
+/// most once (`[unique]`), and a mask longer than `max_paths` is refused whole (`[size]`) before
+/// its paths are read. Whether an empty mask is allowed is the caller's rule.
+void CheckUpdateMask(const std::vector<std::string>& mask, const UpdateMaskRules& rules,
+                     std::vector<FieldViolation>* bad, size_t max_paths = 200);
 
 /// absl::Time to google.protobuf.Timestamp (microsecond precision; times before 1970 too).
 void ToTimestamp(absl::Time t, google::protobuf::Timestamp* out);

@@ -86,5 +86,55 @@ TEST(ToTimestampTest, NanosAreNeverNegative) {
   EXPECT_EQ(ts.nanos(), 500000000);
 }
 
+std::vector<std::string> FieldsOf(const std::vector<FieldViolation>& bad) {
+  std::vector<std::string> fields;
+  for (const auto& v : bad) fields.push_back(v.field);
+  return fields;
+}
+
+UpdateMaskRules Rules(bool star) {
+  return {.writable = [](std::string_view p) { return p == "nom" || p == "telephone"; },
+          .of = "d'un lieu",
+          .listed = "nom, telephone",
+          .immutable = {{"id", "est fixé à la création"}},
+          .star = star};
+}
+
+TEST(CheckUpdateMaskTest, EachPathIsWritableAndNamedOnce) {
+  std::vector<FieldViolation> bad;
+  CheckUpdateMask({"nom", "telephone"}, Rules(false), &bad);
+  EXPECT_TRUE(bad.empty());
+  CheckUpdateMask({"nom", "adresse", "id", "nom"}, Rules(false), &bad);
+  ASSERT_THAT(FieldsOf(bad),
+              ElementsAre("update_mask.paths[1]", "update_mask.paths[2]", "update_mask.paths[3]"));
+  EXPECT_THAT(bad[0].description, HasSubstr("« adresse » n'est pas un champ modifiable d'un lieu "
+                                            "; champs : nom, telephone [field]"));
+  EXPECT_THAT(bad[1].description, HasSubstr("« id » est fixé à la création [immutable]"));
+  EXPECT_THAT(bad[2].description, HasSubstr("[unique]"));
+}
+
+TEST(CheckUpdateMaskTest, StarAloneOnlyWhereTheResourceAllowsIt) {
+  std::vector<FieldViolation> bad;
+  CheckUpdateMask({"*"}, Rules(true), &bad);
+  EXPECT_TRUE(bad.empty());
+  CheckUpdateMask({"*"}, Rules(false), &bad);
+  EXPECT_THAT(FieldsOf(bad), ElementsAre("update_mask.paths[0]"));
+  bad.clear();
+  CheckUpdateMask({"*", "nom"}, Rules(true), &bad);
+  EXPECT_THAT(FieldsOf(bad), ElementsAre("update_mask.paths[0]"));
+}
+
+TEST(CheckUpdateMaskTest, HostilePathsAreBoundedAndALongMaskRefusedWhole) {
+  std::vector<FieldViolation> bad;
+  const std::string huge(100000, 'x');
+  CheckUpdateMask({huge, std::string("no\0m", 4), "\xC3\x28"}, Rules(false), &bad);
+  ASSERT_EQ(bad.size(), 3u);
+  for (const auto& v : bad) EXPECT_LT(v.description.size(), 300u) << v.description;
+  bad.clear();
+  CheckUpdateMask(std::vector<std::string>(201, "nom"), Rules(false), &bad);
+  ASSERT_THAT(FieldsOf(bad), ElementsAre("update_mask"));
+  EXPECT_THAT(bad[0].description, HasSubstr("au plus 200 chemins ; reçu 201 [size]"));
+}
+
 }  // namespace
 }  // namespace passerelle::api

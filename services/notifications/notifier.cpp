@@ -482,22 +482,18 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
     return api::InvalidArgument("empty update_mask",
                                 {{"update_mask", "nommez les champs à changer"}});
   }
-  static const std::set<std::string> kPaths = {
+  static const std::set<std::string_view> kPaths = {
       "display_name", "webhook", "webhook.url", "email",          "email.address", "filter",
       "rhythm",       "state",   "digest_time", "digest_weekday", "contact_email"};
-  std::vector<api::FieldViolation> repeated;
-  api::CheckMaskPathsOnce(mask, &repeated);
-  if (!repeated.empty()) return api::InvalidArgument("masque de mise à jour invalide", repeated);
-  for (size_t i = 0; i < mask.size(); ++i) {
-    if (!kPaths.contains(mask[i])) {
-      return api::InvalidArgument(
-          "masque de mise à jour invalide",
-          {{absl::StrCat("update_mask.paths[", i, "]"),
-            absl::StrCat(text::Quote(mask[i], 40),
-                         " ne peut pas être changé (display_name, webhook.url, email.address, "
-                         "filter, rhythm, digest_time, digest_weekday, state, contact_email)")}});
-    }
-  }
+  std::vector<api::FieldViolation> bad;
+  api::CheckUpdateMask(
+      mask,
+      {.writable = [](std::string_view path) { return kPaths.contains(path); },
+       .of = "d'un abonnement",
+       .listed = "display_name, webhook.url, email.address, filter, rhythm, digest_time, "
+                 "digest_weekday, state, contact_email"},
+      &bad);
+  if (!bad.empty()) return api::InvalidArgument("masque de mise à jour invalide", bad);
   auto revision = api::RevisionFromETag(in.etag());
   if (!revision.ok()) return revision.status();
   if (absl::Status s = Validate(in, mask, false); !s.ok()) return s;

@@ -325,7 +325,16 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
   if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
   if (mask.empty()) bad.push_back({"update_mask", "nommez les champs à changer [required]"});
-  api::CheckMaskPathsOnce(mask, &bad);
+  static const std::set<std::string_view> kWritable = {"display_name",     "url",
+                                                       "refresh_interval", "max_withdraw_fraction",
+                                                       "authorization",    "profile"};
+  api::CheckUpdateMask(
+      mask,
+      {.writable = [](std::string_view path) { return kWritable.contains(path); },
+       .of = "d'une source",
+       .listed = "display_name, url, refresh_interval, max_withdraw_fraction, authorization, "
+                 "profile"},
+      &bad);
   auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
   bool profile_changed = false;
@@ -344,10 +353,6 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
     } else if (path == "profile") {
       source->profile = values.profile;  // unset: the standard's CSV
       profile_changed = true;
-    } else {
-      bad.push_back(
-          {"update_mask", absl::StrCat("« ", text::Quote(path, 40),
-                                       " » n'est pas un champ modifiable d'une source [field]")});
     }
   }
   CheckSource(standard_, *source, destinations_, &bad);

@@ -282,21 +282,18 @@ absl::StatusOr<Organisation> Organisations::Update(const v1::Organisation& m,
   auto id = ParseName(m.name());
   if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
-  if (mask.size() > kWritable.size()) {
-    return api::InvalidArgument("masque de mise à jour invalide",
-                                {{"update_mask", absl::StrCat("au plus ", kWritable.size(),
-                                                              " champs ; reçu ", mask.size())}});
-  }
   const bool all = mask.empty() || (mask.size() == 1 && mask[0] == "*");
-  for (const std::string& path : mask) {
-    if (all) break;
-    if (std::find(kWritable.begin(), kWritable.end(), path) == kWritable.end()) {
-      bad.push_back({"update_mask", absl::StrCat("« ", text::Quote(path, 60),
-                                                 " » n'est pas un champ modifiable ; champs : ",
-                                                 absl::StrJoin(kWritable, ", "))});
-    }
-  }
-  api::CheckMaskPathsOnce(mask, &bad);
+  static const std::string listed = absl::StrJoin(kWritable, ", ");
+  api::CheckUpdateMask(mask,
+                       {.writable =
+                            [](std::string_view path) {
+                              return std::find(kWritable.begin(), kWritable.end(), path) !=
+                                     kWritable.end();
+                            },
+                        .of = "d'une organisation",
+                        .listed = listed,
+                        .star = true},
+                       &bad, kWritable.size());
   if (!bad.empty()) return api::InvalidArgument("masque de mise à jour invalide", bad);
   auto revision = api::RevisionFromETag(m.etag());
   if (!revision.ok()) return revision.status();

@@ -213,7 +213,7 @@ TEST_F(OrganisationsTest, UpdateHonoursMaskAndEtag) {
   EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
   auto unknown = organisations_.Update(change, {"name"});
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(Fields(unknown.status()), ElementsAre("update_mask"));
+  EXPECT_THAT(Fields(unknown.status()), ElementsAre("update_mask.paths[0]"));
   change.set_etag("");
   change.clear_display_name();
   auto cleared = organisations_.Update(change, {"display_name"});

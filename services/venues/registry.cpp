@@ -373,19 +373,13 @@ absl::StatusOr<standard::Venue> Registry::Update(const v1::Venue& m,
   for (const auto& f : standard_.fields()) writable.insert(f.name);
   for (const auto& f : standard::LocalFields()) writable.insert(f);
   std::vector<api::FieldViolation> bad;
-  for (const auto& path : mask) {
-    if (path == "*" && mask.size() == 1) continue;  // AIP-134: full replacement
-    if (path == "id") {
-      bad.push_back(
-          {"update_mask",
-           "« id » est l'identifiant du lieu dans sa source, fixé à la création [immutable]"});
-    } else if (!writable.count(path)) {
-      bad.push_back(
-          {"update_mask", absl::StrCat("« ", text::Quote(path, 60),
-                                       " » n'est pas un champ modifiable d'un lieu [field]")});
-    }
-  }
-  api::CheckMaskPathsOnce(mask, &bad);
+  api::CheckUpdateMask(
+      mask,
+      {.writable = [&](std::string_view path) { return writable.contains(std::string(path)); },
+       .of = "d'un lieu",
+       .immutable = {{"id", "est l'identifiant du lieu dans sa source, fixé à la création"}},
+       .star = true},
+      &bad);
   if (!bad.empty()) return api::InvalidArgument("masque de mise à jour invalide", bad);
   if (acting && std::find(mask.begin(), mask.end(), "owner_organisation") != mask.end()) {
     return NotOwner(
