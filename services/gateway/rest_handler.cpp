@@ -15,6 +15,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "libs/api/status.hpp"
 #include "libs/events/event.hpp"
+#include "libs/http/cache_control.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
@@ -731,11 +732,9 @@ bool RestHandler::AnswerFromCache(Context& c) {
   if (auto v = req.FindList("if-none-match")) c.if_none_match = *std::move(v);
   // `Cache-Control: no-cache` (or HTTP/1.0's Pragma) asks for an answer checked at the origin:
   // the backend answers, and what it says is kept for the next reader.
-  const std::string control = absl::AsciiStrToLower(req.FindList("cache-control").value_or(""));
-  const bool revalidate =
-      absl::StrContains(control, "no-cache") || absl::StrContains(control, "max-age=0") ||
-      absl::StrContains(absl::AsciiStrToLower(std::string(req.Find("pragma").value_or(""))),
-                        "no-cache");
+  const std::optional<std::string> control = req.FindList("cache-control");
+  const std::optional<std::string> pragma = req.FindList("pragma");
+  const bool revalidate = http::AsksRevalidation(control, pragma);
   const std::string& name = c.found.bindings.front().second;
   std::shared_ptr<const CachedAnswer> answer = revalidate ? nullptr : cache->Find(name);
   if (answer == nullptr) {

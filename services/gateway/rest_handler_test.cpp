@@ -302,6 +302,13 @@ TEST_F(RestAnswerCacheTest, RevalidationQueriesAndOtherRoutesGoToTheBackend) {
            {"cache-control", "no-cache"}, {"cache-control", "Max-Age=0"}, {"pragma", "no-cache"}}) {
     EXPECT_EQ(Get("/v1/" + name_, {h}).status, 503) << h.name << ": " << h.value;
   }
+  // Directives read as a list: look-alikes, and Pragma beside a Cache-Control, keep the answer.
+  for (const std::vector<http::Header>& headers : std::vector<std::vector<http::Header>>{
+           {{"cache-control", "max-age=05"}},
+           {{"cache-control", "x-no-cache-ext, s-maxage=0"}},
+           {{"cache-control", "max-age=60"}, {"pragma", "no-cache"}}}) {
+    EXPECT_EQ(Get("/v1/" + name_, headers).status, 200) << headers.front().value;
+  }
   // A query makes another request (here one the backend would refuse): never the kept answer.
   EXPECT_NE(Get("/v1/" + name_ + "?readMask=nom").status, 200);
   // Another method on a resource of the same name is not served from memory.
