@@ -9,20 +9,29 @@ function(passerelle_warnings target)
   endif()
 endfunction()
 
-# passerelle_test(NAME <name> TIER unit|pg|itest|e2e SOURCES ... LIBS ...)
+# passerelle_test(NAME <name> TIER unit|pg|itest|e2e [TIMEOUT s] [COST s] SOURCES ... LIBS ...)
 # Registers a GoogleTest binary with ctest, labelled with its tier so one tier can be run alone
 # (ctest -L pg). Tests that need PostgreSQL or NATS read their addresses from the environment the
-# test command sets (see libs/testing).
+# test command sets (see libs/testing). COST is the test's usual duration in seconds: a fresh clone
+# has no ctest timing history, and without it the longest tests would start in declaration order,
+# one of them last, leaving the other cores idle at the end of the run.
 function(passerelle_test)
-  cmake_parse_arguments(T "" "NAME;TIER;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;TIER;TIMEOUT;COST" "SOURCES;LIBS" ${ARGN})
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main)
   passerelle_warnings(${T_NAME})
+  # The test's own code unoptimised: it asserts, it does not compute (the code under test comes
+  # from the libraries, optimised). A test source compiles in a third of the time at -O0.
+  # Benchmarks (tests/perf) are not passerelle_test targets and keep -O2.
+  target_compile_options(${T_NAME} PRIVATE -O0)
   add_test(NAME ${T_NAME} COMMAND ${T_NAME} --gtest_color=no)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 300)
   endif()
   set_tests_properties(${T_NAME} PROPERTIES LABELS ${T_TIER} TIMEOUT ${T_TIMEOUT})
+  if(T_COST)
+    set_tests_properties(${T_NAME} PROPERTIES COST ${T_COST})
+  endif()
 endfunction()
 
 # passerelle_embed_sql(<target> <cpp-namespace> <dir>)
