@@ -1,14 +1,22 @@
 // Metrics registry, process collector and gRPC server interceptor.
 #include "libs/metrics/metrics.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <google/protobuf/descriptor.h>
+#include <netinet/in.h>
 #include <prometheus/metric_family.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "libs/logging/logging.hpp"
@@ -169,8 +177,70 @@ std::shared_ptr<prometheus::Collectable> ProcessCollector() {
   return std::make_shared<ProcessCollectorImpl>();
 }
 
+namespace {
+
+// One TCP connection to the exposer's own socket, closed at once: it wakes civetweb's listener.
+// `address` is what the exposer bound (host:port, [v6]:port); a wildcard host is reached on
+// loopback.
+void Knock(const std::string& address, int port) {
+  std::string host = address.substr(0, address.rfind(':'));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
+  if (host.empty() || host == "0.0.0.0" || host == "localhost") host = "127.0.0.1";
+  if (host == "::") host = "::1";
+  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    return;  // a host name: the listener stops at its next wake-up, as before
+  }
+  const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  (void)connect(fd, reinterpret_cast<sockaddr*>(&ss), len);  // in progress is enough
+  close(fd);
+}
+
+}  // namespace
+
+Metrics::~Metrics() {
+  if (exposer_ == nullptr) return;
+  const int bound = port();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool stopped = false;
+  // Knocks until the exposer is gone: the first knock may come before civetweb asked its
+  // listener to stop, and is then served as an ordinary (empty) connection.
+  std::thread knocker([&] {
+    std::unique_lock lock(mu);
+    while (!stopped && bound > 0) {
+      lock.unlock();
+      Knock(address_, bound);
+      lock.lock();
+      cv.wait_for(lock, std::chrono::milliseconds(20), [&] { return stopped; });
+    }
+  });
+  exposer_.reset();
+  {
+    std::lock_guard lock(mu);
+    stopped = true;
+  }
+  cv.notify_all();
+  knocker.join();
+}
+
 absl::StatusOr<std::unique_ptr<Metrics>> Metrics::Start(const std::string& address) {
   auto m = std::unique_ptr<Metrics>(new Metrics());
+  m->address_ = address;
   m->registry_ = std::make_shared<prometheus::Registry>();
   m->process_ = ProcessCollector();
   try {

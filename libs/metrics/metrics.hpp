@@ -31,8 +31,14 @@ class Metrics {
   /// The port actually bound.
   int port() const;
 
+  /// Stops the exposer within milliseconds. Its listener (civetweb) looks at the stop request
+  /// only between two waits of 2 s on its socket, so the destructor connects to that
+  /// socket while it stops, to end the wait.
+  ~Metrics();
+
  private:
   Metrics() = default;
+  std::string address_;  // as bound: host:port, [v6]:port
   std::shared_ptr<prometheus::Registry> registry_;
   std::shared_ptr<prometheus::Collectable> process_;
   std::unique_ptr<prometheus::Exposer> exposer_;
