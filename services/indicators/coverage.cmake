@@ -30,7 +30,7 @@ passerelle_test(NAME indicators_coverage_pgtest TIER pg SOURCES coverage_pgtest.
 
 # The real binaries (indicators and venues) over gRPC with NATS: events to figures, needs, gaps,
 # exports read by ogrinfo, a rebuild that agrees, replays, poison events, hostile requests.
-passerelle_test(NAME indicators_coverage_itest TIER itest COST 65 SOURCES coverage_itest.cpp
+passerelle_test(NAME indicators_coverage_itest TIER itest SOURCES coverage_itest.cpp
                 LIBS passerelle_testing passerelle_indicators_proto passerelle_venues_proto
                      passerelle_referential_proto google_rpc_proto passerelle_events
                      nlohmann_json::nlohmann_json)

@@ -48,7 +48,7 @@ passerelle_test(NAME indicators_reports_pgtest TIER pg SOURCES reports_pgtest.cp
                 LIBS indicators_reports passerelle_testing)
 
 # ReportService through gRPC with the real venues and referential binaries, PostgreSQL and NATS.
-passerelle_test(NAME indicators_reports_itest TIER itest COST 205 SOURCES reports_itest.cpp
+passerelle_test(NAME indicators_reports_itest TIER itest COST 17 SOURCES reports_itest.cpp
                 LIBS passerelle_testing passerelle_indicators_proto passerelle_venues_proto
                      google_rpc_proto passerelle_events)
 add_dependencies(indicators_reports_itest passerelle-indicators passerelle-venues
