@@ -1,18 +1,15 @@
 // Metrics registry, process collector and gRPC server interceptor.
 #include "libs/metrics/metrics.hpp"
 
-#include <arpa/inet.h>
 #include <dirent.h>
 #include <google/protobuf/descriptor.h>
-#include <netinet/in.h>
+#include <netdb.h>
 #include <prometheus/metric_family.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
-#include <cstring>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -181,33 +178,25 @@ namespace {
 
 // One TCP connection to the exposer's own socket, closed at once: it wakes civetweb's listener.
 // `address` is what the exposer bound (host:port, [v6]:port); a wildcard host is reached on
-// loopback.
+// loopback, a host name is not looked up (the listener then stops at its next wake-up).
 void Knock(const std::string& address, int port) {
   std::string host = address.substr(0, address.rfind(':'));
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  sockaddr_storage ss{};
-  socklen_t len = 0;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&ss);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&ss);
   if (host.empty() || host == "0.0.0.0" || host == "localhost") host = "127.0.0.1";
   if (host == "::") host = "::1";
-  if (inet_pton(AF_INET, host.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(sockaddr_in);
-  } else if (inet_pton(AF_INET6, host.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(sockaddr_in6);
-  } else {
-    return;  // a host name: the listener stops at its next wake-up, as before
+  addrinfo hints{};
+  hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) != 0) return;
+  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd >= 0) {
+    (void)connect(fd, found->ai_addr, found->ai_addrlen);  // in progress is enough
+    close(fd);
   }
-  const int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
-  (void)connect(fd, reinterpret_cast<sockaddr*>(&ss), len);  // in progress is enough
-  close(fd);
+  freeaddrinfo(found);
 }
 
 }  // namespace
@@ -215,6 +204,7 @@ void Knock(const std::string& address, int port) {
 Metrics::~Metrics() {
   if (exposer_ == nullptr) return;
   const int bound = port();
+  if (bound <= 0) return;  // nothing listens: the exposer goes with its members
   std::mutex mu;
   std::condition_variable cv;
   bool stopped = false;
@@ -222,7 +212,7 @@ Metrics::~Metrics() {
   // listener to stop, and is then served as an ordinary (empty) connection.
   std::thread knocker([&] {
     std::unique_lock lock(mu);
-    while (!stopped && bound > 0) {
+    while (!stopped) {
       lock.unlock();
       Knock(address_, bound);
       lock.lock();
