@@ -694,11 +694,15 @@ class MapE2E(unittest.TestCase):
         row = venue("careless", long_name, 44.1234, 4.5678, "24/7; Dec 25 off",
                     courriels=["a@exemple.fr?cc=autre@ailleurs.example&body=bonjour"],
                     siteWeb=["https://www.roubaix.fr@ailleurs.example/"])
+        # Hours in free text: the registry keeps them (with a warning) but cannot read them.
+        free_text = venue("texte-libre", "Maison de quartier aux horaires en texte", 44.1300,
+                          4.5700, "du lundi au vendredi de 9h à 12h")
         status, _, body = self.stack.call(
-            "POST", f"/v1/sources/{SOURCE_ID}/venues:batchUpsert", {"venues": [row]},
+            "POST", f"/v1/sources/{SOURCE_ID}/venues:batchUpsert", {"venues": [row, free_text]},
             key=ADMIN_KEY)
         self.assertEqual(status, 200, body)
         vid = json.loads(body)["results"][0]["name"].split("/")[1]
+        free_text_id = json.loads(body)["results"][1]["name"].split("/")[1]
         d = self.driver
         try:
             self.open(f"/lieux/{vid}?maintenant={CLOCK}&carte=non", width=390, height=844)
@@ -706,6 +710,10 @@ class MapE2E(unittest.TestCase):
             # A closing 18 days away is dated, not a bare weekday read as this week's.
             self.assertEqual(d.find_element(By.ID, "etat-ouverture").text,
                              "Ouvert en ce moment, jusqu'à vendredi 25 décembre à minuit.")
+            # Understood but not sayable in words (a date): the days say it, never the
+            # OpenStreetMap syntax.
+            self.assertNotIn("Dec 25 off", d.find_element(By.ID, "vue-lieu").text)
+            self.assertEqual(len(d.find_elements(By.CSS_SELECTOR, "table.horaires tbody tr")), 7)
             # The address with parameters is shown, not linked; the web address hiding its
             # host behind a user name is not linked either.
             self.assertEqual(d.find_elements(By.CSS_SELECTOR, "a[href^='mailto:']"), [])
@@ -718,6 +726,20 @@ class MapE2E(unittest.TestCase):
                 "e.getBoundingClientRect().right > 400).slice(-3).map(e => "
                 "e.tagName + '#' + e.id + '.' + e.className + ' ' + getComputedStyle(e).whiteSpace)")
             self.assertLessEqual(width, 390, f"the page scrolls sideways: {wide}")
+            # Hours the registry cannot read: said in French, the published text behind a
+            # disclosure, not given as the answer.
+            self.open(f"/lieux/{free_text_id}?maintenant={CLOCK}&carte=non", width=390, height=844)
+            self.wait(lambda d: d.find_elements(By.ID, "etat-ouverture"))
+            self.assertEqual(d.find_element(By.ID, "etat-ouverture").text,
+                             "Ces horaires sont écrits d'une façon que nous ne savons pas lire : "
+                             "téléphonez avant de venir.")
+            published = d.find_element(By.CSS_SELECTOR, "details.horaires-publies")
+            self.assertIsNone(published.get_attribute("open"))  # closed until asked
+            published.find_element(By.TAG_NAME, "summary").click()
+            self.assertIsNotNone(published.get_attribute("open"))
+            self.assertEqual(published.find_element(By.TAG_NAME, "code").text,
+                             "du lundi au vendredi de 9h à 12h")
+            self.check_accessibility("venue page, hours not understood")
         finally:
             d.set_window_size(1366, 768)
 

@@ -701,7 +701,8 @@ function sectionHoraires(v, s) {
       sec.append(h("p", { id: "etat-ouverture" }, "En ce moment : à confirmer",
         s.currentComment ? ` (${s.currentComment})` : "", "."));
     }
-    sec.append(h("p", null, s.description || v.horaires));
+    // In words when the registry can say them; else the days below say them.
+    if (s.description) sec.append(h("p", null, s.description));
     if (Array.isArray(s.days) && s.days.length) {
       const tbody = h("tbody");
       for (const j of s.days) {
@@ -719,7 +720,16 @@ function sectionHoraires(v, s) {
       sec.append(h("table", { class: "horaires" }, h("caption", { class: "aide" }, "Les prochains jours"), tbody));
     }
   } else {
-    sec.append(h("p", null, v.horaires));
+    // Hours the registry cannot read (free text, a syntax error), or no answer from it: said
+    // plainly, with the hours as published one click away rather than as the page's answer.
+    sec.append(h("p", { id: "etat-ouverture" }, s
+      ? "Ces horaires sont écrits d'une façon que nous ne savons pas lire : téléphonez avant de venir."
+      : "Les horaires ne peuvent pas être affichés pour le moment : téléphonez avant de venir."));
+    if (!modePro()) {
+      sec.append(h("details", { class: "horaires-publies" },
+        h("summary", null, "Voir les horaires tels que le lieu les a publiés"),
+        h("p", null, h("code", null, v.horaires))));
+    }
   }
   if (modePro()) sec.append(h("p", { class: "pro-info" }, `horaires (OpenStreetMap) : ${v.horaires}`));
   return sec;
