@@ -5,9 +5,7 @@
 #include <cmath>
 
 namespace passerelle::text {
-namespace {
 
-// Length of the well-formed sequence starting at s[i] (Unicode table 3-7), 0 when ill-formed.
 size_t SequenceLength(std::string_view s, size_t i) {
   const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
   const unsigned char c = b(0);
@@ -34,6 +32,8 @@ size_t SequenceLength(std::string_view s, size_t i) {
   }
   return n;
 }
+
+namespace {
 
 char32_t Decode(std::string_view s, size_t i, size_t n) {
   const auto b = [&](size_t k) {

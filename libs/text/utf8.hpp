@@ -16,6 +16,10 @@ namespace passerelle::text {
 std::optional<size_t> FirstInvalidUtf8(std::string_view s);
 inline bool IsValidUtf8(std::string_view s) { return !FirstInvalidUtf8(s).has_value(); }
 
+/// Length of the well-formed UTF-8 sequence starting at byte `i` of `s` (1 to 4, Unicode's
+/// table 3-7), 0 when ill-formed. `i` must be below `s.size()`.
+size_t SequenceLength(std::string_view s, size_t i);
+
 /// `s` with every ill-formed sequence replaced by U+FFFD and NUL bytes removed.
 std::string ToValidUtf8(std::string_view s);
 

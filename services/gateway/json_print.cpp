@@ -139,11 +139,11 @@ class Writer {
         out_->push_back('[');
         for (int j = 0; j < r->FieldSize(m, f); ++j) {
           if (j > 0) out_->push_back(',');
-          WriteValue(m, f, j);
+          WriteValue(m, r, f, j);
         }
         out_->push_back(']');
       } else {
-        WriteValue(m, f, -1);
+        WriteValue(m, r, f, -1);
       }
     }
     out_->push_back('}');
@@ -151,8 +151,8 @@ class Writer {
 
  private:
   // One value of a field: element `index` of a repeated field, or the singular value (-1).
-  void WriteValue(const Message& m, const FieldDescriptor* f, int index) {
-    const Reflection* r = m.GetReflection();
+  // `r` is m's reflection, fetched once per message rather than once per value.
+  void WriteValue(const Message& m, const Reflection* r, const FieldDescriptor* f, int index) {
     const bool rep = index >= 0;
     switch (f->cpp_type()) {
       case FieldDescriptor::CPPTYPE_INT32:
@@ -242,7 +242,7 @@ class Writer {
           return;
       }
       out_->push_back(':');
-      WriteValue(entry, value, -1);
+      WriteValue(entry, er, value, -1);
     }
     out_->push_back('}');
   }
@@ -254,8 +254,10 @@ class Writer {
     const std::string& name = d->full_name();
     auto field = [d](const char* n) { return d->FindFieldByName(n); };
     if (name == "google.protobuf.Timestamp") {
-      int64_t seconds = r->GetInt64(m, field("seconds"));
-      int32_t nanos = r->GetInt32(m, field("nanos"));
+      // Its two fields, in the order google/protobuf/timestamp.proto declares them (no lookup
+      // by name for each of a venue's dates).
+      int64_t seconds = r->GetInt64(m, d->field(0));
+      int32_t nanos = r->GetInt32(m, d->field(1));
       // Four-digit years (1000-01-01 .. 9999-12-31); older ones, and what the JSON mapping
       // refuses, go to protobuf.
       if (seconds < -30610224000 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) {
@@ -324,7 +326,7 @@ class Writer {
         failed_ = true;
         return true;
       }
-      WriteValue(m, set, -1);
+      WriteValue(m, r, set, -1);
       return true;
     }
     if (name == "google.protobuf.Any") {
@@ -337,7 +339,7 @@ class Writer {
         "google.protobuf.BoolValue",   "google.protobuf.StringValue", "google.protobuf.BytesValue"};
     for (const char* wrapper : kWrappers) {
       if (name == wrapper) {
-        WriteValue(m, field("value"), -1);
+        WriteValue(m, r, field("value"), -1);
         return true;
       }
     }
