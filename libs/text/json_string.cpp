@@ -45,7 +45,13 @@ bool AppendJsonString(std::string* out, std::string_view s) {
   for (size_t i = SkipPlain(p, 0, n); i < n; i = SkipPlain(p, i, n)) {
     const auto c = static_cast<unsigned char>(p[i]);
     if (c >= 0x80) {
-      // Copied as it is once known well-formed; anything else leaves `out` as it was.
+      // Copied as it is once known well-formed; anything else leaves `out` as it was. Two-byte
+      // sequences (é, à, ç, «, ») are checked here, the others by SequenceLength.
+      if (c >= 0xC2 && c <= 0xDF && i + 1 < n &&
+          (static_cast<unsigned char>(p[i + 1]) & 0xC0) == 0x80) {
+        i += 2;
+        continue;
+      }
       const size_t len = SequenceLength(s, i);
       if (len == 0) {
         out->resize(start);

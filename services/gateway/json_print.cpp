@@ -184,7 +184,11 @@ class Writer {
         }
         const google::protobuf::EnumValueDescriptor* v = f->enum_type()->FindValueByNumber(number);
         if (v != nullptr) {
-          Quote(v->name());
+          // An enum value's name is an identifier (the descriptor pool refuses anything else):
+          // nothing to escape.
+          out_->push_back('"');
+          out_->append(v->name());
+          out_->push_back('"');
         } else {
           Integer(out_, number, false);
         }
