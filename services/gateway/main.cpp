@@ -214,7 +214,8 @@ int main(int argc, char** argv) {
          // the one-click form itself).
          auto& unsubscribe_page = rt.components.Emplace<gateway::UnsubscribePage>();
          options.pages.push_back({std::string(gateway::UnsubscribePage::kPath), &unsubscribe_page});
-         // The interactive map (docs/map.md): `/`, `/lieux/<id>`, `/web/…`, `/vendor/leaflet/…`.
+         // The interactive map (docs/map.md): `/`, `/lieux/<id>`, `/api`, `/web/…`,
+         // `/vendor/leaflet/…`.
          absl::StatusOr<std::unique_ptr<gateway::MapPages>> map =
              gateway::MapPages::Create(map_options);
          if (map.ok()) {

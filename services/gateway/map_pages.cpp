@@ -305,6 +305,7 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
 
 const MapPages::Asset* MapPages::Find(std::string_view path) const {
   if (path == "/") return Find("/web/index.html");
+  if (path == "/api") return Find("/web/api.html");  // the public API's reference, for people
   if (ConsumePrefix(&path, "/lieux/")) {
     // A venue's own address: its id in plain characters (nothing to decode, no `/`).
     if (path.empty() || path.size() > kMaxVenueIdBytes || path == "." || path == ".." ||

@@ -41,7 +41,7 @@ absl::StatusOr<std::string> TileOrigin(std::string_view tiles_url);
 class MapPages final : public ExtraPages {
  public:
   /// The prefixes to register with the door (each served by this page set).
-  static std::vector<std::string> Prefixes() { return {"/", "/lieux", "/web", "/vendor"}; }
+  static std::vector<std::string> Prefixes() { return {"/", "/lieux", "/api", "/web", "/vendor"}; }
 
   /// Reads every file. INVALID_ARGUMENT for a bad tile URL; NOT_FOUND when web_dir has no
   /// index.html; FAILED_PRECONDITION for a file that cannot be read or passes 4 MiB.

@@ -99,6 +99,16 @@ TEST_F(MapPagesTest, AnswersExactlyTheFilesReadAtStart) {
   EXPECT_THAT(pages->Allowed("/lieux/" + std::string(201, 'a')), IsEmpty());
   Write("web/later.js", "later");
   EXPECT_THAT(pages->Allowed("/web/later.js"), IsEmpty());
+  // The API reference's address, only when the app has that page.
+  EXPECT_THAT(pages->Allowed("/api"), IsEmpty());
+  Write("web/api.html", "<!DOCTYPE html><html lang=\"fr\"><title>API</title></html>");
+  pages = Create();
+  ASSERT_NE(pages, nullptr);
+  EXPECT_THAT(pages->Allowed("/api"), ElementsAre("GET", "HEAD"));
+  EXPECT_EQ(Get(*pages, "/api").body, Get(*pages, "/web/api.html").body);
+  for (const char* path : {"/api/", "/api/x", "/apix", "/API"}) {
+    EXPECT_THAT(pages->Allowed(path), IsEmpty()) << path;
+  }
 }
 
 TEST_F(MapPagesTest, EtagsGzipAndPolicy) {

@@ -276,6 +276,40 @@ class MapE2E(unittest.TestCase):
 
     # ---- static files over HTTP -------------------------------------------------------------------
 
+    def test_api_reference(self):
+        """« API publique » leads to a page listing every operation of the OpenAPI document,
+        read in the browser from /v1/openapi.json, and to the document itself for tools."""
+        status, _, body = raw_get(self.port, "/v1/openapi.json")
+        self.assertEqual(status, 200)
+        doc = json.loads(body)
+        expected = sum(1 for item in doc["paths"].values() for m in item
+                       if m in ("get", "post", "put", "patch", "delete"))
+        self.open("/")
+        d = self.driver
+        d.find_element(By.LINK_TEXT, "API publique").click()
+        self.wait(lambda d: d.current_url == self.url("/api"), message="the link is not /api")
+        state = self.wait(lambda d: d.find_element(By.ID, "api-etat").get_attribute(
+            "data-operations"), message="the reference did not load")
+        self.assertEqual(int(state), expected)
+        self.assertEqual(len(d.find_elements(By.CSS_SELECTOR, "section.operation")), expected)
+        self.assertEqual(d.find_element(By.ID, "api-etat").text, f"{expected} opérations.")
+        # One operation as a partner reads it: method, path, scope, gRPC name, its parameters.
+        get_venue = [e for e in d.find_elements(By.CSS_SELECTOR, "section.operation h3")
+                     if e.text == "GET /v1/venues/{venue}"]
+        self.assertEqual(len(get_venue), 1)
+        section = get_venue[0].find_element(By.XPATH, "..")
+        self.assertIn("Portée : public", section.text)
+        self.assertIn("gRPC : /passerelle.venues.v1.VenueService/GetVenue", section.text)
+        self.assertIn("venue", [c.text for c in section.find_elements(
+            By.CSS_SELECTOR, "table.parametres tbody th")])
+        self.assertEqual(d.find_element(By.ID, "openapi-json").get_attribute("href"),
+                         self.url("/v1/openapi.json"))
+        self.check_accessibility("API reference")
+        # A phone's width: the tables scroll inside, not the page.
+        d.set_window_size(390, 844)
+        self.assertLessEqual(d.execute_script("return document.documentElement.scrollWidth"), 390)
+        d.set_window_size(1366, 768)
+
     def test_static_files(self):
         status, h, body = raw_get(self.port, "/")
         self.assertEqual(status, 200)
