@@ -1,9 +1,14 @@
 #include "services/gateway/json_print.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -106,6 +111,63 @@ std::optional<std::string> ToCamel(std::string_view path) {
   return out;
 }
 
+// A Timestamp as RFC 3339 UTC; false for what the JSON mapping refuses and for years before
+// 1000 (left to protobuf).
+bool WriteTimestamp(std::string* out, int64_t seconds, int32_t nanos) {
+  if (seconds < -30610224000 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) {
+    return false;
+  }
+  out->push_back('"');
+  AppendUtc(out, seconds);
+  Nanos(out, nanos);
+  out->append("Z\"");
+  return true;
+}
+
+// A Duration as `-1.5s`; false for what the JSON mapping refuses.
+bool WriteDuration(std::string* out, int64_t seconds, int32_t nanos) {
+  if (seconds < -315576000000 || seconds > 315576000000 || nanos < -999999999 ||
+      nanos > 999999999 || (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
+    return false;
+  }
+  out->push_back('"');
+  if (seconds < 0 || nanos < 0) out->push_back('-');
+  out->append(absl::StrCat(seconds < 0 ? -seconds : seconds));
+  Nanos(out, nanos < 0 ? -nanos : nanos);
+  out->append("s\"");
+  return true;
+}
+
+// A FieldMask's paths joined in lowerCamel; false for one protobuf does not convert.
+bool WriteFieldMask(std::string* out, const std::vector<std::string_view>& paths) {
+  std::string joined;
+  for (size_t j = 0; j < paths.size(); ++j) {
+    if (j > 0) joined.push_back(',');
+    std::optional<std::string> camel = ToCamel(paths[j]);
+    if (!camel) return false;
+    joined += *camel;
+  }
+  return text::AppendJsonString(out, joined);
+}
+
+// An enum value by name (its number when the enum does not name it); NullValue as null.
+void WriteEnum(std::string* out, const google::protobuf::EnumDescriptor* type, int number) {
+  if (type->full_name() == "google.protobuf.NullValue") {
+    out->append("null");
+    return;
+  }
+  const google::protobuf::EnumValueDescriptor* v = type->FindValueByNumber(number);
+  if (v != nullptr) {
+    // An enum value's name is an identifier (the descriptor pool refuses anything else):
+    // nothing to escape.
+    out->push_back('"');
+    out->append(v->name());
+    out->push_back('"');
+  } else {
+    Integer(out, number, false);
+  }
+}
+
 // Writes one message; a part this printer leaves to protobuf sets failed() and the rest of
 // the output is then meaningless.
 class Writer {
@@ -176,24 +238,10 @@ class Writer {
       case FieldDescriptor::CPPTYPE_BOOL:
         out_->append((rep ? r->GetRepeatedBool(m, f, index) : r->GetBool(m, f)) ? "true" : "false");
         break;
-      case FieldDescriptor::CPPTYPE_ENUM: {
-        int number = rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f);
-        if (f->enum_type()->full_name() == "google.protobuf.NullValue") {
-          out_->append("null");
-          break;
-        }
-        const google::protobuf::EnumValueDescriptor* v = f->enum_type()->FindValueByNumber(number);
-        if (v != nullptr) {
-          // An enum value's name is an identifier (the descriptor pool refuses anything else):
-          // nothing to escape.
-          out_->push_back('"');
-          out_->append(v->name());
-          out_->push_back('"');
-        } else {
-          Integer(out_, number, false);
-        }
+      case FieldDescriptor::CPPTYPE_ENUM:
+        WriteEnum(out_, f->enum_type(),
+                  rep ? r->GetRepeatedEnumValue(m, f, index) : r->GetEnumValue(m, f));
         break;
-      }
       case FieldDescriptor::CPPTYPE_STRING: {
         std::string scratch;
         const std::string& s = rep ? r->GetRepeatedStringReference(m, f, index, &scratch)
@@ -260,48 +308,25 @@ class Writer {
     if (name == "google.protobuf.Timestamp") {
       // Its two fields, in the order google/protobuf/timestamp.proto declares them (no lookup
       // by name for each of a venue's dates).
-      int64_t seconds = r->GetInt64(m, d->field(0));
-      int32_t nanos = r->GetInt32(m, d->field(1));
-      // Four-digit years (1000-01-01 .. 9999-12-31); older ones, and what the JSON mapping
-      // refuses, go to protobuf.
-      if (seconds < -30610224000 || seconds > 253402300799 || nanos < 0 || nanos > 999999999) {
+      if (!WriteTimestamp(out_, r->GetInt64(m, d->field(0)), r->GetInt32(m, d->field(1)))) {
         failed_ = true;
-        return true;
       }
-      out_->push_back('"');
-      AppendUtc(out_, seconds);
-      Nanos(out_, nanos);
-      out_->append("Z\"");
       return true;
     }
     if (name == "google.protobuf.Duration") {
-      int64_t seconds = r->GetInt64(m, field("seconds"));
-      int32_t nanos = r->GetInt32(m, field("nanos"));
-      if (seconds < -315576000000 || seconds > 315576000000 || nanos < -999999999 ||
-          nanos > 999999999 || (seconds > 0 && nanos < 0) || (seconds < 0 && nanos > 0)) {
+      if (!WriteDuration(out_, r->GetInt64(m, field("seconds")), r->GetInt32(m, field("nanos")))) {
         failed_ = true;
-        return true;
       }
-      out_->push_back('"');
-      if (seconds < 0 || nanos < 0) out_->push_back('-');
-      out_->append(absl::StrCat(seconds < 0 ? -seconds : seconds));
-      Nanos(out_, nanos < 0 ? -nanos : nanos);
-      out_->append("s\"");
       return true;
     }
     if (name == "google.protobuf.FieldMask") {
       const FieldDescriptor* paths = field("paths");
-      std::string joined;
-      for (int j = 0; j < r->FieldSize(m, paths); ++j) {
-        if (j > 0) joined.push_back(',');
-        std::optional<std::string> camel = ToCamel(r->GetRepeatedString(m, paths, j));
-        if (!camel) {
-          failed_ = true;
-          return true;
-        }
-        joined += *camel;
+      std::vector<std::string> all;
+      for (int j = 0; j < r->FieldSize(m, paths); ++j)
+        all.push_back(r->GetRepeatedString(m, paths, j));
+      if (!WriteFieldMask(out_, std::vector<std::string_view>(all.begin(), all.end()))) {
+        failed_ = true;
       }
-      Quote(joined);
       return true;
     }
     if (name == "google.protobuf.Empty") {
@@ -358,6 +383,440 @@ class Writer {
   bool failed_ = false;
 };
 
+// ---------------------------------------------------------------------------------------------
+// The wire walk.
+
+// How a type is written in JSON.
+enum class Form { kObject, kTimestamp, kDuration, kFieldMask, kEmpty, kWrapper };
+
+}  // namespace
+
+// What the wire walk needs of one field, found once.
+struct FieldPlan {
+  const FieldDescriptor* field = nullptr;
+  FieldDescriptor::Type type = FieldDescriptor::TYPE_INT32;
+  std::string key;  // `"jsonName":`
+  bool repeated = false;
+  bool implicit = false;  // no presence: its default value is not written
+  int oneof = -1;         // its oneof's index in the message, -1 for none
+  const JsonPrinter::TypePlan* message = nullptr;
+};
+
+struct JsonPrinter::TypePlan {
+  const Descriptor* type = nullptr;
+  Form form = Form::kObject;
+  // False when the walk leaves this type to reflection: fields not declared in number order,
+  // more than 64 oneofs, a map, Struct, Value, ListValue or Any.
+  bool walkable = true;
+  // The same for this type and every type its fields reach: whether the walk is tried.
+  bool walks = true;
+  std::vector<FieldPlan> fields;   // in declaration order
+  std::vector<int16_t> by_number;  // field number -> index in `fields` + 1 (0: none), small ones
+};
+
+namespace {
+
+using TypePlan = JsonPrinter::TypePlan;
+
+constexpr int kVarint = 0, kFixed64 = 1, kLength = 2, kFixed32 = 5;
+// As protobuf's parser: a message nested deeper is refused.
+constexpr int kMaxDepth = 100;
+
+// The wire type a field's single value is written with.
+int WireTypeOf(FieldDescriptor::Type type) {
+  switch (type) {
+    case FieldDescriptor::TYPE_DOUBLE:
+    case FieldDescriptor::TYPE_FIXED64:
+    case FieldDescriptor::TYPE_SFIXED64:
+      return kFixed64;
+    case FieldDescriptor::TYPE_FLOAT:
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32:
+      return kFixed32;
+    case FieldDescriptor::TYPE_STRING:
+    case FieldDescriptor::TYPE_BYTES:
+    case FieldDescriptor::TYPE_MESSAGE:
+    case FieldDescriptor::TYPE_GROUP:
+      return kLength;
+    default:
+      return kVarint;
+  }
+}
+
+// Bytes being read; every read checks the end.
+struct Cursor {
+  const uint8_t* p;
+  const uint8_t* end;
+  bool done() const { return p >= end; }
+
+  // A varint of up to ten bytes, as protobuf reads them (bits past the 64th dropped).
+  bool Varint(uint64_t* v) {
+    uint64_t result = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+      if (p >= end) return false;
+      uint8_t b = *p++;
+      result |= static_cast<uint64_t>(b & 0x7f) << (shift < 64 ? shift : 63);
+      if (b < 0x80) {
+        *v = result;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Fixed(int bytes, uint64_t* v) {
+    if (end - p < bytes) return false;
+    uint64_t result = 0;
+    std::memcpy(&result, p, bytes);  // little-endian, as the wire
+    p += bytes;
+    *v = result;
+    return true;
+  }
+  bool Length(std::string_view* s) {
+    uint64_t n;
+    if (!Varint(&n) || n > static_cast<uint64_t>(end - p)) return false;
+    *s = std::string_view(reinterpret_cast<const char*>(p), n);
+    p += n;
+    return true;
+  }
+};
+
+// One scalar read from the wire: its bits, or its bytes for strings, bytes and messages.
+struct Scalar {
+  uint64_t bits = 0;
+  std::string_view bytes;
+};
+
+bool ReadScalar(Cursor* c, int wire_type, Scalar* v) {
+  switch (wire_type) {
+    case kVarint:
+      return c->Varint(&v->bits);
+    case kFixed64:
+      return c->Fixed(8, &v->bits);
+    case kFixed32:
+      return c->Fixed(4, &v->bits);
+    case kLength:
+      return c->Length(&v->bytes);
+    default:
+      return false;
+  }
+}
+
+// A proto2 enum keeps the numbers it does not name among unknown fields.
+bool Closed(const FieldDescriptor* f) {
+  return f->file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO2 ||
+         f->enum_type()->file()->syntax() == google::protobuf::FileDescriptor::SYNTAX_PROTO2;
+}
+
+int32_t ZigZag32(uint32_t v) { return static_cast<int32_t>((v >> 1) ^ (~(v & 1) + 1)); }
+int64_t ZigZag64(uint64_t v) { return static_cast<int64_t>((v >> 1) ^ (~(v & 1) + 1)); }
+
+double AsDouble(uint64_t bits) {
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+float AsFloat(uint64_t bits) {
+  uint32_t low = static_cast<uint32_t>(bits);
+  float f;
+  std::memcpy(&f, &low, sizeof f);
+  return f;
+}
+
+// The value as the field's type holds it, for the default test: integers as stored (an int32
+// sent as a 64-bit varint is truncated by parsing), floating values by their bits.
+uint64_t Stored(FieldDescriptor::Type type, uint64_t bits) {
+  switch (type) {
+    case FieldDescriptor::TYPE_INT32:
+    case FieldDescriptor::TYPE_UINT32:
+    case FieldDescriptor::TYPE_SINT32:
+    case FieldDescriptor::TYPE_ENUM:
+    case FieldDescriptor::TYPE_FIXED32:
+    case FieldDescriptor::TYPE_SFIXED32:
+    case FieldDescriptor::TYPE_FLOAT:
+      return static_cast<uint32_t>(bits);
+    case FieldDescriptor::TYPE_BOOL:
+      return bits != 0;
+    default:
+      return bits;
+  }
+}
+
+class WireWriter {
+ public:
+  explicit WireWriter(std::string* out) : out_(out) {}
+
+  // The message `bytes` as `plan` says; false when the walk leaves it to reflection.
+  bool Message(const TypePlan& plan, std::string_view bytes, int depth) {
+    if (depth > kMaxDepth) return false;
+    Cursor c{reinterpret_cast<const uint8_t*>(bytes.data()),
+             reinterpret_cast<const uint8_t*>(bytes.data()) + bytes.size()};
+    if (plan.form != Form::kObject) return Special(plan, &c, depth);
+    out_->push_back('{');
+    uint64_t last = 0;                // the number of the last field read
+    const FieldPlan* open = nullptr;  // the repeated field whose array is open
+    uint64_t oneofs = 0;              // the oneofs one of whose fields was read
+    bool any = false;                 // a member written
+    while (!c.done()) {
+      uint64_t tag;
+      if (!c.Varint(&tag) || tag > 0xffffffffu) return false;
+      const uint64_t number = tag >> 3;
+      const int wire_type = static_cast<int>(tag & 7);
+      const FieldPlan* f = Find(plan, number);
+      if (f == nullptr) return false;  // unknown field (or number 0)
+      if (f != open) {
+        if (open != nullptr) {
+          out_->push_back(']');
+          open = nullptr;
+        }
+        // Out of order, or a field sent twice: parsing would merge, left to reflection.
+        if (number <= last) return false;
+        last = number;
+        if (f->oneof >= 0) {
+          if (oneofs & (uint64_t{1} << f->oneof)) return false;
+          oneofs |= uint64_t{1} << f->oneof;
+        }
+      }
+      if (f->repeated) {
+        const int element = WireTypeOf(f->type);
+        if (wire_type == kLength && element != kLength) {
+          // Packed: one record holding the elements.
+          Scalar packed;
+          if (!ReadScalar(&c, kLength, &packed)) return false;
+          Cursor p{reinterpret_cast<const uint8_t*>(packed.bytes.data()),
+                   reinterpret_cast<const uint8_t*>(packed.bytes.data()) + packed.bytes.size()};
+          while (!p.done()) {
+            Scalar v;
+            if (!ReadScalar(&p, element, &v)) return false;
+            Element(*f, &open, &any);
+            if (!Value(*f, v, depth)) return false;
+          }
+          if (open != f) return false;  // an empty record: left to reflection
+          continue;
+        }
+        Scalar v;
+        if (wire_type != element || !ReadScalar(&c, wire_type, &v)) return false;
+        Element(*f, &open, &any);
+        if (!Value(*f, v, depth)) return false;
+        continue;
+      }
+      Scalar v;
+      if (wire_type != WireTypeOf(f->type) || !ReadScalar(&c, wire_type, &v)) return false;
+      if (f->implicit) {
+        if (f->type == FieldDescriptor::TYPE_STRING || f->type == FieldDescriptor::TYPE_BYTES) {
+          if (v.bytes.empty()) continue;
+        } else {
+          uint64_t stored = Stored(f->type, v.bits);
+          if (stored == 0) continue;
+          // -0.0: whether it counts as set has changed between protobuf versions.
+          if ((f->type == FieldDescriptor::TYPE_DOUBLE && AsDouble(stored) == 0) ||
+              (f->type == FieldDescriptor::TYPE_FLOAT && AsFloat(stored) == 0)) {
+            return false;
+          }
+        }
+      }
+      if (any) out_->push_back(',');
+      any = true;
+      out_->append(f->key);
+      if (!Value(*f, v, depth)) return false;
+    }
+    if (open != nullptr) out_->push_back(']');
+    out_->push_back('}');
+    return true;
+  }
+
+ private:
+  static const FieldPlan* Find(const TypePlan& plan, uint64_t number) {
+    if (number < plan.by_number.size()) {
+      int16_t i = plan.by_number[number];
+      return i == 0 ? nullptr : &plan.fields[i - 1];
+    }
+    if (number > 536870911) return nullptr;
+    const FieldDescriptor* f = plan.type->FindFieldByNumber(static_cast<int>(number));
+    return f == nullptr ? nullptr : &plan.fields[f->index()];
+  }
+
+  // Before an element of a repeated field: the separator, or the key and the array opened.
+  void Element(const FieldPlan& f, const FieldPlan** open, bool* any) {
+    if (*open == &f) {
+      out_->push_back(',');
+      return;
+    }
+    if (*any) out_->push_back(',');
+    *any = true;
+    out_->append(f.key);
+    out_->push_back('[');
+    *open = &f;
+  }
+
+  bool Value(const FieldPlan& f, const Scalar& v, int depth) {
+    switch (f.type) {
+      case FieldDescriptor::TYPE_INT32:
+        Integer(out_, static_cast<int32_t>(v.bits), false);
+        return true;
+      case FieldDescriptor::TYPE_SFIXED32:
+        Integer(out_, static_cast<int32_t>(static_cast<uint32_t>(v.bits)), false);
+        return true;
+      case FieldDescriptor::TYPE_SINT32:
+        Integer(out_, ZigZag32(static_cast<uint32_t>(v.bits)), false);
+        return true;
+      case FieldDescriptor::TYPE_UINT32:
+      case FieldDescriptor::TYPE_FIXED32:
+        Integer(out_, static_cast<uint32_t>(v.bits), false);
+        return true;
+      case FieldDescriptor::TYPE_INT64:
+      case FieldDescriptor::TYPE_SFIXED64:
+        Integer(out_, static_cast<int64_t>(v.bits), true);
+        return true;
+      case FieldDescriptor::TYPE_SINT64:
+        Integer(out_, ZigZag64(v.bits), true);
+        return true;
+      case FieldDescriptor::TYPE_UINT64:
+      case FieldDescriptor::TYPE_FIXED64:
+        Integer(out_, v.bits, true);
+        return true;
+      case FieldDescriptor::TYPE_DOUBLE:
+        Floating(out_, AsDouble(v.bits));
+        return true;
+      case FieldDescriptor::TYPE_FLOAT:
+        Floating(out_, AsFloat(v.bits));
+        return true;
+      case FieldDescriptor::TYPE_BOOL:
+        out_->append(v.bits != 0 ? "true" : "false");
+        return true;
+      case FieldDescriptor::TYPE_ENUM: {
+        const int number = static_cast<int32_t>(v.bits);
+        if (Closed(f.field) && f.field->enum_type()->FindValueByNumber(number) == nullptr) {
+          return false;
+        }
+        WriteEnum(out_, f.field->enum_type(), number);
+        return true;
+      }
+      case FieldDescriptor::TYPE_STRING:
+        return text::AppendJsonString(out_, v.bytes);
+      case FieldDescriptor::TYPE_BYTES:
+        out_->push_back('"');
+        out_->append(absl::Base64Escape(absl::string_view(v.bytes.data(), v.bytes.size())));
+        out_->push_back('"');
+        return true;
+      case FieldDescriptor::TYPE_MESSAGE:
+        return Message(*f.message, v.bytes, depth + 1);
+      default:
+        return false;
+    }
+  }
+
+  // Timestamp, Duration, FieldMask, Empty and the wrappers, read from their fields.
+  bool Special(const TypePlan& plan, Cursor* c, int depth) {
+    Scalar values[3];  // by field number 1 and 2; an absent one is zero
+    std::vector<std::string_view> paths;
+    uint64_t last = 0;
+    while (!c->done()) {
+      uint64_t tag;
+      if (!c->Varint(&tag) || tag > 0xffffffffu) return false;
+      const uint64_t number = tag >> 3;
+      const int wire_type = static_cast<int>(tag & 7);
+      const FieldPlan* f = Find(plan, number);
+      if (f == nullptr || wire_type != WireTypeOf(f->type)) return false;
+      if (plan.form == Form::kFieldMask) {
+        Scalar v;
+        if (!ReadScalar(c, wire_type, &v)) return false;
+        paths.push_back(v.bytes);
+        continue;
+      }
+      if (number <= last || number > 2) return false;
+      last = number;
+      if (!ReadScalar(c, wire_type, &values[number])) return false;
+    }
+    switch (plan.form) {
+      case Form::kTimestamp:
+        return WriteTimestamp(out_, static_cast<int64_t>(values[1].bits),
+                              static_cast<int32_t>(values[2].bits));
+      case Form::kDuration:
+        return WriteDuration(out_, static_cast<int64_t>(values[1].bits),
+                             static_cast<int32_t>(values[2].bits));
+      case Form::kFieldMask:
+        return WriteFieldMask(out_, paths);
+      case Form::kEmpty:
+        out_->append("{}");
+        return true;
+      case Form::kWrapper:
+        // An absent value is the default one, written as such.
+        return Value(plan.fields[0], values[1], depth);
+      default:
+        return false;
+    }
+  }
+
+  std::string* out_;
+};
+
+// The plans of `type` and of every type its fields reach, added to `plans`.
+TypePlan* MakePlan(const Descriptor* type,
+                   std::map<const Descriptor*, std::unique_ptr<TypePlan>>* plans) {
+  if (auto it = plans->find(type); it != plans->end()) return it->second.get();
+  auto owned = std::make_unique<TypePlan>();
+  TypePlan* plan = owned.get();
+  plans->emplace(type, std::move(owned));
+  plan->type = type;
+  const std::string& name = type->full_name();
+  static constexpr const char* kWrappers[] = {
+      "google.protobuf.DoubleValue", "google.protobuf.FloatValue",  "google.protobuf.Int64Value",
+      "google.protobuf.UInt64Value", "google.protobuf.Int32Value",  "google.protobuf.UInt32Value",
+      "google.protobuf.BoolValue",   "google.protobuf.StringValue", "google.protobuf.BytesValue"};
+  if (name == "google.protobuf.Timestamp") {
+    plan->form = Form::kTimestamp;
+  } else if (name == "google.protobuf.Duration") {
+    plan->form = Form::kDuration;
+  } else if (name == "google.protobuf.FieldMask") {
+    plan->form = Form::kFieldMask;
+  } else if (name == "google.protobuf.Empty") {
+    plan->form = Form::kEmpty;
+  } else if (std::find(std::begin(kWrappers), std::end(kWrappers), name) != std::end(kWrappers)) {
+    plan->form = Form::kWrapper;
+  } else if (name == "google.protobuf.Struct" || name == "google.protobuf.Value" ||
+             name == "google.protobuf.ListValue" || name == "google.protobuf.Any") {
+    plan->walkable = false;
+  }
+  if (type->oneof_decl_count() > 64) plan->walkable = false;
+  int max_number = 0;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const FieldDescriptor* f = type->field(i);
+    if (i > 0 && f->number() <= type->field(i - 1)->number()) plan->walkable = false;
+    max_number = std::max(max_number, f->number());
+    FieldPlan fp;
+    fp.field = f;
+    fp.type = f->type();
+    if (!text::AppendJsonString(&fp.key, f->json_name())) plan->walkable = false;
+    fp.key.push_back(':');
+    fp.repeated = f->is_repeated();
+    fp.implicit = !f->is_repeated() && !f->has_presence();
+    fp.oneof = f->containing_oneof() != nullptr ? f->containing_oneof()->index() : -1;
+    if (f->is_map() || f->type() == FieldDescriptor::TYPE_GROUP) plan->walkable = false;
+    plan->fields.push_back(std::move(fp));
+  }
+  if (max_number < 256) {
+    plan->by_number.assign(max_number + 1, 0);
+    for (int i = 0; i < type->field_count(); ++i) {
+      plan->by_number[type->field(i)->number()] = static_cast<int16_t>(i + 1);
+    }
+  }
+  for (FieldPlan& fp : plan->fields) {
+    if (fp.type != FieldDescriptor::TYPE_MESSAGE) continue;
+    fp.message = MakePlan(fp.field->message_type(), plans);
+  }
+  return plan;
+}
+
+// Whether the wire walk can take `plan`'s type: it and every type it reaches are walkable.
+bool Reachable(const TypePlan* plan, std::set<const TypePlan*>* seen) {
+  if (!seen->insert(plan).second) return true;
+  if (!plan->walkable) return false;
+  for (const FieldPlan& fp : plan->fields) {
+    if (fp.message != nullptr && !Reachable(fp.message, seen)) return false;
+  }
+  return true;
+}
+
 // The same fields (number, name, JSON name, type, cardinality), down through message fields.
 bool SameFields(const Descriptor* a, const Descriptor* b) {
   if (a->full_name() != b->full_name() || a->field_count() != b->field_count()) return false;
@@ -384,6 +843,8 @@ bool SameFields(const Descriptor* a, const Descriptor* b) {
 
 JsonPrinter::JsonPrinter(const google::protobuf::DescriptorPool& pool) : factory_(&pool) {}
 
+JsonPrinter::~JsonPrinter() = default;
+
 const Message* JsonPrinter::Prototype(const Descriptor* type) const {
   {
     std::shared_lock lock(mu_);
@@ -408,6 +869,41 @@ const Message* JsonPrinter::FindPrototype(const Descriptor* type) const {
 
 std::optional<std::string> JsonPrinter::Print(const Descriptor* type,
                                               std::string_view bytes) const {
+  if (std::optional<std::string> walked = PrintWire(type, bytes)) return walked;
+  return PrintReflection(type, bytes);
+}
+
+const JsonPrinter::TypePlan& JsonPrinter::Plan(const Descriptor* type) const {
+  {
+    std::shared_lock lock(mu_);
+    if (auto it = plans_.find(type); it != plans_.end()) return *it->second;
+  }
+  std::unique_lock lock(mu_);
+  size_t before = plans_.size();
+  TypePlan* plan = MakePlan(type, &plans_);
+  if (plans_.size() != before) {
+    for (auto& [unused, p] : plans_) {
+      std::set<const TypePlan*> seen;
+      p->walks = Reachable(p.get(), &seen);
+    }
+  }
+  return *plan;
+}
+
+std::optional<std::string> JsonPrinter::PrintWire(const Descriptor* type,
+                                                  std::string_view bytes) const {
+  const TypePlan& plan = Plan(type);
+  if (!plan.walks || bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    return std::nullopt;
+  }
+  std::string out;
+  out.reserve(bytes.size() * 2 + 16);
+  if (!WireWriter(&out).Message(plan, bytes, 0)) return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> JsonPrinter::PrintReflection(const Descriptor* type,
+                                                        std::string_view bytes) const {
   const Message* prototype = Prototype(type);
   if (prototype == nullptr) return std::nullopt;
   // The parsed message lives in an arena: one block for its parts instead of one allocation

@@ -1,8 +1,10 @@
 // The fast JSON printer against protobuf's own, on random messages of every type of the public
-// API: where the fast one answers, both outputs are the same JSON.
+// API: where the fast one answers, both outputs are the same JSON. The wire walk alone is held
+// to the same, and bytes it must leave to the reflection walk (not canonical) are tried too.
 #include "services/gateway/json_print.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 
@@ -11,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "services/gateway/api_schema.hpp"
+#include "services/gateway/same_json_testing.hpp"
 
 namespace passerelle::gateway {
 namespace {
@@ -166,37 +169,12 @@ class Filler {
   std::mt19937 rng_;
 };
 
-// The same JSON value: numbers equal as doubles, or as floats (protobuf writes a float with
-// the digits of its float value, the fast printer with its shortest).
-bool SameJson(const nlohmann::json& a, const nlohmann::json& b) {
-  if (a.is_number() && b.is_number()) {
-    double x = a.get<double>(), y = b.get<double>();
-    return x == y || static_cast<float>(x) == static_cast<float>(y);
-  }
-  if (a.type() != b.type()) return false;
-  if (a.is_object()) {
-    if (a.size() != b.size()) return false;
-    for (auto it = a.begin(); it != a.end(); ++it) {
-      if (!b.contains(it.key()) || !SameJson(it.value(), b.at(it.key()))) return false;
-    }
-    return true;
-  }
-  if (a.is_array()) {
-    if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-      if (!SameJson(a[i], b[i])) return false;
-    }
-    return true;
-  }
-  return a == b;
-}
-
 TEST(JsonPrinter, WritesWhatProtobufWritesForEveryPublicType) {
   absl::StatusOr<std::unique_ptr<ApiSchema>> schema = ApiSchema::LoadEmbedded();
   ASSERT_TRUE(schema.ok()) << schema.status();
   const ApiSchema& api = **schema;
   google::protobuf::DynamicMessageFactory factory(&api.pool());
-  int compared = 0, fallbacks = 0, types = 0;
+  int compared = 0, fallbacks = 0, types = 0, walked = 0;
   for (const google::protobuf::FileDescriptorProto& file : api.files().file()) {
     const google::protobuf::FileDescriptor* fd = api.pool().FindFileByName(file.name());
     ASSERT_NE(fd, nullptr);
@@ -213,6 +191,7 @@ TEST(JsonPrinter, WritesWhatProtobufWritesForEveryPublicType) {
         Filler(seed * 7919 + static_cast<uint32_t>(types)).Fill(m.get(), 0);
         std::string bytes = m->SerializePartialAsString();
         std::optional<std::string> fast = api.printer().Print(d, bytes);
+        std::optional<std::string> wire = api.printer().PrintWire(d, bytes);
         std::string reference;
         google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonString(
             api.resolver(), ApiSchema::TypeUrl(d), bytes, &reference);
@@ -231,13 +210,21 @@ TEST(JsonPrinter, WritesWhatProtobufWritesForEveryPublicType) {
             << d->full_name() << " seed " << seed << "\nfast:     " << fast->substr(0, 1500)
             << "\nprotobuf: " << reference.substr(0, 1500);
         ++compared;
+        if (wire) {
+          ++walked;
+          nlohmann::json w = nlohmann::json::parse(*wire, nullptr, false);
+          ASSERT_TRUE(SameJson(w, b))
+              << d->full_name() << " seed " << seed << "\nwire:     " << wire->substr(0, 1500)
+              << "\nprotobuf: " << reference.substr(0, 1500);
+        }
       }
     }
   }
   EXPECT_GT(types, 50);
   EXPECT_GT(compared, fallbacks) << "the fast path should answer most messages";
-  std::cout << types << " types, " << compared << " messages compared, " << fallbacks
-            << " left to protobuf\n";
+  EXPECT_GT(walked, compared / 2) << "the wire walk should answer most messages";
+  std::cout << types << " types, " << compared << " messages compared (" << walked
+            << " by the wire walk), " << fallbacks << " left to protobuf\n";
 }
 
 TEST(JsonPrinter, LeavesWhatItCannotWriteToProtobuf) {
@@ -250,6 +237,144 @@ TEST(JsonPrinter, LeavesWhatItCannotWriteToProtobuf) {
   EXPECT_FALSE((*schema)->printer().Print(venue, std::string("\x0a\x02\xc3\x28", 4)));
   // An empty message is an empty object.
   EXPECT_EQ((*schema)->printer().Print(venue, ""), "{}");
+}
+
+// Wire bytes written by hand: a tag, then a value.
+std::string Tag(int number, int wire_type) {
+  std::string out;
+  uint64_t v = (static_cast<uint64_t>(number) << 3) | static_cast<uint64_t>(wire_type);
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+std::string Varint(uint64_t v) {
+  std::string out;
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+// A length-delimited field: a string, bytes or a message's bytes.
+std::string Str(int number, std::string_view value) {
+  return Tag(number, 2) + Varint(value.size()) + std::string(value);
+}
+std::string Double(int number, double value) {
+  std::string out = Tag(number, 1);
+  char raw[8];
+  std::memcpy(raw, &value, 8);
+  return out + std::string(raw, 8);
+}
+
+// Bytes a careless or hostile backend could send, each as (what it is, the bytes, whether the
+// wire walk answers): where it does, the two walks agree with protobuf; where it does not, the
+// reflection walk answers what parsing means, or nothing.
+TEST(JsonPrinter, TheWireWalkTakesOnlyCanonicalBytes) {
+  absl::StatusOr<std::unique_ptr<ApiSchema>> schema = ApiSchema::LoadEmbedded();
+  ASSERT_TRUE(schema.ok());
+  const ApiSchema& api = **schema;
+  const Descriptor* venue = api.pool().FindMessageTypeByName("passerelle.venues.v1.Venue");
+  ASSERT_NE(venue, nullptr);
+  // Venue: name = 1, id = 2, latitude = 10 (optional double), typologie = 12 (repeated string),
+  // services = 23 (repeated enum), provenance = 40 (message), state = 45 (enum),
+  // create_time = 47 (Timestamp), hours_understood = 50 (bool).
+  const std::string services_packed = Tag(23, 2) + Varint(2) + Varint(1) + Varint(2);
+  struct Case {
+    const char* what;
+    std::string bytes;
+    bool walked;
+  };
+  const std::vector<Case> cases = {
+      {"canonical", Str(1, "venues/a") + Str(2, "x") + Double(10, 50.5) + services_packed, true},
+      {"an explicit zero with presence is written", Double(10, 0.0), true},
+      {"an implicit default sent anyway is not written", Str(2, "") + Tag(45, 0) + Varint(0), true},
+      {"an int32 enum as a ten-byte varint", Tag(45, 0) + Varint(~uint64_t{0}), true},
+      {"an unknown enum number", Tag(45, 0) + Varint(977), true},
+      {"a Timestamp with its fields", Str(47, Tag(1, 0) + Varint(60) + Tag(2, 0) + Varint(5000)),
+       true},
+      {"an empty Timestamp", Str(47, ""), true},
+      {"the elements of a repeated field, unpacked",
+       Tag(23, 0) + Varint(1) + Tag(23, 0) + Varint(2), true},
+      {"packed then unpacked elements together", services_packed + Tag(23, 0) + Varint(3), true},
+      {"a repeated string", Str(12, "a") + Str(12, "b\"c"), true},
+      {"fields out of number order", Str(2, "x") + Str(1, "venues/a"), false},
+      {"a singular field twice (the last wins)", Str(1, "venues/a") + Str(1, "venues/b"), false},
+      {"a repeated field split by another",
+       Tag(23, 0) + Varint(1) + Tag(24, 0) + Varint(1) + Tag(23, 0) + Varint(2), false},
+      {"a message sent twice (merged)", Tag(40, 2) + Varint(0) + Tag(40, 2) + Varint(0), false},
+      {"an empty packed record", Tag(23, 2) + Varint(0), false},
+      {"an unknown field", Str(1, "venues/a") + Str(999, "?"), false},
+      {"a wire type that is not the field's", Tag(1, 0) + Varint(5), false},
+      {"a double of the wrong width", Tag(10, 5) + std::string(4, '\0'), false},
+      {"a negative zero", Double(10, -0.0), true},
+      {"field number zero", Tag(0, 0) + Varint(1), false},
+      {"a length past the end", Tag(1, 2) + Varint(50) + "short", false},
+      {"an eleven-byte varint", Tag(45, 0) + std::string(10, '\xff') + "\x01", false},
+      {"a truncated tag", std::string("\x80"), false},
+      {"invalid UTF-8 in a string", Str(1, "\xc3\x28"), false},
+      {"a NUL in a string", Str(1, std::string("a\0b", 3)), true},
+      {"a group's wire type", Tag(40, 3) + Tag(40, 4), false},
+      {"a Timestamp with an unknown field", Str(47, Tag(3, 0) + Varint(1)), false},
+      {"a Timestamp in the year 10000", Str(47, Tag(1, 0) + Varint(253402300800)), false},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    std::optional<std::string> wire = api.printer().PrintWire(venue, c.bytes);
+    EXPECT_EQ(wire.has_value(), c.walked) << (wire ? *wire : "");
+    std::optional<std::string> printed = api.printer().Print(venue, c.bytes);
+    google::protobuf::DynamicMessageFactory factory(&api.pool());
+    std::unique_ptr<Message> parsed(factory.GetPrototype(venue)->New());
+    bool parses = parsed->ParseFromString(c.bytes);
+    if (!parses) {
+      EXPECT_FALSE(printed.has_value()) << *printed;
+      continue;
+    }
+    std::string reference;
+    google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonString(
+        api.resolver(), ApiSchema::TypeUrl(venue), parsed->SerializeAsString(), &reference);
+    if (!printed) continue;  // left to protobuf, which answers or explains
+    ASSERT_TRUE(s.ok()) << s.message();
+    nlohmann::json expected = nlohmann::json::parse(reference);
+    EXPECT_TRUE(SameJson(nlohmann::json::parse(*printed), expected)) << *printed << "\n"
+                                                                     << reference;
+    if (wire) {
+      EXPECT_TRUE(SameJson(nlohmann::json::parse(*wire), expected)) << *wire;
+    }
+  }
+}
+
+// Messages nested past protobuf's limit are refused by both walks, without running out of
+// stack.
+TEST(JsonPrinter, RefusesMessagesNestedTooDeep) {
+  absl::StatusOr<std::unique_ptr<ApiSchema>> schema = ApiSchema::LoadEmbedded();
+  ASSERT_TRUE(schema.ok());
+  const ApiSchema& api = **schema;
+  // A self-nesting public type: walk the pool for a message with a field of its own type.
+  const Descriptor* nesting = nullptr;
+  int field_number = 0;
+  for (const google::protobuf::FileDescriptorProto& file : api.files().file()) {
+    const google::protobuf::FileDescriptor* fd = api.pool().FindFileByName(file.name());
+    for (int i = 0; fd != nullptr && i < fd->message_type_count() && nesting == nullptr; ++i) {
+      const Descriptor* d = fd->message_type(i);
+      for (int j = 0; j < d->field_count(); ++j) {
+        if (d->field(j)->message_type() == d) {
+          nesting = d;
+          field_number = d->field(j)->number();
+          break;
+        }
+      }
+    }
+  }
+  ASSERT_NE(nesting, nullptr) << "no self-nesting type in the public API";
+  std::cout << "nesting " << nesting->full_name() << " through field " << field_number << "\n";
+  std::string bytes;
+  for (int i = 0; i < 5000; ++i) bytes = Tag(field_number, 2) + Varint(bytes.size()) + bytes;
+  EXPECT_FALSE(api.printer().PrintWire(nesting, bytes).has_value());
+  EXPECT_FALSE(api.printer().Print(nesting, bytes).has_value());
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // type byte picks one of the public methods' answer types, the rest are the answer's bytes.
 // Properties: no crash, bounded work; what the printer writes is JSON and valid UTF-8, and
 // protobuf's own printer accepts the same message (the printer never answers where protobuf
-// would refuse; where it declines, protobuf answers or explains).
+// would refuse; where it declines, protobuf answers or explains) and writes the same JSON. The
+// wire walk alone answers only for bytes that parse, and then the same JSON again.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "nlohmann/json.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/routes.hpp"
+#include "services/gateway/same_json_testing.hpp"
 #include "tests/fuzz/check.hpp"
 
 using namespace passerelle;
@@ -47,6 +49,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const google::protobuf::Descriptor* type = w.answers[data[0] % w.answers.size()];
   std::string_view bytes(reinterpret_cast<const char*>(data + 1), size - 1);
   std::optional<std::string> printed = w.schema->printer().Print(type, bytes);
+  std::optional<std::string> wire = w.schema->printer().PrintWire(type, bytes);
+  FUZZ_CHECK(!wire || printed, "the wire walk answered where the printer did not");
   if (!printed) return 0;
   FUZZ_CHECK(text::IsValidUtf8(*printed), "printed JSON is not valid UTF-8");
   FUZZ_CHECK(nlohmann::json::accept(*printed), "printed text is not JSON");
@@ -63,5 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                                  parsed->SerializePartialAsString(), &reference);
   FUZZ_CHECK(s.ok(),
              "the fast printer answered where protobuf's refuses: " + std::string(s.message()));
+  nlohmann::json expected = nlohmann::json::parse(reference);
+  FUZZ_CHECK(SameJson(nlohmann::json::parse(*printed), expected),
+             "the fast printer and protobuf's differ:\n" + *printed + "\n" + reference);
+  FUZZ_CHECK(!wire || SameJson(nlohmann::json::parse(*wire), expected),
+             "the wire walk and protobuf's differ:\n" + *wire + "\n" + reference);
   return 0;
 }

@@ -100,6 +100,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "the printers disagree (or one refused the answer)\n");
     return 1;
   }
+  // A backend's answer is canonical: the printer's wire walk takes it (json_print.hpp).
+  if (api.printer().PrintWire(type, bytes) != ours) {
+    std::fprintf(stderr, "the wire walk did not answer, or answered otherwise\n");
+    return 1;
+  }
 
   // Ten rounds, each printer in turn: what else runs on the machine weighs on both alike.
   size_t sink = 0;
