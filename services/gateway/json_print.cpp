@@ -51,14 +51,15 @@ void Floating(std::string* out, T v) {
 // Nanoseconds with 0, 3, 6 or 9 digits, as protobuf writes them.
 void Nanos(std::string* out, int32_t nanos) {
   if (nanos == 0) return;
-  std::string digits = absl::StrCat(nanos + 1000000000).substr(1);  // 9 digits
-  if (nanos % 1000000 == 0) {
-    digits.resize(3);
-  } else if (nanos % 1000 == 0) {
-    digits.resize(6);
+  char digits[10];
+  digits[0] = '.';
+  uint32_t v = static_cast<uint32_t>(nanos);
+  for (int i = 9; i >= 1; --i) {
+    digits[i] = static_cast<char>('0' + v % 10);
+    v /= 10;
   }
-  out->push_back('.');
-  out->append(digits);
+  size_t n = nanos % 1000000 == 0 ? 3 : nanos % 1000 == 0 ? 6 : 9;
+  out->append(digits, n + 1);
 }
 
 // `YYYY-MM-DDTHH:MM:SS` of a Unix time, UTC (proleptic Gregorian; days to civil date after
@@ -395,11 +396,17 @@ enum class Form { kObject, kTimestamp, kDuration, kFieldMask, kEmpty, kWrapper }
 struct FieldPlan {
   const FieldDescriptor* field = nullptr;
   FieldDescriptor::Type type = FieldDescriptor::TYPE_INT32;
-  std::string key;  // `"jsonName":`
+  std::string key;  // `,"jsonName":`, written from its second byte for a first member
   bool repeated = false;
   bool implicit = false;  // no presence: its default value is not written
   int oneof = -1;         // its oneof's index in the message, -1 for none
   const JsonPrinter::TypePlan* message = nullptr;
+  // Enums: each named number's JSON (`"NAME"`) by number, for numbers 0 to 1023 (empty: not
+  // named there); NullValue written as null; a closed (proto2) enum's unnamed numbers are
+  // unknown fields.
+  std::vector<std::string> enum_json;
+  bool null_value = false;
+  bool closed = false;
 };
 
 struct JsonPrinter::TypePlan {
@@ -614,9 +621,7 @@ class WireWriter {
           }
         }
       }
-      if (any) out_->push_back(',');
-      any = true;
-      out_->append(f->key);
+      Key(*f, &any);
       if (!Value(*f, v, depth)) return false;
     }
     if (open != nullptr) out_->push_back(']');
@@ -641,11 +646,15 @@ class WireWriter {
       out_->push_back(',');
       return;
     }
-    if (*any) out_->push_back(',');
-    *any = true;
-    out_->append(f.key);
+    Key(f, any);
     out_->push_back('[');
     *open = &f;
+  }
+
+  // A member's key, after a comma unless it is the object's first.
+  void Key(const FieldPlan& f, bool* any) {
+    out_->append(f.key, *any ? 0 : 1);
+    *any = true;
   }
 
   bool Value(const FieldPlan& f, const Scalar& v, int depth) {
@@ -685,9 +694,16 @@ class WireWriter {
         return true;
       case FieldDescriptor::TYPE_ENUM: {
         const int number = static_cast<int32_t>(v.bits);
-        if (Closed(f.field) && f.field->enum_type()->FindValueByNumber(number) == nullptr) {
-          return false;
+        if (f.null_value) {
+          out_->append("null");
+          return true;
         }
+        if (number >= 0 && static_cast<size_t>(number) < f.enum_json.size() &&
+            !f.enum_json[number].empty()) {
+          out_->append(f.enum_json[number]);
+          return true;
+        }
+        if (f.closed && f.field->enum_type()->FindValueByNumber(number) == nullptr) return false;
         WriteEnum(out_, f.field->enum_type(), number);
         return true;
       }
@@ -786,11 +802,25 @@ TypePlan* MakePlan(const Descriptor* type,
     FieldPlan fp;
     fp.field = f;
     fp.type = f->type();
+    fp.key = ",";
     if (!text::AppendJsonString(&fp.key, f->json_name())) plan->walkable = false;
     fp.key.push_back(':');
     fp.repeated = f->is_repeated();
     fp.implicit = !f->is_repeated() && !f->has_presence();
     fp.oneof = f->containing_oneof() != nullptr ? f->containing_oneof()->index() : -1;
+    if (const google::protobuf::EnumDescriptor* e = f->enum_type()) {
+      fp.null_value = e->full_name() == "google.protobuf.NullValue";
+      fp.closed = Closed(f);
+      for (int v = 0; v < e->value_count(); ++v) {
+        const int number = e->value(v)->number();
+        if (number < 0 || number >= 1024) continue;
+        if (static_cast<size_t>(number) >= fp.enum_json.size()) fp.enum_json.resize(number + 1);
+        // The first name of a number, as FindValueByNumber gives (aliases).
+        if (fp.enum_json[number].empty()) {
+          fp.enum_json[number] = absl::StrCat("\"", e->FindValueByNumber(number)->name(), "\"");
+        }
+      }
+    }
     if (f->is_map() || f->type() == FieldDescriptor::TYPE_GROUP) plan->walkable = false;
     plan->fields.push_back(std::move(fp));
   }
@@ -897,7 +927,9 @@ std::optional<std::string> JsonPrinter::PrintWire(const Descriptor* type,
     return std::nullopt;
   }
   std::string out;
-  out.reserve(bytes.size() * 2 + 16);
+  // JSON runs to about three times the bytes of a venue (keys, quotes, enum names): one
+  // allocation for most answers.
+  out.reserve(bytes.size() * 3 + 64);
   if (!WireWriter(&out).Message(plan, bytes, 0)) return std::nullopt;
   return out;
 }

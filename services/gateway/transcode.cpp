@@ -539,7 +539,9 @@ absl::StatusOr<std::string> JsonToRequest(const ApiSchema& schema, const Route& 
 
 absl::StatusOr<std::string> MessageToJson(const ApiSchema& schema, const Descriptor* type,
                                           std::string_view bytes) {
-  if (std::optional<std::string> fast = schema.printer().Print(type, bytes)) return *fast;
+  if (std::optional<std::string> fast = schema.printer().Print(type, bytes)) {
+    return std::move(*fast);
+  }
   std::string out;
   google::protobuf::util::Status s = google::protobuf::util::BinaryToJsonString(
       schema.resolver(), ApiSchema::TypeUrl(type), std::string(bytes), &out);
