@@ -248,11 +248,17 @@ def main():
         print(f"  REST / gRPC through the gateway:          {rest_rps / gw_grpc:9.2f}x")
         print(f"  gateway resident memory:                  {memory:9.1f} MB -> "
               f"{goal(memory < 100)} (< 100 MB)")
-        assert get_bad == 0 and rest_bad == 0 and ogc_bad == 0, "error answers under load"
-        assert nocache_bad == 0, "error answers under load"
-        assert hits > 0, "no read was answered from the door's memory"
-        assert get16_bad == 0 and rest16_bad == 0, "error answers under load"
-        assert gw_ok > 0 and direct_ok > 0
+        try:
+            assert get_bad == 0 and rest_bad == 0 and ogc_bad == 0, "error answers under load"
+            assert nocache_bad == 0, "error answers under load"
+            assert hits > 0, "no read was answered from the door's memory"
+            assert get16_bad == 0 and rest16_bad == 0, "error answers under load"
+            assert gw_ok > 0 and direct_ok > 0
+        except AssertionError:
+            # What the services said about the errors (they log every 5xx).
+            for proc in stack.procs:
+                print(f"--- {proc.label} log tail ---\n{proc.log_tail()}")
+            raise
     finally:
         stack.stop(check=False, timeout=30)
 
