@@ -2,9 +2,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/field_comparator.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "libs/api/status.hpp"
 #include "passerelle/venues/v1/venues.pb.h"
+#include "services/gateway/json_testing.hpp"
 
 namespace passerelle::gateway {
 namespace {
@@ -265,6 +270,87 @@ TEST_F(TranscodeTest, ResponsesPrintAsProto3Json) {
                     venue.SerializeAsString());
   ASSERT_TRUE(json.ok()) << json.status();
   EXPECT_EQ(*json, R"({"name":"venues/abc","codePostal":"59100"})");
+}
+
+// Every public method's request, filled at random and written as JSON by protobuf, comes back
+// as the same message: whether the encoder took it (plain values) or left it to protobuf's
+// parser (well-known types, maps, bytes, NaN…). JSON protobuf refuses is refused.
+TEST_F(TranscodeTest, EveryRequestComesBackAsTheMessageItWas) {
+  google::protobuf::DynamicMessageFactory factory(&schema_->pool());
+  int compared = 0, refused = 0;
+  for (const Route& route : table_->routes()) {
+    const google::protobuf::Descriptor* type = route.method->input_type();
+    for (uint32_t seed = 0; seed < 30; ++seed) {
+      std::unique_ptr<google::protobuf::Message> m(factory.GetPrototype(type)->New());
+      Filler(seed * 104729 + static_cast<uint32_t>(compared)).Fill(m.get(), 0);
+      std::string text;
+      if (!google::protobuf::util::MessageToJsonString(*m, &text).ok()) continue;
+      nlohmann::json request = nlohmann::json::parse(text, nullptr, false);
+      ASSERT_FALSE(request.is_discarded()) << text;
+      absl::StatusOr<std::string> bytes = JsonToRequest(*schema_, route, request);
+      std::unique_ptr<google::protobuf::Message> expected(factory.GetPrototype(type)->New());
+      google::protobuf::util::Status parsed =
+          google::protobuf::util::JsonStringToMessage(request.dump(), expected.get());
+      if (!parsed.ok()) {
+        EXPECT_FALSE(bytes.ok()) << type->full_name() << ": " << text;
+        ++refused;
+        continue;
+      }
+      ASSERT_TRUE(bytes.ok()) << type->full_name() << ": " << bytes.status() << "\n" << text;
+      std::unique_ptr<google::protobuf::Message> back(factory.GetPrototype(type)->New());
+      ASSERT_TRUE(back->ParseFromString(*bytes)) << type->full_name();
+      std::string differences;
+      google::protobuf::util::DefaultFieldComparator numbers;
+      numbers.set_treat_nan_as_equal(true);
+      google::protobuf::util::MessageDifferencer differ;
+      differ.set_field_comparator(&numbers);
+      differ.ReportDifferencesToString(&differences);
+      ASSERT_TRUE(differ.Compare(*back, *expected)) << type->full_name() << " seed " << seed << "\n"
+                                                    << text.substr(0, 2000) << "\n"
+                                                    << differences;
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 1000);
+  std::cout << compared << " requests compared, " << refused << " refused by both\n";
+}
+
+// Values the encoder must not take as plain, each refused, or read as protobuf reads it.
+TEST_F(TranscodeTest, TheEncoderLeavesWhatIsNotPlainToProtobuf) {
+  const Route* search = nullptr;
+  for (const Route& r : table_->routes()) {
+    if (r.method->name() == "SearchVenues") search = &r;
+  }
+  ASSERT_NE(search, nullptr);
+  auto encode = [&](std::string_view text) {
+    return JsonToRequest(*schema_, *search, nlohmann::json::parse(text));
+  };
+  // Numbers in strings: protobuf's parser reads them.
+  v1::SearchVenuesRequest quoted =
+      Parse<v1::SearchVenuesRequest>(encode(R"({"pageSize": "20", "near": {"latitude": "48.5"}})"));
+  EXPECT_EQ(quoted.page_size(), 20);
+  EXPECT_EQ(quoted.near().latitude(), 48.5);
+  // null is the default value.
+  EXPECT_EQ(Parse<v1::SearchVenuesRequest>(encode(R"({"pageSize": null})")).page_size(), 0);
+  // Plain values, taken by the encoder.
+  v1::SearchVenuesRequest plain = Parse<v1::SearchVenuesRequest>(encode(
+      R"({"page_size": 7, "near": {"latitude": 48.8566, "longitude": -2, "radiusMeters": 5000},
+                 "services": ["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES"], "query": "été"})"));
+  EXPECT_EQ(plain.page_size(), 7);
+  EXPECT_EQ(plain.near().latitude(), 48.8566);
+  EXPECT_EQ(plain.near().longitude(), -2);
+  ASSERT_EQ(plain.services_size(), 1);
+  EXPECT_EQ(plain.services(0), v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+  EXPECT_EQ(plain.query(), "été");
+  // Refused, by protobuf's parser in its words.
+  for (const char* bad :
+       {R"({"pageSize": 2147483648})", R"({"pageSize": -2147483649})", R"({"pageSize": 1.5})",
+        R"({"pageSize": [1]})", R"({"pageSize": true})", R"({"services": ["SERVICE_NOPE"]})",
+        R"({"near": 3})", R"({"near.latitude": 3})", R"({"nope": 1})", R"({"query": 5})",
+        R"({"near": {"latitude": 1}, "within": {}})"}) {
+    SCOPED_TRACE(bad);
+    EXPECT_FALSE(encode(bad).ok());
+  }
 }
 
 }  // namespace

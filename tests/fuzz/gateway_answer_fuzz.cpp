@@ -16,8 +16,8 @@
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "services/gateway/api_schema.hpp"
+#include "services/gateway/json_testing.hpp"
 #include "services/gateway/routes.hpp"
-#include "services/gateway/same_json_testing.hpp"
 #include "tests/fuzz/check.hpp"
 
 using namespace passerelle;

@@ -1,13 +1,18 @@
 // The gateway's request builder: a method byte, then `target\nbody`, through path splitting,
 // route matching, query and JSON transcoding and the conversion to the request message
 // (services/gateway/transcode.cpp). Properties: no crash, bounded work, every refusal an
-// INVALID_ARGUMENT (or a reasoned one) whose message and violations are valid UTF-8.
+// INVALID_ARGUMENT (or a reasoned one) whose message and violations are valid UTF-8; a request
+// built is the message protobuf's own JSON parser reads from the same JSON.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
 
+#include "google/protobuf/dynamic_message.h"
+#include "google/protobuf/util/field_comparator.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "libs/api/status.hpp"
 #include "services/gateway/api_schema.hpp"
 #include "services/gateway/routes.hpp"
@@ -81,6 +86,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   absl::StatusOr<std::string> bytes = JsonToRequest(*w.schema, *found.route, *json);
-  if (!bytes.ok()) CheckRefusal(bytes.status(), "conversion");
+  if (!bytes.ok()) {
+    CheckRefusal(bytes.status(), "conversion");
+    return 0;
+  }
+  static google::protobuf::DynamicMessageFactory* factory =
+      new google::protobuf::DynamicMessageFactory(&w.schema->pool());
+  const google::protobuf::Message* prototype =
+      factory->GetPrototype(found.route->method->input_type());
+  std::unique_ptr<google::protobuf::Message> built(prototype->New());
+  std::unique_ptr<google::protobuf::Message> reference(prototype->New());
+  FUZZ_CHECK(built->ParseFromString(*bytes), "the request built does not parse");
+  FUZZ_CHECK(google::protobuf::util::JsonStringToMessage(json->dump(), reference.get()).ok(),
+             "a request was built from JSON protobuf's parser refuses: " + json->dump());
+  google::protobuf::util::DefaultFieldComparator numbers;
+  numbers.set_treat_nan_as_equal(true);
+  google::protobuf::util::MessageDifferencer differ;
+  differ.set_field_comparator(&numbers);
+  FUZZ_CHECK(differ.Compare(*built, *reference),
+             "the request built is not what protobuf's parser reads: " + json->dump());
   return 0;
 }
