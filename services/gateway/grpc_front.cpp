@@ -168,11 +168,16 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
   // (the owner may have been filled in).
   absl::StatusOr<std::string> Authorized(std::string bytes) {
     const google::protobuf::Descriptor* type = route_->method->input_type();
-    if (route_->access.source_field().empty() && route_->access.owner_field().empty() &&
-        route_->field_scopes.empty()) {
-      // Only the method's scope to check: no need to read the message.
+    if (route_->access.source_field().empty() && route_->access.owner_field().empty()) {
+      // No source or owner to check: the method's scope, and whether the request sets a field
+      // the caller may not (read from the wire; the full check below when it does).
       if (absl::Status s = AuthorizeScope(*route_, caller_); !s.ok()) return s;
-      return bytes;
+      bool beyond = false;
+      for (const google::protobuf::FieldDescriptor* f : FieldsBeyondScope(*route_, caller_)) {
+        std::optional<bool> set = WireFieldSet(bytes, f->number());
+        beyond = beyond || !set || *set;
+      }
+      if (!beyond) return bytes;
     }
     absl::StatusOr<std::string> printed = MessageToJson(*front_.schema, type, bytes);
     if (!printed.ok()) {

@@ -458,6 +458,10 @@ struct Cursor {
 
   // A varint of up to ten bytes, as protobuf reads them (bits past the 64th dropped).
   bool Varint(uint64_t* v) {
+    if (p < end && *p < 0x80) {  // most tags, lengths and enum values
+      *v = *p++;
+      return true;
+    }
     uint64_t result = 0;
     for (int shift = 0; shift < 70; shift += 7) {
       if (p >= end) return false;
@@ -493,7 +497,7 @@ struct Scalar {
   std::string_view bytes;
 };
 
-bool ReadScalar(Cursor* c, int wire_type, Scalar* v) {
+inline bool ReadScalar(Cursor* c, int wire_type, Scalar* v) {
   switch (wire_type) {
     case kVarint:
       return c->Varint(&v->bits);

@@ -207,6 +207,15 @@ absl::Status AuthorizeScope(const Route& route, const Caller& caller) {
                 absl::StrCat("cette opération (", route.method->name(), ")"));
 }
 
+std::vector<const google::protobuf::FieldDescriptor*> FieldsBeyondScope(const Route& route,
+                                                                        const Caller& caller) {
+  std::vector<const google::protobuf::FieldDescriptor*> out;
+  for (const auto& [field, scope] : route.field_scopes) {
+    if (!Allowed(caller, scope)) out.push_back(field);
+  }
+  return out;
+}
+
 absl::Status Authorize(const Route& route, const Caller& caller, nlohmann::json* request) {
   auto allowed = [&](api::v1::Scope needed) { return Allowed(caller, needed); };
   auto refuse = [&](api::v1::Scope needed, const std::string& what) {

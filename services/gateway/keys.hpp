@@ -96,6 +96,11 @@ class KeyRing {
 /// UNAUTHENTICATED for an anonymous caller where a key is needed, PERMISSION_DENIED otherwise.
 absl::Status AuthorizeScope(const Route& route, const Caller& caller);
 
+/// The fields of `route.field_scopes` the caller's scopes do not allow it to set (none for a key
+/// that holds them all): where none of them is set, the method's scope is the whole check.
+std::vector<const google::protobuf::FieldDescriptor*> FieldsBeyondScope(const Route& route,
+                                                                        const Caller& caller);
+
 /// Checks a caller against a route: the method's scope, raised field scopes, the source a
 /// bound key may write and the owner an organisation key acts for (filled in when empty).
 /// UNAUTHENTICATED when a key is needed and none was given; PERMISSION_DENIED otherwise.

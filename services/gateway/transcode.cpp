@@ -809,4 +809,51 @@ std::optional<std::string> WireString(const google::protobuf::Descriptor* type,
   return found;
 }
 
+std::optional<bool> WireFieldSet(std::string_view bytes, int number) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  bool set = false;
+  while (uint32_t tag = in.ReadTag()) {
+    if (WireFormatLite::GetTagFieldNumber(tag) != number) {
+      if (!WireFormatLite::SkipField(&in, tag)) return std::nullopt;
+      continue;
+    }
+    switch (WireFormatLite::GetTagWireType(tag)) {
+      case WireFormatLite::WIRETYPE_VARINT: {
+        uint64_t v;
+        if (!in.ReadVarint64(&v)) return std::nullopt;
+        set = set || v != 0;
+        break;
+      }
+      case WireFormatLite::WIRETYPE_FIXED64: {
+        uint64_t v;
+        if (!in.ReadLittleEndian64(&v)) return std::nullopt;
+        set = set || v != 0;
+        break;
+      }
+      case WireFormatLite::WIRETYPE_FIXED32: {
+        uint32_t v;
+        if (!in.ReadLittleEndian32(&v)) return std::nullopt;
+        set = set || v != 0;
+        break;
+      }
+      case WireFormatLite::WIRETYPE_LENGTH_DELIMITED: {
+        // Strings, bytes, messages and packed lists: only an empty string or list is a default
+        // (an empty message is a set one); a caller cannot tell them apart here, so any
+        // length-delimited occurrence counts as set.
+        uint32_t length;
+        if (!in.ReadVarint32(&length) || !in.Skip(static_cast<int>(length))) return std::nullopt;
+        set = true;
+        break;
+      }
+      default:
+        return std::nullopt;
+    }
+  }
+  if (!in.ConsumedEntireMessage() || in.CurrentPosition() != static_cast<int>(bytes.size())) {
+    return std::nullopt;
+  }
+  return set;
+}
+
 }  // namespace passerelle::gateway

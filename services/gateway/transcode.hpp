@@ -62,6 +62,12 @@ absl::StatusOr<nlohmann::json> ParseJsonBody(std::string_view body);
 std::optional<std::string> WireString(const google::protobuf::Descriptor* type,
                                       std::string_view bytes, std::string_view field_name);
 
+/// Whether a top-level field of a serialized message holds anything but its default value on
+/// the wire (a message, even empty; a list element; a non-empty string; a non-zero number):
+/// false when every occurrence is a default, so that parsing gives the default. nullopt when the
+/// bytes are not a well-formed message.
+std::optional<bool> WireFieldSet(std::string_view bytes, int number);
+
 /// Decodes one query-string component (`+` is a space). nullopt on a bad %-escape.
 std::optional<std::string> DecodeQueryComponent(std::string_view raw);
 

@@ -754,6 +754,28 @@ class GatewayE2E(unittest.TestCase):
             pb.SearchVenuesRequest(query="mediatheque", page_size=5),
             metadata=[("x-request-id", "grpc-e2e-1")], timeout=10)
         self.assertEqual(dict(call.initial_metadata())["x-request-id"], "grpc-e2e-1")
+        # A field that needs a scope of its own (show_withdrawn: partner), read from the wire;
+        # with an organisation's key (the anonymous bucket is shared with the REST tests).
+        org = [("authorization", f"Bearer {self.org_a}")]
+        stub.ListVenues(pb.ListVenuesRequest(page_size=1, show_withdrawn=False), metadata=org,
+                        timeout=10)
+        with self.assertRaises(grpc.RpcError) as hidden_field:
+            stub.ListVenues(pb.ListVenuesRequest(page_size=1, show_withdrawn=True), metadata=org,
+                            timeout=10)
+        self.assertEqual(hidden_field.exception.code(), grpc.StatusCode.PERMISSION_DENIED)
+        stub.ListVenues(pb.ListVenuesRequest(page_size=1, show_withdrawn=True),
+                        metadata=[("authorization", f"Bearer {self.partner}")], timeout=10)
+        # Sent twice, the last value is what parsing reads: true then false is not set...
+        raw = channel.unary_unary("/passerelle.venues.v1.VenueService/ListVenues")
+        raw(b"\x28\x01\x28\x00", metadata=org, timeout=10)
+        # ...and false then true is, as is a value of 2 (any non-zero varint is true).
+        for bytes_ in (b"\x28\x00\x28\x01", b"\x28\x02", b"\x28\x80\x01"):
+            with self.assertRaises(grpc.RpcError) as twice:
+                raw(bytes_, metadata=org, timeout=10)
+            self.assertEqual(twice.exception.code(), grpc.StatusCode.PERMISSION_DENIED, bytes_)
+        with self.assertRaises(grpc.RpcError) as cut:
+            raw(b"\x28", metadata=org, timeout=10)  # a tag without its value
+        self.assertEqual(cut.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         with self.assertRaises(grpc.RpcError) as refused:
             stub.CreateVenue(pb.CreateVenueRequest(venue=pb.Venue(nom="x")), timeout=10)
         self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
