@@ -454,6 +454,14 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
       if (absl::Status s = CheckJsonType(input.content_type); !s.ok()) return s;
       absl::StatusOr<json> body = ParseJsonBody(input.body);
       if (!body.ok()) return body.status();
+      // A message is an object (the well-known types aside: a Timestamp is a string). Anything
+      // else would be replaced by an empty object when the path fills in the name, and a
+      // PATCH would then blank the fields of its mask.
+      const Descriptor* message = route.body_field->message_type();
+      if (message != nullptr && message->file()->name().rfind("google/protobuf/", 0) != 0 &&
+          !body->is_object()) {
+        return Invalid("body", "[json] un objet JSON est attendu");
+      }
       req[route.body_field->json_name()] = *std::move(body);
     }
   } else if (!input.body.empty()) {

@@ -222,6 +222,20 @@ TEST_F(TranscodeTest, AFieldGivenTwiceIsRefused) {
             "venues[1].code_postal");
 }
 
+// A body field that is a message takes an object: anything else would become an empty venue
+// once the path fills in its name, and a PATCH would blank the fields of its mask.
+TEST_F(TranscodeTest, AMessageBodyMustBeAnObject) {
+  for (const char* body : {R"("hello")", "[1,2,3]", "null", "42", "true"}) {
+    SCOPED_TRACE(body);
+    absl::StatusOr<std::string> refused =
+        Build("PATCH", "/v1/venues/abc?updateMask=complementAdresse", body);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(Field(refused), "body");
+    EXPECT_THAT(refused.status().message(), HasSubstr("objet JSON"));
+  }
+  EXPECT_TRUE(Build("PATCH", "/v1/venues/abc?updateMask=complementAdresse", "{}").ok());
+}
+
 TEST_F(TranscodeTest, UnknownBodyFieldsAreRefused) {
   absl::StatusOr<std::string> refused =
       Build("POST", "/v1/venues/abc:withdraw", R"({"reasn": "typo"})");
