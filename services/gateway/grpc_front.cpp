@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/dynamic_message.h"
 #include "grpcpp/generic/async_generic_service.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/impl/server_builder_option.h"
@@ -48,6 +49,8 @@ struct GrpcFront::Impl : public grpc::CallbackGenericService {
   GrpcFrontOptions options;
   std::map<std::string, const Route*> by_path;
   std::unique_ptr<PublicReflection> reflection;
+  // Requests read before their access rules are checked (thread-safe once made).
+  std::unique_ptr<google::protobuf::DynamicMessageFactory> factory;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
 
@@ -179,11 +182,20 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
       }
       if (!beyond) return bytes;
     }
+    // Read as the backend would: bytes it would refuse (invalid UTF-8, a cut field) are refused
+    // here, not printed by a lenient converter and re-encoded into something else.
+    std::unique_ptr<google::protobuf::Message> parsed(front_.factory->GetPrototype(type)->New());
+    if (!parsed->ParseFromString(bytes)) {
+      return absl::InvalidArgumentError("message illisible pour cette méthode");
+    }
     absl::StatusOr<std::string> printed = MessageToJson(*front_.schema, type, bytes);
     if (!printed.ok()) {
       return absl::InvalidArgumentError("message illisible pour cette méthode");
     }
     nlohmann::json request = nlohmann::json::parse(*printed, nullptr, false);
+    if (request.is_discarded()) {
+      return absl::InvalidArgumentError("message illisible pour cette méthode");
+    }
     nlohmann::json before = request;
     if (absl::Status s = Authorize(*route_, caller_, &request); !s.ok()) return s;
     if (request == before) return bytes;
@@ -315,6 +327,7 @@ absl::StatusOr<std::unique_ptr<GrpcFront>> GrpcFront::Start(const ApiSchema& sch
   impl->backends = &backends;
   impl->keys = &keys;
   impl->gate = std::make_unique<Gate>(keys, limiter, impl->options.rate_limits);
+  impl->factory = std::make_unique<google::protobuf::DynamicMessageFactory>(&schema.pool());
   for (const Route& r : routes.routes()) impl->by_path.emplace(r.grpc_path, &r);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(impl->options.address, grpc::InsecureServerCredentials(), &impl->port);

@@ -456,14 +456,15 @@ struct Cursor {
   const uint8_t* end;
   bool done() const { return p >= end; }
 
-  // A varint of up to ten bytes, as protobuf reads them (bits past the 64th dropped).
-  bool Varint(uint64_t* v) {
+  // A varint of up to `max_bytes` bytes (ten for values, five for tags and lengths), as
+  // protobuf reads them (bits past the 64th dropped).
+  bool Varint(uint64_t* v, int max_bytes = 10) {
     if (p < end && *p < 0x80) {  // most tags, lengths and enum values
       *v = *p++;
       return true;
     }
     uint64_t result = 0;
-    for (int shift = 0; shift < 70; shift += 7) {
+    for (int shift = 0; shift < 7 * max_bytes; shift += 7) {
       if (p >= end) return false;
       uint8_t b = *p++;
       result |= static_cast<uint64_t>(b & 0x7f) << (shift < 64 ? shift : 63);
@@ -484,7 +485,7 @@ struct Cursor {
   }
   bool Length(std::string_view* s) {
     uint64_t n;
-    if (!Varint(&n) || n > static_cast<uint64_t>(end - p)) return false;
+    if (!Varint(&n, 5) || n > static_cast<uint64_t>(end - p) || n > 0x7fffffff) return false;
     *s = std::string_view(reinterpret_cast<const char*>(p), n);
     p += n;
     return true;
@@ -569,7 +570,7 @@ class WireWriter {
     bool any = false;                 // a member written
     while (!c.done()) {
       uint64_t tag;
-      if (!c.Varint(&tag) || tag > 0xffffffffu) return false;
+      if (!c.Varint(&tag, 5) || tag > 0xffffffffu) return false;
       const uint64_t number = tag >> 3;
       const int wire_type = static_cast<int>(tag & 7);
       const FieldPlan* f = Find(plan, number);
@@ -732,7 +733,7 @@ class WireWriter {
     uint64_t last = 0;
     while (!c->done()) {
       uint64_t tag;
-      if (!c->Varint(&tag) || tag > 0xffffffffu) return false;
+      if (!c->Varint(&tag, 5) || tag > 0xffffffffu) return false;
       const uint64_t number = tag >> 3;
       const int wire_type = static_cast<int>(tag & 7);
       const FieldPlan* f = Find(plan, number);

@@ -776,6 +776,21 @@ class GatewayE2E(unittest.TestCase):
         with self.assertRaises(grpc.RpcError) as cut:
             raw(b"\x28", metadata=org, timeout=10)  # a tag without its value
         self.assertEqual(cut.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
+        # A request whose owner the door fills in is read as the backend would read it: bytes
+        # it would refuse (invalid UTF-8 in `nom`) are refused, not re-encoded leniently.
+        create = channel.unary_unary("/passerelle.venues.v1.VenueService/CreateVenue")
+        venue = b"\x22\x03\xffok"  # nom (4) = "\xffok"
+        for bytes_ in (b"\x0a" + bytes([len(venue)]) + venue, b"\x0a\x05\x22\x03ok"):
+            with self.assertRaises(grpc.RpcError) as unreadable:
+                create(bytes_, metadata=org, timeout=10)
+            self.assertEqual(unreadable.exception.code(), grpc.StatusCode.INVALID_ARGUMENT,
+                             unreadable.exception.details())
+            self.assertIn("illisible", unreadable.exception.details())
+        # And a request that sets a partner-only field is refused when it does not parse, not
+        # waved through because its JSON could not be read.
+        with self.assertRaises(grpc.RpcError) as unreadable:
+            raw(b"\x28\x01\x12\x02\xff\xfe", timeout=10)  # page_token with invalid UTF-8
+        self.assertEqual(unreadable.exception.code(), grpc.StatusCode.INVALID_ARGUMENT)
         with self.assertRaises(grpc.RpcError) as refused:
             stub.CreateVenue(pb.CreateVenueRequest(venue=pb.Venue(nom="x")), timeout=10)
         self.assertEqual(refused.exception.code(), grpc.StatusCode.UNAUTHENTICATED)
