@@ -535,6 +535,76 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
 
 namespace {
 
+// What protobuf's JSON parser takes and proto3's JSON mapping does not mean: a number written
+// in a string in anything but decimal (protobuf reads "0x10" as 16), a list inside a list or a
+// null in a list (protobuf flattens or drops them). Refused with the field's path, before
+// either way of encoding; what it does not look at (unknown fields, well-known types) protobuf
+// refuses in its own words.
+// A number written as a JSON string, as proto3's JSON mapping allows: decimal only ("12",
+// "-1.5e3"), or NaN and the infinities for floating fields; protobuf's parser would also take
+// hexadecimal ("0x10").
+bool DecimalText(const std::string& t, bool floating) {
+  if (floating && (t == "NaN" || t == "Infinity" || t == "-Infinity")) return true;
+  size_t i = 0;
+  if (i < t.size() && t[i] == '-') ++i;
+  size_t digits = 0;
+  while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++digits;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    size_t exponent = 0;
+    while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++exponent;
+    if (exponent == 0) return false;
+  }
+  return i == t.size();
+}
+
+absl::Status Strict(const Descriptor* d, const json& object, const std::string& path, int depth) {
+  if (depth > kMaxJsonDepth || !object.is_object()) return absl::OkStatus();
+  if (d->file()->name().rfind("google/protobuf/", 0) == 0) return absl::OkStatus();
+  auto one = [&](const FieldDescriptor* f, const json& v, const std::string& where) {
+    const FieldDescriptor::CppType cpp = f->cpp_type();
+    if (cpp == FieldDescriptor::CPPTYPE_MESSAGE) {
+      return f->is_map() ? absl::OkStatus() : Strict(f->message_type(), v, where, depth + 1);
+    }
+    if (v.is_string() && cpp != FieldDescriptor::CPPTYPE_STRING &&
+        cpp != FieldDescriptor::CPPTYPE_ENUM && cpp != FieldDescriptor::CPPTYPE_BOOL &&
+        !DecimalText(v.get_ref<const std::string&>(), cpp == FieldDescriptor::CPPTYPE_DOUBLE ||
+                                                          cpp == FieldDescriptor::CPPTYPE_FLOAT)) {
+      return Invalid(where, absl::StrCat("[number] un nombre en chiffres décimaux attendu, reçu ",
+                                         text::Quote(v.get_ref<const std::string&>(), 60)));
+    }
+    return absl::OkStatus();
+  };
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    const FieldDescriptor* f = d->FindFieldByName(it.key());
+    for (int i = 0; f == nullptr && i < d->field_count(); ++i) {
+      if (d->field(i)->json_name() == it.key()) f = d->field(i);
+    }
+    if (f == nullptr) continue;
+    const std::string where = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (!f->is_repeated() || !it.value().is_array()) {
+      if (absl::Status s = one(f, it.value(), where); !s.ok()) return s;
+      continue;
+    }
+    for (size_t k = 0; k < it.value().size(); ++k) {
+      const json& element = it.value()[k];
+      const std::string at = absl::StrCat(where, "[", k, "]");
+      if (element.is_null()) return Invalid(at, "[json] null n'est pas une valeur de liste");
+      if (element.is_array() && !f->is_map()) {
+        return Invalid(at, "[json] une liste dans une liste n'est pas acceptée");
+      }
+      if (absl::Status s = one(f, element, at); !s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // A request encoded straight from its JSON object where every value is plain: numbers, strings,
 // booleans, enums by name, messages and lists of these, as proto3's JSON mapping reads them.
 // Anything else — well-known types, maps, bytes, numbers written as strings, null, a field
@@ -733,9 +803,8 @@ class RequestEncoder {
 absl::StatusOr<std::string> JsonToRequest(const ApiSchema& schema, const Route& route,
                                           const json& request) {
   std::string encoded;
-  if (RequestEncoder().Message(route.method->input_type(), request, &encoded, 0)) {
-    return encoded;
-  }
+  if (absl::Status s = Strict(route.method->input_type(), request, "", 0); !s.ok()) return s;
+  if (RequestEncoder().Message(route.method->input_type(), request, &encoded, 0)) return encoded;
   std::string text = request.dump();
   std::string binary;
   google::protobuf::util::JsonParseOptions options;

@@ -344,6 +344,19 @@ TEST_F(TranscodeTest, TheEncoderLeavesWhatIsNotPlainToProtobuf) {
       Parse<v1::SearchVenuesRequest>(encode(R"({"pageSize": "20", "near": {"latitude": "48.5"}})"));
   EXPECT_EQ(quoted.page_size(), 20);
   EXPECT_EQ(quoted.near().latitude(), 48.5);
+  // What protobuf's parser would take too leniently is refused with the field's path.
+  for (const auto& [bad, field] : std::vector<std::pair<const char*, const char*>>{
+           {R"({"near": {"latitude": "0x10"}})", "near.latitude"},
+           {R"({"pageSize": "0x14"})", "page_size"},
+           {R"({"pageSize": " 20"})", "page_size"},
+           {R"({"pageSize": "1e"})", "page_size"},
+           {R"({"typologie": [["CCAS"]]})", "typologie[0]"},
+           {R"({"services": ["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES", null]})",
+            "services[1]"}}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(Field(encode(bad)), field);
+  }
+  EXPECT_TRUE(encode(R"({"near": {"latitude": "-4.5e1", "longitude": "NaN"}})").ok());
   // null is the default value.
   EXPECT_EQ(Parse<v1::SearchVenuesRequest>(encode(R"({"pageSize": null})")).page_size(), 0);
   // Plain values, taken by the encoder.
