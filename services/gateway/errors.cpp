@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
+#include "libs/logging/logging.hpp"
 #include "libs/server/errors.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
@@ -101,8 +102,18 @@ std::optional<std::string> ReasonOf(const grpc::Status& status) {
   return std::nullopt;
 }
 
-std::string ErrorJson(const ApiSchema& schema, int http_status, const grpc::Status& status,
+grpc::Status Outward(const grpc::Status& status, std::string_view request_id) {
+  if (status.error_code() != grpc::StatusCode::UNAVAILABLE) return status;
+  logging::Warn("backend unavailable", {{"error", text::ToValidUtf8(status.error_message())},
+                                        {"request_id", std::string(request_id)}});
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      "service momentanément indisponible : réessayez dans un instant",
+                      status.error_details());
+}
+
+std::string ErrorJson(const ApiSchema& schema, int http_status, const grpc::Status& raw,
                       std::string_view request_id) {
+  const grpc::Status status = Outward(raw, request_id);
   nlohmann::json error = {
       {"code", http_status},
       {"message", text::Ellipsize(text::ToValidUtf8(status.error_message()), 1000)},

@@ -24,6 +24,11 @@ std::string_view CodeName(grpc::StatusCode code);
 /// The reason of the status's ErrorInfo detail, if it carries one.
 std::optional<std::string> ReasonOf(const grpc::Status& status);
 
+/// The status as callers see it: UNAVAILABLE's message (a backend's connection error names
+/// internal addresses, a database's driver its own words) becomes a French sentence, the
+/// original logged with the request id; every other status as it is.
+grpc::Status Outward(const grpc::Status& status, std::string_view request_id);
+
 /// The AIP-193 JSON body of an error answered with `http_status`; a google.rpc.RequestInfo
 /// detail carries the request id. The message is cut to 1,000 code points.
 std::string ErrorJson(const ApiSchema& schema, int http_status, const grpc::Status& status,

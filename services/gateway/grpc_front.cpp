@@ -251,7 +251,7 @@ class ProxyReactor : public grpc::ServerGenericBidiReactor {
   void End(grpc::Status status) {
     if (finished_.exchange(true)) return;
     Audit(status);
-    Finish(status);
+    Finish(Outward(status, call_.request_id));
   }
 
   void Audit(const grpc::Status& status) const {

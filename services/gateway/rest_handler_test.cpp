@@ -345,7 +345,12 @@ TEST_F(RestAnswerCacheTest, RevalidationQueriesAndOtherRoutesGoToTheBackend) {
   // Another method on a resource of the same name is not served from memory.
   EXPECT_EQ(Get("/v1/" + name_ + "/openingSchedule").status, 503);
   cache_.SetLive(false, "disconnected");  // the event watch is down: nothing from memory
-  EXPECT_EQ(Get("/v1/" + name_).status, 503);
+  http::Response down = Get("/v1/" + name_);
+  EXPECT_EQ(down.status, 503);
+  // The channel's own words name the backend's address: callers read a sentence instead.
+  EXPECT_THAT(down.body, ::testing::HasSubstr("momentanément indisponible"));
+  EXPECT_THAT(down.body, ::testing::Not(::testing::HasSubstr("127.0.0.1")));
+  EXPECT_THAT(down.body, ::testing::Not(::testing::HasSubstr("ipv4")));
 }
 
 }  // namespace
