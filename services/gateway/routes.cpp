@@ -14,14 +14,6 @@ using google::protobuf::Descriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::MethodDescriptor;
 
-const FieldDescriptor* FindField(const Descriptor* message, std::string_view name) {
-  if (const FieldDescriptor* f = message->FindFieldByName(std::string(name))) return f;
-  for (int i = 0; i < message->field_count(); ++i) {
-    if (message->field(i)->json_name() == name) return message->field(i);
-  }
-  return nullptr;
-}
-
 absl::Status Bad(const MethodDescriptor* method, const std::string& why) {
   return absl::InvalidArgumentError(absl::StrCat("HTTP rule of ", method->full_name(), ": ", why));
 }
@@ -119,6 +111,14 @@ bool Route::raw_request() const {
 bool Route::form_request() const { return raw_request() && body_field->name() == "form"; }
 bool Route::raw_response() const {
   return response_body != nullptr && response_body->type() == FieldDescriptor::TYPE_BYTES;
+}
+
+const FieldDescriptor* FindField(const Descriptor* message, std::string_view name) {
+  if (const FieldDescriptor* f = message->FindFieldByName(std::string(name))) return f;
+  for (int i = 0; i < message->field_count(); ++i) {
+    if (message->field(i)->json_name() == name) return message->field(i);
+  }
+  return nullptr;
 }
 
 const FieldDescriptor* FindFieldPath(const Descriptor* message, std::string_view dotted) {

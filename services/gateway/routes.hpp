@@ -58,6 +58,11 @@ class RouteTable {
   std::vector<Route> routes_;  // most literal first
 };
 
+/// A field of a message by its proto or JSON name (as protobuf's JSON parser finds it); null
+/// when there is none.
+const google::protobuf::FieldDescriptor* FindField(const google::protobuf::Descriptor* message,
+                                                   std::string_view name);
+
 /// The field at a dotted path of a message, by proto or JSON names; null when there is none.
 const google::protobuf::FieldDescriptor* FindFieldPath(const google::protobuf::Descriptor* message,
                                                        std::string_view dotted);

@@ -324,13 +324,7 @@ absl::Status SetQueryParameter(const Route& route, const HttpInput& input, const
   json* node = req;
   std::string canonical;
   for (size_t i = 0; i < parts.size(); ++i) {
-    const FieldDescriptor* f =
-        message == nullptr ? nullptr : message->FindFieldByName(std::string(parts[i]));
-    if (f == nullptr && message != nullptr) {
-      for (int k = 0; k < message->field_count(); ++k) {
-        if (message->field(k)->json_name() == parts[i]) f = message->field(k);
-      }
-    }
+    const FieldDescriptor* f = message == nullptr ? nullptr : FindField(message, parts[i]);
     if (f == nullptr) return Invalid(name, "[unknown] paramètre inconnu");
     absl::StrAppend(&canonical, i ? "." : "", f->name());
     if (i == 0 && route.body_field == f) {
@@ -582,10 +576,7 @@ absl::Status Strict(const Descriptor* d, const json& object, const std::string& 
     return absl::OkStatus();
   };
   for (auto it = object.begin(); it != object.end(); ++it) {
-    const FieldDescriptor* f = d->FindFieldByName(it.key());
-    for (int i = 0; f == nullptr && i < d->field_count(); ++i) {
-      if (d->field(i)->json_name() == it.key()) f = d->field(i);
-    }
+    const FieldDescriptor* f = FindField(d, it.key());
     if (f == nullptr) continue;
     const std::string where = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
     if (!f->is_repeated() || !it.value().is_array()) {
@@ -619,7 +610,7 @@ class RequestEncoder {
     std::vector<bool> seen(d->field_count(), false);
     std::vector<bool> oneofs(d->oneof_decl_count(), false);
     for (auto it = object.begin(); it != object.end(); ++it) {
-      const FieldDescriptor* f = Field(d, it.key());
+      const FieldDescriptor* f = FindField(d, it.key());
       if (f == nullptr || f->is_map() || seen[f->index()]) return false;
       seen[f->index()] = true;
       if (const google::protobuf::OneofDescriptor* o = f->containing_oneof()) {
@@ -640,15 +631,6 @@ class RequestEncoder {
   }
 
  private:
-  // By its proto name or its JSON name, as protobuf's parser finds it.
-  static const FieldDescriptor* Field(const Descriptor* d, const std::string& key) {
-    if (const FieldDescriptor* f = d->FindFieldByName(key)) return f;
-    for (int i = 0; i < d->field_count(); ++i) {
-      if (d->field(i)->json_name() == key) return d->field(i);
-    }
-    return nullptr;
-  }
-
   static void Varint(std::string* out, uint64_t v) {
     while (v >= 0x80) {
       out->push_back(static_cast<char>((v & 0x7f) | 0x80));
