@@ -3,8 +3,6 @@
 
 #include <random>
 
-#include "absl/strings/str_format.h"
-
 namespace passerelle::events {
 
 std::string Topology::EventSubject(const std::string& type) const {
@@ -22,13 +20,29 @@ std::string NewUuid() {
   uint64_t hi = rng(), lo = rng();
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // RFC 4122 variant
-  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff, hi & 0xffff,
-                         lo >> 48, lo & 0xffffffffffffULL);
+  // 8-4-4-4-12 hexadecimal digits, written by hand: every gRPC call names its request with one,
+  // and a format string cost a fortieth of a search's instructions.
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t at = 0;
+  auto put = [&](uint64_t bits, int digits) {
+    for (int i = digits - 1; i >= 0; --i) out[at++] = kHex[(bits >> (4 * i)) & 0xf];
+  };
+  put(hi >> 32, 8);
+  ++at;
+  put(hi >> 16, 4);
+  ++at;
+  put(hi, 4);
+  ++at;
+  put(lo >> 48, 4);
+  ++at;
+  put(lo, 12);
+  return out;
 }
 
-v1::Event MakeEvent(const std::string& type, const std::string& source,
-                    const std::string& subject, const google::protobuf::Message& payload,
-                    absl::Time occurred, const std::string& trace_id) {
+v1::Event MakeEvent(const std::string& type, const std::string& source, const std::string& subject,
+                    const google::protobuf::Message& payload, absl::Time occurred,
+                    const std::string& trace_id) {
   v1::Event e;
   e.set_id(NewUuid());
   e.set_type(type);
@@ -47,8 +61,8 @@ v1::Event MakeEvent(const std::string& type, const std::string& source,
 namespace passerelle::events {
 
 absl::Status EnsureStreams(NatsClient& nats, const Topology& topology) {
-  absl::Status s = nats.EnsureStream({.name = topology.events_stream,
-                                      .subjects = {topology.AllEvents()}});
+  absl::Status s =
+      nats.EnsureStream({.name = topology.events_stream, .subjects = {topology.AllEvents()}});
   if (!s.ok()) return s;
   return nats.EnsureStream({.name = topology.dead_letter_stream,
                             .subjects = {topology.AllDeadLetters()},
