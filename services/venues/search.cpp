@@ -91,6 +91,7 @@ bool ByName(const Entry* a, const Entry* b) {
 struct Slot {
   double lat, lon;
   std::array<uint64_t, kMaskedFields> masks;
+  uint64_t word_starts;  // the entry's: a text search passes over most slots without reaching it
   const Entry* e;
 };
 
@@ -316,7 +317,7 @@ void SearchIndex::Put(const standard::Venue& v) {
   Entry* raw = e.get();
   if (raw->located) {
     impl_->grid[CellKey(Row(raw->lat), Col(raw->lon))].push_back(
-        {raw->lat, raw->lon, raw->masks, raw});
+        {raw->lat, raw->lon, raw->masks, raw->word_starts, raw});
   }
   for (const auto& w : ws) impl_->words[w].push_back(raw);
   if (hours) {
@@ -343,6 +344,7 @@ struct Compiled {
   bool impossible = false;  // a filter whose values are all unknown: nothing can match
   std::vector<std::string> terms;
   uint64_t term_starts = 0;
+  bool lists = false;  // a filter on typologie, referential items or areas (tested on the entry)
 };
 
 // Longitude spans a circle or box covers: one, or two when it crosses the antimeridian (a box
@@ -403,6 +405,10 @@ Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
     if (c.want[i] == 0) c.impossible = true;
     c.filtered[c.filters++] = static_cast<uint8_t>(i);
   }
+  using F = SearchField;
+  c.lists = !q.any_of[static_cast<size_t>(F::kTypologie)].empty() ||
+            !q.any_of[static_cast<size_t>(F::kReferentialItems)].empty() ||
+            !q.any_of[static_cast<size_t>(F::kAreas)].empty();
   c.terms = text::Words(q.text);
   for (const auto& t : c.terms) {
     if (t.size() >= 3) c.term_starts |= PrefixBit(t);
@@ -559,20 +565,26 @@ bool NeedsRest(const SearchQuery& q, const Compiled& c) {
          !q.min_date_maj.empty() || !q.max_date_maj.empty() || !c.terms.empty();
 }
 
-// Then the other tests, on the entry.
+// Whether an entry (or its slot) has a word starting as each term of three or more characters
+// does: a necessary condition, the cheapest test of a text search, which most venues fail.
+bool MayHaveTerms(uint64_t word_starts, const Compiled& c) {
+  return (word_starts & c.term_starts) == c.term_starts;
+}
+
+// Then the other tests, on the entry, cheapest first.
 // `*unknown_hours` is set when the venue is refused only because its hours are not understood.
 bool MatchesRest(const Entry& e, const SearchQuery& q, const Compiled& c, size_t first_term_done,
                  bool* unknown_hours) {
   using F = SearchField;
-  if (!HasAny(e.typologie, q.any_of[static_cast<size_t>(F::kTypologie)]) ||
-      !HasAny(e.items, q.any_of[static_cast<size_t>(F::kReferentialItems)]) ||
-      !HasAny(e.areas, q.any_of[static_cast<size_t>(F::kAreas)])) {
+  if (!MayHaveTerms(e.word_starts, c)) return false;
+  if (c.lists && (!HasAny(e.typologie, q.any_of[static_cast<size_t>(F::kTypologie)]) ||
+                  !HasAny(e.items, q.any_of[static_cast<size_t>(F::kReferentialItems)]) ||
+                  !HasAny(e.areas, q.any_of[static_cast<size_t>(F::kAreas)]))) {
     return false;
   }
   // Dates YYYY-MM-DD compare as text.
   if (!q.min_date_maj.empty() && (e.date_maj.empty() || e.date_maj < q.min_date_maj)) return false;
   if (!q.max_date_maj.empty() && (e.date_maj.empty() || e.date_maj > q.max_date_maj)) return false;
-  if ((e.word_starts & c.term_starts) != c.term_starts) return false;
   for (size_t k = first_term_done; k < c.terms.size(); ++k) {
     if (!HasWordStarting(e.words, c.terms[k])) return false;
   }
@@ -751,7 +763,10 @@ std::vector<SearchHit> SearchIndex::Search(const SearchQuery& q, size_t* total, 
       continue;
     }
     for (const Slot& s : *cell.slots) {
-      consider(s.e, MatchesPlace(s.masks, s.lat, s.lon, q, c, lon_scale, &distance), rest);
+      consider(s.e,
+               MayHaveTerms(s.word_starts, c) &&
+                   MatchesPlace(s.masks, s.lat, s.lon, q, c, lon_scale, &distance),
+               rest);
     }
   }
   for (const Entry* e : source.entries) {
