@@ -130,6 +130,25 @@ grpc::ByteBuffer Referencing(std::shared_ptr<const IndexedVenue> venue) {
 
 }  // namespace
 
+Handler::Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris)
+    : registry_(registry), metrics_(metrics), paris_(paris) {
+  const standard::Standard& st = registry_.standard();
+  auto find = [&](const char* field) {
+    const standard::FieldSpec* spec = st.Find(field);
+    if (spec == nullptr) {
+      throw std::logic_error(absl::StrCat("the standard's schema has no field ", field));
+    }
+    return spec;
+  };
+  enum_filters_ = {find("services"),
+                   find("dispositif_programmes_nationaux"),
+                   find("publics_specifiquement_adresses"),
+                   find("prise_en_charge_specifique"),
+                   find("frais_a_charge"),
+                   find("modalites_acces"),
+                   find("modalites_accompagnement")};
+}
+
 grpc::ServerUnaryReactor* Handler::GetVenue(grpc::CallbackServerContext* ctx,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) {
@@ -337,15 +356,13 @@ namespace {
 // Enum numbers of a repeated filter to the schema's spelling; an unknown number is a violation
 // on `request_field`, never a silently empty filter.
 template <typename Repeated>
-std::vector<std::string> Spelled(const standard::Standard& standard, const char* field,
-                                 const char* request_field, const Repeated& r,
-                                 std::vector<server::FieldViolation>* bad) {
+std::vector<std::string> Spelled(const standard::FieldSpec* spec, const char* request_field,
+                                 const Repeated& r, std::vector<server::FieldViolation>* bad) {
   std::vector<std::string> out;
   if (r.size() > 100) {
     bad->push_back({request_field, "at most 100 values"});
     return out;
   }
-  const standard::FieldSpec* spec = standard.Find(field);
   for (int i = 0; i < r.size(); ++i) {
     const int n = r.Get(i);
     if (n >= 1 && n <= static_cast<int>(spec->values.size())) {
@@ -691,7 +708,6 @@ grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx
 
 grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response) {
   const v1::SearchVenuesRequest* req = &request;
-  const standard::Standard& st = registry_.standard();
   SearchQuery q;
   if (req->has_near()) {
     q.has_circle = true;
@@ -707,18 +723,17 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   }
   std::vector<server::FieldViolation> bad;
   using F = SearchField;
-  q.AnyOf(F::kServices) = Spelled(st, "services", "services", req->services(), &bad);
-  q.AnyOf(F::kDispositifs) =
-      Spelled(st, "dispositif_programmes_nationaux", "dispositifs", req->dispositifs(), &bad);
-  q.AnyOf(F::kPublics) =
-      Spelled(st, "publics_specifiquement_adresses", "publics", req->publics(), &bad);
+  const EnumFilters& e = enum_filters_;
+  q.AnyOf(F::kServices) = Spelled(e.services, "services", req->services(), &bad);
+  q.AnyOf(F::kDispositifs) = Spelled(e.dispositifs, "dispositifs", req->dispositifs(), &bad);
+  q.AnyOf(F::kPublics) = Spelled(e.publics, "publics", req->publics(), &bad);
   q.AnyOf(F::kPrisesEnCharge) =
-      Spelled(st, "prise_en_charge_specifique", "prises_en_charge", req->prises_en_charge(), &bad);
-  q.AnyOf(F::kFrais) = Spelled(st, "frais_a_charge", "frais", req->frais(), &bad);
+      Spelled(e.prises_en_charge, "prises_en_charge", req->prises_en_charge(), &bad);
+  q.AnyOf(F::kFrais) = Spelled(e.frais, "frais", req->frais(), &bad);
   q.AnyOf(F::kModalitesAcces) =
-      Spelled(st, "modalites_acces", "modalites_acces", req->modalites_acces(), &bad);
+      Spelled(e.modalites_acces, "modalites_acces", req->modalites_acces(), &bad);
   q.AnyOf(F::kModalitesAccompagnement) =
-      Spelled(st, "modalites_accompagnement", "modalites_accompagnement",
+      Spelled(e.modalites_accompagnement, "modalites_accompagnement",
               req->modalites_accompagnement(), &bad);
   q.AnyOf(F::kTypologie) = Strings("typologie", req->typologie(), &bad);
   q.AnyOf(F::kReferentialItems) = Strings("referential_items", req->referential_items(), &bad);

@@ -23,8 +23,7 @@ class Handler final
           v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service>> {
  public:
   /// `paris`: Europe/Paris from tzdata, loaded at start (open_at is local time).
-  Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris)
-      : registry_(registry), metrics_(metrics), paris_(paris) {}
+  Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris);
 
   /// A callback method on raw bytes, as SearchVenues: an active venue is answered from the
   /// index's serialized message on gRPC's own thread; any other name is read from the store on
@@ -81,6 +80,13 @@ class Handler final
   Registry& registry_;
   VenueMetrics& metrics_;
   absl::TimeZone paris_;
+  /// The schema fields of SearchVenues' enumeration filters, found once rather than by name on
+  /// every search.
+  struct EnumFilters {
+    const standard::FieldSpec *services, *dispositifs, *publics, *prises_en_charge, *frais,
+        *modalites_acces, *modalites_accompagnement;
+  };
+  EnumFilters enum_filters_;
   /// GetVenue's store reads (withdrawn or unknown venues), off gRPC's callback threads; as
   /// many threads as the pool's default size, and a bounded wait (RESOURCE_EXHAUSTED past it).
   WorkQueue store_reads_{8, 1000};
