@@ -83,6 +83,53 @@ class ProcessCollectorImpl : public prometheus::Collectable {
   }
 };
 
+// What a call's end sends and records, for the interceptor and for handlers that record their
+// own calls: the status the client gets (`*changed` when it is not `status`), counted and
+// timed from `start`.
+grpc::Status Settle(GrpcServerMetricsFactory::Series& series, const grpc::Status& status,
+                    const std::string& request_id, std::chrono::steady_clock::time_point start,
+                    bool* changed) {
+  *changed = true;
+  grpc::Status sent = status;
+  int code = status.error_code();
+  if (code == grpc::StatusCode::INTERNAL &&
+      (status.error_message().empty() || status.error_message() == "No payload")) {
+    // gRPC's own answer when the request bytes do not parse as the method's message (most
+    // often invalid UTF-8 in a string field, which proto3 refuses): the client's fault.
+    code = grpc::StatusCode::INVALID_ARGUMENT;
+    sent = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "the request does not parse as this method's message (is every string "
+                        "field valid UTF-8?)");
+  } else if (code == grpc::StatusCode::INTERNAL && request_id.empty() &&
+             status.error_message() == "Couldn't initialize byte buffer reader") {
+    // gRPC's own answer when the request never arrived whole: the client cancelled, or its
+    // deadline passed, while still sending. Not a fault of ours, and not an alert.
+    code = grpc::StatusCode::CANCELLED;
+    sent = grpc::Status(grpc::StatusCode::CANCELLED,
+                        "the request did not arrive whole (cancelled or past its deadline)");
+  } else if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
+             code == grpc::StatusCode::DATA_LOSS) {
+    // A fault of ours: the operator gets the cause once, the client an id to quote and
+    // never the cause itself (it may hold SQL, record data or a secret).
+    logging::Log(logging::Level::kError, "request failed",
+                 {{"method", absl::StrCat(series.service(), "/", series.method())},
+                  {"code", CodeName(code)},
+                  {"cause", text::Quote(status.error_message(), 2000)},
+                  {"request_id", request_id}});
+    sent =
+        grpc::Status(status.error_code(),
+                     absl::StrCat("internal error; the operators have its cause under request id ",
+                                  request_id.empty() ? "(none)" : request_id));
+  } else {
+    *changed = false;
+  }
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  series.handled(code).Increment();
+  series.seconds().Observe(secs);
+  return sent;
+}
+
 class MetricsInterceptor : public grpc::experimental::Interceptor {
  public:
   explicit MetricsInterceptor(GrpcServerMetricsFactory::Series* series)
@@ -98,43 +145,9 @@ class MetricsInterceptor : public grpc::experimental::Interceptor {
       if (auto it = md->find("x-request-id"); it != md->end()) request_id_ = it->second;
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
-      const grpc::Status status = methods->GetSendStatus();
-      int code = status.error_code();
-      if (code == grpc::StatusCode::INTERNAL &&
-          (status.error_message().empty() || status.error_message() == "No payload")) {
-        // gRPC's own answer when the request bytes do not parse as the method's message (most
-        // often invalid UTF-8 in a string field, which proto3 refuses): the client's fault.
-        code = grpc::StatusCode::INVALID_ARGUMENT;
-        methods->ModifySendStatus(grpc::Status(
-            grpc::StatusCode::INVALID_ARGUMENT,
-            "the request does not parse as this method's message (is every string field "
-            "valid UTF-8?)"));
-      } else if (code == grpc::StatusCode::INTERNAL && request_id_.empty() &&
-                 status.error_message() == "Couldn't initialize byte buffer reader") {
-        // gRPC's own answer when the request never arrived whole: the client cancelled, or its
-        // deadline passed, while still sending. Not a fault of ours, and not an alert.
-        code = grpc::StatusCode::CANCELLED;
-        methods->ModifySendStatus(
-            grpc::Status(grpc::StatusCode::CANCELLED,
-                         "the request did not arrive whole (cancelled or past its deadline)"));
-      } else if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
-                 code == grpc::StatusCode::DATA_LOSS) {
-        // A fault of ours: the operator gets the cause once, the client an id to quote and
-        // never the cause itself (it may hold SQL, record data or a secret).
-        logging::Log(logging::Level::kError, "request failed",
-                     {{"method", absl::StrCat(series_->service(), "/", series_->method())},
-                      {"code", CodeName(code)},
-                      {"cause", text::Quote(status.error_message(), 2000)},
-                      {"request_id", request_id_}});
-        methods->ModifySendStatus(grpc::Status(
-            status.error_code(),
-            absl::StrCat("internal error; the operators have its cause under request id ",
-                         request_id_.empty() ? "(none)" : request_id_)));
-      }
-      const double secs =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      series_->handled(code).Increment();
-      series_->seconds().Observe(secs);
+      bool changed = false;
+      grpc::Status sent = Settle(*series_, methods->GetSendStatus(), request_id_, start_, &changed);
+      if (changed) methods->ModifySendStatus(sent);
     }
     methods->Proceed();
   }
@@ -316,7 +329,27 @@ GrpcServerMetricsFactory::Series& GrpcServerMetricsFactory::SeriesOf(
 
 grpc::experimental::Interceptor* GrpcServerMetricsFactory::CreateServerInterceptor(
     grpc::experimental::ServerRpcInfo* info) {
-  return new MetricsInterceptor(&SeriesOf(info->method() != nullptr ? info->method() : ""));
+  const std::string method = info->method() != nullptr ? info->method() : "";
+  if (recorded_by_handler_.contains(method)) return nullptr;  // gRPC then skips interception
+  return new MetricsInterceptor(&SeriesOf(method));
+}
+
+void GrpcServerMetricsFactory::RecordedByHandler(const std::string& full_method) {
+  recorded_by_handler_.insert(full_method);
+}
+
+GrpcServerMetricsFactory::Call GrpcServerMetricsFactory::Begin(const std::string& full_method) {
+  Call call;
+  call.series_ = &SeriesOf(full_method);
+  call.start_ = std::chrono::steady_clock::now();
+  call.series_->started().Increment();
+  return call;
+}
+
+grpc::Status GrpcServerMetricsFactory::Call::End(const grpc::Status& status,
+                                                 const std::string& request_id) const {
+  bool changed = false;
+  return Settle(*series_, status, request_id, start_, &changed);
 }
 
 }  // namespace passerelle::metrics

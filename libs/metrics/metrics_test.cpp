@@ -25,6 +25,44 @@ TEST(MetricsTest, ServesTheRegistryAndTheProcessSeries) {
   EXPECT_GT(*threads, 0);
 }
 
+// A call its handler records (GrpcServerMetricsFactory::Begin/End) follows the interceptor's
+// rules: counted and timed, an internal fault's cause kept from the client.
+TEST(MetricsTest, CallsRecordedByTheirHandlerFollowTheInterceptorsRules) {
+  auto m = Metrics::Start("127.0.0.1:0");
+  ASSERT_TRUE(m.ok()) << m.status();
+  GrpcServerMetricsFactory calls((*m)->registry());
+  const std::string method = "/made.up.Service/Method";  // not compiled in: the unknown series
+  calls.RecordedByHandler(method);
+
+  const grpc::Status ok = calls.Begin(method).End(grpc::Status::OK, "r1");
+  EXPECT_TRUE(ok.ok());
+  const grpc::Status refused = calls.Begin(method).End(
+      grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "page_size: must not be negative"), "r2");
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(refused.error_message(), "page_size: must not be negative");
+  const grpc::Status fault = calls.Begin(method).End(
+      grpc::Status(grpc::StatusCode::INTERNAL, "SELECT secret FROM venues"), "r3");
+  EXPECT_EQ(fault.error_code(), grpc::StatusCode::INTERNAL);
+  EXPECT_EQ(fault.error_message().find("secret"), std::string::npos) << fault.error_message();
+  EXPECT_NE(fault.error_message().find("r3"), std::string::npos) << fault.error_message();
+  const grpc::Status unparsed =
+      calls.Begin(method).End(grpc::Status(grpc::StatusCode::INTERNAL, ""), "r4");
+  EXPECT_EQ(unparsed.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  const auto pending = calls.Begin(method);  // started, not yet ended
+
+  auto metric = [&](const std::string& series) {
+    return testing::ScrapeMetric((*m)->port(), series).value_or(-1);
+  };
+  const std::string labels = "method=\"unknown\",service=\"unknown\"}";
+  EXPECT_EQ(metric("passerelle_grpc_server_started_total{" + labels), 5);
+  EXPECT_EQ(metric("passerelle_grpc_server_handling_seconds_count{" + labels), 4);
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total{code=\"OK\"," + labels), 1);
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total{code=\"INVALID_ARGUMENT\"," + labels), 2);
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total{code=\"INTERNAL\"," + labels), 1);
+  EXPECT_TRUE(pending.End(grpc::Status::OK, "r5").ok());
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total{code=\"OK\"," + labels), 2);
+}
+
 // civetweb's listener looks at a stop request between two waits of 2 s on its socket: a service
 // took 2 s more to exit than its drain, on every restart. Five stops now take a fraction of one
 // such wait (without the knock: 10 s).

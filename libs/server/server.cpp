@@ -29,7 +29,28 @@ int WaitForShutdownSignal() {
 }
 
 GrpcServer::GrpcServer(ServerOptions options, metrics::Metrics* metrics)
-    : options_(std::move(options)), metrics_(metrics) {}
+    : options_(std::move(options)), metrics_(metrics) {
+  if (metrics_ != nullptr) {
+    call_metrics_ = std::make_shared<metrics::GrpcServerMetricsFactory>(metrics_->registry());
+  }
+}
+
+namespace {
+
+// gRPC owns the factories it is given; the server keeps its own for handlers to use.
+class SharedFactory : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit SharedFactory(std::shared_ptr<metrics::GrpcServerMetricsFactory> f) : f_(std::move(f)) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    return f_->CreateServerInterceptor(info);
+  }
+
+ private:
+  std::shared_ptr<metrics::GrpcServerMetricsFactory> f_;
+};
+
+}  // namespace
 
 GrpcServer::~GrpcServer() { Shutdown(); }
 
@@ -51,9 +72,9 @@ absl::Status GrpcServer::Start() {
   builder.SetMaxReceiveMessageSize(options_.max_receive_bytes);
   builder.AddListeningPort(options_.address, grpc::InsecureServerCredentials(), &port_);
   for (auto* s : services_) builder.RegisterService(s);
-  if (metrics_ != nullptr) {
+  if (call_metrics_ != nullptr) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> f;
-    f.push_back(std::make_unique<metrics::GrpcServerMetricsFactory>(metrics_->registry()));
+    f.push_back(std::make_unique<SharedFactory>(call_metrics_));
     builder.experimental().SetInterceptorCreators(std::move(f));
   }
   server_ = builder.BuildAndStart();

@@ -49,6 +49,9 @@ class GrpcServer {
   int port() const { return port_; }
   /// A channel to this server's own services without the network (after Start).
   std::shared_ptr<grpc::Channel> InProcessChannel();
+  /// What counts and times every call (null without metrics); a callback handler may record its
+  /// own calls with it (GrpcServerMetricsFactory::RecordedByHandler, before Start).
+  metrics::GrpcServerMetricsFactory* call_metrics() { return call_metrics_.get(); }
   /// The stopping hooks, health NOT_SERVING, drain calls up to drain_timeout, then the shutdown
   /// hooks. Idempotent.
   void Shutdown();
@@ -56,6 +59,7 @@ class GrpcServer {
  private:
   ServerOptions options_;
   metrics::Metrics* metrics_;
+  std::shared_ptr<metrics::GrpcServerMetricsFactory> call_metrics_;  // outlives server_
   std::vector<grpc::Service*> services_;
   std::vector<std::function<void()>> hooks_, stopping_hooks_;
   std::unique_ptr<grpc::Server> server_;

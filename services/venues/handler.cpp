@@ -130,8 +130,26 @@ grpc::ByteBuffer Referencing(std::shared_ptr<const IndexedVenue> venue) {
 
 }  // namespace
 
-Handler::Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris)
-    : registry_(registry), metrics_(metrics), paris_(paris) {
+namespace {
+
+constexpr char kGetVenue[] = "/passerelle.venues.v1.VenueService/GetVenue";
+constexpr char kSearchVenues[] = "/passerelle.venues.v1.VenueService/SearchVenues";
+
+// The status a recorded call sends (see Handler::BeginCall), or `status` itself.
+grpc::Status Ended(const std::optional<metrics::GrpcServerMetricsFactory::Call>& call,
+                   const grpc::Status& status, const server::RequestScope& scope) {
+  return call ? call->End(status, scope.ids().request_id) : status;
+}
+
+}  // namespace
+
+Handler::Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris,
+                 metrics::GrpcServerMetricsFactory* calls)
+    : registry_(registry), metrics_(metrics), paris_(paris), calls_(calls) {
+  if (calls_ != nullptr) {
+    calls_->RecordedByHandler(kGetVenue);
+    calls_->RecordedByHandler(kSearchVenues);
+  }
   const standard::Standard& st = registry_.standard();
   auto find = [&](const char* field) {
     const standard::FieldSpec* spec = st.Find(field);
@@ -149,32 +167,41 @@ Handler::Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris
                    find("modalites_accompagnement")};
 }
 
+Handler::Call Handler::BeginCall(const char* full_method) const {
+  if (calls_ == nullptr) return std::nullopt;
+  return calls_->Begin(full_method);
+}
+
 grpc::ServerUnaryReactor* Handler::GetVenue(grpc::CallbackServerContext* ctx,
                                             const grpc::ByteBuffer* request,
                                             grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   server::RequestScope scope(ctx);
+  const Call call = BeginCall(kGetVenue);
   v1::GetVenueRequest req;
   if (grpc::Status status = ParseRequest(request, &req); !status.ok()) {
-    reactor->Finish(status);
+    reactor->Finish(Ended(call, status, scope));
     return reactor;
   }
   if (auto indexed = registry_.FindIndexed(req.name())) {
     *response = Referencing(std::move(indexed));
-    reactor->Finish(grpc::Status::OK);
+    reactor->Finish(Ended(call, grpc::Status::OK, scope));
     return reactor;
   }
   // Withdrawn, unknown or malformed: the store answers, on a thread that may wait for it.
+  auto finish = [reactor, call, request_id = scope.ids().request_id](const grpc::Status& status) {
+    reactor->Finish(call ? call->End(status, request_id) : status);
+  };
   const bool queued =
-      store_reads_.Post([this, ctx, reactor, response, name = req.name(), ids = scope.ids()]() {
+      store_reads_.Post([this, ctx, finish, response, name = req.name(), ids = scope.ids()]() {
         logging::ScopedRequest scoped(ids);
         if (ctx->IsCancelled()) {
-          reactor->Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the caller gave up"));
+          finish(grpc::Status(grpc::StatusCode::CANCELLED, "the caller gave up"));
           return;
         }
         auto v = registry_.Get(name);
         if (!v.ok()) {
-          reactor->Finish(server::ToGrpc(v.status()));
+          finish(server::ToGrpc(v.status()));
           return;
         }
         auto read = std::make_shared<IndexedVenue>();
@@ -183,10 +210,10 @@ grpc::ServerUnaryReactor* Handler::GetVenue(grpc::CallbackServerContext* ctx,
         ToProto(registry_.standard(), *v, &message);
         message.SerializeToString(&read->wire);
         *response = Referencing(std::move(read));
-        reactor->Finish(grpc::Status::OK);
+        finish(grpc::Status::OK);
       });
   if (!queued) {
-    reactor->Finish(server::ToGrpc(absl::ResourceExhaustedError(
+    finish(server::ToGrpc(absl::ResourceExhaustedError(
         "too many reads of venues outside the search index at once; retry shortly")));
   }
   return reactor;
@@ -699,10 +726,11 @@ grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx
                                                 grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   server::RequestScope scope(ctx);
+  const Call call = BeginCall(kSearchVenues);
   v1::SearchVenuesRequest req;
   grpc::Status status = ParseRequest(request, &req);
   if (status.ok()) status = Search(req, response);
-  reactor->Finish(status);
+  reactor->Finish(Ended(call, status, scope));
   return reactor;
 }
 

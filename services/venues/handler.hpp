@@ -1,7 +1,10 @@
 // gRPC handler of passerelle.venues.v1.VenueService: wire mapping only.
 #pragma once
 
+#include <optional>
+
 #include "absl/time/time.h"
+#include "libs/metrics/metrics.hpp"
 #include "passerelle/venues/v1/venues.grpc.pb.h"
 #include "services/venues/metrics.hpp"
 #include "services/venues/registry.hpp"
@@ -23,7 +26,10 @@ class Handler final
           v1::VenueService::WithRawCallbackMethod_SearchVenues<v1::VenueService::Service>> {
  public:
   /// `paris`: Europe/Paris from tzdata, loaded at start (open_at is local time).
-  Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris);
+  /// `calls` (null without metrics): GetVenue and SearchVenues record their calls with it
+  /// themselves, without gRPC's interception hooks (GrpcServerMetricsFactory::RecordedByHandler).
+  Handler(Registry& registry, VenueMetrics& metrics, absl::TimeZone paris,
+          metrics::GrpcServerMetricsFactory* calls = nullptr);
 
   /// A callback method on raw bytes, as SearchVenues: an active venue is answered from the
   /// index's serialized message on gRPC's own thread; any other name is read from the store on
@@ -77,9 +83,12 @@ class Handler final
 
  private:
   grpc::Status Search(const v1::SearchVenuesRequest& request, grpc::ByteBuffer* response);
+  using Call = std::optional<metrics::GrpcServerMetricsFactory::Call>;
+  Call BeginCall(const char* full_method) const;
   Registry& registry_;
   VenueMetrics& metrics_;
   absl::TimeZone paris_;
+  metrics::GrpcServerMetricsFactory* calls_;
   /// The schema fields of SearchVenues' enumeration filters, found once rather than by name on
   /// every search.
   struct EnumFilters {

@@ -61,7 +61,8 @@ int main(int argc, char** argv) {
          logging::Info("search index loaded", {{"venues", registry.index().size()}});
          auto& metrics = rt.components.Emplace<venues::VenueMetrics>(rt.metrics->registry());
          metrics.IndexRefreshed(true, registry.index().size());
-         auto& handler = rt.components.Emplace<venues::Handler>(registry, metrics, paris);
+         auto& handler = rt.components.Emplace<venues::Handler>(registry, metrics, paris,
+                                                                rt.server->call_metrics());
          rt.server->AddService(&handler);
          // The network's members, which venues' owners name.
          auto& organisation_store = rt.components.Emplace<venues::PgOrganisationStore>(*rt.pool);

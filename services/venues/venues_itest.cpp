@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/field_mask_util.h"
 #include "google/rpc/error_details.pb.h"
@@ -58,6 +59,56 @@ TEST_F(VenuesTest, CreateGetAndTheCreatedEvent) {
   EXPECT_EQ(Events("venue.created"), 1);
   v1::Venue dup;
   EXPECT_EQ(Create(Valid("mjl"), &dup).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+}
+
+// GetVenue and SearchVenues record their own calls (no interceptor hooks on gRPC's thread): an
+// operator reads their series as any other method's, refusals and store reads included.
+TEST_F(VenuesTest, SearchAndGetAreCountedAsEveryOtherCall) {
+  v1::Venue created;
+  ASSERT_TRUE(Create(Valid("mjl"), &created).ok());
+  auto get = [&](const std::string& name) {
+    grpc::ClientContext ctx;
+    v1::GetVenueRequest req;
+    req.set_name(name);
+    v1::Venue got;
+    return stub_->GetVenue(&ctx, req, &got).error_code();
+  };
+  EXPECT_EQ(get(created.name()), grpc::StatusCode::OK);  // from the index
+  EXPECT_EQ(get(created.name()), grpc::StatusCode::OK);
+  std::string unknown = created.name();
+  unknown.back() = unknown.back() == '0' ? '1' : '0';
+  EXPECT_EQ(get(unknown), grpc::StatusCode::NOT_FOUND);  // the store, on another thread
+  v1::SearchVenuesRequest req;
+  req.set_query("mediatheque");
+  v1::SearchVenuesResponse resp;
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(Search(req, &resp).ok());
+  req.set_page_size(-1);
+  EXPECT_EQ(Search(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  req.set_page_size(0);
+  req.set_page_token("forged");
+  EXPECT_EQ(Search(req, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto metric = [&](const std::string& name, const std::string& labels) {
+    return testing::ScrapeMetric(
+               binary_.metrics_port(),
+               absl::StrCat(name, "{", labels, "service=\"passerelle.venues.v1.VenueService\"}"))
+        .value_or(-1);
+  };
+  EXPECT_EQ(metric("passerelle_grpc_server_started_total", "method=\"GetVenue\","), 3);
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total", "code=\"OK\",method=\"GetVenue\","), 2);
+  EXPECT_EQ(
+      metric("passerelle_grpc_server_handled_total", "code=\"NOT_FOUND\",method=\"GetVenue\","), 1);
+  EXPECT_EQ(metric("passerelle_grpc_server_handling_seconds_count", "method=\"GetVenue\","), 3);
+  EXPECT_EQ(metric("passerelle_grpc_server_started_total", "method=\"SearchVenues\","), 5);
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total", "code=\"OK\",method=\"SearchVenues\","),
+            3);
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total",
+                   "code=\"INVALID_ARGUMENT\",method=\"SearchVenues\","),
+            2);
+  EXPECT_EQ(metric("passerelle_grpc_server_handling_seconds_count", "method=\"SearchVenues\","), 5);
+  // The methods gRPC intercepts are counted as before.
+  EXPECT_EQ(metric("passerelle_grpc_server_handled_total", "code=\"OK\",method=\"CreateVenue\","),
+            1);
 }
 
 TEST_F(VenuesTest, InvalidVenueGetsOneFieldViolationPerProblem) {
