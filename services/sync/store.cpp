@@ -415,28 +415,40 @@ absl::StatusOr<FileValidators> PgStore::GetFileValidators(const std::string& sou
   return out;
 }
 
+namespace {
+
+void WriteFileValidators(pqxx::work& tx, const std::string& source_id, const FileValidators& v) {
+  if (v.empty()) {
+    tx.exec_params("DELETE FROM source_files WHERE source_id = $1", source_id);
+  } else {
+    tx.exec_params(
+        "INSERT INTO source_files (source_id, etag, last_modified, digest) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag, "
+        "last_modified = excluded.last_modified, digest = excluded.digest, update_time = now()",
+        source_id, v.etag, v.last_modified, v.digest);
+  }
+}
+
+}  // namespace
+
 absl::Status PgStore::SaveFileValidators(const std::string& source_id, const FileValidators& v) {
   return db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    if (v.empty()) {
-      tx.exec_params("DELETE FROM source_files WHERE source_id = $1", source_id);
-    } else {
-      tx.exec_params(
-          "INSERT INTO source_files (source_id, etag, last_modified, digest) "
-          "VALUES ($1, $2, $3, $4) ON CONFLICT (source_id) DO UPDATE SET etag = excluded.etag, "
-          "last_modified = excluded.last_modified, digest = excluded.digest, update_time = now()",
-          source_id, v.etag, v.last_modified, v.digest);
-    }
+    WriteFileValidators(tx, source_id, v);
     return absl::OkStatus();
   });
 }
 
-absl::StatusOr<RunRecord> PgStore::FinishRun(const RunRecord& run, const RunEventFactory& event) {
+absl::StatusOr<RunRecord> PgStore::FinishRun(const RunRecord& run, const FileValidators* validators,
+                                             const RunEventFactory& event) {
   if (!run.end_time) return absl::InternalError("a run ends with its end_time set");
   std::optional<RunRecord> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
     auto r = EndRun(tx, run, *run.end_time);
     if (r.empty()) return absl::OkStatus();  // already ended (e.g. failed as silent)
     out = RunFromRow(r[0]);
+    if (validators != nullptr && out->state == RunState::kSucceeded) {
+      WriteFileValidators(tx, run.source_id, *validators);
+    }
     outbox::Append(tx, topology_, event(*out));
     return absl::OkStatus();
   });

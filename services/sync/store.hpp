@@ -38,7 +38,8 @@ class PgStore final : public Repository {
   absl::StatusOr<FileValidators> GetFileValidators(const std::string& source_id) override;
   absl::Status SaveFileValidators(const std::string& source_id,
                                   const FileValidators& validators) override;
-  absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const RunEventFactory& event) override;
+  absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const FileValidators* validators,
+                                      const RunEventFactory& event) override;
   absl::StatusOr<int> FailSilentRuns(absl::Time now, absl::Duration silence,
                                      const RunEventFactory& event) override;
   absl::StatusOr<std::vector<SourceRecord>> DueSources(absl::Time now,

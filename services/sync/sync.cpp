@@ -459,7 +459,8 @@ RunRecord Syncer::Fail(RunRecord run, const std::string& error) {
   run.error = Safe(error);
   run.end_time = clock_.Now();
   logging::Warn("run failed", {{"run", RunName(run)}, {"error", run.error}});
-  auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
+  auto done =
+      repo_.FinishRun(run, nullptr, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (observer_) observer_(done.ok() ? *done : run);
   return done.ok() ? *done : run;
 }
@@ -774,16 +775,12 @@ absl::Status Syncer::Withdraw(Attempt& a) {
 RunRecord Syncer::Finish(RunRecord run, const FileValidators& validators) {
   run.state = RunState::kSucceeded;
   run.end_time = clock_.Now();
-  auto done = repo_.FinishRun(run, [this](const RunRecord& r) { return CompletedEvent(r); });
+  // The file's validators are kept in the run's own transaction, and only if it ends there as
+  // succeeded: a failed run's file is read again next time, and a run started as soon as this
+  // one is seen succeeded asks with them.
+  auto done =
+      repo_.FinishRun(run, &validators, [this](const RunRecord& r) { return CompletedEvent(r); });
   if (!done.ok()) return Fail(run, std::string(done.status().message()));
-  // Kept only once the run has succeeded: a failed run's file is read again next time. Losing
-  // them costs the next run a whole read, nothing else.
-  if (done->state == RunState::kSucceeded) {
-    if (absl::Status s = repo_.SaveFileValidators(run.source_id, validators); !s.ok()) {
-      logging::Warn("file validators not saved: the next run reads the file whole",
-                    {{"run", RunName(run)}, {"error", std::string(s.message())}});
-    }
-  }
   if (observer_) observer_(*done);
   logging::Info("run succeeded", {{"run", RunName(run)},
                                   {"rows", run.rows},

@@ -150,8 +150,11 @@ class Repository {
   virtual absl::Status SaveFileValidators(const std::string& source_id,
                                           const FileValidators& validators) = 0;
   /// Ends the running run (state, error, counts, `end_time`, which must be set) with its event,
-  /// in one transaction; an already ended run is returned as it is.
+  /// in one transaction; an already ended run is returned as it is. `validators` (null: none)
+  /// replace the source's in the same transaction when the run ends there as succeeded, so that
+  /// a run started once this one is seen succeeded asks with them.
   virtual absl::StatusOr<RunRecord> FinishRun(const RunRecord& run,
+                                              const FileValidators* validators,
                                               const RunEventFactory& event) = 0;
   /// Fails, ending them at `now`, the running runs whose last sign of life is older than
   /// `now - silence` (their process died), with their events; how many.

@@ -181,7 +181,8 @@ class FakeRepository final : public Repository {
     validators_[source_id] = validators;
     return absl::OkStatus();
   }
-  absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const RunEventFactory& event) override {
+  absl::StatusOr<RunRecord> FinishRun(const RunRecord& run, const FileValidators* validators,
+                                      const RunEventFactory& event) override {
     std::lock_guard lock(mu_);
     ++finishes_;
     if (!run.end_time) return absl::InternalError("a run ends with its end_time set");
@@ -190,6 +191,9 @@ class FakeRepository final : public Repository {
     const absl::Time start = s.run.start_time;
     s.run = run;
     s.run.start_time = start;
+    if (validators != nullptr && s.run.state == RunState::kSucceeded) {
+      validators_[run.source_id] = *validators;
+    }
     events_.push_back(event(s.run));
     return s.run;
   }
