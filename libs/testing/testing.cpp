@@ -288,4 +288,11 @@ std::optional<double> ScrapeMetric(int metrics_port, const std::string& series) 
   return MetricValue(*body, series);
 }
 
+void StopServer(httplib::Server& server, std::thread& thread) {
+  EXPECT_TRUE(WaitFor([&] { return server.is_running(); }, std::chrono::seconds(10)))
+      << "the test's HTTP server never started listening";
+  server.stop();
+  if (thread.joinable()) thread.join();
+}
+
 }  // namespace passerelle::testing

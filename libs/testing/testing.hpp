@@ -9,11 +9,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "libs/db/migrations.hpp"
 #include "libs/db/pool.hpp"
+
+namespace httplib {
+class Server;
+}  // namespace httplib
 
 namespace passerelle::testing {
 
@@ -125,5 +130,10 @@ std::optional<double> MetricValue(const std::string& exposition, const std::stri
 /// The value of one series scraped from a service's /metrics on 127.0.0.1; nullopt when the
 /// scrape fails or the series is absent.
 std::optional<double> ScrapeMetric(int metrics_port, const std::string& series);
+
+/// Stops a cpp-httplib server whose listen_after_bind runs on `thread`, and joins that thread.
+/// Waits (up to 10 s) for it to be listening first: stop() before it listens does nothing, and
+/// the thread would then listen for ever (a test hung on a loaded machine).
+void StopServer(httplib::Server& server, std::thread& thread);
 
 }  // namespace passerelle::testing

@@ -76,8 +76,7 @@ class Receiver {
   void Down() {
     std::lock_guard lock(life_);
     if (!server_) return;
-    server_->stop();
-    thread_.join();
+    testing::StopServer(*server_, thread_);
     server_.reset();
   }
   std::string url(const std::string& path = "/hook") const {

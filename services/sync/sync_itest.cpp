@@ -86,10 +86,7 @@ class RegionalServer {
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
-  ~RegionalServer() {
-    server_.stop();
-    thread_.join();
-  }
+  ~RegionalServer() { testing::StopServer(server_, thread_); }
   void Serve(std::string body, int status = 200, std::chrono::milliseconds delay = 0ms) {
     std::lock_guard lock(mu_);
     body_ = std::move(body);

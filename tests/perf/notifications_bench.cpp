@@ -309,12 +309,7 @@ class Sink {
     RaiseBacklog(port_, 511);
     thread_ = std::thread([this] { server_.listen_after_bind(); });
   }
-  ~Sink() {
-    // stop() before the thread listens would leave it listening for ever.
-    while (!server_.is_running()) std::this_thread::sleep_for(1ms);
-    server_.stop();
-    thread_.join();
-  }
+  ~Sink() { passerelle::testing::StopServer(server_, thread_); }
   std::string url() const { return absl::StrCat("http://127.0.0.1:", port_, "/hook"); }
   int port() const { return port_; }
   void Reset(std::string secret) {

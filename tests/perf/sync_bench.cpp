@@ -466,8 +466,7 @@ int main(int argc, char** argv) {
   if (!judged) std::printf("  goals not judged below 25,000 rows\n");
 
   services.reset();
-  regional.stop();
-  serve.join();
+  passerelle::testing::StopServer(regional, serve);
   {
     pqxx::connection c(Env("PASSERELLE_TEST_DATABASE_URL"));
     pqxx::nontransaction tx(c);
