@@ -223,13 +223,30 @@ std::map<std::string, std::string> ServiceBinary::Env() const {
 }
 
 std::unique_ptr<Process> ServiceBinary::Start() {
-  auto p = Process::Start({path_}, Env());
-  bool ready = WaitFor(
-      [&] {
-        return p->Output().find("\"message\":\"ready\"") != std::string::npos ||
-               p->Wait(std::chrono::milliseconds(0)).has_value();
-      },
-      std::chrono::seconds(20));
+  std::unique_ptr<Process> p;
+  bool ready = false;
+  // A restart asks for the ports it had, which any process of the machine may have taken since
+  // (an outgoing connection's ephemeral port, another test's server): tried again for a few
+  // seconds, then on ports of the system's choosing (the ready line says which).
+  const auto reuse_until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  for (;;) {
+    p = Process::Start({path_}, Env());
+    ready = WaitFor(
+        [&] {
+          return p->Output().find("\"message\":\"ready\"") != std::string::npos ||
+                 p->Wait(std::chrono::milliseconds(0)).has_value();
+        },
+        std::chrono::seconds(20));
+    const std::string out = p->Output();
+    const bool exited = !ready || p->Wait(std::chrono::milliseconds(0)).has_value();
+    const bool port_taken = exited && (out.find("the port is taken") != std::string::npos ||
+                                       out.find("cannot serve metrics on") != std::string::npos ||
+                                       out.find("Address already in use") != std::string::npos);
+    if (!port_taken || (grpc_port_ == 0 && metrics_port_ == 0)) break;
+    p->Wait(std::chrono::seconds(5));
+    if (std::chrono::steady_clock::now() >= reuse_until) grpc_port_ = metrics_port_ = 0;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_TRUE(ready && !p->Wait(std::chrono::milliseconds(0)).has_value()) << p->Output();
   // {"grpc_port":N,...,"message":"ready","metrics_port":M,...}
   const std::string out = p->Output();
