@@ -667,95 +667,78 @@ class RequestEncoder {
     constexpr int64_t kUInt32Max = std::numeric_limits<uint32_t>::max();
     constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
     constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+    // A scalar: its wire type and bits, written once after the switch.
+    int wire = kVarint;
+    uint64_t bits = 0;
     int64_t i = 0;
     switch (f->type()) {
       case FieldDescriptor::TYPE_INT32:
-        if (!Integer(v, kInt32Min, kInt32Max, &i)) return false;
-        Tag(out, f, kVarint);
-        Varint(out, static_cast<uint64_t>(i));
-        return true;
       case FieldDescriptor::TYPE_SINT32:
-        if (!Integer(v, kInt32Min, kInt32Max, &i)) return false;
-        Tag(out, f, kVarint);
-        Varint(out, WireFormatLite::ZigZagEncode32(static_cast<int32_t>(i)));
-        return true;
       case FieldDescriptor::TYPE_SFIXED32:
         if (!Integer(v, kInt32Min, kInt32Max, &i)) return false;
-        Tag(out, f, kFixed32);
-        Fixed(out, static_cast<uint32_t>(i), 4);
-        return true;
+        if (f->type() == FieldDescriptor::TYPE_SINT32) {
+          bits = WireFormatLite::ZigZagEncode32(static_cast<int32_t>(i));
+        } else if (f->type() == FieldDescriptor::TYPE_SFIXED32) {
+          wire = kFixed32;
+          bits = static_cast<uint32_t>(i);
+        } else {
+          bits = static_cast<uint64_t>(i);
+        }
+        break;
       case FieldDescriptor::TYPE_UINT32:
-        if (!Integer(v, 0, kUInt32Max, &i)) return false;
-        Tag(out, f, kVarint);
-        Varint(out, static_cast<uint64_t>(i));
-        return true;
       case FieldDescriptor::TYPE_FIXED32:
         if (!Integer(v, 0, kUInt32Max, &i)) return false;
-        Tag(out, f, kFixed32);
-        Fixed(out, static_cast<uint64_t>(i), 4);
-        return true;
+        if (f->type() == FieldDescriptor::TYPE_FIXED32) wire = kFixed32;
+        bits = static_cast<uint64_t>(i);
+        break;
       case FieldDescriptor::TYPE_INT64:
-        if (!Integer(v, kInt64Min, kInt64Max, &i)) return false;
-        Tag(out, f, kVarint);
-        Varint(out, static_cast<uint64_t>(i));
-        return true;
       case FieldDescriptor::TYPE_SINT64:
-        if (!Integer(v, kInt64Min, kInt64Max, &i)) return false;
-        Tag(out, f, kVarint);
-        Varint(out, WireFormatLite::ZigZagEncode64(i));
-        return true;
       case FieldDescriptor::TYPE_SFIXED64:
         if (!Integer(v, kInt64Min, kInt64Max, &i)) return false;
-        Tag(out, f, kFixed64);
-        Fixed(out, static_cast<uint64_t>(i), 8);
-        return true;
+        if (f->type() == FieldDescriptor::TYPE_SINT64) {
+          bits = WireFormatLite::ZigZagEncode64(i);
+        } else {
+          if (f->type() == FieldDescriptor::TYPE_SFIXED64) wire = kFixed64;
+          bits = static_cast<uint64_t>(i);
+        }
+        break;
       case FieldDescriptor::TYPE_UINT64:
-      case FieldDescriptor::TYPE_FIXED64: {
-        uint64_t u;
+      case FieldDescriptor::TYPE_FIXED64:
         if (v.is_number_unsigned()) {
-          u = v.get<uint64_t>();
+          bits = v.get<uint64_t>();
         } else if (Integer(v, 0, kInt64Max, &i)) {
-          u = static_cast<uint64_t>(i);
+          bits = static_cast<uint64_t>(i);
         } else {
           return false;
         }
-        if (f->type() == FieldDescriptor::TYPE_UINT64) {
-          Tag(out, f, kVarint);
-          Varint(out, u);
-        } else {
-          Tag(out, f, kFixed64);
-          Fixed(out, u, 8);
-        }
-        return true;
-      }
+        if (f->type() == FieldDescriptor::TYPE_FIXED64) wire = kFixed64;
+        break;
       case FieldDescriptor::TYPE_DOUBLE:
       case FieldDescriptor::TYPE_FLOAT: {
         if (!v.is_number()) return false;
         double d = v.get<double>();
         if (!std::isfinite(d)) return false;
         if (f->type() == FieldDescriptor::TYPE_DOUBLE) {
-          Tag(out, f, kFixed64);
-          Fixed(out, absl::bit_cast<uint64_t>(d), 8);
+          wire = kFixed64;
+          bits = absl::bit_cast<uint64_t>(d);
         } else {
           if (std::fabs(d) > std::numeric_limits<float>::max()) return false;
-          Tag(out, f, kFixed32);
-          Fixed(out, absl::bit_cast<uint32_t>(static_cast<float>(d)), 4);
+          wire = kFixed32;
+          bits = absl::bit_cast<uint32_t>(static_cast<float>(d));
         }
-        return true;
+        break;
       }
       case FieldDescriptor::TYPE_BOOL:
         if (!v.is_boolean()) return false;
-        Tag(out, f, kVarint);
-        Varint(out, v.get<bool>() ? 1 : 0);
-        return true;
+        bits = v.get<bool>() ? 1 : 0;
+        break;
       case FieldDescriptor::TYPE_ENUM: {
         if (!v.is_string()) return false;
         const google::protobuf::EnumValueDescriptor* e =
             f->enum_type()->FindValueByName(v.get_ref<const std::string&>());
         if (e == nullptr) return false;
-        Tag(out, f, kVarint);
-        Varint(out, static_cast<uint64_t>(static_cast<int64_t>(e->number())));
-        return true;
+        bits = static_cast<uint64_t>(static_cast<int64_t>(e->number()));
+        break;
       }
       case FieldDescriptor::TYPE_STRING: {
         if (!v.is_string()) return false;
@@ -777,6 +760,13 @@ class RequestEncoder {
       default:  // bytes, groups
         return false;
     }
+    Tag(out, f, wire);
+    if (wire == kVarint) {
+      Varint(out, bits);
+    } else {
+      Fixed(out, bits, wire == kFixed32 ? 4 : 8);
+    }
+    return true;
   }
 };
 
