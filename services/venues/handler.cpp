@@ -137,8 +137,8 @@ constexpr char kSearchVenues[] = "/passerelle.venues.v1.VenueService/SearchVenue
 
 // The status a recorded call sends (see Handler::BeginCall), or `status` itself.
 grpc::Status Ended(const std::optional<metrics::GrpcServerMetricsFactory::Call>& call,
-                   const grpc::Status& status, const server::RequestScope& scope) {
-  return call ? call->End(status, scope.ids().request_id) : status;
+                   const grpc::Status& status, const std::string& request_id) {
+  return call ? call->End(status, request_id) : status;
 }
 
 }  // namespace
@@ -180,17 +180,17 @@ grpc::ServerUnaryReactor* Handler::GetVenue(grpc::CallbackServerContext* ctx,
   const Call call = BeginCall(kGetVenue);
   v1::GetVenueRequest req;
   if (grpc::Status status = ParseRequest(request, &req); !status.ok()) {
-    reactor->Finish(Ended(call, status, scope));
+    reactor->Finish(Ended(call, status, scope.ids().request_id));
     return reactor;
   }
   if (auto indexed = registry_.FindIndexed(req.name())) {
     *response = Referencing(std::move(indexed));
-    reactor->Finish(Ended(call, grpc::Status::OK, scope));
+    reactor->Finish(Ended(call, grpc::Status::OK, scope.ids().request_id));
     return reactor;
   }
   // Withdrawn, unknown or malformed: the store answers, on a thread that may wait for it.
   auto finish = [reactor, call, request_id = scope.ids().request_id](const grpc::Status& status) {
-    reactor->Finish(call ? call->End(status, request_id) : status);
+    reactor->Finish(Ended(call, status, request_id));
   };
   const bool queued =
       store_reads_.Post([this, ctx, finish, response, name = req.name(), ids = scope.ids()]() {
@@ -730,7 +730,7 @@ grpc::ServerUnaryReactor* Handler::SearchVenues(grpc::CallbackServerContext* ctx
   v1::SearchVenuesRequest req;
   grpc::Status status = ParseRequest(request, &req);
   if (status.ok()) status = Search(req, response);
-  reactor->Finish(Ended(call, status, scope));
+  reactor->Finish(Ended(call, status, scope.ids().request_id));
   return reactor;
 }
 
