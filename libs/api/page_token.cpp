@@ -2,11 +2,9 @@
 #include "libs/api/page_token.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <openssl/hmac.h>
 #include <openssl/sha.h>
-#include <pthread.h>
 
-#include <atomic>
 #include <cstring>
 #include <memory>
 
@@ -42,30 +40,14 @@ EVP_CIPHER_CTX* ThreadContext() {
   return ctx.get();
 }
 
-// Random nonces drawn 64 at a time per thread: RAND_bytes takes a lock and asks the kernel for
-// the process id (its fork check) at every call. A forked child drops the bytes its parent
-// drew (the generation below), so no two processes seal with the same nonce.
-std::atomic<unsigned> fork_generation{0};
-
-void FillNonce(unsigned char* nonce) {
-  static const bool registered = [] {
-    pthread_atfork(nullptr, nullptr, [] { fork_generation.fetch_add(1); });
-    return true;
+// SHA-256 fetched once, for the same reason.
+const EVP_MD* Sha256() {
+  static EVP_MD* const md = [] {
+    EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (m == nullptr) std::abort();
+    return m;
   }();
-  (void)registered;
-  constexpr size_t kBatch = 64;
-  thread_local unsigned char pool[kNonce * kBatch];
-  thread_local size_t used = kBatch;
-  thread_local unsigned generation = 0;
-  const unsigned now = fork_generation.load(std::memory_order_relaxed);
-  if (used == kBatch || generation != now) {
-    if (RAND_bytes(pool, sizeof pool) != 1) std::abort();  // no randomness: nothing is safe
-    used = 0;
-    generation = now;
-  }
-  std::memcpy(nonce, pool + kNonce * used, kNonce);
-  OPENSSL_cleanse(pool + kNonce * used, kNonce);
-  ++used;
+  return md;
 }
 
 std::string Associated(std::string_view list, std::string_view parameters) {
@@ -94,8 +76,13 @@ std::string ContentDigest(std::string_view bytes) {
 }
 
 PageTokens::PageTokens(std::string_view secret) {
+  // Two keys from the one secret, for two uses: AES-GCM's and the nonces' HMAC.
   const std::string salted = absl::StrCat("passerelle page tokens v1\n", std::string(secret));
   SHA256(reinterpret_cast<const unsigned char*>(salted.data()), salted.size(), key_.data());
+  const std::string nonce_salted =
+      absl::StrCat("passerelle page token nonces v1\n", std::string(secret));
+  SHA256(reinterpret_cast<const unsigned char*>(nonce_salted.data()), nonce_salted.size(),
+         nonce_key_.data());
 }
 
 std::string PageTokens::Seal(std::string_view list, std::string_view parameters,
@@ -104,8 +91,21 @@ std::string PageTokens::Seal(std::string_view list, std::string_view parameters,
   std::string out(1 + kNonce + cursor.size() + kTag, '\0');
   auto* bytes = reinterpret_cast<unsigned char*>(out.data());
   bytes[0] = kVersion;
+  // The nonce is a MAC of everything sealed (a synthetic nonce, as in SIV): the same cursor for
+  // the same list and parameters gives the same token, so an unchanged page is the same bytes
+  // (and keeps its ETag); two different plaintexts share a nonce only by a 96-bit collision.
   unsigned char* nonce = bytes + 1;
-  FillNonce(nonce);
+  {
+    const std::string sealed = BindParameters({aad, cursor});
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_len = 0;
+    if (HMAC(Sha256(), nonce_key_.data(), static_cast<int>(nonce_key_.size()),
+             reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(), mac,
+             &mac_len) == nullptr) {
+      std::abort();  // no MAC: nothing is safe to issue
+    }
+    std::memcpy(nonce, mac, kNonce);
+  }
   EVP_CIPHER_CTX* ctx = ThreadContext();
   int len = 0;
   EVP_EncryptInit_ex2(ctx, Cipher(), key_.data(), nonce, nullptr);

@@ -20,7 +20,9 @@ class PageTokens {
   /// service shares it so a token issued by one is read by another. Any length; it is hashed.
   explicit PageTokens(std::string_view secret);
 
-  /// A token for `cursor`, valid only for the same `list` and `parameters`.
+  /// A token for `cursor`, valid only for the same `list` and `parameters`. Deterministic: the
+  /// same three give the same token, so a page that has not changed is answered with the same
+  /// bytes (the gateway's ETag and 304 hold for every page of a list, not just the last).
   std::string Seal(std::string_view list, std::string_view parameters,
                    std::string_view cursor) const;
   /// The cursor of a token issued by Seal with the same `list` and `parameters`;
@@ -29,7 +31,8 @@ class PageTokens {
                                    std::string_view token) const;
 
  private:
-  std::array<unsigned char, 32> key_;
+  std::array<unsigned char, 32> key_;        // AES-256-GCM's
+  std::array<unsigned char, 32> nonce_key_;  // HMAC-SHA256's, deriving each token's nonce
 };
 
 /// SHA-256 of `bytes` in hex: the fingerprint of a request's content (AIP-155 request ids).

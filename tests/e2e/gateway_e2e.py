@@ -105,6 +105,22 @@ class GatewayE2E(unittest.TestCase):
         conn.close()
         self.assertEqual(resp.status, 304)
 
+    def test_a_page_with_a_next_page_keeps_its_etag(self):
+        # A partner polling a list page by page gets 304 for every unchanged page, not just the
+        # last: the next page's token is the same for the same page.
+        for i in ("etag-1", "etag-2"):
+            status, _, body = self.call("POST", "/v1/venues", venue_body(i), key=self.org_a)
+            self.assertIn(status, (200, 201), body)
+        for path in ("/v1/venues?pageSize=1", "/v1/venues:search?pageSize=1"):
+            status, headers, body = self.call("GET", path)
+            self.assertEqual(status, 200, body)
+            self.assertTrue(json.loads(body).get("nextPageToken"), path)
+            status, again, body2 = self.call("GET", path)
+            self.assertEqual(body2, body, path)
+            self.assertEqual(again["etag"], headers["etag"], path)
+            status, _, body = self.call("GET", path, headers={"If-None-Match": headers["etag"]})
+            self.assertEqual(status, 304, path)
+
     def test_search_in_the_basic_view_carries_the_lists_fields(self):
         basic_fields = {"name", "id", "nom", "adresse", "codePostal", "commune", "latitude",
                         "longitude", "typologie", "services", "fraisACharge", "source", "dateMaj",
