@@ -133,6 +133,10 @@ class Parser {
 
 }  // namespace
 
+FieldViolation FilterViolation(const Comparison& c, std::string_view what) {
+  return {"filter", absl::StrCat("position ", c.position + 1, ": ", std::string(what))};
+}
+
 absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter) {
   std::vector<FieldViolation> bad;
   if (filter.size() > kMaxBytes) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/api/status.hpp"
 
 namespace passerelle::api {
 
@@ -30,5 +31,10 @@ struct Comparison {
 /// Parses a filter; INVALID_ARGUMENT with a violation on `filter` naming the position and what
 /// was expected. At most 2,000 bytes and 20 comparisons.
 absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter);
+
+/// A violation on `filter` about one comparison a caller refuses (its field, operator or value):
+/// "position N: `what`", N counted from 1 as in ParseFilter's own errors, so every list points
+/// at the comparison it refuses the same way.
+FieldViolation FilterViolation(const Comparison& c, std::string_view what);
 
 }  // namespace passerelle::api

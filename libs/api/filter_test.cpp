@@ -55,6 +55,17 @@ TEST(Filter, RefusesWhatIsOutsideTheSubsetWithThePosition) {
   }
 }
 
+// A caller refusing a comparison points at it as the grammar's errors do: from 1, in bytes.
+TEST(Filter, ACallersRefusalNamesTheComparisonsPosition) {
+  auto f = ParseFilter("state = OPEN AND  couleur = bleu");
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_EQ(f->size(), 2u);
+  const FieldViolation v = FilterViolation((*f)[1], "cannot filter on couleur");
+  EXPECT_EQ(v.field, "filter");
+  EXPECT_EQ(v.description, "position 19: cannot filter on couleur");
+  EXPECT_EQ(FilterViolation((*f)[0], "x").description, "position 1: x");
+}
+
 TEST(Filter, RefusesHostileBytesAndSizes) {
   EXPECT_FALSE(ParseFilter(std::string("a = \"x\0y\"", 9)).ok());
   EXPECT_FALSE(ParseFilter("a = \"\xFF\xFE\"").ok());

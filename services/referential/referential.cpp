@@ -329,8 +329,7 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
                              "\"; one of OPEN, ACCEPTED, REJECTED, APPLIED, CLOSED");
     }
     if (!problem.empty()) {
-      return api::InvalidArgument("invalid filter",
-                                  {{"filter", absl::StrCat("at ", c.position, ": ", problem)}});
+      return api::InvalidArgument("invalid filter", {api::FilterViolation(c, problem)});
     }
     wanted.push_back(*state);
   }

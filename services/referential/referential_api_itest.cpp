@@ -331,10 +331,16 @@ TEST_F(ReferentialApiTest, FiltersOutsideTheSubsetAreRefusedWithThePosition) {
   req.set_filter("state = OPEN");
   ASSERT_TRUE(ListProposals(req, &resp).ok());
   EXPECT_EQ(resp.proposals_size(), 43);
-  for (const char* bad : {"state = OPEN OR state = APPLIED", "state = SOON", "kind = add",
-                          "state != OPEN", "state ="}) {
+  for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
+           {"state = OPEN OR state = APPLIED", "position 14: OR"},
+           {"state = SOON", "position 1: unknown state"},
+           {"state = OPEN AND kind = add", "position 18: unknown field"},
+           {"state != OPEN", "position 1: state supports = only"},
+           {"state =", "position 8: missing value"}}) {
     req.set_filter(bad);
-    ExpectRefused(ListProposals(req, &resp), "filter");
+    grpc::Status st = ListProposals(req, &resp);
+    ExpectRefused(st, "filter");
+    EXPECT_THAT(st.error_details(), HasSubstr(says)) << bad;
   }
   req.set_filter(std::string(100000, 's'));
   ExpectRefused(ListProposals(req, &resp), "filter");

@@ -464,12 +464,15 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
            {"commune = \"Roubaix\" OR commune = \"Lille\"", "position 21: OR is not supported"},
            {"commune = \"Roubaix\" and state = active", "upper case"},
            {"commune = ", "missing value"},
-           {"state=\"FOO\"", "active or withdrawn"},
-           {"services = \"Cuisine\"", "not a value services can hold"},
-           {"code_postal = \"ABC\"", "not a value code_postal can hold"},
-           {"source = \"-x\"", "not a source id"},
-           {"couleur = bleu", "cannot filter on"},
-           {"referential_items : \"bad\"", "items/{item}"}}) {
+           {"state=\"FOO\"", "position 1: state is active or withdrawn"},
+           {"services = \"Cuisine\"", "position 1: \"Cuisine\" is not a value services can hold"},
+           {"commune = Roubaix AND code_postal = \"ABC\"",
+            "position 23: \"ABC\" is not a value code_postal can hold"},
+           {"source = \"-x\"", "position 1: \"-x\" is not a source id"},
+           {"couleur = bleu", "position 1: cannot filter on"},
+           {std::string("nom = \"a\0b\"", 11), "à l'octet 8"},
+           {"referential_items : \"bad\"",
+            "position 1: referential_items values are items/{item}"}}) {
     grpc::Status st = List(filter, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
     EXPECT_THAT(Violations(st).text, HasSubstr(says)) << filter;

@@ -510,44 +510,48 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
   auto comparisons = api::ParseFilter(filter);
   if (!comparisons.ok()) return comparisons.status();
   for (const api::Comparison& c : *comparisons) {
-    const std::string at = absl::StrCat("position ", c.position + 1, ": ");
     auto it = Filterable().find(c.field);
     if (it == Filterable().end()) {
       std::vector<std::string> known;
       for (const auto& [name, list] : Filterable()) known.push_back(name);
-      bad.push_back({"filter", absl::StrCat(at, "cannot filter on \"", text::Quote(c.field),
-                                            "\"; fields: ", absl::StrJoin(known, ", "))});
+      bad.push_back(
+          api::FilterViolation(c, absl::StrCat("cannot filter on \"", text::Quote(c.field),
+                                               "\"; fields: ", absl::StrJoin(known, ", "))));
       continue;
     }
     if (c.op == api::Comparison::Op::kNotEquals) {
-      bad.push_back({"filter", absl::StrCat(at, "!= is not supported on ", c.field)});
+      bad.push_back(api::FilterViolation(c, absl::StrCat("!= is not supported on ", c.field)));
       continue;
     }
     std::string value = c.value;
-    if (!api::CheckText(&bad, "filter", value, 500)) continue;
+    if (std::vector<api::FieldViolation> text_bad;
+        !api::CheckText(&text_bad, "filter", value, 500)) {
+      for (const auto& v : text_bad) bad.push_back(api::FilterViolation(c, v.description));
+      continue;
+    }
     if (c.field == "referential_items" && (!value.starts_with("items/") || value.size() < 7)) {
-      bad.push_back({"filter", absl::StrCat(at, "referential_items values are items/{item}")});
+      bad.push_back(api::FilterViolation(c, "referential_items values are items/{item}"));
       continue;
     }
     if (c.field == "state") {
       value = absl::AsciiStrToLower(value);
       if (value != "active" && value != "withdrawn") {
-        bad.push_back({"filter", absl::StrCat(at, "state is active or withdrawn, got \"",
-                                              text::Quote(c.value), "\"")});
+        bad.push_back(api::FilterViolation(
+            c, absl::StrCat("state is active or withdrawn, got \"", text::Quote(c.value), "\"")));
         continue;
       }
       // Withdrawn venues are listed only to those who may ask for them (show_withdrawn: a
       // partner scope at the gateway); the filter cannot widen what the request may see.
       if (value == "withdrawn" && !show_withdrawn) {
-        bad.push_back({"filter", absl::StrCat(at, "state = withdrawn needs show_withdrawn")});
+        bad.push_back(api::FilterViolation(c, "state = withdrawn needs show_withdrawn"));
         continue;
       }
     }
     if (c.field == "source") {
       std::vector<api::FieldViolation> source_bad;
       if (value != "passerelle" && !standard::CheckSourceId(&source_bad, "filter", value)) {
-        bad.push_back(
-            {"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a source id")});
+        bad.push_back(api::FilterViolation(
+            c, absl::StrCat("\"", text::Quote(value), "\" is not a source id")));
         continue;
       }
     } else if (const standard::FieldSpec* spec = standard_.Find(c.field); spec != nullptr) {
@@ -559,8 +563,8 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       for (const standard::Violation& v : checked.violations)
         field_ok = field_ok && v.field != c.field;
       if (!field_ok) {
-        bad.push_back({"filter", absl::StrCat(at, "\"", text::Quote(value), "\" is not a value ",
-                                              c.field, " can hold")});
+        bad.push_back(api::FilterViolation(
+            c, absl::StrCat("\"", text::Quote(value), "\" is not a value ", c.field, " can hold")));
         continue;
       }
       value = stored->second.front();
@@ -1050,16 +1054,17 @@ absl::StatusOr<Registry::ConflictPage> Registry::ListConflicts(const std::string
     if (!comparisons.ok()) return comparisons.status();
     for (const auto& c : *comparisons) {
       if (c.field != "source" || c.op != api::Comparison::Op::kEquals) {
-        bad.push_back(
-            {"filter", absl::StrCat("[filter] seul `source = \"<id>\"` est compris, reçu « ",
-                                    text::Quote(c.field, 60), " »")});
+        bad.push_back(api::FilterViolation(
+            c, absl::StrCat("[filter] seul `source = \"<id>\"` est compris, reçu « ",
+                            text::Quote(c.field, 60), " »")));
       } else if (std::vector<api::FieldViolation> id_bad;
                  !standard::CheckSourceId(&id_bad, "filter", c.value)) {
-        bad.insert(bad.end(), id_bad.begin(), id_bad.end());
+        for (const auto& v : id_bad) bad.push_back(api::FilterViolation(c, v.description));
       } else if (!query.source.empty()) {
         // The filter's comparisons are joined by AND: a second source would select nothing.
-        bad.push_back({"filter", absl::StrCat("[unique] `source` se nomme une fois : « ",
-                                              query.source, " » puis « ", c.value, " »")});
+        bad.push_back(
+            api::FilterViolation(c, absl::StrCat("[unique] `source` se nomme une fois : « ",
+                                                 query.source, " » puis « ", c.value, " »")));
       } else {
         query.source = c.value;
       }
