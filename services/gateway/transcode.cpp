@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <vector>
 
 #include "absl/base/casts.h"
 #include "absl/strings/ascii.h"
@@ -575,10 +576,23 @@ absl::Status Strict(const Descriptor* d, const json& object, const std::string& 
     }
     return absl::OkStatus();
   };
+  // The member of each oneof already given: a second is refused here, on its own name, whether
+  // it came from the body, the path or the query, rather than by protobuf against `body`.
+  std::vector<const FieldDescriptor*> given;
   for (auto it = object.begin(); it != object.end(); ++it) {
     const FieldDescriptor* f = FindField(d, it.key());
     if (f == nullptr) continue;
     const std::string where = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
+    if (const google::protobuf::OneofDescriptor* oneof = f->real_containing_oneof();
+        oneof != nullptr && !it.value().is_null()) {
+      for (const FieldDescriptor* other : given) {
+        if (other->real_containing_oneof() == oneof) {
+          return Invalid(where, absl::StrCat("[oneof] ", f->json_name(), " et ", other->json_name(),
+                                             " s'excluent : un seul des deux"));
+        }
+      }
+      given.push_back(f);
+    }
     if (!f->is_repeated() || !it.value().is_array()) {
       if (absl::Status s = one(f, it.value(), where); !s.ok()) return s;
       continue;

@@ -267,6 +267,25 @@ TEST_F(TranscodeTest, HeadersFillEtagAndRequestId) {
             "If-Match");
 }
 
+// Two members of one oneof are refused on the second one's name with their rule, wherever they
+// came from, not by protobuf's parser against `body` in its own words.
+TEST_F(TranscodeTest, TwoMembersOfAOneofAreRefusedOnTheirName) {
+  absl::StatusOr<std::string> refused =
+      Build("GET",
+            "/v1/venues:search?near.latitude=50.69&near.longitude=3.17&near.radiusMeters=300"
+            "&within.minLatitude=50&within.minLongitude=3&within.maxLatitude=51"
+            "&within.maxLongitude=4");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(api::Violations(refused.status()).at(0).field, StartsWith("within"));
+  EXPECT_THAT(refused.status().message(), HasSubstr("[oneof]"));
+  EXPECT_THAT(refused.status().message(), Not(HasSubstr("body")));
+  // One member is fine.
+  EXPECT_TRUE(Build("GET",
+                    "/v1/venues:search?within.minLatitude=50&within.minLongitude=3"
+                    "&within.maxLatitude=51&within.maxLongitude=4")
+                  .ok());
+}
+
 TEST_F(TranscodeTest, RawBodiesBecomeTheBytesField) {
   auto req = Parse<v1::ImportAreaLayerRequest>(
       Build("POST", "/v1/areaLayers/quartiers:import?title=Quartiers", "{\"type\":1}\x01",
