@@ -392,6 +392,46 @@ absl::Status SetFromHeader(const Route& route, json* req, const std::string& fie
   return absl::OkStatus();
 }
 
+// AIP-134: a PATCH that gives no mask changes the fields its body names, as a REST client means
+// by PATCH, rather than the methods' "empty: every field" (gRPC's reading, where a body of the
+// changed fields would blank all the others). The path's name and the etag are how the resource
+// is found and checked, not fields to change; a body naming nothing is refused.
+absl::Status ImplyUpdateMask(const Route& route, const HttpInput& input, json* req) {
+  if (route.http_method != "PATCH" || route.body_field == nullptr ||
+      route.body_field->message_type() == nullptr) {
+    return absl::OkStatus();
+  }
+  const FieldDescriptor* mask = route.method->input_type()->FindFieldByName("update_mask");
+  if (mask == nullptr || mask->message_type() == nullptr ||
+      mask->message_type()->full_name() != "google.protobuf.FieldMask" ||
+      Member(*req, mask) != nullptr) {
+    return absl::OkStatus();
+  }
+  const Descriptor* resource_type = route.body_field->message_type();
+  std::set<const FieldDescriptor*> bound;
+  for (const auto& [path, value] : input.bindings) {
+    const std::string prefix = absl::StrCat(route.body_field->name(), ".");
+    if (path.rfind(prefix, 0) == 0)
+      bound.insert(FindField(resource_type, path.substr(prefix.size())));
+  }
+  std::string paths;
+  if (const json* resource = Member(*req, route.body_field); resource && resource->is_object()) {
+    for (auto it = resource->begin(); it != resource->end(); ++it) {
+      const FieldDescriptor* f = FindField(resource_type, it.key());
+      if (f == nullptr) continue;  // refused as unknown when the request is encoded
+      if (bound.count(f) != 0 || f->name() == "etag") continue;
+      absl::StrAppend(&paths, paths.empty() ? "" : ",", f->json_name());
+    }
+  }
+  if (paths.empty()) {
+    return Invalid("updateMask",
+                   "[required] le corps ne nomme aucun champ à modifier : nommez-les dans le "
+                   "corps, ou dans updateMask (* pour tout remplacer)");
+  }
+  (*req)[mask->json_name()] = paths;
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::optional<std::string> DecodeQueryComponent(std::string_view raw) {
@@ -525,6 +565,7 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
         SetFromHeader(route, &req, "request_id", "Idempotency-Key", *input.idempotency_key);
     if (!s.ok()) return s;
   }
+  if (absl::Status s = ImplyUpdateMask(route, input, &req); !s.ok()) return s;
   return req;
 }
 

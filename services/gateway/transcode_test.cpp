@@ -8,6 +8,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "libs/api/status.hpp"
+#include "passerelle/sync/v1/sync.pb.h"
 #include "passerelle/venues/v1/venues.pb.h"
 #include "services/gateway/json_testing.hpp"
 
@@ -174,6 +175,39 @@ TEST_F(TranscodeTest, AFieldMaskIsTakenInSnakeOrExactLowerCamelCaseOnly) {
   auto star = Parse<v1::UpdateVenueRequest>(Build("PATCH", "/v1/venues/abc?updateMask=*", "{}"));
   EXPECT_THAT(star.update_mask().paths(), ElementsAre("*"));
   EXPECT_THAT(message("nom,*"), StartsWith("[format]"));
+}
+
+// AIP-134: a PATCH without a mask changes the fields its body names (tester 25, H1: it replaced
+// the whole venue and blanked every field the body left out).
+TEST_F(TranscodeTest, APatchWithoutAMaskChangesTheFieldsItsBodyNames) {
+  HttpInput if_match;
+  if_match.if_match = "W/\"3\"";
+  auto implied = Parse<v1::UpdateVenueRequest>(
+      Build("PATCH", "/v1/venues/abc",
+            R"({"telephone": "", "code_postal": "59100", "name": "venues/abc", "nom": "N"})",
+            "application/json", if_match));
+  EXPECT_THAT(implied.update_mask().paths(),
+              ::testing::UnorderedElementsAre("telephone", "code_postal", "nom"));
+  EXPECT_EQ(implied.venue().etag(), "W/\"3\"");
+  auto with_etag = Parse<v1::UpdateVenueRequest>(
+      Build("PATCH", "/v1/venues/abc", R"({"etag": "W/\"3\"", "horaires": "Mo 09:00-12:00"})"));
+  EXPECT_THAT(with_etag.update_mask().paths(), ElementsAre("horaires"));
+  // A mask given, in the query or the body, is the mask.
+  auto given = Parse<v1::UpdateVenueRequest>(
+      Build("PATCH", "/v1/venues/abc?updateMask=nom", R"({"nom": "N", "telephone": "x"})"));
+  EXPECT_THAT(given.update_mask().paths(), ElementsAre("nom"));
+  auto star = Parse<v1::UpdateVenueRequest>(Build("PATCH", "/v1/venues/abc?updateMask=*", "{}"));
+  EXPECT_THAT(star.update_mask().paths(), ElementsAre("*"));
+  // Every PATCH route alike; a body naming nothing to change is refused, never "everything".
+  auto source = Parse<::passerelle::sync::v1::UpdateSourceRequest>(
+      Build("PATCH", "/v1/sync/sources/region", R"({"displayName": "Région"})"));
+  EXPECT_THAT(source.update_mask().paths(), ElementsAre("display_name"));
+  for (const char* body : {"{}", R"({"name": "venues/abc"})", R"({"etag": "W/\"1\""})", ""}) {
+    auto refused = Build("PATCH", "/v1/venues/abc", body);
+    ASSERT_FALSE(refused.ok()) << body;
+    EXPECT_EQ(Field(refused), "updateMask") << body;
+    EXPECT_THAT(api::Violations(refused.status())[0].description, StartsWith("[required]"));
+  }
 }
 
 TEST_F(TranscodeTest, BodyStarTakesEveryFieldAndNoQuery) {

@@ -46,7 +46,12 @@ class GatewayE2E(unittest.TestCase):
         stack.start("sync", {"PASSERELLE_VENUES_ADDRESS": f"127.0.0.1:{stack.ports['venues']}"})
         cls.gateway = stack.start_gateway(
             ADMIN_KEY, pepper="e2e-pepper",
-            extra={"PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example"})
+            # The suite's own pace is not what is tested (the rate limit test starts its own
+            # gateway): the defaults' burst of 60 public calls would answer 429 by chance.
+            extra={"PASSERELLE_GATEWAY_CORS_ORIGINS": "https://carte.example",
+                   "PASSERELLE_GATEWAY_RATE_LIMITS":
+                       "public=1000:1000,partner=1000:1000,organisation=1000:1000,"
+                       "admin=1000:1000"})
         cls.http_port, cls.grpc_port = stack.http_port, stack.grpc_port
         stack.wait_until_ready("/v1/nomenclatures")
         stack.wait_until_ready("/v1/venues?pageSize=1")  # venues may listen later under load
@@ -120,6 +125,27 @@ class GatewayE2E(unittest.TestCase):
             self.assertEqual(again["etag"], headers["etag"], path)
             status, _, body = self.call("GET", path, headers={"If-None-Match": headers["etag"]})
             self.assertEqual(status, 304, path)
+
+    def test_a_patch_without_a_mask_changes_only_what_its_body_names(self):
+        # AIP-134 (tester 25, H1): it replaced the venue and blanked what the body left out.
+        status, _, body = self.call(
+            "POST", "/v1/venues",
+            venue_body("patch-1", telephone="03 20 00 00 09", horaires="Mo 09:00-12:00"),
+            key=self.org_a)
+        self.assertEqual(status, 201, body)
+        name = json.loads(body)["name"]
+        status, _, body = self.call("PATCH", f"/v1/{name}", {"nom": "Médiathèque renommée"},
+                                    key=self.org_a)
+        self.assertEqual(status, 200, body)
+        status, _, body = self.call("GET", f"/v1/{name}")
+        venue = json.loads(body)
+        self.assertEqual(venue["nom"], "Médiathèque renommée")
+        self.assertEqual(venue["telephone"], "+33320000009")
+        self.assertEqual(venue["horaires"], "Mo 09:00-12:00")
+        status, _, body = self.call("PATCH", f"/v1/{name}", {}, key=self.org_a)
+        self.assertEqual(status, 400, body)
+        self.assertEqual(self.error(body)["details"][0]["fieldViolations"][0]["field"],
+                         "updateMask")
 
     def test_search_in_the_basic_view_carries_the_lists_fields(self):
         basic_fields = {"name", "id", "nom", "adresse", "codePostal", "commune", "latitude",
