@@ -545,14 +545,7 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     // duplicate, not a second venue.
     auto stored_id = v.record.find("id");
     if (stored_id != v.record.end() && !stored_id->second.empty()) {
-      // Our exports qualify ids with their source (`siilab:lieu-1`, QualifiedId): read back
-      // into that source, the id is the source's own again, so an export re-imported where it
-      // came from changes nothing.
-      std::string& stored = stored_id->second.front();
-      const std::string prefix = source + ":";
-      if (stored.size() > prefix.size() && stored.starts_with(prefix)) {
-        stored.erase(0, prefix.size());
-      }
+      ReadOwnId(source, &stored_id->second.front());
     }
     const std::string id = stored_id != v.record.end() && !stored_id->second.empty()
                                ? stored_id->second.front()
@@ -895,6 +888,12 @@ std::string Description(const std::map<std::string, std::string>& raw, size_t ma
 }
 
 }  // namespace
+
+void ReadOwnId(std::string_view source, std::string* id) {
+  if (id->size() > source.size() + 1 && id->starts_with(source) && (*id)[source.size()] == ':') {
+    id->erase(0, source.size() + 1);
+  }
+}
 
 std::string QualifiedId(const v1::Venue& v) {
   const std::string& source = v.provenance().source();

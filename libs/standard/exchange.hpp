@@ -81,6 +81,11 @@ std::unique_ptr<Exporter> NewExporter(
 /// source. ParseNationalCsv reads it back as the bare id into that same source.
 std::string QualifiedId(const venues::v1::Venue& venue);
 
+/// Reads an id written into `source` as that source's own: `S:x` (QualifiedId's) becomes `x`
+/// when `source` is `S`, so an export written back where it came from, as a file or as a batch,
+/// names the venues it came from rather than new ones. Other ids are left as they are.
+void ReadOwnId(std::string_view source, std::string* id);
+
 /// The whole document of `venues`, for tests and small exports.
 std::string WriteAll(Exporter& exporter, const std::vector<const venues::v1::Venue*>& venues);
 

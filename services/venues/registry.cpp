@@ -18,6 +18,7 @@
 #include "libs/api/status.hpp"
 #include "libs/events/event.hpp"
 #include "libs/logging/logging.hpp"
+#include "libs/standard/exchange.hpp"
 #include "libs/standard/opening_hours.hpp"
 #include "libs/text/utf8.hpp"
 #include "passerelle/venues/v1/events.pb.h"
@@ -670,8 +671,11 @@ absl::StatusOr<std::vector<RowResult>> Registry::BatchUpsert(
       r.violations = std::move(checked.violations);
       continue;
     }
-    // The id as validated (trimmed), so "lieu-1 " is lieu-1 and not a second venue.
-    r.source_id = checked.record.at("id").front();
+    // The id as validated (trimmed), so "lieu-1 " is lieu-1 and not a second venue; and as
+    // this source's own, so an export sent back as a batch names the venues it came from.
+    std::string& own_id = checked.record.at("id").front();
+    standard::ReadOwnId(source, &own_id);
+    r.source_id = own_id;
     if (!seen.insert(r.source_id).second) {
       r.outcome = RowResult::Outcome::kRejected;
       r.violations.push_back(
