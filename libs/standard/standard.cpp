@@ -321,7 +321,7 @@ Validated ValidateRow(const Standard& standard, const std::map<std::string, std:
             }
             v = *url;
           } else if (f.name == "typologie") {
-            for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            v = TypologieAsStored(v);
           }
           if (f.regex && !std::regex_match(v, *f.regex)) {
             violation(f, part, "pattern",
@@ -370,6 +370,12 @@ std::map<std::string, std::string> ToRaw(const Standard& standard, const Record&
     auto it = record.find(f.name);
     out[f.name] = it == record.end() ? "" : absl::StrJoin(it->second, "|");
   }
+  return out;
+}
+
+std::string TypologieAsStored(std::string_view value) {
+  std::string out(value);
+  for (auto& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
 }
 

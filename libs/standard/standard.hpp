@@ -34,6 +34,10 @@ struct FieldSpec {
   size_t max_items = 1;
 };
 
+/// A `typologie` value as a write stores it: data·inclusion's codes in upper case (`asso` is
+/// ASSO), so a search names them in any case as a write does.
+std::string TypologieAsStored(std::string_view value);
+
 /// Passerelle's limits where the schema gives none (docs/venues.md, "Limits").
 inline constexpr size_t kMaxTextLength = 500;        // names, addresses, one list value
 inline constexpr size_t kMaxLongTextLength = 10000;  // presentation_detail, horaires

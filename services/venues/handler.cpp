@@ -750,6 +750,13 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     q.max_lon = req->within().max_longitude();
   }
   std::vector<server::FieldViolation> bad;
+  // A centre without one of its coordinates would be searched around 0: refused instead.
+  if (req->has_near() && !req->near().has_latitude()) {
+    bad.push_back({"near.latitude", "[required] la latitude du centre manque"});
+  }
+  if (req->has_near() && !req->near().has_longitude()) {
+    bad.push_back({"near.longitude", "[required] la longitude du centre manque"});
+  }
   using F = SearchField;
   const EnumFilters& e = enum_filters_;
   q.AnyOf(F::kServices) = Spelled(e.services, "services", req->services(), &bad);
@@ -764,6 +771,7 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
       Spelled(e.modalites_accompagnement, "modalites_accompagnement",
               req->modalites_accompagnement(), &bad);
   q.AnyOf(F::kTypologie) = Strings("typologie", req->typologie(), &bad);
+  for (std::string& t : q.AnyOf(F::kTypologie)) t = standard::TypologieAsStored(t);
   q.AnyOf(F::kReferentialItems) = Strings("referential_items", req->referential_items(), &bad);
   q.AnyOf(F::kAreas) = Strings("areas", req->areas(), &bad);
   // Names, not free text: a malformed one is a mistake to report, not a filter matching nothing.

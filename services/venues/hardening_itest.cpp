@@ -66,9 +66,17 @@ TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
             "near.radius_meters"},
            {[&](auto& r) {
               r.mutable_near()->set_latitude(nan);
+              r.mutable_near()->set_longitude(3.17);
               r.mutable_near()->set_radius_meters(1000);
             },
             "near.latitude"},
+           // A coordinate left out is refused, never read as 0 (tester 25, M3).
+           {[&](auto& r) {
+              r.mutable_near()->set_latitude(50.69);
+              r.mutable_near()->set_radius_meters(5000);
+            },
+            "near.longitude"},
+           {[&](auto& r) { r.mutable_near()->set_radius_meters(100000); }, "near.latitude"},
            {[&](auto& r) { r.add_publics(static_cast<v1::Public>(99)); }, "publics[0]"},
            {[&](auto& r) { r.mutable_open_at()->set_seconds(-5); }, "open_at"},
            {[&](auto& r) { r.set_query(std::string("a\0b", 3)); }, "query"},
@@ -111,6 +119,27 @@ TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
   v1::SearchVenuesResponse all;
   ASSERT_TRUE(Search(world, &all).ok());
   EXPECT_EQ(all.results_size(), 1);
+}
+
+// A typologie is searched as a write stores it, in any case (tester 25, M2: `bib` found
+// nothing where the list filter's `typologie = bib` found the venue); a centre at 0 is a centre.
+TEST_F(HardeningTest, SearchesNameATypologieInAnyCase) {
+  v1::BatchUpsertVenuesResponse b;
+  ASSERT_TRUE(Batch("siilab", {Valid("typo")}, &b).ok());
+  for (const char* typologie : {"BIB", "bib", "Bib"}) {
+    v1::SearchVenuesRequest req;
+    req.add_typologie(typologie);
+    v1::SearchVenuesResponse resp;
+    ASSERT_TRUE(Search(req, &resp).ok()) << typologie;
+    EXPECT_EQ(resp.results_size(), 1) << typologie;
+  }
+  v1::SearchVenuesRequest zero;
+  zero.mutable_near()->set_latitude(0);
+  zero.mutable_near()->set_longitude(0);
+  zero.mutable_near()->set_radius_meters(1000);
+  v1::SearchVenuesResponse resp;
+  EXPECT_TRUE(Search(zero, &resp).ok());
+  EXPECT_EQ(resp.results_size(), 0);
 }
 
 TEST_F(HardeningTest, SearchesAcrossTheAntimeridian) {
