@@ -655,6 +655,36 @@ TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
   }
   ASSERT_TRUE(AreaLayer(layer("q1", square(50.6)), &out).ok());
   EXPECT_EQ(out.area_count(), 1);
+  // The title and the property names are text like any other: a NUL, a control or bidi
+  // character, 3 MB are refused on their field, and the layer keeps its former title.
+  for (const auto& [field, value, says] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"title", std::string("a\0b", 3), "[control]"},
+           {"title",
+            "a\x07"
+            "b",
+            "[control]"},
+           {"title", "\u202Eab", "[bidi]"},
+           {"title", std::string(3000000, 't'), "[length]"},
+           {"code_property", std::string("co\0de", 6), "[control]"},
+           {"name_property", std::string(1000, 'n'), "[length]"}}) {
+    grpc::ClientContext ctx;
+    v1::ImportAreaLayerRequest req;
+    req.set_layer("qpv");
+    req.set_geojson(layer("q1", square(50.6)));
+    const auto* f = req.GetDescriptor()->FindFieldByName(field);
+    req.GetReflection()->SetString(&req, f, value);
+    grpc::Status st = stub_->ImportAreaLayer(&ctx, req, &out);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << field;
+    EXPECT_THAT(Violations(st).fields, ::testing::Contains(field)) << field;
+    EXPECT_THAT(Violations(st).text, HasSubstr(says)) << field;
+    EXPECT_LT(st.error_message().size() + st.error_details().size(), 4000u) << field;
+  }
+  grpc::ClientContext ctx;
+  v1::GetAreaLayerRequest get;
+  get.set_name("areaLayers/qpv");
+  ASSERT_TRUE(stub_->GetAreaLayer(&ctx, get, &out).ok());
+  EXPECT_EQ(out.title(), "qpv");
 }
 
 TEST_F(HardeningTest, AnImportStopsAtItsDeadline) {

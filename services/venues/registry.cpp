@@ -796,6 +796,13 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
     return api::InvalidArgument(
         "invalid layer", {{"layer", "1 to 40 lower case letters, digits or dashes, e.g. qpv"}});
   }
+  // Read by QGIS in every /collections page and by the map: checked and bounded as every text
+  // (a NUL cut the title short and 3 MB were taken: tester 25, M1).
+  std::vector<api::FieldViolation> bad;
+  api::CheckText(&bad, "title", title, kMaxLayerTitle);
+  api::CheckText(&bad, "code_property", code_property, kMaxPropertyName);
+  api::CheckText(&bad, "name_property", name_property, kMaxPropertyName);
+  if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
   if (code_property.empty()) code_property = "code";
   if (name_property.empty()) name_property = "name";
   auto areas = ParseAreaLayer(geojson, code_property, name_property);

@@ -249,6 +249,10 @@ class Registry {
   std::shared_ptr<const IndexedVenue> FindIndexed(const std::string& name) const;
   /// Most venues in one BatchUpsertVenues call.
   static constexpr size_t kMaxBatch = 2000;
+  /// Most code points of an area layer's title, and of the property names it reads codes and
+  /// names from.
+  static constexpr size_t kMaxLayerTitle = 200;
+  static constexpr size_t kMaxPropertyName = 100;
 
   /// `acting`, in every write: the organisation the caller acts for (the gateway's
   /// `x-passerelle-organisation` on an organisation key's writes), nullopt for internal and
