@@ -88,8 +88,10 @@ bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, doubl
   return false;
 }
 
-bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
-               size_t max_code_points, bool multiline) {
+namespace {
+
+// What CheckText refuses in `value`, with its rule; empty when nothing.
+std::string TextProblem(std::string_view value, size_t max_code_points, bool multiline) {
   std::string problem;
   if (auto at = text::FirstInvalidUtf8(value)) {
     problem = absl::StrCat("[utf8] texte UTF-8 invalide (octet ", *at, ")");
@@ -109,8 +111,24 @@ bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::st
     problem = absl::StrCat("[length] plus de ", max_code_points, " caractères (",
                            text::CodePoints(value), ")");
   }
+  return problem;
+}
+
+}  // namespace
+
+bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
+               size_t max_code_points, bool multiline) {
+  const std::string problem = TextProblem(value, max_code_points, multiline);
   if (problem.empty()) return true;
   bad->push_back({std::string(field), absl::StrCat(problem, " : « ", text::Quote(value), " »")});
+  return false;
+}
+
+bool CheckSecretText(std::vector<FieldViolation>* bad, std::string_view field,
+                     std::string_view value, size_t max_code_points) {
+  const std::string problem = TextProblem(value, max_code_points, /*multiline=*/false);
+  if (problem.empty()) return true;
+  bad->push_back({std::string(field), absl::StrCat(problem, " (valeur secrète, non répétée)")});
   return false;
 }
 

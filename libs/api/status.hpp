@@ -43,4 +43,10 @@ bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, doubl
 bool CheckText(std::vector<FieldViolation>* bad, std::string_view field, std::string_view value,
                size_t max_code_points, bool multiline = false);
 
+/// CheckText for a credential (a password, an Authorization header): the same rules, and the
+/// violation names the rule and the byte but never quotes the value, which an error response
+/// would carry to proxies and logs.
+bool CheckSecretText(std::vector<FieldViolation>* bad, std::string_view field,
+                     std::string_view value, size_t max_code_points);
+
 }  // namespace passerelle::api

@@ -284,7 +284,7 @@ void CheckSource(const standard::Standard& standard, const SourceRecord& source,
   }
   api::CheckNumber(bad, "source.max_withdraw_fraction", source.max_withdraw_fraction, 0, 1);
   // Sent as an HTTP header: printable ASCII only (a line break would inject headers).
-  if (api::CheckText(bad, "source.authorization", source.authorization, kMaxAuthorization)) {
+  if (api::CheckSecretText(bad, "source.authorization", source.authorization, kMaxAuthorization)) {
     for (char c : source.authorization) {
       if (c < 0x20 || c > 0x7e) {
         bad->push_back({"source.authorization",

@@ -862,8 +862,17 @@ TEST_F(SyncTest, SourceUrlsFollowTheDestinationPolicyAndCredentialsAreNeverShown
   EXPECT_THAT(Violations(userinfo)["source.url"], HasSubstr("authorization"));
   EXPECT_THAT(userinfo.error_message() + Violations(userinfo)["source.url"],
               ::testing::Not(HasSubstr("hunter2")));
-  EXPECT_EQ(TryCreate(*stub_, "policy", regional_.url(), "Bearer a\r\nX-Injected: 1").error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  // A refused credential is named with its rule, never quoted back (tester 25, M7).
+  for (const std::string& credential :
+       {std::string("Bearer SUPERSECRET\r\nX-Injected: 1"), std::string("Bearer SUPERSECRET\x01"),
+        std::string("Bearer SUPERSECRET") + std::string(5000, 'x'),
+        std::string("Bearer SUPERSECRET\xC3\xA9")}) {
+    grpc::Status st = TryCreate(*stub_, "policy", regional_.url(), credential);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_TRUE(Violations(st).contains("source.authorization"));
+    EXPECT_THAT(st.error_message() + Violations(st)["source.authorization"],
+                ::testing::Not(HasSubstr("SUPERSECRET")));
+  }
 
   // The credentials go to the server and nowhere else: not Get, List, the run, the logs.
   regional_.Serve(File(Rows(3)));
