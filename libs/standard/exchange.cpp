@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -14,6 +15,7 @@
 #include "absl/time/time.h"
 #include "libs/csv/csv.hpp"
 #include "libs/standard/opening_hours.hpp"
+#include "libs/text/encoding.hpp"
 #include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 
@@ -467,10 +469,23 @@ std::vector<Violation> AnctRefusals(const Record& record) {
 
 absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::string_view text,
                                             const std::string& source) {
+  // A spreadsheet saved in Windows-1252 or Latin-1 is read as such, as the sync reads it: not
+  // half its rows stored and every row with an accent refused (tester 25, M8).
+  const text::Encoding encoding =
+      text::HasUtf16Bom(text) ? text::Encoding::kUtf8 : text::DetectEncoding(text);
+  std::string converted;
+  if (encoding != text::Encoding::kUtf8) {
+    converted = text::ToUtf8(text, encoding);
+    text = converted;
+  }
   const char delimiter = csv::SniffDelimiter(text);
   auto table = csv::Parse(text, delimiter);
   if (!table.ok()) return table.status();
   ParsedFile out;
+  if (encoding != text::Encoding::kUtf8) {
+    out.normalisations.push_back(absl::StrCat(
+        "fichier lu en ", std::string(text::EncodingName(encoding)), " et converti en UTF-8"));
+  }
   // The header decides whether the file is one of the standard's at all: a header that is not
   // text, or that lacks a required column, fails the whole file before any row (otherwise
   // every row would be "required" errors, or a web page would read as a file without venues).
@@ -491,10 +506,18 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   static const std::set<std::string> kV01Only = {
       "courriel",         "cle_ban",       "publics_accueillis", "conditions_acces",
       "labels_nationaux", "labels_autres", "accessibilite"};
-  for (const auto& h : table->header) {
+  std::map<std::string, size_t> known_at;  // a known column -> its first position (from 1)
+  for (size_t c = 0; c < table->header.size(); ++c) {
+    const std::string& h = table->header[c];
     const bool known = standard.Find(h) != nullptr || (v01 && kV01Only.count(h));
     if (!known) out.ignored_columns.push_back(text::Quote(h, 80));
     column_of.push_back(known ? 0 : -1);
+    // Two columns of one field: which one a row means is anybody's guess (tester 25, M6).
+    if (known && !known_at.emplace(h, c + 1).second) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("en-tête ambigu : la colonne « ", text::Quote(h, 40), " » est nommée deux ",
+                       "fois (colonnes ", known_at[h], " et ", c + 1, ") ; gardez-en une"));
+    }
   }
   std::vector<std::string> missing;
   for (const auto& f : standard.fields()) {

@@ -218,6 +218,45 @@ TEST(ExportIdTest, IdsAreUniqueInAFileWhenTwoSourcesShareALocalId) {
   EXPECT_EQ(geojson["features"][0]["properties"]["id"], "siilab:case-accepted");
 }
 
+// A file saved by a spreadsheet in Windows-1252 is read as such, every row alike (tester 25,
+// M8: rows without an accent were stored, those with one refused); a field named by two columns
+// fails the whole file, naming both (M6: the last column won silently).
+TEST(ImportFileTest, ASingleByteFileIsConvertedAndATwiceNamedColumnRefused) {
+  const std::string header = "id,pivot,nom,commune,code_postal,adresse,date_maj\r\n";
+  const std::string latin1 = header +
+                             "a,21590512800017,M\xE9"
+                             "diath\xE8"
+                             "que,Roubaix,59100,2 rue "
+                             "Pierre Motte,2024-04-02\r\n"
+                             "b,21590512800017,Mairie,Roubaix,59100,1 place,2024-04-02\r\n";
+  auto parsed = ParseNationalCsv(Standard::V102(), latin1, "s");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->rejected.empty());
+  ASSERT_EQ(parsed->valid.size(), 2u);
+  EXPECT_EQ(parsed->valid[0].venue.standard.at("nom").front(), "Médiathèque");
+  ASSERT_FALSE(parsed->normalisations.empty());
+  EXPECT_THAT(parsed->normalisations.front(), HasSubstr("Windows-1252"));
+  // UTF-8 with one bad byte stays UTF-8: that row alone is refused, where it is.
+  auto mixed =
+      ParseNationalCsv(Standard::V102(),
+                       header +
+                           "a,21590512800017,Médiathèque,Roubaix,59100,2 rue,2024-04-02\r\n"
+                           "b,21590512800017,M\xE9"
+                           "diath\xE8"
+                           "que,Roubaix,59100,1 place,2024-04-02\r\n",
+                       "s");
+  ASSERT_TRUE(mixed.ok()) << mixed.status();
+  EXPECT_EQ(mixed->valid.size(), 1u);
+  EXPECT_EQ(mixed->rejected.size(), 1u);
+  auto twice = ParseNationalCsv(Standard::V102(),
+                                "id,pivot,nom,commune,code_postal,adresse,date_maj,nom\r\n"
+                                "a,21590512800017,Nom A,Roubaix,59100,2 rue,2024-04-02,Nom B\r\n",
+                                "s");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(), HasSubstr("« nom »"));
+  EXPECT_THAT(twice.status().message(), HasSubstr("colonnes 3 et 8"));
+}
+
 // Every structure and service of the demo and the crafted cases, in both revisions, against the
 // schema files copied from data·inclusion (tests/interop/datainclusion, with their licence).
 TEST(DataInclusionTest, ExportsValidateAgainstThePublishedSchemas) {
