@@ -12,6 +12,7 @@
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/logging/logging.hpp"
+#include "libs/standard/exchange.hpp"
 #include "libs/text/json_string.hpp"
 #include "libs/text/split.hpp"
 #include "libs/text/utf8.hpp"
@@ -492,6 +493,12 @@ void VenueFeatures::Append(const v1::Venue& venue, std::string_view links, std::
     out->push_back(',');
     text::AppendJsonStringRepaired(out, p.field->name());
     out->push_back(':');
+    if (p.field->number() == v1::Venue::kIdFieldNumber) {
+      // `<source>:<id>` as every export writes it: unique across sources, and the key that joins
+      // a layer from here with a CSV or GeoJSON export in QGIS.
+      text::AppendJsonStringRepaired(out, standard::QualifiedId(venue));
+      continue;
+    }
     if (!p.field->is_repeated()) {
       text::AppendJsonStringRepaired(out, r->GetStringReference(venue, p.field, &value));
       continue;

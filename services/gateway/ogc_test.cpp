@@ -90,6 +90,7 @@ TEST_F(OgcTest, FeatureCarriesTheExportsProperties) {
   v1::Venue v;
   v.set_name("venues/0139f523-dfe5-45c0-97e7-ea3bc64a5eba");
   v.set_id("lieu-1");
+  v.mutable_provenance()->set_source("siilab");
   v.set_nom("Médiathèque \"Zola\"\n");
   v.set_latitude(50.69);
   v.set_longitude(3.181234567890123);
@@ -112,7 +113,7 @@ TEST_F(OgcTest, FeatureCarriesTheExportsProperties) {
   EXPECT_EQ(f["geometry"]["coordinates"][1].get<double>(), 50.69);
   const nlohmann::json& p = f["properties"];
   EXPECT_EQ(p["name"], "venues/0139f523-dfe5-45c0-97e7-ea3bc64a5eba");
-  EXPECT_EQ(p["id"], "lieu-1");
+  EXPECT_EQ(p["id"], "siilab:lieu-1");  // qualified by its source, as every export writes it
   EXPECT_EQ(p["nom"], "Médiathèque \"Zola\"\n");
   EXPECT_EQ(p["typologie"], "CCAS|ASSO");
   EXPECT_EQ(p["services"],

@@ -184,7 +184,14 @@ class GatewayOgcE2E(unittest.TestCase):
         self.assertEqual(f["geometry"]["coordinates"], [created["longitude"], created["latitude"]])
         p = f["properties"]
         self.assertEqual(p["name"], self.names["ogc-e2e-07"])
-        self.assertEqual(p["id"], "ogc-e2e-07")
+        # Qualified by its source, as every export writes it (tester 25, M5): the GeoJSON
+        # export's id for the same venue, so the two join in QGIS.
+        self.assertEqual(p["id"], f"{SOURCE_ID}:ogc-e2e-07")
+        status, _, exported = self.call("GET", "/v1/venues:export?format=GEOJSON")
+        self.assertEqual(status, 200)
+        (same,) = [e for e in json.loads(exported)["features"]
+                   if e["properties"]["name"] == p["name"]]
+        self.assertEqual(same["properties"]["id"], p["id"])
         self.assertEqual(p["nom"], "Lieu OGC 07")
         self.assertEqual(p["commune"], "Roubaix")
         self.assertEqual(p["code_postal"], "59100")
@@ -372,7 +379,7 @@ class GatewayOgcE2E(unittest.TestCase):
                           "cr%C3%A9ations%20num%C3%A9riques")
         self.assertEqual(page["numberMatched"], 5)  # odd venues of 0..9
         self.assertEqual({f["properties"]["id"] for f in page["features"]},
-                         {f"ogc-e2e-{i:02d}" for i in range(1, 10, 2)})
+                         {f"{SOURCE_ID}:ogc-e2e-{i:02d}" for i in range(1, 10, 2)})
         hits = self.items("resultType=hits&typologie=ASSO|CCAS")
         self.assertEqual(hits["numberMatched"], self.published)
         self.assertEqual(hits["numberReturned"], 0)
