@@ -489,12 +489,21 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
   // A filter value is read as a write would store it: it finds what it names.
   ASSERT_TRUE(List("typologie = bib AND code_postal = \"59100\"", &resp).ok());
   EXPECT_EQ(resp.venues_size(), 5);
+  // An enumeration as the API names it everywhere else (tester 25, M9), or as the standard does.
+  for (const char* filter : {"services = SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES",
+                             "services : \"Aide aux démarches administratives\""}) {
+    ASSERT_TRUE(List(filter, &resp).ok()) << filter;
+    EXPECT_EQ(resp.venues_size(), 5) << filter;
+  }
   for (const auto& [filter, says] : std::vector<std::pair<std::string, std::string>>{
            {"commune = \"Roubaix\" OR commune = \"Lille\"", "position 21: OR is not supported"},
            {"commune = \"Roubaix\" and state = active", "upper case"},
            {"commune = ", "missing value"},
            {"state=\"FOO\"", "position 1: state is active or withdrawn"},
-           {"services = \"Cuisine\"", "position 1: \"Cuisine\" is not a value services can hold"},
+           {"services = \"Cuisine\"",
+            "position 1: \"Cuisine\" is not a value services can hold; values: \"Aide aux "
+            "démarches administratives\""},
+           {"services = SERVICE_CUISINE", "or the API's names (SERVICE_"},
            {"commune = Roubaix AND code_postal = \"ABC\"",
             "position 23: \"ABC\" is not a value code_postal can hold"},
            {"source = \"-x\"", "position 1: \"-x\" is not a source id"},

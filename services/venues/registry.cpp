@@ -556,6 +556,18 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
         continue;
       }
     } else if (const standard::FieldSpec* spec = standard_.Find(c.field); spec != nullptr) {
+      // An enumeration named as the API writes it (SERVICE_AIDE_AUX_…, in JSON, search and every
+      // venue answered) is its value in the schema's spelling, as a write reads it.
+      const google::protobuf::FieldDescriptor* api_field =
+          v1::Venue::descriptor()->FindFieldByName(c.field);
+      if (api_field != nullptr && api_field->enum_type() != nullptr) {
+        const google::protobuf::EnumValueDescriptor* named =
+            api_field->enum_type()->FindValueByName(value);
+        if (named != nullptr && named->number() >= 1 &&
+            named->number() <= static_cast<int>(spec->values.size())) {
+          value = spec->values[named->number() - 1];
+        }
+      }
       // The value as a write would store it ("tiers_lieux" -> TIERS_LIEUX, "9100" -> 09100,
       // enumerations in the schema's spelling): a filter never misses what it names.
       standard::Validated checked = standard::ValidateRow(standard_, {{c.field, value}});
@@ -564,8 +576,23 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       for (const standard::Violation& v : checked.violations)
         field_ok = field_ok && v.field != c.field;
       if (!field_ok) {
-        bad.push_back(api::FilterViolation(
-            c, absl::StrCat("\"", text::Quote(value), "\" is not a value ", c.field, " can hold")));
+        std::string expected;
+        if (!spec->values.empty()) {
+          // The spellings taken, so the refusal says what to write instead.
+          std::vector<std::string> some(
+              spec->values.begin(),
+              spec->values.begin() + std::min<size_t>(spec->values.size(), 8));
+          if (spec->values.size() > 8) some.push_back("…");
+          expected = absl::StrCat("; values: \"", absl::StrJoin(some, "\", \""), "\"",
+                                  api_field != nullptr && api_field->enum_type() != nullptr &&
+                                          api_field->enum_type()->value_count() > 1
+                                      ? absl::StrCat(", or the API's names (",
+                                                     api_field->enum_type()->value(1)->name(), "…)")
+                                      : "");
+        }
+        bad.push_back(
+            api::FilterViolation(c, absl::StrCat("\"", text::Quote(value), "\" is not a value ",
+                                                 c.field, " can hold", expected)));
         continue;
       }
       value = stored->second.front();
