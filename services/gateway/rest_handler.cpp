@@ -638,7 +638,7 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
     if (!seconds || *seconds <= 0 || *seconds > 3600) {
       Fail(*c, FromAbsl(api::InvalidArgument(
                    "X-Server-Timeout : un nombre de secondes positif est attendu",
-                   {{"X-Server-Timeout", "nombre de secondes entre 0 et 3600 attendu"}})));
+                   {{"X-Server-Timeout", "[range] plus de 0 et au plus 3600 secondes"}})));
       return;
     }
     c->call.timeout = std::min(c->call.timeout, absl::Seconds(*seconds));
@@ -686,9 +686,6 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
         }
         http::Response r;
         if (AnswerHead(*c, tag, &r)) return;
-        r.headers.push_back({"cache-control", read && route.access.scope() == api::v1::PUBLIC
-                                                  ? "public, max-age=60"
-                                                  : "private, no-store"});
         if (absl::StartsWith(route.method->name(), "Create")) {
           r.status = 201;
           if (std::optional<std::string> name = WireString(output, bytes, "name")) {
@@ -712,6 +709,10 @@ bool RestHandler::AnswerHead(const Context& c, const std::string& etag, http::Re
   r->headers = CommonHeaders(c);
   r->headers.push_back({"content-type", "application/json"});
   r->headers.push_back({"etag", etag});
+  // On the 304 as on the 200 (RFC 9110 15.4.5): a cache revalidating keeps the same rules.
+  const bool public_read =
+      c.found.route->http_method == "GET" && c.found.route->access.scope() == api::v1::PUBLIC;
+  r->headers.push_back({"cache-control", public_read ? "public, max-age=60" : "private, no-store"});
   if (c.found.route->http_method == "GET" && !c.if_none_match.empty() &&
       NoneMatch(c.if_none_match, etag)) {
     r->status = 304;
@@ -744,7 +745,6 @@ bool RestHandler::AnswerFromCache(Context& c) {
   }
   http::Response r;
   if (AnswerHead(c, answer->etag, &r)) return true;
-  r.headers.push_back({"cache-control", "public, max-age=60"});
   const int64_t age = std::max<int64_t>(0, absl::ToInt64Seconds(cache->AgeOf(*answer)));
   r.headers.push_back({"age", absl::StrCat(age)});
   r.body = answer->body;

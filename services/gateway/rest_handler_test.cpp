@@ -325,6 +325,9 @@ TEST_F(RestAnswerCacheTest, KeptVenueIsAnsweredWithItsEtagAndAge) {
   http::Response r = Get("/v1/" + name_, {{"if-none-match", "\"x\", W/\"3\""}});
   EXPECT_EQ(r.status, 304);
   EXPECT_EQ(r.body, "");
+  // The 304 carries what the 200 would (RFC 9110 15.4.5; tester 25).
+  EXPECT_EQ(HeaderOf(r, "cache-control"), "public, max-age=60");
+  EXPECT_EQ(HeaderOf(r, "etag"), "W/\"3\"");
 }
 
 TEST_F(RestAnswerCacheTest, RevalidationQueriesAndOtherRoutesGoToTheBackend) {

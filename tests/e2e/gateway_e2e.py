@@ -99,6 +99,7 @@ class GatewayE2E(unittest.TestCase):
         self.assertEqual(status, 304)
         self.assertEqual(body, b"")
         self.assertEqual(headers2["etag"], headers["etag"])
+        self.assertEqual(headers2["cache-control"], "public, max-age=60")
         # Tags sent on two header lines combine as one list (RFC 9110 5.3).
         conn = http.client.HTTPConnection("127.0.0.1", self.http_port, timeout=10)
         conn.putrequest("GET", "/v1/nomenclatures")
