@@ -556,7 +556,9 @@ absl::StatusOr<json> RequestJson(const Route& route, const HttpInput& input) {
       if (!s.ok()) return s;
     }
   }
-  if (input.if_match) {
+  // `If-Match: *` asks only that the resource exists (RFC 9110 13.1.1), which every write to a
+  // named resource checks: no etag to compare.
+  if (input.if_match && *input.if_match != "*") {
     absl::Status s = SetFromHeader(route, &req, "etag", "If-Match", *input.if_match);
     if (!s.ok()) return s;
   }

@@ -294,6 +294,11 @@ TEST_F(TranscodeTest, HeadersFillEtagAndRequestId) {
       "PATCH", "/v1/venues/abc?updateMask=nom", R"({"nom": "x"})", "application/json", headers));
   EXPECT_EQ(update.venue().etag(), "W/\"7\"");
   EXPECT_EQ(update.request_id(), "key-1");
+  HttpInput any;
+  any.if_match = "*";
+  auto unconditional = Parse<v1::UpdateVenueRequest>(
+      Build("PATCH", "/v1/venues/abc?updateMask=nom", R"({"nom": "x"})", "application/json", any));
+  EXPECT_EQ(unconditional.venue().etag(), "");
   HttpInput conflicting;
   conflicting.if_match = "W/\"8\"";
   EXPECT_EQ(Field(Build("POST", "/v1/venues/abc:withdraw", R"({"etag": "W/\"7\""})",
