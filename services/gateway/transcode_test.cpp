@@ -284,6 +284,15 @@ TEST_F(TranscodeTest, OtherMediaTypesAreRefused) {
   EXPECT_THAT(refused.status().message(), HasSubstr("application/json"));
   EXPECT_TRUE(
       Build("POST", "/v1/venues/abc:withdraw", "{}", "application/json; charset=utf-8").ok());
+  EXPECT_TRUE(
+      Build("POST", "/v1/venues/abc:withdraw", "{}", "Application/JSON;Charset=\"UTF-8\"").ok());
+  // A body declared in another charset would be read as UTF-8 all the same (tester 25).
+  for (const char* type :
+       {"application/json; charset=iso-8859-1", "application/json; charset=windows-1252"}) {
+    absl::StatusOr<std::string> other = Build("POST", "/v1/venues/abc:withdraw", "{}", type);
+    ASSERT_FALSE(other.ok()) << type;
+    EXPECT_THAT(other.status().message(), HasSubstr("application/json")) << type;
+  }
 }
 
 TEST_F(TranscodeTest, HeadersFillEtagAndRequestId) {
