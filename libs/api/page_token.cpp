@@ -2,7 +2,6 @@
 #include "libs/api/page_token.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/sha.h>
 
 #include <cstring>
@@ -81,8 +80,35 @@ PageTokens::PageTokens(std::string_view secret) {
   SHA256(reinterpret_cast<const unsigned char*>(salted.data()), salted.size(), key_.data());
   const std::string nonce_salted =
       absl::StrCat("passerelle page token nonces v1\n", std::string(secret));
+  std::array<unsigned char, 32> nonce_key;
   SHA256(reinterpret_cast<const unsigned char*>(nonce_salted.data()), nonce_salted.size(),
-         nonce_key_.data());
+         nonce_key.data());
+  // HMAC's padded keys (RFC 2104), kept: OpenSSL 3's HMAC() builds a MAC context by name at each
+  // call, 5.7 K instructions of a 90 K search (callgrind, venues_search_bench's queries).
+  inner_pad_.fill(0x36);
+  outer_pad_.fill(0x5c);
+  for (size_t i = 0; i < nonce_key.size(); ++i) {
+    inner_pad_[i] ^= nonce_key[i];
+    outer_pad_[i] ^= nonce_key[i];
+  }
+}
+
+void PageTokens::Nonce(std::string_view sealed, unsigned char* nonce) const {
+  thread_local std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> owned(EVP_MD_CTX_new(),
+                                                                             EVP_MD_CTX_free);
+  EVP_MD_CTX* ctx = owned.get();
+  unsigned char inner[SHA256_DIGEST_LENGTH];
+  unsigned char mac[SHA256_DIGEST_LENGTH];
+  unsigned int n = 0;
+  const bool ok =
+      ctx != nullptr && EVP_DigestInit_ex2(ctx, Sha256(), nullptr) == 1 &&
+      EVP_DigestUpdate(ctx, inner_pad_.data(), inner_pad_.size()) == 1 &&
+      EVP_DigestUpdate(ctx, sealed.data(), sealed.size()) == 1 &&
+      EVP_DigestFinal_ex(ctx, inner, &n) == 1 && EVP_DigestInit_ex2(ctx, Sha256(), nullptr) == 1 &&
+      EVP_DigestUpdate(ctx, outer_pad_.data(), outer_pad_.size()) == 1 &&
+      EVP_DigestUpdate(ctx, inner, sizeof inner) == 1 && EVP_DigestFinal_ex(ctx, mac, &n) == 1;
+  if (!ok) std::abort();  // no MAC: nothing is safe to issue
+  std::memcpy(nonce, mac, kNonce);
 }
 
 std::string PageTokens::Seal(std::string_view list, std::string_view parameters,
@@ -95,17 +121,7 @@ std::string PageTokens::Seal(std::string_view list, std::string_view parameters,
   // the same list and parameters gives the same token, so an unchanged page is the same bytes
   // (and keeps its ETag); two different plaintexts share a nonce only by a 96-bit collision.
   unsigned char* nonce = bytes + 1;
-  {
-    const std::string sealed = BindParameters({aad, cursor});
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int mac_len = 0;
-    if (HMAC(Sha256(), nonce_key_.data(), static_cast<int>(nonce_key_.size()),
-             reinterpret_cast<const unsigned char*>(sealed.data()), sealed.size(), mac,
-             &mac_len) == nullptr) {
-      std::abort();  // no MAC: nothing is safe to issue
-    }
-    std::memcpy(nonce, mac, kNonce);
-  }
+  Nonce(BindParameters({aad, cursor}), nonce);
   EVP_CIPHER_CTX* ctx = ThreadContext();
   int len = 0;
   EVP_EncryptInit_ex2(ctx, Cipher(), key_.data(), nonce, nullptr);

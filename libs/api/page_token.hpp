@@ -31,8 +31,13 @@ class PageTokens {
                                    std::string_view token) const;
 
  private:
-  std::array<unsigned char, 32> key_;        // AES-256-GCM's
-  std::array<unsigned char, 32> nonce_key_;  // HMAC-SHA256's, deriving each token's nonce
+  /// HMAC-SHA256 of `sealed` under the nonces' key, cut to the nonce's 12 bytes.
+  void Nonce(std::string_view sealed, unsigned char* nonce) const;
+
+  std::array<unsigned char, 32> key_;  // AES-256-GCM's
+  // The nonces' HMAC key (its own, from the same secret) padded as RFC 2104 says.
+  std::array<unsigned char, 64> inner_pad_;
+  std::array<unsigned char, 64> outer_pad_;
 };
 
 /// SHA-256 of `bytes` in hex: the fingerprint of a request's content (AIP-155 request ids).
