@@ -471,20 +471,16 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
                                             const std::string& source) {
   // A spreadsheet saved in Windows-1252 or Latin-1 is read as such, as the sync reads it: not
   // half its rows stored and every row with an accent refused (tester 25, M8).
-  const text::Encoding encoding =
-      text::HasUtf16Bom(text) ? text::Encoding::kUtf8 : text::DetectEncoding(text);
-  std::string converted;
-  if (encoding != text::Encoding::kUtf8) {
-    converted = text::ToUtf8(text, encoding);
-    text = converted;
-  }
-  const char delimiter = csv::SniffDelimiter(text);
-  auto table = csv::Parse(text, delimiter);
+  auto decoded = text::DecodeFile(text);
+  if (!decoded) return absl::InvalidArgumentError(std::string(text::kUtf16Refusal));
+  const char delimiter = csv::SniffDelimiter(decoded->utf8);
+  auto table = csv::Parse(decoded->utf8, delimiter);
   if (!table.ok()) return table.status();
   ParsedFile out;
-  if (encoding != text::Encoding::kUtf8) {
-    out.normalisations.push_back(absl::StrCat(
-        "fichier lu en ", std::string(text::EncodingName(encoding)), " et converti en UTF-8"));
+  if (decoded->encoding != text::Encoding::kUtf8) {
+    out.normalisations.push_back(absl::StrCat("fichier lu en ",
+                                              std::string(text::EncodingName(decoded->encoding)),
+                                              " et converti en UTF-8"));
   }
   // The header decides whether the file is one of the standard's at all: a header that is not
   // text, or that lacks a required column, fails the whole file before any row (otherwise

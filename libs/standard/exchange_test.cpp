@@ -255,6 +255,13 @@ TEST(ImportFileTest, ASingleByteFileIsConvertedAndATwiceNamedColumnRefused) {
   ASSERT_FALSE(twice.ok());
   EXPECT_THAT(twice.status().message(), HasSubstr("« nom »"));
   EXPECT_THAT(twice.status().message(), HasSubstr("colonnes 3 et 8"));
+  // A UTF-16 file is refused as such, as sync and the needs reader refuse it, not as a header
+  // "not in UTF-8".
+  std::string utf16 = "\xFF\xFE";
+  for (char c : header) utf16.append({c, '\0'});
+  auto wide = ParseNationalCsv(Standard::V102(), utf16, "s");
+  ASSERT_FALSE(wide.ok());
+  EXPECT_THAT(wide.status().message(), HasSubstr("UTF-16"));
 }
 
 // Every structure and service of the demo and the crafted cases, in both revisions, against the

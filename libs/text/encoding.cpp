@@ -88,4 +88,12 @@ std::string ToUtf8(std::string_view bytes, Encoding encoding) {
   return out;
 }
 
+std::optional<DecodedText> DecodeFile(std::string_view bytes, std::optional<Encoding> declared) {
+  if (HasUtf16Bom(bytes)) return std::nullopt;
+  DecodedText out;
+  out.encoding = declared ? *declared : DetectEncoding(bytes);
+  out.utf8 = ToUtf8(bytes, out.encoding);
+  return out;
+}
+
 }  // namespace passerelle::text

@@ -3,6 +3,7 @@
 // applies before looking at a byte.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -30,5 +31,21 @@ Encoding DetectEncoding(std::string_view bytes);
 /// control characters); UTF-8 is returned as it is (invalid bytes kept for the reader to report).
 /// A leading UTF-8 byte order mark is dropped in every case.
 std::string ToUtf8(std::string_view bytes, Encoding encoding);
+
+/// A file's text as every reader takes it: in UTF-8, with the encoding it was read in.
+struct DecodedText {
+  std::string utf8;
+  Encoding encoding = Encoding::kUtf8;
+};
+
+/// What a reader says of a file `DecodeFile` refuses, to the person who saved it.
+inline constexpr char kUtf16Refusal[] =
+    "fichier en UTF-16 ou UTF-32 ; enregistrez-le en UTF-8";
+
+/// `bytes` read in `declared` or, when nothing is declared, in the encoding `DetectEncoding`
+/// finds, and converted by `ToUtf8`: the one way the readers of files (imports, sync, needs) turn
+/// bytes into text. Nullopt when they start with a UTF-16 or UTF-32 byte order mark.
+std::optional<DecodedText> DecodeFile(std::string_view bytes,
+                                      std::optional<Encoding> declared = std::nullopt);
 
 }  // namespace passerelle::text

@@ -47,8 +47,9 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
   if (bytes.size() > kMaxNeedsBytes) {
     return FileError(absl::StrCat("plus de ", kMaxNeedsBytes >> 20, " Mio"));
   }
-  if (text::HasUtf16Bom(bytes)) return FileError("encodage UTF-16 ou UTF-32 non pris en charge");
-  const std::string utf8 = text::ToUtf8(bytes, text::DetectEncoding(bytes));
+  auto decoded = text::DecodeFile(bytes);
+  if (!decoded) return FileError(std::string(text::kUtf16Refusal));
+  const std::string& utf8 = decoded->utf8;
   if (absl::StripAsciiWhitespace(utf8).empty()) return FileError("fichier vide");
   const char delimiter = csv::SniffDelimiter(utf8);
   auto table = csv::Parse(utf8, delimiter);

@@ -596,28 +596,31 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
                                       const v1::SourceProfile& profile, std::string_view file,
                                       const std::string& source_id, bool allow_missing_columns) {
   SourceFile out;
-  if (text::HasUtf16Bom(file)) {
+  std::optional<text::Encoding> declared;
+  switch (profile.encoding()) {
+    case SourceProfile::UTF_8:
+      declared = text::Encoding::kUtf8;
+      break;
+    case SourceProfile::LATIN_1:
+      declared = text::Encoding::kLatin1;
+      break;
+    case SourceProfile::WINDOWS_1252:
+      declared = text::Encoding::kWindows1252;
+      break;
+    default:
+      break;
+  }
+  auto decoded = text::DecodeFile(file, declared);
+  if (!decoded) {
     return absl::InvalidArgumentError(
-        "fichier refusé, rien n'a été modifié : fichier en UTF-16 ; enregistrez-le en UTF-8");
+        absl::StrCat("fichier refusé, rien n'a été modifié : ", text::kUtf16Refusal));
   }
   if (absl::Status s = CheckNotBinary(file); !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
   }
-  switch (profile.encoding()) {
-    case SourceProfile::UTF_8:
-      out.encoding = text::Encoding::kUtf8;
-      break;
-    case SourceProfile::LATIN_1:
-      out.encoding = text::Encoding::kLatin1;
-      break;
-    case SourceProfile::WINDOWS_1252:
-      out.encoding = text::Encoding::kWindows1252;
-      break;
-    default:
-      out.encoding = text::DetectEncoding(file);
-  }
-  const std::string utf8 = text::ToUtf8(file, out.encoding);
+  out.encoding = decoded->encoding;
+  const std::string& utf8 = decoded->utf8;
   const SourceProfile::Format format = profile.format();
   if (format != SourceProfile::MAPPED_CSV && format != SourceProfile::GOGOCARTO_JSON) {
     auto parsed = ReadFile(standard, utf8, source_id);
