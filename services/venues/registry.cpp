@@ -208,6 +208,24 @@ void MarkLocalEdits(const standard::Record& before, absl::Time now, const std::s
   }
 }
 
+// What a filter on an enumerated field takes, for its refusal to say what to write instead:
+// "; values: "a", "b", …" in the schema's spelling (the first eight), then the API's names when
+// the field has them; empty for a field of free text.
+std::string ValuesTaken(const standard::FieldSpec& spec,
+                        const google::protobuf::FieldDescriptor* api_field) {
+  if (spec.values.empty()) return "";
+  std::vector<std::string> some(spec.values.begin(),
+                                spec.values.begin() + std::min<size_t>(spec.values.size(), 8));
+  if (spec.values.size() > 8) some.push_back("…");
+  std::string out = absl::StrCat("; values: \"", absl::StrJoin(some, "\", \""), "\"");
+  const google::protobuf::EnumDescriptor* names =
+      api_field != nullptr ? api_field->enum_type() : nullptr;
+  if (names != nullptr && names->value_count() > 1) {
+    absl::StrAppend(&out, ", or the API's names (", names->value(1)->name(), "…)");
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string_view ConflictPolicyName(ConflictPolicy policy) {
@@ -576,23 +594,9 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       for (const standard::Violation& v : checked.violations)
         field_ok = field_ok && v.field != c.field;
       if (!field_ok) {
-        std::string expected;
-        if (!spec->values.empty()) {
-          // The spellings taken, so the refusal says what to write instead.
-          std::vector<std::string> some(
-              spec->values.begin(),
-              spec->values.begin() + std::min<size_t>(spec->values.size(), 8));
-          if (spec->values.size() > 8) some.push_back("…");
-          expected = absl::StrCat("; values: \"", absl::StrJoin(some, "\", \""), "\"",
-                                  api_field != nullptr && api_field->enum_type() != nullptr &&
-                                          api_field->enum_type()->value_count() > 1
-                                      ? absl::StrCat(", or the API's names (",
-                                                     api_field->enum_type()->value(1)->name(), "…)")
-                                      : "");
-        }
-        bad.push_back(
-            api::FilterViolation(c, absl::StrCat("\"", text::Quote(value), "\" is not a value ",
-                                                 c.field, " can hold", expected)));
+        bad.push_back(api::FilterViolation(
+            c, absl::StrCat("\"", text::Quote(value), "\" is not a value ", c.field, " can hold",
+                            ValuesTaken(*spec, api_field))));
         continue;
       }
       value = stored->second.front();
