@@ -315,9 +315,13 @@ TEST_F(AreasTest, HostileAreaRequestsGetPreciseErrors) {
   st = ListAreas(req, &areas);
   EXPECT_THAT(Violations(st).fields, ElementsAre("view"));
   req.set_view(v1::AREA_VIEW_FULL);
-  req.mutable_within()->set_min_latitude(std::nan(""));
+  // An edge left out is refused by name, never read as 0 (the equator, Greenwich).
   req.mutable_within()->set_max_latitude(10);
   req.mutable_within()->set_max_longitude(1e300);
+  st = ListAreas(req, &areas);
+  EXPECT_THAT(Violations(st).fields, ElementsAre("within.min_latitude", "within.min_longitude"));
+  req.mutable_within()->set_min_latitude(std::nan(""));
+  req.mutable_within()->set_min_longitude(0);
   st = ListAreas(req, &areas);
   EXPECT_THAT(Violations(st).fields, ElementsAre("within.max_longitude", "within.min_latitude"));
   req.mutable_within()->set_min_latitude(20);

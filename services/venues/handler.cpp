@@ -104,6 +104,27 @@ v1::HoursState ToProto(standard::HoursState state) {
   return v1::HOURS_STATE_UNSPECIFIED;
 }
 
+// A box's four edges, each required: a missing one would be read as 0 (the equator or the
+// Greenwich meridian) and the box searched would not be the one meant.
+void RequireEdges(const v1::BoundingBox& box, std::vector<server::FieldViolation>* bad) {
+  struct Edge {
+    bool (v1::BoundingBox::*has)() const;
+    const char* field;
+    const char* said;
+  };
+  static constexpr Edge kEdges[] = {
+      {&v1::BoundingBox::has_min_latitude, "within.min_latitude", "le bord sud"},
+      {&v1::BoundingBox::has_min_longitude, "within.min_longitude", "le bord ouest"},
+      {&v1::BoundingBox::has_max_latitude, "within.max_latitude", "le bord nord"},
+      {&v1::BoundingBox::has_max_longitude, "within.max_longitude", "le bord est"},
+  };
+  for (const Edge& e : kEdges) {
+    if (!(box.*e.has)()) {
+      bad->push_back({e.field, absl::StrCat("[required] ", e.said, " du rectangle manque")});
+    }
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<std::string>> ActingOrganisation(
@@ -570,6 +591,11 @@ grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasReq
         {{"view", absl::StrCat("must be AREA_VIEW_BASIC or AREA_VIEW_FULL, got ", req->view())}}));
   }
   if (req->has_within()) {
+    std::vector<server::FieldViolation> missing;
+    RequireEdges(req->within(), &missing);
+    if (!missing.empty()) {
+      return server::ToGrpc(api::InvalidArgument("invalid area listing", missing));
+    }
     listing.within = Repository::Box{.min_lon = req->within().min_longitude(),
                                      .min_lat = req->within().min_latitude(),
                                      .max_lon = req->within().max_longitude(),
@@ -757,6 +783,7 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   if (req->has_near() && !req->near().has_longitude()) {
     bad.push_back({"near.longitude", "[required] la longitude du centre manque"});
   }
+  if (req->has_within()) RequireEdges(req->within(), &bad);
   using F = SearchField;
   const EnumFilters& e = enum_filters_;
   q.AnyOf(F::kServices) = Spelled(e.services, "services", req->services(), &bad);

@@ -77,6 +77,9 @@ TEST_F(HardeningTest, NonFiniteAndOutOfRangeNumbersAreRefusedByName) {
             },
             "near.longitude"},
            {[&](auto& r) { r.mutable_near()->set_radius_meters(100000); }, "near.latitude"},
+           // A box's edge left out alike: the box would reach the equator or Greenwich.
+           {[&](auto& r) { r.mutable_within()->clear_min_longitude(); }, "within.min_longitude"},
+           {[&](auto& r) { r.mutable_within()->clear_max_latitude(); }, "within.max_latitude"},
            {[&](auto& r) { r.add_publics(static_cast<v1::Public>(99)); }, "publics[0]"},
            {[&](auto& r) { r.mutable_open_at()->set_seconds(-5); }, "open_at"},
            {[&](auto& r) { r.set_query(std::string("a\0b", 3)); }, "query"},

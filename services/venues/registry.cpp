@@ -208,6 +208,18 @@ void MarkLocalEdits(const standard::Record& before, absl::Time now, const std::s
   }
 }
 
+// A box searched or listed (`within`): every edge a finite number of degrees, south not above
+// north. West beyond east is a box across the antimeridian; latitudes cannot wrap.
+void CheckBox(const Repository::Box& b, std::vector<api::FieldViolation>* bad) {
+  const bool ok = api::CheckNumber(bad, "within.min_latitude", b.min_lat, -90, 90) &
+                  api::CheckNumber(bad, "within.max_latitude", b.max_lat, -90, 90) &
+                  api::CheckNumber(bad, "within.min_longitude", b.min_lon, -180, 180) &
+                  api::CheckNumber(bad, "within.max_longitude", b.max_lon, -180, 180);
+  if (ok && b.min_lat > b.max_lat) {
+    bad->push_back({"within.min_latitude", "must not exceed max_latitude"});
+  }
+}
+
 // What a filter on an enumerated field takes, for its refusal to say what to write instead:
 // "; values: "a", "b", …" in the schema's spelling (the first eight), then the API's names when
 // the field has them; empty for a field of free text.
@@ -869,14 +881,7 @@ absl::StatusOr<Registry::AreaResult> Registry::ListAreas(const std::string& pare
   std::vector<api::FieldViolation> bad;
   if (listing.page_size < 0) bad.push_back({"page_size", "must not be negative"});
   if (listing.within) {
-    const Repository::Box& b = *listing.within;
-    const bool ok = api::CheckNumber(&bad, "within.min_latitude", b.min_lat, -90, 90) &
-                    api::CheckNumber(&bad, "within.max_latitude", b.max_lat, -90, 90) &
-                    api::CheckNumber(&bad, "within.min_longitude", b.min_lon, -180, 180) &
-                    api::CheckNumber(&bad, "within.max_longitude", b.max_lon, -180, 180);
-    if (ok && b.min_lat > b.max_lat) {
-      bad.push_back({"within.min_latitude", "must not exceed max_latitude"});
-    }
+    CheckBox(*listing.within, &bad);
   }
   if (!bad.empty()) return api::InvalidArgument("invalid area listing", bad);
   const int cap = listing.full ? 100 : 1000;
@@ -1247,14 +1252,9 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
     }
   }
   if (q.has_box) {
-    const bool ok = api::CheckNumber(&bad, "within.min_latitude", q.min_lat, -90, 90) &
-                    api::CheckNumber(&bad, "within.max_latitude", q.max_lat, -90, 90) &
-                    api::CheckNumber(&bad, "within.min_longitude", q.min_lon, -180, 180) &
-                    api::CheckNumber(&bad, "within.max_longitude", q.max_lon, -180, 180);
-    // min_longitude > max_longitude is a box across the antimeridian; latitudes cannot wrap.
-    if (ok && q.min_lat > q.max_lat) {
-      bad.push_back({"within.min_latitude", "must not exceed max_latitude"});
-    }
+    CheckBox(
+        {.min_lon = q.min_lon, .min_lat = q.min_lat, .max_lon = q.max_lon, .max_lat = q.max_lat},
+        &bad);
   }
   api::CheckText(&bad, "query", q.text, 200);
   const bool min_ok = CheckDay(&bad, "min_date_maj", q.min_date_maj);
