@@ -96,7 +96,8 @@ std::string TextProblem(std::string_view value, size_t max_code_points, bool mul
   if (auto at = text::FirstInvalidUtf8(value)) {
     problem = absl::StrCat("[utf8] texte UTF-8 invalide (octet ", *at, ")");
   } else if (auto c = text::FirstControl(value)) {
-    problem = absl::StrCat("[control] caractère de contrôle à l'octet ", *c);
+    problem =
+        absl::StrCat("[control] caractère de contrôle ou non-caractère Unicode à l'octet ", *c);
   } else if (auto b = text::FirstBidiControl(value)) {
     problem = absl::StrCat(
         "[bidi] caractère de forçage ou d'isolement bidirectionnel (U+202A-U+202E, "

@@ -104,6 +104,27 @@ TEST(StandardTest, ValuesThatWouldMisleadAReaderAreRefused) {
   EXPECT_THAT(v.record["site_web"], ElementsAre("https://exemple.fr"));  // the good value kept
 }
 
+// What a copy-paste leaves at a value's ends (a byte order mark, a zero-width or no-break space)
+// is trimmed as spaces are; a noncharacter (U+FFFF...) is never text and is refused (tester 25).
+TEST(StandardTest, InvisibleEdgesAreTrimmedAndNoncharactersRefused) {
+  auto row = ValidRow();
+  row["nom"] = "\uFEFF M\u00E9diath\u00E8que\u00A0\u200B";
+  row["commune"] = "Rou\uFEFFbaix";  // inside a value: kept, nothing guessed
+  row["adresse"] = "2 rue \xEF\xBF\xBF";
+  Validated v = ValidateRow(S(), row);
+  EXPECT_THAT(v.record["nom"], ElementsAre("Médiathèque"));
+  EXPECT_THAT(v.record["commune"], ElementsAre("Rou\uFEFFbaix"));
+  ASSERT_EQ(v.violations.size(), 1u);
+  EXPECT_EQ(v.violations[0].field, "adresse");
+  EXPECT_EQ(v.violations[0].rule, "control");
+  // A value of invisible characters only is still empty.
+  row = ValidRow();
+  row["nom"] = "\uFEFF\u00A0";
+  v = ValidateRow(S(), row);
+  ASSERT_EQ(v.violations.size(), 1u);
+  EXPECT_EQ(v.violations[0].rule, "required");
+}
+
 // A date the parser takes in a loose form is stored in its one form, so that what the registry
 // exports reads back the same (found by the national_csv fuzz target).
 TEST(StandardTest, DatesAreStoredInTheirOneForm) {

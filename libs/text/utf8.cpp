@@ -55,6 +55,10 @@ bool IsControl(char32_t c) {
   return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F || (c >= 0x80 && c < 0xA0);
 }
 
+// Unicode's noncharacters: U+FDD0 to U+FDEF and the last two code points of every plane (U+FFFE,
+// U+FFFF, U+1FFFE...). Kept for a program's internal use, never text a person wrote.
+bool IsNoncharacter(char32_t c) { return (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE; }
+
 // What a quote never shows as it is: every control character, tab and line breaks included (a
 // text may hold them, a one-line error message or log line quoting it may not).
 bool IsUnquotable(char32_t c) { return c < 0x20 || IsControl(c); }
@@ -120,7 +124,7 @@ std::optional<size_t> FirstControl(std::string_view s) {
       ++i;
       continue;
     }
-    if (IsControl(Decode(s, i, n))) return i;
+    if (const char32_t c = Decode(s, i, n); IsControl(c) || IsNoncharacter(c)) return i;
     i += n;
   }
   return std::nullopt;

@@ -24,7 +24,8 @@ size_t SequenceLength(std::string_view s, size_t i);
 std::string ToValidUtf8(std::string_view s);
 
 /// Byte offset of the first control character (C0 except tab, LF and CR; DEL; C1 controls
-/// when encoded in valid UTF-8), or nullopt. NUL is a control character.
+/// when encoded in valid UTF-8) or noncharacter (U+FDD0 to U+FDEF, U+FFFE and U+FFFF of every
+/// plane), or nullopt. NUL is a control character.
 std::optional<size_t> FirstControl(std::string_view s);
 
 /// Byte offset of the first bidirectional embedding, override or isolate control (U+202A to

@@ -49,6 +49,12 @@ TEST(Utf8, FindsControlCharacters) {
   EXPECT_EQ(FirstControl(std::string_view("ab\0", 3)), 2u);
   EXPECT_EQ(FirstControl("a\x1b[31m"), 1u);
   EXPECT_EQ(FirstControl("é\xC2\x85"), 2u);  // U+0085, a C1 control
+  // Noncharacters: U+FFFF, U+FFFE, U+FDD0, U+1FFFF; U+FFFD (replacement) and U+FEFF are text.
+  EXPECT_EQ(FirstControl("ab\xEF\xBF\xBF"), 2u);
+  EXPECT_EQ(FirstControl("\xEF\xBF\xBE"), 0u);
+  EXPECT_EQ(FirstControl("a\xEF\xB7\x90"), 1u);
+  EXPECT_EQ(FirstControl("a\xF0\x9F\xBF\xBF"), 1u);
+  EXPECT_FALSE(FirstControl("\xEF\xBF\xBD \xEF\xBB\xBF \xEF\xB7\xB0").has_value());
 }
 
 TEST(Utf8, TruncatesOnCodePoints) {
