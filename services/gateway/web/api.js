@@ -2,12 +2,7 @@
 // every operation by tag, with its scope, parameters, body and answers. Text only (no HTML from
 // the document is ever interpreted).
 
-function el(tag, attrs, ...children) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) if (v !== undefined && v !== null) e.setAttribute(k, String(v));
-  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
-  return e;
-}
+import { h } from "./dom.js";
 
 // A schema in a few words: "Venue", "string", "array de Venue".
 function typeOf(schema, doc) {
@@ -20,39 +15,39 @@ function typeOf(schema, doc) {
 
 // The document's descriptions are plain text with blank lines between paragraphs.
 function paragraphs(text) {
-  return String(text || "").split(/\n\s*\n/).filter((p) => p.trim()).map((p) => el("p", null, p.trim()));
+  return String(text || "").split(/\n\s*\n/).filter((p) => p.trim()).map((p) => h("p", null, p.trim()));
 }
 
 function operation(method, path, op, doc) {
   const id = `op-${op.operationId || `${method}-${path}`}`.replace(/[^A-Za-z0-9_-]/g, "-");
   const params = (op.parameters || []).map((p) => (p.$ref ? doc.components.parameters[p.$ref.split("/").pop()] : p));
   const body = op.requestBody && op.requestBody.content;
-  const section = el("section", { class: "operation", id, "aria-labelledby": `${id}-titre` },
-    el("h3", { id: `${id}-titre` }, el("code", { class: "methode" }, method.toUpperCase()), " ", el("code", null, path)),
-    op.summary ? el("p", null, op.summary) : null,
-    el("p", { class: "aide" }, `Portée : ${op["x-passerelle-scope"] || "—"}`,
-      op["x-passerelle-rpc"] ? [" · gRPC : ", el("code", null, op["x-passerelle-rpc"])] : null),
+  const section = h("section", { class: "operation", id, "aria-labelledby": `${id}-titre` },
+    h("h3", { id: `${id}-titre` }, h("code", { class: "methode" }, method.toUpperCase()), " ", h("code", null, path)),
+    op.summary ? h("p", null, op.summary) : null,
+    h("p", { class: "aide" }, `Portée : ${op["x-passerelle-scope"] || "—"}`,
+      op["x-passerelle-rpc"] ? [" · gRPC : ", h("code", null, op["x-passerelle-rpc"])] : null),
     ...paragraphs(op.description && op.description !== op.summary ? op.description : ""));
   if (params.length) {
-    const rows = params.map((p) => el("tr", null,
-      el("th", { scope: "row" }, el("code", null, p.name)),
-      el("td", null, p.in === "path" ? "chemin" : p.in === "query" ? "requête" : p.in === "header" ? "en-tête" : p.in),
-      el("td", null, p.required ? "oui" : "non"),
-      el("td", null, typeOf(p.schema, doc)),
-      el("td", null, p.description || "")));
-    section.append(el("table", { class: "parametres" },
-      el("caption", null, "Paramètres"),
-      el("thead", null, el("tr", null, ...["Nom", "Où", "Requis", "Type", "Description"].map((t) => el("th", { scope: "col" }, t)))),
-      el("tbody", null, rows)));
+    const rows = params.map((p) => h("tr", null,
+      h("th", { scope: "row" }, h("code", null, p.name)),
+      h("td", null, p.in === "path" ? "chemin" : p.in === "query" ? "requête" : p.in === "header" ? "en-tête" : p.in),
+      h("td", null, p.required ? "oui" : "non"),
+      h("td", null, typeOf(p.schema, doc)),
+      h("td", null, p.description || "")));
+    section.append(h("table", { class: "parametres" },
+      h("caption", null, "Paramètres"),
+      h("thead", null, h("tr", null, ...["Nom", "Où", "Requis", "Type", "Description"].map((t) => h("th", { scope: "col" }, t)))),
+      h("tbody", null, rows)));
   }
   if (body) {
-    section.append(el("p", null, "Corps : ", Object.entries(body).map(([media, c], i) =>
-      [i ? ", " : "", el("code", null, media), " ", typeOf(c.schema, doc)])));
+    section.append(h("p", null, "Corps : ", Object.entries(body).map(([media, c], i) =>
+      [i ? ", " : "", h("code", null, media), " ", typeOf(c.schema, doc)])));
   }
   const answers = Object.entries(op.responses || {});
   if (answers.length) {
-    section.append(el("ul", { class: "reponses", "aria-label": "Réponses" },
-      answers.map(([code, r]) => el("li", null, el("code", null, code), " ", r.description || ""))));
+    section.append(h("ul", { class: "reponses", "aria-label": "Réponses" },
+      answers.map(([code, r]) => h("li", null, h("code", null, code), " ", r.description || ""))));
   }
   return section;
 }
@@ -80,17 +75,17 @@ async function afficher() {
       total += 1;
     }
   }
-  const sommaire = el("nav", { "aria-label": "Sommaire de l'API", class: "sommaire" }, el("h2", null, "Sommaire"),
-    el("ul", null, [...parTag.values()].filter((g) => g.ops.length).map((g) =>
-      el("li", null, el("a", { href: `#tag-${g.tag.name}` }, g.tag.name), ` (${g.ops.length})`))));
+  const sommaire = h("nav", { "aria-label": "Sommaire de l'API", class: "sommaire" }, h("h2", null, "Sommaire"),
+    h("ul", null, [...parTag.values()].filter((g) => g.ops.length).map((g) =>
+      h("li", null, h("a", { href: `#tag-${g.tag.name}` }, g.tag.name), ` (${g.ops.length})`))));
   const info = doc.info || {};
   ici.replaceChildren(
-    el("p", null, `${info.title || "API"} ${info.version ? `— version ${info.version}` : ""}`),
+    h("p", null, `${info.title || "API"} ${info.version ? `— version ${info.version}` : ""}`),
     ...paragraphs(info.description),
     sommaire,
     ...[...parTag.values()].filter((g) => g.ops.length).map((g) =>
-      el("section", { id: `tag-${g.tag.name}`, "aria-labelledby": `tag-${g.tag.name}-titre`, class: "groupe" },
-        el("h2", { id: `tag-${g.tag.name}-titre` }, g.tag.name),
+      h("section", { id: `tag-${g.tag.name}`, "aria-labelledby": `tag-${g.tag.name}-titre`, class: "groupe" },
+        h("h2", { id: `tag-${g.tag.name}-titre` }, g.tag.name),
         ...paragraphs(g.tag.description),
         ...g.ops)));
   etat.textContent = `${total} opérations.`;

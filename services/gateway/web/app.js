@@ -2,6 +2,8 @@
 // (docs/map.md). The list of results is the primary view; the Leaflet map is an extra that may be
 // missing (no Leaflet, `?carte=non`, a failed load) without breaking anything.
 
+import { h } from "./dom.js";
+
 const ROUBAIX = { latitude: 50.6942, longitude: 3.1746 };
 const RAYON_VILLE = 5000; // metres around the centre (or the person)
 const RAYON_QUARTIER = 20000; // a quartier is filtered by its area, the circle only orders
@@ -106,23 +108,6 @@ const etat = {
 };
 
 const $ = (id) => document.getElementById(id);
-
-// h("a", {href: "/"}, "text", child…): an element; attributes set as properties or attributes,
-// text always as text (nothing from the API is ever parsed as HTML).
-function h(tag, attrs, ...enfants) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k === "class") el.className = v;
-    else if (k === "text") el.textContent = v;
-    else el.setAttribute(k, v === true ? "" : String(v));
-  }
-  for (const e of enfants.flat(Infinity)) {
-    if (e === null || e === undefined || e === false) continue;
-    el.append(e instanceof Node ? e : document.createTextNode(String(e)));
-  }
-  return el;
-}
 
 function maintenant() {
   return MAINTENANT || new Date();
