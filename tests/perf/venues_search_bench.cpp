@@ -460,6 +460,26 @@ double CpuSeconds(pid_t pid) {
   return static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
 }
 
+// The machine's CPU ticks so far, all and stolen by the hypervisor (the `cpu` line of
+// /proc/stat): a scenario run while the VM's neighbours take its cores is slower for reasons
+// that are not ours, and the steal says so beside its figures.
+struct MachineTicks {
+  long total = 0, steal = 0;
+};
+MachineTicks ReadMachineTicks() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  MachineTicks t;
+  in >> cpu;  // "cpu": user nice system idle iowait irq softirq steal ...
+  for (int i = 0; i < 8; ++i) {
+    long v = 0;
+    if (!(in >> v)) break;
+    t.total += v;
+    if (i == 7) t.steal = v;
+  }
+  return t;
+}
+
 // Starts passerelle-venues on `schema` and waits until it answers; the time that took.
 std::unique_ptr<passerelle::testing::Process> StartVenues(const std::string& db,
                                                           const std::string& schema,
@@ -774,14 +794,21 @@ int main(int argc, char** argv) {
     Figures f;
     double cpu_us = 0;         // service CPU per request (gRPC rows)
     double client_cpu_us = 0;  // this process's CPU per request: the decoding clients
+    double steal_pct = -1;     // the machine's CPU time stolen by the hypervisor meanwhile
   };
   auto measured = [&](auto&& run) {
     const double c0 = CpuSeconds(pid), b0 = CpuSeconds(getpid());
+    const MachineTicks m0 = ReadMachineTicks();
     Row r{run(), 0, 0};
     const double c1 = CpuSeconds(pid), b1 = CpuSeconds(getpid());
+    const MachineTicks m1 = ReadMachineTicks();
     if (r.f.requests > 0) {
       r.cpu_us = (c1 - c0) * 1e6 / static_cast<double>(r.f.requests);
       r.client_cpu_us = (b1 - b0) * 1e6 / static_cast<double>(r.f.requests);
+    }
+    if (m1.total > m0.total) {
+      r.steal_pct = 100.0 * static_cast<double>(m1.steal - m0.steal) /
+                    static_cast<double>(m1.total - m0.total);
     }
     return r;
   };
@@ -854,11 +881,13 @@ int main(int argc, char** argv) {
   std::printf(
       "  the fixed query's answer (20 venues): %zu bytes in the basic view, %zu in the full\n",
       answer_bytes[0], answer_bytes[1]);
-  auto line = [](const char* what, const Figures& f, double cpu_us, double client_cpu_us = 0) {
+  auto line = [](const char* what, const Figures& f, double cpu_us, double client_cpu_us = 0,
+                 double steal_pct = -1) {
     std::printf("  %-44s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms", what, f.throughput, f.p50_ms,
                 f.p99_ms);
     if (cpu_us > 0) std::printf("  service CPU %5.1f us/req", cpu_us);
     if (client_cpu_us > 0) std::printf("  client CPU %5.1f us/req", client_cpu_us);
+    if (steal_pct >= 0) std::printf("  steal %.1f%%", steal_pct);
     std::printf("  (%ld requests, %ld errors)\n", f.requests, f.errors);
   };
   // The faster PostGIS formulation of a scenario.
@@ -870,7 +899,7 @@ int main(int argc, char** argv) {
                       const std::array<Figures, 2>& p) {
     std::printf("  %s\n", title);
     // The decoding clients run in this process; h2load in its own.
-    line(client, g.f, g.cpu_us, &g == &h2 ? 0 : g.client_cpu_us);
+    line(client, g.f, g.cpu_us, &g == &h2 ? 0 : g.client_cpu_us, g.steal_pct);
     for (Sql form : {Sql::kDWithin, Sql::kKnn}) {
       line(absl::StrCat("PostGIS (pgbench), ", SqlName(form)).c_str(), p[static_cast<size_t>(form)],
            0);
@@ -883,18 +912,19 @@ int main(int argc, char** argv) {
   const double r1 =
       scenario("random point near a city, 5 km + one service", "gRPC (decoding client)", g1, p1);
   if (g1_full.f.requests > 0) {
-    line("gRPC (decoding client), full view", g1_full.f, g1_full.cpu_us, g1_full.client_cpu_us);
+    line("gRPC (decoding client), full view", g1_full.f, g1_full.cpu_us, g1_full.client_cpu_us,
+         g1_full.steal_pct);
   }
   if (g1_spread.f.requests > 0) {
     line("gRPC (decoding client), clients on every core", g1_spread.f, g1_spread.cpu_us,
-         g1_spread.client_cpu_us);
+         g1_spread.client_cpu_us, g1_spread.steal_pct);
   }
   const double r2 =
       scenario("random point near a city, 5 km + a word", "gRPC (decoding client)", g2, p2);
   const double r3 =
       scenario("fixed point, central Paris, 5 km + one service (densest)", "h2load", h2, p3);
   std::printf("  framework ceiling\n");
-  line("h2load, grpc.health.v1.Health/Check", health.f, health.cpu_us);
+  line("h2load, grpc.health.v1.Health/Check", health.f, health.cpu_us, 0, health.steal_pct);
   const double r_health = ratio(h2.f.throughput, health.f.throughput);
   std::printf("  -> fixed query %.2fx Health/Check\n", r_health);
   std::printf("  h2load requests the service counted as OK: %ld of %ld\n", h2_ok, h2.f.requests);
@@ -907,7 +937,7 @@ int main(int argc, char** argv) {
       "  under writes: %ld BatchUpsertVenues through another replica at %.0f/s (%ld failed)\n",
       writes.writes, write_rate, writes.write_errors);
   line("gRPC, random 5 km + service, during writes", g1_writes.f, g1_writes.cpu_us,
-       g1_writes.client_cpu_us);
+       g1_writes.client_cpu_us, g1_writes.steal_pct);
   std::printf(
       "  -> %.2fx the quiet run; commit to visible in search: p50 %.0f ms, p99 %.0f ms, max "
       "%.0f ms (%zu seen, %ld not within 10 s)\n",
