@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -162,6 +163,23 @@ absl::StatusOr<std::string> PageTokens::Open(std::string_view list, std::string_
         "ce jeton n'est pas celui de cette liste avec ces paramètres (forgé, coupé ou réutilisé)");
   }
   return cursor;
+}
+
+int PageSize(std::vector<FieldViolation>* bad, int requested, int default_size, int max_size) {
+  if (requested < 0) {
+    bad->push_back({"page_size", absl::StrCat("[range] une taille de page ne peut pas être "
+                                              "négative (0 : la taille par défaut, ",
+                                              default_size, "), reçu ", requested)});
+    return default_size;
+  }
+  return requested == 0 ? default_size : std::min(requested, max_size);
+}
+
+absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
+  std::vector<FieldViolation> bad;
+  const int size = PageSize(&bad, requested, default_size, max_size);
+  if (!bad.empty()) return InvalidArgument("invalid page_size", bad);
+  return size;
 }
 
 }  // namespace passerelle::api

@@ -5,8 +5,10 @@
 #include <array>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "libs/api/status.hpp"
 
 namespace passerelle::api {
 
@@ -46,5 +48,13 @@ std::string ContentDigest(std::string_view bytes);
 /// The parameters of a request as one string for Seal/Open: the parts joined with a separator
 /// that cannot be confused with their contents (each part is length-prefixed).
 std::string BindParameters(std::initializer_list<std::string_view> parts);
+
+/// A request's page size (AIP-158): `default_size` when 0, capped at `max_size` (a larger one is
+/// served, not refused); a negative one is appended to `bad` on `page_size` ([range]) and
+/// `default_size` returned. The one reading of page_size in every List and Search method.
+int PageSize(std::vector<FieldViolation>* bad, int requested, int default_size, int max_size);
+
+/// PageSize where the page size is the only thing checked: INVALID_ARGUMENT on `page_size`.
+absl::StatusOr<int> PageSize(int requested, int default_size, int max_size);
 
 }  // namespace passerelle::api

@@ -108,5 +108,26 @@ TEST(PageTokens, ThreadsSealAndOpenTogether) {
   EXPECT_EQ(nonces.size(), 300u);
 }
 
+// AIP-158's page size, as every List and Search reads it: 0 the default, above the maximum
+// capped (served, not refused), negative a [range] violation on page_size naming the value.
+TEST(PageSizeTest, DefaultCapAndRefusal) {
+  std::vector<FieldViolation> bad;
+  EXPECT_EQ(PageSize(&bad, 0, 50, 1000), 50);
+  EXPECT_EQ(PageSize(&bad, 7, 50, 1000), 7);
+  EXPECT_EQ(PageSize(&bad, 2147483647, 50, 1000), 1000);
+  EXPECT_TRUE(bad.empty());
+  EXPECT_EQ(PageSize(&bad, -2147483647 - 1, 50, 1000), 50);
+  ASSERT_EQ(bad.size(), 1u);
+  EXPECT_EQ(bad[0].field, "page_size");
+  EXPECT_TRUE(bad[0].description.starts_with("[range] ")) << bad[0].description;
+  EXPECT_NE(bad[0].description.find("-2147483648"), std::string::npos) << bad[0].description;
+  auto refused = PageSize(-1, 20, 100);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_EQ(Violations(refused.status()).size(), 1u);
+  EXPECT_EQ(Violations(refused.status())[0].field, "page_size");
+  EXPECT_EQ(PageSize(0, 20, 100).value(), 20);
+}
+
 }  // namespace
 }  // namespace passerelle::api

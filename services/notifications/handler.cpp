@@ -9,18 +9,6 @@ namespace {
 
 constexpr int kMaxPage = 1000;
 
-// Page size (AIP-158): 50 when zero, capped at kMaxPage; false when negative.
-bool PageSize(int requested, int* out) {
-  if (requested < 0) return false;
-  *out = requested == 0 ? 50 : std::min(requested, kMaxPage);
-  return true;
-}
-
-grpc::Status BadPage() {
-  return server::ToGrpc(
-      server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}}));
-}
-
 template <typename T>
 grpc::Status Reply(absl::StatusOr<T> result, T* resp) {
   if (!result.ok()) return server::ToGrpc(result.status());
@@ -64,8 +52,9 @@ grpc::Status Handler::ListSubscriptions(grpc::ServerContext* ctx,
                                         const v1::ListSubscriptionsRequest* req,
                                         v1::ListSubscriptionsResponse* resp) {
   server::RequestScope scope(ctx);
-  int size = 0;
-  if (!PageSize(req->page_size(), &size)) return BadPage();
+  auto page_size = api::PageSize(req->page_size(), 50, kMaxPage);
+  if (!page_size.ok()) return server::ToGrpc(page_size.status());
+  const int size = *page_size;
   const std::string params = api::BindParameters({req->organisation()});
   std::string after;
   if (!req->page_token().empty()) {
@@ -86,8 +75,9 @@ grpc::Status Handler::ListSubscriptions(grpc::ServerContext* ctx,
 grpc::Status Handler::ListDeliveries(grpc::ServerContext* ctx, const v1::ListDeliveriesRequest* req,
                                      v1::ListDeliveriesResponse* resp) {
   server::RequestScope scope(ctx);
-  int size = 0;
-  if (!PageSize(req->page_size(), &size)) return BadPage();
+  auto page_size = api::PageSize(req->page_size(), 50, kMaxPage);
+  if (!page_size.ok()) return server::ToGrpc(page_size.status());
+  const int size = *page_size;
   const std::string params = api::BindParameters({req->parent()});
   std::string before;
   if (!req->page_token().empty()) {

@@ -276,7 +276,8 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
   if (!v1::Audience_IsValid(req->audience())) {
     violations.push_back(UnknownEnum("audience", req->audience()));
   }
-  if (req->page_size() < 0) violations.push_back({"page_size", "must not be negative"});
+  const int limit =
+      api::PageSize(&violations, req->page_size(), kDefaultSearchResults, kMaxSearchResults);
   if (!violations.empty()) {
     return server::ToGrpc(server::InvalidArgument("invalid search", violations));
   }
@@ -284,9 +285,6 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
   auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()), "version");
   if (!t.ok()) return server::ToGrpc(t.status());
   const auto& index = snap->indexes.at((*t)->nomenclature + "/" + (*t)->version);
-  const size_t limit = req->page_size() == 0
-                           ? kDefaultSearchResults
-                           : static_cast<size_t>(std::min(req->page_size(), kMaxSearchResults));
   for (const auto& hit : index->Search(req->query(), req->audience() == v1::INHABITANT, limit)) {
     auto* r = resp->add_results();
     ToProto(*hit.item, r->mutable_item());
@@ -447,8 +445,8 @@ grpc::Status Handler::AmendProposal(grpc::ServerContext* ctx, const v1::AmendPro
   return grpc::Status::OK;
 }
 
-grpc::Status Handler::AcceptProposal(grpc::ServerContext* ctx,
-                                     const v1::DecideProposalRequest* req, v1::Proposal* resp) {
+grpc::Status Handler::AcceptProposal(grpc::ServerContext* ctx, const v1::DecideProposalRequest* req,
+                                     v1::Proposal* resp) {
   server::RequestScope scope(ctx);
   auto p = domain_.Decide(req->name(), true, req->reason(), req->etag());
   if (!p.ok()) return server::ToGrpc(p.status());
@@ -456,8 +454,8 @@ grpc::Status Handler::AcceptProposal(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status Handler::RejectProposal(grpc::ServerContext* ctx,
-                                     const v1::DecideProposalRequest* req, v1::Proposal* resp) {
+grpc::Status Handler::RejectProposal(grpc::ServerContext* ctx, const v1::DecideProposalRequest* req,
+                                     v1::Proposal* resp) {
   server::RequestScope scope(ctx);
   auto p = domain_.Decide(req->name(), false, req->reason(), req->etag());
   if (!p.ok()) return server::ToGrpc(p.status());
@@ -465,8 +463,7 @@ grpc::Status Handler::RejectProposal(grpc::ServerContext* ctx,
   return grpc::Status::OK;
 }
 
-grpc::Status Handler::PublishVersion(grpc::ServerContext* ctx,
-                                     const v1::PublishVersionRequest* req,
+grpc::Status Handler::PublishVersion(grpc::ServerContext* ctx, const v1::PublishVersionRequest* req,
                                      v1::PublishVersionResponse* resp) {
   server::RequestScope scope(ctx);
   auto published = domain_.Publish(req->parent(), req->version_id());

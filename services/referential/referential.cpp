@@ -50,15 +50,6 @@ absl::Status CheckName(const std::string& field, const std::string& value) {
   return api::InvalidArgument(absl::StrCat("invalid ", field), bad);
 }
 
-// Page size rules shared by the lists (AIP-158): negative refused, 0 the default, larger than
-// the maximum capped to it.
-absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
-  if (requested < 0) {
-    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
-  }
-  return requested == 0 ? default_size : std::min(requested, max_size);
-}
-
 absl::Status CheckPageToken(const std::string& token) {
   if (token.size() <= kMaxPageTokenLength) return absl::OkStatus();
   return api::InvalidArgument(
@@ -203,7 +194,7 @@ absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Sn
 
 absl::StatusOr<Referential::NomenclaturePage> Referential::ListNomenclatures(
     int page_size, const std::string& page_token) {
-  auto size = PageSize(page_size, kDefaultNomenclaturePage, kMaxNomenclaturePage);
+  auto size = api::PageSize(page_size, kDefaultNomenclaturePage, kMaxNomenclaturePage);
   if (!size.ok()) return size.status();
   if (absl::Status s = CheckPageToken(page_token); !s.ok()) return s;
   constexpr char kList[] = "referential.ListNomenclatures";
@@ -311,7 +302,7 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
     const std::string& page_token) {
   std::string nomenclature;
   if (absl::Status s = ParseParent(parent, &nomenclature); !s.ok()) return s;
-  auto size = PageSize(page_size, kDefaultProposalPage, kMaxProposalPage);
+  auto size = api::PageSize(page_size, kDefaultProposalPage, kMaxProposalPage);
   if (!size.ok()) return size.status();
   if (absl::Status s = CheckPageToken(page_token); !s.ok()) return s;
   auto comparisons = api::ParseFilter(filter);

@@ -12,18 +12,6 @@ namespace {
 
 constexpr int kMaxPage = 1000;
 
-// Page size (AIP-158): `fallback` when zero, capped at kMaxPage; false when negative.
-bool PageSize(int requested, int fallback, int* out) {
-  if (requested < 0) return false;
-  *out = requested == 0 ? fallback : std::min(requested, kMaxPage);
-  return true;
-}
-
-grpc::Status BadPage() {
-  return server::ToGrpc(
-      server::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}}));
-}
-
 grpc::Status BadToken() {
   return server::ToGrpc(
       server::InvalidArgument("invalid page_token", {{"page_token", "not from this listing"}}));
@@ -83,8 +71,9 @@ grpc::Status Handler::GetSource(grpc::ServerContext* ctx, const v1::GetSourceReq
 grpc::Status Handler::ListSources(grpc::ServerContext* ctx, const v1::ListSourcesRequest* req,
                                   v1::ListSourcesResponse* resp) {
   server::RequestScope scope(ctx);
-  int size = 0;
-  if (!PageSize(req->page_size(), 50, &size)) return BadPage();
+  auto page_size = api::PageSize(req->page_size(), 50, kMaxPage);
+  if (!page_size.ok()) return server::ToGrpc(page_size.status());
+  const int size = *page_size;
   // The cursor: the last source id of the previous page.
   const std::string params = api::BindParameters({});
   std::string after;
@@ -136,8 +125,9 @@ grpc::Status Handler::ListRuns(grpc::ServerContext* ctx, const v1::ListRunsReque
   server::RequestScope scope(ctx);
   auto source = syncer_.GetSource(req->parent());
   if (!source.ok()) return server::ToGrpc(source.status());
-  int size = 0;
-  if (!PageSize(req->page_size(), 50, &size)) return BadPage();
+  auto page_size = api::PageSize(req->page_size(), 50, kMaxPage);
+  if (!page_size.ok()) return server::ToGrpc(page_size.status());
+  const int size = *page_size;
   // The cursor: the id of the last run of the previous page.
   const std::string params = api::BindParameters({req->parent()});
   int64_t before = 0;
@@ -160,8 +150,9 @@ grpc::Status Handler::ListRunErrors(grpc::ServerContext* ctx, const v1::ListRunE
                                     v1::ListRunErrorsResponse* resp) {
   server::RequestScope scope(ctx);
   if (auto run = syncer_.GetRun(req->parent()); !run.ok()) return server::ToGrpc(run.status());
-  int size = 0;
-  if (!PageSize(req->page_size(), 100, &size)) return BadPage();
+  auto page_size = api::PageSize(req->page_size(), 100, kMaxPage);
+  if (!page_size.ok()) return server::ToGrpc(page_size.status());
+  const int size = *page_size;
   // The cursor: `<line>:<error id>` of the last error of the previous page.
   const std::string params = api::BindParameters({req->parent()});
   int after_line = 0;

@@ -845,13 +845,12 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   }
   q.min_date_maj = req->min_date_maj();
   q.max_date_maj = req->max_date_maj();
-  if (req->page_size() < 0) bad.push_back({"page_size", "must not be negative"});
+  q.limit = static_cast<size_t>(api::PageSize(&bad, req->page_size(), 20, 100));
   if (!v1::VenueView_IsValid(req->view())) {
     bad.push_back({"view", absl::StrCat("must be VENUE_VIEW_BASIC or VENUE_VIEW_FULL, got ",
                                         static_cast<int>(req->view()))});
   }
   if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("recherche invalide", bad));
-  q.limit = static_cast<size_t>(req->page_size());
   // The token is only valid for the same request: its fingerprint is the request minus token,
   // size and view (a list may ask its next page in another view).
   v1::SearchVenuesRequest same = *req;

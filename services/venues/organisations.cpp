@@ -248,10 +248,9 @@ absl::StatusOr<Organisation> Organisations::Get(const std::string& name) {
 
 absl::StatusOr<Organisations::Page> Organisations::List(int page_size,
                                                         const std::string& page_token) {
-  if (page_size < 0) {
-    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
-  }
-  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
+  auto checked_size = api::PageSize(page_size, 100, 1000);
+  if (!checked_size.ok()) return checked_size.status();
+  const int size = *checked_size;
   constexpr char kList[] = "venues.ListOrganisations";
   const std::string parameters = api::BindParameters({});
   std::string after;

@@ -535,8 +535,7 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
                                                    bool show_withdrawn) const {
   ListQuery q;
   std::vector<api::FieldViolation> bad;
-  if (page_size < 0) bad.push_back({"page_size", "must not be negative"});
-  q.page_size = page_size == 0 ? 50 : std::min(page_size, 1000);  // AIP-158: capped, not refused
+  q.page_size = api::PageSize(&bad, page_size, 50, 1000);
   q.show_withdrawn = show_withdrawn;
   auto comparisons = api::ParseFilter(filter);
   if (!comparisons.ok()) return comparisons.status();
@@ -879,16 +878,14 @@ absl::StatusOr<Registry::AreaResult> Registry::ListAreas(const std::string& pare
   auto layer = LayerOf(parent, "parent");
   if (!layer.ok()) return layer.status();
   std::vector<api::FieldViolation> bad;
-  if (listing.page_size < 0) bad.push_back({"page_size", "must not be negative"});
+  const int cap = listing.full ? 100 : 1000;
+  const int limit = api::PageSize(&bad, listing.page_size, cap, cap);
   if (listing.within) {
     CheckBox(*listing.within, &bad);
   }
   if (!bad.empty()) return api::InvalidArgument("invalid area listing", bad);
-  const int cap = listing.full ? 100 : 1000;
-  Repository::AreaQuery q{.layer = *layer,
-                          .geometry = listing.full,
-                          .within = listing.within,
-                          .limit = listing.page_size == 0 ? cap : std::min(listing.page_size, cap)};
+  Repository::AreaQuery q{
+      .layer = *layer, .geometry = listing.full, .within = listing.within, .limit = limit};
   constexpr char kList[] = "venues.ListAreas";
   if (!listing.page_token.empty()) {
     auto cursor = tokens_.Open(kList, listing.binding, listing.page_token);
@@ -941,10 +938,9 @@ absl::StatusOr<Repository::AreaLayerRecord> Registry::GetAreaLayer(const std::st
 
 absl::StatusOr<Registry::AreaLayerPage> Registry::ListAreaLayers(int page_size,
                                                                  const std::string& page_token) {
-  if (page_size < 0) {
-    return api::InvalidArgument("invalid page_size", {{"page_size", "must not be negative"}});
-  }
-  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
+  auto checked_size = api::PageSize(page_size, 100, 1000);
+  if (!checked_size.ok()) return checked_size.status();
+  const int size = *checked_size;
   constexpr char kList[] = "venues.ListAreaLayers";
   const std::string parameters = api::BindParameters({});
   std::string after;
@@ -1091,11 +1087,7 @@ absl::StatusOr<Registry::ConflictPage> Registry::ListConflicts(const std::string
           "parent", "[pattern] venues/{venue} (un UUID en minuscules) ou venues/-", parent);
     }
   }
-  if (page_size < 0) {
-    bad.push_back(
-        {"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)});
-  }
-  query.limit = page_size == 0 ? 50 : std::min(page_size, 1000);
+  query.limit = api::PageSize(&bad, page_size, 50, 1000);
   if (!filter.empty()) {
     auto comparisons = api::ParseFilter(filter);
     if (!comparisons.ok()) return comparisons.status();
@@ -1164,12 +1156,9 @@ absl::StatusOr<SourceRecord> Registry::GetSource(const std::string& name) {
 
 absl::StatusOr<Registry::SourcePage> Registry::ListSources(int page_size,
                                                            const std::string& page_token) {
-  if (page_size < 0) {
-    return api::InvalidArgument(
-        "page_size invalide",
-        {{"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)}});
-  }
-  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
+  auto checked_size = api::PageSize(page_size, 100, 1000);
+  if (!checked_size.ok()) return checked_size.status();
+  const int size = *checked_size;
   constexpr char kList[] = "venues.ListSources";
   const std::string parameters = api::BindParameters({});
   std::string after;
