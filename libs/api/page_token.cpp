@@ -178,7 +178,7 @@ int PageSize(std::vector<FieldViolation>* bad, int requested, int default_size, 
 absl::StatusOr<int> PageSize(int requested, int default_size, int max_size) {
   std::vector<FieldViolation> bad;
   const int size = PageSize(&bad, requested, default_size, max_size);
-  if (!bad.empty()) return InvalidArgument("invalid page_size", bad);
+  if (!bad.empty()) return InvalidArgument("page_size invalide", bad);
   return size;
 }
 

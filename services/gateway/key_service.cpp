@@ -6,6 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "libs/api/page_token.hpp"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/logging/logging.hpp"
@@ -220,11 +221,9 @@ grpc::Status KeyService::GetApiKey(grpc::ServerContext* ctx, const v1::GetApiKey
 grpc::Status KeyService::ListApiKeys(grpc::ServerContext* ctx, const v1::ListApiKeysRequest* req,
                                      v1::ListApiKeysResponse* resp) {
   server::RequestScope scope(ctx);
-  if (req->page_size() < 0 || req->page_size() > 500) {
-    return server::ToGrpc(
-        api::InvalidArgument("page_size hors limites", {{"page_size", "entre 0 et 500 (0 : 50)"}}));
-  }
-  int size = req->page_size() == 0 ? 50 : req->page_size();
+  auto page_size = api::PageSize(req->page_size(), 50, 500);
+  if (!page_size.ok()) return server::ToGrpc(page_size.status());
+  int size = *page_size;
   std::vector<KeyRecord> keys = keys_.Snapshot();
   std::sort(keys.begin(), keys.end(), [](const KeyRecord& a, const KeyRecord& b) {
     return std::tie(b.create_time, b.id) < std::tie(a.create_time, a.id);

@@ -46,14 +46,6 @@ std::string Shortest(double v) {
 // Distances are reported to the decimetre: enough for a map, stable across runs.
 double Round(double meters) { return std::round(meters * 10) / 10; }
 
-absl::Status PageSizeOf(int requested, int def, int max, int* out) {
-  if (requested < 0) {
-    return api::InvalidArgument("invalid page_size", {{"page_size", "ne doit pas être négatif"}});
-  }
-  *out = requested == 0 ? def : std::min(requested, max);
-  return absl::OkStatus();
-}
-
 v1::Needs NeedsProto(const NeedsRow& n) {
   v1::Needs out;
   out.set_population(n.population);
@@ -513,8 +505,9 @@ absl::StatusOr<std::shared_ptr<const Domain::Computed>> Domain::Compute(
 }
 
 absl::StatusOr<v1::Coverage> Domain::GetCoverage(const v1::GetCoverageRequest& req) {
-  int size = 0;
-  if (absl::Status s = PageSizeOf(req.page_size(), 50, 500, &size); !s.ok()) return s;
+  auto page_size = api::PageSize(req.page_size(), 50, 500);
+  if (!page_size.ok()) return page_size.status();
+  int size = *page_size;
   std::shared_ptr<const Index> index;
   auto q = ParseQuery(req.name(), "name", true, req.offers(), req.reach_meters(), &index);
   if (!q.ok()) return q.status();
@@ -575,8 +568,9 @@ absl::StatusOr<v1::Coverage> Domain::GetCoverage(const v1::GetCoverageRequest& r
 }
 
 absl::StatusOr<v1::ListGapsResponse> Domain::ListGaps(const v1::ListGapsRequest& req) {
-  int size = 0;
-  if (absl::Status s = PageSizeOf(req.page_size(), 100, 1000, &size); !s.ok()) return s;
+  auto page_size = api::PageSize(req.page_size(), 100, 1000);
+  if (!page_size.ok()) return page_size.status();
+  const int size = *page_size;
   std::shared_ptr<const Index> index;
   auto q = ParseQuery(req.parent(), "parent", false, req.offers(), req.reach_meters(), &index);
   if (!q.ok()) return q.status();

@@ -226,11 +226,8 @@ absl::StatusOr<v1::ListActivityReportsResponse> Reports::List(
     bad.push_back({"organisation", absl::StrCat("[pattern] un identifiant d'organisation ; reçu ",
                                                 text::Quote(organisation, 40))});
   }
-  if (req.page_size() < 0) {
-    bad.push_back({"page_size", absl::StrCat("[range] ≥ 0, reçu ", req.page_size())});
-  }
+  const int size = api::PageSize(&bad, req.page_size(), 50, 500);
   if (!bad.empty()) return api::InvalidArgument("demande de liste invalide", bad);
-  const int size = req.page_size() == 0 ? 50 : std::min(req.page_size(), 500);
   const std::string params =
       api::BindParameters({organisation, req.show_withdrawn() ? "withdrawn" : "submitted"});
   std::string cursor;

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/page_token.hpp"
 #include "libs/api/resource.hpp"
 #include "libs/api/status.hpp"
 #include "libs/standard/standard.hpp"
@@ -491,12 +492,8 @@ absl::StatusOr<Duplicates::Page> Duplicates::List(v1::DuplicateLinkState state,
     if (!id.ok()) return id.status();
     filter.venue = *id;
   }
-  if (page_size < 0) {
-    bad.push_back(
-        {"page_size", absl::StrCat("[range] doit être positif ou nul ; reçu ", page_size)});
-  }
+  const int size = api::PageSize(&bad, page_size, 100, 1000);
   if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
-  const int size = page_size == 0 ? 100 : std::min(page_size, 1000);
   constexpr char kList[] = "venues.ListDuplicateLinks";
   const std::string parameters =
       api::BindParameters({std::to_string(static_cast<int>(state)), source, venue});

@@ -401,7 +401,8 @@ TEST_F(ProvenanceTest, ConflictsOfTwoSourcesOrOfAnUnknownVenueAreRefused) {
   // The messages of the new methods, in French.
   st = Conflicts("venues/-", &page, "", "", -1);
   EXPECT_EQ(st.error_message(), "demande invalide");
-  EXPECT_THAT(Violations(st).text, HasSubstr("[range] doit être positif ou nul ; reçu -1"));
+  EXPECT_THAT(Violations(st).text, HasSubstr("[range] une taille de page ne peut pas être négative "
+                                             "(0 : la taille par défaut, 50), reçu -1"));
   st = Conflicts("venues/-", &page, "", "NQ");
   EXPECT_EQ(st.error_message(), "jeton de page invalide");
   st = Restore(stored.name(), {}, &ignored);
@@ -417,7 +418,8 @@ TEST_F(ProvenanceTest, ConflictsOfTwoSourcesOrOfAnUnknownVenueAreRefused) {
     v1::ListSourcesResponse sources;
     st = stub_->ListSources(&ctx, req, &sources);
     EXPECT_EQ(st.error_message(), "page_size invalide");
-    EXPECT_THAT(Violations(st).text, HasSubstr("[range] doit être positif ou nul"));
+    EXPECT_THAT(Violations(st).text,
+                HasSubstr("[range] une taille de page ne peut pas être négative"));
   }
 }
 
