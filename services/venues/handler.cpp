@@ -588,7 +588,7 @@ grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasReq
   if (!v1::AreaView_IsValid(req->view())) {
     return server::ToGrpc(api::InvalidArgument(
         "invalid view",
-        {{"view", absl::StrCat("must be AREA_VIEW_BASIC or AREA_VIEW_FULL, got ", req->view())}}));
+        {{"view", absl::StrCat("[enum] AREA_VIEW_BASIC ou AREA_VIEW_FULL, reçu ", req->view())}}));
   }
   if (req->has_within()) {
     std::vector<server::FieldViolation> missing;
@@ -804,7 +804,8 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   // Names, not free text: a malformed one is a mistake to report, not a filter matching nothing.
   for (int i = 0; i < req->referential_items_size(); ++i) {
     if (!req->referential_items(i).starts_with("items/") || req->referential_items(i).size() < 7) {
-      bad.push_back({absl::StrCat("referential_items[", i, "]"), "must be items/{item}"});
+      bad.push_back(
+          {absl::StrCat("referential_items[", i, "]"), "[pattern] de la forme items/{item}"});
     }
   }
   for (int i = 0; i < req->areas_size(); ++i) {
@@ -812,7 +813,8 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     const size_t colon = a.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == a.size() ||
         a.find(':', colon + 1) != std::string::npos) {
-      bad.push_back({absl::StrCat("areas[", i, "]"), "must be {layer}:{code}, e.g. qpv:QN05904M"});
+      bad.push_back({absl::StrCat("areas[", i, "]"),
+                     "[pattern] de la forme {couche}:{code}, par exemple qpv:QN05904M"});
     }
   }
   q.text = req->query();
@@ -847,7 +849,7 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
   q.max_date_maj = req->max_date_maj();
   q.limit = static_cast<size_t>(api::PageSize(&bad, req->page_size(), 20, 100));
   if (!v1::VenueView_IsValid(req->view())) {
-    bad.push_back({"view", absl::StrCat("must be VENUE_VIEW_BASIC or VENUE_VIEW_FULL, got ",
+    bad.push_back({"view", absl::StrCat("[enum] VENUE_VIEW_BASIC ou VENUE_VIEW_FULL, reçu ",
                                         static_cast<int>(req->view()))});
   }
   if (!bad.empty()) return server::ToGrpc(server::InvalidArgument("recherche invalide", bad));

@@ -216,7 +216,9 @@ void CheckBox(const Repository::Box& b, std::vector<api::FieldViolation>* bad) {
                   api::CheckNumber(bad, "within.min_longitude", b.min_lon, -180, 180) &
                   api::CheckNumber(bad, "within.max_longitude", b.max_lon, -180, 180);
   if (ok && b.min_lat > b.max_lat) {
-    bad->push_back({"within.min_latitude", "must not exceed max_latitude"});
+    bad->push_back(
+        {"within.min_latitude", absl::StrCat("[range] le bord sud (", b.min_lat,
+                                             ") est au nord du bord nord (", b.max_lat, ")")});
   }
 }
 
@@ -620,7 +622,8 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
     const std::set<std::string> allowed = {"name", "nom", "create_time", "update_time"};
     if (parts.empty() || parts.size() > 2 || !allowed.count(parts[0]) ||
         (parts.size() == 2 && parts[1] != "asc" && parts[1] != "desc")) {
-      bad.push_back({"order_by", "one of name, nom, create_time, update_time, then asc or desc"});
+      bad.push_back({"order_by",
+                     "[enum] name, nom, create_time ou update_time, suivi ou non de asc ou desc"});
     } else {
       q.order_field = parts[0];
       q.descending = parts.size() == 2 && parts[1] == "desc";
@@ -1221,7 +1224,8 @@ bool CheckDay(std::vector<api::FieldViolation>* bad, const std::string& field,
           absl::SimpleAtoi(day.substr(5, 2), &m) && absl::SimpleAtoi(day.substr(8, 2), &d);
   const absl::CivilDay civil(y, m, d);
   if (!shape || civil.year() != y || civil.month() != m || civil.day() != d) {
-    bad->push_back({field, absl::StrCat("must be a date YYYY-MM-DD, got ", text::Quote(day, 40))});
+    bad->push_back(
+        {field, absl::StrCat("[date] une date AAAA-MM-JJ, reçu « ", text::Quote(day, 40), " »")});
     return false;
   }
   return true;
@@ -1237,7 +1241,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
     api::CheckNumber(&bad, "near.latitude", q.lat, -90, 90);
     api::CheckNumber(&bad, "near.longitude", q.lon, -180, 180);
     if (api::CheckNumber(&bad, "near.radius_meters", q.radius_m, 0, 100000) && q.radius_m == 0) {
-      bad.push_back({"near.radius_meters", "must be greater than 0"});
+      bad.push_back({"near.radius_meters", "[range] un rayon de plus de 0 mètre, reçu 0"});
     }
   }
   if (q.has_box) {
@@ -1249,7 +1253,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
   const bool min_ok = CheckDay(&bad, "min_date_maj", q.min_date_maj);
   if (CheckDay(&bad, "max_date_maj", q.max_date_maj) && min_ok && !q.min_date_maj.empty() &&
       !q.max_date_maj.empty() && q.min_date_maj > q.max_date_maj) {
-    bad.push_back({"max_date_maj", "must not be before min_date_maj"});
+    bad.push_back({"max_date_maj", "[range] la date de fin précède celle de début (min_date_maj)"});
   }
   if (q.limit > 100) q.limit = 100;  // AIP-158: capped, not refused
   if (q.limit == 0) q.limit = 20;

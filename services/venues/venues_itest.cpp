@@ -588,7 +588,8 @@ TEST_F(VenuesTest, SearchAroundAPointInABoxAndByText) {
   grpc::ClientContext view_ctx;
   const grpc::Status refused = stub_->SearchVenues(&view_ctx, unknown_view, &resp);
   EXPECT_EQ(refused.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(refused.error_details(), HasSubstr("got 7"));
+  EXPECT_THAT(refused.error_details(),
+              HasSubstr("[enum] VENUE_VIEW_BASIC ou VENUE_VIEW_FULL, reçu 7"));
 }
 
 TEST_F(VenuesTest, OpenAtFollowsHoursAndFrenchPublicHolidays) {
