@@ -75,22 +75,10 @@ bool IsUrlField(std::string_view name) {
   return name == "site_web" || name == "prise_rdv" || name == "fiche_acces_libre";
 }
 
-// `s` without the spaces at its ends, and without the invisible characters a copy-paste or a
-// concatenated file leaves there: a byte order mark (U+FEFF), a zero-width space (U+200B), a
-// no-break space (U+00A0). Inside the text they stay.
-std::string Trim(std::string_view s) {
-  static constexpr std::string_view kInvisible[] = {"\xEF\xBB\xBF", "\xE2\x80\x8B", "\xC2\xA0"};
-  for (bool again = true; again;) {
-    again = false;
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-    for (std::string_view mark : kInvisible) {
-      if (s.starts_with(mark)) s.remove_prefix(mark.size()), again = true;
-      if (s.ends_with(mark)) s.remove_suffix(mark.size()), again = true;
-    }
-  }
-  return std::string(s);
-}
+// `s` without what shows nothing at its ends: spaces, and the invisible characters a
+// copy-paste or a concatenated file leaves there (a byte order mark, a no-break or zero-width
+// space...). Inside the text they stay.
+std::string Trim(std::string_view s) { return std::string(text::TrimInvisible(s)); }
 
 std::string Digits(std::string_view s) {
   std::string out;

@@ -108,7 +108,7 @@ TEST(StandardTest, ValuesThatWouldMisleadAReaderAreRefused) {
 // is trimmed as spaces are; a noncharacter (U+FFFF...) is never text and is refused (tester 25).
 TEST(StandardTest, InvisibleEdgesAreTrimmedAndNoncharactersRefused) {
   auto row = ValidRow();
-  row["nom"] = "\uFEFF M\u00E9diath\u00E8que\u00A0\u200B";
+  row["nom"] = "\uFEFF M\u00E9diath\u00E8que\u00A0\u200B\u2060\u3000";
   row["commune"] = "Rou\uFEFFbaix";  // inside a value: kept, nothing guessed
   row["adresse"] = "2 rue \xEF\xBF\xBF";
   Validated v = ValidateRow(S(), row);

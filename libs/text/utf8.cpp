@@ -144,25 +144,51 @@ std::optional<size_t> FirstBidiControl(std::string_view s) {
   return std::nullopt;
 }
 
+// Spaces, format characters, fillers and selectors that draw nothing on their own: the
+// Hangul fillers, the braille blank, the combining grapheme joiner, variation selectors,
+// Khmer inherent vowels, the Arabic letter mark, the object replacement character, tags.
+bool IsInvisible(char32_t c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xAD || c == 0x034F ||
+         c == 0x061C || c == 0x115F || c == 0x1160 || c == 0x1680 || c == 0x17B4 || c == 0x17B5 ||
+         (c >= 0x180B && c <= 0x180F) || (c >= 0x2000 && c <= 0x200F) || c == 0x2028 ||
+         c == 0x2029 || c == 0x202F || c == 0x205F || (c >= 0x2060 && c <= 0x206F) || c == 0x2800 ||
+         c == 0x3000 || c == 0x3164 || (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 ||
+         c == 0xFFFC || (c >= 0xE0000 && c <= 0xE007F) || (c >= 0xE0100 && c <= 0xE01EF);
+}
+
+// Invisible characters that change the character before them (variation selectors, the tags
+// that end an emoji flag, the combining grapheme joiner, Mongolian selectors): kept at an end.
+bool ModifiesThePrevious(char32_t c) {
+  return c == 0x034F || (c >= 0x180B && c <= 0x180D) || c == 0x180F ||
+         (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xE0000 && c <= 0xE007F) ||
+         (c >= 0xE0100 && c <= 0xE01EF);
+}
+
 bool IsBlank(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     const size_t n = SequenceLength(s, i);
-    if (n == 0) return false;
-    const char32_t c = Decode(s, i, n);
-    // Spaces, format characters, fillers and selectors that draw nothing on their own: the
-    // Hangul fillers, the braille blank, the combining grapheme joiner, variation selectors,
-    // Khmer inherent vowels, the Arabic letter mark, the object replacement character, tags.
-    const bool invisible =
-        c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == 0xA0 || c == 0xAD || c == 0x034F ||
-        c == 0x061C || c == 0x115F || c == 0x1160 || c == 0x1680 || c == 0x17B4 || c == 0x17B5 ||
-        (c >= 0x180B && c <= 0x180F) || (c >= 0x2000 && c <= 0x200F) || c == 0x2028 ||
-        c == 0x2029 || c == 0x202F || c == 0x205F || (c >= 0x2060 && c <= 0x206F) || c == 0x2800 ||
-        c == 0x3000 || c == 0x3164 || (c >= 0xFE00 && c <= 0xFE0F) || c == 0xFEFF || c == 0xFFA0 ||
-        c == 0xFFFC || (c >= 0xE0000 && c <= 0xE007F) || (c >= 0xE0100 && c <= 0xE01EF);
-    if (!invisible) return false;
+    if (n == 0 || !IsInvisible(Decode(s, i, n))) return false;
     i += n;
   }
   return true;
+}
+
+std::string_view TrimInvisible(std::string_view s) {
+  while (!s.empty()) {
+    const size_t n = SequenceLength(s, 0);
+    if (n == 0 || !IsInvisible(Decode(s, 0, n))) break;
+    s.remove_prefix(n);
+  }
+  while (!s.empty()) {
+    size_t start = s.size() - 1;
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    const size_t n = SequenceLength(s, start);
+    if (n != s.size() - start) break;  // not a whole sequence: left for the UTF-8 check
+    const char32_t c = Decode(s, start, n);
+    if (!IsInvisible(c) || ModifiesThePrevious(c)) break;
+    s.remove_suffix(n);
+  }
+  return s;
 }
 
 size_t CodePoints(std::string_view s) {

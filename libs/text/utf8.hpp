@@ -39,6 +39,12 @@ std::optional<size_t> FirstBidiControl(std::string_view s);
 /// U+200B or U+3164 is empty to the reader. (A combining mark alone is not caught.)
 bool IsBlank(std::string_view s);
 
+/// `s` without the characters IsBlank reads as showing nothing at its start and end (spaces,
+/// no-break spaces, byte order marks, zero-width characters...), except, at the end, those
+/// that change the character before them (a variation selector, the tags ending an emoji flag).
+/// Two names that differ only there are one name to a reader.
+std::string_view TrimInvisible(std::string_view s);
+
 /// Number of code points of valid UTF-8 text.
 size_t CodePoints(std::string_view s);
 

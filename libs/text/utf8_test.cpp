@@ -122,5 +122,21 @@ TEST(ParseDecimal, AcceptsPlainDecimalsOnly) {
   EXPECT_FALSE(ParseDecimal(std::string(401, '9')).has_value());  // too long to be a number here
 }
 
+// What a reader cannot see at either end is not part of a name: the same characters IsBlank
+// knows, except, at the end, those that change the character before them (tester 26, F1).
+TEST(Utf8Test, TrimInvisibleTakesTheEndsIsBlankWouldCallEmpty) {
+  EXPECT_EQ(TrimInvisible("\uFEFF\u00AD Nom\u00A0\u200B\u2060\u2028\u3000\u180E\u200D"), "Nom");
+  EXPECT_EQ(TrimInvisible("Rou\uFEFFbaix"), "Rou\uFEFFbaix");  // inside: kept
+  EXPECT_EQ(TrimInvisible("\u2764\uFE0F"), "\u2764\uFE0F");    // the selector makes the emoji
+  const std::string scotland =
+      "\U0001F3F4\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F";
+  EXPECT_EQ(TrimInvisible(scotland + " "), scotland);
+  EXPECT_EQ(TrimInvisible("\u200B\u00A0"), "");
+  EXPECT_EQ(TrimInvisible(""), "");
+  // Bytes that are not UTF-8 stay for the UTF-8 check to report.
+  EXPECT_EQ(TrimInvisible("a \xE2\x80"), "a \xE2\x80");
+  EXPECT_EQ(TrimInvisible("\xFF a"), "\xFF a");
+}
+
 }  // namespace
 }  // namespace passerelle::text
