@@ -42,6 +42,12 @@ EventWatch::~EventWatch() {
       std::unique_lock<std::mutex> lock(done_mu_);
       done_cv_.wait(lock, [this] { return done_; });
     }
+    // A message the server sent before it read the UNSUB may still be in the connection's read
+    // loop, which looks the subscription up and then locks it: freed now, that lock is a use
+    // after free (seen as a crash in natsConn_processMsg under load). A round trip puts the
+    // read loop past every such message, since the server answers the PING after sending them.
+    // Bounded: a watch stopped while NATS is away must not hold a shutdown up.
+    if (nats_.connected()) natsConnection_FlushTimeout(nats_.connection(), 1000);
     natsSubscription_Destroy(sub_);
   }
 }
