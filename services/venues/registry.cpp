@@ -1255,8 +1255,6 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
       !q.max_date_maj.empty() && q.min_date_maj > q.max_date_maj) {
     bad.push_back({"max_date_maj", "[range] la date de fin précède celle de début (min_date_maj)"});
   }
-  if (q.limit > 100) q.limit = 100;  // AIP-158: capped, not refused
-  if (q.limit == 0) q.limit = 20;
   if (!page_token.empty()) {
     // A cursor is (direction, distance, sort key, resource name): `a` for the results after
     // that one (next pages), `b` for those before it (previous pages). Three parts: a token
