@@ -473,13 +473,13 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   // half its rows stored and every row with an accent refused (tester 25, M8).
   auto decoded = text::DecodeFile(text);
   if (!decoded) return absl::InvalidArgumentError(std::string(text::kUtf16Refusal));
-  const char delimiter = csv::SniffDelimiter(decoded->utf8);
-  auto table = csv::Parse(decoded->utf8, delimiter);
+  const char delimiter = csv::SniffDelimiter(decoded->utf8());
+  auto table = csv::Parse(decoded->utf8(), delimiter);
   if (!table.ok()) return table.status();
   ParsedFile out;
-  if (decoded->encoding != text::Encoding::kUtf8) {
+  if (decoded->encoding() != text::Encoding::kUtf8) {
     out.normalisations.push_back(absl::StrCat("fichier lu en ",
-                                              std::string(text::EncodingName(decoded->encoding)),
+                                              std::string(text::EncodingName(decoded->encoding())),
                                               " et converti en UTF-8"));
   }
   // The header decides whether the file is one of the standard's at all: a header that is not

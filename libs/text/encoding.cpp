@@ -90,10 +90,9 @@ std::string ToUtf8(std::string_view bytes, Encoding encoding) {
 
 std::optional<DecodedText> DecodeFile(std::string_view bytes, std::optional<Encoding> declared) {
   if (HasUtf16Bom(bytes)) return std::nullopt;
-  DecodedText out;
-  out.encoding = declared ? *declared : DetectEncoding(bytes);
-  out.utf8 = ToUtf8(bytes, out.encoding);
-  return out;
+  const Encoding encoding = declared ? *declared : DetectEncoding(bytes);
+  if (encoding == Encoding::kUtf8) return DecodedText(encoding, StripUtf8Bom(bytes), {});
+  return DecodedText(encoding, {}, ToUtf8(bytes, encoding));
 }
 
 }  // namespace passerelle::text

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace passerelle::text {
 
@@ -32,15 +33,28 @@ Encoding DetectEncoding(std::string_view bytes);
 /// A leading UTF-8 byte order mark is dropped in every case.
 std::string ToUtf8(std::string_view bytes, Encoding encoding);
 
-/// A file's text as every reader takes it: in UTF-8, with the encoding it was read in.
-struct DecodedText {
-  std::string utf8;
-  Encoding encoding = Encoding::kUtf8;
+/// A file's text as every reader takes it: in UTF-8, with the encoding it was read in. A file
+/// read as UTF-8 is not copied: `utf8()` is then a view of the bytes given to `DecodeFile`, valid
+/// as long as they are.
+class DecodedText {
+ public:
+  DecodedText(Encoding encoding, std::string_view borrowed, std::string converted)
+      : encoding_(encoding), borrowed_(borrowed), converted_(std::move(converted)) {}
+  /// The text in UTF-8, without a leading byte order mark.
+  std::string_view utf8() const {
+    return encoding_ == Encoding::kUtf8 ? borrowed_ : std::string_view(converted_);
+  }
+  /// The encoding the bytes were read in.
+  Encoding encoding() const { return encoding_; }
+
+ private:
+  Encoding encoding_;
+  std::string_view borrowed_;
+  std::string converted_;
 };
 
 /// What a reader says of a file `DecodeFile` refuses, to the person who saved it.
-inline constexpr char kUtf16Refusal[] =
-    "fichier en UTF-16 ou UTF-32 ; enregistrez-le en UTF-8";
+inline constexpr char kUtf16Refusal[] = "fichier en UTF-16 ou UTF-32 ; enregistrez-le en UTF-8";
 
 /// `bytes` read in `declared` or, when nothing is declared, in the encoding `DetectEncoding`
 /// finds, and converted by `ToUtf8`: the one way the readers of files (imports, sync, needs) turn

@@ -59,17 +59,17 @@ TEST(EncodingTest, DecodeFileDetectsOrTakesTheDeclaredEncoding) {
       "\xEF\xBB\xBFnom\nM\xE9"
       "diath\xE8que\n");
   ASSERT_TRUE(detected.has_value());
-  EXPECT_EQ(detected->encoding, Encoding::kWindows1252);
-  EXPECT_EQ(detected->utf8, "nom\nMédiathèque\n");
+  EXPECT_EQ(detected->encoding(), Encoding::kWindows1252);
+  EXPECT_EQ(detected->utf8(), "nom\nMédiathèque\n");
   auto utf8 = DecodeFile("nom\nMédiathèque\n");
   ASSERT_TRUE(utf8.has_value());
-  EXPECT_EQ(utf8->encoding, Encoding::kUtf8);
-  EXPECT_EQ(utf8->utf8, "nom\nMédiathèque\n");
+  EXPECT_EQ(utf8->encoding(), Encoding::kUtf8);
+  EXPECT_EQ(utf8->utf8(), "nom\nMédiathèque\n");
   // A declared encoding wins over detection: these bytes are valid UTF-8, read here as Latin-1.
   auto declared = DecodeFile("é", Encoding::kLatin1);
   ASSERT_TRUE(declared.has_value());
-  EXPECT_EQ(declared->encoding, Encoding::kLatin1);
-  EXPECT_EQ(declared->utf8, "Ã©");
+  EXPECT_EQ(declared->encoding(), Encoding::kLatin1);
+  EXPECT_EQ(declared->utf8(), "Ã©");
   // UTF-16 and UTF-32 are refused, declared or not.
   EXPECT_FALSE(DecodeFile(std::string_view("\xFF\xFEn\0o\0m\0", 8)).has_value());
   EXPECT_FALSE(DecodeFile(std::string_view("\0\0\xFE\xFF", 4), Encoding::kUtf8).has_value());

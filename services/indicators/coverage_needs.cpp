@@ -49,8 +49,10 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
   }
   auto decoded = text::DecodeFile(bytes);
   if (!decoded) return FileError(std::string(text::kUtf16Refusal));
-  const std::string& utf8 = decoded->utf8;
-  if (absl::StripAsciiWhitespace(utf8).empty()) return FileError("fichier vide");
+  const std::string_view utf8 = decoded->utf8();
+  if (utf8.find_first_not_of(" \t\n\v\f\r") == std::string_view::npos) {
+    return FileError("fichier vide");
+  }
   const char delimiter = csv::SniffDelimiter(utf8);
   auto table = csv::Parse(utf8, delimiter);
   if (!table.ok()) return FileError(std::string(table.status().message()));

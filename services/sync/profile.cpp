@@ -619,8 +619,8 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
     return absl::InvalidArgumentError(
         absl::StrCat("fichier refusé, rien n'a été modifié : ", s.message()));
   }
-  out.encoding = decoded->encoding;
-  const std::string& utf8 = decoded->utf8;
+  out.encoding = decoded->encoding();
+  const std::string_view utf8 = decoded->utf8();
   const SourceProfile::Format format = profile.format();
   if (format != SourceProfile::MAPPED_CSV && format != SourceProfile::GOGOCARTO_JSON) {
     auto parsed = ReadFile(standard, utf8, source_id);
