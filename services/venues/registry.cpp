@@ -855,6 +855,10 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
   auto changed = repo_.ReplaceAreaLayer(layer, title.empty() ? layer : title, *areas,
                                         UpdatedEvents(), deadline);
   if (!changed.ok()) return changed.status();
+  {
+    std::lock_guard lock(known_areas_mu_);
+    known_areas_.clear();
+  }
   if (absl::Status s = RefreshIndex(); !s.ok()) return s;
   return changed;
 }
@@ -1233,6 +1237,42 @@ bool CheckDay(std::vector<api::FieldViolation>* bad, const std::string& field,
 
 }  // namespace
 
+void Registry::CheckAreas(const std::vector<std::string>& keys,
+                          std::vector<api::FieldViolation>* bad) const {
+  if (keys.empty()) return;
+  const absl::Time now = clock_.Now();
+  std::vector<std::string> ask;
+  {
+    std::lock_guard lock(known_areas_mu_);
+    for (const std::string& key : keys) {
+      auto it = known_areas_.find(key);
+      if (it == known_areas_.end() || now - it->second > kKnownAreaTtl) ask.push_back(key);
+    }
+  }
+  if (ask.empty()) return;
+  auto unknown = repo_.UnknownAreas(ask);
+  if (!unknown.ok()) {
+    // The search itself needs no store: without it, the filter is applied unchecked.
+    logging::Warn("search areas not checked", {{"error", std::string(unknown.status().message())}});
+    return;
+  }
+  const std::set<std::string> missing(unknown->begin(), unknown->end());
+  {
+    std::lock_guard lock(known_areas_mu_);
+    for (const std::string& key : ask) {
+      if (!missing.contains(key)) known_areas_[key] = now;
+    }
+  }
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!missing.contains(keys[i])) continue;
+    const std::string layer = keys[i].substr(0, keys[i].find(':'));
+    bad->push_back({absl::StrCat("areas[", i, "]"),
+                    absl::StrCat("[exists] aucune zone « ", text::Quote(keys[i], 80),
+                                 " » : les couches et leurs codes sont dans /v1/areaLayers/",
+                                 text::Quote(layer, 40), "/areas")});
+  }
+}
+
 absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
                                                         const std::string& fingerprint,
                                                         const std::string& page_token) const {
@@ -1255,6 +1295,7 @@ absl::StatusOr<Registry::SearchResult> Registry::Search(SearchQuery q,
       !q.max_date_maj.empty() && q.min_date_maj > q.max_date_maj) {
     bad.push_back({"max_date_maj", "[range] la date de fin précède celle de début (min_date_maj)"});
   }
+  if (bad.empty()) CheckAreas(q.any_of[static_cast<size_t>(SearchField::kAreas)], &bad);
   if (!page_token.empty()) {
     // A cursor is (direction, distance, sort key, resource name): `a` for the results after
     // that one (next pages), `b` for those before it (previous pages). Three parts: a token

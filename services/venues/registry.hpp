@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -200,6 +201,9 @@ class Repository {
   /// none while no version has been received yet.
   virtual absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) = 0;
+  /// Those of `keys` (`{layer}:{code}`) that name no area of any layer.
+  virtual absl::StatusOr<std::vector<std::string>> UnknownAreas(
+      const std::vector<std::string>& keys) = 0;
   /// Those of `ids` that no organisation has.
   virtual absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
       const std::vector<std::string>& ids) = 0;
@@ -446,6 +450,11 @@ class Registry {
   /// copy's result (concurrent true retries all get the first result).
   absl::StatusOr<standard::Venue> Settle(const RequestKey& key,
                                          absl::StatusOr<standard::Venue> result);
+  /// Violations for the `areas` filter values (`{layer}:{code}`) that name no area: a typo in a
+  /// code is a mistake to report, not a filter matching nothing. Areas found are remembered for
+  /// kKnownAreaTtl (layers change rarely); the store is only asked about the others.
+  void CheckAreas(const std::vector<std::string>& keys,
+                  std::vector<api::FieldViolation>* bad) const;
   /// Puts stored rows of a batch into the index.
   void IndexRows(const std::vector<RowResult>& rows);
   /// Puts the outcome of a successful write into the index.
@@ -460,6 +469,11 @@ class Registry {
   /// One refresh at a time (the periodic one and ImportAreaLayer's): the cursor is theirs.
   std::mutex refresh_mu_;
   Repository::ChangeCursor refresh_cursor_;
+  /// Areas CheckAreas found, with when; emptied when this replica imports a layer. Another
+  /// replica's import that removes a code is seen here after kKnownAreaTtl at most.
+  static constexpr absl::Duration kKnownAreaTtl = absl::Minutes(1);
+  mutable std::mutex known_areas_mu_;
+  mutable absl::flat_hash_map<std::string, absl::Time> known_areas_;
 };
 
 }  // namespace passerelle::venues

@@ -120,6 +120,10 @@ class FakeRepository final : public Repository {
     }
     return unknown;
   }
+  absl::StatusOr<std::vector<std::string>> UnknownAreas(
+      const std::vector<std::string>& keys) override {
+    return keys;  // this fake has no layers
+  }
   absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
       const std::vector<std::string>& ids) override {
     std::vector<std::string> unknown;

@@ -419,6 +419,24 @@ absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
   return unknown;
 }
 
+absl::StatusOr<std::vector<std::string>> PgStore::UnknownAreas(
+    const std::vector<std::string>& keys) {
+  std::vector<std::string> unknown;
+  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
+    unknown.clear();
+    // Keys have one colon (the handler's pattern): layer before it, code after.
+    for (const auto& row : tx.exec_params(
+             "SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM areas a "
+             "WHERE a.layer = split_part(k, ':', 1) AND a.code = substr(k, strpos(k, ':') + 1))",
+             db::TextArray(keys))) {
+      unknown.push_back(row[0].as<std::string>());
+    }
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return unknown;
+}
+
 absl::StatusOr<std::vector<std::string>> PgStore::UnknownOrganisations(
     const std::vector<std::string>& ids) {
   std::vector<std::string> unknown;

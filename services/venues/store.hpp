@@ -40,6 +40,8 @@ class PgStore final : public Repository {
   absl::StatusOr<std::vector<ConflictRecord>> ListConflicts(const ConflictQuery& query) override;
   absl::StatusOr<std::vector<std::string>> UnknownItems(
       const std::vector<std::string>& items) override;
+  absl::StatusOr<std::vector<std::string>> UnknownAreas(
+      const std::vector<std::string>& keys) override;
   absl::StatusOr<std::vector<std::string>> UnknownOrganisations(
       const std::vector<std::string>& ids) override;
   absl::StatusOr<std::vector<RowResult>> Upsert(const std::string& source,

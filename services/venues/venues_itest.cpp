@@ -926,6 +926,23 @@ TEST_F(VenuesTest, AreaLayersGiveVenuesTheirAreas) {
     ASSERT_TRUE(stub_->SearchVenues(&ctx, q, &resp).ok());
     EXPECT_EQ(resp.results_size(), 2);
   }
+  auto search_areas = [&](const std::vector<std::string>& areas, v1::SearchVenuesResponse* resp) {
+    grpc::ClientContext ctx;
+    v1::SearchVenuesRequest q;
+    for (const auto& a : areas) q.add_areas(a);
+    return stub_->SearchVenues(&ctx, q, resp);
+  };
+  {  // An area without venues is no mistake; a code or layer nobody imported is one, named.
+    v1::SearchVenuesResponse resp;
+    ASSERT_TRUE(search_areas({"qpv:QN05999X"}, &resp).ok());
+    EXPECT_EQ(resp.results_size(), 0);
+    grpc::Status st = search_areas({"qpv:QN05912M", "qpv:QN0591ZZ", "quartiers:QN05912M"}, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    auto bad = itest::Violations(st);
+    EXPECT_EQ(bad.fields, (std::set<std::string>{"areas[1]", "areas[2]"})) << bad.text;
+    EXPECT_THAT(bad.text, ::testing::HasSubstr("[exists] aucune zone « qpv:QN0591ZZ »"));
+    EXPECT_THAT(bad.text, ::testing::HasSubstr("/v1/areaLayers/quartiers/areas"));
+  }
   {
     grpc::ClientContext ctx;
     v1::ListAreasRequest req;
@@ -949,6 +966,12 @@ TEST_F(VenuesTest, AreaLayersGiveVenuesTheirAreas) {
     EXPECT_EQ(result.venues_updated(), 2);
   }
   EXPECT_TRUE(get(inside.name()).areas().empty());
+  {  // The replaced layer no longer has QN05999X, which a search found before.
+    v1::SearchVenuesResponse resp;
+    grpc::Status st = search_areas({"qpv:QN05999X"}, &resp);
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(itest::Violations(st).fields, std::set<std::string>{"areas[0]"});
+  }
   EXPECT_EQ(Events("venue.updated"), 3);
   {  // A bad layer names each bad feature.
     grpc::ClientContext ctx;
