@@ -136,5 +136,17 @@ TEST(CheckUpdateMaskTest, HostilePathsAreBoundedAndALongMaskRefusedWhole) {
   EXPECT_THAT(bad[0].description, HasSubstr("au plus 200 chemins ; reçu 201 [size]"));
 }
 
+TEST(NotFoundTest, NamesTheResourceInFrenchQuotedAndWithItsReason) {
+  absl::Status s = NotFound("areaLayers/qpv", "AREA_LAYER_NOT_FOUND");
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "areaLayers/qpv n'existe pas");
+  EXPECT_TRUE(s.GetPayload("type.googleapis.com/google.rpc.ErrorInfo").has_value());
+  EXPECT_FALSE(NotFound("venues/x").GetPayload("type.googleapis.com/google.rpc.ErrorInfo"));
+  // A hostile name is quoted: no control character, no invalid UTF-8, never its whole length.
+  absl::Status hostile = NotFound(std::string("venues/a\0\nb\xff", 12) + std::string(10000, 'a'));
+  EXPECT_THAT(std::string(hostile.message()), HasSubstr("venues/a\uFFFD"));
+  EXPECT_LT(hostile.message().size(), 500u);
+}
+
 }  // namespace
 }  // namespace passerelle::api

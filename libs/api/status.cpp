@@ -60,6 +60,11 @@ absl::Status FailedPrecondition(const std::string& message, const std::string& t
   return WithReason(std::move(s), reason);
 }
 
+absl::Status NotFound(std::string_view name, const std::string& reason) {
+  absl::Status s = absl::NotFoundError(absl::StrCat(text::Quote(name, 120), " n'existe pas"));
+  return reason.empty() ? s : WithReason(std::move(s), reason);
+}
+
 absl::Status WithReason(absl::Status status, const std::string& reason) {
   google::rpc::ErrorInfo info;
   info.set_reason(reason);

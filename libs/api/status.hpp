@@ -23,6 +23,9 @@ absl::Status InvalidArgument(const std::string& message,
                              const std::vector<FieldViolation>& violations);
 /// Adds a google.rpc.ErrorInfo (machine-readable reason, e.g. ETAG_MISMATCH) to a status.
 absl::Status WithReason(absl::Status status, const std::string& reason);
+/// NOT_FOUND for a resource name: "{name} n'existe pas", the name quoted as text::Quote does
+/// (at most 120 code points), with an ErrorInfo when `reason` is given (e.g. VENUE_NOT_FOUND).
+absl::Status NotFound(std::string_view name, const std::string& reason = "");
 /// FAILED_PRECONDITION carrying a google.rpc.PreconditionFailure (what is missing: `type`, e.g.
 /// ORGANISATION; `subject`, e.g. `organisations/x`) and an ErrorInfo with `reason` (AIP-193).
 absl::Status FailedPrecondition(const std::string& message, const std::string& type,

@@ -47,14 +47,14 @@ absl::StatusOr<KeyRecord> Find(KeyRing& keys, const std::string& name) {
   for (KeyRecord& k : keys.Snapshot()) {
     if (k.id == (*parts)[0]) return k;
   }
-  return absl::NotFoundError(absl::StrCat(text::Quote(name), " n'existe pas"));
+  return api::NotFound(name);
 }
 
 // Whether venues answered NOT_FOUND, answered, or could not be asked.
 absl::Status FromBackend(const grpc::Status& st, const std::string& what) {
   if (st.ok()) return absl::OkStatus();
   if (st.error_code() == grpc::StatusCode::NOT_FOUND) {
-    return absl::NotFoundError(absl::StrCat(what, " n'existe pas"));
+    return api::NotFound(what);
   }
   return absl::UnavailableError(absl::StrCat("venues n'a pas pu vérifier ", what, " (",
                                              text::Quote(st.error_message(), 100),

@@ -2,6 +2,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "libs/api/status.hpp"
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/text/split.hpp"
@@ -90,7 +91,7 @@ absl::StatusOr<KeyRecord> PgKeyStore::Revoke(const std::string& id, absl::Time w
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!out) return absl::NotFoundError(absl::StrCat("apiKeys/", id, " n'existe pas"));
+  if (!out) return api::NotFound("apiKeys/" + id);
   return *out;
 }
 

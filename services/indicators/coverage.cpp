@@ -378,7 +378,7 @@ absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeed
     if (!codes.ok()) return codes.status();
   }
   if (codes->empty()) {
-    return absl::NotFoundError(absl::StrCat("area layer not found: ", text::Quote(req.parent())));
+    return api::NotFound(req.parent(), "AREA_LAYER_NOT_FOUND");
   }
   auto parsed = ParseNeeds(req.csv(), std::set<std::string>(codes->begin(), codes->end()));
   if (!parsed.ok()) return parsed.status();
@@ -432,7 +432,7 @@ absl::StatusOr<Domain::Query> Domain::ParseQuery(
   *index = model_.Snapshot();
   if (!(*index)->layers.contains(q.layer) && RefreshAreasOnDemand()) *index = model_.Snapshot();
   if (!(*index)->layers.contains(q.layer)) {
-    return absl::NotFoundError(absl::StrCat("area layer not found: ", text::Quote(name)));
+    return api::NotFound(name, "AREA_LAYER_NOT_FOUND");
   }
   std::set<uint32_t> seen;
   for (int i = 0; i < offers.size(); ++i) {

@@ -75,8 +75,7 @@ constexpr char kColumns[] =
     "extract(epoch FROM next_digest_time), contact_email";
 
 absl::Status NotFound(const std::string& what) {
-  return api::WithReason(absl::NotFoundError(absl::StrCat(what, " n'existe pas")),
-                         "SUBSCRIPTION_NOT_FOUND");
+  return api::NotFound(what, "SUBSCRIPTION_NOT_FOUND");
 }
 
 absl::Status EtagMismatch(const std::string& name, int revision) {
@@ -699,8 +698,7 @@ absl::StatusOr<v1::Delivery> Notifier::Retry(const std::string& name) {
                      kDeliveryColumns),
         (*parts)[0], (*parts)[1], db::Timestamp(clock_.Now()));
     if (r.empty()) {
-      return api::WithReason(absl::NotFoundError(absl::StrCat(name, " n'existe pas")),
-                             "DELIVERY_NOT_FOUND");
+      return api::NotFound(name, "DELIVERY_NOT_FOUND");
     }
     out = Deliveries(tx, r)[0];
     return absl::OkStatus();

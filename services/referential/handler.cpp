@@ -258,7 +258,7 @@ grpc::Status Handler::GetItem(grpc::ServerContext* ctx, const v1::GetItemRequest
   auto it = (*t)->items.find(*id);
   if (it == (*t)->items.end()) {
     return server::ToGrpc(absl::NotFoundError(
-        absl::StrCat(text::Quote(req->name()), " does not exist in ", VersionName(**t))));
+        absl::StrCat(text::Quote(req->name()), " n'existe pas dans ", VersionName(**t))));
   }
   ToProto(it->second, resp);
   return grpc::Status::OK;

@@ -187,7 +187,7 @@ absl::StatusOr<const VersionTree*> Referential::ResolveVersion(const Catalog::Sn
   const VersionTree* t =
       version == "-" ? snap.Current(nomenclature) : snap.Find(nomenclature, version);
   if (t == nullptr) {
-    return absl::NotFoundError(absl::StrCat(text::Quote(name, 120), " does not exist"));
+    return api::NotFound(name);
   }
   return t;
 }
@@ -278,8 +278,7 @@ bool HasNomenclature(const Catalog::Snapshot& snap, const std::string& nomenclat
 }
 
 absl::Status NomenclatureNotFound(const std::string& nomenclature) {
-  return absl::NotFoundError(
-      absl::StrCat(NomenclatureName(text::Quote(nomenclature, 80)), " does not exist"));
+  return api::NotFound(NomenclatureName(text::Quote(nomenclature, 80)));
 }
 
 // The states a `state = X` filter may name: the API's names (OPEN), the store's in upper case.

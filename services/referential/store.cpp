@@ -248,7 +248,7 @@ absl::StatusOr<Proposal> PgStore::GetProposal(const std::string& nomenclature, i
                                          {.isolation = db::Isolation::kRepeatableRead});
   if (!st.ok()) return st;
   if (out.empty()) {
-    return absl::NotFoundError(absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
+    return api::NotFound(ProposalName(nomenclature, number));
   }
   return out.front();
 }
@@ -261,8 +261,7 @@ absl::StatusOr<Proposal> PgStore::UpdateProposal(
     if (!read.ok()) return read.status();
     std::vector<Proposal>& found = *read;
     if (found.empty()) {
-      return absl::NotFoundError(
-          absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
+      return api::NotFound(ProposalName(nomenclature, number));
     }
     Proposal& p = found.front();
     if (absl::Status s = change(p); !s.ok()) return s;
@@ -287,8 +286,7 @@ absl::StatusOr<Proposal> PgStore::AddComment(const std::string& nomenclature, in
                      "AND number = $2)"),
         nomenclature, number, comment.author, comment.text, db::Timestamp(comment.create_time));
     if (r.affected_rows() == 0) {
-      return absl::NotFoundError(
-          absl::StrCat(ProposalName(nomenclature, number), " does not exist"));
+      return api::NotFound(ProposalName(nomenclature, number));
     }
     // A comment changes the proposal: its etag changes, so a decision taken on what was read
     // before the comment is refused (AIP-154) instead of ignoring what was just said.

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "libs/api/status.hpp"
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
@@ -154,7 +155,7 @@ absl::StatusOr<SourceRecord> PgStore::GetSource(const std::string& id) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!out) return absl::NotFoundError("sources/" + id + " does not exist");
+  if (!out) return api::NotFound("sources/" + id);
   return *out;
 }
 
@@ -175,7 +176,7 @@ absl::StatusOr<SourceRecord> PgStore::SaveSource(const SourceRecord& s) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!out) return absl::NotFoundError("sources/" + s.id + " does not exist");
+  if (!out) return api::NotFound("sources/" + s.id);
   return *out;
 }
 
@@ -228,8 +229,7 @@ absl::StatusOr<RunRecord> PgStore::GetRun(const std::string& source_id, int64_t 
   });
   if (!st.ok()) return st;
   if (!out) {
-    return absl::NotFoundError(
-        absl::StrCat("sources/", source_id, "/runs/", run_id, " does not exist"));
+    return api::NotFound(absl::StrCat("sources/", source_id, "/runs/", run_id));
   }
   return *out;
 }

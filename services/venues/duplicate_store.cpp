@@ -48,9 +48,7 @@ DuplicateLink LinkFromRow(const pqxx::row& r) {
           .update_time = db::FromEpoch(r[11])};
 }
 
-absl::Status NotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("duplicateLinks/", id, " n'existe pas"));
-}
+absl::Status NotFound(const std::string& id) { return api::NotFound("duplicateLinks/" + id); }
 
 // Sorts before every link id (gen_random_uuid() gives version 4 UUIDs, never this one): the
 // cursor of a first page, so pages walk the primary key's index.
@@ -224,11 +222,11 @@ absl::StatusOr<std::vector<DuplicateLink>> PgDuplicateStore::ListLinks(const Fil
     // A filter naming what does not exist is a mistake to report, not an empty list.
     if (!filter.source.empty() &&
         tx.exec_params("SELECT 1 FROM sources WHERE source_id = $1", filter.source).empty()) {
-      return absl::NotFoundError(absl::StrCat("sources/", filter.source, " n'existe pas"));
+      return api::NotFound("sources/" + filter.source);
     }
     if (!filter.venue.empty() &&
         tx.exec_params("SELECT 1 FROM venues WHERE id = $1::uuid", filter.venue).empty()) {
-      return absl::NotFoundError(absl::StrCat("venues/", filter.venue, " n'existe pas"));
+      return api::NotFound("venues/" + filter.venue);
     }
     for (const auto& row : tx.exec_params(
              absl::StrCat("SELECT ", kLinkColumns, kLinkFrom,

@@ -28,9 +28,7 @@ Organisation FromRow(const pqxx::row& r) {
           .update_time = db::FromEpoch(r[8])};
 }
 
-absl::Status NotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("organisations/", id, " does not exist"));
-}
+absl::Status NotFound(const std::string& id) { return api::NotFound("organisations/" + id); }
 
 }  // namespace
 

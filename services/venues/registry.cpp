@@ -931,7 +931,7 @@ absl::StatusOr<Repository::AreaCount> Registry::GetArea(const std::string& name)
       repo_.ListAreas({.layer = (*parts)[0], .geometry = true, .code = (*parts)[1], .limit = 1});
   if (!page.ok()) return page.status();
   if (page->areas.empty()) {
-    return api::WithReason(absl::NotFoundError(name + " does not exist"), "AREA_NOT_FOUND");
+    return api::NotFound(name, "AREA_NOT_FOUND");
   }
   return page->areas.front();
 }

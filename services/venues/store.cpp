@@ -159,9 +159,7 @@ absl::Status CommitAllowed(absl::Time deadline) {
   return absl::OkStatus();
 }
 
-absl::Status NotFound(const std::string& id) {
-  return absl::NotFoundError(absl::StrCat("venues/", id, " does not exist"));
-}
+absl::Status NotFound(const std::string& id) { return api::NotFound("venues/" + id); }
 
 // A venue.updated event also says what matching needs from before the change (its areas, items
 // and owner), so a subscriber to an area hears of a venue that left it.
@@ -549,7 +547,7 @@ absl::StatusOr<SourceRecord> PgStore::GetSource(const std::string& id) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!out) return absl::NotFoundError(absl::StrCat("sources/", id, " n'existe pas"));
+  if (!out) return api::NotFound("sources/" + id);
   return *out;
 }
 
@@ -624,8 +622,7 @@ absl::StatusOr<Repository::AreaLayerRecord> PgStore::GetAreaLayer(const std::str
   });
   if (!st.ok()) return st;
   if (!out) {
-    return api::WithReason(absl::NotFoundError("areaLayers/" + layer + " does not exist"),
-                           "AREA_LAYER_NOT_FOUND");
+    return api::NotFound("areaLayers/" + layer, "AREA_LAYER_NOT_FOUND");
   }
   return *out;
 }
@@ -689,8 +686,7 @@ absl::StatusOr<Repository::AreaPage> PgStore::ListAreas(const AreaQuery& query) 
   });
   if (!st.ok()) return st;
   if (!exists) {
-    return api::WithReason(absl::NotFoundError("areaLayers/" + query.layer + " does not exist"),
-                           "AREA_LAYER_NOT_FOUND");
+    return api::NotFound("areaLayers/" + query.layer, "AREA_LAYER_NOT_FOUND");
   }
   return out;
 }
