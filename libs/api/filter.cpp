@@ -27,7 +27,7 @@ class Parser {
       out.push_back(*std::move(c));
       if (out.size() > kMaxComparisons) {
         return Error(out.back().position,
-                     absl::StrCat("at most ", kMaxComparisons, " comparisons"));
+                     absl::StrCat("au plus ", kMaxComparisons, " comparaisons"));
       }
       const bool spaced = SkipSpaces();
       if (AtEnd()) return out;
@@ -37,11 +37,13 @@ class Parser {
         SkipSpaces();  // a comparison must follow: ParseComparison says so at the end
         continue;
       }
-      if (word == "OR") return Error(at, "OR is not supported: only AND joins comparisons");
+      if (word == "OR")
+        return Error(at, "OR n'est pas pris en charge : seul AND relie les comparaisons");
       if (word == "and" || word == "or") {
-        return Error(at, absl::StrCat("operators are upper case: ", word == "and" ? "AND" : "OR"));
+        return Error(at, absl::StrCat("les opérateurs s'écrivent en majuscules : ",
+                                      word == "and" ? "AND" : "OR"));
       }
-      return Error(at, "expected AND between comparisons");
+      return Error(at, "AND attendu entre deux comparaisons");
     }
   }
 
@@ -62,27 +64,27 @@ class Parser {
   }
   absl::Status Error(size_t at, std::string_view what) const {
     return InvalidArgument(
-        "invalid filter",
-        {{"filter", absl::StrCat("position ", at + 1, ": ", std::string(what), " (near \"",
-                                 text::Quote(s_.substr(at), 20), "\")")}});
+        "filtre invalide",
+        {{"filter", absl::StrCat("[filter] position ", at + 1, " : ", std::string(what),
+                                 " (près de « ", text::Quote(s_.substr(at), 20), " »)")}});
   }
 
   absl::StatusOr<Comparison> ParseComparison() {
     Comparison c;
     c.position = pos_;
     if (!AtEnd() && (s_[pos_] == '(' || s_[pos_] == '-')) {
-      return Error(pos_, "parentheses and negation are not supported");
+      return Error(pos_, "ni parenthèses ni négation");
     }
     if (AtEnd() || !std::isalpha(static_cast<unsigned char>(s_[pos_]))) {
-      return Error(pos_, "expected a field name");
+      return Error(pos_, "nom de champ attendu");
     }
     c.field = Word();
-    if (c.field == "NOT") return Error(c.position, "NOT is not supported");
+    if (c.field == "NOT") return Error(c.position, "NOT n'est pas pris en charge");
     if (c.field.back() == '.' || c.field.find("..") != std::string::npos) {
-      return Error(c.position, "malformed field name");
+      return Error(c.position, "nom de champ mal formé");
     }
     SkipSpaces();
-    if (AtEnd()) return Error(pos_, "expected =, != or : after the field");
+    if (AtEnd()) return Error(pos_, "=, != ou : attendu après le champ");
     if (s_[pos_] == '=') {
       c.op = Comparison::Op::kEquals;
       ++pos_;
@@ -93,22 +95,22 @@ class Parser {
       c.op = Comparison::Op::kNotEquals;
       pos_ += 2;
     } else if (s_[pos_] == '<' || s_[pos_] == '>') {
-      return Error(pos_, "<, <=, > and >= are not supported");
+      return Error(pos_, "<, <=, > et >= ne sont pas pris en charge");
     } else {
-      return Error(pos_, "expected =, != or : after the field");
+      return Error(pos_, "=, != ou : attendu après le champ");
     }
     SkipSpaces();
-    if (AtEnd()) return Error(pos_, "missing value");
+    if (AtEnd()) return Error(pos_, "valeur manquante");
     if (s_[pos_] == '"') {
       const size_t open = pos_++;
       while (true) {
-        if (AtEnd()) return Error(open, "unclosed quote");
+        if (AtEnd()) return Error(open, "guillemet non fermé");
         const char ch = s_[pos_++];
         if (ch == '"') break;
         if (ch == '\\') {
-          if (AtEnd()) return Error(open, "unclosed quote");
+          if (AtEnd()) return Error(open, "guillemet non fermé");
           const char next = s_[pos_++];
-          if (next != '"' && next != '\\') return Error(pos_ - 2, "only \\\" and \\\\ escapes");
+          if (next != '"' && next != '\\') return Error(pos_ - 2, "seuls \\\" et \\\\ s'échappent");
           c.value += next;
           continue;
         }
@@ -120,9 +122,9 @@ class Parser {
                           s_[pos_] == '+' || s_[pos_] == '@')) {
         ++pos_;
       }
-      if (pos_ == start) return Error(pos_, "missing value");
+      if (pos_ == start) return Error(pos_, "valeur manquante");
       c.value = std::string(s_.substr(start, pos_ - start));
-      if (c.value == "AND" || c.value == "OR") return Error(start, "missing value");
+      if (c.value == "AND" || c.value == "OR") return Error(start, "valeur manquante");
     }
     return c;
   }
@@ -134,16 +136,26 @@ class Parser {
 }  // namespace
 
 FieldViolation FilterViolation(const Comparison& c, std::string_view what) {
-  return {"filter", absl::StrCat("position ", c.position + 1, ": ", std::string(what))};
+  // The rule's tag, when `what` starts with one, leads as in every violation.
+  std::string_view tag = "[filter]";
+  if (what.starts_with('[')) {
+    if (const size_t end = what.find("] "); end != std::string_view::npos && end < 24) {
+      tag = what.substr(0, end + 1);
+      what.remove_prefix(end + 2);
+    }
+  }
+  return {"filter",
+          absl::StrCat(std::string(tag), " position ", c.position + 1, " : ", std::string(what))};
 }
 
 absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter) {
   std::vector<FieldViolation> bad;
   if (filter.size() > kMaxBytes) {
-    return InvalidArgument("invalid filter",
-                           {{"filter", absl::StrCat("at most ", kMaxBytes, " bytes")}});
+    return InvalidArgument(
+        "filtre invalide",
+        {{"filter", absl::StrCat("[size] au plus ", kMaxBytes, " octets, reçu ", filter.size())}});
   }
-  if (!CheckText(&bad, "filter", filter, kMaxBytes)) return InvalidArgument("invalid filter", bad);
+  if (!CheckText(&bad, "filter", filter, kMaxBytes)) return InvalidArgument("filtre invalide", bad);
   return Parser(filter).Parse();
 }
 

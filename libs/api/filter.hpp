@@ -33,8 +33,9 @@ struct Comparison {
 absl::StatusOr<std::vector<Comparison>> ParseFilter(std::string_view filter);
 
 /// A violation on `filter` about one comparison a caller refuses (its field, operator or value):
-/// "position N: `what`", N counted from 1 as in ParseFilter's own errors, so every list points
-/// at the comparison it refuses the same way.
+/// "[rule] position N : `what`", N counted from 1 as in ParseFilter's own errors, so every list
+/// points at the comparison it refuses the same way; the rule is the tag `what` starts with
+/// ("[enum] …"), `[filter]` when it has none.
 FieldViolation FilterViolation(const Comparison& c, std::string_view what);
 
 }  // namespace passerelle::api

@@ -33,17 +33,18 @@ TEST(Filter, RefusesWhatIsOutsideTheSubsetWithThePosition) {
     const char* says;
   };
   for (const Case& c : std::vector<Case>{
-           {"a = 1 OR b = 2", "position 7: OR is not supported"},
-           {"a = 1 and b = 2", "position 7: operators are upper case: AND"},
-           {"commune = ", "position 11: missing value"},
-           {"commune", "expected =, != or :"},
-           {"a = \"open", "position 5: unclosed quote"},
-           {"(a = 1)", "parentheses"},
-           {"NOT a = 1", "NOT is not supported"},
-           {"a = 1 b = 2", "expected AND"},
-           {"a > 1", "not supported"},
-           {"= 1", "expected a field name"},
-           {"a = 1 AND", "expected a field name"},
+           {"a = 1 OR b = 2", "[filter] position 7 : OR n'est pas pris en charge"},
+           {"a = 1 and b = 2",
+            "[filter] position 7 : les opérateurs s'écrivent en majuscules : AND"},
+           {"commune = ", "[filter] position 11 : valeur manquante"},
+           {"commune", "=, != ou : attendu"},
+           {"a = \"open", "[filter] position 5 : guillemet non fermé"},
+           {"(a = 1)", "ni parenthèses"},
+           {"NOT a = 1", "NOT n'est pas pris en charge"},
+           {"a = 1 b = 2", "AND attendu"},
+           {"a > 1", "ne sont pas pris en charge"},
+           {"= 1", "nom de champ attendu"},
+           {"a = 1 AND", "nom de champ attendu"},
        }) {
     auto f = ParseFilter(c.filter);
     ASSERT_EQ(f.status().code(), absl::StatusCode::kInvalidArgument) << c.filter;
@@ -60,10 +61,12 @@ TEST(Filter, ACallersRefusalNamesTheComparisonsPosition) {
   auto f = ParseFilter("state = OPEN AND  couleur = bleu");
   ASSERT_TRUE(f.ok()) << f.status();
   ASSERT_EQ(f->size(), 2u);
-  const FieldViolation v = FilterViolation((*f)[1], "cannot filter on couleur");
+  const FieldViolation v = FilterViolation((*f)[1], "[field] pas de filtre sur couleur");
   EXPECT_EQ(v.field, "filter");
-  EXPECT_EQ(v.description, "position 19: cannot filter on couleur");
-  EXPECT_EQ(FilterViolation((*f)[0], "x").description, "position 1: x");
+  EXPECT_EQ(v.description, "[field] position 19 : pas de filtre sur couleur");
+  EXPECT_EQ(FilterViolation((*f)[0], "x").description, "[filter] position 1 : x");
+  // Only a leading tag followed by a space is moved.
+  EXPECT_EQ(FilterViolation((*f)[0], "[x]y").description, "[filter] position 1 : [x]y");
 }
 
 TEST(Filter, RefusesHostileBytesAndSizes) {

@@ -311,15 +311,15 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
     std::optional<ProposalState> state = StateFromFilter(c.value);
     std::string problem;
     if (c.field != "state") {
-      problem = absl::StrCat("unknown field \"", text::Quote(c.field), "\"; only state");
+      problem = absl::StrCat("[field] champ « ", text::Quote(c.field), " » inconnu ; seul state");
     } else if (c.op != api::Comparison::Op::kEquals) {
-      problem = "state supports = only";
+      problem = "[filter] state ne prend que =";
     } else if (!state) {
-      problem = absl::StrCat("unknown state \"", text::Quote(c.value),
-                             "\"; one of OPEN, ACCEPTED, REJECTED, APPLIED, CLOSED");
+      problem = absl::StrCat("[enum] état « ", text::Quote(c.value),
+                             " » inconnu ; OPEN, ACCEPTED, REJECTED, APPLIED ou CLOSED");
     }
     if (!problem.empty()) {
-      return api::InvalidArgument("invalid filter", {api::FilterViolation(c, problem)});
+      return api::InvalidArgument("filtre invalide", {api::FilterViolation(c, problem)});
     }
     wanted.push_back(*state);
   }

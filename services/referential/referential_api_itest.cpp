@@ -332,11 +332,11 @@ TEST_F(ReferentialApiTest, FiltersOutsideTheSubsetAreRefusedWithThePosition) {
   ASSERT_TRUE(ListProposals(req, &resp).ok());
   EXPECT_EQ(resp.proposals_size(), 43);
   for (const auto& [bad, says] : std::vector<std::pair<std::string, std::string>>{
-           {"state = OPEN OR state = APPLIED", "position 14: OR"},
-           {"state = SOON", "position 1: unknown state"},
-           {"state = OPEN AND kind = add", "position 18: unknown field"},
-           {"state != OPEN", "position 1: state supports = only"},
-           {"state =", "position 8: missing value"}}) {
+           {"state = OPEN OR state = APPLIED", "[filter] position 14 : OR"},
+           {"state = SOON", "[enum] position 1 : état « SOON » inconnu"},
+           {"state = OPEN AND kind = add", "[field] position 18 : champ « kind » inconnu"},
+           {"state != OPEN", "[filter] position 1 : state ne prend que ="},
+           {"state =", "[filter] position 8 : valeur manquante"}}) {
     req.set_filter(bad);
     grpc::Status st = ListProposals(req, &resp);
     ExpectRefused(st, "filter");

@@ -594,7 +594,7 @@ grpc::Status Handler::ListAreas(grpc::ServerContext* ctx, const v1::ListAreasReq
     std::vector<server::FieldViolation> missing;
     RequireEdges(req->within(), &missing);
     if (!missing.empty()) {
-      return server::ToGrpc(api::InvalidArgument("invalid area listing", missing));
+      return server::ToGrpc(api::InvalidArgument("demande invalide", missing));
     }
     listing.within = Repository::Box{.min_lon = req->within().min_longitude(),
                                      .min_lat = req->within().min_latitude(),

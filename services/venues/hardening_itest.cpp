@@ -499,21 +499,23 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
     EXPECT_EQ(resp.venues_size(), 5) << filter;
   }
   for (const auto& [filter, says] : std::vector<std::pair<std::string, std::string>>{
-           {"commune = \"Roubaix\" OR commune = \"Lille\"", "position 21: OR is not supported"},
-           {"commune = \"Roubaix\" and state = active", "upper case"},
-           {"commune = ", "missing value"},
-           {"state=\"FOO\"", "position 1: state is active or withdrawn"},
+           {"commune = \"Roubaix\" OR commune = \"Lille\"",
+            "[filter] position 21 : OR n'est pas pris en charge"},
+           {"commune = \"Roubaix\" and state = active", "en majuscules : AND"},
+           {"commune = ", "valeur manquante"},
+           {"state=\"FOO\"", "[enum] position 1 : state vaut active ou withdrawn"},
            {"services = \"Cuisine\"",
-            "position 1: \"Cuisine\" is not a value services can hold; values: \"Aide aux "
-            "démarches administratives\""},
-           {"services = SERVICE_CUISINE", "or the API's names (SERVICE_"},
+            "[enum] position 1 : « Cuisine » n'est pas une valeur de services ; les valeurs : « "
+            "Aide "
+            "aux démarches administratives »"},
+           {"services = SERVICE_CUISINE", "ou leurs noms dans l'API (SERVICE_"},
            {"commune = Roubaix AND code_postal = \"ABC\"",
-            "position 23: \"ABC\" is not a value code_postal can hold"},
-           {"source = \"-x\"", "position 1: \"-x\" is not a source id"},
-           {"couleur = bleu", "position 1: cannot filter on"},
+            "[enum] position 23 : « ABC » n'est pas une valeur de code_postal"},
+           {"source = \"-x\"", "[pattern] position 1 : « -x » n'est pas un identifiant de source"},
+           {"couleur = bleu", "[field] position 1 : pas de filtre sur « couleur »"},
            {std::string("nom = \"a\0b\"", 11), "à l'octet 8"},
            {"referential_items : \"bad\"",
-            "position 1: referential_items values are items/{item}"}}) {
+            "[pattern] position 1 : referential_items vaut items/{item}"}}) {
     grpc::Status st = List(filter, &resp);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
     EXPECT_THAT(Violations(st).text, HasSubstr(says)) << filter;

@@ -377,7 +377,7 @@ TEST_F(ProvenanceTest, ConflictsOfTwoSourcesOrOfAnUnknownVenueAreRefused) {
       grpc::Status st = Conflicts(parent, &page, filter);
       EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
       EXPECT_THAT(Violations(st).fields, ::testing::Contains("filter"));
-      EXPECT_THAT(Violations(st).text, HasSubstr("position 23: [unique]"));  // the second
+      EXPECT_THAT(Violations(st).text, HasSubstr("[unique] position 23 : `source`"));  // the second
       EXPECT_EQ(st.error_message(), "demande invalide");
     }
   }
@@ -496,11 +496,11 @@ TEST_F(ProvenanceTest, NewMethodsRefuseHostileInputPrecisely) {
   EXPECT_THAT(Violations(st).fields, ::testing::Contains("page_size"));
   // Each refusal points at the comparison it refuses, as ListVenues' and the grammar's do.
   for (const auto& [filter, says] : std::vector<std::pair<std::string, std::string>>{
-           {"nom = \"x\"", "position 1: [filter]"},
-           {"source = \"region\" AND source != \"region\"", "position 23: [filter]"},
-           {"source = \"-x\"", "position 1: "},
+           {"nom = \"x\"", "[filter] position 1 : seul"},
+           {"source = \"region\" AND source != \"region\"", "[filter] position 23 : seul"},
+           {"source = \"-x\"", "position 1 : "},
            {std::string("source = \"a\0b\"", 14), "à l'octet 11"},
-           {"source = (", "position 10: "}}) {
+           {"source = (", "position 10 : "}}) {
     st = Conflicts("venues/-", &page, filter);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << filter;
     EXPECT_THAT(Violations(st).fields, ::testing::Contains("filter")) << filter;

@@ -231,11 +231,11 @@ std::string ValuesTaken(const standard::FieldSpec& spec,
   std::vector<std::string> some(spec.values.begin(),
                                 spec.values.begin() + std::min<size_t>(spec.values.size(), 8));
   if (spec.values.size() > 8) some.push_back("…");
-  std::string out = absl::StrCat("; values: \"", absl::StrJoin(some, "\", \""), "\"");
+  std::string out = absl::StrCat(" ; les valeurs : « ", absl::StrJoin(some, " », « "), " »");
   const google::protobuf::EnumDescriptor* names =
       api_field != nullptr ? api_field->enum_type() : nullptr;
   if (names != nullptr && names->value_count() > 1) {
-    absl::StrAppend(&out, ", or the API's names (", names->value(1)->name(), "…)");
+    absl::StrAppend(&out, ", ou leurs noms dans l'API (", names->value(1)->name(), "…)");
   }
   return out;
 }
@@ -547,12 +547,13 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       std::vector<std::string> known;
       for (const auto& [name, list] : Filterable()) known.push_back(name);
       bad.push_back(
-          api::FilterViolation(c, absl::StrCat("cannot filter on \"", text::Quote(c.field),
-                                               "\"; fields: ", absl::StrJoin(known, ", "))));
+          api::FilterViolation(c, absl::StrCat("[field] pas de filtre sur « ", text::Quote(c.field),
+                                               " » ; les champs : ", absl::StrJoin(known, ", "))));
       continue;
     }
     if (c.op == api::Comparison::Op::kNotEquals) {
-      bad.push_back(api::FilterViolation(c, absl::StrCat("!= is not supported on ", c.field)));
+      bad.push_back(api::FilterViolation(
+          c, absl::StrCat("[filter] != n'est pas pris en charge sur ", c.field)));
       continue;
     }
     std::string value = c.value;
@@ -562,28 +563,31 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       continue;
     }
     if (c.field == "referential_items" && (!value.starts_with("items/") || value.size() < 7)) {
-      bad.push_back(api::FilterViolation(c, "referential_items values are items/{item}"));
+      bad.push_back(api::FilterViolation(c, "[pattern] referential_items vaut items/{item}"));
       continue;
     }
     if (c.field == "state") {
       value = absl::AsciiStrToLower(value);
       if (value != "active" && value != "withdrawn") {
-        bad.push_back(api::FilterViolation(
-            c, absl::StrCat("state is active or withdrawn, got \"", text::Quote(c.value), "\"")));
+        bad.push_back(
+            api::FilterViolation(c, absl::StrCat("[enum] state vaut active ou withdrawn, reçu « ",
+                                                 text::Quote(c.value), " »")));
         continue;
       }
       // Withdrawn venues are listed only to those who may ask for them (show_withdrawn: a
       // partner scope at the gateway); the filter cannot widen what the request may see.
       if (value == "withdrawn" && !show_withdrawn) {
-        bad.push_back(api::FilterViolation(c, "state = withdrawn needs show_withdrawn"));
+        bad.push_back(
+            api::FilterViolation(c, "[permission] state = withdrawn demande show_withdrawn"));
         continue;
       }
     }
     if (c.field == "source") {
       std::vector<api::FieldViolation> source_bad;
       if (value != "passerelle" && !standard::CheckSourceId(&source_bad, "filter", value)) {
-        bad.push_back(api::FilterViolation(
-            c, absl::StrCat("\"", text::Quote(value), "\" is not a source id")));
+        bad.push_back(
+            api::FilterViolation(c, absl::StrCat("[pattern] « ", text::Quote(value),
+                                                 " » n'est pas un identifiant de source")));
         continue;
       }
     } else if (const standard::FieldSpec* spec = standard_.Find(c.field); spec != nullptr) {
@@ -608,7 +612,7 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
         field_ok = field_ok && v.field != c.field;
       if (!field_ok) {
         bad.push_back(api::FilterViolation(
-            c, absl::StrCat("\"", text::Quote(value), "\" is not a value ", c.field, " can hold",
+            c, absl::StrCat("[enum] « ", text::Quote(value), " » n'est pas une valeur de ", c.field,
                             ValuesTaken(*spec, api_field))));
         continue;
       }
@@ -635,7 +639,7 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
     if (!cursor.ok()) return cursor.status();
     q.after = *std::move(cursor);
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid list request", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
   return q;
 }
 
@@ -890,7 +894,7 @@ absl::StatusOr<Registry::AreaResult> Registry::ListAreas(const std::string& pare
   if (listing.within) {
     CheckBox(*listing.within, &bad);
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid area listing", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande invalide", bad);
   Repository::AreaQuery q{
       .layer = *layer, .geometry = listing.full, .within = listing.within, .limit = limit};
   constexpr char kList[] = "venues.ListAreas";
