@@ -348,7 +348,7 @@ absl::StatusOr<std::string> Notifier::ParseName(const std::string& name, const s
   auto parts = kSubscription.Parse(name, field);
   if (!parts.ok()) return parts.status();
   if (!api::IsCanonicalUuid((*parts)[0])) {
-    return api::InvalidName(field, "a lowercase UUID", name);
+    return api::InvalidName(field, "[pattern] un UUID en minuscules", name);
   }
   return (*parts)[0];
 }
@@ -686,7 +686,7 @@ absl::StatusOr<v1::Delivery> Notifier::Retry(const std::string& name) {
   auto parts = kDelivery.Parse(name, "name");
   if (!parts.ok()) return parts.status();
   if (!api::IsCanonicalUuid((*parts)[0]) || !api::IsCanonicalUuid((*parts)[1])) {
-    return api::InvalidName("name", "lowercase UUIDs", name);
+    return api::InvalidName("name", "[pattern] des UUID en minuscules", name);
   }
   std::optional<v1::Delivery> out;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {

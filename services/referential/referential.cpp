@@ -29,8 +29,8 @@ const api::ResourcePattern kNomenclatureName("nomenclatures/{nomenclature}");
 // Nomenclature and version ids in names follow the rule of a new version's id: each name has one
 // spelling (`versions/V1` is not `versions/v1`, and is refused rather than not found).
 constexpr char kIdRule[] =
-    "ids are 1 to 40 lower-case letters, digits and single dashes, starting and ending with a "
-    "letter or digit";
+    "[pattern] des identifiants de 1 à 40 lettres minuscules, chiffres et tirets simples, "
+    "commençant et finissant par une lettre ou un chiffre";
 const api::ResourcePattern kItemName("items/{item}");
 const api::ResourcePattern kVersionName("nomenclatures/{nomenclature}/versions/{version}");
 const api::ResourcePattern kProposalName("nomenclatures/{nomenclature}/proposals/{proposal}");
@@ -233,8 +233,9 @@ absl::Status ParseProposalName(const std::string& name, std::string* nomenclatur
   if (!id || *id > std::numeric_limits<int>::max()) {
     return api::InvalidName(
         "name",
-        absl::StrCat("must be ", kProposalName.pattern(), " with {proposal} a number from 1 to ",
-                     std::numeric_limits<int>::max(), " written without sign or leading zero"),
+        absl::StrCat("[pattern] de la forme ", kProposalName.pattern(),
+                     ", {proposal} un nombre de 1 à ", std::numeric_limits<int>::max(),
+                     " écrit sans signe ni zéro en tête"),
         name);
   }
   if (!IsValidVersionId((*parts)[0])) return api::InvalidName("name", kIdRule, name);

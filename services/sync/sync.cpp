@@ -83,8 +83,8 @@ absl::StatusOr<std::pair<std::string, int64_t>> ParseRunName(const std::string& 
   if (!run) {
     return api::InvalidName(
         "name",
-        absl::StrCat("must be ", kRunName.pattern(),
-                     ", {run}: a positive number in decimal, without sign or leading zero"),
+        absl::StrCat("[pattern] de la forme ", kRunName.pattern(),
+                     ", {run} un nombre positif écrit sans signe ni zéro en tête"),
         name);
   }
   return std::make_pair(std::move((*parts)[0]), *run);

@@ -388,7 +388,8 @@ absl::StatusOr<std::string> LinkId(const std::string& name, std::string_view fie
   auto parts = kLinkName.Parse(name, field);
   if (!parts.ok()) return parts.status();
   if (!api::IsCanonicalUuid((*parts)[0])) {
-    return api::InvalidName(field, "must be duplicateLinks/{link} with a lowercase UUID", name);
+    return api::InvalidName(field, "[pattern] duplicateLinks/{link} avec un UUID en minuscules",
+                            name);
   }
   return (*parts)[0];
 }
@@ -398,7 +399,7 @@ absl::StatusOr<std::string> VenueId(const std::string& name, std::string_view fi
   auto parts = kVenueRef.Parse(name, field);
   if (!parts.ok()) return parts.status();
   if (!api::IsCanonicalUuid((*parts)[0])) {
-    return api::InvalidName(field, "must be venues/{venue} with a lowercase UUID", name);
+    return api::InvalidName(field, "[pattern] venues/{venue} avec un UUID en minuscules", name);
   }
   return (*parts)[0];
 }

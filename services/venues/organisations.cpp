@@ -144,8 +144,8 @@ absl::StatusOr<std::string> ParseName(const std::string& name) {
   if (!IsOrganisationId((*parts)[0])) {
     return api::InvalidName(
         "name",
-        "must be organisations/{organisation}, the id 2 to 63 lower case letters, digits or "
-        "dashes starting with a letter or a digit",
+        "[pattern] organisations/{organisation}, l'identifiant en 2 à 63 lettres minuscules, "
+        "chiffres ou tirets, commençant par une lettre ou un chiffre",
         name);
   }
   return (*parts)[0];

@@ -38,7 +38,7 @@ absl::Status ParseName(const std::string& name, std::string* id) {
   auto parts = kVenueName.Parse(name, "name");
   if (!parts.ok()) return parts.status();
   if (!api::IsCanonicalUuid((*parts)[0])) {
-    return api::InvalidName("name", "must be venues/{venue} with a lowercase UUID", name);
+    return api::InvalidName("name", "[pattern] venues/{venue} avec un UUID en minuscules", name);
   }
   *id = (*parts)[0];
   return absl::OkStatus();
@@ -843,7 +843,10 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
                                               std::string name_property, absl::Time deadline) {
   if (!ValidLayerId(layer)) {
     return api::InvalidArgument(
-        "invalid layer", {{"layer", "1 to 40 lower case letters, digits or dashes, e.g. qpv"}});
+        "couche invalide",
+        {{"layer", absl::StrCat("[pattern] 1 à 40 lettres minuscules, chiffres ou tirets, par "
+                                "exemple qpv, reçu « ",
+                                text::Quote(layer), " »")}});
   }
   // Read by QGIS in every /collections page and by the map: checked and bounded as every text
   // (a NUL cut the title short and 3 MB were taken: tester 25, M1).
@@ -875,8 +878,8 @@ absl::StatusOr<std::string> LayerOf(const std::string& name, const std::string& 
   if (!parts.ok()) return parts.status();
   if (!ValidLayerId((*parts)[0])) {
     return api::InvalidName(field,
-                            "must be areaLayers/{layer}, the layer 1 to 40 lower case letters, "
-                            "digits or dashes",
+                            "[pattern] areaLayers/{layer}, la couche en 1 à 40 lettres "
+                            "minuscules, chiffres ou tirets",
                             name);
   }
   return (*parts)[0];
@@ -927,8 +930,8 @@ absl::StatusOr<Repository::AreaCount> Registry::GetArea(const std::string& name)
   if (!parts.ok()) return parts.status();
   if (!ValidLayerId((*parts)[0])) {
     return api::InvalidName("name",
-                            "must be areaLayers/{layer}/areas/{code}, the layer 1 to 40 lower "
-                            "case letters, digits or dashes",
+                            "[pattern] areaLayers/{layer}/areas/{code}, la couche en 1 à 40 "
+                            "lettres minuscules, chiffres ou tirets",
                             name);
   }
   auto page =
