@@ -7,7 +7,6 @@ result without loss or duplicates while another client writes.
 """
 import os
 import random
-import socket
 import subprocess
 import sys
 import threading
@@ -19,16 +18,11 @@ from google.protobuf import field_mask_pb2
 
 from passerelle.venues.v1 import venues_pb2 as pb
 from passerelle.venues.v1 import venues_pb2_grpc as rpc
+from stack import free_port
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "build/services/venues/passerelle-venues"
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def venue(i, lat=50.69, lon=3.18, nom=None):
