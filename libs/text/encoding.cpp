@@ -1,5 +1,6 @@
 #include "libs/text/encoding.hpp"
 
+#include <algorithm>
 #include <cstdint>
 
 #include "libs/text/utf8.hpp"
@@ -61,6 +62,24 @@ bool HasUtf16Bom(std::string_view s) {
          s.starts_with(std::string_view("\0\0\xFE\xFF", 4));
 }
 
+bool LooksLikeWideText(std::string_view s) {
+  const size_t n = std::min<size_t>(s.size(), 512) / 4 * 4;
+  if (n < 8) return false;
+  size_t nuls[4] = {0, 0, 0, 0};
+  for (size_t i = 0; i < n; ++i) nuls[i % 4] += s[i] == '\0';
+  int full = 0, empty = 0;
+  bool full_at[4] = {false, false, false, false};
+  for (int k = 0; k < 4; ++k) {
+    const double share = static_cast<double>(nuls[k]) / static_cast<double>(n / 4);
+    full_at[k] = share >= 0.9;
+    full += full_at[k];
+    empty += share <= 0.1;
+  }
+  const bool utf16 = full == 2 && empty == 2 && full_at[0] == full_at[2];
+  const bool utf32 = full == 3 && empty == 1;
+  return utf16 || utf32;
+}
+
 Encoding DetectEncoding(std::string_view bytes) {
   bytes = StripUtf8Bom(bytes);
   auto bad = FirstInvalidUtf8(bytes);
@@ -89,7 +108,7 @@ std::string ToUtf8(std::string_view bytes, Encoding encoding) {
 }
 
 std::optional<DecodedText> DecodeFile(std::string_view bytes, std::optional<Encoding> declared) {
-  if (HasUtf16Bom(bytes)) return std::nullopt;
+  if (HasUtf16Bom(bytes) || LooksLikeWideText(bytes)) return std::nullopt;
   const Encoding encoding = declared ? *declared : DetectEncoding(bytes);
   if (encoding == Encoding::kUtf8) return DecodedText(encoding, StripUtf8Bom(bytes), {});
   return DecodedText(encoding, {}, ToUtf8(bytes, encoding));

@@ -21,6 +21,12 @@ std::string_view StripUtf8Bom(std::string_view s);
 /// True when `s` starts with a UTF-16 or UTF-32 byte order mark (a file no reader here takes).
 bool HasUtf16Bom(std::string_view s);
 
+/// True when `s` reads as UTF-16 or UTF-32 without a byte order mark: in its first 512 bytes, the
+/// bytes at one position in two (UTF-16) or three positions in four (UTF-32) are nearly all NUL
+/// and the others nearly never, as Latin text in those encodings is. A binary file's NULs do
+/// not fall so.
+bool LooksLikeWideText(std::string_view s);
+
 /// The encoding of `bytes`: UTF-8 when they are valid UTF-8 or hold at least one well-formed
 /// multi-byte sequence (a UTF-8 file with a few bad bytes: those are reported where they are),
 /// Windows-1252 otherwise (a single-byte file: Latin-1 text reads the same in both, except for
@@ -58,7 +64,8 @@ inline constexpr char kUtf16Refusal[] = "fichier en UTF-16 ou UTF-32 ; enregistr
 
 /// `bytes` read in `declared` or, when nothing is declared, in the encoding `DetectEncoding`
 /// finds, and converted by `ToUtf8`: the one way the readers of files (imports, sync, needs) turn
-/// bytes into text. Nullopt when they start with a UTF-16 or UTF-32 byte order mark.
+/// bytes into text. Nullopt when they are UTF-16 or UTF-32 (a byte order mark, or
+/// LooksLikeWideText).
 std::optional<DecodedText> DecodeFile(std::string_view bytes,
                                       std::optional<Encoding> declared = std::nullopt);
 

@@ -75,5 +75,33 @@ TEST(EncodingTest, DecodeFileDetectsOrTakesTheDeclaredEncoding) {
   EXPECT_FALSE(DecodeFile(std::string_view("\0\0\xFE\xFF", 4), Encoding::kUtf8).has_value());
 }
 
+std::string Wide(std::string_view ascii, int width, bool big_endian) {
+  std::string out;
+  for (char c : ascii) {
+    std::string unit(width, '\0');
+    unit[big_endian ? width - 1 : 0] = c;
+    out += unit;
+  }
+  return out;
+}
+
+TEST(EncodingTest, WideTextWithoutByteOrderMarkIsRecognised) {
+  const std::string text = "id;pivot;nom\r\nx;1;Médiathèque\r\n";
+  for (int width : {2, 4}) {
+    for (bool big_endian : {false, true}) {
+      EXPECT_TRUE(LooksLikeWideText(Wide(text, width, big_endian))) << width << big_endian;
+      EXPECT_FALSE(DecodeFile(Wide(text, width, big_endian)).has_value());
+    }
+  }
+  // Text, a UTF-8 file with a few NULs, a short one and binary data are not.
+  EXPECT_FALSE(LooksLikeWideText(text));
+  EXPECT_FALSE(LooksLikeWideText(std::string("a\0b\0c\0d\0", 8).substr(0, 6)));
+  EXPECT_FALSE(LooksLikeWideText("id;nom\r\n" + std::string(3, '\0') + "x;y\r\n"));
+  std::string binary;
+  for (int i = 0; i < 600; ++i) binary += static_cast<char>((i * 7919) % 251 < 60 ? 0 : i % 251);
+  EXPECT_FALSE(LooksLikeWideText(binary));
+  EXPECT_FALSE(LooksLikeWideText(std::string(600, '\0')));
+}
+
 }  // namespace
 }  // namespace passerelle::text

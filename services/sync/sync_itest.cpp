@@ -965,6 +965,8 @@ TEST_F(SyncTest, FilesThatAreNotTheStandardsCsvFailWholeAndChangeNothing) {
                    "i\0d\0",
                    6),
        "UTF-16"},
+      // The same without a byte order mark (what some exports write): still named.
+      {std::string("i\0d\0,\0p\0i\0v\0o\0t\0,\0n\0o\0m\0\r\0\n\0", 30), "UTF-16"},
   };
   for (const auto& c : cases) {
     regional_.Serve(c.body);
