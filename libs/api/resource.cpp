@@ -144,8 +144,8 @@ void CheckMaskPathsOnce(const std::vector<std::string>& mask, std::vector<FieldV
   for (size_t i = 0; i < mask.size(); ++i) {
     if (!named.insert(mask[i]).second) {
       bad->push_back({absl::StrCat("update_mask.paths[", i, "]"),
-                      absl::StrCat("« ", text::Quote(mask[i], 60),
-                                   " » est déjà nommé plus haut dans le masque [unique]")});
+                      absl::StrCat("[unique] « ", text::Quote(mask[i], 60),
+                                   " » est déjà nommé plus haut dans le masque")});
     }
   }
 }
@@ -153,8 +153,8 @@ void CheckMaskPathsOnce(const std::vector<std::string>& mask, std::vector<FieldV
 void CheckUpdateMask(const std::vector<std::string>& mask, const UpdateMaskRules& rules,
                      std::vector<FieldViolation>* bad, size_t max_paths) {
   if (mask.size() > max_paths) {
-    bad->push_back({"update_mask", absl::StrCat("au plus ", max_paths, " chemins ; reçu ",
-                                                mask.size(), " [size]")});
+    bad->push_back({"update_mask",
+                    absl::StrCat("[size] au plus ", max_paths, " chemins ; reçu ", mask.size())});
     return;
   }
   for (size_t i = 0; i < mask.size(); ++i) {
@@ -164,12 +164,12 @@ void CheckUpdateMask(const std::vector<std::string>& mask, const UpdateMaskRules
                                  [&](const auto& field) { return field.first == path; });
     if (set_once != rules.immutable.end()) {
       bad->push_back({absl::StrCat("update_mask.paths[", i, "]"),
-                      absl::StrCat("« ", path, " » ", set_once->second, " [immutable]")});
+                      absl::StrCat("[immutable] « ", path, " » ", set_once->second)});
     } else if (!rules.writable(path)) {
       bad->push_back(
           {absl::StrCat("update_mask.paths[", i, "]"),
-           absl::StrCat("« ", text::Quote(path, 60), " » n'est pas un champ modifiable ", rules.of,
-                        rules.listed.empty() ? "" : " ; champs : ", rules.listed, " [field]")});
+           absl::StrCat("[field] « ", text::Quote(path, 60), " » n'est pas un champ modifiable ",
+                        rules.of, rules.listed.empty() ? "" : " ; champs : ", rules.listed)});
     }
   }
   CheckMaskPathsOnce(mask, bad);

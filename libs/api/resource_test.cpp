@@ -107,9 +107,10 @@ TEST(CheckUpdateMaskTest, EachPathIsWritableAndNamedOnce) {
   CheckUpdateMask({"nom", "adresse", "id", "nom"}, Rules(false), &bad);
   ASSERT_THAT(FieldsOf(bad),
               ElementsAre("update_mask.paths[1]", "update_mask.paths[2]", "update_mask.paths[3]"));
-  EXPECT_THAT(bad[0].description, HasSubstr("« adresse » n'est pas un champ modifiable d'un lieu "
-                                            "; champs : nom, telephone [field]"));
-  EXPECT_THAT(bad[1].description, HasSubstr("« id » est fixé à la création [immutable]"));
+  EXPECT_THAT(bad[0].description,
+              HasSubstr("[field] « adresse » n'est pas un champ modifiable d'un "
+                        "lieu ; champs : nom, telephone"));
+  EXPECT_THAT(bad[1].description, HasSubstr("[immutable] « id » est fixé à la création"));
   EXPECT_THAT(bad[2].description, HasSubstr("[unique]"));
 }
 
@@ -133,7 +134,7 @@ TEST(CheckUpdateMaskTest, HostilePathsAreBoundedAndALongMaskRefusedWhole) {
   bad.clear();
   CheckUpdateMask(std::vector<std::string>(201, "nom"), Rules(false), &bad);
   ASSERT_THAT(FieldsOf(bad), ElementsAre("update_mask"));
-  EXPECT_THAT(bad[0].description, HasSubstr("au plus 200 chemins ; reçu 201 [size]"));
+  EXPECT_THAT(bad[0].description, HasSubstr("[size] au plus 200 chemins ; reçu 201"));
 }
 
 TEST(NotFoundTest, NamesTheResourceInFrenchQuotedAndWithItsReason) {

@@ -39,7 +39,7 @@ constexpr int kDefaultSearchResults = 10, kMaxSearchResults = 100;
 
 // An enum field holding a number its enum does not define: refused, never defaulted.
 server::FieldViolation UnknownEnum(const std::string& field, int value) {
-  return {field, absl::StrCat("unknown value ", value)};
+  return {field, absl::StrCat("[enum] valeur inconnue ", value)};
 }
 
 }  // namespace
@@ -279,7 +279,7 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
   const int limit =
       api::PageSize(&violations, req->page_size(), kDefaultSearchResults, kMaxSearchResults);
   if (!violations.empty()) {
-    return server::ToGrpc(server::InvalidArgument("invalid search", violations));
+    return server::ToGrpc(server::InvalidArgument("recherche invalide", violations));
   }
   auto snap = domain_.snapshot();
   auto t = domain_.ResolveVersion(*snap, DefaultVersion(req->version()), "version");

@@ -324,7 +324,7 @@ absl::StatusOr<SourceRecord> Syncer::UpdateSource(const std::string& name,
   auto id = ParseSourceName(name);
   if (!id.ok()) return id.status();
   std::vector<api::FieldViolation> bad;
-  if (mask.empty()) bad.push_back({"update_mask", "nommez les champs à changer [required]"});
+  if (mask.empty()) bad.push_back({"update_mask", "[required] nommez les champs à changer"});
   static const std::set<std::string_view> kWritable = {"display_name",     "url",
                                                        "refresh_interval", "max_withdraw_fraction",
                                                        "authorization",    "profile"};

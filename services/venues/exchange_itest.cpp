@@ -189,13 +189,13 @@ TEST_F(ExchangeTest, TruncatedFilesAreReportedAndKeepNothingBroken) {
     EXPECT_EQ(r.created() + 1, r.rows());
   } else {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_THAT(st.error_message(), HasSubstr("line"));
+    EXPECT_THAT(st.error_message(), HasSubstr("ligne"));
   }
   // A cut just before the closing quote of the last field always leaves an open quote; the last
   // row starts on line 2 + 19 * 2 = 40 (rows span two lines).
   st = Import("siilab", file.substr(0, file.size() - 3), &r);
   ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(st.error_message(), HasSubstr("row starting on line 40"));
+  EXPECT_THAT(st.error_message(), HasSubstr("ligne 40 : un guillemet ouvert"));
 }
 
 TEST_F(ExchangeTest, GeoJsonIsReadByOgrinfo) {

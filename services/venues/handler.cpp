@@ -86,7 +86,7 @@ bool RequiredTimestamp(const Message& m, bool (Message::*has)() const,
                        const google::protobuf::Timestamp& t, std::string_view field,
                        std::vector<server::FieldViolation>* bad) {
   if (!(m.*has)()) {
-    bad->push_back({std::string(field), "est requis [required]"});
+    bad->push_back({std::string(field), "[required] est requis"});
     return false;
   }
   return ValidTimestamp(t, field, bad);
@@ -417,7 +417,7 @@ std::vector<std::string> Spelled(const standard::FieldSpec* spec, const char* re
       out.push_back(spec->values[n - 1]);
     } else {
       bad->push_back(
-          {absl::StrCat(request_field, "[", i, "]"), absl::StrCat("unknown enum value ", n)});
+          {absl::StrCat(request_field, "[", i, "]"), absl::StrCat("[enum] valeur inconnue ", n)});
     }
   }
   return out;
@@ -828,14 +828,14 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     const bool end_ok = RequiredTimestamp(span, &v1::TimeSpan::has_end_time, span.end_time(),
                                           "open_during.end_time", &bad);
     if (req->has_open_at()) {
-      bad.push_back({"open_during", "ne peut pas être donné avec open_at [exclusive]"});
+      bad.push_back({"open_during", "[exclusive] ne peut pas être donné avec open_at"});
     } else if (start_ok && end_ok) {
       const absl::Time start = api::FromTimestamp(span.start_time());
       const absl::Time end = api::FromTimestamp(span.end_time());
       if (end <= start) {
-        bad.push_back({"open_during.end_time", "doit être après start_time [order]"});
+        bad.push_back({"open_during.end_time", "[order] doit être après start_time"});
       } else if (end - start > absl::Hours(24 * 31)) {
-        bad.push_back({"open_during", "ne peut pas dépasser 31 jours [range]"});
+        bad.push_back({"open_during", "[range] ne peut pas dépasser 31 jours"});
       } else {
         q.open_at = absl::ToCivilMinute(start, paris_);
         // Rounded up: a span ending at 10:00:30 includes the minute 10:00.

@@ -305,7 +305,9 @@ absl::Status Registry::Fill(const v1::Venue& m, const std::string& prefix, const
   }
   if (!fv.empty()) {
     return api::InvalidArgument(
-        absl::StrCat(fv.size(), " field(s) break the national standard or Passerelle's rules"), fv);
+        absl::StrCat(fv.size(), fv.size() == 1 ? " champ enfreint" : " champs enfreignent",
+                     " le standard national ou les règles de Passerelle"),
+        fv);
   }
   v->standard = std::move(checked.record);
   v->owner_organisation = m.owner_organisation();
@@ -810,8 +812,10 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   if (parsed->rows == 0) {
     // A header alone is a file cut short or exported empty, not "nothing to do" (the sync
     // refuses the same file).
-    return api::InvalidArgument(
-        "no rows", {{"data", "le fichier ne contient aucune ligne de lieu après l'en-tête"}});
+    return api::InvalidArgument("aucune ligne",
+                                {{"data",
+                                  "[required] le fichier ne contient aucune ligne de lieu après "
+                                  "l'en-tête"}});
   }
   ImportReport report;
   report.rows = parsed->rows;
