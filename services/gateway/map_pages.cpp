@@ -10,6 +10,7 @@
 #include <system_error>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
@@ -229,7 +230,8 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
     return absl::NotFoundError(
         absl::StrCat("PASSERELLE_GATEWAY_WEB_DIR: no index.html in ", options.web_dir));
   }
-  std::map<std::string, std::string> html;  // pages, added once the assets they name are known
+  std::map<std::string, std::string> html;     // pages, added once the assets they name are known
+  std::map<std::string, std::string> scripts;  // modules, added once those they import are
   for (const fs::directory_entry& entry : fs::directory_iterator(web, ec)) {
     std::string name = entry.path().filename().string();
     if (!SafeName(name) || !entry.is_regular_file() || entry.is_symlink()) continue;
@@ -240,9 +242,53 @@ absl::StatusOr<std::unique_ptr<MapPages>> MapPages::Create(const MapOptions& opt
       html[name] = *std::move(body);
       continue;
     }
+    if (name.ends_with(".js")) {
+      scripts[name] = *std::move(body);
+      continue;
+    }
     if (absl::Status s = pages->Add(absl::StrCat("/web/", name), *std::move(body), kAppCache);
         !s.ok()) {
       return s;
+    }
+  }
+  // Modules import each other ("./dom.js"): each import names the version too, so a release
+  // never runs a year-cached app.js with the dom.js of another release. A module is added once
+  // the modules it imports are (its version then covers theirs); a cycle is added as it is.
+  while (!scripts.empty()) {
+    bool progress = false;
+    for (auto it = scripts.begin(); it != scripts.end();) {
+      bool waits = false;
+      for (const auto& [other, unused] : scripts) {
+        waits = waits || (other != it->first &&
+                          absl::StrContains(it->second, absl::StrCat("\"./", other, "\"")));
+      }
+      if (waits) {
+        ++it;
+        continue;
+      }
+      for (const auto& [path, asset] : pages->assets_) {
+        if (!path.starts_with("/web/") || !path.ends_with(".js")) continue;
+        const std::string file = path.substr(5);
+        it->second = absl::StrReplaceAll(
+            it->second, {{absl::StrCat("\"./", file, "\""),
+                          absl::StrCat("\"./", file, "?v=", asset.version, "\"")}});
+      }
+      if (absl::Status s =
+              pages->Add(absl::StrCat("/web/", it->first), std::move(it->second), kAppCache);
+          !s.ok()) {
+        return s;
+      }
+      it = scripts.erase(it);
+      progress = true;
+    }
+    if (!progress) {
+      for (auto& [name, body] : scripts) {
+        if (absl::Status s = pages->Add(absl::StrCat("/web/", name), std::move(body), kAppCache);
+            !s.ok()) {
+          return s;
+        }
+      }
+      scripts.clear();
     }
   }
   // The pages name each asset with its version ("/web/app.js" -> "/web/app.js?v=…"), so that a

@@ -184,6 +184,37 @@ TEST_F(MapPagesTest, PagesNameAssetsByVersionCachedForAYear) {
   EXPECT_EQ(HeaderOf(Get(*pages, "/"), "cache-control"), "no-cache");
 }
 
+// A module names the version of the module it imports; its own version changes with it.
+TEST_F(MapPagesTest, ModulesImportEachOtherByVersion) {
+  Write("web/index.html", "<script type=\"module\" src=\"/web/app.js\"></script>");
+  Write("web/app.js", "import { h } from \"./dom.js\";\nh();\n");
+  Write("web/dom.js", "export function h() {}\n");
+  std::unique_ptr<MapPages> pages = Create();
+  ASSERT_NE(pages, nullptr);
+  auto version = [&](const std::string& path) {
+    const std::string tag = HeaderOf(Get(*pages, path), "etag");
+    return tag.substr(1, tag.size() - 2);
+  };
+  const std::string dom = version("/web/dom.js");
+  EXPECT_THAT(Get(*pages, "/web/app.js").body, HasSubstr("from \"./dom.js?v=" + dom + "\""));
+  const std::string app = version("/web/app.js");
+  EXPECT_THAT(Get(*pages, "/").body, HasSubstr("\"/web/app.js?v=" + app + "\""));
+
+  Write("web/dom.js", "export function h() { return 1; }\n");  // a release changes dom.js only
+  pages = Create();
+  ASSERT_NE(pages, nullptr);
+  EXPECT_NE(version("/web/dom.js"), dom);
+  EXPECT_NE(version("/web/app.js"), app);
+  EXPECT_THAT(Get(*pages, "/web/app.js").body,
+              HasSubstr("from \"./dom.js?v=" + version("/web/dom.js") + "\""));
+
+  // Modules importing each other are still served.
+  Write("web/dom.js", "import \"./app.js\";\n");
+  pages = Create();
+  ASSERT_NE(pages, nullptr);
+  EXPECT_EQ(Get(*pages, "/web/dom.js").status, 200);
+}
+
 TEST_F(MapPagesTest, LeafletFromItsPackageDirectory) {
   fs::create_directories(dir_ / "leaflet" / "images");
   fs::create_directories(dir_ / "dist");
