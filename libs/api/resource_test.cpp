@@ -1,6 +1,8 @@
 // Resource names have one spelling; etags and timestamps convert both ways.
 #include "libs/api/resource.hpp"
 
+#include <cmath>
+
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/api/status.hpp"
@@ -147,6 +149,18 @@ TEST(NotFoundTest, NamesTheResourceInFrenchQuotedAndWithItsReason) {
   absl::Status hostile = NotFound(std::string("venues/a\0\nb\xff", 12) + std::string(10000, 'a'));
   EXPECT_THAT(std::string(hostile.message()), HasSubstr("venues/a\uFFFD"));
   EXPECT_LT(hostile.message().size(), 500u);
+}
+
+TEST(CheckNumberTest, NamesTheValueExactlyAndTheBounds) {
+  std::vector<FieldViolation> bad;
+  EXPECT_TRUE(CheckNumber(&bad, "latitude", 90, -90, 90));
+  EXPECT_FALSE(CheckNumber(&bad, "latitude", 90.00000000000001, -90, 90));
+  EXPECT_FALSE(CheckNumber(&bad, "latitude", 91.5, -90, 90));
+  EXPECT_FALSE(CheckNumber(&bad, "latitude", std::nan(""), -90, 90));
+  ASSERT_EQ(bad.size(), 3u);
+  EXPECT_EQ(bad[0].description, "[range] de -90 à 90, reçu 90.00000000000001");
+  EXPECT_EQ(bad[1].description, "[range] de -90 à 90, reçu 91.5");
+  EXPECT_EQ(bad[2].description, "[number] un nombre de -90 à 90, reçu NaN");
 }
 
 }  // namespace

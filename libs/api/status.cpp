@@ -2,9 +2,11 @@
 #include "libs/api/status.hpp"
 
 #include <cmath>
+#include <cstdlib>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/rpc/error_details.pb.h"
 #include "libs/text/utf8.hpp"
 
@@ -83,13 +85,28 @@ std::vector<FieldViolation> Violations(const absl::Status& status) {
   return out;
 }
 
+namespace {
+
+// The shortest text that reads back as `v`: 90.00000000000001 stays so (StrCat's six digits
+// wrote 90, and "de -90 à 90, reçu 90" said nothing).
+std::string Exact(double v) {
+  std::string out;
+  for (int digits = 6; digits <= 17; ++digits) {
+    out = absl::StrFormat("%.*g", digits, v);
+    if (std::strtod(out.c_str(), nullptr) == v) break;
+  }
+  return out;
+}
+
+}  // namespace
+
 bool CheckNumber(std::vector<FieldViolation>* bad, std::string_view field, double value, double min,
                  double max) {
   if (std::isfinite(value) && value >= min && value <= max) return true;
   bad->push_back({std::string(field),
                   std::isnan(value)
                       ? absl::StrCat("[number] un nombre de ", min, " à ", max, ", reçu NaN")
-                      : absl::StrCat("[range] de ", min, " à ", max, ", reçu ", value)});
+                      : absl::StrCat("[range] de ", min, " à ", max, ", reçu ", Exact(value))});
   return false;
 }
 
