@@ -253,6 +253,11 @@ TEST_F(RestAdmissionTest, UnreadableParametersNameTheRuleAndQuoteTheValue) {
       {"/v1/venues?showWithdrawn=oui", "showWithdrawn", "[boolean]", "reçu oui"},
       {"/v1/venues:search?openAt=demain%09", "openAt", "[date]", "reçu demain" + kReplacement},
       {"/v1/venues:search?near.latitude=50,6", "near.latitude", "[number]", "reçu 50,6"},
+      // Numbers as a JSON body writes them: no sign +, no surrounding space, no NaN.
+      {"/v1/venues:search?near.latitude=%2B50.6", "near.latitude", "[number]", "reçu +50.6"},
+      {"/v1/venues:search?near.latitude=%2050.6", "near.latitude", "[number]", "reçu  50.6"},
+      {"/v1/venues:search?near.latitude=NaN", "near.latitude", "[number]", "reçu NaN"},
+      {"/v1/venues:search?near.latitude=1e400", "near.latitude", "[range]", "reçu 1e400"},
       {"/v1/venues/a%09b", "path", "[control]", "/v1/venues/a%09b"},
       {"/v1/venues/a%4", "path", "[encoding]", "/v1/venues/a%4"},
   };

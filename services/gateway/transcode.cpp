@@ -1,5 +1,6 @@
 #include "services/gateway/transcode.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <set>
@@ -246,6 +247,30 @@ std::string SnakeSpelling(std::string_view name) {
   return out;
 }
 
+// A number written as a JSON string, as proto3's JSON mapping allows: decimal only ("12",
+// "-1.5e3"), or NaN and the infinities for floating fields; protobuf's parser would also take
+// hexadecimal ("0x10").
+bool DecimalText(const std::string& t, bool floating) {
+  if (floating && (t == "NaN" || t == "Infinity" || t == "-Infinity")) return true;
+  size_t i = 0;
+  if (i < t.size() && t[i] == '-') ++i;
+  size_t digits = 0;
+  while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++digits;
+  if (i < t.size() && t[i] == '.') {
+    ++i;
+    while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++digits;
+  }
+  if (digits == 0) return false;
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
+    ++i;
+    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
+    size_t exponent = 0;
+    while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++exponent;
+    if (exponent == 0) return false;
+  }
+  return i == t.size();
+}
+
 // A query value as the JSON value of field `f` (a scalar or a well-known leaf). Every refusal
 // names its rule in brackets and quotes the value received (text::Quote).
 absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* f,
@@ -282,13 +307,19 @@ absl::StatusOr<json> QueryValue(const std::string& name, const FieldDescriptor* 
       return integer(uint64_t{});
     case FieldDescriptor::CPPTYPE_DOUBLE:
     case FieldDescriptor::CPPTYPE_FLOAT: {
-      std::optional<double> d = text::ParseDecimal(value);
-      if (!d) return bad("number", "un nombre décimal attendu (chiffres et point)");
-      if (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT &&
-          std::abs(*d) > std::numeric_limits<float>::max()) {
-        return bad("range", "un nombre décimal dans les limites d'un float attendu");
+      // As a JSON body writes it (50.69, -3.1e2), so that the query and the body read the same
+      // numbers: no sign +, no space, no comma, no NaN (a JSON number cannot be one).
+      if (!DecimalText(value, /*floating=*/false)) {
+        return bad("number", "un nombre décimal attendu (50.69, -3.1e2)");
       }
-      return json(*d);
+      double d = 0;
+      const std::errc read = std::from_chars(value.data(), value.data() + value.size(), d).ec;
+      if (read != std::errc() || !std::isfinite(d) ||
+          (f->cpp_type() == FieldDescriptor::CPPTYPE_FLOAT &&
+           std::abs(d) > std::numeric_limits<float>::max())) {
+        return bad("range", "un nombre dans les limites d'un nombre à virgule flottante attendu");
+      }
+      return json(d);
     }
     case FieldDescriptor::CPPTYPE_BOOL:
       if (value == "true") return json(true);
@@ -598,30 +629,6 @@ namespace {
 // null in a list (protobuf flattens or drops them). Refused with the field's path, before
 // either way of encoding; what it does not look at (unknown fields, well-known types) protobuf
 // refuses in its own words.
-// A number written as a JSON string, as proto3's JSON mapping allows: decimal only ("12",
-// "-1.5e3"), or NaN and the infinities for floating fields; protobuf's parser would also take
-// hexadecimal ("0x10").
-bool DecimalText(const std::string& t, bool floating) {
-  if (floating && (t == "NaN" || t == "Infinity" || t == "-Infinity")) return true;
-  size_t i = 0;
-  if (i < t.size() && t[i] == '-') ++i;
-  size_t digits = 0;
-  while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++digits;
-  if (i < t.size() && t[i] == '.') {
-    ++i;
-    while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++digits;
-  }
-  if (digits == 0) return false;
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) {
-    ++i;
-    if (i < t.size() && (t[i] == '+' || t[i] == '-')) ++i;
-    size_t exponent = 0;
-    while (i < t.size() && absl::ascii_isdigit(t[i])) ++i, ++exponent;
-    if (exponent == 0) return false;
-  }
-  return i == t.size();
-}
-
 absl::Status Strict(const Descriptor* d, const json& object, const std::string& path, int depth) {
   if (depth > kMaxJsonDepth || !object.is_object()) return absl::OkStatus();
   if (d->file()->name().rfind("google/protobuf/", 0) == 0) return absl::OkStatus();

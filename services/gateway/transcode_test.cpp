@@ -91,7 +91,13 @@ TEST_F(TranscodeTest, UnknownOrBadQueryParametersAreNamed) {
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?page_size=1&page_size=2")), "page_size");
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=NaN")), "near.latitude");
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=inf")), "near.latitude");
-  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=1e308")), "near.latitude");
+  EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near.latitude=1e400")), "near.latitude");
+  // A number a JSON body could send is one here too (its range is the service's to judge).
+  EXPECT_DOUBLE_EQ(
+      Parse<v1::SearchVenuesRequest>(Build("GET", "/v1/venues:search?near.latitude=5.069e1"))
+          .near()
+          .latitude(),
+      50.69);
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?page_size=0x10")), "page_size");
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?page_size=99999999999")), "page_size");
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?services=1")), "services");
