@@ -60,8 +60,16 @@ bool IsControl(char32_t c) {
 bool IsNoncharacter(char32_t c) { return (c >= 0xFDD0 && c <= 0xFDEF) || (c & 0xFFFE) == 0xFFFE; }
 
 // What a quote never shows as it is: every control character, tab and line breaks included (a
-// text may hold them, a one-line error message or log line quoting it may not).
-bool IsUnquotable(char32_t c) { return c < 0x20 || IsControl(c); }
+// text may hold them, a one-line error message or log line quoting it may not); the bidi
+// overrides, isolates and marks, which would reorder the rest of the message around the quote;
+// the line and paragraph separators; and the invisible zero-width space, word joiner and BOM,
+// which would make two different names read the same. (ZWNJ and ZWJ stay: scripts and emoji
+// need them.)
+bool IsUnquotable(char32_t c) {
+  return c < 0x20 || IsControl(c) || c == 0x061C || c == 0x200B || c == 0x200E || c == 0x200F ||
+         (c >= 0x2028 && c <= 0x202E) || (c >= 0x2060 && c <= 0x2064) ||
+         (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF;
+}
 
 // A code point that never starts a grapheme cluster: it joins the one before (Unicode's
 // Grapheme_Extend for the common scripts, ZWJ, emoji modifiers). Not the full table: enough for

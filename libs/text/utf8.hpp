@@ -66,8 +66,9 @@ std::string_view CutGraphemes(std::string_view s, size_t max_code_points);
 std::string EllipsizeGraphemes(std::string_view s, size_t max_code_points);
 
 /// What an error message may quote of untrusted input: valid UTF-8, every control character
-/// (tab, LF and CR included) shown as U+FFFD, at most `max_code_points` code points with "…" when
-/// cut. Never the whole of a huge value.
+/// (tab, LF and CR included), bidi override, isolate or mark, line or paragraph separator,
+/// zero-width space, word joiner and BOM shown as U+FFFD, at most `max_code_points` code points
+/// with "…" when cut. Never the whole of a huge value.
 std::string Quote(std::string_view s, size_t max_code_points = 40);
 
 /// A decimal number as people and files write it: optional sign, digits, optional decimal part

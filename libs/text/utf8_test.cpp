@@ -107,6 +107,11 @@ TEST(Utf8, QuotesAShortSafePrefix) {
   EXPECT_EQ(Quote("court"), "court");
   // Tab and line breaks, which a text may hold, never reach a one-line message as they are.
   EXPECT_EQ(Quote("a\tb\nc\rd"), "a\uFFFDb\uFFFDc\uFFFDd");
+  // What would reorder the message or hide a difference: bidi controls, separators, ZWSP, BOM.
+  EXPECT_EQ(Quote("a\u202Eb\u2066c\u200Fd\u2028e\u200Bf\uFEFFg"),
+            "a\uFFFDb\uFFFDc\uFFFDd\uFFFDe\uFFFDf\uFFFDg");
+  EXPECT_EQ(Quote("\u0645\u200C\u0646 \U0001F469\u200D\U0001F4BB"),
+            "\u0645\u200C\u0646 \U0001F469\u200D\U0001F4BB");  // ZWNJ and ZWJ kept
 }
 
 TEST(ParseDecimal, AcceptsPlainDecimalsOnly) {
