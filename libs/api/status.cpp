@@ -43,8 +43,9 @@ absl::Status InvalidArgument(const std::string& message,
   if (violations.size() > listed) {
     auto* more = br.add_field_violations();
     more->set_field("(more)");
-    more->set_description(absl::StrCat(violations.size() - listed,
-                                       " more problems not listed; fix these and send again"));
+    more->set_description(
+        absl::StrCat(violations.size() - listed,
+                     " autres problèmes non listés : corrigez ceux-ci et renvoyez la demande"));
   }
   s.SetPayload(kBadRequestUrl, absl::Cord(br.SerializeAsString()));
   return s;
@@ -64,6 +65,11 @@ absl::Status FailedPrecondition(const std::string& message, const std::string& t
 
 absl::Status NotFound(std::string_view name, const std::string& reason) {
   absl::Status s = absl::NotFoundError(absl::StrCat(text::Quote(name, 120), " n'existe pas"));
+  return reason.empty() ? s : WithReason(std::move(s), reason);
+}
+
+absl::Status AlreadyExists(std::string_view name, const std::string& reason) {
+  absl::Status s = absl::AlreadyExistsError(absl::StrCat(text::Quote(name, 120), " existe déjà"));
   return reason.empty() ? s : WithReason(std::move(s), reason);
 }
 

@@ -11,6 +11,12 @@
 
 namespace passerelle::api {
 
+/// What a service answers when a request's bytes do not parse as its method's message (most
+/// often invalid UTF-8 in a string field, which proto3 refuses before any handler).
+inline constexpr char kUnreadableRequest[] =
+    "[utf8] la requête ne se lit pas comme le message de cette méthode : un champ texte "
+    "n'est-il pas en UTF-8 valide ?";
+
 struct FieldViolation {
   /// Path of the field, e.g. `venue.code_postal` or `rows[12].telephone`.
   std::string field;
@@ -26,6 +32,8 @@ absl::Status WithReason(absl::Status status, const std::string& reason);
 /// NOT_FOUND for a resource name: "{name} n'existe pas", the name quoted as text::Quote does
 /// (at most 120 code points), with an ErrorInfo when `reason` is given (e.g. VENUE_NOT_FOUND).
 absl::Status NotFound(std::string_view name, const std::string& reason = "");
+/// ALREADY_EXISTS for a resource name: "{name} existe déjà", quoted and with a reason as NotFound.
+absl::Status AlreadyExists(std::string_view name, const std::string& reason = "");
 /// FAILED_PRECONDITION carrying a google.rpc.PreconditionFailure (what is missing: `type`, e.g.
 /// ORGANISATION; `subject`, e.g. `organisations/x`) and an ErrorInfo with `reason` (AIP-193).
 absl::Status FailedPrecondition(const std::string& message, const std::string& type,

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "libs/api/status.hpp"
 #include "libs/logging/logging.hpp"
 #include "libs/text/utf8.hpp"
 
@@ -97,9 +98,7 @@ grpc::Status Settle(GrpcServerMetricsFactory::Series& series, const grpc::Status
     // gRPC's own answer when the request bytes do not parse as the method's message (most
     // often invalid UTF-8 in a string field, which proto3 refuses): the client's fault.
     code = grpc::StatusCode::INVALID_ARGUMENT;
-    sent = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the request does not parse as this method's message (is every string "
-                        "field valid UTF-8?)");
+    sent = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, api::kUnreadableRequest);
   } else if (code == grpc::StatusCode::INTERNAL && request_id.empty() &&
              status.error_message() == "Couldn't initialize byte buffer reader") {
     // gRPC's own answer when the request never arrived whole: the client cancelled, or its

@@ -405,15 +405,15 @@ bool CheckSourceId(std::vector<api::FieldViolation>* bad, std::string_view field
   for (char c : id) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-');
   if (!ok) {
     bad->push_back({std::string(field),
-                    absl::StrCat("1 to 40 lower case letters, digits or inner dashes (a sync "
-                                 "source id such as siilab), got \"",
-                                 text::Quote(id), "\"")});
+                    absl::StrCat("[pattern] 1 à 40 lettres minuscules, chiffres ou tirets "
+                                 "intérieurs (un identifiant de source comme siilab), reçu « ",
+                                 text::Quote(id), " »")});
     return false;
   }
   if (id == "passerelle") {
     bad->push_back({std::string(field),
-                    "\"passerelle\" is reserved for venues created one by one; name your own "
-                    "source"});
+                    "[reserved] « passerelle » est réservé aux lieux créés un à un ; nommez votre "
+                    "propre source"});
     return false;
   }
   return true;

@@ -367,8 +367,9 @@ absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeed
   if (!parts.ok()) return parts.status();
   const std::string& layer = (*parts)[0];
   if (req.csv().size() > kMaxNeedsBytes) {
-    return api::InvalidArgument("needs file too large",
-                                {{"csv", absl::StrCat("au plus ", kMaxNeedsBytes >> 20, " Mio")}});
+    return api::InvalidArgument(
+        "fichier de besoins trop grand",
+        {{"csv", absl::StrCat("[size] au plus ", kMaxNeedsBytes >> 20, " Mio")}});
   }
   auto codes = store_.AreaCodes(layer);
   if (!codes.ok()) return codes.status();
@@ -428,7 +429,7 @@ absl::StatusOr<Domain::Query> Domain::ParseQuery(
   if (offers.size() > static_cast<int>(kMaxOffers)) {
     bad.push_back({"offers", absl::StrCat("au plus ", kMaxOffers, " offres")});
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid coverage request", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande de couverture invalide", bad);
   *index = model_.Snapshot();
   if (!(*index)->layers.contains(q.layer) && RefreshAreasOnDemand()) *index = model_.Snapshot();
   if (!(*index)->layers.contains(q.layer)) {
@@ -452,7 +453,7 @@ absl::StatusOr<Domain::Query> Domain::ParseQuery(
   if (offers.empty()) {
     for (uint32_t i = 0; i < (*index)->offers.size(); ++i) q.offers.push_back(i);
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid coverage request", bad);
+  if (!bad.empty()) return api::InvalidArgument("demande de couverture invalide", bad);
   std::vector<std::string> names(offers.begin(), offers.end());
   q.params = api::BindParameters({q.layer, absl::StrJoin(names, "\n"), Shortest(q.reach)});
   return q;
@@ -579,7 +580,7 @@ absl::StatusOr<v1::ListGapsResponse> Domain::ListGaps(const v1::ListGapsRequest&
     auto cursor = tokens_.Open("indicators.ListGaps", q->params, req.page_token());
     if (!cursor.ok()) return cursor.status();
     if (!absl::SimpleAtoi(*cursor, &offset)) {
-      return api::InvalidArgument("invalid page_token", {{"page_token", "jeton illisible"}});
+      return api::InvalidArgument("page_token invalide", {{"page_token", "jeton illisible"}});
     }
   }
   auto computed = Compute(*q, index);
@@ -614,10 +615,10 @@ absl::StatusOr<v1::ListGapsResponse> Domain::ListGaps(const v1::ListGapsRequest&
 absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* content_type,
                             const std::function<bool(std::string_view)>& write) {
   if (!v1::ExportFormat_IsValid(req.format())) {
-    return api::InvalidArgument("invalid format", {{"format", "valeur inconnue"}});
+    return api::InvalidArgument("format invalide", {{"format", "valeur inconnue"}});
   }
   if (!v1::CoverageTable_IsValid(req.table())) {
-    return api::InvalidArgument("invalid table", {{"table", "valeur inconnue"}});
+    return api::InvalidArgument("table invalide", {{"table", "valeur inconnue"}});
   }
   const bool gaps = req.table() == v1::GAPS;
   const bool needs_table = req.table() == v1::NEEDS;
@@ -626,11 +627,11 @@ absl::Status Domain::Export(const v1::ExportCoverageRequest& req, std::string* c
     format = gaps || needs_table ? v1::CSV : v1::GEOJSON;
   }
   if (gaps && format == v1::GEOJSON) {
-    return api::InvalidArgument("gaps are exported as CSV",
-                                {{"format", "les lacunes ne s'exportent qu'en CSV"}});
+    return api::InvalidArgument("format invalide",
+                                {{"format", "[format] les lacunes ne s'exportent qu'en CSV"}});
   }
   if (needs_table && format == v1::GEOJSON) {
-    return api::InvalidArgument("needs are exported as CSV",
+    return api::InvalidArgument("format invalide",
                                 {{"format", "les besoins ne s'exportent qu'en CSV"}});
   }
   std::shared_ptr<const Index> index;

@@ -114,7 +114,7 @@ grpc::Status Handler::RotateSecret(grpc::ServerContext* ctx, const v1::RotateSec
   if (req->has_grace_period()) {
     const auto& g = req->grace_period();
     if (g.seconds() < 0 || g.nanos() < 0 || g.nanos() > 999999999 || g.seconds() > 7 * 24 * 3600) {
-      return server::ToGrpc(server::InvalidArgument("invalid grace_period",
+      return server::ToGrpc(server::InvalidArgument("grace_period invalide",
                                                     {{"grace_period", "de 0 à 7 jours (168 h)"}}));
     }
     grace = absl::Seconds(g.seconds()) + absl::Nanoseconds(g.nanos());

@@ -390,7 +390,8 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
   }
   if (want("filter")) CheckFilter(&bad, s.filter());
   if (!bad.empty()) {
-    return api::InvalidArgument(absl::StrCat(bad.size(), " field(s) invalid"), bad);
+    return api::InvalidArgument(
+        absl::StrCat(bad.size(), bad.size() == 1 ? " champ invalide" : " champs invalides"), bad);
   }
   if (want("rhythm") && !v1::Subscription::Rhythm_IsValid(s.rhythm())) {
     return api::InvalidArgument(
@@ -417,7 +418,7 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
   }
   if (!create && InMask(mask, "state") && s.state() != v1::Subscription::ACTIVE &&
       s.state() != v1::Subscription::DISABLED) {
-    return api::InvalidArgument("invalid state", {{"subscription.state", "ACTIVE ou DISABLED"}});
+    return api::InvalidArgument("état invalide", {{"subscription.state", "ACTIVE ou DISABLED"}});
   }
   return absl::OkStatus();
 }
@@ -478,8 +479,8 @@ absl::StatusOr<v1::Subscription> Notifier::Update(const v1::Subscription& in,
   auto id = ParseName(in.name(), "subscription.name");
   if (!id.ok()) return id.status();
   if (mask.empty()) {
-    return api::InvalidArgument("empty update_mask",
-                                {{"update_mask", "nommez les champs à changer"}});
+    return api::InvalidArgument("masque de mise à jour vide",
+                                {{"update_mask", "[required] nommez les champs à changer"}});
   }
   static const std::set<std::string_view> kPaths = {
       "display_name", "webhook", "webhook.url", "email",          "email.address", "filter",
@@ -622,8 +623,9 @@ absl::StatusOr<Page<v1::Subscription>> Notifier::List(const std::string& organis
       int64_t micros = 0;
       if (colon == std::string::npos || !absl::SimpleAtoi(after.substr(0, colon), &micros) ||
           !api::IsCanonicalUuid(after.substr(colon + 1))) {
-        return api::InvalidArgument("invalid page_token",
-                                    {{"page_token", "not from this listing"}});
+        return api::InvalidArgument(
+            "page_token invalide",
+            {{"page_token", "[token] ce jeton ne vient pas de cette liste"}});
       }
       after_time = db::Timestamp(absl::FromUnixMicros(micros));
       after_id = after.substr(colon + 1);
@@ -654,7 +656,8 @@ absl::StatusOr<Page<v1::Delivery>> Notifier::ListDeliveries(const std::string& p
   if (!id.ok()) return id.status();
   int64_t before_seq = std::numeric_limits<int64_t>::max();
   if (!before.empty() && (!absl::SimpleAtoi(before, &before_seq) || before_seq <= 0)) {
-    return api::InvalidArgument("invalid page_token", {{"page_token", "not from this listing"}});
+    return api::InvalidArgument("page_token invalide",
+                                {{"page_token", "[token] ce jeton ne vient pas de cette liste"}});
   }
   Page<v1::Delivery> page;
   absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
@@ -749,7 +752,7 @@ absl::StatusOr<v1::Subscription> Notifier::RotateSecret(const std::string& name,
   if (!id.ok()) return id.status();
   const absl::Duration g = grace.value_or(absl::Hours(24));
   if (g < absl::ZeroDuration() || g > kMaxGrace) {
-    return api::InvalidArgument("invalid grace_period",
+    return api::InvalidArgument("grace_period invalide",
                                 {{"grace_period", "de 0 à 7 jours (168 h)"}});
   }
   const std::string secret = NewSecret();

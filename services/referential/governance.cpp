@@ -116,14 +116,14 @@ void CheckOperations(const std::vector<Operation>& ops, std::vector<api::FieldVi
       for (size_t k = 0; k < op.keywords.size(); ++k) {
         const std::string field = absl::StrCat(at, "keywords[", k, "]");
         if (op.keywords[k].empty()) {
-          bad->push_back({field, "must not be empty"});
+          bad->push_back({field, "[required] ne peut pas être vide"});
         } else {
           api::CheckText(bad, field, op.keywords[k], kMaxKeywordLength);
         }
       }
     }
     if (op.position > kMaxPosition) {
-      bad->push_back({at + "position", absl::StrCat("must be between 0 and ", kMaxPosition)});
+      bad->push_back({at + "position", absl::StrCat("[range] de 0 à ", kMaxPosition)});
     }
     auto need = [&](const std::string& value, const char* field) {
       if (value.empty()) bad->push_back({at + field, absl::StrCat("required for ", name)});
@@ -174,7 +174,9 @@ void CheckOperations(const std::vector<Operation>& ops, std::vector<api::FieldVi
 absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops) {
   std::vector<Operation> out;
   std::vector<api::FieldViolation> bad;
-  if (!ops.is_array()) return api::InvalidArgument("invalid operations", {{"operations", "must be a list"}});
+  if (!ops.is_array())
+    return api::InvalidArgument("opérations invalides",
+                                {{"operations", "[type] une liste attendue"}});
   for (size_t i = 0; i < ops.size(); ++i) {
     const auto& j = ops[i];
     const std::string at = absl::StrCat("operations[", i, "]");
@@ -203,7 +205,7 @@ absl::StatusOr<std::vector<Operation>> ParseOperations(const nlohmann::json& ops
     out.push_back(std::move(op));
   }
   if (bad.empty()) CheckOperations(out, &bad);
-  if (!bad.empty()) return api::InvalidArgument("invalid operations", bad);
+  if (!bad.empty()) return api::InvalidArgument("opérations invalides", bad);
   return out;
 }
 
@@ -211,7 +213,9 @@ nlohmann::json OperationsToJson(const std::vector<Operation>& ops) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& op : ops) {
     nlohmann::json j{{"op", OperationKindName(op.kind)}};
-    auto put = [&](const char* k, const std::string& v) { if (!v.empty()) j[k] = v; };
+    auto put = [&](const char* k, const std::string& v) {
+      if (!v.empty()) j[k] = v;
+    };
     put("target", op.target);
     put("category", op.category);
     put("level", op.level);
@@ -231,8 +235,8 @@ absl::StatusOr<std::vector<Proposal>> ParseProposals(const std::string& proposal
   nlohmann::json doc, amend;
   try {
     doc = nlohmann::json::parse(proposals_json);
-    amend = amendments_json.empty() ? nlohmann::json::object()
-                                    : nlohmann::json::parse(amendments_json);
+    amend =
+        amendments_json.empty() ? nlohmann::json::object() : nlohmann::json::parse(amendments_json);
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("proposals are not valid JSON: ", e.what()));
   }
@@ -308,9 +312,9 @@ class Draft {
         }
         auto replaced = ReplaceFolded(*label, op.from, op.to);
         if (!replaced) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              where, ": \"", op.from, "\" does not appear in the label of ", op.target, " (\"",
-              *label, "\")"));
+          return absl::FailedPreconditionError(absl::StrCat(where, ": \"", op.from,
+                                                            "\" does not appear in the label of ",
+                                                            op.target, " (\"", *label, "\")"));
         }
         *label = *replaced;
         return absl::OkStatus();
@@ -371,7 +375,8 @@ class Draft {
         for (ItemNode* i : items) {
           for (const auto& k : op.keywords) {
             auto same = [&](const std::string& e) { return text::Fold(e) == text::Fold(k); };
-            if (std::none_of(i->keywords.begin(), i->keywords.end(), same)) i->keywords.push_back(k);
+            if (std::none_of(i->keywords.begin(), i->keywords.end(), same))
+              i->keywords.push_back(k);
           }
         }
         return absl::OkStatus();
@@ -416,8 +421,8 @@ class Draft {
 
  private:
   static absl::Status NotFound(const std::string& where, const std::string& what) {
-    return absl::FailedPreconditionError(absl::StrCat(where, ": ", what,
-                                                      " is not in the base version"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(where, ": ", what, " is not in the base version"));
   }
   ItemNode* FindItem(const std::string& target) {
     if (!target.starts_with("item:")) return nullptr;
@@ -473,8 +478,7 @@ absl::StatusOr<VersionTree> Publish(const VersionTree& base, const std::vector<P
   }
   std::vector<const Proposal*> ordered;
   for (const auto& p : accepted) ordered.push_back(&p);
-  std::sort(ordered.begin(), ordered.end(),
-            [](auto* a, auto* b) { return a->number < b->number; });
+  std::sort(ordered.begin(), ordered.end(), [](auto* a, auto* b) { return a->number < b->number; });
   for (const Proposal* p : ordered) {
     for (size_t k = 0; k < p->operations.size(); ++k) {
       if (absl::Status s = draft.Apply(*p, k, p->operations[k]); !s.ok()) return s;

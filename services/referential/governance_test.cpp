@@ -28,8 +28,8 @@ class GovernanceTest : public ::testing::Test {
     auto base = ParseSeed(Read("nomenclature-roubaix-2023-02.json"), Read("items-2023-02-03.json"));
     ASSERT_TRUE(base.ok()) << base.status();
     base_ = *std::move(base);
-    auto proposals = ParseProposals(Read("proposals-2023-02.json"),
-                                    Read("proposals-2023-02-amendments.json"));
+    auto proposals =
+        ParseProposals(Read("proposals-2023-02.json"), Read("proposals-2023-02-amendments.json"));
     ASSERT_TRUE(proposals.ok()) << proposals.status();
     proposals_ = *std::move(proposals);
     for (auto& p : proposals_) p.state = ProposalState::kAccepted;
@@ -72,29 +72,36 @@ TEST_F(GovernanceTest, EveryAddedItemIsWhereItsProposalPutIt) {
       {1, {"Panorama des plateformes de démarches administratives", "S'informer"}},
       {2, {"Logements sociaux : faire sa demande en ligne", "Faire ses démarches en ligne"}},
       {3, {"Démarches de justice en ligne", "Faire ses démarches en ligne"}},
-      {4, {"Démarches auprès de la Maison départementale des personnes handicapées (MDPH)",
-           "Faire ses démarches en ligne"}},
+      {4,
+       {"Démarches auprès de la Maison départementale des personnes handicapées (MDPH)",
+        "Faire ses démarches en ligne"}},
       {5, {"Créer une adresse e-mail", "Faire ses démarches en ligne"}},
-      {6, {"Professionnalisation : certifications, formations professionnelles",
-           "S'insérer professionnellement"}},
+      {6,
+       {"Professionnalisation : certifications, formations professionnelles",
+        "S'insérer professionnellement"}},
       {12, {"Accéder à un smartphone", "Accéder à du matériel numérique"}},
       {13, {"Suivre la scolarité : Pronote, ENT, ONE Pocket", "Faire ses démarches en ligne"}},
-      {14, {"Agence nationale des titres sécurisés (ANTS) : amendes, titres",
-            "Faire ses démarches en ligne"}},
-      {15, {"Démarches des étrangers en ligne (visas, cartes de séjour)",
-            "Faire ses démarches en ligne"}},
+      {14,
+       {"Agence nationale des titres sécurisés (ANTS) : amendes, titres",
+        "Faire ses démarches en ligne"}},
+      {15,
+       {"Démarches des étrangers en ligne (visas, cartes de séjour)",
+        "Faire ses démarches en ligne"}},
       {16, {"Applications municipales (Vivacité, etc.)", "Faire ses démarches en ligne"}},
       {22, {"Installer de l'équipement à la maison", "S'équiper et devenir autonome"}},
       {23, {"Aller vers l'autonomie à la maison", "S'équiper et devenir autonome"}},
       {24, {"Apprendre à utiliser le matériel et la connectique", "S'équiper et devenir autonome"}},
-      {25, {"Adapter le matériel, le plan de travail et les logiciels aux personnes en situation "
-            "de handicap", "S'équiper et devenir autonome"}},
-      {26, {"Connaître les démarches pour accéder (coût, ticket, abonnement, inscription)",
-            "S'équiper et devenir autonome"}},
+      {25,
+       {"Adapter le matériel, le plan de travail et les logiciels aux personnes en situation "
+        "de handicap",
+        "S'équiper et devenir autonome"}},
+      {26,
+       {"Connaître les démarches pour accéder (coût, ticket, abonnement, inscription)",
+        "S'équiper et devenir autonome"}},
       {27, {"Chercher un accès", "Accéder à du matériel numérique"}},
       {28, {"Apprendre à utiliser un QR code", "S'informer"}},
-      {29, {"Droits et devoirs sur Internet (responsabilités, notions de droit pénal)",
-            "S'informer"}},
+      {29,
+       {"Droits et devoirs sur Internet (responsabilités, notions de droit pénal)", "S'informer"}},
   };
   for (const auto& [number, expected] : added) {
     const std::string id = "it-p" + std::to_string(number) + (number == 22 ? "-1" : "-0");
@@ -136,7 +143,7 @@ TEST_F(GovernanceTest, RestructureSwapsLevelsAndMovesComprendre) {
   ASSERT_EQ(Level("2").categories.size(), 2u);
   EXPECT_EQ(Level("2").categories[0].label, "S'informer");
   EXPECT_THAT(Level("2").categories[1].label, HasSubstr("Hygiène de vie"));  // 30
-  EXPECT_EQ(Level("0").categories.size(), 4u);                                // 22
+  EXPECT_EQ(Level("0").categories.size(), 4u);                               // 22
   EXPECT_EQ(Item("it-77").category_code, "1.2");
 }
 
@@ -144,7 +151,7 @@ TEST_F(GovernanceTest, RenamesFollowTheProposals) {
   EXPECT_EQ(Level("0").categories[1].label, "Accéder à du matériel numérique");  // 18
   EXPECT_EQ(Item("it-3").label,
             "Être parent à l'ère numérique: connaître les usages, découvrir les rôles du parent");
-  EXPECT_EQ(Item("it-1").label, "Qu'est-ce que l'identité numérique ?");  // 38
+  EXPECT_EQ(Item("it-1").label, "Qu'est-ce que l'identité numérique ?");     // 38
   EXPECT_EQ(Item("it-15").label, "Panorama des outils de visioconférence");  // 39
 }
 
@@ -161,10 +168,10 @@ TEST_F(GovernanceTest, KeywordsAreAddedWhereProposed) {
     EXPECT_THAT(Item(id).keywords, Contains("FaceTime")) << id;
   }
   EXPECT_THAT(Item("it-85").keywords, ::testing::Not(Contains("FaceTime")));
-  EXPECT_THAT(Item("it-11").keywords, Contains("Safari"));        // 41
-  EXPECT_THAT(Item("it-66").keywords, Contains("LibreOffice"));   // 42
-  EXPECT_THAT(Item("it-56").keywords, Contains("Facebook"));      // 43
-  const auto& k = Item("it-14").keywords;                          // no duplicate WhatsApp
+  EXPECT_THAT(Item("it-11").keywords, Contains("Safari"));       // 41
+  EXPECT_THAT(Item("it-66").keywords, Contains("LibreOffice"));  // 42
+  EXPECT_THAT(Item("it-56").keywords, Contains("Facebook"));     // 43
+  const auto& k = Item("it-14").keywords;                        // no duplicate WhatsApp
   EXPECT_EQ(std::count(k.begin(), k.end(), "WhatsApp"), 1);
 }
 
@@ -214,7 +221,7 @@ TEST_F(GovernanceTest, OperationsOnMissingNodesFailWithTheProposalNumber) {
   auto r = Publish(base_, {p}, "x");
   EXPECT_THAT(std::string(r.status().message()), HasSubstr("proposal 99 operation 0: item:999"));
   auto bad = ParseOperations(nlohmann::json::parse(R"([{"op":"explode"},{"op":"add_item"}])"));
-  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("invalid operations"));
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("opérations invalides"));
 }
 
 }  // namespace

@@ -269,7 +269,7 @@ grpc::Status Handler::SearchItems(grpc::ServerContext* ctx, const v1::SearchItem
   server::RequestScope scope(ctx);
   std::vector<server::FieldViolation> violations;
   if (req->query().empty()) {
-    violations.push_back({"query", "must not be empty"});
+    violations.push_back({"query", "[required] ne peut pas être vide"});
   } else {
     server::CheckText(&violations, "query", req->query(), kMaxQueryLength);
   }
@@ -338,15 +338,15 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
   std::vector<Operation> out;
   std::vector<server::FieldViolation> bad;
   if (ops.size() > static_cast<int>(kMaxOperations)) {  // before reading any of them
-    return server::InvalidArgument("invalid operations",
-                                   {{"operations", absl::StrCat("at most ", kMaxOperations,
-                                                                " operations, got ", ops.size())}});
+    return server::InvalidArgument(
+        "opérations invalides", {{"operations", absl::StrCat("[size] au plus ", kMaxOperations,
+                                                             " opérations, reçu ", ops.size())}});
   }
   for (int i = 0; i < ops.size(); ++i) {
     const auto& o = ops[i];
     const std::optional<Operation::Kind> kind = KindFromProto(o.kind());
     if (o.kind() == v1::OPERATION_KIND_UNSPECIFIED) {
-      bad.push_back({absl::StrCat("operations[", i, "].kind"), "must be set"});
+      bad.push_back({absl::StrCat("operations[", i, "].kind"), "[required] à renseigner"});
       continue;
     }
     if (!kind) {
@@ -355,7 +355,7 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
     }
     if (o.has_position() && (o.position() < 0 || o.position() > kMaxPosition)) {
       bad.push_back({absl::StrCat("operations[", i, "].position"),
-                     absl::StrCat("must be between 0 and ", kMaxPosition)});
+                     absl::StrCat("[range] de 0 à ", kMaxPosition)});
       continue;
     }
     if (o.keywords_size() > static_cast<int>(kMaxOperationKeywords)) {
@@ -377,7 +377,7 @@ absl::StatusOr<std::vector<Operation>> OperationsFromProto(
     op.keywords.assign(o.keywords().begin(), o.keywords().end());
     out.push_back(std::move(op));
   }
-  if (!bad.empty()) return server::InvalidArgument("invalid operations", bad);
+  if (!bad.empty()) return server::InvalidArgument("opérations invalides", bad);
   return out;  // the domain checks the rest (required fields per kind, text, bounds)
 }
 
@@ -494,7 +494,7 @@ grpc::Status Handler::Export(grpc::ServerContext* ctx, const v1::ExportVersionRe
   server::RequestScope scope(ctx);
   if (!v1::ExportFormat_IsValid(req->format())) {
     return server::ToGrpc(
-        server::InvalidArgument("invalid format", {UnknownEnum("format", req->format())}));
+        server::InvalidArgument("format invalide", {UnknownEnum("format", req->format())}));
   }
   auto snap = domain_.snapshot();
   auto t = domain_.ResolveVersion(*snap, req->name());

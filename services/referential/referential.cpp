@@ -258,7 +258,7 @@ absl::Status ParseParent(const std::string& parent, std::string* nomenclature) {
 absl::StatusOr<int> Revision(const std::string& etag) {
   std::vector<api::FieldViolation> bad;
   if (!api::CheckText(&bad, "etag", etag, kMaxETagLength)) {
-    return api::InvalidArgument("invalid etag", bad);
+    return api::InvalidArgument("etag invalide", bad);
   }
   return api::RevisionFromETag(etag);
 }
@@ -380,16 +380,16 @@ absl::StatusOr<Proposal> Referential::Comment(const std::string& name,
   }
   std::vector<api::FieldViolation> bad;
   if (author.empty()) {
-    bad.push_back({"author", "must not be empty"});
+    bad.push_back({"author", "[required] ne peut pas être vide"});
   } else {
     api::CheckText(&bad, "author", author, kMaxAuthorLength);
   }
   if (text.empty()) {
-    bad.push_back({"text", "must not be empty"});
+    bad.push_back({"text", "[required] ne peut pas être vide"});
   } else {
     api::CheckText(&bad, "text", text, kMaxCommentLength, /*multiline=*/true);
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid comment", bad);
+  if (!bad.empty()) return api::InvalidArgument("commentaire invalide", bad);
   return repo_.AddComment(nomenclature, number, {author, text, clock_.Now()});
 }
 
@@ -403,7 +403,7 @@ absl::StatusOr<Proposal> Referential::Amend(const std::string& name,
   if (!revision.ok()) return revision.status();
   std::vector<api::FieldViolation> bad;
   CheckOperations(operations, &bad);
-  if (!bad.empty()) return api::InvalidArgument("invalid operations", bad);
+  if (!bad.empty()) return api::InvalidArgument("opérations invalides", bad);
   // Validate the operations against the base version before storing them.
   auto snap = snapshot();
   auto current = repo_.GetProposal(nomenclature, number);
@@ -444,7 +444,7 @@ absl::StatusOr<Proposal> Referential::Decide(const std::string& name, bool accep
   if (absl::Status s = ParseProposalName(name, &nomenclature, &number); !s.ok()) return s;
   std::vector<api::FieldViolation> bad;
   api::CheckText(&bad, "reason", reason, kMaxReasonLength, /*multiline=*/true);
-  if (!bad.empty()) return api::InvalidArgument("invalid decision", bad);
+  if (!bad.empty()) return api::InvalidArgument("décision invalide", bad);
   auto revision = Revision(etag);
   if (!revision.ok()) return revision.status();
   auto snap = snapshot();
@@ -485,11 +485,12 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   if (absl::Status s = ParseParent(parent, &nomenclature); !s.ok()) return s;
   if (!IsValidVersionId(version_id)) {
     return api::InvalidArgument(
-        "invalid version_id",
+        "version_id invalide",
         {{"version_id",
-          absl::StrCat("must be 1 to 40 lower-case letters, digits and single dashes, starting "
-                       "and ending with a letter or digit, e.g. 2023-03-01; got \"",
-                       text::Quote(version_id), "\"")}});
+          absl::StrCat("[pattern] 1 à 40 lettres minuscules, chiffres et tirets simples, "
+                       "commençant et finissant par une lettre ou un chiffre, par exemple "
+                       "2023-03-01 ; reçu « ",
+                       text::Quote(version_id), " »")}});
   }
   // Another replica may have published since this one last looked.
   if (auto reloaded = ReloadIfChanged(); !reloaded.ok()) return reloaded.status();
@@ -534,8 +535,8 @@ absl::StatusOr<Referential::Published> Referential::Publish(const std::string& p
   }
   if (accepted.empty()) {
     return api::WithReason(
-        absl::FailedPreconditionError(
-            absl::StrCat("no accepted proposal on ", VersionName(*base), ": nothing to publish")),
+        absl::FailedPreconditionError(absl::StrCat("aucune proposition acceptée sur ",
+                                                   VersionName(*base), " : rien à publier")),
         "NOTHING_TO_PUBLISH");
   }
   Renumbering renumbering;
@@ -630,8 +631,9 @@ absl::StatusOr<Referential::Diffed> Referential::DiffVersions(const std::string&
   auto b = ResolveVersion(*snap, to, "to_version");
   if (!b.ok()) return b.status();
   if ((*a)->nomenclature != (*b)->nomenclature) {
-    return api::InvalidArgument("versions of different nomenclatures",
-                                {{"to_version", "must be a version of the same nomenclature"}});
+    return api::InvalidArgument(
+        "versions de nomenclatures différentes",
+        {{"to_version", "[nomenclature] une version de la même nomenclature attendue"}});
   }
   return Diffed{(*a)->nomenclature, (*a)->version, (*b)->version, Diff(**a, **b)};
 }

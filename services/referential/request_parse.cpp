@@ -71,7 +71,8 @@ std::optional<BadString> FindInvalidString(google::protobuf::io::CodedInputStrea
 absl::Status ParseRequest(const grpc::ByteBuffer& buffer, google::protobuf::Message* out) {
   std::vector<grpc::Slice> slices;
   if (!buffer.Dump(&slices).ok()) {
-    return server::InvalidArgument("unreadable request", {{"request", "could not be read"}});
+    return server::InvalidArgument("requête illisible",
+                                   {{"request", "[json] la requête ne se lit pas"}});
   }
   std::string bytes;
   for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());

@@ -13,8 +13,8 @@ namespace {
 constexpr int kMaxPage = 1000;
 
 grpc::Status BadToken() {
-  return server::ToGrpc(
-      server::InvalidArgument("invalid page_token", {{"page_token", "not from this listing"}}));
+  return server::ToGrpc(server::InvalidArgument(
+      "page_token invalide", {{"page_token", "[token] ce jeton ne vient pas de cette liste"}}));
 }
 
 SourceRecord FromProto(const v1::Source& s) {

@@ -142,7 +142,7 @@ absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& s) {
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  if (!out) return absl::AlreadyExistsError("sources/" + s.id + " already exists");
+  if (!out) return api::AlreadyExists("sources/" + s.id);
   return *out;
 }
 

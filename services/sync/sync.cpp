@@ -60,9 +60,11 @@ const api::ResourcePattern kRunName("sources/{source}/runs/{run}");
 absl::Status CheckSourceOfName(const api::ResourcePattern& pattern, const std::string& id) {
   std::vector<api::FieldViolation> bad;
   if (standard::CheckSourceId(&bad, "name", id)) return absl::OkStatus();
-  return api::InvalidArgument(
-      "invalid name",
-      {{"name", absl::StrCat("must be ", pattern.pattern(), ", {source}: ", bad[0].description)}});
+  std::string_view rule = bad[0].description;
+  if (rule.starts_with("[pattern] ")) rule.remove_prefix(10);
+  return api::InvalidArgument("name invalide",
+                              {{"name", absl::StrCat("[pattern] de la forme ", pattern.pattern(),
+                                                     ", {source} : ", std::string(rule))}});
 }
 
 // The source id of `sources/{source}`; INVALID_ARGUMENT on `name`.
@@ -302,7 +304,7 @@ absl::StatusOr<SourceRecord> Syncer::CreateSource(const std::string& id, SourceR
   std::vector<api::FieldViolation> bad;
   standard::CheckSourceId(&bad, "source_id", id);
   CheckSource(standard_, source, destinations_, &bad);
-  if (!bad.empty()) return api::InvalidArgument("invalid source", bad);
+  if (!bad.empty()) return api::InvalidArgument("source invalide", bad);
   if (source.max_withdraw_fraction == 0) source.max_withdraw_fraction = 0.2;
   source.id = id;
   if (!force && IsCustomProfile(source.profile)) {
@@ -884,7 +886,7 @@ absl::StatusOr<v1::PreviewSourceResponse> Syncer::PreviewSource(const std::strin
                                           sample.size(), ")")});
   }
   if (row_count < 0) bad.push_back({"row_count", "[range] must not be negative"});
-  if (!bad.empty()) return api::InvalidArgument("invalid preview", bad);
+  if (!bad.empty()) return api::InvalidArgument("aperçu invalide", bad);
   auto source = repo_.GetSource(*id);
   if (!source.ok()) return source.status();
   const v1::SourceProfile& used = profile != nullptr ? *profile : source->profile;

@@ -57,7 +57,7 @@ void CheckGeometry(const nlohmann::json& geometry, const std::string& type, cons
   const auto& coords =
       geometry.contains("coordinates") ? geometry["coordinates"] : nlohmann::json();
   if (!coords.is_array() || coords.empty()) {
-    bad->push_back({at + ".coordinates", "must be a non-empty array"});
+    bad->push_back({at + ".coordinates", "[geometry] un tableau non vide attendu"});
     return;
   }
   std::vector<const nlohmann::json*> polygons;
@@ -69,19 +69,22 @@ void CheckGeometry(const nlohmann::json& geometry, const std::string& type, cons
   for (size_t p = 0; p < polygons.size(); ++p) {
     const auto& rings = *polygons[p];
     if (!rings.is_array() || rings.empty()) {
-      bad->push_back({at + ".coordinates", "a polygon is a non-empty array of rings"});
+      bad->push_back(
+          {at + ".coordinates", "[geometry] un polygone est un tableau non vide d'anneaux"});
       return;
     }
     for (const auto& ring : rings) {
       if (!ring.is_array() || ring.size() < 4 || ring.front() != ring.back()) {
-        bad->push_back({at + ".coordinates",
-                        "a ring is a closed array of at least four positions (RFC 7946)"});
+        bad->push_back(
+            {at + ".coordinates",
+             "[geometry] un anneau est un tableau fermé d'au moins quatre positions (RFC 7946)"});
         return;
       }
       for (const auto& pos : ring) {
         ++*positions;
         if (!pos.is_array() || pos.size() < 2 || !pos[0].is_number() || !pos[1].is_number()) {
-          bad->push_back({at + ".coordinates", "a position is [longitude, latitude]"});
+          bad->push_back(
+              {at + ".coordinates", "[geometry] une position est [longitude, latitude]"});
           return;
         }
         const double lon = pos[0].get<double>(), lat = pos[1].get<double>();
@@ -102,35 +105,38 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
                                                         const std::string& code_property,
                                                         const std::string& name_property) {
   if (geojson.size() > kMaxBytes) {
-    return api::InvalidArgument("layer too large",
-                                {{"geojson", "at most 64 MiB; simplify the geometries"}});
+    return api::InvalidArgument("couche trop grande",
+                                {{"geojson", "[size] au plus 64 Mio ; simplifiez les géométries"}});
   }
   if (Depth(geojson) > kMaxDepth) {
-    return api::InvalidArgument("not a GeoJSON layer",
-                                {{"geojson", absl::StrCat("nested deeper than ", kMaxDepth,
-                                                          " levels: not GeoJSON polygons")}});
+    return api::InvalidArgument(
+        "pas une couche GeoJSON",
+        {{"geojson", absl::StrCat("[depth] imbriqué sur plus de ", kMaxDepth,
+                                  " niveaux : pas des polygones GeoJSON")}});
   }
   nlohmann::json doc = nlohmann::json::parse(geojson, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) {
-    return api::InvalidArgument("not JSON", {{"geojson", "not valid JSON (or not UTF-8)"}});
+    return api::InvalidArgument("pas du JSON",
+                                {{"geojson", "[json] JSON invalide (ou pas en UTF-8)"}});
   }
   if (!doc.is_object() || !doc.contains("type") || doc["type"] != "FeatureCollection" ||
       !doc.contains("features") || !doc["features"].is_array()) {
-    return api::InvalidArgument("not a FeatureCollection",
-                                {{"geojson", "expected a GeoJSON FeatureCollection"}});
+    return api::InvalidArgument("pas une FeatureCollection",
+                                {{"geojson", "[type] une FeatureCollection GeoJSON attendue"}});
   }
   const auto& features = doc["features"];
   if (features.empty()) {
     // A layer is replaced whole: an empty file would erase it, which is never what an
     // export cut short or a wrong filter meant.
     return api::InvalidArgument(
-        "empty area layer",
+        "couche vide",
         {{"geojson.features",
-          "no area: a layer holds at least one (the layer is left as it was)"}});
+          "[required] aucune zone : une couche en a au moins une (la couche reste telle quelle)"}});
   }
   if (features.size() > kMaxFeatures) {
-    return api::InvalidArgument("too many areas",
-                                {{"geojson.features", absl::StrCat("at most ", kMaxFeatures)}});
+    return api::InvalidArgument(
+        "trop de zones", {{"geojson.features", absl::StrCat("[size] au plus ", kMaxFeatures,
+                                                            " zones, reçu ", features.size())}});
   }
   std::vector<AreaFeature> out;
   std::vector<api::FieldViolation> bad;
@@ -140,7 +146,7 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
     const auto& f = features[i];
     const std::string at = absl::StrCat("features[", i, "]");
     if (!f.is_object()) {
-      bad.push_back({at, "must be a Feature object"});
+      bad.push_back({at, "[type] un objet Feature attendu"});
       continue;
     }
     const auto props = f.value("properties", nlohmann::json::object());
@@ -152,14 +158,15 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
     AreaFeature a{text(code_property), text(name_property), ""};
     const std::string code_at = at + ".properties." + code_property;
     if (a.code.empty()) {
-      bad.push_back({code_at, "missing"});
+      bad.push_back({code_at, "[required] le code de la zone manque"});
     } else if (api::CheckText(&bad, code_at, a.code, 64)) {
       if (!api::IsNameSegment(a.code)) {
         // Read later as areaLayers/{layer}/areas/{code}: a code no name can hold is refused here.
-        bad.push_back({code_at, absl::StrCat("\"", text::Quote(a.code),
-                                             "\" cannot name an area: no space or /")});
+        bad.push_back({code_at, absl::StrCat("[pattern] « ", text::Quote(a.code),
+                                             " » ne peut pas nommer une zone : ni espace ni /")});
       } else if (!codes.insert(a.code).second) {
-        bad.push_back({code_at, "code \"" + a.code + "\" repeated"});
+        bad.push_back({code_at, absl::StrCat("[unique] le code « ", text::Quote(a.code),
+                                             " » est déjà celui d'une autre zone")});
       }
     }
     api::CheckText(&bad, at + ".properties." + name_property, a.label, 200);
@@ -169,8 +176,8 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
             ? geometry["type"].get<std::string>()
             : "";
     if (type != "Polygon" && type != "MultiPolygon") {
-      bad.push_back({at + ".geometry.type", absl::StrCat("must be Polygon or MultiPolygon, got \"",
-                                                         text::Quote(type), "\"")});
+      bad.push_back({at + ".geometry.type", absl::StrCat("[type] Polygon ou MultiPolygon, reçu « ",
+                                                         text::Quote(type), " »")});
     } else {
       CheckGeometry(geometry, type, at + ".geometry", &positions, &bad);
       a.geometry_json = geometry.dump();
@@ -179,10 +186,10 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
     out.push_back(std::move(a));
   }
   if (positions > kMaxPositions) {
-    bad.push_back({"geojson", absl::StrCat("more than ", kMaxPositions,
-                                           " positions; simplify the geometries")});
+    bad.push_back({"geojson", absl::StrCat("[size] plus de ", kMaxPositions,
+                                           " positions ; simplifiez les géométries")});
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid area layer", bad);
+  if (!bad.empty()) return api::InvalidArgument("couche de zones invalide", bad);
   return out;
 }
 

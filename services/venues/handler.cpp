@@ -46,9 +46,7 @@ grpc::Status ParseRequest(const grpc::ByteBuffer* request, Request* out) {
   }
   grpc::ByteBuffer copy(*request);  // Deserialize consumes its buffer
   if (!grpc::SerializationTraits<Request>::Deserialize(&copy, out).ok()) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                        "the request does not parse as this method's message (is every string "
-                        "field valid UTF-8?)");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, api::kUnreadableRequest);
   }
   return grpc::Status::OK;
 }
@@ -258,8 +256,8 @@ grpc::Status Handler::GetOpeningSchedule(grpc::ServerContext* ctx,
     time = api::FromTimestamp(req->time());
   }
   if (req->days() < 0 || req->days() > kScheduleMaxDays) {
-    bad.push_back({"days", absl::StrCat("doit être entre 1 et ", kScheduleMaxDays,
-                                        " (0 : 7 jours) [range] (", req->days(), ")")});
+    bad.push_back({"days", absl::StrCat("[range] de 1 à ", kScheduleMaxDays,
+                                        " (0 : 7 jours), reçu ", req->days())});
   }
   if (!bad.empty()) {
     return server::ToGrpc(server::InvalidArgument("demande d'horaires invalide", bad));
@@ -408,7 +406,7 @@ std::vector<std::string> Spelled(const standard::FieldSpec* spec, const char* re
                                  const Repeated& r, std::vector<server::FieldViolation>* bad) {
   std::vector<std::string> out;
   if (r.size() > 100) {
-    bad->push_back({request_field, "at most 100 values"});
+    bad->push_back({request_field, absl::StrCat("[size] au plus 100 valeurs, reçu ", r.size())});
     return out;
   }
   for (int i = 0; i < r.size(); ++i) {
@@ -428,7 +426,7 @@ template <typename Repeated>
 std::vector<std::string> Strings(const char* request_field, const Repeated& r,
                                  std::vector<server::FieldViolation>* bad) {
   if (r.size() > 100) {
-    bad->push_back({request_field, "at most 100 values"});
+    bad->push_back({request_field, absl::StrCat("[size] au plus 100 valeurs, reçu ", r.size())});
     return {};
   }
   for (int i = 0; i < r.size(); ++i) {
@@ -812,9 +810,12 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     const std::string& a = req->areas(i);
     const size_t colon = a.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == a.size() ||
-        a.find(':', colon + 1) != std::string::npos) {
-      bad.push_back({absl::StrCat("areas[", i, "]"),
-                     "[pattern] de la forme {couche}:{code}, par exemple qpv:QN05904M"});
+        a.find(':', colon + 1) != std::string::npos ||
+        !ValidLayerId(std::string_view(a).substr(0, colon))) {
+      bad.push_back(
+          {absl::StrCat("areas[", i, "]"),
+           "[pattern] de la forme {couche}:{code}, la couche en 1 à 40 lettres minuscules, "
+           "chiffres ou tirets, par exemple qpv:QN05904M"});
     }
   }
   q.text = req->query();

@@ -657,12 +657,12 @@ TEST_F(HardeningTest, AreaLayersRefuseWhatIsNotAPolygonLayer) {
   v1::AreaLayer out;
   for (const auto& [geojson, says] : std::vector<std::pair<std::string, std::string>>{
            {"[]", "FeatureCollection"},
-           {std::string(100000, '[') + std::string(100000, ']'), "nested deeper"},
+           {std::string(100000, '[') + std::string(100000, ']'), "[depth] imbriqué sur plus de"},
            {layer("a\\u0000b", square(50.6)), "[control]"},
            {layer("q1", square(95)), "latitude"},
-           {layer("q1", "[[[3.1,50.6],[3.2,50.6]]]"), "closed"},
-           {"{\"type\":\"FeatureCollection\",\"features\":[1]}", "Feature object"},
-           {"{not json", "not valid JSON"}}) {
+           {layer("q1", "[[[3.1,50.6],[3.2,50.6]]]"), "[geometry] un anneau est un tableau fermé"},
+           {"{\"type\":\"FeatureCollection\",\"features\":[1]}", "[type] un objet Feature attendu"},
+           {"{not json", "[json] JSON invalide"}}) {
     grpc::Status st = AreaLayer(geojson, &out);
     EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << geojson.substr(0, 80);
     EXPECT_THAT(Violations(st).text, HasSubstr(says)) << geojson.substr(0, 80);

@@ -44,9 +44,7 @@ absl::StatusOr<Organisation> PgOrganisationStore::CreateOrganisation(const Organ
         o.id, o.display_name, o.siret, o.rna, o.contact_email, o.website,
         db::Timestamp(o.create_time));
     if (r.empty()) {
-      return api::WithReason(
-          absl::AlreadyExistsError(absl::StrCat("organisations/", o.id, " already exists")),
-          "ORGANISATION_EXISTS");
+      return api::AlreadyExists("organisations/" + o.id, "ORGANISATION_EXISTS");
     }
     out = FromRow(r[0]);
     return absl::OkStatus();

@@ -233,7 +233,7 @@ absl::StatusOr<Organisation> Organisations::Create(const std::string& organisati
   CheckOrganisationId(&bad, "organisation_id", organisation_id);
   Organisation o;
   Validate(m, "organisation.", &o, &bad);
-  if (!bad.empty()) return api::InvalidArgument("invalid organisation", bad);
+  if (!bad.empty()) return api::InvalidArgument("organisation invalide", bad);
   o.id = organisation_id;
   o.revision = 1;
   o.create_time = o.update_time = clock_.Now();
@@ -308,7 +308,7 @@ absl::StatusOr<Organisation> Organisations::Update(const v1::Organisation& m,
         }
         std::vector<api::FieldViolation> invalid;
         Validate(merged, "organisation.", &o, &invalid);
-        if (!invalid.empty()) return api::InvalidArgument("invalid organisation", invalid);
+        if (!invalid.empty()) return api::InvalidArgument("organisation invalide", invalid);
         return absl::OkStatus();
       },
       clock_.Now());

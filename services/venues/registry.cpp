@@ -172,13 +172,13 @@ std::vector<api::FieldViolation> AsFieldViolations(
 absl::Status CheckSource(const std::string& source) {
   std::vector<api::FieldViolation> bad;
   if (standard::CheckSourceId(&bad, "source", source)) return absl::OkStatus();
-  return api::InvalidArgument("invalid source", bad);
+  return api::InvalidArgument("source invalide", bad);
 }
 
 absl::Status CheckRequestId(const std::string& request_id) {
   std::vector<api::FieldViolation> bad;
   if (!api::CheckText(&bad, "request_id", request_id, 100)) {
-    return api::InvalidArgument("invalid request_id", bad);
+    return api::InvalidArgument("request_id invalide", bad);
   }
   return absl::OkStatus();
 }
@@ -494,7 +494,7 @@ absl::StatusOr<standard::Venue> Registry::Withdraw(const std::string& name,
   } else {
     api::CheckText(&bad, "reason", reason, 500);
   }
-  if (!bad.empty()) return api::InvalidArgument("invalid reason", bad);
+  if (!bad.empty()) return api::InvalidArgument("motif invalide", bad);
   auto revision = api::RevisionFromETag(etag);
   if (!revision.ok()) return revision.status();
   // A retry is answered before the etag is checked: the first call changed the revision.
@@ -984,8 +984,8 @@ absl::Status Registry::CheckWritableSource(const std::string& source) {
   if (found.ok()) return absl::OkStatus();
   if (found.status().code() != absl::StatusCode::kNotFound) return found.status();
   return api::FailedPrecondition(
-      absl::StrCat("source \"", source,
-                   "\" is not registered: create it with CreateSource before writing into it"),
+      absl::StrCat("sources/", source,
+                   " n'existe pas : créez la source (CreateSource) avant d'y écrire"),
       "SOURCE", "sources/" + source, "SOURCE_NOT_FOUND");
 }
 
@@ -1277,10 +1277,12 @@ void Registry::CheckAreas(const std::vector<std::string>& keys,
   for (size_t i = 0; i < keys.size(); ++i) {
     if (!missing.contains(keys[i])) continue;
     const std::string layer = keys[i].substr(0, keys[i].find(':'));
+    // The layer passed the handler's pattern: the address below is well formed.
     bad->push_back({absl::StrCat("areas[", i, "]"),
                     absl::StrCat("[exists] aucune zone « ", text::Quote(keys[i], 80),
-                                 " » : les couches et leurs codes sont dans /v1/areaLayers/",
-                                 text::Quote(layer, 40), "/areas")});
+                                 " » : les couches sont dans /v1/areaLayers, les codes de celle-ci "
+                                 "dans /v1/areaLayers/",
+                                 layer, "/areas")});
   }
 }
 

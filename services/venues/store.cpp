@@ -14,6 +14,7 @@
 #include "libs/db/params.hpp"
 #include "libs/db/transaction.hpp"
 #include "libs/outbox/outbox.hpp"
+#include "libs/text/utf8.hpp"
 #include "nlohmann/json.hpp"
 #include "passerelle/venues/v1/events.pb.h"
 #include "services/venues/change_feed.hpp"
@@ -252,10 +253,11 @@ absl::StatusOr<standard::Venue> PgStore::Insert(const standard::Venue& venue,
     if (!inserted) {
       auto existing =
           Select(tx, "source = $1 AND source_id = $2", venue.source, venue.source_id, false);
-      return api::WithReason(absl::AlreadyExistsError(absl::StrCat(
-                                 "a venue with id \"", venue.source_id, "\" already exists",
-                                 existing ? absl::StrCat(": ", existing->Name()) : "")),
-                             "VENUE_EXISTS");
+      return api::WithReason(
+          absl::AlreadyExistsError(absl::StrCat(
+              "un lieu d'identifiant « ", text::Quote(venue.source_id, 80), " » existe déjà",
+              existing ? absl::StrCat(" : ", existing->Name()) : "")),
+          "VENUE_EXISTS");
     }
     out = *std::move(inserted);
     outbox::Append(tx, topology_, event(out, {}));
@@ -527,9 +529,7 @@ absl::StatusOr<SourceRecord> PgStore::CreateSource(const SourceRecord& source) {
         source.id, source.display_name, db::Timestamp(source.create_time),
         std::string(ConflictPolicyName(source.conflict_policy)));
     if (r.empty()) {
-      return api::WithReason(
-          absl::AlreadyExistsError(absl::StrCat("sources/", source.id, " already exists")),
-          "SOURCE_EXISTS");
+      return api::AlreadyExists("sources/" + source.id, "SOURCE_EXISTS");
     }
     out = SourceFromRow(r[0]);
     return absl::OkStatus();

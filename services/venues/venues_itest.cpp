@@ -942,6 +942,11 @@ TEST_F(VenuesTest, AreaLayersGiveVenuesTheirAreas) {
     EXPECT_EQ(bad.fields, (std::set<std::string>{"areas[1]", "areas[2]"})) << bad.text;
     EXPECT_THAT(bad.text, ::testing::HasSubstr("[exists] aucune zone « qpv:QN0591ZZ »"));
     EXPECT_THAT(bad.text, ::testing::HasSubstr("/v1/areaLayers/quartiers/areas"));
+    // A layer no layer id could be is a pattern mistake: no address is built from it.
+    st = search_areas({"../..:x", "q?x:y"}, &resp);
+    EXPECT_EQ(itest::Violations(st).fields, (std::set<std::string>{"areas[0]", "areas[1]"}));
+    EXPECT_THAT(itest::Violations(st).text, ::testing::HasSubstr("[pattern]"));
+    EXPECT_THAT(itest::Violations(st).text, ::testing::Not(::testing::HasSubstr("[exists]")));
   }
   {
     grpc::ClientContext ctx;
