@@ -510,7 +510,7 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
             "aux démarches administratives »"},
            {"services = SERVICE_CUISINE", "ou leurs noms dans l'API (SERVICE_"},
            {"commune = Roubaix AND code_postal = \"ABC\"",
-            "[enum] position 23 : « ABC » n'est pas une valeur de code_postal"},
+            "[format] position 23 : « ABC » n'est pas une valeur de code_postal"},
            {"source = \"-x\"", "[pattern] position 1 : « -x » n'est pas un identifiant de source"},
            {"couleur = bleu", "[field] position 1 : pas de filtre sur « couleur »"},
            {std::string("nom = \"a\0b\"", 11), "à l'octet 8"},

@@ -614,8 +614,9 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
         field_ok = field_ok && v.field != c.field;
       if (!field_ok) {
         bad.push_back(api::FilterViolation(
-            c, absl::StrCat("[enum] « ", text::Quote(value), " » n'est pas une valeur de ", c.field,
-                            ValuesTaken(*spec, api_field))));
+            c,
+            absl::StrCat(spec->values.empty() ? "[format] « " : "[enum] « ", text::Quote(value),
+                         " » n'est pas une valeur de ", c.field, ValuesTaken(*spec, api_field))));
         continue;
       }
       value = stored->second.front();
