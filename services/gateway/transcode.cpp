@@ -637,6 +637,17 @@ absl::Status Strict(const Descriptor* d, const json& object, const std::string& 
     if (cpp == FieldDescriptor::CPPTYPE_MESSAGE) {
       return f->is_map() ? absl::OkStatus() : Strict(f->message_type(), v, where, depth + 1);
     }
+    if (cpp == FieldDescriptor::CPPTYPE_ENUM && v.is_string() &&
+        f->enum_type()->FindValueByName(v.get_ref<const std::string&>()) == nullptr) {
+      // protobuf's parser would say "invalid value … for type type.googleapis.com/…".
+      std::string names;
+      for (int i = 0; i < f->enum_type()->value_count() && i < 12; ++i) {
+        if (f->enum_type()->value(i)->number() == 0) continue;
+        absl::StrAppend(&names, names.empty() ? "" : ", ", f->enum_type()->value(i)->name());
+      }
+      return Invalid(where, absl::StrCat("[enum] une valeur parmi ", names, " attendue, reçu « ",
+                                         text::Quote(v.get_ref<const std::string&>(), 60), " »"));
+    }
     if (v.is_string() && cpp != FieldDescriptor::CPPTYPE_STRING &&
         cpp != FieldDescriptor::CPPTYPE_ENUM && cpp != FieldDescriptor::CPPTYPE_BOOL &&
         !DecimalText(v.get_ref<const std::string&>(), cpp == FieldDescriptor::CPPTYPE_DOUBLE ||
@@ -651,7 +662,12 @@ absl::Status Strict(const Descriptor* d, const json& object, const std::string& 
   std::vector<const FieldDescriptor*> given;
   for (auto it = object.begin(); it != object.end(); ++it) {
     const FieldDescriptor* f = FindField(d, it.key());
-    if (f == nullptr) continue;
+    if (f == nullptr) {
+      // protobuf's parser would say "foo: Cannot find field."
+      const std::string key = text::Quote(it.key(), 60);
+      return Invalid(path.empty() ? key : absl::StrCat(path, ".", key),
+                     absl::StrCat("[unknown] pas de champ « ", key, " » dans ", d->name()));
+    }
     const std::string where = path.empty() ? f->name() : absl::StrCat(path, ".", f->name());
     if (const google::protobuf::OneofDescriptor* oneof = f->real_containing_oneof();
         oneof != nullptr && !it.value().is_null()) {

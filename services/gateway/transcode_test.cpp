@@ -136,6 +136,15 @@ TEST_F(TranscodeTest, BadQueryValuesNameTheirRule) {
               StartsWith("[unknown]"));
   // An empty mask is still a mask.
   EXPECT_TRUE(Build("PATCH", "/v1/venues/abc?updateMask=", "{}").ok());
+  // In a body too, an unknown field or enum name is refused in the door's words, not protobuf's.
+  auto unknown = Build("PATCH", "/v1/venues/abc?updateMask=nom", R"({"nom":"x","foo":1})");
+  EXPECT_EQ(Field(unknown), "venue.foo");
+  EXPECT_THAT(description(unknown), StartsWith("[unknown] pas de champ « foo »"));
+  auto bad_enum = Build("PATCH", "/v1/venues/abc?updateMask=services",
+                        R"({"services":["SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES","NOPE"]})");
+  EXPECT_EQ(Field(bad_enum), "venue.services[1]");
+  EXPECT_THAT(description(bad_enum),
+              AllOf(StartsWith("[enum] une valeur parmi SERVICE_"), HasSubstr("reçu « NOPE »")));
 }
 
 TEST_F(TranscodeTest, BodiesTakeLowerCamelAndSnakeNames) {
