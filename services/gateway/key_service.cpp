@@ -140,7 +140,7 @@ absl::Status ValidateNewKey(const v1::ApiKey& key, absl::Time now) {
   if (api::CheckText(&bad, "api_key.display_name", key.display_name(), 200) &&
       text::IsBlank(key.display_name())) {
     bad.push_back({"api_key.display_name",
-                   "obligatoire : qui tient la clé et pour quoi (ce nom signe ses commentaires "
+                   "[required] obligatoire : qui tient la clé et pour quoi (ce nom signe ses commentaires "
                    "de propositions)"});
   }
   if (!key.organisation().empty() && !IsSlug(key.organisation(), 63)) {
@@ -149,7 +149,7 @@ absl::Status ValidateNewKey(const v1::ApiKey& key, absl::Time now) {
                                 text::Quote(key.organisation()))});
   }
   if (key.scopes().empty()) {
-    bad.push_back({"api_key.scopes", "au moins un droit : PARTNER, ORGANISATION_WRITE, ADMIN"});
+    bad.push_back({"api_key.scopes", "[required] au moins un droit : PARTNER, ORGANISATION_WRITE, ADMIN"});
   }
   for (int i = 0; i < key.scopes_size(); ++i) {
     int s = key.scopes(i);

@@ -28,7 +28,7 @@ absl::StatusOr<std::string> ReportId(const std::string& name, std::string_view f
   auto parts = kReportName.Parse(name, field);
   if (!parts.ok()) return parts.status();
   if (!api::IsCanonicalUuid((*parts)[0])) {
-    return api::InvalidName(field, "activityReports/{report} avec un UUID en minuscules", name);
+    return api::InvalidName(field, "[pattern] activityReports/{report} avec un UUID en minuscules", name);
   }
   return (*parts)[0];
 }

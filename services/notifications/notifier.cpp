@@ -359,13 +359,13 @@ absl::Status Notifier::Validate(const v1::Subscription& s, const std::vector<std
   auto want = [&](const std::string& path) { return create || InMask(mask, path); };
   if (create) {
     if (s.organisation().empty()) {
-      bad.push_back({"subscription.organisation", "requis : organisations/{organisation}"});
+      bad.push_back({"subscription.organisation", "[required] requis : organisations/{organisation}"});
     } else if (auto parsed = kOrganisation.Parse(s.organisation(), "subscription.organisation");
                !parsed.ok()) {
       for (auto& v : api::Violations(parsed.status())) bad.push_back(v);
     }
     if (s.channel_case() == v1::Subscription::CHANNEL_NOT_SET) {
-      bad.push_back({"subscription.webhook", "un canal est requis : webhook ou email"});
+      bad.push_back({"subscription.webhook", "[required] un canal est requis : webhook ou email"});
     }
   }
   if (want("display_name"))

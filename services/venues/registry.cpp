@@ -490,7 +490,7 @@ absl::StatusOr<standard::Venue> Registry::Withdraw(const std::string& name,
   if (absl::Status s = ParseName(name, &id); !s.ok()) return s;
   std::vector<api::FieldViolation> bad;
   if (reason.empty()) {
-    bad.push_back({"reason", "dites pourquoi le lieu est retiré"});
+    bad.push_back({"reason", "[required] dites pourquoi le lieu est retiré"});
   } else {
     api::CheckText(&bad, "reason", reason, 500);
   }
