@@ -401,57 +401,51 @@ int PgStore::ApplyReferentialVersion(pqxx::work& tx,
   return changed;
 }
 
-absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
-    const std::vector<std::string>& items) {
-  std::vector<std::string> unknown;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    unknown.clear();
-    for (const auto& row :
-         tx.exec_params("SELECT i FROM unnest($1::text[]) AS i "
-                        "WHERE EXISTS (SELECT 1 FROM referential_items) AND NOT EXISTS "
-                        "(SELECT 1 FROM referential_items r WHERE r.item = i AND NOT r.retired)",
-                        db::TextArray(items))) {
-      unknown.push_back(row[0].as<std::string>());
+namespace {
+
+// Those of `values` that `sql` (values as $1, one text[]; a row per value it selects) calls
+// missing, read in one transaction.
+absl::StatusOr<std::vector<std::string>> Missing(db::Pool& pool, const char* sql,
+                                                 const std::vector<std::string>& values) {
+  std::vector<std::string> missing;
+  absl::Status st = db::RunInTransaction(pool, [&](pqxx::work& tx) {
+    missing.clear();
+    for (const auto& row : tx.exec_params(sql, db::TextArray(values))) {
+      missing.push_back(row[0].as<std::string>());
     }
     return absl::OkStatus();
   });
   if (!st.ok()) return st;
-  return unknown;
+  return missing;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> PgStore::UnknownItems(
+    const std::vector<std::string>& items) {
+  return Missing(pool_,
+                 "SELECT i FROM unnest($1::text[]) AS i "
+                 "WHERE EXISTS (SELECT 1 FROM referential_items) AND NOT EXISTS "
+                 "(SELECT 1 FROM referential_items r WHERE r.item = i AND NOT r.retired)",
+                 items);
 }
 
 absl::StatusOr<std::vector<std::string>> PgStore::UnknownAreas(
     const std::vector<std::string>& keys) {
-  std::vector<std::string> unknown;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    unknown.clear();
-    // Keys have one colon (the handler's pattern): layer before it, code after.
-    for (const auto& row : tx.exec_params(
-             "SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM areas a "
-             "WHERE a.layer = split_part(k, ':', 1) AND a.code = substr(k, strpos(k, ':') + 1))",
-             db::TextArray(keys))) {
-      unknown.push_back(row[0].as<std::string>());
-    }
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  return unknown;
+  // Keys have one colon (the handler's pattern): layer before it, code after.
+  return Missing(
+      pool_,
+      "SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM areas a "
+      "WHERE a.layer = split_part(k, ':', 1) AND a.code = substr(k, strpos(k, ':') + 1))",
+      keys);
 }
 
 absl::StatusOr<std::vector<std::string>> PgStore::UnknownOrganisations(
     const std::vector<std::string>& ids) {
-  std::vector<std::string> unknown;
-  absl::Status st = db::RunInTransaction(pool_, [&](pqxx::work& tx) {
-    unknown.clear();
-    for (const auto& row :
-         tx.exec_params("SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS "
-                        "(SELECT 1 FROM organisations o WHERE o.organisation_id = i)",
-                        db::TextArray(ids))) {
-      unknown.push_back(row[0].as<std::string>());
-    }
-    return absl::OkStatus();
-  });
-  if (!st.ok()) return st;
-  return unknown;
+  return Missing(pool_,
+                 "SELECT i FROM unnest($1::text[]) AS i WHERE NOT EXISTS "
+                 "(SELECT 1 FROM organisations o WHERE o.organisation_id = i)",
+                 ids);
 }
 
 absl::StatusOr<int> PgStore::ReplaceAreaLayer(const std::string& layer, const std::string& title,
