@@ -129,6 +129,36 @@ Figures Percentiles(std::vector<double>& ms, double seconds, long errors) {
   return f;
 }
 
+// The random searches the decoding clients send, from `seed`: 5 km around a point near one of
+// the cities (about 3 km of jitter), with the service filter or, `with_text`, one word.
+class RandomSearches {
+ public:
+  RandomSearches(unsigned seed, bool with_text, venues::v1::VenueView view)
+      : rng_(seed), with_text_(with_text), view_(view) {}
+  venues::v1::SearchVenuesRequest Next() {
+    static constexpr const char* kWords[] = {"mediatheque", "centre social", "france services",
+                                             "mairie"};
+    const City& c = kCities[rng_() % kCities.size()];
+    venues::v1::SearchVenuesRequest req;
+    req.mutable_near()->set_latitude(c.lat + jitter_(rng_));
+    req.mutable_near()->set_longitude(c.lon + jitter_(rng_));
+    req.mutable_near()->set_radius_meters(5000);
+    req.set_view(view_);
+    if (with_text_) {
+      req.set_query(kWords[rng_() % 4]);
+    } else {
+      req.add_services(venues::v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
+    }
+    return req;
+  }
+
+ private:
+  std::mt19937 rng_;
+  std::normal_distribution<double> jitter_{0, 0.03};
+  bool with_text_;
+  venues::v1::VenueView view_;
+};
+
 // Closed-loop load: `concurrency` threads, each a synchronous client on its own channel, on the
 // load generators' cores (`spread`: anywhere).
 Figures LoadGrpc(const std::string& address, int concurrency, double seconds, bool with_text,
@@ -144,24 +174,12 @@ Figures LoadGrpc(const std::string& address, int concurrency, double seconds, bo
       args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);  // one connection per client thread
       auto stub = venues::v1::VenueService::NewStub(
           grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
-      std::mt19937 rng(seed + t);
-      std::normal_distribution<double> jitter(0, 0.03);
-      const char* words[] = {"mediatheque", "centre social", "france services", "mairie"};
+      RandomSearches searches(seed + t, with_text, view);
       // Each answer decoded into an arena on a block the thread reuses, as a client decoding
       // many answers would: no malloc and free for each of its venues' fields.
       std::vector<char> block(256 * 1024);
       while (Clock::now() < end) {
-        const City& c = kCities[rng() % kCities.size()];
-        venues::v1::SearchVenuesRequest req;
-        req.mutable_near()->set_latitude(c.lat + jitter(rng));
-        req.mutable_near()->set_longitude(c.lon + jitter(rng));
-        req.mutable_near()->set_radius_meters(5000);
-        req.set_view(view);
-        if (with_text) {
-          req.set_query(words[rng() % 4]);
-        } else {
-          req.add_services(venues::v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
-        }
+        const venues::v1::SearchVenuesRequest req = searches.Next();
         grpc::ClientContext ctx;
         google::protobuf::ArenaOptions options;
         options.initial_block = block.data();
@@ -202,21 +220,9 @@ Figures LoadGrpcAsync(const std::string& address, int concurrency, double second
   };
   std::vector<Slot> slots(concurrency);
   grpc::CompletionQueue cq;
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> jitter(0, 0.03);
-  const char* words[] = {"mediatheque", "centre social", "france services", "mairie"};
+  RandomSearches searches(seed, with_text, view);
   auto start = [&](Slot& s) {
-    const City& c = kCities[rng() % kCities.size()];
-    venues::v1::SearchVenuesRequest req;
-    req.mutable_near()->set_latitude(c.lat + jitter(rng));
-    req.mutable_near()->set_longitude(c.lon + jitter(rng));
-    req.mutable_near()->set_radius_meters(5000);
-    req.set_view(view);
-    if (with_text) {
-      req.set_query(words[rng() % 4]);
-    } else {
-      req.add_services(venues::v1::SERVICE_AIDE_AUX_DEMARCHES_ADMINISTRATIVES);
-    }
+    const venues::v1::SearchVenuesRequest req = searches.Next();
     s.ctx = std::make_unique<grpc::ClientContext>();
     s.resp.Clear();
     s.start = Clock::now();
