@@ -93,7 +93,7 @@ v1::Venue BasicView(const v1::Venue& full);
 struct SearchHit {
   std::shared_ptr<const IndexedVenue> venue;
   double distance_m = -1;  // -1 without a circle
-  std::string key;         // sort key without a circle (folded name)
+  std::string key;         // sort key without a circle (folded name); empty with one
 };
 
 class SearchIndex {
