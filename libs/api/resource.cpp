@@ -120,6 +120,26 @@ bool IsCanonicalUuid(std::string_view s) {
   return true;
 }
 
+bool IsLayerId(std::string_view layer) {
+  if (layer.empty() || layer.size() > 40) return false;
+  for (char c : layer) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+absl::StatusOr<std::string> ParseLayerName(const ResourcePattern& pattern, std::string_view name,
+                                           std::string_view field) {
+  auto parts = pattern.Parse(name, field);
+  if (!parts.ok()) return parts.status();
+  if (parts->empty() || !IsLayerId((*parts)[0])) {
+    return InvalidName(
+        field, absl::StrCat("[pattern] ", pattern.pattern(), ", la couche en ", kLayerIdRule),
+        name);
+  }
+  return std::move((*parts)[0]);
+}
+
 std::string WeakETag(int revision) { return absl::StrCat("W/\"", revision, "\""); }
 
 absl::StatusOr<int> RevisionFromETag(const std::string& etag) {

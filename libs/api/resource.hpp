@@ -58,6 +58,16 @@ std::optional<int64_t> ParsePositiveId(std::string_view segment);
 /// True for a UUID in its canonical text form: lowercase hexadecimal, 8-4-4-4-12.
 bool IsCanonicalUuid(std::string_view s);
 
+/// True for an area layer id (`areaLayers/{layer}`, the `qpv` of `qpv:QN05904M`): 1 to 40
+/// lower-case ASCII letters, digits or dashes. Venues keeps the layers; indicators names them.
+bool IsLayerId(std::string_view layer);
+/// The rule IsLayerId checks, in French, for refusals.
+inline constexpr char kLayerIdRule[] = "1 à 40 lettres minuscules, chiffres ou tirets";
+/// The layer of `name`, the first variable of `pattern` (`areaLayers/{layer}...`): Parse's
+/// refusals, and `[pattern]` on `field` when that variable is not a layer id.
+absl::StatusOr<std::string> ParseLayerName(const ResourcePattern& pattern, std::string_view name,
+                                           std::string_view field);
+
 /// INVALID_ARGUMENT on `field` for a resource name whose variable `what` is not canonical,
 /// e.g. `must be venues/{venue} with a lowercase UUID, got "venues/ABC"`.
 absl::Status InvalidName(std::string_view field, std::string_view rule, std::string_view name);

@@ -47,6 +47,33 @@ TEST(ResourcePatternTest, HugeNamesAreRefusedWithoutBeingEchoed) {
   EXPECT_LT(v.status().ToString().size(), 1000u);
 }
 
+TEST(LayerNameTest, OneRuleForEveryServiceNamingALayer) {
+  const ResourcePattern coverage("areaLayers/{layer}/coverage");
+  for (std::string layer :
+       {std::string("qpv"), std::string("quartiers-2024"), std::string(40, 'a')}) {
+    EXPECT_TRUE(IsLayerId(layer)) << layer;
+    auto v = ParseLayerName(coverage, "areaLayers/" + layer + "/coverage", "name");
+    ASSERT_TRUE(v.ok()) << v.status();
+    EXPECT_EQ(*v, layer);
+  }
+  for (std::string layer : {std::string("QPV"), std::string("qpv_2024"), std::string("Épeule"),
+                            std::string(41, 'a'), std::string("q.v")}) {
+    EXPECT_FALSE(IsLayerId(layer)) << layer;
+    auto v = ParseLayerName(coverage, "areaLayers/" + layer + "/coverage", "name");
+    ASSERT_FALSE(v.ok()) << layer;
+    auto violations = Violations(v.status());
+    ASSERT_EQ(violations.size(), 1u) << layer;
+    EXPECT_EQ(violations[0].field, "name");
+    EXPECT_THAT(violations[0].description,
+                HasSubstr("[pattern] areaLayers/{layer}/coverage, la couche en 1 à 40"));
+  }
+  EXPECT_FALSE(IsLayerId(""));
+  // What the pattern itself refuses keeps Parse's words.
+  auto v = ParseLayerName(coverage, "areaLayers/qpv", "name");
+  ASSERT_FALSE(v.ok());
+  EXPECT_THAT(Violations(v.status())[0].description, HasSubstr("[pattern] de la forme"));
+}
+
 TEST(IsNameSegmentTest, WhatANameCanHoldAsOneVariable) {
   const ResourcePattern pattern("layers/{layer}/areas/{code}");
   for (std::string code : {"59512", "A-1", "Épeule", "x.y_z"}) {

@@ -363,9 +363,9 @@ absl::Status Domain::Upkeep() {
 
 absl::StatusOr<v1::ImportNeedsResponse> Domain::ImportNeeds(const v1::ImportNeedsRequest& req,
                                                             absl::Time deadline) {
-  auto parts = LayerPattern().Parse(req.parent(), "parent");
-  if (!parts.ok()) return parts.status();
-  const std::string& layer = (*parts)[0];
+  auto parsed_layer = api::ParseLayerName(LayerPattern(), req.parent(), "parent");
+  if (!parsed_layer.ok()) return parsed_layer.status();
+  const std::string& layer = *parsed_layer;
   if (req.csv().size() > kMaxNeedsBytes) {
     return api::InvalidArgument(
         "fichier de besoins trop grand",
@@ -416,10 +416,10 @@ absl::StatusOr<Domain::Query> Domain::ParseQuery(
     const std::string& name, const std::string& field, bool coverage_name,
     const google::protobuf::RepeatedPtrField<std::string>& offers, double reach,
     std::shared_ptr<const Index>* index) {
-  auto parts = (coverage_name ? CoveragePattern() : LayerPattern()).Parse(name, field);
-  if (!parts.ok()) return parts.status();
+  auto layer = api::ParseLayerName(coverage_name ? CoveragePattern() : LayerPattern(), name, field);
+  if (!layer.ok()) return layer.status();
   Query q;
-  q.layer = (*parts)[0];
+  q.layer = *layer;
   std::vector<api::FieldViolation> bad;
   if (reach == 0) {
     q.reach = options_.default_reach_meters;

@@ -684,6 +684,25 @@ TEST_F(CoverageTest, HostileRequestsAreRefusedPrecisely) {
     v1::Coverage out;
     EXPECT_EQ(code(Coverage(req, &out)), grpc::StatusCode::NOT_FOUND);
   }
+  // A layer no layer can be named (upper case, too long) is a malformed name, not an unknown
+  // one: the same rule as the venues service's.
+  for (const std::string& layer : {std::string("QUARTIERS"), std::string(41, 'q')}) {
+    v1::GetCoverageRequest req;
+    req.set_name("areaLayers/" + layer + "/coverage");
+    v1::Coverage out;
+    grpc::Status st = Coverage(req, &out);
+    EXPECT_EQ(code(st), grpc::StatusCode::INVALID_ARGUMENT) << layer;
+    EXPECT_THAT(Violations(st), HasSubstr("[pattern] areaLayers/{layer}/coverage, la couche en 1"))
+        << layer;
+    grpc::ClientContext ctx;
+    v1::ImportNeedsRequest needs;
+    needs.set_parent("areaLayers/" + layer);
+    needs.set_csv("code,besoin\nALMA,1\n");
+    v1::ImportNeedsResponse imported;
+    st = stub_->ImportNeeds(&ctx, needs, &imported);
+    EXPECT_EQ(code(st), grpc::StatusCode::INVALID_ARGUMENT) << layer;
+    EXPECT_THAT(Violations(st), HasSubstr("[pattern] areaLayers/{layer}, la couche en 1")) << layer;
+  }
   // Numbers: NaN, infinities, negative, past the bound; negative page sizes.
   for (double reach :
        {std::nan(""), std::numeric_limits<double>::infinity(), -1.0, 0.5, 100001.0, 1e308}) {

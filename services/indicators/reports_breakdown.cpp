@@ -18,15 +18,6 @@
 namespace passerelle::indicators::reports {
 namespace {
 
-// A layer id of the venues service: lower-case letters, digits and dashes, at most 40.
-bool IsLayerId(std::string_view id) {
-  if (id.empty() || id.size() > 40) return false;
-  for (char c : id) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 BySex Of(const v1::SexSplit& s) { return {s.femme(), s.homme(), s.autre(), s.non_communique()}; }
 
 void Add(BySex& to, const BySex& v) {
@@ -344,8 +335,8 @@ absl::StatusOr<BreakdownQuery> ParseBreakdownRequest(const v1::GetBreakdownReque
   if (q.dimension == v1::AREA) {
     if (r.layer().empty()) {
       bad.push_back({"layer", "[required] obligatoire avec AREA : qpv, quartiers, iris..."});
-    } else if (!IsLayerId(r.layer())) {
-      bad.push_back({"layer", absl::StrCat("[pattern] minuscules, chiffres et tirets ; reçu ",
+    } else if (!api::IsLayerId(r.layer())) {
+      bad.push_back({"layer", absl::StrCat("[pattern] ", api::kLayerIdRule, " ; reçu ",
                                            text::Quote(r.layer(), 40))});
     }
     q.layer = r.layer();

@@ -12,14 +12,6 @@
 
 namespace passerelle::venues {
 
-bool ValidLayerId(std::string_view layer) {
-  if (layer.empty() || layer.size() > 40) return false;
-  for (char c : layer) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 namespace {
 
 constexpr size_t kMaxBytes = 64 << 20;

@@ -21,7 +21,4 @@ absl::StatusOr<std::vector<AreaFeature>> ParseAreaLayer(std::string_view geojson
                                                         const std::string& code_property,
                                                         const std::string& name_property);
 
-/// Whether a layer id is acceptable: 1 to 40 lower case letters, digits or dashes.
-bool ValidLayerId(std::string_view layer);
-
 }  // namespace passerelle::venues

@@ -811,11 +811,10 @@ grpc::Status Handler::Search(const v1::SearchVenuesRequest& request, grpc::ByteB
     const size_t colon = a.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == a.size() ||
         a.find(':', colon + 1) != std::string::npos ||
-        !ValidLayerId(std::string_view(a).substr(0, colon))) {
-      bad.push_back(
-          {absl::StrCat("areas[", i, "]"),
-           "[pattern] de la forme {couche}:{code}, la couche en 1 à 40 lettres minuscules, "
-           "chiffres ou tirets, par exemple qpv:QN05904M"});
+        !api::IsLayerId(std::string_view(a).substr(0, colon))) {
+      bad.push_back({absl::StrCat("areas[", i, "]"),
+                     absl::StrCat("[pattern] de la forme {couche}:{code}, la couche en ",
+                                  api::kLayerIdRule, ", par exemple qpv:QN05904M")});
     }
   }
   q.text = req->query();

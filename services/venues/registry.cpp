@@ -846,11 +846,10 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
 absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const std::string& title,
                                               std::string_view geojson, std::string code_property,
                                               std::string name_property, absl::Time deadline) {
-  if (!ValidLayerId(layer)) {
+  if (!api::IsLayerId(layer)) {
     return api::InvalidArgument(
         "couche invalide",
-        {{"layer", absl::StrCat("[pattern] 1 à 40 lettres minuscules, chiffres ou tirets, par "
-                                "exemple qpv, reçu « ",
+        {{"layer", absl::StrCat("[pattern] ", api::kLayerIdRule, ", par exemple qpv, reçu « ",
                                 text::Quote(layer), " »")}});
   }
   // Read by QGIS in every /collections page and by the map: checked and bounded as every text
@@ -879,15 +878,7 @@ namespace {
 
 // A layer id out of `areaLayers/{layer}`, with the layer rule.
 absl::StatusOr<std::string> LayerOf(const std::string& name, const std::string& field) {
-  auto parts = kAreaLayerName.Parse(name, field);
-  if (!parts.ok()) return parts.status();
-  if (!ValidLayerId((*parts)[0])) {
-    return api::InvalidName(field,
-                            "[pattern] areaLayers/{layer}, la couche en 1 à 40 lettres "
-                            "minuscules, chiffres ou tirets",
-                            name);
-  }
-  return (*parts)[0];
+  return api::ParseLayerName(kAreaLayerName, name, field);
 }
 
 }  // namespace
@@ -933,7 +924,7 @@ absl::StatusOr<Registry::AreaResult> Registry::ListAreas(const std::string& pare
 absl::StatusOr<Repository::AreaCount> Registry::GetArea(const std::string& name) {
   auto parts = kAreaName.Parse(name, "name");
   if (!parts.ok()) return parts.status();
-  if (!ValidLayerId((*parts)[0])) {
+  if (!api::IsLayerId((*parts)[0])) {
     return api::InvalidName("name",
                             "[pattern] areaLayers/{layer}/areas/{code}, la couche en 1 à 40 "
                             "lettres minuscules, chiffres ou tirets",
