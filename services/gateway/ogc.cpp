@@ -546,7 +546,7 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
   for (std::string_view piece : text::Split(query, '&')) {
     if (piece.empty()) continue;
     if (++count > kMaxQueryParameters) {
-      return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
+      return Invalid("query", absl::StrCat("[size] plus de ", kMaxQueryParameters, " paramètres"));
     }
     absl::StatusOr<std::pair<std::string, std::string>> read = ReadPiece(piece);
     if (!read.ok()) return read.status();
@@ -676,7 +676,7 @@ absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::
   for (std::string_view piece : text::Split(query, '&')) {
     if (piece.empty()) continue;
     if (++count > kMaxQueryParameters) {
-      return Invalid("query", absl::StrCat("plus de ", kMaxQueryParameters, " paramètres"));
+      return Invalid("query", absl::StrCat("[size] plus de ", kMaxQueryParameters, " paramètres"));
     }
     absl::StatusOr<std::pair<std::string, std::string>> read = ReadPiece(piece);
     if (!read.ok()) return read.status();

@@ -106,8 +106,15 @@ TEST_F(TranscodeTest, UnknownOrBadQueryParametersAreNamed) {
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?query=%4")), "query");
   EXPECT_EQ(Field(Build("GET", "/v1/venues:search?near=1")), "near");
   EXPECT_EQ(Field(Build("GET", "/v1/venues/abc?name=venues/other")), "name");
+  // A filter's 100 values with the other parameters of a search pass; past 500 parameters, no.
+  std::string full = "/v1/venues:search?near.latitude=50.69&near.longitude=3.17&page_size=5";
+  for (int i = 0; i < 100; ++i) full += absl::StrCat("&areas=qpv:QN0590", i);
+  const auto full_request = Parse<v1::SearchVenuesRequest>(Build("GET", full));
+  EXPECT_EQ(full_request.areas_size(), 100);
+  EXPECT_EQ(full_request.areas(99), "qpv:QN059099");
+  EXPECT_EQ(full_request.page_size(), 5);
   std::string many = "/v1/venues:search?";
-  for (int i = 0; i < 101; ++i) many += "areas=a&";
+  for (int i = 0; i < 501; ++i) many += "areas=a&";
   EXPECT_EQ(Field(Build("GET", many)), "query");
   std::string huge = "/v1/venues:search?query=" + std::string(9000, 'a');
   EXPECT_EQ(Field(Build("GET", huge)), "query");
