@@ -472,7 +472,9 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   // A spreadsheet saved in Windows-1252 or Latin-1 is read as such, as the sync reads it: not
   // half its rows stored and every row with an accent refused (tester 25, M8).
   auto decoded = text::DecodeFile(text);
-  if (!decoded) return absl::InvalidArgumentError(std::string(text::kUtf16Refusal));
+  if (!decoded) {
+    return absl::InvalidArgumentError(absl::StrCat("[encoding] ", text::kUtf16Refusal));
+  }
   const char delimiter = csv::SniffDelimiter(decoded->utf8());
   auto table = csv::Parse(decoded->utf8(), delimiter);
   if (!table.ok()) return table.status();
@@ -488,14 +490,23 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
   for (size_t c = 0; c < table->header.size(); ++c) {
     const std::string& h = table->header[c];
     if (auto bad = text::FirstInvalidUtf8(h)) {
-      return absl::InvalidArgumentError(absl::StrCat("en-tête illisible : la colonne ", c + 1,
-                                                     " n'est pas en UTF-8 (octet ", *bad + 1,
+      return absl::InvalidArgumentError(absl::StrCat("[utf8] en-tête illisible : la colonne ",
+                                                     c + 1, " n'est pas en UTF-8 (octet ", *bad + 1,
                                                      ") ; enregistrez le fichier en UTF-8"));
     }
     if (text::FirstControl(h) || h.size() > 200) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("en-tête illisible : colonne ", c + 1, " « ", text::Quote(h, 40), " »"));
+      return absl::InvalidArgumentError(absl::StrCat("[header] en-tête illisible : colonne ", c + 1,
+                                                     " « ", text::Quote(h, 40), " »"));
     }
+  }
+  // Blank first lines are no header: said so, rather than "required columns missing" with an
+  // empty list of unrecognised ones (tester 27, L5).
+  if (std::all_of(table->header.begin(), table->header.end(), [](const std::string& h) {
+        return h.find_first_not_of(" \t") == std::string::npos;
+      })) {
+    return absl::InvalidArgumentError(
+        "[header] la première ligne est vide : le fichier doit commencer par l'en-tête du "
+        "standard national (id, pivot, nom, ...)");
   }
   const bool v01 = IsV01Header(table->header);
   std::vector<int> column_of;  // file column -> kept (0) or not a known field (-1)
@@ -510,9 +521,9 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     column_of.push_back(known ? 0 : -1);
     // Two columns of one field: which one a row means is anybody's guess (tester 25, M6).
     if (known && !known_at.emplace(h, c + 1).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("en-tête ambigu : la colonne « ", text::Quote(h, 40), " » est nommée deux ",
-                       "fois (colonnes ", known_at[h], " et ", c + 1, ") ; gardez-en une"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "[unique] en-tête ambigu : la colonne « ", text::Quote(h, 40), " » est nommée deux ",
+          "fois (colonnes ", known_at[h], " et ", c + 1, ") ; gardez-en une"));
     }
   }
   std::vector<std::string> missing;
@@ -529,7 +540,8 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
     }
     if (out.ignored_columns.size() > 10) unknown.push_back("…");
     return absl::InvalidArgumentError(absl::StrCat(
-        "ce n'est pas un fichier du standard national des lieux de médiation numérique : "
+        "[required] ce n'est pas un fichier du standard national des lieux de médiation "
+        "numérique : "
         "colonnes obligatoires absentes : ",
         absl::StrJoin(missing, ", "),
         " ; colonnes non reconnues : ", unknown.empty() ? "aucune" : absl::StrJoin(unknown, ", "),

@@ -25,6 +25,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using ::testing::StartsWith;
 
 std::string Read(const std::string& path) {
   std::ifstream in(path);
@@ -253,14 +254,25 @@ TEST(ImportFileTest, ASingleByteFileIsConvertedAndATwiceNamedColumnRefused) {
                                 "a,21590512800017,Nom A,Roubaix,59100,2 rue,2024-04-02,Nom B\r\n",
                                 "s");
   ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(std::string(twice.status().message()), StartsWith("[unique] "));
   EXPECT_THAT(twice.status().message(), HasSubstr("« nom »"));
   EXPECT_THAT(twice.status().message(), HasSubstr("colonnes 3 et 8"));
+  // Each file-level refusal names its rule first; blank first lines are said to be no header.
+  for (const auto& [file, rule] : std::vector<std::pair<std::string, std::string>>{
+           {"\n\n\n", "[header] la première ligne est vide"},
+           {" , \r\na,b\r\n", "[header] la première ligne est vide"},
+           {"name,city\r\nEspace,Roubaix\r\n", "[required] "}}) {
+    auto refused = ParseNationalCsv(Standard::V102(), file, "s");
+    ASSERT_FALSE(refused.ok()) << file;
+    EXPECT_THAT(std::string(refused.status().message()), StartsWith(rule)) << file;
+  }
   // A UTF-16 file is refused as such, as sync and the needs reader refuse it, not as a header
   // "not in UTF-8".
   std::string utf16 = "\xFF\xFE";
   for (char c : header) utf16.append({c, '\0'});
   auto wide = ParseNationalCsv(Standard::V102(), utf16, "s");
   ASSERT_FALSE(wide.ok());
+  EXPECT_THAT(std::string(wide.status().message()), StartsWith("[encoding] "));
   EXPECT_THAT(wide.status().message(), HasSubstr("UTF-16"));
 }
 

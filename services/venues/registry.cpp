@@ -807,7 +807,7 @@ absl::StatusOr<Registry::ImportReport> Registry::Import(const std::string& sourc
   if (absl::Status s = CheckWritableSource(source); !s.ok()) return s;
   auto parsed = standard::ParseNationalCsv(standard_, csv_text, source);
   if (!parsed.ok()) {
-    return api::InvalidArgument(std::string(parsed.status().message()),
+    return api::InvalidArgument(absl::StrCat("fichier refusé : ", parsed.status().message()),
                                 {{"data", std::string(parsed.status().message())}});
   }
   if (parsed->rows == 0) {
