@@ -512,6 +512,8 @@ TEST_F(HardeningTest, ListFiltersFollowTheGrammarAndTokensAreSealed) {
            {"commune = Roubaix AND code_postal = \"ABC\"",
             "[format] position 23 : « ABC » n'est pas une valeur de code_postal"},
            {"source = \"-x\"", "[pattern] position 1 : « -x » n'est pas un identifiant de source"},
+           {"owner_organisation = CCAS",
+            "[pattern] position 1 : « CCAS » n'est pas un identifiant d'organisation"},
            {"couleur = bleu", "[field] position 1 : pas de filtre sur « couleur »"},
            {std::string("nom = \"a\0b\"", 11), "à l'octet 8"},
            {"referential_items : \"bad\"",

@@ -568,6 +568,15 @@ absl::StatusOr<ListQuery> Registry::ParseListQuery(const std::string& filter,
       bad.push_back(api::FilterViolation(c, "[pattern] referential_items vaut items/{item}"));
       continue;
     }
+    // An id no organisation can have matches nothing: a mistake to name (tester 27, L2). Empty
+    // stays: the venues without an owner.
+    if (c.field == "owner_organisation" && !value.empty() && !IsOrganisationId(value)) {
+      bad.push_back(api::FilterViolation(
+          c, absl::StrCat("[pattern] « ", text::Quote(value),
+                          " » n'est pas un identifiant d'organisation (2 à 63 lettres minuscules, "
+                          "chiffres et tirets)")));
+      continue;
+    }
     if (c.field == "state") {
       value = absl::AsciiStrToLower(value);
       if (value != "active" && value != "withdrawn") {
