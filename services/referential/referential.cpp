@@ -318,6 +318,10 @@ absl::StatusOr<Referential::ProposalPage> Referential::ListProposals(
     } else if (!state) {
       problem = absl::StrCat("[enum] état « ", text::Quote(c.value),
                              " » inconnu ; OPEN, ACCEPTED, REJECTED, APPLIED ou CLOSED");
+    } else if (!wanted.empty()) {
+      // Comparisons join by AND: a second state would select nothing (tester 27, L3), as a
+      // second source does in ListConflicts.
+      problem = "[unique] state se nomme une fois : une proposition n'a qu'un état";
     }
     if (!problem.empty()) {
       return api::InvalidArgument("filtre invalide", {api::FilterViolation(c, problem)});

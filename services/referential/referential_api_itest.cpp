@@ -336,7 +336,8 @@ TEST_F(ReferentialApiTest, FiltersOutsideTheSubsetAreRefusedWithThePosition) {
            {"state = SOON", "[enum] position 1 : état « SOON » inconnu"},
            {"state = OPEN AND kind = add", "[field] position 18 : champ « kind » inconnu"},
            {"state != OPEN", "[filter] position 1 : state ne prend que ="},
-           {"state =", "[filter] position 8 : valeur manquante"}}) {
+           {"state =", "[filter] position 8 : valeur manquante"},
+           {"state = OPEN AND state = CLOSED", "[unique] position 18 : state se nomme une fois"}}) {
     req.set_filter(bad);
     grpc::Status st = ListProposals(req, &resp);
     ExpectRefused(st, "filter");
