@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -350,6 +351,7 @@ struct Compiled {
   std::vector<std::string> terms;
   uint64_t term_starts = 0;
   bool lists = false;  // a filter on typologie, referential items or areas (tested on the entry)
+  bool great_circle = false;  // a circle reaching past kFlatLimitDeg: see GreatCircle
 };
 
 // Longitude spans a circle or box covers: one, or two when it crosses the antimeridian (a box
@@ -361,6 +363,26 @@ struct Area {
 };
 
 constexpr double kMetersPerDeg = 6371008.8 * M_PI / 180;
+
+// Up to this latitude a circle is measured on the plane tangent to its centre; a circle that
+// reaches past it is measured on the sphere. Near a pole meridians converge too fast for the
+// plane (a venue across the pole would seem 180 degrees of longitude away) and a circle may
+// hold the pole itself.
+constexpr double kFlatLimitDeg = 60;
+
+bool GreatCircle(const SearchQuery& q) {
+  return q.has_circle && std::abs(q.lat) + q.radius_m / kMetersPerDeg > kFlatLimitDeg;
+}
+
+// Great-circle distance in meters (haversine), for circles near a pole.
+double GreatCircleMeters(double lat1, double lon1, double lat2, double lon2) {
+  const double to_rad = M_PI / 180;
+  const double s_lat = std::sin((lat2 - lat1) * to_rad / 2);
+  const double s_lon = std::sin((lon2 - lon1) * to_rad / 2);
+  const double h =
+      s_lat * s_lat + std::cos(lat1 * to_rad) * std::cos(lat2 * to_rad) * s_lon * s_lon;
+  return 2 * (kMetersPerDeg * 180 / M_PI) * std::asin(std::min(1.0, std::sqrt(h)));
+}
 
 Area AreaOf(const SearchQuery& q) {
   Area a{q.min_lat, q.max_lat, {}};
@@ -414,6 +436,7 @@ Compiled Compile(const SearchIndex::Impl& im, const SearchQuery& q) {
   c.lists = !q.any_of[static_cast<size_t>(F::kTypologie)].empty() ||
             !q.any_of[static_cast<size_t>(F::kReferentialItems)].empty() ||
             !q.any_of[static_cast<size_t>(F::kAreas)].empty();
+  c.great_circle = GreatCircle(q);
   c.terms = text::Words(q.text);
   for (const auto& t : c.terms) {
     if (t.size() >= 3) c.term_starts |= PrefixBit(t);
@@ -481,6 +504,19 @@ Source Candidates(const SearchIndex::Impl& im, const SearchQuery& q, const Compi
     for (const auto& [w, e] : area.spans) {
       cells += (Row(area.max_lat) - Row(area.min_lat) + 1.0) * (Col(e) - Col(w) + 1.0);
     }
+    if (c.great_circle) {
+      // Near a pole the cells' distances (ReachOf) are the plane's: every non-empty cell of the
+      // circle's band of latitude is walked whole, nothing skipped or taken unmeasured.
+      out.grid = true;
+      const int first = Row(area.min_lat), last = Row(area.max_lat);
+      for (const auto& [key, slots] : im.grid) {
+        const int row = static_cast<int>(key >> 32);
+        if (row >= first && row <= last) {
+          out.cells.push_back({&slots, {0, std::numeric_limits<double>::infinity()}, false});
+        }
+      }
+      return out;
+    }
     if (cells > static_cast<double>(im.grid.size()) * 4 + 64) {
       // A huge area: walking its empty cells would cost more than testing every venue.
       for (const auto& [id, e] : im.entries) {
@@ -529,9 +565,10 @@ Source Candidates(const SearchIndex::Impl& im, const SearchQuery& q, const Compi
 
 // Step 3: the exact tests, cheapest first, in two parts. First what a grid slot holds: the
 // enumerations and the area; the distance in meters (circle) or -1.
-// Within a search radius (at most 100 km) the local flat-earth distance differs from the
-// great-circle one by far less than a meter per kilometre: it filters, orders and is returned
-// without trigonometry per candidate.
+// On the plane tangent to the centre (meridians kept parallel) the distance differs from the
+// great-circle one by about tan(latitude) x (difference of latitude) / 2: under 0.1 % within
+// 5 km below 60 degrees, under 1.5 % at 100 km. It filters, orders and is returned without
+// trigonometry per candidate; a circle reaching past kFlatLimitDeg is measured on the sphere.
 ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool MatchesMasks(
     const std::array<uint64_t, kMaskedFields>& masks, const Compiled& c) {
   for (size_t k = 0; k < c.filters; ++k) {
@@ -548,7 +585,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline bool MatchesPlace(
     const Compiled& c, double lon_scale, double* distance) {
   if (!MatchesMasks(masks, c)) return false;
   *distance = -1;
-  if (q.has_circle) {
+  if (c.great_circle) {
+    const double d = GreatCircleMeters(q.lat, q.lon, lat, lon);
+    if (d > q.radius_m * 1.0000005) return false;
+    *distance = d;
+  } else if (q.has_circle) {
     double dlon = lon - q.lon;  // the short way round, across the antimeridian too
     if (dlon > 180) dlon -= 360;
     if (dlon < -180) dlon += 360;
