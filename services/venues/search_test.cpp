@@ -478,20 +478,24 @@ TEST(SearchIndex, PagesByNameWithoutFilterAreCompleteAndSeeWrites) {
   ExpectSameAsBruteForce(index, all, q, 0);
 }
 
+// Puts venue `id` ("Lieu <id>") at (lat, lon) into `index`.
+void PutAt(SearchIndex& index, const std::string& id, double lat, double lon, int revision = 1,
+           bool withdrawn = false) {
+  standard::Venue v;
+  v.id = id;
+  v.revision = revision;
+  v.withdrawn = withdrawn;
+  v.standard["nom"] = {"Lieu " + id};
+  v.standard["latitude"] = {absl::StrFormat("%.6f", lat)};
+  v.standard["longitude"] = {absl::StrFormat("%.6f", lon)};
+  index.Put(v);
+}
+
 TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
   const standard::Standard& standard = standard::Standard::V102();
   SearchIndex index(standard);
   auto put = [&](const std::string& id, double lat, double lon, int revision = 1,
-                 bool withdrawn = false) {
-    standard::Venue v;
-    v.id = id;
-    v.revision = revision;
-    v.withdrawn = withdrawn;
-    v.standard["nom"] = {"Lieu " + id};
-    v.standard["latitude"] = {absl::StrFormat("%.6f", lat)};
-    v.standard["longitude"] = {absl::StrFormat("%.6f", lon)};
-    index.Put(v);
-  };
+                 bool withdrawn = false) { PutAt(index, id, lat, lon, revision, withdrawn); };
   // 1,000 m north of the centre is in a 1,000 m radius; 1,010 m is not.
   put("a", 50.0 + 1000 / kMetersPerDeg, 3.0);
   put("b", 50.0 + 1010 / kMetersPerDeg, 3.0);
@@ -524,15 +528,7 @@ TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
 // too far).
 TEST(SearchIndex, CirclesNearAPoleAreMeasuredOnTheSphere) {
   SearchIndex index(standard::Standard::V102());
-  auto put = [&](const std::string& id, double lat, double lon) {
-    standard::Venue v;
-    v.id = id;
-    v.revision = 1;
-    v.standard["nom"] = {"Lieu " + id};
-    v.standard["latitude"] = {absl::StrFormat("%.6f", lat)};
-    v.standard["longitude"] = {absl::StrFormat("%.6f", lon)};
-    index.Put(v);
-  };
+  auto put = [&](const std::string& id, double lat, double lon) { PutAt(index, id, lat, lon); };
   put("across", 89.999, 180);  // 222 m from (89.999, 0) over the pole
   put("side", 89.999, 90);     // 157 m
   put("far", 89.99, 0);        // 1,000 m, outside 300 m
