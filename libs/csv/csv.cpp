@@ -70,7 +70,7 @@ absl::StatusOr<Table> Parse(std::string_view text, char delimiter) {
       // it costs memory.
       if (row.size() >= kMaxColumns) {
         return absl::InvalidArgumentError(
-            absl::StrCat("ligne ", row_line, " : plus de ", kMaxColumns, " colonnes"));
+            absl::StrCat("[size] ligne ", row_line, " : plus de ", kMaxColumns, " colonnes"));
       }
     } else if (c == '\r') {
       if (i + 1 < text.size() && text[i + 1] == '\n') continue;
@@ -85,12 +85,13 @@ absl::StatusOr<Table> Parse(std::string_view text, char delimiter) {
     }
   }
   if (quoted) {
-    return absl::InvalidArgumentError(absl::StrCat("ligne ", row_line,
+    return absl::InvalidArgumentError(absl::StrCat("[format] ligne ", row_line,
                                                    " : un guillemet ouvert ligne ", quote_line,
                                                    " n'est jamais fermé (fichier tronqué ?)"));
   }
   if (row_started) end_row();
-  if (t.header.empty()) return absl::InvalidArgumentError("fichier vide : aucune ligne d'en-tête");
+  if (t.header.empty())
+    return absl::InvalidArgumentError("[header] fichier vide : aucune ligne d'en-tête");
   return t;
 }
 

@@ -613,7 +613,7 @@ absl::StatusOr<SourceFile> ReadSource(const standard::Standard& standard,
   auto decoded = text::DecodeFile(file, declared);
   if (!decoded) {
     return absl::InvalidArgumentError(
-        absl::StrCat("fichier refusé, rien n'a été modifié : ", text::kUtf16Refusal));
+        absl::StrCat("fichier refusé, rien n'a été modifié : [encoding] ", text::kUtf16Refusal));
   }
   if (absl::Status s = CheckNotBinary(file); !s.ok()) {
     return absl::InvalidArgumentError(

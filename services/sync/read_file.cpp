@@ -22,18 +22,18 @@ absl::Status CheckNotBinary(std::string_view body) {
   for (const auto& m : kMagic) {
     if (body.starts_with(m.bytes)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("c'est ", std::string(m.what), ", pas un fichier CSV"));
+          absl::StrCat("[format] c'est ", std::string(m.what), ", pas un fichier CSV"));
     }
   }
   if (const size_t nul = body.find('\0'); nul != std::string_view::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("fichier binaire (octet nul à la position ",
-                                                   nul + 1, "), pas un fichier CSV"));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "[format] fichier binaire (octet nul à la position ", nul + 1, "), pas un fichier CSV"));
   }
   return absl::OkStatus();
 }
 
 absl::Status CheckCsvBody(std::string_view body) {
-  if (body.empty()) return absl::InvalidArgumentError("fichier vide (0 octet)");
+  if (body.empty()) return absl::InvalidArgumentError("[header] fichier vide (0 octet)");
   if (absl::Status s = CheckNotBinary(body); !s.ok()) return s;
   std::string_view start = body;
   if (start.starts_with("\xEF\xBB\xBF")) start.remove_prefix(3);
@@ -41,19 +41,21 @@ absl::Status CheckCsvBody(std::string_view body) {
                             start.front() == '\r' || start.front() == '\n')) {
     start.remove_prefix(1);
   }
-  if (start.empty()) return absl::InvalidArgumentError("fichier sans contenu (blancs seulement)");
+  if (start.empty())
+    return absl::InvalidArgumentError("[header] fichier sans contenu (blancs seulement)");
   if (start.front() == '<') {
     return absl::InvalidArgumentError(
-        "c'est une page HTML ou un document XML (page d'erreur ou de connexion ?), pas un fichier "
+        "[format] c'est une page HTML ou un document XML (page d'erreur ou de connexion ?), pas un "
+        "fichier "
         "CSV");
   }
   if (start.front() == '{' || start.front() == '[') {
-    return absl::InvalidArgumentError("c'est un document JSON, pas un fichier CSV");
+    return absl::InvalidArgumentError("[format] c'est un document JSON, pas un fichier CSV");
   }
   const std::string_view header = start.substr(0, start.find('\n'));
   if (auto bad = text::FirstInvalidUtf8(header)) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "en-tête illisible : pas en UTF-8 (octet ", *bad + 1,
+        "[utf8] en-tête illisible : pas en UTF-8 (octet ", *bad + 1,
         " de la première ligne, fichier en Latin-1 ou Windows-1252 ?) ; enregistrez-le en UTF-8"));
   }
   return absl::OkStatus();
@@ -72,7 +74,7 @@ absl::StatusOr<standard::ParsedFile> ReadFile(const standard::Standard& standard
   }
   if (parsed->rows == 0) {
     return absl::InvalidArgumentError(
-        "le fichier n'a aucune ligne de lieu (en-tête seul) : rien n'a été modifié");
+        "[required] le fichier n'a aucune ligne de lieu (en-tête seul) : rien n'a été modifié");
   }
   // A last row with too few columns and no line break after it: the transfer stopped mid-row.
   if (!file.ends_with('\n') && !parsed->rejected.empty() &&

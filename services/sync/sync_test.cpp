@@ -507,15 +507,16 @@ class SyncerTest : public ::testing::Test {
 TEST(ReadFileTest, RefusesWhatIsNotTheStandardsCsv) {
   const std::string good = File(Rows(2));
   const std::pair<std::string, std::string> cases[] = {
-      {"", "fichier vide"},
-      {"\x89PNG\r\n\x1a\n", "image PNG"},
-      {"<!DOCTYPE html><html>", "page HTML"},
-      {"[{\"id\": 1}]", "document JSON"},
-      {std::string("id,nom\n\0", 8), "octet nul"},
-      {" \r\n\t", "blancs seulement"},
-      {"id,nom,caf\xE9\n", "pas en UTF-8"},
-      {"name,city,zip\r\nEspace,Roubaix,59100\r\n", "fichier illisible"},
-      {File({}), "aucune ligne de lieu"},
+      {"", "[header] fichier vide"},
+      {"\x89PNG\r\n\x1a\n", "[format] c'est une image PNG"},
+      {"<!DOCTYPE html><html>", "[format] c'est une page HTML"},
+      {"[{\"id\": 1}]", "[format] c'est un document JSON"},
+      {std::string("id,nom\n\0", 8), "[format] fichier binaire (octet nul"},
+      {" \r\n\t", "[header] fichier sans contenu (blancs seulement)"},
+      {"id,nom,caf\xE9\n", "[utf8] en-tête illisible : pas en UTF-8"},
+      {"name,city,zip\r\nEspace,Roubaix,59100\r\n",
+       "fichier illisible, rien n'a été modifié : [required]"},
+      {File({}), "[required] le fichier n'a aucune ligne de lieu"},
       {good + "\"reg-9\",\"21590512800009\"", "fichier tronqué à la ligne 4"},
   };
   for (const auto& [file, message] : cases) {
