@@ -121,7 +121,7 @@ bool IsCanonicalUuid(std::string_view s) {
 }
 
 bool IsLayerId(std::string_view layer) {
-  if (layer.empty() || layer.size() > 40) return false;
+  if (layer.empty() || layer.size() > 40 || layer.front() == '-') return false;
   for (char c : layer) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }

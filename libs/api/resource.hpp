@@ -59,10 +59,12 @@ std::optional<int64_t> ParsePositiveId(std::string_view segment);
 bool IsCanonicalUuid(std::string_view s);
 
 /// True for an area layer id (`areaLayers/{layer}`, the `qpv` of `qpv:QN05904M`): 1 to 40
-/// lower-case ASCII letters, digits or dashes. Venues keeps the layers; indicators names them.
+/// lower-case ASCII letters, digits or dashes, not starting with a dash (as organisation ids).
+/// Venues keeps the layers; indicators names them.
 bool IsLayerId(std::string_view layer);
 /// The rule IsLayerId checks, in French, for refusals.
-inline constexpr char kLayerIdRule[] = "1 à 40 lettres minuscules, chiffres ou tirets";
+inline constexpr char kLayerIdRule[] =
+    "1 à 40 lettres minuscules, chiffres ou tirets, sans tiret au début";
 /// The layer of `name`, the first variable of `pattern` (`areaLayers/{layer}...`): Parse's
 /// refusals, and `[pattern]` on `field` when that variable is not a layer id.
 absl::StatusOr<std::string> ParseLayerName(const ResourcePattern& pattern, std::string_view name,

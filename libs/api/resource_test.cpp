@@ -56,8 +56,9 @@ TEST(LayerNameTest, OneRuleForEveryServiceNamingALayer) {
     ASSERT_TRUE(v.ok()) << v.status();
     EXPECT_EQ(*v, layer);
   }
-  for (std::string layer : {std::string("QPV"), std::string("qpv_2024"), std::string("Épeule"),
-                            std::string(41, 'a'), std::string("q.v")}) {
+  for (std::string layer :
+       {std::string("QPV"), std::string("qpv_2024"), std::string("Épeule"), std::string(41, 'a'),
+        std::string("q.v"), std::string("-"), std::string("-qpv")}) {
     EXPECT_FALSE(IsLayerId(layer)) << layer;
     auto v = ParseLayerName(coverage, "areaLayers/" + layer + "/coverage", "name");
     ASSERT_FALSE(v.ok()) << layer;
