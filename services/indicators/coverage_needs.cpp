@@ -45,13 +45,13 @@ std::optional<double> Number(std::string_view cell, bool decimal_comma) {
 
 absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<std::string>& codes) {
   if (bytes.size() > kMaxNeedsBytes) {
-    return FileError(absl::StrCat("plus de ", kMaxNeedsBytes >> 20, " Mio"));
+    return FileError(absl::StrCat("[size] plus de ", kMaxNeedsBytes >> 20, " Mio"));
   }
   auto decoded = text::DecodeFile(bytes);
-  if (!decoded) return FileError(std::string(text::kUtf16Refusal));
+  if (!decoded) return FileError(absl::StrCat("[encoding] ", text::kUtf16Refusal));
   const std::string_view utf8 = decoded->utf8();
   if (utf8.find_first_not_of(" \t\n\v\f\r") == std::string_view::npos) {
-    return FileError("fichier vide");
+    return FileError("[header] fichier vide");
   }
   const char delimiter = csv::SniffDelimiter(utf8);
   auto table = csv::Parse(utf8, delimiter);
@@ -67,7 +67,7 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
     if (!known) {
       unknown.push_back(text::Quote(name, 40));
     } else if (!column.emplace(name, i).second) {
-      return FileError(absl::StrCat("colonne « ", name, " » en double"));
+      return FileError(absl::StrCat("[unique] colonne « ", name, " » en double"));
     }
   }
   std::vector<std::string> missing;
@@ -77,14 +77,15 @@ absl::StatusOr<ParsedNeeds> ParseNeeds(std::string_view bytes, const std::set<st
     if (!column.contains(required)) missing.push_back(required);
   }
   if (!missing.empty()) {
-    return FileError(absl::StrCat("colonnes obligatoires absentes : ", absl::StrJoin(missing, ", "),
-                                  " (en-tête attendu : code,population[,score_global])"));
+    return FileError(
+        absl::StrCat("[required] colonnes obligatoires absentes : ", absl::StrJoin(missing, ", "),
+                     " (en-tête attendu : code,population[,score_global])"));
   }
   if (!unknown.empty()) {
-    return FileError(absl::StrCat("colonnes inconnues : ", absl::StrJoin(unknown, ", ")));
+    return FileError(absl::StrCat("[unknown] colonnes inconnues : ", absl::StrJoin(unknown, ", ")));
   }
   if (table->rows.size() > kMaxNeedsRows) {
-    return FileError(absl::StrCat("plus de ", kMaxNeedsRows, " lignes"));
+    return FileError(absl::StrCat("[size] plus de ", kMaxNeedsRows, " lignes"));
   }
   ParsedNeeds out;
   Errors errors(&out);

@@ -14,6 +14,7 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::Field;
+using ::testing::MatchesRegex;
 
 TEST(WeekOf, ReadsTheReferenceWeekByQuarters) {
   auto week = WeekOf("Mo-Fr 09:00-12:00; Sa 18:30-20:00");
@@ -259,6 +260,11 @@ TEST(ParseNeeds, RefusesWhatIsNotANeedsFile) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(api::Violations(r.status()),
                 ElementsAre(Field(&api::FieldViolation::field, "csv")));
+    // Each refusal names its rule first, as row errors do (tester 28).
+    EXPECT_THAT(
+        api::Violations(r.status()),
+        ElementsAre(Field(&api::FieldViolation::description, MatchesRegex(R"(\[[a-z0-9]+\] .*)"))))
+        << bad;
   }
 }
 
