@@ -166,17 +166,19 @@ std::optional<double> ParseNumber(std::string_view s) {
 absl::Status ReadBbox(std::string_view value, v1::BoundingBox* box) {
   std::vector<std::string_view> parts = text::Split(value, ',');
   if (parts.size() != 4 && parts.size() != 6) {
-    return Invalid("bbox", absl::StrCat("4 nombres attendus, minLon,minLat,maxLon,maxLat (ou 6 "
-                                        "avec les altitudes), reçu ",
-                                        parts.size(), " valeur(s)"));
+    return Invalid("bbox",
+                   absl::StrCat("[format] 4 nombres attendus, minLon,minLat,maxLon,maxLat (ou 6 "
+                                "avec les altitudes), reçu ",
+                                parts.size(), " valeur(s)"));
   }
   const bool three_d = parts.size() == 6;
   double v[6];
   for (size_t i = 0; i < parts.size(); ++i) {
     std::optional<double> d = ParseNumber(text::StripSpaces(parts[i]));
     if (!d) {
-      return Invalid("bbox", absl::StrCat("valeur ", i + 1, " : nombre décimal attendu, reçu « ",
-                                          text::Quote(parts[i], 30), " »"));
+      return Invalid("bbox",
+                     absl::StrCat("[number] valeur ", i + 1, " : nombre décimal attendu, reçu « ",
+                                  text::Quote(parts[i], 30), " »"));
     }
     v[i] = *d;
   }
@@ -192,12 +194,12 @@ absl::Status ReadBbox(std::string_view value, v1::BoundingBox* box) {
   for (const Edge& e : edges) {
     if (!std::isfinite(v[e.index]) || std::abs(v[e.index]) > e.limit) {
       return Invalid(
-          "bbox", absl::StrCat(e.name, " doit être entre -", e.limit, " et ", e.limit,
+          "bbox", absl::StrCat("[range] ", e.name, " doit être entre -", e.limit, " et ", e.limit,
                                " (degrés WGS84), reçu « ", text::Quote(parts[e.index], 30), " »"));
     }
   }
   if (three_d && (!std::isfinite(v[2]) || !std::isfinite(v[5]))) {
-    return Invalid("bbox", "les altitudes doivent être des nombres finis");
+    return Invalid("bbox", "[number] les altitudes doivent être des nombres finis");
   }
   box->set_min_longitude(v[edges[0].index]);
   box->set_min_latitude(v[edges[1].index]);
@@ -206,8 +208,8 @@ absl::Status ReadBbox(std::string_view value, v1::BoundingBox* box) {
   // minLon > maxLon is a box across the antimeridian (OGC API Features, and SearchVenues reads it
   // so); latitudes cannot wrap.
   if (box->min_latitude() > box->max_latitude()) {
-    return Invalid("bbox", absl::StrCat("boîte inversée : minLat (", text::Quote(parts[1], 30),
-                                        ") est au nord de maxLat (",
+    return Invalid("bbox", absl::StrCat("[order] boîte inversée : minLat (",
+                                        text::Quote(parts[1], 30), ") est au nord de maxLat (",
                                         text::Quote(parts[edges[3].index], 30), ")"));
   }
   return absl::OkStatus();
@@ -221,7 +223,7 @@ absl::StatusOr<int> ReadLimit(std::string_view value) {
   if (!digits) {
     return Invalid(
         "limit",
-        absl::StrCat("entier de 1 à 999999999 attendu (au-delà de ", kOgcMaxLimit, ", ",
+        absl::StrCat("[range] entier de 1 à 999999999 attendu (au-delà de ", kOgcMaxLimit, ", ",
                      kOgcMaxLimit, " lieux par page), reçu « ", text::Quote(value, 30), " »"));
   }
   int limit = 0;
@@ -240,14 +242,15 @@ absl::Status CheckPlainQuery(std::string_view query, bool geojson) {
         DecodeQueryComponent(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
     if (!name || !value || !text::IsValidUtf8(*name) || name->size() > 100 ||
         text::FirstControl(*name)) {
-      return Invalid("query", absl::StrCat("paramètre illisible : « ", text::Quote(piece), " »"));
+      return Invalid("query",
+                     absl::StrCat("[format] paramètre illisible : « ", text::Quote(piece), " »"));
     }
     if (*name != "f") {
-      return Invalid(*name, "paramètre inconnu : cette page n'accepte que « f »");
+      return Invalid(*name, "[unknown] paramètre inconnu : cette page n'accepte que « f »");
     }
-    if (!seen.insert(*name).second) return Invalid(*name, "paramètre répété");
+    if (!seen.insert(*name).second) return Invalid(*name, "[unique] paramètre répété");
     if (*value != "json" && !(geojson && *value == "geojson")) {
-      return Invalid("f", absl::StrCat("format « ", text::Quote(*value, 30),
+      return Invalid("f", absl::StrCat("[enum] format « ", text::Quote(*value, 30),
                                        " » non disponible : json", geojson ? " ou geojson" : ""));
     }
   }
@@ -307,14 +310,16 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadPiece(std::string_view p
   std::optional<std::string> value =
       DecodeQueryComponent(eq == std::string_view::npos ? "" : piece.substr(eq + 1));
   if (!name || !value || !text::IsValidUtf8(*name)) {
-    return Invalid("query", absl::StrCat("séquence % invalide dans « ", text::Quote(piece), " »"));
+    return Invalid(
+        "query", absl::StrCat("[encoding] séquence % invalide dans « ", text::Quote(piece), " »"));
   }
   if (name->empty() || name->size() > 100 || text::FirstControl(*name)) {
-    return Invalid("query",
-                   absl::StrCat("nom de paramètre illisible : « ", text::Quote(*name), " »"));
+    return Invalid("query", absl::StrCat("[format] nom de paramètre illisible : « ",
+                                         text::Quote(*name), " »"));
   }
   if (value->size() > kMaxQueryValueBytes) {
-    return Invalid(*name, absl::StrCat("valeur de plus de ", kMaxQueryValueBytes, " octets"));
+    return Invalid(*name,
+                   absl::StrCat("[size] valeur de plus de ", kMaxQueryValueBytes, " octets"));
   }
   return std::make_pair(*std::move(name), *std::move(value));
 }
@@ -325,7 +330,7 @@ absl::StatusOr<std::string> ReadPageToken(const std::string& value) {
       std::all_of(value.begin(), value.end(), [](char c) { return c > 0x20 && c < 0x7f; });
   if (!printable) {
     return Invalid("page_token",
-                   "jeton illisible : reprenez le lien « next » ou « prev » de la page");
+                   "[token] jeton illisible : reprenez le lien « next » ou « prev » de la page");
   }
   return value;
 }
@@ -554,7 +559,7 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
     const std::string* value = &read->second;
     const Filter* filter = FindFilter(*name);
     if (filter == nullptr && !seen.insert(*name).second) {
-      return Invalid(*name, "paramètre répété");
+      return Invalid(*name, "[unique] paramètre répété");
     }
     if (*name != "page_token") out.echo.emplace_back(piece);
 
@@ -573,12 +578,12 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
       search.set_page_token(*token);
     } else if (*name == "resultType") {
       if (*value != "results" && *value != "hits") {
-        return Invalid("resultType", "« results » ou « hits » attendu");
+        return Invalid("resultType", "[enum] « results » ou « hits » attendu");
       }
       out.hits = *value == "hits";
     } else if (*name == "f") {
       if (*value != "json" && *value != "geojson") {
-        return Invalid("f", absl::StrCat("format « ", text::Quote(*value, 30),
+        return Invalid("f", absl::StrCat("[enum] format « ", text::Quote(*value, 30),
                                          " » non disponible : json ou geojson"));
       }
     } else if (filter != nullptr) {
@@ -588,16 +593,16 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
         one = text::StripSpaces(one);
         if (one.empty()) {
           return Invalid(*name,
-                         "valeur vide : une ou plusieurs valeurs du standard, séparées "
+                         "[required] valeur vide : une ou plusieurs valeurs du standard, séparées "
                          "par « | »");
         }
         if (++values_per_filter[*name] > kMaxFilterValues) {
-          return Invalid(*name, absl::StrCat("au plus ", kMaxFilterValues, " valeurs"));
+          return Invalid(*name, absl::StrCat("[size] au plus ", kMaxFilterValues, " valeurs"));
         }
         if (spellings != nullptr) {
           auto at = std::find(spellings->begin(), spellings->end(), one);
           if (at == spellings->end()) {
-            return Invalid(*name, absl::StrCat("valeur « ", text::Quote(one, 60),
+            return Invalid(*name, absl::StrCat("[enum] valeur « ", text::Quote(one, 60),
                                                " » inconnue du standard ; valeurs admises : ",
                                                absl::StrJoin(*spellings, " | ")));
           }
@@ -614,7 +619,7 @@ absl::StatusOr<ItemsQuery> ParseItemsQuery(std::string_view query, const VenueFe
       std::vector<std::string> known = {"bbox",       "datetime",   "limit",
                                         "page_token", "resultType", "f"};
       for (const Filter& f : kFilters) known.emplace_back(f.property);
-      return Invalid(*name, absl::StrCat("paramètre inconnu ; paramètres admis : ",
+      return Invalid(*name, absl::StrCat("[unknown] paramètre inconnu ; paramètres admis : ",
                                          absl::StrJoin(known, ", ")));
     }
   }
@@ -628,14 +633,14 @@ absl::Status ReadDatetime(std::string_view value, v1::SearchVenuesRequest* searc
       "début/fin (2024-01-01T00:00:00Z/2024-06-30T23:59:59Z, ../2024-06-30, 2024-01-01/..)";
   const size_t slash = value.find('/');
   if (slash != std::string_view::npos && value.find('/', slash + 1) != std::string_view::npos) {
-    return Invalid("datetime", absl::StrCat("un seul « / » attendu : ", kForms));
+    return Invalid("datetime", absl::StrCat("[date] un seul « / » attendu : ", kForms));
   }
   auto end_of = [&](std::string_view part, bool end, std::optional<Instant>* out) -> absl::Status {
     if (slash != std::string_view::npos && (part.empty() || part == "..")) return absl::OkStatus();
     *out = ReadInstant(part, end);
     if (!*out) {
       return Invalid("datetime",
-                     absl::StrCat("« ", text::Quote(part, 40), " » illisible : ", kForms));
+                     absl::StrCat("[date] « ", text::Quote(part, 40), " » illisible : ", kForms));
     }
     return absl::OkStatus();
   };
@@ -649,7 +654,7 @@ absl::Status ReadDatetime(std::string_view value, v1::SearchVenuesRequest* searc
   }
   if (start && finish && start->time > finish->time) {
     return Invalid("datetime",
-                   absl::StrCat("intervalle inversé : le début (",
+                   absl::StrCat("[order] intervalle inversé : le début (",
                                 text::Quote(value.substr(0, slash), 40), ") est après la fin"));
   }
   if (start) search->set_min_date_maj(start->day);
@@ -681,7 +686,7 @@ absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::
     absl::StatusOr<std::pair<std::string, std::string>> read = ReadPiece(piece);
     if (!read.ok()) return read.status();
     const auto& [name, value] = *read;
-    if (!seen.insert(name).second) return Invalid(name, "paramètre répété");
+    if (!seen.insert(name).second) return Invalid(name, "[unique] paramètre répété");
     if (name != "page_token") out.echo.emplace_back(piece);
     if (name == "bbox") {
       if (absl::Status s = ReadBbox(value, list.mutable_within()); !s.ok()) return s;
@@ -690,9 +695,10 @@ absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::
       if (!l.ok()) return l.status();
       limit = *l;
     } else if (name == "datetime") {
-      return Invalid("datetime",
-                     "les zones n'ont pas de dimension temporelle : filtre non pris en charge "
-                     "sur cette collection");
+      return Invalid(
+          "datetime",
+          "[filter] les zones n'ont pas de dimension temporelle : filtre non pris en charge "
+          "sur cette collection");
     } else if (name == "page_token") {
       absl::StatusOr<std::string> token = ReadPageToken(value);
       if (!token.ok()) return token.status();
@@ -700,17 +706,17 @@ absl::StatusOr<AreaItemsQuery> ParseAreaItemsQuery(std::string_view layer, std::
       list.set_page_token(*token);
     } else if (name == "resultType") {
       if (value != "results" && value != "hits") {
-        return Invalid("resultType", "« results » ou « hits » attendu");
+        return Invalid("resultType", "[enum] « results » ou « hits » attendu");
       }
       out.hits = value == "hits";
     } else if (name == "f") {
       if (value != "json" && value != "geojson") {
-        return Invalid("f", absl::StrCat("format « ", text::Quote(value, 30),
+        return Invalid("f", absl::StrCat("[enum] format « ", text::Quote(value, 30),
                                          " » non disponible : json ou geojson"));
       }
     } else {
       return Invalid(name,
-                     "paramètre inconnu ; paramètres admis : bbox, limit, page_token, "
+                     "[unknown] paramètre inconnu ; paramètres admis : bbox, limit, page_token, "
                      "resultType, f");
     }
   }
@@ -1430,7 +1436,7 @@ void OgcPages::AreaFeature(const Reply& reply, const std::string& layer, const s
   };
   if (!text::IsValidUtf8(code) || text::FirstControl(code)) {
     Fail(reply, Invalid("featureId",
-                        "code de zone illisible (UTF-8 invalide ou caractère de "
+                        "[format] code de zone illisible (UTF-8 invalide ou caractère de "
                         "contrôle)"));
     return;
   }

@@ -16,6 +16,8 @@ namespace {
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
+using ::testing::StartsWith;
 namespace v1 = ::passerelle::venues::v1;
 
 class OgcTest : public ::testing::Test {
@@ -182,8 +184,10 @@ TEST_F(OgcTest, HostileBboxIsRefusedNamingIt) {
         "bbox=", "bbox=3,,3,51", "bbox=181,50,182,51", "bbox=3,-91,4,51", "bbox=3,51,4,50",
         "bbox=3 ,50,4,51x", "bbox=3,50,4,51,0,nan", "bbox=%00,50,4,51", "bbox=3.,.5,4,51e"}) {
     EXPECT_EQ(Refusal(bad).first, "bbox") << bad;
+    // Each names its rule first, as the REST routes' refusals do (tester 28).
+    EXPECT_THAT(Refusal(bad).second, MatchesRegex(R"(\[[a-z]+\] .*)")) << bad;
   }
-  EXPECT_THAT(Refusal("bbox=3,51,4,50").second, HasSubstr("inversée"));
+  EXPECT_THAT(Refusal("bbox=3,51,4,50").second, StartsWith("[order] boîte inversée"));
   EXPECT_THAT(Refusal("bbox=3,50,1e308,51").second, HasSubstr("maxLon"));
   EXPECT_THAT(Refusal("bbox=nan,50,3,51").second, HasSubstr("nan"));
 }
@@ -210,6 +214,11 @@ TEST_F(OgcTest, UnknownRepeatedAndUnsupportedParametersAreRefused) {
   EXPECT_EQ(Refusal("bad%zz=1").first, "query");
   EXPECT_EQ(Refusal("%FF%FE=1").first, "query");
   EXPECT_EQ(Refusal("a%00b=1").first, "query");
+  for (std::string_view bad : {"limt=10", "limit=10&limit=20", "resultType=count", "f=html",
+                               "page_token=a%00b", "bad%zz=1", "a%00b=1", "limit=0"}) {
+    EXPECT_THAT(Refusal(bad).second, MatchesRegex(R"(\[[a-z]+\] .*)")) << bad;
+  }
+  EXPECT_THAT(Refusal("limit=10&limit=20").second, StartsWith("[unique] "));
   EXPECT_TRUE(ParseItemsQuery("resultType=hits&f=json", *features_)->hits);
 }
 
