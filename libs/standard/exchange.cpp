@@ -484,6 +484,26 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
                                               std::string(text::EncodingName(decoded->encoding())),
                                               " et converti en UTF-8"));
   }
+  // Blank first lines are no header: said so, rather than "required columns missing" with an
+  // empty list of unrecognised ones (tester 27, L5).
+  // Blank as a spreadsheet shows it: spaces, tabs, form feeds and no-break spaces (tester 28).
+  auto blank = [](std::string_view h) {
+    while (!h.empty()) {
+      if (h.starts_with("\xC2\xA0")) {
+        h.remove_prefix(2);
+      } else if (h.front() == ' ' || h.front() == '\t' || h.front() == '\f' || h.front() == '\v') {
+        h.remove_prefix(1);
+      } else {
+        return false;
+      }
+    }
+    return true;
+  };
+  if (std::all_of(table->header.begin(), table->header.end(), blank)) {
+    return absl::InvalidArgumentError(
+        "[header] la première ligne est vide : le fichier doit commencer par l'en-tête du "
+        "standard national (id, pivot, nom, ...)");
+  }
   // The header decides whether the file is one of the standard's at all: a header that is not
   // text, or that lacks a required column, fails the whole file before any row (otherwise
   // every row would be "required" errors, or a web page would read as a file without venues).
@@ -498,15 +518,6 @@ absl::StatusOr<ParsedFile> ParseNationalCsv(const Standard& standard, std::strin
       return absl::InvalidArgumentError(absl::StrCat("[header] en-tête illisible : colonne ", c + 1,
                                                      " « ", text::Quote(h, 40), " »"));
     }
-  }
-  // Blank first lines are no header: said so, rather than "required columns missing" with an
-  // empty list of unrecognised ones (tester 27, L5).
-  if (std::all_of(table->header.begin(), table->header.end(), [](const std::string& h) {
-        return h.find_first_not_of(" \t") == std::string::npos;
-      })) {
-    return absl::InvalidArgumentError(
-        "[header] la première ligne est vide : le fichier doit commencer par l'en-tête du "
-        "standard national (id, pivot, nom, ...)");
   }
   const bool v01 = IsV01Header(table->header);
   std::vector<int> column_of;  // file column -> kept (0) or not a known field (-1)

@@ -261,6 +261,8 @@ TEST(ImportFileTest, ASingleByteFileIsConvertedAndATwiceNamedColumnRefused) {
   for (const auto& [file, rule] : std::vector<std::pair<std::string, std::string>>{
            {"\n\n\n", "[header] la première ligne est vide"},
            {" , \r\na,b\r\n", "[header] la première ligne est vide"},
+           {"\xC2\xA0\r\na,b\r\n", "[header] la première ligne est vide"},
+           {"\f;\v\r\na;b\r\n", "[header] la première ligne est vide"},
            {"name,city\r\nEspace,Roubaix\r\n", "[required] "}}) {
     auto refused = ParseNationalCsv(Standard::V102(), file, "s");
     ASSERT_FALSE(refused.ok()) << file;
