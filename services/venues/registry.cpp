@@ -883,18 +883,9 @@ absl::StatusOr<int> Registry::ImportAreaLayer(const std::string& layer, const st
   return changed;
 }
 
-namespace {
-
-// A layer id out of `areaLayers/{layer}`, with the layer rule.
-absl::StatusOr<std::string> LayerOf(const std::string& name, const std::string& field) {
-  return api::ParseLayerName(kAreaLayerName, name, field);
-}
-
-}  // namespace
-
 absl::StatusOr<Registry::AreaResult> Registry::ListAreas(const std::string& parent,
                                                          AreaListing listing) {
-  auto layer = LayerOf(parent, "parent");
+  auto layer = api::ParseLayerName(kAreaLayerName, parent, "parent");
   if (!layer.ok()) return layer.status();
   std::vector<api::FieldViolation> bad;
   const int cap = listing.full ? 100 : 1000;
@@ -934,10 +925,10 @@ absl::StatusOr<Repository::AreaCount> Registry::GetArea(const std::string& name)
   auto parts = kAreaName.Parse(name, "name");
   if (!parts.ok()) return parts.status();
   if (!api::IsLayerId((*parts)[0])) {
-    return api::InvalidName("name",
-                            "[pattern] areaLayers/{layer}/areas/{code}, la couche en 1 à 40 "
-                            "lettres minuscules, chiffres ou tirets",
-                            name);
+    return api::InvalidName(
+        "name",
+        absl::StrCat("[pattern] ", kAreaName.pattern(), ", la couche en ", api::kLayerIdRule),
+        name);
   }
   auto page =
       repo_.ListAreas({.layer = (*parts)[0], .geometry = true, .code = (*parts)[1], .limit = 1});
@@ -950,7 +941,7 @@ absl::StatusOr<Repository::AreaCount> Registry::GetArea(const std::string& name)
 
 absl::StatusOr<Repository::AreaLayerRecord> Registry::GetAreaLayer(const std::string& name,
                                                                    const std::string& field) {
-  auto layer = LayerOf(name, field);
+  auto layer = api::ParseLayerName(kAreaLayerName, name, field);
   if (!layer.ok()) return layer.status();
   return repo_.GetAreaLayer(*layer);
 }

@@ -491,6 +491,16 @@ void PutAt(SearchIndex& index, const std::string& id, double lat, double lon, in
   index.Put(v);
 }
 
+// A circle search around (lat, lon).
+SearchQuery Circle(double lat, double lon, double radius_m) {
+  SearchQuery q;
+  q.has_circle = true;
+  q.lat = lat;
+  q.lon = lon;
+  q.radius_m = radius_m;
+  return q;
+}
+
 TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
   const standard::Standard& standard = standard::Standard::V102();
   SearchIndex index(standard);
@@ -501,11 +511,7 @@ TEST(SearchIndex, RadiusEdgesTiesAndWithdrawals) {
   put("b", 50.0 + 1010 / kMetersPerDeg, 3.0);
   put("c", 50.0, 3.0);  // the centre itself
   put("d", 50.0, 3.0);  // a tie at distance 0: ordered by name
-  SearchQuery q;
-  q.has_circle = true;
-  q.lat = 50.0;
-  q.lon = 3.0;
-  q.radius_m = 1000.05;
+  SearchQuery q = Circle(50.0, 3.0, 1000.05);
   size_t total = 0;
   auto hits = index.Search(q, &total);
   ASSERT_EQ(total, 3u);
@@ -532,11 +538,7 @@ TEST(SearchIndex, CirclesNearAPoleAreMeasuredOnTheSphere) {
   put("across", 89.999, 180);  // 222 m from (89.999, 0) over the pole
   put("side", 89.999, 90);     // 157 m
   put("far", 89.99, 0);        // 1,000 m, outside 300 m
-  SearchQuery q;
-  q.has_circle = true;
-  q.lat = 89.999;
-  q.lon = 0;
-  q.radius_m = 300;
+  SearchQuery q = Circle(89.999, 0, 300);
   size_t total = 0;
   auto hits = index.Search(q, &total);
   ASSERT_EQ(total, 2u);
@@ -545,9 +547,7 @@ TEST(SearchIndex, CirclesNearAPoleAreMeasuredOnTheSphere) {
   EXPECT_EQ(hits[1].venue->name, "venues/across");
   EXPECT_NEAR(hits[1].distance_m, 222.39, 0.1);
   // A 100 km circle at 89.99 degrees holds the pole and every longitude around it.
-  q.lat = 89.99;
-  q.lon = 45;
-  q.radius_m = 100000;
+  q = Circle(89.99, 45, 100000);
   hits = index.Search(q, &total);
   EXPECT_EQ(total, 3u);
   for (const auto& h : hits) EXPECT_LT(h.distance_m, 2500) << h.venue->name;
