@@ -463,6 +463,11 @@ INSTANTIATE_TEST_SUITE_P(
         Refusal{"Http12", "GET / HTTP/1.2\r\nHost: t\r\n\r\n", 505, "UNIMPLEMENTED"},
         Refusal{"Http09", "GET / HTTP/0.9\r\nHost: t\r\n\r\n", 505, "UNIMPLEMENTED"},
         Refusal{"TargetOverLimit", Get("/" + std::string(5000, 'a')), 414, "RESOURCE_EXHAUSTED"},
+        // Past the head's limit too: the target is what is too long.
+        Refusal{"TargetOverHeadLimit", Get("/" + std::string(9000, 'a')), 414,
+                "RESOURCE_EXHAUSTED"},
+        Refusal{"TargetOverHeadLimitUnended", "GET /" + std::string(9000, 'a'), 414,
+                "RESOURCE_EXHAUSTED"},
         Refusal{"HeadersOverLimit", Get("/", "X-Big: " + std::string(9000, 'b') + "\r\n"), 431,
                 "RESOURCE_EXHAUSTED"},
         Refusal{"ManySmallHeadersOverLimit",
