@@ -762,8 +762,9 @@ json Generator::Components() {
              "FAILED_PRECONDITION d'une requête conditionnelle).")},
       {"ContentTooLarge", error("Corps au-delà de la limite du déploiement.")},
       {"UnsupportedMediaType",
-       error("Type de contenu refusé : un corps JSON qui n'est pas `application/json`, ou un "
-             "formulaire (`multipart/form-data`) là où le fichier lui-même est attendu.")},
+       error("Type de contenu refusé : un corps JSON qui n'est pas `application/json`, un "
+             "formulaire (`multipart/form-data`) là où le fichier lui-même est attendu, ou un "
+             "fichier déclaré dans un autre encodage qu'UTF-8 (`charset`).")},
       {"TooManyRequests",
        error("Trop de requêtes pour cette clé ou cette adresse (RESOURCE_EXHAUSTED).",
              {{"Retry-After", Ref("headers", "Retry-After")},

@@ -586,6 +586,19 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
            415);
       return;
     }
+    // Read as UTF-8 all the same, a file declared in another encoding would be refused line by
+    // line for its bytes, or its accents broken: the declaration is answered first.
+    if (std::optional<std::string> charset = ForeignCharset(type)) {
+      Fail(*c,
+           FromAbsl(api::InvalidArgument(
+               "envoyez le fichier en UTF-8",
+               {{"Content-Type",
+                 absl::StrCat("[encoding] fichier déclaré en « ", text::Quote(*charset, 40),
+                              " » : seul UTF-8 est lu ; ré-enregistrez-le en UTF-8 (CSV UTF-8 "
+                              "dans un tableur)")}})),
+           415);
+      return;
+    }
   }
   for (std::string_view single : {"idempotency-key", "if-match", "x-server-timeout"}) {
     int seen = 0;

@@ -22,6 +22,29 @@
 #include "libs/text/utf8.hpp"
 
 namespace passerelle::gateway {
+
+std::optional<std::string> ForeignCharset(std::string_view content_type) {
+  const size_t semicolon = content_type.find(';');
+  if (semicolon == std::string_view::npos) return std::nullopt;
+  for (std::string_view parameter : text::Split(content_type.substr(semicolon + 1), ';')) {
+    parameter = text::StripSpaces(parameter);
+    const size_t eq = parameter.find('=');
+    if (eq == std::string_view::npos) continue;
+    if (!absl::EqualsIgnoreCase(std::string(text::StripSpaces(parameter.substr(0, eq))),
+                                "charset")) {
+      continue;
+    }
+    std::string charset(text::StripSpaces(parameter.substr(eq + 1)));
+    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
+      charset = charset.substr(1, charset.size() - 2);
+    }
+    if (!absl::EqualsIgnoreCase(charset, "utf-8") && !absl::EqualsIgnoreCase(charset, "utf8")) {
+      return charset;
+    }
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 using google::protobuf::Descriptor;
@@ -162,27 +185,9 @@ absl::Status CheckOneSpelling(const json& node, const Descriptor* type, const st
 // application/json, with no charset or UTF-8's (RFC 8259: JSON exchanged between systems is
 // UTF-8; a body declared in another would be read as UTF-8 all the same, its accents broken).
 bool IsJsonType(std::string_view content_type) {
-  const size_t semicolon = content_type.find(';');
-  std::string_view media = text::StripSpaces(content_type.substr(0, semicolon));
-  if (!absl::EqualsIgnoreCase(std::string(media), "application/json")) return false;
-  if (semicolon == std::string_view::npos) return true;
-  for (std::string_view parameter : text::Split(content_type.substr(semicolon + 1), ';')) {
-    parameter = text::StripSpaces(parameter);
-    const size_t eq = parameter.find('=');
-    if (eq == std::string_view::npos) continue;
-    if (!absl::EqualsIgnoreCase(std::string(text::StripSpaces(parameter.substr(0, eq))),
-                                "charset")) {
-      continue;
-    }
-    std::string charset(text::StripSpaces(parameter.substr(eq + 1)));
-    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
-      charset = charset.substr(1, charset.size() - 2);
-    }
-    if (!absl::EqualsIgnoreCase(charset, "utf-8") && !absl::EqualsIgnoreCase(charset, "utf8")) {
-      return false;
-    }
-  }
-  return true;
+  std::string_view media = text::StripSpaces(content_type.substr(0, content_type.find(';')));
+  return absl::EqualsIgnoreCase(std::string(media), "application/json") &&
+         !ForeignCharset(content_type).has_value();
 }
 
 absl::Status CheckJsonType(std::string_view content_type) {

@@ -73,4 +73,8 @@ std::optional<bool> WireFieldSet(std::string_view bytes, int number);
 /// Decodes one query-string component (`+` is a space). nullopt on a bad %-escape.
 std::optional<std::string> DecodeQueryComponent(std::string_view raw);
 
+/// The first charset a Content-Type declares other than UTF-8, if any ("text/csv; charset=utf-16"
+/// gives "utf-16"); quotes removed. Every body the gateway reads is read as UTF-8.
+std::optional<std::string> ForeignCharset(std::string_view content_type);
+
 }  // namespace passerelle::gateway

@@ -530,6 +530,16 @@ class GatewayE2E(unittest.TestCase):
                                     key=self.partner,
                                     headers={"Content-Type": "multipart/form-data; boundary=x"})
         self.assertEqual(status, 415, body)
+        # A file declared in another encoding is answered for its declaration, not its bytes.
+        status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:import",
+                                    raw=csv.decode().encode("utf-16"), key=self.partner,
+                                    headers={"Content-Type": "text/csv; charset=UTF-16"})
+        self.assertEqual(status, 415, body)
+        self.assertIn("[encoding] fichier déclaré en « UTF-16 »", body.decode())
+        status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:import", raw=csv,
+                                    key=self.partner,
+                                    headers={"Content-Type": 'text/csv; charset="utf-8"'})
+        self.assertEqual(status, 200, body)
 
     def test_bad_requests_get_precise_json_errors(self):
         status, _, body = self.call("POST", "/v1/venues", raw=b'{"nom": }', key=self.org_a,
