@@ -2,9 +2,11 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "libs/db/advisory_lock.hpp"
+#include "libs/db/listener.hpp"
 #include "libs/db/migrations.hpp"
 #include "libs/db/params.hpp"
 #include "libs/db/pool.hpp"
@@ -201,6 +203,112 @@ TEST_F(DbTest, AdvisoryLockHasOneHolderAndIsFreedWhenDroppedOrWhenItsSessionDies
   }
   EXPECT_TRUE(freed);
   *third = std::nullopt;  // unlocking on a dead session only closes it: no error, no hang
+}
+
+using Wake = Listener::Wake;
+using std::chrono::milliseconds;
+
+void Notify(const std::string& channel, const std::string& payload = "") {
+  pqxx::connection conn(testing::DatabaseUrl());
+  pqxx::work tx(conn);
+  tx.exec_params("SELECT pg_notify($1, $2)", channel, payload);
+  tx.commit();
+}
+
+// Milliseconds `f` took.
+template <typename F>
+int64_t Millis(F f) {
+  const auto start = std::chrono::steady_clock::now();
+  f();
+  return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - start).count();
+}
+
+TEST_F(DbTest, ListenerWakesAtTheNotifyingCommitAndNotBefore) {
+  // Any name: quoted as LISTEN's identifier (a quote, a space, capitals).
+  const std::string channel = schema() + " \"Chan\"";
+  Listener listener(testing::DatabaseUrl(), channel, "listener-" + schema());
+  EXPECT_EQ(listener.Wait(milliseconds(500)), Wake::kTimeout);  // connects, nothing yet
+  ASSERT_TRUE(listener.listening());
+  EXPECT_EQ(Count(pool(), absl::StrCat("SELECT count(*) FROM pg_stat_activity WHERE "
+                                       "application_name = 'listener-",
+                                       schema(), "'")),
+            1);
+  pqxx::connection conn(testing::DatabaseUrl());
+  {
+    pqxx::work tx(conn);
+    tx.exec_params("SELECT pg_notify($1, 'a')", channel);
+    tx.exec_params("SELECT pg_notify($1, 'b')", channel);
+    EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout) << "delivered before commit";
+    tx.commit();
+  }
+  Wake wake = Wake::kTimeout;
+  EXPECT_LT(Millis([&] { wake = listener.Wait(milliseconds(5000)); }), 1000);
+  EXPECT_EQ(wake, Wake::kNotified);
+  // Both were read by that wake; another channel does not wake it.
+  Notify(schema() + "-other");
+  EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout);
+  // A rolled-back transaction notifies nobody.
+  {
+    pqxx::work tx(conn);
+    tx.exec_params("SELECT pg_notify($1, 'c')", channel);
+    tx.abort();
+  }
+  EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout);
+}
+
+TEST_F(DbTest, ListenerListensAgainAfterItsConnectionIsKilled) {
+  const std::string channel = schema() + "-kill";
+  Listener listener(testing::DatabaseUrl(), channel);
+  EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout);
+  ASSERT_TRUE(listener.listening());
+  {
+    pqxx::connection admin(testing::DatabaseUrl());
+    pqxx::nontransaction tx(admin);
+    ASSERT_EQ(tx.exec_params("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                             "query = $1",
+                             "LISTEN \"" + channel + "\"")
+                  .size(),
+              1u);
+  }
+  // The loss wakes it at once (the caller then catches up), well before the timeout.
+  Wake wake = Wake::kNotified;
+  EXPECT_LT(Millis([&] { wake = listener.Wait(milliseconds(5000)); }), 2000);
+  EXPECT_EQ(wake, Wake::kTimeout);
+  EXPECT_FALSE(listener.listening());
+  // The next wait listens again, and hears what follows.
+  EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout);
+  EXPECT_TRUE(listener.listening());
+  Notify(channel);
+  EXPECT_EQ(listener.Wait(milliseconds(5000)), Wake::kNotified);
+}
+
+TEST_F(DbTest, ListenerKeepsItsTimeoutWhenTheServerCannotBeReachedAndStopsAtOnce) {
+  // Refused at once, and an address that may never answer: each wait lasts its timeout, no more.
+  for (const char* uri :
+       {"postgresql://nobody@127.0.0.1:1/x", "postgresql://nobody@10.255.255.1/x"}) {
+    Listener nowhere(uri, "c");
+    Wake wake = Wake::kNotified;
+    const int64_t took = Millis([&] { wake = nowhere.Wait(milliseconds(300)); });
+    EXPECT_EQ(wake, Wake::kTimeout) << uri;
+    EXPECT_GE(took, 250) << uri;
+    EXPECT_LT(took, 1500) << uri;
+    EXPECT_FALSE(nowhere.listening());
+  }
+  // Stop ends a wait in progress, listening or not, and every later one.
+  for (const std::string& uri :
+       {testing::DatabaseUrl(), std::string("postgresql://nobody@10.255.255.1/x")}) {
+    Listener listener(uri, schema() + "-stop");
+    Wake wake = Wake::kTimeout;
+    std::thread waiter([&] { wake = listener.Wait(milliseconds(30000)); });
+    std::this_thread::sleep_for(milliseconds(300));
+    int64_t took = Millis([&] {
+      listener.Stop();
+      waiter.join();
+    });
+    EXPECT_EQ(wake, Wake::kStopped) << uri;
+    EXPECT_LT(took, 1000) << uri;
+    EXPECT_EQ(listener.Wait(milliseconds(30000)), Wake::kStopped);
+  }
 }
 
 TEST_F(DbTest, PoolExhaustionTimesOut) {

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "libs/db/listener.hpp"
 #include "libs/logging/logging.hpp"
 
 namespace passerelle::service {
@@ -97,6 +98,23 @@ void RunEvery(Runtime& rt, std::chrono::milliseconds period,
       loop->stop = true;
     }
     loop->wake.notify_all();
+    if (loop->thread.joinable()) loop->thread.join();
+  });
+}
+
+void RunWhenNotified(Runtime& rt, std::chrono::milliseconds period, std::function<void()> work) {
+  struct Loop {
+    explicit Loop(const db::PoolOptions& o)
+        : listener(o.uri, o.schema, o.application_name + ":listen") {}
+    db::Listener listener;
+    std::thread thread;
+  };
+  auto loop = std::make_shared<Loop>(rt.pool->options());
+  loop->thread = std::thread([loop, period, work = std::move(work)] {
+    while (loop->listener.Wait(period) != db::Listener::Wake::kStopped) work();
+  });
+  rt.server->OnShutdown([loop] {
+    loop->listener.Stop();
     if (loop->thread.joinable()) loop->thread.join();
   });
 }

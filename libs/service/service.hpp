@@ -86,6 +86,12 @@ void RunEvery(Runtime& rt, std::chrono::milliseconds period, std::function<void(
 void RunEvery(Runtime& rt, std::chrono::milliseconds period,
               std::function<void(const std::function<bool()>& stopping)> work);
 
+/// Runs `work` each time the service's database schema channel is notified (a NOTIFY with the
+/// schema's name as channel, delivered at the writer's commit, see db::Listener), and at least
+/// every `period` whatever happens to the listening connection; on a thread of its own until
+/// the server shuts down. Notifications arriving while `work` runs make one more run.
+void RunWhenNotified(Runtime& rt, std::chrono::milliseconds period, std::function<void()> work);
+
 /// Runs the service until SIGTERM/SIGINT; the process exit code.
 /// `--help` lists the environment variables; `--migrate` applies migrations and exits.
 /// Exit codes: 0 clean stop, 2 bad configuration, 1 failure to start.

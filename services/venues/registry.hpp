@@ -387,7 +387,8 @@ class Registry {
 
   /// Loads every venue into the search index (at start).
   absl::Status LoadIndex();
-  /// Picks up changes other replicas made since the last call (run every second or so).
+  /// Picks up changes other replicas made since the last call (run as their commits are
+  /// notified, and every second).
   absl::Status RefreshIndex();
   /// Searches the in-memory index; `page_token` from a previous response.
   struct SearchResult {

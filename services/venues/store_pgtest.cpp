@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "gtest/gtest.h"
+#include "libs/db/listener.hpp"
 #include "libs/db/migrations.hpp"
 #include "libs/outbox/outbox.hpp"
 #include "libs/testing/testing.hpp"
@@ -84,6 +85,31 @@ TEST_F(ChangeFeedTest, IdleRegistryReadsNothingAndLateCommitsAreNotMissed) {
   auto settled = store.ChangedSince(after->cursor);
   ASSERT_TRUE(settled.ok());
   EXPECT_TRUE(settled->venues.empty());
+}
+
+// What lets other replicas follow a write as it commits instead of at their next poll.
+TEST_F(ChangeFeedTest, EveryWriteOfVenuesNotifiesTheSchemaChannelAtCommit) {
+  using Wake = db::Listener::Wake;
+  using std::chrono::milliseconds;
+  db::Listener listener(testing::DatabaseUrl(), schema());
+  ASSERT_EQ(listener.Wait(milliseconds(300)), Wake::kTimeout);
+  ASSERT_TRUE(listener.listening());
+  PgStore store(pool(), topology_);
+  auto a = store.Insert(Make("a"), event_, {});
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(listener.Wait(milliseconds(5000)), Wake::kNotified) << "insert";
+  auto other = NewPool(1);
+  auto lease = other->Acquire();
+  ASSERT_TRUE(lease.ok());
+  {
+    pqxx::work tx(**lease);
+    tx.exec_params(
+        "UPDATE \"" + schema() + "\".venues SET revision = revision + 1 WHERE id = $1::uuid",
+        a->id);
+    EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout) << "before the commit";
+    tx.commit();
+  }
+  EXPECT_EQ(listener.Wait(milliseconds(5000)), Wake::kNotified) << "update";
 }
 
 TEST_F(ChangeFeedTest, ALongTransactionElsewhereDoesNotMakeReadsRepeat) {
