@@ -887,6 +887,20 @@ TEST(HttpServer, HeadKeepsContentLengthAndSendsNoBody) {
   EXPECT_TRUE(saw_head);
 }
 
+TEST(HttpServer, ARefusedHeadAfterAHeadRequestStillCarriesItsBody) {
+  TestHandler h;
+  auto server = StartServer(&h);
+  Client c(server->port());
+  // The refusal answers the second request, a GET: its JSON body is sent.
+  ASSERT_TRUE(c.Send("HEAD /r HTTP/1.1\r\nHost: t\r\n\r\n" + Get("/" + std::string(9000, 'a'))));
+  auto head = c.Read(/*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  auto refused = c.Read();
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->status, 414);
+  EXPECT_THAT(refused->body, HasSubstr("Cible de requête trop longue"));
+}
+
 TEST(HttpServer, JsonIsGzippedWhenTheClientAcceptsIt) {
   TestHandler h;
   const std::string json = "[" + std::string(3000, ' ') + "{\"a\":1}]";

@@ -400,6 +400,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 void Connection::ReadHead(bool first) {
   if (phase_ == Phase::kClosed) return;
   ++seq_;  // from here on, calls about the previous exchange are ignored
+  // What the previous request set, until this one's head sets it again: a refusal of this head
+  // (414, 431, 400) is not the answer to a HEAD, nor to HTTP/1.0, nor gzip-accepting.
+  head_request_ = false;
+  http10_ = false;
+  gzip_ok_ = false;
   parser_.emplace();
   parser_->header_limit(
       static_cast<std::uint32_t>(std::min<size_t>(core_->options.header_limit, UINT32_MAX)));
