@@ -1,5 +1,7 @@
 // Pool, migrations and transactions against the real PostgreSQL the test command started.
 #include <atomic>
+#include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +13,7 @@
 #include "libs/db/params.hpp"
 #include "libs/db/pool.hpp"
 #include "libs/db/transaction.hpp"
+#include "libs/logging/logging.hpp"
 #include "libs/testing/testing.hpp"
 
 namespace passerelle::db {
@@ -270,11 +273,19 @@ TEST_F(DbTest, ListenerListensAgainAfterItsConnectionIsKilled) {
                   .size(),
               1u);
   }
-  // The loss wakes it at once (the caller then catches up), well before the timeout.
+  // The loss wakes it at once (the caller then catches up), well before the timeout; the
+  // server's last word is in the log line (JSON), not printed by libpq on stderr.
+  static auto* logs = new std::ostringstream;  // the logger outlives the test
+  logging::Init("passerelle", logging::Level::kInfo, logs);
+  ::testing::internal::CaptureStderr();
   Wake wake = Wake::kNotified;
   EXPECT_LT(Millis([&] { wake = listener.Wait(milliseconds(5000)); }), 2000);
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+  logging::Init("passerelle", logging::Level::kInfo, &std::cerr);
   EXPECT_EQ(wake, Wake::kTimeout);
   EXPECT_FALSE(listener.listening());
+  EXPECT_THAT(logs->str(), HasSubstr("terminating connection due to administrator command"));
+  EXPECT_THAT(logs->str(), HasSubstr("\"level\":\"warn\""));
   // The next wait listens again, and hears what follows.
   EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout);
   EXPECT_TRUE(listener.listening());

@@ -45,6 +45,7 @@ void Listener::Stop() {
 void Listener::Close() {
   if (conn_ != nullptr) PQfinish(conn_);
   conn_ = nullptr;
+  last_notice_.clear();
   listening_ = false;
 }
 
@@ -60,12 +61,31 @@ int Listener::PollSocket(short events, Deadline deadline) {
 }
 
 bool Listener::Connect(Deadline deadline) {
-  // The URI expanded, then the name (a name in the URI too gives way to it).
-  const char* keys[] = {"dbname", application_name_.empty() ? nullptr : "application_name",
+  // The URI expanded, then what follows it overrides: TCP keepalives, since the connection only
+  // reads and a peer gone without a word (a half-open connection) would otherwise be noticed
+  // hours later; then the name, when given.
+  const char* keys[] = {"dbname",
+                        "keepalives",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        application_name_.empty() ? nullptr : "application_name",
                         nullptr};
-  const char* values[] = {uri_.c_str(), application_name_.c_str(), nullptr};
+  const char* values[] = {uri_.c_str(), "1", "30", "10", "3", application_name_.c_str(), nullptr};
   conn_ = PQconnectStartParams(keys, values, /*expand_dbname=*/1);
-  if (conn_ == nullptr || PQstatus(conn_) == CONNECTION_BAD) return false;
+  if (conn_ == nullptr) return false;
+  // libpq prints notices on stderr; the server's last word before a cut ("terminating connection
+  // due to administrator command") arrives as one. Kept for the log line, not printed.
+  PQsetNoticeProcessor(
+      conn_,
+      [](void* self, const char* message) {
+        std::string& notice = static_cast<Listener*>(self)->last_notice_;
+        notice = message;
+        while (!notice.empty() && (notice.back() == '\n' || notice.back() == ' '))
+          notice.pop_back();
+      },
+      this);
+  if (PQstatus(conn_) == CONNECTION_BAD) return false;
   // libpq's asynchronous connection: each step says which way the socket must be ready.
   PostgresPollingStatusType step = PGRES_POLLING_WRITING;
   while (step != PGRES_POLLING_OK) {
@@ -117,8 +137,11 @@ Listener::Wake Listener::Wait(std::chrono::milliseconds timeout) {
   while (true) {
     // Reads what has arrived without blocking; 0 when the connection broke.
     if (PQconsumeInput(conn_) == 0) {
+      std::string error = PQerrorMessage(conn_);
+      while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
+      if (!last_notice_.empty()) error = last_notice_ + " (" + error + ")";
       logging::Warn("PostgreSQL notification connection lost; polling until it is back",
-                    {{"channel", channel_}, {"error", std::string(PQerrorMessage(conn_))}});
+                    {{"channel", channel_}, {"error", error}});
       Close();
       down_logged_ = true;
       return Wake::kTimeout;

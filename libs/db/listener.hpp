@@ -52,6 +52,7 @@ class Listener {
   std::atomic<bool> stopped_{false};
   std::atomic<bool> listening_{false};
   bool down_logged_ = false;  // an outage is logged once
+  std::string last_notice_;   // the server's last notice on the connection (its FATAL at a cut)
 };
 
 }  // namespace passerelle::db
