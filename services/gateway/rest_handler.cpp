@@ -574,15 +574,29 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
   const Route& route = *c->found.route;
   const Caller& caller = c->caller;
 
+  // One each (RFC 9110): of two Content-Types, which one the body is in is anyone's guess.
+  for (std::string_view single :
+       {"content-type", "idempotency-key", "if-match", "x-server-timeout"}) {
+    int seen = 0;
+    for (const http::Header& h : req.headers) seen += h.name == single ? 1 : 0;
+    if (seen > 1) {
+      Fail(*c, FromAbsl(api::InvalidArgument(
+                   absl::StrCat("en-tête ", std::string(single), " donné ", seen, " fois"),
+                   {{std::string(single), "[unique] une seule fois attendu"}})));
+      return;
+    }
+  }
   if (route.raw_request() && !route.form_request()) {
     std::string_view type = req.Find("content-type").value_or("");
     std::string media(text::StripSpaces(type.substr(0, type.find(';'))));
     if (absl::StartsWith(media, "multipart/") || media == "application/x-www-form-urlencoded") {
       Fail(*c,
-           FromAbsl(api::InvalidArgument(
-               "envoyez le fichier lui-même comme corps de la requête",
-               {{"Content-Type",
-                 absl::StrCat("type ", text::Quote(media), " non pris en charge ici")}})),
+           FromAbsl(api::WithReason(
+               api::InvalidArgument(
+                   "envoyez le fichier lui-même comme corps de la requête",
+                   {{"Content-Type", absl::StrCat("[media] type « ", text::Quote(media),
+                                                  " » non pris en charge ici")}}),
+               "UNSUPPORTED_MEDIA_TYPE")),
            415);
       return;
     }
@@ -590,23 +604,15 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
     // line for its bytes, or its accents broken: the declaration is answered first.
     if (std::optional<std::string> charset = ForeignCharset(type)) {
       Fail(*c,
-           FromAbsl(api::InvalidArgument(
-               "envoyez le fichier en UTF-8",
-               {{"Content-Type",
-                 absl::StrCat("[encoding] fichier déclaré en « ", text::Quote(*charset, 40),
-                              " » : seul UTF-8 est lu ; ré-enregistrez-le en UTF-8 (CSV UTF-8 "
-                              "dans un tableur)")}})),
+           FromAbsl(api::WithReason(
+               api::InvalidArgument(
+                   "envoyez le fichier en UTF-8",
+                   {{"Content-Type",
+                     absl::StrCat("[encoding] fichier déclaré en « ", text::Quote(*charset, 40),
+                                  " » : seul UTF-8 est lu ; ré-enregistrez-le en UTF-8 (CSV "
+                                  "UTF-8 dans un tableur)")}}),
+               "UNSUPPORTED_MEDIA_TYPE")),
            415);
-      return;
-    }
-  }
-  for (std::string_view single : {"idempotency-key", "if-match", "x-server-timeout"}) {
-    int seen = 0;
-    for (const http::Header& h : req.headers) seen += h.name == single ? 1 : 0;
-    if (seen > 1) {
-      Fail(*c, FromAbsl(api::InvalidArgument(
-                   absl::StrCat("en-tête ", std::string(single), " donné ", seen, " fois"),
-                   {{std::string(single), "une seule fois attendu"}})));
       return;
     }
   }

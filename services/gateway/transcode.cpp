@@ -24,22 +24,36 @@
 namespace passerelle::gateway {
 
 std::optional<std::string> ForeignCharset(std::string_view content_type) {
-  const size_t semicolon = content_type.find(';');
-  if (semicolon == std::string_view::npos) return std::nullopt;
-  for (std::string_view parameter : text::Split(content_type.substr(semicolon + 1), ';')) {
-    parameter = text::StripSpaces(parameter);
-    const size_t eq = parameter.find('=');
-    if (eq == std::string_view::npos) continue;
-    if (!absl::EqualsIgnoreCase(std::string(text::StripSpaces(parameter.substr(0, eq))),
-                                "charset")) {
-      continue;
+  // The parameters after the media type (RFC 9110, 5.6.6): `; name=value`, the value a token or
+  // a quoted string in which a backslash escapes the next character (so `;` may be quoted).
+  const size_t n = content_type.size();
+  auto blank = [&](size_t i) { return content_type[i] == ' ' || content_type[i] == '\t'; };
+  size_t i = content_type.find(';');
+  while (i != std::string_view::npos && i < n) {
+    ++i;  // past the ';'
+    const size_t name_start = i;
+    while (i < n && content_type[i] != '=' && content_type[i] != ';') ++i;
+    const std::string_view name =
+        text::StripSpaces(content_type.substr(name_start, i - name_start));
+    std::string value;
+    if (i < n && content_type[i] == '=') {
+      ++i;
+      while (i < n && blank(i)) ++i;
+      const size_t start = i;
+      const bool quoted = i < n && content_type[i] == '"';
+      if (quoted) {
+        for (++i; i < n && content_type[i] != '"'; ++i) {
+          if (content_type[i] == '\\' && i + 1 < n) ++i;
+          value += content_type[i];
+        }
+      }
+      while (i < n && content_type[i] != ';') ++i;  // after a quoted string: ignored
+      if (!quoted) value = text::StripSpaces(content_type.substr(start, i - start));
     }
-    std::string charset(text::StripSpaces(parameter.substr(eq + 1)));
-    if (charset.size() >= 2 && charset.front() == '"' && charset.back() == '"') {
-      charset = charset.substr(1, charset.size() - 2);
-    }
-    if (!absl::EqualsIgnoreCase(charset, "utf-8") && !absl::EqualsIgnoreCase(charset, "utf8")) {
-      return charset;
+    // An empty charset declares nothing: the body is read (and checked) as UTF-8.
+    if (absl::EqualsIgnoreCase(std::string(name), "charset") && !value.empty() &&
+        !absl::EqualsIgnoreCase(value, "utf-8") && !absl::EqualsIgnoreCase(value, "utf8")) {
+      return value;
     }
   }
   return std::nullopt;
@@ -184,19 +198,29 @@ absl::Status CheckOneSpelling(const json& node, const Descriptor* type, const st
 
 // application/json, with no charset or UTF-8's (RFC 8259: JSON exchanged between systems is
 // UTF-8; a body declared in another would be read as UTF-8 all the same, its accents broken).
-bool IsJsonType(std::string_view content_type) {
-  std::string_view media = text::StripSpaces(content_type.substr(0, content_type.find(';')));
-  return absl::EqualsIgnoreCase(std::string(media), "application/json") &&
-         !ForeignCharset(content_type).has_value();
-}
-
 absl::Status CheckJsonType(std::string_view content_type) {
-  if (IsJsonType(content_type)) return absl::OkStatus();
-  return api::WithReason(
-      absl::InvalidArgumentError(absl::StrCat(
-          "type de contenu ", text::Quote(content_type.empty() ? "(absent)" : content_type, 60),
-          " non pris en charge : envoyez application/json, en UTF-8")),
-      "UNSUPPORTED_MEDIA_TYPE");
+  std::string_view media = text::StripSpaces(content_type.substr(0, content_type.find(';')));
+  if (!absl::EqualsIgnoreCase(std::string(media), "application/json")) {
+    return api::WithReason(
+        api::InvalidArgument(
+            "envoyez application/json, en UTF-8",
+            {{"Content-Type",
+              content_type.empty()
+                  ? std::string("[media] type de contenu absent : application/json attendu")
+                  : absl::StrCat("[media] type de contenu « ", text::Quote(content_type, 60),
+                                 " » non pris en charge : application/json attendu")}}),
+        "UNSUPPORTED_MEDIA_TYPE");
+  }
+  if (std::optional<std::string> charset = ForeignCharset(content_type)) {
+    return api::WithReason(
+        api::InvalidArgument(
+            "envoyez le corps en UTF-8",
+            {{"Content-Type",
+              absl::StrCat("[encoding] corps déclaré en « ", text::Quote(*charset, 40),
+                           " » : seul UTF-8 est lu (application/json)")}}),
+        "UNSUPPORTED_MEDIA_TYPE");
+  }
+  return absl::OkStatus();
 }
 
 // A control character a parameter's name may not hold: FirstControl's, and tab and line breaks.

@@ -303,7 +303,9 @@ TEST_F(TranscodeTest, OtherMediaTypesAreRefused) {
   absl::StatusOr<std::string> refused =
       Build("POST", "/v1/venues/abc:withdraw", "reason=x", "application/x-www-form-urlencoded");
   ASSERT_FALSE(refused.ok());
-  EXPECT_THAT(refused.status().message(), HasSubstr("application/json"));
+  ASSERT_EQ(api::Violations(refused.status()).size(), 1u);
+  EXPECT_THAT(api::Violations(refused.status())[0].description,
+              HasSubstr("[media] type de contenu « application/x-www-form-urlencoded »"));
   EXPECT_TRUE(
       Build("POST", "/v1/venues/abc:withdraw", "{}", "application/json; charset=utf-8").ok());
   EXPECT_TRUE(
@@ -313,7 +315,11 @@ TEST_F(TranscodeTest, OtherMediaTypesAreRefused) {
        {"application/json; charset=iso-8859-1", "application/json; charset=windows-1252"}) {
     absl::StatusOr<std::string> other = Build("POST", "/v1/venues/abc:withdraw", "{}", type);
     ASSERT_FALSE(other.ok()) << type;
-    EXPECT_THAT(other.status().message(), HasSubstr("application/json")) << type;
+    EXPECT_THAT(std::string(other.status().message()), HasSubstr("UTF-8")) << type;
+    const std::vector<api::FieldViolation> v = api::Violations(other.status());
+    ASSERT_EQ(v.size(), 1u) << type;
+    EXPECT_EQ(v[0].field, "Content-Type");
+    EXPECT_THAT(v[0].description, HasSubstr("[encoding] corps déclaré en « "));
   }
 }
 
@@ -467,6 +473,21 @@ TEST_F(TranscodeTest, TheEncoderLeavesWhatIsNotPlainToProtobuf) {
     SCOPED_TRACE(bad);
     EXPECT_FALSE(encode(bad).ok());
   }
+}
+
+TEST(ForeignCharsetTest, ReadsParametersAsRfc9110WritesThem) {
+  for (const char* utf8 :
+       {"text/csv", "text/csv;", "text/csv; charset=utf-8", "text/csv;charset=UTF8",
+        "text/csv; charset=\"utf-8\"", "text/csv; charset=\"utf\\-8\"",
+        "text/csv; header=present; charset=utf-8", "text/csv; charset=", "text/csv; charset=\"\"",
+        "text/csv; foo=\"a;charset=latin1\"", "text/csv; foo=\"a\\\";charset=latin1\"", ";;;"}) {
+    EXPECT_EQ(ForeignCharset(utf8), std::nullopt) << utf8;
+  }
+  EXPECT_EQ(ForeignCharset("text/csv; charset=utf-16"), "utf-16");
+  EXPECT_EQ(ForeignCharset("text/csv; CHARSET = \"Windows-1252\" ; x=y"), "Windows-1252");
+  EXPECT_EQ(ForeignCharset("text/csv; charset=utf-8; charset=latin1"), "latin1");
+  EXPECT_EQ(ForeignCharset("text/csv; charset=\"utf-8;\""), "utf-8;");
+  EXPECT_EQ(ForeignCharset("text/csv; charset=\"latin1"), "latin1");  // unterminated
 }
 
 }  // namespace

@@ -536,6 +536,30 @@ class GatewayE2E(unittest.TestCase):
                                     headers={"Content-Type": "text/csv; charset=UTF-16"})
         self.assertEqual(status, 415, body)
         self.assertIn("[encoding] fichier déclaré en « UTF-16 »", body.decode())
+        self.assertIn('"reason":"UNSUPPORTED_MEDIA_TYPE"', body.decode().replace(" ", ""))
+        # A quoted `;` is not a parameter's end; a JSON body declared in Latin-1 is told so.
+        status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:import", raw=csv,
+                                    key=self.partner,
+                                    headers={"Content-Type": 'text/csv; x="a;charset=latin1"'})
+        self.assertEqual(status, 200, body)
+        status, _, body = self.call("POST", "/v1/venues", raw=b'{"nom": "x"}', key=self.org_a,
+                                    headers={"Content-Type": "application/json; charset=latin1"})
+        self.assertEqual(status, 415, body)
+        self.assertIn("[encoding] corps déclaré en « latin1 »", body.decode())
+        # Two Content-Types: which one the body is in cannot be told.
+        conn = http.client.HTTPConnection("127.0.0.1", self.stack.http_port, timeout=30)
+        try:
+            conn.putrequest("POST", "/v1/sources/gw-e2e-source/venues:import")
+            conn.putheader("Authorization", f"Bearer {self.partner}")
+            conn.putheader("Content-Type", "text/csv")
+            conn.putheader("Content-Type", "text/csv; charset=utf-16")
+            conn.putheader("Content-Length", str(len(csv)))
+            conn.endheaders(csv)
+            resp = conn.getresponse()
+            self.assertEqual(resp.status, 400)
+            self.assertIn("content-type donné 2 fois", resp.read().decode())
+        finally:
+            conn.close()
         status, _, body = self.call("POST", "/v1/sources/gw-e2e-source/venues:import", raw=csv,
                                     key=self.partner,
                                     headers={"Content-Type": 'text/csv; charset="utf-8"'})
