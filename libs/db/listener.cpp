@@ -13,6 +13,12 @@
 namespace passerelle::db {
 namespace {
 
+// `s` without its trailing line breaks and spaces (libpq ends its messages with one).
+std::string Trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 // Milliseconds left until `deadline`, rounded up (0 when past).
 int MillisUntil(std::chrono::steady_clock::time_point deadline) {
   const auto left = deadline - std::chrono::steady_clock::now();
@@ -40,6 +46,12 @@ void Listener::Stop() {
   if (stop_fd_ >= 0) {
     [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof one);
   }
+}
+
+std::string Listener::LastError() const {
+  if (conn_ == nullptr) return "out of memory";  // PQconnectStartParams' only failure
+  std::string error = Trimmed(PQerrorMessage(conn_));
+  return last_notice_.empty() ? error : last_notice_ + " (" + error + ")";
 }
 
 void Listener::Close() {
@@ -79,10 +91,7 @@ bool Listener::Connect(Deadline deadline) {
   PQsetNoticeProcessor(
       conn_,
       [](void* self, const char* message) {
-        std::string& notice = static_cast<Listener*>(self)->last_notice_;
-        notice = message;
-        while (!notice.empty() && (notice.back() == '\n' || notice.back() == ' '))
-          notice.pop_back();
+        static_cast<Listener*>(self)->last_notice_ = Trimmed(message);
       },
       this);
   if (PQstatus(conn_) == CONNECTION_BAD) return false;
@@ -119,7 +128,7 @@ Listener::Wake Listener::Wait(std::chrono::milliseconds timeout) {
   const Deadline deadline = std::chrono::steady_clock::now() + timeout;
   if (conn_ == nullptr) {
     if (!Connect(deadline) || !Listen(deadline)) {
-      const std::string error = conn_ != nullptr ? PQerrorMessage(conn_) : "out of memory";
+      const std::string error = LastError();
       Close();
       if (stopped_) return Wake::kStopped;
       if (!down_logged_) {  // once per outage, not every timeout
@@ -137,11 +146,8 @@ Listener::Wake Listener::Wait(std::chrono::milliseconds timeout) {
   while (true) {
     // Reads what has arrived without blocking; 0 when the connection broke.
     if (PQconsumeInput(conn_) == 0) {
-      std::string error = PQerrorMessage(conn_);
-      while (!error.empty() && (error.back() == '\n' || error.back() == ' ')) error.pop_back();
-      if (!last_notice_.empty()) error = last_notice_ + " (" + error + ")";
       logging::Warn("PostgreSQL notification connection lost; polling until it is back",
-                    {{"channel", channel_}, {"error", error}});
+                    {{"channel", channel_}, {"error", LastError()}});
       Close();
       down_logged_ = true;
       return Wake::kTimeout;

@@ -43,6 +43,8 @@ class Listener {
   // 1 when the socket is ready, 0 at the deadline, -1 when stopped.
   int PollSocket(short events, Deadline deadline);
   void Close();
+  // libpq's last error on the connection, after the server's last notice when there is one.
+  std::string LastError() const;
 
   const std::string uri_;
   const std::string channel_;
