@@ -468,6 +468,12 @@ INSTANTIATE_TEST_SUITE_P(
                 "RESOURCE_EXHAUSTED"},
         Refusal{"TargetOverHeadLimitUnended", "GET /" + std::string(9000, 'a'), 414,
                 "RESOURCE_EXHAUSTED"},
+        // A short target, but a line past the head's limit all the same: malformed, not large.
+        Refusal{"RequestLineOverHeadLimit",
+                "GET /" + std::string(3000, 'a') + " " + std::string(6000, 'b') + "\r\n", 400,
+                "INVALID_ARGUMENT"},
+        Refusal{"MethodOverHeadLimit", std::string(9000, 'G') + " / HTTP/1.1\r\n", 400,
+                "INVALID_ARGUMENT"},
         Refusal{"HeadersOverLimit", Get("/", "X-Big: " + std::string(9000, 'b') + "\r\n"), 431,
                 "RESOURCE_EXHAUSTED"},
         Refusal{"ManySmallHeadersOverLimit",

@@ -342,7 +342,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void OnHead(beast::error_code ec);
   std::optional<std::pair<int, std::string>> CheckHead() const;
   bool WellFormedVersion() const;
-  bool TargetSeenOverLimit() const;
+  int RequestLineRefusal() const;
   void SendContinueThen(std::function<void()> next);
   void ReadPiece(std::function<void(beast::error_code, std::string)> done);
   void ReadWholeBody();
@@ -450,14 +450,19 @@ void Connection::OnHead(beast::error_code ec) {
   if (ec) {
     if (ec == bhttp::error::bad_version && WellFormedVersion()) {
       Fail(505, kVersionMessage);
-    } else if ((ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) &&
-               TargetSeenOverLimit()) {
-      // The head's limit counts the request line: a target alone past its own limit is 414.
-      Fail(414, absl::StrCat("Cible de requête trop longue (au plus ", core_->options.target_limit,
-                             " octets)"));
     } else if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
-      Fail(431, absl::StrCat("En-têtes de requête trop volumineux (au plus ",
-                             core_->options.header_limit, " octets)"));
+      // The head's limit counts the request line: what passed it may be the line, not headers.
+      const int code = RequestLineRefusal();
+      if (code == 414) {
+        Fail(414, absl::StrCat("Cible de requête trop longue (au plus ",
+                               core_->options.target_limit, " octets)"));
+      } else if (code == 400) {
+        Fail(400, absl::StrCat("Requête HTTP invalide : ligne de requête de plus de ",
+                               core_->options.header_limit, " octets"));
+      } else {
+        Fail(431, absl::StrCat("En-têtes de requête trop volumineux (au plus ",
+                               core_->options.header_limit, " octets)"));
+      }
     } else if (IsHttpError(ec) && ec != bhttp::error::end_of_stream &&
                ec != bhttp::error::partial_message) {
       Fail(400, absl::StrCat("Requête HTTP invalide : ", ec.message()));
@@ -536,20 +541,21 @@ bool Connection::WellFormedVersion() const {
          absl::ascii_isdigit(version[5]) && version[6] == '.' && absl::ascii_isdigit(version[7]);
 }
 
-// Whether the request line the parser stopped in (at the head's limit) holds a target longer
-// than the target's own limit, ended or not.
-bool Connection::TargetSeenOverLimit() const {
+// When the parser stopped at the head's limit still inside the request line: 414 when the
+// target it holds (ended or not) passes the target's own limit, else 400 (a method or a version
+// of kilobytes); 0 when the line was read, so that the headers are what is too large.
+int Connection::RequestLineRefusal() const {
   // Once its line is parsed, the parser has the target and the buffer holds only what follows.
-  if (!parser_->get().target().empty()) return false;
+  if (!parser_->get().target().empty()) return 0;
   const auto data = buffer_.data();
   std::string_view line(static_cast<const char*>(data.data()), data.size());
   line = line.substr(0, line.find("\r\n"));
   const size_t start = line.find(' ');
-  if (start == std::string_view::npos) return false;
+  if (start == std::string_view::npos) return 400;
   std::string_view target = line.substr(start + 1);
   const size_t end = target.find(' ');
   if (end != std::string_view::npos) target = target.substr(0, end);
-  return target.size() > core_->options.target_limit;
+  return target.size() > core_->options.target_limit ? 414 : 400;
 }
 
 std::optional<std::pair<int, std::string>> Connection::CheckHead() const {
