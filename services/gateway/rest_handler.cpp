@@ -591,12 +591,9 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
     std::string media(text::StripSpaces(type.substr(0, type.find(';'))));
     if (absl::StartsWith(media, "multipart/") || media == "application/x-www-form-urlencoded") {
       Fail(*c,
-           FromAbsl(api::WithReason(
-               api::InvalidArgument(
-                   "envoyez le fichier lui-même comme corps de la requête",
-                   {{"Content-Type", absl::StrCat("[media] type « ", text::Quote(media),
-                                                  " » non pris en charge ici")}}),
-               "UNSUPPORTED_MEDIA_TYPE")),
+           FromAbsl(UnsupportedMediaType(
+               "envoyez le fichier lui-même comme corps de la requête",
+               absl::StrCat("[media] type « ", text::Quote(media), " » non pris en charge ici"))),
            415);
       return;
     }
@@ -604,14 +601,11 @@ void RestHandler::Forward(std::shared_ptr<Context> c) {
     // line for its bytes, or its accents broken: the declaration is answered first.
     if (std::optional<std::string> charset = ForeignCharset(type)) {
       Fail(*c,
-           FromAbsl(api::WithReason(
-               api::InvalidArgument(
-                   "envoyez le fichier en UTF-8",
-                   {{"Content-Type",
-                     absl::StrCat("[encoding] fichier déclaré en « ", text::Quote(*charset, 40),
-                                  " » : seul UTF-8 est lu ; ré-enregistrez-le en UTF-8 (CSV "
-                                  "UTF-8 dans un tableur)")}}),
-               "UNSUPPORTED_MEDIA_TYPE")),
+           FromAbsl(UnsupportedMediaType(
+               "envoyez le fichier en UTF-8",
+               absl::StrCat("[encoding] fichier déclaré en « ", text::Quote(*charset, 40),
+                            " » : seul UTF-8 est lu ; ré-enregistrez-le en UTF-8 (CSV UTF-8 "
+                            "dans un tableur)"))),
            415);
       return;
     }

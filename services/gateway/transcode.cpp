@@ -59,6 +59,12 @@ std::optional<std::string> ForeignCharset(std::string_view content_type) {
   return std::nullopt;
 }
 
+absl::Status UnsupportedMediaType(std::string_view message, std::string violation) {
+  return api::WithReason(
+      api::InvalidArgument(std::string(message), {{"Content-Type", std::move(violation)}}),
+      "UNSUPPORTED_MEDIA_TYPE");
+}
+
 namespace {
 
 using google::protobuf::Descriptor;
@@ -201,24 +207,18 @@ absl::Status CheckOneSpelling(const json& node, const Descriptor* type, const st
 absl::Status CheckJsonType(std::string_view content_type) {
   std::string_view media = text::StripSpaces(content_type.substr(0, content_type.find(';')));
   if (!absl::EqualsIgnoreCase(std::string(media), "application/json")) {
-    return api::WithReason(
-        api::InvalidArgument(
-            "envoyez application/json, en UTF-8",
-            {{"Content-Type",
-              content_type.empty()
-                  ? std::string("[media] type de contenu absent : application/json attendu")
-                  : absl::StrCat("[media] type de contenu « ", text::Quote(content_type, 60),
-                                 " » non pris en charge : application/json attendu")}}),
-        "UNSUPPORTED_MEDIA_TYPE");
+    return UnsupportedMediaType(
+        "envoyez application/json, en UTF-8",
+        content_type.empty()
+            ? std::string("[media] type de contenu absent : application/json attendu")
+            : absl::StrCat("[media] type de contenu « ", text::Quote(content_type, 60),
+                           " » non pris en charge : application/json attendu"));
   }
   if (std::optional<std::string> charset = ForeignCharset(content_type)) {
-    return api::WithReason(
-        api::InvalidArgument(
-            "envoyez le corps en UTF-8",
-            {{"Content-Type",
-              absl::StrCat("[encoding] corps déclaré en « ", text::Quote(*charset, 40),
-                           " » : seul UTF-8 est lu (application/json)")}}),
-        "UNSUPPORTED_MEDIA_TYPE");
+    return UnsupportedMediaType(
+        "envoyez le corps en UTF-8",
+        absl::StrCat("[encoding] corps déclaré en « ", text::Quote(*charset, 40),
+                     " » : seul UTF-8 est lu (application/json)"));
   }
   return absl::OkStatus();
 }

@@ -77,4 +77,8 @@ std::optional<std::string> DecodeQueryComponent(std::string_view raw);
 /// gives "utf-16"); quotes removed. Every body the gateway reads is read as UTF-8.
 std::optional<std::string> ForeignCharset(std::string_view content_type);
 
+/// The 415 of every door: reason UNSUPPORTED_MEDIA_TYPE, `message` on top and `violation` (its
+/// rule tag first) on the Content-Type field.
+absl::Status UnsupportedMediaType(std::string_view message, std::string violation);
+
 }  // namespace passerelle::gateway
