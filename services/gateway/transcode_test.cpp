@@ -8,6 +8,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "libs/api/status.hpp"
+#include "libs/text/utf8.hpp"
 #include "passerelle/sync/v1/sync.pb.h"
 #include "passerelle/venues/v1/venues.pb.h"
 #include "services/gateway/json_testing.hpp"
@@ -321,6 +322,16 @@ TEST_F(TranscodeTest, OtherMediaTypesAreRefused) {
     EXPECT_EQ(v[0].field, "Content-Type");
     EXPECT_THAT(v[0].description, HasSubstr("[encoding] corps déclaré en « "));
   }
+  // A hostile charset is quoted bounded, valid UTF-8 and without its NUL.
+  const std::string hostile = std::string("a\0b\xff\xfe\u202E") + std::string(100000, 'x');
+  absl::StatusOr<std::string> refused_hostile =
+      Build("POST", "/v1/venues/abc:withdraw", "{}", "application/json; charset=" + hostile);
+  ASSERT_FALSE(refused_hostile.ok());
+  const std::vector<api::FieldViolation> v = api::Violations(refused_hostile.status());
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_LT(v[0].description.size(), 400u);
+  EXPECT_TRUE(text::IsValidUtf8(v[0].description)) << v[0].description;
+  EXPECT_EQ(v[0].description.find('\0'), std::string::npos);
 }
 
 TEST_F(TranscodeTest, HeadersFillEtagAndRequestId) {
@@ -488,6 +499,9 @@ TEST(ForeignCharsetTest, ReadsParametersAsRfc9110WritesThem) {
   EXPECT_EQ(ForeignCharset("text/csv; charset=utf-8; charset=latin1"), "latin1");
   EXPECT_EQ(ForeignCharset("text/csv; charset=\"utf-8;\""), "utf-8;");
   EXPECT_EQ(ForeignCharset("text/csv; charset=\"latin1"), "latin1");  // unterminated
+  // Hostile values come back as sent; the refusal quotes them bounded and valid UTF-8.
+  const std::string hostile = std::string("a\0b\xff\xfe\u202E") + std::string(100000, 'x');
+  EXPECT_EQ(ForeignCharset("application/json; charset=" + hostile), hostile);
 }
 
 }  // namespace
