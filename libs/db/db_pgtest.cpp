@@ -259,6 +259,30 @@ TEST_F(DbTest, ListenerWakesAtTheNotifyingCommitAndNotBefore) {
   EXPECT_EQ(listener.Wait(milliseconds(200)), Wake::kTimeout);
 }
 
+TEST_F(DbTest, ListenerReadsAFloodOfBigNotificationsInOneWake) {
+  const std::string channel = schema() + "-flood";
+  Listener listener(testing::DatabaseUrl(), channel);
+  ASSERT_EQ(listener.Wait(milliseconds(300)), Wake::kTimeout);
+  pqxx::connection conn(testing::DatabaseUrl());
+  {
+    // Payloads near PostgreSQL's 8000-byte limit, with bytes that are not text: never read.
+    pqxx::work tx(conn);
+    tx.exec_params(
+        "SELECT pg_notify($1, i::text || repeat(chr(1) || 'é', 2600)) FROM generate_series(1, "
+        "1000) i",
+        channel);
+    tx.commit();
+  }
+  EXPECT_EQ(listener.Wait(milliseconds(5000)), Wake::kNotified);
+  // Each wake reads all that has arrived (8 MB come in several reads): far fewer wakes than
+  // notifications, then nothing is left.
+  int wakes = 1;
+  while (listener.Wait(milliseconds(300)) == Wake::kNotified && wakes < 1000) ++wakes;
+  EXPECT_LT(wakes, 200);
+  EXPECT_EQ(listener.Wait(milliseconds(300)), Wake::kTimeout);
+  EXPECT_TRUE(listener.listening());
+}
+
 TEST_F(DbTest, ListenerListensAgainAfterItsConnectionIsKilled) {
   const std::string channel = schema() + "-kill";
   Listener listener(testing::DatabaseUrl(), channel);

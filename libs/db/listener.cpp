@@ -5,6 +5,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 
@@ -157,7 +158,19 @@ Listener::Wake Listener::Wait(std::chrono::milliseconds timeout) {
       notified = true;
       PQfreemem(n);
     }
-    if (notified) return Wake::kNotified;
+    if (notified) {
+      // A flood arrives over many reads (a few big notifications each): what is already there
+      // is read too, for 20 ms at most, so that a burst wakes the caller a few times, not once
+      // per notification.
+      const Deadline drained =
+          std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(20));
+      while (std::chrono::steady_clock::now() < drained &&
+             PollSocket(POLLIN, std::chrono::steady_clock::now()) == 1 &&
+             PQconsumeInput(conn_) != 0) {
+        while (PGnotify* n = PQnotifies(conn_)) PQfreemem(n);
+      }
+      return Wake::kNotified;
+    }
     const int ready = PollSocket(POLLIN, deadline);
     if (ready < 0) return Wake::kStopped;
     if (ready == 0) return Wake::kTimeout;
